@@ -1,0 +1,100 @@
+# modeld: one GNU Makefile. `make` builds build/modeld and build/modelctl;
+# `make test` runs unit, integration and fuzz-replay suites, then all again
+# under ASan+UBSan, and ends with one "N passed, N failed" line.
+
+PREFIX    ?= /usr/local
+CC        ?= gcc
+BUILD     ?= build
+SANITIZE  ?=
+VERSION   := 0.1.0
+
+WARN      := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
+             -Wold-style-definition -Wpointer-arith -Wvla -Wwrite-strings \
+             -Wformat=2 -Wimplicit-fallthrough
+CFLAGS    ?= -O2 -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DMD_VERSION='"$(VERSION)"' $(CFLAGS) $(WARN) -Isrc -pthread \
+             -MMD -MP $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer)
+LIBS      := -lmicrohttpd -ljansson -lyaml -lxgboost -lcurl -lm -pthread
+LDFLAGS   += $(if $(SANITIZE),-fsanitize=$(SANITIZE))
+
+SRC       := $(sort $(wildcard src/*/*.c))
+OBJ       := $(SRC:%.c=$(BUILD)/%.o)
+CLI_SRC   := $(sort $(wildcard cli/*.c))
+CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/%.o)
+UTIL_OBJ  := $(filter $(BUILD)/src/util/%.o,$(OBJ))
+UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+
+.PHONY: all install demo test test-quick test-unit test-integration test-fuzz test-asan \
+        fuzz deps clean format-check lint check-layers bench
+
+all: $(BUILD)/modeld $(BUILD)/modelctl
+
+$(BUILD)/modeld: $(OBJ) $(BUILD)/src/main.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/modelctl: $(CLI_OBJ) $(UTIL_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# Unit tests link every module object (not main) and cmocka.
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DMD_UNIT_TEST -o $@ $< $(OBJ) $(LIBS) -lcmocka $(LDFLAGS)
+
+# Fuzz targets: clang + libFuzzer, always with ASan+UBSan, objects built apart.
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -DMD_VERSION='"$(VERSION)"' -g -O1 -Isrc -pthread \
+               -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+FUZZ_OBJ    := $(SRC:%.c=$(BUILD)/fuzzobj/%.o)
+$(BUILD)/fuzzobj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LIBS)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BUILD)/modeld $(BUILD)/modelctl $(DESTDIR)$(PREFIX)/bin/
+
+deps:
+	@sh scripts/deps.sh
+
+demo: deps all
+	@mkdir -p var
+	$(BUILD)/modeld --repo examples/repo --listen 127.0.0.1:8080 --data var
+
+test: deps
+	@sh scripts/test.sh
+
+test-quick: all $(UNIT_BIN)
+	@QUICK=1 SKIP_ASAN=1 sh scripts/test.sh
+
+test-unit: $(UNIT_BIN)
+test-fuzz: $(FUZZ_BIN)
+
+fuzz: $(BUILD)/fuzz/fuzz_$(FUZZ)
+	$(BUILD)/fuzz/fuzz_$(FUZZ) -max_total_time=$(or $(SECS),60) tests/fuzz/corpus/$(FUZZ)
+
+check-layers:
+	@sh scripts/check-layers.sh
+
+format-check:
+	@clang-format --dry-run --Werror $(SRC) $(CLI_SRC) $(wildcard src/*/*.h) src/main.c
+
+lint:
+	cppcheck --enable=warning,performance,portability --error-exitcode=1 --inline-suppr --std=c11 -D_GNU_SOURCE -Isrc src cli
+	clang-tidy --quiet $(SRC) $(CLI_SRC) -- -std=c11 -D_GNU_SOURCE -Isrc
+
+bench: all
+	@sh bench/run.sh
+
+clean:
+	rm -rf build build-asan
+
+-include $(OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/src/main.d $(FUZZ_OBJ:.o=.d)

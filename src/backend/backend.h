@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * backend.h: the one seam between serving and engines.
+ *
+ * An engine exports one `const struct md_backend_ops md_backend_<name>` and is
+ * listed in registry.c. The serving layer hands an engine a dense row-major
+ * float matrix (NaN = missing value) whose columns follow the model contract's
+ * prepared columns, and gets n_outputs floats per row back.
+ */
+#ifndef MD_BACKEND_BACKEND_H
+#define MD_BACKEND_BACKEND_H
+
+#include "util/common.h"
+#include "util/err.h"
+
+#define MD_BACKEND_ABI 1
+
+/* What the per-row outputs of an engine mean. */
+enum md_backend_out {
+    MD_BACKEND_OUT_PROBABILITY = 1,   /* binary classifier: 1 value, P(class 1) */
+    MD_BACKEND_OUT_PROBABILITIES = 2, /* multi-class: n_outputs values summing to 1 */
+    MD_BACKEND_OUT_VALUE = 3          /* regression: 1 value */
+};
+
+/* A backend-specific option from model.yaml's `engine:` map, as text. */
+struct md_kv {
+    const char *key;
+    const char *value;
+};
+
+struct md_backend_config {
+    const struct md_kv *options; /* engine options, borrowed for the load call */
+    size_t n_options;
+};
+
+struct md_backend_desc {
+    size_t n_features;                /* columns per input row */
+    size_t n_outputs;                 /* values per output row */
+    enum md_backend_out kind;         /* meaning of the outputs */
+    const char *const *feature_names; /* NULL, or n_features names recorded in the artifact;
+                                         owned by the instance */
+    const char *objective;            /* e.g. "binary:logistic"; owned by the instance */
+};
+
+struct md_backend_ops {
+    int abi;          /* MD_BACKEND_ABI when the engine was built */
+    const char *name; /* "trees", "xgboost", "linear": the model.yaml `backend:` value */
+
+    /*
+     * Loads the artifact at path. On success *inst is the engine's instance;
+     * on failure returns MD_EIO (unreadable), MD_ECORRUPT (malformed or
+     * truncated), MD_EUNSUPPORTED (valid but not something this engine runs)
+     * or MD_EINVAL (bad option), with a message naming what is wrong.
+     */
+    int (*load)(const char *path, const struct md_backend_config *cfg, void **inst,
+                struct md_err *err);
+
+    /* Fills out; pointers in it live as long as inst. */
+    void (*describe)(const void *inst, struct md_backend_desc *out);
+
+    /*
+     * x: n_rows * n_features floats, row-major, NaN = missing.
+     * out: n_rows * n_outputs floats. Safe to call from many threads at once
+     * on one instance.
+     */
+    int (*predict)(void *inst, const float *x, size_t n_rows, float *out, struct md_err *err);
+
+    /* Optional (NULL): online update from labelled rows. */
+    int (*learn)(void *inst, const float *x, const float *y, size_t n_rows, struct md_err *err);
+
+    /* Optional (NULL): train a new artifact from rows; writes it to out_path. */
+    int (*train)(const struct md_backend_config *cfg, const float *x, const float *y,
+                 size_t n_rows, size_t n_features, const char *out_path, struct md_err *err);
+
+    void (*free)(void *inst);
+};
+
+#endif

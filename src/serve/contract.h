@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * contract.h: a model's contract, read from REPO/<model>/model.yaml, and the
+ * feature preparation that turns request tensors into the engine's matrix.
+ *
+ * The contract names the features a caller sends (datatype, required or
+ * optional with a missing-value policy, range, allowed categories and their
+ * encoding), the outputs, the task and the backend. Preparation checks every
+ * value against it before any engine sees a row, and writes one float row per
+ * example in "prepared column" order:
+ *   - features in declared order;
+ *   - a numeric or BOOL feature is one column named as the feature;
+ *   - a categorical feature with encoding onehot is one column per category,
+ *     in declared order, named "<feature>=<category>", 1 for the category
+ *     sent and 0 for the others;
+ *   - a categorical feature with encoding ordinal is one column named as the
+ *     feature holding the category's index (0-based);
+ *   - a missing value (JSON null, or an absent optional feature) is NaN with
+ *     the `nan` policy (every column of a one-hot feature NaN), or the
+ *     feature's default with the `default` policy.
+ * A contract is immutable once parsed and owned by whoever parsed it.
+ */
+#ifndef MD_SERVE_CONTRACT_H
+#define MD_SERVE_CONTRACT_H
+
+#include "util/common.h"
+#include "util/err.h"
+#include "util/arena.h"
+#include "serve/tensor.h"
+#include "backend/backend.h"
+
+enum md_task {
+    MD_TASK_CLASSIFICATION = 1,
+    MD_TASK_REGRESSION = 2
+};
+
+enum md_encoding {
+    MD_ENC_NONE = 0,   /* numeric value as is */
+    MD_ENC_ONEHOT = 1, /* one column per category */
+    MD_ENC_ORDINAL = 2 /* the category's index */
+};
+
+enum md_missing {
+    MD_MISSING_REJECT = 0, /* required: a missing value is a 400 */
+    MD_MISSING_NAN = 1,    /* pass NaN; tree engines follow default directions */
+    MD_MISSING_DEFAULT = 2 /* use the feature's default */
+};
+
+enum md_output_kind {
+    MD_OUT_PROBABILITY = 1, /* classification: [N,1] P(labels[1]) if binary, else [N,C] */
+    MD_OUT_LABEL = 2,       /* classification: [N,1] BYTES, the predicted label */
+    MD_OUT_PREDICTION = 3   /* regression: [N,1] the predicted value */
+};
+
+struct md_feature {
+    char *name;               /* unique within the contract */
+    enum md_dtype dtype;      /* FP32, FP64, INT32, INT64, BOOL or BYTES */
+    bool required;            /* default true */
+    enum md_missing missing;  /* REJECT iff required */
+    bool has_min, has_max;    /* range checks on numeric values (inclusive) */
+    double min, max;          /* valid when has_min / has_max */
+    bool allow_nan;           /* FP only: NaN/Inf values accepted (default false) */
+    char **categories;        /* NULL, or n_categories allowed values as text; required
+                                 for BYTES, optional for INT32/INT64 */
+    size_t n_categories;      /* >= 1 when categories != NULL */
+    enum md_encoding encoding;/* NONE unless categories; default ONEHOT for categories */
+    double default_number;    /* MD_MISSING_DEFAULT on a numeric/BOOL feature */
+    size_t default_category;  /* MD_MISSING_DEFAULT on a categorical feature: its index */
+    size_t column;            /* first prepared column */
+    size_t width;             /* prepared columns: n_categories for ONEHOT, else 1 */
+};
+
+struct md_output {
+    char *name;               /* as callers see it */
+    enum md_output_kind kind; /* what it carries */
+    enum md_dtype dtype;      /* FP32 or FP64 for numbers, BYTES for labels */
+};
+
+enum md_policy_kind {
+    MD_POLICY_LATEST = 0,  /* the newest `latest` loadable versions (default 1) */
+    MD_POLICY_ALL = 1,     /* every version on disk */
+    MD_POLICY_SPECIFIC = 2 /* only the listed versions */
+};
+
+struct md_version_policy {
+    enum md_policy_kind kind;
+    unsigned latest;    /* LATEST: how many, >= 1 */
+    int64_t *versions;  /* SPECIFIC: sorted ascending, unique, each >= 1 */
+    size_t n_versions;
+};
+
+struct md_contract {
+    char *name;                 /* the model's name (its directory) */
+    char *description;          /* may be NULL */
+    char *backend;              /* engine name, as in backend/registry.c */
+    char *artifact;             /* file name inside a version dir; default "model.json" */
+    enum md_task task;
+    char **labels;              /* classification: n_labels >= 2 class names, engine order */
+    size_t n_labels;
+    double threshold;           /* binary classification: P >= threshold -> labels[1]; 0.5 */
+    char *input_tensor;         /* name of the 2-D input alternative; default "features" */
+    struct md_feature *features;
+    size_t n_features;
+    size_t width;               /* prepared columns in all */
+    char **column_names;        /* width names, as described above */
+    struct md_output *outputs;  /* default: probability + label, or prediction */
+    size_t n_outputs;
+    struct md_version_policy policy;
+    struct md_kv *engine;       /* `engine:` options, keys and values as text */
+    size_t n_engine;
+};
+
+/*
+ * Parses model.yaml text for the model in directory `name`. On success *out
+ * is a new contract (free with md_contract_free). MD_EINVAL with a message
+ * naming the key (e.g. "features[2].datatype: 'FLOAT' is not one of FP32,
+ * FP64, INT32, INT64, BOOL, BYTES") for anything malformed or inconsistent.
+ */
+int md_contract_parse(const char *text, size_t len, const char *name, struct md_contract **out,
+                      struct md_err *err) MD_MUST_CHECK;
+
+/* Reads and parses a model.yaml file; MD_EIO if unreadable. */
+int md_contract_load(const char *path, const char *name, struct md_contract **out,
+                     struct md_err *err) MD_MUST_CHECK;
+
+void md_contract_free(struct md_contract *c);
+
+/* The feature called name, or NULL. */
+const struct md_feature *md_contract_feature(const struct md_contract *c, const char *name);
+
+/*
+ * Checks that an engine fits the contract: prepared width equals
+ * desc->n_features; classification with 2 labels needs PROBABILITY with 1
+ * output, with C > 2 labels PROBABILITIES with C outputs; regression needs
+ * VALUE; when the artifact names its features they must equal column_names.
+ * MD_EINVAL with a message saying what differs.
+ */
+int md_contract_check_engine(const struct md_contract *c, const struct md_backend_desc *desc,
+                             struct md_err *err) MD_MUST_CHECK;
+
+/*
+ * Validates request inputs and writes the engine matrix.
+ *
+ * Two forms are accepted:
+ *   - columnar: one tensor per feature, named as the feature, datatype equal
+ *     to the feature's, shape [N] or [N,1]; every tensor has the same N; an
+ *     absent optional feature counts as missing in every row;
+ *   - 2-D: exactly one tensor named c->input_tensor, shape [N, n_features],
+ *     any numeric datatype, columns in declared feature order; only when no
+ *     feature is BYTES.
+ * Checks (each a MD_EINVAL naming the input or feature, the row when it
+ * applies, and the reason): unknown input name, duplicate input, wrong
+ * datatype, wrong shape, differing row counts, missing required feature or
+ * null value, NaN/Inf where not allowed, value outside [min,max], unknown
+ * category, non-integer value for an integer feature in 2-D form.
+ * On success *x is arena memory holding *n_rows * c->width floats.
+ */
+int md_contract_prepare(const struct md_contract *c, const struct md_tensor *inputs,
+                        size_t n_inputs, struct md_arena *a, float **x, size_t *n_rows,
+                        struct md_err *err) MD_MUST_CHECK;
+
+#endif

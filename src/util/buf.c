@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * buf.c: the growable buffer of buf.h.
+ */
+#include "util/buf.h"
+#include "util/mem.h"
+
+#include <stdarg.h>
+
+void md_buf_init(struct md_buf *b, size_t max)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->max = max;
+}
+
+void md_buf_release(struct md_buf *b)
+{
+    free(b->data);
+    md_buf_init(b, b->max);
+}
+
+void md_buf_reset(struct md_buf *b)
+{
+    b->len = 0;
+    if (b->data != NULL)
+        b->data[0] = '\0';
+}
+
+int md_buf_grow(struct md_buf *b, size_t n)
+{
+    size_t need;
+    size_t cap;
+    char *p;
+
+    if (n > b->max || b->len > b->max - n)
+        return MD_ETOOBIG;
+    need = b->len + n + 1;
+    if (need <= b->cap)
+        return MD_OK;
+    cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    p = md_realloc(b->data, cap);
+    if (p == NULL)
+        return MD_ENOMEM;
+    if (b->data == NULL)
+        p[0] = '\0';
+    b->data = p;
+    b->cap = cap;
+    return MD_OK;
+}
+
+int md_buf_append(struct md_buf *b, const void *p, size_t n)
+{
+    int rc = md_buf_grow(b, n);
+
+    if (rc != MD_OK)
+        return rc;
+    if (n > 0)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return MD_OK;
+}
+
+int md_buf_puts(struct md_buf *b, const char *s)
+{
+    return md_buf_append(b, s, strlen(s));
+}
+
+int md_buf_putc(struct md_buf *b, char c)
+{
+    return md_buf_append(b, &c, 1);
+}
+
+int md_buf_printf(struct md_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    int rc;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return MD_EINTERNAL;
+    rc = md_buf_grow(b, (size_t)n);
+    if (rc != MD_OK)
+        return rc;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return MD_OK;
+}
+
+int md_buf_json_str(struct md_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i;
+    size_t start;
+    int rc;
+
+    rc = md_buf_putc(b, '"');
+    start = 0;
+    for (i = 0; i < n && rc == MD_OK; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[7];
+        size_t elen = 0;
+
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        rc = md_buf_append(b, s + start, i - start);
+        start = i + 1;
+        esc[0] = '\\';
+        switch (c) {
+        case '"':
+            esc[1] = '"';
+            elen = 2;
+            break;
+        case '\\':
+            esc[1] = '\\';
+            elen = 2;
+            break;
+        case '\n':
+            esc[1] = 'n';
+            elen = 2;
+            break;
+        case '\r':
+            esc[1] = 'r';
+            elen = 2;
+            break;
+        case '\t':
+            esc[1] = 't';
+            elen = 2;
+            break;
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            elen = 6;
+            break;
+        }
+        if (rc == MD_OK)
+            rc = md_buf_append(b, esc, elen);
+    }
+    if (rc == MD_OK)
+        rc = md_buf_append(b, s + start, n - start);
+    if (rc == MD_OK)
+        rc = md_buf_putc(b, '"');
+    return rc;
+}
+
+char *md_buf_detach(struct md_buf *b, size_t *len)
+{
+    char *p = b->data;
+
+    if (len != NULL)
+        *len = b->len;
+    md_buf_init(b, b->max);
+    return p;
+}

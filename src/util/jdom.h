@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * jdom.h: a strict, allocation-light JSON parser for request bodies.
+ *
+ * General-purpose JSON (config, management bodies) stays with jansson; this
+ * parser exists for the hot path. It builds a tree of nodes in the request's
+ * arena in one pass and leaves numbers as text, so a decoder converts each
+ * number once, straight into the datatype a tensor needs (exact for 64-bit
+ * integers, never through double).
+ *
+ * Strict RFC 8259: no comments, no trailing commas, no leading zeros, no
+ * control characters in strings, valid UTF-8 required in strings, one value
+ * per document (whitespace around it allowed). Depth is limited to
+ * MD_JDOM_MAX_DEPTH. With MD_JDOM_NANINF the bare tokens NaN, Infinity and
+ * -Infinity are accepted as numbers (TensorFlow Serving's extension).
+ */
+#ifndef MD_UTIL_JDOM_H
+#define MD_UTIL_JDOM_H
+
+#include "util/common.h"
+#include "util/err.h"
+#include "util/arena.h"
+
+#define MD_JDOM_MAX_DEPTH 100
+
+enum md_jdom_flags {
+    MD_JDOM_NANINF = 1 << 0 /* accept NaN, Infinity, -Infinity */
+};
+
+enum md_jtype {
+    MD_J_NULL = 0,
+    MD_J_FALSE,
+    MD_J_TRUE,
+    MD_J_NUMBER,
+    MD_J_STRING,
+    MD_J_ARRAY,
+    MD_J_OBJECT
+};
+
+struct md_jnode {
+    enum md_jtype type;
+    const char *p;          /* NUMBER: its text; STRING: its decoded bytes (not
+                               NUL-terminated; may point into the input) */
+    size_t len;             /* bytes at p */
+    const char *key;        /* member of an OBJECT: its decoded key; else NULL */
+    size_t key_len;
+    struct md_jnode *child; /* ARRAY/OBJECT: first element or member value */
+    struct md_jnode *next;  /* next sibling in the parent */
+    size_t n;               /* ARRAY/OBJECT: number of children */
+};
+
+/*
+ * Parses text[0..len). On success *root points at the tree, all in arena a.
+ * MD_EINVAL with "invalid JSON at byte N: <reason>" on a syntax error,
+ * MD_ETOOBIG when the arena's maximum is reached.
+ */
+int md_jdom_parse(const char *text, size_t len, unsigned flags, struct md_arena *a,
+                  struct md_jnode **root, struct md_err *err) MD_MUST_CHECK;
+
+/* The member of object o whose key is the NUL-terminated key, or NULL. */
+const struct md_jnode *md_jdom_get(const struct md_jnode *o, const char *key);
+
+/*
+ * Number conversions. Each returns MD_OK, or MD_EINVAL when the node is not a
+ * NUMBER or does not fit: integers must be integral text (no fraction or
+ * exponent) within the type's range; floats are correctly rounded from the
+ * decimal text as a double would be, then to float for f32 (the rounding a
+ * Python or JavaScript client applies). NaN/Infinity tokens convert to the
+ * float functions only.
+ */
+int md_jdom_f32(const struct md_jnode *n, float *out) MD_MUST_CHECK;
+int md_jdom_f64(const struct md_jnode *n, double *out) MD_MUST_CHECK;
+int md_jdom_i64(const struct md_jnode *n, int64_t *out) MD_MUST_CHECK;
+int md_jdom_u64(const struct md_jnode *n, uint64_t *out) MD_MUST_CHECK;
+
+/* A NUL-terminated copy of a STRING node's bytes in the arena, or NULL. */
+char *md_jdom_strdup(const struct md_jnode *n, struct md_arena *a);
+
+#endif

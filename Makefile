@@ -58,6 +58,11 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LIBS)
 
+# Micro-benchmarks: bench/<name>.c linked like a unit test, without cmocka.
+$(BUILD)/bench/%: bench/%.c $(OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(OBJ) $(LIBS) $(LDFLAGS)
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BUILD)/modeld $(BUILD)/modelctl $(DESTDIR)$(PREFIX)/bin/

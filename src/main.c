@@ -1,13 +1,244 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * main.c: only main. Everything else lives in the layers below.
+ * main.c: only main: flags, start, signals, stop.
  */
 #include "util/common.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "api/api.h"
+#include "net/http.h"
+#include "serve/repo.h"
+#include "control/control.h"
+#include "watch/metrics.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+static const char usage[] =
+    "usage: modeld [options]\n"
+    "\n"
+    "Serves the models of a model repository over HTTP: the Open Inference\n"
+    "Protocol (KServe V2) under /v2, TensorFlow Serving's REST API under /v1,\n"
+    "Prometheus metrics at /metrics.\n"
+    "\n"
+    "options:\n"
+    "  --repo DIR            model repository (default: models)\n"
+    "  --listen HOST:PORT    address to serve on (default: 127.0.0.1:8080)\n"
+    "  --data DIR            directory for the daemon's own data (default: var)\n"
+    "  --poll SECONDS        re-scan the repository this often; 0 = only on SIGHUP\n"
+    "                        and repository API calls (default: 0)\n"
+    "  --threads N           HTTP worker threads; 0 = one per core (default: 0)\n"
+    "  --max-body-bytes N    largest request body accepted (default: 67108864)\n"
+    "  --max-connections N   concurrent connections (default: 4096)\n"
+    "  --idle-timeout S      close idle keep-alive connections after S seconds (default: 60)\n"
+    "  --drain-timeout S     on SIGTERM, wait up to S seconds for running requests\n"
+    "                        (default: 10)\n"
+    "  --log-level LEVEL     debug, info, warn, error or off (default: info)\n"
+    "  --version             print the version and exit\n"
+    "  --help                print this help and exit\n"
+    "\n"
+    "signals: SIGTERM/SIGINT stop gracefully; SIGHUP re-scans the repository.\n";
+
+struct opts {
+    const char *repo;
+    const char *listen;
+    const char *data;
+    unsigned long poll_s;
+    unsigned long threads;
+    unsigned long max_body;
+    unsigned long max_conn;
+    unsigned long idle_s;
+    unsigned long drain_s;
+};
+
+static int parse_ulong(const char *flag, const char *s, unsigned long max, unsigned long *out)
+{
+    char *end;
+    unsigned long v;
+
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v > max) {
+        fprintf(stderr, "modeld: %s: '%s' is not a whole number from 0 to %lu\n", flag, s, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+    enum { O_REPO = 256, O_LISTEN, O_DATA, O_POLL, O_THREADS, O_BODY, O_CONN, O_IDLE, O_DRAIN,
+           O_LOG, O_VERSION, O_HELP };
+    static const struct option longopts[] = {
+        {"repo", required_argument, NULL, O_REPO},
+        {"listen", required_argument, NULL, O_LISTEN},
+        {"data", required_argument, NULL, O_DATA},
+        {"poll", required_argument, NULL, O_POLL},
+        {"threads", required_argument, NULL, O_THREADS},
+        {"max-body-bytes", required_argument, NULL, O_BODY},
+        {"max-connections", required_argument, NULL, O_CONN},
+        {"idle-timeout", required_argument, NULL, O_IDLE},
+        {"drain-timeout", required_argument, NULL, O_DRAIN},
+        {"log-level", required_argument, NULL, O_LOG},
+        {"version", no_argument, NULL, O_VERSION},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    int ch;
+    int level;
+
+    while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        int bad = 0;
+
+        switch (ch) {
+        case O_REPO:
+            o->repo = optarg;
+            break;
+        case O_LISTEN:
+            o->listen = optarg;
+            break;
+        case O_DATA:
+            o->data = optarg;
+            break;
+        case O_POLL:
+            bad = parse_ulong("--poll", optarg, 86400, &o->poll_s);
+            break;
+        case O_THREADS:
+            bad = parse_ulong("--threads", optarg, 1024, &o->threads);
+            break;
+        case O_BODY:
+            bad = parse_ulong("--max-body-bytes", optarg, 1ul << 31, &o->max_body);
+            if (!bad && o->max_body == 0) {
+                fprintf(stderr, "modeld: --max-body-bytes: must be at least 1\n");
+                bad = -1;
+            }
+            break;
+        case O_CONN:
+            bad = parse_ulong("--max-connections", optarg, 1000000, &o->max_conn);
+            break;
+        case O_IDLE:
+            bad = parse_ulong("--idle-timeout", optarg, 86400, &o->idle_s);
+            break;
+        case O_DRAIN:
+            bad = parse_ulong("--drain-timeout", optarg, 3600, &o->drain_s);
+            break;
+        case O_LOG:
+            level = md_log_parse_level(optarg);
+            if (level < 0) {
+                fprintf(stderr, "modeld: --log-level: '%s' is not one of debug, info, warn, "
+                        "error, off\n", optarg);
+                bad = -1;
+            } else {
+                md_log_set_level((enum md_log_level)level);
+            }
+            break;
+        case O_VERSION:
+            printf("modeld %s\n", MD_VERSION);
+            exit(0);
+        case O_HELP:
+            fputs(usage, stdout);
+            exit(0);
+        default:
+            fputs(usage, stderr);
+            return 2;
+        }
+        if (bad)
+            return 2;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "modeld: unexpected argument '%s'\n%s", argv[optind], usage);
+        return 2;
+    }
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
-    MD_UNUSED(argc);
-    MD_UNUSED(argv);
-    fprintf(stderr, "modeld: not yet wired\n");
-    return 1;
+    struct opts o = {"models", "127.0.0.1:8080", "var", 0, 0, 64ul << 20, 4096, 60, 10};
+    struct md_http_config hc;
+    struct md_repo *repo = NULL;
+    struct md_http *http = NULL;
+    struct md_control *ctl = NULL;
+    struct md_err err;
+    struct md_api *api;
+    sigset_t sigs;
+    int failed;
+    int sig;
+    char port[16];
+
+    if (parse_args(argc, argv, &o) != 0)
+        return 2;
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+    if (mkdir(o.data, 0750) != 0 && errno != EEXIST) {
+        md_log_kv(MD_LOG_ERROR, "cannot create the data directory", "dir", o.data, "reason",
+                  strerror(errno), NULL);
+        return 1;
+    }
+    if (md_repo_open(o.repo, &repo, &err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot open the model repository", "reason", err.msg, NULL);
+        return 1;
+    }
+    api = calloc(1, sizeof(*api));
+    if (api == NULL)
+        return 1;
+    api->repo = repo;
+    api->name = "modeld";
+    api->version = MD_VERSION;
+    api->started_ms = md_wall_ms();
+    hc.listen = o.listen;
+    hc.threads = (unsigned)o.threads;
+    hc.max_body_bytes = o.max_body;
+    hc.max_connections = (unsigned)o.max_conn;
+    hc.idle_timeout_s = (unsigned)o.idle_s;
+    if (md_http_start(&hc, api, &http, &err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot start the HTTP server", "reason", err.msg, NULL);
+        md_repo_free(repo);
+        free(api);
+        return 1;
+    }
+    snprintf(port, sizeof(port), "%u", md_http_port(http));
+    md_log_kv(MD_LOG_INFO, "listening", "address", o.listen, "port", port, "version",
+              MD_VERSION, NULL);
+    failed = md_repo_scan(repo);
+    atomic_store(&api->ready, true);
+    {
+        char nmodels[24];
+        char nfailed[24];
+
+        snprintf(nmodels, sizeof(nmodels), "%zu", md_repo_ready_models(repo));
+        snprintf(nfailed, sizeof(nfailed), "%d", failed);
+        md_log_kv(MD_LOG_INFO, "ready", "models_ready", nmodels, "versions_failed", nfailed,
+                  "repo", o.repo, NULL);
+    }
+    if (md_control_start(repo, (unsigned)o.poll_s, &ctl, &err) != MD_OK)
+        md_log_kv(MD_LOG_ERROR, "control loop not started", "reason", err.msg, NULL);
+
+    for (;;) {
+        if (sigwait(&sigs, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            if (ctl != NULL)
+                md_control_request_scan(ctl);
+            continue;
+        }
+        break;
+    }
+    md_log_kv(MD_LOG_INFO, "shutting down", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM",
+              NULL);
+    atomic_store(&api->draining, true);
+    md_control_stop(ctl);
+    md_http_stop(http, (unsigned)o.drain_s * 1000);
+    md_repo_free(repo);
+    free(api);
+    md_log(MD_LOG_INFO, "stopped");
+    return 0;
 }

@@ -1,0 +1,26 @@
+#!/bin/sh
+# Installs the Debian packages modeld needs, only those missing.
+#   scripts/deps.sh          what building and running need
+#   scripts/deps.sh test     also what the test suite needs
+#   scripts/deps.sh bench    also what bench/ needs
+set -eu
+pkgs="make gcc pkg-config libmicrohttpd-dev libjansson-dev libyaml-dev libxgboost-dev
+      libcurl4-openssl-dev"
+case "${1:-}" in
+test) pkgs="$pkgs libcmocka-dev clang libclang-rt-14-dev prometheus python3 curl" ;;
+bench) pkgs="$pkgs libcmocka-dev clang wrk python3 python3-fastapi python3-uvicorn
+             python3-xgboost python3-numpy" ;;
+esac
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+        missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing Debian packages:$missing"
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+# shellcheck disable=SC2086
+$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,86 @@
+#!/bin/sh
+# The whole test suite: unit tests (cmocka), integration tests (a real daemon
+# over HTTP on 127.0.0.1), a short run of every fuzz target over its seed
+# corpus, then the unit and integration tests again built with ASan+UBSan.
+# Ends with one "N passed, N failed" line; exits non-zero on any failure.
+#   QUICK=1      skip tests tagged slow
+#   SKIP_ASAN=1  skip the sanitizer pass
+#   FUZZ_SECS=N  seconds of fuzzing per target after the corpus replay (default 5)
+set -u
+cd "$(dirname "$0")/.."
+JOBS=${JOBS:-2}
+FUZZ_SECS=${FUZZ_SECS:-5}
+total_pass=0
+total_fail=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+add() { total_pass=$((total_pass + $1)); total_fail=$((total_fail + $2)); }
+
+# Unit tests: one cmocka binary per module; count its PASSED/FAILED lines.
+unit() {
+    build=$1
+    for t in "$build"/tests/test_*; do
+        [ -x "$t" ] || continue
+        if "$t" >"$log" 2>&1; then rc=0; else rc=$?; fi
+        p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+        f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+        if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+        add "$p" "$f"
+        if [ "$f" -ne 0 ]; then
+            echo "FAIL $t"; tail -40 "$log"
+        else
+            echo "ok   $t: $p passed"
+        fi
+    done
+}
+
+integration() {
+    if MODELD="$1/modeld" MODELCTL="$1/modelctl" /usr/bin/python3 tests/integration/run.py >"$log" 2>&1; then :; fi
+    cat "$log" | grep -v '^[0-9]* passed, [0-9]* failed$'
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+    p=$(echo "$line" | sed 's/ passed.*//'); f=$(echo "$line" | sed 's/.*, \([0-9]*\) failed/\1/')
+    [ -n "$line" ] || { p=0; f=1; }
+    add "$p" "$f"
+}
+
+fuzz() {
+    for t in build/fuzz/fuzz_*; do
+        [ -x "$t" ] || continue
+        name=${t##*/fuzz_}
+        corpus=tests/fuzz/corpus/$name
+        work=$(mktemp -d)
+        [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/ 2>/dev/null
+        if "$t" -max_total_time="$FUZZ_SECS" -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$work/" \
+            "$work" >"$log" 2>&1; then
+            add 1 0; echo "ok   fuzz $name"
+        else
+            add 0 1; echo "FAIL fuzz $name"; tail -40 "$log"
+        fi
+        rm -rf "$work"
+    done
+}
+
+echo "== build"
+make -j"$JOBS" all test-unit >"$log" 2>&1 || { cat "$log"; echo "0 passed, 1 failed"; exit 1; }
+echo "== unit"
+unit build
+echo "== integration"
+integration build
+echo "== fuzz"
+if make -j"$JOBS" test-fuzz >"$log" 2>&1; then fuzz; else cat "$log" | tail -30; add 0 1; fi
+if [ "${SKIP_ASAN:-0}" != 1 ]; then
+    echo "== build (ASan+UBSan)"
+    if make -j"$JOBS" BUILD=build-asan SANITIZE=address,undefined all test-unit >"$log" 2>&1; then
+        export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+        export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+        echo "== unit (ASan+UBSan)"
+        unit build-asan
+        echo "== integration (ASan+UBSan)"
+        QUICK=${QUICK:-0} integration build-asan
+    else
+        tail -30 "$log"; add 0 1
+    fi
+fi
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]

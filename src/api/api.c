@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * api.c: the error-code-to-status table, error bodies and request counters.
+ */
+#include "api/api.h"
+
+#include <stdarg.h>
+
+const int md_api_codes[MD_API_CODES] = {200, 400, 401, 403, 404, 405, 413, 500, 501, 503, 504, 429};
+
+int md_api_status(int code)
+{
+    switch (code) {
+    case MD_OK:
+        return 200;
+    case MD_EINVAL:
+    case MD_ECORRUPT:
+        return 400;
+    case MD_EAUTH:
+        return 401;
+    case MD_EPERM:
+        return 403;
+    case MD_ENOTFOUND:
+        return 404;
+    case MD_ETOOBIG:
+        return 413;
+    case MD_EUNSUPPORTED:
+        return 501;
+    case MD_EUNAVAIL:
+        return 503;
+    case MD_ENOMEM:
+    case MD_EIO:
+    case MD_EINTERNAL:
+    default:
+        return 500;
+    }
+}
+
+void md_api_error_status(struct md_api_resp *resp, int status, const char *msg)
+{
+    md_buf_reset(resp->body);
+    resp->status = status;
+    resp->content_type = "application/json";
+    if (md_buf_puts(resp->body, "{\"error\":") != MD_OK ||
+        md_buf_json_str(resp->body, msg, strlen(msg)) != MD_OK ||
+        md_buf_putc(resp->body, '}') != MD_OK) {
+        md_buf_reset(resp->body);
+        resp->status = 500;
+    }
+}
+
+void md_api_error(struct md_api_resp *resp, const struct md_err *err)
+{
+    md_api_error_status(resp, md_api_status(err->code), err->msg);
+}
+
+void md_api_errorf(struct md_api_resp *resp, int code, const char *fmt, ...)
+{
+    struct md_err err;
+    va_list ap;
+
+    err.code = code;
+    va_start(ap, fmt);
+    vsnprintf(err.msg, sizeof(err.msg), fmt, ap);
+    va_end(ap);
+    md_api_error(resp, &err);
+}
+
+void md_api_count(struct md_api *api, enum md_api_family family, int status)
+{
+    size_t i;
+
+    for (i = 0; i < MD_API_CODES; i++)
+        if (md_api_codes[i] == status)
+            break;
+    atomic_fetch_add_explicit(&api->http[family][i], 1, memory_order_relaxed);
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * api.h: what every protocol adapter shares: the server state handlers read,
+ * the request and response the HTTP layer hands them, the parsed route, and
+ * the one table that maps error codes to HTTP statuses.
+ */
+#ifndef MD_API_API_H
+#define MD_API_API_H
+
+#include "util/common.h"
+#include "util/err.h"
+#include "util/arena.h"
+#include "util/buf.h"
+#include "serve/repo.h"
+
+#include <stdatomic.h>
+
+/* The families of /metrics' modeld_http_requests_total. */
+enum md_api_family {
+    MD_API_V2 = 0,
+    MD_API_V1,
+    MD_API_REPOSITORY,
+    MD_API_METRICS,
+    MD_API_OTHER,
+    MD_API_FAMILIES
+};
+
+/* Status codes counted one by one; others land in the last slot. */
+#define MD_API_CODES 12
+extern const int md_api_codes[MD_API_CODES];
+
+struct md_api {
+    struct md_repo *repo;          /* borrowed */
+    const char *name;              /* "modeld" */
+    const char *version;           /* build version */
+    _Atomic bool ready;            /* the first repository scan has finished */
+    _Atomic bool draining;         /* shutting down: ready is false */
+    int64_t started_ms;            /* wall clock at start */
+    _Atomic uint64_t http[MD_API_FAMILIES][MD_API_CODES + 1]; /* requests by family and code */
+};
+
+/* What the HTTP layer hands a handler. Memory is the request's arena. */
+struct md_api_req {
+    const char *method;            /* "GET", "POST", ... */
+    const char *path;              /* percent-decoded path, no query */
+    const char *body;              /* NUL-terminated; body_len bytes */
+    size_t body_len;
+    struct md_arena *arena;        /* dropped after the response is sent */
+    const char *request_id;        /* this request's id */
+    uint64_t start_ns;             /* when the request arrived */
+    const char *(*header)(void *conn, const char *name); /* a request header or NULL */
+    void *conn;                    /* private: for header() */
+};
+
+struct md_api_resp {
+    int status;                    /* HTTP status; 200 by default */
+    struct md_buf *body;           /* owned by the connection; reset before the call */
+    const char *content_type;      /* default application/json */
+    char retry_after[16];          /* "" or seconds for Retry-After */
+    const char *allow;             /* Allow header for a 405, or NULL */
+    enum md_api_family family;     /* for the request counters */
+};
+
+/* A parsed route: which handler, and the names in the path. */
+struct md_route {
+    const char *model;             /* NULL when the path has none; arena memory */
+    const char *version;           /* NULL when absent */
+    const char *label;             /* TF Serving version label, or NULL */
+};
+
+/* Maps an error code to its HTTP status (the only such table). */
+int md_api_status(int code);
+
+/* Writes {"error": msg} with the status for err->code. */
+void md_api_error(struct md_api_resp *resp, const struct md_err *err);
+/* Same from a code and a formatted message. */
+void md_api_errorf(struct md_api_resp *resp, int code, const char *fmt, ...) MD_PRINTF(3, 4);
+/* Writes {"error": msg} with an explicit status. */
+void md_api_error_status(struct md_api_resp *resp, int status, const char *msg);
+
+/* Counts a finished request (family, status). */
+void md_api_count(struct md_api *api, enum md_api_family family, int status);
+
+#endif

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * handlers.h: every endpoint handler, for the router in net/. Each writes its
+ * whole answer (status, body) into resp and never fails otherwise.
+ */
+#ifndef MD_API_HANDLERS_H
+#define MD_API_HANDLERS_H
+
+#include "api/api.h"
+
+/* Open Inference Protocol (api/v2.c) */
+void md_v2_server_metadata(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp);
+void md_v2_live(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp);
+void md_v2_ready(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp);
+void md_v2_model_metadata(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                          struct md_api_resp *resp);
+void md_v2_model_ready(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                       struct md_api_resp *resp);
+void md_v2_model_config(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                        struct md_api_resp *resp);
+void md_v2_model_stats(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                       struct md_api_resp *resp);
+void md_v2_infer(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                 struct md_api_resp *resp);
+
+/* Repository extension (api/repository.c) */
+void md_repo_api_index(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp);
+void md_repo_api_load(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                      struct md_api_resp *resp);
+void md_repo_api_unload(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                        struct md_api_resp *resp);
+
+/* TensorFlow Serving REST (api/tfs.c) */
+void md_tfs_status(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                   struct md_api_resp *resp);
+void md_tfs_metadata(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                     struct md_api_resp *resp);
+void md_tfs_predict(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                    struct md_api_resp *resp);
+
+/* Prometheus text exposition (api/prom.c) */
+void md_prom_metrics(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp);
+
+#endif

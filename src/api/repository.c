@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * repository.c: Triton's model repository extension: index, load, unload.
+ * Loads read only from the configured repository directory, never from a
+ * URL or an uploaded file.
+ */
+#include "api/handlers.h"
+
+#include <jansson.h>
+
+struct index_ctx {
+    struct md_buf *b;
+    bool ready_only;
+    int rc;
+    int n;
+};
+
+static void index_row(void *vctx, const struct md_repo_row *row)
+{
+    struct index_ctx *ctx = vctx;
+    char num[24];
+    const char *state = md_version_state_name(row->state);
+
+    if (ctx->ready_only && row->state != MD_VS_READY)
+        return;
+    if (row->version > 0)
+        snprintf(num, sizeof(num), "%lld", (long long)row->version);
+    else
+        num[0] = '\0';
+    ctx->rc |= md_buf_puts(ctx->b, ctx->n++ ? ",{\"name\":" : "{\"name\":");
+    ctx->rc |= md_buf_json_str(ctx->b, row->model, strlen(row->model));
+    if (num[0] != '\0') {
+        ctx->rc |= md_buf_puts(ctx->b, ",\"version\":");
+        ctx->rc |= md_buf_json_str(ctx->b, num, strlen(num));
+    }
+    ctx->rc |= md_buf_puts(ctx->b, ",\"state\":");
+    ctx->rc |= md_buf_json_str(ctx->b, state, strlen(state));
+    ctx->rc |= md_buf_puts(ctx->b, ",\"reason\":");
+    ctx->rc |= md_buf_json_str(ctx->b, row->reason, strlen(row->reason));
+    ctx->rc |= md_buf_putc(ctx->b, '}');
+}
+
+/* Parses an optional JSON object body; NULL root for an empty body. */
+static int parse_body(struct md_api_req *req, json_t **root, struct md_err *err)
+{
+    json_error_t je;
+    size_t i;
+
+    *root = NULL;
+    for (i = 0; i < req->body_len; i++)
+        if (req->body[i] != ' ' && req->body[i] != '\n' && req->body[i] != '\r' &&
+            req->body[i] != '\t')
+            break;
+    if (i == req->body_len)
+        return MD_OK;
+    *root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &je);
+    if (*root == NULL)
+        return md_err_set(err, MD_EINVAL, "invalid JSON at byte %d: %s", je.position, je.text);
+    if (!json_is_object(*root)) {
+        json_decref(*root);
+        *root = NULL;
+        return md_err_set(err, MD_EINVAL, "request body: expected a JSON object");
+    }
+    return MD_OK;
+}
+
+void md_repo_api_index(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp)
+{
+    struct index_ctx ctx;
+    struct md_err err;
+    json_t *root;
+    json_t *ready;
+
+    if (parse_body(req, &root, &err) != MD_OK) {
+        md_api_error(resp, &err);
+        return;
+    }
+    ctx.ready_only = false;
+    ready = root ? json_object_get(root, "ready") : NULL;
+    if (ready != NULL && !json_is_boolean(ready)) {
+        json_decref(root);
+        md_api_errorf(resp, MD_EINVAL, "ready: expected true or false");
+        return;
+    }
+    ctx.ready_only = ready != NULL && json_is_true(ready);
+    json_decref(root);
+    ctx.b = resp->body;
+    ctx.n = 0;
+    ctx.rc = md_buf_putc(resp->body, '[');
+    md_repo_foreach(api->repo, index_row, &ctx);
+    ctx.rc |= md_buf_putc(resp->body, ']');
+    if (ctx.rc != 0)
+        md_api_error_status(resp, 500, "response too large");
+}
+
+void md_repo_api_load(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                      struct md_api_resp *resp)
+{
+    struct md_err err;
+    json_t *root;
+    json_t *params;
+    int rc;
+
+    if (parse_body(req, &root, &err) != MD_OK) {
+        md_api_error(resp, &err);
+        return;
+    }
+    params = root ? json_object_get(root, "parameters") : NULL;
+    if (params != NULL && json_object_size(params) > 0) {
+        json_decref(root);
+        md_api_errorf(resp, MD_EUNSUPPORTED,
+                      "parameters: loading a model from a request body is not supported; "
+                      "place it in the repository");
+        return;
+    }
+    json_decref(root);
+    rc = md_repo_load_model(api->repo, rt->model, &err);
+    if (rc != MD_OK) {
+        if (rc == MD_ENOTFOUND)
+            md_api_error(resp, &err);
+        else
+            md_api_error_status(resp, 400, err.msg);
+        return;
+    }
+    resp->content_type = "application/json";
+}
+
+void md_repo_api_unload(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                        struct md_api_resp *resp)
+{
+    struct md_err err;
+    json_t *root;
+
+    if (parse_body(req, &root, &err) != MD_OK) {
+        md_api_error(resp, &err);
+        return;
+    }
+    json_decref(root);
+    if (md_repo_unload_model(api->repo, rt->model, &err) != MD_OK) {
+        md_api_error(resp, &err);
+        return;
+    }
+}

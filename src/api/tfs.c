@@ -1,0 +1,669 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tfs.c: the TensorFlow Serving REST API: model status, metadata (a
+ * serving_default signature made from the model contract) and :predict in
+ * both the row ("instances") and columnar ("inputs") formats. Bodies are read
+ * with the strict parser in its NaN/Infinity mode, as TF Serving accepts those
+ * tokens.
+ */
+#include "api/tfs.h"
+#include "api/handlers.h"
+#include "serve/infer.h"
+#include "util/fmt.h"
+#include "util/jdom.h"
+#include "util/mem.h"
+
+#include <math.h>
+
+#define MAX_COLUMNS 10000
+
+#define PUT(s) (*rc |= md_buf_puts(b, (s)))
+#define PUTSTR(s) (*rc |= md_buf_json_str(b, (s), strlen(s)))
+
+static const char *tf_state(enum md_version_state s)
+{
+    switch (s) {
+    case MD_VS_READY:
+        return "AVAILABLE";
+    case MD_VS_LOADING:
+        return "LOADING";
+    case MD_VS_UNLOADING:
+        return "UNLOADING";
+    case MD_VS_UNAVAILABLE:
+    default:
+        return "END";
+    }
+}
+
+struct status_ctx {
+    const char *model;
+    int64_t version; /* 0 = all */
+    struct md_buf *b;
+    int rc;
+    int n;
+};
+
+static void status_row(void *vctx, const struct md_repo_row *row)
+{
+    struct status_ctx *ctx = vctx;
+    struct md_buf *b = ctx->b;
+    int *rc = &ctx->rc;
+    char num[24];
+
+    if (strcmp(row->model, ctx->model) != 0 || row->version == 0)
+        return;
+    if (ctx->version != 0 && row->version != ctx->version)
+        return;
+    snprintf(num, sizeof(num), "%lld", (long long)row->version);
+    PUT(ctx->n++ ? ",{\"version\":" : "{\"version\":");
+    PUTSTR(num);
+    PUT(",\"state\":");
+    PUTSTR(tf_state(row->state));
+    PUT(",\"status\":{\"error_code\":");
+    PUTSTR(row->state == MD_VS_READY ? "OK" : "UNKNOWN");
+    PUT(",\"error_message\":");
+    PUTSTR(row->state == MD_VS_READY ? "" : row->reason);
+    PUT("}}");
+}
+
+void md_tfs_status(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                   struct md_api_resp *resp)
+{
+    struct status_ctx ctx;
+
+    MD_UNUSED(req);
+    if (rt->label != NULL) {
+        md_api_error_status(resp, 400, "Unrecognized servable version label");
+        return;
+    }
+    ctx.model = rt->model;
+    ctx.version = rt->version ? strtoll(rt->version, NULL, 10) : 0;
+    ctx.b = resp->body;
+    ctx.n = 0;
+    ctx.rc = md_buf_puts(resp->body, "{\"model_version_status\":[");
+    md_repo_foreach(api->repo, status_row, &ctx);
+    ctx.rc |= md_buf_puts(resp->body, "]}");
+    if (ctx.n == 0) {
+        char msg[300];
+
+        if (rt->version != NULL)
+            snprintf(msg, sizeof(msg), "Could not find version %s of model %s", rt->version,
+                     rt->model);
+        else
+            snprintf(msg, sizeof(msg), "Could not find any versions of model %s", rt->model);
+        md_api_error_status(resp, 404, msg);
+        return;
+    }
+    if (ctx.rc != 0)
+        md_api_error_status(resp, 500, "response too large");
+}
+
+static const char *tf_dtype(enum md_dtype dt)
+{
+    switch (dt) {
+    case MD_DT_BOOL:
+        return "DT_BOOL";
+    case MD_DT_INT32:
+        return "DT_INT32";
+    case MD_DT_INT64:
+        return "DT_INT64";
+    case MD_DT_FP64:
+        return "DT_DOUBLE";
+    case MD_DT_BYTES:
+        return "DT_STRING";
+    case MD_DT_FP32:
+    default:
+        return "DT_FLOAT";
+    }
+}
+
+static void put_tensor_info(struct md_buf *b, int *rc, const char *name, enum md_dtype dt,
+                            size_t width)
+{
+    char w[24];
+
+    snprintf(w, sizeof(w), "%zu", width);
+    PUTSTR(name);
+    PUT(":{\"dtype\":");
+    PUTSTR(tf_dtype(dt));
+    PUT(",\"tensor_shape\":{\"dim\":[{\"size\":\"-1\",\"name\":\"\"},{\"size\":\"");
+    PUT(w);
+    PUT("\",\"name\":\"\"}],\"unknown_rank\":false},\"name\":");
+    PUTSTR(name);
+    PUT("}");
+}
+
+static int acquire(struct md_api *api, const struct md_route *rt, struct md_api_resp *resp,
+                   struct md_version **v)
+{
+    struct md_err err;
+
+    if (rt->label != NULL) {
+        md_api_error_status(resp, 400, "Unrecognized servable version label");
+        return MD_EINVAL;
+    }
+    if (md_repo_acquire(api->repo, rt->model, rt->version, v, &err) != MD_OK) {
+        md_api_error(resp, &err);
+        return err.code;
+    }
+    return MD_OK;
+}
+
+void md_tfs_metadata(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                     struct md_api_resp *resp)
+{
+    struct md_buf *b = resp->body;
+    struct md_version *v;
+    const struct md_contract *c;
+    size_t i;
+    int r = 0;
+    int *rc = &r;
+
+    MD_UNUSED(req);
+    if (acquire(api, rt, resp, &v) != MD_OK)
+        return;
+    c = v->contract;
+    PUT("{\"model_spec\":{\"name\":");
+    PUTSTR(c->name);
+    PUT(",\"signature_name\":\"\",\"version\":");
+    PUTSTR(v->version_str);
+    PUT("},\"metadata\":{\"signature_def\":{\"signature_def\":{\"serving_default\":{\"inputs\":{");
+    for (i = 0; i < c->n_features; i++) {
+        if (i > 0)
+            PUT(",");
+        put_tensor_info(b, rc, c->features[i].name, c->features[i].dtype, 1);
+    }
+    PUT("},\"outputs\":{");
+    for (i = 0; i < c->n_outputs; i++) {
+        if (i > 0)
+            PUT(",");
+        put_tensor_info(b, rc, c->outputs[i].name, c->outputs[i].dtype,
+                        md_infer_output_width(v, c->outputs[i].kind));
+    }
+    PUT("},\"method_name\":\"tensorflow/serving/predict\"}}}}}");
+    md_version_unref(v);
+    if (r != 0)
+        md_api_error_status(resp, 500, "response too large");
+}
+
+/* ---- predict --------------------------------------------------------- */
+
+static int b64val(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+' || c == '-')
+        return 62;
+    if (c == '/' || c == '_')
+        return 63;
+    return -1;
+}
+
+/* Standard or URL-safe base64, padding optional. */
+static int b64_decode(const char *s, size_t n, struct md_arena *a, struct md_bytes *out)
+{
+    char *dst = md_arena_alloc(a, n / 4 * 3 + 3);
+    uint32_t acc = 0;
+    size_t bits = 0;
+    size_t len = 0;
+    size_t i;
+
+    if (dst == NULL)
+        return MD_ETOOBIG;
+    while (n > 0 && s[n - 1] == '=')
+        n--;
+    for (i = 0; i < n; i++) {
+        int v = b64val((unsigned char)s[i]);
+
+        if (v < 0)
+            return MD_EINVAL;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            dst[len++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    if (bits >= 6)
+        return MD_EINVAL;
+    out->p = dst;
+    out->len = len;
+    return MD_OK;
+}
+
+/* Writes one JSON value into element i of t (dtype already set). */
+static int put_value(struct md_tensor *t, size_t i, const struct md_jnode *n, struct md_arena *a,
+                     const char *where, struct md_err *err)
+{
+    int64_t iv;
+
+    if (n != NULL && n->type == MD_J_ARRAY && n->n == 1)
+        n = n->child; /* a one-element list per row: [v] */
+    if (n == NULL || n->type == MD_J_NULL) {
+        if (t->missing == NULL) {
+            t->missing = md_arena_calloc(a, t->count, 1);
+            if (t->missing == NULL)
+                return md_err_set(err, MD_ETOOBIG, "request too large");
+        }
+        t->missing[i] = 1;
+        if (t->dtype == MD_DT_FP32)
+            ((float *)t->data)[i] = NAN;
+        else if (t->dtype == MD_DT_FP64)
+            ((double *)t->data)[i] = NAN;
+        return MD_OK;
+    }
+    switch (t->dtype) {
+    case MD_DT_FP32:
+        if (md_jdom_f32(n, &((float *)t->data)[i]) != MD_OK)
+            return md_err_set(err, MD_EINVAL, "%s: not of expected type: float", where);
+        return MD_OK;
+    case MD_DT_FP64:
+        if (md_jdom_f64(n, &((double *)t->data)[i]) != MD_OK)
+            return md_err_set(err, MD_EINVAL, "%s: not of expected type: double", where);
+        return MD_OK;
+    case MD_DT_INT32:
+        if (md_jdom_i64(n, &iv) != MD_OK || iv < INT32_MIN || iv > INT32_MAX)
+            return md_err_set(err, MD_EINVAL, "%s: not of expected type: int32", where);
+        ((int32_t *)t->data)[i] = (int32_t)iv;
+        return MD_OK;
+    case MD_DT_INT64:
+        if (md_jdom_i64(n, &((int64_t *)t->data)[i]) != MD_OK)
+            return md_err_set(err, MD_EINVAL, "%s: not of expected type: int64", where);
+        return MD_OK;
+    case MD_DT_BOOL:
+        if (n->type != MD_J_TRUE && n->type != MD_J_FALSE)
+            return md_err_set(err, MD_EINVAL, "%s: not of expected type: bool", where);
+        ((uint8_t *)t->data)[i] = n->type == MD_J_TRUE;
+        return MD_OK;
+    case MD_DT_BYTES: {
+        struct md_bytes *bv = &((struct md_bytes *)t->data)[i];
+        const struct md_jnode *b64 = n->type == MD_J_OBJECT ? md_jdom_get(n, "b64") : NULL;
+
+        if (n->type == MD_J_STRING) {
+            bv->p = n->p;
+            bv->len = n->len;
+            return MD_OK;
+        }
+        if (b64 != NULL && n->n == 1 && b64->type == MD_J_STRING) {
+            int rc = b64_decode(b64->p, b64->len, a, bv);
+
+            if (rc == MD_ETOOBIG)
+                return md_err_set(err, MD_ETOOBIG, "request too large");
+            if (rc != MD_OK)
+                return md_err_set(err, MD_EINVAL, "%s: Unable to base64 decode", where);
+            return MD_OK;
+        }
+        return md_err_set(err, MD_EINVAL, "%s: not of expected type: string", where);
+    }
+    default:
+        return md_err_set(err, MD_EINVAL, "%s: unsupported datatype", where);
+    }
+}
+
+static int new_tensor(struct md_tensor *t, const char *name, enum md_dtype dt, size_t rows,
+                      size_t cols, struct md_arena *a, struct md_err *err)
+{
+    size_t count;
+    size_t size = dt == MD_DT_BYTES ? sizeof(struct md_bytes) : md_dtype_size(dt);
+
+    memset(t, 0, sizeof(*t));
+    if (!md_mul_ok(rows, cols, &count) || count > ((size_t)1 << 31))
+        return md_err_set(err, MD_ETOOBIG, "request too large");
+    t->name = name;
+    t->dtype = dt;
+    t->count = count;
+    t->ndim = cols > 0 ? 2 : 1;
+    t->shape[0] = (int64_t)rows;
+    t->shape[1] = (int64_t)cols;
+    if (cols == 0)
+        t->count = rows;
+    t->data = md_arena_calloc(a, t->count ? t->count : 1, size);
+    if (t->data == NULL)
+        return md_err_set(err, MD_ETOOBIG, "request too large");
+    return MD_OK;
+}
+
+static enum md_dtype feature_dtype(const struct md_contract *c, const char *name)
+{
+    const struct md_feature *f = md_contract_feature(c, name);
+
+    return f ? f->dtype : MD_DT_INVALID;
+}
+
+/* Rows as arrays in feature order: one 2-D tensor. */
+static int rows_2d(const struct md_contract *c, const struct md_jnode *list, struct md_arena *a,
+                   struct md_tensor *t, const char *what, struct md_err *err)
+{
+    const struct md_jnode *row;
+    size_t width = list->child->n;
+    size_t i = 0;
+    size_t j;
+    int rc;
+
+    rc = new_tensor(t, c->input_tensor, MD_DT_FP64, list->n, width, a, err);
+    if (rc != MD_OK)
+        return rc;
+    for (row = list->child; row != NULL; row = row->next, i++) {
+        const struct md_jnode *v;
+        char where[96];
+
+        if (row->type != MD_J_ARRAY || row->n != width)
+            return md_err_set(err, MD_EINVAL, "%s[%zu]: expected a list of %zu values like the "
+                              "first row", what, i, width);
+        for (v = row->child, j = 0; v != NULL; v = v->next, j++) {
+            if (v->type == MD_J_ARRAY)
+                return md_err_set(err, MD_EINVAL, "%s[%zu][%zu]: expected a number", what, i, j);
+            snprintf(where, sizeof(where), "%s[%zu][%zu]", what, i, j);
+            rc = put_value(t, i * width + j, v, a, where, err);
+            if (rc != MD_OK)
+                return rc;
+        }
+    }
+    return MD_OK;
+}
+
+/* Rows as objects of named features: one tensor per feature named anywhere. */
+static int rows_named(const struct md_contract *c, const struct md_jnode *list,
+                      struct md_arena *a, struct md_tensor **out, size_t *n_out,
+                      struct md_err *err)
+{
+    const struct md_jnode *row;
+    const struct md_jnode *m;
+    struct md_tensor *ts;
+    size_t n = 0;
+    size_t i;
+    size_t k;
+    int rc;
+
+    ts = md_arena_calloc(a, c->n_features + 1, sizeof(*ts));
+    if (ts == NULL)
+        return md_err_set(err, MD_ETOOBIG, "request too large");
+    i = 0;
+    for (row = list->child; row != NULL; row = row->next, i++) {
+        if (row->type != MD_J_OBJECT)
+            return md_err_set(err, MD_EINVAL, "instances[%zu]: expected an object of named "
+                              "features like the first row", i);
+        for (m = row->child; m != NULL; m = m->next) {
+            char *key = md_arena_strndup(a, m->key, m->key_len);
+
+            if (key == NULL)
+                return md_err_set(err, MD_ETOOBIG, "request too large");
+            for (k = 0; k < n; k++)
+                if (strcmp(ts[k].name, key) == 0)
+                    break;
+            if (k < n)
+                continue;
+            if (feature_dtype(c, key) == MD_DT_INVALID)
+                return md_err_set(err, MD_EINVAL, "instances[%zu]: unknown feature '%s'", i,
+                                  key);
+            rc = new_tensor(&ts[n], key, feature_dtype(c, key), list->n, 0, a, err);
+            if (rc != MD_OK)
+                return rc;
+            n++;
+        }
+    }
+    for (k = 0; k < n; k++) {
+        i = 0;
+        for (row = list->child; row != NULL; row = row->next, i++) {
+            char where[200];
+
+            snprintf(where, sizeof(where), "instances[%zu] feature '%s'", i, ts[k].name);
+            rc = put_value(&ts[k], i, md_jdom_get(row, ts[k].name), a, where, err);
+            if (rc != MD_OK)
+                return rc;
+        }
+    }
+    *out = ts;
+    *n_out = n;
+    return MD_OK;
+}
+
+/* A list of N scalars (or [v]) for one feature. */
+static int column(const struct md_contract *c, const char *name, const struct md_jnode *list,
+                  struct md_arena *a, struct md_tensor *t, struct md_err *err)
+{
+    const struct md_jnode *v;
+    size_t i = 0;
+    int rc;
+
+    if (list->type != MD_J_ARRAY)
+        return md_err_set(err, MD_EINVAL, "inputs '%s': expected a list of values", name);
+    rc = new_tensor(t, name, feature_dtype(c, name), list->n, 0, a, err);
+    if (rc != MD_OK)
+        return rc;
+    for (v = list->child; v != NULL; v = v->next, i++) {
+        char where[200];
+
+        snprintf(where, sizeof(where), "inputs '%s'[%zu]", name, i);
+        rc = put_value(t, i, v, a, where, err);
+        if (rc != MD_OK)
+            return rc;
+    }
+    return MD_OK;
+}
+
+static int decode_inputs(const struct md_contract *c, const struct md_jnode *root,
+                         struct md_arena *a, struct md_tensor **out, size_t *n_out, bool *rows,
+                         struct md_err *err)
+{
+    const struct md_jnode *inst = md_jdom_get(root, "instances");
+    const struct md_jnode *inp = md_jdom_get(root, "inputs");
+    const struct md_jnode *sig = md_jdom_get(root, "signature_name");
+    struct md_tensor *ts;
+    const struct md_jnode *m;
+    size_t n = 0;
+    int rc;
+
+    if (sig != NULL) {
+        if (sig->type != MD_J_STRING)
+            return md_err_set(err, MD_EINVAL, "'signature_name' key must be a string value.");
+        if (sig->len != 0 && !(sig->len == 15 && memcmp(sig->p, "serving_default", 15) == 0))
+            return md_err_set(err, MD_EINVAL,
+                              "Serving signature name: \"%.*s\" not found in signature def",
+                              (int)(sig->len > 64 ? 64 : sig->len), sig->p);
+    }
+    if (inst != NULL && inp != NULL)
+        return md_err_set(err, MD_EINVAL, "JSON Value: expecting only one of 'inputs' or "
+                          "'instances' keys");
+    if (inst == NULL && inp == NULL)
+        return md_err_set(err, MD_EINVAL, "Missing 'inputs' or 'instances' key");
+    *rows = inst != NULL;
+    if (inst != NULL) {
+        if (inst->type != MD_J_ARRAY)
+            return md_err_set(err, MD_EINVAL, "'instances' must be a list");
+        if (inst->n == 0)
+            return md_err_set(err, MD_EINVAL, "No values in 'instances' array");
+        if (inst->child->type == MD_J_OBJECT)
+            return rows_named(c, inst, a, out, n_out, err);
+        ts = md_arena_calloc(a, 1, sizeof(*ts));
+        if (ts == NULL)
+            return md_err_set(err, MD_ETOOBIG, "request too large");
+        if (inst->child->type == MD_J_ARRAY)
+            rc = rows_2d(c, inst, a, ts, "instances", err);
+        else if (c->n_features == 1)
+            rc = column(c, c->features[0].name, inst, a, ts, err);
+        else
+            return md_err_set(err, MD_EINVAL, "instances: a model with %zu features takes "
+                              "objects of named features or lists in feature order",
+                              c->n_features);
+        *out = ts;
+        *n_out = 1;
+        return rc;
+    }
+    if (inp->type == MD_J_ARRAY) {
+        ts = md_arena_calloc(a, 1, sizeof(*ts));
+        if (ts == NULL)
+            return md_err_set(err, MD_ETOOBIG, "request too large");
+        if (inp->n > 0 && inp->child->type == MD_J_ARRAY)
+            rc = rows_2d(c, inp, a, ts, "inputs", err);
+        else if (c->n_features == 1)
+            rc = column(c, c->features[0].name, inp, a, ts, err);
+        else
+            return md_err_set(err, MD_EINVAL, "inputs: expected an object of named features or "
+                              "a list of rows in feature order");
+        *out = ts;
+        *n_out = 1;
+        return rc;
+    }
+    if (inp->type != MD_J_OBJECT)
+        return md_err_set(err, MD_EINVAL, "'inputs' must be an object or a list");
+    if (inp->n > MAX_COLUMNS)
+        return md_err_set(err, MD_EINVAL, "inputs: too many keys");
+    ts = md_arena_calloc(a, inp->n + 1, sizeof(*ts));
+    if (ts == NULL)
+        return md_err_set(err, MD_ETOOBIG, "request too large");
+    for (m = inp->child; m != NULL; m = m->next) {
+        char *key = md_arena_strndup(a, m->key, m->key_len);
+
+        if (key == NULL)
+            return md_err_set(err, MD_ETOOBIG, "request too large");
+        if (strcmp(key, c->input_tensor) == 0 && m->type == MD_J_ARRAY && m->n > 0 &&
+            m->child->type == MD_J_ARRAY) {
+            rc = rows_2d(c, m, a, &ts[n], "inputs", err);
+        } else {
+            if (feature_dtype(c, key) == MD_DT_INVALID)
+                return md_err_set(err, MD_EINVAL, "inputs: unknown feature '%s'", key);
+            rc = column(c, key, m, a, &ts[n], err);
+        }
+        if (rc != MD_OK)
+            return rc;
+        n++;
+    }
+    *out = ts;
+    *n_out = n;
+    return MD_OK;
+}
+
+int md_tfs_decode_predict(const struct md_contract *c, const char *body, size_t len,
+                          struct md_arena *a, struct md_tensor **out, size_t *n_out, bool *rows,
+                          struct md_err *err)
+{
+    struct md_jnode *root;
+    int rc;
+
+    *out = NULL;
+    *n_out = 0;
+    *rows = true;
+    if (len == 0)
+        return md_err_set(err, MD_EINVAL, "JSON Parse error: The document is empty");
+    rc = md_jdom_parse(body, len, MD_JDOM_NANINF, a, &root, err);
+    if (rc != MD_OK)
+        return rc;
+    if (root->type != MD_J_OBJECT)
+        return md_err_set(err, MD_EINVAL, "request body: expected a JSON object");
+    return decode_inputs(c, root, a, out, n_out, rows, err);
+}
+
+/* One output's value for one row. */
+static void put_cell(struct md_buf *b, int *rc, const struct md_version *v,
+                     const struct md_prediction *p, const struct md_output *o, size_t row)
+{
+    size_t width = md_infer_output_width(v, o->kind);
+    const float *s = p->scores + row * p->per_row;
+    size_t j;
+
+    if (o->kind == MD_OUT_LABEL) {
+        PUTSTR(v->contract->labels[md_infer_label(v, p, row)]);
+        return;
+    }
+    if (width > 1)
+        PUT("[");
+    for (j = 0; j < width; j++) {
+        if (j > 0)
+            PUT(",");
+        if (o->dtype == MD_DT_FP64)
+            *rc |= md_buf_f64(b, (double)s[j], "NaN");
+        else
+            *rc |= md_buf_f32(b, s[j], "NaN");
+    }
+    if (width > 1)
+        PUT("]");
+}
+
+void md_tfs_predict(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                    struct md_api_resp *resp)
+{
+    struct md_buf *b = resp->body;
+    struct md_version *v;
+    struct md_tensor *ts = NULL;
+    struct md_prediction pred;
+    const struct md_contract *c;
+    struct md_err err;
+    size_t n_ts = 0;
+    size_t i;
+    size_t k;
+    bool rows = true;
+    int r = 0;
+    int *rc = &r;
+    int st;
+
+    if (acquire(api, rt, resp, &v) != MD_OK)
+        return;
+    c = v->contract;
+    memset(&pred, 0, sizeof(pred));
+    md_err_clear(&err);
+    st = md_tfs_decode_predict(c, req->body, req->body_len, req->arena, &ts, &n_ts, &rows, &err);
+    if (st == MD_OK)
+        st = md_infer_run(v, ts, n_ts, req->arena, &pred, &err);
+    if (st != MD_OK) {
+        md_infer_account(v, &pred, st, md_now_ns() - req->start_ns);
+        md_version_unref(v);
+        md_api_error(resp, &err);
+        return;
+    }
+    if (rows) {
+        PUT("{\"predictions\":[");
+        for (i = 0; i < pred.rows; i++) {
+            if (i > 0)
+                PUT(",");
+            if (c->n_outputs == 1) {
+                put_cell(b, rc, v, &pred, &c->outputs[0], i);
+                continue;
+            }
+            PUT("{");
+            for (k = 0; k < c->n_outputs; k++) {
+                if (k > 0)
+                    PUT(",");
+                PUTSTR(c->outputs[k].name);
+                PUT(":");
+                put_cell(b, rc, v, &pred, &c->outputs[k], i);
+            }
+            PUT("}");
+        }
+        PUT("]");
+    } else {
+        PUT("{\"outputs\":");
+        if (c->n_outputs > 1)
+            PUT("{");
+        for (k = 0; k < c->n_outputs; k++) {
+            if (k > 0)
+                PUT(",");
+            if (c->n_outputs > 1) {
+                PUTSTR(c->outputs[k].name);
+                PUT(":");
+            }
+            PUT("[");
+            for (i = 0; i < pred.rows; i++) {
+                if (i > 0)
+                    PUT(",");
+                put_cell(b, rc, v, &pred, &c->outputs[k], i);
+            }
+            PUT("]");
+        }
+        if (c->n_outputs > 1)
+            PUT("}");
+    }
+    PUT(",\"model_version\":");
+    PUTSTR(v->version_str);
+    PUT(",\"request_id\":");
+    PUTSTR(req->request_id);
+    PUT("}");
+    md_infer_account(v, &pred, r == 0 ? MD_OK : MD_EINTERNAL, md_now_ns() - req->start_ns);
+    md_version_unref(v);
+    if (r != 0)
+        md_api_error_status(resp, 500, "response too large");
+}

@@ -1,0 +1,533 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * v2.c: the Open Inference Protocol (KServe V2) over REST: health, server and
+ * model metadata, model configuration, statistics and inference. Request
+ * bodies are decoded by v2_request.c; this file resolves the model version,
+ * runs the prediction and encodes the answer.
+ */
+#include "api/handlers.h"
+#include "api/v2_request.h"
+#include "serve/infer.h"
+#include "util/fmt.h"
+
+/* Appends to resp->body; a failure (body limit) is remembered in *rc. */
+#define PUT(s) (*rc |= md_buf_puts(b, (s)))
+#define PUTN(p, n) (*rc |= md_buf_append(b, (p), (n)))
+#define PUTSTR(s) (*rc |= md_buf_json_str(b, (s), strlen(s)))
+#define PUTI(v) (*rc |= md_buf_i64(b, (v)))
+
+static void finish(struct md_api_resp *resp, int rc)
+{
+    if (rc != 0)
+        md_api_error_status(resp, 500, "response too large");
+}
+
+void md_v2_server_metadata(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp)
+{
+    struct md_buf *b = resp->body;
+    int r = 0;
+    int *rc = &r;
+
+    MD_UNUSED(req);
+    PUT("{\"name\":");
+    PUTSTR(api->name);
+    PUT(",\"version\":");
+    PUTSTR(api->version);
+    PUT(",\"extensions\":[\"model_repository\",\"model_configuration\",\"statistics\","
+        "\"classification\"]}");
+    finish(resp, r);
+}
+
+void md_v2_live(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp)
+{
+    MD_UNUSED(api);
+    MD_UNUSED(req);
+    if (md_buf_puts(resp->body, "{\"live\":true}") != MD_OK)
+        md_api_error_status(resp, 500, "response too large");
+}
+
+void md_v2_ready(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp)
+{
+    MD_UNUSED(req);
+    if (atomic_load(&api->draining)) {
+        md_api_error_status(resp, 503, "server is shutting down");
+        return;
+    }
+    if (!atomic_load(&api->ready)) {
+        md_api_error_status(resp, 503, "server is not ready: the repository is loading");
+        return;
+    }
+    if (md_buf_puts(resp->body, "{\"ready\":true}") != MD_OK)
+        md_api_error_status(resp, 500, "response too large");
+}
+
+/* Collects the ready version numbers of one model, for metadata. */
+struct versions_ctx {
+    const char *model;
+    struct md_buf *b;
+    int rc;
+    int n;
+};
+
+static void collect_ready(void *vctx, const struct md_repo_row *row)
+{
+    struct versions_ctx *ctx = vctx;
+    char num[24];
+
+    if (strcmp(row->model, ctx->model) != 0 || row->live == NULL)
+        return;
+    snprintf(num, sizeof(num), "%lld", (long long)row->version);
+    if (ctx->n++ > 0)
+        ctx->rc |= md_buf_putc(ctx->b, ',');
+    ctx->rc |= md_buf_json_str(ctx->b, num, strlen(num));
+}
+
+static void put_output_shape(struct md_buf *b, int *rc, const struct md_version *v,
+                             const struct md_output *o)
+{
+    PUT("[-1,");
+    PUTI((int64_t)md_infer_output_width(v, o->kind));
+    PUT("]");
+}
+
+void md_v2_model_metadata(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                          struct md_api_resp *resp)
+{
+    struct md_buf *b = resp->body;
+    struct md_version *v;
+    struct md_err err;
+    struct versions_ctx vc;
+    const struct md_contract *c;
+    size_t i;
+    int r = 0;
+    int *rc = &r;
+
+    MD_UNUSED(req);
+    if (md_repo_acquire(api->repo, rt->model, rt->version, &v, &err) != MD_OK) {
+        md_api_error(resp, &err);
+        return;
+    }
+    c = v->contract;
+    PUT("{\"name\":");
+    PUTSTR(c->name);
+    PUT(",\"versions\":[");
+    vc.model = c->name;
+    vc.b = b;
+    vc.rc = 0;
+    vc.n = 0;
+    if (rt->version != NULL)
+        PUTSTR(v->version_str);
+    else
+        md_repo_foreach(api->repo, collect_ready, &vc);
+    r |= vc.rc;
+    PUT("],\"platform\":");
+    PUTSTR(v->platform);
+    PUT(",\"inputs\":[");
+    for (i = 0; i < c->n_features; i++) {
+        PUT(i ? ",{\"name\":" : "{\"name\":");
+        PUTSTR(c->features[i].name);
+        PUT(",\"datatype\":");
+        PUTSTR(md_dtype_name(c->features[i].dtype));
+        PUT(",\"shape\":[-1,1]}");
+    }
+    PUT("],\"outputs\":[");
+    for (i = 0; i < c->n_outputs; i++) {
+        PUT(i ? ",{\"name\":" : "{\"name\":");
+        PUTSTR(c->outputs[i].name);
+        PUT(",\"datatype\":");
+        PUTSTR(md_dtype_name(c->outputs[i].dtype));
+        PUT(",\"shape\":");
+        put_output_shape(b, rc, v, &c->outputs[i]);
+        PUT("}");
+    }
+    PUT("]}");
+    md_version_unref(v);
+    finish(resp, r);
+}
+
+void md_v2_model_ready(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                       struct md_api_resp *resp)
+{
+    struct md_buf *b = resp->body;
+    struct md_version *v;
+    struct md_err err;
+    int r = 0;
+    int *rc = &r;
+
+    MD_UNUSED(req);
+    if (md_repo_acquire(api->repo, rt->model, rt->version, &v, &err) != MD_OK) {
+        md_api_error(resp, &err);
+        return;
+    }
+    PUT("{\"name\":");
+    PUTSTR(rt->model);
+    if (rt->version != NULL) {
+        PUT(",\"version\":");
+        PUTSTR(v->version_str);
+    }
+    PUT(",\"ready\":true}");
+    md_version_unref(v);
+    finish(resp, r);
+}
+
+static const char *triton_type(enum md_dtype dt)
+{
+    switch (dt) {
+    case MD_DT_BOOL:
+        return "TYPE_BOOL";
+    case MD_DT_INT32:
+        return "TYPE_INT32";
+    case MD_DT_INT64:
+        return "TYPE_INT64";
+    case MD_DT_FP32:
+        return "TYPE_FP32";
+    case MD_DT_FP64:
+        return "TYPE_FP64";
+    case MD_DT_BYTES:
+        return "TYPE_STRING";
+    default:
+        return "TYPE_INVALID";
+    }
+}
+
+void md_v2_model_config(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                        struct md_api_resp *resp)
+{
+    struct md_buf *b = resp->body;
+    struct md_version *v;
+    struct md_err err;
+    const struct md_contract *c;
+    size_t i;
+    int r = 0;
+    int *rc = &r;
+
+    MD_UNUSED(req);
+    if (md_repo_acquire(api->repo, rt->model, rt->version, &v, &err) != MD_OK) {
+        md_api_error(resp, &err);
+        return;
+    }
+    c = v->contract;
+    PUT("{\"name\":");
+    PUTSTR(c->name);
+    PUT(",\"platform\":");
+    PUTSTR(v->platform);
+    PUT(",\"backend\":");
+    PUTSTR(c->backend);
+    PUT(",\"max_batch_size\":0,\"task\":");
+    PUTSTR(c->task == MD_TASK_CLASSIFICATION ? "classification" : "regression");
+    if (c->task == MD_TASK_CLASSIFICATION) {
+        PUT(",\"labels\":[");
+        for (i = 0; i < c->n_labels; i++) {
+            if (i > 0)
+                PUT(",");
+            PUTSTR(c->labels[i]);
+        }
+        PUT("]");
+    }
+    PUT(",\"input\":[");
+    for (i = 0; i < c->n_features; i++) {
+        const struct md_feature *f = &c->features[i];
+
+        PUT(i ? ",{\"name\":" : "{\"name\":");
+        PUTSTR(f->name);
+        PUT(",\"data_type\":");
+        PUTSTR(triton_type(f->dtype));
+        PUT(",\"dims\":[-1,1],\"optional\":");
+        PUT(f->required ? "false" : "true");
+        PUT("}");
+    }
+    PUT("],\"output\":[");
+    for (i = 0; i < c->n_outputs; i++) {
+        PUT(i ? ",{\"name\":" : "{\"name\":");
+        PUTSTR(c->outputs[i].name);
+        PUT(",\"data_type\":");
+        PUTSTR(triton_type(c->outputs[i].dtype));
+        PUT(",\"dims\":");
+        put_output_shape(b, rc, v, &c->outputs[i]);
+        PUT("}");
+    }
+    PUT("],\"parameters\":{\"input_tensor\":{\"string_value\":");
+    PUTSTR(c->input_tensor);
+    PUT("},\"prepared_columns\":{\"string_value\":\"");
+    {
+        char w[24];
+
+        snprintf(w, sizeof(w), "%zu", c->width);
+        PUT(w);
+    }
+    PUT("\"}}}");
+    md_version_unref(v);
+    finish(resp, r);
+}
+
+/* Statistics: every version of one model (or all models). */
+struct stats_ctx {
+    const char *model;   /* NULL: all */
+    const char *version; /* NULL: all */
+    struct md_buf *b;
+    int rc;
+    int n;
+};
+
+static void put_duration(struct md_buf *b, int *rc, const char *name, uint64_t count, uint64_t ns)
+{
+    PUT("\"");
+    PUT(name);
+    PUT("\":{\"count\":");
+    PUTI((int64_t)count);
+    PUT(",\"ns\":");
+    PUTI((int64_t)ns);
+    PUT("}");
+}
+
+static void stats_row(void *vctx, const struct md_repo_row *row)
+{
+    struct stats_ctx *ctx = vctx;
+    struct md_buf *b = ctx->b;
+    int *rc = &ctx->rc;
+    const struct md_version_stats *s;
+    uint64_t ok;
+    uint64_t fail;
+
+    if (row->live == NULL)
+        return;
+    if (ctx->model != NULL && strcmp(row->model, ctx->model) != 0)
+        return;
+    if (ctx->version != NULL && strcmp(row->live->version_str, ctx->version) != 0)
+        return;
+    s = &row->live->stats;
+    ok = atomic_load_explicit(&s->success, memory_order_relaxed);
+    fail = atomic_load_explicit(&s->fail_rejected, memory_order_relaxed) +
+           atomic_load_explicit(&s->fail_backend, memory_order_relaxed);
+    PUT(ctx->n++ ? ",{\"name\":" : "{\"name\":");
+    PUTSTR(row->model);
+    PUT(",\"version\":");
+    PUTSTR(row->live->version_str);
+    PUT(",\"last_inference\":");
+    PUTI(atomic_load_explicit(&s->last_inference_ms, memory_order_relaxed));
+    PUT(",\"inference_count\":");
+    PUTI((int64_t)atomic_load_explicit(&s->inference_count, memory_order_relaxed));
+    PUT(",\"execution_count\":");
+    PUTI((int64_t)atomic_load_explicit(&s->exec_count, memory_order_relaxed));
+    PUT(",\"inference_stats\":{");
+    put_duration(b, rc, "success", ok, atomic_load(&s->request_ns));
+    PUT(",");
+    put_duration(b, rc, "fail", fail, atomic_load(&s->fail_ns));
+    PUT(",");
+    put_duration(b, rc, "queue", ok, 0);
+    PUT(",");
+    put_duration(b, rc, "compute_infer", atomic_load(&s->exec_count), atomic_load(&s->compute_ns));
+    PUT("},\"batch_stats\":[]}");
+}
+
+void md_v2_model_stats(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                       struct md_api_resp *resp)
+{
+    struct stats_ctx ctx;
+    struct md_version *v;
+    struct md_err err;
+
+    MD_UNUSED(req);
+    if (rt->model != NULL) {
+        /* Unknown model or version: 404, as for metadata. */
+        if (md_repo_acquire(api->repo, rt->model, rt->version, &v, &err) != MD_OK) {
+            md_api_error(resp, &err);
+            return;
+        }
+        md_version_unref(v);
+    }
+    ctx.model = rt->model;
+    ctx.version = rt->version;
+    ctx.b = resp->body;
+    ctx.rc = md_buf_puts(resp->body, "{\"model_stats\":[");
+    ctx.n = 0;
+    md_repo_foreach(api->repo, stats_row, &ctx);
+    ctx.rc |= md_buf_puts(resp->body, "]}");
+    finish(resp, ctx.rc);
+}
+
+/* ---- inference ------------------------------------------------------- */
+
+struct cls_item {
+    float value;
+    size_t index;
+};
+
+static int cmp_cls(const void *a, const void *b)
+{
+    const struct cls_item *x = a;
+    const struct cls_item *y = b;
+
+    if (x->value != y->value)
+        return x->value < y->value ? 1 : -1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* One output tensor, as JSON, for the rows of p. */
+static void put_output(struct md_buf *b, int *rc, const struct md_version *v,
+                       const struct md_prediction *p, const struct md_output *o, int64_t topk)
+{
+    const struct md_contract *c = v->contract;
+    size_t width = md_infer_output_width(v, o->kind);
+    size_t i;
+    size_t j;
+
+    PUT("{\"name\":");
+    PUTSTR(o->name);
+    if (topk > 0 && o->kind != MD_OUT_LABEL) {
+        /* Classification extension: "<value>:<index>[:<label>]", best first. */
+        struct cls_item items[256];
+        bool binary = v->desc.kind == MD_BACKEND_OUT_PROBABILITY;
+        size_t classes = binary ? 2 : width;
+        size_t k = (size_t)topk < classes ? (size_t)topk : classes;
+
+        if (classes > MD_ARRAY_LEN(items))
+            k = 0;
+        PUT(",\"datatype\":\"BYTES\",\"shape\":[");
+        PUTI((int64_t)p->rows);
+        PUT(",");
+        PUTI((int64_t)k);
+        PUT("],\"data\":[");
+        for (i = 0; i < p->rows; i++) {
+            const float *s = p->scores + i * p->per_row;
+
+            if (binary) {
+                /* One probability stands for two classes: P(0) = 1 - P(1). */
+                items[0].value = 1.0f - s[0];
+                items[0].index = 0;
+                items[1].value = s[0];
+                items[1].index = 1;
+            } else {
+                for (j = 0; j < classes && j < MD_ARRAY_LEN(items); j++) {
+                    items[j].value = s[j];
+                    items[j].index = j;
+                }
+            }
+            if (k > 0)
+                qsort(items, classes, sizeof(items[0]), cmp_cls);
+            for (j = 0; j < k; j++) {
+                char txt[320];
+                size_t idx = items[j].index;
+                const char *label = c->task == MD_TASK_CLASSIFICATION && idx < c->n_labels
+                                        ? c->labels[idx]
+                                        : NULL;
+
+                snprintf(txt, sizeof(txt), "%.9g:%zu%s%s", (double)items[j].value, idx,
+                         label ? ":" : "", label ? label : "");
+                if (i + j > 0)
+                    PUT(",");
+                PUTSTR(txt);
+            }
+        }
+        PUT("]}");
+        return;
+    }
+    PUT(",\"datatype\":");
+    PUTSTR(md_dtype_name(o->dtype));
+    PUT(",\"shape\":[");
+    PUTI((int64_t)p->rows);
+    PUT(",");
+    PUTI((int64_t)width);
+    PUT("],\"data\":[");
+    for (i = 0; i < p->rows; i++) {
+        const float *s = p->scores + i * p->per_row;
+
+        if (i > 0)
+            PUT(",");
+        if (o->kind == MD_OUT_LABEL) {
+            PUTSTR(c->labels[md_infer_label(v, p, i)]);
+            continue;
+        }
+        for (j = 0; j < width; j++) {
+            if (j > 0)
+                PUT(",");
+            if (o->dtype == MD_DT_FP64)
+                *rc |= md_buf_f64(b, (double)s[j], "null");
+            else
+                *rc |= md_buf_f32(b, s[j], "null");
+        }
+    }
+    PUT("]}");
+}
+
+/* Checks the requested outputs against the contract; MD_EINVAL naming one it lacks. */
+static int check_outputs(const struct md_version *v, const struct md_infer_request *ir,
+                         struct md_err *err)
+{
+    size_t i;
+
+    for (i = 0; i < ir->n_outputs; i++) {
+        const struct md_output *o = md_infer_find_output(v, ir->outputs[i].name);
+
+        if (o == NULL)
+            return md_err_set(err, MD_EINVAL,
+                              "unexpected inference output '%s' for model '%s'",
+                              ir->outputs[i].name, v->model);
+        if (ir->outputs[i].classification > 0 && o->kind == MD_OUT_LABEL)
+            return md_err_set(err, MD_EINVAL,
+                              "output '%s': classification applies to a probability output",
+                              o->name);
+    }
+    return MD_OK;
+}
+
+void md_v2_infer(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                 struct md_api_resp *resp)
+{
+    struct md_buf *b = resp->body;
+    struct md_infer_request ir;
+    struct md_prediction pred;
+    struct md_version *v;
+    struct md_err err;
+    size_t i;
+    int r = 0;
+    int *rc = &r;
+    int st;
+
+    md_err_clear(&err);
+    if (md_repo_acquire(api->repo, rt->model, rt->version, &v, &err) != MD_OK) {
+        md_api_error(resp, &err);
+        return;
+    }
+    memset(&pred, 0, sizeof(pred));
+    st = md_v2_decode_infer(req->body, req->body_len, req->arena, &ir, &err);
+    if (st == MD_OK)
+        st = check_outputs(v, &ir, &err);
+    if (st == MD_OK)
+        st = md_infer_run(v, ir.inputs, ir.n_inputs, req->arena, &pred, &err);
+    if (st != MD_OK) {
+        md_infer_account(v, &pred, st, md_now_ns() - req->start_ns);
+        md_version_unref(v);
+        md_api_error(resp, &err);
+        return;
+    }
+    PUT("{\"model_name\":");
+    PUTSTR(v->model);
+    PUT(",\"model_version\":");
+    PUTSTR(v->version_str);
+    if (ir.id != NULL) {
+        PUT(",\"id\":");
+        PUTSTR(ir.id);
+    }
+    PUT(",\"parameters\":{\"request_id\":");
+    PUTSTR(req->request_id);
+    PUT("},\"outputs\":[");
+    if (ir.n_outputs == 0) {
+        for (i = 0; i < v->contract->n_outputs; i++) {
+            if (i > 0)
+                PUT(",");
+            put_output(b, rc, v, &pred, &v->contract->outputs[i], 0);
+        }
+    } else {
+        for (i = 0; i < ir.n_outputs; i++) {
+            if (i > 0)
+                PUT(",");
+            put_output(b, rc, v, &pred, md_infer_find_output(v, ir.outputs[i].name),
+                       ir.outputs[i].classification);
+        }
+    }
+    PUT("]}");
+    md_infer_account(v, &pred, r == 0 ? MD_OK : MD_EINTERNAL, md_now_ns() - req->start_ns);
+    md_version_unref(v);
+    finish(resp, r);
+}

@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * http.c: libmicrohttpd glue. Threads: MHD's pool, one epoll loop per thread;
+ * each request runs start to finish on the thread that read it. Per-connection
+ * state (arena, body and reply buffers) is created when a connection opens and
+ * freed when it closes, so steady keep-alive traffic does not allocate.
+ */
+#include "net/http.h"
+#include "net/router.h"
+#include "util/arena.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "watch/metrics.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdatomic.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ARENA_MAX ((size_t)1 << 31)
+#define REPLY_MAX ((size_t)1 << 31)
+
+struct conn {
+    struct md_arena arena;
+    struct md_buf body;
+    struct md_buf reply;
+    bool in_request;   /* a request has started on this connection */
+    bool too_big;      /* the body passed the limit: answer 413 at the end */
+    char id[40];
+    uint64_t start_ns;
+};
+
+struct md_http {
+    struct MHD_Daemon *d;
+    struct md_api *api;
+    size_t max_body;
+    _Atomic long active;    /* requests started and not completed */
+    unsigned port;
+};
+
+/* Request ids: 128 random-looking bits as 32 hex digits, from a per-thread
+ * generator seeded by getrandom (no syscall per request). */
+static void make_id(char *out)
+{
+    static _Thread_local uint64_t s0, s1;
+    static const char hex[] = "0123456789abcdef";
+    uint64_t a;
+    uint64_t b;
+    int i;
+
+    if (s0 == 0 && s1 == 0) {
+        uint64_t seed[2] = {0, 0};
+
+        if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) {
+            seed[0] = md_now_ns();
+            seed[1] = (uint64_t)(uintptr_t)&seed ^ 0x9e3779b97f4a7c15u;
+        }
+        s0 = seed[0] | 1;
+        s1 = seed[1];
+    }
+    /* xorshift128+ twice */
+    for (i = 0; i < 2; i++) {
+        uint64_t x = s0;
+        uint64_t y = s1;
+
+        s0 = y;
+        x ^= x << 23;
+        s1 = x ^ y ^ (x >> 17) ^ (y >> 26);
+        if (i == 0)
+            a = s1 + y;
+        else
+            b = s1 + y;
+    }
+    for (i = 0; i < 16; i++) {
+        out[i] = hex[(a >> (60 - 4 * i)) & 15];
+        out[16 + i] = hex[(b >> (60 - 4 * i)) & 15];
+    }
+    out[32] = '\0';
+}
+
+/* A client's X-Request-Id is kept when it is short and plain. */
+static bool usable_id(const char *s)
+{
+    size_t i;
+
+    if (s == NULL || s[0] == '\0')
+        return false;
+    for (i = 0; s[i] != '\0'; i++) {
+        char c = s[i];
+
+        if (i >= 64 || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+            return false;
+    }
+    return true;
+}
+
+static const char *lookup_header(void *conn, const char *name)
+{
+    return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct md_http *h = cls;
+    struct conn *cs;
+
+    MD_UNUSED(c);
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        cs = md_xcalloc(1, sizeof(*cs));
+        md_arena_init(&cs->arena, ARENA_MAX);
+        md_buf_init(&cs->body, h->max_body);
+        md_buf_init(&cs->reply, REPLY_MAX);
+        *socket_ctx = cs;
+        return;
+    }
+    cs = *socket_ctx;
+    if (cs == NULL)
+        return;
+    md_arena_release(&cs->arena);
+    md_buf_release(&cs->body);
+    md_buf_release(&cs->reply);
+    free(cs);
+    *socket_ctx = NULL;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_ctx,
+                         enum MHD_RequestTerminationCode code)
+{
+    struct md_http *h = cls;
+    struct conn *cs = *req_ctx;
+
+    MD_UNUSED(c);
+    MD_UNUSED(code);
+    if (cs == NULL)
+        return;
+    cs->in_request = false;
+    /* Large requests give their memory back; small ones keep it for the next. */
+    if (cs->body.cap > 1024 * 1024)
+        md_buf_release(&cs->body);
+    if (cs->reply.cap > 1024 * 1024)
+        md_buf_release(&cs->reply);
+    md_arena_reset(&cs->arena);
+    *req_ctx = NULL;
+    atomic_fetch_sub(&h->active, 1);
+}
+
+static enum MHD_Result send_reply(struct md_http *h, struct MHD_Connection *c, struct conn *cs,
+                                  struct md_api_resp *resp)
+{
+    struct MHD_Response *r;
+    enum MHD_Result ok;
+
+    r = MHD_create_response_from_buffer(cs->reply.len, cs->reply.data, MHD_RESPMEM_PERSISTENT);
+    if (r == NULL)
+        return MHD_NO;
+    if (resp->content_type != NULL && (cs->reply.len > 0 || resp->status != 200))
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
+    MHD_add_response_header(r, "X-Request-Id", cs->id);
+    if (resp->retry_after[0] != '\0')
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, resp->retry_after);
+    if (resp->allow != NULL)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp->allow);
+    ok = MHD_queue_response(c, (unsigned)resp->status, r);
+    MHD_destroy_response(r);
+    md_api_count(h->api, resp->family, resp->status);
+    return ok;
+}
+
+static void init_resp(struct md_api_resp *resp, struct conn *cs)
+{
+    md_buf_reset(&cs->reply);
+    resp->status = 200;
+    resp->body = &cs->reply;
+    resp->content_type = "application/json";
+    resp->retry_after[0] = '\0';
+    resp->allow = NULL;
+    resp->family = MD_API_OTHER;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload, size_t *upload_size, void **req_ctx)
+{
+    struct md_http *h = cls;
+    struct conn *cs = *req_ctx;
+    struct md_api_req req;
+    struct md_api_resp resp;
+
+    MD_UNUSED(version);
+    if (cs == NULL) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        const char *cl;
+        const char *rid;
+
+        if (ci == NULL || ci->socket_context == NULL)
+            return MHD_NO;
+        cs = ci->socket_context;
+        *req_ctx = cs;
+        cs->in_request = true;
+        cs->too_big = false;
+        cs->start_ns = md_now_ns();
+        md_buf_reset(&cs->body);
+        atomic_fetch_add(&h->active, 1);
+        rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
+        if (usable_id(rid))
+            snprintf(cs->id, sizeof(cs->id), "%s", rid);
+        else
+            make_id(cs->id);
+        cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl != NULL && strtoull(cl, NULL, 10) > h->max_body) {
+            /* Refuse before reading a byte of the body; MHD closes the
+             * connection after this answer. */
+            char msg[128];
+
+            init_resp(&resp, cs);
+            snprintf(msg, sizeof(msg), "request body larger than the limit of %zu bytes",
+                     h->max_body);
+            md_api_error_status(&resp, 413, msg);
+            return send_reply(h, c, cs, &resp);
+        }
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        if (!cs->too_big && md_buf_append(&cs->body, upload, *upload_size) != MD_OK)
+            cs->too_big = true;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    init_resp(&resp, cs);
+    if (cs->too_big) {
+        char msg[128];
+
+        snprintf(msg, sizeof(msg), "request body larger than the limit of %zu bytes",
+                 h->max_body);
+        md_api_error_status(&resp, 413, msg);
+        return send_reply(h, c, cs, &resp);
+    }
+    req.method = method;
+    req.path = url;
+    req.body = cs->body.data ? cs->body.data : "";
+    req.body_len = cs->body.len;
+    req.arena = &cs->arena;
+    req.request_id = cs->id;
+    req.start_ns = cs->start_ns;
+    req.header = lookup_header;
+    req.conn = c;
+    md_router_dispatch(h->api, &req, &resp);
+    return send_reply(h, c, cs, &resp);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    size_t n;
+
+    MD_UNUSED(cls);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    md_log_kv(MD_LOG_DEBUG, "http", "detail", msg, NULL);
+}
+
+/* "HOST:PORT", "[V6]:PORT", ":PORT" -> a socket address. */
+static int resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *len,
+                   struct md_err *err)
+{
+    char host[256];
+    const char *colon;
+    const char *port;
+    struct addrinfo hints;
+    struct addrinfo *res = NULL;
+    size_t hl;
+    int rc;
+
+    if (listen[0] == '[') {
+        const char *close = strchr(listen, ']');
+
+        if (close == NULL || close[1] != ':')
+            return md_err_set(err, MD_EINVAL, "--listen '%s': expected [ADDR]:PORT", listen);
+        hl = (size_t)(close - listen - 1);
+        colon = close + 1;
+        listen++;
+    } else {
+        colon = strrchr(listen, ':');
+        if (colon == NULL)
+            return md_err_set(err, MD_EINVAL, "--listen '%s': expected HOST:PORT", listen);
+        hl = (size_t)(colon - listen);
+    }
+    if (hl >= sizeof(host))
+        return md_err_set(err, MD_EINVAL, "--listen: host name too long");
+    memcpy(host, listen, hl);
+    host[hl] = '\0';
+    port = colon + 1;
+    if (*port == '\0' || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5 ||
+        strtoul(port, NULL, 10) > 65535)
+        return md_err_set(err, MD_EINVAL, "--listen: port '%s' is not a number 0-65535", port);
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    rc = getaddrinfo(hl ? host : NULL, port, &hints, &res);
+    if (rc != 0 || res == NULL)
+        return md_err_set(err, MD_EINVAL, "--listen: cannot resolve '%s': %s", host,
+                          gai_strerror(rc));
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return MD_OK;
+}
+
+int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct md_http **out,
+                  struct md_err *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    struct md_http *h;
+    unsigned threads = cfg->threads;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
+    const union MHD_DaemonInfo *di;
+    int rc;
+
+    *out = NULL;
+    rc = resolve(cfg->listen, &ss, &sslen, err);
+    if (rc != MD_OK)
+        return rc;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    if (threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+        threads = n > 0 ? (unsigned)n : 1;
+    }
+    h = md_xcalloc(1, sizeof(*h));
+    h->api = api;
+    h->max_body = cfg->max_body_bytes;
+    h->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+        cfg->max_connections ? cfg->max_connections : 4096, MHD_OPTION_CONNECTION_TIMEOUT,
+        cfg->idle_timeout_s ? cfg->idle_timeout_s : 60, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_END);
+    if (h->d == NULL) {
+        free(h);
+        return md_err_set(err, MD_EIO, "cannot listen on %s: %s", cfg->listen,
+                          errno ? strerror(errno) : "address in use or not permitted");
+    }
+    di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = di ? di->port : 0;
+    *out = h;
+    return MD_OK;
+}
+
+unsigned md_http_port(const struct md_http *h)
+{
+    return h->port;
+}
+
+void md_http_stop(struct md_http *h, unsigned drain_ms)
+{
+    struct timespec ts = {0, 5 * 1000 * 1000};
+    unsigned waited = 0;
+
+    if (h == NULL)
+        return;
+    MHD_quiesce_daemon(h->d);
+    while (atomic_load(&h->active) > 0 && waited < drain_ms) {
+        nanosleep(&ts, NULL);
+        waited += 5;
+    }
+    MHD_stop_daemon(h->d);
+    free(h);
+}

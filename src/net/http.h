@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * http.h: the HTTP server, on libmicrohttpd. It reads each request body into
+ * per-connection memory (reused across keep-alive requests), gives every
+ * request an id, runs the router on the connection's thread, and answers from
+ * a per-connection buffer without copying.
+ */
+#ifndef MD_NET_HTTP_H
+#define MD_NET_HTTP_H
+
+#include "util/common.h"
+#include "util/err.h"
+#include "api/api.h"
+
+struct md_http_config {
+    const char *listen;        /* "HOST:PORT", "[V6]:PORT" or ":PORT" */
+    unsigned threads;          /* worker threads; 0 = one per core */
+    size_t max_body_bytes;     /* larger bodies get 413 */
+    unsigned max_connections;  /* concurrent connections */
+    unsigned idle_timeout_s;   /* idle keep-alive connections are closed after this */
+};
+
+struct md_http;
+
+/* Binds and starts serving. MD_EINVAL for a bad address, MD_EIO if it cannot bind. */
+int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct md_http **out,
+                  struct md_err *err) MD_MUST_CHECK;
+
+/* The port actually bound (useful with port 0). */
+unsigned md_http_port(const struct md_http *h);
+
+/* Stops accepting, waits up to drain_ms for running requests, then stops. NULL ok. */
+void md_http_stop(struct md_http *h, unsigned drain_ms);
+
+#endif

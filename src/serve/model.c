@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * model.c: loading and releasing a model version.
+ */
+#include "serve/model.h"
+#include "backend/registry.h"
+#include "util/mem.h"
+
+#include <limits.h>
+
+int md_version_load(const char *dir, int64_t number, struct md_contract *contract,
+                    struct md_version **out, struct md_err *err)
+{
+    const struct md_backend_ops *ops;
+    struct md_backend_config cfg;
+    struct md_version *v;
+    char path[PATH_MAX];
+    int rc;
+
+    *out = NULL;
+    ops = md_backend_find(contract->backend);
+    if (ops == NULL) {
+        rc = md_err_set(err, MD_EINVAL, "backend '%s' is not one this build has",
+                        contract->backend);
+        md_contract_free(contract);
+        return rc;
+    }
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, contract->artifact) >= sizeof(path)) {
+        md_contract_free(contract);
+        return md_err_set(err, MD_EINVAL, "path of '%s' too long", dir);
+    }
+    v = md_xcalloc(1, sizeof(*v));
+    atomic_init(&v->refs, 1);
+    v->model = md_xstrdup(contract->name);
+    v->number = number;
+    snprintf(v->version_str, sizeof(v->version_str), "%lld", (long long)number);
+    v->contract = contract;
+    v->ops = ops;
+    snprintf(v->platform, sizeof(v->platform), "modeld_%s", ops->name);
+    cfg.options = contract->engine;
+    cfg.n_options = contract->n_engine;
+    rc = ops->load(path, &cfg, &v->engine, err);
+    if (rc != MD_OK) {
+        md_err_prefix(err, "%s: ", contract->artifact);
+        v->engine = NULL;
+        md_version_unref(v);
+        return rc;
+    }
+    ops->describe(v->engine, &v->desc);
+    rc = md_contract_check_engine(contract, &v->desc, err);
+    if (rc != MD_OK) {
+        md_err_prefix(err, "%s does not fit model.yaml: ", contract->artifact);
+        md_version_unref(v);
+        return rc;
+    }
+    *out = v;
+    return MD_OK;
+}
+
+void md_version_ref(struct md_version *v)
+{
+    atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
+}
+
+void md_version_unref(struct md_version *v)
+{
+    if (v == NULL)
+        return;
+    if (atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (v->engine != NULL)
+        v->ops->free(v->engine);
+    md_contract_free(v->contract);
+    free(v->model);
+    free(v);
+}

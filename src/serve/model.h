@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * model.h: a loaded model version: its contract, its engine instance and its
+ * statistics, shared by every request that uses it.
+ *
+ * A version is refcounted: the repository holds one reference while the
+ * version serves, each request holds one while it runs. Unloading drops the
+ * repository's reference; the engine is freed when the last request ends, so
+ * a reload or unload never pulls an engine from under a running request.
+ * Everything but `stats` and the refcount is immutable after md_version_load.
+ */
+#ifndef MD_SERVE_MODEL_H
+#define MD_SERVE_MODEL_H
+
+#include "util/common.h"
+#include "util/err.h"
+#include "serve/contract.h"
+#include "backend/backend.h"
+#include "watch/metrics.h"
+
+struct md_version {
+    _Atomic long refs;                  /* private */
+    char *model;                        /* read-only: the model's name */
+    int64_t number;                     /* read-only: >= 1 */
+    char version_str[24];               /* read-only: number as text */
+    struct md_contract *contract;       /* read-only: owned */
+    const struct md_backend_ops *ops;   /* read-only */
+    void *engine;                       /* read-only: the engine instance */
+    struct md_backend_desc desc;        /* read-only: what the engine said of itself */
+    char platform[48];                  /* read-only: "modeld_<backend>" */
+    struct md_version_stats stats;      /* updated by requests, atomically */
+};
+
+/*
+ * Loads version `number` of model `contract->name` from dir (the version
+ * directory): the contract's backend loads dir/<artifact>, then the engine is
+ * checked against the contract. Takes ownership of contract_copy (a contract
+ * this version keeps; freed on failure too). On success *out has one reference.
+ */
+int md_version_load(const char *dir, int64_t number, struct md_contract *contract_copy,
+                    struct md_version **out, struct md_err *err) MD_MUST_CHECK;
+
+void md_version_ref(struct md_version *v);
+/* Drops a reference; frees the engine and contract at the last one. NULL ok. */
+void md_version_unref(struct md_version *v);
+
+#endif

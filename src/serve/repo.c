@@ -1,0 +1,721 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * repo.c: scanning the model repository and publishing its versions.
+ *
+ * The scanner (one at a time, under scan_lock) is the only writer of model
+ * entries. It builds a model's new version list aside, loading engines with
+ * no lock held that requests wait on, then swaps the list in under the write
+ * lock, and drops the references of retired versions after unlocking.
+ */
+#include "serve/repo.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sys/stat.h>
+
+#define MODEL_YAML "model.yaml"
+#define YAML_MAX (4u * 1024 * 1024)
+
+/* What a file looked like when last read: a change in any field means reload. */
+struct sig {
+    int64_t mtime_ns;
+    int64_t size;
+    uint64_t ino;
+};
+
+struct vrec {
+    int64_t number;
+    enum md_version_state state;
+    bool failed;           /* a load was tried and failed */
+    char reason[256];
+    struct sig sig;        /* of the artifact when loaded or tried */
+    uint64_t yaml_gen;     /* model.yaml generation it was loaded or tried with */
+    struct md_version *live; /* one reference, when READY */
+};
+
+struct mentry {
+    char *name;
+    struct vrec *recs;     /* sorted by number; guarded by the rwlock */
+    size_t n_recs;
+    bool unloaded;         /* explicitly unloaded: scans leave it alone */
+    bool seen;             /* scratch for a full scan */
+    char reason[256];      /* model-level problem, "" if none */
+    char *yaml;            /* last good model.yaml text */
+    size_t yaml_len;
+    struct sig yaml_sig;
+    uint64_t yaml_gen;     /* bumped when the text changes */
+};
+
+struct md_repo {
+    char *dir;
+    pthread_mutex_t scan_lock; /* serializes scans, loads and unloads */
+    pthread_rwlock_t lock;     /* guards models[] and each entry's recs */
+    struct mentry **models;    /* sorted by name */
+    size_t n_models;
+};
+
+const char *md_version_state_name(enum md_version_state s)
+{
+    switch (s) {
+    case MD_VS_READY:
+        return "READY";
+    case MD_VS_LOADING:
+        return "LOADING";
+    case MD_VS_UNLOADING:
+        return "UNLOADING";
+    case MD_VS_UNAVAILABLE:
+    default:
+        return "UNAVAILABLE";
+    }
+}
+
+static bool valid_name(const char *s)
+{
+    size_t i;
+
+    if (s[0] == '\0' || s[0] == '.' || strlen(s) > 128)
+        return false;
+    for (i = 0; s[i] != '\0'; i++) {
+        char c = s[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.'))
+            return false;
+    }
+    return true;
+}
+
+/* A version directory name: digits only, no leading zero, fits int64. */
+static int64_t parse_version(const char *s)
+{
+    int64_t v = 0;
+    size_t i;
+
+    if (s[0] < '1' || s[0] > '9')
+        return -1;
+    for (i = 0; s[i] != '\0'; i++) {
+        if (s[i] < '0' || s[i] > '9' || i >= 18)
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+static bool stat_sig(const char *path, struct sig *out)
+{
+    struct stat st;
+
+    memset(out, 0, sizeof(*out));
+    if (stat(path, &st) != 0)
+        return false;
+    out->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    out->size = (int64_t)st.st_size;
+    out->ino = (uint64_t)st.st_ino;
+    return true;
+}
+
+static bool sig_eq(const struct sig *a, const struct sig *b)
+{
+    return a->mtime_ns == b->mtime_ns && a->size == b->size && a->ino == b->ino;
+}
+
+int md_repo_open(const char *dir, struct md_repo **out, struct md_err *err)
+{
+    struct md_repo *r;
+    struct stat st;
+
+    *out = NULL;
+    if (stat(dir, &st) != 0)
+        return md_err_set(err, MD_EIO, "repository '%s': %s", dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return md_err_set(err, MD_EINVAL, "repository '%s': not a directory", dir);
+    r = md_xcalloc(1, sizeof(*r));
+    r->dir = md_xstrdup(dir);
+    pthread_mutex_init(&r->scan_lock, NULL);
+    pthread_rwlock_init(&r->lock, NULL);
+    *out = r;
+    return MD_OK;
+}
+
+static void free_recs(struct vrec *recs, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        md_version_unref(recs[i].live);
+    free(recs);
+}
+
+static void free_entry(struct mentry *e)
+{
+    free_recs(e->recs, e->n_recs);
+    free(e->yaml);
+    free(e->name);
+    free(e);
+}
+
+void md_repo_free(struct md_repo *r)
+{
+    size_t i;
+
+    if (r == NULL)
+        return;
+    for (i = 0; i < r->n_models; i++)
+        free_entry(r->models[i]);
+    free(r->models);
+    pthread_rwlock_destroy(&r->lock);
+    pthread_mutex_destroy(&r->scan_lock);
+    free(r->dir);
+    free(r);
+}
+
+static struct mentry *find_entry(struct md_repo *r, const char *name)
+{
+    size_t lo = 0;
+    size_t hi = r->n_models;
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(r->models[mid]->name, name);
+
+        if (c == 0)
+            return r->models[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* Inserts a new entry (caller holds scan_lock; takes the write lock). */
+static struct mentry *add_entry(struct md_repo *r, const char *name)
+{
+    struct mentry *e = md_xcalloc(1, sizeof(*e));
+    size_t pos = 0;
+
+    e->name = md_xstrdup(name);
+    pthread_rwlock_wrlock(&r->lock);
+    while (pos < r->n_models && strcmp(r->models[pos]->name, name) < 0)
+        pos++;
+    r->models = md_xrealloc(r->models, (r->n_models + 1) * sizeof(*r->models));
+    memmove(r->models + pos + 1, r->models + pos, (r->n_models - pos) * sizeof(*r->models));
+    r->models[pos] = e;
+    r->n_models++;
+    pthread_rwlock_unlock(&r->lock);
+    return e;
+}
+
+static void remove_entry(struct md_repo *r, struct mentry *e)
+{
+    size_t i;
+
+    pthread_rwlock_wrlock(&r->lock);
+    for (i = 0; i < r->n_models; i++) {
+        if (r->models[i] == e) {
+            memmove(r->models + i, r->models + i + 1,
+                    (r->n_models - i - 1) * sizeof(*r->models));
+            r->n_models--;
+            break;
+        }
+    }
+    pthread_rwlock_unlock(&r->lock);
+    free_entry(e);
+}
+
+/* Swaps in a new version list; drops the old list's references after unlocking. */
+static void publish(struct md_repo *r, struct mentry *e, struct vrec *recs, size_t n)
+{
+    struct vrec *old;
+    size_t n_old;
+
+    pthread_rwlock_wrlock(&r->lock);
+    old = e->recs;
+    n_old = e->n_recs;
+    e->recs = recs;
+    e->n_recs = n;
+    pthread_rwlock_unlock(&r->lock);
+    free_recs(old, n_old);
+}
+
+static int read_file(const char *path, size_t max, char **out, size_t *len, struct md_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    size_t n;
+
+    *out = NULL;
+    if (f == NULL)
+        return md_err_set(err, MD_EIO, "%s", strerror(errno));
+    buf = md_xmalloc(max + 1);
+    n = fread(buf, 1, max + 1, f);
+    if (ferror(f)) {
+        fclose(f);
+        free(buf);
+        return md_err_set(err, MD_EIO, "read error");
+    }
+    fclose(f);
+    if (n > max) {
+        free(buf);
+        return md_err_set(err, MD_ETOOBIG, "larger than %zu bytes", max);
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return MD_OK;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a;
+    int64_t y = *(const int64_t *)b;
+
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static int cmp_rec(const void *a, const void *b)
+{
+    int64_t x = ((const struct vrec *)a)->number;
+    int64_t y = ((const struct vrec *)b)->number;
+
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* Version numbers present under mdir, newest first. */
+static size_t list_versions(const char *mdir, int64_t **out)
+{
+    DIR *d = opendir(mdir);
+    struct dirent *de;
+    int64_t *v = NULL;
+    size_t n = 0;
+    size_t cap = 0;
+
+    *out = NULL;
+    if (d == NULL)
+        return 0;
+    while ((de = readdir(d)) != NULL) {
+        char path[PATH_MAX];
+        struct stat st;
+        int64_t num = parse_version(de->d_name);
+
+        if (num < 1)
+            continue;
+        if ((size_t)snprintf(path, sizeof(path), "%s/%s", mdir, de->d_name) >= sizeof(path))
+            continue;
+        if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            v = md_xrealloc(v, cap * sizeof(*v));
+        }
+        v[n++] = num;
+    }
+    closedir(d);
+    if (n > 1)
+        qsort(v, n, sizeof(*v), cmp_desc);
+    *out = v;
+    return n;
+}
+
+static const struct vrec *find_rec(const struct vrec *recs, size_t n, int64_t number)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (recs[i].number == number)
+            return &recs[i];
+    return NULL;
+}
+
+static bool policy_lists(const struct md_version_policy *p, int64_t number)
+{
+    size_t i;
+
+    for (i = 0; i < p->n_versions; i++)
+        if (p->versions[i] == number)
+            return true;
+    return false;
+}
+
+/*
+ * Brings one model up to date with the disk. retry: also retry versions that
+ * failed before with unchanged files (an explicit load). Returns MD_OK, or an
+ * error when the model.yaml is unusable or (retry) no version could load.
+ */
+static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md_err *err)
+{
+    char mdir[PATH_MAX];
+    char ypath[PATH_MAX];
+    struct sig ysig;
+    struct md_contract *c = NULL;
+    struct md_err lerr;
+    struct vrec *recs;
+    int64_t *nums;
+    size_t n_nums;
+    size_t n_recs = 0;
+    size_t i;
+    unsigned loaded = 0;
+    int rc;
+    bool any_ready = false;
+    char first_fail[256] = "";
+
+    snprintf(mdir, sizeof(mdir), "%s/%s", r->dir, e->name);
+    snprintf(ypath, sizeof(ypath), "%s/%s", mdir, MODEL_YAML);
+    md_err_clear(&lerr);
+    if (!stat_sig(ypath, &ysig)) {
+        snprintf(e->reason, sizeof(e->reason), "model.yaml: %s", strerror(errno));
+        md_log_kv(MD_LOG_ERROR, "model not loadable", "model", e->name, "reason", e->reason,
+                  NULL);
+        return md_err_set(err, MD_EINVAL, "model '%s': %s", e->name, e->reason);
+    }
+    if (e->yaml == NULL || !sig_eq(&ysig, &e->yaml_sig)) {
+        char *text = NULL;
+        size_t len = 0;
+
+        rc = read_file(ypath, YAML_MAX, &text, &len, &lerr);
+        if (rc == MD_OK) {
+            rc = md_contract_parse(text, len, e->name, &c, &lerr);
+            if (rc != MD_OK)
+                free(text);
+        }
+        if (rc != MD_OK) {
+            snprintf(e->reason, sizeof(e->reason), "model.yaml: %s", lerr.msg);
+            e->yaml_sig = ysig;
+            md_log_kv(MD_LOG_ERROR, "model.yaml rejected; serving versions kept", "model",
+                      e->name, "reason", e->reason, NULL);
+            return md_err_set(err, MD_EINVAL, "model '%s': %s", e->name, e->reason);
+        }
+        if (e->yaml == NULL || e->yaml_len != len || memcmp(e->yaml, text, len) != 0)
+            e->yaml_gen++;
+        free(e->yaml);
+        e->yaml = text;
+        e->yaml_len = len;
+        e->yaml_sig = ysig;
+    } else if (e->reason[0] != '\0' && strncmp(e->reason, "model.yaml", 10) == 0 && !retry) {
+        /* Unchanged and still broken. */
+        return md_err_set(err, MD_EINVAL, "model '%s': %s", e->name, e->reason);
+    }
+    e->reason[0] = '\0';
+    if (c == NULL) {
+        rc = md_contract_parse(e->yaml, e->yaml_len, e->name, &c, &lerr);
+        if (rc != MD_OK) {
+            snprintf(e->reason, sizeof(e->reason), "model.yaml: %s", lerr.msg);
+            return md_err_set(err, MD_EINVAL, "model '%s': %s", e->name, e->reason);
+        }
+    }
+
+    n_nums = list_versions(mdir, &nums);
+    recs = md_xcalloc(n_nums + 1, sizeof(*recs));
+    for (i = 0; i < n_nums; i++) {
+        int64_t num = nums[i];
+        const struct vrec *old = find_rec(e->recs, e->n_recs, num);
+        struct vrec *nr = &recs[n_recs++];
+        char vdir[PATH_MAX];
+        char apath[PATH_MAX];
+        struct sig asig;
+        bool wanted;
+        struct md_contract *vc;
+
+        memset(nr, 0, sizeof(*nr));
+        nr->number = num;
+        nr->state = MD_VS_UNAVAILABLE;
+        switch (c->policy.kind) {
+        case MD_POLICY_ALL:
+            wanted = true;
+            break;
+        case MD_POLICY_SPECIFIC:
+            wanted = policy_lists(&c->policy, num);
+            break;
+        case MD_POLICY_LATEST:
+        default:
+            wanted = loaded < c->policy.latest;
+            break;
+        }
+        if (!wanted) {
+            snprintf(nr->reason, sizeof(nr->reason), "not selected by the version policy");
+            continue;
+        }
+        snprintf(vdir, sizeof(vdir), "%s/%lld", mdir, (long long)num);
+        snprintf(apath, sizeof(apath), "%s/%s", vdir, c->artifact);
+        stat_sig(apath, &asig);
+        if (old != NULL && old->live != NULL && sig_eq(&old->sig, &asig) &&
+            old->yaml_gen == e->yaml_gen) {
+            *nr = *old;
+            md_version_ref(nr->live);
+            loaded++;
+            any_ready = true;
+            continue;
+        }
+        if (old != NULL && old->failed && !retry && sig_eq(&old->sig, &asig) &&
+            old->yaml_gen == e->yaml_gen) {
+            *nr = *old;
+            if (first_fail[0] == '\0')
+                snprintf(first_fail, sizeof(first_fail), "version %lld: %s", (long long)num,
+                         old->reason);
+            continue;
+        }
+        rc = md_contract_parse(e->yaml, e->yaml_len, e->name, &vc, &lerr);
+        if (rc == MD_OK)
+            rc = md_version_load(vdir, num, vc, &nr->live, &lerr);
+        nr->sig = asig;
+        nr->yaml_gen = e->yaml_gen;
+        if (rc == MD_OK) {
+            char vs[24];
+
+            nr->state = MD_VS_READY;
+            nr->failed = false;
+            nr->reason[0] = '\0';
+            loaded++;
+            any_ready = true;
+            snprintf(vs, sizeof(vs), "%lld", (long long)num);
+            md_log_kv(MD_LOG_INFO, "version loaded", "model", e->name, "version", vs, "backend",
+                      c->backend, NULL);
+            continue;
+        }
+        {
+            char vs[24];
+
+            snprintf(vs, sizeof(vs), "%lld", (long long)num);
+            md_log_kv(MD_LOG_ERROR, "version failed to load", "model", e->name, "version", vs,
+                      "reason", lerr.msg, NULL);
+        }
+        if (first_fail[0] == '\0')
+            snprintf(first_fail, sizeof(first_fail), "version %lld: %s", (long long)num,
+                     lerr.msg);
+        if (old != NULL && old->live != NULL) {
+            /* Changed files that do not load: keep serving what loaded before. */
+            *nr = *old;
+            md_version_ref(nr->live);
+            snprintf(nr->reason, sizeof(nr->reason), "reload failed, previous files still "
+                     "serving: %s", lerr.msg);
+            nr->sig = asig;
+            nr->yaml_gen = e->yaml_gen;
+            loaded++;
+            any_ready = true;
+            continue;
+        }
+        nr->failed = true;
+        snprintf(nr->reason, sizeof(nr->reason), "%s", lerr.msg);
+    }
+    free(nums);
+    if (c->policy.kind == MD_POLICY_SPECIFIC) {
+        for (i = 0; i < c->policy.n_versions; i++) {
+            if (find_rec(recs, n_recs, c->policy.versions[i]) != NULL)
+                continue;
+            recs = md_xrealloc(recs, (n_recs + 1) * sizeof(*recs));
+            memset(&recs[n_recs], 0, sizeof(recs[n_recs]));
+            recs[n_recs].number = c->policy.versions[i];
+            recs[n_recs].state = MD_VS_UNAVAILABLE;
+            snprintf(recs[n_recs].reason, sizeof(recs[n_recs].reason),
+                     "listed by the version policy but no such directory");
+            n_recs++;
+        }
+    }
+    qsort(recs, n_recs, sizeof(*recs), cmp_rec);
+    if (n_recs == 0)
+        snprintf(e->reason, sizeof(e->reason), "no version directories");
+    md_contract_free(c);
+    publish(r, e, recs, n_recs);
+    if (!any_ready) {
+        if (first_fail[0] != '\0')
+            return md_err_set(err, MD_EINVAL, "model '%s': %s", e->name, first_fail);
+        return md_err_set(err, MD_EINVAL, "model '%s': no version to load", e->name);
+    }
+    return MD_OK;
+}
+
+int md_repo_scan(struct md_repo *r)
+{
+    DIR *d;
+    struct dirent *de;
+    size_t i;
+    int failed = 0;
+
+    pthread_mutex_lock(&r->scan_lock);
+    for (i = 0; i < r->n_models; i++)
+        r->models[i]->seen = false;
+    d = opendir(r->dir);
+    if (d == NULL) {
+        md_log_kv(MD_LOG_ERROR, "cannot read the repository", "dir", r->dir, "reason",
+                  strerror(errno), NULL);
+        pthread_mutex_unlock(&r->scan_lock);
+        return 0;
+    }
+    while ((de = readdir(d)) != NULL) {
+        char path[PATH_MAX];
+        struct stat st;
+        struct mentry *e;
+
+        if (!valid_name(de->d_name))
+            continue;
+        if ((size_t)snprintf(path, sizeof(path), "%s/%s", r->dir, de->d_name) >= sizeof(path))
+            continue;
+        if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+            continue;
+        e = find_entry(r, de->d_name);
+        if (e == NULL)
+            e = add_entry(r, de->d_name);
+        e->seen = true;
+        if (e->unloaded)
+            continue;
+        if (scan_model(r, e, false, NULL) != MD_OK)
+            failed++;
+    }
+    closedir(d);
+    for (i = 0; i < r->n_models;) {
+        if (!r->models[i]->seen) {
+            md_log_kv(MD_LOG_INFO, "model removed from the repository", "model",
+                      r->models[i]->name, NULL);
+            remove_entry(r, r->models[i]);
+            continue;
+        }
+        i++;
+    }
+    pthread_mutex_unlock(&r->scan_lock);
+    return failed;
+}
+
+int md_repo_load_model(struct md_repo *r, const char *name, struct md_err *err)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    struct mentry *e;
+    int rc;
+
+    if (!valid_name(name))
+        return md_err_set(err, MD_ENOTFOUND, "unknown model '%s'", name);
+    snprintf(path, sizeof(path), "%s/%s", r->dir, name);
+    pthread_mutex_lock(&r->scan_lock);
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        pthread_mutex_unlock(&r->scan_lock);
+        return md_err_set(err, MD_ENOTFOUND, "no model '%s' in the repository", name);
+    }
+    e = find_entry(r, name);
+    if (e == NULL)
+        e = add_entry(r, name);
+    e->unloaded = false;
+    rc = scan_model(r, e, true, err);
+    pthread_mutex_unlock(&r->scan_lock);
+    return rc;
+}
+
+int md_repo_unload_model(struct md_repo *r, const char *name, struct md_err *err)
+{
+    struct mentry *e;
+    struct vrec *recs;
+    size_t i;
+
+    pthread_mutex_lock(&r->scan_lock);
+    e = find_entry(r, name);
+    if (e == NULL) {
+        pthread_mutex_unlock(&r->scan_lock);
+        return md_err_set(err, MD_ENOTFOUND, "unknown model '%s'", name);
+    }
+    e->unloaded = true;
+    recs = md_xcalloc(e->n_recs + 1, sizeof(*recs));
+    for (i = 0; i < e->n_recs; i++) {
+        recs[i].number = e->recs[i].number;
+        recs[i].state = MD_VS_UNAVAILABLE;
+        snprintf(recs[i].reason, sizeof(recs[i].reason), "unloaded");
+    }
+    publish(r, e, recs, e->n_recs);
+    /* The next explicit load must re-read everything. */
+    free(e->yaml);
+    e->yaml = NULL;
+    e->yaml_len = 0;
+    pthread_mutex_unlock(&r->scan_lock);
+    md_log_kv(MD_LOG_INFO, "model unloaded", "model", name, NULL);
+    return MD_OK;
+}
+
+int md_repo_acquire(struct md_repo *r, const char *model, const char *version,
+                    struct md_version **out, struct md_err *err)
+{
+    struct mentry *e;
+    struct md_version *v = NULL;
+    int rc = MD_OK;
+    size_t i;
+
+    *out = NULL;
+    pthread_rwlock_rdlock(&r->lock);
+    e = find_entry(r, model);
+    if (e == NULL) {
+        rc = md_err_set(err, MD_ENOTFOUND, "unknown model '%s'", model);
+    } else if (version == NULL || version[0] == '\0') {
+        for (i = e->n_recs; i > 0 && v == NULL; i--)
+            v = e->recs[i - 1].live;
+        if (v == NULL)
+            rc = md_err_set(err, MD_EUNAVAIL, "model '%s' has no ready version%s%s", model,
+                            e->reason[0] ? ": " : "", e->reason);
+    } else {
+        int64_t num = parse_version(version);
+        const struct vrec *rec = num > 0 ? find_rec(e->recs, e->n_recs, num) : NULL;
+
+        if (rec == NULL)
+            rc = md_err_set(err, MD_ENOTFOUND, "model '%s' has no version '%s'", model, version);
+        else if (rec->live == NULL)
+            rc = md_err_set(err, MD_EUNAVAIL, "model '%s' version %s is not ready: %s", model,
+                            version, rec->reason);
+        else
+            v = rec->live;
+    }
+    if (v != NULL)
+        md_version_ref(v);
+    pthread_rwlock_unlock(&r->lock);
+    *out = v;
+    return rc;
+}
+
+void md_repo_foreach(struct md_repo *r, void (*fn)(void *ctx, const struct md_repo_row *row),
+                     void *ctx)
+{
+    size_t i;
+    size_t j;
+
+    pthread_rwlock_rdlock(&r->lock);
+    for (i = 0; i < r->n_models; i++) {
+        const struct mentry *e = r->models[i];
+        struct md_repo_row row;
+
+        if (e->n_recs == 0 || (e->reason[0] != '\0' && !e->unloaded)) {
+            row.model = e->name;
+            row.version = 0;
+            row.state = MD_VS_UNAVAILABLE;
+            row.reason = e->unloaded ? "unloaded" : e->reason[0] ? e->reason : "no versions";
+            row.live = NULL;
+            fn(ctx, &row);
+        }
+        for (j = 0; j < e->n_recs; j++) {
+            row.model = e->name;
+            row.version = e->recs[j].number;
+            row.state = e->recs[j].state;
+            row.reason = e->recs[j].reason;
+            row.live = e->recs[j].live;
+            fn(ctx, &row);
+        }
+    }
+    pthread_rwlock_unlock(&r->lock);
+}
+
+size_t md_repo_ready_models(struct md_repo *r)
+{
+    size_t i;
+    size_t j;
+    size_t n = 0;
+
+    pthread_rwlock_rdlock(&r->lock);
+    for (i = 0; i < r->n_models; i++) {
+        for (j = 0; j < r->models[i]->n_recs; j++) {
+            if (r->models[i]->recs[j].live != NULL) {
+                n++;
+                break;
+            }
+        }
+    }
+    pthread_rwlock_unlock(&r->lock);
+    return n;
+}

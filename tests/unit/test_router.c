@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_router.c: the path grammar of every API.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "net/router.h"
+
+struct want {
+    const char *method;
+    const char *path;
+    int found;           /* 1 matched, 0 not found, -1 wrong method, -2 malformed v1 */
+    const char *model;
+    const char *version;
+    enum md_api_family family;
+};
+
+static void test_paths(void **state)
+{
+    static const struct want cases[] = {
+        {"GET", "/v2", 1, NULL, NULL, MD_API_V2},
+        {"GET", "/v2/health/live", 1, NULL, NULL, MD_API_V2},
+        {"POST", "/v2/health/live", -1, NULL, NULL, MD_API_V2},
+        {"GET", "/v2/health/dead", 0, NULL, NULL, MD_API_V2},
+        {"GET", "/v2/models/m", 1, "m", NULL, MD_API_V2},
+        {"GET", "/v2/models/m/versions/12", 1, "m", "12", MD_API_V2},
+        {"GET", "/v2/models/m/versions/x", 0, NULL, NULL, MD_API_V2},
+        {"POST", "/v2/models/m/versions/3/infer", 1, "m", "3", MD_API_V2},
+        {"GET", "/v2/models/m/infer", -1, "m", NULL, MD_API_V2},
+        {"GET", "/v2/models/m/ready", 1, "m", NULL, MD_API_V2},
+        {"GET", "/v2/models/m/config", 1, "m", NULL, MD_API_V2},
+        {"GET", "/v2/models/stats", 1, NULL, NULL, MD_API_V2},
+        {"GET", "/v2/models/m/versions/1/stats", 1, "m", "1", MD_API_V2},
+        {"GET", "/v2/models//infer", 0, NULL, NULL, MD_API_V2},
+        {"GET", "/v2/models/m/", 0, NULL, NULL, MD_API_V2},
+        {"GET", "/v2x", 0, NULL, NULL, MD_API_OTHER},
+        {"POST", "/v2/repository/index", 1, NULL, NULL, MD_API_REPOSITORY},
+        {"POST", "/v2/repository/models/m/load", 1, "m", NULL, MD_API_REPOSITORY},
+        {"POST", "/v2/repository/models/m/unload", 1, "m", NULL, MD_API_REPOSITORY},
+        {"GET", "/v2/repository/models/m/load", -1, "m", NULL, MD_API_REPOSITORY},
+        {"GET", "/v1/models/m", 1, "m", NULL, MD_API_V1},
+        {"GET", "/v1/models/m/versions/4", 1, "m", "4", MD_API_V1},
+        {"GET", "/v1/models/m/metadata", 1, "m", NULL, MD_API_V1},
+        {"POST", "/v1/models/m:predict", 1, "m", NULL, MD_API_V1},
+        {"POST", "/v1/models/m/versions/2:predict", 1, "m", "2", MD_API_V1},
+        {"GET", "/v1/models/m:predict", -2, NULL, NULL, MD_API_V1},
+        {"POST", "/v1/models/m/versions/x:predict", -2, NULL, NULL, MD_API_V1},
+        {"POST", "/v1/models/m:explain", -2, NULL, NULL, MD_API_V1},
+        {"GET", "/metrics", 1, NULL, NULL, MD_API_METRICS},
+        {"POST", "/metrics", -1, NULL, NULL, MD_API_METRICS},
+        {"GET", "/", 0, NULL, NULL, MD_API_OTHER},
+    };
+    struct md_arena a;
+    size_t i;
+
+    (void)state;
+    md_arena_init(&a, 1 << 20);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const struct want *w = &cases[i];
+        struct md_route rt;
+        enum md_api_family fam;
+        const char *allow;
+        int id;
+
+        md_router_match(w->method, w->path, &a, &id, &rt, &fam, &allow);
+        if (w->found == 1)
+            assert_true(id > 0);
+        else if (w->found == 0)
+            assert_int_equal(id, 0);
+        else if (w->found == -1)
+            assert_int_equal(id, -1);
+        else
+            assert_int_equal(id, -2);
+        assert_int_equal(fam, w->family);
+        if (w->found == 1 && w->model != NULL)
+            assert_string_equal(rt.model, w->model);
+        if (w->found == 1 && w->version != NULL)
+            assert_string_equal(rt.version, w->version);
+        if (w->found == -1)
+            assert_non_null(allow);
+        md_arena_reset(&a);
+    }
+    md_arena_release(&a);
+}
+
+static void test_status_table(void **state)
+{
+    (void)state;
+    assert_int_equal(md_api_status(MD_OK), 200);
+    assert_int_equal(md_api_status(MD_EINVAL), 400);
+    assert_int_equal(md_api_status(MD_ENOTFOUND), 404);
+    assert_int_equal(md_api_status(MD_EUNAVAIL), 503);
+    assert_int_equal(md_api_status(MD_ETOOBIG), 413);
+    assert_int_equal(md_api_status(MD_EUNSUPPORTED), 501);
+    assert_int_equal(md_api_status(MD_EINTERNAL), 500);
+    assert_int_equal(md_api_status(MD_EAUTH), 401);
+    assert_int_equal(md_api_status(MD_EPERM), 403);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_paths),
+        cmocka_unit_test(test_status_table),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -367,7 +367,8 @@ static int want_number(struct pctx *x, const yaml_node_t *n, const char *path, d
 
     if (n->type != YAML_SCALAR_NODE || (k != SK_INT && k != SK_FLOAT))
         return fail(x, path, "expected a number, got %s", describe(n, what, sizeof(what)));
-    *out = strtod(sval(n), NULL);
+    /* strtod reads "inf" and "nan" but not YAML's ".inf" and ".nan" */
+    *out = strchr(sval(n), 'n') || strchr(sval(n), 'N') ? NAN : strtod(sval(n), NULL);
     if (!isfinite(*out))
         return fail(x, path, "'%s' is not a finite number", sval(n));
     return MD_OK;
@@ -477,7 +478,7 @@ static int want_seq(struct pctx *x, const yaml_node_t *n, const char *path, size
         return fail(x, path, "expected a sequence, got %s", describe(n, what, sizeof(what)));
     *count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
     if (*count < min)
-        return fail(x, path, "at least %zu %s needed, got %zu", min, what_items, *count);
+        return fail(x, path, "too few %s: %zu, at least %zu needed", what_items, *count, min);
     if (*count > max)
         return fail(x, path, "more than %zu %s", max, what_items);
     return MD_OK;
@@ -732,7 +733,7 @@ static int parse_default(struct pctx *x, struct md_feature *f, const yaml_node_t
         return MD_OK;
     }
     if (f->dtype == MD_DT_BOOL) {
-        bool v;
+        bool v = false;
 
         rc = want_bool(x, n, path, &v);
         f->default_number = v ? 1.0 : 0.0;

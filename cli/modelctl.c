@@ -107,10 +107,8 @@ static int run(int argc, char **argv, struct ctl *ctl)
         if (g == 0)
             break;
     }
-    if (i >= argc) {
-        usage(stderr);
-        return CTL_EXIT_USAGE;
-    }
+    if (i >= argc)
+        return ctl_usagef(NULL, "missing COMMAND");
     if (argv[i][0] == '-')
         return ctl_usagef(NULL, "unknown option '%s'", argv[i]);
     c = find_command(argv[i]);

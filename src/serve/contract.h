@@ -29,6 +29,13 @@
 #include "serve/tensor.h"
 #include "backend/backend.h"
 
+/* Limits on a model.yaml, so that no file can make parsing unbounded. */
+#define MD_CONTRACT_MAX_BYTES (4u << 20)     /* model.yaml text */
+#define MD_CONTRACT_MAX_FEATURES 10000       /* features */
+#define MD_CONTRACT_MAX_CATEGORIES 100000    /* categories of all features together */
+#define MD_CONTRACT_MAX_NAME 128             /* bytes of a name (feature, output, key) */
+#define MD_CONTRACT_MAX_TEXT 256             /* bytes of a category, label or option */
+
 enum md_task {
     MD_TASK_CLASSIFICATION = 1,
     MD_TASK_REGRESSION = 2
@@ -68,6 +75,16 @@ struct md_feature {
     size_t default_category;  /* MD_MISSING_DEFAULT on a categorical feature: its index */
     size_t column;            /* first prepared column */
     size_t width;             /* prepared columns: n_categories for ONEHOT, else 1 */
+
+    /* private: lookup data built at parse time for md_contract_prepare */
+    size_t *cat_len;          /* private: byte length of each category */
+    int64_t *cat_int;         /* private: INT32/INT64 categories as integers, else NULL */
+    uint32_t *cat_slots;      /* private: NULL (16 categories or fewer: linear scan), or a
+                                 hash index of cat_mask + 1 slots, 0 or 1 + category index */
+    size_t cat_mask;          /* private */
+    double lo, hi;            /* private: accepted numeric range: [min, max] narrowed to
+                                 the datatype's range and to finite floats */
+    bool integral;            /* private: INT and BOOL features take whole values only */
 };
 
 struct md_output {
@@ -108,13 +125,26 @@ struct md_contract {
     struct md_version_policy policy;
     struct md_kv *engine;       /* `engine:` options, keys and values as text */
     size_t n_engine;
+
+    /* private: memory and lookup data for md_contract_prepare */
+    struct md_arena mem;        /* private: holds every allocation of the contract */
+    uint32_t *name_slots;       /* private: hash index of feature names, name_mask + 1
+                                   slots, each 0 or 1 + feature index */
+    size_t name_mask;           /* private */
+    float *lo32, *hi32;         /* private: n_features bounds as floats (the 2-D fast path) */
+    uint8_t *integral;          /* private: n_features flags, f->integral */
+    bool plain;                 /* private: no categorical feature, so width == n_features */
+    bool any_integral;          /* private: some feature is INT or BOOL */
+    const struct md_feature *bytes_feature; /* private: the first BYTES feature, or NULL */
 };
 
 /*
  * Parses model.yaml text for the model in directory `name`. On success *out
  * is a new contract (free with md_contract_free). MD_EINVAL with a message
  * naming the key (e.g. "features[2].datatype: 'FLOAT' is not one of FP32,
- * FP64, INT32, INT64, BOOL, BYTES") for anything malformed or inconsistent.
+ * FP64, INT32, INT64, BOOL, BYTES") for anything malformed or inconsistent,
+ * over the MD_CONTRACT_MAX_* limits included; MD_ENOMEM. name may be NULL
+ * when the directory is not known: the `name:` key is then required.
  */
 int md_contract_parse(const char *text, size_t len, const char *name, struct md_contract **out,
                       struct md_err *err) MD_MUST_CHECK;

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctl.h: what every modelctl command shares. struct ctl holds the global
+ * options (server URL, timeout, output format) and the one curl handle; the
+ * helpers below parse options, speak HTTP to the daemon and print errors in
+ * the one form the tool uses: "modelctl: <what>: <reason>" on stderr.
+ *
+ * Commands live in cmd_<verb>.c, one entry point each, listed once in
+ * modelctl.c's commands[]. A command returns its exit status: CTL_EXIT_OK,
+ * CTL_EXIT_FAIL (the server refused, could not be reached or answered
+ * nonsense) or CTL_EXIT_USAGE (the command line is wrong; nothing was sent
+ * that depended on the mistake).
+ */
+#ifndef MD_CLI_CTL_H
+#define MD_CLI_CTL_H
+
+#include "util/common.h"
+#include "util/buf.h"
+#include "util/err.h"
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+enum ctl_exit {
+    CTL_EXIT_OK = 0,   /* done */
+    CTL_EXIT_FAIL = 1, /* refused or failed: server error, unreachable, bad response */
+    CTL_EXIT_USAGE = 2 /* bad command line */
+};
+
+enum ctl_format {
+    CTL_FORMAT_TEXT = 0, /* tables and "name: value" lines */
+    CTL_FORMAT_JSON = 1  /* the server's JSON, as received */
+};
+
+#define CTL_DEFAULT_URL       "http://127.0.0.1:8080"
+#define CTL_DEFAULT_TIMEOUT_S 10
+#define CTL_MAX_BODY          ((size_t)64 << 20) /* largest response or --file accepted */
+
+/* The paragraph every command's --help ends its options with. */
+#define CTL_HELP_GLOBAL                                                                            \
+    "       --url URL, --timeout SECONDS, --json\n"                                                \
+    "              the global options; see 'modelctl --help'\n"                                    \
+    "       -h, --help\n"                                                                          \
+    "              print this help and exit\n"
+
+struct ctl {
+    char *url;              /* base URL, owned, no trailing '/'; never NULL after ctl_init */
+    const char *url_origin; /* static: where url came from, for messages ("--url", "MODELD_URL") */
+    long timeout_ms;        /* whole-request limit in ms, > 0 */
+    enum ctl_format format; /* --json sets CTL_FORMAT_JSON */
+    CURL *curl;             /* created by the first request, reused by the next; may be NULL */
+    char errbuf[CURL_ERROR_SIZE]; /* curl's message for the last transfer */
+};
+
+/* One HTTP exchange's answer. status is 0 until a response arrives. */
+struct ctl_resp {
+    long status;          /* HTTP status code */
+    struct md_buf body;   /* response body, NUL-terminated, at most CTL_MAX_BODY */
+    char request_id[128]; /* X-Request-Id response header, "" when absent */
+};
+
+/*
+ * Sets defaults: URL from $MODELD_URL when set and not empty, else
+ * CTL_DEFAULT_URL; timeout CTL_DEFAULT_TIMEOUT_S; text output; no curl
+ * handle yet. ctl_release frees the URL and the curl handle.
+ */
+void ctl_init(struct ctl *ctl);
+void ctl_release(struct ctl *ctl);
+
+/*
+ * Replaces the base URL (trailing '/' dropped); origin is a static string
+ * naming where it came from. The scheme is checked when a request is made,
+ * so a bad $MODELD_URL does not stop --help or an overriding --url.
+ */
+void ctl_set_url(struct ctl *ctl, const char *url, const char *origin);
+
+/*
+ * Option parsing shared by modelctl.c and every command. ctl_opt matches
+ * argv[*i] against "--name VALUE" or "--name=VALUE": it returns 1 and sets
+ * *value (moving *i past a separate value), 0 when argv[*i] is something
+ * else, or -1 after printing "modelctl: <cmd>: option '--name' needs a value".
+ *
+ * cmd is the command's name for messages, NULL before the command.
+ *
+ * ctl_global_option applies --url, --timeout and --json when argv[*i] is one
+ * of them, so they may follow the command too ("modelctl status --json").
+ * Returns 1 when it took the argument(s), 0 when argv[*i] is not a global
+ * option, -1 after printing a usage error.
+ */
+int ctl_opt(const char *cmd, int argc, char **argv, int *i, const char *name, const char **value);
+int ctl_global_option(struct ctl *ctl, const char *cmd, int argc, char **argv, int *i);
+
+/* True when arg is "--help" or "-h". */
+bool ctl_is_help(const char *arg);
+
+/*
+ * A command's argument walk. Each ctl_args_next moves to the next argument
+ * the command itself must handle, applying global options and answering
+ * --help on the way, and returns:
+ *   CTL_ARG_WORD    argv[i] is an operand (anything after "--" is one);
+ *   CTL_ARG_OPTION  argv[i] starts with '-': the command's own option, or
+ *                   ctl_args_unknown's business;
+ *   CTL_ARG_END     no arguments left;
+ *   CTL_ARG_EXIT    help was printed or a usage error reported: return
+ *                   args.exit_code from the command.
+ */
+enum ctl_arg { CTL_ARG_END, CTL_ARG_WORD, CTL_ARG_OPTION, CTL_ARG_EXIT };
+
+struct ctl_args {
+    const char *cmd;  /* the command's name, for messages */
+    const char *help; /* its --help text */
+    int argc;
+    char **argv;
+    int i;           /* read-only: index of the current argument in argv */
+    int exit_code;   /* out: the exit status, after CTL_ARG_EXIT */
+    bool words_only; /* private: "--" was seen */
+};
+
+void ctl_args_init(struct ctl_args *a, const char *cmd, const char *help, int argc, char **argv);
+enum ctl_arg ctl_args_next(struct ctl *ctl, struct ctl_args *a);
+
+/* Reports argv[i] as an unknown option; returns CTL_EXIT_USAGE. */
+int ctl_args_unknown(const struct ctl_args *a);
+
+/*
+ * Prints "modelctl: " + the formatted text + "\n" on stderr and returns
+ * code, so that a command can `return ctl_errorf(CTL_EXIT_FAIL, ...)`.
+ * ctl_usagef does the same for cmd's usage errors, pointing at --help, and
+ * returns CTL_EXIT_USAGE.
+ */
+int ctl_errorf(int code, const char *fmt, ...) MD_PRINTF(2, 3);
+int ctl_usagef(const char *cmd, const char *fmt, ...) MD_PRINTF(2, 3);
+
+/*
+ * Appends s to b percent-encoded as one URL path segment (unreserved
+ * characters kept). Returns MD_OK or buf.h's codes.
+ */
+int ctl_path_segment(struct md_buf *b, const char *s) MD_MUST_CHECK;
+
+void ctl_resp_init(struct ctl_resp *resp);
+void ctl_resp_release(struct ctl_resp *resp);
+
+/*
+ * Sends one request to ctl->url + path (path starts with '/', segments
+ * already encoded). method is "GET" or "POST"; a POST sends body (len bytes,
+ * may be empty) as application/json. Any HTTP status counts as an answer:
+ * returns CTL_EXIT_OK with resp filled (status, body, request_id). When no
+ * answer came (cannot connect, timed out, response too large) prints
+ * "modelctl: cannot reach <url>: <reason>" or "modelctl: <what>: <reason>"
+ * and returns CTL_EXIT_FAIL; a URL that is not http(s) is CTL_EXIT_USAGE.
+ * resp must be initialised; it is reset first.
+ */
+int ctl_http(struct ctl *ctl, const char *what, const char *method, const char *path,
+             const char *body, size_t len, struct ctl_resp *resp);
+
+/* True for a 2xx status. */
+bool ctl_resp_ok(const struct ctl_resp *resp);
+
+/*
+ * Writes the reason a non-2xx response gives into out (n bytes, always
+ * NUL-terminated): the body's "error" string (or "detail", as FastAPI-based
+ * servers send), else "HTTP <status>" plus the start of a text body.
+ */
+void ctl_resp_reason(const struct ctl_resp *resp, char *out, size_t n);
+
+/* Prints "modelctl: <what>: <reason>" for a non-2xx resp; returns CTL_EXIT_FAIL. */
+int ctl_fail_resp(const char *what, const struct ctl_resp *resp);
+
+/*
+ * Parses resp's body as JSON into *out (a new reference the caller
+ * json_decref's). On a parse error prints "modelctl: <what>: bad response
+ * from server: <reason>" and returns CTL_EXIT_FAIL.
+ */
+int ctl_resp_json(const char *what, const struct ctl_resp *resp, json_t **out);
+
+/* Writes resp's body to stdout as received, with a final newline when it lacks one. */
+void ctl_print_body(const struct ctl_resp *resp);
+
+/* Writes d into out (n bytes) in the shortest %g form that reads back as d. */
+void ctl_format_real(double d, char *out, size_t n);
+
+/*
+ * Prints one JSON value as plain text on f: strings unquoted, numbers in
+ * their shortest round-trip form, arrays flattened with ", ", objects as
+ * compact JSON.
+ */
+void ctl_print_value(FILE *f, const json_t *v);
+
+/*
+ * The commands, one per cmd_<verb>.c (load and unload share cmd_load.c).
+ * argv[0] is the command's name; the return value is the exit status.
+ */
+int cmd_status(int argc, char **argv, struct ctl *ctl);
+int cmd_predict(int argc, char **argv, struct ctl *ctl);
+int cmd_load(int argc, char **argv, struct ctl *ctl);
+int cmd_unload(int argc, char **argv, struct ctl *ctl);
+int cmd_health(int argc, char **argv, struct ctl *ctl);
+
+#endif

@@ -367,15 +367,24 @@ static int read_file(const char *path, struct md_buf *b)
     char chunk[65536];
     size_t n;
     int rc = MD_OK;
+    int read_errno = 0;
     json_t *j;
     json_error_t jerr;
 
     if (f == NULL)
         return ctl_errorf(CTL_EXIT_USAGE, "--file: cannot open '%s': %s", path, strerror(errno));
-    while (rc == MD_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+    for (;;) {
+        n = fread(chunk, 1, sizeof(chunk), f);
+        if (n == 0)
+            break;
         rc = md_buf_append(b, chunk, n);
-    if (ferror(f))
+        if (rc != MD_OK)
+            break;
+    }
+    if (rc == MD_OK && ferror(f)) {
         rc = MD_EIO;
+        read_errno = errno;
+    }
     if (f != stdin)
         fclose(f);
     if (rc == MD_ETOOBIG)
@@ -383,7 +392,7 @@ static int read_file(const char *path, struct md_buf *b)
                           CTL_MAX_BODY >> 20);
     if (rc != MD_OK)
         return ctl_errorf(CTL_EXIT_USAGE, "--file: cannot read '%s': %s", path,
-                          rc == MD_EIO ? strerror(errno) : md_strerror(rc));
+                          rc == MD_EIO ? strerror(read_errno) : md_strerror(rc));
     j = json_loadb(b->data != NULL ? b->data : "", b->len, 0, &jerr);
     if (!json_is_object(j)) {
         rc = j == NULL
@@ -408,7 +417,7 @@ static int parse_args(struct ctl *ctl, int argc, char **argv, struct request *rq
 
     ctl_args_init(&args, "predict", predict_help, argc, argv);
     while ((k = ctl_args_next(ctl, &args)) != CTL_ARG_END) {
-        const char *a = argv[args.i];
+        const char *a;
         const char *eq;
         struct pair *p;
 
@@ -430,6 +439,7 @@ static int parse_args(struct ctl *ctl, int argc, char **argv, struct request *rq
             }
             return r < 0 ? CTL_EXIT_USAGE : ctl_args_unknown(&args);
         }
+        a = argv[args.i];
         if (rq->model == NULL) {
             rq->model = a;
             continue;

@@ -199,7 +199,8 @@ def modelctl(*args, url=None, env=None, stdin=None):
         argv += ["--url", url or SERVER.url]
     argv += ["--timeout", CTL_TIMEOUT] + list(args)
     e = dict(os.environ)
-    e.pop("MODELD_URL", None)
+    for k in ("MODELD_URL", "http_proxy", "https_proxy", "all_proxy", "HTTPS_PROXY", "ALL_PROXY"):
+        e.pop(k, None)
     e.update(env or {})
     t0 = time.monotonic()
     p = subprocess.run(argv, input=stdin, capture_output=True, text=True, env=e,

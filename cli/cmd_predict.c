@@ -121,6 +121,12 @@ static const struct datatype *find_datatype(const char *name)
     return NULL;
 }
 
+/* The body passed CTL_MAX_BODY or memory ran out: said once, here. */
+static int no_room(const struct request *rq)
+{
+    return ctl_errorf(CTL_EXIT_FAIL, "%s: the request body is too large", rq->what);
+}
+
 /* strtod and friends skip leading blanks and take a sign; JSON and we take neither blank. */
 static bool starts_clean(const char *s)
 {
@@ -143,7 +149,7 @@ static int put_real(struct md_buf *b, const struct request *rq, const char *inpu
         return ctl_errorf(CTL_EXIT_USAGE, "%s: input '%s': '%s' is out of range for %s", rq->what,
                           input, text, dt->name);
     ctl_format_real(d, num, sizeof(num));
-    return md_buf_puts(b, num) == MD_OK ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+    return md_buf_puts(b, num) == MD_OK ? CTL_EXIT_OK : no_room(rq);
 }
 
 static int put_integer(struct md_buf *b, const struct request *rq, const char *input,
@@ -154,14 +160,13 @@ static int put_integer(struct md_buf *b, const struct request *rq, const char *i
     int rc;
 
     errno = 0;
-    if (dt->kind == KIND_UINT) {
-        unsigned long long u = 0;
+    if (dt->kind == KIND_UINT && text[0] != '-') {
+        unsigned long long u = starts_clean(text) ? strtoull(text, &end, 10) : 0;
 
-        if (starts_clean(text) && text[0] != '-')
-            u = strtoull(text, &end, 10);
         range = errno == ERANGE || u > dt->max;
         rc = md_buf_printf(b, "%llu", u);
     } else {
+        /* A negative UINT value lands here too, to be called out of range. */
         long long v = starts_clean(text) ? strtoll(text, &end, 10) : 0;
 
         range = errno == ERANGE || v < dt->min || (v > 0 && (uint64_t)v > dt->max);
@@ -173,7 +178,7 @@ static int put_integer(struct md_buf *b, const struct request *rq, const char *i
     if (range)
         return ctl_errorf(CTL_EXIT_USAGE, "%s: input '%s': '%s' is out of range for %s", rq->what,
                           input, text, dt->name);
-    return rc == MD_OK ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+    return rc == MD_OK ? CTL_EXIT_OK : no_room(rq);
 }
 
 /* Appends text as the JSON value of one element of datatype dt. */
@@ -181,13 +186,13 @@ static int put_value(struct md_buf *b, const struct request *rq, const char *inp
                      const struct datatype *dt, const char *text)
 {
     if (strcmp(text, "null") == 0)
-        return md_buf_puts(b, "null") == MD_OK ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+        return md_buf_puts(b, "null") == MD_OK ? CTL_EXIT_OK : no_room(rq);
     switch (dt->kind) {
     case KIND_BOOL:
         if (strcmp(text, "true") == 0 || strcmp(text, "1") == 0)
-            return md_buf_puts(b, "true") == MD_OK ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+            return md_buf_puts(b, "true") == MD_OK ? CTL_EXIT_OK : no_room(rq);
         if (strcmp(text, "false") == 0 || strcmp(text, "0") == 0)
-            return md_buf_puts(b, "false") == MD_OK ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+            return md_buf_puts(b, "false") == MD_OK ? CTL_EXIT_OK : no_room(rq);
         return ctl_errorf(CTL_EXIT_USAGE, "%s: input '%s': '%s' is not true, false, 1 or 0",
                           rq->what, input, text);
     case KIND_REAL:
@@ -198,7 +203,7 @@ static int put_value(struct md_buf *b, const struct request *rq, const char *inp
     case KIND_TEXT:
         break;
     }
-    return md_buf_json_str(b, text, strlen(text)) == MD_OK ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+    return md_buf_json_str(b, text, strlen(text)) == MD_OK ? CTL_EXIT_OK : no_room(rq);
 }
 
 /* ------------------------------------------------------------------ */
@@ -275,7 +280,7 @@ static int put_shape(struct md_buf *b, const struct request *rq, const char *nam
     int rc = MD_OK;
 
     if (!json_is_array(shape))
-        return md_buf_puts(b, "[1,1]") == MD_OK ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+        return md_buf_puts(b, "[1,1]") == MD_OK ? CTL_EXIT_OK : no_room(rq);
     rc = md_buf_putc(b, '[');
     for (i = 0; i < json_array_size(shape); i++) {
         const json_t *d = json_array_get(shape, i);
@@ -299,7 +304,7 @@ static int put_shape(struct md_buf *b, const struct request *rq, const char *nam
         free(dims);
         return rc;
     }
-    return rc == MD_OK ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+    return rc == MD_OK ? CTL_EXIT_OK : no_room(rq);
 }
 
 /* Builds {"inputs":[...]} into b: one tensor per pair, in the metadata's input order. */
@@ -317,7 +322,7 @@ static int build_body(struct md_buf *b, const struct request *rq, const json_t *
     if (rc != CTL_EXIT_OK)
         return rc;
     if (md_buf_puts(b, "{\"inputs\":[") != MD_OK)
-        return CTL_EXIT_FAIL;
+        return no_room(rq);
     for (i = 0; i < json_array_size(inputs); i++) {
         const json_t *in = json_array_get(inputs, i);
         const char *name = input_name(in);
@@ -336,20 +341,20 @@ static int build_body(struct md_buf *b, const struct request *rq, const json_t *
         if (md_buf_puts(b, first ? "{\"name\":" : ",{\"name\":") != MD_OK ||
             md_buf_json_str(b, name, strlen(name)) != MD_OK ||
             md_buf_printf(b, ",\"datatype\":\"%s\",\"shape\":", dt->name) != MD_OK)
-            return CTL_EXIT_FAIL;
+            return no_room(rq);
         rc = put_shape(b, rq, name, json_object_get(in, "shape"));
         if (rc != CTL_EXIT_OK)
             return rc;
         if (md_buf_puts(b, ",\"data\":[") != MD_OK)
-            return CTL_EXIT_FAIL;
+            return no_room(rq);
         rc = put_value(b, rq, name, dt, p->value);
         if (rc != CTL_EXIT_OK)
             return rc;
         if (md_buf_puts(b, "]}") != MD_OK)
-            return CTL_EXIT_FAIL;
+            return no_room(rq);
         first = false;
     }
-    return md_buf_puts(b, "]}") == MD_OK ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+    return md_buf_puts(b, "]}") == MD_OK ? CTL_EXIT_OK : no_room(rq);
 }
 
 /* ------------------------------------------------------------------ */
@@ -362,15 +367,24 @@ static int read_file(const char *path, struct md_buf *b)
     char chunk[65536];
     size_t n;
     int rc = MD_OK;
+    int read_errno = 0;
     json_t *j;
     json_error_t jerr;
 
     if (f == NULL)
         return ctl_errorf(CTL_EXIT_USAGE, "--file: cannot open '%s': %s", path, strerror(errno));
-    while (rc == MD_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+    for (;;) {
+        n = fread(chunk, 1, sizeof(chunk), f);
+        if (n == 0)
+            break;
         rc = md_buf_append(b, chunk, n);
-    if (ferror(f))
+        if (rc != MD_OK)
+            break;
+    }
+    if (rc == MD_OK && ferror(f)) {
         rc = MD_EIO;
+        read_errno = errno;
+    }
     if (f != stdin)
         fclose(f);
     if (rc == MD_ETOOBIG)
@@ -378,7 +392,7 @@ static int read_file(const char *path, struct md_buf *b)
                           CTL_MAX_BODY >> 20);
     if (rc != MD_OK)
         return ctl_errorf(CTL_EXIT_USAGE, "--file: cannot read '%s': %s", path,
-                          rc == MD_EIO ? strerror(errno) : md_strerror(rc));
+                          rc == MD_EIO ? strerror(read_errno) : md_strerror(rc));
     j = json_loadb(b->data != NULL ? b->data : "", b->len, 0, &jerr);
     if (!json_is_object(j)) {
         rc = j == NULL
@@ -403,7 +417,7 @@ static int parse_args(struct ctl *ctl, int argc, char **argv, struct request *rq
 
     ctl_args_init(&args, "predict", predict_help, argc, argv);
     while ((k = ctl_args_next(ctl, &args)) != CTL_ARG_END) {
-        const char *a = argv[args.i];
+        const char *a;
         const char *eq;
         struct pair *p;
 
@@ -425,6 +439,7 @@ static int parse_args(struct ctl *ctl, int argc, char **argv, struct request *rq
             }
             return r < 0 ? CTL_EXIT_USAGE : ctl_args_unknown(&args);
         }
+        a = argv[args.i];
         if (rq->model == NULL) {
             rq->model = a;
             continue;

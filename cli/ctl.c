@@ -382,7 +382,9 @@ static void copy_line(char *out, size_t n, const char *s, size_t len)
 
         if (c == '\n' || c == '\r' || c == '\0')
             break;
-        out[o++] = c < 0x20 ? ' ' : (char)c;
+        if (c < 0x20)
+            c = ' ';
+        out[o++] = (char)c;
     }
     out[o] = '\0';
 }

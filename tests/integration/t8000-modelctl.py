@@ -52,6 +52,7 @@ class FakeModeld:
             {"name": "country", "datatype": "BYTES", "shape": [-1, 1]},
             {"name": "card_present", "datatype": "BOOL", "shape": [-1, 1]},
             {"name": "n_tx", "datatype": "INT32", "shape": [-1, 1]},
+            {"name": "hour", "datatype": "UINT8", "shape": [-1, 1]},
             {"name": "embedding", "datatype": "FP32", "shape": [-1, 4]},
         ],
         "outputs": [
@@ -198,7 +199,8 @@ def modelctl(*args, url=None, env=None, stdin=None):
         argv += ["--url", url or SERVER.url]
     argv += ["--timeout", CTL_TIMEOUT] + list(args)
     e = dict(os.environ)
-    e.pop("MODELD_URL", None)
+    for k in ("MODELD_URL", "http_proxy", "https_proxy", "all_proxy", "HTTPS_PROXY", "ALL_PROXY"):
+        e.pop(k, None)
     e.update(env or {})
     t0 = time.monotonic()
     p = subprocess.run(argv, input=stdin, capture_output=True, text=True, env=e,
@@ -356,14 +358,15 @@ def predict_pairs_builds_columnar_request():
 def predict_values_by_datatype():
     SERVER.take_requests()
     r = modelctl("predict", "fraud", "--version", "1", "n_tx=-7", "card_present=0",
-                 "amount=1e3", "country=null")
+                 "amount=1e3", "country=null", "hour=23")
     expect_rc(r, 0)
     reqs = SERVER.take_requests()
     expect([p for _, p, _ in reqs] == ["/v2/models/fraud/versions/1",
                                        "/v2/models/fraud/versions/1/infer"], "version path", reqs)
     body = json.loads(reqs[1][2])
     data = {t["name"]: t["data"] for t in body["inputs"]}
-    expect(data == {"amount": [1000], "country": [None], "card_present": [False], "n_tx": [-7]},
+    expect(data == {"amount": [1000], "country": [None], "card_present": [False], "n_tx": [-7],
+                    "hour": [23]},
            "converted values", body)
     r = modelctl("predict", "fraud", "country=a \"quoted\" value, \u00e9")
     expect_rc(r, 0)
@@ -406,7 +409,7 @@ def predict_unknown_input_exits_2_before_infer():
     r = modelctl("predict", "fraud", "amount=1", "amout=2")
     expect_rc(r, 2)
     expect(r.err == "modelctl: predict 'fraud': unknown input 'amout' (the model's inputs: "
-           "amount, country, card_present, n_tx, embedding)\n", "names the input", r)
+           "amount, country, card_present, n_tx, hour, embedding)\n", "names the input", r)
     reqs = SERVER.take_requests()
     expect([m for m, _, _ in reqs] == ["GET"], "no infer request", reqs)
 
@@ -421,6 +424,10 @@ def predict_bad_values_exit_2():
         ("card_present=yes", "input 'card_present': 'yes' is not true, false, 1 or 0"),
         ("n_tx=1.5", "input 'n_tx': '1.5' is not an integer"),
         ("n_tx=99999999999", "input 'n_tx': '99999999999' is out of range for INT32"),
+        ("n_tx=-2147483649", "input 'n_tx': '-2147483649' is out of range for INT32"),
+        ("n_tx= 1", "input 'n_tx': ' 1' is not an integer"),
+        ("hour=-1", "input 'hour': '-1' is out of range for UINT8"),
+        ("hour=256", "input 'hour': '256' is out of range for UINT8"),
         ("embedding=1", "input 'embedding' has shape [-1,4], not one value per row; use --file"),
     ]
     for pair, msg in cases:

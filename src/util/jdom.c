@@ -1,0 +1,1023 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * jdom.c: the strict one-pass JSON parser of jdom.h and its number
+ * conversions.
+ *
+ * The parser is a loop over an explicit stack of open containers (at most
+ * MD_JDOM_MAX_DEPTH), so hostile nesting cannot exhaust the C stack. Nodes
+ * come from the arena in batches; strings without escapes point into the
+ * input, the others are decoded into the arena. Numbers stay text until a
+ * caller converts them: integers exactly in 64 bits, floats with the
+ * Clinger fast path, then Eisel-Lemire (128-bit powers of five, see
+ * jdom_pow5.h), and strtod on a normalised copy for the rare inputs neither
+ * settles. Error offsets in messages are 0-based byte positions.
+ */
+#include "util/jdom.h"
+
+#include <math.h>
+
+#include "util/jdom_pow5.h"
+
+/* ------------------------------------------------------------------------
+ * Parser state and errors
+ * ------------------------------------------------------------------------ */
+
+#define NODE_BATCH_MIN 32
+#define NODE_BATCH_MAX 1024
+
+struct parser {
+    const unsigned char *base; /* the text */
+    const unsigned char *end;  /* one past its last byte */
+    unsigned flags;            /* enum md_jdom_flags */
+    struct md_arena *a;
+    struct md_jnode *nodes; /* next free node of the current batch */
+    struct md_jnode *nodes_end;
+    size_t batch; /* nodes to ask for next time */
+    struct md_err *err;
+};
+
+static int syntax_error(struct parser *ps, const unsigned char *at, const char *reason)
+{
+    return md_err_set(ps->err, MD_EINVAL, "invalid JSON at byte %zu: %s", (size_t)(at - ps->base),
+                      reason);
+}
+
+/* "expected X, found 'c'", or "unexpected end of input" at the end. */
+static int unexpected(struct parser *ps, const unsigned char *at, const char *expected)
+{
+    size_t off = (size_t)(at - ps->base);
+
+    if (at >= ps->end)
+        return md_err_set(ps->err, MD_EINVAL, "invalid JSON at byte %zu: unexpected end of input",
+                          off);
+    if (*at >= 0x20 && *at < 0x7f)
+        return md_err_set(ps->err, MD_EINVAL, "invalid JSON at byte %zu: expected %s, found '%c'",
+                          off, expected, *at);
+    return md_err_set(ps->err, MD_EINVAL,
+                      "invalid JSON at byte %zu: expected %s, found byte 0x%02x", off, expected,
+                      *at);
+}
+
+static int out_of_memory(struct parser *ps)
+{
+    return md_err_set(ps->err, MD_ETOOBIG,
+                      "JSON document needs more memory than the request allows");
+}
+
+/*
+ * A fresh node. Batches grow geometrically but never past what the rest of
+ * the text could still hold (a value takes at least one byte plus a
+ * separator), so a small document wastes little of the arena.
+ */
+static struct md_jnode *node_new(struct parser *ps, const unsigned char *at)
+{
+    size_t want;
+    size_t left;
+
+    if (MD_LIKELY(ps->nodes < ps->nodes_end))
+        return ps->nodes++;
+    left = (size_t)(ps->end - at) / 2 + 1;
+    want = ps->batch < left ? ps->batch : left;
+    ps->nodes = md_arena_alloc(ps->a, want * sizeof(struct md_jnode));
+    if (ps->nodes == NULL) {
+        ps->nodes_end = NULL;
+        return NULL;
+    }
+    ps->nodes_end = ps->nodes + want;
+    if (ps->batch < NODE_BATCH_MAX)
+        ps->batch *= 2;
+    return ps->nodes++;
+}
+
+static inline const unsigned char *skip_ws(const unsigned char *p, const unsigned char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    return p;
+}
+
+/* ------------------------------------------------------------------------
+ * Strings
+ * ------------------------------------------------------------------------ */
+
+/* Byte classes inside a string: 0 plain ASCII, 1 '"', 2 '\\', 3 control, 4 >= 0x80. */
+static const unsigned char str_class[256] = {
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+};
+
+/*
+ * The length of the well-formed UTF-8 sequence at p (Unicode table 3-7: no
+ * overlong forms, no surrogates, nothing past U+10FFFF), or 0.
+ */
+static size_t utf8_len(const unsigned char *p, const unsigned char *end)
+{
+    size_t left = (size_t)(end - p);
+    unsigned c = p[0];
+    unsigned lo = 0x80;
+    unsigned hi = 0xbf;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        return left >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
+    if (c >= 0xe0 && c <= 0xef) {
+        if (c == 0xe0)
+            lo = 0xa0;
+        else if (c == 0xed)
+            hi = 0x9f;
+        if (left < 3 || p[1] < lo || p[1] > hi || (p[2] & 0xc0) != 0x80)
+            return 0;
+        return 3;
+    }
+    if (c >= 0xf0 && c <= 0xf4) {
+        if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;
+        if (left < 4 || p[1] < lo || p[1] > hi || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
+            return 0;
+        return 4;
+    }
+    return 0;
+}
+
+static int hex4(const unsigned char *p, const unsigned char *end, unsigned *out)
+{
+    unsigned v = 0;
+    int i;
+
+    if (end - p < 4)
+        return -1;
+    for (i = 0; i < 4; i++) {
+        unsigned c = p[i];
+
+        if (c >= '0' && c <= '9')
+            v = v * 16 + (c - '0');
+        else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+            v = v * 16 + ((c | 0x20) - 'a' + 10);
+        else
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static char *put_utf8(char *o, unsigned cp)
+{
+    if (cp < 0x80) {
+        *o++ = (char)cp;
+    } else if (cp < 0x800) {
+        *o++ = (char)(0xc0 | (cp >> 6));
+        *o++ = (char)(0x80 | (cp & 0x3f));
+    } else if (cp < 0x10000) {
+        *o++ = (char)(0xe0 | (cp >> 12));
+        *o++ = (char)(0x80 | ((cp >> 6) & 0x3f));
+        *o++ = (char)(0x80 | (cp & 0x3f));
+    } else {
+        *o++ = (char)(0xf0 | (cp >> 18));
+        *o++ = (char)(0x80 | ((cp >> 12) & 0x3f));
+        *o++ = (char)(0x80 | ((cp >> 6) & 0x3f));
+        *o++ = (char)(0x80 | (cp & 0x3f));
+    }
+    return o;
+}
+
+/*
+ * Decodes the escapes of the raw string s[0..e) into the arena. UTF-8 was
+ * checked by the scan; here every escape is checked. Decoded text is never
+ * longer than raw text (an escape of 6 or 12 bytes yields at most 4).
+ */
+static int decode_escapes(struct parser *ps, const unsigned char *s, const unsigned char *e,
+                          const char **out, size_t *out_len)
+{
+    char *dst = md_arena_alloc(ps->a, (size_t)(e - s));
+    char *o = dst;
+    const unsigned char *q = s;
+
+    if (dst == NULL)
+        return out_of_memory(ps);
+    while (q < e) {
+        const unsigned char *bs = memchr(q, '\\', (size_t)(e - q));
+        unsigned cp;
+        unsigned lo;
+
+        if (bs == NULL)
+            bs = e;
+        memcpy(o, q, (size_t)(bs - q));
+        o += bs - q;
+        if (bs == e)
+            break;
+        /* The scan guarantees a byte after every backslash. */
+        q = bs + 2;
+        switch (bs[1]) {
+        case '"':
+        case '\\':
+        case '/':
+            *o++ = (char)bs[1];
+            break;
+        case 'b':
+            *o++ = '\b';
+            break;
+        case 'f':
+            *o++ = '\f';
+            break;
+        case 'n':
+            *o++ = '\n';
+            break;
+        case 'r':
+            *o++ = '\r';
+            break;
+        case 't':
+            *o++ = '\t';
+            break;
+        case 'u':
+            if (hex4(q, e, &cp) != 0)
+                return syntax_error(ps, bs, "invalid \\u escape");
+            q += 4;
+            if (cp >= 0xdc00 && cp <= 0xdfff)
+                return syntax_error(ps, bs, "lone low surrogate in \\u escape");
+            if (cp >= 0xd800 && cp <= 0xdbff) {
+                if (e - q < 6 || q[0] != '\\' || q[1] != 'u' || hex4(q + 2, e, &lo) != 0 ||
+                    lo < 0xdc00 || lo > 0xdfff)
+                    return syntax_error(ps, bs, "lone high surrogate in \\u escape");
+                q += 6;
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+            }
+            o = put_utf8(o, cp);
+            break;
+        default:
+            return syntax_error(ps, bs, "invalid escape in string");
+        }
+    }
+    *out = dst;
+    *out_len = (size_t)(o - dst);
+    return MD_OK;
+}
+
+/*
+ * Scans the string whose opening quote is at p[-1]: its text into
+ * out and out_len, and the position after the closing quote into next.
+ */
+static int parse_string(struct parser *ps, const unsigned char *p, const char **out,
+                        size_t *out_len, const unsigned char **next)
+{
+    const unsigned char *s = p;
+    const unsigned char *end = ps->end;
+    bool esc = false;
+    size_t n;
+
+    for (;;) {
+        while (p < end && str_class[*p] == 0)
+            p++;
+        if (p >= end)
+            return syntax_error(ps, p, "unterminated string");
+        switch (str_class[*p]) {
+        case 1:
+            goto closed;
+        case 2:
+            if (end - p < 2)
+                return syntax_error(ps, end, "unterminated string");
+            esc = true;
+            p += 2;
+            break;
+        case 3:
+            return syntax_error(ps, p, "control character in string");
+        default:
+            n = utf8_len(p, end);
+            if (n == 0)
+                return syntax_error(ps, p, "invalid UTF-8 in string");
+            p += n;
+            break;
+        }
+    }
+closed:
+    *next = p + 1;
+    if (!esc) {
+        *out = (const char *)s;
+        *out_len = (size_t)(p - s);
+        return MD_OK;
+    }
+    return decode_escapes(ps, s, p, out, out_len);
+}
+
+/* ------------------------------------------------------------------------
+ * Numbers and literals while parsing
+ * ------------------------------------------------------------------------ */
+
+static inline bool is_digit(unsigned c)
+{
+    return c - '0' < 10;
+}
+
+/* Eight bytes at p as a little-endian word (p has 8 bytes readable). */
+static inline uint64_t read8(const unsigned char *p)
+{
+    uint64_t v;
+
+    memcpy(&v, p, sizeof(v));
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+/*
+ * Bit 7 set in each byte of a read8 word that is not an ASCII digit. Exact up
+ * to and including the first such byte (no carry or borrow crosses a digit),
+ * which is all the callers look at.
+ */
+static inline uint64_t nondigit_mask(uint64_t v)
+{
+    return ((v + 0x4646464646464646ULL) | (v - 0x3030303030303030ULL)) & 0x8080808080808080ULL;
+}
+
+/* The value of eight ASCII digits in a read8 word, first digit most significant. */
+static inline uint32_t parse8_digits(uint64_t v)
+{
+    const uint64_t mask = 0x000000ff000000ffULL;
+    const uint64_t mul1 = 0x000f424000000064ULL; /* 100 + (1000000 << 32) */
+    const uint64_t mul2 = 0x0000271000000001ULL; /* 1 + (10000 << 32) */
+
+    v -= 0x3030303030303030ULL;
+    v = v * 10 + (v >> 8);
+    v = (((v & mask) * mul1) + (((v >> 16) & mask) * mul2)) >> 32;
+    return (uint32_t)v;
+}
+
+/* Past the run of digits at p, eight at a time. */
+static inline const unsigned char *skip_digits(const unsigned char *p, const unsigned char *end)
+{
+    while (end - p >= 8) {
+        uint64_t m = nondigit_mask(read8(p));
+
+        if (m != 0)
+            return p + (__builtin_ctzll(m) >> 3);
+        p += 8;
+    }
+    while (p < end && is_digit(*p))
+        p++;
+    return p;
+}
+
+/* Checks the number grammar of RFC 8259 from p; its end into *next. */
+static int scan_number(struct parser *ps, const unsigned char *p, const unsigned char **next)
+{
+    const unsigned char *end = ps->end;
+
+    if (*p == '-')
+        p++;
+    if (p >= end)
+        return syntax_error(ps, p, "unexpected end of input in number");
+    if (*p == '0') {
+        p++;
+        if (p < end && is_digit(*p))
+            return syntax_error(ps, p - 1, "leading zero in number");
+    } else if (is_digit(*p)) {
+        p = skip_digits(p + 1, end);
+    } else if ((ps->flags & MD_JDOM_NANINF) && end - p >= 8 && memcmp(p, "Infinity", 8) == 0) {
+        *next = p + 8;
+        return MD_OK;
+    } else {
+        return unexpected(ps, p, "a digit");
+    }
+    if (p < end && *p == '.') {
+        p++;
+        if (p >= end || !is_digit(*p))
+            return unexpected(ps, p, "a digit after '.'");
+        p = skip_digits(p + 1, end);
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= end || !is_digit(*p))
+            return unexpected(ps, p, "a digit in the exponent");
+        while (p < end && is_digit(*p))
+            p++;
+    }
+    *next = p;
+    return MD_OK;
+}
+
+static bool has_word(const unsigned char *p, const unsigned char *end, const char *w, size_t n)
+{
+    return (size_t)(end - p) >= n && memcmp(p, w, n) == 0;
+}
+
+/* ------------------------------------------------------------------------
+ * The parser
+ * ------------------------------------------------------------------------ */
+
+int md_jdom_parse(const char *text, size_t len, unsigned flags, struct md_arena *a,
+                  struct md_jnode **root, struct md_err *err)
+{
+    struct frame {
+        struct md_jnode *node; /* the open ARRAY or OBJECT */
+        struct md_jnode *last; /* its last child so far */
+    } stack[MD_JDOM_MAX_DEPTH];
+    struct parser ps;
+    const unsigned char *p = (const unsigned char *)text;
+    const unsigned char *end = p + len;
+    const char *key = NULL;
+    size_t key_len = 0;
+    struct md_jnode *top = NULL;
+    struct md_jnode *n;
+    struct frame *f;
+    int depth = 0;
+    int rc;
+
+    *root = NULL;
+    ps.base = p;
+    ps.end = end;
+    ps.flags = flags;
+    ps.a = a;
+    ps.nodes = NULL;
+    ps.nodes_end = NULL;
+    ps.batch = NODE_BATCH_MIN;
+    ps.err = err;
+    if (text == NULL)
+        return md_err_set(err, MD_EINVAL, "invalid JSON at byte 0: no text");
+    p = skip_ws(p, end);
+
+value:
+    /* p is at the first byte of a value (whitespace skipped). */
+    if (p >= end)
+        return unexpected(&ps, p, "a value");
+    n = node_new(&ps, p);
+    if (n == NULL)
+        return out_of_memory(&ps);
+    n->p = NULL;
+    n->len = 0;
+    n->key = key;
+    n->key_len = key_len;
+    n->child = NULL;
+    n->next = NULL;
+    n->n = 0;
+    key = NULL;
+    key_len = 0;
+    if (depth > 0) {
+        f = &stack[depth - 1];
+        if (f->last != NULL)
+            f->last->next = n;
+        else
+            f->node->child = n;
+        f->last = n;
+        f->node->n++;
+    } else {
+        top = n;
+    }
+    switch (*p) {
+    case '{':
+    case '[':
+        if (depth == MD_JDOM_MAX_DEPTH)
+            return syntax_error(&ps, p, "nesting deeper than 100 levels");
+        n->type = *p == '{' ? MD_J_OBJECT : MD_J_ARRAY;
+        stack[depth].node = n;
+        stack[depth].last = NULL;
+        depth++;
+        p = skip_ws(p + 1, end);
+        if (p < end && *p == (n->type == MD_J_OBJECT ? '}' : ']')) {
+            p++;
+            depth--;
+            goto after_value;
+        }
+        if (n->type == MD_J_OBJECT)
+            goto member_key;
+        goto value;
+    case '"':
+        n->type = MD_J_STRING;
+        rc = parse_string(&ps, p + 1, &n->p, &n->len, &p);
+        if (rc != MD_OK)
+            return rc;
+        goto after_value;
+    case 't':
+        if (!has_word(p, end, "true", 4))
+            return syntax_error(&ps, p, "invalid literal");
+        n->type = MD_J_TRUE;
+        p += 4;
+        goto after_value;
+    case 'f':
+        if (!has_word(p, end, "false", 5))
+            return syntax_error(&ps, p, "invalid literal");
+        n->type = MD_J_FALSE;
+        p += 5;
+        goto after_value;
+    case 'n':
+        if (!has_word(p, end, "null", 4))
+            return syntax_error(&ps, p, "invalid literal");
+        n->type = MD_J_NULL;
+        p += 4;
+        goto after_value;
+    case 'N':
+    case 'I':
+        if (!(flags & MD_JDOM_NANINF))
+            return syntax_error(&ps, p, "NaN and Infinity are not JSON");
+        if (!has_word(p, end, "NaN", 3) && !has_word(p, end, "Infinity", 8))
+            return syntax_error(&ps, p, "invalid literal");
+        n->type = MD_J_NUMBER;
+        n->p = (const char *)p;
+        n->len = *p == 'N' ? 3 : 8;
+        p += n->len;
+        goto after_value;
+    case '-':
+    case '0':
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+    case '5':
+    case '6':
+    case '7':
+    case '8':
+    case '9':
+        n->type = MD_J_NUMBER;
+        n->p = (const char *)p;
+        rc = scan_number(&ps, p, &p);
+        if (rc != MD_OK)
+            return rc;
+        n->len = (size_t)((const char *)p - n->p);
+        goto after_value;
+    default:
+        return unexpected(&ps, p, "a value");
+    }
+
+member_key:
+    /* p is where an object's next key must start (whitespace skipped). */
+    if (p >= end || *p != '"')
+        return unexpected(&ps, p, "a string key");
+    rc = parse_string(&ps, p + 1, &key, &key_len, &p);
+    if (rc != MD_OK)
+        return rc;
+    p = skip_ws(p, end);
+    if (p >= end || *p != ':')
+        return unexpected(&ps, p, "':'");
+    p = skip_ws(p + 1, end);
+    goto value;
+
+after_value:
+    if (depth == 0)
+        goto done;
+    p = skip_ws(p, end);
+    f = &stack[depth - 1];
+    if (p < end && *p == ',') {
+        p = skip_ws(p + 1, end);
+        if (f->node->type == MD_J_OBJECT) {
+            if (p < end && *p == '}')
+                return syntax_error(&ps, p, "trailing comma");
+            goto member_key;
+        }
+        if (p < end && *p == ']')
+            return syntax_error(&ps, p, "trailing comma");
+        goto value;
+    }
+    if (f->node->type == MD_J_OBJECT) {
+        if (p >= end || *p != '}')
+            return unexpected(&ps, p, "',' or '}'");
+    } else if (p >= end || *p != ']') {
+        return unexpected(&ps, p, "',' or ']'");
+    }
+    p++;
+    depth--;
+    goto after_value;
+
+done:
+    p = skip_ws(p, end);
+    if (p != end)
+        return syntax_error(&ps, p, "unexpected data after the value");
+    *root = top;
+    return MD_OK;
+}
+
+const struct md_jnode *md_jdom_get(const struct md_jnode *o, const char *key)
+{
+    const struct md_jnode *m;
+    size_t klen;
+
+    if (o == NULL || o->type != MD_J_OBJECT)
+        return NULL;
+    klen = strlen(key);
+    for (m = o->child; m != NULL; m = m->next)
+        if (m->key_len == klen && memcmp(m->key, key, klen) == 0)
+            return m;
+    return NULL;
+}
+
+char *md_jdom_strdup(const struct md_jnode *n, struct md_arena *a)
+{
+    if (n == NULL || n->type != MD_J_STRING)
+        return NULL;
+    return md_arena_strndup(a, n->p, n->len);
+}
+
+/* ------------------------------------------------------------------------
+ * Integer conversions: exact, never through double
+ * ------------------------------------------------------------------------ */
+
+/* The magnitude of an integral NUMBER into *v and its sign into *neg. */
+static int scan_integer(const struct md_jnode *n, uint64_t *v, bool *neg)
+{
+    const unsigned char *p;
+    const unsigned char *end;
+    uint64_t acc = 0;
+
+    if (n == NULL || n->type != MD_J_NUMBER || n->len == 0)
+        return MD_EINVAL;
+    p = (const unsigned char *)n->p;
+    end = p + n->len;
+    *neg = *p == '-';
+    if (*neg)
+        p++;
+    if (p >= end || (*p == '0' && end - p > 1))
+        return MD_EINVAL;
+    for (; p < end; p++) {
+        unsigned d = (unsigned)*p - '0';
+
+        if (d > 9)
+            return MD_EINVAL;
+        if (acc > (UINT64_MAX - d) / 10)
+            return MD_EINVAL;
+        acc = acc * 10 + d;
+    }
+    *v = acc;
+    return MD_OK;
+}
+
+int md_jdom_i64(const struct md_jnode *n, int64_t *out)
+{
+    uint64_t v;
+    bool neg;
+
+    if (scan_integer(n, &v, &neg) != MD_OK)
+        return MD_EINVAL;
+    if (neg) {
+        if (v > (uint64_t)INT64_MAX + 1)
+            return MD_EINVAL;
+        *out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+    } else {
+        if (v > (uint64_t)INT64_MAX)
+            return MD_EINVAL;
+        *out = (int64_t)v;
+    }
+    return MD_OK;
+}
+
+int md_jdom_u64(const struct md_jnode *n, uint64_t *out)
+{
+    uint64_t v;
+    bool neg;
+
+    if (scan_integer(n, &v, &neg) != MD_OK)
+        return MD_EINVAL;
+    if (neg && v != 0)
+        return MD_EINVAL;
+    *out = v;
+    return MD_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * Float conversions: correctly rounded to double
+ * ------------------------------------------------------------------------ */
+
+#define MAX_SIG_DIGITS 19        /* decimal digits that always fit a uint64_t */
+#define EXP_CLAMP      100000000 /* exponents beyond this give 0 or infinity anyway */
+#define SLOW_DIGITS    800       /* more than the 767 a double halfway point can need */
+#define DBL_INF_BITS   0x7ff0000000000000ULL
+
+/* A decimal number: w * 10^q, up to a dropped tail of digits when truncated. */
+struct decimal {
+    uint64_t w; /* the first up to 19 significant digits */
+    int64_t q;  /* decimal exponent */
+    bool neg;
+    bool truncated; /* nonzero digits were dropped after w */
+};
+
+static const uint64_t pow10_u64[9] = {1,      10,      100,      1000,     10000,
+                                      100000, 1000000, 10000000, 100000000};
+
+/*
+ * Appends the digits at p to *w while it holds at most MAX_SIG_DIGITS
+ * (*nd so far), eight at a time; returns the end of the digits taken.
+ */
+static inline const unsigned char *take_digits(const unsigned char *p, const unsigned char *end,
+                                               uint64_t *w, int *nd)
+{
+    uint64_t acc = *w;
+    int n = *nd;
+
+    while (end - p >= 8 && n < MAX_SIG_DIGITS) {
+        uint64_t v = read8(p);
+        uint64_t m = nondigit_mask(v);
+        int k = m != 0 ? __builtin_ctzll(m) >> 3 : 8;
+
+        if (k > MAX_SIG_DIGITS - n)
+            k = MAX_SIG_DIGITS - n;
+        if (k == 0)
+            break;
+        if (k < 8) {
+            /* Move the k digits to the low end, '0'-padded in front. */
+            v = (v << (8 * (8 - k))) | (0x3030303030303030ULL >> (8 * k));
+        }
+        acc = acc * pow10_u64[k] + parse8_digits(v);
+        n += k;
+        p += k;
+        if (k < 8)
+            break;
+    }
+    while (p < end && n < MAX_SIG_DIGITS && is_digit(*p)) {
+        acc = acc * 10 + (*p - '0');
+        n++;
+        p++;
+    }
+    *w = acc;
+    *nd = n;
+    return p;
+}
+
+/* Splits number text into a struct decimal; -1 when it is not a JSON number. */
+static int scan_decimal(const unsigned char *p, const unsigned char *end, struct decimal *d)
+{
+    const unsigned char *s;
+    uint64_t w = 0;
+    int64_t q = 0;
+    int64_t e = 0;
+    int nd = 0;
+    bool eneg = false;
+    bool trunc = false;
+
+    d->neg = p < end && *p == '-';
+    if (d->neg)
+        p++;
+    if (p >= end || !is_digit(*p))
+        return -1;
+    if (*p == '0') {
+        p++;
+    } else {
+        /* No leading zeros here: every digit is significant. */
+        p = take_digits(p, end, &w, &nd);
+        for (; p < end && is_digit(*p); p++) {
+            q++;
+            trunc |= *p != '0';
+        }
+    }
+    if (p < end && *p == '.') {
+        p++;
+        if (p >= end || !is_digit(*p))
+            return -1;
+        if (nd == 0) {
+            for (s = p; p < end && *p == '0';)
+                p++;
+            q -= p - s;
+        }
+        s = p;
+        p = take_digits(p, end, &w, &nd);
+        q -= p - s;
+        for (; p < end && is_digit(*p); p++)
+            trunc |= *p != '0';
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) {
+            eneg = *p == '-';
+            p++;
+        }
+        if (p >= end || !is_digit(*p))
+            return -1;
+        for (; p < end && is_digit(*p); p++)
+            if (e < EXP_CLAMP)
+                e = e * 10 + (*p - '0');
+    }
+    if (p != end)
+        return -1;
+    d->w = w;
+    d->q = q + (eneg ? -e : e);
+    d->truncated = trunc;
+    return 0;
+}
+
+/*
+ * Eisel-Lemire: the double nearest w * 10^q (w != 0) as bits, without sign.
+ * False in the rare case the 128-bit product cannot decide the rounding.
+ * The algorithm and constants follow the fast_float library.
+ */
+static bool eisel_lemire(uint64_t w, int64_t q, uint64_t *bits)
+{
+    const uint64_t *p5;
+    unsigned __int128 prod;
+    uint64_t hi;
+    uint64_t lo;
+    uint64_t m;
+    int lz;
+    int upper;
+    int32_t power2;
+
+    if (q < POW5_MIN_Q) {
+        *bits = 0;
+        return true;
+    }
+    if (q > POW5_MAX_Q) {
+        *bits = DBL_INF_BITS;
+        return true;
+    }
+    lz = __builtin_clzll(w);
+    w <<= lz;
+    p5 = pow5_128[q - POW5_MIN_Q];
+    prod = (unsigned __int128)w * p5[0];
+    hi = (uint64_t)(prod >> 64);
+    lo = (uint64_t)prod;
+    if ((hi & 0x1ff) == 0x1ff) {
+        unsigned __int128 prod2 = (unsigned __int128)w * p5[1];
+        uint64_t hi2 = (uint64_t)(prod2 >> 64);
+
+        lo += hi2;
+        if (hi2 > lo)
+            hi++;
+    }
+    if (lo == UINT64_MAX && (q < -27 || q > 55))
+        return false;
+    upper = (int)(hi >> 63);
+    m = hi >> (upper + 64 - 52 - 3);
+    /* floor(q * log2(10)) + 63, then the bias of 1023. */
+    power2 = (int32_t)((((152170 + 65536) * (int32_t)q) >> 16) + 63) + upper - lz + 1023;
+    if (power2 <= 0) {
+        /* Subnormal (or zero): no halfway case can reach here. */
+        if (-power2 + 1 >= 64) {
+            *bits = 0;
+            return true;
+        }
+        m >>= -power2 + 1;
+        m += m & 1;
+        m >>= 1;
+        power2 = m < (1ULL << 52) ? 0 : 1;
+        *bits = m | ((uint64_t)power2 << 52);
+        return true;
+    }
+    /* An exact halfway case rounds to even; it can only occur for small q. */
+    if (lo <= 1 && q >= -4 && q <= 23 && (m & 3) == 1 && (m << (upper + 64 - 52 - 3)) == hi)
+        m &= ~(uint64_t)1;
+    m += m & 1;
+    m >>= 1;
+    if (m >= (2ULL << 52)) {
+        m = 1ULL << 52;
+        power2++;
+    }
+    m &= ~(1ULL << 52);
+    if (power2 >= 0x7ff) {
+        *bits = DBL_INF_BITS;
+        return true;
+    }
+    *bits = m | ((uint64_t)power2 << 52);
+    return true;
+}
+
+/*
+ * strtod on a normalised copy: significant digits (at most SLOW_DIGITS, then
+ * a sticky 1 standing for any nonzero tail, which cannot change the
+ * rounding), no decimal point (so no locale), and a clamped exponent.
+ */
+static double slow_f64(const unsigned char *p, const unsigned char *end)
+{
+    char buf[SLOW_DIGITS + 32];
+    size_t nd = 0;
+    int64_t q = 0;
+    int64_t e = 0;
+    bool neg = false;
+    bool eneg = false;
+    bool frac = false;
+    bool sticky = false;
+    double v;
+
+    if (p < end && *p == '-') {
+        neg = true;
+        buf[nd++] = '-';
+        p++;
+    }
+    for (; p < end && *p != 'e' && *p != 'E'; p++) {
+        if (*p == '.') {
+            frac = true;
+        } else if (nd == (size_t)neg && *p == '0') {
+            q -= frac;
+        } else if (nd < SLOW_DIGITS + (size_t)neg) {
+            buf[nd++] = (char)*p;
+            q -= frac;
+        } else {
+            q += !frac;
+            sticky |= *p != '0';
+        }
+    }
+    if (nd == (size_t)neg)
+        return neg ? -0.0 : 0.0;
+    if (sticky) {
+        buf[nd++] = '1';
+        q--;
+    }
+    if (p < end) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            eneg = *p++ == '-';
+        for (; p < end; p++)
+            if (e < EXP_CLAMP)
+                e = e * 10 + (*p - '0');
+    }
+    q += eneg ? -e : e;
+    if (q > EXP_CLAMP)
+        q = EXP_CLAMP;
+    if (q < -EXP_CLAMP)
+        q = -EXP_CLAMP;
+    snprintf(buf + nd, sizeof(buf) - nd, "e%lld", (long long)q);
+    v = strtod(buf, NULL);
+    return v;
+}
+
+static const double exact_pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* The double nearest the number text; MD_EINVAL when not a number. */
+static int text_to_f64(const char *s, size_t len, double *out)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    const unsigned char *end = p + len;
+    struct decimal d;
+    uint64_t bits;
+    uint64_t bits2;
+    double v;
+
+    if (len == 0)
+        return MD_EINVAL;
+    if (*p == 'N' || *p == 'I' || (len > 1 && p[0] == '-' && p[1] == 'I')) {
+        if (len == 3 && memcmp(s, "NaN", 3) == 0)
+            *out = NAN;
+        else if (len == 8 && memcmp(s, "Infinity", 8) == 0)
+            *out = INFINITY;
+        else if (len == 9 && memcmp(s, "-Infinity", 9) == 0)
+            *out = -INFINITY;
+        else
+            return MD_EINVAL;
+        return MD_OK;
+    }
+    if (scan_decimal(p, end, &d) != 0)
+        return MD_EINVAL;
+    if (d.w == 0) {
+        /* All digits kept were zero, so the dropped ones were too. */
+        *out = d.neg ? -0.0 : 0.0;
+        return MD_OK;
+    }
+    if (!d.truncated) {
+        /* Clinger: both operands exact doubles, one correctly rounded operation. */
+        if (d.w <= (1ULL << 53) && d.q >= -22 && d.q <= 22) {
+            v = (double)d.w;
+            v = d.q < 0 ? v / exact_pow10[-d.q] : v * exact_pow10[d.q];
+            *out = d.neg ? -v : v;
+            return MD_OK;
+        }
+        if (eisel_lemire(d.w, d.q, &bits))
+            goto have_bits;
+    } else if (eisel_lemire(d.w, d.q, &bits) && eisel_lemire(d.w + 1, d.q, &bits2) &&
+               bits == bits2) {
+        /* The true value lies in [w, w+1) * 10^q and both ends round alike. */
+        goto have_bits;
+    }
+    v = slow_f64(p, end);
+    if (isinf(v))
+        return MD_EINVAL;
+    *out = v;
+    return MD_OK;
+
+have_bits:
+    if (bits == DBL_INF_BITS)
+        return MD_EINVAL;
+    bits |= (uint64_t)d.neg << 63;
+    memcpy(&v, &bits, sizeof(v));
+    *out = v;
+    return MD_OK;
+}
+
+int md_jdom_f64(const struct md_jnode *n, double *out)
+{
+    if (n == NULL || n->type != MD_J_NUMBER)
+        return MD_EINVAL;
+    return text_to_f64(n->p, n->len, out);
+}
+
+int md_jdom_f32(const struct md_jnode *n, float *out)
+{
+    double v;
+    float f;
+
+    if (n == NULL || n->type != MD_J_NUMBER)
+        return MD_EINVAL;
+    if (text_to_f64(n->p, n->len, &v) != MD_OK)
+        return MD_EINVAL;
+    f = (float)v;
+    if (isinf(f) && !isinf(v))
+        return MD_EINVAL;
+    *out = f;
+    return MD_OK;
+}

@@ -76,7 +76,7 @@ demo:
 	@sh scripts/deps.sh
 	@$(MAKE) --no-print-directory all
 	@mkdir -p var
-	$(BUILD)/modeld --repo examples/repo --listen 127.0.0.1:8080 --data var
+	$(BUILD)/modeld --repo examples/repo --listen 127.0.0.1:8080 --data var --poll 2
 
 test:
 	@sh scripts/deps.sh test

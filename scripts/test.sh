@@ -67,6 +67,8 @@ echo "== unit"
 unit build
 echo "== integration"
 integration build
+echo "== layers"
+if sh scripts/check-layers.sh; then add 1 0; echo "ok   layer check"; else add 0 1; echo "FAIL layer check"; fi
 echo "== fuzz"
 if make -j"$JOBS" test-fuzz >"$log" 2>&1; then fuzz; else cat "$log" | tail -30; add 0 1; fi
 if [ "${SKIP_ASAN:-0}" != 1 ]; then

@@ -794,12 +794,14 @@ static bool is_json_number(const char *s)
 {
     struct md_arena a;
     struct md_jnode *r;
+    bool ok;
     int rc;
 
     md_arena_init(&a, 4096);
     rc = md_jdom_parse(s, strlen(s), 0, &a, &r, NULL);
+    ok = rc == MD_OK && r->type == MD_J_NUMBER;
     md_arena_release(&a);
-    return rc == MD_OK && r->type == MD_J_NUMBER;
+    return ok;
 }
 
 static void test_float_random_decimal(void **state)

@@ -419,6 +419,15 @@ static int put_flat(struct conv *cv, const struct md_jnode *arr)
     return MD_OK;
 }
 
+static int count_error(const struct md_tensor *t, size_t leaves, struct md_err *err)
+{
+    char buf[MD_TENSOR_MAX_DIMS * 21 + 4];
+
+    return md_err_set(err, MD_EINVAL, "input '%.*s': data has %zu elements but shape %s needs %zu",
+                      quote_len(strlen(t->name)), t->name, leaves, shape_str(t, buf, sizeof(buf)),
+                      t->count);
+}
+
 static int find_input_members(const struct md_jnode *in, size_t idx, struct input_members *im,
                               struct md_err *err)
 {
@@ -519,10 +528,10 @@ static int decode_input(const struct md_jnode *in, size_t idx, struct md_tensor 
 {
     struct input_members im;
     struct conv cv;
-    char buf[MD_TENSOR_MAX_DIMS * 21 + 4];
     size_t esize;
     size_t bytes;
     size_t leaves;
+    bool flat;
     int rc;
 
     rc = find_input_members(in, idx, &im, err);
@@ -554,6 +563,14 @@ static int decode_input(const struct md_jnode *in, size_t idx, struct md_tensor 
     if (t->dtype == MD_DT_FP16 || t->dtype == MD_DT_BF16)
         return md_err_set(err, MD_EINVAL, "input '%.*s': %s data via JSON is not supported",
                           quote_len(strlen(t->name)), t->name, md_dtype_name(t->dtype));
+    /*
+     * Count before allocating, so the allocation is bounded by the body: the
+     * top level holds exactly count elements (checked on the way), or the
+     * leaves do.
+     */
+    flat = im.data->n == t->count;
+    if (!flat && (leaves = count_leaves(im.data)) != t->count)
+        return count_error(t, leaves, err);
     esize = t->dtype == MD_DT_BYTES ? sizeof(struct md_bytes) : md_dtype_size(t->dtype);
     bytes = t->count * esize; /* count <= 2^31, esize <= 16: no overflow */
     t->data = md_arena_alloc(a, bytes > 0 ? bytes : 1);
@@ -563,20 +580,18 @@ static int decode_input(const struct md_jnode *in, size_t idx, struct md_tensor 
     cv.a = a;
     cv.i = 0;
     cv.err = err;
-    if (im.data->n == t->count) {
+    if (flat) {
         rc = put_flat(&cv, im.data);
         if (rc != NOT_FLAT)
             return rc;
-        /* It nests after all: start over on the slow path. */
+        /* It nests after all: count the leaves and start over. */
+        leaves = count_leaves(im.data);
+        if (leaves != t->count)
+            return count_error(t, leaves, err);
         cv.i = 0;
         if (t->missing != NULL)
             memset(t->missing, 0, t->count);
     }
-    leaves = count_leaves(im.data);
-    if (leaves != t->count)
-        return md_err_set(
-            err, MD_EINVAL, "input '%.*s': data has %zu elements but shape %s needs %zu",
-            quote_len(strlen(t->name)), t->name, leaves, shape_str(t, buf, sizeof(buf)), t->count);
     return put_nested(&cv, im.data);
 }
 

@@ -42,14 +42,15 @@ static int syntax_error(struct parser *ps, const unsigned char *at, const char *
                       reason);
 }
 
-/* "expected X, found 'c'", or "unexpected end of input" at the end. */
+/* "expected X, found 'c'", or "unexpected end of input, expected X" at the end. */
 static int unexpected(struct parser *ps, const unsigned char *at, const char *expected)
 {
     size_t off = (size_t)(at - ps->base);
 
     if (at >= ps->end)
-        return md_err_set(ps->err, MD_EINVAL, "invalid JSON at byte %zu: unexpected end of input",
-                          off);
+        return md_err_set(ps->err, MD_EINVAL,
+                          "invalid JSON at byte %zu: unexpected end of input, expected %s", off,
+                          expected);
     if (*at >= 0x20 && *at < 0x7f)
         return md_err_set(ps->err, MD_EINVAL, "invalid JSON at byte %zu: expected %s, found '%c'",
                           off, expected, *at);

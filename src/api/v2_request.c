@@ -12,6 +12,7 @@
  */
 #include "api/v2_request.h"
 
+#include <assert.h>
 #include <math.h>
 
 #include "util/jdom.h"
@@ -537,6 +538,7 @@ static int decode_input(const struct md_jnode *in, size_t idx, struct md_tensor 
     rc = find_input_members(in, idx, &im, err);
     if (rc != MD_OK)
         return rc;
+    assert(im.name != NULL && im.datatype != NULL && im.shape != NULL);
     rc = take_name(im.name, a, "inputs", idx, &t->name, err);
     if (rc != MD_OK)
         return rc;

@@ -79,10 +79,16 @@ static struct md_jnode *node_new(struct parser *ps, const unsigned char *at)
         return ps->nodes++;
     left = (size_t)(ps->end - at) / 2 + 1;
     want = ps->batch < left ? ps->batch : left;
-    ps->nodes = md_arena_alloc(ps->a, want * sizeof(struct md_jnode));
-    if (ps->nodes == NULL) {
+    /* Near the arena's limit, settle for smaller batches before giving up. */
+    for (;;) {
+        ps->nodes = md_arena_alloc(ps->a, want * sizeof(struct md_jnode));
+        if (ps->nodes != NULL)
+            break;
         ps->nodes_end = NULL;
-        return NULL;
+        if (want == 1)
+            return NULL;
+        want /= 2;
+        ps->batch = want;
     }
     ps->nodes_end = ps->nodes + want;
     if (ps->batch < NODE_BATCH_MAX)

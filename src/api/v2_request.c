@@ -12,6 +12,7 @@
  */
 #include "api/v2_request.h"
 
+#include <assert.h>
 #include <math.h>
 
 #include "util/jdom.h"
@@ -93,41 +94,38 @@ static int take_name(const struct md_jnode *v, struct md_arena *a, const char *l
     return MD_OK;
 }
 
-/*
- * Remembers names and reports the first repeat. Requests are small, but a
- * hostile one may list a million outputs, so this hashes instead of
- * comparing every pair.
- */
-struct nameset {
-    const char **slots; /* mask + 1 slots, NULL when free */
-    size_t mask;
-};
-
-static int nameset_init(struct nameset *s, size_t n, struct md_arena *a)
+static int cmp_names(const void *x, const void *y)
 {
-    size_t cap = 16;
-
-    while (cap < 2 * n)
-        cap *= 2;
-    s->slots = md_arena_calloc(a, cap, sizeof(*s->slots));
-    s->mask = cap - 1;
-    return s->slots != NULL ? MD_OK : MD_ETOOBIG;
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
 }
 
-/* False when name was already in the set. */
-static bool nameset_add(struct nameset *s, const char *name)
+/*
+ * A name that appears twice in names[0..n) into *dup (NULL when none). A
+ * short list is compared pairwise and reports the first repeat; a long one
+ * (a hostile request may list a million outputs) is sorted in place, so the
+ * cost stays O(n log n) whatever the names are.
+ */
+static void find_repeat(const char **names, size_t n, const char **dup)
 {
-    uint64_t h = 1469598103934665603ULL;
-    const unsigned char *c;
     size_t i;
+    size_t j;
 
-    for (c = (const unsigned char *)name; *c != '\0'; c++)
-        h = (h ^ *c) * 1099511628211ULL;
-    for (i = (size_t)h & s->mask; s->slots[i] != NULL; i = (i + 1) & s->mask)
-        if (strcmp(s->slots[i], name) == 0)
-            return false;
-    s->slots[i] = name;
-    return true;
+    *dup = NULL;
+    if (n <= 8) {
+        for (i = 1; i < n; i++)
+            for (j = 0; j < i; j++)
+                if (strcmp(names[i], names[j]) == 0) {
+                    *dup = names[i];
+                    return;
+                }
+        return;
+    }
+    qsort(names, n, sizeof(*names), cmp_names);
+    for (i = 1; i < n; i++)
+        if (strcmp(names[i], names[i - 1]) == 0) {
+            *dup = names[i];
+            return;
+        }
 }
 
 /* "[2,3]" into buf. */
@@ -537,6 +535,7 @@ static int decode_input(const struct md_jnode *in, size_t idx, struct md_tensor 
     rc = find_input_members(in, idx, &im, err);
     if (rc != MD_OK)
         return rc;
+    assert(im.name != NULL && im.datatype != NULL && im.shape != NULL);
     rc = take_name(im.name, a, "inputs", idx, &t->name, err);
     if (rc != MD_OK)
         return rc;
@@ -599,7 +598,8 @@ static int decode_inputs(const struct md_jnode *inputs, struct md_infer_request 
                          struct md_arena *a, struct md_err *err)
 {
     const struct md_jnode *in;
-    struct nameset seen;
+    const char **names;
+    const char *dup;
     size_t i = 0;
     int rc;
 
@@ -609,17 +609,23 @@ static int decode_inputs(const struct md_jnode *inputs, struct md_infer_request 
     req->inputs = md_arena_calloc(a, inputs->n, sizeof(*req->inputs));
     if (req->inputs == NULL)
         return no_memory(err);
-    if (inputs->n > 1 && nameset_init(&seen, inputs->n, a) != MD_OK)
-        return no_memory(err);
     for (in = inputs->child; in != NULL; in = in->next, i++) {
         rc = decode_input(in, i, &req->inputs[i], a, err);
         if (rc != MD_OK)
             return rc;
-        if (inputs->n > 1 && !nameset_add(&seen, req->inputs[i].name))
-            return md_err_set(err, MD_EINVAL, "input '%.*s' already exists in request",
-                              quote_len(strlen(req->inputs[i].name)), req->inputs[i].name);
     }
     req->n_inputs = inputs->n;
+    if (inputs->n == 1)
+        return MD_OK;
+    names = md_arena_alloc(a, inputs->n * sizeof(*names));
+    if (names == NULL)
+        return no_memory(err);
+    for (i = 0; i < inputs->n; i++)
+        names[i] = req->inputs[i].name;
+    find_repeat(names, inputs->n, &dup);
+    if (dup != NULL)
+        return md_err_set(err, MD_EINVAL, "input '%.*s' already exists in request",
+                          quote_len(strlen(dup)), dup);
     return MD_OK;
 }
 
@@ -685,7 +691,8 @@ static int decode_outputs(const struct md_jnode *outputs, struct md_infer_reques
                           struct md_arena *a, struct md_err *err)
 {
     const struct md_jnode *out;
-    struct nameset seen;
+    const char **names;
+    const char *dup;
     size_t i = 0;
     int rc;
 
@@ -695,17 +702,20 @@ static int decode_outputs(const struct md_jnode *outputs, struct md_infer_reques
     if (outputs->n == 0)
         return MD_OK;
     req->outputs = md_arena_calloc(a, outputs->n, sizeof(*req->outputs));
-    if (req->outputs == NULL || nameset_init(&seen, outputs->n, a) != MD_OK)
+    names = md_arena_alloc(a, outputs->n * sizeof(*names));
+    if (req->outputs == NULL || names == NULL)
         return no_memory(err);
     for (out = outputs->child; out != NULL; out = out->next, i++) {
         rc = decode_output(out, i, &req->outputs[i], a, err);
         if (rc != MD_OK)
             return rc;
-        if (!nameset_add(&seen, req->outputs[i].name))
-            return md_err_set(err, MD_EINVAL, "output '%.*s' already exists in request",
-                              quote_len(strlen(req->outputs[i].name)), req->outputs[i].name);
+        names[i] = req->outputs[i].name;
     }
     req->n_outputs = outputs->n;
+    find_repeat(names, outputs->n, &dup);
+    if (dup != NULL)
+        return md_err_set(err, MD_EINVAL, "output '%.*s' already exists in request",
+                          quote_len(strlen(dup)), dup);
     return MD_OK;
 }
 

@@ -79,10 +79,16 @@ static struct md_jnode *node_new(struct parser *ps, const unsigned char *at)
         return ps->nodes++;
     left = (size_t)(ps->end - at) / 2 + 1;
     want = ps->batch < left ? ps->batch : left;
-    ps->nodes = md_arena_alloc(ps->a, want * sizeof(struct md_jnode));
-    if (ps->nodes == NULL) {
+    /* Near the arena's limit, settle for smaller batches before giving up. */
+    for (;;) {
+        ps->nodes = md_arena_alloc(ps->a, want * sizeof(struct md_jnode));
+        if (ps->nodes != NULL)
+            break;
         ps->nodes_end = NULL;
-        return NULL;
+        if (want == 1)
+            return NULL;
+        want /= 2;
+        ps->batch = want;
     }
     ps->nodes_end = ps->nodes + want;
     if (ps->batch < NODE_BATCH_MAX)
@@ -424,8 +430,8 @@ int md_jdom_parse(const char *text, size_t len, unsigned flags, struct md_arena 
         struct md_jnode *last; /* its last child so far */
     } stack[MD_JDOM_MAX_DEPTH];
     struct parser ps;
-    const unsigned char *p = (const unsigned char *)text;
-    const unsigned char *end = p + len;
+    const unsigned char *p;
+    const unsigned char *end;
     const char *key = NULL;
     size_t key_len = 0;
     struct md_jnode *top = NULL;
@@ -435,6 +441,10 @@ int md_jdom_parse(const char *text, size_t len, unsigned flags, struct md_arena 
     int rc;
 
     *root = NULL;
+    if (text == NULL)
+        return md_err_set(err, MD_EINVAL, "invalid JSON at byte 0: no text");
+    p = (const unsigned char *)text;
+    end = p + len;
     ps.base = p;
     ps.end = end;
     ps.flags = flags;
@@ -443,8 +453,6 @@ int md_jdom_parse(const char *text, size_t len, unsigned flags, struct md_arena 
     ps.nodes_end = NULL;
     ps.batch = NODE_BATCH_MIN;
     ps.err = err;
-    if (text == NULL)
-        return md_err_set(err, MD_EINVAL, "invalid JSON at byte 0: no text");
     p = skip_ws(p, end);
 
 value:
@@ -715,7 +723,7 @@ static inline const unsigned char *take_digits(const unsigned char *p, const uns
     while (end - p >= 8 && n < MAX_SIG_DIGITS) {
         uint64_t v = read8(p);
         uint64_t m = nondigit_mask(v);
-        int k = m != 0 ? __builtin_ctzll(m) >> 3 : 8;
+        int k = m != 0 ? (__builtin_ctzll(m) >> 3) & 7 : 8;
 
         if (k > MAX_SIG_DIGITS - n)
             k = MAX_SIG_DIGITS - n;
@@ -844,8 +852,11 @@ static bool eisel_lemire(uint64_t w, int64_t q, uint64_t *bits)
         return false;
     upper = (int)(hi >> 63);
     m = hi >> (upper + 64 - 52 - 3);
-    /* floor(q * log2(10)) + 63, then the bias of 1023. */
-    power2 = (int32_t)((((152170 + 65536) * (int32_t)q) >> 16) + 63) + upper - lz + 1023;
+    /*
+     * floor(q * log2(10)) as fast_float computes it, (217706 * q) >> 16, kept
+     * non-negative before the shift; then + 63 and the bias of 1023.
+     */
+    power2 = ((217706 * (int32_t)q + (2048 << 16)) >> 16) - 2048 + 63 + upper - lz + 1023;
     if (power2 <= 0) {
         /* Subnormal (or zero): no halfway case can reach here. */
         if (-power2 + 1 >= 64) {

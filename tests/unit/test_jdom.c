@@ -459,6 +459,14 @@ static void test_arena_limit(void **state)
         assert_int_equal(r->p[0], '\n');
         md_arena_release(&small);
     }
+    /* Batches shrink near the limit: three nodes fit exactly. */
+    md_arena_init(&small, 3 * sizeof(struct md_jnode));
+    assert_int_equal(md_jdom_parse("[1, 2]", 6, 0, &small, &r, &err), MD_OK);
+    assert_int_equal(r->n, 2);
+    md_arena_release(&small);
+    md_arena_init(&small, 3 * sizeof(struct md_jnode) - 16);
+    assert_int_equal(md_jdom_parse("[1, 2]", 6, 0, &small, &r, &err), MD_ETOOBIG);
+    md_arena_release(&small);
     /* No text at all. */
     assert_int_equal(md_jdom_parse(NULL, 0, 0, &fx.a, &r, &err), MD_EINVAL);
 }

@@ -350,6 +350,20 @@ static void test_many_inputs(void **state)
     snprintf(body + o, sizeof(body) - o,
              ",{\"name\":\"in17\",\"datatype\":\"INT8\",\"shape\":[1],\"data\":[1]}]}");
     expect_error(body, MD_EINVAL, "input 'in17' already exists in request");
+    /* Many outputs, unique, then with one repeat. */
+    o = (size_t)snprintf(body, sizeof(body),
+                         "{\"inputs\":[{\"name\":\"a\",\"datatype\":\"FP32\",\"shape\":[1],"
+                         "\"data\":[1]}],\"outputs\":[");
+    for (i = 0; i < 300; i++)
+        o += (size_t)snprintf(body + o, sizeof(body) - o, "%s{\"name\":\"out%d\"}",
+                              i > 0 ? "," : "", i);
+    snprintf(body + o, sizeof(body) - o, "]}");
+    decode_ok(body);
+    assert_int_equal(req.n_outputs, 300);
+    assert_string_equal(req.outputs[0].name, "out0");
+    assert_string_equal(req.outputs[299].name, "out299");
+    snprintf(body + o, sizeof(body) - o, ",{\"name\":\"out123\"}]}");
+    expect_error(body, MD_EINVAL, "output 'out123' already exists in request");
 }
 
 /* ------------------------------------------------------------------------

@@ -91,7 +91,9 @@ test-unit: $(UNIT_BIN)
 test-fuzz: $(FUZZ_BIN)
 
 fuzz: $(BUILD)/fuzz/fuzz_$(FUZZ)
-	$(BUILD)/fuzz/fuzz_$(FUZZ) -max_total_time=$(or $(SECS),60) tests/fuzz/corpus/$(FUZZ)
+	@mkdir -p $(BUILD)/fuzz/work-$(FUZZ)
+	$(BUILD)/fuzz/fuzz_$(FUZZ) -max_total_time=$(or $(SECS),60) \
+	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/work-$(FUZZ) tests/fuzz/corpus/$(FUZZ)
 
 check-layers:
 	@sh scripts/check-layers.sh

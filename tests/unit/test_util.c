@@ -83,7 +83,7 @@ static void test_buf_json_str(void **state)
 
     (void)state;
     md_buf_init(&b, 1000);
-    assert_int_equal(md_buf_json_str(&b, "a\"b\\c\n\t\x01\xc3\xa9", 9), MD_OK);
+    assert_int_equal(md_buf_json_str(&b, "a\"b\\c\n\t\x01\xc3\xa9", 10), MD_OK);
     assert_string_equal(b.data, "\"a\\\"b\\\\c\\n\\t\\u0001\xc3\xa9\"");
     md_buf_release(&b);
 }

@@ -174,7 +174,7 @@ static int xgb_predict(void *inst, const float *x, size_t n_rows, float *out, st
     char iface[256];
     static const char config[] =
         "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, "
-        "\"strict_shape\": false, \"missing\": NaN}";
+        "\"strict_shape\": false, \"missing\": NaN, \"cache_id\": 0}";
     const bst_ulong *shape = NULL;
     bst_ulong dim = 0;
     const float *res = NULL;

@@ -22,18 +22,21 @@
 
 #define MAX_FILE_BYTES ((size_t)1 << 30)
 #define MAX_NODES ((size_t)1 << 28)
-#define DEFAULT_LEFT 0x80000000u
-#define LANES 8 /* walks advanced in lock-step */
+#define DEFAULT_LEFT 0x8000u
+#define MAX_FEATURES 0x7fffu  /* feature indexes fit 15 bits, the sentinel included */
+#define MAX_REL 0xffffu       /* a child sits at most this many nodes after its parent */
+#define LANES 16 /* walks advanced in lock-step */
 
-/* A flattened node. An internal node's children are nodes[left] and
- * nodes[left + 1]. A leaf points at itself and tests the sentinel column
+/* A flattened node, 8 bytes so that a whole ensemble stays in cache. An
+ * internal node's children are nodes[i + rel] and nodes[i + rel + 1]. A leaf
+ * points at itself (rel 0) and tests the sentinel column
  * (index n_features, always NaN, missing goes left), so a walk that has
  * reached a leaf stays there: trees are walked a fixed number of steps with
  * no data-dependent branch. */
 struct tnode {
-    uint32_t feat;  /* feature index | DEFAULT_LEFT when missing goes left */
-    float value;    /* split condition, or the leaf value */
-    uint32_t left;  /* index of the left child; 0 for a leaf */
+    float value;   /* split condition, or the leaf value */
+    uint16_t feat; /* feature index | DEFAULT_LEFT when missing goes left */
+    uint16_t rel;  /* the left child is this many nodes further; 0 for a leaf */
 };
 
 enum objective {
@@ -229,8 +232,8 @@ static int add_tree(struct trees *t, const struct md_jnode *tree, size_t idx, si
                 break;
             }
             nd->value = (float)cond;
-            nd->left = newpos[o];
-            nd->feat = (uint32_t)t->n_features | DEFAULT_LEFT;
+            nd->rel = 0;
+            nd->feat = (uint16_t)(t->n_features | DEFAULT_LEFT);
             continue;
         }
         if (!get_number(SC[o], &cond) || cond != cond) {
@@ -251,12 +254,19 @@ static int add_tree(struct trees *t, const struct md_jnode *tree, size_t idx, si
                              idx, o, t->n_features - 1);
             break;
         }
-        nd->feat = (uint32_t)f;
+        nd->feat = (uint16_t)f;
         if (DL[o]->type == MD_J_TRUE || (get_int(DL[o], &dv) && dv != 0))
             nd->feat |= DEFAULT_LEFT;
         newpos[l] = (uint32_t)t->n_nodes;
         newpos[r] = (uint32_t)t->n_nodes + 1;
-        nd->left = newpos[l];
+        if (newpos[l] - newpos[o] > MAX_REL) {
+            rc_ = md_err_set(err, MD_EUNSUPPORTED,
+                             "tree %zu is wider than the trees backend handles (%u nodes "
+                             "between a node and its children); use the xgboost backend",
+                             idx, MAX_REL);
+            break;
+        }
+        nd->rel = (uint16_t)(newpos[l] - newpos[o]);
         t->n_nodes += 2;
         queue[tail++] = (size_t)l;
         queue[tail++] = (size_t)r;
@@ -308,6 +318,10 @@ static int parse_params(struct trees *t, const struct md_jnode *learner, struct 
     if (!get_count(md_jdom_get(mp, "num_feature"), 1u << 24, &t->n_features) ||
         t->n_features == 0)
         return corrupt(err, "learner_model_param.num_feature", "expected a positive count");
+    if (t->n_features >= MAX_FEATURES)
+        return md_err_set(err, MD_EUNSUPPORTED,
+                          "%zu features: the trees backend handles up to %u; use the xgboost "
+                          "backend", t->n_features, MAX_FEATURES - 1);
     if (md_jdom_get(mp, "num_class") != NULL &&
         !get_count(md_jdom_get(mp, "num_class"), 1u << 16, &num_class))
         return corrupt(err, "learner_model_param.num_class", "expected a count");
@@ -483,12 +497,12 @@ static void trees_describe(const void *inst, struct md_backend_desc *out)
 static inline uint32_t step(const struct tnode *nodes, uint32_t i, const float *x)
 {
     const struct tnode *n = &nodes[i];
-    float v = x[n->feat & ~DEFAULT_LEFT];
+    float v = x[n->feat & MAX_FEATURES];
     uint32_t nan = v != v;
     uint32_t right = (uint32_t)!(v < n->value);
 
     right = nan ? !(n->feat & DEFAULT_LEFT) : right;
-    return n->left + right;
+    return i + n->rel + right;
 }
 
 /* Adds each tree's leaf to its group's margin, trees in order, for one row

@@ -4,6 +4,7 @@ libmicrohttpd server) and fastapi_v2.py (what a Python team would write), in
 rounds, and prints medians and ratios. Standard library only.
 
 Environment: ROUNDS (3), DURATION seconds per run (10), CONNS (32),
+THREADS (modeld's --threads, default 1: the same one thread noop_http gets),
 MD_PEERS (../shared/peers), SKIP_FASTAPI=1 to leave the Python peer out."""
 import os
 import re
@@ -22,6 +23,7 @@ PEERS = os.path.abspath(os.environ.get("MD_PEERS", os.path.join(ROOT, "..", "sha
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 DURATION = int(os.environ.get("DURATION", "10"))
 CONNS = int(os.environ.get("CONNS", "32"))
+THREADS = os.environ.get("THREADS", "1")
 
 
 def free_port():
@@ -85,7 +87,7 @@ def main():
         p_md = free_port()
         procs.append(start([os.path.join(ROOT, "build", "modeld"), "--repo", repo, "--listen",
                             "127.0.0.1:%d" % p_md, "--data", os.path.join(tmp, "data"),
-                            "--log-level", "warn"]))
+                            "--threads", THREADS, "--log-level", "warn"]))
         wait_http("http://127.0.0.1:%d/v2/health/ready" % p_md)
         servers.append(("modeld", p_md))
         p_noop = free_port()
@@ -112,8 +114,8 @@ def main():
 
         med = {n: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v),
                    statistics.median(x[2] for x in v)) for n, v in results.items()}
-        print("\nsingle-row Open Inference Protocol infer, wrk -t1 -c%d, %d rounds, medians"
-              % (CONNS, ROUNDS))
+        print("\nsingle-row Open Inference Protocol infer, wrk -t1 -c%d, %d rounds, medians; "
+              "modeld --threads %s, noop_http 1 thread" % (CONNS, ROUNDS, THREADS))
         print("%-12s %12s %10s %10s" % ("server", "req/s", "p50 ms", "p99 ms"))
         for n, (rps, p50, p99) in med.items():
             print("%-12s %12.0f %10.3f %10.3f" % (n, rps, p50, p99))

@@ -12,6 +12,9 @@
 #include "util/mem.h"
 
 #include <dirent.h>
+#include <malloc.h>
+#include <stdatomic.h>
+#include <unistd.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -245,24 +248,29 @@ static void publish(struct md_repo *r, struct mentry *e, struct vrec *recs, size
 static int read_file(const char *path, size_t max, char **out, size_t *len, struct md_err *err)
 {
     FILE *f = fopen(path, "rb");
+    struct stat st;
     char *buf;
     size_t n;
 
     *out = NULL;
     if (f == NULL)
         return md_err_set(err, MD_EIO, "%s", strerror(errno));
-    buf = md_xmalloc(max + 1);
-    n = fread(buf, 1, max + 1, f);
-    if (ferror(f)) {
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return md_err_set(err, MD_EIO, "not a regular file");
+    }
+    if ((size_t)st.st_size > max) {
+        fclose(f);
+        return md_err_set(err, MD_ETOOBIG, "larger than %zu bytes", max);
+    }
+    buf = md_xmalloc((size_t)st.st_size + 1);
+    n = fread(buf, 1, (size_t)st.st_size, f);
+    if (ferror(f) || n != (size_t)st.st_size) {
         fclose(f);
         free(buf);
         return md_err_set(err, MD_EIO, "read error");
     }
     fclose(f);
-    if (n > max) {
-        free(buf);
-        return md_err_set(err, MD_ETOOBIG, "larger than %zu bytes", max);
-    }
     buf[n] = '\0';
     *out = buf;
     *len = n;
@@ -528,12 +536,62 @@ static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md
     return MD_OK;
 }
 
+/* Models to bring up to date, shared by the threads of one scan. */
+struct scan_job {
+    struct md_repo *r;
+    struct mentry **list;
+    size_t n;
+    _Atomic size_t next;
+    _Atomic int failed;
+};
+
+static void *scan_worker(void *arg)
+{
+    struct scan_job *j = arg;
+
+    for (;;) {
+        size_t i = atomic_fetch_add(&j->next, 1);
+
+        if (i >= j->n)
+            break;
+        if (scan_model(j->r, j->list[i], false, NULL) != MD_OK)
+            atomic_fetch_add(&j->failed, 1);
+    }
+    return NULL;
+}
+
+/*
+ * Scans the models in job on up to one thread per core: each model is
+ * independent (its own entry; publishing takes the write lock), and loading
+ * is where start-up time goes.
+ */
+static void scan_parallel(struct scan_job *j)
+{
+    pthread_t th[8];
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t want = cores > 1 ? (size_t)cores : 1;
+    size_t started = 0;
+    size_t i;
+
+    if (want > MD_ARRAY_LEN(th) + 1)
+        want = MD_ARRAY_LEN(th) + 1;
+    if (want > j->n)
+        want = j->n;
+    for (i = 1; i < want; i++)
+        if (pthread_create(&th[started], NULL, scan_worker, j) == 0)
+            started++;
+    scan_worker(j);
+    for (i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+}
+
 int md_repo_scan(struct md_repo *r)
 {
+    struct scan_job job;
     DIR *d;
     struct dirent *de;
     size_t i;
-    int failed = 0;
+    size_t cap = 0;
 
     pthread_mutex_lock(&r->scan_lock);
     for (i = 0; i < r->n_models; i++)
@@ -545,6 +603,11 @@ int md_repo_scan(struct md_repo *r)
         pthread_mutex_unlock(&r->scan_lock);
         return 0;
     }
+    job.r = r;
+    job.list = NULL;
+    job.n = 0;
+    atomic_init(&job.next, 0);
+    atomic_init(&job.failed, 0);
     while ((de = readdir(d)) != NULL) {
         char path[PATH_MAX];
         struct stat st;
@@ -562,10 +625,15 @@ int md_repo_scan(struct md_repo *r)
         e->seen = true;
         if (e->unloaded)
             continue;
-        if (scan_model(r, e, false, NULL) != MD_OK)
-            failed++;
+        if (job.n == cap) {
+            cap = cap ? cap * 2 : 16;
+            job.list = md_xrealloc(job.list, cap * sizeof(*job.list));
+        }
+        job.list[job.n++] = e;
     }
     closedir(d);
+    scan_parallel(&job);
+    free(job.list);
     for (i = 0; i < r->n_models;) {
         if (!r->models[i]->seen) {
             md_log_kv(MD_LOG_INFO, "model removed from the repository", "model",
@@ -576,7 +644,9 @@ int md_repo_scan(struct md_repo *r)
         i++;
     }
     pthread_mutex_unlock(&r->scan_lock);
-    return failed;
+    /* Loading parses large files: hand the parser's freed memory back. */
+    malloc_trim(0);
+    return atomic_load(&job.failed);
 }
 
 int md_repo_load_model(struct md_repo *r, const char *name, struct md_err *err)

@@ -29,6 +29,8 @@
 #define MAX_LATEST 1000000
 #define MAX_ENGINE 256
 #define MAX_DESCRIPTION 4096
+#define MAX_DEPTH 32     /* nested sequences and mappings; the format needs 4 */
+#define MAX_ANCHORS 1000 /* anchors and aliases together */
 
 /* Parsing state: the document, the contract being built, where errors go. */
 struct pctx {
@@ -1470,6 +1472,63 @@ static int yaml_fail(const yaml_parser_t *p, struct md_err *err)
                       p->problem_mark.line + 1, p->problem_mark.column + 1, problem);
 }
 
+/*
+ * Walks text's events once before building the tree, to refuse what would
+ * make libyaml slow: its scanner spends time proportional to the nesting
+ * depth on every token, and its loader compares each anchor and alias with
+ * every anchor before it, so deep nesting or many anchors cost time
+ * quadratic in the file's size. No model.yaml needs either.
+ */
+static int prescan(const char *text, size_t len, struct md_err *err)
+{
+    yaml_parser_t p;
+    yaml_event_t ev;
+    size_t depth = 0;
+    size_t anchors = 0;
+    int rc = MD_OK;
+    bool done = false;
+
+    if (!yaml_parser_initialize(&p))
+        return md_err_set(err, MD_ENOMEM, "model.yaml: out of memory");
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    while (!done && rc == MD_OK) {
+        if (!yaml_parser_parse(&p, &ev)) {
+            rc = yaml_fail(&p, err);
+            break;
+        }
+        switch (ev.type) {
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT:
+            if (++depth > MAX_DEPTH)
+                rc = md_err_set(err, MD_EINVAL,
+                                "model.yaml: nesting deeper than %d levels at line %zu",
+                                MAX_DEPTH, ev.start_mark.line + 1);
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            depth--;
+            break;
+        case YAML_STREAM_END_EVENT:
+            done = true;
+            break;
+        default:
+            break;
+        }
+        if (ev.type == YAML_ALIAS_EVENT ||
+            (ev.type == YAML_SCALAR_EVENT && ev.data.scalar.anchor != NULL) ||
+            (ev.type == YAML_SEQUENCE_START_EVENT && ev.data.sequence_start.anchor != NULL) ||
+            (ev.type == YAML_MAPPING_START_EVENT && ev.data.mapping_start.anchor != NULL)) {
+            if (++anchors > MAX_ANCHORS && rc == MD_OK)
+                rc = md_err_set(err, MD_EINVAL,
+                                "model.yaml: more than %d anchors and aliases at line %zu",
+                                MAX_ANCHORS, ev.start_mark.line + 1);
+        }
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&p);
+    return rc;
+}
+
 /* Loads the one document of text into doc; a second document is an error. */
 static int load_document(const char *text, size_t len, yaml_document_t *doc, struct md_err *err)
 {
@@ -1515,6 +1574,9 @@ int md_contract_parse(const char *text, size_t len, const char *name, struct md_
                           MD_CONTRACT_MAX_BYTES);
     if (text == NULL)
         text = "";
+    rc = prescan(text, len, err);
+    if (rc != MD_OK)
+        return rc;
     rc = load_document(text, len, &doc, err);
     if (rc != MD_OK)
         return rc;

@@ -586,6 +586,32 @@ static void test_limits(void **state)
     free(y);
 }
 
+static void test_limits_nesting_and_anchors(void **state)
+{
+    struct md_buf b;
+    struct md_contract *c = NULL;
+    struct md_err err = {0};
+    size_t i;
+
+    (void)state;
+    /* libyaml is quadratic in both: refused before it builds anything */
+    md_buf_init(&b, MD_CONTRACT_MAX_BYTES);
+    assert_int_equal(md_buf_puts(&b, HEADR ONE "x: "), MD_OK);
+    for (i = 0; i < 100000; i++)
+        assert_int_equal(md_buf_putc(&b, '['), MD_OK);
+    assert_int_equal(md_contract_parse(b.data, b.len, "m", &c, &err), MD_EINVAL);
+    assert_msg(err, "model.yaml: nesting deeper than 32 levels at line 4");
+    md_buf_reset(&b);
+    assert_int_equal(md_buf_puts(&b, HEADR ONE "x: ["), MD_OK);
+    for (i = 0; i < 1001; i++)
+        assert_int_equal(md_buf_printf(&b, "&a%zu x, ", i), MD_OK);
+    assert_int_equal(md_buf_puts(&b, "]\n"), MD_OK);
+    assert_int_equal(md_contract_parse(b.data, b.len, "m", &c, &err), MD_EINVAL);
+    assert_msg(err, "model.yaml: more than 1000 anchors and aliases");
+    md_buf_release(&b);
+    assert_null(c);
+}
+
 static void test_limits_contract_wide(void **state)
 {
     struct md_buf b;
@@ -1225,6 +1251,7 @@ int main(void)
         cmocka_unit_test(test_name_and_dir),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_limits_contract_wide),
+        cmocka_unit_test(test_limits_nesting_and_anchors),
         cmocka_unit_test(test_load),
         cmocka_unit_test(test_feature_lookup),
         cmocka_unit_test(test_fmt_helpers),

@@ -400,12 +400,12 @@ static int prepare_columns(const struct md_contract *c, const struct md_tensor *
  * row. Copies it and tests all of it without branching per value; only a
  * row that fails goes through odd_value() value by value.
  */
-static int fast_2d(const struct md_contract *c, const float *src, size_t n, float *x,
-                   struct md_err *err)
+static int fast_2d(const struct md_contract *c, const float *restrict src, size_t n,
+                   float *restrict x, struct md_err *err)
 {
     const size_t nf = c->n_features;
-    const float *lo = c->lo32;
-    const float *hi = c->hi32;
+    const float *restrict lo = c->lo32;
+    const float *restrict hi = c->hi32;
     size_t r;
     size_t j;
     int rc;

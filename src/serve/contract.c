@@ -22,15 +22,15 @@
 #include <stdarg.h>
 #include <yaml.h>
 
-#define ARENA_MAX ((size_t)256 << 20) /* far above what the limits allow */
-#define MAX_LABELS 10000
-#define MAX_OUTPUTS 16
-#define MAX_VERSIONS 10000
-#define MAX_LATEST 1000000
-#define MAX_ENGINE 256
+#define ARENA_MAX       ((size_t)256 << 20) /* far above what the limits allow */
+#define MAX_LABELS      10000
+#define MAX_OUTPUTS     16
+#define MAX_VERSIONS    10000
+#define MAX_LATEST      1000000
+#define MAX_ENGINE      256
 #define MAX_DESCRIPTION 4096
-#define MAX_DEPTH 32     /* nested sequences and mappings; the format needs 4 */
-#define MAX_ANCHORS 1000 /* anchors and aliases together */
+#define MAX_DEPTH       32   /* nested sequences and mappings; the format needs 4 */
+#define MAX_ANCHORS     1000 /* anchors and aliases together */
 
 /* Parsing state: the document, the contract being built, where errors go. */
 struct pctx {
@@ -114,7 +114,7 @@ void md_contract__fmt_text(const char *s, size_t len, size_t max, char *buf, siz
         } else if (n > 0) {
             break;
         } else {
-            buf[o++] = (u[i] >= 0x20 && u[i] < 0x7f) ? (char)u[i] : '?';
+            buf[o++] = (char)((u[i] >= 0x20 && u[i] < 0x7f) ? u[i] : '?');
             i++;
         }
     }
@@ -148,12 +148,14 @@ static int fail(struct pctx *x, const char *path, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return md_err_set(x->err, MD_EINVAL, "%s: %s", path, msg);
+    md_err_set(x->err, MD_EINVAL, "%s: %s", path, msg);
+    return MD_EINVAL;
 }
 
 static int oom(struct pctx *x)
 {
-    return md_err_set(x->err, MD_ENOMEM, "model.yaml: out of memory");
+    md_err_set(x->err, MD_ENOMEM, "model.yaml: out of memory");
+    return MD_ENOMEM;
 }
 
 /* path + "." + key, the key made printable and cut short. */
@@ -170,13 +172,13 @@ static void join_key(char *buf, size_t size, const char *path, const char *key, 
 
 /* ------------------------------------------------------------------ scalars */
 
-enum skind {
-    SK_NULL,
-    SK_BOOL,
-    SK_INT,
-    SK_FLOAT,
-    SK_STR
-};
+enum skind { SK_NULL, SK_BOOL, SK_INT, SK_FLOAT, SK_STR };
+
+/* Two names are equal (NULL equals nothing). */
+static bool same(const char *a, const char *b)
+{
+    return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
 
 static bool is(const char *s, size_t len, const char *word)
 {
@@ -311,6 +313,8 @@ static int want_text(struct pctx *x, const yaml_node_t *n, const char *path, siz
 {
     char what[80];
 
+    *s = "";
+    *len = 0;
     if (n->type != YAML_SCALAR_NODE || scalar_kind(n) == SK_NULL)
         return fail(x, path, "expected a string, got %s", describe(n, what, sizeof(what)));
     if (slen(n) > max)
@@ -331,8 +335,8 @@ static bool name_chars_ok(const char *s, size_t len)
     for (i = 0; i < len; i++) {
         char ch = s[i];
 
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || is_digit(ch) ||
-              ch == '_' || ch == '.' || ch == '-'))
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || is_digit(ch) || ch == '_' ||
+              ch == '.' || ch == '-'))
             return false;
     }
     return true;
@@ -349,8 +353,10 @@ static int want_name(struct pctx *x, const yaml_node_t *n, const char *path, cha
     const char *s;
     size_t len;
     char text[80];
-    int rc = want_text(x, n, path, MD_CONTRACT_MAX_NAME, &s, &len);
+    int rc;
 
+    *out = NULL;
+    rc = want_text(x, n, path, MD_CONTRACT_MAX_NAME, &s, &len);
     if (rc != MD_OK)
         return rc;
     if (!name_chars_ok(s, len)) {
@@ -367,6 +373,7 @@ static int want_number(struct pctx *x, const yaml_node_t *n, const char *path, d
     char what[80];
     enum skind k = n->type == YAML_SCALAR_NODE ? scalar_kind(n) : SK_STR;
 
+    *out = 0;
     if (n->type != YAML_SCALAR_NODE || (k != SK_INT && k != SK_FLOAT))
         return fail(x, path, "expected a number, got %s", describe(n, what, sizeof(what)));
     /* strtod reads "inf" and "nan" but not YAML's ".inf" and ".nan" */
@@ -383,6 +390,7 @@ static int want_int(struct pctx *x, const yaml_node_t *n, const char *path, int6
     char *end;
     long long v;
 
+    *out = 0;
     if (n->type != YAML_SCALAR_NODE || scalar_kind(n) != SK_INT)
         return fail(x, path, "expected an integer, got %s", describe(n, what, sizeof(what)));
     errno = 0;
@@ -397,6 +405,7 @@ static int want_bool(struct pctx *x, const yaml_node_t *n, const char *path, boo
 {
     char what[80];
 
+    *out = false;
     if (n->type != YAML_SCALAR_NODE || scalar_kind(n) != SK_BOOL)
         return fail(x, path, "expected true or false, got %s", describe(n, what, sizeof(what)));
     *out = sval(n)[0] == 't' || sval(n)[0] == 'T';
@@ -421,8 +430,10 @@ static int want_word(struct pctx *x, const yaml_node_t *n, const char *path,
     const char *s;
     size_t len;
     char text[80];
-    int rc = want_text(x, n, path, MD_CONTRACT_MAX_TEXT, &s, &len);
+    int rc;
 
+    *out = -1;
+    rc = want_text(x, n, path, MD_CONTRACT_MAX_TEXT, &s, &len);
     if (rc != MD_OK)
         return rc;
     *out = one_of(s, len, words);
@@ -470,12 +481,13 @@ static int map_collect(struct pctx *x, const yaml_node_t *map, const char *path,
     return MD_OK;
 }
 
-/* A sequence of 1..max items; *n is its length. */
-static int want_seq(struct pctx *x, const yaml_node_t *n, const char *path, size_t min,
-                    size_t max, const char *what_items, size_t *count)
+/* A sequence of min..max items; *count is its length. */
+static int want_seq(struct pctx *x, const yaml_node_t *n, const char *path, size_t min, size_t max,
+                    const char *what_items, size_t *count)
 {
     char what[80];
 
+    *count = 0;
     if (n->type != YAML_SEQUENCE_NODE)
         return fail(x, path, "expected a sequence, got %s", describe(n, what, sizeof(what)));
     *count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
@@ -513,6 +525,7 @@ static int index_texts(struct pctx *x, char *const *strs, const size_t *lens, si
     size_t i;
 
     *dup = SIZE_MAX;
+    *dup_of = 0;
     *slots = md_arena_calloc(&x->c->mem, size, sizeof(**slots));
     if (*slots == NULL)
         return oom(x);
@@ -636,8 +649,7 @@ static int parse_categories(struct pctx *x, struct md_feature *f, const yaml_nod
     if (rc != MD_OK)
         return rc;
     if (count > MD_CONTRACT_MAX_CATEGORIES - x->n_categories)
-        return fail(x, path, "more than %d categories in the contract",
-                    MD_CONTRACT_MAX_CATEGORIES);
+        return fail(x, path, "more than %d categories in the contract", MD_CONTRACT_MAX_CATEGORIES);
     x->n_categories += count;
     f->n_categories = count;
     f->categories = md_arena_calloc(&x->c->mem, count, sizeof(*f->categories));
@@ -762,8 +774,7 @@ static int parse_default(struct pctx *x, struct md_feature *f, const yaml_node_t
 }
 
 /* min and max: numeric features without categories; min <= max. */
-static int parse_range(struct pctx *x, struct md_feature *f, yaml_node_t *const *v,
-                       const char *fp)
+static int parse_range(struct pctx *x, struct md_feature *f, yaml_node_t *const *v, const char *fp)
 {
     char kp[200];
     char a[40];
@@ -817,7 +828,7 @@ static int parse_feature(struct pctx *x, struct md_feature *f, const yaml_node_t
     rc = want_name(x, v[F_NAME], KP(F_NAME), &f->name);
     if (rc != MD_OK)
         return rc;
-    if (strcmp(f->name, x->c->input_tensor) == 0)
+    if (same(f->name, x->c->input_tensor))
         return fail(x, kp, "'%s' is the input_tensor name; rename one of them", f->name);
 
     if (v[F_DATATYPE] == NULL)
@@ -857,8 +868,7 @@ static int parse_feature(struct pctx *x, struct md_feature *f, const yaml_node_t
     if (v[F_ENCODING] != NULL) {
         if (f->categories == NULL)
             return fail(x, KP(F_ENCODING), "only for features with categories");
-        rc = want_word(x, v[F_ENCODING], KP(F_ENCODING), encoding_words, "onehot, ordinal",
-                       &word);
+        rc = want_word(x, v[F_ENCODING], KP(F_ENCODING), encoding_words, "onehot, ordinal", &word);
         if (rc != MD_OK)
             return rc;
         f->encoding = word == 0 ? MD_ENC_ONEHOT : MD_ENC_ORDINAL;
@@ -1048,7 +1058,7 @@ static int parse_outputs(struct pctx *x, const yaml_node_t *n)
         if (rc != MD_OK)
             return rc;
         for (k = 0; k < i; k++)
-            if (strcmp(c->outputs[k].name, o->name) == 0)
+            if (same(c->outputs[k].name, o->name))
                 return fail(x, kp, "duplicate name '%s' (also outputs[%zu])", o->name, k);
 
         textf(kp, sizeof(kp), "%s.kind", op);
@@ -1131,10 +1141,10 @@ static int parse_policy(struct pctx *x, const yaml_node_t *n)
     struct md_version_policy *p = &x->c->policy;
     yaml_node_t *v[3] = {0};
     char ip[64];
-    size_t count;
+    size_t count = 0;
     size_t i;
-    int64_t latest;
-    bool all;
+    int64_t latest = 0;
+    bool all = false;
     int rc = map_collect(x, n, "version_policy", keys, v);
 
     if (rc != MD_OK)
@@ -1146,8 +1156,8 @@ static int parse_policy(struct pctx *x, const yaml_node_t *n)
         if (rc != MD_OK)
             return rc;
         if (latest < 1 || latest > MAX_LATEST)
-            return fail(x, "version_policy.latest", "%" PRId64 " is not between 1 and %d",
-                        latest, MAX_LATEST);
+            return fail(x, "version_policy.latest", "%" PRId64 " is not between 1 and %d", latest,
+                        MAX_LATEST);
         p->kind = MD_POLICY_LATEST;
         p->latest = (unsigned)latest;
         return MD_OK;
@@ -1157,8 +1167,9 @@ static int parse_policy(struct pctx *x, const yaml_node_t *n)
         if (rc != MD_OK)
             return rc;
         if (!all)
-            return fail(x, "version_policy.all", "must be true (leave version_policy out for "
-                                                 "the default, latest: 1)");
+            return fail(x, "version_policy.all",
+                        "must be true (leave version_policy out for "
+                        "the default, latest: 1)");
         p->kind = MD_POLICY_ALL;
         p->latest = 0;
         return MD_OK;
@@ -1184,8 +1195,7 @@ static int parse_policy(struct pctx *x, const yaml_node_t *n)
     qsort(p->versions, count, sizeof(*p->versions), cmp_i64);
     for (i = 1; i < count; i++)
         if (p->versions[i] == p->versions[i - 1])
-            return fail(x, "version_policy.specific", "duplicate version %" PRId64,
-                        p->versions[i]);
+            return fail(x, "version_policy.specific", "duplicate version %" PRId64, p->versions[i]);
     p->kind = MD_POLICY_SPECIFIC;
     p->latest = 0;
     p->n_versions = count;
@@ -1273,7 +1283,7 @@ static int parse_engine(struct pctx *x, const yaml_node_t *n)
         if (rc != MD_OK)
             return rc;
         for (i = 0; i < c->n_engine; i++)
-            if (strcmp(c->engine[i].key, ks) == 0)
+            if (same(c->engine[i].key, ks))
                 return fail(x, kp, "duplicate key");
         if (val == NULL)
             return fail(x, kp, "missing value");
@@ -1312,9 +1322,8 @@ enum {
 };
 
 static const char *const top_keys[] = {
-    "name",      "description",  "backend",  "artifact", "task",           "labels",
-    "threshold", "input_tensor", "features", "outputs",  "version_policy", "engine",
-    NULL,
+    "name",         "description", "backend", "artifact",       "task",   "labels", "threshold",
+    "input_tensor", "features",    "outputs", "version_policy", "engine", NULL,
 };
 
 static int parse_head(struct pctx *x, yaml_node_t *const *v, const char *dir)
@@ -1331,9 +1340,8 @@ static int parse_head(struct pctx *x, yaml_node_t *const *v, const char *dir)
         rc = want_name(x, v[K_NAME], "name", &c->name);
         if (rc != MD_OK)
             return rc;
-        if (dir != NULL && strcmp(c->name, dir) != 0)
-            return fail(x, "name", "'%s' does not match the directory name '%.64s'", c->name,
-                        dir);
+        if (dir != NULL && !same(c->name, dir))
+            return fail(x, "name", "'%s' does not match the directory name '%.64s'", c->name, dir);
     } else if (dir == NULL) {
         return fail(x, "name", "required when the model's directory is not known");
     }
@@ -1466,8 +1474,8 @@ static int yaml_fail(const yaml_parser_t *p, struct md_err *err)
     if (p->context != NULL)
         return md_err_set(err, MD_EINVAL,
                           "model.yaml: syntax error at line %zu, column %zu: %s (%s at line %zu)",
-                          p->problem_mark.line + 1, p->problem_mark.column + 1, problem,
-                          p->context, p->context_mark.line + 1);
+                          p->problem_mark.line + 1, p->problem_mark.column + 1, problem, p->context,
+                          p->context_mark.line + 1);
     return md_err_set(err, MD_EINVAL, "model.yaml: syntax error at line %zu, column %zu: %s",
                       p->problem_mark.line + 1, p->problem_mark.column + 1, problem);
 }
@@ -1501,8 +1509,8 @@ static int prescan(const char *text, size_t len, struct md_err *err)
         case YAML_MAPPING_START_EVENT:
             if (++depth > MAX_DEPTH)
                 rc = md_err_set(err, MD_EINVAL,
-                                "model.yaml: nesting deeper than %d levels at line %zu",
-                                MAX_DEPTH, ev.start_mark.line + 1);
+                                "model.yaml: nesting deeper than %d levels at line %zu", MAX_DEPTH,
+                                ev.start_mark.line + 1);
             break;
         case YAML_SEQUENCE_END_EVENT:
         case YAML_MAPPING_END_EVENT:

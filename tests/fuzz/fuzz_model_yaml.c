@@ -170,8 +170,8 @@ static void exercise(const struct md_contract *c, unsigned variant)
         for (r = 0; r < ROWS; r++) {
             for (j = 0; j < c->n_features; j++) {
                 const struct md_feature *f = &c->features[j];
-                double v = f->cat_int ? (double)f->cat_int[r % f->n_categories]
-                                      : pick(f, r, variant);
+                double v =
+                    f->cat_int ? (double)f->cat_int[r % f->n_categories] : pick(f, r, variant);
 
                 d[r * c->n_features + j] = v;
                 f32[r * c->n_features + j] = (float)v;

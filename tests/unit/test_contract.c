@@ -314,9 +314,9 @@ struct bad_case {
     const char *msg;
 };
 
-#define HEAD "backend: trees\ntask: classification\nlabels: [a, b]\n"
+#define HEAD  "backend: trees\ntask: classification\nlabels: [a, b]\n"
 #define HEADR "backend: trees\ntask: regression\n"
-#define ONE "features: [{name: x, datatype: FP32}]\n"
+#define ONE   "features: [{name: x, datatype: FP32}]\n"
 
 static const struct bad_case bad_cases[] = {
     {HEAD "features:\n  - {name: a, datatype: FP32}\n  - {name: b, datatype: FP32}\n"
@@ -497,8 +497,9 @@ static void test_syntax_error_line(void **state)
     (void)state;
     assert_int_equal(md_contract_parse(y, strlen(y), "m", &c, &err), MD_EINVAL);
     assert_null(c);
-    assert_msg(err, "model.yaml: syntax error at line 6, column 1: did not find expected ',' or '}' "
-                    "(while parsing a flow mapping at line 4)");
+    assert_msg(err,
+               "model.yaml: syntax error at line 6, column 1: did not find expected ',' or '}' "
+               "(while parsing a flow mapping at line 4)");
 }
 
 static void test_name_and_dir(void **state)
@@ -522,7 +523,7 @@ static char *many(size_t n, bool categories)
     struct md_buf b;
     size_t i;
 
-    md_buf_init(&b, MD_CONTRACT_MAX_BYTES * 2);
+    md_buf_init(&b, (size_t)MD_CONTRACT_MAX_BYTES * 2);
     assert_int_equal(md_buf_puts(&b, HEADR "features:\n"), MD_OK);
     if (categories) {
         assert_int_equal(md_buf_puts(&b, "  - name: k\n    datatype: INT64\n    categories: ["),
@@ -624,8 +625,9 @@ static void test_limits_contract_wide(void **state)
     md_buf_init(&b, MD_CONTRACT_MAX_BYTES);
     assert_int_equal(md_buf_puts(&b, HEADR "features:\n"), MD_OK);
     for (f = 0; f < 2; f++) {
-        assert_int_equal(md_buf_printf(&b, "  - name: k%zu\n    datatype: INT64\n"
-                                           "    encoding: ordinal\n    categories: [",
+        assert_int_equal(md_buf_printf(&b,
+                                       "  - name: k%zu\n    datatype: INT64\n"
+                                       "    encoding: ordinal\n    categories: [",
                                        f),
                          MD_OK);
         for (i = 0; i < 60000; i++)

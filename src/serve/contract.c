@@ -8,7 +8,8 @@
  * false, decimal integers and floats; anything quoted is a string. Every
  * check names the key path of what is wrong. All memory of a contract sits
  * in its private arena, so a failure anywhere frees everything at once.
- * Preparation of requests against a contract lives in contract_prepare.c.
+ * Loading the YAML text safely lives in contract_yaml.c, preparation of
+ * requests against a contract in contract_prepare.c.
  */
 #include "serve/contract.h"
 #include "serve/contract_int.h"
@@ -22,12 +23,12 @@
 #include <stdarg.h>
 #include <yaml.h>
 
-#define ARENA_MAX ((size_t)256 << 20) /* far above what the limits allow */
-#define MAX_LABELS 10000
-#define MAX_OUTPUTS 16
-#define MAX_VERSIONS 10000
-#define MAX_LATEST 1000000
-#define MAX_ENGINE 256
+#define ARENA_MAX       ((size_t)256 << 20) /* far above what the limits allow */
+#define MAX_LABELS      10000
+#define MAX_OUTPUTS     16
+#define MAX_VERSIONS    10000
+#define MAX_LATEST      1000000
+#define MAX_ENGINE      256
 #define MAX_DESCRIPTION 4096
 
 /* Parsing state: the document, the contract being built, where errors go. */
@@ -37,91 +38,6 @@ struct pctx {
     struct md_err *err;
     size_t n_categories; /* categories so far, all features together */
 };
-
-/* ---------------------------------------------------------------- messages */
-
-void md_contract__fmt_num(double v, bool as_float, char *buf, size_t size)
-{
-    int p;
-
-    if (isnan(v)) {
-        snprintf(buf, size, "NaN");
-        return;
-    }
-    if (isinf(v)) {
-        snprintf(buf, size, v < 0 ? "-inf" : "inf");
-        return;
-    }
-    for (p = 1; p <= 17; p++) {
-        double back;
-
-        snprintf(buf, size, "%.*g", p, v);
-        back = strtod(buf, NULL);
-        if (as_float ? (float)back == (float)v : back == v)
-            return;
-    }
-}
-
-/* Length of the well-formed UTF-8 sequence at s (n bytes left), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    size_t len;
-    size_t i;
-    uint32_t cp;
-
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-        len = 2;
-        cp = s[0] & 0x1f;
-    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        len = 3;
-        cp = s[0] & 0x0f;
-    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        len = 4;
-        cp = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
-}
-
-void md_contract__fmt_text(const char *s, size_t len, size_t max, char *buf, size_t size)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0;
-    size_t o = 0;
-
-    if (size == 0)
-        return;
-    while (i < len && i < max && o + 5 < size) {
-        size_t n = u[i] >= 0x80 ? utf8_len(u + i, len - i) : 0;
-
-        if (n > 0 && i + n <= max) {
-            memcpy(buf + o, s + i, n);
-            o += n;
-            i += n;
-        } else if (n > 0) {
-            break;
-        } else {
-            buf[o++] = (u[i] >= 0x20 && u[i] < 0x7f) ? (char)u[i] : '?';
-            i++;
-        }
-    }
-    if (i < len && o + 3 < size) {
-        memcpy(buf + o, "...", 3);
-        o += 3;
-    }
-    buf[o] = '\0';
-}
 
 /* snprintf for key paths and messages, where cutting a long one short is fine. */
 static void textf(char *buf, size_t size, const char *fmt, ...) MD_PRINTF(3, 4);
@@ -146,12 +62,14 @@ static int fail(struct pctx *x, const char *path, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return md_err_set(x->err, MD_EINVAL, "%s: %s", path, msg);
+    md_err_set(x->err, MD_EINVAL, "%s: %s", path, msg);
+    return MD_EINVAL;
 }
 
 static int oom(struct pctx *x)
 {
-    return md_err_set(x->err, MD_ENOMEM, "model.yaml: out of memory");
+    md_err_set(x->err, MD_ENOMEM, "model.yaml: out of memory");
+    return MD_ENOMEM;
 }
 
 /* path + "." + key, the key made printable and cut short. */
@@ -168,13 +86,13 @@ static void join_key(char *buf, size_t size, const char *path, const char *key, 
 
 /* ------------------------------------------------------------------ scalars */
 
-enum skind {
-    SK_NULL,
-    SK_BOOL,
-    SK_INT,
-    SK_FLOAT,
-    SK_STR
-};
+enum skind { SK_NULL, SK_BOOL, SK_INT, SK_FLOAT, SK_STR };
+
+/* Two names are equal (NULL equals nothing). */
+static bool same(const char *a, const char *b)
+{
+    return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
 
 static bool is(const char *s, size_t len, const char *word)
 {
@@ -309,6 +227,8 @@ static int want_text(struct pctx *x, const yaml_node_t *n, const char *path, siz
 {
     char what[80];
 
+    *s = "";
+    *len = 0;
     if (n->type != YAML_SCALAR_NODE || scalar_kind(n) == SK_NULL)
         return fail(x, path, "expected a string, got %s", describe(n, what, sizeof(what)));
     if (slen(n) > max)
@@ -329,8 +249,8 @@ static bool name_chars_ok(const char *s, size_t len)
     for (i = 0; i < len; i++) {
         char ch = s[i];
 
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || is_digit(ch) ||
-              ch == '_' || ch == '.' || ch == '-'))
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || is_digit(ch) || ch == '_' ||
+              ch == '.' || ch == '-'))
             return false;
     }
     return true;
@@ -347,8 +267,10 @@ static int want_name(struct pctx *x, const yaml_node_t *n, const char *path, cha
     const char *s;
     size_t len;
     char text[80];
-    int rc = want_text(x, n, path, MD_CONTRACT_MAX_NAME, &s, &len);
+    int rc;
 
+    *out = NULL;
+    rc = want_text(x, n, path, MD_CONTRACT_MAX_NAME, &s, &len);
     if (rc != MD_OK)
         return rc;
     if (!name_chars_ok(s, len)) {
@@ -365,6 +287,7 @@ static int want_number(struct pctx *x, const yaml_node_t *n, const char *path, d
     char what[80];
     enum skind k = n->type == YAML_SCALAR_NODE ? scalar_kind(n) : SK_STR;
 
+    *out = 0;
     if (n->type != YAML_SCALAR_NODE || (k != SK_INT && k != SK_FLOAT))
         return fail(x, path, "expected a number, got %s", describe(n, what, sizeof(what)));
     /* strtod reads "inf" and "nan" but not YAML's ".inf" and ".nan" */
@@ -381,6 +304,7 @@ static int want_int(struct pctx *x, const yaml_node_t *n, const char *path, int6
     char *end;
     long long v;
 
+    *out = 0;
     if (n->type != YAML_SCALAR_NODE || scalar_kind(n) != SK_INT)
         return fail(x, path, "expected an integer, got %s", describe(n, what, sizeof(what)));
     errno = 0;
@@ -395,6 +319,7 @@ static int want_bool(struct pctx *x, const yaml_node_t *n, const char *path, boo
 {
     char what[80];
 
+    *out = false;
     if (n->type != YAML_SCALAR_NODE || scalar_kind(n) != SK_BOOL)
         return fail(x, path, "expected true or false, got %s", describe(n, what, sizeof(what)));
     *out = sval(n)[0] == 't' || sval(n)[0] == 'T';
@@ -419,8 +344,10 @@ static int want_word(struct pctx *x, const yaml_node_t *n, const char *path,
     const char *s;
     size_t len;
     char text[80];
-    int rc = want_text(x, n, path, MD_CONTRACT_MAX_TEXT, &s, &len);
+    int rc;
 
+    *out = -1;
+    rc = want_text(x, n, path, MD_CONTRACT_MAX_TEXT, &s, &len);
     if (rc != MD_OK)
         return rc;
     *out = one_of(s, len, words);
@@ -468,12 +395,13 @@ static int map_collect(struct pctx *x, const yaml_node_t *map, const char *path,
     return MD_OK;
 }
 
-/* A sequence of 1..max items; *n is its length. */
-static int want_seq(struct pctx *x, const yaml_node_t *n, const char *path, size_t min,
-                    size_t max, const char *what_items, size_t *count)
+/* A sequence of min..max items; *count is its length. */
+static int want_seq(struct pctx *x, const yaml_node_t *n, const char *path, size_t min, size_t max,
+                    const char *what_items, size_t *count)
 {
     char what[80];
 
+    *count = 0;
     if (n->type != YAML_SEQUENCE_NODE)
         return fail(x, path, "expected a sequence, got %s", describe(n, what, sizeof(what)));
     *count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
@@ -511,6 +439,7 @@ static int index_texts(struct pctx *x, char *const *strs, const size_t *lens, si
     size_t i;
 
     *dup = SIZE_MAX;
+    *dup_of = 0;
     *slots = md_arena_calloc(&x->c->mem, size, sizeof(**slots));
     if (*slots == NULL)
         return oom(x);
@@ -634,8 +563,7 @@ static int parse_categories(struct pctx *x, struct md_feature *f, const yaml_nod
     if (rc != MD_OK)
         return rc;
     if (count > MD_CONTRACT_MAX_CATEGORIES - x->n_categories)
-        return fail(x, path, "more than %d categories in the contract",
-                    MD_CONTRACT_MAX_CATEGORIES);
+        return fail(x, path, "more than %d categories in the contract", MD_CONTRACT_MAX_CATEGORIES);
     x->n_categories += count;
     f->n_categories = count;
     f->categories = md_arena_calloc(&x->c->mem, count, sizeof(*f->categories));
@@ -760,8 +688,7 @@ static int parse_default(struct pctx *x, struct md_feature *f, const yaml_node_t
 }
 
 /* min and max: numeric features without categories; min <= max. */
-static int parse_range(struct pctx *x, struct md_feature *f, yaml_node_t *const *v,
-                       const char *fp)
+static int parse_range(struct pctx *x, struct md_feature *f, yaml_node_t *const *v, const char *fp)
 {
     char kp[200];
     char a[40];
@@ -815,7 +742,7 @@ static int parse_feature(struct pctx *x, struct md_feature *f, const yaml_node_t
     rc = want_name(x, v[F_NAME], KP(F_NAME), &f->name);
     if (rc != MD_OK)
         return rc;
-    if (strcmp(f->name, x->c->input_tensor) == 0)
+    if (same(f->name, x->c->input_tensor))
         return fail(x, kp, "'%s' is the input_tensor name; rename one of them", f->name);
 
     if (v[F_DATATYPE] == NULL)
@@ -855,8 +782,7 @@ static int parse_feature(struct pctx *x, struct md_feature *f, const yaml_node_t
     if (v[F_ENCODING] != NULL) {
         if (f->categories == NULL)
             return fail(x, KP(F_ENCODING), "only for features with categories");
-        rc = want_word(x, v[F_ENCODING], KP(F_ENCODING), encoding_words, "onehot, ordinal",
-                       &word);
+        rc = want_word(x, v[F_ENCODING], KP(F_ENCODING), encoding_words, "onehot, ordinal", &word);
         if (rc != MD_OK)
             return rc;
         f->encoding = word == 0 ? MD_ENC_ONEHOT : MD_ENC_ORDINAL;
@@ -1046,7 +972,7 @@ static int parse_outputs(struct pctx *x, const yaml_node_t *n)
         if (rc != MD_OK)
             return rc;
         for (k = 0; k < i; k++)
-            if (strcmp(c->outputs[k].name, o->name) == 0)
+            if (same(c->outputs[k].name, o->name))
                 return fail(x, kp, "duplicate name '%s' (also outputs[%zu])", o->name, k);
 
         textf(kp, sizeof(kp), "%s.kind", op);
@@ -1129,10 +1055,10 @@ static int parse_policy(struct pctx *x, const yaml_node_t *n)
     struct md_version_policy *p = &x->c->policy;
     yaml_node_t *v[3] = {0};
     char ip[64];
-    size_t count;
+    size_t count = 0;
     size_t i;
-    int64_t latest;
-    bool all;
+    int64_t latest = 0;
+    bool all = false;
     int rc = map_collect(x, n, "version_policy", keys, v);
 
     if (rc != MD_OK)
@@ -1144,8 +1070,8 @@ static int parse_policy(struct pctx *x, const yaml_node_t *n)
         if (rc != MD_OK)
             return rc;
         if (latest < 1 || latest > MAX_LATEST)
-            return fail(x, "version_policy.latest", "%" PRId64 " is not between 1 and %d",
-                        latest, MAX_LATEST);
+            return fail(x, "version_policy.latest", "%" PRId64 " is not between 1 and %d", latest,
+                        MAX_LATEST);
         p->kind = MD_POLICY_LATEST;
         p->latest = (unsigned)latest;
         return MD_OK;
@@ -1155,8 +1081,9 @@ static int parse_policy(struct pctx *x, const yaml_node_t *n)
         if (rc != MD_OK)
             return rc;
         if (!all)
-            return fail(x, "version_policy.all", "must be true (leave version_policy out for "
-                                                 "the default, latest: 1)");
+            return fail(x, "version_policy.all",
+                        "must be true (leave version_policy out for "
+                        "the default, latest: 1)");
         p->kind = MD_POLICY_ALL;
         p->latest = 0;
         return MD_OK;
@@ -1182,8 +1109,7 @@ static int parse_policy(struct pctx *x, const yaml_node_t *n)
     qsort(p->versions, count, sizeof(*p->versions), cmp_i64);
     for (i = 1; i < count; i++)
         if (p->versions[i] == p->versions[i - 1])
-            return fail(x, "version_policy.specific", "duplicate version %" PRId64,
-                        p->versions[i]);
+            return fail(x, "version_policy.specific", "duplicate version %" PRId64, p->versions[i]);
     p->kind = MD_POLICY_SPECIFIC;
     p->latest = 0;
     p->n_versions = count;
@@ -1271,7 +1197,7 @@ static int parse_engine(struct pctx *x, const yaml_node_t *n)
         if (rc != MD_OK)
             return rc;
         for (i = 0; i < c->n_engine; i++)
-            if (strcmp(c->engine[i].key, ks) == 0)
+            if (same(c->engine[i].key, ks))
                 return fail(x, kp, "duplicate key");
         if (val == NULL)
             return fail(x, kp, "missing value");
@@ -1310,9 +1236,8 @@ enum {
 };
 
 static const char *const top_keys[] = {
-    "name",      "description",  "backend",  "artifact", "task",           "labels",
-    "threshold", "input_tensor", "features", "outputs",  "version_policy", "engine",
-    NULL,
+    "name",         "description", "backend", "artifact",       "task",   "labels", "threshold",
+    "input_tensor", "features",    "outputs", "version_policy", "engine", NULL,
 };
 
 static int parse_head(struct pctx *x, yaml_node_t *const *v, const char *dir)
@@ -1329,9 +1254,8 @@ static int parse_head(struct pctx *x, yaml_node_t *const *v, const char *dir)
         rc = want_name(x, v[K_NAME], "name", &c->name);
         if (rc != MD_OK)
             return rc;
-        if (dir != NULL && strcmp(c->name, dir) != 0)
-            return fail(x, "name", "'%s' does not match the directory name '%.64s'", c->name,
-                        dir);
+        if (dir != NULL && !same(c->name, dir))
+            return fail(x, "name", "'%s' does not match the directory name '%.64s'", c->name, dir);
     } else if (dir == NULL) {
         return fail(x, "name", "required when the model's directory is not known");
     }
@@ -1451,57 +1375,6 @@ static int parse_root(struct pctx *x, const yaml_node_t *root, const char *dir)
     return MD_OK;
 }
 
-/* A libyaml failure as a message with its line and column (1-based). */
-static int yaml_fail(const yaml_parser_t *p, struct md_err *err)
-{
-    const char *problem = p->problem != NULL ? p->problem : "malformed YAML";
-
-    if (p->error == YAML_MEMORY_ERROR)
-        return md_err_set(err, MD_ENOMEM, "model.yaml: out of memory");
-    if (p->error == YAML_READER_ERROR)
-        return md_err_set(err, MD_EINVAL, "model.yaml: invalid text at byte %zu: %s",
-                          p->problem_offset, problem);
-    if (p->context != NULL)
-        return md_err_set(err, MD_EINVAL,
-                          "model.yaml: syntax error at line %zu, column %zu: %s (%s at line %zu)",
-                          p->problem_mark.line + 1, p->problem_mark.column + 1, problem,
-                          p->context, p->context_mark.line + 1);
-    return md_err_set(err, MD_EINVAL, "model.yaml: syntax error at line %zu, column %zu: %s",
-                      p->problem_mark.line + 1, p->problem_mark.column + 1, problem);
-}
-
-/* Loads the one document of text into doc; a second document is an error. */
-static int load_document(const char *text, size_t len, yaml_document_t *doc, struct md_err *err)
-{
-    yaml_parser_t p;
-    yaml_document_t more;
-    bool extra;
-    int rc = MD_OK;
-
-    if (!yaml_parser_initialize(&p))
-        return md_err_set(err, MD_ENOMEM, "model.yaml: out of memory");
-    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&p, doc)) {
-        rc = yaml_fail(&p, err);
-        yaml_parser_delete(&p);
-        return rc;
-    }
-    if (yaml_document_get_root_node(doc) == NULL) {
-        rc = md_err_set(err, MD_EINVAL, "model.yaml: empty document");
-    } else if (!yaml_parser_load(&p, &more)) {
-        rc = yaml_fail(&p, err);
-    } else {
-        extra = yaml_document_get_root_node(&more) != NULL;
-        yaml_document_delete(&more);
-        if (extra)
-            rc = md_err_set(err, MD_EINVAL, "model.yaml: more than one YAML document");
-    }
-    yaml_parser_delete(&p);
-    if (rc != MD_OK)
-        yaml_document_delete(doc);
-    return rc;
-}
-
 int md_contract_parse(const char *text, size_t len, const char *name, struct md_contract **out,
                       struct md_err *err)
 {
@@ -1515,7 +1388,7 @@ int md_contract_parse(const char *text, size_t len, const char *name, struct md_
                           MD_CONTRACT_MAX_BYTES);
     if (text == NULL)
         text = "";
-    rc = load_document(text, len, &doc, err);
+    rc = md_contract__load_document(text, len, &doc, err);
     if (rc != MD_OK)
         return rc;
     x.doc = &doc;

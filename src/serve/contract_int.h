@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * contract_int.h: what contract.c (parsing) and contract_prepare.c (request
- * preparation) share and nobody else uses: the hash functions behind the
- * name and category indexes, category lookup, and number formatting for
- * error messages.
+ * contract_int.h: what contract.c (parsing), contract_yaml.c (loading YAML,
+ * formatting) and contract_prepare.c (request preparation) share and nobody
+ * else uses: the hash functions behind the name and category indexes,
+ * category lookup, text and number formatting for error messages, and the
+ * guarded libyaml load.
  */
 #ifndef MD_SERVE_CONTRACT_INT_H
 #define MD_SERVE_CONTRACT_INT_H
 
 #include "serve/contract.h"
+
+#include <yaml.h>
 
 /* A feature with more categories than this gets a hash index at parse time. */
 #define MD_CONTRACT_LINEAR_MAX 16
@@ -91,5 +94,14 @@ void md_contract__fmt_num(double v, bool as_float, char *buf, size_t size);
  * ASCII and well-formed UTF-8 kept, other bytes as '?', "..." when cut.
  */
 void md_contract__fmt_text(const char *s, size_t len, size_t max, char *buf, size_t size);
+
+/*
+ * Loads the one YAML document of text[0..len) into doc (free it with
+ * yaml_document_delete). MD_EINVAL with "model.yaml: ..." for a syntax
+ * error (line and column), an empty stream, a second document, nesting
+ * deeper than 32 levels or more than 1,000 anchors and aliases; MD_ENOMEM.
+ */
+int md_contract__load_document(const char *text, size_t len, yaml_document_t *doc,
+                               struct md_err *err) MD_MUST_CHECK;
 
 #endif

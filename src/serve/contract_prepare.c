@@ -31,6 +31,7 @@ static int ferr(struct md_err *err, const struct md_feature *f, size_t row, cons
     va_list ap;
 
     va_start(ap, fmt);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is right above */
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (row == NO_ROW)
@@ -85,12 +86,11 @@ static int unknown_input(const struct md_contract *c, const char *what, struct m
     size_t j;
 
     for (j = 0; j < c->n_features; j++)
-        list_add(list, sizeof(list), 90, c->features[j].name, strlen(c->features[j].name),
-                 &full);
+        list_add(list, sizeof(list), 90, c->features[j].name, strlen(c->features[j].name), &full);
     if (c->bytes_feature != NULL)
         return md_err_set(err, MD_EINVAL, "%s; expected features %s", what, list);
-    return md_err_set(err, MD_EINVAL, "%s; expected features %s or one 2-D tensor '%s'", what,
-                      list, c->input_tensor);
+    return md_err_set(err, MD_EINVAL, "%s; expected features %s or one 2-D tensor '%s'", what, list,
+                      c->input_tensor);
 }
 
 /* shown: the value as the message quotes it. */
@@ -160,7 +160,9 @@ static int odd_value(const struct md_feature *f, size_t row, double v, bool as_f
             return MD_OK;
         }
         return ferr(err, f, row, "%s not allowed (allow_nan is false)",
-                    isnan(v) ? "NaN" : v > 0 ? "inf" : "-inf");
+                    isnan(v) ? "NaN"
+                    : v > 0  ? "inf"
+                             : "-inf");
     }
     md_contract__fmt_num(v, as_float, a, sizeof(a));
     if (f->dtype == MD_DT_BOOL && v != 0 && v != 1)
@@ -335,6 +337,7 @@ static int prepare_columns(const struct md_contract *c, const struct md_tensor *
                            size_t n_inputs, struct md_arena *a, float **x, size_t *n_rows,
                            struct md_err *err)
 {
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     const struct md_tensor **by = md_arena_calloc(a, c->n_features, sizeof(*by));
     const struct md_feature *first = NULL;
     char what[128];
@@ -400,12 +403,12 @@ static int prepare_columns(const struct md_contract *c, const struct md_tensor *
  * row. Copies it and tests all of it without branching per value; only a
  * row that fails goes through odd_value() value by value.
  */
-static int fast_2d(const struct md_contract *c, const float *src, size_t n, float *x,
-                   struct md_err *err)
+static int fast_2d(const struct md_contract *c, const float *restrict src, size_t n,
+                   float *restrict x, struct md_err *err)
 {
     const size_t nf = c->n_features;
-    const float *lo = c->lo32;
-    const float *hi = c->hi32;
+    const float *restrict lo = c->lo32;
+    const float *restrict hi = c->hi32;
     size_t r;
     size_t j;
     int rc;

@@ -314,9 +314,9 @@ struct bad_case {
     const char *msg;
 };
 
-#define HEAD "backend: trees\ntask: classification\nlabels: [a, b]\n"
+#define HEAD  "backend: trees\ntask: classification\nlabels: [a, b]\n"
 #define HEADR "backend: trees\ntask: regression\n"
-#define ONE "features: [{name: x, datatype: FP32}]\n"
+#define ONE   "features: [{name: x, datatype: FP32}]\n"
 
 static const struct bad_case bad_cases[] = {
     {HEAD "features:\n  - {name: a, datatype: FP32}\n  - {name: b, datatype: FP32}\n"
@@ -497,8 +497,9 @@ static void test_syntax_error_line(void **state)
     (void)state;
     assert_int_equal(md_contract_parse(y, strlen(y), "m", &c, &err), MD_EINVAL);
     assert_null(c);
-    assert_msg(err, "model.yaml: syntax error at line 6, column 1: did not find expected ',' or '}' "
-                    "(while parsing a flow mapping at line 4)");
+    assert_msg(err,
+               "model.yaml: syntax error at line 6, column 1: did not find expected ',' or '}' "
+               "(while parsing a flow mapping at line 4)");
 }
 
 static void test_name_and_dir(void **state)
@@ -522,7 +523,7 @@ static char *many(size_t n, bool categories)
     struct md_buf b;
     size_t i;
 
-    md_buf_init(&b, MD_CONTRACT_MAX_BYTES * 2);
+    md_buf_init(&b, (size_t)MD_CONTRACT_MAX_BYTES * 2);
     assert_int_equal(md_buf_puts(&b, HEADR "features:\n"), MD_OK);
     if (categories) {
         assert_int_equal(md_buf_puts(&b, "  - name: k\n    datatype: INT64\n    categories: ["),
@@ -586,6 +587,32 @@ static void test_limits(void **state)
     free(y);
 }
 
+static void test_limits_nesting_and_anchors(void **state)
+{
+    struct md_buf b;
+    struct md_contract *c = NULL;
+    struct md_err err = {0};
+    size_t i;
+
+    (void)state;
+    /* libyaml is quadratic in both: refused before it builds anything */
+    md_buf_init(&b, MD_CONTRACT_MAX_BYTES);
+    assert_int_equal(md_buf_puts(&b, HEADR ONE "x: "), MD_OK);
+    for (i = 0; i < 100000; i++)
+        assert_int_equal(md_buf_putc(&b, '['), MD_OK);
+    assert_int_equal(md_contract_parse(b.data, b.len, "m", &c, &err), MD_EINVAL);
+    assert_msg(err, "model.yaml: nesting deeper than 32 levels at line 4");
+    md_buf_reset(&b);
+    assert_int_equal(md_buf_puts(&b, HEADR ONE "x: ["), MD_OK);
+    for (i = 0; i < 1001; i++)
+        assert_int_equal(md_buf_printf(&b, "&a%zu x, ", i), MD_OK);
+    assert_int_equal(md_buf_puts(&b, "]\n"), MD_OK);
+    assert_int_equal(md_contract_parse(b.data, b.len, "m", &c, &err), MD_EINVAL);
+    assert_msg(err, "model.yaml: more than 1000 anchors and aliases");
+    md_buf_release(&b);
+    assert_null(c);
+}
+
 static void test_limits_contract_wide(void **state)
 {
     struct md_buf b;
@@ -598,8 +625,9 @@ static void test_limits_contract_wide(void **state)
     md_buf_init(&b, MD_CONTRACT_MAX_BYTES);
     assert_int_equal(md_buf_puts(&b, HEADR "features:\n"), MD_OK);
     for (f = 0; f < 2; f++) {
-        assert_int_equal(md_buf_printf(&b, "  - name: k%zu\n    datatype: INT64\n"
-                                           "    encoding: ordinal\n    categories: [",
+        assert_int_equal(md_buf_printf(&b,
+                                       "  - name: k%zu\n    datatype: INT64\n"
+                                       "    encoding: ordinal\n    categories: [",
                                        f),
                          MD_OK);
         for (i = 0; i < 60000; i++)
@@ -1225,6 +1253,7 @@ int main(void)
         cmocka_unit_test(test_name_and_dir),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_limits_contract_wide),
+        cmocka_unit_test(test_limits_nesting_and_anchors),
         cmocka_unit_test(test_load),
         cmocka_unit_test(test_feature_lookup),
         cmocka_unit_test(test_fmt_helpers),

@@ -33,6 +33,8 @@ static const char usage[] =
     "  --max-body-bytes N    largest request body accepted (default: 67108864)\n"
     "  --max-connections N   concurrent connections (default: 4096)\n"
     "  --idle-timeout S      close idle keep-alive connections after S seconds (default: 60)\n"
+    "  --max-header-bytes N  largest request line plus headers; larger get 431 or 414\n"
+    "                        (default: 8192)\n"
     "  --drain-timeout S     on SIGTERM, wait up to S seconds for running requests\n"
     "                        (default: 10)\n"
     "  --log-level LEVEL     debug, info, warn, error or off (default: info)\n"
@@ -50,6 +52,7 @@ struct opts {
     unsigned long max_body;
     unsigned long max_conn;
     unsigned long idle_s;
+    unsigned long max_header;
     unsigned long drain_s;
 };
 
@@ -70,7 +73,7 @@ static int parse_ulong(const char *flag, const char *s, unsigned long max, unsig
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-    enum { O_REPO = 256, O_LISTEN, O_DATA, O_POLL, O_THREADS, O_BODY, O_CONN, O_IDLE, O_DRAIN,
+    enum { O_REPO = 256, O_LISTEN, O_DATA, O_POLL, O_THREADS, O_BODY, O_CONN, O_IDLE, O_HEADER, O_DRAIN,
            O_LOG, O_VERSION, O_HELP };
     static const struct option longopts[] = {
         {"repo", required_argument, NULL, O_REPO},
@@ -81,6 +84,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"max-body-bytes", required_argument, NULL, O_BODY},
         {"max-connections", required_argument, NULL, O_CONN},
         {"idle-timeout", required_argument, NULL, O_IDLE},
+        {"max-header-bytes", required_argument, NULL, O_HEADER},
         {"drain-timeout", required_argument, NULL, O_DRAIN},
         {"log-level", required_argument, NULL, O_LOG},
         {"version", no_argument, NULL, O_VERSION},
@@ -122,6 +126,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
         case O_IDLE:
             bad = parse_ulong("--idle-timeout", optarg, 86400, &o->idle_s);
             break;
+        case O_HEADER:
+            bad = parse_ulong("--max-header-bytes", optarg, 1ul << 20, &o->max_header);
+            if (!bad && o->max_header < 1024) {
+                fprintf(stderr, "modeld: --max-header-bytes: must be at least 1024\n");
+                bad = -1;
+            }
+            break;
         case O_DRAIN:
             bad = parse_ulong("--drain-timeout", optarg, 3600, &o->drain_s);
             break;
@@ -157,7 +168,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 
 int main(int argc, char **argv)
 {
-    struct opts o = {"models", "127.0.0.1:8080", "var", 0, 0, 64ul << 20, 4096, 60, 10};
+    struct opts o = {"models", "127.0.0.1:8080", "var", 0, 0, 64ul << 20, 4096, 60, 8192, 10};
     struct md_http_config hc;
     struct md_repo *repo = NULL;
     struct md_http *http = NULL;
@@ -199,6 +210,7 @@ int main(int argc, char **argv)
     hc.max_body_bytes = o.max_body;
     hc.max_connections = (unsigned)o.max_conn;
     hc.idle_timeout_s = (unsigned)o.idle_s;
+    hc.max_header_bytes = o.max_header;
     if (md_http_start(&hc, api, &http, &err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "cannot start the HTTP server", "reason", err.msg, NULL);
         md_repo_free(repo);

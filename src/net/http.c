@@ -40,6 +40,7 @@ struct md_http {
     struct MHD_Daemon *d;
     struct md_api *api;
     size_t max_body;
+    size_t max_header;      /* request line plus headers, in bytes */
     _Atomic long active;    /* requests started and not completed */
     unsigned port;
 };
@@ -99,6 +100,16 @@ static bool usable_id(const char *s)
             return false;
     }
     return true;
+}
+
+static enum MHD_Result add_header_len(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    size_t *total = cls;
+
+    MD_UNUSED(kind);
+    *total += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF */
+    return MHD_YES;
 }
 
 static const char *lookup_header(void *conn, const char *name)
@@ -215,6 +226,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             snprintf(cs->id, sizeof(cs->id), "%s", rid);
         else
             make_id(cs->id);
+        {
+            size_t hlen = strlen(url) + strlen(method) + 12;
+
+            MHD_get_connection_values(c, MHD_HEADER_KIND, add_header_len, &hlen);
+            if (hlen > h->max_header) {
+                char msg[128];
+
+                init_resp(&resp, cs);
+                snprintf(msg, sizeof(msg), "request line and headers larger than the limit of "
+                         "%zu bytes", h->max_header);
+                md_api_error_status(&resp, 431, msg);
+                return send_reply(h, c, cs, &resp);
+            }
+        }
         cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl != NULL && strtoull(cl, NULL, 10) > h->max_body) {
             /* Refuse before reading a byte of the body; MHD closes the
@@ -327,6 +352,7 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
     unsigned threads = cfg->threads;
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
     const union MHD_DaemonInfo *di;
+    size_t pool_bytes;
     int rc;
 
     *out = NULL;
@@ -340,15 +366,23 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
 
         threads = n > 0 ? (unsigned)n : 1;
     }
+    /* MHD keeps a connection's request line and headers in a per-connection
+     * pool and zeroes the pool on every request, so it is sized from the
+     * header limit (half for headers, half for reading the body) and kept
+     * small. */
+    pool_bytes = (cfg->max_header_bytes ? cfg->max_header_bytes : 8192) * 2;
+    if (pool_bytes < 8192)
+        pool_bytes = 8192;
     h = md_xcalloc(1, sizeof(*h));
     h->api = api;
     h->max_body = cfg->max_body_bytes;
+    h->max_header = cfg->max_header_bytes ? cfg->max_header_bytes : 8192;
     h->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
         cfg->max_connections ? cfg->max_connections : 4096, MHD_OPTION_CONNECTION_TIMEOUT,
         cfg->idle_timeout_s ? cfg->idle_timeout_s : 60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)16384, MHD_OPTION_NOTIFY_CONNECTION,
+        pool_bytes, MHD_OPTION_NOTIFY_CONNECTION,
         on_connection, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_END);

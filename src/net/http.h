@@ -18,6 +18,7 @@ struct md_http_config {
     size_t max_body_bytes;     /* larger bodies get 413 */
     unsigned max_connections;  /* concurrent connections */
     unsigned idle_timeout_s;   /* idle keep-alive connections are closed after this */
+    size_t max_header_bytes;   /* request line + headers larger than this get 431 or 414 */
 };
 
 struct md_http;

@@ -1,0 +1,111 @@
+#!/usr/bin/python3
+# slow
+"""Slow clients cannot starve others: with many connections dribbling their
+headers or body a byte at a time, normal clients keep being served within
+their latency target; header and connection limits answer with errors, not
+hangs."""
+import http.client
+import json
+import socket
+import statistics
+import threading
+import time
+
+from harness import Daemon, expect, run, v2_row
+
+SLOW = 200           # slow connections held open
+DURATION = 4.0       # seconds of dribbling
+TARGET_P99_MS = 50   # normal clients' p99 while the slow ones dribble
+
+
+def dribbler(port, stop, mode, opened):
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    except OSError:
+        return
+    opened.append(1)
+    body = json.dumps(v2_row([0.1] * 30)).encode()
+    if mode == "headers":
+        data = (b"POST /v2/models/bench/infer HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n"
+                % len(body))
+    else:
+        s.sendall(b"POST /v2/models/bench/infer HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                  % len(body))
+        data = body
+    i = 0
+    deadline = time.time() + DURATION + 2
+    try:
+        while not stop.is_set() and i < len(data) and time.time() < deadline:
+            s.send(data[i:i + 1])
+            i += 1
+            stop.wait(0.05)
+    except OSError:
+        pass
+    finally:
+        s.close()
+
+
+def test_slow_clients_do_not_starve_normal_ones():
+    with Daemon(examples=False) as d:
+        stop = threading.Event()
+        opened = []
+        threads = [threading.Thread(target=dribbler, args=(d.port, stop,
+                                                           "headers" if i % 2 else "body", opened))
+                   for i in range(SLOW)]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        expect(len(opened) >= SLOW * 0.9, "only %d slow connections opened" % len(opened))
+        lat = []
+        c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=10)
+        body = json.dumps(v2_row([0.2] * 30))
+        end = time.time() + DURATION - 1
+        while time.time() < end:
+            t0 = time.perf_counter()
+            c.request("POST", "/v2/models/bench/infer", body)
+            r = c.getresponse()
+            r.read()
+            lat.append((time.perf_counter() - t0) * 1000)
+            expect(r.status == 200, r.status)
+        c.close()
+        stop.set()
+        for t in threads:
+            t.join(10)
+        lat.sort()
+        p99 = lat[int(len(lat) * 0.99)]
+        print("normal requests: %d, median %.2f ms, p99 %.2f ms, with %d slow connections"
+              % (len(lat), statistics.median(lat), p99, len(opened)))
+        expect(len(lat) > 200, "only %d normal requests" % len(lat))
+        expect(p99 < TARGET_P99_MS, "p99 %.1f ms" % p99)
+
+
+def test_limits_answer_not_hang():
+    with Daemon(examples=False, args=["--max-header-bytes", "2048", "--max-connections", "20",
+                                      "--idle-timeout", "2"]) as d:
+        st, data, _ = d.request("GET", "/v2", headers={"X-Big": "a" * 5000})
+        expect(st in (431, 414), st)
+        # hold the connection limit, then check a new client is refused or
+        # served once one frees, never left hanging
+        held = [socket.create_connection(("127.0.0.1", d.port), timeout=5) for _ in range(20)]
+        s = socket.create_connection(("127.0.0.1", d.port), timeout=5)
+        s.sendall(b"GET /v2 HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            got = s.recv(100)
+        except OSError:
+            got = b""
+        s.close()
+        expect(got == b"" or got.startswith(b"HTTP/1.1"), got)
+        for h in held:
+            h.close()
+        # idle connections are closed after --idle-timeout
+        idle = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+        t0 = time.time()
+        expect(idle.recv(10) == b"", "idle connection not closed")
+        expect(time.time() - t0 < 8, "idle connection closed late")
+        idle.close()
+        st, _, _ = d.request("GET", "/v2/health/ready")
+        expect(st == 200, st)
+
+
+if __name__ == "__main__":
+    run([test_slow_clients_do_not_starve_normal_ones, test_limits_answer_not_hang])

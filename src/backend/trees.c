@@ -1,0 +1,940 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * trees.c: the native engine for gradient-boosted tree ensembles that XGBoost
+ * 1.7 saved as JSON (backend `trees`).
+ *
+ * Loading (jansson; not the hot path) checks the file strictly and flattens
+ * every tree into one array of 8-byte nodes: breadth-first per tree, the two
+ * children of a node side by side, so a step is "index += offset + go_right".
+ * A leaf holds its value in the split field, reads a NaN column appended to
+ * the row and points at itself, so a walk runs a fixed number of steps (the
+ * tree's depth) with no branch on the outcome, and several walks (several
+ * trees for one row, or several rows for one tree) proceed in lock-step for
+ * instruction-level parallelism. Sums are float, start from the base margin
+ * and add trees in model order, as libxgboost does, so outputs match it.
+ *
+ * Runs binary:logistic, reg:squarederror and multi:softprob on gbtree
+ * boosters with numerical splits; refuses the rest (MD_EUNSUPPORTED), which
+ * the `xgboost` engine runs. The file is untrusted: any malformed input ends
+ * in MD_ECORRUPT with a message naming the field, never in a crash.
+ */
+#include "backend/trees_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/mem.h"
+
+/* Trees walked in lock-step for one row; rows walked in lock-step per tree. */
+#define TREE_LANES 8
+#define ROW_LANES 16
+/* Floats of row copies kept on the stack; wider models allocate per call. */
+#define STACK_FLOATS 4096
+/* Largest file, feature count and class count accepted. */
+#define MAX_FILE_BYTES ((off_t)1 << 30)
+#define MAX_FEATURES ((uint32_t)1 << 24)
+#define MAX_CLASSES 65536
+
+enum objective {
+    OBJ_LOGISTIC, /* binary:logistic */
+    OBJ_SQUARED,  /* reg:squarederror */
+    OBJ_SOFTPROB  /* multi:softprob */
+};
+
+/*
+ * One node. meta = feature | default_right << fbits | offset << (fbits + 1),
+ * where offset is the distance from this node to its left child (the right
+ * child follows it). A leaf: cond = leaf value, feature = the NaN column,
+ * default_right = 0, offset = 0, so it steps onto itself.
+ */
+struct tnode {
+    float cond;    /* split threshold (go left iff value < cond), or leaf value */
+    uint32_t meta; /* packed as above */
+};
+
+struct trees {
+    struct tnode *nodes; /* every tree, in model order */
+    uint32_t *root;      /* per tree (padded to TREE_LANES): index of its root */
+    uint32_t *depth;     /* per tree: steps from the root to its deepest leaf */
+    uint32_t *group;     /* per tree (padded): output column it adds to */
+    uint32_t *bdepth;    /* per block of TREE_LANES trees: their largest depth */
+    size_t n_trees;
+    size_t n_nodes;
+    uint32_t nf;      /* num_feature; the NaN column is nf */
+    uint32_t n_out;   /* output columns: 1, or num_class for multi:softprob */
+    unsigned fbits;   /* bits of the feature field */
+    uint32_t fmask;   /* (1 << fbits) - 1 */
+    float base;       /* initial margin of every output column */
+    enum objective obj;
+    enum md_backend_out kind;
+    char *objective;      /* objective name */
+    char **feature_names; /* NULL or nf names */
+};
+
+/* ---------------------------------------------------------------- evaluation */
+
+/* One step of a walk: the next node index from node i for the row at x. */
+static inline uint32_t step(const struct tnode *nodes, uint32_t i, const float *x, unsigned fbits,
+                            uint32_t fmask)
+{
+    struct tnode n = nodes[i];
+    float v = x[n.meta & fmask];
+    /* Right iff v >= cond, or v is missing and the default is right. */
+    uint32_t right = (uint32_t)(v >= n.cond) | ((uint32_t)isnan(v) & (n.meta >> fbits));
+
+    return i + (n.meta >> (fbits + 1)) + (right & 1u);
+}
+
+static float sigmoid(float x)
+{
+    /* As libxgboost 1.7: exp of at most 88.7 stays finite. */
+    float e = -x < 88.7f ? -x : 88.7f;
+
+    return 1.0f / (expf(e) + 1.0f);
+}
+
+static void softmax(float *p, uint32_t n)
+{
+    float mx = p[0];
+    double sum = 0.0;
+    uint32_t i;
+
+    for (i = 1; i < n; i++)
+        mx = fmaxf(p[i], mx);
+    for (i = 0; i < n; i++) {
+        p[i] = expf(p[i] - mx);
+        sum += p[i];
+    }
+    for (i = 0; i < n; i++)
+        p[i] /= (float)sum;
+}
+
+static void transform(const struct trees *m, float *out, size_t n_rows)
+{
+    size_t r;
+
+    switch (m->obj) {
+    case OBJ_LOGISTIC:
+        for (r = 0; r < n_rows; r++)
+            out[r] = sigmoid(out[r]);
+        break;
+    case OBJ_SOFTPROB:
+        for (r = 0; r < n_rows; r++)
+            softmax(out + r * m->n_out, m->n_out);
+        break;
+    case OBJ_SQUARED:
+        break;
+    }
+}
+
+/* One row: TREE_LANES trees at a time. buf has room for nf + 1 floats. */
+static void predict_row(const struct trees *m, const float *x, float *out, float *buf)
+{
+    const struct tnode *nodes = m->nodes;
+    const unsigned fbits = m->fbits;
+    const uint32_t fmask = m->fmask;
+    size_t t0;
+    uint32_t g;
+
+    memcpy(buf, x, m->nf * sizeof(*buf));
+    buf[m->nf] = NAN;
+    for (g = 0; g < m->n_out; g++)
+        out[g] = m->base;
+    for (t0 = 0; t0 < m->n_trees; t0 += TREE_LANES) {
+        uint32_t idx[TREE_LANES];
+        uint32_t d = m->bdepth[t0 / TREE_LANES];
+        size_t nt = m->n_trees - t0 < TREE_LANES ? m->n_trees - t0 : TREE_LANES;
+        uint32_t s;
+        size_t k;
+
+        memcpy(idx, m->root + t0, sizeof(idx));
+        for (s = 0; s < d; s++) {
+#pragma GCC unroll 8
+            for (k = 0; k < TREE_LANES; k++)
+                idx[k] = step(nodes, idx[k], buf, fbits, fmask);
+        }
+        if (m->n_out == 1) {
+            for (k = 0; k < nt; k++)
+                out[0] += nodes[idx[k]].cond;
+        } else {
+            for (k = 0; k < nt; k++)
+                out[m->group[t0 + k]] += nodes[idx[k]].cond;
+        }
+    }
+}
+
+/* ROW_LANES rows: each tree walked for all of them in lock-step. */
+static void predict_rows(const struct trees *m, const float *x, float *out, float *buf)
+{
+    const struct tnode *nodes = m->nodes;
+    const unsigned fbits = m->fbits;
+    const uint32_t fmask = m->fmask;
+    const size_t stride = (size_t)m->nf + 1;
+    const float *row[ROW_LANES];
+    size_t r;
+    size_t t;
+
+    for (r = 0; r < ROW_LANES; r++) {
+        float *b = buf + r * stride;
+
+        memcpy(b, x + r * m->nf, m->nf * sizeof(*b));
+        b[m->nf] = NAN;
+        row[r] = b;
+    }
+    for (r = 0; r < (size_t)ROW_LANES * m->n_out; r++)
+        out[r] = m->base;
+    for (t = 0; t < m->n_trees; t++) {
+        uint32_t idx[ROW_LANES];
+        uint32_t d = m->depth[t];
+        float *o = out + m->group[t];
+        uint32_t s;
+
+        for (r = 0; r < ROW_LANES; r++)
+            idx[r] = m->root[t];
+        for (s = 0; s < d; s++) {
+#pragma GCC unroll 16
+            for (r = 0; r < ROW_LANES; r++)
+                idx[r] = step(nodes, idx[r], row[r], fbits, fmask);
+        }
+        for (r = 0; r < ROW_LANES; r++)
+            o[r * m->n_out] += nodes[idx[r]].cond;
+    }
+}
+
+static int trees_predict(void *inst, const float *x, size_t n_rows, float *out, struct md_err *err)
+{
+    const struct trees *m = inst;
+    const size_t stride = (size_t)m->nf + 1;
+    float stack[STACK_FLOATS];
+    float *buf = stack;
+    size_t need = n_rows >= ROW_LANES ? stride * ROW_LANES : stride;
+    size_t r = 0;
+
+    if (need > STACK_FLOATS) {
+        buf = md_malloc(need * sizeof(*buf));
+        if (buf == NULL)
+            return md_err_set(err, MD_ENOMEM, "trees: no memory for %zu row copies", need);
+    }
+    for (; n_rows - r >= ROW_LANES; r += ROW_LANES)
+        predict_rows(m, x + r * m->nf, out + r * m->n_out, buf);
+    for (; r < n_rows; r++)
+        predict_row(m, x + r * m->nf, out + r * m->n_out, buf);
+    transform(m, out, n_rows);
+    if (buf != stack)
+        free(buf);
+    return MD_OK;
+}
+
+static void trees_describe(const void *inst, struct md_backend_desc *out)
+{
+    const struct trees *m = inst;
+
+    out->n_features = m->nf;
+    out->n_outputs = m->n_out;
+    out->kind = m->kind;
+    out->feature_names = (const char *const *)m->feature_names;
+    out->objective = m->objective;
+}
+
+static void trees_free(void *inst)
+{
+    struct trees *m = inst;
+    uint32_t i;
+
+    if (m == NULL)
+        return;
+    if (m->feature_names != NULL) {
+        for (i = 0; i < m->nf; i++)
+            free(m->feature_names[i]);
+        free(m->feature_names);
+    }
+    free(m->objective);
+    free(m->nodes);
+    free(m->root);
+    free(m->depth);
+    free(m->group);
+    free(m->bdepth);
+    free(m);
+}
+
+/* ------------------------------------------------------------- JSON helpers */
+
+static const char *type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
+    }
+    return "unknown";
+}
+
+/* parent[key] of type t into *out; where names parent in messages. */
+static int need(json_t *parent, const char *where, const char *key, json_type t, json_t **out,
+                struct md_err *err)
+{
+    static const char *const want[] = {
+        [JSON_OBJECT] = "an object", [JSON_ARRAY] = "an array", [JSON_STRING] = "a string",
+        [JSON_INTEGER] = "an integer", [JSON_REAL] = "a number",
+    };
+    json_t *v = json_object_get(parent, key);
+
+    if (v == NULL)
+        return md_err_set(err, MD_ECORRUPT, "%s%s%s: missing", where, *where ? "." : "", key);
+    if (json_typeof(v) != t)
+        return md_err_set(err, MD_ECORRUPT, "%s%s%s: %s, expected %s", where, *where ? "." : "",
+                          key, type_name(v), want[t]);
+    *out = v;
+    return MD_OK;
+}
+
+/*
+ * A number that XGBoost stores as a string ("5E-1", "30"), or as a plain
+ * number; into *out.
+ */
+static int need_num(json_t *parent, const char *where, const char *key, double *out,
+                    struct md_err *err)
+{
+    json_t *v = json_object_get(parent, key);
+    const char *s;
+    char *end;
+
+    if (v == NULL)
+        return md_err_set(err, MD_ECORRUPT, "%s.%s: missing", where, key);
+    if (json_is_number(v)) {
+        *out = json_number_value(v);
+        return MD_OK;
+    }
+    if (!json_is_string(v))
+        return md_err_set(err, MD_ECORRUPT, "%s.%s: %s, expected a number", where, key,
+                          type_name(v));
+    s = json_string_value(v);
+    errno = 0;
+    *out = strtod(s, &end);
+    if (end == s || *end != '\0' || errno == ERANGE || !isfinite(*out))
+        return md_err_set(err, MD_ECORRUPT, "%s.%s: '%.40s' is not a finite number", where, key,
+                          s);
+    return MD_OK;
+}
+
+/* As need_num, for an integer in [lo, hi]. */
+static int need_int(json_t *parent, const char *where, const char *key, long lo, long hi,
+                    long *out, struct md_err *err)
+{
+    double d;
+    int rc = need_num(parent, where, key, &d, err);
+
+    if (rc != MD_OK)
+        return rc;
+    if (d != floor(d) || d < (double)lo || d > (double)hi)
+        return md_err_set(err, MD_ECORRUPT, "%s.%s: %g is not an integer from %ld to %ld", where,
+                          key, d, lo, hi);
+    *out = (long)d;
+    return MD_OK;
+}
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = md_malloc(n);
+
+    if (p != NULL)
+        memcpy(p, s, n);
+    return p;
+}
+
+/* ---------------------------------------------------------------- loading */
+
+/* The arrays of one tree, checked for type and length. */
+struct jtree {
+    json_t *left, *right, *sidx, *cond, *dleft;
+    size_t n;
+};
+
+static int array_len(json_t *tree, const char *where, const char *key, size_t n, bool required,
+                     json_t **out, struct md_err *err)
+{
+    json_t *a = json_object_get(tree, key);
+
+    *out = NULL;
+    if (a == NULL && !required)
+        return MD_OK;
+    if (a == NULL)
+        return md_err_set(err, MD_ECORRUPT, "%s.%s: missing", where, key);
+    if (!json_is_array(a))
+        return md_err_set(err, MD_ECORRUPT, "%s.%s: %s, expected an array", where, key,
+                          type_name(a));
+    if (json_array_size(a) != n)
+        return md_err_set(err, MD_ECORRUPT, "%s.%s: %zu entries, expected %zu (one per node)",
+                          where, key, json_array_size(a), n);
+    *out = a;
+    return MD_OK;
+}
+
+/* Checks one tree's arrays: lengths, split types, categories. */
+static int tree_arrays(json_t *tree, const char *where, struct jtree *jt, struct md_err *err)
+{
+    json_t *a;
+    json_t *tp;
+    size_t i;
+    int rc;
+
+    if (!json_is_object(tree))
+        return md_err_set(err, MD_ECORRUPT, "%s: %s, expected an object", where, type_name(tree));
+    rc = need(tree, where, "left_children", JSON_ARRAY, &a, err);
+    if (rc != MD_OK)
+        return rc;
+    jt->n = json_array_size(a);
+    if (jt->n == 0)
+        return md_err_set(err, MD_ECORRUPT, "%s.left_children: empty, a tree has a root", where);
+    if (jt->n > UINT32_MAX / 4)
+        return md_err_set(err, MD_EUNSUPPORTED, "%s: %zu nodes is too many", where, jt->n);
+    tp = json_object_get(tree, "tree_param");
+    if (tp != NULL) {
+        char tpw[64];
+        long nn;
+        long slv;
+
+        if (!json_is_object(tp))
+            return md_err_set(err, MD_ECORRUPT, "%s.tree_param: %s, expected an object", where,
+                              type_name(tp));
+        snprintf(tpw, sizeof(tpw), "%s.tree_param", where);
+        rc = need_int(tp, tpw, "num_nodes", 0, INT32_MAX, &nn, err);
+        if (rc != MD_OK)
+            return rc;
+        if ((size_t)nn != jt->n)
+            return md_err_set(err, MD_ECORRUPT,
+                              "%s.left_children: %zu entries, tree_param.num_nodes says %ld", where,
+                              jt->n, nn);
+        if (json_object_get(tp, "size_leaf_vector") != NULL) {
+            rc = need_int(tp, tpw, "size_leaf_vector", 0, INT32_MAX, &slv, err);
+            if (rc != MD_OK)
+                return rc;
+            if (slv != 0)
+                return md_err_set(err, MD_EUNSUPPORTED,
+                                  "%s: vector leaves (size_leaf_vector %ld) are not supported by "
+                                  "the trees engine; use backend xgboost",
+                                  where, slv);
+        }
+    }
+    if ((rc = array_len(tree, where, "left_children", jt->n, true, &jt->left, err)) != MD_OK ||
+        (rc = array_len(tree, where, "right_children", jt->n, true, &jt->right, err)) != MD_OK ||
+        (rc = array_len(tree, where, "split_indices", jt->n, true, &jt->sidx, err)) != MD_OK ||
+        (rc = array_len(tree, where, "split_conditions", jt->n, true, &jt->cond, err)) != MD_OK ||
+        (rc = array_len(tree, where, "default_left", jt->n, true, &jt->dleft, err)) != MD_OK ||
+        (rc = array_len(tree, where, "base_weights", jt->n, false, &a, err)) != MD_OK ||
+        (rc = array_len(tree, where, "split_type", jt->n, false, &a, err)) != MD_OK)
+        return rc;
+    for (i = 0; a != NULL && i < jt->n; i++) {
+        json_t *e = json_array_get(a, i);
+
+        if (!json_is_integer(e))
+            return md_err_set(err, MD_ECORRUPT, "%s.split_type[%zu]: %s, expected an integer",
+                              where, i, type_name(e));
+        if (json_integer_value(e) != 0)
+            return md_err_set(err, MD_EUNSUPPORTED,
+                              "%s.split_type[%zu]: categorical splits are not supported by the "
+                              "trees engine; use backend xgboost",
+                              where, i);
+    }
+    a = json_object_get(tree, "categories");
+    if (a != NULL && (!json_is_array(a) || json_array_size(a) != 0))
+        return md_err_set(err, MD_EUNSUPPORTED,
+                          "%s.categories: categorical splits are not supported by the trees "
+                          "engine; use backend xgboost",
+                          where);
+    return MD_OK;
+}
+
+/* Scratch for the breadth-first walk of one tree, sized for the largest. */
+struct scratch {
+    uint32_t *queue;  /* old node index, in new (breadth-first) order */
+    uint32_t *qdepth; /* depth of each queued node */
+    uint8_t *seen;    /* per old node index */
+};
+
+/*
+ * Flattens one checked tree into m->nodes[m->n_nodes...] breadth-first,
+ * children adjacent; ignores nodes the root does not reach (XGBoost's deleted
+ * nodes). Sets *depth.
+ */
+static int flatten(struct trees *m, const struct jtree *jt, const char *where, struct scratch *sc,
+                   uint32_t *depth, struct md_err *err)
+{
+    const uint32_t max_off = (uint32_t)1 << (31 - m->fbits);
+    struct tnode *out = m->nodes + m->n_nodes;
+    size_t head;
+    size_t tail = 1;
+
+    memset(sc->seen, 0, jt->n);
+    sc->queue[0] = 0;
+    sc->qdepth[0] = 0;
+    sc->seen[0] = 1;
+    *depth = 0;
+    for (head = 0; head < tail; head++) {
+        uint32_t o = sc->queue[head];
+        json_t *jl = json_array_get(jt->left, o);
+        json_t *jr = json_array_get(jt->right, o);
+        json_t *js = json_array_get(jt->sidx, o);
+        json_t *jc = json_array_get(jt->cond, o);
+        json_t *jd = json_array_get(jt->dleft, o);
+        json_int_t l;
+        json_int_t r;
+        json_int_t f;
+        size_t off;
+        bool dleft;
+
+        if (!json_is_number(jc))
+            return md_err_set(err, MD_ECORRUPT, "%s.split_conditions[%u]: %s, expected a number",
+                              where, o, type_name(jc));
+        if (!json_is_integer(jl))
+            return md_err_set(err, MD_ECORRUPT, "%s.left_children[%u]: %s, expected an integer",
+                              where, o, type_name(jl));
+        out[head].cond = (float)json_number_value(jc);
+        l = json_integer_value(jl);
+        if (l == -1) {
+            out[head].meta = m->nf; /* the NaN column, default left, offset 0 */
+            if (sc->qdepth[head] > *depth)
+                *depth = sc->qdepth[head];
+            continue;
+        }
+        if (!json_is_integer(jr))
+            return md_err_set(err, MD_ECORRUPT, "%s.right_children[%u]: %s, expected an integer",
+                              where, o, type_name(jr));
+        if (!json_is_integer(js))
+            return md_err_set(err, MD_ECORRUPT, "%s.split_indices[%u]: %s, expected an integer",
+                              where, o, type_name(js));
+        if (json_is_integer(jd))
+            dleft = json_integer_value(jd) != 0;
+        else if (json_is_boolean(jd))
+            dleft = json_is_true(jd);
+        else
+            return md_err_set(err, MD_ECORRUPT, "%s.default_left[%u]: %s, expected 0 or 1", where,
+                              o, type_name(jd));
+        r = json_integer_value(jr);
+        f = json_integer_value(js);
+        if (l < 0 || (size_t)l >= jt->n)
+            return md_err_set(err, MD_ECORRUPT,
+                              "%s.left_children[%u]: child %lld out of range (%zu nodes)", where, o,
+                              (long long)l, jt->n);
+        if (r < 0 || (size_t)r >= jt->n)
+            return md_err_set(err, MD_ECORRUPT,
+                              "%s.right_children[%u]: child %lld out of range (%zu nodes)", where,
+                              o, (long long)r, jt->n);
+        if (sc->seen[l] || sc->seen[r] || l == r)
+            return md_err_set(err, MD_ECORRUPT,
+                              "%s: node %u has a child reached twice (%lld, %lld): a cycle or a "
+                              "shared node",
+                              where, o, (long long)l, (long long)r);
+        if (f < 0 || f >= (json_int_t)m->nf)
+            return md_err_set(err, MD_ECORRUPT,
+                              "%s.split_indices[%u]: feature %lld out of range (num_feature %u)",
+                              where, o, (long long)f, m->nf);
+        off = tail - head;
+        if (off >= max_off)
+            return md_err_set(err, MD_EUNSUPPORTED,
+                              "%s: %zu nodes is too wide a tree for the trees engine with %u "
+                              "features; use backend xgboost",
+                              where, jt->n, m->nf);
+        out[head].meta = (uint32_t)f | (uint32_t)!dleft << m->fbits |
+                         (uint32_t)off << (m->fbits + 1);
+        sc->seen[l] = 1;
+        sc->seen[r] = 1;
+        sc->queue[tail] = (uint32_t)l;
+        sc->queue[tail + 1] = (uint32_t)r;
+        sc->qdepth[tail] = sc->qdepth[head] + 1;
+        sc->qdepth[tail + 1] = sc->qdepth[head] + 1;
+        tail += 2;
+    }
+    m->n_nodes += tail;
+    return MD_OK;
+}
+
+/* learner.objective and learner.learner_model_param into m. */
+static int load_learner(struct trees *m, json_t *learner, struct md_err *err)
+{
+    json_t *lmp;
+    json_t *obj;
+    json_t *name;
+    const char *on;
+    double base;
+    long num_class;
+    long nf;
+    long nt = 1;
+    int rc;
+
+    if ((rc = need(learner, "learner", "learner_model_param", JSON_OBJECT, &lmp, err)) != MD_OK ||
+        (rc = need(learner, "learner", "objective", JSON_OBJECT, &obj, err)) != MD_OK ||
+        (rc = need(obj, "learner.objective", "name", JSON_STRING, &name, err)) != MD_OK)
+        return rc;
+    on = json_string_value(name);
+    if (strcmp(on, "binary:logistic") == 0) {
+        m->obj = OBJ_LOGISTIC;
+        m->kind = MD_BACKEND_OUT_PROBABILITY;
+    } else if (strcmp(on, "reg:squarederror") == 0) {
+        m->obj = OBJ_SQUARED;
+        m->kind = MD_BACKEND_OUT_VALUE;
+    } else if (strcmp(on, "multi:softprob") == 0) {
+        m->obj = OBJ_SOFTPROB;
+        m->kind = MD_BACKEND_OUT_PROBABILITIES;
+    } else {
+        return md_err_set(err, MD_EUNSUPPORTED,
+                          "learner.objective.name: '%.60s' is not supported by the trees engine "
+                          "(binary:logistic, reg:squarederror, multi:softprob); use backend "
+                          "xgboost",
+                          on);
+    }
+    m->objective = dup_str(on);
+    if (m->objective == NULL)
+        return md_err_set(err, MD_ENOMEM, "trees: no memory for the objective name");
+    if ((rc = need_num(lmp, "learner.learner_model_param", "base_score", &base, err)) != MD_OK ||
+        (rc = need_int(lmp, "learner.learner_model_param", "num_class", 0, MAX_CLASSES,
+                       &num_class, err)) != MD_OK ||
+        (rc = need_int(lmp, "learner.learner_model_param", "num_feature", 1, MAX_FEATURES - 1, &nf,
+                       err)) != MD_OK)
+        return rc;
+    if (json_object_get(lmp, "num_target") != NULL) {
+        rc = need_int(lmp, "learner.learner_model_param", "num_target", 0, INT32_MAX, &nt, err);
+        if (rc != MD_OK)
+            return rc;
+        if (nt > 1)
+            return md_err_set(err, MD_EUNSUPPORTED,
+                              "learner.learner_model_param.num_target: %ld targets are not "
+                              "supported by the trees engine; use backend xgboost",
+                              nt);
+    }
+    m->nf = (uint32_t)nf;
+    m->n_out = 1;
+    if (m->obj == OBJ_SOFTPROB) {
+        if (num_class < 2)
+            return md_err_set(err, MD_ECORRUPT,
+                              "learner.learner_model_param.num_class: %ld is below 2 for "
+                              "multi:softprob",
+                              num_class);
+        m->n_out = (uint32_t)num_class;
+    } else if (num_class > 1) {
+        return md_err_set(err, MD_ECORRUPT,
+                          "learner.learner_model_param.num_class: %ld classes for '%s'", num_class,
+                          on);
+    }
+    m->base = (float)base;
+    if (m->obj == OBJ_LOGISTIC) {
+        /* base_score is a probability; the margin starts at its logit, in float as libxgboost. */
+        if (!(m->base > 0.0f && m->base < 1.0f))
+            return md_err_set(err, MD_ECORRUPT,
+                              "learner.learner_model_param.base_score: %g is not in (0, 1) for "
+                              "binary:logistic",
+                              base);
+        m->base = -logf(1.0f / m->base - 1.0f);
+    }
+    for (m->fbits = 1; ((uint32_t)1 << m->fbits) <= m->nf; m->fbits++)
+        ;
+    m->fmask = ((uint32_t)1 << m->fbits) - 1;
+    return MD_OK;
+}
+
+/* learner.feature_names, when present and not empty. */
+static int load_names(struct trees *m, json_t *learner, struct md_err *err)
+{
+    json_t *a = json_object_get(learner, "feature_names");
+    size_t i;
+
+    if (a == NULL || (json_is_array(a) && json_array_size(a) == 0))
+        return MD_OK;
+    if (!json_is_array(a))
+        return md_err_set(err, MD_ECORRUPT, "learner.feature_names: %s, expected an array",
+                          type_name(a));
+    if (json_array_size(a) != m->nf)
+        return md_err_set(err, MD_ECORRUPT,
+                          "learner.feature_names: %zu names, num_feature says %u",
+                          json_array_size(a), m->nf);
+    m->feature_names = md_calloc(m->nf, sizeof(*m->feature_names));
+    if (m->feature_names == NULL)
+        return md_err_set(err, MD_ENOMEM, "trees: no memory for %u feature names", m->nf);
+    for (i = 0; i < m->nf; i++) {
+        json_t *s = json_array_get(a, i);
+
+        if (!json_is_string(s))
+            return md_err_set(err, MD_ECORRUPT,
+                              "learner.feature_names[%zu]: %s, expected a string", i,
+                              type_name(s));
+        m->feature_names[i] = dup_str(json_string_value(s));
+        if (m->feature_names[i] == NULL)
+            return md_err_set(err, MD_ENOMEM, "trees: no memory for feature names");
+    }
+    return MD_OK;
+}
+
+/* The gbtree model: booster kind, tree order, tree_info. Sets *order, *trees_out. */
+static int load_booster(struct trees *m, json_t *learner, json_t ***order, json_t **info_out,
+                        struct md_err *err)
+{
+    static const char *const gmp_where = "learner.gradient_booster.model.gbtree_model_param";
+    json_t *gb;
+    json_t *name;
+    json_t *model;
+    json_t *gmp;
+    json_t *trees;
+    json_t *info;
+    long num_trees;
+    long npt = 1;
+    size_t i;
+    int rc;
+
+    if ((rc = need(learner, "learner", "gradient_booster", JSON_OBJECT, &gb, err)) != MD_OK ||
+        (rc = need(gb, "learner.gradient_booster", "name", JSON_STRING, &name, err)) != MD_OK)
+        return rc;
+    if (strcmp(json_string_value(name), "gbtree") != 0)
+        return md_err_set(err, MD_EUNSUPPORTED,
+                          "learner.gradient_booster.name: '%.40s' boosters are not supported by "
+                          "the trees engine (gbtree only); use backend xgboost",
+                          json_string_value(name));
+    if ((rc = need(gb, "learner.gradient_booster", "model", JSON_OBJECT, &model, err)) != MD_OK ||
+        (rc = need(model, "learner.gradient_booster.model", "gbtree_model_param", JSON_OBJECT, &gmp,
+                   err)) != MD_OK ||
+        (rc = need(model, "learner.gradient_booster.model", "trees", JSON_ARRAY, &trees, err)) !=
+            MD_OK ||
+        (rc = need(model, "learner.gradient_booster.model", "tree_info", JSON_ARRAY, &info, err)) !=
+            MD_OK ||
+        (rc = need_int(gmp, gmp_where, "num_trees", 0, INT32_MAX, &num_trees, err)) != MD_OK)
+        return rc;
+    /* Random forests (num_parallel_tree > 1) sum every tree into its group like boosted ones. */
+    if (json_object_get(gmp, "num_parallel_tree") != NULL &&
+        (rc = need_int(gmp, gmp_where, "num_parallel_tree", 1, INT32_MAX, &npt, err)) != MD_OK)
+        return rc;
+    if (json_array_size(trees) != (size_t)num_trees)
+        return md_err_set(err, MD_ECORRUPT,
+                          "learner.gradient_booster.model.trees: %zu trees, num_trees says %ld",
+                          json_array_size(trees), num_trees);
+    if (json_array_size(info) != (size_t)num_trees)
+        return md_err_set(err, MD_ECORRUPT,
+                          "learner.gradient_booster.model.tree_info: %zu entries, num_trees says "
+                          "%ld",
+                          json_array_size(info), num_trees);
+    m->n_trees = (size_t)num_trees;
+    *info_out = info;
+    *order = md_calloc(m->n_trees + 1, sizeof(**order));
+    if (*order == NULL)
+        return md_err_set(err, MD_ENOMEM, "trees: no memory for %zu trees", m->n_trees);
+    /* libxgboost places each tree by its id; so do we. */
+    for (i = 0; i < m->n_trees; i++) {
+        json_t *t = json_array_get(trees, i);
+        json_t *id = json_object_get(t, "id");
+
+        if (!json_is_object(t))
+            return md_err_set(err, MD_ECORRUPT, "trees[%zu]: %s, expected an object", i,
+                              type_name(t));
+        if (!json_is_integer(id))
+            return md_err_set(err, MD_ECORRUPT, "trees[%zu].id: %s, expected an integer", i,
+                              id == NULL ? "missing" : type_name(id));
+        if (json_integer_value(id) < 0 || json_integer_value(id) >= num_trees ||
+            (*order)[json_integer_value(id)] != NULL)
+            return md_err_set(err, MD_ECORRUPT,
+                              "trees[%zu].id: %lld is out of range or repeated (%ld trees)", i,
+                              (long long)json_integer_value(id), num_trees);
+        (*order)[json_integer_value(id)] = t;
+    }
+    return MD_OK;
+}
+
+/* Flattens every tree of order[] (n_trees) into m. */
+static int load_trees(struct trees *m, json_t **order, json_t *info, struct md_err *err)
+{
+    const size_t padded = (m->n_trees + TREE_LANES - 1) / TREE_LANES * TREE_LANES;
+    struct scratch sc = {NULL, NULL, NULL};
+    size_t total = 0;
+    size_t widest = 1;
+    size_t i;
+    char where[40];
+    int rc = MD_OK;
+
+    for (i = 0; i < m->n_trees; i++) {
+        json_t *lc = json_object_get(order[i], "left_children");
+        size_t n = json_is_array(lc) ? json_array_size(lc) : 0;
+
+        total += n;
+        if (n > widest)
+            widest = n;
+    }
+    if (total > UINT32_MAX / 2)
+        return md_err_set(err, MD_EUNSUPPORTED, "trees: %zu nodes is too many", total);
+    m->nodes = md_calloc(total + 1, sizeof(*m->nodes));
+    m->root = md_calloc(padded + 1, sizeof(*m->root));
+    m->group = md_calloc(padded + 1, sizeof(*m->group));
+    m->depth = md_calloc(m->n_trees + 1, sizeof(*m->depth));
+    m->bdepth = md_calloc(padded / TREE_LANES + 1, sizeof(*m->bdepth));
+    sc.queue = md_malloc(widest * sizeof(*sc.queue));
+    sc.qdepth = md_malloc(widest * sizeof(*sc.qdepth));
+    sc.seen = md_malloc(widest);
+    if (m->nodes == NULL || m->root == NULL || m->group == NULL || m->depth == NULL ||
+        m->bdepth == NULL || sc.queue == NULL || sc.qdepth == NULL || sc.seen == NULL) {
+        rc = md_err_set(err, MD_ENOMEM, "trees: no memory for %zu nodes", total);
+        goto out;
+    }
+    for (i = 0; i < m->n_trees && rc == MD_OK; i++) {
+        json_t *g = json_array_get(info, i);
+        struct jtree jt;
+
+        snprintf(where, sizeof(where), "trees[%zu]", i);
+        if (!json_is_integer(g) || json_integer_value(g) < 0 ||
+            json_integer_value(g) >= (json_int_t)m->n_out) {
+            rc = md_err_set(err, MD_ECORRUPT,
+                            "learner.gradient_booster.model.tree_info[%zu]: not a class from 0 "
+                            "to %u",
+                            i, m->n_out - 1);
+            break;
+        }
+        m->group[i] = (uint32_t)json_integer_value(g);
+        m->root[i] = (uint32_t)m->n_nodes;
+        rc = tree_arrays(order[i], where, &jt, err);
+        if (rc == MD_OK)
+            rc = flatten(m, &jt, where, &sc, &m->depth[i], err);
+        if (rc == MD_OK && m->depth[i] > m->bdepth[i / TREE_LANES])
+            m->bdepth[i / TREE_LANES] = m->depth[i];
+    }
+    /* Padding lanes of the last block walk the first tree; their leaves are not added. */
+    for (; i < padded && rc == MD_OK; i++)
+        m->root[i] = 0;
+out:
+    free(sc.queue);
+    free(sc.qdepth);
+    free(sc.seen);
+    return rc;
+}
+
+int md_trees__load_buffer(const char *buf, size_t len, void **inst, struct md_err *err)
+{
+    struct trees *m;
+    json_error_t jerr;
+    json_t *root;
+    json_t *learner;
+    json_t **order = NULL;
+    json_t *info = NULL;
+    int rc;
+
+    *inst = NULL;
+    root = json_loadb(buf, len, 0, &jerr);
+    if (root == NULL)
+        return md_err_set(err, MD_ECORRUPT, "not valid JSON: %s at line %d column %d", jerr.text,
+                          jerr.line, jerr.column);
+    m = md_calloc(1, sizeof(*m));
+    if (m == NULL) {
+        json_decref(root);
+        return md_err_set(err, MD_ENOMEM, "trees: no memory for a model");
+    }
+    if (!json_is_object(root))
+        rc = md_err_set(err, MD_ECORRUPT, "top level: %s, expected an object", type_name(root));
+    else
+        rc = need(root, "", "learner", JSON_OBJECT, &learner, err);
+    if (rc == MD_OK)
+        rc = load_learner(m, learner, err);
+    if (rc == MD_OK)
+        rc = load_booster(m, learner, &order, &info, err);
+    if (rc == MD_OK)
+        rc = load_names(m, learner, err);
+    if (rc == MD_OK)
+        rc = load_trees(m, order, info, err);
+    free(order);
+    json_decref(root);
+    if (rc != MD_OK) {
+        trees_free(m);
+        return rc;
+    }
+    *inst = m;
+    return MD_OK;
+}
+
+/* Reads the whole file at path into a new buffer. */
+static int read_file(const char *path, char **out, size_t *len, struct md_err *err)
+{
+    char ebuf[128];
+    struct stat st;
+    char *buf;
+    size_t got = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return md_err_set(err, MD_EIO, "cannot open '%s': %s", path,
+                          strerror_r(errno, ebuf, sizeof(ebuf)));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return md_err_set(err, MD_EIO, "cannot read '%s': not a regular file", path);
+    }
+    if (st.st_size > MAX_FILE_BYTES) {
+        close(fd);
+        return md_err_set(err, MD_EUNSUPPORTED, "'%s': %lld bytes is above the 1 GiB limit", path,
+                          (long long)st.st_size);
+    }
+    buf = md_malloc((size_t)st.st_size + 1);
+    if (buf == NULL) {
+        close(fd);
+        return md_err_set(err, MD_ENOMEM, "no memory to read '%s'", path);
+    }
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+
+            close(fd);
+            free(buf);
+            return md_err_set(err, MD_EIO, "cannot read '%s': %s", path,
+                              strerror_r(e, ebuf, sizeof(ebuf)));
+        }
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    *out = buf;
+    *len = got;
+    return MD_OK;
+}
+
+static int trees_load(const char *path, const struct md_backend_config *cfg, void **inst,
+                      struct md_err *err)
+{
+    char *buf;
+    size_t len;
+    int rc;
+
+    *inst = NULL;
+    if (cfg != NULL && cfg->n_options > 0)
+        return md_err_set(err, MD_EINVAL,
+                          "engine option '%s': unknown to backend 'trees', which takes none",
+                          cfg->options[0].key);
+    rc = read_file(path, &buf, &len, err);
+    if (rc != MD_OK)
+        return rc;
+    rc = md_trees__load_buffer(buf, len, inst, err);
+    free(buf);
+    return rc;
+}
+
+const struct md_backend_ops md_backend_trees = {
+    .abi = MD_BACKEND_ABI,
+    .name = "trees",
+    .load = trees_load,
+    .describe = trees_describe,
+    .predict = trees_predict,
+    .learn = NULL,
+    .train = NULL,
+    .free = trees_free,
+};

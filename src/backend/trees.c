@@ -30,7 +30,7 @@
 #include "util/mem.h"
 
 /* Trees walked in lock-step for one row; rows walked in lock-step per tree. */
-#define TREE_LANES 8
+#define TREE_LANES 12
 #define ROW_LANES 16
 /* Floats of row copies kept on the stack; wider models allocate per call. */
 #define STACK_FLOATS 4096
@@ -46,29 +46,47 @@ enum objective {
 };
 
 /*
- * One node. meta = feature | default_right << fbits | offset << (fbits + 1),
- * where offset is the distance from this node to its left child (the right
- * child follows it). A leaf: cond = leaf value, feature = the NaN column,
- * default_right = 0, offset = 0, so it steps onto itself.
+ * A node, narrow (8 bytes; models with at most 32767 features whose trees are
+ * not too wide) or wide (12 bytes). A walk reads a row prepared as
+ * [values with NaN as -inf | NaN | values with NaN as +inf]: a split that
+ * sends missing values left reads the first copy (feat = f), one that sends
+ * them right the second (feat = nf + 1 + f), so "go right iff v >= cond"
+ * needs no test for NaN; this is exact because split thresholds are finite.
+ * A leaf: cond = leaf value, feat = nf (the NaN, which compares false) and
+ * next = 0, so it steps onto itself.
  */
 struct tnode {
     float cond;    /* split threshold (go left iff value < cond), or leaf value */
-    uint32_t meta; /* packed as above */
+    uint16_t feat; /* column of the prepared row */
+    uint16_t next; /* distance to the left child; the right child follows it */
+};
+
+struct wnode {
+    float cond;
+    uint32_t feat;
+    uint32_t next;
 };
 
 struct trees {
-    struct tnode *nodes; /* every tree, in model order */
-    uint32_t *root;      /* per tree (padded to TREE_LANES): index of its root */
-    uint32_t *depth;     /* per tree: steps from the root to its deepest leaf */
-    uint32_t *group;     /* per tree (padded): output column it adds to */
-    uint32_t *bdepth;    /* per block of TREE_LANES trees: their largest depth */
+    struct tnode *nodes;  /* narrow layout, or NULL */
+    struct wnode *wnodes; /* wide layout, or NULL; every tree, in model order */
+    uint32_t *root;       /* per tree: index of its root node */
+    uint32_t *depth;      /* per tree: steps from the root to its deepest leaf */
+    uint32_t *group;      /* per tree: output column it adds to */
+    /*
+     * For one-row walks, blocks of TREE_LANES trees walked together: in model
+     * order, or by decreasing depth when that saves steps (sorted); padded to
+     * whole blocks.
+     */
+    uint32_t *by_depth; /* tree numbers */
+    uint32_t *broot;    /* their roots */
+    uint32_t *bdepth;   /* per block: its largest depth */
+    bool sorted;        /* blocks are by depth, not in model order */
     size_t n_trees;
     size_t n_nodes;
-    uint32_t nf;      /* num_feature; the NaN column is nf */
-    uint32_t n_out;   /* output columns: 1, or num_class for multi:softprob */
-    unsigned fbits;   /* bits of the feature field */
-    uint32_t fmask;   /* (1 << fbits) - 1 */
-    float base;       /* initial margin of every output column */
+    uint32_t nf;    /* num_feature; a prepared row has 2 * nf + 1 columns */
+    uint32_t n_out; /* output columns: 1, or num_class for multi:softprob */
+    float base;     /* initial margin of every output column */
     enum objective obj;
     enum md_backend_out kind;
     char *objective;      /* objective name */
@@ -77,16 +95,40 @@ struct trees {
 
 /* ---------------------------------------------------------------- evaluation */
 
-/* One step of a walk: the next node index from node i for the row at x. */
-static inline uint32_t step(const struct tnode *nodes, uint32_t i, const float *x, unsigned fbits,
-                            uint32_t fmask)
+/* One step of a walk from node i; column f of the prepared row is at x[f * lanes]. */
+static inline __attribute__((always_inline)) uint32_t step(const void *nodes, bool wide,
+                                                           uint32_t i, const float *x,
+                                                           size_t lanes)
 {
-    struct tnode n = nodes[i];
-    float v = x[n.meta & fmask];
-    /* Right iff v >= cond, or v is missing and the default is right. */
-    uint32_t right = (uint32_t)(v >= n.cond) | ((uint32_t)isnan(v) & (n.meta >> fbits));
+    if (wide) {
+        const struct wnode *n = (const struct wnode *)nodes + i;
 
-    return i + (n.meta >> (fbits + 1)) + (right & 1u);
+        return i + n->next + (uint32_t)(x[n->feat * lanes] >= n->cond);
+    } else {
+        const struct tnode *n = (const struct tnode *)nodes + i;
+
+        return i + n->next + (uint32_t)(x[n->feat * lanes] >= n->cond);
+    }
+}
+
+static inline float leaf(const void *nodes, bool wide, uint32_t i)
+{
+    return wide ? ((const struct wnode *)nodes)[i].cond : ((const struct tnode *)nodes)[i].cond;
+}
+
+/* Prepares row x (nf values) into p[0], p[lanes], ... (2 * nf + 1 columns). */
+static inline void prepare(const float *x, uint32_t nf, float *p, size_t lanes)
+{
+    uint32_t f;
+
+    for (f = 0; f < nf; f++) {
+        float v = x[f];
+        bool miss = isnan(v);
+
+        p[f * lanes] = miss ? -INFINITY : v;
+        p[(nf + 1 + f) * lanes] = miss ? INFINITY : v;
+    }
+    p[nf * lanes] = NAN;
 }
 
 static float sigmoid(float x)
@@ -131,60 +173,74 @@ static void transform(const struct trees *m, float *out, size_t n_rows)
     }
 }
 
-/* One row: TREE_LANES trees at a time. buf has room for nf + 1 floats. */
-static void predict_row(const struct trees *m, const float *x, float *out, float *buf)
+/*
+ * One row: TREE_LANES trees at a time, by depth; each leaf value is kept
+ * and the sum is taken in model order. buf has room for 2 * nf + 1 + n_trees
+ * floats.
+ */
+static inline __attribute__((always_inline)) void predict_row(const struct trees *m, bool wide,
+                                                              const float *x, float *out,
+                                                              float *buf)
 {
-    const struct tnode *nodes = m->nodes;
-    const unsigned fbits = m->fbits;
-    const uint32_t fmask = m->fmask;
-    size_t t0;
+    const void *nodes = wide ? (const void *)m->wnodes : (const void *)m->nodes;
+    float *leafv = buf + 2 * (size_t)m->nf + 1;
+    size_t t;
     uint32_t g;
 
-    memcpy(buf, x, m->nf * sizeof(*buf));
-    buf[m->nf] = NAN;
+    prepare(x, m->nf, buf, 1);
     for (g = 0; g < m->n_out; g++)
         out[g] = m->base;
-    for (t0 = 0; t0 < m->n_trees; t0 += TREE_LANES) {
+    for (t = 0; t < m->n_trees; t += TREE_LANES) {
         uint32_t idx[TREE_LANES];
-        uint32_t d = m->bdepth[t0 / TREE_LANES];
-        size_t nt = m->n_trees - t0 < TREE_LANES ? m->n_trees - t0 : TREE_LANES;
+        uint32_t d = m->bdepth[t / TREE_LANES];
+        size_t nt = m->n_trees - t < TREE_LANES ? m->n_trees - t : TREE_LANES;
         uint32_t s;
         size_t k;
 
-        memcpy(idx, m->root + t0, sizeof(idx));
+        memcpy(idx, m->broot + t, sizeof(idx));
         for (s = 0; s < d; s++) {
-#pragma GCC unroll 8
+#pragma GCC unroll 16
             for (k = 0; k < TREE_LANES; k++)
-                idx[k] = step(nodes, idx[k], buf, fbits, fmask);
+                idx[k] = step(nodes, wide, idx[k], buf, 1);
         }
-        if (m->n_out == 1) {
+        if (m->sorted) {
             for (k = 0; k < nt; k++)
-                out[0] += nodes[idx[k]].cond;
+                leafv[m->by_depth[t + k]] = leaf(nodes, wide, idx[k]);
+        } else if (m->n_out == 1) {
+            /* Model order: sum as we go, overlapping the adds with the next walks. */
+            for (k = 0; k < nt; k++)
+                out[0] += leaf(nodes, wide, idx[k]);
         } else {
             for (k = 0; k < nt; k++)
-                out[m->group[t0 + k]] += nodes[idx[k]].cond;
+                out[m->group[t + k]] += leaf(nodes, wide, idx[k]);
         }
+    }
+    if (!m->sorted)
+        return;
+    if (m->n_out == 1) {
+        for (t = 0; t < m->n_trees; t++)
+            out[0] += leafv[t];
+    } else {
+        for (t = 0; t < m->n_trees; t++)
+            out[m->group[t]] += leafv[t];
     }
 }
 
-/* ROW_LANES rows: each tree walked for all of them in lock-step. */
-static void predict_rows(const struct trees *m, const float *x, float *out, float *buf)
+/*
+ * ROW_LANES rows: each tree walked for all of them in lock-step. buf has
+ * room for (2 * nf + 1) * ROW_LANES floats: the prepared rows interleaved,
+ * column f of row r at buf[f * ROW_LANES + r].
+ */
+static inline __attribute__((always_inline)) void predict_rows(const struct trees *m, bool wide,
+                                                               const float *x, float *out,
+                                                               float *buf)
 {
-    const struct tnode *nodes = m->nodes;
-    const unsigned fbits = m->fbits;
-    const uint32_t fmask = m->fmask;
-    const size_t stride = (size_t)m->nf + 1;
-    const float *row[ROW_LANES];
+    const void *nodes = wide ? (const void *)m->wnodes : (const void *)m->nodes;
     size_t r;
     size_t t;
 
-    for (r = 0; r < ROW_LANES; r++) {
-        float *b = buf + r * stride;
-
-        memcpy(b, x + r * m->nf, m->nf * sizeof(*b));
-        b[m->nf] = NAN;
-        row[r] = b;
-    }
+    for (r = 0; r < ROW_LANES; r++)
+        prepare(x + r * m->nf, m->nf, buf + r, ROW_LANES);
     for (r = 0; r < (size_t)ROW_LANES * m->n_out; r++)
         out[r] = m->base;
     for (t = 0; t < m->n_trees; t++) {
@@ -198,31 +254,55 @@ static void predict_rows(const struct trees *m, const float *x, float *out, floa
         for (s = 0; s < d; s++) {
 #pragma GCC unroll 16
             for (r = 0; r < ROW_LANES; r++)
-                idx[r] = step(nodes, idx[r], row[r], fbits, fmask);
+                idx[r] = step(nodes, wide, idx[r], buf + r, ROW_LANES);
         }
         for (r = 0; r < ROW_LANES; r++)
-            o[r * m->n_out] += nodes[idx[r]].cond;
+            o[r * m->n_out] += leaf(nodes, wide, idx[r]);
     }
+}
+
+static void predict_narrow(const struct trees *m, const float *x, size_t n_rows, float *out,
+                           float *buf)
+{
+    size_t r = 0;
+
+    for (; n_rows - r >= ROW_LANES; r += ROW_LANES)
+        predict_rows(m, false, x + r * m->nf, out + r * m->n_out, buf);
+    for (; r < n_rows; r++)
+        predict_row(m, false, x + r * m->nf, out + r * m->n_out, buf);
+}
+
+static void predict_wide(const struct trees *m, const float *x, size_t n_rows, float *out,
+                         float *buf)
+{
+    size_t r = 0;
+
+    for (; n_rows - r >= ROW_LANES; r += ROW_LANES)
+        predict_rows(m, true, x + r * m->nf, out + r * m->n_out, buf);
+    for (; r < n_rows; r++)
+        predict_row(m, true, x + r * m->nf, out + r * m->n_out, buf);
 }
 
 static int trees_predict(void *inst, const float *x, size_t n_rows, float *out, struct md_err *err)
 {
     const struct trees *m = inst;
-    const size_t stride = (size_t)m->nf + 1;
+    const size_t stride = 2 * (size_t)m->nf + 1;
     float stack[STACK_FLOATS];
     float *buf = stack;
-    size_t need = n_rows >= ROW_LANES ? stride * ROW_LANES : stride;
-    size_t r = 0;
+    size_t need = stride + m->n_trees;
+
+    if (n_rows >= ROW_LANES && stride * ROW_LANES > need)
+        need = stride * ROW_LANES;
 
     if (need > STACK_FLOATS) {
         buf = md_malloc(need * sizeof(*buf));
         if (buf == NULL)
             return md_err_set(err, MD_ENOMEM, "trees: no memory for %zu row copies", need);
     }
-    for (; n_rows - r >= ROW_LANES; r += ROW_LANES)
-        predict_rows(m, x + r * m->nf, out + r * m->n_out, buf);
-    for (; r < n_rows; r++)
-        predict_row(m, x + r * m->nf, out + r * m->n_out, buf);
+    if (m->wnodes != NULL)
+        predict_wide(m, x, n_rows, out, buf);
+    else
+        predict_narrow(m, x, n_rows, out, buf);
     transform(m, out, n_rows);
     if (buf != stack)
         free(buf);
@@ -254,9 +334,12 @@ static void trees_free(void *inst)
     }
     free(m->objective);
     free(m->nodes);
+    free(m->wnodes);
     free(m->root);
     free(m->depth);
     free(m->group);
+    free(m->by_depth);
+    free(m->broot);
     free(m->bdepth);
     free(m);
 }
@@ -474,10 +557,9 @@ struct scratch {
  * nodes). Sets *depth.
  */
 static int flatten(struct trees *m, const struct jtree *jt, const char *where, struct scratch *sc,
-                   uint32_t *depth, struct md_err *err)
+                   uint32_t *depth, size_t *max_off, struct md_err *err)
 {
-    const uint32_t max_off = (uint32_t)1 << (31 - m->fbits);
-    struct tnode *out = m->nodes + m->n_nodes;
+    struct wnode *out = m->wnodes + m->n_nodes;
     size_t head;
     size_t tail = 1;
 
@@ -508,7 +590,8 @@ static int flatten(struct trees *m, const struct jtree *jt, const char *where, s
         out[head].cond = (float)json_number_value(jc);
         l = json_integer_value(jl);
         if (l == -1) {
-            out[head].meta = m->nf; /* the NaN column, default left, offset 0 */
+            out[head].feat = m->nf; /* the NaN column, next 0: steps onto itself */
+            out[head].next = 0;
             if (sc->qdepth[head] > *depth)
                 *depth = sc->qdepth[head];
             continue;
@@ -546,13 +629,14 @@ static int flatten(struct trees *m, const struct jtree *jt, const char *where, s
                               "%s.split_indices[%u]: feature %lld out of range (num_feature %u)",
                               where, o, (long long)f, m->nf);
         off = tail - head;
-        if (off >= max_off)
-            return md_err_set(err, MD_EUNSUPPORTED,
-                              "%s: %zu nodes is too wide a tree for the trees engine with %u "
-                              "features; use backend xgboost",
-                              where, jt->n, m->nf);
-        out[head].meta = (uint32_t)f | (uint32_t)!dleft << m->fbits |
-                         (uint32_t)off << (m->fbits + 1);
+        if (!isfinite(out[head].cond))
+            return md_err_set(err, MD_ECORRUPT,
+                              "%s.split_conditions[%u]: %g is not a finite float threshold", where,
+                              o, json_number_value(jc));
+        out[head].feat = dleft ? (uint32_t)f : m->nf + 1 + (uint32_t)f;
+        out[head].next = (uint32_t)off;
+        if (off > *max_off)
+            *max_off = off;
         sc->seen[l] = 1;
         sc->seen[r] = 1;
         sc->queue[tail] = (uint32_t)l;
@@ -642,9 +726,6 @@ static int load_learner(struct trees *m, json_t *learner, struct md_err *err)
                               base);
         m->base = -logf(1.0f / m->base - 1.0f);
     }
-    for (m->fbits = 1; ((uint32_t)1 << m->fbits) <= m->nf; m->fbits++)
-        ;
-    m->fmask = ((uint32_t)1 << m->fbits) - 1;
     return MD_OK;
 }
 
@@ -752,13 +833,84 @@ static int load_booster(struct trees *m, json_t *learner, json_t ***order, json_
     return MD_OK;
 }
 
+/* Packs m->wnodes into 8-byte nodes, when every field fits. */
+static int narrow(struct trees *m, struct md_err *err)
+{
+    size_t i;
+
+    m->nodes = md_malloc((m->n_nodes + 1) * sizeof(*m->nodes));
+    if (m->nodes == NULL)
+        return md_err_set(err, MD_ENOMEM, "trees: no memory for %zu nodes", m->n_nodes);
+    for (i = 0; i < m->n_nodes; i++) {
+        m->nodes[i].cond = m->wnodes[i].cond;
+        m->nodes[i].feat = (uint16_t)m->wnodes[i].feat;
+        m->nodes[i].next = (uint16_t)m->wnodes[i].next;
+    }
+    free(m->wnodes);
+    m->wnodes = NULL;
+    return MD_OK;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a;
+    uint64_t y = *(const uint64_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* Groups trees of similar depth into the blocks of one-row walks. */
+static int plan_blocks(struct trees *m, struct md_err *err)
+{
+    const size_t padded = (m->n_trees + TREE_LANES - 1) / TREE_LANES * TREE_LANES;
+    uint64_t *key = md_malloc((m->n_trees + 1) * sizeof(*key));
+    uint64_t steps_model = 0;
+    uint64_t steps_sorted = 0;
+    size_t i;
+
+    m->by_depth = md_calloc(padded + 1, sizeof(*m->by_depth));
+    m->broot = md_calloc(padded + 1, sizeof(*m->broot));
+    m->bdepth = md_calloc(padded / TREE_LANES + 1, sizeof(*m->bdepth));
+    if (key == NULL || m->by_depth == NULL || m->broot == NULL || m->bdepth == NULL) {
+        free(key);
+        return md_err_set(err, MD_ENOMEM, "trees: no memory for %zu trees", m->n_trees);
+    }
+    /* Deepest first; equal depths in model order. */
+    for (i = 0; i < m->n_trees; i++)
+        key[i] = (uint64_t)(UINT32_MAX - m->depth[i]) << 32 | i;
+    qsort(key, m->n_trees, sizeof(*key), cmp_u64);
+    for (i = 0; i < m->n_trees; i += TREE_LANES) {
+        uint32_t d = 0;
+        size_t k;
+
+        for (k = i; k < i + TREE_LANES && k < m->n_trees; k++)
+            d = m->depth[k] > d ? m->depth[k] : d;
+        steps_model += d;
+        steps_sorted += m->depth[key[i] & UINT32_MAX];
+    }
+    /* Sorting costs a pass over the leaf values: worth it when it saves a tenth of the steps. */
+    m->sorted = steps_sorted * 10 < steps_model * 9;
+    for (i = 0; i < padded; i++) {
+        /* Padding lanes walk the last tree again; their leaves are dropped. */
+        size_t j = i < m->n_trees ? i : m->n_trees - 1;
+        uint32_t t = m->sorted ? (uint32_t)(key[j] & UINT32_MAX) : (uint32_t)j;
+
+        m->by_depth[i] = t;
+        m->broot[i] = m->root[t];
+        if (m->depth[t] > m->bdepth[i / TREE_LANES])
+            m->bdepth[i / TREE_LANES] = m->depth[t];
+    }
+    free(key);
+    return MD_OK;
+}
+
 /* Flattens every tree of order[] (n_trees) into m. */
 static int load_trees(struct trees *m, json_t **order, json_t *info, struct md_err *err)
 {
-    const size_t padded = (m->n_trees + TREE_LANES - 1) / TREE_LANES * TREE_LANES;
     struct scratch sc = {NULL, NULL, NULL};
     size_t total = 0;
     size_t widest = 1;
+    size_t max_off = 0;
     size_t i;
     char where[40];
     int rc = MD_OK;
@@ -773,16 +925,15 @@ static int load_trees(struct trees *m, json_t **order, json_t *info, struct md_e
     }
     if (total > UINT32_MAX / 2)
         return md_err_set(err, MD_EUNSUPPORTED, "trees: %zu nodes is too many", total);
-    m->nodes = md_calloc(total + 1, sizeof(*m->nodes));
-    m->root = md_calloc(padded + 1, sizeof(*m->root));
-    m->group = md_calloc(padded + 1, sizeof(*m->group));
+    m->wnodes = md_calloc(total + 1, sizeof(*m->wnodes));
+    m->root = md_calloc(m->n_trees + 1, sizeof(*m->root));
+    m->group = md_calloc(m->n_trees + 1, sizeof(*m->group));
     m->depth = md_calloc(m->n_trees + 1, sizeof(*m->depth));
-    m->bdepth = md_calloc(padded / TREE_LANES + 1, sizeof(*m->bdepth));
     sc.queue = md_malloc(widest * sizeof(*sc.queue));
     sc.qdepth = md_malloc(widest * sizeof(*sc.qdepth));
     sc.seen = md_malloc(widest);
-    if (m->nodes == NULL || m->root == NULL || m->group == NULL || m->depth == NULL ||
-        m->bdepth == NULL || sc.queue == NULL || sc.qdepth == NULL || sc.seen == NULL) {
+    if (m->wnodes == NULL || m->root == NULL || m->group == NULL || m->depth == NULL ||
+        sc.queue == NULL || sc.qdepth == NULL || sc.seen == NULL) {
         rc = md_err_set(err, MD_ENOMEM, "trees: no memory for %zu nodes", total);
         goto out;
     }
@@ -803,13 +954,12 @@ static int load_trees(struct trees *m, json_t **order, json_t *info, struct md_e
         m->root[i] = (uint32_t)m->n_nodes;
         rc = tree_arrays(order[i], where, &jt, err);
         if (rc == MD_OK)
-            rc = flatten(m, &jt, where, &sc, &m->depth[i], err);
-        if (rc == MD_OK && m->depth[i] > m->bdepth[i / TREE_LANES])
-            m->bdepth[i / TREE_LANES] = m->depth[i];
+            rc = flatten(m, &jt, where, &sc, &m->depth[i], &max_off, err);
     }
-    /* Padding lanes of the last block walk the first tree; their leaves are not added. */
-    for (; i < padded && rc == MD_OK; i++)
-        m->root[i] = 0;
+    if (rc == MD_OK)
+        rc = plan_blocks(m, err);
+    if (rc == MD_OK && 2 * (size_t)m->nf + 1 <= UINT16_MAX && max_off <= UINT16_MAX)
+        rc = narrow(m, err);
 out:
     free(sc.queue);
     free(sc.qdepth);

@@ -581,13 +581,14 @@ static int flatten(struct trees *m, const struct jtree *jt, const char *where, s
         size_t off;
         bool dleft;
 
-        if (!json_is_number(jc))
+        /* null stands for XGBoost's NaN (see nonfinite_to_null). */
+        if (!json_is_number(jc) && !json_is_null(jc))
             return md_err_set(err, MD_ECORRUPT, "%s.split_conditions[%u]: %s, expected a number",
                               where, o, type_name(jc));
         if (!json_is_integer(jl))
             return md_err_set(err, MD_ECORRUPT, "%s.left_children[%u]: %s, expected an integer",
                               where, o, type_name(jl));
-        out[head].cond = (float)json_number_value(jc);
+        out[head].cond = json_is_null(jc) ? NAN : (float)json_number_value(jc);
         l = json_integer_value(jl);
         if (l == -1) {
             out[head].feat = m->nf; /* the NaN column, next 0: steps onto itself */
@@ -619,7 +620,13 @@ static int flatten(struct trees *m, const struct jtree *jt, const char *where, s
             return md_err_set(err, MD_ECORRUPT,
                               "%s.right_children[%u]: child %lld out of range (%zu nodes)", where,
                               o, (long long)r, jt->n);
-        if (sc->seen[l] || sc->seen[r] || l == r)
+        /* libxgboost's predictor takes left + 1 as the right child; so must the file. */
+        if (r != l + 1)
+            return md_err_set(err, MD_ECORRUPT,
+                              "%s.right_children[%u]: %lld is not the left child + 1 (%lld), as "
+                              "XGBoost lays trees out",
+                              where, o, (long long)r, (long long)l + 1);
+        if (sc->seen[l] || sc->seen[r])
             return md_err_set(err, MD_ECORRUPT,
                               "%s: node %u has a child reached twice (%lld, %lld): a cycle or a "
                               "shared node",
@@ -629,6 +636,10 @@ static int flatten(struct trees *m, const struct jtree *jt, const char *where, s
                               "%s.split_indices[%u]: feature %lld out of range (num_feature %u)",
                               where, o, (long long)f, m->nf);
         off = tail - head;
+        if (json_is_null(jc))
+            return md_err_set(err, MD_ECORRUPT,
+                              "%s.split_conditions[%u]: NaN or Infinity is not a threshold", where,
+                              o);
         if (!isfinite(out[head].cond))
             return md_err_set(err, MD_ECORRUPT,
                               "%s.split_conditions[%u]: %g is not a finite float threshold", where,
@@ -967,6 +978,68 @@ out:
     return rc;
 }
 
+/*
+ * XGBoost writes non-finite floats as the bare words NaN, Infinity and
+ * -Infinity (categorical splits have NaN thresholds), which jansson rejects.
+ * Returns a copy of buf with each of them, outside strings, turned into null
+ * (read as NaN where a float is expected), or NULL with *out_len 0 when there
+ * are none; *out_len SIZE_MAX when out of memory.
+ */
+static char *nonfinite_to_null(const char *buf, size_t len, size_t *out_len)
+{
+    static const char *const words[] = {"-Infinity", "Infinity", "NaN"};
+    bool in_str = false;
+    bool found = false;
+    char *out;
+    size_t i;
+    size_t o = 0;
+
+    *out_len = 0;
+    for (i = 0; i < len && !found; i++) {
+        if (in_str && buf[i] == '\\')
+            i++;
+        else if (buf[i] == '"')
+            in_str = !in_str;
+        else if (!in_str && (buf[i] == 'N' || buf[i] == 'I'))
+            found = true;
+    }
+    if (!found)
+        return NULL;
+    /* null is at most one byte longer than the word it replaces (NaN). */
+    out = md_malloc(len + len / 3 + 2);
+    if (out == NULL) {
+        *out_len = SIZE_MAX;
+        return NULL;
+    }
+    in_str = false;
+    for (i = 0; i < len;) {
+        size_t w;
+
+        if (in_str && buf[i] == '\\' && i + 1 < len) {
+            out[o++] = buf[i++];
+            out[o++] = buf[i++];
+            continue;
+        }
+        if (buf[i] == '"')
+            in_str = !in_str;
+        for (w = 0; !in_str && w < MD_ARRAY_LEN(words); w++) {
+            size_t wl = strlen(words[w]);
+
+            if (len - i >= wl && memcmp(buf + i, words[w], wl) == 0)
+                break;
+        }
+        if (!in_str && w < MD_ARRAY_LEN(words)) {
+            memcpy(out + o, "null", 4);
+            o += 4;
+            i += strlen(words[w]);
+        } else {
+            out[o++] = buf[i++];
+        }
+    }
+    *out_len = o;
+    return out;
+}
+
 int md_trees__load_buffer(const char *buf, size_t len, void **inst, struct md_err *err)
 {
     struct trees *m;
@@ -977,8 +1050,14 @@ int md_trees__load_buffer(const char *buf, size_t len, void **inst, struct md_er
     json_t *info = NULL;
     int rc;
 
+    size_t fixed_len;
+    char *fixed = nonfinite_to_null(buf, len, &fixed_len);
+
     *inst = NULL;
-    root = json_loadb(buf, len, 0, &jerr);
+    if (fixed_len == SIZE_MAX)
+        return md_err_set(err, MD_ENOMEM, "trees: no memory for a %zu-byte model", len);
+    root = fixed != NULL ? json_loadb(fixed, fixed_len, 0, &jerr) : json_loadb(buf, len, 0, &jerr);
+    free(fixed);
     if (root == NULL)
         return md_err_set(err, MD_ECORRUPT, "not valid JSON: %s at line %d column %d", jerr.text,
                           jerr.line, jerr.column);

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <math.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -32,6 +33,7 @@
 struct xgb {
     BoosterHandle h;      /* owned; used under lock after load */
     pthread_mutex_t lock; /* serializes predict calls */
+    bool dmatrix;         /* the booster has no in-place predict (gblinear): use a DMatrix */
     size_t nf;            /* features per row */
     size_t n_out;         /* outputs per row */
     enum md_backend_out kind;
@@ -214,6 +216,57 @@ static int describe_booster(struct xgb *m, struct md_err *err)
     return MD_OK;
 }
 
+/* One libxgboost prediction of n_rows rows at x; *res lives until the next call. Under lock. */
+static int run_predict(struct xgb *m, const float *x, size_t n_rows, const bst_ulong **shape,
+                       bst_ulong *dim, const float **res)
+{
+    static const char inplace[] = "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
+                                  "\"iteration_end\": 0, \"strict_shape\": true, "
+                                  "\"cache_id\": 0, \"missing\": NaN}";
+    static const char config[] = "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
+                                 "\"iteration_end\": 0, \"strict_shape\": true}";
+    char array[160];
+    DMatrixHandle dm;
+    int rc;
+
+    if (!m->dmatrix) {
+        /* The array interface: a pointer to the row-major float32 matrix, read-only. */
+        snprintf(array, sizeof(array),
+                 "{\"data\": [%" PRIuPTR ", true], \"shape\": [%zu, %zu], \"typestr\": "
+                 "\"<f4\", \"version\": 3}",
+                 (uintptr_t)x, n_rows, m->nf);
+        return XGBoosterPredictFromDense(m->h, array, inplace, NULL, shape, dim, res);
+    }
+    if (XGDMatrixCreateFromMat(x, (bst_ulong)n_rows, (bst_ulong)m->nf, NAN, &dm) != 0)
+        return -1;
+    rc = XGBoosterPredictFromDMatrix(m->h, dm, config, shape, dim, res);
+    XGDMatrixFree(dm);
+    return rc;
+}
+
+/* Whether in-place prediction works for this booster (gblinear has none); sets m->dmatrix. */
+static int probe_inplace(struct xgb *m, struct md_err *err)
+{
+    const bst_ulong *shape;
+    bst_ulong dim;
+    const float *res;
+    float *row = md_malloc(m->nf * sizeof(*row));
+    size_t i;
+    int rc = MD_OK;
+
+    if (row == NULL)
+        return md_err_set(err, MD_ENOMEM, "xgboost: no memory for a row of %zu features", m->nf);
+    for (i = 0; i < m->nf; i++)
+        row[i] = NAN;
+    if (run_predict(m, row, 1, &shape, &dim, &res) != 0) {
+        m->dmatrix = true;
+        if (run_predict(m, row, 1, &shape, &dim, &res) != 0)
+            rc = xgb_error(err, MD_EUNSUPPORTED, "predict");
+    }
+    free(row);
+    return rc;
+}
+
 static int xgb_load(const char *path, const struct md_backend_config *cfg, void **inst,
                     struct md_err *err)
 {
@@ -249,6 +302,8 @@ static int xgb_load(const char *path, const struct md_backend_config *cfg, void 
     } else {
         rc = describe_booster(m, err);
     }
+    if (rc == MD_OK)
+        rc = probe_inplace(m, err);
     if (rc != MD_OK) {
         xgb_free(m);
         return rc;
@@ -270,11 +325,7 @@ static void xgb_describe(const void *inst, struct md_backend_desc *out)
 
 static int xgb_predict(void *inst, const float *x, size_t n_rows, float *out, struct md_err *err)
 {
-    static const char config[] = "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
-                                 "\"iteration_end\": 0, \"strict_shape\": true, \"cache_id\": 0, "
-                                 "\"missing\": NaN}";
     struct xgb *m = inst;
-    char array[160];
     const bst_ulong *shape;
     bst_ulong dim;
     const float *res;
@@ -284,13 +335,8 @@ static int xgb_predict(void *inst, const float *x, size_t n_rows, float *out, st
 
     if (n_rows == 0)
         return MD_OK;
-    /* The array interface: a pointer to the row-major float32 matrix, read-only. */
-    snprintf(array, sizeof(array),
-             "{\"data\": [%" PRIuPTR ", true], \"shape\": [%zu, %zu], \"typestr\": \"<f4\", "
-             "\"version\": 3}",
-             (uintptr_t)x, n_rows, m->nf);
     pthread_mutex_lock(&m->lock);
-    if (XGBoosterPredictFromDense(m->h, array, config, NULL, &shape, &dim, &res) != 0) {
+    if (run_predict(m, x, n_rows, &shape, &dim, &res) != 0) {
         rc = xgb_error(err, MD_EINTERNAL, "predict");
     } else {
         for (i = 0; i < dim; i++)

@@ -17,7 +17,7 @@
 #include <time.h>
 
 #define MAX_ROWS 100000
-#define RUNS 15
+#define RUNS     15
 
 static double now_ns(void)
 {
@@ -130,8 +130,8 @@ static void bench(const char *engine, const char *model, const char *rows_path)
     for (i = 0; i < n; i++)
         if (fabs((double)out[i * d.n_outputs] - (double)ref[i]) > maxdiff)
             maxdiff = fabs((double)out[i * d.n_outputs] - (double)ref[i]);
-    printf("%-8s single-row %8.0f ns/call   batch of %zu %7.1f ns/row   max |diff| %.2g\n",
-           engine, median(single, RUNS), n, median(batch, RUNS), maxdiff);
+    printf("%-8s single-row %8.0f ns/call   batch of %zu %7.1f ns/row   max |diff| %.2g\n", engine,
+           median(single, RUNS), n, median(batch, RUNS), maxdiff);
     ops->free(inst);
     free(x);
     free(ref);

@@ -31,13 +31,13 @@
 
 /* Trees walked in lock-step for one row; rows walked in lock-step per tree. */
 #define TREE_LANES 12
-#define ROW_LANES 16
+#define ROW_LANES  16
 /* Floats of row copies kept on the stack; wider models allocate per call. */
 #define STACK_FLOATS 4096
 /* Largest file, feature count and class count accepted. */
 #define MAX_FILE_BYTES ((off_t)1 << 30)
-#define MAX_FEATURES ((uint32_t)1 << 24)
-#define MAX_CLASSES 65536
+#define MAX_FEATURES   ((uint32_t)1 << 24)
+#define MAX_CLASSES    65536
 
 enum objective {
     OBJ_LOGISTIC, /* binary:logistic */
@@ -96,9 +96,8 @@ struct trees {
 /* ---------------------------------------------------------------- evaluation */
 
 /* One step of a walk from node i; column f of the prepared row is at x[f * lanes]. */
-static inline __attribute__((always_inline)) uint32_t step(const void *nodes, bool wide,
-                                                           uint32_t i, const float *x,
-                                                           size_t lanes)
+static inline __attribute__((always_inline)) uint32_t step(const void *nodes, bool wide, uint32_t i,
+                                                           const float *x, size_t lanes)
 {
     if (wide) {
         const struct wnode *n = (const struct wnode *)nodes + i;
@@ -178,9 +177,8 @@ static void transform(const struct trees *m, float *out, size_t n_rows)
  * and the sum is taken in model order. buf has room for 2 * nf + 1 + n_trees
  * floats.
  */
-static inline __attribute__((always_inline)) void predict_row(const struct trees *m, bool wide,
-                                                              const float *x, float *out,
-                                                              float *buf)
+static inline __attribute__((always_inline)) void
+predict_row(const struct trees *m, bool wide, const float *x, float *out, float *buf)
 {
     const void *nodes = wide ? (const void *)m->wnodes : (const void *)m->nodes;
     float *leafv = buf + 2 * (size_t)m->nf + 1;
@@ -231,9 +229,8 @@ static inline __attribute__((always_inline)) void predict_row(const struct trees
  * room for (2 * nf + 1) * ROW_LANES floats: the prepared rows interleaved,
  * column f of row r at buf[f * ROW_LANES + r].
  */
-static inline __attribute__((always_inline)) void predict_rows(const struct trees *m, bool wide,
-                                                               const float *x, float *out,
-                                                               float *buf)
+static inline __attribute__((always_inline)) void
+predict_rows(const struct trees *m, bool wide, const float *x, float *out, float *buf)
 {
     const void *nodes = wide ? (const void *)m->wnodes : (const void *)m->nodes;
     size_t r;
@@ -372,7 +369,7 @@ static int need(json_t *parent, const char *where, const char *key, json_type t,
                 struct md_err *err)
 {
     static const char *const want[] = {
-        [JSON_OBJECT] = "an object", [JSON_ARRAY] = "an array", [JSON_STRING] = "a string",
+        [JSON_OBJECT] = "an object",   [JSON_ARRAY] = "an array", [JSON_STRING] = "a string",
         [JSON_INTEGER] = "an integer", [JSON_REAL] = "a number",
     };
     json_t *v = json_object_get(parent, key);
@@ -410,14 +407,13 @@ static int need_num(json_t *parent, const char *where, const char *key, double *
     errno = 0;
     *out = strtod(s, &end);
     if (end == s || *end != '\0' || errno == ERANGE || !isfinite(*out))
-        return md_err_set(err, MD_ECORRUPT, "%s.%s: '%.40s' is not a finite number", where, key,
-                          s);
+        return md_err_set(err, MD_ECORRUPT, "%s.%s: '%.40s' is not a finite number", where, key, s);
     return MD_OK;
 }
 
 /* As need_num, for an integer in [lo, hi]. */
-static int need_int(json_t *parent, const char *where, const char *key, long lo, long hi,
-                    long *out, struct md_err *err)
+static int need_int(json_t *parent, const char *where, const char *key, long lo, long hi, long *out,
+                    struct md_err *err)
 {
     double d;
     int rc = need_num(parent, where, key, &d, err);
@@ -442,6 +438,25 @@ static char *dup_str(const char *s)
 }
 
 /* ---------------------------------------------------------------- loading */
+
+/*
+ * A float of split_conditions into *out: a number, or what nonfinite_words
+ * made of XGBoost's NaN (null) and infinities (strings).
+ */
+static bool json_float(const json_t *v, float *out)
+{
+    if (json_is_number(v))
+        *out = (float)json_number_value(v);
+    else if (json_is_null(v))
+        *out = NAN;
+    else if (json_is_string(v) && strcmp(json_string_value(v), "Infinity") == 0)
+        *out = INFINITY;
+    else if (json_is_string(v) && strcmp(json_string_value(v), "-Infinity") == 0)
+        *out = -INFINITY;
+    else
+        return false;
+    return true;
+}
 
 /* The arrays of one tree, checked for type and length. */
 struct jtree {
@@ -581,14 +596,12 @@ static int flatten(struct trees *m, const struct jtree *jt, const char *where, s
         size_t off;
         bool dleft;
 
-        /* null stands for XGBoost's NaN (see nonfinite_to_null). */
-        if (!json_is_number(jc) && !json_is_null(jc))
+        if (!json_float(jc, &out[head].cond))
             return md_err_set(err, MD_ECORRUPT, "%s.split_conditions[%u]: %s, expected a number",
                               where, o, type_name(jc));
         if (!json_is_integer(jl))
             return md_err_set(err, MD_ECORRUPT, "%s.left_children[%u]: %s, expected an integer",
                               where, o, type_name(jl));
-        out[head].cond = json_is_null(jc) ? NAN : (float)json_number_value(jc);
         l = json_integer_value(jl);
         if (l == -1) {
             out[head].feat = m->nf; /* the NaN column, next 0: steps onto itself */
@@ -636,10 +649,9 @@ static int flatten(struct trees *m, const struct jtree *jt, const char *where, s
                               "%s.split_indices[%u]: feature %lld out of range (num_feature %u)",
                               where, o, (long long)f, m->nf);
         off = tail - head;
-        if (json_is_null(jc))
-            return md_err_set(err, MD_ECORRUPT,
-                              "%s.split_conditions[%u]: NaN or Infinity is not a threshold", where,
-                              o);
+        if (!json_is_number(jc))
+            return md_err_set(err, MD_ECORRUPT, "%s.split_conditions[%u]: %s is not a threshold",
+                              where, o, json_is_null(jc) ? "NaN" : json_string_value(jc));
         if (!isfinite(out[head].cond))
             return md_err_set(err, MD_ECORRUPT,
                               "%s.split_conditions[%u]: %g is not a finite float threshold", where,
@@ -698,8 +710,8 @@ static int load_learner(struct trees *m, json_t *learner, struct md_err *err)
     if (m->objective == NULL)
         return md_err_set(err, MD_ENOMEM, "trees: no memory for the objective name");
     if ((rc = need_num(lmp, "learner.learner_model_param", "base_score", &base, err)) != MD_OK ||
-        (rc = need_int(lmp, "learner.learner_model_param", "num_class", 0, MAX_CLASSES,
-                       &num_class, err)) != MD_OK ||
+        (rc = need_int(lmp, "learner.learner_model_param", "num_class", 0, MAX_CLASSES, &num_class,
+                       err)) != MD_OK ||
         (rc = need_int(lmp, "learner.learner_model_param", "num_feature", 1, MAX_FEATURES - 1, &nf,
                        err)) != MD_OK)
         return rc;
@@ -752,8 +764,7 @@ static int load_names(struct trees *m, json_t *learner, struct md_err *err)
         return md_err_set(err, MD_ECORRUPT, "learner.feature_names: %s, expected an array",
                           type_name(a));
     if (json_array_size(a) != m->nf)
-        return md_err_set(err, MD_ECORRUPT,
-                          "learner.feature_names: %zu names, num_feature says %u",
+        return md_err_set(err, MD_ECORRUPT, "learner.feature_names: %zu names, num_feature says %u",
                           json_array_size(a), m->nf);
     m->feature_names = md_calloc(m->nf, sizeof(*m->feature_names));
     if (m->feature_names == NULL)
@@ -762,9 +773,8 @@ static int load_names(struct trees *m, json_t *learner, struct md_err *err)
         json_t *s = json_array_get(a, i);
 
         if (!json_is_string(s))
-            return md_err_set(err, MD_ECORRUPT,
-                              "learner.feature_names[%zu]: %s, expected a string", i,
-                              type_name(s));
+            return md_err_set(err, MD_ECORRUPT, "learner.feature_names[%zu]: %s, expected a string",
+                              i, type_name(s));
         m->feature_names[i] = dup_str(json_string_value(s));
         if (m->feature_names[i] == NULL)
             return md_err_set(err, MD_ENOMEM, "trees: no memory for feature names");
@@ -981,13 +991,14 @@ out:
 /*
  * XGBoost writes non-finite floats as the bare words NaN, Infinity and
  * -Infinity (categorical splits have NaN thresholds), which jansson rejects.
- * Returns a copy of buf with each of them, outside strings, turned into null
- * (read as NaN where a float is expected), or NULL with *out_len 0 when there
- * are none; *out_len SIZE_MAX when out of memory.
+ * Returns a copy of buf with each of them, outside strings, turned into null,
+ * "Infinity" and "-Infinity" (read back by json_float), or NULL with
+ * *out_len 0 when there are none; *out_len SIZE_MAX when out of memory.
  */
-static char *nonfinite_to_null(const char *buf, size_t len, size_t *out_len)
+static char *nonfinite_words(const char *buf, size_t len, size_t *out_len)
 {
     static const char *const words[] = {"-Infinity", "Infinity", "NaN"};
+    static const char *const subst[] = {"\"-Infinity\"", "\"Infinity\"", "null"};
     bool in_str = false;
     bool found = false;
     char *out;
@@ -1005,7 +1016,7 @@ static char *nonfinite_to_null(const char *buf, size_t len, size_t *out_len)
     }
     if (!found)
         return NULL;
-    /* null is at most one byte longer than the word it replaces (NaN). */
+    /* A substitute is at most a third longer than its word (null for NaN). */
     out = md_malloc(len + len / 3 + 2);
     if (out == NULL) {
         *out_len = SIZE_MAX;
@@ -1029,8 +1040,8 @@ static char *nonfinite_to_null(const char *buf, size_t len, size_t *out_len)
                 break;
         }
         if (!in_str && w < MD_ARRAY_LEN(words)) {
-            memcpy(out + o, "null", 4);
-            o += 4;
+            memcpy(out + o, subst[w], strlen(subst[w]));
+            o += strlen(subst[w]);
             i += strlen(words[w]);
         } else {
             out[o++] = buf[i++];
@@ -1051,7 +1062,7 @@ int md_trees__load_buffer(const char *buf, size_t len, void **inst, struct md_er
     int rc;
 
     size_t fixed_len;
-    char *fixed = nonfinite_to_null(buf, len, &fixed_len);
+    char *fixed = nonfinite_words(buf, len, &fixed_len);
 
     *inst = NULL;
     if (fixed_len == SIZE_MAX)

@@ -18,7 +18,7 @@
 #include "backend/trees_int.h"
 #include "engine_rows.h"
 
-#define TOL 1e-6
+#define TOL    1e-6
 #define MODELS "tests/data/models/"
 
 /* ---------------------------------------------------------------- helpers */
@@ -125,7 +125,8 @@ static const char tiny[] =
     "\"num_deleted\":\"0\"}}]},\"name\":\"gbtree\"},"
     "\"learner_model_param\":{\"base_score\":\"0\",\"num_class\":\"0\",\"num_feature\":\"3\","
     "\"num_target\":\"1\"},"
-    "\"objective\":{\"name\":\"reg:squarederror\",\"reg_loss_param\":{\"scale_pos_weight\":\"1\"}}},"
+    "\"objective\":{\"name\":\"reg:squarederror\",\"reg_loss_param\":{\"scale_pos_weight\":\"1\"}}}"
+    ","
     "\"version\":[1,7,4]}";
 
 static void *load_tiny(const char *json)
@@ -586,8 +587,8 @@ static void test_split_rule(void **state)
 {
     /* Feature 1 against 0.5: left leaf -1, right leaf 2. */
     const float xs[][3] = {
-        {0, 0.4f, 0},      {0, 0.5f, 0},       {0, 0.50000006f, 0}, {9, NAN, 9},
-        {0, INFINITY, 0},  {0, -INFINITY, 0},  {NAN, 0.49999997f, NAN},
+        {0, 0.4f, 0},     {0, 0.5f, 0},      {0, 0.50000006f, 0},     {9, NAN, 9},
+        {0, INFINITY, 0}, {0, -INFINITY, 0}, {NAN, 0.49999997f, NAN},
     };
     const float left_default[] = {-1, 2, 2, -1, 2, -1, -1};
     const float right_default[] = {-1, 2, 2, 2, 2, -1, -1};
@@ -665,6 +666,9 @@ static void test_nonfinite_words(void **state)
     char *c = replace(tiny, "[0.5,-1.0,2.0]", "[NaN,-1.0,2.0]");
     char *d = replace(tiny, "\"feature_names\":[]", "\"feature_names\":[\"NaN\",\"I\\\"\",\"c\"]");
     char *e = replace(tiny, "\"base_weights\":[0,0,0]", "\"base_weights\":[Infinity,NaN,0]");
+    char *f = replace(tiny, "[0.5,-1.0,2.0]", "[0.5,-Infinity,Infinity]");
+    char *g = replace(tiny, "[0.5,-1.0,2.0]", "[0.5,\"Inf\",2]");
+    const float row_right[3] = {0, 1, 0};
     const float row[3] = {0, 0, 0};
     struct md_backend_desc desc;
     float out;
@@ -675,8 +679,8 @@ static void test_nonfinite_words(void **state)
     predict_ok("trees", inst, row, 1, &out);
     assert_true(isnan(out));
     md_backend_trees.free(inst);
-    refuse_buffer(b, MD_ECORRUPT, "split_conditions[0]: NaN or Infinity is not a threshold");
-    refuse_buffer(c, MD_ECORRUPT, "split_conditions[0]: NaN or Infinity is not a threshold");
+    refuse_buffer(b, MD_ECORRUPT, "split_conditions[0]: -Infinity is not a threshold");
+    refuse_buffer(c, MD_ECORRUPT, "split_conditions[0]: NaN is not a threshold");
     inst = load_tiny(d);
     describe("trees", inst, &desc);
     assert_string_equal(desc.feature_names[0], "NaN");
@@ -684,6 +688,15 @@ static void test_nonfinite_words(void **state)
     md_backend_trees.free(inst);
     inst = load_tiny(e);
     md_backend_trees.free(inst);
+    inst = load_tiny(f);
+    predict_ok("trees", inst, row, 1, &out);
+    assert_true(isinf(out) && out < 0);
+    predict_ok("trees", inst, row_right, 1, &out);
+    assert_true(isinf(out) && out > 0);
+    md_backend_trees.free(inst);
+    refuse_buffer(g, MD_ECORRUPT, "split_conditions[1]: a string, expected a number");
+    free(f);
+    free(g);
     refuse_buffer("{\"learner\": NaNa}", MD_ECORRUPT, "not valid JSON");
     refuse_buffer("{\"learner\": Nope}", MD_ECORRUPT, "not valid JSON");
     free(a);

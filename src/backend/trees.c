@@ -4,14 +4,17 @@
  * 1.7 saved as JSON (backend `trees`).
  *
  * Loading (jansson; not the hot path) checks the file strictly and flattens
- * every tree into one array of 8-byte nodes: breadth-first per tree, the two
- * children of a node side by side, so a step is "index += offset + go_right".
- * A leaf holds its value in the split field, reads a NaN column appended to
- * the row and points at itself, so a walk runs a fixed number of steps (the
- * tree's depth) with no branch on the outcome, and several walks (several
- * trees for one row, or several rows for one tree) proceed in lock-step for
- * instruction-level parallelism. Sums are float, start from the base margin
- * and add trees in model order, as libxgboost does, so outputs match it.
+ * every tree into one array of 8-byte nodes (12 for very wide models):
+ * breadth-first per tree, the two children of a node side by side, so a step
+ * is "index += offset + go_right". Rows are copied with missing values made
+ * -inf or +inf so that the compare alone follows each node's default
+ * direction (see struct tnode). A leaf holds its value in the threshold
+ * field, reads a NaN column and points at itself, so a walk runs a fixed
+ * number of steps (the tree's depth) with no branch on the data, and several
+ * walks (several trees for one row, or several rows for one tree) proceed in
+ * lock-step for instruction-level parallelism. Sums are float, start from
+ * the base margin and add trees in model order, as libxgboost does, so
+ * outputs match it.
  *
  * Runs binary:logistic, reg:squarederror and multi:softprob on gbtree
  * boosters with numerical splits; refuses the rest (MD_EUNSUPPORTED), which
@@ -32,8 +35,8 @@
 /* Trees walked in lock-step for one row; rows walked in lock-step per tree. */
 #define TREE_LANES 12
 #define ROW_LANES  16
-/* Floats of row copies kept on the stack; wider models allocate per call. */
-#define STACK_FLOATS 4096
+/* Floats of row copies (and leaf values) kept on the stack; bigger models allocate per call. */
+#define STACK_FLOATS 8192
 /* Largest file, feature count and class count accepted. */
 #define MAX_FILE_BYTES ((off_t)1 << 30)
 #define MAX_FEATURES   ((uint32_t)1 << 24)

@@ -246,7 +246,10 @@ static void test_bench_agrees_with_xgboost(void **state)
 
 /* ------------------------------------------- trees against libxgboost, random rows */
 
-/* n random rows of nf features: ~10% missing, ~15% on a split grid, the rest spread out. */
+/*
+ * n random rows of nf features: ~10% missing, ~1% infinite, ~15% on a split
+ * grid, the rest spread out.
+ */
 static float *random_rows(uint64_t *s, size_t n, size_t nf)
 {
     float *x = malloc(n * nf * sizeof(float));
@@ -258,6 +261,8 @@ static float *random_rows(uint64_t *s, size_t n, size_t nf)
 
         if (u < 0.10)
             x[i] = NAN;
+        else if (u < 0.11)
+            x[i] = rnd(s) < 0.5 ? INFINITY : -INFINITY;
         else if (u < 0.25)
             x[i] = (float)((int)(rnd(s) * 17) - 8) / 4.0f;
         else if (u < 0.30)

@@ -96,6 +96,13 @@ struct trees {
     char **feature_names; /* NULL or nf names */
 };
 
+/*
+ * Sets err and evaluates to code, as md_err_set does; spelled out so that
+ * static analysis, which cannot see into err.c, knows an error return is not
+ * MD_OK. Used where the error is named err.
+ */
+#define FAIL(code, ...) (md_err_set(err, (code), __VA_ARGS__), (code))
+
 /* ---------------------------------------------------------------- evaluation */
 
 /* One step of a walk from node i; column f of the prepared row is at x[f * lanes]. */
@@ -297,7 +304,7 @@ static int trees_predict(void *inst, const float *x, size_t n_rows, float *out, 
     if (need > STACK_FLOATS) {
         buf = md_malloc(need * sizeof(*buf));
         if (buf == NULL)
-            return md_err_set(err, MD_ENOMEM, "trees: no memory for %zu row copies", need);
+            return FAIL(MD_ENOMEM, "trees: no memory for %zu row copies", need);
     }
     if (m->wnodes != NULL)
         predict_wide(m, x, n_rows, out, buf);
@@ -378,10 +385,10 @@ static int need(json_t *parent, const char *where, const char *key, json_type t,
     json_t *v = json_object_get(parent, key);
 
     if (v == NULL)
-        return md_err_set(err, MD_ECORRUPT, "%s%s%s: missing", where, *where ? "." : "", key);
+        return FAIL(MD_ECORRUPT, "%s%s%s: missing", where, *where ? "." : "", key);
     if (json_typeof(v) != t)
-        return md_err_set(err, MD_ECORRUPT, "%s%s%s: %s, expected %s", where, *where ? "." : "",
-                          key, type_name(v), want[t]);
+        return FAIL(MD_ECORRUPT, "%s%s%s: %s, expected %s", where, *where ? "." : "", key,
+                    type_name(v), want[t]);
     *out = v;
     return MD_OK;
 }
@@ -398,19 +405,18 @@ static int need_num(json_t *parent, const char *where, const char *key, double *
     char *end;
 
     if (v == NULL)
-        return md_err_set(err, MD_ECORRUPT, "%s.%s: missing", where, key);
+        return FAIL(MD_ECORRUPT, "%s.%s: missing", where, key);
     if (json_is_number(v)) {
         *out = json_number_value(v);
         return MD_OK;
     }
     if (!json_is_string(v))
-        return md_err_set(err, MD_ECORRUPT, "%s.%s: %s, expected a number", where, key,
-                          type_name(v));
+        return FAIL(MD_ECORRUPT, "%s.%s: %s, expected a number", where, key, type_name(v));
     s = json_string_value(v);
     errno = 0;
     *out = strtod(s, &end);
     if (end == s || *end != '\0' || errno == ERANGE || !isfinite(*out))
-        return md_err_set(err, MD_ECORRUPT, "%s.%s: '%.40s' is not a finite number", where, key, s);
+        return FAIL(MD_ECORRUPT, "%s.%s: '%.40s' is not a finite number", where, key, s);
     return MD_OK;
 }
 
@@ -424,8 +430,8 @@ static int need_int(json_t *parent, const char *where, const char *key, long lo,
     if (rc != MD_OK)
         return rc;
     if (d != floor(d) || d < (double)lo || d > (double)hi)
-        return md_err_set(err, MD_ECORRUPT, "%s.%s: %g is not an integer from %ld to %ld", where,
-                          key, d, lo, hi);
+        return FAIL(MD_ECORRUPT, "%s.%s: %g is not an integer from %ld to %ld", where, key, d, lo,
+                    hi);
     *out = (long)d;
     return MD_OK;
 }
@@ -476,13 +482,12 @@ static int array_len(json_t *tree, const char *where, const char *key, size_t n,
     if (a == NULL && !required)
         return MD_OK;
     if (a == NULL)
-        return md_err_set(err, MD_ECORRUPT, "%s.%s: missing", where, key);
+        return FAIL(MD_ECORRUPT, "%s.%s: missing", where, key);
     if (!json_is_array(a))
-        return md_err_set(err, MD_ECORRUPT, "%s.%s: %s, expected an array", where, key,
-                          type_name(a));
+        return FAIL(MD_ECORRUPT, "%s.%s: %s, expected an array", where, key, type_name(a));
     if (json_array_size(a) != n)
-        return md_err_set(err, MD_ECORRUPT, "%s.%s: %zu entries, expected %zu (one per node)",
-                          where, key, json_array_size(a), n);
+        return FAIL(MD_ECORRUPT, "%s.%s: %zu entries, expected %zu (one per node)", where, key,
+                    json_array_size(a), n);
     *out = a;
     return MD_OK;
 }
@@ -496,15 +501,15 @@ static int tree_arrays(json_t *tree, const char *where, struct jtree *jt, struct
     int rc;
 
     if (!json_is_object(tree))
-        return md_err_set(err, MD_ECORRUPT, "%s: %s, expected an object", where, type_name(tree));
+        return FAIL(MD_ECORRUPT, "%s: %s, expected an object", where, type_name(tree));
     rc = need(tree, where, "left_children", JSON_ARRAY, &a, err);
     if (rc != MD_OK)
         return rc;
     jt->n = json_array_size(a);
     if (jt->n == 0)
-        return md_err_set(err, MD_ECORRUPT, "%s.left_children: empty, a tree has a root", where);
+        return FAIL(MD_ECORRUPT, "%s.left_children: empty, a tree has a root", where);
     if (jt->n > UINT32_MAX / 4)
-        return md_err_set(err, MD_EUNSUPPORTED, "%s: %zu nodes is too many", where, jt->n);
+        return FAIL(MD_EUNSUPPORTED, "%s: %zu nodes is too many", where, jt->n);
     tp = json_object_get(tree, "tree_param");
     if (tp != NULL) {
         char tpw[64];
@@ -512,25 +517,23 @@ static int tree_arrays(json_t *tree, const char *where, struct jtree *jt, struct
         long slv;
 
         if (!json_is_object(tp))
-            return md_err_set(err, MD_ECORRUPT, "%s.tree_param: %s, expected an object", where,
-                              type_name(tp));
+            return FAIL(MD_ECORRUPT, "%s.tree_param: %s, expected an object", where, type_name(tp));
         snprintf(tpw, sizeof(tpw), "%s.tree_param", where);
         rc = need_int(tp, tpw, "num_nodes", 0, INT32_MAX, &nn, err);
         if (rc != MD_OK)
             return rc;
         if ((size_t)nn != jt->n)
-            return md_err_set(err, MD_ECORRUPT,
-                              "%s.left_children: %zu entries, tree_param.num_nodes says %ld", where,
-                              jt->n, nn);
+            return FAIL(MD_ECORRUPT, "%s.left_children: %zu entries, tree_param.num_nodes says %ld",
+                        where, jt->n, nn);
         if (json_object_get(tp, "size_leaf_vector") != NULL) {
             rc = need_int(tp, tpw, "size_leaf_vector", 0, INT32_MAX, &slv, err);
             if (rc != MD_OK)
                 return rc;
             if (slv != 0)
-                return md_err_set(err, MD_EUNSUPPORTED,
-                                  "%s: vector leaves (size_leaf_vector %ld) are not supported by "
-                                  "the trees engine; use backend xgboost",
-                                  where, slv);
+                return FAIL(MD_EUNSUPPORTED,
+                            "%s: vector leaves (size_leaf_vector %ld) are not supported by "
+                            "the trees engine; use backend xgboost",
+                            where, slv);
         }
     }
     if ((rc = array_len(tree, where, "left_children", jt->n, true, &jt->left, err)) != MD_OK ||
@@ -545,20 +548,20 @@ static int tree_arrays(json_t *tree, const char *where, struct jtree *jt, struct
         json_t *e = json_array_get(a, i);
 
         if (!json_is_integer(e))
-            return md_err_set(err, MD_ECORRUPT, "%s.split_type[%zu]: %s, expected an integer",
-                              where, i, type_name(e));
+            return FAIL(MD_ECORRUPT, "%s.split_type[%zu]: %s, expected an integer", where, i,
+                        type_name(e));
         if (json_integer_value(e) != 0)
-            return md_err_set(err, MD_EUNSUPPORTED,
-                              "%s.split_type[%zu]: categorical splits are not supported by the "
-                              "trees engine; use backend xgboost",
-                              where, i);
+            return FAIL(MD_EUNSUPPORTED,
+                        "%s.split_type[%zu]: categorical splits are not supported by the "
+                        "trees engine; use backend xgboost",
+                        where, i);
     }
     a = json_object_get(tree, "categories");
     if (a != NULL && (!json_is_array(a) || json_array_size(a) != 0))
-        return md_err_set(err, MD_EUNSUPPORTED,
-                          "%s.categories: categorical splits are not supported by the trees "
-                          "engine; use backend xgboost",
-                          where);
+        return FAIL(MD_EUNSUPPORTED,
+                    "%s.categories: categorical splits are not supported by the trees "
+                    "engine; use backend xgboost",
+                    where);
     return MD_OK;
 }
 
@@ -600,11 +603,11 @@ static int flatten(struct trees *m, const struct jtree *jt, const char *where, s
         bool dleft;
 
         if (!json_float(jc, &out[head].cond))
-            return md_err_set(err, MD_ECORRUPT, "%s.split_conditions[%u]: %s, expected a number",
-                              where, o, type_name(jc));
+            return FAIL(MD_ECORRUPT, "%s.split_conditions[%u]: %s, expected a number", where, o,
+                        type_name(jc));
         if (!json_is_integer(jl))
-            return md_err_set(err, MD_ECORRUPT, "%s.left_children[%u]: %s, expected an integer",
-                              where, o, type_name(jl));
+            return FAIL(MD_ECORRUPT, "%s.left_children[%u]: %s, expected an integer", where, o,
+                        type_name(jl));
         l = json_integer_value(jl);
         if (l == -1) {
             out[head].feat = m->nf; /* the NaN column, next 0: steps onto itself */
@@ -614,51 +617,48 @@ static int flatten(struct trees *m, const struct jtree *jt, const char *where, s
             continue;
         }
         if (!json_is_integer(jr))
-            return md_err_set(err, MD_ECORRUPT, "%s.right_children[%u]: %s, expected an integer",
-                              where, o, type_name(jr));
+            return FAIL(MD_ECORRUPT, "%s.right_children[%u]: %s, expected an integer", where, o,
+                        type_name(jr));
         if (!json_is_integer(js))
-            return md_err_set(err, MD_ECORRUPT, "%s.split_indices[%u]: %s, expected an integer",
-                              where, o, type_name(js));
+            return FAIL(MD_ECORRUPT, "%s.split_indices[%u]: %s, expected an integer", where, o,
+                        type_name(js));
         if (json_is_integer(jd))
             dleft = json_integer_value(jd) != 0;
         else if (json_is_boolean(jd))
             dleft = json_is_true(jd);
         else
-            return md_err_set(err, MD_ECORRUPT, "%s.default_left[%u]: %s, expected 0 or 1", where,
-                              o, type_name(jd));
+            return FAIL(MD_ECORRUPT, "%s.default_left[%u]: %s, expected 0 or 1", where, o,
+                        type_name(jd));
         r = json_integer_value(jr);
         f = json_integer_value(js);
         if (l < 0 || (size_t)l >= jt->n)
-            return md_err_set(err, MD_ECORRUPT,
-                              "%s.left_children[%u]: child %lld out of range (%zu nodes)", where, o,
-                              (long long)l, jt->n);
+            return FAIL(MD_ECORRUPT, "%s.left_children[%u]: child %lld out of range (%zu nodes)",
+                        where, o, (long long)l, jt->n);
         if (r < 0 || (size_t)r >= jt->n)
-            return md_err_set(err, MD_ECORRUPT,
-                              "%s.right_children[%u]: child %lld out of range (%zu nodes)", where,
-                              o, (long long)r, jt->n);
+            return FAIL(MD_ECORRUPT, "%s.right_children[%u]: child %lld out of range (%zu nodes)",
+                        where, o, (long long)r, jt->n);
         /* libxgboost's predictor takes left + 1 as the right child; so must the file. */
         if (r != l + 1)
-            return md_err_set(err, MD_ECORRUPT,
-                              "%s.right_children[%u]: %lld is not the left child + 1 (%lld), as "
-                              "XGBoost lays trees out",
-                              where, o, (long long)r, (long long)l + 1);
+            return FAIL(MD_ECORRUPT,
+                        "%s.right_children[%u]: %lld is not the left child + 1 (%lld), as "
+                        "XGBoost lays trees out",
+                        where, o, (long long)r, (long long)l + 1);
         if (sc->seen[l] || sc->seen[r])
-            return md_err_set(err, MD_ECORRUPT,
-                              "%s: node %u has a child reached twice (%lld, %lld): a cycle or a "
-                              "shared node",
-                              where, o, (long long)l, (long long)r);
+            return FAIL(MD_ECORRUPT,
+                        "%s: node %u has a child reached twice (%lld, %lld): a cycle or a "
+                        "shared node",
+                        where, o, (long long)l, (long long)r);
         if (f < 0 || f >= (json_int_t)m->nf)
-            return md_err_set(err, MD_ECORRUPT,
-                              "%s.split_indices[%u]: feature %lld out of range (num_feature %u)",
-                              where, o, (long long)f, m->nf);
+            return FAIL(MD_ECORRUPT,
+                        "%s.split_indices[%u]: feature %lld out of range (num_feature %u)", where,
+                        o, (long long)f, m->nf);
         off = tail - head;
         if (!json_is_number(jc))
-            return md_err_set(err, MD_ECORRUPT, "%s.split_conditions[%u]: %s is not a threshold",
-                              where, o, json_is_null(jc) ? "NaN" : json_string_value(jc));
+            return FAIL(MD_ECORRUPT, "%s.split_conditions[%u]: %s is not a threshold", where, o,
+                        json_is_null(jc) ? "NaN" : json_string_value(jc));
         if (!isfinite(out[head].cond))
-            return md_err_set(err, MD_ECORRUPT,
-                              "%s.split_conditions[%u]: %g is not a finite float threshold", where,
-                              o, json_number_value(jc));
+            return FAIL(MD_ECORRUPT, "%s.split_conditions[%u]: %g is not a finite float threshold",
+                        where, o, json_number_value(jc));
         out[head].feat = dleft ? (uint32_t)f : m->nf + 1 + (uint32_t)f;
         out[head].next = (uint32_t)off;
         if (off > *max_off)
@@ -703,15 +703,15 @@ static int load_learner(struct trees *m, json_t *learner, struct md_err *err)
         m->obj = OBJ_SOFTPROB;
         m->kind = MD_BACKEND_OUT_PROBABILITIES;
     } else {
-        return md_err_set(err, MD_EUNSUPPORTED,
-                          "learner.objective.name: '%.60s' is not supported by the trees engine "
-                          "(binary:logistic, reg:squarederror, multi:softprob); use backend "
-                          "xgboost",
-                          on);
+        return FAIL(MD_EUNSUPPORTED,
+                    "learner.objective.name: '%.60s' is not supported by the trees engine "
+                    "(binary:logistic, reg:squarederror, multi:softprob); use backend "
+                    "xgboost",
+                    on);
     }
     m->objective = dup_str(on);
     if (m->objective == NULL)
-        return md_err_set(err, MD_ENOMEM, "trees: no memory for the objective name");
+        return FAIL(MD_ENOMEM, "trees: no memory for the objective name");
     if ((rc = need_num(lmp, "learner.learner_model_param", "base_score", &base, err)) != MD_OK ||
         (rc = need_int(lmp, "learner.learner_model_param", "num_class", 0, MAX_CLASSES, &num_class,
                        err)) != MD_OK ||
@@ -723,33 +723,32 @@ static int load_learner(struct trees *m, json_t *learner, struct md_err *err)
         if (rc != MD_OK)
             return rc;
         if (nt > 1)
-            return md_err_set(err, MD_EUNSUPPORTED,
-                              "learner.learner_model_param.num_target: %ld targets are not "
-                              "supported by the trees engine; use backend xgboost",
-                              nt);
+            return FAIL(MD_EUNSUPPORTED,
+                        "learner.learner_model_param.num_target: %ld targets are not "
+                        "supported by the trees engine; use backend xgboost",
+                        nt);
     }
     m->nf = (uint32_t)nf;
     m->n_out = 1;
     if (m->obj == OBJ_SOFTPROB) {
         if (num_class < 2)
-            return md_err_set(err, MD_ECORRUPT,
-                              "learner.learner_model_param.num_class: %ld is below 2 for "
-                              "multi:softprob",
-                              num_class);
+            return FAIL(MD_ECORRUPT,
+                        "learner.learner_model_param.num_class: %ld is below 2 for "
+                        "multi:softprob",
+                        num_class);
         m->n_out = (uint32_t)num_class;
     } else if (num_class > 1) {
-        return md_err_set(err, MD_ECORRUPT,
-                          "learner.learner_model_param.num_class: %ld classes for '%s'", num_class,
-                          on);
+        return FAIL(MD_ECORRUPT, "learner.learner_model_param.num_class: %ld classes for '%s'",
+                    num_class, on);
     }
     m->base = (float)base;
     if (m->obj == OBJ_LOGISTIC) {
         /* base_score is a probability; the margin starts at its logit, in float as libxgboost. */
         if (!(m->base > 0.0f && m->base < 1.0f))
-            return md_err_set(err, MD_ECORRUPT,
-                              "learner.learner_model_param.base_score: %g is not in (0, 1) for "
-                              "binary:logistic",
-                              base);
+            return FAIL(MD_ECORRUPT,
+                        "learner.learner_model_param.base_score: %g is not in (0, 1) for "
+                        "binary:logistic",
+                        base);
         m->base = -logf(1.0f / m->base - 1.0f);
     }
     return MD_OK;
@@ -764,23 +763,22 @@ static int load_names(struct trees *m, json_t *learner, struct md_err *err)
     if (a == NULL || (json_is_array(a) && json_array_size(a) == 0))
         return MD_OK;
     if (!json_is_array(a))
-        return md_err_set(err, MD_ECORRUPT, "learner.feature_names: %s, expected an array",
-                          type_name(a));
+        return FAIL(MD_ECORRUPT, "learner.feature_names: %s, expected an array", type_name(a));
     if (json_array_size(a) != m->nf)
-        return md_err_set(err, MD_ECORRUPT, "learner.feature_names: %zu names, num_feature says %u",
-                          json_array_size(a), m->nf);
+        return FAIL(MD_ECORRUPT, "learner.feature_names: %zu names, num_feature says %u",
+                    json_array_size(a), m->nf);
     m->feature_names = md_calloc(m->nf, sizeof(*m->feature_names));
     if (m->feature_names == NULL)
-        return md_err_set(err, MD_ENOMEM, "trees: no memory for %u feature names", m->nf);
+        return FAIL(MD_ENOMEM, "trees: no memory for %u feature names", m->nf);
     for (i = 0; i < m->nf; i++) {
         json_t *s = json_array_get(a, i);
 
         if (!json_is_string(s))
-            return md_err_set(err, MD_ECORRUPT, "learner.feature_names[%zu]: %s, expected a string",
-                              i, type_name(s));
+            return FAIL(MD_ECORRUPT, "learner.feature_names[%zu]: %s, expected a string", i,
+                        type_name(s));
         m->feature_names[i] = dup_str(json_string_value(s));
         if (m->feature_names[i] == NULL)
-            return md_err_set(err, MD_ENOMEM, "trees: no memory for feature names");
+            return FAIL(MD_ENOMEM, "trees: no memory for feature names");
     }
     return MD_OK;
 }
@@ -805,10 +803,10 @@ static int load_booster(struct trees *m, json_t *learner, json_t ***order, json_
         (rc = need(gb, "learner.gradient_booster", "name", JSON_STRING, &name, err)) != MD_OK)
         return rc;
     if (strcmp(json_string_value(name), "gbtree") != 0)
-        return md_err_set(err, MD_EUNSUPPORTED,
-                          "learner.gradient_booster.name: '%.40s' boosters are not supported by "
-                          "the trees engine (gbtree only); use backend xgboost",
-                          json_string_value(name));
+        return FAIL(MD_EUNSUPPORTED,
+                    "learner.gradient_booster.name: '%.40s' boosters are not supported by "
+                    "the trees engine (gbtree only); use backend xgboost",
+                    json_string_value(name));
     if ((rc = need(gb, "learner.gradient_booster", "model", JSON_OBJECT, &model, err)) != MD_OK ||
         (rc = need(model, "learner.gradient_booster.model", "gbtree_model_param", JSON_OBJECT, &gmp,
                    err)) != MD_OK ||
@@ -823,35 +821,33 @@ static int load_booster(struct trees *m, json_t *learner, json_t ***order, json_
         (rc = need_int(gmp, gmp_where, "num_parallel_tree", 1, INT32_MAX, &npt, err)) != MD_OK)
         return rc;
     if (json_array_size(trees) != (size_t)num_trees)
-        return md_err_set(err, MD_ECORRUPT,
-                          "learner.gradient_booster.model.trees: %zu trees, num_trees says %ld",
-                          json_array_size(trees), num_trees);
+        return FAIL(MD_ECORRUPT,
+                    "learner.gradient_booster.model.trees: %zu trees, num_trees says %ld",
+                    json_array_size(trees), num_trees);
     if (json_array_size(info) != (size_t)num_trees)
-        return md_err_set(err, MD_ECORRUPT,
-                          "learner.gradient_booster.model.tree_info: %zu entries, num_trees says "
-                          "%ld",
-                          json_array_size(info), num_trees);
+        return FAIL(MD_ECORRUPT,
+                    "learner.gradient_booster.model.tree_info: %zu entries, num_trees says "
+                    "%ld",
+                    json_array_size(info), num_trees);
     m->n_trees = (size_t)num_trees;
     *info_out = info;
-    *order = md_calloc(m->n_trees + 1, sizeof(**order));
+    *order = md_calloc(m->n_trees + 1, sizeof(json_t *));
     if (*order == NULL)
-        return md_err_set(err, MD_ENOMEM, "trees: no memory for %zu trees", m->n_trees);
+        return FAIL(MD_ENOMEM, "trees: no memory for %zu trees", m->n_trees);
     /* libxgboost places each tree by its id; so do we. */
     for (i = 0; i < m->n_trees; i++) {
         json_t *t = json_array_get(trees, i);
         json_t *id = json_object_get(t, "id");
 
         if (!json_is_object(t))
-            return md_err_set(err, MD_ECORRUPT, "trees[%zu]: %s, expected an object", i,
-                              type_name(t));
+            return FAIL(MD_ECORRUPT, "trees[%zu]: %s, expected an object", i, type_name(t));
         if (!json_is_integer(id))
-            return md_err_set(err, MD_ECORRUPT, "trees[%zu].id: %s, expected an integer", i,
-                              id == NULL ? "missing" : type_name(id));
+            return FAIL(MD_ECORRUPT, "trees[%zu].id: %s, expected an integer", i,
+                        id == NULL ? "missing" : type_name(id));
         if (json_integer_value(id) < 0 || json_integer_value(id) >= num_trees ||
             (*order)[json_integer_value(id)] != NULL)
-            return md_err_set(err, MD_ECORRUPT,
-                              "trees[%zu].id: %lld is out of range or repeated (%ld trees)", i,
-                              (long long)json_integer_value(id), num_trees);
+            return FAIL(MD_ECORRUPT, "trees[%zu].id: %lld is out of range or repeated (%ld trees)",
+                        i, (long long)json_integer_value(id), num_trees);
         (*order)[json_integer_value(id)] = t;
     }
     return MD_OK;
@@ -864,7 +860,7 @@ static int narrow(struct trees *m, struct md_err *err)
 
     m->nodes = md_malloc((m->n_nodes + 1) * sizeof(*m->nodes));
     if (m->nodes == NULL)
-        return md_err_set(err, MD_ENOMEM, "trees: no memory for %zu nodes", m->n_nodes);
+        return FAIL(MD_ENOMEM, "trees: no memory for %zu nodes", m->n_nodes);
     for (i = 0; i < m->n_nodes; i++) {
         m->nodes[i].cond = m->wnodes[i].cond;
         m->nodes[i].feat = (uint16_t)m->wnodes[i].feat;
@@ -897,7 +893,7 @@ static int plan_blocks(struct trees *m, struct md_err *err)
     m->bdepth = md_calloc(padded / TREE_LANES + 1, sizeof(*m->bdepth));
     if (key == NULL || m->by_depth == NULL || m->broot == NULL || m->bdepth == NULL) {
         free(key);
-        return md_err_set(err, MD_ENOMEM, "trees: no memory for %zu trees", m->n_trees);
+        return FAIL(MD_ENOMEM, "trees: no memory for %zu trees", m->n_trees);
     }
     /* Deepest first; equal depths in model order. */
     for (i = 0; i < m->n_trees; i++)
@@ -948,7 +944,7 @@ static int load_trees(struct trees *m, json_t **order, json_t *info, struct md_e
             widest = n;
     }
     if (total > UINT32_MAX / 2)
-        return md_err_set(err, MD_EUNSUPPORTED, "trees: %zu nodes is too many", total);
+        return FAIL(MD_EUNSUPPORTED, "trees: %zu nodes is too many", total);
     m->wnodes = md_calloc(total + 1, sizeof(*m->wnodes));
     m->root = md_calloc(m->n_trees + 1, sizeof(*m->root));
     m->group = md_calloc(m->n_trees + 1, sizeof(*m->group));
@@ -958,7 +954,7 @@ static int load_trees(struct trees *m, json_t **order, json_t *info, struct md_e
     sc.seen = md_malloc(widest);
     if (m->wnodes == NULL || m->root == NULL || m->group == NULL || m->depth == NULL ||
         sc.queue == NULL || sc.qdepth == NULL || sc.seen == NULL) {
-        rc = md_err_set(err, MD_ENOMEM, "trees: no memory for %zu nodes", total);
+        rc = FAIL(MD_ENOMEM, "trees: no memory for %zu nodes", total);
         goto out;
     }
     for (i = 0; i < m->n_trees && rc == MD_OK; i++) {
@@ -968,10 +964,10 @@ static int load_trees(struct trees *m, json_t **order, json_t *info, struct md_e
         snprintf(where, sizeof(where), "trees[%zu]", i);
         if (!json_is_integer(g) || json_integer_value(g) < 0 ||
             json_integer_value(g) >= (json_int_t)m->n_out) {
-            rc = md_err_set(err, MD_ECORRUPT,
-                            "learner.gradient_booster.model.tree_info[%zu]: not a class from 0 "
-                            "to %u",
-                            i, m->n_out - 1);
+            rc = FAIL(MD_ECORRUPT,
+                      "learner.gradient_booster.model.tree_info[%zu]: not a class from 0 "
+                      "to %u",
+                      i, m->n_out - 1);
             break;
         }
         m->group[i] = (uint32_t)json_integer_value(g);
@@ -1069,19 +1065,19 @@ int md_trees__load_buffer(const char *buf, size_t len, void **inst, struct md_er
 
     *inst = NULL;
     if (fixed_len == SIZE_MAX)
-        return md_err_set(err, MD_ENOMEM, "trees: no memory for a %zu-byte model", len);
+        return FAIL(MD_ENOMEM, "trees: no memory for a %zu-byte model", len);
     root = fixed != NULL ? json_loadb(fixed, fixed_len, 0, &jerr) : json_loadb(buf, len, 0, &jerr);
     free(fixed);
     if (root == NULL)
-        return md_err_set(err, MD_ECORRUPT, "not valid JSON: %s at line %d column %d", jerr.text,
-                          jerr.line, jerr.column);
+        return FAIL(MD_ECORRUPT, "not valid JSON: %s at line %d column %d", jerr.text, jerr.line,
+                    jerr.column);
     m = md_calloc(1, sizeof(*m));
     if (m == NULL) {
         json_decref(root);
-        return md_err_set(err, MD_ENOMEM, "trees: no memory for a model");
+        return FAIL(MD_ENOMEM, "trees: no memory for a model");
     }
     if (!json_is_object(root))
-        rc = md_err_set(err, MD_ECORRUPT, "top level: %s, expected an object", type_name(root));
+        rc = FAIL(MD_ECORRUPT, "top level: %s, expected an object", type_name(root));
     else
         rc = need(root, "", "learner", JSON_OBJECT, &learner, err);
     if (rc == MD_OK)
@@ -1112,21 +1108,20 @@ static int read_file(const char *path, char **out, size_t *len, struct md_err *e
     int fd = open(path, O_RDONLY | O_CLOEXEC);
 
     if (fd < 0)
-        return md_err_set(err, MD_EIO, "cannot open '%s': %s", path,
-                          strerror_r(errno, ebuf, sizeof(ebuf)));
+        return FAIL(MD_EIO, "cannot open '%s': %s", path, strerror_r(errno, ebuf, sizeof(ebuf)));
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        return md_err_set(err, MD_EIO, "cannot read '%s': not a regular file", path);
+        return FAIL(MD_EIO, "cannot read '%s': not a regular file", path);
     }
     if (st.st_size > MAX_FILE_BYTES) {
         close(fd);
-        return md_err_set(err, MD_EUNSUPPORTED, "'%s': %lld bytes is above the 1 GiB limit", path,
-                          (long long)st.st_size);
+        return FAIL(MD_EUNSUPPORTED, "'%s': %lld bytes is above the 1 GiB limit", path,
+                    (long long)st.st_size);
     }
     buf = md_malloc((size_t)st.st_size + 1);
     if (buf == NULL) {
         close(fd);
-        return md_err_set(err, MD_ENOMEM, "no memory to read '%s'", path);
+        return FAIL(MD_ENOMEM, "no memory to read '%s'", path);
     }
     while (got < (size_t)st.st_size) {
         ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
@@ -1138,8 +1133,7 @@ static int read_file(const char *path, char **out, size_t *len, struct md_err *e
 
             close(fd);
             free(buf);
-            return md_err_set(err, MD_EIO, "cannot read '%s': %s", path,
-                              strerror_r(e, ebuf, sizeof(ebuf)));
+            return FAIL(MD_EIO, "cannot read '%s': %s", path, strerror_r(e, ebuf, sizeof(ebuf)));
         }
         if (n == 0)
             break;
@@ -1160,9 +1154,8 @@ static int trees_load(const char *path, const struct md_backend_config *cfg, voi
 
     *inst = NULL;
     if (cfg != NULL && cfg->n_options > 0)
-        return md_err_set(err, MD_EINVAL,
-                          "engine option '%s': unknown to backend 'trees', which takes none",
-                          cfg->options[0].key);
+        return FAIL(MD_EINVAL, "engine option '%s': unknown to backend 'trees', which takes none",
+                    cfg->options[0].key);
     rc = read_file(path, &buf, &len, err);
     if (rc != MD_OK)
         return rc;

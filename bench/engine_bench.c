@@ -1,17 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * engine_bench.c: nanoseconds per prediction of each tree engine on the
- * benchmark model and rows: single-row calls and one batch of every row.
- * Usage: engine_bench [MODEL.json [ROWS.csv]] (defaults: ../shared/peers/).
+ * engine_bench.c: prediction cost of the `trees` and `xgboost` engines on the
+ * reference model and rows.
+ *
+ *   build/bench/engine_bench [MODEL.json [ROWS.csv]]
+ *
+ * Defaults: bench_model.json and bench_rows.csv in $MD_PEERS or ../shared/peers.
+ * ROWS.csv: the model's features (empty = missing) then one reference output.
+ * Prints, per engine, the median over several runs of ns per single-row
+ * predict call and ns per row of one predict call over all rows, and the
+ * largest difference from the reference column.
  */
 #include "backend/registry.h"
-#include "util/mem.h"
 
 #include <math.h>
 #include <time.h>
 
-#define MAX_ROWS 20000
-#define NF 30
+#define MAX_ROWS 100000
+#define RUNS     15
 
 static double now_ns(void)
 {
@@ -26,30 +32,47 @@ static int cmp_double(const void *a, const void *b)
     double x = *(const double *)a;
     double y = *(const double *)b;
 
-    return x < y ? -1 : x > y;
+    return (x > y) - (x < y);
 }
 
-static size_t read_rows(const char *path, float *x)
+static double median(double *v, size_t n)
+{
+    qsort(v, n, sizeof(*v), cmp_double);
+    return v[n / 2];
+}
+
+/* Reads up to MAX_ROWS rows of nf features plus one reference value. */
+static size_t read_rows(const char *path, size_t nf, float *x, float *ref)
 {
     FILE *f = fopen(path, "r");
-    char line[8192];
+    char line[1 << 16];
     size_t n = 0;
 
     if (f == NULL) {
-        perror(path);
+        fprintf(stderr, "cannot open '%s'\n", path);
         exit(1);
     }
     while (n < MAX_ROWS && fgets(line, sizeof(line), f) != NULL) {
         char *p = line;
-        int j;
+        size_t j;
 
-        for (j = 0; j < NF; j++) {
+        for (j = 0; j <= nf; j++) {
             char *end;
+            float v = strtof(p, &end);
 
-            x[n * NF + j] = *p == ',' ? NAN : strtof(p, &end);
-            if (*p != ',')
-                p = end;
-            p++;
+            if (end == p)
+                v = NAN;
+            if (j < nf)
+                x[n * nf + j] = v;
+            else
+                ref[n] = v;
+            p = strchr(end, ',');
+            if (p == NULL && j < nf) {
+                fprintf(stderr, "'%s' line %zu: fewer than %zu columns\n", path, n + 1, nf + 1);
+                exit(1);
+            }
+            if (p != NULL)
+                p++;
         }
         n++;
     }
@@ -57,58 +80,77 @@ static size_t read_rows(const char *path, float *x)
     return n;
 }
 
-static void bench(const char *engine, const char *model, const float *x, size_t n)
+static void fail(const char *engine, const struct md_err *err)
+{
+    fprintf(stderr, "%s: %s\n", engine, err->msg);
+    exit(1);
+}
+
+static void bench(const char *engine, const char *model, const char *rows_path)
 {
     const struct md_backend_ops *ops = md_backend_find(engine);
-    struct md_backend_config cfg = {NULL, 0};
-    struct md_err err;
+    struct md_kv opt = {"nthread", "1"};
+    struct md_backend_config cfg = {&opt, strcmp(engine, "xgboost") == 0 ? 1 : 0};
+    struct md_backend_desc d;
+    struct md_err err = {0, ""};
+    double single[RUNS];
+    double batch[RUNS];
+    double maxdiff = 0;
     void *inst;
-    float *out = md_xmalloc(n * sizeof(float) * 4);
-    double samples[31];
-    double t0;
+    float *x;
+    float *ref;
+    float *out;
+    size_t n;
     size_t i;
-    int s;
+    int run;
 
-    if (ops->load(model, &cfg, &inst, &err) != MD_OK) {
-        fprintf(stderr, "%s: %s\n", engine, err.msg);
+    if (ops == NULL || ops->load(model, &cfg, &inst, &err) != MD_OK) {
+        fprintf(stderr, "%s: %s\n", engine, ops == NULL ? "no such engine" : err.msg);
         exit(1);
     }
-    for (s = 0; s < 31; s++) {
-        t0 = now_ns();
+    ops->describe(inst, &d);
+    x = malloc(sizeof(float) * MAX_ROWS * d.n_features);
+    ref = malloc(sizeof(float) * MAX_ROWS);
+    out = malloc(sizeof(float) * MAX_ROWS * d.n_outputs);
+    if (x == NULL || ref == NULL || out == NULL)
+        exit(1);
+    n = read_rows(rows_path, d.n_features, x, ref);
+    for (run = 0; run < RUNS; run++) {
+        double t0 = now_ns();
+
         for (i = 0; i < n; i++)
-            if (ops->predict(inst, x + i * NF, 1, out, &err) != MD_OK) {
-                fprintf(stderr, "%s: %s\n", engine, err.msg);
-                exit(1);
-            }
-        samples[s] = (now_ns() - t0) / (double)n;
-    }
-    qsort(samples, 31, sizeof(double), cmp_double);
-    printf("%-8s single row: median %8.0f ns per predict (p10 %.0f, p90 %.0f)\n", engine,
-           samples[15], samples[3], samples[27]);
-    for (s = 0; s < 31; s++) {
+            if (ops->predict(inst, x + i * d.n_features, 1, out + i * d.n_outputs, &err) != MD_OK)
+                fail(engine, &err);
+        single[run] = (now_ns() - t0) / (double)n;
         t0 = now_ns();
-        if (ops->predict(inst, x, n, out, &err) != MD_OK) {
-            fprintf(stderr, "%s: %s\n", engine, err.msg);
-            exit(1);
-        }
-        samples[s] = (now_ns() - t0) / (double)n;
+        if (ops->predict(inst, x, n, out, &err) != MD_OK)
+            fail(engine, &err);
+        batch[run] = (now_ns() - t0) / (double)n;
     }
-    qsort(samples, 31, sizeof(double), cmp_double);
-    printf("%-8s batch of %zu: median %8.0f ns per row (p10 %.0f, p90 %.0f)\n", engine, n,
-           samples[15], samples[3], samples[27]);
+    for (i = 0; i < n; i++)
+        if (fabs((double)out[i * d.n_outputs] - (double)ref[i]) > maxdiff)
+            maxdiff = fabs((double)out[i * d.n_outputs] - (double)ref[i]);
+    printf("%-8s single-row %8.0f ns/call   batch of %zu %7.1f ns/row   max |diff| %.2g\n", engine,
+           median(single, RUNS), n, median(batch, RUNS), maxdiff);
     ops->free(inst);
+    free(x);
+    free(ref);
     free(out);
 }
 
 int main(int argc, char **argv)
 {
-    const char *model = argc > 1 ? argv[1] : "../shared/peers/bench_model.json";
-    const char *rows = argc > 2 ? argv[2] : "../shared/peers/bench_rows.csv";
-    float *x = md_xmalloc(sizeof(float) * MAX_ROWS * NF);
-    size_t n = read_rows(rows, x);
+    const char *peers = getenv("MD_PEERS") != NULL ? getenv("MD_PEERS") : "../shared/peers";
+    char model[4096];
+    char rows[4096];
 
-    bench("trees", model, x, n);
-    bench("xgboost", model, x, n);
-    free(x);
+    snprintf(model, sizeof(model), "%s/bench_model.json", peers);
+    snprintf(rows, sizeof(rows), "%s/bench_rows.csv", peers);
+    if (argc > 1)
+        snprintf(model, sizeof(model), "%s", argv[1]);
+    if (argc > 2)
+        snprintf(rows, sizeof(rows), "%s", argv[2]);
+    bench("trees", model, rows);
+    bench("xgboost", model, rows);
     return 0;
 }

@@ -1,636 +1,1167 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * trees.c: the native evaluator for gradient-boosted tree ensembles saved by
- * XGBoost as JSON (the 1.x schema): binary:logistic, reg:squarederror and
- * multi:softprob, numerical splits, missing values by default direction.
- * Anything else (categorical splits, other objectives, other boosters) is
- * refused at load with the reason.
+ * trees.c: the native engine for gradient-boosted tree ensembles that XGBoost
+ * 1.7 saved as JSON (backend `trees`).
  *
- * Every tree is flattened at load into one array of 12-byte nodes shared by
- * the whole ensemble, children of a node side by side, so evaluation is a
- * tight loop of "compare, step to left or left + 1". Sums are kept in float,
- * tree by tree from the base margin, in the order libxgboost uses, so results
- * agree with it to the last few bits.
+ * Loading (jansson; not the hot path) checks the file strictly and flattens
+ * every tree into one array of 8-byte nodes (12 for very wide models):
+ * breadth-first per tree, the two children of a node side by side, so a step
+ * is "index += offset + go_right". Rows are copied with missing values made
+ * -inf or +inf so that the compare alone follows each node's default
+ * direction (see struct tnode). A leaf holds its value in the threshold
+ * field, reads a NaN column and points at itself, so a walk runs a fixed
+ * number of steps (the tree's depth) with no branch on the data, and several
+ * walks (several trees for one row, or several rows for one tree) proceed in
+ * lock-step for instruction-level parallelism. Sums are float, start from
+ * the base margin and add trees in model order, as libxgboost does, so
+ * outputs match it.
+ *
+ * Runs binary:logistic, reg:squarederror and multi:softprob on gbtree
+ * boosters with numerical splits; refuses the rest (MD_EUNSUPPORTED), which
+ * the `xgboost` engine runs. The file is untrusted: any malformed input ends
+ * in MD_ECORRUPT with a message naming the field, never in a crash.
  */
-#include "backend/backend.h"
 #include "backend/trees_int.h"
-#include "util/jdom.h"
-#include "util/mem.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
 #include <math.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#define MAX_FILE_BYTES ((size_t)1 << 30)
-#define MAX_NODES ((size_t)1 << 28)
-#define DEFAULT_LEFT 0x8000u
-#define MAX_FEATURES 0x7fffu  /* feature indexes fit 15 bits, the sentinel included */
-#define MAX_REL 0xffffu       /* a child sits at most this many nodes after its parent */
-#define LANES 16 /* walks advanced in lock-step */
+#include "util/mem.h"
 
-/* A flattened node, 8 bytes so that a whole ensemble stays in cache. An
- * internal node's children are nodes[i + rel] and nodes[i + rel + 1]. A leaf
- * points at itself (rel 0) and tests the sentinel column
- * (index n_features, always NaN, missing goes left), so a walk that has
- * reached a leaf stays there: trees are walked a fixed number of steps with
- * no data-dependent branch. */
-struct tnode {
-    float value;   /* split condition, or the leaf value */
-    uint16_t feat; /* feature index | DEFAULT_LEFT when missing goes left */
-    uint16_t rel;  /* the left child is this many nodes further; 0 for a leaf */
-};
+/* Trees walked in lock-step for one row; rows walked in lock-step per tree. */
+#define TREE_LANES 12
+#define ROW_LANES  16
+/* Floats of row copies (and leaf values) kept on the stack; bigger models allocate per call. */
+#define STACK_FLOATS 8192
+/* Largest file, feature count and class count accepted. */
+#define MAX_FILE_BYTES ((off_t)1 << 30)
+#define MAX_FEATURES   ((uint32_t)1 << 24)
+#define MAX_CLASSES    65536
 
 enum objective {
-    OBJ_LOGISTIC = 1,
-    OBJ_SQUARED = 2,
-    OBJ_SOFTPROB = 3
+    OBJ_LOGISTIC, /* binary:logistic */
+    OBJ_SQUARED,  /* reg:squarederror */
+    OBJ_SOFTPROB  /* multi:softprob */
+};
+
+/*
+ * A node, narrow (8 bytes; models with at most 32767 features whose trees are
+ * not too wide) or wide (12 bytes). A walk reads a row prepared as
+ * [values with NaN as -inf | NaN | values with NaN as +inf]: a split that
+ * sends missing values left reads the first copy (feat = f), one that sends
+ * them right the second (feat = nf + 1 + f), so "go right iff v >= cond"
+ * needs no test for NaN; this is exact because split thresholds are finite.
+ * A leaf: cond = leaf value, feat = nf (the NaN, which compares false) and
+ * next = 0, so it steps onto itself.
+ */
+struct tnode {
+    float cond;    /* split threshold (go left iff value < cond), or leaf value */
+    uint16_t feat; /* column of the prepared row */
+    uint16_t next; /* distance to the left child; the right child follows it */
+};
+
+struct wnode {
+    float cond;
+    uint32_t feat;
+    uint32_t next;
 };
 
 struct trees {
-    struct tnode *nodes;   /* all trees */
-    size_t n_nodes;
-    uint32_t *roots;       /* n_trees root indices into nodes */
-    uint8_t *depth;        /* n_trees: steps from root to the deepest leaf */
-    uint8_t *group_depth;  /* per run of LANES trees: the largest depth among them */
-    uint32_t *groups;      /* n_trees output groups (class) */
+    struct tnode *nodes;  /* narrow layout, or NULL */
+    struct wnode *wnodes; /* wide layout, or NULL; every tree, in model order */
+    uint32_t *root;       /* per tree: index of its root node */
+    uint32_t *depth;      /* per tree: steps from the root to its deepest leaf */
+    uint32_t *group;      /* per tree: output column it adds to */
+    /*
+     * For one-row walks, blocks of TREE_LANES trees walked together: in model
+     * order, or by decreasing depth when that saves steps (sorted); padded to
+     * whole blocks.
+     */
+    uint32_t *by_depth; /* tree numbers */
+    uint32_t *broot;    /* their roots */
+    uint32_t *bdepth;   /* per block: its largest depth */
+    bool sorted;        /* blocks are by depth, not in model order */
     size_t n_trees;
-    size_t n_features;
-    size_t n_groups;       /* 1, or num_class for softprob */
-    float base_margin;     /* starting margin of every group */
+    size_t n_nodes;
+    uint32_t nf;    /* num_feature; a prepared row has 2 * nf + 1 columns */
+    uint32_t n_out; /* output columns: 1, or num_class for multi:softprob */
+    float base;     /* initial margin of every output column */
     enum objective obj;
-    char objective[32];
-    char **feature_names;  /* NULL or n_features names */
+    enum md_backend_out kind;
+    char *objective;      /* objective name */
+    char **feature_names; /* NULL or nf names */
 };
 
-/* "<what>: <why>" as a corrupt-model error. */
-static int corrupt(struct md_err *err, const char *what, const char *why)
+/*
+ * Sets err and evaluates to code, as md_err_set does; spelled out so that
+ * static analysis, which cannot see into err.c, knows an error return is not
+ * MD_OK. Used where the error is named err.
+ */
+#define FAIL(code, ...) (md_err_set(err, (code), __VA_ARGS__), (code))
+
+/* ---------------------------------------------------------------- evaluation */
+
+/* One step of a walk from node i; column f of the prepared row is at x[f * lanes]. */
+static inline __attribute__((always_inline)) uint32_t step(const void *nodes, bool wide, uint32_t i,
+                                                           const float *x, size_t lanes)
 {
-    return md_err_set(err, MD_ECORRUPT, "%s: %s", what, why);
+    if (wide) {
+        const struct wnode *n = (const struct wnode *)nodes + i;
+
+        return i + n->next + (uint32_t)(x[n->feat * lanes] >= n->cond);
+    } else {
+        const struct tnode *n = (const struct tnode *)nodes + i;
+
+        return i + n->next + (uint32_t)(x[n->feat * lanes] >= n->cond);
+    }
 }
 
-/* A number that XGBoost may write as a JSON number or as a string ("5E-1"). */
-static bool get_number(const struct md_jnode *j, double *out)
+static inline float leaf(const void *nodes, bool wide, uint32_t i)
 {
-    char tmp[64];
-    char *end;
-
-    if (j == NULL)
-        return false;
-    if (j->type == MD_J_NUMBER)
-        return md_jdom_f64(j, out) == MD_OK;
-    if (j->type != MD_J_STRING || j->len == 0 || j->len >= sizeof(tmp))
-        return false;
-    memcpy(tmp, j->p, j->len);
-    tmp[j->len] = '\0';
-    errno = 0;
-    *out = strtod(tmp, &end);
-    return *end == '\0' && errno == 0;
+    return wide ? ((const struct wnode *)nodes)[i].cond : ((const struct tnode *)nodes)[i].cond;
 }
 
-static bool get_count(const struct md_jnode *j, size_t max, size_t *out)
+/* Prepares row x (nf values) into p[0], p[lanes], ... (2 * nf + 1 columns). */
+static inline void prepare(const float *x, uint32_t nf, float *p, size_t lanes)
 {
-    double d;
+    uint32_t f;
 
-    if (!get_number(j, &d) || !(d >= 0) || d > (double)max || d != floor(d))
-        return false;
-    *out = (size_t)d;
-    return true;
+    for (f = 0; f < nf; f++) {
+        float v = x[f];
+        bool miss = isnan(v);
+
+        p[f * lanes] = miss ? -INFINITY : v;
+        p[(nf + 1 + f) * lanes] = miss ? INFINITY : v;
+    }
+    p[nf * lanes] = NAN;
 }
 
-static bool get_int(const struct md_jnode *j, int64_t *out)
+static float sigmoid(float x)
 {
-    return j != NULL && md_jdom_i64(j, out) == MD_OK;
+    /* As libxgboost 1.7: exp of at most 88.7 stays finite. */
+    float e = -x < 88.7f ? -x : 88.7f;
+
+    return 1.0f / (expf(e) + 1.0f);
 }
 
-static bool is_array(const struct md_jnode *j)
+static void softmax(float *p, uint32_t n)
 {
-    return j != NULL && j->type == MD_J_ARRAY;
+    float mx = p[0];
+    double sum = 0.0;
+    uint32_t i;
+
+    for (i = 1; i < n; i++)
+        mx = fmaxf(p[i], mx);
+    for (i = 0; i < n; i++) {
+        p[i] = expf(p[i] - mx);
+        sum += p[i];
+    }
+    for (i = 0; i < n; i++)
+        p[i] /= (float)sum;
 }
 
-/* A string member compared with a C string. */
-static bool str_eq(const struct md_jnode *j, const char *s)
+static void transform(const struct trees *m, float *out, size_t n_rows)
 {
-    return j != NULL && j->type == MD_J_STRING && j->len == strlen(s) && memcmp(j->p, s, j->len) == 0;
+    size_t r;
+
+    switch (m->obj) {
+    case OBJ_LOGISTIC:
+        for (r = 0; r < n_rows; r++)
+            out[r] = sigmoid(out[r]);
+        break;
+    case OBJ_SOFTPROB:
+        for (r = 0; r < n_rows; r++)
+            softmax(out + r * m->n_out, m->n_out);
+        break;
+    case OBJ_SQUARED:
+        break;
+    }
 }
 
-/* The elements of an array node, in an arena-backed index for O(1) access. */
-static const struct md_jnode **index_array(const struct md_jnode *a, struct md_arena *ar)
+/*
+ * One row: TREE_LANES trees at a time, by depth; each leaf value is kept
+ * and the sum is taken in model order. buf has room for 2 * nf + 1 + n_trees
+ * floats.
+ */
+static inline __attribute__((always_inline)) void
+predict_row(const struct trees *m, bool wide, const float *x, float *out, float *buf)
 {
-    const struct md_jnode **v = md_arena_alloc(ar, (a->n + 1) * sizeof(*v));
-    const struct md_jnode *c;
-    size_t i = 0;
+    const void *nodes = wide ? (const void *)m->wnodes : (const void *)m->nodes;
+    float *leafv = buf + 2 * (size_t)m->nf + 1;
+    size_t t;
+    uint32_t g;
 
-    if (v == NULL)
-        return NULL;
-    for (c = a->child; c != NULL; c = c->next)
-        v[i++] = c;
-    return v;
+    prepare(x, m->nf, buf, 1);
+    for (g = 0; g < m->n_out; g++)
+        out[g] = m->base;
+    for (t = 0; t < m->n_trees; t += TREE_LANES) {
+        uint32_t idx[TREE_LANES];
+        uint32_t d = m->bdepth[t / TREE_LANES];
+        size_t nt = m->n_trees - t < TREE_LANES ? m->n_trees - t : TREE_LANES;
+        uint32_t s;
+        size_t k;
+
+        memcpy(idx, m->broot + t, sizeof(idx));
+        for (s = 0; s < d; s++) {
+#pragma GCC unroll 16
+            for (k = 0; k < TREE_LANES; k++)
+                idx[k] = step(nodes, wide, idx[k], buf, 1);
+        }
+        if (m->sorted) {
+            for (k = 0; k < nt; k++)
+                leafv[m->by_depth[t + k]] = leaf(nodes, wide, idx[k]);
+        } else if (m->n_out == 1) {
+            /* Model order: sum as we go, overlapping the adds with the next walks. */
+            for (k = 0; k < nt; k++)
+                out[0] += leaf(nodes, wide, idx[k]);
+        } else {
+            for (k = 0; k < nt; k++)
+                out[m->group[t + k]] += leaf(nodes, wide, idx[k]);
+        }
+    }
+    if (!m->sorted)
+        return;
+    if (m->n_out == 1) {
+        for (t = 0; t < m->n_trees; t++)
+            out[0] += leafv[t];
+    } else {
+        for (t = 0; t < m->n_trees; t++)
+            out[m->group[t]] += leafv[t];
+    }
+}
+
+/*
+ * ROW_LANES rows: each tree walked for all of them in lock-step. buf has
+ * room for (2 * nf + 1) * ROW_LANES floats: the prepared rows interleaved,
+ * column f of row r at buf[f * ROW_LANES + r].
+ */
+static inline __attribute__((always_inline)) void
+predict_rows(const struct trees *m, bool wide, const float *x, float *out, float *buf)
+{
+    const void *nodes = wide ? (const void *)m->wnodes : (const void *)m->nodes;
+    size_t r;
+    size_t t;
+
+    for (r = 0; r < ROW_LANES; r++)
+        prepare(x + r * m->nf, m->nf, buf + r, ROW_LANES);
+    for (r = 0; r < (size_t)ROW_LANES * m->n_out; r++)
+        out[r] = m->base;
+    for (t = 0; t < m->n_trees; t++) {
+        uint32_t idx[ROW_LANES];
+        uint32_t d = m->depth[t];
+        float *o = out + m->group[t];
+        uint32_t s;
+
+        for (r = 0; r < ROW_LANES; r++)
+            idx[r] = m->root[t];
+        for (s = 0; s < d; s++) {
+#pragma GCC unroll 16
+            for (r = 0; r < ROW_LANES; r++)
+                idx[r] = step(nodes, wide, idx[r], buf + r, ROW_LANES);
+        }
+        for (r = 0; r < ROW_LANES; r++)
+            o[r * m->n_out] += leaf(nodes, wide, idx[r]);
+    }
+}
+
+static void predict_narrow(const struct trees *m, const float *x, size_t n_rows, float *out,
+                           float *buf)
+{
+    size_t r = 0;
+
+    for (; n_rows - r >= ROW_LANES; r += ROW_LANES)
+        predict_rows(m, false, x + r * m->nf, out + r * m->n_out, buf);
+    for (; r < n_rows; r++)
+        predict_row(m, false, x + r * m->nf, out + r * m->n_out, buf);
+}
+
+static void predict_wide(const struct trees *m, const float *x, size_t n_rows, float *out,
+                         float *buf)
+{
+    size_t r = 0;
+
+    for (; n_rows - r >= ROW_LANES; r += ROW_LANES)
+        predict_rows(m, true, x + r * m->nf, out + r * m->n_out, buf);
+    for (; r < n_rows; r++)
+        predict_row(m, true, x + r * m->nf, out + r * m->n_out, buf);
+}
+
+static int trees_predict(void *inst, const float *x, size_t n_rows, float *out, struct md_err *err)
+{
+    const struct trees *m = inst;
+    const size_t stride = 2 * (size_t)m->nf + 1;
+    float stack[STACK_FLOATS];
+    float *buf = stack;
+    size_t need = stride + m->n_trees;
+
+    if (n_rows >= ROW_LANES && stride * ROW_LANES > need)
+        need = stride * ROW_LANES;
+
+    if (need > STACK_FLOATS) {
+        buf = md_malloc(need * sizeof(*buf));
+        if (buf == NULL)
+            return FAIL(MD_ENOMEM, "trees: no memory for %zu row copies", need);
+    }
+    if (m->wnodes != NULL)
+        predict_wide(m, x, n_rows, out, buf);
+    else
+        predict_narrow(m, x, n_rows, out, buf);
+    transform(m, out, n_rows);
+    if (buf != stack)
+        free(buf);
+    return MD_OK;
+}
+
+static void trees_describe(const void *inst, struct md_backend_desc *out)
+{
+    const struct trees *m = inst;
+
+    out->n_features = m->nf;
+    out->n_outputs = m->n_out;
+    out->kind = m->kind;
+    out->feature_names = (const char *const *)m->feature_names;
+    out->objective = m->objective;
 }
 
 static void trees_free(void *inst)
 {
-    struct trees *t = inst;
-    size_t i;
+    struct trees *m = inst;
+    uint32_t i;
 
-    if (t == NULL)
+    if (m == NULL)
         return;
-    if (t->feature_names != NULL)
-        for (i = 0; i < t->n_features; i++)
-            free(t->feature_names[i]);
-    free(t->feature_names);
-    free(t->nodes);
-    free(t->roots);
-    free(t->depth);
-    free(t->group_depth);
-    free(t->groups);
-    free(t);
+    if (m->feature_names != NULL) {
+        for (i = 0; i < m->nf; i++)
+            free(m->feature_names[i]);
+        free(m->feature_names);
+    }
+    free(m->objective);
+    free(m->nodes);
+    free(m->wnodes);
+    free(m->root);
+    free(m->depth);
+    free(m->group);
+    free(m->by_depth);
+    free(m->broot);
+    free(m->bdepth);
+    free(m);
 }
 
-/* Reads one tree's arrays and appends its nodes, flattened breadth-first. */
-static int add_tree(struct trees *t, const struct md_jnode *tree, size_t idx, size_t *cap,
-                    struct md_arena *ar, struct md_err *err)
+/* ------------------------------------------------------------- JSON helpers */
+
+static const char *type_name(const json_t *v)
 {
-    const struct md_jnode *lc = md_jdom_get(tree, "left_children");
-    const struct md_jnode *rc = md_jdom_get(tree, "right_children");
-    const struct md_jnode *si = md_jdom_get(tree, "split_indices");
-    const struct md_jnode *sc = md_jdom_get(tree, "split_conditions");
-    const struct md_jnode *dl = md_jdom_get(tree, "default_left");
-    const struct md_jnode *st = md_jdom_get(tree, "split_type");
-    const struct md_jnode *cats = md_jdom_get(tree, "categories");
-    const struct md_jnode **L, **R, **SI, **SC, **DL;
-    const struct md_jnode *c;
-    uint32_t *newpos = NULL;
-    size_t *queue = NULL;
-    uint8_t *level = NULL;
-    unsigned maxdepth = 0;
-    size_t n;
-    size_t head;
-    size_t tail;
-    int rc_ = MD_OK;
-
-    if (!is_array(lc) || !is_array(rc) || !is_array(si) || !is_array(sc) || !is_array(dl))
-        return md_err_set(err, MD_ECORRUPT,
-                          "tree %zu: left_children, right_children, split_indices, "
-                          "split_conditions and default_left must be arrays", idx);
-    n = lc->n;
-    if (n == 0 || rc->n != n || si->n != n || sc->n != n || dl->n != n ||
-        (is_array(st) && st->n != n))
-        return md_err_set(err, MD_ECORRUPT, "tree %zu: node arrays differ in length", idx);
-    if (is_array(cats) && cats->n > 0)
-        return md_err_set(err, MD_EUNSUPPORTED,
-                          "tree %zu has categorical splits; use the xgboost backend", idx);
-    if (is_array(st)) {
-        for (c = st->child; c != NULL; c = c->next) {
-            int64_t v;
-
-            if (!get_int(c, &v) || v != 0)
-                return md_err_set(err, MD_EUNSUPPORTED,
-                                  "tree %zu has categorical splits; use the xgboost backend",
-                                  idx);
-        }
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
     }
-    if (t->n_nodes + n > MAX_NODES)
-        return md_err_set(err, MD_ECORRUPT, "model has more than %zu nodes", MAX_NODES);
-    L = index_array(lc, ar);
-    R = index_array(rc, ar);
-    SI = index_array(si, ar);
-    SC = index_array(sc, ar);
-    DL = index_array(dl, ar);
-    if (L == NULL || R == NULL || SI == NULL || SC == NULL || DL == NULL)
-        return md_err_set(err, MD_ECORRUPT, "model too large");
-    if (t->n_nodes + n > *cap) {
-        while (*cap < t->n_nodes + n)
-            *cap = *cap ? *cap * 2 : 4096;
-        t->nodes = md_xrealloc(t->nodes, *cap * sizeof(*t->nodes));
-    }
-    newpos = md_xcalloc(n, sizeof(*newpos));
-    queue = md_xmalloc(n * sizeof(*queue));
-    level = md_xcalloc(n, sizeof(*level));
-    /* Breadth-first from node 0: a node's children get two adjacent slots. */
-    head = 0;
-    tail = 0;
-    queue[tail++] = 0;
-    newpos[0] = (uint32_t)t->n_nodes;
-    t->roots[idx] = newpos[0];
-    t->n_nodes++;
-    while (head < tail && rc_ == MD_OK) {
-        size_t o = queue[head++];
-        struct tnode *nd = &t->nodes[newpos[o]];
-        int64_t l;
-        int64_t r;
-        int64_t f;
-        int64_t dv;
-        double cond;
-
-        if (!get_int(L[o], &l) || !get_int(R[o], &r)) {
-            rc_ = md_err_set(err, MD_ECORRUPT, "tree %zu node %zu: malformed entry", idx, o);
-            break;
-        }
-        if (l == -1 && r == -1) {
-            if (!get_number(SC[o], &cond)) {
-                rc_ = md_err_set(err, MD_ECORRUPT, "tree %zu node %zu: malformed leaf value",
-                                 idx, o);
-                break;
-            }
-            nd->value = (float)cond;
-            nd->rel = 0;
-            nd->feat = (uint16_t)(t->n_features | DEFAULT_LEFT);
-            continue;
-        }
-        if (!get_number(SC[o], &cond) || cond != cond) {
-            rc_ = md_err_set(err, MD_ECORRUPT, "tree %zu node %zu: malformed split condition",
-                             idx, o);
-            break;
-        }
-        nd->value = (float)cond;
-        if (l < 1 || r < 1 || (size_t)l >= n || (size_t)r >= n || l == r ||
-            newpos[l] != 0 || newpos[r] != 0 || level[o] >= 64) {
-            rc_ = md_err_set(err, MD_ECORRUPT,
-                             "tree %zu node %zu: child index out of range, shared, or deeper "
-                             "than 64", idx, o);
-            break;
-        }
-        if (!get_int(SI[o], &f) || f < 0 || (size_t)f >= t->n_features) {
-            rc_ = md_err_set(err, MD_ECORRUPT, "tree %zu node %zu: split feature outside 0..%zu",
-                             idx, o, t->n_features - 1);
-            break;
-        }
-        nd->feat = (uint16_t)f;
-        if (DL[o]->type == MD_J_TRUE || (get_int(DL[o], &dv) && dv != 0))
-            nd->feat |= DEFAULT_LEFT;
-        newpos[l] = (uint32_t)t->n_nodes;
-        newpos[r] = (uint32_t)t->n_nodes + 1;
-        if (newpos[l] - newpos[o] > MAX_REL) {
-            rc_ = md_err_set(err, MD_EUNSUPPORTED,
-                             "tree %zu is wider than the trees backend handles (%u nodes "
-                             "between a node and its children); use the xgboost backend",
-                             idx, MAX_REL);
-            break;
-        }
-        nd->rel = (uint16_t)(newpos[l] - newpos[o]);
-        t->n_nodes += 2;
-        queue[tail++] = (size_t)l;
-        queue[tail++] = (size_t)r;
-        level[l] = (uint8_t)(level[o] + 1);
-        level[r] = (uint8_t)(level[o] + 1);
-        if (level[l] > maxdepth)
-            maxdepth = level[l];
-    }
-    t->depth[idx] = (uint8_t)maxdepth;
-    free(newpos);
-    free(queue);
-    free(level);
-    return rc_;
+    return "unknown";
 }
 
-static int parse_objective(struct trees *t, const struct md_jnode *learner, struct md_err *err)
+/* parent[key] of type t into *out; where names parent in messages. */
+static int need(json_t *parent, const char *where, const char *key, json_type t, json_t **out,
+                struct md_err *err)
 {
-    const struct md_jnode *name = md_jdom_get(md_jdom_get(learner, "objective"), "name");
+    static const char *const want[] = {
+        [JSON_OBJECT] = "an object",   [JSON_ARRAY] = "an array", [JSON_STRING] = "a string",
+        [JSON_INTEGER] = "an integer", [JSON_REAL] = "a number",
+    };
+    json_t *v = json_object_get(parent, key);
 
-    if (name == NULL || name->type != MD_J_STRING)
-        return corrupt(err, "learner.objective.name", "missing");
-    snprintf(t->objective, sizeof(t->objective), "%.*s", (int)(name->len > 31 ? 31 : name->len),
-             name->p);
-    if (str_eq(name, "binary:logistic"))
-        t->obj = OBJ_LOGISTIC;
-    else if (str_eq(name, "reg:squarederror"))
-        t->obj = OBJ_SQUARED;
-    else if (str_eq(name, "multi:softprob"))
-        t->obj = OBJ_SOFTPROB;
+    if (v == NULL)
+        return FAIL(MD_ECORRUPT, "%s%s%s: missing", where, *where ? "." : "", key);
+    if (json_typeof(v) != t)
+        return FAIL(MD_ECORRUPT, "%s%s%s: %s, expected %s", where, *where ? "." : "", key,
+                    type_name(v), want[t]);
+    *out = v;
+    return MD_OK;
+}
+
+/*
+ * A number that XGBoost stores as a string ("5E-1", "30"), or as a plain
+ * number; into *out.
+ */
+static int need_num(json_t *parent, const char *where, const char *key, double *out,
+                    struct md_err *err)
+{
+    json_t *v = json_object_get(parent, key);
+    const char *s;
+    char *end;
+
+    if (v == NULL)
+        return FAIL(MD_ECORRUPT, "%s.%s: missing", where, key);
+    if (json_is_number(v)) {
+        *out = json_number_value(v);
+        return MD_OK;
+    }
+    if (!json_is_string(v))
+        return FAIL(MD_ECORRUPT, "%s.%s: %s, expected a number", where, key, type_name(v));
+    s = json_string_value(v);
+    errno = 0;
+    *out = strtod(s, &end);
+    if (end == s || *end != '\0' || errno == ERANGE || !isfinite(*out))
+        return FAIL(MD_ECORRUPT, "%s.%s: '%.40s' is not a finite number", where, key, s);
+    return MD_OK;
+}
+
+/* As need_num, for an integer in [lo, hi]. */
+static int need_int(json_t *parent, const char *where, const char *key, long lo, long hi, long *out,
+                    struct md_err *err)
+{
+    double d;
+    int rc = need_num(parent, where, key, &d, err);
+
+    if (rc != MD_OK)
+        return rc;
+    if (d != floor(d) || d < (double)lo || d > (double)hi)
+        return FAIL(MD_ECORRUPT, "%s.%s: %g is not an integer from %ld to %ld", where, key, d, lo,
+                    hi);
+    *out = (long)d;
+    return MD_OK;
+}
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = md_malloc(n);
+
+    if (p != NULL)
+        memcpy(p, s, n);
+    return p;
+}
+
+/* ---------------------------------------------------------------- loading */
+
+/*
+ * A float of split_conditions into *out: a number, or what nonfinite_words
+ * made of XGBoost's NaN (null) and infinities (strings).
+ */
+static bool json_float(const json_t *v, float *out)
+{
+    if (json_is_number(v))
+        *out = (float)json_number_value(v);
+    else if (json_is_null(v))
+        *out = NAN;
+    else if (json_is_string(v) && strcmp(json_string_value(v), "Infinity") == 0)
+        *out = INFINITY;
+    else if (json_is_string(v) && strcmp(json_string_value(v), "-Infinity") == 0)
+        *out = -INFINITY;
     else
-        return md_err_set(err, MD_EUNSUPPORTED,
-                          "objective '%s' is not supported by the trees backend (binary:logistic, "
-                          "reg:squarederror, multi:softprob); use the xgboost backend",
-                          t->objective);
+        return false;
+    return true;
+}
+
+/* The arrays of one tree, checked for type and length. */
+struct jtree {
+    json_t *left, *right, *sidx, *cond, *dleft;
+    size_t n;
+};
+
+static int array_len(json_t *tree, const char *where, const char *key, size_t n, bool required,
+                     json_t **out, struct md_err *err)
+{
+    json_t *a = json_object_get(tree, key);
+
+    *out = NULL;
+    if (a == NULL && !required)
+        return MD_OK;
+    if (a == NULL)
+        return FAIL(MD_ECORRUPT, "%s.%s: missing", where, key);
+    if (!json_is_array(a))
+        return FAIL(MD_ECORRUPT, "%s.%s: %s, expected an array", where, key, type_name(a));
+    if (json_array_size(a) != n)
+        return FAIL(MD_ECORRUPT, "%s.%s: %zu entries, expected %zu (one per node)", where, key,
+                    json_array_size(a), n);
+    *out = a;
     return MD_OK;
 }
 
-static int parse_params(struct trees *t, const struct md_jnode *learner, struct md_err *err)
+/* Checks one tree's arrays: lengths, split types, categories. */
+static int tree_arrays(json_t *tree, const char *where, struct jtree *jt, struct md_err *err)
 {
-    const struct md_jnode *mp = md_jdom_get(learner, "learner_model_param");
-    const struct md_jnode *names = md_jdom_get(learner, "feature_names");
-    const struct md_jnode *c;
-    double base;
-    size_t num_class = 0;
-    size_t i;
-
-    if (mp == NULL || mp->type != MD_J_OBJECT)
-        return corrupt(err, "learner.learner_model_param", "missing");
-    if (!get_count(md_jdom_get(mp, "num_feature"), 1u << 24, &t->n_features) ||
-        t->n_features == 0)
-        return corrupt(err, "learner_model_param.num_feature", "expected a positive count");
-    if (t->n_features >= MAX_FEATURES)
-        return md_err_set(err, MD_EUNSUPPORTED,
-                          "%zu features: the trees backend handles up to %u; use the xgboost "
-                          "backend", t->n_features, MAX_FEATURES - 1);
-    if (md_jdom_get(mp, "num_class") != NULL &&
-        !get_count(md_jdom_get(mp, "num_class"), 1u << 16, &num_class))
-        return corrupt(err, "learner_model_param.num_class", "expected a count");
-    if (!get_number(md_jdom_get(mp, "base_score"), &base) || !isfinite(base))
-        return corrupt(err, "learner_model_param.base_score", "expected a number");
-    if (t->obj == OBJ_SOFTPROB) {
-        if (num_class < 2)
-            return corrupt(err, "learner_model_param.num_class",
-                           "multi:softprob needs at least 2 classes");
-        t->n_groups = num_class;
-        t->base_margin = (float)base;
-    } else {
-        if (num_class > 1)
-            return corrupt(err, "learner_model_param.num_class",
-                           "more than one class for a single-output objective");
-        t->n_groups = 1;
-        if (t->obj == OBJ_LOGISTIC) {
-            if (!(base > 0 && base < 1))
-                return corrupt(err, "learner_model_param.base_score",
-                               "must be in (0, 1) for binary:logistic");
-            t->base_margin = (float)-log(1.0 / base - 1.0);
-        } else {
-            t->base_margin = (float)base;
-        }
-    }
-    if (is_array(names) && names->n > 0) {
-        if (names->n != t->n_features)
-            return corrupt(err, "learner.feature_names", "count differs from num_feature");
-        t->feature_names = md_xcalloc(t->n_features, sizeof(char *));
-        for (c = names->child, i = 0; c != NULL; c = c->next, i++) {
-            if (c->type != MD_J_STRING || memchr(c->p, '\0', c->len) != NULL)
-                return corrupt(err, "learner.feature_names", "expected strings");
-            t->feature_names[i] = md_xstrndup(c->p, c->len);
-        }
-    }
-    return MD_OK;
-}
-
-static int parse_model(struct trees *t, const struct md_jnode *root, struct md_arena *ar,
-                       struct md_err *err)
-{
-    const struct md_jnode *learner = md_jdom_get(root, "learner");
-    const struct md_jnode *gb = md_jdom_get(learner, "gradient_booster");
-    const struct md_jnode *gbname = md_jdom_get(gb, "name");
-    const struct md_jnode *model = md_jdom_get(gb, "model");
-    const struct md_jnode *trees = md_jdom_get(model, "trees");
-    const struct md_jnode *info = md_jdom_get(model, "tree_info");
-    const struct md_jnode *tr;
-    const struct md_jnode *g;
-    size_t cap = 0;
+    json_t *a;
+    json_t *tp;
     size_t i;
     int rc;
 
-    if (learner == NULL || learner->type != MD_J_OBJECT)
-        return corrupt(err, "learner", "missing: not an XGBoost JSON model");
-    if (gbname == NULL || gbname->type != MD_J_STRING)
-        return corrupt(err, "learner.gradient_booster.name", "missing");
-    if (!str_eq(gbname, "gbtree"))
-        return md_err_set(err, MD_EUNSUPPORTED,
-                          "booster '%.*s' is not supported by the trees backend (gbtree only); "
-                          "use the xgboost backend", (int)(gbname->len > 32 ? 32 : gbname->len),
-                          gbname->p);
-    rc = parse_objective(t, learner, err);
-    if (rc == MD_OK)
-        rc = parse_params(t, learner, err);
+    if (!json_is_object(tree))
+        return FAIL(MD_ECORRUPT, "%s: %s, expected an object", where, type_name(tree));
+    rc = need(tree, where, "left_children", JSON_ARRAY, &a, err);
     if (rc != MD_OK)
         return rc;
-    if (!is_array(trees) || !is_array(info) || trees->n != info->n)
-        return corrupt(err, "learner.gradient_booster.model",
-                       "trees and tree_info must be arrays of one length");
-    t->n_trees = trees->n;
-    t->roots = md_xcalloc(t->n_trees + 1, sizeof(*t->roots));
-    t->depth = md_xcalloc(t->n_trees + 1, sizeof(*t->depth));
-    t->groups = md_xcalloc(t->n_trees + 1, sizeof(*t->groups));
-    for (tr = trees->child, g = info->child, i = 0; tr != NULL; tr = tr->next, g = g->next, i++) {
-        int64_t gv;
+    jt->n = json_array_size(a);
+    if (jt->n == 0)
+        return FAIL(MD_ECORRUPT, "%s.left_children: empty, a tree has a root", where);
+    if (jt->n > UINT32_MAX / 4)
+        return FAIL(MD_EUNSUPPORTED, "%s: %zu nodes is too many", where, jt->n);
+    tp = json_object_get(tree, "tree_param");
+    if (tp != NULL) {
+        char tpw[64];
+        long nn;
+        long slv;
 
-        if (!get_int(g, &gv) || gv < 0 || (size_t)gv >= t->n_groups)
-            return md_err_set(err, MD_ECORRUPT, "tree_info[%zu]: class outside 0..%zu", i,
-                              t->n_groups - 1);
-        t->groups[i] = (uint32_t)gv;
-        if (tr->type != MD_J_OBJECT)
-            return md_err_set(err, MD_ECORRUPT, "trees[%zu]: expected an object", i);
-        rc = add_tree(t, tr, i, &cap, ar, err);
+        if (!json_is_object(tp))
+            return FAIL(MD_ECORRUPT, "%s.tree_param: %s, expected an object", where, type_name(tp));
+        snprintf(tpw, sizeof(tpw), "%s.tree_param", where);
+        rc = need_int(tp, tpw, "num_nodes", 0, INT32_MAX, &nn, err);
         if (rc != MD_OK)
             return rc;
+        if ((size_t)nn != jt->n)
+            return FAIL(MD_ECORRUPT, "%s.left_children: %zu entries, tree_param.num_nodes says %ld",
+                        where, jt->n, nn);
+        if (json_object_get(tp, "size_leaf_vector") != NULL) {
+            rc = need_int(tp, tpw, "size_leaf_vector", 0, INT32_MAX, &slv, err);
+            if (rc != MD_OK)
+                return rc;
+            if (slv != 0)
+                return FAIL(MD_EUNSUPPORTED,
+                            "%s: vector leaves (size_leaf_vector %ld) are not supported by "
+                            "the trees engine; use backend xgboost",
+                            where, slv);
+        }
     }
-    t->group_depth = md_xcalloc(t->n_trees / LANES + 1, 1);
-    for (i = 0; i < t->n_trees; i++)
-        if (t->depth[i] > t->group_depth[i / LANES])
-            t->group_depth[i / LANES] = t->depth[i];
+    if ((rc = array_len(tree, where, "left_children", jt->n, true, &jt->left, err)) != MD_OK ||
+        (rc = array_len(tree, where, "right_children", jt->n, true, &jt->right, err)) != MD_OK ||
+        (rc = array_len(tree, where, "split_indices", jt->n, true, &jt->sidx, err)) != MD_OK ||
+        (rc = array_len(tree, where, "split_conditions", jt->n, true, &jt->cond, err)) != MD_OK ||
+        (rc = array_len(tree, where, "default_left", jt->n, true, &jt->dleft, err)) != MD_OK ||
+        (rc = array_len(tree, where, "base_weights", jt->n, false, &a, err)) != MD_OK ||
+        (rc = array_len(tree, where, "split_type", jt->n, false, &a, err)) != MD_OK)
+        return rc;
+    for (i = 0; a != NULL && i < jt->n; i++) {
+        json_t *e = json_array_get(a, i);
+
+        if (!json_is_integer(e))
+            return FAIL(MD_ECORRUPT, "%s.split_type[%zu]: %s, expected an integer", where, i,
+                        type_name(e));
+        if (json_integer_value(e) != 0)
+            return FAIL(MD_EUNSUPPORTED,
+                        "%s.split_type[%zu]: categorical splits are not supported by the "
+                        "trees engine; use backend xgboost",
+                        where, i);
+    }
+    a = json_object_get(tree, "categories");
+    if (a != NULL && (!json_is_array(a) || json_array_size(a) != 0))
+        return FAIL(MD_EUNSUPPORTED,
+                    "%s.categories: categorical splits are not supported by the trees "
+                    "engine; use backend xgboost",
+                    where);
     return MD_OK;
+}
+
+/* Scratch for the breadth-first walk of one tree, sized for the largest. */
+struct scratch {
+    uint32_t *queue;  /* old node index, in new (breadth-first) order */
+    uint32_t *qdepth; /* depth of each queued node */
+    uint8_t *seen;    /* per old node index */
+};
+
+/*
+ * Flattens one checked tree into m->nodes[m->n_nodes...] breadth-first,
+ * children adjacent; ignores nodes the root does not reach (XGBoost's deleted
+ * nodes). Sets *depth.
+ */
+static int flatten(struct trees *m, const struct jtree *jt, const char *where, struct scratch *sc,
+                   uint32_t *depth, size_t *max_off, struct md_err *err)
+{
+    struct wnode *out = m->wnodes + m->n_nodes;
+    size_t head;
+    size_t tail = 1;
+
+    memset(sc->seen, 0, jt->n);
+    sc->queue[0] = 0;
+    sc->qdepth[0] = 0;
+    sc->seen[0] = 1;
+    *depth = 0;
+    for (head = 0; head < tail; head++) {
+        uint32_t o = sc->queue[head];
+        json_t *jl = json_array_get(jt->left, o);
+        json_t *jr = json_array_get(jt->right, o);
+        json_t *js = json_array_get(jt->sidx, o);
+        json_t *jc = json_array_get(jt->cond, o);
+        json_t *jd = json_array_get(jt->dleft, o);
+        json_int_t l;
+        json_int_t r;
+        json_int_t f;
+        size_t off;
+        bool dleft;
+
+        if (!json_float(jc, &out[head].cond))
+            return FAIL(MD_ECORRUPT, "%s.split_conditions[%u]: %s, expected a number", where, o,
+                        type_name(jc));
+        if (!json_is_integer(jl))
+            return FAIL(MD_ECORRUPT, "%s.left_children[%u]: %s, expected an integer", where, o,
+                        type_name(jl));
+        l = json_integer_value(jl);
+        if (l == -1) {
+            out[head].feat = m->nf; /* the NaN column, next 0: steps onto itself */
+            out[head].next = 0;
+            if (sc->qdepth[head] > *depth)
+                *depth = sc->qdepth[head];
+            continue;
+        }
+        if (!json_is_integer(jr))
+            return FAIL(MD_ECORRUPT, "%s.right_children[%u]: %s, expected an integer", where, o,
+                        type_name(jr));
+        if (!json_is_integer(js))
+            return FAIL(MD_ECORRUPT, "%s.split_indices[%u]: %s, expected an integer", where, o,
+                        type_name(js));
+        if (json_is_integer(jd))
+            dleft = json_integer_value(jd) != 0;
+        else if (json_is_boolean(jd))
+            dleft = json_is_true(jd);
+        else
+            return FAIL(MD_ECORRUPT, "%s.default_left[%u]: %s, expected 0 or 1", where, o,
+                        type_name(jd));
+        r = json_integer_value(jr);
+        f = json_integer_value(js);
+        if (l < 0 || (size_t)l >= jt->n)
+            return FAIL(MD_ECORRUPT, "%s.left_children[%u]: child %lld out of range (%zu nodes)",
+                        where, o, (long long)l, jt->n);
+        if (r < 0 || (size_t)r >= jt->n)
+            return FAIL(MD_ECORRUPT, "%s.right_children[%u]: child %lld out of range (%zu nodes)",
+                        where, o, (long long)r, jt->n);
+        /* libxgboost's predictor takes left + 1 as the right child; so must the file. */
+        if (r != l + 1)
+            return FAIL(MD_ECORRUPT,
+                        "%s.right_children[%u]: %lld is not the left child + 1 (%lld), as "
+                        "XGBoost lays trees out",
+                        where, o, (long long)r, (long long)l + 1);
+        if (sc->seen[l] || sc->seen[r])
+            return FAIL(MD_ECORRUPT,
+                        "%s: node %u has a child reached twice (%lld, %lld): a cycle or a "
+                        "shared node",
+                        where, o, (long long)l, (long long)r);
+        if (f < 0 || f >= (json_int_t)m->nf)
+            return FAIL(MD_ECORRUPT,
+                        "%s.split_indices[%u]: feature %lld out of range (num_feature %u)", where,
+                        o, (long long)f, m->nf);
+        off = tail - head;
+        if (!json_is_number(jc))
+            return FAIL(MD_ECORRUPT, "%s.split_conditions[%u]: %s is not a threshold", where, o,
+                        json_is_null(jc) ? "NaN" : json_string_value(jc));
+        if (!isfinite(out[head].cond))
+            return FAIL(MD_ECORRUPT, "%s.split_conditions[%u]: %g is not a finite float threshold",
+                        where, o, json_number_value(jc));
+        out[head].feat = dleft ? (uint32_t)f : m->nf + 1 + (uint32_t)f;
+        out[head].next = (uint32_t)off;
+        if (off > *max_off)
+            *max_off = off;
+        sc->seen[l] = 1;
+        sc->seen[r] = 1;
+        sc->queue[tail] = (uint32_t)l;
+        sc->queue[tail + 1] = (uint32_t)r;
+        sc->qdepth[tail] = sc->qdepth[head] + 1;
+        sc->qdepth[tail + 1] = sc->qdepth[head] + 1;
+        tail += 2;
+    }
+    m->n_nodes += tail;
+    return MD_OK;
+}
+
+/* learner.objective and learner.learner_model_param into m. */
+static int load_learner(struct trees *m, json_t *learner, struct md_err *err)
+{
+    json_t *lmp;
+    json_t *obj;
+    json_t *name;
+    const char *on;
+    double base;
+    long num_class;
+    long nf;
+    long nt = 1;
+    int rc;
+
+    if ((rc = need(learner, "learner", "learner_model_param", JSON_OBJECT, &lmp, err)) != MD_OK ||
+        (rc = need(learner, "learner", "objective", JSON_OBJECT, &obj, err)) != MD_OK ||
+        (rc = need(obj, "learner.objective", "name", JSON_STRING, &name, err)) != MD_OK)
+        return rc;
+    on = json_string_value(name);
+    if (strcmp(on, "binary:logistic") == 0) {
+        m->obj = OBJ_LOGISTIC;
+        m->kind = MD_BACKEND_OUT_PROBABILITY;
+    } else if (strcmp(on, "reg:squarederror") == 0) {
+        m->obj = OBJ_SQUARED;
+        m->kind = MD_BACKEND_OUT_VALUE;
+    } else if (strcmp(on, "multi:softprob") == 0) {
+        m->obj = OBJ_SOFTPROB;
+        m->kind = MD_BACKEND_OUT_PROBABILITIES;
+    } else {
+        return FAIL(MD_EUNSUPPORTED,
+                    "learner.objective.name: '%.60s' is not supported by the trees engine "
+                    "(binary:logistic, reg:squarederror, multi:softprob); use backend "
+                    "xgboost",
+                    on);
+    }
+    m->objective = dup_str(on);
+    if (m->objective == NULL)
+        return FAIL(MD_ENOMEM, "trees: no memory for the objective name");
+    if ((rc = need_num(lmp, "learner.learner_model_param", "base_score", &base, err)) != MD_OK ||
+        (rc = need_int(lmp, "learner.learner_model_param", "num_class", 0, MAX_CLASSES, &num_class,
+                       err)) != MD_OK ||
+        (rc = need_int(lmp, "learner.learner_model_param", "num_feature", 1, MAX_FEATURES - 1, &nf,
+                       err)) != MD_OK)
+        return rc;
+    if (json_object_get(lmp, "num_target") != NULL) {
+        rc = need_int(lmp, "learner.learner_model_param", "num_target", 0, INT32_MAX, &nt, err);
+        if (rc != MD_OK)
+            return rc;
+        if (nt > 1)
+            return FAIL(MD_EUNSUPPORTED,
+                        "learner.learner_model_param.num_target: %ld targets are not "
+                        "supported by the trees engine; use backend xgboost",
+                        nt);
+    }
+    m->nf = (uint32_t)nf;
+    m->n_out = 1;
+    if (m->obj == OBJ_SOFTPROB) {
+        if (num_class < 2)
+            return FAIL(MD_ECORRUPT,
+                        "learner.learner_model_param.num_class: %ld is below 2 for "
+                        "multi:softprob",
+                        num_class);
+        m->n_out = (uint32_t)num_class;
+    } else if (num_class > 1) {
+        return FAIL(MD_ECORRUPT, "learner.learner_model_param.num_class: %ld classes for '%s'",
+                    num_class, on);
+    }
+    m->base = (float)base;
+    if (m->obj == OBJ_LOGISTIC) {
+        /* base_score is a probability; the margin starts at its logit, in float as libxgboost. */
+        if (!(m->base > 0.0f && m->base < 1.0f))
+            return FAIL(MD_ECORRUPT,
+                        "learner.learner_model_param.base_score: %g is not in (0, 1) for "
+                        "binary:logistic",
+                        base);
+        m->base = -logf(1.0f / m->base - 1.0f);
+    }
+    return MD_OK;
+}
+
+/* learner.feature_names, when present and not empty. */
+static int load_names(struct trees *m, json_t *learner, struct md_err *err)
+{
+    json_t *a = json_object_get(learner, "feature_names");
+    size_t i;
+
+    if (a == NULL || (json_is_array(a) && json_array_size(a) == 0))
+        return MD_OK;
+    if (!json_is_array(a))
+        return FAIL(MD_ECORRUPT, "learner.feature_names: %s, expected an array", type_name(a));
+    if (json_array_size(a) != m->nf)
+        return FAIL(MD_ECORRUPT, "learner.feature_names: %zu names, num_feature says %u",
+                    json_array_size(a), m->nf);
+    m->feature_names = md_calloc(m->nf, sizeof(*m->feature_names));
+    if (m->feature_names == NULL)
+        return FAIL(MD_ENOMEM, "trees: no memory for %u feature names", m->nf);
+    for (i = 0; i < m->nf; i++) {
+        json_t *s = json_array_get(a, i);
+
+        if (!json_is_string(s))
+            return FAIL(MD_ECORRUPT, "learner.feature_names[%zu]: %s, expected a string", i,
+                        type_name(s));
+        m->feature_names[i] = dup_str(json_string_value(s));
+        if (m->feature_names[i] == NULL)
+            return FAIL(MD_ENOMEM, "trees: no memory for feature names");
+    }
+    return MD_OK;
+}
+
+/* The gbtree model: booster kind, tree order, tree_info. Sets *order, *trees_out. */
+static int load_booster(struct trees *m, json_t *learner, json_t ***order, json_t **info_out,
+                        struct md_err *err)
+{
+    static const char *const gmp_where = "learner.gradient_booster.model.gbtree_model_param";
+    json_t *gb;
+    json_t *name;
+    json_t *model;
+    json_t *gmp;
+    json_t *trees;
+    json_t *info;
+    long num_trees;
+    long npt = 1;
+    size_t i;
+    int rc;
+
+    if ((rc = need(learner, "learner", "gradient_booster", JSON_OBJECT, &gb, err)) != MD_OK ||
+        (rc = need(gb, "learner.gradient_booster", "name", JSON_STRING, &name, err)) != MD_OK)
+        return rc;
+    if (strcmp(json_string_value(name), "gbtree") != 0)
+        return FAIL(MD_EUNSUPPORTED,
+                    "learner.gradient_booster.name: '%.40s' boosters are not supported by "
+                    "the trees engine (gbtree only); use backend xgboost",
+                    json_string_value(name));
+    if ((rc = need(gb, "learner.gradient_booster", "model", JSON_OBJECT, &model, err)) != MD_OK ||
+        (rc = need(model, "learner.gradient_booster.model", "gbtree_model_param", JSON_OBJECT, &gmp,
+                   err)) != MD_OK ||
+        (rc = need(model, "learner.gradient_booster.model", "trees", JSON_ARRAY, &trees, err)) !=
+            MD_OK ||
+        (rc = need(model, "learner.gradient_booster.model", "tree_info", JSON_ARRAY, &info, err)) !=
+            MD_OK ||
+        (rc = need_int(gmp, gmp_where, "num_trees", 0, INT32_MAX, &num_trees, err)) != MD_OK)
+        return rc;
+    /* Random forests (num_parallel_tree > 1) sum every tree into its group like boosted ones. */
+    if (json_object_get(gmp, "num_parallel_tree") != NULL &&
+        (rc = need_int(gmp, gmp_where, "num_parallel_tree", 1, INT32_MAX, &npt, err)) != MD_OK)
+        return rc;
+    if (json_array_size(trees) != (size_t)num_trees)
+        return FAIL(MD_ECORRUPT,
+                    "learner.gradient_booster.model.trees: %zu trees, num_trees says %ld",
+                    json_array_size(trees), num_trees);
+    if (json_array_size(info) != (size_t)num_trees)
+        return FAIL(MD_ECORRUPT,
+                    "learner.gradient_booster.model.tree_info: %zu entries, num_trees says "
+                    "%ld",
+                    json_array_size(info), num_trees);
+    m->n_trees = (size_t)num_trees;
+    *info_out = info;
+    *order = md_calloc(m->n_trees + 1, sizeof(json_t *));
+    if (*order == NULL)
+        return FAIL(MD_ENOMEM, "trees: no memory for %zu trees", m->n_trees);
+    /* libxgboost places each tree by its id; so do we. */
+    for (i = 0; i < m->n_trees; i++) {
+        json_t *t = json_array_get(trees, i);
+        json_t *id = json_object_get(t, "id");
+
+        if (!json_is_object(t))
+            return FAIL(MD_ECORRUPT, "trees[%zu]: %s, expected an object", i, type_name(t));
+        if (!json_is_integer(id))
+            return FAIL(MD_ECORRUPT, "trees[%zu].id: %s, expected an integer", i,
+                        id == NULL ? "missing" : type_name(id));
+        if (json_integer_value(id) < 0 || json_integer_value(id) >= num_trees ||
+            (*order)[json_integer_value(id)] != NULL)
+            return FAIL(MD_ECORRUPT, "trees[%zu].id: %lld is out of range or repeated (%ld trees)",
+                        i, (long long)json_integer_value(id), num_trees);
+        (*order)[json_integer_value(id)] = t;
+    }
+    return MD_OK;
+}
+
+/* Packs m->wnodes into 8-byte nodes, when every field fits. */
+static int narrow(struct trees *m, struct md_err *err)
+{
+    size_t i;
+
+    m->nodes = md_malloc((m->n_nodes + 1) * sizeof(*m->nodes));
+    if (m->nodes == NULL)
+        return FAIL(MD_ENOMEM, "trees: no memory for %zu nodes", m->n_nodes);
+    for (i = 0; i < m->n_nodes; i++) {
+        m->nodes[i].cond = m->wnodes[i].cond;
+        m->nodes[i].feat = (uint16_t)m->wnodes[i].feat;
+        m->nodes[i].next = (uint16_t)m->wnodes[i].next;
+    }
+    free(m->wnodes);
+    m->wnodes = NULL;
+    return MD_OK;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a;
+    uint64_t y = *(const uint64_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* Groups trees of similar depth into the blocks of one-row walks. */
+static int plan_blocks(struct trees *m, struct md_err *err)
+{
+    const size_t padded = (m->n_trees + TREE_LANES - 1) / TREE_LANES * TREE_LANES;
+    uint64_t *key = md_malloc((m->n_trees + 1) * sizeof(*key));
+    uint64_t steps_model = 0;
+    uint64_t steps_sorted = 0;
+    size_t i;
+
+    m->by_depth = md_calloc(padded + 1, sizeof(*m->by_depth));
+    m->broot = md_calloc(padded + 1, sizeof(*m->broot));
+    m->bdepth = md_calloc(padded / TREE_LANES + 1, sizeof(*m->bdepth));
+    if (key == NULL || m->by_depth == NULL || m->broot == NULL || m->bdepth == NULL) {
+        free(key);
+        return FAIL(MD_ENOMEM, "trees: no memory for %zu trees", m->n_trees);
+    }
+    /* Deepest first; equal depths in model order. */
+    for (i = 0; i < m->n_trees; i++)
+        key[i] = (uint64_t)(UINT32_MAX - m->depth[i]) << 32 | i;
+    qsort(key, m->n_trees, sizeof(*key), cmp_u64);
+    for (i = 0; i < m->n_trees; i += TREE_LANES) {
+        uint32_t d = 0;
+        size_t k;
+
+        for (k = i; k < i + TREE_LANES && k < m->n_trees; k++)
+            d = m->depth[k] > d ? m->depth[k] : d;
+        steps_model += d;
+        steps_sorted += m->depth[key[i] & UINT32_MAX];
+    }
+    /* Sorting costs a pass over the leaf values: worth it when it saves a tenth of the steps. */
+    m->sorted = steps_sorted * 10 < steps_model * 9;
+    for (i = 0; i < padded; i++) {
+        /* Padding lanes walk the last tree again; their leaves are dropped. */
+        size_t j = i < m->n_trees ? i : m->n_trees - 1;
+        uint32_t t = m->sorted ? (uint32_t)(key[j] & UINT32_MAX) : (uint32_t)j;
+
+        m->by_depth[i] = t;
+        m->broot[i] = m->root[t];
+        if (m->depth[t] > m->bdepth[i / TREE_LANES])
+            m->bdepth[i / TREE_LANES] = m->depth[t];
+    }
+    free(key);
+    return MD_OK;
+}
+
+/* Flattens every tree of order[] (n_trees) into m. */
+static int load_trees(struct trees *m, json_t **order, json_t *info, struct md_err *err)
+{
+    struct scratch sc = {NULL, NULL, NULL};
+    size_t total = 0;
+    size_t widest = 1;
+    size_t max_off = 0;
+    size_t i;
+    char where[40];
+    int rc = MD_OK;
+
+    for (i = 0; i < m->n_trees; i++) {
+        json_t *lc = json_object_get(order[i], "left_children");
+        size_t n = json_is_array(lc) ? json_array_size(lc) : 0;
+
+        total += n;
+        if (n > widest)
+            widest = n;
+    }
+    if (total > UINT32_MAX / 2)
+        return FAIL(MD_EUNSUPPORTED, "trees: %zu nodes is too many", total);
+    m->wnodes = md_calloc(total + 1, sizeof(*m->wnodes));
+    m->root = md_calloc(m->n_trees + 1, sizeof(*m->root));
+    m->group = md_calloc(m->n_trees + 1, sizeof(*m->group));
+    m->depth = md_calloc(m->n_trees + 1, sizeof(*m->depth));
+    sc.queue = md_malloc(widest * sizeof(*sc.queue));
+    sc.qdepth = md_malloc(widest * sizeof(*sc.qdepth));
+    sc.seen = md_malloc(widest);
+    if (m->wnodes == NULL || m->root == NULL || m->group == NULL || m->depth == NULL ||
+        sc.queue == NULL || sc.qdepth == NULL || sc.seen == NULL) {
+        rc = FAIL(MD_ENOMEM, "trees: no memory for %zu nodes", total);
+        goto out;
+    }
+    for (i = 0; i < m->n_trees && rc == MD_OK; i++) {
+        json_t *g = json_array_get(info, i);
+        struct jtree jt;
+
+        snprintf(where, sizeof(where), "trees[%zu]", i);
+        if (!json_is_integer(g) || json_integer_value(g) < 0 ||
+            json_integer_value(g) >= (json_int_t)m->n_out) {
+            rc = FAIL(MD_ECORRUPT,
+                      "learner.gradient_booster.model.tree_info[%zu]: not a class from 0 "
+                      "to %u",
+                      i, m->n_out - 1);
+            break;
+        }
+        m->group[i] = (uint32_t)json_integer_value(g);
+        m->root[i] = (uint32_t)m->n_nodes;
+        rc = tree_arrays(order[i], where, &jt, err);
+        if (rc == MD_OK)
+            rc = flatten(m, &jt, where, &sc, &m->depth[i], &max_off, err);
+    }
+    if (rc == MD_OK)
+        rc = plan_blocks(m, err);
+    if (rc == MD_OK && 2 * (size_t)m->nf + 1 <= UINT16_MAX && max_off <= UINT16_MAX)
+        rc = narrow(m, err);
+out:
+    free(sc.queue);
+    free(sc.qdepth);
+    free(sc.seen);
+    return rc;
+}
+
+/*
+ * XGBoost writes non-finite floats as the bare words NaN, Infinity and
+ * -Infinity (categorical splits have NaN thresholds), which jansson rejects.
+ * Returns a copy of buf with each of them, outside strings, turned into null,
+ * "Infinity" and "-Infinity" (read back by json_float), or NULL with
+ * *out_len 0 when there are none; *out_len SIZE_MAX when out of memory.
+ */
+static char *nonfinite_words(const char *buf, size_t len, size_t *out_len)
+{
+    static const char *const words[] = {"-Infinity", "Infinity", "NaN"};
+    static const char *const subst[] = {"\"-Infinity\"", "\"Infinity\"", "null"};
+    bool in_str = false;
+    bool found = false;
+    char *out;
+    size_t i;
+    size_t o = 0;
+
+    *out_len = 0;
+    for (i = 0; i < len && !found; i++) {
+        if (in_str && buf[i] == '\\')
+            i++;
+        else if (buf[i] == '"')
+            in_str = !in_str;
+        else if (!in_str && (buf[i] == 'N' || buf[i] == 'I'))
+            found = true;
+    }
+    if (!found)
+        return NULL;
+    /* A substitute is at most a third longer than its word (null for NaN). */
+    out = md_malloc(len + len / 3 + 2);
+    if (out == NULL) {
+        *out_len = SIZE_MAX;
+        return NULL;
+    }
+    in_str = false;
+    for (i = 0; i < len;) {
+        size_t w;
+
+        if (in_str && buf[i] == '\\' && i + 1 < len) {
+            out[o++] = buf[i++];
+            out[o++] = buf[i++];
+            continue;
+        }
+        if (buf[i] == '"')
+            in_str = !in_str;
+        for (w = 0; !in_str && w < MD_ARRAY_LEN(words); w++) {
+            size_t wl = strlen(words[w]);
+
+            if (len - i >= wl && memcmp(buf + i, words[w], wl) == 0)
+                break;
+        }
+        if (!in_str && w < MD_ARRAY_LEN(words)) {
+            memcpy(out + o, subst[w], strlen(subst[w]));
+            o += strlen(subst[w]);
+            i += strlen(words[w]);
+        } else {
+            out[o++] = buf[i++];
+        }
+    }
+    *out_len = o;
+    return out;
 }
 
 int md_trees__load_buffer(const char *buf, size_t len, void **inst, struct md_err *err)
 {
-    struct md_arena ar;
-    struct md_jnode *root;
-    struct trees *t;
+    struct trees *m;
+    json_error_t jerr;
+    json_t *root;
+    json_t *learner;
+    json_t **order = NULL;
+    json_t *info = NULL;
     int rc;
 
+    size_t fixed_len;
+    char *fixed = nonfinite_words(buf, len, &fixed_len);
+
     *inst = NULL;
-    /* XGBoost writes NaN for unused split conditions: the NaN-tolerant mode. */
-    md_arena_init(&ar, len * 64 + (1u << 20));
-    rc = md_jdom_parse(buf, len, MD_JDOM_NANINF, &ar, &root, err);
-    if (rc != MD_OK) {
-        md_arena_release(&ar);
-        md_err_prefix(err, "not valid JSON: ");
-        return MD_ECORRUPT;
+    if (fixed_len == SIZE_MAX)
+        return FAIL(MD_ENOMEM, "trees: no memory for a %zu-byte model", len);
+    root = fixed != NULL ? json_loadb(fixed, fixed_len, 0, &jerr) : json_loadb(buf, len, 0, &jerr);
+    free(fixed);
+    if (root == NULL)
+        return FAIL(MD_ECORRUPT, "not valid JSON: %s at line %d column %d", jerr.text, jerr.line,
+                    jerr.column);
+    m = md_calloc(1, sizeof(*m));
+    if (m == NULL) {
+        json_decref(root);
+        return FAIL(MD_ENOMEM, "trees: no memory for a model");
     }
-    t = md_xcalloc(1, sizeof(*t));
-    rc = parse_model(t, root, &ar, err);
-    md_arena_release(&ar);
+    if (!json_is_object(root))
+        rc = FAIL(MD_ECORRUPT, "top level: %s, expected an object", type_name(root));
+    else
+        rc = need(root, "", "learner", JSON_OBJECT, &learner, err);
+    if (rc == MD_OK)
+        rc = load_learner(m, learner, err);
+    if (rc == MD_OK)
+        rc = load_booster(m, learner, &order, &info, err);
+    if (rc == MD_OK)
+        rc = load_names(m, learner, err);
+    if (rc == MD_OK)
+        rc = load_trees(m, order, info, err);
+    free(order);
+    json_decref(root);
     if (rc != MD_OK) {
-        trees_free(t);
+        trees_free(m);
         return rc;
     }
-    *inst = t;
+    *inst = m;
+    return MD_OK;
+}
+
+/* Reads the whole file at path into a new buffer. */
+static int read_file(const char *path, char **out, size_t *len, struct md_err *err)
+{
+    char ebuf[128];
+    struct stat st;
+    char *buf;
+    size_t got = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return FAIL(MD_EIO, "cannot open '%s': %s", path, strerror_r(errno, ebuf, sizeof(ebuf)));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return FAIL(MD_EIO, "cannot read '%s': not a regular file", path);
+    }
+    if (st.st_size > MAX_FILE_BYTES) {
+        close(fd);
+        return FAIL(MD_EUNSUPPORTED, "'%s': %lld bytes is above the 1 GiB limit", path,
+                    (long long)st.st_size);
+    }
+    buf = md_malloc((size_t)st.st_size + 1);
+    if (buf == NULL) {
+        close(fd);
+        return FAIL(MD_ENOMEM, "no memory to read '%s'", path);
+    }
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+
+            close(fd);
+            free(buf);
+            return FAIL(MD_EIO, "cannot read '%s': %s", path, strerror_r(e, ebuf, sizeof(ebuf)));
+        }
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    *out = buf;
+    *len = got;
     return MD_OK;
 }
 
 static int trees_load(const char *path, const struct md_backend_config *cfg, void **inst,
                       struct md_err *err)
 {
-    FILE *f;
     char *buf;
-    long size;
-    size_t got;
+    size_t len;
     int rc;
 
     *inst = NULL;
     if (cfg != NULL && cfg->n_options > 0)
-        return md_err_set(err, MD_EINVAL, "engine option '%s': the trees backend takes none",
-                          cfg->options[0].key);
-    f = fopen(path, "rb");
-    if (f == NULL)
-        return md_err_set(err, MD_EIO, "cannot open: %s", strerror(errno));
-    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return md_err_set(err, MD_EIO, "cannot read: %s", strerror(errno));
-    }
-    if ((size_t)size > MAX_FILE_BYTES) {
-        fclose(f);
-        return md_err_set(err, MD_ECORRUPT, "larger than %zu bytes", MAX_FILE_BYTES);
-    }
-    buf = md_xmalloc((size_t)size + 1);
-    got = fread(buf, 1, (size_t)size, f);
-    fclose(f);
-    if (got != (size_t)size) {
-        free(buf);
-        return md_err_set(err, MD_EIO, "short read");
-    }
-    rc = md_trees__load_buffer(buf, got, inst, err);
+        return FAIL(MD_EINVAL, "engine option '%s': unknown to backend 'trees', which takes none",
+                    cfg->options[0].key);
+    rc = read_file(path, &buf, &len, err);
+    if (rc != MD_OK)
+        return rc;
+    rc = md_trees__load_buffer(buf, len, inst, err);
     free(buf);
     return rc;
-}
-
-static void trees_describe(const void *inst, struct md_backend_desc *out)
-{
-    const struct trees *t = inst;
-
-    out->n_features = t->n_features;
-    out->n_outputs = t->n_groups;
-    out->kind = t->obj == OBJ_LOGISTIC   ? MD_BACKEND_OUT_PROBABILITY
-                : t->obj == OBJ_SOFTPROB ? MD_BACKEND_OUT_PROBABILITIES
-                                         : MD_BACKEND_OUT_VALUE;
-    out->feature_names = (const char *const *)t->feature_names;
-    out->objective = t->objective;
-}
-
-/* One step of a walk: to the left child, or the right one (left + 1). NaN
- * goes the node's default way; the compare and select compile to no branch. */
-static inline uint32_t step(const struct tnode *nodes, uint32_t i, const float *x)
-{
-    const struct tnode *n = &nodes[i];
-    float v = x[n->feat & MAX_FEATURES];
-    uint32_t nan = v != v;
-    uint32_t right = (uint32_t)!(v < n->value);
-
-    right = nan ? !(n->feat & DEFAULT_LEFT) : right;
-    return i + n->rel + right;
-}
-
-/* Adds each tree's leaf to its group's margin, trees in order, for one row
- * (xs: the row followed by the NaN sentinel). Trees walk LANES at a time. */
-static void row_margins(const struct trees *t, const float *xs, float *m)
-{
-    uint32_t cur[LANES];
-    size_t k0;
-    size_t k;
-
-    for (k0 = 0; k0 < t->n_trees; k0 += LANES) {
-        size_t nk = t->n_trees - k0 < LANES ? t->n_trees - k0 : LANES;
-        unsigned d;
-
-        for (k = 0; k < nk; k++)
-            cur[k] = t->roots[k0 + k];
-        for (d = 0; d < t->group_depth[k0 / LANES]; d++)
-            for (k = 0; k < nk; k++)
-                cur[k] = step(t->nodes, cur[k], xs);
-        if (t->n_groups == 1)
-            for (k = 0; k < nk; k++)
-                m[0] += t->nodes[cur[k]].value;
-        else
-            for (k = 0; k < nk; k++)
-                m[t->groups[k0 + k]] += t->nodes[cur[k]].value;
-    }
-}
-
-/* As row_margins for LANES rows at once (xs: LANES rows of stride nf + 1),
- * each tree walked for every row in lock-step. */
-static void block_margins(const struct trees *t, const float *xs, size_t stride, float *m)
-{
-    uint32_t cur[LANES];
-    size_t k;
-    size_t r;
-    const size_t ng = t->n_groups;
-
-    for (k = 0; k < t->n_trees; k++) {
-        unsigned d;
-        uint32_t g = t->groups[k];
-
-        for (r = 0; r < LANES; r++)
-            cur[r] = t->roots[k];
-        for (d = 0; d < t->depth[k]; d++)
-            for (r = 0; r < LANES; r++)
-                cur[r] = step(t->nodes, cur[r], xs + r * stride);
-        for (r = 0; r < LANES; r++)
-            m[r * ng + g] += t->nodes[cur[r]].value;
-    }
-}
-
-static void transform(const struct trees *t, const float *m, float *o)
-{
-    size_t g;
-
-    if (t->obj == OBJ_LOGISTIC) {
-        o[0] = 1.0f / (1.0f + expf(-m[0]));
-    } else if (t->obj == OBJ_SQUARED) {
-        o[0] = m[0];
-    } else {
-        float mx = m[0];
-        float sum = 0.0f;
-
-        for (g = 1; g < t->n_groups; g++)
-            mx = m[g] > mx ? m[g] : mx;
-        for (g = 0; g < t->n_groups; g++) {
-            o[g] = expf(m[g] - mx);
-            sum += o[g];
-        }
-        for (g = 0; g < t->n_groups; g++)
-            o[g] /= sum;
-    }
-}
-
-/* Rows are copied into a small buffer with the NaN sentinel after each; past
- * this many features the copy lives on the heap. */
-#define STACK_FLOATS 4096
-
-static int trees_predict(void *inst, const float *x, size_t n_rows, float *out,
-                         struct md_err *err)
-{
-    const struct trees *t = inst;
-    const size_t nf = t->n_features;
-    const size_t ng = t->n_groups;
-    const size_t stride = nf + 1;
-    float stack[STACK_FLOATS];
-    float mstack[64 * LANES];
-    float *xs = stack;
-    float *m;
-    size_t r0 = 0;
-    size_t r;
-    size_t j;
-
-    if (stride * LANES > STACK_FLOATS) {
-        xs = md_malloc(stride * LANES * sizeof(float));
-        if (xs == NULL)
-            return md_err_set(err, MD_ENOMEM, "no memory for %zu features", nf);
-    }
-    m = ng <= 64 ? mstack : md_malloc(ng * LANES * sizeof(float));
-    if (m == NULL) {
-        if (xs != stack)
-            free(xs);
-        return md_err_set(err, MD_ENOMEM, "no memory for %zu classes", ng);
-    }
-    for (; n_rows - r0 >= LANES && n_rows > 1; r0 += LANES) {
-        for (r = 0; r < LANES; r++) {
-            memcpy(xs + r * stride, x + (r0 + r) * nf, nf * sizeof(float));
-            xs[r * stride + nf] = NAN;
-        }
-        for (j = 0; j < ng * LANES; j++)
-            m[j] = t->base_margin;
-        block_margins(t, xs, stride, m);
-        for (r = 0; r < LANES; r++)
-            transform(t, m + r * ng, out + (r0 + r) * ng);
-    }
-    for (; r0 < n_rows; r0++) {
-        memcpy(xs, x + r0 * nf, nf * sizeof(float));
-        xs[nf] = NAN;
-        for (j = 0; j < ng; j++)
-            m[j] = t->base_margin;
-        row_margins(t, xs, m);
-        transform(t, m, out + r0 * ng);
-    }
-    if (m != mstack)
-        free(m);
-    if (xs != stack)
-        free(xs);
-    return MD_OK;
 }
 
 const struct md_backend_ops md_backend_trees = {

@@ -1,35 +1,68 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * xgboost.c: XGBoost models through libxgboost's C API: the reference engine,
- * and the one that runs what the native trees engine refuses (categorical
- * splits, other objectives, dart).
+ * xgboost.c: the reference engine (backend `xgboost`): XGBoost models run by
+ * libxgboost itself through its C API.
  *
- * libxgboost's prediction on one booster is serialized by a mutex here: the
- * library keeps per-booster prediction caches, and Debian's 1.7 makes no
- * promise of concurrent use. Models that need throughput use `trees`.
+ * It runs what libxgboost loads (gbtree, dart, gblinear; categorical splits;
+ * any objective) as long as the output maps onto backend.h's kinds: reg:*,
+ * count:* and survival:* give one VALUE, binary:logistic one PROBABILITY,
+ * multi:softprob num_class PROBABILITIES; the rest (multi:softmax,
+ * binary:logitraw, binary:hinge, rank:*, multi-target models) is refused.
+ *
+ * Threads: predict calls on one instance are serialized by a mutex (libxgboost
+ * keeps its result buffer in the booster), so concurrent callers queue; the
+ * `trees` engine is the lock-free one. Engine option `nthread` (default 1) is
+ * passed to libxgboost. libxgboost's errors are copied into struct md_err.
  */
 #include "backend/backend.h"
-#include "util/mem.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <xgboost/c_api.h>
 
+#include "util/mem.h"
+
+#define MAX_NTHREAD 1024
+
 struct xgb {
-    BoosterHandle booster;
-    pthread_mutex_t lock;    /* serializes predict calls */
-    size_t n_features;
-    size_t n_outputs;
+    BoosterHandle h;      /* owned; used under lock after load */
+    pthread_mutex_t lock; /* serializes predict calls */
+    bool dmatrix;         /* the booster has no in-place predict (gblinear): use a DMatrix */
+    size_t nf;            /* features per row */
+    size_t n_out;         /* outputs per row */
     enum md_backend_out kind;
-    char objective[48];
-    char **feature_names;    /* NULL or n_features */
+    char *objective;      /* objective name */
+    char **feature_names; /* NULL or nf names */
 };
 
+/*
+ * Sets err from XGBGetLastError(): the first line, without libxgboost's
+ * "[12:00:00] src/file.cc:123: " prefix.
+ */
 static int xgb_error(struct md_err *err, int code, const char *what)
 {
-    return md_err_set(err, code, "%s: %s", what, XGBGetLastError());
+    const char *e = XGBGetLastError();
+    const char *p;
+    size_t n;
+
+    if (e == NULL)
+        e = "";
+    if (e[0] == '[' && (p = strstr(e, "] ")) != NULL)
+        e = p + 2;
+    p = strstr(e, ": ");
+    if (p != NULL && (size_t)(p - e) < 120 && memchr(e, ' ', (size_t)(p - e)) == NULL &&
+        memchr(e, ':', (size_t)(p - e)) != NULL)
+        e = p + 2; /* "file.cc:123: " */
+    n = strcspn(e, "\n");
+    if (n > 180)
+        n = 180;
+    return md_err_set(err, code, "%s: libxgboost: %.*s", what, (int)n, e);
 }
 
 static void xgb_free(void *inst)
@@ -39,130 +72,252 @@ static void xgb_free(void *inst)
 
     if (m == NULL)
         return;
-    if (m->booster != NULL)
-        XGBoosterFree(m->booster);
-    if (m->feature_names != NULL)
-        for (i = 0; i < m->n_features; i++)
+    if (m->h != NULL)
+        XGBoosterFree(m->h);
+    if (m->feature_names != NULL) {
+        for (i = 0; i < m->nf; i++)
             free(m->feature_names[i]);
-    free(m->feature_names);
+        free(m->feature_names);
+    }
+    free(m->objective);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }
 
-/* Objective and class count from the booster's saved configuration. */
-static int read_config(struct xgb *m, struct md_err *err)
+static int parse_options(const struct md_backend_config *cfg, char *nthread, size_t cap,
+                         struct md_err *err)
 {
-    bst_ulong len = 0;
-    const char *cfg = NULL;
-    json_t *root;
-    json_error_t je;
-    const char *name;
-    const char *ncls;
-    long num_class = 0;
+    size_t i;
 
-    if (XGBoosterSaveJsonConfig(m->booster, &len, &cfg) != 0)
-        return xgb_error(err, MD_ECORRUPT, "reading the model configuration");
-    root = json_loadb(cfg, len, 0, &je);
-    if (root == NULL)
-        return md_err_set(err, MD_ECORRUPT, "model configuration is not JSON");
-    name = json_string_value(json_object_get(
-        json_object_get(json_object_get(root, "learner"), "objective"), "name"));
-    ncls = json_string_value(json_object_get(
-        json_object_get(json_object_get(root, "learner"), "learner_model_param"), "num_class"));
-    if (ncls != NULL)
-        num_class = strtol(ncls, NULL, 10);
-    snprintf(m->objective, sizeof(m->objective), "%s", name ? name : "");
-    json_decref(root);
-    if (strncmp(m->objective, "reg:", 4) == 0 || strcmp(m->objective, "count:poisson") == 0 ||
-        strcmp(m->objective, "survival:aft") == 0 || strcmp(m->objective, "binary:logitraw") == 0) {
-        m->kind = MD_BACKEND_OUT_VALUE;
-        m->n_outputs = 1;
-    } else if (strcmp(m->objective, "binary:logistic") == 0) {
-        m->kind = MD_BACKEND_OUT_PROBABILITY;
-        m->n_outputs = 1;
-    } else if (strcmp(m->objective, "multi:softprob") == 0 && num_class >= 2) {
-        m->kind = MD_BACKEND_OUT_PROBABILITIES;
-        m->n_outputs = (size_t)num_class;
-    } else {
-        return md_err_set(err, MD_EUNSUPPORTED,
-                          "objective '%s' has no output modeld can serve (regression, "
-                          "binary:logistic or multi:softprob)", m->objective);
+    snprintf(nthread, cap, "1");
+    for (i = 0; cfg != NULL && i < cfg->n_options; i++) {
+        const char *k = cfg->options[i].key;
+        const char *v = cfg->options[i].value;
+        char *end;
+        long n;
+
+        if (strcmp(k, "nthread") != 0)
+            return md_err_set(err, MD_EINVAL,
+                              "engine option '%s': unknown to backend 'xgboost' (known: nthread)",
+                              k);
+        errno = 0;
+        n = v == NULL ? 0 : strtol(v, &end, 10);
+        if (v == NULL || end == v || *end != '\0' || errno != 0 || n < 1 || n > MAX_NTHREAD)
+            return md_err_set(err, MD_EINVAL,
+                              "engine option 'nthread': '%s' is not an integer from 1 to %d",
+                              v == NULL ? "" : v, MAX_NTHREAD);
+        snprintf(nthread, cap, "%ld", n);
     }
     return MD_OK;
+}
+
+/* Output kind and width for an objective; MD_EUNSUPPORTED when there is none. */
+static int map_objective(struct xgb *m, const char *name, long num_class, long num_target,
+                         struct md_err *err)
+{
+    if (num_target > 1)
+        return md_err_set(err, MD_EUNSUPPORTED,
+                          "num_target: %ld targets per row are not supported; one output or one "
+                          "per class",
+                          num_target);
+    m->n_out = 1;
+    if (strcmp(name, "binary:logistic") == 0) {
+        m->kind = MD_BACKEND_OUT_PROBABILITY;
+    } else if (strcmp(name, "multi:softprob") == 0) {
+        if (num_class < 2)
+            return md_err_set(err, MD_ECORRUPT, "num_class: %ld is below 2 for multi:softprob",
+                              num_class);
+        m->kind = MD_BACKEND_OUT_PROBABILITIES;
+        m->n_out = (size_t)num_class;
+    } else if (strncmp(name, "reg:", 4) == 0 || strncmp(name, "count:", 6) == 0 ||
+               strncmp(name, "survival:", 9) == 0) {
+        m->kind = MD_BACKEND_OUT_VALUE;
+    } else {
+        return md_err_set(err, MD_EUNSUPPORTED,
+                          "objective '%.60s': its output is not a probability, class "
+                          "probabilities or a value (use binary:logistic, multi:softprob, reg:*, "
+                          "count:* or survival:*)",
+                          name);
+    }
+    return MD_OK;
+}
+
+/* An integer that libxgboost's JSON config stores as a string. */
+static long config_int(json_t *obj, const char *key, long dflt)
+{
+    json_t *v = json_object_get(obj, key);
+    char *end;
+    long n;
+
+    if (json_is_integer(v))
+        return (long)json_integer_value(v);
+    if (!json_is_string(v))
+        return dflt;
+    errno = 0;
+    n = strtol(json_string_value(v), &end, 10);
+    if (errno != 0 || *end != '\0' || end == json_string_value(v))
+        return dflt;
+    return n;
+}
+
+/* Objective, classes, features and feature names, from the booster. */
+static int describe_booster(struct xgb *m, struct md_err *err)
+{
+    bst_ulong nf;
+    bst_ulong len;
+    const char *cfg;
+    const char **names;
+    json_error_t jerr;
+    json_t *root;
+    json_t *learner;
+    json_t *lmp;
+    const char *obj;
+    size_t i;
+    int rc;
+
+    if (XGBoosterGetNumFeature(m->h, &nf) != 0)
+        return xgb_error(err, MD_EINTERNAL, "number of features");
+    if (nf == 0)
+        return md_err_set(err, MD_ECORRUPT, "num_feature: 0, a model needs features");
+    m->nf = (size_t)nf;
+    if (XGBoosterSaveJsonConfig(m->h, &len, &cfg) != 0)
+        return xgb_error(err, MD_EINTERNAL, "configuration");
+    root = json_loadb(cfg, (size_t)len, 0, &jerr);
+    if (root == NULL)
+        return md_err_set(err, MD_EINTERNAL, "libxgboost configuration: not valid JSON: %s",
+                          jerr.text);
+    learner = json_object_get(root, "learner");
+    lmp = json_object_get(learner, "learner_model_param");
+    obj = json_string_value(json_object_get(json_object_get(learner, "objective"), "name"));
+    if (obj == NULL) {
+        json_decref(root);
+        return md_err_set(err, MD_EINTERNAL, "libxgboost configuration: no objective name");
+    }
+    rc = map_objective(m, obj, config_int(lmp, "num_class", 0), config_int(lmp, "num_target", 1),
+                       err);
+    if (rc == MD_OK) {
+        m->objective = md_xstrdup(obj);
+    }
+    json_decref(root);
+    if (rc != MD_OK)
+        return rc;
+    if (XGBoosterGetStrFeatureInfo(m->h, "feature_name", &len, &names) != 0)
+        return xgb_error(err, MD_EINTERNAL, "feature names");
+    if (len == 0)
+        return MD_OK;
+    if ((size_t)len != m->nf)
+        return md_err_set(err, MD_ECORRUPT, "feature_names: %zu names, num_feature says %zu",
+                          (size_t)len, m->nf);
+    m->feature_names = md_calloc(m->nf, sizeof(*m->feature_names));
+    if (m->feature_names == NULL)
+        return md_err_set(err, MD_ENOMEM, "xgboost: no memory for %zu feature names", m->nf);
+    for (i = 0; i < m->nf; i++)
+        m->feature_names[i] = md_xstrdup(names[i]);
+    return MD_OK;
+}
+
+/* One libxgboost prediction of n_rows rows at x; *res lives until the next call. Under lock. */
+static int run_predict(struct xgb *m, const float *x, size_t n_rows, const bst_ulong **shape,
+                       bst_ulong *dim, const float **res)
+{
+    static const char inplace[] = "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
+                                  "\"iteration_end\": 0, \"strict_shape\": true, "
+                                  "\"cache_id\": 0, \"missing\": NaN}";
+    static const char config[] = "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
+                                 "\"iteration_end\": 0, \"strict_shape\": true}";
+    char array[160];
+    DMatrixHandle dm;
+    int rc;
+
+    if (!m->dmatrix) {
+        /* The array interface: a pointer to the row-major float32 matrix, read-only. */
+        snprintf(array, sizeof(array),
+                 "{\"data\": [%" PRIuPTR ", true], \"shape\": [%zu, %zu], \"typestr\": "
+                 "\"<f4\", \"version\": 3}",
+                 (uintptr_t)x, n_rows, m->nf);
+        return XGBoosterPredictFromDense(m->h, array, inplace, NULL, shape, dim, res);
+    }
+    if (XGDMatrixCreateFromMat(x, (bst_ulong)n_rows, (bst_ulong)m->nf, NAN, &dm) != 0)
+        return -1;
+    rc = XGBoosterPredictFromDMatrix(m->h, dm, config, shape, dim, res);
+    XGDMatrixFree(dm);
+    return rc;
+}
+
+/* Whether in-place prediction works for this booster (gblinear has none); sets m->dmatrix. */
+static int probe_inplace(struct xgb *m, struct md_err *err)
+{
+    const bst_ulong *shape;
+    bst_ulong dim;
+    const float *res;
+    float *row = md_malloc(m->nf * sizeof(*row));
+    size_t i;
+    int rc = MD_OK;
+
+    if (row == NULL)
+        return md_err_set(err, MD_ENOMEM, "xgboost: no memory for a row of %zu features", m->nf);
+    for (i = 0; i < m->nf; i++)
+        row[i] = NAN;
+    if (run_predict(m, row, 1, &shape, &dim, &res) != 0) {
+        m->dmatrix = true;
+        if (run_predict(m, row, 1, &shape, &dim, &res) != 0)
+            rc = xgb_error(err, MD_EUNSUPPORTED, "predict");
+    }
+    free(row);
+    return rc;
 }
 
 static int xgb_load(const char *path, const struct md_backend_config *cfg, void **inst,
                     struct md_err *err)
 {
+    char nthread[16];
+    char ebuf[128];
+    struct stat st;
     struct xgb *m;
-    const char *nthread = "1";
-    bst_ulong nf = 0;
-    bst_ulong nnames = 0;
-    const char **names = NULL;
-    FILE *f;
-    size_t i;
+    int fd;
     int rc;
 
     *inst = NULL;
-    for (i = 0; cfg != NULL && i < cfg->n_options; i++) {
-        if (strcmp(cfg->options[i].key, "nthread") == 0) {
-            char *end;
-            long v = strtol(cfg->options[i].value, &end, 10);
-
-            if (*end != '\0' || v < 1 || v > 256)
-                return md_err_set(err, MD_EINVAL, "engine option 'nthread': '%s' is not a "
-                                  "thread count from 1 to 256", cfg->options[i].value);
-            nthread = cfg->options[i].value;
-        } else {
-            return md_err_set(err, MD_EINVAL, "engine option '%s': unknown (the xgboost "
-                              "backend takes nthread)", cfg->options[i].key);
-        }
-    }
-    f = fopen(path, "rb");
-    if (f == NULL)
-        return md_err_set(err, MD_EIO, "cannot open: %s", strerror(errno));
-    fclose(f);
+    rc = parse_options(cfg, nthread, sizeof(nthread), err);
+    if (rc != MD_OK)
+        return rc;
+    /* libxgboost's own message for a missing file is long; say it plainly. */
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return md_err_set(err, MD_EIO, "cannot open '%s': %s", path,
+                          strerror_r(errno, ebuf, sizeof(ebuf)));
+    rc = fstat(fd, &st);
+    close(fd);
+    if (rc != 0 || !S_ISREG(st.st_mode))
+        return md_err_set(err, MD_EIO, "cannot read '%s': not a regular file", path);
     m = md_xcalloc(1, sizeof(*m));
     pthread_mutex_init(&m->lock, NULL);
-    if (XGBoosterCreate(NULL, 0, &m->booster) != 0) {
-        rc = xgb_error(err, MD_EINTERNAL, "creating a booster");
-        goto fail;
+    if (XGBoosterCreate(NULL, 0, &m->h) != 0) {
+        rc = xgb_error(err, MD_EINTERNAL, "booster");
+        m->h = NULL;
+    } else if (XGBoosterLoadModel(m->h, path) != 0) {
+        rc = xgb_error(err, MD_ECORRUPT, "model");
+    } else if (XGBoosterSetParam(m->h, "nthread", nthread) != 0) {
+        rc = xgb_error(err, MD_EINVAL, "engine option 'nthread'");
+    } else {
+        rc = describe_booster(m, err);
     }
-    if (XGBoosterLoadModel(m->booster, path) != 0) {
-        rc = xgb_error(err, MD_ECORRUPT, "not a model libxgboost can load");
-        goto fail;
-    }
-    if (XGBoosterSetParam(m->booster, "nthread", nthread) != 0) {
-        rc = xgb_error(err, MD_EINVAL, "setting nthread");
-        goto fail;
-    }
-    if (XGBoosterGetNumFeature(m->booster, &nf) != 0 || nf == 0) {
-        rc = md_err_set(err, MD_ECORRUPT, "model has no features");
-        goto fail;
-    }
-    m->n_features = (size_t)nf;
-    rc = read_config(m, err);
-    if (rc != MD_OK)
-        goto fail;
-    if (XGBoosterGetStrFeatureInfo(m->booster, "feature_name", &nnames, &names) == 0 &&
-        nnames == nf) {
-        m->feature_names = md_xcalloc(m->n_features, sizeof(char *));
-        for (i = 0; i < m->n_features; i++)
-            m->feature_names[i] = md_xstrdup(names[i]);
+    if (rc == MD_OK)
+        rc = probe_inplace(m, err);
+    if (rc != MD_OK) {
+        xgb_free(m);
+        return rc;
     }
     *inst = m;
     return MD_OK;
-fail:
-    xgb_free(m);
-    return rc;
 }
 
 static void xgb_describe(const void *inst, struct md_backend_desc *out)
 {
     const struct xgb *m = inst;
 
-    out->n_features = m->n_features;
-    out->n_outputs = m->n_outputs;
+    out->n_features = m->nf;
+    out->n_outputs = m->n_out;
     out->kind = m->kind;
     out->feature_names = (const char *const *)m->feature_names;
     out->objective = m->objective;
@@ -171,34 +326,27 @@ static void xgb_describe(const void *inst, struct md_backend_desc *out)
 static int xgb_predict(void *inst, const float *x, size_t n_rows, float *out, struct md_err *err)
 {
     struct xgb *m = inst;
-    char iface[256];
-    static const char config[] =
-        "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, \"iteration_end\": 0, "
-        "\"strict_shape\": false, \"missing\": NaN, \"cache_id\": 0}";
-    const bst_ulong *shape = NULL;
-    bst_ulong dim = 0;
-    const float *res = NULL;
-    size_t want = n_rows * m->n_outputs;
-    size_t got;
-    size_t i;
+    const bst_ulong *shape;
+    bst_ulong dim;
+    const float *res;
+    size_t total = 1;
+    bst_ulong i;
     int rc = MD_OK;
 
-    snprintf(iface, sizeof(iface),
-             "{\"data\": [%llu, true], \"shape\": [%zu, %zu], \"typestr\": \"<f4\", "
-             "\"version\": 3}",
-             (unsigned long long)(uintptr_t)x, n_rows, m->n_features);
+    if (n_rows == 0)
+        return MD_OK;
     pthread_mutex_lock(&m->lock);
-    if (XGBoosterPredictFromDense(m->booster, iface, config, NULL, &shape, &dim, &res) != 0) {
+    if (run_predict(m, x, n_rows, &shape, &dim, &res) != 0) {
         rc = xgb_error(err, MD_EINTERNAL, "predict");
     } else {
-        got = 1;
         for (i = 0; i < dim; i++)
-            got *= (size_t)shape[i];
-        if (got != want)
-            rc = md_err_set(err, MD_EINTERNAL, "predict returned %zu values, expected %zu", got,
-                            want);
+            total *= (size_t)shape[i];
+        if (total != n_rows * m->n_out)
+            rc = md_err_set(err, MD_EINTERNAL,
+                            "predict: libxgboost returned %zu values for %zu rows of %zu", total,
+                            n_rows, m->n_out);
         else
-            memcpy(out, res, want * sizeof(float));
+            memcpy(out, res, total * sizeof(*out));
     }
     pthread_mutex_unlock(&m->lock);
     return rc;

@@ -1,404 +1,1043 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_trees.c: the trees and xgboost engines: exactness against libxgboost's
- * own predictions (the benchmark rows and small models of every supported
- * objective), refusals, corrupt files, options; and the two engines agreeing
- * on every example model.
+ * test_trees.c: the native tree engine (backend `trees`): exactness against
+ * libxgboost's outputs (the shared benchmark rows, the small models of
+ * tests/data/models with the Python package's outputs, random models against
+ * the `xgboost` engine, and any example repository model), missing values,
+ * refusals, corrupt files, options and concurrent predictions.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "backend/registry.h"
-#include "backend/trees_int.h"
-#include "util/mem.h"
-
 #include <glob.h>
-#include <math.h>
+#include <jansson.h>
+#include <pthread.h>
 
-#define PEERS "../shared/peers/"
+#include "backend/trees_int.h"
+#include "engine_rows.h"
+
+#define TOL    1e-6
 #define MODELS "tests/data/models/"
 
-static const char *peers_path(const char *file, char *buf, size_t size)
+/* ---------------------------------------------------------------- helpers */
+
+static void *load_ok(const char *engine, const char *path)
 {
-    const char *dir = getenv("MD_PEERS");
-
-    if (dir != NULL)
-        snprintf(buf, size, "%s/%s", dir, file);
-    else
-        snprintf(buf, size, PEERS "%s", file);
-    return buf;
-}
-
-/* Reads "f,f,,f<sep>o,o" rows: features (empty = NaN) then reference outputs. */
-static size_t read_rows(const char *path, char sep, size_t nf, size_t max_out, float **x,
-                        float **ref, size_t *n_out)
-{
-    FILE *f = fopen(path, "r");
-    char line[16384];
-    size_t n = 0;
-    size_t cap = 0;
-
-    assert_non_null(f);
-    *x = NULL;
-    *ref = NULL;
-    *n_out = 0;
-    while (fgets(line, sizeof(line), f) != NULL) {
-        char *p = line;
-        size_t j;
-        size_t k = 0;
-
-        if (n == cap) {
-            cap = cap ? cap * 2 : 256;
-            *x = md_xrealloc(*x, cap * nf * sizeof(float));
-            *ref = md_xrealloc(*ref, cap * max_out * sizeof(float));
-        }
-        for (j = 0; j < nf; j++) {
-            char *end;
-
-            if (*p == ',' || *p == sep) {
-                (*x)[n * nf + j] = NAN;
-            } else {
-                (*x)[n * nf + j] = strtof(p, &end);
-                p = end;
-            }
-            p++; /* the separator */
-        }
-        while (*p != '\0' && *p != '\n' && k < max_out) {
-            char *end;
-
-            (*ref)[n * max_out + k++] = strtof(p, &end);
-            p = *end == ',' ? end + 1 : end;
-        }
-        *n_out = k;
-        n++;
-    }
-    fclose(f);
-    return n;
-}
-
-static void *load(const char *engine, const char *path, int want, const char *msg_part)
-{
-    const struct md_backend_ops *ops = md_backend_find(engine);
-    struct md_backend_config cfg = {NULL, 0};
     struct md_err err;
     void *inst = NULL;
-    int rc;
+    int rc = engine_load(engine, path, NULL, 0, &inst, &err);
 
-    assert_non_null(ops);
-    md_err_clear(&err);
-    rc = ops->load(path, &cfg, &inst, &err);
-    if (rc != want)
-        fail_msg("%s on %s: got %d (%s), want %d", engine, path, rc, err.msg, want);
-    if (msg_part != NULL && strstr(err.msg, msg_part) == NULL)
-        fail_msg("%s on %s: message '%s' lacks '%s'", engine, path, err.msg, msg_part);
+    if (rc != MD_OK)
+        fail_msg("%s: loading '%s': %s", engine, path, err.msg);
     return inst;
 }
 
-static void check_against(const char *engine, void *inst, const float *x, size_t n, size_t nf,
-                          const float *ref, size_t n_out, double tol)
+static void predict_ok(const char *engine, void *inst, const float *x, size_t n, float *out)
 {
-    const struct md_backend_ops *ops = md_backend_find(engine);
-    float *out = md_xcalloc(n * n_out, sizeof(float));
     struct md_err err;
+
+    md_err_clear(&err);
+    if (md_backend_find(engine)->predict(inst, x, n, out, &err) != MD_OK)
+        fail_msg("%s: predict: %s", engine, err.msg);
+}
+
+static void describe(const char *engine, void *inst, struct md_backend_desc *d)
+{
+    md_backend_find(engine)->describe(inst, d);
+}
+
+static void assert_close(const float *got, const float *want, size_t n, const char *what)
+{
     size_t i;
 
-    /* One batch of every row. */
-    assert_int_equal(ops->predict(inst, x, n, out, &err), MD_OK);
-    for (i = 0; i < n * n_out; i++)
-        if (fabs((double)out[i] - (double)ref[i]) > tol)
-            fail_msg("%s batch: output %zu: %.9g vs %.9g", engine, i, out[i], ref[i]);
-    /* Row by row. */
-    for (i = 0; i < n; i++) {
-        size_t k;
-
-        assert_int_equal(ops->predict(inst, x + i * nf, 1, out, &err), MD_OK);
-        for (k = 0; k < n_out; k++)
-            if (fabs((double)out[k] - (double)ref[i * n_out + k]) > tol)
-                fail_msg("%s row %zu: output %zu: %.9g vs %.9g", engine, i, k, out[k],
-                         ref[i * n_out + k]);
-    }
-    free(out);
+    for (i = 0; i < n; i++)
+        if (!(fabs((double)got[i] - (double)want[i]) <= TOL))
+            fail_msg("%s: value %zu: got %.9g, want %.9g", what, i, (double)got[i],
+                     (double)want[i]);
 }
 
-static void test_bench_rows_match_libxgboost(void **state)
-{
-    char model[512];
-    char rows[512];
-    float *x;
-    float *ref;
-    size_t n_out;
-    size_t n;
-    void *t;
-    void *g;
-    struct md_backend_desc d;
-
-    (void)state;
-    n = read_rows(peers_path("bench_rows.csv", rows, sizeof(rows)), ',', 30, 1, &x, &ref, &n_out);
-    assert_int_equal(n, 2000);
-    assert_int_equal(n_out, 1);
-    t = load("trees", peers_path("bench_model.json", model, sizeof(model)), MD_OK, NULL);
-    g = load("xgboost", model, MD_OK, NULL);
-    md_backend_find("trees")->describe(t, &d);
-    assert_int_equal(d.n_features, 30);
-    assert_int_equal(d.n_outputs, 1);
-    assert_int_equal(d.kind, MD_BACKEND_OUT_PROBABILITY);
-    assert_string_equal(d.objective, "binary:logistic");
-    assert_null(d.feature_names);
-    check_against("trees", t, x, n, 30, ref, 1, 1e-6);
-    check_against("xgboost", g, x, n, 30, ref, 1, 1e-6);
-    md_backend_find("trees")->free(t);
-    md_backend_find("xgboost")->free(g);
-    free(x);
-    free(ref);
-}
-
-static void objective_case(const char *name, size_t want_outputs, enum md_backend_out kind)
-{
-    char model[256];
-    char rows[256];
-    float *x;
-    float *ref;
-    size_t n_out;
-    size_t n;
-    void *t;
-    void *g;
-    struct md_backend_desc d;
-
-    snprintf(model, sizeof(model), MODELS "%s.json", name);
-    snprintf(rows, sizeof(rows), MODELS "%s.csv", name);
-    n = read_rows(rows, ';', 5, want_outputs, &x, &ref, &n_out);
-    assert_int_equal(n, 50);
-    assert_int_equal(n_out, want_outputs);
-    t = load("trees", model, MD_OK, NULL);
-    g = load("xgboost", model, MD_OK, NULL);
-    md_backend_find("trees")->describe(t, &d);
-    assert_int_equal(d.n_outputs, want_outputs);
-    assert_int_equal(d.kind, kind);
-    md_backend_find("xgboost")->describe(g, &d);
-    assert_int_equal(d.n_outputs, want_outputs);
-    assert_int_equal(d.kind, kind);
-    assert_int_equal(d.n_features, 5);
-    check_against("trees", t, x, n, 5, ref, n_out, 1e-6);
-    check_against("xgboost", g, x, n, 5, ref, n_out, 1e-6);
-    md_backend_find("trees")->free(t);
-    md_backend_find("xgboost")->free(g);
-    free(x);
-    free(ref);
-}
-
-static void test_objectives(void **state)
-{
-    (void)state;
-    objective_case("softprob", 3, MD_BACKEND_OUT_PROBABILITIES);
-    objective_case("regression", 1, MD_BACKEND_OUT_VALUE);
-    objective_case("logistic_base", 1, MD_BACKEND_OUT_PROBABILITY);
-}
-
-/* What trees refuses, xgboost runs, and matches libxgboost's own output. */
-static void refused_case(const char *name, const char *why)
-{
-    char model[256];
-    char rows[256];
-    float *x;
-    float *ref;
-    size_t n_out;
-    size_t n;
-    void *g;
-
-    snprintf(model, sizeof(model), MODELS "%s.json", name);
-    snprintf(rows, sizeof(rows), MODELS "%s.csv", name);
-    assert_null(load("trees", model, MD_EUNSUPPORTED, why));
-    g = load("xgboost", model, MD_OK, NULL);
-    n = read_rows(rows, ';', 5, 1, &x, &ref, &n_out);
-    check_against("xgboost", g, x, n, 5, ref, n_out, 1e-6);
-    md_backend_find("xgboost")->free(g);
-    free(x);
-    free(ref);
-}
-
-static void test_refusals(void **state)
-{
-    (void)state;
-    refused_case("categorical", "categorical splits");
-    refused_case("dart", "booster 'dart'");
-    refused_case("logitraw", "objective 'binary:logitraw'");
-}
-
-static int load_text(const char *text, const char *part)
+/* Loads buf through md_trees__load_buffer and checks the code and a substring of the message. */
+static void refuse_buffer(const char *buf, int code, const char *needle)
 {
     struct md_err err;
-    void *inst = NULL;
+    void *inst = (void *)1;
     int rc;
 
     md_err_clear(&err);
-    rc = md_trees__load_buffer(text, strlen(text), &inst, &err);
-    if (part != NULL && strstr(err.msg, part) == NULL)
-        fail_msg("message '%s' lacks '%s'", err.msg, part);
-    if (inst != NULL)
-        md_backend_find("trees")->free(inst);
-    return rc;
+    rc = md_trees__load_buffer(buf, strlen(buf), &inst, &err);
+    if (rc != code || strstr(err.msg, needle) == NULL)
+        fail_msg("want %s with '%s', got %s: '%s'", md_strerror(code), needle, md_strerror(rc),
+                 err.msg);
+    assert_null(inst);
+    assert_int_equal(err.code, code);
 }
 
-#define HEAD                                                                                 \
-    "{\"learner\":{\"feature_names\":[],\"learner_model_param\":{\"base_score\":\"5E-1\","   \
-    "\"num_class\":\"0\",\"num_feature\":\"2\"},\"objective\":{\"name\":\"binary:logistic\"}," \
-    "\"gradient_booster\":{\"name\":\"gbtree\",\"model\":{\"tree_info\":[0],\"trees\":[{"
-#define TAIL "}]}}}}"
-
-static void test_corrupt_models(void **state)
+/* A copy of s with the first from replaced by to. */
+static char *replace(const char *s, const char *from, const char *to)
 {
-    char path[512];
+    const char *at = strstr(s, from);
+    size_t n;
+    char *out;
+
+    if (at == NULL)
+        fail_msg("'%s' not in the template", from);
+    n = strlen(s) - strlen(from) + strlen(to) + 1;
+    out = malloc(n);
+    assert_non_null(out);
+    snprintf(out, n, "%.*s%s%s", (int)(at - s), s, to, at + strlen(from));
+    return out;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    long n;
+    char *buf;
+
+    if (f == NULL)
+        fail_msg("cannot open '%s'", path);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+/*
+ * A one-split regression model: feature 1 < 0.5 gives -1 (left), else 2;
+ * missing goes left; base_score 0 so outputs are leaf values.
+ */
+static const char tiny[] =
+    "{\"learner\":{\"feature_names\":[],\"feature_types\":[],"
+    "\"gradient_booster\":{\"model\":{\"gbtree_model_param\":{\"num_parallel_tree\":\"1\","
+    "\"num_trees\":\"1\",\"size_leaf_vector\":\"0\"},\"tree_info\":[0],"
+    "\"trees\":[{\"id\":0,\"left_children\":[1,-1,-1],\"right_children\":[2,-1,-1],"
+    "\"split_indices\":[1,0,0],\"split_conditions\":[0.5,-1.0,2.0],\"default_left\":[1,0,0],"
+    "\"split_type\":[0,0,0],\"categories\":[],\"base_weights\":[0,0,0],"
+    "\"tree_param\":{\"num_nodes\":\"3\",\"num_feature\":\"3\",\"size_leaf_vector\":\"0\","
+    "\"num_deleted\":\"0\"}}]},\"name\":\"gbtree\"},"
+    "\"learner_model_param\":{\"base_score\":\"0\",\"num_class\":\"0\",\"num_feature\":\"3\","
+    "\"num_target\":\"1\"},"
+    "\"objective\":{\"name\":\"reg:squarederror\",\"reg_loss_param\":{\"scale_pos_weight\":\"1\"}}}"
+    ","
+    "\"version\":[1,7,4]}";
+
+static void *load_tiny(const char *json)
+{
     struct md_err err;
+    void *inst = NULL;
+
+    if (md_trees__load_buffer(json, strlen(json), &inst, &err) != MD_OK)
+        fail_msg("tiny model: %s", err.msg);
+    return inst;
+}
+
+/* ------------------------------------------------------ the benchmark rows */
+
+static void bench_paths(char *model, char *rows, size_t cap)
+{
+    peers("bench_model.json", model, cap);
+    peers("bench_rows.csv", rows, cap);
+}
+
+static void test_bench_rows_single(void **state)
+{
+    char model[512];
+    char path[512];
+    struct md_backend_desc d;
+    struct rows r;
     void *inst;
+    size_t i;
 
     (void)state;
-    /* A good hand-made tree, then each field broken in turn. */
-    assert_int_equal(load_text(HEAD "\"left_children\":[1,-1,-1],\"right_children\":[2,-1,-1],"
-                                    "\"split_indices\":[1,0,0],\"split_conditions\":[0.5,-1,1],"
-                                    "\"default_left\":[1,0,0]" TAIL,
-                               NULL),
-                     MD_OK);
-    assert_int_equal(load_text("{\"learner\": ", "not valid JSON"), MD_ECORRUPT);
-    assert_int_equal(load_text("[]", "learner"), MD_ECORRUPT);
-    assert_int_equal(load_text(HEAD "\"left_children\":[1,-1,-1],\"right_children\":[2,-1],"
-                                    "\"split_indices\":[1,0,0],\"split_conditions\":[0.5,-1,1],"
-                                    "\"default_left\":[1,0,0]" TAIL,
-                               "differ in length"),
-                     MD_ECORRUPT);
-    assert_int_equal(load_text(HEAD "\"left_children\":[1,-1,-1],\"right_children\":[7,-1,-1],"
-                                    "\"split_indices\":[1,0,0],\"split_conditions\":[0.5,-1,1],"
-                                    "\"default_left\":[1,0,0]" TAIL,
-                               "child index"),
-                     MD_ECORRUPT);
-    assert_int_equal(load_text(HEAD "\"left_children\":[1,0,-1],\"right_children\":[2,2,-1],"
-                                    "\"split_indices\":[1,0,0],\"split_conditions\":[0.5,-1,1],"
-                                    "\"default_left\":[1,0,0]" TAIL,
-                               "child index"),
-                     MD_ECORRUPT); /* a cycle back to the root */
-    assert_int_equal(load_text(HEAD "\"left_children\":[1,-1,-1],\"right_children\":[2,-1,-1],"
-                                    "\"split_indices\":[9,0,0],\"split_conditions\":[0.5,-1,1],"
-                                    "\"default_left\":[1,0,0]" TAIL,
-                               "split feature"),
-                     MD_ECORRUPT);
-    assert_int_equal(load_text(HEAD "\"left_children\":[1,-1,-1],\"right_children\":[2,-1,-1],"
-                                    "\"split_indices\":[1,0,0],\"split_conditions\":[\"x\",-1,1],"
-                                    "\"default_left\":[1,0,0]" TAIL,
-                               "malformed"),
-                     MD_ECORRUPT);
-    assert_int_equal(load_text(HEAD "\"left_children\":[1,-1,-1],\"right_children\":[2,-1,-1],"
-                                    "\"split_indices\":[1,0,0],\"split_conditions\":[0.5,-1,1],"
-                                    "\"split_type\":[1,0,0],\"default_left\":[1,0,0]" TAIL,
-                               "categorical"),
-                     MD_EUNSUPPORTED);
-    /* A missing file, an option the engine does not take. */
-    inst = load("trees", "tests/data/models/nonexistent.json", MD_EIO, "cannot open");
-    assert_null(inst);
-    {
-        struct md_kv kv = {"nthread", "2"};
-        struct md_backend_config cfg = {&kv, 1};
-        struct md_kv bad = {"colour", "red"};
-        struct md_backend_config badcfg = {&bad, 1};
-        struct md_kv badn = {"nthread", "zero"};
-        struct md_backend_config badncfg = {&badn, 1};
+    bench_paths(model, path, sizeof(path));
+    if (!rows_read(path, 30, 1, &r))
+        fail_msg("cannot read '%s' (set MD_PEERS)", path);
+    assert_int_equal(r.n, 2000);
+    inst = load_ok("trees", model);
+    describe("trees", inst, &d);
+    assert_int_equal(d.n_features, 30);
+    assert_int_equal(d.n_outputs, 1);
+    assert_int_equal(d.kind, MD_BACKEND_OUT_PROBABILITY);
+    assert_null(d.feature_names);
+    assert_string_equal(d.objective, "binary:logistic");
+    for (i = 0; i < r.n; i++) {
+        float out = -1;
 
-        assert_int_equal(md_backend_find("trees")->load(MODELS "regression.json", &cfg, &inst, &err),
-                         MD_EINVAL);
-        assert_int_equal(md_backend_find("xgboost")->load(MODELS "regression.json", &badcfg, &inst,
-                                                          &err),
-                         MD_EINVAL);
-        assert_non_null(strstr(err.msg, "colour"));
-        assert_int_equal(md_backend_find("xgboost")->load(MODELS "regression.json", &badncfg,
-                                                          &inst, &err),
-                         MD_EINVAL);
-        assert_int_equal(md_backend_find("xgboost")->load(MODELS "regression.json", &cfg, &inst,
-                                                          &err),
-                         MD_OK);
-        md_backend_find("xgboost")->free(inst);
+        predict_ok("trees", inst, r.x + i * 30, 1, &out);
+        assert_close(&out, &r.ref[i], 1, "bench row");
     }
-    assert_null(load("xgboost", "tests/data/models/nonexistent.json", MD_EIO, NULL));
-    /* Truncated copies of the benchmark model at many lengths. */
-    {
-        FILE *f = fopen(peers_path("bench_model.json", path, sizeof(path)), "rb");
-        char *buf = md_xmalloc(1 << 20);
-        size_t len = fread(buf, 1, 1 << 20, f);
-        size_t cut;
-
-        fclose(f);
-        for (cut = 0; cut < len; cut += len / 37 + 1) {
-            md_err_clear(&err);
-            inst = NULL;
-            assert_int_equal(md_trees__load_buffer(buf, cut, &inst, &err), MD_ECORRUPT);
-            assert_null(inst);
-        }
-        free(buf);
-    }
+    md_backend_trees.free(inst);
+    rows_release(&r);
 }
 
-/* The two engines agree on every example model the trees engine accepts. */
-static void test_examples_agree(void **state)
+static void test_bench_rows_batch(void **state)
+{
+    char model[512];
+    char path[512];
+    struct rows r;
+    float *out;
+    void *inst;
+    size_t n;
+
+    (void)state;
+    bench_paths(model, path, sizeof(path));
+    if (!rows_read(path, 30, 1, &r))
+        fail_msg("cannot read '%s' (set MD_PEERS)", path);
+    inst = load_ok("trees", model);
+    out = calloc(r.n, sizeof(float));
+    assert_non_null(out);
+    predict_ok("trees", inst, r.x, r.n, out);
+    assert_close(out, r.ref, r.n, "bench batch");
+    /* Batches of every size up to 40 rows, from odd offsets: whole blocks and tails. */
+    for (n = 0; n <= 40; n++) {
+        size_t at = 7 * n + 3;
+
+        memset(out, 0, r.n * sizeof(float));
+        predict_ok("trees", inst, r.x + at * 30, n, out);
+        assert_close(out, r.ref + at, n, "bench sub-batch");
+    }
+    md_backend_trees.free(inst);
+    free(out);
+    rows_release(&r);
+}
+
+static void test_bench_agrees_with_xgboost(void **state)
+{
+    char model[512];
+    char path[512];
+    struct rows r;
+    float *a;
+    float *b;
+    void *t;
+    void *x;
+    size_t i;
+
+    (void)state;
+    bench_paths(model, path, sizeof(path));
+    if (!rows_read(path, 30, 1, &r))
+        fail_msg("cannot read '%s' (set MD_PEERS)", path);
+    t = load_ok("trees", model);
+    x = load_ok("xgboost", model);
+    a = calloc(r.n, sizeof(float));
+    b = calloc(r.n, sizeof(float));
+    assert_true(a != NULL && b != NULL);
+    predict_ok("trees", t, r.x, r.n, a);
+    predict_ok("xgboost", x, r.x, r.n, b);
+    assert_close(a, b, r.n, "trees vs xgboost, batch");
+    for (i = 0; i < r.n; i += 97) {
+        predict_ok("trees", t, r.x + i * 30, 1, a);
+        predict_ok("xgboost", x, r.x + i * 30, 1, b);
+        assert_close(a, b, 1, "trees vs xgboost, one row");
+    }
+    md_backend_find("trees")->free(t);
+    md_backend_find("xgboost")->free(x);
+    free(a);
+    free(b);
+    rows_release(&r);
+}
+
+/* ------------------------------------------- trees against libxgboost, random rows */
+
+/*
+ * n random rows of nf features: ~10% missing, ~1% infinite, ~15% on a split
+ * grid, the rest spread out.
+ */
+static float *random_rows(uint64_t *s, size_t n, size_t nf)
+{
+    float *x = malloc(n * nf * sizeof(float));
+    size_t i;
+
+    assert_non_null(x);
+    for (i = 0; i < n * nf; i++) {
+        double u = rnd(s);
+
+        if (u < 0.10)
+            x[i] = NAN;
+        else if (u < 0.11)
+            x[i] = rnd(s) < 0.5 ? INFINITY : -INFINITY;
+        else if (u < 0.25)
+            x[i] = (float)((int)(rnd(s) * 17) - 8) / 4.0f;
+        else if (u < 0.30)
+            x[i] = (float)(rnd(s) * 2000.0 - 1000.0);
+        else if (u < 0.40)
+            x[i] = (float)(int)(rnd(s) * 6);
+        else
+            x[i] = (float)(rnd(s) * 5.0 - 2.5);
+    }
+    return x;
+}
+
+/* trees and xgboost on n random rows of path's model, one call and row by row. */
+static void compare_engines(const char *path, uint64_t seed, size_t n)
+{
+    struct md_backend_desc dt;
+    struct md_backend_desc dx;
+    void *t = load_ok("trees", path);
+    void *xg = load_ok("xgboost", path);
+    float *x;
+    float *a;
+    float *b;
+    size_t i;
+    char what[600];
+
+    describe("trees", t, &dt);
+    describe("xgboost", xg, &dx);
+    assert_int_equal(dt.n_features, dx.n_features);
+    assert_int_equal(dt.n_outputs, dx.n_outputs);
+    assert_int_equal(dt.kind, dx.kind);
+    assert_string_equal(dt.objective, dx.objective);
+    x = random_rows(&seed, n, dt.n_features);
+    a = calloc(n * dt.n_outputs, sizeof(float));
+    b = calloc(n * dt.n_outputs, sizeof(float));
+    assert_true(a != NULL && b != NULL);
+    predict_ok("trees", t, x, n, a);
+    predict_ok("xgboost", xg, x, n, b);
+    snprintf(what, sizeof(what), "%s: trees vs xgboost", path);
+    assert_close(a, b, n * dt.n_outputs, what);
+    for (i = 0; i < n; i++)
+        predict_ok("trees", t, x + i * dt.n_features, 1, a + i * dt.n_outputs);
+    snprintf(what, sizeof(what), "%s: trees row by row vs xgboost", path);
+    assert_close(a, b, n * dt.n_outputs, what);
+    md_backend_find("trees")->free(t);
+    md_backend_find("xgboost")->free(xg);
+    free(x);
+    free(a);
+    free(b);
+}
+
+static void test_repository_models(void **state)
 {
     glob_t g;
     size_t i;
     size_t checked = 0;
 
     (void)state;
-    if (glob("examples/repo/*/[0-9]*/model.json", 0, NULL, &g) != 0)
+    if (glob("examples/repo/*/[0-9]*/model.json", 0, NULL, &g) != 0) {
+        print_message("no examples/repo/*/[0-9]*/model.json here\n");
         return;
+    }
     for (i = 0; i < g.gl_pathc; i++) {
-        const struct md_backend_ops *tr = md_backend_find("trees");
-        const struct md_backend_ops *xg = md_backend_find("xgboost");
-        struct md_backend_config cfg = {NULL, 0};
-        struct md_backend_desc d;
         struct md_err err;
-        void *t = NULL;
-        void *x = NULL;
-        float *rows;
-        float *a;
-        float *b;
-        size_t n = 500;
-        size_t j;
-        unsigned seed = 7;
+        void *inst = NULL;
 
-        if (tr->load(g.gl_pathv[i], &cfg, &t, &err) != MD_OK)
-            continue; /* not a tree model, or one trees refuses */
-        assert_int_equal(xg->load(g.gl_pathv[i], &cfg, &x, &err), MD_OK);
-        tr->describe(t, &d);
-        rows = md_xmalloc(n * d.n_features * sizeof(float));
-        a = md_xmalloc(n * d.n_outputs * sizeof(float));
-        b = md_xmalloc(n * d.n_outputs * sizeof(float));
-        for (j = 0; j < n * d.n_features; j++) {
-            seed = seed * 1103515245u + 12345u;
-            rows[j] = (seed >> 16) % 10 == 0 ? NAN : (float)((seed >> 8) % 20000) / 100.0f - 50;
-            if (j % d.n_features == 0 && (seed >> 20) % 2)
-                rows[j] = (float)((seed >> 4) % 3);
-        }
-        assert_int_equal(tr->predict(t, rows, n, a, &err), MD_OK);
-        assert_int_equal(xg->predict(x, rows, n, b, &err), MD_OK);
-        for (j = 0; j < n * d.n_outputs; j++)
-            if (fabs((double)a[j] - (double)b[j]) > 1e-6 * (1 + fabs((double)b[j])))
-                fail_msg("%s: output %zu: trees %.9g, xgboost %.9g", g.gl_pathv[i], j, a[j],
-                         b[j]);
-        tr->free(t);
-        xg->free(x);
-        free(rows);
-        free(a);
-        free(b);
+        if (engine_load("trees", g.gl_pathv[i], NULL, 0, &inst, &err) != MD_OK)
+            continue; /* another engine's artifact, or one trees refuses */
+        md_backend_trees.free(inst);
+        compare_engines(g.gl_pathv[i], 0x5eed + i, 500);
         checked++;
     }
+    print_message("%zu repository models checked against libxgboost\n", checked);
     globfree(&g);
-    print_message("example models checked: %zu\n", checked);
+}
+
+/* --------------------------------------------- small models of every objective */
+
+struct small {
+    const char *name;
+    size_t nf;
+    size_t n_out;
+    enum md_backend_out kind;
+    const char *objective;
+};
+
+static const struct small smalls[] = {
+    {"binary", 5, 1, MD_BACKEND_OUT_PROBABILITY, "binary:logistic"},
+    {"binary_base", 5, 1, MD_BACKEND_OUT_PROBABILITY, "binary:logistic"},
+    {"regression", 5, 1, MD_BACKEND_OUT_VALUE, "reg:squarederror"},
+    {"multiclass", 5, 3, MD_BACKEND_OUT_PROBABILITIES, "multi:softprob"},
+    {"forest", 5, 1, MD_BACKEND_OUT_PROBABILITY, "binary:logistic"},
+    {"deep", 5, 1, MD_BACKEND_OUT_VALUE, "reg:squarederror"},
+    {"stump", 5, 1, MD_BACKEND_OUT_VALUE, "reg:squarederror"},
+};
+
+static void test_small_models(void **state)
+{
+    size_t k;
+
+    (void)state;
+    for (k = 0; k < MD_ARRAY_LEN(smalls); k++) {
+        const struct small *sm = &smalls[k];
+        struct md_backend_desc d;
+        char path[256];
+        struct rows r;
+        float *out;
+        void *inst;
+        size_t i;
+
+        snprintf(path, sizeof(path), MODELS "%s.csv", sm->name);
+        if (!rows_read(path, sm->nf, sm->n_out, &r))
+            fail_msg("cannot read '%s'", path);
+        snprintf(path, sizeof(path), MODELS "%s.json", sm->name);
+        inst = load_ok("trees", path);
+        describe("trees", inst, &d);
+        assert_int_equal(d.n_features, sm->nf);
+        assert_int_equal(d.n_outputs, sm->n_out);
+        assert_int_equal(d.kind, sm->kind);
+        assert_string_equal(d.objective, sm->objective);
+        out = calloc(r.n * sm->n_out, sizeof(float));
+        assert_non_null(out);
+        predict_ok("trees", inst, r.x, r.n, out);
+        assert_close(out, r.ref, r.n * sm->n_out, path);
+        for (i = 0; i < r.n; i++)
+            predict_ok("trees", inst, r.x + i * sm->nf, 1, out + i * sm->n_out);
+        assert_close(out, r.ref, r.n * sm->n_out, path);
+        if (sm->kind == MD_BACKEND_OUT_PROBABILITIES) {
+            for (i = 0; i < r.n; i++) {
+                double sum = 0;
+                size_t c;
+
+                for (c = 0; c < sm->n_out; c++)
+                    sum += out[i * sm->n_out + c];
+                assert_true(fabs(sum - 1.0) < 1e-5);
+            }
+        }
+        md_backend_trees.free(inst);
+        compare_engines(path, 77 + k, 500);
+        free(out);
+        rows_release(&r);
+    }
+}
+
+static void test_feature_names(void **state)
+{
+    static const char *const want[] = {"amount", "age", "score", "days", "ratio"};
+    struct md_backend_desc d;
+    void *inst;
+    size_t i;
+
+    (void)state;
+    inst = load_ok("trees", MODELS "binary.json");
+    describe("trees", inst, &d);
+    assert_non_null(d.feature_names);
+    for (i = 0; i < 5; i++)
+        assert_string_equal(d.feature_names[i], want[i]);
+    md_backend_trees.free(inst);
+}
+
+/* ----------------------------------------------- random models against libxgboost */
+
+struct gen {
+    uint64_t s;
+    json_t *left, *right, *parent, *sidx, *cond, *dleft;
+    int n;
+    int nf;
+};
+
+/* A float-exact JSON number (libxgboost reads floats; so must the test's values be). */
+static json_t *jfloat(float v)
+{
+    return json_real((double)v);
+}
+
+static void gen_append(struct gen *g, int parent)
+{
+    g->n++;
+    json_array_append_new(g->left, json_integer(-1));
+    json_array_append_new(g->right, json_integer(-1));
+    json_array_append_new(g->parent, json_integer(parent < 0 ? 2147483647 : parent));
+    json_array_append_new(g->sidx, json_integer(0));
+    json_array_append_new(g->cond, jfloat((float)(rnd(&g->s) * 2 - 1)));
+    json_array_append_new(g->dleft, json_integer(0));
+}
+
+/*
+ * Expands node me into a random subtree, depth first; as XGBoost does, the
+ * two children of a node are numbered together (right = left + 1).
+ */
+static void gen_node(struct gen *g, int me, int depth, int max_depth)
+{
+    float c = rnd(&g->s) < 0.5 ? (float)((int)(rnd(&g->s) * 17) - 8) / 4.0f
+                               : (float)(rnd(&g->s) * 5 - 2.5);
+    int l = g->n;
+
+    if (depth >= max_depth || rnd(&g->s) >= (depth == 0 ? 0.95 : 0.75))
+        return;
+    gen_append(g, me);
+    gen_append(g, me);
+    json_array_set_new(g->sidx, (size_t)me, json_integer((int)(rnd(&g->s) * g->nf)));
+    json_array_set_new(g->cond, (size_t)me, jfloat(c));
+    json_array_set_new(g->dleft, (size_t)me, json_integer(rnd(&g->s) < 0.5));
+    json_array_set_new(g->left, (size_t)me, json_integer(l));
+    json_array_set_new(g->right, (size_t)me, json_integer(l + 1));
+    gen_node(g, l, depth + 1, max_depth);
+    gen_node(g, l + 1, depth + 1, max_depth);
+}
+
+static json_t *zeros(int n, bool real)
+{
+    json_t *a = json_array();
+    int i;
+
+    for (i = 0; i < n; i++)
+        json_array_append_new(a, real ? json_real(0) : json_integer(0));
+    return a;
+}
+
+static json_t *gen_tree(struct gen *g, int id, int max_depth)
+{
+    char num[32];
+    json_t *t = json_object();
+    json_t *tp = json_object();
+
+    g->n = 0;
+    g->left = json_array();
+    g->right = json_array();
+    g->parent = json_array();
+    g->sidx = json_array();
+    g->cond = json_array();
+    g->dleft = json_array();
+    gen_append(g, -1);
+    gen_node(g, 0, 0, max_depth);
+    json_object_set_new(t, "id", json_integer(id));
+    json_object_set_new(t, "left_children", g->left);
+    json_object_set_new(t, "right_children", g->right);
+    json_object_set_new(t, "parents", g->parent);
+    json_object_set_new(t, "split_indices", g->sidx);
+    json_object_set_new(t, "split_conditions", g->cond);
+    json_object_set_new(t, "default_left", g->dleft);
+    json_object_set_new(t, "split_type", zeros(g->n, false));
+    json_object_set_new(t, "base_weights", zeros(g->n, true));
+    json_object_set_new(t, "loss_changes", zeros(g->n, true));
+    json_object_set_new(t, "sum_hessian", zeros(g->n, true));
+    json_object_set_new(t, "categories", json_array());
+    json_object_set_new(t, "categories_nodes", json_array());
+    json_object_set_new(t, "categories_segments", json_array());
+    json_object_set_new(t, "categories_sizes", json_array());
+    snprintf(num, sizeof(num), "%d", g->n);
+    json_object_set_new(tp, "num_nodes", json_string(num));
+    snprintf(num, sizeof(num), "%d", g->nf);
+    json_object_set_new(tp, "num_feature", json_string(num));
+    json_object_set_new(tp, "num_deleted", json_string("0"));
+    json_object_set_new(tp, "size_leaf_vector", json_string("0"));
+    json_object_set_new(t, "tree_param", tp);
+    return t;
+}
+
+/*
+ * A random model on the template's learner (objective, base_score,
+ * num_class): n_trees trees of random shapes and depths up to 9, nf features.
+ * Written to a temporary file whose path goes into path.
+ */
+static void gen_model(const char *tpl, uint64_t seed, int n_trees, int nf, char *path, size_t cap)
+{
+    struct gen g = {seed * 0x9e3779b97f4a7c15ULL + 1, NULL, NULL, NULL, NULL, NULL, NULL, 0, nf};
+    json_error_t jerr;
+    json_t *root = json_load_file(tpl, 0, &jerr);
+    json_t *learner;
+    json_t *model;
+    json_t *trees = json_array();
+    json_t *info = json_array();
+    long n_class;
+    char num[32];
+    char *text;
+    int t;
+
+    assert_non_null(root);
+    learner = json_object_get(root, "learner");
+    model = json_object_get(json_object_get(learner, "gradient_booster"), "model");
+    n_class = strtol(json_string_value(json_object_get(
+                         json_object_get(learner, "learner_model_param"), "num_class")),
+                     NULL, 10);
+    for (t = 0; t < n_trees; t++) {
+        json_array_append_new(trees, gen_tree(&g, t, (int)(rnd(&g.s) * 10)));
+        json_array_append_new(info, json_integer(n_class > 1 ? (int)(rnd(&g.s) * n_class) : 0));
+    }
+    json_object_set_new(model, "trees", trees);
+    json_object_set_new(model, "tree_info", info);
+    snprintf(num, sizeof(num), "%d", n_trees);
+    json_object_set_new(json_object_get(model, "gbtree_model_param"), "num_trees",
+                        json_string(num));
+    json_object_set_new(json_object_get(model, "gbtree_model_param"), "num_parallel_tree",
+                        json_string("1"));
+    snprintf(num, sizeof(num), "%d", nf);
+    json_object_set_new(json_object_get(learner, "learner_model_param"), "num_feature",
+                        json_string(num));
+    json_object_set_new(learner, "feature_names", json_array());
+    json_object_set_new(learner, "feature_types", json_array());
+    text = json_dumps(root, JSON_COMPACT);
+    assert_non_null(text);
+    tmp_write(text, strlen(text), path, cap);
+    free(text);
+    json_decref(root);
+}
+
+static void test_random_models(void **state)
+{
+    static const char *const tpl[] = {MODELS "binary_base.json", MODELS "regression.json",
+                                      MODELS "multiclass.json"};
+    uint64_t seed;
+
+    (void)state;
+    for (seed = 1; seed <= 12; seed++) {
+        char path[64];
+
+        gen_model(tpl[seed % 3], seed, 1 + (int)(seed * 7 % 40), 3 + (int)(seed % 9), path,
+                  sizeof(path));
+        compare_engines(path, seed, 300);
+        unlink(path);
+    }
+}
+
+/* --------------------------------------------------- split rule, missing values */
+
+static void test_split_rule(void **state)
+{
+    /* Feature 1 against 0.5: left leaf -1, right leaf 2. */
+    const float xs[][3] = {
+        {0, 0.4f, 0},     {0, 0.5f, 0},      {0, 0.50000006f, 0},     {9, NAN, 9},
+        {0, INFINITY, 0}, {0, -INFINITY, 0}, {NAN, 0.49999997f, NAN},
+    };
+    const float left_default[] = {-1, 2, 2, -1, 2, -1, -1};
+    const float right_default[] = {-1, 2, 2, 2, 2, -1, -1};
+    char *dr = replace(tiny, "\"default_left\":[1,0,0]", "\"default_left\":[0,0,0]");
+    void *a = load_tiny(tiny);
+    void *b = load_tiny(dr);
+    float out[7];
+    size_t i;
+
+    (void)state;
+
+    for (i = 0; i < 7; i++)
+        predict_ok("trees", a, xs[i], 1, &out[i]);
+    assert_close(out, left_default, 7, "missing goes left");
+    for (i = 0; i < 7; i++)
+        predict_ok("trees", b, xs[i], 1, &out[i]);
+    assert_close(out, right_default, 7, "missing goes right");
+    md_backend_trees.free(a);
+    md_backend_trees.free(b);
+    free(dr);
+}
+
+/* Booleans for default_left, unreachable (deleted) nodes, a lone leaf. */
+static void test_lenient_forms(void **state)
+{
+    char *a = replace(tiny, "\"default_left\":[1,0,0]", "\"default_left\":[true,false,false]");
+    char *b = replace(tiny, "\"num_nodes\":\"3\"", "\"num_nodes\":\"4\"");
+    char *c;
+    char *d;
+    const float row[3] = {0, NAN, 0};
+    float out;
+    void *inst;
+
+    (void)state;
+
+    inst = load_tiny(a);
+    predict_ok("trees", inst, row, 1, &out);
+    assert_true(out == -1.0f);
+    md_backend_trees.free(inst);
+    /* A fourth node nothing points to: ignored, as libxgboost ignores deleted nodes. */
+    c = replace(b, "\"left_children\":[1,-1,-1]", "\"left_children\":[1,-1,-1,-1]");
+    free(b);
+    b = replace(c, "\"right_children\":[2,-1,-1]", "\"right_children\":[2,-1,-1,-1]");
+    free(c);
+    c = replace(b, "\"split_indices\":[1,0,0]", "\"split_indices\":[1,0,0,0]");
+    free(b);
+    b = replace(c, "\"split_conditions\":[0.5,-1.0,2.0]", "\"split_conditions\":[0.5,-1,2,7]");
+    free(c);
+    c = replace(b, "\"default_left\":[1,0,0]", "\"default_left\":[1,0,0,0]");
+    free(b);
+    b = replace(c, "\"split_type\":[0,0,0]", "\"split_type\":[0,0,0,0]");
+    free(c);
+    d = replace(b, "\"base_weights\":[0,0,0]", "\"base_weights\":[0,0,0,0]");
+    inst = load_tiny(d);
+    predict_ok("trees", inst, row, 1, &out);
+    assert_true(out == -1.0f);
+    md_backend_trees.free(inst);
+    free(d);
+    /* A tree that is one leaf. */
+    c = replace(tiny, "\"left_children\":[1,-1,-1]", "\"left_children\":[-1,-1,-1]");
+    inst = load_tiny(c);
+    predict_ok("trees", inst, row, 1, &out);
+    assert_true(out == 0.5f);
+    md_backend_trees.free(inst);
+    free(a);
+    free(b);
+    free(c);
+}
+
+/* XGBoost's bare NaN and Infinity words: NaN leaves, refused thresholds, names untouched. */
+static void test_nonfinite_words(void **state)
+{
+    char *a = replace(tiny, "[0.5,-1.0,2.0]", "[0.5,NaN,2.0]");
+    char *b = replace(tiny, "[0.5,-1.0,2.0]", "[-Infinity,-1.0,2.0]");
+    char *c = replace(tiny, "[0.5,-1.0,2.0]", "[NaN,-1.0,2.0]");
+    char *d = replace(tiny, "\"feature_names\":[]", "\"feature_names\":[\"NaN\",\"I\\\"\",\"c\"]");
+    char *e = replace(tiny, "\"base_weights\":[0,0,0]", "\"base_weights\":[Infinity,NaN,0]");
+    char *f = replace(tiny, "[0.5,-1.0,2.0]", "[0.5,-Infinity,Infinity]");
+    char *g = replace(tiny, "[0.5,-1.0,2.0]", "[0.5,\"Inf\",2]");
+    const float row_right[3] = {0, 1, 0};
+    const float row[3] = {0, 0, 0};
+    struct md_backend_desc desc;
+    float out;
+    void *inst;
+
+    (void)state;
+    inst = load_tiny(a);
+    predict_ok("trees", inst, row, 1, &out);
+    assert_true(isnan(out));
+    md_backend_trees.free(inst);
+    refuse_buffer(b, MD_ECORRUPT, "split_conditions[0]: -Infinity is not a threshold");
+    refuse_buffer(c, MD_ECORRUPT, "split_conditions[0]: NaN is not a threshold");
+    inst = load_tiny(d);
+    describe("trees", inst, &desc);
+    assert_string_equal(desc.feature_names[0], "NaN");
+    assert_string_equal(desc.feature_names[1], "I\"");
+    md_backend_trees.free(inst);
+    inst = load_tiny(e);
+    md_backend_trees.free(inst);
+    inst = load_tiny(f);
+    predict_ok("trees", inst, row, 1, &out);
+    assert_true(isinf(out) && out < 0);
+    predict_ok("trees", inst, row_right, 1, &out);
+    assert_true(isinf(out) && out > 0);
+    md_backend_trees.free(inst);
+    refuse_buffer(g, MD_ECORRUPT, "split_conditions[1]: a string, expected a number");
+    free(f);
+    free(g);
+    refuse_buffer("{\"learner\": NaNa}", MD_ECORRUPT, "not valid JSON");
+    refuse_buffer("{\"learner\": Nope}", MD_ECORRUPT, "not valid JSON");
+    free(a);
+    free(b);
+    free(c);
+    free(d);
+    free(e);
+}
+
+/* A model with 40000 features: the 12-byte node layout and heap row copies. */
+static void test_wide_model(void **state)
+{
+    char *a = replace(tiny, "\"num_feature\":\"3\",\"num_target\"",
+                      "\"num_feature\":\"40000\",\"num_target\"");
+    char *b = replace(a, "\"split_indices\":[1,0,0]", "\"split_indices\":[39999,0,0]");
+    const size_t nf = 40000;
+    float *x = calloc(20 * nf, sizeof(float));
+    float out[20];
+    struct md_backend_desc d;
+    void *inst;
+    size_t i;
+
+    (void)state;
+
+    assert_non_null(x);
+    inst = load_tiny(b);
+    describe("trees", inst, &d);
+    assert_int_equal(d.n_features, nf);
+    for (i = 0; i < 20; i++)
+        x[i * nf + nf - 1] = i % 3 == 0 ? NAN : (float)(i % 2);
+    predict_ok("trees", inst, x, 20, out);
+    for (i = 0; i < 20; i++)
+        assert_true(out[i] == (i % 3 == 0 || i % 2 == 0 ? -1.0f : 2.0f));
+    predict_ok("trees", inst, x + nf, 1, out);
+    assert_true(out[0] == 2.0f);
+    md_backend_trees.free(inst);
+    free(x);
+    free(a);
+    free(b);
+}
+
+/* ------------------------------------------------------- refusals and corrupt files */
+
+struct bad {
+    const char *from;
+    const char *to;
+    int code;
+    const char *needle;
+};
+
+static const struct bad bads[] = {
+    {"\"left_children\":[1,-1,-1]", "\"left_children\":[9,-1,-1]", MD_ECORRUPT,
+     "trees[0].left_children[0]: child 9 out of range (3 nodes)"},
+    {"\"left_children\":[1,-1,-1]", "\"left_children\":[-2,-1,-1]", MD_ECORRUPT,
+     "left_children[0]: child -2 out of range"},
+    {"\"right_children\":[2,-1,-1]", "\"right_children\":[3,-1,-1]", MD_ECORRUPT,
+     "trees[0].right_children[0]: child 3 out of range (3 nodes)"},
+    {"\"right_children\":[2,-1,-1]", "\"right_children\":[1,-1,-1]", MD_ECORRUPT,
+     "trees[0].right_children[0]: 1 is not the left child + 1 (2), as XGBoost lays trees out"},
+    {"\"left_children\":[1,-1,-1]", "\"left_children\":[2,-1,-1]", MD_ECORRUPT,
+     "right_children[0]: 2 is not the left child + 1 (3)"},
+    {"\"left_children\":[1,-1,-1],\"right_children\":[2,-1,-1]",
+     "\"left_children\":[1,-1,0],\"right_children\":[2,-1,1]", MD_ECORRUPT,
+     "trees[0]: node 2 has a child reached twice (0, 1): a cycle or a shared node"},
+    {"\"split_indices\":[1,0,0]", "\"split_indices\":[3,0,0]", MD_ECORRUPT,
+     "trees[0].split_indices[0]: feature 3 out of range (num_feature 3)"},
+    {"\"split_conditions\":[0.5,-1.0,2.0]", "\"split_conditions\":[0.5,-1.0]", MD_ECORRUPT,
+     "trees[0].split_conditions: 2 entries, expected 3"},
+    {"\"default_left\":[1,0,0]", "\"default_left\":[1,0,0,1]", MD_ECORRUPT,
+     "trees[0].default_left: 4 entries, expected 3"},
+    {"\"base_weights\":[0,0,0]", "\"base_weights\":[0]", MD_ECORRUPT,
+     "trees[0].base_weights: 1 entries"},
+    {"\"num_nodes\":\"3\"", "\"num_nodes\":\"4\"", MD_ECORRUPT, "tree_param.num_nodes says 4"},
+    {"\"learner\":", "\"learnerX\":", MD_ECORRUPT, "learner: missing"},
+    {"\"num_trees\":\"1\"", "\"num_trees\":\"2\"", MD_ECORRUPT, "1 trees, num_trees says 2"},
+    {"\"tree_info\":[0]", "\"tree_info\":[1]", MD_ECORRUPT, "tree_info[0]: not a class"},
+    {"\"tree_info\":[0]", "\"tree_info\":{}", MD_ECORRUPT,
+     "model.tree_info: an object, expected an array"},
+    {"\"id\":0", "\"id\":5", MD_ECORRUPT, "trees[0].id: 5 is out of range or repeated"},
+    {"\"id\":0,", "", MD_ECORRUPT, "trees[0].id: missing"},
+    {"\"split_conditions\":[0.5,", "\"split_conditions\":[1e39,", MD_ECORRUPT,
+     "split_conditions[0]: 1e+39 is not a finite float threshold"},
+    {"\"split_conditions\":[0.5,", "\"split_conditions\":[\"a\",", MD_ECORRUPT,
+     "split_conditions[0]: a string, expected a number"},
+    {"\"left_children\":[1,", "\"left_children\":[1.5,", MD_ECORRUPT,
+     "left_children[0]: a number, expected an integer"},
+    {"\"default_left\":[1,", "\"default_left\":[\"x\",", MD_ECORRUPT,
+     "default_left[0]: a string, expected 0 or 1"},
+    {"\"split_indices\":[1,", "\"split_indices\":[null,", MD_ECORRUPT,
+     "split_indices[0]: null, expected an integer"},
+    {"\"num_feature\":\"3\",\"num_target\"", "\"num_feature\":\"x\",\"num_target\"", MD_ECORRUPT,
+     "learner.learner_model_param.num_feature: 'x' is not a finite number"},
+    {"\"num_feature\":\"3\",\"num_target\"", "\"num_feature\":\"0\",\"num_target\"", MD_ECORRUPT,
+     "num_feature: 0 is not an integer from 1"},
+    {"\"base_score\":\"0\"", "\"base_score\":\"nan\"", MD_ECORRUPT,
+     "base_score: 'nan' is not a finite number"},
+    {"\"base_score\":\"0\",", "", MD_ECORRUPT, "learner_model_param.base_score: missing"},
+    {"\"feature_names\":[]", "\"feature_names\":[\"a\"]", MD_ECORRUPT,
+     "learner.feature_names: 1 names, num_feature says 3"},
+    {"\"feature_names\":[]", "\"feature_names\":[\"a\",\"b\",7]", MD_ECORRUPT,
+     "learner.feature_names[2]: a number, expected a string"},
+    {"\"trees\":[{", "\"trees\":[7],\"x\":[{", MD_ECORRUPT,
+     "trees[0]: a number, expected an object"},
+    {"\"reg:squarederror\"", "\"multi:softprob\"", MD_ECORRUPT, "num_class: 0 is below 2"},
+    {"\"split_type\":[0,0,0]", "\"split_type\":[1,0,0]", MD_EUNSUPPORTED,
+     "split_type[0]: categorical splits are not supported by the trees engine; use backend "
+     "xgboost"},
+    {"\"categories\":[]", "\"categories\":[1]", MD_EUNSUPPORTED, "categories: categorical"},
+    {"\"reg:squarederror\"", "\"reg:gamma\"", MD_EUNSUPPORTED,
+     "learner.objective.name: 'reg:gamma' is not supported by the trees engine"},
+    {"\"name\":\"gbtree\"", "\"name\":\"dart\"", MD_EUNSUPPORTED,
+     "'dart' boosters are not supported"},
+    {"\"num_target\":\"1\"", "\"num_target\":\"2\"", MD_EUNSUPPORTED, "2 targets"},
+    {"\"size_leaf_vector\":\"0\",\"num_deleted\"", "\"size_leaf_vector\":\"2\",\"num_deleted\"",
+     MD_EUNSUPPORTED, "vector leaves"},
+};
+
+static void test_corrupt_and_refused(void **state)
+{
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < MD_ARRAY_LEN(bads); i++) {
+        char *s = replace(tiny, bads[i].from, bads[i].to);
+
+        refuse_buffer(s, bads[i].code, bads[i].needle);
+        free(s);
+    }
+}
+
+static void test_objective_checks(void **state)
+{
+    char *a = replace(tiny, "\"reg:squarederror\"", "\"binary:logistic\"");
+    char *b = replace(a, "\"base_score\":\"0\"", "\"base_score\":\"1\"");
+    char *c = replace(a, "\"num_class\":\"0\"", "\"num_class\":\"3\"");
+    char *d = replace(tiny, "\"reg:squarederror\"", "\"multi:softprob\"");
+    char *e = replace(d, "\"num_class\":\"0\"", "\"num_class\":\"1\"");
+
+    (void)state;
+    refuse_buffer(a, MD_ECORRUPT, "base_score: 0 is not in (0, 1) for binary:logistic");
+    refuse_buffer(b, MD_ECORRUPT, "base_score: 1 is not in (0, 1)");
+    refuse_buffer(c, MD_ECORRUPT, "num_class: 3 classes for 'binary:logistic'");
+    refuse_buffer(e, MD_ECORRUPT, "num_class: 1 is below 2 for multi:softprob");
+    free(a);
+    free(b);
+    free(c);
+    free(d);
+    free(e);
+}
+
+static void test_not_json(void **state)
+{
+    static const char *const junk[] = {"", "{", "hello", "{\"learner\": {]", "[]", "7", "null"};
+    size_t len;
+    char *good = slurp(MODELS "binary.json", &len);
+    struct md_err err;
+    void *inst;
+    size_t cut;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < MD_ARRAY_LEN(junk); i++)
+        refuse_buffer(junk[i], MD_ECORRUPT, i == 4 ? "top level: " : "not valid JSON");
+    /* Every truncation of a real model is refused, never loaded or crashed on. */
+    for (cut = 0; cut < len; cut += 1 + cut / 16) {
+        inst = (void *)1;
+        assert_int_equal(md_trees__load_buffer(good, cut, &inst, &err), MD_ECORRUPT);
+        assert_null(inst);
+    }
+    assert_int_equal(md_trees__load_buffer(good, len, &inst, &err), MD_OK);
+    md_backend_trees.free(inst);
+    free(good);
+}
+
+static void test_refused_models(void **state)
+{
+    static const struct {
+        const char *file;
+        const char *needle;
+    } refused[] = {
+        {"categorical.json", "categorical splits are not supported"},
+        {"dart.json", "'dart' boosters are not supported"},
+        {"gblinear.json", "'gblinear' boosters are not supported"},
+        {"softmax.json", "'multi:softmax' is not supported"},
+        {"reg_logistic.json", "'reg:logistic' is not supported"},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < MD_ARRAY_LEN(refused); i++) {
+        char path[256];
+        struct md_err err;
+        void *inst = (void *)1;
+
+        snprintf(path, sizeof(path), MODELS "%s", refused[i].file);
+        assert_int_equal(engine_load("trees", path, NULL, 0, &inst, &err), MD_EUNSUPPORTED);
+        assert_null(inst);
+        if (strstr(err.msg, refused[i].needle) == NULL)
+            fail_msg("%s: '%s'", path, err.msg);
+    }
+}
+
+static void test_files(void **state)
+{
+    size_t len;
+    char *good = slurp(MODELS "binary.json", &len);
+    char path[64];
+    struct md_err err;
+    void *inst = (void *)1;
+
+    (void)state;
+    assert_int_equal(engine_load("trees", "tests/data/models/no-such.json", NULL, 0, &inst, &err),
+                     MD_EIO);
+    assert_null(inst);
+    assert_non_null(strstr(err.msg, "cannot open 'tests/data/models/no-such.json'"));
+    assert_int_equal(engine_load("trees", "tests/data/models", NULL, 0, &inst, &err), MD_EIO);
+    assert_non_null(strstr(err.msg, "not a regular file"));
+    tmp_write(good, len / 2, path, sizeof(path));
+    assert_int_equal(engine_load("trees", path, NULL, 0, &inst, &err), MD_ECORRUPT);
+    assert_non_null(strstr(err.msg, "not valid JSON"));
+    unlink(path);
+    tmp_write(good, len, path, sizeof(path));
+    assert_int_equal(engine_load("trees", path, NULL, 0, &inst, &err), MD_OK);
+    md_backend_trees.free(inst);
+    unlink(path);
+    free(good);
+}
+
+static void test_options_refused(void **state)
+{
+    const struct md_kv opt = {"nthread", "2"};
+    struct md_err err;
+    void *inst = (void *)1;
+
+    (void)state;
+    assert_int_equal(engine_load("trees", MODELS "binary.json", &opt, 1, &inst, &err), MD_EINVAL);
+    assert_null(inst);
+    assert_string_equal(err.msg,
+                        "engine option 'nthread': unknown to backend 'trees', which takes none");
+}
+
+static void test_ops_table(void **state)
+{
+    (void)state;
+    assert_ptr_equal(md_backend_find("trees"), &md_backend_trees);
+    assert_int_equal(md_backend_trees.abi, MD_BACKEND_ABI);
+    assert_string_equal(md_backend_trees.name, "trees");
+    assert_null(md_backend_trees.learn);
+    assert_null(md_backend_trees.train);
+    md_backend_trees.free(NULL);
+}
+
+/* ------------------------------------------------------------------- threads */
+
+struct job {
+    void *inst;
+    const struct rows *r;
+    size_t bad;
+};
+
+static void *predict_job(void *arg)
+{
+    struct job *j = arg;
+    float *out = calloc(j->r->n, sizeof(float));
+    struct md_err err;
+    size_t i;
+    int round;
+
+    if (out == NULL)
+        abort();
+    for (round = 0; round < 5; round++) {
+        if (md_backend_trees.predict(j->inst, j->r->x, j->r->n, out, &err) != MD_OK)
+            j->bad++;
+        for (i = 0; i < j->r->n; i++) {
+            if (!(fabs(out[i] - j->r->ref[i]) <= TOL))
+                j->bad++;
+        }
+        for (i = round; i < j->r->n; i += 5) {
+            if (md_backend_trees.predict(j->inst, j->r->x + i * 30, 1, out, &err) != MD_OK ||
+                !(fabs(out[0] - j->r->ref[i]) <= TOL))
+                j->bad++;
+        }
+    }
+    free(out);
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    char model[512];
+    char path[512];
+    struct rows r;
+    pthread_t th[4];
+    struct job jobs[4];
+    void *inst;
+    int i;
+
+    (void)state;
+    bench_paths(model, path, sizeof(path));
+    if (!rows_read(path, 30, 1, &r))
+        fail_msg("cannot read '%s' (set MD_PEERS)", path);
+    inst = load_ok("trees", model);
+    for (i = 0; i < 4; i++) {
+        jobs[i] = (struct job){inst, &r, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, predict_job, &jobs[i]), 0);
+    }
+    for (i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(jobs[i].bad, 0);
+    }
+    md_backend_trees.free(inst);
+    rows_release(&r);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bench_rows_match_libxgboost),
-        cmocka_unit_test(test_objectives),
-        cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_corrupt_models),
-        cmocka_unit_test(test_examples_agree),
+        cmocka_unit_test(test_bench_rows_single),
+        cmocka_unit_test(test_bench_rows_batch),
+        cmocka_unit_test(test_bench_agrees_with_xgboost),
+        cmocka_unit_test(test_repository_models),
+        cmocka_unit_test(test_small_models),
+        cmocka_unit_test(test_feature_names),
+        cmocka_unit_test(test_random_models),
+        cmocka_unit_test(test_split_rule),
+        cmocka_unit_test(test_lenient_forms),
+        cmocka_unit_test(test_nonfinite_words),
+        cmocka_unit_test(test_wide_model),
+        cmocka_unit_test(test_corrupt_and_refused),
+        cmocka_unit_test(test_objective_checks),
+        cmocka_unit_test(test_not_json),
+        cmocka_unit_test(test_refused_models),
+        cmocka_unit_test(test_files),
+        cmocka_unit_test(test_options_refused),
+        cmocka_unit_test(test_ops_table),
+        cmocka_unit_test(test_threads),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_xgboost.c: the reference engine (backend `xgboost`, libxgboost's C
+ * API): load, describe, predict against the Python package's outputs,
+ * options, refused objectives, unreadable and corrupt files, concurrent
+ * predictions.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+
+#include "engine_rows.h"
+
+#define TOL    1e-6
+#define MODELS "tests/data/models/"
+
+static const struct md_backend_ops *xgb(void)
+{
+    const struct md_backend_ops *ops = md_backend_find("xgboost");
+
+    assert_non_null(ops);
+    return ops;
+}
+
+static void *load_ok(const char *path, const struct md_kv *opts, size_t n_opt)
+{
+    struct md_err err;
+    void *inst = NULL;
+
+    if (engine_load("xgboost", path, opts, n_opt, &inst, &err) != MD_OK)
+        fail_msg("loading '%s': %s", path, err.msg);
+    assert_non_null(inst);
+    return inst;
+}
+
+static void predict_ok(void *inst, const float *x, size_t n, float *out)
+{
+    struct md_err err;
+
+    md_err_clear(&err);
+    if (xgb()->predict(inst, x, n, out, &err) != MD_OK)
+        fail_msg("predict: %s", err.msg);
+}
+
+static void assert_close(const float *got, const float *want, size_t n, const char *what)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (!(fabs((double)got[i] - (double)want[i]) <= TOL))
+            fail_msg("%s: value %zu: got %.9g, want %.9g", what, i, (double)got[i],
+                     (double)want[i]);
+}
+
+static void refuse(const char *path, const struct md_kv *opts, size_t n_opt, int code,
+                   const char *needle)
+{
+    struct md_err err;
+    void *inst = (void *)1;
+    int rc = engine_load("xgboost", path, opts, n_opt, &inst, &err);
+
+    if (rc != code || strstr(err.msg, needle) == NULL)
+        fail_msg("%s: want %s with '%s', got %s: '%s'", path, md_strerror(code), needle,
+                 md_strerror(rc), err.msg);
+    assert_null(inst);
+}
+
+static void test_bench_model(void **state)
+{
+    const struct md_kv opt = {"nthread", "2"};
+    char model[512];
+    char path[512];
+    struct md_backend_desc d;
+    struct rows r;
+    float *out;
+    void *inst;
+    size_t i;
+
+    (void)state;
+    peers("bench_model.json", model, sizeof(model));
+    peers("bench_rows.csv", path, sizeof(path));
+    if (!rows_read(path, 30, 1, &r))
+        fail_msg("cannot read '%s' (set MD_PEERS)", path);
+    inst = load_ok(model, &opt, 1);
+    xgb()->describe(inst, &d);
+    assert_int_equal(d.n_features, 30);
+    assert_int_equal(d.n_outputs, 1);
+    assert_int_equal(d.kind, MD_BACKEND_OUT_PROBABILITY);
+    assert_null(d.feature_names);
+    assert_string_equal(d.objective, "binary:logistic");
+    out = calloc(r.n, sizeof(float));
+    assert_non_null(out);
+    predict_ok(inst, r.x, r.n, out);
+    assert_close(out, r.ref, r.n, "bench batch");
+    for (i = 0; i < r.n; i += 13) {
+        predict_ok(inst, r.x + i * 30, 1, out);
+        assert_close(out, &r.ref[i], 1, "bench row");
+    }
+    predict_ok(inst, NULL, 0, out);
+    xgb()->free(inst);
+    free(out);
+    rows_release(&r);
+}
+
+static void test_models(void **state)
+{
+    static const struct {
+        const char *name;
+        size_t n_out;
+        enum md_backend_out kind;
+        const char *objective;
+    } models[] = {
+        {"binary", 1, MD_BACKEND_OUT_PROBABILITY, "binary:logistic"},
+        {"multiclass", 3, MD_BACKEND_OUT_PROBABILITIES, "multi:softprob"},
+        {"regression", 1, MD_BACKEND_OUT_VALUE, "reg:squarederror"},
+        {"reg_logistic", 1, MD_BACKEND_OUT_VALUE, "reg:logistic"},
+        {"forest", 1, MD_BACKEND_OUT_PROBABILITY, "binary:logistic"},
+        {"dart", 1, MD_BACKEND_OUT_PROBABILITY, "binary:logistic"},
+        {"gblinear", 1, MD_BACKEND_OUT_VALUE, "reg:squarederror"},
+    };
+    size_t k;
+
+    (void)state;
+    for (k = 0; k < MD_ARRAY_LEN(models); k++) {
+        struct md_backend_desc d;
+        char path[256];
+        struct rows r;
+        float *out;
+        void *inst;
+        size_t i;
+
+        snprintf(path, sizeof(path), MODELS "%s.csv", models[k].name);
+        if (!rows_read(path, 5, models[k].n_out, &r))
+            fail_msg("cannot read '%s'", path);
+        snprintf(path, sizeof(path), MODELS "%s.json", models[k].name);
+        inst = load_ok(path, NULL, 0);
+        xgb()->describe(inst, &d);
+        assert_int_equal(d.n_features, 5);
+        assert_int_equal(d.n_outputs, models[k].n_out);
+        assert_int_equal(d.kind, models[k].kind);
+        assert_string_equal(d.objective, models[k].objective);
+        out = calloc(r.n * d.n_outputs, sizeof(float));
+        assert_non_null(out);
+        predict_ok(inst, r.x, r.n, out);
+        assert_close(out, r.ref, r.n * d.n_outputs, path);
+        for (i = 0; i < r.n; i++)
+            predict_ok(inst, r.x + i * 5, 1, out + i * d.n_outputs);
+        assert_close(out, r.ref, r.n * d.n_outputs, path);
+        xgb()->free(inst);
+        free(out);
+        rows_release(&r);
+    }
+}
+
+static void test_feature_names(void **state)
+{
+    static const char *const want[] = {"amount", "age", "score", "days", "ratio"};
+    struct md_backend_desc d;
+    void *inst;
+    size_t i;
+
+    (void)state;
+    inst = load_ok(MODELS "binary.json", NULL, 0);
+    xgb()->describe(inst, &d);
+    assert_non_null(d.feature_names);
+    for (i = 0; i < 5; i++)
+        assert_string_equal(d.feature_names[i], want[i]);
+    xgb()->free(inst);
+    inst = load_ok(MODELS "regression.json", NULL, 0);
+    xgb()->describe(inst, &d);
+    assert_null(d.feature_names);
+    xgb()->free(inst);
+}
+
+/* What the trees engine refuses, this one runs: categorical splits. */
+static void test_categorical(void **state)
+{
+    const float x[2][5] = {{0, 0, 0, 0, 1}, {0, 0, 0, 0, 2}};
+    struct md_backend_desc d;
+    float out[2];
+    void *inst;
+
+    (void)state;
+    inst = load_ok(MODELS "categorical.json", NULL, 0);
+    xgb()->describe(inst, &d);
+    assert_int_equal(d.kind, MD_BACKEND_OUT_PROBABILITY);
+    predict_ok(inst, &x[0][0], 2, out);
+    /* Trained on y = (category is 1 or 3). */
+    assert_true(out[0] > 0.5f);
+    assert_true(out[1] < 0.5f);
+    xgb()->free(inst);
+}
+
+static void test_options(void **state)
+{
+    const struct md_kv unknown[] = {{"nthread", "1"}, {"max_batch", "8"}};
+    const struct md_kv bad[] = {
+        {"nthread", "0"}, {"nthread", "two"}, {"nthread", "4x"},
+        {"nthread", ""},  {"nthread", "1e3"},
+    };
+    size_t i;
+
+    (void)state;
+    refuse(MODELS "binary.json", unknown, 2, MD_EINVAL,
+           "engine option 'max_batch': unknown to backend 'xgboost' (known: nthread)");
+    for (i = 0; i < MD_ARRAY_LEN(bad); i++)
+        refuse(MODELS "binary.json", &bad[i], 1, MD_EINVAL, "engine option 'nthread': '");
+    xgb()->free(load_ok(MODELS "binary.json", unknown, 1));
+}
+
+static void test_refused(void **state)
+{
+    (void)state;
+    refuse(MODELS "softmax.json", NULL, 0, MD_EUNSUPPORTED,
+           "objective 'multi:softmax': its output is not a probability");
+}
+
+static void test_files(void **state)
+{
+    FILE *f = fopen(MODELS "binary.json", "rb");
+    char buf[65536];
+    char path[64];
+    size_t n;
+
+    (void)state;
+    assert_non_null(f);
+    n = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    refuse(MODELS "no-such.json", NULL, 0, MD_EIO, "cannot open 'tests/data/models/no-such.json'");
+    refuse("tests/data/models", NULL, 0, MD_EIO, "not a regular file");
+    tmp_write(buf, n / 2, path, sizeof(path));
+    refuse(path, NULL, 0, MD_ECORRUPT, "model: libxgboost: ");
+    unlink(path);
+    tmp_write("{\"learner\": 7}", 14, path, sizeof(path));
+    refuse(path, NULL, 0, MD_ECORRUPT, "model: libxgboost: ");
+    unlink(path);
+}
+
+static void test_ops_table(void **state)
+{
+    (void)state;
+    assert_int_equal(xgb()->abi, MD_BACKEND_ABI);
+    assert_string_equal(xgb()->name, "xgboost");
+    assert_null(xgb()->learn);
+    assert_null(xgb()->train);
+    xgb()->free(NULL);
+}
+
+struct job {
+    void *inst;
+    const struct rows *r;
+    size_t bad;
+};
+
+static void *predict_job(void *arg)
+{
+    struct job *j = arg;
+    float *out = calloc(j->r->n * 3, sizeof(float));
+    struct md_err err;
+    size_t i;
+    int round;
+
+    if (out == NULL)
+        abort();
+    for (round = 0; round < 20; round++) {
+        size_t n = round % 2 == 0 ? j->r->n : 1;
+
+        if (xgb()->predict(j->inst, j->r->x, n, out, &err) != MD_OK)
+            j->bad++;
+        for (i = 0; i < n * 3; i++)
+            if (!(fabs(out[i] - j->r->ref[i]) <= TOL))
+                j->bad++;
+    }
+    free(out);
+    return NULL;
+}
+
+/* Concurrent callers on one instance (serialized inside) all get their own answers. */
+static void test_threads(void **state)
+{
+    struct rows r;
+    pthread_t th[4];
+    struct job jobs[4];
+    void *inst;
+    int i;
+
+    (void)state;
+    if (!rows_read(MODELS "multiclass.csv", 5, 3, &r))
+        fail_msg("cannot read multiclass.csv");
+    inst = load_ok(MODELS "multiclass.json", NULL, 0);
+    for (i = 0; i < 4; i++) {
+        jobs[i] = (struct job){inst, &r, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, predict_job, &jobs[i]), 0);
+    }
+    for (i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(jobs[i].bad, 0);
+    }
+    xgb()->free(inst);
+    rows_release(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bench_model),   cmocka_unit_test(test_models),
+        cmocka_unit_test(test_feature_names), cmocka_unit_test(test_categorical),
+        cmocka_unit_test(test_options),       cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_files),         cmocka_unit_test(test_ops_table),
+        cmocka_unit_test(test_threads),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

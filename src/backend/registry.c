@@ -6,12 +6,12 @@
 
 /* extern const struct md_backend_ops md_backend_trees; */
 /* extern const struct md_backend_ops md_backend_xgboost; */
-/* extern const struct md_backend_ops md_backend_linear; */
+extern const struct md_backend_ops md_backend_linear;
 
 static const struct md_backend_ops *const engines[] = {
     /* &md_backend_trees, */
     /* &md_backend_xgboost, */
-    /* &md_backend_linear, */
+    &md_backend_linear,
     NULL,
 };
 

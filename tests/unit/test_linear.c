@@ -531,15 +531,15 @@ static void test_load_file(void **state)
 #define TOY_N 40
 static void toy_set(float *x, float *y)
 {
-    int i;
+    size_t i;
 
     for (i = 0; i < TOY_N; i++) {
         float t = (float)(i % 10) / 10.0f;
-        int pos = i % 2;
+        bool pos = i % 2 == 1;
 
         x[2 * i] = pos ? 1.0f + t : -1.0f - t;
         x[2 * i + 1] = pos ? 0.5f - t * 0.3f : -0.5f + t * 0.3f;
-        y[i] = (float)pos;
+        y[i] = pos ? 1.0f : 0.0f;
     }
 }
 
@@ -606,7 +606,7 @@ static void test_learn_linear(void **state)
     struct md_err err;
     void *inst = must_load(json, &cfg);
     int epoch;
-    int i;
+    size_t i;
 
     (void)state;
     for (i = 0; i < 20; i++) {

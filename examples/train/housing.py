@@ -1,47 +1,83 @@
 #!/usr/bin/python3
-"""House-price regression: gradient-boosted trees (XGBoost, reg:squarederror)
-on synthetic sales, price in thousands. Served by the native `trees` engine.
-Deterministic. Needs Debian's python3-xgboost and python3-numpy.
-Usage: /usr/bin/python3 examples/train/housing.py"""
+# SPDX-License-Identifier: MIT
+"""House prices: XGBoost reg:squarederror on synthetic home sales, served by
+modeld's native trees engine. The target is the sale price in thousands.
+
+Writes examples/repo/housing/1/model.json, examples/data/housing_check.csv and
+examples/data/housing_sample.json. Deterministic: fixed seeds, one thread.
+Run: /usr/bin/python3 examples/train/housing.py
+"""
 import os
 
 import numpy as np
 import xgboost as xgb
 
-from common import version_dir, write_sample
+from common import as_fp32, onehot, version_dir, write_check, write_sample
 
-HOODS = ["downtown", "suburb", "rural", "waterfront"]
-COLUMNS = (["sqft", "bedrooms", "bathrooms", "age_years", "lot_size_sqft"] +
-           ["neighborhood=" + h for h in HOODS])
+NEIGHBORHOODS = ["downtown", "suburb", "rural", "waterfront"]
+NEIGHBORHOOD_P = [0.25, 0.45, 0.22, 0.08]
+PRICE_PER_KSQFT = {"downtown": 390.0, "suburb": 260.0, "rural": 150.0, "waterfront": 520.0}
+
+# Prepared columns, in model.yaml's feature order.
+COLUMNS = (["sqft", "bedrooms", "bathrooms", "age_years", "lot_size_sqft", "garage_spaces"]
+           + ["neighborhood=" + n for n in NEIGHBORHOODS])
+
+
+def synthesize(n, seed):
+    """n sales: prepared columns and the price in thousands."""
+    rng = np.random.default_rng(seed)
+    hood = rng.choice(NEIGHBORHOODS, size=n, p=NEIGHBORHOOD_P)
+    sqft = np.round(np.clip(np.exp(rng.normal(7.45, 0.38, size=n))
+                            * np.where(hood == "downtown", 0.7, 1.0), 350, 12000), -1)
+    bedrooms = np.clip(np.round(sqft / 600 + rng.normal(0, 0.7, size=n)), 0, 9)
+    bathrooms = np.clip(np.round(2 * (bedrooms * 0.6 + rng.normal(0.4, 0.4, size=n))) / 2,
+                        1, 7)
+    age = np.clip(np.round(rng.gamma(2.0, 16, size=n)), 0, 150)
+    lot = np.round(np.where(hood == "rural", rng.lognormal(10.2, 0.6, size=n),
+                            rng.lognormal(8.7, 0.5, size=n)), -1)
+    garage = np.where(hood == "downtown", rng.choice(3, size=n, p=[0.6, 0.3, 0.1]),
+                      rng.choice(4, size=n, p=[0.1, 0.3, 0.5, 0.1]))
+
+    price = (np.array([PRICE_PER_KSQFT[h] for h in hood]) * (sqft / 1000) ** 0.9
+             * (1 - 0.0035 * np.minimum(age, 80)) + 12 * bathrooms + 9 * garage
+             + 18 * np.log1p(lot / 5000))
+    price = np.round(price * rng.lognormal(0, 0.1, size=n), 1)
+    # Downtown condos have no lot of their own; other records just lack it.
+    lot[(hood == "downtown") | (rng.random(n) < 0.1)] = np.nan
+
+    x = np.column_stack([sqft, bedrooms, bathrooms, age, lot, garage,
+                         onehot(hood, NEIGHBORHOODS)])
+    return as_fp32(x), price
 
 
 def main():
-    rng = np.random.default_rng(42)
-    n = 20000
-    sqft = rng.normal(1800, 600, n).clip(300, 12000)
-    bedrooms = np.clip(np.round(sqft / 600 + rng.normal(0, 0.8, n)), 0, 10)
-    bathrooms = np.clip(np.round(bedrooms * 0.6 + rng.normal(0, 0.5, n)) / 1.0, 1, 8)
-    age = rng.integers(0, 120, n)
-    lot = rng.lognormal(8.5, 0.6, n)
-    lot[rng.random(n) < 0.2] = np.nan                # unknown for condos
-    hood = rng.choice(len(HOODS), n, p=[0.25, 0.45, 0.2, 0.1])
-    base = np.array([420.0, 300.0, 180.0, 650.0])[hood]
-    price = (base + 0.16 * sqft + 12 * bathrooms - 1.1 * age + 0.004 * np.nan_to_num(lot, nan=3000)
-             + rng.normal(0, 25, n))
-    X = np.column_stack([sqft, bedrooms, bathrooms, age, lot, np.eye(len(HOODS))[hood]])
-    X = X.astype(np.float32)
-    dtrain = xgb.DMatrix(X, label=price, feature_names=COLUMNS, missing=np.nan)
-    params = {"objective": "reg:squarederror", "max_depth": 6, "eta": 0.1, "tree_method": "hist",
-              "nthread": 1, "seed": 7}
-    xgb.train(params, dtrain, num_boost_round=150).save_model(
-        os.path.join(version_dir("housing", 1), "model.json"))
-    rows = [{"sqft": float(X[i, 0]), "bedrooms": int(X[i, 1]), "bathrooms": float(X[i, 2]),
-             "age_years": int(X[i, 3]), "lot_size_sqft": None if np.isnan(X[i, 4]) else float(X[i, 4]),
-             "neighborhood": HOODS[hood[i]]} for i in range(2)]
+    x, y = synthesize(20000, seed=31)
+    x_test, y_test = synthesize(4000, seed=32)
+    dtrain = xgb.DMatrix(x, label=y, missing=np.nan, feature_names=COLUMNS)
+    params = {"objective": "reg:squarederror", "max_depth": 5, "eta": 0.1,
+              "min_child_weight": 5, "base_score": float(np.mean(y)), "tree_method": "hist",
+              "seed": 7, "nthread": 1, "verbosity": 0}
+    bst = xgb.train(params, dtrain, num_boost_round=120)
+    path = os.path.join(version_dir("housing", 1), "model.json")
+    bst.save_model(path)
+
+    def predict(rows):
+        return bst.predict(xgb.DMatrix(rows, missing=np.nan, feature_names=COLUMNS))
+
+    rmse = float(np.sqrt(np.mean((predict(x_test) - y_test) ** 2)))
+    print("housing v1: %d trees, test RMSE %.1f (thousands; mean price %.1f), %d bytes"
+          % (bst.num_boosted_rounds(), rmse, y_test.mean(), os.path.getsize(path)))
+
+    xc = x_test[:50]
+    write_check("housing", COLUMNS, xc, {"v1:prediction": predict(xc)})
+
     write_sample("housing", [("sqft", "FP32"), ("bedrooms", "INT32"), ("bathrooms", "FP32"),
                              ("age_years", "INT32"), ("lot_size_sqft", "FP32"),
-                             ("neighborhood", "BYTES")], rows)
-    print("housing: mean price %.1f k, version 1 written" % price.mean())
+                             ("garage_spaces", "INT32"), ("neighborhood", "BYTES")],
+                 [{"sqft": 1850, "bedrooms": 3, "bathrooms": 2, "age_years": 12,
+                   "lot_size_sqft": 6500, "garage_spaces": 2, "neighborhood": "suburb"},
+                  {"sqft": 920, "bedrooms": 1, "bathrooms": 1, "age_years": 45,
+                   "lot_size_sqft": None, "garage_spaces": None, "neighborhood": "downtown"}])
 
 
 if __name__ == "__main__":

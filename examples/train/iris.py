@@ -1,31 +1,52 @@
 #!/usr/bin/python3
-"""Iris species: a three-class XGBoost model (multi:softprob) on the iris data
-set that scikit-learn ships, served by the `xgboost` engine (libxgboost).
-Deterministic. Needs Debian's python3-xgboost and python3-sklearn.
-Usage: /usr/bin/python3 examples/train/iris.py"""
+# SPDX-License-Identifier: MIT
+"""Iris species: XGBoost multi:softprob (three classes) on the iris data set
+that scikit-learn ships (no download), served by libxgboost itself through
+modeld's xgboost engine.
+
+Writes examples/repo/iris/1/model.json, examples/data/iris_check.csv and
+examples/data/iris_sample.json. Deterministic: fixed seeds, one thread.
+Run: /usr/bin/python3 examples/train/iris.py
+"""
 import os
 
 import numpy as np
 import xgboost as xgb
 from sklearn.datasets import load_iris
 
-from common import version_dir, write_sample
+from common import as_fp32, version_dir, write_check, write_sample
 
-COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+LABELS = ["setosa", "versicolor", "virginica"]
+COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]  # centimetres
 
 
 def main():
-    data = load_iris()
-    X = data.data.astype(np.float32)
-    y = data.target
-    dtrain = xgb.DMatrix(X, label=y, feature_names=COLUMNS)
+    iris = load_iris()
+    assert list(iris.target_names) == LABELS
+    x = as_fp32(iris.data)
+    y = iris.target
+    # Every third flower is held out: 50 rows, all three species.
+    test = np.arange(len(y)) % 3 == 0
+    dtrain = xgb.DMatrix(x[~test], label=y[~test], feature_names=COLUMNS)
     params = {"objective": "multi:softprob", "num_class": 3, "max_depth": 3, "eta": 0.3,
-              "nthread": 1, "seed": 7}
-    xgb.train(params, dtrain, num_boost_round=20).save_model(
-        os.path.join(version_dir("iris", 1), "model.json"))
-    rows = [dict(zip(COLUMNS, map(float, X[i]))) for i in (0, 100)]
-    write_sample("iris", [(c, "FP32") for c in COLUMNS], rows)
-    print("iris: version 1 written")
+              "tree_method": "hist", "seed": 7, "nthread": 1, "verbosity": 0}
+    bst = xgb.train(params, dtrain, num_boost_round=25)
+    path = os.path.join(version_dir("iris", 1), "model.json")
+    bst.save_model(path)
+
+    xc = x[test]
+    proba = bst.predict(xgb.DMatrix(xc, feature_names=COLUMNS))
+    accuracy = float(np.mean(proba.argmax(axis=1) == y[test]))
+    print("iris v1: %d trees, held-out accuracy %.3f, %d bytes"
+          % (bst.num_boosted_rounds() * 3, accuracy, os.path.getsize(path)))
+    write_check("iris", COLUMNS, xc,
+                {"v1:probability[%s]" % label: proba[:, k] for k, label in enumerate(LABELS)})
+
+    write_sample("iris", [(c, "FP32") for c in COLUMNS],
+                 [{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4,
+                   "petal_width": 0.2},
+                  {"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2,
+                   "petal_width": 2.3}])
 
 
 if __name__ == "__main__":

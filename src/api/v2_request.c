@@ -364,12 +364,71 @@ static int put_leaf(struct conv *cv, const struct md_jnode *v)
     }
 }
 
+/*
+ * The bad element of a packed array, found again for its message: element i
+ * of arr (at tensor index first + i) did not convert.
+ */
+static int packed_error(struct conv *cv, const struct md_jnode *arr, size_t first, size_t i)
+{
+    struct md_jnode num;
+    const char *cursor = NULL;
+    size_t k;
+
+    for (k = 0; k <= i; k++)
+        if (!md_jdom_packed_next(arr, &cursor, &num))
+            return md_err_set(cv->err, MD_EINVAL, "input '%.*s' element %zu: invalid number",
+                              quote_len(strlen(cv->t->name)), cv->t->name, first + i);
+    cv->i = first + i;
+    return elem_range(cv, &num);
+}
+
+/*
+ * The elements of a packed array (numbers only, converted while parsing)
+ * into the tensor from element cv->i on: a tight loop for FP32 and FP64,
+ * element by element for the other types (exact integers come from the
+ * text).
+ */
+static int put_packed(struct conv *cv, const struct md_jnode *arr)
+{
+    struct md_tensor *t = cv->t;
+    size_t first = cv->i;
+    size_t bad;
+    int rc;
+
+    if (t->dtype == MD_DT_FP32) {
+        if (md_jdom_packed_f32(arr, (float *)t->data + first, &bad) != MD_OK)
+            return packed_error(cv, arr, first, bad);
+        cv->i += arr->n;
+        return MD_OK;
+    }
+    if (t->dtype == MD_DT_FP64) {
+        if (md_jdom_packed_f64(arr, (double *)t->data + first, &bad) != MD_OK)
+            return packed_error(cv, arr, first, bad);
+        cv->i += arr->n;
+        return MD_OK;
+    }
+    {
+        struct md_jnode num;
+        const char *cursor = NULL;
+
+        while (md_jdom_packed_next(arr, &cursor, &num)) {
+            rc = put_leaf(cv, &num);
+            if (rc != MD_OK)
+                return rc;
+            cv->i++;
+        }
+    }
+    return MD_OK;
+}
+
 /* Converts the leaves of a nested array; depth is bounded by the parser's limit. */
 static int put_nested(struct conv *cv, const struct md_jnode *arr)
 {
     const struct md_jnode *c;
     int rc;
 
+    if (md_jdom_is_packed(arr))
+        return put_packed(cv, arr);
     for (c = arr->child; c != NULL; c = c->next) {
         if (c->type == MD_J_ARRAY) {
             rc = put_nested(cv, c);
@@ -389,6 +448,8 @@ static size_t count_leaves(const struct md_jnode *arr)
     const struct md_jnode *c;
     size_t n = 0;
 
+    if (md_jdom_is_packed(arr))
+        return arr->n;
     for (c = arr->child; c != NULL; c = c->next)
         n += c->type == MD_J_ARRAY ? count_leaves(c) : 1;
     return n;
@@ -404,6 +465,9 @@ static int put_flat(struct conv *cv, const struct md_jnode *arr)
 {
     const struct md_jnode *c;
     int rc;
+
+    if (md_jdom_is_packed(arr))
+        return put_packed(cv, arr);
 
     if (cv->t->dtype == MD_DT_FP32) {
         float *f = cv->t->data;
@@ -475,10 +539,21 @@ static int find_input_members(const struct md_jnode *in, size_t idx, struct inpu
     return MD_OK;
 }
 
+/* The dimension after d: the next child, or the next number of a packed shape. */
+static const struct md_jnode *next_dim(const struct md_jnode *shape, const struct md_jnode *d,
+                                       const char **cursor, struct md_jnode *num)
+{
+    if (!md_jdom_is_packed(shape))
+        return d->next;
+    return md_jdom_packed_next(shape, cursor, num) ? num : NULL;
+}
+
 static int decode_shape(const struct md_jnode *shape, size_t idx, struct md_tensor *t,
                         struct md_err *err)
 {
     const struct md_jnode *d;
+    struct md_jnode num;
+    const char *cursor = NULL;
     uint64_t count = 1;
     bool zero = false;
     bool big = false;
@@ -491,7 +566,13 @@ static int decode_shape(const struct md_jnode *shape, size_t idx, struct md_tens
         return md_err_set(err, MD_EINVAL, "inputs[%zu].shape: %zu dimensions, at most %d allowed",
                           idx, shape->n, MD_TENSOR_MAX_DIMS);
     t->ndim = 0;
-    for (d = shape->child; d != NULL; d = d->next) {
+    d = shape->child;
+    if (md_jdom_is_packed(shape)) {
+        /* Numbers only: read them one by one from the text, exactly. */
+        cursor = NULL;
+        d = md_jdom_packed_next(shape, &cursor, &num) ? &num : NULL;
+    }
+    for (; d != NULL; d = next_dim(shape, d, &cursor, &num)) {
         int64_t v;
 
         if (d->type != MD_J_NUMBER || md_jdom_i64(d, &v) != MD_OK || v < 0)
@@ -770,6 +851,8 @@ static int decode_inputs(const struct md_jnode *inputs, struct md_infer_request 
     if (inputs->type != MD_J_ARRAY || inputs->n == 0)
         return md_err_set(err, MD_EINVAL, "inputs: expected a non-empty array, got %s",
                           inputs->type == MD_J_ARRAY ? "[]" : jtype_name(inputs->type));
+    if (md_jdom_is_packed(inputs))
+        return md_err_set(err, MD_EINVAL, "inputs[0]: expected an object, got a number");
     req->inputs = md_arena_calloc(a, inputs->n, sizeof(*req->inputs));
     if (req->inputs == NULL)
         return no_memory(err);
@@ -866,6 +949,8 @@ static int decode_outputs(const struct md_jnode *outputs, struct md_infer_reques
                           jtype_name(outputs->type));
     if (outputs->n == 0)
         return MD_OK;
+    if (md_jdom_is_packed(outputs))
+        return md_err_set(err, MD_EINVAL, "outputs[0]: expected an object, got a number");
     req->outputs = md_arena_calloc(a, outputs->n, sizeof(*req->outputs));
     names = md_arena_alloc(a, outputs->n * sizeof(*names));
     if (req->outputs == NULL || names == NULL)
@@ -902,7 +987,7 @@ static int decode_request(const char *body, size_t json_len, struct bin_src *src
     int rc;
 
     memset(req, 0, sizeof(*req));
-    rc = md_jdom_parse(body, json_len, 0, a, &root, err);
+    rc = md_jdom_parse(body, json_len, MD_JDOM_PACKED, a, &root, err);
     if (rc != MD_OK)
         return rc;
     if (root->type != MD_J_OBJECT)

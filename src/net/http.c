@@ -234,6 +234,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             md_api_error_status(&resp, 413, msg);
             return send_reply(h, c, cs, &resp);
         }
+        /* The body's size is known: room for all of it at once, not by doublings
+         * (a size this process cannot allocate is answered as too large). */
+        if (cl != NULL && md_buf_grow(&cs->body, (size_t)strtoull(cl, NULL, 10)) != MD_OK)
+            cs->too_big = true;
         return MHD_YES;
     }
     if (*upload_size > 0) {

@@ -897,16 +897,28 @@ fast_decimal(const unsigned char *p, const unsigned char *end, struct decimal *d
         dot = true;
         while (end - p >= 8) {
             uint64_t v = read8(p);
+            uint64_t m = nondigit_mask(v);
+            int k;
 
-            if (!eight_digits(v))
-                break;
-            w = w * 100000000 + parse8_digits(v);
-            p += 8;
+            if (m == 0) {
+                w = w * 100000000 + parse8_digits(v);
+                p += 8;
+                continue;
+            }
+            /* k < 8 digits, then the end of the number: all of them at once. */
+            k = __builtin_ctzll(m) >> 3;
+            if (k > 0) {
+                v = (v << (8 * (8 - k))) | (0x3030303030303030ULL >> (8 * k));
+                w = w * pow10_u64[k] + parse8_digits(v);
+                p += k;
+            }
+            goto frac_done;
         }
         while (p < end && is_digit(*p)) {
             w = w * 10 + (uint64_t)(*p - '0');
             p++;
         }
+    frac_done:
         if (p == frac)
             return NULL;
         q = -(int64_t)(p - frac);
@@ -1104,7 +1116,7 @@ decimal_to_f64(const struct decimal *d, const unsigned char *p, const unsigned c
     }
     if (!d->truncated) {
         /* Clinger: both operands exact doubles, one correctly rounded operation. */
-        if (d->w <= (1ULL << 53) && d->q >= -22 && d->q <= 22) {
+        if (d->w <= (1ULL << 53) && d->q >= 0 && d->q <= 22) {
             v = (double)d->w;
             v = d->q < 0 ? v / exact_pow10[-d->q] : v * exact_pow10[d->q];
             *out = d->neg ? -v : v;
@@ -1233,13 +1245,12 @@ static const unsigned char *scan_packed(struct parser *ps, const unsigned char *
 
             if (want > most)
                 want = most;
-            grown = md_arena_alloc(ps->a, want * sizeof(*grown));
+            /* In place while the arena's chunk has room: no copy. */
+            grown = md_arena_grow(ps->a, v, cap * sizeof(*v), want * sizeof(*grown));
             if (grown == NULL) {
                 *no_memory = true;
                 return NULL;
             }
-            if (count > 0)
-                memcpy(grown, v, count * sizeof(*v));
             v = grown;
             cap = want;
         }

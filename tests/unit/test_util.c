@@ -323,6 +323,47 @@ static void test_buf_tail_commit(void **state)
     md_buf_release(&b);
 }
 
+static void test_arena_grow(void **state)
+{
+    struct md_arena a;
+    char *p;
+    char *q;
+    char *r;
+
+    (void)state;
+    md_arena_init(&a, 1 << 20);
+    /* The most recent block grows in place while its chunk has room. */
+    p = md_arena_alloc(&a, 100);
+    assert_non_null(p);
+    memset(p, 'x', 100);
+    q = md_arena_grow(&a, p, 100, 4000);
+    assert_ptr_equal(q, p);
+    assert_int_equal(a.used, 4000);
+    assert_int_equal(q[99], 'x');
+    /* Not the most recent: moved, with its bytes. */
+    r = md_arena_alloc(&a, 16);
+    assert_non_null(r);
+    q = md_arena_grow(&a, p, 4000, 5000);
+    assert_non_null(q);
+    assert_true(q != p);
+    assert_int_equal(q[0], 'x');
+    assert_int_equal(q[99], 'x');
+    /* Past the chunk: a new chunk, the bytes copied. */
+    p = md_arena_grow(&a, q, 5000, 200000);
+    assert_non_null(p);
+    assert_int_equal(p[50], 'x');
+    assert_int_equal((uintptr_t)p % 16, 0);
+    /* Past the maximum, or shrinking: NULL, the block kept. */
+    assert_null(md_arena_grow(&a, p, 200000, 2 << 20));
+    assert_null(md_arena_grow(&a, p, 200000, 100));
+    assert_int_equal(p[50], 'x');
+    /* From nothing. */
+    md_arena_reset(&a);
+    p = md_arena_grow(&a, NULL, 0, 64);
+    assert_non_null(p);
+    md_arena_release(&a);
+}
+
 static void test_log_levels(void **state)
 {
     (void)state;
@@ -361,7 +402,7 @@ int main(void)
         cmocka_unit_test(test_fmt),                   cmocka_unit_test(test_log_levels),
         cmocka_unit_test(test_mem),                   cmocka_unit_test(test_fmt_f32_cases),
         cmocka_unit_test(test_fmt_f32_round_trip),    cmocka_unit_test(test_buf_floats),
-        cmocka_unit_test(test_buf_tail_commit),
+        cmocka_unit_test(test_buf_tail_commit),       cmocka_unit_test(test_arena_grow),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -350,7 +350,7 @@ void md_v2_model_stats(struct md_api *api, const struct md_route *rt, struct md_
 /* ---- inference ------------------------------------------------------- */
 
 #define HDR_JSON_LEN "Inference-Header-Content-Length"
-#define BIN_MAX ((size_t)1 << 31)
+#define BIN_MAX      ((size_t)1 << 31)
 
 struct cls_item {
     float value;
@@ -474,11 +474,9 @@ static void put_classes(struct md_buf *b, struct md_buf *bin, int *rc, const str
             size_t idx = items[j].index;
             const char *label =
                 c->task == MD_TASK_CLASSIFICATION && idx < c->n_labels ? c->labels[idx] : NULL;
-            int n = snprintf(txt, sizeof(txt), "%.9g:%zu%s%s", (double)items[j].value, idx,
-                             label ? ":" : "", label ? label : "");
 
-            if (n < 0)
-                n = 0;
+            snprintf(txt, sizeof(txt), "%.9g:%zu%s%s", (double)items[j].value, idx,
+                     label ? ":" : "", label ? label : "");
             put_bytes_elem(b, bin, rc, txt, strlen(txt), i + j == 0);
         }
     }
@@ -522,8 +520,8 @@ static void put_output(struct md_buf *b, struct md_buf *bin, int *rc, const stru
         for (i = 0; i < p->rows; i++)
             *rc |= put_floats(bin, p->scores + i * p->per_row, width, o->dtype == MD_DT_FP64);
     } else {
-        *rc |= md_buf_floats(b, p->scores, p->rows, width, p->per_row, o->dtype == MD_DT_FP64,
-                             "null");
+        *rc |=
+            md_buf_floats(b, p->scores, p->rows, width, p->per_row, o->dtype == MD_DT_FP64, "null");
     }
     end_output(b, rc, bin, start);
 }
@@ -559,8 +557,8 @@ static int decode_raw(const struct md_version *v, const struct md_api_req *req,
     const struct md_contract *c = v->contract;
 
     if (c->n_features == 1)
-        return md_v2_decode_raw(req->body, req->body_len, c->features[0].name,
-                                c->features[0].dtype, 1, req->arena, ir, err);
+        return md_v2_decode_raw(req->body, req->body_len, c->features[0].name, c->features[0].dtype,
+                                1, req->arena, ir, err);
     if (c->bytes_feature != NULL)
         return md_err_set(err, MD_EINVAL,
                           "raw binary request: model '%s' takes %zu inputs, feature '%s' BYTES "

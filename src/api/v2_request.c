@@ -641,7 +641,7 @@ static void *place_fixed(const unsigned char *p, size_t size, size_t esize, stru
 
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     if (((uintptr_t)p & (esize - 1)) == 0)
-        return (void *)(uintptr_t)p; /* read-only from here on: see v2_request.h */
+        return (void *)p; /* read-only from here on: see v2_request.h */
 #endif
     d = md_arena_alloc(a, size > 0 ? size : 1);
     if (d == NULL)
@@ -667,7 +667,8 @@ static int check_bool(const struct md_tensor *t, const unsigned char *p, struct 
 
     for (i = 0; i < t->count; i++)
         if (MD_UNLIKELY(p[i] > 1))
-            return md_err_set(err, MD_EINVAL, "input '%.*s' element %zu: BOOL byte %u is not 0 or 1",
+            return md_err_set(err, MD_EINVAL,
+                              "input '%.*s' element %zu: BOOL byte %u is not 0 or 1",
                               quote_len(strlen(t->name)), t->name, i, p[i]);
     return MD_OK;
 }
@@ -974,9 +975,8 @@ static int decode_outputs(const struct md_jnode *outputs, struct md_infer_reques
  * ------------------------------------------------------------------------ */
 
 /* The JSON document body[0..json_len), binary tensor data from src. */
-static int decode_request(const char *body, size_t json_len, struct bin_src *src,
-                          const char *model, struct md_arena *a, struct md_infer_request *req,
-                          struct md_err *err)
+static int decode_request(const char *body, size_t json_len, struct bin_src *src, const char *model,
+                          struct md_arena *a, struct md_infer_request *req, struct md_err *err)
 {
     struct md_jnode *root;
     const struct md_jnode *id = NULL;
@@ -1047,8 +1047,7 @@ int md_v2_decode_infer(const char *body, size_t len, struct md_arena *a,
     return decode_request(body, len, &src, "", a, req, err);
 }
 
-int md_v2_header_length(const char *value, size_t body_len, size_t *json_len,
-                        struct md_err *err)
+int md_v2_header_length(const char *value, size_t body_len, size_t *json_len, struct md_err *err)
 {
     const char *h = "Inference-Header-Content-Length";
     const char *p = value;
@@ -1083,8 +1082,7 @@ int md_v2_header_length(const char *value, size_t body_len, size_t *json_len,
 }
 
 int md_v2_decode_infer_binary(const char *body, size_t len, size_t json_len, const char *model,
-                              struct md_arena *a, struct md_infer_request *req,
-                              struct md_err *err)
+                              struct md_arena *a, struct md_infer_request *req, struct md_err *err)
 {
     struct bin_src src;
 
@@ -1099,9 +1097,8 @@ int md_v2_decode_infer_binary(const char *body, size_t len, size_t json_len, con
     return decode_request(body, json_len, &src, model != NULL ? model : "", a, req, err);
 }
 
-int md_v2_decode_raw(const char *body, size_t len, const char *name, enum md_dtype dt,
-                     size_t width, struct md_arena *a, struct md_infer_request *req,
-                     struct md_err *err)
+int md_v2_decode_raw(const char *body, size_t len, const char *name, enum md_dtype dt, size_t width,
+                     struct md_arena *a, struct md_infer_request *req, struct md_err *err)
 {
     struct md_tensor *t;
     size_t esize = md_dtype_size(dt);
@@ -1144,8 +1141,10 @@ int md_v2_decode_raw(const char *body, size_t len, const char *name, enum md_dty
                               len, width, md_dtype_name(dt), row);
         rows = len / row;
         if (rows > MAX_ELEMENTS / width)
-            return md_err_set(err, MD_EINVAL, "raw binary request: %zu rows is more than %llu "
-                              "elements", rows, (unsigned long long)MAX_ELEMENTS);
+            return md_err_set(err, MD_EINVAL,
+                              "raw binary request: %zu rows is more than %llu "
+                              "elements",
+                              rows, (unsigned long long)MAX_ELEMENTS);
         t->ndim = 2;
         t->shape[0] = (int64_t)rows;
         t->shape[1] = (int64_t)width;

@@ -79,8 +79,8 @@ int md_v2_decode_infer_binary(const char *body, size_t len, size_t json_len, con
  * binary form. Data points into body when aligned, as above. MD_EINVAL for
  * an empty body or a length that is not a whole number of rows.
  */
-int md_v2_decode_raw(const char *body, size_t len, const char *name, enum md_dtype dt,
-                     size_t width, struct md_arena *a, struct md_infer_request *req,
+int md_v2_decode_raw(const char *body, size_t len, const char *name, enum md_dtype dt, size_t width,
+                     struct md_arena *a, struct md_infer_request *req,
                      struct md_err *err) MD_MUST_CHECK;
 
 #endif

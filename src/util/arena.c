@@ -105,7 +105,7 @@ void *md_arena_grow(struct md_arena *a, void *p, size_t old_n, size_t new_n)
         return p;
     }
     q = md_arena_alloc(a, new_n);
-    if (q != NULL && old_n > 0)
+    if (q != NULL && p != NULL && old_n > 0)
         memcpy(q, p, old_n);
     return q;
 }

@@ -19,9 +19,9 @@
 #include <math.h>
 
 #define F32_MANTISSA_BITS 23
-#define F32_BIAS 127
-#define POW5_INV_BITS 59
-#define POW5_BITS 61
+#define F32_BIAS          127
+#define POW5_INV_BITS     59
+#define POW5_BITS         61
 
 /* pow5_inv_split[i] = floor(2^(pow5bits(i) - 1 + 59) / 5^i) + 1 */
 /* pow5_split[i] = floor(5^i / 2^(pow5bits(i) - 61)) */
@@ -49,7 +49,6 @@ static const uint64_t pow5_split[48] = {
     2117582368135750847U, 1323488980084844279U, 1654361225106055349U, 2067951531382569187U,
     1292469707114105741U, 1615587133892632177U, 2019483917365790221U, 1262177448353618888U,
 };
-
 
 /* ceil(log2(5^e)) for e >= 1, and 1 for e = 0 (valid for e <= 3528). */
 static inline int32_t pow5bits(int32_t e)
@@ -227,7 +226,7 @@ static void f32_decimal(uint32_t ieee_m, uint32_t ieee_e, uint32_t *out_m, int32
 
 static inline int decimal_len(uint32_t v)
 {
-    static const uint32_t pow10[9] = {10,     100,     1000,     10000,    100000,
+    static const uint32_t pow10[9] = {10,      100,      1000,      10000,     100000,
                                       1000000, 10000000, 100000000, 1000000000};
     int n = 1;
 

@@ -859,8 +859,7 @@ static int scan_decimal(const unsigned char *p, const unsigned char *end, struct
 static inline bool eight_digits(uint64_t v)
 {
     return ((v & 0xf0f0f0f0f0f0f0f0ULL) |
-            (((v + 0x0606060606060606ULL) & 0xf0f0f0f0f0f0f0f0ULL) >> 4)) ==
-           0x3333333333333333ULL;
+            (((v + 0x0606060606060606ULL) & 0xf0f0f0f0f0f0f0f0ULL) >> 4)) == 0x3333333333333333ULL;
 }
 
 /*
@@ -1101,9 +1100,10 @@ static const double exact_pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6, 
  * The double nearest the decimal d scanned from the number text p..end
  * (which the rare slow path reads again); MD_EINVAL when out of range.
  */
-static inline __attribute__((always_inline)) int
-decimal_to_f64(const struct decimal *d, const unsigned char *p, const unsigned char *end,
-               double *out)
+static inline __attribute__((always_inline)) int decimal_to_f64(const struct decimal *d,
+                                                                const unsigned char *p,
+                                                                const unsigned char *end,
+                                                                double *out)
 {
     uint64_t bits;
     uint64_t bits2;

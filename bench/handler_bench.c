@@ -2,18 +2,24 @@
 /*
  * handler_bench.c: nanoseconds per V2 infer request through the router and
  * handler, without HTTP: what modeld itself adds to each request.
- * Usage: handler_bench REPO MODEL BODY.json [ITERATIONS]
+ * Usage: handler_bench REPO MODEL BODY [ITERATIONS [JSON_LEN]]; with JSON_LEN
+ * the request carries Inference-Header-Content-Length: JSON_LEN (a body of
+ * JSON and binary tensor data, or 0 for a raw binary body).
  */
 #include "net/router.h"
 #include "util/mem.h"
 #include "watch/metrics.h"
 
+#include <strings.h>
 #include <time.h>
 
-static const char *no_header(void *conn, const char *name)
+static const char *json_len_header;
+
+static const char *header(void *conn, const char *name)
 {
     (void)conn;
-    (void)name;
+    if (strcasecmp(name, "Inference-Header-Content-Length") == 0)
+        return json_len_header;
     return NULL;
 }
 
@@ -41,9 +47,11 @@ int main(int argc, char **argv)
     int s;
 
     if (argc < 4) {
-        fprintf(stderr, "usage: handler_bench REPO MODEL BODY.json [ITERATIONS]\n");
+        fprintf(stderr, "usage: handler_bench REPO MODEL BODY [ITERATIONS [JSON_LEN]]\n");
         return 2;
     }
+    if (argc > 5)
+        json_len_header = argv[5];
     if (md_repo_open(argv[1], &repo, &err) != MD_OK) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
@@ -69,8 +77,8 @@ int main(int argc, char **argv)
 
         for (i = 0; i < iters / 100; i++) {
             struct md_api_req req = {"POST", path, body, len, &arena, "0123456789abcdef0123456789abcdef",
-                                     md_now_ns(), no_header, NULL};
-            struct md_api_resp resp = {200, &reply, "application/json", "", NULL, MD_API_OTHER};
+                                     md_now_ns(), header, NULL};
+            struct md_api_resp resp = {200, &reply, "application/json", "", NULL, MD_API_OTHER, 0};
 
             md_buf_reset(&reply);
             md_router_dispatch(&api, &req, &resp);

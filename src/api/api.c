@@ -41,6 +41,7 @@ void md_api_error_status(struct md_api_resp *resp, int status, const char *msg)
     md_buf_reset(resp->body);
     resp->status = status;
     resp->content_type = "application/json";
+    resp->json_len = 0;
     if (md_buf_puts(resp->body, "{\"error\":") != MD_OK ||
         md_buf_json_str(resp->body, msg, strlen(msg)) != MD_OK ||
         md_buf_putc(resp->body, '}') != MD_OK) {

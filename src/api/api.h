@@ -59,6 +59,9 @@ struct md_api_resp {
     char retry_after[16];          /* "" or seconds for Retry-After */
     const char *allow;             /* Allow header for a 405, or NULL */
     enum md_api_family family;     /* for the request counters */
+    size_t json_len;               /* 0; or the body is json_len bytes of JSON followed by
+                                      binary tensor data, sent with the header
+                                      Inference-Header-Content-Length: json_len */
 };
 
 /* A parsed route: which handler, and the names in the path. */

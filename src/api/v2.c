@@ -2,8 +2,9 @@
 /*
  * v2.c: the Open Inference Protocol (KServe V2) over REST: health, server and
  * model metadata, model configuration, statistics and inference. Request
- * bodies are decoded by v2_request.c; this file resolves the model version,
- * runs the prediction and encodes the answer.
+ * bodies are decoded by v2_request.c; this file picks the body's form (JSON,
+ * JSON and binary tensor data, raw binary), resolves the model version, runs
+ * the prediction and encodes the answer, binary outputs after the JSON.
  */
 #include "api/handlers.h"
 #include "api/v2_request.h"
@@ -34,7 +35,7 @@ void md_v2_server_metadata(struct md_api *api, struct md_api_req *req, struct md
     PUT(",\"version\":");
     PUTSTR(api->version);
     PUT(",\"extensions\":[\"model_repository\",\"model_configuration\",\"statistics\","
-        "\"classification\"]}");
+        "\"classification\",\"binary_tensor_data\"]}");
     finish(resp, r);
 }
 
@@ -348,6 +349,9 @@ void md_v2_model_stats(struct md_api *api, const struct md_route *rt, struct md_
 
 /* ---- inference ------------------------------------------------------- */
 
+#define HDR_JSON_LEN "Inference-Header-Content-Length"
+#define BIN_MAX      ((size_t)1 << 31)
+
 struct cls_item {
     float value;
     size_t index;
@@ -363,63 +367,138 @@ static int cmp_cls(const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
-/* One output tensor, as JSON, for the rows of p. */
-static void put_output(struct md_buf *b, int *rc, const struct md_version *v,
+/* Appends v as 4 little-endian bytes. */
+static int put_le32(struct md_buf *bin, uint32_t v)
+{
+    unsigned char q[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 24)};
+
+    return md_buf_append(bin, q, sizeof(q));
+}
+
+/* Appends n floats as little-endian FP32, or as FP64 when wide. */
+static int put_floats(struct md_buf *bin, const float *s, size_t n, bool wide)
+{
+    uint32_t u;
+    uint64_t w;
+    double d;
+    size_t i;
+    int rc = MD_OK;
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (!wide)
+        return md_buf_append(bin, s, n * sizeof(*s));
+#endif
+    for (i = 0; i < n && rc == MD_OK; i++) {
+        if (!wide) {
+            memcpy(&u, &s[i], sizeof(u));
+            rc = put_le32(bin, u);
+            continue;
+        }
+        d = (double)s[i];
+        memcpy(&w, &d, sizeof(w));
+        rc = put_le32(bin, (uint32_t)w);
+        if (rc == MD_OK)
+            rc = put_le32(bin, (uint32_t)(w >> 32));
+    }
+    return rc;
+}
+
+/*
+ * One BYTES element: into bin as a 4-byte length and the bytes when bin is
+ * not NULL, else into the JSON data array (first: no comma before it).
+ */
+static void put_bytes_elem(struct md_buf *b, struct md_buf *bin, int *rc, const char *s, size_t n,
+                           bool first)
+{
+    if (bin != NULL) {
+        *rc |= put_le32(bin, (uint32_t)n);
+        *rc |= md_buf_append(bin, s, n);
+        return;
+    }
+    if (!first)
+        PUT(",");
+    *rc |= md_buf_json_str(b, s, n);
+}
+
+/* Ends an output's JSON: the data array is closed, or binary says how many bytes. */
+static void end_output(struct md_buf *b, int *rc, const struct md_buf *bin, size_t start)
+{
+    if (bin == NULL) {
+        PUT("]}");
+        return;
+    }
+    PUT(",\"parameters\":{\"binary_data_size\":");
+    PUTI((int64_t)(bin->len - start));
+    PUT("}}");
+}
+
+/* Classification extension: top-k "<value>:<index>[:<label>]" per row, best first. */
+static void put_classes(struct md_buf *b, struct md_buf *bin, int *rc, const struct md_version *v,
+                        const struct md_prediction *p, size_t width, int64_t topk)
+{
+    const struct md_contract *c = v->contract;
+    struct cls_item items[256];
+    bool two = v->desc.kind == MD_BACKEND_OUT_PROBABILITY;
+    size_t classes = two ? 2 : width;
+    size_t k = (size_t)topk < classes ? (size_t)topk : classes;
+    size_t start = bin != NULL ? bin->len : 0;
+    size_t i;
+    size_t j;
+
+    if (classes > MD_ARRAY_LEN(items))
+        k = 0;
+    PUT(",\"datatype\":\"BYTES\",\"shape\":[");
+    PUTI((int64_t)p->rows);
+    PUT(",");
+    PUTI((int64_t)k);
+    PUT(bin != NULL ? "]" : "],\"data\":[");
+    for (i = 0; i < p->rows && k > 0; i++) {
+        const float *s = p->scores + i * p->per_row;
+
+        if (two) {
+            /* One probability stands for two classes: P(0) = 1 - P(1). */
+            items[0].value = 1.0f - s[0];
+            items[0].index = 0;
+            items[1].value = s[0];
+            items[1].index = 1;
+        } else {
+            for (j = 0; j < classes; j++) {
+                items[j].value = s[j];
+                items[j].index = j;
+            }
+        }
+        qsort(items, classes, sizeof(items[0]), cmp_cls);
+        for (j = 0; j < k; j++) {
+            char txt[320];
+            size_t idx = items[j].index;
+            const char *label =
+                c->task == MD_TASK_CLASSIFICATION && idx < c->n_labels ? c->labels[idx] : NULL;
+
+            snprintf(txt, sizeof(txt), "%.9g:%zu%s%s", (double)items[j].value, idx,
+                     label ? ":" : "", label ? label : "");
+            put_bytes_elem(b, bin, rc, txt, strlen(txt), i + j == 0);
+        }
+    }
+    end_output(b, rc, bin, start);
+}
+
+/*
+ * One output tensor for the rows of p: its data in the JSON, or, when bin is
+ * not NULL, its bytes appended to bin and their count in the JSON.
+ */
+static void put_output(struct md_buf *b, struct md_buf *bin, int *rc, const struct md_version *v,
                        const struct md_prediction *p, const struct md_output *o, int64_t topk)
 {
     const struct md_contract *c = v->contract;
     size_t width = md_infer_output_width(v, o->kind);
+    size_t start = bin != NULL ? bin->len : 0;
     size_t i;
-    size_t j;
 
     PUT("{\"name\":");
     PUTSTR(o->name);
     if (topk > 0 && o->kind != MD_OUT_LABEL) {
-        /* Classification extension: "<value>:<index>[:<label>]", best first. */
-        struct cls_item items[256];
-        bool binary = v->desc.kind == MD_BACKEND_OUT_PROBABILITY;
-        size_t classes = binary ? 2 : width;
-        size_t k = (size_t)topk < classes ? (size_t)topk : classes;
-
-        if (classes > MD_ARRAY_LEN(items))
-            k = 0;
-        PUT(",\"datatype\":\"BYTES\",\"shape\":[");
-        PUTI((int64_t)p->rows);
-        PUT(",");
-        PUTI((int64_t)k);
-        PUT("],\"data\":[");
-        for (i = 0; i < p->rows; i++) {
-            const float *s = p->scores + i * p->per_row;
-
-            if (binary) {
-                /* One probability stands for two classes: P(0) = 1 - P(1). */
-                items[0].value = 1.0f - s[0];
-                items[0].index = 0;
-                items[1].value = s[0];
-                items[1].index = 1;
-            } else {
-                for (j = 0; j < classes && j < MD_ARRAY_LEN(items); j++) {
-                    items[j].value = s[j];
-                    items[j].index = j;
-                }
-            }
-            if (k > 0)
-                qsort(items, classes, sizeof(items[0]), cmp_cls);
-            for (j = 0; j < k; j++) {
-                char txt[320];
-                size_t idx = items[j].index;
-                const char *label = c->task == MD_TASK_CLASSIFICATION && idx < c->n_labels
-                                        ? c->labels[idx]
-                                        : NULL;
-
-                snprintf(txt, sizeof(txt), "%.9g:%zu%s%s", (double)items[j].value, idx,
-                         label ? ":" : "", label ? label : "");
-                if (i + j > 0)
-                    PUT(",");
-                PUTSTR(txt);
-            }
-        }
-        PUT("]}");
+        put_classes(b, bin, rc, v, p, width, topk);
         return;
     }
     PUT(",\"datatype\":");
@@ -428,26 +507,23 @@ static void put_output(struct md_buf *b, int *rc, const struct md_version *v,
     PUTI((int64_t)p->rows);
     PUT(",");
     PUTI((int64_t)width);
-    PUT("],\"data\":[");
-    for (i = 0; i < p->rows; i++) {
-        const float *s = p->scores + i * p->per_row;
+    PUT(bin != NULL ? "]" : "],\"data\":[");
+    if (o->kind == MD_OUT_LABEL) {
+        for (i = 0; i < p->rows; i++) {
+            const char *label = c->labels[md_infer_label(v, p, i)];
 
-        if (i > 0)
-            PUT(",");
-        if (o->kind == MD_OUT_LABEL) {
-            PUTSTR(c->labels[md_infer_label(v, p, i)]);
-            continue;
+            put_bytes_elem(b, bin, rc, label, strlen(label), i == 0);
         }
-        for (j = 0; j < width; j++) {
-            if (j > 0)
-                PUT(",");
-            if (o->dtype == MD_DT_FP64)
-                *rc |= md_buf_f64(b, (double)s[j], "null");
-            else
-                *rc |= md_buf_f32(b, s[j], "null");
-        }
+    } else if (bin != NULL && width == p->per_row) {
+        *rc |= put_floats(bin, p->scores, p->rows * width, o->dtype == MD_DT_FP64);
+    } else if (bin != NULL) {
+        for (i = 0; i < p->rows; i++)
+            *rc |= put_floats(bin, p->scores + i * p->per_row, width, o->dtype == MD_DT_FP64);
+    } else {
+        *rc |=
+            md_buf_floats(b, p->scores, p->rows, width, p->per_row, o->dtype == MD_DT_FP64, "null");
     }
-    PUT("]}");
+    end_output(b, rc, bin, start);
 }
 
 /* Checks the requested outputs against the contract; MD_EINVAL naming one it lacks. */
@@ -471,6 +547,56 @@ static int check_outputs(const struct md_version *v, const struct md_infer_reque
     return MD_OK;
 }
 
+/*
+ * A raw binary body (Inference-Header-Content-Length: 0) is the bytes of the
+ * model's one input: its only feature, or the FP32 rows of the 2-D form.
+ */
+static int decode_raw(const struct md_version *v, const struct md_api_req *req,
+                      struct md_infer_request *ir, struct md_err *err)
+{
+    const struct md_contract *c = v->contract;
+
+    if (c->n_features == 1)
+        return md_v2_decode_raw(req->body, req->body_len, c->features[0].name, c->features[0].dtype,
+                                1, req->arena, ir, err);
+    if (c->bytes_feature != NULL)
+        return md_err_set(err, MD_EINVAL,
+                          "raw binary request: model '%s' takes %zu inputs, feature '%s' BYTES "
+                          "among them, and a raw body carries one; send a JSON header and its "
+                          "length in " HDR_JSON_LEN,
+                          v->model, c->n_features, c->bytes_feature->name);
+    return md_v2_decode_raw(req->body, req->body_len, c->input_tensor, MD_DT_FP32, c->n_features,
+                            req->arena, ir, err);
+}
+
+/* Decodes the body as JSON, JSON and binary tensor data, or raw binary, as the headers say. */
+static int decode_body(const struct md_version *v, const struct md_api_req *req,
+                       struct md_infer_request *ir, struct md_err *err)
+{
+    const char *h = req->header != NULL ? req->header(req->conn, HDR_JSON_LEN) : NULL;
+    size_t json_len;
+    int rc;
+
+    if (h == NULL)
+        return md_v2_decode_infer(req->body, req->body_len, req->arena, ir, err);
+    memset(ir, 0, sizeof(*ir));
+    rc = md_v2_header_length(h, req->body_len, &json_len, err);
+    if (rc != MD_OK)
+        return rc;
+    if (json_len == 0)
+        return decode_raw(v, req, ir, err);
+    return md_v2_decode_infer_binary(req->body, req->body_len, json_len, v->model, req->arena, ir,
+                                     err);
+}
+
+/* Whether requested output i (SIZE_MAX: every output, none named) goes out in binary. */
+static bool binary_output(const struct md_infer_request *ir, size_t i)
+{
+    if (i != SIZE_MAX && ir->outputs[i].binary_given)
+        return ir->outputs[i].binary;
+    return ir->binary_output;
+}
+
 void md_v2_infer(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                  struct md_api_resp *resp)
 {
@@ -479,6 +605,9 @@ void md_v2_infer(struct md_api *api, const struct md_route *rt, struct md_api_re
     struct md_prediction pred;
     struct md_version *v;
     struct md_err err;
+    struct md_buf bin;
+    bool any_binary = false;
+    size_t n_out;
     size_t i;
     int r = 0;
     int *rc = &r;
@@ -490,7 +619,7 @@ void md_v2_infer(struct md_api *api, const struct md_route *rt, struct md_api_re
         return;
     }
     memset(&pred, 0, sizeof(pred));
-    st = md_v2_decode_infer(req->body, req->body_len, req->arena, &ir, &err);
+    st = decode_body(v, req, &ir, &err);
     if (st == MD_OK)
         st = check_outputs(v, &ir, &err);
     if (st == MD_OK)
@@ -501,6 +630,7 @@ void md_v2_infer(struct md_api *api, const struct md_route *rt, struct md_api_re
         md_api_error(resp, &err);
         return;
     }
+    md_buf_init(&bin, BIN_MAX);
     PUT("{\"model_name\":");
     PUTSTR(v->model);
     PUT(",\"model_version\":");
@@ -512,21 +642,26 @@ void md_v2_infer(struct md_api *api, const struct md_route *rt, struct md_api_re
     PUT(",\"parameters\":{\"request_id\":");
     PUTSTR(req->request_id);
     PUT("},\"outputs\":[");
-    if (ir.n_outputs == 0) {
-        for (i = 0; i < v->contract->n_outputs; i++) {
-            if (i > 0)
-                PUT(",");
-            put_output(b, rc, v, &pred, &v->contract->outputs[i], 0);
-        }
-    } else {
-        for (i = 0; i < ir.n_outputs; i++) {
-            if (i > 0)
-                PUT(",");
-            put_output(b, rc, v, &pred, md_infer_find_output(v, ir.outputs[i].name),
-                       ir.outputs[i].classification);
-        }
+    n_out = ir.n_outputs > 0 ? ir.n_outputs : v->contract->n_outputs;
+    for (i = 0; i < n_out; i++) {
+        bool binary = binary_output(&ir, ir.n_outputs > 0 ? i : SIZE_MAX);
+
+        if (i > 0)
+            PUT(",");
+        any_binary |= binary;
+        if (ir.n_outputs == 0)
+            put_output(b, binary ? &bin : NULL, rc, v, &pred, &v->contract->outputs[i], 0);
+        else
+            put_output(b, binary ? &bin : NULL, rc, v, &pred,
+                       md_infer_find_output(v, ir.outputs[i].name), ir.outputs[i].classification);
     }
     PUT("]}");
+    if (any_binary && r == 0) {
+        resp->json_len = b->len;
+        resp->content_type = "application/octet-stream";
+        PUTN(bin.data, bin.len);
+    }
+    md_buf_release(&bin);
     md_infer_account(v, &pred, r == 0 ? MD_OK : MD_EINTERNAL, md_now_ns() - req->start_ns);
     md_version_unref(v);
     finish(resp, r);

@@ -7,8 +7,13 @@
  * objects are unordered, so "data" may come before "shape"), then checked
  * and converted. Structural errors name the JSON path ("inputs[1].shape:
  * ..."); data errors name the input and the element. Matching the inputs
- * against a model's contract is left to serve/; binary tensor data (the
- * Inference-Header-Content-Length extension) is not decoded here yet.
+ * against a model's contract is left to serve/.
+ *
+ * Binary tensor data (the Inference-Header-Content-Length extension) is not
+ * copied where it need not be: a tensor's data points into the body when the
+ * bytes sit at an address aligned for the datatype on a little-endian host,
+ * and BYTES elements always point into the body; only misaligned (or, on a
+ * big-endian host, every multi-byte) numeric data is copied into the arena.
  */
 #include "api/v2_request.h"
 
@@ -21,6 +26,13 @@
 #define MAX_ELEMENTS ((uint64_t)1 << 31)
 /* How much of a client's name or number text goes into a message. */
 #define QUOTE_MAX 64
+
+/* Where binary tensor data comes from: the bytes after the JSON header. */
+struct bin_src {
+    const unsigned char *p; /* next unread byte */
+    size_t left;            /* bytes from p to the end of the body */
+    bool header;            /* the request had Inference-Header-Content-Length */
+};
 
 static int no_memory(struct md_err *err)
 {
@@ -352,12 +364,71 @@ static int put_leaf(struct conv *cv, const struct md_jnode *v)
     }
 }
 
+/*
+ * The bad element of a packed array, found again for its message: element i
+ * of arr (at tensor index first + i) did not convert.
+ */
+static int packed_error(struct conv *cv, const struct md_jnode *arr, size_t first, size_t i)
+{
+    struct md_jnode num;
+    const char *cursor = NULL;
+    size_t k;
+
+    for (k = 0; k <= i; k++)
+        if (!md_jdom_packed_next(arr, &cursor, &num))
+            return md_err_set(cv->err, MD_EINVAL, "input '%.*s' element %zu: invalid number",
+                              quote_len(strlen(cv->t->name)), cv->t->name, first + i);
+    cv->i = first + i;
+    return elem_range(cv, &num);
+}
+
+/*
+ * The elements of a packed array (numbers only, converted while parsing)
+ * into the tensor from element cv->i on: a tight loop for FP32 and FP64,
+ * element by element for the other types (exact integers come from the
+ * text).
+ */
+static int put_packed(struct conv *cv, const struct md_jnode *arr)
+{
+    struct md_tensor *t = cv->t;
+    size_t first = cv->i;
+    size_t bad;
+    int rc;
+
+    if (t->dtype == MD_DT_FP32) {
+        if (md_jdom_packed_f32(arr, (float *)t->data + first, &bad) != MD_OK)
+            return packed_error(cv, arr, first, bad);
+        cv->i += arr->n;
+        return MD_OK;
+    }
+    if (t->dtype == MD_DT_FP64) {
+        if (md_jdom_packed_f64(arr, (double *)t->data + first, &bad) != MD_OK)
+            return packed_error(cv, arr, first, bad);
+        cv->i += arr->n;
+        return MD_OK;
+    }
+    {
+        struct md_jnode num;
+        const char *cursor = NULL;
+
+        while (md_jdom_packed_next(arr, &cursor, &num)) {
+            rc = put_leaf(cv, &num);
+            if (rc != MD_OK)
+                return rc;
+            cv->i++;
+        }
+    }
+    return MD_OK;
+}
+
 /* Converts the leaves of a nested array; depth is bounded by the parser's limit. */
 static int put_nested(struct conv *cv, const struct md_jnode *arr)
 {
     const struct md_jnode *c;
     int rc;
 
+    if (md_jdom_is_packed(arr))
+        return put_packed(cv, arr);
     for (c = arr->child; c != NULL; c = c->next) {
         if (c->type == MD_J_ARRAY) {
             rc = put_nested(cv, c);
@@ -377,6 +448,8 @@ static size_t count_leaves(const struct md_jnode *arr)
     const struct md_jnode *c;
     size_t n = 0;
 
+    if (md_jdom_is_packed(arr))
+        return arr->n;
     for (c = arr->child; c != NULL; c = c->next)
         n += c->type == MD_J_ARRAY ? count_leaves(c) : 1;
     return n;
@@ -392,6 +465,9 @@ static int put_flat(struct conv *cv, const struct md_jnode *arr)
 {
     const struct md_jnode *c;
     int rc;
+
+    if (md_jdom_is_packed(arr))
+        return put_packed(cv, arr);
 
     if (cv->t->dtype == MD_DT_FP32) {
         float *f = cv->t->data;
@@ -463,10 +539,21 @@ static int find_input_members(const struct md_jnode *in, size_t idx, struct inpu
     return MD_OK;
 }
 
+/* The dimension after d: the next child, or the next number of a packed shape. */
+static const struct md_jnode *next_dim(const struct md_jnode *shape, const struct md_jnode *d,
+                                       const char **cursor, struct md_jnode *num)
+{
+    if (!md_jdom_is_packed(shape))
+        return d->next;
+    return md_jdom_packed_next(shape, cursor, num) ? num : NULL;
+}
+
 static int decode_shape(const struct md_jnode *shape, size_t idx, struct md_tensor *t,
                         struct md_err *err)
 {
     const struct md_jnode *d;
+    struct md_jnode num;
+    const char *cursor = NULL;
     uint64_t count = 1;
     bool zero = false;
     bool big = false;
@@ -479,7 +566,13 @@ static int decode_shape(const struct md_jnode *shape, size_t idx, struct md_tens
         return md_err_set(err, MD_EINVAL, "inputs[%zu].shape: %zu dimensions, at most %d allowed",
                           idx, shape->n, MD_TENSOR_MAX_DIMS);
     t->ndim = 0;
-    for (d = shape->child; d != NULL; d = d->next) {
+    d = shape->child;
+    if (md_jdom_is_packed(shape)) {
+        /* Numbers only: read them one by one from the text, exactly. */
+        cursor = NULL;
+        d = md_jdom_packed_next(shape, &cursor, &num) ? &num : NULL;
+    }
+    for (; d != NULL; d = next_dim(shape, d, &cursor, &num)) {
         int64_t v;
 
         if (d->type != MD_J_NUMBER || md_jdom_i64(d, &v) != MD_OK || v < 0)
@@ -501,31 +594,177 @@ static int decode_shape(const struct md_jnode *shape, size_t idx, struct md_tens
     return MD_OK;
 }
 
-static int decode_input_params(const struct md_jnode *params, size_t idx, struct md_tensor *t,
+/* The input's parameters; *bin_size is binary_data_size, or -1 when absent. */
+static int decode_input_params(const struct md_jnode *params, size_t idx, int64_t *bin_size,
                                struct md_err *err)
 {
     const struct md_jnode *m;
+    int64_t v;
 
+    *bin_size = -1;
     if (params->type != MD_J_OBJECT)
         return md_err_set(err, MD_EINVAL, "inputs[%zu].parameters: expected an object, got %s", idx,
                           jtype_name(params->type));
     for (m = params->child; m != NULL; m = m->next) {
-        if (KEY_IS(m, "binary_data_size"))
-            return md_err_set(err, MD_EUNSUPPORTED,
-                              "input '%.*s': binary tensor data needs the "
-                              "Inference-Header-Content-Length header",
-                              quote_len(strlen(t->name)), t->name);
-        if (!is_scalar(m))
+        if (KEY_IS(m, "binary_data_size")) {
+            if (m->type != MD_J_NUMBER || md_jdom_i64(m, &v) != MD_OK || v < 0)
+                return md_err_set(err, MD_EINVAL,
+                                  "inputs[%zu].parameters.binary_data_size: expected a "
+                                  "non-negative integer",
+                                  idx);
+            *bin_size = v;
+        } else if (!is_scalar(m)) {
             return bad_param("inputs", idx, m, "a string, number or boolean", err);
+        }
     }
     return MD_OK;
 }
 
+/* ------------------------------------------------------------------------
+ * Binary tensor data
+ * ------------------------------------------------------------------------ */
+
+static uint32_t le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/*
+ * size bytes of little-endian elements of esize bytes at p as tensor data:
+ * p itself when the host is little-endian and p is aligned for the type,
+ * else an aligned copy in the arena (byte-swapped on a big-endian host).
+ * NULL when the arena is exhausted.
+ */
+static void *place_fixed(const unsigned char *p, size_t size, size_t esize, struct md_arena *a)
+{
+    unsigned char *d;
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (((uintptr_t)p & (esize - 1)) == 0)
+        return (void *)p; /* read-only from here on: see v2_request.h */
+#endif
+    d = md_arena_alloc(a, size > 0 ? size : 1);
+    if (d == NULL)
+        return NULL;
+    if (size > 0)
+        memcpy(d, p, size);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    for (size_t i = 0; i + esize <= size; i += esize)
+        for (size_t j = 0; j < esize / 2; j++) {
+            unsigned char c = d[i + j];
+
+            d[i + j] = d[i + esize - 1 - j];
+            d[i + esize - 1 - j] = c;
+        }
+#endif
+    return d;
+}
+
+/* BOOL data must be bytes 0 or 1, as JSON's true and false would be. */
+static int check_bool(const struct md_tensor *t, const unsigned char *p, struct md_err *err)
+{
+    size_t i;
+
+    for (i = 0; i < t->count; i++)
+        if (MD_UNLIKELY(p[i] > 1))
+            return md_err_set(err, MD_EINVAL,
+                              "input '%.*s' element %zu: BOOL byte %u is not 0 or 1",
+                              quote_len(strlen(t->name)), t->name, i, p[i]);
+    return MD_OK;
+}
+
+/* BYTES elements from size bytes at p: each a 4-byte length, then its bytes. */
+static int take_bytes(struct md_tensor *t, const unsigned char *p, size_t size, struct md_arena *a,
+                      struct md_err *err)
+{
+    int nl = quote_len(strlen(t->name));
+    struct md_bytes *v;
+    size_t off = 0;
+    size_t i;
+    char buf[MD_TENSOR_MAX_DIMS * 21 + 4];
+
+    /* Each element takes 4 bytes at least: this bounds the allocation by the body. */
+    if (t->count > size / 4)
+        return md_err_set(err, MD_EINVAL,
+                          "input '%.*s': binary_data_size %zu is too small for the %zu BYTES "
+                          "elements of shape %s (4 bytes of length each)",
+                          nl, t->name, size, t->count, shape_str(t, buf, sizeof(buf)));
+    v = md_arena_alloc(a, t->count > 0 ? t->count * sizeof(*v) : 1);
+    if (v == NULL)
+        return no_memory(err);
+    for (i = 0; i < t->count; i++) {
+        uint32_t n;
+
+        if (size - off < 4)
+            return md_err_set(err, MD_EINVAL,
+                              "input '%.*s' element %zu: its 4-byte length runs past "
+                              "binary_data_size %zu",
+                              nl, t->name, i, size);
+        n = le32(p + off);
+        off += 4;
+        if (n > size - off)
+            return md_err_set(err, MD_EINVAL,
+                              "input '%.*s' element %zu: length %u runs past binary_data_size %zu",
+                              nl, t->name, i, n, size);
+        v[i].p = (const char *)p + off;
+        v[i].len = n;
+        off += n;
+    }
+    if (off != size)
+        return md_err_set(err, MD_EINVAL,
+                          "input '%.*s': binary_data_size %zu holds more than the %zu BYTES "
+                          "elements of shape %s (%zu bytes left over)",
+                          nl, t->name, size, t->count, shape_str(t, buf, sizeof(buf)), size - off);
+    t->data = v;
+    return MD_OK;
+}
+
+/* The next size bytes of the binary part as t's data. */
+static int take_binary(struct md_tensor *t, uint64_t size, struct bin_src *src, struct md_arena *a,
+                       struct md_err *err)
+{
+    int nl = quote_len(strlen(t->name));
+    const unsigned char *p = src->p;
+    size_t esize;
+    size_t need;
+    char buf[MD_TENSOR_MAX_DIMS * 21 + 4];
+
+    if (!src->header)
+        return md_err_set(err, MD_EINVAL,
+                          "input '%.*s': binary_data_size needs a valid "
+                          "Inference-Header-Content-Length header",
+                          nl, t->name);
+    if (size > src->left)
+        return md_err_set(err, MD_EINVAL,
+                          "unexpected size for input '%.*s', expecting %llu additional bytes, "
+                          "%zu left in the body",
+                          nl, t->name, (unsigned long long)size, src->left);
+    src->p += size;
+    src->left -= (size_t)size;
+    if (t->dtype == MD_DT_BYTES)
+        return take_bytes(t, p, (size_t)size, a, err);
+    esize = md_dtype_size(t->dtype);
+    need = t->count * esize; /* count <= 2^31, esize <= 8: no overflow */
+    if (size != need)
+        return md_err_set(err, MD_EINVAL,
+                          "input byte size mismatch for input '%.*s': shape %s of %s needs %zu "
+                          "bytes, binary_data_size is %llu",
+                          nl, t->name, shape_str(t, buf, sizeof(buf)), md_dtype_name(t->dtype),
+                          need, (unsigned long long)size);
+    if (t->dtype == MD_DT_BOOL && check_bool(t, p, err) != MD_OK)
+        return MD_EINVAL;
+    t->data = place_fixed(p, need, esize, a);
+    if (t->data == NULL)
+        return no_memory(err);
+    return MD_OK;
+}
+
 static int decode_input(const struct md_jnode *in, size_t idx, struct md_tensor *t,
-                        struct md_arena *a, struct md_err *err)
+                        struct bin_src *src, struct md_arena *a, struct md_err *err)
 {
     struct input_members im;
     struct conv cv;
+    int64_t bin_size = -1;
     size_t esize;
     size_t bytes;
     size_t leaves;
@@ -550,9 +789,16 @@ static int decode_input(const struct md_jnode *in, size_t idx, struct md_tensor 
     if (rc != MD_OK)
         return rc;
     if (im.params != NULL) {
-        rc = decode_input_params(im.params, idx, t, err);
+        rc = decode_input_params(im.params, idx, &bin_size, err);
         if (rc != MD_OK)
             return rc;
+    }
+    if (bin_size >= 0) {
+        if (im.data != NULL)
+            return md_err_set(err, MD_EINVAL,
+                              "input '%.*s': both data and parameters.binary_data_size given",
+                              quote_len(strlen(t->name)), t->name);
+        return take_binary(t, (uint64_t)bin_size, src, a, err);
     }
     if (im.data == NULL)
         return md_err_set(err, MD_EINVAL, "inputs[%zu].data: missing", idx);
@@ -595,7 +841,7 @@ static int decode_input(const struct md_jnode *in, size_t idx, struct md_tensor 
 }
 
 static int decode_inputs(const struct md_jnode *inputs, struct md_infer_request *req,
-                         struct md_arena *a, struct md_err *err)
+                         struct bin_src *src, struct md_arena *a, struct md_err *err)
 {
     const struct md_jnode *in;
     const char **names;
@@ -606,11 +852,13 @@ static int decode_inputs(const struct md_jnode *inputs, struct md_infer_request 
     if (inputs->type != MD_J_ARRAY || inputs->n == 0)
         return md_err_set(err, MD_EINVAL, "inputs: expected a non-empty array, got %s",
                           inputs->type == MD_J_ARRAY ? "[]" : jtype_name(inputs->type));
+    if (md_jdom_is_packed(inputs))
+        return md_err_set(err, MD_EINVAL, "inputs[0]: expected an object, got a number");
     req->inputs = md_arena_calloc(a, inputs->n, sizeof(*req->inputs));
     if (req->inputs == NULL)
         return no_memory(err);
     for (in = inputs->child; in != NULL; in = in->next, i++) {
-        rc = decode_input(in, i, &req->inputs[i], a, err);
+        rc = decode_input(in, i, &req->inputs[i], src, a, err);
         if (rc != MD_OK)
             return rc;
     }
@@ -673,6 +921,7 @@ static int decode_output(const struct md_jnode *out, size_t idx, struct md_outpu
             if (m->type != MD_J_TRUE && m->type != MD_J_FALSE)
                 return bad_param("outputs", idx, m, "a boolean", err);
             o->binary = m->type == MD_J_TRUE;
+            o->binary_given = true;
         } else if (KEY_IS(m, "classification")) {
             if (m->type != MD_J_NUMBER || md_jdom_i64(m, &o->classification) != MD_OK ||
                 o->classification < 0)
@@ -701,6 +950,8 @@ static int decode_outputs(const struct md_jnode *outputs, struct md_infer_reques
                           jtype_name(outputs->type));
     if (outputs->n == 0)
         return MD_OK;
+    if (md_jdom_is_packed(outputs))
+        return md_err_set(err, MD_EINVAL, "outputs[0]: expected an object, got a number");
     req->outputs = md_arena_calloc(a, outputs->n, sizeof(*req->outputs));
     names = md_arena_alloc(a, outputs->n * sizeof(*names));
     if (req->outputs == NULL || names == NULL)
@@ -723,8 +974,9 @@ static int decode_outputs(const struct md_jnode *outputs, struct md_infer_reques
  * The request
  * ------------------------------------------------------------------------ */
 
-int md_v2_decode_infer(const char *body, size_t len, struct md_arena *a,
-                       struct md_infer_request *req, struct md_err *err)
+/* The JSON document body[0..json_len), binary tensor data from src. */
+static int decode_request(const char *body, size_t json_len, struct bin_src *src, const char *model,
+                          struct md_arena *a, struct md_infer_request *req, struct md_err *err)
 {
     struct md_jnode *root;
     const struct md_jnode *id = NULL;
@@ -735,7 +987,7 @@ int md_v2_decode_infer(const char *body, size_t len, struct md_arena *a,
     int rc;
 
     memset(req, 0, sizeof(*req));
-    rc = md_jdom_parse(body, len, 0, a, &root, err);
+    rc = md_jdom_parse(body, json_len, MD_JDOM_PACKED, a, &root, err);
     if (rc != MD_OK)
         return rc;
     if (root->type != MD_J_OBJECT)
@@ -774,10 +1026,136 @@ int md_v2_decode_infer(const char *body, size_t len, struct md_arena *a,
     }
     if (inputs == NULL)
         return md_err_set(err, MD_EINVAL, "inputs: missing");
-    rc = decode_inputs(inputs, req, a, err);
+    rc = decode_inputs(inputs, req, src, a, err);
     if (rc != MD_OK)
         return rc;
+    if (src->left > 0)
+        return md_err_set(err, MD_EINVAL,
+                          "unexpected additional input data for model '%.*s': %zu bytes after "
+                          "the last input",
+                          quote_len(strlen(model)), model, src->left);
     if (outputs != NULL)
         return decode_outputs(outputs, req, a, err);
+    return MD_OK;
+}
+
+int md_v2_decode_infer(const char *body, size_t len, struct md_arena *a,
+                       struct md_infer_request *req, struct md_err *err)
+{
+    struct bin_src src = {NULL, 0, false};
+
+    return decode_request(body, len, &src, "", a, req, err);
+}
+
+int md_v2_header_length(const char *value, size_t body_len, size_t *json_len, struct md_err *err)
+{
+    const char *h = "Inference-Header-Content-Length";
+    const char *p = value;
+    uint64_t v = 0;
+    bool neg = false;
+
+    *json_len = 0;
+    if (value == NULL)
+        return md_err_set(err, MD_EINVAL, "%s: missing", h);
+    if (*p == '-') {
+        neg = true;
+        p++;
+    } else if (*p == '+') {
+        p++;
+    }
+    if (*p == '\0' || strspn(p, "0123456789") != strlen(p))
+        return md_err_set(err, MD_EINVAL, "%s: '%.*s' is not an integer", h,
+                          quote_len(strlen(value)), value);
+    for (; *p != '\0'; p++) {
+        v = v * 10 + (uint64_t)(*p - '0');
+        if (v > INT32_MAX)
+            return md_err_set(err, MD_EINVAL, "%s: '%.*s' is out of range", h,
+                              quote_len(strlen(value)), value);
+    }
+    if (neg && v > 0)
+        return md_err_set(err, MD_EINVAL, "%s: '%s' is negative", h, value);
+    if (v > body_len)
+        return md_err_set(err, MD_EINVAL, "%s: %llu is larger than the body of %zu bytes", h,
+                          (unsigned long long)v, body_len);
+    *json_len = (size_t)v;
+    return MD_OK;
+}
+
+int md_v2_decode_infer_binary(const char *body, size_t len, size_t json_len, const char *model,
+                              struct md_arena *a, struct md_infer_request *req, struct md_err *err)
+{
+    struct bin_src src;
+
+    if (json_len > len)
+        return md_err_set(err, MD_EINVAL,
+                          "Inference-Header-Content-Length: %zu is larger than the body of %zu "
+                          "bytes",
+                          json_len, len);
+    src.p = (const unsigned char *)body + json_len;
+    src.left = len - json_len;
+    src.header = true;
+    return decode_request(body, json_len, &src, model != NULL ? model : "", a, req, err);
+}
+
+int md_v2_decode_raw(const char *body, size_t len, const char *name, enum md_dtype dt, size_t width,
+                     struct md_arena *a, struct md_infer_request *req, struct md_err *err)
+{
+    struct md_tensor *t;
+    size_t esize = md_dtype_size(dt);
+    size_t row;
+    size_t rows;
+
+    memset(req, 0, sizeof(*req));
+    req->binary_output = true;
+    t = md_arena_calloc(a, 1, sizeof(*t));
+    if (t == NULL)
+        return no_memory(err);
+    t->name = md_arena_strndup(a, name, strlen(name));
+    if (t->name == NULL)
+        return no_memory(err);
+    t->dtype = dt;
+    if (dt == MD_DT_BYTES) {
+        struct md_bytes *v = md_arena_alloc(a, sizeof(*v));
+
+        if (width != 1)
+            return md_err_set(err, MD_EINVAL,
+                              "raw binary request: a BYTES input is one element, not rows of %zu",
+                              width);
+        if (v == NULL)
+            return no_memory(err);
+        v->p = body;
+        v->len = len;
+        t->ndim = 1;
+        t->shape[0] = 1;
+        t->count = 1;
+        t->data = v;
+    } else {
+        if (esize == 0 || width == 0 || width > MAX_ELEMENTS)
+            return md_err_set(err, MD_EINVAL, "raw binary request: cannot take %s rows of %zu",
+                              md_dtype_name(dt), width);
+        row = width * esize;
+        if (len == 0 || len % row != 0)
+            return md_err_set(err, MD_EINVAL,
+                              "raw binary request: %zu bytes is not a whole, non-zero number of "
+                              "rows of %zu %s values (%zu bytes each)",
+                              len, width, md_dtype_name(dt), row);
+        rows = len / row;
+        if (rows > MAX_ELEMENTS / width)
+            return md_err_set(err, MD_EINVAL,
+                              "raw binary request: %zu rows is more than %llu "
+                              "elements",
+                              rows, (unsigned long long)MAX_ELEMENTS);
+        t->ndim = 2;
+        t->shape[0] = (int64_t)rows;
+        t->shape[1] = (int64_t)width;
+        t->count = rows * width;
+        if (dt == MD_DT_BOOL && check_bool(t, (const unsigned char *)body, err) != MD_OK)
+            return MD_EINVAL;
+        t->data = place_fixed((const unsigned char *)body, len, esize, a);
+        if (t->data == NULL)
+            return no_memory(err);
+    }
+    req->inputs = t;
+    req->n_inputs = 1;
     return MD_OK;
 }

@@ -179,6 +179,12 @@ static enum MHD_Result send_reply(struct md_http *h, struct MHD_Connection *c, s
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, resp->retry_after);
     if (resp->allow != NULL)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp->allow);
+    if (resp->json_len > 0) {
+        char n[24];
+
+        snprintf(n, sizeof(n), "%zu", resp->json_len);
+        MHD_add_response_header(r, "Inference-Header-Content-Length", n);
+    }
     ok = MHD_queue_response(c, (unsigned)resp->status, r);
     MHD_destroy_response(r);
     md_api_count(h->api, resp->family, resp->status);
@@ -194,6 +200,7 @@ static void init_resp(struct md_api_resp *resp, struct conn *cs)
     resp->retry_after[0] = '\0';
     resp->allow = NULL;
     resp->family = MD_API_OTHER;
+    resp->json_len = 0;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -252,6 +259,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             md_api_error_status(&resp, 413, msg);
             return send_reply(h, c, cs, &resp);
         }
+        /* The body's size is known: room for all of it at once, not by doublings
+         * (a size this process cannot allocate is answered as too large). */
+        if (cl != NULL && md_buf_grow(&cs->body, (size_t)strtoull(cl, NULL, 10)) != MD_OK)
+            cs->too_big = true;
         return MHD_YES;
     }
     if (*upload_size > 0) {

@@ -85,6 +85,31 @@ void *md_arena_alloc(struct md_arena *a, size_t n)
     return c->mem + c->off - need;
 }
 
+void *md_arena_grow(struct md_arena *a, void *p, size_t old_n, size_t new_n)
+{
+    struct md_arena_chunk *c = a->head;
+    size_t old_need = (old_n + 15) & ~(size_t)15;
+    size_t new_need = (new_n + 15) & ~(size_t)15;
+    void *q;
+
+    if (new_need < new_n || new_n < old_n)
+        return NULL;
+    if (c != NULL && p != NULL && (unsigned char *)p + old_need == c->mem + c->off &&
+        c->size - (c->off - old_need) >= new_need) {
+        size_t more = new_need - old_need;
+
+        if (more > a->max || a->used > a->max - more)
+            return NULL;
+        c->off += more;
+        a->used += more;
+        return p;
+    }
+    q = md_arena_alloc(a, new_n);
+    if (q != NULL && p != NULL && old_n > 0)
+        memcpy(q, p, old_n);
+    return q;
+}
+
 void *md_arena_calloc(struct md_arena *a, size_t nmemb, size_t size)
 {
     size_t n;

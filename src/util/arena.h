@@ -26,6 +26,13 @@ void md_arena_reset(struct md_arena *a);
 /* n bytes aligned to 16, or NULL past max or on allocation failure. */
 void *md_arena_alloc(struct md_arena *a, size_t n);
 void *md_arena_calloc(struct md_arena *a, size_t nmemb, size_t size);
+/*
+ * Grows block p of old_n bytes to new_n >= old_n bytes: in place when p is
+ * the arena's most recent allocation and its chunk has room (no copy), else
+ * into a new block holding a copy of the old_n bytes. NULL past max or on
+ * allocation failure, with p still valid.
+ */
+void *md_arena_grow(struct md_arena *a, void *p, size_t old_n, size_t new_n);
 char *md_arena_strndup(struct md_arena *a, const char *s, size_t n);
 
 #endif

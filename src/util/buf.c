@@ -5,6 +5,7 @@
 #include "util/buf.h"
 #include "util/mem.h"
 
+#include <assert.h>
 #include <stdarg.h>
 
 void md_buf_init(struct md_buf *b, size_t max)
@@ -63,6 +64,18 @@ int md_buf_append(struct md_buf *b, const void *p, size_t n)
     b->len += n;
     b->data[b->len] = '\0';
     return MD_OK;
+}
+
+char *md_buf_tail(struct md_buf *b)
+{
+    return b->data + b->len;
+}
+
+void md_buf_commit(struct md_buf *b, size_t k)
+{
+    assert(b->data != NULL && b->len + k < b->cap);
+    b->len += k;
+    b->data[b->len] = '\0';
 }
 
 int md_buf_puts(struct md_buf *b, const char *s)

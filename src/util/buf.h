@@ -33,6 +33,14 @@ int md_buf_puts(struct md_buf *b, const char *s) MD_MUST_CHECK;
 int md_buf_putc(struct md_buf *b, char c) MD_MUST_CHECK;
 int md_buf_printf(struct md_buf *b, const char *fmt, ...) MD_PRINTF(2, 3) MD_MUST_CHECK;
 
+/*
+ * Writing in place: after md_buf_grow(b, n) succeeds, up to n bytes may be
+ * written at md_buf_tail(b) (the end of the contents); md_buf_commit(b, k)
+ * then makes the k <= n bytes written part of the contents.
+ */
+char *md_buf_tail(struct md_buf *b);
+void md_buf_commit(struct md_buf *b, size_t k);
+
 /* Appends s (n bytes) as a JSON string literal, quotes included. */
 int md_buf_json_str(struct md_buf *b, const char *s, size_t n) MD_MUST_CHECK;
 

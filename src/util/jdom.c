@@ -418,9 +418,39 @@ static bool has_word(const unsigned char *p, const unsigned char *end, const cha
     return (size_t)(end - p) >= n && memcmp(p, w, n) == 0;
 }
 
-/* ------------------------------------------------------------------------
- * The parser
- * ------------------------------------------------------------------------ */
+/* Past the RFC 8259 number at p, or NULL when there is none (no message). */
+static const unsigned char *number_end(const unsigned char *p, const unsigned char *end)
+{
+    if (p < end && *p == '-')
+        p++;
+    if (p >= end || !is_digit(*p))
+        return NULL;
+    if (*p == '0') {
+        p++;
+        if (p < end && is_digit(*p))
+            return NULL;
+    } else {
+        p = skip_digits(p + 1, end);
+    }
+    if (p < end && *p == '.') {
+        p++;
+        if (p >= end || !is_digit(*p))
+            return NULL;
+        p = skip_digits(p + 1, end);
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= end || !is_digit(*p))
+            return NULL;
+        p = skip_digits(p + 1, end);
+    }
+    return p;
+}
+
+static const unsigned char *scan_packed(struct parser *ps, const unsigned char *p,
+                                        struct md_jnode *n, bool *no_memory);
 
 int md_jdom_parse(const char *text, size_t len, unsigned flags, struct md_arena *a,
                   struct md_jnode **root, struct md_err *err)
@@ -465,10 +495,11 @@ value:
     n->p = NULL;
     n->len = 0;
     n->key = key;
-    n->key_len = key_len;
+    n->key_len = (uint32_t)key_len;
     n->child = NULL;
     n->next = NULL;
     n->n = 0;
+    n->values = NULL;
     key = NULL;
     key_len = 0;
     if (depth > 0) {
@@ -487,6 +518,18 @@ value:
     case '[':
         if (depth == MD_JDOM_MAX_DEPTH)
             return syntax_error(&ps, p, "nesting deeper than 100 levels");
+        if (*p == '[' && (flags & MD_JDOM_PACKED) && p + 1 < end &&
+            (p[1] == '-' || is_digit(p[1]) || p[1] == ' ' || p[1] == '\n')) {
+            bool no_memory = false;
+            const unsigned char *after = scan_packed(&ps, p + 1, n, &no_memory);
+
+            if (no_memory)
+                return out_of_memory(&ps);
+            if (after != NULL) {
+                p = after;
+                goto after_value;
+            }
+        }
         n->type = *p == '{' ? MD_J_OBJECT : MD_J_ARRAY;
         stack[depth].node = n;
         stack[depth].last = NULL;
@@ -564,6 +607,8 @@ member_key:
     rc = parse_string(&ps, p + 1, &key, &key_len, &p);
     if (rc != MD_OK)
         return rc;
+    if (key_len > UINT32_MAX)
+        return syntax_error(&ps, p, "object key longer than 4 GiB");
     p = skip_ws(p, end);
     if (p >= end || *p != ':')
         return unexpected(&ps, p, "':'");
@@ -810,6 +855,106 @@ static int scan_decimal(const unsigned char *p, const unsigned char *end, struct
     return 0;
 }
 
+/* All eight bytes of a read8 word are ASCII digits. */
+static inline bool eight_digits(uint64_t v)
+{
+    return ((v & 0xf0f0f0f0f0f0f0f0ULL) |
+            (((v + 0x0606060606060606ULL) & 0xf0f0f0f0f0f0f0f0ULL) >> 4)) == 0x3333333333333333ULL;
+}
+
+/*
+ * The common case of scan_decimal in one tight pass: a plain number with at
+ * most MAX_SIG_DIGITS significant digits and an exponent of at most 9
+ * digits, starting at p. Returns where the number stops (the caller checks
+ * what follows) with the same decimal scan_decimal would give, or NULL for
+ * anything else (longer numbers, odd or invalid text), which scan_decimal
+ * then settles.
+ */
+static inline __attribute__((always_inline)) const unsigned char *
+fast_decimal(const unsigned char *p, const unsigned char *end, struct decimal *d)
+{
+    const unsigned char *start;
+    const unsigned char *mant_end;
+    const unsigned char *s;
+    uint64_t w = 0;
+    int64_t q = 0;
+    size_t nd;
+    bool dot = false;
+
+    d->neg = p < end && *p == '-';
+    p += d->neg;
+    start = p;
+    if (p >= end || !is_digit(*p) || (*p == '0' && end - p > 1 && is_digit(p[1])))
+        return NULL;
+    while (p < end && is_digit(*p)) {
+        w = w * 10 + (uint64_t)(*p - '0');
+        p++;
+    }
+    if (p < end && *p == '.') {
+        const unsigned char *frac = ++p;
+
+        dot = true;
+        while (end - p >= 8) {
+            uint64_t v = read8(p);
+            uint64_t m = nondigit_mask(v);
+            int k;
+
+            if (m == 0) {
+                w = w * 100000000 + parse8_digits(v);
+                p += 8;
+                continue;
+            }
+            /* k < 8 digits, then the end of the number: all of them at once. */
+            k = __builtin_ctzll(m) >> 3;
+            if (k > 0) {
+                v = (v << (8 * (8 - k))) | (0x3030303030303030ULL >> (8 * k));
+                w = w * pow10_u64[k] + parse8_digits(v);
+                p += k;
+            }
+            goto frac_done;
+        }
+        while (p < end && is_digit(*p)) {
+            w = w * 10 + (uint64_t)(*p - '0');
+            p++;
+        }
+    frac_done:
+        if (p == frac)
+            return NULL;
+        q = -(int64_t)(p - frac);
+    }
+    mant_end = p;
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        int64_t e = 0;
+        bool eneg;
+        const unsigned char *es;
+
+        p++;
+        eneg = p < end && *p == '-';
+        if (p < end && (*p == '-' || *p == '+'))
+            p++;
+        es = p;
+        while (p < end && is_digit(*p) && p - es < 9) {
+            e = e * 10 + (*p - '0');
+            p++;
+        }
+        if (p == es || (p < end && is_digit(*p)))
+            return NULL;
+        q += eneg ? -e : e;
+    }
+    nd = (size_t)(mant_end - start) - dot;
+    if (nd > MAX_SIG_DIGITS) {
+        /* Leading zeros ("0.000123") are not significant: w did not grow on them. */
+        for (s = start; s < mant_end && (*s == '0' || *s == '.'); s++)
+            nd -= *s == '0';
+        if (nd > MAX_SIG_DIGITS)
+            return NULL;
+    }
+    d->w = w;
+    d->q = q;
+    d->truncated = false;
+    return p;
+}
+
 /*
  * Eisel-Lemire: the double nearest w * 10^q (w != 0) as bits, without sign.
  * False in the rare case the 128-bit product cannot decide the rounding.
@@ -951,15 +1096,60 @@ static const double exact_pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6, 
                                        1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                        1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
+/*
+ * The double nearest the decimal d scanned from the number text p..end
+ * (which the rare slow path reads again); MD_EINVAL when out of range.
+ */
+static inline __attribute__((always_inline)) int decimal_to_f64(const struct decimal *d,
+                                                                const unsigned char *p,
+                                                                const unsigned char *end,
+                                                                double *out)
+{
+    uint64_t bits;
+    uint64_t bits2;
+    double v;
+
+    if (d->w == 0) {
+        /* All digits kept were zero, so the dropped ones were too. */
+        *out = d->neg ? -0.0 : 0.0;
+        return MD_OK;
+    }
+    if (!d->truncated) {
+        /* Clinger: both operands exact doubles, one correctly rounded operation. */
+        if (d->w <= (1ULL << 53) && d->q >= 0 && d->q <= 22) {
+            v = (double)d->w;
+            v = d->q < 0 ? v / exact_pow10[-d->q] : v * exact_pow10[d->q];
+            *out = d->neg ? -v : v;
+            return MD_OK;
+        }
+        if (eisel_lemire(d->w, d->q, &bits))
+            goto have_bits;
+    } else if (eisel_lemire(d->w, d->q, &bits) && eisel_lemire(d->w + 1, d->q, &bits2) &&
+               bits == bits2) {
+        /* The true value lies in [w, w+1) * 10^q and both ends round alike. */
+        goto have_bits;
+    }
+    v = slow_f64(p, end);
+    if (isinf(v))
+        return MD_EINVAL;
+    *out = v;
+    return MD_OK;
+
+have_bits:
+    if (bits == DBL_INF_BITS)
+        return MD_EINVAL;
+    bits |= (uint64_t)d->neg << 63;
+    memcpy(&v, &bits, sizeof(v));
+    *out = v;
+    return MD_OK;
+}
+
 /* The double nearest the number text; MD_EINVAL when not a number. */
 static int text_to_f64(const char *s, size_t len, double *out)
 {
     const unsigned char *p = (const unsigned char *)s;
     const unsigned char *end = p + len;
     struct decimal d;
-    uint64_t bits;
-    uint64_t bits2;
-    double v;
 
     if (len == 0)
         return MD_EINVAL;
@@ -974,40 +1164,19 @@ static int text_to_f64(const char *s, size_t len, double *out)
             return MD_EINVAL;
         return MD_OK;
     }
-    if (scan_decimal(p, end, &d) != 0)
+    if (fast_decimal(p, end, &d) != end && scan_decimal(p, end, &d) != 0)
         return MD_EINVAL;
-    if (d.w == 0) {
-        /* All digits kept were zero, so the dropped ones were too. */
-        *out = d.neg ? -0.0 : 0.0;
-        return MD_OK;
-    }
-    if (!d.truncated) {
-        /* Clinger: both operands exact doubles, one correctly rounded operation. */
-        if (d.w <= (1ULL << 53) && d.q >= -22 && d.q <= 22) {
-            v = (double)d.w;
-            v = d.q < 0 ? v / exact_pow10[-d.q] : v * exact_pow10[d.q];
-            *out = d.neg ? -v : v;
-            return MD_OK;
-        }
-        if (eisel_lemire(d.w, d.q, &bits))
-            goto have_bits;
-    } else if (eisel_lemire(d.w, d.q, &bits) && eisel_lemire(d.w + 1, d.q, &bits2) &&
-               bits == bits2) {
-        /* The true value lies in [w, w+1) * 10^q and both ends round alike. */
-        goto have_bits;
-    }
-    v = slow_f64(p, end);
-    if (isinf(v))
-        return MD_EINVAL;
-    *out = v;
-    return MD_OK;
+    return decimal_to_f64(&d, p, end, out);
+}
 
-have_bits:
-    if (bits == DBL_INF_BITS)
+/* A double as a float; MD_EINVAL when a finite double overflows the float range. */
+static inline int narrow_f32(double v, float *out)
+{
+    float f = (float)v;
+
+    if (MD_UNLIKELY(isinf(f) && !isinf(v)))
         return MD_EINVAL;
-    bits |= (uint64_t)d.neg << 63;
-    memcpy(&v, &bits, sizeof(v));
-    *out = v;
+    *out = f;
     return MD_OK;
 }
 
@@ -1025,11 +1194,153 @@ int md_jdom_f32(const struct md_jnode *n, float *out)
 
     if (n == NULL || n->type != MD_J_NUMBER)
         return MD_EINVAL;
-    if (text_to_f64(n->p, n->len, &v) != MD_OK)
-        return MD_EINVAL;
-    f = (float)v;
-    if (isinf(f) && !isinf(v))
+    if (text_to_f64(n->p, n->len, &v) != MD_OK || narrow_f32(v, &f) != MD_OK)
         return MD_EINVAL;
     *out = f;
+    return MD_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * Packed arrays
+ * ------------------------------------------------------------------------ */
+
+/* The first packed array gets room for this many numbers; the room doubles as needed. */
+#define PACKED_MIN 16
+
+/*
+ * With MD_JDOM_PACKED: when the array whose '[' is just before p holds valid
+ * numbers only, makes n that packed array, converting each number as it is
+ * scanned, and returns the position after its ']'; else NULL, and the caller
+ * parses the array the usual way (and reports any syntax error there). An
+ * array is looked at this way once, so a document costs at most twice its
+ * plain parse. *no_memory is set when the arena's limit is reached.
+ */
+static const unsigned char *scan_packed(struct parser *ps, const unsigned char *p,
+                                        struct md_jnode *n, bool *no_memory)
+{
+    const unsigned char *end = ps->end;
+    const unsigned char *first = p;
+    double *v = NULL;
+    size_t cap = 0;
+    size_t count = 0;
+
+    p = skip_ws(p, end);
+    for (;;) {
+        struct decimal d;
+        const unsigned char *e = fast_decimal(p, end, &d);
+        double x;
+
+        if (MD_UNLIKELY(e == NULL)) {
+            e = number_end(p, end);
+            if (e == NULL || scan_decimal(p, e, &d) != 0)
+                return NULL;
+        }
+        if (MD_UNLIKELY(decimal_to_f64(&d, p, e, &x) != MD_OK))
+            x = NAN; /* beyond the double range */
+        if (MD_UNLIKELY(count == cap)) {
+            /* A number takes 2 bytes at least, with its separator. */
+            size_t want = cap == 0 ? PACKED_MIN : cap * 2;
+            size_t most = count + (size_t)(end - e) / 2 + 1;
+            double *grown;
+
+            if (want > most)
+                want = most;
+            /* In place while the arena's chunk has room: no copy. */
+            grown = md_arena_grow(ps->a, v, cap * sizeof(*v), want * sizeof(*grown));
+            if (grown == NULL) {
+                *no_memory = true;
+                return NULL;
+            }
+            v = grown;
+            cap = want;
+        }
+        v[count++] = x;
+        p = skip_ws(e, end);
+        if (p < end && *p == ',') {
+            p = skip_ws(p + 1, end);
+            continue;
+        }
+        if (p < end && *p == ']')
+            break;
+        return NULL;
+    }
+    n->type = MD_J_ARRAY;
+    n->p = (const char *)first;
+    n->len = (size_t)(p - first);
+    n->n = count;
+    n->values = v;
+    return p + 1;
+}
+
+bool md_jdom_is_packed(const struct md_jnode *n)
+{
+    return n != NULL && n->type == MD_J_ARRAY && n->values != NULL;
+}
+
+bool md_jdom_packed_next(const struct md_jnode *arr, const char **cursor, struct md_jnode *num)
+{
+    const unsigned char *end;
+    const unsigned char *p;
+    const unsigned char *e;
+
+    if (!md_jdom_is_packed(arr))
+        return false;
+    end = (const unsigned char *)arr->p + arr->len;
+    p = (const unsigned char *)(*cursor != NULL ? *cursor : arr->p);
+    while (p < end && (*p == ',' || *p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    e = number_end(p, end);
+    if (p >= end || e == NULL)
+        return false;
+    memset(num, 0, sizeof(*num));
+    num->type = MD_J_NUMBER;
+    num->p = (const char *)p;
+    num->len = (size_t)(e - p);
+    *cursor = (const char *)e;
+    return true;
+}
+
+int md_jdom_packed_f32(const struct md_jnode *arr, float *out, size_t *bad)
+{
+    const double *v;
+    unsigned odd = 0;
+    size_t i;
+
+    *bad = 0;
+    if (!md_jdom_is_packed(arr))
+        return MD_EINVAL;
+    v = arr->values;
+    /* Branch-free, so that the compiler can vectorise; the rare failure is found after. */
+    for (i = 0; i < arr->n; i++) {
+        float f = (float)v[i];
+        uint32_t b;
+
+        memcpy(&b, &f, sizeof(b));
+        out[i] = f;
+        odd |= (b & 0x7f800000u) == 0x7f800000u;
+    }
+    if (MD_LIKELY(!odd))
+        return MD_OK;
+    /* NaN: beyond the double range; infinite: beyond the float range. */
+    for (i = 0; i < arr->n && isfinite(out[i]); i++)
+        continue;
+    *bad = i;
+    return MD_EINVAL;
+}
+
+int md_jdom_packed_f64(const struct md_jnode *arr, double *out, size_t *bad)
+{
+    size_t i;
+
+    *bad = 0;
+    if (!md_jdom_is_packed(arr))
+        return MD_EINVAL;
+    for (i = 0; i < arr->n; i++) {
+        if (MD_UNLIKELY(isnan(arr->values[i]))) {
+            *bad = i;
+            return MD_EINVAL;
+        }
+        out[i] = arr->values[i];
+    }
     return MD_OK;
 }

@@ -24,7 +24,8 @@
 #define MD_JDOM_MAX_DEPTH 100
 
 enum md_jdom_flags {
-    MD_JDOM_NANINF = 1 << 0 /* accept NaN, Infinity, -Infinity */
+    MD_JDOM_NANINF = 1 << 0, /* accept NaN, Infinity, -Infinity */
+    MD_JDOM_PACKED = 1 << 1  /* keep arrays of numbers only as packed arrays (below) */
 };
 
 enum md_jtype {
@@ -39,15 +40,47 @@ enum md_jtype {
 
 struct md_jnode {
     enum md_jtype type;
+    uint32_t key_len;       /* bytes at key (a key is shorter than 4 GiB) */
     const char *p;          /* NUMBER: its text; STRING: its decoded bytes (not
                                NUL-terminated; may point into the input) */
     size_t len;             /* bytes at p */
     const char *key;        /* member of an OBJECT: its decoded key; else NULL */
-    size_t key_len;
     struct md_jnode *child; /* ARRAY/OBJECT: first element or member value */
     struct md_jnode *next;  /* next sibling in the parent */
     size_t n;               /* ARRAY/OBJECT: number of children */
+    const double *values;   /* packed ARRAY (below): its n numbers as doubles; else NULL */
 };
+
+/*
+ * Packed arrays. With MD_JDOM_PACKED, a non-empty array whose elements are
+ * all numbers (not the NaN/Infinity tokens) becomes a single node: type
+ * MD_J_ARRAY, n its element count, child NULL, p/len the text between its
+ * brackets, and values its numbers converted to double while parsing, in
+ * the same pass (correctly rounded, as md_jdom_f64; NaN marks a number
+ * beyond the double range). A tensor's "data" of a million numbers then
+ * costs no node per number and no second pass over the text. Any other
+ * array (empty, nested, with a null or a string) is parsed as usual. The
+ * grammar of every element is checked as for any number.
+ */
+
+/* Whether n is a packed array. */
+bool md_jdom_is_packed(const struct md_jnode *n);
+
+/*
+ * The elements of a packed array one by one, as NUMBER nodes: *cursor starts
+ * NULL; each call fills *num (its p points into the text) and returns true,
+ * or returns false after the last element.
+ */
+bool md_jdom_packed_next(const struct md_jnode *arr, const char **cursor, struct md_jnode *num);
+
+/*
+ * Every element of a packed array into out[0..arr->n), exactly as
+ * md_jdom_f32 / md_jdom_f64 would convert them one by one. MD_EINVAL when an
+ * element does not fit the type, with its index in *bad (out is then partly
+ * written).
+ */
+int md_jdom_packed_f32(const struct md_jnode *arr, float *out, size_t *bad) MD_MUST_CHECK;
+int md_jdom_packed_f64(const struct md_jnode *arr, double *out, size_t *bad) MD_MUST_CHECK;
 
 /*
  * Parses text[0..len). On success *root points at the tree, all in arena a.

@@ -5,6 +5,9 @@
  * (child counts, keys only on object members) and every number is
  * converted four ways and compared with the C library: f64 with strtod bit
  * for bit, f32 with (float)strtod, i64 and u64 with strtoll and strtoull.
+ * The document is parsed again with packed numeric arrays: the outcome must
+ * be the same (the same message for a syntax error), and each packed
+ * element's value must equal its text's conversion.
  */
 #include "util/jdom.h"
 
@@ -73,6 +76,29 @@ static void check_number(const struct md_jnode *n)
     }
 }
 
+/* A packed array: its elements' text, count and converted values agree. */
+static void check_packed(const struct md_jnode *n)
+{
+    const char *cursor = NULL;
+    struct md_jnode num;
+    size_t i = 0;
+    double d;
+
+    if (n->child != NULL || n->n == 0)
+        __builtin_trap();
+    while (md_jdom_packed_next(n, &cursor, &num)) {
+        if (i >= n->n)
+            __builtin_trap();
+        check_number(&num);
+        if (md_jdom_f64(&num, &d) == MD_OK ? memcmp(&d, &n->values[i], sizeof(d)) != 0
+                                           : !isnan(n->values[i]))
+            __builtin_trap();
+        i++;
+    }
+    if (i != n->n)
+        __builtin_trap();
+}
+
 /* Walks the tree; recursion is bounded by the parser's depth limit. */
 static void walk(const struct md_jnode *n, int depth)
 {
@@ -81,6 +107,10 @@ static void walk(const struct md_jnode *n, int depth)
 
     if (depth > MD_JDOM_MAX_DEPTH)
         __builtin_trap();
+    if (md_jdom_is_packed(n)) {
+        check_packed(n);
+        return;
+    }
     switch (n->type) {
     case MD_J_NUMBER:
         check_number(n);
@@ -110,7 +140,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static bool ready;
     struct md_jnode *root;
     struct md_err err;
+    struct md_err err2;
     int rc;
+    int rc2;
 
     if (!ready) {
         md_arena_init(&arena, (size_t)4 << 20);
@@ -126,5 +158,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rc == MD_EINVAL && strncmp(err.msg, "invalid JSON at byte ", 21) != 0)
             __builtin_trap();
     }
+    /* Packed: the same outcome, but for the arena's limit (the two use memory differently). */
+    md_arena_reset(&arena);
+    rc2 = md_jdom_parse((const char *)data, size, MD_JDOM_NANINF | MD_JDOM_PACKED, &arena, &root,
+                        &err2);
+    if (rc2 == MD_OK)
+        walk(root, 0);
+    if (rc != rc2 && rc != MD_ETOOBIG && rc2 != MD_ETOOBIG)
+        __builtin_trap();
+    if (rc == MD_EINVAL && rc2 == MD_EINVAL && strcmp(err.msg, err2.msg) != 0)
+        __builtin_trap();
     return 0;
 }

@@ -146,8 +146,16 @@ def test_requested_outputs():
         expect({first.split(":", 1)[1], second.split(":", 1)[1]} ==
                {"0:negative", "1:positive"}, out)
         body["outputs"] = [{"name": "probability", "parameters": {"binary_data": True}}]
+        st, data, hdrs = d.request("POST", "/v2/models/bench/infer", body)
+        expect(st == 200 and hdrs["content-type"] == "application/octet-stream", hdrs)
+        n = int(hdrs["inference-header-content-length"])
+        out = json.loads(data[:n])["outputs"][0]
+        expect(out["parameters"] == {"binary_data_size": 4} and "data" not in out, out)
+        expect(len(data) == n + 4, data)
+        body["outputs"] = [{"name": "probability", "parameters": {"binary_data": False}}]
         st, doc, hdrs = infer(d, body)
         expect(st == 200 and hdrs["content-type"] == "application/json", hdrs)
+        expect("inference-header-content-length" not in hdrs, hdrs)
 
 
 def test_statistics_and_config():

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_jdom.c: the strict JSON parser and its number conversions. Every
+ * test_jdom.c: the strict JSON parser and its number conversions, packed
+ * numeric arrays included (every float check also runs through a packed
+ * array, and every invalid document fails alike in both modes). Every
  * document is copied into a buffer of exactly its length, so a sanitizer
  * build catches any read past the end (the input is never NUL-terminated).
  */
@@ -70,6 +72,12 @@ static struct md_jnode *parse_ok(const char *s, unsigned flags)
 static bool str_is(const struct md_jnode *n, const char *s, size_t len)
 {
     return n != NULL && n->type == MD_J_STRING && n->len == len && memcmp(n->p, s, len) == 0;
+}
+
+static bool num_is(const struct md_jnode *n, const char *s)
+{
+    return n != NULL && n->type == MD_J_NUMBER && n->len == strlen(s) &&
+           memcmp(n->p, s, n->len) == 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -263,6 +271,26 @@ static void test_depth_limit(void **state)
             assert_null(r);
         }
     }
+    /* A packed innermost array is a level as any other. */
+    for (d = MD_JDOM_MAX_DEPTH; d <= MD_JDOM_MAX_DEPTH + 1; d++) {
+        for (i = 0; i < d; i++) {
+            doc[i] = '[';
+            doc[d + 2 + i] = ']';
+        }
+        doc[d] = '1';
+        doc[d + 1] = ' ';
+        doc[2 * d + 2] = '\0';
+        if (d == MD_JDOM_MAX_DEPTH) {
+            const struct md_jnode *n = parse_ok(doc, MD_JDOM_PACKED);
+
+            for (i = 1; i < d; i++)
+                n = n->child;
+            assert_true(md_jdom_is_packed(n));
+        } else {
+            assert_int_equal(parse(doc, MD_JDOM_PACKED, &r, &err), MD_EINVAL);
+            assert_non_null(strstr(err.msg, "nesting deeper than 100"));
+        }
+    }
     /* Objects count too, and a deep document deeper than the C stack would allow. */
     {
         size_t n = 100000;
@@ -403,18 +431,110 @@ static void test_invalid(void **state)
     size_t i;
 
     MD_UNUSED(state);
-    for (i = 0; i < MD_ARRAY_LEN(bad); i++) {
-        size_t len = bad[i].len != 0 ? bad[i].len : strlen(bad[i].doc);
-        int rc = parse_n(bad[i].doc, len, 0, &r, &err);
+    for (i = 0; i < 2 * MD_ARRAY_LEN(bad); i++) {
+        size_t k = i % MD_ARRAY_LEN(bad);
+        unsigned flags = i < MD_ARRAY_LEN(bad) ? 0 : MD_JDOM_PACKED;
+        size_t len = bad[k].len != 0 ? bad[k].len : strlen(bad[k].doc);
+        int rc = parse_n(bad[k].doc, len, flags, &r, &err);
 
-        if (rc != MD_EINVAL || strstr(err.msg, bad[i].reason) == NULL ||
+        if (rc != MD_EINVAL || strstr(err.msg, bad[k].reason) == NULL ||
             strncmp(err.msg, "invalid JSON at byte ", 21) != 0 || r != NULL) {
-            print_error("case %zu ('%s'): rc %d, message '%s', wanted '%s'\n", i, bad[i].doc, rc,
-                        err.msg, bad[i].reason);
+            print_error("case %zu ('%s', flags %u): rc %d, message '%s', wanted '%s'\n", k,
+                        bad[k].doc, flags, rc, err.msg, bad[k].reason);
             failures++;
         }
     }
     assert_int_equal(failures, 0);
+}
+
+/* Packed arrays: which arrays pack, their values and text, errors as without. */
+static void test_packed(void **state)
+{
+    static const char *unpacked[] = {
+        "[]", "[ ]", "[1, null]", "[null, 1]", "[[1]]", "[\"a\"]", "[1, \"a\"]", "[true]",
+        "[1, {}]", "[1, [2]]", "[{\"a\":1}]",
+    };
+    static const char *bad[] = {
+        "[1,]", "[1 2]", "[01]", "[1.]", "[-]", "[1e]", "[1,2", "[1.5.3]", "[1e5e3]", "[12a]",
+        "[1, 2]]", "[--1]", "[+1]", "[.5]", "[1,,2]", "[0x10]",
+    };
+    const struct md_jnode *r;
+    const struct md_jnode *c;
+    struct md_jnode *root;
+    struct md_jnode num;
+    struct md_err err;
+    struct md_err err2;
+    const char *cursor = NULL;
+    float f[4];
+    double d[4];
+    size_t bad_i;
+    size_t i;
+
+    MD_UNUSED(state);
+    r = parse_ok("[ 1 ,\n-2.5e1\t,3e-2,  1e400 ]", MD_JDOM_PACKED);
+    assert_true(md_jdom_is_packed(r));
+    assert_int_equal(r->type, MD_J_ARRAY);
+    assert_int_equal(r->n, 4);
+    assert_null(r->child);
+    assert_true(r->values[0] == 1.0 && r->values[1] == -25.0 && r->values[2] == 0.03);
+    assert_true(isnan(r->values[3])); /* beyond the double range */
+    assert_true(md_jdom_packed_next(r, &cursor, &num));
+    assert_true(num_is(&num, "1"));
+    assert_true(md_jdom_packed_next(r, &cursor, &num));
+    assert_true(num_is(&num, "-2.5e1"));
+    assert_true(md_jdom_packed_next(r, &cursor, &num));
+    assert_true(num_is(&num, "3e-2"));
+    assert_true(md_jdom_packed_next(r, &cursor, &num));
+    assert_true(num_is(&num, "1e400"));
+    assert_false(md_jdom_packed_next(r, &cursor, &num));
+    assert_int_equal(md_jdom_packed_f64(r, d, &bad_i), MD_EINVAL);
+    assert_int_equal(bad_i, 3);
+    assert_int_equal(md_jdom_packed_f32(r, f, &bad_i), MD_EINVAL);
+    assert_int_equal(bad_i, 3);
+    r = parse_ok("[1, 2, 1e39]", MD_JDOM_PACKED);
+    assert_int_equal(md_jdom_packed_f64(r, d, &bad_i), MD_OK);
+    assert_true(d[2] == 1e39);
+    assert_int_equal(md_jdom_packed_f32(r, f, &bad_i), MD_EINVAL); /* beyond the float range */
+    assert_int_equal(bad_i, 2);
+    r = parse_ok("[1, -0, 0.5]", MD_JDOM_PACKED);
+    assert_int_equal(md_jdom_packed_f32(r, f, &bad_i), MD_OK);
+    assert_true(f[0] == 1.0f && f[1] == 0.0f && signbit(f[1]) && f[2] == 0.5f);
+    /* Without the flag, or for anything but numbers, arrays are as ever. */
+    r = parse_ok("[1, 2]", 0);
+    assert_false(md_jdom_is_packed(r));
+    assert_non_null(r->child);
+    assert_null(r->values);
+    cursor = NULL;
+    assert_false(md_jdom_packed_next(r, &cursor, &num));
+    assert_int_equal(md_jdom_packed_f32(r, f, &bad_i), MD_EINVAL);
+    assert_int_equal(md_jdom_packed_f64(r, d, &bad_i), MD_EINVAL);
+    for (i = 0; i < MD_ARRAY_LEN(unpacked); i++) {
+        r = parse_ok(unpacked[i], MD_JDOM_PACKED);
+        if (md_jdom_is_packed(r))
+            fail_msg("'%s' packed", unpacked[i]);
+    }
+    r = parse_ok("[1, NaN]", MD_JDOM_PACKED | MD_JDOM_NANINF);
+    assert_false(md_jdom_is_packed(r));
+    assert_int_equal(r->n, 2);
+    /* Nested: the inner arrays pack, the outer does not; members keep their keys. */
+    r = parse_ok("{\"data\": [[1, 2], [3, 4, 5]], \"shape\": [2]}", MD_JDOM_PACKED);
+    c = md_jdom_get(r, "data");
+    assert_false(md_jdom_is_packed(c));
+    assert_int_equal(c->n, 2);
+    assert_true(md_jdom_is_packed(c->child) && c->child->n == 2);
+    assert_true(md_jdom_is_packed(c->child->next) && c->child->next->n == 3);
+    assert_true(c->child->next->values[2] == 5.0);
+    c = md_jdom_get(r, "shape");
+    assert_true(md_jdom_is_packed(c) && c->n == 1);
+    assert_true(c->key_len == 5 && memcmp(c->key, "shape", 5) == 0);
+    /* Errors: the same message with or without packing. */
+    for (i = 0; i < MD_ARRAY_LEN(bad); i++) {
+        int rc = parse(bad[i], 0, &root, &err);
+        int rc2 = parse(bad[i], MD_JDOM_PACKED, &root, &err2);
+
+        if (rc != MD_EINVAL || rc2 != MD_EINVAL || strcmp(err.msg, err2.msg) != 0)
+            fail_msg("'%s': %d '%s' vs packed %d '%s'", bad[i], rc, err.msg, rc2, err2.msg);
+    }
 }
 
 static void test_arena_limit(void **state)
@@ -438,6 +558,18 @@ static void test_arena_limit(void **state)
     assert_int_equal(err.code, MD_ETOOBIG);
     assert_non_null(strstr(err.msg, "memory"));
     assert_null(r);
+    md_arena_release(&small);
+    /* Packed, the 2047 numbers take 8 bytes each: still too many for 1 KiB, fine in 64. */
+    md_arena_init(&small, 1024);
+    assert_int_equal(md_jdom_parse(doc, sizeof(doc), MD_JDOM_PACKED, &small, &r, &err),
+                     MD_ETOOBIG);
+    assert_non_null(strstr(err.msg, "memory"));
+    assert_null(r);
+    md_arena_release(&small);
+    md_arena_init(&small, 64 * 1024);
+    assert_int_equal(md_jdom_parse(doc, sizeof(doc), MD_JDOM_PACKED, &small, &r, &err), MD_OK);
+    assert_int_equal(r->n, 2047);
+    assert_true(small.used < 48 * 1024);
     md_arena_release(&small);
     /* Escape decoding needs arena memory too: the nodes fit, the string does not. */
     {
@@ -633,6 +765,49 @@ static uint64_t rnd(void)
 static unsigned long n_checked;
 
 /*
+ * The number inside a packed array "[text,text]" converts as it does alone:
+ * want (NULL: refused) for doubles, want_f for floats.
+ */
+static void check_packed(const char *text, const double *want, const float *want_f)
+{
+    static struct md_arena pa;
+    static bool ready;
+    size_t len = strlen(text);
+    char *doc = malloc(2 * len + 3);
+    struct md_jnode *r;
+    struct md_err err;
+    double d[2];
+    float f[2];
+    size_t bad;
+    int rc;
+
+    assert_non_null(doc);
+    if (!ready) {
+        md_arena_init(&pa, (size_t)1 << 20);
+        ready = true;
+    }
+    md_arena_reset(&pa);
+    doc[0] = '[';
+    memcpy(doc + 1, text, len);
+    doc[1 + len] = ',';
+    memcpy(doc + 2 + len, text, len);
+    doc[2 * len + 2] = ']';
+    rc = md_jdom_parse(doc, 2 * len + 3, MD_JDOM_PACKED, &pa, &r, &err);
+    if (rc != MD_OK || !md_jdom_is_packed(r) || r->n != 2)
+        fail_msg("packed '%s': rc %d (%s)", text, rc, err.msg);
+    rc = md_jdom_packed_f64(r, d, &bad);
+    if (want == NULL ? rc != MD_EINVAL
+                     : rc != MD_OK || memcmp(&d[0], want, sizeof(*want)) != 0 ||
+                           memcmp(&d[1], want, sizeof(*want)) != 0)
+        fail_msg("packed f64 '%s': rc %d, got %.17g", text, rc, d[0]);
+    rc = md_jdom_packed_f32(r, f, &bad);
+    if (want_f == NULL ? rc != MD_EINVAL || bad != 0
+                       : rc != MD_OK || memcmp(&f[1], want_f, sizeof(*want_f)) != 0)
+        fail_msg("packed f32 '%s': rc %d, got %.9g", text, rc, (double)f[0]);
+    free(doc);
+}
+
+/*
  * md_jdom_f64 must equal strtod bit for bit, and md_jdom_f32 must equal
  * (float)strtod, both failing exactly where the result would be infinite.
  */
@@ -652,6 +827,7 @@ static void check_text(const char *text)
     n.p = copy; /* not NUL-terminated */
     rc = md_jdom_f64(&n, &got);
     rc_f = md_jdom_f32(&n, &got_f);
+    check_packed(text, rc == MD_OK ? &got : NULL, rc_f == MD_OK ? &got_f : NULL);
     if (isinf(want)) {
         if (rc != MD_EINVAL)
             fail_msg("f64 '%s': overflow not reported", text);
@@ -972,6 +1148,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_big_array, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_arena_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_packed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_naninf, setup, teardown),
         cmocka_unit_test(test_integers),
         cmocka_unit_test_setup_teardown(test_wrong_node_types, setup, teardown),

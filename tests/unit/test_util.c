@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_util.c: err, buf, arena, fmt and log level parsing.
+ * test_util.c: err, buf, arena, fmt (shortest float formatting checked against
+ * strtof on millions of floats) and log level parsing.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -139,6 +140,230 @@ static void test_fmt(void **state)
     md_buf_release(&b);
 }
 
+/* Exact outputs: Python's repr notation with the shortest digits. */
+static void test_fmt_f32_cases(void **state)
+{
+    static const struct {
+        float v;
+        const char *text;
+    } cases[] = {
+        {0.0f, "0"},
+        {-0.0f, "-0"},
+        {1.0f, "1"},
+        {-2.5f, "-2.5"},
+        {0.1f, "0.1"},
+        {0.3f, "0.3"},
+        {2.0f / 3.0f, "0.6666667"},
+        {100.0f, "100"},
+        {0.0001f, "0.0001"},
+        {9.999e-5f, "9.999e-05"},
+        {1.5e-5f, "1.5e-05"},
+        {123456789.0f, "123456790"},
+        {16777216.0f, "16777216"},
+        {33554432.0f, "33554432"},
+        {1e15f, "1000000000000000"},
+        {1.2345678e15f, "1234567800000000"},
+        {9.999999e15f, "9999999000000000"},
+        {1e16f, "1e+16"},
+        {3.4028235e38f, "3.4028235e+38"},
+        {1.1754944e-38f, "1.1754944e-38"},
+        {1e-45f, "1e-45"},
+        {7.038531e-26f, "7.038531e-26"},
+        {7.0385313e-26f, "7.0385313e-26"},
+        {0.024100000f, "0.0241"},
+    };
+    char out[MD_FMT_F32_MAX + 1];
+    size_t i;
+    size_t n;
+
+    (void)state;
+    for (i = 0; i < MD_ARRAY_LEN(cases); i++) {
+        n = md_fmt_f32(out, cases[i].v);
+        assert_true(n <= MD_FMT_F32_MAX);
+        out[n] = '\0';
+        if (strcmp(out, cases[i].text) != 0)
+            fail_msg("%.9g: got '%s', wanted '%s'", (double)cases[i].v, out, cases[i].text);
+    }
+}
+
+/* xorshift64*: a fixed sequence of pseudo-random bit patterns. */
+static uint64_t next_random(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 0x2545f4914f6cdd1dULL;
+}
+
+/*
+ * Two million random finite floats and every float near 1, a power of 10 and
+ * the subnormal range: each text reads back as the same float (bit for bit,
+ * -0 included), and for one in sixteen no shorter text does (the correctly
+ * rounded text one digit shorter must not read back).
+ */
+static void test_fmt_f32_round_trip(void **state)
+{
+    char out[MD_FMT_F32_MAX + 1];
+    char shorter[40];
+    uint64_t seed = 0x9e3779b97f4a7c15ULL;
+    uint32_t bits;
+    size_t checked = 0;
+    long i;
+
+    (void)state;
+    for (i = 0; i < 2200000; i++) {
+        float v;
+        float back;
+        size_t n;
+        int digits = 0;
+        const char *c;
+
+        if (i < 2000000)
+            bits = (uint32_t)(next_random(&seed) >> 32);
+        else if (i < 2100000)
+            bits = 0x3f800000u - 50000 + (uint32_t)(i - 2000000); /* around 1 */
+        else
+            bits = (uint32_t)(i - 2100000); /* subnormals from 0 up */
+        memcpy(&v, &bits, sizeof(v));
+        if (!isfinite(v))
+            continue;
+        n = md_fmt_f32(out, v);
+        assert_true(n > 0 && n <= MD_FMT_F32_MAX);
+        out[n] = '\0';
+        back = strtof(out, NULL);
+        if (memcmp(&back, &v, sizeof(v)) != 0)
+            fail_msg("%08x: '%s' reads back as %.9g", bits, out, (double)back);
+        checked++;
+        if ((i & 15) != 0 || v == 0)
+            continue;
+        for (c = out; *c != '\0' && *c != 'e'; c++)
+            digits += *c >= '0' && *c <= '9';
+        /* Leading zeros of "0.00012" are not significant digits. */
+        for (c = out + (out[0] == '-'); *c == '0' || *c == '.'; c++)
+            digits -= *c == '0';
+        /* Trailing zeros of "1200" are not either. */
+        if (strchr(out, '.') == NULL && strchr(out, 'e') == NULL)
+            for (c = out + n - 1; c > out && *c == '0'; c--)
+                digits--;
+        assert_true(digits >= 1 && digits <= 9);
+        if (digits > 1) {
+            snprintf(shorter, sizeof(shorter), "%.*g", digits - 1, (double)v);
+            back = strtof(shorter, NULL);
+            if (back == v)
+                fail_msg("%08x: '%s' has %d digits but '%s' reads back too", bits, out, digits,
+                         shorter);
+        }
+    }
+    assert_true(checked > 2000000);
+}
+
+static void test_buf_floats(void **state)
+{
+    const float v[6] = {0.5f, 1.0f, NAN, -INFINITY, INFINITY, 0.1f};
+    struct md_buf b;
+    struct md_buf small;
+    float *many;
+    size_t i;
+    char *p;
+
+    (void)state;
+    md_buf_init(&b, (size_t)1 << 30);
+    /* Two rows of width 2 out of rows of stride 3. */
+    assert_int_equal(md_buf_floats(&b, v, 2, 2, 3, false, "null"), MD_OK);
+    assert_string_equal(b.data, "0.5,1,null,null");
+    md_buf_reset(&b);
+    assert_int_equal(md_buf_floats(&b, v, 2, 3, 3, false, "null"), MD_OK);
+    assert_string_equal(b.data, "0.5,1,null,null,null,0.1");
+    md_buf_reset(&b);
+    assert_int_equal(md_buf_floats(&b, v, 1, 6, 6, false, "NaN"), MD_OK);
+    assert_string_equal(b.data, "0.5,1,NaN,-Infinity,Infinity,0.1");
+    md_buf_reset(&b);
+    /* Wide: as doubles, all the float's digits. */
+    assert_int_equal(md_buf_floats(&b, v + 5, 1, 1, 1, true, "null"), MD_OK);
+    assert_string_equal(b.data, "0.10000000149011612");
+    md_buf_reset(&b);
+    assert_int_equal(md_buf_floats(&b, v, 0, 1, 1, false, "null"), MD_OK);
+    assert_int_equal(b.len, 0);
+    /* Many rows: several batches, and each number reads back. */
+    many = malloc(100000 * sizeof(*many));
+    assert_non_null(many);
+    for (i = 0; i < 100000; i++)
+        many[i] = (float)i / 7.0f - 1000.0f;
+    assert_int_equal(md_buf_floats(&b, many, 100000, 1, 1, false, "null"), MD_OK);
+    p = b.data;
+    for (i = 0; i < 100000; i++) {
+        char *end;
+
+        assert_true(strtof(p, &end) == many[i]);
+        assert_true(*end == (i + 1 < 100000 ? ',' : '\0'));
+        p = end + 1;
+    }
+    assert_int_equal(strlen(b.data), b.len);
+    /* Past the buffer's maximum: MD_ETOOBIG, contents as they were up to the last batch. */
+    md_buf_init(&small, 1000);
+    assert_int_equal(md_buf_floats(&small, many, 100000, 1, 1, false, "null"), MD_ETOOBIG);
+    assert_true(small.len <= 1000);
+    md_buf_release(&small);
+    free(many);
+    md_buf_release(&b);
+}
+
+static void test_buf_tail_commit(void **state)
+{
+    struct md_buf b;
+
+    (void)state;
+    md_buf_init(&b, 100);
+    assert_int_equal(md_buf_puts(&b, "ab"), MD_OK);
+    assert_int_equal(md_buf_grow(&b, 10), MD_OK);
+    memcpy(md_buf_tail(&b), "cdefgh", 6);
+    md_buf_commit(&b, 4);
+    assert_int_equal(b.len, 6);
+    assert_string_equal(b.data, "abcdef");
+    md_buf_release(&b);
+}
+
+static void test_arena_grow(void **state)
+{
+    struct md_arena a;
+    char *p;
+    char *q;
+    char *r;
+
+    (void)state;
+    md_arena_init(&a, 1 << 20);
+    /* The most recent block grows in place while its chunk has room. */
+    p = md_arena_alloc(&a, 100);
+    assert_non_null(p);
+    memset(p, 'x', 100);
+    q = md_arena_grow(&a, p, 100, 4000);
+    assert_ptr_equal(q, p);
+    assert_int_equal(a.used, 4000);
+    assert_int_equal(q[99], 'x');
+    /* Not the most recent: moved, with its bytes. */
+    r = md_arena_alloc(&a, 16);
+    assert_non_null(r);
+    q = md_arena_grow(&a, p, 4000, 5000);
+    assert_non_null(q);
+    assert_true(q != p);
+    assert_int_equal(q[0], 'x');
+    assert_int_equal(q[99], 'x');
+    /* Past the chunk: a new chunk, the bytes copied. */
+    p = md_arena_grow(&a, q, 5000, 200000);
+    assert_non_null(p);
+    assert_int_equal(p[50], 'x');
+    assert_int_equal((uintptr_t)p % 16, 0);
+    /* Past the maximum, or shrinking: NULL, the block kept. */
+    assert_null(md_arena_grow(&a, p, 200000, 2 << 20));
+    assert_null(md_arena_grow(&a, p, 200000, 100));
+    assert_int_equal(p[50], 'x');
+    /* From nothing. */
+    md_arena_reset(&a);
+    p = md_arena_grow(&a, NULL, 0, 64);
+    assert_non_null(p);
+    md_arena_release(&a);
+}
+
 static void test_log_levels(void **state)
 {
     (void)state;
@@ -175,7 +400,9 @@ int main(void)
         cmocka_unit_test(test_err_set_prefix_clear), cmocka_unit_test(test_buf_append_limits),
         cmocka_unit_test(test_buf_json_str),          cmocka_unit_test(test_arena),
         cmocka_unit_test(test_fmt),                   cmocka_unit_test(test_log_levels),
-        cmocka_unit_test(test_mem),
+        cmocka_unit_test(test_mem),                   cmocka_unit_test(test_fmt_f32_cases),
+        cmocka_unit_test(test_fmt_f32_round_trip),    cmocka_unit_test(test_buf_floats),
+        cmocka_unit_test(test_buf_tail_commit),       cmocka_unit_test(test_arena_grow),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -541,11 +541,11 @@ static void test_input_errors(void **state)
     expect_error("{\"inputs\":[{\"name\":\"a\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[1]},"
                  "{\"name\":\"a\",\"datatype\":\"INT8\",\"shape\":[1],\"data\":[1]}]}",
                  MD_EINVAL, "input 'a' already exists in request");
-    /* Binary tensor data is not decoded here yet. */
+    /* Binary tensor data needs the header that says where the JSON ends. */
     expect_error("{\"inputs\":[{\"name\":\"x\",\"datatype\":\"UINT32\",\"shape\":[2,2],"
                  "\"parameters\":{\"binary_data_size\":16}}]}",
-                 MD_EUNSUPPORTED,
-                 "input 'x': binary tensor data needs the Inference-Header-Content-Length header");
+                 MD_EINVAL,
+                 "input 'x': binary_data_size needs a valid Inference-Header-Content-Length header");
 }
 
 static void test_count_errors(void **state)

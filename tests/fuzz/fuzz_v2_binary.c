@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fuzz_v2_binary.c: libFuzzer target for the binary tensor data extension of
+ * the Open Inference Protocol decoder. The first 4 bytes of the input (little
+ * endian) choose the Inference-Header-Content-Length value, taken modulo the
+ * body length + 1, and the body's alignment; the rest is the body. A value
+ * of 0 decodes the body as a raw binary request, with a datatype and row
+ * width also drawn from those 4 bytes. The body sits at the very end of its
+ * allocation, so any read past it is caught; every element of a decoded
+ * tensor is read.
+ */
+#include "api/v2_request.h"
+
+#include <math.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check_tensor(const struct md_tensor *t)
+{
+    size_t count = 1;
+    volatile double sink = 0;
+    size_t i;
+    int d;
+
+    if (t->name == NULL || t->name[0] == '\0' || t->dtype <= MD_DT_INVALID ||
+        t->dtype >= MD_DT_COUNT || t->ndim < 0 || t->ndim > MD_TENSOR_MAX_DIMS || t->data == NULL)
+        __builtin_trap();
+    for (d = 0; d < t->ndim; d++) {
+        if (t->shape[d] < 0)
+            __builtin_trap();
+        count *= (size_t)t->shape[d];
+    }
+    if (count != t->count)
+        __builtin_trap();
+    if (t->dtype != MD_DT_BYTES && md_dtype_size(t->dtype) > 1 &&
+        (uintptr_t)t->data % md_dtype_size(t->dtype) != 0)
+        __builtin_trap(); /* misaligned data would be undefined behaviour downstream */
+    for (i = 0; i < t->count; i++) {
+        if (t->dtype == MD_DT_BYTES) {
+            const struct md_bytes *b = (const struct md_bytes *)t->data + i;
+
+            if (b->p == NULL && (t->missing == NULL || !t->missing[i] || b->len != 0))
+                __builtin_trap();
+            if (b->len > 0)
+                sink += (unsigned char)b->p[0] + (unsigned char)b->p[b->len - 1];
+        } else if (t->dtype == MD_DT_FP16 || t->dtype == MD_DT_BF16) {
+            sink += ((const uint16_t *)t->data)[i];
+        } else {
+            double v = md_tensor_get_f64(t, i);
+
+            if (t->dtype == MD_DT_BOOL && v != 0 && v != 1)
+                __builtin_trap();
+            sink += v;
+        }
+        if (t->missing != NULL && t->missing[i] > 1)
+            __builtin_trap();
+    }
+    (void)sink;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static struct md_arena arena;
+    static bool ready;
+    struct md_infer_request req;
+    struct md_err err;
+    uint32_t sel;
+    size_t len;
+    size_t json_len;
+    size_t shift;
+    size_t got;
+    char text[16];
+    char *buf;
+    const char *body;
+    size_t i;
+    size_t j;
+    int rc;
+
+    if (size < 4)
+        return 0;
+    if (!ready) {
+        md_arena_init(&arena, (size_t)4 << 20);
+        ready = true;
+    }
+    sel = (uint32_t)data[0] | (uint32_t)data[1] << 8 | (uint32_t)data[2] << 16 |
+          (uint32_t)data[3] << 24;
+    len = size - 4;
+    json_len = sel % (len + 1);
+    shift = (sel >> 28) & 7;
+    buf = malloc(shift + len + 1);
+    if (buf == NULL)
+        return 0;
+    body = buf + shift;
+    memcpy(buf + shift, data + 4, len);
+    /* The header value as text goes through the header parser first. */
+    snprintf(text, sizeof(text), "%zu", json_len);
+    if (md_v2_header_length(text, len, &got, &err) != MD_OK || got != json_len)
+        __builtin_trap();
+    md_arena_reset(&arena);
+    md_err_clear(&err);
+    if (json_len == 0) {
+        enum md_dtype dt = (enum md_dtype)(1 + (sel >> 8) % (MD_DT_COUNT - 1));
+        size_t width = dt == MD_DT_BYTES ? 1 : 1 + (sel >> 16) % 31;
+
+        rc = md_v2_decode_raw(body, len, "features", dt, width, &arena, &req, &err);
+        if (rc == MD_OK && (!req.binary_output || req.n_inputs != 1))
+            __builtin_trap();
+    } else {
+        rc = md_v2_decode_infer_binary(body, len, json_len, "m", &arena, &req, &err);
+    }
+    if (rc != MD_OK) {
+        if (err.code != rc || err.msg[0] == '\0' || (rc != MD_EINVAL && rc != MD_ETOOBIG))
+            __builtin_trap();
+        free(buf);
+        return 0;
+    }
+    if (req.n_inputs == 0 || req.timeout_us < 0)
+        __builtin_trap();
+    for (i = 0; i < req.n_inputs; i++) {
+        check_tensor(&req.inputs[i]);
+        for (j = 0; j < i; j++)
+            if (strcmp(req.inputs[i].name, req.inputs[j].name) == 0)
+                __builtin_trap();
+    }
+    for (i = 0; i < req.n_outputs; i++)
+        if (req.outputs[i].name == NULL || req.outputs[i].name[0] == '\0' ||
+            (req.outputs[i].binary && !req.outputs[i].binary_given))
+            __builtin_trap();
+    free(buf);
+    return 0;
+}

@@ -28,6 +28,8 @@ int md_api_status(int code)
         return 501;
     case MD_EUNAVAIL:
         return 503;
+    case MD_ETIMEDOUT:
+        return 504;
     case MD_ENOMEM:
     case MD_EIO:
     case MD_EINTERNAL:
@@ -53,6 +55,9 @@ void md_api_error_status(struct md_api_resp *resp, int status, const char *msg)
 void md_api_error(struct md_api_resp *resp, const struct md_err *err)
 {
     md_api_error_status(resp, md_api_status(err->code), err->msg);
+    /* Unavailable now (a full queue, a version still loading): worth a retry. */
+    if (err->code == MD_EUNAVAIL)
+        snprintf(resp->retry_after, sizeof(resp->retry_after), "1");
 }
 
 void md_api_errorf(struct md_api_resp *resp, int code, const char *fmt, ...)

@@ -55,6 +55,36 @@ static void put_histogram(struct prom_ctx *ctx, const char *name, const struct m
     PUT("\n");
 }
 
+/* The batch-size histogram: buckets in rows (powers of two). */
+static void put_rows_histogram(struct prom_ctx *ctx, const char *name,
+                               const struct md_repo_row *row, const struct md_rows_histogram *h)
+{
+    uint64_t cum = 0;
+    size_t i;
+
+    for (i = 0; i <= MD_ROWS_BUCKETS; i++) {
+        cum += atomic_load_explicit(&h->buckets[i], memory_order_relaxed);
+        ctx->rc |= md_buf_printf(ctx->b, "%s_bucket", name);
+        put_labels(ctx, row);
+        if (i < MD_ROWS_BUCKETS)
+            ctx->rc |= md_buf_printf(ctx->b, ",le=\"%llu\"} ", 1ull << i);
+        else
+            PUT(",le=\"+Inf\"} ");
+        put_u64(ctx, cum);
+        PUT("\n");
+    }
+    ctx->rc |= md_buf_printf(ctx->b, "%s_sum", name);
+    put_labels(ctx, row);
+    PUT("} ");
+    put_u64(ctx, atomic_load_explicit(&h->sum, memory_order_relaxed));
+    PUT("\n");
+    ctx->rc |= md_buf_printf(ctx->b, "%s_count", name);
+    put_labels(ctx, row);
+    PUT("} ");
+    put_u64(ctx, cum);
+    PUT("\n");
+}
+
 static void counter_line(struct prom_ctx *ctx, const char *name, const struct md_repo_row *row,
                          const char *extra, uint64_t v)
 {
@@ -79,13 +109,18 @@ static void version_family(void *vctx, const struct md_repo_row *row)
     case 0:
         counter_line(ctx, "modeld_inference_requests_total", row, NULL,
                      atomic_load(&s->success) + atomic_load(&s->fail_rejected) +
-                         atomic_load(&s->fail_backend));
+                         atomic_load(&s->fail_backend) + atomic_load(&s->fail_overload) +
+                         atomic_load(&s->fail_timeout));
         break;
     case 1:
         counter_line(ctx, "modeld_inference_failures_total", row, ",reason=\"rejected\"",
                      atomic_load(&s->fail_rejected));
         counter_line(ctx, "modeld_inference_failures_total", row, ",reason=\"backend\"",
                      atomic_load(&s->fail_backend));
+        counter_line(ctx, "modeld_inference_failures_total", row, ",reason=\"overload\"",
+                     atomic_load(&s->fail_overload));
+        counter_line(ctx, "modeld_inference_failures_total", row, ",reason=\"timeout\"",
+                     atomic_load(&s->fail_timeout));
         break;
     case 2:
         counter_line(ctx, "modeld_inference_rows_total", row, NULL,
@@ -111,6 +146,22 @@ static void version_family(void *vctx, const struct md_repo_row *row)
         PUT("modeld_model_version_ready");
         put_labels(ctx, row);
         PUT("} 1\n");
+        break;
+    case 8:
+        if (row->live->batcher != NULL)
+            put_histogram(ctx, "modeld_queue_duration_seconds", row, &s->queue);
+        break;
+    case 9:
+        if (row->live->batcher != NULL)
+            put_rows_histogram(ctx, "modeld_batch_size", row, &s->batch);
+        break;
+    case 10:
+        if (row->live->batcher != NULL) {
+            PUT("modeld_queue_depth");
+            put_labels(ctx, row);
+            ctx->rc |= md_buf_printf(ctx->b, "} %lld\n",
+                                     (long long)atomic_load(&s->queue_depth));
+        }
         break;
     default:
         break;
@@ -138,7 +189,8 @@ void md_prom_metrics(struct md_api *api, struct md_api_req *req, struct md_api_r
         {"modeld_inference_requests_total", "counter",
          "Inference requests that reached a model version."},
         {"modeld_inference_failures_total", "counter",
-         "Inference requests that failed, by reason (rejected input or backend error)."},
+         "Inference requests that failed, by reason (rejected input, backend error, refused "
+         "for a full batch queue, or deadline passed)."},
         {"modeld_inference_rows_total", "counter", "Rows (examples) predicted."},
         {"modeld_inference_executions_total", "counter", "Engine calls."},
         {"modeld_request_duration_seconds", "histogram",
@@ -147,6 +199,10 @@ void md_prom_metrics(struct md_api *api, struct md_api_req *req, struct md_api_r
         {"modeld_last_inference_timestamp_seconds", "gauge",
          "Wall-clock time of the last successful inference."},
         {"modeld_model_version_ready", "gauge", "1 for every model version that serves."},
+        {"modeld_queue_duration_seconds", "histogram",
+         "Time successful requests waited in a batch queue (batching versions)."},
+        {"modeld_batch_size", "histogram", "Rows per engine call (batching versions)."},
+        {"modeld_queue_depth", "gauge", "Requests waiting in a batch queue now."},
     };
     struct prom_ctx c;
     struct prom_ctx *ctx = &c;

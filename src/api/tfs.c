@@ -608,7 +608,8 @@ void md_tfs_predict(struct md_api *api, const struct md_route *rt, struct md_api
     md_err_clear(&err);
     st = md_tfs_decode_predict(c, req->body, req->body_len, req->arena, &ts, &n_ts, &rows, &err);
     if (st == MD_OK)
-        st = md_infer_run(v, ts, n_ts, req->arena, &pred, &err);
+        st = md_infer_run_until(v, ts, n_ts, md_infer_deadline(v, req->start_ns, 0), req->arena,
+                                &pred, &err);
     if (st != MD_OK) {
         md_infer_account(v, &pred, st, md_now_ns() - req->start_ns);
         md_version_unref(v);

@@ -8,6 +8,7 @@
  */
 #include "api/handlers.h"
 #include "api/v2_request.h"
+#include "serve/batcher.h"
 #include "serve/infer.h"
 #include "util/fmt.h"
 
@@ -268,6 +269,7 @@ struct stats_ctx {
     struct md_buf *b;
     int rc;
     int n;
+    int n_sizes; /* batch_stats entries written for the current row */
 };
 
 static void put_duration(struct md_buf *b, int *rc, const char *name, uint64_t count, uint64_t ns)
@@ -278,6 +280,28 @@ static void put_duration(struct md_buf *b, int *rc, const char *name, uint64_t c
     PUTI((int64_t)count);
     PUT(",\"ns\":");
     PUTI((int64_t)ns);
+    PUT("}");
+}
+
+/* One batch_stats entry: Triton's per-batch-size durations. */
+static void stats_batch_size(void *vctx, size_t size, const struct md_batch_size_stats *z)
+{
+    struct stats_ctx *ctx = vctx;
+    struct md_buf *b = ctx->b;
+    int *rc = &ctx->rc;
+    uint64_t n = atomic_load_explicit(&z->count, memory_order_relaxed);
+
+    PUT(ctx->n_sizes++ ? ",{\"batch_size\":" : "{\"batch_size\":");
+    PUTI((int64_t)size);
+    PUT(",");
+    put_duration(b, rc, "compute_input", n, atomic_load_explicit(&z->input_ns,
+                                                                  memory_order_relaxed));
+    PUT(",");
+    put_duration(b, rc, "compute_infer", n, atomic_load_explicit(&z->infer_ns,
+                                                                  memory_order_relaxed));
+    PUT(",");
+    put_duration(b, rc, "compute_output", n, atomic_load_explicit(&z->output_ns,
+                                                                   memory_order_relaxed));
     PUT("}");
 }
 
@@ -299,7 +323,9 @@ static void stats_row(void *vctx, const struct md_repo_row *row)
     s = &row->live->stats;
     ok = atomic_load_explicit(&s->success, memory_order_relaxed);
     fail = atomic_load_explicit(&s->fail_rejected, memory_order_relaxed) +
-           atomic_load_explicit(&s->fail_backend, memory_order_relaxed);
+           atomic_load_explicit(&s->fail_backend, memory_order_relaxed) +
+           atomic_load_explicit(&s->fail_overload, memory_order_relaxed) +
+           atomic_load_explicit(&s->fail_timeout, memory_order_relaxed);
     PUT(ctx->n++ ? ",{\"name\":" : "{\"name\":");
     PUTSTR(row->model);
     PUT(",\"version\":");
@@ -315,10 +341,14 @@ static void stats_row(void *vctx, const struct md_repo_row *row)
     PUT(",");
     put_duration(b, rc, "fail", fail, atomic_load(&s->fail_ns));
     PUT(",");
-    put_duration(b, rc, "queue", ok, 0);
+    put_duration(b, rc, "queue", ok, atomic_load(&s->queue_ns));
     PUT(",");
     put_duration(b, rc, "compute_infer", atomic_load(&s->exec_count), atomic_load(&s->compute_ns));
-    PUT("},\"batch_stats\":[]}");
+    PUT("},\"batch_stats\":[");
+    ctx->n_sizes = 0;
+    if (row->live->batcher != NULL)
+        md_batcher_foreach_size(row->live->batcher, stats_batch_size, ctx);
+    PUT("]}");
 }
 
 void md_v2_model_stats(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
@@ -623,7 +653,9 @@ void md_v2_infer(struct md_api *api, const struct md_route *rt, struct md_api_re
     if (st == MD_OK)
         st = check_outputs(v, &ir, &err);
     if (st == MD_OK)
-        st = md_infer_run(v, ir.inputs, ir.n_inputs, req->arena, &pred, &err);
+        st = md_infer_run_until(v, ir.inputs, ir.n_inputs,
+                                md_infer_deadline(v, req->start_ns, ir.timeout_us), req->arena,
+                                &pred, &err);
     if (st != MD_OK) {
         md_infer_account(v, &pred, st, md_now_ns() - req->start_ns);
         md_version_unref(v);

@@ -1217,6 +1217,132 @@ static int parse_engine(struct pctx *x, const yaml_node_t *n)
     return MD_OK;
 }
 
+/* ---------------------------------------------------------------- batching */
+
+/* An integer in [lo, hi]. */
+static int want_int_in(struct pctx *x, const yaml_node_t *n, const char *path, int64_t lo,
+                       int64_t hi, int64_t *out)
+{
+    int rc = want_int(x, n, path, out);
+
+    if (rc != MD_OK)
+        return rc;
+    if (*out < lo || *out > hi)
+        return fail(x, path, "%" PRId64 " is not between %" PRId64 " and %" PRId64, *out, lo,
+                    hi);
+    return MD_OK;
+}
+
+static int parse_preferred(struct pctx *x, const yaml_node_t *n, struct md_batching *b)
+{
+    static const char path[] = "dynamic_batching.preferred_batch_sizes";
+    char ip[80];
+    size_t count;
+    size_t i;
+    int64_t v;
+    int rc = want_seq(x, n, path, 1, MD_BATCH_MAX_PREFERRED, "sizes", &count);
+
+    if (rc != MD_OK)
+        return rc;
+    b->preferred = md_arena_calloc(&x->c->mem, count, sizeof(*b->preferred));
+    if (b->preferred == NULL)
+        return oom(x);
+    for (i = 0; i < count; i++) {
+        const yaml_node_t *item = seq_item(x, n, i);
+
+        textf(ip, sizeof(ip), "%s[%zu]", path, i);
+        if (item == NULL)
+            return fail(x, ip, "missing value");
+        rc = want_int(x, item, ip, &v);
+        if (rc != MD_OK)
+            return rc;
+        if (v < 1)
+            return fail(x, ip, "%" PRId64 " is not a positive integer", v);
+        if (v > (int64_t)b->max_batch_size)
+            return fail(x, ip, "%" PRId64 " is above max_batch_size %zu", v, b->max_batch_size);
+        if (i > 0 && (size_t)v <= b->preferred[i - 1])
+            return fail(x, ip, "%" PRId64 " is not above the size before it (sizes ascend, "
+                               "each once)", v);
+        b->preferred[i] = (size_t)v;
+    }
+    b->n_preferred = count;
+    return MD_OK;
+}
+
+static int parse_batching(struct pctx *x, const yaml_node_t *n)
+{
+    static const char *const keys[] = {"max_batch_size", "max_queue_delay_us",
+                                       "preferred_batch_sizes", "max_queue_size", NULL};
+    struct md_batching *b = &x->c->batching;
+    yaml_node_t *v[4] = {0};
+    int64_t i;
+    int rc = map_collect(x, n, "dynamic_batching", keys, v);
+
+    if (rc != MD_OK)
+        return rc;
+    if (v[0] != NULL) {
+        rc = want_int_in(x, v[0], "dynamic_batching.max_batch_size", 1, MD_BATCH_MAX_ROWS, &i);
+        if (rc != MD_OK)
+            return rc;
+        b->max_batch_size = (size_t)i;
+    }
+    if (v[1] != NULL) {
+        rc = want_int_in(x, v[1], "dynamic_batching.max_queue_delay_us", 0,
+                         MD_BATCH_MAX_DELAY_US, &i);
+        if (rc != MD_OK)
+            return rc;
+        b->max_queue_delay_us = (uint64_t)i;
+    }
+    if (v[2] != NULL) {
+        rc = parse_preferred(x, v[2], b);
+        if (rc != MD_OK)
+            return rc;
+    }
+    if (v[3] != NULL) {
+        rc = want_int_in(x, v[3], "dynamic_batching.max_queue_size", 1, MD_BATCH_MAX_QUEUE, &i);
+        if (rc != MD_OK)
+            return rc;
+        b->max_queue_size = (size_t)i;
+    }
+    b->enabled = true;
+    return MD_OK;
+}
+
+/* dynamic_batching, instances and timeout_us; defaults when absent. */
+static int parse_running(struct pctx *x, const yaml_node_t *batching, const yaml_node_t *instances,
+                         const yaml_node_t *timeout)
+{
+    struct md_contract *c = x->c;
+    int64_t i;
+    int rc;
+
+    c->batching.max_batch_size = 64;
+    c->batching.max_queue_delay_us = 500;
+    c->batching.max_queue_size = 1024;
+    c->instances = 1;
+    if (batching != NULL) {
+        rc = parse_batching(x, batching);
+        if (rc != MD_OK)
+            return rc;
+    }
+    if (instances != NULL) {
+        if (batching == NULL)
+            return fail(x, "instances", "only with dynamic_batching (without it every "
+                                        "request runs on its own HTTP thread)");
+        rc = want_int_in(x, instances, "instances", 1, MD_BATCH_MAX_INSTANCES, &i);
+        if (rc != MD_OK)
+            return rc;
+        c->instances = (unsigned)i;
+    }
+    if (timeout != NULL) {
+        rc = want_int_in(x, timeout, "timeout_us", 0, MD_CONTRACT_MAX_TIMEOUT_US, &i);
+        if (rc != MD_OK)
+            return rc;
+        c->timeout_us = (uint64_t)i;
+    }
+    return MD_OK;
+}
+
 /* -------------------------------------------------------------------- top */
 
 enum {
@@ -1232,12 +1358,16 @@ enum {
     K_OUTPUTS,
     K_VERSION_POLICY,
     K_ENGINE,
+    K_BATCHING,
+    K_INSTANCES,
+    K_TIMEOUT,
     K_COUNT
 };
 
 static const char *const top_keys[] = {
-    "name",         "description", "backend", "artifact",       "task",   "labels", "threshold",
-    "input_tensor", "features",    "outputs", "version_policy", "engine", NULL,
+    "name",      "description",  "backend",  "artifact", "task",           "labels",
+    "threshold", "input_tensor", "features", "outputs",  "version_policy", "engine",
+    "dynamic_batching", "instances", "timeout_us", NULL,
 };
 
 static int parse_head(struct pctx *x, yaml_node_t *const *v, const char *dir)
@@ -1369,6 +1499,10 @@ static int parse_root(struct pctx *x, const yaml_node_t *root, const char *dir)
         if (rc != MD_OK)
             return rc;
     }
+
+    rc = parse_running(x, v[K_BATCHING], v[K_INSTANCES], v[K_TIMEOUT]);
+    if (rc != MD_OK)
+        return rc;
 
     if (v[K_ENGINE] != NULL)
         return parse_engine(x, v[K_ENGINE]);

@@ -106,6 +106,24 @@ struct md_version_policy {
     size_t n_versions;
 };
 
+/* Limits on the batching keys. */
+#define MD_BATCH_MAX_ROWS 65536            /* max_batch_size */
+#define MD_BATCH_MAX_DELAY_US 10000000u    /* max_queue_delay_us: 10 s */
+#define MD_BATCH_MAX_QUEUE 1000000u        /* max_queue_size */
+#define MD_BATCH_MAX_PREFERRED 16          /* preferred_batch_sizes entries */
+#define MD_BATCH_MAX_INSTANCES 64          /* instances */
+#define MD_CONTRACT_MAX_TIMEOUT_US 3600000000u /* timeout_us: an hour */
+
+/* model.yaml's dynamic_batching: requests queue and run in shared engine calls. */
+struct md_batching {
+    bool enabled;               /* the key is present; false: requests run inline */
+    size_t max_batch_size;      /* rows per engine call, 1..MD_BATCH_MAX_ROWS; default 64 */
+    uint64_t max_queue_delay_us;/* longest wait of a batch's first request; default 500 */
+    size_t *preferred;          /* n_preferred sizes, ascending, unique, <= max_batch_size */
+    size_t n_preferred;
+    size_t max_queue_size;      /* requests waiting before refusals; default 1024 */
+};
+
 struct md_contract {
     char *name;                 /* the model's name (its directory) */
     char *description;          /* may be NULL */
@@ -125,6 +143,9 @@ struct md_contract {
     struct md_version_policy policy;
     struct md_kv *engine;       /* `engine:` options, keys and values as text */
     size_t n_engine;
+    struct md_batching batching;/* dynamic_batching; enabled false when absent */
+    unsigned instances;         /* batch workers, 1..MD_BATCH_MAX_INSTANCES; default 1 */
+    uint64_t timeout_us;        /* default request deadline in µs; 0 = none */
 
     /* private: memory and lookup data for md_contract_prepare */
     struct md_arena mem;        /* private: holds every allocation of the contract */

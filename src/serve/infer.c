@@ -1,65 +1,131 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * infer.c: contract check, engine call and accounting for one prediction.
+ * infer.c: contract check, engine call (inline or through the version's
+ * batcher) and accounting for one prediction.
  */
 #include "serve/infer.h"
+#include "serve/batcher.h"
 #include "util/mem.h"
 
-int md_infer_run(struct md_version *v, const struct md_tensor *inputs, size_t n_inputs,
-                 struct md_arena *a, struct md_prediction *out, struct md_err *err)
+/* The engine on the calling thread, with its statistics. */
+static int run_inline(struct md_version *v, const float *x, size_t rows, float *scores,
+                      uint64_t deadline_ns, struct md_prediction *out, struct md_err *err)
 {
+    struct md_version_stats *s = &v->stats;
+    uint64_t t0 = md_now_ns();
+    int rc;
+
+    if (deadline_ns != 0 && t0 > deadline_ns)
+        return md_err_set(err, MD_ETIMEDOUT, "model '%s': deadline passed before the request ran",
+                          v->model);
+    rc = v->ops->predict(v->engine, x, rows, scores, err);
+    out->engine_ns = md_now_ns() - t0;
+    atomic_fetch_add_explicit(&s->exec_count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->compute_ns, out->engine_ns, memory_order_relaxed);
+    md_histogram_observe(&s->engine, out->engine_ns);
+    return rc == MD_OK ? MD_OK : MD_EINTERNAL;
+}
+
+int md_infer_run_until(struct md_version *v, const struct md_tensor *inputs, size_t n_inputs,
+                       uint64_t deadline_ns, struct md_arena *a, struct md_prediction *out,
+                       struct md_err *err)
+{
+    struct md_batch_info info;
     float *x = NULL;
     float *scores;
     size_t rows = 0;
     size_t n;
-    uint64_t t0;
     int rc;
 
     memset(out, 0, sizeof(*out));
+    /* Announced before the (possibly long) preparation, so that a batch
+     * being gathered waits for this request. */
+    if (v->batcher != NULL)
+        md_batcher_announce(v->batcher);
     rc = md_contract_prepare(v->contract, inputs, n_inputs, a, &x, &rows, err);
-    if (rc != MD_OK)
+    if (rc == MD_OK && (!md_mul_ok(rows, v->desc.n_outputs, &n) ||
+                        !md_mul_ok(n, sizeof(float), &n)))
+        rc = md_err_set(err, MD_ETOOBIG, "request of %zu rows is too large", rows);
+    scores = rc == MD_OK ? md_arena_alloc(a, n) : NULL;
+    if (rc == MD_OK && scores == NULL)
+        rc = md_err_set(err, MD_ETOOBIG, "request of %zu rows is too large", rows);
+    if (rc != MD_OK || rows == 0) {
+        if (v->batcher != NULL)
+            md_batcher_withdraw(v->batcher);
+        if (rc == MD_OK) {
+            out->per_row = v->desc.n_outputs;
+            out->scores = scores;
+        }
         return rc;
-    if (!md_mul_ok(rows, v->desc.n_outputs, &n) || !md_mul_ok(n, sizeof(float), &n))
-        return md_err_set(err, MD_ETOOBIG, "request of %zu rows is too large", rows);
-    scores = md_arena_alloc(a, n);
-    if (scores == NULL)
-        return md_err_set(err, MD_ETOOBIG, "request of %zu rows is too large", rows);
+    }
     out->rows = rows;
     out->per_row = v->desc.n_outputs;
     out->scores = scores;
-    if (rows == 0)
-        return MD_OK;
-    t0 = md_now_ns();
-    rc = v->ops->predict(v->engine, x, rows, scores, err);
-    out->engine_ns = md_now_ns() - t0;
-    if (rc != MD_OK) {
-        md_err_prefix(err, "engine '%s': ", v->ops->name);
-        return MD_EINTERNAL;
+    if (v->batcher != NULL) {
+        rc = md_batcher_run(v->batcher, x, rows, scores, deadline_ns, true, &info, err);
+        out->batched = true;
+        out->queue_ns = info.queue_ns;
+        out->engine_ns = info.engine_ns;
+    } else {
+        rc = run_inline(v, x, rows, scores, deadline_ns, out, err);
     }
-    return MD_OK;
+    if (rc == MD_EINTERNAL)
+        md_err_prefix(err, "engine '%s': ", v->ops->name);
+    return rc;
+}
+
+int md_infer_run(struct md_version *v, const struct md_tensor *inputs, size_t n_inputs,
+                 struct md_arena *a, struct md_prediction *out, struct md_err *err)
+{
+    return md_infer_run_until(v, inputs, n_inputs, md_infer_deadline(v, md_now_ns(), 0), a, out,
+                              err);
+}
+
+uint64_t md_infer_deadline(const struct md_version *v, uint64_t start_ns, int64_t timeout_us)
+{
+    uint64_t us = timeout_us > 0 ? (uint64_t)timeout_us : v->contract->timeout_us;
+
+    if (us == 0)
+        return 0;
+    if (us > UINT64_MAX / 1000u - start_ns / 1000u)
+        return UINT64_MAX;
+    return start_ns + us * 1000u;
 }
 
 void md_infer_account(struct md_version *v, const struct md_prediction *p, int rc,
                       uint64_t request_ns)
 {
     struct md_version_stats *s = &v->stats;
+    _Atomic uint64_t *fail;
 
-    if (p != NULL && p->engine_ns > 0) {
-        atomic_fetch_add_explicit(&s->exec_count, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&s->compute_ns, p->engine_ns, memory_order_relaxed);
-        md_histogram_observe(&s->engine, p->engine_ns);
-    }
     if (rc == MD_OK) {
         atomic_fetch_add_explicit(&s->success, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&s->inference_count, p->rows, memory_order_relaxed);
         atomic_fetch_add_explicit(&s->request_ns, request_ns, memory_order_relaxed);
         atomic_store_explicit(&s->last_inference_ms, md_wall_ms(), memory_order_relaxed);
         md_histogram_observe(&s->request, request_ns);
-    } else {
-        atomic_fetch_add_explicit(rc == MD_EINTERNAL ? &s->fail_backend : &s->fail_rejected, 1,
-                                  memory_order_relaxed);
-        atomic_fetch_add_explicit(&s->fail_ns, request_ns, memory_order_relaxed);
+        if (p->batched) {
+            atomic_fetch_add_explicit(&s->queue_ns, p->queue_ns, memory_order_relaxed);
+            md_histogram_observe(&s->queue, p->queue_ns);
+        }
+        return;
     }
+    switch (rc) {
+    case MD_EINTERNAL:
+        fail = &s->fail_backend;
+        break;
+    case MD_EUNAVAIL:
+        fail = &s->fail_overload;
+        break;
+    case MD_ETIMEDOUT:
+        fail = &s->fail_timeout;
+        break;
+    default:
+        fail = &s->fail_rejected;
+        break;
+    }
+    atomic_fetch_add_explicit(fail, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->fail_ns, request_ns, memory_order_relaxed);
 }
 
 size_t md_infer_label(const struct md_version *v, const struct md_prediction *p, size_t row)

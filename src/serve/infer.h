@@ -16,19 +16,40 @@ struct md_prediction {
     size_t rows;           /* examples predicted */
     const float *scores;   /* rows * per_row engine outputs, arena memory */
     size_t per_row;        /* the engine's n_outputs */
-    uint64_t engine_ns;    /* time inside the engine */
+    uint64_t engine_ns;    /* time inside the engine (of the whole batch, when batched) */
+    uint64_t queue_ns;     /* time in the batch queue */
+    bool batched;          /* went through the version's batcher */
 };
 
 /*
  * Validates inputs against v's contract, prepares the matrix and runs the
- * engine. MD_EINVAL (bad input, counted as rejected) or MD_EINTERNAL (engine
- * failure, counted as a backend failure), each with a message.
+ * engine: inline on the calling thread, or through v's batcher when the
+ * contract asks for dynamic_batching (the call then blocks until its batch
+ * has run). deadline_ns (md_now_ns clock, 0 = none) is when the rows must
+ * have reached the engine: see md_infer_deadline. Errors, each with a
+ * message: MD_EINVAL or MD_ETOOBIG (bad input, counted as rejected),
+ * MD_EUNAVAIL (the batch queue is full), MD_ETIMEDOUT (the deadline passed
+ * first), MD_EINTERNAL (engine failure, counted as a backend failure).
+ * Engine statistics are recorded here, once per engine call.
  */
+int md_infer_run_until(struct md_version *v, const struct md_tensor *inputs, size_t n_inputs,
+                       uint64_t deadline_ns, struct md_arena *a, struct md_prediction *out,
+                       struct md_err *err) MD_MUST_CHECK;
+
+/* md_infer_run_until with the contract's default deadline counted from now. */
 int md_infer_run(struct md_version *v, const struct md_tensor *inputs, size_t n_inputs,
                  struct md_arena *a, struct md_prediction *out, struct md_err *err) MD_MUST_CHECK;
 
+/*
+ * The deadline of a request that arrived at start_ns: start_ns + timeout_us
+ * when the request names a timeout (> 0), else start_ns + the contract's
+ * timeout_us, else 0 (none).
+ */
+uint64_t md_infer_deadline(const struct md_version *v, uint64_t start_ns, int64_t timeout_us);
+
 /* Records a finished request in v's statistics: rc MD_OK is a success,
- * MD_EINTERNAL a backend failure, anything else a rejected request. */
+ * MD_EINTERNAL a backend failure, MD_EUNAVAIL a refusal for overload,
+ * MD_ETIMEDOUT a timeout, anything else a rejected request. */
 void md_infer_account(struct md_version *v, const struct md_prediction *p, int rc,
                       uint64_t request_ns);
 

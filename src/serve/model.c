@@ -3,6 +3,7 @@
  * model.c: loading and releasing a model version.
  */
 #include "serve/model.h"
+#include "serve/batcher.h"
 #include "backend/registry.h"
 #include "util/mem.h"
 
@@ -53,6 +54,13 @@ int md_version_load(const char *dir, int64_t number, struct md_contract *contrac
         md_version_unref(v);
         return rc;
     }
+    if (contract->batching.enabled) {
+        rc = md_batcher_new(v, &v->batcher, err);
+        if (rc != MD_OK) {
+            md_version_unref(v);
+            return rc;
+        }
+    }
     *out = v;
     return MD_OK;
 }
@@ -68,6 +76,7 @@ void md_version_unref(struct md_version *v)
         return;
     if (atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) != 1)
         return;
+    md_batcher_free(v->batcher);
     if (v->engine != NULL)
         v->ops->free(v->engine);
     md_contract_free(v->contract);

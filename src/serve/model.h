@@ -8,6 +8,9 @@
  * repository's reference; the engine is freed when the last request ends, so
  * a reload or unload never pulls an engine from under a running request.
  * Everything but `stats` and the refcount is immutable after md_version_load.
+ *
+ * A version whose contract asks for dynamic_batching owns a batcher (see
+ * serve/batcher.h) with its worker threads; the last unref stops them.
  */
 #ifndef MD_SERVE_MODEL_H
 #define MD_SERVE_MODEL_H
@@ -17,6 +20,8 @@
 #include "serve/contract.h"
 #include "backend/backend.h"
 #include "watch/metrics.h"
+
+struct md_batcher;
 
 struct md_version {
     _Atomic long refs;                  /* private */
@@ -28,6 +33,7 @@ struct md_version {
     void *engine;                       /* read-only: the engine instance */
     struct md_backend_desc desc;        /* read-only: what the engine said of itself */
     char platform[48];                  /* read-only: "modeld_<backend>" */
+    struct md_batcher *batcher;         /* read-only: owned; NULL without dynamic_batching */
     struct md_version_stats stats;      /* updated by requests, atomically */
 };
 
@@ -41,7 +47,9 @@ int md_version_load(const char *dir, int64_t number, struct md_contract *contrac
                     struct md_version **out, struct md_err *err) MD_MUST_CHECK;
 
 void md_version_ref(struct md_version *v);
-/* Drops a reference; frees the engine and contract at the last one. NULL ok. */
+/* Drops a reference; at the last one stops the batcher (its queue is empty:
+ * every queued request holds a reference) and frees the engine and contract.
+ * NULL ok. */
 void md_version_unref(struct md_version *v);
 
 #endif

@@ -80,6 +80,8 @@ const char *md_strerror(int code)
         return "too large";
     case MD_EUNSUPPORTED:
         return "unsupported";
+    case MD_ETIMEDOUT:
+        return "timed out";
     default:
         return "unknown error";
     }

@@ -24,7 +24,8 @@ enum md_errcode {
     MD_EPERM = -8,        /* authenticated but not allowed */
     MD_EINTERNAL = -9,    /* an engine or invariant failed: a 500 */
     MD_ETOOBIG = -10,     /* a body or size over its limit: a 413 */
-    MD_EUNSUPPORTED = -11 /* valid but not implemented: a 501 */
+    MD_EUNSUPPORTED = -11, /* valid but not implemented: a 501 */
+    MD_ETIMEDOUT = -12     /* a deadline passed before the work ran: a 504 */
 };
 
 struct md_err {

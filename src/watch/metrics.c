@@ -29,6 +29,17 @@ void md_histogram_observe(struct md_histogram *h, uint64_t ns)
     atomic_fetch_add_explicit(&h->sum_ns, ns, memory_order_relaxed);
 }
 
+void md_rows_histogram_observe(struct md_rows_histogram *h, uint64_t rows)
+{
+    size_t i = 0;
+
+    while (i < MD_ROWS_BUCKETS && rows > ((uint64_t)1 << i))
+        i++;
+    atomic_fetch_add_explicit(&h->buckets[i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->sum, rows, memory_order_relaxed);
+}
+
 uint64_t md_now_ns(void)
 {
     struct timespec ts;

@@ -266,6 +266,69 @@ static void test_defaults(void **state)
     md_contract_free(c);
 }
 
+static void test_batching(void **state)
+{
+    struct md_contract *c;
+
+    (void)state;
+    /* Absent: no batching, one instance, no deadline. */
+    c = parse_ok("backend: trees\ntask: regression\nfeatures: [{name: x, datatype: FP32}]\n",
+                 "m");
+    assert_false(c->batching.enabled);
+    assert_int_equal(c->instances, 1);
+    assert_int_equal(c->timeout_us, 0);
+    md_contract_free(c);
+
+    /* An empty mapping turns batching on with the defaults. */
+    c = parse_ok("backend: trees\ntask: regression\nfeatures: [{name: x, datatype: FP32}]\n"
+                 "dynamic_batching: {}\n",
+                 "m");
+    assert_true(c->batching.enabled);
+    assert_int_equal(c->batching.max_batch_size, 64);
+    assert_int_equal(c->batching.max_queue_delay_us, 500);
+    assert_int_equal(c->batching.max_queue_size, 1024);
+    assert_int_equal(c->batching.n_preferred, 0);
+    assert_null(c->batching.preferred);
+    assert_int_equal(c->instances, 1);
+    md_contract_free(c);
+
+    /* Every key. */
+    c = parse_ok("backend: trees\ntask: regression\nfeatures: [{name: x, datatype: FP32}]\n"
+                 "dynamic_batching:\n"
+                 "  max_batch_size: 128\n"
+                 "  max_queue_delay_us: 0\n"
+                 "  preferred_batch_sizes: [16, 32, 128]\n"
+                 "  max_queue_size: 7\n"
+                 "instances: 3\n"
+                 "timeout_us: 250000\n",
+                 "m");
+    assert_true(c->batching.enabled);
+    assert_int_equal(c->batching.max_batch_size, 128);
+    assert_int_equal(c->batching.max_queue_delay_us, 0);
+    assert_int_equal(c->batching.n_preferred, 3);
+    assert_int_equal(c->batching.preferred[0], 16);
+    assert_int_equal(c->batching.preferred[1], 32);
+    assert_int_equal(c->batching.preferred[2], 128);
+    assert_int_equal(c->batching.max_queue_size, 7);
+    assert_int_equal(c->instances, 3);
+    assert_int_equal(c->timeout_us, 250000);
+    md_contract_free(c);
+
+    /* A deadline without batching, and the limits themselves. */
+    c = parse_ok("backend: trees\ntask: regression\nfeatures: [{name: x, datatype: FP32}]\n"
+                 "timeout_us: 3600000000\n"
+                 "dynamic_batching: {max_batch_size: 65536, max_queue_delay_us: 10000000,\n"
+                 "                   max_queue_size: 1000000, preferred_batch_sizes: [1]}\n"
+                 "instances: 64\n",
+                 "m");
+    assert_int_equal(c->timeout_us, 3600000000u);
+    assert_int_equal(c->batching.max_batch_size, 65536);
+    assert_int_equal(c->batching.max_queue_delay_us, 10000000);
+    assert_int_equal(c->batching.max_queue_size, 1000000);
+    assert_int_equal(c->instances, 64);
+    md_contract_free(c);
+}
+
 static void test_regression_and_policies(void **state)
 {
     struct md_contract *c = parse_ok("name: house\n"
@@ -473,6 +536,51 @@ static const struct bad_case bad_cases[] = {
     {HEADR "features: [*nope]\n", "syntax error at line 3"},
     {HEADR "features: [{name: a, datatype: FP32, required: }]\n",
      "features[0].required: expected true or false, got null"},
+    /* batching, instances, timeout */
+    {HEADR ONE "dynamic_batching:\n", "dynamic_batching: expected a mapping, got null"},
+    {HEADR ONE "dynamic_batching: {max_batch: 8}\n", "dynamic_batching.max_batch: unknown key"},
+    {HEADR ONE "dynamic_batching: {max_batch_size: 0}\n",
+     "dynamic_batching.max_batch_size: 0 is not between 1 and 65536"},
+    {HEADR ONE "dynamic_batching: {max_batch_size: 65537}\n",
+     "dynamic_batching.max_batch_size: 65537 is not between 1 and 65536"},
+    {HEADR ONE "dynamic_batching: {max_batch_size: 1.5}\n",
+     "dynamic_batching.max_batch_size: expected an integer, got a number"},
+    {HEADR ONE "dynamic_batching: {max_batch_size: '8'}\n",
+     "dynamic_batching.max_batch_size: expected an integer, got string '8'"},
+    {HEADR ONE "dynamic_batching: {max_queue_delay_us: -1}\n",
+     "dynamic_batching.max_queue_delay_us: -1 is not between 0 and 10000000"},
+    {HEADR ONE "dynamic_batching: {max_queue_delay_us: 10000001}\n",
+     "dynamic_batching.max_queue_delay_us: 10000001 is not between 0 and 10000000"},
+    {HEADR ONE "dynamic_batching: {max_queue_size: 0}\n",
+     "dynamic_batching.max_queue_size: 0 is not between 1 and 1000000"},
+    {HEADR ONE "dynamic_batching: {max_queue_size: 99999999999999999999}\n",
+     "dynamic_batching.max_queue_size: 99999999999999999999 is out of range"},
+    {HEADR ONE "dynamic_batching: {max_batch_size: 8, preferred_batch_sizes: [4, 16]}\n",
+     "dynamic_batching.preferred_batch_sizes[1]: 16 is above max_batch_size 8"},
+    {HEADR ONE "dynamic_batching: {preferred_batch_sizes: [8, 4]}\n",
+     "dynamic_batching.preferred_batch_sizes[1]: 4 is not above the size before it"},
+    {HEADR ONE "dynamic_batching: {preferred_batch_sizes: [8, 8]}\n",
+     "dynamic_batching.preferred_batch_sizes[1]: 8 is not above the size before it"},
+    {HEADR ONE "dynamic_batching: {preferred_batch_sizes: [0]}\n",
+     "dynamic_batching.preferred_batch_sizes[0]: 0 is not a positive integer"},
+    {HEADR ONE "dynamic_batching: {preferred_batch_sizes: []}\n",
+     "dynamic_batching.preferred_batch_sizes: too few sizes: 0, at least 1 needed"},
+    {HEADR ONE "dynamic_batching: {preferred_batch_sizes: 8}\n",
+     "dynamic_batching.preferred_batch_sizes: expected a sequence, got a number"},
+    {HEADR ONE "dynamic_batching: {preferred_batch_sizes: [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,"
+               "16,17]}\n",
+     "dynamic_batching.preferred_batch_sizes: more than 16 sizes"},
+    {HEADR ONE "dynamic_batching: {max_batch_size: 4, max_batch_size: 8}\n",
+     "dynamic_batching.max_batch_size: duplicate key"},
+    {HEADR ONE "instances: 2\n", "instances: only with dynamic_batching"},
+    {HEADR ONE "dynamic_batching: {}\ninstances: 0\n", "instances: 0 is not between 1 and 64"},
+    {HEADR ONE "dynamic_batching: {}\ninstances: 65\n", "instances: 65 is not between 1 and 64"},
+    {HEADR ONE "dynamic_batching: {}\ninstances: true\n",
+     "instances: expected an integer, got a boolean"},
+    {HEADR ONE "timeout_us: -5\n", "timeout_us: -5 is not between 0 and 3600000000"},
+    {HEADR ONE "timeout_us: 3600000001\n", "timeout_us: 3600000001 is not between 0 and 3600000000"},
+    {HEADR ONE "timeout_us: 1s\n", "timeout_us: expected an integer, got string '1s'"},
+    {HEADR ONE "timeout: 5\n", "timeout: unknown key"},
 };
 
 static void test_invalid_documents(void **state)
@@ -1247,6 +1355,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_contract),
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_batching),
         cmocka_unit_test(test_regression_and_policies),
         cmocka_unit_test(test_invalid_documents),
         cmocka_unit_test(test_syntax_error_line),

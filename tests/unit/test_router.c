@@ -98,6 +98,33 @@ static void test_status_table(void **state)
     assert_int_equal(md_api_status(MD_EINTERNAL), 500);
     assert_int_equal(md_api_status(MD_EAUTH), 401);
     assert_int_equal(md_api_status(MD_EPERM), 403);
+    assert_int_equal(md_api_status(MD_ETIMEDOUT), 504);
+}
+
+/* A 503 from md_api_error invites a retry; other errors do not. */
+static void test_error_retry_after(void **state)
+{
+    struct md_api_resp resp;
+    struct md_buf body;
+    struct md_err err;
+
+    (void)state;
+    md_buf_init(&body, 4096);
+    memset(&resp, 0, sizeof(resp));
+    resp.body = &body;
+    md_err_set(&err, MD_EUNAVAIL, "model 'm' queue is full (4 requests waiting)");
+    md_api_error(&resp, &err);
+    assert_int_equal(resp.status, 503);
+    assert_string_equal(resp.retry_after, "1");
+    assert_non_null(strstr(body.data, "queue is full"));
+
+    memset(&resp, 0, sizeof(resp));
+    resp.body = &body;
+    md_err_set(&err, MD_ETIMEDOUT, "model 'm': deadline passed before the request ran");
+    md_api_error(&resp, &err);
+    assert_int_equal(resp.status, 504);
+    assert_string_equal(resp.retry_after, "");
+    md_buf_release(&body);
 }
 
 int main(void)
@@ -105,6 +132,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_paths),
         cmocka_unit_test(test_status_table),
+        cmocka_unit_test(test_error_retry_after),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

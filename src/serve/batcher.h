@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * batcher.h: dynamic batching for one model version (model.yaml's
+ * dynamic_batching): a bounded queue of prepared requests and `instances`
+ * worker threads that gather them into one engine call, then hand each
+ * request its own rows of the output.
+ *
+ * A request thread calls md_batcher_run with its prepared matrix and blocks
+ * until its rows are predicted, refused (full queue) or expired (deadline).
+ * A worker takes the queued requests in arrival order up to max_batch_size
+ * rows (a request of more rows runs alone), waiting at most
+ * max_queue_delay_us after the first of them for more to arrive. It stops
+ * waiting early when the rows reach a preferred size or max_batch_size, or
+ * when no request is on its way (see md_batcher_announce): waiting then
+ * would only add latency. A request that finds the engine idle, the queue
+ * empty and no other request on its way runs its rows itself on its own
+ * thread, so a lone client pays no hand-off; under load requests gather in
+ * the queue while the engine is busy.
+ *
+ * Threads: everything is thread-safe. The queue is guarded by the batcher's
+ * mutex, never held across an engine call. The batcher belongs to its
+ * version: md_version_load creates it, the version's last unref frees it.
+ * Every queued request holds a reference to the version, so by then the
+ * queue is empty; md_batcher_free still drains whatever is queued before it
+ * stops the workers.
+ */
+#ifndef MD_SERVE_BATCHER_H
+#define MD_SERVE_BATCHER_H
+
+#include "util/common.h"
+#include "util/err.h"
+#include "serve/model.h"
+
+#include <stdatomic.h>
+
+/* What one request's trip through the batcher cost. */
+struct md_batch_info {
+    uint64_t queue_ns;  /* from enqueue to its batch's start; 0 when it ran itself */
+    uint64_t engine_ns; /* the engine call its rows were part of */
+    size_t batch_rows;  /* rows in that engine call */
+};
+
+/* Per batch size: Triton's batch_stats (gather, engine and scatter time). */
+struct md_batch_size_stats {
+    _Atomic uint64_t count;     /* engine calls of this many rows */
+    _Atomic uint64_t input_ns;  /* copying requests' rows into the batch */
+    _Atomic uint64_t infer_ns;  /* the engine call */
+    _Atomic uint64_t output_ns; /* copying the outputs back to each request */
+};
+
+struct md_batcher;
+
+/*
+ * Creates the batcher of v from v->contract's batching settings and starts
+ * its instances workers. v must have its engine, desc, model and stats set;
+ * it is borrowed for the batcher's life. MD_EINTERNAL when a thread cannot
+ * start.
+ */
+int md_batcher_new(struct md_version *v, struct md_batcher **out, struct md_err *err) MD_MUST_CHECK;
+
+/* Drains the queue, stops and joins the workers, frees b. NULL ok. Must not
+ * run on a worker (a worker holds no version reference, so it never does). */
+void md_batcher_free(struct md_batcher *b);
+
+/*
+ * Announces a request that will soon call md_batcher_run with announced true
+ * (or md_batcher_withdraw): while requests are announced, a gathering worker
+ * waits for them (up to max_queue_delay_us) instead of sending a partial
+ * batch. Lock-free.
+ */
+void md_batcher_announce(struct md_batcher *b);
+/* Takes back an announcement whose request will not run (bad input). */
+void md_batcher_withdraw(struct md_batcher *b);
+
+/*
+ * Predicts rows rows of x (rows * the engine's n_features floats) into out
+ * (rows * n_outputs floats) as part of a batch; blocks until done. Both
+ * buffers are borrowed until it returns. deadline_ns: CLOCK_MONOTONIC
+ * nanoseconds (md_now_ns) by which the rows must have reached the engine, 0
+ * for none. announced: this call ends an md_batcher_announce. info (may be
+ * NULL) gets the costs. Returns MD_OK; MD_EUNAVAIL when the queue is full
+ * ("model 'm' queue is full ..."); MD_ETIMEDOUT when the deadline passed
+ * before the rows ran; MD_EINTERNAL with the engine's message when the
+ * engine call failed.
+ */
+int md_batcher_run(struct md_batcher *b, const float *x, size_t rows, float *out,
+                   uint64_t deadline_ns, bool announced, struct md_batch_info *info,
+                   struct md_err *err) MD_MUST_CHECK;
+
+/* Requests waiting in the queue now. */
+size_t md_batcher_depth(struct md_batcher *b);
+
+/*
+ * Calls fn for every batch size from 1 to max_batch_size that has run at
+ * least once, ascending, with its statistics (read them with atomic loads).
+ * A request larger than max_batch_size runs alone and shows only in the
+ * version's execution count and batch-size histogram.
+ */
+void md_batcher_foreach_size(const struct md_batcher *b,
+                             void (*fn)(void *ctx, size_t size,
+                                        const struct md_batch_size_stats *s),
+                             void *ctx);
+
+#endif

@@ -1,0 +1,777 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_batcher.c: the dynamic batcher against a fake engine that logs the
+ * size of every call and can be held shut: gathering, splitting at
+ * max_batch_size and at preferred sizes, the queue delay bound, a full
+ * queue, deadlines, engine failures, draining at free, and many submitters
+ * at once. Also the deadline and accounting helpers of infer.c. Every wait
+ * is bounded.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <time.h>
+
+#include "serve/batcher.h"
+#include "serve/infer.h"
+
+#define WIDTH 3   /* features per row */
+#define OUTS 2    /* outputs per row */
+#define MAX_CALLS 4096
+
+/* ------------------------------------------------------------ fake engine */
+
+struct fake {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool shut;              /* predict waits while shut */
+    bool fail;              /* predict fails */
+    int in_engine;          /* calls inside predict now */
+    size_t calls[MAX_CALLS];/* rows of each call, in order */
+    size_t n_calls;
+    size_t rows;            /* rows predicted in all */
+};
+
+static struct fake fk;
+
+/* out[r] = {sum of row r, first value of row r}: each row's answer is its own. */
+static int fake_predict(void *inst, const float *x, size_t n_rows, float *out, struct md_err *err)
+{
+    struct fake *f = inst;
+    size_t r;
+
+    pthread_mutex_lock(&f->mu);
+    f->in_engine++;
+    pthread_cond_broadcast(&f->cv);
+    while (f->shut)
+        pthread_cond_wait(&f->cv, &f->mu);
+    if (f->n_calls < MAX_CALLS)
+        f->calls[f->n_calls] = n_rows;
+    f->n_calls++;
+    f->rows += n_rows;
+    f->in_engine--;
+    if (f->fail) {
+        pthread_mutex_unlock(&f->mu);
+        return md_err_set(err, MD_EINTERNAL, "fake engine failed on %zu rows", n_rows);
+    }
+    pthread_mutex_unlock(&f->mu);
+    for (r = 0; r < n_rows; r++) {
+        out[r * OUTS] = x[r * WIDTH] + x[r * WIDTH + 1] + x[r * WIDTH + 2];
+        out[r * OUTS + 1] = x[r * WIDTH];
+    }
+    return MD_OK;
+}
+
+static void fake_describe(const void *inst, struct md_backend_desc *out)
+{
+    (void)inst;
+    memset(out, 0, sizeof(*out));
+    out->n_features = WIDTH;
+    out->n_outputs = OUTS;
+    out->kind = MD_BACKEND_OUT_VALUE;
+}
+
+static void fake_free(void *inst)
+{
+    (void)inst;
+}
+
+static const struct md_backend_ops fake_ops = {
+    .abi = MD_BACKEND_ABI,
+    .name = "fake",
+    .load = NULL,
+    .describe = fake_describe,
+    .predict = fake_predict,
+    .learn = NULL,
+    .train = NULL,
+    .free = fake_free,
+};
+
+static void fake_reset(void)
+{
+    pthread_mutex_lock(&fk.mu);
+    fk.shut = false;
+    fk.fail = false;
+    fk.n_calls = 0;
+    fk.rows = 0;
+    pthread_mutex_unlock(&fk.mu);
+}
+
+static void fake_shut(bool shut)
+{
+    pthread_mutex_lock(&fk.mu);
+    fk.shut = shut;
+    pthread_cond_broadcast(&fk.cv);
+    pthread_mutex_unlock(&fk.mu);
+}
+
+static size_t fake_calls(size_t *copy, size_t max)
+{
+    size_t n;
+
+    pthread_mutex_lock(&fk.mu);
+    n = fk.n_calls;
+    if (copy != NULL)
+        memcpy(copy, fk.calls, (n < max ? n : max) * sizeof(*copy));
+    pthread_mutex_unlock(&fk.mu);
+    return n;
+}
+
+static int fake_in_engine(void)
+{
+    int n;
+
+    pthread_mutex_lock(&fk.mu);
+    n = fk.in_engine;
+    pthread_mutex_unlock(&fk.mu);
+    return n;
+}
+
+/* ------------------------------------------------------- a version by hand */
+
+struct fixture {
+    struct md_contract contract;
+    struct md_version v;
+    size_t preferred[4];
+};
+
+static struct md_batcher *make(struct fixture *fx, size_t max_rows, uint64_t delay_us,
+                               size_t max_queue, unsigned instances)
+{
+    struct md_err err;
+
+    memset(fx, 0, sizeof(*fx));
+    fx->contract.batching.enabled = true;
+    fx->contract.batching.max_batch_size = max_rows;
+    fx->contract.batching.max_queue_delay_us = delay_us;
+    fx->contract.batching.max_queue_size = max_queue;
+    fx->contract.batching.preferred = fx->preferred;
+    fx->contract.instances = instances;
+    fx->v.model = (char *)"m";
+    fx->v.number = 1;
+    fx->v.contract = &fx->contract;
+    fx->v.ops = &fake_ops;
+    fx->v.engine = &fk;
+    fake_describe(NULL, &fx->v.desc);
+    fake_reset();
+    if (md_batcher_new(&fx->v, &fx->v.batcher, &err) != MD_OK)
+        fail_msg("md_batcher_new: %s", err.msg);
+    return fx->v.batcher;
+}
+
+/* -------------------------------------------------------------- submitters */
+
+struct sub {
+    pthread_t t;
+    struct md_batcher *b;
+    size_t rows;
+    float x[16 * WIDTH];
+    float out[16 * OUTS];
+    uint64_t deadline_ns;
+    bool announced;
+    int rc;
+    struct md_batch_info info;
+    struct md_err err;
+    _Atomic bool finished;
+};
+
+static void sub_fill(struct sub *s, struct md_batcher *b, size_t rows, float base)
+{
+    size_t i;
+
+    memset(s, 0, sizeof(*s));
+    s->b = b;
+    s->rows = rows;
+    for (i = 0; i < rows * WIDTH; i++)
+        s->x[i] = base + (float)i;
+    for (i = 0; i < rows * OUTS; i++)
+        s->out[i] = -1;
+}
+
+static void *sub_main(void *arg)
+{
+    struct sub *s = arg;
+
+    s->rc = md_batcher_run(s->b, s->x, s->rows, s->out, s->deadline_ns, s->announced, &s->info,
+                           &s->err);
+    atomic_store(&s->finished, true);
+    return NULL;
+}
+
+static void sub_start(struct sub *s)
+{
+    assert_int_equal(pthread_create(&s->t, NULL, sub_main, s), 0);
+}
+
+static void sub_join(struct sub *s)
+{
+    assert_int_equal(pthread_join(s->t, NULL), 0);
+}
+
+/* Each row's outputs are its own sum and first value. */
+static void sub_check(const struct sub *s)
+{
+    size_t r;
+
+    assert_int_equal(s->rc, MD_OK);
+    for (r = 0; r < s->rows; r++) {
+        const float *x = s->x + r * WIDTH;
+
+        assert_true(s->out[r * OUTS] == x[0] + x[1] + x[2]);
+        assert_true(s->out[r * OUTS + 1] == x[0]);
+    }
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+/* Polls until fn(arg) holds, for at most 10 s. */
+static void wait_for(bool (*fn)(void *), void *arg, const char *what)
+{
+    int i;
+
+    for (i = 0; i < 10000; i++) {
+        if (fn(arg))
+            return;
+        sleep_ms(1);
+    }
+    fail_msg("timed out waiting for %s", what);
+}
+
+static bool engine_busy(void *arg)
+{
+    (void)arg;
+    return fake_in_engine() > 0;
+}
+
+struct depth_arg {
+    struct md_batcher *b;
+    size_t n;
+};
+
+static bool depth_is(void *arg)
+{
+    struct depth_arg *d = arg;
+
+    return md_batcher_depth(d->b) == d->n;
+}
+
+/*
+ * Holds the engine shut with one request inside it (run by its own caller:
+ * the engine was idle), then queues n more requests and waits until all of
+ * them are queued.
+ */
+static void hold_and_queue(struct md_batcher *b, struct sub *first, struct sub *subs, size_t n,
+                           size_t rows)
+{
+    struct depth_arg d = {b, n};
+    size_t i;
+
+    fake_shut(true);
+    sub_fill(first, b, 1, 1000);
+    sub_start(first);
+    wait_for(engine_busy, NULL, "the first request in the engine");
+    for (i = 0; i < n; i++) {
+        sub_fill(&subs[i], b, rows, (float)(10 * i));
+        sub_start(&subs[i]);
+    }
+    wait_for(depth_is, &d, "the queue to fill");
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void test_alone_runs_inline(void **state)
+{
+    struct fixture fx;
+    struct md_batcher *b = make(&fx, 8, 1000000, 16, 1);
+    struct sub s;
+
+    (void)state;
+    /* An idle engine and nobody else coming: no queue, no delay. */
+    sub_fill(&s, b, 3, 5);
+    sub_main(&s);
+    sub_check(&s);
+    assert_int_equal(s.info.queue_ns, 0);
+    assert_int_equal(s.info.batch_rows, 3);
+    assert_int_equal(fake_calls(NULL, 0), 1);
+    assert_int_equal(atomic_load(&fx.v.stats.exec_count), 1);
+    assert_int_equal(atomic_load(&fx.v.stats.batch.count), 1);
+    assert_int_equal(atomic_load(&fx.v.stats.batch.buckets[2]), 1); /* 3 rows: le 4 */
+    md_batcher_free(b);
+}
+
+static void test_gather(void **state)
+{
+    struct fixture fx;
+    struct md_batcher *b = make(&fx, 64, 1000000, 64, 1);
+    struct sub first;
+    struct sub subs[8];
+    size_t calls[8];
+    size_t i;
+
+    (void)state;
+    hold_and_queue(b, &first, subs, 8, 2);
+    fake_shut(false);
+    sub_join(&first);
+    for (i = 0; i < 8; i++) {
+        sub_join(&subs[i]);
+        sub_check(&subs[i]);
+        assert_int_equal(subs[i].info.batch_rows, 16);
+    }
+    sub_check(&first);
+    /* The first request alone, then the eight queued ones in one call. */
+    assert_int_equal(fake_calls(calls, 8), 2);
+    assert_int_equal(calls[0], 1);
+    assert_int_equal(calls[1], 16);
+    assert_int_equal(md_batcher_depth(b), 0);
+    assert_int_equal(atomic_load(&fx.v.stats.queue_depth), 0);
+    md_batcher_free(b);
+}
+
+static void check_size(void *ctx, size_t size, const struct md_batch_size_stats *s)
+{
+    size_t *seen = ctx;
+
+    assert_true(size < 64);
+    seen[size] = atomic_load(&s->count);
+}
+
+static void test_split_at_max(void **state)
+{
+    struct fixture fx;
+    struct md_batcher *b = make(&fx, 4, 1000000, 64, 1);
+    struct sub first;
+    struct sub subs[10];
+    size_t calls[16];
+    size_t seen[64] = {0};
+    size_t n;
+    size_t i;
+
+    (void)state;
+    hold_and_queue(b, &first, subs, 10, 1);
+    fake_shut(false);
+    sub_join(&first);
+    for (i = 0; i < 10; i++) {
+        sub_join(&subs[i]);
+        sub_check(&subs[i]);
+    }
+    n = fake_calls(calls, 16);
+    assert_int_equal(n, 4);
+    assert_int_equal(calls[0], 1);
+    assert_int_equal(calls[1], 4);
+    assert_int_equal(calls[2], 4);
+    assert_int_equal(calls[3], 2);
+    md_batcher_foreach_size(b, check_size, seen);
+    assert_int_equal(seen[1], 1);
+    assert_int_equal(seen[2], 1);
+    assert_int_equal(seen[4], 2);
+    assert_int_equal(seen[3], 0);
+
+    /* Requests of 3 rows: two never fit in 4, so each goes alone. */
+    hold_and_queue(b, &first, subs, 3, 3);
+    fake_shut(false);
+    sub_join(&first);
+    for (i = 0; i < 3; i++) {
+        sub_join(&subs[i]);
+        sub_check(&subs[i]);
+        assert_int_equal(subs[i].info.batch_rows, 3);
+    }
+
+    /* A request larger than max_batch_size runs alone, whole. */
+    fake_reset();
+    sub_fill(&first, b, 10, 7);
+    sub_main(&first);
+    sub_check(&first);
+    assert_int_equal(fake_calls(calls, 16), 1);
+    assert_int_equal(calls[0], 10);
+    memset(seen, 0, sizeof(seen));
+    md_batcher_foreach_size(b, check_size, seen);
+    assert_int_equal(seen[4], 2); /* sizes up to max only */
+    md_batcher_free(b);
+}
+
+static void test_preferred_sizes(void **state)
+{
+    struct fixture fx;
+    struct md_batcher *b;
+    struct sub first;
+    struct sub subs[7];
+    size_t calls[8];
+    size_t i;
+
+    (void)state;
+    memset(&fx, 0, sizeof(fx));
+    b = make(&fx, 64, 1000000, 64, 1);
+    md_batcher_free(b);
+    /* preferred [2, 4]: seven queued rows go as 4, then 2, then the last 1. */
+    fx.preferred[0] = 2;
+    fx.preferred[1] = 4;
+    fx.contract.batching.n_preferred = 2;
+    fake_reset();
+    assert_int_equal(md_batcher_new(&fx.v, &fx.v.batcher, NULL), MD_OK);
+    b = fx.v.batcher;
+    hold_and_queue(b, &first, subs, 7, 1);
+    fake_shut(false);
+    sub_join(&first);
+    for (i = 0; i < 7; i++) {
+        sub_join(&subs[i]);
+        sub_check(&subs[i]);
+    }
+    assert_int_equal(fake_calls(calls, 8), 4);
+    assert_int_equal(calls[1], 4);
+    assert_int_equal(calls[2], 2);
+    assert_int_equal(calls[3], 1);
+    md_batcher_free(b);
+}
+
+static uint64_t ms_since(uint64_t t0)
+{
+    return (md_now_ns() - t0) / 1000000u;
+}
+
+static void test_delay_bound(void **state)
+{
+    struct fixture fx;
+    struct md_batcher *b = make(&fx, 64, 50000, 64, 1); /* 50 ms */
+    struct sub s;
+    struct sub t;
+    uint64_t t0;
+    uint64_t waited;
+
+    (void)state;
+    /* Another request announced and never coming: the lone one waits the
+     * whole delay for it, and no longer. */
+    md_batcher_announce(b);
+    sub_fill(&s, b, 1, 1);
+    t0 = md_now_ns();
+    sub_main(&s);
+    waited = ms_since(t0);
+    sub_check(&s);
+    assert_true(waited >= 49);
+    assert_true(waited < 5000);
+    assert_true(s.info.queue_ns >= 49000000u);
+
+    /* The announced request gives up: the waiting batch goes at once. */
+    md_batcher_free(b);
+    b = make(&fx, 64, 10000000, 64, 1); /* 10 s */
+    md_batcher_announce(b);
+    md_batcher_announce(b);
+    sub_fill(&s, b, 1, 1);
+    s.announced = true;
+    t0 = md_now_ns();
+    sub_start(&s);
+    sleep_ms(20);
+    assert_false(atomic_load(&s.finished));
+    md_batcher_withdraw(b);
+    sub_join(&s);
+    sub_check(&s);
+    assert_true(ms_since(t0) < 5000);
+
+    /* A preferred size reached: no wait for the announced rest. */
+    md_batcher_free(b);
+    fx.preferred[0] = 2;
+    fx.contract.batching.n_preferred = 1;
+    fake_reset();
+    assert_int_equal(md_batcher_new(&fx.v, &fx.v.batcher, NULL), MD_OK);
+    b = fx.v.batcher;
+    md_batcher_announce(b);
+    md_batcher_announce(b);
+    md_batcher_announce(b);
+    sub_fill(&s, b, 1, 1);
+    sub_fill(&t, b, 1, 2);
+    s.announced = true;
+    t.announced = true;
+    t0 = md_now_ns();
+    sub_start(&s);
+    sub_start(&t);
+    sub_join(&s);
+    sub_join(&t);
+    sub_check(&s);
+    sub_check(&t);
+    assert_true(ms_since(t0) < 5000);
+    md_batcher_withdraw(b);
+    md_batcher_free(b);
+}
+
+static void test_queue_full(void **state)
+{
+    struct fixture fx;
+    struct md_batcher *b = make(&fx, 64, 0, 2, 1);
+    struct sub first;
+    struct sub subs[2];
+    struct sub extra;
+
+    (void)state;
+    hold_and_queue(b, &first, subs, 2, 1);
+    sub_fill(&extra, b, 1, 3);
+    sub_main(&extra);
+    assert_int_equal(extra.rc, MD_EUNAVAIL);
+    assert_int_equal(extra.err.code, MD_EUNAVAIL);
+    assert_string_equal(extra.err.msg, "model 'm' queue is full (2 requests waiting)");
+    assert_true(extra.out[0] == -1);
+    fake_shut(false);
+    sub_join(&first);
+    sub_join(&subs[0]);
+    sub_join(&subs[1]);
+    sub_check(&subs[0]);
+    sub_check(&subs[1]);
+    /* Room again. */
+    sub_main(&extra);
+    sub_check(&extra);
+    md_batcher_free(b);
+}
+
+static void test_deadline(void **state)
+{
+    struct fixture fx;
+    struct md_batcher *b = make(&fx, 64, 0, 64, 1);
+    struct sub first;
+    struct sub s;
+    struct sub past;
+    struct depth_arg d = {NULL, 0};
+    uint64_t t0;
+
+    (void)state;
+    /* Queued behind a stuck engine: back with 504 at the deadline. */
+    fake_shut(true);
+    sub_fill(&first, b, 1, 1);
+    sub_start(&first);
+    wait_for(engine_busy, NULL, "the first request in the engine");
+    sub_fill(&s, b, 2, 1);
+    t0 = md_now_ns();
+    s.deadline_ns = t0 + 30000000u; /* 30 ms */
+    sub_main(&s);
+    assert_int_equal(s.rc, MD_ETIMEDOUT);
+    assert_int_equal(s.err.code, MD_ETIMEDOUT);
+    assert_non_null(strstr(s.err.msg, "model 'm': deadline passed before the request ran"));
+    assert_true(ms_since(t0) >= 29);
+    assert_true(s.out[0] == -1);
+    d.b = b;
+    wait_for(depth_is, &d, "the expired request to leave the queue");
+    fake_shut(false);
+    sub_join(&first);
+    sub_check(&first);
+    assert_int_equal(fake_calls(NULL, 0), 1); /* the expired rows never ran */
+
+    /* Already past on arrival at an idle engine: not run either. */
+    sub_fill(&past, b, 1, 1);
+    past.deadline_ns = 1;
+    sub_main(&past);
+    assert_int_equal(past.rc, MD_ETIMEDOUT);
+    assert_int_equal(fake_calls(NULL, 0), 1);
+
+    /* A far deadline changes nothing. */
+    sub_fill(&s, b, 2, 1);
+    s.deadline_ns = md_now_ns() + 60000000000u;
+    sub_main(&s);
+    sub_check(&s);
+    md_batcher_free(b);
+}
+
+static void test_engine_failure(void **state)
+{
+    struct fixture fx;
+    struct md_batcher *b = make(&fx, 64, 0, 64, 1);
+    struct sub first;
+    struct sub subs[3];
+    size_t i;
+
+    (void)state;
+    hold_and_queue(b, &first, subs, 3, 1);
+    pthread_mutex_lock(&fk.mu);
+    fk.fail = true;
+    pthread_mutex_unlock(&fk.mu);
+    fake_shut(false);
+    sub_join(&first);
+    assert_int_equal(first.rc, MD_EINTERNAL);
+    assert_string_equal(first.err.msg, "fake engine failed on 1 rows");
+    for (i = 0; i < 3; i++) {
+        sub_join(&subs[i]);
+        assert_int_equal(subs[i].rc, MD_EINTERNAL);
+        assert_string_equal(subs[i].err.msg, "fake engine failed on 3 rows");
+    }
+    md_batcher_free(b);
+}
+
+static void *free_main(void *arg)
+{
+    md_batcher_free(arg);
+    return NULL;
+}
+
+static void test_free_drains(void **state)
+{
+    struct fixture fx;
+    struct md_batcher *b = make(&fx, 2, 1000000, 64, 1);
+    struct sub first;
+    struct sub subs[5];
+    pthread_t t;
+    size_t i;
+
+    (void)state;
+    hold_and_queue(b, &first, subs, 5, 1);
+    /* Free while requests wait: they all run before the workers stop. */
+    assert_int_equal(pthread_create(&t, NULL, free_main, b), 0);
+    sleep_ms(10);
+    fake_shut(false);
+    sub_join(&first);
+    for (i = 0; i < 5; i++) {
+        sub_join(&subs[i]);
+        sub_check(&subs[i]);
+    }
+    assert_int_equal(pthread_join(t, NULL), 0);
+    md_batcher_free(NULL);
+}
+
+#define SUBMITTERS 8
+#define ROUNDS 300
+
+struct loop_arg {
+    struct md_batcher *b;
+    unsigned seed;
+    size_t rows;   /* out: rows sent */
+    int bad;       /* out: wrong answers */
+};
+
+static void *loop_main(void *arg)
+{
+    struct loop_arg *l = arg;
+    struct sub s;
+    int i;
+
+    for (i = 0; i < ROUNDS; i++) {
+        size_t rows = 1 + (size_t)(rand_r(&l->seed) % 5);
+        size_t r;
+
+        sub_fill(&s, l->b, rows, (float)(rand_r(&l->seed) % 1000));
+        md_batcher_announce(l->b);
+        s.announced = true;
+        sub_main(&s);
+        if (s.rc != MD_OK) {
+            l->bad++;
+            continue;
+        }
+        for (r = 0; r < rows; r++)
+            if (s.out[r * OUTS] != s.x[r * WIDTH] + s.x[r * WIDTH + 1] + s.x[r * WIDTH + 2] ||
+                s.out[r * OUTS + 1] != s.x[r * WIDTH])
+                l->bad++;
+        l->rows += rows;
+    }
+    return NULL;
+}
+
+static void test_concurrent_submitters(void **state)
+{
+    struct fixture fx;
+    struct md_batcher *b = make(&fx, 16, 200, 1024, 2);
+    pthread_t t[SUBMITTERS];
+    struct loop_arg l[SUBMITTERS];
+    size_t total = 0;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < SUBMITTERS; i++) {
+        l[i].b = b;
+        l[i].seed = (unsigned)(i + 1);
+        l[i].rows = 0;
+        l[i].bad = 0;
+        assert_int_equal(pthread_create(&t[i], NULL, loop_main, &l[i]), 0);
+    }
+    for (i = 0; i < SUBMITTERS; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        assert_int_equal(l[i].bad, 0);
+        total += l[i].rows;
+    }
+    assert_int_equal(fk.rows, total);
+    assert_int_equal(atomic_load(&fx.v.stats.batch.sum), total);
+    assert_int_equal(atomic_load(&fx.v.stats.batch.count), fake_calls(NULL, 0));
+    assert_int_equal(md_batcher_depth(b), 0);
+    md_batcher_free(b);
+}
+
+/* ------------------------------------------------------------ infer.c bits */
+
+static void test_infer_deadline_and_account(void **state)
+{
+    struct fixture fx;
+    struct md_prediction p;
+
+    (void)state;
+    memset(&fx, 0, sizeof(fx));
+    fx.v.contract = &fx.contract;
+    assert_int_equal(md_infer_deadline(&fx.v, 1000, 0), 0);
+    assert_int_equal(md_infer_deadline(&fx.v, 1000, 5), 6000);
+    fx.contract.timeout_us = 7;
+    assert_int_equal(md_infer_deadline(&fx.v, 1000, 0), 8000);
+    assert_int_equal(md_infer_deadline(&fx.v, 1000, 2), 3000);
+    assert_true(md_infer_deadline(&fx.v, 1000, INT64_MAX) == UINT64_MAX);
+
+    memset(&p, 0, sizeof(p));
+    p.rows = 3;
+    p.batched = true;
+    p.queue_ns = 500;
+    md_infer_account(&fx.v, &p, MD_OK, 2000);
+    md_infer_account(&fx.v, &p, MD_EUNAVAIL, 10);
+    md_infer_account(&fx.v, &p, MD_ETIMEDOUT, 10);
+    md_infer_account(&fx.v, &p, MD_ETIMEDOUT, 10);
+    md_infer_account(&fx.v, &p, MD_EINTERNAL, 10);
+    md_infer_account(&fx.v, &p, MD_EINVAL, 10);
+    assert_int_equal(atomic_load(&fx.v.stats.success), 1);
+    assert_int_equal(atomic_load(&fx.v.stats.inference_count), 3);
+    assert_int_equal(atomic_load(&fx.v.stats.queue_ns), 500);
+    assert_int_equal(atomic_load(&fx.v.stats.queue.count), 1);
+    assert_int_equal(atomic_load(&fx.v.stats.fail_overload), 1);
+    assert_int_equal(atomic_load(&fx.v.stats.fail_timeout), 2);
+    assert_int_equal(atomic_load(&fx.v.stats.fail_backend), 1);
+    assert_int_equal(atomic_load(&fx.v.stats.fail_rejected), 1);
+    assert_int_equal(atomic_load(&fx.v.stats.fail_ns), 50);
+}
+
+static void test_rows_histogram(void **state)
+{
+    struct md_rows_histogram h;
+
+    (void)state;
+    memset(&h, 0, sizeof(h));
+    md_rows_histogram_observe(&h, 1);
+    md_rows_histogram_observe(&h, 2);
+    md_rows_histogram_observe(&h, 3);
+    md_rows_histogram_observe(&h, 1024);
+    md_rows_histogram_observe(&h, 1025);
+    assert_int_equal(atomic_load(&h.buckets[0]), 1);
+    assert_int_equal(atomic_load(&h.buckets[1]), 1);
+    assert_int_equal(atomic_load(&h.buckets[2]), 1);
+    assert_int_equal(atomic_load(&h.buckets[10]), 1);
+    assert_int_equal(atomic_load(&h.buckets[MD_ROWS_BUCKETS]), 1);
+    assert_int_equal(atomic_load(&h.count), 5);
+    assert_int_equal(atomic_load(&h.sum), 2055);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_alone_runs_inline),
+        cmocka_unit_test(test_gather),
+        cmocka_unit_test(test_split_at_max),
+        cmocka_unit_test(test_preferred_sizes),
+        cmocka_unit_test(test_delay_bound),
+        cmocka_unit_test(test_queue_full),
+        cmocka_unit_test(test_deadline),
+        cmocka_unit_test(test_engine_failure),
+        cmocka_unit_test(test_free_drains),
+        cmocka_unit_test(test_concurrent_submitters),
+        cmocka_unit_test(test_infer_deadline_and_account),
+        cmocka_unit_test(test_rows_histogram),
+    };
+
+    pthread_mutex_init(&fk.mu, NULL);
+    pthread_cond_init(&fk.cv, NULL);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -52,6 +52,8 @@ int main(int argc, char **argv)
     }
     if (argc > 5)
         json_len_header = argv[5];
+    if (iters < 100)
+        iters = 100; /* 101 samples of iters / 100 requests each */
     if (md_repo_open(argv[1], &repo, &err) != MD_OK) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;

@@ -619,6 +619,17 @@ static int decode_body(const struct md_version *v, const struct md_api_req *req,
                                      err);
 }
 
+/*
+ * Room for about n more bytes at once, when it can be had (a number takes at
+ * most 16 bytes in JSON, 8 in binary); the writes that follow decide.
+ */
+static void reserve(struct md_buf *b, size_t n)
+{
+    int rc = md_buf_grow(b, n);
+
+    MD_UNUSED(rc);
+}
+
 /* Whether requested output i (SIZE_MAX: every output, none named) goes out in binary. */
 static bool binary_output(const struct md_infer_request *ir, size_t i)
 {
@@ -663,6 +674,10 @@ void md_v2_infer(struct md_api *api, const struct md_route *rt, struct md_api_re
         return;
     }
     md_buf_init(&bin, BIN_MAX);
+    /* Room for the whole answer at once rather than a dozen doublings for a large batch. */
+    reserve(b, 512 + pred.rows * pred.per_row * 2 * 16);
+    if (ir.binary_output)
+        reserve(&bin, pred.rows * pred.per_row * 2 * 8);
     PUT("{\"model_name\":");
     PUTSTR(v->model);
     PUT(",\"model_version\":");

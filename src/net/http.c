@@ -57,6 +57,8 @@ struct md_http {
     size_t max_body;
     _Atomic long active;    /* requests started and not completed */
     _Atomic long parked;    /* requests parked and not yet answered */
+    _Atomic long routing;   /* handler calls running that may park (wake set) */
+    _Atomic bool stopping;  /* md_http_stop has begun: park no more */
     _Atomic long conns;     /* connections open */
     unsigned port;
 };
@@ -309,9 +311,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     req.header = lookup_header;
     req.conn = c;
     /* With a single connection nothing can join a batch: the request had
-     * better block and run its rows itself than park and hand them over. */
-    req.wake = atomic_load_explicit(&h->conns, memory_order_relaxed) > 1 ? wake_conn : NULL;
+     * better block and run its rows itself than park and hand them over.
+     * Once stopping, nothing parks: MHD must not stop with a suspended
+     * connection. routing is counted before stopping is read, and
+     * md_http_stop sets stopping before it reads routing, so it sees every
+     * call that may still park. */
+    req.wake = NULL;
     req.wake_ctx = cs;
+    if (atomic_load_explicit(&h->conns, memory_order_relaxed) > 1) {
+        atomic_fetch_add(&h->routing, 1);
+        if (!atomic_load(&h->stopping))
+            req.wake = wake_conn;
+        else
+            atomic_fetch_sub(&h->routing, 1);
+    }
     if (cs->resume != NULL) {
         /* Called again after the wake: the handler answers now. */
         resp.resume = cs->resume;
@@ -321,8 +334,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     cs->mc = c;
     atomic_store(&cs->park, PARK_NONE);
     md_router_dispatch(h->api, &req, &resp);
-    if (resp.parked)
-        return park(h, c, cs, &resp);
+    if (resp.parked) {
+        enum MHD_Result ok = park(h, c, cs, &resp);
+
+        atomic_fetch_sub(&h->routing, 1);
+        return ok;
+    }
+    if (req.wake != NULL)
+        atomic_fetch_sub(&h->routing, 1);
     return send_reply(h, c, cs, &resp);
 }
 
@@ -445,6 +464,7 @@ void md_http_stop(struct md_http *h, unsigned drain_ms)
 
     if (h == NULL)
         return;
+    atomic_store(&h->stopping, true);
     MHD_quiesce_daemon(h->d);
     while (atomic_load(&h->active) > 0 && waited < drain_ms) {
         nanosleep(&ts, NULL);
@@ -452,7 +472,7 @@ void md_http_stop(struct md_http *h, unsigned drain_ms)
     }
     /* A parked request is in an engine call that will end; MHD must not stop
      * with a suspended connection, so wait for it past the drain time. */
-    while (atomic_load(&h->parked) > 0) {
+    while (atomic_load(&h->routing) > 0 || atomic_load(&h->parked) > 0) {
         if (waited++ % 1000 == 0)
             md_log(MD_LOG_WARN, "waiting for parked requests to finish");
         nanosleep(&ts, NULL);

@@ -6,7 +6,6 @@
  * variables of the batcher's mutex.
  */
 #include "serve/batcher.h"
-#include "util/log.h"
 #include "util/mem.h"
 #include "watch/metrics.h"
 
@@ -19,9 +18,11 @@
 #include <unistd.h>
 
 /*
- * A caller runs its rows itself only when no job has queued for this long:
- * under load some request always finds the engine busy and queues, and from
- * then on everyone queues and batches; a lone client never queues.
+ * A waiting caller (md_batcher_run) runs its rows itself only when no job has
+ * queued for this long: under load some request finds the engine busy and
+ * queues, and from then on everyone queues and batches; a lone client never
+ * queues. Without this, callers that each find the engine idle in turn
+ * would run one by one and never batch.
  */
 #define QUIET_NS 1000000u
 
@@ -74,6 +75,12 @@ struct md_batcher {
 
 /* ------------------------------------------------------------------ futex */
 
+static void to_timespec(uint64_t ns, struct timespec *ts)
+{
+    ts->tv_sec = (time_t)(ns / 1000000000u);
+    ts->tv_nsec = (long)(ns % 1000000000u);
+}
+
 static void futex_wake(_Atomic uint32_t *addr)
 {
     syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
@@ -86,20 +93,12 @@ static int futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline_ns
     struct timespec ts;
     long r;
 
-    if (deadline_ns != 0) {
-        ts.tv_sec = (time_t)(deadline_ns / 1000000000u);
-        ts.tv_nsec = (long)(deadline_ns % 1000000000u);
-    }
+    if (deadline_ns != 0)
+        to_timespec(deadline_ns, &ts);
     /* WAIT_BITSET takes an absolute CLOCK_MONOTONIC time, so no drift over retries. */
     r = syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_BITSET_PRIVATE, val,
                 deadline_ns != 0 ? &ts : NULL, NULL, FUTEX_BITSET_MATCH_ANY);
     return r == 0 ? 0 : errno;
-}
-
-static void to_timespec(uint64_t ns, struct timespec *ts)
-{
-    ts->tv_sec = (time_t)(ns / 1000000000u);
-    ts->tv_nsec = (long)(ns % 1000000000u);
 }
 
 /* ------------------------------------------------------------------ queue */

@@ -15,11 +15,11 @@
  * max_queue_delay_us after the first of them for more to arrive. It stops
  * waiting early when the rows reach a preferred size or max_batch_size, or
  * when no request is on its way (see md_batcher_announce): waiting then
- * would only add latency. A request that finds the engine idle, the queue
- * empty, no other request on its way and no request queued in the last
- * millisecond runs its rows itself on its own thread, so a lone client pays
- * no hand-off; under load requests gather in the queue while the engine is
- * busy.
+ * would only add latency. A caller of md_batcher_run that finds the engine
+ * idle, the queue empty, no other request on its way and no request queued
+ * in the last millisecond runs its rows itself on its own thread, so a lone
+ * client pays no hand-off; under load requests gather in the queue while
+ * the engine is busy.
  *
  * Threads: everything is thread-safe. The queue is guarded by the batcher's
  * mutex, never held across an engine call. The batcher belongs to its
@@ -114,11 +114,10 @@ int md_batcher_run(struct md_batcher *b, const float *x, size_t rows, float *out
  * Like md_batcher_run without blocking: j (caller memory, e.g. the request's
  * arena) is filled and queued, and done(done_ctx) is called once, from a
  * worker thread, when the job is done; the batcher no longer touches j after
- * that call begins. Returns MD_EPENDING when queued; MD_OK when the rows ran
- * at once on the calling thread (the engine was idle and no other request
- * was on its way: no callback then); MD_EUNAVAIL or MD_ETIMEDOUT with a
- * message when refused (no callback either). Read the outcome with
- * md_batch_job_result.
+ * that call begins. The rows always go through the queue (the caller chose
+ * not to spend its thread on them). Returns MD_EPENDING when queued, or
+ * MD_EUNAVAIL with a message when refused (no callback then). Read the
+ * outcome with md_batch_job_result.
  */
 int md_batcher_submit(struct md_batcher *b, struct md_batch_job *j, const float *x, size_t rows,
                       float *out, uint64_t deadline_ns, bool announced, void (*done)(void *ctx),

@@ -72,6 +72,13 @@ void md_api_errorf(struct md_api_resp *resp, int code, const char *fmt, ...)
     md_api_error(resp, &err);
 }
 
+void md_api_park(struct md_api_resp *resp, void *state, void (*drop)(void *state))
+{
+    resp->resume = state;
+    resp->drop = drop;
+    resp->parked = true;
+}
+
 void md_api_count(struct md_api *api, enum md_api_family family, int status)
 {
     size_t i;

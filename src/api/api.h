@@ -50,6 +50,9 @@ struct md_api_req {
     uint64_t start_ns;             /* when the request arrived */
     const char *(*header)(void *conn, const char *name); /* a request header or NULL */
     void *conn;                    /* private: for header() */
+    void (*wake)(void *wake_ctx);  /* NULL, or the HTTP layer can park this request: see
+                                      md_api_park */
+    void *wake_ctx;                /* private: for wake() */
 };
 
 struct md_api_resp {
@@ -62,6 +65,10 @@ struct md_api_resp {
     size_t json_len;               /* 0; or the body is json_len bytes of JSON followed by
                                       binary tensor data, sent with the header
                                       Inference-Header-Content-Length: json_len */
+    void *resume;                  /* NULL on a request's first call; after a park, the
+                                      state the handler parked with */
+    void (*drop)(void *state);     /* set by md_api_park */
+    bool parked;                   /* set by md_api_park: no answer yet */
 };
 
 /* A parsed route: which handler, and the names in the path. */
@@ -80,6 +87,18 @@ void md_api_error(struct md_api_resp *resp, const struct md_err *err);
 void md_api_errorf(struct md_api_resp *resp, int code, const char *fmt, ...) MD_PRINTF(3, 4);
 /* Writes {"error": msg} with an explicit status. */
 void md_api_error_status(struct md_api_resp *resp, int status, const char *msg);
+
+/*
+ * Parks a request instead of blocking the HTTP thread on it: the handler has
+ * handed its work to another thread, which will call req->wake(req->wake_ctx)
+ * exactly once when it is done, and returns without an answer. The HTTP
+ * layer serves other connections meanwhile; after the wake it calls the same
+ * handler again with the same request (same arena, body and id) and
+ * resp->resume == state, and that call answers. When the client goes away
+ * first, the layer calls drop(state) after the wake instead, to release
+ * what the state holds. Only when req->wake is set.
+ */
+void md_api_park(struct md_api_resp *resp, void *state, void (*drop)(void *state));
 
 /* Counts a finished request (family, status). */
 void md_api_count(struct md_api *api, enum md_api_family family, int status);

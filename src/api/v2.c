@@ -638,6 +638,70 @@ static bool binary_output(const struct md_infer_request *ir, size_t i)
     return ir->binary_output;
 }
 
+/* A parked inference: what the call after the wake needs. */
+struct parked {
+    struct md_version *v;        /* the request's reference */
+    struct md_infer_request ir;  /* arena memory */
+    struct md_infer_call *call;
+};
+
+/* md_api_park's drop: the client left before its parked answer. */
+static void drop_parked(void *state)
+{
+    struct parked *pk = state;
+    struct md_prediction pred;
+    struct md_err err;
+    int st = md_infer_finish(pk->call, &pred, &err);
+
+    md_infer_account(pk->v, &pred, st, 0);
+    md_version_unref(pk->v);
+}
+
+/*
+ * Decodes and runs the request; on the call after a park, collects the
+ * outcome instead. *v is NULL when the model could not be acquired (err
+ * says why), else the caller owns a reference. MD_EPENDING: parked (rows in
+ * a batch queue, resp marked).
+ */
+static int run_infer(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                     struct md_api_resp *resp, struct md_version **v,
+                     struct md_infer_request *ir, struct md_prediction *pred, struct md_err *err)
+{
+    struct parked *pk = resp->resume;
+    struct md_infer_call *call;
+    int st;
+
+    memset(pred, 0, sizeof(*pred));
+    if (pk != NULL) {
+        *v = pk->v;
+        *ir = pk->ir;
+        return md_infer_finish(pk->call, pred, err);
+    }
+    if (md_repo_acquire(api->repo, rt->model, rt->version, v, err) != MD_OK) {
+        *v = NULL;
+        return err->code;
+    }
+    st = decode_body(*v, req, ir, err);
+    if (st == MD_OK)
+        st = check_outputs(*v, ir, err);
+    if (st != MD_OK)
+        return st;
+    /* Batched rows park the request rather than block this thread; the
+     * record is made before the rows are queued. */
+    if (req->wake != NULL && (*v)->batcher != NULL)
+        pk = md_arena_alloc(req->arena, sizeof(*pk));
+    st = md_infer_start(*v, ir->inputs, ir->n_inputs,
+                        md_infer_deadline(*v, req->start_ns, ir->timeout_us), req->arena,
+                        pk != NULL ? req->wake : NULL, req->wake_ctx, pred, &call, err);
+    if (st == MD_EPENDING && pk != NULL) { /* pending only when it could park */
+        pk->v = *v;
+        pk->ir = *ir;
+        pk->call = call;
+        md_api_park(resp, pk, drop_parked);
+    }
+    return st;
+}
+
 void md_v2_infer(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                  struct md_api_resp *resp)
 {
@@ -655,18 +719,13 @@ void md_v2_infer(struct md_api *api, const struct md_route *rt, struct md_api_re
     int st;
 
     md_err_clear(&err);
-    if (md_repo_acquire(api->repo, rt->model, rt->version, &v, &err) != MD_OK) {
+    st = run_infer(api, rt, req, resp, &v, &ir, &pred, &err);
+    if (st == MD_EPENDING)
+        return; /* parked: called again when its batch has run */
+    if (v == NULL) {
         md_api_error(resp, &err);
         return;
     }
-    memset(&pred, 0, sizeof(pred));
-    st = decode_body(v, req, &ir, &err);
-    if (st == MD_OK)
-        st = check_outputs(v, &ir, &err);
-    if (st == MD_OK)
-        st = md_infer_run_until(v, ir.inputs, ir.n_inputs,
-                                md_infer_deadline(v, req->start_ns, ir.timeout_us), req->arena,
-                                &pred, &err);
     if (st != MD_OK) {
         md_infer_account(v, &pred, st, md_now_ns() - req->start_ns);
         md_version_unref(v);

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * http.c: libmicrohttpd glue. Threads: MHD's pool, one epoll loop per thread;
- * each request runs start to finish on the thread that read it. Per-connection
- * state (arena, body and reply buffers) is created when a connection opens and
- * freed when it closes, so steady keep-alive traffic does not allocate.
+ * each request runs on the thread that read it. A request whose handler parks
+ * it (md_api_park: its rows wait in a batch queue) is suspended, so the
+ * thread serves other connections, and resumed by the wake from the thread
+ * that finished the work; the handler then runs again to answer.
+ * Per-connection state (arena, body and reply buffers) is created when a
+ * connection opens and freed when it closes, so steady keep-alive traffic
+ * does not allocate.
  */
 #include "net/http.h"
 #include "net/router.h"
@@ -26,6 +30,13 @@
 #define ARENA_MAX ((size_t)1 << 31)
 #define REPLY_MAX ((size_t)1 << 31)
 
+/* conn.park: the hand-shake between parking and waking, which may come first. */
+enum {
+    PARK_NONE = 0,      /* not parked, or the handler has just parked it */
+    PARK_SUSPENDED = 1, /* the connection is suspended: the wake resumes it */
+    PARK_WOKEN = 2      /* woken before the suspension: the HTTP thread resumes it */
+};
+
 struct conn {
     struct md_arena arena;
     struct md_buf body;
@@ -34,6 +45,10 @@ struct conn {
     bool too_big;      /* the body passed the limit: answer 413 at the end */
     char id[40];
     uint64_t start_ns;
+    struct MHD_Connection *mc; /* the request's connection, for the wake */
+    void *resume;              /* handler state of a parked request, else NULL */
+    void (*drop)(void *state); /* releases resume when the client leaves unanswered */
+    _Atomic int park;          /* PARK_*: written by the HTTP thread and the waker */
 };
 
 struct md_http {
@@ -42,6 +57,10 @@ struct md_http {
     size_t max_body;
     size_t max_header;      /* request line plus headers, in bytes */
     _Atomic long active;    /* requests started and not completed */
+    _Atomic long parked;    /* requests parked and not yet answered */
+    _Atomic long routing;   /* handler calls running that may park (wake set) */
+    _Atomic bool stopping;  /* md_http_stop has begun: park no more */
+    _Atomic long conns;     /* connections open */
     unsigned port;
 };
 
@@ -125,6 +144,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx
 
     MD_UNUSED(c);
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        atomic_fetch_add(&h->conns, 1);
         cs = md_xcalloc(1, sizeof(*cs));
         md_arena_init(&cs->arena, ARENA_MAX);
         md_buf_init(&cs->body, h->max_body);
@@ -135,6 +155,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx
     cs = *socket_ctx;
     if (cs == NULL)
         return;
+    atomic_fetch_sub(&h->conns, 1);
     md_arena_release(&cs->arena);
     md_buf_release(&cs->body);
     md_buf_release(&cs->reply);
@@ -152,6 +173,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_ctx,
     MD_UNUSED(code);
     if (cs == NULL)
         return;
+    if (cs->resume != NULL) {
+        /* Parked, woken, and the client left before the answer. */
+        cs->drop(cs->resume);
+        cs->resume = NULL;
+        atomic_fetch_sub(&h->parked, 1);
+    }
     cs->in_request = false;
     /* Large requests give their memory back; small ones keep it for the next. */
     if (cs->body.cap > 1024 * 1024)
@@ -201,6 +228,36 @@ static void init_resp(struct md_api_resp *resp, struct conn *cs)
     resp->allow = NULL;
     resp->family = MD_API_OTHER;
     resp->json_len = 0;
+    resp->resume = NULL;
+    resp->drop = NULL;
+    resp->parked = false;
+}
+
+/* req->wake: runs on the thread that finished the parked request's work. */
+static void wake_conn(void *ctx)
+{
+    struct conn *cs = ctx;
+    int expect = PARK_NONE;
+
+    /* Before the HTTP thread has suspended: it sees PARK_WOKEN and resumes. */
+    if (atomic_compare_exchange_strong(&cs->park, &expect, PARK_WOKEN))
+        return;
+    MHD_resume_connection(cs->mc);
+}
+
+/* After a handler parked the request: suspend until the wake. */
+static enum MHD_Result park(struct md_http *h, struct MHD_Connection *c, struct conn *cs,
+                            const struct md_api_resp *resp)
+{
+    int expect = PARK_NONE;
+
+    cs->resume = resp->resume;
+    cs->drop = resp->drop;
+    atomic_fetch_add(&h->parked, 1);
+    MHD_suspend_connection(c);
+    if (!atomic_compare_exchange_strong(&cs->park, &expect, PARK_SUSPENDED))
+        MHD_resume_connection(c); /* the wake came first */
+    return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -289,7 +346,38 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     req.start_ns = cs->start_ns;
     req.header = lookup_header;
     req.conn = c;
+    /* With a single connection nothing can join a batch: the request had
+     * better block and run its rows itself than park and hand them over.
+     * Once stopping, nothing parks: MHD must not stop with a suspended
+     * connection. routing is counted before stopping is read, and
+     * md_http_stop sets stopping before it reads routing, so it sees every
+     * call that may still park. */
+    req.wake = NULL;
+    req.wake_ctx = cs;
+    if (atomic_load_explicit(&h->conns, memory_order_relaxed) > 1) {
+        atomic_fetch_add(&h->routing, 1);
+        if (!atomic_load(&h->stopping))
+            req.wake = wake_conn;
+        else
+            atomic_fetch_sub(&h->routing, 1);
+    }
+    if (cs->resume != NULL) {
+        /* Called again after the wake: the handler answers now. */
+        resp.resume = cs->resume;
+        cs->resume = NULL;
+        atomic_fetch_sub(&h->parked, 1);
+    }
+    cs->mc = c;
+    atomic_store(&cs->park, PARK_NONE);
     md_router_dispatch(h->api, &req, &resp);
+    if (resp.parked) {
+        enum MHD_Result ok = park(h, c, cs, &resp);
+
+        atomic_fetch_sub(&h->routing, 1);
+        return ok;
+    }
+    if (req.wake != NULL)
+        atomic_fetch_sub(&h->routing, 1);
     return send_reply(h, c, cs, &resp);
 }
 
@@ -361,7 +449,8 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
     socklen_t sslen;
     struct md_http *h;
     unsigned threads = cfg->threads;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME;
     const union MHD_DaemonInfo *di;
     size_t pool_bytes;
     int rc;
@@ -420,10 +509,18 @@ void md_http_stop(struct md_http *h, unsigned drain_ms)
 
     if (h == NULL)
         return;
+    atomic_store(&h->stopping, true);
     MHD_quiesce_daemon(h->d);
     while (atomic_load(&h->active) > 0 && waited < drain_ms) {
         nanosleep(&ts, NULL);
         waited += 5;
+    }
+    /* A parked request is in an engine call that will end; MHD must not stop
+     * with a suspended connection, so wait for it past the drain time. */
+    while (atomic_load(&h->routing) > 0 || atomic_load(&h->parked) > 0) {
+        if (waited++ % 1000 == 0)
+            md_log(MD_LOG_WARN, "waiting for parked requests to finish");
+        nanosleep(&ts, NULL);
     }
     MHD_stop_daemon(h->d);
     free(h);

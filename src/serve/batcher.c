@@ -6,7 +6,6 @@
  * variables of the batcher's mutex.
  */
 #include "serve/batcher.h"
-#include "util/log.h"
 #include "util/mem.h"
 #include "watch/metrics.h"
 
@@ -18,6 +17,15 @@
 #include <time.h>
 #include <unistd.h>
 
+/*
+ * A waiting caller (md_batcher_run) runs its rows itself only when no job has
+ * queued for this long: under load some request finds the engine busy and
+ * queues, and from then on everyone queues and batches; a lone client never
+ * queues. Without this, callers that each find the engine idle in turn
+ * would run one by one and never batch.
+ */
+#define QUIET_NS 1000000u
+
 /* job.state: the low bits are the stage; WAITER says the caller sleeps. */
 enum {
     JOB_QUEUED = 0, /* in the queue; the caller may take it out on timeout */
@@ -27,58 +35,51 @@ enum {
     JOB_WAITER = 4
 };
 
-/* One request's rows, on its caller's stack while it waits. */
-struct job {
-    const float *x;          /* rows * width floats, the caller's */
-    float *out;              /* rows * n_outputs floats, the caller's */
-    size_t rows;
-    uint64_t deadline_ns;    /* 0: none */
-    uint64_t enq_ns;         /* when it was queued */
-    struct job *prev, *next; /* queue links, under the mutex */
-    _Atomic uint32_t state;  /* JOB_* */
-    int rc;                  /* written by the worker before DONE */
-    struct md_batch_info info;
-    struct md_err *err;      /* the caller's, may be NULL */
-};
-
 struct worker {
     struct md_batcher *b;
     pthread_t thread;
-    float *x;      /* gathered rows; grown as needed, private to the worker */
-    size_t x_cap;  /* floats */
+    float *x;     /* gathered rows; grown as needed, private to the worker */
+    size_t x_cap; /* floats */
     float *out;
     size_t out_cap;
 };
 
 struct md_batcher {
     pthread_mutex_t mu;
-    pthread_cond_t work;       /* idle workers: a job arrived, an engine slot freed, stop */
-    pthread_cond_t more;       /* the gathering worker: the batch may go now */
-    struct job *head, *tail;   /* mu: FIFO of JOB_QUEUED jobs */
-    size_t n_jobs;             /* mu: jobs queued */
-    size_t rows;               /* mu: rows queued */
-    unsigned busy;             /* mu: engine calls running (workers and callers) */
-    unsigned idle;             /* mu: workers waiting on `work` */
-    bool gathering;            /* mu: a worker waits on `more` for the head's batch */
-    bool stopping;             /* mu: md_batcher_free has begun */
-    _Atomic long announced;    /* requests on their way (a hint, see the header) */
+    pthread_cond_t work;              /* idle workers: a job arrived, an engine slot freed, stop */
+    pthread_cond_t more;              /* the gathering worker: the batch may go now */
+    struct md_batch_job *head, *tail; /* mu: FIFO of JOB_QUEUED jobs */
+    size_t n_jobs;                    /* mu: jobs queued */
+    size_t rows;                      /* mu: rows queued */
+    unsigned busy;                    /* mu: engine calls running (workers and callers) */
+    unsigned idle;                    /* mu: workers waiting on `work` */
+    bool gathering;                   /* mu: a worker waits on `more` for the head's batch */
+    bool stopping;                    /* mu: md_batcher_free has begun */
+    uint64_t last_queued_ns;          /* mu: when a job was last queued */
+    _Atomic long announced;           /* requests on their way (a hint, see the header) */
 
     /* read-only after md_batcher_new */
-    struct md_version *v;      /* borrowed: engine, model name, stats */
-    size_t max_rows;           /* max_batch_size */
-    size_t max_jobs;           /* max_queue_size */
-    uint64_t delay_ns;         /* max_queue_delay_us in ns */
-    const size_t *preferred;   /* ascending; the contract's */
+    struct md_version *v;    /* borrowed: engine, model name, stats */
+    size_t max_rows;         /* max_batch_size */
+    size_t max_jobs;         /* max_queue_size */
+    uint64_t delay_ns;       /* max_queue_delay_us in ns */
+    const size_t *preferred; /* ascending; the contract's */
     size_t n_preferred;
-    unsigned instances;        /* engine calls at once */
-    size_t width;              /* floats per input row */
-    size_t n_outputs;          /* floats per output row */
+    unsigned instances;                /* engine calls at once */
+    size_t width;                      /* floats per input row */
+    size_t n_outputs;                  /* floats per output row */
     struct md_batch_size_stats *sizes; /* max_rows + 1; [0] unused */
     struct worker *workers;
-    unsigned n_workers;        /* started */
+    unsigned n_workers; /* started */
 };
 
 /* ------------------------------------------------------------------ futex */
+
+static void to_timespec(uint64_t ns, struct timespec *ts)
+{
+    ts->tv_sec = (time_t)(ns / 1000000000u);
+    ts->tv_nsec = (long)(ns % 1000000000u);
+}
 
 static void futex_wake(_Atomic uint32_t *addr)
 {
@@ -92,25 +93,17 @@ static int futex_wait(_Atomic uint32_t *addr, uint32_t val, uint64_t deadline_ns
     struct timespec ts;
     long r;
 
-    if (deadline_ns != 0) {
-        ts.tv_sec = (time_t)(deadline_ns / 1000000000u);
-        ts.tv_nsec = (long)(deadline_ns % 1000000000u);
-    }
+    if (deadline_ns != 0)
+        to_timespec(deadline_ns, &ts);
     /* WAIT_BITSET takes an absolute CLOCK_MONOTONIC time, so no drift over retries. */
     r = syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_BITSET_PRIVATE, val,
                 deadline_ns != 0 ? &ts : NULL, NULL, FUTEX_BITSET_MATCH_ANY);
     return r == 0 ? 0 : errno;
 }
 
-static void to_timespec(uint64_t ns, struct timespec *ts)
-{
-    ts->tv_sec = (time_t)(ns / 1000000000u);
-    ts->tv_nsec = (long)(ns % 1000000000u);
-}
-
 /* ------------------------------------------------------------------ queue */
 
-static void unlink_job(struct md_batcher *b, struct job *j)
+static void unlink_job(struct md_batcher *b, struct md_batch_job *j)
 {
     if (j->prev != NULL)
         j->prev->next = j->next;
@@ -126,7 +119,7 @@ static void unlink_job(struct md_batcher *b, struct job *j)
     atomic_store_explicit(&b->v->stats.queue_depth, (int64_t)b->n_jobs, memory_order_relaxed);
 }
 
-static void push_job(struct md_batcher *b, struct job *j)
+static void push_job(struct md_batcher *b, struct md_batch_job *j)
 {
     j->next = NULL;
     j->prev = b->tail;
@@ -137,13 +130,14 @@ static void push_job(struct md_batcher *b, struct job *j)
     b->tail = j;
     b->n_jobs++;
     b->rows += j->rows;
+    b->last_queued_ns = j->enq_ns;
     atomic_store_explicit(&b->v->stats.queue_depth, (int64_t)b->n_jobs, memory_order_relaxed);
 }
 
-/* Whether the head's batch should go now rather than wait for more (mu held, head set). */
+/* Whether the head's batch should go now rather than wait for more (mu held). */
 static bool batch_ready(const struct md_batcher *b, uint64_t now)
 {
-    if (b->stopping || b->head->rows >= b->max_rows || b->rows >= b->max_rows)
+    if (b->head == NULL || b->stopping || b->head->rows >= b->max_rows || b->rows >= b->max_rows)
         return true;
     if (b->n_preferred > 0 && b->rows >= b->preferred[0])
         return true;
@@ -157,12 +151,12 @@ static bool batch_ready(const struct md_batcher *b, uint64_t now)
  * arrival order while they fit the target, the first one always. The target
  * is max_batch_size, or the largest preferred size the queue can fill.
  */
-static struct job *take_batch(struct md_batcher *b)
+static struct md_batch_job *take_batch(struct md_batcher *b)
 {
     size_t target = b->max_rows;
     size_t taken = 0;
-    struct job *first = b->head;
-    struct job *last = NULL;
+    struct md_batch_job *first = b->head;
+    struct md_batch_job *last = NULL;
     size_t i;
 
     if (b->rows < b->max_rows && b->n_preferred > 0 && b->rows >= b->preferred[0]) {
@@ -174,7 +168,7 @@ static struct job *take_batch(struct md_batcher *b)
         }
     }
     while (b->head != NULL && (last == NULL || taken + b->head->rows <= target)) {
-        struct job *j = b->head;
+        struct md_batch_job *j = b->head;
 
         taken += j->rows;
         unlink_job(b, j);
@@ -191,19 +185,23 @@ static struct job *take_batch(struct md_batcher *b)
 /* ----------------------------------------------------------------- engine */
 
 /* Hands a finished job back to its caller; the job may vanish right after. */
-static void complete(struct job *j, int rc)
+static void complete(struct md_batch_job *j, int rc)
 {
+    void (*done)(void *) = j->done;
+    void *ctx = j->done_ctx;
     uint32_t old;
 
     j->rc = rc;
     old = atomic_exchange_explicit(&j->state, JOB_DONE, memory_order_acq_rel);
-    if (old & JOB_WAITER)
+    if (done != NULL)
+        done(ctx);
+    else if (old & JOB_WAITER)
         futex_wake(&j->state);
 }
 
-static void expire(struct md_batcher *b, struct job *j, uint64_t now)
+static void expire(struct md_batcher *b, struct md_batch_job *j, uint64_t now)
 {
-    md_err_set(j->err, MD_ETIMEDOUT,
+    md_err_set(&j->err, MD_ETIMEDOUT,
                "model '%s': deadline passed before the request ran (%llu us in the queue)",
                b->v->model, (unsigned long long)((now - j->enq_ns) / 1000u));
 }
@@ -228,7 +226,7 @@ static void record_batch(struct md_batcher *b, size_t rows, uint64_t in_ns, uint
 }
 
 /* One job straight from and into its own buffers. */
-static void run_alone(struct md_batcher *b, struct job *j, uint64_t start_ns)
+static void run_alone(struct md_batcher *b, struct md_batch_job *j, uint64_t start_ns)
 {
     struct md_err err;
     uint64_t t;
@@ -240,8 +238,8 @@ static void run_alone(struct md_batcher *b, struct job *j, uint64_t start_ns)
     record_batch(b, j->rows, 0, t, 0);
     j->info.engine_ns = t;
     j->info.batch_rows = j->rows;
-    if (rc != MD_OK && j->err != NULL)
-        *j->err = err;
+    if (rc != MD_OK)
+        j->err = err;
     complete(j, rc == MD_OK ? MD_OK : MD_EINTERNAL);
 }
 
@@ -274,14 +272,14 @@ static bool reserve(struct worker *w, size_t rows)
 }
 
 /* Runs a batch taken from the queue (no lock held). */
-static void run_batch(struct worker *w, struct job *batch)
+static void run_batch(struct worker *w, struct md_batch_job *batch)
 {
     struct md_batcher *b = w->b;
     uint64_t now = md_now_ns();
-    struct job *live = NULL;
-    struct job **tail = &live;
-    struct job *j;
-    struct job *next;
+    struct md_batch_job *live = NULL;
+    struct md_batch_job **tail = &live;
+    struct md_batch_job *j;
+    struct md_batch_job *next;
     size_t rows = 0;
     size_t n = 0;
     size_t off;
@@ -332,8 +330,8 @@ static void run_batch(struct worker *w, struct job *batch)
         next = j->next;
         if (rc == MD_OK)
             memcpy(j->out, w->out + off * b->n_outputs, j->rows * b->n_outputs * sizeof(float));
-        else if (j->err != NULL)
-            *j->err = err;
+        else
+            j->err = err;
         off += j->rows;
         j->info.engine_ns = t2 - t1;
         j->info.batch_rows = rows;
@@ -351,7 +349,7 @@ static void *worker_main(void *arg)
     struct worker *w = arg;
     struct md_batcher *b = w->b;
     struct timespec ts;
-    struct job *batch;
+    struct md_batch_job *batch;
 
     pthread_mutex_lock(&b->mu);
     for (;;) {
@@ -469,10 +467,13 @@ void md_batcher_withdraw(struct md_batcher *b)
 }
 
 /* The caller's own engine call: the engine was idle and nobody else was coming. */
-static int run_here(struct md_batcher *b, struct job *j)
+static int run_here(struct md_batcher *b, struct md_batch_job *j)
 {
     uint64_t now = md_now_ns();
+    void (*done)(void *) = j->done;
 
+    /* The caller has its answer on return: no callback. */
+    j->done = NULL;
     j->info.queue_ns = 0;
     if (j->deadline_ns != 0 && now > j->deadline_ns) {
         expire(b, j, now);
@@ -486,11 +487,12 @@ static int run_here(struct md_batcher *b, struct job *j)
     if (b->head != NULL && b->idle > 0)
         pthread_cond_signal(&b->work);
     pthread_mutex_unlock(&b->mu);
+    j->done = done;
     return j->rc;
 }
 
 /* Waits for DONE; on the deadline takes the job back if no worker has it yet. */
-static int wait_done(struct md_batcher *b, struct job *j)
+static int wait_done(struct md_batcher *b, struct md_batch_job *j)
 {
     uint64_t deadline = j->deadline_ns;
     uint32_t s;
@@ -521,51 +523,105 @@ static int wait_done(struct md_batcher *b, struct job *j)
     }
 }
 
+/* Fills j for the queue. */
+static void job_init(struct md_batch_job *j, const float *x, size_t rows, float *out,
+                     uint64_t deadline_ns, void (*done)(void *), void *done_ctx)
+{
+    memset(j, 0, sizeof(*j));
+    j->x = x;
+    j->out = out;
+    j->rows = rows;
+    j->deadline_ns = deadline_ns;
+    j->done = done;
+    j->done_ctx = done_ctx;
+    atomic_init(&j->state, JOB_QUEUED);
+}
+
+/*
+ * Runs j here when the engine is idle and nobody else is coming (MD_OK or
+ * the job's error, j final), refuses it when the queue is full (MD_EUNAVAIL,
+ * j->err set), else queues it (MD_EPENDING).
+ */
+static int enqueue(struct md_batcher *b, struct md_batch_job *j, bool announced)
+{
+    long coming;
+    size_t waiting;
+    uint64_t now;
+
+    pthread_mutex_lock(&b->mu);
+    coming = announced ? atomic_fetch_sub_explicit(&b->announced, 1, memory_order_relaxed) - 1
+                       : atomic_load_explicit(&b->announced, memory_order_relaxed);
+    now = md_now_ns();
+    if (j->done == NULL && b->head == NULL && b->busy < b->instances && coming <= 0 &&
+        !b->stopping && now - b->last_queued_ns > QUIET_NS) {
+        b->busy++;
+        pthread_mutex_unlock(&b->mu);
+        return run_here(b, j);
+    }
+    if (b->n_jobs >= b->max_jobs || b->stopping) {
+        waiting = b->n_jobs;
+        /* This request was awaited: the gathering batch need not wait for it. */
+        if (b->gathering && b->head != NULL && batch_ready(b, now))
+            pthread_cond_signal(&b->more);
+        pthread_mutex_unlock(&b->mu);
+        if (b->stopping)
+            return md_err_set(&j->err, MD_EUNAVAIL, "model '%s' is unloading", b->v->model);
+        return md_err_set(&j->err, MD_EUNAVAIL, "model '%s' queue is full (%zu requests waiting)",
+                          b->v->model, waiting);
+    }
+    j->enq_ns = now;
+    push_job(b, j);
+    if (b->gathering) {
+        if (batch_ready(b, j->enq_ns))
+            pthread_cond_signal(&b->more);
+    } else if (b->idle > 0 && b->busy < b->instances) {
+        pthread_cond_signal(&b->work);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return MD_EPENDING;
+}
+
 int md_batcher_run(struct md_batcher *b, const float *x, size_t rows, float *out,
                    uint64_t deadline_ns, bool announced, struct md_batch_info *info,
                    struct md_err *err)
 {
-    struct job j;
-    long coming;
+    struct md_batch_job j;
     int rc;
 
-    memset(&j, 0, sizeof(j));
-    j.x = x;
-    j.out = out;
-    j.rows = rows;
-    j.deadline_ns = deadline_ns;
-    j.err = err;
-    atomic_init(&j.state, JOB_QUEUED);
-    pthread_mutex_lock(&b->mu);
-    coming = announced ? atomic_fetch_sub_explicit(&b->announced, 1, memory_order_relaxed) - 1
-                       : atomic_load_explicit(&b->announced, memory_order_relaxed);
-    if (b->head == NULL && b->busy < b->instances && coming <= 0 && !b->stopping) {
-        b->busy++;
-        pthread_mutex_unlock(&b->mu);
-        rc = run_here(b, &j);
-    } else if (b->n_jobs >= b->max_jobs || b->stopping) {
-        size_t waiting = b->n_jobs;
-
-        pthread_mutex_unlock(&b->mu);
-        if (b->stopping)
-            return md_err_set(err, MD_EUNAVAIL, "model '%s' is unloading", b->v->model);
-        return md_err_set(err, MD_EUNAVAIL, "model '%s' queue is full (%zu requests waiting)",
-                          b->v->model, waiting);
-    } else {
-        j.enq_ns = md_now_ns();
-        push_job(b, &j);
-        if (b->gathering) {
-            if (batch_ready(b, j.enq_ns))
-                pthread_cond_signal(&b->more);
-        } else if (b->idle > 0 && b->busy < b->instances) {
-            pthread_cond_signal(&b->work);
-        }
-        pthread_mutex_unlock(&b->mu);
+    job_init(&j, x, rows, out, deadline_ns, NULL, NULL);
+    rc = enqueue(b, &j, announced);
+    if (rc == MD_EPENDING)
         rc = wait_done(b, &j);
-    }
     if (info != NULL)
         *info = j.info;
+    if (rc != MD_OK && err != NULL)
+        *err = j.err;
     return rc;
+}
+
+int md_batcher_submit(struct md_batcher *b, struct md_batch_job *j, const float *x, size_t rows,
+                      float *out, uint64_t deadline_ns, bool announced, void (*done)(void *ctx),
+                      void *done_ctx, struct md_err *err)
+{
+    int rc;
+
+    job_init(j, x, rows, out, deadline_ns, done, done_ctx);
+    rc = enqueue(b, j, announced);
+    if (rc != MD_EPENDING)
+        j->rc = rc; /* refused or ran here: final now */
+    if (rc != MD_OK && rc != MD_EPENDING && err != NULL)
+        *err = j->err;
+    return rc;
+}
+
+int md_batch_job_result(const struct md_batch_job *j, struct md_batch_info *info,
+                        struct md_err *err)
+{
+    if (info != NULL)
+        *info = j->info;
+    if (j->rc != MD_OK && err != NULL)
+        *err = j->err;
+    return j->rc;
 }
 
 size_t md_batcher_depth(struct md_batcher *b)

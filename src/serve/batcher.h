@@ -6,16 +6,20 @@
  * request its own rows of the output.
  *
  * A request thread calls md_batcher_run with its prepared matrix and blocks
- * until its rows are predicted, refused (full queue) or expired (deadline).
+ * until its rows are predicted, refused (full queue) or expired (deadline);
+ * or it calls md_batcher_submit, which returns at once and has a callback
+ * tell when the rows are done, so that an event-loop thread serves other
+ * connections meanwhile.
  * A worker takes the queued requests in arrival order up to max_batch_size
  * rows (a request of more rows runs alone), waiting at most
  * max_queue_delay_us after the first of them for more to arrive. It stops
  * waiting early when the rows reach a preferred size or max_batch_size, or
  * when no request is on its way (see md_batcher_announce): waiting then
- * would only add latency. A request that finds the engine idle, the queue
- * empty and no other request on its way runs its rows itself on its own
- * thread, so a lone client pays no hand-off; under load requests gather in
- * the queue while the engine is busy.
+ * would only add latency. A caller of md_batcher_run that finds the engine
+ * idle, the queue empty, no other request on its way and no request queued
+ * in the last millisecond runs its rows itself on its own thread, so a lone
+ * client pays no hand-off; under load requests gather in the queue while
+ * the engine is busy.
  *
  * Threads: everything is thread-safe. The queue is guarded by the batcher's
  * mutex, never held across an engine call. The batcher belongs to its
@@ -49,6 +53,25 @@ struct md_batch_size_stats {
 };
 
 struct md_batcher;
+
+/* One request's rows in the queue: caller memory, valid until the job is
+ * done. Every field is private to the batcher; read the outcome with
+ * md_batch_job_result. */
+struct md_batch_job {
+    const float *x; /* rows * width floats */
+    float *out;     /* rows * n_outputs floats */
+    size_t rows;
+    uint64_t deadline_ns;      /* 0: none */
+    uint64_t enq_ns;           /* when it was queued */
+    struct md_batch_job *prev; /* queue links, under the batcher's mutex */
+    struct md_batch_job *next;
+    _Atomic uint32_t state;    /* queued, taken, done; a waiter flag */
+    int rc;                    /* final once done */
+    struct md_batch_info info; /* final once done */
+    struct md_err err;         /* final once done, when rc is not MD_OK */
+    void (*done)(void *ctx);   /* NULL: the caller waits in md_batcher_run */
+    void *done_ctx;
+};
 
 /*
  * Creates the batcher of v from v->contract's batching settings and starts
@@ -86,6 +109,24 @@ void md_batcher_withdraw(struct md_batcher *b);
 int md_batcher_run(struct md_batcher *b, const float *x, size_t rows, float *out,
                    uint64_t deadline_ns, bool announced, struct md_batch_info *info,
                    struct md_err *err) MD_MUST_CHECK;
+
+/*
+ * Like md_batcher_run without blocking: j (caller memory, e.g. the request's
+ * arena) is filled and queued, and done(done_ctx) is called once, from a
+ * worker thread, when the job is done; the batcher no longer touches j after
+ * that call begins. The rows always go through the queue (the caller chose
+ * not to spend its thread on them). Returns MD_EPENDING when queued, or
+ * MD_EUNAVAIL with a message when refused (no callback then). Read the
+ * outcome with md_batch_job_result.
+ */
+int md_batcher_submit(struct md_batcher *b, struct md_batch_job *j, const float *x, size_t rows,
+                      float *out, uint64_t deadline_ns, bool announced, void (*done)(void *ctx),
+                      void *done_ctx, struct md_err *err) MD_MUST_CHECK;
+
+/* The outcome of a done job (see md_batcher_run's return codes); info and
+ * err (each may be NULL) get its costs and message. */
+int md_batch_job_result(const struct md_batch_job *j, struct md_batch_info *info,
+                        struct md_err *err) MD_MUST_CHECK;
 
 /* Requests waiting in the queue now. */
 size_t md_batcher_depth(struct md_batcher *b);

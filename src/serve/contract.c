@@ -1223,7 +1223,10 @@ static int parse_engine(struct pctx *x, const yaml_node_t *n)
 static int want_int_in(struct pctx *x, const yaml_node_t *n, const char *path, int64_t lo,
                        int64_t hi, int64_t *out)
 {
-    int rc = want_int(x, n, path, out);
+    int rc;
+
+    *out = 0;
+    rc = want_int(x, n, path, out);
 
     if (rc != MD_OK)
         return rc;
@@ -1237,9 +1240,9 @@ static int parse_preferred(struct pctx *x, const yaml_node_t *n, struct md_batch
 {
     static const char path[] = "dynamic_batching.preferred_batch_sizes";
     char ip[80];
-    size_t count;
+    size_t count = 0;
     size_t i;
-    int64_t v;
+    int64_t v = 0;
     int rc = want_seq(x, n, path, 1, MD_BATCH_MAX_PREFERRED, "sizes", &count);
 
     if (rc != MD_OK)
@@ -1275,7 +1278,7 @@ static int parse_batching(struct pctx *x, const yaml_node_t *n)
                                        "preferred_batch_sizes", "max_queue_size", NULL};
     struct md_batching *b = &x->c->batching;
     yaml_node_t *v[4] = {0};
-    int64_t i;
+    int64_t i = 0;
     int rc = map_collect(x, n, "dynamic_batching", keys, v);
 
     if (rc != MD_OK)
@@ -1313,7 +1316,7 @@ static int parse_running(struct pctx *x, const yaml_node_t *batching, const yaml
                          const yaml_node_t *timeout)
 {
     struct md_contract *c = x->c;
-    int64_t i;
+    int64_t i = 0;
     int rc;
 
     c->batching.max_batch_size = 64;

@@ -26,11 +26,31 @@ static int run_inline(struct md_version *v, const float *x, size_t rows, float *
     return rc == MD_OK ? MD_OK : MD_EINTERNAL;
 }
 
-int md_infer_run_until(struct md_version *v, const struct md_tensor *inputs, size_t n_inputs,
-                       uint64_t deadline_ns, struct md_arena *a, struct md_prediction *out,
-                       struct md_err *err)
+struct md_infer_call {
+    struct md_batch_job job;   /* in the batcher's queue until done */
+    struct md_version *v;      /* borrowed: the caller holds a reference */
+    struct md_prediction pred; /* rows, scores, per_row */
+};
+
+/* The rows' outcome from the batcher into out; the engine's message gets its context. */
+static int batched(struct md_version *v, int rc, const struct md_batch_info *info,
+                   struct md_prediction *out, struct md_err *err)
+{
+    out->batched = true;
+    out->queue_ns = info->queue_ns;
+    out->engine_ns = info->engine_ns;
+    if (rc == MD_EINTERNAL)
+        md_err_prefix(err, "engine '%s': ", v->ops->name);
+    return rc;
+}
+
+int md_infer_start(struct md_version *v, const struct md_tensor *inputs, size_t n_inputs,
+                   uint64_t deadline_ns, struct md_arena *a, void (*wake)(void *ctx),
+                   void *wake_ctx, struct md_prediction *out, struct md_infer_call **call,
+                   struct md_err *err)
 {
     struct md_batch_info info;
+    struct md_infer_call *c = NULL;
     float *x = NULL;
     float *scores;
     size_t rows = 0;
@@ -38,6 +58,7 @@ int md_infer_run_until(struct md_version *v, const struct md_tensor *inputs, siz
     int rc;
 
     memset(out, 0, sizeof(*out));
+    *call = NULL;
     /* Announced before the (possibly long) preparation, so that a batch
      * being gathered waits for this request. */
     if (v->batcher != NULL)
@@ -49,6 +70,11 @@ int md_infer_run_until(struct md_version *v, const struct md_tensor *inputs, siz
     scores = rc == MD_OK ? md_arena_alloc(a, n) : NULL;
     if (rc == MD_OK && scores == NULL)
         rc = md_err_set(err, MD_ETOOBIG, "request of %zu rows is too large", rows);
+    if (rc == MD_OK && v->batcher != NULL && wake != NULL && rows > 0) {
+        c = md_arena_alloc(a, sizeof(*c));
+        if (c == NULL)
+            rc = md_err_set(err, MD_ETOOBIG, "request of %zu rows is too large", rows);
+    }
     if (rc != MD_OK || rows == 0) {
         if (v->batcher != NULL)
             md_batcher_withdraw(v->batcher);
@@ -61,17 +87,46 @@ int md_infer_run_until(struct md_version *v, const struct md_tensor *inputs, siz
     out->rows = rows;
     out->per_row = v->desc.n_outputs;
     out->scores = scores;
+    if (c != NULL) {
+        c->v = v;
+        c->pred = *out;
+        rc = md_batcher_submit(v->batcher, &c->job, x, rows, scores, deadline_ns, true, wake,
+                               wake_ctx, err);
+        if (rc == MD_EPENDING) {
+            *call = c;
+            return rc;
+        }
+        if (rc != MD_OK)
+            return rc; /* refused: the rows never queued */
+        rc = md_batch_job_result(&c->job, &info, err);
+        return batched(v, rc, &info, out, err);
+    }
     if (v->batcher != NULL) {
         rc = md_batcher_run(v->batcher, x, rows, scores, deadline_ns, true, &info, err);
-        out->batched = true;
-        out->queue_ns = info.queue_ns;
-        out->engine_ns = info.engine_ns;
-    } else {
-        rc = run_inline(v, x, rows, scores, deadline_ns, out, err);
+        return batched(v, rc, &info, out, err);
     }
+    rc = run_inline(v, x, rows, scores, deadline_ns, out, err);
     if (rc == MD_EINTERNAL)
         md_err_prefix(err, "engine '%s': ", v->ops->name);
     return rc;
+}
+
+int md_infer_finish(struct md_infer_call *call, struct md_prediction *out, struct md_err *err)
+{
+    struct md_batch_info info;
+    int rc = md_batch_job_result(&call->job, &info, err);
+
+    *out = call->pred;
+    return batched(call->v, rc, &info, out, err);
+}
+
+int md_infer_run_until(struct md_version *v, const struct md_tensor *inputs, size_t n_inputs,
+                       uint64_t deadline_ns, struct md_arena *a, struct md_prediction *out,
+                       struct md_err *err)
+{
+    struct md_infer_call *call;
+
+    return md_infer_start(v, inputs, n_inputs, deadline_ns, a, NULL, NULL, out, &call, err);
 }
 
 int md_infer_run(struct md_version *v, const struct md_tensor *inputs, size_t n_inputs,

@@ -36,6 +36,28 @@ int md_infer_run_until(struct md_version *v, const struct md_tensor *inputs, siz
                        uint64_t deadline_ns, struct md_arena *a, struct md_prediction *out,
                        struct md_err *err) MD_MUST_CHECK;
 
+/* A prediction that waits in a batch queue, in the caller's arena. */
+struct md_infer_call;
+
+/*
+ * md_infer_run_until for callers that must not block (an HTTP event loop):
+ * when v batches and its rows are queued, returns MD_EPENDING with *call set
+ * and calls wake(wake_ctx) once, from another thread, when the batch has
+ * run; then md_infer_finish gives the outcome. Otherwise (no batching, the
+ * rows ran at once, or an error) it returns as md_infer_run_until does.
+ * wake NULL: exactly md_infer_run_until. The caller must keep v referenced
+ * and the arena alive until md_infer_finish.
+ */
+int md_infer_start(struct md_version *v, const struct md_tensor *inputs, size_t n_inputs,
+                   uint64_t deadline_ns, struct md_arena *a, void (*wake)(void *ctx),
+                   void *wake_ctx, struct md_prediction *out, struct md_infer_call **call,
+                   struct md_err *err) MD_MUST_CHECK;
+
+/* The outcome of a call that md_infer_start left pending, after its wake:
+ * fills out and returns as md_infer_run_until would have. */
+int md_infer_finish(struct md_infer_call *call, struct md_prediction *out,
+                    struct md_err *err) MD_MUST_CHECK;
+
 /* md_infer_run_until with the contract's default deadline counted from now. */
 int md_infer_run(struct md_version *v, const struct md_tensor *inputs, size_t n_inputs,
                  struct md_arena *a, struct md_prediction *out, struct md_err *err) MD_MUST_CHECK;

@@ -82,6 +82,8 @@ const char *md_strerror(int code)
         return "unsupported";
     case MD_ETIMEDOUT:
         return "timed out";
+    case MD_EPENDING:
+        return "pending";
     default:
         return "unknown error";
     }

@@ -25,7 +25,9 @@ enum md_errcode {
     MD_EINTERNAL = -9,    /* an engine or invariant failed: a 500 */
     MD_ETOOBIG = -10,     /* a body or size over its limit: a 413 */
     MD_EUNSUPPORTED = -11, /* valid but not implemented: a 501 */
-    MD_ETIMEDOUT = -12     /* a deadline passed before the work ran: a 504 */
+    MD_ETIMEDOUT = -12,    /* a deadline passed before the work ran: a 504 */
+    MD_EPENDING = -13      /* not a failure: the work goes on in another thread, which
+                              reports back (see api/api.h, serve/batcher.h) */
 };
 
 struct md_err {

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Adding a version and retiring the old one while requests flow drops no
 request: clients keep sending over keep-alive connections through several
-switches (polling and explicit loads) and every answer must be a 200."""
+switches (polling and explicit loads) and every answer must be a 200; the
+same with dynamic batching, whose queue and workers go with each version."""
 import http.client
 import json
 import shutil
@@ -55,9 +56,9 @@ def wait_version(d, v, timeout=20):
     raise AssertionError("version %s never served" % v)
 
 
-def test_switch_versions_under_load():
+def switch_versions_under_load(yaml_text):
     repo = tempfile.mkdtemp(prefix="modeld-repo-")
-    add_bench(repo, "bench", [1], open(BENCH_YAML).read())
+    add_bench(repo, "bench", [1], yaml_text)
     with Daemon(repo=repo, args=["--poll", "1"]) as d:
         stop = threading.Event()
         stats = {"ok": 0, "fail": 0, "versions": set(), "errors": []}
@@ -67,10 +68,10 @@ def test_switch_versions_under_load():
         for t in threads:
             t.start()
         time.sleep(0.5)
-        add_bench(repo, "bench", [2])          # picked up by polling
+        add_bench(repo, "bench", [2], yaml_text)  # picked up by polling
         wait_version(d, "2")
         time.sleep(0.3)
-        add_bench(repo, "bench", [3])          # picked up by an explicit load
+        add_bench(repo, "bench", [3], yaml_text)  # picked up by an explicit load
         st, data, _ = d.request("POST", "/v2/repository/models/bench/load")
         expect(st == 200, data)
         wait_version(d, "3")
@@ -83,9 +84,22 @@ def test_switch_versions_under_load():
         expect(stats["fail"] == 0, "%d failures: %r" % (stats["fail"], stats["errors"]))
         expect(stats["ok"] > 100, "only %d requests" % stats["ok"])
         expect({"1", "2", "3"} <= stats["versions"], stats["versions"])
+        st, doc, _ = d.json("GET", "/v2/models/bench/versions/3/stats")
+        batches = doc["model_stats"][0]["batch_stats"]
+        expect(bool(batches) == ("dynamic_batching" in yaml_text), batches)
         print("requests: %d ok, %d failed" % (stats["ok"], stats["fail"]))
     shutil.rmtree(repo)
 
 
+def test_switch_versions_under_load():
+    switch_versions_under_load(open(BENCH_YAML).read())
+
+
+def test_switch_versions_under_load_batching():
+    switch_versions_under_load(open(BENCH_YAML).read() +
+                               "dynamic_batching: {max_batch_size: 16, max_queue_delay_us: 1000}\n"
+                               "instances: 2\n")
+
+
 if __name__ == "__main__":
-    run([test_switch_versions_under_load])
+    run([test_switch_versions_under_load, test_switch_versions_under_load_batching])

@@ -18,8 +18,8 @@
 #include "serve/batcher.h"
 #include "serve/infer.h"
 
-#define WIDTH 3   /* features per row */
-#define OUTS 2    /* outputs per row */
+#define WIDTH     3 /* features per row */
+#define OUTS      2 /* outputs per row */
 #define MAX_CALLS 4096
 
 /* ------------------------------------------------------------ fake engine */
@@ -27,12 +27,12 @@
 struct fake {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    bool shut;              /* predict waits while shut */
-    bool fail;              /* predict fails */
-    int in_engine;          /* calls inside predict now */
-    size_t calls[MAX_CALLS];/* rows of each call, in order */
+    bool shut;               /* predict waits while shut */
+    bool fail;               /* predict fails */
+    int in_engine;           /* calls inside predict now */
+    size_t calls[MAX_CALLS]; /* rows of each call, in order */
     size_t n_calls;
-    size_t rows;            /* rows predicted in all */
+    size_t rows; /* rows predicted in all */
 };
 
 static struct fake fk;
@@ -332,6 +332,10 @@ static void test_gather(void **state)
     assert_int_equal(calls[1], 16);
     assert_int_equal(md_batcher_depth(b), 0);
     assert_int_equal(atomic_load(&fx.v.stats.queue_depth), 0);
+    assert_int_equal(atomic_load(&fx.v.stats.exec_count), 2);
+    assert_int_equal(atomic_load(&fx.v.stats.batch.count), 2);
+    assert_int_equal(atomic_load(&fx.v.stats.batch.sum), 17);
+    assert_int_equal(atomic_load(&fx.v.stats.batch.buckets[4]), 1); /* 16 rows: le 16 */
     md_batcher_free(b);
 }
 
@@ -631,13 +635,13 @@ static void test_free_drains(void **state)
 }
 
 #define SUBMITTERS 8
-#define ROUNDS 300
+#define ROUNDS     300
 
 struct loop_arg {
     struct md_batcher *b;
     unsigned seed;
-    size_t rows;   /* out: rows sent */
-    int bad;       /* out: wrong answers */
+    size_t rows; /* out: rows sent */
+    int bad;     /* out: wrong answers */
 };
 
 static void *loop_main(void *arg)
@@ -696,7 +700,215 @@ static void test_concurrent_submitters(void **state)
     md_batcher_free(b);
 }
 
+/* ------------------------------------------------------------ submit */
+
+struct waker {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int calls;
+};
+
+static void on_done(void *ctx)
+{
+    struct waker *w = ctx;
+
+    pthread_mutex_lock(&w->mu);
+    w->calls++;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void waker_init(struct waker *w)
+{
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    w->calls = 0;
+}
+
+/* Waits (bounded) until w has been called n times in all. */
+static void waker_wait(struct waker *w, int n)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 10;
+    pthread_mutex_lock(&w->mu);
+    while (w->calls < n)
+        if (pthread_cond_timedwait(&w->cv, &w->mu, &ts) != 0)
+            break;
+    assert_int_equal(w->calls, n);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void test_submit(void **state)
+{
+    struct fixture fx;
+    struct md_batcher *b = make(&fx, 64, 0, 2, 1);
+    struct md_batch_job jobs[4];
+    struct sub in[4];
+    struct md_batch_info info;
+    struct md_err err;
+    struct waker w;
+    size_t calls[8];
+    int i;
+
+    (void)state;
+    waker_init(&w);
+    /* Even an idle engine gets the rows through the queue: the caller
+     * asked not to block, so it never runs them itself. */
+    sub_fill(&in[0], b, 2, 1);
+    assert_int_equal(
+        md_batcher_submit(b, &jobs[0], in[0].x, 2, in[0].out, 0, false, on_done, &w, &err),
+        MD_EPENDING);
+    waker_wait(&w, 1);
+    assert_int_equal(md_batch_job_result(&jobs[0], &info, &err), MD_OK);
+    in[0].rc = MD_OK;
+    sub_check(&in[0]);
+    assert_int_equal(info.batch_rows, 2);
+
+    /* Behind a stuck engine: two queue, the third is refused at once with no
+     * callback; one expires in the queue and comes back as a timeout. */
+    fake_shut(true);
+    sub_fill(&in[0], b, 1, 1);
+    assert_int_equal(
+        md_batcher_submit(b, &jobs[0], in[0].x, 1, in[0].out, 0, false, on_done, &w, &err),
+        MD_EPENDING);
+    wait_for(engine_busy, NULL, "the first job in the engine");
+    for (i = 1; i < 4; i++)
+        sub_fill(&in[i], b, 1, (float)(10 * i));
+    assert_int_equal(
+        md_batcher_submit(b, &jobs[1], in[1].x, 1, in[1].out, 0, false, on_done, &w, &err),
+        MD_EPENDING);
+    assert_int_equal(
+        md_batcher_submit(b, &jobs[2], in[2].x, 1, in[2].out, 1, false, on_done, &w, &err),
+        MD_EPENDING);
+    assert_int_equal(
+        md_batcher_submit(b, &jobs[3], in[3].x, 1, in[3].out, 0, false, on_done, &w, &err),
+        MD_EUNAVAIL);
+    assert_string_equal(err.msg, "model 'm' queue is full (2 requests waiting)");
+    assert_int_equal(md_batch_job_result(&jobs[3], NULL, &err), MD_EUNAVAIL);
+    fake_shut(false);
+    waker_wait(&w, 4);
+    assert_int_equal(md_batch_job_result(&jobs[0], NULL, NULL), MD_OK);
+    assert_int_equal(md_batch_job_result(&jobs[1], &info, NULL), MD_OK);
+    in[1].rc = MD_OK;
+    sub_check(&in[1]);
+    assert_int_equal(info.batch_rows, 1);
+    assert_int_equal(md_batch_job_result(&jobs[2], NULL, &err), MD_ETIMEDOUT);
+    assert_non_null(strstr(err.msg, "deadline passed"));
+    assert_true(in[2].out[0] == -1);
+    assert_int_equal(fake_calls(calls, 8), 3);
+    md_batcher_free(b);
+}
+
 /* ------------------------------------------------------------ infer.c bits */
+
+static void test_infer_start(void **state)
+{
+    static const char yaml[] = "backend: trees\ntask: regression\n"
+                               "features: [{name: a, datatype: FP32}, {name: b, datatype: FP32},"
+                               " {name: c, datatype: FP32}]\n"
+                               "dynamic_batching: {max_batch_size: 8, max_queue_delay_us: 0,"
+                               " max_queue_size: 1}\n";
+    struct md_contract *c = NULL;
+    struct md_version v;
+    struct md_arena a;
+    struct md_tensor t;
+    struct md_prediction p;
+    struct md_infer_call *call = NULL;
+    struct md_err err;
+    struct waker w;
+    float data[6] = {1, 2, 3, 4, 5, 6};
+    int rc;
+
+    (void)state;
+    assert_int_equal(md_contract_parse(yaml, strlen(yaml), "m", &c, &err), MD_OK);
+    memset(&v, 0, sizeof(v));
+    v.model = (char *)"m";
+    v.contract = c;
+    v.ops = &fake_ops;
+    v.engine = &fk;
+    fake_describe(NULL, &v.desc);
+    fake_reset();
+    assert_int_equal(md_batcher_new(&v, &v.batcher, &err), MD_OK);
+    md_arena_init(&a, 1 << 20);
+    memset(&t, 0, sizeof(t));
+    t.name = "features";
+    t.dtype = MD_DT_FP32;
+    t.ndim = 2;
+    t.shape[0] = 2;
+    t.shape[1] = 3;
+    t.count = 6;
+    t.data = data;
+    waker_init(&w);
+
+    /* Not blocking: pending, then the wake, then the outcome. */
+    rc = md_infer_start(&v, &t, 1, 0, &a, on_done, &w, &p, &call, &err);
+    assert_int_equal(rc, MD_EPENDING);
+    assert_non_null(call);
+    waker_wait(&w, 1);
+    assert_int_equal(md_infer_finish(call, &p, &err), MD_OK);
+    assert_int_equal(p.rows, 2);
+    assert_int_equal(p.per_row, OUTS);
+    assert_true(p.batched);
+    assert_true(p.scores[0] == 6 && p.scores[1] == 1 && p.scores[2] == 15 && p.scores[3] == 4);
+
+    /* Blocking: the same answer on return. */
+    rc = md_infer_start(&v, &t, 1, 0, &a, NULL, NULL, &p, &call, &err);
+    assert_int_equal(rc, MD_OK);
+    assert_null(call);
+    assert_true(p.scores[2] == 15);
+
+    /* Bad input: rejected before any queue, the announcement taken back. */
+    t.shape[1] = 2;
+    t.count = 4;
+    rc = md_infer_start(&v, &t, 1, 0, &a, on_done, &w, &p, &call, &err);
+    assert_int_equal(rc, MD_EINVAL);
+    assert_null(call);
+
+    /* A full queue: refused at once, never an answer made of nothing. */
+    t.shape[1] = 3;
+    t.count = 6;
+    {
+        struct md_infer_call *c1 = NULL;
+        struct md_infer_call *c2 = NULL;
+        struct md_prediction p1;
+        struct md_prediction p2;
+
+        fake_shut(true);
+        assert_int_equal(md_infer_start(&v, &t, 1, 0, &a, on_done, &w, &p1, &c1, &err),
+                         MD_EPENDING);
+        wait_for(engine_busy, NULL, "the first call in the engine");
+        assert_int_equal(md_infer_start(&v, &t, 1, 0, &a, on_done, &w, &p2, &c2, &err),
+                         MD_EPENDING);
+        rc = md_infer_start(&v, &t, 1, 0, &a, on_done, &w, &p, &call, &err);
+        assert_int_equal(rc, MD_EUNAVAIL);
+        assert_null(call);
+        assert_string_equal(err.msg, "model 'm' queue is full (1 requests waiting)");
+        fake_shut(false);
+        waker_wait(&w, 3);
+        assert_int_equal(md_infer_finish(c1, &p1, &err), MD_OK);
+        assert_int_equal(md_infer_finish(c2, &p2, &err), MD_OK);
+        assert_true(p2.scores[2] == 15);
+    }
+
+    /* An engine failure carries the engine's name. */
+    t.shape[1] = 3;
+    t.count = 6;
+    pthread_mutex_lock(&fk.mu);
+    fk.fail = true;
+    pthread_mutex_unlock(&fk.mu);
+    rc = md_infer_start(&v, &t, 1, 0, &a, on_done, &w, &p, &call, &err);
+    assert_int_equal(rc, MD_EPENDING);
+    waker_wait(&w, 4);
+    assert_int_equal(md_infer_finish(call, &p, &err), MD_EINTERNAL);
+    assert_string_equal(err.msg, "engine 'fake': fake engine failed on 2 rows");
+    fake_reset();
+
+    md_batcher_free(v.batcher);
+    md_arena_release(&a);
+    md_contract_free(c);
+}
 
 static void test_infer_deadline_and_account(void **state)
 {
@@ -767,6 +979,8 @@ int main(void)
         cmocka_unit_test(test_engine_failure),
         cmocka_unit_test(test_free_drains),
         cmocka_unit_test(test_concurrent_submitters),
+        cmocka_unit_test(test_submit),
+        cmocka_unit_test(test_infer_start),
         cmocka_unit_test(test_infer_deadline_and_account),
         cmocka_unit_test(test_rows_histogram),
     };

@@ -127,12 +127,31 @@ static void test_error_retry_after(void **state)
     md_buf_release(&body);
 }
 
+static void drop_nothing(void *state)
+{
+    (void)state;
+}
+
+static void test_park(void **state)
+{
+    struct md_api_resp resp;
+    int parked_state = 7;
+
+    (void)state;
+    memset(&resp, 0, sizeof(resp));
+    md_api_park(&resp, &parked_state, drop_nothing);
+    assert_true(resp.parked);
+    assert_ptr_equal(resp.resume, &parked_state);
+    assert_ptr_equal(resp.drop, drop_nothing);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_paths),
         cmocka_unit_test(test_status_table),
         cmocka_unit_test(test_error_retry_after),
+        cmocka_unit_test(test_park),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,6 +41,7 @@ static void test_err_set_prefix_clear(void **state)
     assert_int_equal(strlen(err.msg), sizeof(err.msg) - 1);
     assert_string_equal(md_strerror(MD_ENOTFOUND), "not found");
     assert_string_equal(md_strerror(MD_ETIMEDOUT), "timed out");
+    assert_string_equal(md_strerror(MD_EPENDING), "pending");
     assert_string_equal(md_strerror(12345), "unknown error");
 }
 

@@ -3,7 +3,7 @@
  * trees.c: the native engine for gradient-boosted tree ensembles that XGBoost
  * 1.7 saved as JSON (backend `trees`).
  *
- * Loading (jansson; not the hot path) checks the file strictly and flattens
+ * Loading (util/jdom, with packed number arrays) checks the file strictly and flattens
  * every tree into one array of 8-byte nodes (12 for very wide models):
  * breadth-first per tree, the two children of a node side by side, so a step
  * is "index += offset + go_right". Rows are copied with missing values made
@@ -25,11 +25,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <math.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/arena.h"
+#include "util/jdom.h"
 #include "util/mem.h"
 
 /* Trees walked in lock-step for one row; rows walked in lock-step per tree. */
@@ -353,66 +354,90 @@ static void trees_free(void *inst)
 
 /* ------------------------------------------------------------- JSON helpers */
 
-static const char *type_name(const json_t *v)
+static const char *type_name(const struct md_jnode *v)
 {
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
+    switch (v->type) {
+    case MD_J_OBJECT:
         return "an object";
-    case JSON_ARRAY:
+    case MD_J_ARRAY:
         return "an array";
-    case JSON_STRING:
+    case MD_J_STRING:
         return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
+    case MD_J_NUMBER:
         return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
+    case MD_J_TRUE:
+    case MD_J_FALSE:
         return "a boolean";
-    case JSON_NULL:
+    case MD_J_NULL:
         return "null";
     }
     return "unknown";
 }
 
-/* parent[key] of type t into *out; where names parent in messages. */
-static int need(json_t *parent, const char *where, const char *key, json_type t, json_t **out,
-                struct md_err *err)
+/* parent[key] of type t (an object, array or string) into *out; where names parent. */
+static int need(const struct md_jnode *parent, const char *where, const char *key,
+                enum md_jtype t, const struct md_jnode **out, struct md_err *err)
 {
     static const char *const want[] = {
-        [JSON_OBJECT] = "an object",   [JSON_ARRAY] = "an array", [JSON_STRING] = "a string",
-        [JSON_INTEGER] = "an integer", [JSON_REAL] = "a number",
+        [MD_J_OBJECT] = "an object",
+        [MD_J_ARRAY] = "an array",
+        [MD_J_STRING] = "a string",
     };
-    json_t *v = json_object_get(parent, key);
+    const struct md_jnode *v = md_jdom_get(parent, key);
 
     if (v == NULL)
         return FAIL(MD_ECORRUPT, "%s%s%s: missing", where, *where ? "." : "", key);
-    if (json_typeof(v) != t)
+    if (v->type != t)
         return FAIL(MD_ECORRUPT, "%s%s%s: %s, expected %s", where, *where ? "." : "", key,
                     type_name(v), want[t]);
     *out = v;
     return MD_OK;
 }
 
+/* Whether string node s holds exactly the NUL-terminated text. */
+static bool str_is(const struct md_jnode *s, const char *text)
+{
+    return s->len == strlen(text) && memcmp(s->p, text, s->len) == 0;
+}
+
+/* A malloc'd NUL-terminated copy of string node s, or NULL. */
+static char *dup_str(const struct md_jnode *s)
+{
+    char *p = md_malloc(s->len + 1);
+
+    if (p != NULL) {
+        memcpy(p, s->p, s->len);
+        p[s->len] = '\0';
+    }
+    return p;
+}
+
 /*
  * A number that XGBoost stores as a string ("5E-1", "30"), or as a plain
  * number; into *out.
  */
-static int need_num(json_t *parent, const char *where, const char *key, double *out,
-                    struct md_err *err)
+static int need_num(const struct md_jnode *parent, const char *where, const char *key,
+                    double *out, struct md_err *err)
 {
-    json_t *v = json_object_get(parent, key);
-    const char *s;
+    const struct md_jnode *v = md_jdom_get(parent, key);
+    char s[64];
     char *end;
 
     if (v == NULL)
         return FAIL(MD_ECORRUPT, "%s.%s: missing", where, key);
-    if (json_is_number(v)) {
-        *out = json_number_value(v);
-        return MD_OK;
+    if (v->type == MD_J_NUMBER) {
+        if (md_jdom_f64(v, out) == MD_OK && isfinite(*out))
+            return MD_OK;
+        return FAIL(MD_ECORRUPT, "%s.%s: %.*s is not a finite number", where, key,
+                    (int)(v->len < 40 ? v->len : 40), v->p);
     }
-    if (!json_is_string(v))
+    if (v->type != MD_J_STRING)
         return FAIL(MD_ECORRUPT, "%s.%s: %s, expected a number", where, key, type_name(v));
-    s = json_string_value(v);
+    if (v->len >= sizeof(s) || memchr(v->p, '\0', v->len) != NULL)
+        return FAIL(MD_ECORRUPT, "%s.%s: '%.40s' is not a finite number", where, key,
+                    v->len > 0 && v->p[0] != '\0' ? v->p : "");
+    memcpy(s, v->p, v->len);
+    s[v->len] = '\0';
     errno = 0;
     *out = strtod(s, &end);
     if (end == s || *end != '\0' || errno == ERANGE || !isfinite(*out))
@@ -421,8 +446,8 @@ static int need_num(json_t *parent, const char *where, const char *key, double *
 }
 
 /* As need_num, for an integer in [lo, hi]. */
-static int need_int(json_t *parent, const char *where, const char *key, long lo, long hi, long *out,
-                    struct md_err *err)
+static int need_int(const struct md_jnode *parent, const char *where, const char *key, long lo,
+                    long hi, long *out, struct md_err *err)
 {
     double d;
     int rc = need_num(parent, where, key, &d, err);
@@ -436,132 +461,196 @@ static int need_int(json_t *parent, const char *where, const char *key, long lo,
     return MD_OK;
 }
 
-static char *dup_str(const char *s)
+/* An integer node into *out; false when it is not one. */
+static bool int_node(const struct md_jnode *v, int64_t *out)
 {
-    size_t n = strlen(s) + 1;
-    char *p = md_malloc(n);
+    return v->type == MD_J_NUMBER && md_jdom_i64(v, out) == MD_OK;
+}
 
-    if (p != NULL)
-        memcpy(p, s, n);
-    return p;
+/*
+ * Every element of array a (where.key) as an integer into out[0..a->n);
+ * with booleans, true and false count as 1 and 0. expect names what is
+ * wanted in the message.
+ */
+static int ints_of(const struct md_jnode *a, const char *where, const char *key, bool booleans,
+                   const char *expect, int64_t *out, struct md_err *err)
+{
+    const struct md_jnode *e;
+    size_t i;
+
+    if (md_jdom_is_packed(a)) {
+        for (i = 0; i < a->n; i++) {
+            double d = a->values[i];
+
+            /* 2^63 is the first double past int64_t; NaN (out of range) fails both. */
+            if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || d != floor(d))
+                return FAIL(MD_ECORRUPT, "%s.%s[%zu]: a number, expected %s", where, key, i,
+                            expect);
+            out[i] = (int64_t)d;
+        }
+        return MD_OK;
+    }
+    for (e = a->child, i = 0; e != NULL; e = e->next, i++) {
+        if (int_node(e, &out[i]))
+            continue;
+        if (booleans && (e->type == MD_J_TRUE || e->type == MD_J_FALSE)) {
+            out[i] = e->type == MD_J_TRUE;
+            continue;
+        }
+        return FAIL(MD_ECORRUPT, "%s.%s[%zu]: %s, expected %s", where, key, i, type_name(e),
+                    expect);
+    }
+    return MD_OK;
+}
+
+/*
+ * Every element of array a (where.key) as a double into out[0..a->n): a
+ * number, or XGBoost's bare NaN, Infinity and -Infinity.
+ */
+static int doubles_of(const struct md_jnode *a, const char *where, const char *key, double *out,
+                      struct md_err *err)
+{
+    const struct md_jnode *e;
+    size_t i;
+
+    if (md_jdom_is_packed(a)) {
+        for (i = 0; i < a->n; i++) {
+            out[i] = a->values[i];
+            /* A packed array holds no NaN word: a NaN is a number beyond the double range. */
+            if (isnan(out[i]))
+                return FAIL(MD_ECORRUPT, "%s.%s[%zu]: a number beyond the double range", where,
+                            key, i);
+        }
+        return MD_OK;
+    }
+    for (e = a->child, i = 0; e != NULL; e = e->next, i++) {
+        if (e->type != MD_J_NUMBER)
+            return FAIL(MD_ECORRUPT, "%s.%s[%zu]: %s, expected a number", where, key, i,
+                        type_name(e));
+        if (md_jdom_f64(e, &out[i]) != MD_OK)
+            return FAIL(MD_ECORRUPT, "%s.%s[%zu]: a number beyond the double range", where, key,
+                        i);
+    }
+    return MD_OK;
 }
 
 /* ---------------------------------------------------------------- loading */
 
-/*
- * A float of split_conditions into *out: a number, or what nonfinite_words
- * made of XGBoost's NaN (null) and infinities (strings).
- */
-static bool json_float(const json_t *v, float *out)
-{
-    if (json_is_number(v))
-        *out = (float)json_number_value(v);
-    else if (json_is_null(v))
-        *out = NAN;
-    else if (json_is_string(v) && strcmp(json_string_value(v), "Infinity") == 0)
-        *out = INFINITY;
-    else if (json_is_string(v) && strcmp(json_string_value(v), "-Infinity") == 0)
-        *out = -INFINITY;
-    else
-        return false;
-    return true;
-}
-
-/* The arrays of one tree, checked for type and length. */
+/* One tree's arrays, checked for type and length and converted. */
 struct jtree {
-    json_t *left, *right, *sidx, *cond, *dleft;
+    int64_t *left, *right, *sidx, *dleft; /* scratch: one per node */
+    double *cond;
     size_t n;
 };
 
-static int array_len(json_t *tree, const char *where, const char *key, size_t n, bool required,
-                     json_t **out, struct md_err *err)
+static int array_len(const struct md_jnode *tree, const char *where, const char *key, size_t n,
+                     bool required, const struct md_jnode **out, struct md_err *err)
 {
-    json_t *a = json_object_get(tree, key);
+    const struct md_jnode *a = md_jdom_get(tree, key);
 
     *out = NULL;
     if (a == NULL && !required)
         return MD_OK;
     if (a == NULL)
         return FAIL(MD_ECORRUPT, "%s.%s: missing", where, key);
-    if (!json_is_array(a))
+    if (a->type != MD_J_ARRAY)
         return FAIL(MD_ECORRUPT, "%s.%s: %s, expected an array", where, key, type_name(a));
-    if (json_array_size(a) != n)
+    if (a->n != n)
         return FAIL(MD_ECORRUPT, "%s.%s: %zu entries, expected %zu (one per node)", where, key,
-                    json_array_size(a), n);
+                    a->n, n);
     *out = a;
     return MD_OK;
 }
 
-/* Checks one tree's arrays: lengths, split types, categories. */
-static int tree_arrays(json_t *tree, const char *where, struct jtree *jt, struct md_err *err)
+/* tree_param, when present: its node count must agree, and leaves must be scalars. */
+static int tree_param(const struct md_jnode *tree, const char *where, size_t n, struct md_err *err)
 {
-    json_t *a;
-    json_t *tp;
+    const struct md_jnode *tp = md_jdom_get(tree, "tree_param");
+    char tpw[64];
+    long nn;
+    long slv;
+    int rc;
+
+    if (tp == NULL)
+        return MD_OK;
+    if (tp->type != MD_J_OBJECT)
+        return FAIL(MD_ECORRUPT, "%s.tree_param: %s, expected an object", where, type_name(tp));
+    snprintf(tpw, sizeof(tpw), "%s.tree_param", where);
+    rc = need_int(tp, tpw, "num_nodes", 0, INT32_MAX, &nn, err);
+    if (rc != MD_OK)
+        return rc;
+    if ((size_t)nn != n)
+        return FAIL(MD_ECORRUPT, "%s.left_children: %zu entries, tree_param.num_nodes says %ld",
+                    where, n, nn);
+    if (md_jdom_get(tp, "size_leaf_vector") == NULL)
+        return MD_OK;
+    rc = need_int(tp, tpw, "size_leaf_vector", 0, INT32_MAX, &slv, err);
+    if (rc != MD_OK)
+        return rc;
+    if (slv != 0)
+        return FAIL(MD_EUNSUPPORTED,
+                    "%s: vector leaves (size_leaf_vector %ld) are not supported by the trees "
+                    "engine; use backend xgboost",
+                    where, slv);
+    return MD_OK;
+}
+
+/*
+ * Checks one tree's arrays (lengths, types, split types, categories) and
+ * converts them into jt's scratch, which has room for the widest tree.
+ */
+static int tree_arrays(const struct md_jnode *tree, const char *where, struct jtree *jt,
+                       struct md_err *err)
+{
+    const struct md_jnode *a;
+    const struct md_jnode *left, *right, *sidx, *cond, *dleft;
     size_t i;
     int rc;
 
-    if (!json_is_object(tree))
+    if (tree->type != MD_J_OBJECT)
         return FAIL(MD_ECORRUPT, "%s: %s, expected an object", where, type_name(tree));
-    rc = need(tree, where, "left_children", JSON_ARRAY, &a, err);
+    rc = need(tree, where, "left_children", MD_J_ARRAY, &a, err);
     if (rc != MD_OK)
         return rc;
-    jt->n = json_array_size(a);
+    jt->n = a->n;
     if (jt->n == 0)
         return FAIL(MD_ECORRUPT, "%s.left_children: empty, a tree has a root", where);
     if (jt->n > UINT32_MAX / 4)
         return FAIL(MD_EUNSUPPORTED, "%s: %zu nodes is too many", where, jt->n);
-    tp = json_object_get(tree, "tree_param");
-    if (tp != NULL) {
-        char tpw[64];
-        long nn;
-        long slv;
-
-        if (!json_is_object(tp))
-            return FAIL(MD_ECORRUPT, "%s.tree_param: %s, expected an object", where, type_name(tp));
-        snprintf(tpw, sizeof(tpw), "%s.tree_param", where);
-        rc = need_int(tp, tpw, "num_nodes", 0, INT32_MAX, &nn, err);
-        if (rc != MD_OK)
-            return rc;
-        if ((size_t)nn != jt->n)
-            return FAIL(MD_ECORRUPT, "%s.left_children: %zu entries, tree_param.num_nodes says %ld",
-                        where, jt->n, nn);
-        if (json_object_get(tp, "size_leaf_vector") != NULL) {
-            rc = need_int(tp, tpw, "size_leaf_vector", 0, INT32_MAX, &slv, err);
-            if (rc != MD_OK)
-                return rc;
-            if (slv != 0)
-                return FAIL(MD_EUNSUPPORTED,
-                            "%s: vector leaves (size_leaf_vector %ld) are not supported by "
-                            "the trees engine; use backend xgboost",
-                            where, slv);
-        }
-    }
-    if ((rc = array_len(tree, where, "left_children", jt->n, true, &jt->left, err)) != MD_OK ||
-        (rc = array_len(tree, where, "right_children", jt->n, true, &jt->right, err)) != MD_OK ||
-        (rc = array_len(tree, where, "split_indices", jt->n, true, &jt->sidx, err)) != MD_OK ||
-        (rc = array_len(tree, where, "split_conditions", jt->n, true, &jt->cond, err)) != MD_OK ||
-        (rc = array_len(tree, where, "default_left", jt->n, true, &jt->dleft, err)) != MD_OK ||
+    if ((rc = tree_param(tree, where, jt->n, err)) != MD_OK ||
+        (rc = array_len(tree, where, "left_children", jt->n, true, &left, err)) != MD_OK ||
+        (rc = array_len(tree, where, "right_children", jt->n, true, &right, err)) != MD_OK ||
+        (rc = array_len(tree, where, "split_indices", jt->n, true, &sidx, err)) != MD_OK ||
+        (rc = array_len(tree, where, "split_conditions", jt->n, true, &cond, err)) != MD_OK ||
+        (rc = array_len(tree, where, "default_left", jt->n, true, &dleft, err)) != MD_OK ||
         (rc = array_len(tree, where, "base_weights", jt->n, false, &a, err)) != MD_OK ||
         (rc = array_len(tree, where, "split_type", jt->n, false, &a, err)) != MD_OK)
         return rc;
-    for (i = 0; a != NULL && i < jt->n; i++) {
-        json_t *e = json_array_get(a, i);
-
-        if (!json_is_integer(e))
-            return FAIL(MD_ECORRUPT, "%s.split_type[%zu]: %s, expected an integer", where, i,
-                        type_name(e));
-        if (json_integer_value(e) != 0)
+    /* split_type: 0 (numerical) everywhere; the left_children scratch is free until below. */
+    if (a != NULL &&
+        (rc = ints_of(a, where, "split_type", false, "an integer", jt->left, err)) != MD_OK)
+        return rc;
+    for (i = 0; a != NULL && i < jt->n; i++)
+        if (jt->left[i] != 0)
             return FAIL(MD_EUNSUPPORTED,
                         "%s.split_type[%zu]: categorical splits are not supported by the "
                         "trees engine; use backend xgboost",
                         where, i);
-    }
-    a = json_object_get(tree, "categories");
-    if (a != NULL && (!json_is_array(a) || json_array_size(a) != 0))
+    a = md_jdom_get(tree, "categories");
+    if (a != NULL && (a->type != MD_J_ARRAY || a->n != 0))
         return FAIL(MD_EUNSUPPORTED,
                     "%s.categories: categorical splits are not supported by the trees "
                     "engine; use backend xgboost",
                     where);
+    if ((rc = ints_of(left, where, "left_children", false, "an integer", jt->left, err)) !=
+            MD_OK ||
+        (rc = ints_of(right, where, "right_children", false, "an integer", jt->right, err)) !=
+            MD_OK ||
+        (rc = ints_of(sidx, where, "split_indices", false, "an integer", jt->sidx, err)) !=
+            MD_OK ||
+        (rc = ints_of(dleft, where, "default_left", true, "0 or 1", jt->dleft, err)) != MD_OK ||
+        (rc = doubles_of(cond, where, "split_conditions", jt->cond, err)) != MD_OK)
+        return rc;
     return MD_OK;
 }
 
@@ -571,6 +660,18 @@ struct scratch {
     uint32_t *qdepth; /* depth of each queued node */
     uint8_t *seen;    /* per old node index */
 };
+
+/* Why threshold d (not a finite float) cannot split: into a message. */
+static int bad_threshold(const char *where, uint32_t o, double d, struct md_err *err)
+{
+    if (isnan(d))
+        return FAIL(MD_ECORRUPT, "%s.split_conditions[%u]: NaN is not a threshold", where, o);
+    if (isinf(d))
+        return FAIL(MD_ECORRUPT, "%s.split_conditions[%u]: %sInfinity is not a threshold", where,
+                    o, d < 0 ? "-" : "");
+    return FAIL(MD_ECORRUPT, "%s.split_conditions[%u]: %g is not a finite float threshold", where,
+                o, d);
+}
 
 /*
  * Flattens one checked tree into m->nodes[m->n_nodes...] breadth-first,
@@ -591,24 +692,12 @@ static int flatten(struct trees *m, const struct jtree *jt, const char *where, s
     *depth = 0;
     for (head = 0; head < tail; head++) {
         uint32_t o = sc->queue[head];
-        json_t *jl = json_array_get(jt->left, o);
-        json_t *jr = json_array_get(jt->right, o);
-        json_t *js = json_array_get(jt->sidx, o);
-        json_t *jc = json_array_get(jt->cond, o);
-        json_t *jd = json_array_get(jt->dleft, o);
-        json_int_t l;
-        json_int_t r;
-        json_int_t f;
+        int64_t l = jt->left[o];
+        int64_t r = jt->right[o];
+        int64_t f = jt->sidx[o];
         size_t off;
-        bool dleft;
 
-        if (!json_float(jc, &out[head].cond))
-            return FAIL(MD_ECORRUPT, "%s.split_conditions[%u]: %s, expected a number", where, o,
-                        type_name(jc));
-        if (!json_is_integer(jl))
-            return FAIL(MD_ECORRUPT, "%s.left_children[%u]: %s, expected an integer", where, o,
-                        type_name(jl));
-        l = json_integer_value(jl);
+        out[head].cond = (float)jt->cond[o];
         if (l == -1) {
             out[head].feat = m->nf; /* the NaN column, next 0: steps onto itself */
             out[head].next = 0;
@@ -616,21 +705,6 @@ static int flatten(struct trees *m, const struct jtree *jt, const char *where, s
                 *depth = sc->qdepth[head];
             continue;
         }
-        if (!json_is_integer(jr))
-            return FAIL(MD_ECORRUPT, "%s.right_children[%u]: %s, expected an integer", where, o,
-                        type_name(jr));
-        if (!json_is_integer(js))
-            return FAIL(MD_ECORRUPT, "%s.split_indices[%u]: %s, expected an integer", where, o,
-                        type_name(js));
-        if (json_is_integer(jd))
-            dleft = json_integer_value(jd) != 0;
-        else if (json_is_boolean(jd))
-            dleft = json_is_true(jd);
-        else
-            return FAIL(MD_ECORRUPT, "%s.default_left[%u]: %s, expected 0 or 1", where, o,
-                        type_name(jd));
-        r = json_integer_value(jr);
-        f = json_integer_value(js);
         if (l < 0 || (size_t)l >= jt->n)
             return FAIL(MD_ECORRUPT, "%s.left_children[%u]: child %lld out of range (%zu nodes)",
                         where, o, (long long)l, jt->n);
@@ -648,18 +722,14 @@ static int flatten(struct trees *m, const struct jtree *jt, const char *where, s
                         "%s: node %u has a child reached twice (%lld, %lld): a cycle or a "
                         "shared node",
                         where, o, (long long)l, (long long)r);
-        if (f < 0 || f >= (json_int_t)m->nf)
+        if (f < 0 || f >= (int64_t)m->nf)
             return FAIL(MD_ECORRUPT,
                         "%s.split_indices[%u]: feature %lld out of range (num_feature %u)", where,
                         o, (long long)f, m->nf);
-        off = tail - head;
-        if (!json_is_number(jc))
-            return FAIL(MD_ECORRUPT, "%s.split_conditions[%u]: %s is not a threshold", where, o,
-                        json_is_null(jc) ? "NaN" : json_string_value(jc));
         if (!isfinite(out[head].cond))
-            return FAIL(MD_ECORRUPT, "%s.split_conditions[%u]: %g is not a finite float threshold",
-                        where, o, json_number_value(jc));
-        out[head].feat = dleft ? (uint32_t)f : m->nf + 1 + (uint32_t)f;
+            return bad_threshold(where, o, jt->cond[o], err);
+        off = tail - head;
+        out[head].feat = jt->dleft[o] != 0 ? (uint32_t)f : m->nf + 1 + (uint32_t)f;
         out[head].next = (uint32_t)off;
         if (off > *max_off)
             *max_off = off;
@@ -676,50 +746,47 @@ static int flatten(struct trees *m, const struct jtree *jt, const char *where, s
 }
 
 /* learner.objective and learner.learner_model_param into m. */
-static int load_learner(struct trees *m, json_t *learner, struct md_err *err)
+static int load_learner(struct trees *m, const struct md_jnode *learner, struct md_err *err)
 {
-    json_t *lmp;
-    json_t *obj;
-    json_t *name;
-    const char *on;
+    static const char *const lmp_where = "learner.learner_model_param";
+    const struct md_jnode *lmp;
+    const struct md_jnode *obj;
+    const struct md_jnode *name;
     double base;
     long num_class;
     long nf;
     long nt = 1;
     int rc;
 
-    if ((rc = need(learner, "learner", "learner_model_param", JSON_OBJECT, &lmp, err)) != MD_OK ||
-        (rc = need(learner, "learner", "objective", JSON_OBJECT, &obj, err)) != MD_OK ||
-        (rc = need(obj, "learner.objective", "name", JSON_STRING, &name, err)) != MD_OK)
+    if ((rc = need(learner, "learner", "learner_model_param", MD_J_OBJECT, &lmp, err)) != MD_OK ||
+        (rc = need(learner, "learner", "objective", MD_J_OBJECT, &obj, err)) != MD_OK ||
+        (rc = need(obj, "learner.objective", "name", MD_J_STRING, &name, err)) != MD_OK)
         return rc;
-    on = json_string_value(name);
-    if (strcmp(on, "binary:logistic") == 0) {
+    if (str_is(name, "binary:logistic")) {
         m->obj = OBJ_LOGISTIC;
         m->kind = MD_BACKEND_OUT_PROBABILITY;
-    } else if (strcmp(on, "reg:squarederror") == 0) {
+    } else if (str_is(name, "reg:squarederror")) {
         m->obj = OBJ_SQUARED;
         m->kind = MD_BACKEND_OUT_VALUE;
-    } else if (strcmp(on, "multi:softprob") == 0) {
+    } else if (str_is(name, "multi:softprob")) {
         m->obj = OBJ_SOFTPROB;
         m->kind = MD_BACKEND_OUT_PROBABILITIES;
     } else {
         return FAIL(MD_EUNSUPPORTED,
-                    "learner.objective.name: '%.60s' is not supported by the trees engine "
+                    "learner.objective.name: '%.*s' is not supported by the trees engine "
                     "(binary:logistic, reg:squarederror, multi:softprob); use backend "
                     "xgboost",
-                    on);
+                    (int)(name->len < 60 ? name->len : 60), name->p);
     }
-    m->objective = dup_str(on);
+    m->objective = dup_str(name);
     if (m->objective == NULL)
         return FAIL(MD_ENOMEM, "trees: no memory for the objective name");
-    if ((rc = need_num(lmp, "learner.learner_model_param", "base_score", &base, err)) != MD_OK ||
-        (rc = need_int(lmp, "learner.learner_model_param", "num_class", 0, MAX_CLASSES, &num_class,
-                       err)) != MD_OK ||
-        (rc = need_int(lmp, "learner.learner_model_param", "num_feature", 1, MAX_FEATURES - 1, &nf,
-                       err)) != MD_OK)
+    if ((rc = need_num(lmp, lmp_where, "base_score", &base, err)) != MD_OK ||
+        (rc = need_int(lmp, lmp_where, "num_class", 0, MAX_CLASSES, &num_class, err)) != MD_OK ||
+        (rc = need_int(lmp, lmp_where, "num_feature", 1, MAX_FEATURES - 1, &nf, err)) != MD_OK)
         return rc;
-    if (json_object_get(lmp, "num_target") != NULL) {
-        rc = need_int(lmp, "learner.learner_model_param", "num_target", 0, INT32_MAX, &nt, err);
+    if (md_jdom_get(lmp, "num_target") != NULL) {
+        rc = need_int(lmp, lmp_where, "num_target", 0, INT32_MAX, &nt, err);
         if (rc != MD_OK)
             return rc;
         if (nt > 1)
@@ -739,7 +806,7 @@ static int load_learner(struct trees *m, json_t *learner, struct md_err *err)
         m->n_out = (uint32_t)num_class;
     } else if (num_class > 1) {
         return FAIL(MD_ECORRUPT, "learner.learner_model_param.num_class: %ld classes for '%s'",
-                    num_class, on);
+                    num_class, m->objective);
     }
     m->base = (float)base;
     if (m->obj == OBJ_LOGISTIC) {
@@ -755,100 +822,105 @@ static int load_learner(struct trees *m, json_t *learner, struct md_err *err)
 }
 
 /* learner.feature_names, when present and not empty. */
-static int load_names(struct trees *m, json_t *learner, struct md_err *err)
+static int load_names(struct trees *m, const struct md_jnode *learner, struct md_err *err)
 {
-    json_t *a = json_object_get(learner, "feature_names");
+    const struct md_jnode *a = md_jdom_get(learner, "feature_names");
+    const struct md_jnode *s;
     size_t i;
 
-    if (a == NULL || (json_is_array(a) && json_array_size(a) == 0))
+    if (a == NULL || (a->type == MD_J_ARRAY && a->n == 0))
         return MD_OK;
-    if (!json_is_array(a))
+    if (a->type != MD_J_ARRAY)
         return FAIL(MD_ECORRUPT, "learner.feature_names: %s, expected an array", type_name(a));
-    if (json_array_size(a) != m->nf)
-        return FAIL(MD_ECORRUPT, "learner.feature_names: %zu names, num_feature says %u",
-                    json_array_size(a), m->nf);
+    if (a->n != m->nf)
+        return FAIL(MD_ECORRUPT, "learner.feature_names: %zu names, num_feature says %u", a->n,
+                    m->nf);
+    if (md_jdom_is_packed(a))
+        return FAIL(MD_ECORRUPT, "learner.feature_names[0]: a number, expected a string");
     m->feature_names = md_calloc(m->nf, sizeof(*m->feature_names));
     if (m->feature_names == NULL)
         return FAIL(MD_ENOMEM, "trees: no memory for %u feature names", m->nf);
-    for (i = 0; i < m->nf; i++) {
-        json_t *s = json_array_get(a, i);
-
-        if (!json_is_string(s))
+    for (s = a->child, i = 0; s != NULL; s = s->next, i++) {
+        if (s->type != MD_J_STRING)
             return FAIL(MD_ECORRUPT, "learner.feature_names[%zu]: %s, expected a string", i,
                         type_name(s));
-        m->feature_names[i] = dup_str(json_string_value(s));
+        m->feature_names[i] = dup_str(s);
         if (m->feature_names[i] == NULL)
             return FAIL(MD_ENOMEM, "trees: no memory for feature names");
     }
     return MD_OK;
 }
 
-/* The gbtree model: booster kind, tree order, tree_info. Sets *order, *trees_out. */
-static int load_booster(struct trees *m, json_t *learner, json_t ***order, json_t **info_out,
-                        struct md_err *err)
+/*
+ * The gbtree model: booster kind, trees in id order (*order, n_trees + 1
+ * entries) and each tree's class (*group_out, n_trees + 1 entries).
+ */
+static int load_booster(struct trees *m, const struct md_jnode *learner,
+                        const struct md_jnode ***order, int64_t **group_out, struct md_err *err)
 {
+    static const char *const model_where = "learner.gradient_booster.model";
     static const char *const gmp_where = "learner.gradient_booster.model.gbtree_model_param";
-    json_t *gb;
-    json_t *name;
-    json_t *model;
-    json_t *gmp;
-    json_t *trees;
-    json_t *info;
+    const struct md_jnode *gb;
+    const struct md_jnode *name;
+    const struct md_jnode *model;
+    const struct md_jnode *gmp;
+    const struct md_jnode *trees;
+    const struct md_jnode *info;
+    const struct md_jnode *t;
     long num_trees;
     long npt = 1;
     size_t i;
     int rc;
 
-    if ((rc = need(learner, "learner", "gradient_booster", JSON_OBJECT, &gb, err)) != MD_OK ||
-        (rc = need(gb, "learner.gradient_booster", "name", JSON_STRING, &name, err)) != MD_OK)
+    if ((rc = need(learner, "learner", "gradient_booster", MD_J_OBJECT, &gb, err)) != MD_OK ||
+        (rc = need(gb, "learner.gradient_booster", "name", MD_J_STRING, &name, err)) != MD_OK)
         return rc;
-    if (strcmp(json_string_value(name), "gbtree") != 0)
+    if (!str_is(name, "gbtree"))
         return FAIL(MD_EUNSUPPORTED,
-                    "learner.gradient_booster.name: '%.40s' boosters are not supported by "
+                    "learner.gradient_booster.name: '%.*s' boosters are not supported by "
                     "the trees engine (gbtree only); use backend xgboost",
-                    json_string_value(name));
-    if ((rc = need(gb, "learner.gradient_booster", "model", JSON_OBJECT, &model, err)) != MD_OK ||
-        (rc = need(model, "learner.gradient_booster.model", "gbtree_model_param", JSON_OBJECT, &gmp,
-                   err)) != MD_OK ||
-        (rc = need(model, "learner.gradient_booster.model", "trees", JSON_ARRAY, &trees, err)) !=
-            MD_OK ||
-        (rc = need(model, "learner.gradient_booster.model", "tree_info", JSON_ARRAY, &info, err)) !=
-            MD_OK ||
+                    (int)(name->len < 40 ? name->len : 40), name->p);
+    if ((rc = need(gb, "learner.gradient_booster", "model", MD_J_OBJECT, &model, err)) != MD_OK ||
+        (rc = need(model, model_where, "gbtree_model_param", MD_J_OBJECT, &gmp, err)) != MD_OK ||
+        (rc = need(model, model_where, "trees", MD_J_ARRAY, &trees, err)) != MD_OK ||
+        (rc = need(model, model_where, "tree_info", MD_J_ARRAY, &info, err)) != MD_OK ||
         (rc = need_int(gmp, gmp_where, "num_trees", 0, INT32_MAX, &num_trees, err)) != MD_OK)
         return rc;
     /* Random forests (num_parallel_tree > 1) sum every tree into its group like boosted ones. */
-    if (json_object_get(gmp, "num_parallel_tree") != NULL &&
+    if (md_jdom_get(gmp, "num_parallel_tree") != NULL &&
         (rc = need_int(gmp, gmp_where, "num_parallel_tree", 1, INT32_MAX, &npt, err)) != MD_OK)
         return rc;
-    if (json_array_size(trees) != (size_t)num_trees)
-        return FAIL(MD_ECORRUPT,
-                    "learner.gradient_booster.model.trees: %zu trees, num_trees says %ld",
-                    json_array_size(trees), num_trees);
-    if (json_array_size(info) != (size_t)num_trees)
-        return FAIL(MD_ECORRUPT,
-                    "learner.gradient_booster.model.tree_info: %zu entries, num_trees says "
-                    "%ld",
-                    json_array_size(info), num_trees);
+    if (trees->n != (size_t)num_trees)
+        return FAIL(MD_ECORRUPT, "%s.trees: %zu trees, num_trees says %ld", model_where, trees->n,
+                    num_trees);
+    if (info->n != (size_t)num_trees)
+        return FAIL(MD_ECORRUPT, "%s.tree_info: %zu entries, num_trees says %ld", model_where,
+                    info->n, num_trees);
+    if (num_trees > 0 && md_jdom_is_packed(trees))
+        return FAIL(MD_ECORRUPT, "trees[0]: a number, expected an object");
     m->n_trees = (size_t)num_trees;
-    *info_out = info;
-    *order = md_calloc(m->n_trees + 1, sizeof(json_t *));
-    if (*order == NULL)
+    *order = md_calloc(m->n_trees + 1, sizeof(**order));
+    *group_out = md_calloc(m->n_trees + 1, sizeof(**group_out));
+    if (*order == NULL || *group_out == NULL)
         return FAIL(MD_ENOMEM, "trees: no memory for %zu trees", m->n_trees);
+    rc = ints_of(info, model_where, "tree_info", false, "an integer", *group_out, err);
+    if (rc != MD_OK)
+        return rc;
     /* libxgboost places each tree by its id; so do we. */
-    for (i = 0; i < m->n_trees; i++) {
-        json_t *t = json_array_get(trees, i);
-        json_t *id = json_object_get(t, "id");
+    for (t = trees->child, i = 0; t != NULL; t = t->next, i++) {
+        const struct md_jnode *id;
+        int64_t k;
 
-        if (!json_is_object(t))
+        if (t->type != MD_J_OBJECT)
             return FAIL(MD_ECORRUPT, "trees[%zu]: %s, expected an object", i, type_name(t));
-        if (!json_is_integer(id))
+        id = md_jdom_get(t, "id");
+        if (id == NULL || !int_node(id, &k))
             return FAIL(MD_ECORRUPT, "trees[%zu].id: %s, expected an integer", i,
                         id == NULL ? "missing" : type_name(id));
-        if (json_integer_value(id) < 0 || json_integer_value(id) >= num_trees ||
-            (*order)[json_integer_value(id)] != NULL)
+        if (k < 0 || k >= num_trees || (*order)[k] != NULL)
             return FAIL(MD_ECORRUPT, "trees[%zu].id: %lld is out of range or repeated (%ld trees)",
-                        i, (long long)json_integer_value(id), num_trees);
-        (*order)[json_integer_value(id)] = t;
+                        i, (long long)k, num_trees);
+        (*order)[k] = t;
     }
     return MD_OK;
 }
@@ -924,10 +996,13 @@ static int plan_blocks(struct trees *m, struct md_err *err)
     return MD_OK;
 }
 
-/* Flattens every tree of order[] (n_trees) into m. */
-static int load_trees(struct trees *m, json_t **order, json_t *info, struct md_err *err)
+
+/* Flattens every tree of order[] (n_trees, classes in group[]) into m. */
+static int load_trees(struct trees *m, const struct md_jnode **order, const int64_t *group,
+                      struct md_err *err)
 {
     struct scratch sc = {NULL, NULL, NULL};
+    struct jtree jt;
     size_t total = 0;
     size_t widest = 1;
     size_t max_off = 0;
@@ -935,9 +1010,10 @@ static int load_trees(struct trees *m, json_t **order, json_t *info, struct md_e
     char where[40];
     int rc = MD_OK;
 
+    memset(&jt, 0, sizeof(jt));
     for (i = 0; i < m->n_trees; i++) {
-        json_t *lc = json_object_get(order[i], "left_children");
-        size_t n = json_is_array(lc) ? json_array_size(lc) : 0;
+        const struct md_jnode *lc = md_jdom_get(order[i], "left_children");
+        size_t n = lc != NULL && lc->type == MD_J_ARRAY ? lc->n : 0;
 
         total += n;
         if (n > widest)
@@ -952,25 +1028,27 @@ static int load_trees(struct trees *m, json_t **order, json_t *info, struct md_e
     sc.queue = md_malloc(widest * sizeof(*sc.queue));
     sc.qdepth = md_malloc(widest * sizeof(*sc.qdepth));
     sc.seen = md_malloc(widest);
+    jt.left = md_malloc(widest * sizeof(*jt.left));
+    jt.right = md_malloc(widest * sizeof(*jt.right));
+    jt.sidx = md_malloc(widest * sizeof(*jt.sidx));
+    jt.dleft = md_malloc(widest * sizeof(*jt.dleft));
+    jt.cond = md_malloc(widest * sizeof(*jt.cond));
     if (m->wnodes == NULL || m->root == NULL || m->group == NULL || m->depth == NULL ||
-        sc.queue == NULL || sc.qdepth == NULL || sc.seen == NULL) {
+        sc.queue == NULL || sc.qdepth == NULL || sc.seen == NULL || jt.left == NULL ||
+        jt.right == NULL || jt.sidx == NULL || jt.dleft == NULL || jt.cond == NULL) {
         rc = FAIL(MD_ENOMEM, "trees: no memory for %zu nodes", total);
         goto out;
     }
     for (i = 0; i < m->n_trees && rc == MD_OK; i++) {
-        json_t *g = json_array_get(info, i);
-        struct jtree jt;
-
         snprintf(where, sizeof(where), "trees[%zu]", i);
-        if (!json_is_integer(g) || json_integer_value(g) < 0 ||
-            json_integer_value(g) >= (json_int_t)m->n_out) {
+        if (group[i] < 0 || group[i] >= (int64_t)m->n_out) {
             rc = FAIL(MD_ECORRUPT,
                       "learner.gradient_booster.model.tree_info[%zu]: not a class from 0 "
                       "to %u",
                       i, m->n_out - 1);
             break;
         }
-        m->group[i] = (uint32_t)json_integer_value(g);
+        m->group[i] = (uint32_t)group[i];
         m->root[i] = (uint32_t)m->n_nodes;
         rc = tree_arrays(order[i], where, &jt, err);
         if (rc == MD_OK)
@@ -984,112 +1062,62 @@ out:
     free(sc.queue);
     free(sc.qdepth);
     free(sc.seen);
+    free(jt.left);
+    free(jt.right);
+    free(jt.sidx);
+    free(jt.dleft);
+    free(jt.cond);
     return rc;
 }
 
 /*
- * XGBoost writes non-finite floats as the bare words NaN, Infinity and
- * -Infinity (categorical splits have NaN thresholds), which jansson rejects.
- * Returns a copy of buf with each of them, outside strings, turned into null,
- * "Infinity" and "-Infinity" (read back by json_float), or NULL with
- * *out_len 0 when there are none; *out_len SIZE_MAX when out of memory.
+ * Parse memory for a model of len bytes: packed number arrays take 8 bytes
+ * per number, other nodes under 100 bytes for a token of at least two bytes.
  */
-static char *nonfinite_words(const char *buf, size_t len, size_t *out_len)
-{
-    static const char *const words[] = {"-Infinity", "Infinity", "NaN"};
-    static const char *const subst[] = {"\"-Infinity\"", "\"Infinity\"", "null"};
-    bool in_str = false;
-    bool found = false;
-    char *out;
-    size_t i;
-    size_t o = 0;
-
-    *out_len = 0;
-    for (i = 0; i < len && !found; i++) {
-        if (in_str && buf[i] == '\\')
-            i++;
-        else if (buf[i] == '"')
-            in_str = !in_str;
-        else if (!in_str && (buf[i] == 'N' || buf[i] == 'I'))
-            found = true;
-    }
-    if (!found)
-        return NULL;
-    /* A substitute is at most a third longer than its word (null for NaN). */
-    out = md_malloc(len + len / 3 + 2);
-    if (out == NULL) {
-        *out_len = SIZE_MAX;
-        return NULL;
-    }
-    in_str = false;
-    for (i = 0; i < len;) {
-        size_t w;
-
-        if (in_str && buf[i] == '\\' && i + 1 < len) {
-            out[o++] = buf[i++];
-            out[o++] = buf[i++];
-            continue;
-        }
-        if (buf[i] == '"')
-            in_str = !in_str;
-        for (w = 0; !in_str && w < MD_ARRAY_LEN(words); w++) {
-            size_t wl = strlen(words[w]);
-
-            if (len - i >= wl && memcmp(buf + i, words[w], wl) == 0)
-                break;
-        }
-        if (!in_str && w < MD_ARRAY_LEN(words)) {
-            memcpy(out + o, subst[w], strlen(subst[w]));
-            o += strlen(subst[w]);
-            i += strlen(words[w]);
-        } else {
-            out[o++] = buf[i++];
-        }
-    }
-    *out_len = o;
-    return out;
-}
+#define PARSE_BYTES(len) ((size_t)(len) * 48 + ((size_t)1 << 20))
 
 int md_trees__load_buffer(const char *buf, size_t len, void **inst, struct md_err *err)
 {
+    struct md_arena arena;
+    struct md_err perr;
     struct trees *m;
-    json_error_t jerr;
-    json_t *root;
-    json_t *learner;
-    json_t **order = NULL;
-    json_t *info = NULL;
+    const struct md_jnode *learner = NULL;
+    struct md_jnode *root;
+    const struct md_jnode **order = NULL;
+    int64_t *group = NULL;
     int rc;
 
-    size_t fixed_len;
-    char *fixed = nonfinite_words(buf, len, &fixed_len);
-
     *inst = NULL;
-    if (fixed_len == SIZE_MAX)
-        return FAIL(MD_ENOMEM, "trees: no memory for a %zu-byte model", len);
-    root = fixed != NULL ? json_loadb(fixed, fixed_len, 0, &jerr) : json_loadb(buf, len, 0, &jerr);
-    free(fixed);
-    if (root == NULL)
-        return FAIL(MD_ECORRUPT, "not valid JSON: %s at line %d column %d", jerr.text, jerr.line,
-                    jerr.column);
+    md_err_clear(&perr);
+    md_arena_init(&arena, PARSE_BYTES(len));
+    /* XGBoost writes non-finite floats as the bare words NaN, Infinity and -Infinity. */
+    rc = md_jdom_parse(buf, len, MD_JDOM_NANINF | MD_JDOM_PACKED, &arena, &root, &perr);
+    if (rc != MD_OK) {
+        md_arena_release(&arena);
+        if (rc == MD_EINVAL)
+            return FAIL(MD_ECORRUPT, "not valid JSON: %s", perr.msg);
+        return FAIL(MD_ENOMEM, "trees: no memory to parse a %zu-byte model", len);
+    }
     m = md_calloc(1, sizeof(*m));
     if (m == NULL) {
-        json_decref(root);
+        md_arena_release(&arena);
         return FAIL(MD_ENOMEM, "trees: no memory for a model");
     }
-    if (!json_is_object(root))
+    if (root->type != MD_J_OBJECT)
         rc = FAIL(MD_ECORRUPT, "top level: %s, expected an object", type_name(root));
     else
-        rc = need(root, "", "learner", JSON_OBJECT, &learner, err);
+        rc = need(root, "", "learner", MD_J_OBJECT, &learner, err);
     if (rc == MD_OK)
         rc = load_learner(m, learner, err);
     if (rc == MD_OK)
-        rc = load_booster(m, learner, &order, &info, err);
+        rc = load_booster(m, learner, &order, &group, err);
     if (rc == MD_OK)
         rc = load_names(m, learner, err);
     if (rc == MD_OK)
-        rc = load_trees(m, order, info, err);
+        rc = load_trees(m, order, group, err);
     free(order);
-    json_decref(root);
+    free(group);
+    md_arena_release(&arena);
     if (rc != MD_OK) {
         trees_free(m);
         return rc;

@@ -987,7 +987,7 @@ static int decode_request(const char *body, size_t json_len, struct bin_src *src
     int rc;
 
     memset(req, 0, sizeof(*req));
-    rc = md_jdom_parse(body, json_len, MD_JDOM_PACKED, a, &root, err);
+    rc = md_jdom_parse(body, json_len, MD_JDOM_PACKED | MD_JDOM_PARALLEL, a, &root, err);
     if (rc != MD_OK)
         return rc;
     if (root->type != MD_J_OBJECT)

@@ -26,12 +26,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/arena.h"
 #include "util/jdom.h"
 #include "util/mem.h"
+#include "util/sys.h"
 
 /* Trees walked in lock-step for one row; rows walked in lock-step per tree. */
 #define TREE_LANES 12
@@ -42,6 +44,9 @@
 #define MAX_FILE_BYTES ((off_t)1 << 30)
 #define MAX_FEATURES   ((uint32_t)1 << 24)
 #define MAX_CLASSES    65536
+/* A batch is split across threads in parts of at least this many rows. */
+#define PART_ROWS   1024
+#define MAX_NTHREAD 64
 
 enum objective {
     OBJ_LOGISTIC, /* binary:logistic */
@@ -95,6 +100,7 @@ struct trees {
     enum md_backend_out kind;
     char *objective;      /* objective name */
     char **feature_names; /* NULL or nf names */
+    uint32_t nthread;     /* threads a large batch is split across */
 };
 
 /*
@@ -291,9 +297,10 @@ static void predict_wide(const struct trees *m, const float *x, size_t n_rows, f
         predict_row(m, true, x + r * m->nf, out + r * m->n_out, buf);
 }
 
-static int trees_predict(void *inst, const float *x, size_t n_rows, float *out, struct md_err *err)
+/* Rows [0, n) of x into out on one thread, transform included. */
+static int predict_serial(const struct trees *m, const float *x, size_t n_rows, float *out,
+                          struct md_err *err)
 {
-    const struct trees *m = inst;
     const size_t stride = 2 * (size_t)m->nf + 1;
     float stack[STACK_FLOATS];
     float *buf = stack;
@@ -315,6 +322,83 @@ static int trees_predict(void *inst, const float *x, size_t n_rows, float *out, 
     if (buf != stack)
         free(buf);
     return MD_OK;
+}
+
+/* One thread's share of a large batch. */
+struct part {
+    const struct trees *m;
+    const float *x;
+    size_t n_rows;
+    float *out;
+    pthread_t tid;
+    bool started;
+    int rc;
+    struct md_err err;
+};
+
+static void *predict_part(void *arg)
+{
+    struct part *p = arg;
+
+    p->rc = predict_serial(p->m, p->x, p->n_rows, p->out, &p->err);
+    return NULL;
+}
+
+/*
+ * A large batch: contiguous runs of rows on up to m->nthread threads, this
+ * one included. Each row's result does not depend on the split.
+ */
+static int predict_parallel(const struct trees *m, const float *x, size_t n_rows, float *out,
+                            size_t n_parts, struct md_err *err)
+{
+    struct part parts[MAX_NTHREAD];
+    size_t per = (n_rows / n_parts + ROW_LANES - 1) / ROW_LANES * ROW_LANES;
+    size_t first = 0;
+    size_t i;
+    int rc = MD_OK;
+
+    for (i = 0; i < n_parts; i++) {
+        size_t n = i + 1 == n_parts || n_rows - first < per ? n_rows - first : per;
+
+        parts[i].m = m;
+        parts[i].x = x + first * m->nf;
+        parts[i].n_rows = n;
+        parts[i].out = out + first * m->n_out;
+        parts[i].started = false;
+        parts[i].rc = MD_OK;
+        md_err_clear(&parts[i].err);
+        first += n;
+    }
+    /* Part 0 runs here; a thread that cannot start runs here too. */
+    for (i = 1; i < n_parts; i++)
+        parts[i].started =
+            pthread_create(&parts[i].tid, NULL, predict_part, &parts[i]) == 0;
+    predict_part(&parts[0]);
+    for (i = 1; i < n_parts; i++) {
+        if (parts[i].started)
+            pthread_join(parts[i].tid, NULL);
+        else
+            predict_part(&parts[i]);
+    }
+    for (i = 0; i < n_parts && rc == MD_OK; i++) {
+        if (parts[i].rc != MD_OK) {
+            *err = parts[i].err;
+            rc = parts[i].rc;
+        }
+    }
+    return rc;
+}
+
+static int trees_predict(void *inst, const float *x, size_t n_rows, float *out, struct md_err *err)
+{
+    const struct trees *m = inst;
+    size_t n_parts = n_rows / PART_ROWS;
+
+    if (n_parts > m->nthread)
+        n_parts = m->nthread;
+    if (n_parts >= 2)
+        return predict_parallel(m, x, n_rows, out, n_parts, err);
+    return predict_serial(m, x, n_rows, out, err);
 }
 
 static void trees_describe(const void *inst, struct md_backend_desc *out)
@@ -1122,6 +1206,7 @@ int md_trees__load_buffer(const char *buf, size_t len, void **inst, struct md_er
         trees_free(m);
         return rc;
     }
+    m->nthread = 1;
     *inst = m;
     return MD_OK;
 }
@@ -1173,22 +1258,59 @@ static int read_file(const char *path, char **out, size_t *len, struct md_err *e
     return MD_OK;
 }
 
+/* The default of nthread: every CPU the process may run on, as libxgboost. */
+static uint32_t default_nthread(void)
+{
+    unsigned n = md_cpus();
+
+    return n > MAX_NTHREAD ? MAX_NTHREAD : (uint32_t)n;
+}
+
+/* Engine options: nthread (1..MAX_NTHREAD), the threads a large batch is split across. */
+static int parse_options(const struct md_backend_config *cfg, uint32_t *nthread,
+                         struct md_err *err)
+{
+    size_t i;
+
+    *nthread = default_nthread();
+    for (i = 0; cfg != NULL && i < cfg->n_options; i++) {
+        const char *k = cfg->options[i].key;
+        const char *v = cfg->options[i].value;
+        char *end;
+        long n;
+
+        if (strcmp(k, "nthread") != 0)
+            return FAIL(MD_EINVAL, "engine option '%s': unknown to backend 'trees' (known: nthread)",
+                        k);
+        errno = 0;
+        n = v == NULL ? 0 : strtol(v, &end, 10);
+        if (v == NULL || end == v || *end != '\0' || errno != 0 || n < 1 || n > MAX_NTHREAD)
+            return FAIL(MD_EINVAL, "engine option 'nthread': '%s' is not an integer from 1 to %d",
+                        v == NULL ? "" : v, MAX_NTHREAD);
+        *nthread = (uint32_t)n;
+    }
+    return MD_OK;
+}
+
 static int trees_load(const char *path, const struct md_backend_config *cfg, void **inst,
                       struct md_err *err)
 {
+    uint32_t nthread;
     char *buf;
     size_t len;
     int rc;
 
     *inst = NULL;
-    if (cfg != NULL && cfg->n_options > 0)
-        return FAIL(MD_EINVAL, "engine option '%s': unknown to backend 'trees', which takes none",
-                    cfg->options[0].key);
+    rc = parse_options(cfg, &nthread, err);
+    if (rc != MD_OK)
+        return rc;
     rc = read_file(path, &buf, &len, err);
     if (rc != MD_OK)
         return rc;
     rc = md_trees__load_buffer(buf, len, inst, err);
     free(buf);
+    if (rc == MD_OK)
+        ((struct trees *)*inst)->nthread = nthread;
     return rc;
 }
 

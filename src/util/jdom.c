@@ -15,8 +15,11 @@
 #include "util/jdom.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include "util/jdom_pow5.h"
+#include "util/sys.h"
 
 /* ------------------------------------------------------------------------
  * Parser state and errors
@@ -1208,6 +1211,194 @@ int md_jdom_f32(const struct md_jnode *n, float *out)
 #define PACKED_MIN 16
 
 /*
+ * Large packed arrays in parallel (MD_JDOM_PARALLEL). Once an array has run
+ * past PAR_SERIAL_BYTES, the rest of the document is cut into pieces at
+ * commas, one per CPU, and each piece is converted on its own thread into a
+ * buffer of its own. A piece ends at its cut (a comma), or at the ']' that
+ * closes the array; a piece that meets anything but numbers, commas and
+ * whitespace first fails. The array is the pieces up to the one that
+ * closed it, when none of them failed: their concatenation is then exactly
+ * the numbers the serial scan would have read. Otherwise (a string, a nested
+ * array, a syntax error, a piece cut inside a string) the parallel result is
+ * dropped and the serial scan goes on from where it was, so the outcome and
+ * every error message are the serial ones. Pieces past the closing one are
+ * stopped early.
+ */
+#define PAR_SERIAL_BYTES ((size_t)64 << 10)  /* scanned on the caller's thread first */
+#define PAR_PIECE_BYTES  ((size_t)256 << 10) /* the smallest piece worth a thread */
+#define PAR_MAX_PIECES   16
+#define PAR_CHECK_EVERY  4096 /* numbers between looks at whether to stop */
+
+enum piece_state { PIECE_FAILED, PIECE_CUT, PIECE_CLOSED, PIECE_STOPPED };
+
+struct piece {
+    const unsigned char *start;
+    const unsigned char *cut;   /* the comma ending the piece, or NULL for the last */
+    const unsigned char *end;   /* the document's end */
+    const unsigned char *close; /* PIECE_CLOSED: the ']' */
+    _Atomic size_t *stop_after; /* lowest piece that closed or failed so far */
+    size_t k;                   /* this piece's number */
+    double *v;
+    size_t n;
+    enum piece_state state;
+    pthread_t tid;
+    bool started;
+};
+
+static void *piece_run(void *arg)
+{
+    struct piece *pc = arg;
+    const unsigned char *p = pc->start;
+    const unsigned char *end = pc->end;
+    size_t room = (size_t)((pc->cut != NULL ? pc->cut : end) - p) / 2 + 2;
+
+    pc->state = PIECE_FAILED;
+    pc->n = 0;
+    /* Room for the most numbers the piece could hold; untouched pages cost nothing. */
+    pc->v = malloc(room * sizeof(double));
+    if (pc->v == NULL)
+        goto out;
+    for (;;) {
+        struct decimal d;
+        const unsigned char *e;
+        double x;
+
+        p = skip_ws(p, end);
+        e = fast_decimal(p, end, &d);
+        if (MD_UNLIKELY(e == NULL)) {
+            e = number_end(p, end);
+            if (e == NULL || scan_decimal(p, e, &d) != 0)
+                goto out;
+        }
+        if (MD_UNLIKELY(decimal_to_f64(&d, p, e, &x) != MD_OK))
+            x = NAN; /* beyond the double range */
+        if (MD_UNLIKELY(pc->n == room))
+            goto out; /* cannot happen: a number takes two bytes with its comma */
+        pc->v[pc->n++] = x;
+        p = skip_ws(e, end);
+        if (p == pc->cut) {
+            pc->state = PIECE_CUT;
+            return NULL;
+        }
+        if (p < end && *p == ']') {
+            pc->close = p;
+            pc->state = PIECE_CLOSED;
+            goto out;
+        }
+        if (p >= end || *p != ',')
+            goto out;
+        p++;
+        if (MD_UNLIKELY(pc->n % PAR_CHECK_EVERY == 0) &&
+            atomic_load_explicit(pc->stop_after, memory_order_relaxed) < pc->k) {
+            pc->state = PIECE_STOPPED;
+            return NULL;
+        }
+    }
+out:
+    if (pc->state != PIECE_CUT) {
+        /* Later pieces are no longer needed, whichever way this one ended. */
+        size_t seen = atomic_load_explicit(pc->stop_after, memory_order_relaxed);
+
+        while (pc->k < seen && !atomic_compare_exchange_weak(pc->stop_after, &seen, pc->k))
+            ;
+    }
+    return NULL;
+}
+
+enum par_result { PAR_NONE, PAR_DONE, PAR_NO_MEMORY };
+
+static _Atomic unsigned long parallel_arrays;
+
+unsigned long md_jdom_parallel_count(void)
+{
+    return atomic_load_explicit(&parallel_arrays, memory_order_relaxed);
+}
+
+/*
+ * Continues the packed array being scanned from p, the start of its next
+ * number after a comma, on several threads. *v (*cap doubles of room,
+ * *count used) grows in the arena. PAR_DONE: the array is complete and
+ * *close is its ']'. PAR_NONE: nothing changed; scan on serially.
+ */
+static enum par_result packed_parallel(struct parser *ps, const unsigned char *p, double **v,
+                                       size_t *count, size_t *cap, const unsigned char **close)
+{
+    struct piece pc[PAR_MAX_PIECES];
+    _Atomic size_t stop_after = SIZE_MAX;
+    const unsigned char *end = ps->end;
+    const size_t rest = (size_t)(end - p);
+    const unsigned char *s = p;
+    size_t pieces = md_cpus();
+    size_t total = *count;
+    size_t closed = SIZE_MAX;
+    enum par_result res = PAR_NONE;
+    double *grown;
+    size_t k;
+
+    if (pieces > PAR_MAX_PIECES)
+        pieces = PAR_MAX_PIECES;
+    if (pieces > rest / PAR_PIECE_BYTES)
+        pieces = rest / PAR_PIECE_BYTES;
+    if (pieces < 2)
+        return PAR_NONE;
+    for (k = 0; k < pieces; k++) {
+        const unsigned char *at = p + (k + 1) * (rest / pieces);
+
+        pc[k].start = s;
+        pc[k].end = end;
+        pc[k].cut = NULL;
+        pc[k].close = NULL;
+        pc[k].stop_after = &stop_after;
+        pc[k].k = k;
+        pc[k].v = NULL;
+        pc[k].started = false;
+        if (k + 1 == pieces)
+            break;
+        pc[k].cut = at > s ? memchr(at, ',', (size_t)(end - at)) : NULL;
+        if (pc[k].cut == NULL) {
+            pieces = k + 1;
+            break;
+        }
+        s = pc[k].cut + 1;
+    }
+    for (k = 1; k < pieces; k++)
+        pc[k].started = pthread_create(&pc[k].tid, NULL, piece_run, &pc[k]) == 0;
+    piece_run(&pc[0]);
+    for (k = 1; k < pieces; k++) {
+        if (pc[k].started)
+            pthread_join(pc[k].tid, NULL);
+        else
+            piece_run(&pc[k]);
+    }
+    for (k = 0; k < pieces && closed == SIZE_MAX; k++) {
+        if (pc[k].state == PIECE_CLOSED)
+            closed = k;
+        else if (pc[k].state != PIECE_CUT)
+            break;
+        total += pc[k].n;
+    }
+    if (closed != SIZE_MAX) {
+        grown = md_arena_grow(ps->a, *v, *cap * sizeof(double), total * sizeof(double));
+        if (grown == NULL) {
+            res = PAR_NO_MEMORY;
+        } else {
+            *v = grown;
+            for (k = 0; k <= closed; k++) {
+                memcpy(grown + *count, pc[k].v, pc[k].n * sizeof(double));
+                *count += pc[k].n;
+            }
+            *cap = total;
+            *close = pc[closed].close;
+            res = PAR_DONE;
+            atomic_fetch_add_explicit(&parallel_arrays, 1, memory_order_relaxed);
+        }
+    }
+    for (k = 0; k < pieces; k++)
+        free(pc[k].v);
+    return res;
+}
+
+/*
  * With MD_JDOM_PACKED: when the array whose '[' is just before p holds valid
  * numbers only, makes n that packed array, converting each number as it is
  * scanned, and returns the position after its ']'; else NULL, and the caller
@@ -1223,6 +1414,8 @@ static const unsigned char *scan_packed(struct parser *ps, const unsigned char *
     double *v = NULL;
     size_t cap = 0;
     size_t count = 0;
+    bool try_parallel = (ps->flags & MD_JDOM_PARALLEL) &&
+                        (size_t)(end - p) >= PAR_SERIAL_BYTES + 2 * PAR_PIECE_BYTES;
 
     p = skip_ws(p, end);
     for (;;) {
@@ -1258,6 +1451,20 @@ static const unsigned char *scan_packed(struct parser *ps, const unsigned char *
         p = skip_ws(e, end);
         if (p < end && *p == ',') {
             p = skip_ws(p + 1, end);
+            if (MD_UNLIKELY(try_parallel) && (size_t)(p - first) >= PAR_SERIAL_BYTES) {
+                const unsigned char *close = NULL;
+                enum par_result r = packed_parallel(ps, p, &v, &count, &cap, &close);
+
+                try_parallel = false;
+                if (r == PAR_NO_MEMORY) {
+                    *no_memory = true;
+                    return NULL;
+                }
+                if (r == PAR_DONE) {
+                    p = close;
+                    break;
+                }
+            }
             continue;
         }
         if (p < end && *p == ']')

@@ -25,7 +25,9 @@
 
 enum md_jdom_flags {
     MD_JDOM_NANINF = 1 << 0, /* accept NaN, Infinity, -Infinity */
-    MD_JDOM_PACKED = 1 << 1  /* keep arrays of numbers only as packed arrays (below) */
+    MD_JDOM_PACKED = 1 << 1, /* keep arrays of numbers only as packed arrays (below) */
+    MD_JDOM_PARALLEL = 1 << 2 /* with MD_JDOM_PACKED: convert very large packed arrays on
+                                 one thread per CPU (same result, less latency) */
 };
 
 enum md_jtype {
@@ -62,6 +64,9 @@ struct md_jnode {
  * array (empty, nested, with a null or a string) is parsed as usual. The
  * grammar of every element is checked as for any number.
  */
+
+/* Packed arrays converted in parallel (MD_JDOM_PARALLEL) since the process started. */
+unsigned long md_jdom_parallel_count(void);
 
 /* Whether n is a packed array. */
 bool md_jdom_is_packed(const struct md_jnode *n);

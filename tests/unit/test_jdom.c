@@ -15,6 +15,7 @@
 #include <float.h>
 
 #include "util/jdom.h"
+#include "util/sys.h"
 
 struct fixture {
     struct md_arena a;
@@ -1135,6 +1136,204 @@ static void test_long_numbers(void **state)
     check_text(buf);
 }
 
+/* ------------------------------------------------- parallel packed arrays */
+
+/* Whether trees a and b are the same, packed values bit for bit. */
+static bool same_tree(const struct md_jnode *a, const struct md_jnode *b)
+{
+    const struct md_jnode *x;
+    const struct md_jnode *y;
+
+    if (a->type != b->type || a->n != b->n || a->key_len != b->key_len ||
+        (a->key != NULL && memcmp(a->key, b->key, a->key_len) != 0))
+        return false;
+    if ((a->values == NULL) != (b->values == NULL))
+        return false;
+    if (a->values != NULL)
+        return a->len == b->len && memcmp(a->values, b->values, a->n * sizeof(double)) == 0;
+    if (a->type == MD_J_NUMBER || a->type == MD_J_STRING)
+        return a->len == b->len && memcmp(a->p, b->p, a->len) == 0;
+    for (x = a->child, y = b->child; x != NULL && y != NULL; x = x->next, y = y->next)
+        if (!same_tree(x, y))
+            return false;
+    return x == NULL && y == NULL;
+}
+
+/* A growing document for the tests below. */
+struct doc {
+    char *s;
+    size_t len;
+    size_t cap;
+};
+
+static void put(struct doc *d, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    for (;;) {
+        va_start(ap, fmt);
+        n = vsnprintf(d->s + d->len, d->cap - d->len, fmt, ap);
+        va_end(ap);
+        assert_true(n >= 0);
+        if ((size_t)n < d->cap - d->len)
+            break;
+        d->cap = d->cap * 2 + (size_t)n + 64;
+        d->s = realloc(d->s, d->cap);
+        assert_non_null(d->s);
+    }
+    d->len += (size_t)n;
+}
+
+/* count numbers of assorted forms; the one at index odd_at (if below count) is odd. */
+static void put_numbers(struct doc *d, size_t count, uint64_t seed, size_t odd_at, const char *odd)
+{
+    size_t i;
+
+    for (i = 0; i < count; i++) {
+        seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+        if (i > 0)
+            put(d, "%s", (seed >> 60) == 0 ? " ,\n " : ",");
+        if (i == odd_at) {
+            put(d, "%s", odd);
+            continue;
+        }
+        switch ((seed >> 33) % 5) {
+        case 0:
+            put(d, "%.17g", (double)(int64_t)(seed >> 20) / 1e9);
+            break;
+        case 1:
+            put(d, "%d", (int)(seed >> 44) - 500000);
+            break;
+        case 2:
+            put(d, "%.9g", (double)(seed >> 11) * 1e-300);
+            break;
+        case 3:
+            put(d, "%.3e", (double)(seed >> 40) * 1e5);
+            break;
+        default:
+            put(d, "0.%019llu", (unsigned long long)(seed >> 1) % 10000000000000000000ULL);
+            break;
+        }
+    }
+}
+
+/*
+ * Parses d both ways (serial packed, and parallel packed) and checks that
+ * the outcome is the same: the same tree, or the same error. Returns the
+ * code.
+ */
+static int both_ways(void **state, const struct doc *d)
+{
+    struct fixture *f = *state;
+    struct md_arena a2;
+    struct md_jnode *r1 = NULL;
+    struct md_jnode *r2 = NULL;
+    struct md_err e1;
+    struct md_err e2;
+    char *copy = malloc(d->len);
+    int rc1;
+    int rc2;
+
+    assert_non_null(copy);
+    memcpy(copy, d->s, d->len);
+    md_arena_init(&a2, (size_t)256 << 20);
+    md_arena_reset(&f->a);
+    md_err_clear(&e1);
+    md_err_clear(&e2);
+    rc1 = md_jdom_parse(copy, d->len, MD_JDOM_PACKED, &f->a, &r1, &e1);
+    rc2 = md_jdom_parse(copy, d->len, MD_JDOM_PACKED | MD_JDOM_PARALLEL, &a2, &r2, &e2);
+    assert_int_equal(rc1, rc2);
+    if (rc1 == MD_OK)
+        assert_true(same_tree(r1, r2));
+    else
+        assert_string_equal(e1.msg, e2.msg);
+    md_arena_release(&a2);
+    free(copy);
+    return rc1;
+}
+
+static void test_parallel_packed(void **state)
+{
+    /* Enough numbers (about 20 bytes each) for several 256 KiB pieces. */
+    const size_t big = 150000;
+    struct doc d = {NULL, 0, 0};
+    struct fixture *f = *state;
+    struct md_jnode *root;
+    struct md_err err;
+    const struct md_jnode *n;
+    unsigned long before = md_jdom_parallel_count();
+
+    /* One big array alone, then another after it, then text with commas. */
+    put(&d, "{\"data\": [");
+    put_numbers(&d, big, 1, SIZE_MAX, NULL);
+    put(&d, "], \"more\": [");
+    put_numbers(&d, big, 2, SIZE_MAX, NULL);
+    put(&d, "], \"tail\": \"a, b, 1, 2, 3, ]\"}");
+    assert_int_equal(both_ways(state, &d), MD_OK);
+    md_arena_reset(&f->a);
+    assert_int_equal(md_jdom_parse(d.s, d.len, MD_JDOM_PACKED | MD_JDOM_PARALLEL, &f->a, &root,
+                                   &err),
+                     MD_OK);
+    n = md_jdom_get(root, "data");
+    assert_true(md_jdom_is_packed(n));
+    assert_int_equal(n->n, big);
+    assert_true(md_jdom_is_packed(md_jdom_get(root, "more")));
+    /* With two CPUs or more, both arrays (and those of both_ways) went parallel. */
+    if (md_cpus() >= 2)
+        assert_true(md_jdom_parallel_count() >= before + 3);
+
+    /* A string deep inside: an ordinary array, alike both ways. */
+    d.len = 0;
+    put(&d, "[");
+    put_numbers(&d, big, 3, big - 1000, "\"x, 1, 2\"");
+    put(&d, "]");
+    assert_int_equal(both_ways(state, &d), MD_OK);
+
+    /* Syntax errors deep inside and at the end. */
+    d.len = 0;
+    put(&d, "[");
+    put_numbers(&d, big, 4, big / 2, "1,,2");
+    put(&d, "]");
+    assert_int_equal(both_ways(state, &d), MD_EINVAL);
+    d.len = 0;
+    put(&d, "[");
+    put_numbers(&d, big, 5, SIZE_MAX, NULL);
+    assert_int_equal(both_ways(state, &d), MD_EINVAL); /* never closed */
+    d.len = 0;
+    put(&d, "[");
+    put_numbers(&d, big, 6, big - 1, "01");
+    put(&d, "]");
+    assert_int_equal(both_ways(state, &d), MD_EINVAL);
+
+    /* Out of the double range in the middle: NaN at that index, both ways. */
+    d.len = 0;
+    put(&d, "[");
+    put_numbers(&d, big, 7, big / 3, "1e400");
+    put(&d, "]");
+    assert_int_equal(both_ways(state, &d), MD_OK);
+
+    /* Rows as nested arrays; a short array then a long document. */
+    d.len = 0;
+    put(&d, "[");
+    for (size_t r = 0; r < big / 30; r++) {
+        put(&d, r > 0 ? ",[" : "[");
+        put_numbers(&d, 30, r, SIZE_MAX, NULL);
+        put(&d, "]");
+    }
+    put(&d, "]");
+    assert_int_equal(both_ways(state, &d), MD_OK);
+    d.len = 0;
+    put(&d, "{\"a\": [");
+    put_numbers(&d, 5000, 8, SIZE_MAX, NULL);
+    put(&d, "], \"s\": \"");
+    for (size_t i = 0; i < 200000; i++)
+        put(&d, "%s", i % 7 == 0 ? "," : "12");
+    put(&d, "\"}");
+    assert_int_equal(both_ways(state, &d), MD_OK);
+    free(d.s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1157,6 +1356,7 @@ int main(void)
         cmocka_unit_test(test_float_random_bits),
         cmocka_unit_test(test_float_halfway),
         cmocka_unit_test(test_long_numbers),
+        cmocka_unit_test_setup_teardown(test_parallel_packed, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -209,6 +209,61 @@ static void test_bench_rows_batch(void **state)
     rows_release(&r);
 }
 
+/*
+ * Large batches split across threads (nthread 1, 2, 3 and 7; rows cycled to
+ * 10,000 plus an odd tail) give each row exactly its one-thread result and
+ * libxgboost's within TOL.
+ */
+static void test_bench_rows_split(void **state)
+{
+    static const char *const counts[] = {"1", "2", "3", "7"};
+    const size_t n = 10003;
+    char model[512];
+    char path[512];
+    struct rows r;
+    float *x;
+    float *want;
+    float *out;
+    float *ref;
+    size_t i;
+    size_t c;
+
+    (void)state;
+    bench_paths(model, path, sizeof(path));
+    if (!rows_read(path, 30, 1, &r))
+        fail_msg("cannot read '%s' (set MD_PEERS)", path);
+    x = malloc(n * 30 * sizeof(float));
+    ref = malloc(n * sizeof(float));
+    want = calloc(n, sizeof(float));
+    out = calloc(n, sizeof(float));
+    assert_true(x != NULL && ref != NULL && want != NULL && out != NULL);
+    for (i = 0; i < n; i++) {
+        memcpy(x + i * 30, r.x + (i % r.n) * 30, 30 * sizeof(float));
+        ref[i] = r.ref[i % r.n];
+    }
+    for (c = 0; c < MD_ARRAY_LEN(counts); c++) {
+        const struct md_kv opt = {"nthread", counts[c]};
+        struct md_err err;
+        void *inst = NULL;
+
+        if (engine_load("trees", model, &opt, 1, &inst, &err) != MD_OK)
+            fail_msg("nthread %s: %s", counts[c], err.msg);
+        memset(out, 0, n * sizeof(float));
+        predict_ok("trees", inst, x, n, out);
+        assert_close(out, ref, n, "split batch");
+        if (c == 0)
+            memcpy(want, out, n * sizeof(float));
+        else if (memcmp(want, out, n * sizeof(float)) != 0)
+            fail_msg("nthread %s: a row differs from its one-thread result", counts[c]);
+        md_backend_trees.free(inst);
+    }
+    free(x);
+    free(ref);
+    free(want);
+    free(out);
+    rows_release(&r);
+}
+
 static void test_bench_agrees_with_xgboost(void **state)
 {
     char model[512];
@@ -930,17 +985,33 @@ static void test_files(void **state)
     free(good);
 }
 
-static void test_options_refused(void **state)
+static void test_options(void **state)
 {
-    const struct md_kv opt = {"nthread", "2"};
+    static const struct {
+        struct md_kv opt;
+        const char *msg;
+    } bad[] = {
+        {{"threads", "2"}, "engine option 'threads': unknown to backend 'trees' (known: nthread)"},
+        {{"nthread", "0"}, "engine option 'nthread': '0' is not an integer from 1 to 64"},
+        {{"nthread", "65"}, "engine option 'nthread': '65' is not an integer from 1 to 64"},
+        {{"nthread", "2x"}, "engine option 'nthread': '2x' is not an integer from 1 to 64"},
+        {{"nthread", ""}, "engine option 'nthread': '' is not an integer from 1 to 64"},
+    };
+    const struct md_kv good = {"nthread", "4"};
     struct md_err err;
     void *inst = (void *)1;
+    size_t i;
 
     (void)state;
-    assert_int_equal(engine_load("trees", MODELS "binary.json", &opt, 1, &inst, &err), MD_EINVAL);
-    assert_null(inst);
-    assert_string_equal(err.msg,
-                        "engine option 'nthread': unknown to backend 'trees', which takes none");
+    for (i = 0; i < MD_ARRAY_LEN(bad); i++) {
+        inst = (void *)1;
+        assert_int_equal(engine_load("trees", MODELS "binary.json", &bad[i].opt, 1, &inst, &err),
+                         MD_EINVAL);
+        assert_null(inst);
+        assert_string_equal(err.msg, bad[i].msg);
+    }
+    assert_int_equal(engine_load("trees", MODELS "binary.json", &good, 1, &inst, &err), MD_OK);
+    md_backend_trees.free(inst);
 }
 
 static void test_ops_table(void **state)
@@ -1021,6 +1092,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bench_rows_single),
         cmocka_unit_test(test_bench_rows_batch),
+        cmocka_unit_test(test_bench_rows_split),
         cmocka_unit_test(test_bench_agrees_with_xgboost),
         cmocka_unit_test(test_repository_models),
         cmocka_unit_test(test_small_models),
@@ -1035,7 +1107,7 @@ int main(void)
         cmocka_unit_test(test_not_json),
         cmocka_unit_test(test_refused_models),
         cmocka_unit_test(test_files),
-        cmocka_unit_test(test_options_refused),
+        cmocka_unit_test(test_options),
         cmocka_unit_test(test_ops_table),
         cmocka_unit_test(test_threads),
     };

@@ -106,7 +106,7 @@ lint:
 	clang-tidy --quiet $(SRC) $(CLI_SRC) -- -std=c11 -D_GNU_SOURCE -Isrc
 
 bench: all
-	@sh bench/run.sh
+	@sh bench/all.sh
 
 clean:
 	rm -rf build build-asan

@@ -23,8 +23,9 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 PEERS = os.environ.get("MD_PEERS", os.path.join(ROOT, "..", "shared", "peers"))
 
 
-def bodies(rows):
-    """(JSON body, binary body, JSON length of the binary body)."""
+def rows_data(rows):
+    """The features of ROWS rows of bench_rows.csv, cycled, missing values as
+    0, row after row in one flat list of floats."""
     lines = []
     with open(os.path.join(PEERS, "bench_rows.csv")) as f:
         for line in f:
@@ -32,6 +33,12 @@ def bodies(rows):
     data = []
     for i in range(rows):
         data.extend(lines[i % len(lines)])
+    return data
+
+
+def bodies(rows):
+    """(JSON body, binary body, JSON length of the binary body)."""
+    data = rows_data(rows)
     tensor = {"name": "features", "datatype": "FP32", "shape": [rows, 30]}
     js = json.dumps({"id": "bench", "inputs": [dict(tensor, data=data)]}).encode()
     header = json.dumps({"id": "bench",

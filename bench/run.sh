@@ -1,6 +1,7 @@
 #!/bin/sh
-# Benchmarks modeld against the reference peers in ../shared/peers in one run
-# and prints throughput and latency ratios. See docs/performance.md.
+# The single-row scenario alone: modeld against the reference peers in
+# ../shared/peers in one run, throughput and latency ratios. bench/all.sh runs
+# every scenario; see docs/performance.md.
 #   ROUNDS=3 DURATION=10 CONNS=32 sh bench/run.sh
 set -eu
 cd "$(dirname "$0")/.."

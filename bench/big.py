@@ -3,7 +3,8 @@
 one run: starts build/modeld serving the benchmark model of the peers, POSTs
 a ROWS-row Open Inference Protocol body N times as JSON and N times with
 binary tensor data (keep-alive, after 2 warm-up requests each; the rows are
-bench_rows.csv cycled, missing values as 0: bench/big_request.py's bodies),
+bench_rows.csv cycled, missing values null in JSON and NaN in binary data:
+bench/big_request.py's bodies),
 then times python3-xgboost's Booster.predict on the same rows N times, each on
 a fresh DMatrix whose construction is not timed, with libxgboost's default
 thread count (every core). Prints medians in µs per row and the ratios
@@ -67,12 +68,12 @@ def modeld_outputs(port, body):
 
 def main():
     js, binary, json_len = bodies(ROWS)
-    x = numpy.array(rows_data(ROWS), dtype=numpy.float32).reshape(ROWS, 30)
+    x = numpy.array(rows_data(ROWS, float("nan")), dtype=numpy.float32).reshape(ROWS, 30)
     tmp = tempfile.mkdtemp(prefix="modeld-big-")
     results = {}
     try:
         with Servers() as srv:
-            repo = bench_repo(os.path.join(tmp, "repo"), backend=BACKEND)
+            repo = bench_repo(os.path.join(tmp, "repo"), backend=BACKEND, allow_nan=True)
             port, _ = srv.modeld(repo, os.path.join(tmp, "data"), THREADS)
             served = modeld_outputs(port, js)
             results["modeld JSON"] = post(port, js, None, N)

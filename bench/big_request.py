@@ -3,7 +3,8 @@
 with binary tensor data, to time whole requests.
 
   big_request.py write ROWS PREFIX   writes PREFIX.json and PREFIX.bin (the
-      same ROWS rows of bench_rows.csv, cycled, missing values as 0) and
+      same ROWS rows of bench_rows.csv, cycled; missing values null in JSON,
+      NaN in binary, so the model needs allow_nan for the binary body) and
       prints the binary body's JSON length, for
       build/bench/handler_bench REPO bench PREFIX.bin ITERS JSON_LEN
   big_request.py post PORT ROWS [N]  POSTs both bodies N times (default 20)
@@ -23,13 +24,14 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 PEERS = os.environ.get("MD_PEERS", os.path.join(ROOT, "..", "shared", "peers"))
 
 
-def rows_data(rows):
-    """The features of ROWS rows of bench_rows.csv, cycled, missing values as
-    0, row after row in one flat list of floats."""
+def rows_data(rows, missing=None):
+    """The features of ROWS rows of bench_rows.csv, cycled, row after row in
+    one flat list of floats; a missing value is `missing` (None: null in
+    JSON)."""
     lines = []
     with open(os.path.join(PEERS, "bench_rows.csv")) as f:
         for line in f:
-            lines.append([float(v) if v else 0.0 for v in line.rstrip("\n").split(",")[:30]])
+            lines.append([float(v) if v else missing for v in line.rstrip("\n").split(",")[:30]])
     data = []
     for i in range(rows):
         data.extend(lines[i % len(lines)])
@@ -37,7 +39,9 @@ def rows_data(rows):
 
 
 def bodies(rows):
-    """(JSON body, binary body, JSON length of the binary body)."""
+    """(JSON body, binary body, JSON length of the binary body). Missing
+    values are null in JSON and NaN in binary data (which the model then
+    needs to accept: allow_nan, see bench_repo in bench/common.py)."""
     data = rows_data(rows)
     tensor = {"name": "features", "datatype": "FP32", "shape": [rows, 30]}
     js = json.dumps({"id": "bench", "inputs": [dict(tensor, data=data)]}).encode()
@@ -45,7 +49,9 @@ def bodies(rows):
                          "inputs": [dict(tensor, parameters={"binary_data_size": 4 * len(data)})],
                          "outputs": [{"name": "probability",
                                       "parameters": {"binary_data": True}}]}).encode()
-    return js, header + struct.pack("<%df" % len(data), *data), len(header)
+    nan = float("nan")
+    binary = struct.pack("<%df" % len(data), *[nan if v is None else v for v in data])
+    return js, header + binary, len(header)
 
 
 def post(port, body, json_len, n):

@@ -395,16 +395,23 @@ static int put_packed(struct conv *cv, const struct md_jnode *arr)
     size_t bad;
     int rc;
 
-    if (t->dtype == MD_DT_FP32) {
-        if (md_jdom_packed_f32(arr, (float *)t->data + first, &bad) != MD_OK)
+    if (t->dtype == MD_DT_FP32 || t->dtype == MD_DT_FP64) {
+        if (t->dtype == MD_DT_FP32)
+            rc = md_jdom_packed_f32(arr, (float *)t->data + first, &bad);
+        else
+            rc = md_jdom_packed_f64(arr, (double *)t->data + first, &bad);
+        if (rc != MD_OK)
             return packed_error(cv, arr, first, bad);
-        cv->i += arr->n;
-        return MD_OK;
-    }
-    if (t->dtype == MD_DT_FP64) {
-        if (md_jdom_packed_f64(arr, (double *)t->data + first, &bad) != MD_OK)
-            return packed_error(cv, arr, first, bad);
-        cv->i += arr->n;
+        /* Null elements are NaN already; they are marked missing as put_null does. */
+        for (size_t k = 0; arr->n_null > 0 && k < arr->n; k++) {
+            if (!md_jdom_packed_null(arr, k))
+                continue;
+            cv->i = first + k;
+            rc = put_null(cv);
+            if (rc != MD_OK)
+                return rc;
+        }
+        cv->i = first + arr->n;
         return MD_OK;
     }
     {
@@ -853,7 +860,8 @@ static int decode_inputs(const struct md_jnode *inputs, struct md_infer_request 
         return md_err_set(err, MD_EINVAL, "inputs: expected a non-empty array, got %s",
                           inputs->type == MD_J_ARRAY ? "[]" : jtype_name(inputs->type));
     if (md_jdom_is_packed(inputs))
-        return md_err_set(err, MD_EINVAL, "inputs[0]: expected an object, got a number");
+        return md_err_set(err, MD_EINVAL, "inputs[0]: expected an object, got %s",
+                          md_jdom_packed_null(inputs, 0) ? "null" : "a number");
     req->inputs = md_arena_calloc(a, inputs->n, sizeof(*req->inputs));
     if (req->inputs == NULL)
         return no_memory(err);
@@ -951,7 +959,8 @@ static int decode_outputs(const struct md_jnode *outputs, struct md_infer_reques
     if (outputs->n == 0)
         return MD_OK;
     if (md_jdom_is_packed(outputs))
-        return md_err_set(err, MD_EINVAL, "outputs[0]: expected an object, got a number");
+        return md_err_set(err, MD_EINVAL, "outputs[0]: expected an object, got %s",
+                          md_jdom_packed_null(outputs, 0) ? "null" : "a number");
     req->outputs = md_arena_calloc(a, outputs->n, sizeof(*req->outputs));
     names = md_arena_alloc(a, outputs->n * sizeof(*names));
     if (req->outputs == NULL || names == NULL)
@@ -987,7 +996,8 @@ static int decode_request(const char *body, size_t json_len, struct bin_src *src
     int rc;
 
     memset(req, 0, sizeof(*req));
-    rc = md_jdom_parse(body, json_len, MD_JDOM_PACKED | MD_JDOM_PARALLEL, a, &root, err);
+    rc = md_jdom_parse(body, json_len, MD_JDOM_PACKED | MD_JDOM_PACKED_NULL | MD_JDOM_PARALLEL, a,
+                       &root, err);
     if (rc != MD_OK)
         return rc;
     if (root->type != MD_J_OBJECT)

@@ -503,6 +503,7 @@ value:
     n->next = NULL;
     n->n = 0;
     n->values = NULL;
+    n->n_null = 0;
     key = NULL;
     key_len = 0;
     if (depth > 0) {
@@ -522,7 +523,8 @@ value:
         if (depth == MD_JDOM_MAX_DEPTH)
             return syntax_error(&ps, p, "nesting deeper than 100 levels");
         if (*p == '[' && (flags & MD_JDOM_PACKED) && p + 1 < end &&
-            (p[1] == '-' || is_digit(p[1]) || p[1] == ' ' || p[1] == '\n')) {
+            (p[1] == '-' || is_digit(p[1]) || p[1] == ' ' || p[1] == '\n' ||
+             (p[1] == 'n' && (flags & MD_JDOM_PACKED_NULL)))) {
             bool no_memory = false;
             const unsigned char *after = scan_packed(&ps, p + 1, n, &no_memory);
 
@@ -1207,6 +1209,53 @@ int md_jdom_f32(const struct md_jnode *n, float *out)
  * Packed arrays
  * ------------------------------------------------------------------------ */
 
+/*
+ * A null element's value: a quiet NaN with a payload no conversion makes (a
+ * number beyond the double range is the plain NaN).
+ */
+#define NULL_NAN_BITS 0x7ff800000000600dULL
+
+static inline double null_nan(void)
+{
+    uint64_t b = NULL_NAN_BITS;
+    double d;
+
+    memcpy(&d, &b, sizeof(d));
+    return d;
+}
+
+static inline bool is_null_nan(double d)
+{
+    uint64_t b;
+
+    memcpy(&b, &d, sizeof(b));
+    return b == NULL_NAN_BITS;
+}
+
+/*
+ * One element of a packed array at p: a number, or null when allowed. Its
+ * value into *x, returns its end, or NULL when it is neither.
+ */
+static inline __attribute__((always_inline)) const unsigned char *
+packed_elem(const unsigned char *p, const unsigned char *end, bool nulls, double *x)
+{
+    struct decimal d;
+    const unsigned char *e = fast_decimal(p, end, &d);
+
+    if (MD_UNLIKELY(e == NULL)) {
+        if (nulls && has_word(p, end, "null", 4)) {
+            *x = null_nan();
+            return p + 4;
+        }
+        e = number_end(p, end);
+        if (e == NULL || scan_decimal(p, e, &d) != 0)
+            return NULL;
+    }
+    if (MD_UNLIKELY(decimal_to_f64(&d, p, e, x) != MD_OK))
+        *x = NAN; /* beyond the double range */
+    return e;
+}
+
 /* The first packed array gets room for this many numbers; the room doubles as needed. */
 #define PACKED_MIN 16
 
@@ -1238,8 +1287,10 @@ struct piece {
     const unsigned char *close; /* PIECE_CLOSED: the ']' */
     _Atomic size_t *stop_after; /* lowest piece that closed or failed so far */
     size_t k;                   /* this piece's number */
+    bool nulls;                 /* null elements allowed */
     double *v;
     size_t n;
+    size_t n_null;
     enum piece_state state;
     pthread_t tid;
     bool started;
@@ -1254,26 +1305,22 @@ static void *piece_run(void *arg)
 
     pc->state = PIECE_FAILED;
     pc->n = 0;
+    pc->n_null = 0;
     /* Room for the most numbers the piece could hold; untouched pages cost nothing. */
     pc->v = malloc(room * sizeof(double));
     if (pc->v == NULL)
         goto out;
     for (;;) {
-        struct decimal d;
         const unsigned char *e;
         double x;
 
         p = skip_ws(p, end);
-        e = fast_decimal(p, end, &d);
-        if (MD_UNLIKELY(e == NULL)) {
-            e = number_end(p, end);
-            if (e == NULL || scan_decimal(p, e, &d) != 0)
-                goto out;
-        }
-        if (MD_UNLIKELY(decimal_to_f64(&d, p, e, &x) != MD_OK))
-            x = NAN; /* beyond the double range */
+        e = packed_elem(p, end, pc->nulls, &x);
+        if (e == NULL)
+            goto out;
         if (MD_UNLIKELY(pc->n == room))
             goto out; /* cannot happen: a number takes two bytes with its comma */
+        pc->n_null += is_null_nan(x);
         pc->v[pc->n++] = x;
         p = skip_ws(e, end);
         if (p == pc->cut) {
@@ -1321,7 +1368,8 @@ unsigned long md_jdom_parallel_count(void)
  * *close is its ']'. PAR_NONE: nothing changed; scan on serially.
  */
 static enum par_result packed_parallel(struct parser *ps, const unsigned char *p, double **v,
-                                       size_t *count, size_t *cap, const unsigned char **close)
+                                       size_t *count, size_t *cap, size_t *n_null,
+                                       const unsigned char **close)
 {
     struct piece pc[PAR_MAX_PIECES];
     _Atomic size_t stop_after = SIZE_MAX;
@@ -1350,6 +1398,7 @@ static enum par_result packed_parallel(struct parser *ps, const unsigned char *p
         pc[k].close = NULL;
         pc[k].stop_after = &stop_after;
         pc[k].k = k;
+        pc[k].nulls = (ps->flags & MD_JDOM_PACKED_NULL) != 0;
         pc[k].v = NULL;
         pc[k].started = false;
         if (k + 1 == pieces)
@@ -1386,6 +1435,7 @@ static enum par_result packed_parallel(struct parser *ps, const unsigned char *p
             for (k = 0; k <= closed; k++) {
                 memcpy(grown + *count, pc[k].v, pc[k].n * sizeof(double));
                 *count += pc[k].n;
+                *n_null += pc[k].n_null;
             }
             *cap = total;
             *close = pc[closed].close;
@@ -1414,22 +1464,19 @@ static const unsigned char *scan_packed(struct parser *ps, const unsigned char *
     double *v = NULL;
     size_t cap = 0;
     size_t count = 0;
+    size_t n_null = 0;
+    bool nulls = (ps->flags & MD_JDOM_PACKED_NULL) != 0;
     bool try_parallel = (ps->flags & MD_JDOM_PARALLEL) &&
                         (size_t)(end - p) >= PAR_SERIAL_BYTES + 2 * PAR_PIECE_BYTES;
 
     p = skip_ws(p, end);
     for (;;) {
-        struct decimal d;
-        const unsigned char *e = fast_decimal(p, end, &d);
         double x;
+        const unsigned char *e = packed_elem(p, end, nulls, &x);
 
-        if (MD_UNLIKELY(e == NULL)) {
-            e = number_end(p, end);
-            if (e == NULL || scan_decimal(p, e, &d) != 0)
-                return NULL;
-        }
-        if (MD_UNLIKELY(decimal_to_f64(&d, p, e, &x) != MD_OK))
-            x = NAN; /* beyond the double range */
+        if (e == NULL)
+            return NULL;
+        n_null += is_null_nan(x);
         if (MD_UNLIKELY(count == cap)) {
             /* A number takes 2 bytes at least, with its separator. */
             size_t want = cap == 0 ? PACKED_MIN : cap * 2;
@@ -1453,7 +1500,7 @@ static const unsigned char *scan_packed(struct parser *ps, const unsigned char *
             p = skip_ws(p + 1, end);
             if (MD_UNLIKELY(try_parallel) && (size_t)(p - first) >= PAR_SERIAL_BYTES) {
                 const unsigned char *close = NULL;
-                enum par_result r = packed_parallel(ps, p, &v, &count, &cap, &close);
+                enum par_result r = packed_parallel(ps, p, &v, &count, &cap, &n_null, &close);
 
                 try_parallel = false;
                 if (r == PAR_NO_MEMORY) {
@@ -1476,6 +1523,7 @@ static const unsigned char *scan_packed(struct parser *ps, const unsigned char *
     n->len = (size_t)(p - first);
     n->n = count;
     n->values = v;
+    n->n_null = n_null;
     return p + 1;
 }
 
@@ -1496,10 +1544,17 @@ bool md_jdom_packed_next(const struct md_jnode *arr, const char **cursor, struct
     p = (const unsigned char *)(*cursor != NULL ? *cursor : arr->p);
     while (p < end && (*p == ',' || *p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
         p++;
-    e = number_end(p, end);
-    if (p >= end || e == NULL)
+    if (p >= end)
         return false;
     memset(num, 0, sizeof(*num));
+    if (arr->n_null > 0 && has_word(p, end, "null", 4)) {
+        num->type = MD_J_NULL;
+        *cursor = (const char *)p + 4;
+        return true;
+    }
+    e = number_end(p, end);
+    if (e == NULL)
+        return false;
     num->type = MD_J_NUMBER;
     num->p = (const char *)p;
     num->len = (size_t)(e - p);
@@ -1528,9 +1583,11 @@ int md_jdom_packed_f32(const struct md_jnode *arr, float *out, size_t *bad)
     }
     if (MD_LIKELY(!odd))
         return MD_OK;
-    /* NaN: beyond the double range; infinite: beyond the float range. */
-    for (i = 0; i < arr->n && isfinite(out[i]); i++)
+    /* NaN: beyond the double range, or null; infinite: beyond the float range. */
+    for (i = 0; i < arr->n && (isfinite(out[i]) || is_null_nan(v[i])); i++)
         continue;
+    if (i == arr->n)
+        return MD_OK; /* only nulls */
     *bad = i;
     return MD_EINVAL;
 }
@@ -1543,11 +1600,16 @@ int md_jdom_packed_f64(const struct md_jnode *arr, double *out, size_t *bad)
     if (!md_jdom_is_packed(arr))
         return MD_EINVAL;
     for (i = 0; i < arr->n; i++) {
-        if (MD_UNLIKELY(isnan(arr->values[i]))) {
+        if (MD_UNLIKELY(isnan(arr->values[i])) && !is_null_nan(arr->values[i])) {
             *bad = i;
             return MD_EINVAL;
         }
         out[i] = arr->values[i];
     }
     return MD_OK;
+}
+
+bool md_jdom_packed_null(const struct md_jnode *arr, size_t i)
+{
+    return md_jdom_is_packed(arr) && i < arr->n && arr->n_null > 0 && is_null_nan(arr->values[i]);
 }

@@ -26,8 +26,9 @@
 enum md_jdom_flags {
     MD_JDOM_NANINF = 1 << 0, /* accept NaN, Infinity, -Infinity */
     MD_JDOM_PACKED = 1 << 1, /* keep arrays of numbers only as packed arrays (below) */
-    MD_JDOM_PARALLEL = 1 << 2 /* with MD_JDOM_PACKED: convert very large packed arrays on
-                                 one thread per CPU (same result, less latency) */
+    MD_JDOM_PARALLEL = 1 << 2, /* with MD_JDOM_PACKED: convert very large packed arrays on
+                                  one thread per CPU (same result, less latency) */
+    MD_JDOM_PACKED_NULL = 1 << 3 /* with MD_JDOM_PACKED: packed arrays may hold null too */
 };
 
 enum md_jtype {
@@ -51,6 +52,7 @@ struct md_jnode {
     struct md_jnode *next;  /* next sibling in the parent */
     size_t n;               /* ARRAY/OBJECT: number of children */
     const double *values;   /* packed ARRAY (below): its n numbers as doubles; else NULL */
+    size_t n_null;          /* packed ARRAY: how many of its elements are null */
 };
 
 /*
@@ -60,9 +62,12 @@ struct md_jnode {
  * brackets, and values its numbers converted to double while parsing, in
  * the same pass (correctly rounded, as md_jdom_f64; NaN marks a number
  * beyond the double range). A tensor's "data" of a million numbers then
- * costs no node per number and no second pass over the text. Any other
- * array (empty, nested, with a null or a string) is parsed as usual. The
- * grammar of every element is checked as for any number.
+ * costs no node per number and no second pass over the text. With
+ * MD_JDOM_PACKED_NULL, null elements may appear among the numbers (n_null
+ * counts them; their values are a NaN that md_jdom_packed_null tells apart).
+ * Any other array (empty, nested, with a string, or a null without that
+ * flag) is parsed as usual. The grammar of every element is checked as for
+ * any number.
  */
 
 /* Packed arrays converted in parallel (MD_JDOM_PARALLEL) since the process started. */
@@ -71,18 +76,21 @@ unsigned long md_jdom_parallel_count(void);
 /* Whether n is a packed array. */
 bool md_jdom_is_packed(const struct md_jnode *n);
 
+/* Whether element i of packed array arr is null. */
+bool md_jdom_packed_null(const struct md_jnode *arr, size_t i);
+
 /*
- * The elements of a packed array one by one, as NUMBER nodes: *cursor starts
- * NULL; each call fills *num (its p points into the text) and returns true,
- * or returns false after the last element.
+ * The elements of a packed array one by one, as NUMBER nodes (NULL nodes for
+ * null elements): *cursor starts NULL; each call fills *num (its p points
+ * into the text) and returns true, or returns false after the last element.
  */
 bool md_jdom_packed_next(const struct md_jnode *arr, const char **cursor, struct md_jnode *num);
 
 /*
  * Every element of a packed array into out[0..arr->n), exactly as
- * md_jdom_f32 / md_jdom_f64 would convert them one by one. MD_EINVAL when an
- * element does not fit the type, with its index in *bad (out is then partly
- * written).
+ * md_jdom_f32 / md_jdom_f64 would convert them one by one, null elements as
+ * NaN. MD_EINVAL when an element does not fit the type, with its index in
+ * *bad (out is then partly written).
  */
 int md_jdom_packed_f32(const struct md_jnode *arr, float *out, size_t *bad) MD_MUST_CHECK;
 int md_jdom_packed_f64(const struct md_jnode *arr, double *out, size_t *bad) MD_MUST_CHECK;

@@ -82,12 +82,23 @@ static void check_packed(const struct md_jnode *n)
     const char *cursor = NULL;
     struct md_jnode num;
     size_t i = 0;
+    size_t nulls = 0;
     double d;
 
     if (n->child != NULL || n->n == 0)
         __builtin_trap();
+
     while (md_jdom_packed_next(n, &cursor, &num)) {
         if (i >= n->n)
+            __builtin_trap();
+        if (num.type == MD_J_NULL) {
+            if (!md_jdom_packed_null(n, i) || !isnan(n->values[i]))
+                __builtin_trap();
+            nulls++;
+            i++;
+            continue;
+        }
+        if (md_jdom_packed_null(n, i))
             __builtin_trap();
         check_number(&num);
         if (md_jdom_f64(&num, &d) == MD_OK ? memcmp(&d, &n->values[i], sizeof(d)) != 0
@@ -95,7 +106,7 @@ static void check_packed(const struct md_jnode *n)
             __builtin_trap();
         i++;
     }
-    if (i != n->n)
+    if (i != n->n || nulls != n->n_null)
         __builtin_trap();
 }
 
@@ -162,6 +173,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     md_arena_reset(&arena);
     rc2 = md_jdom_parse((const char *)data, size, MD_JDOM_NANINF | MD_JDOM_PACKED, &arena, &root,
                         &err2);
+    if (rc2 == MD_OK)
+        walk(root, 0);
+    if (rc != rc2 && rc != MD_ETOOBIG && rc2 != MD_ETOOBIG)
+        __builtin_trap();
+    if (rc == MD_EINVAL && rc2 == MD_EINVAL && strcmp(err.msg, err2.msg) != 0)
+        __builtin_trap();
+    /* Packed with nulls, as request bodies are parsed: the same outcome again. */
+    md_arena_reset(&arena);
+    rc2 = md_jdom_parse((const char *)data, size,
+                        MD_JDOM_NANINF | MD_JDOM_PACKED | MD_JDOM_PACKED_NULL | MD_JDOM_PARALLEL,
+                        &arena, &root, &err2);
     if (rc2 == MD_OK)
         walk(root, 0);
     if (rc != rc2 && rc != MD_ETOOBIG && rc2 != MD_ETOOBIG)

@@ -592,12 +592,13 @@ static void test_arena_limit(void **state)
         assert_int_equal(r->p[0], '\n');
         md_arena_release(&small);
     }
-    /* Batches shrink near the limit: three nodes fit exactly. */
-    md_arena_init(&small, 3 * sizeof(struct md_jnode));
+    /* Batches shrink near the limit: three nodes fit exactly (the arena hands out 16-byte
+     * multiples). */
+    md_arena_init(&small, (3 * sizeof(struct md_jnode) + 15) / 16 * 16);
     assert_int_equal(md_jdom_parse("[1, 2]", 6, 0, &small, &r, &err), MD_OK);
     assert_int_equal(r->n, 2);
     md_arena_release(&small);
-    md_arena_init(&small, 3 * sizeof(struct md_jnode) - 16);
+    md_arena_init(&small, (3 * sizeof(struct md_jnode) + 15) / 16 * 16 - 16);
     assert_int_equal(md_jdom_parse("[1, 2]", 6, 0, &small, &r, &err), MD_ETOOBIG);
     md_arena_release(&small);
     /* No text at all. */
@@ -1136,6 +1137,67 @@ static void test_long_numbers(void **state)
     check_text(buf);
 }
 
+/* Packed arrays with null elements (MD_JDOM_PACKED_NULL). */
+static void test_packed_null(void **state)
+{
+    static const char *bad[] = {
+        "[1, nul]", "[1, nullx]", "[null,]", "[null null]", "[1, NULL]", "[n]",
+    };
+    const unsigned flags = MD_JDOM_PACKED | MD_JDOM_PACKED_NULL;
+    struct fixture *f = *state;
+    struct md_jnode *root;
+    struct md_jnode num;
+    struct md_err err;
+    struct md_err err2;
+    const char *cursor = NULL;
+    float out32[4];
+    double out64[4];
+    size_t bad_at;
+    size_t i;
+
+    assert_int_equal(md_jdom_parse("[1, null, 2.5,null]", 19, flags, &f->a, &root, &err), MD_OK);
+    assert_true(md_jdom_is_packed(root));
+    assert_int_equal(root->n, 4);
+    assert_int_equal(root->n_null, 2);
+    assert_false(md_jdom_packed_null(root, 0));
+    assert_true(md_jdom_packed_null(root, 1));
+    assert_false(md_jdom_packed_null(root, 2));
+    assert_true(md_jdom_packed_null(root, 3));
+    assert_false(md_jdom_packed_null(root, 4));
+    assert_int_equal(md_jdom_packed_f32(root, out32, &bad_at), MD_OK);
+    assert_true(out32[0] == 1.0f && isnan(out32[1]) && out32[2] == 2.5f && isnan(out32[3]));
+    assert_int_equal(md_jdom_packed_f64(root, out64, &bad_at), MD_OK);
+    assert_true(out64[0] == 1.0 && isnan(out64[1]) && out64[2] == 2.5 && isnan(out64[3]));
+    for (i = 0; md_jdom_packed_next(root, &cursor, &num); i++)
+        assert_int_equal(num.type, i % 2 ? MD_J_NULL : MD_J_NUMBER);
+    assert_int_equal(i, 4);
+    /* All null, null first; without the flag the same arrays are not packed. */
+    md_arena_reset(&f->a);
+    assert_int_equal(md_jdom_parse("[null]", 6, flags, &f->a, &root, &err), MD_OK);
+    assert_true(md_jdom_is_packed(root) && root->n == 1 && md_jdom_packed_null(root, 0));
+    assert_int_equal(md_jdom_parse("[null, 1]", 9, MD_JDOM_PACKED, &f->a, &root, &err), MD_OK);
+    assert_false(md_jdom_is_packed(root));
+    assert_false(md_jdom_packed_null(root, 0));
+    /* A number beyond the double range is still bad, nulls or not. */
+    assert_int_equal(md_jdom_parse("[null, 1e400, 2]", 16, flags, &f->a, &root, &err), MD_OK);
+    assert_int_equal(md_jdom_packed_f64(root, out64, &bad_at), MD_EINVAL);
+    assert_int_equal(bad_at, 1);
+    assert_int_equal(md_jdom_packed_f32(root, out32, &bad_at), MD_EINVAL);
+    assert_int_equal(bad_at, 1);
+    assert_int_equal(md_jdom_parse("[null, 1e39]", 12, flags, &f->a, &root, &err), MD_OK);
+    assert_int_equal(md_jdom_packed_f32(root, out32, &bad_at), MD_EINVAL);
+    assert_int_equal(bad_at, 1);
+    /* Invalid documents fail alike with and without packing. */
+    for (i = 0; i < MD_ARRAY_LEN(bad); i++) {
+        md_arena_reset(&f->a);
+        assert_int_equal(md_jdom_parse(bad[i], strlen(bad[i]), flags, &f->a, &root, &err),
+                         MD_EINVAL);
+        assert_int_equal(md_jdom_parse(bad[i], strlen(bad[i]), 0, &f->a, &root, &err2),
+                         MD_EINVAL);
+        assert_string_equal(err.msg, err2.msg);
+    }
+}
+
 /* ------------------------------------------------- parallel packed arrays */
 
 /* Whether trees a and b are the same, packed values bit for bit. */
@@ -1220,10 +1282,10 @@ static void put_numbers(struct doc *d, size_t count, uint64_t seed, size_t odd_a
 
 /*
  * Parses d both ways (serial packed, and parallel packed) and checks that
- * the outcome is the same: the same tree, or the same error. Returns the
- * code.
+ * the outcome is the same: the same tree, or the same error. flags are
+ * added to both. Returns the code.
  */
-static int both_ways(void **state, const struct doc *d)
+static int both_ways(void **state, const struct doc *d, unsigned flags)
 {
     struct fixture *f = *state;
     struct md_arena a2;
@@ -1241,8 +1303,8 @@ static int both_ways(void **state, const struct doc *d)
     md_arena_reset(&f->a);
     md_err_clear(&e1);
     md_err_clear(&e2);
-    rc1 = md_jdom_parse(copy, d->len, MD_JDOM_PACKED, &f->a, &r1, &e1);
-    rc2 = md_jdom_parse(copy, d->len, MD_JDOM_PACKED | MD_JDOM_PARALLEL, &a2, &r2, &e2);
+    rc1 = md_jdom_parse(copy, d->len, MD_JDOM_PACKED | flags, &f->a, &r1, &e1);
+    rc2 = md_jdom_parse(copy, d->len, MD_JDOM_PACKED | MD_JDOM_PARALLEL | flags, &a2, &r2, &e2);
     assert_int_equal(rc1, rc2);
     if (rc1 == MD_OK)
         assert_true(same_tree(r1, r2));
@@ -1270,7 +1332,7 @@ static void test_parallel_packed(void **state)
     put(&d, "], \"more\": [");
     put_numbers(&d, big, 2, SIZE_MAX, NULL);
     put(&d, "], \"tail\": \"a, b, 1, 2, 3, ]\"}");
-    assert_int_equal(both_ways(state, &d), MD_OK);
+    assert_int_equal(both_ways(state, &d, 0), MD_OK);
     md_arena_reset(&f->a);
     assert_int_equal(md_jdom_parse(d.s, d.len, MD_JDOM_PACKED | MD_JDOM_PARALLEL, &f->a, &root,
                                    &err),
@@ -1288,30 +1350,30 @@ static void test_parallel_packed(void **state)
     put(&d, "[");
     put_numbers(&d, big, 3, big - 1000, "\"x, 1, 2\"");
     put(&d, "]");
-    assert_int_equal(both_ways(state, &d), MD_OK);
+    assert_int_equal(both_ways(state, &d, 0), MD_OK);
 
     /* Syntax errors deep inside and at the end. */
     d.len = 0;
     put(&d, "[");
     put_numbers(&d, big, 4, big / 2, "1,,2");
     put(&d, "]");
-    assert_int_equal(both_ways(state, &d), MD_EINVAL);
+    assert_int_equal(both_ways(state, &d, 0), MD_EINVAL);
     d.len = 0;
     put(&d, "[");
     put_numbers(&d, big, 5, SIZE_MAX, NULL);
-    assert_int_equal(both_ways(state, &d), MD_EINVAL); /* never closed */
+    assert_int_equal(both_ways(state, &d, 0), MD_EINVAL); /* never closed */
     d.len = 0;
     put(&d, "[");
     put_numbers(&d, big, 6, big - 1, "01");
     put(&d, "]");
-    assert_int_equal(both_ways(state, &d), MD_EINVAL);
+    assert_int_equal(both_ways(state, &d, 0), MD_EINVAL);
 
     /* Out of the double range in the middle: NaN at that index, both ways. */
     d.len = 0;
     put(&d, "[");
     put_numbers(&d, big, 7, big / 3, "1e400");
     put(&d, "]");
-    assert_int_equal(both_ways(state, &d), MD_OK);
+    assert_int_equal(both_ways(state, &d, 0), MD_OK);
 
     /* Rows as nested arrays; a short array then a long document. */
     d.len = 0;
@@ -1322,7 +1384,7 @@ static void test_parallel_packed(void **state)
         put(&d, "]");
     }
     put(&d, "]");
-    assert_int_equal(both_ways(state, &d), MD_OK);
+    assert_int_equal(both_ways(state, &d, 0), MD_OK);
     d.len = 0;
     put(&d, "{\"a\": [");
     put_numbers(&d, 5000, 8, SIZE_MAX, NULL);
@@ -1330,7 +1392,31 @@ static void test_parallel_packed(void **state)
     for (size_t i = 0; i < 200000; i++)
         put(&d, "%s", i % 7 == 0 ? "," : "12");
     put(&d, "\"}");
-    assert_int_equal(both_ways(state, &d), MD_OK);
+    assert_int_equal(both_ways(state, &d, 0), MD_OK);
+
+    /* Nulls among the numbers: packed both ways with the flag, the null counted. */
+    d.len = 0;
+    put(&d, "[null, ");
+    put_numbers(&d, big, 9, big / 2, "null");
+    put(&d, ", null]");
+    assert_int_equal(both_ways(state, &d, MD_JDOM_PACKED_NULL), MD_OK);
+    assert_int_equal(both_ways(state, &d, 0), MD_OK);
+    md_arena_reset(&f->a);
+    assert_int_equal(md_jdom_parse(d.s, d.len,
+                                   MD_JDOM_PACKED | MD_JDOM_PACKED_NULL | MD_JDOM_PARALLEL, &f->a,
+                                   &root, &err),
+                     MD_OK);
+    assert_true(md_jdom_is_packed(root));
+    assert_int_equal(root->n, big + 2);
+    assert_int_equal(root->n_null, 3);
+    assert_true(md_jdom_packed_null(root, 0));
+    assert_true(md_jdom_packed_null(root, 1 + big / 2));
+    assert_true(md_jdom_packed_null(root, big + 1));
+    d.len = 0;
+    put(&d, "[");
+    put_numbers(&d, big, 10, big - 5, "nul");
+    put(&d, "]");
+    assert_int_equal(both_ways(state, &d, MD_JDOM_PACKED_NULL), MD_EINVAL);
     free(d.s);
 }
 
@@ -1356,6 +1442,7 @@ int main(void)
         cmocka_unit_test(test_float_random_bits),
         cmocka_unit_test(test_float_halfway),
         cmocka_unit_test(test_long_numbers),
+        cmocka_unit_test_setup_teardown(test_packed_null, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parallel_packed, setup, teardown),
     };
 

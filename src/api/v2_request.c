@@ -402,10 +402,17 @@ static int put_packed(struct conv *cv, const struct md_jnode *arr)
             rc = md_jdom_packed_f64(arr, (double *)t->data + first, &bad);
         if (rc != MD_OK)
             return packed_error(cv, arr, first, bad);
-        /* Null elements are NaN already; they are marked missing as put_null does. */
-        for (size_t k = 0; arr->n_null > 0 && k < arr->n; k++) {
-            if (!md_jdom_packed_null(arr, k))
+        /*
+         * Null elements are NaN already (and, the conversion having succeeded,
+         * the only NaN); they are marked missing as put_null does.
+         */
+        for (size_t k = 0, seen = 0; seen < arr->n_null && k < arr->n; k++) {
+            bool nan = t->dtype == MD_DT_FP32 ? isnan(((const float *)t->data)[first + k])
+                                              : isnan(((const double *)t->data)[first + k]);
+
+            if (MD_LIKELY(!nan))
                 continue;
+            seen++;
             cv->i = first + k;
             rc = put_null(cv);
             if (rc != MD_OK)

@@ -399,12 +399,13 @@ static int prepare_columns(const struct md_contract *c, const struct md_tensor *
 /* ---------------------------------------------------------------------- 2-D */
 
 /*
- * FP32 rows, no categorical feature, no nulls: the prepared row is the input
- * row. Copies it and tests all of it without branching per value; only a
- * row that fails goes through odd_value() value by value.
+ * FP32 rows, no categorical feature: the prepared row is the input row.
+ * Copies it and tests all of it without branching per value; only a row
+ * that fails, or holds a null, goes value by value through put_missing() or
+ * odd_value().
  */
-static int fast_2d(const struct md_contract *c, const float *restrict src, size_t n,
-                   float *restrict x, struct md_err *err)
+static int fast_2d(const struct md_contract *c, const float *restrict src,
+                   const uint8_t *missing, size_t n, float *restrict x, struct md_err *err)
 {
     const size_t nf = c->n_features;
     const float *restrict lo = c->lo32;
@@ -422,6 +423,10 @@ static int fast_2d(const struct md_contract *c, const float *restrict src, size_
             x[j] = v;
             bad |= !(v >= lo[j]) | !(v <= hi[j]);
         }
+        if (missing != NULL) {
+            for (j = 0; j < nf; j++)
+                bad |= missing[r * nf + j];
+        }
         if (c->any_integral) {
             for (j = 0; j < nf; j++) {
                 float v = src[j];
@@ -435,6 +440,12 @@ static int fast_2d(const struct md_contract *c, const float *restrict src, size_
         for (j = 0; j < nf; j++) {
             float v = src[j];
 
+            if (missing != NULL && missing[r * nf + j]) {
+                rc = put_missing(&c->features[j], &x[j], r, err);
+                if (rc != MD_OK)
+                    return rc;
+                continue;
+            }
             if (v >= lo[j] && v <= hi[j] && (!c->integral[j] || v == truncf(v)))
                 continue;
             rc = odd_value(&c->features[j], r, v, true, &x[j], err);
@@ -560,8 +571,8 @@ static int prepare_2d(const struct md_contract *c, const struct md_tensor *t, st
     if (*x == NULL)
         return MD_ETOOBIG;
     *n_rows = n;
-    if (t->dtype == MD_DT_FP32 && c->plain && t->missing == NULL)
-        return fast_2d(c, t->data, n, *x, err);
+    if (t->dtype == MD_DT_FP32 && c->plain)
+        return fast_2d(c, t->data, t->missing, n, *x, err);
     return general_2d(c, t, n, *x, err);
 }
 

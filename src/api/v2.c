@@ -192,6 +192,43 @@ static const char *triton_type(enum md_dtype dt)
     }
 }
 
+/*
+ * A tensor's dims. Triton leaves the batch dimension out of dims when
+ * max_batch_size is above 0 (a client prepends it), so a batched model's
+ * rows are [width], an unbatched one's [-1,width].
+ */
+static void put_dims(struct md_buf *b, int *rc, bool batched, size_t width)
+{
+    PUT(batched ? "[" : "[-1,");
+    PUTI((int64_t)width);
+    PUT("]");
+}
+
+/*
+ * Triton's dynamic_batching and instance_group objects, for a model whose
+ * contract has dynamic_batching: the preferred sizes, the queue delay, the
+ * queue's bound (Triton's default_queue_policy.max_queue_size) and the
+ * number of batch workers as one CPU instance group.
+ */
+static void put_batching(struct md_buf *b, int *rc, const struct md_contract *c)
+{
+    size_t i;
+
+    PUT(",\"dynamic_batching\":{\"preferred_batch_size\":[");
+    for (i = 0; i < c->batching.n_preferred; i++) {
+        if (i > 0)
+            PUT(",");
+        PUTI((int64_t)c->batching.preferred[i]);
+    }
+    PUT("],\"max_queue_delay_microseconds\":");
+    PUTI((int64_t)c->batching.max_queue_delay_us);
+    PUT(",\"default_queue_policy\":{\"max_queue_size\":");
+    PUTI((int64_t)c->batching.max_queue_size);
+    PUT("}},\"instance_group\":[{\"kind\":\"KIND_CPU\",\"count\":");
+    PUTI((int64_t)c->instances);
+    PUT("}]");
+}
+
 void md_v2_model_config(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                         struct md_api_resp *resp)
 {
@@ -199,6 +236,7 @@ void md_v2_model_config(struct md_api *api, const struct md_route *rt, struct md
     struct md_version *v;
     struct md_err err;
     const struct md_contract *c;
+    bool batched;
     size_t i;
     int r = 0;
     int *rc = &r;
@@ -209,13 +247,16 @@ void md_v2_model_config(struct md_api *api, const struct md_route *rt, struct md
         return;
     }
     c = v->contract;
+    batched = c->batching.enabled;
     PUT("{\"name\":");
     PUTSTR(c->name);
     PUT(",\"platform\":");
     PUTSTR(v->platform);
     PUT(",\"backend\":");
     PUTSTR(c->backend);
-    PUT(",\"max_batch_size\":0,\"task\":");
+    PUT(",\"max_batch_size\":");
+    PUTI(batched ? (int64_t)c->batching.max_batch_size : 0);
+    PUT(",\"task\":");
     PUTSTR(c->task == MD_TASK_CLASSIFICATION ? "classification" : "regression");
     if (c->task == MD_TASK_CLASSIFICATION) {
         PUT(",\"labels\":[");
@@ -234,7 +275,9 @@ void md_v2_model_config(struct md_api *api, const struct md_route *rt, struct md
         PUTSTR(f->name);
         PUT(",\"data_type\":");
         PUTSTR(triton_type(f->dtype));
-        PUT(",\"dims\":[-1,1],\"optional\":");
+        PUT(",\"dims\":");
+        put_dims(b, rc, batched, 1);
+        PUT(",\"optional\":");
         PUT(f->required ? "false" : "true");
         PUT("}");
     }
@@ -245,10 +288,13 @@ void md_v2_model_config(struct md_api *api, const struct md_route *rt, struct md
         PUT(",\"data_type\":");
         PUTSTR(triton_type(c->outputs[i].dtype));
         PUT(",\"dims\":");
-        put_output_shape(b, rc, v, &c->outputs[i]);
+        put_dims(b, rc, batched, md_infer_output_width(v, c->outputs[i].kind));
         PUT("}");
     }
-    PUT("],\"parameters\":{\"input_tensor\":{\"string_value\":");
+    PUT("]");
+    if (batched)
+        put_batching(b, rc, c);
+    PUT(",\"parameters\":{\"input_tensor\":{\"string_value\":");
     PUTSTR(c->input_tensor);
     PUT("},\"prepared_columns\":{\"string_value\":\"");
     {

@@ -63,6 +63,41 @@ void md_v2_ready(struct md_api *api, struct md_api_req *req, struct md_api_resp 
         md_api_error_status(resp, 500, "response too large");
 }
 
+/*
+ * The version rt names, for a model handler: MD_OK with a reference the
+ * caller drops, or the error answer written into resp (404 unknown, 503 not
+ * ready) and its code returned.
+ */
+static int acquire(struct md_api *api, const struct md_route *rt, struct md_api_resp *resp,
+                   struct md_version **v)
+{
+    struct md_err err;
+
+    if (md_repo_acquire(api->repo, rt->model, rt->version, v, &err) != MD_OK) {
+        md_api_error(resp, &err);
+        return err.code;
+    }
+    return MD_OK;
+}
+
+/*
+ * The prologue of the handlers that answer with an object about one model:
+ * acquire() and, on success, the answer's opening {"name":"<model>" in
+ * resp->body (a failed write is remembered in *rc, as PUT does).
+ */
+static int open_model(struct md_api *api, const struct md_route *rt, struct md_api_resp *resp,
+                      struct md_version **v, int *rc)
+{
+    struct md_buf *b = resp->body;
+    int st = acquire(api, rt, resp, v);
+
+    if (st != MD_OK)
+        return st;
+    PUT("{\"name\":");
+    PUTSTR(rt->model);
+    return MD_OK;
+}
+
 /* Collects the ready version numbers of one model, for metadata. */
 struct versions_ctx {
     const char *model;
@@ -97,7 +132,6 @@ void md_v2_model_metadata(struct md_api *api, const struct md_route *rt, struct 
 {
     struct md_buf *b = resp->body;
     struct md_version *v;
-    struct md_err err;
     struct versions_ctx vc;
     const struct md_contract *c;
     size_t i;
@@ -105,13 +139,9 @@ void md_v2_model_metadata(struct md_api *api, const struct md_route *rt, struct 
     int *rc = &r;
 
     MD_UNUSED(req);
-    if (md_repo_acquire(api->repo, rt->model, rt->version, &v, &err) != MD_OK) {
-        md_api_error(resp, &err);
+    if (open_model(api, rt, resp, &v, rc) != MD_OK)
         return;
-    }
     c = v->contract;
-    PUT("{\"name\":");
-    PUTSTR(c->name);
     PUT(",\"versions\":[");
     vc.model = c->name;
     vc.b = b;
@@ -152,17 +182,12 @@ void md_v2_model_ready(struct md_api *api, const struct md_route *rt, struct md_
 {
     struct md_buf *b = resp->body;
     struct md_version *v;
-    struct md_err err;
     int r = 0;
     int *rc = &r;
 
     MD_UNUSED(req);
-    if (md_repo_acquire(api->repo, rt->model, rt->version, &v, &err) != MD_OK) {
-        md_api_error(resp, &err);
+    if (open_model(api, rt, resp, &v, rc) != MD_OK)
         return;
-    }
-    PUT("{\"name\":");
-    PUTSTR(rt->model);
     if (rt->version != NULL) {
         PUT(",\"version\":");
         PUTSTR(v->version_str);
@@ -234,7 +259,6 @@ void md_v2_model_config(struct md_api *api, const struct md_route *rt, struct md
 {
     struct md_buf *b = resp->body;
     struct md_version *v;
-    struct md_err err;
     const struct md_contract *c;
     bool batched;
     size_t i;
@@ -242,14 +266,10 @@ void md_v2_model_config(struct md_api *api, const struct md_route *rt, struct md
     int *rc = &r;
 
     MD_UNUSED(req);
-    if (md_repo_acquire(api->repo, rt->model, rt->version, &v, &err) != MD_OK) {
-        md_api_error(resp, &err);
+    if (open_model(api, rt, resp, &v, rc) != MD_OK)
         return;
-    }
     c = v->contract;
     batched = c->batching.enabled;
-    PUT("{\"name\":");
-    PUTSTR(c->name);
     PUT(",\"platform\":");
     PUTSTR(v->platform);
     PUT(",\"backend\":");
@@ -402,15 +422,12 @@ void md_v2_model_stats(struct md_api *api, const struct md_route *rt, struct md_
 {
     struct stats_ctx ctx;
     struct md_version *v;
-    struct md_err err;
 
     MD_UNUSED(req);
     if (rt->model != NULL) {
         /* Unknown model or version: 404, as for metadata. */
-        if (md_repo_acquire(api->repo, rt->model, rt->version, &v, &err) != MD_OK) {
-            md_api_error(resp, &err);
+        if (acquire(api, rt, resp, &v) != MD_OK)
             return;
-        }
         md_version_unref(v);
     }
     ctx.model = rt->model;
@@ -705,9 +722,9 @@ static void drop_parked(void *state)
 
 /*
  * Decodes and runs the request; on the call after a park, collects the
- * outcome instead. *v is NULL when the model could not be acquired (err
- * says why), else the caller owns a reference. MD_EPENDING: parked (rows in
- * a batch queue, resp marked).
+ * outcome instead. *v is NULL when the model could not be acquired (resp
+ * then holds the error answer), else the caller owns a reference.
+ * MD_EPENDING: parked (rows in a batch queue, resp marked).
  */
 static int run_infer(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                      struct md_api_resp *resp, struct md_version **v,
@@ -723,10 +740,9 @@ static int run_infer(struct md_api *api, const struct md_route *rt, struct md_ap
         *ir = pk->ir;
         return md_infer_finish(pk->call, pred, err);
     }
-    if (md_repo_acquire(api->repo, rt->model, rt->version, v, err) != MD_OK) {
-        *v = NULL;
-        return err->code;
-    }
+    st = acquire(api, rt, resp, v);
+    if (st != MD_OK)
+        return st;
     st = decode_body(*v, req, ir, err);
     if (st == MD_OK)
         st = check_outputs(*v, ir, err);
@@ -768,10 +784,8 @@ void md_v2_infer(struct md_api *api, const struct md_route *rt, struct md_api_re
     st = run_infer(api, rt, req, resp, &v, &ir, &pred, &err);
     if (st == MD_EPENDING)
         return; /* parked: called again when its batch has run */
-    if (v == NULL) {
-        md_api_error(resp, &err);
-        return;
-    }
+    if (v == NULL)
+        return; /* answered by acquire() */
     if (st != MD_OK) {
         md_infer_account(v, &pred, st, md_now_ns() - req->start_ns);
         md_version_unref(v);

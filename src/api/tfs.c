@@ -20,7 +20,7 @@
 
 #define MAX_COLUMNS 10000
 
-#define PUT(s) (*rc |= md_buf_puts(b, (s)))
+#define PUT(s)    (*rc |= md_buf_puts(b, (s)))
 #define PUTSTR(s) (*rc |= md_buf_json_str(b, (s), strlen(s)))
 
 static const char *tf_state(enum md_version_state s)
@@ -434,8 +434,10 @@ static int rows_2d(const struct md_contract *c, const struct md_jnode *list, str
         struct where where = {AT_CELL, what, NULL, i, 0};
 
         if (row->type != MD_J_ARRAY || row->n != width)
-            return md_err_set(err, MD_EINVAL, "%s[%zu]: expected a list of %zu values like the "
-                              "first row", what, i, width);
+            return md_err_set(err, MD_EINVAL,
+                              "%s[%zu]: expected a list of %zu values like the "
+                              "first row",
+                              what, i, width);
         if (md_jdom_is_packed(row)) {
             rc = put_packed(t, i * width, row, a, &where, err);
             if (rc != MD_OK)
@@ -455,9 +457,8 @@ static int rows_2d(const struct md_contract *c, const struct md_jnode *list, str
 }
 
 /* Rows as objects of named features: one tensor per feature named anywhere. */
-static int rows_named(const struct md_contract *c, const struct md_jnode *list,
-                      struct md_arena *a, struct md_tensor **out, size_t *n_out,
-                      struct md_err *err)
+static int rows_named(const struct md_contract *c, const struct md_jnode *list, struct md_arena *a,
+                      struct md_tensor **out, size_t *n_out, struct md_err *err)
 {
     const struct md_jnode *row;
     const struct md_jnode *m;
@@ -473,8 +474,10 @@ static int rows_named(const struct md_contract *c, const struct md_jnode *list,
     i = 0;
     for (row = list->child; row != NULL; row = row->next, i++) {
         if (row->type != MD_J_OBJECT)
-            return md_err_set(err, MD_EINVAL, "instances[%zu]: expected an object of named "
-                              "features like the first row", i);
+            return md_err_set(err, MD_EINVAL,
+                              "instances[%zu]: expected an object of named "
+                              "features like the first row",
+                              i);
         for (m = row->child; m != NULL; m = m->next) {
             char *key = md_arena_strndup(a, m->key, m->key_len);
 
@@ -486,8 +489,7 @@ static int rows_named(const struct md_contract *c, const struct md_jnode *list,
             if (k < n)
                 continue;
             if (feature_dtype(c, key) == MD_DT_INVALID)
-                return md_err_set(err, MD_EINVAL, "instances[%zu]: unknown feature '%s'", i,
-                                  key);
+                return md_err_set(err, MD_EINVAL, "instances[%zu]: unknown feature '%s'", i, key);
             rc = new_tensor(&ts[n], key, feature_dtype(c, key), list->n, 0, a, err);
             if (rc != MD_OK)
                 return rc;
@@ -553,7 +555,8 @@ static int decode_inputs(const struct md_contract *c, const struct md_jnode *roo
                               (int)(sig->len > 64 ? 64 : sig->len), sig->p);
     }
     if (inst != NULL && inp != NULL)
-        return md_err_set(err, MD_EINVAL, "JSON Value: expecting only one of 'inputs' or "
+        return md_err_set(err, MD_EINVAL,
+                          "JSON Value: expecting only one of 'inputs' or "
                           "'instances' keys");
     if (inst == NULL && inp == NULL)
         return md_err_set(err, MD_EINVAL, "Missing 'inputs' or 'instances' key");
@@ -573,7 +576,8 @@ static int decode_inputs(const struct md_contract *c, const struct md_jnode *roo
         else if (c->n_features == 1)
             rc = column(c, c->features[0].name, inst, a, ts, err);
         else
-            return md_err_set(err, MD_EINVAL, "instances: a model with %zu features takes "
+            return md_err_set(err, MD_EINVAL,
+                              "instances: a model with %zu features takes "
                               "objects of named features or lists in feature order",
                               c->n_features);
         *out = ts;
@@ -589,7 +593,8 @@ static int decode_inputs(const struct md_contract *c, const struct md_jnode *roo
         else if (c->n_features == 1)
             rc = column(c, c->features[0].name, inp, a, ts, err);
         else
-            return md_err_set(err, MD_EINVAL, "inputs: expected an object of named features or "
+            return md_err_set(err, MD_EINVAL,
+                              "inputs: expected an object of named features or "
                               "a list of rows in feature order");
         *out = ts;
         *n_out = 1;

@@ -13,10 +13,10 @@
 #include "util/fmt.h"
 
 /* Appends to resp->body; a failure (body limit) is remembered in *rc. */
-#define PUT(s) (*rc |= md_buf_puts(b, (s)))
+#define PUT(s)     (*rc |= md_buf_puts(b, (s)))
 #define PUTN(p, n) (*rc |= md_buf_append(b, (p), (n)))
-#define PUTSTR(s) (*rc |= md_buf_json_str(b, (s), strlen(s)))
-#define PUTI(v) (*rc |= md_buf_i64(b, (v)))
+#define PUTSTR(s)  (*rc |= md_buf_json_str(b, (s), strlen(s)))
+#define PUTI(v)    (*rc |= md_buf_i64(b, (v)))
 
 static void finish(struct md_api_resp *resp, int rc)
 {
@@ -360,14 +360,14 @@ static void stats_batch_size(void *vctx, size_t size, const struct md_batch_size
     PUT(ctx->n_sizes++ ? ",{\"batch_size\":" : "{\"batch_size\":");
     PUTI((int64_t)size);
     PUT(",");
-    put_duration(b, rc, "compute_input", n, atomic_load_explicit(&z->input_ns,
-                                                                  memory_order_relaxed));
+    put_duration(b, rc, "compute_input", n,
+                 atomic_load_explicit(&z->input_ns, memory_order_relaxed));
     PUT(",");
-    put_duration(b, rc, "compute_infer", n, atomic_load_explicit(&z->infer_ns,
-                                                                  memory_order_relaxed));
+    put_duration(b, rc, "compute_infer", n,
+                 atomic_load_explicit(&z->infer_ns, memory_order_relaxed));
     PUT(",");
-    put_duration(b, rc, "compute_output", n, atomic_load_explicit(&z->output_ns,
-                                                                   memory_order_relaxed));
+    put_duration(b, rc, "compute_output", n,
+                 atomic_load_explicit(&z->output_ns, memory_order_relaxed));
     PUT("}");
 }
 
@@ -629,8 +629,7 @@ static int check_outputs(const struct md_version *v, const struct md_infer_reque
         const struct md_output *o = md_infer_find_output(v, ir->outputs[i].name);
 
         if (o == NULL)
-            return md_err_set(err, MD_EINVAL,
-                              "unexpected inference output '%s' for model '%s'",
+            return md_err_set(err, MD_EINVAL, "unexpected inference output '%s' for model '%s'",
                               ir->outputs[i].name, v->model);
         if (ir->outputs[i].classification > 0 && o->kind == MD_OUT_LABEL)
             return md_err_set(err, MD_EINVAL,
@@ -703,8 +702,8 @@ static bool binary_output(const struct md_infer_request *ir, size_t i)
 
 /* A parked inference: what the call after the wake needs. */
 struct parked {
-    struct md_version *v;        /* the request's reference */
-    struct md_infer_request ir;  /* arena memory */
+    struct md_version *v;       /* the request's reference */
+    struct md_infer_request ir; /* arena memory */
     struct md_infer_call *call;
 };
 
@@ -727,8 +726,8 @@ static void drop_parked(void *state)
  * MD_EPENDING: parked (rows in a batch queue, resp marked).
  */
 static int run_infer(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
-                     struct md_api_resp *resp, struct md_version **v,
-                     struct md_infer_request *ir, struct md_prediction *pred, struct md_err *err)
+                     struct md_api_resp *resp, struct md_version **v, struct md_infer_request *ir,
+                     struct md_prediction *pred, struct md_err *err)
 {
     struct parked *pk = resp->resume;
     struct md_infer_call *call;

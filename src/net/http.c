@@ -41,8 +41,8 @@ struct conn {
     struct md_arena arena;
     struct md_buf body;
     struct md_buf reply;
-    bool in_request;   /* a request has started on this connection */
-    bool too_big;      /* the body passed the limit: answer 413 at the end */
+    bool in_request; /* a request has started on this connection */
+    bool too_big;    /* the body passed the limit: answer 413 at the end */
     char id[40];
     uint64_t start_ns;
     struct MHD_Connection *mc; /* the request's connection, for the wake */
@@ -55,12 +55,12 @@ struct md_http {
     struct MHD_Daemon *d;
     struct md_api *api;
     size_t max_body;
-    size_t max_header;      /* request line plus headers, in bytes */
-    _Atomic long active;    /* requests started and not completed */
-    _Atomic long parked;    /* requests parked and not yet answered */
-    _Atomic long routing;   /* handler calls running that may park (wake set) */
-    _Atomic bool stopping;  /* md_http_stop has begun: park no more */
-    _Atomic long conns;     /* connections open */
+    size_t max_header;     /* request line plus headers, in bytes */
+    _Atomic long active;   /* requests started and not completed */
+    _Atomic long parked;   /* requests parked and not yet answered */
+    _Atomic long routing;  /* handler calls running that may park (wake set) */
+    _Atomic bool stopping; /* md_http_stop has begun: park no more */
+    _Atomic long conns;    /* connections open */
     unsigned port;
 };
 
@@ -261,8 +261,8 @@ static enum MHD_Result park(struct md_http *h, struct MHD_Connection *c, struct 
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload, size_t *upload_size, void **req_ctx)
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **req_ctx)
 {
     struct md_http *h = cls;
     struct conn *cs = *req_ctx;
@@ -298,8 +298,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 char msg[128];
 
                 init_resp(&resp, cs);
-                snprintf(msg, sizeof(msg), "request line and headers larger than the limit of "
-                         "%zu bytes", h->max_header);
+                snprintf(msg, sizeof(msg),
+                         "request line and headers larger than the limit of "
+                         "%zu bytes",
+                         h->max_header);
                 md_api_error_status(&resp, 431, msg);
                 return send_reply(h, c, cs, &resp);
             }
@@ -332,8 +334,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (cs->too_big) {
         char msg[128];
 
-        snprintf(msg, sizeof(msg), "request body larger than the limit of %zu bytes",
-                 h->max_body);
+        snprintf(msg, sizeof(msg), "request body larger than the limit of %zu bytes", h->max_body);
         md_api_error_status(&resp, 413, msg);
         return send_reply(h, c, cs, &resp);
     }
@@ -482,10 +483,9 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
         cfg->max_connections ? cfg->max_connections : 4096, MHD_OPTION_CONNECTION_TIMEOUT,
         cfg->idle_timeout_s ? cfg->idle_timeout_s : 60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        pool_bytes, MHD_OPTION_NOTIFY_CONNECTION,
-        on_connection, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_END);
+        pool_bytes, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, h, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        NULL, MHD_OPTION_END);
     if (h->d == NULL) {
         free(h);
         return md_err_set(err, MD_EIO, "cannot listen on %s: %s", cfg->listen,

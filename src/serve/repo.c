@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 
 #define MODEL_YAML "model.yaml"
-#define YAML_MAX (4u * 1024 * 1024)
+#define YAML_MAX   (4u * 1024 * 1024)
 
 /* What a file looked like when last read: a change in any field means reload. */
 struct sig {
@@ -33,24 +33,24 @@ struct sig {
 struct vrec {
     int64_t number;
     enum md_version_state state;
-    bool failed;           /* a load was tried and failed */
+    bool failed; /* a load was tried and failed */
     char reason[256];
-    struct sig sig;        /* of the artifact when loaded or tried */
-    uint64_t yaml_gen;     /* model.yaml generation it was loaded or tried with */
+    struct sig sig;          /* of the artifact when loaded or tried */
+    uint64_t yaml_gen;       /* model.yaml generation it was loaded or tried with */
     struct md_version *live; /* one reference, when READY */
 };
 
 struct mentry {
     char *name;
-    struct vrec *recs;     /* sorted by number; guarded by the rwlock */
+    struct vrec *recs; /* sorted by number; guarded by the rwlock */
     size_t n_recs;
-    bool unloaded;         /* explicitly unloaded: scans leave it alone */
-    bool seen;             /* scratch for a full scan */
-    char reason[256];      /* model-level problem, "" if none */
-    char *yaml;            /* last good model.yaml text */
+    bool unloaded;    /* explicitly unloaded: scans leave it alone */
+    bool seen;        /* scratch for a full scan */
+    char reason[256]; /* model-level problem, "" if none */
+    char *yaml;       /* last good model.yaml text */
     size_t yaml_len;
     struct sig yaml_sig;
-    uint64_t yaml_gen;     /* bumped when the text changes */
+    uint64_t yaml_gen; /* bumped when the text changes */
 };
 
 struct md_repo {
@@ -220,8 +220,7 @@ static void remove_entry(struct md_repo *r, struct mentry *e)
     pthread_rwlock_wrlock(&r->lock);
     for (i = 0; i < r->n_models; i++) {
         if (r->models[i] == e) {
-            memmove(r->models + i, r->models + i + 1,
-                    (r->n_models - i - 1) * sizeof(*r->models));
+            memmove(r->models + i, r->models + i + 1, (r->n_models - i - 1) * sizeof(*r->models));
             r->n_models--;
             break;
         }
@@ -376,8 +375,7 @@ static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md
     md_err_clear(&lerr);
     if (!stat_sig(ypath, &ysig)) {
         snprintf(e->reason, sizeof(e->reason), "model.yaml: %s", strerror(errno));
-        md_log_kv(MD_LOG_ERROR, "model not loadable", "model", e->name, "reason", e->reason,
-                  NULL);
+        md_log_kv(MD_LOG_ERROR, "model not loadable", "model", e->name, "reason", e->reason, NULL);
         return md_err_set(err, MD_EINVAL, "model '%s': %s", e->name, e->reason);
     }
     if (e->yaml == NULL || !sig_eq(&ysig, &e->yaml_sig)) {
@@ -393,8 +391,8 @@ static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md
         if (rc != MD_OK) {
             snprintf(e->reason, sizeof(e->reason), "model.yaml: %s", lerr.msg);
             e->yaml_sig = ysig;
-            md_log_kv(MD_LOG_ERROR, "model.yaml rejected; serving versions kept", "model",
-                      e->name, "reason", e->reason, NULL);
+            md_log_kv(MD_LOG_ERROR, "model.yaml rejected; serving versions kept", "model", e->name,
+                      "reason", e->reason, NULL);
             return md_err_set(err, MD_EINVAL, "model '%s': %s", e->name, e->reason);
         }
         if (e->yaml == NULL || e->yaml_len != len || memcmp(e->yaml, text, len) != 0)
@@ -492,14 +490,15 @@ static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md
                       "reason", lerr.msg, NULL);
         }
         if (first_fail[0] == '\0')
-            snprintf(first_fail, sizeof(first_fail), "version %lld: %s", (long long)num,
-                     lerr.msg);
+            snprintf(first_fail, sizeof(first_fail), "version %lld: %s", (long long)num, lerr.msg);
         if (old != NULL && old->live != NULL) {
             /* Changed files that do not load: keep serving what loaded before. */
             *nr = *old;
             md_version_ref(nr->live);
-            snprintf(nr->reason, sizeof(nr->reason), "reload failed, previous files still "
-                     "serving: %s", lerr.msg);
+            snprintf(nr->reason, sizeof(nr->reason),
+                     "reload failed, previous files still "
+                     "serving: %s",
+                     lerr.msg);
             nr->sig = asig;
             nr->yaml_gen = e->yaml_gen;
             loaded++;
@@ -636,8 +635,8 @@ int md_repo_scan(struct md_repo *r)
     free(job.list);
     for (i = 0; i < r->n_models;) {
         if (!r->models[i]->seen) {
-            md_log_kv(MD_LOG_INFO, "model removed from the repository", "model",
-                      r->models[i]->name, NULL);
+            md_log_kv(MD_LOG_INFO, "model removed from the repository", "model", r->models[i]->name,
+                      NULL);
             remove_entry(r, r->models[i]);
             continue;
         }

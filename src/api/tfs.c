@@ -435,9 +435,8 @@ static int rows_2d(const struct md_contract *c, const struct md_jnode *list, str
 
         if (row->type != MD_J_ARRAY || row->n != width)
             return md_err_set(err, MD_EINVAL,
-                              "%s[%zu]: expected a list of %zu values like the "
-                              "first row",
-                              what, i, width);
+                              "%s[%zu]: expected a list of %zu values like the first row", what, i,
+                              width);
         if (md_jdom_is_packed(row)) {
             rc = put_packed(t, i * width, row, a, &where, err);
             if (rc != MD_OK)
@@ -474,10 +473,9 @@ static int rows_named(const struct md_contract *c, const struct md_jnode *list, 
     i = 0;
     for (row = list->child; row != NULL; row = row->next, i++) {
         if (row->type != MD_J_OBJECT)
-            return md_err_set(err, MD_EINVAL,
-                              "instances[%zu]: expected an object of named "
-                              "features like the first row",
-                              i);
+            return md_err_set(
+                err, MD_EINVAL,
+                "instances[%zu]: expected an object of named features like the first row", i);
         for (m = row->child; m != NULL; m = m->next) {
             char *key = md_arena_strndup(a, m->key, m->key_len);
 
@@ -556,8 +554,7 @@ static int decode_inputs(const struct md_contract *c, const struct md_jnode *roo
     }
     if (inst != NULL && inp != NULL)
         return md_err_set(err, MD_EINVAL,
-                          "JSON Value: expecting only one of 'inputs' or "
-                          "'instances' keys");
+                          "JSON Value: expecting only one of 'inputs' or 'instances' keys");
     if (inst == NULL && inp == NULL)
         return md_err_set(err, MD_EINVAL, "Missing 'inputs' or 'instances' key");
     *rows = inst != NULL;

@@ -896,7 +896,7 @@ static int load_booster(struct trees *m, const struct md_jnode *learner,
     if (num_trees > 0 && md_jdom_is_packed(trees))
         return FAIL(MD_ECORRUPT, "trees[0]: a number, expected an object");
     m->n_trees = (size_t)num_trees;
-    *order = md_calloc(m->n_trees + 1, sizeof(**order));
+    *order = md_calloc(m->n_trees + 1, sizeof(const struct md_jnode *));
     *group_out = md_calloc(m->n_trees + 1, sizeof(**group_out));
     if (*order == NULL || *group_out == NULL)
         return FAIL(MD_ENOMEM, "trees: no memory for %zu trees", m->n_trees);

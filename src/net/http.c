@@ -64,39 +64,40 @@ struct md_http {
     unsigned port;
 };
 
+/* One step of xorshift128+ over the state s[0..1]. */
+static uint64_t xorshift128p(uint64_t s[2])
+{
+    uint64_t x = s[0];
+    uint64_t y = s[1];
+
+    s[0] = y;
+    x ^= x << 23;
+    s[1] = x ^ y ^ (x >> 17) ^ (y >> 26);
+    return s[1] + y;
+}
+
 /* Request ids: 128 random-looking bits as 32 hex digits, from a per-thread
  * generator seeded by getrandom (no syscall per request). */
 static void make_id(char *out)
 {
-    static _Thread_local uint64_t s0, s1;
+    static _Thread_local uint64_t s[2];
     static const char hex[] = "0123456789abcdef";
     uint64_t a;
     uint64_t b;
     int i;
 
-    if (s0 == 0 && s1 == 0) {
+    if (s[0] == 0 && s[1] == 0) {
         uint64_t seed[2] = {0, 0};
 
         if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) {
             seed[0] = md_now_ns();
             seed[1] = (uint64_t)(uintptr_t)&seed ^ 0x9e3779b97f4a7c15u;
         }
-        s0 = seed[0] | 1;
-        s1 = seed[1];
+        s[0] = seed[0] | 1;
+        s[1] = seed[1];
     }
-    /* xorshift128+ twice */
-    for (i = 0; i < 2; i++) {
-        uint64_t x = s0;
-        uint64_t y = s1;
-
-        s0 = y;
-        x ^= x << 23;
-        s1 = x ^ y ^ (x >> 17) ^ (y >> 26);
-        if (i == 0)
-            a = s1 + y;
-        else
-            b = s1 + y;
-    }
+    a = xorshift128p(s);
+    b = xorshift128p(s);
     for (i = 0; i < 16; i++) {
         out[i] = hex[(a >> (60 - 4 * i)) & 15];
         out[16 + i] = hex[(b >> (60 - 4 * i)) & 15];
@@ -181,9 +182,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_ctx,
     }
     cs->in_request = false;
     /* Large requests give their memory back; small ones keep it for the next. */
-    if (cs->body.cap > 1024 * 1024)
+    if (cs->body.cap > (size_t)1 << 20)
         md_buf_release(&cs->body);
-    if (cs->reply.cap > 1024 * 1024)
+    if (cs->reply.cap > (size_t)1 << 20)
         md_buf_release(&cs->reply);
     md_arena_reset(&cs->arena);
     *req_ctx = NULL;
@@ -299,8 +300,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
                 init_resp(&resp, cs);
                 snprintf(msg, sizeof(msg),
-                         "request line and headers larger than the limit of "
-                         "%zu bytes",
+                         "request line and headers larger than the limit of %zu bytes",
                          h->max_header);
                 md_api_error_status(&resp, 431, msg);
                 return send_reply(h, c, cs, &resp);
@@ -392,7 +392,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     n = strlen(msg);
     while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
-    md_log_kv(MD_LOG_DEBUG, "http", "detail", msg, NULL);
+    md_log_kv(MD_LOG_DEBUG, "http", "detail", msg, MD_KV_END);
 }
 
 /* "HOST:PORT", "[V6]:PORT", ":PORT" -> a socket address. */
@@ -457,6 +457,7 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
     int rc;
 
     *out = NULL;
+    memset(&ss, 0, sizeof(ss));
     rc = resolve(cfg->listen, &ss, &sslen, err);
     if (rc != MD_OK)
         return rc;
@@ -504,7 +505,7 @@ unsigned md_http_port(const struct md_http *h)
 
 void md_http_stop(struct md_http *h, unsigned drain_ms)
 {
-    struct timespec ts = {0, 5 * 1000 * 1000};
+    struct timespec ts = {0, 5000000L}; /* 5 ms */
     unsigned waited = 0;
 
     if (h == NULL)

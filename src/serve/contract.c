@@ -1264,9 +1264,7 @@ static int parse_preferred(struct pctx *x, const yaml_node_t *n, struct md_batch
             return fail(x, ip, "%" PRId64 " is above max_batch_size %zu", v, b->max_batch_size);
         if (i > 0 && (size_t)v <= b->preferred[i - 1])
             return fail(x, ip,
-                        "%" PRId64 " is not above the size before it (sizes ascend, "
-                        "each once)",
-                        v);
+                        "%" PRId64 " is not above the size before it (sizes ascend, each once)", v);
         b->preferred[i] = (size_t)v;
     }
     b->n_preferred = count;
@@ -1332,8 +1330,8 @@ static int parse_running(struct pctx *x, const yaml_node_t *batching, const yaml
     if (instances != NULL) {
         if (batching == NULL)
             return fail(x, "instances",
-                        "only with dynamic_batching (without it every "
-                        "request runs on its own HTTP thread)");
+                        "only with dynamic_batching (without it every request runs on its own HTTP "
+                        "thread)");
         rc = want_int_in(x, instances, "instances", 1, MD_BATCH_MAX_INSTANCES, &i);
         if (rc != MD_OK)
             return rc;

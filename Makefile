@@ -1,6 +1,7 @@
 # modeld: one GNU Makefile. `make` builds build/modeld and build/modelctl;
-# `make test` runs unit, integration and fuzz-replay suites, then all again
-# under ASan+UBSan, and ends with one "N passed, N failed" line.
+# `make test` runs unit, integration and fuzz-replay suites, the format and
+# lint checks, then the unit and integration suites again under ASan+UBSan,
+# and ends with one "N passed, N failed" line.
 
 PREFIX    ?= /usr/local
 CC        ?= gcc
@@ -98,12 +99,13 @@ fuzz: $(BUILD)/fuzz/fuzz_$(FUZZ)
 check-layers:
 	@sh scripts/check-layers.sh
 
+# Both run by scripts/test.sh too; scripts/lint.sh holds the file lists and flags.
 format-check:
-	@clang-format --dry-run --Werror $(SRC) $(CLI_SRC) $(wildcard src/*/*.h) src/main.c
+	@sh scripts/lint.sh format
 
 lint:
-	cppcheck --enable=warning,performance,portability --error-exitcode=1 --inline-suppr --std=c11 -D_GNU_SOURCE -Isrc src cli
-	clang-tidy --quiet $(SRC) $(CLI_SRC) -- -std=c11 -D_GNU_SOURCE -Isrc
+	@sh scripts/lint.sh cppcheck
+	@sh scripts/lint.sh tidy
 
 bench: all
 	@sh bench/all.sh

@@ -7,7 +7,8 @@ set -eu
 pkgs="make gcc pkg-config libmicrohttpd-dev libjansson-dev libyaml-dev libxgboost-dev
       libcurl4-openssl-dev"
 case "${1:-}" in
-test) pkgs="$pkgs libcmocka-dev clang libclang-rt-14-dev prometheus python3 curl" ;;
+test) pkgs="$pkgs libcmocka-dev clang libclang-rt-14-dev prometheus python3 curl clang-format
+           clang-tidy cppcheck" ;;
 bench) pkgs="$pkgs libcmocka-dev clang wrk python3 python3-fastapi python3-uvicorn
              python3-xgboost python3-numpy" ;;
 esac

@@ -1,9 +1,11 @@
 #!/bin/sh
 # The whole test suite: unit tests (cmocka), integration tests (a real daemon
-# over HTTP on 127.0.0.1), a short run of every fuzz target over its seed
-# corpus, then the unit and integration tests again built with ASan+UBSan.
+# over HTTP on 127.0.0.1), the layer check, clang-format, cppcheck and
+# clang-tidy over src/ and cli/ (scripts/lint.sh; a finding is a failure), a
+# short run of every fuzz target over its seed corpus, then the unit and
+# integration tests again built with ASan+UBSan.
 # Ends with one "N passed, N failed" line; exits non-zero on any failure.
-#   QUICK=1      skip tests tagged slow
+#   QUICK=1      skip tests tagged slow, and clang-tidy (about a minute)
 #   SKIP_ASAN=1  skip the sanitizer pass
 #   FUZZ_SECS=N  seconds of fuzzing per target after the corpus replay (default 5)
 set -u
@@ -69,6 +71,18 @@ echo "== integration"
 integration build
 echo "== layers"
 if sh scripts/check-layers.sh; then add 1 0; echo "ok   layer check"; else add 0 1; echo "FAIL layer check"; fi
+echo "== lint"
+# One check per tool: clean counts as one pass, any finding as one failure.
+lint() {
+    if sh scripts/lint.sh "$1" >"$log" 2>&1; then
+        add 1 0; echo "ok   $2"
+    else
+        add 0 1; echo "FAIL $2"; head -80 "$log"
+    fi
+}
+lint format clang-format
+lint cppcheck cppcheck
+if [ "${QUICK:-0}" = 1 ]; then echo "skip clang-tidy (quick)"; else lint tidy clang-tidy; fi
 echo "== fuzz"
 if make -j"$JOBS" test-fuzz >"$log" 2>&1; then fuzz; else cat "$log" | tail -30; add 0 1; fi
 if [ "${SKIP_ASAN:-0}" != 1 ]; then

@@ -73,8 +73,21 @@ static int parse_ulong(const char *flag, const char *s, unsigned long max, unsig
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-    enum { O_REPO = 256, O_LISTEN, O_DATA, O_POLL, O_THREADS, O_BODY, O_CONN, O_IDLE, O_HEADER, O_DRAIN,
-           O_LOG, O_VERSION, O_HELP };
+    enum {
+        O_REPO = 256,
+        O_LISTEN,
+        O_DATA,
+        O_POLL,
+        O_THREADS,
+        O_BODY,
+        O_CONN,
+        O_IDLE,
+        O_HEADER,
+        O_DRAIN,
+        O_LOG,
+        O_VERSION,
+        O_HELP
+    };
     static const struct option longopts[] = {
         {"repo", required_argument, NULL, O_REPO},
         {"listen", required_argument, NULL, O_LISTEN},
@@ -139,8 +152,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
         case O_LOG:
             level = md_log_parse_level(optarg);
             if (level < 0) {
-                fprintf(stderr, "modeld: --log-level: '%s' is not one of debug, info, warn, "
-                        "error, off\n", optarg);
+                fprintf(stderr,
+                        "modeld: --log-level: '%s' is not one of debug, info, warn, error, off\n",
+                        optarg);
                 bad = -1;
             } else {
                 md_log_set_level((enum md_log_level)level);
@@ -191,11 +205,11 @@ int main(int argc, char **argv)
 
     if (mkdir(o.data, 0750) != 0 && errno != EEXIST) {
         md_log_kv(MD_LOG_ERROR, "cannot create the data directory", "dir", o.data, "reason",
-                  strerror(errno), NULL);
+                  strerror(errno), MD_KV_END);
         return 1;
     }
     if (md_repo_open(o.repo, &repo, &err) != MD_OK) {
-        md_log_kv(MD_LOG_ERROR, "cannot open the model repository", "reason", err.msg, NULL);
+        md_log_kv(MD_LOG_ERROR, "cannot open the model repository", "reason", err.msg, MD_KV_END);
         return 1;
     }
     api = calloc(1, sizeof(*api));
@@ -212,14 +226,14 @@ int main(int argc, char **argv)
     hc.idle_timeout_s = (unsigned)o.idle_s;
     hc.max_header_bytes = o.max_header;
     if (md_http_start(&hc, api, &http, &err) != MD_OK) {
-        md_log_kv(MD_LOG_ERROR, "cannot start the HTTP server", "reason", err.msg, NULL);
+        md_log_kv(MD_LOG_ERROR, "cannot start the HTTP server", "reason", err.msg, MD_KV_END);
         md_repo_free(repo);
         free(api);
         return 1;
     }
     snprintf(port, sizeof(port), "%u", md_http_port(http));
-    md_log_kv(MD_LOG_INFO, "listening", "address", o.listen, "port", port, "version",
-              MD_VERSION, NULL);
+    md_log_kv(MD_LOG_INFO, "listening", "address", o.listen, "port", port, "version", MD_VERSION,
+              MD_KV_END);
     failed = md_repo_scan(repo);
     atomic_store(&api->ready, true);
     {
@@ -228,11 +242,11 @@ int main(int argc, char **argv)
 
         snprintf(nmodels, sizeof(nmodels), "%zu", md_repo_ready_models(repo));
         snprintf(nfailed, sizeof(nfailed), "%d", failed);
-        md_log_kv(MD_LOG_INFO, "ready", "models_ready", nmodels, "versions_failed", nfailed,
-                  "repo", o.repo, NULL);
+        md_log_kv(MD_LOG_INFO, "ready", "models_ready", nmodels, "versions_failed", nfailed, "repo",
+                  o.repo, MD_KV_END);
     }
     if (md_control_start(repo, (unsigned)o.poll_s, &ctl, &err) != MD_OK)
-        md_log_kv(MD_LOG_ERROR, "control loop not started", "reason", err.msg, NULL);
+        md_log_kv(MD_LOG_ERROR, "control loop not started", "reason", err.msg, MD_KV_END);
 
     for (;;) {
         if (sigwait(&sigs, &sig) != 0)
@@ -245,7 +259,7 @@ int main(int argc, char **argv)
         break;
     }
     md_log_kv(MD_LOG_INFO, "shutting down", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM",
-              NULL);
+              MD_KV_END);
     atomic_store(&api->draining, true);
     md_control_stop(ctl);
     md_http_stop(http, (unsigned)o.drain_s * 1000);

@@ -30,52 +30,52 @@ enum md_api_family {
 extern const int md_api_codes[MD_API_CODES];
 
 struct md_api {
-    struct md_repo *repo;          /* borrowed */
-    const char *name;              /* "modeld" */
-    const char *version;           /* build version */
-    _Atomic bool ready;            /* the first repository scan has finished */
-    _Atomic bool draining;         /* shutting down: ready is false */
-    int64_t started_ms;            /* wall clock at start */
+    struct md_repo *repo;  /* borrowed */
+    const char *name;      /* "modeld" */
+    const char *version;   /* build version */
+    _Atomic bool ready;    /* the first repository scan has finished */
+    _Atomic bool draining; /* shutting down: ready is false */
+    int64_t started_ms;    /* wall clock at start */
     _Atomic uint64_t http[MD_API_FAMILIES][MD_API_CODES + 1]; /* requests by family and code */
 };
 
 /* What the HTTP layer hands a handler. Memory is the request's arena. */
 struct md_api_req {
-    const char *method;            /* "GET", "POST", ... */
-    const char *path;              /* percent-decoded path, no query */
-    const char *body;              /* NUL-terminated; body_len bytes */
+    const char *method; /* "GET", "POST", ... */
+    const char *path;   /* percent-decoded path, no query */
+    const char *body;   /* NUL-terminated; body_len bytes */
     size_t body_len;
-    struct md_arena *arena;        /* dropped after the response is sent */
-    const char *request_id;        /* this request's id */
-    uint64_t start_ns;             /* when the request arrived */
+    struct md_arena *arena;                              /* dropped after the response is sent */
+    const char *request_id;                              /* this request's id */
+    uint64_t start_ns;                                   /* when the request arrived */
     const char *(*header)(void *conn, const char *name); /* a request header or NULL */
-    void *conn;                    /* private: for header() */
-    void (*wake)(void *wake_ctx);  /* NULL, or the HTTP layer can park this request: see
-                                      md_api_park */
-    void *wake_ctx;                /* private: for wake() */
+    void *conn;                                          /* private: for header() */
+    void (*wake)(void *wake_ctx); /* NULL, or the HTTP layer can park this request: see
+                                     md_api_park */
+    void *wake_ctx;               /* private: for wake() */
 };
 
 struct md_api_resp {
-    int status;                    /* HTTP status; 200 by default */
-    struct md_buf *body;           /* owned by the connection; reset before the call */
-    const char *content_type;      /* default application/json */
-    char retry_after[16];          /* "" or seconds for Retry-After */
-    const char *allow;             /* Allow header for a 405, or NULL */
-    enum md_api_family family;     /* for the request counters */
-    size_t json_len;               /* 0; or the body is json_len bytes of JSON followed by
-                                      binary tensor data, sent with the header
-                                      Inference-Header-Content-Length: json_len */
-    void *resume;                  /* NULL on a request's first call; after a park, the
-                                      state the handler parked with */
-    void (*drop)(void *state);     /* set by md_api_park */
-    bool parked;                   /* set by md_api_park: no answer yet */
+    int status;                /* HTTP status; 200 by default */
+    struct md_buf *body;       /* owned by the connection; reset before the call */
+    const char *content_type;  /* default application/json */
+    char retry_after[16];      /* "" or seconds for Retry-After */
+    const char *allow;         /* Allow header for a 405, or NULL */
+    enum md_api_family family; /* for the request counters */
+    size_t json_len;           /* 0; or the body is json_len bytes of JSON followed by
+                                  binary tensor data, sent with the header
+                                  Inference-Header-Content-Length: json_len */
+    void *resume;              /* NULL on a request's first call; after a park, the
+                                  state the handler parked with */
+    void (*drop)(void *state); /* set by md_api_park */
+    bool parked;               /* set by md_api_park: no answer yet */
 };
 
 /* A parsed route: which handler, and the names in the path. */
 struct md_route {
-    const char *model;             /* NULL when the path has none; arena memory */
-    const char *version;           /* NULL when absent */
-    const char *label;             /* TF Serving version label, or NULL */
+    const char *model;   /* NULL when the path has none; arena memory */
+    const char *version; /* NULL when absent */
+    const char *label;   /* TF Serving version label, or NULL */
 };
 
 /* Maps an error code to its HTTP status (the only such table). */

@@ -23,8 +23,8 @@ static void put_u64(struct prom_ctx *ctx, uint64_t v)
 
 static void put_labels(struct prom_ctx *ctx, const struct md_repo_row *row)
 {
-    ctx->rc |= md_buf_printf(ctx->b, "{model=\"%s\",version=\"%s\"", row->model,
-                             row->live->version_str);
+    ctx->rc |=
+        md_buf_printf(ctx->b, "{model=\"%s\",version=\"%s\"", row->model, row->live->version_str);
 }
 
 static void put_histogram(struct prom_ctx *ctx, const char *name, const struct md_repo_row *row,
@@ -139,8 +139,8 @@ static void version_family(void *vctx, const struct md_repo_row *row)
     case 6:
         PUT("modeld_last_inference_timestamp_seconds");
         put_labels(ctx, row);
-        ctx->rc |= md_buf_printf(ctx->b, "} %.3f\n",
-                                 (double)atomic_load(&s->last_inference_ms) / 1000.0);
+        ctx->rc |=
+            md_buf_printf(ctx->b, "} %.3f\n", (double)atomic_load(&s->last_inference_ms) / 1000.0);
         break;
     case 7:
         PUT("modeld_model_version_ready");
@@ -159,8 +159,7 @@ static void version_family(void *vctx, const struct md_repo_row *row)
         if (row->live->batcher != NULL) {
             PUT("modeld_queue_depth");
             put_labels(ctx, row);
-            ctx->rc |= md_buf_printf(ctx->b, "} %lld\n",
-                                     (long long)atomic_load(&s->queue_depth));
+            ctx->rc |= md_buf_printf(ctx->b, "} %lld\n", (long long)atomic_load(&s->queue_depth));
         }
         break;
     default:
@@ -218,8 +217,8 @@ void md_prom_metrics(struct md_api *api, struct md_api_req *req, struct md_api_r
     ctx->rc |= md_buf_printf(c.b, "modeld_build_info{version=\"%s\"} 1\n", api->version);
     PUT("# HELP modeld_start_time_seconds Start time of the process since the epoch.\n"
         "# TYPE modeld_start_time_seconds gauge\n");
-    ctx->rc |= md_buf_printf(c.b, "modeld_start_time_seconds %.3f\n",
-                             (double)api->started_ms / 1000.0);
+    ctx->rc |=
+        md_buf_printf(c.b, "modeld_start_time_seconds %.3f\n", (double)api->started_ms / 1000.0);
     md_repo_foreach(api->repo, count_versions, &versions);
     PUT("# HELP modeld_models_loaded Models with at least one ready version.\n"
         "# TYPE modeld_models_loaded gauge\n");
@@ -236,13 +235,11 @@ void md_prom_metrics(struct md_api *api, struct md_api_req *req, struct md_api_r
             if (n == 0)
                 continue;
             if (j < MD_API_CODES)
-                ctx->rc |= md_buf_printf(c.b,
-                                         "modeld_http_requests_total{api=\"%s\",code=\"%d\"} ",
+                ctx->rc |= md_buf_printf(c.b, "modeld_http_requests_total{api=\"%s\",code=\"%d\"} ",
                                          family_names[i], md_api_codes[j]);
             else
                 ctx->rc |= md_buf_printf(
-                    c.b, "modeld_http_requests_total{api=\"%s\",code=\"other\"} ",
-                    family_names[i]);
+                    c.b, "modeld_http_requests_total{api=\"%s\",code=\"other\"} ", family_names[i]);
             put_u64(ctx, n);
             PUT("\n");
         }

@@ -4,7 +4,10 @@
  * serving_default signature made from the model contract) and :predict in
  * both the row ("instances") and columnar ("inputs") formats. Bodies are read
  * with the strict parser in its NaN/Infinity mode, as TF Serving accepts those
- * tokens.
+ * tokens, and with packed numeric arrays: a row or column of plain numbers is
+ * one node whose values were converted while parsing, so a large request
+ * costs no node per number. Whatever is packed decodes exactly as it would
+ * element by element: the same values, the same first error and message.
  */
 #include "api/tfs.h"
 #include "api/handlers.h"
@@ -17,7 +20,7 @@
 
 #define MAX_COLUMNS 10000
 
-#define PUT(s) (*rc |= md_buf_puts(b, (s)))
+#define PUT(s)    (*rc |= md_buf_puts(b, (s)))
 #define PUTSTR(s) (*rc |= md_buf_json_str(b, (s), strlen(s)))
 
 static const char *tf_state(enum md_version_state s)
@@ -235,14 +238,59 @@ static int b64_decode(const char *s, size_t n, struct md_arena *a, struct md_byt
     return MD_OK;
 }
 
+/*
+ * Where a value sits in the body, for its message; made into text only when
+ * a message needs it.
+ */
+struct where {
+    enum { AT_CELL, AT_FEATURE, AT_COLUMN } kind;
+    const char *what; /* AT_CELL: "instances" or "inputs" */
+    const char *name; /* AT_FEATURE, AT_COLUMN: the feature */
+    size_t i;         /* the row */
+    size_t j;         /* AT_CELL: the column */
+};
+
+/* "instances[i][j]", "instances[i] feature 'f'" or "inputs 'f'[i]", in buf. */
+static const char *where_str(const struct where *w, char *buf, size_t size)
+{
+    switch (w->kind) {
+    case AT_CELL:
+        /* Room for 96 characters, as ever: a longer text is cut there. */
+        snprintf(buf, size < 96 ? size : 96, "%s[%zu][%zu]", w->what, w->i, w->j);
+        break;
+    case AT_FEATURE:
+        snprintf(buf, size, "instances[%zu] feature '%s'", w->i, w->name);
+        break;
+    default:
+        snprintf(buf, size, "inputs '%s'[%zu]", w->name, w->i);
+        break;
+    }
+    return buf;
+}
+
+/* "<where>: <what>" as an MD_EINVAL. */
+static int bad_value(const struct where *w, const char *what, struct md_err *err)
+{
+    char buf[200];
+
+    return md_err_set(err, MD_EINVAL, "%s: %s", where_str(w, buf, sizeof(buf)), what);
+}
+
 /* Writes one JSON value into element i of t (dtype already set). */
 static int put_value(struct md_tensor *t, size_t i, const struct md_jnode *n, struct md_arena *a,
-                     const char *where, struct md_err *err)
+                     const struct where *where, struct md_err *err)
 {
+    struct md_jnode one;
+    const char *cursor = NULL;
     int64_t iv;
 
-    if (n != NULL && n->type == MD_J_ARRAY && n->n == 1)
-        n = n->child; /* a one-element list per row: [v] */
+    if (n != NULL && n->type == MD_J_ARRAY && n->n == 1) {
+        /* A one-element list per row: [v]; [number] is packed. */
+        if (md_jdom_is_packed(n))
+            n = md_jdom_packed_next(n, &cursor, &one) ? &one : NULL;
+        else
+            n = n->child;
+    }
     if (n == NULL || n->type == MD_J_NULL) {
         if (t->missing == NULL) {
             t->missing = md_arena_calloc(a, t->count, 1);
@@ -259,24 +307,24 @@ static int put_value(struct md_tensor *t, size_t i, const struct md_jnode *n, st
     switch (t->dtype) {
     case MD_DT_FP32:
         if (md_jdom_f32(n, &((float *)t->data)[i]) != MD_OK)
-            return md_err_set(err, MD_EINVAL, "%s: not of expected type: float", where);
+            return bad_value(where, "not of expected type: float", err);
         return MD_OK;
     case MD_DT_FP64:
         if (md_jdom_f64(n, &((double *)t->data)[i]) != MD_OK)
-            return md_err_set(err, MD_EINVAL, "%s: not of expected type: double", where);
+            return bad_value(where, "not of expected type: double", err);
         return MD_OK;
     case MD_DT_INT32:
         if (md_jdom_i64(n, &iv) != MD_OK || iv < INT32_MIN || iv > INT32_MAX)
-            return md_err_set(err, MD_EINVAL, "%s: not of expected type: int32", where);
+            return bad_value(where, "not of expected type: int32", err);
         ((int32_t *)t->data)[i] = (int32_t)iv;
         return MD_OK;
     case MD_DT_INT64:
         if (md_jdom_i64(n, &((int64_t *)t->data)[i]) != MD_OK)
-            return md_err_set(err, MD_EINVAL, "%s: not of expected type: int64", where);
+            return bad_value(where, "not of expected type: int64", err);
         return MD_OK;
     case MD_DT_BOOL:
         if (n->type != MD_J_TRUE && n->type != MD_J_FALSE)
-            return md_err_set(err, MD_EINVAL, "%s: not of expected type: bool", where);
+            return bad_value(where, "not of expected type: bool", err);
         ((uint8_t *)t->data)[i] = n->type == MD_J_TRUE;
         return MD_OK;
     case MD_DT_BYTES: {
@@ -294,14 +342,48 @@ static int put_value(struct md_tensor *t, size_t i, const struct md_jnode *n, st
             if (rc == MD_ETOOBIG)
                 return md_err_set(err, MD_ETOOBIG, "request too large");
             if (rc != MD_OK)
-                return md_err_set(err, MD_EINVAL, "%s: Unable to base64 decode", where);
+                return bad_value(where, "Unable to base64 decode", err);
             return MD_OK;
         }
-        return md_err_set(err, MD_EINVAL, "%s: not of expected type: string", where);
+        return bad_value(where, "not of expected type: string", err);
     }
     default:
-        return md_err_set(err, MD_EINVAL, "%s: unsupported datatype", where);
+        return bad_value(where, "unsupported datatype", err);
     }
+}
+
+/*
+ * The numbers of a packed array into t from element first on: FP32 and FP64
+ * straight from the values converted while parsing; other types, or a
+ * packed conversion that failed, element by element through put_value,
+ * which gives the value or the message the unpacked array would have.
+ * where->i (AT_COLUMN) or where->j (AT_CELL) counts the elements.
+ */
+static int put_packed(struct md_tensor *t, size_t first, const struct md_jnode *arr,
+                      struct md_arena *a, struct where *where, struct md_err *err)
+{
+    size_t *k = where->kind == AT_CELL ? &where->j : &where->i;
+    const char *cursor = NULL;
+    struct md_jnode num;
+    size_t bad;
+    int rc;
+
+    if (t->dtype == MD_DT_FP32 && md_jdom_packed_f32(arr, (float *)t->data + first, &bad) == MD_OK)
+        return MD_OK;
+    if (t->dtype == MD_DT_FP64 && md_jdom_packed_f64(arr, (double *)t->data + first, &bad) == MD_OK)
+        return MD_OK;
+    for (*k = 0; md_jdom_packed_next(arr, &cursor, &num); (*k)++) {
+        rc = put_value(t, first + *k, &num, a, where, err);
+        if (rc != MD_OK)
+            return rc;
+    }
+    return MD_OK;
+}
+
+/* The type of a non-empty array's first element (a packed array holds numbers). */
+static enum md_jtype first_type(const struct md_jnode *arr)
+{
+    return md_jdom_is_packed(arr) ? MD_J_NUMBER : arr->child->type;
 }
 
 static int new_tensor(struct md_tensor *t, const char *name, enum md_dtype dt, size_t rows,
@@ -349,16 +431,23 @@ static int rows_2d(const struct md_contract *c, const struct md_jnode *list, str
         return rc;
     for (row = list->child; row != NULL; row = row->next, i++) {
         const struct md_jnode *v;
-        char where[96];
+        struct where where = {AT_CELL, what, NULL, i, 0};
 
         if (row->type != MD_J_ARRAY || row->n != width)
-            return md_err_set(err, MD_EINVAL, "%s[%zu]: expected a list of %zu values like the "
-                              "first row", what, i, width);
+            return md_err_set(err, MD_EINVAL,
+                              "%s[%zu]: expected a list of %zu values like the first row", what, i,
+                              width);
+        if (md_jdom_is_packed(row)) {
+            rc = put_packed(t, i * width, row, a, &where, err);
+            if (rc != MD_OK)
+                return rc;
+            continue;
+        }
         for (v = row->child, j = 0; v != NULL; v = v->next, j++) {
             if (v->type == MD_J_ARRAY)
                 return md_err_set(err, MD_EINVAL, "%s[%zu][%zu]: expected a number", what, i, j);
-            snprintf(where, sizeof(where), "%s[%zu][%zu]", what, i, j);
-            rc = put_value(t, i * width + j, v, a, where, err);
+            where.j = j;
+            rc = put_value(t, i * width + j, v, a, &where, err);
             if (rc != MD_OK)
                 return rc;
         }
@@ -367,9 +456,8 @@ static int rows_2d(const struct md_contract *c, const struct md_jnode *list, str
 }
 
 /* Rows as objects of named features: one tensor per feature named anywhere. */
-static int rows_named(const struct md_contract *c, const struct md_jnode *list,
-                      struct md_arena *a, struct md_tensor **out, size_t *n_out,
-                      struct md_err *err)
+static int rows_named(const struct md_contract *c, const struct md_jnode *list, struct md_arena *a,
+                      struct md_tensor **out, size_t *n_out, struct md_err *err)
 {
     const struct md_jnode *row;
     const struct md_jnode *m;
@@ -385,8 +473,9 @@ static int rows_named(const struct md_contract *c, const struct md_jnode *list,
     i = 0;
     for (row = list->child; row != NULL; row = row->next, i++) {
         if (row->type != MD_J_OBJECT)
-            return md_err_set(err, MD_EINVAL, "instances[%zu]: expected an object of named "
-                              "features like the first row", i);
+            return md_err_set(
+                err, MD_EINVAL,
+                "instances[%zu]: expected an object of named features like the first row", i);
         for (m = row->child; m != NULL; m = m->next) {
             char *key = md_arena_strndup(a, m->key, m->key_len);
 
@@ -398,8 +487,7 @@ static int rows_named(const struct md_contract *c, const struct md_jnode *list,
             if (k < n)
                 continue;
             if (feature_dtype(c, key) == MD_DT_INVALID)
-                return md_err_set(err, MD_EINVAL, "instances[%zu]: unknown feature '%s'", i,
-                                  key);
+                return md_err_set(err, MD_EINVAL, "instances[%zu]: unknown feature '%s'", i, key);
             rc = new_tensor(&ts[n], key, feature_dtype(c, key), list->n, 0, a, err);
             if (rc != MD_OK)
                 return rc;
@@ -409,10 +497,9 @@ static int rows_named(const struct md_contract *c, const struct md_jnode *list,
     for (k = 0; k < n; k++) {
         i = 0;
         for (row = list->child; row != NULL; row = row->next, i++) {
-            char where[200];
+            struct where where = {AT_FEATURE, NULL, ts[k].name, i, 0};
 
-            snprintf(where, sizeof(where), "instances[%zu] feature '%s'", i, ts[k].name);
-            rc = put_value(&ts[k], i, md_jdom_get(row, ts[k].name), a, where, err);
+            rc = put_value(&ts[k], i, md_jdom_get(row, ts[k].name), a, &where, err);
             if (rc != MD_OK)
                 return rc;
         }
@@ -427,7 +514,7 @@ static int column(const struct md_contract *c, const char *name, const struct md
                   struct md_arena *a, struct md_tensor *t, struct md_err *err)
 {
     const struct md_jnode *v;
-    size_t i = 0;
+    struct where where = {AT_COLUMN, NULL, name, 0, 0};
     int rc;
 
     if (list->type != MD_J_ARRAY)
@@ -435,11 +522,10 @@ static int column(const struct md_contract *c, const char *name, const struct md
     rc = new_tensor(t, name, feature_dtype(c, name), list->n, 0, a, err);
     if (rc != MD_OK)
         return rc;
-    for (v = list->child; v != NULL; v = v->next, i++) {
-        char where[200];
-
-        snprintf(where, sizeof(where), "inputs '%s'[%zu]", name, i);
-        rc = put_value(t, i, v, a, where, err);
+    if (md_jdom_is_packed(list))
+        return put_packed(t, 0, list, a, &where, err);
+    for (v = list->child; v != NULL; v = v->next, where.i++) {
+        rc = put_value(t, where.i, v, a, &where, err);
         if (rc != MD_OK)
             return rc;
     }
@@ -467,8 +553,8 @@ static int decode_inputs(const struct md_contract *c, const struct md_jnode *roo
                               (int)(sig->len > 64 ? 64 : sig->len), sig->p);
     }
     if (inst != NULL && inp != NULL)
-        return md_err_set(err, MD_EINVAL, "JSON Value: expecting only one of 'inputs' or "
-                          "'instances' keys");
+        return md_err_set(err, MD_EINVAL,
+                          "JSON Value: expecting only one of 'inputs' or 'instances' keys");
     if (inst == NULL && inp == NULL)
         return md_err_set(err, MD_EINVAL, "Missing 'inputs' or 'instances' key");
     *rows = inst != NULL;
@@ -477,17 +563,18 @@ static int decode_inputs(const struct md_contract *c, const struct md_jnode *roo
             return md_err_set(err, MD_EINVAL, "'instances' must be a list");
         if (inst->n == 0)
             return md_err_set(err, MD_EINVAL, "No values in 'instances' array");
-        if (inst->child->type == MD_J_OBJECT)
+        if (first_type(inst) == MD_J_OBJECT)
             return rows_named(c, inst, a, out, n_out, err);
         ts = md_arena_calloc(a, 1, sizeof(*ts));
         if (ts == NULL)
             return md_err_set(err, MD_ETOOBIG, "request too large");
-        if (inst->child->type == MD_J_ARRAY)
+        if (first_type(inst) == MD_J_ARRAY)
             rc = rows_2d(c, inst, a, ts, "instances", err);
         else if (c->n_features == 1)
             rc = column(c, c->features[0].name, inst, a, ts, err);
         else
-            return md_err_set(err, MD_EINVAL, "instances: a model with %zu features takes "
+            return md_err_set(err, MD_EINVAL,
+                              "instances: a model with %zu features takes "
                               "objects of named features or lists in feature order",
                               c->n_features);
         *out = ts;
@@ -498,12 +585,13 @@ static int decode_inputs(const struct md_contract *c, const struct md_jnode *roo
         ts = md_arena_calloc(a, 1, sizeof(*ts));
         if (ts == NULL)
             return md_err_set(err, MD_ETOOBIG, "request too large");
-        if (inp->n > 0 && inp->child->type == MD_J_ARRAY)
+        if (inp->n > 0 && first_type(inp) == MD_J_ARRAY)
             rc = rows_2d(c, inp, a, ts, "inputs", err);
         else if (c->n_features == 1)
             rc = column(c, c->features[0].name, inp, a, ts, err);
         else
-            return md_err_set(err, MD_EINVAL, "inputs: expected an object of named features or "
+            return md_err_set(err, MD_EINVAL,
+                              "inputs: expected an object of named features or "
                               "a list of rows in feature order");
         *out = ts;
         *n_out = 1;
@@ -522,7 +610,7 @@ static int decode_inputs(const struct md_contract *c, const struct md_jnode *roo
         if (key == NULL)
             return md_err_set(err, MD_ETOOBIG, "request too large");
         if (strcmp(key, c->input_tensor) == 0 && m->type == MD_J_ARRAY && m->n > 0 &&
-            m->child->type == MD_J_ARRAY) {
+            first_type(m) == MD_J_ARRAY) {
             rc = rows_2d(c, m, a, &ts[n], "inputs", err);
         } else {
             if (feature_dtype(c, key) == MD_DT_INVALID)
@@ -550,7 +638,7 @@ int md_tfs_decode_predict(const struct md_contract *c, const char *body, size_t 
     *rows = true;
     if (len == 0)
         return md_err_set(err, MD_EINVAL, "JSON Parse error: The document is empty");
-    rc = md_jdom_parse(body, len, MD_JDOM_NANINF, a, &root, err);
+    rc = md_jdom_parse(body, len, MD_JDOM_NANINF | MD_JDOM_PACKED, a, &root, err);
     if (rc != MD_OK)
         return rc;
     if (root->type != MD_J_OBJECT)

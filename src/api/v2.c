@@ -13,10 +13,10 @@
 #include "util/fmt.h"
 
 /* Appends to resp->body; a failure (body limit) is remembered in *rc. */
-#define PUT(s) (*rc |= md_buf_puts(b, (s)))
+#define PUT(s)     (*rc |= md_buf_puts(b, (s)))
 #define PUTN(p, n) (*rc |= md_buf_append(b, (p), (n)))
-#define PUTSTR(s) (*rc |= md_buf_json_str(b, (s), strlen(s)))
-#define PUTI(v) (*rc |= md_buf_i64(b, (v)))
+#define PUTSTR(s)  (*rc |= md_buf_json_str(b, (s), strlen(s)))
+#define PUTI(v)    (*rc |= md_buf_i64(b, (v)))
 
 static void finish(struct md_api_resp *resp, int rc)
 {
@@ -63,6 +63,41 @@ void md_v2_ready(struct md_api *api, struct md_api_req *req, struct md_api_resp 
         md_api_error_status(resp, 500, "response too large");
 }
 
+/*
+ * The version rt names, for a model handler: MD_OK with a reference the
+ * caller drops, or the error answer written into resp (404 unknown, 503 not
+ * ready) and its code returned.
+ */
+static int acquire(struct md_api *api, const struct md_route *rt, struct md_api_resp *resp,
+                   struct md_version **v)
+{
+    struct md_err err;
+
+    if (md_repo_acquire(api->repo, rt->model, rt->version, v, &err) != MD_OK) {
+        md_api_error(resp, &err);
+        return err.code;
+    }
+    return MD_OK;
+}
+
+/*
+ * The prologue of the handlers that answer with an object about one model:
+ * acquire() and, on success, the answer's opening {"name":"<model>" in
+ * resp->body (a failed write is remembered in *rc, as PUT does).
+ */
+static int open_model(struct md_api *api, const struct md_route *rt, struct md_api_resp *resp,
+                      struct md_version **v, int *rc)
+{
+    struct md_buf *b = resp->body;
+    int st = acquire(api, rt, resp, v);
+
+    if (st != MD_OK)
+        return st;
+    PUT("{\"name\":");
+    PUTSTR(rt->model);
+    return MD_OK;
+}
+
 /* Collects the ready version numbers of one model, for metadata. */
 struct versions_ctx {
     const char *model;
@@ -97,7 +132,6 @@ void md_v2_model_metadata(struct md_api *api, const struct md_route *rt, struct 
 {
     struct md_buf *b = resp->body;
     struct md_version *v;
-    struct md_err err;
     struct versions_ctx vc;
     const struct md_contract *c;
     size_t i;
@@ -105,13 +139,9 @@ void md_v2_model_metadata(struct md_api *api, const struct md_route *rt, struct 
     int *rc = &r;
 
     MD_UNUSED(req);
-    if (md_repo_acquire(api->repo, rt->model, rt->version, &v, &err) != MD_OK) {
-        md_api_error(resp, &err);
+    if (open_model(api, rt, resp, &v, rc) != MD_OK)
         return;
-    }
     c = v->contract;
-    PUT("{\"name\":");
-    PUTSTR(c->name);
     PUT(",\"versions\":[");
     vc.model = c->name;
     vc.b = b;
@@ -152,17 +182,12 @@ void md_v2_model_ready(struct md_api *api, const struct md_route *rt, struct md_
 {
     struct md_buf *b = resp->body;
     struct md_version *v;
-    struct md_err err;
     int r = 0;
     int *rc = &r;
 
     MD_UNUSED(req);
-    if (md_repo_acquire(api->repo, rt->model, rt->version, &v, &err) != MD_OK) {
-        md_api_error(resp, &err);
+    if (open_model(api, rt, resp, &v, rc) != MD_OK)
         return;
-    }
-    PUT("{\"name\":");
-    PUTSTR(rt->model);
     if (rt->version != NULL) {
         PUT(",\"version\":");
         PUTSTR(v->version_str);
@@ -192,30 +217,66 @@ static const char *triton_type(enum md_dtype dt)
     }
 }
 
+/*
+ * A tensor's dims. Triton leaves the batch dimension out of dims when
+ * max_batch_size is above 0 (a client prepends it), so a batched model's
+ * rows are [width], an unbatched one's [-1,width].
+ */
+static void put_dims(struct md_buf *b, int *rc, bool batched, size_t width)
+{
+    PUT(batched ? "[" : "[-1,");
+    PUTI((int64_t)width);
+    PUT("]");
+}
+
+/*
+ * Triton's dynamic_batching and instance_group objects, for a model whose
+ * contract has dynamic_batching: the preferred sizes, the queue delay, the
+ * queue's bound (Triton's default_queue_policy.max_queue_size) and the
+ * number of batch workers as one CPU instance group.
+ */
+static void put_batching(struct md_buf *b, int *rc, const struct md_contract *c)
+{
+    size_t i;
+
+    PUT(",\"dynamic_batching\":{\"preferred_batch_size\":[");
+    for (i = 0; i < c->batching.n_preferred; i++) {
+        if (i > 0)
+            PUT(",");
+        PUTI((int64_t)c->batching.preferred[i]);
+    }
+    PUT("],\"max_queue_delay_microseconds\":");
+    PUTI((int64_t)c->batching.max_queue_delay_us);
+    PUT(",\"default_queue_policy\":{\"max_queue_size\":");
+    PUTI((int64_t)c->batching.max_queue_size);
+    PUT("}},\"instance_group\":[{\"kind\":\"KIND_CPU\",\"count\":");
+    PUTI((int64_t)c->instances);
+    PUT("}]");
+}
+
 void md_v2_model_config(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                         struct md_api_resp *resp)
 {
     struct md_buf *b = resp->body;
     struct md_version *v;
-    struct md_err err;
     const struct md_contract *c;
+    bool batched;
     size_t i;
     int r = 0;
     int *rc = &r;
 
     MD_UNUSED(req);
-    if (md_repo_acquire(api->repo, rt->model, rt->version, &v, &err) != MD_OK) {
-        md_api_error(resp, &err);
+    if (open_model(api, rt, resp, &v, rc) != MD_OK)
         return;
-    }
     c = v->contract;
-    PUT("{\"name\":");
-    PUTSTR(c->name);
+    batched = c->batching.enabled;
     PUT(",\"platform\":");
     PUTSTR(v->platform);
     PUT(",\"backend\":");
     PUTSTR(c->backend);
-    PUT(",\"max_batch_size\":0,\"task\":");
+    PUT(",\"max_batch_size\":");
+    PUTI(batched ? (int64_t)c->batching.max_batch_size : 0);
+    PUT(",\"task\":");
     PUTSTR(c->task == MD_TASK_CLASSIFICATION ? "classification" : "regression");
     if (c->task == MD_TASK_CLASSIFICATION) {
         PUT(",\"labels\":[");
@@ -234,7 +295,9 @@ void md_v2_model_config(struct md_api *api, const struct md_route *rt, struct md
         PUTSTR(f->name);
         PUT(",\"data_type\":");
         PUTSTR(triton_type(f->dtype));
-        PUT(",\"dims\":[-1,1],\"optional\":");
+        PUT(",\"dims\":");
+        put_dims(b, rc, batched, 1);
+        PUT(",\"optional\":");
         PUT(f->required ? "false" : "true");
         PUT("}");
     }
@@ -245,10 +308,13 @@ void md_v2_model_config(struct md_api *api, const struct md_route *rt, struct md
         PUT(",\"data_type\":");
         PUTSTR(triton_type(c->outputs[i].dtype));
         PUT(",\"dims\":");
-        put_output_shape(b, rc, v, &c->outputs[i]);
+        put_dims(b, rc, batched, md_infer_output_width(v, c->outputs[i].kind));
         PUT("}");
     }
-    PUT("],\"parameters\":{\"input_tensor\":{\"string_value\":");
+    PUT("]");
+    if (batched)
+        put_batching(b, rc, c);
+    PUT(",\"parameters\":{\"input_tensor\":{\"string_value\":");
     PUTSTR(c->input_tensor);
     PUT("},\"prepared_columns\":{\"string_value\":\"");
     {
@@ -294,14 +360,14 @@ static void stats_batch_size(void *vctx, size_t size, const struct md_batch_size
     PUT(ctx->n_sizes++ ? ",{\"batch_size\":" : "{\"batch_size\":");
     PUTI((int64_t)size);
     PUT(",");
-    put_duration(b, rc, "compute_input", n, atomic_load_explicit(&z->input_ns,
-                                                                  memory_order_relaxed));
+    put_duration(b, rc, "compute_input", n,
+                 atomic_load_explicit(&z->input_ns, memory_order_relaxed));
     PUT(",");
-    put_duration(b, rc, "compute_infer", n, atomic_load_explicit(&z->infer_ns,
-                                                                  memory_order_relaxed));
+    put_duration(b, rc, "compute_infer", n,
+                 atomic_load_explicit(&z->infer_ns, memory_order_relaxed));
     PUT(",");
-    put_duration(b, rc, "compute_output", n, atomic_load_explicit(&z->output_ns,
-                                                                   memory_order_relaxed));
+    put_duration(b, rc, "compute_output", n,
+                 atomic_load_explicit(&z->output_ns, memory_order_relaxed));
     PUT("}");
 }
 
@@ -356,15 +422,12 @@ void md_v2_model_stats(struct md_api *api, const struct md_route *rt, struct md_
 {
     struct stats_ctx ctx;
     struct md_version *v;
-    struct md_err err;
 
     MD_UNUSED(req);
     if (rt->model != NULL) {
         /* Unknown model or version: 404, as for metadata. */
-        if (md_repo_acquire(api->repo, rt->model, rt->version, &v, &err) != MD_OK) {
-            md_api_error(resp, &err);
+        if (acquire(api, rt, resp, &v) != MD_OK)
             return;
-        }
         md_version_unref(v);
     }
     ctx.model = rt->model;
@@ -566,8 +629,7 @@ static int check_outputs(const struct md_version *v, const struct md_infer_reque
         const struct md_output *o = md_infer_find_output(v, ir->outputs[i].name);
 
         if (o == NULL)
-            return md_err_set(err, MD_EINVAL,
-                              "unexpected inference output '%s' for model '%s'",
+            return md_err_set(err, MD_EINVAL, "unexpected inference output '%s' for model '%s'",
                               ir->outputs[i].name, v->model);
         if (ir->outputs[i].classification > 0 && o->kind == MD_OUT_LABEL)
             return md_err_set(err, MD_EINVAL,
@@ -640,8 +702,8 @@ static bool binary_output(const struct md_infer_request *ir, size_t i)
 
 /* A parked inference: what the call after the wake needs. */
 struct parked {
-    struct md_version *v;        /* the request's reference */
-    struct md_infer_request ir;  /* arena memory */
+    struct md_version *v;       /* the request's reference */
+    struct md_infer_request ir; /* arena memory */
     struct md_infer_call *call;
 };
 
@@ -659,13 +721,13 @@ static void drop_parked(void *state)
 
 /*
  * Decodes and runs the request; on the call after a park, collects the
- * outcome instead. *v is NULL when the model could not be acquired (err
- * says why), else the caller owns a reference. MD_EPENDING: parked (rows in
- * a batch queue, resp marked).
+ * outcome instead. *v is NULL when the model could not be acquired (resp
+ * then holds the error answer), else the caller owns a reference.
+ * MD_EPENDING: parked (rows in a batch queue, resp marked).
  */
 static int run_infer(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
-                     struct md_api_resp *resp, struct md_version **v,
-                     struct md_infer_request *ir, struct md_prediction *pred, struct md_err *err)
+                     struct md_api_resp *resp, struct md_version **v, struct md_infer_request *ir,
+                     struct md_prediction *pred, struct md_err *err)
 {
     struct parked *pk = resp->resume;
     struct md_infer_call *call;
@@ -677,10 +739,9 @@ static int run_infer(struct md_api *api, const struct md_route *rt, struct md_ap
         *ir = pk->ir;
         return md_infer_finish(pk->call, pred, err);
     }
-    if (md_repo_acquire(api->repo, rt->model, rt->version, v, err) != MD_OK) {
-        *v = NULL;
-        return err->code;
-    }
+    st = acquire(api, rt, resp, v);
+    if (st != MD_OK)
+        return st;
     st = decode_body(*v, req, ir, err);
     if (st == MD_OK)
         st = check_outputs(*v, ir, err);
@@ -722,10 +783,8 @@ void md_v2_infer(struct md_api *api, const struct md_route *rt, struct md_api_re
     st = run_infer(api, rt, req, resp, &v, &ir, &pred, &err);
     if (st == MD_EPENDING)
         return; /* parked: called again when its batch has run */
-    if (v == NULL) {
-        md_api_error(resp, &err);
-        return;
-    }
+    if (v == NULL)
+        return; /* answered by acquire() */
     if (st != MD_OK) {
         md_infer_account(v, &pred, st, md_now_ns() - req->start_ns);
         md_version_unref(v);

@@ -140,19 +140,74 @@ static void find_repeat(const char **names, size_t n, const char **dup)
         }
 }
 
-/* "[2,3]" into buf. */
-static const char *shape_str(const struct md_tensor *t, char *buf, size_t size)
+/* ------------------------------------------------------------------------
+ * Shapes and sizes, shared by the JSON, binary and raw decoders
+ * ------------------------------------------------------------------------ */
+
+/* Room for a shape as text: MD_TENSOR_MAX_DIMS numbers of up to 20 characters. */
+struct shape_text {
+    char s[MD_TENSOR_MAX_DIMS * 21 + 4];
+};
+
+/* t's shape as "[2,3]", in buf. */
+static const char *shape_str(const struct md_tensor *t, struct shape_text *buf)
 {
+    size_t size = sizeof(buf->s);
     size_t off = 0;
     int i;
 
-    off += (size_t)snprintf(buf, size, "[");
+    off += (size_t)snprintf(buf->s, size, "[");
     for (i = 0; i < t->ndim && off < size; i++)
-        off += (size_t)snprintf(buf + off, size - off, "%s%lld", i > 0 ? "," : "",
+        off += (size_t)snprintf(buf->s + off, size - off, "%s%lld", i > 0 ? "," : "",
                                 (long long)t->shape[i]);
     if (off < size)
-        snprintf(buf + off, size - off, "]");
-    return buf;
+        snprintf(buf->s + off, size - off, "]");
+    return buf->s;
+}
+
+/*
+ * t->count from t->shape[0..ndim) (each >= 0): 0 when a dimension is 0,
+ * else their product. False, t->count untouched, when that product is above
+ * MAX_ELEMENTS.
+ */
+static bool count_elements(struct md_tensor *t)
+{
+    uint64_t count = 1;
+    bool big = false;
+    int i;
+
+    for (i = 0; i < t->ndim; i++) {
+        if (t->shape[i] == 0) {
+            t->count = 0;
+            return true;
+        }
+        if (__builtin_mul_overflow(count, (uint64_t)t->shape[i], &count) || count > MAX_ELEMENTS)
+            big = true;
+    }
+    if (big)
+        return false;
+    t->count = (size_t)count;
+    return true;
+}
+
+/* Bytes one element of dt takes as tensor data: a struct md_bytes for BYTES. */
+static size_t elem_size(enum md_dtype dt)
+{
+    return dt == MD_DT_BYTES ? sizeof(struct md_bytes) : md_dtype_size(dt);
+}
+
+/*
+ * Room in the arena for t->count elements of t's data, into t->data (one
+ * byte at least, so an empty tensor's data is not NULL).
+ */
+static int alloc_data(struct md_tensor *t, struct md_arena *a, struct md_err *err)
+{
+    size_t bytes = t->count * elem_size(t->dtype); /* count <= 2^31, size <= 16: no overflow */
+
+    t->data = md_arena_alloc(a, bytes > 0 ? bytes : 1);
+    if (t->data == NULL)
+        return no_memory(err);
+    return MD_OK;
 }
 
 /* ------------------------------------------------------------------------
@@ -509,11 +564,10 @@ static int put_flat(struct conv *cv, const struct md_jnode *arr)
 
 static int count_error(const struct md_tensor *t, size_t leaves, struct md_err *err)
 {
-    char buf[MD_TENSOR_MAX_DIMS * 21 + 4];
+    struct shape_text buf;
 
     return md_err_set(err, MD_EINVAL, "input '%.*s': data has %zu elements but shape %s needs %zu",
-                      quote_len(strlen(t->name)), t->name, leaves, shape_str(t, buf, sizeof(buf)),
-                      t->count);
+                      quote_len(strlen(t->name)), t->name, leaves, shape_str(t, &buf), t->count);
 }
 
 static int find_input_members(const struct md_jnode *in, size_t idx, struct input_members *im,
@@ -568,10 +622,7 @@ static int decode_shape(const struct md_jnode *shape, size_t idx, struct md_tens
     const struct md_jnode *d;
     struct md_jnode num;
     const char *cursor = NULL;
-    uint64_t count = 1;
-    bool zero = false;
-    bool big = false;
-    char buf[MD_TENSOR_MAX_DIMS * 21 + 4];
+    struct shape_text buf;
 
     if (shape->type != MD_J_ARRAY)
         return md_err_set(err, MD_EINVAL,
@@ -593,18 +644,10 @@ static int decode_shape(const struct md_jnode *shape, size_t idx, struct md_tens
             return md_err_set(err, MD_EINVAL,
                               "inputs[%zu].shape: expected an array of non-negative integers", idx);
         t->shape[t->ndim++] = v;
-        if (v == 0)
-            zero = true;
-        else if (__builtin_mul_overflow(count, (uint64_t)v, &count) || count > MAX_ELEMENTS)
-            big = true;
     }
-    if (zero) {
-        count = 0;
-    } else if (big) {
+    if (!count_elements(t))
         return md_err_set(err, MD_EINVAL, "inputs[%zu].shape: %s is more than %llu elements", idx,
-                          shape_str(t, buf, sizeof(buf)), (unsigned long long)MAX_ELEMENTS);
-    }
-    t->count = (size_t)count;
+                          shape_str(t, &buf), (unsigned long long)MAX_ELEMENTS);
     return MD_OK;
 }
 
@@ -687,6 +730,21 @@ static int check_bool(const struct md_tensor *t, const unsigned char *p, struct 
     return MD_OK;
 }
 
+/*
+ * t's data from size bytes of a fixed-size datatype at p (size is t->count
+ * elements' worth): BOOL bytes checked, then placed as place_fixed does.
+ */
+static int take_fixed(struct md_tensor *t, const unsigned char *p, size_t size, struct md_arena *a,
+                      struct md_err *err)
+{
+    if (t->dtype == MD_DT_BOOL && check_bool(t, p, err) != MD_OK)
+        return MD_EINVAL;
+    t->data = place_fixed(p, size, md_dtype_size(t->dtype), a);
+    if (t->data == NULL)
+        return no_memory(err);
+    return MD_OK;
+}
+
 /* BYTES elements from size bytes at p: each a 4-byte length, then its bytes. */
 static int take_bytes(struct md_tensor *t, const unsigned char *p, size_t size, struct md_arena *a,
                       struct md_err *err)
@@ -695,17 +753,19 @@ static int take_bytes(struct md_tensor *t, const unsigned char *p, size_t size, 
     struct md_bytes *v;
     size_t off = 0;
     size_t i;
-    char buf[MD_TENSOR_MAX_DIMS * 21 + 4];
+    struct shape_text buf;
+    int rc;
 
     /* Each element takes 4 bytes at least: this bounds the allocation by the body. */
     if (t->count > size / 4)
         return md_err_set(err, MD_EINVAL,
                           "input '%.*s': binary_data_size %zu is too small for the %zu BYTES "
                           "elements of shape %s (4 bytes of length each)",
-                          nl, t->name, size, t->count, shape_str(t, buf, sizeof(buf)));
-    v = md_arena_alloc(a, t->count > 0 ? t->count * sizeof(*v) : 1);
-    if (v == NULL)
-        return no_memory(err);
+                          nl, t->name, size, t->count, shape_str(t, &buf));
+    rc = alloc_data(t, a, err);
+    if (rc != MD_OK)
+        return rc;
+    v = t->data;
     for (i = 0; i < t->count; i++) {
         uint32_t n;
 
@@ -728,8 +788,7 @@ static int take_bytes(struct md_tensor *t, const unsigned char *p, size_t size, 
         return md_err_set(err, MD_EINVAL,
                           "input '%.*s': binary_data_size %zu holds more than the %zu BYTES "
                           "elements of shape %s (%zu bytes left over)",
-                          nl, t->name, size, t->count, shape_str(t, buf, sizeof(buf)), size - off);
-    t->data = v;
+                          nl, t->name, size, t->count, shape_str(t, &buf), size - off);
     return MD_OK;
 }
 
@@ -739,9 +798,8 @@ static int take_binary(struct md_tensor *t, uint64_t size, struct bin_src *src, 
 {
     int nl = quote_len(strlen(t->name));
     const unsigned char *p = src->p;
-    size_t esize;
     size_t need;
-    char buf[MD_TENSOR_MAX_DIMS * 21 + 4];
+    struct shape_text buf;
 
     if (!src->header)
         return md_err_set(err, MD_EINVAL,
@@ -757,20 +815,14 @@ static int take_binary(struct md_tensor *t, uint64_t size, struct bin_src *src, 
     src->left -= (size_t)size;
     if (t->dtype == MD_DT_BYTES)
         return take_bytes(t, p, (size_t)size, a, err);
-    esize = md_dtype_size(t->dtype);
-    need = t->count * esize; /* count <= 2^31, esize <= 8: no overflow */
+    need = t->count * elem_size(t->dtype); /* count <= 2^31, size <= 8: no overflow */
     if (size != need)
         return md_err_set(err, MD_EINVAL,
                           "input byte size mismatch for input '%.*s': shape %s of %s needs %zu "
                           "bytes, binary_data_size is %llu",
-                          nl, t->name, shape_str(t, buf, sizeof(buf)), md_dtype_name(t->dtype),
-                          need, (unsigned long long)size);
-    if (t->dtype == MD_DT_BOOL && check_bool(t, p, err) != MD_OK)
-        return MD_EINVAL;
-    t->data = place_fixed(p, need, esize, a);
-    if (t->data == NULL)
-        return no_memory(err);
-    return MD_OK;
+                          nl, t->name, shape_str(t, &buf), md_dtype_name(t->dtype), need,
+                          (unsigned long long)size);
+    return take_fixed(t, p, need, a, err);
 }
 
 static int decode_input(const struct md_jnode *in, size_t idx, struct md_tensor *t,
@@ -779,8 +831,6 @@ static int decode_input(const struct md_jnode *in, size_t idx, struct md_tensor 
     struct input_members im;
     struct conv cv;
     int64_t bin_size = -1;
-    size_t esize;
-    size_t bytes;
     size_t leaves;
     bool flat;
     int rc;
@@ -830,11 +880,9 @@ static int decode_input(const struct md_jnode *in, size_t idx, struct md_tensor 
     flat = im.data->n == t->count;
     if (!flat && (leaves = count_leaves(im.data)) != t->count)
         return count_error(t, leaves, err);
-    esize = t->dtype == MD_DT_BYTES ? sizeof(struct md_bytes) : md_dtype_size(t->dtype);
-    bytes = t->count * esize; /* count <= 2^31, esize <= 16: no overflow */
-    t->data = md_arena_alloc(a, bytes > 0 ? bytes : 1);
-    if (t->data == NULL)
-        return no_memory(err);
+    rc = alloc_data(t, a, err);
+    if (rc != MD_OK)
+        return rc;
     cv.t = t;
     cv.a = a;
     cv.i = 0;
@@ -1120,7 +1168,7 @@ int md_v2_decode_raw(const char *body, size_t len, const char *name, enum md_dty
     struct md_tensor *t;
     size_t esize = md_dtype_size(dt);
     size_t row;
-    size_t rows;
+    int rc;
 
     memset(req, 0, sizeof(*req));
     req->binary_output = true;
@@ -1132,20 +1180,21 @@ int md_v2_decode_raw(const char *body, size_t len, const char *name, enum md_dty
         return no_memory(err);
     t->dtype = dt;
     if (dt == MD_DT_BYTES) {
-        struct md_bytes *v = md_arena_alloc(a, sizeof(*v));
+        struct md_bytes *v;
 
         if (width != 1)
             return md_err_set(err, MD_EINVAL,
                               "raw binary request: a BYTES input is one element, not rows of %zu",
                               width);
-        if (v == NULL)
-            return no_memory(err);
-        v->p = body;
-        v->len = len;
         t->ndim = 1;
         t->shape[0] = 1;
         t->count = 1;
-        t->data = v;
+        rc = alloc_data(t, a, err);
+        if (rc != MD_OK)
+            return rc;
+        v = t->data;
+        v->p = body;
+        v->len = len;
     } else {
         if (esize == 0 || width == 0 || width > MAX_ELEMENTS)
             return md_err_set(err, MD_EINVAL, "raw binary request: cannot take %s rows of %zu",
@@ -1156,21 +1205,16 @@ int md_v2_decode_raw(const char *body, size_t len, const char *name, enum md_dty
                               "raw binary request: %zu bytes is not a whole, non-zero number of "
                               "rows of %zu %s values (%zu bytes each)",
                               len, width, md_dtype_name(dt), row);
-        rows = len / row;
-        if (rows > MAX_ELEMENTS / width)
-            return md_err_set(err, MD_EINVAL,
-                              "raw binary request: %zu rows is more than %llu "
-                              "elements",
-                              rows, (unsigned long long)MAX_ELEMENTS);
         t->ndim = 2;
-        t->shape[0] = (int64_t)rows;
+        t->shape[0] = (int64_t)(len / row);
         t->shape[1] = (int64_t)width;
-        t->count = rows * width;
-        if (dt == MD_DT_BOOL && check_bool(t, (const unsigned char *)body, err) != MD_OK)
-            return MD_EINVAL;
-        t->data = place_fixed((const unsigned char *)body, len, esize, a);
-        if (t->data == NULL)
-            return no_memory(err);
+        if (!count_elements(t))
+            return md_err_set(err, MD_EINVAL,
+                              "raw binary request: %zu rows is more than %llu elements", len / row,
+                              (unsigned long long)MAX_ELEMENTS);
+        rc = take_fixed(t, (const unsigned char *)body, len, a, err);
+        if (rc != MD_OK)
+            return rc;
     }
     req->inputs = t;
     req->n_inputs = 1;

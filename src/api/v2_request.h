@@ -15,21 +15,21 @@
 #include "serve/tensor.h"
 
 struct md_output_req {
-    const char *name;   /* NUL-terminated */
-    bool binary;        /* parameters.binary_data */
-    bool binary_given;  /* parameters.binary_data was present (it overrides the
-                           request's binary_data_output) */
+    const char *name;       /* NUL-terminated */
+    bool binary;            /* parameters.binary_data */
+    bool binary_given;      /* parameters.binary_data was present (it overrides the
+                               request's binary_data_output) */
     int64_t classification; /* parameters.classification: top-k; 0 = none */
 };
 
 struct md_infer_request {
-    const char *id;               /* the client's "id", NUL-terminated; NULL when absent */
-    struct md_tensor *inputs;     /* n_inputs decoded tensors */
+    const char *id;           /* the client's "id", NUL-terminated; NULL when absent */
+    struct md_tensor *inputs; /* n_inputs decoded tensors */
     size_t n_inputs;
-    struct md_output_req *outputs;/* requested outputs; n_outputs 0 = all */
+    struct md_output_req *outputs; /* requested outputs; n_outputs 0 = all */
     size_t n_outputs;
-    bool binary_output;           /* request parameters.binary_data_output */
-    int64_t timeout_us;           /* request parameters.timeout (µs); 0 = none */
+    bool binary_output; /* request parameters.binary_data_output */
+    int64_t timeout_us; /* request parameters.timeout (µs); 0 = none */
 };
 
 /*

@@ -69,8 +69,8 @@ struct md_backend_ops {
     int (*learn)(void *inst, const float *x, const float *y, size_t n_rows, struct md_err *err);
 
     /* Optional (NULL): train a new artifact from rows; writes it to out_path. */
-    int (*train)(const struct md_backend_config *cfg, const float *x, const float *y,
-                 size_t n_rows, size_t n_features, const char *out_path, struct md_err *err);
+    int (*train)(const struct md_backend_config *cfg, const float *x, const float *y, size_t n_rows,
+                 size_t n_features, const char *out_path, struct md_err *err);
 
     void (*free)(void *inst);
 };

@@ -459,8 +459,8 @@ static const char *type_name(const struct md_jnode *v)
 }
 
 /* parent[key] of type t (an object, array or string) into *out; where names parent. */
-static int need(const struct md_jnode *parent, const char *where, const char *key,
-                enum md_jtype t, const struct md_jnode **out, struct md_err *err)
+static int need(const struct md_jnode *parent, const char *where, const char *key, enum md_jtype t,
+                const struct md_jnode **out, struct md_err *err)
 {
     static const char *const want[] = {
         [MD_J_OBJECT] = "an object",
@@ -500,8 +500,8 @@ static char *dup_str(const struct md_jnode *s)
  * A number that XGBoost stores as a string ("5E-1", "30"), or as a plain
  * number; into *out.
  */
-static int need_num(const struct md_jnode *parent, const char *where, const char *key,
-                    double *out, struct md_err *err)
+static int need_num(const struct md_jnode *parent, const char *where, const char *key, double *out,
+                    struct md_err *err)
 {
     const struct md_jnode *v = md_jdom_get(parent, key);
     char s[64];
@@ -602,8 +602,8 @@ static int doubles_of(const struct md_jnode *a, const char *where, const char *k
             out[i] = a->values[i];
             /* A packed array holds no NaN word: a NaN is a number beyond the double range. */
             if (isnan(out[i]))
-                return FAIL(MD_ECORRUPT, "%s.%s[%zu]: a number beyond the double range", where,
-                            key, i);
+                return FAIL(MD_ECORRUPT, "%s.%s[%zu]: a number beyond the double range", where, key,
+                            i);
         }
         return MD_OK;
     }
@@ -612,8 +612,7 @@ static int doubles_of(const struct md_jnode *a, const char *where, const char *k
             return FAIL(MD_ECORRUPT, "%s.%s[%zu]: %s, expected a number", where, key, i,
                         type_name(e));
         if (md_jdom_f64(e, &out[i]) != MD_OK)
-            return FAIL(MD_ECORRUPT, "%s.%s[%zu]: a number beyond the double range", where, key,
-                        i);
+            return FAIL(MD_ECORRUPT, "%s.%s[%zu]: a number beyond the double range", where, key, i);
     }
     return MD_OK;
 }
@@ -726,12 +725,10 @@ static int tree_arrays(const struct md_jnode *tree, const char *where, struct jt
                     "%s.categories: categorical splits are not supported by the trees "
                     "engine; use backend xgboost",
                     where);
-    if ((rc = ints_of(left, where, "left_children", false, "an integer", jt->left, err)) !=
-            MD_OK ||
+    if ((rc = ints_of(left, where, "left_children", false, "an integer", jt->left, err)) != MD_OK ||
         (rc = ints_of(right, where, "right_children", false, "an integer", jt->right, err)) !=
             MD_OK ||
-        (rc = ints_of(sidx, where, "split_indices", false, "an integer", jt->sidx, err)) !=
-            MD_OK ||
+        (rc = ints_of(sidx, where, "split_indices", false, "an integer", jt->sidx, err)) != MD_OK ||
         (rc = ints_of(dleft, where, "default_left", true, "0 or 1", jt->dleft, err)) != MD_OK ||
         (rc = doubles_of(cond, where, "split_conditions", jt->cond, err)) != MD_OK)
         return rc;
@@ -751,8 +748,8 @@ static int bad_threshold(const char *where, uint32_t o, double d, struct md_err 
     if (isnan(d))
         return FAIL(MD_ECORRUPT, "%s.split_conditions[%u]: NaN is not a threshold", where, o);
     if (isinf(d))
-        return FAIL(MD_ECORRUPT, "%s.split_conditions[%u]: %sInfinity is not a threshold", where,
-                    o, d < 0 ? "-" : "");
+        return FAIL(MD_ECORRUPT, "%s.split_conditions[%u]: %sInfinity is not a threshold", where, o,
+                    d < 0 ? "-" : "");
     return FAIL(MD_ECORRUPT, "%s.split_conditions[%u]: %g is not a finite float threshold", where,
                 o, d);
 }
@@ -983,7 +980,7 @@ static int load_booster(struct trees *m, const struct md_jnode *learner,
     if (num_trees > 0 && md_jdom_is_packed(trees))
         return FAIL(MD_ECORRUPT, "trees[0]: a number, expected an object");
     m->n_trees = (size_t)num_trees;
-    *order = md_calloc(m->n_trees + 1, sizeof(**order));
+    *order = md_calloc(m->n_trees + 1, sizeof(const struct md_jnode *));
     *group_out = md_calloc(m->n_trees + 1, sizeof(**group_out));
     if (*order == NULL || *group_out == NULL)
         return FAIL(MD_ENOMEM, "trees: no memory for %zu trees", m->n_trees);
@@ -1080,7 +1077,6 @@ static int plan_blocks(struct trees *m, struct md_err *err)
     return MD_OK;
 }
 
-
 /* Flattens every tree of order[] (n_trees, classes in group[]) into m. */
 static int load_trees(struct trees *m, const struct md_jnode **order, const int64_t *group,
                       struct md_err *err)
@@ -1158,7 +1154,7 @@ out:
  * Parse memory for a model of len bytes: packed number arrays take 8 bytes
  * per number, other nodes under 100 bytes for a token of at least two bytes.
  */
-#define PARSE_BYTES(len) ((size_t)(len) * 48 + ((size_t)1 << 20))
+#define PARSE_BYTES(len) ((size_t)(len)*48 + ((size_t)1 << 20))
 
 int md_trees__load_buffer(const char *buf, size_t len, void **inst, struct md_err *err)
 {

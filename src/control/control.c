@@ -21,7 +21,7 @@ struct md_control {
 static void *loop(void *arg)
 {
     struct md_control *c = arg;
-    struct timespec tick = {0, 100 * 1000 * 1000};
+    struct timespec tick = {0, 100000000L}; /* 100 ms */
     unsigned ticks = 0;
 
     while (!atomic_load(&c->stop)) {

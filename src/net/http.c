@@ -41,8 +41,8 @@ struct conn {
     struct md_arena arena;
     struct md_buf body;
     struct md_buf reply;
-    bool in_request;   /* a request has started on this connection */
-    bool too_big;      /* the body passed the limit: answer 413 at the end */
+    bool in_request; /* a request has started on this connection */
+    bool too_big;    /* the body passed the limit: answer 413 at the end */
     char id[40];
     uint64_t start_ns;
     struct MHD_Connection *mc; /* the request's connection, for the wake */
@@ -55,48 +55,49 @@ struct md_http {
     struct MHD_Daemon *d;
     struct md_api *api;
     size_t max_body;
-    size_t max_header;      /* request line plus headers, in bytes */
-    _Atomic long active;    /* requests started and not completed */
-    _Atomic long parked;    /* requests parked and not yet answered */
-    _Atomic long routing;   /* handler calls running that may park (wake set) */
-    _Atomic bool stopping;  /* md_http_stop has begun: park no more */
-    _Atomic long conns;     /* connections open */
+    size_t max_header;     /* request line plus headers, in bytes */
+    _Atomic long active;   /* requests started and not completed */
+    _Atomic long parked;   /* requests parked and not yet answered */
+    _Atomic long routing;  /* handler calls running that may park (wake set) */
+    _Atomic bool stopping; /* md_http_stop has begun: park no more */
+    _Atomic long conns;    /* connections open */
     unsigned port;
 };
+
+/* One step of xorshift128+ over the state s[0..1]. */
+static uint64_t xorshift128p(uint64_t s[2])
+{
+    uint64_t x = s[0];
+    uint64_t y = s[1];
+
+    s[0] = y;
+    x ^= x << 23;
+    s[1] = x ^ y ^ (x >> 17) ^ (y >> 26);
+    return s[1] + y;
+}
 
 /* Request ids: 128 random-looking bits as 32 hex digits, from a per-thread
  * generator seeded by getrandom (no syscall per request). */
 static void make_id(char *out)
 {
-    static _Thread_local uint64_t s0, s1;
+    static _Thread_local uint64_t s[2];
     static const char hex[] = "0123456789abcdef";
     uint64_t a;
     uint64_t b;
     int i;
 
-    if (s0 == 0 && s1 == 0) {
+    if (s[0] == 0 && s[1] == 0) {
         uint64_t seed[2] = {0, 0};
 
         if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) {
             seed[0] = md_now_ns();
             seed[1] = (uint64_t)(uintptr_t)&seed ^ 0x9e3779b97f4a7c15u;
         }
-        s0 = seed[0] | 1;
-        s1 = seed[1];
+        s[0] = seed[0] | 1;
+        s[1] = seed[1];
     }
-    /* xorshift128+ twice */
-    for (i = 0; i < 2; i++) {
-        uint64_t x = s0;
-        uint64_t y = s1;
-
-        s0 = y;
-        x ^= x << 23;
-        s1 = x ^ y ^ (x >> 17) ^ (y >> 26);
-        if (i == 0)
-            a = s1 + y;
-        else
-            b = s1 + y;
-    }
+    a = xorshift128p(s);
+    b = xorshift128p(s);
     for (i = 0; i < 16; i++) {
         out[i] = hex[(a >> (60 - 4 * i)) & 15];
         out[16 + i] = hex[(b >> (60 - 4 * i)) & 15];
@@ -181,9 +182,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_ctx,
     }
     cs->in_request = false;
     /* Large requests give their memory back; small ones keep it for the next. */
-    if (cs->body.cap > 1024 * 1024)
+    if (cs->body.cap > (size_t)1 << 20)
         md_buf_release(&cs->body);
-    if (cs->reply.cap > 1024 * 1024)
+    if (cs->reply.cap > (size_t)1 << 20)
         md_buf_release(&cs->reply);
     md_arena_reset(&cs->arena);
     *req_ctx = NULL;
@@ -261,8 +262,8 @@ static enum MHD_Result park(struct md_http *h, struct MHD_Connection *c, struct 
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload, size_t *upload_size, void **req_ctx)
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **req_ctx)
 {
     struct md_http *h = cls;
     struct conn *cs = *req_ctx;
@@ -298,8 +299,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 char msg[128];
 
                 init_resp(&resp, cs);
-                snprintf(msg, sizeof(msg), "request line and headers larger than the limit of "
-                         "%zu bytes", h->max_header);
+                snprintf(msg, sizeof(msg),
+                         "request line and headers larger than the limit of %zu bytes",
+                         h->max_header);
                 md_api_error_status(&resp, 431, msg);
                 return send_reply(h, c, cs, &resp);
             }
@@ -332,8 +334,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (cs->too_big) {
         char msg[128];
 
-        snprintf(msg, sizeof(msg), "request body larger than the limit of %zu bytes",
-                 h->max_body);
+        snprintf(msg, sizeof(msg), "request body larger than the limit of %zu bytes", h->max_body);
         md_api_error_status(&resp, 413, msg);
         return send_reply(h, c, cs, &resp);
     }
@@ -391,7 +392,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     n = strlen(msg);
     while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
-    md_log_kv(MD_LOG_DEBUG, "http", "detail", msg, NULL);
+    md_log_kv(MD_LOG_DEBUG, "http", "detail", msg, MD_KV_END);
 }
 
 /* "HOST:PORT", "[V6]:PORT", ":PORT" -> a socket address. */
@@ -456,6 +457,7 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
     int rc;
 
     *out = NULL;
+    memset(&ss, 0, sizeof(ss));
     rc = resolve(cfg->listen, &ss, &sslen, err);
     if (rc != MD_OK)
         return rc;
@@ -482,10 +484,9 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
         cfg->max_connections ? cfg->max_connections : 4096, MHD_OPTION_CONNECTION_TIMEOUT,
         cfg->idle_timeout_s ? cfg->idle_timeout_s : 60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        pool_bytes, MHD_OPTION_NOTIFY_CONNECTION,
-        on_connection, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_END);
+        pool_bytes, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, h, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        NULL, MHD_OPTION_END);
     if (h->d == NULL) {
         free(h);
         return md_err_set(err, MD_EIO, "cannot listen on %s: %s", cfg->listen,
@@ -504,7 +505,7 @@ unsigned md_http_port(const struct md_http *h)
 
 void md_http_stop(struct md_http *h, unsigned drain_ms)
 {
-    struct timespec ts = {0, 5 * 1000 * 1000};
+    struct timespec ts = {0, 5000000L}; /* 5 ms */
     unsigned waited = 0;
 
     if (h == NULL)

@@ -13,12 +13,12 @@
 #include "api/api.h"
 
 struct md_http_config {
-    const char *listen;        /* "HOST:PORT", "[V6]:PORT" or ":PORT" */
-    unsigned threads;          /* worker threads; 0 = one per core */
-    size_t max_body_bytes;     /* larger bodies get 413 */
-    unsigned max_connections;  /* concurrent connections */
-    unsigned idle_timeout_s;   /* idle keep-alive connections are closed after this */
-    size_t max_header_bytes;   /* request line + headers larger than this get 431 or 414 */
+    const char *listen;       /* "HOST:PORT", "[V6]:PORT" or ":PORT" */
+    unsigned threads;         /* worker threads; 0 = one per core */
+    size_t max_body_bytes;    /* larger bodies get 413 */
+    unsigned max_connections; /* concurrent connections */
+    unsigned idle_timeout_s;  /* idle keep-alive connections are closed after this */
+    size_t max_header_bytes;  /* request line + headers larger than this get 431 or 414 */
 };
 
 struct md_http;

@@ -167,9 +167,11 @@ static struct md_batch_job *take_batch(struct md_batcher *b)
             }
         }
     }
-    while (b->head != NULL && (last == NULL || taken + b->head->rows <= target)) {
+    for (;;) {
         struct md_batch_job *j = b->head;
 
+        if (j == NULL || (last != NULL && taken + j->rows > target))
+            break;
         taken += j->rows;
         unlink_job(b, j);
         atomic_fetch_or_explicit(&j->state, JOB_TAKEN, memory_order_relaxed);

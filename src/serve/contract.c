@@ -1231,8 +1231,7 @@ static int want_int_in(struct pctx *x, const yaml_node_t *n, const char *path, i
     if (rc != MD_OK)
         return rc;
     if (*out < lo || *out > hi)
-        return fail(x, path, "%" PRId64 " is not between %" PRId64 " and %" PRId64, *out, lo,
-                    hi);
+        return fail(x, path, "%" PRId64 " is not between %" PRId64 " and %" PRId64, *out, lo, hi);
     return MD_OK;
 }
 
@@ -1264,8 +1263,8 @@ static int parse_preferred(struct pctx *x, const yaml_node_t *n, struct md_batch
         if (v > (int64_t)b->max_batch_size)
             return fail(x, ip, "%" PRId64 " is above max_batch_size %zu", v, b->max_batch_size);
         if (i > 0 && (size_t)v <= b->preferred[i - 1])
-            return fail(x, ip, "%" PRId64 " is not above the size before it (sizes ascend, "
-                               "each once)", v);
+            return fail(x, ip,
+                        "%" PRId64 " is not above the size before it (sizes ascend, each once)", v);
         b->preferred[i] = (size_t)v;
     }
     b->n_preferred = count;
@@ -1290,8 +1289,8 @@ static int parse_batching(struct pctx *x, const yaml_node_t *n)
         b->max_batch_size = (size_t)i;
     }
     if (v[1] != NULL) {
-        rc = want_int_in(x, v[1], "dynamic_batching.max_queue_delay_us", 0,
-                         MD_BATCH_MAX_DELAY_US, &i);
+        rc = want_int_in(x, v[1], "dynamic_batching.max_queue_delay_us", 0, MD_BATCH_MAX_DELAY_US,
+                         &i);
         if (rc != MD_OK)
             return rc;
         b->max_queue_delay_us = (uint64_t)i;
@@ -1330,8 +1329,9 @@ static int parse_running(struct pctx *x, const yaml_node_t *batching, const yaml
     }
     if (instances != NULL) {
         if (batching == NULL)
-            return fail(x, "instances", "only with dynamic_batching (without it every "
-                                        "request runs on its own HTTP thread)");
+            return fail(x, "instances",
+                        "only with dynamic_batching (without it every request runs on its own HTTP "
+                        "thread)");
         rc = want_int_in(x, instances, "instances", 1, MD_BATCH_MAX_INSTANCES, &i);
         if (rc != MD_OK)
             return rc;
@@ -1368,9 +1368,22 @@ enum {
 };
 
 static const char *const top_keys[] = {
-    "name",      "description",  "backend",  "artifact", "task",           "labels",
-    "threshold", "input_tensor", "features", "outputs",  "version_policy", "engine",
-    "dynamic_batching", "instances", "timeout_us", NULL,
+    "name",
+    "description",
+    "backend",
+    "artifact",
+    "task",
+    "labels",
+    "threshold",
+    "input_tensor",
+    "features",
+    "outputs",
+    "version_policy",
+    "engine",
+    "dynamic_batching",
+    "instances",
+    "timeout_us",
+    NULL,
 };
 
 static int parse_head(struct pctx *x, yaml_node_t *const *v, const char *dir)

@@ -30,15 +30,15 @@
 #include "backend/backend.h"
 
 /* Limits on a model.yaml, so that no file can make parsing unbounded. */
-#define MD_CONTRACT_MAX_BYTES (4u << 20)     /* model.yaml text */
-#define MD_CONTRACT_MAX_FEATURES 10000       /* features */
-#define MD_CONTRACT_MAX_CATEGORIES 100000    /* categories of all features together */
-#define MD_CONTRACT_MAX_NAME 128             /* bytes of a name (feature, output, key) */
-#define MD_CONTRACT_MAX_TEXT 256             /* bytes of a category, label or option */
+#define MD_CONTRACT_MAX_BYTES      (4u << 20) /* model.yaml text */
+#define MD_CONTRACT_MAX_FEATURES   10000      /* features */
+#define MD_CONTRACT_MAX_CATEGORIES 100000     /* categories of all features together */
+#define MD_CONTRACT_MAX_NAME       128        /* bytes of a name (feature, output, key) */
+#define MD_CONTRACT_MAX_TEXT       256        /* bytes of a category, label or option */
 
 enum md_task {
     MD_TASK_CLASSIFICATION = 1,
-    MD_TASK_REGRESSION = 2
+    MD_TASK_REGRESSION = 2,
 };
 
 enum md_encoding {
@@ -60,31 +60,31 @@ enum md_output_kind {
 };
 
 struct md_feature {
-    char *name;               /* unique within the contract */
-    enum md_dtype dtype;      /* FP32, FP64, INT32, INT64, BOOL or BYTES */
-    bool required;            /* default true */
-    enum md_missing missing;  /* REJECT iff required */
-    bool has_min, has_max;    /* range checks on numeric values (inclusive) */
-    double min, max;          /* valid when has_min / has_max */
-    bool allow_nan;           /* FP only: NaN/Inf values accepted (default false) */
-    char **categories;        /* NULL, or n_categories allowed values as text; required
-                                 for BYTES, optional for INT32/INT64 */
-    size_t n_categories;      /* >= 1 when categories != NULL */
-    enum md_encoding encoding;/* NONE unless categories; default ONEHOT for categories */
-    double default_number;    /* MD_MISSING_DEFAULT on a numeric/BOOL feature */
-    size_t default_category;  /* MD_MISSING_DEFAULT on a categorical feature: its index */
-    size_t column;            /* first prepared column */
-    size_t width;             /* prepared columns: n_categories for ONEHOT, else 1 */
+    char *name;                /* unique within the contract */
+    enum md_dtype dtype;       /* FP32, FP64, INT32, INT64, BOOL or BYTES */
+    bool required;             /* default true */
+    enum md_missing missing;   /* REJECT iff required */
+    bool has_min, has_max;     /* range checks on numeric values (inclusive) */
+    double min, max;           /* valid when has_min / has_max */
+    bool allow_nan;            /* FP only: NaN/Inf values accepted (default false) */
+    char **categories;         /* NULL, or n_categories allowed values as text; required
+                                  for BYTES, optional for INT32/INT64 */
+    size_t n_categories;       /* >= 1 when categories != NULL */
+    enum md_encoding encoding; /* NONE unless categories; default ONEHOT for categories */
+    double default_number;     /* MD_MISSING_DEFAULT on a numeric/BOOL feature */
+    size_t default_category;   /* MD_MISSING_DEFAULT on a categorical feature: its index */
+    size_t column;             /* first prepared column */
+    size_t width;              /* prepared columns: n_categories for ONEHOT, else 1 */
 
     /* private: lookup data built at parse time for md_contract_prepare */
-    size_t *cat_len;          /* private: byte length of each category */
-    int64_t *cat_int;         /* private: INT32/INT64 categories as integers, else NULL */
-    uint32_t *cat_slots;      /* private: NULL (16 categories or fewer: linear scan), or a
-                                 hash index of cat_mask + 1 slots, 0 or 1 + category index */
-    size_t cat_mask;          /* private */
-    double lo, hi;            /* private: accepted numeric range: [min, max] narrowed to
-                                 the datatype's range and to finite floats */
-    bool integral;            /* private: INT and BOOL features take whole values only */
+    size_t *cat_len;     /* private: byte length of each category */
+    int64_t *cat_int;    /* private: INT32/INT64 categories as integers, else NULL */
+    uint32_t *cat_slots; /* private: NULL (16 categories or fewer: linear scan), or a
+                            hash index of cat_mask + 1 slots, 0 or 1 + category index */
+    size_t cat_mask;     /* private */
+    double lo, hi;       /* private: accepted numeric range: [min, max] narrowed to
+                            the datatype's range and to finite floats */
+    bool integral;       /* private: INT and BOOL features take whole values only */
 };
 
 struct md_output {
@@ -101,61 +101,61 @@ enum md_policy_kind {
 
 struct md_version_policy {
     enum md_policy_kind kind;
-    unsigned latest;    /* LATEST: how many, >= 1 */
-    int64_t *versions;  /* SPECIFIC: sorted ascending, unique, each >= 1 */
+    unsigned latest;   /* LATEST: how many, >= 1 */
+    int64_t *versions; /* SPECIFIC: sorted ascending, unique, each >= 1 */
     size_t n_versions;
 };
 
 /* Limits on the batching keys. */
-#define MD_BATCH_MAX_ROWS 65536            /* max_batch_size */
-#define MD_BATCH_MAX_DELAY_US 10000000u    /* max_queue_delay_us: 10 s */
-#define MD_BATCH_MAX_QUEUE 1000000u        /* max_queue_size */
-#define MD_BATCH_MAX_PREFERRED 16          /* preferred_batch_sizes entries */
-#define MD_BATCH_MAX_INSTANCES 64          /* instances */
+#define MD_BATCH_MAX_ROWS          65536       /* max_batch_size */
+#define MD_BATCH_MAX_DELAY_US      10000000u   /* max_queue_delay_us: 10 s */
+#define MD_BATCH_MAX_QUEUE         1000000u    /* max_queue_size */
+#define MD_BATCH_MAX_PREFERRED     16          /* preferred_batch_sizes entries */
+#define MD_BATCH_MAX_INSTANCES     64          /* instances */
 #define MD_CONTRACT_MAX_TIMEOUT_US 3600000000u /* timeout_us: an hour */
 
 /* model.yaml's dynamic_batching: requests queue and run in shared engine calls. */
 struct md_batching {
-    bool enabled;               /* the key is present; false: requests run inline */
-    size_t max_batch_size;      /* rows per engine call, 1..MD_BATCH_MAX_ROWS; default 64 */
-    uint64_t max_queue_delay_us;/* longest wait of a batch's first request; default 500 */
-    size_t *preferred;          /* n_preferred sizes, ascending, unique, <= max_batch_size */
+    bool enabled;                /* the key is present; false: requests run inline */
+    size_t max_batch_size;       /* rows per engine call, 1..MD_BATCH_MAX_ROWS; default 64 */
+    uint64_t max_queue_delay_us; /* longest wait of a batch's first request; default 500 */
+    size_t *preferred;           /* n_preferred sizes, ascending, unique, <= max_batch_size */
     size_t n_preferred;
-    size_t max_queue_size;      /* requests waiting before refusals; default 1024 */
+    size_t max_queue_size; /* requests waiting before refusals; default 1024 */
 };
 
 struct md_contract {
-    char *name;                 /* the model's name (its directory) */
-    char *description;          /* may be NULL */
-    char *backend;              /* engine name, as in backend/registry.c */
-    char *artifact;             /* file name inside a version dir; default "model.json" */
+    char *name;        /* the model's name (its directory) */
+    char *description; /* may be NULL */
+    char *backend;     /* engine name, as in backend/registry.c */
+    char *artifact;    /* file name inside a version dir; default "model.json" */
     enum md_task task;
-    char **labels;              /* classification: n_labels >= 2 class names, engine order */
+    char **labels; /* classification: n_labels >= 2 class names, engine order */
     size_t n_labels;
-    double threshold;           /* binary classification: P >= threshold -> labels[1]; 0.5 */
-    char *input_tensor;         /* name of the 2-D input alternative; default "features" */
+    double threshold;   /* binary classification: P >= threshold -> labels[1]; 0.5 */
+    char *input_tensor; /* name of the 2-D input alternative; default "features" */
     struct md_feature *features;
     size_t n_features;
-    size_t width;               /* prepared columns in all */
-    char **column_names;        /* width names, as described above */
-    struct md_output *outputs;  /* default: probability + label, or prediction */
+    size_t width;              /* prepared columns in all */
+    char **column_names;       /* width names, as described above */
+    struct md_output *outputs; /* default: probability + label, or prediction */
     size_t n_outputs;
     struct md_version_policy policy;
-    struct md_kv *engine;       /* `engine:` options, keys and values as text */
+    struct md_kv *engine; /* `engine:` options, keys and values as text */
     size_t n_engine;
-    struct md_batching batching;/* dynamic_batching; enabled false when absent */
-    unsigned instances;         /* batch workers, 1..MD_BATCH_MAX_INSTANCES; default 1 */
-    uint64_t timeout_us;        /* default request deadline in µs; 0 = none */
+    struct md_batching batching; /* dynamic_batching; enabled false when absent */
+    unsigned instances;          /* batch workers, 1..MD_BATCH_MAX_INSTANCES; default 1 */
+    uint64_t timeout_us;         /* default request deadline in µs; 0 = none */
 
     /* private: memory and lookup data for md_contract_prepare */
-    struct md_arena mem;        /* private: holds every allocation of the contract */
-    uint32_t *name_slots;       /* private: hash index of feature names, name_mask + 1
-                                   slots, each 0 or 1 + feature index */
-    size_t name_mask;           /* private */
-    float *lo32, *hi32;         /* private: n_features bounds as floats (the 2-D fast path) */
-    uint8_t *integral;          /* private: n_features flags, f->integral */
-    bool plain;                 /* private: no categorical feature, so width == n_features */
-    bool any_integral;          /* private: some feature is INT or BOOL */
+    struct md_arena mem;  /* private: holds every allocation of the contract */
+    uint32_t *name_slots; /* private: hash index of feature names, name_mask + 1
+                             slots, each 0 or 1 + feature index */
+    size_t name_mask;     /* private */
+    float *lo32, *hi32;   /* private: n_features bounds as floats (the 2-D fast path) */
+    uint8_t *integral;    /* private: n_features flags, f->integral */
+    bool plain;           /* private: no categorical feature, so width == n_features */
+    bool any_integral;    /* private: some feature is INT or BOOL */
     const struct md_feature *bytes_feature; /* private: the first BYTES feature, or NULL */
 };
 

@@ -64,8 +64,8 @@ int md_infer_start(struct md_version *v, const struct md_tensor *inputs, size_t 
     if (v->batcher != NULL)
         md_batcher_announce(v->batcher);
     rc = md_contract_prepare(v->contract, inputs, n_inputs, a, &x, &rows, err);
-    if (rc == MD_OK && (!md_mul_ok(rows, v->desc.n_outputs, &n) ||
-                        !md_mul_ok(n, sizeof(float), &n)))
+    if (rc == MD_OK &&
+        (!md_mul_ok(rows, v->desc.n_outputs, &n) || !md_mul_ok(n, sizeof(float), &n)))
         rc = md_err_set(err, MD_ETOOBIG, "request of %zu rows is too large", rows);
     scores = rc == MD_OK ? md_arena_alloc(a, n) : NULL;
     if (rc == MD_OK && scores == NULL)

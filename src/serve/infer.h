@@ -13,12 +13,12 @@
 #include "serve/model.h"
 
 struct md_prediction {
-    size_t rows;           /* examples predicted */
-    const float *scores;   /* rows * per_row engine outputs, arena memory */
-    size_t per_row;        /* the engine's n_outputs */
-    uint64_t engine_ns;    /* time inside the engine (of the whole batch, when batched) */
-    uint64_t queue_ns;     /* time in the batch queue */
-    bool batched;          /* went through the version's batcher */
+    size_t rows;         /* examples predicted */
+    const float *scores; /* rows * per_row engine outputs, arena memory */
+    size_t per_row;      /* the engine's n_outputs */
+    uint64_t engine_ns;  /* time inside the engine (of the whole batch, when batched) */
+    uint64_t queue_ns;   /* time in the batch queue */
+    bool batched;        /* went through the version's batcher */
 };
 
 /*

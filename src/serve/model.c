@@ -21,8 +21,8 @@ int md_version_load(const char *dir, int64_t number, struct md_contract *contrac
     *out = NULL;
     ops = md_backend_find(contract->backend);
     if (ops == NULL) {
-        rc = md_err_set(err, MD_EINVAL, "backend '%s' is not one this build has",
-                        contract->backend);
+        rc =
+            md_err_set(err, MD_EINVAL, "backend '%s' is not one this build has", contract->backend);
         md_contract_free(contract);
         return rc;
     }

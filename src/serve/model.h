@@ -24,17 +24,17 @@
 struct md_batcher;
 
 struct md_version {
-    _Atomic long refs;                  /* private */
-    char *model;                        /* read-only: the model's name */
-    int64_t number;                     /* read-only: >= 1 */
-    char version_str[24];               /* read-only: number as text */
-    struct md_contract *contract;       /* read-only: owned */
-    const struct md_backend_ops *ops;   /* read-only */
-    void *engine;                       /* read-only: the engine instance */
-    struct md_backend_desc desc;        /* read-only: what the engine said of itself */
-    char platform[48];                  /* read-only: "modeld_<backend>" */
-    struct md_batcher *batcher;         /* read-only: owned; NULL without dynamic_batching */
-    struct md_version_stats stats;      /* updated by requests, atomically */
+    _Atomic long refs;                /* private */
+    char *model;                      /* read-only: the model's name */
+    int64_t number;                   /* read-only: >= 1 */
+    char version_str[24];             /* read-only: number as text */
+    struct md_contract *contract;     /* read-only: owned */
+    const struct md_backend_ops *ops; /* read-only */
+    void *engine;                     /* read-only: the engine instance */
+    struct md_backend_desc desc;      /* read-only: what the engine said of itself */
+    char platform[48];                /* read-only: "modeld_<backend>" */
+    struct md_batcher *batcher;       /* read-only: owned; NULL without dynamic_batching */
+    struct md_version_stats stats;    /* updated by requests, atomically */
 };
 
 /*

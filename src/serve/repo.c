@@ -11,6 +11,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <malloc.h>
 #include <stdatomic.h>
@@ -21,7 +22,7 @@
 #include <sys/stat.h>
 
 #define MODEL_YAML "model.yaml"
-#define YAML_MAX (4u * 1024 * 1024)
+#define YAML_MAX   ((size_t)4 << 20)
 
 /* What a file looked like when last read: a change in any field means reload. */
 struct sig {
@@ -33,24 +34,24 @@ struct sig {
 struct vrec {
     int64_t number;
     enum md_version_state state;
-    bool failed;           /* a load was tried and failed */
+    bool failed; /* a load was tried and failed */
     char reason[256];
-    struct sig sig;        /* of the artifact when loaded or tried */
-    uint64_t yaml_gen;     /* model.yaml generation it was loaded or tried with */
+    struct sig sig;          /* of the artifact when loaded or tried */
+    uint64_t yaml_gen;       /* model.yaml generation it was loaded or tried with */
     struct md_version *live; /* one reference, when READY */
 };
 
 struct mentry {
     char *name;
-    struct vrec *recs;     /* sorted by number; guarded by the rwlock */
+    struct vrec *recs; /* sorted by number; guarded by the rwlock */
     size_t n_recs;
-    bool unloaded;         /* explicitly unloaded: scans leave it alone */
-    bool seen;             /* scratch for a full scan */
-    char reason[256];      /* model-level problem, "" if none */
-    char *yaml;            /* last good model.yaml text */
+    bool unloaded;    /* explicitly unloaded: scans leave it alone */
+    bool seen;        /* scratch for a full scan */
+    char reason[256]; /* model-level problem, "" if none */
+    char *yaml;       /* last good model.yaml text */
     size_t yaml_len;
     struct sig yaml_sig;
-    uint64_t yaml_gen;     /* bumped when the text changes */
+    uint64_t yaml_gen; /* bumped when the text changes */
 };
 
 struct md_repo {
@@ -205,8 +206,8 @@ static struct mentry *add_entry(struct md_repo *r, const char *name)
     pthread_rwlock_wrlock(&r->lock);
     while (pos < r->n_models && strcmp(r->models[pos]->name, name) < 0)
         pos++;
-    r->models = md_xrealloc(r->models, (r->n_models + 1) * sizeof(*r->models));
-    memmove(r->models + pos + 1, r->models + pos, (r->n_models - pos) * sizeof(*r->models));
+    r->models = md_xrealloc(r->models, (r->n_models + 1) * sizeof(struct mentry *));
+    memmove(r->models + pos + 1, r->models + pos, (r->n_models - pos) * sizeof(struct mentry *));
     r->models[pos] = e;
     r->n_models++;
     pthread_rwlock_unlock(&r->lock);
@@ -221,7 +222,7 @@ static void remove_entry(struct md_repo *r, struct mentry *e)
     for (i = 0; i < r->n_models; i++) {
         if (r->models[i] == e) {
             memmove(r->models + i, r->models + i + 1,
-                    (r->n_models - i - 1) * sizeof(*r->models));
+                    (r->n_models - i - 1) * sizeof(struct mentry *));
             r->n_models--;
             break;
         }
@@ -349,35 +350,43 @@ static bool policy_lists(const struct md_version_policy *p, int64_t number)
     return false;
 }
 
-/*
- * Brings one model up to date with the disk. retry: also retry versions that
- * failed before with unchanged files (an explicit load). Returns MD_OK, or an
- * error when the model.yaml is unusable or (retry) no version could load.
- */
-static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md_err *err)
+/* Whether the version policy of c selects version num, loaded versions above it. */
+static bool policy_wants(const struct md_contract *c, int64_t num, unsigned loaded)
 {
-    char mdir[PATH_MAX];
+    switch (c->policy.kind) {
+    case MD_POLICY_ALL:
+        return true;
+    case MD_POLICY_SPECIFIC:
+        return policy_lists(&c->policy, num);
+    case MD_POLICY_LATEST:
+    default:
+        return loaded < c->policy.latest;
+    }
+}
+
+/*
+ * The contract of model e from mdir's model.yaml into *out, reading the file
+ * again when it changed on disk (new text bumps e->yaml_gen). MD_EINVAL,
+ * with e->reason set and the versions left serving, when the file is missing
+ * or unusable; an unchanged file known to be broken is refused at once
+ * unless retry.
+ */
+static int load_yaml(struct mentry *e, const char *mdir, bool retry, struct md_contract **out,
+                     struct md_err *err)
+{
     char ypath[PATH_MAX];
     struct sig ysig;
     struct md_contract *c = NULL;
     struct md_err lerr;
-    struct vrec *recs;
-    int64_t *nums;
-    size_t n_nums;
-    size_t n_recs = 0;
-    size_t i;
-    unsigned loaded = 0;
     int rc;
-    bool any_ready = false;
-    char first_fail[256] = "";
 
-    snprintf(mdir, sizeof(mdir), "%s/%s", r->dir, e->name);
+    *out = NULL;
     snprintf(ypath, sizeof(ypath), "%s/%s", mdir, MODEL_YAML);
     md_err_clear(&lerr);
     if (!stat_sig(ypath, &ysig)) {
         snprintf(e->reason, sizeof(e->reason), "model.yaml: %s", strerror(errno));
         md_log_kv(MD_LOG_ERROR, "model not loadable", "model", e->name, "reason", e->reason,
-                  NULL);
+                  MD_KV_END);
         return md_err_set(err, MD_EINVAL, "model '%s': %s", e->name, e->reason);
     }
     if (e->yaml == NULL || !sig_eq(&ysig, &e->yaml_sig)) {
@@ -393,10 +402,11 @@ static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md
         if (rc != MD_OK) {
             snprintf(e->reason, sizeof(e->reason), "model.yaml: %s", lerr.msg);
             e->yaml_sig = ysig;
-            md_log_kv(MD_LOG_ERROR, "model.yaml rejected; serving versions kept", "model",
-                      e->name, "reason", e->reason, NULL);
+            md_log_kv(MD_LOG_ERROR, "model.yaml rejected; serving versions kept", "model", e->name,
+                      "reason", e->reason, MD_KV_END);
             return md_err_set(err, MD_EINVAL, "model '%s': %s", e->name, e->reason);
         }
+        assert(text != NULL); /* read_file succeeded */
         if (e->yaml == NULL || e->yaml_len != len || memcmp(e->yaml, text, len) != 0)
             e->yaml_gen++;
         free(e->yaml);
@@ -415,7 +425,36 @@ static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md
             return md_err_set(err, MD_EINVAL, "model '%s': %s", e->name, e->reason);
         }
     }
+    *out = c;
+    return MD_OK;
+}
 
+/*
+ * Brings one model up to date with the disk. retry: also retry versions that
+ * failed before with unchanged files (an explicit load). Returns MD_OK, or an
+ * error when the model.yaml is unusable or (retry) no version could load.
+ */
+static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md_err *err)
+{
+    char mdir[PATH_MAX];
+    struct md_contract *c;
+    struct md_err lerr;
+    struct vrec *recs;
+    int64_t *nums;
+    size_t n_nums;
+    size_t n_recs = 0;
+    size_t i;
+    unsigned loaded = 0;
+    int rc;
+    bool any_ready = false;
+    char first_fail[256] = "";
+
+    snprintf(mdir, sizeof(mdir), "%s/%s", r->dir, e->name);
+    rc = load_yaml(e, mdir, retry, &c, err);
+    if (rc != MD_OK)
+        return rc;
+    assert(c != NULL); /* load_yaml succeeded */
+    md_err_clear(&lerr);
     n_nums = list_versions(mdir, &nums);
     recs = md_xcalloc(n_nums + 1, sizeof(*recs));
     for (i = 0; i < n_nums; i++) {
@@ -425,25 +464,12 @@ static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md
         char vdir[PATH_MAX];
         char apath[PATH_MAX];
         struct sig asig;
-        bool wanted;
         struct md_contract *vc;
 
         memset(nr, 0, sizeof(*nr));
         nr->number = num;
         nr->state = MD_VS_UNAVAILABLE;
-        switch (c->policy.kind) {
-        case MD_POLICY_ALL:
-            wanted = true;
-            break;
-        case MD_POLICY_SPECIFIC:
-            wanted = policy_lists(&c->policy, num);
-            break;
-        case MD_POLICY_LATEST:
-        default:
-            wanted = loaded < c->policy.latest;
-            break;
-        }
-        if (!wanted) {
+        if (!policy_wants(c, num, loaded)) {
             snprintf(nr->reason, sizeof(nr->reason), "not selected by the version policy");
             continue;
         }
@@ -481,7 +507,7 @@ static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md
             any_ready = true;
             snprintf(vs, sizeof(vs), "%lld", (long long)num);
             md_log_kv(MD_LOG_INFO, "version loaded", "model", e->name, "version", vs, "backend",
-                      c->backend, NULL);
+                      c->backend, MD_KV_END);
             continue;
         }
         {
@@ -489,17 +515,16 @@ static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md
 
             snprintf(vs, sizeof(vs), "%lld", (long long)num);
             md_log_kv(MD_LOG_ERROR, "version failed to load", "model", e->name, "version", vs,
-                      "reason", lerr.msg, NULL);
+                      "reason", lerr.msg, MD_KV_END);
         }
         if (first_fail[0] == '\0')
-            snprintf(first_fail, sizeof(first_fail), "version %lld: %s", (long long)num,
-                     lerr.msg);
+            snprintf(first_fail, sizeof(first_fail), "version %lld: %s", (long long)num, lerr.msg);
         if (old != NULL && old->live != NULL) {
             /* Changed files that do not load: keep serving what loaded before. */
             *nr = *old;
             md_version_ref(nr->live);
-            snprintf(nr->reason, sizeof(nr->reason), "reload failed, previous files still "
-                     "serving: %s", lerr.msg);
+            snprintf(nr->reason, sizeof(nr->reason),
+                     "reload failed, previous files still serving: %s", lerr.msg);
             nr->sig = asig;
             nr->yaml_gen = e->yaml_gen;
             loaded++;
@@ -599,7 +624,7 @@ int md_repo_scan(struct md_repo *r)
     d = opendir(r->dir);
     if (d == NULL) {
         md_log_kv(MD_LOG_ERROR, "cannot read the repository", "dir", r->dir, "reason",
-                  strerror(errno), NULL);
+                  strerror(errno), MD_KV_END);
         pthread_mutex_unlock(&r->scan_lock);
         return 0;
     }
@@ -627,7 +652,7 @@ int md_repo_scan(struct md_repo *r)
             continue;
         if (job.n == cap) {
             cap = cap ? cap * 2 : 16;
-            job.list = md_xrealloc(job.list, cap * sizeof(*job.list));
+            job.list = md_xrealloc(job.list, cap * sizeof(struct mentry *));
         }
         job.list[job.n++] = e;
     }
@@ -636,8 +661,8 @@ int md_repo_scan(struct md_repo *r)
     free(job.list);
     for (i = 0; i < r->n_models;) {
         if (!r->models[i]->seen) {
-            md_log_kv(MD_LOG_INFO, "model removed from the repository", "model",
-                      r->models[i]->name, NULL);
+            md_log_kv(MD_LOG_INFO, "model removed from the repository", "model", r->models[i]->name,
+                      MD_KV_END);
             remove_entry(r, r->models[i]);
             continue;
         }
@@ -698,7 +723,7 @@ int md_repo_unload_model(struct md_repo *r, const char *name, struct md_err *err
     e->yaml = NULL;
     e->yaml_len = 0;
     pthread_mutex_unlock(&r->scan_lock);
-    md_log_kv(MD_LOG_INFO, "model unloaded", "model", name, NULL);
+    md_log_kv(MD_LOG_INFO, "model unloaded", "model", name, MD_KV_END);
     return MD_OK;
 }
 

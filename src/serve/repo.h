@@ -37,11 +37,11 @@ struct md_repo;
  * that has no version to show, e.g. because its model.yaml is broken. */
 struct md_repo_row {
     const char *model;
-    int64_t version;             /* 0: a model-level row */
+    int64_t version; /* 0: a model-level row */
     enum md_version_state state;
-    const char *reason;          /* "" when READY */
-    struct md_version *live;     /* the serving version when READY, else NULL;
-                                    valid during the callback only */
+    const char *reason;      /* "" when READY */
+    struct md_version *live; /* the serving version when READY, else NULL;
+                                valid during the callback only */
 };
 
 /* Opens the repository at dir (which must be a readable directory). Loads nothing. */

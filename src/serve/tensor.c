@@ -8,11 +8,14 @@ static const struct {
     const char *name;
     size_t size;
 } dtypes[MD_DT_COUNT] = {
-    [MD_DT_INVALID] = {"INVALID", 0}, [MD_DT_BOOL] = {"BOOL", 1},   [MD_DT_UINT8] = {"UINT8", 1},
-    [MD_DT_UINT16] = {"UINT16", 2},   [MD_DT_UINT32] = {"UINT32", 4}, [MD_DT_UINT64] = {"UINT64", 8},
-    [MD_DT_INT8] = {"INT8", 1},       [MD_DT_INT16] = {"INT16", 2},   [MD_DT_INT32] = {"INT32", 4},
-    [MD_DT_INT64] = {"INT64", 8},     [MD_DT_FP16] = {"FP16", 2},     [MD_DT_FP32] = {"FP32", 4},
-    [MD_DT_FP64] = {"FP64", 8},       [MD_DT_BYTES] = {"BYTES", 0},   [MD_DT_BF16] = {"BF16", 2},
+    [MD_DT_INVALID] = {"INVALID", 0}, [MD_DT_BOOL] = {"BOOL", 1},
+    [MD_DT_UINT8] = {"UINT8", 1},     [MD_DT_UINT16] = {"UINT16", 2},
+    [MD_DT_UINT32] = {"UINT32", 4},   [MD_DT_UINT64] = {"UINT64", 8},
+    [MD_DT_INT8] = {"INT8", 1},       [MD_DT_INT16] = {"INT16", 2},
+    [MD_DT_INT32] = {"INT32", 4},     [MD_DT_INT64] = {"INT64", 8},
+    [MD_DT_FP16] = {"FP16", 2},       [MD_DT_FP32] = {"FP32", 4},
+    [MD_DT_FP64] = {"FP64", 8},       [MD_DT_BYTES] = {"BYTES", 0},
+    [MD_DT_BF16] = {"BF16", 2},
 };
 
 enum md_dtype md_dtype_parse(const char *s, size_t len)

@@ -5,7 +5,7 @@
 #include "util/arena.h"
 #include "util/mem.h"
 
-#define CHUNK_MIN (16 * 1024)
+#define CHUNK_MIN ((size_t)16 << 10)
 
 struct md_arena_chunk {
     struct md_arena_chunk *next;

@@ -16,12 +16,12 @@
 
 #include "util/banned.h"
 
-#define MD_MUST_CHECK __attribute__((warn_unused_result))
+#define MD_MUST_CHECK   __attribute__((warn_unused_result))
 #define MD_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#define MD_UNUSED(x) ((void)(x))
+#define MD_UNUSED(x)    ((void)(x))
 #define MD_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define MD_LIKELY(x) __builtin_expect(!!(x), 1)
-#define MD_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define MD_LIKELY(x)    __builtin_expect(!!(x), 1)
+#define MD_UNLIKELY(x)  __builtin_expect(!!(x), 0)
 
 /* Internals that unit tests reach: static in the daemon, visible in tests. */
 #ifdef MD_UNIT_TEST

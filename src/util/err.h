@@ -14,16 +14,16 @@
 
 enum md_errcode {
     MD_OK = 0,
-    MD_EINVAL = -1,       /* the input is wrong: a 400 */
-    MD_ENOTFOUND = -2,    /* no such model, version, file or route */
-    MD_EUNAVAIL = -3,     /* exists but cannot serve now: a 503 */
-    MD_ENOMEM = -4,       /* an allocation sized by input failed */
-    MD_EIO = -5,          /* a read or write failed */
-    MD_ECORRUPT = -6,     /* a file is malformed or truncated */
-    MD_EAUTH = -7,        /* no or bad credentials */
-    MD_EPERM = -8,        /* authenticated but not allowed */
-    MD_EINTERNAL = -9,    /* an engine or invariant failed: a 500 */
-    MD_ETOOBIG = -10,     /* a body or size over its limit: a 413 */
+    MD_EINVAL = -1,        /* the input is wrong: a 400 */
+    MD_ENOTFOUND = -2,     /* no such model, version, file or route */
+    MD_EUNAVAIL = -3,      /* exists but cannot serve now: a 503 */
+    MD_ENOMEM = -4,        /* an allocation sized by input failed */
+    MD_EIO = -5,           /* a read or write failed */
+    MD_ECORRUPT = -6,      /* a file is malformed or truncated */
+    MD_EAUTH = -7,         /* no or bad credentials */
+    MD_EPERM = -8,         /* authenticated but not allowed */
+    MD_EINTERNAL = -9,     /* an engine or invariant failed: a 500 */
+    MD_ETOOBIG = -10,      /* a body or size over its limit: a 413 */
     MD_EUNSUPPORTED = -11, /* valid but not implemented: a 501 */
     MD_ETIMEDOUT = -12,    /* a deadline passed before the work ran: a 504 */
     MD_EPENDING = -13      /* not a failure: the work goes on in another thread, which

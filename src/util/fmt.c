@@ -16,6 +16,7 @@
  */
 #include "util/fmt.h"
 
+#include <assert.h>
 #include <math.h>
 
 #define F32_MANTISSA_BITS 23
@@ -256,6 +257,7 @@ size_t md_fmt_f32(char *out, float v)
     }
     f32_decimal(bits & ((1u << F32_MANTISSA_BITS) - 1), bits >> F32_MANTISSA_BITS, &m, &e);
     n = decimal_len(m);
+    assert(n >= 1 && n <= 10); /* so dig[0] is written below */
     for (i = n - 1; i >= 0; i--) {
         dig[i] = (char)('0' + m % 10);
         m /= 10;
@@ -389,6 +391,7 @@ int md_buf_floats(struct md_buf *b, const float *v, size_t rows, size_t width, s
                     memcpy(o, row[j] > 0 ? "Infinity" : "-Infinity", 8 + (row[j] < 0));
                     o += 8 + (row[j] < 0);
                 } else {
+                    /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): JSON text, no NUL */
                     memcpy(o, nan_text, nan_len);
                     o += nan_len;
                 }

@@ -455,6 +455,73 @@ static const unsigned char *number_end(const unsigned char *p, const unsigned ch
 static const unsigned char *scan_packed(struct parser *ps, const unsigned char *p,
                                         struct md_jnode *n, bool *no_memory);
 
+/*
+ * The scalar at p (true, false, null, a number, or with MD_JDOM_NANINF NaN or
+ * Infinity) into n, and the byte after it into *after. Strings, arrays and
+ * objects are md_jdom_parse's (its only caller: the compiler inlines it
+ * there).
+ */
+static int parse_scalar(struct parser *ps, const unsigned char *p, struct md_jnode *n,
+                        const unsigned char **after)
+{
+    const unsigned char *end = ps->end;
+    int rc;
+
+    switch (*p) {
+    case 't':
+        if (!has_word(p, end, "true", 4))
+            return syntax_error(ps, p, "invalid literal");
+        n->type = MD_J_TRUE;
+        p += 4;
+        break;
+    case 'f':
+        if (!has_word(p, end, "false", 5))
+            return syntax_error(ps, p, "invalid literal");
+        n->type = MD_J_FALSE;
+        p += 5;
+        break;
+    case 'n':
+        if (!has_word(p, end, "null", 4))
+            return syntax_error(ps, p, "invalid literal");
+        n->type = MD_J_NULL;
+        p += 4;
+        break;
+    case 'N':
+    case 'I':
+        if (!(ps->flags & MD_JDOM_NANINF))
+            return syntax_error(ps, p, "NaN and Infinity are not JSON");
+        if (!has_word(p, end, "NaN", 3) && !has_word(p, end, "Infinity", 8))
+            return syntax_error(ps, p, "invalid literal");
+        n->type = MD_J_NUMBER;
+        n->p = (const char *)p;
+        n->len = *p == 'N' ? 3 : 8;
+        p += n->len;
+        break;
+    case '-':
+    case '0':
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+    case '5':
+    case '6':
+    case '7':
+    case '8':
+    case '9':
+        n->type = MD_J_NUMBER;
+        n->p = (const char *)p;
+        rc = scan_number(ps, p, &p);
+        if (rc != MD_OK)
+            return rc;
+        n->len = (size_t)((const char *)p - n->p);
+        break;
+    default:
+        return unexpected(ps, p, "a value");
+    }
+    *after = p;
+    return MD_OK;
+}
+
 int md_jdom_parse(const char *text, size_t len, unsigned flags, struct md_arena *a,
                   struct md_jnode **root, struct md_err *err)
 {
@@ -554,55 +621,11 @@ value:
         if (rc != MD_OK)
             return rc;
         goto after_value;
-    case 't':
-        if (!has_word(p, end, "true", 4))
-            return syntax_error(&ps, p, "invalid literal");
-        n->type = MD_J_TRUE;
-        p += 4;
-        goto after_value;
-    case 'f':
-        if (!has_word(p, end, "false", 5))
-            return syntax_error(&ps, p, "invalid literal");
-        n->type = MD_J_FALSE;
-        p += 5;
-        goto after_value;
-    case 'n':
-        if (!has_word(p, end, "null", 4))
-            return syntax_error(&ps, p, "invalid literal");
-        n->type = MD_J_NULL;
-        p += 4;
-        goto after_value;
-    case 'N':
-    case 'I':
-        if (!(flags & MD_JDOM_NANINF))
-            return syntax_error(&ps, p, "NaN and Infinity are not JSON");
-        if (!has_word(p, end, "NaN", 3) && !has_word(p, end, "Infinity", 8))
-            return syntax_error(&ps, p, "invalid literal");
-        n->type = MD_J_NUMBER;
-        n->p = (const char *)p;
-        n->len = *p == 'N' ? 3 : 8;
-        p += n->len;
-        goto after_value;
-    case '-':
-    case '0':
-    case '1':
-    case '2':
-    case '3':
-    case '4':
-    case '5':
-    case '6':
-    case '7':
-    case '8':
-    case '9':
-        n->type = MD_J_NUMBER;
-        n->p = (const char *)p;
-        rc = scan_number(&ps, p, &p);
+    default:
+        rc = parse_scalar(&ps, p, n, &p);
         if (rc != MD_OK)
             return rc;
-        n->len = (size_t)((const char *)p - n->p);
         goto after_value;
-    default:
-        return unexpected(&ps, p, "a value");
     }
 
 member_key:

@@ -46,9 +46,10 @@ static void emit(enum md_log_level level, const char *msg, va_list *kv)
 
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", (tm.tm_year + 1900) % 10000,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(ts.tv_nsec / 1000000) % 1000);
-    md_buf_init(&b, 64 * 1024);
+    snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+             (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+             tm.tm_sec, (long)(ts.tv_nsec / 1000000) % 1000);
+    md_buf_init(&b, (size_t)64 << 10);
     rc = md_buf_printf(&b, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", stamp, names[level]);
     if (rc == MD_OK)
         rc = md_buf_json_str(&b, msg, strlen(msg));

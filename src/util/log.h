@@ -24,12 +24,17 @@ enum md_log_level md_log_get_level(void);
 int md_log_parse_level(const char *s);
 
 void md_log(enum md_log_level level, const char *fmt, ...) MD_PRINTF(2, 3);
-/* As md_log, with extra fields: keys and string values, NULL-terminated. */
-void md_log_kv(enum md_log_level level, const char *msg, ...);
+/*
+ * As md_log, with extra fields: keys and string values, ended by MD_KV_END
+ * (a null pointer of pointer type: a bare NULL may be an int 0, which a
+ * variadic function cannot take as a pointer).
+ */
+void md_log_kv(enum md_log_level level, const char *msg, ...) __attribute__((sentinel));
+#define MD_KV_END ((const char *)NULL)
 
 #define md_debug(...) md_log(MD_LOG_DEBUG, __VA_ARGS__)
-#define md_info(...) md_log(MD_LOG_INFO, __VA_ARGS__)
-#define md_warn(...) md_log(MD_LOG_WARN, __VA_ARGS__)
+#define md_info(...)  md_log(MD_LOG_INFO, __VA_ARGS__)
+#define md_warn(...)  md_log(MD_LOG_WARN, __VA_ARGS__)
 #define md_error(...) md_log(MD_LOG_ERROR, __VA_ARGS__)
 
 #endif

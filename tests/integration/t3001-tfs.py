@@ -61,6 +61,33 @@ def test_predict_inputs_columnar():
         expect(st == 200 and len(doc["outputs"]) == 5, doc)
 
 
+def test_large_request_matches_v2():
+    """2,000 rows through every TF Serving form (rows of numbers are packed
+    arrays in the decoder) answer exactly what the V2 path answers."""
+    rows = [r for r, _ in bench_rows(2000)]
+    expect(len(rows) == 2000, len(rows))
+    with Daemon() as d:
+        flat = [v for r in rows for v in r]
+        st, doc, _ = d.json("POST", "/v2/models/bench/infer", {"inputs": [
+            {"name": "features", "datatype": "FP32", "shape": [len(rows), 30], "data": flat}]})
+        expect(st == 200, doc)
+        want = doc["outputs"][0]["data"]
+        expect(len(want) == 2000, len(want))
+        # Rows without a missing value are plain number lists; mix in some with nulls.
+        expect(any(None in r for r in rows) and any(None not in r for r in rows), "no mix")
+        objs = [{"f%d" % j: v for j, v in enumerate(r) if v is not None} for r in rows]
+        cols = {"f%d" % j: [r[j] for r in rows] for j in range(30)}
+        for body, key in (({"instances": rows}, "predictions"),
+                          ({"instances": objs}, "predictions"),
+                          ({"inputs": rows}, "outputs"),
+                          ({"inputs": {"features": rows}}, "outputs"),
+                          ({"inputs": cols}, "outputs")):
+            st, doc, _ = d.json("POST", "/v1/models/bench:predict", body)
+            expect(st == 200, (list(body), doc))
+            expect(doc[key] == want, (list(body), [(i, a, b) for i, (a, b) in
+                                                   enumerate(zip(doc[key], want)) if a != b][:5]))
+
+
 def test_predict_errors():
     with Daemon() as d:
         cases = [
@@ -98,4 +125,4 @@ def test_predict_errors():
 
 if __name__ == "__main__":
     run([test_status_and_metadata, test_predict_instances_rows_and_objects,
-         test_predict_inputs_columnar, test_predict_errors])
+         test_predict_inputs_columnar, test_large_request_matches_v2, test_predict_errors])

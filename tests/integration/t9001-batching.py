@@ -324,6 +324,40 @@ def test_stop_under_load():
         shutil.rmtree(repo)
 
 
+def test_config_reports_batching():
+    """/config reports max_batch_size, dynamic_batching and instance_group as
+    Triton does for a batched model (dims then leave the batch dimension
+    out), and max_batch_size 0 without them for an unbatched one."""
+    tuned = ("dynamic_batching:\n  max_batch_size: 32\n  max_queue_delay_us: 1500\n"
+             "  preferred_batch_sizes: [8, 16]\n  max_queue_size: 100\ninstances: 3\n")
+    repo = make_repo({"plain": bench_yaml("trees"), "tuned": bench_yaml("trees", tuned),
+                      "defaults": bench_yaml("trees", "dynamic_batching: {}\n")})
+    with Daemon(repo=repo) as d:
+        for path in ("/v2/models/tuned/config", "/v2/models/tuned/versions/1/config"):
+            st, doc, _ = d.json("GET", path)
+            expect(st == 200 and doc["name"] == "tuned", (st, doc))
+            expect(doc["max_batch_size"] == 32, doc)
+            expect(doc["dynamic_batching"] == {"preferred_batch_size": [8, 16],
+                                               "max_queue_delay_microseconds": 1500,
+                                               "default_queue_policy": {"max_queue_size": 100}},
+                   doc)
+            expect(doc["instance_group"] == [{"kind": "KIND_CPU", "count": 3}], doc)
+            expect(all(i["dims"] == [1] for i in doc["input"]), doc["input"])
+            expect([o["dims"] for o in doc["output"]] == [[1]], doc["output"])
+        st, doc, _ = d.json("GET", "/v2/models/defaults/config")
+        expect(st == 200 and doc["max_batch_size"] == 64, doc)
+        expect(doc["dynamic_batching"] == {"preferred_batch_size": [],
+                                           "max_queue_delay_microseconds": 500,
+                                           "default_queue_policy": {"max_queue_size": 1024}}, doc)
+        expect(doc["instance_group"] == [{"kind": "KIND_CPU", "count": 1}], doc)
+        st, doc, _ = d.json("GET", "/v2/models/plain/config")
+        expect(st == 200 and doc["max_batch_size"] == 0, doc)
+        expect("dynamic_batching" not in doc and "instance_group" not in doc, doc)
+        expect(all(i["dims"] == [-1, 1] for i in doc["input"]), doc["input"])
+        expect([o["dims"] for o in doc["output"]] == [[-1, 1]], doc["output"])
+    shutil.rmtree(repo)
+
+
 def test_bad_batching_config_is_reported():
     repo = make_repo({"bad": bench_yaml("trees", "dynamic_batching: {max_batch_size: 0}\n")})
     with Daemon(repo=repo) as d:
@@ -338,4 +372,5 @@ def test_bad_batching_config_is_reported():
 if __name__ == "__main__":
     run([test_same_answers_with_and_without_batching, test_concurrent_clients_share_engine_calls,
          test_full_queue_is_a_503_with_retry_after, test_deadlines, test_metrics_validate,
-         test_stop_under_load, test_bad_batching_config_is_reported])
+         test_stop_under_load, test_config_reports_batching,
+         test_bad_batching_config_is_reported])

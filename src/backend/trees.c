@@ -351,12 +351,14 @@ static void *predict_part(void *arg)
 static int predict_parallel(const struct trees *m, const float *x, size_t n_rows, float *out,
                             size_t n_parts, struct md_err *err)
 {
-    struct part parts[MAX_NTHREAD];
+    struct part *parts = md_calloc(n_parts, sizeof(*parts));
     size_t per = (n_rows / n_parts + ROW_LANES - 1) / ROW_LANES * ROW_LANES;
     size_t first = 0;
     size_t i;
     int rc = MD_OK;
 
+    if (parts == NULL)
+        return predict_serial(m, x, n_rows, out, err);
     for (i = 0; i < n_parts; i++) {
         size_t n = i + 1 == n_parts || n_rows - first < per ? n_rows - first : per;
 
@@ -371,8 +373,7 @@ static int predict_parallel(const struct trees *m, const float *x, size_t n_rows
     }
     /* Part 0 runs here; a thread that cannot start runs here too. */
     for (i = 1; i < n_parts; i++)
-        parts[i].started =
-            pthread_create(&parts[i].tid, NULL, predict_part, &parts[i]) == 0;
+        parts[i].started = pthread_create(&parts[i].tid, NULL, predict_part, &parts[i]) == 0;
     predict_part(&parts[0]);
     for (i = 1; i < n_parts; i++) {
         if (parts[i].started)
@@ -386,6 +387,7 @@ static int predict_parallel(const struct trees *m, const float *x, size_t n_rows
             rc = parts[i].rc;
         }
     }
+    free(parts);
     return rc;
 }
 
@@ -1263,8 +1265,7 @@ static uint32_t default_nthread(void)
 }
 
 /* Engine options: nthread (1..MAX_NTHREAD), the threads a large batch is split across. */
-static int parse_options(const struct md_backend_config *cfg, uint32_t *nthread,
-                         struct md_err *err)
+static int parse_options(const struct md_backend_config *cfg, uint32_t *nthread, struct md_err *err)
 {
     size_t i;
 
@@ -1276,8 +1277,8 @@ static int parse_options(const struct md_backend_config *cfg, uint32_t *nthread,
         long n;
 
         if (strcmp(k, "nthread") != 0)
-            return FAIL(MD_EINVAL, "engine option '%s': unknown to backend 'trees' (known: nthread)",
-                        k);
+            return FAIL(MD_EINVAL,
+                        "engine option '%s': unknown to backend 'trees' (known: nthread)", k);
         errno = 0;
         n = v == NULL ? 0 : strtol(v, &end, 10);
         if (v == NULL || end == v || *end != '\0' || errno != 0 || n < 1 || n > MAX_NTHREAD)

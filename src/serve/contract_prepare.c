@@ -404,8 +404,8 @@ static int prepare_columns(const struct md_contract *c, const struct md_tensor *
  * that fails, or holds a null, goes value by value through put_missing() or
  * odd_value().
  */
-static int fast_2d(const struct md_contract *c, const float *restrict src,
-                   const uint8_t *missing, size_t n, float *restrict x, struct md_err *err)
+static int fast_2d(const struct md_contract *c, const float *restrict src, const uint8_t *missing,
+                   size_t n, float *restrict x, struct md_err *err)
 {
     const size_t nf = c->n_features;
     const float *restrict lo = c->lo32;

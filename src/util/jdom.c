@@ -456,6 +456,21 @@ static const unsigned char *scan_packed(struct parser *ps, const unsigned char *
                                         struct md_jnode *n, bool *no_memory);
 
 /*
+ * With MD_JDOM_PACKED, the array whose '[' is at p as a packed array when it
+ * may be one (see scan_packed): the position after its ']', or NULL.
+ */
+static const unsigned char *try_packed(struct parser *ps, const unsigned char *p,
+                                       struct md_jnode *n, bool *no_memory)
+{
+    unsigned c = p + 1 < ps->end ? p[1] : 0;
+
+    if (c == '-' || is_digit(c) || c == ' ' || c == '\n' ||
+        (c == 'n' && (ps->flags & MD_JDOM_PACKED_NULL)))
+        return scan_packed(ps, p + 1, n, no_memory);
+    return NULL;
+}
+
+/*
  * The scalar at p (true, false, null, a number, or with MD_JDOM_NANINF NaN or
  * Infinity) into n, and the byte after it into *after. Strings, arrays and
  * objects are md_jdom_parse's (its only caller: the compiler inlines it
@@ -589,11 +604,9 @@ value:
     case '[':
         if (depth == MD_JDOM_MAX_DEPTH)
             return syntax_error(&ps, p, "nesting deeper than 100 levels");
-        if (*p == '[' && (flags & MD_JDOM_PACKED) && p + 1 < end &&
-            (p[1] == '-' || is_digit(p[1]) || p[1] == ' ' || p[1] == '\n' ||
-             (p[1] == 'n' && (flags & MD_JDOM_PACKED_NULL)))) {
+        if (*p == '[' && (flags & MD_JDOM_PACKED)) {
             bool no_memory = false;
-            const unsigned char *after = scan_packed(&ps, p + 1, n, &no_memory);
+            const unsigned char *after = try_packed(&ps, p, n, &no_memory);
 
             if (no_memory)
                 return out_of_memory(&ps);
@@ -1310,13 +1323,13 @@ struct piece {
     const unsigned char *close; /* PIECE_CLOSED: the ']' */
     _Atomic size_t *stop_after; /* lowest piece that closed or failed so far */
     size_t k;                   /* this piece's number */
-    bool nulls;                 /* null elements allowed */
     double *v;
     size_t n;
     size_t n_null;
-    enum piece_state state;
     pthread_t tid;
-    bool started;
+    enum piece_state state;
+    bool nulls;   /* null elements allowed */
+    bool started; /* tid runs it */
 };
 
 static void *piece_run(void *arg)

@@ -24,10 +24,10 @@
 #define MD_JDOM_MAX_DEPTH 100
 
 enum md_jdom_flags {
-    MD_JDOM_NANINF = 1 << 0, /* accept NaN, Infinity, -Infinity */
-    MD_JDOM_PACKED = 1 << 1, /* keep arrays of numbers only as packed arrays (below) */
-    MD_JDOM_PARALLEL = 1 << 2, /* with MD_JDOM_PACKED: convert very large packed arrays on
-                                  one thread per CPU (same result, less latency) */
+    MD_JDOM_NANINF = 1 << 0,     /* accept NaN, Infinity, -Infinity */
+    MD_JDOM_PACKED = 1 << 1,     /* keep arrays of numbers only as packed arrays (below) */
+    MD_JDOM_PARALLEL = 1 << 2,   /* with MD_JDOM_PACKED: convert very large packed arrays on
+                                    one thread per CPU (same result, less latency) */
     MD_JDOM_PACKED_NULL = 1 << 3 /* with MD_JDOM_PACKED: packed arrays may hold null too */
 };
 

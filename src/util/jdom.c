@@ -927,9 +927,13 @@ fast_decimal(const unsigned char *p, const unsigned char *end, struct decimal *d
     start = p;
     if (p >= end || !is_digit(*p) || (*p == '0' && end - p > 1 && is_digit(p[1])))
         return NULL;
-    while (p < end && is_digit(*p)) {
-        w = w * 10 + (uint64_t)(*p - '0');
-        p++;
+    if (*p == '0') {
+        p++; /* a lone 0: the common "0.xxx" needs no loop */
+    } else {
+        while (p < end && is_digit(*p)) {
+            w = w * 10 + (uint64_t)(*p - '0');
+            p++;
+        }
     }
     if (p < end && *p == '.') {
         const unsigned char *frac = ++p;

@@ -11,14 +11,16 @@ has REQUEST_TIMEOUT seconds to be answered. Counted per request:
 
   answered  200
   refused   503 or 429 (queue full: the client sends its next request at
-            once, Retry-After unheeded), or the connection closed at the
-            door (the client waits 10 ms and connects again)
+            once, Retry-After unheeded), 503 with the connection closed
+            (past the connection limit: the client connects again), or the
+            connection closed at the door (the client waits 10 ms and
+            connects again)
   failed    any other status, a malformed answer, or no answer in time
 
-libmicrohttpd stops accepting at --max-connections: a connection beyond it
-is neither served nor closed but waits in the kernel's listen backlog until
-a served client leaves, so in a flood longer than REQUEST_TIMEOUT its
-request counts as failed. The answer-time percentiles show that wait.
+modeld serves --max-connections connections; a connection opened past them
+is answered 503 (Retry-After: 1) on its first request and closed, so no
+client waits for a slot. Only past a further quarter of the limit does
+libmicrohttpd stop accepting and leave connections in the kernel's backlog.
 
 Also reported: the server's resident memory before the flood, its peak
 (VmHWM) and what it holds after, and one request's latency right after.
@@ -115,6 +117,8 @@ async def client(i, port, reqs, deadline, counts):
                 counts["answered"] += 1
             elif status in (429, 503):
                 counts["refused"] += 1
+                if status == 503 and not keep:
+                    counts["limit"] += 1
             else:
                 fail(counts, "status %d" % status)
             if not keep:
@@ -145,7 +149,7 @@ async def watch(pid, deadline, samples):
 
 
 async def flood(port, pid, reqs):
-    counts = {"answered": 0, "refused": 0, "failed": 0, "door": 0, "why": {}, "latency": []}
+    counts = {"answered": 0, "refused": 0, "failed": 0, "door": 0, "limit": 0, "why": {}, "latency": []}
     samples = []
     deadline = time.monotonic() + DURATION
     t0 = time.monotonic()
@@ -204,7 +208,9 @@ def main():
         print("%-28s %10s" % ("requests", "count"))
         print("%-28s %10d  (%.0f/s)" % ("answered 200", counts["answered"],
                                        counts["answered"] / counts["seconds"]))
-        print("%-28s %10d" % ("refused: queue full (503)", counts["refused"] - counts["door"]))
+        print("%-28s %10d" % ("refused: queue full (503)",
+                              counts["refused"] - counts["door"] - counts["limit"]))
+        print("%-28s %10d" % ("refused: connection limit", counts["limit"]))
         print("%-28s %10d" % ("refused: closed at the door", counts["door"]))
         print("%-28s %10d  %s" % ("failed", counts["failed"], counts["why"] or ""))
         print("%-28s %10d" % ("clients hung", counts["hung"]))

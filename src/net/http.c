@@ -43,6 +43,7 @@ struct conn {
     struct md_buf reply;
     bool in_request; /* a request has started on this connection */
     bool too_big;    /* the body passed the limit: answer 413 at the end */
+    bool over;       /* opened past --max-connections: every request is refused, then closed */
     char id[40];
     uint64_t start_ns;
     struct MHD_Connection *mc; /* the request's connection, for the wake */
@@ -61,6 +62,7 @@ struct md_http {
     _Atomic long routing;  /* handler calls running that may park (wake set) */
     _Atomic bool stopping; /* md_http_stop has begun: park no more */
     _Atomic long conns;    /* connections open */
+    long max_conn;         /* connections served; a few more are accepted to be refused */
     unsigned port;
 };
 
@@ -145,8 +147,10 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx
 
     MD_UNUSED(c);
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        atomic_fetch_add(&h->conns, 1);
+        long before = atomic_fetch_add(&h->conns, 1);
+
         cs = md_xcalloc(1, sizeof(*cs));
+        cs->over = before >= h->max_conn;
         md_arena_init(&cs->arena, ARENA_MAX);
         md_buf_init(&cs->body, h->max_body);
         md_buf_init(&cs->reply, REPLY_MAX);
@@ -207,6 +211,8 @@ static enum MHD_Result send_reply(struct md_http *h, struct MHD_Connection *c, s
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, resp->retry_after);
     if (resp->allow != NULL)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp->allow);
+    if (cs->over)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     if (resp->json_len > 0) {
         char n[24];
 
@@ -291,6 +297,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             snprintf(cs->id, sizeof(cs->id), "%s", rid);
         else
             make_id(cs->id);
+        if (cs->over) {
+            /* Past the connection limit: refused at once, never left waiting. */
+            char msg[128];
+
+            init_resp(&resp, cs);
+            snprintf(msg, sizeof(msg),
+                     "server at its limit of %ld connections; retry later", h->max_conn);
+            md_api_error_status(&resp, 503, msg);
+            snprintf(resp.retry_after, sizeof(resp.retry_after), "1");
+            return send_reply(h, c, cs, &resp);
+        }
         {
             size_t hlen = strlen(url) + strlen(method) + 12;
 
@@ -454,6 +471,7 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
                      MHD_ALLOW_SUSPEND_RESUME;
     const union MHD_DaemonInfo *di;
     size_t pool_bytes;
+    unsigned spare;
     int rc;
 
     *out = NULL;
@@ -479,10 +497,14 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
     h->api = api;
     h->max_body = cfg->max_body_bytes;
     h->max_header = cfg->max_header_bytes ? cfg->max_header_bytes : 8192;
+    h->max_conn = cfg->max_connections ? (long)cfg->max_connections : 4096;
+    /* Past max_conn, a quarter more (and at least 16) are accepted only to be
+     * answered 503 and closed; beyond that the kernel's backlog holds them. */
+    spare = (unsigned)(h->max_conn / 4 + 16);
     h->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-        cfg->max_connections ? cfg->max_connections : 4096, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)h->max_conn + spare, MHD_OPTION_CONNECTION_TIMEOUT,
         cfg->idle_timeout_s ? cfg->idle_timeout_s : 60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         pool_bytes, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, h, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,

@@ -84,19 +84,34 @@ def test_limits_answer_not_hang():
                                       "--idle-timeout", "2"]) as d:
         st, data, _ = d.request("GET", "/v2", headers={"X-Big": "a" * 5000})
         expect(st in (431, 414), st)
-        # hold the connection limit, then check a new client is refused or
-        # served once one frees, never left hanging
+        # hold the connection limit: a new client is refused at once with 503,
+        # Retry-After and the connection closed, never left hanging
         held = [socket.create_connection(("127.0.0.1", d.port), timeout=5) for _ in range(20)]
+        time.sleep(0.2)
         s = socket.create_connection(("127.0.0.1", d.port), timeout=5)
-        s.sendall(b"GET /v2 HTTP/1.1\r\nHost: x\r\n\r\n")
-        try:
-            got = s.recv(100)
-        except OSError:
-            got = b""
+        t0 = time.time()
+        s.sendall(b"POST /v2/models/x/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
+        got = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
         s.close()
-        expect(got == b"" or got.startswith(b"HTTP/1.1"), got)
+        head = got.split(b"\r\n\r\n", 1)[0].lower()
+        expect(got.startswith(b"HTTP/1.1 503"), got)
+        expect(b"retry-after: 1" in head, got)
+        expect(b"connection: close" in head, got)
+        expect(b"limit of 20 connections" in got, got)
+        expect(time.time() - t0 < 1.5, "refusal took %.2f s" % (time.time() - t0))
+        # a served connection still works meanwhile
+        held[0].sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+        expect(held[0].recv(100).startswith(b"HTTP/1.1 200"), "held connection not served")
         for h in held:
             h.close()
+        time.sleep(0.2)
+        st, _, _ = d.request("GET", "/v2/health/live")
+        expect(st == 200, "after the held connections left: %s" % st)
         # idle connections are closed after --idle-timeout
         idle = socket.create_connection(("127.0.0.1", d.port), timeout=10)
         t0 = time.time()

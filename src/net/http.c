@@ -302,8 +302,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             char msg[128];
 
             init_resp(&resp, cs);
-            snprintf(msg, sizeof(msg),
-                     "server at its limit of %ld connections; retry later", h->max_conn);
+            snprintf(msg, sizeof(msg), "server at its limit of %ld connections; retry later",
+                     h->max_conn);
             md_api_error_status(&resp, 503, msg);
             snprintf(resp.retry_after, sizeof(resp.retry_after), "1");
             return send_reply(h, c, cs, &resp);

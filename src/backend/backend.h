@@ -75,4 +75,12 @@ struct md_backend_ops {
     void (*free)(void *inst);
 };
 
+/*
+ * For engines whose only option is `nthread`: its value (1..max) into
+ * *nthread, left as it is when the option is absent; any other key, or a
+ * value out of range, is MD_EINVAL naming it (engine names the backend).
+ */
+int md_backend_nthread_option(const struct md_backend_config *cfg, const char *engine, long max,
+                              long *nthread, struct md_err *err) MD_MUST_CHECK;
+
 #endif

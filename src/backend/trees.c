@@ -26,7 +26,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -330,18 +329,15 @@ struct part {
     const float *x;
     size_t n_rows;
     float *out;
-    pthread_t tid;
-    bool started;
     int rc;
     struct md_err err;
 };
 
-static void *predict_part(void *arg)
+static void predict_part(void *arg)
 {
     struct part *p = arg;
 
     p->rc = predict_serial(p->m, p->x, p->n_rows, p->out, &p->err);
-    return NULL;
 }
 
 /*
@@ -366,21 +362,11 @@ static int predict_parallel(const struct trees *m, const float *x, size_t n_rows
         parts[i].x = x + first * m->nf;
         parts[i].n_rows = n;
         parts[i].out = out + first * m->n_out;
-        parts[i].started = false;
         parts[i].rc = MD_OK;
         md_err_clear(&parts[i].err);
         first += n;
     }
-    /* Part 0 runs here; a thread that cannot start runs here too. */
-    for (i = 1; i < n_parts; i++)
-        parts[i].started = pthread_create(&parts[i].tid, NULL, predict_part, &parts[i]) == 0;
-    predict_part(&parts[0]);
-    for (i = 1; i < n_parts; i++) {
-        if (parts[i].started)
-            pthread_join(parts[i].tid, NULL);
-        else
-            predict_part(&parts[i]);
-    }
+    md_run_parallel(parts, n_parts, sizeof(*parts), predict_part);
     for (i = 0; i < n_parts && rc == MD_OK; i++) {
         if (parts[i].rc != MD_OK) {
             *err = parts[i].err;
@@ -1267,26 +1253,11 @@ static uint32_t default_nthread(void)
 /* Engine options: nthread (1..MAX_NTHREAD), the threads a large batch is split across. */
 static int parse_options(const struct md_backend_config *cfg, uint32_t *nthread, struct md_err *err)
 {
-    size_t i;
+    long n = default_nthread();
+    int rc = md_backend_nthread_option(cfg, "trees", MAX_NTHREAD, &n, err);
 
-    *nthread = default_nthread();
-    for (i = 0; cfg != NULL && i < cfg->n_options; i++) {
-        const char *k = cfg->options[i].key;
-        const char *v = cfg->options[i].value;
-        char *end;
-        long n;
-
-        if (strcmp(k, "nthread") != 0)
-            return FAIL(MD_EINVAL,
-                        "engine option '%s': unknown to backend 'trees' (known: nthread)", k);
-        errno = 0;
-        n = v == NULL ? 0 : strtol(v, &end, 10);
-        if (v == NULL || end == v || *end != '\0' || errno != 0 || n < 1 || n > MAX_NTHREAD)
-            return FAIL(MD_EINVAL, "engine option 'nthread': '%s' is not an integer from 1 to %d",
-                        v == NULL ? "" : v, MAX_NTHREAD);
-        *nthread = (uint32_t)n;
-    }
-    return MD_OK;
+    *nthread = (uint32_t)n;
+    return rc;
 }
 
 static int trees_load(const char *path, const struct md_backend_config *cfg, void **inst,

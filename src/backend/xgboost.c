@@ -87,28 +87,11 @@ static void xgb_free(void *inst)
 static int parse_options(const struct md_backend_config *cfg, char *nthread, size_t cap,
                          struct md_err *err)
 {
-    size_t i;
+    long n = 1;
+    int rc = md_backend_nthread_option(cfg, "xgboost", MAX_NTHREAD, &n, err);
 
-    snprintf(nthread, cap, "1");
-    for (i = 0; cfg != NULL && i < cfg->n_options; i++) {
-        const char *k = cfg->options[i].key;
-        const char *v = cfg->options[i].value;
-        char *end;
-        long n;
-
-        if (strcmp(k, "nthread") != 0)
-            return md_err_set(err, MD_EINVAL,
-                              "engine option '%s': unknown to backend 'xgboost' (known: nthread)",
-                              k);
-        errno = 0;
-        n = v == NULL ? 0 : strtol(v, &end, 10);
-        if (v == NULL || end == v || *end != '\0' || errno != 0 || n < 1 || n > MAX_NTHREAD)
-            return md_err_set(err, MD_EINVAL,
-                              "engine option 'nthread': '%s' is not an integer from 1 to %d",
-                              v == NULL ? "" : v, MAX_NTHREAD);
-        snprintf(nthread, cap, "%ld", n);
-    }
-    return MD_OK;
+    snprintf(nthread, cap, "%ld", n);
+    return rc;
 }
 
 /* Output kind and width for an objective; MD_EUNSUPPORTED when there is none. */

@@ -15,7 +15,6 @@
 #include "util/jdom.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdatomic.h>
 
 #include "util/jdom_pow5.h"
@@ -1330,13 +1329,11 @@ struct piece {
     double *v;
     size_t n;
     size_t n_null;
-    pthread_t tid;
     enum piece_state state;
-    bool nulls;   /* null elements allowed */
-    bool started; /* tid runs it */
+    bool nulls; /* null elements allowed */
 };
 
-static void *piece_run(void *arg)
+static void piece_run(void *arg)
 {
     struct piece *pc = arg;
     const unsigned char *p = pc->start;
@@ -1365,7 +1362,7 @@ static void *piece_run(void *arg)
         p = skip_ws(e, end);
         if (p == pc->cut) {
             pc->state = PIECE_CUT;
-            return NULL;
+            return;
         }
         if (p < end && *p == ']') {
             pc->close = p;
@@ -1378,7 +1375,7 @@ static void *piece_run(void *arg)
         if (MD_UNLIKELY(pc->n % PAR_CHECK_EVERY == 0) &&
             atomic_load_explicit(pc->stop_after, memory_order_relaxed) < pc->k) {
             pc->state = PIECE_STOPPED;
-            return NULL;
+            return;
         }
     }
 out:
@@ -1389,7 +1386,7 @@ out:
         while (pc->k < seen && !atomic_compare_exchange_weak(pc->stop_after, &seen, pc->k))
             ;
     }
-    return NULL;
+    return;
 }
 
 enum par_result { PAR_NONE, PAR_DONE, PAR_NO_MEMORY };
@@ -1440,7 +1437,6 @@ static enum par_result packed_parallel(struct parser *ps, const unsigned char *p
         pc[k].k = k;
         pc[k].nulls = (ps->flags & MD_JDOM_PACKED_NULL) != 0;
         pc[k].v = NULL;
-        pc[k].started = false;
         if (k + 1 == pieces)
             break;
         pc[k].cut = at > s ? memchr(at, ',', (size_t)(end - at)) : NULL;
@@ -1450,15 +1446,7 @@ static enum par_result packed_parallel(struct parser *ps, const unsigned char *p
         }
         s = pc[k].cut + 1;
     }
-    for (k = 1; k < pieces; k++)
-        pc[k].started = pthread_create(&pc[k].tid, NULL, piece_run, &pc[k]) == 0;
-    piece_run(&pc[0]);
-    for (k = 1; k < pieces; k++) {
-        if (pc[k].started)
-            pthread_join(pc[k].tid, NULL);
-        else
-            piece_run(&pc[k]);
-    }
+    md_run_parallel(pc, pieces, sizeof(pc[0]), piece_run);
     for (k = 0; k < pieces && closed == SIZE_MAX; k++) {
         if (pc[k].state == PIECE_CLOSED)
             closed = k;

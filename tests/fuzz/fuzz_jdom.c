@@ -145,15 +145,32 @@ static void walk(const struct md_jnode *n, int depth)
     }
 }
 
+/* Parses again with flags and traps unless the outcome matches rc and err (or one ran out of
+ * memory). */
+static void same_outcome(const uint8_t *data, size_t size, unsigned flags, struct md_arena *arena,
+                         int rc, const struct md_err *err)
+{
+    struct md_jnode *root;
+    struct md_err err2;
+    int rc2;
+
+    md_arena_reset(arena);
+    rc2 = md_jdom_parse((const char *)data, size, flags, arena, &root, &err2);
+    if (rc2 == MD_OK)
+        walk(root, 0);
+    if (rc != rc2 && rc != MD_ETOOBIG && rc2 != MD_ETOOBIG)
+        __builtin_trap();
+    if (rc == MD_EINVAL && rc2 == MD_EINVAL && strcmp(err->msg, err2.msg) != 0)
+        __builtin_trap();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct md_arena arena;
     static bool ready;
     struct md_jnode *root;
     struct md_err err;
-    struct md_err err2;
     int rc;
-    int rc2;
 
     if (!ready) {
         md_arena_init(&arena, (size_t)4 << 20);
@@ -169,26 +186,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rc == MD_EINVAL && strncmp(err.msg, "invalid JSON at byte ", 21) != 0)
             __builtin_trap();
     }
-    /* Packed: the same outcome, but for the arena's limit (the two use memory differently). */
-    md_arena_reset(&arena);
-    rc2 = md_jdom_parse((const char *)data, size, MD_JDOM_NANINF | MD_JDOM_PACKED, &arena, &root,
-                        &err2);
-    if (rc2 == MD_OK)
-        walk(root, 0);
-    if (rc != rc2 && rc != MD_ETOOBIG && rc2 != MD_ETOOBIG)
-        __builtin_trap();
-    if (rc == MD_EINVAL && rc2 == MD_EINVAL && strcmp(err.msg, err2.msg) != 0)
-        __builtin_trap();
-    /* Packed with nulls, as request bodies are parsed: the same outcome again. */
-    md_arena_reset(&arena);
-    rc2 = md_jdom_parse((const char *)data, size,
-                        MD_JDOM_NANINF | MD_JDOM_PACKED | MD_JDOM_PACKED_NULL | MD_JDOM_PARALLEL,
-                        &arena, &root, &err2);
-    if (rc2 == MD_OK)
-        walk(root, 0);
-    if (rc != rc2 && rc != MD_ETOOBIG && rc2 != MD_ETOOBIG)
-        __builtin_trap();
-    if (rc == MD_EINVAL && rc2 == MD_EINVAL && strcmp(err.msg, err2.msg) != 0)
-        __builtin_trap();
+    /* Packed, and packed with nulls as request bodies are parsed: the same outcome, but for
+     * the arena's limit (the modes use memory differently). */
+    same_outcome(data, size, MD_JDOM_NANINF | MD_JDOM_PACKED, &arena, rc, &err);
+    same_outcome(data, size,
+                 MD_JDOM_NANINF | MD_JDOM_PACKED | MD_JDOM_PACKED_NULL | MD_JDOM_PARALLEL, &arena,
+                 rc, &err);
     return 0;
 }

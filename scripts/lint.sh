@@ -25,7 +25,8 @@ case "${1:-}" in
 format)
     need clang-format
     # shellcheck disable=SC2046
-    clang-format --dry-run --Werror $(sources) src/*/*.h cli/*.h
+    clang-format --dry-run --Werror $(sources) src/*/*.h cli/*.h tests/unit/*.c tests/unit/*.h \
+        tests/fuzz/*.c bench/*.c
     ;;
 cppcheck)
     need cppcheck

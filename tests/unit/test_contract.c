@@ -272,8 +272,7 @@ static void test_batching(void **state)
 
     (void)state;
     /* Absent: no batching, one instance, no deadline. */
-    c = parse_ok("backend: trees\ntask: regression\nfeatures: [{name: x, datatype: FP32}]\n",
-                 "m");
+    c = parse_ok("backend: trees\ntask: regression\nfeatures: [{name: x, datatype: FP32}]\n", "m");
     assert_false(c->batching.enabled);
     assert_int_equal(c->instances, 1);
     assert_int_equal(c->timeout_us, 0);
@@ -578,7 +577,8 @@ static const struct bad_case bad_cases[] = {
     {HEADR ONE "dynamic_batching: {}\ninstances: true\n",
      "instances: expected an integer, got a boolean"},
     {HEADR ONE "timeout_us: -5\n", "timeout_us: -5 is not between 0 and 3600000000"},
-    {HEADR ONE "timeout_us: 3600000001\n", "timeout_us: 3600000001 is not between 0 and 3600000000"},
+    {HEADR ONE "timeout_us: 3600000001\n",
+     "timeout_us: 3600000001 is not between 0 and 3600000000"},
     {HEADR ONE "timeout_us: 1s\n", "timeout_us: expected an integer, got string '1s'"},
     {HEADR ONE "timeout: 5\n", "timeout: unknown key"},
 };

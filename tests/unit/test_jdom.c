@@ -452,12 +452,12 @@ static void test_invalid(void **state)
 static void test_packed(void **state)
 {
     static const char *unpacked[] = {
-        "[]", "[ ]", "[1, null]", "[null, 1]", "[[1]]", "[\"a\"]", "[1, \"a\"]", "[true]",
-        "[1, {}]", "[1, [2]]", "[{\"a\":1}]",
+        "[]",         "[ ]",    "[1, null]", "[null, 1]", "[[1]]",       "[\"a\"]",
+        "[1, \"a\"]", "[true]", "[1, {}]",   "[1, [2]]",  "[{\"a\":1}]",
     };
     static const char *bad[] = {
-        "[1,]", "[1 2]", "[01]", "[1.]", "[-]", "[1e]", "[1,2", "[1.5.3]", "[1e5e3]", "[12a]",
-        "[1, 2]]", "[--1]", "[+1]", "[.5]", "[1,,2]", "[0x10]",
+        "[1,]",    "[1 2]", "[01]",    "[1.]",  "[-]",  "[1e]", "[1,2",   "[1.5.3]",
+        "[1e5e3]", "[12a]", "[1, 2]]", "[--1]", "[+1]", "[.5]", "[1,,2]", "[0x10]",
     };
     const struct md_jnode *r;
     const struct md_jnode *c;
@@ -562,8 +562,7 @@ static void test_arena_limit(void **state)
     md_arena_release(&small);
     /* Packed, the 2047 numbers take 8 bytes each: still too many for 1 KiB, fine in 64. */
     md_arena_init(&small, 1024);
-    assert_int_equal(md_jdom_parse(doc, sizeof(doc), MD_JDOM_PACKED, &small, &r, &err),
-                     MD_ETOOBIG);
+    assert_int_equal(md_jdom_parse(doc, sizeof(doc), MD_JDOM_PACKED, &small, &r, &err), MD_ETOOBIG);
     assert_non_null(strstr(err.msg, "memory"));
     assert_null(r);
     md_arena_release(&small);
@@ -1192,8 +1191,7 @@ static void test_packed_null(void **state)
         md_arena_reset(&f->a);
         assert_int_equal(md_jdom_parse(bad[i], strlen(bad[i]), flags, &f->a, &root, &err),
                          MD_EINVAL);
-        assert_int_equal(md_jdom_parse(bad[i], strlen(bad[i]), 0, &f->a, &root, &err2),
-                         MD_EINVAL);
+        assert_int_equal(md_jdom_parse(bad[i], strlen(bad[i]), 0, &f->a, &root, &err2), MD_EINVAL);
         assert_string_equal(err.msg, err2.msg);
     }
 }
@@ -1334,9 +1332,8 @@ static void test_parallel_packed(void **state)
     put(&d, "], \"tail\": \"a, b, 1, 2, 3, ]\"}");
     assert_int_equal(both_ways(state, &d, 0), MD_OK);
     md_arena_reset(&f->a);
-    assert_int_equal(md_jdom_parse(d.s, d.len, MD_JDOM_PACKED | MD_JDOM_PARALLEL, &f->a, &root,
-                                   &err),
-                     MD_OK);
+    assert_int_equal(
+        md_jdom_parse(d.s, d.len, MD_JDOM_PACKED | MD_JDOM_PARALLEL, &f->a, &root, &err), MD_OK);
     n = md_jdom_get(root, "data");
     assert_true(md_jdom_is_packed(n));
     assert_int_equal(n->n, big);

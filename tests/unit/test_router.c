@@ -12,7 +12,7 @@
 struct want {
     const char *method;
     const char *path;
-    int found;           /* 1 matched, 0 not found, -1 wrong method, -2 malformed v1 */
+    int found; /* 1 matched, 0 not found, -1 wrong method, -2 malformed v1 */
     const char *model;
     const char *version;
     enum md_api_family family;

@@ -399,12 +399,18 @@ static void test_mem(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_err_set_prefix_clear), cmocka_unit_test(test_buf_append_limits),
-        cmocka_unit_test(test_buf_json_str),          cmocka_unit_test(test_arena),
-        cmocka_unit_test(test_fmt),                   cmocka_unit_test(test_log_levels),
-        cmocka_unit_test(test_mem),                   cmocka_unit_test(test_fmt_f32_cases),
-        cmocka_unit_test(test_fmt_f32_round_trip),    cmocka_unit_test(test_buf_floats),
-        cmocka_unit_test(test_buf_tail_commit),       cmocka_unit_test(test_arena_grow),
+        cmocka_unit_test(test_err_set_prefix_clear),
+        cmocka_unit_test(test_buf_append_limits),
+        cmocka_unit_test(test_buf_json_str),
+        cmocka_unit_test(test_arena),
+        cmocka_unit_test(test_fmt),
+        cmocka_unit_test(test_log_levels),
+        cmocka_unit_test(test_mem),
+        cmocka_unit_test(test_fmt_f32_cases),
+        cmocka_unit_test(test_fmt_f32_round_trip),
+        cmocka_unit_test(test_buf_floats),
+        cmocka_unit_test(test_buf_tail_commit),
+        cmocka_unit_test(test_arena_grow),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -406,9 +406,9 @@ static void test_errors(void **state)
     assert_int_equal(md_v2_decode_infer_binary(body, body_len, 5, "m", &arena, &req, &err),
                      MD_EINVAL);
     assert_non_null(strstr(err.msg, "invalid JSON at byte 5"));
-    assert_int_equal(md_v2_decode_infer_binary(body, body_len, body_len + 1, "m", &arena, &req,
-                                               &err),
-                     MD_EINVAL);
+    assert_int_equal(
+        md_v2_decode_infer_binary(body, body_len, body_len + 1, "m", &arena, &req, &err),
+        MD_EINVAL);
     assert_string_equal(err.msg,
                         "Inference-Header-Content-Length: 14 is larger than the body of 13 bytes");
     /* binary_data_size without the header: the JSON-only decoder refuses it. */
@@ -476,8 +476,10 @@ static void test_header_length(void **state)
         {"2147483647", (size_t)1 << 32, NULL, 2147483647},
         {"11", 10, "Inference-Header-Content-Length: 11 is larger than the body of 10 bytes", 0},
         {"-1", 10, "Inference-Header-Content-Length: '-1' is negative", 0},
-        {"2147483648", (size_t)1 << 32, "Inference-Header-Content-Length: '2147483648' is out of "
-                                        "range", 0},
+        {"2147483648", (size_t)1 << 32,
+         "Inference-Header-Content-Length: '2147483648' is out of "
+         "range",
+         0},
         {"99999999999999999999999", 10, "is out of range", 0},
         {"", 10, "Inference-Header-Content-Length: '' is not an integer", 0},
         {"12a", 10, "Inference-Header-Content-Length: '12a' is not an integer", 0},

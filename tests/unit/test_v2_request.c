@@ -542,10 +542,11 @@ static void test_input_errors(void **state)
                  "{\"name\":\"a\",\"datatype\":\"INT8\",\"shape\":[1],\"data\":[1]}]}",
                  MD_EINVAL, "input 'a' already exists in request");
     /* Binary tensor data needs the header that says where the JSON ends. */
-    expect_error("{\"inputs\":[{\"name\":\"x\",\"datatype\":\"UINT32\",\"shape\":[2,2],"
-                 "\"parameters\":{\"binary_data_size\":16}}]}",
-                 MD_EINVAL,
-                 "input 'x': binary_data_size needs a valid Inference-Header-Content-Length header");
+    expect_error(
+        "{\"inputs\":[{\"name\":\"x\",\"datatype\":\"UINT32\",\"shape\":[2,2],"
+        "\"parameters\":{\"binary_data_size\":16}}]}",
+        MD_EINVAL,
+        "input 'x': binary_data_size needs a valid Inference-Header-Content-Length header");
 }
 
 static void test_count_errors(void **state)

@@ -14,6 +14,7 @@
 #include "serve/contract.h"
 #include "serve/contract_int.h"
 #include "util/mem.h"
+#include "util/sys.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -405,7 +406,7 @@ static int prepare_columns(const struct md_contract *c, const struct md_tensor *
  * odd_value().
  */
 static int fast_2d(const struct md_contract *c, const float *restrict src, const uint8_t *missing,
-                   size_t n, float *restrict x, struct md_err *err)
+                   size_t first, size_t n, float *restrict x, struct md_err *err)
 {
     const size_t nf = c->n_features;
     const float *restrict lo = c->lo32;
@@ -414,7 +415,11 @@ static int fast_2d(const struct md_contract *c, const float *restrict src, const
     size_t j;
     int rc;
 
-    for (r = 0; r < n; r++, src += nf, x += nf) {
+    src += first * nf;
+    x += first * nf;
+    if (missing != NULL)
+        missing += first * nf;
+    for (r = first; r < first + n; r++, src += nf, x += nf) {
         int bad = 0;
 
         for (j = 0; j < nf; j++) {
@@ -425,7 +430,7 @@ static int fast_2d(const struct md_contract *c, const float *restrict src, const
         }
         if (missing != NULL) {
             for (j = 0; j < nf; j++)
-                bad |= missing[r * nf + j];
+                bad |= missing[(r - first) * nf + j];
         }
         if (c->any_integral) {
             for (j = 0; j < nf; j++) {
@@ -440,7 +445,7 @@ static int fast_2d(const struct md_contract *c, const float *restrict src, const
         for (j = 0; j < nf; j++) {
             float v = src[j];
 
-            if (missing != NULL && missing[r * nf + j]) {
+            if (missing != NULL && missing[(r - first) * nf + j]) {
                 rc = put_missing(&c->features[j], &x[j], r, err);
                 if (rc != MD_OK)
                     return rc;
@@ -451,6 +456,68 @@ static int fast_2d(const struct md_contract *c, const float *restrict src, const
             rc = odd_value(&c->features[j], r, v, true, &x[j], err);
             if (rc != MD_OK)
                 return rc;
+        }
+    }
+    return MD_OK;
+}
+
+/* Rows of a large 2-D input per thread, at least. */
+#define PART_ROWS 4096
+
+/* One thread's rows of fast_2d. */
+struct part_2d {
+    const struct md_contract *c;
+    const float *src;
+    const uint8_t *missing;
+    float *x;
+    size_t first;
+    size_t n;
+    int rc;
+    struct md_err err;
+};
+
+static void part_2d_run(void *arg)
+{
+    struct part_2d *p = arg;
+
+    p->rc = fast_2d(p->c, p->src, p->missing, p->first, p->n, p->x, &p->err);
+}
+
+/*
+ * fast_2d over n rows, split across threads when there are many (every
+ * row's result is the same either way); an error is the one of the lowest
+ * row, as one pass would report it.
+ */
+static int fast_2d_rows(const struct md_contract *c, const float *src, const uint8_t *missing,
+                        size_t n, float *x, struct md_err *err)
+{
+    struct part_2d parts[8];
+    size_t k = n / PART_ROWS;
+    size_t per;
+    size_t i;
+
+    if (k > md_cpus())
+        k = md_cpus();
+    if (k > MD_ARRAY_LEN(parts))
+        k = MD_ARRAY_LEN(parts);
+    if (k < 2)
+        return fast_2d(c, src, missing, 0, n, x, err);
+    per = n / k;
+    for (i = 0; i < k; i++) {
+        parts[i].c = c;
+        parts[i].src = src;
+        parts[i].missing = missing;
+        parts[i].x = x;
+        parts[i].first = i * per;
+        parts[i].n = i + 1 == k ? n - i * per : per;
+        parts[i].rc = MD_OK;
+        md_err_clear(&parts[i].err);
+    }
+    md_run_parallel(parts, k, sizeof(parts[0]), part_2d_run);
+    for (i = 0; i < k; i++) {
+        if (parts[i].rc != MD_OK) {
+            *err = parts[i].err;
+            return parts[i].rc;
         }
     }
     return MD_OK;
@@ -572,7 +639,7 @@ static int prepare_2d(const struct md_contract *c, const struct md_tensor *t, st
         return MD_ETOOBIG;
     *n_rows = n;
     if (t->dtype == MD_DT_FP32 && c->plain)
-        return fast_2d(c, t->data, t->missing, n, *x, err);
+        return fast_2d_rows(c, t->data, t->missing, n, *x, err);
     return general_2d(c, t, n, *x, err);
 }
 

@@ -1127,6 +1127,57 @@ static void test_prepare_2d_fast(void **state)
     md_contract_free(c);
 }
 
+/*
+ * A large 2-D input is split across threads (rows of 4,096 and more): the
+ * result is the one-pass result, nulls follow each feature's policy, and of
+ * two bad rows the lower one is reported.
+ */
+static void test_prepare_2d_large(void **state)
+{
+    struct fixture *fx = *state;
+    struct md_contract *c = parse_ok(plain_yaml, "m");
+    const size_t n = 12289;
+    float *data = malloc(n * 5 * sizeof(float));
+    uint8_t *miss = calloc(n * 5, 1);
+    struct md_tensor t = mat("features", MD_DT_FP32, n, 5, data);
+    size_t r;
+
+    assert_non_null(data);
+    assert_non_null(miss);
+    for (r = 0; r < n; r++) {
+        const float row[5] = {(float)(r % 200) / 100.0f - 1.0f, (float)(r % 77), (float)(r % 2),
+                              (float)r * 0.5f, (float)(r % 13)};
+
+        memcpy(data + r * 5, row, sizeof(row));
+    }
+    assert_int_equal(prep(fx, c, &t, 1), MD_OK);
+    assert_int_equal(fx->n, n);
+    for (r = 0; r < n; r++)
+        expect_row(fx->x + r * 5, data + r * 5, 5);
+    /* Nulls in both halves (two CPUs: two parts): NaN for d, the default 7 for e. */
+    t.missing = miss;
+    miss[10 * 5 + 3] = 1;
+    data[10 * 5 + 3] = NAN;
+    miss[8000 * 5 + 4] = 1;
+    miss[12288 * 5 + 4] = 1;
+    assert_int_equal(prep(fx, c, &t, 1), MD_OK);
+    assert_true(isnan(fx->x[10 * 5 + 3]));
+    assert_true(fx->x[8000 * 5 + 4] == 7.0f);
+    assert_true(fx->x[12288 * 5 + 4] == 7.0f);
+    assert_true(fx->x[8001 * 5 + 4] == data[8001 * 5 + 4]);
+    /* Two bad rows in different threads' parts: the lower is named. */
+    data[11000 * 5 + 0] = 5.0f;
+    data[5000 * 5 + 2] = 3.0f;
+    expect_fail(fx, c, &t, 1, "feature 'c' row 5000: 3 is not 0 or 1");
+    data[5000 * 5 + 2] = 1.0f;
+    expect_fail(fx, c, &t, 1, "feature 'a' row 11000: 5 above max 1");
+    miss[9000 * 5 + 0] = 1;
+    expect_fail(fx, c, &t, 1, "feature 'a' row 9000: null value for required feature");
+    free(data);
+    free(miss);
+    md_contract_free(c);
+}
+
 static void test_prepare_2d_general(void **state)
 {
     struct fixture *fx = *state;
@@ -1370,6 +1421,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_prepare_columnar, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prepare_columnar_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prepare_2d_fast, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prepare_2d_large, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prepare_2d_general, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prepare_2d_categorical, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prepare_bytes_2d_refused, setup, teardown),

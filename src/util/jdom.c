@@ -8,9 +8,9 @@
  * come from the arena in batches; strings without escapes point into the
  * input, the others are decoded into the arena. Numbers stay text until a
  * caller converts them: integers exactly in 64 bits, floats with the
- * Clinger fast path, then Eisel-Lemire (128-bit powers of five, see
- * jdom_pow5.h), and strtod on a normalised copy for the rare inputs neither
- * settles. Error offsets in messages are 0-based byte positions.
+ * Clinger fast path (non-negative exponents), then Eisel-Lemire (128-bit
+ * powers of five, see jdom_pow5.h), and strtod on a normalised copy for the
+ * rare inputs neither settles. Error offsets in messages are 0-based byte positions.
  */
 #include "util/jdom.h"
 
@@ -1159,10 +1159,13 @@ static inline __attribute__((always_inline)) int decimal_to_f64(const struct dec
         return MD_OK;
     }
     if (!d->truncated) {
-        /* Clinger: both operands exact doubles, one correctly rounded operation. */
+        /*
+         * Clinger: both operands exact doubles, one correctly rounded
+         * multiplication. Negative exponents go to Eisel-Lemire, which is
+         * faster than a division.
+         */
         if (d->w <= (1ULL << 53) && d->q >= 0 && d->q <= 22) {
-            v = (double)d->w;
-            v = d->q < 0 ? v / exact_pow10[-d->q] : v * exact_pow10[d->q];
+            v = (double)d->w * exact_pow10[d->q];
             *out = d->neg ? -v : v;
             return MD_OK;
         }
@@ -1386,7 +1389,6 @@ out:
         while (pc->k < seen && !atomic_compare_exchange_weak(pc->stop_after, &seen, pc->k))
             ;
     }
-    return;
 }
 
 enum par_result { PAR_NONE, PAR_DONE, PAR_NO_MEMORY };

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sys.h: facts about the machine the process runs on.
+ * sys.h: facts about the machine the process runs on (md_cpus), and running
+ * one request's work on several threads (md_run_parallel).
  */
 #ifndef MD_UTIL_SYS_H
 #define MD_UTIL_SYS_H

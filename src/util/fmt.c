@@ -299,11 +299,17 @@ size_t md_fmt_f32(char *out, float v)
     return (size_t)(o - out);
 }
 
-static int put_nonfinite(struct md_buf *b, double v, const char *nan_text)
+/* The text of a NaN or infinite v: nan_text, or an infinity's own when nan_text is "NaN". */
+static const char *nonfinite_text(double v, const char *nan_text)
 {
     if (strcmp(nan_text, "NaN") == 0 && !isnan(v))
-        return md_buf_puts(b, v > 0 ? "Infinity" : "-Infinity");
-    return md_buf_puts(b, nan_text);
+        return v > 0 ? "Infinity" : "-Infinity";
+    return nan_text;
+}
+
+static int put_nonfinite(struct md_buf *b, double v, const char *nan_text)
+{
+    return md_buf_puts(b, nonfinite_text(v, nan_text));
 }
 
 int md_buf_f32(struct md_buf *b, float v, const char *nan_text)
@@ -386,14 +392,14 @@ int md_buf_floats(struct md_buf *b, const float *v, size_t rows, size_t width, s
                     *o++ = ',';
                 if (MD_LIKELY(isfinite(row[j]))) {
                     o += md_fmt_f32(o, row[j]);
-                } else if (strcmp(nan_text, "NaN") == 0 && !isnan(row[j])) {
-                    /* "-Infinity" is 9 bytes, within PER_NUMBER. */
-                    memcpy(o, row[j] > 0 ? "Infinity" : "-Infinity", 8 + (row[j] < 0));
-                    o += 8 + (row[j] < 0);
                 } else {
+                    /* At most PER_NUMBER bytes: nan_text was checked, "-Infinity" is 9. */
+                    const char *t = nonfinite_text(row[j], nan_text);
+                    size_t k = t == nan_text ? nan_len : strlen(t);
+
                     /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): JSON text, no NUL */
-                    memcpy(o, nan_text, nan_len);
-                    o += nan_len;
+                    memcpy(o, t, k);
+                    o += k;
                 }
             }
         }

@@ -66,8 +66,11 @@ struct md_jnode {
  * MD_JDOM_PACKED_NULL, null elements may appear among the numbers (n_null
  * counts them; their values are a NaN that md_jdom_packed_null tells apart).
  * Any other array (empty, nested, with a string, or a null without that
- * flag) is parsed as usual. The grammar of every element is checked as for
- * any number.
+ * flag) is parsed as usual, and so is one whose '[' is followed by a tab or
+ * a carriage return: only a digit, '-', a space or a newline (or 'n' with
+ * MD_JDOM_PACKED_NULL) there starts the packed scan. test_tfs and
+ * fuzz_tfs_request rely on "[\t" to get the unpacked form of the same
+ * numbers. The grammar of every element is checked as for any number.
  */
 
 /* Packed arrays converted in parallel (MD_JDOM_PARALLEL) since the process started. */

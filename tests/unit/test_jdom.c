@@ -514,6 +514,10 @@ static void test_packed(void **state)
         if (md_jdom_is_packed(r))
             fail_msg("'%s' packed", unpacked[i]);
     }
+    /* A tab after '[' keeps the array unpacked, as jdom.h says (test_tfs relies on it). */
+    r = parse_ok("[\t1, 2]", MD_JDOM_PACKED);
+    assert_false(md_jdom_is_packed(r));
+    assert_int_equal(r->n, 2);
     r = parse_ok("[1, NaN]", MD_JDOM_PACKED | MD_JDOM_NANINF);
     assert_false(md_jdom_is_packed(r));
     assert_int_equal(r->n, 2);

@@ -136,20 +136,15 @@ static void put_tensor_info(struct md_buf *b, int *rc, const char *name, enum md
     PUT("}");
 }
 
+/* md_api_acquire(), after refusing a version label (modeld has none). */
 static int acquire(struct md_api *api, const struct md_route *rt, struct md_api_resp *resp,
                    struct md_version **v)
 {
-    struct md_err err;
-
     if (rt->label != NULL) {
         md_api_error_status(resp, 400, "Unrecognized servable version label");
         return MD_EINVAL;
     }
-    if (md_repo_acquire(api->repo, rt->model, rt->version, v, &err) != MD_OK) {
-        md_api_error(resp, &err);
-        return err.code;
-    }
-    return MD_OK;
+    return md_api_acquire(api, rt, resp, v);
 }
 
 void md_tfs_metadata(struct md_api *api, const struct md_route *rt, struct md_api_req *req,

@@ -250,8 +250,7 @@ static const char *where_str(const struct where *w, char *buf, size_t size)
 {
     switch (w->kind) {
     case AT_CELL:
-        /* Room for 96 characters, as ever: a longer text is cut there. */
-        snprintf(buf, size < 96 ? size : 96, "%s[%zu][%zu]", w->what, w->i, w->j);
+        snprintf(buf, size, "%s[%zu][%zu]", w->what, w->i, w->j);
         break;
     case AT_FEATURE:
         snprintf(buf, size, "instances[%zu] feature '%s'", w->i, w->name);

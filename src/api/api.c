@@ -72,6 +72,18 @@ void md_api_errorf(struct md_api_resp *resp, int code, const char *fmt, ...)
     md_api_error(resp, &err);
 }
 
+int md_api_acquire(struct md_api *api, const struct md_route *rt, struct md_api_resp *resp,
+                   struct md_version **v)
+{
+    struct md_err err;
+
+    if (md_repo_acquire(api->repo, rt->model, rt->version, v, &err) != MD_OK) {
+        md_api_error(resp, &err);
+        return err.code;
+    }
+    return MD_OK;
+}
+
 void md_api_park(struct md_api_resp *resp, void *state, void (*drop)(void *state))
 {
     resp->resume = state;

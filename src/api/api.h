@@ -89,6 +89,14 @@ void md_api_errorf(struct md_api_resp *resp, int code, const char *fmt, ...) MD_
 void md_api_error_status(struct md_api_resp *resp, int status, const char *msg);
 
 /*
+ * The version rt names, for a model handler: MD_OK with a reference the
+ * caller drops (md_version_unref), or the error answer written into resp
+ * (404 unknown, 503 not ready) and its code returned.
+ */
+int md_api_acquire(struct md_api *api, const struct md_route *rt, struct md_api_resp *resp,
+                   struct md_version **v) MD_MUST_CHECK;
+
+/*
  * Parks a request instead of blocking the HTTP thread on it: the handler has
  * handed its work to another thread, which will call req->wake(req->wake_ctx)
  * exactly once when it is done, and returns without an answer. The HTTP

@@ -27,74 +27,66 @@ static void put_labels(struct prom_ctx *ctx, const struct md_repo_row *row)
         md_buf_printf(ctx->b, "{model=\"%s\",version=\"%s\"", row->model, row->live->version_str);
 }
 
-static void put_histogram(struct prom_ctx *ctx, const char *name, const struct md_repo_row *row,
-                          const struct md_histogram *h)
-{
-    uint64_t cum = 0;
-    size_t i;
-
-    for (i = 0; i <= MD_HIST_BUCKETS; i++) {
-        cum += atomic_load_explicit(&h->buckets[i], memory_order_relaxed);
-        ctx->rc |= md_buf_printf(ctx->b, "%s_bucket", name);
-        put_labels(ctx, row);
-        if (i < MD_HIST_BUCKETS)
-            ctx->rc |= md_buf_printf(ctx->b, ",le=\"%g\"} ", md_hist_bounds_s[i]);
-        else
-            PUT(",le=\"+Inf\"} ");
-        put_u64(ctx, cum);
-        PUT("\n");
-    }
-    ctx->rc |= md_buf_printf(ctx->b, "%s_sum", name);
-    put_labels(ctx, row);
-    ctx->rc |= md_buf_printf(ctx->b, "} %.9f\n",
-                             (double)atomic_load_explicit(&h->sum_ns, memory_order_relaxed) / 1e9);
-    ctx->rc |= md_buf_printf(ctx->b, "%s_count", name);
-    put_labels(ctx, row);
-    PUT("} ");
-    put_u64(ctx, cum);
-    PUT("\n");
-}
-
-/* The batch-size histogram: buckets in rows (powers of two). */
-static void put_rows_histogram(struct prom_ctx *ctx, const char *name,
-                               const struct md_repo_row *row, const struct md_rows_histogram *h)
-{
-    uint64_t cum = 0;
-    size_t i;
-
-    for (i = 0; i <= MD_ROWS_BUCKETS; i++) {
-        cum += atomic_load_explicit(&h->buckets[i], memory_order_relaxed);
-        ctx->rc |= md_buf_printf(ctx->b, "%s_bucket", name);
-        put_labels(ctx, row);
-        if (i < MD_ROWS_BUCKETS)
-            ctx->rc |= md_buf_printf(ctx->b, ",le=\"%llu\"} ", 1ull << i);
-        else
-            PUT(",le=\"+Inf\"} ");
-        put_u64(ctx, cum);
-        PUT("\n");
-    }
-    ctx->rc |= md_buf_printf(ctx->b, "%s_sum", name);
-    put_labels(ctx, row);
-    PUT("} ");
-    put_u64(ctx, atomic_load_explicit(&h->sum, memory_order_relaxed));
-    PUT("\n");
-    ctx->rc |= md_buf_printf(ctx->b, "%s_count", name);
-    put_labels(ctx, row);
-    PUT("} ");
-    put_u64(ctx, cum);
-    PUT("\n");
-}
-
-static void counter_line(struct prom_ctx *ctx, const char *name, const struct md_repo_row *row,
-                         const char *extra, uint64_t v)
+/* One sample line: <name><suffix>{model=..,version=..<extra>} <v> */
+static void put_series(struct prom_ctx *ctx, const char *name, const char *suffix,
+                       const struct md_repo_row *row, const char *extra, uint64_t v)
 {
     PUT(name);
+    PUT(suffix);
     put_labels(ctx, row);
     if (extra != NULL)
         PUT(extra);
     PUT("} ");
     put_u64(ctx, v);
     PUT("\n");
+}
+
+static void counter_line(struct prom_ctx *ctx, const char *name, const struct md_repo_row *row,
+                         const char *extra, uint64_t v)
+{
+    put_series(ctx, name, "", row, extra, v);
+}
+
+static void put_histogram(struct prom_ctx *ctx, const char *name, const struct md_repo_row *row,
+                          const struct md_histogram *h)
+{
+    char le[48];
+    uint64_t cum = 0;
+    size_t i;
+
+    for (i = 0; i <= MD_HIST_BUCKETS; i++) {
+        cum += atomic_load_explicit(&h->buckets[i], memory_order_relaxed);
+        if (i < MD_HIST_BUCKETS)
+            snprintf(le, sizeof(le), ",le=\"%g\"", md_hist_bounds_s[i]);
+        else
+            snprintf(le, sizeof(le), ",le=\"+Inf\"");
+        put_series(ctx, name, "_bucket", row, le, cum);
+    }
+    ctx->rc |= md_buf_printf(ctx->b, "%s_sum", name);
+    put_labels(ctx, row);
+    ctx->rc |= md_buf_printf(ctx->b, "} %.9f\n",
+                             (double)atomic_load_explicit(&h->sum_ns, memory_order_relaxed) / 1e9);
+    put_series(ctx, name, "_count", row, NULL, cum);
+}
+
+/* The batch-size histogram: buckets in rows (powers of two). */
+static void put_rows_histogram(struct prom_ctx *ctx, const char *name,
+                               const struct md_repo_row *row, const struct md_rows_histogram *h)
+{
+    char le[48];
+    uint64_t cum = 0;
+    size_t i;
+
+    for (i = 0; i <= MD_ROWS_BUCKETS; i++) {
+        cum += atomic_load_explicit(&h->buckets[i], memory_order_relaxed);
+        if (i < MD_ROWS_BUCKETS)
+            snprintf(le, sizeof(le), ",le=\"%llu\"", 1ull << i);
+        else
+            snprintf(le, sizeof(le), ",le=\"+Inf\"");
+        put_series(ctx, name, "_bucket", row, le, cum);
+    }
+    put_series(ctx, name, "_sum", row, NULL, atomic_load_explicit(&h->sum, memory_order_relaxed));
+    put_series(ctx, name, "_count", row, NULL, cum);
 }
 
 static void version_family(void *vctx, const struct md_repo_row *row)

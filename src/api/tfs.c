@@ -136,20 +136,15 @@ static void put_tensor_info(struct md_buf *b, int *rc, const char *name, enum md
     PUT("}");
 }
 
+/* md_api_acquire(), after refusing a version label (modeld has none). */
 static int acquire(struct md_api *api, const struct md_route *rt, struct md_api_resp *resp,
                    struct md_version **v)
 {
-    struct md_err err;
-
     if (rt->label != NULL) {
         md_api_error_status(resp, 400, "Unrecognized servable version label");
         return MD_EINVAL;
     }
-    if (md_repo_acquire(api->repo, rt->model, rt->version, v, &err) != MD_OK) {
-        md_api_error(resp, &err);
-        return err.code;
-    }
-    return MD_OK;
+    return md_api_acquire(api, rt, resp, v);
 }
 
 void md_tfs_metadata(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
@@ -255,8 +250,7 @@ static const char *where_str(const struct where *w, char *buf, size_t size)
 {
     switch (w->kind) {
     case AT_CELL:
-        /* Room for 96 characters, as ever: a longer text is cut there. */
-        snprintf(buf, size < 96 ? size : 96, "%s[%zu][%zu]", w->what, w->i, w->j);
+        snprintf(buf, size, "%s[%zu][%zu]", w->what, w->i, w->j);
         break;
     case AT_FEATURE:
         snprintf(buf, size, "instances[%zu] feature '%s'", w->i, w->name);

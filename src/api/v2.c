@@ -64,32 +64,15 @@ void md_v2_ready(struct md_api *api, struct md_api_req *req, struct md_api_resp 
 }
 
 /*
- * The version rt names, for a model handler: MD_OK with a reference the
- * caller drops, or the error answer written into resp (404 unknown, 503 not
- * ready) and its code returned.
- */
-static int acquire(struct md_api *api, const struct md_route *rt, struct md_api_resp *resp,
-                   struct md_version **v)
-{
-    struct md_err err;
-
-    if (md_repo_acquire(api->repo, rt->model, rt->version, v, &err) != MD_OK) {
-        md_api_error(resp, &err);
-        return err.code;
-    }
-    return MD_OK;
-}
-
-/*
  * The prologue of the handlers that answer with an object about one model:
- * acquire() and, on success, the answer's opening {"name":"<model>" in
+ * md_api_acquire() and, on success, the answer's opening {"name":"<model>" in
  * resp->body (a failed write is remembered in *rc, as PUT does).
  */
 static int open_model(struct md_api *api, const struct md_route *rt, struct md_api_resp *resp,
                       struct md_version **v, int *rc)
 {
     struct md_buf *b = resp->body;
-    int st = acquire(api, rt, resp, v);
+    int st = md_api_acquire(api, rt, resp, v);
 
     if (st != MD_OK)
         return st;
@@ -426,7 +409,7 @@ void md_v2_model_stats(struct md_api *api, const struct md_route *rt, struct md_
     MD_UNUSED(req);
     if (rt->model != NULL) {
         /* Unknown model or version: 404, as for metadata. */
-        if (acquire(api, rt, resp, &v) != MD_OK)
+        if (md_api_acquire(api, rt, resp, &v) != MD_OK)
             return;
         md_version_unref(v);
     }
@@ -739,7 +722,7 @@ static int run_infer(struct md_api *api, const struct md_route *rt, struct md_ap
         *ir = pk->ir;
         return md_infer_finish(pk->call, pred, err);
     }
-    st = acquire(api, rt, resp, v);
+    st = md_api_acquire(api, rt, resp, v);
     if (st != MD_OK)
         return st;
     st = decode_body(*v, req, ir, err);
@@ -784,7 +767,7 @@ void md_v2_infer(struct md_api *api, const struct md_route *rt, struct md_api_re
     if (st == MD_EPENDING)
         return; /* parked: called again when its batch has run */
     if (v == NULL)
-        return; /* answered by acquire() */
+        return; /* answered by md_api_acquire() */
     if (st != MD_OK) {
         md_infer_account(v, &pred, st, md_now_ns() - req->start_ns);
         md_version_unref(v);

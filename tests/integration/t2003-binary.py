@@ -81,6 +81,15 @@ def split_bytes(raw):
     return items
 
 
+def json_reference(d, rows, flat):
+    """The first output of bench for rows sent as JSON, as FP32 values."""
+    st, jdoc, _ = d.json("POST", "/v2/models/bench/infer",
+                         {"inputs": [{"name": "features", "datatype": "FP32",
+                                      "shape": [len(rows), 30], "data": flat}]})
+    expect(st == 200, jdoc)
+    return [as_f32(x) for x in jdoc["outputs"][0]["data"]]
+
+
 def test_metadata_lists_the_extension():
     with Daemon() as d:
         st, doc, _ = d.json("GET", "/v2")
@@ -91,11 +100,7 @@ def test_fp32_rows_match_json():
     rows = full_rows(64)
     flat = [v for r in rows for v in r]
     with Daemon() as d:
-        st, jdoc, _ = d.json("POST", "/v2/models/bench/infer",
-                             {"inputs": [{"name": "features", "datatype": "FP32",
-                                          "shape": [len(rows), 30], "data": flat}]})
-        expect(st == 200, jdoc)
-        want = [as_f32(x) for x in jdoc["outputs"][0]["data"]]
+        want = json_reference(d, rows, flat)
         # Binary in, binary out; the header and the content types tritonclient sends.
         for ct in (None, "application/octet-stream", "application/json"):
             body, n = binary_body({"inputs": [{"name": "features", "datatype": "FP32",
@@ -227,10 +232,7 @@ def test_raw_binary_body():
     rows = full_rows(8)
     flat = [v for r in rows for v in r]
     with Daemon() as d:
-        st, jdoc, _ = d.json("POST", "/v2/models/bench/infer",
-                             {"inputs": [{"name": "features", "datatype": "FP32",
-                                          "shape": [len(rows), 30], "data": flat}]})
-        want = [as_f32(x) for x in jdoc["outputs"][0]["data"]]
+        want = json_reference(d, rows, flat)
         st, doc, tail, hdrs = post(d, f32(flat), 0, content_type="application/octet-stream")
         expect(st == 200, doc)
         expect(hdrs["content-type"] == "application/octet-stream", hdrs)

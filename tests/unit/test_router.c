@@ -101,29 +101,32 @@ static void test_status_table(void **state)
     assert_int_equal(md_api_status(MD_ETIMEDOUT), 504);
 }
 
+/* md_api_error with code and msg gives status and Retry-After retry. */
+static void check_error(struct md_buf *body, int code, const char *msg, int status,
+                        const char *retry)
+{
+    struct md_api_resp resp;
+    struct md_err err;
+
+    memset(&resp, 0, sizeof(resp));
+    md_buf_reset(body);
+    resp.body = body;
+    md_err_set(&err, code, "%s", msg);
+    md_api_error(&resp, &err);
+    assert_int_equal(resp.status, status);
+    assert_string_equal(resp.retry_after, retry);
+    assert_non_null(strstr(body->data, msg));
+}
+
 /* A 503 from md_api_error invites a retry; other errors do not. */
 static void test_error_retry_after(void **state)
 {
-    struct md_api_resp resp;
     struct md_buf body;
-    struct md_err err;
 
     (void)state;
     md_buf_init(&body, 4096);
-    memset(&resp, 0, sizeof(resp));
-    resp.body = &body;
-    md_err_set(&err, MD_EUNAVAIL, "model 'm' queue is full (4 requests waiting)");
-    md_api_error(&resp, &err);
-    assert_int_equal(resp.status, 503);
-    assert_string_equal(resp.retry_after, "1");
-    assert_non_null(strstr(body.data, "queue is full"));
-
-    memset(&resp, 0, sizeof(resp));
-    resp.body = &body;
-    md_err_set(&err, MD_ETIMEDOUT, "model 'm': deadline passed before the request ran");
-    md_api_error(&resp, &err);
-    assert_int_equal(resp.status, 504);
-    assert_string_equal(resp.retry_after, "");
+    check_error(&body, MD_EUNAVAIL, "model 'm' queue is full (4 requests waiting)", 503, "1");
+    check_error(&body, MD_ETIMEDOUT, "model 'm': deadline passed before the request ran", 504, "");
     md_buf_release(&body);
 }
 

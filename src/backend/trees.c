@@ -274,26 +274,16 @@ predict_rows(const struct trees *m, bool wide, const float *x, float *out, float
     }
 }
 
-static void predict_narrow(const struct trees *m, const float *x, size_t n_rows, float *out,
-                           float *buf)
+/* Rows [0, n) of x into out; inlined once per node layout so that wide is a constant. */
+static inline __attribute__((always_inline)) void
+predict_all(const struct trees *m, bool wide, const float *x, size_t n_rows, float *out, float *buf)
 {
     size_t r = 0;
 
     for (; n_rows - r >= ROW_LANES; r += ROW_LANES)
-        predict_rows(m, false, x + r * m->nf, out + r * m->n_out, buf);
+        predict_rows(m, wide, x + r * m->nf, out + r * m->n_out, buf);
     for (; r < n_rows; r++)
-        predict_row(m, false, x + r * m->nf, out + r * m->n_out, buf);
-}
-
-static void predict_wide(const struct trees *m, const float *x, size_t n_rows, float *out,
-                         float *buf)
-{
-    size_t r = 0;
-
-    for (; n_rows - r >= ROW_LANES; r += ROW_LANES)
-        predict_rows(m, true, x + r * m->nf, out + r * m->n_out, buf);
-    for (; r < n_rows; r++)
-        predict_row(m, true, x + r * m->nf, out + r * m->n_out, buf);
+        predict_row(m, wide, x + r * m->nf, out + r * m->n_out, buf);
 }
 
 /* Rows [0, n) of x into out on one thread, transform included. */
@@ -314,9 +304,9 @@ static int predict_serial(const struct trees *m, const float *x, size_t n_rows, 
             return FAIL(MD_ENOMEM, "trees: no memory for %zu row copies", need);
     }
     if (m->wnodes != NULL)
-        predict_wide(m, x, n_rows, out, buf);
+        predict_all(m, true, x, n_rows, out, buf);
     else
-        predict_narrow(m, x, n_rows, out, buf);
+        predict_all(m, false, x, n_rows, out, buf);
     transform(m, out, n_rows);
     if (buf != stack)
         free(buf);

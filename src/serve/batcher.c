@@ -39,7 +39,7 @@ struct worker {
     struct md_batcher *b;
     pthread_t thread;
     float *x;     /* gathered rows; grown as needed, private to the worker */
-    size_t x_cap; /* floats */
+    size_t x_cap; /* bytes */
     float *out;
     size_t out_cap;
 };
@@ -245,32 +245,32 @@ static void run_alone(struct md_batcher *b, struct md_batch_job *j, uint64_t sta
     complete(j, rc == MD_OK ? MD_OK : MD_EINTERNAL);
 }
 
+/* Grows *p to at least n bytes, *cap its size; false when memory is short (*p kept). */
+static bool grow(float **p, size_t *cap, size_t n)
+{
+    float *q;
+
+    if (n <= *cap)
+        return true;
+    q = realloc(*p, n);
+    if (q == NULL)
+        return false;
+    *p = q;
+    *cap = n;
+    return true;
+}
+
 /* Makes room for rows rows of gathered input and output; false when memory is short. */
 static bool reserve(struct worker *w, size_t rows)
 {
     struct md_batcher *b = w->b;
     size_t nx;
     size_t no;
-    float *p;
 
     if (!md_mul_ok(rows, b->width, &nx) || !md_mul_ok(rows, b->n_outputs, &no) ||
         !md_mul_ok(nx, sizeof(float), &nx) || !md_mul_ok(no, sizeof(float), &no))
         return false;
-    if (nx > w->x_cap) {
-        p = realloc(w->x, nx);
-        if (p == NULL)
-            return false;
-        w->x = p;
-        w->x_cap = nx;
-    }
-    if (no > w->out_cap) {
-        p = realloc(w->out, no);
-        if (p == NULL)
-            return false;
-        w->out = p;
-        w->out_cap = no;
-    }
-    return true;
+    return grow(&w->x, &w->x_cap, nx) && grow(&w->out, &w->out_cap, no);
 }
 
 /* Runs a batch taken from the queue (no lock held). */

@@ -43,7 +43,7 @@ import tempfile
 import time
 
 from big_request import bodies
-from common import Servers, bench_repo, rss_kib
+from common import Servers, bench_repo, rss_kib, status_kib
 
 DURATION = float(os.environ.get("DURATION", "10"))
 MAX_CONNECTIONS = int(os.environ.get("MAX_CONNECTIONS", "64"))
@@ -55,14 +55,6 @@ BIG_EVERY = int(os.environ.get("BIG_EVERY", "7"))
 REQUEST_TIMEOUT = float(os.environ.get("REQUEST_TIMEOUT", "5"))
 THREADS = os.environ.get("THREADS", "0")
 MAX_REQUESTS_PER_CLIENT = 1000000  # a bound on every loop, far above what DURATION allows
-
-
-def hwm_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
 
 
 def request_bytes(body):
@@ -192,7 +184,7 @@ def main():
             idle = rss_kib(proc.pid)
             counts = asyncio.run(flood(port, proc.pid, reqs))
             alive = proc.poll() is None
-            peak = hwm_kib(proc.pid) if alive else 0
+            peak = status_kib(proc.pid, "VmHWM") if alive else 0
             after = rss_kib(proc.pid) if alive else 0
             t0 = time.monotonic()
             st = None

@@ -19,8 +19,8 @@ has REQUEST_TIMEOUT seconds to be answered. Counted per request:
 
 modeld serves --max-connections connections; a connection opened past them
 is answered 503 (Retry-After: 1) on its first request and closed, so no
-client waits for a slot. Only past a further quarter of the limit does
-libmicrohttpd stop accepting and leave connections in the kernel's backlog.
+client waits for a slot. Only past a further quarter of the limit plus 16
+does libmicrohttpd stop accepting and leave connections in the kernel's backlog.
 
 Also reported: the server's resident memory before the flood, its peak
 (VmHWM) and what it holds after, and one request's latency right after.

@@ -10,8 +10,9 @@ one-row V2 bodies, and every BIG_EVERY-th a BIG_ROWS-row one. Each request
 has REQUEST_TIMEOUT seconds to be answered. Counted per request:
 
   answered  200
-  refused   503 or 429 (queue full: the client sends its next request at
-            once, Retry-After unheeded), 503 with the connection closed
+  refused   503 (queue full: the client sends its next request at once,
+            Retry-After unheeded; a 429 would count here too, though
+            modeld sends none), 503 with the connection closed
             (past the connection limit: the client connects again), or the
             connection closed at the door (the client waits 10 ms and
             connects again)

@@ -25,7 +25,8 @@ does libmicrohttpd stop accepting and leave connections in the kernel's backlog.
 
 Also reported: the server's resident memory before the flood, its peak
 (VmHWM) and what it holds after, and one request's latency right after.
-Exits 1 if a request failed or the server died. This adds to
+Exits 1 if a request failed, a client hung, the server died or the
+request right after the flood was not answered 200. This adds to
 tests/integration/t9004-flood.py (64 clients, no limits reached): clients
 beyond the connection limit and a queue that fills.
 

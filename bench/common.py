@@ -56,12 +56,17 @@ def http_get(port, path, timeout=10):
         return r.read().decode()
 
 
-def rss_kib(pid):
+def status_kib(pid, field):
+    """A kB field of /proc/PID/status (VmRSS, VmHWM, ...); 0 if absent."""
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def rss_kib(pid):
+    return status_kib(pid, "VmRSS")
 
 
 Run = collections.namedtuple("Run", "rps p50 p99 errors")

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Static checks over the daemon and client sources, as `make format-check`,
+# Static checks over the daemon and client sources (formatting also over the C
+# files of tests/unit, tests/fuzz and bench), as `make format-check`,
 # `make lint` and scripts/test.sh run them. Prints the findings; exits 0 when
 # there are none, 1 when there are, 2 when the tool is missing.
 #   scripts/lint.sh format     clang-format --dry-run --Werror (.clang-format)

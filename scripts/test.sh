@@ -1,7 +1,8 @@
 #!/bin/sh
 # The whole test suite: unit tests (cmocka), integration tests (a real daemon
-# over HTTP on 127.0.0.1), the layer check, clang-format, cppcheck and
-# clang-tidy over src/ and cli/ (scripts/lint.sh; a finding is a failure), a
+# over HTTP on 127.0.0.1), the layer check, clang-format (src/, cli/ and the
+# C files of tests/ and bench/), cppcheck and clang-tidy over src/ and cli/
+# (scripts/lint.sh; a finding is a failure), a
 # short run of every fuzz target over its seed corpus, then the unit and
 # integration tests again built with ASan+UBSan.
 # Ends with one "N passed, N failed" line; exits non-zero on any failure.

@@ -5,9 +5,8 @@ prints, what it sends and how it exits.
 
 The server is FakeModeld below: a small http.server on 127.0.0.1 and a free
 port that answers the endpoints modelctl uses with canned bodies and records
-every request, so the tests can check the exact bytes modelctl sent. It
-stands apart from the tests so that they can later be pointed at build/modeld
-with a real repository instead.
+every request, so the tests can check the exact bytes modelctl sent.
+t8001-modelctl-live.py runs modelctl against build/modeld itself.
 
 Run from the repository root: /usr/bin/python3 tests/integration/t8000-modelctl.py
 MODELCTL=build-asan/modelctl picks another binary. Ends with "N passed, N failed".

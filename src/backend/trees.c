@@ -43,7 +43,7 @@
 #define MAX_FILE_BYTES ((off_t)1 << 30)
 #define MAX_FEATURES   ((uint32_t)1 << 24)
 #define MAX_CLASSES    65536
-/* A batch is split across threads in parts of at least this many rows. */
+/* A batch is split into parts of at least this many rows, MD_PARALLEL_SPLIT per thread at most. */
 #define PART_ROWS   1024
 #define MAX_NTHREAD 64
 
@@ -331,8 +331,9 @@ static void predict_part(void *arg)
 }
 
 /*
- * A large batch: contiguous runs of rows on up to m->nthread threads, this
- * one included. Each row's result does not depend on the split.
+ * A large batch: n_parts contiguous runs of rows, which up to m->nthread
+ * threads (this one included) take in turn. Each row's result does not
+ * depend on the split.
  */
 static int predict_parallel(const struct trees *m, const float *x, size_t n_rows, float *out,
                             size_t n_parts, struct md_err *err)
@@ -356,7 +357,7 @@ static int predict_parallel(const struct trees *m, const float *x, size_t n_rows
         md_err_clear(&parts[i].err);
         first += n;
     }
-    md_run_parallel(parts, n_parts, sizeof(*parts), predict_part);
+    md_run_parallel(parts, n_parts, sizeof(*parts), m->nthread, predict_part);
     for (i = 0; i < n_parts && rc == MD_OK; i++) {
         if (parts[i].rc != MD_OK) {
             *err = parts[i].err;
@@ -372,9 +373,9 @@ static int trees_predict(void *inst, const float *x, size_t n_rows, float *out, 
     const struct trees *m = inst;
     size_t n_parts = n_rows / PART_ROWS;
 
-    if (n_parts > m->nthread)
-        n_parts = m->nthread;
-    if (n_parts >= 2)
+    if (n_parts > (size_t)MD_PARALLEL_SPLIT * m->nthread)
+        n_parts = (size_t)MD_PARALLEL_SPLIT * m->nthread;
+    if (n_parts >= 2 && m->nthread >= 2)
         return predict_parallel(m, x, n_rows, out, n_parts, err);
     return predict_serial(m, x, n_rows, out, err);
 }

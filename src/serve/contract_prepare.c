@@ -461,8 +461,9 @@ static int fast_2d(const struct md_contract *c, const float *restrict src, const
     return MD_OK;
 }
 
-/* Rows of a large 2-D input per thread, at least. */
-#define PART_ROWS 4096
+/* A 2-D input of this many rows or more is split across threads, in parts of at least PART_ROWS. */
+#define PARALLEL_ROWS 8192
+#define PART_ROWS     1024
 
 /* One thread's rows of fast_2d. */
 struct part_2d {
@@ -491,16 +492,16 @@ static void part_2d_run(void *arg)
 static int fast_2d_rows(const struct md_contract *c, const float *src, const uint8_t *missing,
                         size_t n, float *x, struct md_err *err)
 {
-    struct part_2d parts[8];
-    size_t k = n / PART_ROWS;
+    struct part_2d parts[32];
+    size_t k = n >= PARALLEL_ROWS ? n / PART_ROWS : 0;
     size_t per;
     size_t i;
 
-    if (k > md_cpus())
-        k = md_cpus();
+    if (k > (size_t)MD_PARALLEL_SPLIT * md_cpus())
+        k = (size_t)MD_PARALLEL_SPLIT * md_cpus();
     if (k > MD_ARRAY_LEN(parts))
         k = MD_ARRAY_LEN(parts);
-    if (k < 2)
+    if (k < 2 || md_cpus() < 2)
         return fast_2d(c, src, missing, 0, n, x, err);
     per = n / k;
     for (i = 0; i < k; i++) {
@@ -513,7 +514,7 @@ static int fast_2d_rows(const struct md_contract *c, const float *src, const uin
         parts[i].rc = MD_OK;
         md_err_clear(&parts[i].err);
     }
-    md_run_parallel(parts, k, sizeof(parts[0]), part_2d_run);
+    md_run_parallel(parts, k, sizeof(parts[0]), 0, part_2d_run);
     for (i = 0; i < k; i++) {
         if (parts[i].rc != MD_OK) {
             *err = parts[i].err;

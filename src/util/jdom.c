@@ -1304,20 +1304,19 @@ packed_elem(const unsigned char *p, const unsigned char *end, bool nulls, double
 /*
  * Large packed arrays in parallel (MD_JDOM_PARALLEL). Once an array has run
  * past PAR_SERIAL_BYTES, the rest of the document is cut into pieces at
- * commas, one per CPU, and each piece is converted on its own thread into a
- * buffer of its own. A piece ends at its cut (a comma), or at the ']' that
- * closes the array; a piece that meets anything but numbers, commas and
- * whitespace first fails. The array is the pieces up to the one that
- * closed it, when none of them failed: their concatenation is then exactly
- * the numbers the serial scan would have read. Otherwise (a string, a nested
- * array, a syntax error, a piece cut inside a string) the parallel result is
+ * commas, MD_PARALLEL_SPLIT per CPU, which md_run_parallel's threads take in
+ * turn; each piece is converted into a buffer of its own. A piece ends at its cut (a comma), or at
+ * the ']' that closes the array; a piece that meets anything but numbers, commas and whitespace
+ * first fails. The array is the pieces up to the one that closed it, when none of them failed:
+ * their concatenation is then exactly the numbers the serial scan would have read. Otherwise (a
+ * string, a nested array, a syntax error, a piece cut inside a string) the parallel result is
  * dropped and the serial scan goes on from where it was, so the outcome and
  * every error message are the serial ones. Pieces past the closing one are
  * stopped early.
  */
 #define PAR_SERIAL_BYTES ((size_t)64 << 10)  /* scanned on the caller's thread first */
-#define PAR_PIECE_BYTES  ((size_t)256 << 10) /* the smallest piece worth a thread */
-#define PAR_MAX_PIECES   16
+#define PAR_PIECE_BYTES  ((size_t)256 << 10) /* the smallest piece worth cutting */
+#define PAR_MAX_PIECES   64
 #define PAR_CHECK_EVERY  4096 /* numbers between looks at whether to stop */
 
 enum piece_state { PIECE_FAILED, PIECE_CUT, PIECE_CLOSED, PIECE_STOPPED };
@@ -1341,31 +1340,42 @@ static void piece_run(void *arg)
     struct piece *pc = arg;
     const unsigned char *p = pc->start;
     const unsigned char *end = pc->end;
-    size_t room = (size_t)((pc->cut != NULL ? pc->cut : end) - p) / 2 + 2;
+    const unsigned char *cut = pc->cut;
+    const bool nulls = pc->nulls;
+    size_t room = (size_t)((cut != NULL ? cut : end) - p) / 2 + 2;
+    size_t n = 0;
+    size_t n_null = 0;
+    double *v;
 
+    /* The loop keeps its counts in locals: pieces lie side by side in one
+     * array, and a store per number into this one would contend for the
+     * cache line with the thread converting the next. */
     pc->state = PIECE_FAILED;
-    pc->n = 0;
-    pc->n_null = 0;
+    if (atomic_load_explicit(pc->stop_after, memory_order_relaxed) < pc->k) {
+        pc->state = PIECE_STOPPED; /* an earlier piece closed the array, or failed */
+        goto done;
+    }
     /* Room for the most numbers the piece could hold; untouched pages cost nothing. */
-    pc->v = malloc(room * sizeof(double));
-    if (pc->v == NULL)
+    v = malloc(room * sizeof(double));
+    pc->v = v;
+    if (v == NULL)
         goto out;
     for (;;) {
         const unsigned char *e;
         double x;
 
         p = skip_ws(p, end);
-        e = packed_elem(p, end, pc->nulls, &x);
+        e = packed_elem(p, end, nulls, &x);
         if (e == NULL)
             goto out;
-        if (MD_UNLIKELY(pc->n == room))
+        if (MD_UNLIKELY(n == room))
             goto out; /* cannot happen: a number takes two bytes with its comma */
-        pc->n_null += is_null_nan(x);
-        pc->v[pc->n++] = x;
+        n_null += is_null_nan(x);
+        v[n++] = x;
         p = skip_ws(e, end);
-        if (p == pc->cut) {
+        if (p == cut) {
             pc->state = PIECE_CUT;
-            return;
+            goto done;
         }
         if (p < end && *p == ']') {
             pc->close = p;
@@ -1375,20 +1385,22 @@ static void piece_run(void *arg)
         if (p >= end || *p != ',')
             goto out;
         p++;
-        if (MD_UNLIKELY(pc->n % PAR_CHECK_EVERY == 0) &&
+        if (MD_UNLIKELY(n % PAR_CHECK_EVERY == 0) &&
             atomic_load_explicit(pc->stop_after, memory_order_relaxed) < pc->k) {
             pc->state = PIECE_STOPPED;
-            return;
+            goto done;
         }
     }
-out:
-    if (pc->state != PIECE_CUT) {
-        /* Later pieces are no longer needed, whichever way this one ended. */
-        size_t seen = atomic_load_explicit(pc->stop_after, memory_order_relaxed);
+out : {
+    /* Later pieces are no longer needed, whichever way this one ended. */
+    size_t seen = atomic_load_explicit(pc->stop_after, memory_order_relaxed);
 
-        while (pc->k < seen && !atomic_compare_exchange_weak(pc->stop_after, &seen, pc->k))
-            ;
-    }
+    while (pc->k < seen && !atomic_compare_exchange_weak(pc->stop_after, &seen, pc->k))
+        ;
+}
+done:
+    pc->n = n;
+    pc->n_null = n_null;
 }
 
 enum par_result { PAR_NONE, PAR_DONE, PAR_NO_MEMORY };
@@ -1415,7 +1427,7 @@ static enum par_result packed_parallel(struct parser *ps, const unsigned char *p
     const unsigned char *end = ps->end;
     const size_t rest = (size_t)(end - p);
     const unsigned char *s = p;
-    size_t pieces = md_cpus();
+    size_t pieces = (size_t)MD_PARALLEL_SPLIT * md_cpus();
     size_t total = *count;
     size_t closed = SIZE_MAX;
     enum par_result res = PAR_NONE;
@@ -1426,7 +1438,7 @@ static enum par_result packed_parallel(struct parser *ps, const unsigned char *p
         pieces = PAR_MAX_PIECES;
     if (pieces > rest / PAR_PIECE_BYTES)
         pieces = rest / PAR_PIECE_BYTES;
-    if (pieces < 2)
+    if (pieces < 2 || md_cpus() < 2)
         return PAR_NONE;
     for (k = 0; k < pieces; k++) {
         const unsigned char *at = p + (k + 1) * (rest / pieces);
@@ -1448,7 +1460,7 @@ static enum par_result packed_parallel(struct parser *ps, const unsigned char *p
         }
         s = pc[k].cut + 1;
     }
-    md_run_parallel(pc, pieces, sizeof(pc[0]), piece_run);
+    md_run_parallel(pc, pieces, sizeof(pc[0]), 0, piece_run);
     for (k = 0; k < pieces && closed == SIZE_MAX; k++) {
         if (pc[k].state == PIECE_CLOSED)
             closed = k;

@@ -28,42 +28,55 @@ unsigned md_cpus(void)
     return n;
 }
 
-struct trampoline {
+/* One md_run_parallel call: the items, and the next one not yet taken. */
+struct run {
+    char *base;
+    size_t n;
+    size_t size;
     void (*fn)(void *item);
-    void *item;
+    _Atomic size_t next;
 };
 
-static void *trampoline_run(void *arg)
+static void take_items(struct run *r)
 {
-    struct trampoline *t = arg;
+    size_t i;
 
-    t->fn(t->item);
+    while ((i = atomic_fetch_add_explicit(&r->next, 1, memory_order_relaxed)) < r->n)
+        r->fn(r->base + i * r->size);
+}
+
+static void *worker(void *arg)
+{
+    take_items(arg);
     return NULL;
 }
 
-void md_run_parallel(void *items, size_t n, size_t size, void (*fn)(void *item))
+void md_run_parallel(void *items, size_t n, size_t size, unsigned threads, void (*fn)(void *item))
 {
-    struct trampoline tr[MD_PARALLEL_MAX];
+    struct run r;
     pthread_t tid[MD_PARALLEL_MAX];
     bool started[MD_PARALLEL_MAX];
-    char *base = items;
-    size_t threads = n < MD_PARALLEL_MAX ? n : MD_PARALLEL_MAX;
     size_t k;
 
     if (n == 0)
         return;
-    for (k = 1; k < threads; k++) {
-        tr[k].fn = fn;
-        tr[k].item = base + k * size;
-        started[k] = pthread_create(&tid[k], NULL, trampoline_run, &tr[k]) == 0;
-    }
-    fn(base);
+    if (threads == 0)
+        threads = md_cpus();
+    if (threads > MD_PARALLEL_MAX)
+        threads = MD_PARALLEL_MAX;
+    if (threads > n)
+        threads = (unsigned)n;
+    r.base = items;
+    r.n = n;
+    r.size = size;
+    r.fn = fn;
+    atomic_init(&r.next, 0);
+    for (k = 1; k < threads; k++)
+        started[k] = pthread_create(&tid[k], NULL, worker, &r) == 0;
+    take_items(&r);
+    /* Joining is also what makes the other threads' writes visible here. */
     for (k = 1; k < threads; k++) {
         if (started[k])
             pthread_join(tid[k], NULL);
-        else
-            fn(base + k * size);
     }
-    for (k = threads; k < n; k++)
-        fn(base + k * size);
 }

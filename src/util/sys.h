@@ -14,15 +14,25 @@
  */
 unsigned md_cpus(void);
 
-/* Items of md_run_parallel past this many run one after another on the caller's thread. */
+/* The most threads md_run_parallel runs at once. */
 #define MD_PARALLEL_MAX 64
 
 /*
- * Runs fn on each of the n items of size bytes at items: item 0 on the
- * calling thread, the others on threads of their own (an item whose thread
- * cannot start runs on the calling thread after item 0), and returns when
- * every item is done. For short-lived work that splits one large request.
+ * Items per thread a caller of md_run_parallel should aim for: the threads
+ * take the items one at a time, so a thread that is held up (another process,
+ * or a virtual machine's host, taking its CPU) delays only the item it holds
+ * while the others take the rest.
  */
-void md_run_parallel(void *items, size_t n, size_t size, void (*fn)(void *item));
+#define MD_PARALLEL_SPLIT 4
+
+/*
+ * Runs fn on each of the n items of size bytes at items, and returns when
+ * every item is done. Up to threads threads work on them (0: md_cpus(); at
+ * most MD_PARALLEL_MAX and n), the calling thread one of them; each takes the
+ * next item not yet taken, so items start in order. A thread that cannot
+ * start leaves its share to the others. For short-lived work that splits one
+ * large request.
+ */
+void md_run_parallel(void *items, size_t n, size_t size, unsigned threads, void (*fn)(void *item));
 
 #endif

@@ -14,8 +14,11 @@
 #include "util/fmt.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/sys.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 static void test_err_set_prefix_clear(void **state)
 {
@@ -396,6 +399,56 @@ static void test_mem(void **state)
     assert_int_equal(out, 1000000);
 }
 
+/* One item of test_run_parallel: the times it ran, and on which thread. */
+struct par_item {
+    int runs;
+    pthread_t thread;
+    char pad[64]; /* items on cache lines of their own */
+};
+
+static void par_item_run(void *arg)
+{
+    struct par_item *it = arg;
+    volatile unsigned spin = 0;
+    unsigned i;
+
+    it->runs++;
+    it->thread = pthread_self();
+    for (i = 0; i < 20000; i++)
+        spin += i; /* long enough for the other threads to take items too */
+}
+
+static void test_run_parallel(void **state)
+{
+    static const unsigned threads[] = {0, 1, 2, 3, 8, 100};
+    static const size_t counts[] = {1, 2, 3, 7, 64, 200};
+    struct par_item items[200];
+    size_t t;
+    size_t c;
+    size_t i;
+
+    (void)state;
+    assert_true(md_cpus() >= 1);
+    md_run_parallel(items, 0, sizeof(items[0]), 4, par_item_run); /* no items: nothing runs */
+    for (t = 0; t < MD_ARRAY_LEN(threads); t++) {
+        for (c = 0; c < MD_ARRAY_LEN(counts); c++) {
+            size_t others = 0;
+
+            memset(items, 0, sizeof(items));
+            md_run_parallel(items, counts[c], sizeof(items[0]), threads[t], par_item_run);
+            for (i = 0; i < MD_ARRAY_LEN(items); i++) {
+                /* Each item exactly once; none past n. */
+                assert_int_equal(items[i].runs, i < counts[c] ? 1 : 0);
+                if (i < counts[c] && !pthread_equal(items[i].thread, pthread_self()))
+                    others++;
+            }
+            /* With one thread, or one item, everything runs on the caller's thread. */
+            if (threads[t] == 1 || counts[c] == 1 || (threads[t] == 0 && md_cpus() == 1))
+                assert_int_equal(others, 0);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -411,6 +464,7 @@ int main(void)
         cmocka_unit_test(test_buf_floats),
         cmocka_unit_test(test_buf_tail_commit),
         cmocka_unit_test(test_arena_grow),
+        cmocka_unit_test(test_run_parallel),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

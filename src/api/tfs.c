@@ -362,9 +362,11 @@ static int put_packed(struct md_tensor *t, size_t first, const struct md_jnode *
     size_t bad;
     int rc;
 
-    if (t->dtype == MD_DT_FP32 && md_jdom_packed_f32(arr, (float *)t->data + first, &bad) == MD_OK)
+    if (t->dtype == MD_DT_FP32 &&
+        md_jdom_packed_f32(arr, (float *)t->data + first, NULL, &bad) == MD_OK)
         return MD_OK;
-    if (t->dtype == MD_DT_FP64 && md_jdom_packed_f64(arr, (double *)t->data + first, &bad) == MD_OK)
+    if (t->dtype == MD_DT_FP64 &&
+        md_jdom_packed_f64(arr, (double *)t->data + first, NULL, &bad) == MD_OK)
         return MD_OK;
     for (*k = 0; md_jdom_packed_next(arr, &cursor, &num); (*k)++) {
         rc = put_value(t, first + *k, &num, a, where, err);

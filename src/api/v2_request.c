@@ -451,28 +451,22 @@ static int put_packed(struct conv *cv, const struct md_jnode *arr)
     int rc;
 
     if (t->dtype == MD_DT_FP32 || t->dtype == MD_DT_FP64) {
+        uint8_t *missing = NULL;
+
+        /* Null elements come out NaN, and marked missing as put_null marks them. */
+        if (arr->n_null > 0) {
+            if (t->missing == NULL)
+                t->missing = md_arena_calloc(cv->a, t->count, 1);
+            if (t->missing == NULL)
+                return no_memory(cv->err);
+            missing = t->missing + first;
+        }
         if (t->dtype == MD_DT_FP32)
-            rc = md_jdom_packed_f32(arr, (float *)t->data + first, &bad);
+            rc = md_jdom_packed_f32(arr, (float *)t->data + first, missing, &bad);
         else
-            rc = md_jdom_packed_f64(arr, (double *)t->data + first, &bad);
+            rc = md_jdom_packed_f64(arr, (double *)t->data + first, missing, &bad);
         if (rc != MD_OK)
             return packed_error(cv, arr, first, bad);
-        /*
-         * Null elements are NaN already (and, the conversion having succeeded,
-         * the only NaN); they are marked missing as put_null does.
-         */
-        for (size_t k = 0, seen = 0; seen < arr->n_null && k < arr->n; k++) {
-            bool nan = t->dtype == MD_DT_FP32 ? isnan(((const float *)t->data)[first + k])
-                                              : isnan(((const double *)t->data)[first + k]);
-
-            if (MD_LIKELY(!nan))
-                continue;
-            seen++;
-            cv->i = first + k;
-            rc = put_null(cv);
-            if (rc != MD_OK)
-                return rc;
-        }
         cv->i = first + arr->n;
         return MD_OK;
     }

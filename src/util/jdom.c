@@ -1604,24 +1604,96 @@ bool md_jdom_packed_next(const struct md_jnode *arr, const char **cursor, struct
     return true;
 }
 
-int md_jdom_packed_f32(const struct md_jnode *arr, float *out, size_t *bad)
-{
+/* Elements per part of a parallel md_jdom_packed_f32, at least; fewer run on the caller's thread.
+ */
+#define F32_PART 32768
+
+/* One run of md_jdom_packed_f32's elements. */
+struct f32_part {
     const double *v;
+    float *out;
+    uint8_t *missing;
+    size_t n;
+    bool odd; /* a NaN or infinity came out: a null, or a failure to find */
+};
+
+/*
+ * v[0..n) as floats into out, nulls into missing when not NULL. Branch-free,
+ * so that the compiler can vectorise; whether anything odd came out (the
+ * rare failure is looked for after).
+ */
+static bool to_f32(const double *v, float *out, uint8_t *missing, size_t n)
+{
     unsigned odd = 0;
+    size_t i;
+
+    if (missing == NULL) {
+        for (i = 0; i < n; i++) {
+            float f = (float)v[i];
+            uint32_t b;
+
+            memcpy(&b, &f, sizeof(b));
+            out[i] = f;
+            odd |= (b & 0x7f800000u) == 0x7f800000u;
+        }
+        return odd != 0;
+    }
+    for (i = 0; i < n; i++) {
+        float f = (float)v[i];
+        uint32_t b;
+        uint64_t d;
+
+        memcpy(&b, &f, sizeof(b));
+        memcpy(&d, &v[i], sizeof(d));
+        out[i] = f;
+        missing[i] |= (uint8_t)(d == NULL_NAN_BITS);
+        odd |= (b & 0x7f800000u) == 0x7f800000u;
+    }
+    return odd != 0;
+}
+
+static void f32_part_run(void *arg)
+{
+    struct f32_part *p = arg;
+
+    p->odd = to_f32(p->v, p->out, p->missing, p->n);
+}
+
+int md_jdom_packed_f32(const struct md_jnode *arr, float *out, uint8_t *missing, size_t *bad)
+{
+    struct f32_part parts[64];
+    const double *v;
+    size_t k = 0;
+    bool odd = false;
     size_t i;
 
     *bad = 0;
     if (!md_jdom_is_packed(arr))
         return MD_EINVAL;
     v = arr->values;
-    /* Branch-free, so that the compiler can vectorise; the rare failure is found after. */
-    for (i = 0; i < arr->n; i++) {
-        float f = (float)v[i];
-        uint32_t b;
+    if (arr->n_null == 0)
+        missing = NULL;
+    if (md_cpus() >= 2) {
+        k = arr->n / F32_PART;
+        if (k > (size_t)MD_PARALLEL_SPLIT * md_cpus())
+            k = (size_t)MD_PARALLEL_SPLIT * md_cpus();
+        if (k > MD_ARRAY_LEN(parts))
+            k = MD_ARRAY_LEN(parts);
+    }
+    if (k >= 2) {
+        size_t per = arr->n / k;
 
-        memcpy(&b, &f, sizeof(b));
-        out[i] = f;
-        odd |= (b & 0x7f800000u) == 0x7f800000u;
+        for (i = 0; i < k; i++) {
+            parts[i].v = v + i * per;
+            parts[i].out = out + i * per;
+            parts[i].missing = missing != NULL ? missing + i * per : NULL;
+            parts[i].n = i + 1 == k ? arr->n - i * per : per;
+        }
+        md_run_parallel(parts, k, sizeof(parts[0]), 0, f32_part_run);
+        for (i = 0; i < k; i++)
+            odd |= parts[i].odd;
+    } else {
+        odd = to_f32(v, out, missing, arr->n);
     }
     if (MD_LIKELY(!odd))
         return MD_OK;
@@ -1634,7 +1706,7 @@ int md_jdom_packed_f32(const struct md_jnode *arr, float *out, size_t *bad)
     return MD_EINVAL;
 }
 
-int md_jdom_packed_f64(const struct md_jnode *arr, double *out, size_t *bad)
+int md_jdom_packed_f64(const struct md_jnode *arr, double *out, uint8_t *missing, size_t *bad)
 {
     size_t i;
 
@@ -1642,9 +1714,13 @@ int md_jdom_packed_f64(const struct md_jnode *arr, double *out, size_t *bad)
     if (!md_jdom_is_packed(arr))
         return MD_EINVAL;
     for (i = 0; i < arr->n; i++) {
-        if (MD_UNLIKELY(isnan(arr->values[i])) && !is_null_nan(arr->values[i])) {
-            *bad = i;
-            return MD_EINVAL;
+        if (MD_UNLIKELY(isnan(arr->values[i]))) {
+            if (!is_null_nan(arr->values[i])) {
+                *bad = i;
+                return MD_EINVAL;
+            }
+            if (missing != NULL)
+                missing[i] = 1;
         }
         out[i] = arr->values[i];
     }

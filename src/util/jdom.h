@@ -92,11 +92,15 @@ bool md_jdom_packed_next(const struct md_jnode *arr, const char **cursor, struct
 /*
  * Every element of a packed array into out[0..arr->n), exactly as
  * md_jdom_f32 / md_jdom_f64 would convert them one by one, null elements as
- * NaN. MD_EINVAL when an element does not fit the type, with its index in
- * *bad (out is then partly written).
+ * NaN; with missing not NULL, missing[i] is also set to 1 for each null
+ * element i (the others are left as they are). MD_EINVAL when an element
+ * does not fit the type, with its index in *bad (out and missing are then
+ * partly written). A large array is converted on several threads.
  */
-int md_jdom_packed_f32(const struct md_jnode *arr, float *out, size_t *bad) MD_MUST_CHECK;
-int md_jdom_packed_f64(const struct md_jnode *arr, double *out, size_t *bad) MD_MUST_CHECK;
+int md_jdom_packed_f32(const struct md_jnode *arr, float *out, uint8_t *missing,
+                       size_t *bad) MD_MUST_CHECK;
+int md_jdom_packed_f64(const struct md_jnode *arr, double *out, uint8_t *missing,
+                       size_t *bad) MD_MUST_CHECK;
 
 /*
  * Parses text[0..len). On success *root points at the tree, all in arena a.

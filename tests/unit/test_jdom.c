@@ -14,6 +14,7 @@
 #include <math.h>
 #include <float.h>
 
+#include "util/buf.h"
 #include "util/jdom.h"
 #include "util/sys.h"
 
@@ -488,17 +489,18 @@ static void test_packed(void **state)
     assert_true(md_jdom_packed_next(r, &cursor, &num));
     assert_true(num_is(&num, "1e400"));
     assert_false(md_jdom_packed_next(r, &cursor, &num));
-    assert_int_equal(md_jdom_packed_f64(r, d, &bad_i), MD_EINVAL);
+    assert_int_equal(md_jdom_packed_f64(r, d, NULL, &bad_i), MD_EINVAL);
     assert_int_equal(bad_i, 3);
-    assert_int_equal(md_jdom_packed_f32(r, f, &bad_i), MD_EINVAL);
+    assert_int_equal(md_jdom_packed_f32(r, f, NULL, &bad_i), MD_EINVAL);
     assert_int_equal(bad_i, 3);
     r = parse_ok("[1, 2, 1e39]", MD_JDOM_PACKED);
-    assert_int_equal(md_jdom_packed_f64(r, d, &bad_i), MD_OK);
+    assert_int_equal(md_jdom_packed_f64(r, d, NULL, &bad_i), MD_OK);
     assert_true(d[2] == 1e39);
-    assert_int_equal(md_jdom_packed_f32(r, f, &bad_i), MD_EINVAL); /* beyond the float range */
+    assert_int_equal(md_jdom_packed_f32(r, f, NULL, &bad_i),
+                     MD_EINVAL); /* beyond the float range */
     assert_int_equal(bad_i, 2);
     r = parse_ok("[1, -0, 0.5]", MD_JDOM_PACKED);
-    assert_int_equal(md_jdom_packed_f32(r, f, &bad_i), MD_OK);
+    assert_int_equal(md_jdom_packed_f32(r, f, NULL, &bad_i), MD_OK);
     assert_true(f[0] == 1.0f && f[1] == 0.0f && signbit(f[1]) && f[2] == 0.5f);
     /* Without the flag, or for anything but numbers, arrays are as ever. */
     r = parse_ok("[1, 2]", 0);
@@ -507,8 +509,8 @@ static void test_packed(void **state)
     assert_null(r->values);
     cursor = NULL;
     assert_false(md_jdom_packed_next(r, &cursor, &num));
-    assert_int_equal(md_jdom_packed_f32(r, f, &bad_i), MD_EINVAL);
-    assert_int_equal(md_jdom_packed_f64(r, d, &bad_i), MD_EINVAL);
+    assert_int_equal(md_jdom_packed_f32(r, f, NULL, &bad_i), MD_EINVAL);
+    assert_int_equal(md_jdom_packed_f64(r, d, NULL, &bad_i), MD_EINVAL);
     for (i = 0; i < MD_ARRAY_LEN(unpacked); i++) {
         r = parse_ok(unpacked[i], MD_JDOM_PACKED);
         if (md_jdom_is_packed(r))
@@ -800,12 +802,12 @@ static void check_packed(const char *text, const double *want, const float *want
     rc = md_jdom_parse(doc, 2 * len + 3, MD_JDOM_PACKED, &pa, &r, &err);
     if (rc != MD_OK || !md_jdom_is_packed(r) || r->n != 2)
         fail_msg("packed '%s': rc %d (%s)", text, rc, err.msg);
-    rc = md_jdom_packed_f64(r, d, &bad);
+    rc = md_jdom_packed_f64(r, d, NULL, &bad);
     if (want == NULL ? rc != MD_EINVAL
                      : rc != MD_OK || memcmp(&d[0], want, sizeof(*want)) != 0 ||
                            memcmp(&d[1], want, sizeof(*want)) != 0)
         fail_msg("packed f64 '%s': rc %d, got %.17g", text, rc, d[0]);
-    rc = md_jdom_packed_f32(r, f, &bad);
+    rc = md_jdom_packed_f32(r, f, NULL, &bad);
     if (want_f == NULL ? rc != MD_EINVAL || bad != 0
                        : rc != MD_OK || memcmp(&f[1], want_f, sizeof(*want_f)) != 0)
         fail_msg("packed f32 '%s': rc %d, got %.9g", text, rc, (double)f[0]);
@@ -1155,6 +1157,7 @@ static void test_packed_null(void **state)
     const char *cursor = NULL;
     float out32[4];
     double out64[4];
+    uint8_t mask[4];
     size_t bad_at;
     size_t i;
 
@@ -1167,10 +1170,19 @@ static void test_packed_null(void **state)
     assert_false(md_jdom_packed_null(root, 2));
     assert_true(md_jdom_packed_null(root, 3));
     assert_false(md_jdom_packed_null(root, 4));
-    assert_int_equal(md_jdom_packed_f32(root, out32, &bad_at), MD_OK);
+    assert_int_equal(md_jdom_packed_f32(root, out32, NULL, &bad_at), MD_OK);
     assert_true(out32[0] == 1.0f && isnan(out32[1]) && out32[2] == 2.5f && isnan(out32[3]));
-    assert_int_equal(md_jdom_packed_f64(root, out64, &bad_at), MD_OK);
+    assert_int_equal(md_jdom_packed_f64(root, out64, NULL, &bad_at), MD_OK);
     assert_true(out64[0] == 1.0 && isnan(out64[1]) && out64[2] == 2.5 && isnan(out64[3]));
+    /* The missing mask: set for nulls, left alone elsewhere. */
+    memset(mask, 2, sizeof(mask));
+    mask[1] = 0;
+    mask[3] = 0;
+    assert_int_equal(md_jdom_packed_f32(root, out32, mask, &bad_at), MD_OK);
+    assert_memory_equal(mask, "\2\1\2\1", 4);
+    memset(mask, 0, sizeof(mask));
+    assert_int_equal(md_jdom_packed_f64(root, out64, mask, &bad_at), MD_OK);
+    assert_memory_equal(mask, "\0\1\0\1", 4);
     for (i = 0; md_jdom_packed_next(root, &cursor, &num); i++)
         assert_int_equal(num.type, i % 2 ? MD_J_NULL : MD_J_NUMBER);
     assert_int_equal(i, 4);
@@ -1183,12 +1195,12 @@ static void test_packed_null(void **state)
     assert_false(md_jdom_packed_null(root, 0));
     /* A number beyond the double range is still bad, nulls or not. */
     assert_int_equal(md_jdom_parse("[null, 1e400, 2]", 16, flags, &f->a, &root, &err), MD_OK);
-    assert_int_equal(md_jdom_packed_f64(root, out64, &bad_at), MD_EINVAL);
+    assert_int_equal(md_jdom_packed_f64(root, out64, NULL, &bad_at), MD_EINVAL);
     assert_int_equal(bad_at, 1);
-    assert_int_equal(md_jdom_packed_f32(root, out32, &bad_at), MD_EINVAL);
+    assert_int_equal(md_jdom_packed_f32(root, out32, NULL, &bad_at), MD_EINVAL);
     assert_int_equal(bad_at, 1);
     assert_int_equal(md_jdom_parse("[null, 1e39]", 12, flags, &f->a, &root, &err), MD_OK);
-    assert_int_equal(md_jdom_packed_f32(root, out32, &bad_at), MD_EINVAL);
+    assert_int_equal(md_jdom_packed_f32(root, out32, NULL, &bad_at), MD_EINVAL);
     assert_int_equal(bad_at, 1);
     /* Invalid documents fail alike with and without packing. */
     for (i = 0; i < MD_ARRAY_LEN(bad); i++) {
@@ -1280,6 +1292,69 @@ static void put_numbers(struct doc *d, size_t count, uint64_t seed, size_t odd_a
             break;
         }
     }
+}
+
+/*
+ * md_jdom_packed_f32 on arrays long enough to be converted on several
+ * threads: the same floats and mask as element by element, and the index of
+ * the first bad element wherever it lies.
+ */
+static void test_packed_f32_large(void **state)
+{
+    struct fixture *f = *state;
+    const size_t n = 200003;
+    struct md_buf text;
+    struct md_jnode *root;
+    struct md_err err;
+    float *out = malloc(n * sizeof(*out));
+    uint8_t *mask = calloc(n, 1);
+    size_t bad_at;
+    size_t i;
+    size_t k;
+
+    assert_non_null(out);
+    assert_non_null(mask);
+    for (k = 0; k < 3; k++) {
+        /* k 0: nulls every 97th; 1: also 1e39 (beyond float) at n - 5; 2: also at 70001. */
+        md_buf_init(&text, (size_t)64 << 20);
+        assert_int_equal(md_buf_puts(&text, "["), MD_OK);
+        for (i = 0; i < n; i++) {
+            char num[48];
+
+            if (k >= 1 && (i == n - 5 || (k == 2 && i == 70001)))
+                snprintf(num, sizeof(num), "%s1e39", i ? ", " : "");
+            else if (i % 97 == 3)
+                snprintf(num, sizeof(num), "%snull", i ? ", " : "");
+            else
+                snprintf(num, sizeof(num), "%s%.17g", i ? ", " : "", (double)i * 0.37 - 5000.0);
+            assert_int_equal(md_buf_puts(&text, num), MD_OK);
+        }
+        assert_int_equal(md_buf_puts(&text, "]"), MD_OK);
+        md_arena_reset(&f->a);
+        assert_int_equal(md_jdom_parse(text.data, text.len, MD_JDOM_PACKED | MD_JDOM_PACKED_NULL,
+                                       &f->a, &root, &err),
+                         MD_OK);
+        assert_true(md_jdom_is_packed(root));
+        memset(mask, 0, n);
+        if (k == 0) {
+            assert_int_equal(md_jdom_packed_f32(root, out, mask, &bad_at), MD_OK);
+            for (i = 0; i < n; i++) {
+                if (i % 97 == 3) {
+                    assert_true(isnan(out[i]));
+                    assert_int_equal(mask[i], 1);
+                } else {
+                    assert_true(out[i] == (float)((double)i * 0.37 - 5000.0));
+                    assert_int_equal(mask[i], 0);
+                }
+            }
+        } else {
+            assert_int_equal(md_jdom_packed_f32(root, out, mask, &bad_at), MD_EINVAL);
+            assert_int_equal(bad_at, k == 2 ? 70001 : n - 5);
+        }
+        md_buf_release(&text);
+    }
+    free(out);
+    free(mask);
 }
 
 /*
@@ -1445,6 +1520,7 @@ int main(void)
         cmocka_unit_test(test_long_numbers),
         cmocka_unit_test_setup_teardown(test_packed_null, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parallel_packed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_packed_f32_large, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

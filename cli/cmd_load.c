@@ -94,7 +94,7 @@ static int repository_action(int argc, char **argv, struct ctl *ctl, const struc
     }
     if (model == NULL)
         return ctl_usagef(act->verb, "missing MODEL");
-    snprintf(what, sizeof(what), "%s '%.200s'", act->verb, model);
+    (void)snprintf(what, sizeof(what), "%s '%.200s'", act->verb, model); /* fits */
 
     md_buf_init(&path, 4096);
     if (md_buf_puts(&path, "/v2/repository/models/") != MD_OK ||

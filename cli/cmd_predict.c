@@ -136,7 +136,7 @@ static bool starts_clean(const char *s)
 static int put_real(struct md_buf *b, const struct request *rq, const char *input,
                     const struct datatype *dt, const char *text)
 {
-    char num[40];
+    char num[CTL_REAL_MAX];
     char *end = NULL;
     double d;
 
@@ -386,7 +386,7 @@ static int read_file(const char *path, struct md_buf *b)
         read_errno = errno;
     }
     if (f != stdin)
-        fclose(f);
+        (void)fclose(f); /* opened for reading only: nothing to lose */
     if (rc == MD_ETOOBIG)
         return ctl_errorf(CTL_EXIT_USAGE, "--file: '%s' is larger than %zu MiB", path,
                           CTL_MAX_BODY >> 20);
@@ -460,7 +460,7 @@ static int parse_args(struct ctl *ctl, int argc, char **argv, struct request *rq
         return ctl_usagef("predict", "give --file or NAME=VALUE pairs, not both");
     if (rq->file == NULL && rq->npairs == 0)
         return ctl_usagef("predict", "give NAME=VALUE pairs or --file");
-    snprintf(rq->what, sizeof(rq->what), "predict '%.200s'", rq->model);
+    (void)snprintf(rq->what, sizeof(rq->what), "predict '%.200s'", rq->model); /* fits */
     return CTL_EXIT_OK;
 }
 

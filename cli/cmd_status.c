@@ -50,7 +50,7 @@ static const char *cell(const json_t *row, const char *key, char *tmp, size_t n)
     if (json_is_string(v))
         return json_string_value(v);
     if (json_is_integer(v)) {
-        snprintf(tmp, n, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        (void)snprintf(tmp, n, "%" JSON_INTEGER_FORMAT, json_integer_value(v)); /* n is 32 */
         return tmp;
     }
     return "";
@@ -149,9 +149,9 @@ int cmd_status(int argc, char **argv, struct ctl *ctl)
         model = argv[args.i];
     }
     if (model != NULL)
-        snprintf(what, sizeof(what), "status '%.200s'", model);
+        (void)snprintf(what, sizeof(what), "status '%.200s'", model); /* fits */
     else
-        snprintf(what, sizeof(what), "status");
+        (void)snprintf(what, sizeof(what), "status");
 
     ctl_resp_init(&resp);
     rc = ctl_http(ctl, what, "POST", "/v2/repository/index", "{}", 2, &resp);

@@ -7,6 +7,7 @@
 #include "ctl.h"
 #include "util/mem.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -411,10 +412,11 @@ void ctl_resp_reason(const struct ctl_resp *resp, char *out, size_t n)
     }
     json_decref(root);
     copy_line(line, sizeof(line), resp->body.data != NULL ? resp->body.data : "", resp->body.len);
+    /* A message: cut short at n bytes. */
     if (line[0] != '\0')
-        snprintf(out, n, "HTTP %ld: %s", resp->status, line);
+        (void)snprintf(out, n, "HTTP %ld: %s", resp->status, line);
     else
-        snprintf(out, n, "HTTP %ld", resp->status);
+        (void)snprintf(out, n, "HTTP %ld", resp->status);
 }
 
 int ctl_fail_resp(const char *what, const struct ctl_resp *resp)
@@ -443,7 +445,8 @@ void ctl_print_body(const struct ctl_resp *resp)
 {
     if (resp->body.len == 0)
         return;
-    fwrite(resp->body.data, 1, resp->body.len, stdout);
+    /* A failed write to stdout is caught once, in main. */
+    (void)fwrite(resp->body.data, 1, resp->body.len, stdout);
     if (resp->body.data[resp->body.len - 1] != '\n')
         fputc('\n', stdout);
 }
@@ -452,27 +455,30 @@ void ctl_format_real(double d, char *out, size_t n)
 {
     int prec;
 
+    /* n >= CTL_REAL_MAX (ctl.h): no form is cut short. */
+    assert(n >= CTL_REAL_MAX);
     if (!isfinite(d)) {
-        snprintf(out, n, "%s", isnan(d) ? "nan" : d > 0 ? "inf" : "-inf");
+        (void)snprintf(out, n, "%s", isnan(d) ? "nan" : d > 0 ? "inf" : "-inf");
         return;
     }
     for (prec = 1; prec < 17; prec++) {
-        snprintf(out, n, "%.*g", prec, d);
+        (void)snprintf(out, n, "%.*g", prec, d);
         if (strtod(out, NULL) == d)
             return;
     }
-    snprintf(out, n, "%.17g", d);
+    (void)snprintf(out, n, "%.17g", d);
 }
 
 void ctl_print_value(FILE *f, const json_t *v)
 {
-    char num[40];
+    char num[CTL_REAL_MAX];
     size_t i;
     char *s;
 
     switch (json_typeof(v)) {
     case JSON_STRING:
-        fwrite(json_string_value(v), 1, json_string_length(v), f);
+        /* A failed write is caught once, in main (f is stdout). */
+        (void)fwrite(json_string_value(v), 1, json_string_length(v), f);
         break;
     case JSON_INTEGER:
         fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(v));

@@ -176,7 +176,13 @@ int ctl_resp_json(const char *what, const struct ctl_resp *resp, json_t **out);
 /* Writes resp's body to stdout as received, with a final newline when it lacks one. */
 void ctl_print_body(const struct ctl_resp *resp);
 
-/* Writes d into out (n bytes) in the shortest %g form that reads back as d. */
+/* Bytes ctl_format_real needs: any %.17g and its NUL fit. */
+#define CTL_REAL_MAX 32
+
+/*
+ * Writes d into out (n bytes, n >= CTL_REAL_MAX) in the shortest %g form that
+ * reads back as d.
+ */
 void ctl_format_real(double d, char *out, size_t n);
 
 /*

@@ -71,6 +71,19 @@ static int parse_ulong(const char *flag, const char *s, unsigned long max, unsig
     return 0;
 }
 
+/*
+ * Ends the process after --help or --version: 0, or 1 when stdout did not
+ * take the text (a full disk, a closed pipe).
+ */
+static _Noreturn void exit_after_output(void)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "modeld: cannot write output: %s\n", strerror(errno));
+        exit(1);
+    }
+    exit(0);
+}
+
 static int parse_args(int argc, char **argv, struct opts *o)
 {
     enum {
@@ -162,10 +175,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
             break;
         case O_VERSION:
             printf("modeld %s\n", MD_VERSION);
-            exit(0);
+            exit_after_output();
         case O_HELP:
             fputs(usage, stdout);
-            exit(0);
+            exit_after_output();
         default:
             fputs(usage, stderr);
             return 2;
@@ -196,7 +209,10 @@ int main(int argc, char **argv)
 
     if (parse_args(argc, argv, &o) != 0)
         return 2;
-    signal(SIGPIPE, SIG_IGN);
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+        md_log_kv(MD_LOG_ERROR, "cannot ignore SIGPIPE", "reason", strerror(errno), MD_KV_END);
+        return 1;
+    }
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
@@ -231,7 +247,7 @@ int main(int argc, char **argv)
         free(api);
         return 1;
     }
-    snprintf(port, sizeof(port), "%u", md_http_port(http));
+    (void)snprintf(port, sizeof(port), "%u", md_http_port(http)); /* 5 digits at most */
     md_log_kv(MD_LOG_INFO, "listening", "address", o.listen, "port", port, "version", MD_VERSION,
               MD_KV_END);
     failed = md_repo_scan(repo);
@@ -240,8 +256,9 @@ int main(int argc, char **argv)
         char nmodels[24];
         char nfailed[24];
 
-        snprintf(nmodels, sizeof(nmodels), "%zu", md_repo_ready_models(repo));
-        snprintf(nfailed, sizeof(nfailed), "%d", failed);
+        /* Any size_t or int fits in 24 bytes. */
+        (void)snprintf(nmodels, sizeof(nmodels), "%zu", md_repo_ready_models(repo));
+        (void)snprintf(nfailed, sizeof(nfailed), "%d", failed);
         md_log_kv(MD_LOG_INFO, "ready", "models_ready", nmodels, "versions_failed", nfailed, "repo",
                   o.repo, MD_KV_END);
     }

@@ -57,7 +57,7 @@ void md_api_error(struct md_api_resp *resp, const struct md_err *err)
     md_api_error_status(resp, md_api_status(err->code), err->msg);
     /* Unavailable now (a full queue, a version still loading): worth a retry. */
     if (err->code == MD_EUNAVAIL)
-        snprintf(resp->retry_after, sizeof(resp->retry_after), "1");
+        (void)snprintf(resp->retry_after, sizeof(resp->retry_after), "1");
 }
 
 void md_api_errorf(struct md_api_resp *resp, int code, const char *fmt, ...)
@@ -67,7 +67,7 @@ void md_api_errorf(struct md_api_resp *resp, int code, const char *fmt, ...)
 
     err.code = code;
     va_start(ap, fmt);
-    vsnprintf(err.msg, sizeof(err.msg), fmt, ap);
+    (void)vsnprintf(err.msg, sizeof(err.msg), fmt, ap); /* a long message is cut short */
     va_end(ap);
     md_api_error(resp, &err);
 }

@@ -50,16 +50,16 @@ static void counter_line(struct prom_ctx *ctx, const char *name, const struct md
 static void put_histogram(struct prom_ctx *ctx, const char *name, const struct md_repo_row *row,
                           const struct md_histogram *h)
 {
-    char le[48];
+    char le[48]; /* room for any %g */
     uint64_t cum = 0;
     size_t i;
 
     for (i = 0; i <= MD_HIST_BUCKETS; i++) {
         cum += atomic_load_explicit(&h->buckets[i], memory_order_relaxed);
         if (i < MD_HIST_BUCKETS)
-            snprintf(le, sizeof(le), ",le=\"%g\"", md_hist_bounds_s[i]);
+            (void)snprintf(le, sizeof(le), ",le=\"%g\"", md_hist_bounds_s[i]);
         else
-            snprintf(le, sizeof(le), ",le=\"+Inf\"");
+            (void)snprintf(le, sizeof(le), ",le=\"+Inf\"");
         put_series(ctx, name, "_bucket", row, le, cum);
     }
     ctx->rc |= md_buf_printf(ctx->b, "%s_sum", name);
@@ -73,16 +73,16 @@ static void put_histogram(struct prom_ctx *ctx, const char *name, const struct m
 static void put_rows_histogram(struct prom_ctx *ctx, const char *name,
                                const struct md_repo_row *row, const struct md_rows_histogram *h)
 {
-    char le[48];
+    char le[48]; /* room for any 64-bit number */
     uint64_t cum = 0;
     size_t i;
 
     for (i = 0; i <= MD_ROWS_BUCKETS; i++) {
         cum += atomic_load_explicit(&h->buckets[i], memory_order_relaxed);
         if (i < MD_ROWS_BUCKETS)
-            snprintf(le, sizeof(le), ",le=\"%llu\"", 1ull << i);
+            (void)snprintf(le, sizeof(le), ",le=\"%llu\"", 1ull << i);
         else
-            snprintf(le, sizeof(le), ",le=\"+Inf\"");
+            (void)snprintf(le, sizeof(le), ",le=\"+Inf\"");
         put_series(ctx, name, "_bucket", row, le, cum);
     }
     put_series(ctx, name, "_sum", row, NULL, atomic_load_explicit(&h->sum, memory_order_relaxed));

@@ -24,7 +24,7 @@ static void index_row(void *vctx, const struct md_repo_row *row)
     if (ctx->ready_only && row->state != MD_VS_READY)
         return;
     if (row->version > 0)
-        snprintf(num, sizeof(num), "%lld", (long long)row->version);
+        (void)snprintf(num, sizeof(num), "%lld", (long long)row->version); /* fits */
     else
         num[0] = '\0';
     ctx->rc |= md_buf_puts(ctx->b, ctx->n++ ? ",{\"name\":" : "{\"name\":");

@@ -57,7 +57,7 @@ static void status_row(void *vctx, const struct md_repo_row *row)
         return;
     if (ctx->version != 0 && row->version != ctx->version)
         return;
-    snprintf(num, sizeof(num), "%lld", (long long)row->version);
+    (void)snprintf(num, sizeof(num), "%lld", (long long)row->version); /* fits */
     PUT(ctx->n++ ? ",{\"version\":" : "{\"version\":");
     PUTSTR(num);
     PUT(",\"state\":");
@@ -87,13 +87,13 @@ void md_tfs_status(struct md_api *api, const struct md_route *rt, struct md_api_
     md_repo_foreach(api->repo, status_row, &ctx);
     ctx.rc |= md_buf_puts(resp->body, "]}");
     if (ctx.n == 0) {
-        char msg[300];
+        char msg[300]; /* a message: cut short if need be */
 
         if (rt->version != NULL)
-            snprintf(msg, sizeof(msg), "Could not find version %s of model %s", rt->version,
-                     rt->model);
+            (void)snprintf(msg, sizeof(msg), "Could not find version %s of model %s", rt->version,
+                           rt->model);
         else
-            snprintf(msg, sizeof(msg), "Could not find any versions of model %s", rt->model);
+            (void)snprintf(msg, sizeof(msg), "Could not find any versions of model %s", rt->model);
         md_api_error_status(resp, 404, msg);
         return;
     }
@@ -125,7 +125,7 @@ static void put_tensor_info(struct md_buf *b, int *rc, const char *name, enum md
 {
     char w[24];
 
-    snprintf(w, sizeof(w), "%zu", width);
+    (void)snprintf(w, sizeof(w), "%zu", width); /* any size_t fits */
     PUTSTR(name);
     PUT(":{\"dtype\":");
     PUTSTR(tf_dtype(dt));
@@ -245,18 +245,21 @@ struct where {
     size_t j;         /* AT_CELL: the column */
 };
 
-/* "instances[i][j]", "instances[i] feature 'f'" or "inputs 'f'[i]", in buf. */
+/*
+ * "instances[i][j]", "instances[i] feature 'f'" or "inputs 'f'[i]", in buf;
+ * for a message, so cut short when buf is too small.
+ */
 static const char *where_str(const struct where *w, char *buf, size_t size)
 {
     switch (w->kind) {
     case AT_CELL:
-        snprintf(buf, size, "%s[%zu][%zu]", w->what, w->i, w->j);
+        (void)snprintf(buf, size, "%s[%zu][%zu]", w->what, w->i, w->j);
         break;
     case AT_FEATURE:
-        snprintf(buf, size, "instances[%zu] feature '%s'", w->i, w->name);
+        (void)snprintf(buf, size, "instances[%zu] feature '%s'", w->i, w->name);
         break;
     default:
-        snprintf(buf, size, "inputs '%s'[%zu]", w->name, w->i);
+        (void)snprintf(buf, size, "inputs '%s'[%zu]", w->name, w->i);
         break;
     }
     return buf;

@@ -96,7 +96,7 @@ static void collect_ready(void *vctx, const struct md_repo_row *row)
 
     if (strcmp(row->model, ctx->model) != 0 || row->live == NULL)
         return;
-    snprintf(num, sizeof(num), "%lld", (long long)row->version);
+    (void)snprintf(num, sizeof(num), "%lld", (long long)row->version); /* fits */
     if (ctx->n++ > 0)
         ctx->rc |= md_buf_putc(ctx->b, ',');
     ctx->rc |= md_buf_json_str(ctx->b, num, strlen(num));
@@ -303,7 +303,7 @@ void md_v2_model_config(struct md_api *api, const struct md_route *rt, struct md
     {
         char w[24];
 
-        snprintf(w, sizeof(w), "%zu", c->width);
+        (void)snprintf(w, sizeof(w), "%zu", c->width); /* any size_t fits */
         PUT(w);
     }
     PUT("\"}}}");
@@ -546,13 +546,13 @@ static void put_classes(struct md_buf *b, struct md_buf *bin, int *rc, const str
         }
         qsort(items, classes, sizeof(items[0]), cmp_cls);
         for (j = 0; j < k; j++) {
-            char txt[320];
+            char txt[MD_CONTRACT_MAX_TEXT + 64]; /* value, index and any label fit */
             size_t idx = items[j].index;
             const char *label =
                 c->task == MD_TASK_CLASSIFICATION && idx < c->n_labels ? c->labels[idx] : NULL;
 
-            snprintf(txt, sizeof(txt), "%.9g:%zu%s%s", (double)items[j].value, idx,
-                     label ? ":" : "", label ? label : "");
+            (void)snprintf(txt, sizeof(txt), "%.9g:%zu%s%s", (double)items[j].value, idx,
+                           label ? ":" : "", label ? label : "");
             put_bytes_elem(b, bin, rc, txt, strlen(txt), i + j == 0);
         }
     }

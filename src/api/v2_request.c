@@ -149,7 +149,7 @@ struct shape_text {
     char s[MD_TENSOR_MAX_DIMS * 21 + 4];
 };
 
-/* t's shape as "[2,3]", in buf. */
+/* t's shape as "[2,3]", in buf (room for any shape; for messages). */
 static const char *shape_str(const struct md_tensor *t, struct shape_text *buf)
 {
     size_t size = sizeof(buf->s);
@@ -161,7 +161,7 @@ static const char *shape_str(const struct md_tensor *t, struct shape_text *buf)
         off += (size_t)snprintf(buf->s + off, size - off, "%s%lld", i > 0 ? "," : "",
                                 (long long)t->shape[i]);
     if (off < size)
-        snprintf(buf->s + off, size - off, "]");
+        (void)snprintf(buf->s + off, size - off, "]");
     return buf->s;
 }
 

@@ -374,7 +374,7 @@ static int read_weights(const json_t *root, struct md_linear *m, struct md_err *
         return rc;
     if (m->kind == KIND_MULTINOMIAL) {
         for (k = 0; k < m->n_classes; k++) {
-            snprintf(field, sizeof(field), "weights[%zu]", k);
+            (void)snprintf(field, sizeof(field), "weights[%zu]", k); /* any size_t fits */
             rc = read_numbers(json_array_get(w, k), field, m->n_features, "feature_names",
                               m->w + k * m->n_features, err);
             if (rc != MD_OK)

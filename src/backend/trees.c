@@ -637,7 +637,7 @@ static int tree_param(const struct md_jnode *tree, const char *where, size_t n, 
         return MD_OK;
     if (tp->type != MD_J_OBJECT)
         return FAIL(MD_ECORRUPT, "%s.tree_param: %s, expected an object", where, type_name(tp));
-    snprintf(tpw, sizeof(tpw), "%s.tree_param", where);
+    (void)snprintf(tpw, sizeof(tpw), "%s.tree_param", where); /* where is "trees[N]": fits */
     rc = need_int(tp, tpw, "num_nodes", 0, INT32_MAX, &nn, err);
     if (rc != MD_OK)
         return rc;
@@ -1099,7 +1099,7 @@ static int load_trees(struct trees *m, const struct md_jnode **order, const int6
         goto out;
     }
     for (i = 0; i < m->n_trees && rc == MD_OK; i++) {
-        snprintf(where, sizeof(where), "trees[%zu]", i);
+        (void)snprintf(where, sizeof(where), "trees[%zu]", i); /* any size_t fits */
         if (group[i] < 0 || group[i] >= (int64_t)m->n_out) {
             rc = FAIL(MD_ECORRUPT,
                       "learner.gradient_booster.model.tree_info[%zu]: not a class from 0 "

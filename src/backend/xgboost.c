@@ -89,9 +89,15 @@ static int parse_options(const struct md_backend_config *cfg, char *nthread, siz
 {
     long n = 1;
     int rc = md_backend_nthread_option(cfg, "xgboost", MAX_NTHREAD, &n, err);
+    int len;
 
-    snprintf(nthread, cap, "%ld", n);
-    return rc;
+    if (rc != MD_OK)
+        return rc;
+    len = snprintf(nthread, cap, "%ld", n);
+    if (len < 0 || (size_t)len >= cap)
+        return md_err_set(err, MD_EINTERNAL, "xgboost: nthread %ld does not fit in %zu bytes", n,
+                          cap);
+    return MD_OK;
 }
 
 /* Output kind and width for an objective; MD_EUNSUPPORTED when there is none. */
@@ -214,11 +220,13 @@ static int run_predict(struct xgb *m, const float *x, size_t n_rows, const bst_u
 
     if (!m->dmatrix) {
         /* The array interface: a pointer to the row-major float32 matrix, read-only. */
-        snprintf(array, sizeof(array),
-                 "{\"data\": [%" PRIuPTR ", true], \"shape\": [%zu, %zu], \"typestr\": "
-                 "\"<f4\", \"version\": 3}",
-                 (uintptr_t)x, n_rows, m->nf);
-        return XGBoosterPredictFromDense(m->h, array, inplace, NULL, shape, dim, res);
+        rc = snprintf(array, sizeof(array),
+                      "{\"data\": [%" PRIuPTR ", true], \"shape\": [%zu, %zu], \"typestr\": "
+                      "\"<f4\", \"version\": 3}",
+                      (uintptr_t)x, n_rows, m->nf);
+        /* At most 126 bytes; were it ever cut short, the DMatrix path needs no text. */
+        if (rc > 0 && (size_t)rc < sizeof(array))
+            return XGBoosterPredictFromDense(m->h, array, inplace, NULL, shape, dim, res);
     }
     if (XGDMatrixCreateFromMat(x, (bst_ulong)n_rows, (bst_ulong)m->nf, NAN, &dm) != 0)
         return -1;

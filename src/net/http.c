@@ -37,14 +37,16 @@ enum {
     PARK_WOKEN = 2      /* woken before the suspension: the HTTP thread resumes it */
 };
 
+#define ID_MAX 64 /* characters of a client's X-Request-Id kept (docs/api.md) */
+
 struct conn {
     struct md_arena arena;
     struct md_buf body;
     struct md_buf reply;
-    bool in_request; /* a request has started on this connection */
-    bool too_big;    /* the body passed the limit: answer 413 at the end */
-    bool over;       /* opened past --max-connections: every request is refused, then closed */
-    char id[40];
+    bool in_request;     /* a request has started on this connection */
+    bool too_big;        /* the body passed the limit: answer 413 at the end */
+    bool over;           /* opened past --max-connections: every request is refused, then closed */
+    char id[ID_MAX + 1]; /* the request's id: the client's, or 32 hex digits */
     uint64_t start_ns;
     struct MHD_Connection *mc; /* the request's connection, for the wake */
     void *resume;              /* handler state of a parked request, else NULL */
@@ -107,7 +109,7 @@ static void make_id(char *out)
     out[32] = '\0';
 }
 
-/* A client's X-Request-Id is kept when it is short and plain. */
+/* A client's X-Request-Id is kept when it is short (ID_MAX at most) and plain. */
 static bool usable_id(const char *s)
 {
     size_t i;
@@ -117,8 +119,8 @@ static bool usable_id(const char *s)
     for (i = 0; s[i] != '\0'; i++) {
         char c = s[i];
 
-        if (i >= 64 || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                         (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+        if (i >= ID_MAX || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                             (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
             return false;
     }
     return true;
@@ -216,7 +218,7 @@ static enum MHD_Result send_reply(struct md_http *h, struct MHD_Connection *c, s
     if (resp->json_len > 0) {
         char n[24];
 
-        snprintf(n, sizeof(n), "%zu", resp->json_len);
+        (void)snprintf(n, sizeof(n), "%zu", resp->json_len); /* any size_t fits */
         MHD_add_response_header(r, "Inference-Header-Content-Length", n);
     }
     ok = MHD_queue_response(c, (unsigned)resp->status, r);
@@ -294,7 +296,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         atomic_fetch_add(&h->active, 1);
         rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
         if (usable_id(rid))
-            snprintf(cs->id, sizeof(cs->id), "%s", rid);
+            (void)snprintf(cs->id, sizeof(cs->id), "%s", rid); /* fits: usable_id */
         else
             make_id(cs->id);
         if (cs->over) {
@@ -302,10 +304,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             char msg[128];
 
             init_resp(&resp, cs);
-            snprintf(msg, sizeof(msg), "server at its limit of %ld connections; retry later",
-                     h->max_conn);
+            (void)snprintf(msg, sizeof(msg), "server at its limit of %ld connections; retry later",
+                           h->max_conn);
             md_api_error_status(&resp, 503, msg);
-            snprintf(resp.retry_after, sizeof(resp.retry_after), "1");
+            (void)snprintf(resp.retry_after, sizeof(resp.retry_after), "1");
             return send_reply(h, c, cs, &resp);
         }
         {
@@ -316,9 +318,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 char msg[128];
 
                 init_resp(&resp, cs);
-                snprintf(msg, sizeof(msg),
-                         "request line and headers larger than the limit of %zu bytes",
-                         h->max_header);
+                (void)snprintf(msg, sizeof(msg),
+                               "request line and headers larger than the limit of %zu bytes",
+                               h->max_header);
                 md_api_error_status(&resp, 431, msg);
                 return send_reply(h, c, cs, &resp);
             }
@@ -330,8 +332,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             char msg[128];
 
             init_resp(&resp, cs);
-            snprintf(msg, sizeof(msg), "request body larger than the limit of %zu bytes",
-                     h->max_body);
+            (void)snprintf(msg, sizeof(msg), "request body larger than the limit of %zu bytes",
+                           h->max_body);
             md_api_error_status(&resp, 413, msg);
             return send_reply(h, c, cs, &resp);
         }
@@ -351,7 +353,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (cs->too_big) {
         char msg[128];
 
-        snprintf(msg, sizeof(msg), "request body larger than the limit of %zu bytes", h->max_body);
+        (void)snprintf(msg, sizeof(msg), "request body larger than the limit of %zu bytes",
+                       h->max_body);
         md_api_error_status(&resp, 413, msg);
         return send_reply(h, c, cs, &resp);
     }
@@ -405,7 +408,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n;
 
     MD_UNUSED(cls);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap); /* a debug line: cut short */
     n = strlen(msg);
     while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';

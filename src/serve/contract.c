@@ -47,7 +47,7 @@ static void textf(char *buf, size_t size, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(buf, size, fmt, ap);
+    (void)vsnprintf(buf, size, fmt, ap);
     va_end(ap);
 }
 
@@ -60,7 +60,7 @@ static int fail(struct pctx *x, const char *path, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap); /* a long message is cut short */
     va_end(ap);
     md_err_set(x->err, MD_EINVAL, "%s: %s", path, msg);
     return MD_EINVAL;
@@ -595,7 +595,7 @@ static int parse_categories(struct pctx *x, struct md_feature *f, const yaml_nod
             if (f->dtype == MD_DT_INT32 && (v < (int64_t)lo || v > (int64_t)hi))
                 return fail(x, ip, "%" PRId64 " is outside the INT32 range", v);
             f->cat_int[i] = v;
-            snprintf(text, sizeof(text), "%" PRId64, v);
+            (void)snprintf(text, sizeof(text), "%" PRId64, v); /* any int64 fits */
             f->categories[i] = dup_text(x, text, strlen(text));
         } else {
             rc = want_text(x, item, ip, MD_CONTRACT_MAX_TEXT, &s, &len);
@@ -1584,7 +1584,7 @@ int md_contract_load(const char *path, const char *name, struct md_contract **ou
     }
     if (rc == MD_OK && ferror(f))
         rc = md_err_set(err, MD_EIO, "'%s': cannot read: %s", path, strerror(errno));
-    fclose(f);
+    (void)fclose(f); /* read to the end already: closing loses nothing */
     if (rc == MD_OK)
         rc = md_contract_parse(b.data, b.len, name, out, err);
     md_buf_release(&b);

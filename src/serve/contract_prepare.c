@@ -32,8 +32,9 @@ static int ferr(struct md_err *err, const struct md_feature *f, size_t row, cons
     va_list ap;
 
     va_start(ap, fmt);
+    /* A long message is cut short. */
     /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is right above */
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (row == NO_ROW)
         return md_err_set(err, MD_EINVAL, "feature '%s': %s", f->name, msg);
@@ -49,7 +50,7 @@ static const char *input_name(const struct md_tensor *t, char *buf, size_t size)
     return buf;
 }
 
-/* "[2, 3]" */
+/* "[2, 3]", for a message: cut short when buf is too small. */
 static const char *fmt_shape(const struct md_tensor *t, char *buf, size_t size)
 {
     size_t o = 0;
@@ -59,11 +60,11 @@ static const char *fmt_shape(const struct md_tensor *t, char *buf, size_t size)
     for (d = 0; d < t->ndim && d < MD_TENSOR_MAX_DIMS && o < size; d++)
         o += (size_t)snprintf(buf + o, size - o, "%s%" PRId64, d ? ", " : "", t->shape[d]);
     if (o < size)
-        snprintf(buf + o, size - o, "]");
+        (void)snprintf(buf + o, size - o, "]");
     return buf;
 }
 
-/* Appends items to a list for a message, ", ..." once it grows past max. */
+/* Appends items to a list for a message, ", ..." once it grows past max (cut short at size). */
 static void list_add(char *buf, size_t size, size_t max, const char *item, size_t len, bool *full)
 {
     size_t o = strlen(buf);
@@ -73,11 +74,11 @@ static void list_add(char *buf, size_t size, size_t max, const char *item, size_
         return;
     md_contract__fmt_text(item, len, 24, text, sizeof(text));
     if (o + strlen(text) + 2 > max || o + strlen(text) + 3 >= size) {
-        snprintf(buf + o, size - o, "%s...", o ? ", " : "");
+        (void)snprintf(buf + o, size - o, "%s...", o ? ", " : "");
         *full = true;
         return;
     }
-    snprintf(buf + o, size - o, "%s%s", o ? ", " : "", text);
+    (void)snprintf(buf + o, size - o, "%s%s", o ? ", " : "", text);
 }
 
 static int unknown_input(const struct md_contract *c, const char *what, struct md_err *err)
@@ -225,7 +226,7 @@ static int odd_value(const struct md_feature *f, size_t row, double v, bool as_f
             idx = md_contract__find_int_category(f, (int64_t)v[r]);                                \
             if (MD_UNLIKELY(idx == SIZE_MAX)) {                                                    \
                 char shown[32];                                                                    \
-                snprintf(shown, sizeof(shown), "%" PRId64, (int64_t)v[r]);                         \
+                (void)snprintf(shown, sizeof(shown), "%" PRId64, (int64_t)v[r]);                   \
                 return unknown_category(f, r, shown, err);                                         \
             }                                                                                      \
             put_category(f, dst, idx);                                                             \
@@ -267,7 +268,7 @@ static int fill_feature(const struct md_feature *f, const struct md_tensor *t, s
                 char shown[56];
 
                 md_contract__fmt_text(v[r].p, v[r].len, 32, text, sizeof(text));
-                snprintf(shown, sizeof(shown), "'%s'", text);
+                (void)snprintf(shown, sizeof(shown), "'%s'", text); /* 48 + 2 bytes fit */
                 return unknown_category(f, r, shown, err);
             }
             put_category(f, dst, idx);
@@ -361,8 +362,8 @@ static int prepare_columns(const struct md_contract *c, const struct md_tensor *
                               c->input_tensor, n_inputs);
         f = md_contract_feature(c, t->name != NULL ? t->name : "");
         if (f == NULL) {
-            snprintf(what, sizeof(what), "input '%s': unknown input",
-                     input_name(t, name, sizeof(name)));
+            (void)snprintf(what, sizeof(what), "input '%s': unknown input", /* fits */
+                           input_name(t, name, sizeof(name)));
             return unknown_input(c, what, err);
         }
         j = (size_t)(f - c->features);
@@ -588,7 +589,7 @@ static int general_2d(const struct md_contract *c, const struct md_tensor *t, si
                 }
                 idx = md_contract__find_int_category(f, v);
                 if (idx == SIZE_MAX) {
-                    snprintf(shown, sizeof(shown), "%" PRId64, v);
+                    (void)snprintf(shown, sizeof(shown), "%" PRId64, v); /* fits */
                     return unknown_category(f, r, shown, err);
                 }
                 put_category(f, dst, idx);

@@ -25,18 +25,19 @@ void md_contract__fmt_num(double v, bool as_float, char *buf, size_t size)
 {
     int p;
 
+    /* For messages: cut short when buf is too small (callers give 32 bytes or more). */
     if (isnan(v)) {
-        snprintf(buf, size, "NaN");
+        (void)snprintf(buf, size, "NaN");
         return;
     }
     if (isinf(v)) {
-        snprintf(buf, size, v < 0 ? "-inf" : "inf");
+        (void)snprintf(buf, size, v < 0 ? "-inf" : "inf");
         return;
     }
     for (p = 1; p <= 17; p++) {
         double back;
 
-        snprintf(buf, size, "%.*g", p, v);
+        (void)snprintf(buf, size, "%.*g", p, v);
         back = strtod(buf, NULL);
         if (as_float ? (float)back == (float)v : back == v)
             return;

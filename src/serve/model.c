@@ -34,10 +34,11 @@ int md_version_load(const char *dir, int64_t number, struct md_contract *contrac
     atomic_init(&v->refs, 1);
     v->model = md_xstrdup(contract->name);
     v->number = number;
-    snprintf(v->version_str, sizeof(v->version_str), "%lld", (long long)number);
+    (void)snprintf(v->version_str, sizeof(v->version_str), "%lld", (long long)number); /* fits */
     v->contract = contract;
     v->ops = ops;
-    snprintf(v->platform, sizeof(v->platform), "modeld_%s", ops->name);
+    /* Backend names are short words of this build (registry.c): it fits. */
+    (void)snprintf(v->platform, sizeof(v->platform), "modeld_%s", ops->name);
     cfg.options = contract->engine;
     cfg.n_options = contract->n_engine;
     rc = ops->load(path, &cfg, &v->engine, err);

@@ -109,6 +109,14 @@ static int64_t parse_version(const char *s)
     return v;
 }
 
+/* "<dir>/<name>" in buf; false when it does not fit. */
+static bool join_path(char *buf, size_t size, const char *dir, const char *name)
+{
+    int n = snprintf(buf, size, "%s/%s", dir, name);
+
+    return n >= 0 && (size_t)n < size;
+}
+
 static bool stat_sig(const char *path, struct sig *out)
 {
     struct stat st;
@@ -257,21 +265,21 @@ static int read_file(const char *path, size_t max, char **out, size_t *len, stru
     if (f == NULL)
         return md_err_set(err, MD_EIO, "%s", strerror(errno));
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
+        (void)fclose(f); /* opened for reading only: nothing to lose */
         return md_err_set(err, MD_EIO, "not a regular file");
     }
     if ((size_t)st.st_size > max) {
-        fclose(f);
+        (void)fclose(f);
         return md_err_set(err, MD_ETOOBIG, "larger than %zu bytes", max);
     }
     buf = md_xmalloc((size_t)st.st_size + 1);
     n = fread(buf, 1, (size_t)st.st_size, f);
     if (ferror(f) || n != (size_t)st.st_size) {
-        fclose(f);
+        (void)fclose(f);
         free(buf);
         return md_err_set(err, MD_EIO, "read error");
     }
-    fclose(f);
+    (void)fclose(f);
     buf[n] = '\0';
     *out = buf;
     *len = n;
@@ -313,7 +321,7 @@ static size_t list_versions(const char *mdir, int64_t **out)
 
         if (num < 1)
             continue;
-        if ((size_t)snprintf(path, sizeof(path), "%s/%s", mdir, de->d_name) >= sizeof(path))
+        if (!join_path(path, sizeof(path), mdir, de->d_name))
             continue;
         if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
             continue;
@@ -378,13 +386,18 @@ static int load_yaml(struct mentry *e, const char *mdir, bool retry, struct md_c
     struct sig ysig;
     struct md_contract *c = NULL;
     struct md_err lerr;
+    bool found;
     int rc;
 
     *out = NULL;
-    snprintf(ypath, sizeof(ypath), "%s/%s", mdir, MODEL_YAML);
     md_err_clear(&lerr);
-    if (!stat_sig(ypath, &ysig)) {
-        snprintf(e->reason, sizeof(e->reason), "model.yaml: %s", strerror(errno));
+    found = join_path(ypath, sizeof(ypath), mdir, MODEL_YAML);
+    if (!found)
+        errno = ENAMETOOLONG;
+    else
+        found = stat_sig(ypath, &ysig);
+    if (!found) {
+        (void)snprintf(e->reason, sizeof(e->reason), "model.yaml: %s", strerror(errno));
         md_log_kv(MD_LOG_ERROR, "model not loadable", "model", e->name, "reason", e->reason,
                   MD_KV_END);
         return md_err_set(err, MD_EINVAL, "model '%s': %s", e->name, e->reason);
@@ -400,7 +413,7 @@ static int load_yaml(struct mentry *e, const char *mdir, bool retry, struct md_c
                 free(text);
         }
         if (rc != MD_OK) {
-            snprintf(e->reason, sizeof(e->reason), "model.yaml: %s", lerr.msg);
+            (void)snprintf(e->reason, sizeof(e->reason), "model.yaml: %s", lerr.msg);
             e->yaml_sig = ysig;
             md_log_kv(MD_LOG_ERROR, "model.yaml rejected; serving versions kept", "model", e->name,
                       "reason", e->reason, MD_KV_END);
@@ -421,7 +434,7 @@ static int load_yaml(struct mentry *e, const char *mdir, bool retry, struct md_c
     if (c == NULL) {
         rc = md_contract_parse(e->yaml, e->yaml_len, e->name, &c, &lerr);
         if (rc != MD_OK) {
-            snprintf(e->reason, sizeof(e->reason), "model.yaml: %s", lerr.msg);
+            (void)snprintf(e->reason, sizeof(e->reason), "model.yaml: %s", lerr.msg);
             return md_err_set(err, MD_EINVAL, "model '%s': %s", e->name, e->reason);
         }
     }
@@ -449,7 +462,8 @@ static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md
     bool any_ready = false;
     char first_fail[256] = "";
 
-    snprintf(mdir, sizeof(mdir), "%s/%s", r->dir, e->name);
+    if (!join_path(mdir, sizeof(mdir), r->dir, e->name))
+        return md_err_set(err, MD_EINVAL, "model '%s': path too long", e->name);
     rc = load_yaml(e, mdir, retry, &c, err);
     if (rc != MD_OK)
         return rc;
@@ -470,11 +484,14 @@ static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md
         nr->number = num;
         nr->state = MD_VS_UNAVAILABLE;
         if (!policy_wants(c, num, loaded)) {
-            snprintf(nr->reason, sizeof(nr->reason), "not selected by the version policy");
+            (void)snprintf(nr->reason, sizeof(nr->reason), "not selected by the version policy");
             continue;
         }
-        snprintf(vdir, sizeof(vdir), "%s/%lld", mdir, (long long)num);
-        snprintf(apath, sizeof(apath), "%s/%s", vdir, c->artifact);
+        /* The directory list_versions found this version in: it fits. */
+        (void)snprintf(vdir, sizeof(vdir), "%s/%lld", mdir, (long long)num);
+        /* An artifact path too long is no file; md_version_load says so below. */
+        if (!join_path(apath, sizeof(apath), vdir, c->artifact))
+            apath[0] = '\0';
         stat_sig(apath, &asig);
         if (old != NULL && old->live != NULL && sig_eq(&old->sig, &asig) &&
             old->yaml_gen == e->yaml_gen) {
@@ -488,8 +505,8 @@ static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md
             old->yaml_gen == e->yaml_gen) {
             *nr = *old;
             if (first_fail[0] == '\0')
-                snprintf(first_fail, sizeof(first_fail), "version %lld: %s", (long long)num,
-                         old->reason);
+                (void)snprintf(first_fail, sizeof(first_fail), "version %lld: %s", (long long)num,
+                               old->reason);
             continue;
         }
         rc = md_contract_parse(e->yaml, e->yaml_len, e->name, &vc, &lerr);
@@ -505,7 +522,7 @@ static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md
             nr->reason[0] = '\0';
             loaded++;
             any_ready = true;
-            snprintf(vs, sizeof(vs), "%lld", (long long)num);
+            (void)snprintf(vs, sizeof(vs), "%lld", (long long)num); /* fits */
             md_log_kv(MD_LOG_INFO, "version loaded", "model", e->name, "version", vs, "backend",
                       c->backend, MD_KV_END);
             continue;
@@ -513,18 +530,19 @@ static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md
         {
             char vs[24];
 
-            snprintf(vs, sizeof(vs), "%lld", (long long)num);
+            (void)snprintf(vs, sizeof(vs), "%lld", (long long)num); /* fits */
             md_log_kv(MD_LOG_ERROR, "version failed to load", "model", e->name, "version", vs,
                       "reason", lerr.msg, MD_KV_END);
         }
         if (first_fail[0] == '\0')
-            snprintf(first_fail, sizeof(first_fail), "version %lld: %s", (long long)num, lerr.msg);
+            (void)snprintf(first_fail, sizeof(first_fail), "version %lld: %s", (long long)num,
+                           lerr.msg);
         if (old != NULL && old->live != NULL) {
             /* Changed files that do not load: keep serving what loaded before. */
             *nr = *old;
             md_version_ref(nr->live);
-            snprintf(nr->reason, sizeof(nr->reason),
-                     "reload failed, previous files still serving: %s", lerr.msg);
+            (void)snprintf(nr->reason, sizeof(nr->reason),
+                           "reload failed, previous files still serving: %s", lerr.msg);
             nr->sig = asig;
             nr->yaml_gen = e->yaml_gen;
             loaded++;
@@ -532,7 +550,7 @@ static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md
             continue;
         }
         nr->failed = true;
-        snprintf(nr->reason, sizeof(nr->reason), "%s", lerr.msg);
+        (void)snprintf(nr->reason, sizeof(nr->reason), "%s", lerr.msg);
     }
     free(nums);
     if (c->policy.kind == MD_POLICY_SPECIFIC) {
@@ -543,14 +561,14 @@ static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md
             memset(&recs[n_recs], 0, sizeof(recs[n_recs]));
             recs[n_recs].number = c->policy.versions[i];
             recs[n_recs].state = MD_VS_UNAVAILABLE;
-            snprintf(recs[n_recs].reason, sizeof(recs[n_recs].reason),
-                     "listed by the version policy but no such directory");
+            (void)snprintf(recs[n_recs].reason, sizeof(recs[n_recs].reason),
+                           "listed by the version policy but no such directory");
             n_recs++;
         }
     }
     qsort(recs, n_recs, sizeof(*recs), cmp_rec);
     if (n_recs == 0)
-        snprintf(e->reason, sizeof(e->reason), "no version directories");
+        (void)snprintf(e->reason, sizeof(e->reason), "no version directories");
     md_contract_free(c);
     publish(r, e, recs, n_recs);
     if (!any_ready) {
@@ -640,7 +658,7 @@ int md_repo_scan(struct md_repo *r)
 
         if (!valid_name(de->d_name))
             continue;
-        if ((size_t)snprintf(path, sizeof(path), "%s/%s", r->dir, de->d_name) >= sizeof(path))
+        if (!join_path(path, sizeof(path), r->dir, de->d_name))
             continue;
         if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
             continue;
@@ -683,7 +701,8 @@ int md_repo_load_model(struct md_repo *r, const char *name, struct md_err *err)
 
     if (!valid_name(name))
         return md_err_set(err, MD_ENOTFOUND, "unknown model '%s'", name);
-    snprintf(path, sizeof(path), "%s/%s", r->dir, name);
+    if (!join_path(path, sizeof(path), r->dir, name))
+        return md_err_set(err, MD_ENOTFOUND, "no model '%s' in the repository", name);
     pthread_mutex_lock(&r->scan_lock);
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
         pthread_mutex_unlock(&r->scan_lock);
@@ -715,7 +734,7 @@ int md_repo_unload_model(struct md_repo *r, const char *name, struct md_err *err
     for (i = 0; i < e->n_recs; i++) {
         recs[i].number = e->recs[i].number;
         recs[i].state = MD_VS_UNAVAILABLE;
-        snprintf(recs[i].reason, sizeof(recs[i].reason), "unloaded");
+        (void)snprintf(recs[i].reason, sizeof(recs[i].reason), "unloaded");
     }
     publish(r, e, recs, e->n_recs);
     /* The next explicit load must re-read everything. */

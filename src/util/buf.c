@@ -92,6 +92,7 @@ int md_buf_printf(struct md_buf *b, const char *fmt, ...)
 {
     va_list ap;
     int n;
+    int m;
     int rc;
 
     va_start(ap, fmt);
@@ -103,8 +104,13 @@ int md_buf_printf(struct md_buf *b, const char *fmt, ...)
     if (rc != MD_OK)
         return rc;
     va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    m = vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);
+    if (m != n) {
+        /* The second pass came out different: keep the contents as they were. */
+        b->data[b->len] = '\0';
+        return MD_EINTERNAL;
+    }
     b->len += (size_t)n;
     return MD_OK;
 }

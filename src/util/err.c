@@ -14,7 +14,8 @@ int md_err_set(struct md_err *err, int code, const char *fmt, ...)
         return code;
     err->code = code;
     va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    /* A message longer than msg is cut short: better than none. */
+    (void)vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);
     return code;
 }
@@ -30,7 +31,8 @@ void md_err_prefix(struct md_err *err, const char *fmt, ...)
     if (err == NULL)
         return;
     va_start(ap, fmt);
-    vsnprintf(head, sizeof(head), fmt, ap);
+    /* Cut short like the message itself, which has no more room. */
+    (void)vsnprintf(head, sizeof(head), fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof(old));
     old[sizeof(old) - 1] = '\0';

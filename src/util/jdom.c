@@ -1131,7 +1131,8 @@ static double slow_f64(const unsigned char *p, const unsigned char *end)
         q = EXP_CLAMP;
     if (q < -EXP_CLAMP)
         q = -EXP_CLAMP;
-    snprintf(buf + nd, sizeof(buf) - nd, "e%lld", (long long)q);
+    /* At most SLOW_DIGITS + 2 bytes used, and q has at most 9 digits: it fits. */
+    (void)snprintf(buf + nd, sizeof(buf) - nd, "e%lld", (long long)q);
     v = strtod(buf, NULL);
     return v;
 }

@@ -16,6 +16,13 @@ def test_help_and_version():
            p.stdout)
     p = subprocess.run([MODELD, "--version"], capture_output=True, text=True, timeout=10)
     expect(p.returncode == 0 and p.stdout.startswith("modeld "), p.stdout)
+    if os.path.exists("/dev/full"):
+        for flag in ("--help", "--version"):
+            with open("/dev/full", "w") as full:
+                p = subprocess.run([MODELD, flag], stdout=full, stderr=subprocess.PIPE, text=True,
+                                   timeout=10)
+            expect(p.returncode == 1 and "cannot write output" in p.stderr,
+                   "%s to a full disk: %d %s" % (flag, p.returncode, p.stderr))
 
 
 def test_bad_flags_exit_2():
@@ -50,6 +57,16 @@ def test_health_and_server_metadata():
         expect(st == 200 and doc["name"] == "modeld" and isinstance(doc["version"], str), doc)
         expect("model_repository" in doc["extensions"], doc)
         expect(hdrs["content-type"] == "application/json", hdrs)
+        expect(len(hdrs.get("x-request-id", "")) == 32, hdrs)
+
+
+def test_client_request_id_kept_whole():
+    with Daemon() as d:
+        for n in (1, 40, 64):
+            rid = ("r-%d." % n + "x" * n)[:n]
+            _, _, hdrs = d.request("GET", "/v2", headers={"X-Request-Id": rid})
+            expect(hdrs.get("x-request-id") == rid, (rid, hdrs))
+        _, _, hdrs = d.request("GET", "/v2", headers={"X-Request-Id": "y" * 65})
         expect(len(hdrs.get("x-request-id", "")) == 32, hdrs)
 
 
@@ -132,6 +149,7 @@ def test_unknown_path_and_method():
 
 if __name__ == "__main__":
     run([test_help_and_version, test_bad_flags_exit_2, test_missing_repo_exits_1,
-         test_bad_listen_exits_1, test_health_and_server_metadata, test_logs_are_json_lines,
+         test_bad_listen_exits_1, test_health_and_server_metadata,
+         test_client_request_id_kept_whole, test_logs_are_json_lines,
          test_log_level_filters, test_sigterm_finishes_in_flight_requests, test_sighup_rescans,
          test_unknown_path_and_method])

@@ -191,8 +191,9 @@ class Result:
         return "rc=%d stdout=%r stderr=%r" % (self.rc, self.out, self.err)
 
 
-def modelctl(*args, url=None, env=None, stdin=None):
-    """Runs modelctl with --url (unless url is False) and --timeout; returns a Result."""
+def modelctl(*args, url=None, env=None, stdin=None, stdout_path=None):
+    """Runs modelctl with --url (unless url is False) and --timeout; returns a Result.
+    stdout_path: a file to write stdout to instead (Result.out is then "")."""
     argv = [MODELCTL]
     if url is not False:
         argv += ["--url", url or SERVER.url]
@@ -202,9 +203,14 @@ def modelctl(*args, url=None, env=None, stdin=None):
         e.pop(k, None)
     e.update(env or {})
     t0 = time.monotonic()
-    p = subprocess.run(argv, input=stdin, capture_output=True, text=True, env=e,
-                       timeout=RUN_TIMEOUT_S)
-    res = Result(p.returncode, p.stdout, p.stderr, time.monotonic() - t0)
+    if stdout_path is None:
+        p = subprocess.run(argv, input=stdin, capture_output=True, text=True, env=e,
+                           timeout=RUN_TIMEOUT_S)
+    else:
+        with open(stdout_path, "w") as out:
+            p = subprocess.run(argv, input=stdin, stdout=out, stderr=subprocess.PIPE, text=True,
+                               env=e, timeout=RUN_TIMEOUT_S)
+    res = Result(p.returncode, p.stdout or "", p.stderr, time.monotonic() - t0)
     # Under SANITIZE= builds a report must fail the test whatever the exit status.
     expect("Sanitizer" not in res.err and "runtime error:" not in res.err,
            "%s: sanitizer report" % list(args), res)
@@ -260,6 +266,17 @@ def help_for_every_command():
     r = modelctl("--version", url=False)
     expect_rc(r, 0)
     expect(r.out.startswith("modelctl "), "--version prints the version", r)
+
+
+@test
+def unwritable_stdout_exits_1():
+    # Output calls go unchecked one by one; main's final check must catch a full disk.
+    if not os.path.exists("/dev/full"):
+        return
+    for args in (["--help"], ["status", "--help"], ["status"], ["--json", "status"]):
+        r = modelctl(*args, stdout_path="/dev/full")
+        expect_rc(r, 1)
+        expect("modelctl: cannot write output: " in r.err, "%s: says why" % args, r)
 
 
 @test

@@ -1004,7 +1004,8 @@ fast_decimal(const unsigned char *p, const unsigned char *end, struct decimal *d
  * False in the rare case the 128-bit product cannot decide the rounding.
  * The algorithm and constants follow the fast_float library.
  */
-static bool eisel_lemire(uint64_t w, int64_t q, uint64_t *bits)
+static inline __attribute__((always_inline)) bool eisel_lemire(uint64_t w, int64_t q,
+                                                               uint64_t *bits)
 {
     const uint64_t *p5;
     unsigned __int128 prod;

@@ -57,9 +57,12 @@ FUZZ_OBJ    := $(SRC:%.c=$(BUILD)/fuzzobj/%.o)
 $(BUILD)/fuzzobj/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+# The headers a target includes (tests/fuzz/*.h too) are listed in FUZZ_DEP, included below.
+FUZZ_DEP    := $(FUZZ_SRC:%.c=$(BUILD)/fuzzobj/%.d)
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
-	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LIBS)
+	@mkdir -p $(dir $@) $(BUILD)/fuzzobj/tests/fuzz
+	clang $(FUZZ_CFLAGS) -MMD -MP -MF $(BUILD)/fuzzobj/tests/fuzz/fuzz_$*.d -MT $@ \
+	    -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LIBS)
 
 # Micro-benchmarks: bench/<name>.c linked like a unit test, without cmocka.
 $(BUILD)/bench/%: bench/%.c $(OBJ)
@@ -113,4 +116,4 @@ bench: all
 clean:
 	rm -rf build build-asan
 
--include $(OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/src/main.d $(FUZZ_OBJ:.o=.d)
+-include $(OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/src/main.d $(FUZZ_OBJ:.o=.d) $(FUZZ_DEP)

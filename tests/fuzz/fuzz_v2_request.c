@@ -6,49 +6,9 @@
  * element is read so the sanitizers see any bad pointer.
  */
 #include "api/v2_request.h"
-
-#include <math.h>
+#include "fuzz_v2_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void check_tensor(const struct md_tensor *t)
-{
-    size_t count = 1;
-    volatile double sink = 0;
-    size_t i;
-    int d;
-
-    if (t->name == NULL || t->name[0] == '\0' || t->dtype <= MD_DT_INVALID ||
-        t->dtype >= MD_DT_COUNT || t->dtype == MD_DT_FP16 || t->dtype == MD_DT_BF16 ||
-        t->ndim < 0 || t->ndim > MD_TENSOR_MAX_DIMS || t->data == NULL)
-        __builtin_trap();
-    for (d = 0; d < t->ndim; d++) {
-        if (t->shape[d] < 0)
-            __builtin_trap();
-        count *= (size_t)t->shape[d];
-    }
-    if (count != t->count)
-        __builtin_trap();
-    for (i = 0; i < t->count; i++) {
-        if (t->dtype == MD_DT_BYTES) {
-            const struct md_bytes *b = (const struct md_bytes *)t->data + i;
-
-            if (b->p == NULL && (t->missing == NULL || !t->missing[i] || b->len != 0))
-                __builtin_trap();
-            if (b->len > 0)
-                sink += (unsigned char)b->p[0] + (unsigned char)b->p[b->len - 1];
-        } else {
-            double v = md_tensor_get_f64(t, i);
-
-            if (isnan(v) && (t->missing == NULL || !t->missing[i]))
-                __builtin_trap();
-            sink += v;
-        }
-        if (t->missing != NULL && t->missing[i] > 1)
-            __builtin_trap();
-    }
-    (void)sink;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -76,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (req.n_inputs == 0 || req.timeout_us < 0 || (req.id != NULL && strlen(req.id) > size))
         __builtin_trap();
     for (i = 0; i < req.n_inputs; i++) {
-        check_tensor(&req.inputs[i]);
+        check_tensor(&req.inputs[i], false);
         for (j = 0; j < i; j++)
             if (strcmp(req.inputs[i].name, req.inputs[j].name) == 0)
                 __builtin_trap();

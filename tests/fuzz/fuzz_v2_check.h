@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fuzz_v2_check.h: the invariants a decoded Open Inference Protocol tensor
+ * must hold, shared by the JSON and binary request fuzz targets
+ * (fuzz_v2_request.c, fuzz_v2_binary.c). Every element is read so the
+ * sanitizers see any bad pointer; a broken invariant traps.
+ */
+#ifndef MD_TESTS_FUZZ_V2_CHECK_H
+#define MD_TESTS_FUZZ_V2_CHECK_H
+
+#include <math.h>
+
+#include "api/v2_request.h"
+
+/*
+ * Traps unless t is well formed: named, a known dtype, shape matching count,
+ * data aligned for its dtype, BOOL values 0 or 1, BYTES elements readable,
+ * missing flags 0 or 1. With raw false the data came from JSON only, which
+ * narrows it further: no FP16/BF16 tensor, and NaN only where missing is set.
+ * With raw true the data may be raw bytes, where FP16/BF16 and NaN may appear.
+ */
+static void check_tensor(const struct md_tensor *t, bool raw)
+{
+    size_t count = 1;
+    volatile double sink = 0;
+    size_t i;
+    int d;
+
+    if (t->name == NULL || t->name[0] == '\0' || t->dtype <= MD_DT_INVALID ||
+        t->dtype >= MD_DT_COUNT || t->ndim < 0 || t->ndim > MD_TENSOR_MAX_DIMS || t->data == NULL)
+        __builtin_trap();
+    if (!raw && (t->dtype == MD_DT_FP16 || t->dtype == MD_DT_BF16))
+        __builtin_trap();
+    for (d = 0; d < t->ndim; d++) {
+        if (t->shape[d] < 0)
+            __builtin_trap();
+        count *= (size_t)t->shape[d];
+    }
+    if (count != t->count)
+        __builtin_trap();
+    if (t->dtype != MD_DT_BYTES && md_dtype_size(t->dtype) > 1 &&
+        (uintptr_t)t->data % md_dtype_size(t->dtype) != 0)
+        __builtin_trap(); /* misaligned data would be undefined behaviour downstream */
+    for (i = 0; i < t->count; i++) {
+        if (t->dtype == MD_DT_BYTES) {
+            const struct md_bytes *b = (const struct md_bytes *)t->data + i;
+
+            if (b->p == NULL && (t->missing == NULL || !t->missing[i] || b->len != 0))
+                __builtin_trap();
+            if (b->len > 0)
+                sink += (unsigned char)b->p[0] + (unsigned char)b->p[b->len - 1];
+        } else if (t->dtype == MD_DT_FP16 || t->dtype == MD_DT_BF16) {
+            sink += ((const uint16_t *)t->data)[i];
+        } else {
+            double v = md_tensor_get_f64(t, i);
+
+            if (t->dtype == MD_DT_BOOL && v != 0 && v != 1)
+                __builtin_trap();
+            if (!raw && isnan(v) && (t->missing == NULL || !t->missing[i]))
+                __builtin_trap();
+            sink += v;
+        }
+        if (t->missing != NULL && t->missing[i] > 1)
+            __builtin_trap();
+    }
+    (void)sink;
+}
+
+#endif

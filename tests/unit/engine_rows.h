@@ -2,15 +2,25 @@
 /*
  * engine_rows.h: helpers shared by the engine tests (test_trees.c,
  * test_xgboost.c): reference rows from CSV files, the shared peers folder,
- * temporary files and loading through the registry.
+ * temporary files, loading and predicting through the registry (failing the
+ * cmocka test on an error), and the small models of tests/data/models checked
+ * against the Python package's outputs.
  */
 #ifndef MD_TESTS_ENGINE_ROWS_H
 #define MD_TESTS_ENGINE_ROWS_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
 
 #include <math.h>
 #include <unistd.h>
 
 #include "backend/registry.h"
+
+#define TOL    1e-6 /* absolute tolerance against libxgboost's outputs */
+#define MODELS "tests/data/models/"
 
 /* Rows of a CSV file: nf features (empty = missing) then n_ref reference values. */
 struct rows {
@@ -106,6 +116,123 @@ static inline int engine_load(const char *name, const char *path, const struct m
         abort();
     md_err_clear(err);
     return ops->load(path, &cfg, inst, err);
+}
+
+/* The engine called name; fails the test when there is none. */
+static inline const struct md_backend_ops *engine_ops(const char *name)
+{
+    const struct md_backend_ops *ops = md_backend_find(name);
+
+    if (ops == NULL)
+        fail_msg("no backend '%s'", name);
+    return ops;
+}
+
+/* engine_load that must succeed: the instance, or the test fails with the message. */
+static inline void *engine_load_ok(const char *name, const char *path, const struct md_kv *opts,
+                                   size_t n_opt)
+{
+    struct md_err err;
+    void *inst = NULL;
+
+    if (engine_load(name, path, opts, n_opt, &inst, &err) != MD_OK)
+        fail_msg("%s: loading '%s': %s", name, path, err.msg);
+    assert_non_null(inst);
+    return inst;
+}
+
+/* n rows of x through the engine's predict into out; the test fails on an error. */
+static inline void engine_predict_ok(const char *name, void *inst, const float *x, size_t n,
+                                     float *out)
+{
+    struct md_err err;
+
+    md_err_clear(&err);
+    if (engine_ops(name)->predict(inst, x, n, out, &err) != MD_OK)
+        fail_msg("%s: predict: %s", name, err.msg);
+}
+
+/* Fails the test unless each of the n values of got is within TOL of want's. */
+static inline void assert_close(const float *got, const float *want, size_t n, const char *what)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (!(fabs((double)got[i] - (double)want[i]) <= TOL))
+            fail_msg("%s: value %zu: got %.9g, want %.9g", what, i, (double)got[i],
+                     (double)want[i]);
+}
+
+/* A model of tests/data/models: <name>.json, and <name>.csv with its inputs and outputs. */
+struct small {
+    const char *name;
+    size_t nf;                /* features */
+    size_t n_out;             /* outputs per row */
+    enum md_backend_out kind; /* what describe must say */
+    const char *objective;    /* likewise */
+    bool trees;               /* the trees engine runs it too (libxgboost runs them all) */
+};
+
+static const struct small smalls[] = {
+    {"binary", 5, 1, MD_BACKEND_OUT_PROBABILITY, "binary:logistic", true},
+    {"binary_base", 5, 1, MD_BACKEND_OUT_PROBABILITY, "binary:logistic", true},
+    {"regression", 5, 1, MD_BACKEND_OUT_VALUE, "reg:squarederror", true},
+    {"reg_logistic", 5, 1, MD_BACKEND_OUT_VALUE, "reg:logistic", false},
+    {"multiclass", 5, 3, MD_BACKEND_OUT_PROBABILITIES, "multi:softprob", true},
+    {"forest", 5, 1, MD_BACKEND_OUT_PROBABILITY, "binary:logistic", true},
+    {"deep", 5, 1, MD_BACKEND_OUT_VALUE, "reg:squarederror", true},
+    {"stump", 5, 1, MD_BACKEND_OUT_VALUE, "reg:squarederror", true},
+    {"dart", 5, 1, MD_BACKEND_OUT_PROBABILITY, "binary:logistic", false},
+    {"gblinear", 5, 1, MD_BACKEND_OUT_VALUE, "reg:squarederror", false},
+};
+
+/*
+ * Loads sm's model with the engine called name, checks what describe says,
+ * then its outputs for the rows of the CSV file against the file's, in one
+ * call and row by row. Returns the instance (the caller frees it), the rows
+ * in r (rows_release) and the row-by-row outputs in *out (r->n * n_out, free).
+ */
+static inline void *engine_check_small(const char *name, const struct small *sm, struct rows *r,
+                                       float **out)
+{
+    struct md_backend_desc d;
+    char path[256];
+    void *inst;
+    size_t i;
+
+    snprintf(path, sizeof(path), MODELS "%s.csv", sm->name);
+    if (!rows_read(path, sm->nf, sm->n_out, r))
+        fail_msg("cannot read '%s'", path);
+    snprintf(path, sizeof(path), MODELS "%s.json", sm->name);
+    inst = engine_load_ok(name, path, NULL, 0);
+    engine_ops(name)->describe(inst, &d);
+    assert_int_equal(d.n_features, sm->nf);
+    assert_int_equal(d.n_outputs, sm->n_out);
+    assert_int_equal(d.kind, sm->kind);
+    assert_string_equal(d.objective, sm->objective);
+    *out = calloc(r->n * sm->n_out, sizeof(float));
+    assert_non_null(*out);
+    engine_predict_ok(name, inst, r->x, r->n, *out);
+    assert_close(*out, r->ref, r->n * sm->n_out, path);
+    for (i = 0; i < r->n; i++)
+        engine_predict_ok(name, inst, r->x + i * sm->nf, 1, *out + i * sm->n_out);
+    assert_close(*out, r->ref, r->n * sm->n_out, path);
+    return inst;
+}
+
+/* binary.json through the engine called name names its five features as trained. */
+static inline void engine_check_names(const char *name)
+{
+    static const char *const want[] = {"amount", "age", "score", "days", "ratio"};
+    struct md_backend_desc d;
+    void *inst = engine_load_ok(name, MODELS "binary.json", NULL, 0);
+    size_t i;
+
+    engine_ops(name)->describe(inst, &d);
+    assert_non_null(d.feature_names);
+    for (i = 0; i < MD_ARRAY_LEN(want); i++)
+        assert_string_equal(d.feature_names[i], want[i]);
+    engine_ops(name)->free(inst);
 }
 
 /* Uniform in [0, 1) from a 64-bit state (xorshift*). */

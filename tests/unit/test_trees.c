@@ -18,44 +18,11 @@
 #include "backend/trees_int.h"
 #include "engine_rows.h"
 
-#define TOL    1e-6
-#define MODELS "tests/data/models/"
-
 /* ---------------------------------------------------------------- helpers */
-
-static void *load_ok(const char *engine, const char *path)
-{
-    struct md_err err;
-    void *inst = NULL;
-    int rc = engine_load(engine, path, NULL, 0, &inst, &err);
-
-    if (rc != MD_OK)
-        fail_msg("%s: loading '%s': %s", engine, path, err.msg);
-    return inst;
-}
-
-static void predict_ok(const char *engine, void *inst, const float *x, size_t n, float *out)
-{
-    struct md_err err;
-
-    md_err_clear(&err);
-    if (md_backend_find(engine)->predict(inst, x, n, out, &err) != MD_OK)
-        fail_msg("%s: predict: %s", engine, err.msg);
-}
 
 static void describe(const char *engine, void *inst, struct md_backend_desc *d)
 {
     md_backend_find(engine)->describe(inst, d);
-}
-
-static void assert_close(const float *got, const float *want, size_t n, const char *what)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++)
-        if (!(fabs((double)got[i] - (double)want[i]) <= TOL))
-            fail_msg("%s: value %zu: got %.9g, want %.9g", what, i, (double)got[i],
-                     (double)want[i]);
 }
 
 /* Loads buf through md_trees__load_buffer and checks the code and a substring of the message. */
@@ -161,7 +128,7 @@ static void test_bench_rows_single(void **state)
     if (!rows_read(path, 30, 1, &r))
         fail_msg("cannot read '%s' (set MD_PEERS)", path);
     assert_int_equal(r.n, 2000);
-    inst = load_ok("trees", model);
+    inst = engine_load_ok("trees", model, NULL, 0);
     describe("trees", inst, &d);
     assert_int_equal(d.n_features, 30);
     assert_int_equal(d.n_outputs, 1);
@@ -171,7 +138,7 @@ static void test_bench_rows_single(void **state)
     for (i = 0; i < r.n; i++) {
         float out = -1;
 
-        predict_ok("trees", inst, r.x + i * 30, 1, &out);
+        engine_predict_ok("trees", inst, r.x + i * 30, 1, &out);
         assert_close(&out, &r.ref[i], 1, "bench row");
     }
     md_backend_trees.free(inst);
@@ -191,17 +158,17 @@ static void test_bench_rows_batch(void **state)
     bench_paths(model, path, sizeof(path));
     if (!rows_read(path, 30, 1, &r))
         fail_msg("cannot read '%s' (set MD_PEERS)", path);
-    inst = load_ok("trees", model);
+    inst = engine_load_ok("trees", model, NULL, 0);
     out = calloc(r.n, sizeof(float));
     assert_non_null(out);
-    predict_ok("trees", inst, r.x, r.n, out);
+    engine_predict_ok("trees", inst, r.x, r.n, out);
     assert_close(out, r.ref, r.n, "bench batch");
     /* Batches of every size up to 40 rows, from odd offsets: whole blocks and tails. */
     for (n = 0; n <= 40; n++) {
         size_t at = 7 * n + 3;
 
         memset(out, 0, r.n * sizeof(float));
-        predict_ok("trees", inst, r.x + at * 30, n, out);
+        engine_predict_ok("trees", inst, r.x + at * 30, n, out);
         assert_close(out, r.ref + at, n, "bench sub-batch");
     }
     md_backend_trees.free(inst);
@@ -249,7 +216,7 @@ static void test_bench_rows_split(void **state)
         if (engine_load("trees", model, &opt, 1, &inst, &err) != MD_OK)
             fail_msg("nthread %s: %s", counts[c], err.msg);
         memset(out, 0, n * sizeof(float));
-        predict_ok("trees", inst, x, n, out);
+        engine_predict_ok("trees", inst, x, n, out);
         assert_close(out, ref, n, "split batch");
         if (c == 0)
             memcpy(want, out, n * sizeof(float));
@@ -279,17 +246,17 @@ static void test_bench_agrees_with_xgboost(void **state)
     bench_paths(model, path, sizeof(path));
     if (!rows_read(path, 30, 1, &r))
         fail_msg("cannot read '%s' (set MD_PEERS)", path);
-    t = load_ok("trees", model);
-    x = load_ok("xgboost", model);
+    t = engine_load_ok("trees", model, NULL, 0);
+    x = engine_load_ok("xgboost", model, NULL, 0);
     a = calloc(r.n, sizeof(float));
     b = calloc(r.n, sizeof(float));
     assert_true(a != NULL && b != NULL);
-    predict_ok("trees", t, r.x, r.n, a);
-    predict_ok("xgboost", x, r.x, r.n, b);
+    engine_predict_ok("trees", t, r.x, r.n, a);
+    engine_predict_ok("xgboost", x, r.x, r.n, b);
     assert_close(a, b, r.n, "trees vs xgboost, batch");
     for (i = 0; i < r.n; i += 97) {
-        predict_ok("trees", t, r.x + i * 30, 1, a);
-        predict_ok("xgboost", x, r.x + i * 30, 1, b);
+        engine_predict_ok("trees", t, r.x + i * 30, 1, a);
+        engine_predict_ok("xgboost", x, r.x + i * 30, 1, b);
         assert_close(a, b, 1, "trees vs xgboost, one row");
     }
     md_backend_find("trees")->free(t);
@@ -335,8 +302,8 @@ static void compare_engines(const char *path, uint64_t seed, size_t n)
 {
     struct md_backend_desc dt;
     struct md_backend_desc dx;
-    void *t = load_ok("trees", path);
-    void *xg = load_ok("xgboost", path);
+    void *t = engine_load_ok("trees", path, NULL, 0);
+    void *xg = engine_load_ok("xgboost", path, NULL, 0);
     float *x;
     float *a;
     float *b;
@@ -353,12 +320,12 @@ static void compare_engines(const char *path, uint64_t seed, size_t n)
     a = calloc(n * dt.n_outputs, sizeof(float));
     b = calloc(n * dt.n_outputs, sizeof(float));
     assert_true(a != NULL && b != NULL);
-    predict_ok("trees", t, x, n, a);
-    predict_ok("xgboost", xg, x, n, b);
+    engine_predict_ok("trees", t, x, n, a);
+    engine_predict_ok("xgboost", xg, x, n, b);
     snprintf(what, sizeof(what), "%s: trees vs xgboost", path);
     assert_close(a, b, n * dt.n_outputs, what);
     for (i = 0; i < n; i++)
-        predict_ok("trees", t, x + i * dt.n_features, 1, a + i * dt.n_outputs);
+        engine_predict_ok("trees", t, x + i * dt.n_features, 1, a + i * dt.n_outputs);
     snprintf(what, sizeof(what), "%s: trees row by row vs xgboost", path);
     assert_close(a, b, n * dt.n_outputs, what);
     md_backend_find("trees")->free(t);
@@ -395,55 +362,23 @@ static void test_repository_models(void **state)
 
 /* --------------------------------------------- small models of every objective */
 
-struct small {
-    const char *name;
-    size_t nf;
-    size_t n_out;
-    enum md_backend_out kind;
-    const char *objective;
-};
-
-static const struct small smalls[] = {
-    {"binary", 5, 1, MD_BACKEND_OUT_PROBABILITY, "binary:logistic"},
-    {"binary_base", 5, 1, MD_BACKEND_OUT_PROBABILITY, "binary:logistic"},
-    {"regression", 5, 1, MD_BACKEND_OUT_VALUE, "reg:squarederror"},
-    {"multiclass", 5, 3, MD_BACKEND_OUT_PROBABILITIES, "multi:softprob"},
-    {"forest", 5, 1, MD_BACKEND_OUT_PROBABILITY, "binary:logistic"},
-    {"deep", 5, 1, MD_BACKEND_OUT_VALUE, "reg:squarederror"},
-    {"stump", 5, 1, MD_BACKEND_OUT_VALUE, "reg:squarederror"},
-};
-
 static void test_small_models(void **state)
 {
+    uint64_t seed = 77; /* one more per model run */
     size_t k;
 
     (void)state;
     for (k = 0; k < MD_ARRAY_LEN(smalls); k++) {
         const struct small *sm = &smalls[k];
-        struct md_backend_desc d;
-        char path[256];
         struct rows r;
         float *out;
         void *inst;
+        char path[256];
         size_t i;
 
-        snprintf(path, sizeof(path), MODELS "%s.csv", sm->name);
-        if (!rows_read(path, sm->nf, sm->n_out, &r))
-            fail_msg("cannot read '%s'", path);
-        snprintf(path, sizeof(path), MODELS "%s.json", sm->name);
-        inst = load_ok("trees", path);
-        describe("trees", inst, &d);
-        assert_int_equal(d.n_features, sm->nf);
-        assert_int_equal(d.n_outputs, sm->n_out);
-        assert_int_equal(d.kind, sm->kind);
-        assert_string_equal(d.objective, sm->objective);
-        out = calloc(r.n * sm->n_out, sizeof(float));
-        assert_non_null(out);
-        predict_ok("trees", inst, r.x, r.n, out);
-        assert_close(out, r.ref, r.n * sm->n_out, path);
-        for (i = 0; i < r.n; i++)
-            predict_ok("trees", inst, r.x + i * sm->nf, 1, out + i * sm->n_out);
-        assert_close(out, r.ref, r.n * sm->n_out, path);
+        if (!sm->trees)
+            continue;
+        inst = engine_check_small("trees", sm, &r, &out);
         if (sm->kind == MD_BACKEND_OUT_PROBABILITIES) {
             for (i = 0; i < r.n; i++) {
                 double sum = 0;
@@ -455,7 +390,8 @@ static void test_small_models(void **state)
             }
         }
         md_backend_trees.free(inst);
-        compare_engines(path, 77 + k, 500);
+        snprintf(path, sizeof(path), MODELS "%s.json", sm->name);
+        compare_engines(path, seed++, 500);
         free(out);
         rows_release(&r);
     }
@@ -463,18 +399,8 @@ static void test_small_models(void **state)
 
 static void test_feature_names(void **state)
 {
-    static const char *const want[] = {"amount", "age", "score", "days", "ratio"};
-    struct md_backend_desc d;
-    void *inst;
-    size_t i;
-
     (void)state;
-    inst = load_ok("trees", MODELS "binary.json");
-    describe("trees", inst, &d);
-    assert_non_null(d.feature_names);
-    for (i = 0; i < 5; i++)
-        assert_string_equal(d.feature_names[i], want[i]);
-    md_backend_trees.free(inst);
+    engine_check_names("trees");
 }
 
 /* ----------------------------------------------- random models against libxgboost */
@@ -661,10 +587,10 @@ static void test_split_rule(void **state)
     (void)state;
 
     for (i = 0; i < 7; i++)
-        predict_ok("trees", a, xs[i], 1, &out[i]);
+        engine_predict_ok("trees", a, xs[i], 1, &out[i]);
     assert_close(out, left_default, 7, "missing goes left");
     for (i = 0; i < 7; i++)
-        predict_ok("trees", b, xs[i], 1, &out[i]);
+        engine_predict_ok("trees", b, xs[i], 1, &out[i]);
     assert_close(out, right_default, 7, "missing goes right");
     md_backend_trees.free(a);
     md_backend_trees.free(b);
@@ -685,7 +611,7 @@ static void test_lenient_forms(void **state)
     (void)state;
 
     inst = load_tiny(a);
-    predict_ok("trees", inst, row, 1, &out);
+    engine_predict_ok("trees", inst, row, 1, &out);
     assert_true(out == -1.0f);
     md_backend_trees.free(inst);
     /* A fourth node nothing points to: ignored, as libxgboost ignores deleted nodes. */
@@ -703,14 +629,14 @@ static void test_lenient_forms(void **state)
     free(c);
     d = replace(b, "\"base_weights\":[0,0,0]", "\"base_weights\":[0,0,0,0]");
     inst = load_tiny(d);
-    predict_ok("trees", inst, row, 1, &out);
+    engine_predict_ok("trees", inst, row, 1, &out);
     assert_true(out == -1.0f);
     md_backend_trees.free(inst);
     free(d);
     /* A tree that is one leaf. */
     c = replace(tiny, "\"left_children\":[1,-1,-1]", "\"left_children\":[-1,-1,-1]");
     inst = load_tiny(c);
-    predict_ok("trees", inst, row, 1, &out);
+    engine_predict_ok("trees", inst, row, 1, &out);
     assert_true(out == 0.5f);
     md_backend_trees.free(inst);
     free(a);
@@ -736,7 +662,7 @@ static void test_nonfinite_words(void **state)
 
     (void)state;
     inst = load_tiny(a);
-    predict_ok("trees", inst, row, 1, &out);
+    engine_predict_ok("trees", inst, row, 1, &out);
     assert_true(isnan(out));
     md_backend_trees.free(inst);
     refuse_buffer(b, MD_ECORRUPT, "split_conditions[0]: -Infinity is not a threshold");
@@ -749,9 +675,9 @@ static void test_nonfinite_words(void **state)
     inst = load_tiny(e);
     md_backend_trees.free(inst);
     inst = load_tiny(f);
-    predict_ok("trees", inst, row, 1, &out);
+    engine_predict_ok("trees", inst, row, 1, &out);
     assert_true(isinf(out) && out < 0);
-    predict_ok("trees", inst, row_right, 1, &out);
+    engine_predict_ok("trees", inst, row_right, 1, &out);
     assert_true(isinf(out) && out > 0);
     md_backend_trees.free(inst);
     refuse_buffer(g, MD_ECORRUPT, "split_conditions[1]: a string, expected a number");
@@ -787,10 +713,10 @@ static void test_wide_model(void **state)
     assert_int_equal(d.n_features, nf);
     for (i = 0; i < 20; i++)
         x[i * nf + nf - 1] = i % 3 == 0 ? NAN : (float)(i % 2);
-    predict_ok("trees", inst, x, 20, out);
+    engine_predict_ok("trees", inst, x, 20, out);
     for (i = 0; i < 20; i++)
         assert_true(out[i] == (i % 3 == 0 || i % 2 == 0 ? -1.0f : 2.0f));
-    predict_ok("trees", inst, x + nf, 1, out);
+    engine_predict_ok("trees", inst, x + nf, 1, out);
     assert_true(out[0] == 2.0f);
     md_backend_trees.free(inst);
     free(x);
@@ -1074,7 +1000,7 @@ static void test_threads(void **state)
     bench_paths(model, path, sizeof(path));
     if (!rows_read(path, 30, 1, &r))
         fail_msg("cannot read '%s' (set MD_PEERS)", path);
-    inst = load_ok("trees", model);
+    inst = engine_load_ok("trees", model, NULL, 0);
     for (i = 0; i < 4; i++) {
         jobs[i] = (struct job){inst, &r, 0};
         assert_int_equal(pthread_create(&th[i], NULL, predict_job, &jobs[i]), 0);

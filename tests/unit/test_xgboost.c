@@ -14,45 +14,9 @@
 
 #include "engine_rows.h"
 
-#define TOL    1e-6
-#define MODELS "tests/data/models/"
-
 static const struct md_backend_ops *xgb(void)
 {
-    const struct md_backend_ops *ops = md_backend_find("xgboost");
-
-    assert_non_null(ops);
-    return ops;
-}
-
-static void *load_ok(const char *path, const struct md_kv *opts, size_t n_opt)
-{
-    struct md_err err;
-    void *inst = NULL;
-
-    if (engine_load("xgboost", path, opts, n_opt, &inst, &err) != MD_OK)
-        fail_msg("loading '%s': %s", path, err.msg);
-    assert_non_null(inst);
-    return inst;
-}
-
-static void predict_ok(void *inst, const float *x, size_t n, float *out)
-{
-    struct md_err err;
-
-    md_err_clear(&err);
-    if (xgb()->predict(inst, x, n, out, &err) != MD_OK)
-        fail_msg("predict: %s", err.msg);
-}
-
-static void assert_close(const float *got, const float *want, size_t n, const char *what)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++)
-        if (!(fabs((double)got[i] - (double)want[i]) <= TOL))
-            fail_msg("%s: value %zu: got %.9g, want %.9g", what, i, (double)got[i],
-                     (double)want[i]);
+    return engine_ops("xgboost");
 }
 
 static void refuse(const char *path, const struct md_kv *opts, size_t n_opt, int code,
@@ -84,7 +48,7 @@ static void test_bench_model(void **state)
     peers("bench_rows.csv", path, sizeof(path));
     if (!rows_read(path, 30, 1, &r))
         fail_msg("cannot read '%s' (set MD_PEERS)", path);
-    inst = load_ok(model, &opt, 1);
+    inst = engine_load_ok("xgboost", model, &opt, 1);
     xgb()->describe(inst, &d);
     assert_int_equal(d.n_features, 30);
     assert_int_equal(d.n_outputs, 1);
@@ -93,13 +57,13 @@ static void test_bench_model(void **state)
     assert_string_equal(d.objective, "binary:logistic");
     out = calloc(r.n, sizeof(float));
     assert_non_null(out);
-    predict_ok(inst, r.x, r.n, out);
+    engine_predict_ok("xgboost", inst, r.x, r.n, out);
     assert_close(out, r.ref, r.n, "bench batch");
     for (i = 0; i < r.n; i += 13) {
-        predict_ok(inst, r.x + i * 30, 1, out);
+        engine_predict_ok("xgboost", inst, r.x + i * 30, 1, out);
         assert_close(out, &r.ref[i], 1, "bench row");
     }
-    predict_ok(inst, NULL, 0, out);
+    engine_predict_ok("xgboost", inst, NULL, 0, out);
     xgb()->free(inst);
     free(out);
     rows_release(&r);
@@ -107,49 +71,14 @@ static void test_bench_model(void **state)
 
 static void test_models(void **state)
 {
-    static const struct {
-        const char *name;
-        size_t n_out;
-        enum md_backend_out kind;
-        const char *objective;
-    } models[] = {
-        {"binary", 1, MD_BACKEND_OUT_PROBABILITY, "binary:logistic"},
-        {"multiclass", 3, MD_BACKEND_OUT_PROBABILITIES, "multi:softprob"},
-        {"regression", 1, MD_BACKEND_OUT_VALUE, "reg:squarederror"},
-        {"reg_logistic", 1, MD_BACKEND_OUT_VALUE, "reg:logistic"},
-        {"forest", 1, MD_BACKEND_OUT_PROBABILITY, "binary:logistic"},
-        {"dart", 1, MD_BACKEND_OUT_PROBABILITY, "binary:logistic"},
-        {"gblinear", 1, MD_BACKEND_OUT_VALUE, "reg:squarederror"},
-    };
     size_t k;
 
     (void)state;
-    for (k = 0; k < MD_ARRAY_LEN(models); k++) {
-        struct md_backend_desc d;
-        char path[256];
+    for (k = 0; k < MD_ARRAY_LEN(smalls); k++) {
         struct rows r;
         float *out;
-        void *inst;
-        size_t i;
 
-        snprintf(path, sizeof(path), MODELS "%s.csv", models[k].name);
-        if (!rows_read(path, 5, models[k].n_out, &r))
-            fail_msg("cannot read '%s'", path);
-        snprintf(path, sizeof(path), MODELS "%s.json", models[k].name);
-        inst = load_ok(path, NULL, 0);
-        xgb()->describe(inst, &d);
-        assert_int_equal(d.n_features, 5);
-        assert_int_equal(d.n_outputs, models[k].n_out);
-        assert_int_equal(d.kind, models[k].kind);
-        assert_string_equal(d.objective, models[k].objective);
-        out = calloc(r.n * d.n_outputs, sizeof(float));
-        assert_non_null(out);
-        predict_ok(inst, r.x, r.n, out);
-        assert_close(out, r.ref, r.n * d.n_outputs, path);
-        for (i = 0; i < r.n; i++)
-            predict_ok(inst, r.x + i * 5, 1, out + i * d.n_outputs);
-        assert_close(out, r.ref, r.n * d.n_outputs, path);
-        xgb()->free(inst);
+        xgb()->free(engine_check_small("xgboost", &smalls[k], &r, &out));
         free(out);
         rows_release(&r);
     }
@@ -157,19 +86,12 @@ static void test_models(void **state)
 
 static void test_feature_names(void **state)
 {
-    static const char *const want[] = {"amount", "age", "score", "days", "ratio"};
     struct md_backend_desc d;
     void *inst;
-    size_t i;
 
     (void)state;
-    inst = load_ok(MODELS "binary.json", NULL, 0);
-    xgb()->describe(inst, &d);
-    assert_non_null(d.feature_names);
-    for (i = 0; i < 5; i++)
-        assert_string_equal(d.feature_names[i], want[i]);
-    xgb()->free(inst);
-    inst = load_ok(MODELS "regression.json", NULL, 0);
+    engine_check_names("xgboost");
+    inst = engine_load_ok("xgboost", MODELS "regression.json", NULL, 0);
     xgb()->describe(inst, &d);
     assert_null(d.feature_names);
     xgb()->free(inst);
@@ -184,10 +106,10 @@ static void test_categorical(void **state)
     void *inst;
 
     (void)state;
-    inst = load_ok(MODELS "categorical.json", NULL, 0);
+    inst = engine_load_ok("xgboost", MODELS "categorical.json", NULL, 0);
     xgb()->describe(inst, &d);
     assert_int_equal(d.kind, MD_BACKEND_OUT_PROBABILITY);
-    predict_ok(inst, &x[0][0], 2, out);
+    engine_predict_ok("xgboost", inst, &x[0][0], 2, out);
     /* Trained on y = (category is 1 or 3). */
     assert_true(out[0] > 0.5f);
     assert_true(out[1] < 0.5f);
@@ -208,7 +130,7 @@ static void test_options(void **state)
            "engine option 'max_batch': unknown to backend 'xgboost' (known: nthread)");
     for (i = 0; i < MD_ARRAY_LEN(bad); i++)
         refuse(MODELS "binary.json", &bad[i], 1, MD_EINVAL, "engine option 'nthread': '");
-    xgb()->free(load_ok(MODELS "binary.json", unknown, 1));
+    xgb()->free(engine_load_ok("xgboost", MODELS "binary.json", unknown, 1));
 }
 
 static void test_refused(void **state)
@@ -290,7 +212,7 @@ static void test_threads(void **state)
     (void)state;
     if (!rows_read(MODELS "multiclass.csv", 5, 3, &r))
         fail_msg("cannot read multiclass.csv");
-    inst = load_ok(MODELS "multiclass.json", NULL, 0);
+    inst = engine_load_ok("xgboost", MODELS "multiclass.json", NULL, 0);
     for (i = 0; i < 4; i++) {
         jobs[i] = (struct job){inst, &r, 0};
         assert_int_equal(pthread_create(&th[i], NULL, predict_job, &jobs[i]), 0);

@@ -164,6 +164,16 @@ def v2_row(values, name="features"):
     return {"inputs": [{"name": name, "datatype": "FP32", "shape": [1, len(values)], "data": values}]}
 
 
+def status_kib(pid, field="VmRSS"):
+    """A kB field of /proc/PID/status (VmRSS, VmHWM, ...); AssertionError when
+    the process has none (a process that has exited keeps no memory fields)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError("no %s in /proc/%d/status" % (field, pid))
+
+
 def expect(cond, msg):
     if not cond:
         raise AssertionError(msg)

@@ -3,21 +3,13 @@
 model version, nor across 200 versions swapped in by polling."""
 import os
 
-from harness import Daemon, expect, run
+from harness import Daemon, expect, run, status_kib
 
 CYCLES = 200
 # Growth allowed between an early cycle and the last: glibc's heap settles in
 # the first cycles; a leak of one model per cycle (the benchmark model holds
 # about 200 KiB loaded) would pass this bound within 40 cycles.
 BOUND_KIB = 8 * 1024
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 def test_load_unload_cycles():
@@ -35,10 +27,10 @@ def test_load_unload_cycles():
             st, data, _ = d.request("POST", "/v2/repository/models/bench/load")
             expect(st == 200, data)
             if i == 20:
-                base = rss_kib(d.proc.pid)
+                base = status_kib(d.proc.pid)
         st, doc, _ = d.json("GET", "/v2/models/bench/ready")
         expect(st == 200, doc)
-        end = rss_kib(d.proc.pid)
+        end = status_kib(d.proc.pid)
         print("rss after cycle 20: %d KiB, after cycle %d: %d KiB" % (base, cycles, end))
         if not os.environ.get("ASAN_OPTIONS"):
             expect(end - base < BOUND_KIB, "RSS grew %d KiB over %d cycles" % (end - base,

@@ -8,19 +8,11 @@ import json
 import threading
 import time
 
-from harness import Daemon, expect, run, v2_row
+from harness import Daemon, expect, run, status_kib, v2_row
 
 CLIENTS = 64
 SECONDS = 5.0
 RSS_BOUND_MIB = 512
-
-
-def rss_mib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0
 
 
 def test_flood():
@@ -66,7 +58,7 @@ def test_flood():
 
         def watch():
             while time.time() < stop:
-                stats["max_rss"] = max(stats["max_rss"], rss_mib(d.proc.pid))
+                stats["max_rss"] = max(stats["max_rss"], status_kib(d.proc.pid) / 1024)
                 time.sleep(0.1)
 
         threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]

@@ -54,6 +54,8 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(OBJ)
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -DMD_VERSION='"$(VERSION)"' -g -O1 -Isrc -pthread \
                -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 FUZZ_OBJ    := $(SRC:%.c=$(BUILD)/fuzzobj/%.o)
+# Kept between runs: make would otherwise delete them as intermediate files.
+.SECONDARY: $(FUZZ_OBJ)
 $(BUILD)/fuzzobj/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<

@@ -27,7 +27,7 @@ format)
     need clang-format
     # shellcheck disable=SC2046
     clang-format --dry-run --Werror $(sources) src/*/*.h cli/*.h tests/unit/*.c tests/unit/*.h \
-        tests/fuzz/*.c bench/*.c
+        tests/fuzz/*.c tests/fuzz/*.h bench/*.c
     ;;
 cppcheck)
     need cppcheck

@@ -43,9 +43,13 @@
 #define MAX_FILE_BYTES ((off_t)1 << 30)
 #define MAX_FEATURES   ((uint32_t)1 << 24)
 #define MAX_CLASSES    65536
-/* A batch is split into parts of at least this many rows, MD_PARALLEL_SPLIT per thread at most. */
-#define PART_ROWS   1024
-#define MAX_NTHREAD 64
+/*
+ * A batch of PARALLEL_ROWS or more is split into parts of at least PART_ROWS
+ * rows, MD_PARALLEL_SPLIT per thread at most.
+ */
+#define PARALLEL_ROWS 2048
+#define PART_ROWS     512
+#define MAX_NTHREAD   64
 
 enum objective {
     OBJ_LOGISTIC, /* binary:logistic */
@@ -371,7 +375,7 @@ static int predict_parallel(const struct trees *m, const float *x, size_t n_rows
 static int trees_predict(void *inst, const float *x, size_t n_rows, float *out, struct md_err *err)
 {
     const struct trees *m = inst;
-    size_t n_parts = n_rows / PART_ROWS;
+    size_t n_parts = n_rows >= PARALLEL_ROWS ? n_rows / PART_ROWS : 0;
 
     if (n_parts > (size_t)MD_PARALLEL_SPLIT * m->nthread)
         n_parts = (size_t)MD_PARALLEL_SPLIT * m->nthread;

@@ -464,7 +464,7 @@ static int fast_2d(const struct md_contract *c, const float *restrict src, const
 
 /* A 2-D input of this many rows or more is split across threads, in parts of at least PART_ROWS. */
 #define PARALLEL_ROWS 8192
-#define PART_ROWS     1024
+#define PART_ROWS     512
 
 /* One thread's rows of fast_2d. */
 struct part_2d {

@@ -1606,9 +1606,12 @@ bool md_jdom_packed_next(const struct md_jnode *arr, const char **cursor, struct
     return true;
 }
 
-/* Elements per part of a parallel md_jdom_packed_f32, at least; fewer run on the caller's thread.
+/*
+ * md_jdom_packed_f32 splits arrays of F32_PARALLEL elements or more into parts
+ * of at least F32_PART; smaller ones run on the caller's thread.
  */
-#define F32_PART 32768
+#define F32_PARALLEL 65536
+#define F32_PART     16384
 
 /* One run of md_jdom_packed_f32's elements. */
 struct f32_part {
@@ -1675,7 +1678,7 @@ int md_jdom_packed_f32(const struct md_jnode *arr, float *out, uint8_t *missing,
     v = arr->values;
     if (arr->n_null == 0)
         missing = NULL;
-    if (md_cpus() >= 2) {
+    if (md_cpus() >= 2 && arr->n >= F32_PARALLEL) {
         k = arr->n / F32_PART;
         if (k > (size_t)MD_PARALLEL_SPLIT * md_cpus())
             k = (size_t)MD_PARALLEL_SPLIT * md_cpus();

@@ -23,7 +23,7 @@ unsigned md_cpus(void);
  * or a virtual machine's host, taking its CPU) delays only the item it holds
  * while the others take the rest.
  */
-#define MD_PARALLEL_SPLIT 4
+#define MD_PARALLEL_SPLIT 8
 
 /*
  * Runs fn on each of the n items of size bytes at items, and returns when

@@ -375,69 +375,53 @@ static inline const unsigned char *skip_digits(const unsigned char *p, const uns
     return p;
 }
 
-/* Checks the number grammar of RFC 8259 from p; its end into *next. */
-static int scan_number(struct parser *ps, const unsigned char *p, const unsigned char **next)
-{
-    const unsigned char *end = ps->end;
-
-    if (*p == '-')
-        p++;
-    if (p >= end)
-        return syntax_error(ps, p, "unexpected end of input in number");
-    if (*p == '0') {
-        p++;
-        if (p < end && is_digit(*p))
-            return syntax_error(ps, p - 1, "leading zero in number");
-    } else if (is_digit(*p)) {
-        p = skip_digits(p + 1, end);
-    } else if ((ps->flags & MD_JDOM_NANINF) && end - p >= 8 && memcmp(p, "Infinity", 8) == 0) {
-        *next = p + 8;
-        return MD_OK;
-    } else {
-        return unexpected(ps, p, "a digit");
-    }
-    if (p < end && *p == '.') {
-        p++;
-        if (p >= end || !is_digit(*p))
-            return unexpected(ps, p, "a digit after '.'");
-        p = skip_digits(p + 1, end);
-    }
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        p++;
-        if (p < end && (*p == '+' || *p == '-'))
-            p++;
-        if (p >= end || !is_digit(*p))
-            return unexpected(ps, p, "a digit in the exponent");
-        while (p < end && is_digit(*p))
-            p++;
-    }
-    *next = p;
-    return MD_OK;
-}
-
 static bool has_word(const unsigned char *p, const unsigned char *end, const char *w, size_t n)
 {
     return (size_t)(end - p) >= n && memcmp(p, w, n) == 0;
 }
 
-/* Past the RFC 8259 number at p, or NULL when there is none (no message). */
-static const unsigned char *number_end(const unsigned char *p, const unsigned char *end)
+/* Where and why number_end found no number. */
+struct num_fault {
+    const unsigned char *at;
+    const char *expected; /* what should have been at at, or NULL */
+    const char *reason;   /* the whole message when expected is NULL */
+};
+
+static const unsigned char *num_fault(struct num_fault *f, const unsigned char *at,
+                                      const char *expected, const char *reason)
+{
+    if (f != NULL) {
+        f->at = at;
+        f->expected = expected;
+        f->reason = reason;
+    }
+    return NULL;
+}
+
+/*
+ * Past the RFC 8259 number at p, or NULL when there is none, and then,
+ * when f is not NULL, where and why.
+ */
+static const unsigned char *number_end(const unsigned char *p, const unsigned char *end,
+                                       struct num_fault *f)
 {
     if (p < end && *p == '-')
         p++;
-    if (p >= end || !is_digit(*p))
-        return NULL;
+    if (p >= end)
+        return num_fault(f, p, NULL, "unexpected end of input in number");
     if (*p == '0') {
         p++;
         if (p < end && is_digit(*p))
-            return NULL;
-    } else {
+            return num_fault(f, p - 1, NULL, "leading zero in number");
+    } else if (is_digit(*p)) {
         p = skip_digits(p + 1, end);
+    } else {
+        return num_fault(f, p, "a digit", NULL);
     }
     if (p < end && *p == '.') {
         p++;
         if (p >= end || !is_digit(*p))
-            return NULL;
+            return num_fault(f, p, "a digit after '.'", NULL);
         p = skip_digits(p + 1, end);
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
@@ -445,10 +429,29 @@ static const unsigned char *number_end(const unsigned char *p, const unsigned ch
         if (p < end && (*p == '+' || *p == '-'))
             p++;
         if (p >= end || !is_digit(*p))
-            return NULL;
+            return num_fault(f, p, "a digit in the exponent", NULL);
         p = skip_digits(p + 1, end);
     }
     return p;
+}
+
+/* Checks the number grammar of RFC 8259 from p (or -Infinity with MD_JDOM_NANINF); its end into
+ * *next. */
+static int scan_number(struct parser *ps, const unsigned char *p, const unsigned char **next)
+{
+    struct num_fault f;
+    const unsigned char *e;
+
+    if ((ps->flags & MD_JDOM_NANINF) && *p == '-' && has_word(p + 1, ps->end, "Infinity", 8)) {
+        *next = p + 9;
+        return MD_OK;
+    }
+    e = number_end(p, ps->end, &f);
+    if (e == NULL)
+        return f.expected != NULL ? unexpected(ps, f.at, f.expected)
+                                  : syntax_error(ps, f.at, f.reason);
+    *next = e;
+    return MD_OK;
 }
 
 static const unsigned char *scan_packed(struct parser *ps, const unsigned char *p,
@@ -469,6 +472,19 @@ static const unsigned char *try_packed(struct parser *ps, const unsigned char *p
     return NULL;
 }
 
+/* The word (true, false or null) at p into n as type; the byte after it into *after. */
+static int literal(struct parser *ps, const unsigned char *p, const char *word, enum md_jtype type,
+                   struct md_jnode *n, const unsigned char **after)
+{
+    size_t len = strlen(word);
+
+    if (!has_word(p, ps->end, word, len))
+        return syntax_error(ps, p, "invalid literal");
+    n->type = type;
+    *after = p + len;
+    return MD_OK;
+}
+
 /*
  * The scalar at p (true, false, null, a number, or with MD_JDOM_NANINF NaN or
  * Infinity) into n, and the byte after it into *after. Strings, arrays and
@@ -483,23 +499,11 @@ static int parse_scalar(struct parser *ps, const unsigned char *p, struct md_jno
 
     switch (*p) {
     case 't':
-        if (!has_word(p, end, "true", 4))
-            return syntax_error(ps, p, "invalid literal");
-        n->type = MD_J_TRUE;
-        p += 4;
-        break;
+        return literal(ps, p, "true", MD_J_TRUE, n, after);
     case 'f':
-        if (!has_word(p, end, "false", 5))
-            return syntax_error(ps, p, "invalid literal");
-        n->type = MD_J_FALSE;
-        p += 5;
-        break;
+        return literal(ps, p, "false", MD_J_FALSE, n, after);
     case 'n':
-        if (!has_word(p, end, "null", 4))
-            return syntax_error(ps, p, "invalid literal");
-        n->type = MD_J_NULL;
-        p += 4;
-        break;
+        return literal(ps, p, "null", MD_J_NULL, n, after);
     case 'N':
     case 'I':
         if (!(ps->flags & MD_JDOM_NANINF))
@@ -1291,7 +1295,7 @@ packed_elem(const unsigned char *p, const unsigned char *end, bool nulls, double
             *x = null_nan();
             return p + 4;
         }
-        e = number_end(p, end);
+        e = number_end(p, end, NULL);
         if (e == NULL || scan_decimal(p, e, &d) != 0)
             return NULL;
     }
@@ -1596,7 +1600,7 @@ bool md_jdom_packed_next(const struct md_jnode *arr, const char **cursor, struct
         *cursor = (const char *)p + 4;
         return true;
     }
-    e = number_end(p, end);
+    e = number_end(p, end, NULL);
     if (e == NULL)
         return false;
     num->type = MD_J_NUMBER;

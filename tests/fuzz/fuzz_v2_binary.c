@@ -16,8 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static struct md_arena arena;
-    static bool ready;
+    struct md_arena *arena;
     struct md_infer_request req;
     struct md_err err;
     uint32_t sel;
@@ -29,15 +28,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *buf;
     const char *body;
     size_t i;
-    size_t j;
     int rc;
 
     if (size < 4)
         return 0;
-    if (!ready) {
-        md_arena_init(&arena, (size_t)4 << 20);
-        ready = true;
-    }
     sel = (uint32_t)data[0] | (uint32_t)data[1] << 8 | (uint32_t)data[2] << 16 |
           (uint32_t)data[3] << 24;
     len = size - 4;
@@ -52,17 +46,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     snprintf(text, sizeof(text), "%zu", json_len);
     if (md_v2_header_length(text, len, &got, &err) != MD_OK || got != json_len)
         __builtin_trap();
-    md_arena_reset(&arena);
+    arena = fuzz_arena();
     md_err_clear(&err);
     if (json_len == 0) {
         enum md_dtype dt = (enum md_dtype)(1 + (sel >> 8) % (MD_DT_COUNT - 1));
         size_t width = dt == MD_DT_BYTES ? 1 : 1 + (sel >> 16) % 31;
 
-        rc = md_v2_decode_raw(body, len, "features", dt, width, &arena, &req, &err);
+        rc = md_v2_decode_raw(body, len, "features", dt, width, arena, &req, &err);
         if (rc == MD_OK && (!req.binary_output || req.n_inputs != 1))
             __builtin_trap();
     } else {
-        rc = md_v2_decode_infer_binary(body, len, json_len, "m", &arena, &req, &err);
+        rc = md_v2_decode_infer_binary(body, len, json_len, "m", arena, &req, &err);
     }
     if (rc != MD_OK) {
         if (err.code != rc || err.msg[0] == '\0' || (rc != MD_EINVAL && rc != MD_ETOOBIG))
@@ -70,17 +64,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(buf);
         return 0;
     }
-    if (req.n_inputs == 0 || req.timeout_us < 0)
-        __builtin_trap();
-    for (i = 0; i < req.n_inputs; i++) {
-        check_tensor(&req.inputs[i], true);
-        for (j = 0; j < i; j++)
-            if (strcmp(req.inputs[i].name, req.inputs[j].name) == 0)
-                __builtin_trap();
-    }
+    check_request(&req, true);
     for (i = 0; i < req.n_outputs; i++)
-        if (req.outputs[i].name == NULL || req.outputs[i].name[0] == '\0' ||
-            (req.outputs[i].binary && !req.outputs[i].binary_given))
+        if (req.outputs[i].binary && !req.outputs[i].binary_given)
             __builtin_trap();
     free(buf);
     return 0;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz_v2_check.h: the invariants a decoded Open Inference Protocol tensor
- * must hold, shared by the JSON and binary request fuzz targets
+ * fuzz_v2_check.h: the invariants a decoded Open Inference Protocol request
+ * and its tensors must hold, shared by the JSON and binary request fuzz targets
  * (fuzz_v2_request.c, fuzz_v2_binary.c). Every element is read so the
  * sanitizers see any bad pointer; a broken invariant traps.
  */
@@ -11,6 +11,20 @@
 #include <math.h>
 
 #include "api/v2_request.h"
+
+/* The target's 4 MiB arena, made on the first call and emptied on each. */
+static struct md_arena *fuzz_arena(void)
+{
+    static struct md_arena arena;
+    static bool ready;
+
+    if (!ready) {
+        md_arena_init(&arena, (size_t)4 << 20);
+        ready = true;
+    }
+    md_arena_reset(&arena);
+    return &arena;
+}
 
 /*
  * Traps unless t is well formed: named, a known dtype, shape matching count,
@@ -64,6 +78,33 @@ static void check_tensor(const struct md_tensor *t, bool raw)
             __builtin_trap();
     }
     (void)sink;
+}
+
+/*
+ * Traps unless req is well formed: at least one input, a timeout not below
+ * 0, every input as check_tensor(raw) wants it, input names and output names
+ * non-empty and distinct.
+ */
+static void check_request(const struct md_infer_request *req, bool raw)
+{
+    size_t i;
+    size_t j;
+
+    if (req->n_inputs == 0 || req->timeout_us < 0)
+        __builtin_trap();
+    for (i = 0; i < req->n_inputs; i++) {
+        check_tensor(&req->inputs[i], raw);
+        for (j = 0; j < i; j++)
+            if (strcmp(req->inputs[i].name, req->inputs[j].name) == 0)
+                __builtin_trap();
+    }
+    for (i = 0; i < req->n_outputs; i++) {
+        if (req->outputs[i].name == NULL || req->outputs[i].name[0] == '\0')
+            __builtin_trap();
+        for (j = 0; j < i; j++)
+            if (strcmp(req->outputs[i].name, req->outputs[j].name) == 0)
+                __builtin_trap();
+    }
 }
 
 #endif

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "backend/registry.h"
@@ -161,6 +162,68 @@ static inline void assert_close(const float *got, const float *want, size_t n, c
         if (!(fabs((double)got[i] - (double)want[i]) <= TOL))
             fail_msg("%s: value %zu: got %.9g, want %.9g", what, i, (double)got[i],
                      (double)want[i]);
+}
+
+/* One thread of engine_check_threads. */
+struct engine_job {
+    const struct md_backend_ops *ops;
+    void *inst;
+    const struct rows *r;
+    size_t nf;    /* features per row */
+    size_t n_out; /* outputs per row */
+    size_t bad;   /* failed calls and wrong values */
+};
+
+#define ENGINE_JOB_ROUNDS 5
+
+/* Rounds of one call on every row, then every ENGINE_JOB_ROUNDS-th row alone. */
+static inline void *engine_job_run(void *arg)
+{
+    struct engine_job *j = arg;
+    const struct rows *r = j->r;
+    float *out = calloc(r->n * j->n_out, sizeof(float));
+    struct md_err err;
+    size_t i;
+    size_t k;
+    int round;
+
+    if (out == NULL)
+        abort();
+    for (round = 0; round < ENGINE_JOB_ROUNDS; round++) {
+        if (j->ops->predict(j->inst, r->x, r->n, out, &err) != MD_OK)
+            j->bad++;
+        for (i = 0; i < r->n * j->n_out; i++)
+            j->bad += !(fabs(out[i] - r->ref[i]) <= TOL);
+        for (i = (size_t)round; i < r->n; i += ENGINE_JOB_ROUNDS) {
+            if (j->ops->predict(j->inst, r->x + i * j->nf, 1, out, &err) != MD_OK)
+                j->bad++;
+            for (k = 0; k < j->n_out; k++)
+                j->bad += !(fabs(out[k] - r->ref[i * j->n_out + k]) <= TOL);
+        }
+    }
+    free(out);
+    return NULL;
+}
+
+/*
+ * Four threads predicting on one instance of the engine called name at once,
+ * whole batches and single rows: every answer matches r's reference values.
+ */
+static inline void engine_check_threads(const char *name, void *inst, const struct rows *r,
+                                        size_t nf, size_t n_out)
+{
+    pthread_t th[4];
+    struct engine_job jobs[4];
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        jobs[i] = (struct engine_job){engine_ops(name), inst, r, nf, n_out, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, engine_job_run, &jobs[i]), 0);
+    }
+    for (i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(jobs[i].bad, 0);
+    }
 }
 
 /* A model of tests/data/models: <name>.json, and <name>.csv with its inputs and outputs. */

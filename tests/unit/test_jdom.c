@@ -14,7 +14,6 @@
 #include <math.h>
 #include <float.h>
 
-#include "util/buf.h"
 #include "util/jdom.h"
 #include "util/sys.h"
 
@@ -1303,7 +1302,7 @@ static void test_packed_f32_large(void **state)
 {
     struct fixture *f = *state;
     const size_t n = 200003;
-    struct md_buf text;
+    struct doc d = {NULL, 0, 0};
     struct md_jnode *root;
     struct md_err err;
     float *out = malloc(n * sizeof(*out));
@@ -1316,24 +1315,23 @@ static void test_packed_f32_large(void **state)
     assert_non_null(mask);
     for (k = 0; k < 3; k++) {
         /* k 0: nulls every 97th; 1: also 1e39 (beyond float) at n - 5; 2: also at 70001. */
-        md_buf_init(&text, (size_t)64 << 20);
-        assert_int_equal(md_buf_puts(&text, "["), MD_OK);
+        d.len = 0;
+        put(&d, "[");
         for (i = 0; i < n; i++) {
-            char num[48];
+            const char *sep = i > 0 ? ", " : "";
 
             if (k >= 1 && (i == n - 5 || (k == 2 && i == 70001)))
-                snprintf(num, sizeof(num), "%s1e39", i ? ", " : "");
+                put(&d, "%s1e39", sep);
             else if (i % 97 == 3)
-                snprintf(num, sizeof(num), "%snull", i ? ", " : "");
+                put(&d, "%snull", sep);
             else
-                snprintf(num, sizeof(num), "%s%.17g", i ? ", " : "", (double)i * 0.37 - 5000.0);
-            assert_int_equal(md_buf_puts(&text, num), MD_OK);
+                put(&d, "%s%.17g", sep, (double)i * 0.37 - 5000.0);
         }
-        assert_int_equal(md_buf_puts(&text, "]"), MD_OK);
+        put(&d, "]");
         md_arena_reset(&f->a);
-        assert_int_equal(md_jdom_parse(text.data, text.len, MD_JDOM_PACKED | MD_JDOM_PACKED_NULL,
-                                       &f->a, &root, &err),
-                         MD_OK);
+        assert_int_equal(
+            md_jdom_parse(d.s, d.len, MD_JDOM_PACKED | MD_JDOM_PACKED_NULL, &f->a, &root, &err),
+            MD_OK);
         assert_true(md_jdom_is_packed(root));
         memset(mask, 0, n);
         if (k == 0) {
@@ -1351,8 +1349,8 @@ static void test_packed_f32_large(void **state)
             assert_int_equal(md_jdom_packed_f32(root, out, mask, &bad_at), MD_EINVAL);
             assert_int_equal(bad_at, k == 2 ? 70001 : n - 5);
         }
-        md_buf_release(&text);
     }
+    free(d.s);
     free(out);
     free(mask);
 }
@@ -1392,6 +1390,21 @@ static int both_ways(void **state, const struct doc *d, unsigned flags)
     return rc1;
 }
 
+/*
+ * both_ways on "[" count numbers (seed), odd at index odd_at "]", the
+ * closing bracket left out when !close.
+ */
+static int odd_array(void **state, struct doc *d, size_t count, uint64_t seed, size_t odd_at,
+                     const char *odd, bool close, unsigned flags)
+{
+    d->len = 0;
+    put(d, "[");
+    put_numbers(d, count, seed, odd_at, odd);
+    if (close)
+        put(d, "]");
+    return both_ways(state, d, flags);
+}
+
 static void test_parallel_packed(void **state)
 {
     /* Enough numbers (about 20 bytes each) for several 256 KiB pieces. */
@@ -1422,34 +1435,15 @@ static void test_parallel_packed(void **state)
         assert_true(md_jdom_parallel_count() >= before + 3);
 
     /* A string deep inside: an ordinary array, alike both ways. */
-    d.len = 0;
-    put(&d, "[");
-    put_numbers(&d, big, 3, big - 1000, "\"x, 1, 2\"");
-    put(&d, "]");
-    assert_int_equal(both_ways(state, &d, 0), MD_OK);
+    assert_int_equal(odd_array(state, &d, big, 3, big - 1000, "\"x, 1, 2\"", true, 0), MD_OK);
 
     /* Syntax errors deep inside and at the end. */
-    d.len = 0;
-    put(&d, "[");
-    put_numbers(&d, big, 4, big / 2, "1,,2");
-    put(&d, "]");
-    assert_int_equal(both_ways(state, &d, 0), MD_EINVAL);
-    d.len = 0;
-    put(&d, "[");
-    put_numbers(&d, big, 5, SIZE_MAX, NULL);
-    assert_int_equal(both_ways(state, &d, 0), MD_EINVAL); /* never closed */
-    d.len = 0;
-    put(&d, "[");
-    put_numbers(&d, big, 6, big - 1, "01");
-    put(&d, "]");
-    assert_int_equal(both_ways(state, &d, 0), MD_EINVAL);
+    assert_int_equal(odd_array(state, &d, big, 4, big / 2, "1,,2", true, 0), MD_EINVAL);
+    assert_int_equal(odd_array(state, &d, big, 5, SIZE_MAX, NULL, false, 0), MD_EINVAL);
+    assert_int_equal(odd_array(state, &d, big, 6, big - 1, "01", true, 0), MD_EINVAL);
 
     /* Out of the double range in the middle: NaN at that index, both ways. */
-    d.len = 0;
-    put(&d, "[");
-    put_numbers(&d, big, 7, big / 3, "1e400");
-    put(&d, "]");
-    assert_int_equal(both_ways(state, &d, 0), MD_OK);
+    assert_int_equal(odd_array(state, &d, big, 7, big / 3, "1e400", true, 0), MD_OK);
 
     /* Rows as nested arrays; a short array then a long document. */
     d.len = 0;
@@ -1488,11 +1482,8 @@ static void test_parallel_packed(void **state)
     assert_true(md_jdom_packed_null(root, 0));
     assert_true(md_jdom_packed_null(root, 1 + big / 2));
     assert_true(md_jdom_packed_null(root, big + 1));
-    d.len = 0;
-    put(&d, "[");
-    put_numbers(&d, big, 10, big - 5, "nul");
-    put(&d, "]");
-    assert_int_equal(both_ways(state, &d, MD_JDOM_PACKED_NULL), MD_EINVAL);
+    assert_int_equal(odd_array(state, &d, big, 10, big - 5, "nul", true, MD_JDOM_PACKED_NULL),
+                     MD_EINVAL);
     free(d.s);
 }
 

@@ -13,7 +13,6 @@
 
 #include <glob.h>
 #include <jansson.h>
-#include <pthread.h>
 
 #include "backend/trees_int.h"
 #include "engine_rows.h"
@@ -104,6 +103,17 @@ static void *load_tiny(const char *json)
     if (md_trees__load_buffer(json, strlen(json), &inst, &err) != MD_OK)
         fail_msg("tiny model: %s", err.msg);
     return inst;
+}
+
+/* The tiny-model variant json's prediction for one row (the model loaded and freed). */
+static float predict_tiny(const char *json, const float *row)
+{
+    void *inst = load_tiny(json);
+    float out;
+
+    engine_predict_ok("trees", inst, row, 1, &out);
+    md_backend_trees.free(inst);
+    return out;
 }
 
 /* ------------------------------------------------------ the benchmark rows */
@@ -605,15 +615,10 @@ static void test_lenient_forms(void **state)
     char *c;
     char *d;
     const float row[3] = {0, NAN, 0};
-    float out;
-    void *inst;
 
     (void)state;
 
-    inst = load_tiny(a);
-    engine_predict_ok("trees", inst, row, 1, &out);
-    assert_true(out == -1.0f);
-    md_backend_trees.free(inst);
+    assert_true(predict_tiny(a, row) == -1.0f);
     /* A fourth node nothing points to: ignored, as libxgboost ignores deleted nodes. */
     c = replace(b, "\"left_children\":[1,-1,-1]", "\"left_children\":[1,-1,-1,-1]");
     free(b);
@@ -628,17 +633,11 @@ static void test_lenient_forms(void **state)
     b = replace(c, "\"split_type\":[0,0,0]", "\"split_type\":[0,0,0,0]");
     free(c);
     d = replace(b, "\"base_weights\":[0,0,0]", "\"base_weights\":[0,0,0,0]");
-    inst = load_tiny(d);
-    engine_predict_ok("trees", inst, row, 1, &out);
-    assert_true(out == -1.0f);
-    md_backend_trees.free(inst);
+    assert_true(predict_tiny(d, row) == -1.0f);
     free(d);
     /* A tree that is one leaf. */
     c = replace(tiny, "\"left_children\":[1,-1,-1]", "\"left_children\":[-1,-1,-1]");
-    inst = load_tiny(c);
-    engine_predict_ok("trees", inst, row, 1, &out);
-    assert_true(out == 0.5f);
-    md_backend_trees.free(inst);
+    assert_true(predict_tiny(c, row) == 0.5f);
     free(a);
     free(b);
     free(c);
@@ -661,10 +660,7 @@ static void test_nonfinite_words(void **state)
     void *inst;
 
     (void)state;
-    inst = load_tiny(a);
-    engine_predict_ok("trees", inst, row, 1, &out);
-    assert_true(isnan(out));
-    md_backend_trees.free(inst);
+    assert_true(isnan(predict_tiny(a, row)));
     refuse_buffer(b, MD_ECORRUPT, "split_conditions[0]: -Infinity is not a threshold");
     refuse_buffer(c, MD_ECORRUPT, "split_conditions[0]: NaN is not a threshold");
     inst = load_tiny(d);
@@ -953,62 +949,19 @@ static void test_ops_table(void **state)
 
 /* ------------------------------------------------------------------- threads */
 
-struct job {
-    void *inst;
-    const struct rows *r;
-    size_t bad;
-};
-
-static void *predict_job(void *arg)
-{
-    struct job *j = arg;
-    float *out = calloc(j->r->n, sizeof(float));
-    struct md_err err;
-    size_t i;
-    int round;
-
-    if (out == NULL)
-        abort();
-    for (round = 0; round < 5; round++) {
-        if (md_backend_trees.predict(j->inst, j->r->x, j->r->n, out, &err) != MD_OK)
-            j->bad++;
-        for (i = 0; i < j->r->n; i++) {
-            if (!(fabs(out[i] - j->r->ref[i]) <= TOL))
-                j->bad++;
-        }
-        for (i = round; i < j->r->n; i += 5) {
-            if (md_backend_trees.predict(j->inst, j->r->x + i * 30, 1, out, &err) != MD_OK ||
-                !(fabs(out[0] - j->r->ref[i]) <= TOL))
-                j->bad++;
-        }
-    }
-    free(out);
-    return NULL;
-}
-
 static void test_threads(void **state)
 {
     char model[512];
     char path[512];
     struct rows r;
-    pthread_t th[4];
-    struct job jobs[4];
     void *inst;
-    int i;
 
     (void)state;
     bench_paths(model, path, sizeof(path));
     if (!rows_read(path, 30, 1, &r))
         fail_msg("cannot read '%s' (set MD_PEERS)", path);
     inst = engine_load_ok("trees", model, NULL, 0);
-    for (i = 0; i < 4; i++) {
-        jobs[i] = (struct job){inst, &r, 0};
-        assert_int_equal(pthread_create(&th[i], NULL, predict_job, &jobs[i]), 0);
-    }
-    for (i = 0; i < 4; i++) {
-        pthread_join(th[i], NULL);
-        assert_int_equal(jobs[i].bad, 0);
-    }
+    engine_check_threads("trees", inst, &r, 30, 1);
     md_backend_trees.free(inst);
     rows_release(&r);
 }

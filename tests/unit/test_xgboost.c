@@ -10,8 +10,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <pthread.h>
-
 #include "engine_rows.h"
 
 static const struct md_backend_ops *xgb(void)
@@ -171,56 +169,17 @@ static void test_ops_table(void **state)
     xgb()->free(NULL);
 }
 
-struct job {
-    void *inst;
-    const struct rows *r;
-    size_t bad;
-};
-
-static void *predict_job(void *arg)
-{
-    struct job *j = arg;
-    float *out = calloc(j->r->n * 3, sizeof(float));
-    struct md_err err;
-    size_t i;
-    int round;
-
-    if (out == NULL)
-        abort();
-    for (round = 0; round < 20; round++) {
-        size_t n = round % 2 == 0 ? j->r->n : 1;
-
-        if (xgb()->predict(j->inst, j->r->x, n, out, &err) != MD_OK)
-            j->bad++;
-        for (i = 0; i < n * 3; i++)
-            if (!(fabs(out[i] - j->r->ref[i]) <= TOL))
-                j->bad++;
-    }
-    free(out);
-    return NULL;
-}
-
 /* Concurrent callers on one instance (serialized inside) all get their own answers. */
 static void test_threads(void **state)
 {
     struct rows r;
-    pthread_t th[4];
-    struct job jobs[4];
     void *inst;
-    int i;
 
     (void)state;
     if (!rows_read(MODELS "multiclass.csv", 5, 3, &r))
         fail_msg("cannot read multiclass.csv");
     inst = engine_load_ok("xgboost", MODELS "multiclass.json", NULL, 0);
-    for (i = 0; i < 4; i++) {
-        jobs[i] = (struct job){inst, &r, 0};
-        assert_int_equal(pthread_create(&th[i], NULL, predict_job, &jobs[i]), 0);
-    }
-    for (i = 0; i < 4; i++) {
-        pthread_join(th[i], NULL);
-        assert_int_equal(jobs[i].bad, 0);
-    }
+    engine_check_threads("xgboost", inst, &r, 5, 3);
     xgb()->free(inst);
     rows_release(&r);
 }

@@ -375,11 +375,10 @@ static int predict_parallel(const struct trees *m, const float *x, size_t n_rows
 static int trees_predict(void *inst, const float *x, size_t n_rows, float *out, struct md_err *err)
 {
     const struct trees *m = inst;
-    size_t n_parts = n_rows >= PARALLEL_ROWS ? n_rows / PART_ROWS : 0;
+    size_t n_parts =
+        n_rows >= PARALLEL_ROWS ? md_parallel_parts(n_rows, PART_ROWS, m->nthread, SIZE_MAX) : 0;
 
-    if (n_parts > (size_t)MD_PARALLEL_SPLIT * m->nthread)
-        n_parts = (size_t)MD_PARALLEL_SPLIT * m->nthread;
-    if (n_parts >= 2 && m->nthread >= 2)
+    if (n_parts >= 2)
         return predict_parallel(m, x, n_rows, out, n_parts, err);
     return predict_serial(m, x, n_rows, out, err);
 }

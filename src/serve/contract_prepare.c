@@ -494,15 +494,11 @@ static int fast_2d_rows(const struct md_contract *c, const float *src, const uin
                         size_t n, float *x, struct md_err *err)
 {
     struct part_2d parts[32];
-    size_t k = n >= PARALLEL_ROWS ? n / PART_ROWS : 0;
+    size_t k = n >= PARALLEL_ROWS ? md_parallel_parts(n, PART_ROWS, 0, MD_ARRAY_LEN(parts)) : 0;
     size_t per;
     size_t i;
 
-    if (k > (size_t)MD_PARALLEL_SPLIT * md_cpus())
-        k = (size_t)MD_PARALLEL_SPLIT * md_cpus();
-    if (k > MD_ARRAY_LEN(parts))
-        k = MD_ARRAY_LEN(parts);
-    if (k < 2 || md_cpus() < 2)
+    if (k < 2)
         return fast_2d(c, src, missing, 0, n, x, err);
     per = n / k;
     for (i = 0; i < k; i++) {

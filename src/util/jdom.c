@@ -1433,18 +1433,14 @@ static enum par_result packed_parallel(struct parser *ps, const unsigned char *p
     const unsigned char *end = ps->end;
     const size_t rest = (size_t)(end - p);
     const unsigned char *s = p;
-    size_t pieces = (size_t)MD_PARALLEL_SPLIT * md_cpus();
+    size_t pieces = md_parallel_parts(rest, PAR_PIECE_BYTES, 0, PAR_MAX_PIECES);
     size_t total = *count;
     size_t closed = SIZE_MAX;
     enum par_result res = PAR_NONE;
     double *grown;
     size_t k;
 
-    if (pieces > PAR_MAX_PIECES)
-        pieces = PAR_MAX_PIECES;
-    if (pieces > rest / PAR_PIECE_BYTES)
-        pieces = rest / PAR_PIECE_BYTES;
-    if (pieces < 2 || md_cpus() < 2)
+    if (pieces < 2)
         return PAR_NONE;
     for (k = 0; k < pieces; k++) {
         const unsigned char *at = p + (k + 1) * (rest / pieces);
@@ -1682,13 +1678,8 @@ int md_jdom_packed_f32(const struct md_jnode *arr, float *out, uint8_t *missing,
     v = arr->values;
     if (arr->n_null == 0)
         missing = NULL;
-    if (md_cpus() >= 2 && arr->n >= F32_PARALLEL) {
-        k = arr->n / F32_PART;
-        if (k > (size_t)MD_PARALLEL_SPLIT * md_cpus())
-            k = (size_t)MD_PARALLEL_SPLIT * md_cpus();
-        if (k > MD_ARRAY_LEN(parts))
-            k = MD_ARRAY_LEN(parts);
-    }
+    if (arr->n >= F32_PARALLEL)
+        k = md_parallel_parts(arr->n, F32_PART, 0, MD_ARRAY_LEN(parts));
     if (k >= 2) {
         size_t per = arr->n / k;
 

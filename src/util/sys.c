@@ -28,6 +28,19 @@ unsigned md_cpus(void)
     return n;
 }
 
+size_t md_parallel_parts(size_t n, size_t min, unsigned threads, size_t max)
+{
+    size_t k = min > 0 ? n / min : n;
+
+    if (threads == 0)
+        threads = md_cpus();
+    if (threads < 2)
+        return 0;
+    if (k > (size_t)MD_PARALLEL_SPLIT * threads)
+        k = (size_t)MD_PARALLEL_SPLIT * threads;
+    return k < max ? k : max;
+}
+
 /* One md_run_parallel call: the items, and the next one not yet taken. */
 struct run {
     char *base;

@@ -26,6 +26,14 @@ unsigned md_cpus(void);
 #define MD_PARALLEL_SPLIT 8
 
 /*
+ * How many items to cut work of n units into for md_run_parallel on threads
+ * threads (0: md_cpus()): items of at least min units, MD_PARALLEL_SPLIT
+ * per thread and max in all at most. Below 2 (one thread, or too little
+ * work), the caller had better do the work itself.
+ */
+size_t md_parallel_parts(size_t n, size_t min, unsigned threads, size_t max);
+
+/*
  * Runs fn on each of the n items of size bytes at items, and returns when
  * every item is done. Up to threads threads work on them (0: md_cpus(); at
  * most MD_PARALLEL_MAX and n), the calling thread one of them; each takes the

@@ -399,6 +399,18 @@ static void test_mem(void **state)
     assert_int_equal(out, 1000000);
 }
 
+static void test_parallel_parts(void **state)
+{
+    (void)state;
+    assert_int_equal(md_parallel_parts(1000000, 10, 1, 64), 0); /* one thread */
+    assert_int_equal(md_parallel_parts(15, 10, 4, 64), 1);      /* too little work */
+    assert_int_equal(md_parallel_parts(35, 10, 4, 64), 3);      /* each part at least min */
+    assert_int_equal(md_parallel_parts(1000000, 10, 2, 64), 2 * MD_PARALLEL_SPLIT);
+    assert_int_equal(md_parallel_parts(1000000, 10, 100, 64), 64); /* at most max */
+    assert_int_equal(md_parallel_parts(1000000, 10, 0, SIZE_MAX),
+                     md_cpus() < 2 ? 0 : (size_t)MD_PARALLEL_SPLIT * md_cpus());
+}
+
 /* One item of test_run_parallel: the times it ran, and on which thread. */
 struct par_item {
     int runs;
@@ -465,6 +477,7 @@ int main(void)
         cmocka_unit_test(test_buf_tail_commit),
         cmocka_unit_test(test_arena_grow),
         cmocka_unit_test(test_run_parallel),
+        cmocka_unit_test(test_parallel_parts),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -847,7 +847,10 @@ static int lay_out(struct pctx *x)
     c->lo32 = md_arena_calloc(&c->mem, c->n_features, sizeof(*c->lo32));
     c->hi32 = md_arena_calloc(&c->mem, c->n_features, sizeof(*c->hi32));
     c->integral = md_arena_calloc(&c->mem, c->n_features, sizeof(*c->integral));
-    if (c->lo32 == NULL || c->hi32 == NULL || c->integral == NULL)
+    c->fill32 = md_arena_calloc(&c->mem, c->n_features, sizeof(*c->fill32));
+    c->miss_ok = md_arena_calloc(&c->mem, c->n_features, sizeof(*c->miss_ok));
+    if (c->lo32 == NULL || c->hi32 == NULL || c->integral == NULL || c->fill32 == NULL ||
+        c->miss_ok == NULL)
         return oom(x);
     c->plain = true;
     for (j = 0; j < c->n_features; j++) {
@@ -858,6 +861,9 @@ static int lay_out(struct pctx *x)
         c->lo32[j] = float_bound(f->lo, true);
         c->hi32[j] = float_bound(f->hi, false);
         c->integral[j] = f->integral;
+        /* As put_missing() fills a plain (one-column) feature. */
+        c->fill32[j] = f->missing == MD_MISSING_DEFAULT ? (float)f->default_number : NAN;
+        c->miss_ok[j] = f->missing != MD_MISSING_REJECT && f->categories == NULL;
         if (f->integral)
             c->any_integral = true;
         if (f->categories != NULL)

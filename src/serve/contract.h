@@ -154,6 +154,8 @@ struct md_contract {
     size_t name_mask;     /* private */
     float *lo32, *hi32;   /* private: n_features bounds as floats (the 2-D fast path) */
     uint8_t *integral;    /* private: n_features flags, f->integral */
+    float *fill32;        /* private: n_features values of a missing entry (NaN or the default) */
+    uint8_t *miss_ok;     /* private: n_features flags, a missing entry takes fill32 */
     bool plain;           /* private: no categorical feature, so width == n_features */
     bool any_integral;    /* private: some feature is INT or BOOL */
     const struct md_feature *bytes_feature; /* private: the first BYTES feature, or NULL */

@@ -402,9 +402,10 @@ static int prepare_columns(const struct md_contract *c, const struct md_tensor *
 
 /*
  * FP32 rows, no categorical feature: the prepared row is the input row.
- * Copies it and tests all of it without branching per value; only a row
- * that fails, or holds a null, goes value by value through put_missing() or
- * odd_value().
+ * Copies it and tests all of it without branching per value, a missing
+ * entry taking its feature's fill (NaN or the default) on the way; only a
+ * row that fails (a value out of range, a missing entry its feature
+ * refuses) goes value by value through put_missing() or odd_value().
  */
 static int fast_2d(const struct md_contract *c, const float *restrict src, const uint8_t *missing,
                    size_t first, size_t n, float *restrict x, struct md_err *err)
@@ -412,6 +413,8 @@ static int fast_2d(const struct md_contract *c, const float *restrict src, const
     const size_t nf = c->n_features;
     const float *restrict lo = c->lo32;
     const float *restrict hi = c->hi32;
+    const float *restrict fill = c->fill32;
+    const uint8_t *restrict ok = c->miss_ok;
     size_t r;
     size_t j;
     int rc;
@@ -423,15 +426,24 @@ static int fast_2d(const struct md_contract *c, const float *restrict src, const
     for (r = first; r < first + n; r++, src += nf, x += nf) {
         int bad = 0;
 
-        for (j = 0; j < nf; j++) {
-            float v = src[j];
+        if (missing == NULL) {
+            for (j = 0; j < nf; j++) {
+                float v = src[j];
 
-            x[j] = v;
-            bad |= !(v >= lo[j]) | !(v <= hi[j]);
-        }
-        if (missing != NULL) {
-            for (j = 0; j < nf; j++)
-                bad |= missing[(r - first) * nf + j];
+                x[j] = v;
+                bad |= !(v >= lo[j]) | !(v <= hi[j]);
+            }
+        } else {
+            /* A missing entry takes its fill when its feature allows one, else fails the row. */
+            const uint8_t *m = missing + (r - first) * nf;
+
+            for (j = 0; j < nf; j++) {
+                float v = src[j];
+                int mj = m[j] != 0;
+
+                x[j] = mj ? fill[j] : v;
+                bad |= ((!(v >= lo[j]) | !(v <= hi[j])) & !mj) | (mj & !ok[j]);
+            }
         }
         if (c->any_integral) {
             for (j = 0; j < nf; j++) {

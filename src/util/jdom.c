@@ -1335,6 +1335,7 @@ struct piece {
     _Atomic size_t *stop_after; /* lowest piece that closed or failed so far */
     size_t k;                   /* this piece's number */
     double *v;
+    double *dst; /* where v goes in the array, once all pieces have run */
     size_t n;
     size_t n_null;
     enum piece_state state;
@@ -1409,6 +1410,14 @@ done:
     pc->n_null = n_null;
 }
 
+/* The second pass: a piece's numbers into their place in the array. */
+static void piece_copy(void *arg)
+{
+    struct piece *pc = arg;
+
+    memcpy(pc->dst, pc->v, pc->n * sizeof(double));
+}
+
 enum par_result { PAR_NONE, PAR_DONE, PAR_NO_MEMORY };
 
 static _Atomic unsigned long parallel_arrays;
@@ -1477,10 +1486,11 @@ static enum par_result packed_parallel(struct parser *ps, const unsigned char *p
         } else {
             *v = grown;
             for (k = 0; k <= closed; k++) {
-                memcpy(grown + *count, pc[k].v, pc[k].n * sizeof(double));
+                pc[k].dst = grown + *count;
                 *count += pc[k].n;
                 *n_null += pc[k].n_null;
             }
+            md_run_parallel(pc, closed + 1, sizeof(pc[0]), 0, piece_copy);
             *cap = total;
             *close = pc[closed].close;
             res = PAR_DONE;
@@ -1619,13 +1629,14 @@ struct f32_part {
     float *out;
     uint8_t *missing;
     size_t n;
-    bool odd; /* a NaN or infinity came out: a null, or a failure to find */
+    bool odd; /* a NaN or infinity that is not a null came out: a failure to find */
 };
 
 /*
  * v[0..n) as floats into out, nulls into missing when not NULL. Branch-free,
- * so that the compiler can vectorise; whether anything odd came out (the
- * rare failure is looked for after).
+ * so that the compiler can vectorise; returns whether a NaN or infinity came
+ * out that is not a null (a number beyond the double or the float range),
+ * which the caller then looks for.
  */
 static bool to_f32(const double *v, float *out, uint8_t *missing, size_t n)
 {
@@ -1636,10 +1647,12 @@ static bool to_f32(const double *v, float *out, uint8_t *missing, size_t n)
         for (i = 0; i < n; i++) {
             float f = (float)v[i];
             uint32_t b;
+            uint64_t d;
 
             memcpy(&b, &f, sizeof(b));
+            memcpy(&d, &v[i], sizeof(d));
             out[i] = f;
-            odd |= (b & 0x7f800000u) == 0x7f800000u;
+            odd |= ((b & 0x7f800000u) == 0x7f800000u) & (d != NULL_NAN_BITS);
         }
         return odd != 0;
     }
@@ -1647,12 +1660,14 @@ static bool to_f32(const double *v, float *out, uint8_t *missing, size_t n)
         float f = (float)v[i];
         uint32_t b;
         uint64_t d;
+        unsigned null;
 
         memcpy(&b, &f, sizeof(b));
         memcpy(&d, &v[i], sizeof(d));
+        null = d == NULL_NAN_BITS;
         out[i] = f;
-        missing[i] |= (uint8_t)(d == NULL_NAN_BITS);
-        odd |= (b & 0x7f800000u) == 0x7f800000u;
+        missing[i] |= (uint8_t)null;
+        odd |= ((b & 0x7f800000u) == 0x7f800000u) & !null;
     }
     return odd != 0;
 }
@@ -1697,11 +1712,9 @@ int md_jdom_packed_f32(const struct md_jnode *arr, float *out, uint8_t *missing,
     }
     if (MD_LIKELY(!odd))
         return MD_OK;
-    /* NaN: beyond the double range, or null; infinite: beyond the float range. */
+    /* NaN: beyond the double range; infinite: beyond the float range. */
     for (i = 0; i < arr->n && (isfinite(out[i]) || is_null_nan(v[i])); i++)
         continue;
-    if (i == arr->n)
-        return MD_OK; /* only nulls */
     *bad = i;
     return MD_EINVAL;
 }

@@ -924,20 +924,37 @@ fast_decimal(const unsigned char *p, const unsigned char *end, struct decimal *d
     int64_t q = 0;
     size_t nd;
     bool dot = false;
+    unsigned c;
 
-    d->neg = p < end && *p == '-';
+    if (MD_UNLIKELY(p >= end))
+        return NULL;
+    d->neg = *p == '-';
     p += d->neg;
     start = p;
-    if (p >= end || !is_digit(*p) || (*p == '0' && end - p > 1 && is_digit(p[1])))
-        return NULL;
-    if (*p == '0') {
-        p++; /* a lone 0: the common "0.xxx" needs no loop */
-    } else {
-        while (p < end && is_digit(*p)) {
-            w = w * 10 + (uint64_t)(*p - '0');
-            p++;
-        }
+    if (MD_LIKELY(end - p >= 2) && is_digit(p[0]) && !is_digit(p[1])) {
+        /*
+         * One digit ("0.xxx", "1.xxx", mostly): no branch on which, as a
+         * test for '0' would be, which random data mispredicts.
+         */
+        w = p[0] - '0';
+        p++;
+        goto int_done;
     }
+    c = p < end ? *p : 0;
+    if (c == '0') {
+        /* "01" is not JSON. */
+        p++;
+        if (p < end && is_digit(*p))
+            return NULL;
+    } else if (is_digit(c)) {
+        do {
+            w = w * 10 + (c - '0');
+            p++;
+        } while (p < end && is_digit(c = *p));
+    } else {
+        return NULL;
+    }
+int_done:
     if (p < end && *p == '.') {
         const unsigned char *frac = ++p;
 
@@ -952,13 +969,15 @@ fast_decimal(const unsigned char *p, const unsigned char *end, struct decimal *d
                 p += 8;
                 continue;
             }
-            /* k < 8 digits, then the end of the number: all of them at once. */
+            /*
+             * k < 8 digits, then the end of the number: all of them at
+             * once, '0'-padded in front, without a branch on k (the shift
+             * in two steps so that k = 0 shifts all of v out).
+             */
             k = __builtin_ctzll(m) >> 3;
-            if (k > 0) {
-                v = (v << (8 * (8 - k))) | (0x3030303030303030ULL >> (8 * k));
-                w = w * pow10_u64[k] + parse8_digits(v);
-                p += k;
-            }
+            v = ((v << (8 * (7 - k))) << 8) | (0x3030303030303030ULL >> (8 * k));
+            w = w * pow10_u64[k] + parse8_digits(v);
+            p += k;
             goto frac_done;
         }
         while (p < end && is_digit(*p)) {
@@ -1170,8 +1189,9 @@ static inline __attribute__((always_inline)) int decimal_to_f64(const struct dec
          * multiplication. Negative exponents go to Eisel-Lemire, which is
          * faster than a division.
          */
-        if (d->w <= (1ULL << 53) && d->q >= 0 && d->q <= 22) {
-            v = (double)d->w * exact_pow10[d->q];
+        /* The exponent first: it is mostly negative, where the mantissa's size varies. */
+        if (d->q >= 0 && d->q <= 22 && d->w <= (1ULL << 53)) {
+            v = d->q >= 0 ? (double)d->w * exact_pow10[d->q] : (double)d->w / exact_pow10[-d->q];
             *out = d->neg ? -v : v;
             return MD_OK;
         }
@@ -1281,11 +1301,12 @@ static inline bool is_null_nan(double d)
 }
 
 /*
- * One element of a packed array at p: a number, or null when allowed. Its
- * value into *x, returns its end, or NULL when it is neither.
+ * One element of a packed array at p: a number, or null when allowed (and
+ * then counted in *n_null). Its value into *x, returns its end, or NULL when
+ * it is neither.
  */
 static inline __attribute__((always_inline)) const unsigned char *
-packed_elem(const unsigned char *p, const unsigned char *end, bool nulls, double *x)
+packed_elem(const unsigned char *p, const unsigned char *end, bool nulls, double *x, size_t *n_null)
 {
     struct decimal d;
     const unsigned char *e = fast_decimal(p, end, &d);
@@ -1293,6 +1314,7 @@ packed_elem(const unsigned char *p, const unsigned char *end, bool nulls, double
     if (MD_UNLIKELY(e == NULL)) {
         if (nulls && has_word(p, end, "null", 4)) {
             *x = null_nan();
+            ++*n_null;
             return p + 4;
         }
         e = number_end(p, end, NULL);
@@ -1371,27 +1393,33 @@ static void piece_run(void *arg)
         const unsigned char *e;
         double x;
 
-        p = skip_ws(p, end);
-        e = packed_elem(p, end, nulls, &x);
+        if (p < end && *p <= ' ') {
+            p += *p == ' '; /* ", " */
+            if (p < end && *p <= ' ')
+                p = skip_ws(p, end);
+        }
+        e = packed_elem(p, end, nulls, &x, &n_null);
         if (e == NULL)
             goto out;
         if (MD_UNLIKELY(n == room))
             goto out; /* cannot happen: a number takes two bytes with its comma */
-        n_null += is_null_nan(x);
         v[n++] = x;
-        p = skip_ws(e, end);
-        if (p == cut) {
+        /* Mostly a comma right after the number; else whitespace first, or the end. */
+        if (MD_UNLIKELY(e >= end || *e != ',')) {
+            e = skip_ws(e, end);
+            if (e < end && *e == ']') {
+                pc->close = e;
+                pc->state = PIECE_CLOSED;
+                goto out;
+            }
+            if (e >= end || *e != ',')
+                goto out;
+        }
+        if (e == cut) {
             pc->state = PIECE_CUT;
             goto done;
         }
-        if (p < end && *p == ']') {
-            pc->close = p;
-            pc->state = PIECE_CLOSED;
-            goto out;
-        }
-        if (p >= end || *p != ',')
-            goto out;
-        p++;
+        p = e + 1;
         if (MD_UNLIKELY(n % PAR_CHECK_EVERY == 0) &&
             atomic_load_explicit(pc->stop_after, memory_order_relaxed) < pc->k) {
             pc->state = PIECE_STOPPED;
@@ -1526,11 +1554,10 @@ static const unsigned char *scan_packed(struct parser *ps, const unsigned char *
     p = skip_ws(p, end);
     for (;;) {
         double x;
-        const unsigned char *e = packed_elem(p, end, nulls, &x);
+        const unsigned char *e = packed_elem(p, end, nulls, &x, &n_null);
 
         if (e == NULL)
             return NULL;
-        n_null += is_null_nan(x);
         if (MD_UNLIKELY(count == cap)) {
             /* A number takes 2 bytes at least, with its separator. */
             size_t want = cap == 0 ? PACKED_MIN : cap * 2;

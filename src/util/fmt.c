@@ -15,6 +15,7 @@
  * round trip and a shortness check on millions.
  */
 #include "util/fmt.h"
+#include "util/sys.h"
 
 #include <assert.h>
 #include <math.h>
@@ -351,6 +352,106 @@ int md_buf_i64(struct md_buf *b, int64_t v)
 #define PER_NUMBER (MD_FMT_F32_MAX + 1)
 /* Bytes reserved at once. */
 #define CHUNK 65536
+/*
+ * From FLOATS_PARALLEL to FLOATS_PARALLEL_MAX numbers are formatted on
+ * several threads, in parts of at least FLOATS_PART numbers (about 60 µs
+ * each). Above the maximum, the room for the worst case would be too much.
+ */
+#define FLOATS_PARALLEL     8192
+#define FLOATS_PARALLEL_MAX ((size_t)1 << 22)
+#define FLOATS_PART         2048
+
+/*
+ * Rows [r, end) of v, each number after a comma but the very first one, at
+ * o (room for PER_NUMBER bytes a number); returns the end of the text.
+ */
+static char *format_rows(char *o, const float *v, size_t r, size_t end, size_t width, size_t stride,
+                         const char *nan_text, size_t nan_len)
+{
+    size_t j;
+
+    for (; r < end; r++) {
+        const float *row = v + r * stride;
+
+        for (j = 0; j < width; j++) {
+            if (r + j > 0)
+                *o++ = ',';
+            if (MD_LIKELY(isfinite(row[j]))) {
+                o += md_fmt_f32(o, row[j]);
+            } else {
+                /* At most PER_NUMBER bytes: nan_text was checked, "-Infinity" is 9. */
+                const char *t = nonfinite_text(row[j], nan_text);
+                size_t k = t == nan_text ? nan_len : strlen(t);
+
+                /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): JSON text, no NUL */
+                memcpy(o, t, k);
+                o += k;
+            }
+        }
+    }
+    return o;
+}
+
+/* One thread's rows of md_buf_floats, written at out, their worst-case place. */
+struct floats_part {
+    const float *v;
+    size_t first;
+    size_t end;
+    size_t width;
+    size_t stride;
+    const char *nan_text;
+    size_t nan_len;
+    char *out;
+    size_t len; /* bytes written */
+};
+
+static void floats_part_run(void *arg)
+{
+    struct floats_part *p = arg;
+
+    p->len = (size_t)(format_rows(p->out, p->v, p->first, p->end, p->width, p->stride, p->nan_text,
+                                  p->nan_len) -
+                      p->out);
+}
+
+/*
+ * Many rows: each part formats into the room the worst case gives its rows,
+ * then the parts slide down, in order, to follow one another. False when
+ * the room cannot be had (the caller goes on chunk by chunk).
+ */
+static bool floats_parallel(struct md_buf *b, const float *v, size_t rows, size_t width,
+                            size_t stride, const char *nan_text, size_t nan_len)
+{
+    struct floats_part parts[32];
+    size_t k = md_parallel_parts(rows * width, FLOATS_PART, 0, MD_ARRAY_LEN(parts));
+    size_t per;
+    size_t i;
+    size_t len = 0;
+    char *o;
+
+    if (k < 2 || md_buf_grow(b, rows * width * PER_NUMBER) != MD_OK)
+        return false;
+    o = md_buf_tail(b);
+    per = rows / k;
+    for (i = 0; i < k; i++) {
+        parts[i].v = v;
+        parts[i].first = i * per;
+        parts[i].end = i + 1 == k ? rows : (i + 1) * per;
+        parts[i].width = width;
+        parts[i].stride = stride;
+        parts[i].nan_text = nan_text;
+        parts[i].nan_len = nan_len;
+        parts[i].out = o + parts[i].first * width * PER_NUMBER;
+        parts[i].len = 0;
+    }
+    md_run_parallel(parts, k, sizeof(parts[0]), 0, floats_part_run);
+    for (i = 0; i < k; i++) {
+        memmove(o + len, parts[i].out, parts[i].len);
+        len += parts[i].len;
+    }
+    md_buf_commit(b, len);
+    return true;
+}
 
 int md_buf_floats(struct md_buf *b, const float *v, size_t rows, size_t width, size_t stride,
                   bool wide, const char *nan_text)
@@ -375,35 +476,20 @@ int md_buf_floats(struct md_buf *b, const float *v, size_t rows, size_t width, s
             }
         return MD_OK;
     }
+    if (rows * width >= FLOATS_PARALLEL && rows * width <= FLOATS_PARALLEL_MAX &&
+        floats_parallel(b, v, rows, width, stride, nan_text, nan_len))
+        return MD_OK;
     batch = CHUNK / (PER_NUMBER * width);
     while (r < rows) {
         size_t end = rows - r < batch ? rows : r + batch;
-        char *o;
 
         rc = md_buf_grow(b, (end - r) * width * PER_NUMBER);
         if (rc != MD_OK)
             return rc;
-        o = md_buf_tail(b);
-        for (; r < end; r++) {
-            const float *row = v + r * stride;
-
-            for (j = 0; j < width; j++) {
-                if (r + j > 0)
-                    *o++ = ',';
-                if (MD_LIKELY(isfinite(row[j]))) {
-                    o += md_fmt_f32(o, row[j]);
-                } else {
-                    /* At most PER_NUMBER bytes: nan_text was checked, "-Infinity" is 9. */
-                    const char *t = nonfinite_text(row[j], nan_text);
-                    size_t k = t == nan_text ? nan_len : strlen(t);
-
-                    /* NOLINTNEXTLINE(bugprone-not-null-terminated-result): JSON text, no NUL */
-                    memcpy(o, t, k);
-                    o += k;
-                }
-            }
-        }
-        md_buf_commit(b, (size_t)(o - md_buf_tail(b)));
+        md_buf_commit(
+            b, (size_t)(format_rows(md_buf_tail(b), v, r, end, width, stride, nan_text, nan_len) -
+                        md_buf_tail(b)));
+        r = end;
     }
     return MD_OK;
 }

@@ -304,6 +304,24 @@ static void test_buf_floats(void **state)
         p = end + 1;
     }
     assert_int_equal(strlen(b.data), b.len);
+    /*
+     * Rows of width 3 out of stride 4, with NaN and infinities, many enough
+     * to be formatted on several threads: the text is the one number by
+     * number gives.
+     */
+    md_buf_reset(&b);
+    md_buf_init(&small, (size_t)1 << 30);
+    for (i = 0; i < 100000; i++)
+        many[i] = i % 97 == 5 ? NAN : i % 89 == 3 ? -INFINITY : (float)i * 0.37f - 99.0f;
+    assert_int_equal(md_buf_floats(&b, many, 25000, 3, 4, false, "NaN"), MD_OK);
+    for (i = 0; i < 25000 * 3; i++) {
+        if (i > 0)
+            assert_int_equal(md_buf_putc(&small, ','), MD_OK);
+        assert_int_equal(md_buf_f32(&small, many[i / 3 * 4 + i % 3], "NaN"), MD_OK);
+    }
+    assert_int_equal(b.len, small.len);
+    assert_memory_equal(b.data, small.data, b.len);
+    md_buf_release(&small);
     /* Past the buffer's maximum: MD_ETOOBIG, contents as they were up to the last batch. */
     md_buf_init(&small, 1000);
     assert_int_equal(md_buf_floats(&small, many, 100000, 1, 1, false, "null"), MD_ETOOBIG);

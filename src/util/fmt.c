@@ -429,6 +429,8 @@ static bool floats_parallel(struct md_buf *b, const float *v, size_t rows, size_
     size_t len = 0;
     char *o;
 
+    if (k > rows)
+        k = rows; /* a few wide rows: a part holds whole rows */
     if (k < 2 || md_buf_grow(b, rows * width * PER_NUMBER) != MD_OK)
         return false;
     o = md_buf_tail(b);
@@ -482,13 +484,13 @@ int md_buf_floats(struct md_buf *b, const float *v, size_t rows, size_t width, s
     batch = CHUNK / (PER_NUMBER * width);
     while (r < rows) {
         size_t end = rows - r < batch ? rows : r + batch;
+        char *o;
 
         rc = md_buf_grow(b, (end - r) * width * PER_NUMBER);
         if (rc != MD_OK)
             return rc;
-        md_buf_commit(
-            b, (size_t)(format_rows(md_buf_tail(b), v, r, end, width, stride, nan_text, nan_len) -
-                        md_buf_tail(b)));
+        o = md_buf_tail(b);
+        md_buf_commit(b, (size_t)(format_rows(o, v, r, end, width, stride, nan_text, nan_len) - o));
         r = end;
     }
     return MD_OK;

@@ -435,8 +435,10 @@ static const unsigned char *number_end(const unsigned char *p, const unsigned ch
     return p;
 }
 
-/* Checks the number grammar of RFC 8259 from p (or -Infinity with MD_JDOM_NANINF); its end into
- * *next. */
+/*
+ * Checks the number grammar of RFC 8259 from p (or -Infinity with
+ * MD_JDOM_NANINF); its end into *next.
+ */
 static int scan_number(struct parser *ps, const unsigned char *p, const unsigned char **next)
 {
     struct num_fault f;
@@ -1187,11 +1189,11 @@ static inline __attribute__((always_inline)) int decimal_to_f64(const struct dec
         /*
          * Clinger: both operands exact doubles, one correctly rounded
          * multiplication. Negative exponents go to Eisel-Lemire, which is
-         * faster than a division.
+         * faster than a division. The exponent is tested first: it is mostly
+         * negative, where the mantissa's size varies at random.
          */
-        /* The exponent first: it is mostly negative, where the mantissa's size varies. */
         if (d->q >= 0 && d->q <= 22 && d->w <= (1ULL << 53)) {
-            v = d->q >= 0 ? (double)d->w * exact_pow10[d->q] : (double)d->w / exact_pow10[-d->q];
+            v = (double)d->w * exact_pow10[d->q];
             *out = d->neg ? -v : v;
             return MD_OK;
         }
@@ -1660,29 +1662,16 @@ struct f32_part {
 };
 
 /*
- * v[0..n) as floats into out, nulls into missing when not NULL. Branch-free,
- * so that the compiler can vectorise; returns whether a NaN or infinity came
- * out that is not a null (a number beyond the double or the float range),
- * which the caller then looks for.
+ * v[0..n) as floats into out, nulls into missing when not NULL, without a
+ * branch on the data; returns whether a NaN or infinity came out that is not
+ * a null (a number beyond the double or the float range), which the caller
+ * then looks for.
  */
 static bool to_f32(const double *v, float *out, uint8_t *missing, size_t n)
 {
     unsigned odd = 0;
     size_t i;
 
-    if (missing == NULL) {
-        for (i = 0; i < n; i++) {
-            float f = (float)v[i];
-            uint32_t b;
-            uint64_t d;
-
-            memcpy(&b, &f, sizeof(b));
-            memcpy(&d, &v[i], sizeof(d));
-            out[i] = f;
-            odd |= ((b & 0x7f800000u) == 0x7f800000u) & (d != NULL_NAN_BITS);
-        }
-        return odd != 0;
-    }
     for (i = 0; i < n; i++) {
         float f = (float)v[i];
         uint32_t b;
@@ -1693,7 +1682,8 @@ static bool to_f32(const double *v, float *out, uint8_t *missing, size_t n)
         memcpy(&d, &v[i], sizeof(d));
         null = d == NULL_NAN_BITS;
         out[i] = f;
-        missing[i] |= (uint8_t)null;
+        if (missing != NULL)
+            missing[i] |= (uint8_t)null;
         odd |= ((b & 0x7f800000u) == 0x7f800000u) & !null;
     }
     return odd != 0;

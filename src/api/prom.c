@@ -132,7 +132,8 @@ static void version_family(void *vctx, const struct md_repo_row *row)
         PUT("modeld_last_inference_timestamp_seconds");
         put_labels(ctx, row);
         ctx->rc |=
-            md_buf_printf(ctx->b, "} %.3f\n", (double)atomic_load(&s->last_inference_ms) / 1000.0);
+            md_buf_printf(ctx->b, "} %.3f\n",
+                          (double)md_mono_to_wall_ms(atomic_load(&s->last_inference)) / 1000.0);
         break;
     case 7:
         PUT("modeld_model_version_ready");

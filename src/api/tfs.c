@@ -698,7 +698,7 @@ void md_tfs_predict(struct md_api *api, const struct md_route *rt, struct md_api
         st = md_infer_run_until(v, ts, n_ts, md_infer_deadline(v, req->start_ns, 0), req->arena,
                                 &pred, &err);
     if (st != MD_OK) {
-        md_infer_account(v, &pred, st, md_now_ns() - req->start_ns);
+        md_infer_account(v, &pred, st, req->start_ns);
         md_version_unref(v);
         md_api_error(resp, &err);
         return;
@@ -750,7 +750,7 @@ void md_tfs_predict(struct md_api *api, const struct md_route *rt, struct md_api
     PUT(",\"request_id\":");
     PUTSTR(req->request_id);
     PUT("}");
-    md_infer_account(v, &pred, r == 0 ? MD_OK : MD_EINTERNAL, md_now_ns() - req->start_ns);
+    md_infer_account(v, &pred, r == 0 ? MD_OK : MD_EINTERNAL, req->start_ns);
     md_version_unref(v);
     if (r != 0)
         md_api_error_status(resp, 500, "response too large");

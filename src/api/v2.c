@@ -380,7 +380,7 @@ static void stats_row(void *vctx, const struct md_repo_row *row)
     PUT(",\"version\":");
     PUTSTR(row->live->version_str);
     PUT(",\"last_inference\":");
-    PUTI(atomic_load_explicit(&s->last_inference_ms, memory_order_relaxed));
+    PUTI(md_mono_to_wall_ms(atomic_load_explicit(&s->last_inference, memory_order_relaxed)));
     PUT(",\"inference_count\":");
     PUTI((int64_t)atomic_load_explicit(&s->inference_count, memory_order_relaxed));
     PUT(",\"execution_count\":");
@@ -698,7 +698,7 @@ static void drop_parked(void *state)
     struct md_err err;
     int st = md_infer_finish(pk->call, &pred, &err);
 
-    md_infer_account(pk->v, &pred, st, 0);
+    md_infer_account(pk->v, &pred, st, md_now_ns());
     md_version_unref(pk->v);
 }
 
@@ -769,7 +769,7 @@ void md_v2_infer(struct md_api *api, const struct md_route *rt, struct md_api_re
     if (v == NULL)
         return; /* answered by md_api_acquire() */
     if (st != MD_OK) {
-        md_infer_account(v, &pred, st, md_now_ns() - req->start_ns);
+        md_infer_account(v, &pred, st, req->start_ns);
         md_version_unref(v);
         md_api_error(resp, &err);
         return;
@@ -810,7 +810,7 @@ void md_v2_infer(struct md_api *api, const struct md_route *rt, struct md_api_re
         PUTN(bin.data, bin.len);
     }
     md_buf_release(&bin);
-    md_infer_account(v, &pred, r == 0 ? MD_OK : MD_EINTERNAL, md_now_ns() - req->start_ns);
+    md_infer_account(v, &pred, r == 0 ? MD_OK : MD_EINTERNAL, req->start_ns);
     md_version_unref(v);
     finish(resp, r);
 }

@@ -22,6 +22,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdatomic.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -43,10 +44,11 @@ struct conn {
     struct md_arena arena;
     struct md_buf body;
     struct md_buf reply;
-    bool in_request;     /* a request has started on this connection */
-    bool too_big;        /* the body passed the limit: answer 413 at the end */
-    bool over;           /* opened past --max-connections: every request is refused, then closed */
-    char id[ID_MAX + 1]; /* the request's id: the client's, or 32 hex digits */
+    bool in_request;      /* a request has started on this connection */
+    bool too_big;         /* the body passed the limit: answer 413 at the end */
+    bool over;            /* opened past --max-connections: every request is refused, then closed */
+    char id[ID_MAX + 1];  /* the request's id: the client's, or 32 hex digits */
+    const char *json_len; /* the request's Inference-Header-Content-Length, or NULL */
     uint64_t start_ns;
     struct MHD_Connection *mc; /* the request's connection, for the wake */
     void *resume;              /* handler state of a parked request, else NULL */
@@ -126,19 +128,55 @@ static bool usable_id(const char *s)
     return true;
 }
 
-static enum MHD_Result add_header_len(void *cls, enum MHD_ValueKind kind, const char *key,
-                                      const char *value)
+/* What one pass over a request's headers collects. */
+struct head {
+    size_t bytes;           /* the headers' size, as sent */
+    const char *request_id; /* X-Request-Id */
+    const char *length;     /* Content-Length */
+    const char *json_len;   /* Inference-Header-Content-Length */
+};
+
+/* The first value of a header, as MHD_lookup_connection_value gives it. */
+static void keep_first(const char **slot, const char *key, const char *name, const char *value)
 {
-    size_t *total = cls;
+    if (*slot == NULL && strcasecmp(key, name) == 0)
+        *slot = value;
+}
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   size_t key_size, const char *value, size_t value_size)
+{
+    struct head *hd = cls;
 
     MD_UNUSED(kind);
-    *total += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF */
+    hd->bytes += key_size + value_size + 4; /* ": " and CRLF */
+    if (value == NULL)
+        return MHD_YES;
+    switch (key_size) {
+    case sizeof("X-Request-Id") - 1:
+        keep_first(&hd->request_id, key, "X-Request-Id", value);
+        break;
+    case sizeof("Content-Length") - 1:
+        keep_first(&hd->length, key, MHD_HTTP_HEADER_CONTENT_LENGTH, value);
+        break;
+    case sizeof("Inference-Header-Content-Length") - 1:
+        keep_first(&hd->json_len, key, "Inference-Header-Content-Length", value);
+        break;
+    default:
+        break;
+    }
     return MHD_YES;
 }
 
+/* req->header: conn is the struct conn; the header the handlers ask for on every
+ * request was read in the first pass, others are looked up. */
 static const char *lookup_header(void *conn, const char *name)
 {
-    return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
+    const struct conn *cs = conn;
+
+    if (strcasecmp(name, "Inference-Header-Content-Length") == 0)
+        return cs->json_len;
+    return MHD_lookup_connection_value(cs->mc, MHD_HEADER_KIND, name);
 }
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
@@ -282,8 +320,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (cs == NULL) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-        const char *cl;
-        const char *rid;
+        struct head hd = {strlen(url) + strlen(method) + 12, NULL, NULL, NULL};
+        unsigned long long cl = 0;
 
         if (ci == NULL || ci->socket_context == NULL)
             return MHD_NO;
@@ -294,9 +332,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         cs->start_ns = md_now_ns();
         md_buf_reset(&cs->body);
         atomic_fetch_add(&h->active, 1);
-        rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
-        if (usable_id(rid))
-            (void)snprintf(cs->id, sizeof(cs->id), "%s", rid); /* fits: usable_id */
+        MHD_get_connection_values_n(c, MHD_HEADER_KIND, scan_header, &hd);
+        cs->json_len = hd.json_len;
+        if (usable_id(hd.request_id))
+            (void)snprintf(cs->id, sizeof(cs->id), "%s", hd.request_id); /* fits: usable_id */
         else
             make_id(cs->id);
         if (cs->over) {
@@ -310,23 +349,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             (void)snprintf(resp.retry_after, sizeof(resp.retry_after), "1");
             return send_reply(h, c, cs, &resp);
         }
-        {
-            size_t hlen = strlen(url) + strlen(method) + 12;
+        if (hd.bytes > h->max_header) {
+            char msg[128];
 
-            MHD_get_connection_values(c, MHD_HEADER_KIND, add_header_len, &hlen);
-            if (hlen > h->max_header) {
-                char msg[128];
-
-                init_resp(&resp, cs);
-                (void)snprintf(msg, sizeof(msg),
-                               "request line and headers larger than the limit of %zu bytes",
-                               h->max_header);
-                md_api_error_status(&resp, 431, msg);
-                return send_reply(h, c, cs, &resp);
-            }
+            init_resp(&resp, cs);
+            (void)snprintf(msg, sizeof(msg),
+                           "request line and headers larger than the limit of %zu bytes",
+                           h->max_header);
+            md_api_error_status(&resp, 431, msg);
+            return send_reply(h, c, cs, &resp);
         }
-        cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl != NULL && strtoull(cl, NULL, 10) > h->max_body) {
+        if (hd.length != NULL)
+            cl = strtoull(hd.length, NULL, 10);
+        if (cl > h->max_body) {
             /* Refuse before reading a byte of the body; MHD closes the
              * connection after this answer. */
             char msg[128];
@@ -339,7 +374,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         /* The body's size is known: room for all of it at once, not by doublings
          * (a size this process cannot allocate is answered as too large). */
-        if (cl != NULL && md_buf_grow(&cs->body, (size_t)strtoull(cl, NULL, 10)) != MD_OK)
+        if (cl > 0 && md_buf_grow(&cs->body, (size_t)cl) != MD_OK)
             cs->too_big = true;
         return MHD_YES;
     }
@@ -366,7 +401,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     req.request_id = cs->id;
     req.start_ns = cs->start_ns;
     req.header = lookup_header;
-    req.conn = c;
+    req.conn = cs;
     /* With a single connection nothing can join a batch: the request had
      * better block and run its rows itself than park and hand them over.
      * Once stopping, nothing parks: MHD must not stop with a suspended

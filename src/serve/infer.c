@@ -148,16 +148,18 @@ uint64_t md_infer_deadline(const struct md_version *v, uint64_t start_ns, int64_
 }
 
 void md_infer_account(struct md_version *v, const struct md_prediction *p, int rc,
-                      uint64_t request_ns)
+                      uint64_t start_ns)
 {
     struct md_version_stats *s = &v->stats;
+    uint64_t now = md_now_ns();
+    uint64_t request_ns = now > start_ns ? now - start_ns : 0;
     _Atomic uint64_t *fail;
 
     if (rc == MD_OK) {
         atomic_fetch_add_explicit(&s->success, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&s->inference_count, p->rows, memory_order_relaxed);
         atomic_fetch_add_explicit(&s->request_ns, request_ns, memory_order_relaxed);
-        atomic_store_explicit(&s->last_inference_ms, md_wall_ms(), memory_order_relaxed);
+        atomic_store_explicit(&s->last_inference, now, memory_order_relaxed);
         md_histogram_observe(&s->request, request_ns);
         if (p->batched) {
             atomic_fetch_add_explicit(&s->queue_ns, p->queue_ns, memory_order_relaxed);

@@ -69,11 +69,12 @@ int md_infer_run(struct md_version *v, const struct md_tensor *inputs, size_t n_
  */
 uint64_t md_infer_deadline(const struct md_version *v, uint64_t start_ns, int64_t timeout_us);
 
-/* Records a finished request in v's statistics: rc MD_OK is a success,
- * MD_EINTERNAL a backend failure, MD_EUNAVAIL a refusal for overload,
- * MD_ETIMEDOUT a timeout, anything else a rejected request. */
+/* Records a request that began at start_ns (md_now_ns) and has just
+ * finished in v's statistics: rc MD_OK is a success, MD_EINTERNAL a backend
+ * failure, MD_EUNAVAIL a refusal for overload, MD_ETIMEDOUT a timeout,
+ * anything else a rejected request. */
 void md_infer_account(struct md_version *v, const struct md_prediction *p, int rc,
-                      uint64_t request_ns);
+                      uint64_t start_ns);
 
 /* The predicted class index of a row (classification). */
 size_t md_infer_label(const struct md_version *v, const struct md_prediction *p, size_t row);

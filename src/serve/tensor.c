@@ -22,6 +22,8 @@ enum md_dtype md_dtype_parse(const char *s, size_t len)
 {
     int i;
 
+    if (len == 4 && memcmp(s, "FP32", 4) == 0)
+        return MD_DT_FP32; /* the common one, without a walk through the table */
     for (i = 1; i < MD_DT_COUNT; i++)
         if (strlen(dtypes[i].name) == len && memcmp(dtypes[i].name, s, len) == 0)
             return (enum md_dtype)i;

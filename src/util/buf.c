@@ -53,7 +53,7 @@ int md_buf_grow(struct md_buf *b, size_t n)
     return MD_OK;
 }
 
-int md_buf_append(struct md_buf *b, const void *p, size_t n)
+int md_buf_append_slow(struct md_buf *b, const void *p, size_t n)
 {
     int rc = md_buf_grow(b, n);
 
@@ -76,16 +76,6 @@ void md_buf_commit(struct md_buf *b, size_t k)
     assert(b->data != NULL && b->len + k < b->cap);
     b->len += k;
     b->data[b->len] = '\0';
-}
-
-int md_buf_puts(struct md_buf *b, const char *s)
-{
-    return md_buf_append(b, s, strlen(s));
-}
-
-int md_buf_putc(struct md_buf *b, char c)
-{
-    return md_buf_append(b, &c, 1);
 }
 
 int md_buf_printf(struct md_buf *b, const char *fmt, ...)
@@ -115,6 +105,39 @@ int md_buf_printf(struct md_buf *b, const char *fmt, ...)
     return MD_OK;
 }
 
+/* Bit 7 set in each byte of v that a JSON string must escape: below 0x20, '"' or '\\'. */
+static inline uint64_t escape_mask(uint64_t v)
+{
+    const uint64_t ones = 0x0101010101010101ULL;
+    const uint64_t high = 0x8080808080808080ULL;
+    uint64_t q = v ^ (ones * '"');
+    uint64_t bs = v ^ (ones * '\\');
+
+    /* The usual "has a byte below k" tests, exact for bytes below 0x80. */
+    return ((v - ones * 0x20) | (q - ones) | (bs - ones)) & ~v & high;
+}
+
+/* Whether s[0..n) needs no escape: the common case, names and ids. */
+static bool plain_json(const char *s, size_t n)
+{
+    size_t i = 0;
+
+    for (; n - i >= 8; i += 8) {
+        uint64_t v;
+
+        memcpy(&v, s + i, sizeof(v));
+        if (escape_mask(v) != 0)
+            return false;
+    }
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c < 0x20 || c == '"' || c == '\\')
+            return false;
+    }
+    return true;
+}
+
 int md_buf_json_str(struct md_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -122,6 +145,20 @@ int md_buf_json_str(struct md_buf *b, const char *s, size_t n)
     size_t start;
     int rc;
 
+    if (n < SIZE_MAX / 2 && plain_json(s, n)) {
+        char *d;
+
+        rc = md_buf_grow(b, n + 2);
+        if (rc != MD_OK)
+            return rc;
+        d = b->data + b->len;
+        d[0] = '"';
+        memcpy(d + 1, s, n);
+        d[n + 1] = '"';
+        b->len += n + 2;
+        b->data[b->len] = '\0';
+        return MD_OK;
+    }
     rc = md_buf_putc(b, '"');
     start = 0;
     for (i = 0; i < n && rc == MD_OK; i++) {

@@ -28,9 +28,35 @@ void md_buf_reset(struct md_buf *b);
 
 /* Makes room for n more bytes; MD_ETOOBIG past max, MD_ENOMEM. */
 int md_buf_grow(struct md_buf *b, size_t n) MD_MUST_CHECK;
-int md_buf_append(struct md_buf *b, const void *p, size_t n) MD_MUST_CHECK;
-int md_buf_puts(struct md_buf *b, const char *s) MD_MUST_CHECK;
-int md_buf_putc(struct md_buf *b, char c) MD_MUST_CHECK;
+int md_buf_append_slow(struct md_buf *b, const void *p, size_t n) MD_MUST_CHECK;
+
+/*
+ * Appends n bytes. Inline for the common case, an append that fits the
+ * memory already there (the answers of the hot path, in a reply buffer
+ * reused across requests); md_buf_append_slow grows the buffer.
+ */
+static inline MD_MUST_CHECK int md_buf_append(struct md_buf *b, const void *p, size_t n)
+{
+    if (MD_LIKELY(b->data != NULL && n < b->cap - b->len && b->len + n <= b->max)) {
+        if (n > 0)
+            memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return MD_OK;
+    }
+    return md_buf_append_slow(b, p, n);
+}
+
+/* Appends the NUL-terminated s; inline, so a literal's length is a constant. */
+static inline MD_MUST_CHECK int md_buf_puts(struct md_buf *b, const char *s)
+{
+    return md_buf_append(b, s, strlen(s));
+}
+
+static inline MD_MUST_CHECK int md_buf_putc(struct md_buf *b, char c)
+{
+    return md_buf_append(b, &c, 1);
+}
 int md_buf_printf(struct md_buf *b, const char *fmt, ...) MD_PRINTF(2, 3) MD_MUST_CHECK;
 
 /*

@@ -48,6 +48,18 @@ uint64_t md_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+int64_t md_mono_to_wall_ms(uint64_t mono_ns)
+{
+    uint64_t now;
+    int64_t wall;
+
+    if (mono_ns == 0)
+        return 0;
+    wall = md_wall_ms();
+    now = md_now_ns();
+    return mono_ns >= now ? wall : wall - (int64_t)((now - mono_ns) / 1000000u);
+}
+
 int64_t md_wall_ms(void)
 {
     struct timespec ts;

@@ -914,6 +914,9 @@ static void test_infer_deadline_and_account(void **state)
 {
     struct fixture fx;
     struct md_prediction p;
+    uint64_t t0;
+    uint64_t t1;
+    int64_t wall;
 
     (void)state;
     memset(&fx, 0, sizeof(fx));
@@ -929,12 +932,27 @@ static void test_infer_deadline_and_account(void **state)
     p.rows = 3;
     p.batched = true;
     p.queue_ns = 500;
-    md_infer_account(&fx.v, &p, MD_OK, 2000);
-    md_infer_account(&fx.v, &p, MD_EUNAVAIL, 10);
-    md_infer_account(&fx.v, &p, MD_ETIMEDOUT, 10);
-    md_infer_account(&fx.v, &p, MD_ETIMEDOUT, 10);
-    md_infer_account(&fx.v, &p, MD_EINTERNAL, 10);
-    md_infer_account(&fx.v, &p, MD_EINVAL, 10);
+    assert_int_equal(md_mono_to_wall_ms(atomic_load(&fx.v.stats.last_inference)), 0);
+    t0 = md_now_ns();
+    md_infer_account(&fx.v, &p, MD_OK, t0 - 2000);
+    md_infer_account(&fx.v, &p, MD_EUNAVAIL, t0 - 10);
+    md_infer_account(&fx.v, &p, MD_ETIMEDOUT, t0 - 10);
+    md_infer_account(&fx.v, &p, MD_ETIMEDOUT, t0 - 10);
+    md_infer_account(&fx.v, &p, MD_EINTERNAL, t0 - 10);
+    md_infer_account(&fx.v, &p, MD_EINVAL, t0 - 10);
+    t1 = md_now_ns();
+    /* Durations run from the start given to the moment of the call. */
+    assert_true(atomic_load(&fx.v.stats.request_ns) >= 2000);
+    assert_true(atomic_load(&fx.v.stats.request_ns) <= 2000 + (t1 - t0));
+    assert_true(atomic_load(&fx.v.stats.fail_ns) >= 50);
+    assert_true(atomic_load(&fx.v.stats.fail_ns) <= 50 + 5 * (t1 - t0));
+    /* The last success, on the monotonic clock, reads as wall-clock milliseconds. */
+    assert_true(atomic_load(&fx.v.stats.last_inference) >= t0);
+    assert_true(atomic_load(&fx.v.stats.last_inference) <= t1);
+    wall = md_mono_to_wall_ms(atomic_load(&fx.v.stats.last_inference));
+    assert_true(wall <= md_wall_ms() && wall >= md_wall_ms() - 1000);
+    if (t0 > 60000000000ULL)
+        assert_true(md_mono_to_wall_ms(t0 - 60000000000ULL) <= md_wall_ms() - 59000);
     assert_int_equal(atomic_load(&fx.v.stats.success), 1);
     assert_int_equal(atomic_load(&fx.v.stats.inference_count), 3);
     assert_int_equal(atomic_load(&fx.v.stats.queue_ns), 500);
@@ -943,7 +961,6 @@ static void test_infer_deadline_and_account(void **state)
     assert_int_equal(atomic_load(&fx.v.stats.fail_timeout), 2);
     assert_int_equal(atomic_load(&fx.v.stats.fail_backend), 1);
     assert_int_equal(atomic_load(&fx.v.stats.fail_rejected), 1);
-    assert_int_equal(atomic_load(&fx.v.stats.fail_ns), 50);
 }
 
 static void test_rows_histogram(void **state)

@@ -94,6 +94,75 @@ static void test_buf_json_str(void **state)
     md_buf_release(&b);
 }
 
+/* JSON string escaping one character at a time: what md_buf_json_str must write. */
+static size_t ref_json_str(char *out, const unsigned char *s, size_t n)
+{
+    size_t o = 0;
+    size_t i;
+
+    out[o++] = '"';
+    for (i = 0; i < n; i++) {
+        unsigned char c = s[i];
+
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+        } else if (c == '\n' || c == '\r' || c == '\t') {
+            out[o++] = '\\';
+            out[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+        } else if (c < 0x20) {
+            o += (size_t)snprintf(out + o, 7, "\\u%04x", c);
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o++] = '"';
+    out[o] = '\0';
+    return o;
+}
+
+/*
+ * Every byte value at every place of strings of 1 to 24 bytes (the plain
+ * path reads eight at a time), against the reference; and a plain string
+ * that passes the limit fails without a change.
+ */
+static void test_buf_json_str_bytes(void **state)
+{
+    unsigned char s[24];
+    char want[24 * 6 + 3];
+    struct md_buf b;
+    size_t n;
+    size_t at;
+    unsigned c;
+
+    (void)state;
+    md_buf_init(&b, 1000);
+    for (n = 1; n <= sizeof(s); n++) {
+        for (at = 0; at < n; at++) {
+            for (c = 0; c < 256; c++) {
+                size_t wl;
+
+                memset(s, 'a' + (int)(n % 26), n);
+                s[at] = (unsigned char)c;
+                wl = ref_json_str(want, s, n);
+                md_buf_reset(&b);
+                assert_int_equal(md_buf_json_str(&b, (const char *)s, n), MD_OK);
+                assert_int_equal(b.len, wl);
+                assert_memory_equal(b.data, want, wl);
+            }
+        }
+    }
+    md_buf_release(&b);
+    md_buf_init(&b, 12);
+    assert_int_equal(md_buf_puts(&b, "abc"), MD_OK);
+    assert_int_equal(md_buf_json_str(&b, "0123456789", 10), MD_ETOOBIG);
+    assert_string_equal(b.data, "abc");
+    assert_int_equal(md_buf_json_str(&b, "0123456", 7), MD_OK); /* exactly to the limit */
+    assert_string_equal(b.data, "abc\"0123456\"");
+    assert_int_equal(md_buf_putc(&b, 'x'), MD_ETOOBIG);
+    md_buf_release(&b);
+}
+
 static void test_arena(void **state)
 {
     struct md_arena a;
@@ -501,6 +570,7 @@ int main(void)
         cmocka_unit_test(test_err_set_prefix_clear),
         cmocka_unit_test(test_buf_append_limits),
         cmocka_unit_test(test_buf_json_str),
+        cmocka_unit_test(test_buf_json_str_bytes),
         cmocka_unit_test(test_arena),
         cmocka_unit_test(test_fmt),
         cmocka_unit_test(test_log_levels),

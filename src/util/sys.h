@@ -37,9 +37,11 @@ size_t md_parallel_parts(size_t n, size_t min, unsigned threads, size_t max);
  * Runs fn on each of the n items of size bytes at items, and returns when
  * every item is done. Up to threads threads work on them (0: md_cpus(); at
  * most MD_PARALLEL_MAX and n), the calling thread one of them; each takes the
- * next item not yet taken, so items start in order. A thread that cannot
- * start leaves its share to the others. For short-lived work that splits one
- * large request.
+ * next item not yet taken, so items start in order. The others are helpers
+ * shared by every caller, started on first need and kept; a helper that is
+ * busy elsewhere, or that could not be started, leaves its share to the
+ * threads there are. Safe from several threads at once, and from inside an
+ * item. For short-lived work that splits one large request.
  */
 void md_run_parallel(void *items, size_t n, size_t size, unsigned threads, void (*fn)(void *item));
 

@@ -564,6 +564,55 @@ static void test_run_parallel(void **state)
     }
 }
 
+/* test_run_parallel_shared: runs from several threads at once, some nested. */
+struct nest_item {
+    _Atomic int runs;
+    struct par_item sub[6]; /* a run of its own, from inside this item */
+};
+
+static void nest_item_run(void *arg)
+{
+    struct nest_item *it = arg;
+
+    atomic_fetch_add(&it->runs, 1);
+    md_run_parallel(it->sub, MD_ARRAY_LEN(it->sub), sizeof(it->sub[0]), 3, par_item_run);
+}
+
+static void *par_caller(void *arg)
+{
+    struct nest_item *items = arg;
+    int round;
+
+    for (round = 0; round < 25; round++)
+        md_run_parallel(items, 8, sizeof(items[0]), round % 4, nest_item_run);
+    return NULL;
+}
+
+static void test_run_parallel_shared(void **state)
+{
+    enum { CALLERS = 4 };
+    static struct nest_item items[CALLERS][8];
+    pthread_t tid[CALLERS];
+    size_t c;
+    size_t i;
+    size_t j;
+
+    (void)state;
+    memset(items, 0, sizeof(items));
+    for (c = 0; c < CALLERS; c++)
+        assert_int_equal(pthread_create(&tid[c], NULL, par_caller, items[c]), 0);
+    for (c = 0; c < CALLERS; c++)
+        assert_int_equal(pthread_join(tid[c], NULL), 0);
+    /* Every item of every run exactly once per round, nested runs included. */
+    for (c = 0; c < CALLERS; c++) {
+        for (i = 0; i < 8; i++) {
+            assert_int_equal(atomic_load(&items[c][i].runs), 25);
+            for (j = 0; j < MD_ARRAY_LEN(items[c][i].sub); j++)
+                assert_int_equal(items[c][i].sub[j].runs, 25);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -581,6 +630,7 @@ int main(void)
         cmocka_unit_test(test_buf_tail_commit),
         cmocka_unit_test(test_arena_grow),
         cmocka_unit_test(test_run_parallel),
+        cmocka_unit_test(test_run_parallel_shared),
         cmocka_unit_test(test_parallel_parts),
     };
 

@@ -15,8 +15,8 @@ and python3-numpy: `sh scripts/deps.sh bench`)
 
 Environment: ROWS (10000), N requests and predicts per kind (20),
 BACKEND (modeld's engine for the model: trees, or xgboost), THREADS (modeld's
---threads, default 0 = one per core; a request runs on one of them and
-borrows short-lived threads for its parse and, with trees, the engine call:
+--threads, default 0 = one per core; a request runs on one of them, helped
+by shared helper threads for its parse and, with trees, the engine call:
 docs/operations.md),
 MD_PEERS (../shared/peers)."""
 import http.client

@@ -139,6 +139,17 @@ def test_fp32_rows_match_json():
                                        "shape": [len(rows), 30], "data": flat}]}).encode()
         st, doc, tail, hdrs = post(d, body, len(body))
         expect(st == 200 and [as_f32(x) for x in doc["outputs"][0]["data"]] == want, doc)
+        # Header names in any case (HTTP's rule), the request id's too.
+        body, n = binary_body({"inputs": [{"name": "features", "datatype": "FP32",
+                                           "shape": [len(rows), 30],
+                                           "parameters": {"binary_data_size": 120 * len(rows)}}]},
+                              [f32(flat)])
+        for name, rid in ((HDR.lower(), "r-lower"), (HDR.upper(), "r-upper")):
+            st, data, hdrs = d.request("POST", "/v2/models/bench/infer", body,
+                                       {name: str(n), "x-REQUEST-id": rid})
+            doc = json.loads(data)
+            expect(st == 200 and hdrs["x-request-id"] == rid, (name, st, doc, hdrs))
+            expect([as_f32(x) for x in doc["outputs"][0]["data"]] == want, (name, doc))
 
 
 def strict_inputs(binary):

@@ -153,7 +153,8 @@ int md_buf_json_str(struct md_buf *b, const char *s, size_t n)
             return rc;
         d = b->data + b->len;
         d[0] = '"';
-        memcpy(d + 1, s, n);
+        if (n > 0)
+            memcpy(d + 1, s, n);
         d[n + 1] = '"';
         b->len += n + 2;
         b->data[b->len] = '\0';

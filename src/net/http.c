@@ -40,15 +40,32 @@ enum {
 
 #define ID_MAX 64 /* characters of a client's X-Request-Id kept (docs/api.md) */
 
+/*
+ * The request headers read on every request: taken in the one pass that
+ * measures the headers, and answered from there by req->header.
+ */
+enum { KEPT_REQUEST_ID, KEPT_CONTENT_LENGTH, KEPT_JSON_LEN, N_KEPT };
+
+static const struct {
+    const char *name;
+    size_t len;
+} kept_headers[N_KEPT] = {
+    [KEPT_REQUEST_ID] = {"X-Request-Id", sizeof("X-Request-Id") - 1},
+    [KEPT_CONTENT_LENGTH] = {MHD_HTTP_HEADER_CONTENT_LENGTH,
+                             sizeof(MHD_HTTP_HEADER_CONTENT_LENGTH) - 1},
+    [KEPT_JSON_LEN] = {"Inference-Header-Content-Length",
+                       sizeof("Inference-Header-Content-Length") - 1},
+};
+
 struct conn {
     struct md_arena arena;
     struct md_buf body;
     struct md_buf reply;
-    bool in_request;      /* a request has started on this connection */
-    bool too_big;         /* the body passed the limit: answer 413 at the end */
-    bool over;            /* opened past --max-connections: every request is refused, then closed */
-    char id[ID_MAX + 1];  /* the request's id: the client's, or 32 hex digits */
-    const char *json_len; /* the request's Inference-Header-Content-Length, or NULL */
+    bool in_request;     /* a request has started on this connection */
+    bool too_big;        /* the body passed the limit: answer 413 at the end */
+    bool over;           /* opened past --max-connections: every request is refused, then closed */
+    char id[ID_MAX + 1]; /* the request's id: the client's, or 32 hex digits */
+    const char *kept[N_KEPT]; /* the request's values of kept_headers, or NULL */
     uint64_t start_ns;
     struct MHD_Connection *mc; /* the request's connection, for the wake */
     void *resume;              /* handler state of a parked request, else NULL */
@@ -130,52 +147,35 @@ static bool usable_id(const char *s)
 
 /* What one pass over a request's headers collects. */
 struct head {
-    size_t bytes;           /* the headers' size, as sent */
-    const char *request_id; /* X-Request-Id */
-    const char *length;     /* Content-Length */
-    const char *json_len;   /* Inference-Header-Content-Length */
+    size_t bytes;      /* the request line and headers' size, as sent */
+    const char **kept; /* the values of kept_headers, the first of each as MHD's lookup gives */
 };
-
-/* The first value of a header, as MHD_lookup_connection_value gives it. */
-static void keep_first(const char **slot, const char *key, const char *name, const char *value)
-{
-    if (*slot == NULL && strcasecmp(key, name) == 0)
-        *slot = value;
-}
 
 static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
                                    size_t key_size, const char *value, size_t value_size)
 {
     struct head *hd = cls;
+    size_t i;
 
     MD_UNUSED(kind);
     hd->bytes += key_size + value_size + 4; /* ": " and CRLF */
-    if (value == NULL)
-        return MHD_YES;
-    switch (key_size) {
-    case sizeof("X-Request-Id") - 1:
-        keep_first(&hd->request_id, key, "X-Request-Id", value);
-        break;
-    case sizeof("Content-Length") - 1:
-        keep_first(&hd->length, key, MHD_HTTP_HEADER_CONTENT_LENGTH, value);
-        break;
-    case sizeof("Inference-Header-Content-Length") - 1:
-        keep_first(&hd->json_len, key, "Inference-Header-Content-Length", value);
-        break;
-    default:
-        break;
+    for (i = 0; i < N_KEPT && value != NULL; i++) {
+        if (hd->kept[i] == NULL && key_size == kept_headers[i].len &&
+            strcasecmp(key, kept_headers[i].name) == 0)
+            hd->kept[i] = value;
     }
     return MHD_YES;
 }
 
-/* req->header: conn is the struct conn; the header the handlers ask for on every
- * request was read in the first pass, others are looked up. */
+/* req->header: conn is the struct conn. */
 static const char *lookup_header(void *conn, const char *name)
 {
     const struct conn *cs = conn;
+    size_t i;
 
-    if (strcasecmp(name, "Inference-Header-Content-Length") == 0)
-        return cs->json_len;
+    for (i = 0; i < N_KEPT; i++)
+        if (strcasecmp(name, kept_headers[i].name) == 0)
+            return cs->kept[i];
     return MHD_lookup_connection_value(cs->mc, MHD_HEADER_KIND, name);
 }
 
@@ -320,7 +320,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (cs == NULL) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-        struct head hd = {strlen(url) + strlen(method) + 12, NULL, NULL, NULL};
+        struct head hd;
         unsigned long long cl = 0;
 
         if (ci == NULL || ci->socket_context == NULL)
@@ -332,10 +332,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         cs->start_ns = md_now_ns();
         md_buf_reset(&cs->body);
         atomic_fetch_add(&h->active, 1);
+        memset(cs->kept, 0, sizeof(cs->kept));
+        hd.bytes = strlen(url) + strlen(method) + 12;
+        hd.kept = cs->kept;
         MHD_get_connection_values_n(c, MHD_HEADER_KIND, scan_header, &hd);
-        cs->json_len = hd.json_len;
-        if (usable_id(hd.request_id))
-            (void)snprintf(cs->id, sizeof(cs->id), "%s", hd.request_id); /* fits: usable_id */
+        if (usable_id(cs->kept[KEPT_REQUEST_ID]))
+            (void)snprintf(cs->id, sizeof(cs->id), "%s",
+                           cs->kept[KEPT_REQUEST_ID]); /* fits: usable_id */
         else
             make_id(cs->id);
         if (cs->over) {
@@ -359,8 +362,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             md_api_error_status(&resp, 431, msg);
             return send_reply(h, c, cs, &resp);
         }
-        if (hd.length != NULL)
-            cl = strtoull(hd.length, NULL, 10);
+        if (cs->kept[KEPT_CONTENT_LENGTH] != NULL)
+            cl = strtoull(cs->kept[KEPT_CONTENT_LENGTH], NULL, 10);
         if (cl > h->max_body) {
             /* Refuse before reading a byte of the body; MHD closes the
              * connection after this answer. */

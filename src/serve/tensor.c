@@ -4,28 +4,33 @@
  */
 #include "serve/tensor.h"
 
+/* A name with its length, so that parsing compares lengths before bytes. */
+#define DT(name, size)                                                                             \
+    {                                                                                              \
+        name, sizeof(name) - 1, size                                                               \
+    }
+
 static const struct {
     const char *name;
+    size_t len;
     size_t size;
 } dtypes[MD_DT_COUNT] = {
-    [MD_DT_INVALID] = {"INVALID", 0}, [MD_DT_BOOL] = {"BOOL", 1},
-    [MD_DT_UINT8] = {"UINT8", 1},     [MD_DT_UINT16] = {"UINT16", 2},
-    [MD_DT_UINT32] = {"UINT32", 4},   [MD_DT_UINT64] = {"UINT64", 8},
-    [MD_DT_INT8] = {"INT8", 1},       [MD_DT_INT16] = {"INT16", 2},
-    [MD_DT_INT32] = {"INT32", 4},     [MD_DT_INT64] = {"INT64", 8},
-    [MD_DT_FP16] = {"FP16", 2},       [MD_DT_FP32] = {"FP32", 4},
-    [MD_DT_FP64] = {"FP64", 8},       [MD_DT_BYTES] = {"BYTES", 0},
-    [MD_DT_BF16] = {"BF16", 2},
+    [MD_DT_INVALID] = DT("INVALID", 0), [MD_DT_BOOL] = DT("BOOL", 1),
+    [MD_DT_UINT8] = DT("UINT8", 1),     [MD_DT_UINT16] = DT("UINT16", 2),
+    [MD_DT_UINT32] = DT("UINT32", 4),   [MD_DT_UINT64] = DT("UINT64", 8),
+    [MD_DT_INT8] = DT("INT8", 1),       [MD_DT_INT16] = DT("INT16", 2),
+    [MD_DT_INT32] = DT("INT32", 4),     [MD_DT_INT64] = DT("INT64", 8),
+    [MD_DT_FP16] = DT("FP16", 2),       [MD_DT_FP32] = DT("FP32", 4),
+    [MD_DT_FP64] = DT("FP64", 8),       [MD_DT_BYTES] = DT("BYTES", 0),
+    [MD_DT_BF16] = DT("BF16", 2),
 };
 
 enum md_dtype md_dtype_parse(const char *s, size_t len)
 {
     int i;
 
-    if (len == 4 && memcmp(s, "FP32", 4) == 0)
-        return MD_DT_FP32; /* the common one, without a walk through the table */
     for (i = 1; i < MD_DT_COUNT; i++)
-        if (strlen(dtypes[i].name) == len && memcmp(dtypes[i].name, s, len) == 0)
+        if (dtypes[i].len == len && memcmp(dtypes[i].name, s, len) == 0)
             return (enum md_dtype)i;
     return MD_DT_INVALID;
 }

@@ -815,9 +815,9 @@ static void check_packed_doc(const char *text, size_t pad, const double *want, c
 }
 
 /*
- * Both elements of "[text,text]" and, with 40 spaces before the ']', with
- * room for the parser's wide reads after each (the last one's read of a
- * short array stops at the end).
+ * Both elements of "[text,text]", and again with 40 spaces before the ']':
+ * without them the second number ends near the document's end, where the
+ * parser reads its digits one by one rather than eight at a time.
  */
 static void check_packed(const char *text, const double *want, const float *want_f)
 {

@@ -400,6 +400,59 @@ static int prepare_columns(const struct md_contract *c, const struct md_tensor *
 
 /* ---------------------------------------------------------------------- 2-D */
 
+/* Whether any of m[0..n) is not zero, eight at a time. */
+static inline bool any_set(const uint8_t *m, size_t n)
+{
+    uint64_t acc = 0;
+    uint64_t w;
+    size_t j = 0;
+
+    for (; j + 8 <= n; j += 8) {
+        memcpy(&w, m + j, sizeof(w));
+        acc |= w;
+    }
+    for (; j < n; j++)
+        acc |= m[j];
+    return acc != 0;
+}
+
+typedef float v4f32 __attribute__((vector_size(16)));
+typedef int32_t v4i32 __attribute__((vector_size(16)));
+
+/*
+ * src[0..n) into x; whether any of them is outside [lo[j], hi[j]] or NaN
+ * (which fails both tests). Four at a time, in vector registers where the
+ * machine has them.
+ */
+static inline int copy_in_range(const float *restrict src, const float *restrict lo,
+                                const float *restrict hi, size_t n, float *restrict x)
+{
+    v4i32 out = {0, 0, 0, 0};
+    uint64_t any[2];
+    int bad = 0;
+    size_t j = 0;
+
+    for (; j + 4 <= n; j += 4) {
+        v4f32 v;
+        v4f32 l;
+        v4f32 h;
+
+        memcpy(&v, src + j, sizeof(v));
+        memcpy(&l, lo + j, sizeof(l));
+        memcpy(&h, hi + j, sizeof(h));
+        memcpy(x + j, &v, sizeof(v));
+        out |= ~((v >= l) & (v <= h));
+    }
+    for (; j < n; j++) {
+        float v = src[j];
+
+        x[j] = v;
+        bad |= !(v >= lo[j]) | !(v <= hi[j]);
+    }
+    memcpy(any, &out, sizeof(any));
+    return bad | ((any[0] | any[1]) != 0);
+}
+
 /*
  * FP32 rows, no categorical feature: the prepared row is the input row.
  * Copies it and tests all of it without branching per value, a missing
@@ -424,19 +477,13 @@ static int fast_2d(const struct md_contract *c, const float *restrict src, const
     if (missing != NULL)
         missing += first * nf;
     for (r = first; r < first + n; r++, src += nf, x += nf) {
+        const uint8_t *m = missing != NULL ? missing + (r - first) * nf : NULL;
         int bad = 0;
 
-        if (missing == NULL) {
-            for (j = 0; j < nf; j++) {
-                float v = src[j];
-
-                x[j] = v;
-                bad |= !(v >= lo[j]) | !(v <= hi[j]);
-            }
+        if (m == NULL || !any_set(m, nf)) {
+            bad = copy_in_range(src, lo, hi, nf, x);
         } else {
             /* A missing entry takes its fill when its feature allows one, else fails the row. */
-            const uint8_t *m = missing + (r - first) * nf;
-
             for (j = 0; j < nf; j++) {
                 float v = src[j];
                 int mj = m[j] != 0;

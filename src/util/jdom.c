@@ -1661,31 +1661,65 @@ struct f32_part {
     bool odd; /* a NaN or infinity that is not a null came out: a failure to find */
 };
 
+/* to_f32's one element: its float into out[i]; whether it is odd (see below). */
+static inline unsigned to_f32_one(const double *v, float *out, uint8_t *missing, size_t i)
+{
+    float f = (float)v[i];
+    uint32_t b;
+    uint64_t d;
+    unsigned null;
+
+    memcpy(&b, &f, sizeof(b));
+    memcpy(&d, &v[i], sizeof(d));
+    null = d == NULL_NAN_BITS;
+    out[i] = f;
+    if (missing != NULL)
+        missing[i] |= (uint8_t)null;
+    return ((b & 0x7f800000u) == 0x7f800000u) & !null;
+}
+
+typedef double v4f64 __attribute__((vector_size(32)));
+typedef float v4f32 __attribute__((vector_size(16)));
+typedef uint32_t v4u32 __attribute__((vector_size(16)));
+
 /*
- * v[0..n) as floats into out, nulls into missing when not NULL, without a
- * branch on the data; returns whether a NaN or infinity came out that is not
- * a null (a number beyond the double or the float range), which the caller
- * then looks for.
+ * v[0..n) as floats into out, nulls into missing when not NULL; returns
+ * whether a NaN or infinity came out that is not a null (a number beyond
+ * the double or the float range), which the caller then looks for. Eight
+ * at a time: when none of the eight floats is a NaN or an infinity (no null,
+ * nothing odd), they are stored as they are; else the eight go one by one.
  */
 static bool to_f32(const double *v, float *out, uint8_t *missing, size_t n)
 {
+    const v4u32 exp_mask = {0x7f800000u, 0x7f800000u, 0x7f800000u, 0x7f800000u};
     unsigned odd = 0;
-    size_t i;
+    size_t i = 0;
+    size_t k;
 
-    for (i = 0; i < n; i++) {
-        float f = (float)v[i];
-        uint32_t b;
-        uint64_t d;
-        unsigned null;
+    for (; i + 8 <= n; i += 8) {
+        v4f64 d0;
+        v4f64 d1;
+        v4f32 f0;
+        v4f32 f1;
+        v4u32 e;
+        uint64_t any[2];
 
-        memcpy(&b, &f, sizeof(b));
-        memcpy(&d, &v[i], sizeof(d));
-        null = d == NULL_NAN_BITS;
-        out[i] = f;
-        if (missing != NULL)
-            missing[i] |= (uint8_t)null;
-        odd |= ((b & 0x7f800000u) == 0x7f800000u) & !null;
+        memcpy(&d0, v + i, sizeof(d0));
+        memcpy(&d1, v + i + 4, sizeof(d1));
+        f0 = __builtin_convertvector(d0, v4f32);
+        f1 = __builtin_convertvector(d1, v4f32);
+        e = (((v4u32)f0 & exp_mask) == exp_mask) | (((v4u32)f1 & exp_mask) == exp_mask);
+        memcpy(any, &e, sizeof(any));
+        if (MD_LIKELY((any[0] | any[1]) == 0)) {
+            memcpy(out + i, &f0, sizeof(f0));
+            memcpy(out + i + 4, &f1, sizeof(f1));
+            continue;
+        }
+        for (k = i; k < i + 8; k++)
+            odd |= to_f32_one(v, out, missing, k);
     }
+    for (; i < n; i++)
+        odd |= to_f32_one(v, out, missing, i);
     return odd != 0;
 }
 

@@ -1128,6 +1128,61 @@ static void test_prepare_2d_fast(void **state)
 }
 
 /*
+ * The 2-D fast path tests a row's values a few at a time and the rest one by
+ * one: with nine bounded features, a value above or below its bounds, or NaN,
+ * at each position of the second row fails that feature, in rows with a
+ * null elsewhere and without; nothing else fails.
+ */
+static void test_prepare_2d_each_column(void **state)
+{
+    struct fixture *fx = *state;
+    struct md_contract *c;
+    const float bad[3] = {2.0f, -2.0f, NAN};
+    const char *const why[3] = {"above max 1", "below min -1", "NaN not allowed"};
+    char yaml[1024];
+    char want[96];
+    float data[18];
+    uint8_t miss[18];
+    struct md_tensor t = mat("features", MD_DT_FP32, 2, 9, data);
+    size_t len;
+    size_t j;
+    size_t k;
+    int with_null;
+
+    len = (size_t)snprintf(yaml, sizeof(yaml), "%sfeatures:\n", HEADR);
+    for (j = 0; j < 9; j++)
+        len += (size_t)snprintf(yaml + len, sizeof(yaml) - len,
+                                "  - {name: f%zu, datatype: FP32, min: -1, max: 1%s}\n", j,
+                                j == 8 ? ", required: false" : "");
+    c = parse_ok(yaml, "m");
+    assert_true(c->plain);
+    for (with_null = 0; with_null < 2; with_null++) {
+        memset(miss, 0, sizeof(miss));
+        t.missing = with_null ? miss : NULL;
+        for (j = 0; j < 18; j++)
+            data[j] = (float)j / 20.0f - 0.4f;
+        assert_int_equal(prep(fx, c, &t, 1), MD_OK);
+        expect_row(fx->x, data, 18);
+        for (j = 0; j < 9; j++) {
+            for (k = 0; k < 3; k++) {
+                /* with_null: the optional last feature is null in the other row. */
+                if (with_null) {
+                    miss[8] = 1;
+                    data[8] = NAN;
+                }
+                data[9 + j] = bad[k];
+                (void)snprintf(want, sizeof(want), "feature 'f%zu' row 1: ", j);
+                expect_fail(fx, c, &t, 1, want);
+                assert_msg(fx->err, why[k]);
+                data[9 + j] = (float)(9 + j) / 20.0f - 0.4f;
+                assert_int_equal(prep(fx, c, &t, 1), MD_OK);
+            }
+        }
+    }
+    md_contract_free(c);
+}
+
+/*
  * A large 2-D input is split across threads (rows of 4,096 and more): the
  * result is the one-pass result, nulls follow each feature's policy, and of
  * two bad rows the lower one is reported.
@@ -1422,6 +1477,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_prepare_columnar_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prepare_2d_fast, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prepare_2d_large, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prepare_2d_each_column, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prepare_2d_general, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prepare_2d_categorical, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prepare_bytes_2d_refused, setup, teardown),

@@ -1368,6 +1368,65 @@ static void test_packed_f32_large(void **state)
 }
 
 /*
+ * md_jdom_packed_f32 converts eight at a time and goes one by one through
+ * any eight holding a null or a value beyond the float range: at every
+ * position of two such blocks and the tail after them, a null is NaN and
+ * marked, and a value beyond the float range is the bad one, with the
+ * others exact.
+ */
+static void test_packed_f32_blocks(void **state)
+{
+    struct fixture *f = *state;
+    const size_t n = 21;
+    struct doc d = {NULL, 0, 0};
+    struct md_jnode *root;
+    struct md_err err;
+    float out[21];
+    uint8_t mask[21];
+    size_t bad_at;
+    size_t at;
+    size_t i;
+    int kind;
+
+    for (kind = 0; kind < 2; kind++) {
+        for (at = 0; at < n; at++) {
+            d.len = 0;
+            put(&d, "[");
+            for (i = 0; i < n; i++) {
+                const char *sep = i > 0 ? ", " : "";
+
+                if (i == at)
+                    put(&d, "%s%s", sep, kind == 0 ? "null" : "-3.5e38");
+                else
+                    put(&d, "%s%.17g", sep, (double)i * 1.1 - 7.0);
+            }
+            put(&d, "]");
+            md_arena_reset(&f->a);
+            assert_int_equal(
+                md_jdom_parse(d.s, d.len, MD_JDOM_PACKED | MD_JDOM_PACKED_NULL, &f->a, &root, &err),
+                MD_OK);
+            memset(mask, 0, sizeof(mask));
+            if (kind == 1) {
+                assert_int_equal(md_jdom_packed_f32(root, out, mask, &bad_at), MD_EINVAL);
+                assert_int_equal(bad_at, at);
+                continue;
+            }
+            assert_int_equal(md_jdom_packed_f32(root, out, mask, &bad_at), MD_OK);
+            for (i = 0; i < n; i++) {
+                if (i == at) {
+                    assert_true(isnan(out[i]));
+                    assert_int_equal(mask[i], 1);
+                } else {
+                    assert_true(out[i] == (float)((double)i * 1.1 - 7.0));
+                    assert_int_equal(mask[i], 0);
+                }
+            }
+        }
+    }
+    free(d.s);
+}
+
+/*
  * Parses d both ways (serial packed, and parallel packed) and checks that
  * the outcome is the same: the same tree, or the same error. flags are
  * added to both. Returns the code.
@@ -1524,6 +1583,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_packed_null, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parallel_packed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_packed_f32_large, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_packed_f32_blocks, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

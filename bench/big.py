@@ -34,7 +34,7 @@ import time
 import numpy
 import xgboost
 
-from big_request import bodies, rows_data
+from big_request import bodies, rows_data, timed_post
 from common import PEERS, Servers, bench_repo
 
 ROWS = int(os.environ.get("ROWS", "10000"))
@@ -59,17 +59,6 @@ class Libxgboost:
         t0 = time.perf_counter()
         self.pred = self.booster.predict(dm)
         return time.perf_counter() - t0
-
-
-def timed_post(conn, body, headers):
-    """Seconds for one POST of body on the keep-alive connection conn."""
-    t0 = time.perf_counter()
-    conn.request("POST", "/v2/models/bench/infer", body, headers)
-    r = conn.getresponse()
-    data = r.read()
-    if r.status != 200:
-        raise SystemExit("status %d: %r" % (r.status, data[:300]))
-    return time.perf_counter() - t0
 
 
 def modeld_outputs(port, body):

@@ -54,21 +54,24 @@ def bodies(rows):
     return js, header + binary, len(header)
 
 
+def timed_post(conn, body, headers):
+    """Seconds for one POST of body to the benchmark model on the keep-alive
+    connection conn; exits unless the answer is 200."""
+    t0 = time.perf_counter()
+    conn.request("POST", "/v2/models/bench/infer", body, headers)
+    r = conn.getresponse()
+    data = r.read()
+    if r.status != 200:
+        raise SystemExit("status %d: %r" % (r.status, data[:300]))
+    return time.perf_counter() - t0
+
+
 def post(port, body, json_len, n):
     headers = {"Content-Type": "application/json"}
     if json_len is not None:
         headers["Inference-Header-Content-Length"] = str(json_len)
     c = http.client.HTTPConnection("127.0.0.1", port)
-    times = []
-    for i in range(n + 2):
-        t0 = time.perf_counter()
-        c.request("POST", "/v2/models/bench/infer", body, headers)
-        r = c.getresponse()
-        data = r.read()
-        if r.status != 200:
-            raise SystemExit("status %d: %r" % (r.status, data[:300]))
-        if i >= 2:
-            times.append(time.perf_counter() - t0)
+    times = [timed_post(c, body, headers) for _ in range(n + 2)][2:]
     return statistics.median(times), min(times)
 
 

@@ -1306,6 +1306,55 @@ static void put_numbers(struct doc *d, size_t count, uint64_t seed, size_t odd_a
 }
 
 /*
+ * Parses "[x0, x1, ...]", n elements, nulls allowed, into a packed array:
+ * x[i] is token(i, arg) where that is not NULL, else i * scale + offset.
+ */
+static struct md_jnode *parse_numbers(struct fixture *f, struct doc *d, size_t n, double scale,
+                                      double offset,
+                                      const char *(*token)(size_t i, const void *arg),
+                                      const void *arg)
+{
+    struct md_jnode *root;
+    struct md_err err;
+    size_t i;
+
+    d->len = 0;
+    put(d, "[");
+    for (i = 0; i < n; i++) {
+        const char *sep = i > 0 ? ", " : "";
+        const char *t = token(i, arg);
+
+        if (t != NULL)
+            put(d, "%s%s", sep, t);
+        else
+            put(d, "%s%.17g", sep, (double)i * scale + offset);
+    }
+    put(d, "]");
+    md_arena_reset(&f->a);
+    assert_int_equal(
+        md_jdom_parse(d->s, d->len, MD_JDOM_PACKED | MD_JDOM_PACKED_NULL, &f->a, &root, &err),
+        MD_OK);
+    assert_true(md_jdom_is_packed(root));
+    return root;
+}
+
+/*
+ * test_packed_f32_large's array length (more than one thread's share) and
+ * elements: *k 0: null every 97th; 1: also 1e39 at LARGE_N - 5; 2: also at
+ * 70001.
+ */
+#define LARGE_N 200003
+
+static const char *large_token(size_t i, const void *arg)
+{
+    const size_t k = *(const size_t *)arg;
+
+    if (k >= 1 && (i == LARGE_N - 5 || (k == 2 && i == 70001)))
+        return "1e39";
+    return i % 97 == 3 ? "null" : NULL;
+}
+
+/*
  * md_jdom_packed_f32 on arrays long enough to be converted on several
  * threads: the same floats and mask as element by element, and the index of
  * the first bad element wherever it lies.
@@ -1313,10 +1362,9 @@ static void put_numbers(struct doc *d, size_t count, uint64_t seed, size_t odd_a
 static void test_packed_f32_large(void **state)
 {
     struct fixture *f = *state;
-    const size_t n = 200003;
+    const size_t n = LARGE_N;
     struct doc d = {NULL, 0, 0};
     struct md_jnode *root;
-    struct md_err err;
     float *out = malloc(n * sizeof(*out));
     uint8_t *mask = calloc(n, 1);
     size_t bad_at;
@@ -1326,25 +1374,8 @@ static void test_packed_f32_large(void **state)
     assert_non_null(out);
     assert_non_null(mask);
     for (k = 0; k < 3; k++) {
-        /* k 0: nulls every 97th; 1: also 1e39 (beyond float) at n - 5; 2: also at 70001. */
-        d.len = 0;
-        put(&d, "[");
-        for (i = 0; i < n; i++) {
-            const char *sep = i > 0 ? ", " : "";
-
-            if (k >= 1 && (i == n - 5 || (k == 2 && i == 70001)))
-                put(&d, "%s1e39", sep);
-            else if (i % 97 == 3)
-                put(&d, "%snull", sep);
-            else
-                put(&d, "%s%.17g", sep, (double)i * 0.37 - 5000.0);
-        }
-        put(&d, "]");
-        md_arena_reset(&f->a);
-        assert_int_equal(
-            md_jdom_parse(d.s, d.len, MD_JDOM_PACKED | MD_JDOM_PACKED_NULL, &f->a, &root, &err),
-            MD_OK);
-        assert_true(md_jdom_is_packed(root));
+        /* 1e39 is beyond the float range. */
+        root = parse_numbers(f, &d, n, 0.37, -5000.0, large_token, &k);
         memset(mask, 0, n);
         if (k == 0) {
             assert_int_equal(md_jdom_packed_f32(root, out, mask, &bad_at), MD_OK);
@@ -1367,6 +1398,14 @@ static void test_packed_f32_large(void **state)
     free(mask);
 }
 
+/* test_packed_f32_blocks' elements: arg[0] the position, arg[1] the token there. */
+static const char *block_token(size_t i, const void *arg)
+{
+    const size_t *at = arg;
+
+    return i == at[0] ? (at[1] == 0 ? "null" : "-3.5e38") : NULL;
+}
+
 /*
  * md_jdom_packed_f32 converts eight at a time and goes one by one through
  * any eight holding a null or a value beyond the float range: at every
@@ -1380,7 +1419,6 @@ static void test_packed_f32_blocks(void **state)
     const size_t n = 21;
     struct doc d = {NULL, 0, 0};
     struct md_jnode *root;
-    struct md_err err;
     float out[21];
     uint8_t mask[21];
     size_t bad_at;
@@ -1390,21 +1428,9 @@ static void test_packed_f32_blocks(void **state)
 
     for (kind = 0; kind < 2; kind++) {
         for (at = 0; at < n; at++) {
-            d.len = 0;
-            put(&d, "[");
-            for (i = 0; i < n; i++) {
-                const char *sep = i > 0 ? ", " : "";
+            const size_t arg[2] = {at, (size_t)kind};
 
-                if (i == at)
-                    put(&d, "%s%s", sep, kind == 0 ? "null" : "-3.5e38");
-                else
-                    put(&d, "%s%.17g", sep, (double)i * 1.1 - 7.0);
-            }
-            put(&d, "]");
-            md_arena_reset(&f->a);
-            assert_int_equal(
-                md_jdom_parse(d.s, d.len, MD_JDOM_PACKED | MD_JDOM_PACKED_NULL, &f->a, &root, &err),
-                MD_OK);
+            root = parse_numbers(f, &d, n, 1.1, -7.0, block_token, arg);
             memset(mask, 0, sizeof(mask));
             if (kind == 1) {
                 assert_int_equal(md_jdom_packed_f32(root, out, mask, &bad_at), MD_EINVAL);

@@ -688,6 +688,7 @@ struct parked {
     struct md_version *v;       /* the request's reference */
     struct md_infer_request ir; /* arena memory */
     struct md_infer_call *call;
+    uint64_t start_ns; /* when the request arrived */
 };
 
 /* md_api_park's drop: the client left before its parked answer. */
@@ -698,7 +699,7 @@ static void drop_parked(void *state)
     struct md_err err;
     int st = md_infer_finish(pk->call, &pred, &err);
 
-    md_infer_account(pk->v, &pred, st, md_now_ns());
+    md_infer_account(pk->v, &pred, st, pk->start_ns);
     md_version_unref(pk->v);
 }
 
@@ -741,6 +742,7 @@ static int run_infer(struct md_api *api, const struct md_route *rt, struct md_ap
         pk->v = *v;
         pk->ir = *ir;
         pk->call = call;
+        pk->start_ns = req->start_ns;
         md_api_park(resp, pk, drop_parked);
     }
     return st;

@@ -416,9 +416,6 @@ static inline bool any_set(const uint8_t *m, size_t n)
     return acc != 0;
 }
 
-typedef float v4f32 __attribute__((vector_size(16)));
-typedef int32_t v4i32 __attribute__((vector_size(16)));
-
 /*
  * src[0..n) into x; whether any of them is outside [lo[j], hi[j]] or NaN
  * (which fails both tests). Four at a time, in vector registers where the
@@ -427,15 +424,15 @@ typedef int32_t v4i32 __attribute__((vector_size(16)));
 static inline int copy_in_range(const float *restrict src, const float *restrict lo,
                                 const float *restrict hi, size_t n, float *restrict x)
 {
-    v4i32 out = {0, 0, 0, 0};
+    md_i32x4 out = {0, 0, 0, 0};
     uint64_t any[2];
     int bad = 0;
     size_t j = 0;
 
     for (; j + 4 <= n; j += 4) {
-        v4f32 v;
-        v4f32 l;
-        v4f32 h;
+        md_f32x4 v;
+        md_f32x4 l;
+        md_f32x4 h;
 
         memcpy(&v, src + j, sizeof(v));
         memcpy(&l, lo + j, sizeof(l));

@@ -145,20 +145,16 @@ int md_buf_json_str(struct md_buf *b, const char *s, size_t n)
     size_t start;
     int rc;
 
-    if (n < SIZE_MAX / 2 && plain_json(s, n)) {
-        char *d;
-
+    if (plain_json(s, n)) {
+        /* Room for all of it first: past the limit, the buffer stays as it was. */
         rc = md_buf_grow(b, n + 2);
-        if (rc != MD_OK)
-            return rc;
-        d = b->data + b->len;
-        d[0] = '"';
-        if (n > 0)
-            memcpy(d + 1, s, n);
-        d[n + 1] = '"';
-        b->len += n + 2;
-        b->data[b->len] = '\0';
-        return MD_OK;
+        if (rc == MD_OK)
+            rc = md_buf_putc(b, '"');
+        if (rc == MD_OK)
+            rc = md_buf_append(b, s, n);
+        if (rc == MD_OK)
+            rc = md_buf_putc(b, '"');
+        return rc;
     }
     rc = md_buf_putc(b, '"');
     start = 0;

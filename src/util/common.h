@@ -23,6 +23,16 @@
 #define MD_LIKELY(x)    __builtin_expect(!!(x), 1)
 #define MD_UNLIKELY(x)  __builtin_expect(!!(x), 0)
 
+/*
+ * Vectors of four 32-bit lanes (and four doubles) for GCC's vector
+ * extensions: SSE2 on x86-64, plain code where the machine has no vectors.
+ * Comparisons give md_i32x4 lanes of -1 or 0.
+ */
+typedef float md_f32x4 __attribute__((vector_size(16)));
+typedef int32_t md_i32x4 __attribute__((vector_size(16)));
+typedef uint32_t md_u32x4 __attribute__((vector_size(16)));
+typedef double md_f64x4 __attribute__((vector_size(32)));
+
 /* Internals that unit tests reach: static in the daemon, visible in tests. */
 #ifdef MD_UNIT_TEST
 #define MD_STATIC

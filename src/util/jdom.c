@@ -1678,10 +1678,6 @@ static inline unsigned to_f32_one(const double *v, float *out, uint8_t *missing,
     return ((b & 0x7f800000u) == 0x7f800000u) & !null;
 }
 
-typedef double v4f64 __attribute__((vector_size(32)));
-typedef float v4f32 __attribute__((vector_size(16)));
-typedef uint32_t v4u32 __attribute__((vector_size(16)));
-
 /*
  * v[0..n) as floats into out, nulls into missing when not NULL; returns
  * whether a NaN or infinity came out that is not a null (a number beyond
@@ -1691,24 +1687,24 @@ typedef uint32_t v4u32 __attribute__((vector_size(16)));
  */
 static bool to_f32(const double *v, float *out, uint8_t *missing, size_t n)
 {
-    const v4u32 exp_mask = {0x7f800000u, 0x7f800000u, 0x7f800000u, 0x7f800000u};
+    const md_u32x4 exp_mask = {0x7f800000u, 0x7f800000u, 0x7f800000u, 0x7f800000u};
     unsigned odd = 0;
     size_t i = 0;
     size_t k;
 
     for (; i + 8 <= n; i += 8) {
-        v4f64 d0;
-        v4f64 d1;
-        v4f32 f0;
-        v4f32 f1;
-        v4u32 e;
+        md_f64x4 d0;
+        md_f64x4 d1;
+        md_f32x4 f0;
+        md_f32x4 f1;
+        md_u32x4 e;
         uint64_t any[2];
 
         memcpy(&d0, v + i, sizeof(d0));
         memcpy(&d1, v + i + 4, sizeof(d1));
-        f0 = __builtin_convertvector(d0, v4f32);
-        f1 = __builtin_convertvector(d1, v4f32);
-        e = (((v4u32)f0 & exp_mask) == exp_mask) | (((v4u32)f1 & exp_mask) == exp_mask);
+        f0 = __builtin_convertvector(d0, md_f32x4);
+        f1 = __builtin_convertvector(d1, md_f32x4);
+        e = (((md_u32x4)f0 & exp_mask) == exp_mask) | (((md_u32x4)f1 & exp_mask) == exp_mask);
         memcpy(any, &e, sizeof(any));
         if (MD_LIKELY((any[0] | any[1]) == 0)) {
             memcpy(out + i, &f0, sizeof(f0));

@@ -12,7 +12,10 @@
  * field, reads a NaN column and points at itself, so a walk runs a fixed
  * number of steps (the tree's depth) with no branch on the data, and several
  * walks (several trees for one row, or several rows for one tree) proceed in
- * lock-step for instruction-level parallelism. Sums are float, start from
+ * lock-step for instruction-level parallelism. A batch's walks of 16 rows
+ * take each tree's first three levels for all 16 at once: one vector compare
+ * per split gives each row a 7-bit code, and a table per tree turns the code
+ * into the node the row has reached. Sums are float, start from
  * the base margin and add trees in model order, as libxgboost does, so
  * outputs match it.
  *
@@ -41,6 +44,16 @@
  */
 #define TREE_LANES 10
 #define ROW_LANES  16
+/*
+ * The levels of every tree that ROW_LANES-row walks take for all rows at once
+ * with vector compares: TOP_NODES splits give a code of TOP_NODES bits per
+ * row (bit k: the row goes right at the k-th split, breadth-first), and a
+ * table of TOP_CODES entries per tree turns the code into a node.
+ */
+#define TOP_LEVELS 3
+#define TOP_NODES  ((1u << TOP_LEVELS) - 1)
+#define TOP_CODES  (1u << TOP_NODES)
+_Static_assert(ROW_LANES % 4 == 0, "rows go through vectors of four");
 /* Floats of row copies (and leaf values) kept on the stack; bigger models allocate per call. */
 #define STACK_FLOATS 8192
 /* Largest file, feature count and class count accepted. */
@@ -108,6 +121,15 @@ struct trees {
     char *objective;      /* objective name */
     char **feature_names; /* NULL or nf names */
     uint32_t nthread;     /* threads a large batch is split across */
+    /*
+     * For ROW_LANES-row walks, each tree's first TOP_LEVELS levels taken for
+     * all rows at once: the TOP_NODES splits as prepared columns (times
+     * ROW_LANES) and thresholds, and where the walk is after those levels
+     * (a node's distance from the root) for each outcome of the splits.
+     */
+    uint32_t *top_col; /* TOP_NODES + 1 per tree */
+    float *top_cond;   /* TOP_NODES + 1 per tree */
+    uint8_t *top_dest; /* TOP_CODES per tree */
 };
 
 /*
@@ -249,37 +271,75 @@ predict_row(const struct trees *m, bool wide, const float *x, float *out, float 
 }
 
 /*
- * ROW_LANES rows: each tree walked for all of them in lock-step. buf has
- * room for (2 * nf + 1) * ROW_LANES floats: the prepared rows interleaved,
- * column f of row r at buf[f * ROW_LANES + r].
+ * ROW_LANES rows: each tree's first TOP_LEVELS levels for all of them at
+ * once (one vector compare per split), then the rest walked for all of them
+ * in lock-step. buf has room for (2 * nf + 1) * ROW_LANES floats: the
+ * prepared rows interleaved, column f of row r at buf[f * ROW_LANES + r].
  */
 static inline __attribute__((always_inline)) void
 predict_rows(const struct trees *m, bool wide, const float *x, float *out, float *buf)
 {
     const void *nodes = wide ? (const void *)m->wnodes : (const void *)m->nodes;
+    md_f32x4 acc[ROW_LANES / 4]; /* the sums, when there is one output column */
     size_t r;
     size_t t;
 
     for (r = 0; r < ROW_LANES; r++)
         prepare(x + r * m->nf, m->nf, buf + r, ROW_LANES);
-    for (r = 0; r < (size_t)ROW_LANES * m->n_out; r++)
+    for (r = 0; r < ROW_LANES / 4; r++)
+        acc[r] = (md_f32x4){m->base, m->base, m->base, m->base};
+    for (r = 0; m->n_out > 1 && r < (size_t)ROW_LANES * m->n_out; r++)
         out[r] = m->base;
     for (t = 0; t < m->n_trees; t++) {
+        const uint32_t *col = m->top_col + t * (TOP_NODES + 1);
+        const float *cond = m->top_cond + t * (TOP_NODES + 1);
+        const uint8_t *dest = m->top_dest + t * TOP_CODES;
         uint32_t idx[ROW_LANES];
+        int32_t code[ROW_LANES];
+        md_f32x4 lv[ROW_LANES / 4];
+        md_i32x4 c[ROW_LANES / 4] = {{0}};
         uint32_t d = m->depth[t];
-        float *o = out + m->group[t];
+        uint32_t root = m->root[t];
         uint32_t s;
+        uint32_t k;
 
+        for (k = 0; k < TOP_NODES; k++) {
+            const md_f32x4 th = {cond[k], cond[k], cond[k], cond[k]};
+            const int32_t bit = (int32_t)(1u << k);
+
+#pragma GCC unroll 4
+            for (r = 0; r < ROW_LANES / 4; r++) {
+                md_f32x4 v;
+
+                memcpy(&v, buf + col[k] + 4 * r, sizeof(v));
+                c[r] |= (v >= th) & bit;
+            }
+        }
+        memcpy(code, c, sizeof(code));
+#pragma GCC unroll 16
         for (r = 0; r < ROW_LANES; r++)
-            idx[r] = m->root[t];
-        for (s = 0; s < d; s++) {
+            idx[r] = root + dest[code[r]];
+        for (s = TOP_LEVELS; s < d; s++) {
 #pragma GCC unroll 16
             for (r = 0; r < ROW_LANES; r++)
                 idx[r] = step(nodes, wide, idx[r], buf + r, ROW_LANES);
         }
+#pragma GCC unroll 16
         for (r = 0; r < ROW_LANES; r++)
-            o[r * m->n_out] += leaf(nodes, wide, idx[r]);
+            lv[r / 4][r % 4] = leaf(nodes, wide, idx[r]);
+        if (m->n_out == 1) {
+#pragma GCC unroll 4
+            for (r = 0; r < ROW_LANES / 4; r++)
+                acc[r] += lv[r];
+        } else {
+            float *o = out + m->group[t];
+
+            for (r = 0; r < ROW_LANES; r++)
+                o[r * m->n_out] += lv[r / 4][r % 4];
+        }
     }
+    if (m->n_out == 1)
+        memcpy(out, acc, sizeof(acc));
 }
 
 /* Rows [0, n) of x into out; inlined once per node layout so that wide is a constant. */
@@ -419,6 +479,9 @@ static void trees_free(void *inst)
     free(m->by_depth);
     free(m->broot);
     free(m->bdepth);
+    free(m->top_col);
+    free(m->top_cond);
+    free(m->top_dest);
     free(m);
 }
 
@@ -992,6 +1055,69 @@ static int load_booster(struct trees *m, const struct md_jnode *learner,
     return MD_OK;
 }
 
+/*
+ * The first TOP_LEVELS levels of every tree for ROW_LANES-row walks (see
+ * struct trees): split k's children are splits 2k + 1 and 2k + 2. Where a
+ * leaf comes first, it and the places below it read the NaN column, whose
+ * compare is false, and the walk stays on the leaf. Runs on m->wnodes,
+ * before narrow().
+ */
+static int plan_top(struct trees *m, struct md_err *err)
+{
+    size_t t;
+
+    m->top_col = md_malloc((m->n_trees * (TOP_NODES + 1) + 1) * sizeof(*m->top_col));
+    m->top_cond = md_malloc((m->n_trees * (TOP_NODES + 1) + 1) * sizeof(*m->top_cond));
+    m->top_dest = md_malloc((m->n_trees * TOP_CODES + 1) * sizeof(*m->top_dest));
+    if (m->top_col == NULL || m->top_cond == NULL || m->top_dest == NULL)
+        return FAIL(MD_ENOMEM, "trees: no memory for %zu trees", m->n_trees);
+    for (t = 0; t < m->n_trees; t++) {
+        uint32_t *col = m->top_col + t * (TOP_NODES + 1);
+        float *cond = m->top_cond + t * (TOP_NODES + 1);
+        uint8_t *dest = m->top_dest + t * TOP_CODES;
+        uint32_t at[TOP_NODES]; /* node of each split place, or UINT32_MAX below a leaf */
+        uint32_t k;
+        uint32_t code;
+
+        for (k = 0; k <= TOP_NODES; k++) {
+            col[k] = m->nf * ROW_LANES;
+            cond[k] = 0.0f;
+        }
+        for (k = 0; k < TOP_NODES; k++) {
+            uint32_t parent = k == 0 ? UINT32_MAX : (k - 1) / 2;
+            uint32_t i;
+
+            if (k == 0) {
+                i = m->root[t];
+            } else if (at[parent] == UINT32_MAX || m->wnodes[at[parent]].next == 0) {
+                i = UINT32_MAX;
+            } else {
+                i = at[parent] + m->wnodes[at[parent]].next + (k % 2 == 0);
+            }
+            at[k] = i;
+            if (i != UINT32_MAX && m->wnodes[i].next != 0) {
+                col[k] = m->wnodes[i].feat * ROW_LANES;
+                cond[k] = m->wnodes[i].cond;
+            }
+        }
+        for (code = 0; code < TOP_CODES; code++) {
+            uint32_t i = m->root[t];
+            uint32_t place = 0;
+            uint32_t level;
+
+            for (level = 0; level < TOP_LEVELS && m->wnodes[i].next != 0; level++) {
+                uint32_t right = (code >> place) & 1;
+
+                i += m->wnodes[i].next + right;
+                place = 2 * place + 1 + right;
+            }
+            /* Breadth-first, the first TOP_LEVELS + 1 levels are the first 15 nodes at most. */
+            dest[code] = (uint8_t)(i - m->root[t]);
+        }
+    }
+    return MD_OK;
+}
+
 /* Packs m->wnodes into 8-byte nodes, when every field fits. */
 static int narrow(struct trees *m, struct md_err *err)
 {
@@ -1122,6 +1248,8 @@ static int load_trees(struct trees *m, const struct md_jnode **order, const int6
     }
     if (rc == MD_OK)
         rc = plan_blocks(m, err);
+    if (rc == MD_OK)
+        rc = plan_top(m, err);
     if (rc == MD_OK && 2 * (size_t)m->nf + 1 <= UINT16_MAX && max_off <= UINT16_MAX)
         rc = narrow(m, err);
 out:

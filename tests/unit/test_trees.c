@@ -307,7 +307,11 @@ static float *random_rows(uint64_t *s, size_t n, size_t nf)
     return x;
 }
 
-/* trees and xgboost on n random rows of path's model, one call and row by row. */
+/*
+ * trees and xgboost on n random rows of path's model, one call and row by
+ * row; trees' two give the same floats, bit for bit (the same leaves summed
+ * in the same order), whichever walk a batch takes.
+ */
 static void compare_engines(const char *path, uint64_t seed, size_t n)
 {
     struct md_backend_desc dt;
@@ -317,6 +321,7 @@ static void compare_engines(const char *path, uint64_t seed, size_t n)
     float *x;
     float *a;
     float *b;
+    float *batch;
     size_t i;
     char what[600];
 
@@ -329,15 +334,22 @@ static void compare_engines(const char *path, uint64_t seed, size_t n)
     x = random_rows(&seed, n, dt.n_features);
     a = calloc(n * dt.n_outputs, sizeof(float));
     b = calloc(n * dt.n_outputs, sizeof(float));
-    assert_true(a != NULL && b != NULL);
+    batch = calloc(n * dt.n_outputs, sizeof(float));
+    assert_true(a != NULL && b != NULL && batch != NULL);
     engine_predict_ok("trees", t, x, n, a);
     engine_predict_ok("xgboost", xg, x, n, b);
     snprintf(what, sizeof(what), "%s: trees vs xgboost", path);
     assert_close(a, b, n * dt.n_outputs, what);
+    memcpy(batch, a, n * dt.n_outputs * sizeof(float));
     for (i = 0; i < n; i++)
         engine_predict_ok("trees", t, x + i * dt.n_features, 1, a + i * dt.n_outputs);
     snprintf(what, sizeof(what), "%s: trees row by row vs xgboost", path);
     assert_close(a, b, n * dt.n_outputs, what);
+    for (i = 0; i < n * dt.n_outputs; i++)
+        if (memcmp(&a[i], &batch[i], sizeof(float)) != 0)
+            fail_msg("%s: output %zu: %.9g in a batch, %.9g alone", path, i, (double)batch[i],
+                     (double)a[i]);
+    free(batch);
     md_backend_find("trees")->free(t);
     md_backend_find("xgboost")->free(xg);
     free(x);

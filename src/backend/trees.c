@@ -26,6 +26,11 @@
  */
 #include "backend/trees_int.h"
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define TREES_X86 1
+#endif
+
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -53,6 +58,8 @@
 #define TOP_LEVELS 3
 #define TOP_NODES  ((1u << TOP_LEVELS) - 1)
 #define TOP_CODES  (1u << TOP_NODES)
+/* Trees whose codes a ROW_LANES-row walk works out at a time. */
+#define CODE_TREES 64
 _Static_assert(ROW_LANES % 4 == 0, "rows go through vectors of four");
 /* Floats of row copies (and leaf values) kept on the stack; bigger models allocate per call. */
 #define STACK_FLOATS 8192
@@ -127,9 +134,24 @@ struct trees {
      * ROW_LANES) and thresholds, and where the walk is after those levels
      * (a node's distance from the root) for each outcome of the splits.
      */
-    uint32_t *top_col; /* TOP_NODES + 1 per tree */
-    float *top_cond;   /* TOP_NODES + 1 per tree */
-    uint8_t *top_dest; /* TOP_CODES per tree */
+    uint32_t *top_col;         /* TOP_NODES + 1 per tree */
+    float *top_cond;           /* TOP_NODES + 1 per tree */
+    uint8_t *top_dest;         /* TOP_CODES per tree */
+    const struct top_isa *isa; /* how the codes are worked out */
+};
+
+/*
+ * Works out the codes of ROW_LANES prepared rows (buf, interleaved) for n
+ * trees whose splits are col and cond (TOP_NODES + 1 each): code[t *
+ * ROW_LANES + r] for row r of tree t.
+ */
+typedef void top_codes_fn(const float *buf, const uint32_t *col, const float *cond, size_t n,
+                          int32_t *code);
+
+struct top_isa {
+    const char *name;
+    top_codes_fn *codes;
+    bool (*usable)(void);
 };
 
 /*
@@ -270,38 +292,16 @@ predict_row(const struct trees *m, bool wide, const float *x, float *out, float 
     }
 }
 
-/*
- * ROW_LANES rows: each tree's first TOP_LEVELS levels for all of them at
- * once (one vector compare per split), then the rest walked for all of them
- * in lock-step. buf has room for (2 * nf + 1) * ROW_LANES floats: the
- * prepared rows interleaved, column f of row r at buf[f * ROW_LANES + r].
- */
-static inline __attribute__((always_inline)) void
-predict_rows(const struct trees *m, bool wide, const float *x, float *out, float *buf)
+/* Codes with GCC's vectors of four: SSE2 on x86-64, plain code elsewhere. */
+static void codes_vec4(const float *buf, const uint32_t *col, const float *cond, size_t n,
+                       int32_t *code)
 {
-    const void *nodes = wide ? (const void *)m->wnodes : (const void *)m->nodes;
-    md_f32x4 acc[ROW_LANES / 4]; /* the sums, when there is one output column */
-    size_t r;
     size_t t;
 
-    for (r = 0; r < ROW_LANES; r++)
-        prepare(x + r * m->nf, m->nf, buf + r, ROW_LANES);
-    for (r = 0; r < ROW_LANES / 4; r++)
-        acc[r] = (md_f32x4){m->base, m->base, m->base, m->base};
-    for (r = 0; m->n_out > 1 && r < (size_t)ROW_LANES * m->n_out; r++)
-        out[r] = m->base;
-    for (t = 0; t < m->n_trees; t++) {
-        const uint32_t *col = m->top_col + t * (TOP_NODES + 1);
-        const float *cond = m->top_cond + t * (TOP_NODES + 1);
-        const uint8_t *dest = m->top_dest + t * TOP_CODES;
-        uint32_t idx[ROW_LANES];
-        int32_t code[ROW_LANES];
-        md_f32x4 lv[ROW_LANES / 4];
+    for (t = 0; t < n; t++, col += TOP_NODES + 1, cond += TOP_NODES + 1) {
         md_i32x4 c[ROW_LANES / 4] = {{0}};
-        uint32_t d = m->depth[t];
-        uint32_t root = m->root[t];
-        uint32_t s;
         uint32_t k;
+        size_t r;
 
         for (k = 0; k < TOP_NODES; k++) {
             const md_f32x4 th = {cond[k], cond[k], cond[k], cond[k]};
@@ -315,7 +315,94 @@ predict_rows(const struct trees *m, bool wide, const float *x, float *out, float
                 c[r] |= (v >= th) & bit;
             }
         }
-        memcpy(code, c, sizeof(code));
+        memcpy(code + t * ROW_LANES, c, sizeof(c));
+    }
+}
+
+static bool always(void)
+{
+    return true;
+}
+
+#ifdef TREES_X86
+_Static_assert(ROW_LANES == 16, "the AVX2 codes take sixteen rows");
+
+/* Codes eight rows to a vector. */
+__attribute__((target("avx2"))) static void codes_avx2(const float *buf, const uint32_t *col,
+                                                       const float *cond, size_t n, int32_t *code)
+{
+    size_t t;
+
+    for (t = 0; t < n; t++, col += TOP_NODES + 1, cond += TOP_NODES + 1) {
+        __m256i c0 = _mm256_setzero_si256();
+        __m256i c1 = _mm256_setzero_si256();
+        uint32_t k;
+
+        for (k = 0; k < TOP_NODES; k++) {
+            const __m256 th = _mm256_set1_ps(cond[k]);
+            const __m256i bit = _mm256_set1_epi32((int)(1u << k));
+            __m256 g0 = _mm256_cmp_ps(_mm256_loadu_ps(buf + col[k]), th, _CMP_GE_OQ);
+            __m256 g1 = _mm256_cmp_ps(_mm256_loadu_ps(buf + col[k] + 8), th, _CMP_GE_OQ);
+
+            c0 = _mm256_or_si256(c0, _mm256_and_si256(_mm256_castps_si256(g0), bit));
+            c1 = _mm256_or_si256(c1, _mm256_and_si256(_mm256_castps_si256(g1), bit));
+        }
+        _mm256_storeu_si256((__m256i *)(void *)(code + t * ROW_LANES), c0);
+        _mm256_storeu_si256((__m256i *)(void *)(code + t * ROW_LANES + 8), c1);
+    }
+}
+
+static bool has_avx2(void)
+{
+    return __builtin_cpu_supports("avx2");
+}
+
+#endif
+
+/* Best first; the last one runs anywhere. */
+static const struct top_isa isas[] = {
+#ifdef TREES_X86
+    {"avx2", codes_avx2, has_avx2},
+#endif
+    {"generic", codes_vec4, always},
+};
+
+/*
+ * ROW_LANES rows: each tree's first TOP_LEVELS levels for all of them at
+ * once (one vector compare per split), then the rest walked for all of them
+ * in lock-step. buf has room for (2 * nf + 1) * ROW_LANES floats: the
+ * prepared rows interleaved, column f of row r at buf[f * ROW_LANES + r].
+ */
+static inline __attribute__((always_inline)) void
+predict_rows(const struct trees *m, bool wide, const float *x, float *out, float *buf)
+{
+    const void *nodes = wide ? (const void *)m->wnodes : (const void *)m->nodes;
+    md_f32x4 acc[ROW_LANES / 4]; /* the sums, when there is one output column */
+    int32_t codes[CODE_TREES * ROW_LANES];
+    size_t r;
+    size_t t;
+
+    for (r = 0; r < ROW_LANES; r++)
+        prepare(x + r * m->nf, m->nf, buf + r, ROW_LANES);
+    for (r = 0; r < ROW_LANES / 4; r++)
+        acc[r] = (md_f32x4){m->base, m->base, m->base, m->base};
+    for (r = 0; m->n_out > 1 && r < (size_t)ROW_LANES * m->n_out; r++)
+        out[r] = m->base;
+    for (t = 0; t < m->n_trees; t++) {
+        const uint8_t *dest = m->top_dest + t * TOP_CODES;
+        const int32_t *code = codes + (t % CODE_TREES) * ROW_LANES;
+        uint32_t idx[ROW_LANES];
+        md_f32x4 lv[ROW_LANES / 4];
+        uint32_t d = m->depth[t];
+        uint32_t root = m->root[t];
+        uint32_t s;
+
+        if (t % CODE_TREES == 0) {
+            size_t n = m->n_trees - t < CODE_TREES ? m->n_trees - t : CODE_TREES;
+
+            m->isa->codes(buf, m->top_col + t * (TOP_NODES + 1), m->top_cond + t * (TOP_NODES + 1),
+                          n, codes);
+        }
 #pragma GCC unroll 16
         for (r = 0; r < ROW_LANES; r++)
             idx[r] = root + dest[code[r]];
@@ -1250,6 +1337,9 @@ static int load_trees(struct trees *m, const struct md_jnode **order, const int6
         rc = plan_blocks(m, err);
     if (rc == MD_OK)
         rc = plan_top(m, err);
+    for (i = 0; m->isa == NULL; i++)
+        if (isas[i].usable())
+            m->isa = &isas[i];
     if (rc == MD_OK && 2 * (size_t)m->nf + 1 <= UINT16_MAX && max_off <= UINT16_MAX)
         rc = narrow(m, err);
 out:
@@ -1319,6 +1409,27 @@ int md_trees__load_buffer(const char *buf, size_t len, void **inst, struct md_er
     m->nthread = 1;
     *inst = m;
     return MD_OK;
+}
+
+int md_trees__set_isa(void *inst, const char *name)
+{
+    struct trees *m = inst;
+    size_t i;
+
+    for (i = 0; i < MD_ARRAY_LEN(isas); i++) {
+        if (strcmp(isas[i].name, name) == 0) {
+            if (!isas[i].usable())
+                return MD_EUNSUPPORTED;
+            m->isa = &isas[i];
+            return MD_OK;
+        }
+    }
+    return MD_ENOTFOUND;
+}
+
+const char *md_trees__isa(const void *inst)
+{
+    return ((const struct trees *)inst)->isa->name;
 }
 
 /* Reads the whole file at path into a new buffer. */

@@ -20,4 +20,15 @@ extern const struct md_backend_ops md_backend_trees;
  */
 int md_trees__load_buffer(const char *buf, size_t len, void **inst, struct md_err *err);
 
+/*
+ * Batches of 16 rows work out the first levels of every tree with vector
+ * compares, in the best instruction set the CPU has: "avx2" (on x86-64) or
+ * "generic" (GCC's vectors of four: SSE2 on x86-64, plain code elsewhere). md_trees__isa
+ * names the one an instance uses; md_trees__set_isa makes it use another
+ * (MD_OK, MD_EUNSUPPORTED when the CPU lacks it, MD_ENOTFOUND for an
+ * unknown name). Outputs are the same floats whichever runs.
+ */
+const char *md_trees__isa(const void *inst);
+int md_trees__set_isa(void *inst, const char *name);
+
 #endif

@@ -307,10 +307,26 @@ static float *random_rows(uint64_t *s, size_t n, size_t nf)
     return x;
 }
 
+/* The instruction sets a batch's first tree levels can run on (trees_int.h). */
+static const char *const isas[] = {"generic", "avx2"};
+
+/* got (a batch) and want (row by row) hold the same floats, bit for bit. */
+static void same_floats(const char *path, const char *isa, const float *got, const float *want,
+                        size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (memcmp(&got[i], &want[i], sizeof(float)) != 0)
+            fail_msg("%s (%s): output %zu: %.9g in a batch, %.9g alone", path, isa, i,
+                     (double)got[i], (double)want[i]);
+}
+
 /*
  * trees and xgboost on n random rows of path's model, one call and row by
  * row; trees' two give the same floats, bit for bit (the same leaves summed
- * in the same order), whichever walk a batch takes.
+ * in the same order), whichever walk a batch takes and in every instruction
+ * set the CPU has for it.
  */
 static void compare_engines(const char *path, uint64_t seed, size_t n)
 {
@@ -345,10 +361,14 @@ static void compare_engines(const char *path, uint64_t seed, size_t n)
         engine_predict_ok("trees", t, x + i * dt.n_features, 1, a + i * dt.n_outputs);
     snprintf(what, sizeof(what), "%s: trees row by row vs xgboost", path);
     assert_close(a, b, n * dt.n_outputs, what);
-    for (i = 0; i < n * dt.n_outputs; i++)
-        if (memcmp(&a[i], &batch[i], sizeof(float)) != 0)
-            fail_msg("%s: output %zu: %.9g in a batch, %.9g alone", path, i, (double)batch[i],
-                     (double)a[i]);
+    same_floats(path, md_trees__isa(t), batch, a, n * dt.n_outputs);
+    for (i = 0; i < MD_ARRAY_LEN(isas); i++) {
+        if (md_trees__set_isa(t, isas[i]) != MD_OK)
+            continue; /* not on this CPU */
+        memset(batch, 0, n * dt.n_outputs * sizeof(float));
+        engine_predict_ok("trees", t, x, n, batch);
+        same_floats(path, isas[i], batch, a, n * dt.n_outputs);
+    }
     free(batch);
     md_backend_find("trees")->free(t);
     md_backend_find("xgboost")->free(xg);
@@ -961,6 +981,37 @@ static void test_ops_table(void **state)
 
 /* ------------------------------------------------------------------- threads */
 
+/* A load picks the best instruction set for batches; others can be asked for by name. */
+static void test_isa(void **state)
+{
+    void *inst = load_tiny(tiny);
+    const char *best = md_trees__isa(inst);
+    float x[16 * 3];
+    float want[16];
+    float got[16];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < 16 * 3; i++)
+        x[i] = i % 3 == 1 ? (float)i / 48.0f : 0.0f;
+    for (i = 0; i < 16; i++)
+        want[i] = x[3 * i + 1] < 0.5f ? -1.0f : 2.0f;
+#ifdef __x86_64__
+    assert_string_equal(best, __builtin_cpu_supports("avx2") ? "avx2" : "generic");
+    assert_int_equal(md_trees__set_isa(inst, "avx2"),
+                     __builtin_cpu_supports("avx2") ? MD_OK : MD_EUNSUPPORTED);
+#else
+    assert_string_equal(best, "generic");
+    assert_int_equal(md_trees__set_isa(inst, "avx2"), MD_ENOTFOUND);
+#endif
+    assert_int_equal(md_trees__set_isa(inst, "sse9"), MD_ENOTFOUND);
+    assert_int_equal(md_trees__set_isa(inst, "generic"), MD_OK);
+    assert_string_equal(md_trees__isa(inst), "generic");
+    engine_predict_ok("trees", inst, x, 16, got);
+    assert_memory_equal(got, want, sizeof(got));
+    md_backend_trees.free(inst);
+}
+
 static void test_threads(void **state)
 {
     char model[512];
@@ -1000,6 +1051,7 @@ int main(void)
         cmocka_unit_test(test_files),
         cmocka_unit_test(test_options),
         cmocka_unit_test(test_ops_table),
+        cmocka_unit_test(test_isa),
         cmocka_unit_test(test_threads),
     };
 

@@ -1199,6 +1199,8 @@ static int plan_top(struct trees *m, struct md_err *err)
                 place = 2 * place + 1 + right;
             }
             /* Breadth-first, the first TOP_LEVELS + 1 levels are the first 15 nodes at most. */
+            if (i - m->root[t] > UINT8_MAX)
+                MD_BUG("trees: a tree's top levels are not breadth-first");
             dest[code] = (uint8_t)(i - m->root[t]);
         }
     }

@@ -732,6 +732,7 @@ static void test_wide_model(void **state)
     struct md_backend_desc d;
     void *inst;
     size_t i;
+    size_t k;
 
     (void)state;
 
@@ -741,9 +742,14 @@ static void test_wide_model(void **state)
     assert_int_equal(d.n_features, nf);
     for (i = 0; i < 20; i++)
         x[i * nf + nf - 1] = i % 3 == 0 ? NAN : (float)(i % 2);
-    engine_predict_ok("trees", inst, x, 20, out);
-    for (i = 0; i < 20; i++)
-        assert_true(out[i] == (i % 3 == 0 || i % 2 == 0 ? -1.0f : 2.0f));
+    for (k = 0; k < MD_ARRAY_LEN(isas); k++) {
+        if (md_trees__set_isa(inst, isas[k]) != MD_OK)
+            continue; /* not on this CPU */
+        memset(out, 0, sizeof(out));
+        engine_predict_ok("trees", inst, x, 20, out);
+        for (i = 0; i < 20; i++)
+            assert_true(out[i] == (i % 3 == 0 || i % 2 == 0 ? -1.0f : 2.0f));
+    }
     engine_predict_ok("trees", inst, x + nf, 1, out);
     assert_true(out[0] == 2.0f);
     md_backend_trees.free(inst);

@@ -198,6 +198,64 @@ static inline void prepare(const float *x, uint32_t nf, float *p, size_t lanes)
     p[nf * lanes] = NAN;
 }
 
+/*
+ * Prepares ROW_LANES rows of x (nf values each) into buf interleaved, as
+ * prepare() does each into buf + r with ROW_LANES lanes: four rows and four
+ * columns at a time through a 4x4 transpose.
+ */
+static void prepare_rows(const float *x, uint32_t nf, float *buf)
+{
+    const md_f32x4 ninf = {-INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    const md_f32x4 pinf = {INFINITY, INFINITY, INFINITY, INFINITY};
+    size_t g;
+
+    for (g = 0; g < ROW_LANES; g += 4) {
+        const float *x0 = x + g * nf;
+        float *p = buf + g;
+        uint32_t f = 0;
+        size_t r;
+
+        for (; nf - f >= 4; f += 4) {
+            md_f32x4 a[4];
+            md_f32x4 t[4];
+            uint32_t j;
+
+            for (r = 0; r < 4; r++)
+                memcpy(&a[r], x0 + r * nf + f, sizeof(a[r]));
+            /* Column j of the four rows into t[j]. */
+            t[0] = __builtin_shufflevector(a[0], a[1], 0, 4, 1, 5);
+            t[1] = __builtin_shufflevector(a[2], a[3], 0, 4, 1, 5);
+            t[2] = __builtin_shufflevector(a[0], a[1], 2, 6, 3, 7);
+            t[3] = __builtin_shufflevector(a[2], a[3], 2, 6, 3, 7);
+            a[0] = __builtin_shufflevector(t[0], t[1], 0, 1, 4, 5);
+            a[1] = __builtin_shufflevector(t[0], t[1], 2, 3, 6, 7);
+            a[2] = __builtin_shufflevector(t[2], t[3], 0, 1, 4, 5);
+            a[3] = __builtin_shufflevector(t[2], t[3], 2, 3, 6, 7);
+            for (j = 0; j < 4; j++) {
+                /* NaN: the exponent all ones and a nonzero fraction. */
+                md_i32x4 miss = ((md_i32x4)a[j] & 0x7fffffff) > 0x7f800000;
+                md_f32x4 lo = (md_f32x4)((miss & (md_i32x4)ninf) | (~miss & (md_i32x4)a[j]));
+                md_f32x4 hi = (md_f32x4)((miss & (md_i32x4)pinf) | (~miss & (md_i32x4)a[j]));
+
+                memcpy(p + (size_t)(f + j) * ROW_LANES, &lo, sizeof(lo));
+                memcpy(p + (size_t)(nf + 1 + f + j) * ROW_LANES, &hi, sizeof(hi));
+            }
+        }
+        for (r = 0; r < 4; r++) {
+            const float *xr = x0 + r * nf;
+            uint32_t k;
+
+            for (k = f; k < nf; k++) {
+                bool miss = isnan(xr[k]);
+
+                p[(size_t)k * ROW_LANES + r] = miss ? -INFINITY : xr[k];
+                p[(size_t)(nf + 1 + k) * ROW_LANES + r] = miss ? INFINITY : xr[k];
+            }
+            p[(size_t)nf * ROW_LANES + r] = NAN;
+        }
+    }
+}
+
 static float sigmoid(float x)
 {
     /* As libxgboost 1.7: exp of at most 88.7 stays finite. */
@@ -382,8 +440,7 @@ predict_rows(const struct trees *m, bool wide, const float *x, float *out, float
     size_t r;
     size_t t;
 
-    for (r = 0; r < ROW_LANES; r++)
-        prepare(x + r * m->nf, m->nf, buf + r, ROW_LANES);
+    prepare_rows(x, m->nf, buf);
     for (r = 0; r < ROW_LANES / 4; r++)
         acc[r] = (md_f32x4){m->base, m->base, m->base, m->base};
     for (r = 0; m->n_out > 1 && r < (size_t)ROW_LANES * m->n_out; r++)

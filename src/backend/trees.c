@@ -134,15 +134,15 @@ struct trees {
      * ROW_LANES) and thresholds, and where the walk is after those levels
      * (a node's distance from the root) for each outcome of the splits.
      */
-    uint32_t *top_col;         /* TOP_NODES + 1 per tree */
-    float *top_cond;           /* TOP_NODES + 1 per tree */
+    uint32_t *top_col;         /* TOP_NODES per tree */
+    float *top_cond;           /* TOP_NODES per tree */
     uint8_t *top_dest;         /* TOP_CODES per tree */
     const struct top_isa *isa; /* how the codes are worked out */
 };
 
 /*
  * Works out the codes of ROW_LANES prepared rows (buf, interleaved) for n
- * trees whose splits are col and cond (TOP_NODES + 1 each): code[t *
+ * trees whose splits are col and cond (TOP_NODES each): code[t *
  * ROW_LANES + r] for row r of tree t.
  */
 typedef void top_codes_fn(const float *buf, const uint32_t *col, const float *cond, size_t n,
@@ -183,18 +183,22 @@ static inline float leaf(const void *nodes, bool wide, uint32_t i)
     return wide ? ((const struct wnode *)nodes)[i].cond : ((const struct tnode *)nodes)[i].cond;
 }
 
+/* Value v of feature f into both of its columns of a prepared row (see below). */
+static inline void prepare_one(float v, uint32_t nf, uint32_t f, float *p, size_t lanes)
+{
+    bool miss = isnan(v);
+
+    p[f * lanes] = miss ? -INFINITY : v;
+    p[(nf + 1 + f) * lanes] = miss ? INFINITY : v;
+}
+
 /* Prepares row x (nf values) into p[0], p[lanes], ... (2 * nf + 1 columns). */
 static inline void prepare(const float *x, uint32_t nf, float *p, size_t lanes)
 {
     uint32_t f;
 
-    for (f = 0; f < nf; f++) {
-        float v = x[f];
-        bool miss = isnan(v);
-
-        p[f * lanes] = miss ? -INFINITY : v;
-        p[(nf + 1 + f) * lanes] = miss ? INFINITY : v;
-    }
+    for (f = 0; f < nf; f++)
+        prepare_one(x[f], nf, f, p, lanes);
     p[nf * lanes] = NAN;
 }
 
@@ -241,16 +245,12 @@ static void prepare_rows(const float *x, uint32_t nf, float *buf)
                 memcpy(p + (size_t)(nf + 1 + f + j) * ROW_LANES, &hi, sizeof(hi));
             }
         }
+        /* The last nf % 4 columns one by one, and the NaN column. */
         for (r = 0; r < 4; r++) {
-            const float *xr = x0 + r * nf;
             uint32_t k;
 
-            for (k = f; k < nf; k++) {
-                bool miss = isnan(xr[k]);
-
-                p[(size_t)k * ROW_LANES + r] = miss ? -INFINITY : xr[k];
-                p[(size_t)(nf + 1 + k) * ROW_LANES + r] = miss ? INFINITY : xr[k];
-            }
+            for (k = f; k < nf; k++)
+                prepare_one(x0[r * nf + k], nf, k, p + r, ROW_LANES);
             p[(size_t)nf * ROW_LANES + r] = NAN;
         }
     }
@@ -356,7 +356,7 @@ static void codes_vec4(const float *buf, const uint32_t *col, const float *cond,
 {
     size_t t;
 
-    for (t = 0; t < n; t++, col += TOP_NODES + 1, cond += TOP_NODES + 1) {
+    for (t = 0; t < n; t++, col += TOP_NODES, cond += TOP_NODES) {
         md_i32x4 c[ROW_LANES / 4] = {{0}};
         uint32_t k;
         size_t r;
@@ -391,7 +391,7 @@ __attribute__((target("avx2"))) static void codes_avx2(const float *buf, const u
 {
     size_t t;
 
-    for (t = 0; t < n; t++, col += TOP_NODES + 1, cond += TOP_NODES + 1) {
+    for (t = 0; t < n; t++, col += TOP_NODES, cond += TOP_NODES) {
         __m256i c0 = _mm256_setzero_si256();
         __m256i c1 = _mm256_setzero_si256();
         uint32_t k;
@@ -457,8 +457,7 @@ predict_rows(const struct trees *m, bool wide, const float *x, float *out, float
         if (t % CODE_TREES == 0) {
             size_t n = m->n_trees - t < CODE_TREES ? m->n_trees - t : CODE_TREES;
 
-            m->isa->codes(buf, m->top_col + t * (TOP_NODES + 1), m->top_cond + t * (TOP_NODES + 1),
-                          n, codes);
+            m->isa->codes(buf, m->top_col + t * TOP_NODES, m->top_cond + t * TOP_NODES, n, codes);
         }
 #pragma GCC unroll 16
         for (r = 0; r < ROW_LANES; r++)
@@ -1201,64 +1200,48 @@ static int load_booster(struct trees *m, const struct md_jnode *learner,
 
 /*
  * The first TOP_LEVELS levels of every tree for ROW_LANES-row walks (see
- * struct trees): split k's children are splits 2k + 1 and 2k + 2. Where a
- * leaf comes first, it and the places below it read the NaN column, whose
- * compare is false, and the walk stays on the leaf. Runs on m->wnodes,
- * before narrow().
+ * struct trees), and the instruction set that works out their codes. Place
+ * k's children are places 2k + 1 and 2k + 2; below a leaf, its places hold
+ * the leaf again. A leaf reads the NaN column, whose compare is false, so a
+ * walk that meets one stays on it. Runs on m->wnodes, before narrow().
  */
 static int plan_top(struct trees *m, struct md_err *err)
 {
     size_t t;
+    size_t i;
 
-    m->top_col = md_malloc((m->n_trees * (TOP_NODES + 1) + 1) * sizeof(*m->top_col));
-    m->top_cond = md_malloc((m->n_trees * (TOP_NODES + 1) + 1) * sizeof(*m->top_cond));
+    for (i = 0; m->isa == NULL; i++)
+        if (isas[i].usable())
+            m->isa = &isas[i];
+    m->top_col = md_malloc((m->n_trees * TOP_NODES + 1) * sizeof(*m->top_col));
+    m->top_cond = md_malloc((m->n_trees * TOP_NODES + 1) * sizeof(*m->top_cond));
     m->top_dest = md_malloc((m->n_trees * TOP_CODES + 1) * sizeof(*m->top_dest));
     if (m->top_col == NULL || m->top_cond == NULL || m->top_dest == NULL)
         return FAIL(MD_ENOMEM, "trees: no memory for %zu trees", m->n_trees);
     for (t = 0; t < m->n_trees; t++) {
-        uint32_t *col = m->top_col + t * (TOP_NODES + 1);
-        float *cond = m->top_cond + t * (TOP_NODES + 1);
-        uint8_t *dest = m->top_dest + t * TOP_CODES;
-        uint32_t at[TOP_NODES]; /* node of each split place, or UINT32_MAX below a leaf */
+        uint32_t at[2 * TOP_NODES + 1]; /* the node at each place of TOP_LEVELS + 1 levels */
         uint32_t k;
         uint32_t code;
 
-        for (k = 0; k <= TOP_NODES; k++) {
-            col[k] = m->nf * ROW_LANES;
-            cond[k] = 0.0f;
+        at[0] = m->root[t];
+        for (k = 1; k < MD_ARRAY_LEN(at); k++) {
+            const uint32_t up = at[(k - 1) / 2];
+
+            at[k] = m->wnodes[up].next == 0 ? up : up + m->wnodes[up].next + (k % 2 == 0);
         }
         for (k = 0; k < TOP_NODES; k++) {
-            uint32_t parent = k == 0 ? UINT32_MAX : (k - 1) / 2;
-            uint32_t i;
-
-            if (k == 0) {
-                i = m->root[t];
-            } else if (at[parent] == UINT32_MAX || m->wnodes[at[parent]].next == 0) {
-                i = UINT32_MAX;
-            } else {
-                i = at[parent] + m->wnodes[at[parent]].next + (k % 2 == 0);
-            }
-            at[k] = i;
-            if (i != UINT32_MAX && m->wnodes[i].next != 0) {
-                col[k] = m->wnodes[i].feat * ROW_LANES;
-                cond[k] = m->wnodes[i].cond;
-            }
+            m->top_col[t * TOP_NODES + k] = m->wnodes[at[k]].feat * ROW_LANES;
+            m->top_cond[t * TOP_NODES + k] = m->wnodes[at[k]].cond;
         }
         for (code = 0; code < TOP_CODES; code++) {
-            uint32_t i = m->root[t];
             uint32_t place = 0;
-            uint32_t level;
 
-            for (level = 0; level < TOP_LEVELS && m->wnodes[i].next != 0; level++) {
-                uint32_t right = (code >> place) & 1;
-
-                i += m->wnodes[i].next + right;
-                place = 2 * place + 1 + right;
-            }
+            for (k = 0; k < TOP_LEVELS; k++)
+                place = 2 * place + 1 + ((code >> place) & 1);
             /* Breadth-first, the first TOP_LEVELS + 1 levels are the first 15 nodes at most. */
-            if (i - m->root[t] > UINT8_MAX)
+            if (at[place] - m->root[t] > UINT8_MAX)
                 MD_BUG("trees: a tree's top levels are not breadth-first");
-            dest[code] = (uint8_t)(i - m->root[t]);
+            m->top_dest[t * TOP_CODES + code] = (uint8_t)(at[place] - m->root[t]);
         }
     }
     return MD_OK;
@@ -1396,9 +1379,6 @@ static int load_trees(struct trees *m, const struct md_jnode **order, const int6
         rc = plan_blocks(m, err);
     if (rc == MD_OK)
         rc = plan_top(m, err);
-    for (i = 0; m->isa == NULL; i++)
-        if (isas[i].usable())
-            m->isa = &isas[i];
     if (rc == MD_OK && 2 * (size_t)m->nf + 1 <= UINT16_MAX && max_off <= UINT16_MAX)
         rc = narrow(m, err);
 out:
@@ -1475,7 +1455,7 @@ int md_trees__set_isa(void *inst, const char *name)
     struct trees *m = inst;
     size_t i;
 
-    for (i = 0; i < MD_ARRAY_LEN(isas); i++) {
+    for (i = 0; name != NULL && i < MD_ARRAY_LEN(isas); i++) {
         if (strcmp(isas[i].name, name) == 0) {
             if (!isas[i].usable())
                 return MD_EUNSUPPORTED;

@@ -35,6 +35,9 @@ static const char usage[] =
     "  --idle-timeout S      close idle keep-alive connections after S seconds (default: 60)\n"
     "  --max-header-bytes N  largest request line plus headers; larger get 431 or 414\n"
     "                        (default: 8192)\n"
+    "  --conn-buffer-bytes N memory per connection for the request line, headers and\n"
+    "                        reading the body, half of it a read; at least twice\n"
+    "                        --max-header-bytes (default: 32768)\n"
     "  --drain-timeout S     on SIGTERM, wait up to S seconds for running requests\n"
     "                        (default: 10)\n"
     "  --log-level LEVEL     debug, info, warn, error or off (default: info)\n"
@@ -53,6 +56,7 @@ struct opts {
     unsigned long max_conn;
     unsigned long idle_s;
     unsigned long max_header;
+    unsigned long conn_buffer;
     unsigned long drain_s;
 };
 
@@ -96,6 +100,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         O_CONN,
         O_IDLE,
         O_HEADER,
+        O_CONN_BUFFER,
         O_DRAIN,
         O_LOG,
         O_VERSION,
@@ -111,6 +116,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"max-connections", required_argument, NULL, O_CONN},
         {"idle-timeout", required_argument, NULL, O_IDLE},
         {"max-header-bytes", required_argument, NULL, O_HEADER},
+        {"conn-buffer-bytes", required_argument, NULL, O_CONN_BUFFER},
         {"drain-timeout", required_argument, NULL, O_DRAIN},
         {"log-level", required_argument, NULL, O_LOG},
         {"version", no_argument, NULL, O_VERSION},
@@ -159,6 +165,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 bad = -1;
             }
             break;
+        case O_CONN_BUFFER:
+            bad = parse_ulong("--conn-buffer-bytes", optarg, 1ul << 24, &o->conn_buffer);
+            if (!bad && o->conn_buffer < 4096) {
+                fprintf(stderr, "modeld: --conn-buffer-bytes: must be at least 4096\n");
+                bad = -1;
+            }
+            break;
         case O_DRAIN:
             bad = parse_ulong("--drain-timeout", optarg, 3600, &o->drain_s);
             break;
@@ -195,7 +208,15 @@ static int parse_args(int argc, char **argv, struct opts *o)
 
 int main(int argc, char **argv)
 {
-    struct opts o = {"models", "127.0.0.1:8080", "var", 0, 0, 64ul << 20, 4096, 60, 8192, 10};
+    struct opts o = {.repo = "models",
+                     .listen = "127.0.0.1:8080",
+                     .data = "var",
+                     .max_body = 64ul << 20,
+                     .max_conn = 4096,
+                     .idle_s = 60,
+                     .max_header = 8192,
+                     .conn_buffer = MD_HTTP_CONN_BUFFER,
+                     .drain_s = 10};
     struct md_http_config hc;
     struct md_repo *repo = NULL;
     struct md_http *http = NULL;
@@ -241,6 +262,7 @@ int main(int argc, char **argv)
     hc.max_connections = (unsigned)o.max_conn;
     hc.idle_timeout_s = (unsigned)o.idle_s;
     hc.max_header_bytes = o.max_header;
+    hc.conn_buffer_bytes = o.conn_buffer;
     if (md_http_start(&hc, api, &http, &err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "cannot start the HTTP server", "reason", err.msg, MD_KV_END);
         md_repo_free(repo);

@@ -528,12 +528,12 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
         threads = n > 0 ? (unsigned)n : 1;
     }
     /* MHD keeps a connection's request line and headers in a per-connection
-     * pool and zeroes the pool on every request, so it is sized from the
-     * header limit (half for headers, half for reading the body) and kept
-     * small. */
-    pool_bytes = (cfg->max_header_bytes ? cfg->max_header_bytes : 8192) * 2;
-    if (pool_bytes < 8192)
-        pool_bytes = 8192;
+     * pool, reads a body half a pool at a time, and zeroes the pool on every
+     * request: a bigger pool reads a large body in fewer calls, and costs
+     * every small request its zeroing (docs/performance.md). */
+    pool_bytes = cfg->conn_buffer_bytes ? cfg->conn_buffer_bytes : MD_HTTP_CONN_BUFFER;
+    if (pool_bytes < (cfg->max_header_bytes ? cfg->max_header_bytes : 8192) * 2)
+        pool_bytes = (cfg->max_header_bytes ? cfg->max_header_bytes : 8192) * 2;
     h = md_xcalloc(1, sizeof(*h));
     h->api = api;
     h->max_body = cfg->max_body_bytes;

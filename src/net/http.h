@@ -12,6 +12,9 @@
 #include "util/err.h"
 #include "api/api.h"
 
+/* Default per-connection memory: libmicrohttpd's own default, 16 KB reads. */
+#define MD_HTTP_CONN_BUFFER 32768
+
 struct md_http_config {
     const char *listen;       /* "HOST:PORT", "[V6]:PORT" or ":PORT" */
     unsigned threads;         /* worker threads; 0 = one per core */
@@ -19,6 +22,9 @@ struct md_http_config {
     unsigned max_connections; /* concurrent connections */
     unsigned idle_timeout_s;  /* idle keep-alive connections are closed after this */
     size_t max_header_bytes;  /* request line + headers larger than this get 431 or 414 */
+    size_t conn_buffer_bytes; /* per-connection memory for the request line, headers and
+                                 reading the body (half of it per read); 0 = the default,
+                                 raised to twice max_header_bytes */
 };
 
 struct md_http;

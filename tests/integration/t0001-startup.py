@@ -27,7 +27,8 @@ def test_help_and_version():
 
 def test_bad_flags_exit_2():
     for args in (["--nope"], ["--poll", "abc"], ["--poll", "-1"], ["--log-level", "loud"],
-                 ["--max-body-bytes", "0"], ["extra"]):
+                 ["--max-body-bytes", "0"], ["--conn-buffer-bytes", "100"],
+                 ["--conn-buffer-bytes", "1e6"], ["extra"]):
         p = subprocess.run([MODELD] + args, capture_output=True, text=True, timeout=10)
         expect(p.returncode == 2, "%r -> %d %s" % (args, p.returncode, p.stderr))
         expect(p.stderr.strip() != "", "no message for %r" % args)

@@ -11,7 +11,7 @@ import statistics
 import threading
 import time
 
-from harness import Daemon, expect, run, v2_row
+from harness import Daemon, bench_rows, expect, run, v2_row
 
 SLOW = 200           # slow connections held open
 DURATION = 4.0       # seconds of dribbling
@@ -122,5 +122,35 @@ def test_limits_answer_not_hang():
         expect(st == 200, st)
 
 
+def test_conn_buffer_sizes():
+    """--conn-buffer-bytes sets the memory a connection reads into: a body
+    read 2 KB or 128 KB at a time gets the same answer as with the default
+    (16 KB), and a header that does not fit the smallest buffer is refused by
+    the HTTP layer itself, where a buffer it fits lets it reach the
+    --max-header-bytes check and its message."""
+    rows = [r for r, _ in bench_rows()]
+    data = [v for _ in range(8) for r in rows for v in r]  # 8 times the rows, nulls included
+    body = json.dumps({"inputs": [{"name": "features", "datatype": "FP32",
+                                   "shape": [len(data) // 30, 30], "data": data}]}).encode()
+    expect(len(body) > 1 << 20, len(body))
+    answers = []
+    for buf in ("4096", None, "262144"):
+        args = ["--max-header-bytes", "2048"] + (["--conn-buffer-bytes", buf] if buf else [])
+        with Daemon(examples=False, args=args) as d:
+            st, out, _ = d.request("POST", "/v2/models/bench/infer", body,
+                                   {"Content-Type": "application/json"}, timeout=60)
+            expect(st == 200, (buf, st, out[:300]))
+            answers.append(json.loads(out)["outputs"][0]["data"])
+            st, out, _ = d.request("GET", "/v2", headers={"X-Big": "a" * 6000})
+            if buf == "4096":
+                expect(st in (431, 414) and b"limit of 2048" not in out, (buf, st, out[:300]))
+            else:
+                expect(st == 431 and b"larger than the limit of 2048 bytes" in out,
+                       (buf, st, out[:300]))
+    expect(len(answers[0]) == len(data) // 30, len(answers[0]))
+    expect(answers[0] == answers[1] == answers[2], "answers differ with the buffer size")
+
+
 if __name__ == "__main__":
-    run([test_slow_clients_do_not_starve_normal_ones, test_limits_answer_not_hang])
+    run([test_slow_clients_do_not_starve_normal_ones, test_limits_answer_not_hang,
+         test_conn_buffer_sizes])

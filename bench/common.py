@@ -85,12 +85,13 @@ class Servers:
         return p
 
     def modeld(self, repo, data_dir, threads="0", args=(), ready_timeout=60):
-        """Starts build/modeld on a free port; returns (port, process) once
-        /v2/health/ready answers."""
+        """Starts build/modeld on a free port, with $MODELD_ARGS (split on
+        spaces) after args; returns (port, process) once /v2/health/ready
+        answers."""
         port = free_port()
         p = self.start([MODELD, "--repo", repo, "--listen", "127.0.0.1:%d" % port,
                         "--data", data_dir, "--threads", str(threads), "--log-level", "error"]
-                       + list(args))
+                       + list(args) + os.environ.get("MODELD_ARGS", "").split())
         wait_http("http://127.0.0.1:%d/v2/health/ready" % port, ready_timeout, p)
         return port, p
 

@@ -60,19 +60,27 @@ struct opts {
     unsigned long drain_s;
 };
 
-static int parse_ulong(const char *flag, const char *s, unsigned long max, unsigned long *out)
+/* A whole number from min to max for flag, or -1 with a message. */
+static int parse_ulong_in(const char *flag, const char *s, unsigned long min, unsigned long max,
+                          unsigned long *out)
 {
     char *end;
     unsigned long v;
 
     errno = 0;
     v = strtoul(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v > max) {
-        fprintf(stderr, "modeld: %s: '%s' is not a whole number from 0 to %lu\n", flag, s, max);
+    if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v < min || v > max) {
+        fprintf(stderr, "modeld: %s: '%s' is not a whole number from %lu to %lu\n", flag, s, min,
+                max);
         return -1;
     }
     *out = v;
     return 0;
+}
+
+static int parse_ulong(const char *flag, const char *s, unsigned long max, unsigned long *out)
+{
+    return parse_ulong_in(flag, s, 0, max, out);
 }
 
 /*
@@ -146,11 +154,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
             bad = parse_ulong("--threads", optarg, 1024, &o->threads);
             break;
         case O_BODY:
-            bad = parse_ulong("--max-body-bytes", optarg, 1ul << 31, &o->max_body);
-            if (!bad && o->max_body == 0) {
-                fprintf(stderr, "modeld: --max-body-bytes: must be at least 1\n");
-                bad = -1;
-            }
+            bad = parse_ulong_in("--max-body-bytes", optarg, 1, 1ul << 31, &o->max_body);
             break;
         case O_CONN:
             bad = parse_ulong("--max-connections", optarg, 1000000, &o->max_conn);
@@ -159,18 +163,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
             bad = parse_ulong("--idle-timeout", optarg, 86400, &o->idle_s);
             break;
         case O_HEADER:
-            bad = parse_ulong("--max-header-bytes", optarg, 1ul << 20, &o->max_header);
-            if (!bad && o->max_header < 1024) {
-                fprintf(stderr, "modeld: --max-header-bytes: must be at least 1024\n");
-                bad = -1;
-            }
+            bad = parse_ulong_in("--max-header-bytes", optarg, 1024, 1ul << 20, &o->max_header);
             break;
         case O_CONN_BUFFER:
-            bad = parse_ulong("--conn-buffer-bytes", optarg, 1ul << 24, &o->conn_buffer);
-            if (!bad && o->conn_buffer < 4096) {
-                fprintf(stderr, "modeld: --conn-buffer-bytes: must be at least 4096\n");
-                bad = -1;
-            }
+            bad = parse_ulong_in("--conn-buffer-bytes", optarg, 4096, 1ul << 24, &o->conn_buffer);
             break;
         case O_DRAIN:
             bad = parse_ulong("--drain-timeout", optarg, 3600, &o->drain_s);

@@ -511,6 +511,7 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ERROR_LOG |
                      MHD_ALLOW_SUSPEND_RESUME;
     const union MHD_DaemonInfo *di;
+    size_t max_header;
     size_t pool_bytes;
     unsigned spare;
     int rc;
@@ -531,13 +532,16 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
      * pool, reads a body half a pool at a time, and zeroes the pool on every
      * request: a bigger pool reads a large body in fewer calls, and costs
      * every small request its zeroing (docs/performance.md). */
+    max_header = cfg->max_header_bytes ? cfg->max_header_bytes : 8192;
     pool_bytes = cfg->conn_buffer_bytes ? cfg->conn_buffer_bytes : MD_HTTP_CONN_BUFFER;
-    if (pool_bytes < (cfg->max_header_bytes ? cfg->max_header_bytes : 8192) * 2)
-        pool_bytes = (cfg->max_header_bytes ? cfg->max_header_bytes : 8192) * 2;
+    if (pool_bytes < 2 * max_header)
+        pool_bytes = 2 * max_header;
+    if (pool_bytes < 4096)
+        pool_bytes = 4096;
     h = md_xcalloc(1, sizeof(*h));
     h->api = api;
     h->max_body = cfg->max_body_bytes;
-    h->max_header = cfg->max_header_bytes ? cfg->max_header_bytes : 8192;
+    h->max_header = max_header;
     h->max_conn = cfg->max_connections ? (long)cfg->max_connections : 4096;
     /* Past max_conn, a quarter more (and at least 16) are accepted only to be
      * answered 503 and closed; beyond that the kernel's backlog holds them. */

@@ -37,7 +37,7 @@ static const char usage[] =
     "                        (default: 8192)\n"
     "  --conn-buffer-bytes N memory per connection for the request line, headers and\n"
     "                        reading the body, half of it a read; at least twice\n"
-    "                        --max-header-bytes (default: 32768)\n"
+    "                        --max-header-bytes (default: 24576)\n"
     "  --drain-timeout S     on SIGTERM, wait up to S seconds for running requests\n"
     "                        (default: 10)\n"
     "  --log-level LEVEL     debug, info, warn, error or off (default: info)\n"

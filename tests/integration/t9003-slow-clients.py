@@ -125,7 +125,7 @@ def test_limits_answer_not_hang():
 def test_conn_buffer_sizes():
     """--conn-buffer-bytes sets the memory a connection reads into: a body
     read 2 KB or 128 KB at a time gets the same answer as with the default
-    (16 KB), and a header that does not fit the smallest buffer is refused by
+    (12 KB), and a header that does not fit the smallest buffer is refused by
     the HTTP layer itself, where a buffer it fits lets it reach the
     --max-header-bytes check and its message."""
     rows = [r for r, _ in bench_rows()]

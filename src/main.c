@@ -35,9 +35,11 @@ static const char usage[] =
     "  --idle-timeout S      close idle keep-alive connections after S seconds (default: 60)\n"
     "  --max-header-bytes N  largest request line plus headers; larger get 431 or 414\n"
     "                        (default: 8192)\n"
-    "  --conn-buffer-bytes N memory per connection for the request line, headers and\n"
-    "                        reading the body, half of it a read; at least twice\n"
-    "                        --max-header-bytes (default: 24576)\n"
+    "  --conn-buffer-bytes N\n"
+    "                        memory per connection for the request line, headers\n"
+    "                        and reading the body, half of it a read; 4096 to\n"
+    "                        1048576, raised to twice --max-header-bytes\n"
+    "                        (default: 24576)\n"
     "  --drain-timeout S     on SIGTERM, wait up to S seconds for running requests\n"
     "                        (default: 10)\n"
     "  --log-level LEVEL     debug, info, warn, error or off (default: info)\n"
@@ -166,7 +168,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
             bad = parse_ulong_in("--max-header-bytes", optarg, 1024, 1ul << 20, &o->max_header);
             break;
         case O_CONN_BUFFER:
-            bad = parse_ulong_in("--conn-buffer-bytes", optarg, 4096, 1ul << 24, &o->conn_buffer);
+            bad = parse_ulong_in("--conn-buffer-bytes", optarg, 4096, MD_HTTP_CONN_BUFFER_MAX,
+                                 &o->conn_buffer);
             break;
         case O_DRAIN:
             bad = parse_ulong("--drain-timeout", optarg, 3600, &o->drain_s);
@@ -210,7 +213,7 @@ int main(int argc, char **argv)
                      .max_body = 64ul << 20,
                      .max_conn = 4096,
                      .idle_s = 60,
-                     .max_header = 8192,
+                     .max_header = MD_HTTP_MAX_HEADER,
                      .conn_buffer = MD_HTTP_CONN_BUFFER,
                      .drain_s = 10};
     struct md_http_config hc;

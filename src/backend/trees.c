@@ -1213,9 +1213,9 @@ static int plan_top(struct trees *m, struct md_err *err)
     for (i = 0; m->isa == NULL; i++)
         if (isas[i].usable())
             m->isa = &isas[i];
-    m->top_col = md_malloc((m->n_trees * TOP_NODES + 1) * sizeof(*m->top_col));
-    m->top_cond = md_malloc((m->n_trees * TOP_NODES + 1) * sizeof(*m->top_cond));
-    m->top_dest = md_malloc((m->n_trees * TOP_CODES + 1) * sizeof(*m->top_dest));
+    m->top_col = md_malloc(m->n_trees * TOP_NODES * sizeof(*m->top_col));
+    m->top_cond = md_malloc(m->n_trees * TOP_NODES * sizeof(*m->top_cond));
+    m->top_dest = md_malloc(m->n_trees * TOP_CODES * sizeof(*m->top_dest));
     if (m->top_col == NULL || m->top_cond == NULL || m->top_dest == NULL)
         return FAIL(MD_ENOMEM, "trees: no memory for %zu trees", m->n_trees);
     for (t = 0; t < m->n_trees; t++) {

@@ -532,8 +532,10 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
      * pool, reads a body half a pool at a time, and zeroes the pool on every
      * request: a bigger pool reads a large body in fewer calls, and costs
      * every small request its zeroing (docs/performance.md). */
-    max_header = cfg->max_header_bytes ? cfg->max_header_bytes : 8192;
+    max_header = cfg->max_header_bytes ? cfg->max_header_bytes : MD_HTTP_MAX_HEADER;
     pool_bytes = cfg->conn_buffer_bytes ? cfg->conn_buffer_bytes : MD_HTTP_CONN_BUFFER;
+    if (pool_bytes > MD_HTTP_CONN_BUFFER_MAX)
+        pool_bytes = MD_HTTP_CONN_BUFFER_MAX;
     if (pool_bytes < 2 * max_header)
         pool_bytes = 2 * max_header;
     if (pool_bytes < 4096)

@@ -12,11 +12,15 @@
 #include "util/err.h"
 #include "api/api.h"
 
+/* Default limit on the request line plus headers. */
+#define MD_HTTP_MAX_HEADER 8192
 /*
  * Default per-connection memory: 12 KB reads, between the single-row case's
  * best (16 KiB) and the large request's (32 KiB and up): docs/performance.md.
  */
 #define MD_HTTP_CONN_BUFFER 24576
+/* The most per-connection memory a caller may ask for. */
+#define MD_HTTP_CONN_BUFFER_MAX 1048576
 
 struct md_http_config {
     const char *listen;       /* "HOST:PORT", "[V6]:PORT" or ":PORT" */
@@ -27,7 +31,8 @@ struct md_http_config {
     size_t max_header_bytes;  /* request line + headers larger than this get 431 or 414 */
     size_t conn_buffer_bytes; /* per-connection memory for the request line, headers and
                                  reading the body (half of it per read); 0 = the default,
-                                 raised to twice max_header_bytes */
+                                 at most MD_HTTP_CONN_BUFFER_MAX, raised to twice
+                                 max_header_bytes and to at least 4096 */
 };
 
 struct md_http;

@@ -14,6 +14,7 @@ def test_help_and_version():
     p = subprocess.run([MODELD, "--help"], capture_output=True, text=True, timeout=10)
     expect(p.returncode == 0 and "--repo DIR" in p.stdout and "--poll SECONDS" in p.stdout,
            p.stdout)
+    expect("--conn-buffer-bytes N" in p.stdout and "(default: 24576)" in p.stdout, p.stdout)
     p = subprocess.run([MODELD, "--version"], capture_output=True, text=True, timeout=10)
     expect(p.returncode == 0 and p.stdout.startswith("modeld "), p.stdout)
     if os.path.exists("/dev/full"):
@@ -28,7 +29,7 @@ def test_help_and_version():
 def test_bad_flags_exit_2():
     for args in (["--nope"], ["--poll", "abc"], ["--poll", "-1"], ["--log-level", "loud"],
                  ["--max-body-bytes", "0"], ["--conn-buffer-bytes", "100"],
-                 ["--conn-buffer-bytes", "1e6"], ["extra"]):
+                 ["--conn-buffer-bytes", "1e6"], ["--conn-buffer-bytes", "1048577"], ["extra"]):
         p = subprocess.run([MODELD] + args, capture_output=True, text=True, timeout=10)
         expect(p.returncode == 2, "%r -> %d %s" % (args, p.returncode, p.stderr))
         expect(p.stderr.strip() != "", "no message for %r" % args)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Every benchmark scenario of docs/performance.md in one run, against the
-# peers of ../shared/peers (or $MD_PEERS), each table printed as it comes.
+# peers of bench/peers/, each table printed as it comes.
 #   sh bench/all.sh            full run (ROUNDS=3, DURATION=10: about 6 minutes)
 #   QUICK=1 sh bench/all.sh    smoke run: ROUNDS=1, DURATION=2, N=3 (under a minute)
 # ROUNDS, DURATION, N, CYCLES, THREADS and each script's own knobs pass through;

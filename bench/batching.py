@@ -16,8 +16,7 @@ Usage: /usr/bin/python3 bench/batching.py   (after `make`)
 
 Environment: ROUNDS (3), DURATION seconds per wrk run (10),
 SCENARIOS (xgboost:64,trees:1,trees:64: ENGINE:CONNECTIONS, comma-separated),
-THREADS (modeld's --threads, default 0 = one per core, as in docs/batching.md),
-MD_PEERS (../shared/peers)."""
+THREADS (modeld's --threads, default 0 = one per core, as in docs/batching.md)."""
 import os
 import shutil
 import statistics

@@ -20,8 +20,7 @@ Environment: ROWS (10000), N runs of each (20, rounded up to whole rounds),
 BACKEND (modeld's engine for the model: trees, or xgboost), THREADS (modeld's
 --threads, default 0 = one per core; a request runs on one of them, helped
 by shared helper threads for its parse and, with trees, the engine call:
-docs/operations.md),
-MD_PEERS (../shared/peers)."""
+docs/operations.md)."""
 import http.client
 import json
 import os
@@ -35,7 +34,7 @@ import numpy
 import xgboost
 
 from big_request import bodies, rows_data, timed_post
-from common import PEERS, Servers, bench_repo
+from common import BENCH_DATA, Servers, bench_repo
 
 ROWS = int(os.environ.get("ROWS", "10000"))
 N = int(os.environ.get("N", "20"))
@@ -50,7 +49,7 @@ class Libxgboost:
     predictions per DMatrix); only the predict is timed."""
 
     def __init__(self, x):
-        self.booster = xgboost.Booster(model_file=os.path.join(PEERS, "bench_model.json"))
+        self.booster = xgboost.Booster(model_file=os.path.join(BENCH_DATA, "bench_model.json"))
         self.x = x
         self.pred = None
 

@@ -11,7 +11,7 @@ with binary tensor data, to time whole requests.
       to a running modeld serving `bench` on 127.0.0.1:PORT, keep-alive, and
       prints the median and minimum time per request and per row.
 
-Reads ../shared/peers/bench_rows.csv from the repository root, or $MD_PEERS."""
+Reads tests/data/bench/bench_rows.csv."""
 import http.client
 import json
 import os
@@ -21,7 +21,7 @@ import sys
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-PEERS = os.environ.get("MD_PEERS", os.path.join(ROOT, "..", "shared", "peers"))
+BENCH_DATA = os.path.join(ROOT, "tests", "data", "bench")
 
 
 def rows_data(rows, missing=None):
@@ -29,7 +29,7 @@ def rows_data(rows, missing=None):
     one flat list of floats; a missing value is `missing` (None: null in
     JSON)."""
     lines = []
-    with open(os.path.join(PEERS, "bench_rows.csv")) as f:
+    with open(os.path.join(BENCH_DATA, "bench_rows.csv")) as f:
         for line in f:
             lines.append([float(v) if v else missing for v in line.rstrip("\n").split(",")[:30]])
     data = []

@@ -3,7 +3,8 @@ the benchmark model repository, the single-row body, wrk and /proc readings.
 Standard library only; every server listens on 127.0.0.1.
 
 Paths: the repository root is this file's parent's parent; the peers are
-$MD_PEERS or ../shared/peers from the repository root."""
+bench/peers/ (the peer servers) and tests/data/bench/ (the benchmark model
+and its reference rows)."""
 import collections
 import os
 import re
@@ -16,7 +17,8 @@ import urllib.error
 import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-PEERS = os.path.abspath(os.environ.get("MD_PEERS", os.path.join(ROOT, "..", "shared", "peers")))
+PEERS = os.path.join(ROOT, "bench", "peers")
+BENCH_DATA = os.path.join(ROOT, "tests", "data", "bench")
 MODELD = os.path.join(ROOT, "build", "modeld")
 BENCH_YAML = os.path.join(ROOT, "tests", "data", "bench", "model.yaml")
 PYTHON = "/usr/bin/python3"  # Debian's packages are installed for this one
@@ -130,7 +132,7 @@ def bench_repo(repo, name="bench", backend="trees", extra_yaml="", allow_nan=Fal
     os.makedirs(os.path.join(repo, name, "1"))
     with open(os.path.join(repo, name, "model.yaml"), "w") as f:
         f.write(text + extra_yaml)
-    shutil.copy(os.path.join(PEERS, "bench_model.json"), os.path.join(repo, name, "1",
+    shutil.copy(os.path.join(BENCH_DATA, "bench_model.json"), os.path.join(repo, name, "1",
                                                                      "model.json"))
     return repo
 

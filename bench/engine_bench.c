@@ -5,7 +5,7 @@
  *
  *   build/bench/engine_bench [MODEL.json [ROWS.csv]]
  *
- * Defaults: bench_model.json and bench_rows.csv in $MD_PEERS or ../shared/peers.
+ * Defaults: tests/data/bench/bench_model.json and bench_rows.csv (run from the repository root).
  * ROWS.csv: the model's features (empty = missing) then one reference output.
  * Prints, per engine, the median over several runs of ns per single-row
  * predict call and ns per row of one predict call over all rows, and the
@@ -140,12 +140,12 @@ static void bench(const char *engine, const char *model, const char *rows_path)
 
 int main(int argc, char **argv)
 {
-    const char *peers = getenv("MD_PEERS") != NULL ? getenv("MD_PEERS") : "../shared/peers";
+    const char *dir = "tests/data/bench";
     char model[4096];
     char rows[4096];
 
-    snprintf(model, sizeof(model), "%s/bench_model.json", peers);
-    snprintf(rows, sizeof(rows), "%s/bench_rows.csv", peers);
+    snprintf(model, sizeof(model), "%s/bench_model.json", dir);
+    snprintf(rows, sizeof(rows), "%s/bench_rows.csv", dir);
     if (argc > 1)
         snprintf(model, sizeof(model), "%s", argv[1]);
     if (argc > 2)

@@ -35,7 +35,7 @@ Usage: /usr/bin/python3 bench/flood.py   (after `make`)
 Environment: DURATION (10), CLIENTS (4 x MAX_CONNECTIONS), MAX_CONNECTIONS
 (64), QUEUE (64, the model's max_queue_size), BACKEND (trees, or xgboost),
 BIG_ROWS (500), BIG_EVERY (7), REQUEST_TIMEOUT seconds (5), THREADS
-(modeld's --threads, default 0 = one per core), MD_PEERS (../shared/peers)."""
+(modeld's --threads, default 0 = one per core)."""
 import asyncio
 import json
 import os

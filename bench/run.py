@@ -8,14 +8,14 @@ Usage: /usr/bin/python3 bench/run.py   (after `make`; bench/run.sh does both)
 Environment: ROUNDS (3), DURATION seconds per run (10; fastapi_v2 gets half,
 at least 3), CONNS (32; the 64-connection scenario is CONNS=64),
 THREADS (modeld's --threads, default 1: the same one thread noop_http gets),
-MD_PEERS (../shared/peers), SKIP_FASTAPI=1 to leave the Python peer out."""
+SKIP_FASTAPI=1 to leave the Python peer out."""
 import os
 import shutil
 import statistics
 import sys
 import tempfile
 
-from common import (PEERS, PYTHON, Servers, bench_repo, build_noop, free_port,
+from common import (BENCH_DATA, PEERS, PYTHON, Servers, bench_repo, build_noop, free_port,
                     single_row_body, wait_http, wrk)
 
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
@@ -41,7 +41,7 @@ def main():
             servers.append(("noop_http", p_noop))
             if os.environ.get("SKIP_FASTAPI") != "1":
                 p_fa = free_port()
-                env = dict(os.environ, MODEL=os.path.join(PEERS, "bench_model.json"))
+                env = dict(os.environ, MODEL=os.path.join(BENCH_DATA, "bench_model.json"))
                 proc = srv.start([PYTHON, "-m", "uvicorn", "fastapi_v2:app", "--app-dir", PEERS,
                                   "--host", "127.0.0.1", "--port", str(p_fa),
                                   "--log-level", "warning"], env=env)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # The single-row scenario alone: modeld against the reference peers in
-# ../shared/peers in one run, throughput and latency ratios. bench/all.sh runs
+# bench/peers/ in one run, throughput and latency ratios. bench/all.sh runs
 # every scenario; see docs/performance.md.
 #   ROUNDS=3 DURATION=10 CONNS=32 sh bench/run.sh
 set -eu

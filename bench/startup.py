@@ -12,7 +12,7 @@ reading after cycle 20 (glibc's heap has settled by then) to show growth.
 
 Usage: /usr/bin/python3 bench/startup.py [COPIES (50)]   (after `make`)
 
-Environment: ROUNDS (5), CYCLES (200), MD_PEERS (../shared/peers)."""
+Environment: ROUNDS (5), CYCLES (200)."""
 import os
 import shutil
 import statistics

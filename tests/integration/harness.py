@@ -21,7 +21,7 @@ import traceback
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MODELD = os.path.join(ROOT, os.environ.get("MODELD", "build/modeld"))
 MODELCTL = os.path.join(ROOT, os.environ.get("MODELCTL", "build/modelctl"))
-PEERS = os.environ.get("MD_PEERS", os.path.join(ROOT, "..", "shared", "peers"))
+BENCH_DATA = os.path.join(ROOT, "tests", "data", "bench")
 EXAMPLES = os.path.join(ROOT, "examples", "repo")
 BENCH_YAML = os.path.join(ROOT, "tests", "data", "bench", "model.yaml")
 STRICT_YAML = os.path.join(ROOT, "tests", "data", "strict", "model.yaml")
@@ -57,13 +57,13 @@ def add_bench(repo, name, versions, yaml_text=None):
     for v in versions:
         vdir = os.path.join(mdir, str(v))
         os.makedirs(vdir, exist_ok=True)
-        shutil.copy(os.path.join(PEERS, "bench_model.json"), os.path.join(vdir, "model.json"))
+        shutil.copy(os.path.join(BENCH_DATA, "bench_model.json"), os.path.join(vdir, "model.json"))
 
 
 def bench_rows(n=None):
     """Rows of bench_rows.csv: (features with None for missing, reference probability)."""
     rows = []
-    with open(os.path.join(PEERS, "bench_rows.csv")) as f:
+    with open(os.path.join(BENCH_DATA, "bench_rows.csv")) as f:
         for line in f:
             vals = line.rstrip("\n").split(",")
             rows.append(([float(v) if v else None for v in vals[:30]], float(vals[30])))

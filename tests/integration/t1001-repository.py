@@ -6,7 +6,7 @@ import shutil
 import tempfile
 import time
 
-from harness import (BENCH_YAML, Daemon, PEERS, add_bench, expect, expect_error, run, v2_row)
+from harness import (BENCH_DATA, BENCH_YAML, Daemon, add_bench, expect, expect_error, run, v2_row)
 
 ROW = [0.1] * 30
 
@@ -85,7 +85,7 @@ def corrupt(repo, version, how):
         if os.path.exists(path):
             os.remove(path)
     elif how == "truncated":
-        data = open(os.path.join(PEERS, "bench_model.json"), "rb").read()
+        data = open(os.path.join(BENCH_DATA, "bench_model.json"), "rb").read()
         open(path, "wb").write(data[: len(data) // 2])
     elif how == "garbage":
         open(path, "wb").write(b"\x00\x01 not a model")

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * engine_rows.h: helpers shared by the engine tests (test_trees.c,
- * test_xgboost.c): reference rows from CSV files, the shared peers folder,
+ * test_xgboost.c): reference rows from CSV files, the benchmark data folder,
  * temporary files, loading and predicting through the registry (failing the
  * cmocka test on an error), and the small models of tests/data/models checked
  * against the Python package's outputs.
@@ -30,12 +30,10 @@ struct rows {
     float *ref; /* n * n_ref reference values */
 };
 
-/* path of file name in $MD_PEERS, or ../shared/peers (tests run from the repository root). */
-static inline const char *peers(const char *name, char *buf, size_t cap)
+/* path of file name in tests/data/bench (tests run from the repository root). */
+static inline const char *bench_data(const char *name, char *buf, size_t cap)
 {
-    const char *dir = getenv("MD_PEERS");
-
-    snprintf(buf, cap, "%s/%s", dir != NULL ? dir : "../shared/peers", name);
+    snprintf(buf, cap, "tests/data/bench/%s", name);
     return buf;
 }
 

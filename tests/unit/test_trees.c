@@ -120,8 +120,8 @@ static float predict_tiny(const char *json, const float *row)
 
 static void bench_paths(char *model, char *rows, size_t cap)
 {
-    peers("bench_model.json", model, cap);
-    peers("bench_rows.csv", rows, cap);
+    bench_data("bench_model.json", model, cap);
+    bench_data("bench_rows.csv", rows, cap);
 }
 
 static void test_bench_rows_single(void **state)
@@ -136,7 +136,7 @@ static void test_bench_rows_single(void **state)
     (void)state;
     bench_paths(model, path, sizeof(path));
     if (!rows_read(path, 30, 1, &r))
-        fail_msg("cannot read '%s' (set MD_PEERS)", path);
+        fail_msg("cannot read '%s'", path);
     assert_int_equal(r.n, 2000);
     inst = engine_load_ok("trees", model, NULL, 0);
     describe("trees", inst, &d);
@@ -167,7 +167,7 @@ static void test_bench_rows_batch(void **state)
     (void)state;
     bench_paths(model, path, sizeof(path));
     if (!rows_read(path, 30, 1, &r))
-        fail_msg("cannot read '%s' (set MD_PEERS)", path);
+        fail_msg("cannot read '%s'", path);
     inst = engine_load_ok("trees", model, NULL, 0);
     out = calloc(r.n, sizeof(float));
     assert_non_null(out);
@@ -208,7 +208,7 @@ static void test_bench_rows_split(void **state)
     (void)state;
     bench_paths(model, path, sizeof(path));
     if (!rows_read(path, 30, 1, &r))
-        fail_msg("cannot read '%s' (set MD_PEERS)", path);
+        fail_msg("cannot read '%s'", path);
     x = malloc(n * 30 * sizeof(float));
     ref = malloc(n * sizeof(float));
     want = calloc(n, sizeof(float));
@@ -255,7 +255,7 @@ static void test_bench_agrees_with_xgboost(void **state)
     (void)state;
     bench_paths(model, path, sizeof(path));
     if (!rows_read(path, 30, 1, &r))
-        fail_msg("cannot read '%s' (set MD_PEERS)", path);
+        fail_msg("cannot read '%s'", path);
     t = engine_load_ok("trees", model, NULL, 0);
     x = engine_load_ok("xgboost", model, NULL, 0);
     a = calloc(r.n, sizeof(float));
@@ -1044,7 +1044,7 @@ static void test_threads(void **state)
     (void)state;
     bench_paths(model, path, sizeof(path));
     if (!rows_read(path, 30, 1, &r))
-        fail_msg("cannot read '%s' (set MD_PEERS)", path);
+        fail_msg("cannot read '%s'", path);
     inst = engine_load_ok("trees", model, NULL, 0);
     engine_check_threads("trees", inst, &r, 30, 1);
     md_backend_trees.free(inst);

@@ -42,10 +42,10 @@ static void test_bench_model(void **state)
     size_t i;
 
     (void)state;
-    peers("bench_model.json", model, sizeof(model));
-    peers("bench_rows.csv", path, sizeof(path));
+    bench_data("bench_model.json", model, sizeof(model));
+    bench_data("bench_rows.csv", path, sizeof(path));
     if (!rows_read(path, 30, 1, &r))
-        fail_msg("cannot read '%s' (set MD_PEERS)", path);
+        fail_msg("cannot read '%s'", path);
     inst = engine_load_ok("xgboost", model, &opt, 1);
     xgb()->describe(inst, &d);
     assert_int_equal(d.n_features, 30);

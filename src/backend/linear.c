@@ -14,7 +14,9 @@
  * a mix, and a learn call that fails leaves the weights as they were.
  *
  * Feature preparation (categories, defaults) is the contract's job; this file
- * sees dense float rows whose NaN cells are missing values.
+ * sees dense float rows whose NaN cells are missing values, and fills them
+ * from the artifact's `impute` values when it has them (an exporter carries
+ * a scikit-learn SimpleImputer's statistics there).
  */
 #include "backend/linear_int.h"
 #include "util/common.h"
@@ -54,6 +56,8 @@ struct md_linear {
     char **feature_names; /* n_features unique non-empty names */
     double *mean;         /* NULL, or n_features finite standardisation means */
     double *scale;        /* NULL (iff mean is), or n_features finite scales > 0 */
+    double *fill_z;       /* NULL (no impute), or n_features standardised values a missing
+                             cell stands for; NaN = no fill, a missing cell is refused */
     double learning_rate; /* SGD step size, finite and > 0 */
 
     /* Weights: read by predict under lock (read), replaced by learn under lock (write). */
@@ -104,10 +108,25 @@ static void softmax(double *s, size_t n)
 }
 
 /*
- * Scores of one row with weights w, b into s[0..n_classes). A NaN cell is a
- * missing value and contributes nothing: it stands for the standardisation
- * mean, which standardises to 0, or for 0 when there is no standardisation.
- * MD_EINVAL for an infinite cell or a score that overflows.
+ * The value the weights apply to for cell x of column j: (x - mean) / scale,
+ * or x without standardisation. A NaN cell is a missing value: it takes the
+ * column's fill_z when the artifact has `impute`, else 0 (it stands for the
+ * standardisation mean, or for 0 without standardisation). NaN only when the
+ * column's impute is null; the caller refuses the row then.
+ */
+static inline double cell_z(const struct md_linear *m, double x, size_t j)
+{
+    if (isnan(x))
+        return m->fill_z != NULL ? m->fill_z[j] : 0.0;
+    if (m->mean != NULL)
+        return (x - m->mean[j]) / m->scale[j];
+    return x;
+}
+
+/*
+ * Scores of one row with weights w, b into s[0..n_classes), missing cells
+ * filled as cell_z says. MD_EINVAL for an infinite cell, a missing cell in a
+ * column without a fill, or a score that overflows.
  */
 static int row_scores(const struct md_linear *m, const double *w, const double *b, const float *row,
                       size_t r, double *s, struct md_err *err)
@@ -119,15 +138,17 @@ static int row_scores(const struct md_linear *m, const double *w, const double *
     for (k = 0; k < m->n_classes; k++)
         s[k] = b[k];
     for (j = 0; j < nf; j++) {
-        double z = row[j];
+        double z;
 
-        if (isnan(z))
-            continue;
-        if (isinf(z))
+        if (isinf(row[j]))
             return md_err_set(err, MD_EINVAL, "row %zu, column %zu ('%.64s'): infinite value", r, j,
                               m->feature_names[j]);
-        if (m->mean != NULL)
-            z = (z - m->mean[j]) / m->scale[j];
+        z = cell_z(m, row[j], j);
+        if (isnan(z))
+            return md_err_set(err, MD_EINVAL,
+                              "row %zu, column %zu ('%.64s'): missing value, and the model has no "
+                              "fill for it (impute is null)",
+                              r, j, m->feature_names[j]);
         for (k = 0; k < m->n_classes; k++)
             s[k] += w[k * nf + j] * z;
     }
@@ -156,6 +177,7 @@ static void lin_free(void *inst)
     free(m->feature_names);
     free(m->mean);
     free(m->scale);
+    free(m->fill_z);
     free(m->w);
     free(m->b);
     free(m->next_w);
@@ -449,6 +471,53 @@ static int read_standardize(const json_t *root, struct md_linear *m, struct md_e
     return MD_OK;
 }
 
+/*
+ * impute: null or absent, or an array of n_features entries, each a finite
+ * number (the value a missing cell stands for, before standardisation) or
+ * null (no fill: a missing cell is refused). Stored standardised in fill_z,
+ * so read after standardize.
+ */
+static int read_impute(const json_t *root, struct md_linear *m, struct md_err *err)
+{
+    const json_t *v = json_object_get(root, "impute");
+    size_t j;
+
+    if (v == NULL || json_is_null(v))
+        return MD_OK;
+    if (!json_is_array(v))
+        return md_err_set(err, MD_ECORRUPT, "impute: expected an array of %zu numbers or nulls",
+                          m->n_features);
+    if (json_array_size(v) != m->n_features)
+        return md_err_set(err, MD_ECORRUPT, "impute: %zu values for %zu feature_names",
+                          json_array_size(v), m->n_features);
+    m->fill_z = md_calloc(m->n_features, sizeof(double));
+    if (m->fill_z == NULL)
+        return md_err_set(err, MD_ENOMEM, "impute: out of memory");
+    for (j = 0; j < m->n_features; j++) {
+        const json_t *e = json_array_get(v, j);
+        double x;
+
+        if (json_is_null(e)) {
+            m->fill_z[j] = NAN;
+            continue;
+        }
+        if (!json_is_number(e))
+            return md_err_set(err, MD_ECORRUPT, "impute[%zu]: expected a number or null", j);
+        x = json_number_value(e);
+        if (!isfinite(x))
+            return md_err_set(err, MD_ECORRUPT, "impute[%zu]: not a finite number", j);
+        /*
+         * In double precision, as scikit-learn's StandardScaler transforms an
+         * imputed value, so a filled cell scores as the trained pipeline does.
+         */
+        m->fill_z[j] = m->mean != NULL ? (x - m->mean[j]) / m->scale[j] : x;
+        if (!isfinite(m->fill_z[j]))
+            return md_err_set(err, MD_ECORRUPT, "impute[%zu]: %g is too large to standardise", j,
+                              x);
+    }
+    return MD_OK;
+}
+
 static int init_locks(struct md_linear *m, struct md_err *err)
 {
     pthread_rwlockattr_t attr;
@@ -472,9 +541,9 @@ static int init_locks(struct md_linear *m, struct md_err *err)
 
 static int parse_artifact(const json_t *root, struct md_linear *m, struct md_err *err)
 {
-    static const char *const known[] = {"format",        "format_version", "kind",
-                                        "feature_names", "weights",        "intercept",
-                                        "classes",       "standardize",    "metadata"};
+    static const char *const known[] = {"format",  "format_version", "kind",    "feature_names",
+                                        "weights", "intercept",      "classes", "standardize",
+                                        "impute",  "metadata"};
     const json_t *meta;
     int rc;
 
@@ -485,7 +554,7 @@ static int parse_artifact(const json_t *root, struct md_linear *m, struct md_err
         return rc;
     rc = check_keys(root, "", known, MD_ARRAY_LEN(known),
                     "format, format_version, kind, feature_names, weights, intercept, classes, "
-                    "standardize, metadata",
+                    "standardize, impute, metadata",
                     err);
     if (rc != MD_OK)
         return rc;
@@ -498,7 +567,10 @@ static int parse_artifact(const json_t *root, struct md_linear *m, struct md_err
     rc = read_weights(root, m, err);
     if (rc != MD_OK)
         return rc;
-    return read_standardize(root, m, err);
+    rc = read_standardize(root, m, err);
+    if (rc != MD_OK)
+        return rc;
+    return read_impute(root, m, err);
 }
 
 int md_linear__load_buffer(const char *data, size_t len, const struct md_backend_config *cfg,
@@ -725,12 +797,8 @@ static int sgd_step(struct md_linear *m, const float *row, size_t r, double y, s
         break;
     }
     for (j = 0; j < nf; j++) {
-        double z = row[j];
+        double z = cell_z(m, row[j], j); /* not NaN: row_scores checked the row */
 
-        if (isnan(z))
-            continue; /* z = 0 after imputation: no gradient */
-        if (m->mean != NULL)
-            z = (z - m->mean[j]) / m->scale[j];
         for (k = 0; k < m->n_classes; k++)
             m->next_w[k * nf + j] -= lr * g[k] * z;
     }

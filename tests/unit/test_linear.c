@@ -410,6 +410,21 @@ static const struct bad_case bad_cases[] = {
      " \"metadata\": [1]}",
      MD_ECORRUPT, "metadata: expected an object"},
     {"{" HDR "\"kind\": \"linear\", \"kind\": \"linear\"}", MD_ECORRUPT, "duplicate object key"},
+    {"{" HDR "\"kind\": \"linear\", \"feature_names\": [\"a\", \"b\"], \"weights\": [1, 2],"
+     " \"impute\": [1]}",
+     MD_ECORRUPT, "impute: 1 values for 2 feature_names"},
+    {"{" HDR "\"kind\": \"linear\", \"feature_names\": [\"a\"], \"weights\": [1],"
+     " \"impute\": {\"a\": 1}}",
+     MD_ECORRUPT, "impute: expected an array of 1 numbers or nulls"},
+    {"{" HDR "\"kind\": \"linear\", \"feature_names\": [\"a\", \"b\"], \"weights\": [1, 2],"
+     " \"impute\": [1, \"median\"]}",
+     MD_ECORRUPT, "impute[1]: expected a number or null"},
+    {"{" HDR "\"kind\": \"linear\", \"feature_names\": [\"a\"], \"weights\": [1],"
+     " \"impute\": [1e999]}",
+     MD_ECORRUPT, "invalid JSON"},
+    {"{" HDR "\"kind\": \"linear\", \"feature_names\": [\"a\"], \"weights\": [1],"
+     " \"standardize\": {\"mean\": [0], \"scale\": [1e-300]}, \"impute\": [1e300]}",
+     MD_ECORRUPT, "impute[0]: 1e+300 is too large to standardise"},
 };
 
 static void test_validation_errors(void **state)
@@ -428,6 +443,56 @@ static void test_validation_errors(void **state)
         assert_int_equal(err.code, rc);
         assert_null(inst);
     }
+}
+
+/*
+ * impute: a missing cell takes the artifact's fill value before
+ * standardisation (a median, not the mean the scaler learned), null refuses
+ * it, and without standardisation the fill is used as is.
+ */
+static void test_impute(void **state)
+{
+    const char *json = "{" HDR "\"kind\": \"logistic\", \"feature_names\": [\"tenure\","
+                       " \"charges\", \"plan\"], \"weights\": [-1.5, 0.75, 2], \"intercept\": -0.2,"
+                       " \"standardize\": {\"mean\": [20, 70, 0], \"scale\": [10, 25, 1]},"
+                       " \"impute\": [12.5, null, 1]}";
+    const char *plain = "{" HDR "\"kind\": \"linear\", \"feature_names\": [\"a\", \"b\"],"
+                        " \"weights\": [2, 3], \"intercept\": 1, \"impute\": [-4, null]}";
+    const char *nulls = "{" HDR "\"kind\": \"linear\", \"feature_names\": [\"a\"],"
+                        " \"weights\": [2], \"impute\": null}";
+    float miss[] = {NAN, 95, NAN};
+    float sent[] = {12.5f, 95, 1};
+    float no_fill[] = {30, NAN, 0};
+    float pmiss[] = {NAN, 1};
+    float pnan[] = {1, NAN};
+    float out[2];
+    struct md_err err;
+    void *inst = must_load(json, NULL);
+
+    (void)state;
+    assert_int_equal(md_backend_linear.predict(inst, miss, 1, &out[0], &err), MD_OK);
+    assert_int_equal(md_backend_linear.predict(inst, sent, 1, &out[1], &err), MD_OK);
+    assert_float_equal(out[0], out[1], 0);
+    assert_float_equal(out[0], ref_sigmoid(-0.2 - 1.5 * (12.5 - 20) / 10 + 0.75 + 2), TOL);
+    md_err_clear(&err);
+    assert_int_equal(md_backend_linear.predict(inst, no_fill, 1, out, &err), MD_EINVAL);
+    assert_non_null(strstr(err.msg, "row 0, column 1 ('charges'): missing value, and the model "
+                                    "has no fill for it"));
+    md_backend_linear.free(inst);
+
+    inst = must_load(plain, NULL);
+    assert_int_equal(md_backend_linear.predict(inst, pmiss, 1, out, &err), MD_OK);
+    assert_float_equal(out[0], 1 + 2 * -4 + 3, 0);
+    md_err_clear(&err);
+    assert_int_equal(md_backend_linear.predict(inst, pnan, 1, out, &err), MD_EINVAL);
+    assert_non_null(strstr(err.msg, "column 1 ('b'): missing value"));
+    md_backend_linear.free(inst);
+
+    /* impute: null is no impute: a missing cell is 0 */
+    inst = must_load(nulls, NULL);
+    assert_int_equal(md_backend_linear.predict(inst, pmiss, 1, out, &err), MD_OK);
+    assert_float_equal(out[0], 0, 0);
+    md_backend_linear.free(inst);
 }
 
 /* Non-finite numbers cannot be spelled in JSON, but jansson's number path is still checked. */
@@ -625,6 +690,38 @@ static void test_learn_linear(void **state)
     md_backend_linear.free(inst);
 }
 
+/* learn fills a missing cell from impute as predict does: the weight moves as for the fill sent */
+static void test_learn_impute(void **state)
+{
+    const char *json = "{" HDR "\"kind\": \"linear\", \"feature_names\": [\"x0\", \"x1\"],"
+                       " \"weights\": [0.5, 0.5], \"standardize\": {\"mean\": [1, 0],"
+                       " \"scale\": [2, 1]}, \"impute\": [4, null]}";
+    float miss[] = {NAN, 1};
+    float sent[] = {4, 1};
+    float y[] = {3};
+    float probe[] = {2, 3};
+    float out[2];
+    struct md_err err;
+    void *a = must_load(json, NULL);
+    void *b = must_load(json, NULL);
+
+    (void)state;
+    assert_int_equal(md_backend_linear.learn(a, miss, y, 1, &err), MD_OK);
+    assert_int_equal(md_backend_linear.learn(b, sent, y, 1, &err), MD_OK);
+    assert_int_equal(md_backend_linear.predict(a, probe, 1, &out[0], &err), MD_OK);
+    assert_int_equal(md_backend_linear.predict(b, probe, 1, &out[1], &err), MD_OK);
+    assert_float_equal(out[0], out[1], 0);
+    /* the step moved the x0 weight: z = (4 - 1) / 2 = 1.5, unlike the old z = 0 */
+    assert_true(fabs(out[0] - (0.5 * 0.5 + 0.5 * 3)) > 1e-4);
+    /* a missing cell without a fill fails the whole call */
+    miss[1] = NAN;
+    md_err_clear(&err);
+    assert_int_equal(md_backend_linear.learn(a, miss, y, 1, &err), MD_EINVAL);
+    assert_non_null(strstr(err.msg, "column 1 ('x1'): missing value"));
+    md_backend_linear.free(a);
+    md_backend_linear.free(b);
+}
+
 static void test_learn_multinomial(void **state)
 {
     const char *json = "{" HDR "\"kind\": \"multinomial\", \"feature_names\": [\"x0\", \"x1\"],"
@@ -793,6 +890,7 @@ int main(void)
         cmocka_unit_test(test_multinomial_stable),
         cmocka_unit_test(test_multinomial_many_classes),
         cmocka_unit_test(test_missing_values),
+        cmocka_unit_test(test_impute),
         cmocka_unit_test(test_predict_rejects_bad_values),
         cmocka_unit_test(test_validation_errors),
         cmocka_unit_test(test_non_finite_weight_rejected),
@@ -800,6 +898,7 @@ int main(void)
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_learn_logistic),
         cmocka_unit_test(test_learn_linear),
+        cmocka_unit_test(test_learn_impute),
         cmocka_unit_test(test_learn_multinomial),
         cmocka_unit_test(test_learn_rejects),
         cmocka_unit_test(test_concurrent_predict_learn),

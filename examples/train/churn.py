@@ -1,35 +1,55 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""Customer churn: scikit-learn logistic regression (mean imputation, then
-standardisation) on synthetic subscribers, exported to the modeld-linear
-artifact (docs/linear.md) and served by the linear engine.
+"""Customer churn: a scikit-learn pipeline (one-hot encoding of the contract,
+mean imputation, standardisation, logistic regression) on synthetic
+subscribers, exported by tools/modeld_sklearn.py to the modeld-linear artifact
+(docs/linear.md) and its model.yaml, and served by the linear engine.
 
-Writes examples/repo/churn/1/model.json, examples/data/churn_check.csv and
-examples/data/churn_sample.json. Deterministic: fixed seeds.
+Writes examples/repo/churn/model.yaml, examples/repo/churn/1/model.json,
+examples/data/churn_check.csv and examples/data/churn_sample.json.
+Deterministic: fixed seeds.
 Run: /usr/bin/python3 examples/train/churn.py
 """
+import json
 import os
+import sys
 
 import numpy as np
-import sklearn
+from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from common import as_fp32, onehot, version_dir, write_check, write_json, write_sample
+from common import EXAMPLES, REPO, as_fp32, onehot, write_check, write_sample
+
+sys.path.insert(0, os.path.join(os.path.dirname(EXAMPLES), "tools"))
+import modeld_sklearn  # noqa: E402
 
 CONTRACTS = ["month-to-month", "one-year", "two-year"]
 
-# Prepared columns, in model.yaml's feature order.
+# The features a caller sends, in the pipeline's input order, as model.yaml declares them.
+FEATURES = [
+    {"name": "tenure_months", "datatype": "INT32", "min": 0, "max": 1200, "required": True},
+    {"name": "monthly_charges", "datatype": "FP32", "min": 0, "max": 10000, "required": True},
+    {"name": "contract", "datatype": "BYTES"},
+    {"name": "support_calls", "datatype": "INT32", "min": 0, "max": 1000, "required": True,
+     "comment": "in the last 90 days"},
+    {"name": "has_partner", "datatype": "BOOL", "required": True},
+    {"name": "satisfaction_score", "datatype": "FP32", "min": 1, "max": 5,
+     "comment": "last survey, 1 to 5; many never answer"},
+]
+
+# Prepared columns (the contract's one-hot columns for contract), in model.yaml's order.
 COLUMNS = (["tenure_months", "monthly_charges"]
            + ["contract=" + c for c in CONTRACTS]
            + ["support_calls", "has_partner", "satisfaction_score"])
 
 
 def synthesize(n, seed):
-    """n subscribers and whether they left within a month (about 25%)."""
+    """n subscribers as raw rows (contract as text, NaN = unanswered survey)
+    and whether they left within a month (about 25%)."""
     rng = np.random.default_rng(seed)
     tenure = np.minimum(rng.geometric(1 / 26, size=n) - 1, 72)
     # Long-standing customers are more often on long contracts.
@@ -50,17 +70,29 @@ def synthesize(n, seed):
     label = (rng.random(n) < 1 / (1 + np.exp(-risk))).astype(np.int64)
     satisfaction[rng.random(n) < 0.4] = np.nan
 
-    x = np.column_stack([tenure, charges, onehot(contract, CONTRACTS), calls,
-                         partner.astype(np.float64), satisfaction])
-    return as_fp32(x), label
+    x = np.empty((n, 6), dtype=object)
+    x[:, 0] = as_fp32(tenure)
+    x[:, 1] = as_fp32(charges)
+    x[:, 2] = contract
+    x[:, 3] = as_fp32(calls)
+    x[:, 4] = partner.astype(np.float64)
+    x[:, 5] = as_fp32(satisfaction)
+    return x, label
+
+
+def prepared(x):
+    """The contract's prepared columns for raw rows x (what the engine reads)."""
+    cols = [x[:, 0], x[:, 1], onehot(x[:, 2], CONTRACTS), x[:, 3], x[:, 4], x[:, 5]]
+    return np.column_stack([np.asarray(c, dtype=np.float64) for c in cols])
 
 
 def engine_predict(artifact, x):
-    """What the linear engine computes (docs/linear.md), in numpy: a check
-    that the export means what scikit-learn means."""
+    """What the linear engine computes (docs/linear.md), in numpy, on prepared
+    columns x: a check that the export means what scikit-learn means."""
     mean = np.array(artifact["standardize"]["mean"])
     scale = np.array(artifact["standardize"]["scale"])
-    z = np.where(np.isnan(x), 0.0, (x - mean) / scale)
+    fill = np.array([np.nan if v is None else v for v in artifact["impute"]])
+    z = (np.where(np.isnan(x), fill, x) - mean) / scale
     s = artifact["intercept"] + z @ np.array(artifact["weights"])
     return 1 / (1 + np.exp(-s))
 
@@ -68,40 +100,41 @@ def engine_predict(artifact, x):
 def main():
     x, y = synthesize(8000, seed=7)
     x_test, y_test = synthesize(4000, seed=8)
-    pipe = make_pipeline(SimpleImputer(strategy="mean"), StandardScaler(),
+    # The one-hot columns sit where the contract prepares them, and every
+    # column then goes through the same imputer and scaler.
+    encode = ColumnTransformer([
+        ("tenure_charges", "passthrough", [0, 1]),
+        ("contract", OneHotEncoder(categories=[CONTRACTS], sparse_output=False), [2]),
+        ("rest", "passthrough", [3, 4, 5])])
+    pipe = make_pipeline(encode, SimpleImputer(strategy="mean"), StandardScaler(),
                          LogisticRegression(C=1.0, max_iter=1000))
     pipe.fit(x, y)
-    scaler = pipe.named_steps["standardscaler"]
-    lr = pipe.named_steps["logisticregression"]
     test_auc = roc_auc_score(y_test, pipe.predict_proba(x_test)[:, 1])
 
-    # A missing value is imputed with the training mean, which the scaler
-    # maps to 0: the linear engine's rule for NaN with standardisation.
-    artifact = {
-        "format": "modeld-linear",
-        "format_version": 1,
-        "kind": "logistic",
-        "feature_names": COLUMNS,
-        "weights": lr.coef_[0].tolist(),
-        "intercept": float(lr.intercept_[0]),
-        "classes": 2,
-        "standardize": {"mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist()},
-        "metadata": {"trained_by": "examples/train/churn.py",
-                     "library": "scikit-learn " + sklearn.__version__,
-                     "model": "SimpleImputer(mean) + StandardScaler + LogisticRegression(C=1)",
-                     "training_rows": int(len(y)), "test_auc": round(float(test_auc), 4)},
-    }
-    path = os.path.join(version_dir("churn", 1), "model.json")
-    write_json(path, artifact)
+    # The exporter carries the imputer's means as the artifact's impute
+    # values; the contract keeps every feature but the survey required.
+    res = modeld_sklearn.export(
+        pipe, REPO, "churn", features=FEATURES, version=1, labels=["stay", "churn"],
+        description="Probability that a subscriber cancels within a month", threshold=0.4,
+        engine={"learning_rate": 0.05}, overwrite=True,
+        header="Customer churn, trained by examples/train/churn.py: scikit-learn logistic\n"
+               "regression on standardised features, served by the linear engine.\n"
+               "threshold 0.4: retention offers are cheap, so flag a little early;\n"
+               "learning_rate: the step size for online updates from feedback.",
+        metadata={"trained_by": "examples/train/churn.py", "training_rows": int(len(y)),
+                  "test_auc": round(float(test_auc), 4)})
+    assert res["columns"] == COLUMNS, res["columns"]
+    with open(res["artifact"]) as f:
+        artifact = json.load(f)
 
     # 50 check rows from the test set, some with the survey unanswered.
     xc = x_test[:50]
     ref = pipe.predict_proba(xc)[:, 1]
-    diff = np.max(np.abs(engine_predict(artifact, xc) - ref))
+    diff = np.max(np.abs(engine_predict(artifact, prepared(xc)) - ref))
     assert diff < 1e-9, diff
-    write_check("churn", COLUMNS, xc, {"v1:probability": ref})
+    write_check("churn", COLUMNS, prepared(xc), {"v1:probability": ref})
     print("churn v1: test AUC %.4f, churn rate %.3f, export agrees to %.1e, %d bytes"
-          % (test_auc, y.mean(), diff, os.path.getsize(path)))
+          % (test_auc, y.mean(), diff, os.path.getsize(res["artifact"])))
 
     write_sample("churn", [("tenure_months", "INT32"), ("monthly_charges", "FP32"),
                            ("contract", "BYTES"), ("support_calls", "INT32"),

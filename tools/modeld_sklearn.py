@@ -358,7 +358,8 @@ def _estimator(walk, est, n_cols, path):
     classes = list(est.classes_)
     mc = est.multi_class
     # scikit-learn 1.2's LogisticRegression.predict_proba: one-vs-rest unless multinomial.
-    ovr = mc in ("ovr", "warn") or (mc == "auto" and (len(classes) <= 2 or est.solver == "liblinear"))
+    ovr = mc in ("ovr", "warn") or (mc == "auto" and (len(classes) <= 2
+                                                      or est.solver == "liblinear"))
     if len(classes) == 2:
         if ovr:
             return "logistic", coef, intercept, classes

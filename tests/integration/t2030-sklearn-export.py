@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 
-from harness import ROOT, Daemon, expect, run
+from harness import ROOT, Daemon, expect, expect_error, run
 
 try:
     import joblib
@@ -31,7 +31,8 @@ try:
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
     from sklearn.pipeline import Pipeline, make_pipeline
-    from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, PolynomialFeatures, StandardScaler
+    from sklearn.preprocessing import (MinMaxScaler, OneHotEncoder, PolynomialFeatures,
+                                       StandardScaler)
     from sklearn.tree import DecisionTreeClassifier
 except ImportError as e:
     print("skip t2030-sklearn-export: scikit-learn is not installed (%s); "
@@ -222,7 +223,8 @@ def check_served(d, model, features, pipe, x, labels=None):
     worst = 0.0
     for body_x, absent in ((x, ()), (x_noage, ("age",))):
         want, want_labels = expected(pipe, body_x, labels)
-        st, doc, _ = d.json("POST", "/v2/models/%s/infer" % model, v2_body(features, body_x, absent))
+        st, doc, _ = d.json("POST", "/v2/models/%s/infer" % model,
+                            v2_body(features, body_x, absent))
         expect(st == 200, (model, st, doc))
         outs = {o["name"]: o for o in doc["outputs"]}
         gap = max_diff(outs[out]["data"], want)
@@ -232,7 +234,8 @@ def check_served(d, model, features, pipe, x, labels=None):
         if labels is not None:
             expect(outs["label"]["data"] == want_labels, (model, outs["label"]["data"]))
     want, _ = expected(pipe, x, labels)
-    st, doc, _ = d.json("POST", "/v1/models/%s:predict" % model, {"instances": tfs_rows(features, x)})
+    st, doc, _ = d.json("POST", "/v1/models/%s:predict" % model,
+                        {"instances": tfs_rows(features, x)})
     expect(st == 200, (model, st, doc))
     served = [p[out] if isinstance(p, dict) else p for p in doc["predictions"]]
     gap = max_diff(served, want)
@@ -257,6 +260,13 @@ def test_logistic_binary_served_exactly():
         with Daemon(repo=repo) as d:
             gap = check_served(d, "binary", contract_features(res), pipe, XT, ["no", "yes"])
             gap2 = check_served(d, "binary_mn", contract_features(res), pipe2, XT, ["0", "1"])
+            # size's encoder ignores unknown categories, but the contract lists the
+            # known ones: an unknown size is refused, never served as all zeros
+            x = XT[:1].copy()
+            x[0, idx("size")[0]] = "XXL"
+            st, doc, _ = d.json("POST", "/v2/models/binary/infer",
+                                v2_body(contract_features(res), x))
+            expect_error(st, doc, 400, "feature 'size' row 0: unknown category 'XXL'")
         print("    binary: largest gap %.2g, binary multinomial %.2g" % (gap, gap2))
     finally:
         shutil.rmtree(repo, ignore_errors=True)

@@ -138,17 +138,24 @@ static int row_scores(const struct md_linear *m, const double *w, const double *
     for (k = 0; k < m->n_classes; k++)
         s[k] = b[k];
     for (j = 0; j < nf; j++) {
-        double z;
+        double z = row[j];
 
-        if (isinf(row[j]))
+        /* cell_z() spelled out, so a sent value costs what it did before impute */
+        if (isnan(z)) {
+            if (m->fill_z == NULL)
+                continue;
+            z = m->fill_z[j];
+            if (isnan(z))
+                return md_err_set(err, MD_EINVAL,
+                                  "row %zu, column %zu ('%.64s'): missing value, and the model "
+                                  "has no fill for it (impute is null)",
+                                  r, j, m->feature_names[j]);
+        } else if (isinf(z)) {
             return md_err_set(err, MD_EINVAL, "row %zu, column %zu ('%.64s'): infinite value", r, j,
                               m->feature_names[j]);
-        z = cell_z(m, row[j], j);
-        if (isnan(z))
-            return md_err_set(err, MD_EINVAL,
-                              "row %zu, column %zu ('%.64s'): missing value, and the model has no "
-                              "fill for it (impute is null)",
-                              r, j, m->feature_names[j]);
+        } else if (m->mean != NULL) {
+            z = (z - m->mean[j]) / m->scale[j];
+        }
         for (k = 0; k < m->n_classes; k++)
             s[k] += w[k * nf + j] * z;
     }

@@ -169,8 +169,8 @@ def cell(v, dtype):
 
 
 def contract_features(res):
-    used = [f for f in FEATURES if f[0] not in res["unused"]]
-    return used
+    """(name, datatype) of the features an export's contract kept."""
+    return [f for f in FEATURES if f[0] not in res["unused"]]
 
 
 def v2_body(features, x, absent=()):

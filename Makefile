@@ -31,7 +31,7 @@ FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 .PHONY: all install demo test test-quick test-unit test-integration test-fuzz test-asan \
-        fuzz deps clean format-check lint check-layers bench
+        fuzz deps clean format-check lint check-layers check-tree bench
 
 all: $(BUILD)/modeld $(BUILD)/modelctl
 
@@ -103,6 +103,10 @@ fuzz: $(BUILD)/fuzz/fuzz_$(FUZZ)
 
 check-layers:
 	@sh scripts/check-layers.sh
+
+# Nothing in the checkout reads a path outside it; licence lines match LICENSE.
+check-tree:
+	@/usr/bin/python3 scripts/check-tree.py
 
 # Both run by scripts/test.sh too; scripts/lint.sh holds the file lists and flags.
 format-check:

@@ -8,6 +8,7 @@ CC        ?= gcc
 BUILD     ?= build
 SANITIZE  ?=
 VERSION   := 0.1.0
+PORT      ?= 8080
 
 WARN      := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
              -Wold-style-definition -Wpointer-arith -Wvla -Wwrite-strings \
@@ -78,11 +79,12 @@ install: all
 deps:
 	@sh scripts/deps.sh
 
+# `make demo PORT=9090` serves on another port of 127.0.0.1.
 demo:
 	@sh scripts/deps.sh
 	@$(MAKE) --no-print-directory all
 	@mkdir -p var
-	$(BUILD)/modeld --repo examples/repo --listen 127.0.0.1:8080 --data var --poll 2
+	$(BUILD)/modeld --repo examples/repo --listen 127.0.0.1:$(PORT) --data var --poll 2
 
 test:
 	@sh scripts/deps.sh test

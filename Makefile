@@ -118,7 +118,8 @@ lint:
 	@sh scripts/lint.sh cppcheck
 	@sh scripts/lint.sh tidy
 
-bench: all
+# bench/all.sh installs what it needs (scripts/deps.sh bench), then builds.
+bench:
 	@sh bench/all.sh
 
 clean:

@@ -2,10 +2,12 @@
 # SPDX-License-Identifier: MIT
 """The README's tour as a user runs it: `make demo PORT=N` serves the example
 models on 127.0.0.1:N, and modelctl finds it through MODELD_URL, printing the
-status table the README shows; the `modeld --check` block of the README is
-what the check prints for examples/repo."""
+status table and the prediction the README shows; curl's predictions in the
+tour are the server's (request ids aside); the `modeld --check` block of the
+README is what the check prints for examples/repo."""
 import os
 import re
+import json
 import signal
 import subprocess
 import time
@@ -17,9 +19,12 @@ README = os.path.join(ROOT, "README.md")
 
 
 def readme_block(command):
-    """The indented lines printed after `    $ <command>` in the README."""
+    """The indented lines printed after `    $ <command>` in the README (a
+    command continued on lines indented by 8 is matched by its start)."""
     lines = open(README).read().splitlines()
-    start = lines.index("    $ " + command) + 1
+    start = [i for i, l in enumerate(lines) if l.startswith("    $ " + command)][0] + 1
+    while lines[start].startswith("        "):  # the command's continuation lines
+        start += 1
     out = []
     for line in lines[start:]:
         if line.startswith("    $ ") or not (line.startswith("    ") or line == ""):
@@ -28,6 +33,17 @@ def readme_block(command):
     while out and out[-1] == "":
         out.pop()
     return "\n".join(out) + "\n"
+
+
+def readme_json(command):
+    """The JSON the README shows after command, its wrapped lines joined."""
+    return json.loads("".join(l.strip() for l in readme_block(command).splitlines()))
+
+
+def without_ids(doc):
+    doc.pop("request_id", None)
+    doc.get("parameters", {}).pop("request_id", None)
+    return doc
 
 
 def test_make_demo_on_a_chosen_port():
@@ -61,6 +77,30 @@ def test_make_demo_on_a_chosen_port():
         expect(s.stdout == readme_block("build/modelctl status"),
                "modelctl status:\n%s\nREADME shows:\n%s" % (s.stdout,
                                                            readme_block("build/modelctl status")))
+        # The predictions of the tour, request ids aside.
+        cmd = "build/modelctl predict fraud amount=2500 hour=3 account_age_days=12"
+        args = ["amount=2500", "hour=3", "account_age_days=12", "distance_km=null",
+                "merchant_category=electronics", "is_international=true"]
+        s = subprocess.run([MODELCTL, "predict", "fraud"] + args, capture_output=True, text=True,
+                           timeout=30, env=env)
+        got = [l for l in s.stdout.splitlines() if not l.startswith("request_id:")]
+        want = [l for l in readme_block(cmd).splitlines() if not l.startswith("request_id:")]
+        expect(s.returncode == 0 and got == want, "%r\nREADME shows %r" % (s.stdout, want))
+        base = "http://127.0.0.1:%d" % port
+        body = open(os.path.join(ROOT, "examples", "data", "fraud_sample.json"), "rb").read()
+        with urllib.request.urlopen(base + "/v2/models/fraud/infer", body, timeout=30) as r:
+            got = without_ids(json.load(r))
+        want = without_ids(readme_json("curl -s localhost:8080/v2/models/fraud/infer -d "
+                                       "@examples/data/fraud_sample.json"))
+        expect(got == want, "%r\nREADME shows %r" % (got, want))
+        body = json.dumps({"instances": [{"tenure_months": 3, "monthly_charges": 89.5,
+                                          "contract": "month-to-month", "support_calls": 4,
+                                          "has_partner": False}]}).encode()
+        with urllib.request.urlopen(base + "/v1/models/churn:predict", body, timeout=30) as r:
+            got = without_ids(json.load(r))
+        want = without_ids(readme_json("curl -s localhost:8080/v1/models/churn:predict -d "
+                                       "'{\"instances\": [{\"tenure_months\": 3,"))
+        expect(got == want, "%r\nREADME shows %r" % (got, want))
     finally:
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGTERM)

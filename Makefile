@@ -8,6 +8,7 @@ CC        ?= gcc
 BUILD     ?= build
 SANITIZE  ?=
 VERSION   := 0.1.0
+PORT      ?= 8080
 
 WARN      := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
              -Wold-style-definition -Wpointer-arith -Wvla -Wwrite-strings \
@@ -31,7 +32,7 @@ FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 .PHONY: all install demo test test-quick test-unit test-integration test-fuzz test-asan \
-        fuzz deps clean format-check lint check-layers bench
+        fuzz deps clean format-check lint check-layers check-tree bench
 
 all: $(BUILD)/modeld $(BUILD)/modelctl
 
@@ -78,11 +79,12 @@ install: all
 deps:
 	@sh scripts/deps.sh
 
+# `make demo PORT=9090` serves on another port of 127.0.0.1.
 demo:
 	@sh scripts/deps.sh
 	@$(MAKE) --no-print-directory all
 	@mkdir -p var
-	$(BUILD)/modeld --repo examples/repo --listen 127.0.0.1:8080 --data var --poll 2
+	$(BUILD)/modeld --repo examples/repo --listen 127.0.0.1:$(PORT) --data var --poll 2
 
 test:
 	@sh scripts/deps.sh test
@@ -104,6 +106,10 @@ fuzz: $(BUILD)/fuzz/fuzz_$(FUZZ)
 check-layers:
 	@sh scripts/check-layers.sh
 
+# Nothing in the checkout reads a path outside it; licence lines match LICENSE.
+check-tree:
+	@/usr/bin/python3 scripts/check-tree.py
+
 # Both run by scripts/test.sh too; scripts/lint.sh holds the file lists and flags.
 format-check:
 	@sh scripts/lint.sh format
@@ -112,7 +118,8 @@ lint:
 	@sh scripts/lint.sh cppcheck
 	@sh scripts/lint.sh tidy
 
-bench: all
+# bench/all.sh installs what it needs (scripts/deps.sh bench), then builds.
+bench:
 	@sh bench/all.sh
 
 clean:

@@ -33,6 +33,7 @@ scenario "dynamic batching on/off" $py bench/batching.py
 scenario "10,000-row request vs libxgboost" env ROWS=10000 $py bench/big.py
 scenario "flood" $py bench/flood.py
 scenario "start-up and memory" $py bench/startup.py 50
+scenario "instructions per single-row request" $py bench/instructions.py
 
 if [ -n "$failed" ]; then
     printf '\nfailed:%s\n' "$failed"

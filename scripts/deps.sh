@@ -2,15 +2,18 @@
 # Installs the Debian packages modeld needs, only those missing.
 #   scripts/deps.sh          what building and running need
 #   scripts/deps.sh test     also what the test suite needs
-#   scripts/deps.sh bench    also what bench/ needs
+#   scripts/deps.sh bench    also what bench/ needs: wrk (load), the FastAPI peer
+#                            (FastAPI, uvicorn, xgboost, numpy); the C programs
+#                            (bench/*.c, bench/peers/noop_http.c) build with gcc
+#                            and libmicrohttpd from the base list
 set -eu
 pkgs="make gcc pkg-config libmicrohttpd-dev libjansson-dev libyaml-dev libxgboost-dev
       libcurl4-openssl-dev"
 case "${1:-}" in
 test) pkgs="$pkgs libcmocka-dev clang libclang-rt-14-dev prometheus python3 curl clang-format
            clang-tidy cppcheck python3-sklearn" ;;
-bench) pkgs="$pkgs libcmocka-dev clang wrk python3 python3-fastapi python3-uvicorn
-             python3-xgboost python3-numpy" ;;
+bench) pkgs="$pkgs wrk valgrind python3 python3-fastapi python3-uvicorn python3-xgboost
+             python3-numpy" ;;
 esac
 missing=""
 for p in $pkgs; do

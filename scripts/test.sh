@@ -4,7 +4,9 @@
 # C files of tests/ and bench/), cppcheck and clang-tidy over src/ and cli/
 # (scripts/lint.sh; a finding is a failure), a
 # short run of every fuzz target over its seed corpus, then the unit and
-# integration tests again built with ASan+UBSan.
+# integration tests again built with ASan+UBSan. The tree check
+# (scripts/check-tree.py) fails the suite if any file reads a path outside the
+# repository.
 # Ends with one "N passed, N failed" line; exits non-zero on any failure.
 #   QUICK=1      skip tests tagged slow, and clang-tidy (about a minute)
 #   SKIP_ASAN=1  skip the sanitizer pass
@@ -72,6 +74,13 @@ echo "== integration"
 integration build
 echo "== layers"
 if sh scripts/check-layers.sh; then add 1 0; echo "ok   layer check"; else add 0 1; echo "FAIL layer check"; fi
+echo "== tree"
+# Nothing in the checkout reads a path outside it; licence lines match LICENSE.
+if /usr/bin/python3 scripts/check-tree.py >"$log" 2>&1; then
+    add 1 0; echo "ok   tree check"
+else
+    add 0 1; echo "FAIL tree check"; head -80 "$log"
+fi
 echo "== lint"
 # One check per tool: clean counts as one pass, any finding as one failure.
 lint() {

@@ -34,21 +34,36 @@ struct sig {
 struct vrec {
     int64_t number;
     enum md_version_state state;
-    bool failed; /* a load was tried and failed */
+    bool failed;  /* a load was tried and failed */
+    bool missing; /* listed by a specific version policy, no such directory */
     char reason[256];
     struct sig sig;          /* of the artifact when loaded or tried */
     uint64_t yaml_gen;       /* model.yaml generation it was loaded or tried with */
     struct md_version *live; /* one reference, when READY */
 };
 
+/* An entry a scan passed over (struct md_repo_skip). */
+struct skip {
+    char *name;
+    char reason[128];
+};
+
+/* Entries passed over, sorted by name: built aside by a scan, swapped in
+ * under the write lock. */
+struct skips {
+    struct skip *v;
+    size_t n;
+};
+
 struct mentry {
     char *name;
     struct vrec *recs; /* sorted by number; guarded by the rwlock */
     size_t n_recs;
-    bool unloaded;    /* explicitly unloaded: scans leave it alone */
-    bool seen;        /* scratch for a full scan */
-    char reason[256]; /* model-level problem, "" if none */
-    char *yaml;       /* last good model.yaml text */
+    struct skips skips; /* in the model directory; guarded by the rwlock */
+    bool unloaded;      /* explicitly unloaded: scans leave it alone */
+    bool seen;          /* scratch for a full scan */
+    char reason[256];   /* model-level problem, "" if none */
+    char *yaml;         /* last good model.yaml text */
     size_t yaml_len;
     struct sig yaml_sig;
     uint64_t yaml_gen; /* bumped when the text changes */
@@ -60,6 +75,7 @@ struct md_repo {
     pthread_rwlock_t lock;     /* guards models[] and each entry's recs */
     struct mentry **models;    /* sorted by name */
     size_t n_models;
+    struct skips skips; /* at the top level; guarded by the rwlock */
 };
 
 const char *md_version_state_name(enum md_version_state s)
@@ -139,18 +155,65 @@ int md_repo_open(const char *dir, struct md_repo **out, struct md_err *err)
 {
     struct md_repo *r;
     struct stat st;
+    DIR *d;
 
     *out = NULL;
     if (stat(dir, &st) != 0)
         return md_err_set(err, MD_EIO, "repository '%s': %s", dir, strerror(errno));
     if (!S_ISDIR(st.st_mode))
         return md_err_set(err, MD_EINVAL, "repository '%s': not a directory", dir);
+    d = opendir(dir);
+    if (d == NULL)
+        return md_err_set(err, MD_EIO, "repository '%s': %s", dir, strerror(errno));
+    closedir(d);
     r = md_xcalloc(1, sizeof(*r));
     r->dir = md_xstrdup(dir);
     pthread_mutex_init(&r->scan_lock, NULL);
     pthread_rwlock_init(&r->lock, NULL);
     *out = r;
     return MD_OK;
+}
+
+static void skips_clear(struct skips *s)
+{
+    size_t i;
+
+    for (i = 0; i < s->n; i++)
+        free(s->v[i].name);
+    free(s->v);
+    s->v = NULL;
+    s->n = 0;
+}
+
+static void skips_add(struct skips *s, const char *name, const char *reason)
+{
+    struct skip *k;
+
+    s->v = md_xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
+    k = &s->v[s->n++];
+    k->name = md_xstrdup(name);
+    (void)snprintf(k->reason, sizeof(k->reason), "%s", reason); /* reasons are short */
+}
+
+static int cmp_skip(const void *a, const void *b)
+{
+    return strcmp(((const struct skip *)a)->name, ((const struct skip *)b)->name);
+}
+
+/* Sorts fresh and swaps it into *live under the write lock; frees the old list. */
+static void skips_publish(struct md_repo *r, struct skips *live, struct skips *fresh)
+{
+    struct skips old;
+
+    if (fresh->n > 1)
+        qsort(fresh->v, fresh->n, sizeof(*fresh->v), cmp_skip);
+    pthread_rwlock_wrlock(&r->lock);
+    old = *live;
+    *live = *fresh;
+    pthread_rwlock_unlock(&r->lock);
+    skips_clear(&old);
+    fresh->v = NULL;
+    fresh->n = 0;
 }
 
 static void free_recs(struct vrec *recs, size_t n)
@@ -165,6 +228,7 @@ static void free_recs(struct vrec *recs, size_t n)
 static void free_entry(struct mentry *e)
 {
     free_recs(e->recs, e->n_recs);
+    skips_clear(&e->skips);
     free(e->yaml);
     free(e->name);
     free(e);
@@ -179,6 +243,7 @@ void md_repo_free(struct md_repo *r)
     for (i = 0; i < r->n_models; i++)
         free_entry(r->models[i]);
     free(r->models);
+    skips_clear(&r->skips);
     pthread_rwlock_destroy(&r->lock);
     pthread_mutex_destroy(&r->scan_lock);
     free(r->dir);
@@ -302,8 +367,11 @@ static int cmp_rec(const void *a, const void *b)
     return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/* Version numbers present under mdir, newest first. */
-static size_t list_versions(const char *mdir, int64_t **out)
+/*
+ * Version numbers present under mdir, newest first; the other entries, but
+ * hidden ones and model.yaml, go to skipped with the reason.
+ */
+static size_t list_versions(const char *mdir, int64_t **out, struct skips *skipped)
 {
     DIR *d = opendir(mdir);
     struct dirent *de;
@@ -318,13 +386,27 @@ static size_t list_versions(const char *mdir, int64_t **out)
         char path[PATH_MAX];
         struct stat st;
         int64_t num = parse_version(de->d_name);
+        bool is_dir;
 
-        if (num < 1)
+        if (de->d_name[0] == '.' || strcmp(de->d_name, MODEL_YAML) == 0)
             continue;
-        if (!join_path(path, sizeof(path), mdir, de->d_name))
+        if (!join_path(path, sizeof(path), mdir, de->d_name)) {
+            skips_add(skipped, de->d_name, "path too long");
             continue;
-        if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        }
+        if (stat(path, &st) != 0) {
+            skips_add(skipped, de->d_name, strerror(errno));
             continue;
+        }
+        is_dir = S_ISDIR(st.st_mode);
+        if (num < 1 || !is_dir) {
+            skips_add(skipped, de->d_name,
+                      num >= 1 ? "a version is a directory, this is not one"
+                      : is_dir ? "not a version directory: versions are whole numbers from 1, "
+                                 "with no leading zero"
+                               : "not model.yaml or a version directory");
+            continue;
+        }
         if (n == cap) {
             cap = cap ? cap * 2 : 8;
             v = md_xrealloc(v, cap * sizeof(*v));
@@ -372,6 +454,16 @@ static bool policy_wants(const struct md_contract *c, int64_t num, unsigned load
     }
 }
 
+/* e->reason for a model.yaml the parser refused: "model.yaml: " and the
+ * parser's message, which may already start so (a syntax error). */
+static void yaml_reason(struct mentry *e, const char *msg)
+{
+    if (strncmp(msg, MODEL_YAML ":", sizeof(MODEL_YAML)) == 0)
+        (void)snprintf(e->reason, sizeof(e->reason), "%s", msg);
+    else
+        (void)snprintf(e->reason, sizeof(e->reason), MODEL_YAML ": %s", msg);
+}
+
 /*
  * The contract of model e from mdir's model.yaml into *out, reading the file
  * again when it changed on disk (new text bumps e->yaml_gen). MD_EINVAL,
@@ -413,7 +505,7 @@ static int load_yaml(struct mentry *e, const char *mdir, bool retry, struct md_c
                 free(text);
         }
         if (rc != MD_OK) {
-            (void)snprintf(e->reason, sizeof(e->reason), "model.yaml: %s", lerr.msg);
+            yaml_reason(e, lerr.msg);
             e->yaml_sig = ysig;
             md_log_kv(MD_LOG_ERROR, "model.yaml rejected; serving versions kept", "model", e->name,
                       "reason", e->reason, MD_KV_END);
@@ -434,7 +526,7 @@ static int load_yaml(struct mentry *e, const char *mdir, bool retry, struct md_c
     if (c == NULL) {
         rc = md_contract_parse(e->yaml, e->yaml_len, e->name, &c, &lerr);
         if (rc != MD_OK) {
-            (void)snprintf(e->reason, sizeof(e->reason), "model.yaml: %s", lerr.msg);
+            yaml_reason(e, lerr.msg);
             return md_err_set(err, MD_EINVAL, "model '%s': %s", e->name, e->reason);
         }
     }
@@ -453,6 +545,7 @@ static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md
     struct md_contract *c;
     struct md_err lerr;
     struct vrec *recs;
+    struct skips skipped = {NULL, 0};
     int64_t *nums;
     size_t n_nums;
     size_t n_recs = 0;
@@ -464,12 +557,15 @@ static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md
 
     if (!join_path(mdir, sizeof(mdir), r->dir, e->name))
         return md_err_set(err, MD_EINVAL, "model '%s': path too long", e->name);
+    n_nums = list_versions(mdir, &nums, &skipped);
+    skips_publish(r, &e->skips, &skipped);
     rc = load_yaml(e, mdir, retry, &c, err);
-    if (rc != MD_OK)
+    if (rc != MD_OK) {
+        free(nums);
         return rc;
+    }
     assert(c != NULL); /* load_yaml succeeded */
     md_err_clear(&lerr);
-    n_nums = list_versions(mdir, &nums);
     recs = md_xcalloc(n_nums + 1, sizeof(*recs));
     for (i = 0; i < n_nums; i++) {
         int64_t num = nums[i];
@@ -561,6 +657,7 @@ static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md
             memset(&recs[n_recs], 0, sizeof(recs[n_recs]));
             recs[n_recs].number = c->policy.versions[i];
             recs[n_recs].state = MD_VS_UNAVAILABLE;
+            recs[n_recs].missing = true;
             (void)snprintf(recs[n_recs].reason, sizeof(recs[n_recs].reason),
                            "listed by the version policy but no such directory");
             n_recs++;
@@ -631,6 +728,7 @@ static void scan_parallel(struct scan_job *j)
 int md_repo_scan(struct md_repo *r)
 {
     struct scan_job job;
+    struct skips skipped = {NULL, 0};
     DIR *d;
     struct dirent *de;
     size_t i;
@@ -656,12 +754,25 @@ int md_repo_scan(struct md_repo *r)
         struct stat st;
         struct mentry *e;
 
-        if (!valid_name(de->d_name))
+        if (de->d_name[0] == '.')
             continue;
-        if (!join_path(path, sizeof(path), r->dir, de->d_name))
+        if (!join_path(path, sizeof(path), r->dir, de->d_name)) {
+            skips_add(&skipped, de->d_name, "path too long");
             continue;
-        if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        }
+        if (stat(path, &st) != 0) {
+            skips_add(&skipped, de->d_name, strerror(errno));
             continue;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            skips_add(&skipped, de->d_name, "not a directory: a model is a directory");
+            continue;
+        }
+        if (!valid_name(de->d_name)) {
+            skips_add(&skipped, de->d_name,
+                      "not a model name: letters, digits, '_', '-' and '.', at most 128");
+            continue;
+        }
         e = find_entry(r, de->d_name);
         if (e == NULL)
             e = add_entry(r, de->d_name);
@@ -675,6 +786,7 @@ int md_repo_scan(struct md_repo *r)
         job.list[job.n++] = e;
     }
     closedir(d);
+    skips_publish(r, &r->skips, &skipped);
     scan_parallel(&job);
     free(job.list);
     for (i = 0; i < r->n_models;) {
@@ -801,6 +913,7 @@ void md_repo_foreach(struct md_repo *r, void (*fn)(void *ctx, const struct md_re
             row.state = MD_VS_UNAVAILABLE;
             row.reason = e->unloaded ? "unloaded" : e->reason[0] ? e->reason : "no versions";
             row.live = NULL;
+            row.fault = !e->unloaded;
             fn(ctx, &row);
         }
         for (j = 0; j < e->n_recs; j++) {
@@ -809,6 +922,34 @@ void md_repo_foreach(struct md_repo *r, void (*fn)(void *ctx, const struct md_re
             row.state = e->recs[j].state;
             row.reason = e->recs[j].reason;
             row.live = e->recs[j].live;
+            row.fault = row.state != MD_VS_READY && (e->recs[j].failed || e->recs[j].missing);
+            fn(ctx, &row);
+        }
+    }
+    pthread_rwlock_unlock(&r->lock);
+}
+
+void md_repo_foreach_skipped(struct md_repo *r,
+                             void (*fn)(void *ctx, const struct md_repo_skip *skip), void *ctx)
+{
+    struct md_repo_skip row;
+    size_t i;
+    size_t j;
+
+    pthread_rwlock_rdlock(&r->lock);
+    for (i = 0; i < r->skips.n; i++) {
+        row.model = NULL;
+        row.name = r->skips.v[i].name;
+        row.reason = r->skips.v[i].reason;
+        fn(ctx, &row);
+    }
+    for (i = 0; i < r->n_models; i++) {
+        const struct mentry *e = r->models[i];
+
+        for (j = 0; j < e->skips.n; j++) {
+            row.model = e->name;
+            row.name = e->skips.v[j].name;
+            row.reason = e->skips.v[j].reason;
             fn(ctx, &row);
         }
     }

@@ -42,6 +42,20 @@ struct md_repo_row {
     const char *reason;      /* "" when READY */
     struct md_version *live; /* the serving version when READY, else NULL;
                                 valid during the callback only */
+    bool fault;              /* not READY because of what is on disk: a version
+                                that failed to load, one the policy lists with
+                                no directory, a broken or missing model.yaml, a
+                                model with no versions; false when READY, not
+                                selected by the version policy, or unloaded */
+};
+
+/* One row of md_repo_foreach_skipped: an entry of the repository that the
+ * last scan passed over, and why. Hidden entries (".name") and model.yaml
+ * files are not listed. */
+struct md_repo_skip {
+    const char *model;  /* the model directory it is in; NULL at the top level */
+    const char *name;   /* the file or directory name */
+    const char *reason; /* "not a directory", "not a version directory: ..." */
 };
 
 /* Opens the repository at dir (which must be a readable directory). Loads nothing. */
@@ -76,6 +90,12 @@ int md_repo_acquire(struct md_repo *r, const char *model, const char *version,
  * under the read lock: it must not call back into the repository. */
 void md_repo_foreach(struct md_repo *r, void (*fn)(void *ctx, const struct md_repo_row *row),
                      void *ctx);
+
+/* Calls fn for every entry the last scan passed over: the top level's first
+ * (by name), then each model's, models by name. Same locking as
+ * md_repo_foreach. */
+void md_repo_foreach_skipped(struct md_repo *r,
+                             void (*fn)(void *ctx, const struct md_repo_skip *skip), void *ctx);
 
 /* Models with at least one READY version. */
 size_t md_repo_ready_models(struct md_repo *r);

@@ -1,0 +1,125 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""The README's tour as a user runs it: `make demo PORT=N` serves the example
+models on 127.0.0.1:N, and modelctl finds it through MODELD_URL, printing the
+status table and the prediction the README shows; curl's predictions in the
+tour are the server's (request ids aside); the `modeld --check` block of the
+README is what the check prints for examples/repo."""
+import os
+import re
+import json
+import signal
+import subprocess
+import time
+import urllib.request
+
+from harness import MODELD, MODELCTL, ROOT, expect, free_port, run
+
+README = os.path.join(ROOT, "README.md")
+
+
+def readme_block(command):
+    """The indented lines printed after `    $ <command>` in the README (a
+    command continued on lines indented by 8 is matched by its start)."""
+    lines = open(README).read().splitlines()
+    start = [i for i, l in enumerate(lines) if l.startswith("    $ " + command)][0] + 1
+    while lines[start].startswith("        "):  # the command's continuation lines
+        start += 1
+    out = []
+    for line in lines[start:]:
+        if line.startswith("    $ ") or not (line.startswith("    ") or line == ""):
+            break
+        out.append(line[4:])
+    while out and out[-1] == "":
+        out.pop()
+    return "\n".join(out) + "\n"
+
+
+def readme_json(command):
+    """The JSON the README shows after command, its wrapped lines joined."""
+    return json.loads("".join(l.strip() for l in readme_block(command).splitlines()))
+
+
+def without_ids(doc):
+    doc.pop("request_id", None)
+    doc.get("parameters", {}).pop("request_id", None)
+    return doc
+
+
+def test_make_demo_on_a_chosen_port():
+    port = free_port()
+    log = open(os.path.join(ROOT, "build", "t0021-demo.log"), "wb")
+    # MAKEFLAGS from an outer make would pass its variables (BUILD=...) on.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    p = subprocess.Popen(["make", "--no-print-directory", "demo", "PORT=%d" % port], cwd=ROOT,
+                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    try:
+        deadline = time.time() + 120  # `make all` may have a little to do
+        ready = False
+        while time.time() < deadline and p.poll() is None:
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/v2/health/ready" % port,
+                                            timeout=2) as r:
+                    ready = r.status == 200
+            except OSError:
+                pass
+            if ready:
+                break
+            time.sleep(0.1)
+        log.flush()
+        text = open(log.name, errors="replace").read()
+        expect(ready, "make demo PORT=%d not ready (exit %r):\n%s" % (port, p.poll(), text[-3000:]))
+        expect("--listen 127.0.0.1:%d" % port in text, text[-3000:])
+        env = dict(os.environ, MODELD_URL="http://127.0.0.1:%d" % port)
+        s = subprocess.run([MODELCTL, "status"], capture_output=True, text=True, timeout=30,
+                           env=env)
+        expect(s.returncode == 0, s.stderr)
+        expect(s.stdout == readme_block("build/modelctl status"),
+               "modelctl status:\n%s\nREADME shows:\n%s" % (s.stdout,
+                                                           readme_block("build/modelctl status")))
+        # The predictions of the tour, request ids aside.
+        cmd = "build/modelctl predict fraud amount=2500 hour=3 account_age_days=12"
+        args = ["amount=2500", "hour=3", "account_age_days=12", "distance_km=null",
+                "merchant_category=electronics", "is_international=true"]
+        s = subprocess.run([MODELCTL, "predict", "fraud"] + args, capture_output=True, text=True,
+                           timeout=30, env=env)
+        got = [l for l in s.stdout.splitlines() if not l.startswith("request_id:")]
+        want = [l for l in readme_block(cmd).splitlines() if not l.startswith("request_id:")]
+        expect(s.returncode == 0 and got == want, "%r\nREADME shows %r" % (s.stdout, want))
+        base = "http://127.0.0.1:%d" % port
+        body = open(os.path.join(ROOT, "examples", "data", "fraud_sample.json"), "rb").read()
+        with urllib.request.urlopen(base + "/v2/models/fraud/infer", body, timeout=30) as r:
+            got = without_ids(json.load(r))
+        want = without_ids(readme_json("curl -s localhost:8080/v2/models/fraud/infer -d "
+                                       "@examples/data/fraud_sample.json"))
+        expect(got == want, "%r\nREADME shows %r" % (got, want))
+        body = json.dumps({"instances": [{"tenure_months": 3, "monthly_charges": 89.5,
+                                          "contract": "month-to-month", "support_calls": 4,
+                                          "has_partner": False}]}).encode()
+        with urllib.request.urlopen(base + "/v1/models/churn:predict", body, timeout=30) as r:
+            got = without_ids(json.load(r))
+        want = without_ids(readme_json("curl -s localhost:8080/v1/models/churn:predict -d "
+                                       "'{\"instances\": [{\"tenure_months\": 3,"))
+        expect(got == want, "%r\nREADME shows %r" % (got, want))
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGTERM)
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        log.close()
+
+
+def test_readme_check_block():
+    c = subprocess.run([MODELD, "--check", "--repo", "examples/repo"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=60)
+    want = readme_block("build/modeld --check --repo examples/repo")
+    expect(c.returncode == 0 and c.stdout == want,
+           "exit %d:\n%s\nREADME shows:\n%s" % (c.returncode, c.stdout, want))
+    expect(re.search(r"^    make demo .*PORT=", open(README).read(), re.M), "README: make demo PORT")
+
+
+if __name__ == "__main__":
+    run([test_make_demo_on_a_chosen_port, test_readme_check_block])

@@ -179,7 +179,7 @@ int cmd_status(int argc, char **argv, struct ctl *ctl)
         goto out;
     }
     if (model != NULL && json_array_size(rows) == 0) {
-        rc = ctl_errorf(CTL_EXIT_FAIL, "%s: model '%s' is not in the repository", what, model);
+        rc = ctl_errorf(CTL_EXIT_FAIL, "%s: unknown model '%s'", what, model);
         goto out;
     }
     if (ctl->format == CTL_FORMAT_JSON) {

@@ -10,6 +10,7 @@
 #include "serve/repo.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "watch/metrics.h"
 
 #include <assert.h>
 #include <dirent.h>
@@ -22,6 +23,7 @@
 #include <sys/stat.h>
 
 #define MODEL_YAML "model.yaml"
+#define UNLOADED   "unloaded by an operator"
 #define YAML_MAX   ((size_t)4 << 20)
 
 /* What a file looked like when last read: a change in any field means reload. */
@@ -31,9 +33,16 @@ struct sig {
     uint64_t ino;
 };
 
+/* Names seen (and logged) at the last scan: directories it ignored. */
+struct names {
+    char **v;
+    size_t n;
+};
+
 struct vrec {
     int64_t number;
     enum md_version_state state;
+    enum md_version_cause cause;
     bool failed; /* a load was tried and failed */
     char reason[256];
     struct sig sig;          /* of the artifact when loaded or tried */
@@ -45,13 +54,17 @@ struct mentry {
     char *name;
     struct vrec *recs; /* sorted by number; guarded by the rwlock */
     size_t n_recs;
-    bool unloaded;    /* explicitly unloaded: scans leave it alone */
-    bool seen;        /* scratch for a full scan */
-    char reason[256]; /* model-level problem, "" if none */
-    char *yaml;       /* last good model.yaml text */
+    _Atomic bool unloaded;       /* explicitly unloaded: scans leave it alone; requests read it */
+    bool seen;                   /* scratch for a full scan */
+    char reason[256];            /* model-level problem, "" if none */
+    enum md_version_cause cause; /* of reason */
+    char logged[256];            /* the last model-level error logged, "" after a success */
+    char *yaml;                  /* last good model.yaml text */
     size_t yaml_len;
-    struct sig yaml_sig;
-    uint64_t yaml_gen; /* bumped when the text changes */
+    struct sig yaml_sig;  /* of the file last read, good or not */
+    bool yaml_bad;        /* the file last read (yaml_sig) was unusable */
+    uint64_t yaml_gen;    /* bumped when the text changes */
+    struct names ignored; /* directories the last scan ignored (scanner only) */
 };
 
 struct md_repo {
@@ -60,6 +73,9 @@ struct md_repo {
     pthread_rwlock_t lock;     /* guards models[] and each entry's recs */
     struct mentry **models;    /* sorted by name */
     size_t n_models;
+    struct md_metrics *metrics; /* owned: the versions' statistics */
+    char dir_logged[256];       /* the last error reading dir logged, "" after a success */
+    struct names ignored;       /* top-level directories the last scan ignored */
 };
 
 const char *md_version_state_name(enum md_version_state s)
@@ -75,6 +91,67 @@ const char *md_version_state_name(enum md_version_state s)
     default:
         return "UNAVAILABLE";
     }
+}
+
+const char *md_version_cause_name(enum md_version_cause c)
+{
+    switch (c) {
+    case MD_CAUSE_WARNING:
+        return "warning";
+    case MD_CAUSE_RELOAD_FAILED:
+        return "reload_failed";
+    case MD_CAUSE_POLICY:
+        return "policy";
+    case MD_CAUSE_LOAD_FAILED:
+        return "load_failed";
+    case MD_CAUSE_MISSING:
+        return "missing";
+    case MD_CAUSE_UNLOADED:
+        return "unloaded";
+    case MD_CAUSE_MODEL_CONFIG:
+        return "model_config";
+    case MD_CAUSE_NO_VERSIONS:
+        return "no_versions";
+    case MD_CAUSE_NONE:
+    default:
+        return "";
+    }
+}
+
+static bool names_has(const struct names *s, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < s->n; i++)
+        if (strcmp(s->v[i], name) == 0)
+            return true;
+    return false;
+}
+
+static void names_add(struct names *s, const char *name)
+{
+    s->v = md_xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
+    s->v[s->n++] = md_xstrdup(name);
+}
+
+static void names_clear(struct names *s)
+{
+    size_t i;
+
+    for (i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
+    s->v = NULL;
+    s->n = 0;
+}
+
+/* Takes now's names into *last, freeing the old ones. */
+static void names_move(struct names *last, struct names *now)
+{
+    names_clear(last);
+    *last = *now;
+    now->v = NULL;
+    now->n = 0;
 }
 
 static bool valid_name(const char *s)
@@ -107,6 +184,24 @@ static int64_t parse_version(const char *s)
         v = v * 10 + (s[i] - '0');
     }
     return v;
+}
+
+/* Why a directory in a model's directory is not a version: for the log. */
+static const char *not_a_version(const char *name, char *buf, size_t size)
+{
+    size_t digits = strspn(name, "0123456789");
+    size_t zeros = strspn(name, "0");
+
+    if (name[digits] != '\0' || digits == 0)
+        return "not a version number: version directories are named 1, 2, 3, ...";
+    if (zeros == digits)
+        return "version 0: version numbers start at 1";
+    if (zeros > 0) {
+        (void)snprintf(buf, size, "leading zero: the version directory would be '%.40s'",
+                       name + zeros); /* a message: cut short if need be */
+        return buf;
+    }
+    return "version number longer than 18 digits";
 }
 
 /* "<dir>/<name>" in buf; false when it does not fit. */
@@ -147,6 +242,7 @@ int md_repo_open(const char *dir, struct md_repo **out, struct md_err *err)
         return md_err_set(err, MD_EINVAL, "repository '%s': not a directory", dir);
     r = md_xcalloc(1, sizeof(*r));
     r->dir = md_xstrdup(dir);
+    r->metrics = md_metrics_new();
     pthread_mutex_init(&r->scan_lock, NULL);
     pthread_rwlock_init(&r->lock, NULL);
     *out = r;
@@ -165,6 +261,7 @@ static void free_recs(struct vrec *recs, size_t n)
 static void free_entry(struct mentry *e)
 {
     free_recs(e->recs, e->n_recs);
+    names_clear(&e->ignored);
     free(e->yaml);
     free(e->name);
     free(e);
@@ -179,10 +276,17 @@ void md_repo_free(struct md_repo *r)
     for (i = 0; i < r->n_models; i++)
         free_entry(r->models[i]);
     free(r->models);
+    names_clear(&r->ignored);
+    md_metrics_free(r->metrics);
     pthread_rwlock_destroy(&r->lock);
     pthread_mutex_destroy(&r->scan_lock);
     free(r->dir);
     free(r);
+}
+
+struct md_metrics *md_repo_metrics(struct md_repo *r)
+{
+    return r->metrics;
 }
 
 static struct mentry *find_entry(struct md_repo *r, const char *name)
@@ -302,11 +406,16 @@ static int cmp_rec(const void *a, const void *b)
     return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/* Version numbers present under mdir, newest first. */
-static size_t list_versions(const char *mdir, int64_t **out)
+/*
+ * Version numbers present under mdir (model e's directory), newest first.
+ * A directory that is not a version (v1, 01) is logged when it appears;
+ * hidden ones (.git) and files are passed over in silence.
+ */
+static size_t list_versions(struct mentry *e, const char *mdir, int64_t **out)
 {
     DIR *d = opendir(mdir);
     struct dirent *de;
+    struct names ignored = {NULL, 0};
     int64_t *v = NULL;
     size_t n = 0;
     size_t cap = 0;
@@ -316,15 +425,23 @@ static size_t list_versions(const char *mdir, int64_t **out)
         return 0;
     while ((de = readdir(d)) != NULL) {
         char path[PATH_MAX];
+        char why[96];
         struct stat st;
         int64_t num = parse_version(de->d_name);
 
-        if (num < 1)
+        if (de->d_name[0] == '.')
             continue;
         if (!join_path(path, sizeof(path), mdir, de->d_name))
             continue;
         if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
             continue;
+        if (num < 1) {
+            if (!names_has(&e->ignored, de->d_name))
+                md_log_kv(MD_LOG_WARN, "directory ignored", "model", e->name, "entry", de->d_name,
+                          "reason", not_a_version(de->d_name, why, sizeof(why)), MD_KV_END);
+            names_add(&ignored, de->d_name);
+            continue;
+        }
         if (n == cap) {
             cap = cap ? cap * 2 : 8;
             v = md_xrealloc(v, cap * sizeof(*v));
@@ -332,6 +449,7 @@ static size_t list_versions(const char *mdir, int64_t **out)
         v[n++] = num;
     }
     closedir(d);
+    names_move(&e->ignored, &ignored);
     if (n > 1)
         qsort(v, n, sizeof(*v), cmp_desc);
     *out = v;
@@ -373,14 +491,40 @@ static bool policy_wants(const struct md_contract *c, int64_t num, unsigned load
 }
 
 /*
+ * Sets model e's problem (cause and reason "model.yaml: <msg>", without
+ * doubling the prefix of a parser message that has it) and logs it with
+ * what, counting a scan error, unless it is the one logged last.
+ */
+static void model_problem(struct md_repo *r, struct mentry *e, const char *what, const char *msg)
+{
+    bool serving = false;
+    size_t i;
+
+    const char *prefix =
+        strncmp(msg, MODEL_YAML ":", sizeof(MODEL_YAML)) == 0 ? "" : "model.yaml: ";
+
+    (void)snprintf(e->reason, sizeof(e->reason), "%s%s", prefix, msg); /* cut short if need be */
+    e->cause = MD_CAUSE_MODEL_CONFIG;
+    if (strcmp(e->logged, e->reason) == 0)
+        return;
+    (void)snprintf(e->logged, sizeof(e->logged), "%s", e->reason); /* same size */
+    md_metrics_scan_error(r->metrics);
+    /* The scanner is the only writer of recs: read without the lock. */
+    for (i = 0; i < e->n_recs; i++)
+        serving |= e->recs[i].live != NULL;
+    md_log_kv(MD_LOG_ERROR, what, "model", e->name, "reason", e->reason, "versions_serving",
+              serving ? "kept" : "none", MD_KV_END);
+}
+
+/*
  * The contract of model e from mdir's model.yaml into *out, reading the file
  * again when it changed on disk (new text bumps e->yaml_gen). MD_EINVAL,
  * with e->reason set and the versions left serving, when the file is missing
  * or unusable; an unchanged file known to be broken is refused at once
  * unless retry.
  */
-static int load_yaml(struct mentry *e, const char *mdir, bool retry, struct md_contract **out,
-                     struct md_err *err)
+static int load_yaml(struct md_repo *r, struct mentry *e, const char *mdir, bool retry,
+                     struct md_contract **out, struct md_err *err)
 {
     char ypath[PATH_MAX];
     struct sig ysig;
@@ -397,12 +541,15 @@ static int load_yaml(struct mentry *e, const char *mdir, bool retry, struct md_c
     else
         found = stat_sig(ypath, &ysig);
     if (!found) {
-        (void)snprintf(e->reason, sizeof(e->reason), "model.yaml: %s", strerror(errno));
-        md_log_kv(MD_LOG_ERROR, "model not loadable", "model", e->name, "reason", e->reason,
-                  MD_KV_END);
+        model_problem(r, e, "model not loadable", strerror(errno));
+        e->yaml_bad = false;
         return md_err_set(err, MD_EINVAL, "model '%s': %s", e->name, e->reason);
     }
-    if (e->yaml == NULL || !sig_eq(&ysig, &e->yaml_sig)) {
+    if (e->yaml_bad && sig_eq(&ysig, &e->yaml_sig) && !retry) {
+        /* Unchanged and still broken: not read, nor logged, again. */
+        return md_err_set(err, MD_EINVAL, "model '%s': %s", e->name, e->reason);
+    }
+    if (e->yaml == NULL || e->yaml_bad || !sig_eq(&ysig, &e->yaml_sig)) {
         char *text = NULL;
         size_t len = 0;
 
@@ -412,34 +559,115 @@ static int load_yaml(struct mentry *e, const char *mdir, bool retry, struct md_c
             if (rc != MD_OK)
                 free(text);
         }
+        e->yaml_sig = ysig;
         if (rc != MD_OK) {
-            (void)snprintf(e->reason, sizeof(e->reason), "model.yaml: %s", lerr.msg);
-            e->yaml_sig = ysig;
-            md_log_kv(MD_LOG_ERROR, "model.yaml rejected; serving versions kept", "model", e->name,
-                      "reason", e->reason, MD_KV_END);
+            e->yaml_bad = true;
+            model_problem(r, e, "model.yaml rejected", lerr.msg);
             return md_err_set(err, MD_EINVAL, "model '%s': %s", e->name, e->reason);
         }
         assert(text != NULL); /* read_file succeeded */
+        e->yaml_bad = false;
         if (e->yaml == NULL || e->yaml_len != len || memcmp(e->yaml, text, len) != 0)
             e->yaml_gen++;
         free(e->yaml);
         e->yaml = text;
         e->yaml_len = len;
-        e->yaml_sig = ysig;
-    } else if (e->reason[0] != '\0' && strncmp(e->reason, "model.yaml", 10) == 0 && !retry) {
-        /* Unchanged and still broken. */
-        return md_err_set(err, MD_EINVAL, "model '%s': %s", e->name, e->reason);
     }
     e->reason[0] = '\0';
+    e->cause = MD_CAUSE_NONE;
+    e->logged[0] = '\0';
     if (c == NULL) {
         rc = md_contract_parse(e->yaml, e->yaml_len, e->name, &c, &lerr);
         if (rc != MD_OK) {
-            (void)snprintf(e->reason, sizeof(e->reason), "model.yaml: %s", lerr.msg);
+            model_problem(r, e, "model.yaml rejected", lerr.msg);
             return md_err_set(err, MD_EINVAL, "model '%s': %s", e->name, e->reason);
         }
     }
     *out = c;
     return MD_OK;
+}
+
+/* What load_version did with one version. */
+enum outcome { KEPT_FAILED, LOADED, KEPT_READY, FAILED };
+
+/*
+ * Brings version num of model e (contract c) up to date in *nr, from its
+ * previous record old (NULL if none): keeps what is unchanged, loads what is
+ * new or changed (or failed before, when retry), and logs what it tried.
+ * On a failure, msg (size 256) holds the reason.
+ */
+static enum outcome load_version(struct md_repo *r, struct mentry *e, const struct md_contract *c,
+                                 int64_t num, const struct vrec *old, bool retry, struct vrec *nr,
+                                 char *msg)
+{
+    char vdir[PATH_MAX];
+    char apath[PATH_MAX];
+    char vs[24];
+    struct sig asig;
+    struct md_contract *vc;
+    struct md_err lerr;
+    int rc;
+
+    md_err_clear(&lerr);
+    (void)snprintf(vs, sizeof(vs), "%lld", (long long)num); /* fits */
+    /* The directory list_versions found this version in: it fits. */
+    (void)snprintf(vdir, sizeof(vdir), "%s/%s/%s", r->dir, e->name, vs);
+    /* An artifact path too long is no file; md_version_load says so below. */
+    if (!join_path(apath, sizeof(apath), vdir, c->artifact))
+        apath[0] = '\0';
+    stat_sig(apath, &asig);
+    if (old != NULL && old->live != NULL && sig_eq(&old->sig, &asig) &&
+        old->yaml_gen == e->yaml_gen) {
+        *nr = *old;
+        md_version_ref(nr->live);
+        return KEPT_READY;
+    }
+    if (old != NULL && old->failed && !retry && sig_eq(&old->sig, &asig) &&
+        old->yaml_gen == e->yaml_gen) {
+        *nr = *old;
+        (void)snprintf(msg, 256, "%s", old->reason); /* same size */
+        return KEPT_FAILED;
+    }
+    rc = md_contract_parse(e->yaml, e->yaml_len, e->name, &vc, &lerr);
+    if (rc == MD_OK)
+        rc = md_version_load(vdir, num, vc, r->metrics, &nr->live, &lerr);
+    nr->sig = asig;
+    nr->yaml_gen = e->yaml_gen;
+    if (rc == MD_OK) {
+        nr->state = MD_VS_READY;
+        nr->failed = false;
+        if (nr->live->warning[0] != '\0') {
+            nr->cause = MD_CAUSE_WARNING;
+            (void)snprintf(nr->reason, sizeof(nr->reason), "%s", nr->live->warning); /* fits */
+            md_log_kv(MD_LOG_WARN, "version loaded with a warning", "model", e->name, "version", vs,
+                      "backend", c->backend, "warning", nr->reason, MD_KV_END);
+        } else {
+            nr->cause = MD_CAUSE_NONE;
+            nr->reason[0] = '\0';
+            md_log_kv(MD_LOG_INFO, "version loaded", "model", e->name, "version", vs, "backend",
+                      c->backend, MD_KV_END);
+        }
+        return LOADED;
+    }
+    md_metrics_scan_error(r->metrics);
+    md_log_kv(MD_LOG_ERROR, "version failed to load", "model", e->name, "version", vs, "reason",
+              lerr.msg, MD_KV_END);
+    (void)snprintf(msg, 256, "%s", lerr.msg); /* same size */
+    if (old != NULL && old->live != NULL) {
+        /* Changed files that do not load: keep serving what loaded before. */
+        *nr = *old;
+        md_version_ref(nr->live);
+        nr->cause = MD_CAUSE_RELOAD_FAILED;
+        (void)snprintf(nr->reason, sizeof(nr->reason),
+                       "reload failed, previous files still serving: %s", lerr.msg);
+        nr->sig = asig;
+        nr->yaml_gen = e->yaml_gen;
+        return KEPT_READY;
+    }
+    nr->failed = true;
+    nr->cause = MD_CAUSE_LOAD_FAILED;
+    (void)snprintf(nr->reason, sizeof(nr->reason), "%s", lerr.msg);
+    return FAILED;
 }
 
 /*
@@ -450,8 +678,8 @@ static int load_yaml(struct mentry *e, const char *mdir, bool retry, struct md_c
 static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md_err *err)
 {
     char mdir[PATH_MAX];
+    char msg[256];
     struct md_contract *c;
-    struct md_err lerr;
     struct vrec *recs;
     int64_t *nums;
     size_t n_nums;
@@ -460,97 +688,41 @@ static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md
     unsigned loaded = 0;
     int rc;
     bool any_ready = false;
-    char first_fail[256] = "";
+    char first_fail[300] = "";
 
     if (!join_path(mdir, sizeof(mdir), r->dir, e->name))
         return md_err_set(err, MD_EINVAL, "model '%s': path too long", e->name);
-    rc = load_yaml(e, mdir, retry, &c, err);
+    rc = load_yaml(r, e, mdir, retry, &c, err);
     if (rc != MD_OK)
         return rc;
     assert(c != NULL); /* load_yaml succeeded */
-    md_err_clear(&lerr);
-    n_nums = list_versions(mdir, &nums);
+    n_nums = list_versions(e, mdir, &nums);
     recs = md_xcalloc(n_nums + 1, sizeof(*recs));
     for (i = 0; i < n_nums; i++) {
-        int64_t num = nums[i];
-        const struct vrec *old = find_rec(e->recs, e->n_recs, num);
         struct vrec *nr = &recs[n_recs++];
-        char vdir[PATH_MAX];
-        char apath[PATH_MAX];
-        struct sig asig;
-        struct md_contract *vc;
 
         memset(nr, 0, sizeof(*nr));
-        nr->number = num;
+        nr->number = nums[i];
         nr->state = MD_VS_UNAVAILABLE;
-        if (!policy_wants(c, num, loaded)) {
+        if (!policy_wants(c, nums[i], loaded)) {
+            nr->cause = MD_CAUSE_POLICY;
             (void)snprintf(nr->reason, sizeof(nr->reason), "not selected by the version policy");
             continue;
         }
-        /* The directory list_versions found this version in: it fits. */
-        (void)snprintf(vdir, sizeof(vdir), "%s/%lld", mdir, (long long)num);
-        /* An artifact path too long is no file; md_version_load says so below. */
-        if (!join_path(apath, sizeof(apath), vdir, c->artifact))
-            apath[0] = '\0';
-        stat_sig(apath, &asig);
-        if (old != NULL && old->live != NULL && sig_eq(&old->sig, &asig) &&
-            old->yaml_gen == e->yaml_gen) {
-            *nr = *old;
-            md_version_ref(nr->live);
+        switch (
+            load_version(r, e, c, nums[i], find_rec(e->recs, e->n_recs, nums[i]), retry, nr, msg)) {
+        case LOADED:
+        case KEPT_READY:
             loaded++;
             any_ready = true;
-            continue;
-        }
-        if (old != NULL && old->failed && !retry && sig_eq(&old->sig, &asig) &&
-            old->yaml_gen == e->yaml_gen) {
-            *nr = *old;
+            break;
+        case FAILED:
+        case KEPT_FAILED:
             if (first_fail[0] == '\0')
-                (void)snprintf(first_fail, sizeof(first_fail), "version %lld: %s", (long long)num,
-                               old->reason);
-            continue;
+                (void)snprintf(first_fail, sizeof(first_fail), "version %lld: %s",
+                               (long long)nums[i], msg);
+            break;
         }
-        rc = md_contract_parse(e->yaml, e->yaml_len, e->name, &vc, &lerr);
-        if (rc == MD_OK)
-            rc = md_version_load(vdir, num, vc, &nr->live, &lerr);
-        nr->sig = asig;
-        nr->yaml_gen = e->yaml_gen;
-        if (rc == MD_OK) {
-            char vs[24];
-
-            nr->state = MD_VS_READY;
-            nr->failed = false;
-            nr->reason[0] = '\0';
-            loaded++;
-            any_ready = true;
-            (void)snprintf(vs, sizeof(vs), "%lld", (long long)num); /* fits */
-            md_log_kv(MD_LOG_INFO, "version loaded", "model", e->name, "version", vs, "backend",
-                      c->backend, MD_KV_END);
-            continue;
-        }
-        {
-            char vs[24];
-
-            (void)snprintf(vs, sizeof(vs), "%lld", (long long)num); /* fits */
-            md_log_kv(MD_LOG_ERROR, "version failed to load", "model", e->name, "version", vs,
-                      "reason", lerr.msg, MD_KV_END);
-        }
-        if (first_fail[0] == '\0')
-            (void)snprintf(first_fail, sizeof(first_fail), "version %lld: %s", (long long)num,
-                           lerr.msg);
-        if (old != NULL && old->live != NULL) {
-            /* Changed files that do not load: keep serving what loaded before. */
-            *nr = *old;
-            md_version_ref(nr->live);
-            (void)snprintf(nr->reason, sizeof(nr->reason),
-                           "reload failed, previous files still serving: %s", lerr.msg);
-            nr->sig = asig;
-            nr->yaml_gen = e->yaml_gen;
-            loaded++;
-            any_ready = true;
-            continue;
-        }
-        nr->failed = true;
-        (void)snprintf(nr->reason, sizeof(nr->reason), "%s", lerr.msg);
     }
     free(nums);
     if (c->policy.kind == MD_POLICY_SPECIFIC) {
@@ -561,14 +733,17 @@ static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md
             memset(&recs[n_recs], 0, sizeof(recs[n_recs]));
             recs[n_recs].number = c->policy.versions[i];
             recs[n_recs].state = MD_VS_UNAVAILABLE;
+            recs[n_recs].cause = MD_CAUSE_MISSING;
             (void)snprintf(recs[n_recs].reason, sizeof(recs[n_recs].reason),
                            "listed by the version policy but no such directory");
             n_recs++;
         }
     }
     qsort(recs, n_recs, sizeof(*recs), cmp_rec);
-    if (n_recs == 0)
+    if (n_recs == 0) {
+        e->cause = MD_CAUSE_NO_VERSIONS;
         (void)snprintf(e->reason, sizeof(e->reason), "no version directories");
+    }
     md_contract_free(c);
     publish(r, e, recs, n_recs);
     if (!any_ready) {
@@ -631,6 +806,7 @@ static void scan_parallel(struct scan_job *j)
 int md_repo_scan(struct md_repo *r)
 {
     struct scan_job job;
+    struct names ignored = {NULL, 0};
     DIR *d;
     struct dirent *de;
     size_t i;
@@ -641,11 +817,18 @@ int md_repo_scan(struct md_repo *r)
         r->models[i]->seen = false;
     d = opendir(r->dir);
     if (d == NULL) {
-        md_log_kv(MD_LOG_ERROR, "cannot read the repository", "dir", r->dir, "reason",
-                  strerror(errno), MD_KV_END);
+        const char *why = strerror(errno);
+
+        if (strcmp(why, r->dir_logged) != 0) {
+            (void)snprintf(r->dir_logged, sizeof(r->dir_logged), "%s", why); /* cut if long */
+            md_metrics_scan_error(r->metrics);
+            md_log_kv(MD_LOG_ERROR, "cannot read the repository", "dir", r->dir, "reason", why,
+                      MD_KV_END);
+        }
         pthread_mutex_unlock(&r->scan_lock);
         return 0;
     }
+    r->dir_logged[0] = '\0';
     job.r = r;
     job.list = NULL;
     job.n = 0;
@@ -656,12 +839,20 @@ int md_repo_scan(struct md_repo *r)
         struct stat st;
         struct mentry *e;
 
-        if (!valid_name(de->d_name))
+        if (de->d_name[0] == '.')
             continue;
         if (!join_path(path, sizeof(path), r->dir, de->d_name))
             continue;
         if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
             continue;
+        if (!valid_name(de->d_name)) {
+            if (!names_has(&r->ignored, de->d_name))
+                md_log_kv(MD_LOG_WARN, "directory ignored", "entry", de->d_name, "reason",
+                          "not a model name: letters, digits, '_', '-' and '.', at most 128",
+                          MD_KV_END);
+            names_add(&ignored, de->d_name);
+            continue;
+        }
         e = find_entry(r, de->d_name);
         if (e == NULL)
             e = add_entry(r, de->d_name);
@@ -675,6 +866,7 @@ int md_repo_scan(struct md_repo *r)
         job.list[job.n++] = e;
     }
     closedir(d);
+    names_move(&r->ignored, &ignored);
     scan_parallel(&job);
     free(job.list);
     for (i = 0; i < r->n_models;) {
@@ -699,14 +891,12 @@ int md_repo_load_model(struct md_repo *r, const char *name, struct md_err *err)
     struct mentry *e;
     int rc;
 
-    if (!valid_name(name))
+    if (!valid_name(name) || !join_path(path, sizeof(path), r->dir, name))
         return md_err_set(err, MD_ENOTFOUND, "unknown model '%s'", name);
-    if (!join_path(path, sizeof(path), r->dir, name))
-        return md_err_set(err, MD_ENOTFOUND, "no model '%s' in the repository", name);
     pthread_mutex_lock(&r->scan_lock);
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
         pthread_mutex_unlock(&r->scan_lock);
-        return md_err_set(err, MD_ENOTFOUND, "no model '%s' in the repository", name);
+        return md_err_set(err, MD_ENOTFOUND, "unknown model '%s'", name);
     }
     e = find_entry(r, name);
     if (e == NULL)
@@ -734,7 +924,8 @@ int md_repo_unload_model(struct md_repo *r, const char *name, struct md_err *err
     for (i = 0; i < e->n_recs; i++) {
         recs[i].number = e->recs[i].number;
         recs[i].state = MD_VS_UNAVAILABLE;
-        (void)snprintf(recs[i].reason, sizeof(recs[i].reason), "unloaded");
+        recs[i].cause = MD_CAUSE_UNLOADED;
+        (void)snprintf(recs[i].reason, sizeof(recs[i].reason), UNLOADED);
     }
     publish(r, e, recs, e->n_recs);
     /* The next explicit load must re-read everything. */
@@ -759,6 +950,11 @@ int md_repo_acquire(struct md_repo *r, const char *model, const char *version,
     e = find_entry(r, model);
     if (e == NULL) {
         rc = md_err_set(err, MD_ENOTFOUND, "unknown model '%s'", model);
+    } else if (atomic_load(&e->unloaded)) {
+        rc = md_err_set(err, MD_EUNAVAIL,
+                        "model '%s' was " UNLOADED "; load it again with POST "
+                        "/v2/repository/models/%s/load (modelctl load %s)",
+                        model, model, model);
     } else if (version == NULL || version[0] == '\0') {
         for (i = e->n_recs; i > 0 && v == NULL; i--)
             v = e->recs[i - 1].live;
@@ -795,11 +991,22 @@ void md_repo_foreach(struct md_repo *r, void (*fn)(void *ctx, const struct md_re
         const struct mentry *e = r->models[i];
         struct md_repo_row row;
 
-        if (e->n_recs == 0 || (e->reason[0] != '\0' && !e->unloaded)) {
+        bool unloaded = atomic_load(&e->unloaded);
+
+        if (e->n_recs == 0 || (e->reason[0] != '\0' && !unloaded)) {
             row.model = e->name;
             row.version = 0;
             row.state = MD_VS_UNAVAILABLE;
-            row.reason = e->unloaded ? "unloaded" : e->reason[0] ? e->reason : "no versions";
+            if (unloaded) {
+                row.cause = MD_CAUSE_UNLOADED;
+                row.reason = UNLOADED;
+            } else if (e->reason[0] != '\0') {
+                row.cause = e->cause;
+                row.reason = e->reason;
+            } else {
+                row.cause = MD_CAUSE_NO_VERSIONS;
+                row.reason = "no versions";
+            }
             row.live = NULL;
             fn(ctx, &row);
         }
@@ -807,6 +1014,7 @@ void md_repo_foreach(struct md_repo *r, void (*fn)(void *ctx, const struct md_re
             row.model = e->name;
             row.version = e->recs[j].number;
             row.state = e->recs[j].state;
+            row.cause = e->recs[j].cause;
             row.reason = e->recs[j].reason;
             row.live = e->recs[j].live;
             fn(ctx, &row);

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_repo.c: the repository's rows and their causes (a warning for an
+ * artifact without feature names, unloaded by an operator, a broken
+ * model.yaml said once "model.yaml:"), the answer for an unloaded model, and
+ * the statistics that outlive a version in the repository's registry. Runs
+ * from the top of the source tree (it reads tests/data/bench).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "serve/repo.h"
+#include "watch/metrics.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[64];
+
+static void copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb");
+    FILE *out = fopen(to, "wb");
+    char buf[65536];
+    size_t n;
+
+    assert_non_null(in);
+    assert_non_null(out);
+    while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+    (void)fclose(in);
+    assert_int_equal(fclose(out), 0);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void path_of(char *buf, size_t size, const char *rel)
+{
+    (void)snprintf(buf, size, "%s/%s", dir, rel);
+}
+
+static int make_repo(void **state)
+{
+    char p[160];
+
+    (void)state;
+    (void)snprintf(dir, sizeof(dir), "/tmp/modeld-repo-XXXXXX");
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    path_of(p, sizeof(p), "bench");
+    mkdir(p, 0700);
+    path_of(p, sizeof(p), "bench/1");
+    mkdir(p, 0700);
+    path_of(p, sizeof(p), "bench/model.yaml");
+    copy_file("tests/data/bench/model.yaml", p);
+    path_of(p, sizeof(p), "bench/1/model.json");
+    copy_file("tests/data/bench/bench_model.json", p);
+    path_of(p, sizeof(p), "broken");
+    mkdir(p, 0700);
+    path_of(p, sizeof(p), "broken/model.yaml");
+    write_file(p, "backend: trees\nfeatures: [a, b\n");
+    return 0;
+}
+
+static int remove_repo(void **state)
+{
+    static const char *const files[] = {"bench/1/model.json", "bench/1",
+                                        "bench/model.yaml",   "bench",
+                                        "broken/model.yaml",  "broken"};
+    char p[160];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < MD_ARRAY_LEN(files); i++) {
+        path_of(p, sizeof(p), files[i]);
+        (void)remove(p);
+    }
+    return rmdir(dir);
+}
+
+struct rows {
+    char text[8][300]; /* "model/version STATE cause: reason" */
+    size_t n;
+};
+
+static void collect(void *ctx, const struct md_repo_row *row)
+{
+    struct rows *r = ctx;
+
+    assert_true(r->n < MD_ARRAY_LEN(r->text));
+    (void)snprintf(r->text[r->n++], sizeof(r->text[0]), "%s/%lld %s %s: %s", row->model,
+                   (long long)row->version, md_version_state_name(row->state),
+                   md_version_cause_name(row->cause), row->reason);
+}
+
+static void count_series(void *ctx, const struct md_metrics_row *row)
+{
+    int *n = ctx;
+
+    if (strcmp(row->model, "bench") == 0 && strcmp(row->version, "1") == 0)
+        *n += row->live ? 10 : 1;
+}
+
+static void test_rows_causes_and_series(void **state)
+{
+    struct md_repo *r = NULL;
+    struct md_version *v = NULL;
+    struct md_err err;
+    struct rows rows = {.n = 0};
+    int series = 0;
+
+    (void)state;
+    assert_int_equal(md_repo_open(dir, &r, &err), MD_OK);
+    assert_int_equal(md_repo_scan(r), 1); /* broken */
+    md_repo_foreach(r, collect, &rows);
+    assert_int_equal(rows.n, 2);
+    assert_string_equal(rows.text[0],
+                        "bench/1 READY warning: model.json records no feature names: the order of "
+                        "its 30 columns cannot be checked against model.yaml");
+    assert_non_null(strstr(rows.text[1], "broken/0 UNAVAILABLE model_config: model.yaml: syntax"));
+    assert_null(strstr(rows.text[1], "model.yaml: model.yaml"));
+
+    assert_int_equal(md_repo_acquire(r, "bench", NULL, &v, &err), MD_OK);
+    atomic_fetch_add(&v->stats->success, 3);
+    md_version_unref(v);
+    md_metrics_foreach(md_repo_metrics(r), count_series, &series);
+    assert_int_equal(series, 10); /* live */
+    assert_int_equal(md_metrics_scan_errors(md_repo_metrics(r)), 1);
+
+    assert_int_equal(md_repo_unload_model(r, "bench", &err), MD_OK);
+    assert_int_equal(md_repo_acquire(r, "bench", NULL, &v, &err), MD_EUNAVAIL);
+    assert_null(v);
+    assert_string_equal(err.msg, "model 'bench' was unloaded by an operator; load it again with "
+                                 "POST /v2/repository/models/bench/load (modelctl load bench)");
+    assert_int_equal(md_repo_acquire(r, "bench", "1", &v, &err), MD_EUNAVAIL);
+    assert_int_equal(md_repo_acquire(r, "nosuch", NULL, &v, &err), MD_ENOTFOUND);
+    assert_string_equal(err.msg, "unknown model 'nosuch'");
+    assert_int_equal(md_repo_load_model(r, "nosuch", &err), MD_ENOTFOUND);
+    assert_string_equal(err.msg, "unknown model 'nosuch'");
+    rows.n = 0;
+    md_repo_foreach(r, collect, &rows);
+    assert_string_equal(rows.text[0], "bench/1 UNAVAILABLE unloaded: unloaded by an operator");
+    series = 0;
+    md_metrics_foreach(md_repo_metrics(r), count_series, &series);
+    assert_int_equal(series, 1); /* retired, kept */
+
+    /* Loaded again: the same series counts on. */
+    assert_int_equal(md_repo_load_model(r, "bench", &err), MD_OK);
+    assert_int_equal(md_repo_acquire(r, "bench", NULL, &v, &err), MD_OK);
+    assert_int_equal(atomic_load(&v->stats->success), 3);
+    md_version_unref(v);
+    md_repo_free(r);
+}
+
+static void test_cause_names(void **state)
+{
+    static const char *const names[] = {"",         "warning",      "reload_failed",
+                                        "policy",   "load_failed",  "missing",
+                                        "unloaded", "model_config", "no_versions"};
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < MD_ARRAY_LEN(names); i++)
+        assert_string_equal(md_version_cause_name((enum md_version_cause)i), names[i]);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rows_causes_and_series),
+        cmocka_unit_test(test_cause_names),
+    };
+
+    return cmocka_run_group_tests(tests, make_repo, remove_repo);
+}

@@ -6,6 +6,7 @@ an operator answers 503 saying so and how to load it again."""
 import json
 import os
 import shutil
+import signal
 import tempfile
 import time
 
@@ -41,10 +42,12 @@ def log_lines(d):
 
 def scans_pass(d, repo, n):
     """Waits until n more scans have run: each adds a model that the index
-    shows only after a scan has seen it."""
+    shows only after a scan has seen it, and asks for the scan with SIGHUP
+    rather than wait for the next --poll tick (a scan is a scan)."""
     for _ in range(n):
         name = "marker%d" % len([m for m in os.listdir(repo) if m.startswith("marker")])
         add_bench(repo, name, [1])
+        d.signal(signal.SIGHUP)
         expect(wait_for(lambda: (name, "1") in index(d)), "no scan picked up %s" % name)
 
 

@@ -82,7 +82,8 @@ int main(int argc, char **argv)
                 "POST",      path,   body, len,  &arena, "0123456789abcdef0123456789abcdef",
                 md_now_ns(), header, NULL, NULL, NULL};
             struct md_api_resp resp = {
-                200, &reply, "application/json", "", NULL, MD_API_OTHER, 0, NULL, NULL, false};
+                200,  &reply, "application/json", "", NULL, MD_API_OTHER, 0, NULL, NULL, false,
+                NULL, ""};
 
             md_buf_reset(&reply);
             md_router_dispatch(&api, &req, &resp);

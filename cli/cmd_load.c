@@ -29,7 +29,7 @@ static const char load_help[] =
     "       loaded fraud\n"
     "\n"
     "       $ modelctl load nosuch\n"
-    "       modelctl: load 'nosuch': model 'nosuch' is not in the repository\n"
+    "       modelctl: load 'nosuch': unknown model 'nosuch'\n"
     "\n"
     "EXIT STATUS\n"
     "       0      the model is loaded\n"

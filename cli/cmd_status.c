@@ -16,7 +16,8 @@ static const char status_help[] =
     "DESCRIPTION\n"
     "       Asks the server for its repository index (POST /v2/repository/index) and\n"
     "       prints one row per model version: MODEL, VERSION, STATE (READY, UNAVAILABLE,\n"
-    "       LOADING or UNLOADING) and REASON, which says why a version is UNAVAILABLE.\n"
+    "       LOADING or UNLOADING) and REASON, which says why a version is UNAVAILABLE\n"
+    "       (or what a READY one serves with: a failed reload, no feature names).\n"
     "       Rows come in the server's order. With MODEL, only that model's rows.\n"
     "\n"
     "OPTIONS\n"
@@ -179,7 +180,7 @@ int cmd_status(int argc, char **argv, struct ctl *ctl)
         goto out;
     }
     if (model != NULL && json_array_size(rows) == 0) {
-        rc = ctl_errorf(CTL_EXIT_FAIL, "%s: model '%s' is not in the repository", what, model);
+        rc = ctl_errorf(CTL_EXIT_FAIL, "%s: unknown model '%s'", what, model);
         goto out;
     }
     if (ctl->format == CTL_FORMAT_JSON) {

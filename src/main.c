@@ -10,6 +10,7 @@
 #include "serve/repo.h"
 #include "control/check.h"
 #include "control/control.h"
+#include "watch/accesslog.h"
 #include "watch/metrics.h"
 
 #include <errno.h>
@@ -52,15 +53,19 @@ static const char usage[] =
     "  --drain-timeout S     on SIGTERM, wait up to S seconds for running requests\n"
     "                        (default: 10)\n"
     "  --log-level LEVEL     debug, info, warn, error or off (default: info)\n"
+    "  --access-log FILE     append one JSON line per request to FILE ('-' for\n"
+    "                        standard output); reopened on SIGHUP (default: none)\n"
     "  --version             print the version and exit\n"
     "  --help                print this help and exit\n"
     "\n"
-    "signals: SIGTERM/SIGINT stop gracefully; SIGHUP re-scans the repository.\n";
+    "signals: SIGTERM/SIGINT stop gracefully; SIGHUP re-scans the repository\n"
+    "and reopens the access log.\n";
 
 struct opts {
     const char *repo;
     const char *listen;
     const char *data;
+    const char *access_log;
     unsigned long poll_s;
     unsigned long threads;
     unsigned long max_body;
@@ -125,6 +130,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         O_DRAIN,
         O_LOG,
         O_CHECK,
+        O_ACCESS_LOG,
         O_VERSION,
         O_HELP
     };
@@ -142,6 +148,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"drain-timeout", required_argument, NULL, O_DRAIN},
         {"log-level", required_argument, NULL, O_LOG},
         {"check", no_argument, NULL, O_CHECK},
+        {"access-log", required_argument, NULL, O_ACCESS_LOG},
         {"version", no_argument, NULL, O_VERSION},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
@@ -202,6 +209,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
         case O_CHECK:
             o->check = true;
             break;
+        case O_ACCESS_LOG:
+            if (optarg[0] == '\0') {
+                fprintf(stderr, "modeld: --access-log: expected a file name or '-'\n");
+                bad = -1;
+            }
+            o->access_log = optarg;
+            break;
         case O_VERSION:
             printf("modeld %s\n", MD_VERSION);
             exit_after_output();
@@ -237,6 +251,7 @@ int main(int argc, char **argv)
     struct md_repo *repo = NULL;
     struct md_http *http = NULL;
     struct md_control *ctl = NULL;
+    struct md_access_log *alog = NULL;
     struct md_err err;
     struct md_api *api;
     sigset_t sigs;
@@ -277,9 +292,15 @@ int main(int argc, char **argv)
         md_log_kv(MD_LOG_ERROR, "cannot open the model repository", "reason", err.msg, MD_KV_END);
         return 1;
     }
+    if (o.access_log != NULL && md_access_log_open(o.access_log, &alog, &err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot open the access log", "reason", err.msg, MD_KV_END);
+        md_repo_free(repo);
+        return 1;
+    }
     api = calloc(1, sizeof(*api));
     if (api == NULL)
         return 1;
+    api->access_log = alog;
     api->repo = repo;
     api->name = "modeld";
     api->version = MD_VERSION;
@@ -291,8 +312,10 @@ int main(int argc, char **argv)
     hc.idle_timeout_s = (unsigned)o.idle_s;
     hc.max_header_bytes = o.max_header;
     hc.conn_buffer_bytes = o.conn_buffer;
+    hc.access_log = alog;
     if (md_http_start(&hc, api, &http, &err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "cannot start the HTTP server", "reason", err.msg, MD_KV_END);
+        md_access_log_close(alog);
         md_repo_free(repo);
         free(api);
         return 1;
@@ -321,6 +344,8 @@ int main(int argc, char **argv)
         if (sig == SIGHUP) {
             if (ctl != NULL)
                 md_control_request_scan(ctl);
+            if (alog != NULL)
+                md_access_log_reopen(alog);
             continue;
         }
         break;
@@ -330,6 +355,7 @@ int main(int argc, char **argv)
     atomic_store(&api->draining, true);
     md_control_stop(ctl);
     md_http_stop(http, (unsigned)o.drain_s * 1000);
+    md_access_log_close(alog);
     md_repo_free(repo);
     free(api);
     md_log(MD_LOG_INFO, "stopped");

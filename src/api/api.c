@@ -81,6 +81,7 @@ int md_api_acquire(struct md_api *api, const struct md_route *rt, struct md_api_
         md_api_error(resp, &err);
         return err.code;
     }
+    memcpy(resp->version, (*v)->version_str, sizeof(resp->version)); /* same size */
     return MD_OK;
 }
 

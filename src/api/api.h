@@ -12,6 +12,7 @@
 #include "util/arena.h"
 #include "util/buf.h"
 #include "serve/repo.h"
+#include "watch/accesslog.h"
 
 #include <stdatomic.h>
 
@@ -37,6 +38,11 @@ struct md_api {
     _Atomic bool draining; /* shutting down: ready is false */
     int64_t started_ms;    /* wall clock at start */
     _Atomic uint64_t http[MD_API_FAMILIES][MD_API_CODES + 1]; /* requests by family and code */
+    /* Set by the HTTP server while it runs (before its first request, cleared
+     * after its last): connections open and requests in flight now, for /metrics. */
+    void (*http_gauges)(void *http_ctx, long *connections, long *in_flight);
+    void *http_ctx;
+    struct md_access_log *access_log; /* borrowed, or NULL: for its dropped lines */
 };
 
 /* What the HTTP layer hands a handler. Memory is the request's arena. */
@@ -69,6 +75,8 @@ struct md_api_resp {
                                   state the handler parked with */
     void (*drop)(void *state); /* set by md_api_park */
     bool parked;               /* set by md_api_park: no answer yet */
+    const char *model;         /* NULL, or the model the path names (request memory) */
+    char version[24];          /* "" or the version that answered (md_api_acquire) */
 };
 
 /* A parsed route: which handler, and the names in the path. */

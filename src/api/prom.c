@@ -3,37 +3,46 @@
  * prom.c: /metrics in the Prometheus text exposition format (0.0.4).
  * Families follow Prometheus naming (counters end in _total, durations in
  * seconds) so that promtool's linter accepts them; docs/operations.md maps
- * them to Triton's nv_* names.
+ * them to Triton's nv_* names. Per-version counters come from the metrics
+ * registry, which keeps those of retired versions; states and reasons from
+ * the repository; process_* from /proc, as Prometheus' client libraries name
+ * them.
  */
 #include "api/handlers.h"
 #include "util/fmt.h"
+#include "util/proc.h"
+#include "watch/accesslog.h"
+#include "watch/metrics.h"
 
 #define PUT(s) (ctx->rc |= md_buf_puts(ctx->b, (s)))
 
 struct prom_ctx {
     struct md_buf *b;
     int rc;
-    int pass; /* which family a repository walk writes */
+    int pass; /* which family a walk writes */
 };
+
+/* The states of modeld_model_version_state, every one written for each row. */
+static const char *const state_names[] = {"READY", "LOADING", "UNLOADING", "UNAVAILABLE", "FAILED"};
 
 static void put_u64(struct prom_ctx *ctx, uint64_t v)
 {
     ctx->rc |= md_buf_printf(ctx->b, "%llu", (unsigned long long)v);
 }
 
-static void put_labels(struct prom_ctx *ctx, const struct md_repo_row *row)
+/* Model names are [A-Za-z0-9_.-] and versions digits (serve/repo.c): nothing to escape. */
+static void put_labels(struct prom_ctx *ctx, const char *model, const char *version)
 {
-    ctx->rc |=
-        md_buf_printf(ctx->b, "{model=\"%s\",version=\"%s\"", row->model, row->live->version_str);
+    ctx->rc |= md_buf_printf(ctx->b, "{model=\"%s\",version=\"%s\"", model, version);
 }
 
 /* One sample line: <name><suffix>{model=..,version=..<extra>} <v> */
 static void put_series(struct prom_ctx *ctx, const char *name, const char *suffix,
-                       const struct md_repo_row *row, const char *extra, uint64_t v)
+                       const struct md_metrics_row *row, const char *extra, uint64_t v)
 {
     PUT(name);
     PUT(suffix);
-    put_labels(ctx, row);
+    put_labels(ctx, row->model, row->version);
     if (extra != NULL)
         PUT(extra);
     PUT("} ");
@@ -41,13 +50,7 @@ static void put_series(struct prom_ctx *ctx, const char *name, const char *suffi
     PUT("\n");
 }
 
-static void counter_line(struct prom_ctx *ctx, const char *name, const struct md_repo_row *row,
-                         const char *extra, uint64_t v)
-{
-    put_series(ctx, name, "", row, extra, v);
-}
-
-static void put_histogram(struct prom_ctx *ctx, const char *name, const struct md_repo_row *row,
+static void put_histogram(struct prom_ctx *ctx, const char *name, const struct md_metrics_row *row,
                           const struct md_histogram *h)
 {
     char le[48]; /* room for any %g */
@@ -63,7 +66,7 @@ static void put_histogram(struct prom_ctx *ctx, const char *name, const struct m
         put_series(ctx, name, "_bucket", row, le, cum);
     }
     ctx->rc |= md_buf_printf(ctx->b, "%s_sum", name);
-    put_labels(ctx, row);
+    put_labels(ctx, row->model, row->version);
     ctx->rc |= md_buf_printf(ctx->b, "} %.9f\n",
                              (double)atomic_load_explicit(&h->sum_ns, memory_order_relaxed) / 1e9);
     put_series(ctx, name, "_count", row, NULL, cum);
@@ -71,7 +74,7 @@ static void put_histogram(struct prom_ctx *ctx, const char *name, const struct m
 
 /* The batch-size histogram: buckets in rows (powers of two). */
 static void put_rows_histogram(struct prom_ctx *ctx, const char *name,
-                               const struct md_repo_row *row, const struct md_rows_histogram *h)
+                               const struct md_metrics_row *row, const struct md_rows_histogram *h)
 {
     char le[48]; /* room for any 64-bit number */
     uint64_t cum = 0;
@@ -89,38 +92,59 @@ static void put_rows_histogram(struct prom_ctx *ctx, const char *name,
     put_series(ctx, name, "_count", row, NULL, cum);
 }
 
-static void version_family(void *vctx, const struct md_repo_row *row)
+/* The per-version families, live and retired versions alike (the registry's rows). */
+static const struct {
+    const char *name;
+    const char *type;
+    const char *help;
+} version_fams[] = {
+    {"modeld_inference_requests_total", "counter",
+     "Inference requests that reached a model version."},
+    {"modeld_inference_failures_total", "counter",
+     "Inference requests that failed, by reason (rejected input, backend error, refused "
+     "for a full batch queue, or deadline passed)."},
+    {"modeld_inference_rows_total", "counter", "Rows (examples) predicted."},
+    {"modeld_inference_executions_total", "counter", "Engine calls."},
+    {"modeld_request_duration_seconds", "histogram",
+     "Whole-request latency of successful inference requests."},
+    {"modeld_engine_duration_seconds", "histogram", "Time inside the engine per call."},
+    {"modeld_last_inference_timestamp_seconds", "gauge",
+     "Wall-clock time of the last successful inference."},
+    {"modeld_queue_duration_seconds", "histogram",
+     "Time successful requests waited in a batch queue (batching versions)."},
+    {"modeld_batch_size", "histogram", "Rows per engine call (batching versions)."},
+    {"modeld_queue_depth", "gauge", "Requests waiting in a batch queue now (loaded versions)."},
+};
+
+static void version_family(void *vctx, const struct md_metrics_row *row)
 {
     struct prom_ctx *ctx = vctx;
-    const struct md_version_stats *s;
+    const struct md_version_stats *s = row->stats;
 
-    if (row->live == NULL)
-        return;
-    s = &row->live->stats;
     switch (ctx->pass) {
     case 0:
-        counter_line(ctx, "modeld_inference_requests_total", row, NULL,
-                     atomic_load(&s->success) + atomic_load(&s->fail_rejected) +
-                         atomic_load(&s->fail_backend) + atomic_load(&s->fail_overload) +
-                         atomic_load(&s->fail_timeout));
+        put_series(ctx, "modeld_inference_requests_total", "", row, NULL,
+                   atomic_load(&s->success) + atomic_load(&s->fail_rejected) +
+                       atomic_load(&s->fail_backend) + atomic_load(&s->fail_overload) +
+                       atomic_load(&s->fail_timeout));
         break;
     case 1:
-        counter_line(ctx, "modeld_inference_failures_total", row, ",reason=\"rejected\"",
-                     atomic_load(&s->fail_rejected));
-        counter_line(ctx, "modeld_inference_failures_total", row, ",reason=\"backend\"",
-                     atomic_load(&s->fail_backend));
-        counter_line(ctx, "modeld_inference_failures_total", row, ",reason=\"overload\"",
-                     atomic_load(&s->fail_overload));
-        counter_line(ctx, "modeld_inference_failures_total", row, ",reason=\"timeout\"",
-                     atomic_load(&s->fail_timeout));
+        put_series(ctx, "modeld_inference_failures_total", "", row, ",reason=\"rejected\"",
+                   atomic_load(&s->fail_rejected));
+        put_series(ctx, "modeld_inference_failures_total", "", row, ",reason=\"backend\"",
+                   atomic_load(&s->fail_backend));
+        put_series(ctx, "modeld_inference_failures_total", "", row, ",reason=\"overload\"",
+                   atomic_load(&s->fail_overload));
+        put_series(ctx, "modeld_inference_failures_total", "", row, ",reason=\"timeout\"",
+                   atomic_load(&s->fail_timeout));
         break;
     case 2:
-        counter_line(ctx, "modeld_inference_rows_total", row, NULL,
-                     atomic_load(&s->inference_count));
+        put_series(ctx, "modeld_inference_rows_total", "", row, NULL,
+                   atomic_load(&s->inference_count));
         break;
     case 3:
-        counter_line(ctx, "modeld_inference_executions_total", row, NULL,
-                     atomic_load(&s->exec_count));
+        put_series(ctx, "modeld_inference_executions_total", "", row, NULL,
+                   atomic_load(&s->exec_count));
         break;
     case 4:
         put_histogram(ctx, "modeld_request_duration_seconds", row, &s->request);
@@ -130,29 +154,85 @@ static void version_family(void *vctx, const struct md_repo_row *row)
         break;
     case 6:
         PUT("modeld_last_inference_timestamp_seconds");
-        put_labels(ctx, row);
+        put_labels(ctx, row->model, row->version);
         ctx->rc |=
             md_buf_printf(ctx->b, "} %.3f\n",
                           (double)md_mono_to_wall_ms(atomic_load(&s->last_inference)) / 1000.0);
         break;
     case 7:
-        PUT("modeld_model_version_ready");
-        put_labels(ctx, row);
-        PUT("} 1\n");
-        break;
-    case 8:
-        if (row->live->batcher != NULL)
+        if (row->batching)
             put_histogram(ctx, "modeld_queue_duration_seconds", row, &s->queue);
         break;
-    case 9:
-        if (row->live->batcher != NULL)
+    case 8:
+        if (row->batching)
             put_rows_histogram(ctx, "modeld_batch_size", row, &s->batch);
         break;
-    case 10:
-        if (row->live->batcher != NULL) {
+    case 9:
+        if (row->batching && row->live) {
             PUT("modeld_queue_depth");
-            put_labels(ctx, row);
+            put_labels(ctx, row->model, row->version);
             ctx->rc |= md_buf_printf(ctx->b, "} %lld\n", (long long)atomic_load(&s->queue_depth));
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* The families of the repository's rows: readiness, state, reason. */
+static const struct {
+    const char *name;
+    const char *type;
+    const char *help;
+} state_fams[] = {
+    {"modeld_model_version_ready", "gauge", "1 for every model version that serves."},
+    {"modeld_model_version_state", "gauge",
+     "1 for the state a model version is in, 0 for the others (READY, LOADING, UNLOADING, "
+     "UNAVAILABLE, FAILED = a load was tried and failed); version \"\" for a model with no "
+     "version to show."},
+    {"modeld_model_version_reason", "gauge",
+     "1 for why a model version is not ready, or the warning it serves with (reason: warning, "
+     "reload_failed, policy, load_failed, missing, unloaded, model_config, no_versions); the "
+     "text is in the repository index."},
+};
+
+static void state_family(void *vctx, const struct md_repo_row *row)
+{
+    struct prom_ctx *ctx = vctx;
+    char num[24];
+    const char *state;
+    size_t i;
+
+    if (row->version > 0)
+        (void)snprintf(num, sizeof(num), "%lld", (long long)row->version); /* fits */
+    else
+        num[0] = '\0';
+    switch (ctx->pass) {
+    case 0:
+        if (row->live != NULL) {
+            PUT("modeld_model_version_ready");
+            put_labels(ctx, row->model, num);
+            PUT("} 1\n");
+        }
+        break;
+    case 1:
+        state = md_version_state_name(row->state);
+        if (row->state == MD_VS_UNAVAILABLE &&
+            (row->cause == MD_CAUSE_LOAD_FAILED || row->cause == MD_CAUSE_MODEL_CONFIG))
+            state = "FAILED";
+        for (i = 0; i < MD_ARRAY_LEN(state_names); i++) {
+            PUT("modeld_model_version_state");
+            put_labels(ctx, row->model, num);
+            ctx->rc |= md_buf_printf(ctx->b, ",state=\"%s\"} %d\n", state_names[i],
+                                     strcmp(state, state_names[i]) == 0);
+        }
+        break;
+    case 2:
+        if (row->cause != MD_CAUSE_NONE) {
+            PUT("modeld_model_version_reason");
+            put_labels(ctx, row->model, num);
+            ctx->rc |=
+                md_buf_printf(ctx->b, ",reason=\"%s\"} 1\n", md_version_cause_name(row->cause));
         }
         break;
     default:
@@ -168,39 +248,83 @@ static void count_versions(void *vctx, const struct md_repo_row *row)
         (*n)++;
 }
 
+static void put_family(struct prom_ctx *ctx, const char *name, const char *type, const char *help)
+{
+    ctx->rc |= md_buf_printf(ctx->b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* The process_* families of Prometheus' client libraries; none when /proc is unreadable. */
+static void process_families(struct prom_ctx *ctx)
+{
+    struct md_proc_stats ps;
+
+    if (md_proc_stats(&ps, NULL) != MD_OK)
+        return;
+    put_family(ctx, "process_cpu_seconds_total", "counter",
+               "Total user and system CPU time spent in seconds.");
+    ctx->rc |= md_buf_printf(ctx->b, "process_cpu_seconds_total %.2f\n", ps.cpu_s);
+    put_family(ctx, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+    ctx->rc |= md_buf_printf(ctx->b, "process_resident_memory_bytes %llu\n",
+                             (unsigned long long)ps.rss_bytes);
+    put_family(ctx, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
+    ctx->rc |= md_buf_printf(ctx->b, "process_virtual_memory_bytes %llu\n",
+                             (unsigned long long)ps.vsize_bytes);
+    put_family(ctx, "process_open_fds", "gauge", "Number of open file descriptors.");
+    ctx->rc |= md_buf_printf(ctx->b, "process_open_fds %llu\n", (unsigned long long)ps.open_fds);
+    put_family(ctx, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
+    ctx->rc |= md_buf_printf(ctx->b, "process_max_fds %llu\n", (unsigned long long)ps.max_fds);
+    put_family(ctx, "process_start_time_seconds", "gauge",
+               "Start time of the process since unix epoch in seconds.");
+    ctx->rc |= md_buf_printf(ctx->b, "process_start_time_seconds %.2f\n", ps.start_time_s);
+}
+
 static const char *const family_names[MD_API_FAMILIES] = {"v2", "v1", "repository", "metrics",
                                                           "other"};
 
+static void http_families(struct md_api *api, struct prom_ctx *ctx)
+{
+    long conns = 0;
+    long in_flight = 0;
+    size_t i;
+    size_t j;
+
+    put_family(ctx, "modeld_http_requests_total", "counter",
+               "HTTP requests by API family and status code.");
+    for (i = 0; i < MD_API_FAMILIES; i++) {
+        for (j = 0; j <= MD_API_CODES; j++) {
+            uint64_t n = atomic_load_explicit(&api->http[i][j], memory_order_relaxed);
+
+            if (n == 0)
+                continue;
+            if (j < MD_API_CODES)
+                ctx->rc |=
+                    md_buf_printf(ctx->b, "modeld_http_requests_total{api=\"%s\",code=\"%d\"} ",
+                                  family_names[i], md_api_codes[j]);
+            else
+                ctx->rc |=
+                    md_buf_printf(ctx->b, "modeld_http_requests_total{api=\"%s\",code=\"other\"} ",
+                                  family_names[i]);
+            put_u64(ctx, n);
+            PUT("\n");
+        }
+    }
+    if (api->http_gauges == NULL)
+        return;
+    api->http_gauges(api->http_ctx, &conns, &in_flight);
+    put_family(ctx, "modeld_http_connections_open", "gauge", "HTTP connections open now.");
+    ctx->rc |= md_buf_printf(ctx->b, "modeld_http_connections_open %ld\n", conns);
+    put_family(ctx, "modeld_http_requests_in_flight", "gauge",
+               "HTTP requests received and not yet answered (this scrape among them).");
+    ctx->rc |= md_buf_printf(ctx->b, "modeld_http_requests_in_flight %ld\n", in_flight);
+}
+
 void md_prom_metrics(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp)
 {
-    static const struct {
-        const char *name;
-        const char *type;
-        const char *help;
-    } fams[] = {
-        {"modeld_inference_requests_total", "counter",
-         "Inference requests that reached a model version."},
-        {"modeld_inference_failures_total", "counter",
-         "Inference requests that failed, by reason (rejected input, backend error, refused "
-         "for a full batch queue, or deadline passed)."},
-        {"modeld_inference_rows_total", "counter", "Rows (examples) predicted."},
-        {"modeld_inference_executions_total", "counter", "Engine calls."},
-        {"modeld_request_duration_seconds", "histogram",
-         "Whole-request latency of successful inference requests."},
-        {"modeld_engine_duration_seconds", "histogram", "Time inside the engine per call."},
-        {"modeld_last_inference_timestamp_seconds", "gauge",
-         "Wall-clock time of the last successful inference."},
-        {"modeld_model_version_ready", "gauge", "1 for every model version that serves."},
-        {"modeld_queue_duration_seconds", "histogram",
-         "Time successful requests waited in a batch queue (batching versions)."},
-        {"modeld_batch_size", "histogram", "Rows per engine call (batching versions)."},
-        {"modeld_queue_depth", "gauge", "Requests waiting in a batch queue now."},
-    };
+    struct md_metrics *m = md_repo_metrics(api->repo);
     struct prom_ctx c;
     struct prom_ctx *ctx = &c;
     size_t versions = 0;
     size_t i;
-    size_t j;
 
     MD_UNUSED(req);
     c.b = resp->body;
@@ -212,6 +336,7 @@ void md_prom_metrics(struct md_api *api, struct md_api_req *req, struct md_api_r
         "# TYPE modeld_start_time_seconds gauge\n");
     ctx->rc |=
         md_buf_printf(c.b, "modeld_start_time_seconds %.3f\n", (double)api->started_ms / 1000.0);
+    process_families(ctx);
     md_repo_foreach(api->repo, count_versions, &versions);
     PUT("# HELP modeld_models_loaded Models with at least one ready version.\n"
         "# TYPE modeld_models_loaded gauge\n");
@@ -219,29 +344,27 @@ void md_prom_metrics(struct md_api *api, struct md_api_req *req, struct md_api_r
     PUT("# HELP modeld_versions_loaded Model versions that serve.\n"
         "# TYPE modeld_versions_loaded gauge\n");
     ctx->rc |= md_buf_printf(c.b, "modeld_versions_loaded %zu\n", versions);
-    PUT("# HELP modeld_http_requests_total HTTP requests by API family and status code.\n"
-        "# TYPE modeld_http_requests_total counter\n");
-    for (i = 0; i < MD_API_FAMILIES; i++) {
-        for (j = 0; j <= MD_API_CODES; j++) {
-            uint64_t n = atomic_load_explicit(&api->http[i][j], memory_order_relaxed);
-
-            if (n == 0)
-                continue;
-            if (j < MD_API_CODES)
-                ctx->rc |= md_buf_printf(c.b, "modeld_http_requests_total{api=\"%s\",code=\"%d\"} ",
-                                         family_names[i], md_api_codes[j]);
-            else
-                ctx->rc |= md_buf_printf(
-                    c.b, "modeld_http_requests_total{api=\"%s\",code=\"other\"} ", family_names[i]);
-            put_u64(ctx, n);
-            PUT("\n");
-        }
+    put_family(ctx, "modeld_repository_scan_errors_total", "counter",
+               "Errors met reading the model repository, each logged once: a model.yaml missing "
+               "or invalid, a version that failed to load, the directory unreadable.");
+    ctx->rc |= md_buf_printf(c.b, "modeld_repository_scan_errors_total %llu\n",
+                             (unsigned long long)md_metrics_scan_errors(m));
+    http_families(api, ctx);
+    if (api->access_log != NULL) {
+        put_family(ctx, "modeld_access_log_dropped_total", "counter",
+                   "Access-log lines dropped because the disk fell behind.");
+        ctx->rc |= md_buf_printf(c.b, "modeld_access_log_dropped_total %llu\n",
+                                 (unsigned long long)md_access_log_dropped(api->access_log));
     }
-    for (i = 0; i < MD_ARRAY_LEN(fams); i++) {
-        ctx->rc |= md_buf_printf(c.b, "# HELP %s %s\n# TYPE %s %s\n", fams[i].name, fams[i].help,
-                                 fams[i].name, fams[i].type);
+    for (i = 0; i < MD_ARRAY_LEN(state_fams); i++) {
+        put_family(ctx, state_fams[i].name, state_fams[i].type, state_fams[i].help);
         c.pass = (int)i;
-        md_repo_foreach(api->repo, version_family, &c);
+        md_repo_foreach(api->repo, state_family, &c);
+    }
+    for (i = 0; i < MD_ARRAY_LEN(version_fams); i++) {
+        put_family(ctx, version_fams[i].name, version_fams[i].type, version_fams[i].help);
+        c.pass = (int)i;
+        md_metrics_foreach(m, version_family, &c);
     }
     if (c.rc != 0)
         md_api_error_status(resp, 500, "response too large");

@@ -44,6 +44,8 @@ struct status_ctx {
     struct md_buf *b;
     int rc;
     int n;
+    bool known;    /* the repository has the model */
+    char why[256]; /* the model-level reason, when there is one */
 };
 
 static void status_row(void *vctx, const struct md_repo_row *row)
@@ -53,8 +55,13 @@ static void status_row(void *vctx, const struct md_repo_row *row)
     int *rc = &ctx->rc;
     char num[24];
 
-    if (strcmp(row->model, ctx->model) != 0 || row->version == 0)
+    if (strcmp(row->model, ctx->model) != 0)
         return;
+    ctx->known = true;
+    if (row->version == 0) {
+        (void)snprintf(ctx->why, sizeof(ctx->why), "%s", row->reason); /* cut short if long */
+        return;
+    }
     if (ctx->version != 0 && row->version != ctx->version)
         return;
     (void)snprintf(num, sizeof(num), "%lld", (long long)row->version); /* fits */
@@ -83,18 +90,21 @@ void md_tfs_status(struct md_api *api, const struct md_route *rt, struct md_api_
     ctx.version = rt->version ? strtoll(rt->version, NULL, 10) : 0;
     ctx.b = resp->body;
     ctx.n = 0;
+    ctx.known = false;
+    ctx.why[0] = '\0';
     ctx.rc = md_buf_puts(resp->body, "{\"model_version_status\":[");
     md_repo_foreach(api->repo, status_row, &ctx);
     ctx.rc |= md_buf_puts(resp->body, "]}");
     if (ctx.n == 0) {
-        char msg[300]; /* a message: cut short if need be */
-
-        if (rt->version != NULL)
-            (void)snprintf(msg, sizeof(msg), "Could not find version %s of model %s", rt->version,
-                           rt->model);
+        /* The wording of md_repo_acquire, as on every other endpoint. */
+        if (!ctx.known)
+            md_api_errorf(resp, MD_ENOTFOUND, "unknown model '%s'", rt->model);
+        else if (rt->version != NULL)
+            md_api_errorf(resp, MD_ENOTFOUND, "model '%s' has no version '%s'", rt->model,
+                          rt->version);
         else
-            (void)snprintf(msg, sizeof(msg), "Could not find any versions of model %s", rt->model);
-        md_api_error_status(resp, 404, msg);
+            md_api_errorf(resp, MD_ENOTFOUND, "model '%s' has no versions%s%s", rt->model,
+                          ctx.why[0] != '\0' ? ": " : "", ctx.why);
         return;
     }
     if (ctx.rc != 0)

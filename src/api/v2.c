@@ -369,7 +369,7 @@ static void stats_row(void *vctx, const struct md_repo_row *row)
         return;
     if (ctx->version != NULL && strcmp(row->live->version_str, ctx->version) != 0)
         return;
-    s = &row->live->stats;
+    s = row->live->stats;
     ok = atomic_load_explicit(&s->success, memory_order_relaxed);
     fail = atomic_load_explicit(&s->fail_rejected, memory_order_relaxed) +
            atomic_load_explicit(&s->fail_backend, memory_order_relaxed) +
@@ -721,6 +721,7 @@ static int run_infer(struct md_api *api, const struct md_route *rt, struct md_ap
     if (pk != NULL) {
         *v = pk->v;
         *ir = pk->ir;
+        memcpy(resp->version, pk->v->version_str, sizeof(resp->version)); /* same size */
         return md_infer_finish(pk->call, pred, err);
     }
     st = md_api_acquire(api, rt, resp, v);

@@ -15,6 +15,7 @@
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "watch/accesslog.h"
 #include "watch/metrics.h"
 
 #include <arpa/inet.h>
@@ -67,6 +68,8 @@ struct conn {
     char id[ID_MAX + 1]; /* the request's id: the client's, or 32 hex digits */
     const char *kept[N_KEPT]; /* the request's values of kept_headers, or NULL */
     uint64_t start_ns;
+    const char *method;        /* the request's, for the access log (MHD's memory) */
+    const char *url;           /* likewise */
     struct MHD_Connection *mc; /* the request's connection, for the wake */
     void *resume;              /* handler state of a parked request, else NULL */
     void (*drop)(void *state); /* releases resume when the client leaves unanswered */
@@ -85,6 +88,7 @@ struct md_http {
     _Atomic long conns;    /* connections open */
     long max_conn;         /* connections served; a few more are accepted to be refused */
     unsigned port;
+    struct md_access_log *access_log; /* borrowed; NULL: none */
 };
 
 /* One step of xorshift128+ over the state s[0..1]. */
@@ -99,12 +103,18 @@ static uint64_t xorshift128p(uint64_t s[2])
     return s[1] + y;
 }
 
-/* Request ids: 128 random-looking bits as 32 hex digits, from a per-thread
- * generator seeded by getrandom (no syscall per request). */
+/*
+ * Request ids: 32 hex digits, time-ordered: 48 bits of wall-clock
+ * milliseconds, then 80 random-looking bits from a per-thread generator
+ * seeded by getrandom (no syscall per request). Ids made in a later
+ * millisecond sort after, so a store indexed by id appends.
+ */
 static void make_id(char *out)
 {
     static _Thread_local uint64_t s[2];
     static const char hex[] = "0123456789abcdef";
+    struct timespec ts;
+    uint64_t ms;
     uint64_t a;
     uint64_t b;
     int i;
@@ -119,8 +129,10 @@ static void make_id(char *out)
         s[0] = seed[0] | 1;
         s[1] = seed[1];
     }
-    a = xorshift128p(s);
-    b = xorshift128p(s);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    a = ((ms & 0xffffffffffffu) << 16) | (xorshift128p(s) >> 48); /* 48 bits of time, 16 random */
+    b = xorshift128p(s);                                          /* 64 random */
     for (i = 0; i < 16; i++) {
         out[i] = hex[(a >> (60 - 4 * i)) & 15];
         out[16 + i] = hex[(b >> (60 - 4 * i)) & 15];
@@ -235,6 +247,26 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_ctx,
     atomic_fetch_sub(&h->active, 1);
 }
 
+/* The request's line in the access log. */
+static void access_line(struct md_http *h, struct MHD_Connection *c, const struct conn *cs,
+                        const struct md_api_resp *resp)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    struct md_access_rec rec;
+    uint64_t now = md_now_ns();
+
+    rec.id = cs->id;
+    rec.peer = ci != NULL ? ci->client_addr : NULL;
+    rec.method = cs->method;
+    rec.path = cs->url;
+    rec.model = resp->model;
+    rec.version = resp->version;
+    rec.status = resp->status;
+    rec.latency_us = now > cs->start_ns ? (now - cs->start_ns) / 1000u : 0;
+    md_access_log_write(h->access_log, &rec);
+}
+
 static enum MHD_Result send_reply(struct md_http *h, struct MHD_Connection *c, struct conn *cs,
                                   struct md_api_resp *resp)
 {
@@ -262,6 +294,8 @@ static enum MHD_Result send_reply(struct md_http *h, struct MHD_Connection *c, s
     ok = MHD_queue_response(c, (unsigned)resp->status, r);
     MHD_destroy_response(r);
     md_api_count(h->api, resp->family, resp->status);
+    if (h->access_log != NULL)
+        access_line(h, c, cs, resp);
     return ok;
 }
 
@@ -278,6 +312,8 @@ static void init_resp(struct md_api_resp *resp, struct conn *cs)
     resp->resume = NULL;
     resp->drop = NULL;
     resp->parked = false;
+    resp->model = NULL;
+    resp->version[0] = '\0';
 }
 
 /* req->wake: runs on the thread that finished the parked request's work. */
@@ -330,6 +366,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         cs->in_request = true;
         cs->too_big = false;
         cs->start_ns = md_now_ns();
+        cs->method = method;
+        cs->url = url;
         md_buf_reset(&cs->body);
         atomic_fetch_add(&h->active, 1);
         memset(cs->kept, 0, sizeof(cs->kept));
@@ -440,6 +478,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return send_reply(h, c, cs, &resp);
 }
 
+/* api->http_gauges: what /metrics shows of the server. */
+static void gauges(void *ctx, long *connections, long *in_flight)
+{
+    const struct md_http *h = ctx;
+
+    *connections = atomic_load_explicit(&h->conns, memory_order_relaxed);
+    *in_flight = atomic_load_explicit(&h->active, memory_order_relaxed);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
@@ -542,21 +589,30 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
         pool_bytes = 4096;
     h = md_xcalloc(1, sizeof(*h));
     h->api = api;
+    h->access_log = cfg->access_log;
     h->max_body = cfg->max_body_bytes;
     h->max_header = max_header;
     h->max_conn = cfg->max_connections ? (long)cfg->max_connections : 4096;
     /* Past max_conn, a quarter more (and at least 16) are accepted only to be
      * answered 503 and closed; beyond that the kernel's backlog holds them. */
     spare = (unsigned)(h->max_conn / 4 + 16);
+    api->http_gauges = gauges;
+    api->http_ctx = h;
+    /* The logger first: MHD reports what it finds in the options that follow
+     * through the logger set so far. The pool size last, and only for two
+     * threads or more (MHD warns of a pool of 0 or 1, and runs one epoll
+     * thread without a pool): for one thread, MHD_OPTION_END comes first. */
     h->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)h->max_conn + spare, MHD_OPTION_CONNECTION_TIMEOUT,
         cfg->idle_timeout_s ? cfg->idle_timeout_s : 60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         pool_bytes, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, h, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-        NULL, MHD_OPTION_END);
+        on_completed, h, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+        threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, MHD_OPTION_END);
     if (h->d == NULL) {
+        api->http_gauges = NULL;
+        api->http_ctx = NULL;
         free(h);
         return md_err_set(err, MD_EIO, "cannot listen on %s: %s", cfg->listen,
                           errno ? strerror(errno) : "address in use or not permitted");
@@ -593,5 +649,7 @@ void md_http_stop(struct md_http *h, unsigned drain_ms)
         nanosleep(&ts, NULL);
     }
     MHD_stop_daemon(h->d);
+    h->api->http_gauges = NULL;
+    h->api->http_ctx = NULL;
     free(h);
 }

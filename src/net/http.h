@@ -11,6 +11,7 @@
 #include "util/common.h"
 #include "util/err.h"
 #include "api/api.h"
+#include "watch/accesslog.h"
 
 /* Default limit on the request line plus headers. */
 #define MD_HTTP_MAX_HEADER 8192
@@ -23,16 +24,18 @@
 #define MD_HTTP_CONN_BUFFER_MAX 1048576
 
 struct md_http_config {
-    const char *listen;       /* "HOST:PORT", "[V6]:PORT" or ":PORT" */
-    unsigned threads;         /* worker threads; 0 = one per core */
-    size_t max_body_bytes;    /* larger bodies get 413 */
-    unsigned max_connections; /* concurrent connections */
-    unsigned idle_timeout_s;  /* idle keep-alive connections are closed after this */
-    size_t max_header_bytes;  /* request line + headers larger than this get 431 or 414 */
-    size_t conn_buffer_bytes; /* per-connection memory for the request line, headers and
-                                 reading the body (half of it per read); 0 = the default,
-                                 at most MD_HTTP_CONN_BUFFER_MAX, raised to twice
-                                 max_header_bytes and to at least 4096 */
+    const char *listen;               /* "HOST:PORT", "[V6]:PORT" or ":PORT" */
+    unsigned threads;                 /* worker threads; 0 = one per core */
+    size_t max_body_bytes;            /* larger bodies get 413 */
+    unsigned max_connections;         /* concurrent connections */
+    unsigned idle_timeout_s;          /* idle keep-alive connections are closed after this */
+    size_t max_header_bytes;          /* request line + headers larger than this get 431 or 414 */
+    size_t conn_buffer_bytes;         /* per-connection memory for the request line, headers and
+                                         reading the body (half of it per read); 0 = the default,
+                                         at most MD_HTTP_CONN_BUFFER_MAX, raised to twice
+                                         max_header_bytes and to at least 4096 */
+    struct md_access_log *access_log; /* NULL, or a line per answered request (borrowed:
+                                         open until md_http_stop returns) */
 };
 
 struct md_http;

@@ -242,6 +242,7 @@ void md_router_dispatch(struct md_api *api, struct md_api_req *req, struct md_ap
     int id;
 
     md_router_match(req->method, req->path, req->arena, &id, &rt, &resp->family, &allow);
+    resp->model = rt.model;
     switch (id) {
     case R_SERVER_META:
         md_v2_server_metadata(api, req, resp);

@@ -116,7 +116,7 @@ static void unlink_job(struct md_batcher *b, struct md_batch_job *j)
     j->prev = j->next = NULL;
     b->n_jobs--;
     b->rows -= j->rows;
-    atomic_store_explicit(&b->v->stats.queue_depth, (int64_t)b->n_jobs, memory_order_relaxed);
+    atomic_store_explicit(&b->v->stats->queue_depth, (int64_t)b->n_jobs, memory_order_relaxed);
 }
 
 static void push_job(struct md_batcher *b, struct md_batch_job *j)
@@ -131,7 +131,7 @@ static void push_job(struct md_batcher *b, struct md_batch_job *j)
     b->n_jobs++;
     b->rows += j->rows;
     b->last_queued_ns = j->enq_ns;
-    atomic_store_explicit(&b->v->stats.queue_depth, (int64_t)b->n_jobs, memory_order_relaxed);
+    atomic_store_explicit(&b->v->stats->queue_depth, (int64_t)b->n_jobs, memory_order_relaxed);
 }
 
 /* Whether the head's batch should go now rather than wait for more (mu held). */
@@ -211,7 +211,7 @@ static void expire(struct md_batcher *b, struct md_batch_job *j, uint64_t now)
 static void record_batch(struct md_batcher *b, size_t rows, uint64_t in_ns, uint64_t infer_ns,
                          uint64_t out_ns)
 {
-    struct md_version_stats *s = &b->v->stats;
+    struct md_version_stats *s = b->v->stats;
 
     atomic_fetch_add_explicit(&s->exec_count, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->compute_ns, infer_ns, memory_order_relaxed);

@@ -186,7 +186,8 @@ const struct md_feature *md_contract_feature(const struct md_contract *c, const 
  * desc->n_features; classification with 2 labels needs PROBABILITY with 1
  * output, with C > 2 labels PROBABILITIES with C outputs; regression needs
  * VALUE; when the artifact names its features they must equal column_names.
- * MD_EINVAL with a message saying what differs.
+ * MD_EINVAL with a message saying what differs: for a width mismatch of an
+ * artifact that names its features, the first column where the names part.
  */
 int md_contract_check_engine(const struct md_contract *c, const struct md_backend_desc *desc,
                              struct md_err *err) MD_MUST_CHECK;

@@ -725,14 +725,55 @@ static const char *out_kind(enum md_backend_out k)
     return "unknown";
 }
 
+/*
+ * A width mismatch when the artifact names its features: where the two lists
+ * first part, e.g. "column 3 is 'age' in model.yaml, 'income' in the artifact".
+ */
+static int width_mismatch(const struct md_contract *c, const struct md_backend_desc *desc,
+                          struct md_err *err)
+{
+    size_t n = desc->n_features < c->width ? desc->n_features : c->width;
+    char text[80];
+    const char *got;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        got = desc->feature_names[i] != NULL ? desc->feature_names[i] : "";
+        if (strcmp(got, c->column_names[i]) != 0)
+            break;
+    }
+    if (i == n && desc->n_features > c->width) {
+        got = desc->feature_names[i] != NULL ? desc->feature_names[i] : "";
+        md_contract__fmt_text(got, strlen(got), 64, text, sizeof(text));
+        return md_err_set(err, MD_EINVAL,
+                          "engine takes %zu features per row, the contract prepares %zu columns: "
+                          "the first not in model.yaml is the artifact's column %zu '%s'",
+                          desc->n_features, c->width, i, text);
+    }
+    if (i == n)
+        return md_err_set(err, MD_EINVAL,
+                          "engine takes %zu features per row, the contract prepares %zu columns: "
+                          "the first not in the artifact is model.yaml's column %zu '%s'",
+                          desc->n_features, c->width, i, c->column_names[i]);
+    got = desc->feature_names[i] != NULL ? desc->feature_names[i] : "";
+    md_contract__fmt_text(got, strlen(got), 64, text, sizeof(text));
+    return md_err_set(err, MD_EINVAL,
+                      "engine takes %zu features per row, the contract prepares %zu columns: "
+                      "column %zu is '%s' in model.yaml, '%s' in the artifact",
+                      desc->n_features, c->width, i, c->column_names[i], text);
+}
+
 int md_contract_check_engine(const struct md_contract *c, const struct md_backend_desc *desc,
                              struct md_err *err)
 {
     size_t i;
 
+    if (desc->n_features != c->width && desc->feature_names != NULL)
+        return width_mismatch(c, desc, err);
     if (desc->n_features != c->width)
         return md_err_set(err, MD_EINVAL,
-                          "engine takes %zu features per row, the contract prepares %zu columns",
+                          "engine takes %zu features per row, the contract prepares %zu columns "
+                          "(the artifact records no feature names to compare)",
                           desc->n_features, c->width);
     if (c->task == MD_TASK_REGRESSION) {
         if (desc->kind != MD_BACKEND_OUT_VALUE || desc->n_outputs != 1)

@@ -11,7 +11,7 @@
 static int run_inline(struct md_version *v, const float *x, size_t rows, float *scores,
                       uint64_t deadline_ns, struct md_prediction *out, struct md_err *err)
 {
-    struct md_version_stats *s = &v->stats;
+    struct md_version_stats *s = v->stats;
     uint64_t t0 = md_now_ns();
     int rc;
 
@@ -150,7 +150,7 @@ uint64_t md_infer_deadline(const struct md_version *v, uint64_t start_ns, int64_
 void md_infer_account(struct md_version *v, const struct md_prediction *p, int rc,
                       uint64_t start_ns)
 {
-    struct md_version_stats *s = &v->stats;
+    struct md_version_stats *s = v->stats;
     uint64_t now = md_now_ns();
     uint64_t request_ns = now > start_ns ? now - start_ns : 0;
     _Atomic uint64_t *fail;

@@ -10,7 +10,7 @@
 #include <limits.h>
 
 int md_version_load(const char *dir, int64_t number, struct md_contract *contract,
-                    struct md_version **out, struct md_err *err)
+                    struct md_metrics *metrics, struct md_version **out, struct md_err *err)
 {
     const struct md_backend_ops *ops;
     struct md_backend_config cfg;
@@ -55,12 +55,24 @@ int md_version_load(const char *dir, int64_t number, struct md_contract *contrac
         md_version_unref(v);
         return rc;
     }
+    if (v->desc.feature_names == NULL)
+        (void)snprintf(v->warning, sizeof(v->warning),
+                       "%s records no feature names: the order of its %zu columns cannot be "
+                       "checked against model.yaml",
+                       contract->artifact, v->desc.n_features); /* a warning: cut short if long */
     if (contract->batching.enabled) {
         rc = md_batcher_new(v, &v->batcher, err);
         if (rc != MD_OK) {
             md_version_unref(v);
             return rc;
         }
+    }
+    /* Attached last: a version that fails to load leaves no series behind. */
+    if (metrics != NULL) {
+        v->stats = md_metrics_attach(metrics, contract->name, number, v->batcher != NULL);
+        v->metrics = metrics;
+    } else {
+        v->stats = md_xcalloc(1, sizeof(*v->stats));
     }
     *out = v;
     return MD_OK;
@@ -80,6 +92,10 @@ void md_version_unref(struct md_version *v)
     md_batcher_free(v->batcher);
     if (v->engine != NULL)
         v->ops->free(v->engine);
+    if (v->metrics != NULL)
+        md_metrics_detach(v->metrics, v->stats);
+    else
+        free(v->stats);
     md_contract_free(v->contract);
     free(v->model);
     free(v);

@@ -7,7 +7,9 @@
  * version serves, each request holds one while it runs. Unloading drops the
  * repository's reference; the engine is freed when the last request ends, so
  * a reload or unload never pulls an engine from under a running request.
- * Everything but `stats` and the refcount is immutable after md_version_load.
+ * Everything but what `stats` points to and the refcount is immutable after
+ * md_version_load. The statistics belong to the metrics registry, keyed by
+ * model and version number, so they outlive the instance (see watch/metrics.h).
  *
  * A version whose contract asks for dynamic_batching owns a batcher (see
  * serve/batcher.h) with its worker threads; the last unref stops them.
@@ -34,17 +36,24 @@ struct md_version {
     struct md_backend_desc desc;      /* read-only: what the engine said of itself */
     char platform[48];                /* read-only: "modeld_<backend>" */
     struct md_batcher *batcher;       /* read-only: owned; NULL without dynamic_batching */
-    struct md_version_stats stats;    /* updated by requests, atomically */
+    struct md_version_stats *stats;   /* read-only pointer, updated by requests atomically:
+                                         the registry's series, or owned when metrics is NULL */
+    struct md_metrics *metrics;       /* read-only: borrowed registry, or NULL */
+    char warning[200];                /* read-only: "" or what the load found doubtful */
 };
 
 /*
  * Loads version `number` of model `contract->name` from dir (the version
  * directory): the contract's backend loads dir/<artifact>, then the engine is
  * checked against the contract. Takes ownership of contract_copy (a contract
- * this version keeps; freed on failure too). On success *out has one reference.
+ * this version keeps; freed on failure too). The statistics are metrics'
+ * series for the version (NULL: the version's own, starting at zero). On
+ * success *out has one reference, and (*out)->warning says what loaded but
+ * could not be checked (an artifact that records no feature names).
  */
 int md_version_load(const char *dir, int64_t number, struct md_contract *contract_copy,
-                    struct md_version **out, struct md_err *err) MD_MUST_CHECK;
+                    struct md_metrics *metrics, struct md_version **out,
+                    struct md_err *err) MD_MUST_CHECK;
 
 void md_version_ref(struct md_version *v);
 /* Drops a reference; at the last one stops the batcher (its queue is empty:

@@ -10,6 +10,7 @@
 #include "serve/repo.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "watch/metrics.h"
 
 #include <assert.h>
 #include <dirent.h>
@@ -22,6 +23,7 @@
 #include <sys/stat.h>
 
 #define MODEL_YAML "model.yaml"
+#define UNLOADED   "unloaded by an operator"
 #define YAML_MAX   ((size_t)4 << 20)
 
 /* What a file looked like when last read: a change in any field means reload. */
@@ -31,21 +33,11 @@ struct sig {
     uint64_t ino;
 };
 
-struct vrec {
-    int64_t number;
-    enum md_version_state state;
-    bool failed;  /* a load was tried and failed */
-    bool missing; /* listed by a specific version policy, no such directory */
-    char reason[256];
-    struct sig sig;          /* of the artifact when loaded or tried */
-    uint64_t yaml_gen;       /* model.yaml generation it was loaded or tried with */
-    struct md_version *live; /* one reference, when READY */
-};
-
 /* An entry a scan passed over (struct md_repo_skip). */
 struct skip {
     char *name;
     char reason[128];
+    bool dir; /* a directory: likely a mistake, logged when it appears */
 };
 
 /* Entries passed over, sorted by name: built aside by a scan, swapped in
@@ -55,18 +47,32 @@ struct skips {
     size_t n;
 };
 
+struct vrec {
+    int64_t number;
+    enum md_version_state state;
+    enum md_version_cause cause;
+    bool failed; /* a load was tried and failed */
+    char reason[256];
+    struct sig sig;          /* of the artifact when loaded or tried */
+    uint64_t yaml_gen;       /* model.yaml generation it was loaded or tried with */
+    struct md_version *live; /* one reference, when READY */
+};
+
 struct mentry {
     char *name;
     struct vrec *recs; /* sorted by number; guarded by the rwlock */
     size_t n_recs;
-    struct skips skips; /* in the model directory; guarded by the rwlock */
-    bool unloaded;      /* explicitly unloaded: scans leave it alone */
-    bool seen;          /* scratch for a full scan */
-    char reason[256];   /* model-level problem, "" if none */
-    char *yaml;         /* last good model.yaml text */
+    _Atomic bool unloaded;       /* explicitly unloaded: scans leave it alone; requests read it */
+    bool seen;                   /* scratch for a full scan */
+    char reason[256];            /* model-level problem, "" if none */
+    enum md_version_cause cause; /* of reason */
+    char logged[256];            /* the last model-level error logged, "" after a success */
+    char *yaml;                  /* last good model.yaml text */
     size_t yaml_len;
-    struct sig yaml_sig;
-    uint64_t yaml_gen; /* bumped when the text changes */
+    struct sig yaml_sig;  /* of the file last read, good or not */
+    bool yaml_bad;        /* the file last read (yaml_sig) was unusable */
+    uint64_t yaml_gen;    /* bumped when the text changes */
+    struct skips skips;   /* passed over in the model directory; guarded by the rwlock */
 };
 
 struct md_repo {
@@ -75,7 +81,9 @@ struct md_repo {
     pthread_rwlock_t lock;     /* guards models[] and each entry's recs */
     struct mentry **models;    /* sorted by name */
     size_t n_models;
-    struct skips skips; /* at the top level; guarded by the rwlock */
+    struct md_metrics *metrics; /* owned: the versions' statistics */
+    char dir_logged[256];       /* the last error reading dir logged, "" after a success */
+    struct skips skips;         /* passed over at the top level; guarded by the rwlock */
 };
 
 const char *md_version_state_name(enum md_version_state s)
@@ -90,6 +98,31 @@ const char *md_version_state_name(enum md_version_state s)
     case MD_VS_UNAVAILABLE:
     default:
         return "UNAVAILABLE";
+    }
+}
+
+const char *md_version_cause_name(enum md_version_cause c)
+{
+    switch (c) {
+    case MD_CAUSE_WARNING:
+        return "warning";
+    case MD_CAUSE_RELOAD_FAILED:
+        return "reload_failed";
+    case MD_CAUSE_POLICY:
+        return "policy";
+    case MD_CAUSE_LOAD_FAILED:
+        return "load_failed";
+    case MD_CAUSE_MISSING:
+        return "missing";
+    case MD_CAUSE_UNLOADED:
+        return "unloaded";
+    case MD_CAUSE_MODEL_CONFIG:
+        return "model_config";
+    case MD_CAUSE_NO_VERSIONS:
+        return "no_versions";
+    case MD_CAUSE_NONE:
+    default:
+        return "";
     }
 }
 
@@ -125,12 +158,93 @@ static int64_t parse_version(const char *s)
     return v;
 }
 
+/* Why a directory in a model's directory is not a version: for the log. */
+static const char *not_a_version(const char *name, char *buf, size_t size)
+{
+    size_t digits = strspn(name, "0123456789");
+    size_t zeros = strspn(name, "0");
+
+    if (name[digits] != '\0' || digits == 0)
+        return "not a version number: version directories are named 1, 2, 3, ...";
+    if (zeros == digits)
+        return "version 0: version numbers start at 1";
+    if (zeros > 0) {
+        (void)snprintf(buf, size, "leading zero: the version directory would be '%.40s'",
+                       name + zeros); /* a message: cut short if need be */
+        return buf;
+    }
+    return "version number longer than 18 digits";
+}
+
 /* "<dir>/<name>" in buf; false when it does not fit. */
 static bool join_path(char *buf, size_t size, const char *dir, const char *name)
 {
     int n = snprintf(buf, size, "%s/%s", dir, name);
 
     return n >= 0 && (size_t)n < size;
+}
+
+static void skips_clear(struct skips *s)
+{
+    size_t i;
+
+    for (i = 0; i < s->n; i++)
+        free(s->v[i].name);
+    free(s->v);
+    s->v = NULL;
+    s->n = 0;
+}
+
+static void skips_add(struct skips *s, const char *name, bool dir, const char *reason)
+{
+    struct skip *k;
+
+    s->v = md_xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
+    k = &s->v[s->n++];
+    k->name = md_xstrdup(name);
+    k->dir = dir;
+    (void)snprintf(k->reason, sizeof(k->reason), "%s", reason); /* reasons are short */
+}
+
+static int cmp_skip(const void *a, const void *b)
+{
+    return strcmp(((const struct skip *)a)->name, ((const struct skip *)b)->name);
+}
+
+/*
+ * Sorts fresh, logs each directory that *live (the last scan's) did not have
+ * (files are passed over in silence), and swaps fresh into *live under the
+ * write lock; frees the old list. model: the model directory they are in,
+ * NULL at the top level.
+ */
+static void skips_publish(struct md_repo *r, const char *model, struct skips *live,
+                          struct skips *fresh)
+{
+    struct skips old;
+    size_t i;
+
+    if (fresh->n > 1)
+        qsort(fresh->v, fresh->n, sizeof(*fresh->v), cmp_skip);
+    for (i = 0; i < fresh->n; i++) {
+        const struct skip *k = &fresh->v[i];
+
+        if (!k->dir ||
+            (live->n > 0 && bsearch(k, live->v, live->n, sizeof(*live->v), cmp_skip) != NULL))
+            continue;
+        if (model != NULL)
+            md_log_kv(MD_LOG_WARN, "directory ignored", "model", model, "entry", k->name, "reason",
+                      k->reason, MD_KV_END);
+        else
+            md_log_kv(MD_LOG_WARN, "directory ignored", "entry", k->name, "reason", k->reason,
+                      MD_KV_END);
+    }
+    pthread_rwlock_wrlock(&r->lock);
+    old = *live;
+    *live = *fresh;
+    pthread_rwlock_unlock(&r->lock);
+    skips_clear(&old);
+    fresh->v = NULL;
+    fresh->n = 0;
 }
 
 static bool stat_sig(const char *path, struct sig *out)
@@ -168,52 +282,11 @@ int md_repo_open(const char *dir, struct md_repo **out, struct md_err *err)
     closedir(d);
     r = md_xcalloc(1, sizeof(*r));
     r->dir = md_xstrdup(dir);
+    r->metrics = md_metrics_new();
     pthread_mutex_init(&r->scan_lock, NULL);
     pthread_rwlock_init(&r->lock, NULL);
     *out = r;
     return MD_OK;
-}
-
-static void skips_clear(struct skips *s)
-{
-    size_t i;
-
-    for (i = 0; i < s->n; i++)
-        free(s->v[i].name);
-    free(s->v);
-    s->v = NULL;
-    s->n = 0;
-}
-
-static void skips_add(struct skips *s, const char *name, const char *reason)
-{
-    struct skip *k;
-
-    s->v = md_xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
-    k = &s->v[s->n++];
-    k->name = md_xstrdup(name);
-    (void)snprintf(k->reason, sizeof(k->reason), "%s", reason); /* reasons are short */
-}
-
-static int cmp_skip(const void *a, const void *b)
-{
-    return strcmp(((const struct skip *)a)->name, ((const struct skip *)b)->name);
-}
-
-/* Sorts fresh and swaps it into *live under the write lock; frees the old list. */
-static void skips_publish(struct md_repo *r, struct skips *live, struct skips *fresh)
-{
-    struct skips old;
-
-    if (fresh->n > 1)
-        qsort(fresh->v, fresh->n, sizeof(*fresh->v), cmp_skip);
-    pthread_rwlock_wrlock(&r->lock);
-    old = *live;
-    *live = *fresh;
-    pthread_rwlock_unlock(&r->lock);
-    skips_clear(&old);
-    fresh->v = NULL;
-    fresh->n = 0;
 }
 
 static void free_recs(struct vrec *recs, size_t n)
@@ -244,10 +317,16 @@ void md_repo_free(struct md_repo *r)
         free_entry(r->models[i]);
     free(r->models);
     skips_clear(&r->skips);
+    md_metrics_free(r->metrics);
     pthread_rwlock_destroy(&r->lock);
     pthread_mutex_destroy(&r->scan_lock);
     free(r->dir);
     free(r);
+}
+
+struct md_metrics *md_repo_metrics(struct md_repo *r)
+{
+    return r->metrics;
 }
 
 static struct mentry *find_entry(struct md_repo *r, const char *name)
@@ -369,7 +448,7 @@ static int cmp_rec(const void *a, const void *b)
 
 /*
  * Version numbers present under mdir, newest first; the other entries, but
- * hidden ones and model.yaml, go to skipped with the reason.
+ * hidden ones (.git) and model.yaml, go to skipped with the reason.
  */
 static size_t list_versions(const char *mdir, int64_t **out, struct skips *skipped)
 {
@@ -384,27 +463,28 @@ static size_t list_versions(const char *mdir, int64_t **out, struct skips *skipp
         return 0;
     while ((de = readdir(d)) != NULL) {
         char path[PATH_MAX];
+        char why[96];
         struct stat st;
         int64_t num = parse_version(de->d_name);
-        bool is_dir;
 
         if (de->d_name[0] == '.' || strcmp(de->d_name, MODEL_YAML) == 0)
             continue;
         if (!join_path(path, sizeof(path), mdir, de->d_name)) {
-            skips_add(skipped, de->d_name, "path too long");
+            skips_add(skipped, de->d_name, false, "path too long");
             continue;
         }
         if (stat(path, &st) != 0) {
-            skips_add(skipped, de->d_name, strerror(errno));
+            skips_add(skipped, de->d_name, false, strerror(errno));
             continue;
         }
-        is_dir = S_ISDIR(st.st_mode);
-        if (num < 1 || !is_dir) {
-            skips_add(skipped, de->d_name,
+        if (!S_ISDIR(st.st_mode)) {
+            skips_add(skipped, de->d_name, false,
                       num >= 1 ? "a version is a directory, this is not one"
-                      : is_dir ? "not a version directory: versions are whole numbers from 1, "
-                                 "with no leading zero"
                                : "not model.yaml or a version directory");
+            continue;
+        }
+        if (num < 1) {
+            skips_add(skipped, de->d_name, true, not_a_version(de->d_name, why, sizeof(why)));
             continue;
         }
         if (n == cap) {
@@ -454,14 +534,43 @@ static bool policy_wants(const struct md_contract *c, int64_t num, unsigned load
     }
 }
 
-/* e->reason for a model.yaml the parser refused: "model.yaml: " and the
- * parser's message, which may already start so (a syntax error). */
-static void yaml_reason(struct mentry *e, const char *msg)
+/*
+ * Sets model e's reason and its cause. The scanner is their only writer and
+ * reads them without a lock; requests and listings read them under the read
+ * lock, so they change under the write lock.
+ */
+static void set_model_reason(struct md_repo *r, struct mentry *e, enum md_version_cause cause,
+                             const char *prefix, const char *msg)
 {
-    if (strncmp(msg, MODEL_YAML ":", sizeof(MODEL_YAML)) == 0)
-        (void)snprintf(e->reason, sizeof(e->reason), "%s", msg);
-    else
-        (void)snprintf(e->reason, sizeof(e->reason), MODEL_YAML ": %s", msg);
+    pthread_rwlock_wrlock(&r->lock);
+    (void)snprintf(e->reason, sizeof(e->reason), "%s%s", prefix, msg); /* cut short if need be */
+    e->cause = cause;
+    pthread_rwlock_unlock(&r->lock);
+}
+
+/*
+ * Sets model e's problem (cause and reason "model.yaml: <msg>", without
+ * doubling the prefix of a parser message that has it) and logs it with
+ * what, counting a scan error, unless it is the one logged last.
+ */
+static void model_problem(struct md_repo *r, struct mentry *e, const char *what, const char *msg)
+{
+    bool serving = false;
+    size_t i;
+
+    const char *prefix =
+        strncmp(msg, MODEL_YAML ":", sizeof(MODEL_YAML)) == 0 ? "" : "model.yaml: ";
+
+    set_model_reason(r, e, MD_CAUSE_MODEL_CONFIG, prefix, msg);
+    if (strcmp(e->logged, e->reason) == 0)
+        return;
+    (void)snprintf(e->logged, sizeof(e->logged), "%s", e->reason); /* same size */
+    md_metrics_scan_error(r->metrics);
+    /* The scanner is the only writer of recs: read without the lock. */
+    for (i = 0; i < e->n_recs; i++)
+        serving |= e->recs[i].live != NULL;
+    md_log_kv(MD_LOG_ERROR, what, "model", e->name, "reason", e->reason, "versions_serving",
+              serving ? "kept" : "none", MD_KV_END);
 }
 
 /*
@@ -471,8 +580,8 @@ static void yaml_reason(struct mentry *e, const char *msg)
  * or unusable; an unchanged file known to be broken is refused at once
  * unless retry.
  */
-static int load_yaml(struct mentry *e, const char *mdir, bool retry, struct md_contract **out,
-                     struct md_err *err)
+static int load_yaml(struct md_repo *r, struct mentry *e, const char *mdir, bool retry,
+                     struct md_contract **out, struct md_err *err)
 {
     char ypath[PATH_MAX];
     struct sig ysig;
@@ -489,12 +598,15 @@ static int load_yaml(struct mentry *e, const char *mdir, bool retry, struct md_c
     else
         found = stat_sig(ypath, &ysig);
     if (!found) {
-        (void)snprintf(e->reason, sizeof(e->reason), "model.yaml: %s", strerror(errno));
-        md_log_kv(MD_LOG_ERROR, "model not loadable", "model", e->name, "reason", e->reason,
-                  MD_KV_END);
+        model_problem(r, e, "model not loadable", strerror(errno));
+        e->yaml_bad = false;
         return md_err_set(err, MD_EINVAL, "model '%s': %s", e->name, e->reason);
     }
-    if (e->yaml == NULL || !sig_eq(&ysig, &e->yaml_sig)) {
+    if (e->yaml_bad && sig_eq(&ysig, &e->yaml_sig) && !retry) {
+        /* Unchanged and still broken: not read, nor logged, again. */
+        return md_err_set(err, MD_EINVAL, "model '%s': %s", e->name, e->reason);
+    }
+    if (e->yaml == NULL || e->yaml_bad || !sig_eq(&ysig, &e->yaml_sig)) {
         char *text = NULL;
         size_t len = 0;
 
@@ -504,34 +616,115 @@ static int load_yaml(struct mentry *e, const char *mdir, bool retry, struct md_c
             if (rc != MD_OK)
                 free(text);
         }
+        e->yaml_sig = ysig;
         if (rc != MD_OK) {
-            yaml_reason(e, lerr.msg);
-            e->yaml_sig = ysig;
-            md_log_kv(MD_LOG_ERROR, "model.yaml rejected; serving versions kept", "model", e->name,
-                      "reason", e->reason, MD_KV_END);
+            e->yaml_bad = true;
+            model_problem(r, e, "model.yaml rejected", lerr.msg);
             return md_err_set(err, MD_EINVAL, "model '%s': %s", e->name, e->reason);
         }
         assert(text != NULL); /* read_file succeeded */
+        e->yaml_bad = false;
         if (e->yaml == NULL || e->yaml_len != len || memcmp(e->yaml, text, len) != 0)
             e->yaml_gen++;
         free(e->yaml);
         e->yaml = text;
         e->yaml_len = len;
-        e->yaml_sig = ysig;
-    } else if (e->reason[0] != '\0' && strncmp(e->reason, "model.yaml", 10) == 0 && !retry) {
-        /* Unchanged and still broken. */
-        return md_err_set(err, MD_EINVAL, "model '%s': %s", e->name, e->reason);
     }
-    e->reason[0] = '\0';
+    if (e->reason[0] != '\0' || e->cause != MD_CAUSE_NONE)
+        set_model_reason(r, e, MD_CAUSE_NONE, "", "");
+    e->logged[0] = '\0';
     if (c == NULL) {
         rc = md_contract_parse(e->yaml, e->yaml_len, e->name, &c, &lerr);
         if (rc != MD_OK) {
-            yaml_reason(e, lerr.msg);
+            model_problem(r, e, "model.yaml rejected", lerr.msg);
             return md_err_set(err, MD_EINVAL, "model '%s': %s", e->name, e->reason);
         }
     }
     *out = c;
     return MD_OK;
+}
+
+/* What load_version did with one version. */
+enum outcome { KEPT_FAILED, LOADED, KEPT_READY, FAILED };
+
+/*
+ * Brings version num of model e (contract c) up to date in *nr, from its
+ * previous record old (NULL if none): keeps what is unchanged, loads what is
+ * new or changed (or failed before, when retry), and logs what it tried.
+ * On a failure, msg (size 256) holds the reason.
+ */
+static enum outcome load_version(struct md_repo *r, struct mentry *e, const struct md_contract *c,
+                                 int64_t num, const struct vrec *old, bool retry, struct vrec *nr,
+                                 char *msg)
+{
+    char vdir[PATH_MAX];
+    char apath[PATH_MAX];
+    char vs[24];
+    struct sig asig;
+    struct md_contract *vc;
+    struct md_err lerr;
+    int rc;
+
+    md_err_clear(&lerr);
+    (void)snprintf(vs, sizeof(vs), "%lld", (long long)num); /* fits */
+    /* The directory list_versions found this version in: it fits. */
+    (void)snprintf(vdir, sizeof(vdir), "%s/%s/%s", r->dir, e->name, vs);
+    /* An artifact path too long is no file; md_version_load says so below. */
+    if (!join_path(apath, sizeof(apath), vdir, c->artifact))
+        apath[0] = '\0';
+    stat_sig(apath, &asig);
+    if (old != NULL && old->live != NULL && sig_eq(&old->sig, &asig) &&
+        old->yaml_gen == e->yaml_gen) {
+        *nr = *old;
+        md_version_ref(nr->live);
+        return KEPT_READY;
+    }
+    if (old != NULL && old->failed && !retry && sig_eq(&old->sig, &asig) &&
+        old->yaml_gen == e->yaml_gen) {
+        *nr = *old;
+        (void)snprintf(msg, 256, "%s", old->reason); /* same size */
+        return KEPT_FAILED;
+    }
+    rc = md_contract_parse(e->yaml, e->yaml_len, e->name, &vc, &lerr);
+    if (rc == MD_OK)
+        rc = md_version_load(vdir, num, vc, r->metrics, &nr->live, &lerr);
+    nr->sig = asig;
+    nr->yaml_gen = e->yaml_gen;
+    if (rc == MD_OK) {
+        nr->state = MD_VS_READY;
+        nr->failed = false;
+        if (nr->live->warning[0] != '\0') {
+            nr->cause = MD_CAUSE_WARNING;
+            (void)snprintf(nr->reason, sizeof(nr->reason), "%s", nr->live->warning); /* fits */
+            md_log_kv(MD_LOG_WARN, "version loaded with a warning", "model", e->name, "version", vs,
+                      "backend", c->backend, "warning", nr->reason, MD_KV_END);
+        } else {
+            nr->cause = MD_CAUSE_NONE;
+            nr->reason[0] = '\0';
+            md_log_kv(MD_LOG_INFO, "version loaded", "model", e->name, "version", vs, "backend",
+                      c->backend, MD_KV_END);
+        }
+        return LOADED;
+    }
+    md_metrics_scan_error(r->metrics);
+    md_log_kv(MD_LOG_ERROR, "version failed to load", "model", e->name, "version", vs, "reason",
+              lerr.msg, MD_KV_END);
+    (void)snprintf(msg, 256, "%s", lerr.msg); /* same size */
+    if (old != NULL && old->live != NULL) {
+        /* Changed files that do not load: keep serving what loaded before. */
+        *nr = *old;
+        md_version_ref(nr->live);
+        nr->cause = MD_CAUSE_RELOAD_FAILED;
+        (void)snprintf(nr->reason, sizeof(nr->reason),
+                       "reload failed, previous files still serving: %s", lerr.msg);
+        nr->sig = asig;
+        nr->yaml_gen = e->yaml_gen;
+        return KEPT_READY;
+    }
+    nr->failed = true;
+    nr->cause = MD_CAUSE_LOAD_FAILED;
+    (void)snprintf(nr->reason, sizeof(nr->reason), "%s", lerr.msg);
+    return FAILED;
 }
 
 /*
@@ -542,8 +735,8 @@ static int load_yaml(struct mentry *e, const char *mdir, bool retry, struct md_c
 static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md_err *err)
 {
     char mdir[PATH_MAX];
+    char msg[256];
     struct md_contract *c;
-    struct md_err lerr;
     struct vrec *recs;
     struct skips skipped = {NULL, 0};
     int64_t *nums;
@@ -553,100 +746,44 @@ static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md
     unsigned loaded = 0;
     int rc;
     bool any_ready = false;
-    char first_fail[256] = "";
+    char first_fail[300] = "";
 
     if (!join_path(mdir, sizeof(mdir), r->dir, e->name))
         return md_err_set(err, MD_EINVAL, "model '%s': path too long", e->name);
     n_nums = list_versions(mdir, &nums, &skipped);
-    skips_publish(r, &e->skips, &skipped);
-    rc = load_yaml(e, mdir, retry, &c, err);
+    skips_publish(r, e->name, &e->skips, &skipped);
+    rc = load_yaml(r, e, mdir, retry, &c, err);
     if (rc != MD_OK) {
         free(nums);
         return rc;
     }
     assert(c != NULL); /* load_yaml succeeded */
-    md_err_clear(&lerr);
     recs = md_xcalloc(n_nums + 1, sizeof(*recs));
     for (i = 0; i < n_nums; i++) {
-        int64_t num = nums[i];
-        const struct vrec *old = find_rec(e->recs, e->n_recs, num);
         struct vrec *nr = &recs[n_recs++];
-        char vdir[PATH_MAX];
-        char apath[PATH_MAX];
-        struct sig asig;
-        struct md_contract *vc;
 
         memset(nr, 0, sizeof(*nr));
-        nr->number = num;
+        nr->number = nums[i];
         nr->state = MD_VS_UNAVAILABLE;
-        if (!policy_wants(c, num, loaded)) {
+        if (!policy_wants(c, nums[i], loaded)) {
+            nr->cause = MD_CAUSE_POLICY;
             (void)snprintf(nr->reason, sizeof(nr->reason), "not selected by the version policy");
             continue;
         }
-        /* The directory list_versions found this version in: it fits. */
-        (void)snprintf(vdir, sizeof(vdir), "%s/%lld", mdir, (long long)num);
-        /* An artifact path too long is no file; md_version_load says so below. */
-        if (!join_path(apath, sizeof(apath), vdir, c->artifact))
-            apath[0] = '\0';
-        stat_sig(apath, &asig);
-        if (old != NULL && old->live != NULL && sig_eq(&old->sig, &asig) &&
-            old->yaml_gen == e->yaml_gen) {
-            *nr = *old;
-            md_version_ref(nr->live);
+        switch (
+            load_version(r, e, c, nums[i], find_rec(e->recs, e->n_recs, nums[i]), retry, nr, msg)) {
+        case LOADED:
+        case KEPT_READY:
             loaded++;
             any_ready = true;
-            continue;
-        }
-        if (old != NULL && old->failed && !retry && sig_eq(&old->sig, &asig) &&
-            old->yaml_gen == e->yaml_gen) {
-            *nr = *old;
+            break;
+        case FAILED:
+        case KEPT_FAILED:
             if (first_fail[0] == '\0')
-                (void)snprintf(first_fail, sizeof(first_fail), "version %lld: %s", (long long)num,
-                               old->reason);
-            continue;
+                (void)snprintf(first_fail, sizeof(first_fail), "version %lld: %s",
+                               (long long)nums[i], msg);
+            break;
         }
-        rc = md_contract_parse(e->yaml, e->yaml_len, e->name, &vc, &lerr);
-        if (rc == MD_OK)
-            rc = md_version_load(vdir, num, vc, &nr->live, &lerr);
-        nr->sig = asig;
-        nr->yaml_gen = e->yaml_gen;
-        if (rc == MD_OK) {
-            char vs[24];
-
-            nr->state = MD_VS_READY;
-            nr->failed = false;
-            nr->reason[0] = '\0';
-            loaded++;
-            any_ready = true;
-            (void)snprintf(vs, sizeof(vs), "%lld", (long long)num); /* fits */
-            md_log_kv(MD_LOG_INFO, "version loaded", "model", e->name, "version", vs, "backend",
-                      c->backend, MD_KV_END);
-            continue;
-        }
-        {
-            char vs[24];
-
-            (void)snprintf(vs, sizeof(vs), "%lld", (long long)num); /* fits */
-            md_log_kv(MD_LOG_ERROR, "version failed to load", "model", e->name, "version", vs,
-                      "reason", lerr.msg, MD_KV_END);
-        }
-        if (first_fail[0] == '\0')
-            (void)snprintf(first_fail, sizeof(first_fail), "version %lld: %s", (long long)num,
-                           lerr.msg);
-        if (old != NULL && old->live != NULL) {
-            /* Changed files that do not load: keep serving what loaded before. */
-            *nr = *old;
-            md_version_ref(nr->live);
-            (void)snprintf(nr->reason, sizeof(nr->reason),
-                           "reload failed, previous files still serving: %s", lerr.msg);
-            nr->sig = asig;
-            nr->yaml_gen = e->yaml_gen;
-            loaded++;
-            any_ready = true;
-            continue;
-        }
-        nr->failed = true;
-        (void)snprintf(nr->reason, sizeof(nr->reason), "%s", lerr.msg);
     }
     free(nums);
     if (c->policy.kind == MD_POLICY_SPECIFIC) {
@@ -657,7 +794,7 @@ static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md
             memset(&recs[n_recs], 0, sizeof(recs[n_recs]));
             recs[n_recs].number = c->policy.versions[i];
             recs[n_recs].state = MD_VS_UNAVAILABLE;
-            recs[n_recs].missing = true;
+            recs[n_recs].cause = MD_CAUSE_MISSING;
             (void)snprintf(recs[n_recs].reason, sizeof(recs[n_recs].reason),
                            "listed by the version policy but no such directory");
             n_recs++;
@@ -665,7 +802,7 @@ static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md
     }
     qsort(recs, n_recs, sizeof(*recs), cmp_rec);
     if (n_recs == 0)
-        (void)snprintf(e->reason, sizeof(e->reason), "no version directories");
+        set_model_reason(r, e, MD_CAUSE_NO_VERSIONS, "", "no version directories");
     md_contract_free(c);
     publish(r, e, recs, n_recs);
     if (!any_ready) {
@@ -739,11 +876,18 @@ int md_repo_scan(struct md_repo *r)
         r->models[i]->seen = false;
     d = opendir(r->dir);
     if (d == NULL) {
-        md_log_kv(MD_LOG_ERROR, "cannot read the repository", "dir", r->dir, "reason",
-                  strerror(errno), MD_KV_END);
+        const char *why = strerror(errno);
+
+        if (strcmp(why, r->dir_logged) != 0) {
+            (void)snprintf(r->dir_logged, sizeof(r->dir_logged), "%s", why); /* cut if long */
+            md_metrics_scan_error(r->metrics);
+            md_log_kv(MD_LOG_ERROR, "cannot read the repository", "dir", r->dir, "reason", why,
+                      MD_KV_END);
+        }
         pthread_mutex_unlock(&r->scan_lock);
         return 0;
     }
+    r->dir_logged[0] = '\0';
     job.r = r;
     job.list = NULL;
     job.n = 0;
@@ -757,19 +901,19 @@ int md_repo_scan(struct md_repo *r)
         if (de->d_name[0] == '.')
             continue;
         if (!join_path(path, sizeof(path), r->dir, de->d_name)) {
-            skips_add(&skipped, de->d_name, "path too long");
+            skips_add(&skipped, de->d_name, false, "path too long");
             continue;
         }
         if (stat(path, &st) != 0) {
-            skips_add(&skipped, de->d_name, strerror(errno));
+            skips_add(&skipped, de->d_name, false, strerror(errno));
             continue;
         }
         if (!S_ISDIR(st.st_mode)) {
-            skips_add(&skipped, de->d_name, "not a directory: a model is a directory");
+            skips_add(&skipped, de->d_name, false, "not a directory: a model is a directory");
             continue;
         }
         if (!valid_name(de->d_name)) {
-            skips_add(&skipped, de->d_name,
+            skips_add(&skipped, de->d_name, true,
                       "not a model name: letters, digits, '_', '-' and '.', at most 128");
             continue;
         }
@@ -786,7 +930,7 @@ int md_repo_scan(struct md_repo *r)
         job.list[job.n++] = e;
     }
     closedir(d);
-    skips_publish(r, &r->skips, &skipped);
+    skips_publish(r, NULL, &r->skips, &skipped);
     scan_parallel(&job);
     free(job.list);
     for (i = 0; i < r->n_models;) {
@@ -811,14 +955,12 @@ int md_repo_load_model(struct md_repo *r, const char *name, struct md_err *err)
     struct mentry *e;
     int rc;
 
-    if (!valid_name(name))
+    if (!valid_name(name) || !join_path(path, sizeof(path), r->dir, name))
         return md_err_set(err, MD_ENOTFOUND, "unknown model '%s'", name);
-    if (!join_path(path, sizeof(path), r->dir, name))
-        return md_err_set(err, MD_ENOTFOUND, "no model '%s' in the repository", name);
     pthread_mutex_lock(&r->scan_lock);
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
         pthread_mutex_unlock(&r->scan_lock);
-        return md_err_set(err, MD_ENOTFOUND, "no model '%s' in the repository", name);
+        return md_err_set(err, MD_ENOTFOUND, "unknown model '%s'", name);
     }
     e = find_entry(r, name);
     if (e == NULL)
@@ -846,7 +988,8 @@ int md_repo_unload_model(struct md_repo *r, const char *name, struct md_err *err
     for (i = 0; i < e->n_recs; i++) {
         recs[i].number = e->recs[i].number;
         recs[i].state = MD_VS_UNAVAILABLE;
-        (void)snprintf(recs[i].reason, sizeof(recs[i].reason), "unloaded");
+        recs[i].cause = MD_CAUSE_UNLOADED;
+        (void)snprintf(recs[i].reason, sizeof(recs[i].reason), UNLOADED);
     }
     publish(r, e, recs, e->n_recs);
     /* The next explicit load must re-read everything. */
@@ -871,6 +1014,11 @@ int md_repo_acquire(struct md_repo *r, const char *model, const char *version,
     e = find_entry(r, model);
     if (e == NULL) {
         rc = md_err_set(err, MD_ENOTFOUND, "unknown model '%s'", model);
+    } else if (atomic_load(&e->unloaded)) {
+        rc = md_err_set(err, MD_EUNAVAIL,
+                        "model '%s' was " UNLOADED "; load it again with POST "
+                        "/v2/repository/models/%s/load (modelctl load %s)",
+                        model, model, model);
     } else if (version == NULL || version[0] == '\0') {
         for (i = e->n_recs; i > 0 && v == NULL; i--)
             v = e->recs[i - 1].live;
@@ -907,22 +1055,35 @@ void md_repo_foreach(struct md_repo *r, void (*fn)(void *ctx, const struct md_re
         const struct mentry *e = r->models[i];
         struct md_repo_row row;
 
-        if (e->n_recs == 0 || (e->reason[0] != '\0' && !e->unloaded)) {
+        bool unloaded = atomic_load(&e->unloaded);
+
+        if (e->n_recs == 0 || (e->reason[0] != '\0' && !unloaded)) {
             row.model = e->name;
             row.version = 0;
             row.state = MD_VS_UNAVAILABLE;
-            row.reason = e->unloaded ? "unloaded" : e->reason[0] ? e->reason : "no versions";
+            if (unloaded) {
+                row.cause = MD_CAUSE_UNLOADED;
+                row.reason = UNLOADED;
+            } else if (e->reason[0] != '\0') {
+                row.cause = e->cause;
+                row.reason = e->reason;
+            } else {
+                row.cause = MD_CAUSE_NO_VERSIONS;
+                row.reason = "no versions";
+            }
             row.live = NULL;
-            row.fault = !e->unloaded;
+            row.fault = !unloaded;
             fn(ctx, &row);
         }
         for (j = 0; j < e->n_recs; j++) {
             row.model = e->name;
             row.version = e->recs[j].number;
             row.state = e->recs[j].state;
+            row.cause = e->recs[j].cause;
             row.reason = e->recs[j].reason;
             row.live = e->recs[j].live;
-            row.fault = row.state != MD_VS_READY && (e->recs[j].failed || e->recs[j].missing);
+            row.fault = row.state != MD_VS_READY &&
+                        (row.cause == MD_CAUSE_LOAD_FAILED || row.cause == MD_CAUSE_MISSING);
             fn(ctx, &row);
         }
     }

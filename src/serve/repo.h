@@ -31,6 +31,23 @@ enum md_version_state {
 /* "READY", "UNAVAILABLE", ... */
 const char *md_version_state_name(enum md_version_state s);
 
+/* Why a row has a reason: a few values, for labels (md_version_cause_name). */
+enum md_version_cause {
+    MD_CAUSE_NONE = 0,      /* READY, nothing to say */
+    MD_CAUSE_WARNING = 1,   /* READY, with a warning (an artifact without feature names) */
+    MD_CAUSE_RELOAD_FAILED, /* READY on its previous files: the changed ones failed to load */
+    MD_CAUSE_POLICY,        /* not selected by the version policy */
+    MD_CAUSE_LOAD_FAILED,   /* a load was tried and failed */
+    MD_CAUSE_MISSING,       /* listed by the version policy, no such directory */
+    MD_CAUSE_UNLOADED,      /* unloaded by an operator */
+    MD_CAUSE_MODEL_CONFIG,  /* the model's model.yaml is missing or invalid */
+    MD_CAUSE_NO_VERSIONS    /* the model has no version directory */
+};
+
+/* "", "warning", "reload_failed", "policy", "load_failed", "missing", "unloaded",
+ * "model_config", "no_versions". */
+const char *md_version_cause_name(enum md_version_cause c);
+
 struct md_repo;
 
 /* One row of md_repo_foreach: a version of a model, or (version 0) a model
@@ -39,14 +56,15 @@ struct md_repo_row {
     const char *model;
     int64_t version; /* 0: a model-level row */
     enum md_version_state state;
-    const char *reason;      /* "" when READY */
-    struct md_version *live; /* the serving version when READY, else NULL;
-                                valid during the callback only */
-    bool fault;              /* not READY because of what is on disk: a version
-                                that failed to load, one the policy lists with
-                                no directory, a broken or missing model.yaml, a
-                                model with no versions; false when READY, not
-                                selected by the version policy, or unloaded */
+    enum md_version_cause cause; /* what reason is about; MD_CAUSE_NONE when reason is "" */
+    const char *reason;          /* "" when READY, unless a warning or a failed reload */
+    struct md_version *live;     /* the serving version when READY, else NULL;
+                                    valid during the callback only */
+    bool fault;                  /* not READY because of what is on disk: a version
+                                    that failed to load, one the policy lists with
+                                    no directory, a broken or missing model.yaml, a
+                                    model with no versions; false when READY, not
+                                    selected by the version policy, or unloaded */
 };
 
 /* One row of md_repo_foreach_skipped: an entry of the repository that the
@@ -55,15 +73,26 @@ struct md_repo_row {
 struct md_repo_skip {
     const char *model;  /* the model directory it is in; NULL at the top level */
     const char *name;   /* the file or directory name */
-    const char *reason; /* "not a directory", "not a version directory: ..." */
+    const char *reason; /* "not a directory", "not a version number: ..." */
 };
 
 /* Opens the repository at dir (which must be a readable directory). Loads nothing. */
 int md_repo_open(const char *dir, struct md_repo **out, struct md_err *err) MD_MUST_CHECK;
-/* Drops every version (running requests keep theirs until they end). NULL ok. */
+/* Drops every version and the metrics registry; no request may still hold a version. NULL ok. */
 void md_repo_free(struct md_repo *r);
 
-/* Scans the whole directory; returns the number of versions that failed. */
+/* The registry of the versions' statistics (owned by the repository). */
+struct md_metrics *md_repo_metrics(struct md_repo *r);
+
+/*
+ * Scans the whole directory; returns the number of models that failed
+ * (model.yaml unusable, or no version loads). Problems are logged once per
+ * change, not on every scan: a model.yaml error when its text differs from
+ * the last one logged for the model, a failed version when it was tried
+ * (files changed), an ignored directory (a model name or version number that
+ * is not one) when it appears. Each logged error counts in the registry's
+ * scan errors.
+ */
 int md_repo_scan(struct md_repo *r);
 
 /*
@@ -80,7 +109,8 @@ int md_repo_unload_model(struct md_repo *r, const char *name, struct md_err *err
  * Takes a reference to a serving version: `version` NULL or "" for the newest
  * ready one. MD_ENOTFOUND for an unknown model or version ("unknown model
  * 'x'", "model 'x' has no version '7'"), MD_EUNAVAIL when the model or that
- * version exists but is not ready (with its reason). Release with
+ * version exists but is not ready (with its reason; for a model unloaded by
+ * an operator, saying so and how to load it again). Release with
  * md_version_unref.
  */
 int md_repo_acquire(struct md_repo *r, const char *model, const char *version,

@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * metrics.c: histogram updates and clocks.
+ * metrics.c: histogram updates, the registry of version statistics, and
+ * clocks. The registry is a sorted array under one mutex, taken when a
+ * version loads or is freed and when /metrics reads it, never per request.
  */
 #include "watch/metrics.h"
+#include "util/mem.h"
 
+#include <assert.h>
+#include <pthread.h>
 #include <time.h>
 
 const double md_hist_bounds_s[MD_HIST_BUCKETS] = {
@@ -38,6 +43,185 @@ void md_rows_histogram_observe(struct md_rows_histogram *h, uint64_t rows)
     atomic_fetch_add_explicit(&h->buckets[i], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->sum, rows, memory_order_relaxed);
+}
+
+/* One version's statistics in the registry; stats first, so a stats pointer is the series'. */
+struct series {
+    struct md_version_stats stats;
+    char *model;
+    int64_t number;
+    char version[24];     /* number as text */
+    unsigned attached;    /* loaded instances using stats; 0 = retired */
+    uint64_t retired_seq; /* when it was last retired: a lower one was retired longer ago */
+    bool batching;        /* an instance with a batch queue used it */
+};
+
+struct md_metrics {
+    pthread_mutex_t lock;   /* guards everything below but scan_errors */
+    struct series **series; /* sorted by model name, then number */
+    size_t n;
+    uint64_t seq; /* last retired_seq given */
+    _Atomic uint64_t scan_errors;
+};
+
+struct md_metrics *md_metrics_new(void)
+{
+    struct md_metrics *m = md_xcalloc(1, sizeof(*m));
+
+    pthread_mutex_init(&m->lock, NULL);
+    atomic_init(&m->scan_errors, 0);
+    return m;
+}
+
+static void series_free(struct series *s)
+{
+    free(s->model);
+    free(s);
+}
+
+void md_metrics_free(struct md_metrics *m)
+{
+    size_t i;
+
+    if (m == NULL)
+        return;
+    for (i = 0; i < m->n; i++)
+        series_free(m->series[i]);
+    free(m->series);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
+static int cmp_key(const struct series *s, const char *model, int64_t number)
+{
+    int c = strcmp(s->model, model);
+
+    if (c != 0)
+        return c;
+    return s->number < number ? -1 : s->number > number ? 1 : 0;
+}
+
+/* Where (model, number) is or would go. */
+static size_t lower_bound(const struct md_metrics *m, const char *model, int64_t number)
+{
+    size_t lo = 0;
+    size_t hi = m->n;
+
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+
+        if (cmp_key(m->series[mid], model, number) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+struct md_version_stats *md_metrics_attach(struct md_metrics *m, const char *model, int64_t number,
+                                           bool batching)
+{
+    struct series *s;
+    size_t pos;
+
+    pthread_mutex_lock(&m->lock);
+    pos = lower_bound(m, model, number);
+    if (pos < m->n && cmp_key(m->series[pos], model, number) == 0) {
+        s = m->series[pos];
+    } else {
+        s = md_xcalloc(1, sizeof(*s));
+        s->model = md_xstrdup(model);
+        s->number = number;
+        (void)snprintf(s->version, sizeof(s->version), "%lld", (long long)number); /* fits */
+        m->series = md_xrealloc(m->series, (m->n + 1) * sizeof(struct series *));
+        memmove(m->series + pos + 1, m->series + pos, (m->n - pos) * sizeof(struct series *));
+        m->series[pos] = s;
+        m->n++;
+    }
+    s->attached++;
+    s->batching |= batching;
+    pthread_mutex_unlock(&m->lock);
+    return &s->stats;
+}
+
+/* The retired series longest retired, of model (NULL: of any model); m->n when none. */
+static size_t oldest_retired(const struct md_metrics *m, const char *model, size_t *count)
+{
+    size_t best = m->n;
+    size_t i;
+
+    *count = 0;
+    for (i = 0; i < m->n; i++) {
+        const struct series *s = m->series[i];
+
+        if (s->attached > 0 || (model != NULL && strcmp(s->model, model) != 0))
+            continue;
+        (*count)++;
+        if (best == m->n || s->retired_seq < m->series[best]->retired_seq)
+            best = i;
+    }
+    return best;
+}
+
+static void remove_at(struct md_metrics *m, size_t i)
+{
+    series_free(m->series[i]);
+    memmove(m->series + i, m->series + i + 1, (m->n - i - 1) * sizeof(struct series *));
+    m->n--;
+}
+
+void md_metrics_detach(struct md_metrics *m, struct md_version_stats *stats)
+{
+    struct series *s = (struct series *)stats;
+    char *model;
+    size_t count;
+    size_t i;
+
+    pthread_mutex_lock(&m->lock);
+    assert(s->attached > 0);
+    if (--s->attached == 0) {
+        s->retired_seq = ++m->seq;
+        /* s may go below: keep its model's name for the second pass. */
+        model = md_xstrdup(s->model);
+        for (i = oldest_retired(m, model, &count); count > MD_METRICS_RETIRED_PER_MODEL;
+             i = oldest_retired(m, model, &count))
+            remove_at(m, i);
+        for (i = oldest_retired(m, NULL, &count); count > MD_METRICS_RETIRED_MAX;
+             i = oldest_retired(m, NULL, &count))
+            remove_at(m, i);
+        free(model);
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+void md_metrics_foreach(struct md_metrics *m,
+                        void (*fn)(void *ctx, const struct md_metrics_row *row), void *ctx)
+{
+    struct md_metrics_row row;
+    size_t i;
+
+    pthread_mutex_lock(&m->lock);
+    for (i = 0; i < m->n; i++) {
+        const struct series *s = m->series[i];
+
+        row.model = s->model;
+        row.version = s->version;
+        row.stats = &s->stats;
+        row.live = s->attached > 0;
+        row.batching = s->batching;
+        fn(ctx, &row);
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
+void md_metrics_scan_error(struct md_metrics *m)
+{
+    atomic_fetch_add_explicit(&m->scan_errors, 1, memory_order_relaxed);
+}
+
+uint64_t md_metrics_scan_errors(const struct md_metrics *m)
+{
+    return atomic_load_explicit(&m->scan_errors, memory_order_relaxed);
 }
 
 uint64_t md_now_ns(void)

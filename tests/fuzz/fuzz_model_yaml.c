@@ -232,7 +232,12 @@ static void check_invariants(const struct md_contract *c)
         d.n_outputs = c->n_labels;
     }
     CHECK(md_contract_check_engine(c, &d, &err) == MD_OK);
-    d.n_features++;
+    /* A width that differs: fewer names than the contract's columns, then
+     * more columns and no names (feature_names holds n_features names or is NULL). */
+    d.n_features--;
+    CHECK(md_contract_check_engine(c, &d, &err) == MD_EINVAL);
+    d.n_features += 2;
+    d.feature_names = NULL;
     CHECK(md_contract_check_engine(c, &d, &err) == MD_EINVAL);
 }
 

@@ -177,7 +177,7 @@ def test_explicit_load_and_unload():
         expect_error(st, doc, 503)
         st, doc, _ = d.json("GET", "/v2/models/bench/ready")
         expect(st == 503, doc)
-        expect(index(d)[("bench", "1")]["reason"] == "unloaded", index(d))
+        expect(index(d)[("bench", "1")]["reason"] == "unloaded by an operator", index(d))
         add_bench(repo, "bench", [2])
         st, data, _ = d.request("POST", "/v2/repository/models/bench/load")
         expect(st == 200, data)

@@ -37,6 +37,17 @@ def table(out):
     return rows
 
 
+# The benchmark model records no feature names: a READY version of it shows
+# this warning as its reason; the example models name theirs.
+NO_NAMES = ("model.json records no feature names: the order of its 30 columns cannot be checked "
+            "against model.yaml")
+
+
+def ready(row):
+    """Whether a table row is READY with no reason, or with the warning above."""
+    return row is not None and row[0] == "READY" and row[1] in ("", NO_NAMES)
+
+
 def summary(out):
     parts = out.rstrip("\n").split("\n\n")
     expect(len(parts) == 2, "no summary after the table:\n" + out)
@@ -64,7 +75,7 @@ def test_good_repository():
         rows = table(out)
         for key in (("churn", "1"), ("fraud", "2"), ("housing", "1"), ("iris", "1"),
                     ("bench", "1"), ("strict", "1")):
-            expect(rows.get(key) == ("READY", ""), "%r: %r\n%s" % (key, rows.get(key), out))
+            expect(ready(rows.get(key)), "%r: %r\n%s" % (key, rows.get(key), out))
         expect(rows[("fraud", "1")] == ("UNAVAILABLE", "not selected by the version policy"), out)
         expect(len(rows) == 7, out)
         expect(summary(out) == "check passed: 6 models, 6 versions ready, 1 not selected by a "
@@ -114,7 +125,7 @@ def test_corrupt_artifact_and_misfit_contract_fail():
         expect(state == "FAILED" and reason.startswith("model.json: "), rows[("bench", "1")])
         state, reason = rows[("misfit", "1")]
         expect(state == "FAILED" and "does not fit model.yaml" in reason, rows[("misfit", "1")])
-        expect(rows[("strict", "1")] == ("READY", ""), out)
+        expect(ready(rows[("strict", "1")]), out)
     finally:
         shutil.rmtree(tmp)
 
@@ -131,8 +142,8 @@ def test_policy_and_ignored_entries():
         rc, out, err = check(repo)
         expect(rc == 0, "ignored entries are not failures: exit %d\n%s%s" % (rc, out, err))
         rows = table(out)
-        expect(rows[("fraud", "v1")] == ("IGNORED", "not a version directory: versions are whole "
-                                         "numbers from 1, with no leading zero"), out)
+        expect(rows[("fraud", "v1")] == ("IGNORED", "not a version number: version directories "
+                                         "are named 1, 2, 3, ..."), out)
         expect(rows[("fraud", "03")][0] == "IGNORED", out)
         expect(rows[("fraud", "NOTES.md")] == ("IGNORED", "not model.yaml or a version directory"),
                out)
@@ -150,7 +161,7 @@ def test_policy_and_ignored_entries():
         expect(rc == 1, "exit %d\n%s%s" % (rc, out, err))
         rows = table(out)
         expect(rows[("pinned", "1")] == ("UNAVAILABLE", "not selected by the version policy"), out)
-        expect(rows[("pinned", "2")] == ("READY", ""), out)
+        expect(ready(rows[("pinned", "2")]), out)
         expect(rows[("pinned", "4")] == ("FAILED", "listed by the version policy but no such "
                                          "directory"), out)
     finally:

@@ -135,7 +135,7 @@ class FakeModeld:
             if verb not in ("load", "unload"):
                 return self._error(404, "Not Found")
             if model != "fraud":
-                return self._error(400, "model '%s' is not in the repository" % model)
+                return self._error(404, "unknown model '%s'" % model)
             return 200, {}, b""
         if parts[:2] == ["v2", "models"] and len(parts) >= 3:
             return self._model(method, parts[2:], body)
@@ -149,7 +149,7 @@ class FakeModeld:
         if model == "garbage":
             return 200, {"Content-Type": "application/json"}, b"this is not json"
         if model not in ("fraud", "slow", "a b"):
-            return self._error(404, "model '%s' is not found" % model)
+            return self._error(404, "unknown model '%s'" % model)
         if method == "GET" and len(rest) == 1:
             meta = dict(self.FRAUD_META, name=model)
             return self._json(200, meta)
@@ -337,7 +337,7 @@ def status_one_model():
            "only fraud's rows", r)
     r = modelctl("status", "nosuch")
     expect_rc(r, 1)
-    expect(r.err == "modelctl: status 'nosuch': model 'nosuch' is not in the repository\n",
+    expect(r.err == "modelctl: status 'nosuch': unknown model 'nosuch'\n",
            "unknown model in status", r)
 
 
@@ -463,7 +463,7 @@ def predict_server_error_exits_1_with_its_message():
     expect(r.out == "", "nothing on stdout", r)
     r = modelctl("predict", "nosuch", "amount=1")
     expect_rc(r, 1)
-    expect(r.err == "modelctl: predict 'nosuch': model 'nosuch' is not found\n", "404", r)
+    expect(r.err == "modelctl: predict 'nosuch': unknown model 'nosuch'\n", "404", r)
     r = modelctl("predict", "garbage", "amount=1")
     expect_rc(r, 1)
     expect(r.err.startswith("modelctl: predict 'garbage': bad response from server: "),
@@ -514,7 +514,7 @@ def load_and_unload():
                     ("POST", "/v2/repository/models/fraud/unload", b"")], "requests", reqs)
     r = modelctl("load", "nosuch")
     expect_rc(r, 1)
-    expect(r.err == "modelctl: load 'nosuch': model 'nosuch' is not in the repository\n",
+    expect(r.err == "modelctl: load 'nosuch': unknown model 'nosuch'\n",
            "load refused", r)
 
 

@@ -135,6 +135,7 @@ static int fake_in_engine(void)
 struct fixture {
     struct md_contract contract;
     struct md_version v;
+    struct md_version_stats stats;
     size_t preferred[4];
 };
 
@@ -152,6 +153,7 @@ static struct md_batcher *make(struct fixture *fx, size_t max_rows, uint64_t del
     fx->contract.instances = instances;
     fx->v.model = (char *)"m";
     fx->v.number = 1;
+    fx->v.stats = &fx->stats;
     fx->v.contract = &fx->contract;
     fx->v.ops = &fake_ops;
     fx->v.engine = &fk;
@@ -301,9 +303,9 @@ static void test_alone_runs_inline(void **state)
     assert_int_equal(s.info.queue_ns, 0);
     assert_int_equal(s.info.batch_rows, 3);
     assert_int_equal(fake_calls(NULL, 0), 1);
-    assert_int_equal(atomic_load(&fx.v.stats.exec_count), 1);
-    assert_int_equal(atomic_load(&fx.v.stats.batch.count), 1);
-    assert_int_equal(atomic_load(&fx.v.stats.batch.buckets[2]), 1); /* 3 rows: le 4 */
+    assert_int_equal(atomic_load(&fx.stats.exec_count), 1);
+    assert_int_equal(atomic_load(&fx.stats.batch.count), 1);
+    assert_int_equal(atomic_load(&fx.stats.batch.buckets[2]), 1); /* 3 rows: le 4 */
     md_batcher_free(b);
 }
 
@@ -331,11 +333,11 @@ static void test_gather(void **state)
     assert_int_equal(calls[0], 1);
     assert_int_equal(calls[1], 16);
     assert_int_equal(md_batcher_depth(b), 0);
-    assert_int_equal(atomic_load(&fx.v.stats.queue_depth), 0);
-    assert_int_equal(atomic_load(&fx.v.stats.exec_count), 2);
-    assert_int_equal(atomic_load(&fx.v.stats.batch.count), 2);
-    assert_int_equal(atomic_load(&fx.v.stats.batch.sum), 17);
-    assert_int_equal(atomic_load(&fx.v.stats.batch.buckets[4]), 1); /* 16 rows: le 16 */
+    assert_int_equal(atomic_load(&fx.stats.queue_depth), 0);
+    assert_int_equal(atomic_load(&fx.stats.exec_count), 2);
+    assert_int_equal(atomic_load(&fx.stats.batch.count), 2);
+    assert_int_equal(atomic_load(&fx.stats.batch.sum), 17);
+    assert_int_equal(atomic_load(&fx.stats.batch.buckets[4]), 1); /* 16 rows: le 16 */
     md_batcher_free(b);
 }
 
@@ -694,8 +696,8 @@ static void test_concurrent_submitters(void **state)
         total += l[i].rows;
     }
     assert_int_equal(fk.rows, total);
-    assert_int_equal(atomic_load(&fx.v.stats.batch.sum), total);
-    assert_int_equal(atomic_load(&fx.v.stats.batch.count), fake_calls(NULL, 0));
+    assert_int_equal(atomic_load(&fx.stats.batch.sum), total);
+    assert_int_equal(atomic_load(&fx.stats.batch.count), fake_calls(NULL, 0));
     assert_int_equal(md_batcher_depth(b), 0);
     md_batcher_free(b);
 }
@@ -812,6 +814,7 @@ static void test_infer_start(void **state)
                                " max_queue_size: 1}\n";
     struct md_contract *c = NULL;
     struct md_version v;
+    struct md_version_stats stats;
     struct md_arena a;
     struct md_tensor t;
     struct md_prediction p;
@@ -824,7 +827,9 @@ static void test_infer_start(void **state)
     (void)state;
     assert_int_equal(md_contract_parse(yaml, strlen(yaml), "m", &c, &err), MD_OK);
     memset(&v, 0, sizeof(v));
+    memset(&stats, 0, sizeof(stats));
     v.model = (char *)"m";
+    v.stats = &stats;
     v.contract = c;
     v.ops = &fake_ops;
     v.engine = &fk;
@@ -921,6 +926,7 @@ static void test_infer_deadline_and_account(void **state)
     (void)state;
     memset(&fx, 0, sizeof(fx));
     fx.v.contract = &fx.contract;
+    fx.v.stats = &fx.stats;
     assert_int_equal(md_infer_deadline(&fx.v, 1000, 0), 0);
     assert_int_equal(md_infer_deadline(&fx.v, 1000, 5), 6000);
     fx.contract.timeout_us = 7;
@@ -932,7 +938,7 @@ static void test_infer_deadline_and_account(void **state)
     p.rows = 3;
     p.batched = true;
     p.queue_ns = 500;
-    assert_int_equal(md_mono_to_wall_ms(atomic_load(&fx.v.stats.last_inference)), 0);
+    assert_int_equal(md_mono_to_wall_ms(atomic_load(&fx.stats.last_inference)), 0);
     t0 = md_now_ns();
     md_infer_account(&fx.v, &p, MD_OK, t0 - 2000);
     md_infer_account(&fx.v, &p, MD_EUNAVAIL, t0 - 10);
@@ -942,25 +948,25 @@ static void test_infer_deadline_and_account(void **state)
     md_infer_account(&fx.v, &p, MD_EINVAL, t0 - 10);
     t1 = md_now_ns();
     /* Durations run from the start given to the moment of the call. */
-    assert_true(atomic_load(&fx.v.stats.request_ns) >= 2000);
-    assert_true(atomic_load(&fx.v.stats.request_ns) <= 2000 + (t1 - t0));
-    assert_true(atomic_load(&fx.v.stats.fail_ns) >= 50);
-    assert_true(atomic_load(&fx.v.stats.fail_ns) <= 50 + 5 * (t1 - t0));
+    assert_true(atomic_load(&fx.stats.request_ns) >= 2000);
+    assert_true(atomic_load(&fx.stats.request_ns) <= 2000 + (t1 - t0));
+    assert_true(atomic_load(&fx.stats.fail_ns) >= 50);
+    assert_true(atomic_load(&fx.stats.fail_ns) <= 50 + 5 * (t1 - t0));
     /* The last success, on the monotonic clock, reads as wall-clock milliseconds. */
-    assert_true(atomic_load(&fx.v.stats.last_inference) >= t0);
-    assert_true(atomic_load(&fx.v.stats.last_inference) <= t1);
-    wall = md_mono_to_wall_ms(atomic_load(&fx.v.stats.last_inference));
+    assert_true(atomic_load(&fx.stats.last_inference) >= t0);
+    assert_true(atomic_load(&fx.stats.last_inference) <= t1);
+    wall = md_mono_to_wall_ms(atomic_load(&fx.stats.last_inference));
     assert_true(wall <= md_wall_ms() && wall >= md_wall_ms() - 1000);
     if (t0 > 60000000000ULL)
         assert_true(md_mono_to_wall_ms(t0 - 60000000000ULL) <= md_wall_ms() - 59000);
-    assert_int_equal(atomic_load(&fx.v.stats.success), 1);
-    assert_int_equal(atomic_load(&fx.v.stats.inference_count), 3);
-    assert_int_equal(atomic_load(&fx.v.stats.queue_ns), 500);
-    assert_int_equal(atomic_load(&fx.v.stats.queue.count), 1);
-    assert_int_equal(atomic_load(&fx.v.stats.fail_overload), 1);
-    assert_int_equal(atomic_load(&fx.v.stats.fail_timeout), 2);
-    assert_int_equal(atomic_load(&fx.v.stats.fail_backend), 1);
-    assert_int_equal(atomic_load(&fx.v.stats.fail_rejected), 1);
+    assert_int_equal(atomic_load(&fx.stats.success), 1);
+    assert_int_equal(atomic_load(&fx.stats.inference_count), 3);
+    assert_int_equal(atomic_load(&fx.stats.queue_ns), 500);
+    assert_int_equal(atomic_load(&fx.stats.queue.count), 1);
+    assert_int_equal(atomic_load(&fx.stats.fail_overload), 1);
+    assert_int_equal(atomic_load(&fx.stats.fail_timeout), 2);
+    assert_int_equal(atomic_load(&fx.stats.fail_backend), 1);
+    assert_int_equal(atomic_load(&fx.stats.fail_rejected), 1);
 }
 
 static void test_rows_histogram(void **state)

@@ -839,7 +839,32 @@ static void test_check_engine(void **state)
     d.feature_names = NULL;
     d.n_features = 7;
     assert_int_equal(md_contract_check_engine(c, &d, &err), MD_EINVAL);
-    assert_msg(err, "engine takes 7 features per row, the contract prepares 8 columns");
+    assert_msg(err, "engine takes 7 features per row, the contract prepares 8 columns (the "
+                    "artifact records no feature names to compare)");
+    /* A width mismatch of an artifact with names names the first column that differs. */
+    d.feature_names = good;
+    assert_int_equal(md_contract_check_engine(c, &d, &err), MD_EINVAL);
+    assert_msg(err, "engine takes 7 features per row, the contract prepares 8 columns: the first "
+                    "not in the artifact is model.yaml's column 7 'vip'");
+    {
+        static const char *const more[] = {"amount",     "country=US", "country=GB",
+                                           "country=FR", "age",        "channel",
+                                           "score",      "vip",        "extra"};
+        static const char *const moved[] = {"amount",  "country=US", "age", "country=FR",
+                                            "channel", "score",      "vip"};
+
+        d.feature_names = more;
+        d.n_features = 9;
+        assert_int_equal(md_contract_check_engine(c, &d, &err), MD_EINVAL);
+        assert_msg(err, "engine takes 9 features per row, the contract prepares 8 columns: the "
+                        "first not in model.yaml is the artifact's column 8 'extra'");
+        d.feature_names = moved;
+        d.n_features = 7;
+        assert_int_equal(md_contract_check_engine(c, &d, &err), MD_EINVAL);
+        assert_msg(err, "engine takes 7 features per row, the contract prepares 8 columns: "
+                        "column 2 is 'country=GB' in model.yaml, 'age' in the artifact");
+    }
+    d.feature_names = NULL;
     d.n_features = 8;
     d.kind = MD_BACKEND_OUT_PROBABILITIES;
     d.n_outputs = 2;

@@ -1,249 +1,184 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_repo.c: what a repository scan reports beyond its versions: each row's
- * fault flag (a failed load, a listed version with no directory and a broken
- * model.yaml are faults; a version the policy leaves out is not), the entries
- * it passed over with why (md_repo_foreach_skipped), and md_check_repo's
- * table, summary and exit status over the same kinds of repository. Each
- * test builds its repository in a temporary directory from the benchmark
- * model of tests/data/bench (tests run from the repository root).
+ * test_repo.c: the repository's rows and their causes (a warning for an
+ * artifact without feature names, unloaded by an operator, a broken
+ * model.yaml said once "model.yaml:"), the answer for an unloaded model, and
+ * the statistics that outlive a version in the repository's registry. Runs
+ * from the top of the source tree (it reads tests/data/bench).
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "control/check.h"
 #include "serve/repo.h"
-#include "util/common.h"
-#include "util/log.h"
-#include "util/mem.h"
+#include "watch/metrics.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define BENCH "tests/data/bench/"
+static char dir[64];
 
-static char *slurp(const char *path)
+static void copy_file(const char *from, const char *to)
 {
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
+    FILE *in = fopen(from, "rb");
+    FILE *out = fopen(to, "wb");
+    char buf[65536];
+    size_t n;
 
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    n = ftell(f);
-    assert_true(n >= 0);
-    rewind(f);
-    buf = md_xmalloc((size_t)n + 1);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
+    assert_non_null(in);
+    assert_non_null(out);
+    while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+    (void)fclose(in);
+    assert_int_equal(fclose(out), 0);
 }
 
-static void put(const char *dir, const char *name, const char *text)
+static void write_file(const char *path, const char *text)
 {
-    char path[512];
-    FILE *f;
+    FILE *f = fopen(path, "w");
 
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    f = fopen(path, "wb");
     assert_non_null(f);
-    assert_int_equal(fputs(text, f) >= 0, 1);
+    fputs(text, f);
     assert_int_equal(fclose(f), 0);
 }
 
-static void sub(char *out, size_t n, const char *dir, const char *name)
+static void path_of(char *buf, size_t size, const char *rel)
 {
-    snprintf(out, n, "%s/%s", dir, name);
-    assert_int_equal(mkdir(out, 0755), 0);
+    (void)snprintf(buf, size, "%s/%s", dir, rel);
 }
 
-/* DIR/<name>/model.yaml (the bench contract plus extra) and the versions listed. */
-static void add_model(const char *repo, const char *name, const char *extra, const int *versions,
-                      size_t n)
+static int make_repo(void **state)
 {
-    char mdir[512];
-    char vdir[600];
-    char *yaml = slurp(BENCH "model.yaml");
-    char *model = slurp(BENCH "bench_model.json");
-    char *text = md_xmalloc(strlen(yaml) + strlen(extra) + 1);
+    char p[160];
+
+    (void)state;
+    (void)snprintf(dir, sizeof(dir), "/tmp/modeld-repo-XXXXXX");
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    path_of(p, sizeof(p), "bench");
+    mkdir(p, 0700);
+    path_of(p, sizeof(p), "bench/1");
+    mkdir(p, 0700);
+    path_of(p, sizeof(p), "bench/model.yaml");
+    copy_file("tests/data/bench/model.yaml", p);
+    path_of(p, sizeof(p), "bench/1/model.json");
+    copy_file("tests/data/bench/bench_model.json", p);
+    path_of(p, sizeof(p), "broken");
+    mkdir(p, 0700);
+    path_of(p, sizeof(p), "broken/model.yaml");
+    write_file(p, "backend: trees\nfeatures: [a, b\n");
+    return 0;
+}
+
+static int remove_repo(void **state)
+{
+    static const char *const files[] = {"bench/1/model.json", "bench/1",
+                                        "bench/model.yaml",   "bench",
+                                        "broken/model.yaml",  "broken"};
+    char p[160];
     size_t i;
 
-    snprintf(text, strlen(yaml) + strlen(extra) + 1, "%s%s", yaml, extra);
-    sub(mdir, sizeof(mdir), repo, name);
-    put(mdir, "model.yaml", text);
-    for (i = 0; i < n; i++) {
-        char num[16];
-
-        snprintf(num, sizeof(num), "%d", versions[i]);
-        sub(vdir, sizeof(vdir), mdir, num);
-        put(vdir, "model.json", model);
+    (void)state;
+    for (i = 0; i < MD_ARRAY_LEN(files); i++) {
+        path_of(p, sizeof(p), files[i]);
+        (void)remove(p);
     }
-    free(text);
-    free(yaml);
-    free(model);
+    return rmdir(dir);
 }
 
-static void rm_rf(const char *dir)
-{
-    char cmd[600];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-}
-
-/* A repository with one of each kind of row and skipped entry. */
-static void mixed_repo(char *dir, size_t n)
-{
-    static const int two[] = {1, 2};
-    static const int one[] = {1};
-    char path[600];
-
-    snprintf(dir, n, "/tmp/md-test-repo-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    add_model(dir, "latest", "", two, 2); /* 1 left out, 2 READY */
-    add_model(dir, "pinned", "version_policy:\n  specific: [1, 5]\n", one, 1); /* 5 missing */
-    add_model(dir, "broken", "", one, 1);
-    put(dir, "broken/1/model.json", "{\"learner\": ");
-    sub(path, sizeof(path), dir, "noyaml");
-    put(dir, "README.md", "not a model\n");
-    sub(path, sizeof(path), dir, "latest/v1");
-    put(dir, "latest/.keep", "");
-}
-
-struct seen {
-    char text[2048];
+struct rows {
+    char text[8][300]; /* "model/version STATE cause: reason" */
+    size_t n;
 };
 
-static void on_row(void *ctx, const struct md_repo_row *row)
+static void collect(void *ctx, const struct md_repo_row *row)
 {
-    struct seen *s = ctx;
-    size_t len = strlen(s->text);
+    struct rows *r = ctx;
 
-    snprintf(s->text + len, sizeof(s->text) - len, "%s/%lld %s fault=%d %s\n", row->model,
-             (long long)row->version, md_version_state_name(row->state), row->fault ? 1 : 0,
-             row->reason);
+    assert_true(r->n < MD_ARRAY_LEN(r->text));
+    (void)snprintf(r->text[r->n++], sizeof(r->text[0]), "%s/%lld %s %s: %s", row->model,
+                   (long long)row->version, md_version_state_name(row->state),
+                   md_version_cause_name(row->cause), row->reason);
 }
 
-static void on_skip(void *ctx, const struct md_repo_skip *skip)
+static void count_series(void *ctx, const struct md_metrics_row *row)
 {
-    struct seen *s = ctx;
-    size_t len = strlen(s->text);
+    int *n = ctx;
 
-    snprintf(s->text + len, sizeof(s->text) - len, "%s/%s: %s\n",
-             skip->model != NULL ? skip->model : "", skip->name, skip->reason);
+    if (strcmp(row->model, "bench") == 0 && strcmp(row->version, "1") == 0)
+        *n += row->live ? 10 : 1;
 }
 
-static void test_rows_fault_and_skipped(void **state)
+static void test_rows_causes_and_series(void **state)
 {
-    char dir[64];
-    struct md_repo *repo = NULL;
+    struct md_repo *r = NULL;
+    struct md_version *v = NULL;
     struct md_err err;
-    struct seen rows = {""};
-    struct seen skips = {""};
+    struct rows rows = {.n = 0};
+    int series = 0;
 
     (void)state;
-    mixed_repo(dir, sizeof(dir));
-    assert_int_equal(md_repo_open(dir, &repo, &err), MD_OK);
-    md_repo_scan(repo);
-    md_repo_foreach(repo, on_row, &rows);
-    md_repo_foreach_skipped(repo, on_skip, &skips);
-    md_repo_free(repo);
-    assert_non_null(strstr(rows.text, "broken/1 UNAVAILABLE fault=1 model.json: "));
-    assert_non_null(strstr(rows.text, "latest/1 UNAVAILABLE fault=0 not selected by the version "
-                                      "policy\nlatest/2 READY fault=0 \n"));
-    assert_non_null(strstr(rows.text, "noyaml/0 UNAVAILABLE fault=1 model.yaml: No such file"));
-    assert_non_null(strstr(rows.text, "pinned/1 READY fault=0 \npinned/5 UNAVAILABLE fault=1 "
-                                      "listed by the version policy but no such directory\n"));
-    assert_string_equal(skips.text, "/README.md: not a directory: a model is a directory\n"
-                                    "latest/v1: not a version directory: versions are whole "
-                                    "numbers from 1, with no leading zero\n");
-    rm_rf(dir);
+    assert_int_equal(md_repo_open(dir, &r, &err), MD_OK);
+    assert_int_equal(md_repo_scan(r), 1); /* broken */
+    md_repo_foreach(r, collect, &rows);
+    assert_int_equal(rows.n, 2);
+    assert_string_equal(rows.text[0],
+                        "bench/1 READY warning: model.json records no feature names: the order of "
+                        "its 30 columns cannot be checked against model.yaml");
+    assert_non_null(strstr(rows.text[1], "broken/0 UNAVAILABLE model_config: model.yaml: syntax"));
+    assert_null(strstr(rows.text[1], "model.yaml: model.yaml"));
+
+    assert_int_equal(md_repo_acquire(r, "bench", NULL, &v, &err), MD_OK);
+    atomic_fetch_add(&v->stats->success, 3);
+    md_version_unref(v);
+    md_metrics_foreach(md_repo_metrics(r), count_series, &series);
+    assert_int_equal(series, 10); /* live */
+    assert_int_equal(md_metrics_scan_errors(md_repo_metrics(r)), 1);
+
+    assert_int_equal(md_repo_unload_model(r, "bench", &err), MD_OK);
+    assert_int_equal(md_repo_acquire(r, "bench", NULL, &v, &err), MD_EUNAVAIL);
+    assert_null(v);
+    assert_string_equal(err.msg, "model 'bench' was unloaded by an operator; load it again with "
+                                 "POST /v2/repository/models/bench/load (modelctl load bench)");
+    assert_int_equal(md_repo_acquire(r, "bench", "1", &v, &err), MD_EUNAVAIL);
+    assert_int_equal(md_repo_acquire(r, "nosuch", NULL, &v, &err), MD_ENOTFOUND);
+    assert_string_equal(err.msg, "unknown model 'nosuch'");
+    assert_int_equal(md_repo_load_model(r, "nosuch", &err), MD_ENOTFOUND);
+    assert_string_equal(err.msg, "unknown model 'nosuch'");
+    rows.n = 0;
+    md_repo_foreach(r, collect, &rows);
+    assert_string_equal(rows.text[0], "bench/1 UNAVAILABLE unloaded: unloaded by an operator");
+    series = 0;
+    md_metrics_foreach(md_repo_metrics(r), count_series, &series);
+    assert_int_equal(series, 1); /* retired, kept */
+
+    /* Loaded again: the same series counts on. */
+    assert_int_equal(md_repo_load_model(r, "bench", &err), MD_OK);
+    assert_int_equal(md_repo_acquire(r, "bench", NULL, &v, &err), MD_OK);
+    assert_int_equal(atomic_load(&v->stats->success), 3);
+    md_version_unref(v);
+    md_repo_free(r);
 }
 
-static void test_open_refuses_what_is_not_a_directory(void **state)
+static void test_cause_names(void **state)
 {
-    struct md_repo *repo = NULL;
-    struct md_err err;
+    static const char *const names[] = {"",         "warning",      "reload_failed",
+                                        "policy",   "load_failed",  "missing",
+                                        "unloaded", "model_config", "no_versions"};
+    size_t i;
 
     (void)state;
-    assert_int_equal(md_repo_open("/nonexistent-md-repo", &repo, &err), MD_EIO);
-    assert_string_equal(err.msg, "repository '/nonexistent-md-repo': No such file or directory");
-    assert_null(repo);
-    assert_int_equal(md_repo_open(BENCH "model.yaml", &repo, &err), MD_EINVAL);
-    assert_string_equal(err.msg, "repository '" BENCH "model.yaml': not a directory");
-}
-
-/* md_check_repo's output for dir into out (NUL-terminated), and its status. */
-static int run_check(const char *dir, char *out, size_t n, char *errout, size_t en)
-{
-    FILE *o = fmemopen(out, n, "w");
-    FILE *e = fmemopen(errout, en, "w");
-    int rc;
-
-    assert_non_null(o);
-    assert_non_null(e);
-    memset(out, 0, n);
-    memset(errout, 0, en);
-    rc = md_check_repo(dir, o, e);
-    fclose(o);
-    fclose(e);
-    return rc;
-}
-
-static void test_check_table(void **state)
-{
-    static const int one[] = {1};
-    char dir[64];
-    char out[4096];
-    char errout[512];
-
-    (void)state;
-    mixed_repo(dir, sizeof(dir));
-    assert_int_equal(run_check(dir, out, sizeof(out), errout, sizeof(errout)), 1);
-    assert_string_equal(errout, "");
-    assert_non_null(strstr(out, "MODEL      VERSION  STATE        REASON\n"
-                                "README.md           IGNORED      not a directory: a model is a "
-                                "directory\n"
-                                "broken     1        FAILED       model.json: "));
-    assert_non_null(strstr(out, "latest     1        UNAVAILABLE  not selected by the version "
-                                "policy\n"
-                                "latest     2        READY\n"
-                                "latest     v1       IGNORED      not a version directory: "));
-    assert_non_null(strstr(out, "noyaml              FAILED       model.yaml: No such file or "
-                                "directory\n"
-                                "pinned     1        READY\n"
-                                "pinned     5        FAILED       listed by the version policy "
-                                "but no such directory\n\n"
-                                "check failed: 4 models, 2 versions ready, 1 not selected by a "
-                                "version policy, 3 failed, 2 entries ignored\n"));
-    rm_rf(dir);
-
-    snprintf(dir, sizeof(dir), "/tmp/md-test-repo-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    assert_int_equal(run_check(dir, out, sizeof(out), errout, sizeof(errout)), 1);
-    assert_non_null(strstr(errout, "holds no model directory"));
-    add_model(dir, "only", "", one, 1);
-    assert_int_equal(run_check(dir, out, sizeof(out), errout, sizeof(errout)), 0);
-    assert_string_equal(out, "MODEL  VERSION  STATE  REASON\n"
-                             "only   1        READY\n\n"
-                             "check passed: 1 model, 1 version ready, 0 not selected by a version "
-                             "policy, 0 failed, 0 entries ignored\n");
-    rm_rf(dir);
-    assert_int_equal(run_check(dir, out, sizeof(out), errout, sizeof(errout)), 1);
-    assert_non_null(strstr(errout, "cannot open the model repository: repository '"));
+    for (i = 0; i < MD_ARRAY_LEN(names); i++)
+        assert_string_equal(md_version_cause_name((enum md_version_cause)i), names[i]);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rows_fault_and_skipped),
-        cmocka_unit_test(test_open_refuses_what_is_not_a_directory),
-        cmocka_unit_test(test_check_table),
+        cmocka_unit_test(test_rows_causes_and_series),
+        cmocka_unit_test(test_cause_names),
     };
 
-    md_log_set_level(MD_LOG_OFF);
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, make_repo, remove_repo);
 }

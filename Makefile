@@ -1,6 +1,7 @@
 # modeld: one GNU Makefile. `make` builds build/modeld and build/modelctl;
 # `make test` runs unit, integration and fuzz-replay suites, the format and
 # lint checks, then the unit and integration suites again under ASan+UBSan,
+# the unit and concurrency-heavy integration tests under TSan,
 # and ends with one "N passed, N failed" line.
 
 PREFIX    ?= /usr/local
@@ -32,7 +33,11 @@ FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 .PHONY: all install demo test test-quick test-unit test-integration test-fuzz test-asan \
+<<<<<<< HEAD
         fuzz deps clean format-check lint check-layers check-tree bench
+=======
+        fuzz deps clean format-check lint check-layers bench tsan
+>>>>>>> i14-tsan
 
 all: $(BUILD)/modeld $(BUILD)/modelctl
 
@@ -95,6 +100,10 @@ test-quick: all $(UNIT_BIN)
 
 test-unit: $(UNIT_BIN)
 
+# The ThreadSanitizer tier alone (also part of `make test`).
+tsan:
+	@TIERS=tsan sh scripts/test.sh
+
 # Built by `make test` before the sanitizer pass; kept apart from the daemon build.
 test-fuzz: $(FUZZ_BIN)
 
@@ -123,6 +132,6 @@ bench:
 	@sh bench/all.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-tsan
 
 -include $(OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/src/main.d $(FUZZ_OBJ:.o=.d) $(FUZZ_DEP)

@@ -103,7 +103,8 @@ class Daemon:
         raise AssertionError("modeld not ready after %ds:\n%s" % (timeout, self.logs()))
 
     def logs(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
@@ -147,6 +148,8 @@ class Daemon:
         rc = self.proc.returncode
         if check and rc != 0:
             raise AssertionError("modeld exited %d:\n%s" % (rc, self.logs()[-4000:]))
+        if check and "WARNING: ThreadSanitizer" in self.logs():
+            raise AssertionError("ThreadSanitizer reported:\n%s" % self.logs()[-4000:])
         return rc
 
     def __enter__(self):

@@ -33,11 +33,7 @@ FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 .PHONY: all install demo test test-quick test-unit test-integration test-fuzz test-asan \
-<<<<<<< HEAD
-        fuzz deps clean format-check lint check-layers check-tree bench
-=======
-        fuzz deps clean format-check lint check-layers bench tsan
->>>>>>> i14-tsan
+        fuzz deps clean format-check lint check-layers check-tree bench tsan
 
 all: $(BUILD)/modeld $(BUILD)/modelctl
 

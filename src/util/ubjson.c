@@ -439,7 +439,9 @@ int md_ubjson_parse(const char *buf, size_t len, struct md_arena *a, struct md_j
         *root = NULL;
         return rc;
     }
-    if (u.p != u.end)
+    if (u.p != u.end) {
+        *root = NULL;
         return bad(&u, "bytes after the document");
+    }
     return MD_OK;
 }

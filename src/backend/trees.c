@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * trees.c: the native engine for gradient-boosted tree ensembles that XGBoost
- * 1.7 saved as JSON (backend `trees`).
+ * 1.7 saved as JSON or UBJSON (backend `trees`), and the check of such a
+ * file that the `xgboost` engine makes before libxgboost reads it
+ * (md_trees_check, trees.h: the same loader, in a mode that accepts what
+ * libxgboost runs and checks what it reads unchecked, building nothing).
  *
- * Loading (util/jdom, with packed number arrays) checks the file strictly and flattens
+ * Loading (util/jdom with packed number arrays, or util/ubjson into the same
+ * nodes) checks the file strictly and flattens
  * every tree into one array of 8-byte nodes (12 for very wide models):
  * breadth-first per tree, the two children of a node side by side, so a step
  * is "index += offset + go_right". Rows are copied with missing values made

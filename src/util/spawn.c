@@ -328,6 +328,12 @@ int md_spawn_run(const char *exe, char *const argv[], int stdin_fd,
         if (reading)
             reading = drain(out[0], res);
         w = waitpid(pid, &status, WNOHANG);
+        if (w < 0 && errno != EINTR) {
+            /* Reaped by someone else (SIGCHLD ignored): it ended, how is unknown. */
+            res->end = MD_SPAWN_EXITED;
+            res->status = 255;
+            break;
+        }
         if (w == pid) {
             res->end = WIFSIGNALED(status) ? MD_SPAWN_SIGNALED : MD_SPAWN_EXITED;
             res->status = WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status);

@@ -158,7 +158,7 @@ static void test_memory_limit_reported(void **state)
     char path[PATH_MAX];
 
     (void)state;
-    script("hog", "exec dd if=/dev/zero of=/dev/null bs=512M count=1 2>/dev/null", path,
+    script("hog", "exec dd if=/dev/zero of=/dev/null bs=256M count=1 2>/dev/null", path,
            sizeof(path));
     use(path, 60000, 32);
     load_is(MODELS "binary.json", NULL, 0, MD_ENOMEM,

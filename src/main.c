@@ -6,6 +6,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "api/api.h"
+#include "backend/loadcheck.h"
 #include "net/http.h"
 #include "serve/repo.h"
 #include "control/check.h"
@@ -52,6 +53,11 @@ static const char usage[] =
     "                        (default: 24576)\n"
     "  --drain-timeout S     on SIGTERM, wait up to S seconds for running requests\n"
     "                        (default: 10)\n"
+    "  --load-timeout S      loads through a foreign library (backend xgboost) are\n"
+    "                        tried first in a helper process, killed after S\n"
+    "                        seconds; 1 to 3600 (default: 30)\n"
+    "  --load-memory-mb MB   or once its resident memory passes MB MiB; 16 to\n"
+    "                        1048576 (default: 4096)\n"
     "  --log-level LEVEL     debug, info, warn, error or off (default: info)\n"
     "  --access-log FILE     append one JSON line per request to FILE ('-' for\n"
     "                        standard output); reopened on SIGHUP (default: none)\n"
@@ -74,6 +80,8 @@ struct opts {
     unsigned long max_header;
     unsigned long conn_buffer;
     unsigned long drain_s;
+    unsigned long load_timeout_s;
+    unsigned long load_memory_mb;
     bool check;     /* --check: validate the repository and exit */
     bool log_level; /* --log-level was given */
 };
@@ -128,6 +136,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
         O_HEADER,
         O_CONN_BUFFER,
         O_DRAIN,
+        O_LOAD_TIMEOUT,
+        O_LOAD_MEMORY,
         O_LOG,
         O_CHECK,
         O_ACCESS_LOG,
@@ -146,6 +156,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"max-header-bytes", required_argument, NULL, O_HEADER},
         {"conn-buffer-bytes", required_argument, NULL, O_CONN_BUFFER},
         {"drain-timeout", required_argument, NULL, O_DRAIN},
+        {"load-timeout", required_argument, NULL, O_LOAD_TIMEOUT},
+        {"load-memory-mb", required_argument, NULL, O_LOAD_MEMORY},
         {"log-level", required_argument, NULL, O_LOG},
         {"check", no_argument, NULL, O_CHECK},
         {"access-log", required_argument, NULL, O_ACCESS_LOG},
@@ -193,6 +205,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
             break;
         case O_DRAIN:
             bad = parse_ulong("--drain-timeout", optarg, 3600, &o->drain_s);
+            break;
+        case O_LOAD_TIMEOUT:
+            bad = parse_ulong_in("--load-timeout", optarg, 1, 3600, &o->load_timeout_s);
+            break;
+        case O_LOAD_MEMORY:
+            bad = parse_ulong_in("--load-memory-mb", optarg, 16, 1ul << 20, &o->load_memory_mb);
             break;
         case O_LOG:
             level = md_log_parse_level(optarg);
@@ -246,7 +264,9 @@ int main(int argc, char **argv)
                      .idle_s = 60,
                      .max_header = MD_HTTP_MAX_HEADER,
                      .conn_buffer = MD_HTTP_CONN_BUFFER,
-                     .drain_s = 10};
+                     .drain_s = 10,
+                     .load_timeout_s = MD_LOADCHECK_TIMEOUT_S,
+                     .load_memory_mb = MD_LOADCHECK_MEMORY_MB};
     struct md_http_config hc;
     struct md_repo *repo = NULL;
     struct md_http *http = NULL;
@@ -259,8 +279,16 @@ int main(int argc, char **argv)
     int sig;
     char port[16];
 
+    /* The load-check helper (see backend/loadcheck.h): before any thread starts. */
+    if (argc >= 2 && strcmp(argv[1], "--load-check") == 0)
+        return md_loadcheck_main(argc - 2, argv + 2);
     if (parse_args(argc, argv, &o) != 0)
         return 2;
+    md_loadcheck_configure(&(struct md_loadcheck_config){
+        .exe = "/proc/self/exe",
+        .timeout_ms = (unsigned)o.load_timeout_s * 1000,
+        .memory_bytes = (size_t)o.load_memory_mb << 20,
+    });
     if (o.check) {
         int rc;
 

@@ -49,8 +49,9 @@ struct md_backend_ops {
     /*
      * Loads the artifact at path. On success *inst is the engine's instance;
      * on failure returns MD_EIO (unreadable), MD_ECORRUPT (malformed or
-     * truncated), MD_EUNSUPPORTED (valid but not something this engine runs)
-     * or MD_EINVAL (bad option), with a message naming what is wrong.
+     * truncated), MD_EUNSUPPORTED (valid but not something this engine runs;
+     * a pickle, see md_backend_refuse_pickle) or MD_EINVAL (bad option), with
+     * a message naming what is wrong.
      */
     int (*load)(const char *path, const struct md_backend_config *cfg, void **inst,
                 struct md_err *err);
@@ -74,6 +75,32 @@ struct md_backend_ops {
 
     void (*free)(void *inst);
 };
+
+/*
+ * Reads the whole regular file at path (at most 1 GiB) into *out (malloc'd,
+ * NUL-terminated; the caller frees it) and its length into *len. MD_EIO when
+ * it cannot be opened or read or is not a regular file, MD_EUNSUPPORTED when
+ * it is too large, MD_ENOMEM; the message names the path.
+ */
+int md_backend_read_artifact(const char *path, char **out, size_t *len,
+                             struct md_err *err) MD_MUST_CHECK;
+
+/*
+ * Whether the artifact at path, whose first len bytes are head, is a Python
+ * pickle: it opens with a pickle's protocol 2 to 5 marker (0x80, then the
+ * protocol), or its name ends in .pkl, .pickle or .joblib (any case).
+ */
+bool md_backend_is_pickle(const char *path, const char *head, size_t len);
+
+/*
+ * Every engine's load calls this on its artifact before anything else reads
+ * it: MD_OK when it is not a pickle, else MD_EUNSUPPORTED with a message
+ * saying that pickles are never loaded (they run code) and then export, the
+ * engine's way to write its own format instead (e.g. "save the booster with
+ * booster.save_model('model.json')").
+ */
+int md_backend_refuse_pickle(const char *path, const char *head, size_t len, const char *export,
+                             struct md_err *err) MD_MUST_CHECK;
 
 /*
  * For engines whose only option is `nthread`: its value (1..max) into

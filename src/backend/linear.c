@@ -677,7 +677,12 @@ static int lin_load(const char *path, const struct md_backend_config *cfg, void 
     rc = read_file(path, &buf, &len, err);
     if (rc != MD_OK)
         return rc;
-    rc = md_linear__load_buffer(buf, len, cfg, inst, err);
+    rc = md_backend_refuse_pickle(path, buf, len,
+                                  "write modeld's linear artifact from the fitted estimator "
+                                  "instead (docs/linear.md, producing an artifact)",
+                                  err);
+    if (rc == MD_OK)
+        rc = md_linear__load_buffer(buf, len, cfg, inst, err);
     free(buf);
     return rc;
 }

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * trees.c: the native engine for gradient-boosted tree ensembles that XGBoost
- * 1.7 saved as JSON (backend `trees`).
+ * 1.7 saved as JSON or UBJSON (backend `trees`), and the check of such a
+ * file that the `xgboost` engine makes before libxgboost reads it
+ * (md_trees_check, trees.h: the same loader, in a mode that accepts what
+ * libxgboost runs and checks what it reads unchecked, building nothing).
  *
- * Loading (util/jdom, with packed number arrays) checks the file strictly and flattens
+ * Loading (util/jdom with packed number arrays, or util/ubjson into the same
+ * nodes) checks the file strictly and flattens
  * every tree into one array of 8-byte nodes (12 for very wide models):
  * breadth-first per tree, the two children of a node side by side, so a step
  * is "index += offset + go_right". Rows are copied with missing values made
@@ -25,6 +29,7 @@
  * in MD_ECORRUPT with a message naming the field, never in a crash.
  */
 #include "backend/trees_int.h"
+#include "backend/trees.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -32,15 +37,13 @@
 #endif
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "util/arena.h"
 #include "util/jdom.h"
 #include "util/mem.h"
 #include "util/sys.h"
+#include "util/ubjson.h"
 
 /*
  * Trees walked in lock-step for one row; rows walked in lock-step per tree.
@@ -63,10 +66,11 @@
 _Static_assert(ROW_LANES % 4 == 0, "rows go through vectors of four");
 /* Floats of row copies (and leaf values) kept on the stack; bigger models allocate per call. */
 #define STACK_FLOATS 8192
-/* Largest file, feature count and class count accepted. */
-#define MAX_FILE_BYTES ((off_t)1 << 30)
-#define MAX_FEATURES   ((uint32_t)1 << 24)
-#define MAX_CLASSES    65536
+/* Largest feature count and class count accepted. */
+#define MAX_FEATURES ((uint32_t)1 << 24)
+#define MAX_CLASSES  65536
+/* Categories are below 2^24, as XGBoost requires (they are exact in a float). */
+#define MAX_CATEGORY ((int64_t)1 << 24)
 /*
  * A batch of PARALLEL_ROWS or more is split into parts of at least PART_ROWS
  * rows, MD_PARALLEL_SPLIT per thread at most.
@@ -138,6 +142,9 @@ struct trees {
     float *top_cond;           /* TOP_NODES per tree */
     uint8_t *top_dest;         /* TOP_CODES per tree */
     const struct top_isa *isa; /* how the codes are worked out */
+    /* While loading only: */
+    bool check;  /* md_trees_check: the file is for libxgboost, nothing is built to run */
+    bool ubjson; /* the file is UBJSON, not JSON text */
 };
 
 /*
@@ -792,8 +799,11 @@ static int doubles_of(const struct md_jnode *a, const char *where, const char *k
     if (md_jdom_is_packed(a)) {
         for (i = 0; i < a->n; i++) {
             out[i] = a->values[i];
-            /* A packed array holds no NaN word: a NaN is a number beyond the double range. */
-            if (isnan(out[i]))
+            /*
+             * A packed array of JSON text holds no NaN word: a NaN is a number beyond the
+             * double range. One of UBJSON (no text) holds the file's own NaN.
+             */
+            if (isnan(out[i]) && a->p != NULL)
                 return FAIL(MD_ECORRUPT, "%s.%s[%zu]: a number beyond the double range", where, key,
                             i);
         }
@@ -814,6 +824,8 @@ static int doubles_of(const struct md_jnode *a, const char *where, const char *k
 /* One tree's arrays, checked for type and length and converted. */
 struct jtree {
     int64_t *left, *right, *sidx, *dleft; /* scratch: one per node */
+    int64_t *parent;                      /* likewise, read when checking for libxgboost */
+    uint8_t *cat;                         /* likewise: 1 for a categorical split */
     double *cond;
     size_t n;
 };
@@ -871,15 +883,139 @@ static int tree_param(const struct md_jnode *tree, const char *where, size_t n, 
 }
 
 /*
+ * For libxgboost, the categorical splits of a tree that has split_type:
+ * categories_nodes lists every categorical split in order, and the same
+ * entry of categories_segments and categories_sizes says where its
+ * categories lie in categories. libxgboost indexes all four unchecked and
+ * sizes a bit set by the largest category, so each must be in range.
+ */
+static int categories(const struct md_jnode *tree, const char *where, const struct jtree *jt,
+                      struct md_err *err)
+{
+    static const char *const keys[4] = {"categories_nodes", "categories_segments",
+                                        "categories_sizes", "categories"};
+    const struct md_jnode *arr[4];
+    int64_t *v[4] = {NULL, NULL, NULL, NULL};
+    size_t n_cat = 0;
+    size_t i;
+    size_t k;
+    int rc = MD_OK;
+
+    for (k = 0; k < 4; k++)
+        if ((rc = need(tree, where, keys[k], MD_J_ARRAY, &arr[k], err)) != MD_OK)
+            return rc;
+    for (i = 0; i < jt->n; i++)
+        n_cat += jt->cat[i];
+    for (k = 0; k < 3; k++)
+        if (arr[k]->n != n_cat)
+            return FAIL(MD_ECORRUPT, "%s.%s: %zu entries, split_type has %zu categorical splits",
+                        where, keys[k], arr[k]->n, n_cat);
+    for (k = 0; k < 4 && rc == MD_OK; k++) {
+        v[k] = md_malloc((arr[k]->n + 1) * sizeof(*v[k]));
+        rc = v[k] == NULL ? FAIL(MD_ENOMEM, "trees: no memory for %zu categories", arr[k]->n)
+                          : ints_of(arr[k], where, keys[k], false, "an integer", v[k], err);
+    }
+    for (i = 0; rc == MD_OK && i < n_cat; i++) {
+        int64_t node = v[0][i];
+        int64_t seg = v[1][i];
+        int64_t size = v[2][i];
+
+        if (node < 0 || (uint64_t)node >= jt->n || !jt->cat[node] || (i > 0 && node <= v[0][i - 1]))
+            rc = FAIL(MD_ECORRUPT,
+                      "%s.categories_nodes[%zu]: %lld is not the next categorical split", where, i,
+                      (long long)node);
+        else if (seg < 0 || size < 1 || (uint64_t)seg > arr[3]->n ||
+                 (uint64_t)size > arr[3]->n - (uint64_t)seg)
+            rc = FAIL(MD_ECORRUPT,
+                      "%s.categories_segments[%zu]: %lld categories from %lld are not within "
+                      "categories (%zu)",
+                      where, i, (long long)size, (long long)seg, arr[3]->n);
+    }
+    for (i = 0; rc == MD_OK && i < arr[3]->n; i++)
+        if (v[3][i] < 0 || v[3][i] >= MAX_CATEGORY)
+            rc = FAIL(MD_ECORRUPT, "%s.categories[%zu]: %lld is not a category from 0 to %ld",
+                      where, i, (long long)v[3][i], (long)MAX_CATEGORY - 1);
+    for (k = 0; k < 4; k++)
+        free(v[k]);
+    return rc;
+}
+
+/*
+ * split_type (0, numerical, everywhere for the trees engine; 0 or 1,
+ * categorical, for libxgboost) into jt->cat, and the categories.
+ */
+static int split_types(const struct trees *m, const struct md_jnode *tree, const char *where,
+                       struct jtree *jt, struct md_err *err)
+{
+    const struct md_jnode *a;
+    size_t i;
+    int rc = array_len(tree, where, "split_type", jt->n, false, &a, err);
+
+    memset(jt->cat, 0, jt->n);
+    if (rc != MD_OK)
+        return rc;
+    /* The left_children scratch is free until tree_arrays fills it. */
+    if (a != NULL &&
+        (rc = ints_of(a, where, "split_type", false, "an integer", jt->left, err)) != MD_OK)
+        return rc;
+    for (i = 0; a != NULL && i < jt->n; i++) {
+        if (jt->left[i] == 0)
+            continue;
+        if (!m->check)
+            return FAIL(MD_EUNSUPPORTED,
+                        "%s.split_type[%zu]: categorical splits are not supported by the "
+                        "trees engine; use backend xgboost",
+                        where, i);
+        if (jt->left[i] != 1)
+            return FAIL(MD_ECORRUPT,
+                        "%s.split_type[%zu]: %lld is not 0 (numerical) or 1 (categorical)", where,
+                        i, (long long)jt->left[i]);
+        jt->cat[i] = 1;
+    }
+    if (m->check)
+        return a == NULL ? MD_OK : categories(tree, where, jt, err);
+    a = md_jdom_get(tree, "categories");
+    if (a != NULL && (a->type != MD_J_ARRAY || a->n != 0))
+        return FAIL(MD_EUNSUPPORTED,
+                    "%s.categories: categorical splits are not supported by the trees "
+                    "engine; use backend xgboost",
+                    where);
+    return MD_OK;
+}
+
+/*
+ * For libxgboost, parents: it reads the parent of every node but the root
+ * unchecked, so each must be a node (flatten checks that the nodes the root
+ * reaches name their real parent).
+ */
+static int parents(const struct md_jnode *tree, const char *where, struct jtree *jt,
+                   struct md_err *err)
+{
+    const struct md_jnode *a;
+    size_t i;
+    int rc = array_len(tree, where, "parents", jt->n, true, &a, err);
+
+    if (rc != MD_OK ||
+        (rc = ints_of(a, where, "parents", false, "an integer", jt->parent, err)) != MD_OK)
+        return rc;
+    for (i = 1; i < jt->n; i++)
+        if (jt->parent[i] < 0 || (uint64_t)jt->parent[i] >= jt->n)
+            return FAIL(MD_ECORRUPT, "%s.parents[%zu]: node %lld out of range (%zu nodes)", where,
+                        i, (long long)jt->parent[i], jt->n);
+    return MD_OK;
+}
+
+/*
  * Checks one tree's arrays (lengths, types, split types, categories) and
  * converts them into jt's scratch, which has room for the widest tree.
  */
-static int tree_arrays(const struct md_jnode *tree, const char *where, struct jtree *jt,
-                       struct md_err *err)
+static int tree_arrays(const struct trees *m, const struct md_jnode *tree, const char *where,
+                       struct jtree *jt, struct md_err *err)
 {
     const struct md_jnode *a;
     const struct md_jnode *left, *right, *sidx, *cond, *dleft;
-    size_t i;
+    /* libxgboost 1.7 reads every UBJSON false as true: only 0 and 1 mean what they say. */
+    bool booleans = !(m->check && m->ubjson);
     int rc;
 
     if (tree->type != MD_J_OBJECT)
@@ -899,29 +1035,16 @@ static int tree_arrays(const struct md_jnode *tree, const char *where, struct jt
         (rc = array_len(tree, where, "split_conditions", jt->n, true, &cond, err)) != MD_OK ||
         (rc = array_len(tree, where, "default_left", jt->n, true, &dleft, err)) != MD_OK ||
         (rc = array_len(tree, where, "base_weights", jt->n, false, &a, err)) != MD_OK ||
-        (rc = array_len(tree, where, "split_type", jt->n, false, &a, err)) != MD_OK)
+        (rc = split_types(m, tree, where, jt, err)) != MD_OK ||
+        (m->check && (rc = parents(tree, where, jt, err)) != MD_OK))
         return rc;
-    /* split_type: 0 (numerical) everywhere; the left_children scratch is free until below. */
-    if (a != NULL &&
-        (rc = ints_of(a, where, "split_type", false, "an integer", jt->left, err)) != MD_OK)
-        return rc;
-    for (i = 0; a != NULL && i < jt->n; i++)
-        if (jt->left[i] != 0)
-            return FAIL(MD_EUNSUPPORTED,
-                        "%s.split_type[%zu]: categorical splits are not supported by the "
-                        "trees engine; use backend xgboost",
-                        where, i);
-    a = md_jdom_get(tree, "categories");
-    if (a != NULL && (a->type != MD_J_ARRAY || a->n != 0))
-        return FAIL(MD_EUNSUPPORTED,
-                    "%s.categories: categorical splits are not supported by the trees "
-                    "engine; use backend xgboost",
-                    where);
     if ((rc = ints_of(left, where, "left_children", false, "an integer", jt->left, err)) != MD_OK ||
         (rc = ints_of(right, where, "right_children", false, "an integer", jt->right, err)) !=
             MD_OK ||
         (rc = ints_of(sidx, where, "split_indices", false, "an integer", jt->sidx, err)) != MD_OK ||
-        (rc = ints_of(dleft, where, "default_left", true, "0 or 1", jt->dleft, err)) != MD_OK ||
+        (rc = ints_of(dleft, where, "default_left", booleans,
+                      booleans ? "0 or 1" : "0 or 1 (libxgboost 1.7 reads a UBJSON false as true)",
+                      jt->dleft, err)) != MD_OK ||
         (rc = doubles_of(cond, where, "split_conditions", jt->cond, err)) != MD_OK)
         return rc;
     return MD_OK;
@@ -995,11 +1118,16 @@ static int flatten(struct trees *m, const struct jtree *jt, const char *where, s
                         "%s: node %u has a child reached twice (%lld, %lld): a cycle or a "
                         "shared node",
                         where, o, (long long)l, (long long)r);
+        if (m->check && (jt->parent[l] != o || jt->parent[r] != o))
+            return FAIL(MD_ECORRUPT, "%s.parents[%lld]: %lld, but node %u is its parent", where,
+                        (long long)(jt->parent[l] != o ? l : r),
+                        (long long)jt->parent[jt->parent[l] != o ? l : r], o);
         if (f < 0 || f >= (int64_t)m->nf)
             return FAIL(MD_ECORRUPT,
                         "%s.split_indices[%u]: feature %lld out of range (num_feature %u)", where,
                         o, (long long)f, m->nf);
-        if (!isfinite(out[head].cond))
+        /* libxgboost's categorical splits have no threshold (XGBoost writes NaN). */
+        if (!isfinite(out[head].cond) && !jt->cat[o])
             return bad_threshold(where, o, jt->cond[o], err);
         off = tail - head;
         out[head].feat = jt->dleft[o] != 0 ? (uint32_t)f : m->nf + 1 + (uint32_t)f;
@@ -1018,7 +1146,37 @@ static int flatten(struct trees *m, const struct jtree *jt, const char *where, s
     return MD_OK;
 }
 
-/* learner.objective and learner.learner_model_param into m. */
+/*
+ * For multi:* objectives, the objective's own num_class (which libxgboost's
+ * transform reads) when present must be learner_model_param's.
+ */
+static int softmax_classes(const struct md_jnode *obj, long num_class, struct md_err *err)
+{
+    static const char *const where = "learner.objective.softmax_multiclass_param";
+    const struct md_jnode *p = md_jdom_get(obj, "softmax_multiclass_param");
+    long n;
+    int rc;
+
+    if (p == NULL)
+        return MD_OK;
+    if (p->type != MD_J_OBJECT)
+        return FAIL(MD_ECORRUPT, "%s: %s, expected an object", where, type_name(p));
+    if (md_jdom_get(p, "num_class") == NULL)
+        return MD_OK;
+    rc = need_int(p, where, "num_class", 0, MAX_CLASSES, &n, err);
+    if (rc != MD_OK)
+        return rc;
+    if (n != num_class)
+        return FAIL(MD_ECORRUPT, "%s.num_class: %ld, learner_model_param.num_class says %ld", where,
+                    n, num_class);
+    return MD_OK;
+}
+
+/*
+ * learner.objective and learner.learner_model_param into m. A check for
+ * libxgboost takes any objective, num_target up to MAX_CLASSES, and as many
+ * outputs as libxgboost's groups: the largest of num_class, num_target and 1.
+ */
 static int load_learner(struct trees *m, const struct md_jnode *learner, struct md_err *err)
 {
     static const char *const lmp_where = "learner.learner_model_param";
@@ -1038,12 +1196,13 @@ static int load_learner(struct trees *m, const struct md_jnode *learner, struct 
     if (str_is(name, "binary:logistic")) {
         m->obj = OBJ_LOGISTIC;
         m->kind = MD_BACKEND_OUT_PROBABILITY;
-    } else if (str_is(name, "reg:squarederror")) {
-        m->obj = OBJ_SQUARED;
-        m->kind = MD_BACKEND_OUT_VALUE;
     } else if (str_is(name, "multi:softprob")) {
         m->obj = OBJ_SOFTPROB;
         m->kind = MD_BACKEND_OUT_PROBABILITIES;
+    } else if (str_is(name, "reg:squarederror") || m->check) {
+        /* A check runs nothing: libxgboost says what it makes of any other name. */
+        m->obj = OBJ_SQUARED;
+        m->kind = MD_BACKEND_OUT_VALUE;
     } else {
         return FAIL(MD_EUNSUPPORTED,
                     "learner.objective.name: '%.*s' is not supported by the trees engine "
@@ -1059,10 +1218,11 @@ static int load_learner(struct trees *m, const struct md_jnode *learner, struct 
         (rc = need_int(lmp, lmp_where, "num_feature", 1, MAX_FEATURES - 1, &nf, err)) != MD_OK)
         return rc;
     if (md_jdom_get(lmp, "num_target") != NULL) {
-        rc = need_int(lmp, lmp_where, "num_target", 0, INT32_MAX, &nt, err);
+        rc =
+            need_int(lmp, lmp_where, "num_target", 0, m->check ? MAX_CLASSES : INT32_MAX, &nt, err);
         if (rc != MD_OK)
             return rc;
-        if (nt > 1)
+        if (nt > 1 && !m->check)
             return FAIL(MD_EUNSUPPORTED,
                         "learner.learner_model_param.num_target: %ld targets are not "
                         "supported by the trees engine; use backend xgboost",
@@ -1070,14 +1230,19 @@ static int load_learner(struct trees *m, const struct md_jnode *learner, struct 
     }
     m->nf = (uint32_t)nf;
     m->n_out = 1;
-    if (m->obj == OBJ_SOFTPROB) {
+    if (m->obj == OBJ_SOFTPROB || (m->check && strncmp(m->objective, "multi:", 6) == 0)) {
         if (num_class < 2)
-            return FAIL(MD_ECORRUPT,
-                        "learner.learner_model_param.num_class: %ld is below 2 for "
-                        "multi:softprob",
-                        num_class);
+            return FAIL(MD_ECORRUPT, "learner.learner_model_param.num_class: %ld is below 2 for %s",
+                        num_class, m->objective);
+        rc = softmax_classes(obj, num_class, err);
+        if (rc != MD_OK)
+            return rc;
         m->n_out = (uint32_t)num_class;
-    } else if (num_class > 1) {
+    }
+    if (m->check) {
+        m->n_out = (uint32_t)(num_class > nt ? num_class : nt);
+        m->n_out = m->n_out > 1 ? m->n_out : 1;
+    } else if (num_class > 1 && m->obj != OBJ_SOFTPROB) {
         return FAIL(MD_ECORRUPT, "learner.learner_model_param.num_class: %ld classes for '%s'",
                     num_class, m->objective);
     }
@@ -1125,15 +1290,43 @@ static int load_names(struct trees *m, const struct md_jnode *learner, struct md
 }
 
 /*
+ * For libxgboost, a gblinear booster: libxgboost reads num_feature + 1
+ * weights per output group unchecked.
+ */
+static int linear_weights(const struct trees *m, const struct md_jnode *gb, struct md_err *err)
+{
+    static const char *const where = "learner.gradient_booster.model";
+    const struct md_jnode *model;
+    const struct md_jnode *w;
+    size_t want = ((size_t)m->nf + 1) * m->n_out;
+    int rc;
+
+    if ((rc = need(gb, "learner.gradient_booster", "model", MD_J_OBJECT, &model, err)) != MD_OK ||
+        (rc = need(model, where, "weights", MD_J_ARRAY, &w, err)) != MD_OK)
+        return rc;
+    if (w->n != want)
+        return FAIL(MD_ECORRUPT,
+                    "%s.weights: %zu entries, expected %zu (num_feature + 1 for each of %u "
+                    "outputs)",
+                    where, w->n, want, m->n_out);
+    return MD_OK;
+}
+
+/*
  * The gbtree model: booster kind, trees in id order (*order, n_trees + 1
- * entries) and each tree's class (*group_out, n_trees + 1 entries).
+ * entries) and each tree's class (*group_out, n_trees + 1 entries). A check
+ * for libxgboost also takes dart (a gbtree model and a weight per tree) and
+ * gblinear (no trees).
  */
 static int load_booster(struct trees *m, const struct md_jnode *learner,
                         const struct md_jnode ***order, int64_t **group_out, struct md_err *err)
 {
-    static const char *const model_where = "learner.gradient_booster.model";
-    static const char *const gmp_where = "learner.gradient_booster.model.gbtree_model_param";
+    const char *gb_where = "learner.gradient_booster";
+    const char *model_where = "learner.gradient_booster.model";
+    const char *gmp_where = "learner.gradient_booster.model.gbtree_model_param";
     const struct md_jnode *gb;
+    const struct md_jnode *dart = NULL;
+    const struct md_jnode *drop = NULL;
     const struct md_jnode *name;
     const struct md_jnode *model;
     const struct md_jnode *gmp;
@@ -1148,12 +1341,27 @@ static int load_booster(struct trees *m, const struct md_jnode *learner,
     if ((rc = need(learner, "learner", "gradient_booster", MD_J_OBJECT, &gb, err)) != MD_OK ||
         (rc = need(gb, "learner.gradient_booster", "name", MD_J_STRING, &name, err)) != MD_OK)
         return rc;
-    if (!str_is(name, "gbtree"))
+    if (m->check && str_is(name, "gblinear"))
+        return linear_weights(m, gb, err);
+    if (m->check && str_is(name, "dart")) {
+        dart = gb;
+        if ((rc = need(dart, gb_where, "weight_drop", MD_J_ARRAY, &drop, err)) != MD_OK ||
+            (rc = need(dart, gb_where, "gbtree", MD_J_OBJECT, &gb, err)) != MD_OK)
+            return rc;
+        gb_where = "learner.gradient_booster.gbtree";
+        model_where = "learner.gradient_booster.gbtree.model";
+        gmp_where = "learner.gradient_booster.gbtree.model.gbtree_model_param";
+    } else if (m->check && !str_is(name, "gbtree")) {
+        return FAIL(MD_EUNSUPPORTED,
+                    "learner.gradient_booster.name: '%.*s' is not gbtree, dart or gblinear",
+                    (int)(name->len < 40 ? name->len : 40), name->p);
+    } else if (!str_is(name, "gbtree")) {
         return FAIL(MD_EUNSUPPORTED,
                     "learner.gradient_booster.name: '%.*s' boosters are not supported by "
                     "the trees engine (gbtree only); use backend xgboost",
                     (int)(name->len < 40 ? name->len : 40), name->p);
-    if ((rc = need(gb, "learner.gradient_booster", "model", MD_J_OBJECT, &model, err)) != MD_OK ||
+    }
+    if ((rc = need(gb, gb_where, "model", MD_J_OBJECT, &model, err)) != MD_OK ||
         (rc = need(model, model_where, "gbtree_model_param", MD_J_OBJECT, &gmp, err)) != MD_OK ||
         (rc = need(model, model_where, "trees", MD_J_ARRAY, &trees, err)) != MD_OK ||
         (rc = need(model, model_where, "tree_info", MD_J_ARRAY, &info, err)) != MD_OK ||
@@ -1169,6 +1377,11 @@ static int load_booster(struct trees *m, const struct md_jnode *learner,
     if (info->n != (size_t)num_trees)
         return FAIL(MD_ECORRUPT, "%s.tree_info: %zu entries, num_trees says %ld", model_where,
                     info->n, num_trees);
+    /* dart weighs every tree; libxgboost reads the weight by tree number unchecked. */
+    if (drop != NULL && drop->n != (size_t)num_trees)
+        return FAIL(MD_ECORRUPT,
+                    "learner.gradient_booster.weight_drop: %zu entries, num_trees says %ld",
+                    drop->n, num_trees);
     if (num_trees > 0 && md_jdom_is_packed(trees))
         return FAIL(MD_ECORRUPT, "trees[0]: a number, expected an object");
     m->n_trees = (size_t)num_trees;
@@ -1354,9 +1567,12 @@ static int load_trees(struct trees *m, const struct md_jnode **order, const int6
     jt.sidx = md_malloc(widest * sizeof(*jt.sidx));
     jt.dleft = md_malloc(widest * sizeof(*jt.dleft));
     jt.cond = md_malloc(widest * sizeof(*jt.cond));
+    jt.parent = md_malloc(widest * sizeof(*jt.parent));
+    jt.cat = md_malloc(widest);
     if (m->wnodes == NULL || m->root == NULL || m->group == NULL || m->depth == NULL ||
         sc.queue == NULL || sc.qdepth == NULL || sc.seen == NULL || jt.left == NULL ||
-        jt.right == NULL || jt.sidx == NULL || jt.dleft == NULL || jt.cond == NULL) {
+        jt.right == NULL || jt.sidx == NULL || jt.dleft == NULL || jt.cond == NULL ||
+        jt.parent == NULL || jt.cat == NULL) {
         rc = FAIL(MD_ENOMEM, "trees: no memory for %zu nodes", total);
         goto out;
     }
@@ -1371,15 +1587,16 @@ static int load_trees(struct trees *m, const struct md_jnode **order, const int6
         }
         m->group[i] = (uint32_t)group[i];
         m->root[i] = (uint32_t)m->n_nodes;
-        rc = tree_arrays(order[i], where, &jt, err);
+        rc = tree_arrays(m, order[i], where, &jt, err);
         if (rc == MD_OK)
             rc = flatten(m, &jt, where, &sc, &m->depth[i], &max_off, err);
     }
-    if (rc == MD_OK)
+    /* A check builds nothing to run. */
+    if (rc == MD_OK && !m->check)
         rc = plan_blocks(m, err);
-    if (rc == MD_OK)
+    if (rc == MD_OK && !m->check)
         rc = plan_top(m, err);
-    if (rc == MD_OK && 2 * (size_t)m->nf + 1 <= UINT16_MAX && max_off <= UINT16_MAX)
+    if (rc == MD_OK && !m->check && 2 * (size_t)m->nf + 1 <= UINT16_MAX && max_off <= UINT16_MAX)
         rc = narrow(m, err);
 out:
     free(sc.queue);
@@ -1390,45 +1607,187 @@ out:
     free(jt.sidx);
     free(jt.dleft);
     free(jt.cond);
+    free(jt.parent);
+    free(jt.cat);
     return rc;
 }
 
 /*
  * Parse memory for a model of len bytes: packed number arrays take 8 bytes
- * per number, other nodes under 100 bytes for a token of at least two bytes.
+ * per number (JSON text, or UBJSON's typed arrays of at least one byte a
+ * number), other nodes under 100 bytes for a token of at least two bytes.
  */
 #define PARSE_BYTES(len) ((size_t)(len)*48 + ((size_t)1 << 20))
 
-int md_trees__load_buffer(const char *buf, size_t len, void **inst, struct md_err *err)
+/* Objects with at most this many keys are checked for repeats pair by pair; larger ones sorted. */
+#define FEW_KEYS 32
+
+static int cmp_key(const void *a, const void *b)
+{
+    const struct md_jnode *x = *(const struct md_jnode *const *)a;
+    const struct md_jnode *y = *(const struct md_jnode *const *)b;
+    int c;
+
+    if (x->key_len != y->key_len)
+        return x->key_len < y->key_len ? -1 : 1;
+    c = memcmp(x->key, y->key, x->key_len);
+    return c;
+}
+
+static bool same_key(const struct md_jnode *x, const struct md_jnode *y)
+{
+    return x->key_len == y->key_len && memcmp(x->key, y->key, x->key_len) == 0;
+}
+
+/* A key of object o that appears twice, or NULL. */
+static const struct md_jnode *repeated_key(const struct md_jnode *o, struct md_err *err, int *rc)
+{
+    const struct md_jnode **keys;
+    const struct md_jnode *a;
+    const struct md_jnode *b;
+    const struct md_jnode *dup = NULL;
+    size_t i = 0;
+
+    *rc = MD_OK;
+    if (o->n <= FEW_KEYS) {
+        for (a = o->child; a != NULL && dup == NULL; a = a->next)
+            for (b = a->next; b != NULL && dup == NULL; b = b->next)
+                if (same_key(a, b))
+                    dup = a;
+        return dup;
+    }
+    keys = md_malloc(o->n * sizeof(const struct md_jnode *));
+    if (keys == NULL) {
+        *rc = FAIL(MD_ENOMEM, "trees: no memory to check %zu keys", o->n);
+        return NULL;
+    }
+    for (a = o->child; a != NULL; a = a->next)
+        keys[i++] = a;
+    qsort(keys, o->n, sizeof(const struct md_jnode *), cmp_key);
+    for (i = 1; i < o->n && dup == NULL; i++)
+        if (same_key(keys[i - 1], keys[i]))
+            dup = keys[i];
+    free(keys);
+    return dup;
+}
+
+/*
+ * Checks that no object in the tree at v repeats a key: a reader that takes
+ * the first of two and one that takes the last (libxgboost's readers are
+ * not ours) would see different models. path (cap bytes, len used) names v.
+ */
+static int unique_keys(const struct md_jnode *v, char *path, size_t len, size_t cap,
+                       struct md_err *err)
+{
+    const struct md_jnode *c;
+    size_t i;
+    int rc = MD_OK;
+
+    if (v->type == MD_J_OBJECT) {
+        c = repeated_key(v, err, &rc);
+        if (rc != MD_OK)
+            return rc;
+        if (c != NULL)
+            return FAIL(MD_ECORRUPT, "%s: the key '%.*s' appears twice",
+                        len > 0 ? path : "top level", (int)(c->key_len < 60 ? c->key_len : 60),
+                        c->key);
+    }
+    for (c = v->child, i = 0; c != NULL && rc == MD_OK; c = c->next, i++) {
+        int n;
+
+        if (c->type != MD_J_OBJECT && c->type != MD_J_ARRAY)
+            continue;
+        if (v->type == MD_J_OBJECT)
+            n = snprintf(path + len, cap - len, "%s%.*s", len > 0 ? "." : "",
+                         (int)(c->key_len < 40 ? c->key_len : 40), c->key);
+        else
+            n = snprintf(path + len, cap - len, "[%zu]", i);
+        /* A path cut short still names where the repeat is, near enough. */
+        n = n < 0 ? 0 : (size_t)n >= cap - len ? (int)(cap - len - 1) : n;
+        rc = unique_keys(c, path, len + (size_t)n, cap, err);
+        path[len] = '\0';
+    }
+    return rc;
+}
+
+/* The length of the JSON whitespace at the start of buf[0..len). */
+static size_t leading_space(const char *buf, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r'))
+        i++;
+    return i;
+}
+
+/*
+ * Whether the document at buf is UBJSON: told apart from JSON text as
+ * libxgboost does, by what follows the opening brace (a letter, UBJSON's
+ * first key length marker, rather than a quote or white space).
+ */
+static bool is_ubjson(const char *buf, size_t len)
+{
+    return len >= 2 && buf[0] == '{' &&
+           ((buf[1] >= 'A' && buf[1] <= 'Z') || (buf[1] >= 'a' && buf[1] <= 'z'));
+}
+
+/* Parses the document at buf (JSON text or UBJSON) into *root, in arena. */
+static int parse_doc(const char *buf, size_t len, bool ubjson, struct md_arena *arena,
+                     struct md_jnode **root, struct md_err *err)
+{
+    struct md_err perr;
+    int rc;
+
+    md_err_clear(&perr);
+    if (ubjson)
+        rc = md_ubjson_parse(buf, len, arena, root, &perr);
+    else
+        /* XGBoost writes non-finite floats as the bare words NaN, Infinity and -Infinity. */
+        rc = md_jdom_parse(buf, len, MD_JDOM_NANINF | MD_JDOM_PACKED, arena, root, &perr);
+    if (rc == MD_EINVAL)
+        return FAIL(MD_ECORRUPT, "not valid %s: %s", ubjson ? "UBJSON" : "JSON", perr.msg);
+    if (rc != MD_OK)
+        return FAIL(MD_ENOMEM, "trees: no memory to parse a %zu-byte model", len);
+    return MD_OK;
+}
+
+/*
+ * Loads the model of buf[0..len): for the trees engine, or (check) only to
+ * check it for libxgboost, with no instance (*inst stays NULL).
+ */
+static int load_doc(const char *buf, size_t len, bool check, void **inst, struct md_err *err)
 {
     struct md_arena arena;
-    struct md_err perr;
     struct trees *m;
     const struct md_jnode *learner = NULL;
     struct md_jnode *root;
     const struct md_jnode **order = NULL;
     int64_t *group = NULL;
+    size_t skip = leading_space(buf, len);
+    bool ubjson = is_ubjson(buf + skip, len - skip);
+    char path[160] = "";
     int rc;
 
     *inst = NULL;
-    md_err_clear(&perr);
     md_arena_init(&arena, PARSE_BYTES(len));
-    /* XGBoost writes non-finite floats as the bare words NaN, Infinity and -Infinity. */
-    rc = md_jdom_parse(buf, len, MD_JDOM_NANINF | MD_JDOM_PACKED, &arena, &root, &perr);
+    rc =
+        parse_doc(buf + (ubjson ? skip : 0), len - (ubjson ? skip : 0), ubjson, &arena, &root, err);
     if (rc != MD_OK) {
         md_arena_release(&arena);
-        if (rc == MD_EINVAL)
-            return FAIL(MD_ECORRUPT, "not valid JSON: %s", perr.msg);
-        return FAIL(MD_ENOMEM, "trees: no memory to parse a %zu-byte model", len);
+        return rc;
     }
     m = md_calloc(1, sizeof(*m));
     if (m == NULL) {
         md_arena_release(&arena);
         return FAIL(MD_ENOMEM, "trees: no memory for a model");
     }
+    m->check = check;
+    m->ubjson = ubjson;
     if (root->type != MD_J_OBJECT)
         rc = FAIL(MD_ECORRUPT, "top level: %s, expected an object", type_name(root));
     else
+        rc = unique_keys(root, path, 0, sizeof(path), err);
+    if (rc == MD_OK)
         rc = need(root, "", "learner", MD_J_OBJECT, &learner, err);
     if (rc == MD_OK)
         rc = load_learner(m, learner, err);
@@ -1441,13 +1800,29 @@ int md_trees__load_buffer(const char *buf, size_t len, void **inst, struct md_er
     free(order);
     free(group);
     md_arena_release(&arena);
-    if (rc != MD_OK) {
+    if (rc != MD_OK || check) {
         trees_free(m);
         return rc;
     }
+    m->check = false;
     m->nthread = 1;
     *inst = m;
     return MD_OK;
+}
+
+int md_trees__load_buffer(const char *buf, size_t len, void **inst, struct md_err *err)
+{
+    return load_doc(buf, len, false, inst, err);
+}
+
+int md_trees_check(const char *buf, size_t len, size_t *start, struct md_err *err)
+{
+    void *none;
+    int rc = load_doc(buf, len, true, &none, err);
+
+    if (rc == MD_OK)
+        *start = leading_space(buf, len);
+    return rc;
 }
 
 int md_trees__set_isa(void *inst, const char *name)
@@ -1469,53 +1844,6 @@ int md_trees__set_isa(void *inst, const char *name)
 const char *md_trees__isa(const void *inst)
 {
     return ((const struct trees *)inst)->isa->name;
-}
-
-/* Reads the whole file at path into a new buffer. */
-static int read_file(const char *path, char **out, size_t *len, struct md_err *err)
-{
-    char ebuf[128];
-    struct stat st;
-    char *buf;
-    size_t got = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0)
-        return FAIL(MD_EIO, "cannot open '%s': %s", path, strerror_r(errno, ebuf, sizeof(ebuf)));
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return FAIL(MD_EIO, "cannot read '%s': not a regular file", path);
-    }
-    if (st.st_size > MAX_FILE_BYTES) {
-        close(fd);
-        return FAIL(MD_EUNSUPPORTED, "'%s': %lld bytes is above the 1 GiB limit", path,
-                    (long long)st.st_size);
-    }
-    buf = md_malloc((size_t)st.st_size + 1);
-    if (buf == NULL) {
-        close(fd);
-        return FAIL(MD_ENOMEM, "no memory to read '%s'", path);
-    }
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int e = errno;
-
-            close(fd);
-            free(buf);
-            return FAIL(MD_EIO, "cannot read '%s': %s", path, strerror_r(e, ebuf, sizeof(ebuf)));
-        }
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    *out = buf;
-    *len = got;
-    return MD_OK;
 }
 
 /* The default of nthread: every CPU the process may run on, as libxgboost. */
@@ -1548,10 +1876,12 @@ static int trees_load(const char *path, const struct md_backend_config *cfg, voi
     rc = parse_options(cfg, &nthread, err);
     if (rc != MD_OK)
         return rc;
-    rc = read_file(path, &buf, &len, err);
+    rc = md_backend_read_artifact(path, &buf, &len, err);
     if (rc != MD_OK)
         return rc;
-    rc = md_trees__load_buffer(buf, len, inst, err);
+    rc = md_backend_refuse_pickle(path, buf, len, MD_XGBOOST_EXPORT, err);
+    if (rc == MD_OK)
+        rc = md_trees__load_buffer(buf, len, inst, err);
     free(buf);
     if (rc == MD_OK)
         ((struct trees *)*inst)->nthread = nthread;

@@ -12,9 +12,9 @@
 extern const struct md_backend_ops md_backend_trees;
 
 /*
- * Loads an XGBoost 1.7 JSON model from buf[0..len) (need not be
- * NUL-terminated) as md_backend_trees.load does from a file, without engine
- * options. On success *inst is an instance for md_backend_trees' describe,
+ * Loads an XGBoost 1.7 model, JSON text or UBJSON, from buf[0..len) (need
+ * not be NUL-terminated) as md_backend_trees.load does from a file, without
+ * engine options. On success *inst is an instance for md_backend_trees' describe,
  * predict and free. Returns MD_OK, MD_ECORRUPT, MD_EUNSUPPORTED or MD_ENOMEM
  * with a message in err. Safe on any bytes.
  */

@@ -3,6 +3,14 @@
  * xgboost.c: the reference engine (backend `xgboost`): XGBoost models run by
  * libxgboost itself through its C API.
  *
+ * libxgboost trusts the structure of a model file: a child index out of
+ * range, a cycle or a missing tree crashes it, hangs it or makes it answer
+ * wrongly. So a load reads the file once, checks those bytes with the trees
+ * engine's own fuzzed loader (md_trees_check: JSON text or UBJSON), tries
+ * them in a helper process under time and memory limits (loadcheck.h), and
+ * only then gives the same bytes to libxgboost in the daemon. Pickles are
+ * refused, and so is XGBoost's old binary format (it cannot be checked).
+ *
  * It runs what libxgboost loads (gbtree, dart, gblinear; categorical splits;
  * any objective) as long as the output maps onto backend.h's kinds: reg:*,
  * count:* and survival:* give one VALUE, binary:logistic one PROBABILITY,
@@ -15,15 +23,14 @@
  * passed to libxgboost. libxgboost's errors are copied into struct md_err.
  */
 #include "backend/backend.h"
+#include "backend/loadcheck.h"
+#include "backend/trees.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <xgboost/c_api.h>
 
 #include "util/mem.h"
@@ -62,7 +69,12 @@ static int xgb_error(struct md_err *err, int code, const char *what)
     n = strcspn(e, "\n");
     if (n > 180)
         n = 180;
-    return md_err_set(err, code, "%s: libxgboost: %.*s", what, (int)n, e);
+    md_err_set(err, code, "%s: libxgboost: %.*s", what, (int)n, e);
+    /* libxgboost may quote bytes of the file: keep the message printable ASCII. */
+    for (p = err != NULL ? err->msg : ""; *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+            err->msg[p - err->msg] = '?';
+    return code;
 }
 
 static void xgb_free(void *inst)
@@ -258,41 +270,60 @@ static int probe_inplace(struct xgb *m, struct md_err *err)
     return rc;
 }
 
+/*
+ * The file at path, read once, checked (pickles, the trees engine's checks)
+ * and tried in a helper: *buf (the caller frees it) and where the document
+ * starts in it.
+ */
+static int read_checked(const char *path, const struct md_backend_config *cfg, char **buf,
+                        size_t *len, size_t *start, struct md_err *err)
+{
+    int rc = md_backend_read_artifact(path, buf, len, err);
+
+    if (rc != MD_OK)
+        return rc;
+    rc = md_backend_refuse_pickle(path, *buf, *len, MD_XGBOOST_EXPORT, err);
+    if (rc == MD_OK)
+        rc = md_trees_check(*buf, *len, start, err);
+    if (rc == MD_OK)
+        rc = md_loadcheck_run("xgboost", *buf + *start, *len - *start, cfg, err);
+    if (rc != MD_OK) {
+        free(*buf);
+        *buf = NULL;
+    }
+    return rc;
+}
+
 static int xgb_load(const char *path, const struct md_backend_config *cfg, void **inst,
                     struct md_err *err)
 {
     char nthread[16];
-    char ebuf[128];
-    struct stat st;
     struct xgb *m;
-    int fd;
+    char *buf;
+    size_t len;
+    size_t start = 0;
     int rc;
 
     *inst = NULL;
     rc = parse_options(cfg, nthread, sizeof(nthread), err);
+    if (rc == MD_OK)
+        rc = read_checked(path, cfg, &buf, &len, &start, err);
     if (rc != MD_OK)
         return rc;
-    /* libxgboost's own message for a missing file is long; say it plainly. */
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return md_err_set(err, MD_EIO, "cannot open '%s': %s", path,
-                          strerror_r(errno, ebuf, sizeof(ebuf)));
-    rc = fstat(fd, &st);
-    close(fd);
-    if (rc != 0 || !S_ISREG(st.st_mode))
-        return md_err_set(err, MD_EIO, "cannot read '%s': not a regular file", path);
     m = md_xcalloc(1, sizeof(*m));
     pthread_mutex_init(&m->lock, NULL);
     if (XGBoosterCreate(NULL, 0, &m->h) != 0) {
         rc = xgb_error(err, MD_EINTERNAL, "booster");
         m->h = NULL;
-    } else if (XGBoosterLoadModel(m->h, path) != 0) {
+    } else if (XGBoosterLoadModelFromBuffer(m->h, buf + start, (bst_ulong)(len - start)) != 0) {
+        /* The same bytes that were checked, JSON or UBJSON told apart as the check did. */
         rc = xgb_error(err, MD_ECORRUPT, "model");
     } else if (XGBoosterSetParam(m->h, "nthread", nthread) != 0) {
         rc = xgb_error(err, MD_EINVAL, "engine option 'nthread'");
     } else {
         rc = describe_booster(m, err);
     }
+    free(buf);
     if (rc == MD_OK)
         rc = probe_inplace(m, err);
     if (rc != MD_OK) {

@@ -5,9 +5,11 @@ root with Debian's python3-xgboost and python3-numpy:
 
     /usr/bin/python3 tests/data/make_models.py
 
-Writes tests/data/models/<name>.json and, for models both engines run,
-<name>.csv: the input features (empty = missing) then the Python package's
-outputs for that row (one column, or one per class)."""
+Writes tests/data/models/<name>.json, the same model as UBJSON in
+<name>.ubj (XGBoost's binary JSON: the tests check that both forms load to
+the same outputs) and, for models with reference rows, <name>.csv: the input
+features (empty = missing) then the Python package's outputs for that row
+(one column, or one per class)."""
 import os
 import numpy as np
 import xgboost as xgb
@@ -24,6 +26,7 @@ def data(n, d, missing=0.1):
 
 def save(name, booster, X=None, **dm):
     booster.save_model(os.path.join(OUT, name + ".json"))
+    booster.save_model(os.path.join(OUT, name + ".ubj"))
     if X is None:
         return
     p = booster.predict(xgb.DMatrix(X, **dm))

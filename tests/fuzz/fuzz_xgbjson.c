@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz_xgbjson.c: libFuzzer target for the `trees` engine's XGBoost JSON
- * loader. Any bytes either load or fail with a code and a message; a model
- * that loads is described and predicts a row of NaNs, a row of zeros, and a
- * 17-row batch (one lock-step block of rows plus a tail) of both.
+ * fuzz_xgbjson.c: libFuzzer target for the `trees` engine's XGBoost model
+ * loader (JSON text or UBJSON) and its check of a file for libxgboost
+ * (md_trees_check). Any bytes either load or fail with a code and a message;
+ * a model that loads is described and predicts a row of NaNs, a row of
+ * zeros, and a 17-row batch (one lock-step block of rows plus a tail) of
+ * both. What the trees engine loads, the check passes too.
  */
+#include "backend/trees.h"
 #include "backend/trees_int.h"
 
 #include <math.h>
@@ -49,9 +52,19 @@ static void predict_all(void *inst)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct md_err err = {MD_OK, ""};
+    struct md_err cerr = {MD_OK, ""};
     void *inst = NULL;
+    size_t start = size + 1;
     int rc = md_trees__load_buffer((const char *)data, size, &inst, &err);
+    int crc = md_trees_check((const char *)data, size, &start, &cerr);
 
+    if (crc == MD_OK ? start > size : cerr.code != crc || cerr.msg[0] == '\0')
+        __builtin_trap();
+    /* The check is looser than the trees engine except where libxgboost needs more (parents). */
+    if (rc == MD_OK && crc != MD_OK && strstr(cerr.msg, "parents") == NULL &&
+        strstr(cerr.msg, "categories") == NULL && strstr(cerr.msg, "UBJSON false") == NULL &&
+        strstr(cerr.msg, "num_class") == NULL && strstr(cerr.msg, "no memory") == NULL)
+        __builtin_trap();
     if (rc == MD_OK) {
         if (inst == NULL)
             __builtin_trap();

@@ -224,9 +224,13 @@ static inline void engine_check_threads(const char *name, void *inst, const stru
     }
 }
 
-/* A model of tests/data/models: <name>.json, and <name>.csv with its inputs and outputs. */
+/*
+ * A model of tests/data/models: <name>.json (or <name><ext>), and <name>.csv
+ * with its inputs and outputs.
+ */
 struct small {
     const char *name;
+    const char *ext;          /* NULL: ".json"; ".ubj" for the same model as UBJSON */
     size_t nf;                /* features */
     size_t n_out;             /* outputs per row */
     enum md_backend_out kind; /* what describe must say */
@@ -235,16 +239,16 @@ struct small {
 };
 
 static const struct small smalls[] = {
-    {"binary", 5, 1, MD_BACKEND_OUT_PROBABILITY, "binary:logistic", true},
-    {"binary_base", 5, 1, MD_BACKEND_OUT_PROBABILITY, "binary:logistic", true},
-    {"regression", 5, 1, MD_BACKEND_OUT_VALUE, "reg:squarederror", true},
-    {"reg_logistic", 5, 1, MD_BACKEND_OUT_VALUE, "reg:logistic", false},
-    {"multiclass", 5, 3, MD_BACKEND_OUT_PROBABILITIES, "multi:softprob", true},
-    {"forest", 5, 1, MD_BACKEND_OUT_PROBABILITY, "binary:logistic", true},
-    {"deep", 5, 1, MD_BACKEND_OUT_VALUE, "reg:squarederror", true},
-    {"stump", 5, 1, MD_BACKEND_OUT_VALUE, "reg:squarederror", true},
-    {"dart", 5, 1, MD_BACKEND_OUT_PROBABILITY, "binary:logistic", false},
-    {"gblinear", 5, 1, MD_BACKEND_OUT_VALUE, "reg:squarederror", false},
+    {"binary", NULL, 5, 1, MD_BACKEND_OUT_PROBABILITY, "binary:logistic", true},
+    {"binary_base", NULL, 5, 1, MD_BACKEND_OUT_PROBABILITY, "binary:logistic", true},
+    {"regression", NULL, 5, 1, MD_BACKEND_OUT_VALUE, "reg:squarederror", true},
+    {"reg_logistic", NULL, 5, 1, MD_BACKEND_OUT_VALUE, "reg:logistic", false},
+    {"multiclass", NULL, 5, 3, MD_BACKEND_OUT_PROBABILITIES, "multi:softprob", true},
+    {"forest", NULL, 5, 1, MD_BACKEND_OUT_PROBABILITY, "binary:logistic", true},
+    {"deep", NULL, 5, 1, MD_BACKEND_OUT_VALUE, "reg:squarederror", true},
+    {"stump", NULL, 5, 1, MD_BACKEND_OUT_VALUE, "reg:squarederror", true},
+    {"dart", NULL, 5, 1, MD_BACKEND_OUT_PROBABILITY, "binary:logistic", false},
+    {"gblinear", NULL, 5, 1, MD_BACKEND_OUT_VALUE, "reg:squarederror", false},
 };
 
 /*
@@ -264,7 +268,7 @@ static inline void *engine_check_small(const char *name, const struct small *sm,
     snprintf(path, sizeof(path), MODELS "%s.csv", sm->name);
     if (!rows_read(path, sm->nf, sm->n_out, r))
         fail_msg("cannot read '%s'", path);
-    snprintf(path, sizeof(path), MODELS "%s.json", sm->name);
+    snprintf(path, sizeof(path), MODELS "%s%s", sm->name, sm->ext != NULL ? sm->ext : ".json");
     inst = engine_load_ok(name, path, NULL, 0);
     engine_ops(name)->describe(inst, &d);
     assert_int_equal(d.n_features, sm->nf);

@@ -588,6 +588,30 @@ static void test_load_file(void **state)
     rmdir(dir);
 }
 
+/* A pickle (a scikit-learn model as joblib or pickle saves it) is never loaded. */
+static void test_pickle_refused(void **state)
+{
+    char dir[] = "/tmp/md-test-linear-XXXXXX";
+    char path[128];
+    struct md_err err;
+    void *inst = NULL;
+    FILE *f;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/model.json", dir);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs("\x80\x04\x95\x10", f);
+    fclose(f);
+    assert_int_equal(md_backend_linear.load(path, NULL, &inst, &err), MD_EUNSUPPORTED);
+    assert_null(inst);
+    assert_non_null(strstr(err.msg, "'model.json' is a Python pickle: pickles are never loaded "
+                                    "(loading one runs code); write modeld's linear artifact"));
+    unlink(path);
+    rmdir(dir);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Online learning                                                           */
 /* ------------------------------------------------------------------------ */
@@ -896,6 +920,7 @@ int main(void)
         cmocka_unit_test(test_non_finite_weight_rejected),
         cmocka_unit_test(test_options),
         cmocka_unit_test(test_load_file),
+        cmocka_unit_test(test_pickle_refused),
         cmocka_unit_test(test_learn_logistic),
         cmocka_unit_test(test_learn_linear),
         cmocka_unit_test(test_learn_impute),

@@ -4,7 +4,9 @@
  * libxgboost's outputs (the shared benchmark rows, the small models of
  * tests/data/models with the Python package's outputs, random models against
  * the `xgboost` engine, and any example repository model), missing values,
- * refusals, corrupt files, options and concurrent predictions.
+ * refusals, corrupt files, options and concurrent predictions; the same
+ * models as UBJSON, bit for bit; and md_trees_check, the check of a file for
+ * libxgboost.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +16,7 @@
 #include <glob.h>
 #include <jansson.h>
 
+#include "backend/trees.h"
 #include "backend/trees_int.h"
 #include "engine_rows.h"
 
@@ -1051,6 +1054,277 @@ static void test_threads(void **state)
     rows_release(&r);
 }
 
+/* ------------------------------------------------------------------ UBJSON */
+
+/* Outputs of the trees engine for n rows of x from the model at path. */
+static float *outputs(const char *path, const float *x, size_t n, bool one_by_one, size_t *n_out)
+{
+    struct md_backend_desc d;
+    void *inst = engine_load_ok("trees", path, NULL, 0);
+    float *out;
+    size_t i;
+
+    describe("trees", inst, &d);
+    out = calloc(n * d.n_outputs, sizeof(float));
+    assert_non_null(out);
+    if (one_by_one)
+        for (i = 0; i < n; i++)
+            engine_predict_ok("trees", inst, x + i * d.n_features, 1, out + i * d.n_outputs);
+    else
+        engine_predict_ok("trees", inst, x, n, out);
+    md_backend_trees.free(inst);
+    *n_out = n * d.n_outputs;
+    return out;
+}
+
+/* The model saved as JSON and as UBJSON by XGBoost gives the same floats, bit for bit. */
+static void same_both_ways(const char *json, const char *ubj, const float *x, size_t n)
+{
+    int one;
+
+    for (one = 0; one < 2; one++) {
+        size_t na;
+        size_t nb;
+        float *a = outputs(json, x, n, one, &na);
+        float *b = outputs(ubj, x, n, one, &nb);
+
+        assert_int_equal(na, nb);
+        same_floats(ubj, one ? "row by row" : "batch", b, a, na);
+        free(a);
+        free(b);
+    }
+}
+
+static void test_ubjson_same_outputs(void **state)
+{
+    char model[512];
+    char rows[512];
+    struct rows r;
+    uint64_t seed = 99;
+    size_t k;
+
+    (void)state;
+    bench_paths(model, rows, sizeof(model));
+    if (!rows_read(rows, 30, 1, &r))
+        fail_msg("cannot read '%s'", rows);
+    same_both_ways(model, "tests/data/bench/bench_model.ubj", r.x, r.n);
+    {
+        size_t n;
+        float *b = outputs("tests/data/bench/bench_model.ubj", r.x, r.n, false, &n);
+
+        assert_close(b, r.ref, r.n, "bench_model.ubj against libxgboost");
+        free(b);
+    }
+    rows_release(&r);
+    for (k = 0; k < MD_ARRAY_LEN(smalls); k++) {
+        char json[256];
+        char ubj[256];
+        float *x;
+
+        if (!smalls[k].trees)
+            continue;
+        snprintf(json, sizeof(json), MODELS "%s.json", smalls[k].name);
+        snprintf(ubj, sizeof(ubj), MODELS "%s.ubj", smalls[k].name);
+        x = random_rows(&seed, 300, smalls[k].nf);
+        same_both_ways(json, ubj, x, 300);
+        free(x);
+    }
+}
+
+/*
+ * UBJSON's booleans for default_left (XGBoost writes 0 and 1): true and false
+ * as written, the same outputs as the 0 and 1 of the file XGBoost wrote.
+ */
+static void test_ubjson_booleans(void **state)
+{
+    static const char key[] = "default_left[$U#L";
+    size_t len;
+    char *buf = slurp(MODELS "stump.ubj", &len);
+    char *out = malloc(len);
+    char path[64];
+    uint64_t seed = 5;
+    size_t at = 0;
+    size_t o = 0;
+    size_t trees = 0;
+    float *x;
+
+    (void)state;
+    assert_non_null(out);
+    /* Every tree's typed U8 default_left becomes a counted array of T and F: 2 bytes shorter. */
+    while (at < len) {
+        if (at + sizeof(key) - 1 + 8 <= len && memcmp(buf + at, key, sizeof(key) - 1) == 0) {
+            size_t n = 0;
+            size_t i;
+
+            memcpy(out + o, "default_left[#L", 15);
+            o += 15;
+            at += sizeof(key) - 1;
+            for (i = 0; i < 8; i++)
+                n = n << 8 | (unsigned char)buf[at + i];
+            memcpy(out + o, buf + at, 8);
+            o += 8;
+            at += 8;
+            for (i = 0; i < n; i++)
+                out[o++] = buf[at++] ? 'T' : 'F';
+            trees++;
+            continue;
+        }
+        out[o++] = buf[at++];
+    }
+    assert_int_equal(trees, 2);
+    tmp_write(out, o, path, sizeof(path));
+    x = random_rows(&seed, 200, 5);
+    same_both_ways(MODELS "stump.json", path, x, 200);
+    unlink(path);
+    free(x);
+    free(out);
+    free(buf);
+}
+
+/* Every truncation of a UBJSON model is refused, never loaded or crashed on. */
+static void test_ubjson_truncated(void **state)
+{
+    size_t len;
+    char *good = slurp(MODELS "stump.ubj", &len);
+    struct md_err err;
+    void *inst;
+    size_t cut;
+
+    (void)state;
+    for (cut = 0; cut < len; cut++) {
+        inst = (void *)1;
+        assert_int_equal(md_trees__load_buffer(good, cut, &inst, &err), MD_ECORRUPT);
+        assert_null(inst);
+        if (cut > 1 && strncmp(err.msg, "not valid UBJSON: ", 18) != 0)
+            fail_msg("cut at %zu: '%s'", cut, err.msg);
+    }
+    free(good);
+}
+
+/* ----------------------------------------------------- checks for libxgboost */
+
+/* Every test model, either form, passes md_trees_check, whichever engine runs it. */
+static void test_check_accepts_real_models(void **state)
+{
+    glob_t g;
+    size_t i;
+
+    (void)state;
+    assert_int_equal(glob(MODELS "*.json", 0, NULL, &g), 0);
+    assert_int_equal(glob(MODELS "*.ubj", GLOB_APPEND, NULL, &g), 0);
+    assert_int_equal(glob("tests/data/bench/bench_model.*", GLOB_APPEND, NULL, &g), 0);
+    assert_true(g.gl_pathc >= 26);
+    for (i = 0; i < g.gl_pathc; i++) {
+        size_t len;
+        size_t start = 99;
+        char *buf = slurp(g.gl_pathv[i], &len);
+        struct md_err err;
+
+        md_err_clear(&err);
+        if (md_trees_check(buf, len, &start, &err) != MD_OK)
+            fail_msg("%s: %s", g.gl_pathv[i], err.msg);
+        assert_int_equal(start, 0);
+        free(buf);
+    }
+    globfree(&g);
+}
+
+/* A check against what libxgboost reads beyond the trees engine; where the document starts. */
+static void test_check_start(void **state)
+{
+    static const char ws[] = " \n\t";
+    char *cats = replace(tiny, "\"categories\":[]",
+                         "\"categories\":[],\"categories_nodes\":[],"
+                         "\"categories_segments\":[],\"categories_sizes\":[]");
+    char *parents = replace(tiny, "\"default_left\"",
+                            "\"parents\":[2147483647,0,0],"
+                            "\"default_left\"");
+    char *both = replace(cats, "\"default_left\"",
+                         "\"parents\":[2147483647,0,0],"
+                         "\"default_left\"");
+    size_t n = strlen(both);
+    char *buf = malloc(n + sizeof(ws));
+    struct md_err err;
+    size_t start = 0;
+
+    (void)state;
+    assert_non_null(buf);
+    /* tiny has no parents: the trees engine needs none, libxgboost does. */
+    assert_int_equal(md_trees_check(cats, strlen(cats), &start, &err), MD_ECORRUPT);
+    assert_non_null(strstr(err.msg, "trees[0].parents: missing"));
+    /* With split_type, libxgboost reads the categorical arrays too. */
+    assert_int_equal(md_trees_check(parents, strlen(parents), &start, &err), MD_ECORRUPT);
+    assert_non_null(strstr(err.msg, "trees[0].categories_nodes: missing"));
+    memcpy(buf, ws, sizeof(ws) - 1);
+    memcpy(buf + sizeof(ws) - 1, both, n);
+    assert_int_equal(md_trees_check(buf, n + sizeof(ws) - 1, &start, &err), MD_OK);
+    assert_int_equal(start, sizeof(ws) - 1);
+    free(buf);
+    free(cats);
+    free(parents);
+    free(both);
+}
+
+/* A key twice in an object is refused by both readers: libxgboost might take the other one. */
+static void test_repeated_keys(void **state)
+{
+    char *a = replace(tiny, "\"version\":", "\"learner\":");
+    char *b = replace(tiny, "\"id\":0,", "\"id\":0,\"id\":0,");
+    char *c = replace(tiny, "\"feature_names\":[]", "\"feature_names\":[],\"attributes\":{}");
+    char attrs[2048] = "\"attributes\":{";
+    char *d;
+    int i;
+
+    (void)state;
+    refuse_buffer(a, MD_ECORRUPT, "top level: the key 'learner' appears twice");
+    refuse_buffer(b, MD_ECORRUPT,
+                  "learner.gradient_booster.model.trees[0]: the key 'id' appears twice");
+    /* Objects of many keys are sorted to find a repeat. */
+    for (i = 0; i < 60; i++)
+        snprintf(attrs + strlen(attrs), sizeof(attrs) - strlen(attrs), "%s\"k%d\":\"v\"",
+                 i > 0 ? "," : "", i == 59 ? 17 : i);
+    snprintf(attrs + strlen(attrs), sizeof(attrs) - strlen(attrs), "}");
+    d = replace(c, "\"attributes\":{}", attrs);
+    refuse_buffer(d, MD_ECORRUPT, "learner.attributes: the key 'k17' appears twice");
+    free(d);
+    free(a);
+    free(b);
+    free(c);
+}
+
+/* A pickle is never read, whatever the engine: it says how to save the model instead. */
+static void test_pickle(void **state)
+{
+    static const char pickle[] = "\x80\x05\x95\x10\0\0\0\0\0\0\0}\x94.";
+    char path[64];
+    char named[80];
+    struct md_err err;
+    void *inst = (void *)1;
+    size_t len;
+    char *good = slurp(MODELS "stump.json", &len);
+
+    (void)state;
+    tmp_write(pickle, sizeof(pickle) - 1, path, sizeof(path));
+    assert_int_equal(engine_load("trees", path, NULL, 0, &inst, &err), MD_EUNSUPPORTED);
+    assert_null(inst);
+    assert_non_null(strstr(err.msg, "is a Python pickle: pickles are never loaded (loading one "
+                                    "runs code); save the booster with "
+                                    "booster.save_model('model.json')"));
+    unlink(path);
+    tmp_write(good, len, path, sizeof(path));
+    snprintf(named, sizeof(named), "%s.PKL", path);
+    assert_int_equal(rename(path, named), 0);
+    assert_int_equal(engine_load("trees", named, NULL, 0, &inst, &err), MD_EUNSUPPORTED);
+    assert_non_null(strstr(err.msg, ".PKL' is a Python pickle"));
+    unlink(named);
+    assert_false(md_backend_is_pickle("m.json", "\x80\x01", 2));
+    assert_false(md_backend_is_pickle("m.json", "\x80\x06", 2));
+    assert_true(md_backend_is_pickle("m.json", "\x80\x02", 2));
+    assert_true(md_backend_is_pickle("dir.pkl/m.pickle", "{", 1));
+    assert_false(md_backend_is_pickle("m.pkl.json", "{", 1));
+    free(good);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1075,6 +1349,13 @@ int main(void)
         cmocka_unit_test(test_ops_table),
         cmocka_unit_test(test_isa),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_ubjson_same_outputs),
+        cmocka_unit_test(test_ubjson_booleans),
+        cmocka_unit_test(test_ubjson_truncated),
+        cmocka_unit_test(test_check_accepts_real_models),
+        cmocka_unit_test(test_check_start),
+        cmocka_unit_test(test_repeated_keys),
+        cmocka_unit_test(test_pickle),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -69,10 +69,10 @@ struct mentry {
     char logged[256];            /* the last model-level error logged, "" after a success */
     char *yaml;                  /* last good model.yaml text */
     size_t yaml_len;
-    struct sig yaml_sig;  /* of the file last read, good or not */
-    bool yaml_bad;        /* the file last read (yaml_sig) was unusable */
-    uint64_t yaml_gen;    /* bumped when the text changes */
-    struct skips skips;   /* passed over in the model directory; guarded by the rwlock */
+    struct sig yaml_sig; /* of the file last read, good or not */
+    bool yaml_bad;       /* the file last read (yaml_sig) was unusable */
+    uint64_t yaml_gen;   /* bumped when the text changes */
+    struct skips skips;  /* passed over in the model directory; guarded by the rwlock */
 };
 
 struct md_repo {

@@ -160,8 +160,9 @@ static void test_rows_fault_and_skipped(void **state)
     assert_non_null(strstr(rows.text, "latest/1 UNAVAILABLE fault=0 not selected by the version "
                                       "policy\nlatest/2 READY fault=0 " NO_NAMES "\n"));
     assert_non_null(strstr(rows.text, "noyaml/0 UNAVAILABLE fault=1 model.yaml: No such file"));
-    assert_non_null(strstr(rows.text, "pinned/1 READY fault=0 " NO_NAMES "\npinned/5 UNAVAILABLE fault=1 "
-                                      "listed by the version policy but no such directory\n"));
+    assert_non_null(strstr(rows.text,
+                           "pinned/1 READY fault=0 " NO_NAMES "\npinned/5 UNAVAILABLE fault=1 "
+                           "listed by the version policy but no such directory\n"));
     assert_string_equal(skips.text, "/README.md: not a directory: a model is a directory\n"
                                     "latest/v1: not a version number: version directories are "
                                     "named 1, 2, 3, ...\n");

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Missing values sent as NaN, on the Open Inference Protocol path: in binary
-tensor data (which has no null) and as JSON's NaN token. For a feature
+tensor data (which has no null) and as JSON's NaN token (accepted with
+Infinity and -Infinity, as on the TF Serving path). For a feature
 without allow_nan a NaN is a missing value: its missing policy applies (nan
 passes NaN to the engine, default substitutes the default), its range check
 still applies to every other value, and a required feature refuses it,
@@ -163,6 +164,103 @@ def test_binary_columnar_nan():
         expect_error(st, doc, 400, "feature 'req' row 2: NaN for required feature")
 
 
+def post_text(d, model, text):
+    """POSTs a JSON body written by hand (Python's json module writes the
+    NaN, Infinity and -Infinity tokens too, as the Triton client sends them)."""
+    st, data, _ = d.request("POST", "/v2/models/%s/infer" % model, text)
+    return st, json.loads(data)
+
+
+def test_json_nan_and_infinity_tokens():
+    """The Triton client's JSON mode: json.dumps writes NaN, Infinity and
+    -Infinity in float arrays. Accepted as on the TF Serving path, exact
+    tokens only, with the rules of the binary path."""
+    with served() as d:
+        nan = math.nan
+        # As JSON text: NaN for the optional features equals null for them.
+        body = json.dumps({"inputs": [{"name": "features", "datatype": "FP32", "shape": [1, 30],
+                                       "data": policy_row(opt_nan=nan, opt_def=nan, int_def=nan)}]})
+        expect("NaN" in body, body)
+        st, got = post_text(d, "policy", body)
+        st2, want = predict_2d(d, [policy_row(opt_nan=None, opt_def=None, int_def=None)], False)
+        expect(st == st2 == 200, (got, want))
+        expect(got["outputs"][0]["data"] == want["outputs"][0]["data"], (got, want))
+        # The same as binary data with NaN there.
+        st, b = predict_2d(d, [policy_row(opt_nan=nan, opt_def=nan, int_def=nan)], True)
+        expect(st == 200 and b["outputs"][0]["data"] == got["outputs"][0]["data"], (b, got))
+        # Columnar FP64 and nested data, with null beside the tokens.
+        body = json.dumps({"inputs": [
+            {"name": "req", "datatype": "FP32", "shape": [2], "data": [1.0, 2.0]},
+            {"name": "opt_def", "datatype": "FP64", "shape": [2, 1], "data": [[nan], [None]]},
+            {"name": "nan_ok", "datatype": "FP32", "shape": [2], "data": [nan, math.inf]}]})
+        st, doc = post_text(d, "policy", body)
+        expect(st == 200 and len(doc["outputs"][0]["data"]) == 2, doc)
+        # allow_nan: NaN is a value (not the default 1); Infinity too.
+        st, a = post_text(d, "policy", json.dumps({"inputs": [
+            {"name": "req", "datatype": "FP32", "shape": [1], "data": [1.0]},
+            {"name": "nan_ok", "datatype": "FP32", "shape": [1], "data": [nan]}]}))
+        st2, b = post_text(d, "policy", json.dumps({"inputs": [
+            {"name": "req", "datatype": "FP32", "shape": [1], "data": [1.0]},
+            {"name": "nan_ok", "datatype": "FP32", "shape": [1], "data": [None]}]}))
+        expect(st == st2 == 200 and a["outputs"][0]["data"] != b["outputs"][0]["data"], (a, b))
+        # Refusals name the feature and the row.
+        st, doc = post_text(d, "policy", json.dumps({"inputs": [
+            {"name": "features", "datatype": "FP32", "shape": [2, 30],
+             "data": policy_row() + policy_row(req=nan)}]}))
+        expect_error(st, doc, 400, "feature 'req' row 1: NaN for required feature")
+        st, doc = post_text(d, "policy", json.dumps({"inputs": [
+            {"name": "features", "datatype": "FP32", "shape": [2, 30],
+             "data": policy_row(opt_def=nan) + policy_row(opt_def=-0.5)}]}))
+        expect_error(st, doc, 400, "feature 'opt_def' row 1: -0.5 below min 0")
+        st, doc = post_text(d, "policy", json.dumps({"inputs": [
+            {"name": "features", "datatype": "FP32", "shape": [1, 30],
+             "data": policy_row(opt_nan=-math.inf)}]}))
+        expect_error(st, doc, 400, "feature 'opt_nan' row 0: -inf not allowed")
+        st, doc = post_text(d, "policy", json.dumps({"inputs": [
+            {"name": "req", "datatype": "FP32", "shape": [1], "data": [1.0]},
+            {"name": "int_def", "datatype": "INT32", "shape": [1], "data": [nan]}]}))
+        expect_error(st, doc, 400, "input 'int_def' element 0: expected an integer, got NaN")
+        # Only the exact tokens, as on the TF Serving path.
+        for bad in ("nan", "-NaN", "+Infinity", "Inf", "infinity", "NaN0"):
+            text = ('{"inputs":[{"name":"req","datatype":"FP32","shape":[1],"data":[%s]}]}'
+                    % bad)
+            st, doc = post_text(d, "policy", text)
+            expect_error(st, doc, 400, "invalid JSON at byte")
+        # The same body on the TF Serving path gives the same answer.
+        st, v2 = post_text(d, "bench", json.dumps({"inputs": [
+            {"name": "features", "datatype": "FP32", "shape": [1, 30],
+             "data": [nan, math.inf] + [0.5] * 28}]}))
+        st2, tfs, _ = d.json("POST", "/v1/models/bench:predict",
+                             json.dumps({"instances": [[nan, math.inf] + [0.5] * 28]}))
+        expect(st == 400 and st2 == 400, (v2, tfs))
+        expect(v2["error"] == tfs["error"] == "feature 'f1' row 0: inf not allowed "
+               "(allow_nan is false)", (v2, tfs))
+        st, v2 = post_text(d, "bench", json.dumps({"inputs": [
+            {"name": "features", "datatype": "FP32", "shape": [1, 30],
+             "data": [nan, -1.5] + [0.5] * 28}]}))
+        st2, tfs, _ = d.json("POST", "/v1/models/bench:predict",
+                             json.dumps({"instances": [[nan, -1.5] + [0.5] * 28]}))
+        expect(st == st2 == 200, (v2, tfs))
+        expect(v2["outputs"][0]["data"] == tfs["predictions"], (v2, tfs))
+
+
+def test_json_tokens_in_a_large_request():
+    """10,000 rows as the Triton client's JSON mode writes them (missing cells
+    as NaN, not null): the same answer as with null, row for row."""
+    rows = [r for r, _ in bench_rows(2000)] * 5
+    flat_null = [v for r in rows for v in r]
+    flat_nan = [math.nan if v is None else v for v in flat_null]
+    with served() as d:
+        st, a = post_text(d, "bench", json.dumps({"inputs": [
+            {"name": "features", "datatype": "FP32", "shape": [len(rows), 30],
+             "data": flat_nan}]}))
+        st2, b = post_text(d, "bench", json.dumps({"inputs": [
+            {"name": "features", "datatype": "FP32", "shape": [len(rows), 30],
+             "data": flat_null}]}))
+        expect(st == st2 == 200, (str(a)[:200], str(b)[:200]))
+        expect(a["outputs"][0]["data"] == b["outputs"][0]["data"], "NaN and null rows differ")
+
+
 def test_binary_batch_with_missing_matches_libxgboost():
     """1,000 rows of bench_rows.csv (their empty cells NaN) in one binary
     request, as tritonclient builds it, under `trees` and `xgboost`: each
@@ -195,4 +293,5 @@ def test_binary_batch_with_missing_matches_libxgboost():
 
 if __name__ == "__main__":
     run([test_binary_nan_follows_the_policy, test_binary_columnar_nan,
+         test_json_nan_and_infinity_tokens, test_json_tokens_in_a_large_request,
          test_binary_batch_with_missing_matches_libxgboost])

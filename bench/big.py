@@ -81,7 +81,7 @@ def main():
     xgb = Libxgboost(x)
     try:
         with Servers() as srv:
-            repo = bench_repo(os.path.join(tmp, "repo"), backend=BACKEND, allow_nan=True)
+            repo = bench_repo(os.path.join(tmp, "repo"), backend=BACKEND)
             port, _ = srv.modeld(repo, os.path.join(tmp, "data"), THREADS)
             served = modeld_outputs(port, js)
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)

@@ -4,7 +4,7 @@ with binary tensor data, to time whole requests.
 
   big_request.py write ROWS PREFIX   writes PREFIX.json and PREFIX.bin (the
       same ROWS rows of bench_rows.csv, cycled; missing values null in JSON,
-      NaN in binary, so the model needs allow_nan for the binary body) and
+      NaN in binary, a missing value for the model's optional features) and
       prints the binary body's JSON length, for
       build/bench/handler_bench REPO bench PREFIX.bin ITERS JSON_LEN
   big_request.py post PORT ROWS [N]  POSTs both bodies N times (default 20)
@@ -40,8 +40,8 @@ def rows_data(rows, missing=None):
 
 def bodies(rows):
     """(JSON body, binary body, JSON length of the binary body). Missing
-    values are null in JSON and NaN in binary data (which the model then
-    needs to accept: allow_nan, see bench_repo in bench/common.py)."""
+    values are null in JSON and NaN in binary data (a missing value for
+    the model's optional features)."""
     data = rows_data(rows)
     tensor = {"name": "features", "datatype": "FP32", "shape": [rows, 30]}
     js = json.dumps({"id": "bench", "inputs": [dict(tensor, data=data)]}).encode()

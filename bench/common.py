@@ -118,17 +118,15 @@ class Servers:
         return False
 
 
-def bench_repo(repo, name="bench", backend="trees", extra_yaml="", allow_nan=False):
+def bench_repo(repo, name="bench", backend="trees", extra_yaml=""):
     """Adds the benchmark model of the peers to repo as model `name`,
     version 1, under `backend` (trees or xgboost), with extra_yaml appended
-    to tests/data/bench/model.yaml; with allow_nan, its features take NaN (a
-    missing value in binary tensor data). Returns repo."""
+    to tests/data/bench/model.yaml (optional features: a NaN in binary
+    tensor data is a missing value). Returns repo."""
     with open(BENCH_YAML) as f:
         text = f.read()
     if backend != "trees":
         text = text.replace("backend: trees", "backend: %s" % backend)
-    if allow_nan:
-        text = text.replace("required: false}", "required: false, allow_nan: true}")
     os.makedirs(os.path.join(repo, name, "1"))
     with open(os.path.join(repo, name, "model.yaml"), "w") as f:
         f.write(text + extra_yaml)

@@ -249,15 +249,17 @@ static int b64_decode(const char *s, size_t n, struct md_arena *a, struct md_byt
  */
 struct where {
     enum { AT_CELL, AT_FEATURE, AT_COLUMN } kind;
-    const char *what; /* AT_CELL: "instances" or "inputs" */
+    const char *what; /* AT_CELL, AT_FEATURE: "instances" or "inputs" (AT_FEATURE: NULL is
+                         "instances") */
     const char *name; /* AT_FEATURE, AT_COLUMN: the feature */
     size_t i;         /* the row */
     size_t j;         /* AT_CELL: the column */
 };
 
 /*
- * "instances[i][j]", "instances[i] feature 'f'" or "inputs 'f'[i]", in buf;
- * for a message, so cut short when buf is too small.
+ * "instances[i][j]", "instances[i] feature 'f'" (or "inputs[i] feature 'f'")
+ * or "inputs 'f'[i]", in buf; for a message, so cut short when buf is too
+ * small.
  */
 static const char *where_str(const struct where *w, char *buf, size_t size)
 {
@@ -266,7 +268,8 @@ static const char *where_str(const struct where *w, char *buf, size_t size)
         (void)snprintf(buf, size, "%s[%zu][%zu]", w->what, w->i, w->j);
         break;
     case AT_FEATURE:
-        (void)snprintf(buf, size, "instances[%zu] feature '%s'", w->i, w->name);
+        (void)snprintf(buf, size, "%s[%zu] feature '%s'", w->what != NULL ? w->what : "instances",
+                       w->i, w->name);
         break;
     default:
         (void)snprintf(buf, size, "inputs '%s'[%zu]", w->name, w->i);
@@ -464,6 +467,86 @@ static int rows_2d(const struct md_contract *c, const struct md_jnode *list, str
     return MD_OK;
 }
 
+/* "a, b, c" (the contract's features in order) into buf, "..." past about 120 bytes. */
+static const char *feature_list(const struct md_contract *c, char *buf, size_t size)
+{
+    size_t o = 0;
+    size_t j;
+
+    buf[0] = '\0';
+    for (j = 0; j < c->n_features && o < size; j++) {
+        const char *name = c->features[j].name;
+
+        if (o + strlen(name) + 2 > 120) {
+            (void)snprintf(buf + o, size - o, ", ...");
+            break;
+        }
+        o += (size_t)snprintf(buf + o, size - o, "%s%s", j > 0 ? ", " : "", name);
+    }
+    return buf;
+}
+
+/*
+ * Rows as lists in the contract's feature order, for a model with a BYTES
+ * feature (which no 2-D tensor carries): one tensor per feature, each value
+ * read as its feature's datatype, as rows of named features are. A row that
+ * is not a list of exactly one value per feature is refused, naming it.
+ */
+static int rows_positional(const struct md_contract *c, const struct md_jnode *list,
+                           struct md_arena *a, const char *what, struct md_tensor **out,
+                           size_t *n_out, struct md_err *err)
+{
+    const struct md_jnode *row;
+    struct md_tensor *ts;
+    char names[160];
+    size_t i = 0;
+    size_t j;
+    int rc;
+
+    ts = md_arena_calloc(a, c->n_features, sizeof(*ts));
+    if (ts == NULL)
+        return md_err_set(err, MD_ETOOBIG, "request too large");
+    for (j = 0; j < c->n_features; j++) {
+        rc = new_tensor(&ts[j], c->features[j].name, c->features[j].dtype, list->n, 0, a, err);
+        if (rc != MD_OK)
+            return rc;
+    }
+    for (row = list->child; row != NULL; row = row->next, i++) {
+        const struct md_jnode *v;
+        struct md_jnode num;
+        const char *cursor = NULL;
+
+        if (row->type != MD_J_ARRAY || row->n != c->n_features) {
+            char got[48] = "something else";
+
+            if (row->type == MD_J_ARRAY)
+                (void)snprintf(got, sizeof(got), "%zu", row->n); /* fits */
+            return md_err_set(err, MD_EINVAL,
+                              "%s[%zu]: expected a list of %zu values in feature order (%s), "
+                              "got %s",
+                              what, i, c->n_features, feature_list(c, names, sizeof(names)), got);
+        }
+        if (md_jdom_is_packed(row))
+            v = md_jdom_packed_next(row, &cursor, &num) ? &num : NULL;
+        else
+            v = row->child;
+        for (j = 0; j < c->n_features && v != NULL; j++) {
+            struct where where = {AT_FEATURE, what, c->features[j].name, i, 0};
+
+            rc = put_value(&ts[j], i, v, a, &where, err);
+            if (rc != MD_OK)
+                return rc;
+            if (md_jdom_is_packed(row))
+                v = md_jdom_packed_next(row, &cursor, &num) ? &num : NULL;
+            else
+                v = v->next;
+        }
+    }
+    *out = ts;
+    *n_out = c->n_features;
+    return MD_OK;
+}
+
 /* Rows as objects of named features: one tensor per feature named anywhere. */
 static int rows_named(const struct md_contract *c, const struct md_jnode *list, struct md_arena *a,
                       struct md_tensor **out, size_t *n_out, struct md_err *err)
@@ -574,6 +657,8 @@ static int decode_inputs(const struct md_contract *c, const struct md_jnode *roo
             return md_err_set(err, MD_EINVAL, "No values in 'instances' array");
         if (first_type(inst) == MD_J_OBJECT)
             return rows_named(c, inst, a, out, n_out, err);
+        if (first_type(inst) == MD_J_ARRAY && c->bytes_feature != NULL)
+            return rows_positional(c, inst, a, "instances", out, n_out, err);
         ts = md_arena_calloc(a, 1, sizeof(*ts));
         if (ts == NULL)
             return md_err_set(err, MD_ETOOBIG, "request too large");
@@ -591,6 +676,8 @@ static int decode_inputs(const struct md_contract *c, const struct md_jnode *roo
         return rc;
     }
     if (inp->type == MD_J_ARRAY) {
+        if (inp->n > 0 && first_type(inp) == MD_J_ARRAY && c->bytes_feature != NULL)
+            return rows_positional(c, inp, a, "inputs", out, n_out, err);
         ts = md_arena_calloc(a, 1, sizeof(*ts));
         if (ts == NULL)
             return md_err_set(err, MD_ETOOBIG, "request too large");

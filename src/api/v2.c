@@ -12,6 +12,9 @@
 #include "serve/infer.h"
 #include "util/fmt.h"
 
+#include <math.h>
+#include <stdlib.h>
+
 /* Appends to resp->body; a failure (body limit) is remembered in *rc. */
 #define PUT(s)     (*rc |= md_buf_puts(b, (s)))
 #define PUTN(p, n) (*rc |= md_buf_append(b, (p), (n)))
@@ -110,6 +113,85 @@ static void put_output_shape(struct md_buf *b, int *rc, const struct md_version 
     PUT("]");
 }
 
+/*
+ * A contract number (min, max, default) as the shortest JSON text that reads
+ * back as the same double: a whole number in plain digits, else "%.*g" with
+ * the fewest digits that round-trip.
+ */
+static void put_number(struct md_buf *b, int *rc, double v)
+{
+    char text[40];
+    int prec;
+
+    if (v == trunc(v) && fabs(v) < 1e15) {
+        PUTI((int64_t)v);
+        return;
+    }
+    for (prec = 1; prec <= 17; prec++) {
+        (void)snprintf(text, sizeof(text), "%.*g", prec, v); /* fits: at most 24 bytes */
+        if (strtod(text, NULL) == v)
+            break;
+    }
+    PUT(text);
+}
+
+/* A category of f (an INT feature's categories are decimal text): a JSON string or number. */
+static void put_category(struct md_buf *b, int *rc, const struct md_feature *f, size_t k)
+{
+    if (f->dtype == MD_DT_BYTES)
+        *rc |= md_buf_json_str(b, f->categories[k], f->cat_len[k]);
+    else
+        PUT(f->categories[k]);
+}
+
+/*
+ * modeld's extension of an input's metadata: the feature's rules from the
+ * contract, so that a client can check a request before sending it.
+ * "required" always; "missing" (nan or default) for an optional feature,
+ * with "default" when it is default; "min" and "max" when set; "allow_nan"
+ * for FP32 and FP64; "categories" and "encoding" for a categorical feature.
+ */
+static void put_feature_params(struct md_buf *b, int *rc, const struct md_feature *f)
+{
+    size_t k;
+
+    PUT(",\"parameters\":{\"required\":");
+    PUT(f->required ? "true" : "false");
+    if (f->missing != MD_MISSING_REJECT) {
+        PUT(f->missing == MD_MISSING_NAN ? ",\"missing\":\"nan\"" : ",\"missing\":\"default\"");
+        if (f->missing == MD_MISSING_DEFAULT) {
+            PUT(",\"default\":");
+            if (f->categories != NULL)
+                put_category(b, rc, f, f->default_category);
+            else if (f->dtype == MD_DT_BOOL)
+                PUT(f->default_number != 0 ? "true" : "false");
+            else
+                put_number(b, rc, f->default_number);
+        }
+    }
+    if (f->has_min) {
+        PUT(",\"min\":");
+        put_number(b, rc, f->min);
+    }
+    if (f->has_max) {
+        PUT(",\"max\":");
+        put_number(b, rc, f->max);
+    }
+    if (f->dtype == MD_DT_FP32 || f->dtype == MD_DT_FP64)
+        PUT(f->allow_nan ? ",\"allow_nan\":true" : ",\"allow_nan\":false");
+    if (f->categories != NULL) {
+        PUT(",\"categories\":[");
+        for (k = 0; k < f->n_categories; k++) {
+            if (k > 0)
+                PUT(",");
+            put_category(b, rc, f, k);
+        }
+        PUT(f->encoding == MD_ENC_ORDINAL ? "],\"encoding\":\"ordinal\""
+                                          : "],\"encoding\":\"onehot\"");
+    }
+    PUT("}");
+}
+
 void md_v2_model_metadata(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                           struct md_api_resp *resp)
 {
@@ -143,7 +225,9 @@ void md_v2_model_metadata(struct md_api *api, const struct md_route *rt, struct 
         PUTSTR(c->features[i].name);
         PUT(",\"datatype\":");
         PUTSTR(md_dtype_name(c->features[i].dtype));
-        PUT(",\"shape\":[-1,1]}");
+        PUT(",\"shape\":[-1,1]");
+        put_feature_params(b, rc, &c->features[i]);
+        PUT("}");
     }
     PUT("],\"outputs\":[");
     for (i = 0; i < c->n_outputs; i++) {

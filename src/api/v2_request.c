@@ -287,10 +287,12 @@ static int elem_range(struct conv *cv, const struct md_jnode *v)
                       md_dtype_name(cv->t->dtype));
 }
 
+/* Integer text: no fraction, no exponent, not a NaN or Infinity token. */
 static bool is_integral_text(const struct md_jnode *v)
 {
     return memchr(v->p, '.', v->len) == NULL && memchr(v->p, 'e', v->len) == NULL &&
-           memchr(v->p, 'E', v->len) == NULL;
+           memchr(v->p, 'E', v->len) == NULL && memchr(v->p, 'N', v->len) == NULL &&
+           memchr(v->p, 'I', v->len) == NULL;
 }
 
 static int put_null(struct conv *cv)
@@ -1045,8 +1047,10 @@ static int decode_request(const char *body, size_t json_len, struct bin_src *src
     int rc;
 
     memset(req, 0, sizeof(*req));
-    rc = md_jdom_parse(body, json_len, MD_JDOM_PACKED | MD_JDOM_PACKED_NULL | MD_JDOM_PARALLEL, a,
-                       &root, err);
+    rc = md_jdom_parse(body, json_len,
+                       MD_JDOM_NANINF | MD_JDOM_PACKED | MD_JDOM_PACKED_NULL |
+                           MD_JDOM_PACKED_NANINF | MD_JDOM_PARALLEL,
+                       a, &root, err);
     if (rc != MD_OK)
         return rc;
     if (root->type != MD_J_OBJECT)

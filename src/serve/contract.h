@@ -15,9 +15,10 @@
  *     sent and 0 for the others;
  *   - a categorical feature with encoding ordinal is one column named as the
  *     feature holding the category's index (0-based);
- *   - a missing value (JSON null, or an absent optional feature) is NaN with
- *     the `nan` policy (every column of a one-hot feature NaN), or the
- *     feature's default with the `default` policy.
+ *   - a missing value (JSON null, an absent optional feature, or a NaN sent
+ *     for a feature without allow_nan) is NaN with the `nan` policy (every
+ *     column of a one-hot feature NaN), or the feature's default with the
+ *     `default` policy; a feature with allow_nan takes NaN as a value.
  * A contract is immutable once parsed and owned by whoever parsed it.
  */
 #ifndef MD_SERVE_CONTRACT_H
@@ -205,8 +206,8 @@ int md_contract_check_engine(const struct md_contract *c, const struct md_backen
  * Checks (each a MD_EINVAL naming the input or feature, the row when it
  * applies, and the reason): unknown input name, duplicate input, wrong
  * datatype, wrong shape, differing row counts, missing required feature or
- * null value, NaN/Inf where not allowed, value outside [min,max], unknown
- * category, non-integer value for an integer feature in 2-D form.
+ * null or NaN value for it, Inf where not allowed, value outside [min,max],
+ * unknown category, non-integer value for an integer feature in 2-D form.
  * On success *x is arena memory holding *n_rows * c->width floats.
  */
 int md_contract_prepare(const struct md_contract *c, const struct md_tensor *inputs,

@@ -9,7 +9,10 @@
  * the common case (a value inside its range) to one comparison pair per
  * value: the precomputed bounds f->lo and f->hi already fold in min, max, the
  * datatype's range and the float range, and a NaN fails them too, so
- * odd_value() sorts out the rare rest. Parsing lives in contract.c.
+ * odd_value() sorts out the rare rest. A NaN sent as a value (binary data,
+ * JSON's NaN token) is a missing value, like a null, for a feature without
+ * allow_nan: its missing policy applies, and a required feature refuses it.
+ * Parsing lives in contract.c.
  */
 #include "serve/contract.h"
 #include "serve/contract_int.h"
@@ -146,9 +149,23 @@ static int put_missing(const struct md_feature *f, float *dst, size_t row, struc
 }
 
 /*
+ * A NaN sent as a value for f, which does not take NaN as a value (allow_nan
+ * false): a missing value, so the columns get what put_missing() gives an
+ * optional feature; a required feature refuses it.
+ */
+static int nan_missing(const struct md_feature *f, float *dst, size_t row, struct md_err *err)
+{
+    if (f->missing == MD_MISSING_REJECT)
+        return ferr(err, f, row, "NaN for required feature (allow_nan is false)");
+    return put_missing(f, dst, row, err);
+}
+
+/*
  * v failed the quick test (inside [f->lo, f->hi], whole when f->integral):
- * accepts a NaN or infinity that f allows into *out, or says what is wrong.
- * as_float: v came from a float, and prints as one.
+ * accepts a NaN or infinity that f allows into *out, takes a NaN that f does
+ * not allow as a missing value (nan_missing), or says what is wrong. Only
+ * for one-column features (numeric, BOOL). as_float: v came from a float,
+ * and prints as one.
  */
 static int odd_value(const struct md_feature *f, size_t row, double v, bool as_float, float *out,
                      struct md_err *err)
@@ -161,10 +178,9 @@ static int odd_value(const struct md_feature *f, size_t row, double v, bool as_f
             *out = (float)v;
             return MD_OK;
         }
-        return ferr(err, f, row, "%s not allowed (allow_nan is false)",
-                    isnan(v) ? "NaN"
-                    : v > 0  ? "inf"
-                             : "-inf");
+        if (isnan(v))
+            return nan_missing(f, out, row, err);
+        return ferr(err, f, row, "%s not allowed (allow_nan is false)", v > 0 ? "inf" : "-inf");
     }
     md_contract__fmt_num(v, as_float, a, sizeof(a));
     if (f->dtype == MD_DT_BOOL && v != 0 && v != 1)
@@ -634,6 +650,12 @@ static int general_2d(const struct md_contract *c, const struct md_tensor *t, si
                 size_t idx = SIZE_MAX;
 
                 if (!element_i64(t, i, &v, &d)) {
+                    if (isnan(d)) {
+                        rc = nan_missing(f, dst, r, err);
+                        if (rc != MD_OK)
+                            return rc;
+                        continue;
+                    }
                     md_contract__fmt_num(d, as_float, shown, sizeof(shown));
                     if (isfinite(d) && d == trunc(d))
                         return unknown_category(f, r, shown, err);

@@ -24,11 +24,13 @@
 #define MD_JDOM_MAX_DEPTH 100
 
 enum md_jdom_flags {
-    MD_JDOM_NANINF = 1 << 0,     /* accept NaN, Infinity, -Infinity */
-    MD_JDOM_PACKED = 1 << 1,     /* keep arrays of numbers only as packed arrays (below) */
-    MD_JDOM_PARALLEL = 1 << 2,   /* with MD_JDOM_PACKED: convert very large packed arrays on
-                                    one thread per CPU (same result, less latency) */
-    MD_JDOM_PACKED_NULL = 1 << 3 /* with MD_JDOM_PACKED: packed arrays may hold null too */
+    MD_JDOM_NANINF = 1 << 0,       /* accept NaN, Infinity, -Infinity */
+    MD_JDOM_PACKED = 1 << 1,       /* keep arrays of numbers only as packed arrays (below) */
+    MD_JDOM_PARALLEL = 1 << 2,     /* with MD_JDOM_PACKED: convert very large packed arrays on
+                                      one thread per CPU (same result, less latency) */
+    MD_JDOM_PACKED_NULL = 1 << 3,  /* with MD_JDOM_PACKED: packed arrays may hold null too */
+    MD_JDOM_PACKED_NANINF = 1 << 4 /* with MD_JDOM_PACKED and MD_JDOM_NANINF: packed arrays may
+                                      hold the NaN, Infinity and -Infinity tokens too */
 };
 
 enum md_jtype {
@@ -65,10 +67,15 @@ struct md_jnode {
  * costs no node per number and no second pass over the text. With
  * MD_JDOM_PACKED_NULL, null elements may appear among the numbers (n_null
  * counts them; their values are a NaN that md_jdom_packed_null tells apart).
- * Any other array (empty, nested, with a string, or a null without that
- * flag) is parsed as usual, and so is one whose '[' is followed by a tab or
- * a carriage return: only a digit, '-', a space or a newline (or 'n' with
- * MD_JDOM_PACKED_NULL) there starts the packed scan. test_tfs and
+ * With MD_JDOM_PACKED_NANINF (and MD_JDOM_NANINF), the NaN, Infinity and
+ * -Infinity tokens may appear too: their values are infinities and a NaN
+ * that md_jdom_packed_f32/f64 tell apart from a number beyond the range
+ * (the tokens are only looked for where a number fails to start, so plain
+ * numbers cost nothing more). Any other array (empty, nested, with a
+ * string, or a null or token without its flag) is parsed as usual, and so
+ * is one whose '[' is followed by a tab or a carriage return: only a digit,
+ * '-', a space or a newline (or 'n' with MD_JDOM_PACKED_NULL, 'N' or 'I'
+ * with MD_JDOM_PACKED_NANINF) there starts the packed scan. test_tfs and
  * fuzz_tfs_request rely on "[\t" to get the unpacked form of the same
  * numbers. The grammar of every element is checked as for any number.
  */
@@ -84,18 +91,19 @@ bool md_jdom_packed_null(const struct md_jnode *arr, size_t i);
 
 /*
  * The elements of a packed array one by one, as NUMBER nodes (NULL nodes for
- * null elements): *cursor starts NULL; each call fills *num (its p points
- * into the text) and returns true, or returns false after the last element.
+ * null elements; a token's NUMBER node holds its text): *cursor starts NULL;
+ * each call fills *num (its p points into the text) and returns true, or
+ * returns false after the last element.
  */
 bool md_jdom_packed_next(const struct md_jnode *arr, const char **cursor, struct md_jnode *num);
 
 /*
  * Every element of a packed array into out[0..arr->n), exactly as
- * md_jdom_f32 / md_jdom_f64 would convert them one by one, null elements as
- * NaN; with missing not NULL, missing[i] is also set to 1 for each null
- * element i (the others are left as they are). MD_EINVAL when an element
- * does not fit the type, with its index in *bad (out and missing are then
- * partly written). A large array is converted on several threads.
+ * md_jdom_f32 / md_jdom_f64 would convert them one by one (the tokens to NaN
+ * and the infinities), null elements as NaN; with missing not NULL, missing[i] is also set to 1 for
+ * each null element i (the others are left as they are). MD_EINVAL when an element does not fit the
+ * type, with its index in *bad (out and missing are then partly written). A large array is
+ * converted on several threads.
  */
 int md_jdom_packed_f32(const struct md_jnode *arr, float *out, uint8_t *missing,
                        size_t *bad) MD_MUST_CHECK;

@@ -64,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(buf);
         return 0;
     }
-    check_request(&req, true);
+    check_request(&req, true, true);
     for (i = 0; i < req.n_outputs; i++)
         if (req.outputs[i].binary && !req.outputs[i].binary_given)
             __builtin_trap();

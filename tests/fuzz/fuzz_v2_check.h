@@ -30,10 +30,11 @@ static struct md_arena *fuzz_arena(void)
  * Traps unless t is well formed: named, a known dtype, shape matching count,
  * data aligned for its dtype, BOOL values 0 or 1, BYTES elements readable,
  * missing flags 0 or 1. With raw false the data came from JSON only, which
- * narrows it further: no FP16/BF16 tensor, and NaN only where missing is set.
- * With raw true the data may be raw bytes, where FP16/BF16 and NaN may appear.
+ * narrows it further: no FP16/BF16 tensor, and NaN only where missing is set
+ * unless nan_ok (the body holds a NaN token). With raw true the data may be
+ * raw bytes, where FP16/BF16 and NaN may appear.
  */
-static void check_tensor(const struct md_tensor *t, bool raw)
+static void check_tensor(const struct md_tensor *t, bool raw, bool nan_ok)
 {
     size_t count = 1;
     volatile double sink = 0;
@@ -70,7 +71,7 @@ static void check_tensor(const struct md_tensor *t, bool raw)
 
             if (t->dtype == MD_DT_BOOL && v != 0 && v != 1)
                 __builtin_trap();
-            if (!raw && isnan(v) && (t->missing == NULL || !t->missing[i]))
+            if (!raw && !nan_ok && isnan(v) && (t->missing == NULL || !t->missing[i]))
                 __builtin_trap();
             sink += v;
         }
@@ -82,10 +83,10 @@ static void check_tensor(const struct md_tensor *t, bool raw)
 
 /*
  * Traps unless req is well formed: at least one input, a timeout not below
- * 0, every input as check_tensor(raw) wants it, input names and output names
- * non-empty and distinct.
+ * 0, every input as check_tensor(raw, nan_ok) wants it, input names and
+ * output names non-empty and distinct.
  */
-static void check_request(const struct md_infer_request *req, bool raw)
+static void check_request(const struct md_infer_request *req, bool raw, bool nan_ok)
 {
     size_t i;
     size_t j;
@@ -93,7 +94,7 @@ static void check_request(const struct md_infer_request *req, bool raw)
     if (req->n_inputs == 0 || req->timeout_us < 0)
         __builtin_trap();
     for (i = 0; i < req->n_inputs; i++) {
-        check_tensor(&req->inputs[i], raw);
+        check_tensor(&req->inputs[i], raw, nan_ok);
         for (j = 0; j < i; j++)
             if (strcmp(req->inputs[i].name, req->inputs[j].name) == 0)
                 __builtin_trap();

@@ -29,7 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (req.id != NULL && strlen(req.id) > size)
         __builtin_trap();
-    check_request(&req, false);
+    /* A NaN that is not a null comes from a NaN token in the body. */
+    check_request(&req, false, memmem(data, size, "NaN", 3) != NULL);
     for (i = 0; i < req.n_outputs; i++)
         if (req.outputs[i].classification < 0)
             __builtin_trap();

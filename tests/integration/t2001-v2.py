@@ -29,7 +29,9 @@ def test_model_metadata_and_ready():
         expect(doc["name"] == "bench" and doc["versions"] == ["1"], doc)
         expect(doc["platform"] == "modeld_trees", doc)
         expect(len(doc["inputs"]) == 30 and doc["inputs"][0] == {
-            "name": "f0", "datatype": "FP32", "shape": [-1, 1]}, doc["inputs"][0])
+            "name": "f0", "datatype": "FP32", "shape": [-1, 1],
+            "parameters": {"required": False, "missing": "nan", "allow_nan": False}},
+            doc["inputs"][0])
         expect(doc["outputs"] == [{"name": "probability", "datatype": "FP32", "shape": [-1, 1]}],
                doc["outputs"])
         st, doc, _ = d.json("GET", "/v2/models/bench/versions/1")

@@ -16,8 +16,8 @@ HDR = "Inference-Header-Content-Length"
 
 
 def full_rows(n=None):
-    """Benchmark rows without missing values: binary FP32 has no null, and a NaN
-    is a value that the bench contract (allow_nan false) refuses."""
+    """Benchmark rows without missing values (the tests here compare binary
+    and JSON bodies of the same numbers)."""
     rows = [r for r, _ in bench_rows() if None not in r]
     return rows if n is None else rows[:n]
 
@@ -314,15 +314,26 @@ def test_errors():
         expect(st == 200, st)
 
 
-def test_nan_is_a_value():
-    """Binary data has no null: NaN goes to the contract as a value."""
+def test_nan_is_a_missing_value():
+    """Binary data has no null: a NaN is a missing value for a feature without
+    allow_nan (the bench model's optional f0: as null would be), refused for a
+    required one (the strict model's amount), a value with allow_nan."""
     with Daemon() as d:
         body, n = binary_body({"inputs": [{"name": "features", "datatype": "FP32",
                                            "shape": [1, 30],
                                            "parameters": {"binary_data_size": 120}}]},
                               [f32([None] + [0.5] * 29)])
         st, doc, _, _ = post(d, body, n)
-        expect_error(st, doc, 400, "feature 'f0' row 0: NaN not allowed (allow_nan is false)")
+        expect(st == 200, doc)
+        st, jdoc, _ = d.json("POST", "/v2/models/bench/infer",
+                             {"inputs": [{"name": "features", "datatype": "FP32", "shape": [1, 30],
+                                          "data": [None] + [0.5] * 29}]})
+        expect(st == 200 and doc["outputs"][0]["data"] == jdoc["outputs"][0]["data"], (doc, jdoc))
+        inputs, parts = strict_inputs(True)
+        parts[0] = struct.pack("<2f", 12.5, math.nan)
+        body, n = binary_body({"inputs": inputs}, parts)
+        st, doc, _, _ = post(d, body, n, model="strict")
+        expect_error(st, doc, 400, "feature 'amount' row 1: NaN for required feature")
         # The strict model's noisy feature allows NaN.
         inputs, parts = strict_inputs(True)
         parts[4] = struct.pack("<2d", math.nan, math.inf)
@@ -350,4 +361,4 @@ def test_large_binary_request():
 if __name__ == "__main__":
     run([test_metadata_lists_the_extension, test_fp32_rows_match_json,
          test_columnar_binary_every_datatype, test_raw_binary_body, test_errors,
-         test_nan_is_a_value, test_large_binary_request])
+         test_nan_is_a_missing_value, test_large_binary_request])

@@ -42,10 +42,15 @@ def test_predict_instances_rows_and_objects():
         expect(st == 200, doc)
         for got, (_, ref) in zip(doc["predictions"], rows):
             expect(abs(got - ref) <= 1e-6, (got, ref))
-        # NaN token means a missing value where the contract allows NaN? f0 does not: 400
-        st, data, _ = d.request("POST", "/v1/models/bench:predict",
-                                '{"instances": [{"f0": NaN}]}')
-        expect(st == 400, data)
+        # The NaN token for an optional feature without allow_nan is a missing value,
+        # as null is; for a required one (the strict model's amount) it is refused.
+        st, doc, _ = d.json("POST", "/v1/models/bench:predict", '{"instances": [{"f0": NaN}]}')
+        st2, doc2, _ = d.json("POST", "/v1/models/bench:predict", '{"instances": [{"f0": null}]}')
+        expect(st == 200 and doc["predictions"] == doc2["predictions"], (doc, doc2))
+        st, doc, _ = d.json("POST", "/v1/models/strict:predict",
+                            '{"instances": [{"amount": NaN, "count": 1, "flag": true, '
+                            '"colour": "red"}]}')
+        expect_error(st, doc, 400, "feature 'amount' row 0: NaN for required feature")
 
 
 def test_predict_inputs_columnar():

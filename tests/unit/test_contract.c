@@ -1046,7 +1046,8 @@ static void test_prepare_columnar_errors(void **state)
     in[0] = vec("amount", MD_DT_FP32, 1, amount_neg);
     expect_fail(fx, c, in, 1, "feature 'amount' row 0: -1 below min 0");
     in[0] = vec("amount", MD_DT_FP32, 1, amount_nan);
-    expect_fail(fx, c, in, 1, "feature 'amount' row 0: NaN not allowed (allow_nan is false)");
+    expect_fail(fx, c, in, 1,
+                "feature 'amount' row 0: NaN for required feature (allow_nan is false)");
     amount_nan[0] = -INFINITY;
     expect_fail(fx, c, in, 1, "feature 'amount' row 0: -inf not allowed");
     in[0] = vec("amount", MD_DT_FP32, 1, amount);
@@ -1120,13 +1121,17 @@ static void test_prepare_2d_fast(void **state)
     data[6] = 3e9f;
     expect_fail(fx, c, &t, 1, "feature 'b' row 1: 3e+09 is outside the INT32 range");
     data[6] = NAN;
-    expect_fail(fx, c, &t, 1, "feature 'b' row 1: NaN not allowed");
+    expect_fail(fx, c, &t, 1, "feature 'b' row 1: NaN for required feature");
     data[6] = -7;
     data[2] = 2;
     expect_fail(fx, c, &t, 1, "feature 'c' row 0: 2 is not 0 or 1");
     data[2] = 1;
+    /* NaN for an optional feature is a missing value: NaN for d, the default 7 for e. */
     data[3] = NAN;
-    expect_fail(fx, c, &t, 1, "feature 'd' row 0: NaN not allowed");
+    data[4] = NAN;
+    assert_int_equal(prep(fx, c, &t, 1), MD_OK);
+    assert_true(isnan(fx->x[3]) && fx->x[4] == 7.0f);
+    data[4] = -4;
     data[3] = INFINITY;
     expect_fail(fx, c, &t, 1, "feature 'd' row 0: inf not allowed");
     data[3] = 2.5f;
@@ -1163,7 +1168,7 @@ static void test_prepare_2d_each_column(void **state)
     struct fixture *fx = *state;
     struct md_contract *c;
     const float bad[3] = {2.0f, -2.0f, NAN};
-    const char *const why[3] = {"above max 1", "below min -1", "NaN not allowed"};
+    const char *const why[3] = {"above max 1", "below min -1", "NaN for required feature"};
     char yaml[1024];
     char want[96];
     float data[18];
@@ -1196,6 +1201,13 @@ static void test_prepare_2d_each_column(void **state)
                     data[8] = NAN;
                 }
                 data[9 + j] = bad[k];
+                if (j == 8 && k == 2) {
+                    /* NaN for the optional feature: a missing value, NaN again. */
+                    assert_int_equal(prep(fx, c, &t, 1), MD_OK);
+                    assert_true(isnan(fx->x[17]));
+                    data[17] = (float)17 / 20.0f - 0.4f;
+                    continue;
+                }
                 (void)snprintf(want, sizeof(want), "feature 'f%zu' row 1: ", j);
                 expect_fail(fx, c, &t, 1, want);
                 assert_msg(fx->err, why[k]);
@@ -1340,7 +1352,13 @@ static void test_prepare_2d_categorical(void **state)
     f32[1] = 20.5f;
     expect_fail(fx, c, &t, 1, "feature 'k' row 0: 20.5 is not an integer");
     f32[1] = NAN;
-    expect_fail(fx, c, &t, 1, "feature 'k' row 0: NaN is not an integer");
+    expect_fail(fx, c, &t, 1, "feature 'k' row 0: NaN for required feature");
+    f32[1] = 20;
+    /* NaN for the optional categorical feature: missing, so NaN in its ordinal column. */
+    f32[5] = NAN;
+    assert_int_equal(prep(fx, c, &t, 1), MD_OK);
+    assert_true(isnan(fx->x[9]));
+    f32[5] = 5;
     f32[1] = 1e20f;
     expect_fail(fx, c, &t, 1, "feature 'k' row 0: unknown category 1e+20");
 
@@ -1463,6 +1481,124 @@ static void test_prepare_defaults_and_nan(void **state)
     md_contract_free(c);
 }
 
+/* A NaN with its sign bit set, as some clients' float arrays carry it. */
+static float neg_nan(void)
+{
+    return copysignf(NAN, -1.0f);
+}
+
+/*
+ * A NaN sent as a value (binary data, JSON's NaN token) for a feature without
+ * allow_nan is a missing value: NaN or the default as the feature's policy
+ * says, refused for a required feature (feature and row named), and every
+ * other value of the column still checked against its range. allow_nan keeps
+ * NaN as a value. The same in the columnar form, the 2-D fast path (split
+ * across threads when large) and the general 2-D path.
+ */
+static void test_prepare_nan_is_missing(void **state)
+{
+    struct fixture *fx = *state;
+    struct md_contract *c =
+        parse_ok(HEADR "features:\n"
+                       "  - {name: r, datatype: FP32, min: 0, max: 9}\n"
+                       "  - {name: n, datatype: FP32, required: false, min: 0, max: 9}\n"
+                       "  - {name: d, datatype: FP64, required: false, missing: default,"
+                       " default: 5, min: 0, max: 9}\n"
+                       "  - {name: a, datatype: FP32, required: false, missing: default,"
+                       " default: 1, allow_nan: true}\n"
+                       "  - {name: i, datatype: INT32, required: false, missing: default,"
+                       " default: 3}\n",
+                 "m");
+    const size_t big = 9001;
+    float r[3] = {1, 2, 3};
+    float n[3] = {NAN, 2, 0};
+    double d[3] = {NAN, 4, 6};
+    float a[3] = {NAN, 2, 3};
+    float rows[10] = {1, NAN, NAN, NAN, NAN, 2, 3, 4, 5, 6};
+    double rows64[10] = {1, NAN, NAN, NAN, NAN, 2, 3, 4, 5, 6};
+    float *large = malloc(big * 5 * sizeof(float));
+    struct md_tensor in[4];
+    struct md_tensor t;
+    const float want0[] = {1, NAN, 5, NAN, 3};
+    const float want1[] = {2, 3, 4, 5, 6};
+    size_t k;
+
+    assert_non_null(large);
+    n[2] = neg_nan();
+    in[0] = vec("r", MD_DT_FP32, 3, r);
+    in[1] = vec("n", MD_DT_FP32, 3, n);
+    in[2] = vec("d", MD_DT_FP64, 3, d);
+    in[3] = vec("a", MD_DT_FP32, 3, a);
+    assert_int_equal(prep(fx, c, in, 4), MD_OK);
+    {
+        const float c0[] = {1, NAN, 5, NAN, 3};
+        const float c1[] = {2, 2, 4, 2, 3};
+        const float c2[] = {3, NAN, 6, 3, 3};
+
+        expect_row(fx->x, c0, 5);
+        expect_row(fx->x + 5, c1, 5);
+        expect_row(fx->x + 10, c2, 5);
+    }
+    /* The other values of a column with a NaN are still checked. */
+    d[2] = 11;
+    expect_fail(fx, c, in, 4, "feature 'd' row 2: 11 above max 9");
+    d[2] = 6;
+    n[1] = -1;
+    expect_fail(fx, c, in, 4, "feature 'n' row 1: -1 below min 0");
+    n[1] = 2;
+    r[1] = NAN;
+    expect_fail(fx, c, in, 4, "feature 'r' row 1: NaN for required feature (allow_nan is false)");
+    r[1] = neg_nan();
+    expect_fail(fx, c, in, 4, "feature 'r' row 1: NaN for required feature");
+    r[1] = 2;
+    n[1] = INFINITY;
+    expect_fail(fx, c, in, 4, "feature 'n' row 1: inf not allowed (allow_nan is false)");
+    n[1] = 2;
+
+    /* 2-D, FP32: the fast path. */
+    t = mat("features", MD_DT_FP32, 2, 5, rows);
+    assert_true(c->plain);
+    assert_int_equal(prep(fx, c, &t, 1), MD_OK);
+    expect_row(fx->x, want0, 5);
+    expect_row(fx->x + 5, want1, 5);
+    rows[4] = neg_nan();
+    assert_int_equal(prep(fx, c, &t, 1), MD_OK);
+    expect_row(fx->x, want0, 5);
+    rows[7] = 9.5f;
+    expect_fail(fx, c, &t, 1, "feature 'd' row 1: 9.5 above max 9");
+    rows[7] = 4;
+    rows[5] = NAN;
+    expect_fail(fx, c, &t, 1, "feature 'r' row 1: NaN for required feature");
+    rows[5] = 2;
+
+    /* 2-D, FP64: the general path. */
+    t = mat("features", MD_DT_FP64, 2, 5, rows64);
+    assert_int_equal(prep(fx, c, &t, 1), MD_OK);
+    expect_row(fx->x, want0, 5);
+    expect_row(fx->x + 5, want1, 5);
+    rows64[9] = 2.5;
+    expect_fail(fx, c, &t, 1, "feature 'i' row 1: 2.5 is not an integer");
+    rows64[9] = 6;
+    rows64[0] = NAN;
+    expect_fail(fx, c, &t, 1, "feature 'r' row 0: NaN for required feature");
+    rows64[0] = 1;
+
+    /* Large enough to be split across threads: NaN in both halves. */
+    for (k = 0; k < big; k++)
+        memcpy(large + k * 5, want1, sizeof(want1));
+    large[10 * 5 + 2] = NAN;
+    large[9000 * 5 + 1] = NAN;
+    large[9000 * 5 + 4] = NAN;
+    t = mat("features", MD_DT_FP32, big, 5, large);
+    assert_int_equal(prep(fx, c, &t, 1), MD_OK);
+    assert_true(fx->x[10 * 5 + 2] == 5.0f && fx->x[11 * 5 + 2] == 4.0f);
+    assert_true(isnan(fx->x[9000 * 5 + 1]) && fx->x[9000 * 5 + 4] == 3.0f);
+    large[8999 * 5] = NAN;
+    expect_fail(fx, c, &t, 1, "feature 'r' row 8999: NaN for required feature");
+    free(large);
+    md_contract_free(c);
+}
+
 static void test_prepare_arena_limit(void **state)
 {
     struct md_contract *c = parse_ok(plain_yaml, "m");
@@ -1508,6 +1644,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_prepare_bytes_2d_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prepare_many_categories, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prepare_defaults_and_nan, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prepare_nan_is_missing, setup, teardown),
         cmocka_unit_test(test_prepare_arena_limit),
     };
 

@@ -657,6 +657,102 @@ static void test_naninf(void **state)
     assert_int_equal(parse("[-Infinity]", 0, &root, &err), MD_EINVAL);
 }
 
+/*
+ * MD_JDOM_PACKED_NANINF: the tokens pack with the numbers (an array may
+ * start with one), convert to NaN and the infinities, and stay apart from a
+ * number beyond the range and from null; what is not exactly a token leaves
+ * the array unpacked, and the error is the unpacked one.
+ */
+static void test_packed_naninf(void **state)
+{
+    const unsigned fl = MD_JDOM_PACKED | MD_JDOM_NANINF | MD_JDOM_PACKED_NANINF;
+    static const char *const bad[] = {
+        "[1, NaNa]", "[1, -NaN]",    "[1, +Infinity]", "[1, Inf]",
+        "[1, nan]",  "[1, Infinit]", "[NaN1]",         "[-Infinity-1]",
+    };
+    const struct md_jnode *r;
+    struct md_jnode *root;
+    struct md_jnode num;
+    struct md_err err;
+    struct md_err err2;
+    const char *cursor = NULL;
+    uint8_t miss[6];
+    float f[10];
+    double d[10];
+    size_t bad_i;
+    size_t i;
+
+    MD_UNUSED(state);
+    r = parse_ok("[1, NaN, -Infinity,Infinity , 2.5]", fl);
+    assert_true(md_jdom_is_packed(r));
+    assert_int_equal(r->n, 5);
+    assert_int_equal(r->n_null, 0);
+    assert_true(isnan(r->values[1]) && isinf(r->values[2]) && r->values[2] < 0);
+    assert_true(isinf(r->values[3]) && r->values[3] > 0);
+    assert_int_equal(md_jdom_packed_f32(r, f, NULL, &bad_i), MD_OK);
+    assert_true(f[0] == 1.0f && isnan(f[1]) && isinf(f[2]) && f[2] < 0 && isinf(f[3]) && f[3] > 0 &&
+                f[4] == 2.5f);
+    assert_int_equal(md_jdom_packed_f64(r, d, NULL, &bad_i), MD_OK);
+    assert_true(d[0] == 1.0 && isnan(d[1]) && d[2] == -INFINITY && d[3] == INFINITY);
+    assert_true(md_jdom_packed_next(r, &cursor, &num) && num_is(&num, "1"));
+    assert_true(md_jdom_packed_next(r, &cursor, &num) && num_is(&num, "NaN"));
+    assert_int_equal(md_jdom_f32(&num, &f[0]), MD_OK);
+    assert_true(isnan(f[0]));
+    assert_true(md_jdom_packed_next(r, &cursor, &num) && num_is(&num, "-Infinity"));
+    assert_true(md_jdom_packed_next(r, &cursor, &num) && num_is(&num, "Infinity"));
+    assert_true(md_jdom_packed_next(r, &cursor, &num) && num_is(&num, "2.5"));
+    assert_false(md_jdom_packed_next(r, &cursor, &num));
+
+    /* A token first; with nulls, which alone are marked missing. */
+    r = parse_ok("[NaN]", fl);
+    assert_true(md_jdom_is_packed(r) && r->n == 1);
+    r = parse_ok("[Infinity, 1]", fl);
+    assert_true(md_jdom_is_packed(r) && r->n == 2);
+    r = parse_ok("[null, NaN, 3, null, -Infinity, NaN]", fl | MD_JDOM_PACKED_NULL);
+    assert_true(md_jdom_is_packed(r));
+    assert_int_equal(r->n_null, 2);
+    memset(miss, 0, sizeof(miss));
+    assert_int_equal(md_jdom_packed_f32(r, f, miss, &bad_i), MD_OK);
+    assert_true(isnan(f[0]) && isnan(f[1]) && f[2] == 3.0f && isnan(f[3]) && f[4] == -INFINITY &&
+                isnan(f[5]));
+    assert_true(miss[0] == 1 && miss[1] == 0 && miss[2] == 0 && miss[3] == 1 && miss[4] == 0 &&
+                miss[5] == 0);
+    assert_true(md_jdom_packed_null(r, 0) && !md_jdom_packed_null(r, 1));
+    memset(miss, 0, sizeof(miss));
+    assert_int_equal(md_jdom_packed_f64(r, d, miss, &bad_i), MD_OK);
+    assert_true(isnan(d[1]) && d[4] == -INFINITY && miss[0] == 1 && miss[1] == 0);
+
+    /* Still told apart from numbers beyond the double or the float range. */
+    r = parse_ok("[NaN, 1e400, Infinity]", fl);
+    assert_int_equal(md_jdom_packed_f32(r, f, NULL, &bad_i), MD_EINVAL);
+    assert_int_equal(bad_i, 1);
+    assert_int_equal(md_jdom_packed_f64(r, d, NULL, &bad_i), MD_EINVAL);
+    assert_int_equal(bad_i, 1);
+    r = parse_ok("[Infinity, -Infinity, NaN, 1, 2, 3, 4, 5, 6, -1e39]", fl);
+    assert_int_equal(md_jdom_packed_f32(r, f, NULL, &bad_i), MD_EINVAL);
+    assert_int_equal(bad_i, 9);
+    assert_int_equal(md_jdom_packed_f64(r, d, NULL, &bad_i), MD_OK);
+
+    /* Not without MD_JDOM_NANINF, nor without the packing flag. */
+    assert_int_equal(parse("[NaN]", MD_JDOM_PACKED | MD_JDOM_PACKED_NANINF, &root, &err),
+                     MD_EINVAL);
+    assert_non_null(strstr(err.msg, "NaN and Infinity are not JSON"));
+    assert_int_equal(parse("[1, Infinity]", MD_JDOM_PACKED | MD_JDOM_PACKED_NANINF, &root, &err),
+                     MD_EINVAL);
+    assert_non_null(strstr(err.msg, "NaN and Infinity are not JSON"));
+    r = parse_ok("[1, NaN]", MD_JDOM_PACKED | MD_JDOM_NANINF);
+    assert_false(md_jdom_is_packed(r));
+
+    /* Anything else: the unpacked parse's error, word for word. */
+    for (i = 0; i < MD_ARRAY_LEN(bad); i++) {
+        int rc = parse(bad[i], MD_JDOM_NANINF, &root, &err);
+        int rc2 = parse(bad[i], fl, &root, &err2);
+
+        if (rc != MD_EINVAL || rc2 != MD_EINVAL || strcmp(err.msg, err2.msg) != 0)
+            fail_msg("'%s': %d '%s' / %d '%s'", bad[i], rc, err.msg, rc2, err2.msg);
+    }
+}
+
 /* ------------------------------------------------------------------------
  * Integer conversions
  * ------------------------------------------------------------------------ */
@@ -1581,6 +1677,27 @@ static void test_parallel_packed(void **state)
     assert_true(md_jdom_packed_null(root, big + 1));
     assert_int_equal(odd_array(state, &d, big, 10, big - 5, "nul", true, MD_JDOM_PACKED_NULL),
                      MD_EINVAL);
+
+    /* Tokens among the numbers: packed both ways with the flag, alike without it. */
+    {
+        const unsigned fl = MD_JDOM_NANINF | MD_JDOM_PACKED_NANINF;
+
+        d.len = 0;
+        put(&d, "[NaN, ");
+        put_numbers(&d, big, 11, big / 2, "-Infinity");
+        put(&d, ", Infinity, NaN]");
+        assert_int_equal(both_ways(state, &d, fl), MD_OK);
+        assert_int_equal(both_ways(state, &d, MD_JDOM_NANINF), MD_OK);
+        md_arena_reset(&f->a);
+        assert_int_equal(
+            md_jdom_parse(d.s, d.len, MD_JDOM_PACKED | MD_JDOM_PARALLEL | fl, &f->a, &root, &err),
+            MD_OK);
+        assert_true(md_jdom_is_packed(root));
+        assert_int_equal(root->n, big + 3);
+        assert_true(isnan(root->values[0]) && root->values[1 + big / 2] == -INFINITY);
+        assert_true(root->values[big + 1] == INFINITY && isnan(root->values[big + 2]));
+        assert_int_equal(odd_array(state, &d, big, 12, big - 5, "NaNN", true, fl), MD_EINVAL);
+    }
     free(d.s);
 }
 
@@ -1599,6 +1716,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_arena_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_packed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_naninf, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_packed_naninf, setup, teardown),
         cmocka_unit_test(test_integers),
         cmocka_unit_test_setup_teardown(test_wrong_node_types, setup, teardown),
         cmocka_unit_test(test_float_edges),

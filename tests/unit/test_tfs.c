@@ -28,12 +28,26 @@ static const char yaml[] =
     "  - {name: d, datatype: FP64, required: false, allow_nan: true}\n"
     "  - {name: k, datatype: INT64, required: false}\n";
 
+/* The same features without the BYTES one: rows given as lists make one 2-D tensor. */
+static const char num_yaml[] =
+    "backend: trees\n"
+    "task: classification\n"
+    "labels: [a, b]\n"
+    "features:\n"
+    "  - {name: x, datatype: FP32}\n"
+    "  - {name: n, datatype: INT32, required: false}\n"
+    "  - {name: b, datatype: BOOL, required: false}\n"
+    "  - {name: c, datatype: INT64, categories: [1, 2], required: false}\n"
+    "  - {name: d, datatype: FP64, required: false, allow_nan: true}\n"
+    "  - {name: k, datatype: INT64, required: false}\n";
+
 static const char one_yaml[] = "backend: trees\n"
                                "task: regression\n"
                                "features:\n"
                                "  - {name: v, datatype: FP32}\n";
 
 static struct md_contract *contract;
+static struct md_contract *num;
 static struct md_contract *one;
 
 /* One decoding: its outcome, message and tensors, in its own arena. */
@@ -53,6 +67,7 @@ static int setup(void **state)
 
     MD_UNUSED(state);
     if (md_contract_parse(yaml, sizeof(yaml) - 1, "m", &contract, &err) != MD_OK ||
+        md_contract_parse(num_yaml, sizeof(num_yaml) - 1, "num", &num, &err) != MD_OK ||
         md_contract_parse(one_yaml, sizeof(one_yaml) - 1, "one", &one, &err) != MD_OK) {
         print_error("contract: %s\n", err.msg);
         return -1;
@@ -64,6 +79,7 @@ static int teardown(void **state)
 {
     MD_UNUSED(state);
     md_contract_free(contract);
+    md_contract_free(num);
     md_contract_free(one);
     return 0;
 }
@@ -191,18 +207,78 @@ static void expect_error(const struct md_contract *c, const char *body, const ch
 static void test_rows_as_lists(void **state)
 {
     MD_UNUSED(state);
-    expect_ok(contract, "{\"instances\": [[1, 2, 0, 0, 0.5, 7], [-1e3, 3, 1, 0, 1e-300, -8]]}");
-    expect_ok(contract, "{\"instances\": [[1, 2, 0, 0, NaN, 7], [1, 2, 0, 0, 0, 0]]}");
-    expect_ok(contract, "{\"instances\": [[1, null, 0, 0, 0, 0]], \"signature_name\": \"\"}");
-    expect_ok(contract, "{\"inputs\": [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6]]}");
-    expect_ok(contract, "{\"inputs\": {\"features\": [[1,2,3,4,5,6],[6,5,4,3,2,1]]}}");
-    expect_error(contract, "{\"instances\": [[1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 1e400, 6]]}",
+    expect_ok(num, "{\"instances\": [[1, 2, 0, 1, 0.5, 7], [-1e3, 3, 1, 2, 1e-300, -8]]}");
+    expect_ok(num, "{\"instances\": [[1, 2, 0, 1, NaN, 7], [1, 2, 0, 1, 0, 0]]}");
+    expect_ok(num, "{\"instances\": [[1, null, 0, 1, 0, 0]], \"signature_name\": \"\"}");
+    expect_ok(num, "{\"inputs\": [[0.1, 0.2, 0.3, 0.4, 0.5, 0.6]]}");
+    expect_ok(num, "{\"inputs\": {\"features\": [[1,2,3,4,5,6],[6,5,4,3,2,1]]}}");
+    expect_error(num, "{\"instances\": [[1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 1e400, 6]]}",
                  "instances[1][4]: not of expected type: double");
-    expect_error(contract, "{\"instances\": [[1, 2, 3], [1, 2, true]]}",
+    expect_error(num, "{\"instances\": [[1, 2, 3], [1, 2, true]]}",
                  "instances[1][2]: not of expected type: double");
-    expect_error(contract, "{\"instances\": [[1, 2, 3], [1, 2]]}",
+    expect_error(num, "{\"instances\": [[1, 2, 3], [1, 2]]}",
                  "instances[1]: expected a list of 3 values like the first row");
-    expect_error(contract, "{\"inputs\": [[1, 2], [3, [4]]]}", "inputs[1][1]: expected a number");
+    expect_error(num, "{\"inputs\": [[1, 2], [3, [4]]]}", "inputs[1][1]: expected a number");
+}
+
+/*
+ * Rows as lists for a model with a BYTES feature: one tensor per feature in
+ * the contract's order, each value read as its feature's datatype (as rows
+ * of named features are), and errors naming the row and the feature.
+ */
+static void test_rows_as_lists_with_bytes(void **state)
+{
+    struct outcome o;
+    const char *body = "{\"instances\": [[4.8, 2, true, \"u\", 0.5, 7],"
+                       " [1, null, false, {\"b64\": \"dw==\"}, NaN, -1]]}";
+
+    MD_UNUSED(state);
+    decode(contract, body, strlen(body), (size_t)1 << 20, &o);
+    if (o.rc != MD_OK)
+        fail_msg("%s", o.err.msg);
+    assert_true(o.rows);
+    assert_int_equal(o.n, 6);
+    assert_string_equal(o.ts[0].name, "x");
+    assert_int_equal(o.ts[0].dtype, MD_DT_FP32);
+    assert_int_equal(o.ts[0].count, 2);
+    assert_true(((const float *)o.ts[0].data)[0] == 4.8f);
+    assert_int_equal(o.ts[1].dtype, MD_DT_INT32);
+    assert_int_equal(((const int32_t *)o.ts[1].data)[0], 2);
+    assert_true(o.ts[1].missing != NULL && o.ts[1].missing[1] == 1);
+    assert_int_equal(((const uint8_t *)o.ts[2].data)[0], 1);
+    assert_string_equal(o.ts[3].name, "c");
+    assert_int_equal(o.ts[3].dtype, MD_DT_BYTES);
+    assert_memory_equal(((const struct md_bytes *)o.ts[3].data)[0].p, "u", 1);
+    assert_memory_equal(((const struct md_bytes *)o.ts[3].data)[1].p, "w", 1);
+    assert_true(isnan(((const double *)o.ts[4].data)[1]));
+    assert_int_equal(((const int64_t *)o.ts[5].data)[1], -1);
+    release(&o);
+
+    expect_ok(contract, "{\"instances\": [[1, 2, false, \"v\", 0, 0]]}");
+    expect_ok(contract, "{\"instances\": [[1, 2, true, [\"v\"], [0.5], 3]]}");
+    expect_ok(contract,
+              "{\"inputs\": [[1, null, null, null, null, null], [2, 3, true, \"w\", 1, 2]]}");
+    expect_error(contract,
+                 "{\"instances\": [[1, 2, true, \"v\", 0.5, 3], [1, 2, true, \"v\", 0.5]]}",
+                 "instances[1]: expected a list of 6 values in feature order (x, n, b, c, d, k), "
+                 "got 5");
+    expect_error(contract, "{\"instances\": [[1, 2, true, \"v\", 0.5, 3], {\"x\": 1}]}",
+                 "instances[1]: expected a list of 6 values in feature order (x, n, b, c, d, k), "
+                 "got something else");
+    expect_error(contract, "{\"instances\": [[\"1\", 2, true, \"v\", 0.5, 3]]}",
+                 "instances[0] feature 'x': not of expected type: float");
+    expect_error(contract, "{\"instances\": [[1, 2, true, 5, 0.5, 3]]}",
+                 "instances[0] feature 'c': not of expected type: string");
+    expect_error(contract,
+                 "{\"instances\": [[1, 2, true, \"u\", 0.5, 3], [1, 2.5, 0, \"u\", 1, 3]]}",
+                 "instances[1] feature 'n': not of expected type: int32");
+    expect_error(contract, "{\"instances\": [[1, 2, 1, \"u\", 0.5, 3]]}",
+                 "instances[0] feature 'b': not of expected type: bool");
+    expect_error(contract, "{\"inputs\": [[1, 2, true, \"u\", 0.5, {\"b64\": \"dw==\"}]]}",
+                 "inputs[0] feature 'k': not of expected type: int64");
+    /* All numbers: a packed row, read value by value the same way. */
+    expect_error(contract, "{\"instances\": [[1, 2, 0, 3, 4, 5]]}",
+                 "instances[0] feature 'b': not of expected type: bool");
 }
 
 static void test_rows_as_objects(void **state)
@@ -338,11 +414,9 @@ static void test_large_request_is_packed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rows_as_lists),
-        cmocka_unit_test(test_rows_as_objects),
-        cmocka_unit_test(test_columns),
-        cmocka_unit_test(test_flat_lists),
-        cmocka_unit_test(test_large_request_is_packed),
+        cmocka_unit_test(test_rows_as_lists),   cmocka_unit_test(test_rows_as_lists_with_bytes),
+        cmocka_unit_test(test_rows_as_objects), cmocka_unit_test(test_columns),
+        cmocka_unit_test(test_flat_lists),      cmocka_unit_test(test_large_request_is_packed),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -260,6 +260,69 @@ static void test_null_leaves(void **state)
     assert_null(req.inputs[0].missing);
 }
 
+/*
+ * NaN, Infinity and -Infinity, as the Triton client's JSON mode (Python's
+ * json module) writes float arrays: values of FP32 and FP64 elements, in
+ * packed, unpacked, nested and mixed-with-null data, never marked missing
+ * (that is for null; what a NaN means is the contract's to say). Elsewhere
+ * they are numbers of the wrong kind; other spellings are not JSON.
+ */
+static void test_nan_and_infinity(void **state)
+{
+    const struct md_tensor *t;
+    const float *f;
+    const double *d;
+
+    MD_UNUSED(state);
+    x_ok("FP32", "[5]", "[1.5, NaN, Infinity, -Infinity, 2]");
+    t = &req.inputs[0];
+    f = t->data;
+    assert_null(t->missing);
+    assert_true(f[0] == 1.5f && isnan(f[1]) && f[2] == INFINITY && f[3] == -INFINITY &&
+                f[4] == 2.0f);
+    x_ok("FP32", "[3]", "[NaN,null,1]");
+    t = &req.inputs[0];
+    f = t->data;
+    assert_true(isnan(f[0]) && isnan(f[1]) && f[2] == 1.0f);
+    assert_non_null(t->missing);
+    assert_true(t->missing[0] == 0 && t->missing[1] == 1 && t->missing[2] == 0);
+    x_ok("FP32", "[2,2]", "[[NaN,1],[2,-Infinity]]");
+    f = req.inputs[0].data;
+    assert_true(isnan(f[0]) && f[1] == 1.0f && f[3] == -INFINITY);
+    /* Unpacked (a tab after '['), and a nesting found late. */
+    x_ok("FP32", "[2]", "[\tNaN, Infinity]");
+    f = req.inputs[0].data;
+    assert_true(isnan(f[0]) && f[1] == INFINITY);
+    x_ok("FP32", "[3]", "[NaN,1,[Infinity]]");
+    f = req.inputs[0].data;
+    assert_true(isnan(f[0]) && f[1] == 1.0f && f[2] == INFINITY);
+    x_ok("FP64", "[4]", "[NaN, -Infinity, null, 0.1]");
+    t = &req.inputs[0];
+    d = t->data;
+    assert_true(isnan(d[0]) && d[1] == -INFINITY && isnan(d[2]) && d[3] == 0.1);
+    assert_true(t->missing != NULL && t->missing[0] == 0 && t->missing[2] == 1);
+    /* Beyond the range is still an error, next to a token. */
+    x_error("FP32", "[2]", "[NaN,1e39]", "input 'x' element 1: 1e39 is out of range for FP32");
+    x_error("FP64", "[2]", "[Infinity,1e309]",
+            "input 'x' element 1: 1e309 is out of range for FP64");
+    /* Not an integer, a boolean or a string. */
+    x_error("INT32", "[2]", "[1,NaN]", "input 'x' element 1: expected an integer, got NaN");
+    x_error("INT64", "[1]", "[-Infinity]",
+            "input 'x' element 0: expected an integer, got -Infinity");
+    x_error("UINT8", "[1]", "[Infinity]", "expected an integer, got Infinity");
+    x_error("BOOL", "[1]", "[NaN]", "input 'x' element 0: expected true or false, got a number");
+    x_error("BYTES", "[1]", "[NaN]", "input 'x' element 0: expected a string, got a number");
+    expect_error("{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[NaN],"
+                 "\"data\":[1]}]}",
+                 MD_EINVAL, "inputs[0].shape: expected an array of non-negative integers");
+    /* Only the exact tokens, as on the TF Serving path. */
+    x_error("FP32", "[1]", "[nan]", "invalid JSON");
+    x_error("FP32", "[1]", "[-NaN]", "invalid JSON");
+    x_error("FP32", "[1]", "[+Infinity]", "invalid JSON");
+    x_error("FP32", "[1]", "[Inf]", "invalid JSON");
+    x_error("FP32", "[2]", "[1, NaNa]", "invalid JSON");
+}
+
 static void test_scalars_and_empty(void **state)
 {
     const struct md_tensor *t;
@@ -672,7 +735,7 @@ int main(void)
         cmocka_unit_test(test_many_inputs),       cmocka_unit_test(test_request_errors),
         cmocka_unit_test(test_input_errors),      cmocka_unit_test(test_count_errors),
         cmocka_unit_test(test_element_errors),    cmocka_unit_test(test_long_names_in_messages),
-        cmocka_unit_test(test_arena_limit),
+        cmocka_unit_test(test_arena_limit),       cmocka_unit_test(test_nan_and_infinity),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -11,18 +11,27 @@
 
 #define NAME_SHOWN 64 /* characters of a field name quoted in a message */
 
-/* RFC 9110 5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
- * "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA */
-static bool is_tchar(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
+/*
+ * RFC 9110 5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
+ * "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA: 1 for each, by byte value (a
+ * table, as every byte of every name is looked up).
+ */
+static const unsigned char tchar[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+    0, 1, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 0, /* 0x20 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, /* 0x30 */
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, /* 0x50 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0, /* 0x70 */
+    /* 0x80 to 0xff: 0 */
+};
 
+/* name[0..len) is want (lower case, want_len bytes), in any case. */
 static bool named(const char *name, size_t len, const char *want, size_t want_len)
 {
-    return len == want_len && strncasecmp(name, want, len) == 0;
+    return len == want_len && (name[0] | 0x20) == want[0] && strncasecmp(name, want, len) == 0;
 }
 
 /* Sets the refusal (the first one wins). */
@@ -58,7 +67,18 @@ static const char *shown(char *out, const char *s, size_t len)
 
 void md_head_init(struct md_head *hd)
 {
-    memset(hd, 0, sizeof(*hd));
+    /* Field by field: the message is written only on a refusal. */
+    hd->next = NULL;
+    hd->exact = false;
+    hd->prev = NULL;
+    hd->prev_len = 0;
+    hd->n_length = 0;
+    hd->n_coding = 0;
+    hd->n_host = 0;
+    hd->coding = NULL;
+    hd->coding_len = 0;
+    hd->status = 0;
+    hd->msg[0] = '\0';
 }
 
 /*
@@ -107,22 +127,17 @@ static void check_layout(struct md_head *hd, const char *name, size_t name_len, 
     }
 }
 
-void md_head_field(struct md_head *hd, const char *name, size_t name_len, const char *value,
-                   size_t value_len)
+/* Refuses a field whose name is not a token (RFC 9110 5.1). */
+static void check_name(struct md_head *hd, const char *name, size_t name_len)
 {
     char a[NAME_SHOWN + 1];
+    unsigned char ok = 1;
     size_t i;
 
-    if (hd->status != 0)
-        return;
-    /* The layout first: a folded line ends up in the name. */
-    if (MD_HEAD_LAYOUT && value != NULL) {
-        check_layout(hd, name, name_len, value, value_len);
-        if (hd->status != 0)
-            return;
-    }
-    for (i = 0; i < name_len; i++) {
-        if (!is_tchar((unsigned char)name[i])) {
+    for (i = 0; i < name_len; i++)
+        ok &= tchar[(unsigned char)name[i]];
+    for (i = 0; !ok && i < name_len; i++) {
+        if (!tchar[(unsigned char)name[i]]) {
             if (name[i] == ' ' || name[i] == '\t')
                 refuse(hd, 400, "header '%s': whitespace in the name or before the colon",
                        shown(a, name, name_len));
@@ -132,9 +147,37 @@ void md_head_field(struct md_head *hd, const char *name, size_t name_len, const 
             return;
         }
     }
-    if (name_len == 0) {
+    if (name_len == 0)
         refuse(hd, 400, "a header line has no field name");
+}
+
+void md_head_field(struct md_head *hd, const char *name, size_t name_len, const char *value,
+                   size_t value_len)
+{
+    char a[NAME_SHOWN + 1];
+
+    if (hd->status != 0)
         return;
+    /* The layout first: a folded line ends up in the name. */
+    if (MD_HEAD_LAYOUT && value != NULL) {
+        check_layout(hd, name, name_len, value, value_len);
+        if (hd->status != 0)
+            return;
+    }
+    /* The framing fields by name (tokens, so their names need no check). */
+    if (named(name, name_len, "content-length", 14)) {
+        hd->n_length++;
+    } else if (named(name, name_len, "transfer-encoding", 17)) {
+        if (hd->n_coding++ == 0) {
+            hd->coding = value != NULL ? value : "";
+            hd->coding_len = value != NULL ? value_len : 0;
+        }
+    } else if (named(name, name_len, "host", 4)) {
+        hd->n_host++;
+    } else {
+        check_name(hd, name, name_len);
+        if (hd->status != 0)
+            return;
     }
     if (value != NULL && memchr(value, '\r', value_len) != NULL) {
         refuse(hd, 400, "header '%s': value contains a CR byte", shown(a, name, name_len));
@@ -142,16 +185,6 @@ void md_head_field(struct md_head *hd, const char *name, size_t name_len, const 
     }
     hd->prev = name;
     hd->prev_len = name_len;
-    if (named(name, name_len, "Content-Length", 14)) {
-        hd->n_length++;
-    } else if (named(name, name_len, "Transfer-Encoding", 17)) {
-        if (hd->n_coding++ == 0) {
-            hd->coding = value != NULL ? value : "";
-            hd->coding_len = value != NULL ? value_len : 0;
-        }
-    } else if (named(name, name_len, "Host", 4)) {
-        hd->n_host++;
-    }
 }
 
 /* The next element of the list s[*pos..len) (RFC 9110 5.6.1: commas, optional

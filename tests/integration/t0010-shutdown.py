@@ -114,10 +114,10 @@ def test_keepalive_clients_lose_nothing_through_sigterm():
         for c in clients:
             for k, v in c.statuses.items():
                 statuses[k] = statuses.get(k, 0) + v
-        print("answered %d (%d before the delay ended), statuses %r, lost %d, "
+        print("answered %d (%d in the delay's first %.1f s), statuses %r, lost %d, "
               "Connection: close answers %d, exit %.2f s after SIGTERM"
-              % (sum(c.answered for c in clients), answered_in_delay, statuses, len(lost),
-                 sum(c.closes for c in clients), t_exit - t_term))
+              % (sum(c.answered for c in clients), answered_in_delay, DELAY_S * 0.8, statuses,
+                 len(lost), sum(c.closes for c in clients), t_exit - t_term))
         expect(rc == 0, "exit status %d" % rc)
         expect(not lost, "requests lost on established connections: %r" % lost[:5])
         expect(set(statuses) == {200}, statuses)

@@ -17,7 +17,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 
 static const char usage[] =
     "usage: modeld [options]\n"
@@ -42,7 +44,9 @@ static const char usage[] =
     "                        and repository API calls (default: 0)\n"
     "  --threads N           HTTP worker threads; 0 = one per core (default: 0)\n"
     "  --max-body-bytes N    largest request body accepted (default: 67108864)\n"
-    "  --max-connections N   concurrent connections (default: 4096)\n"
+    "  --max-connections N   concurrent connections; when all are taken, those that\n"
+    "                        have waited longest for a request make room\n"
+    "                        (default: 4096)\n"
     "  --idle-timeout S      close idle keep-alive connections after S seconds (default: 60)\n"
     "  --max-header-bytes N  largest request line plus headers; larger get 431 or 414\n"
     "                        (default: 8192)\n"
@@ -51,8 +55,11 @@ static const char usage[] =
     "                        and reading the body, half of it a read; 4096 to\n"
     "                        1048576, raised to twice --max-header-bytes\n"
     "                        (default: 24576)\n"
-    "  --drain-timeout S     on SIGTERM, wait up to S seconds for running requests\n"
-    "                        (default: 10)\n"
+    "  --shutdown-delay S    on SIGTERM, answer readiness 503 and keep serving for\n"
+    "                        S seconds before closing the listener, so a load\n"
+    "                        balancer stops sending first (default: 0)\n"
+    "  --drain-timeout S     then wait up to S seconds for requests already\n"
+    "                        received (default: 10)\n"
     "  --load-timeout S      loads through a foreign library (backend xgboost) are\n"
     "                        tried first in a helper process, killed after S\n"
     "                        seconds; 1 to 3600 (default: 30)\n"
@@ -64,8 +71,8 @@ static const char usage[] =
     "  --version             print the version and exit\n"
     "  --help                print this help and exit\n"
     "\n"
-    "signals: SIGTERM/SIGINT stop gracefully; SIGHUP re-scans the repository\n"
-    "and reopens the access log.\n";
+    "signals: SIGTERM/SIGINT stop gracefully (a second one during --shutdown-delay\n"
+    "ends the delay); SIGHUP re-scans the repository and reopens the access log.\n";
 
 struct opts {
     const char *repo;
@@ -84,6 +91,7 @@ struct opts {
     unsigned long load_memory_mb;
     bool check;     /* --check: validate the repository and exit */
     bool log_level; /* --log-level was given */
+    unsigned long shutdown_delay_s;
 };
 
 /* A whole number from min to max for flag, or -1 with a message. */
@@ -138,6 +146,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         O_DRAIN,
         O_LOAD_TIMEOUT,
         O_LOAD_MEMORY,
+        O_DELAY,
         O_LOG,
         O_CHECK,
         O_ACCESS_LOG,
@@ -158,6 +167,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"drain-timeout", required_argument, NULL, O_DRAIN},
         {"load-timeout", required_argument, NULL, O_LOAD_TIMEOUT},
         {"load-memory-mb", required_argument, NULL, O_LOAD_MEMORY},
+        {"shutdown-delay", required_argument, NULL, O_DELAY},
         {"log-level", required_argument, NULL, O_LOG},
         {"check", no_argument, NULL, O_CHECK},
         {"access-log", required_argument, NULL, O_ACCESS_LOG},
@@ -212,6 +222,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
         case O_LOAD_MEMORY:
             bad = parse_ulong_in("--load-memory-mb", optarg, 16, 1ul << 20, &o->load_memory_mb);
             break;
+        case O_DELAY:
+            bad = parse_ulong("--shutdown-delay", optarg, 3600, &o->shutdown_delay_s);
+            break;
         case O_LOG:
             level = md_log_parse_level(optarg);
             if (level < 0) {
@@ -252,6 +265,71 @@ static int parse_args(int argc, char **argv, struct opts *o)
         return 2;
     }
     return 0;
+}
+
+/*
+ * Raises the soft limit on open files to the hard one: each connection
+ * holds a descriptor, and the usual soft limit (1024) is below the
+ * default --max-connections. Warns when the limit stays below what
+ * max_conn connections (and the refusals past them) need.
+ */
+static void raise_fd_limit(unsigned long max_conn)
+{
+    struct rlimit rl;
+    unsigned long want = max_conn + max_conn / 4 + 16 + 256; /* + files, models, logs */
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0 && getrlimit(RLIMIT_NOFILE, &rl) != 0)
+            return;
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        char have[24];
+        char need[24];
+
+        (void)snprintf(have, sizeof(have), "%llu", (unsigned long long)rl.rlim_cur);
+        (void)snprintf(need, sizeof(need), "%lu", want);
+        md_log_kv(MD_LOG_WARN, "the open file limit is below what --max-connections needs", "limit",
+                  have, "needed", need, MD_KV_END);
+    }
+}
+
+/*
+ * --shutdown-delay: readiness already answers 503; keep serving for
+ * delay_s seconds so that load balancers take the server out first. A
+ * second SIGTERM or SIGINT ends the wait.
+ */
+static void shutdown_delay(const sigset_t *sigs, unsigned long delay_s)
+{
+    struct timespec end;
+    struct timespec now;
+    struct timespec left;
+    siginfo_t si;
+    int sig;
+
+    if (delay_s == 0)
+        return;
+    md_log_kv(MD_LOG_INFO, "readiness is 503; serving until the shutdown delay ends", MD_KV_END);
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    end.tv_sec += (time_t)delay_s;
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec > end.tv_sec || (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec))
+            return;
+        left.tv_sec = end.tv_sec - now.tv_sec;
+        left.tv_nsec = end.tv_nsec - now.tv_nsec;
+        if (left.tv_nsec < 0) {
+            left.tv_sec--;
+            left.tv_nsec += 1000000000L;
+        }
+        sig = sigtimedwait(sigs, &si, &left);
+        if (sig == SIGTERM || sig == SIGINT) {
+            md_log(MD_LOG_INFO, "second signal: shutdown delay cut short");
+            return;
+        }
+    }
 }
 
 int main(int argc, char **argv)
@@ -301,6 +379,7 @@ int main(int argc, char **argv)
         }
         return rc;
     }
+    raise_fd_limit(o.max_conn ? o.max_conn : 4096);
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
         md_log_kv(MD_LOG_ERROR, "cannot ignore SIGPIPE", "reason", strerror(errno), MD_KV_END);
         return 1;
@@ -381,6 +460,7 @@ int main(int argc, char **argv)
     md_log_kv(MD_LOG_INFO, "shutting down", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM",
               MD_KV_END);
     atomic_store(&api->draining, true);
+    shutdown_delay(&sigs, o.shutdown_delay_s);
     md_control_stop(ctl);
     md_http_stop(http, (unsigned)o.drain_s * 1000);
     md_access_log_close(alog);

@@ -253,6 +253,11 @@ void md_v2_model_ready(struct md_api *api, const struct md_route *rt, struct md_
     int *rc = &r;
 
     MD_UNUSED(req);
+    /* Like the server's readiness: a load balancer probing a model stops too. */
+    if (atomic_load(&api->draining)) {
+        md_api_error_status(resp, 503, "server is shutting down");
+        return;
+    }
     if (open_model(api, rt, resp, &v, rc) != MD_OK)
         return;
     if (rt->version != NULL) {

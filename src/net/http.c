@@ -8,8 +8,22 @@
  * Per-connection state (arena, body and reply buffers) is created when a
  * connection opens and freed when it closes, so steady keep-alive traffic
  * does not allocate.
+ *
+ * Every open connection is on one list, under h->lock (taken when a
+ * connection opens or closes, never per request), with its phase: waiting
+ * for a request (or for the rest of one), or busy with one (handled, parked
+ * or being answered). When a new connection finds the slots taken, the
+ * connections that have waited longest for a request are shut down from the
+ * accepting thread (evict); their own threads see the end of the stream and
+ * close them. A busy connection is never touched.
+ *
+ * Stopping (md_http_stop): the listener is closed (pending connections are
+ * taken first), every answer from then on carries Connection: close, and the
+ * stop waits until no request is being read or answered and every
+ * connection left has waited a moment without sending one.
  */
 #include "net/http.h"
+#include "net/head.h"
 #include "net/router.h"
 #include "util/arena.h"
 #include "util/buf.h"
@@ -22,6 +36,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <strings.h>
 #include <sys/random.h>
@@ -32,12 +47,40 @@
 #define ARENA_MAX ((size_t)1 << 31)
 #define REPLY_MAX ((size_t)1 << 31)
 
-/* conn.park: the hand-shake between parking and waking, which may come first. */
+/*
+ * conn.park: the hand-shake between parking and waking, which may come first.
+ * A parked request is suspended on the handler's next call, not the one that
+ * parked it: MHD leaves a connection's poll state as it was when it is
+ * suspended in the call that received the request (still "read"), so on
+ * resuming it would read first, and a client that had half-closed its side
+ * after sending (read returns 0) would be closed unanswered. One call later
+ * the state is "block" (request received, no answer yet), and MHD resumes
+ * the connection to call the handler, not to read.
+ */
 enum {
-    PARK_NONE = 0,      /* not parked, or the handler has just parked it */
+    PARK_NONE = 0,      /* not parked, or parked and not yet suspended */
     PARK_SUSPENDED = 1, /* the connection is suspended: the wake resumes it */
-    PARK_WOKEN = 2      /* woken before the suspension: the HTTP thread resumes it */
+    PARK_WOKEN = 2      /* woken before the suspension: the next call answers */
 };
+
+/*
+ * conn.phase: whether a connection may be shut down to make room. Its own
+ * thread moves it WAIT -> BODY -> BUSY -> WAIT; evict moves WAIT or BODY
+ * to CUT (under h->lock), so each step of the thread out of WAIT or BODY is
+ * a compare-and-swap that fails once the connection is cut.
+ */
+enum {
+    PHASE_WAIT = 0, /* no request started: idle keep-alive, or its head still arriving */
+    PHASE_BODY = 1, /* a request's head is in, its body arriving */
+    PHASE_BUSY = 2, /* a request is handled, parked or answered */
+    PHASE_CUT = 3   /* shut down by evict: its thread closes it on the end of stream */
+};
+
+#define EVICT_BATCH       32   /* connections shut down at most per shortage (as nginx) */
+#define EVICT_MIN_WAIT_MS 1000 /* waiting less than this, a connection is kept */
+#define EVICT_PAUSE_MS    10   /* after a search that found none to shut down */
+#define OVER_TIMEOUT_S    1    /* idle timeout of a connection opened past the limit */
+#define DRAIN_WAIT_MS     200  /* on stop, a connection idle for less may still send */
 
 #define ID_MAX 64 /* characters of a client's X-Request-Id kept (docs/api.md) */
 
@@ -62,9 +105,9 @@ struct conn {
     struct md_arena arena;
     struct md_buf body;
     struct md_buf reply;
-    bool in_request;     /* a request has started on this connection */
     bool too_big;        /* the body passed the limit: answer 413 at the end */
     bool over;           /* opened past --max-connections: every request is refused, then closed */
+    bool close;          /* close the connection after this answer */
     char id[ID_MAX + 1]; /* the request's id: the client's, or 32 hex digits */
     const char *kept[N_KEPT]; /* the request's values of kept_headers, or NULL */
     uint64_t start_ns;
@@ -74,6 +117,11 @@ struct conn {
     void *resume;              /* handler state of a parked request, else NULL */
     void (*drop)(void *state); /* releases resume when the client leaves unanswered */
     _Atomic int park;          /* PARK_*: written by the HTTP thread and the waker */
+    _Atomic int phase;         /* PHASE_*: see the enum */
+    _Atomic int64_t since_ms;  /* coarse_ms() since which it has waited for a request */
+    int fd;                    /* the socket, for evict's shutdown; fixed */
+    struct conn *prev;         /* h->lock: the list of open connections */
+    struct conn *next;
 };
 
 struct md_http {
@@ -81,15 +129,27 @@ struct md_http {
     struct md_api *api;
     size_t max_body;
     size_t max_header;     /* request line plus headers, in bytes */
-    _Atomic long active;   /* requests started and not completed */
     _Atomic long parked;   /* requests parked and not yet answered */
     _Atomic long routing;  /* handler calls running that may park (wake set) */
     _Atomic bool stopping; /* md_http_stop has begun: park no more */
-    _Atomic long conns;    /* connections open */
+    _Atomic bool closing;  /* every answer carries Connection: close */
+    _Atomic long conns;    /* connections open and not cut; written under lock */
     long max_conn;         /* connections served; a few more are accepted to be refused */
     unsigned port;
+    pthread_mutex_t lock;   /* the connection list, conns' writes, evict_after_ms */
+    struct conn *list;      /* lock: every open connection, newest first */
+    int64_t evict_after_ms; /* lock: no search for connections to shut down before this */
     struct md_access_log *access_log; /* borrowed; NULL: none */
 };
+
+/* A cheap monotonic clock in milliseconds (a few ms coarse), for the waits above. */
+static int64_t coarse_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* One step of xorshift128+ over the state s[0..1]. */
 static uint64_t xorshift128p(uint64_t s[2])
@@ -159,8 +219,9 @@ static bool usable_id(const char *s)
 
 /* What one pass over a request's headers collects. */
 struct head {
-    size_t bytes;      /* the request line and headers' size, as sent */
-    const char **kept; /* the values of kept_headers, the first of each as MHD's lookup gives */
+    size_t bytes;         /* the request line and headers' size, as sent */
+    const char **kept;    /* the values of kept_headers, the first of each as MHD's lookup gives */
+    struct md_head check; /* framing and field checks (head.h) */
 };
 
 static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -171,6 +232,7 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
 
     MD_UNUSED(kind);
     hd->bytes += key_size + value_size + 4; /* ": " and CRLF */
+    md_head_field(&hd->check, key, key_size, value, value_size);
     for (i = 0; i < N_KEPT && value != NULL; i++) {
         if (hd->kept[i] == NULL && key_size == kept_headers[i].len &&
             strcasecmp(key, kept_headers[i].name) == 0)
@@ -191,33 +253,137 @@ static const char *lookup_header(void *conn, const char *name)
     return MHD_lookup_connection_value(cs->mc, MHD_HEADER_KIND, name);
 }
 
+/*
+ * Shuts down up to EVICT_BATCH of the connections that have waited longest
+ * for a request, each at least EVICT_MIN_WAIT_MS (h->lock held): their
+ * threads read the end of the stream and close them. Returns how many.
+ * Busy connections are skipped, and the compare-and-swap to PHASE_CUT fails
+ * for one that has just become busy. Its socket is still open: a connection
+ * is unlisted under h->lock before MHD closes it.
+ */
+static long evict(struct md_http *h, int64_t now)
+{
+    struct {
+        struct conn *cs;
+        int64_t since;
+    } pick[EVICT_BATCH];
+    size_t n = 0;
+    size_t i;
+    long cut = 0;
+    struct conn *cs;
+
+    if (now < h->evict_after_ms)
+        return 0;
+    for (cs = h->list; cs != NULL; cs = cs->next) {
+        int ph = atomic_load(&cs->phase);
+        int64_t since = atomic_load_explicit(&cs->since_ms, memory_order_relaxed);
+
+        if ((ph != PHASE_WAIT && ph != PHASE_BODY) || now - since < EVICT_MIN_WAIT_MS)
+            continue;
+        if (n == EVICT_BATCH && since >= pick[n - 1].since)
+            continue;
+        /* Kept sorted, longest waiting first. */
+        i = n < EVICT_BATCH ? n++ : n - 1;
+        while (i > 0 && pick[i - 1].since > since) {
+            pick[i] = pick[i - 1];
+            i--;
+        }
+        pick[i].cs = cs;
+        pick[i].since = since;
+    }
+    for (i = 0; i < n; i++) {
+        int ph = atomic_load(&pick[i].cs->phase);
+
+        if ((ph == PHASE_WAIT || ph == PHASE_BODY) &&
+            atomic_compare_exchange_strong(&pick[i].cs->phase, &ph, PHASE_CUT)) {
+            (void)shutdown(pick[i].cs->fd, SHUT_RDWR); /* its thread closes it either way */
+            atomic_fetch_sub(&h->conns, 1);
+            cut++;
+        }
+    }
+    if (cut == 0)
+        h->evict_after_ms = now + EVICT_PAUSE_MS;
+    return cut;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
                           enum MHD_ConnectionNotificationCode code)
 {
     struct md_http *h = cls;
     struct conn *cs;
 
-    MD_UNUSED(c);
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        long before = atomic_fetch_add(&h->conns, 1);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        int64_t now = coarse_ms();
+        long cut = 0;
 
         cs = md_xcalloc(1, sizeof(*cs));
-        cs->over = before >= h->max_conn;
         md_arena_init(&cs->arena, ARENA_MAX);
         md_buf_init(&cs->body, h->max_body);
         md_buf_init(&cs->reply, REPLY_MAX);
+        cs->fd = ci != NULL ? ci->connect_fd : -1;
+        atomic_init(&cs->phase, PHASE_WAIT);
+        atomic_init(&cs->since_ms, now);
+        pthread_mutex_lock(&h->lock);
+        cs->next = h->list;
+        if (h->list != NULL)
+            h->list->prev = cs;
+        h->list = cs;
+        if (atomic_fetch_add(&h->conns, 1) >= h->max_conn)
+            cut = evict(h, now);
+        cs->over = atomic_load(&h->conns) > h->max_conn;
+        pthread_mutex_unlock(&h->lock);
+        if (cut > 0) {
+            char n[24];
+
+            (void)snprintf(n, sizeof(n), "%ld", cut); /* any long fits */
+            md_log_kv(MD_LOG_DEBUG, "closed connections waiting longest for a request",
+                      "connections", n, MD_KV_END);
+        }
+        /* Refused at its first request; one that sends none leaves soon. */
+        if (cs->over)
+            MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)OVER_TIMEOUT_S);
         *socket_ctx = cs;
         return;
     }
     cs = *socket_ctx;
     if (cs == NULL)
         return;
-    atomic_fetch_sub(&h->conns, 1);
+    pthread_mutex_lock(&h->lock);
+    if (cs->prev != NULL)
+        cs->prev->next = cs->next;
+    else
+        h->list = cs->next;
+    if (cs->next != NULL)
+        cs->next->prev = cs->prev;
+    if (atomic_load(&cs->phase) != PHASE_CUT)
+        atomic_fetch_sub(&h->conns, 1);
+    pthread_mutex_unlock(&h->lock);
     md_arena_release(&cs->arena);
     md_buf_release(&cs->body);
     md_buf_release(&cs->reply);
     free(cs);
     *socket_ctx = NULL;
+}
+
+/* Moves cs out of from into to; false when evict cut it meanwhile. */
+static bool step(struct conn *cs, int from, int to)
+{
+    return atomic_compare_exchange_strong(&cs->phase, &from, to);
+}
+
+/* Until the wake of cs's parked request has come (a rare wait: see on_completed). */
+static void wait_for_wake(const struct conn *cs)
+{
+    struct timespec ts = {0, 100000L}; /* 0.1 ms */
+    unsigned n = 0;
+
+    while (atomic_load(&cs->park) == PARK_NONE) {
+        if (++n % 10000 == 0)
+            md_log(MD_LOG_WARN, "a closed connection waits for its parked request");
+        nanosleep(&ts, NULL);
+    }
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_ctx,
@@ -231,12 +397,23 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_ctx,
     if (cs == NULL)
         return;
     if (cs->resume != NULL) {
-        /* Parked, woken, and the client left before the answer. */
+        /* Parked, and the client left before the answer: release what the
+         * handler parked, after the wake (the job is done with the arena). A
+         * connection parked a moment ago and not yet suspended may be closed
+         * before the wake: then wait for it, which comes once the job's
+         * batch is taken (or its deadline passes). */
+        wait_for_wake(cs);
         cs->drop(cs->resume);
         cs->resume = NULL;
         atomic_fetch_sub(&h->parked, 1);
     }
-    cs->in_request = false;
+    cs->close = false;
+    /* Waiting for the next request from now (the time before the phase). */
+    if (atomic_load(&cs->phase) != PHASE_CUT) {
+        atomic_store_explicit(&cs->since_ms, coarse_ms(), memory_order_relaxed);
+        if (!step(cs, PHASE_BUSY, PHASE_WAIT))
+            (void)step(cs, PHASE_BODY, PHASE_WAIT); /* a request cut short */
+    }
     /* Large requests give their memory back; small ones keep it for the next. */
     if (cs->body.cap > (size_t)1 << 20)
         md_buf_release(&cs->body);
@@ -244,7 +421,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_ctx,
         md_buf_release(&cs->reply);
     md_arena_reset(&cs->arena);
     *req_ctx = NULL;
-    atomic_fetch_sub(&h->active, 1);
 }
 
 /* The request's line in the access log. */
@@ -283,7 +459,7 @@ static enum MHD_Result send_reply(struct md_http *h, struct MHD_Connection *c, s
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, resp->retry_after);
     if (resp->allow != NULL)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp->allow);
-    if (cs->over)
+    if (cs->over || cs->close || atomic_load_explicit(&h->closing, memory_order_relaxed))
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     if (resp->json_len > 0) {
         char n[24];
@@ -322,24 +498,119 @@ static void wake_conn(void *ctx)
     struct conn *cs = ctx;
     int expect = PARK_NONE;
 
-    /* Before the HTTP thread has suspended: it sees PARK_WOKEN and resumes. */
+    /* Before the HTTP thread has suspended: its next call sees PARK_WOKEN. */
     if (atomic_compare_exchange_strong(&cs->park, &expect, PARK_WOKEN))
         return;
     MHD_resume_connection(cs->mc);
 }
 
-/* After a handler parked the request: suspend until the wake. */
-static enum MHD_Result park(struct md_http *h, struct MHD_Connection *c, struct conn *cs,
-                            const struct md_api_resp *resp)
+/* A handler parked the request: no answer now. MHD calls again at once
+ * (the request is received and unanswered), and that call suspends. */
+static enum MHD_Result park(struct md_http *h, struct conn *cs, const struct md_api_resp *resp)
 {
-    int expect = PARK_NONE;
-
     cs->resume = resp->resume;
     cs->drop = resp->drop;
     atomic_fetch_add(&h->parked, 1);
+    return MHD_YES;
+}
+
+/* A call for a parked request: suspends until the wake, or true when the
+ * wake has come (the call then answers). */
+static bool woken(struct MHD_Connection *c, struct conn *cs)
+{
+    int expect = PARK_NONE;
+
+    if (atomic_load(&cs->park) != PARK_NONE)
+        return true; /* woken first, or resumed by the wake */
     MHD_suspend_connection(c);
     if (!atomic_compare_exchange_strong(&cs->park, &expect, PARK_SUSPENDED))
-        MHD_resume_connection(c); /* the wake came first */
+        MHD_resume_connection(c); /* the wake came meanwhile: answer after the resume */
+    return false;
+}
+
+/* An answer from the first call, before any body is read (the connection is then closed). */
+static enum MHD_Result refuse(struct md_http *h, struct MHD_Connection *c, struct conn *cs,
+                              int status, const char *msg)
+{
+    struct md_api_resp resp;
+
+    if (!step(cs, PHASE_BODY, PHASE_BUSY))
+        return MHD_NO; /* shut down to make room meanwhile */
+    init_resp(&resp, cs);
+    md_api_error_status(&resp, status, msg);
+    return send_reply(h, c, cs, &resp);
+}
+
+/* The first call of a request, its head received: checks it and gets ready for its body. */
+static enum MHD_Result start_request(struct md_http *h, struct MHD_Connection *c, const char *url,
+                                     const char *method, const char *version, void **req_ctx)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct conn *cs;
+    struct head hd;
+    unsigned long long cl = 0;
+    char msg[160];
+
+    if (ci == NULL || ci->socket_context == NULL)
+        return MHD_NO;
+    cs = ci->socket_context;
+    if (!step(cs, PHASE_WAIT, PHASE_BODY))
+        return MHD_NO; /* shut down to make room: MHD closes it */
+    *req_ctx = cs;
+    cs->too_big = false;
+    cs->close = false;
+    cs->start_ns = md_now_ns();
+    cs->method = method;
+    cs->url = url;
+    md_buf_reset(&cs->body);
+    memset(cs->kept, 0, sizeof(cs->kept));
+    hd.bytes = strlen(url) + strlen(method) + 12;
+    hd.kept = cs->kept;
+    md_head_init(&hd.check);
+    MHD_get_connection_values_n(c, MHD_HEADER_KIND, scan_header, &hd);
+    if (usable_id(cs->kept[KEPT_REQUEST_ID]))
+        (void)snprintf(cs->id, sizeof(cs->id), "%s",
+                       cs->kept[KEPT_REQUEST_ID]); /* fits: usable_id */
+    else
+        make_id(cs->id);
+    if (cs->over) {
+        /* Past the connection limit: refused at once, never left waiting. */
+        struct md_api_resp resp;
+
+        if (!step(cs, PHASE_BODY, PHASE_BUSY))
+            return MHD_NO;
+        init_resp(&resp, cs);
+        (void)snprintf(msg, sizeof(msg), "server at its limit of %ld connections; retry later",
+                       h->max_conn);
+        md_api_error_status(&resp, 503, msg);
+        (void)snprintf(resp.retry_after, sizeof(resp.retry_after), "1");
+        return send_reply(h, c, cs, &resp);
+    }
+    if (md_head_finish(&hd.check, strcmp(version, MHD_HTTP_VERSION_1_0) == 0) != 0) {
+        /* Framing a proxy could read otherwise: answered, then the connection closed. */
+        cs->close = true;
+        return refuse(h, c, cs, hd.check.status, hd.check.msg);
+    }
+    if (hd.bytes > h->max_header) {
+        (void)snprintf(msg, sizeof(msg),
+                       "request line and headers larger than the limit of %zu bytes",
+                       h->max_header);
+        return refuse(h, c, cs, 431, msg);
+    }
+    if (cs->kept[KEPT_CONTENT_LENGTH] != NULL)
+        cl = strtoull(cs->kept[KEPT_CONTENT_LENGTH], NULL, 10);
+    if (cl > h->max_body) {
+        /* Refuse before reading a byte of the body; MHD closes the
+         * connection after this answer. */
+        (void)snprintf(msg, sizeof(msg), "request body larger than the limit of %zu bytes",
+                       h->max_body);
+        return refuse(h, c, cs, 413, msg);
+    }
+    /* The body's size is known: room for all of it at once, not by doublings
+     * (a size this process cannot allocate is answered as too large). */
+    if (cl > 0 && md_buf_grow(&cs->body, (size_t)cl) != MD_OK)
+        cs->too_big = true;
     return MHD_YES;
 }
 
@@ -352,79 +623,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct md_api_req req;
     struct md_api_resp resp;
 
-    MD_UNUSED(version);
-    if (cs == NULL) {
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-        struct head hd;
-        unsigned long long cl = 0;
-
-        if (ci == NULL || ci->socket_context == NULL)
-            return MHD_NO;
-        cs = ci->socket_context;
-        *req_ctx = cs;
-        cs->in_request = true;
-        cs->too_big = false;
-        cs->start_ns = md_now_ns();
-        cs->method = method;
-        cs->url = url;
-        md_buf_reset(&cs->body);
-        atomic_fetch_add(&h->active, 1);
-        memset(cs->kept, 0, sizeof(cs->kept));
-        hd.bytes = strlen(url) + strlen(method) + 12;
-        hd.kept = cs->kept;
-        MHD_get_connection_values_n(c, MHD_HEADER_KIND, scan_header, &hd);
-        if (usable_id(cs->kept[KEPT_REQUEST_ID]))
-            (void)snprintf(cs->id, sizeof(cs->id), "%s",
-                           cs->kept[KEPT_REQUEST_ID]); /* fits: usable_id */
-        else
-            make_id(cs->id);
-        if (cs->over) {
-            /* Past the connection limit: refused at once, never left waiting. */
-            char msg[128];
-
-            init_resp(&resp, cs);
-            (void)snprintf(msg, sizeof(msg), "server at its limit of %ld connections; retry later",
-                           h->max_conn);
-            md_api_error_status(&resp, 503, msg);
-            (void)snprintf(resp.retry_after, sizeof(resp.retry_after), "1");
-            return send_reply(h, c, cs, &resp);
-        }
-        if (hd.bytes > h->max_header) {
-            char msg[128];
-
-            init_resp(&resp, cs);
-            (void)snprintf(msg, sizeof(msg),
-                           "request line and headers larger than the limit of %zu bytes",
-                           h->max_header);
-            md_api_error_status(&resp, 431, msg);
-            return send_reply(h, c, cs, &resp);
-        }
-        if (cs->kept[KEPT_CONTENT_LENGTH] != NULL)
-            cl = strtoull(cs->kept[KEPT_CONTENT_LENGTH], NULL, 10);
-        if (cl > h->max_body) {
-            /* Refuse before reading a byte of the body; MHD closes the
-             * connection after this answer. */
-            char msg[128];
-
-            init_resp(&resp, cs);
-            (void)snprintf(msg, sizeof(msg), "request body larger than the limit of %zu bytes",
-                           h->max_body);
-            md_api_error_status(&resp, 413, msg);
-            return send_reply(h, c, cs, &resp);
-        }
-        /* The body's size is known: room for all of it at once, not by doublings
-         * (a size this process cannot allocate is answered as too large). */
-        if (cl > 0 && md_buf_grow(&cs->body, (size_t)cl) != MD_OK)
-            cs->too_big = true;
-        return MHD_YES;
-    }
+    if (cs == NULL)
+        return start_request(h, c, url, method, version, req_ctx);
     if (*upload_size > 0) {
         if (!cs->too_big && md_buf_append(&cs->body, upload, *upload_size) != MD_OK)
             cs->too_big = true;
         *upload_size = 0;
         return MHD_YES;
     }
+    if (cs->resume != NULL && !woken(c, cs))
+        return MHD_YES; /* suspended until the wake */
+    /* The request is in: busy until answered (a parked one already is). */
+    if (atomic_load_explicit(&cs->phase, memory_order_relaxed) != PHASE_BUSY &&
+        !step(cs, PHASE_BODY, PHASE_BUSY))
+        return MHD_NO; /* shut down to make room meanwhile: MHD closes it */
     init_resp(&resp, cs);
     if (cs->too_big) {
         char msg[128];
@@ -468,7 +680,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     atomic_store(&cs->park, PARK_NONE);
     md_router_dispatch(h->api, &req, &resp);
     if (resp.parked) {
-        enum MHD_Result ok = park(h, c, cs, &resp);
+        enum MHD_Result ok = park(h, cs, &resp);
 
         atomic_fetch_sub(&h->routing, 1);
         return ok;
@@ -481,10 +693,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 /* api->http_gauges: what /metrics shows of the server. */
 static void gauges(void *ctx, long *connections, long *in_flight)
 {
-    const struct md_http *h = ctx;
+    struct md_http *h = ctx;
+    const struct conn *cs;
+    long busy = 0;
 
+    /* Counted here, at the scrape, from each connection's phase: a shared
+     * counter moved by every request would cost the hot path a contended
+     * cache line. A request is in flight from its head to its answer. */
+    pthread_mutex_lock(&h->lock);
+    for (cs = h->list; cs != NULL; cs = cs->next) {
+        int phase = atomic_load_explicit(&cs->phase, memory_order_relaxed);
+
+        busy += phase == PHASE_BODY || phase == PHASE_BUSY;
+    }
+    pthread_mutex_unlock(&h->lock);
     *connections = atomic_load_explicit(&h->conns, memory_order_relaxed);
-    *in_flight = atomic_load_explicit(&h->active, memory_order_relaxed);
+    *in_flight = busy;
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -588,13 +812,16 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
     if (pool_bytes < 4096)
         pool_bytes = 4096;
     h = md_xcalloc(1, sizeof(*h));
+    pthread_mutex_init(&h->lock, NULL);
     h->api = api;
     h->access_log = cfg->access_log;
     h->max_body = cfg->max_body_bytes;
     h->max_header = max_header;
     h->max_conn = cfg->max_connections ? (long)cfg->max_connections : 4096;
-    /* Past max_conn, a quarter more (and at least 16) are accepted only to be
-     * answered 503 and closed; beyond that the kernel's backlog holds them. */
+    /* Past max_conn, once no connection can be shut down to make room (see
+     * evict), a quarter more (and at least 16) are accepted only to be answered
+     * 503 and closed; beyond that the kernel's backlog (as long as the kernel
+     * allows, net.core.somaxconn) holds them. */
     spare = (unsigned)(h->max_conn / 4 + 16);
     api->http_gauges = gauges;
     api->http_ctx = h;
@@ -608,11 +835,13 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
         (unsigned)h->max_conn + spare, MHD_OPTION_CONNECTION_TIMEOUT,
         cfg->idle_timeout_s ? cfg->idle_timeout_s : 60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         pool_bytes, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, h, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
-        threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, MHD_OPTION_END);
+        on_completed, h, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        (unsigned)h->max_conn + spare, threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
+        threads, MHD_OPTION_END);
     if (h->d == NULL) {
         api->http_gauges = NULL;
         api->http_ctx = NULL;
+        pthread_mutex_destroy(&h->lock);
         free(h);
         return md_err_set(err, MD_EIO, "cannot listen on %s: %s", cfg->listen,
                           errno ? strerror(errno) : "address in use or not permitted");
@@ -628,18 +857,74 @@ unsigned md_http_port(const struct md_http *h)
     return h->port;
 }
 
+/*
+ * Takes the connections waiting in the listener's backlog (they were
+ * accepted by the kernel: their clients may have sent a request) and hands
+ * them to MHD, then shuts the listener, so that later ones are refused.
+ */
+static void close_listener(struct md_http *h, int lfd)
+{
+    int i;
+
+    for (i = 0; i < 65536; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            break; /* EAGAIN: the backlog is empty */
+        }
+        if (MHD_add_connection(h->d, fd, (struct sockaddr *)&ss, len) != MHD_YES)
+            md_log(MD_LOG_WARN, "a connection taken from the backlog was refused");
+    }
+    (void)shutdown(lfd, SHUT_RD); /* Linux: the socket stops listening */
+}
+
+/* Whether the stop may go on (h->lock held): no request is being read or
+ * answered, and every connection has waited DRAIN_WAIT_MS without one. */
+static bool drained(struct md_http *h, int64_t now)
+{
+    const struct conn *cs;
+
+    for (cs = h->list; cs != NULL; cs = cs->next) {
+        int ph = atomic_load(&cs->phase);
+
+        if (ph == PHASE_CUT)
+            continue;
+        if (ph != PHASE_WAIT ||
+            now - atomic_load_explicit(&cs->since_ms, memory_order_relaxed) < DRAIN_WAIT_MS)
+            return false;
+    }
+    return true;
+}
+
 void md_http_stop(struct md_http *h, unsigned drain_ms)
 {
     struct timespec ts = {0, 5000000L}; /* 5 ms */
+    int64_t deadline;
     unsigned waited = 0;
+    int lfd;
 
     if (h == NULL)
         return;
     atomic_store(&h->stopping, true);
-    MHD_quiesce_daemon(h->d);
-    while (atomic_load(&h->active) > 0 && waited < drain_ms) {
+    atomic_store(&h->closing, true);
+    lfd = MHD_quiesce_daemon(h->d);
+    if (lfd != MHD_INVALID_SOCKET)
+        close_listener(h, lfd);
+    deadline = coarse_ms() + drain_ms;
+    for (;;) {
+        int64_t now = coarse_ms();
+        bool done;
+
+        pthread_mutex_lock(&h->lock);
+        done = drained(h, now);
+        pthread_mutex_unlock(&h->lock);
+        if (done || now >= deadline)
+            break;
         nanosleep(&ts, NULL);
-        waited += 5;
     }
     /* A parked request is in an engine call that will end; MHD must not stop
      * with a suspended connection, so wait for it past the drain time. */
@@ -651,5 +936,8 @@ void md_http_stop(struct md_http *h, unsigned drain_ms)
     MHD_stop_daemon(h->d);
     h->api->http_gauges = NULL;
     h->api->http_ctx = NULL;
+    if (lfd != MHD_INVALID_SOCKET)
+        close(lfd);
+    pthread_mutex_destroy(&h->lock);
     free(h);
 }

@@ -201,6 +201,7 @@ static void complete(struct md_batch_job *j, int rc)
         futex_wake(&j->state);
 }
 
+/* The 504 of a queued job: how long it waited in the queue (since enq_ns). */
 static void expire(struct md_batcher *b, struct md_batch_job *j, uint64_t now)
 {
     md_err_set(&j->err, MD_ETIMEDOUT,
@@ -478,7 +479,9 @@ static int run_here(struct md_batcher *b, struct md_batch_job *j)
     j->done = NULL;
     j->info.queue_ns = 0;
     if (j->deadline_ns != 0 && now > j->deadline_ns) {
-        expire(b, j, now);
+        /* Never queued (enq_ns is 0): no time in the queue to report. */
+        md_err_set(&j->err, MD_ETIMEDOUT, "model '%s': deadline passed before the request ran",
+                   b->v->model);
         j->rc = MD_ETIMEDOUT;
     } else {
         run_alone(b, j, now);

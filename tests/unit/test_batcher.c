@@ -556,8 +556,16 @@ static void test_deadline(void **state)
     sub_main(&s);
     assert_int_equal(s.rc, MD_ETIMEDOUT);
     assert_int_equal(s.err.code, MD_ETIMEDOUT);
-    assert_non_null(strstr(s.err.msg, "model 'm': deadline passed before the request ran"));
+    assert_non_null(strstr(s.err.msg, "model 'm': deadline passed before the request ran ("));
     assert_true(ms_since(t0) >= 29);
+    {
+        /* The time it waited in the queue: at least the 30 ms, far from the host's uptime. */
+        const char *p = strstr(s.err.msg, "ran (");
+        unsigned long long us = strtoull(p + 5, NULL, 10);
+
+        assert_non_null(strstr(s.err.msg, " us in the queue)"));
+        assert_true(us >= 29000 && us < 60000000);
+    }
     assert_true(s.out[0] == -1);
     d.b = b;
     wait_for(depth_is, &d, "the expired request to leave the queue");
@@ -571,6 +579,9 @@ static void test_deadline(void **state)
     past.deadline_ns = 1;
     sub_main(&past);
     assert_int_equal(past.rc, MD_ETIMEDOUT);
+    /* It never queued: no queue time in its message (it once showed the host's uptime). */
+    assert_string_equal(past.err.msg, "model 'm': deadline passed before the request ran");
+    assert_int_equal(past.info.queue_ns, 0);
     assert_int_equal(fake_calls(NULL, 0), 1);
 
     /* A far deadline changes nothing. */

@@ -136,9 +136,9 @@ struct md_http {
     _Atomic long conns;    /* connections open and not cut; written under lock */
     long max_conn;         /* connections served; a few more are accepted to be refused */
     unsigned port;
-    pthread_mutex_t lock;   /* the connection list, conns' writes, evict_after_ms */
-    struct conn *list;      /* lock: every open connection, newest first */
-    int64_t evict_after_ms; /* lock: no search for connections to shut down before this */
+    pthread_mutex_t lock;             /* the connection list, conns' writes, evict_after_ms */
+    struct conn *list;                /* lock: every open connection, newest first */
+    int64_t evict_after_ms;           /* lock: no search for connections to shut down before this */
     struct md_access_log *access_log; /* borrowed; NULL: none */
 };
 

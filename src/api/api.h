@@ -21,13 +21,16 @@ enum md_api_family {
     MD_API_V1,
     MD_API_REPOSITORY,
     MD_API_METRICS,
+    MD_API_MANAGEMENT, /* /api/v1/ */
     MD_API_OTHER,
     MD_API_FAMILIES
 };
 
 /* Status codes counted one by one; others land in the last slot. */
-#define MD_API_CODES 12
+#define MD_API_CODES 13
 extern const int md_api_codes[MD_API_CODES];
+
+struct md_config;
 
 struct md_api {
     struct md_repo *repo;  /* borrowed */
@@ -37,6 +40,8 @@ struct md_api {
     _Atomic bool draining; /* shutting down: ready is false */
     int64_t started_ms;    /* wall clock at start */
     _Atomic uint64_t http[MD_API_FAMILIES][MD_API_CODES + 1]; /* requests by family and code */
+    /* Borrowed: the daemon's settings and their sources, read-only while serving; or NULL. */
+    const struct md_config *config;
 };
 
 /* What the HTTP layer hands a handler. Memory is the request's arena. */
@@ -76,6 +81,7 @@ struct md_route {
     const char *model;   /* NULL when the path has none; arena memory */
     const char *version; /* NULL when absent */
     const char *label;   /* TF Serving version label, or NULL */
+    const char *setting; /* /api/v1/settings/{setting}, or NULL */
 };
 
 /* Maps an error code to its HTTP status (the only such table). */

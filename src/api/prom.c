@@ -168,8 +168,8 @@ static void count_versions(void *vctx, const struct md_repo_row *row)
         (*n)++;
 }
 
-static const char *const family_names[MD_API_FAMILIES] = {"v2", "v1", "repository", "metrics",
-                                                          "other"};
+static const char *const family_names[MD_API_FAMILIES] = {"v2",      "v1",         "repository",
+                                                          "metrics", "management", "other"};
 
 void md_prom_metrics(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp)
 {

@@ -102,7 +102,9 @@ typedef int (*md_config_action_fn)(void *ctx, int id, const char *value, struct 
  * A top-level key of the file whose value a registered parser reads: parse
  * gets the document, the value's node and the file's name, and returns MD_OK
  * or an error code with err set, its message naming the file, the line and
- * the key path ("FILE:LINE: key.sub: reason").
+ * the key path ("FILE:LINE: key.sub: reason"). An alias is the very node
+ * it names, so the nodes under value form a graph without cycles, not a
+ * tree: a parser that walks every path must bound its steps.
  */
 struct md_config_section {
     const char *key;

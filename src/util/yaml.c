@@ -6,11 +6,13 @@
  * libyaml's scanner costs time proportional to the nesting depth on every
  * token and its loader compares each anchor with all earlier ones, so a
  * crafted file could take hours; a first pass over the events refuses deep
- * nesting and many anchors before the tree is built. libyaml resolves no
+ * nesting and many anchors before the tree is built, and an alias inside the
+ * node it names, which libyaml would load as a cycle. libyaml resolves no
  * scalar itself: md_yaml_kind_of applies the YAML 1.2 core schema, so "off"
  * and "yes" are strings (as YAML 1.2 has it), not booleans.
  */
 #include "util/yaml.h"
+#include "util/mem.h"
 
 /* ---------------------------------------------------------------- loading */
 
@@ -33,36 +35,87 @@ static int yaml_fail(const yaml_parser_t *p, const char *name, struct md_err *er
                       p->problem_mark.line + 1, p->problem_mark.column + 1, problem);
 }
 
-static bool has_anchor(const yaml_event_t *ev)
+/* The anchor an event defines, or NULL. */
+static const char *anchor_of(const yaml_event_t *ev)
 {
     switch (ev->type) {
-    case YAML_ALIAS_EVENT:
-        return true;
     case YAML_SCALAR_EVENT:
-        return ev->data.scalar.anchor != NULL;
+        return (const char *)ev->data.scalar.anchor;
     case YAML_SEQUENCE_START_EVENT:
-        return ev->data.sequence_start.anchor != NULL;
+        return (const char *)ev->data.sequence_start.anchor;
     case YAML_MAPPING_START_EVENT:
-        return ev->data.mapping_start.anchor != NULL;
+        return (const char *)ev->data.mapping_start.anchor;
     default:
-        return false;
+        return NULL;
+    }
+}
+
+/*
+ * The first pass's state: the depth, the anchors and aliases seen, and the
+ * anchor of each open sequence or mapping (NULL when it has none). libyaml
+ * refuses a second anchor of the same name, so an alias naming an open
+ * anchor means the node that contains it.
+ */
+struct scan {
+    size_t depth;
+    size_t anchors;
+    char *open[MD_YAML_MAX_DEPTH + 1];
+};
+
+static int scan_event(struct scan *sc, const yaml_event_t *ev, const char *name, struct md_err *err)
+{
+    const char *anchor = anchor_of(ev);
+    size_t line = ev->start_mark.line + 1;
+    size_t k;
+
+    if ((anchor != NULL || ev->type == YAML_ALIAS_EVENT) && ++sc->anchors > MD_YAML_MAX_ANCHORS)
+        return md_err_set(err, MD_EINVAL, "%s: more than %d anchors and aliases at line %zu", name,
+                          MD_YAML_MAX_ANCHORS, line);
+    switch (ev->type) {
+    case YAML_SEQUENCE_START_EVENT:
+    case YAML_MAPPING_START_EVENT:
+        if (sc->depth == MD_YAML_MAX_DEPTH)
+            return md_err_set(err, MD_EINVAL, "%s: nesting deeper than %d levels at line %zu", name,
+                              MD_YAML_MAX_DEPTH, line);
+        sc->open[sc->depth++] = anchor != NULL ? md_xstrdup(anchor) : NULL;
+        return MD_OK;
+    case YAML_SEQUENCE_END_EVENT:
+    case YAML_MAPPING_END_EVENT:
+        if (sc->depth > 0) {
+            sc->depth--;
+            free(sc->open[sc->depth]);
+            sc->open[sc->depth] = NULL;
+        }
+        return MD_OK;
+    case YAML_ALIAS_EVENT:
+        for (k = 0; k < sc->depth; k++)
+            if (sc->open[k] != NULL &&
+                strcmp(sc->open[k], (const char *)ev->data.alias.anchor) == 0)
+                return md_err_set(err, MD_EINVAL,
+                                  "%s: alias at line %zu refers to a node that contains it", name,
+                                  line);
+        return MD_OK;
+    default:
+        return MD_OK;
     }
 }
 
 /*
  * Walks text's events once before building the tree, to refuse what would
- * make libyaml slow: deep nesting or many anchors cost time quadratic in the
- * file's size. No file modeld reads needs either.
+ * make libyaml slow or the tree a trap: deep nesting or many anchors cost
+ * time quadratic in the file's size, and an alias inside the node it names
+ * would make the tree a cycle that a reader walking it never leaves. No file
+ * modeld reads needs any of them.
  */
 static int prescan(const char *text, size_t len, const char *name, struct md_err *err)
 {
     yaml_parser_t p;
     yaml_event_t ev;
-    size_t depth = 0;
-    size_t anchors = 0;
+    struct scan sc;
     int rc = MD_OK;
     bool done = false;
 
+    memset(&sc, 0, sizeof(sc));
     if (!yaml_parser_initialize(&p))
         return md_err_set(err, MD_ENOMEM, "%s: out of memory", name);
     yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
@@ -71,28 +124,12 @@ static int prescan(const char *text, size_t len, const char *name, struct md_err
             rc = yaml_fail(&p, name, err);
             break;
         }
-        switch (ev.type) {
-        case YAML_SEQUENCE_START_EVENT:
-        case YAML_MAPPING_START_EVENT:
-            if (++depth > MD_YAML_MAX_DEPTH)
-                rc = md_err_set(err, MD_EINVAL, "%s: nesting deeper than %d levels at line %zu",
-                                name, MD_YAML_MAX_DEPTH, ev.start_mark.line + 1);
-            break;
-        case YAML_SEQUENCE_END_EVENT:
-        case YAML_MAPPING_END_EVENT:
-            depth--;
-            break;
-        case YAML_STREAM_END_EVENT:
-            done = true;
-            break;
-        default:
-            break;
-        }
-        if (has_anchor(&ev) && ++anchors > MD_YAML_MAX_ANCHORS && rc == MD_OK)
-            rc = md_err_set(err, MD_EINVAL, "%s: more than %d anchors and aliases at line %zu",
-                            name, MD_YAML_MAX_ANCHORS, ev.start_mark.line + 1);
+        done = ev.type == YAML_STREAM_END_EVENT;
+        rc = scan_event(&sc, &ev, name, err);
         yaml_event_delete(&ev);
     }
+    while (sc.depth > 0)
+        free(sc.open[--sc.depth]);
     yaml_parser_delete(&p);
     return rc;
 }

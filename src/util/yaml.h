@@ -41,9 +41,12 @@ enum md_yaml_kind {
  * yaml_document_delete whatever this returns. name prefixes every message
  * ("model.yaml", a file's path). MD_EINVAL for a syntax error (with its line
  * and column, 1-based), invalid text, a second document, nesting deeper than
- * MD_YAML_MAX_DEPTH or more than MD_YAML_MAX_ANCHORS anchors and aliases, and
- * for a stream with no document unless flags has MD_YAML_ALLOW_EMPTY (then
- * the document has no root node); MD_ENOMEM.
+ * MD_YAML_MAX_DEPTH, more than MD_YAML_MAX_ANCHORS anchors and aliases, an
+ * alias inside the node it names (the tree would be a cycle), and for a
+ * stream with no document unless flags has MD_YAML_ALLOW_EMPTY (then the
+ * document has no root node); MD_ENOMEM. An alias elsewhere is the node it
+ * names, shared: the nodes form a graph without cycles, which a reader that
+ * walks every path must still bound (2^aliases paths at worst).
  */
 int md_yaml_load(const char *text, size_t len, const char *name, unsigned flags,
                  yaml_document_t *doc, struct md_err *err) MD_MUST_CHECK;

@@ -6,7 +6,8 @@
 
 #include <stdarg.h>
 
-const int md_api_codes[MD_API_CODES] = {200, 400, 401, 403, 404, 405, 413, 431, 500, 501, 503, 504};
+const int md_api_codes[MD_API_CODES] = {200, 400, 401, 403, 404, 405, 409,
+                                        413, 431, 500, 501, 503, 504};
 
 int md_api_status(int code)
 {

@@ -22,13 +22,16 @@ enum md_api_family {
     MD_API_V1,
     MD_API_REPOSITORY,
     MD_API_METRICS,
+    MD_API_MANAGEMENT, /* /api/v1/ */
     MD_API_OTHER,
     MD_API_FAMILIES
 };
 
 /* Status codes counted one by one; others land in the last slot. */
-#define MD_API_CODES 12
+#define MD_API_CODES 13
 extern const int md_api_codes[MD_API_CODES];
+
+struct md_config;
 
 struct md_api {
     struct md_repo *repo;  /* borrowed */
@@ -43,6 +46,8 @@ struct md_api {
     void (*http_gauges)(void *http_ctx, long *connections, long *in_flight);
     void *http_ctx;
     struct md_access_log *access_log; /* borrowed, or NULL: for its dropped lines */
+    /* Borrowed: the daemon's settings and their sources, read-only while serving; or NULL. */
+    const struct md_config *config;
 };
 
 /* What the HTTP layer hands a handler. Memory is the request's arena. */
@@ -84,6 +89,7 @@ struct md_route {
     const char *model;   /* NULL when the path has none; arena memory */
     const char *version; /* NULL when absent */
     const char *label;   /* TF Serving version label, or NULL */
+    const char *setting; /* /api/v1/settings/{setting}, or NULL */
 };
 
 /* Maps an error code to its HTTP status (the only such table). */

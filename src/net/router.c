@@ -7,6 +7,7 @@
  *   /v2/repository/index, /v2/repository/models/{m}/{load,unload}
  *   /v1/models/{m}[/versions/{n}|/labels/{l}][:predict|:classify|:regress|/metadata]
  *   /metrics
+ *   /api/v1/settings[/{name}]
  *
  * Names are [^/]+ after percent-decoding; V2 versions are [0-9]+ (anything
  * else cannot name a version, as in Triton: 404). TF Serving answers a
@@ -37,7 +38,10 @@ enum route {
     R_TFS_PREDICT,
     R_TFS_CLASSIFY,
     R_TFS_REGRESS,
-    R_METRICS
+    R_METRICS,
+    R_SETTINGS,
+    R_SETTING,
+    R_SETTING_PUT
 };
 
 #define MAX_SEGS 8
@@ -210,6 +214,24 @@ static int match_v1(const char *method, const char *rest, struct md_arena *a, st
     return post ? kind : R_V1_MALFORMED;
 }
 
+/* /api/v1/<rest>: modeld's management API. */
+static int match_api(const char *method, const char *rest, struct md_arena *a, struct md_route *rt,
+                     const char **allow)
+{
+    const char *s[MAX_SEGS];
+    int n = split(rest, a, s);
+
+    if (n < 1 || n > 2 || strcmp(s[0], "settings") != 0)
+        return R_NONE;
+    if (n == 1)
+        return want(method, "GET", R_SETTINGS, allow);
+    rt->setting = s[1];
+    /* PUT and PATCH are answered (409 or 405) by the handler, which knows why. */
+    if (strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0)
+        return R_SETTING_PUT;
+    return want(method, "GET", R_SETTING, allow);
+}
+
 int md_router_match(const char *method, const char *path, struct md_arena *a, int *route_id,
                     struct md_route *rt, enum md_api_family *family, const char **allow)
 {
@@ -231,6 +253,9 @@ int md_router_match(const char *method, const char *path, struct md_arena *a, in
             *route_id = R_V1_NONAME;
         else
             *route_id = R_V1_MALFORMED;
+    } else if (strncmp(path, "/api/v1/", 8) == 0) {
+        *family = MD_API_MANAGEMENT;
+        *route_id = match_api(method, path + 7, a, rt, allow);
     }
     return MD_OK;
 }
@@ -293,6 +318,15 @@ void md_router_dispatch(struct md_api *api, struct md_api_req *req, struct md_ap
         break;
     case R_METRICS:
         md_prom_metrics(api, req, resp);
+        break;
+    case R_SETTINGS:
+        md_settings_api_list(api, req, resp);
+        break;
+    case R_SETTING:
+        md_settings_api_get(api, &rt, req, resp);
+        break;
+    case R_SETTING_PUT:
+        md_settings_api_put(api, &rt, req, resp);
         break;
     case R_V1_NONAME:
         md_api_error_status(resp, 400, "Missing model name in request.");

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_router.c: the path grammar of every API.
+ * test_router.c: the path grammar of every API, and the settings handlers
+ * behind /api/v1/settings.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <cmocka.h>
 
 #include "net/router.h"
+#include "control/settings.h"
 
 struct want {
     const char *method;
@@ -52,6 +54,17 @@ static void test_paths(void **state)
         {"GET", "/metrics", 1, NULL, NULL, MD_API_METRICS},
         {"POST", "/metrics", -1, NULL, NULL, MD_API_METRICS},
         {"GET", "/", 0, NULL, NULL, MD_API_OTHER},
+        {"GET", "/api/v1/settings", 1, NULL, NULL, MD_API_MANAGEMENT},
+        {"PUT", "/api/v1/settings", -1, NULL, NULL, MD_API_MANAGEMENT},
+        {"GET", "/api/v1/settings/poll", 1, NULL, NULL, MD_API_MANAGEMENT},
+        {"PUT", "/api/v1/settings/poll", 1, NULL, NULL, MD_API_MANAGEMENT},
+        {"PATCH", "/api/v1/settings/poll", 1, NULL, NULL, MD_API_MANAGEMENT},
+        {"DELETE", "/api/v1/settings/poll", -1, NULL, NULL, MD_API_MANAGEMENT},
+        {"GET", "/api/v1/settings/", 0, NULL, NULL, MD_API_MANAGEMENT},
+        {"GET", "/api/v1/settings/poll/x", 0, NULL, NULL, MD_API_MANAGEMENT},
+        {"GET", "/api/v1/", 0, NULL, NULL, MD_API_MANAGEMENT},
+        {"GET", "/api/v1/nope", 0, NULL, NULL, MD_API_MANAGEMENT},
+        {"GET", "/api/v2/settings", 0, NULL, NULL, MD_API_OTHER},
     };
     struct md_arena a;
     size_t i;
@@ -148,6 +161,93 @@ static void test_park(void **state)
     assert_ptr_equal(resp.drop, drop_nothing);
 }
 
+/* Dispatches method path with api; the answer's status, body in body. */
+static int call(struct md_api *api, const char *method, const char *path, struct md_buf *body,
+                const char **allow)
+{
+    struct md_arena a;
+    struct md_api_req req;
+    struct md_api_resp resp;
+
+    md_arena_init(&a, 1 << 16);
+    memset(&req, 0, sizeof(req));
+    memset(&resp, 0, sizeof(resp));
+    req.method = method;
+    req.path = path;
+    req.body = "";
+    req.arena = &a;
+    md_buf_reset(body);
+    resp.body = body;
+    resp.status = 200;
+    md_router_dispatch(api, &req, &resp);
+    md_arena_release(&a);
+    *allow = resp.allow;
+    return resp.status;
+}
+
+static void test_settings_api(void **state)
+{
+    static const char text[] = "poll: 3\nlog_level: warn\n";
+    char a_threads[] = "--threads=2";
+    char *argv[] = {(char *)"modeld", a_threads, NULL};
+    struct md_settings s;
+    struct md_api api;
+    struct md_buf body;
+    struct md_err err;
+    const char *allow;
+
+    (void)state;
+    memset(&api, 0, sizeof(api));
+    md_buf_init(&body, 1 << 16);
+    /* No settings to show: an empty list, and every name unknown. */
+    assert_int_equal(call(&api, "GET", "/api/v1/settings", &body, &allow), 200);
+    assert_string_equal(body.data, "{\"file\":null,\"settings\":[]}");
+    assert_int_equal(call(&api, "GET", "/api/v1/settings/poll", &body, &allow), 404);
+
+    md_settings_init(&s);
+    assert_int_equal(md_settings_parse(&s, 2, argv, &err), MD_SETTINGS_SERVE);
+    assert_int_equal(
+        md_config_parse(&s.config, text, strlen(text), "/etc/modeld.yaml", NULL, 0, &err), MD_OK);
+    api.config = &s.config;
+    assert_int_equal(call(&api, "GET", "/api/v1/settings", &body, &allow), 200);
+    {
+        static const char head[] = "{\"file\":\"/etc/modeld.yaml\",\"settings\":[{\"name\":"
+                                   "\"repo\",\"value\":\"models\",\"source\":\"default\"},";
+
+        assert_true(strncmp(body.data, head, strlen(head)) == 0);
+    }
+    assert_non_null(strstr(body.data, "{\"name\":\"poll\",\"value\":3,\"source\":\"file\","
+                                      "\"file\":\"/etc/modeld.yaml\",\"line\":1}"));
+    assert_non_null(strstr(body.data, "{\"name\":\"threads\",\"value\":2,\"source\":\"flag\"}"));
+    assert_non_null(strstr(body.data, "{\"name\":\"log_level\",\"value\":\"warn\",\"source\":"
+                                      "\"file\",\"file\":\"/etc/modeld.yaml\",\"line\":2},"));
+
+    assert_int_equal(call(&api, "GET", "/api/v1/settings/threads", &body, &allow), 200);
+    assert_string_equal(body.data, "{\"name\":\"threads\",\"value\":2,\"source\":\"flag\"}");
+    assert_int_equal(call(&api, "GET", "/api/v1/settings/max-body-bytes", &body, &allow), 404);
+    assert_string_equal(body.data, "{\"error\":\"setting 'max-body-bytes' not found\"}");
+    assert_int_equal(call(&api, "PUT", "/api/v1/settings/nope", &body, &allow), 404);
+
+    /* From the file: 409 naming it. */
+    assert_int_equal(call(&api, "PUT", "/api/v1/settings/poll", &body, &allow), 409);
+    assert_string_equal(body.data, "{\"error\":\"setting 'poll' is set by the configuration file "
+                                   "/etc/modeld.yaml (line 1): change it there and restart "
+                                   "modeld\"}");
+    assert_int_equal(call(&api, "PATCH", "/api/v1/settings/log_level", &body, &allow), 409);
+    /* From a flag or the default: nothing changes at run time yet. */
+    assert_int_equal(call(&api, "PUT", "/api/v1/settings/threads", &body, &allow), 405);
+    assert_string_equal(allow, "GET");
+    assert_string_equal(body.data, "{\"error\":\"setting 'threads' cannot be changed while modeld "
+                                   "runs: set it with --threads or in the configuration file and "
+                                   "restart modeld\"}");
+    assert_int_equal(call(&api, "PATCH", "/api/v1/settings/idle_timeout", &body, &allow), 405);
+    assert_int_equal(call(&api, "DELETE", "/api/v1/settings/poll", &body, &allow), 405);
+    assert_string_equal(allow, "GET");
+    assert_int_equal(call(&api, "POST", "/api/v1/settings", &body, &allow), 405);
+    md_settings_release(&s);
+    md_buf_release(&body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -155,6 +255,7 @@ int main(void)
         cmocka_unit_test(test_status_table),
         cmocka_unit_test(test_error_retry_after),
         cmocka_unit_test(test_park),
+        cmocka_unit_test(test_settings_api),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

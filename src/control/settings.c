@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * settings.c: the table of the daemon's settings, its flag-only actions
+ * (--config, --check, --version, --help) and the --help text around them.
+ *
+ * To add a setting: a field in struct md_settings (settings.h) and one entry
+ * below; main reads the field. Its flag, its key in the --config file, its
+ * checks, its --help line and its row in GET /api/v1/settings come from the
+ * entry. The limits are the ones main's users rely on (a thread count a
+ * machine can start, a body size an int can count).
+ */
+#include "control/settings.h"
+#include "backend/loadcheck.h"
+#include "net/http.h"
+#include "util/log.h"
+
+/* A macro holding a number, as text for --help. */
+#define STR_(x)         #x
+#define STR(x)          STR_(x)
+#define CONN_BUFFER_MAX STR(MD_HTTP_CONN_BUFFER_MAX)
+
+#define STRING_AT(f) MD_CONFIG_STRING_AT(struct md_settings, f)
+#define UINT_AT(f)   MD_CONFIG_UINT_AT(struct md_settings, f)
+#define ENUM_AT(f)   MD_CONFIG_ENUM_AT(struct md_settings, f)
+
+static const char *const log_levels[] = {"debug", "info", "warn", "error", "off", NULL};
+
+static int parse_log_level(const char *s)
+{
+    return md_log_parse_level(s);
+}
+
+/* Every setting, in --help's order. */
+static const struct md_config_setting table[] = {
+    {.flag = "repo",
+     .key = "repo",
+     .kind = MD_CONFIG_STRING,
+     .metavar = "DIR",
+     .help = "model repository",
+     .offset = STRING_AT(repo),
+     .def_text = "models"},
+    {.flag = "listen",
+     .key = "listen",
+     .kind = MD_CONFIG_STRING,
+     .metavar = "HOST:PORT",
+     .help = "address to serve on",
+     .offset = STRING_AT(listen),
+     .def_text = "127.0.0.1:8080"},
+    {.flag = "data",
+     .key = "data",
+     .kind = MD_CONFIG_STRING,
+     .metavar = "DIR",
+     .help = "directory for the daemon's own data",
+     .offset = STRING_AT(data),
+     .def_text = "var"},
+    {.flag = "poll",
+     .key = "poll",
+     .kind = MD_CONFIG_UINT,
+     .metavar = "SECONDS",
+     .help = "re-scan the repository this often; 0 = only on SIGHUP and repository API calls",
+     .offset = UINT_AT(poll_s),
+     .def_num = 0,
+     .min = 0,
+     .max = 86400},
+    {.flag = "threads",
+     .key = "threads",
+     .kind = MD_CONFIG_UINT,
+     .metavar = "N",
+     .help = "HTTP worker threads; 0 = one per core",
+     .offset = UINT_AT(threads),
+     .def_num = 0,
+     .min = 0,
+     .max = 1024},
+    {.flag = "max-body-bytes",
+     .key = "max_body_bytes",
+     .kind = MD_CONFIG_UINT,
+     .metavar = "N",
+     .help = "largest request body accepted",
+     .offset = UINT_AT(max_body_bytes),
+     .def_num = 64ul << 20,
+     .min = 1,
+     .max = 1ul << 31},
+    {.flag = "max-connections",
+     .key = "max_connections",
+     .kind = MD_CONFIG_UINT,
+     .metavar = "N",
+     .help = "concurrent connections",
+     .offset = UINT_AT(max_connections),
+     .def_num = 4096,
+     .min = 0,
+     .max = 1000000},
+    {.flag = "idle-timeout",
+     .key = "idle_timeout",
+     .kind = MD_CONFIG_UINT,
+     .metavar = "S",
+     .help = "close idle keep-alive connections after S seconds",
+     .offset = UINT_AT(idle_timeout_s),
+     .def_num = 60,
+     .min = 0,
+     .max = 86400},
+    {.flag = "max-header-bytes",
+     .key = "max_header_bytes",
+     .kind = MD_CONFIG_UINT,
+     .metavar = "N",
+     .help = "largest request line plus headers; larger get 431 or 414",
+     .offset = UINT_AT(max_header_bytes),
+     .def_num = MD_HTTP_MAX_HEADER,
+     .min = 1024,
+     .max = 1ul << 20},
+    {.flag = "conn-buffer-bytes",
+     .key = "conn_buffer_bytes",
+     .kind = MD_CONFIG_UINT,
+     .metavar = "N",
+     .help = "memory per connection for the request line, headers and reading the body, half of "
+             "it a read; 4096 to " CONN_BUFFER_MAX ", raised to twice --max-header-bytes",
+     .offset = UINT_AT(conn_buffer_bytes),
+     .def_num = MD_HTTP_CONN_BUFFER,
+     .min = 4096,
+     .max = MD_HTTP_CONN_BUFFER_MAX},
+    {.flag = "shutdown-delay",
+     .key = "shutdown_delay",
+     .kind = MD_CONFIG_UINT,
+     .metavar = "S",
+     .help = "on SIGTERM, answer readiness 503 and keep serving for S seconds before closing "
+             "the listener, so a load balancer stops sending first",
+     .offset = UINT_AT(shutdown_delay_s),
+     .def_num = 0,
+     .min = 0,
+     .max = 3600},
+    {.flag = "drain-timeout",
+     .key = "drain_timeout",
+     .kind = MD_CONFIG_UINT,
+     .metavar = "S",
+     .help = "then wait up to S seconds for requests already received",
+     .offset = UINT_AT(drain_timeout_s),
+     .def_num = 10,
+     .min = 0,
+     .max = 3600},
+    {.flag = "load-timeout",
+     .key = "load_timeout",
+     .kind = MD_CONFIG_UINT,
+     .metavar = "S",
+     .help = "loads through a foreign library (backend xgboost) are tried first in a helper "
+             "process, killed after S seconds",
+     .offset = UINT_AT(load_timeout_s),
+     .def_num = MD_LOADCHECK_TIMEOUT_S,
+     .min = 1,
+     .max = 3600},
+    {.flag = "load-memory-mb",
+     .key = "load_memory_mb",
+     .kind = MD_CONFIG_UINT,
+     .metavar = "MB",
+     .help = "or once its resident memory passes MB MiB",
+     .offset = UINT_AT(load_memory_mb),
+     .def_num = MD_LOADCHECK_MEMORY_MB,
+     .min = 16,
+     .max = 1ul << 20},
+    {.flag = "log-level",
+     .key = "log_level",
+     .kind = MD_CONFIG_ENUM,
+     .metavar = "LEVEL",
+     .help = "debug, info, warn, error or off",
+     .offset = ENUM_AT(log_level),
+     .def_num = MD_LOG_INFO,
+     .words = log_levels,
+     .parse_word = parse_log_level},
+    {.flag = "access-log",
+     .key = "access_log",
+     .kind = MD_CONFIG_STRING,
+     .metavar = "FILE",
+     .help = "append one JSON line per request to FILE ('-' for standard output); reopened on "
+             "SIGHUP",
+     .offset = STRING_AT(access_log),
+     .def_text = NULL},
+};
+
+enum { A_CONFIG, A_CHECK, A_VERSION, A_HELP };
+
+/* Flags that are not settings: never in the file, never in the API. */
+static const struct md_config_action actions[] = {
+    {"config", "FILE",
+     "read settings from this YAML file: each under its flag's name with '_' for '-' "
+     "(max_body_bytes: 1048576); a flag given too overrides the file",
+     A_CONFIG},
+    {"check", NULL,
+     "load the repository once as the server would (every model.yaml, every version its "
+     "policy selects, each engine checked against the contract), print a table MODEL "
+     "VERSION STATE REASON and exit: 0 when all load, 1 when any fails or there is no "
+     "model, 2 on bad flags or a bad --config file. Opens no port and writes nothing; logs "
+     "are off unless a log level is set",
+     A_CHECK},
+    {"version", NULL, "print the version and exit", A_VERSION},
+    {"help", NULL, "print this help and exit", A_HELP},
+};
+
+static const char usage_head[] =
+    "usage: modeld [options]\n"
+    "       modeld --check [--repo DIR] [--config FILE]\n"
+    "\n"
+    "Serves the models of a model repository over HTTP: the Open Inference\n"
+    "Protocol (KServe V2) under /v2, TensorFlow Serving's REST API under /v1,\n"
+    "Prometheus metrics at /metrics.\n"
+    "\n"
+    "options:\n";
+
+static const char usage_tail[] =
+    "\n"
+    "signals: SIGTERM/SIGINT stop gracefully (a second one during --shutdown-delay\n"
+    "ends the delay); SIGHUP re-scans the repository and reopens the access log.\n";
+
+struct parse_ctx {
+    struct md_settings *s;
+    enum md_settings_action action;
+};
+
+static int on_action(void *vctx, int id, const char *value, struct md_err *err)
+{
+    struct parse_ctx *x = vctx;
+
+    switch (id) {
+    case A_CONFIG:
+        if (x->s->config_file != NULL)
+            return md_err_set(err, MD_EINVAL, "--config: given more than once");
+        x->s->config_file = value;
+        return MD_OK;
+    case A_CHECK:
+        x->action = MD_SETTINGS_CHECK;
+        return MD_OK;
+    case A_VERSION:
+        x->action = MD_SETTINGS_VERSION;
+        return 1;
+    case A_HELP:
+        x->action = MD_SETTINGS_HELP;
+        return 1;
+    default:
+        return md_err_set(err, MD_EINVAL, "unknown action %d", id);
+    }
+}
+
+void md_settings_init(struct md_settings *s)
+{
+    memset(s, 0, sizeof(*s));
+    md_config_init(&s->config, table, MD_ARRAY_LEN(table), s);
+}
+
+void md_settings_release(struct md_settings *s)
+{
+    md_config_release(&s->config);
+}
+
+enum md_settings_action md_settings_parse(struct md_settings *s, int argc, char **argv,
+                                          struct md_err *err)
+{
+    struct parse_ctx x = {.s = s, .action = MD_SETTINGS_SERVE};
+    int rc =
+        md_config_args(&s->config, actions, MD_ARRAY_LEN(actions), argc, argv, on_action, &x, err);
+
+    if (rc == MD_ENOTFOUND)
+        return MD_SETTINGS_USAGE;
+    if (rc != MD_OK)
+        return MD_SETTINGS_BAD;
+    if (x.action == MD_SETTINGS_HELP || x.action == MD_SETTINGS_VERSION)
+        return x.action;
+    if (s->config_file != NULL) {
+        /* Sections of the file (alert rules, rollouts, ...) are registered here as they come. */
+        rc = md_config_load(&s->config, s->config_file, NULL, 0, err);
+        if (rc == MD_EIO || rc == MD_ETOOBIG)
+            md_err_prefix(err, "--config: ");
+        if (rc != MD_OK)
+            return MD_SETTINGS_BAD;
+    }
+    return x.action;
+}
+
+void md_settings_usage(FILE *out)
+{
+    fputs(usage_head, out);
+    md_config_usage(table, MD_ARRAY_LEN(table), actions, MD_ARRAY_LEN(actions), out);
+    fputs(usage_tail, out);
+}
+
+bool md_settings_given(const struct md_settings *s, const char *key)
+{
+    int i = md_config_find(&s->config, key);
+
+    return i >= 0 && md_config_source_of(&s->config, (size_t)i) != MD_CONFIG_DEFAULT;
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * settings.h: the daemon's settings: the one table that lists them (flag,
+ * file key, kind and limits, default, --help text, field below), the
+ * command line and the --config file read through it, and --help. A new
+ * setting is a field here and an entry in settings.c's table; its flag, its
+ * key in the file, its checks, its --help line and its row in GET
+ * /api/v1/settings follow. Reading tables and files is util/config.c's;
+ * using the values is main's.
+ */
+#ifndef MD_CONTROL_SETTINGS_H
+#define MD_CONTROL_SETTINGS_H
+
+#include "util/common.h"
+#include "util/err.h"
+#include "util/config.h"
+
+/* Written by md_settings_parse; read-only afterwards. */
+struct md_settings {
+    const char *repo;           /* --repo: the model repository */
+    const char *listen;         /* --listen: HOST:PORT to serve on */
+    const char *data;           /* --data: the daemon's own data directory */
+    uint64_t poll_s;            /* --poll: seconds between repository scans; 0 = none */
+    uint64_t threads;           /* --threads: HTTP worker threads; 0 = one per core */
+    uint64_t max_body_bytes;    /* --max-body-bytes */
+    uint64_t max_connections;   /* --max-connections */
+    uint64_t idle_timeout_s;    /* --idle-timeout */
+    uint64_t max_header_bytes;  /* --max-header-bytes */
+    uint64_t conn_buffer_bytes; /* --conn-buffer-bytes */
+    uint64_t shutdown_delay_s;  /* --shutdown-delay */
+    uint64_t drain_timeout_s;   /* --drain-timeout */
+    uint64_t load_timeout_s;    /* --load-timeout */
+    uint64_t load_memory_mb;    /* --load-memory-mb */
+    int log_level;              /* --log-level: an enum md_log_level */
+    const char *access_log;     /* --access-log FILE or "-", or NULL */
+    const char *config_file;    /* --config FILE, or NULL */
+    struct md_config config;    /* the table, each value's source, the file read */
+};
+
+/* What the command line asks for. */
+enum md_settings_action {
+    MD_SETTINGS_SERVE = 0, /* run the daemon */
+    MD_SETTINGS_CHECK,     /* --check: check the repository and exit */
+    MD_SETTINGS_HELP,      /* --help: print md_settings_usage on stdout, exit 0 */
+    MD_SETTINGS_VERSION,   /* --version */
+    MD_SETTINGS_USAGE,     /* an unknown flag, a missing value, an extra argument: print
+                              the message and the usage on stderr, exit 2 */
+    MD_SETTINGS_BAD        /* a bad value in a flag or the file, an unreadable file:
+                              print the message on stderr, exit 2 */
+};
+
+/* Every setting at its default. Release with md_settings_release. */
+void md_settings_init(struct md_settings *s);
+
+/* Frees what s holds (text read from the file goes with it). */
+void md_settings_release(struct md_settings *s);
+
+/*
+ * Reads the command line, then the --config file if one was given (a flag
+ * overrides the file, whichever comes first), into s (from md_settings_init)
+ * and says what to do. err is set for MD_SETTINGS_USAGE and MD_SETTINGS_BAD:
+ * "--poll: 'x' is not a whole number from 0 to 86400", "FILE:3: pol: unknown
+ * key". --help and --version stop the reading where they stand.
+ */
+enum md_settings_action md_settings_parse(struct md_settings *s, int argc, char **argv,
+                                          struct md_err *err);
+
+/* The --help text. */
+void md_settings_usage(FILE *out);
+
+/* The setting named key (the file's spelling) was given, by a flag or the file. */
+bool md_settings_given(const struct md_settings *s, const char *key);
+
+#endif

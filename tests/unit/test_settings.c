@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_settings.c: the daemon's settings table (control/settings.c): the
+ * defaults and limits the flags had before the table, the actions, the
+ * --config file read after the flags and overridden by them, and --help.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "control/settings.h"
+#include "backend/loadcheck.h"
+#include "net/http.h"
+#include "util/log.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+/* md_settings_parse on "modeld" and a NULL-terminated list of arguments. */
+static enum md_settings_action run(struct md_settings *s, struct md_err *err, ...)
+{
+    static char buf[16][128];
+    char *argv[17];
+    int argc = 0;
+    va_list ap;
+
+    md_settings_init(s);
+    md_err_clear(err);
+    argv[argc++] = (char *)"modeld";
+    va_start(ap, err);
+    for (;;) {
+        const char *a = va_arg(ap, const char *);
+
+        if (a == NULL)
+            break;
+        assert_true(argc < 16 && strlen(a) < sizeof(buf[0]));
+        (void)snprintf(buf[argc], sizeof(buf[0]), "%s", a);
+        argv[argc] = buf[argc];
+        argc++;
+    }
+    va_end(ap);
+    argv[argc] = NULL;
+    return md_settings_parse(s, argc, argv, err);
+}
+
+static void test_defaults(void **state)
+{
+    struct md_settings s;
+    size_t i;
+
+    (void)state;
+    md_settings_init(&s);
+    /* The defaults main.c had before the table. */
+    assert_string_equal(s.repo, "models");
+    assert_string_equal(s.listen, "127.0.0.1:8080");
+    assert_string_equal(s.data, "var");
+    assert_int_equal(s.poll_s, 0);
+    assert_int_equal(s.threads, 0);
+    assert_int_equal(s.max_body_bytes, 64u << 20);
+    assert_int_equal(s.max_connections, 4096);
+    assert_int_equal(s.idle_timeout_s, 60);
+    assert_int_equal(s.max_header_bytes, MD_HTTP_MAX_HEADER);
+    assert_int_equal(s.conn_buffer_bytes, MD_HTTP_CONN_BUFFER);
+    assert_int_equal(s.shutdown_delay_s, 0);
+    assert_int_equal(s.drain_timeout_s, 10);
+    assert_int_equal(s.load_timeout_s, MD_LOADCHECK_TIMEOUT_S);
+    assert_int_equal(s.load_memory_mb, MD_LOADCHECK_MEMORY_MB);
+    assert_null(s.access_log);
+    assert_int_equal(s.log_level, MD_LOG_INFO);
+    assert_null(s.config_file);
+    /* Every key is its flag with '_' for '-'. */
+    for (i = 0; i < s.config.n; i++) {
+        const struct md_config_setting *t = &s.config.table[i];
+        size_t k;
+
+        assert_int_equal(strlen(t->key), strlen(t->flag));
+        for (k = 0; t->flag[k] != '\0'; k++)
+            assert_int_equal(t->key[k], t->flag[k] == '-' ? '_' : t->flag[k]);
+        assert_false(md_settings_given(&s, t->key));
+    }
+    assert_int_equal(s.config.n, 16);
+    md_settings_release(&s);
+}
+
+static void test_limits(void **state)
+{
+    /* Each flag's accepted range, as before the table: the last value in and the first out. */
+    static const struct {
+        const char *flag;
+        const char *ok;
+        const char *bad;
+    } cases[] = {
+        {"--poll", "86400", "86401"},
+        {"--threads", "1024", "1025"},
+        {"--max-body-bytes", "1", "0"},
+        {"--max-body-bytes", "2147483648", "2147483649"},
+        {"--max-connections", "1000000", "1000001"},
+        {"--idle-timeout", "86400", "86401"},
+        {"--max-header-bytes", "1024", "1023"},
+        {"--max-header-bytes", "1048576", "1048577"},
+        {"--conn-buffer-bytes", "4096", "4095"},
+        {"--conn-buffer-bytes", "1048576", "1048577"},
+        {"--drain-timeout", "3600", "3601"},
+        {"--log-level", "warning", "loud"},
+    };
+    struct md_settings s;
+    struct md_err err;
+    char want[160];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < MD_ARRAY_LEN(cases); i++) {
+        assert_int_equal(run(&s, &err, cases[i].flag, cases[i].ok, (char *)NULL),
+                         MD_SETTINGS_SERVE);
+        md_settings_release(&s);
+        assert_int_equal(run(&s, &err, cases[i].flag, cases[i].bad, (char *)NULL), MD_SETTINGS_BAD);
+        (void)snprintf(want, sizeof(want), "%s: '%s' is not ", cases[i].flag, cases[i].bad);
+        if (strncmp(err.msg, want, strlen(want)) != 0)
+            fail_msg("%s %s: '%s'", cases[i].flag, cases[i].bad, err.msg);
+        md_settings_release(&s);
+    }
+    assert_int_equal(run(&s, &err, "--log-level", "warning", (char *)NULL), MD_SETTINGS_SERVE);
+    assert_int_equal(s.log_level, MD_LOG_WARN);
+    assert_true(md_settings_given(&s, "log_level"));
+    md_settings_release(&s);
+    assert_int_equal(run(&s, &err, "--log-level", "loud", (char *)NULL), MD_SETTINGS_BAD);
+    assert_string_equal(err.msg, "--log-level: 'loud' is not one of debug, info, warn, error, off");
+    md_settings_release(&s);
+}
+
+static void test_actions(void **state)
+{
+    struct md_settings s;
+    struct md_err err;
+
+    (void)state;
+    assert_int_equal(run(&s, &err, (char *)NULL), MD_SETTINGS_SERVE);
+    md_settings_release(&s);
+    assert_int_equal(run(&s, &err, "--repo", "r", "--check", (char *)NULL), MD_SETTINGS_CHECK);
+    assert_string_equal(s.repo, "r");
+    md_settings_release(&s);
+    /* --help and --version stop the reading where they stand. */
+    assert_int_equal(run(&s, &err, "--help", "--poll", "x", (char *)NULL), MD_SETTINGS_HELP);
+    md_settings_release(&s);
+    assert_int_equal(run(&s, &err, "--version", "--nope", (char *)NULL), MD_SETTINGS_VERSION);
+    md_settings_release(&s);
+    assert_int_equal(run(&s, &err, "--poll", "x", "--help", (char *)NULL), MD_SETTINGS_BAD);
+    md_settings_release(&s);
+    assert_int_equal(run(&s, &err, "--nope", (char *)NULL), MD_SETTINGS_USAGE);
+    assert_string_equal(err.msg, "unrecognized option '--nope'");
+    md_settings_release(&s);
+    assert_int_equal(run(&s, &err, "extra", (char *)NULL), MD_SETTINGS_USAGE);
+    assert_string_equal(err.msg, "unexpected argument 'extra'");
+    md_settings_release(&s);
+    assert_int_equal(run(&s, &err, "--config", "a", "--config", "b", (char *)NULL),
+                     MD_SETTINGS_BAD);
+    assert_string_equal(err.msg, "--config: given more than once");
+    md_settings_release(&s);
+    assert_int_equal(run(&s, &err, "--config", "/nonexistent/modeld.yaml", (char *)NULL),
+                     MD_SETTINGS_BAD);
+    assert_string_equal(
+        err.msg, "--config: '/nonexistent/modeld.yaml': cannot open: No such file or directory");
+    md_settings_release(&s);
+}
+
+static void test_config_file(void **state)
+{
+    char path[] = "/tmp/md-test-settings-XXXXXX";
+    static const char text[] = "listen: 127.0.0.1:9\n"
+                               "threads: 3\n"
+                               "poll: 2\n"
+                               "log_level: warn\n"
+                               "max_body_bytes: 1048576\n";
+    struct md_settings s;
+    struct md_err err;
+    char want[128];
+    int fd;
+
+    (void)state;
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)(sizeof(text) - 1));
+    assert_int_equal(close(fd), 0);
+
+    /* The flag wins whether it comes before or after --config. */
+    assert_int_equal(run(&s, &err, "--threads", "5", "--config", path, "--poll=7", (char *)NULL),
+                     MD_SETTINGS_SERVE);
+    assert_string_equal(s.config_file, path);
+    assert_string_equal(s.listen, "127.0.0.1:9");
+    assert_int_equal(s.threads, 5);
+    assert_int_equal(s.poll_s, 7);
+    assert_int_equal(s.log_level, MD_LOG_WARN);
+    assert_int_equal(s.max_body_bytes, 1048576);
+    assert_int_equal(s.idle_timeout_s, 60);
+    assert_string_equal(md_config_file(&s.config), path);
+    assert_int_equal(md_config_source_of(&s.config, (size_t)md_config_find(&s.config, "threads")),
+                     MD_CONFIG_FLAG);
+    assert_int_equal(md_config_source_of(&s.config, (size_t)md_config_find(&s.config, "listen")),
+                     MD_CONFIG_FILE);
+    assert_true(md_settings_given(&s, "log_level"));
+    assert_false(md_settings_given(&s, "idle_timeout"));
+    md_settings_release(&s);
+
+    /* --check reads the file too. */
+    assert_int_equal(run(&s, &err, "--check", "--config", path, (char *)NULL), MD_SETTINGS_CHECK);
+    assert_int_equal(s.log_level, MD_LOG_WARN);
+    md_settings_release(&s);
+
+    /* A bad file is a bad value: exit 2 with the file's message, unprefixed. */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "threads: 2000\n", 14), 14);
+    assert_int_equal(close(fd), 0);
+    assert_int_equal(run(&s, &err, "--config", path, (char *)NULL), MD_SETTINGS_BAD);
+    (void)snprintf(want, sizeof(want), "%s:1: threads: '2000' is not a whole number from 0 to 1024",
+                   path);
+    assert_string_equal(err.msg, want);
+    md_settings_release(&s);
+    assert_int_equal(unlink(path), 0);
+}
+
+static void test_usage(void **state)
+{
+    struct md_settings s;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    const char *line;
+    size_t i;
+
+    (void)state;
+    assert_non_null(f);
+    md_settings_usage(f);
+    assert_int_equal(fclose(f), 0);
+    assert_true(strncmp(text, "usage: modeld [options]\n", 24) == 0);
+    /* Every setting and action has its line; t0001-startup.py checks some too. */
+    md_settings_init(&s);
+    for (i = 0; i < s.config.n; i++) {
+        char flag[64];
+
+        (void)snprintf(flag, sizeof(flag), "\n  --%s %s", s.config.table[i].flag,
+                       s.config.table[i].metavar);
+        if (strstr(text, flag) == NULL)
+            fail_msg("no '%s' in --help", flag + 1);
+    }
+    md_settings_release(&s);
+    assert_non_null(strstr(text, "\n  --repo DIR            model repository (default: models)\n"));
+    assert_non_null(strstr(text, "\n  --config FILE         read settings from this YAML file"));
+    assert_non_null(strstr(text, "\n  --check               load the repository"));
+    assert_non_null(strstr(text, "\n  --version             print the version and exit\n"));
+    assert_non_null(strstr(text, "\n  --help                print this help and exit\n"));
+    assert_non_null(strstr(text, "(default: 24576)"));
+    assert_non_null(strstr(text, "\nsignals: "));
+    for (line = text; *line != '\0';) {
+        size_t n = strcspn(line, "\n");
+
+        assert_true(n <= 80);
+        line += n + (line[n] != '\0');
+    }
+    free(text);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults), cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_actions),  cmocka_unit_test(test_config_file),
+        cmocka_unit_test(test_usage),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -124,6 +124,15 @@ static void print_line(FILE *out, const char *const cells[4], const size_t width
     fprintf(out, "%.*s\n", (int)n, line->data != NULL ? line->data : "");
 }
 
+/* The table's four cells of row r. */
+static void row_cells(const struct row *r, const char *cells[4])
+{
+    cells[0] = r->model;
+    cells[1] = r->version;
+    cells[2] = r->state;
+    cells[3] = r->reason;
+}
+
 static void print_report(FILE *out, const struct report *rep)
 {
     static const char *const head[4] = {"MODEL", "VERSION", "STATE", "REASON"};
@@ -136,12 +145,7 @@ static void print_report(FILE *out, const struct report *rep)
     for (c = 0; c < 4; c++)
         width[c] = strlen(head[c]);
     for (i = 0; i < rep->n; i++) {
-        const struct row *r = &rep->rows[i];
-
-        cells[0] = r->model;
-        cells[1] = r->version;
-        cells[2] = r->state;
-        cells[3] = r->reason;
+        row_cells(&rep->rows[i], cells);
         for (c = 0; c < 4; c++)
             if (strlen(cells[c]) > width[c])
                 width[c] = strlen(cells[c]);
@@ -149,12 +153,7 @@ static void print_report(FILE *out, const struct report *rep)
     md_buf_init(&line, (size_t)1 << 20);
     print_line(out, head, width, &line);
     for (i = 0; i < rep->n; i++) {
-        const struct row *r = &rep->rows[i];
-
-        cells[0] = r->model;
-        cells[1] = r->version;
-        cells[2] = r->state;
-        cells[3] = r->reason;
+        row_cells(&rep->rows[i], cells);
         print_line(out, cells, width, &line);
     }
     md_buf_release(&line);

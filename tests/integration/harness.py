@@ -162,6 +162,24 @@ class Daemon:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def wait_for(fn, timeout=15):
+    """True once fn() is true, polled every 50 ms; False after timeout seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if fn():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def repo_index(d, body=None):
+    """The repository index of daemon d as {(model, version): entry}; a model
+    with no version to show has version ""."""
+    st, doc, _ = d.json("POST", "/v2/repository/index", body or {})
+    expect(st == 200 and isinstance(doc, list), doc)
+    return {(e["name"], e.get("version", "")): e for e in doc}
+
+
 def v2_row(values, name="features"):
     """A V2 infer body with one 2-D FP32 row (None -> null = missing)."""
     return {"inputs": [{"name": name, "datatype": "FP32", "shape": [1, len(values)], "data": values}]}

@@ -6,7 +6,7 @@ import shutil
 import tempfile
 import time
 
-from harness import (BENCH_DATA, BENCH_YAML, Daemon, add_bench, expect, expect_error, run, v2_row)
+from harness import (BENCH_DATA, BENCH_YAML, Daemon, add_bench, expect, expect_error, repo_index, run, v2_row, wait_for)
 
 ROW = [0.1] * 30
 
@@ -20,21 +20,6 @@ def repo_with(versions, policy=None, name="bench"):
     return tmp
 
 
-def index(d, body=None):
-    st, doc, _ = d.json("POST", "/v2/repository/index", body or {})
-    expect(st == 200 and isinstance(doc, list), doc)
-    return {(e["name"], e.get("version", "")): e for e in doc}
-
-
-def wait_for(fn, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if fn():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def infer_version(d, model="bench", version=None):
     path = "/v2/models/%s%s/infer" % (model, "/versions/%s" % version if version else "")
     st, doc, _ = d.json("POST", path, v2_row(ROW))
@@ -44,7 +29,7 @@ def infer_version(d, model="bench", version=None):
 def test_latest_one_by_default():
     repo = repo_with([1, 2, 3])
     with Daemon(repo=repo) as d:
-        idx = index(d)
+        idx = repo_index(d)
         expect(idx[("bench", "3")]["state"] == "READY", idx)
         expect(idx[("bench", "1")]["state"] == "UNAVAILABLE", idx)
         st, doc = infer_version(d)
@@ -61,7 +46,7 @@ def test_policies_latest_all_specific():
                           ("  specific: [1, 3]\n", {"1", "3"})):
         repo = repo_with([1, 2, 3], policy)
         with Daemon(repo=repo) as d:
-            idx = index(d, {"ready": True})
+            idx = repo_index(d, {"ready": True})
             got = {v for (m, v) in idx if m == "bench"}
             expect(got == ready, "%r: %r" % (policy, got))
             for v in ready:
@@ -112,8 +97,8 @@ def test_failing_version_never_replaces_serving_one():
         repo = repo_with([1])
         with Daemon(repo=repo, args=["--poll", "1"]) as d:
             corrupt(repo, 2, how)
-            expect(wait_for(lambda: ("bench", "2") in index(d)), "version 2 never seen")
-            idx = index(d)
+            expect(wait_for(lambda: ("bench", "2") in repo_index(d)), "version 2 never seen")
+            idx = repo_index(d)
             e = idx[("bench", "2")]
             expect(e["state"] == "UNAVAILABLE" and fragment in e["reason"], (how, e))
             expect(idx[("bench", "1")]["state"] == "READY", (how, idx))
@@ -130,8 +115,8 @@ def test_changed_artifact_that_fails_keeps_old_one():
     with Daemon(repo=repo, args=["--poll", "1"]) as d:
         time.sleep(0.05)
         corrupt(repo, 1, "truncated")
-        expect(wait_for(lambda: "reload failed" in index(d)[("bench", "1")]["reason"]),
-               index(d))
+        expect(wait_for(lambda: "reload failed" in repo_index(d)[("bench", "1")]["reason"]),
+               repo_index(d))
         st, doc = infer_version(d)
         expect(st == 200, doc)
     shutil.rmtree(repo)
@@ -141,13 +126,13 @@ def test_poll_picks_up_new_version_and_retires_old():
     repo = repo_with([1])
     with Daemon(repo=repo, args=["--poll", "1"]) as d:
         add_bench(repo, "bench", [2])
-        expect(wait_for(lambda: index(d).get(("bench", "2"), {}).get("state") == "READY"),
-               index(d))
-        expect(index(d)[("bench", "1")]["state"] == "UNAVAILABLE", index(d))
+        expect(wait_for(lambda: repo_index(d).get(("bench", "2"), {}).get("state") == "READY"),
+               repo_index(d))
+        expect(repo_index(d)[("bench", "1")]["state"] == "UNAVAILABLE", repo_index(d))
         st, doc = infer_version(d)
         expect(doc["model_version"] == "2", doc)
         shutil.rmtree(os.path.join(repo, "bench"))
-        expect(wait_for(lambda: ("bench", "2") not in index(d)), index(d))
+        expect(wait_for(lambda: ("bench", "2") not in repo_index(d)), repo_index(d))
         st, doc = infer_version(d)
         expect_error(st, doc, 404, "unknown model")
     shutil.rmtree(repo)
@@ -157,7 +142,7 @@ def test_bad_model_yaml_reported():
     repo = repo_with([1])
     add_bench(repo, "broken", [1], "backend: trees\ntask: classification\nfeatures: 7\n")
     with Daemon(repo=repo) as d:
-        e = index(d)[("broken", "")]
+        e = repo_index(d)[("broken", "")]
         expect(e["state"] == "UNAVAILABLE" and "model.yaml" in e["reason"], e)
         st, doc, _ = d.json("POST", "/v2/models/broken/infer", v2_row(ROW))
         expect_error(st, doc, 503, "model.yaml")
@@ -177,7 +162,7 @@ def test_explicit_load_and_unload():
         expect_error(st, doc, 503)
         st, doc, _ = d.json("GET", "/v2/models/bench/ready")
         expect(st == 503, doc)
-        expect(index(d)[("bench", "1")]["reason"] == "unloaded by an operator", index(d))
+        expect(repo_index(d)[("bench", "1")]["reason"] == "unloaded by an operator", repo_index(d))
         add_bench(repo, "bench", [2])
         st, data, _ = d.request("POST", "/v2/repository/models/bench/load")
         expect(st == 200, data)

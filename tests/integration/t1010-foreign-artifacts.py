@@ -15,8 +15,7 @@ import struct
 import tempfile
 import time
 
-from harness import (BENCH_DATA, BENCH_YAML, EXAMPLES, Daemon, add_bench, bench_rows, expect, run,
-                     v2_row)
+from harness import (BENCH_DATA, BENCH_YAML, Daemon, EXAMPLES, add_bench, bench_rows, expect, repo_index, run, v2_row, wait_for)
 
 MODEL = json.load(open(os.path.join(BENCH_DATA, "bench_model.json")))
 UBJ = open(os.path.join(BENCH_DATA, "bench_model.ubj"), "rb").read()
@@ -79,21 +78,6 @@ VARIANTS = {
 }
 
 
-def index(d):
-    st, doc, _ = d.json("POST", "/v2/repository/index", {})
-    expect(st == 200 and isinstance(doc, list), doc)
-    return {(e["name"], e.get("version", "")): e for e in doc}
-
-
-def wait_for(fn, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if fn():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def expect_bench_outputs(d, model, version=None):
     path = "/v2/models/%s%s/infer" % (model, "/versions/%s" % version if version else "")
     for row, ref in ROWS:
@@ -120,7 +104,7 @@ def test_corrupt_variants_never_take_the_daemon_down():
                     open(os.path.join(BENCH_DATA, "bench_model.json"), "rb").read(), artifact)
     add_bench(repo, "other", [1])
     with Daemon(repo=repo, examples=False, bench=False) as d:
-        idx = index(d)
+        idx = repo_index(d)
         for name in VARIANTS:
             if name != "pickle":
                 expect(idx[(name, "1")]["state"] == "READY", idx[(name, "1")])
@@ -128,10 +112,10 @@ def test_corrupt_variants_never_take_the_daemon_down():
         for name, (data, artifact, _) in VARIANTS.items():
             put_version(repo, name, 2, data, artifact)
         d.signal(signal.SIGHUP)
-        expect(wait_for(lambda: all((n, "2") in index(d) for n in VARIANTS)),
-               "version 2 not seen: %r" % index(d))
+        expect(wait_for(lambda: all((n, "2") in repo_index(d) for n in VARIANTS), timeout=60),
+               "version 2 not seen: %r" % repo_index(d))
         expect(d.proc.poll() is None, "modeld died:\n" + d.logs()[-3000:])
-        idx = index(d)
+        idx = repo_index(d)
         for name, (_, _, fragment) in VARIANTS.items():
             e = idx[(name, "2")]
             expect(e["state"] == "UNAVAILABLE" and fragment in e["reason"], (name, e))
@@ -159,7 +143,7 @@ def test_helper_over_its_memory_limit_is_stopped():
     put_version(repo, "bench", 2, variant(wide), "model.json")
     start = time.time()
     with Daemon(repo=repo, examples=False, bench=False, args=["--load-memory-mb", "256"]) as d:
-        e = index(d)[("bench", "2")]
+        e = repo_index(d)[("bench", "2")]
         expect(e["state"] == "UNAVAILABLE", e)
         expect("xgboost load check: the helper process used more than 256 MiB of memory" in
                e["reason"] and "--load-memory-mb" in e["reason"], e)
@@ -192,7 +176,7 @@ def test_pickles_refused_under_every_backend():
             for f in os.listdir(vdir):
                 open(os.path.join(vdir, f), "wb").write(pickle)
     with Daemon(repo=repo, examples=False, bench=False) as d:
-        idx = index(d)
+        idx = repo_index(d)
         for name, how in (("p_trees", "booster.save_model('model.json')"),
                           ("p_xgboost", "booster.save_model('model.json')"),
                           ("churn", "linear artifact")):

@@ -10,24 +10,9 @@ import signal
 import tempfile
 import time
 
-from harness import BENCH_YAML, Daemon, add_bench, expect, expect_error, run, v2_row
+from harness import (BENCH_YAML, Daemon, add_bench, expect, expect_error, repo_index, run, v2_row, wait_for)
 
 ROW = [0.1] * 30
-
-
-def wait_for(fn, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if fn():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def index(d):
-    st, doc, _ = d.json("POST", "/v2/repository/index", {})
-    expect(st == 200 and isinstance(doc, list), doc)
-    return {(e["name"], e.get("version", "")): e for e in doc}
 
 
 def log_lines(d):
@@ -48,7 +33,7 @@ def scans_pass(d, repo, n):
         name = "marker%d" % len([m for m in os.listdir(repo) if m.startswith("marker")])
         add_bench(repo, name, [1])
         d.signal(signal.SIGHUP)
-        expect(wait_for(lambda: (name, "1") in index(d)), "no scan picked up %s" % name)
+        expect(wait_for(lambda: (name, "1") in repo_index(d)), "no scan picked up %s" % name)
 
 
 def count(lines, msg, model=None, entry=None):
@@ -73,7 +58,7 @@ def test_broken_model_yaml_logged_once_per_change():
         expect(count(lines, "model not loadable", "noyaml") == 1,
                [l for l in lines if l.get("model") == "noyaml"])
         # The parser's own "model.yaml:" is not doubled, in the index or the log.
-        idx = index(d)
+        idx = repo_index(d)
         reason = idx[("syntax", "")]["reason"]
         expect(reason.startswith("model.yaml: syntax error at line"), reason)
         expect("model.yaml: model.yaml" not in d.logs(), d.logs())
@@ -83,7 +68,7 @@ def test_broken_model_yaml_logged_once_per_change():
         # A new error is logged; the same error again is not.
         with open(os.path.join(repo, "syntax", "model.yaml"), "w") as f:
             f.write("backend: trees\ntask: regression\nfeatures: [{name: a, datatype: INT7}]\n")
-        expect(wait_for(lambda: "INT7" in index(d)[("syntax", "")]["reason"]), index(d))
+        expect(wait_for(lambda: "INT7" in repo_index(d)[("syntax", "")]["reason"]), repo_index(d))
         with open(os.path.join(repo, "semantic", "model.yaml"), "a") as f:
             f.write("# the same error, a changed file\n")
         scans_pass(d, repo, 2)
@@ -94,8 +79,8 @@ def test_broken_model_yaml_logged_once_per_change():
                [l for l in lines if l.get("model") == "semantic"])
         # Fixed, then broken the same way: logged again (it is a change).
         shutil.copy(BENCH_YAML, os.path.join(repo, "noyaml", "model.yaml"))
-        expect(wait_for(lambda: index(d).get(("noyaml", "1"), {}).get("state") == "READY"),
-               index(d))
+        expect(wait_for(lambda: repo_index(d).get(("noyaml", "1"), {}).get("state") == "READY"),
+               repo_index(d))
         os.unlink(os.path.join(repo, "noyaml", "model.yaml"))
         expect(wait_for(lambda: count(log_lines(d), "model not loadable", "noyaml") == 2),
                d.logs()[-3000:])
@@ -128,7 +113,7 @@ def test_ignored_directories_logged_once_with_why():
         os.makedirs(os.path.join(repo, "bench", "v1"))
         expect(wait_for(lambda: count(log_lines(d), "directory ignored", "bench", "v1") == 2),
                d.logs()[-3000:])
-        expect(index(d)[("bench", "1")]["state"] == "READY", index(d))
+        expect(repo_index(d)[("bench", "1")]["state"] == "READY", repo_index(d))
     shutil.rmtree(repo)
 
 
@@ -143,7 +128,7 @@ def test_unloaded_model_answers_503_saying_so():
             expect(hdrs.get("retry-after") == "1", hdrs)
         st, doc, _ = d.json("POST", "/v1/models/bench:predict", {"instances": [ROW]})
         expect_error(st, doc, 503, "unloaded by an operator")
-        expect(index(d)[("bench", "1")]["reason"] == "unloaded by an operator", index(d))
+        expect(repo_index(d)[("bench", "1")]["reason"] == "unloaded by an operator", repo_index(d))
         st, data, _ = d.request("POST", "/v2/repository/models/bench/load")
         expect(st == 200, data)
         st, doc, _ = d.json("POST", "/v2/models/bench/infer", v2_row(ROW))

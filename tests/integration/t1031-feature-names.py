@@ -9,22 +9,16 @@ import shutil
 import subprocess
 import tempfile
 
-from harness import (EXAMPLES, MODELCTL, Daemon, add_bench, expect, run, v2_row)
+from harness import (Daemon, EXAMPLES, MODELCTL, add_bench, expect, repo_index, run, v2_row)
 
 WARNING = "model.json records no feature names: the order of its 30 columns cannot be checked"
-
-
-def index(d):
-    st, doc, _ = d.json("POST", "/v2/repository/index", {})
-    expect(st == 200 and isinstance(doc, list), doc)
-    return {(e["name"], e.get("version", "")): e for e in doc}
 
 
 def test_no_feature_names_loads_with_a_warning():
     repo = tempfile.mkdtemp(prefix="modeld-repo-")
     add_bench(repo, "bench", [1])  # its artifact has "feature_names": []
     with Daemon(repo=repo) as d:
-        e = index(d)[("bench", "1")]
+        e = repo_index(d)[("bench", "1")]
         expect(e["state"] == "READY" and e["reason"].startswith(WARNING), e)
         st, doc, _ = d.json("POST", "/v2/models/bench/infer", v2_row([0.1] * 30))
         expect(st == 200, doc)
@@ -56,7 +50,7 @@ def test_width_mismatch_names_first_column():
     with open(path, "w") as f:
         f.write(text.replace(cut, ""))
     with Daemon(repo=repo) as d:
-        e = index(d)[("iris", "1")]
+        e = repo_index(d)[("iris", "1")]
         expect(e["state"] == "UNAVAILABLE", e)
         expect(e["reason"] == "model.json does not fit model.yaml: engine takes 4 features per "
                "row, the contract prepares 3 columns: column 2 is 'petal_width' in model.yaml, "
@@ -66,7 +60,7 @@ def test_width_mismatch_names_first_column():
             f.write(text)
         st, data, _ = d.request("POST", "/v2/repository/models/iris/load")
         expect(st == 200, data)
-        e = index(d)[("iris", "1")]
+        e = repo_index(d)[("iris", "1")]
         expect(e["state"] == "READY" and e["reason"] == "", e)
         expect('"version loaded with a warning"' not in d.logs(), d.logs())
     shutil.rmtree(repo)

@@ -14,20 +14,11 @@ import tempfile
 import threading
 import time
 
-from harness import BENCH_YAML, MODELD, Daemon, add_bench, expect, run, v2_row
+from harness import (BENCH_YAML, Daemon, MODELD, add_bench, expect, run, v2_row, wait_for)
 
 ROW = [0.1] * 30
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 ID = re.compile(r"^[0-9a-f]{32}$")
-
-
-def wait_for(fn, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if fn():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def read_lines(path, polls=False):

@@ -12,19 +12,10 @@ import subprocess
 import tempfile
 import time
 
-from harness import BENCH_YAML, Daemon, add_bench, expect, run, status_kib, v2_row
+from harness import (BENCH_YAML, Daemon, add_bench, expect, run, status_kib, v2_row, wait_for)
 
 ROW = [0.1] * 30
 RETIRED_PER_MODEL = 4  # MD_METRICS_RETIRED_PER_MODEL
-
-
-def wait_for(fn, timeout=15):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if fn():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def scrape(d):

@@ -43,7 +43,8 @@ def measure(modeld, n):
     repo = bench_repo(os.path.join(tmp, "repo"))
     port = free_port()
     p = subprocess.Popen([modeld, "--repo", repo, "--listen", "127.0.0.1:%d" % port, "--data",
-                          os.path.join(tmp, "data"), "--threads", "1", "--log-level", "error"])
+                          os.path.join(tmp, "data"), "--threads", "1", "--log-level", "error"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_http("http://127.0.0.1:%d/v2/health/ready" % port, proc=p)
         loads = {"keep-alive": [], "new connection": []}

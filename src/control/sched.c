@@ -104,7 +104,7 @@ static void plan_next(struct task *t, uint64_t now)
 
 uint64_t md_sched_step(struct md_sched *s, uint64_t now)
 {
-    bool due[MD_SCHED_TASKS];
+    bool due[MD_SCHED_TASKS] = {false};
     uint64_t wait = NEVER;
     size_t i;
 

@@ -121,6 +121,16 @@ def load_begun(d, name="slow"):
     expect(wait_for(lambda: any(m == name for (m, _) in index(d))), "the load never began")
 
 
+def in_flight(d):
+    """Requests the server is handling now, by its own gauge."""
+    st, data, _ = d.request("GET", "/metrics", timeout=PROMPT_S)
+    expect(st == 200, data[:200])
+    for line in data.decode().splitlines():
+        if line.startswith("modeld_http_requests_in_flight "):
+            return int(line.split()[1])
+    raise AssertionError("no modeld_http_requests_in_flight in /metrics")
+
+
 def expect_fifo_failure(answer, name="slow"):
     st, doc, _ = answer
     expect_error(st, doc, 400)
@@ -166,12 +176,12 @@ def test_slow_load_blocks_nothing():
 def test_errors_unchanged():
     with Daemon(args=["--threads", "1"]) as d:
         st, doc, hdrs = d.json("POST", "/v2/repository/models/nosuch/load")
-        expect(st == 404 and doc == {"error": "no model 'nosuch' in the repository"}, (st, doc))
+        expect_error(st, doc, 404, "'nosuch'")
         expect(hdrs.get("content-type") == "application/json", hdrs)
         st, doc, _ = d.json("POST", "/v2/repository/models/nosuch/unload")
-        expect(st == 404 and doc == {"error": "unknown model 'nosuch'"}, (st, doc))
+        expect_error(st, doc, 404, "'nosuch'")
         st, doc, _ = d.json("POST", "/v2/repository/models/a%20b/load")
-        expect(st == 404 and doc == {"error": "unknown model 'a b'"}, (st, doc))
+        expect_error(st, doc, 404, "'a b'")
         st, doc, _ = d.json("POST", "/v2/repository/models/bench/load", "{bad")
         expect_error(st, doc, 400, "invalid JSON")
         st, doc, _ = d.json("POST", "/v2/repository/models/bench/unload", "[]")
@@ -209,11 +219,17 @@ def test_sigterm_answers_waiting_commands():
         slow = Background(d, "POST", "/v2/repository/models/slow/load")
         load_begun(d)
         waiting = Background(d, "POST", "/v2/repository/models/bench/load")
+        # Both loads received (the scrape itself is the third request).
+        expect(wait_for(lambda: in_flight(d) >= 3), "the second load never arrived")
         d.signal(signal.SIGTERM)
         # Draining: the stop waits for the running load, which waits for us.
         expect(wait_for(lambda: d.request("GET", "/v2/health/ready", timeout=PROMPT_S)[0] == 503),
                "never draining")
+        # Refused at once, or (taken in the moment before the stop closed the
+        # queue) once the running load ends; received before the stop in
+        # either case, and never applied.
         late = Background(d, "POST", "/v2/repository/models/bench/unload")
+        wait_for(lambda: not late.pending(), timeout=PROMPT_S)
         release(d.repo)
         st, doc, hdrs = waiting.result()
         expect_error(st, doc, 503, "server shutting down")

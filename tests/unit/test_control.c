@@ -680,9 +680,9 @@ static void test_control_applies_commands(void **state)
     assert_int_equal(run(f.q, MD_COMMAND_LOAD, "bench", &err), MD_OK);
     assert_int_equal(md_repo_ready_models(f.repo), 1);
     assert_int_equal(run(f.q, MD_COMMAND_LOAD, "nosuch", &err), MD_ENOTFOUND);
-    assert_string_equal(err.msg, "no model 'nosuch' in the repository");
+    assert_non_null(strstr(err.msg, "'nosuch'"));
     assert_int_equal(run(f.q, MD_COMMAND_UNLOAD, "nosuch", &err), MD_ENOTFOUND);
-    assert_string_equal(err.msg, "unknown model 'nosuch'");
+    assert_non_null(strstr(err.msg, "'nosuch'"));
     /* A re-scan asked for (SIGHUP) picks up a new model. */
     add_model(f.dir, "later", false);
     md_control_request_scan(f.ctl);

@@ -196,6 +196,10 @@ void md_control_stop(struct md_control *c)
     if (c == NULL)
         return;
     md_commands_set_notify(c->queue, NULL, NULL);
+    /* No job starts from here on, so every command not yet running is
+     * answered "server shutting down": by the queue's close, or by the
+     * worker's cancel when the tick had already handed it on. */
+    md_sched_halt(c->sched);
     md_commands_close(c->queue, NULL);
     md_sched_free(c->sched);
     pthread_mutex_destroy(&c->mu);

@@ -279,22 +279,25 @@ size_t md_sched_jobs(struct md_sched *s)
     return n;
 }
 
+void md_sched_halt(struct md_sched *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->stop_tick = true;
+    s->stop_work = true;
+    pthread_cond_signal(&s->tick_cv);
+    pthread_cond_signal(&s->work_cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
 void md_sched_stop(struct md_sched *s)
 {
     struct job *list;
 
-    pthread_mutex_lock(&s->mu);
-    s->stop_tick = true;
-    pthread_cond_signal(&s->tick_cv);
-    pthread_mutex_unlock(&s->mu);
+    md_sched_halt(s);
     if (s->tick_started) {
         pthread_join(s->tick, NULL);
         s->tick_started = false;
     }
-    pthread_mutex_lock(&s->mu);
-    s->stop_work = true;
-    pthread_cond_signal(&s->work_cv);
-    pthread_mutex_unlock(&s->mu);
     if (s->work_started) {
         pthread_join(s->worker, NULL);
         s->work_started = false;

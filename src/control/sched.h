@@ -66,9 +66,17 @@ void md_sched_post(struct md_sched *s, void (*run)(void *arg), void (*cancel)(vo
 size_t md_sched_jobs(struct md_sched *s);
 
 /*
- * Stops the tick thread (a running task finishes first), then the worker: the
- * running job finishes, jobs not yet started are cancelled; joins both. Safe
- * on a scheduler never started.
+ * Begins the stop and returns at once: the tick thread begins no new step
+ * (one under way finishes its tasks), no job starts (a running one goes on),
+ * and jobs handed from now on are cancelled at once. Any thread;
+ * md_sched_stop does the rest.
+ */
+void md_sched_halt(struct md_sched *s);
+
+/*
+ * Stops: halts (md_sched_halt), joins the tick thread (a running task
+ * finishes first), lets the running job finish and joins the worker, then
+ * cancels the jobs that never started. Safe on a scheduler never started.
  */
 void md_sched_stop(struct md_sched *s);
 

@@ -34,6 +34,7 @@ scenario "10,000-row request vs libxgboost" env ROWS=10000 $py bench/big.py
 scenario "flood" $py bench/flood.py
 scenario "start-up and memory" $py bench/startup.py 50
 scenario "instructions per single-row request" $py bench/instructions.py
+scenario "load and unload endpoints" $py bench/load.py
 
 if [ -n "$failed" ]; then
     printf '\nfailed:%s\n' "$failed"

@@ -130,6 +130,7 @@ static int serve(const struct md_settings *o)
     struct md_http *http = NULL;
     struct md_control *ctl = NULL;
     struct md_access_log *alog = NULL;
+    struct md_commands *commands;
     struct md_err err;
     struct md_api *api;
     sigset_t sigs;
@@ -167,7 +168,9 @@ static int serve(const struct md_settings *o)
     if (api == NULL)
         return 1;
     api->access_log = alog;
+    commands = md_commands_new();
     api->repo = repo;
+    api->commands = commands;
     api->name = "modeld";
     api->version = MD_VERSION;
     api->started_ms = md_wall_ms();
@@ -184,6 +187,7 @@ static int serve(const struct md_settings *o)
         md_log_kv(MD_LOG_ERROR, "cannot start the HTTP server", "reason", err.msg, MD_KV_END);
         md_access_log_close(alog);
         md_repo_free(repo);
+        md_commands_free(commands);
         free(api);
         return 1;
     }
@@ -202,8 +206,10 @@ static int serve(const struct md_settings *o)
         md_log_kv(MD_LOG_INFO, "ready", "models_ready", nmodels, "versions_failed", nfailed, "repo",
                   o->repo, MD_KV_END);
     }
-    if (md_control_start(repo, (unsigned)o->poll_s, &ctl, &err) != MD_OK)
+    if (md_control_start(repo, commands, (unsigned)o->poll_s, &ctl, &err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "control loop not started", "reason", err.msg, MD_KV_END);
+        md_commands_close(commands, "no control loop: loads and unloads are refused");
+    }
 
     for (;;) {
         if (sigwait(&sigs, &sig) != 0)
@@ -224,6 +230,7 @@ static int serve(const struct md_settings *o)
     md_control_stop(ctl);
     md_http_stop(http, (unsigned)o->drain_timeout_s * 1000);
     md_access_log_close(alog);
+    md_commands_free(commands);
     md_repo_free(repo);
     free(api);
     md_log(MD_LOG_INFO, "stopped");

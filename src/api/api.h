@@ -11,6 +11,7 @@
 #include "util/err.h"
 #include "util/arena.h"
 #include "util/buf.h"
+#include "serve/command.h"
 #include "serve/repo.h"
 #include "watch/accesslog.h"
 
@@ -48,6 +49,9 @@ struct md_api {
     struct md_access_log *access_log; /* borrowed, or NULL: for its dropped lines */
     /* Borrowed: the daemon's settings and their sources, read-only while serving; or NULL. */
     const struct md_config *config;
+
+    /* Borrowed: load and unload are submitted here, for control to apply. */
+    struct md_commands *commands;
 };
 
 /* What the HTTP layer hands a handler. Memory is the request's arena. */
@@ -64,6 +68,11 @@ struct md_api_req {
     void (*wake)(void *wake_ctx); /* NULL, or the HTTP layer can park this request: see
                                      md_api_park */
     void *wake_ctx;               /* private: for wake() */
+    /* Sets wake where the HTTP layer left it NULL though it could park the
+     * request (the only connection, where batching gains nothing), for work
+     * that is long whatever else is connected (an engine load); wake stays
+     * NULL once the server is stopping. NULL when there is no such layer. */
+    void (*want_wake)(struct md_api_req *req);
 };
 
 struct md_api_resp {

@@ -2,7 +2,9 @@
 /*
  * repository.c: Triton's model repository extension: index, load, unload.
  * Loads read only from the configured repository directory, never from a
- * URL or an uploaded file.
+ * URL or an uploaded file. Load and unload are commands that control
+ * applies (serve/command.h): the request parks meanwhile, holding no HTTP
+ * thread for the length of an engine load.
  */
 #include "api/handlers.h"
 
@@ -93,6 +95,47 @@ void md_repo_api_index(struct md_api *api, struct md_api_req *req, struct md_api
         md_api_error_status(resp, 500, "response too large");
 }
 
+/* md_api_park's drop: the client left before the command's outcome, which
+ * control still applies; the command's last reference goes with whoever is
+ * last. */
+static void drop_command(void *state)
+{
+    md_command_unref(state);
+}
+
+/*
+ * Has control apply a command on rt->model: submits it and parks the request
+ * until control completes it, or waits when the request cannot park (the
+ * server is stopping). MD_EPENDING when parked; else the outcome, its message
+ * in err. On the call after the wake, collects the outcome.
+ */
+static int run_command(struct md_api *api, enum md_command_kind kind, const struct md_route *rt,
+                       struct md_api_req *req, struct md_api_resp *resp, struct md_err *err)
+{
+    struct md_command *cmd = resp->resume;
+    int rc;
+
+    if (cmd != NULL) {
+        rc = md_command_outcome(cmd, err);
+        md_command_unref(cmd);
+        return rc;
+    }
+    if (api->commands == NULL)
+        return md_err_set(err, MD_EUNAVAIL, "no control loop to apply repository commands");
+    if (req->wake == NULL && req->want_wake != NULL)
+        req->want_wake(req);
+    rc = md_commands_submit(api->commands, kind, rt->model, req->wake, req->wake_ctx, &cmd, err);
+    if (rc != MD_OK)
+        return rc;
+    if (req->wake != NULL) {
+        md_api_park(resp, cmd, drop_command);
+        return MD_EPENDING;
+    }
+    rc = md_command_wait(cmd, err);
+    md_command_unref(cmd);
+    return rc;
+}
+
 void md_repo_api_load(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                       struct md_api_resp *resp)
 {
@@ -101,22 +144,26 @@ void md_repo_api_load(struct md_api *api, const struct md_route *rt, struct md_a
     json_t *params;
     int rc;
 
-    if (parse_body(req, &root, &err) != MD_OK) {
-        md_api_error(resp, &err);
-        return;
-    }
-    params = root ? json_object_get(root, "parameters") : NULL;
-    if (params != NULL && json_object_size(params) > 0) {
+    if (resp->resume == NULL) {
+        if (parse_body(req, &root, &err) != MD_OK) {
+            md_api_error(resp, &err);
+            return;
+        }
+        params = root ? json_object_get(root, "parameters") : NULL;
+        if (params != NULL && json_object_size(params) > 0) {
+            json_decref(root);
+            md_api_errorf(resp, MD_EUNSUPPORTED,
+                          "parameters: loading a model from a request body is not supported; "
+                          "place it in the repository");
+            return;
+        }
         json_decref(root);
-        md_api_errorf(resp, MD_EUNSUPPORTED,
-                      "parameters: loading a model from a request body is not supported; "
-                      "place it in the repository");
-        return;
     }
-    json_decref(root);
-    rc = md_repo_load_model(api->repo, rt->model, &err);
+    rc = run_command(api, MD_COMMAND_LOAD, rt, req, resp, &err);
+    if (rc == MD_EPENDING)
+        return; /* parked: called again when control has applied it */
     if (rc != MD_OK) {
-        if (rc == MD_ENOTFOUND)
+        if (rc == MD_ENOTFOUND || rc == MD_EUNAVAIL)
             md_api_error(resp, &err);
         else
             md_api_error_status(resp, 400, err.msg);
@@ -130,14 +177,18 @@ void md_repo_api_unload(struct md_api *api, const struct md_route *rt, struct md
 {
     struct md_err err;
     json_t *root;
+    int rc;
 
-    if (parse_body(req, &root, &err) != MD_OK) {
-        md_api_error(resp, &err);
-        return;
+    if (resp->resume == NULL) {
+        if (parse_body(req, &root, &err) != MD_OK) {
+            md_api_error(resp, &err);
+            return;
+        }
+        json_decref(root);
     }
-    json_decref(root);
-    if (md_repo_unload_model(api->repo, rt->model, &err) != MD_OK) {
+    rc = run_command(api, MD_COMMAND_UNLOAD, rt, req, resp, &err);
+    if (rc == MD_EPENDING)
+        return; /* parked: called again when control has applied it */
+    if (rc != MD_OK)
         md_api_error(resp, &err);
-        return;
-    }
 }

@@ -1,73 +1,207 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * control.c: the control loop thread.
+ * control.c: control's tasks (commands, signals, poll) and the jobs they hand
+ * the worker: a repository scan, and applying one command. The scan state
+ * (waiting, running) is shared by the tick thread and the worker under mu;
+ * the repository itself is written only by the worker's jobs.
  */
 #include "control/control.h"
+#include "control/sched.h"
 #include "util/log.h"
 #include "util/mem.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
-#include <time.h>
+
+#define SIGNALS_MS  100  /* how soon a SIGHUP's re-scan is taken */
+#define COMMANDS_MS 1000 /* commands are kicked on submit; this is a backstop */
 
 struct md_control {
-    struct md_repo *repo;
-    unsigned poll_s;
-    pthread_t thread;
-    _Atomic bool stop;
-    _Atomic bool scan; /* a re-scan was asked for */
+    struct md_repo *repo;      /* borrowed */
+    struct md_commands *queue; /* borrowed */
+    struct md_sched *sched;
+    int commands_task;       /* for md_sched_kick */
+    _Atomic bool scan_asked; /* a re-scan was asked for (SIGHUP) */
+    pthread_mutex_t mu;      /* guards the two fields below */
+    bool scan_waiting;       /* a scan job is handed and has not started */
+    bool scan_running;       /* a scan job is running */
 };
 
-static void *loop(void *arg)
+/* A command and the control applying it: a worker job's argument. */
+struct apply {
+    struct md_control *c;
+    struct md_command *cmd; /* the queue's reference */
+};
+
+static void run_scan(void *arg)
 {
     struct md_control *c = arg;
-    struct timespec tick = {0, 100000000L}; /* 100 ms */
-    unsigned ticks = 0;
 
-    while (!atomic_load(&c->stop)) {
-        nanosleep(&tick, NULL);
-        ticks++;
-        if (atomic_exchange(&c->scan, false)) {
-            md_log(MD_LOG_INFO, "re-scanning the repository");
-            md_repo_scan(c->repo);
-            ticks = 0;
-            continue;
-        }
-        if (c->poll_s > 0 && ticks >= c->poll_s * 10) {
-            md_repo_scan(c->repo);
-            ticks = 0;
-        }
-    }
-    return NULL;
+    pthread_mutex_lock(&c->mu);
+    c->scan_waiting = false;
+    c->scan_running = true;
+    pthread_mutex_unlock(&c->mu);
+    md_repo_scan(c->repo);
+    pthread_mutex_lock(&c->mu);
+    c->scan_running = false;
+    pthread_mutex_unlock(&c->mu);
 }
 
-int md_control_start(struct md_repo *repo, unsigned poll_s, struct md_control **out,
-                     struct md_err *err)
+static void cancel_scan(void *arg)
+{
+    struct md_control *c = arg;
+
+    pthread_mutex_lock(&c->mu);
+    c->scan_waiting = false;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/*
+ * Hands the worker a scan unless one is waiting already (it will see every
+ * change made until it starts). A running scan may have read the disk before
+ * the change that prompted this: again asks for one more after it, a poll
+ * does not.
+ */
+static void want_scan(struct md_control *c, bool again)
+{
+    bool post;
+
+    pthread_mutex_lock(&c->mu);
+    post = !c->scan_waiting && (again || !c->scan_running);
+    if (post)
+        c->scan_waiting = true;
+    pthread_mutex_unlock(&c->mu);
+    if (post)
+        md_sched_post(c->sched, run_scan, cancel_scan, c);
+}
+
+static void apply_command(void *arg)
+{
+    struct apply *a = arg;
+    const char *model = md_command_model(a->cmd);
+    struct md_err err;
+    int rc;
+
+    md_err_clear(&err);
+    switch (md_command_kind(a->cmd)) {
+    case MD_COMMAND_LOAD:
+        rc = md_repo_load_model(a->c->repo, model, &err);
+        break;
+    case MD_COMMAND_UNLOAD:
+        rc = md_repo_unload_model(a->c->repo, model, &err);
+        break;
+    default:
+        rc = md_err_set(&err, MD_EINTERNAL, "unknown command %d", (int)md_command_kind(a->cmd));
+        break;
+    }
+    if (rc == MD_OK)
+        md_err_clear(&err);
+    md_command_complete(a->cmd, &err);
+    md_command_unref(a->cmd);
+    free(a);
+}
+
+static void cancel_command(void *arg)
+{
+    struct apply *a = arg;
+    struct md_err err;
+
+    md_err_set(&err, MD_EUNAVAIL, "server shutting down");
+    md_command_complete(a->cmd, &err);
+    md_command_unref(a->cmd);
+    free(a);
+}
+
+/* Task "commands": every command submitted goes to the worker, in order. */
+static void task_commands(void *ctx, uint64_t now_ms)
+{
+    struct md_control *c = ctx;
+    struct md_command *cmd;
+
+    MD_UNUSED(now_ms);
+    while ((cmd = md_commands_take(c->queue)) != NULL) {
+        struct apply *a = md_xmalloc(sizeof(*a));
+
+        a->c = c;
+        a->cmd = cmd;
+        md_sched_post(c->sched, apply_command, cancel_command, a);
+    }
+}
+
+/* Task "signals": a re-scan asked for by SIGHUP. */
+static void task_signals(void *ctx, uint64_t now_ms)
+{
+    struct md_control *c = ctx;
+
+    MD_UNUSED(now_ms);
+    if (atomic_exchange(&c->scan_asked, false)) {
+        md_log(MD_LOG_INFO, "re-scanning the repository");
+        want_scan(c, true);
+    }
+}
+
+/* Task "poll": the --poll re-scan. */
+static void task_poll(void *ctx, uint64_t now_ms)
+{
+    MD_UNUSED(now_ms);
+    want_scan(ctx, false);
+}
+
+/* The queue's notify hook: a command was submitted. */
+static void notify_commands(void *ctx)
+{
+    struct md_control *c = ctx;
+
+    md_sched_kick(c->sched, c->commands_task);
+}
+
+int md_control_start(struct md_repo *repo, struct md_commands *q, unsigned poll_s,
+                     struct md_control **out, struct md_err *err)
 {
     struct md_control *c = md_xcalloc(1, sizeof(*c));
+    int rc;
 
+    *out = NULL;
     c->repo = repo;
-    c->poll_s = poll_s;
-    atomic_init(&c->stop, false);
-    atomic_init(&c->scan, false);
-    if (pthread_create(&c->thread, NULL, loop, c) != 0) {
+    c->queue = q;
+    atomic_init(&c->scan_asked, false);
+    pthread_mutex_init(&c->mu, NULL);
+    c->sched = md_sched_new();
+    /* Three tasks fit the table: md_sched_add cannot fail here. */
+    c->commands_task = md_sched_add(c->sched, "commands", COMMANDS_MS, task_commands, c);
+    (void)md_sched_add(c->sched, "signals", SIGNALS_MS, task_signals, c);
+    if (poll_s > 0)
+        (void)md_sched_add(c->sched, "poll", (uint64_t)poll_s * 1000, task_poll, c);
+    rc = md_sched_start(c->sched, err);
+    if (rc != MD_OK) {
+        md_sched_free(c->sched);
+        pthread_mutex_destroy(&c->mu);
         free(c);
-        return md_err_set(err, MD_EINTERNAL, "cannot start the control thread");
+        return rc;
     }
+    md_commands_set_notify(q, notify_commands, c);
+    /* Commands submitted before the loop started (during the start-up scan). */
+    md_sched_kick(c->sched, c->commands_task);
     *out = c;
     return MD_OK;
 }
 
 void md_control_request_scan(struct md_control *c)
 {
-    atomic_store(&c->scan, true);
+    atomic_store(&c->scan_asked, true);
 }
 
 void md_control_stop(struct md_control *c)
 {
     if (c == NULL)
         return;
-    atomic_store(&c->stop, true);
-    pthread_join(c->thread, NULL);
+    md_commands_set_notify(c->queue, NULL, NULL);
+    /* No job starts from here on, so every command not yet running is
+     * answered "server shutting down": by the queue's close, or by the
+     * worker's cancel when the tick had already handed it on. */
+    md_sched_halt(c->sched);
+    md_commands_close(c->queue, NULL);
+    md_sched_free(c->sched);
+    pthread_mutex_destroy(&c->mu);
     free(c);
 }

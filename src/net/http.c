@@ -2,9 +2,10 @@
 /*
  * http.c: libmicrohttpd glue. Threads: MHD's pool, one epoll loop per thread;
  * each request runs on the thread that read it. A request whose handler parks
- * it (md_api_park: its rows wait in a batch queue) is suspended, so the
- * thread serves other connections, and resumed by the wake from the thread
- * that finished the work; the handler then runs again to answer.
+ * it (md_api_park: its rows wait in a batch queue, or its load for control)
+ * is suspended, so the thread serves other connections, and resumed by the
+ * wake from the thread that finished the work; the handler then runs again
+ * to answer.
  * Per-connection state (arena, body and reply buffers) is created when a
  * connection opens and freed when it closes, so steady keep-alive traffic
  * does not allocate.
@@ -102,6 +103,7 @@ static const struct {
 };
 
 struct conn {
+    struct md_http *h; /* the server it belongs to */
     struct md_arena arena;
     struct md_buf body;
     struct md_buf reply;
@@ -319,6 +321,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx
         long cut = 0;
 
         cs = md_xcalloc(1, sizeof(*cs));
+        cs->h = h;
         md_arena_init(&cs->arena, ARENA_MAX);
         md_buf_init(&cs->body, h->max_body);
         md_buf_init(&cs->reply, REPLY_MAX);
@@ -504,6 +507,24 @@ static void wake_conn(void *ctx)
     MHD_resume_connection(cs->mc);
 }
 
+/*
+ * req->want_wake: offers the wake to a request that the lone-connection rule
+ * below left without one. Counted in routing like any call that may park.
+ */
+static void want_wake(struct md_api_req *req)
+{
+    struct conn *cs = req->wake_ctx;
+    struct md_http *h = cs->h;
+
+    if (req->wake != NULL)
+        return;
+    atomic_fetch_add(&h->routing, 1);
+    if (!atomic_load(&h->stopping))
+        req->wake = wake_conn;
+    else
+        atomic_fetch_sub(&h->routing, 1);
+}
+
 /* A handler parked the request: no answer now. MHD calls again at once
  * (the request is received and unanswered), and that call suspends. */
 static enum MHD_Result park(struct md_http *h, struct conn *cs, const struct md_api_resp *resp)
@@ -656,13 +677,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     req.header = lookup_header;
     req.conn = cs;
     /* With a single connection nothing can join a batch: the request had
-     * better block and run its rows itself than park and hand them over.
+     * better block and run its rows itself than park and hand them over
+     * (a handler whose work is long anyway asks for the wake: want_wake).
      * Once stopping, nothing parks: MHD must not stop with a suspended
      * connection. routing is counted before stopping is read, and
      * md_http_stop sets stopping before it reads routing, so it sees every
      * call that may still park. */
     req.wake = NULL;
     req.wake_ctx = cs;
+    req.want_wake = want_wake;
     if (atomic_load_explicit(&h->conns, memory_order_relaxed) > 1) {
         atomic_fetch_add(&h->routing, 1);
         if (!atomic_load(&h->stopping))

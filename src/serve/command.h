@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * command.h: commands, the way a higher layer asks `control` for work that
+ * control alone applies (load model m, unload model m; later a traffic
+ * policy change, a retraining, a rollout step), and the queue they wait in.
+ *
+ * The API never calls control: a handler submits a command and either parks
+ * its request until the command's wake, or (when it cannot park) waits for
+ * the outcome. Control takes commands from the queue in order, applies them
+ * off its tick, and completes each with an outcome (a code and a message).
+ * A command whose submitter has gone still runs to its end: nothing is
+ * cancelled once taken.
+ *
+ * Ownership: a command is refcounted. Submitting returns one reference to
+ * the submitter and gives one to the queue; md_commands_take hands the
+ * queue's reference to the taker, who completes the command and then drops
+ * it. The command is freed at its last unref, whichever side that is.
+ *
+ * Threads: every function is safe from any thread, except that a command is
+ * completed exactly once, by whoever holds the queue's reference.
+ */
+#ifndef MD_SERVE_COMMAND_H
+#define MD_SERVE_COMMAND_H
+
+#include "util/common.h"
+#include "util/err.h"
+
+enum md_command_kind {
+    MD_COMMAND_LOAD = 1, /* (re)load a model from the repository (md_repo_load_model) */
+    MD_COMMAND_UNLOAD    /* unload a model until an explicit load (md_repo_unload_model) */
+};
+
+struct md_command;
+struct md_commands;
+
+/* A new, open queue with no notify hook. */
+struct md_commands *md_commands_new(void);
+
+/*
+ * Frees the queue: closes it first (md_commands_close with "server shutting
+ * down"). Commands still referenced elsewhere stay valid until their last
+ * unref. NULL ok.
+ */
+void md_commands_free(struct md_commands *q);
+
+/*
+ * Sets the hook called after each submit (on the submitting thread, under
+ * the queue's lock), so the applier need not poll: fn must be quick and must
+ * not call back into the queue. NULL fn removes it; once this returns, the
+ * old hook is not running and will not run again.
+ */
+void md_commands_set_notify(struct md_commands *q, void (*fn)(void *ctx), void *ctx);
+
+/*
+ * Records a command on model (copied). wake, when not NULL, is called once
+ * with wake_ctx, from the completing thread, after the outcome is set; the
+ * submitter must keep wake_ctx valid until then. On MD_OK, *out is the
+ * submitter's reference (drop it with md_command_unref). MD_EUNAVAIL when the
+ * queue is closed ("server shutting down", or the reason given to close),
+ * MD_ENOMEM when the name cannot be copied; *out is then NULL and wake is
+ * never called.
+ */
+int md_commands_submit(struct md_commands *q, enum md_command_kind kind, const char *model,
+                       void (*wake)(void *ctx), void *wake_ctx, struct md_command **out,
+                       struct md_err *err) MD_MUST_CHECK;
+
+/*
+ * The oldest command not yet taken, or NULL. The caller gets the queue's
+ * reference: it must complete the command (md_command_complete), then drop
+ * it.
+ */
+struct md_command *md_commands_take(struct md_commands *q);
+
+/* Commands submitted and not yet taken. */
+size_t md_commands_pending(struct md_commands *q);
+
+/*
+ * Refuses submits from now on, with MD_EUNAVAIL and why (copied; NULL: "server
+ * shutting down"), and completes every command not yet taken with that
+ * outcome. Commands already taken complete as their taker decides. Closing a
+ * closed queue only completes what is pending (nothing).
+ */
+void md_commands_close(struct md_commands *q, const char *why);
+
+/* What the command asks for; fixed at submit. */
+enum md_command_kind md_command_kind(const struct md_command *c);
+const char *md_command_model(const struct md_command *c);
+
+/*
+ * Sets the outcome (code MD_OK, or an error with its message; outcome NULL
+ * means MD_OK), then calls the submitter's wake if any and wakes
+ * md_command_wait. Exactly once per command (a second call is a bug).
+ */
+void md_command_complete(struct md_command *c, const struct md_err *outcome);
+
+/* Whether the outcome is set. */
+bool md_command_done(struct md_command *c);
+
+/* The outcome once done: its code, and the message into out (may be NULL). A
+ * command not yet done gives MD_EPENDING. */
+int md_command_outcome(struct md_command *c, struct md_err *out);
+
+/* Blocks until the command is done; then as md_command_outcome. */
+int md_command_wait(struct md_command *c, struct md_err *out);
+
+void md_command_ref(struct md_command *c);
+/* Drops a reference; the last frees the command. NULL ok. */
+void md_command_unref(struct md_command *c);
+
+#endif

@@ -35,9 +35,10 @@ def free_port():
     return p
 
 
-def wait_http(url, timeout=60, proc=None):
-    """Returns once url answers anything at all; raises after timeout seconds
-    or as soon as proc (the server) has exited."""
+def wait_http(url, timeout=60, proc=None, ok_only=False):
+    """Returns once url answers anything at all (with ok_only, once it answers
+    2xx: a readiness URL answers 503 until every model is loaded); raises
+    after timeout seconds or as soon as proc (the server) has exited."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -47,7 +48,9 @@ def wait_http(url, timeout=60, proc=None):
             urllib.request.urlopen(url, timeout=2)
             return
         except urllib.error.HTTPError:
-            return  # it answers
+            if not ok_only:
+                return  # it answers
+            time.sleep(0.05)
         except OSError:
             time.sleep(0.05)
     raise RuntimeError("no answer from " + url)
@@ -94,7 +97,7 @@ class Servers:
         p = self.start([MODELD, "--repo", repo, "--listen", "127.0.0.1:%d" % port,
                         "--data", data_dir, "--threads", str(threads), "--log-level", "error"]
                        + list(args) + os.environ.get("MODELD_ARGS", "").split())
-        wait_http("http://127.0.0.1:%d/v2/health/ready" % port, ready_timeout, p)
+        wait_http("http://127.0.0.1:%d/v2/health/ready" % port, ready_timeout, p, ok_only=True)
         return port, p
 
     def stop(self, p):

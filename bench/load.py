@@ -46,7 +46,7 @@ def measure(modeld, n):
                           os.path.join(tmp, "data"), "--threads", "1", "--log-level", "error"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_http("http://127.0.0.1:%d/v2/health/ready" % port, proc=p)
+        wait_http("http://127.0.0.1:%d/v2/health/ready" % port, proc=p, ok_only=True)
         loads = {"keep-alive": [], "new connection": []}
         unloads = {"keep-alive": [], "new connection": []}
         keep = http.client.HTTPConnection("127.0.0.1", port, timeout=60)

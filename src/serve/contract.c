@@ -13,8 +13,8 @@
  */
 #include "serve/contract.h"
 #include "serve/contract_int.h"
-#include "util/buf.h"
 #include "util/mem.h"
+#include "util/sys.h"
 
 #include <errno.h>
 #include <float.h>
@@ -1565,35 +1565,31 @@ int md_contract_parse(const char *text, size_t len, const char *name, struct md_
 int md_contract_load(const char *path, const char *name, struct md_contract **out,
                      struct md_err *err)
 {
-    struct md_buf b;
-    char chunk[16384];
-    FILE *f;
-    size_t n;
-    int rc = MD_OK;
+    char ebuf[128];
+    struct md_read_fail f;
+    char *text;
+    size_t len;
+    int rc;
 
     *out = NULL;
-    f = fopen(path, "rb");
-    if (f == NULL)
-        return md_err_set(err, MD_EIO, "'%s': cannot open: %s", path, strerror(errno));
-    md_buf_init(&b, MD_CONTRACT_MAX_BYTES);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        rc = md_buf_append(&b, chunk, n);
-        if (rc == MD_ETOOBIG) {
-            rc = md_err_set(err, MD_EINVAL, "'%s': more than the %u bytes allowed", path,
-                            MD_CONTRACT_MAX_BYTES);
-            break;
-        }
-        if (rc != MD_OK) {
-            rc = md_err_set(err, MD_ENOMEM, "'%s': out of memory", path);
-            break;
+    rc = md_read_file(path, MD_CONTRACT_MAX_BYTES, &text, &len, &f, err);
+    if (rc != MD_OK) {
+        /* md_read_file's words, but for these (fread's words for a directory). */
+        switch (f.why) {
+        case MD_READ_DIR:
+            return md_err_set(err, MD_EIO, "'%s': cannot read: %s", path,
+                              strerror_r(EISDIR, ebuf, sizeof(ebuf)));
+        case MD_READ_TOO_BIG:
+            return md_err_set(err, MD_EINVAL, "'%s': more than the %u bytes allowed", path,
+                              MD_CONTRACT_MAX_BYTES);
+        case MD_READ_NOMEM:
+            return md_err_set(err, MD_ENOMEM, "'%s': out of memory", path);
+        default:
+            return rc;
         }
     }
-    if (rc == MD_OK && ferror(f))
-        rc = md_err_set(err, MD_EIO, "'%s': cannot read: %s", path, strerror(errno));
-    (void)fclose(f); /* read to the end already: closing loses nothing */
-    if (rc == MD_OK)
-        rc = md_contract_parse(b.data, b.len, name, out, err);
-    md_buf_release(&b);
+    rc = md_contract_parse(text, len, name, out, err);
+    free(text);
     return rc;
 }
 

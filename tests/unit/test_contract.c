@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <math.h>
 #include <unistd.h>
 
@@ -772,8 +773,17 @@ static void test_load(void **state)
     assert_int_equal(md_contract_load(path, "fraud", &c, &err), MD_EIO);
     assert_null(c);
     assert_msg(err, "cannot open");
-    assert_int_equal(md_contract_load("/dev/null", "m", &c, &err), MD_EINVAL);
+    /* An empty file is an empty document; a device is not read. */
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(md_contract_load(path, "m", &c, &err), MD_EINVAL);
     assert_msg(err, "model.yaml: empty document");
+    unlink(path);
+    assert_int_equal(md_contract_load("/dev/null", "m", &c, &err), MD_EIO);
+    assert_msg(err, "'/dev/null': not a regular file");
+    assert_int_equal(md_contract_load("/tmp", "m", &c, &err), MD_EIO);
+    assert_msg(err, "'/tmp': cannot read: Is a directory");
 }
 
 static void test_feature_lookup(void **state)

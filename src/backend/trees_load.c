@@ -1076,7 +1076,8 @@ static int load_doc(const char *buf, size_t len, bool check, void **inst, struct
         rc = load_booster(m, learner, &order, &group, err);
     if (rc == MD_OK)
         rc = load_names(m, learner, err);
-    if (rc == MD_OK)
+    /* A gblinear booster (checked for libxgboost) has no trees: order stays NULL. */
+    if (rc == MD_OK && order != NULL)
         rc = load_trees(m, order, group, err);
     free(order);
     free(group);

@@ -7,6 +7,7 @@
 #include "util/log.h"
 #include "api/api.h"
 #include "backend/loadcheck.h"
+#include "backend/registry.h"
 #include "net/http.h"
 #include "serve/repo.h"
 #include "control/check.h"
@@ -42,6 +43,22 @@ static void configure_loadcheck(const struct md_settings *o)
         .timeout_ms = (unsigned)o->load_timeout_s * 1000,
         .memory_bytes = (size_t)o->load_memory_mb << 20,
     });
+}
+
+/*
+ * Whether every engine this build lists fits its backend seam (abi, methods:
+ * registry.h); if not, says which and why. A misfit is a build's bug, found
+ * at the first start: the daemon refuses to run rather than call an engine
+ * through a table of another shape.
+ */
+static bool engines_fit(void)
+{
+    struct md_err err;
+
+    if (md_backend_check_all(&err) == MD_OK)
+        return true;
+    fprintf(stderr, "modeld: %s\n", err.msg);
+    return false;
 }
 
 /* --check: the repository loaded once and reported; logs off unless a level was set. */
@@ -265,11 +282,11 @@ int main(int argc, char **argv)
         break;
     case MD_SETTINGS_CHECK:
         configure_loadcheck(&o);
-        rc = check(&o);
+        rc = engines_fit() ? check(&o) : 1;
         break;
     case MD_SETTINGS_SERVE:
         configure_loadcheck(&o);
-        rc = serve(&o);
+        rc = engines_fit() ? serve(&o) : 1;
         break;
     }
     md_settings_release(&o);

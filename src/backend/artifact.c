@@ -6,16 +6,12 @@
  * code the file names.
  */
 #include "backend/backend.h"
-#include "util/mem.h"
+#include "util/sys.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* The largest artifact read whole. */
-#define MAX_FILE_BYTES ((off_t)1 << 30)
+#define MAX_FILE_BYTES ((size_t)1 << 30)
 
 /* Whether name ends with suffix, letters in any case. */
 static bool ends_with(const char *name, const char *suffix)
@@ -50,48 +46,26 @@ int md_backend_refuse_pickle(const char *path, const char *head, size_t len, con
 int md_backend_read_artifact(const char *path, char **out, size_t *len, struct md_err *err)
 {
     char ebuf[128];
-    struct stat st;
-    char *buf;
-    size_t got = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct md_read_fail f;
 
-    if (fd < 0)
+    if (md_read_file(path, MAX_FILE_BYTES, out, len, &f, err) == MD_OK)
+        return MD_OK;
+    switch (f.why) {
+    case MD_READ_OPEN:
         return md_err_set(err, MD_EIO, "cannot open '%s': %s", path,
-                          strerror_r(errno, ebuf, sizeof(ebuf)));
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
+                          strerror_r(f.errnum, ebuf, sizeof(ebuf)));
+    case MD_READ_STAT:
+    case MD_READ_DIR:
+    case MD_READ_SPECIAL:
         return md_err_set(err, MD_EIO, "cannot read '%s': not a regular file", path);
-    }
-    if (st.st_size > MAX_FILE_BYTES) {
-        close(fd);
-        return md_err_set(err, MD_EUNSUPPORTED, "'%s': %lld bytes is above the 1 GiB limit", path,
-                          (long long)st.st_size);
-    }
-    buf = md_malloc((size_t)st.st_size + 1);
-    if (buf == NULL) {
-        close(fd);
+    case MD_READ_TOO_BIG:
+        return md_err_set(err, MD_EUNSUPPORTED, "'%s': %llu bytes is above the 1 GiB limit", path,
+                          (unsigned long long)f.size);
+    case MD_READ_NOMEM:
         return md_err_set(err, MD_ENOMEM, "no memory to read '%s'", path);
+    case MD_READ_IO:
+        break;
     }
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int e = errno;
-
-            close(fd);
-            free(buf);
-            return md_err_set(err, MD_EIO, "cannot read '%s': %s", path,
-                              strerror_r(e, ebuf, sizeof(ebuf)));
-        }
-        if (n == 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    buf[got] = '\0';
-    *out = buf;
-    *len = got;
-    return MD_OK;
+    return md_err_set(err, MD_EIO, "cannot read '%s': %s", path,
+                      strerror_r(f.errnum, ebuf, sizeof(ebuf)));
 }

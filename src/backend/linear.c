@@ -21,14 +21,12 @@
 #include "backend/linear_int.h"
 #include "util/common.h"
 #include "util/mem.h"
+#include "util/sys.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <float.h>
 #include <math.h>
 #include <pthread.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
@@ -617,53 +615,29 @@ fail:
 static int read_file(const char *path, char **out, size_t *out_len, struct md_err *err)
 {
     char ebuf[128];
-    struct stat st;
-    size_t len = 0;
-    size_t size;
-    char *buf;
-    int fd;
+    struct md_read_fail f;
 
-    *out = NULL;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (md_read_file(path, ARTIFACT_MAX_BYTES, out, out_len, &f, err) == MD_OK)
+        return MD_OK;
+    switch (f.why) {
+    case MD_READ_OPEN:
         return md_err_set(err, MD_EIO, "artifact '%s': cannot open: %s", path,
-                          strerror_r(errno, ebuf, sizeof(ebuf)));
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
+                          strerror_r(f.errnum, ebuf, sizeof(ebuf)));
+    case MD_READ_STAT:
+    case MD_READ_DIR:
+    case MD_READ_SPECIAL:
         return md_err_set(err, MD_EIO, "artifact '%s': not a regular file", path);
+    case MD_READ_TOO_BIG:
+        return md_err_set(err, MD_ECORRUPT, "artifact '%s': %llu bytes is over the %zu MiB limit",
+                          path, (unsigned long long)f.size, ARTIFACT_MAX_BYTES >> 20);
+    case MD_READ_NOMEM:
+        return md_err_set(err, MD_ENOMEM, "artifact '%s': out of memory for %llu bytes", path,
+                          (unsigned long long)f.size);
+    case MD_READ_IO:
+        break;
     }
-    if ((uint64_t)st.st_size > ARTIFACT_MAX_BYTES) {
-        close(fd);
-        return md_err_set(err, MD_ECORRUPT, "artifact '%s': %lld bytes is over the %zu MiB limit",
-                          path, (long long)st.st_size, ARTIFACT_MAX_BYTES >> 20);
-    }
-    size = (size_t)st.st_size;
-    buf = md_malloc(size + 1);
-    if (buf == NULL) {
-        close(fd);
-        return md_err_set(err, MD_ENOMEM, "artifact '%s': out of memory for %zu bytes", path, size);
-    }
-    while (len < size) {
-        ssize_t n = read(fd, buf + len, size - len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            md_err_set(err, MD_EIO, "artifact '%s': cannot read: %s", path,
-                       strerror_r(errno, ebuf, sizeof(ebuf)));
-            free(buf);
-            close(fd);
-            return MD_EIO;
-        }
-        if (n == 0)
-            break; /* the file shrank; parse what there is */
-        len += (size_t)n;
-    }
-    close(fd);
-    buf[len] = '\0';
-    *out = buf;
-    *out_len = len;
-    return MD_OK;
+    return md_err_set(err, MD_EIO, "artifact '%s': cannot read: %s", path,
+                      strerror_r(f.errnum, ebuf, sizeof(ebuf)));
 }
 
 static int lin_load(const char *path, const struct md_backend_config *cfg, void **inst,

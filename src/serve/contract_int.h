@@ -1,17 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * contract_int.h: what contract.c (parsing), contract_yaml.c (loading YAML,
- * formatting) and contract_prepare.c (request preparation) share and nobody
- * else uses: the hash functions behind the name and category indexes,
- * category lookup, text and number formatting for error messages, and the
- * guarded libyaml load.
+ * contract_int.h: what the files of the contract module share and nobody
+ * else uses: contract.c reads model.yaml, contract_feature.c the features'
+ * rules in it, contract_prepare.c applies a contract to requests. Here are
+ * the parsing state and the reading helpers (each failure an MD_EINVAL whose
+ * message starts with the key path), the hash functions behind the name and
+ * category indexes, category lookup and number formatting for messages.
  */
 #ifndef MD_SERVE_CONTRACT_INT_H
 #define MD_SERVE_CONTRACT_INT_H
 
 #include "serve/contract.h"
-
-#include <yaml.h>
+#include "util/yaml.h"
 
 /* A feature with more categories than this gets a hash index at parse time. */
 #define MD_CONTRACT_LINEAR_MAX 16
@@ -89,19 +89,83 @@ static inline size_t md_contract__find_int_category(const struct md_feature *f, 
  */
 void md_contract__fmt_num(double v, bool as_float, char *buf, size_t size);
 
-/*
- * Copies at most max bytes of s[0..len) into buf for a message: printable
- * ASCII and well-formed UTF-8 kept, other bytes as '?', "..." when cut.
- */
-void md_contract__fmt_text(const char *s, size_t len, size_t max, char *buf, size_t size);
+/* ------------------------------------------------------------- parsing */
+
+/* Parsing state: the document, the contract being built, where errors go. */
+struct md_contract__ctx {
+    yaml_document_t *doc;
+    struct md_contract *c;
+    struct md_err *err;
+    size_t n_categories; /* categories so far, all features together */
+};
+
+/* MD_EINVAL with "<path>: <message>" (the message cut short past 223 bytes). */
+int md_contract__fail(struct md_contract__ctx *x, const char *path, const char *fmt, ...)
+    MD_PRINTF(3, 4);
+
+/* MD_ENOMEM with "model.yaml: out of memory". */
+int md_contract__oom(struct md_contract__ctx *x);
+
+/* A copy of s[0..len), NUL-terminated, in the contract's arena; NULL when out of memory. */
+char *md_contract__dup_text(struct md_contract__ctx *x, const char *s, size_t len);
+
+/* A non-null scalar as text (not copied), at most max bytes, without NUL bytes. */
+int md_contract__want_text(struct md_contract__ctx *x, const yaml_node_t *n, const char *path,
+                           size_t max, const char **s, size_t *len);
+
+/* A name: [A-Za-z0-9_.-]+, at most MD_CONTRACT_MAX_NAME bytes, copied. */
+int md_contract__want_name(struct md_contract__ctx *x, const yaml_node_t *n, const char *path,
+                           char **out);
+
+/* A finite number (a plain integer or float). */
+int md_contract__want_number(struct md_contract__ctx *x, const yaml_node_t *n, const char *path,
+                             double *out);
+
+/* A plain decimal integer within int64_t. */
+int md_contract__want_int(struct md_contract__ctx *x, const yaml_node_t *n, const char *path,
+                          int64_t *out);
+
+/* true or false (the core schema's spellings). */
+int md_contract__want_bool(struct md_contract__ctx *x, const yaml_node_t *n, const char *path,
+                           bool *out);
+
+/* A text that must be one of words (NULL-terminated): its index; the message lists them as list. */
+int md_contract__want_word(struct md_contract__ctx *x, const yaml_node_t *n, const char *path,
+                           const char *const *words, const char *list, int *out);
 
 /*
- * Loads the one YAML document of text[0..len) into doc (free it with
- * yaml_document_delete). MD_EINVAL with "model.yaml: ..." for a syntax
- * error (line and column), an empty stream, a second document, nesting
- * deeper than 32 levels or more than 1,000 anchors and aliases; MD_ENOMEM.
+ * Checks that map is a mapping whose keys are all in keys (NULL-terminated),
+ * each at most once, and points vals[k] (zeroed by the caller) at the value
+ * of keys[k]. path "" is the top level.
  */
-int md_contract__load_document(const char *text, size_t len, yaml_document_t *doc,
-                               struct md_err *err) MD_MUST_CHECK;
+int md_contract__map_collect(struct md_contract__ctx *x, const yaml_node_t *map, const char *path,
+                             const char *const *keys, yaml_node_t **vals);
+
+/* A sequence of min..max items (what_items names them in messages); *count is its length. */
+int md_contract__want_seq(struct md_contract__ctx *x, const yaml_node_t *n, const char *path,
+                          size_t min, size_t max, const char *what_items, size_t *count);
+
+/* Item i of sequence seq, or NULL. */
+yaml_node_t *md_contract__seq_item(struct md_contract__ctx *x, const yaml_node_t *seq, size_t i);
+
+/*
+ * Builds a hash index of n texts (strs, with lens, or NUL-terminated when
+ * lens is NULL) in the contract's arena: *slots of *mask + 1 entries, each 0
+ * or 1 + a text's index. *dup is the index of the first text equal to an
+ * earlier one (*dup_of), or SIZE_MAX. MD_OK or MD_ENOMEM.
+ */
+int md_contract__index_texts(struct md_contract__ctx *x, char *const *strs, const size_t *lens,
+                             size_t n, uint32_t **slots, size_t *mask, size_t *dup, size_t *dup_of);
+
+/* As md_contract__index_texts, for integers (no *dup_of). */
+int md_contract__index_ints(struct md_contract__ctx *x, const int64_t *v, size_t n,
+                            uint32_t **slots, size_t *mask, size_t *dup);
+
+/*
+ * features: (contract_feature.c) into x->c: each feature's rules, the name
+ * index, the prepared columns and their names, and the lookup data
+ * md_contract_prepare uses.
+ */
+int md_contract__parse_features(struct md_contract__ctx *x, const yaml_node_t *n);
 
 #endif

@@ -12,12 +12,13 @@
  * odd_value() sorts out the rare rest. A NaN sent as a value (binary data,
  * JSON's NaN token) is a missing value, like a null, for a feature without
  * allow_nan: its missing policy applies, and a required feature refuses it.
- * Parsing lives in contract.c.
+ * Parsing lives in contract.c and contract_feature.c.
  */
 #include "serve/contract.h"
 #include "serve/contract_int.h"
 #include "util/mem.h"
 #include "util/sys.h"
+#include "util/yaml.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -49,7 +50,7 @@ static const char *input_name(const struct md_tensor *t, char *buf, size_t size)
 {
     const char *s = t->name != NULL ? t->name : "";
 
-    md_contract__fmt_text(s, strlen(s), 64, buf, size);
+    md_yaml_fmt_text(s, strlen(s), 64, buf, size);
     return buf;
 }
 
@@ -75,7 +76,7 @@ static void list_add(char *buf, size_t size, size_t max, const char *item, size_
 
     if (*full)
         return;
-    md_contract__fmt_text(item, len, 24, text, sizeof(text));
+    md_yaml_fmt_text(item, len, 24, text, sizeof(text));
     if (o + strlen(text) + 2 > max || o + strlen(text) + 3 >= size) {
         (void)snprintf(buf + o, size - o, "%s...", o ? ", " : "");
         *full = true;
@@ -283,7 +284,7 @@ static int fill_feature(const struct md_feature *f, const struct md_tensor *t, s
                 char text[48];
                 char shown[56];
 
-                md_contract__fmt_text(v[r].p, v[r].len, 32, text, sizeof(text));
+                md_yaml_fmt_text(v[r].p, v[r].len, 32, text, sizeof(text));
                 (void)snprintf(shown, sizeof(shown), "'%s'", text); /* 48 + 2 bytes fit */
                 return unknown_category(f, r, shown, err);
             }
@@ -766,7 +767,7 @@ static int width_mismatch(const struct md_contract *c, const struct md_backend_d
     }
     if (i == n && desc->n_features > c->width) {
         got = desc->feature_names[i] != NULL ? desc->feature_names[i] : "";
-        md_contract__fmt_text(got, strlen(got), 64, text, sizeof(text));
+        md_yaml_fmt_text(got, strlen(got), 64, text, sizeof(text));
         return md_err_set(err, MD_EINVAL,
                           "engine takes %zu features per row, the contract prepares %zu columns: "
                           "the first not in model.yaml is the artifact's column %zu '%s'",
@@ -778,7 +779,7 @@ static int width_mismatch(const struct md_contract *c, const struct md_backend_d
                           "the first not in the artifact is model.yaml's column %zu '%s'",
                           desc->n_features, c->width, i, c->column_names[i]);
     got = desc->feature_names[i] != NULL ? desc->feature_names[i] : "";
-    md_contract__fmt_text(got, strlen(got), 64, text, sizeof(text));
+    md_yaml_fmt_text(got, strlen(got), 64, text, sizeof(text));
     return md_err_set(err, MD_EINVAL,
                       "engine takes %zu features per row, the contract prepares %zu columns: "
                       "column %zu is '%s' in model.yaml, '%s' in the artifact",
@@ -822,7 +823,7 @@ int md_contract_check_engine(const struct md_contract *c, const struct md_backen
         if (strcmp(got, c->column_names[i]) != 0) {
             char text[80];
 
-            md_contract__fmt_text(got, strlen(got), 64, text, sizeof(text));
+            md_yaml_fmt_text(got, strlen(got), 64, text, sizeof(text));
             return md_err_set(err, MD_EINVAL,
                               "engine feature %zu is '%s', the contract's column %zu is '%s'", i,
                               text, i, c->column_names[i]);

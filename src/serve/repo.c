@@ -10,6 +10,7 @@
 #include "serve/repo.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/sys.h"
 #include "watch/metrics.h"
 
 #include <assert.h>
@@ -398,36 +399,30 @@ static void publish(struct md_repo *r, struct mentry *e, struct vrec *recs, size
     free_recs(old, n_old);
 }
 
+/* model.yaml's text, or the reason it cannot be read (no path: the caller names the model). */
 static int read_file(const char *path, size_t max, char **out, size_t *len, struct md_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    struct stat st;
-    char *buf;
-    size_t n;
+    char ebuf[128];
+    struct md_read_fail f;
 
-    *out = NULL;
-    if (f == NULL)
-        return md_err_set(err, MD_EIO, "%s", strerror(errno));
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        (void)fclose(f); /* opened for reading only: nothing to lose */
+    if (md_read_file(path, max, out, len, &f, err) == MD_OK)
+        return MD_OK;
+    switch (f.why) {
+    case MD_READ_OPEN:
+        return md_err_set(err, MD_EIO, "%s", strerror_r(f.errnum, ebuf, sizeof(ebuf)));
+    case MD_READ_STAT:
+    case MD_READ_DIR:
+    case MD_READ_SPECIAL:
         return md_err_set(err, MD_EIO, "not a regular file");
-    }
-    if ((size_t)st.st_size > max) {
-        (void)fclose(f);
+    case MD_READ_TOO_BIG:
         return md_err_set(err, MD_ETOOBIG, "larger than %zu bytes", max);
+    case MD_READ_NOMEM:
+        return md_err_set(err, MD_ENOMEM, "out of memory for %llu bytes",
+                          (unsigned long long)f.size);
+    case MD_READ_IO:
+        break;
     }
-    buf = md_xmalloc((size_t)st.st_size + 1);
-    n = fread(buf, 1, (size_t)st.st_size, f);
-    if (ferror(f) || n != (size_t)st.st_size) {
-        (void)fclose(f);
-        free(buf);
-        return md_err_set(err, MD_EIO, "read error");
-    }
-    (void)fclose(f);
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return MD_OK;
+    return md_err_set(err, MD_EIO, "read error");
 }
 
 static int cmp_desc(const void *a, const void *b)

@@ -49,16 +49,6 @@ size_t md_dtype_size(enum md_dtype dt)
     return dtypes[dt].size;
 }
 
-bool md_dtype_is_float(enum md_dtype dt)
-{
-    return dt == MD_DT_FP16 || dt == MD_DT_FP32 || dt == MD_DT_FP64 || dt == MD_DT_BF16;
-}
-
-bool md_dtype_is_int(enum md_dtype dt)
-{
-    return dt >= MD_DT_UINT8 && dt <= MD_DT_INT64;
-}
-
 double md_tensor_get_f64(const struct md_tensor *t, size_t i)
 {
     switch (t->dtype) {

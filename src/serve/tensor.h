@@ -54,8 +54,6 @@ enum md_dtype md_dtype_parse(const char *s, size_t len);
 const char *md_dtype_name(enum md_dtype dt);
 /* Bytes per element in binary form; 0 for BYTES (variable) and INVALID. */
 size_t md_dtype_size(enum md_dtype dt);
-bool md_dtype_is_float(enum md_dtype dt);
-bool md_dtype_is_int(enum md_dtype dt);
 
 /* Element i of a numeric or BOOL tensor as a double (exact for |v| < 2^53). */
 double md_tensor_get_f64(const struct md_tensor *t, size_t i);

@@ -13,14 +13,12 @@
  */
 #include "util/config.h"
 #include "util/mem.h"
+#include "util/sys.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define ARENA_MAX  ((size_t)4 << 20) /* text from a file of at most MD_CONFIG_MAX_BYTES */
 #define FIRST_VAL  256               /* getopt values: settings from here, then actions */
@@ -627,72 +625,13 @@ int md_config_parse(struct md_config *c, const char *text, size_t len, const cha
     return rc;
 }
 
-/* Reads a regular file of at most max bytes into *out (malloc'd, NUL-terminated). */
-static int read_file(const char *path, size_t max, char **out, size_t *len, struct md_err *err)
-{
-    struct stat st;
-    char *buf;
-    size_t n = 0;
-    int fd;
-
-    *out = NULL;
-    *len = 0;
-    /* O_NONBLOCK: a FIFO is refused below instead of waiting for a writer. */
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0)
-        return md_err_set(err, MD_EIO, "'%s': cannot open: %s", path, strerror(errno));
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-
-        (void)close(fd);
-        return md_err_set(err, MD_EIO, "'%s': cannot read: %s", path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        (void)close(fd); /* opened for reading only: nothing to lose */
-        return md_err_set(err, MD_EIO, "'%s': %s", path,
-                          S_ISDIR(st.st_mode) ? "is a directory, not a file"
-                                              : "not a regular file");
-    }
-    if ((uint64_t)st.st_size > max) {
-        (void)close(fd);
-        return md_err_set(err, MD_ETOOBIG, "'%s': larger than %zu bytes", path, max);
-    }
-    /* One byte more than the size: a file that grew past max is caught too. */
-    buf = md_xmalloc((size_t)st.st_size + 2);
-    while (n < (size_t)st.st_size + 1) {
-        ssize_t r = read(fd, buf + n, (size_t)st.st_size + 1 - n);
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            int e = errno;
-
-            (void)close(fd);
-            free(buf);
-            return md_err_set(err, MD_EIO, "'%s': cannot read: %s", path, strerror(e));
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    (void)close(fd);
-    if (n > max) {
-        free(buf);
-        return md_err_set(err, MD_ETOOBIG, "'%s': larger than %zu bytes", path, max);
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return MD_OK;
-}
-
 int md_config_load(struct md_config *c, const char *path, const struct md_config_section *sections,
                    size_t n_sections, struct md_err *err)
 {
     char *abs;
     char *text;
     size_t len;
-    int rc = read_file(path, MD_CONFIG_MAX_BYTES, &text, &len, err);
+    int rc = md_read_file(path, MD_CONFIG_MAX_BYTES, &text, &len, NULL, err);
 
     if (rc != MD_OK)
         return rc;

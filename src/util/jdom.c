@@ -903,13 +903,6 @@ static int scan_decimal(const unsigned char *p, const unsigned char *end, struct
     return 0;
 }
 
-/* All eight bytes of a read8 word are ASCII digits. */
-static inline bool eight_digits(uint64_t v)
-{
-    return ((v & 0xf0f0f0f0f0f0f0f0ULL) |
-            (((v + 0x0606060606060606ULL) & 0xf0f0f0f0f0f0f0f0ULL) >> 4)) == 0x3333333333333333ULL;
-}
-
 /*
  * The common case of scan_decimal in one tight pass: a plain number with at
  * most MAX_SIG_DIGITS significant digits and an exponent of at most 9

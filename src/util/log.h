@@ -32,9 +32,4 @@ void md_log(enum md_log_level level, const char *fmt, ...) MD_PRINTF(2, 3);
 void md_log_kv(enum md_log_level level, const char *msg, ...) __attribute__((sentinel));
 #define MD_KV_END ((const char *)NULL)
 
-#define md_debug(...) md_log(MD_LOG_DEBUG, __VA_ARGS__)
-#define md_info(...)  md_log(MD_LOG_INFO, __VA_ARGS__)
-#define md_warn(...)  md_log(MD_LOG_WARN, __VA_ARGS__)
-#define md_error(...) md_log(MD_LOG_ERROR, __VA_ARGS__)
-
 #endif

@@ -3,11 +3,15 @@
  * sys.c: see sys.h.
  */
 #include "util/sys.h"
+#include "util/mem.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 unsigned md_cpus(void)
@@ -191,4 +195,106 @@ void md_run_parallel(void *items, size_t n, size_t size, unsigned threads, void 
         pthread_cond_wait(&pool.left, &pool.lock);
     /* The lock, taken after each helper's last unlock, makes their writes visible here. */
     pthread_mutex_unlock(&pool.lock);
+}
+
+/* The message of each failure of md_read_file, and its code, from f. */
+static int read_error(const char *path, size_t max, const struct md_read_fail *f,
+                      struct md_err *err)
+{
+    char ebuf[128];
+
+    switch (f->why) {
+    case MD_READ_OPEN:
+        return md_err_set(err, MD_EIO, "'%s': cannot open: %s", path,
+                          strerror_r(f->errnum, ebuf, sizeof(ebuf)));
+    case MD_READ_STAT:
+    case MD_READ_IO:
+        return md_err_set(err, MD_EIO, "'%s': cannot read: %s", path,
+                          strerror_r(f->errnum, ebuf, sizeof(ebuf)));
+    case MD_READ_DIR:
+        return md_err_set(err, MD_EIO, "'%s': is a directory, not a file", path);
+    case MD_READ_SPECIAL:
+        return md_err_set(err, MD_EIO, "'%s': not a regular file", path);
+    case MD_READ_TOO_BIG:
+        return md_err_set(err, MD_ETOOBIG, "'%s': larger than %zu bytes", path, max);
+    case MD_READ_NOMEM:
+        break;
+    }
+    return md_err_set(err, MD_ENOMEM, "'%s': out of memory for %llu bytes", path,
+                      (unsigned long long)f->size);
+}
+
+/* Reads up to want bytes of fd into buf; *got is how many came (fewer at the end of the file). */
+static int read_all(int fd, char *buf, size_t want, size_t *got)
+{
+    *got = 0;
+    while (*got < want) {
+        ssize_t r = read(fd, buf + *got, want - *got);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return errno;
+        if (r == 0)
+            break;
+        *got += (size_t)r;
+    }
+    return 0;
+}
+
+int md_read_file(const char *path, size_t max, char **out, size_t *len, struct md_read_fail *fail,
+                 struct md_err *err)
+{
+    struct md_read_fail f = {MD_READ_OPEN, 0, 0};
+    struct stat st;
+    char *buf = NULL;
+    size_t n = 0;
+    int fd;
+
+    *out = NULL;
+    *len = 0;
+    /* O_NONBLOCK: a FIFO is refused below instead of waiting for a writer. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        f.errnum = errno;
+        goto fail;
+    }
+    f.why = MD_READ_STAT;
+    if (fstat(fd, &st) != 0) {
+        f.errnum = errno;
+        goto fail;
+    }
+    f.why = S_ISDIR(st.st_mode) ? MD_READ_DIR : MD_READ_SPECIAL;
+    if (!S_ISREG(st.st_mode))
+        goto fail;
+    f.why = MD_READ_TOO_BIG;
+    f.size = (uint64_t)st.st_size;
+    if (f.size > max)
+        goto fail;
+    f.why = MD_READ_NOMEM;
+    buf = md_malloc((size_t)f.size + 2);
+    if (buf == NULL)
+        goto fail;
+    /* One byte more than the size: a file that grew past max is caught too. */
+    f.why = MD_READ_IO;
+    f.errnum = read_all(fd, buf, (size_t)f.size + 1, &n);
+    if (f.errnum != 0)
+        goto fail;
+    f.why = MD_READ_TOO_BIG;
+    if (n > max) {
+        f.size = n;
+        goto fail;
+    }
+    (void)close(fd); /* opened for reading only: nothing to lose */
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return MD_OK;
+fail:
+    if (fd >= 0)
+        (void)close(fd);
+    free(buf);
+    if (fail != NULL)
+        *fail = f;
+    return read_error(path, max, &f, err);
 }

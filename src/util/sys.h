@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sys.h: facts about the machine the process runs on (md_cpus), and running
- * one request's work on several threads (md_run_parallel).
+ * sys.h: facts about the machine the process runs on (md_cpus), running one
+ * request's work on several threads (md_run_parallel), and reading a file
+ * whole (md_read_file).
  */
 #ifndef MD_UTIL_SYS_H
 #define MD_UTIL_SYS_H
 
 #include "util/common.h"
+#include "util/err.h"
 
 /*
  * The CPUs this process may run on (its affinity mask, else the online
@@ -44,5 +46,37 @@ size_t md_parallel_parts(size_t n, size_t min, unsigned threads, size_t max);
  * item. For short-lived work that splits one large request.
  */
 void md_run_parallel(void *items, size_t n, size_t size, unsigned threads, void (*fn)(void *item));
+
+/* Why md_read_file failed, for a caller that words the message itself. */
+enum md_read_why {
+    MD_READ_OPEN = 1, /* open(2) failed: errnum */
+    MD_READ_STAT,     /* fstat(2) failed: errnum */
+    MD_READ_DIR,      /* path is a directory */
+    MD_READ_SPECIAL,  /* path is a FIFO, a device or a socket */
+    MD_READ_TOO_BIG,  /* more than max bytes: size */
+    MD_READ_NOMEM,    /* no memory for the file's size bytes */
+    MD_READ_IO        /* read(2) failed: errnum */
+};
+
+struct md_read_fail {
+    enum md_read_why why;
+    int errnum;    /* errno, for OPEN, STAT and IO; else 0 */
+    uint64_t size; /* the file's size in bytes (TOO_BIG: at least max + 1); 0 before fstat */
+};
+
+/*
+ * Reads the regular file at path whole into *out (malloc'd, free with
+ * free(); NUL-terminated after its *len bytes). A file larger than max bytes
+ * is refused before any memory is taken for it, and one that grows past max
+ * while it is read is refused too; one that shrinks gives what is left. A
+ * FIFO is refused without waiting for a writer. Returns MD_OK; MD_EIO with
+ * "'PATH': cannot open: REASON", "'PATH': cannot read: REASON", "'PATH': is
+ * a directory, not a file" or "'PATH': not a regular file"; MD_ETOOBIG with
+ * "'PATH': larger than MAX bytes"; MD_ENOMEM with "'PATH': out of memory for
+ * N bytes". When fail is not NULL, *fail says why, for a caller that words
+ * its own message. *out is NULL and *len 0 on failure. Thread-safe.
+ */
+int md_read_file(const char *path, size_t max, char **out, size_t *len, struct md_read_fail *fail,
+                 struct md_err *err) MD_MUST_CHECK;
 
 #endif

@@ -65,18 +65,20 @@ struct scan {
 static int scan_event(struct scan *sc, const yaml_event_t *ev, const char *name, struct md_err *err)
 {
     const char *anchor = anchor_of(ev);
+    bool opens = ev->type == YAML_SEQUENCE_START_EVENT || ev->type == YAML_MAPPING_START_EVENT;
     size_t line = ev->start_mark.line + 1;
     size_t k;
 
+    /* Nesting first, then anchors, then cycles: the first limit an event breaks is reported. */
+    if (opens && sc->depth == MD_YAML_MAX_DEPTH)
+        return md_err_set(err, MD_EINVAL, "%s: nesting deeper than %d levels at line %zu", name,
+                          MD_YAML_MAX_DEPTH, line);
     if ((anchor != NULL || ev->type == YAML_ALIAS_EVENT) && ++sc->anchors > MD_YAML_MAX_ANCHORS)
         return md_err_set(err, MD_EINVAL, "%s: more than %d anchors and aliases at line %zu", name,
                           MD_YAML_MAX_ANCHORS, line);
     switch (ev->type) {
     case YAML_SEQUENCE_START_EVENT:
     case YAML_MAPPING_START_EVENT:
-        if (sc->depth == MD_YAML_MAX_DEPTH)
-            return md_err_set(err, MD_EINVAL, "%s: nesting deeper than %d levels at line %zu", name,
-                              MD_YAML_MAX_DEPTH, line);
         sc->open[sc->depth++] = anchor != NULL ? md_xstrdup(anchor) : NULL;
         return MD_OK;
     case YAML_SEQUENCE_END_EVENT:

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_util.c: err, buf, arena, fmt (shortest float formatting checked against
- * strtof on millions of floats) and log level parsing.
+ * strtof on millions of floats), log level parsing, parallel runs and
+ * md_read_file.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,9 +17,12 @@
 #include "util/mem.h"
 #include "util/sys.h"
 
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static void test_err_set_prefix_clear(void **state)
 {
@@ -613,6 +617,84 @@ static void test_run_parallel_shared(void **state)
     }
 }
 
+/* Writes len bytes of text to path. */
+static void put_file(const char *path, const char *text, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* md_read_file fails with code, the message want and the reason why. */
+static void read_fails(const char *path, size_t max, int code, const char *want,
+                       enum md_read_why why)
+{
+    struct md_read_fail f;
+    struct md_err err;
+    char *out = (char *)"x";
+    size_t len = 7;
+
+    md_err_clear(&err);
+    assert_int_equal(md_read_file(path, max, &out, &len, &f, &err), code);
+    assert_string_equal(err.msg, want);
+    assert_int_equal(err.code, code);
+    assert_int_equal(f.why, why);
+    assert_null(out);
+    assert_int_equal(len, 0);
+    /* Without fail: the same code and words. */
+    assert_int_equal(md_read_file(path, max, &out, &len, NULL, &err), code);
+    assert_string_equal(err.msg, want);
+}
+
+static void test_read_file(void **state)
+{
+    char dir[] = "/tmp/md-test-util-XXXXXX";
+    char path[128];
+    char want[256];
+    struct md_read_fail f;
+    struct md_err err;
+    char *out;
+    size_t len;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    (void)snprintf(path, sizeof(path), "%s/a.txt", dir);
+    put_file(path, "ab\0cd", 5);
+    assert_int_equal(md_read_file(path, 5, &out, &len, &f, &err), MD_OK);
+    assert_int_equal(len, 5);
+    assert_memory_equal(out, "ab\0cd", 6); /* NUL-terminated after the text */
+    free(out);
+    /* One byte over max. */
+    (void)snprintf(want, sizeof(want), "'%s': larger than 4 bytes", path);
+    read_fails(path, 4, MD_ETOOBIG, want, MD_READ_TOO_BIG);
+    assert_int_equal(md_read_file(path, 4, &out, &len, &f, NULL), MD_ETOOBIG);
+    assert_int_equal(f.size, 5);
+    /* Empty: a buffer holding "". */
+    put_file(path, "", 0);
+    assert_int_equal(md_read_file(path, 0, &out, &len, NULL, &err), MD_OK);
+    assert_int_equal(len, 0);
+    assert_string_equal(out, "");
+    free(out);
+    assert_int_equal(unlink(path), 0);
+
+    (void)snprintf(want, sizeof(want), "'%s': cannot open: No such file or directory", path);
+    read_fails(path, 10, MD_EIO, want, MD_READ_OPEN);
+    assert_int_equal(md_read_file(path, 10, &out, &len, &f, NULL), MD_EIO);
+    assert_int_equal(f.errnum, ENOENT);
+    (void)snprintf(want, sizeof(want), "'%s': is a directory, not a file", dir);
+    read_fails(dir, 10, MD_EIO, want, MD_READ_DIR);
+    /* A FIFO with no writer: refused at once, not waited on. */
+    (void)snprintf(path, sizeof(path), "%s/fifo", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    (void)snprintf(want, sizeof(want), "'%s': not a regular file", path);
+    read_fails(path, 10, MD_EIO, want, MD_READ_SPECIAL);
+    assert_int_equal(unlink(path), 0);
+    read_fails("/dev/null", 10, MD_EIO, "'/dev/null': not a regular file", MD_READ_SPECIAL);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -632,6 +714,7 @@ int main(void)
         cmocka_unit_test(test_run_parallel),
         cmocka_unit_test(test_run_parallel_shared),
         cmocka_unit_test(test_parallel_parts),
+        cmocka_unit_test(test_read_file),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

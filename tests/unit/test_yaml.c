@@ -211,6 +211,13 @@ static void test_describe_and_text(void **state)
     assert_string_equal(buf, "ab...");
     md_yaml_fmt_text("abcdef", 6, 64, buf, 4);
     assert_true(strlen(buf) < 4);
+    /* Well-formed UTF-8 kept, a control byte and a surrogate's bytes not, no sequence cut. */
+    md_yaml_fmt_text("ab\x01\xc3\xa9z", 6, 64, buf, sizeof(buf));
+    assert_string_equal(buf, "ab?\xc3\xa9z");
+    md_yaml_fmt_text("a\xc3\xa9", 3, 2, buf, sizeof(buf));
+    assert_string_equal(buf, "a...");
+    md_yaml_fmt_text("\xed\xa0\x80", 3, 10, buf, sizeof(buf));
+    assert_string_equal(buf, "???");
 }
 
 int main(void)

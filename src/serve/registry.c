@@ -334,8 +334,8 @@ int md_registry_acquire(struct md_registry *g, const char *model, const char *ve
     return rc;
 }
 
-void md_registry_foreach(struct md_registry *g,
-                         void (*fn)(void *ctx, const struct md_snapshot *s), void *ctx)
+void md_registry_foreach(struct md_registry *g, void (*fn)(void *ctx, const struct md_snapshot *s),
+                         void *ctx)
 {
     const struct table *t;
     size_t i;

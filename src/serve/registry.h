@@ -132,8 +132,8 @@ int md_registry_acquire(struct md_registry *g, const char *model, const char *ve
  * section: what fn sees (and the versions' fields) stays valid during the
  * call only; fn must not publish, remove or wait, and should be quick.
  */
-void md_registry_foreach(struct md_registry *g,
-                         void (*fn)(void *ctx, const struct md_snapshot *s), void *ctx);
+void md_registry_foreach(struct md_registry *g, void (*fn)(void *ctx, const struct md_snapshot *s),
+                         void *ctx);
 
 /* Models with at least one READY version. */
 size_t md_registry_ready_models(struct md_registry *g);

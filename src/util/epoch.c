@@ -32,7 +32,6 @@
  * so a free after md_epoch_wait is never reported against a reader.
  */
 #include "util/epoch.h"
-#include "util/mem.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -76,7 +75,11 @@ struct md_epoch_slot *md_epoch__register(void)
             break;
     }
     if (s == NULL) {
-        s = md_xcalloc(1, sizeof(*s));
+        /* Aligned to its cache line: md_xcalloc's 16 bytes are not enough. */
+        s = aligned_alloc(_Alignof(struct md_epoch_slot), sizeof(*s));
+        if (s == NULL)
+            MD_BUG("out of memory for an epoch slot"); /* a 64-byte object: abort as md_x* do */
+        memset(s, 0, sizeof(*s));
         atomic_init(&s->epoch, 0);
         atomic_init(&s->used, true);
         s->next = atomic_load(&slots);

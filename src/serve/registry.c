@@ -94,7 +94,7 @@ int64_t md_version_number(const char *s)
 
 static struct table *table_new(size_t n)
 {
-    struct table *t = md_xmalloc(sizeof(*t) + n * sizeof(t->v[0]));
+    struct table *t = md_xmalloc(sizeof(*t) + n * sizeof(struct entry *));
 
     t->n = n;
     return t;
@@ -116,7 +116,7 @@ struct md_snapshot *md_snapshot_new(const char *model, size_t n_rows)
     s->model = md_xstrdup(model);
     s->n_rows = n_rows;
     s->rows = md_xcalloc(n_rows + 1, sizeof(*s->rows));
-    s->ready = md_xcalloc(n_rows + 1, sizeof(*s->ready));
+    s->ready = md_xcalloc(n_rows + 1, sizeof(struct md_version *));
     return s;
 }
 
@@ -243,9 +243,9 @@ void md_registry_publish(struct md_registry *g, struct md_snapshot *s)
         e = md_xcalloc(1, sizeof(*e));
         e->name = md_xstrdup(s->model);
         atomic_init(&e->snap, s);
-        memcpy(nt->v, t->v, pos * sizeof(t->v[0]));
+        memcpy(nt->v, t->v, pos * sizeof(struct entry *));
         nt->v[pos] = e;
-        memcpy(nt->v + pos + 1, t->v + pos, (t->n - pos) * sizeof(t->v[0]));
+        memcpy(nt->v + pos + 1, t->v + pos, (t->n - pos) * sizeof(struct entry *));
         atomic_store(&g->table, nt);
         old_table = t;
     } else if (same_snapshot(atomic_load(&e->snap), s)) {
@@ -276,8 +276,8 @@ bool md_registry_remove(struct md_registry *g, const char *name)
         return false;
     }
     nt = table_new(t->n - 1);
-    memcpy(nt->v, t->v, pos * sizeof(t->v[0]));
-    memcpy(nt->v + pos, t->v + pos + 1, (t->n - pos - 1) * sizeof(t->v[0]));
+    memcpy(nt->v, t->v, pos * sizeof(struct entry *));
+    memcpy(nt->v + pos, t->v + pos + 1, (t->n - pos - 1) * sizeof(struct entry *));
     atomic_store(&g->table, nt);
     pthread_mutex_unlock(&g->lock);
     md_epoch_wait();

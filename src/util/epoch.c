@@ -103,7 +103,7 @@ static void backoff(unsigned *tries)
         (void)sched_yield(); /* nothing to handle: only a hint */
         return;
     }
-    ts.tv_nsec = 50 * 1000; /* 50 us: sections are short, waiting is rare */
+    ts.tv_nsec = 50000L; /* 50 us: sections are short, waiting is rare */
     (void)nanosleep(&ts, NULL);
 }
 

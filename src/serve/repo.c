@@ -286,23 +286,20 @@ struct md_metrics *md_repo_metrics(struct md_repo *r)
     return r->metrics;
 }
 
+static int cmp_entry_name(const void *key, const void *elem)
+{
+    return strcmp(key, (*(struct mentry *const *)elem)->name);
+}
+
+/* The scanner's entry of model name, or NULL (models[] is sorted by name). */
 static struct mentry *find_entry(struct md_repo *r, const char *name)
 {
-    size_t lo = 0;
-    size_t hi = r->n_models;
+    struct mentry **e;
 
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = strcmp(r->models[mid]->name, name);
-
-        if (c == 0)
-            return r->models[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
+    if (r->n_models == 0)
+        return NULL;
+    e = bsearch(name, r->models, r->n_models, sizeof(struct mentry *), cmp_entry_name);
+    return e != NULL ? *e : NULL;
 }
 
 /*

@@ -1042,8 +1042,10 @@ static void snapshot_rows(void *vctx, const struct md_snapshot *s)
 void md_repo_foreach(struct md_repo *r, void (*fn)(void *ctx, const struct md_repo_row *row),
                      void *ctx)
 {
-    struct rows_ctx rc = {fn, ctx};
+    struct rows_ctx rc;
 
+    rc.fn = fn;
+    rc.ctx = ctx;
     md_registry_foreach(r->reg, snapshot_rows, &rc);
 }
 

@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * repo.c: scanning the model repository and publishing its versions.
+ * repo.c: the scanner of the model repository. It reads the directory, loads
+ * versions (engines) and decides what serves; it leaves what requests read to
+ * the registry (serve/registry.c).
  *
- * The scanner (one at a time, under scan_lock) is the only writer of model
- * entries. It builds a model's new version list aside, loading engines with
- * no lock held that requests wait on, then swaps the list in under the write
- * lock, and drops the references of retired versions after unlocking.
+ * The scanner (one scan, load or unload at a time, under scan_lock; a scan's
+ * models on parallel workers, one model per worker) is the only writer of
+ * its model entries, which nothing else reads but md_repo_foreach_skipped
+ * (under skips_lock). It builds a model's new version list aside, loading
+ * engines with no lock held, and at the end of each model's update publishes
+ * the model's new snapshot in the registry, which drops the old snapshot's
+ * references once no request can see it.
  */
 #include "serve/repo.h"
+#include "serve/registry.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/sys.h"
@@ -24,7 +30,7 @@
 #include <sys/stat.h>
 
 #define MODEL_YAML "model.yaml"
-#define UNLOADED   "unloaded by an operator"
+#define UNLOADED   MD_REGISTRY_UNLOADED
 #define YAML_MAX   ((size_t)4 << 20)
 
 /* What a file looked like when last read: a change in any field means reload. */
@@ -42,7 +48,7 @@ struct skip {
 };
 
 /* Entries passed over, sorted by name: built aside by a scan, swapped in
- * under the write lock. */
+ * under skips_lock. */
 struct skips {
     struct skip *v;
     size_t n;
@@ -59,11 +65,12 @@ struct vrec {
     struct md_version *live; /* one reference, when READY */
 };
 
+/* A model as the scanner knows it; what requests see is its snapshot. */
 struct mentry {
     char *name;
-    struct vrec *recs; /* sorted by number; guarded by the rwlock */
+    struct vrec *recs; /* sorted by number; each live one holds its own reference */
     size_t n_recs;
-    _Atomic bool unloaded;       /* explicitly unloaded: scans leave it alone; requests read it */
+    bool unloaded;               /* explicitly unloaded: scans leave it alone */
     bool seen;                   /* scratch for a full scan */
     char reason[256];            /* model-level problem, "" if none */
     enum md_version_cause cause; /* of reason */
@@ -73,59 +80,21 @@ struct mentry {
     struct sig yaml_sig; /* of the file last read, good or not */
     bool yaml_bad;       /* the file last read (yaml_sig) was unusable */
     uint64_t yaml_gen;   /* bumped when the text changes */
-    struct skips skips;  /* passed over in the model directory; guarded by the rwlock */
+    struct skips skips;  /* passed over in the model directory; changed under skips_lock */
 };
 
 struct md_repo {
     char *dir;
-    pthread_mutex_t scan_lock; /* serializes scans, loads and unloads */
-    pthread_rwlock_t lock;     /* guards models[] and each entry's recs */
-    struct mentry **models;    /* sorted by name */
+    pthread_mutex_t scan_lock;  /* serializes scans, loads and unloads */
+    pthread_mutex_t skips_lock; /* guards the skips and which entries models[] holds
+                                   against md_repo_foreach_skipped; never on a request's path */
+    struct mentry **models;     /* sorted by name: the scanner's, changed under skips_lock */
     size_t n_models;
+    struct md_registry *reg;    /* owned: the snapshots requests read */
     struct md_metrics *metrics; /* owned: the versions' statistics */
     char dir_logged[256];       /* the last error reading dir logged, "" after a success */
-    struct skips skips;         /* passed over at the top level; guarded by the rwlock */
+    struct skips skips;         /* passed over at the top level; changed under skips_lock */
 };
-
-const char *md_version_state_name(enum md_version_state s)
-{
-    switch (s) {
-    case MD_VS_READY:
-        return "READY";
-    case MD_VS_LOADING:
-        return "LOADING";
-    case MD_VS_UNLOADING:
-        return "UNLOADING";
-    case MD_VS_UNAVAILABLE:
-    default:
-        return "UNAVAILABLE";
-    }
-}
-
-const char *md_version_cause_name(enum md_version_cause c)
-{
-    switch (c) {
-    case MD_CAUSE_WARNING:
-        return "warning";
-    case MD_CAUSE_RELOAD_FAILED:
-        return "reload_failed";
-    case MD_CAUSE_POLICY:
-        return "policy";
-    case MD_CAUSE_LOAD_FAILED:
-        return "load_failed";
-    case MD_CAUSE_MISSING:
-        return "missing";
-    case MD_CAUSE_UNLOADED:
-        return "unloaded";
-    case MD_CAUSE_MODEL_CONFIG:
-        return "model_config";
-    case MD_CAUSE_NO_VERSIONS:
-        return "no_versions";
-    case MD_CAUSE_NONE:
-    default:
-        return "";
-    }
-}
 
 static bool valid_name(const char *s)
 {
@@ -141,22 +110,6 @@ static bool valid_name(const char *s)
             return false;
     }
     return true;
-}
-
-/* A version directory name: digits only, no leading zero, fits int64. */
-static int64_t parse_version(const char *s)
-{
-    int64_t v = 0;
-    size_t i;
-
-    if (s[0] < '1' || s[0] > '9')
-        return -1;
-    for (i = 0; s[i] != '\0'; i++) {
-        if (s[i] < '0' || s[i] > '9' || i >= 18)
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
 }
 
 /* Why a directory in a model's directory is not a version: for the log. */
@@ -214,8 +167,8 @@ static int cmp_skip(const void *a, const void *b)
 
 /*
  * Sorts fresh, logs each directory that *live (the last scan's) did not have
- * (files are passed over in silence), and swaps fresh into *live under the
- * write lock; frees the old list. model: the model directory they are in,
+ * (files are passed over in silence), and swaps fresh into *live under
+ * skips_lock; frees the old list. model: the model directory they are in,
  * NULL at the top level.
  */
 static void skips_publish(struct md_repo *r, const char *model, struct skips *live,
@@ -239,10 +192,10 @@ static void skips_publish(struct md_repo *r, const char *model, struct skips *li
             md_log_kv(MD_LOG_WARN, "directory ignored", "entry", k->name, "reason", k->reason,
                       MD_KV_END);
     }
-    pthread_rwlock_wrlock(&r->lock);
+    pthread_mutex_lock(&r->skips_lock);
     old = *live;
     *live = *fresh;
-    pthread_rwlock_unlock(&r->lock);
+    pthread_mutex_unlock(&r->skips_lock);
     skips_clear(&old);
     fresh->v = NULL;
     fresh->n = 0;
@@ -284,8 +237,9 @@ int md_repo_open(const char *dir, struct md_repo **out, struct md_err *err)
     r = md_xcalloc(1, sizeof(*r));
     r->dir = md_xstrdup(dir);
     r->metrics = md_metrics_new();
+    r->reg = md_registry_new();
     pthread_mutex_init(&r->scan_lock, NULL);
-    pthread_rwlock_init(&r->lock, NULL);
+    pthread_mutex_init(&r->skips_lock, NULL);
     *out = r;
     return MD_OK;
 }
@@ -314,12 +268,15 @@ void md_repo_free(struct md_repo *r)
 
     if (r == NULL)
         return;
+    /* The snapshots' references go first: the last unref of a version detaches
+     * its statistics from the registry of metrics. */
+    md_registry_free(r->reg);
     for (i = 0; i < r->n_models; i++)
         free_entry(r->models[i]);
     free(r->models);
     skips_clear(&r->skips);
     md_metrics_free(r->metrics);
-    pthread_rwlock_destroy(&r->lock);
+    pthread_mutex_destroy(&r->skips_lock);
     pthread_mutex_destroy(&r->scan_lock);
     free(r->dir);
     free(r);
@@ -330,40 +287,67 @@ struct md_metrics *md_repo_metrics(struct md_repo *r)
     return r->metrics;
 }
 
-static struct mentry *find_entry(struct md_repo *r, const char *name)
+static int cmp_entry_name(const void *key, const void *elem)
 {
-    size_t lo = 0;
-    size_t hi = r->n_models;
-
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = strcmp(r->models[mid]->name, name);
-
-        if (c == 0)
-            return r->models[mid];
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
+    return strcmp(key, (*(struct mentry *const *)elem)->name);
 }
 
-/* Inserts a new entry (caller holds scan_lock; takes the write lock). */
+/* The scanner's entry of model name, or NULL (models[] is sorted by name). */
+static struct mentry *find_entry(struct md_repo *r, const char *name)
+{
+    struct mentry **e;
+
+    if (r->n_models == 0)
+        return NULL;
+    e = bsearch(name, r->models, r->n_models, sizeof(struct mentry *), cmp_entry_name);
+    return e != NULL ? *e : NULL;
+}
+
+/*
+ * Publishes what requests and listings see of model e: its rows, its
+ * model-level reason, whether it is unloaded. Returns once the snapshot it
+ * replaces is freed (or at once when nothing changed).
+ */
+static void publish_snapshot(struct md_repo *r, const struct mentry *e)
+{
+    struct md_snapshot *s = md_snapshot_new(e->name, e->n_recs);
+    size_t i;
+
+    s->unloaded = e->unloaded;
+    s->cause = e->cause;
+    memcpy(s->reason, e->reason, sizeof(s->reason)); /* same size */
+    for (i = 0; i < e->n_recs; i++) {
+        struct md_snapshot_row *row = &s->rows[i];
+        const struct vrec *rec = &e->recs[i];
+
+        row->version = rec->number;
+        row->state = rec->state;
+        row->cause = rec->cause;
+        row->live = rec->live;
+        if (row->live != NULL)
+            md_version_ref(row->live);
+        memcpy(row->reason, rec->reason, sizeof(row->reason)); /* same size */
+    }
+    md_registry_publish(r->reg, s);
+}
+
+/* Inserts a new entry, served with no versions until its first update
+ * (caller holds scan_lock). */
 static struct mentry *add_entry(struct md_repo *r, const char *name)
 {
     struct mentry *e = md_xcalloc(1, sizeof(*e));
     size_t pos = 0;
 
     e->name = md_xstrdup(name);
-    pthread_rwlock_wrlock(&r->lock);
+    pthread_mutex_lock(&r->skips_lock);
     while (pos < r->n_models && strcmp(r->models[pos]->name, name) < 0)
         pos++;
     r->models = md_xrealloc(r->models, (r->n_models + 1) * sizeof(struct mentry *));
     memmove(r->models + pos + 1, r->models + pos, (r->n_models - pos) * sizeof(struct mentry *));
     r->models[pos] = e;
     r->n_models++;
-    pthread_rwlock_unlock(&r->lock);
+    pthread_mutex_unlock(&r->skips_lock);
+    publish_snapshot(r, e);
     return e;
 }
 
@@ -371,7 +355,8 @@ static void remove_entry(struct md_repo *r, struct mentry *e)
 {
     size_t i;
 
-    pthread_rwlock_wrlock(&r->lock);
+    (void)md_registry_remove(r->reg, e->name); /* every entry has a snapshot */
+    pthread_mutex_lock(&r->skips_lock);
     for (i = 0; i < r->n_models; i++) {
         if (r->models[i] == e) {
             memmove(r->models + i, r->models + i + 1,
@@ -380,23 +365,17 @@ static void remove_entry(struct md_repo *r, struct mentry *e)
             break;
         }
     }
-    pthread_rwlock_unlock(&r->lock);
+    pthread_mutex_unlock(&r->skips_lock);
     free_entry(e);
 }
 
-/* Swaps in a new version list; drops the old list's references after unlocking. */
-static void publish(struct md_repo *r, struct mentry *e, struct vrec *recs, size_t n)
+/* Swaps in a new version list (the scanner's, published by the caller); drops
+ * the old list's references: the published snapshot holds its own. */
+static void set_recs(struct mentry *e, struct vrec *recs, size_t n)
 {
-    struct vrec *old;
-    size_t n_old;
-
-    pthread_rwlock_wrlock(&r->lock);
-    old = e->recs;
-    n_old = e->n_recs;
+    free_recs(e->recs, e->n_recs);
     e->recs = recs;
     e->n_recs = n;
-    pthread_rwlock_unlock(&r->lock);
-    free_recs(old, n_old);
 }
 
 /* model.yaml's text, or the reason it cannot be read (no path: the caller names the model). */
@@ -460,7 +439,7 @@ static size_t list_versions(const char *mdir, int64_t **out, struct skips *skipp
         char path[PATH_MAX];
         char why[96];
         struct stat st;
-        int64_t num = parse_version(de->d_name);
+        int64_t num = md_version_number(de->d_name);
 
         if (de->d_name[0] == '.' || strcmp(de->d_name, MODEL_YAML) == 0)
             continue;
@@ -530,17 +509,14 @@ static bool policy_wants(const struct md_contract *c, int64_t num, unsigned load
 }
 
 /*
- * Sets model e's reason and its cause. The scanner is their only writer and
- * reads them without a lock; requests and listings read them under the read
- * lock, so they change under the write lock.
+ * Sets model e's reason and its cause, for the snapshot published at the
+ * end of the model's update.
  */
-static void set_model_reason(struct md_repo *r, struct mentry *e, enum md_version_cause cause,
-                             const char *prefix, const char *msg)
+static void set_model_reason(struct mentry *e, enum md_version_cause cause, const char *prefix,
+                             const char *msg)
 {
-    pthread_rwlock_wrlock(&r->lock);
     (void)snprintf(e->reason, sizeof(e->reason), "%s%s", prefix, msg); /* cut short if need be */
     e->cause = cause;
-    pthread_rwlock_unlock(&r->lock);
 }
 
 /*
@@ -556,7 +532,7 @@ static void model_problem(struct md_repo *r, struct mentry *e, const char *what,
     const char *prefix =
         strncmp(msg, MODEL_YAML ":", sizeof(MODEL_YAML)) == 0 ? "" : "model.yaml: ";
 
-    set_model_reason(r, e, MD_CAUSE_MODEL_CONFIG, prefix, msg);
+    set_model_reason(e, MD_CAUSE_MODEL_CONFIG, prefix, msg);
     if (strcmp(e->logged, e->reason) == 0)
         return;
     (void)snprintf(e->logged, sizeof(e->logged), "%s", e->reason); /* same size */
@@ -626,7 +602,7 @@ static int load_yaml(struct md_repo *r, struct mentry *e, const char *mdir, bool
         e->yaml_len = len;
     }
     if (e->reason[0] != '\0' || e->cause != MD_CAUSE_NONE)
-        set_model_reason(r, e, MD_CAUSE_NONE, "", "");
+        set_model_reason(e, MD_CAUSE_NONE, "", "");
     e->logged[0] = '\0';
     if (c == NULL) {
         rc = md_contract_parse(e->yaml, e->yaml_len, e->name, &c, &lerr);
@@ -723,11 +699,12 @@ static enum outcome load_version(struct md_repo *r, struct mentry *e, const stru
 }
 
 /*
- * Brings one model up to date with the disk. retry: also retry versions that
- * failed before with unchanged files (an explicit load). Returns MD_OK, or an
- * error when the model.yaml is unusable or (retry) no version could load.
+ * Brings the scanner's entry of one model up to date with the disk. retry:
+ * also retry versions that failed before with unchanged files (an explicit
+ * load). Returns MD_OK, or an error when the model.yaml is unusable or no
+ * version could load.
  */
-static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md_err *err)
+static int update_model(struct md_repo *r, struct mentry *e, bool retry, struct md_err *err)
 {
     char mdir[PATH_MAX];
     char msg[256];
@@ -797,15 +774,24 @@ static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md
     }
     qsort(recs, n_recs, sizeof(*recs), cmp_rec);
     if (n_recs == 0)
-        set_model_reason(r, e, MD_CAUSE_NO_VERSIONS, "", "no version directories");
+        set_model_reason(e, MD_CAUSE_NO_VERSIONS, "", "no version directories");
     md_contract_free(c);
-    publish(r, e, recs, n_recs);
+    set_recs(e, recs, n_recs);
     if (!any_ready) {
         if (first_fail[0] != '\0')
             return md_err_set(err, MD_EINVAL, "model '%s': %s", e->name, first_fail);
         return md_err_set(err, MD_EINVAL, "model '%s': no version to load", e->name);
     }
     return MD_OK;
+}
+
+/* Brings one model up to date (update_model) and publishes what it found. */
+static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md_err *err)
+{
+    int rc = update_model(r, e, retry, err);
+
+    publish_snapshot(r, e);
+    return rc;
 }
 
 /* Models to bring up to date, shared by the threads of one scan. */
@@ -834,8 +820,8 @@ static void *scan_worker(void *arg)
 
 /*
  * Scans the models in job on up to one thread per core: each model is
- * independent (its own entry; publishing takes the write lock), and loading
- * is where start-up time goes.
+ * independent (its own entry and snapshot), and loading is where start-up
+ * time goes.
  */
 static void scan_parallel(struct scan_job *j)
 {
@@ -986,7 +972,8 @@ int md_repo_unload_model(struct md_repo *r, const char *name, struct md_err *err
         recs[i].cause = MD_CAUSE_UNLOADED;
         (void)snprintf(recs[i].reason, sizeof(recs[i].reason), UNLOADED);
     }
-    publish(r, e, recs, e->n_recs);
+    set_recs(e, recs, e->n_recs);
+    publish_snapshot(r, e);
     /* The next explicit load must re-read everything. */
     free(e->yaml);
     e->yaml = NULL;
@@ -999,90 +986,62 @@ int md_repo_unload_model(struct md_repo *r, const char *name, struct md_err *err
 int md_repo_acquire(struct md_repo *r, const char *model, const char *version,
                     struct md_version **out, struct md_err *err)
 {
-    struct mentry *e;
-    struct md_version *v = NULL;
-    int rc = MD_OK;
-    size_t i;
+    return md_registry_acquire(r->reg, model, version, out, err);
+}
 
-    *out = NULL;
-    pthread_rwlock_rdlock(&r->lock);
-    e = find_entry(r, model);
-    if (e == NULL) {
-        rc = md_err_set(err, MD_ENOTFOUND, "unknown model '%s'", model);
-    } else if (atomic_load(&e->unloaded)) {
-        rc = md_err_set(err, MD_EUNAVAIL,
-                        "model '%s' was " UNLOADED "; load it again with POST "
-                        "/v2/repository/models/%s/load (modelctl load %s)",
-                        model, model, model);
-    } else if (version == NULL || version[0] == '\0') {
-        for (i = e->n_recs; i > 0 && v == NULL; i--)
-            v = e->recs[i - 1].live;
-        if (v == NULL)
-            rc = md_err_set(err, MD_EUNAVAIL, "model '%s' has no ready version%s%s", model,
-                            e->reason[0] ? ": " : "", e->reason);
-    } else {
-        int64_t num = parse_version(version);
-        const struct vrec *rec = num > 0 ? find_rec(e->recs, e->n_recs, num) : NULL;
+/* md_repo_foreach's callback and its context, for md_registry_foreach. */
+struct rows_ctx {
+    void (*fn)(void *ctx, const struct md_repo_row *row);
+    void *ctx;
+};
 
-        if (rec == NULL)
-            rc = md_err_set(err, MD_ENOTFOUND, "model '%s' has no version '%s'", model, version);
-        else if (rec->live == NULL)
-            rc = md_err_set(err, MD_EUNAVAIL, "model '%s' version %s is not ready: %s", model,
-                            version, rec->reason);
-        else
-            v = rec->live;
+/* The rows of one snapshot: the model's own row first when it has one. */
+static void snapshot_rows(void *vctx, const struct md_snapshot *s)
+{
+    const struct rows_ctx *rc = vctx;
+    struct md_repo_row row;
+    size_t j;
+
+    row.model = s->model;
+    if (s->n_rows == 0 || (s->reason[0] != '\0' && !s->unloaded)) {
+        row.version = 0;
+        row.state = MD_VS_UNAVAILABLE;
+        if (s->unloaded) {
+            row.cause = MD_CAUSE_UNLOADED;
+            row.reason = UNLOADED;
+        } else if (s->reason[0] != '\0') {
+            row.cause = s->cause;
+            row.reason = s->reason;
+        } else {
+            row.cause = MD_CAUSE_NO_VERSIONS;
+            row.reason = "no versions";
+        }
+        row.live = NULL;
+        row.fault = !s->unloaded;
+        rc->fn(rc->ctx, &row);
     }
-    if (v != NULL)
-        md_version_ref(v);
-    pthread_rwlock_unlock(&r->lock);
-    *out = v;
-    return rc;
+    for (j = 0; j < s->n_rows; j++) {
+        const struct md_snapshot_row *sr = &s->rows[j];
+
+        row.version = sr->version;
+        row.state = sr->state;
+        row.cause = sr->cause;
+        row.reason = sr->reason;
+        row.live = sr->live;
+        row.fault = row.state != MD_VS_READY &&
+                    (row.cause == MD_CAUSE_LOAD_FAILED || row.cause == MD_CAUSE_MISSING);
+        rc->fn(rc->ctx, &row);
+    }
 }
 
 void md_repo_foreach(struct md_repo *r, void (*fn)(void *ctx, const struct md_repo_row *row),
                      void *ctx)
 {
-    size_t i;
-    size_t j;
+    struct rows_ctx rc;
 
-    pthread_rwlock_rdlock(&r->lock);
-    for (i = 0; i < r->n_models; i++) {
-        const struct mentry *e = r->models[i];
-        struct md_repo_row row;
-
-        bool unloaded = atomic_load(&e->unloaded);
-
-        if (e->n_recs == 0 || (e->reason[0] != '\0' && !unloaded)) {
-            row.model = e->name;
-            row.version = 0;
-            row.state = MD_VS_UNAVAILABLE;
-            if (unloaded) {
-                row.cause = MD_CAUSE_UNLOADED;
-                row.reason = UNLOADED;
-            } else if (e->reason[0] != '\0') {
-                row.cause = e->cause;
-                row.reason = e->reason;
-            } else {
-                row.cause = MD_CAUSE_NO_VERSIONS;
-                row.reason = "no versions";
-            }
-            row.live = NULL;
-            row.fault = !unloaded;
-            fn(ctx, &row);
-        }
-        for (j = 0; j < e->n_recs; j++) {
-            row.model = e->name;
-            row.version = e->recs[j].number;
-            row.state = e->recs[j].state;
-            row.cause = e->recs[j].cause;
-            row.reason = e->recs[j].reason;
-            row.live = e->recs[j].live;
-            row.fault = row.state != MD_VS_READY &&
-                        (row.cause == MD_CAUSE_LOAD_FAILED || row.cause == MD_CAUSE_MISSING);
-            fn(ctx, &row);
-        }
-    }
-    pthread_rwlock_unlock(&r->lock);
+    rc.fn = fn;
+    rc.ctx = ctx;
+    md_registry_foreach(r->reg, snapshot_rows, &rc);
 }
 
 void md_repo_foreach_skipped(struct md_repo *r,
@@ -1092,7 +1051,7 @@ void md_repo_foreach_skipped(struct md_repo *r,
     size_t i;
     size_t j;
 
-    pthread_rwlock_rdlock(&r->lock);
+    pthread_mutex_lock(&r->skips_lock);
     for (i = 0; i < r->skips.n; i++) {
         row.model = NULL;
         row.name = r->skips.v[i].name;
@@ -1109,24 +1068,10 @@ void md_repo_foreach_skipped(struct md_repo *r,
             fn(ctx, &row);
         }
     }
-    pthread_rwlock_unlock(&r->lock);
+    pthread_mutex_unlock(&r->skips_lock);
 }
 
 size_t md_repo_ready_models(struct md_repo *r)
 {
-    size_t i;
-    size_t j;
-    size_t n = 0;
-
-    pthread_rwlock_rdlock(&r->lock);
-    for (i = 0; i < r->n_models; i++) {
-        for (j = 0; j < r->models[i]->n_recs; j++) {
-            if (r->models[i]->recs[j].live != NULL) {
-                n++;
-                break;
-            }
-        }
-    }
-    pthread_rwlock_unlock(&r->lock);
-    return n;
+    return md_registry_ready_models(r->reg);
 }

@@ -10,9 +10,15 @@
  * one that serves; a failed version is not retried until its files or the
  * model.yaml change, or an explicit load asks for it.
  *
+ * The scanner (this file's functions but the readers below) keeps what it
+ * needs to decide on disk changes; what requests read is each model's
+ * snapshot in the registry of serving versions (serve/registry.h), published
+ * at the end of every model's update.
+ *
  * Threads: scans and explicit load/unload are serialized by an internal mutex
- * and run engine loads with no lock readers wait on; requests find versions
- * under a read lock held only for the lookup.
+ * and run engine loads with no lock; requests (md_repo_acquire) and listings
+ * (md_repo_foreach, md_repo_ready_models) read the snapshots with no lock and
+ * never wait for a scan.
  */
 #ifndef MD_SERVE_REPO_H
 #define MD_SERVE_REPO_H
@@ -20,33 +26,7 @@
 #include "util/common.h"
 #include "util/err.h"
 #include "serve/model.h"
-
-enum md_version_state {
-    MD_VS_READY = 0,
-    MD_VS_UNAVAILABLE = 1,
-    MD_VS_LOADING = 2,
-    MD_VS_UNLOADING = 3
-};
-
-/* "READY", "UNAVAILABLE", ... */
-const char *md_version_state_name(enum md_version_state s);
-
-/* Why a row has a reason: a few values, for labels (md_version_cause_name). */
-enum md_version_cause {
-    MD_CAUSE_NONE = 0,      /* READY, nothing to say */
-    MD_CAUSE_WARNING = 1,   /* READY, with a warning (an artifact without feature names) */
-    MD_CAUSE_RELOAD_FAILED, /* READY on its previous files: the changed ones failed to load */
-    MD_CAUSE_POLICY,        /* not selected by the version policy */
-    MD_CAUSE_LOAD_FAILED,   /* a load was tried and failed */
-    MD_CAUSE_MISSING,       /* listed by the version policy, no such directory */
-    MD_CAUSE_UNLOADED,      /* unloaded by an operator */
-    MD_CAUSE_MODEL_CONFIG,  /* the model's model.yaml is missing or invalid */
-    MD_CAUSE_NO_VERSIONS    /* the model has no version directory */
-};
-
-/* "", "warning", "reload_failed", "policy", "load_failed", "missing", "unloaded",
- * "model_config", "no_versions". */
-const char *md_version_cause_name(enum md_version_cause c);
+#include "serve/registry.h"
 
 struct md_repo;
 
@@ -111,19 +91,22 @@ int md_repo_unload_model(struct md_repo *r, const char *name, struct md_err *err
  * 'x'", "model 'x' has no version '7'"), MD_EUNAVAIL when the model or that
  * version exists but is not ready (with its reason; for a model unloaded by
  * an operator, saying so and how to load it again). Release with
- * md_version_unref.
+ * md_version_unref. Lock-free (md_registry_acquire).
  */
 int md_repo_acquire(struct md_repo *r, const char *model, const char *version,
                     struct md_version **out, struct md_err *err) MD_MUST_CHECK;
 
-/* Calls fn for every row, models sorted by name, versions ascending. fn runs
- * under the read lock: it must not call back into the repository. */
+/* Calls fn for every row, models sorted by name, versions ascending, each
+ * model's rows from one snapshot. fn runs inside a read section
+ * (md_registry_foreach): it must not call back into the repository but
+ * md_repo_acquire, md_repo_foreach and md_repo_ready_models, and should be
+ * quick (a scan waits for it before freeing what it replaced). */
 void md_repo_foreach(struct md_repo *r, void (*fn)(void *ctx, const struct md_repo_row *row),
                      void *ctx);
 
 /* Calls fn for every entry the last scan passed over: the top level's first
- * (by name), then each model's, models by name. Same locking as
- * md_repo_foreach. */
+ * (by name), then each model's, models by name. Under a mutex the scanner
+ * takes to change these lists: fn must not call back into the repository. */
 void md_repo_foreach_skipped(struct md_repo *r,
                              void (*fn)(void *ctx, const struct md_repo_skip *skip), void *ctx);
 

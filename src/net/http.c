@@ -490,6 +490,8 @@ static void init_resp(struct md_api_resp *resp, struct conn *cs)
     resp->parked = false;
     resp->model = NULL;
     resp->version[0] = '\0';
+    resp->after = NULL;
+    resp->after_ctx = NULL;
 }
 
 /* req->wake: runs on the thread that finished the parked request's work. */
@@ -687,7 +689,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (req.wake != NULL)
         atomic_fetch_sub(&h->routing, 1);
-    return send_reply(h, c, cs, &resp);
+    if (resp.after == NULL)
+        return send_reply(h, c, cs, &resp);
+    {
+        /* The answer is queued; what the handler left for after it runs now. */
+        enum MHD_Result ok = send_reply(h, c, cs, &resp);
+
+        resp.after(resp.after_ctx, resp.status);
+        return ok;
+    }
 }
 
 /* api->http_gauges: what /metrics shows of the server. */

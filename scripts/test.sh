@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 JOBS=${JOBS:-2}
 # The integration tests run again under ThreadSanitizer: those where threads
 # meet (scans beside requests, batch queues parking and waking requests).
-TSAN_TESTS="t1002-reload-under-load.py t9001-batching.py"
+TSAN_TESTS="t1002-reload-under-load.py t9001-batching.py t9020-tfs-batching.py"
 FUZZ_SECS=${FUZZ_SECS:-5}
 TIERS=${TIERS:-plain asan tsan}
 [ "${SKIP_ASAN:-0}" = 1 ] && TIERS=$(echo "$TIERS" | sed 's/asan//; s/tsan//')

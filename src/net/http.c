@@ -245,10 +245,12 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
 static const char *lookup_header(void *conn, const char *name)
 {
     const struct conn *cs = conn;
+    size_t len = strlen(name);
     size_t i;
 
+    /* The length first: strcasecmp only for the one name it can be. */
     for (i = 0; i < N_KEPT; i++)
-        if (strcasecmp(name, kept_headers[i].name) == 0)
+        if (len == kept_headers[i].len && strcasecmp(name, kept_headers[i].name) == 0)
             return cs->kept[i];
     return MHD_lookup_connection_value(cs->mc, MHD_HEADER_KIND, name);
 }

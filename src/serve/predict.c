@@ -29,18 +29,6 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct observers *made; /* lock: every list made, newest first */
 static _Atomic uint64_t told;  /* stories told */
 
-void md_predict_init(struct md_predict *p)
-{
-    p->v = NULL;
-    p->x = NULL;
-    p->rows = 0;
-    memset(&p->pred, 0, sizeof(p->pred));
-    p->call = NULL;
-    p->stage = MD_PREDICT_DONE;
-    p->code = MD_OK;
-    md_err_clear(&p->err);
-}
-
 int md_predict_resolve(struct md_repo *repo, const struct md_predict *p, struct md_version **v,
                        struct md_err *err)
 {
@@ -99,20 +87,6 @@ int md_predict_finish(struct md_predict *p)
     if (st != MD_OK)
         return stop(p, MD_PREDICT_INFER, st);
     return st;
-}
-
-void md_predict_account(struct md_predict *p, int rc)
-{
-    if (rc != MD_OK && p->code == MD_OK)
-        (void)stop(p, MD_PREDICT_ENCODE, rc);
-    if (p->v != NULL)
-        md_infer_account(p->v, &p->pred, rc, p->start_ns);
-}
-
-void md_predict_release(struct md_predict *p)
-{
-    md_version_unref(p->v);
-    p->v = NULL;
 }
 
 /* ---- the completion hook ---------------------------------------------- */

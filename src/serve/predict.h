@@ -85,7 +85,18 @@ struct md_predict {
 };
 
 /* Clears p's outcome (the request part is left as it is). */
-void md_predict_init(struct md_predict *p);
+static inline void md_predict_init(struct md_predict *p)
+{
+    p->v = NULL;
+    p->x = NULL;
+    p->rows = 0;
+    memset(&p->pred, 0, sizeof(p->pred));
+    p->call = NULL;
+    p->stage = MD_PREDICT_DONE;
+    p->code = MD_OK;
+    p->err.code = MD_OK;
+    p->err.msg[0] = '\0';
+}
 
 /*
  * The resolver: the version that answers p, with a reference the caller
@@ -121,10 +132,22 @@ int md_predict_finish(struct md_predict *p) MD_MUST_CHECK;
  * version was resolved). rc is the request's outcome: p->code, or the
  * encoder's failure after a success (then MD_PREDICT_ENCODE in p->stage).
  */
-void md_predict_account(struct md_predict *p, int rc);
+static inline void md_predict_account(struct md_predict *p, int rc)
+{
+    if (rc != MD_OK && p->code == MD_OK) {
+        p->stage = MD_PREDICT_ENCODE;
+        p->code = rc;
+    }
+    if (p->v != NULL)
+        md_infer_account(p->v, &p->pred, rc, p->start_ns);
+}
 
 /* Drops the version reference. */
-void md_predict_release(struct md_predict *p);
+static inline void md_predict_release(struct md_predict *p)
+{
+    md_version_unref(p->v);
+    p->v = NULL;
+}
 
 /* ---- the completion hook ---------------------------------------------- */
 

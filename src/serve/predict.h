@@ -22,11 +22,12 @@
  * cannot be resolved is answered before a body that could not be decoded,
  * which is answered before an input the contract refuses.
  *
- * Threads: a struct md_predict belongs to one request, on one thread at a
- * time (a parked one moves to the waking thread's hand-off and back).
- * Observers are called on the request's HTTP thread, from many threads at
- * once: they must be thread-safe and quick (they run before the connection
- * takes its next request).
+ * Threads: a struct md_predict belongs to one request and is used by its
+ * HTTP thread only; while parked it is left alone (the batch worker touches
+ * the md_infer_call, not this) until the call after the wake, or the drop
+ * of a client that left. Observers are called on the request's HTTP
+ * thread, from many threads at once: they must be thread-safe and quick
+ * (they run before the connection takes its next request).
  */
 #ifndef MD_SERVE_PREDICT_H
 #define MD_SERVE_PREDICT_H

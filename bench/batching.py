@@ -16,7 +16,10 @@ Usage: /usr/bin/python3 bench/batching.py   (after `make`)
 
 Environment: ROUNDS (3), DURATION seconds per wrk run (10),
 SCENARIOS (xgboost:64,trees:1,trees:64: ENGINE:CONNECTIONS, comma-separated),
-THREADS (modeld's --threads, default 0 = one per core, as in docs/batching.md)."""
+THREADS (modeld's --threads, default 0 = one per core, as in docs/batching.md),
+PROTOCOL (v2; tfs sends the same row as TF Serving's {"instances": [[...]]}
+to /v1/models/bench:predict)."""
+import json
 import os
 import shutil
 import statistics
@@ -31,6 +34,8 @@ SCENARIOS = [(e, int(c)) for e, c in (s.split(":") for s in
                                       os.environ.get("SCENARIOS",
                                                      "xgboost:64,trees:1,trees:64").split(","))]
 THREADS = os.environ.get("THREADS", "0")
+PROTOCOL = os.environ.get("PROTOCOL", "v2")
+PATH = "/v1/models/bench:predict" if PROTOCOL == "tfs" else "/v2/models/bench/infer"
 LABELS = 'model="bench",version="1"'
 
 
@@ -48,7 +53,7 @@ def engine_calls(port):
 def measure(port, body, conns):
     """One wrk run; returns (Run, rows per engine call during it)."""
     rows0, calls0 = engine_calls(port)
-    run = wrk("http://127.0.0.1:%d/v2/models/bench/infer" % port, body, conns, DURATION)
+    run = wrk("http://127.0.0.1:%d%s" % (port, PATH), body, conns, DURATION)
     rows1, calls1 = engine_calls(port)
     return run, (rows1 - rows0) / max(1.0, calls1 - calls0)
 
@@ -57,6 +62,12 @@ def main():
     tmp = tempfile.mkdtemp(prefix="modeld-batching-")
     try:
         body = single_row_body(os.path.join(tmp, "body1.json"))
+        if PROTOCOL == "tfs":
+            with open(body) as f:
+                row = json.load(f)["inputs"][0]["data"]
+            body = os.path.join(tmp, "tfs1.json")
+            with open(body, "w") as f:
+                json.dump({"instances": [row]}, f)
         results = {}  # (engine, conns, "off"/"on") -> [(Run, rows per call)]
         with Servers() as srv:
             ports = {}
@@ -82,9 +93,10 @@ def main():
             return (statistics.median(x[0].rps for x in v), statistics.median(x[0].p50 for x in v),
                     statistics.median(x[0].p99 for x in v), statistics.median(x[1] for x in v))
 
-        print("\ndynamic batching (max_batch_size 64, max_queue_delay_us 500), single-row V2 "
-              "infer, wrk -t1, %d rounds of %d s, medians; modeld --threads %s"
-              % (ROUNDS, DURATION, THREADS))
+        print("\ndynamic batching (max_batch_size 64, max_queue_delay_us 500), single-row %s, "
+              "wrk -t1, %d rounds of %d s, medians; modeld --threads %s"
+              % ("TF Serving :predict" if PROTOCOL == "tfs" else "V2 infer", ROUNDS, DURATION,
+                 THREADS))
         print("%-8s %5s  %-8s %10s %8s %8s %10s" % ("engine", "conns", "batching", "req/s",
                                                     "p50 ms", "p99 ms", "rows/call"))
         ratios = {}

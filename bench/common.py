@@ -19,7 +19,7 @@ import urllib.request
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 PEERS = os.path.join(ROOT, "bench", "peers")
 BENCH_DATA = os.path.join(ROOT, "tests", "data", "bench")
-MODELD = os.path.join(ROOT, "build", "modeld")
+MODELD = os.path.join(ROOT, os.environ.get("MODELD", "build/modeld"))  # as tests/integration
 BENCH_YAML = os.path.join(ROOT, "tests", "data", "bench", "model.yaml")
 PYTHON = "/usr/bin/python3"  # Debian's packages are installed for this one
 
@@ -35,10 +35,9 @@ def free_port():
     return p
 
 
-def wait_http(url, timeout=60, proc=None, ok_only=False):
-    """Returns once url answers anything at all (with ok_only, once it answers
-    2xx: a readiness URL answers 503 until every model is loaded); raises
-    after timeout seconds or as soon as proc (the server) has exited."""
+def wait_http(url, timeout=60, proc=None):
+    """Returns once url answers anything at all; raises after timeout seconds
+    or as soon as proc (the server) has exited."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -48,12 +47,28 @@ def wait_http(url, timeout=60, proc=None, ok_only=False):
             urllib.request.urlopen(url, timeout=2)
             return
         except urllib.error.HTTPError:
-            if not ok_only:
-                return  # it answers
-            time.sleep(0.05)
+            return  # it answers
         except OSError:
             time.sleep(0.05)
     raise RuntimeError("no answer from " + url)
+
+
+def wait_ready(port, timeout=60, proc=None):
+    """Returns once modeld on port answers /v2/health/ready with 200 (its
+    first repository scan done: every model loaded or refused); raises after
+    timeout seconds or as soon as proc has exited."""
+    url = "http://127.0.0.1:%d/v2/health/ready" % port
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("server exited (status %d) before it was ready" % proc.returncode)
+        try:
+            if urllib.request.urlopen(url, timeout=2).status == 200:
+                return
+        except OSError:  # not listening yet, or 503 while the repository loads
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("modeld not ready after %ds" % timeout)
 
 
 def http_get(port, path, timeout=10):
@@ -92,12 +107,12 @@ class Servers:
     def modeld(self, repo, data_dir, threads="0", args=(), ready_timeout=60):
         """Starts build/modeld on a free port, with $MODELD_ARGS (split on
         spaces) after args; returns (port, process) once /v2/health/ready
-        answers."""
+        answers 200 (so that no load starts while the models load)."""
         port = free_port()
         p = self.start([MODELD, "--repo", repo, "--listen", "127.0.0.1:%d" % port,
                         "--data", data_dir, "--threads", str(threads), "--log-level", "error"]
                        + list(args) + os.environ.get("MODELD_ARGS", "").split())
-        wait_http("http://127.0.0.1:%d/v2/health/ready" % port, ready_timeout, p, ok_only=True)
+        wait_ready(port, ready_timeout, p)
         return port, p
 
     def stop(self, p):

@@ -81,9 +81,10 @@ int main(int argc, char **argv)
             struct md_api_req req = {
                 "POST",      path,   body, len,  &arena, "0123456789abcdef0123456789abcdef",
                 md_now_ns(), header, NULL, NULL, NULL};
-            struct md_api_resp resp = {
-                200,  &reply, "application/json", "", NULL, MD_API_OTHER, 0, NULL, NULL, false,
-                NULL, ""};
+            struct md_api_resp resp = {.status = 200,
+                                       .body = &reply,
+                                       .content_type = "application/json",
+                                       .family = MD_API_OTHER};
 
             md_buf_reset(&reply);
             md_router_dispatch(&api, &req, &resp);

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from common import MODELD, bench_repo, free_port, wait_http
+from common import MODELD, bench_repo, free_port, wait_ready
 
 
 def post(conn, path):
@@ -46,7 +46,7 @@ def measure(modeld, n):
                           os.path.join(tmp, "data"), "--threads", "1", "--log-level", "error"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_http("http://127.0.0.1:%d/v2/health/ready" % port, proc=p, ok_only=True)
+        wait_ready(port, proc=p)
         loads = {"keep-alive": [], "new connection": []}
         unloads = {"keep-alive": [], "new connection": []}
         keep = http.client.HTTPConnection("127.0.0.1", port, timeout=60)

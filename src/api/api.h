@@ -91,6 +91,12 @@ struct md_api_resp {
     bool parked;               /* set by md_api_park: no answer yet */
     const char *model;         /* NULL, or the model the path names (request memory) */
     char version[24];          /* "" or the version that answered (md_api_acquire) */
+    /* NULL, or what must run once the answer is on its way: whoever called
+     * the handler calls after(after_ctx, status) once, after queueing the
+     * answer (the request's arena and body still alive), and never for a
+     * parked call (the answering call may set it). */
+    void (*after)(void *ctx, int status);
+    void *after_ctx;
 };
 
 /* A parsed route: which handler, and the names in the path. */

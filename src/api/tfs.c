@@ -8,9 +8,13 @@
  * one node whose values were converted while parsing, so a large request
  * costs no node per number. Whatever is packed decodes exactly as it would
  * element by element: the same values, the same first error and message.
+ * :predict is TF Serving's adapter of the prediction pipeline
+ * (api/pipeline.h): its decode parses the body and checks what needs no
+ * contract; its bind types the values with the resolved version's contract.
  */
 #include "api/tfs.h"
 #include "api/handlers.h"
+#include "api/pipeline.h"
 #include "serve/infer.h"
 #include "util/fmt.h"
 #include "util/jdom.h"
@@ -624,18 +628,34 @@ static int column(const struct md_contract *c, const char *name, const struct md
     return MD_OK;
 }
 
-static int decode_inputs(const struct md_contract *c, const struct md_jnode *root,
-                         struct md_arena *a, struct md_tensor **out, size_t *n_out, bool *rows,
+/*
+ * A :predict body as parsed, before any contract types its values: the
+ * object with "instances" (rows) or "inputs" (columnar or rows), checked as
+ * far as no contract is needed.
+ */
+struct tfs_body {
+    const struct md_jnode *inst; /* "instances": a non-empty list; or NULL */
+    const struct md_jnode *inp;  /* "inputs": a list, or an object of at most MAX_COLUMNS keys */
+};
+
+/* Parses body and checks what needs no contract, in the order TF Serving reports it. */
+static int parse_predict(const char *body, size_t len, struct md_arena *a, struct tfs_body *out,
                          struct md_err *err)
 {
-    const struct md_jnode *inst = md_jdom_get(root, "instances");
-    const struct md_jnode *inp = md_jdom_get(root, "inputs");
-    const struct md_jnode *sig = md_jdom_get(root, "signature_name");
-    struct md_tensor *ts;
-    const struct md_jnode *m;
-    size_t n = 0;
+    struct md_jnode *root;
+    const struct md_jnode *sig;
     int rc;
 
+    out->inst = NULL;
+    out->inp = NULL;
+    if (len == 0)
+        return md_err_set(err, MD_EINVAL, "JSON Parse error: The document is empty");
+    rc = md_jdom_parse(body, len, MD_JDOM_NANINF | MD_JDOM_PACKED, a, &root, err);
+    if (rc != MD_OK)
+        return rc;
+    if (root->type != MD_J_OBJECT)
+        return md_err_set(err, MD_EINVAL, "request body: expected a JSON object");
+    sig = md_jdom_get(root, "signature_name");
     if (sig != NULL) {
         if (sig->type != MD_J_STRING)
             return md_err_set(err, MD_EINVAL, "'signature_name' key must be a string value.");
@@ -644,37 +664,68 @@ static int decode_inputs(const struct md_contract *c, const struct md_jnode *roo
                               "Serving signature name: \"%.*s\" not found in signature def",
                               (int)(sig->len > 64 ? 64 : sig->len), sig->p);
     }
-    if (inst != NULL && inp != NULL)
+    out->inst = md_jdom_get(root, "instances");
+    out->inp = md_jdom_get(root, "inputs");
+    if (out->inst != NULL && out->inp != NULL)
         return md_err_set(err, MD_EINVAL,
                           "JSON Value: expecting only one of 'inputs' or 'instances' keys");
-    if (inst == NULL && inp == NULL)
+    if (out->inst == NULL && out->inp == NULL)
         return md_err_set(err, MD_EINVAL, "Missing 'inputs' or 'instances' key");
-    *rows = inst != NULL;
-    if (inst != NULL) {
-        if (inst->type != MD_J_ARRAY)
+    if (out->inst != NULL) {
+        if (out->inst->type != MD_J_ARRAY)
             return md_err_set(err, MD_EINVAL, "'instances' must be a list");
-        if (inst->n == 0)
+        if (out->inst->n == 0)
             return md_err_set(err, MD_EINVAL, "No values in 'instances' array");
-        if (first_type(inst) == MD_J_OBJECT)
-            return rows_named(c, inst, a, out, n_out, err);
-        if (first_type(inst) == MD_J_ARRAY && c->bytes_feature != NULL)
-            return rows_positional(c, inst, a, "instances", out, n_out, err);
-        ts = md_arena_calloc(a, 1, sizeof(*ts));
-        if (ts == NULL)
-            return md_err_set(err, MD_ETOOBIG, "request too large");
-        if (first_type(inst) == MD_J_ARRAY)
-            rc = rows_2d(c, inst, a, ts, "instances", err);
-        else if (c->n_features == 1)
-            rc = column(c, c->features[0].name, inst, a, ts, err);
-        else
-            return md_err_set(err, MD_EINVAL,
-                              "instances: a model with %zu features takes "
-                              "objects of named features or lists in feature order",
-                              c->n_features);
-        *out = ts;
-        *n_out = 1;
-        return rc;
+        return MD_OK;
     }
+    if (out->inp->type == MD_J_ARRAY)
+        return MD_OK;
+    if (out->inp->type != MD_J_OBJECT)
+        return md_err_set(err, MD_EINVAL, "'inputs' must be an object or a list");
+    if (out->inp->n > MAX_COLUMNS)
+        return md_err_set(err, MD_EINVAL, "inputs: too many keys");
+    return MD_OK;
+}
+
+/* Rows in "instances": objects of named features, lists in feature order, or one feature's
+ * values. */
+static int bind_instances(const struct md_contract *c, const struct md_jnode *inst,
+                          struct md_arena *a, struct md_tensor **out, size_t *n_out,
+                          struct md_err *err)
+{
+    struct md_tensor *ts;
+    int rc;
+
+    if (first_type(inst) == MD_J_OBJECT)
+        return rows_named(c, inst, a, out, n_out, err);
+    if (first_type(inst) == MD_J_ARRAY && c->bytes_feature != NULL)
+        return rows_positional(c, inst, a, "instances", out, n_out, err);
+    ts = md_arena_calloc(a, 1, sizeof(*ts));
+    if (ts == NULL)
+        return md_err_set(err, MD_ETOOBIG, "request too large");
+    if (first_type(inst) == MD_J_ARRAY)
+        rc = rows_2d(c, inst, a, ts, "instances", err);
+    else if (c->n_features == 1)
+        rc = column(c, c->features[0].name, inst, a, ts, err);
+    else
+        return md_err_set(err, MD_EINVAL,
+                          "instances: a model with %zu features takes "
+                          "objects of named features or lists in feature order",
+                          c->n_features);
+    *out = ts;
+    *n_out = 1;
+    return rc;
+}
+
+/* "inputs": a list of rows or of one feature's values, or an object of columns. */
+static int bind_inputs(const struct md_contract *c, const struct md_jnode *inp, struct md_arena *a,
+                       struct md_tensor **out, size_t *n_out, struct md_err *err)
+{
+    struct md_tensor *ts;
+    const struct md_jnode *m;
+    size_t n = 0;
+    int rc;
+
     if (inp->type == MD_J_ARRAY) {
         if (inp->n > 0 && first_type(inp) == MD_J_ARRAY && c->bytes_feature != NULL)
             return rows_positional(c, inp, a, "inputs", out, n_out, err);
@@ -693,10 +744,6 @@ static int decode_inputs(const struct md_contract *c, const struct md_jnode *roo
         *n_out = 1;
         return rc;
     }
-    if (inp->type != MD_J_OBJECT)
-        return md_err_set(err, MD_EINVAL, "'inputs' must be an object or a list");
-    if (inp->n > MAX_COLUMNS)
-        return md_err_set(err, MD_EINVAL, "inputs: too many keys");
     ts = md_arena_calloc(a, inp->n + 1, sizeof(*ts));
     if (ts == NULL)
         return md_err_set(err, MD_ETOOBIG, "request too large");
@@ -722,24 +769,34 @@ static int decode_inputs(const struct md_contract *c, const struct md_jnode *roo
     return MD_OK;
 }
 
+/* The parsed body's values as tensors, typed by contract c. */
+static int bind_predict(const struct md_contract *c, const struct tfs_body *body,
+                        struct md_arena *a, struct md_tensor **out, size_t *n_out,
+                        struct md_err *err)
+{
+    if (body->inst != NULL)
+        return bind_instances(c, body->inst, a, out, n_out, err);
+    if (body->inp != NULL)
+        return bind_inputs(c, body->inp, a, out, n_out, err);
+    /* parse_predict has refused such a body already */
+    return md_err_set(err, MD_EINVAL, "Missing 'inputs' or 'instances' key");
+}
+
 int md_tfs_decode_predict(const struct md_contract *c, const char *body, size_t len,
                           struct md_arena *a, struct md_tensor **out, size_t *n_out, bool *rows,
                           struct md_err *err)
 {
-    struct md_jnode *root;
+    struct tfs_body tb;
     int rc;
 
     *out = NULL;
     *n_out = 0;
     *rows = true;
-    if (len == 0)
-        return md_err_set(err, MD_EINVAL, "JSON Parse error: The document is empty");
-    rc = md_jdom_parse(body, len, MD_JDOM_NANINF | MD_JDOM_PACKED, a, &root, err);
+    rc = parse_predict(body, len, a, &tb, err);
+    *rows = tb.inst != NULL || tb.inp == NULL;
     if (rc != MD_OK)
         return rc;
-    if (root->type != MD_J_OBJECT)
-        return md_err_set(err, MD_EINVAL, "request body: expected a JSON object");
-    return decode_inputs(c, root, a, out, n_out, rows, err);
+    return bind_predict(c, &tb, a, out, n_out, err);
 }
 
 /* One output's value for one row. */
@@ -768,45 +825,52 @@ static void put_cell(struct md_buf *b, int *rc, const struct md_version *v,
         PUT("]");
 }
 
-void md_tfs_predict(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
-                    struct md_api_resp *resp)
+/* The TF Serving adapter's state for one request (see api/pipeline.h). */
+struct tfs_call {
+    struct tfs_body body;
+};
+
+_Static_assert(sizeof(struct tfs_call) <= MD_API_PREDICT_STATE, "tfs_call fits the state");
+
+/* md_predict's bind: the body's values typed by the version's contract. */
+static int tfs_bind(void *ctx, struct md_predict *p, struct md_arena *a, struct md_err *err)
 {
+    const struct tfs_call *s = ctx;
+
+    return bind_predict(p->v->contract, &s->body, a, &p->inputs, &p->n_inputs, err);
+}
+
+static int tfs_decode(void *state, struct md_predict *p, const struct md_api_req *req,
+                      struct md_err *err)
+{
+    struct tfs_call *s = state;
+
+    p->bind = tfs_bind;
+    p->bind_ctx = s;
+    return parse_predict(req->body, req->body_len, req->arena, &s->body, err);
+}
+
+/* {"predictions":[...]} for rows, {"outputs":...} for columns, then the version and request id. */
+static int tfs_encode(void *state, const struct md_predict *p, const struct md_api_req *req,
+                      struct md_api_resp *resp)
+{
+    const struct tfs_call *s = state;
+    const struct md_version *v = p->v;
+    const struct md_contract *c = v->contract;
+    const struct md_prediction *pred = &p->pred;
     struct md_buf *b = resp->body;
-    struct md_version *v;
-    struct md_tensor *ts = NULL;
-    struct md_prediction pred;
-    const struct md_contract *c;
-    struct md_err err;
-    size_t n_ts = 0;
     size_t i;
     size_t k;
-    bool rows = true;
     int r = 0;
     int *rc = &r;
-    int st;
 
-    if (acquire(api, rt, resp, &v) != MD_OK)
-        return;
-    c = v->contract;
-    memset(&pred, 0, sizeof(pred));
-    md_err_clear(&err);
-    st = md_tfs_decode_predict(c, req->body, req->body_len, req->arena, &ts, &n_ts, &rows, &err);
-    if (st == MD_OK)
-        st = md_infer_run_until(v, ts, n_ts, md_infer_deadline(v, req->start_ns, 0), req->arena,
-                                &pred, &err);
-    if (st != MD_OK) {
-        md_infer_account(v, &pred, st, req->start_ns);
-        md_version_unref(v);
-        md_api_error(resp, &err);
-        return;
-    }
-    if (rows) {
+    if (s->body.inst != NULL) {
         PUT("{\"predictions\":[");
-        for (i = 0; i < pred.rows; i++) {
+        for (i = 0; i < pred->rows; i++) {
             if (i > 0)
                 PUT(",");
             if (c->n_outputs == 1) {
-                put_cell(b, rc, v, &pred, &c->outputs[0], i);
+                put_cell(b, rc, v, pred, &c->outputs[0], i);
                 continue;
             }
             PUT("{");
@@ -815,7 +879,7 @@ void md_tfs_predict(struct md_api *api, const struct md_route *rt, struct md_api
                     PUT(",");
                 PUTSTR(c->outputs[k].name);
                 PUT(":");
-                put_cell(b, rc, v, &pred, &c->outputs[k], i);
+                put_cell(b, rc, v, pred, &c->outputs[k], i);
             }
             PUT("}");
         }
@@ -832,10 +896,10 @@ void md_tfs_predict(struct md_api *api, const struct md_route *rt, struct md_api
                 PUT(":");
             }
             PUT("[");
-            for (i = 0; i < pred.rows; i++) {
+            for (i = 0; i < pred->rows; i++) {
                 if (i > 0)
                     PUT(",");
-                put_cell(b, rc, v, &pred, &c->outputs[k], i);
+                put_cell(b, rc, v, pred, &c->outputs[k], i);
             }
             PUT("]");
         }
@@ -847,8 +911,13 @@ void md_tfs_predict(struct md_api *api, const struct md_route *rt, struct md_api
     PUT(",\"request_id\":");
     PUTSTR(req->request_id);
     PUT("}");
-    md_infer_account(v, &pred, r == 0 ? MD_OK : MD_EINTERNAL, req->start_ns);
-    md_version_unref(v);
-    if (r != 0)
-        md_api_error_status(resp, 500, "response too large");
+    return r;
+}
+
+static const struct md_api_predictor tfs_predictor = {"tfs predict", tfs_decode, tfs_encode};
+
+void md_tfs_predict(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                    struct md_api_resp *resp)
+{
+    md_api_predict(api, rt, req, resp, &tfs_predictor);
 }

@@ -16,7 +16,9 @@
  * Parses body (NaN/Infinity tokens allowed) and builds one tensor per named
  * feature, or one 2-D tensor for rows given as lists. *rows is true for the
  * "instances" format, false for "inputs". MD_EINVAL with TF Serving's
- * messages where it has them.
+ * messages where it has them. The :predict adapter runs the same two steps
+ * with the version resolved between them: the parse and the checks that
+ * need no contract, then the typing by c.
  */
 int md_tfs_decode_predict(const struct md_contract *c, const char *body, size_t len,
                           struct md_arena *a, struct md_tensor **out, size_t *n_out, bool *rows,

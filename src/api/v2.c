@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * v2.c: the Open Inference Protocol (KServe V2) over REST: health, server and
- * model metadata, model configuration, statistics and inference. Request
- * bodies are decoded by v2_request.c; this file picks the body's form (JSON,
- * JSON and binary tensor data, raw binary), resolves the model version, runs
- * the prediction and encodes the answer, binary outputs after the JSON.
+ * model metadata, model configuration, statistics and inference. Inference
+ * is the V2 adapter of the prediction pipeline (api/pipeline.h): request
+ * bodies are decoded by v2_request.c, in the form the headers name (JSON,
+ * JSON and binary tensor data, raw binary: the last decoded once the version
+ * is known, as its input is the model's); this file picks the form and
+ * encodes the answer, binary outputs after the JSON.
  */
 #include "api/handlers.h"
+#include "api/pipeline.h"
 #include "api/v2_request.h"
 #include "serve/batcher.h"
-#include "serve/infer.h"
 #include "util/fmt.h"
 
 #include <math.h>
@@ -711,46 +713,87 @@ static int check_outputs(const struct md_version *v, const struct md_infer_reque
     return MD_OK;
 }
 
+/* The V2 adapter's state for one request (see api/pipeline.h). */
+struct v2_call {
+    struct md_infer_request ir;
+    const char *body; /* a raw binary body, decoded by bind: the request's */
+    size_t body_len;
+    bool raw; /* Inference-Header-Content-Length: 0 */
+};
+
+_Static_assert(sizeof(struct v2_call) <= MD_API_PREDICT_STATE, "v2_call fits the state");
+
 /*
  * A raw binary body (Inference-Header-Content-Length: 0) is the bytes of the
  * model's one input: its only feature, or the FP32 rows of the 2-D form.
  */
-static int decode_raw(const struct md_version *v, const struct md_api_req *req,
+static int decode_raw(const struct md_version *v, const struct v2_call *s, struct md_arena *a,
                       struct md_infer_request *ir, struct md_err *err)
 {
     const struct md_contract *c = v->contract;
 
     if (c->n_features == 1)
-        return md_v2_decode_raw(req->body, req->body_len, c->features[0].name, c->features[0].dtype,
-                                1, req->arena, ir, err);
+        return md_v2_decode_raw(s->body, s->body_len, c->features[0].name, c->features[0].dtype, 1,
+                                a, ir, err);
     if (c->bytes_feature != NULL)
         return md_err_set(err, MD_EINVAL,
                           "raw binary request: model '%s' takes %zu inputs, feature '%s' BYTES "
                           "among them, and a raw body carries one; send a JSON header and its "
                           "length in " HDR_JSON_LEN,
                           v->model, c->n_features, c->bytes_feature->name);
-    return md_v2_decode_raw(req->body, req->body_len, c->input_tensor, MD_DT_FP32, c->n_features,
-                            req->arena, ir, err);
+    return md_v2_decode_raw(s->body, s->body_len, c->input_tensor, MD_DT_FP32, c->n_features, a, ir,
+                            err);
+}
+
+/* md_predict's bind: a raw body's one input, then the outputs asked for, by the version. */
+static int v2_bind(void *ctx, struct md_predict *p, struct md_arena *a, struct md_err *err)
+{
+    struct v2_call *s = ctx;
+    int rc;
+
+    if (s->raw) {
+        rc = decode_raw(p->v, s, a, &s->ir, err);
+        if (rc != MD_OK)
+            return rc;
+        p->inputs = s->ir.inputs;
+        p->n_inputs = s->ir.n_inputs;
+    }
+    return check_outputs(p->v, &s->ir, err);
 }
 
 /* Decodes the body as JSON, JSON and binary tensor data, or raw binary, as the headers say. */
-static int decode_body(const struct md_version *v, const struct md_api_req *req,
-                       struct md_infer_request *ir, struct md_err *err)
+static int v2_decode(void *state, struct md_predict *p, const struct md_api_req *req,
+                     struct md_err *err)
 {
+    struct v2_call *s = state;
     const char *h = req->header != NULL ? req->header(req->conn, HDR_JSON_LEN) : NULL;
     size_t json_len;
     int rc;
 
-    if (h == NULL)
-        return md_v2_decode_infer(req->body, req->body_len, req->arena, ir, err);
-    memset(ir, 0, sizeof(*ir));
-    rc = md_v2_header_length(h, req->body_len, &json_len, err);
+    s->raw = false;
+    p->bind = v2_bind;
+    p->bind_ctx = s;
+    if (h == NULL) {
+        rc = md_v2_decode_infer(req->body, req->body_len, req->arena, &s->ir, err);
+    } else {
+        memset(&s->ir, 0, sizeof(s->ir));
+        rc = md_v2_header_length(h, req->body_len, &json_len, err);
+        if (rc == MD_OK && json_len == 0) {
+            /* Its input is the model's: decoded by bind, once the version is known. */
+            s->raw = true;
+            s->body = req->body;
+            s->body_len = req->body_len;
+        } else if (rc == MD_OK) {
+            rc = md_v2_decode_infer_binary(req->body, req->body_len, json_len, p->model, req->arena,
+                                           &s->ir, err);
+        }
+    }
     if (rc != MD_OK)
         return rc;
-    if (json_len == 0)
-        return decode_raw(v, req, ir, err);
-    return md_v2_decode_infer_binary(req->body, req->body_len, json_len, v->model, req->arena, ir,
-                                     err);
+    p->inputs = s->ir.inputs;
+    p->n_inputs = s->ir.n_inputs;
+    p->timeout_us = s->ir.timeout_us;
+    return MD_OK;
 }
 
 /*
@@ -772,128 +815,50 @@ static bool binary_output(const struct md_infer_request *ir, size_t i)
     return ir->binary_output;
 }
 
-/* A parked inference: what the call after the wake needs. */
-struct parked {
-    struct md_version *v;       /* the request's reference */
-    struct md_infer_request ir; /* arena memory */
-    struct md_infer_call *call;
-    uint64_t start_ns; /* when the request arrived */
-};
-
-/* md_api_park's drop: the client left before its parked answer. */
-static void drop_parked(void *state)
+/* The answer: the outputs asked for (all when none is named), binary ones after the JSON. */
+static int v2_encode(void *state, const struct md_predict *p, const struct md_api_req *req,
+                     struct md_api_resp *resp)
 {
-    struct parked *pk = state;
-    struct md_prediction pred;
-    struct md_err err;
-    int st = md_infer_finish(pk->call, &pred, &err);
-
-    md_infer_account(pk->v, &pred, st, pk->start_ns);
-    md_version_unref(pk->v);
-}
-
-/*
- * Decodes and runs the request; on the call after a park, collects the
- * outcome instead. *v is NULL when the model could not be acquired (resp
- * then holds the error answer), else the caller owns a reference.
- * MD_EPENDING: parked (rows in a batch queue, resp marked).
- */
-static int run_infer(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
-                     struct md_api_resp *resp, struct md_version **v, struct md_infer_request *ir,
-                     struct md_prediction *pred, struct md_err *err)
-{
-    struct parked *pk = resp->resume;
-    struct md_infer_call *call;
-    int st;
-
-    memset(pred, 0, sizeof(*pred));
-    if (pk != NULL) {
-        *v = pk->v;
-        *ir = pk->ir;
-        memcpy(resp->version, pk->v->version_str, sizeof(resp->version)); /* same size */
-        return md_infer_finish(pk->call, pred, err);
-    }
-    st = md_api_acquire(api, rt, resp, v);
-    if (st != MD_OK)
-        return st;
-    st = decode_body(*v, req, ir, err);
-    if (st == MD_OK)
-        st = check_outputs(*v, ir, err);
-    if (st != MD_OK)
-        return st;
-    /* Batched rows park the request rather than block this thread; the
-     * record is made before the rows are queued. */
-    if (req->wake != NULL && (*v)->batcher != NULL)
-        pk = md_arena_alloc(req->arena, sizeof(*pk));
-    st = md_infer_start(*v, ir->inputs, ir->n_inputs,
-                        md_infer_deadline(*v, req->start_ns, ir->timeout_us), req->arena,
-                        pk != NULL ? req->wake : NULL, req->wake_ctx, pred, &call, err);
-    if (st == MD_EPENDING && pk != NULL) { /* pending only when it could park */
-        pk->v = *v;
-        pk->ir = *ir;
-        pk->call = call;
-        pk->start_ns = req->start_ns;
-        md_api_park(resp, pk, drop_parked);
-    }
-    return st;
-}
-
-void md_v2_infer(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
-                 struct md_api_resp *resp)
-{
+    const struct v2_call *s = state;
+    const struct md_infer_request *ir = &s->ir;
+    const struct md_version *v = p->v;
+    const struct md_prediction *pred = &p->pred;
     struct md_buf *b = resp->body;
-    struct md_infer_request ir;
-    struct md_prediction pred;
-    struct md_version *v;
-    struct md_err err;
     struct md_buf bin;
     bool any_binary = false;
     size_t n_out;
     size_t i;
     int r = 0;
     int *rc = &r;
-    int st;
 
-    md_err_clear(&err);
-    st = run_infer(api, rt, req, resp, &v, &ir, &pred, &err);
-    if (st == MD_EPENDING)
-        return; /* parked: called again when its batch has run */
-    if (v == NULL)
-        return; /* answered by md_api_acquire() */
-    if (st != MD_OK) {
-        md_infer_account(v, &pred, st, req->start_ns);
-        md_version_unref(v);
-        md_api_error(resp, &err);
-        return;
-    }
     md_buf_init(&bin, BIN_MAX);
     /* Room for the whole answer at once rather than a dozen doublings for a large batch. */
-    reserve(b, 512 + pred.rows * pred.per_row * 2 * 16);
-    if (ir.binary_output)
-        reserve(&bin, pred.rows * pred.per_row * 2 * 8);
+    reserve(b, 512 + pred->rows * pred->per_row * 2 * 16);
+    if (ir->binary_output)
+        reserve(&bin, pred->rows * pred->per_row * 2 * 8);
     PUT("{\"model_name\":");
     PUTSTR(v->model);
     PUT(",\"model_version\":");
     PUTSTR(v->version_str);
-    if (ir.id != NULL) {
+    if (ir->id != NULL) {
         PUT(",\"id\":");
-        PUTSTR(ir.id);
+        PUTSTR(ir->id);
     }
     PUT(",\"parameters\":{\"request_id\":");
     PUTSTR(req->request_id);
     PUT("},\"outputs\":[");
-    n_out = ir.n_outputs > 0 ? ir.n_outputs : v->contract->n_outputs;
+    n_out = ir->n_outputs > 0 ? ir->n_outputs : v->contract->n_outputs;
     for (i = 0; i < n_out; i++) {
-        bool binary = binary_output(&ir, ir.n_outputs > 0 ? i : SIZE_MAX);
+        bool binary = binary_output(ir, ir->n_outputs > 0 ? i : SIZE_MAX);
 
         if (i > 0)
             PUT(",");
         any_binary |= binary;
-        if (ir.n_outputs == 0)
-            put_output(b, binary ? &bin : NULL, rc, v, &pred, &v->contract->outputs[i], 0);
+        if (ir->n_outputs == 0)
+            put_output(b, binary ? &bin : NULL, rc, v, pred, &v->contract->outputs[i], 0);
         else
-            put_output(b, binary ? &bin : NULL, rc, v, &pred,
-                       md_infer_find_output(v, ir.outputs[i].name), ir.outputs[i].classification);
+            put_output(b, binary ? &bin : NULL, rc, v, pred,
+                       md_infer_find_output(v, ir->outputs[i].name), ir->outputs[i].classification);
     }
     PUT("]}");
     if (any_binary && r == 0) {
@@ -902,7 +867,13 @@ void md_v2_infer(struct md_api *api, const struct md_route *rt, struct md_api_re
         PUTN(bin.data, bin.len);
     }
     md_buf_release(&bin);
-    md_infer_account(v, &pred, r == 0 ? MD_OK : MD_EINTERNAL, req->start_ns);
-    md_version_unref(v);
-    finish(resp, r);
+    return r;
+}
+
+static const struct md_api_predictor v2_predictor = {"v2 infer", v2_decode, v2_encode};
+
+void md_v2_infer(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                 struct md_api_resp *resp)
+{
+    md_api_predict(api, rt, req, resp, &v2_predictor);
 }

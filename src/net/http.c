@@ -247,10 +247,12 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
 static const char *lookup_header(void *conn, const char *name)
 {
     const struct conn *cs = conn;
+    size_t len = strlen(name);
     size_t i;
 
+    /* The length first: strcasecmp only for the one name it can be. */
     for (i = 0; i < N_KEPT; i++)
-        if (strcasecmp(name, kept_headers[i].name) == 0)
+        if (len == kept_headers[i].len && strcasecmp(name, kept_headers[i].name) == 0)
             return cs->kept[i];
     return MHD_lookup_connection_value(cs->mc, MHD_HEADER_KIND, name);
 }
@@ -493,6 +495,8 @@ static void init_resp(struct md_api_resp *resp, struct conn *cs)
     resp->parked = false;
     resp->model = NULL;
     resp->version[0] = '\0';
+    resp->after = NULL;
+    resp->after_ctx = NULL;
 }
 
 /* req->wake: runs on the thread that finished the parked request's work. */
@@ -710,7 +714,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (req.wake != NULL)
         atomic_fetch_sub(&h->routing, 1);
-    return send_reply(h, c, cs, &resp);
+    if (resp.after == NULL)
+        return send_reply(h, c, cs, &resp);
+    {
+        /* The answer is queued; what the handler left for after it runs now. */
+        enum MHD_Result ok = send_reply(h, c, cs, &resp);
+
+        resp.after(resp.after_ctx, resp.status);
+        return ok;
+    }
 }
 
 /* api->http_gauges: what /metrics shows of the server. */

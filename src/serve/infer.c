@@ -44,28 +44,34 @@ static int batched(struct md_version *v, int rc, const struct md_batch_info *inf
     return rc;
 }
 
-int md_infer_start(struct md_version *v, const struct md_tensor *inputs, size_t n_inputs,
-                   uint64_t deadline_ns, struct md_arena *a, void (*wake)(void *ctx),
-                   void *wake_ctx, struct md_prediction *out, struct md_infer_call **call,
-                   struct md_err *err)
+int md_infer_prepare(struct md_version *v, const struct md_tensor *inputs, size_t n_inputs,
+                     struct md_arena *a, float **x, size_t *rows, struct md_err *err)
 {
-    struct md_batch_info info;
-    struct md_infer_call *c = NULL;
-    float *x = NULL;
-    float *scores;
-    size_t rows = 0;
-    size_t n;
     int rc;
 
-    memset(out, 0, sizeof(*out));
-    *call = NULL;
     /* Announced before the (possibly long) preparation, so that a batch
      * being gathered waits for this request. */
     if (v->batcher != NULL)
         md_batcher_announce(v->batcher);
-    rc = md_contract_prepare(v->contract, inputs, n_inputs, a, &x, &rows, err);
-    if (rc == MD_OK &&
-        (!md_mul_ok(rows, v->desc.n_outputs, &n) || !md_mul_ok(n, sizeof(float), &n)))
+    rc = md_contract_prepare(v->contract, inputs, n_inputs, a, x, rows, err);
+    if (rc != MD_OK && v->batcher != NULL)
+        md_batcher_withdraw(v->batcher);
+    return rc;
+}
+
+int md_infer_submit(struct md_version *v, const float *x, size_t rows, uint64_t deadline_ns,
+                    struct md_arena *a, void (*wake)(void *ctx), void *wake_ctx,
+                    struct md_prediction *out, struct md_infer_call **call, struct md_err *err)
+{
+    struct md_batch_info info;
+    struct md_infer_call *c = NULL;
+    float *scores;
+    size_t n;
+    int rc = MD_OK;
+
+    memset(out, 0, sizeof(*out));
+    *call = NULL;
+    if (!md_mul_ok(rows, v->desc.n_outputs, &n) || !md_mul_ok(n, sizeof(float), &n))
         rc = md_err_set(err, MD_ETOOBIG, "request of %zu rows is too large", rows);
     scores = rc == MD_OK ? md_arena_alloc(a, n) : NULL;
     if (rc == MD_OK && scores == NULL)
@@ -111,6 +117,23 @@ int md_infer_start(struct md_version *v, const struct md_tensor *inputs, size_t 
     return rc;
 }
 
+int md_infer_start(struct md_version *v, const struct md_tensor *inputs, size_t n_inputs,
+                   uint64_t deadline_ns, struct md_arena *a, void (*wake)(void *ctx),
+                   void *wake_ctx, struct md_prediction *out, struct md_infer_call **call,
+                   struct md_err *err)
+{
+    float *x = NULL;
+    size_t rows = 0;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    *call = NULL;
+    rc = md_infer_prepare(v, inputs, n_inputs, a, &x, &rows, err);
+    if (rc != MD_OK)
+        return rc;
+    return md_infer_submit(v, x, rows, deadline_ns, a, wake, wake_ctx, out, call, err);
+}
+
 int md_infer_finish(struct md_infer_call *call, struct md_prediction *out, struct md_err *err)
 {
     struct md_batch_info info;
@@ -118,22 +141,6 @@ int md_infer_finish(struct md_infer_call *call, struct md_prediction *out, struc
 
     *out = call->pred;
     return batched(call->v, rc, &info, out, err);
-}
-
-int md_infer_run_until(struct md_version *v, const struct md_tensor *inputs, size_t n_inputs,
-                       uint64_t deadline_ns, struct md_arena *a, struct md_prediction *out,
-                       struct md_err *err)
-{
-    struct md_infer_call *call;
-
-    return md_infer_start(v, inputs, n_inputs, deadline_ns, a, NULL, NULL, out, &call, err);
-}
-
-int md_infer_run(struct md_version *v, const struct md_tensor *inputs, size_t n_inputs,
-                 struct md_arena *a, struct md_prediction *out, struct md_err *err)
-{
-    return md_infer_run_until(v, inputs, n_inputs, md_infer_deadline(v, md_now_ns(), 0), a, out,
-                              err);
 }
 
 uint64_t md_infer_deadline(const struct md_version *v, uint64_t start_ns, int64_t timeout_us)

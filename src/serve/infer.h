@@ -21,46 +21,52 @@ struct md_prediction {
     bool batched;        /* went through the version's batcher */
 };
 
-/*
- * Validates inputs against v's contract, prepares the matrix and runs the
- * engine: inline on the calling thread, or through v's batcher when the
- * contract asks for dynamic_batching (the call then blocks until its batch
- * has run). deadline_ns (md_now_ns clock, 0 = none) is when the rows must
- * have reached the engine: see md_infer_deadline. Errors, each with a
- * message: MD_EINVAL or MD_ETOOBIG (bad input, counted as rejected),
- * MD_EUNAVAIL (the batch queue is full), MD_ETIMEDOUT (the deadline passed
- * first), MD_EINTERNAL (engine failure, counted as a backend failure).
- * Engine statistics are recorded here, once per engine call.
- */
-int md_infer_run_until(struct md_version *v, const struct md_tensor *inputs, size_t n_inputs,
-                       uint64_t deadline_ns, struct md_arena *a, struct md_prediction *out,
-                       struct md_err *err) MD_MUST_CHECK;
-
 /* A prediction that waits in a batch queue, in the caller's arena. */
 struct md_infer_call;
 
 /*
- * md_infer_run_until for callers that must not block (an HTTP event loop):
- * when v batches and its rows are queued, returns MD_EPENDING with *call set
+ * Validates inputs against v's contract, prepares the matrix and runs the
+ * engine: inline on the calling thread, or through v's batcher when the
+ * contract asks for dynamic_batching. deadline_ns (md_now_ns clock, 0 =
+ * none) is when the rows must have reached the engine: see
+ * md_infer_deadline. wake NULL: a batched call blocks until its batch has
+ * run. Otherwise, for callers that must not block (an HTTP event loop), when
+ * v batches and its rows are queued it returns MD_EPENDING with *call set
  * and calls wake(wake_ctx) once, from another thread, when the batch has
- * run; then md_infer_finish gives the outcome. Otherwise (no batching, the
- * rows ran at once, or an error) it returns as md_infer_run_until does.
- * wake NULL: exactly md_infer_run_until. The caller must keep v referenced
- * and the arena alive until md_infer_finish.
+ * run; then md_infer_finish gives the outcome. The caller must keep v
+ * referenced and the arena alive until then. Errors, each with a message:
+ * MD_EINVAL or MD_ETOOBIG (bad input, counted as rejected), MD_EUNAVAIL (the
+ * batch queue is full), MD_ETIMEDOUT (the deadline passed first),
+ * MD_EINTERNAL (engine failure, counted as a backend failure). Engine
+ * statistics are recorded here, once per engine call.
  */
 int md_infer_start(struct md_version *v, const struct md_tensor *inputs, size_t n_inputs,
                    uint64_t deadline_ns, struct md_arena *a, void (*wake)(void *ctx),
                    void *wake_ctx, struct md_prediction *out, struct md_infer_call **call,
                    struct md_err *err) MD_MUST_CHECK;
 
-/* The outcome of a call that md_infer_start left pending, after its wake:
- * fills out and returns as md_infer_run_until would have. */
-int md_infer_finish(struct md_infer_call *call, struct md_prediction *out,
+/*
+ * md_infer_start in two halves, for a caller that keeps the prepared matrix
+ * (the prediction pipeline, serve/predict.h). md_infer_prepare validates
+ * inputs against v's contract and writes the engine matrix (*x: *rows rows of
+ * the contract's width, arena memory); a version that batches is told first
+ * that a request is on its way, so that a batch being gathered waits for it.
+ * Errors as md_infer_start's for bad input; the announcement is then taken
+ * back. After MD_OK, md_infer_submit must follow exactly once: it runs the
+ * rows (x borrowed until it returns, or until md_infer_finish when pending)
+ * and returns as md_infer_start does.
+ */
+int md_infer_prepare(struct md_version *v, const struct md_tensor *inputs, size_t n_inputs,
+                     struct md_arena *a, float **x, size_t *rows, struct md_err *err) MD_MUST_CHECK;
+int md_infer_submit(struct md_version *v, const float *x, size_t rows, uint64_t deadline_ns,
+                    struct md_arena *a, void (*wake)(void *ctx), void *wake_ctx,
+                    struct md_prediction *out, struct md_infer_call **call,
                     struct md_err *err) MD_MUST_CHECK;
 
-/* md_infer_run_until with the contract's default deadline counted from now. */
-int md_infer_run(struct md_version *v, const struct md_tensor *inputs, size_t n_inputs,
-                 struct md_arena *a, struct md_prediction *out, struct md_err *err) MD_MUST_CHECK;
+/* The outcome of a call that md_infer_start or md_infer_submit left pending,
+ * after its wake: fills out and returns as a blocking call would have. */
+int md_infer_finish(struct md_infer_call *call, struct md_prediction *out,
+                    struct md_err *err) MD_MUST_CHECK;
 
 /*
  * The deadline of a request that arrived at start_ns: start_ns + timeout_us

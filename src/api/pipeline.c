@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pipeline.c: md_api_predict, the one driver of every inference endpoint:
+ * the protocol's decode, the pipeline of serve/predict.c, parking and
+ * resuming for the batcher, the error answer, the statistics, the
+ * protocol's encode and the completion hook. The protocols' adapters (api/
+ * v2.c, api/tfs.c) only decode and encode.
+ */
+#include "api/pipeline.h"
+
+/* One request's prediction and its protocol state: what survives a park. */
+struct call {
+    struct md_predict p;
+    bool observed; /* an observer was attached when the request began: tell it */
+    union {
+        max_align_t align;
+        unsigned char bytes[MD_API_PREDICT_STATE];
+    } state;
+};
+
+/* resp->after: the story, once the answer is queued, then the version goes. */
+static void after(void *ctx, int status)
+{
+    struct call *c = ctx;
+
+    md_predict_tell(&c->p, status);
+    md_predict_release(&c->p);
+}
+
+/* md_api_park's drop: the client left before its parked answer. */
+static void drop(void *state)
+{
+    struct call *c = state;
+    int st = md_predict_finish(&c->p);
+
+    md_predict_account(&c->p, st);
+    if (c->observed)
+        md_predict_tell(&c->p, 0);
+    md_predict_release(&c->p);
+}
+
+/* Decodes and runs the request: the first call's half. */
+static int start(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                 struct call *c, const struct md_api_predictor *pr)
+{
+    struct md_predict *p = &c->p;
+    int decoded;
+
+    p->model = rt->model;
+    p->version = rt->version;
+    p->label = rt->label;
+    p->route = pr->route;
+    p->request_id = req->request_id;
+    p->start_ns = req->start_ns;
+    p->timeout_us = 0;
+    p->header = req->header;
+    p->conn = req->conn;
+    p->inputs = NULL;
+    p->n_inputs = 0;
+    p->bind = NULL;
+    p->bind_ctx = NULL;
+    md_predict_init(p);
+    decoded = pr->decode(c->state.bytes, p, req, &p->err);
+    return md_predict_run(p, api->repo, decoded, req->arena, req->wake, req->wake_ctx);
+}
+
+void md_api_predict(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                    struct md_api_resp *resp, const struct md_api_predictor *pr)
+{
+    struct call local;
+    struct call *c = resp->resume;
+    int st;
+
+    if (c != NULL) {
+        /* Called again after the wake: the batch has run. */
+        st = md_predict_finish(&c->p);
+    } else {
+        bool observed = md_predict_observed();
+
+        /* What may park, or be told after the answer, lives in the arena;
+         * the rest on the stack. */
+        c = &local;
+        if (req->wake != NULL || observed) {
+            c = md_arena_alloc(req->arena, sizeof(*c));
+            if (c == NULL) {
+                md_api_errorf(resp, MD_ETOOBIG, "request too large");
+                return;
+            }
+        }
+        c->observed = observed;
+        st = start(api, rt, req, c, pr);
+        if (st == MD_EPENDING) {
+            md_api_park(resp, c, drop);
+            return; /* called again when its batch has run */
+        }
+    }
+    if (c->p.v != NULL)
+        memcpy(resp->version, c->p.v->version_str, sizeof(resp->version)); /* same size */
+    if (st == MD_OK && pr->encode(c->state.bytes, &c->p, req, resp) != MD_OK) {
+        st = md_err_set(&c->p.err, MD_EINTERNAL, "response too large");
+        md_api_error_status(resp, 500, c->p.err.msg);
+    } else if (st != MD_OK) {
+        md_api_error(resp, &c->p.err);
+    }
+    md_predict_account(&c->p, st);
+    if (c->observed) {
+        resp->after = after;
+        resp->after_ctx = c;
+        return;
+    }
+    md_predict_release(&c->p);
+}

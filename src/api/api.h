@@ -9,6 +9,7 @@
 
 #include "util/common.h"
 #include "util/err.h"
+#include "api/auth.h"
 #include "util/arena.h"
 #include "util/buf.h"
 #include "serve/repo.h"
@@ -48,6 +49,9 @@ struct md_api {
     struct md_access_log *access_log; /* borrowed, or NULL: for its dropped lines */
     /* Borrowed: the daemon's settings and their sources, read-only while serving; or NULL. */
     const struct md_config *config;
+    /* Who may do what (api/auth.h): set by the HTTP server before its first
+     * request, read-only afterwards; zeroed, nothing is refused. */
+    struct md_auth auth;
 };
 
 /* What the HTTP layer hands a handler. Memory is the request's arena. */
@@ -64,6 +68,10 @@ struct md_api_req {
     void (*wake)(void *wake_ctx); /* NULL, or the HTTP layer can park this request: see
                                      md_api_park */
     void *wake_ctx;               /* private: for wake() */
+    /* Who sent it: set by the router before the handler runs; a handler
+     * filtering a listing or checking a body's models passes it to
+     * md_auth_may_use. */
+    const struct md_principal *principal;
 };
 
 struct md_api_resp {

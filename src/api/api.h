@@ -92,7 +92,7 @@ struct md_api_resp {
     char version[24];          /* "" or the version that answered (md_api_acquire) */
 };
 
-/* A parsed route: which handler, and the names in the path. */
+/* The names a route's pattern matched in the path: {model}, {version}, {label}, {setting}. */
 struct md_route {
     const char *model;   /* NULL when the path has none; arena memory */
     const char *version; /* NULL when absent */

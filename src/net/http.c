@@ -656,6 +656,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     req.start_ns = cs->start_ns;
     req.header = lookup_header;
     req.conn = cs;
+    req.principal = NULL; /* the router's to set */
     /* With a single connection nothing can join a batch: the request had
      * better block and run its rows itself than park and hand them over.
      * Once stopping, nothing parks: MHD must not stop with a suspended

@@ -11,22 +11,23 @@
  *   [/a/{x}|/b/{y}]               one of the alternatives, or nothing
  *   :verb                         TF Serving only (below)
  *
- * A path matches no route when a segment is empty ("//", a trailing "/").
- * The first route whose pattern and method match wins, so a literal path
- * comes before a pattern that would also match it (/v2/models/stats before
+ * A path matches no route when a segment is empty ("//", a trailing "/")
+ * or it has more than MAX_SEGS of them after its family's prefix. The first
+ * route whose pattern and method match wins, so a literal path comes before
+ * a pattern that would also match it (/v2/models/stats before
  * /v2/models/{model}); otherwise the order only decides how soon a path is
  * found, and the prediction routes come first in their families.
  *
  * Every path belongs to one family (families[], by prefix), which counts it
  * in /metrics and says what a path that matches no route gets: 404, or 405
- * with Allow when a route's pattern matches but wants another method. TF
- * Serving's /v1 differs, as TF Serving does: its verb is what follows the
- * last ':' of the last segment (/v1/models/m:predict), its model names hold
- * no ':', a path ending in /metadata after a model's name asks for its
- * metadata (a label cannot end a path as "metadata"), and any path that
- * matches no route, or matches one with another
- * method, is a malformed request (400 "Malformed request: METHOD PATH"), or
- * 400 "Missing model name in request." for /v1/models itself.
+ * with Allow when a route's pattern matches but wants another method (Allow
+ * names the first such route's method). TF Serving's /v1 differs, as TF
+ * Serving does: its verb is what follows the last ':' of the last segment
+ * (/v1/models/m:predict); its model names hold no ':'; a path ending in
+ * /metadata after a model's name asks for its metadata (a label cannot end
+ * a path as "metadata"); and a path that matches no route, or matches one
+ * with another method, is a malformed request (400 "Malformed request:
+ * METHOD PATH"), or 400 "Missing model name in request." for /v1/models.
  *
  * To add an endpoint: one entry in routes[] and one handler (handlers.h);
  * docs/internals.md walks through it.
@@ -70,7 +71,7 @@ static void tfs_unsupported(struct md_api *api, const struct md_route *rt, struc
     MD_UNUSED(api);
     MD_UNUSED(rt);
     MD_UNUSED(req);
-    md_api_error_status(resp, 501, "classify and regress are not supported; use :predict");
+    md_api_errorf(resp, MD_EUNSUPPORTED, "classify and regress are not supported; use :predict");
 }
 
 /* ---- the table ---------------------------------------------------------- */
@@ -178,6 +179,7 @@ struct seg {
     int param;         /* P_LITERAL, or the placeholder's P_* */
 };
 
+/* A route's pattern with its group resolved one way. */
 struct form {
     size_t route;     /* its index in routes[] */
     size_t n;         /* segments after the family's prefix */
@@ -187,10 +189,13 @@ struct form {
     size_t name_seg[N_PARAMS]; /* the segment of each */
 };
 
+/*
+ * Written once by compile(), read-only afterwards. A family's forms are
+ * forms[family_first[f]] to forms[family_end[f] - 1]: routes[] holds each
+ * family's routes together.
+ */
 static struct form forms[MAX_FORMS];
 static size_t n_forms;
-/* Each family's forms: from family_first to family_end (routes[] holds a family's routes together).
- */
 static size_t family_first[MD_API_FAMILIES];
 static size_t family_end[MD_API_FAMILIES];
 static char pool[POOL_SIZE];

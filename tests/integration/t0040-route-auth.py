@@ -6,11 +6,8 @@ without credentials may read and predict but not change the server's state
 on a loopback listener ([::1] here; 127.0.0.1 in every other test) they may
 do everything. `modeld --routes` prints the table, and docs/api.md shows it
 as printed."""
-import http.client
-import json
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 
@@ -28,27 +25,13 @@ class ListenDaemon(Daemon):
         self.repo = make_repo(os.path.join(self.tmp, "repo"), examples=False)
         self.data = os.path.join(self.tmp, "data")
         self.port = free_port()
-        self.connect_host = connect_host
+        self.host = connect_host
         self.log_path = os.path.join(self.tmp, "modeld.log")
         self.args = [MODELD, "--repo", self.repo, "--listen",
                      "%s:%d" % (listen_host, self.port), "--data", self.data] + list(args)
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT)
         self.wait_ready()
-
-    def request(self, method, path, body=None, headers=None, timeout=30):
-        c = http.client.HTTPConnection(self.connect_host, self.port, timeout=timeout)
-        try:
-            if isinstance(body, (dict, list)):
-                body = json.dumps(body)
-            if isinstance(body, str):
-                body = body.encode()
-            c.request(method, path, body=body, headers=headers or {})
-            r = c.getresponse()
-            data = r.read()
-            return r.status, data, {k.lower(): v for k, v in r.getheaders()}
-        finally:
-            c.close()
 
 
 def setting(d, name):

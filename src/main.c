@@ -9,6 +9,7 @@
 #include "backend/loadcheck.h"
 #include "backend/registry.h"
 #include "net/http.h"
+#include "net/router.h"
 #include "serve/repo.h"
 #include "control/check.h"
 #include "control/control.h"
@@ -139,6 +140,18 @@ static void shutdown_delay(const sigset_t *sigs, unsigned long delay_s)
     }
 }
 
+/*
+ * MODELD_ROUTE_LOG=FILE: each route's first call is appended to FILE, so
+ * that the integration suite can tell which routes its tests call
+ * (docs/testing.md).
+ */
+static int route_log(struct md_err *err)
+{
+    const char *path = getenv("MODELD_ROUTE_LOG");
+
+    return path != NULL && path[0] != '\0' ? md_router_log_to(path, err) : MD_OK;
+}
+
 /* Serves until SIGTERM or SIGINT: 0 after a clean stop, 1 when start-up fails. */
 static int serve(const struct md_settings *o)
 {
@@ -200,7 +213,8 @@ static int serve(const struct md_settings *o)
     hc.max_header_bytes = o->max_header_bytes;
     hc.conn_buffer_bytes = o->conn_buffer_bytes;
     hc.access_log = alog;
-    if (md_http_start(&hc, api, &http, &err) != MD_OK) {
+    hc.insecure = o->insecure;
+    if (route_log(&err) != MD_OK || md_http_start(&hc, api, &http, &err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "cannot start the HTTP server", "reason", err.msg, MD_KV_END);
         md_access_log_close(alog);
         md_repo_free(repo);
@@ -211,6 +225,16 @@ static int serve(const struct md_settings *o)
     (void)snprintf(port, sizeof(port), "%u", md_http_port(http)); /* 5 digits at most */
     md_log_kv(MD_LOG_INFO, "listening", "address", o->listen, "port", port, "version", MD_VERSION,
               MD_KV_END);
+    if (!md_http_loopback(http) && o->insecure)
+        md_log_kv(MD_LOG_WARN,
+                  "--insecure on a non-loopback address: anyone who can reach it may load and "
+                  "unload models and change settings",
+                  "address", o->listen, MD_KV_END);
+    else if (!md_http_loopback(http))
+        md_log_kv(MD_LOG_INFO,
+                  "not a loopback address: requests that change the server's state (load, unload, "
+                  "settings) get 403 unless --insecure is given",
+                  "address", o->listen, MD_KV_END);
     failed = md_repo_scan(repo);
     atomic_store(&api->ready, true);
     {
@@ -267,6 +291,10 @@ int main(int argc, char **argv)
     switch (md_settings_parse(&o, argc, argv, &err)) {
     case MD_SETTINGS_HELP:
         md_settings_usage(stdout);
+        md_settings_release(&o);
+        exit_after_output();
+    case MD_SETTINGS_ROUTES:
+        md_router_print(stdout);
         md_settings_release(&o);
         exit_after_output();
     case MD_SETTINGS_VERSION:

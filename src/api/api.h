@@ -9,6 +9,7 @@
 
 #include "util/common.h"
 #include "util/err.h"
+#include "api/auth.h"
 #include "util/arena.h"
 #include "util/buf.h"
 #include "serve/command.h"
@@ -52,6 +53,9 @@ struct md_api {
 
     /* Borrowed: load and unload are submitted here, for control to apply. */
     struct md_commands *commands;
+    /* Who may do what (api/auth.h): set by the HTTP server before its first
+     * request, read-only afterwards; zeroed, nothing is refused. */
+    struct md_auth auth;
 };
 
 /* What the HTTP layer hands a handler. Memory is the request's arena. */
@@ -73,6 +77,10 @@ struct md_api_req {
      * that is long whatever else is connected (an engine load); wake stays
      * NULL once the server is stopping. NULL when there is no such layer. */
     void (*want_wake)(struct md_api_req *req);
+    /* Who sent it: set by the router before the handler runs; a handler
+     * filtering a listing or checking a body's models passes it to
+     * md_auth_may_use. */
+    const struct md_principal *principal;
 };
 
 struct md_api_resp {
@@ -99,7 +107,7 @@ struct md_api_resp {
     void *after_ctx;
 };
 
-/* A parsed route: which handler, and the names in the path. */
+/* The names a route's pattern matched in the path: {model}, {version}, {label}, {setting}. */
 struct md_route {
     const char *model;   /* NULL when the path has none; arena memory */
     const char *version; /* NULL when absent */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * handlers.h: every endpoint handler, for the router in net/. Each writes its
+ * handlers.h: every endpoint handler, for the route table in net/router.c,
+ * which runs each after the request's permission check. Each writes its
  * whole answer (status, body) into resp and never fails otherwise.
  */
 #ifndef MD_API_HANDLERS_H

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 struct index_ctx {
+    const struct md_principal *who; /* a model it may not use is left out */
     struct md_buf *b;
     bool ready_only;
     int rc;
@@ -23,7 +24,7 @@ static void index_row(void *vctx, const struct md_repo_row *row)
     char num[24];
     const char *state = md_version_state_name(row->state);
 
-    if (ctx->ready_only && row->state != MD_VS_READY)
+    if ((ctx->ready_only && row->state != MD_VS_READY) || !md_auth_may_use(ctx->who, row->model))
         return;
     if (row->version > 0)
         (void)snprintf(num, sizeof(num), "%lld", (long long)row->version); /* fits */
@@ -86,6 +87,7 @@ void md_repo_api_index(struct md_api *api, struct md_api_req *req, struct md_api
     }
     ctx.ready_only = ready != NULL && json_is_true(ready);
     json_decref(root);
+    ctx.who = req->principal;
     ctx.b = resp->body;
     ctx.n = 0;
     ctx.rc = md_buf_putc(resp->body, '[');

@@ -404,8 +404,9 @@ void md_v2_model_config(struct md_api *api, const struct md_route *rt, struct md
 
 /* Statistics: every version of one model (or all models). */
 struct stats_ctx {
-    const char *model;   /* NULL: all */
-    const char *version; /* NULL: all */
+    const char *model;              /* NULL: all */
+    const char *version;            /* NULL: all */
+    const struct md_principal *who; /* a model it may not use is left out */
     struct md_buf *b;
     int rc;
     int n;
@@ -460,6 +461,8 @@ static void stats_row(void *vctx, const struct md_repo_row *row)
         return;
     if (ctx->version != NULL && strcmp(row->live->version_str, ctx->version) != 0)
         return;
+    if (!md_auth_may_use(ctx->who, row->model))
+        return;
     s = row->live->stats;
     ok = atomic_load_explicit(&s->success, memory_order_relaxed);
     fail = atomic_load_explicit(&s->fail_rejected, memory_order_relaxed) +
@@ -497,7 +500,6 @@ void md_v2_model_stats(struct md_api *api, const struct md_route *rt, struct md_
     struct stats_ctx ctx;
     struct md_version *v;
 
-    MD_UNUSED(req);
     if (rt->model != NULL) {
         /* Unknown model or version: 404, as for metadata. */
         if (md_api_acquire(api, rt, resp, &v) != MD_OK)
@@ -506,6 +508,7 @@ void md_v2_model_stats(struct md_api *api, const struct md_route *rt, struct md_
     }
     ctx.model = rt->model;
     ctx.version = rt->version;
+    ctx.who = req->principal;
     ctx.b = resp->body;
     ctx.rc = md_buf_puts(resp->body, "{\"model_stats\":[");
     ctx.n = 0;

@@ -22,6 +22,7 @@
 #define STRING_AT(f) MD_CONFIG_STRING_AT(struct md_settings, f)
 #define UINT_AT(f)   MD_CONFIG_UINT_AT(struct md_settings, f)
 #define ENUM_AT(f)   MD_CONFIG_ENUM_AT(struct md_settings, f)
+#define BOOL_AT(f)   MD_CONFIG_BOOL_AT(struct md_settings, f)
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", "off", NULL};
 
@@ -46,6 +47,13 @@ static const struct md_config_setting table[] = {
      .help = "address to serve on",
      .offset = STRING_AT(listen),
      .def_text = "127.0.0.1:8080"},
+    {.flag = "insecure",
+     .key = "insecure",
+     .kind = MD_CONFIG_BOOL,
+     .help = "on a --listen address that is not loopback, let requests without credentials "
+             "change the server's state (load, unload, settings) too; without it they get 403",
+     .offset = BOOL_AT(insecure),
+     .def_num = 0},
     {.flag = "data",
      .key = "data",
      .kind = MD_CONFIG_STRING,
@@ -174,7 +182,7 @@ static const struct md_config_setting table[] = {
      .def_text = NULL},
 };
 
-enum { A_CONFIG, A_CHECK, A_VERSION, A_HELP };
+enum { A_CONFIG, A_CHECK, A_ROUTES, A_VERSION, A_HELP };
 
 /* Flags that are not settings: never in the file, never in the API. */
 static const struct md_config_action actions[] = {
@@ -189,6 +197,8 @@ static const struct md_config_action actions[] = {
      "model, 2 on bad flags or a bad --config file. Opens no port and writes nothing; logs "
      "are off unless a log level is set",
      A_CHECK},
+    {"routes", NULL,
+     "print the route table, METHOD PATH PERMISSION SCOPE an endpoint a line, and exit", A_ROUTES},
     {"version", NULL, "print the version and exit", A_VERSION},
     {"help", NULL, "print this help and exit", A_HELP},
 };
@@ -226,6 +236,9 @@ static int on_action(void *vctx, int id, const char *value, struct md_err *err)
     case A_CHECK:
         x->action = MD_SETTINGS_CHECK;
         return MD_OK;
+    case A_ROUTES:
+        x->action = MD_SETTINGS_ROUTES;
+        return 1;
     case A_VERSION:
         x->action = MD_SETTINGS_VERSION;
         return 1;
@@ -259,7 +272,8 @@ enum md_settings_action md_settings_parse(struct md_settings *s, int argc, char 
         return MD_SETTINGS_USAGE;
     if (rc != MD_OK)
         return MD_SETTINGS_BAD;
-    if (x.action == MD_SETTINGS_HELP || x.action == MD_SETTINGS_VERSION)
+    if (x.action == MD_SETTINGS_HELP || x.action == MD_SETTINGS_VERSION ||
+        x.action == MD_SETTINGS_ROUTES)
         return x.action;
     if (s->config_file != NULL) {
         /* Sections of the file (alert rules, rollouts, ...) are registered here as they come. */

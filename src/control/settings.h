@@ -19,6 +19,7 @@
 struct md_settings {
     const char *repo;           /* --repo: the model repository */
     const char *listen;         /* --listen: HOST:PORT to serve on */
+    bool insecure;              /* --insecure: state changes allowed on any listener */
     const char *data;           /* --data: the daemon's own data directory */
     uint64_t poll_s;            /* --poll: seconds between repository scans; 0 = none */
     uint64_t threads;           /* --threads: HTTP worker threads; 0 = one per core */
@@ -43,6 +44,7 @@ enum md_settings_action {
     MD_SETTINGS_CHECK,     /* --check: check the repository and exit */
     MD_SETTINGS_HELP,      /* --help: print md_settings_usage on stdout, exit 0 */
     MD_SETTINGS_VERSION,   /* --version */
+    MD_SETTINGS_ROUTES,    /* --routes: print the route table on stdout, exit 0 */
     MD_SETTINGS_USAGE,     /* an unknown flag, a missing value, an extra argument: print
                               the message and the usage on stderr, exit 2 */
     MD_SETTINGS_BAD        /* a bad value in a flag or the file, an unreadable file:
@@ -60,7 +62,7 @@ void md_settings_release(struct md_settings *s);
  * overrides the file, whichever comes first), into s (from md_settings_init)
  * and says what to do. err is set for MD_SETTINGS_USAGE and MD_SETTINGS_BAD:
  * "--poll: 'x' is not a whole number from 0 to 86400", "FILE:3: pol: unknown
- * key". --help and --version stop the reading where they stand.
+ * key". --help, --version and --routes stop the reading where they stand.
  */
 enum md_settings_action md_settings_parse(struct md_settings *s, int argc, char **argv,
                                           struct md_err *err);

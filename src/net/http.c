@@ -138,6 +138,7 @@ struct md_http {
     _Atomic long conns;    /* connections open and not cut; written under lock */
     long max_conn;         /* connections served; a few more are accepted to be refused */
     unsigned port;
+    bool loopback;                    /* listening on a loopback address */
     pthread_mutex_t lock;             /* the connection list, conns' writes, evict_after_ms */
     struct conn *list;                /* lock: every open connection, newest first */
     int64_t evict_after_ms;           /* lock: no search for connections to shut down before this */
@@ -680,6 +681,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     req.start_ns = cs->start_ns;
     req.header = lookup_header;
     req.conn = cs;
+    req.principal = NULL; /* the router's to set */
     /* With a single connection nothing can join a batch: the request had
      * better block and run its rows itself than park and hand them over
      * (a handler whose work is long anyway asks for the wake: want_wake).
@@ -759,6 +761,22 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     md_log_kv(MD_LOG_DEBUG, "http", "detail", msg, MD_KV_END);
 }
 
+/* Whether a listening address is a loopback one: 127.0.0.0/8, ::1, ::ffff:127.0.0.0/104. */
+static bool is_loopback(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (ss->ss_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+        return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    return false;
+}
+
 /* "HOST:PORT", "[V6]:PORT", ":PORT" -> a socket address. */
 static int resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *len,
                    struct md_err *err)
@@ -829,6 +847,8 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
         return rc;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    /* Before the first request: what anonymous requests may do (api/auth.h). */
+    md_auth_init(&api->auth, is_loopback(&ss), cfg->insecure, cfg->listen);
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -883,6 +903,7 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
     }
     di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
     h->port = di ? di->port : 0;
+    h->loopback = is_loopback(&ss);
     *out = h;
     return MD_OK;
 }
@@ -890,6 +911,11 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
 unsigned md_http_port(const struct md_http *h)
 {
     return h->port;
+}
+
+bool md_http_loopback(const struct md_http *h)
+{
+    return h->loopback;
 }
 
 /*

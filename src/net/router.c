@@ -1,344 +1,558 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * router.c: the path grammar of every API modeld speaks.
+ * router.c: the route table and the one dispatch through it.
  *
- *   /v2, /v2/health/{live,ready}, /v2/models/stats,
- *   /v2/models/{m}[/versions/{v}][/ready|/infer|/config|/stats],
- *   /v2/repository/index, /v2/repository/models/{m}/{load,unload}
- *   /v1/models/{m}[/versions/{n}|/labels/{l}][:predict|:classify|:regress|/metadata]
- *   /metrics
- *   /api/v1/settings[/{name}]
+ * A route's path is a pattern: literal text, placeholders that each match
+ * one non-empty path segment, and at most one optional group:
  *
- * Names are [^/]+ after percent-decoding; V2 versions are [0-9]+ (anything
- * else cannot name a version, as in Triton: 404). TF Serving answers a
- * malformed /v1 path with 400 "Malformed request", as TF Serving does.
+ *   {model}, {label}, {setting}   a segment (percent-decoded by then)
+ *   {version}                     a segment of digits: anything else cannot
+ *                                 name a version (as in Triton: no route)
+ *   [/a/{x}|/b/{y}]               one of the alternatives, or nothing
+ *   :verb                         TF Serving only (below)
+ *
+ * A path matches no route when a segment is empty ("//", a trailing "/")
+ * or it has more than MAX_SEGS of them after its family's prefix. The first
+ * route whose pattern and method match wins, so a literal path comes before
+ * a pattern that would also match it (/v2/models/stats before
+ * /v2/models/{model}); otherwise the order only decides how soon a path is
+ * found, and the prediction routes come first in their families.
+ *
+ * Every path belongs to one family (families[], by prefix), which counts it
+ * in /metrics and says what a path that matches no route gets: 404, or 405
+ * with Allow when a route's pattern matches but wants another method (Allow
+ * names the first such route's method). TF Serving's /v1 differs, as TF
+ * Serving does: its verb is what follows the last ':' of the last segment
+ * (/v1/models/m:predict); its model names hold no ':'; a path ending in
+ * /metadata after a model's name asks for its metadata (a label cannot end
+ * a path as "metadata"); and a path that matches no route, or matches one
+ * with another method, is a malformed request (400 "Malformed request:
+ * METHOD PATH"), or 400 "Missing model name in request." for /v1/models.
+ *
+ * To add an endpoint: one entry in routes[] and one handler (handlers.h);
+ * docs/internals.md walks through it.
  */
 #include "net/router.h"
 #include "api/handlers.h"
+#include "util/log.h"
 
-enum route {
-    R_NONE = 0,
-    R_METHOD = -1,
-    R_V1_MALFORMED = -2,
-    R_V1_NONAME = -3,
-    R_SERVER_META = 1,
-    R_LIVE,
-    R_READY,
-    R_MODEL_META,
-    R_MODEL_READY,
-    R_MODEL_INFER,
-    R_MODEL_CONFIG,
-    R_MODEL_STATS,
-    R_ALL_STATS,
-    R_REPO_INDEX,
-    R_REPO_LOAD,
-    R_REPO_UNLOAD,
-    R_TFS_STATUS,
-    R_TFS_META,
-    R_TFS_PREDICT,
-    R_TFS_CLASSIFY,
-    R_TFS_REGRESS,
-    R_METRICS,
-    R_SETTINGS,
-    R_SETTING,
-    R_SETTING_PUT
-};
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
 
-#define MAX_SEGS 8
+#define R_NONE         0
+#define R_METHOD       (-1)
+#define R_V1_MALFORMED (-2)
+#define R_V1_NONAME    (-3)
 
-/* Splits path (after a prefix) on '/', into the arena. Empty segments are
- * refused (a "//" or a trailing "/" matches nothing). Returns the count or -1. */
-static int split(const char *p, struct md_arena *a, const char **segs)
-{
-    int n = 0;
+/* ---- handlers of the router's own, and the adapters to one signature ---- */
 
-    if (*p == '\0')
-        return 0;
-    if (*p != '/')
-        return -1;
-    p++;
-    for (;;) {
-        const char *end = strchr(p, '/');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-
-        if (len == 0 || n == MAX_SEGS)
-            return -1;
-        segs[n] = md_arena_strndup(a, p, len);
-        if (segs[n] == NULL)
-            return -1;
-        n++;
-        if (end == NULL)
-            return n;
-        p = end + 1;
+/* The handlers that need no name from the path, called through the table's one signature. */
+#define WITHOUT_ROUTE(fn)                                                                          \
+    static void fn##_r(struct md_api *api, const struct md_route *rt, struct md_api_req *req,      \
+                       struct md_api_resp *resp)                                                   \
+    {                                                                                              \
+        MD_UNUSED(rt);                                                                             \
+        fn(api, req, resp);                                                                        \
     }
+WITHOUT_ROUTE(md_v2_server_metadata)
+WITHOUT_ROUTE(md_v2_live)
+WITHOUT_ROUTE(md_v2_ready)
+WITHOUT_ROUTE(md_repo_api_index)
+WITHOUT_ROUTE(md_prom_metrics)
+WITHOUT_ROUTE(md_settings_api_list)
+
+/* TF Serving's :classify and :regress. */
+static void tfs_unsupported(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                            struct md_api_resp *resp)
+{
+    MD_UNUSED(api);
+    MD_UNUSED(rt);
+    MD_UNUSED(req);
+    md_api_errorf(resp, MD_EUNSUPPORTED, "classify and regress are not supported; use :predict");
 }
 
-static bool all_digits(const char *s)
+/* ---- the table ---------------------------------------------------------- */
+
+#define V2_MODEL  "/v2/models/{model}[/versions/{version}]"
+#define TFS_MODEL "/v1/models/{model}[/versions/{version}|/labels/{label}]"
+
+#define READ    MD_PERM_READ
+#define PREDICT MD_PERM_PREDICT
+#define MANAGE  MD_PERM_MANAGE
+
+#define NONE       MD_SCOPE_NONE
+#define PATH_MODEL MD_SCOPE_PATH_MODEL
+#define LISTING    MD_SCOPE_LISTING
+
+/* clang-format off */
+static const struct md_endpoint routes[] = {
+    /* Open Inference Protocol (api/v2.c) */
+    {"POST", V2_MODEL "/infer",    MD_API_V2, PREDICT, PATH_MODEL, md_v2_infer},
+    {"GET",  "/v2",                MD_API_V2, READ,    NONE,       md_v2_server_metadata_r},
+    {"GET",  "/v2/health/live",    MD_API_V2, READ,    NONE,       md_v2_live_r},
+    {"GET",  "/v2/health/ready",   MD_API_V2, READ,    NONE,       md_v2_ready_r},
+    {"GET",  "/v2/models/stats",   MD_API_V2, READ,    LISTING,    md_v2_model_stats},
+    {"GET",  V2_MODEL,             MD_API_V2, READ,    PATH_MODEL, md_v2_model_metadata},
+    {"GET",  V2_MODEL "/ready",    MD_API_V2, READ,    PATH_MODEL, md_v2_model_ready},
+    {"GET",  V2_MODEL "/config",   MD_API_V2, READ,    PATH_MODEL, md_v2_model_config},
+    {"GET",  V2_MODEL "/stats",    MD_API_V2, READ,    PATH_MODEL, md_v2_model_stats},
+    /* Triton's model repository extension (api/repository.c); the index is a
+     * POST that changes nothing */
+    {"POST", "/v2/repository/index",                 MD_API_REPOSITORY, READ,   LISTING,
+     md_repo_api_index_r},
+    {"POST", "/v2/repository/models/{model}/load",   MD_API_REPOSITORY, MANAGE, PATH_MODEL,
+     md_repo_api_load},
+    {"POST", "/v2/repository/models/{model}/unload", MD_API_REPOSITORY, MANAGE, PATH_MODEL,
+     md_repo_api_unload},
+    /* TensorFlow Serving REST (api/tfs.c) */
+    {"POST", TFS_MODEL ":predict",  MD_API_V1, PREDICT, PATH_MODEL, md_tfs_predict},
+    {"GET",  TFS_MODEL,             MD_API_V1, READ,    PATH_MODEL, md_tfs_status},
+    {"GET",  TFS_MODEL "/metadata", MD_API_V1, READ,    PATH_MODEL, md_tfs_metadata},
+    {"POST", TFS_MODEL ":classify", MD_API_V1, PREDICT, PATH_MODEL, tfs_unsupported},
+    {"POST", TFS_MODEL ":regress",  MD_API_V1, PREDICT, PATH_MODEL, tfs_unsupported},
+    /* Prometheus (api/prom.c): every model's series, for whoever may read */
+    {"GET",  "/metrics", MD_API_METRICS, READ, NONE, md_prom_metrics_r},
+    /* modeld's management API (api/settings.c); a PUT or PATCH is answered
+     * (409 or 405) by the handler, which knows why */
+    {"GET",   "/api/v1/settings",           MD_API_MANAGEMENT, READ,   NONE,
+     md_settings_api_list_r},
+    {"GET",   "/api/v1/settings/{setting}", MD_API_MANAGEMENT, READ,   NONE, md_settings_api_get},
+    {"PUT",   "/api/v1/settings/{setting}", MD_API_MANAGEMENT, MANAGE, NONE, md_settings_api_put},
+    {"PATCH", "/api/v1/settings/{setting}", MD_API_MANAGEMENT, MANAGE, NONE, md_settings_api_put},
+};
+/* clang-format on */
+
+#define N_ROUTES MD_ARRAY_LEN(routes)
+
+/* The route log keeps one bit per route. */
+_Static_assert(N_ROUTES <= 64, "the route log's bit set holds 64 routes");
+
+/* How a path's family is found: by its prefix, the path itself or a segment. */
+enum prefix_kind {
+    WHOLE,   /* the path is the prefix */
+    SEGMENT, /* the path is the prefix, or goes on with '/' */
+    PREFIX   /* the path starts with the prefix */
+};
+
+/* Every family's prefix; the first that fits a path is its family. */
+static const struct family {
+    const char *prefix;
+    size_t len;
+    enum prefix_kind kind;
+    enum md_api_family family;
+    bool tfs; /* TF Serving's grammar and answers (atop this file) */
+} families[] = {
+    {"/v2/repository/", 15, PREFIX, MD_API_REPOSITORY, false},
+    {"/v2", 3, SEGMENT, MD_API_V2, false},
+    {"/v1", 3, SEGMENT, MD_API_V1, true},
+    {"/metrics", 8, WHOLE, MD_API_METRICS, false},
+    {"/api/v1/", 8, PREFIX, MD_API_MANAGEMENT, false},
+};
+
+/* ---- matching ----------------------------------------------------------- */
+
+/*
+ * Patterns are compiled once, at the first match, into forms: a route's
+ * pattern with its group resolved one way (left out, or one alternative),
+ * a row of segments. A path is split into segments once; a form is tried
+ * only when its family, segment count and verb fit, then segment by
+ * segment, so a request compares a few short strings.
+ */
+#define MAX_SEGS  8    /* a path of more segments after its family's prefix matches nothing */
+#define MAX_FORMS 64   /* forms of all the routes */
+#define POOL_SIZE 4096 /* the forms' text */
+
+enum { P_LITERAL = -1, P_MODEL, P_VERSION, P_LABEL, P_SETTING, N_PARAMS };
+
+/* A piece of text: a segment of a path or a pattern. */
+struct piece {
+    const char *at;
+    size_t len;
+};
+
+/* One segment of a form. */
+struct seg {
+    struct piece text; /* a literal's text */
+    int param;         /* P_LITERAL, or the placeholder's P_* */
+};
+
+/* A route's pattern with its group resolved one way. */
+struct form {
+    size_t route;     /* its index in routes[] */
+    size_t n;         /* segments after the family's prefix */
+    const char *verb; /* TF Serving: the text after ':' (NUL-terminated), or NULL */
+    struct seg seg[MAX_SEGS];
+    size_t n_names;            /* placeholders */
+    size_t name_seg[N_PARAMS]; /* the segment of each */
+};
+
+/*
+ * Written once by compile(), read-only afterwards. A family's forms are
+ * forms[family_first[f]] to forms[family_end[f] - 1]: routes[] holds each
+ * family's routes together.
+ */
+static struct form forms[MAX_FORMS];
+static size_t n_forms;
+static size_t family_first[MD_API_FAMILIES];
+static size_t family_end[MD_API_FAMILIES];
+static char pool[POOL_SIZE];
+static pthread_once_t compile_once = PTHREAD_ONCE_INIT;
+static _Atomic bool compiled; /* forms[] is ready: no call to pthread_once per request */
+
+/* Whether s starts with the n bytes of prefix (inline: the prefixes are short). */
+static bool starts_with(const char *s, const char *prefix, size_t n)
 {
-    if (*s == '\0')
-        return false;
-    for (; *s; s++)
-        if (*s < '0' || *s > '9')
-            return false;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (s[i] != prefix[i])
+            return false; /* also at s's end: prefix holds no NUL */
     return true;
 }
 
-static int want(const char *method, const char *m, int route, const char **allow)
+/* The family a pattern or path belongs to, or NULL for none. */
+static const struct family *family_of(const char *path)
 {
-    if (strcmp(method, m) == 0)
-        return route;
-    *allow = m;
-    return R_METHOD;
-}
+    size_t i;
 
-static int match_v2_model_tail(const char *method, const char *tail, const char **allow)
-{
-    if (tail == NULL)
-        return want(method, "GET", R_MODEL_META, allow);
-    if (strcmp(tail, "ready") == 0)
-        return want(method, "GET", R_MODEL_READY, allow);
-    if (strcmp(tail, "infer") == 0)
-        return want(method, "POST", R_MODEL_INFER, allow);
-    if (strcmp(tail, "config") == 0)
-        return want(method, "GET", R_MODEL_CONFIG, allow);
-    if (strcmp(tail, "stats") == 0)
-        return want(method, "GET", R_MODEL_STATS, allow);
-    return R_NONE;
-}
+    for (i = 0; i < MD_ARRAY_LEN(families); i++) {
+        const struct family *f = &families[i];
 
-static int match_v2(const char *method, const char *rest, struct md_arena *a, struct md_route *rt,
-                    const char **allow)
-{
-    const char *s[MAX_SEGS];
-    int n = split(rest, a, s);
-
-    if (n < 0)
-        return R_NONE;
-    if (n == 0)
-        return want(method, "GET", R_SERVER_META, allow);
-    if (n == 2 && strcmp(s[0], "health") == 0) {
-        if (strcmp(s[1], "live") == 0)
-            return want(method, "GET", R_LIVE, allow);
-        if (strcmp(s[1], "ready") == 0)
-            return want(method, "GET", R_READY, allow);
-        return R_NONE;
+        if (!starts_with(path, f->prefix, f->len))
+            continue;
+        if (f->kind == PREFIX || path[f->len] == '\0' ||
+            (f->kind == SEGMENT && path[f->len] == '/'))
+            return f;
     }
-    if (strcmp(s[0], "repository") == 0) {
-        if (n == 2 && strcmp(s[1], "index") == 0)
-            return want(method, "POST", R_REPO_INDEX, allow);
-        if (n == 4 && strcmp(s[1], "models") == 0) {
-            rt->model = s[2];
-            if (strcmp(s[3], "load") == 0)
-                return want(method, "POST", R_REPO_LOAD, allow);
-            if (strcmp(s[3], "unload") == 0)
-                return want(method, "POST", R_REPO_UNLOAD, allow);
-        }
-        return R_NONE;
-    }
-    if (strcmp(s[0], "models") != 0 || n < 2)
-        return R_NONE;
-    if (n == 2 && strcmp(s[1], "stats") == 0)
-        return want(method, "GET", R_ALL_STATS, allow);
-    rt->model = s[1];
-    if (n == 2)
-        return match_v2_model_tail(method, NULL, allow);
-    if (n == 3)
-        return match_v2_model_tail(method, s[2], allow);
-    if (strcmp(s[2], "versions") != 0 || !all_digits(s[3]) || n > 5)
-        return R_NONE;
-    rt->version = s[3];
-    return match_v2_model_tail(method, n == 5 ? s[4] : NULL, allow);
+    return NULL;
 }
 
-/* /v1/models/<rest>: TF Serving's grammar. */
-static int match_v1(const char *method, const char *rest, struct md_arena *a, struct md_route *rt)
+/*
+ * Splits the rest of path after its family f's prefix into out (MAX_SEGS
+ * at most) and, for TF Serving, takes the verb off the last segment: what
+ * follows its last ':'. Returns the count, or -1 when a segment is empty or
+ * there are too many.
+ */
+static int split(const struct family *f, const char *path, struct piece *out, const char **verb)
 {
-    char *path;
-    char *verb = NULL;
-    char *colon;
-    const char *s[MAX_SEGS];
-    size_t len = strlen(rest);
-    int kind = R_TFS_STATUS;
+    const char *p = path + f->len;
+    const char *start;
+    int n = 0;
+
+    *verb = NULL;
+    if (*p == '\0')
+        return 0;
+    if (f->kind != PREFIX)
+        p++; /* the '/' after the prefix */
+    for (start = p;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        if (p == start || n == MAX_SEGS)
+            return -1;
+        out[n].at = start;
+        out[n].len = (size_t)(p - start);
+        n++;
+        if (*p == '\0')
+            break;
+        start = p + 1;
+    }
+    if (f->tfs) {
+        struct piece *last = &out[n - 1];
+        size_t i;
+
+        for (i = last->len; i > 0; i--)
+            if (last->at[i - 1] == ':') {
+                *verb = last->at + i;
+                last->len = i - 1;
+                return last->len > 0 ? n : -1;
+            }
+    }
+    return n;
+}
+
+/* Adds the form of route r spelt by text (in pool, NUL-terminated). */
+static void add_form(size_t r, const struct family *f, const char *text)
+{
+    struct form *fm;
+    struct piece pieces[MAX_SEGS];
     int n;
-    bool post = strcmp(method, "POST") == 0;
-    bool get = strcmp(method, "GET") == 0;
+    int k;
 
-    if (len == 0)
-        return R_V1_NONAME;
-    path = md_arena_strndup(a, rest, len);
-    if (path == NULL)
-        return R_V1_MALFORMED;
-    if (len > 9 && strcmp(path + len - 9, "/metadata") == 0) {
-        path[len - 9] = '\0';
-        kind = R_TFS_META;
-    } else {
-        colon = strrchr(path, ':');
-        if (colon != NULL && strchr(colon, '/') == NULL) {
-            *colon = '\0';
-            verb = colon + 1;
-            if (strcmp(verb, "predict") == 0)
-                kind = R_TFS_PREDICT;
-            else if (strcmp(verb, "classify") == 0)
-                kind = R_TFS_CLASSIFY;
-            else if (strcmp(verb, "regress") == 0)
-                kind = R_TFS_REGRESS;
-            else
-                return R_V1_MALFORMED;
-        }
-    }
-    /* Re-split "name[/versions/N|/labels/L]" with a leading '/'. */
-    {
-        char *p = md_arena_alloc(a, strlen(path) + 2);
+    if (n_forms == MAX_FORMS)
+        MD_BUG("router: more route forms than MAX_FORMS");
+    fm = &forms[n_forms++];
+    n = split(f, text, pieces, &fm->verb);
+    if (n < 0)
+        MD_BUG("router: a route's pattern has an empty segment or too many");
+    fm->route = r;
+    fm->n = (size_t)n;
+    for (k = 0; k < n; k++) {
+        const struct piece *pc = &pieces[k];
+        struct seg *g = &fm->seg[k];
 
-        if (p == NULL)
-            return R_V1_MALFORMED;
-        p[0] = '/';
-        memcpy(p + 1, path, strlen(path) + 1);
-        n = split(p, a, s);
-    }
-    if (n != 1 && n != 3)
-        return R_V1_MALFORMED;
-    if (strchr(s[0], ':') != NULL)
-        return R_V1_MALFORMED;
-    rt->model = s[0];
-    if (n == 3) {
-        if (strcmp(s[1], "versions") == 0 && all_digits(s[2]))
-            rt->version = s[2];
-        else if (strcmp(s[1], "labels") == 0)
-            rt->label = s[2];
+        g->text = *pc;
+        g->param = P_LITERAL;
+        if (pc->at[0] != '{')
+            continue;
+        if (pc->at[pc->len - 1] != '}')
+            MD_BUG("router: a placeholder is not a whole segment");
+        if (pc->len == 7 && memcmp(pc->at, "{model}", 7) == 0)
+            g->param = P_MODEL;
+        else if (pc->len == 9 && memcmp(pc->at, "{version}", 9) == 0)
+            g->param = P_VERSION;
+        else if (pc->len == 7 && memcmp(pc->at, "{label}", 7) == 0)
+            g->param = P_LABEL;
+        else if (pc->len == 9 && memcmp(pc->at, "{setting}", 9) == 0)
+            g->param = P_SETTING;
         else
-            return R_V1_MALFORMED;
+            MD_BUG("router: unknown placeholder");
+        if (fm->n_names == N_PARAMS)
+            MD_BUG("router: a placeholder appears twice in a route");
+        fm->name_seg[fm->n_names++] = (size_t)k;
     }
-    if (kind == R_TFS_STATUS || kind == R_TFS_META)
-        return get ? kind : R_V1_MALFORMED;
-    return post ? kind : R_V1_MALFORMED;
 }
 
-/* /api/v1/<rest>: modeld's management API. */
-static int match_api(const char *method, const char *rest, struct md_arena *a, struct md_route *rt,
-                     const char **allow)
+/* Writes head (head_len bytes), alt (alt_len bytes) and tail into the pool; returns the text. */
+static const char *spell(size_t *used, const char *head, size_t head_len, const char *alt,
+                         size_t alt_len, const char *tail)
 {
-    const char *s[MAX_SEGS];
-    int n = split(rest, a, s);
+    size_t tail_len = strlen(tail);
+    char *at = pool + *used;
 
-    if (n < 1 || n > 2 || strcmp(s[0], "settings") != 0)
-        return R_NONE;
-    if (n == 1)
-        return want(method, "GET", R_SETTINGS, allow);
-    rt->setting = s[1];
-    /* PUT and PATCH are answered (409 or 405) by the handler, which knows why. */
-    if (strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0)
-        return R_SETTING_PUT;
-    return want(method, "GET", R_SETTING, allow);
+    if (*used + head_len + alt_len + tail_len + 1 > sizeof(pool))
+        MD_BUG("router: the route forms' text passed POOL_SIZE");
+    memcpy(at, head, head_len);
+    memcpy(at + head_len, alt, alt_len);
+    memcpy(at + head_len + alt_len, tail, tail_len + 1);
+    *used += head_len + alt_len + tail_len + 1;
+    return at;
+}
+
+/* Compiles every route into its forms (once, at the first match). */
+static void compile(void)
+{
+    size_t used = 0;
+    size_t r;
+
+    for (r = 0; r < MD_API_FAMILIES; r++)
+        family_first[r] = MAX_FORMS;
+    for (r = 0; r < N_ROUTES; r++) {
+        enum md_api_family fam = routes[r].family;
+        const char *p = routes[r].path;
+        const struct family *f = family_of(p);
+        const char *open = strchr(p, '[');
+        const char *close = open != NULL ? strchr(open, ']') : NULL;
+        const char *alt;
+        size_t alen;
+
+        if (f == NULL || f->family != fam)
+            MD_BUG("router: a route's pattern is not in its family");
+        if (family_first[fam] == MAX_FORMS)
+            family_first[fam] = n_forms;
+        else if (family_end[fam] != n_forms)
+            MD_BUG("router: a family's routes are not together in the table");
+        if (open == NULL) {
+            add_form(r, f, spell(&used, p, strlen(p), "", 0, ""));
+            family_end[fam] = n_forms;
+            continue;
+        }
+        if (close == NULL)
+            MD_BUG("router: a route's group is not closed");
+        /* Each alternative, then the group left out. */
+        for (alt = open + 1;; alt += alen + 1) {
+            alen = strcspn(alt, "|]");
+            add_form(r, f, spell(&used, p, (size_t)(open - p), alt, alen, close + 1));
+            if (alt[alen] == ']')
+                break;
+        }
+        add_form(r, f, spell(&used, p, (size_t)(open - p), "", 0, close + 1));
+        family_end[fam] = n_forms;
+    }
+    atomic_store_explicit(&compiled, true, memory_order_release);
+}
+
+/* Whether the path's segment pc may stand for placeholder param. */
+static bool param_fits(int param, const struct piece *pc, bool ends_path, bool tfs)
+{
+    size_t i;
+
+    switch (param) {
+    case P_VERSION:
+        for (i = 0; i < pc->len; i++)
+            if ((unsigned char)(pc->at[i] - '0') > 9)
+                return false;
+        return true;
+    case P_MODEL:
+        return !tfs || memchr(pc->at, ':', pc->len) == NULL;
+    case P_LABEL:
+        /* TF Serving: a path ending in /metadata asks for metadata. */
+        return !(tfs && ends_path && pc->len == 8 && memcmp(pc->at, "metadata", 8) == 0);
+    default:
+        return true;
+    }
+}
+
+/* Whether form fm matches the path's n segments and verb. */
+static bool form_fits(const struct form *fm, const struct piece *pieces, size_t n, const char *verb,
+                      bool tfs)
+{
+    size_t k;
+
+    if (fm->n != n ||
+        (fm->verb != NULL ? verb == NULL || strcmp(fm->verb, verb) != 0 : verb != NULL))
+        return false;
+    for (k = 0; k < n; k++) {
+        const struct seg *g = &fm->seg[k];
+        const struct piece *pc = &pieces[k];
+
+        if (g->param == P_LITERAL) {
+            if (g->text.len != pc->len || g->text.at[0] != pc->at[0] ||
+                memcmp(g->text.at, pc->at, pc->len) != 0)
+                return false;
+        } else if (!param_fits(g->param, pc, k == n - 1 && verb == NULL, tfs)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* rt's names from the path's segments that fm's placeholders stand for, in arena a. */
+static bool take_names(const struct form *fm, const struct piece *pieces, struct md_arena *a,
+                       struct md_route *rt)
+{
+    size_t i;
+
+    for (i = 0; i < fm->n_names; i++) {
+        size_t k = fm->name_seg[i];
+        const char *name = md_arena_strndup(a, pieces[k].at, pieces[k].len);
+
+        if (name == NULL)
+            return false;
+        switch (fm->seg[k].param) {
+        case P_MODEL:
+            rt->model = name;
+            break;
+        case P_VERSION:
+            rt->version = name;
+            break;
+        case P_LABEL:
+            rt->label = name;
+            break;
+        default:
+            rt->setting = name;
+            break;
+        }
+    }
+    return true;
 }
 
 int md_router_match(const char *method, const char *path, struct md_arena *a, int *route_id,
                     struct md_route *rt, enum md_api_family *family, const char **allow)
 {
+    const struct family *f = family_of(path);
+    const struct form *found = NULL;
+    const struct form *other = NULL; /* the first that matched, for another method */
+    struct piece pieces[MAX_SEGS];
+    const char *verb;
+    int n;
+    size_t i;
+
     memset(rt, 0, sizeof(*rt));
     *allow = NULL;
-    *family = MD_API_OTHER;
     *route_id = R_NONE;
-    if (strcmp(path, "/metrics") == 0) {
-        *family = MD_API_METRICS;
-        *route_id = want(method, "GET", R_METRICS, allow);
-    } else if (strncmp(path, "/v2", 3) == 0 && (path[3] == '\0' || path[3] == '/')) {
-        *family = strncmp(path, "/v2/repository/", 15) == 0 ? MD_API_REPOSITORY : MD_API_V2;
-        *route_id = match_v2(method, path + 3, a, rt, allow);
-    } else if (strncmp(path, "/v1/", 4) == 0 || strcmp(path, "/v1") == 0) {
-        *family = MD_API_V1;
-        if (strncmp(path, "/v1/models/", 11) == 0)
-            *route_id = match_v1(method, path + 11, a, rt);
-        else if (strcmp(path, "/v1/models") == 0)
-            *route_id = R_V1_NONAME;
-        else
-            *route_id = R_V1_MALFORMED;
-    } else if (strncmp(path, "/api/v1/", 8) == 0) {
-        *family = MD_API_MANAGEMENT;
-        *route_id = match_api(method, path + 7, a, rt, allow);
+    *family = f != NULL ? f->family : MD_API_OTHER;
+    if (f == NULL)
+        return MD_OK;
+    if (MD_UNLIKELY(!atomic_load_explicit(&compiled, memory_order_acquire)))
+        pthread_once(&compile_once, compile);
+    n = split(f, path, pieces, &verb);
+    for (i = family_first[f->family]; n >= 0 && i < family_end[f->family]; i++) {
+        const struct form *fm = &forms[i];
+        const struct md_endpoint *e = &routes[fm->route];
+
+        if (!form_fits(fm, pieces, (size_t)n, verb, f->tfs))
+            continue;
+        if (strcmp(method, e->method) == 0) {
+            found = fm;
+            break;
+        }
+        if (other == NULL)
+            other = fm;
+    }
+    if (found != NULL) {
+        if (!take_names(found, pieces, a, rt)) {
+            memset(rt, 0, sizeof(*rt));
+            return MD_OK; /* no room for the names: as if nothing matched */
+        }
+        *route_id = (int)found->route + 1;
+    } else if (other != NULL) {
+        if (!take_names(other, pieces, a, rt))
+            memset(rt, 0, sizeof(*rt));
+        *route_id = f->tfs ? R_V1_MALFORMED : R_METHOD;
+        if (!f->tfs)
+            *allow = routes[other->route].method;
+    } else if (f->tfs) {
+        *route_id = strcmp(path, "/v1/models") == 0 || strcmp(path, "/v1/models/") == 0
+                        ? R_V1_NONAME
+                        : R_V1_MALFORMED;
     }
     return MD_OK;
 }
 
-void md_router_dispatch(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp)
-{
-    struct md_route rt;
-    const char *allow;
-    int id;
+/* ---- dispatch ----------------------------------------------------------- */
 
-    md_router_match(req->method, req->path, req->arena, &id, &rt, &resp->family, &allow);
-    resp->model = rt.model;
+/* MODELD_ROUTE_LOG: the file, or -1; and the routes already written to it. */
+static int log_fd = -1;
+static _Atomic uint64_t log_seen;
+
+int md_router_log_to(const char *path, struct md_err *err)
+{
+    int fd = -1;
+
+    if (path != NULL) {
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return md_err_set(err, MD_EIO, "route log '%s': %s", path, strerror(errno));
+    }
+    if (log_fd >= 0)
+        close(log_fd);
+    log_fd = fd;
+    atomic_store(&log_seen, 0);
+    return MD_OK;
+}
+
+/* The first call of route i is written to the route log. */
+static void log_route(size_t i)
+{
+    uint64_t bit = (uint64_t)1 << i;
+    char line[256];
+    int n;
+
+    if (atomic_fetch_or(&log_seen, bit) & bit)
+        return;
+    n = snprintf(line, sizeof(line), "%s %s\n", routes[i].method, routes[i].path);
+    if (n > 0 && (size_t)n < sizeof(line) && write(log_fd, line, (size_t)n) != n)
+        md_log_kv(MD_LOG_WARN, "cannot write the route log", "reason", strerror(errno), MD_KV_END);
+}
+
+/* The answer to a path that matched no route (id <= 0). */
+static void answer_miss(int id, const char *allow, const struct md_api_req *req,
+                        struct md_api_resp *resp)
+{
+    char msg[200];
+
     switch (id) {
-    case R_SERVER_META:
-        md_v2_server_metadata(api, req, resp);
-        break;
-    case R_LIVE:
-        md_v2_live(api, req, resp);
-        break;
-    case R_READY:
-        md_v2_ready(api, req, resp);
-        break;
-    case R_MODEL_META:
-        md_v2_model_metadata(api, &rt, req, resp);
-        break;
-    case R_MODEL_READY:
-        md_v2_model_ready(api, &rt, req, resp);
-        break;
-    case R_MODEL_INFER:
-        md_v2_infer(api, &rt, req, resp);
-        break;
-    case R_MODEL_CONFIG:
-        md_v2_model_config(api, &rt, req, resp);
-        break;
-    case R_MODEL_STATS:
-    case R_ALL_STATS:
-        md_v2_model_stats(api, &rt, req, resp);
-        break;
-    case R_REPO_INDEX:
-        md_repo_api_index(api, req, resp);
-        break;
-    case R_REPO_LOAD:
-        md_repo_api_load(api, &rt, req, resp);
-        break;
-    case R_REPO_UNLOAD:
-        md_repo_api_unload(api, &rt, req, resp);
-        break;
-    case R_TFS_STATUS:
-        md_tfs_status(api, &rt, req, resp);
-        break;
-    case R_TFS_META:
-        md_tfs_metadata(api, &rt, req, resp);
-        break;
-    case R_TFS_PREDICT:
-        md_tfs_predict(api, &rt, req, resp);
-        break;
-    case R_TFS_CLASSIFY:
-    case R_TFS_REGRESS:
-        md_api_error_status(resp, 501, "classify and regress are not supported; use :predict");
-        break;
-    case R_METRICS:
-        md_prom_metrics(api, req, resp);
-        break;
-    case R_SETTINGS:
-        md_settings_api_list(api, req, resp);
-        break;
-    case R_SETTING:
-        md_settings_api_get(api, &rt, req, resp);
-        break;
-    case R_SETTING_PUT:
-        md_settings_api_put(api, &rt, req, resp);
-        break;
     case R_V1_NONAME:
         md_api_error_status(resp, 400, "Missing model name in request.");
         break;
-    case R_V1_MALFORMED: {
-        char msg[200];
-
+    case R_V1_MALFORMED:
         /* A long path is cut short: the message only shows it. */
         (void)snprintf(msg, sizeof(msg), "Malformed request: %s %s", req->method, req->path);
         md_api_error_status(resp, 400, msg);
         break;
-    }
     case R_METHOD:
         md_api_error_status(resp, 405, "Method Not Allowed");
         resp->allow = allow;
@@ -347,4 +561,55 @@ void md_router_dispatch(struct md_api *api, struct md_api_req *req, struct md_ap
         md_api_error_status(resp, 404, "Not Found");
         break;
     }
+}
+
+void md_router_dispatch(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp)
+{
+    const struct md_endpoint *e;
+    const struct md_principal *who;
+    struct md_route rt;
+    struct md_err err;
+    const char *allow;
+    int id;
+
+    md_router_match(req->method, req->path, req->arena, &id, &rt, &resp->family, &allow);
+    resp->model = rt.model;
+    if (id <= 0) {
+        answer_miss(id, allow, req, resp);
+        return;
+    }
+    e = &routes[id - 1];
+    who = md_auth_principal(&api->auth, req);
+    if (md_auth_check(&api->auth, who, e->perm, &err) != MD_OK) {
+        md_api_error(resp, &err);
+        return;
+    }
+    if (e->scope == MD_SCOPE_PATH_MODEL && !md_auth_may_use(who, rt.model)) {
+        md_api_errorf(resp, MD_EPERM, "model '%s': not permitted to principal '%s'", rt.model,
+                      who->name);
+        return;
+    }
+    req->principal = who;
+    if (MD_UNLIKELY(log_fd >= 0))
+        log_route((size_t)(id - 1));
+    e->handler(api, &rt, req, resp);
+}
+
+const struct md_endpoint *md_router_endpoints(size_t *n)
+{
+    *n = N_ROUTES;
+    return routes;
+}
+
+void md_router_print(FILE *out)
+{
+    int width = 0;
+    size_t i;
+
+    for (i = 0; i < N_ROUTES; i++)
+        if ((int)strlen(routes[i].path) > width)
+            width = (int)strlen(routes[i].path);
+    for (i = 0; i < N_ROUTES; i++)
+        fprintf(out, "%-5s %-*s %-7s %s\n", routes[i].method, width, routes[i].path,
+                md_perm_name(routes[i].perm), md_scope_name(routes[i].scope));
 }

@@ -75,6 +75,8 @@ def bench_rows(n=None):
 class Daemon:
     """A modeld process. Use as a context manager; stop() checks a clean exit."""
 
+    host = "127.0.0.1"  # the address request() connects to
+
     def __init__(self, repo=None, args=(), examples=True, bench=True, wait=True):
         self.tmp = tempfile.mkdtemp(prefix="modeld-test-")
         self.repo = repo or make_repo(os.path.join(self.tmp, "repo"), examples, bench)
@@ -110,7 +112,7 @@ class Daemon:
 
     def request(self, method, path, body=None, headers=None, timeout=30):
         """Returns (status, body bytes, headers dict with lower-case names)."""
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        c = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
             if isinstance(body, (dict, list)):
                 body = json.dumps(body)

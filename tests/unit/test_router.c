@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_router.c: the path grammar of every API, and the settings handlers
+ * test_router.c: the path grammar of every API, the route table (every
+ * entry declares a permission and a scope, and is reachable), the
+ * permission check every routed request passes, and the settings handlers
  * behind /api/v1/settings.
  */
 #include <stdarg.h>
@@ -10,6 +12,8 @@
 
 #include "net/router.h"
 #include "control/settings.h"
+
+#include <unistd.h>
 
 struct want {
     const char *method;
@@ -185,6 +189,266 @@ static int call(struct md_api *api, const char *method, const char *path, struct
     return resp.status;
 }
 
+/* Writes into out an example path of pattern: each placeholder filled, the
+ * optional group taken as its alternative alt (-1: left out). False when the
+ * group has no such alternative. */
+static bool example_path(const char *pattern, int alt, char *out, size_t size)
+{
+    const char *p = pattern;
+    size_t n = 0;
+    int in_group = -1; /* -1: outside; else the alternative being read */
+
+    while (*p != '\0') {
+        const char *add = NULL;
+
+        if (*p == '[') {
+            in_group = 0;
+            p++;
+            continue;
+        }
+        if (*p == '|') {
+            in_group++;
+            p++;
+            continue;
+        }
+        if (*p == ']') {
+            if (alt >= 0 && in_group < alt)
+                return false;
+            in_group = -1;
+            p++;
+            continue;
+        }
+        if (*p == '{') {
+            const char *close = strchr(p, '}');
+
+            assert_non_null(close);
+            if (strncmp(p, "{model}", 7) == 0)
+                add = "m";
+            else if (strncmp(p, "{version}", 9) == 0)
+                add = "12";
+            else if (strncmp(p, "{label}", 7) == 0)
+                add = "stable";
+            else if (strncmp(p, "{setting}", 9) == 0)
+                add = "poll";
+            else
+                fail_msg("pattern '%s': unknown placeholder", pattern);
+            if (in_group < 0 || in_group == alt) {
+                assert_true(n + strlen(add) < size);
+                memcpy(out + n, add, strlen(add));
+                n += strlen(add);
+            }
+            p = close + 1;
+            continue;
+        }
+        if (in_group < 0 || in_group == alt) {
+            assert_true(n + 1 < size);
+            out[n++] = *p;
+        }
+        p++;
+    }
+    out[n] = '\0';
+    return true;
+}
+
+/* A pattern is '/'-led, its braces and brackets balanced, one group at most, no empty segment. */
+static void check_pattern(const char *pattern)
+{
+    int braces = 0;
+    int groups = 0;
+    bool in_group = false;
+    const char *p;
+
+    assert_true(pattern[0] == '/');
+    assert_null(strstr(pattern, "//"));
+    for (p = pattern; *p != '\0'; p++) {
+        if (*p == '{') {
+            assert_int_equal(braces, 0);
+            braces++;
+        } else if (*p == '}') {
+            assert_int_equal(braces, 1);
+            braces--;
+        } else if (*p == '[') {
+            assert_false(in_group);
+            in_group = true;
+            groups++;
+        } else if (*p == ']') {
+            assert_true(in_group);
+            in_group = false;
+        } else if (*p == '|') {
+            assert_true(in_group);
+        }
+    }
+    assert_int_equal(braces, 0);
+    assert_false(in_group);
+    assert_true(groups <= 1);
+}
+
+/* Every route declares a method, a permission, a scope and a handler, and is reachable. */
+static void test_route_table(void **state)
+{
+    size_t n;
+    const struct md_endpoint *routes = md_router_endpoints(&n);
+    struct md_arena a;
+    size_t i;
+
+    (void)state;
+    assert_true(n >= 22);
+    md_arena_init(&a, 1 << 20);
+    for (i = 0; i < n; i++) {
+        const struct md_endpoint *e = &routes[i];
+        char path[256];
+        int alt;
+
+        print_message("%s %s\n", e->method, e->path);
+        assert_true(strcmp(e->method, "GET") == 0 || strcmp(e->method, "POST") == 0 ||
+                    strcmp(e->method, "PUT") == 0 || strcmp(e->method, "PATCH") == 0);
+        /* One permission, and a GET never changes the server's state. */
+        assert_true(e->perm != 0 && (e->perm & (e->perm - 1)) == 0);
+        assert_int_equal(e->perm & ~(unsigned)MD_PERM_ALL, 0);
+        if (strcmp(e->method, "GET") == 0)
+            assert_int_equal(e->perm, MD_PERM_READ);
+        assert_true(e->scope >= MD_SCOPE_NONE && e->scope <= MD_SCOPE_LISTING);
+        assert_string_not_equal(md_scope_name(e->scope), "?");
+        /* A path that names a model is checked against the principal before the handler. */
+        assert_int_equal(strstr(e->path, "{model}") != NULL, e->scope == MD_SCOPE_PATH_MODEL);
+        assert_non_null(e->handler);
+        check_pattern(e->path);
+        /* Each form of the pattern reaches this route, not an earlier one, in its family. */
+        for (alt = -1; example_path(e->path, alt, path, sizeof(path)); alt++) {
+            struct md_route rt;
+            enum md_api_family fam;
+            const char *allow;
+            int id;
+
+            md_router_match(e->method, path, &a, &id, &rt, &fam, &allow);
+            if (id != (int)i + 1)
+                fail_msg("%s %s reaches route %d, not %zu (%s)", e->method, path, id, i + 1,
+                         e->path);
+            assert_int_equal(fam, e->family);
+            if (strstr(e->path, "{model}") != NULL)
+                assert_string_equal(rt.model, "m");
+            if (strstr(path, "/12") != NULL)
+                assert_string_equal(rt.version, "12");
+            if (strstr(path, "stable") != NULL)
+                assert_string_equal(rt.label, "stable");
+            if (strstr(e->path, "{setting}") != NULL)
+                assert_string_equal(rt.setting, "poll");
+            md_arena_reset(&a);
+            if (strchr(e->path, '[') == NULL)
+                break;
+        }
+    }
+    md_arena_release(&a);
+    /* What --routes prints: a line per route. */
+    {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        size_t lines = 0;
+        size_t k;
+
+        assert_non_null(f);
+        md_router_print(f);
+        assert_int_equal(fclose(f), 0);
+        for (k = 0; k < len; k++)
+            lines += text[k] == '\n';
+        assert_int_equal(lines, n);
+        assert_non_null(strstr(text, "POST  /v2/repository/models/{model}/unload"));
+        assert_non_null(strstr(text, "manage  path-model\n"));
+        free(text);
+    }
+}
+
+/* TF Serving's corners that the table's grammar keeps as they were. */
+static void test_tfs_paths(void **state)
+{
+    static const struct {
+        const char *method;
+        const char *path;
+        int id; /* 1 any route; else the exact code */
+        const char *label;
+    } cases[] = {
+        {"POST", "/v1/models/m/labels/a:b:predict", 1, "a:b"},
+        {"GET", "/v1/models/m/labels/a:b/metadata", 1, "a:b"},
+        {"GET", "/v1/models/m/labels/a:b", -2, NULL},
+        {"GET", "/v1/models/m/labels/metadata", -2, NULL},
+        {"GET", "/v1/models/m/labels/metadata/metadata", 1, "metadata"},
+        {"POST", "/v1/models/m/labels/metadata:predict", 1, "metadata"},
+        {"GET", "/v1/models/metadata", 1, NULL},
+        {"POST", "/v1/models/a:b:predict", -2, NULL},
+        {"GET", "/v1/models/m:x/metadata", -2, NULL},
+        {"POST", "/v1/models/:predict", -2, NULL},
+        {"POST", "/v1/models/m:", -2, NULL},
+        {"GET", "/v1/models", -3, NULL},
+        {"POST", "/v1/models/", -3, NULL},
+        {"GET", "/v1/", -2, NULL},
+        {"GET", "/v1", -2, NULL},
+        {"GET", "/v1x", 0, NULL},
+        {"GET", "/v1/models/m/versions/1/x/y", -2, NULL},
+        {"POST", "/v1/models/m:predict/x", -2, NULL},
+        {"POST", "/v1/models/m:classify", 1, NULL},
+    };
+    struct md_arena a;
+    size_t i;
+
+    (void)state;
+    md_arena_init(&a, 1 << 20);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct md_route rt;
+        enum md_api_family fam;
+        const char *allow;
+        int id;
+
+        md_router_match(cases[i].method, cases[i].path, &a, &id, &rt, &fam, &allow);
+        if (cases[i].id == 1 ? id <= 0 : id != cases[i].id)
+            fail_msg("%s %s: route %d, expected %d", cases[i].method, cases[i].path, id,
+                     cases[i].id);
+        assert_int_equal(fam, strncmp(cases[i].path, "/v1x", 4) == 0 ? MD_API_OTHER : MD_API_V1);
+        if (cases[i].label != NULL)
+            assert_string_equal(rt.label, cases[i].label);
+        assert_null(allow);
+        md_arena_reset(&a);
+    }
+    md_arena_release(&a);
+}
+
+/* The anonymous principal on each kind of listener, and the 403 message. */
+static void test_auth(void **state)
+{
+    struct md_auth au;
+    struct md_err err;
+    const struct md_principal *p;
+
+    (void)state;
+    memset(&au, 0, sizeof(au));
+    /* Zeroed (no server): everything allowed. */
+    p = md_auth_principal(&au, NULL);
+    assert_string_equal(p->name, "anonymous");
+    assert_int_equal(md_auth_check(&au, p, MD_PERM_MANAGE, &err), MD_OK);
+    md_auth_init(&au, true, false, "127.0.0.1:8080");
+    p = md_auth_principal(&au, NULL);
+    assert_int_equal(p->perms, MD_PERM_ALL);
+    md_auth_init(&au, false, true, "0.0.0.0:8080");
+    assert_int_equal(md_auth_principal(&au, NULL)->perms, MD_PERM_ALL);
+    md_auth_init(&au, false, false, "0.0.0.0:8080");
+    p = md_auth_principal(&au, NULL);
+    assert_int_equal(md_auth_check(&au, p, MD_PERM_READ, &err), MD_OK);
+    assert_int_equal(md_auth_check(&au, p, MD_PERM_PREDICT, &err), MD_OK);
+    assert_int_equal(md_auth_check(&au, p, MD_PERM_MANAGE, &err), MD_EPERM);
+    assert_int_equal(err.code, MD_EPERM);
+    assert_string_equal(err.msg, "anonymous requests may not change the server's state on a "
+                                 "non-loopback listener (0.0.0.0:8080): listen on a loopback "
+                                 "address, or start modeld with --insecure to allow them");
+    /* No permission at all is never held. */
+    assert_int_equal(md_auth_check(&au, p, 0, &err), MD_EPERM);
+    assert_true(md_auth_may_use(p, "m"));
+    assert_false(md_auth_may_use(NULL, "m"));
+    assert_string_equal(md_perm_name(MD_PERM_PREDICT), "predict");
+    assert_string_equal(md_perm_name(MD_PERM_READ | MD_PERM_MANAGE), "?");
+    assert_string_equal(md_scope_name(MD_SCOPE_BODY_ITEMS), "body-items");
+    assert_string_equal(md_scope_name((enum md_scope)0), "?");
+}
+
 static void test_settings_api(void **state)
 {
     static const char text[] = "poll: 3\nlog_level: warn\n";
@@ -248,6 +512,74 @@ static void test_settings_api(void **state)
     md_buf_release(&body);
 }
 
+/* Every routed request passes the permission check before its handler; misses keep 404 and 405. */
+static void test_dispatch_permission(void **state)
+{
+    struct md_api api;
+    struct md_buf body;
+    const char *allow;
+
+    (void)state;
+    memset(&api, 0, sizeof(api));
+    md_buf_init(&body, 1 << 16);
+    md_auth_init(&api.auth, false, false, "0.0.0.0:8080");
+    /* Refused before the handler runs: with no repository, a handler that ran would crash. */
+    assert_int_equal(call(&api, "POST", "/v2/repository/models/m/load", &body, &allow), 403);
+    assert_non_null(strstr(body.data, "--insecure"));
+    assert_int_equal(call(&api, "POST", "/v2/repository/models/m/unload", &body, &allow), 403);
+    assert_int_equal(call(&api, "PUT", "/api/v1/settings/poll", &body, &allow), 403);
+    assert_int_equal(call(&api, "PATCH", "/api/v1/settings/poll", &body, &allow), 403);
+    /* Reading goes on; a wrong method or path is answered as before. */
+    assert_int_equal(call(&api, "GET", "/api/v1/settings", &body, &allow), 200);
+    assert_int_equal(call(&api, "GET", "/v2/repository/models/m/load", &body, &allow), 405);
+    assert_string_equal(allow, "POST");
+    assert_int_equal(call(&api, "DELETE", "/api/v1/settings/poll", &body, &allow), 405);
+    assert_int_equal(call(&api, "POST", "/v2/repository/models/m/reload", &body, &allow), 404);
+    /* On a loopback listener, or with --insecure, the handler answers. */
+    md_auth_init(&api.auth, true, false, "127.0.0.1:8080");
+    assert_int_equal(call(&api, "PUT", "/api/v1/settings/poll", &body, &allow), 404);
+    md_auth_init(&api.auth, false, true, "0.0.0.0:8080");
+    assert_int_equal(call(&api, "PATCH", "/api/v1/settings/poll", &body, &allow), 404);
+    md_buf_release(&body);
+}
+
+/* MODELD_ROUTE_LOG: each route's first call, once. */
+static void test_route_log(void **state)
+{
+    char path[] = "/tmp/test_router_log_XXXXXX";
+    int fd = mkstemp(path);
+    struct md_api api;
+    struct md_buf body;
+    struct md_err err;
+    const char *allow;
+    char text[512];
+    ssize_t n;
+
+    (void)state;
+    assert_true(fd >= 0);
+    memset(&api, 0, sizeof(api));
+    md_buf_init(&body, 1 << 16);
+    assert_int_equal(md_router_log_to(path, &err), MD_OK);
+    assert_int_equal(call(&api, "GET", "/api/v1/settings", &body, &allow), 200);
+    assert_int_equal(call(&api, "GET", "/api/v1/settings", &body, &allow), 200);
+    assert_int_equal(call(&api, "GET", "/api/v1/settings/x", &body, &allow), 404);
+    assert_int_equal(call(&api, "GET", "/api/v1/nothing", &body, &allow), 404);
+    md_auth_init(&api.auth, false, false, "0.0.0.0:8080");
+    assert_int_equal(call(&api, "PUT", "/api/v1/settings/poll", &body, &allow), 403);
+    assert_int_equal(md_router_log_to(NULL, &err), MD_OK);
+    assert_int_equal(call(&api, "GET", "/v2/health/live", &body, &allow), 200);
+    n = read(fd, text, sizeof(text) - 1);
+    assert_true(n >= 0);
+    text[n] = '\0';
+    /* A refused request ran no handler: not logged; nor after the log stopped. */
+    assert_string_equal(text, "GET /api/v1/settings\nGET /api/v1/settings/{setting}\n");
+    assert_int_equal(md_router_log_to("/nonexistent-dir/x", &err), MD_EIO);
+    assert_non_null(strstr(err.msg, "route log '/nonexistent-dir/x'"));
+    close(fd);
+    unlink(path);
+    md_buf_release(&body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -256,6 +588,11 @@ int main(void)
         cmocka_unit_test(test_error_retry_after),
         cmocka_unit_test(test_park),
         cmocka_unit_test(test_settings_api),
+        cmocka_unit_test(test_route_table),
+        cmocka_unit_test(test_tfs_paths),
+        cmocka_unit_test(test_auth),
+        cmocka_unit_test(test_dispatch_permission),
+        cmocka_unit_test(test_route_log),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

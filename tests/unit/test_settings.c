@@ -79,7 +79,8 @@ static void test_defaults(void **state)
             assert_int_equal(t->key[k], t->flag[k] == '-' ? '_' : t->flag[k]);
         assert_false(md_settings_given(&s, t->key));
     }
-    assert_int_equal(s.config.n, 16);
+    assert_false(s.insecure);
+    assert_int_equal(s.config.n, 17);
     md_settings_release(&s);
 }
 
@@ -144,6 +145,17 @@ static void test_actions(void **state)
     assert_int_equal(run(&s, &err, "--help", "--poll", "x", (char *)NULL), MD_SETTINGS_HELP);
     md_settings_release(&s);
     assert_int_equal(run(&s, &err, "--version", "--nope", (char *)NULL), MD_SETTINGS_VERSION);
+    md_settings_release(&s);
+    /* So does --routes. */
+    assert_int_equal(run(&s, &err, "--routes", "--nope", (char *)NULL), MD_SETTINGS_ROUTES);
+    md_settings_release(&s);
+    /* A boolean: its flag alone means true; =false and =true are taken too. */
+    assert_int_equal(run(&s, &err, "--insecure", (char *)NULL), MD_SETTINGS_SERVE);
+    assert_true(s.insecure);
+    md_settings_release(&s);
+    assert_int_equal(run(&s, &err, "--insecure=false", (char *)NULL), MD_SETTINGS_SERVE);
+    assert_false(s.insecure);
+    assert_true(md_settings_given(&s, "insecure"));
     md_settings_release(&s);
     assert_int_equal(run(&s, &err, "--poll", "x", "--help", (char *)NULL), MD_SETTINGS_BAD);
     md_settings_release(&s);
@@ -239,8 +251,9 @@ static void test_usage(void **state)
     for (i = 0; i < s.config.n; i++) {
         char flag[64];
 
+        /* A boolean takes no value. */
         (void)snprintf(flag, sizeof(flag), "\n  --%s %s", s.config.table[i].flag,
-                       s.config.table[i].metavar);
+                       s.config.table[i].metavar != NULL ? s.config.table[i].metavar : "");
         if (strstr(text, flag) == NULL)
             fail_msg("no '%s' in --help", flag + 1);
     }
@@ -248,6 +261,7 @@ static void test_usage(void **state)
     assert_non_null(strstr(text, "\n  --repo DIR            model repository (default: models)\n"));
     assert_non_null(strstr(text, "\n  --config FILE         read settings from this YAML file"));
     assert_non_null(strstr(text, "\n  --check               load the repository"));
+    assert_non_null(strstr(text, "\n  --routes              print the route table"));
     assert_non_null(strstr(text, "\n  --version             print the version and exit\n"));
     assert_non_null(strstr(text, "\n  --help                print this help and exit\n"));
     assert_non_null(strstr(text, "(default: 24576)"));

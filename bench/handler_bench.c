@@ -80,7 +80,7 @@ int main(int argc, char **argv)
         for (i = 0; i < iters / 100; i++) {
             struct md_api_req req = {
                 "POST",      path,   body, len,  &arena, "0123456789abcdef0123456789abcdef",
-                md_now_ns(), header, NULL, NULL, NULL};
+                md_now_ns(), header, NULL, NULL, NULL,   NULL};
             struct md_api_resp resp = {
                 200,  &reply, "application/json", "", NULL, MD_API_OTHER, 0, NULL, NULL, false,
                 NULL, ""};

@@ -11,7 +11,9 @@
  *
  * Names are [^/]+ after percent-decoding; V2 versions are [0-9]+ (anything
  * else cannot name a version, as in Triton: 404). TF Serving answers a
- * malformed /v1 path with 400 "Malformed request", as TF Serving does.
+ * malformed /v1 path with 400 "Malformed request", as TF Serving does. The
+ * statuses come from api/'s table: an unknown path is MD_ENOTFOUND, a
+ * malformed /v1 one MD_EINVAL, a wrong method MD_EMETHOD.
  */
 #include "net/router.h"
 #include "api/handlers.h"
@@ -314,7 +316,8 @@ void md_router_dispatch(struct md_api *api, struct md_api_req *req, struct md_ap
         break;
     case R_TFS_CLASSIFY:
     case R_TFS_REGRESS:
-        md_api_error_status(resp, 501, "classify and regress are not supported; use :predict");
+        md_api_error_msg(resp, MD_EUNSUPPORTED,
+                         "classify and regress are not supported; use :predict");
         break;
     case R_METRICS:
         md_prom_metrics(api, req, resp);
@@ -329,22 +332,22 @@ void md_router_dispatch(struct md_api *api, struct md_api_req *req, struct md_ap
         md_settings_api_put(api, &rt, req, resp);
         break;
     case R_V1_NONAME:
-        md_api_error_status(resp, 400, "Missing model name in request.");
+        md_api_error_msg(resp, MD_EINVAL, "Missing model name in request.");
         break;
     case R_V1_MALFORMED: {
         char msg[200];
 
         /* A long path is cut short: the message only shows it. */
         (void)snprintf(msg, sizeof(msg), "Malformed request: %s %s", req->method, req->path);
-        md_api_error_status(resp, 400, msg);
+        md_api_error_msg(resp, MD_EINVAL, msg);
         break;
     }
     case R_METHOD:
-        md_api_error_status(resp, 405, "Method Not Allowed");
+        md_api_error_msg(resp, MD_EMETHOD, "Method Not Allowed");
         resp->allow = allow;
         break;
     default:
-        md_api_error_status(resp, 404, "Not Found");
+        md_api_error_msg(resp, MD_ENOTFOUND, "Not Found");
         break;
     }
 }

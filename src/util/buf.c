@@ -198,8 +198,9 @@ int md_buf_json_str(struct md_buf *b, const char *s, size_t n)
             return rc;
         b->data[b->len] = '"';
         memcpy(b->data + b->len + 1, s, n);
-        md_buf_commit(b, n + 2);
+        b->len += n + 2;
         b->data[b->len - 1] = '"';
+        b->data[b->len] = '\0';
         return MD_OK;
     }
     md_buf_putc(b, '"');

@@ -78,9 +78,14 @@ int main(int argc, char **argv)
         long i;
 
         for (i = 0; i < iters / 100; i++) {
-            struct md_api_req req = {
-                "POST",      path,   body, len,  &arena, "0123456789abcdef0123456789abcdef",
-                md_now_ns(), header, NULL, NULL, NULL};
+            struct md_api_req req = {.method = "POST",
+                                     .path = path,
+                                     .body = body,
+                                     .body_len = len,
+                                     .arena = &arena,
+                                     .request_id = "0123456789abcdef0123456789abcdef",
+                                     .start_ns = md_now_ns(),
+                                     .header = header};
             struct md_api_resp resp = {.status = 200,
                                        .body = &reply,
                                        .content_type = "application/json",

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api.c: the error-code-to-status table, error bodies and request counters.
+ * api.c: the error-code-to-status table (the only one), error bodies and
+ * request counters.
  */
 #include "api/api.h"
 
@@ -9,56 +10,72 @@
 const int md_api_codes[MD_API_CODES] = {200, 400, 401, 403, 404, 405, 409,
                                         413, 431, 500, 501, 503, 504};
 
-int md_api_status(int code)
+/*
+ * Indexed by -code. retry: Retry-After: 1 comes with the answer (unavailable
+ * now: a full queue, a version still loading, the connection limit).
+ */
+static const struct {
+    short status;
+    bool retry;
+} status_table[1 - MD_ECODE_MIN] = {
+    [-MD_OK] = {200, false},
+    [-MD_EINVAL] = {400, false},
+    [-MD_ENOTFOUND] = {404, false},
+    [-MD_EUNAVAIL] = {503, true},
+    [-MD_ENOMEM] = {500, false},
+    [-MD_EIO] = {500, false},
+    [-MD_ECORRUPT] = {400, false},
+    [-MD_EAUTH] = {401, false},
+    [-MD_EPERM] = {403, false},
+    [-MD_EINTERNAL] = {500, false},
+    [-MD_ETOOBIG] = {413, false},
+    [-MD_EUNSUPPORTED] = {501, false},
+    [-MD_ETIMEDOUT] = {504, false},
+    /* Never an answer: a parked request answers when it is woken. */
+    [-MD_EPENDING] = {500, false},
+    [-MD_ECONFLICT] = {409, false},
+    [-MD_EMETHOD] = {405, false},
+    [-MD_EHEADTOOBIG] = {431, false},
+};
+
+/* The row of code; -1 for a code outside the table or without a row. */
+static int row(int code)
 {
-    switch (code) {
-    case MD_OK:
-        return 200;
-    case MD_EINVAL:
-    case MD_ECORRUPT:
-        return 400;
-    case MD_EAUTH:
-        return 401;
-    case MD_EPERM:
-        return 403;
-    case MD_ENOTFOUND:
-        return 404;
-    case MD_ETOOBIG:
-        return 413;
-    case MD_EUNSUPPORTED:
-        return 501;
-    case MD_EUNAVAIL:
-        return 503;
-    case MD_ETIMEDOUT:
-        return 504;
-    case MD_ENOMEM:
-    case MD_EIO:
-    case MD_EINTERNAL:
-    default:
-        return 500;
-    }
+    if (code > MD_OK || code < MD_ECODE_MIN || status_table[-code].status == 0)
+        return -1;
+    return -code;
 }
 
-void md_api_error_status(struct md_api_resp *resp, int status, const char *msg)
+int md_api_status(int code)
 {
+    int i = row(code);
+
+    return i < 0 ? 500 : status_table[i].status;
+}
+
+void md_api_error_msg(struct md_api_resp *resp, int code, const char *msg)
+{
+    int i = row(code);
+
     md_buf_reset(resp->body);
-    resp->status = status;
+    resp->status = md_api_status(code);
     resp->content_type = "application/json";
     resp->json_len = 0;
-    if (md_buf_puts(resp->body, "{\"error\":") != MD_OK ||
-        md_buf_json_str(resp->body, msg, strlen(msg)) != MD_OK ||
-        md_buf_putc(resp->body, '}') != MD_OK) {
+    if (i >= 0 && status_table[i].retry)
+        (void)snprintf(resp->retry_after, sizeof(resp->retry_after), "1");
+    md_buf_puts(resp->body, "{\"error\":");
+    md_buf_json_str(resp->body, msg, strlen(msg));
+    md_buf_putc(resp->body, '}');
+    if (md_buf_error(resp->body) != MD_OK) {
+        /* Not even room for the message: the status alone. */
         md_buf_reset(resp->body);
-        resp->status = 500;
+        resp->status = md_api_status(MD_EINTERNAL);
     }
 }
 
 void md_api_error(struct md_api_resp *resp, const struct md_err *err)
 {
-    md_api_error_status(resp, md_api_status(err->code), err->msg);
-    /* Unavailable now (a full queue, a version still loading): worth a retry. */
-    if (err->code == MD_EUNAVAIL)
-        (void)snprintf(resp->retry_after, sizeof(resp->retry_after), "1");
+    md_api_error_msg(resp, err->code, err->msg);
 }
 
 void md_api_errorf(struct md_api_resp *resp, int code, const char *fmt, ...)
@@ -71,6 +88,13 @@ void md_api_errorf(struct md_api_resp *resp, int code, const char *fmt, ...)
     (void)vsnprintf(err.msg, sizeof(err.msg), fmt, ap); /* a long message is cut short */
     va_end(ap);
     md_api_error(resp, &err);
+}
+
+int md_api_finish(struct md_api_resp *resp, int code)
+{
+    if (code != MD_OK)
+        md_api_error_msg(resp, MD_EINTERNAL, "response too large");
+    return code;
 }
 
 int md_api_acquire(struct md_api *api, const struct md_route *rt, struct md_api_resp *resp,

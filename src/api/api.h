@@ -115,15 +115,36 @@ struct md_route {
     const char *setting; /* /api/v1/settings/{setting}, or NULL */
 };
 
-/* Maps an error code to its HTTP status (the only such table). */
+/*
+ * The one table from error code to HTTP status: every status modeld
+ * answers comes from it, the HTTP layer's own refusals (net/) included.
+ * Every code from MD_ECODE_MIN to MD_OK has a row; anything else is a 500.
+ * A protocol that answers differently for the same failure uses a
+ * different code, never a status of its own: TF Serving's malformed path is
+ * MD_EINVAL (400) where an unknown V2 path is MD_ENOTFOUND (404), and a
+ * repository load that fails is MD_EINVAL whatever the cause (Triton: 400).
+ * Only the message is protocol-specific.
+ */
 int md_api_status(int code);
 
-/* Writes {"error": msg} with the status for err->code. */
+/*
+ * Writes {"error": msg} with the status for code, and Retry-After: 1 when the
+ * table says a retry may succeed (MD_EUNAVAIL). resp->body is reset first.
+ */
+void md_api_error_msg(struct md_api_resp *resp, int code, const char *msg);
+/* Same from err (code and message). */
 void md_api_error(struct md_api_resp *resp, const struct md_err *err);
-/* Same from a code and a formatted message. */
+/* Same from a code and a formatted message (cut at sizeof(struct md_err.msg)). */
 void md_api_errorf(struct md_api_resp *resp, int code, const char *fmt, ...) MD_PRINTF(3, 4);
-/* Writes {"error": msg} with an explicit status. */
-void md_api_error_status(struct md_api_resp *resp, int status, const char *msg);
+
+/*
+ * Ends an answer written into resp->body by appends not checked one by one
+ * (util/buf.h): code is the first error of the buffers it was written with,
+ * md_buf_error(resp->body) for most. On an error the answer becomes
+ * MD_EINTERNAL "response too large" (500: an answer the server could not
+ * build is its own failure, not the client's). Returns code.
+ */
+int md_api_finish(struct md_api_resp *resp, int code);
 
 /*
  * The version rt names, for a model handler: MD_OK with a reference the

@@ -98,7 +98,7 @@ void md_api_predict(struct md_api *api, const struct md_route *rt, struct md_api
         memcpy(resp->version, c->p.v->version_str, sizeof(resp->version)); /* same size */
     if (st == MD_OK && pr->encode(c->state.bytes, &c->p, req, resp) != MD_OK) {
         st = md_err_set(&c->p.err, MD_EINTERNAL, "response too large");
-        md_api_error_status(resp, 500, c->p.err.msg);
+        md_api_error(resp, &c->p.err);
     } else if (st != MD_OK) {
         md_api_error(resp, &c->p.err);
     }

@@ -14,11 +14,11 @@
 #include "watch/accesslog.h"
 #include "watch/metrics.h"
 
-#define PUT(s) (ctx->rc |= md_buf_puts(ctx->b, (s)))
+/* Appends to the answer; the first failure stays in the buffer (util/buf.h). */
+#define PUT(s) md_buf_puts(ctx->b, (s))
 
 struct prom_ctx {
     struct md_buf *b;
-    int rc;
     int pass; /* which family a walk writes */
 };
 
@@ -27,13 +27,13 @@ static const char *const state_names[] = {"READY", "LOADING", "UNLOADING", "UNAV
 
 static void put_u64(struct prom_ctx *ctx, uint64_t v)
 {
-    ctx->rc |= md_buf_printf(ctx->b, "%llu", (unsigned long long)v);
+    md_buf_printf(ctx->b, "%llu", (unsigned long long)v);
 }
 
 /* Model names are [A-Za-z0-9_.-] and versions digits (serve/repo.c): nothing to escape. */
 static void put_labels(struct prom_ctx *ctx, const char *model, const char *version)
 {
-    ctx->rc |= md_buf_printf(ctx->b, "{model=\"%s\",version=\"%s\"", model, version);
+    md_buf_printf(ctx->b, "{model=\"%s\",version=\"%s\"", model, version);
 }
 
 /* One sample line: <name><suffix>{model=..,version=..<extra>} <v> */
@@ -65,10 +65,10 @@ static void put_histogram(struct prom_ctx *ctx, const char *name, const struct m
             (void)snprintf(le, sizeof(le), ",le=\"+Inf\"");
         put_series(ctx, name, "_bucket", row, le, cum);
     }
-    ctx->rc |= md_buf_printf(ctx->b, "%s_sum", name);
+    md_buf_printf(ctx->b, "%s_sum", name);
     put_labels(ctx, row->model, row->version);
-    ctx->rc |= md_buf_printf(ctx->b, "} %.9f\n",
-                             (double)atomic_load_explicit(&h->sum_ns, memory_order_relaxed) / 1e9);
+    md_buf_printf(ctx->b, "} %.9f\n",
+                  (double)atomic_load_explicit(&h->sum_ns, memory_order_relaxed) / 1e9);
     put_series(ctx, name, "_count", row, NULL, cum);
 }
 
@@ -155,9 +155,8 @@ static void version_family(void *vctx, const struct md_metrics_row *row)
     case 6:
         PUT("modeld_last_inference_timestamp_seconds");
         put_labels(ctx, row->model, row->version);
-        ctx->rc |=
-            md_buf_printf(ctx->b, "} %.3f\n",
-                          (double)md_mono_to_wall_ms(atomic_load(&s->last_inference)) / 1000.0);
+        md_buf_printf(ctx->b, "} %.3f\n",
+                      (double)md_mono_to_wall_ms(atomic_load(&s->last_inference)) / 1000.0);
         break;
     case 7:
         if (row->batching)
@@ -171,7 +170,7 @@ static void version_family(void *vctx, const struct md_metrics_row *row)
         if (row->batching && row->live) {
             PUT("modeld_queue_depth");
             put_labels(ctx, row->model, row->version);
-            ctx->rc |= md_buf_printf(ctx->b, "} %lld\n", (long long)atomic_load(&s->queue_depth));
+            md_buf_printf(ctx->b, "} %lld\n", (long long)atomic_load(&s->queue_depth));
         }
         break;
     default:
@@ -223,16 +222,15 @@ static void state_family(void *vctx, const struct md_repo_row *row)
         for (i = 0; i < MD_ARRAY_LEN(state_names); i++) {
             PUT("modeld_model_version_state");
             put_labels(ctx, row->model, num);
-            ctx->rc |= md_buf_printf(ctx->b, ",state=\"%s\"} %d\n", state_names[i],
-                                     strcmp(state, state_names[i]) == 0);
+            md_buf_printf(ctx->b, ",state=\"%s\"} %d\n", state_names[i],
+                          strcmp(state, state_names[i]) == 0);
         }
         break;
     case 2:
         if (row->cause != MD_CAUSE_NONE) {
             PUT("modeld_model_version_reason");
             put_labels(ctx, row->model, num);
-            ctx->rc |=
-                md_buf_printf(ctx->b, ",reason=\"%s\"} 1\n", md_version_cause_name(row->cause));
+            md_buf_printf(ctx->b, ",reason=\"%s\"} 1\n", md_version_cause_name(row->cause));
         }
         break;
     default:
@@ -250,7 +248,7 @@ static void count_versions(void *vctx, const struct md_repo_row *row)
 
 static void put_family(struct prom_ctx *ctx, const char *name, const char *type, const char *help)
 {
-    ctx->rc |= md_buf_printf(ctx->b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    md_buf_printf(ctx->b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* The process_* families of Prometheus' client libraries; none when /proc is unreadable. */
@@ -262,20 +260,19 @@ static void process_families(struct prom_ctx *ctx)
         return;
     put_family(ctx, "process_cpu_seconds_total", "counter",
                "Total user and system CPU time spent in seconds.");
-    ctx->rc |= md_buf_printf(ctx->b, "process_cpu_seconds_total %.2f\n", ps.cpu_s);
+    md_buf_printf(ctx->b, "process_cpu_seconds_total %.2f\n", ps.cpu_s);
     put_family(ctx, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
-    ctx->rc |= md_buf_printf(ctx->b, "process_resident_memory_bytes %llu\n",
-                             (unsigned long long)ps.rss_bytes);
+    md_buf_printf(ctx->b, "process_resident_memory_bytes %llu\n", (unsigned long long)ps.rss_bytes);
     put_family(ctx, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
-    ctx->rc |= md_buf_printf(ctx->b, "process_virtual_memory_bytes %llu\n",
-                             (unsigned long long)ps.vsize_bytes);
+    md_buf_printf(ctx->b, "process_virtual_memory_bytes %llu\n",
+                  (unsigned long long)ps.vsize_bytes);
     put_family(ctx, "process_open_fds", "gauge", "Number of open file descriptors.");
-    ctx->rc |= md_buf_printf(ctx->b, "process_open_fds %llu\n", (unsigned long long)ps.open_fds);
+    md_buf_printf(ctx->b, "process_open_fds %llu\n", (unsigned long long)ps.open_fds);
     put_family(ctx, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
-    ctx->rc |= md_buf_printf(ctx->b, "process_max_fds %llu\n", (unsigned long long)ps.max_fds);
+    md_buf_printf(ctx->b, "process_max_fds %llu\n", (unsigned long long)ps.max_fds);
     put_family(ctx, "process_start_time_seconds", "gauge",
                "Start time of the process since unix epoch in seconds.");
-    ctx->rc |= md_buf_printf(ctx->b, "process_start_time_seconds %.2f\n", ps.start_time_s);
+    md_buf_printf(ctx->b, "process_start_time_seconds %.2f\n", ps.start_time_s);
 }
 
 static const char *const family_names[MD_API_FAMILIES] = {"v2",      "v1",         "repository",
@@ -297,13 +294,11 @@ static void http_families(struct md_api *api, struct prom_ctx *ctx)
             if (n == 0)
                 continue;
             if (j < MD_API_CODES)
-                ctx->rc |=
-                    md_buf_printf(ctx->b, "modeld_http_requests_total{api=\"%s\",code=\"%d\"} ",
-                                  family_names[i], md_api_codes[j]);
+                md_buf_printf(ctx->b, "modeld_http_requests_total{api=\"%s\",code=\"%d\"} ",
+                              family_names[i], md_api_codes[j]);
             else
-                ctx->rc |=
-                    md_buf_printf(ctx->b, "modeld_http_requests_total{api=\"%s\",code=\"other\"} ",
-                                  family_names[i]);
+                md_buf_printf(ctx->b, "modeld_http_requests_total{api=\"%s\",code=\"other\"} ",
+                              family_names[i]);
             put_u64(ctx, n);
             PUT("\n");
         }
@@ -312,10 +307,10 @@ static void http_families(struct md_api *api, struct prom_ctx *ctx)
         return;
     api->http_gauges(api->http_ctx, &conns, &in_flight);
     put_family(ctx, "modeld_http_connections_open", "gauge", "HTTP connections open now.");
-    ctx->rc |= md_buf_printf(ctx->b, "modeld_http_connections_open %ld\n", conns);
+    md_buf_printf(ctx->b, "modeld_http_connections_open %ld\n", conns);
     put_family(ctx, "modeld_http_requests_in_flight", "gauge",
                "HTTP requests received and not yet answered (this scrape among them).");
-    ctx->rc |= md_buf_printf(ctx->b, "modeld_http_requests_in_flight %ld\n", in_flight);
+    md_buf_printf(ctx->b, "modeld_http_requests_in_flight %ld\n", in_flight);
 }
 
 void md_prom_metrics(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp)
@@ -328,33 +323,31 @@ void md_prom_metrics(struct md_api *api, struct md_api_req *req, struct md_api_r
 
     MD_UNUSED(req);
     c.b = resp->body;
-    c.rc = 0;
     resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
     PUT("# HELP modeld_build_info Build information.\n# TYPE modeld_build_info gauge\n");
-    ctx->rc |= md_buf_printf(c.b, "modeld_build_info{version=\"%s\"} 1\n", api->version);
+    md_buf_printf(c.b, "modeld_build_info{version=\"%s\"} 1\n", api->version);
     PUT("# HELP modeld_start_time_seconds Start time of the process since the epoch.\n"
         "# TYPE modeld_start_time_seconds gauge\n");
-    ctx->rc |=
-        md_buf_printf(c.b, "modeld_start_time_seconds %.3f\n", (double)api->started_ms / 1000.0);
+    md_buf_printf(c.b, "modeld_start_time_seconds %.3f\n", (double)api->started_ms / 1000.0);
     process_families(ctx);
     md_repo_foreach(api->repo, count_versions, &versions);
     PUT("# HELP modeld_models_loaded Models with at least one ready version.\n"
         "# TYPE modeld_models_loaded gauge\n");
-    ctx->rc |= md_buf_printf(c.b, "modeld_models_loaded %zu\n", md_repo_ready_models(api->repo));
+    md_buf_printf(c.b, "modeld_models_loaded %zu\n", md_repo_ready_models(api->repo));
     PUT("# HELP modeld_versions_loaded Model versions that serve.\n"
         "# TYPE modeld_versions_loaded gauge\n");
-    ctx->rc |= md_buf_printf(c.b, "modeld_versions_loaded %zu\n", versions);
+    md_buf_printf(c.b, "modeld_versions_loaded %zu\n", versions);
     put_family(ctx, "modeld_repository_scan_errors_total", "counter",
                "Errors met reading the model repository, each logged once: a model.yaml missing "
                "or invalid, a version that failed to load, the directory unreadable.");
-    ctx->rc |= md_buf_printf(c.b, "modeld_repository_scan_errors_total %llu\n",
-                             (unsigned long long)md_metrics_scan_errors(m));
+    md_buf_printf(c.b, "modeld_repository_scan_errors_total %llu\n",
+                  (unsigned long long)md_metrics_scan_errors(m));
     http_families(api, ctx);
     if (api->access_log != NULL) {
         put_family(ctx, "modeld_access_log_dropped_total", "counter",
                    "Access-log lines dropped because the disk fell behind.");
-        ctx->rc |= md_buf_printf(c.b, "modeld_access_log_dropped_total %llu\n",
-                                 (unsigned long long)md_access_log_dropped(api->access_log));
+        md_buf_printf(c.b, "modeld_access_log_dropped_total %llu\n",
+                      (unsigned long long)md_access_log_dropped(api->access_log));
     }
     for (i = 0; i < MD_ARRAY_LEN(state_fams); i++) {
         put_family(ctx, state_fams[i].name, state_fams[i].type, state_fams[i].help);
@@ -366,6 +359,5 @@ void md_prom_metrics(struct md_api *api, struct md_api_req *req, struct md_api_r
         c.pass = (int)i;
         md_metrics_foreach(m, version_family, &c);
     }
-    if (c.rc != 0)
-        md_api_error_status(resp, 500, "response too large");
+    md_api_finish(resp, md_buf_error(c.b));
 }

@@ -12,9 +12,8 @@
 
 struct index_ctx {
     const struct md_principal *who; /* a model it may not use is left out */
-    struct md_buf *b;
+    struct md_buf *b;               /* the answer; its first failure stays in it (util/buf.h) */
     bool ready_only;
-    int rc;
     int n;
 };
 
@@ -30,17 +29,17 @@ static void index_row(void *vctx, const struct md_repo_row *row)
         (void)snprintf(num, sizeof(num), "%lld", (long long)row->version); /* fits */
     else
         num[0] = '\0';
-    ctx->rc |= md_buf_puts(ctx->b, ctx->n++ ? ",{\"name\":" : "{\"name\":");
-    ctx->rc |= md_buf_json_str(ctx->b, row->model, strlen(row->model));
+    md_buf_puts(ctx->b, ctx->n++ ? ",{\"name\":" : "{\"name\":");
+    md_buf_json_str(ctx->b, row->model, strlen(row->model));
     if (num[0] != '\0') {
-        ctx->rc |= md_buf_puts(ctx->b, ",\"version\":");
-        ctx->rc |= md_buf_json_str(ctx->b, num, strlen(num));
+        md_buf_puts(ctx->b, ",\"version\":");
+        md_buf_json_str(ctx->b, num, strlen(num));
     }
-    ctx->rc |= md_buf_puts(ctx->b, ",\"state\":");
-    ctx->rc |= md_buf_json_str(ctx->b, state, strlen(state));
-    ctx->rc |= md_buf_puts(ctx->b, ",\"reason\":");
-    ctx->rc |= md_buf_json_str(ctx->b, row->reason, strlen(row->reason));
-    ctx->rc |= md_buf_putc(ctx->b, '}');
+    md_buf_puts(ctx->b, ",\"state\":");
+    md_buf_json_str(ctx->b, state, strlen(state));
+    md_buf_puts(ctx->b, ",\"reason\":");
+    md_buf_json_str(ctx->b, row->reason, strlen(row->reason));
+    md_buf_putc(ctx->b, '}');
 }
 
 /* Parses an optional JSON object body; NULL root for an empty body. */
@@ -90,11 +89,10 @@ void md_repo_api_index(struct md_api *api, struct md_api_req *req, struct md_api
     ctx.who = req->principal;
     ctx.b = resp->body;
     ctx.n = 0;
-    ctx.rc = md_buf_putc(resp->body, '[');
+    md_buf_putc(resp->body, '[');
     md_repo_foreach(api->repo, index_row, &ctx);
-    ctx.rc |= md_buf_putc(resp->body, ']');
-    if (ctx.rc != 0)
-        md_api_error_status(resp, 500, "response too large");
+    md_buf_putc(resp->body, ']');
+    md_api_finish(resp, md_buf_error(resp->body));
 }
 
 /* md_api_park's drop: the client left before the command's outcome, which
@@ -165,10 +163,12 @@ void md_repo_api_load(struct md_api *api, const struct md_route *rt, struct md_a
     if (rc == MD_EPENDING)
         return; /* parked: called again when control has applied it */
     if (rc != MD_OK) {
-        if (rc == MD_ENOTFOUND || rc == MD_EUNAVAIL)
-            md_api_error(resp, &err);
-        else
-            md_api_error_status(resp, 400, err.msg);
+        /* As Triton: a load that fails is the request's 400 whatever the
+         * cause, but an unknown model (404) and a server that cannot take
+         * the command now (503) keep theirs. */
+        if (rc != MD_ENOTFOUND && rc != MD_EUNAVAIL)
+            err.code = MD_EINVAL;
+        md_api_error(resp, &err);
         return;
     }
     resp->content_type = "application/json";

@@ -26,25 +26,21 @@ void md_settings_api_list(struct md_api *api, struct md_api_req *req, struct md_
     const char *file = c != NULL ? md_config_file(c) : NULL;
     size_t n = c != NULL ? c->n : 0;
     size_t i;
-    int rc;
 
     MD_UNUSED(req);
-    rc = md_buf_puts(resp->body, "{\"file\":");
-    if (rc == MD_OK)
-        rc = file != NULL ? md_buf_json_str(resp->body, file, strlen(file))
-                          : md_buf_puts(resp->body, "null");
-    if (rc == MD_OK)
-        rc = md_buf_puts(resp->body, ",\"settings\":[");
-    for (i = 0; i < n && rc == MD_OK; i++) {
+    md_buf_puts(resp->body, "{\"file\":");
+    if (file != NULL)
+        md_buf_json_str(resp->body, file, strlen(file));
+    else
+        md_buf_puts(resp->body, "null");
+    md_buf_puts(resp->body, ",\"settings\":[");
+    for (i = 0; i < n; i++) {
         if (i > 0)
-            rc = md_buf_putc(resp->body, ',');
-        if (rc == MD_OK)
-            rc = md_config_json(c, i, resp->body);
+            md_buf_putc(resp->body, ',');
+        md_config_json(c, i, resp->body);
     }
-    if (rc == MD_OK)
-        rc = md_buf_puts(resp->body, "]}");
-    if (rc != MD_OK)
-        md_api_error_status(resp, 500, "response too large");
+    md_buf_puts(resp->body, "]}");
+    md_api_finish(resp, md_buf_error(resp->body));
 }
 
 void md_settings_api_get(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
@@ -53,8 +49,8 @@ void md_settings_api_get(struct md_api *api, const struct md_route *rt, struct m
     int i = find(api, rt, resp);
 
     MD_UNUSED(req);
-    if (i >= 0 && md_config_json(api->config, (size_t)i, resp->body) != MD_OK)
-        md_api_error_status(resp, 500, "response too large");
+    if (i >= 0)
+        md_api_finish(resp, md_config_json(api->config, (size_t)i, resp->body));
 }
 
 void md_settings_api_put(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
@@ -74,13 +70,13 @@ void md_settings_api_put(struct md_api *api, const struct md_route *rt, struct m
                        "setting '%s' is set by the configuration file %s (line %zu): change it "
                        "there and restart modeld",
                        s->key, md_config_file(api->config), md_config_line(api->config, (size_t)i));
-        md_api_error_status(resp, 409, msg);
+        md_api_error_msg(resp, MD_ECONFLICT, msg);
         return;
     }
     (void)snprintf(msg, sizeof(msg),
                    "setting '%s' cannot be changed while modeld runs: set it with --%s or in the "
                    "configuration file and restart modeld",
                    s->key, s->flag);
-    md_api_error_status(resp, 405, msg);
+    md_api_error_msg(resp, MD_EMETHOD, msg);
     resp->allow = "GET";
 }

@@ -24,8 +24,9 @@
 
 #define MAX_COLUMNS 10000
 
-#define PUT(s)    (*rc |= md_buf_puts(b, (s)))
-#define PUTSTR(s) (*rc |= md_buf_json_str(b, (s), strlen(s)))
+/* Appends to resp->body; the first failure (body limit) stays in b (util/buf.h). */
+#define PUT(s)    md_buf_puts(b, (s))
+#define PUTSTR(s) md_buf_json_str(b, (s), strlen(s))
 
 static const char *tf_state(enum md_version_state s)
 {
@@ -46,7 +47,6 @@ struct status_ctx {
     const char *model;
     int64_t version; /* 0 = all */
     struct md_buf *b;
-    int rc;
     int n;
     bool known;    /* the repository has the model */
     char why[256]; /* the model-level reason, when there is one */
@@ -56,7 +56,6 @@ static void status_row(void *vctx, const struct md_repo_row *row)
 {
     struct status_ctx *ctx = vctx;
     struct md_buf *b = ctx->b;
-    int *rc = &ctx->rc;
     char num[24];
 
     if (strcmp(row->model, ctx->model) != 0)
@@ -87,7 +86,7 @@ void md_tfs_status(struct md_api *api, const struct md_route *rt, struct md_api_
 
     MD_UNUSED(req);
     if (rt->label != NULL) {
-        md_api_error_status(resp, 400, "Unrecognized servable version label");
+        md_api_error_msg(resp, MD_EINVAL, "Unrecognized servable version label");
         return;
     }
     ctx.model = rt->model;
@@ -96,9 +95,9 @@ void md_tfs_status(struct md_api *api, const struct md_route *rt, struct md_api_
     ctx.n = 0;
     ctx.known = false;
     ctx.why[0] = '\0';
-    ctx.rc = md_buf_puts(resp->body, "{\"model_version_status\":[");
+    md_buf_puts(resp->body, "{\"model_version_status\":[");
     md_repo_foreach(api->repo, status_row, &ctx);
-    ctx.rc |= md_buf_puts(resp->body, "]}");
+    md_buf_puts(resp->body, "]}");
     if (ctx.n == 0) {
         /* The wording of md_repo_acquire, as on every other endpoint. */
         if (!ctx.known)
@@ -111,8 +110,7 @@ void md_tfs_status(struct md_api *api, const struct md_route *rt, struct md_api_
                           ctx.why[0] != '\0' ? ": " : "", ctx.why);
         return;
     }
-    if (ctx.rc != 0)
-        md_api_error_status(resp, 500, "response too large");
+    md_api_finish(resp, md_buf_error(resp->body));
 }
 
 static const char *tf_dtype(enum md_dtype dt)
@@ -134,8 +132,7 @@ static const char *tf_dtype(enum md_dtype dt)
     }
 }
 
-static void put_tensor_info(struct md_buf *b, int *rc, const char *name, enum md_dtype dt,
-                            size_t width)
+static void put_tensor_info(struct md_buf *b, const char *name, enum md_dtype dt, size_t width)
 {
     char w[24];
 
@@ -155,7 +152,7 @@ static int acquire(struct md_api *api, const struct md_route *rt, struct md_api_
                    struct md_version **v)
 {
     if (rt->label != NULL) {
-        md_api_error_status(resp, 400, "Unrecognized servable version label");
+        md_api_error_msg(resp, MD_EINVAL, "Unrecognized servable version label");
         return MD_EINVAL;
     }
     return md_api_acquire(api, rt, resp, v);
@@ -168,8 +165,6 @@ void md_tfs_metadata(struct md_api *api, const struct md_route *rt, struct md_ap
     struct md_version *v;
     const struct md_contract *c;
     size_t i;
-    int r = 0;
-    int *rc = &r;
 
     MD_UNUSED(req);
     if (acquire(api, rt, resp, &v) != MD_OK)
@@ -183,19 +178,18 @@ void md_tfs_metadata(struct md_api *api, const struct md_route *rt, struct md_ap
     for (i = 0; i < c->n_features; i++) {
         if (i > 0)
             PUT(",");
-        put_tensor_info(b, rc, c->features[i].name, c->features[i].dtype, 1);
+        put_tensor_info(b, c->features[i].name, c->features[i].dtype, 1);
     }
     PUT("},\"outputs\":{");
     for (i = 0; i < c->n_outputs; i++) {
         if (i > 0)
             PUT(",");
-        put_tensor_info(b, rc, c->outputs[i].name, c->outputs[i].dtype,
+        put_tensor_info(b, c->outputs[i].name, c->outputs[i].dtype,
                         md_infer_output_width(v, c->outputs[i].kind));
     }
     PUT("},\"method_name\":\"tensorflow/serving/predict\"}}}}}");
     md_version_unref(v);
-    if (r != 0)
-        md_api_error_status(resp, 500, "response too large");
+    md_api_finish(resp, md_buf_error(b));
 }
 
 /* ---- predict --------------------------------------------------------- */
@@ -800,8 +794,8 @@ int md_tfs_decode_predict(const struct md_contract *c, const char *body, size_t 
 }
 
 /* One output's value for one row. */
-static void put_cell(struct md_buf *b, int *rc, const struct md_version *v,
-                     const struct md_prediction *p, const struct md_output *o, size_t row)
+static void put_cell(struct md_buf *b, const struct md_version *v, const struct md_prediction *p,
+                     const struct md_output *o, size_t row)
 {
     size_t width = md_infer_output_width(v, o->kind);
     const float *s = p->scores + row * p->per_row;
@@ -817,9 +811,9 @@ static void put_cell(struct md_buf *b, int *rc, const struct md_version *v,
         if (j > 0)
             PUT(",");
         if (o->dtype == MD_DT_FP64)
-            *rc |= md_buf_f64(b, (double)s[j], "NaN");
+            md_buf_f64(b, (double)s[j], "NaN");
         else
-            *rc |= md_buf_f32(b, s[j], "NaN");
+            md_buf_f32(b, s[j], "NaN");
     }
     if (width > 1)
         PUT("]");
@@ -861,8 +855,6 @@ static int tfs_encode(void *state, const struct md_predict *p, const struct md_a
     struct md_buf *b = resp->body;
     size_t i;
     size_t k;
-    int r = 0;
-    int *rc = &r;
 
     if (s->body.inst != NULL) {
         PUT("{\"predictions\":[");
@@ -870,7 +862,7 @@ static int tfs_encode(void *state, const struct md_predict *p, const struct md_a
             if (i > 0)
                 PUT(",");
             if (c->n_outputs == 1) {
-                put_cell(b, rc, v, pred, &c->outputs[0], i);
+                put_cell(b, v, pred, &c->outputs[0], i);
                 continue;
             }
             PUT("{");
@@ -879,7 +871,7 @@ static int tfs_encode(void *state, const struct md_predict *p, const struct md_a
                     PUT(",");
                 PUTSTR(c->outputs[k].name);
                 PUT(":");
-                put_cell(b, rc, v, pred, &c->outputs[k], i);
+                put_cell(b, v, pred, &c->outputs[k], i);
             }
             PUT("}");
         }
@@ -899,7 +891,7 @@ static int tfs_encode(void *state, const struct md_predict *p, const struct md_a
             for (i = 0; i < pred->rows; i++) {
                 if (i > 0)
                     PUT(",");
-                put_cell(b, rc, v, pred, &c->outputs[k], i);
+                put_cell(b, v, pred, &c->outputs[k], i);
             }
             PUT("]");
         }
@@ -911,7 +903,7 @@ static int tfs_encode(void *state, const struct md_predict *p, const struct md_a
     PUT(",\"request_id\":");
     PUTSTR(req->request_id);
     PUT("}");
-    return r;
+    return md_buf_error(b);
 }
 
 static const struct md_api_predictor tfs_predictor = {"tfs predict", tfs_decode, tfs_encode};

@@ -17,23 +17,20 @@
 #include <math.h>
 #include <stdlib.h>
 
-/* Appends to resp->body; a failure (body limit) is remembered in *rc. */
-#define PUT(s)     (*rc |= md_buf_puts(b, (s)))
-#define PUTN(p, n) (*rc |= md_buf_append(b, (p), (n)))
-#define PUTSTR(s)  (*rc |= md_buf_json_str(b, (s), strlen(s)))
-#define PUTI(v)    (*rc |= md_buf_i64(b, (v)))
+/* Appends to resp->body; the first failure (body limit) stays in b (util/buf.h). */
+#define PUT(s)     md_buf_puts(b, (s))
+#define PUTN(p, n) md_buf_append(b, (p), (n))
+#define PUTSTR(s)  md_buf_json_str(b, (s), strlen(s))
+#define PUTI(v)    md_buf_i64(b, (v))
 
 static void finish(struct md_api_resp *resp, int rc)
 {
-    if (rc != 0)
-        md_api_error_status(resp, 500, "response too large");
+    md_api_finish(resp, rc);
 }
 
 void md_v2_server_metadata(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp)
 {
     struct md_buf *b = resp->body;
-    int r = 0;
-    int *rc = &r;
 
     MD_UNUSED(req);
     PUT("{\"name\":");
@@ -42,39 +39,46 @@ void md_v2_server_metadata(struct md_api *api, struct md_api_req *req, struct md
     PUTSTR(api->version);
     PUT(",\"extensions\":[\"model_repository\",\"model_configuration\",\"statistics\","
         "\"classification\",\"binary_tensor_data\"]}");
-    finish(resp, r);
+    finish(resp, md_buf_error(b));
 }
 
 void md_v2_live(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp)
 {
     MD_UNUSED(api);
     MD_UNUSED(req);
-    if (md_buf_puts(resp->body, "{\"live\":true}") != MD_OK)
-        md_api_error_status(resp, 500, "response too large");
+    md_buf_puts(resp->body, "{\"live\":true}");
+    finish(resp, md_buf_error(resp->body));
+}
+
+/* Readiness answers 503 without Retry-After: a probe polls anyway (docs/api.md). */
+static void not_ready(struct md_api_resp *resp, const char *msg)
+{
+    md_api_error_msg(resp, MD_EUNAVAIL, msg);
+    resp->retry_after[0] = '\0';
 }
 
 void md_v2_ready(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp)
 {
     MD_UNUSED(req);
     if (atomic_load(&api->draining)) {
-        md_api_error_status(resp, 503, "server is shutting down");
+        not_ready(resp, "server is shutting down");
         return;
     }
     if (!atomic_load(&api->ready)) {
-        md_api_error_status(resp, 503, "server is not ready: the repository is loading");
+        not_ready(resp, "server is not ready: the repository is loading");
         return;
     }
-    if (md_buf_puts(resp->body, "{\"ready\":true}") != MD_OK)
-        md_api_error_status(resp, 500, "response too large");
+    md_buf_puts(resp->body, "{\"ready\":true}");
+    finish(resp, md_buf_error(resp->body));
 }
 
 /*
  * The prologue of the handlers that answer with an object about one model:
  * md_api_acquire() and, on success, the answer's opening {"name":"<model>" in
- * resp->body (a failed write is remembered in *rc, as PUT does).
+ * resp->body (a failed write stays in it, as PUT's do).
  */
 static int open_model(struct md_api *api, const struct md_route *rt, struct md_api_resp *resp,
-                      struct md_version **v, int *rc)
+                      struct md_version **v)
 {
     struct md_buf *b = resp->body;
     int st = md_api_acquire(api, rt, resp, v);
@@ -90,7 +94,6 @@ static int open_model(struct md_api *api, const struct md_route *rt, struct md_a
 struct versions_ctx {
     const char *model;
     struct md_buf *b;
-    int rc;
     int n;
 };
 
@@ -103,11 +106,11 @@ static void collect_ready(void *vctx, const struct md_repo_row *row)
         return;
     (void)snprintf(num, sizeof(num), "%lld", (long long)row->version); /* fits */
     if (ctx->n++ > 0)
-        ctx->rc |= md_buf_putc(ctx->b, ',');
-    ctx->rc |= md_buf_json_str(ctx->b, num, strlen(num));
+        md_buf_putc(ctx->b, ',');
+    md_buf_json_str(ctx->b, num, strlen(num));
 }
 
-static void put_output_shape(struct md_buf *b, int *rc, const struct md_version *v,
+static void put_output_shape(struct md_buf *b, const struct md_version *v,
                              const struct md_output *o)
 {
     PUT("[-1,");
@@ -120,7 +123,7 @@ static void put_output_shape(struct md_buf *b, int *rc, const struct md_version 
  * back as the same double: a whole number in plain digits, else "%.*g" with
  * the fewest digits that round-trip.
  */
-static void put_number(struct md_buf *b, int *rc, double v)
+static void put_number(struct md_buf *b, double v)
 {
     char text[40];
     int prec;
@@ -138,10 +141,10 @@ static void put_number(struct md_buf *b, int *rc, double v)
 }
 
 /* A category of f (an INT feature's categories are decimal text): a JSON string or number. */
-static void put_category(struct md_buf *b, int *rc, const struct md_feature *f, size_t k)
+static void put_category(struct md_buf *b, const struct md_feature *f, size_t k)
 {
     if (f->dtype == MD_DT_BYTES)
-        *rc |= md_buf_json_str(b, f->categories[k], f->cat_len[k]);
+        md_buf_json_str(b, f->categories[k], f->cat_len[k]);
     else
         PUT(f->categories[k]);
 }
@@ -153,7 +156,7 @@ static void put_category(struct md_buf *b, int *rc, const struct md_feature *f, 
  * with "default" when it is default; "min" and "max" when set; "allow_nan"
  * for FP32 and FP64; "categories" and "encoding" for a categorical feature.
  */
-static void put_feature_params(struct md_buf *b, int *rc, const struct md_feature *f)
+static void put_feature_params(struct md_buf *b, const struct md_feature *f)
 {
     size_t k;
 
@@ -164,20 +167,20 @@ static void put_feature_params(struct md_buf *b, int *rc, const struct md_featur
         if (f->missing == MD_MISSING_DEFAULT) {
             PUT(",\"default\":");
             if (f->categories != NULL)
-                put_category(b, rc, f, f->default_category);
+                put_category(b, f, f->default_category);
             else if (f->dtype == MD_DT_BOOL)
                 PUT(f->default_number != 0 ? "true" : "false");
             else
-                put_number(b, rc, f->default_number);
+                put_number(b, f->default_number);
         }
     }
     if (f->has_min) {
         PUT(",\"min\":");
-        put_number(b, rc, f->min);
+        put_number(b, f->min);
     }
     if (f->has_max) {
         PUT(",\"max\":");
-        put_number(b, rc, f->max);
+        put_number(b, f->max);
     }
     if (f->dtype == MD_DT_FP32 || f->dtype == MD_DT_FP64)
         PUT(f->allow_nan ? ",\"allow_nan\":true" : ",\"allow_nan\":false");
@@ -186,7 +189,7 @@ static void put_feature_params(struct md_buf *b, int *rc, const struct md_featur
         for (k = 0; k < f->n_categories; k++) {
             if (k > 0)
                 PUT(",");
-            put_category(b, rc, f, k);
+            put_category(b, f, k);
         }
         PUT(f->encoding == MD_ENC_ORDINAL ? "],\"encoding\":\"ordinal\""
                                           : "],\"encoding\":\"onehot\"");
@@ -202,23 +205,19 @@ void md_v2_model_metadata(struct md_api *api, const struct md_route *rt, struct 
     struct versions_ctx vc;
     const struct md_contract *c;
     size_t i;
-    int r = 0;
-    int *rc = &r;
 
     MD_UNUSED(req);
-    if (open_model(api, rt, resp, &v, rc) != MD_OK)
+    if (open_model(api, rt, resp, &v) != MD_OK)
         return;
     c = v->contract;
     PUT(",\"versions\":[");
     vc.model = c->name;
     vc.b = b;
-    vc.rc = 0;
     vc.n = 0;
     if (rt->version != NULL)
         PUTSTR(v->version_str);
     else
         md_repo_foreach(api->repo, collect_ready, &vc);
-    r |= vc.rc;
     PUT("],\"platform\":");
     PUTSTR(v->platform);
     PUT(",\"inputs\":[");
@@ -228,7 +227,7 @@ void md_v2_model_metadata(struct md_api *api, const struct md_route *rt, struct 
         PUT(",\"datatype\":");
         PUTSTR(md_dtype_name(c->features[i].dtype));
         PUT(",\"shape\":[-1,1]");
-        put_feature_params(b, rc, &c->features[i]);
+        put_feature_params(b, &c->features[i]);
         PUT("}");
     }
     PUT("],\"outputs\":[");
@@ -238,12 +237,12 @@ void md_v2_model_metadata(struct md_api *api, const struct md_route *rt, struct 
         PUT(",\"datatype\":");
         PUTSTR(md_dtype_name(c->outputs[i].dtype));
         PUT(",\"shape\":");
-        put_output_shape(b, rc, v, &c->outputs[i]);
+        put_output_shape(b, v, &c->outputs[i]);
         PUT("}");
     }
     PUT("]}");
     md_version_unref(v);
-    finish(resp, r);
+    finish(resp, md_buf_error(b));
 }
 
 void md_v2_model_ready(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
@@ -251,16 +250,14 @@ void md_v2_model_ready(struct md_api *api, const struct md_route *rt, struct md_
 {
     struct md_buf *b = resp->body;
     struct md_version *v;
-    int r = 0;
-    int *rc = &r;
 
     MD_UNUSED(req);
     /* Like the server's readiness: a load balancer probing a model stops too. */
     if (atomic_load(&api->draining)) {
-        md_api_error_status(resp, 503, "server is shutting down");
+        not_ready(resp, "server is shutting down");
         return;
     }
-    if (open_model(api, rt, resp, &v, rc) != MD_OK)
+    if (open_model(api, rt, resp, &v) != MD_OK)
         return;
     if (rt->version != NULL) {
         PUT(",\"version\":");
@@ -268,7 +265,7 @@ void md_v2_model_ready(struct md_api *api, const struct md_route *rt, struct md_
     }
     PUT(",\"ready\":true}");
     md_version_unref(v);
-    finish(resp, r);
+    finish(resp, md_buf_error(b));
 }
 
 static const char *triton_type(enum md_dtype dt)
@@ -296,7 +293,7 @@ static const char *triton_type(enum md_dtype dt)
  * max_batch_size is above 0 (a client prepends it), so a batched model's
  * rows are [width], an unbatched one's [-1,width].
  */
-static void put_dims(struct md_buf *b, int *rc, bool batched, size_t width)
+static void put_dims(struct md_buf *b, bool batched, size_t width)
 {
     PUT(batched ? "[" : "[-1,");
     PUTI((int64_t)width);
@@ -309,7 +306,7 @@ static void put_dims(struct md_buf *b, int *rc, bool batched, size_t width)
  * queue's bound (Triton's default_queue_policy.max_queue_size) and the
  * number of batch workers as one CPU instance group.
  */
-static void put_batching(struct md_buf *b, int *rc, const struct md_contract *c)
+static void put_batching(struct md_buf *b, const struct md_contract *c)
 {
     size_t i;
 
@@ -336,11 +333,9 @@ void md_v2_model_config(struct md_api *api, const struct md_route *rt, struct md
     const struct md_contract *c;
     bool batched;
     size_t i;
-    int r = 0;
-    int *rc = &r;
 
     MD_UNUSED(req);
-    if (open_model(api, rt, resp, &v, rc) != MD_OK)
+    if (open_model(api, rt, resp, &v) != MD_OK)
         return;
     c = v->contract;
     batched = c->batching.enabled;
@@ -370,7 +365,7 @@ void md_v2_model_config(struct md_api *api, const struct md_route *rt, struct md
         PUT(",\"data_type\":");
         PUTSTR(triton_type(f->dtype));
         PUT(",\"dims\":");
-        put_dims(b, rc, batched, 1);
+        put_dims(b, batched, 1);
         PUT(",\"optional\":");
         PUT(f->required ? "false" : "true");
         PUT("}");
@@ -382,12 +377,12 @@ void md_v2_model_config(struct md_api *api, const struct md_route *rt, struct md
         PUT(",\"data_type\":");
         PUTSTR(triton_type(c->outputs[i].dtype));
         PUT(",\"dims\":");
-        put_dims(b, rc, batched, md_infer_output_width(v, c->outputs[i].kind));
+        put_dims(b, batched, md_infer_output_width(v, c->outputs[i].kind));
         PUT("}");
     }
     PUT("]");
     if (batched)
-        put_batching(b, rc, c);
+        put_batching(b, c);
     PUT(",\"parameters\":{\"input_tensor\":{\"string_value\":");
     PUTSTR(c->input_tensor);
     PUT("},\"prepared_columns\":{\"string_value\":\"");
@@ -399,7 +394,7 @@ void md_v2_model_config(struct md_api *api, const struct md_route *rt, struct md
     }
     PUT("\"}}}");
     md_version_unref(v);
-    finish(resp, r);
+    finish(resp, md_buf_error(b));
 }
 
 /* Statistics: every version of one model (or all models). */
@@ -408,12 +403,11 @@ struct stats_ctx {
     const char *version;            /* NULL: all */
     const struct md_principal *who; /* a model it may not use is left out */
     struct md_buf *b;
-    int rc;
     int n;
     int n_sizes; /* batch_stats entries written for the current row */
 };
 
-static void put_duration(struct md_buf *b, int *rc, const char *name, uint64_t count, uint64_t ns)
+static void put_duration(struct md_buf *b, const char *name, uint64_t count, uint64_t ns)
 {
     PUT("\"");
     PUT(name);
@@ -429,20 +423,16 @@ static void stats_batch_size(void *vctx, size_t size, const struct md_batch_size
 {
     struct stats_ctx *ctx = vctx;
     struct md_buf *b = ctx->b;
-    int *rc = &ctx->rc;
     uint64_t n = atomic_load_explicit(&z->count, memory_order_relaxed);
 
     PUT(ctx->n_sizes++ ? ",{\"batch_size\":" : "{\"batch_size\":");
     PUTI((int64_t)size);
     PUT(",");
-    put_duration(b, rc, "compute_input", n,
-                 atomic_load_explicit(&z->input_ns, memory_order_relaxed));
+    put_duration(b, "compute_input", n, atomic_load_explicit(&z->input_ns, memory_order_relaxed));
     PUT(",");
-    put_duration(b, rc, "compute_infer", n,
-                 atomic_load_explicit(&z->infer_ns, memory_order_relaxed));
+    put_duration(b, "compute_infer", n, atomic_load_explicit(&z->infer_ns, memory_order_relaxed));
     PUT(",");
-    put_duration(b, rc, "compute_output", n,
-                 atomic_load_explicit(&z->output_ns, memory_order_relaxed));
+    put_duration(b, "compute_output", n, atomic_load_explicit(&z->output_ns, memory_order_relaxed));
     PUT("}");
 }
 
@@ -450,7 +440,6 @@ static void stats_row(void *vctx, const struct md_repo_row *row)
 {
     struct stats_ctx *ctx = vctx;
     struct md_buf *b = ctx->b;
-    int *rc = &ctx->rc;
     const struct md_version_stats *s;
     uint64_t ok;
     uint64_t fail;
@@ -480,13 +469,13 @@ static void stats_row(void *vctx, const struct md_repo_row *row)
     PUT(",\"execution_count\":");
     PUTI((int64_t)atomic_load_explicit(&s->exec_count, memory_order_relaxed));
     PUT(",\"inference_stats\":{");
-    put_duration(b, rc, "success", ok, atomic_load(&s->request_ns));
+    put_duration(b, "success", ok, atomic_load(&s->request_ns));
     PUT(",");
-    put_duration(b, rc, "fail", fail, atomic_load(&s->fail_ns));
+    put_duration(b, "fail", fail, atomic_load(&s->fail_ns));
     PUT(",");
-    put_duration(b, rc, "queue", ok, atomic_load(&s->queue_ns));
+    put_duration(b, "queue", ok, atomic_load(&s->queue_ns));
     PUT(",");
-    put_duration(b, rc, "compute_infer", atomic_load(&s->exec_count), atomic_load(&s->compute_ns));
+    put_duration(b, "compute_infer", atomic_load(&s->exec_count), atomic_load(&s->compute_ns));
     PUT("},\"batch_stats\":[");
     ctx->n_sizes = 0;
     if (row->live->batcher != NULL)
@@ -510,11 +499,11 @@ void md_v2_model_stats(struct md_api *api, const struct md_route *rt, struct md_
     ctx.version = rt->version;
     ctx.who = req->principal;
     ctx.b = resp->body;
-    ctx.rc = md_buf_puts(resp->body, "{\"model_stats\":[");
+    md_buf_puts(resp->body, "{\"model_stats\":[");
     ctx.n = 0;
     md_repo_foreach(api->repo, stats_row, &ctx);
-    ctx.rc |= md_buf_puts(resp->body, "]}");
-    finish(resp, ctx.rc);
+    md_buf_puts(resp->body, "]}");
+    finish(resp, md_buf_error(resp->body));
 }
 
 /* ---- inference ------------------------------------------------------- */
@@ -578,21 +567,21 @@ static int put_floats(struct md_buf *bin, const float *s, size_t n, bool wide)
  * One BYTES element: into bin as a 4-byte length and the bytes when bin is
  * not NULL, else into the JSON data array (first: no comma before it).
  */
-static void put_bytes_elem(struct md_buf *b, struct md_buf *bin, int *rc, const char *s, size_t n,
+static void put_bytes_elem(struct md_buf *b, struct md_buf *bin, const char *s, size_t n,
                            bool first)
 {
     if (bin != NULL) {
-        *rc |= put_le32(bin, (uint32_t)n);
-        *rc |= md_buf_append(bin, s, n);
+        put_le32(bin, (uint32_t)n);
+        md_buf_append(bin, s, n);
         return;
     }
     if (!first)
         PUT(",");
-    *rc |= md_buf_json_str(b, s, n);
+    md_buf_json_str(b, s, n);
 }
 
 /* Ends an output's JSON: the data array is closed, or binary says how many bytes. */
-static void end_output(struct md_buf *b, int *rc, const struct md_buf *bin, size_t start)
+static void end_output(struct md_buf *b, const struct md_buf *bin, size_t start)
 {
     if (bin == NULL) {
         PUT("]}");
@@ -604,7 +593,7 @@ static void end_output(struct md_buf *b, int *rc, const struct md_buf *bin, size
 }
 
 /* Classification extension: top-k "<value>:<index>[:<label>]" per row, best first. */
-static void put_classes(struct md_buf *b, struct md_buf *bin, int *rc, const struct md_version *v,
+static void put_classes(struct md_buf *b, struct md_buf *bin, const struct md_version *v,
                         const struct md_prediction *p, size_t width, int64_t topk)
 {
     const struct md_contract *c = v->contract;
@@ -647,17 +636,17 @@ static void put_classes(struct md_buf *b, struct md_buf *bin, int *rc, const str
 
             (void)snprintf(txt, sizeof(txt), "%.9g:%zu%s%s", (double)items[j].value, idx,
                            label ? ":" : "", label ? label : "");
-            put_bytes_elem(b, bin, rc, txt, strlen(txt), i + j == 0);
+            put_bytes_elem(b, bin, txt, strlen(txt), i + j == 0);
         }
     }
-    end_output(b, rc, bin, start);
+    end_output(b, bin, start);
 }
 
 /*
  * One output tensor for the rows of p: its data in the JSON, or, when bin is
  * not NULL, its bytes appended to bin and their count in the JSON.
  */
-static void put_output(struct md_buf *b, struct md_buf *bin, int *rc, const struct md_version *v,
+static void put_output(struct md_buf *b, struct md_buf *bin, const struct md_version *v,
                        const struct md_prediction *p, const struct md_output *o, int64_t topk)
 {
     const struct md_contract *c = v->contract;
@@ -668,7 +657,7 @@ static void put_output(struct md_buf *b, struct md_buf *bin, int *rc, const stru
     PUT("{\"name\":");
     PUTSTR(o->name);
     if (topk > 0 && o->kind != MD_OUT_LABEL) {
-        put_classes(b, bin, rc, v, p, width, topk);
+        put_classes(b, bin, v, p, width, topk);
         return;
     }
     PUT(",\"datatype\":");
@@ -682,18 +671,17 @@ static void put_output(struct md_buf *b, struct md_buf *bin, int *rc, const stru
         for (i = 0; i < p->rows; i++) {
             const char *label = c->labels[md_infer_label(v, p, i)];
 
-            put_bytes_elem(b, bin, rc, label, strlen(label), i == 0);
+            put_bytes_elem(b, bin, label, strlen(label), i == 0);
         }
     } else if (bin != NULL && width == p->per_row) {
-        *rc |= put_floats(bin, p->scores, p->rows * width, o->dtype == MD_DT_FP64);
+        put_floats(bin, p->scores, p->rows * width, o->dtype == MD_DT_FP64);
     } else if (bin != NULL) {
         for (i = 0; i < p->rows; i++)
-            *rc |= put_floats(bin, p->scores + i * p->per_row, width, o->dtype == MD_DT_FP64);
+            put_floats(bin, p->scores + i * p->per_row, width, o->dtype == MD_DT_FP64);
     } else {
-        *rc |=
-            md_buf_floats(b, p->scores, p->rows, width, p->per_row, o->dtype == MD_DT_FP64, "null");
+        md_buf_floats(b, p->scores, p->rows, width, p->per_row, o->dtype == MD_DT_FP64, "null");
     }
-    end_output(b, rc, bin, start);
+    end_output(b, bin, start);
 }
 
 /* Checks the requested outputs against the contract; MD_EINVAL naming one it lacks. */
@@ -805,9 +793,7 @@ static int v2_decode(void *state, struct md_predict *p, const struct md_api_req 
  */
 static void reserve(struct md_buf *b, size_t n)
 {
-    int rc = md_buf_grow(b, n);
-
-    MD_UNUSED(rc);
+    md_buf_reserve(b, n);
 }
 
 /* Whether requested output i (SIZE_MAX: every output, none named) goes out in binary. */
@@ -831,8 +817,7 @@ static int v2_encode(void *state, const struct md_predict *p, const struct md_ap
     bool any_binary = false;
     size_t n_out;
     size_t i;
-    int r = 0;
-    int *rc = &r;
+    int r;
 
     md_buf_init(&bin, BIN_MAX);
     /* Room for the whole answer at once rather than a dozen doublings for a large batch. */
@@ -858,16 +843,18 @@ static int v2_encode(void *state, const struct md_predict *p, const struct md_ap
             PUT(",");
         any_binary |= binary;
         if (ir->n_outputs == 0)
-            put_output(b, binary ? &bin : NULL, rc, v, pred, &v->contract->outputs[i], 0);
+            put_output(b, binary ? &bin : NULL, v, pred, &v->contract->outputs[i], 0);
         else
-            put_output(b, binary ? &bin : NULL, rc, v, pred,
+            put_output(b, binary ? &bin : NULL, v, pred,
                        md_infer_find_output(v, ir->outputs[i].name), ir->outputs[i].classification);
     }
     PUT("]}");
+    r = md_buf_error(b) != MD_OK ? md_buf_error(b) : md_buf_error(&bin);
     if (any_binary && r == 0) {
         resp->json_len = b->len;
         resp->content_type = "application/octet-stream";
         PUTN(bin.data, bin.len);
+        r = md_buf_error(b);
     }
     md_buf_release(&bin);
     return r;

@@ -89,7 +89,7 @@ static bool verdict(const char *out, int *rc, struct md_err *err)
         return false;
     errno = 0;
     code = strtol(out + 6, &end, 10);
-    if (errno != 0 || end == out + 6 || *end != ' ' || code >= 0 || code < MD_EPENDING)
+    if (errno != 0 || end == out + 6 || *end != ' ' || code >= 0 || code < MD_ECODE_MIN)
         return false;
     n = strcspn(end + 1, "\n");
     *rc = md_err_set(err, (int)code, "%.*s", (int)n, end + 1);

@@ -35,15 +35,15 @@ static bool named(const char *name, size_t len, const char *want, size_t want_le
 }
 
 /* Sets the refusal (the first one wins). */
-static void refuse(struct md_head *hd, int status, const char *fmt, ...) MD_PRINTF(3, 4);
+static void refuse(struct md_head *hd, int code, const char *fmt, ...) MD_PRINTF(3, 4);
 
-static void refuse(struct md_head *hd, int status, const char *fmt, ...)
+static void refuse(struct md_head *hd, int code, const char *fmt, ...)
 {
     va_list ap;
 
-    if (hd->status != 0)
+    if (hd->code != MD_OK)
         return;
-    hd->status = status;
+    hd->code = code;
     va_start(ap, fmt);
     (void)vsnprintf(hd->msg, sizeof(hd->msg), fmt, ap); /* a long message is cut short */
     va_end(ap);
@@ -77,7 +77,7 @@ void md_head_init(struct md_head *hd)
     hd->n_host = 0;
     hd->coding = NULL;
     hd->coding_len = 0;
-    hd->status = 0;
+    hd->code = MD_OK;
     hd->msg[0] = '\0';
 }
 
@@ -98,20 +98,21 @@ static void check_layout(struct md_head *hd, const char *name, size_t name_len, 
 
     /* Compared as numbers first: a folded field's name lies elsewhere in the pool. */
     if (v <= after_name || v - after_name - 1 > MD_HEAD_MAX_OWS || name[name_len] != '\0') {
-        refuse(hd, 400,
+        refuse(hd, MD_EINVAL,
                "a header line starts with a space or tab (obsolete line folding): "
                "not accepted");
         return;
     }
     for (p = name + name_len + 1; p < value; p++) {
         if (*p != ' ' && *p != '\t') {
-            refuse(hd, 400, "header '%s': malformed line", shown(a, name, name_len));
+            refuse(hd, MD_EINVAL, "header '%s': malformed line", shown(a, name, name_len));
             return;
         }
     }
     /* This line is whole: the previous one held more than its value. */
     if (hd->next != NULL && name != hd->next) {
-        refuse(hd, 400, "header '%s': value contains a NUL byte", shown(a, hd->prev, hd->prev_len));
+        refuse(hd, MD_EINVAL, "header '%s': value contains a NUL byte",
+               shown(a, hd->prev, hd->prev_len));
         return;
     }
     /* value[value_len] is the NUL that ended the value, and a terminator or
@@ -139,16 +140,16 @@ static void check_name(struct md_head *hd, const char *name, size_t name_len)
     for (i = 0; !ok && i < name_len; i++) {
         if (!tchar[(unsigned char)name[i]]) {
             if (name[i] == ' ' || name[i] == '\t')
-                refuse(hd, 400, "header '%s': whitespace in the name or before the colon",
+                refuse(hd, MD_EINVAL, "header '%s': whitespace in the name or before the colon",
                        shown(a, name, name_len));
             else
-                refuse(hd, 400, "header '%s': a character not allowed in a field name",
+                refuse(hd, MD_EINVAL, "header '%s': a character not allowed in a field name",
                        shown(a, name, name_len));
             return;
         }
     }
     if (name_len == 0)
-        refuse(hd, 400, "a header line has no field name");
+        refuse(hd, MD_EINVAL, "a header line has no field name");
 }
 
 void md_head_field(struct md_head *hd, const char *name, size_t name_len, const char *value,
@@ -156,12 +157,12 @@ void md_head_field(struct md_head *hd, const char *name, size_t name_len, const 
 {
     char a[NAME_SHOWN + 1];
 
-    if (hd->status != 0)
+    if (hd->code != MD_OK)
         return;
     /* The layout first: a folded line ends up in the name. */
     if (MD_HEAD_LAYOUT && value != NULL) {
         check_layout(hd, name, name_len, value, value_len);
-        if (hd->status != 0)
+        if (hd->code != MD_OK)
             return;
     }
     /* The framing fields by name (tokens, so their names need no check). */
@@ -176,11 +177,11 @@ void md_head_field(struct md_head *hd, const char *name, size_t name_len, const 
         hd->n_host++;
     } else {
         check_name(hd, name, name_len);
-        if (hd->status != 0)
+        if (hd->code != MD_OK)
             return;
     }
     if (value != NULL && memchr(value, '\r', value_len) != NULL) {
-        refuse(hd, 400, "header '%s': value contains a CR byte", shown(a, name, name_len));
+        refuse(hd, MD_EINVAL, "header '%s': value contains a CR byte", shown(a, name, name_len));
         return;
     }
     hd->prev = name;
@@ -241,20 +242,21 @@ static void check_coding(struct md_head *hd)
         }
     }
     if (n == 0) {
-        refuse(hd, 400, "header 'Transfer-Encoding' is empty");
+        refuse(hd, MD_EINVAL, "header 'Transfer-Encoding' is empty");
     } else if (!last_chunked) {
-        refuse(hd, 400,
+        refuse(hd, MD_EINVAL,
                "header 'Transfer-Encoding': '%s' does not end in chunked, so the body's "
                "length cannot be known",
                shown(a, s, len));
     } else if (chunked > 1) {
-        refuse(hd, 400, "header 'Transfer-Encoding': '%s' applies chunked more than once",
+        refuse(hd, MD_EINVAL, "header 'Transfer-Encoding': '%s' applies chunked more than once",
                shown(a, s, len));
     } else if (other != NULL) {
-        refuse(hd, 501, "header 'Transfer-Encoding': transfer coding '%s' is not supported",
+        refuse(hd, MD_EUNSUPPORTED,
+               "header 'Transfer-Encoding': transfer coding '%s' is not supported",
                shown(a, other, other_len));
     } else if (!named(s, len, "chunked", 7)) {
-        refuse(hd, 400, "header 'Transfer-Encoding': '%s': send exactly 'chunked'",
+        refuse(hd, MD_EINVAL, "header 'Transfer-Encoding': '%s': send exactly 'chunked'",
                shown(a, s, len));
     }
 }
@@ -263,21 +265,22 @@ int md_head_finish(struct md_head *hd, bool http10)
 {
     char a[NAME_SHOWN + 1];
 
-    if (hd->status != 0)
-        return hd->status;
+    if (hd->code != MD_OK)
+        return hd->code;
     if (hd->exact)
-        refuse(hd, 400, "header '%s': value contains a NUL byte", shown(a, hd->prev, hd->prev_len));
+        refuse(hd, MD_EINVAL, "header '%s': value contains a NUL byte",
+               shown(a, hd->prev, hd->prev_len));
     else if (hd->n_length > 1)
-        refuse(hd, 400, "request has %u Content-Length headers; send one", hd->n_length);
+        refuse(hd, MD_EINVAL, "request has %u Content-Length headers; send one", hd->n_length);
     else if (hd->n_host > 1)
-        refuse(hd, 400, "request has %u Host headers; send one", hd->n_host);
+        refuse(hd, MD_EINVAL, "request has %u Host headers; send one", hd->n_host);
     else if (hd->n_coding > 0 && http10)
-        refuse(hd, 400, "header 'Transfer-Encoding' in an HTTP/1.0 request");
+        refuse(hd, MD_EINVAL, "header 'Transfer-Encoding' in an HTTP/1.0 request");
     else if (hd->n_coding > 0 && hd->n_length > 0)
-        refuse(hd, 400, "request has both Content-Length and Transfer-Encoding; send one");
+        refuse(hd, MD_EINVAL, "request has both Content-Length and Transfer-Encoding; send one");
     else if (hd->n_coding > 1)
-        refuse(hd, 400, "request has %u Transfer-Encoding headers; send one", hd->n_coding);
+        refuse(hd, MD_EINVAL, "request has %u Transfer-Encoding headers; send one", hd->n_coding);
     else if (hd->n_coding == 1)
         check_coding(hd);
-    return hd->status;
+    return hd->code;
 }

@@ -10,13 +10,17 @@
  *     the list form "5, 5", so refusing both forms keeps them alike);
  *   - Content-Length together with Transfer-Encoding;
  *   - more than one Transfer-Encoding or Host field;
- *   - a Transfer-Encoding other than a plain "chunked" (400 when chunked is
- *     not its last coding, so the body's end cannot be found; 501 for a
- *     coding before chunked that this server does not implement);
+ *   - a Transfer-Encoding other than a plain "chunked" (MD_EINVAL, a 400,
+ *     when chunked is not its last coding, so the body's end cannot be found;
+ *     MD_EUNSUPPORTED, a 501, for a coding before chunked that this server
+ *     does not implement);
  *   - Transfer-Encoding in an HTTP/1.0 request;
  *   - a field name that is not a token (whitespace before the colon);
  *   - a NUL or CR byte in a field value, or obsolete line folding (a line
  *     that starts with a space or tab).
+ *
+ * A refusal is an error code (util/err.h), which api/'s table turns into the
+ * status; every one but the coding not implemented is MD_EINVAL.
  *
  * libmicrohttpd cuts a value at a NUL byte and hands over the rest of the
  * line as nothing, and merges a folded line into the field's name, so these
@@ -33,6 +37,7 @@
 #define MD_NET_HEAD_H
 
 #include "util/common.h"
+#include "util/err.h"
 
 #include <microhttpd.h>
 
@@ -52,8 +57,8 @@ struct md_head {
     unsigned n_host;    /* private: Host fields seen */
     const char *coding; /* private: the first Transfer-Encoding value */
     size_t coding_len;
-    int status;    /* read-only: 0, or 400 or 501 once the request is refused */
-    char msg[192]; /* read-only: why, when status is set */
+    int code;      /* read-only: MD_OK, or MD_EINVAL or MD_EUNSUPPORTED once refused */
+    char msg[192]; /* read-only: why, when code is set */
 };
 
 /* Starts the checks of one request's fields. */
@@ -62,16 +67,16 @@ void md_head_init(struct md_head *hd);
 /*
  * Checks one field, name[name_len] and value[value_len], as libmicrohttpd
  * hands it over (in arrival order, pointing into its read buffer). The first
- * problem found sets hd->status and hd->msg; later fields are then skipped.
+ * problem found sets hd->code and hd->msg; later fields are then skipped.
  */
 void md_head_field(struct md_head *hd, const char *name, size_t name_len, const char *value,
                    size_t value_len);
 
 /*
  * After the last field: the checks that need them all (framing). http10:
- * the request is HTTP/1.0. Returns hd->status: 0 when the request may be
- * served, else 400 or 501 with hd->msg saying why (the connection is then
- * to be closed after the answer).
+ * the request is HTTP/1.0. Returns hd->code: MD_OK when the request may be
+ * served, else MD_EINVAL or MD_EUNSUPPORTED with hd->msg saying why (the
+ * connection is then to be closed after the answer).
  */
 int md_head_finish(struct md_head *hd, bool http10);
 

@@ -455,6 +455,8 @@ static enum MHD_Result send_reply(struct md_http *h, struct MHD_Connection *c, s
     struct MHD_Response *r;
     enum MHD_Result ok;
 
+    /* An answer whose writing failed is never sent in part (util/buf.h). */
+    md_api_finish(resp, md_buf_error(&cs->reply));
     r = MHD_create_response_from_buffer(cs->reply.len, cs->reply.data, MHD_RESPMEM_PERSISTENT);
     if (r == NULL)
         return MHD_NO;
@@ -554,16 +556,17 @@ static bool woken(struct MHD_Connection *c, struct conn *cs)
     return false;
 }
 
-/* An answer from the first call, before any body is read (the connection is then closed). */
+/* An answer from the first call, before any body is read (the connection is then closed):
+ * the status of code (api/api.h's table). */
 static enum MHD_Result refuse(struct md_http *h, struct MHD_Connection *c, struct conn *cs,
-                              int status, const char *msg)
+                              int code, const char *msg)
 {
     struct md_api_resp resp;
 
     if (!step(cs, PHASE_BODY, PHASE_BUSY))
         return MHD_NO; /* shut down to make room meanwhile */
     init_resp(&resp, cs);
-    md_api_error_status(&resp, status, msg);
+    md_api_error_msg(&resp, code, msg);
     return send_reply(h, c, cs, &resp);
 }
 
@@ -609,20 +612,19 @@ static enum MHD_Result start_request(struct md_http *h, struct MHD_Connection *c
         init_resp(&resp, cs);
         (void)snprintf(msg, sizeof(msg), "server at its limit of %ld connections; retry later",
                        h->max_conn);
-        md_api_error_status(&resp, 503, msg);
-        (void)snprintf(resp.retry_after, sizeof(resp.retry_after), "1");
+        md_api_error_msg(&resp, MD_EUNAVAIL, msg); /* 503 and Retry-After */
         return send_reply(h, c, cs, &resp);
     }
-    if (md_head_finish(&hd.check, strcmp(version, MHD_HTTP_VERSION_1_0) == 0) != 0) {
+    if (md_head_finish(&hd.check, strcmp(version, MHD_HTTP_VERSION_1_0) == 0) != MD_OK) {
         /* Framing a proxy could read otherwise: answered, then the connection closed. */
         cs->close = true;
-        return refuse(h, c, cs, hd.check.status, hd.check.msg);
+        return refuse(h, c, cs, hd.check.code, hd.check.msg);
     }
     if (hd.bytes > h->max_header) {
         (void)snprintf(msg, sizeof(msg),
                        "request line and headers larger than the limit of %zu bytes",
                        h->max_header);
-        return refuse(h, c, cs, 431, msg);
+        return refuse(h, c, cs, MD_EHEADTOOBIG, msg);
     }
     if (cs->kept[KEPT_CONTENT_LENGTH] != NULL)
         cl = strtoull(cs->kept[KEPT_CONTENT_LENGTH], NULL, 10);
@@ -631,7 +633,7 @@ static enum MHD_Result start_request(struct md_http *h, struct MHD_Connection *c
          * connection after this answer. */
         (void)snprintf(msg, sizeof(msg), "request body larger than the limit of %zu bytes",
                        h->max_body);
-        return refuse(h, c, cs, 413, msg);
+        return refuse(h, c, cs, MD_ETOOBIG, msg);
     }
     /* The body's size is known: room for all of it at once, not by doublings
      * (a size this process cannot allocate is answered as too large). */
@@ -669,7 +671,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
         (void)snprintf(msg, sizeof(msg), "request body larger than the limit of %zu bytes",
                        h->max_body);
-        md_api_error_status(&resp, 413, msg);
+        md_api_error_msg(&resp, MD_ETOOBIG, msg);
         return send_reply(h, c, cs, &resp);
     }
     req.method = method;

@@ -30,7 +30,9 @@
  * METHOD PATH"), or 400 "Missing model name in request." for /v1/models.
  *
  * To add an endpoint: one entry in routes[] and one handler (handlers.h);
- * docs/internals.md walks through it.
+ * docs/internals.md walks through it. The statuses come from api/'s table:
+ * an unknown path is MD_ENOTFOUND, a malformed /v1 one MD_EINVAL, a wrong
+ * method MD_EMETHOD.
  */
 #include "net/router.h"
 #include "api/handlers.h"
@@ -546,19 +548,19 @@ static void answer_miss(int id, const char *allow, const struct md_api_req *req,
 
     switch (id) {
     case R_V1_NONAME:
-        md_api_error_status(resp, 400, "Missing model name in request.");
+        md_api_error_msg(resp, MD_EINVAL, "Missing model name in request.");
         break;
     case R_V1_MALFORMED:
         /* A long path is cut short: the message only shows it. */
         (void)snprintf(msg, sizeof(msg), "Malformed request: %s %s", req->method, req->path);
-        md_api_error_status(resp, 400, msg);
+        md_api_error_msg(resp, MD_EINVAL, msg);
         break;
     case R_METHOD:
-        md_api_error_status(resp, 405, "Method Not Allowed");
+        md_api_error_msg(resp, MD_EMETHOD, "Method Not Allowed");
         resp->allow = allow;
         break;
     default:
-        md_api_error_status(resp, 404, "Not Found");
+        md_api_error_msg(resp, MD_ENOTFOUND, "Not Found");
         break;
     }
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * buf.c: the growable buffer of buf.h.
+ * buf.c: the growable buffer of buf.h, and its sticky error.
  */
 #include "util/buf.h"
 #include "util/mem.h"
@@ -8,12 +8,39 @@
 #include <assert.h>
 #include <stdarg.h>
 
+/* end for a buffer without an error: room for the NUL, and len at most max. */
+static void set_end(struct md_buf *b)
+{
+    b->end = b->max < b->cap ? b->max + 1 : b->cap;
+}
+
+/* Remembers the first failure: from now on no append passes end. */
+static int fail(struct md_buf *b, int code)
+{
+    b->err = code;
+    b->end = b->len;
+    return code;
+}
+
+/* A call that failed part way: the contents go back to their first len0 bytes. */
+static int undo(struct md_buf *b, size_t len0)
+{
+    if (b->data != NULL) {
+        b->len = len0;
+        b->data[len0] = '\0';
+    }
+    b->end = b->len;
+    return b->err;
+}
+
 void md_buf_init(struct md_buf *b, size_t max)
 {
     b->data = NULL;
     b->len = 0;
     b->cap = 0;
     b->max = max;
+    b->end = 0;
+    b->err = MD_OK;
 }
 
 void md_buf_release(struct md_buf *b)
@@ -25,18 +52,23 @@ void md_buf_release(struct md_buf *b)
 void md_buf_reset(struct md_buf *b)
 {
     b->len = 0;
+    b->err = MD_OK;
     if (b->data != NULL)
         b->data[0] = '\0';
+    set_end(b);
 }
 
-int md_buf_grow(struct md_buf *b, size_t n)
+/* Room for n more bytes; a failure is remembered when keep is set. */
+static int room(struct md_buf *b, size_t n, bool keep)
 {
     size_t need;
     size_t cap;
     char *p;
 
+    if (b->err != MD_OK)
+        return b->err;
     if (n > b->max || b->len > b->max - n)
-        return MD_ETOOBIG;
+        return keep ? fail(b, MD_ETOOBIG) : MD_ETOOBIG;
     need = b->len + n + 1;
     if (need <= b->cap)
         return MD_OK;
@@ -45,12 +77,23 @@ int md_buf_grow(struct md_buf *b, size_t n)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
     p = md_realloc(b->data, cap);
     if (p == NULL)
-        return MD_ENOMEM;
+        return keep ? fail(b, MD_ENOMEM) : MD_ENOMEM;
     if (b->data == NULL)
         p[0] = '\0';
     b->data = p;
     b->cap = cap;
+    set_end(b);
     return MD_OK;
+}
+
+int md_buf_grow(struct md_buf *b, size_t n)
+{
+    return room(b, n, true);
+}
+
+int md_buf_reserve(struct md_buf *b, size_t n)
+{
+    return room(b, n, false);
 }
 
 int md_buf_append_slow(struct md_buf *b, const void *p, size_t n)
@@ -73,7 +116,7 @@ char *md_buf_tail(struct md_buf *b)
 
 void md_buf_commit(struct md_buf *b, size_t k)
 {
-    assert(b->data != NULL && b->len + k < b->cap);
+    assert(b->err == MD_OK && b->data != NULL && b->len + k < b->cap && b->len + k <= b->max);
     b->len += k;
     b->data[b->len] = '\0';
 }
@@ -85,11 +128,13 @@ int md_buf_printf(struct md_buf *b, const char *fmt, ...)
     int m;
     int rc;
 
+    if (b->err != MD_OK)
+        return b->err;
     va_start(ap, fmt);
     n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
     if (n < 0)
-        return MD_EINTERNAL;
+        return fail(b, MD_EINTERNAL);
     rc = md_buf_grow(b, (size_t)n);
     if (rc != MD_OK)
         return rc;
@@ -99,7 +144,7 @@ int md_buf_printf(struct md_buf *b, const char *fmt, ...)
     if (m != n) {
         /* The second pass came out different: keep the contents as they were. */
         b->data[b->len] = '\0';
-        return MD_EINTERNAL;
+        return fail(b, MD_EINTERNAL);
     }
     b->len += (size_t)n;
     return MD_OK;
@@ -141,6 +186,7 @@ static bool plain_json(const char *s, size_t n)
 int md_buf_json_str(struct md_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
+    size_t len0 = b->len;
     size_t i;
     size_t start;
     int rc;
@@ -148,24 +194,25 @@ int md_buf_json_str(struct md_buf *b, const char *s, size_t n)
     if (plain_json(s, n)) {
         /* Room for all of it first: past the limit, the buffer stays as it was. */
         rc = md_buf_grow(b, n + 2);
-        if (rc == MD_OK)
-            rc = md_buf_putc(b, '"');
-        if (rc == MD_OK)
-            rc = md_buf_append(b, s, n);
-        if (rc == MD_OK)
-            rc = md_buf_putc(b, '"');
-        return rc;
+        if (rc != MD_OK)
+            return rc;
+        b->data[b->len] = '"';
+        memcpy(b->data + b->len + 1, s, n);
+        b->len += n + 2;
+        b->data[b->len - 1] = '"';
+        b->data[b->len] = '\0';
+        return MD_OK;
     }
-    rc = md_buf_putc(b, '"');
+    md_buf_putc(b, '"');
     start = 0;
-    for (i = 0; i < n && rc == MD_OK; i++) {
+    for (i = 0; i < n && b->err == MD_OK; i++) {
         unsigned char c = (unsigned char)s[i];
         char esc[7];
         size_t elen = 0;
 
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        rc = md_buf_append(b, s + start, i - start);
+        md_buf_append(b, s + start, i - start);
         start = i + 1;
         esc[0] = '\\';
         switch (c) {
@@ -198,14 +245,12 @@ int md_buf_json_str(struct md_buf *b, const char *s, size_t n)
             elen = 6;
             break;
         }
-        if (rc == MD_OK)
-            rc = md_buf_append(b, esc, elen);
+        md_buf_append(b, esc, elen);
     }
-    if (rc == MD_OK)
-        rc = md_buf_append(b, s + start, n - start);
-    if (rc == MD_OK)
-        rc = md_buf_putc(b, '"');
-    return rc;
+    md_buf_append(b, s + start, n - start);
+    md_buf_putc(b, '"');
+    /* Failed part way: nothing of s stays. */
+    return b->err == MD_OK ? MD_OK : undo(b, len0);
 }
 
 char *md_buf_detach(struct md_buf *b, size_t *len)

@@ -644,50 +644,42 @@ int md_config_load(struct md_config *c, const char *path, const struct md_config
 
 /* ------------------------------------------------------------------- JSON */
 
-/* Keeps the first failure of a run of appends. */
-static void keep(int *rc, int r)
-{
-    if (*rc == MD_OK)
-        *rc = r;
-}
-
 int md_config_json(const struct md_config *c, size_t i, struct md_buf *b)
 {
     const struct md_config_setting *s = &c->table[i];
     const char *src = md_config_source_name(md_config_source_of(c, i));
     struct value v;
-    int rc = MD_OK;
 
     fetch(c, i, &v);
-    keep(&rc, md_buf_puts(b, "{\"name\":"));
-    keep(&rc, md_buf_json_str(b, s->key, strlen(s->key)));
-    keep(&rc, md_buf_puts(b, ",\"value\":"));
+    md_buf_puts(b, "{\"name\":");
+    md_buf_json_str(b, s->key, strlen(s->key));
+    md_buf_puts(b, ",\"value\":");
     switch (s->kind) {
     case MD_CONFIG_STRING:
         if (v.text == NULL)
-            keep(&rc, md_buf_puts(b, "null"));
+            md_buf_puts(b, "null");
         else
-            keep(&rc, md_buf_json_str(b, v.text, strlen(v.text)));
+            md_buf_json_str(b, v.text, strlen(v.text));
         break;
     case MD_CONFIG_UINT:
-        keep(&rc, md_buf_printf(b, "%" PRIu64, v.num));
+        md_buf_printf(b, "%" PRIu64, v.num);
         break;
     case MD_CONFIG_ENUM:
-        keep(&rc, md_buf_json_str(b, s->words[v.num], strlen(s->words[v.num])));
+        md_buf_json_str(b, s->words[v.num], strlen(s->words[v.num]));
         break;
     case MD_CONFIG_BOOL:
-        keep(&rc, md_buf_puts(b, v.num ? "true" : "false"));
+        md_buf_puts(b, v.num ? "true" : "false");
         break;
     }
-    keep(&rc, md_buf_puts(b, ",\"source\":"));
-    keep(&rc, md_buf_json_str(b, src, strlen(src)));
+    md_buf_puts(b, ",\"source\":");
+    md_buf_json_str(b, src, strlen(src));
     if (md_config_source_of(c, i) == MD_CONFIG_FILE) {
-        keep(&rc, md_buf_puts(b, ",\"file\":"));
-        keep(&rc, md_buf_json_str(b, c->file, strlen(c->file)));
-        keep(&rc, md_buf_printf(b, ",\"line\":%zu", c->line[i]));
+        md_buf_puts(b, ",\"file\":");
+        md_buf_json_str(b, c->file, strlen(c->file));
+        md_buf_printf(b, ",\"line\":%zu", c->line[i]);
     }
-    keep(&rc, md_buf_putc(b, '}'));
-    return rc;
+    md_buf_putc(b, '}');
+    return md_buf_error(b);
 }
 
 /* ------------------------------------------------------------------- help */

@@ -203,9 +203,10 @@ size_t md_config_line(const struct md_config *c, size_t i);
  * Appends setting i as a JSON object: {"name": key, "value": ..., "source":
  * "default"|"file"|"flag"} with "file" and "line" when it came from the
  * file. The value is a string, a number, true or false, or null for a
- * string setting with no value. MD_ETOOBIG or MD_ENOMEM from the buffer.
+ * string setting with no value. Returns b's error after the call (util/buf.h:
+ * MD_ETOOBIG or MD_ENOMEM, the first failure kept).
  */
-int md_config_json(const struct md_config *c, size_t i, struct md_buf *b) MD_MUST_CHECK;
+int md_config_json(const struct md_config *c, size_t i, struct md_buf *b);
 
 /*
  * Writes the --help lines of the settings (table) then the actions:

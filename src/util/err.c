@@ -86,6 +86,12 @@ const char *md_strerror(int code)
         return "timed out";
     case MD_EPENDING:
         return "pending";
+    case MD_ECONFLICT:
+        return "conflict";
+    case MD_EMETHOD:
+        return "method not allowed";
+    case MD_EHEADTOOBIG:
+        return "request head too large";
     default:
         return "unknown error";
     }

@@ -5,7 +5,7 @@
  * Fallible functions return MD_OK (0) or a negative MD_E* code and, when the
  * caller passed a struct md_err, a message saying what is wrong, subject
  * first. The error path never allocates. Only api/ maps codes to HTTP
- * statuses.
+ * statuses, in one table (api/api.c), which has a row for every code.
  */
 #ifndef MD_UTIL_ERR_H
 #define MD_UTIL_ERR_H
@@ -26,9 +26,15 @@ enum md_errcode {
     MD_ETOOBIG = -10,      /* a body or size over its limit: a 413 */
     MD_EUNSUPPORTED = -11, /* valid but not implemented: a 501 */
     MD_ETIMEDOUT = -12,    /* a deadline passed before the work ran: a 504 */
-    MD_EPENDING = -13      /* not a failure: the work goes on in another thread, which
+    MD_EPENDING = -13,     /* not a failure: the work goes on in another thread, which
                               reports back (see api/api.h, serve/batcher.h) */
+    MD_ECONFLICT = -14,    /* the request conflicts with the current state: a 409 */
+    MD_EMETHOD = -15,      /* the resource does not take this method: a 405 */
+    MD_EHEADTOOBIG = -16   /* the request line and headers over their limit: a 431 */
 };
+
+/* The lowest code: every code lies from MD_ECODE_MIN to MD_OK. */
+#define MD_ECODE_MIN MD_EHEADTOOBIG
 
 struct md_err {
     int code;      /* an enum md_errcode; MD_OK when no error was set */

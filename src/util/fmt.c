@@ -431,7 +431,7 @@ static bool floats_parallel(struct md_buf *b, const float *v, size_t rows, size_
 
     if (k > rows)
         k = rows; /* a few wide rows: a part holds whole rows */
-    if (k < 2 || md_buf_grow(b, rows * width * PER_NUMBER) != MD_OK)
+    if (k < 2 || md_buf_reserve(b, rows * width * PER_NUMBER) != MD_OK)
         return false;
     o = md_buf_tail(b);
     per = rows / k;
@@ -476,7 +476,7 @@ int md_buf_floats(struct md_buf *b, const float *v, size_t rows, size_t width, s
                 if (rc != MD_OK)
                     return rc;
             }
-        return MD_OK;
+        return md_buf_error(b);
     }
     if (rows * width >= FLOATS_PARALLEL && rows * width <= FLOATS_PARALLEL_MAX &&
         floats_parallel(b, v, rows, width, stride, nan_text, nan_len))
@@ -493,5 +493,5 @@ int md_buf_floats(struct md_buf *b, const float *v, size_t rows, size_t width, s
         md_buf_commit(b, (size_t)(format_rows(o, v, r, end, width, stride, nan_text, nan_len) - o));
         r = end;
     }
-    return MD_OK;
+    return md_buf_error(b);
 }

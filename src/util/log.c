@@ -41,7 +41,6 @@ static void emit(enum md_log_level level, const char *msg, va_list *kv)
     struct timespec ts;
     struct tm tm;
     struct md_buf b;
-    int rc;
     ssize_t w;
 
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -51,27 +50,23 @@ static void emit(enum md_log_level level, const char *msg, va_list *kv)
                    (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
                    tm.tm_sec, (long)(ts.tv_nsec / 1000000) % 1000);
     md_buf_init(&b, (size_t)64 << 10);
-    rc = md_buf_printf(&b, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", stamp, names[level]);
-    if (rc == MD_OK)
-        rc = md_buf_json_str(&b, msg, strlen(msg));
-    while (rc == MD_OK && kv != NULL) {
+    md_buf_printf(&b, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", stamp, names[level]);
+    md_buf_json_str(&b, msg, strlen(msg));
+    while (kv != NULL) {
         const char *k = va_arg(*kv, const char *);
         const char *v;
 
         if (k == NULL)
             break;
         v = va_arg(*kv, const char *);
-        rc = md_buf_putc(&b, ',');
-        if (rc == MD_OK)
-            rc = md_buf_json_str(&b, k, strlen(k));
-        if (rc == MD_OK)
-            rc = md_buf_putc(&b, ':');
-        if (rc == MD_OK)
-            rc = md_buf_json_str(&b, v ? v : "", v ? strlen(v) : 0);
+        md_buf_putc(&b, ',');
+        md_buf_json_str(&b, k, strlen(k));
+        md_buf_putc(&b, ':');
+        md_buf_json_str(&b, v ? v : "", v ? strlen(v) : 0);
     }
-    if (rc == MD_OK)
-        rc = md_buf_puts(&b, "}\n");
-    if (rc == MD_OK) {
+    md_buf_puts(&b, "}\n");
+    /* A line past 64 KiB, or no memory for it: not written at all. */
+    if (md_buf_error(&b) == MD_OK) {
         w = write(STDERR_FILENO, b.data, b.len);
         MD_UNUSED(w);
     }

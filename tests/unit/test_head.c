@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "net/head.h"
+#include "api/api.h"
 #include "mhd_fields.h"
 
 struct want {
@@ -21,7 +22,8 @@ struct want {
     bool layout;        /* found only from libmicrohttpd's layout (MD_HEAD_LAYOUT) */
 };
 
-/* The status md_head gives block (and its message in msg). */
+/* The status md_head's code gives block through api/'s table, 0 when not
+ * refused (and its message in msg). */
 static int check(const struct want *w, char *msg, size_t msg_len)
 {
     char buf[4096];
@@ -40,7 +42,7 @@ static int check(const struct want *w, char *msg, size_t msg_len)
         md_head_field(&hd, f[i].name, f[i].name_len, f[i].value, f[i].value_len);
     (void)md_head_finish(&hd, w->http10);
     (void)snprintf(msg, msg_len, "%s", hd.msg);
-    return hd.status;
+    return hd.code == MD_OK ? 0 : md_api_status(hd.code);
 }
 
 static void run_cases(const struct want *cases, size_t n)

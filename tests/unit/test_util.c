@@ -161,9 +161,124 @@ static void test_buf_json_str_bytes(void **state)
     assert_int_equal(md_buf_puts(&b, "abc"), MD_OK);
     assert_int_equal(md_buf_json_str(&b, "0123456789", 10), MD_ETOOBIG);
     assert_string_equal(b.data, "abc");
+    md_buf_reset(&b);
+    assert_int_equal(md_buf_puts(&b, "abc"), MD_OK);
     assert_int_equal(md_buf_json_str(&b, "0123456", 7), MD_OK); /* exactly to the limit */
     assert_string_equal(b.data, "abc\"0123456\"");
     assert_int_equal(md_buf_putc(&b, 'x'), MD_ETOOBIG);
+    /* An escaped string that passes the limit part way: nothing of it stays. */
+    md_buf_reset(&b);
+    assert_int_equal(md_buf_puts(&b, "abc"), MD_OK);
+    assert_int_equal(md_buf_json_str(&b, "a\nb\nc\nd", 7), MD_ETOOBIG);
+    assert_int_equal(b.len, 3);
+    assert_string_equal(b.data, "abc");
+    md_buf_release(&b);
+}
+
+/* The buffer's invariants (buf.h), whatever happened to it. */
+static void expect_valid(const struct md_buf *b, size_t max)
+{
+    assert_true(b->len <= max);
+    if (b->data == NULL) {
+        assert_int_equal(b->len, 0);
+        return;
+    }
+    assert_true(b->len < b->cap);
+    assert_int_equal(b->data[b->len], '\0');
+    assert_int_equal(strlen(b->data), b->len);
+}
+
+/*
+ * The first failure is kept: every later append, grow or printf does
+ * nothing, even one that would fit, and returns the first failure's code,
+ * which md_buf_error reports at the end. (Or-ing codes instead, as writers
+ * once did, reports another code: MD_ETOOBIG | MD_EINTERNAL is MD_EINTERNAL,
+ * and MD_ENOMEM | MD_ETOOBIG is MD_ENOTFOUND, a 404.)
+ */
+static void test_buf_sticky_error(void **state)
+{
+    static const float v[3] = {1.5f, 2.5f, 3.5f};
+    struct md_buf b;
+
+    (void)state;
+    md_buf_init(&b, 8);
+    assert_int_equal(md_buf_error(&b), MD_OK);
+    assert_int_equal(md_buf_puts(&b, "abcdef"), MD_OK);
+    assert_int_equal(md_buf_error(&b), MD_OK);
+    assert_int_equal(md_buf_puts(&b, "xyz"), MD_ETOOBIG); /* 9 bytes: past 8 */
+    assert_int_equal(md_buf_error(&b), MD_ETOOBIG);
+    assert_string_equal(b.data, "abcdef"); /* as it was before the failure */
+    expect_valid(&b, 8);
+    /* Later calls, each of which would fit: no-ops that return the first code. */
+    assert_int_equal(md_buf_putc(&b, 'x'), MD_ETOOBIG);
+    assert_int_equal(md_buf_append(&b, "", 0), MD_ETOOBIG);
+    assert_int_equal(md_buf_puts(&b, "y"), MD_ETOOBIG);
+    assert_int_equal(md_buf_printf(&b, "%d", 7), MD_ETOOBIG);
+    assert_int_equal(md_buf_printf(&b, "%ls", L"\xe9"), MD_ETOOBIG); /* would be EINTERNAL */
+    assert_int_equal(md_buf_json_str(&b, "q", 1), MD_ETOOBIG);
+    assert_int_equal(md_buf_json_str(&b, "\n", 1), MD_ETOOBIG);
+    assert_int_equal(md_buf_i64(&b, 5), MD_ETOOBIG);
+    assert_int_equal(md_buf_f32(&b, 0.5f, "null"), MD_ETOOBIG);
+    assert_int_equal(md_buf_f64(&b, 0.5, "null"), MD_ETOOBIG);
+    assert_int_equal(md_buf_floats(&b, v, 0, 1, 1, false, "null"), MD_ETOOBIG);
+    assert_int_equal(md_buf_floats(&b, v, 1, 1, 1, false, "null"), MD_ETOOBIG);
+    assert_int_equal(md_buf_floats(&b, v, 1, 1, 1, true, "null"), MD_ETOOBIG);
+    assert_int_equal(md_buf_grow(&b, 1), MD_ETOOBIG);
+    assert_int_equal(md_buf_reserve(&b, 1), MD_ETOOBIG);
+    assert_int_equal(md_buf_error(&b), MD_ETOOBIG);
+    assert_string_equal(b.data, "abcdef");
+    expect_valid(&b, 8);
+
+    /* Another first failure (the formatting of printf): it is the one kept. */
+    md_buf_reset(&b);
+    assert_int_equal(md_buf_error(&b), MD_OK);
+    assert_int_equal(md_buf_puts(&b, "ab"), MD_OK);
+    assert_int_equal(md_buf_printf(&b, "%ls", L"\xe9"), MD_EINTERNAL);
+    assert_int_equal(md_buf_puts(&b, "0123456789"), MD_EINTERNAL); /* past max too */
+    assert_int_equal(md_buf_error(&b), MD_EINTERNAL);
+    assert_string_equal(b.data, "ab");
+    expect_valid(&b, 8);
+
+    /* A reset clears it: the buffer serves again, up to its maximum. */
+    md_buf_reset(&b);
+    assert_int_equal(md_buf_puts(&b, "01234567"), MD_OK);
+    assert_int_equal(md_buf_error(&b), MD_OK);
+    assert_string_equal(b.data, "01234567");
+    assert_int_equal(md_buf_putc(&b, '8'), MD_ETOOBIG);
+    md_buf_release(&b);
+    assert_int_equal(md_buf_error(&b), MD_OK); /* release clears it too */
+    assert_null(b.data);
+
+    /* Before anything was allocated: the error stays, data stays NULL. */
+    md_buf_init(&b, 4);
+    assert_int_equal(md_buf_puts(&b, "hello"), MD_ETOOBIG);
+    assert_null(b.data);
+    assert_int_equal(md_buf_puts(&b, "hi"), MD_ETOOBIG);
+    assert_null(b.data);
+    assert_int_equal(b.len, 0);
+    assert_null(md_buf_detach(&b, NULL));
+    assert_int_equal(md_buf_error(&b), MD_OK); /* detach leaves it empty and clear */
+    assert_int_equal(md_buf_puts(&b, "hi"), MD_OK);
+    assert_string_equal(b.data, "hi");
+    md_buf_release(&b);
+}
+
+/* md_buf_reserve is a hint: past the maximum it fails, and nothing is kept. */
+static void test_buf_reserve(void **state)
+{
+    struct md_buf b;
+
+    (void)state;
+    md_buf_init(&b, 100);
+    assert_int_equal(md_buf_reserve(&b, 1000), MD_ETOOBIG);
+    assert_int_equal(md_buf_error(&b), MD_OK);
+    assert_int_equal(md_buf_puts(&b, "abc"), MD_OK);
+    assert_int_equal(md_buf_reserve(&b, 50), MD_OK);
+    assert_true(b.cap >= 54);
+    assert_string_equal(b.data, "abc");
+    assert_int_equal(md_buf_grow(&b, 1000), MD_ETOOBIG); /* grow's failure is kept */
+    assert_int_equal(md_buf_error(&b), MD_ETOOBIG);
+    assert_string_equal(b.data, "abc");
     md_buf_release(&b);
 }
 
@@ -702,6 +817,8 @@ int main(void)
         cmocka_unit_test(test_buf_append_limits),
         cmocka_unit_test(test_buf_json_str),
         cmocka_unit_test(test_buf_json_str_bytes),
+        cmocka_unit_test(test_buf_sticky_error),
+        cmocka_unit_test(test_buf_reserve),
         cmocka_unit_test(test_arena),
         cmocka_unit_test(test_fmt),
         cmocka_unit_test(test_log_levels),

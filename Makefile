@@ -51,8 +51,8 @@ $(BUILD)/%.o: %.c
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -DMD_UNIT_TEST -o $@ $< $(OBJ) $(LIBS) -lcmocka $(LDFLAGS)
-# test_loadcheck runs the modeld built beside it as its helper process.
-$(BUILD)/tests/test_loadcheck: $(BUILD)/modeld
+# test_loadcheck and test_control run the modeld built beside them as their helper process.
+$(BUILD)/tests/test_loadcheck $(BUILD)/tests/test_control: $(BUILD)/modeld
 
 # Fuzz targets: clang + libFuzzer, always with ASan+UBSan, objects built apart.
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -DMD_VERSION='"$(VERSION)"' -g -O1 -Isrc -pthread \

@@ -4,23 +4,41 @@ a load that lasts holds no HTTP thread (with --threads 1, health, inference,
 metrics and the index are answered meanwhile) and answers what it answered
 before once it ends; commands run in order; a client that leaves before its
 load ends harms nothing; on SIGTERM a waiting command is answered 503 and the
-running load finishes; a SIGHUP during a load is not lost.
+running load finishes; a SIGHUP during a load is not lost; a helper that
+never ends is killed at --load-timeout.
 
-A load that lasts: version 1's artifact is a FIFO, so the engine's open()
-waits until the test opens the FIFO's writing end; the load then fails with
-"not a regular file", as a FIFO always did."""
-import errno
+A load that lasts: model "slow" is the benchmark model with backend xgboost,
+so its load first runs a helper process (`modeld --load-check xgboost`, a
+child of the daemon; docs/operations.md "Loads in a helper process"). The
+test finds that helper and stops it (SIGSTOP): the load lasts until the test
+continues it (SIGCONT), and then succeeds; the daemon runs with
+--load-timeout 60, so the test, not the limit, decides how long."""
 import os
+import select
 import shutil
 import signal
 import socket
+import sys
 import threading
 import time
 
-from harness import BENCH_DATA, Daemon, add_bench, expect, expect_error, run, v2_row
+from harness import BENCH_YAML, Daemon, add_bench, expect, expect_error, run, v2_row
 
 ROW = [0.1] * 30
 PROMPT_S = 2  # what "answered promptly" means here; a blocked thread never answers
+SLOW_ARGS = ["--load-timeout", "60"]  # longer than any test keeps a helper stopped
+FIND_S = 20  # the longest a load may take to start its helper
+
+# libxgboost's OpenMP threads, one per core otherwise, take over a second to
+# start and join in the ThreadSanitizer build; the daemons here and their
+# helpers need no more than one.
+os.environ["OMP_NUM_THREADS"] = "1"
+
+
+def slow_yaml():
+    text = open(BENCH_YAML).read()
+    expect("\nbackend: trees\n" in text, "tests/data/bench/model.yaml no longer says backend: trees")
+    return text.replace("\nbackend: trees\n", "\nbackend: xgboost\n")
 
 
 class Background:
@@ -48,57 +66,130 @@ class Background:
             raise self.error
         return self.answer
 
-
-def add_slow(repo, name="slow"):
-    """A model whose version 1 loads until release() is called."""
-    add_bench(repo, name, [])
-    os.makedirs(os.path.join(repo, name, "1"))
-    os.mkfifo(os.path.join(repo, name, "1", "model.json"))
+    def status(self):
+        return self.result()[0]
 
 
-def release(repo, name="slow"):
-    """Ends the load waiting on the FIFO: opening the writing end succeeds
-    once the engine has the FIFO open for reading (ENXIO until then)."""
-    path = os.path.join(repo, name, "1", "model.json")
-    deadline = time.time() + 20
-    while True:
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
-            os.close(fd)
-            return
-        except OSError as e:
-            if e.errno != errno.ENXIO or time.time() > deadline:
-                raise
-            time.sleep(0.005)
+class RawLoad:
+    """A load of "slow" sent on a socket of the test's own, which can leave
+    before the answer."""
+
+    def __init__(self, d):
+        self.sock = socket.create_connection(("127.0.0.1", d.port), timeout=20)
+        self.sock.sendall(b"POST /v2/repository/models/slow/load HTTP/1.1\r\nHost: t\r\n"
+                          b"Content-Length: 0\r\n\r\n")
+
+    def pending(self):
+        return not select.select([self.sock], [], [], 0)[0]
+
+    def status(self):
+        """The answer's status (the connection is closed after it)."""
+        line = self.sock.makefile("rb").readline()
+        self.sock.close()
+        parts = line.split()
+        expect(len(parts) >= 2 and parts[1].isdigit(), "no status line: %r" % line)
+        return int(parts[1])
 
 
-def unblock(repo, name="slow"):
-    """After a failure: lets a load waiting on the FIFO end, if one is, so the
-    daemon can stop."""
+def stat_fields(pid):
+    """The fields of /proc/PID/stat after the command name (state first), or
+    None when the process is gone."""
     try:
-        os.close(os.open(os.path.join(repo, name, "1", "model.json"), os.O_WRONLY | os.O_NONBLOCK))
-    except OSError:
-        pass
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def find_helper(d, others):
+    """The pid of a child of the daemon running `modeld --load-check`, or
+    None. others: pids seen to be no child of the daemon, kept across calls
+    so that each pass reads only processes new since the last."""
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or name in others:
+            continue
+        fields = stat_fields(int(name))
+        if fields is None:
+            continue
+        if int(fields[1]) != d.proc.pid:
+            others.add(name)
+            continue
+        try:
+            with open("/proc/%s/cmdline" % name, "rb") as f:
+                if b"\0--load-check\0" in f.read():
+                    return int(name)
+        except OSError:
+            continue
+    return None
+
+
+def stop(pid):
+    """Stops pid (SIGSTOP); whether it is stopped, not ended first."""
+    try:
+        os.kill(pid, signal.SIGSTOP)
+    except ProcessLookupError:
+        return False
+    deadline = time.time() + FIND_S
+    while time.time() < deadline:
+        fields = stat_fields(pid)
+        if fields is None or fields[0] in ("Z", "X"):
+            return False
+        if fields[0] == "T":
+            return True
+        time.sleep(0.001)
+    raise AssertionError("helper %d never stopped" % pid)
+
+
+def begin_slow_load(d, start, attempts=5):
+    """Starts a load of "slow" with start(), which returns the request (its
+    pending() and status()); finds the load's helper and stops it, so the
+    load lasts until release(d); returns the request. A helper that ended
+    before it could be stopped (it runs for some 20 ms in the plain build)
+    let the load end:
+    the version is unloaded and the load tried again."""
+    for _ in range(attempts):
+        req = start()
+        others = set()
+        deadline = time.time() + FIND_S
+        while req.pending() and time.time() < deadline:
+            pid = find_helper(d, others)
+            if pid is not None and stop(pid):
+                d.helper = pid
+                return req
+        expect(not req.pending(), "no load-check helper within %ds" % FIND_S)
+        st = req.status()
+        expect(st == 200, "the load, not slowed, answered %d" % st)
+        print("  the helper ended before it was stopped; loading again", file=sys.stderr)
+        st, data, _ = d.request("POST", "/v2/repository/models/slow/unload")
+        expect(st == 200, (st, data))
+    raise AssertionError("the helper ended before it was stopped, %d times" % attempts)
+
+
+def release(d):
+    """Continues the stopped helper (SIGCONT): the load goes on and ends."""
+    pid, d.helper = d.helper, None
+    fields = stat_fields(pid) if pid is not None else None
+    if fields is not None and int(fields[1]) == d.proc.pid:
+        os.kill(pid, signal.SIGCONT)
 
 
 class SlowDaemon(Daemon):
-    """A Daemon with the model "slow" added after start; on the way out, a
-    load still waiting on its FIFO is let go."""
+    """A Daemon (the benchmark models, not the examples, which take a while
+    to load in sanitizer builds) with the model "slow" added after start; on
+    the way out, a helper still stopped is continued."""
 
     def __init__(self, args=()):
-        super().__init__(args=args)
-        add_slow(self.repo)
+        self.helper = None
+        super().__init__(args=SLOW_ARGS + list(args), examples=False)
+        add_bench(self.repo, "slow", [1], slow_yaml())
 
     def __exit__(self, exc_type, exc, tb):
-        unblock(self.repo)
+        release(self)
         return super().__exit__(exc_type, exc, tb)
 
 
-def make_real(repo, name="slow"):
-    """Replaces the FIFO with the benchmark model."""
-    path = os.path.join(repo, name, "1", "model.json")
-    os.remove(path)
-    shutil.copy(os.path.join(BENCH_DATA, "bench_model.json"), path)
+def slow_load(d):
+    return begin_slow_load(d, lambda: Background(d, "POST", "/v2/repository/models/slow/load"))
 
 
 def index(d):
@@ -131,17 +222,21 @@ def in_flight(d):
     raise AssertionError("no modeld_http_requests_in_flight in /metrics")
 
 
-def expect_fifo_failure(answer, name="slow"):
+def expect_loaded(answer):
+    """A load's answer: 200 with an empty body."""
     st, doc, _ = answer
-    expect_error(st, doc, 400)
-    for part in ("model '%s'" % name, "version 1", "not a regular file"):
-        expect(part in doc["error"], "load error %r lacks %r" % (doc["error"], part))
+    expect(st == 200 and doc is None, "load answered %d: %r" % (st, doc))
+
+
+def expect_ready(d, name="slow"):
+    e = index(d).get((name, "1"), {})
+    expect(e.get("state") == "READY", e)
 
 
 def test_slow_load_blocks_nothing():
     with SlowDaemon(args=["--threads", "1"]) as d:
         # The only connection when it arrives: it parks all the same.
-        slow = Background(d, "POST", "/v2/repository/models/slow/load")
+        slow = slow_load(d)
         load_begun(d)
         after = Background(d, "POST", "/v2/repository/models/bench/load")
         for method, path, body in (("GET", "/v2/health/ready", None),
@@ -156,15 +251,10 @@ def test_slow_load_blocks_nothing():
             expect(time.time() - start < PROMPT_S, "%s %s slow during a load" % (method, path))
         expect(slow.pending(), "the load answered before it could end")
         expect(after.pending(), "a load queued behind the slow one answered first")
-        release(d.repo)
-        expect_fifo_failure(slow.result())
-        st, doc, _ = after.result()
-        expect(st == 200 and doc is None, (st, doc))
-        e = index(d)[("slow", "1")]
-        expect(e["state"] == "UNAVAILABLE" and "not a regular file" in e["reason"], e)
-        make_real(d.repo)
-        st, data, hdrs = d.request("POST", "/v2/repository/models/slow/load")
-        expect(st == 200 and data == b"", (st, data))
+        release(d)
+        expect_loaded(slow.result())
+        expect_loaded(after.result())
+        expect_ready(d)
         st, doc, _ = d.json("POST", "/v2/models/slow/infer", v2_row(ROW))
         expect(st == 200 and doc["model_version"] == "1", doc)
         st, data, _ = d.request("POST", "/v2/repository/models/slow/unload")
@@ -174,7 +264,7 @@ def test_slow_load_blocks_nothing():
 
 
 def test_errors_unchanged():
-    with Daemon(args=["--threads", "1"]) as d:
+    with Daemon(args=["--threads", "1"], examples=False) as d:
         st, doc, hdrs = d.json("POST", "/v2/repository/models/nosuch/load")
         expect_error(st, doc, 404, "'nosuch'")
         expect(hdrs.get("content-type") == "application/json", hdrs)
@@ -197,26 +287,21 @@ def test_errors_unchanged():
 
 def test_client_leaves_before_the_outcome():
     with SlowDaemon(args=["--threads", "1"]) as d:
-        s = socket.create_connection(("127.0.0.1", d.port), timeout=10)
-        s.sendall(b"POST /v2/repository/models/slow/load HTTP/1.1\r\nHost: t\r\n"
-                  b"Content-Length: 0\r\n\r\n")
+        raw = begin_slow_load(d, lambda: RawLoad(d))
         load_begun(d)
-        s.close()
-        release(d.repo)
+        raw.sock.close()
+        release(d)
         # The load ran to its end all the same.
-        expect(wait_for(lambda: "not a regular file" in
-                        index(d).get(("slow", "1"), {}).get("reason", "")), index(d))
-        make_real(d.repo)
-        st, data, _ = d.request("POST", "/v2/repository/models/slow/load")
-        expect(st == 200, data)
+        expect(wait_for(lambda: index(d).get(("slow", "1"), {}).get("state") == "READY"),
+               index(d))
         st, doc, _ = d.json("POST", "/v2/models/slow/infer", v2_row(ROW))
-        expect(st == 200, doc)
+        expect(st == 200 and doc["model_version"] == "1", doc)
 
 
 def test_sigterm_answers_waiting_commands():
     d = SlowDaemon()
     try:
-        slow = Background(d, "POST", "/v2/repository/models/slow/load")
+        slow = slow_load(d)
         load_begun(d)
         waiting = Background(d, "POST", "/v2/repository/models/bench/load")
         # Both loads received (the scrape itself is the third request).
@@ -230,34 +315,57 @@ def test_sigterm_answers_waiting_commands():
         # either case, and never applied.
         late = Background(d, "POST", "/v2/repository/models/bench/unload")
         wait_for(lambda: not late.pending(), timeout=PROMPT_S)
-        release(d.repo)
+        expect(d.proc.poll() is None, "the daemon left before the running load ended")
+        release(d)
         st, doc, hdrs = waiting.result()
         expect_error(st, doc, 503, "server shutting down")
         expect(hdrs.get("retry-after") == "1", hdrs)
         st, doc, _ = late.result()
         expect_error(st, doc, 503, "server shutting down")
-        expect_fifo_failure(slow.result())
+        expect_loaded(slow.result())
         expect(d.proc.wait(timeout=20) == 0, d.logs()[-2000:])
     finally:
-        unblock(d.repo)
+        release(d)
         d.stop(check=False)
         shutil.rmtree(d.tmp, ignore_errors=True)
 
 
 def test_sighup_during_a_load_is_kept():
     with SlowDaemon() as d:
-        slow = Background(d, "POST", "/v2/repository/models/slow/load")
+        slow = slow_load(d)
         load_begun(d)
         add_bench(d.repo, "late", [1])
         d.signal(signal.SIGHUP)
         expect(wait_for(lambda: "re-scanning the repository" in d.logs()), "SIGHUP not taken")
-        release(d.repo)
-        expect_fifo_failure(slow.result())
+        release(d)
+        expect_loaded(slow.result())
         expect(wait_for(lambda: index(d).get(("late", "1"), {}).get("state") == "READY"),
                index(d))
+        expect_ready(d)
+
+
+def test_stopped_helper_killed_at_the_limit():
+    with SlowDaemon(args=["--load-timeout", "1"]) as d:
+        slow = slow_load(d)
+        pid = d.helper
+        start = time.time()
+        st, doc, _ = slow.result()
+        # A version that fails to load is the request's fault (400), whatever the reason.
+        expect_error(st, doc, 400)
+        expect(doc["error"] == "model 'slow': version 1: model.json: xgboost load check: the "
+               "helper process did not finish within 1 s (--load-timeout)", doc)
+        # At the 1 s limit, not the 60 s one SLOW_ARGS gives first (the last flag counts).
+        expect(time.time() - start < 10, "killed %.1f s after it was stopped"
+               % (time.time() - start))
+        expect(stat_fields(pid) is None, "the helper outlived its limit: %r" % stat_fields(pid))
+        d.helper = None
+        e = index(d)[("slow", "1")]
+        expect(e["state"] == "UNAVAILABLE" and "(--load-timeout)" in e["reason"], e)
+        st, doc, _ = d.json("POST", "/v2/models/bench/infer", v2_row(ROW))
+        expect(st == 200, doc)
 
 
 if __name__ == "__main__":
     run([test_slow_load_blocks_nothing, test_errors_unchanged,
          test_client_leaves_before_the_outcome, test_sigterm_answers_waiting_commands,
-         test_sighup_during_a_load_is_kept])
+         test_sighup_during_a_load_is_kept, test_stopped_helper_killed_at_the_limit])

@@ -5,15 +5,19 @@
  * not hold up the tick, stopping with jobs waiting), the command queue
  * (submit, take, complete, wake, a submitter that leaves before the outcome,
  * closing with commands pending, the notify hook), and control itself over a
- * real repository in a temporary directory, where a version whose artifact
- * is a FIFO makes an engine load that lasts until the test opens the FIFO's
- * other end. Every wait is bounded.
+ * real repository in a temporary directory. A load that lasts is a version
+ * of backend xgboost, whose load first runs a helper process
+ * (backend/loadcheck): here a stand-in script that waits until the test
+ * creates a file and then runs the real helper (the modeld built beside this
+ * test), so the load lasts until the test says and then succeeds. Every
+ * wait is bounded.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "backend/loadcheck.h"
 #include "control/control.h"
 #include "control/sched.h"
 #include "serve/command.h"
@@ -22,8 +26,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-#include <errno.h>
-#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
@@ -544,13 +547,16 @@ static void put(const char *path, const char *text)
 }
 
 /*
- * DIR/<name>/model.yaml (the bench contract) and version 1: the bench model,
- * or with fifo a FIFO in its place, whose load lasts until open_fifo.
+ * DIR/<name>/model.yaml (the bench contract) and version 1, the bench model;
+ * with xgboost the contract names backend xgboost instead of trees, so each
+ * load of the version runs a load-check helper first.
  */
-static void add_model(const char *repo, const char *name, bool fifo)
+static void add_model(const char *repo, const char *name, bool xgboost)
 {
+    static const char trees[] = "\nbackend: trees\n";
     char path[512];
     char *text;
+    char *at;
 
     snprintf(path, sizeof(path), "%s/%s", repo, name);
     assert_int_equal(mkdir(path, 0755), 0);
@@ -558,49 +564,107 @@ static void add_model(const char *repo, const char *name, bool fifo)
     assert_int_equal(mkdir(path, 0755), 0);
     snprintf(path, sizeof(path), "%s/%s/model.yaml", repo, name);
     text = slurp(BENCH "model.yaml");
-    put(path, text);
+    at = strstr(text, trees);
+    assert_non_null(at);
+    if (xgboost) {
+        FILE *f = fopen(path, "wb");
+
+        assert_non_null(f);
+        assert_true(fprintf(f, "%.*s\nbackend: xgboost\n%s", (int)(at - text), text,
+                            at + strlen(trees)) > 0);
+        assert_int_equal(fclose(f), 0);
+    } else {
+        put(path, text);
+    }
     free(text);
     snprintf(path, sizeof(path), "%s/%s/1/model.json", repo, name);
-    if (fifo) {
-        assert_int_equal(mkfifo(path, 0600), 0);
-        return;
-    }
     text = slurp(BENCH "bench_model.json");
     put(path, text);
     free(text);
 }
 
-/* Ends the load blocked on DIR/<name>/1/model.json: opens the FIFO's writing
- * end, which succeeds once the engine has it open for reading. */
-static void open_fifo(const char *repo, const char *name)
-{
-    char path[512];
-    int fd = -1;
-    int i;
-
-    snprintf(path, sizeof(path), "%s/%s/1/model.json", repo, name);
-    for (i = 0; i < WAIT_MS && fd < 0; i++) {
-        fd = open(path, O_WRONLY | O_NONBLOCK);
-        if (fd < 0) {
-            assert_int_equal(errno, ENXIO); /* no reader yet */
-            sleep_ms(1);
-        }
-    }
-    assert_true(fd >= 0);
-    close(fd);
-}
-
 struct repo_fixture {
     char dir[64];
+    char gate[64]; /* the held helper's directory ("" when none): the script, "started", "go" */
     struct md_repo *repo;
     struct md_commands *q;
     struct md_control *ctl;
 };
 
+static bool exists(void *path)
+{
+    return access(path, F_OK) == 0;
+}
+
+/*
+ * Makes every xgboost load of the fixture last until release_helper: the
+ * load-check helper becomes a script in a directory of its own that creates
+ * "started", waits until "go" appears (30 s at most, so a failed test leaves
+ * nothing behind for long) and then runs the real helper, the modeld built
+ * beside this test (build/modeld for build/tests/test_control), on one
+ * OpenMP thread (starting more takes over a second in the ThreadSanitizer
+ * build).
+ */
+static void hold_helper(struct repo_fixture *f)
+{
+    char self[PATH_MAX];
+    char modeld[PATH_MAX + 8];
+    char script[128];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    char *slash;
+    FILE *out;
+    int i;
+
+    assert_true(n > 0);
+    self[n] = '\0';
+    for (i = 0; i < 2; i++) { /* .../build/tests/test_control -> .../build */
+        slash = strrchr(self, '/');
+        assert_non_null(slash);
+        *slash = '\0';
+    }
+    snprintf(modeld, sizeof(modeld), "%s/modeld", self);
+    if (access(modeld, X_OK) != 0)
+        fail_msg("test_control: no helper at %s (make all first)", modeld);
+    snprintf(f->gate, sizeof(f->gate), "/tmp/md-test-control-gate-XXXXXX");
+    assert_non_null(mkdtemp(f->gate));
+    snprintf(script, sizeof(script), "%s/helper", f->gate);
+    out = fopen(script, "w");
+    assert_non_null(out);
+    fprintf(out,
+            "#!/bin/sh\n"
+            ": > '%s/started'\n"
+            "i=0\n"
+            "while [ ! -e '%s/go' ] && [ $i -lt 3000 ]; do sleep 0.01; i=$((i + 1)); done\n"
+            "OMP_NUM_THREADS=1 exec '%s' \"$@\"\n",
+            f->gate, f->gate, modeld);
+    assert_int_equal(fclose(out), 0);
+    assert_int_equal(chmod(script, 0755), 0);
+    md_loadcheck_configure(&(struct md_loadcheck_config){script, 60000, (size_t)4096 << 20});
+}
+
+/* Waits until the held helper has started: the load is under way. */
+static void helper_started(struct repo_fixture *f)
+{
+    char path[128];
+
+    snprintf(path, sizeof(path), "%s/started", f->gate);
+    assert_true(eventually(exists, path));
+}
+
+/* Lets the held helper go on: the load it holds ends (and succeeds). */
+static void release_helper(struct repo_fixture *f)
+{
+    char path[128];
+
+    snprintf(path, sizeof(path), "%s/go", f->gate);
+    put(path, "");
+}
+
 static void fixture_open(struct repo_fixture *f, unsigned poll_s)
 {
     struct md_err err;
 
+    f->gate[0] = '\0';
     snprintf(f->dir, sizeof(f->dir), "/tmp/md-test-control-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     add_model(f->dir, "bench", false);
@@ -619,6 +683,11 @@ static void fixture_close(struct repo_fixture *f)
     md_repo_free(f->repo);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
     assert_int_equal(system(cmd), 0);
+    if (f->gate[0] != '\0') {
+        md_loadcheck_configure(&(struct md_loadcheck_config){NULL, 30000, (size_t)4096 << 20});
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->gate);
+        assert_int_equal(system(cmd), 0);
+    }
 }
 
 static int run(struct md_commands *q, enum md_command_kind kind, const char *model,
@@ -715,9 +784,9 @@ static bool queue_empty(void *ctx)
 }
 
 /*
- * A load that lasts (its artifact a FIFO nobody writes): the tick goes on
- * taking commands meanwhile, which wait their turn on the worker and then
- * run in order; the slow load answers what it answers today.
+ * A load that lasts (its helper held): the tick goes on taking commands
+ * meanwhile, which wait their turn on the worker and then run in order; the
+ * slow load, once its helper goes on, succeeds.
  */
 static void test_control_slow_load(void **state)
 {
@@ -726,9 +795,11 @@ static void test_control_slow_load(void **state)
     struct md_command *next;
     struct md_err err;
     struct probe p;
+    struct find found = {"slow", false, false};
 
     (void)state;
     fixture_open(&f, 0);
+    hold_helper(&f);
     add_model(f.dir, "slow", true);
     assert_int_equal(md_commands_submit(f.q, MD_COMMAND_LOAD, "slow", NULL, NULL, &slow, &err),
                      MD_OK);
@@ -736,18 +807,21 @@ static void test_control_slow_load(void **state)
     p.model = "slow";
     p.ready = false;
     assert_true(eventually(model_shows, &p)); /* the load has begun */
+    helper_started(&f);
     assert_int_equal(md_commands_submit(f.q, MD_COMMAND_UNLOAD, "bench", NULL, NULL, &next, &err),
                      MD_OK);
     assert_true(eventually(queue_empty, f.q)); /* taken while the load lasts */
     assert_false(md_command_done(slow));
     assert_false(md_command_done(next));
     assert_int_equal(md_repo_ready_models(f.repo), 1);
-    open_fifo(f.dir, "slow");
-    assert_int_equal(md_command_wait(slow, &err), MD_EINVAL);
-    assert_non_null(strstr(err.msg, "model 'slow': version 1: "));
-    assert_non_null(strstr(err.msg, "not a regular file"));
+    release_helper(&f);
+    assert_int_equal(md_command_wait(slow, &err), MD_OK);
+    assert_string_equal(err.msg, "");
     assert_int_equal(md_command_wait(next, &err), MD_OK);
-    assert_int_equal(md_repo_ready_models(f.repo), 0);
+    /* In order: slow loaded, then bench unloaded. */
+    assert_int_equal(md_repo_ready_models(f.repo), 1);
+    md_repo_foreach(f.repo, find_row, &found);
+    assert_true(found.ready);
     md_command_unref(slow);
     md_command_unref(next);
     fixture_close(&f);
@@ -784,6 +858,7 @@ static void test_control_stop_with_pending(void **state)
 
     (void)state;
     fixture_open(&f, 0);
+    hold_helper(&f);
     add_model(f.dir, "slow", true);
     assert_int_equal(md_commands_submit(f.q, MD_COMMAND_LOAD, "slow", NULL, NULL, &slow, &err),
                      MD_OK);
@@ -791,6 +866,7 @@ static void test_control_stop_with_pending(void **state)
     p.model = "slow";
     p.ready = false;
     assert_true(eventually(model_shows, &p));
+    helper_started(&f);
     assert_int_equal(md_commands_submit(f.q, MD_COMMAND_LOAD, "bench", NULL, NULL, &waiting, &err),
                      MD_OK);
     sc.ctl = f.ctl;
@@ -813,9 +889,9 @@ static void test_control_stop_with_pending(void **state)
     assert_int_equal(rc, MD_EUNAVAIL);
     assert_string_equal(err.msg, "server shutting down");
     assert_false(md_command_done(slow));
-    open_fifo(f.dir, "slow");
+    release_helper(&f);
     assert_int_equal(pthread_join(th, NULL), 0);
-    assert_int_equal(md_command_outcome(slow, &err), MD_EINVAL);
+    assert_int_equal(md_command_outcome(slow, &err), MD_OK);
     assert_int_equal(md_command_outcome(waiting, &err), MD_EUNAVAIL);
     assert_string_equal(err.msg, "server shutting down");
     for (i = 0; i < n_after; i++) {

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -162,6 +163,31 @@ class Daemon:
             self.stop(check=exc_type is None)
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def clients(port, n, fn, seconds=60, errors=None):
+    """Runs fn(conn, i, deadline) on n threads, each with its own keep-alive
+    connection; their exceptions fail the test (or land in errors)."""
+    check = errors is None
+    errors = [] if errors is None else errors
+    deadline = time.time() + seconds
+
+    def body(i):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            fn(conn, i, deadline)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=body, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(seconds + 30)
+    if check:
+        expect(not errors, errors[:5])
 
 
 def wait_for(fn, timeout=15):

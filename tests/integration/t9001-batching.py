@@ -14,7 +14,7 @@ import tempfile
 import threading
 import time
 
-from harness import BENCH_YAML, Daemon, add_bench, bench_rows, expect, expect_error, run, v2_row
+from harness import (BENCH_YAML, Daemon, add_bench, bench_rows, clients, expect, expect_error, run, v2_row)
 
 BATCHING = ("dynamic_batching:\n  max_batch_size: 64\n  max_queue_delay_us: 2000\n"
             "  max_queue_size: 1024\n")
@@ -39,29 +39,6 @@ def post(conn, model, body):
     return r.status, r.read(), {k.lower(): v for k, v in r.getheaders()}
 
 
-def clients(port, n, fn, seconds=60, errors=None):
-    """Runs fn(conn, i, deadline) on n threads, each with its own keep-alive
-    connection; their exceptions fail the test (or land in errors)."""
-    check = errors is None
-    errors = [] if errors is None else errors
-    deadline = time.time() + seconds
-
-    def body(i):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        try:
-            fn(conn, i, deadline)
-        except Exception as e:  # noqa: BLE001 - reported below
-            errors.append(repr(e))
-        finally:
-            conn.close()
-
-    threads = [threading.Thread(target=body, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(seconds + 30)
-    if check:
-        expect(not errors, errors[:5])
 
 
 def metric(text, series):

@@ -11,7 +11,7 @@ import tempfile
 import threading
 import time
 
-from harness import BENCH_YAML, Daemon, add_bench, bench_rows, expect, run
+from harness import (BENCH_YAML, Daemon, add_bench, bench_rows, clients, expect, run)
 
 BATCHING = ("dynamic_batching:\n  max_batch_size: 64\n  max_queue_delay_us: 2000\n"
             "  max_queue_size: 1024\n")
@@ -46,26 +46,6 @@ def predict(conn, path, body):
     return doc["predictions"] if "predictions" in doc else doc["outputs"]
 
 
-def clients(port, n, fn, seconds=60):
-    """Runs fn(conn, i, deadline) on n threads, each with its own keep-alive connection."""
-    errors = []
-    deadline = time.time() + seconds
-
-    def body(i):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        try:
-            fn(conn, i, deadline)
-        except Exception as e:  # noqa: BLE001 - reported below
-            errors.append(repr(e))
-        finally:
-            conn.close()
-
-    threads = [threading.Thread(target=body, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(seconds + 30)
-    expect(not errors, errors[:5])
 
 
 def test_tfs_requests_share_engine_calls():

@@ -10,6 +10,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "api_call.h"
+
 #include "net/router.h"
 #include "control/settings.h"
 
@@ -163,30 +165,6 @@ static void test_park(void **state)
     assert_true(resp.parked);
     assert_ptr_equal(resp.resume, &parked_state);
     assert_ptr_equal(resp.drop, drop_nothing);
-}
-
-/* Dispatches method path with api; the answer's status, body in body. */
-static int call(struct md_api *api, const char *method, const char *path, struct md_buf *body,
-                const char **allow)
-{
-    struct md_arena a;
-    struct md_api_req req;
-    struct md_api_resp resp;
-
-    md_arena_init(&a, 1 << 16);
-    memset(&req, 0, sizeof(req));
-    memset(&resp, 0, sizeof(resp));
-    req.method = method;
-    req.path = path;
-    req.body = "";
-    req.arena = &a;
-    md_buf_reset(body);
-    resp.body = body;
-    resp.status = 200;
-    md_router_dispatch(api, &req, &resp);
-    md_arena_release(&a);
-    *allow = resp.allow;
-    return resp.status;
 }
 
 /* Writes into out an example path of pattern: each placeholder filled, the

@@ -11,6 +11,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "api_call.h"
+
 #include "net/router.h"
 #include "control/settings.h"
 
@@ -142,30 +144,6 @@ static void test_finish(void **state)
     assert_int_equal(resp.status, 500);
     assert_int_equal(body.len, 0);
     md_buf_release(&body);
-}
-
-/* Dispatches method path with api into body (of its own maximum); the status. */
-static int call(struct md_api *api, const char *method, const char *path, struct md_buf *body,
-                const char **allow)
-{
-    struct md_arena a;
-    struct md_api_req req;
-    struct md_api_resp resp;
-
-    md_arena_init(&a, 1 << 16);
-    memset(&req, 0, sizeof(req));
-    memset(&resp, 0, sizeof(resp));
-    req.method = method;
-    req.path = path;
-    req.body = "";
-    req.arena = &a;
-    md_buf_reset(body);
-    resp.body = body;
-    resp.status = 200;
-    md_router_dispatch(api, &req, &resp);
-    md_arena_release(&a);
-    *allow = resp.allow;
-    return resp.status;
 }
 
 /* The router's own answers, each from a code, and a handler's answer too large. */

@@ -23,7 +23,7 @@ struct prom_ctx {
 };
 
 /* The states of modeld_model_version_state, every one written for each row. */
-static const char *const state_names[] = {"READY", "LOADING", "UNLOADING", "UNAVAILABLE", "FAILED"};
+static const char *const state_names[] = {"READY", "UNAVAILABLE", "FAILED"};
 
 static void put_u64(struct prom_ctx *ctx, uint64_t v)
 {
@@ -186,9 +186,8 @@ static const struct {
 } state_fams[] = {
     {"modeld_model_version_ready", "gauge", "1 for every model version that serves."},
     {"modeld_model_version_state", "gauge",
-     "1 for the state a model version is in, 0 for the others (READY, LOADING, UNLOADING, "
-     "UNAVAILABLE, FAILED = a load was tried and failed); version \"\" for a model with no "
-     "version to show."},
+     "1 for the state a model version is in, 0 for the others (READY, UNAVAILABLE, FAILED = "
+     "a load was tried and failed); version \"\" for a model with no version to show."},
     {"modeld_model_version_reason", "gauge",
      "1 for why a model version is not ready, or the warning it serves with (reason: warning, "
      "reload_failed, policy, load_failed, missing, unloaded, model_config, no_versions); the "

@@ -33,10 +33,6 @@ static const char *tf_state(enum md_version_state s)
     switch (s) {
     case MD_VS_READY:
         return "AVAILABLE";
-    case MD_VS_LOADING:
-        return "LOADING";
-    case MD_VS_UNLOADING:
-        return "UNLOADING";
     case MD_VS_UNAVAILABLE:
     default:
         return "END";

@@ -42,10 +42,6 @@ const char *md_version_state_name(enum md_version_state s)
     switch (s) {
     case MD_VS_READY:
         return "READY";
-    case MD_VS_LOADING:
-        return "LOADING";
-    case MD_VS_UNLOADING:
-        return "UNLOADING";
     case MD_VS_UNAVAILABLE:
     default:
         return "UNAVAILABLE";

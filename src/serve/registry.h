@@ -30,10 +30,8 @@
 #include "serve/model.h"
 
 enum md_version_state {
-    MD_VS_READY = 0,
-    MD_VS_UNAVAILABLE = 1,
-    MD_VS_LOADING = 2,
-    MD_VS_UNLOADING = 3
+    MD_VS_READY = 0,      /* serving */
+    MD_VS_UNAVAILABLE = 1 /* not serving: the row's cause and reason say why */
 };
 
 /* "READY", "UNAVAILABLE", ... */

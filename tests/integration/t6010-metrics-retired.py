@@ -41,15 +41,18 @@ def requests(text, model, version):
     return value(text, 'modeld_inference_requests_total{model="%s",version="%s"}' % (model, version))
 
 
+STATES = ("READY", "UNAVAILABLE", "FAILED")
+
+
 def state(text, model, version):
     """The state whose series is 1, checking the others are 0; None without series."""
     ones = []
     got = [value(text, 'modeld_model_version_state{model="%s",version="%s",state="%s"}'
                  % (model, version, s))
-           for s in ("READY", "LOADING", "UNLOADING", "UNAVAILABLE", "FAILED")]
-    if got == [None] * 5:
+           for s in STATES]
+    if got == [None] * len(STATES):
         return None
-    for s, v in zip(("READY", "LOADING", "UNLOADING", "UNAVAILABLE", "FAILED"), got):
+    for s, v in zip(STATES, got):
         expect(v in (0, 1), (model, version, s, v))
         if v == 1:
             ones.append(s)

@@ -13,6 +13,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test_files.h"
+
 #include "control/check.h"
 #include "serve/repo.h"
 #include "util/common.h"
@@ -29,34 +31,12 @@
     "model.json records no feature names: the order of its 30 columns cannot be checked against "  \
     "model.yaml"
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    n = ftell(f);
-    assert_true(n >= 0);
-    rewind(f);
-    buf = md_xmalloc((size_t)n + 1);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
 static void put(const char *dir, const char *name, const char *text)
 {
     char path[512];
-    FILE *f;
 
     snprintf(path, sizeof(path), "%s/%s", dir, name);
-    f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fputs(text, f) >= 0, 1);
-    assert_int_equal(fclose(f), 0);
+    file_put(path, text);
 }
 
 static void sub(char *out, size_t n, const char *dir, const char *name)
@@ -71,8 +51,8 @@ static void add_model(const char *repo, const char *name, const char *extra, con
 {
     char mdir[512];
     char vdir[600];
-    char *yaml = slurp(BENCH "model.yaml");
-    char *model = slurp(BENCH "bench_model.json");
+    char *yaml = file_slurp(BENCH "model.yaml");
+    char *model = file_slurp(BENCH "bench_model.json");
     char *text = md_xmalloc(strlen(yaml) + strlen(extra) + 1);
     size_t i;
 

@@ -17,6 +17,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test_files.h"
+
 #include "backend/loadcheck.h"
 #include "control/control.h"
 #include "control/sched.h"
@@ -519,33 +521,6 @@ static void test_command_close_with_pending(void **state)
 
 /* ------------------------------------------------------------ control */
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    n = ftell(f);
-    assert_true(n >= 0);
-    rewind(f);
-    buf = md_xmalloc((size_t)n + 1);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
-static void put(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-
-    assert_non_null(f);
-    assert_true(fputs(text, f) >= 0);
-    assert_int_equal(fclose(f), 0);
-}
-
 /*
  * DIR/<name>/model.yaml (the bench contract) and version 1, the bench model;
  * with xgboost the contract names backend xgboost instead of trees, so each
@@ -563,7 +538,7 @@ static void add_model(const char *repo, const char *name, bool xgboost)
     snprintf(path, sizeof(path), "%s/%s/1", repo, name);
     assert_int_equal(mkdir(path, 0755), 0);
     snprintf(path, sizeof(path), "%s/%s/model.yaml", repo, name);
-    text = slurp(BENCH "model.yaml");
+    text = file_slurp(BENCH "model.yaml");
     at = strstr(text, trees);
     assert_non_null(at);
     if (xgboost) {
@@ -574,12 +549,12 @@ static void add_model(const char *repo, const char *name, bool xgboost)
                             at + strlen(trees)) > 0);
         assert_int_equal(fclose(f), 0);
     } else {
-        put(path, text);
+        file_put(path, text);
     }
     free(text);
     snprintf(path, sizeof(path), "%s/%s/1/model.json", repo, name);
-    text = slurp(BENCH "bench_model.json");
-    put(path, text);
+    text = file_slurp(BENCH "bench_model.json");
+    file_put(path, text);
     free(text);
 }
 
@@ -657,7 +632,7 @@ static void release_helper(struct repo_fixture *f)
     char path[128];
 
     snprintf(path, sizeof(path), "%s/go", f->gate);
-    put(path, "");
+    file_put(path, "");
 }
 
 static void fixture_open(struct repo_fixture *f, unsigned poll_s)

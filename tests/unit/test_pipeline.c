@@ -15,6 +15,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test_files.h"
+
 #include "net/router.h"
 #include "api/pipeline.h"
 #include "util/log.h"
@@ -25,51 +27,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BENCH "tests/data/bench/"
-
 static char dir[64]; /* the batched benchmark model's repository */
-
-static void copy_file(const char *from, const char *to, const char *extra)
-{
-    FILE *in = fopen(from, "rb");
-    FILE *out = fopen(to, "wb");
-    char buf[65536];
-    size_t n;
-
-    assert_non_null(in);
-    assert_non_null(out);
-    while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
-        assert_int_equal(fwrite(buf, 1, n, out), n);
-    if (extra != NULL)
-        fputs(extra, out);
-    (void)fclose(in);
-    assert_int_equal(fclose(out), 0);
-}
-
-static void path_of(char *buf, size_t size, const char *rel)
-{
-    (void)snprintf(buf, size, "%s/%s", dir, rel);
-}
 
 /* dir/batched: the benchmark model with dynamic_batching (a long delay: every
  * request parks), version 1. */
 static int make_repo(void **state)
 {
-    char p[160];
-
     (void)state;
     (void)snprintf(dir, sizeof(dir), "/tmp/modeld-pipeline-XXXXXX");
     if (mkdtemp(dir) == NULL)
         return -1;
-    path_of(p, sizeof(p), "batched");
-    mkdir(p, 0700);
-    path_of(p, sizeof(p), "batched/1");
-    mkdir(p, 0700);
-    path_of(p, sizeof(p), "batched/model.yaml");
-    copy_file(BENCH "model.yaml", p,
-              "dynamic_batching: {max_batch_size: 8, max_queue_delay_us: 1000}\n");
-    path_of(p, sizeof(p), "batched/1/model.json");
-    copy_file(BENCH "bench_model.json", p, NULL);
+    file_bench_model(dir, "batched",
+                     "dynamic_batching: {max_batch_size: 8, max_queue_delay_us: 1000}\n");
     return 0;
 }
 
@@ -82,7 +51,7 @@ static int remove_repo(void **state)
 
     (void)state;
     for (i = 0; i < MD_ARRAY_LEN(files); i++) {
-        path_of(p, sizeof(p), files[i]);
+        (void)snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
         (void)remove(p);
     }
     return rmdir(dir);

@@ -14,6 +14,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test_files.h"
+
 #include "serve/repo.h"
 #include "watch/metrics.h"
 
@@ -22,30 +24,6 @@
 #include <unistd.h>
 
 static char dir[64];
-
-static void copy_file(const char *from, const char *to)
-{
-    FILE *in = fopen(from, "rb");
-    FILE *out = fopen(to, "wb");
-    char buf[65536];
-    size_t n;
-
-    assert_non_null(in);
-    assert_non_null(out);
-    while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
-        assert_int_equal(fwrite(buf, 1, n, out), n);
-    (void)fclose(in);
-    assert_int_equal(fclose(out), 0);
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-}
 
 static void path_of(char *buf, size_t size, const char *rel)
 {
@@ -60,18 +38,11 @@ static int make_repo(void **state)
     (void)snprintf(dir, sizeof(dir), "/tmp/modeld-repo-XXXXXX");
     if (mkdtemp(dir) == NULL)
         return -1;
-    path_of(p, sizeof(p), "bench");
-    mkdir(p, 0700);
-    path_of(p, sizeof(p), "bench/1");
-    mkdir(p, 0700);
-    path_of(p, sizeof(p), "bench/model.yaml");
-    copy_file("tests/data/bench/model.yaml", p);
-    path_of(p, sizeof(p), "bench/1/model.json");
-    copy_file("tests/data/bench/bench_model.json", p);
+    file_bench_model(dir, "bench", NULL);
     path_of(p, sizeof(p), "broken");
     mkdir(p, 0700);
     path_of(p, sizeof(p), "broken/model.yaml");
-    write_file(p, "backend: trees\nfeatures: [a, b\n");
+    file_put(p, "backend: trees\nfeatures: [a, b\n");
     return 0;
 }
 

@@ -107,7 +107,6 @@ struct conn {
     struct md_arena arena;
     struct md_buf body;
     struct md_buf reply;
-    bool too_big;        /* the body passed the limit: answer 413 at the end */
     bool over;           /* opened past --max-connections: every request is refused, then closed */
     bool close;          /* close the connection after this answer */
     char id[ID_MAX + 1]; /* the request's id: the client's, or 32 hex digits */
@@ -587,7 +586,6 @@ static enum MHD_Result start_request(struct md_http *h, struct MHD_Connection *c
     if (!step(cs, PHASE_WAIT, PHASE_BODY))
         return MHD_NO; /* shut down to make room: MHD closes it */
     *req_ctx = cs;
-    cs->too_big = false;
     cs->close = false;
     cs->start_ns = md_now_ns();
     cs->method = method;
@@ -635,10 +633,11 @@ static enum MHD_Result start_request(struct md_http *h, struct MHD_Connection *c
                        h->max_body);
         return refuse(h, c, cs, MD_ETOOBIG, msg);
     }
-    /* The body's size is known: room for all of it at once, not by doublings
-     * (a size this process cannot allocate is answered as too large). */
+    /* The body's size is known: room for all of it at once, not by doublings.
+     * A size this process cannot allocate stays in the buffer as its error
+     * (util/buf.h): the rest of the body is dropped and answered 413. */
     if (cl > 0 && md_buf_grow(&cs->body, (size_t)cl) != MD_OK)
-        cs->too_big = true;
+        md_log(MD_LOG_DEBUG, "request body too large to hold: dropped, answered 413");
     return MHD_YES;
 }
 
@@ -654,8 +653,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (cs == NULL)
         return start_request(h, c, url, method, version, req_ctx);
     if (*upload_size > 0) {
-        if (!cs->too_big && md_buf_append(&cs->body, upload, *upload_size) != MD_OK)
-            cs->too_big = true;
+        /* Past the limit the buffer keeps its error and drops the rest. */
+        md_buf_append(&cs->body, upload, *upload_size);
         *upload_size = 0;
         return MHD_YES;
     }
@@ -666,7 +665,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         !step(cs, PHASE_BODY, PHASE_BUSY))
         return MHD_NO; /* shut down to make room meanwhile: MHD closes it */
     init_resp(&resp, cs);
-    if (cs->too_big) {
+    if (md_buf_error(&cs->body) != MD_OK) {
         char msg[128];
 
         (void)snprintf(msg, sizeof(msg), "request body larger than the limit of %zu bytes",

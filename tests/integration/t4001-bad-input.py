@@ -4,6 +4,7 @@ status it must get and a fragment its {"error": ...} must name. After each,
 the server must still be live and serving. Also: bodies over the limit."""
 import glob
 import json
+import http.client
 import os
 
 from harness import Daemon, expect, expect_error, run, v2_row
@@ -49,6 +50,19 @@ def test_body_over_limit():
         big["inputs"][0]["data"] = [0.1] * 3000
         st, doc, hdrs = d.json("POST", "/v2/models/bench/infer", big)
         expect_error(st, doc, 413, "4096")
+        st, doc, _ = d.json("POST", "/v2/models/bench/infer", v2_row([0.1] * 30))
+        expect(st == 200, doc)
+        # Chunked, so no Content-Length to refuse up front: the body buffer
+        # stops at the limit, drops the rest and the answer is 413.
+        c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=30)
+        try:
+            c.request("POST", "/v2/models/bench/infer", body=iter([b"[" * 3000, b"]" * 3000]),
+                      encode_chunked=True)
+            r = c.getresponse()
+            data = r.read()
+            expect_error(r.status, json.loads(data), 413, "4096")
+        finally:
+            c.close()
         st, doc, _ = d.json("POST", "/v2/models/bench/infer", v2_row([0.1] * 30))
         expect(st == 200, doc)
 

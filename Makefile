@@ -19,7 +19,7 @@ WARN      := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
 CFLAGS    ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DMD_VERSION='"$(VERSION)"' $(CFLAGS) $(WARN) -Isrc -pthread \
              -MMD -MP $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer)
-LIBS      := -lmicrohttpd -ljansson -lyaml -lxgboost -lcurl -lm -pthread
+LIBS      := -lmicrohttpd -ljansson -lyaml -lxgboost -lcurl -lsqlite3 -lcrypto -lm -pthread
 LDFLAGS   += $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 
 SRC       := $(sort $(wildcard src/*/*.c))

@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store.h: the durable store of control data (models, versions, aliases,
+ * traffic policies, rollout strategies, rollouts and their decisions,
+ * events) and the artifact store, behind one interface. SQLite (one file in
+ * the data directory, WAL) is the first implementation; a PostgreSQL one can
+ * fill the same interface: nothing above this file writes SQL or knows which
+ * database it talks to. Documents (a policy, a rollout's spec and state, a
+ * version's metadata, an event's details) are kept as JSON text the store
+ * does not read.
+ *
+ * Writes and reads run on the store's own thread, as jobs: a job's run is
+ * called there with a transaction handle (struct md_store_tx) and calls the
+ * md_store_tx_* functions below; the thread takes every job waiting, runs
+ * each inside a savepoint of one transaction (a job that fails is rolled
+ * back alone), commits the transaction with a sync to disk, and only then
+ * calls each job's done. So a change acknowledged from done is durable, many
+ * changes share one sync (group commit), and a caller that must not wait on
+ * the disk (an HTTP thread) parks its request and answers from done.
+ *
+ * Threads: md_store_submit from any thread; md_store_call from any thread
+ * but the store's own (it waits); run and done are called on the store
+ * thread and must not submit and wait (md_store_call) themselves. The
+ * md_store_tx_* functions only inside a run. The artifact functions from any
+ * thread.
+ */
+#ifndef MD_STORE_STORE_H
+#define MD_STORE_STORE_H
+
+#include "util/common.h"
+#include "util/err.h"
+
+/* The schema this release writes; it runs on stores up to one newer (the
+ * migrations are additive: expand, then contract a release later). */
+#define MD_STORE_SCHEMA 1
+
+struct md_store;
+struct md_store_tx;
+
+/* Limits of names the store keeps (checked above it, enforced here too). */
+#define MD_STORE_NAME_MAX 128 /* model, alias, strategy, event kind */
+
+/*
+ * Opens (creating it if absent) the store in data directory dir: the
+ * database file, the artifact directory; applies the migrations it lacks.
+ * MD_ECORRUPT for a file that is not a store or is damaged ("the store
+ * <path> is corrupt: ...; it was left as it is"), MD_EUNSUPPORTED for a
+ * store more than one release newer ("the store <path> has schema 5; this
+ * release reads schema 1 and 2: upgrade modeld"), MD_EIO when it cannot be
+ * read or written; a store that fails to open is never modified. Starts the
+ * store thread.
+ */
+int md_store_open(const char *dir, struct md_store **out, struct md_err *err) MD_MUST_CHECK;
+
+/* Runs the jobs already submitted, stops the thread, closes. NULL ok. */
+void md_store_close(struct md_store *s);
+
+/* ---- jobs ------------------------------------------------------------- */
+
+/*
+ * One job. run is called on the store thread inside the group's
+ * transaction; it returns MD_OK or an error (its changes are then undone,
+ * and the others of the group still commit). done is called after the
+ * commit (code MD_OK) or with run's error, or with MD_EIO when the commit
+ * failed (every job of the group gets it; nothing of the group is stored).
+ * run may be NULL (a barrier: done after everything submitted before).
+ * The job's memory is the submitter's until done has been called.
+ */
+struct md_store_job {
+    int (*run)(struct md_store_tx *tx, void *ctx, struct md_err *err);
+    void (*done)(void *ctx, int code, const struct md_err *err);
+    void *ctx;
+    struct md_store_job *next; /* private */
+};
+
+/* Queues job; its done is always called, once (MD_EUNAVAIL "store closed"
+ * when the store is closing). */
+void md_store_submit(struct md_store *s, struct md_store_job *job);
+
+/* Submits a job and waits for it: run's or the commit's outcome. Never on
+ * an HTTP thread, never from inside a run or done. */
+int md_store_call(struct md_store *s,
+                  int (*run)(struct md_store_tx *tx, void *ctx, struct md_err *err), void *ctx,
+                  struct md_err *err) MD_MUST_CHECK;
+
+/* What the store is and how it writes, for /api/v1/store and tests. */
+struct md_store_info {
+    const char *backend;      /* "sqlite" */
+    const char *location;     /* the database file */
+    int schema;               /* the schema of the file (this release's or one newer) */
+    const char *journal_mode; /* "wal" */
+    const char *synchronous;  /* "full" */
+    uint64_t commits;         /* transactions committed (each with a sync) */
+    uint64_t jobs;            /* jobs run */
+    uint64_t failed_commits;  /* commits that failed */
+};
+void md_store_get_info(struct md_store *s, struct md_store_info *out);
+
+/* ---- versions ----------------------------------------------------------- */
+
+/* Where a version came from. */
+enum md_store_source {
+    MD_SOURCE_REPOSITORY = 1, /* found in the repository directory */
+    MD_SOURCE_UPLOAD,         /* POST /api/v1/models/{m}/versions */
+    MD_SOURCE_TRAINING,       /* made by retraining */
+    MD_SOURCE_SNAPSHOT        /* a snapshot of an online-learning version */
+};
+/* "repository", "upload", "training", "snapshot"; md_store_source_parse: 0 if unknown. */
+const char *md_store_source_name(enum md_store_source s);
+enum md_store_source md_store_source_parse(const char *name);
+
+/* One version's record. Strings borrowed: from the caller on add, from the
+ * store during a callback only. */
+struct md_store_version {
+    const char *model;
+    int64_t version;    /* >= 1 */
+    const char *sha256; /* of the artifact file, 64 lower-case hex */
+    int64_t size;       /* bytes of the artifact */
+    int64_t created_ms; /* when registered (ms since the epoch) */
+    enum md_store_source source;
+    const char *engine;          /* "trees", "xgboost", "linear" */
+    const char *artifact;        /* the artifact's file name in its version directory */
+    const char *metadata;        /* a JSON object (lineage, metrics), "{}" when none */
+    const char *contract;        /* the model.yaml text it was registered with, "" if none */
+    const char *contract_sha256; /* of contract */
+    bool archived;               /* archived: unloaded, files and records kept */
+};
+
+/*
+ * Registers a version. v->version 0 allocates the next number of the model
+ * (one above the highest ever registered, archived ones included) in this
+ * transaction, so two registrations never get the same one; *number is set
+ * either way. MD_ECONFLICT when the number is taken (whatever its sha256).
+ */
+int md_store_tx_version_add(struct md_store_tx *tx, const struct md_store_version *v,
+                            int64_t *number, struct md_err *err) MD_MUST_CHECK;
+/* Sets or clears a version's archived flag. MD_ENOTFOUND for an unknown version. */
+int md_store_tx_version_archive(struct md_store_tx *tx, const char *model, int64_t version,
+                                bool archived, struct md_err *err) MD_MUST_CHECK;
+/* One version, through fn. MD_ENOTFOUND when absent. */
+int md_store_tx_version_get(struct md_store_tx *tx, const char *model, int64_t version,
+                            void (*fn)(void *ctx, const struct md_store_version *v), void *ctx,
+                            struct md_err *err) MD_MUST_CHECK;
+/* Every version of model (NULL: of every model), by model then number. */
+int md_store_tx_versions(struct md_store_tx *tx, const char *model,
+                         void (*fn)(void *ctx, const struct md_store_version *v), void *ctx,
+                         struct md_err *err) MD_MUST_CHECK;
+
+/* ---- models ------------------------------------------------------------- */
+
+/* A model created through the API: its name and model.yaml text. Replaces
+ * the text of one that exists. */
+int md_store_tx_model_put(struct md_store_tx *tx, const char *model, const char *contract,
+                          struct md_err *err) MD_MUST_CHECK;
+/* Every model created through the API, by name. */
+int md_store_tx_models(struct md_store_tx *tx,
+                       void (*fn)(void *ctx, const char *model, const char *contract), void *ctx,
+                       struct md_err *err) MD_MUST_CHECK;
+
+/* ---- aliases ------------------------------------------------------------ */
+
+/* Points alias of model at version (>= 1), or removes it (version 0;
+ * MD_ENOTFOUND when it did not exist). */
+int md_store_tx_alias_set(struct md_store_tx *tx, const char *model, const char *alias,
+                          int64_t version, struct md_err *err) MD_MUST_CHECK;
+/* Every alias of model (NULL: of every model), by model then alias. */
+int md_store_tx_aliases(struct md_store_tx *tx, const char *model,
+                        void (*fn)(void *ctx, const char *model, const char *alias,
+                                   int64_t version),
+                        void *ctx, struct md_err *err) MD_MUST_CHECK;
+
+/* ---- traffic policies --------------------------------------------------- */
+
+/*
+ * Stores model's policy (JSON text). expect is the revision it must replace
+ * (0: there must be none yet; -1: whatever there is). MD_ECONFLICT when the
+ * stored revision differs ("the policy is at revision 7, not 6"). The new
+ * revision (the old one + 1, 1 for the first) into *revision.
+ */
+int md_store_tx_policy_put(struct md_store_tx *tx, const char *model, const char *policy,
+                           int64_t expect, int64_t *revision, struct md_err *err) MD_MUST_CHECK;
+/* model's policy through fn (text, revision, when stored); MD_ENOTFOUND if none. */
+int md_store_tx_policy_get(struct md_store_tx *tx, const char *model,
+                           void (*fn)(void *ctx, const char *policy, int64_t revision,
+                                      int64_t updated_ms),
+                           void *ctx, struct md_err *err) MD_MUST_CHECK;
+/* Every model's policy, by model. */
+int md_store_tx_policies(struct md_store_tx *tx,
+                         void (*fn)(void *ctx, const char *model, const char *policy,
+                                    int64_t revision, int64_t updated_ms),
+                         void *ctx, struct md_err *err) MD_MUST_CHECK;
+
+/* ---- rollout strategies, rollouts, decisions ----------------------------- */
+
+/* A named strategy (JSON text), replacing one of that name. */
+int md_store_tx_strategy_put(struct md_store_tx *tx, const char *name, const char *strategy,
+                             struct md_err *err) MD_MUST_CHECK;
+/* Removes one; MD_ENOTFOUND if absent. */
+int md_store_tx_strategy_delete(struct md_store_tx *tx, const char *name,
+                                struct md_err *err) MD_MUST_CHECK;
+/* Every strategy (name NULL) or one (MD_ENOTFOUND if absent), by name. */
+int md_store_tx_strategies(struct md_store_tx *tx, const char *name,
+                           void (*fn)(void *ctx, const char *name, const char *strategy), void *ctx,
+                           struct md_err *err) MD_MUST_CHECK;
+
+/* One rollout: what was asked (spec) and where it is (state), both JSON. */
+struct md_store_rollout {
+    int64_t id; /* allocated by add */
+    const char *model;
+    int64_t candidate; /* the version rolled out */
+    const char *phase; /* "running", "paused", "promoted", "rolled_back", "aborted", ... */
+    bool active;       /* running or paused: control steps it */
+    const char *spec;  /* the strategy and its parameters */
+    const char *state; /* the controller's state (step, step start, counters at its start) */
+    int64_t created_ms;
+    int64_t updated_ms;
+};
+/* Adds a rollout (r->id ignored); its id into *id. MD_ECONFLICT when the
+ * model has an active rollout already. */
+int md_store_tx_rollout_add(struct md_store_tx *tx, const struct md_store_rollout *r, int64_t *id,
+                            struct md_err *err) MD_MUST_CHECK;
+/* Replaces phase, active, state and updated_ms of rollout id. MD_ENOTFOUND if unknown. */
+int md_store_tx_rollout_update(struct md_store_tx *tx, int64_t id, const char *phase, bool active,
+                               const char *state, int64_t updated_ms,
+                               struct md_err *err) MD_MUST_CHECK;
+/* Rollouts of model (NULL: all), active ones only or all, newest first; at
+ * most limit (0: no limit). */
+int md_store_tx_rollouts(struct md_store_tx *tx, const char *model, bool active_only, size_t limit,
+                         void (*fn)(void *ctx, const struct md_store_rollout *r), void *ctx,
+                         struct md_err *err) MD_MUST_CHECK;
+/* One rollout; MD_ENOTFOUND if unknown. */
+int md_store_tx_rollout_get(struct md_store_tx *tx, int64_t id,
+                            void (*fn)(void *ctx, const struct md_store_rollout *r), void *ctx,
+                            struct md_err *err) MD_MUST_CHECK;
+/* Appends a decision (JSON: the measured values, thresholds, sample sizes,
+ * the outcome) to rollout id; listed in order of appending. */
+int md_store_tx_decision_add(struct md_store_tx *tx, int64_t rollout, int64_t at_ms,
+                             const char *decision, struct md_err *err) MD_MUST_CHECK;
+int md_store_tx_decisions(struct md_store_tx *tx, int64_t rollout,
+                          void (*fn)(void *ctx, int64_t at_ms, const char *decision), void *ctx,
+                          struct md_err *err) MD_MUST_CHECK;
+
+/* ---- events ------------------------------------------------------------- */
+
+struct md_store_event {
+    int64_t id; /* allocated by add, increasing */
+    int64_t at_ms;
+    const char *model;   /* "" for a server-wide event */
+    const char *kind;    /* "version_registered", "alias_moved", "policy_changed", ... */
+    const char *message; /* one line for people */
+    const char *details; /* a JSON object */
+};
+/* Appends an event (e->id ignored); its id into *id (may be NULL). */
+int md_store_tx_event_add(struct md_store_tx *tx, const struct md_store_event *e, int64_t *id,
+                          struct md_err *err) MD_MUST_CHECK;
+/* Which events to list: every field optional (NULL or 0). */
+struct md_store_event_filter {
+    const char *model;
+    const char *kind;
+    int64_t since_ms;  /* at_ms >= since_ms */
+    int64_t until_ms;  /* at_ms < until_ms; 0: no bound */
+    int64_t before_id; /* paging: ids below this one; 0: from the newest */
+    size_t limit;      /* at most this many (0: 100) */
+};
+/* Events matching f, newest first. */
+int md_store_tx_events(struct md_store_tx *tx, const struct md_store_event_filter *f,
+                       void (*fn)(void *ctx, const struct md_store_event *e), void *ctx,
+                       struct md_err *err) MD_MUST_CHECK;
+
+/* ---- artifacts ---------------------------------------------------------- */
+
+/*
+ * Moves the file at tmp_path (on the data directory's file system: see
+ * md_store_artifact_tmp) into the artifact store under its sha256 (64
+ * lower-case hex, computed by the caller while it was written), synced to
+ * disk. A file already stored under that hash is kept and tmp_path removed.
+ */
+int md_store_artifact_put(struct md_store *s, const char *tmp_path, const char *sha256,
+                          struct md_err *err) MD_MUST_CHECK;
+/* A new empty temporary file in the data directory, open for writing: its
+ * path into path (size n) and its descriptor into *fd. */
+int md_store_artifact_tmp(struct md_store *s, char *path, size_t n, int *fd,
+                          struct md_err *err) MD_MUST_CHECK;
+/* The path of the artifact with this sha256 (whether or not it exists). */
+int md_store_artifact_path(struct md_store *s, const char *sha256, char *path, size_t n,
+                           struct md_err *err) MD_MUST_CHECK;
+/* Removes stored artifacts no version record names and temporary files
+ * left by a crash; returns how many files it removed. At start, before
+ * anything is uploaded. */
+size_t md_store_artifact_sweep(struct md_store *s);
+
+#endif

@@ -11,6 +11,7 @@
 #include "net/http.h"
 #include "net/router.h"
 #include "serve/repo.h"
+#include "store/store.h"
 #include "control/check.h"
 #include "control/control.h"
 #include "control/settings.h"
@@ -159,6 +160,7 @@ static int serve(const struct md_settings *o)
     struct md_repo *repo = NULL;
     struct md_http *http = NULL;
     struct md_control *ctl = NULL;
+    struct md_store *store = NULL;
     struct md_access_log *alog = NULL;
     struct md_commands *commands;
     struct md_err err;
@@ -185,13 +187,31 @@ static int serve(const struct md_settings *o)
                   strerror(errno), MD_KV_END);
         return 1;
     }
-    if (md_repo_open(o->repo, &repo, &err) != MD_OK) {
+    if (md_store_open(o->data, &store, &err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot open the store", "dir", o->data, "reason", err.msg,
+                  MD_KV_END);
+        return 1;
+    }
+    {
+        size_t swept = md_store_artifact_sweep(store);
+
+        if (swept > 0) {
+            char n[24];
+
+            (void)snprintf(n, sizeof(n), "%zu", swept); /* any size_t fits */
+            md_log_kv(MD_LOG_INFO, "removed files a crash left in the artifact store", "files", n,
+                      MD_KV_END);
+        }
+    }
+    if (md_repo_open_store(o->repo, store, &repo, &err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "cannot open the model repository", "reason", err.msg, MD_KV_END);
+        md_store_close(store);
         return 1;
     }
     if (o->access_log != NULL && md_access_log_open(o->access_log, &alog, &err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "cannot open the access log", "reason", err.msg, MD_KV_END);
         md_repo_free(repo);
+        md_store_close(store);
         return 1;
     }
     api = calloc(1, sizeof(*api));
@@ -200,6 +220,7 @@ static int serve(const struct md_settings *o)
     api->access_log = alog;
     commands = md_commands_new();
     api->repo = repo;
+    api->store = store;
     api->commands = commands;
     api->name = "modeld";
     api->version = MD_VERSION;
@@ -218,6 +239,7 @@ static int serve(const struct md_settings *o)
         md_log_kv(MD_LOG_ERROR, "cannot start the HTTP server", "reason", err.msg, MD_KV_END);
         md_access_log_close(alog);
         md_repo_free(repo);
+        md_store_close(store);
         md_commands_free(commands);
         free(api);
         return 1;
@@ -273,6 +295,7 @@ static int serve(const struct md_settings *o)
     md_access_log_close(alog);
     md_commands_free(commands);
     md_repo_free(repo);
+    md_store_close(store);
     free(api);
     md_log(MD_LOG_INFO, "stopped");
     return 0;

@@ -37,6 +37,7 @@ struct md_config;
 
 struct md_api {
     struct md_repo *repo;  /* borrowed */
+    struct md_store *store; /* borrowed, or NULL: events and the store's state */
     const char *name;      /* "modeld" */
     const char *version;   /* build version */
     _Atomic bool ready;    /* the first repository scan has finished */
@@ -68,6 +69,8 @@ struct md_api_req {
     const char *request_id;                              /* this request's id */
     uint64_t start_ns;                                   /* when the request arrived */
     const char *(*header)(void *conn, const char *name); /* a request header or NULL */
+    const char *(*query)(void *conn, const char *name);  /* a query argument or NULL; may
+                                                            be NULL itself */
     void *conn;                                          /* private: for header() */
     void (*wake)(void *wake_ctx); /* NULL, or the HTTP layer can park this request: see
                                      md_api_park */
@@ -99,6 +102,8 @@ struct md_api_resp {
     bool parked;               /* set by md_api_park: no answer yet */
     const char *model;         /* NULL, or the model the path names (request memory) */
     char version[24];          /* "" or the version that answered (md_api_acquire) */
+    char route[MD_POLICY_NAME_MAX]; /* "" or the traffic route a prediction took: with
+                                       version, sent as X-Model-Route and X-Model-Version */
     /* NULL, or what must run once the answer is on its way: whoever called
      * the handler calls after(after_ctx, status) once, after queueing the
      * answer (the request's arena and body still alive), and never for a
@@ -107,12 +112,14 @@ struct md_api_resp {
     void *after_ctx;
 };
 
-/* The names a route's pattern matched in the path: {model}, {version}, {label}, {setting}. */
+/* The names a route's pattern matched in the path: {model}, {version}, {label}, {setting},
+ * {alias}. */
 struct md_route {
     const char *model;   /* NULL when the path has none; arena memory */
     const char *version; /* NULL when absent */
     const char *label;   /* TF Serving version label, or NULL */
     const char *setting; /* /api/v1/settings/{setting}, or NULL */
+    const char *alias;   /* /api/v1/models/{model}/aliases/{alias}, or NULL */
 };
 
 /*

@@ -49,4 +49,18 @@ void md_settings_api_get(struct md_api *api, const struct md_route *rt, struct m
 void md_settings_api_put(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                          struct md_api_resp *resp);
 
+/* Versions, aliases, traffic policies, events and the store (api/traffic.c) */
+#define MD_TRAFFIC_HANDLER(name)                                                                   \
+    void name(struct md_api *api, const struct md_route *rt, struct md_api_req *req,              \
+              struct md_api_resp *resp)
+MD_TRAFFIC_HANDLER(md_traffic_api_versions);
+MD_TRAFFIC_HANDLER(md_traffic_api_archive);
+MD_TRAFFIC_HANDLER(md_traffic_api_aliases);
+MD_TRAFFIC_HANDLER(md_traffic_api_alias_put);
+MD_TRAFFIC_HANDLER(md_traffic_api_alias_delete);
+MD_TRAFFIC_HANDLER(md_traffic_api_get);
+MD_TRAFFIC_HANDLER(md_traffic_api_put);
+MD_TRAFFIC_HANDLER(md_traffic_api_events);
+MD_TRAFFIC_HANDLER(md_traffic_api_store);
+
 #endif

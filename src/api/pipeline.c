@@ -59,6 +59,8 @@ static int start(struct md_api *api, const struct md_route *rt, struct md_api_re
     p->n_inputs = 0;
     p->bind = NULL;
     p->bind_ctx = NULL;
+    p->key = NULL;
+    p->key_ctx = NULL;
     md_predict_init(p);
     decoded = pr->decode(c->state.bytes, p, req, &p->err);
     return md_predict_run(p, api->repo, decoded, req->arena, req->wake, req->wake_ctx);
@@ -94,8 +96,10 @@ void md_api_predict(struct md_api *api, const struct md_route *rt, struct md_api
             return; /* called again when its batch has run */
         }
     }
-    if (c->p.v != NULL)
+    if (c->p.v != NULL) {
         memcpy(resp->version, c->p.v->version_str, sizeof(resp->version)); /* same size */
+        (void)snprintf(resp->route, sizeof(resp->route), "%s", c->p.route_name); /* fits */
+    }
     if (st == MD_OK && pr->encode(c->state.bytes, &c->p, req, resp) != MD_OK) {
         st = md_err_set(&c->p.err, MD_EINTERNAL, "response too large");
         md_api_error(resp, &c->p.err);

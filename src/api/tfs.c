@@ -75,18 +75,52 @@ static void status_row(void *vctx, const struct md_repo_row *row)
     PUT("}}");
 }
 
+/* The alias a label names, for label_version. */
+struct label_ctx {
+    const char *label;
+    int64_t version;
+};
+
+static void find_label(void *ctx, const struct md_snapshot *s)
+{
+    struct label_ctx *l = ctx;
+
+    l->version = md_snapshot_alias(s, l->label);
+}
+
+/* The version rt's label (an alias) names, into num; else the answer
+ * written: 404 for an unknown model, 400 for an unknown label. */
+static int label_version(struct md_api *api, const struct md_route *rt, char num[24],
+                         struct md_api_resp *resp)
+{
+    struct label_ctx l = {rt->label, 0};
+    struct md_err err;
+
+    if (md_repo_with_snapshot(api->repo, rt->model, find_label, &l, &err) != MD_OK) {
+        md_api_error(resp, &err);
+        return err.code;
+    }
+    if (l.version == 0) {
+        md_api_errorf(resp, MD_EINVAL, "Unrecognized servable version label: %s", rt->label);
+        return MD_EINVAL;
+    }
+    (void)snprintf(num, 24, "%lld", (long long)l.version); /* fits */
+    return MD_OK;
+}
+
 void md_tfs_status(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                    struct md_api_resp *resp)
 {
     struct status_ctx ctx;
+    char num[24];
 
     MD_UNUSED(req);
-    if (rt->label != NULL) {
-        md_api_error_msg(resp, MD_EINVAL, "Unrecognized servable version label");
+    if (rt->label != NULL && label_version(api, rt, num, resp) != MD_OK)
         return;
-    }
     ctx.model = rt->model;
-    ctx.version = rt->version ? strtoll(rt->version, NULL, 10) : 0;
+    ctx.version = rt->label != NULL ? strtoll(num, NULL, 10)
+                  : rt->version ? strtoll(rt->version, NULL, 10)
+                                : 0;
     ctx.b = resp->body;
     ctx.n = 0;
     ctx.known = false;
@@ -143,15 +177,21 @@ static void put_tensor_info(struct md_buf *b, const char *name, enum md_dtype dt
     PUT("}");
 }
 
-/* md_api_acquire(), after refusing a version label (modeld has none). */
+/* md_api_acquire(), a label read as the alias it is. */
 static int acquire(struct md_api *api, const struct md_route *rt, struct md_api_resp *resp,
                    struct md_version **v)
 {
-    if (rt->label != NULL) {
-        md_api_error_msg(resp, MD_EINVAL, "Unrecognized servable version label");
+    struct md_route named;
+    char num[24];
+
+    if (rt->label == NULL)
+        return md_api_acquire(api, rt, resp, v);
+    if (label_version(api, rt, num, resp) != MD_OK)
         return MD_EINVAL;
-    }
-    return md_api_acquire(api, rt, resp, v);
+    named = *rt;
+    named.label = NULL;
+    named.version = num;
+    return md_api_acquire(api, &named, resp, v);
 }
 
 void md_tfs_metadata(struct md_api *api, const struct md_route *rt, struct md_api_req *req,

@@ -79,6 +79,7 @@ static void apply_command(void *arg)
 {
     struct apply *a = arg;
     const char *model = md_command_model(a->cmd);
+    char *answer = NULL;
     struct md_err err;
     int rc;
 
@@ -90,12 +91,33 @@ static void apply_command(void *arg)
     case MD_COMMAND_UNLOAD:
         rc = md_repo_unload_model(a->c->repo, model, &err);
         break;
+    case MD_COMMAND_TRAFFIC: {
+        const struct md_traffic_change *t = md_command_arg(a->cmd);
+
+        rc = md_repo_set_policy(a->c->repo, model, t->json, t->len, t->expect, &answer, &err);
+        break;
+    }
+    case MD_COMMAND_ALIAS: {
+        const struct md_alias_change *al = md_command_arg(a->cmd);
+
+        rc = md_repo_set_alias(a->c->repo, model, al->alias, al->version, &answer, &err);
+        break;
+    }
+    case MD_COMMAND_ARCHIVE: {
+        const struct md_archive_change *ar = md_command_arg(a->cmd);
+
+        rc = md_repo_archive(a->c->repo, model, ar->version, ar->archived, &err);
+        break;
+    }
     default:
         rc = md_err_set(&err, MD_EINTERNAL, "unknown command %d", (int)md_command_kind(a->cmd));
         break;
     }
     if (rc == MD_OK)
         md_err_clear(&err);
+    if (answer != NULL)
+        md_command_set_result(a->cmd, answer);
+    free(answer);
     md_command_complete(a->cmd, &err);
     md_command_unref(a->cmd);
     free(a);

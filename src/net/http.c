@@ -257,6 +257,14 @@ static const char *lookup_header(void *conn, const char *name)
     return MHD_lookup_connection_value(cs->mc, MHD_HEADER_KIND, name);
 }
 
+/* req->query: an argument of the request's query string (decoded), or NULL. */
+static const char *lookup_query(void *conn, const char *name)
+{
+    const struct conn *cs = conn;
+
+    return MHD_lookup_connection_value(cs->mc, MHD_GET_ARGUMENT_KIND, name);
+}
+
 /*
  * Shuts down up to EVICT_BATCH of the connections that have waited longest
  * for a request, each at least EVICT_MIN_WAIT_MS (h->lock held): their
@@ -462,6 +470,10 @@ static enum MHD_Result send_reply(struct md_http *h, struct MHD_Connection *c, s
     if (resp->content_type != NULL && (cs->reply.len > 0 || resp->status != 200))
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
     MHD_add_response_header(r, "X-Request-Id", cs->id);
+    if (resp->route[0] != '\0' && resp->version[0] != '\0') {
+        MHD_add_response_header(r, "X-Model-Version", resp->version);
+        MHD_add_response_header(r, "X-Model-Route", resp->route);
+    }
     if (resp->retry_after[0] != '\0')
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, resp->retry_after);
     if (resp->allow != NULL)
@@ -497,6 +509,7 @@ static void init_resp(struct md_api_resp *resp, struct conn *cs)
     resp->parked = false;
     resp->model = NULL;
     resp->version[0] = '\0';
+    resp->route[0] = '\0';
     resp->after = NULL;
     resp->after_ctx = NULL;
 }
@@ -681,6 +694,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     req.request_id = cs->id;
     req.start_ns = cs->start_ns;
     req.header = lookup_header;
+    req.query = lookup_query;
     req.conn = cs;
     req.principal = NULL; /* the router's to set */
     /* With a single connection nothing can join a batch: the request had

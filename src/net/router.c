@@ -6,8 +6,10 @@
  * one non-empty path segment, and at most one optional group:
  *
  *   {model}, {label}, {setting}   a segment (percent-decoded by then)
- *   {version}                     a segment of digits: anything else cannot
- *                                 name a version (as in Triton: no route)
+ *   {alias}                       a segment
+ *   {version}                     a segment of digits, or outside TF Serving
+ *                                 an alias ([A-Za-z][A-Za-z0-9_.-]*): anything
+ *                                 else cannot name a version (no route)
  *   [/a/{x}|/b/{y}]               one of the alternatives, or nothing
  *   :verb                         TF Serving only (below)
  *
@@ -124,6 +126,27 @@ static const struct md_endpoint routes[] = {
     {"GET",   "/api/v1/settings/{setting}", MD_API_MANAGEMENT, READ,   NONE, md_settings_api_get},
     {"PUT",   "/api/v1/settings/{setting}", MD_API_MANAGEMENT, MANAGE, NONE, md_settings_api_put},
     {"PATCH", "/api/v1/settings/{setting}", MD_API_MANAGEMENT, MANAGE, NONE, md_settings_api_put},
+    /* versions, aliases, traffic and events (api/traffic.c) */
+    {"GET",    "/api/v1/models/{model}/versions",         MD_API_MANAGEMENT, READ,   PATH_MODEL,
+     md_traffic_api_versions},
+    {"POST",   "/api/v1/models/{model}/versions/{version}/archive", MD_API_MANAGEMENT, MANAGE,
+     PATH_MODEL, md_traffic_api_archive},
+    {"POST",   "/api/v1/models/{model}/versions/{version}/restore", MD_API_MANAGEMENT, MANAGE,
+     PATH_MODEL, md_traffic_api_archive},
+    {"GET",    "/api/v1/models/{model}/aliases",          MD_API_MANAGEMENT, READ,   PATH_MODEL,
+     md_traffic_api_aliases},
+    {"PUT",    "/api/v1/models/{model}/aliases/{alias}",  MD_API_MANAGEMENT, MANAGE, PATH_MODEL,
+     md_traffic_api_alias_put},
+    {"DELETE", "/api/v1/models/{model}/aliases/{alias}",  MD_API_MANAGEMENT, MANAGE, PATH_MODEL,
+     md_traffic_api_alias_delete},
+    {"GET",    "/api/v1/models/{model}/traffic",          MD_API_MANAGEMENT, READ,   PATH_MODEL,
+     md_traffic_api_get},
+    {"PUT",    "/api/v1/models/{model}/traffic",          MD_API_MANAGEMENT, MANAGE, PATH_MODEL,
+     md_traffic_api_put},
+    {"GET",    "/api/v1/events",                          MD_API_MANAGEMENT, READ,   LISTING,
+     md_traffic_api_events},
+    {"GET",    "/api/v1/store",                           MD_API_MANAGEMENT, READ,   NONE,
+     md_traffic_api_store},
 };
 /* clang-format on */
 
@@ -167,7 +190,7 @@ static const struct family {
 #define MAX_FORMS 64   /* forms of all the routes */
 #define POOL_SIZE 4096 /* the forms' text */
 
-enum { P_LITERAL = -1, P_MODEL, P_VERSION, P_LABEL, P_SETTING, N_PARAMS };
+enum { P_LITERAL = -1, P_MODEL, P_VERSION, P_LABEL, P_SETTING, P_ALIAS, N_PARAMS };
 
 /* A piece of text: a segment of a path or a pattern. */
 struct piece {
@@ -309,6 +332,8 @@ static void add_form(size_t r, const struct family *f, const char *text)
             g->param = P_LABEL;
         else if (pc->len == 9 && memcmp(pc->at, "{setting}", 9) == 0)
             g->param = P_SETTING;
+        else if (pc->len == 7 && memcmp(pc->at, "{alias}", 7) == 0)
+            g->param = P_ALIAS;
         else
             MD_BUG("router: unknown placeholder");
         if (fm->n_names == N_PARAMS)
@@ -383,6 +408,17 @@ static bool param_fits(int param, const struct piece *pc, bool ends_path, bool t
 
     switch (param) {
     case P_VERSION:
+        if (!tfs && (unsigned char)((pc->at[0] | 0x20) - 'a') < 26) {
+            /* An alias. */
+            for (i = 1; i < pc->len; i++) {
+                char ch = pc->at[i];
+
+                if ((unsigned char)((ch | 0x20) - 'a') >= 26 &&
+                    (unsigned char)(ch - '0') > 9 && ch != '_' && ch != '.' && ch != '-')
+                    return false;
+            }
+            return true;
+        }
         for (i = 0; i < pc->len; i++)
             if ((unsigned char)(pc->at[i] - '0') > 9)
                 return false;
@@ -442,6 +478,9 @@ static bool take_names(const struct form *fm, const struct piece *pieces, struct
             break;
         case P_LABEL:
             rt->label = name;
+            break;
+        case P_ALIAS:
+            rt->alias = name;
             break;
         default:
             rt->setting = name;

@@ -24,6 +24,9 @@ struct md_command {
     pthread_cond_t cv;       /* signalled when done */
     bool done;
     struct md_err outcome;
+    void *arg;                    /* the applier's argument, or NULL */
+    void (*arg_free)(void *arg);  /* frees arg with the command, or NULL */
+    char *result;                 /* what a success answers with, or NULL */
     char model[]; /* NUL-terminated */
 };
 
@@ -67,16 +70,28 @@ int md_commands_submit(struct md_commands *q, enum md_command_kind kind, const c
                        void (*wake)(void *ctx), void *wake_ctx, struct md_command **out,
                        struct md_err *err)
 {
+    return md_commands_submit_arg(q, kind, model, NULL, NULL, wake, wake_ctx, out, err);
+}
+
+int md_commands_submit_arg(struct md_commands *q, enum md_command_kind kind, const char *model,
+                           void *arg, void (*arg_free)(void *arg), void (*wake)(void *ctx),
+                           void *wake_ctx, struct md_command **out, struct md_err *err)
+{
     size_t len = strlen(model);
     struct md_command *c;
 
     *out = NULL;
     /* The name comes from a request path, bounded by the header limit. */
     c = md_malloc(sizeof(*c) + len + 1);
-    if (c == NULL)
+    if (c == NULL) {
+        if (arg_free != NULL)
+            arg_free(arg);
         return md_err_set(err, MD_ENOMEM, "out of memory for a command on model '%.64s'", model);
+    }
     memset(c, 0, sizeof(*c));
     memcpy(c->model, model, len + 1);
+    c->arg = arg;
+    c->arg_free = arg_free;
     atomic_init(&c->refs, 2); /* the submitter's and the queue's */
     c->kind = kind;
     c->wake = wake;
@@ -90,6 +105,8 @@ int md_commands_submit(struct md_commands *q, enum md_command_kind kind, const c
         pthread_mutex_unlock(&q->mu);
         pthread_cond_destroy(&c->cv);
         pthread_mutex_destroy(&c->mu);
+        if (c->arg_free != NULL)
+            c->arg_free(c->arg);
         free(c);
         return rc;
     }
@@ -180,6 +197,31 @@ const char *md_command_model(const struct md_command *c)
     return c->model;
 }
 
+void *md_command_arg(const struct md_command *c)
+{
+    return c->arg;
+}
+
+void md_command_set_result(struct md_command *c, const char *text)
+{
+    char *copy = md_xstrdup(text);
+
+    pthread_mutex_lock(&c->mu);
+    free(c->result);
+    c->result = copy;
+    pthread_mutex_unlock(&c->mu);
+}
+
+const char *md_command_result(struct md_command *c)
+{
+    const char *r;
+
+    pthread_mutex_lock(&c->mu);
+    r = c->done && c->outcome.code == MD_OK ? c->result : NULL;
+    pthread_mutex_unlock(&c->mu);
+    return r;
+}
+
 void md_command_complete(struct md_command *c, const struct md_err *outcome)
 {
     void (*wake)(void *ctx);
@@ -258,5 +300,29 @@ void md_command_unref(struct md_command *c)
     assert(c->next == NULL);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
+    if (c->arg_free != NULL)
+        c->arg_free(c->arg);
+    free(c->result);
     free(c);
+}
+
+void md_traffic_change_free(void *arg)
+{
+    struct md_traffic_change *t = arg;
+
+    if (t == NULL)
+        return;
+    free(t->json);
+    free(t);
+}
+
+void md_alias_change_free(void *arg)
+{
+    struct md_alias_change *a = arg;
+
+    if (a == NULL)
+        return;
+    free(a->alias);
+    free(a->version);
+    free(a);
 }

@@ -27,11 +27,32 @@
 
 enum md_command_kind {
     MD_COMMAND_LOAD = 1, /* (re)load a model from the repository (md_repo_load_model) */
-    MD_COMMAND_UNLOAD    /* unload a model until an explicit load (md_repo_unload_model) */
+    MD_COMMAND_UNLOAD,   /* unload a model until an explicit load (md_repo_unload_model) */
+    MD_COMMAND_TRAFFIC,  /* store and apply a traffic policy (arg: struct md_traffic_change) */
+    MD_COMMAND_ALIAS,    /* move or remove an alias (arg: struct md_alias_change) */
+    MD_COMMAND_ARCHIVE   /* archive or restore a version (arg: struct md_archive_change) */
 };
 
 struct md_command;
 struct md_commands;
+
+/* The arguments of the traffic commands (freed with md_command_arg_free). */
+struct md_traffic_change {
+    char *json; /* the policy's JSON text */
+    size_t len;
+    int64_t expect; /* the revision it replaces (If-Match), or -1 */
+};
+struct md_alias_change {
+    char *alias;
+    char *version; /* a number or an alias; NULL: remove the alias */
+};
+struct md_archive_change {
+    int64_t version;
+    bool archived; /* false: restore */
+};
+/* Free a traffic or an alias change (an archive change is freed with free()). */
+void md_traffic_change_free(void *arg);
+void md_alias_change_free(void *arg);
 
 /* A new, open queue with no notify hook. */
 struct md_commands *md_commands_new(void);
@@ -65,6 +86,16 @@ int md_commands_submit(struct md_commands *q, enum md_command_kind kind, const c
                        struct md_err *err) MD_MUST_CHECK;
 
 /*
+ * As md_commands_submit, with an argument the applier reads
+ * (md_command_arg): arg is owned by the command from the call on, whatever
+ * its outcome, and freed with arg_free (may be NULL) with the command.
+ */
+int md_commands_submit_arg(struct md_commands *q, enum md_command_kind kind, const char *model,
+                           void *arg, void (*arg_free)(void *arg), void (*wake)(void *ctx),
+                           void *wake_ctx, struct md_command **out,
+                           struct md_err *err) MD_MUST_CHECK;
+
+/*
  * The oldest command not yet taken, or NULL. The caller gets the queue's
  * reference: it must complete the command (md_command_complete), then drop
  * it.
@@ -85,6 +116,17 @@ void md_commands_close(struct md_commands *q, const char *why);
 /* What the command asks for; fixed at submit. */
 enum md_command_kind md_command_kind(const struct md_command *c);
 const char *md_command_model(const struct md_command *c);
+/* The argument given at submit, or NULL. */
+void *md_command_arg(const struct md_command *c);
+
+/*
+ * Sets what a successful command answers with (a JSON document the
+ * submitter returns): text is copied. Before md_command_complete, by the
+ * applier only.
+ */
+void md_command_set_result(struct md_command *c, const char *text);
+/* The result once done, or NULL: valid while the caller holds a reference. */
+const char *md_command_result(struct md_command *c);
 
 /*
  * Sets the outcome (code MD_OK, or an error with its message; outcome NULL

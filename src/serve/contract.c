@@ -817,6 +817,7 @@ enum {
     K_BATCHING,
     K_INSTANCES,
     K_TIMEOUT,
+    K_NEW_VERSIONS,
     K_COUNT
 };
 
@@ -836,6 +837,7 @@ static const char *const top_keys[] = {
     "dynamic_batching",
     "instances",
     "timeout_us",
+    "new_versions",
     NULL,
 };
 
@@ -974,6 +976,18 @@ static int parse_root(struct md_contract__ctx *x, const yaml_node_t *root, const
     rc = parse_running(x, v[K_BATCHING], v[K_INSTANCES], v[K_TIMEOUT]);
     if (rc != MD_OK)
         return rc;
+
+    c->serve_new = true;
+    if (v[K_NEW_VERSIONS] != NULL) {
+        static const char *const modes[] = {"serve", "register", NULL};
+        int word;
+
+        rc = md_contract__want_word(x, v[K_NEW_VERSIONS], "new_versions", modes,
+                                    "serve, register", &word);
+        if (rc != MD_OK)
+            return rc;
+        c->serve_new = word == 0;
+    }
 
     if (v[K_ENGINE] != NULL)
         return parse_engine(x, v[K_ENGINE]);

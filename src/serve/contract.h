@@ -147,6 +147,8 @@ struct md_contract {
     struct md_batching batching; /* dynamic_batching; enabled false when absent */
     unsigned instances;          /* batch workers, 1..MD_BATCH_MAX_INSTANCES; default 1 */
     uint64_t timeout_us;         /* default request deadline in µs; 0 = none */
+    bool serve_new;              /* new_versions: serve (true, the default) or register: a
+                                    version found in the directory takes the traffic */
 
     /* private: memory and lookup data for md_contract_prepare */
     struct md_arena mem;  /* private: holds every allocation of the contract */

@@ -29,13 +29,53 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct observers *made; /* lock: every list made, newest first */
 static _Atomic uint64_t told;  /* stories told */
 
-int md_predict_resolve(struct md_repo *repo, const struct md_predict *p, struct md_version **v,
+/* A uniform random 64-bit number: xorshift64* per thread, seeded from the
+ * clock and the thread's stack address. */
+static uint64_t next_random(void)
+{
+    static _Thread_local uint64_t x;
+
+    if (x == 0)
+        x = (md_now_ns() ^ (uint64_t)(uintptr_t)&x) | 1;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    return x * UINT64_C(2685821657736338717);
+}
+
+/* md_route_key_fn: p's routing key, from a header or a key field. */
+static const char *route_key(void *ctx, enum md_policy_sticky kind, const char *name, size_t *len)
+{
+    const struct md_predict *p = ctx;
+    const char *k = NULL;
+
+    if (kind == MD_STICKY_HEADER && p->header != NULL) {
+        k = p->header(p->conn, name);
+        if (k != NULL)
+            *len = strlen(k);
+    } else if (kind == MD_STICKY_KEY && p->key != NULL) {
+        k = p->key(p->key_ctx, p, name, len);
+    }
+    return k;
+}
+
+int md_predict_resolve(struct md_repo *repo, struct md_predict *p, struct md_version **v,
                        struct md_err *err)
 {
+    int rc;
+
     *v = NULL;
-    if (p->label != NULL)
-        return md_err_set(err, MD_EINVAL, "Unrecognized servable version label");
-    return md_repo_acquire(repo, p->model, p->version, v, err);
+    p->route_name = p->route_buf;
+    if (p->label != NULL) {
+        /* A TF Serving label is an alias. */
+        rc = md_repo_route(repo, p->model, p->label, NULL, NULL, 0, v, p->route_buf, err);
+        if (rc == MD_ENOTFOUND && md_repo_has_model(repo, p->model))
+            return md_err_set(err, MD_EINVAL, "Unrecognized servable version label: %s",
+                              p->label);
+        return rc;
+    }
+    return md_repo_route(repo, p->model, p->version, route_key, p,
+                         p->version == NULL ? next_random() : 0, v, p->route_buf, err);
 }
 
 /* Records where p stopped; returns code. */

@@ -73,9 +73,17 @@ struct md_predict {
      * decode typed them. An error is a validation failure. */
     int (*bind)(void *ctx, struct md_predict *p, struct md_arena *a, struct md_err *err);
     void *bind_ctx;
+    /* The value of key field name of the request's first row (len bytes),
+     * for a policy sticky by a key; NULL when absent. NULL: the protocol has
+     * no keys. */
+    const char *(*key)(void *ctx, const struct md_predict *p, const char *name, size_t *len);
+    void *key_ctx;
 
     /* the outcome: set by the pipeline, read-only for others */
     struct md_version *v;        /* the version resolved (a reference), or NULL */
+    const char *route_name;      /* the route it took: a policy route's name, "direct" or
+                                    "default"; route_buf */
+    char route_buf[MD_POLICY_NAME_MAX];
     const float *x;              /* the prepared matrix: rows * contract width, or NULL */
     size_t rows;                 /* rows of x */
     struct md_prediction pred;   /* the engine's scores (rows 0 until it ran) */
@@ -89,6 +97,8 @@ struct md_predict {
 static inline void md_predict_init(struct md_predict *p)
 {
     p->v = NULL;
+    p->route_name = MD_ROUTE_DIRECT;
+    p->route_buf[0] = '\0';
     p->x = NULL;
     p->rows = 0;
     memset(&p->pred, 0, sizeof(p->pred));
@@ -101,15 +111,17 @@ static inline void md_predict_init(struct md_predict *p)
 
 /*
  * The resolver: the version that answers p, with a reference the caller
- * drops. Today the version the request names, else the model's newest ready
- * one; a version label is refused (400 "Unrecognized servable version
- * label": modeld has none). The only place a request meets the repository,
- * and where a traffic policy will choose by the request's headers and
- * fields (p is decoded by then; a body that failed to decode still reaches
- * here, as its failure is answered after the resolver's). Errors as
- * md_repo_acquire's (MD_ENOTFOUND, MD_EUNAVAIL) and MD_EINVAL for a label.
+ * drops, and the route it took (p->route_name). The version or alias the
+ * request names (route "direct"; a TF Serving label is an alias, and an
+ * unknown one is a 400 "Unrecognized servable version label"), else the
+ * one the model's traffic policy picks: by the routing key (a header or a
+ * key field) when the policy is sticky, at random by weight otherwise. The
+ * only place a request meets the repository (p is decoded by then; a body
+ * that failed to decode still reaches here, as its failure is answered
+ * after the resolver's). Errors as md_repo_route's (MD_ENOTFOUND,
+ * MD_EUNAVAIL) and MD_EINVAL for a label.
  */
-int md_predict_resolve(struct md_repo *repo, const struct md_predict *p, struct md_version **v,
+int md_predict_resolve(struct md_repo *repo, struct md_predict *p, struct md_version **v,
                        struct md_err *err) MD_MUST_CHECK;
 
 /*

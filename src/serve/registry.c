@@ -51,6 +51,10 @@ const char *md_version_state_name(enum md_version_state s)
 const char *md_version_cause_name(enum md_version_cause c)
 {
     switch (c) {
+    case MD_CAUSE_ARCHIVED:
+        return "archived";
+    case MD_CAUSE_CHANGED:
+        return "changed";
     case MD_CAUSE_WARNING:
         return "warning";
     case MD_CAUSE_RELOAD_FAILED:
@@ -124,10 +128,46 @@ void md_snapshot_free(struct md_snapshot *s)
         return;
     for (i = 0; i < s->n_rows; i++)
         md_version_unref(s->rows[i].live);
+    free(s->aliases);
     free(s->rows);
     free(s->ready);
     free(s->model);
     free(s);
+}
+
+static int cmp_alias(const void *a, const void *b)
+{
+    return strcmp(((const struct md_alias *)a)->name, ((const struct md_alias *)b)->name);
+}
+
+void md_snapshot_set_aliases(struct md_snapshot *s, const struct md_alias *aliases, size_t n)
+{
+    free(s->aliases);
+    s->aliases = md_xcalloc(n + 1, sizeof(*s->aliases));
+    if (n > 0)
+        memcpy(s->aliases, aliases, n * sizeof(*aliases));
+    s->n_aliases = n;
+    qsort(s->aliases, n, sizeof(*s->aliases), cmp_alias);
+    s->champion = md_snapshot_alias(s, "champion");
+}
+
+int64_t md_snapshot_alias(const struct md_snapshot *s, const char *name)
+{
+    size_t lo = 0;
+    size_t hi = s->n_aliases;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(s->aliases[mid].name, name);
+
+        if (c == 0)
+            return s->aliases[mid].version;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
 }
 
 static void free_entry(struct entry *e)
@@ -201,14 +241,19 @@ static bool same_snapshot(const struct md_snapshot *a, const struct md_snapshot 
     size_t i;
 
     if (a->unloaded != b->unloaded || a->cause != b->cause || a->n_rows != b->n_rows ||
-        strcmp(a->reason, b->reason) != 0)
+        strcmp(a->reason, b->reason) != 0 || a->has_policy != b->has_policy ||
+        a->policy_revision != b->policy_revision || a->n_aliases != b->n_aliases ||
+        (a->n_aliases > 0 && memcmp(a->aliases, b->aliases, a->n_aliases * sizeof(*a->aliases))))
+        return false;
+    if (a->has_policy && memcmp(&a->policy, &b->policy, sizeof(a->policy)) != 0)
         return false;
     for (i = 0; i < a->n_rows; i++) {
         const struct md_snapshot_row *x = &a->rows[i];
         const struct md_snapshot_row *y = &b->rows[i];
 
         if (x->version != y->version || x->state != y->state || x->cause != y->cause ||
-            x->live != y->live || strcmp(x->reason, y->reason) != 0)
+            x->live != y->live || x->info != y->info || x->archived != y->archived ||
+            strcmp(x->reason, y->reason) != 0)
             return false;
     }
     return true;
@@ -229,6 +274,11 @@ void md_registry_publish(struct md_registry *g, struct md_snapshot *s)
             MD_BUG("snapshot rows not sorted by version");
         if (s->rows[i].live != NULL)
             s->ready[s->n_ready++] = s->rows[i].live;
+    }
+    for (i = 0; s->has_policy && i < s->policy.n_routes; i++) {
+        const struct md_snapshot_row *row = find_row(s, s->policy.routes[i].version);
+
+        s->route_live[i] = row != NULL ? row->live : NULL;
     }
     pthread_mutex_lock(&g->lock);
     t = atomic_load(&g->table);
@@ -294,13 +344,30 @@ static int pick(const struct md_snapshot *s, const char *model, const char *vers
                           "/v2/repository/models/%s/load (modelctl load %s)",
                           model, model, model);
     if (version == NULL || version[0] == '\0') {
+        if (s->champion > 0 && (row = find_row(s, s->champion)) != NULL && row->live != NULL) {
+            *out = row->live;
+            return MD_OK;
+        }
         if (s->n_ready == 0)
             return md_err_set(err, MD_EUNAVAIL, "model '%s' has no ready version%s%s", model,
                               s->reason[0] ? ": " : "", s->reason);
         *out = s->ready[s->n_ready - 1];
         return MD_OK;
     }
-    row = find_row(s, md_version_number(version));
+    if (version[0] >= '0' && version[0] <= '9') {
+        row = find_row(s, md_version_number(version));
+    } else {
+        int64_t n = md_snapshot_alias(s, version);
+
+        if (n == 0)
+            return md_err_set(err, MD_ENOTFOUND, "model '%s' has no version or alias '%s'",
+                              model, version);
+        row = find_row(s, n);
+        if (row == NULL)
+            return md_err_set(err, MD_ENOTFOUND,
+                              "model '%s': alias '%s' names version %lld, which it does not have",
+                              model, version, (long long)n);
+    }
     if (row == NULL)
         return md_err_set(err, MD_ENOTFOUND, "model '%s' has no version '%s'", model, version);
     if (row->live == NULL)
@@ -324,6 +391,62 @@ int md_registry_acquire(struct md_registry *g, const char *model, const char *ve
         rc = md_err_set(err, MD_ENOTFOUND, "unknown model '%s'", model);
     else
         rc = pick(atomic_load(&e->snap), model, version, out, err);
+    if (*out != NULL)
+        md_version_ref(*out);
+    md_epoch_exit();
+    return rc;
+}
+
+/* md_registry_route's answer from snapshot s (inside the read section). */
+static int route(const struct md_snapshot *s, const char *model, md_route_key_fn keyfn,
+                 void *keyctx, uint64_t rnd, struct md_version **out, char name[MD_POLICY_NAME_MAX],
+                 struct md_err *err)
+{
+    const struct md_policy_route *r;
+    const char *key = NULL;
+    size_t key_len = 0;
+    size_t i;
+
+    if (!s->has_policy || s->unloaded) {
+        memcpy(name, MD_ROUTE_DEFAULT, sizeof(MD_ROUTE_DEFAULT));
+        return pick(s, model, NULL, out, err);
+    }
+    if (s->policy.sticky != MD_STICKY_NONE && keyfn != NULL)
+        key = keyfn(keyctx, s->policy.sticky, s->policy.sticky_name, &key_len);
+    i = md_policy_pick(&s->policy, key, key_len, rnd);
+    r = &s->policy.routes[i];
+    memcpy(name, r->name, sizeof(r->name));
+    if (s->route_live[i] == NULL) {
+        const struct md_snapshot_row *row = find_row(s, r->version);
+
+        return md_err_set(err, MD_EUNAVAIL, "model '%s': version %lld of route '%s' is not ready%s%s",
+                          model, (long long)r->version, r->name, row != NULL ? ": " : "",
+                          row != NULL ? row->reason : "");
+    }
+    *out = s->route_live[i];
+    return MD_OK;
+}
+
+int md_registry_route(struct md_registry *g, const char *model, const char *version,
+                      md_route_key_fn keyfn, void *keyctx, uint64_t rnd, struct md_version **out,
+                      char name[MD_POLICY_NAME_MAX], struct md_err *err)
+{
+    struct entry *e;
+    size_t pos;
+    int rc;
+
+    *out = NULL;
+    md_epoch_enter();
+    e = find(atomic_load(&g->table), model, &pos);
+    if (e == NULL) {
+        memcpy(name, MD_ROUTE_DIRECT, sizeof(MD_ROUTE_DIRECT));
+        rc = md_err_set(err, MD_ENOTFOUND, "unknown model '%s'", model);
+    } else if (version != NULL) {
+        memcpy(name, MD_ROUTE_DIRECT, sizeof(MD_ROUTE_DIRECT));
+        rc = pick(atomic_load(&e->snap), model, version, out, err);
+    } else {
+        rc = route(atomic_load(&e->snap), model, keyfn, keyctx, rnd, out, name, err);
+    }
     if (*out != NULL)
         md_version_ref(*out);
     md_epoch_exit();
@@ -355,4 +478,29 @@ size_t md_registry_ready_models(struct md_registry *g)
         n += atomic_load(&t->v[i]->snap)->n_ready > 0;
     md_epoch_exit();
     return n;
+}
+
+bool md_registry_has(struct md_registry *g, const char *model)
+{
+    size_t pos;
+    bool has;
+
+    md_epoch_enter();
+    has = find(atomic_load(&g->table), model, &pos) != NULL;
+    md_epoch_exit();
+    return has;
+}
+
+bool md_registry_with(struct md_registry *g, const char *model,
+                      void (*fn)(void *ctx, const struct md_snapshot *s), void *ctx)
+{
+    struct entry *e;
+    size_t pos;
+
+    md_epoch_enter();
+    e = find(atomic_load(&g->table), model, &pos);
+    if (e != NULL)
+        fn(ctx, atomic_load(&e->snap));
+    md_epoch_exit();
+    return e != NULL;
 }

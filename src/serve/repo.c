@@ -14,6 +14,7 @@
  */
 #include "serve/repo.h"
 #include "serve/registry.h"
+#include "serve/repo_int.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/sys.h"
@@ -32,69 +33,6 @@
 #define MODEL_YAML "model.yaml"
 #define UNLOADED   MD_REGISTRY_UNLOADED
 #define YAML_MAX   ((size_t)4 << 20)
-
-/* What a file looked like when last read: a change in any field means reload. */
-struct sig {
-    int64_t mtime_ns;
-    int64_t size;
-    uint64_t ino;
-};
-
-/* An entry a scan passed over (struct md_repo_skip). */
-struct skip {
-    char *name;
-    char reason[128];
-    bool dir; /* a directory: likely a mistake, logged when it appears */
-};
-
-/* Entries passed over, sorted by name: built aside by a scan, swapped in
- * under skips_lock. */
-struct skips {
-    struct skip *v;
-    size_t n;
-};
-
-struct vrec {
-    int64_t number;
-    enum md_version_state state;
-    enum md_version_cause cause;
-    bool failed; /* a load was tried and failed */
-    char reason[256];
-    struct sig sig;          /* of the artifact when loaded or tried */
-    uint64_t yaml_gen;       /* model.yaml generation it was loaded or tried with */
-    struct md_version *live; /* one reference, when READY */
-};
-
-/* A model as the scanner knows it; what requests see is its snapshot. */
-struct mentry {
-    char *name;
-    struct vrec *recs; /* sorted by number; each live one holds its own reference */
-    size_t n_recs;
-    bool unloaded;               /* explicitly unloaded: scans leave it alone */
-    bool seen;                   /* scratch for a full scan */
-    char reason[256];            /* model-level problem, "" if none */
-    enum md_version_cause cause; /* of reason */
-    char logged[256];            /* the last model-level error logged, "" after a success */
-    char *yaml;                  /* last good model.yaml text */
-    size_t yaml_len;
-    struct sig yaml_sig; /* of the file last read, good or not */
-    bool yaml_bad;       /* the file last read (yaml_sig) was unusable */
-    uint64_t yaml_gen;   /* bumped when the text changes */
-    struct skips skips;  /* passed over in the model directory; changed under skips_lock */
-};
-
-struct md_repo {
-    char *dir;
-    pthread_mutex_t scan_lock;  /* serializes scans, loads and unloads */
-    pthread_mutex_t skips_lock; /* guards the skips and which entries models[] holds
-                                   against md_repo_foreach_skipped; never on a request's path */
-    struct mentry **models;     /* sorted by name: the scanner's, changed under skips_lock */
-    size_t n_models;
-    struct md_registry *reg;    /* owned: the snapshots requests read */
-    struct md_metrics *metrics; /* owned: the versions' statistics */
-    char dir_logged[256];       /* the last error reading dir logged, "" after a success */
-    struct skips skips;         /* passed over at the top level; changed under skips_lock */
-};
 
 static bool valid_name(const char *s)
 {
@@ -221,6 +159,12 @@ static bool sig_eq(const struct sig *a, const struct sig *b)
 
 int md_repo_open(const char *dir, struct md_repo **out, struct md_err *err)
 {
+    return md_repo_open_store(dir, NULL, out, err);
+}
+
+int md_repo_open_store(const char *dir, struct md_store *store, struct md_repo **out,
+                       struct md_err *err)
+{
     struct md_repo *r;
     struct stat st;
     DIR *d;
@@ -240,6 +184,15 @@ int md_repo_open(const char *dir, struct md_repo **out, struct md_err *err)
     r->reg = md_registry_new();
     pthread_mutex_init(&r->scan_lock, NULL);
     pthread_mutex_init(&r->skips_lock, NULL);
+    r->store = store;
+    if (store != NULL) {
+        int rc = md_repo__load_store(r, err);
+
+        if (rc != MD_OK) {
+            md_repo_free(r);
+            return rc;
+        }
+    }
     *out = r;
     return MD_OK;
 }
@@ -255,6 +208,7 @@ static void free_recs(struct vrec *recs, size_t n)
 
 static void free_entry(struct mentry *e)
 {
+    md_repo__free_traffic(e);
     free_recs(e->recs, e->n_recs);
     skips_clear(&e->skips);
     free(e->yaml);
@@ -274,6 +228,9 @@ void md_repo_free(struct md_repo *r)
     for (i = 0; i < r->n_models; i++)
         free_entry(r->models[i]);
     free(r->models);
+    for (i = 0; i < r->n_seeds; i++)
+        free_entry(r->seeds[i]);
+    free(r->seeds);
     skips_clear(&r->skips);
     md_metrics_free(r->metrics);
     pthread_mutex_destroy(&r->skips_lock);
@@ -320,7 +277,11 @@ static void publish_snapshot(struct md_repo *r, const struct mentry *e)
         struct md_snapshot_row *row = &s->rows[i];
         const struct vrec *rec = &e->recs[i];
 
+        const struct treg *reg = md_repo__reg(e, rec->number);
+
         row->version = rec->number;
+        row->info = reg != NULL ? reg->info : NULL;
+        row->archived = reg != NULL && reg->archived;
         row->state = rec->state;
         row->cause = rec->cause;
         row->live = rec->live;
@@ -328,7 +289,18 @@ static void publish_snapshot(struct md_repo *r, const struct mentry *e)
             md_version_ref(row->live);
         memcpy(row->reason, rec->reason, sizeof(row->reason)); /* same size */
     }
+    md_repo__snapshot_traffic(e, s);
     md_registry_publish(r->reg, s);
+}
+
+void md_repo__publish(struct md_repo *r, const struct mentry *e)
+{
+    publish_snapshot(r, e);
+}
+
+struct mentry *md_repo__find(struct md_repo *r, const char *name)
+{
+    return find_entry(r, name);
 }
 
 /* Inserts a new entry, served with no versions until its first update
@@ -347,6 +319,7 @@ static struct mentry *add_entry(struct md_repo *r, const char *name)
     r->models[pos] = e;
     r->n_models++;
     pthread_mutex_unlock(&r->skips_lock);
+    md_repo__seed(r, e);
     publish_snapshot(r, e);
     return e;
 }
@@ -719,6 +692,7 @@ static int update_model(struct md_repo *r, struct mentry *e, bool retry, struct 
     int rc;
     bool any_ready = false;
     char first_fail[300] = "";
+    int64_t newest_registered = 0;
 
     if (!join_path(mdir, sizeof(mdir), r->dir, e->name))
         return md_err_set(err, MD_EINVAL, "model '%s': path too long", e->name);
@@ -734,16 +708,65 @@ static int update_model(struct md_repo *r, struct mentry *e, bool retry, struct 
     for (i = 0; i < n_nums; i++) {
         struct vrec *nr = &recs[n_recs++];
 
+        const struct vrec *old = find_rec(e->recs, e->n_recs, nums[i]);
+        const struct treg *reg = md_repo__reg(e, nums[i]);
+        char sha[sizeof(nr->sha256)];
+        struct sig sha_sig;
+
         memset(nr, 0, sizeof(*nr));
         nr->number = nums[i];
         nr->state = MD_VS_UNAVAILABLE;
-        if (!policy_wants(c, nums[i], loaded)) {
+        if (reg != NULL && reg->archived) {
+            nr->cause = MD_CAUSE_ARCHIVED;
+            (void)snprintf(nr->reason, sizeof(nr->reason), "archived");
+            continue;
+        }
+        if (r->store != NULL) {
+            char vdir[PATH_MAX];
+            char apath[PATH_MAX];
+            struct sig asig;
+            bool fresh = false;
+
+            /* The directory list_versions found this version in: it fits. */
+            (void)snprintf(vdir, sizeof(vdir), "%s/%lld", mdir, (long long)nums[i]);
+            if (!join_path(apath, sizeof(apath), vdir, c->artifact))
+                apath[0] = '\0';
+            memset(&asig, 0, sizeof(asig));
+            stat_sig(apath, &asig);
+            if (md_repo__register(r, e, c, nums[i], apath, &asig, old, nr, &fresh, msg,
+                                  sizeof(msg)) != MD_OK) {
+                if (old != NULL && old->live != NULL) {
+                    /* Changed in place: what loaded before goes on serving. */
+                    *nr = *old;
+                    md_version_ref(nr->live);
+                    nr->cause = MD_CAUSE_CHANGED;
+                    (void)snprintf(nr->reason, sizeof(nr->reason), "%s", msg); /* same size */
+                    loaded++;
+                    any_ready = true;
+                    continue;
+                }
+                nr->failed = true;
+                nr->cause = MD_CAUSE_CHANGED;
+                (void)snprintf(nr->reason, sizeof(nr->reason), "%s", msg); /* same size */
+                if (first_fail[0] == '\0')
+                    (void)snprintf(first_fail, sizeof(first_fail), "version %lld: %s",
+                                   (long long)nums[i], msg);
+                continue;
+            }
+            if (fresh && nums[i] > newest_registered)
+                newest_registered = nums[i];
+        }
+        if (!policy_wants(c, nums[i], loaded) && !md_repo__pinned(e, nums[i])) {
             nr->cause = MD_CAUSE_POLICY;
             (void)snprintf(nr->reason, sizeof(nr->reason), "not selected by the version policy");
             continue;
         }
-        switch (
-            load_version(r, e, c, nums[i], find_rec(e->recs, e->n_recs, nums[i]), retry, nr, msg)) {
+        memcpy(sha, nr->sha256, sizeof(sha));
+        sha_sig = nr->sha_sig;
+        rc = load_version(r, e, c, nums[i], old, retry, nr, msg);
+        memcpy(nr->sha256, sha, sizeof(sha));
+        nr->sha_sig = sha_sig;
+        switch (rc) {
         case LOADED:
         case KEPT_READY:
             loaded++;
@@ -775,8 +798,10 @@ static int update_model(struct md_repo *r, struct mentry *e, bool retry, struct 
     qsort(recs, n_recs, sizeof(*recs), cmp_rec);
     if (n_recs == 0)
         set_model_reason(e, MD_CAUSE_NO_VERSIONS, "", "no version directories");
+    e->serve_new = c->serve_new;
     md_contract_free(c);
     set_recs(e, recs, n_recs);
+    md_repo__settle(r, e, newest_registered);
     if (!any_ready) {
         if (first_fail[0] != '\0')
             return md_err_set(err, MD_EINVAL, "model '%s': %s", e->name, first_fail);
@@ -792,6 +817,11 @@ static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md
 
     publish_snapshot(r, e);
     return rc;
+}
+
+int md_repo__rescan(struct md_repo *r, struct mentry *e, struct md_err *err)
+{
+    return scan_model(r, e, false, err);
 }
 
 /* Models to bring up to date, shared by the threads of one scan. */
@@ -987,6 +1017,27 @@ int md_repo_acquire(struct md_repo *r, const char *model, const char *version,
                     struct md_version **out, struct md_err *err)
 {
     return md_registry_acquire(r->reg, model, version, out, err);
+}
+
+int md_repo_route(struct md_repo *r, const char *model, const char *version,
+                  md_route_key_fn keyfn, void *keyctx, uint64_t rnd, struct md_version **out,
+                  char route[MD_POLICY_NAME_MAX], struct md_err *err)
+{
+    return md_registry_route(r->reg, model, version, keyfn, keyctx, rnd, out, route, err);
+}
+
+bool md_repo_has_model(struct md_repo *r, const char *model)
+{
+    return md_registry_has(r->reg, model);
+}
+
+int md_repo_with_snapshot(struct md_repo *r, const char *model,
+                          void (*fn)(void *ctx, const struct md_snapshot *s), void *ctx,
+                          struct md_err *err)
+{
+    if (!md_registry_with(r->reg, model, fn, ctx))
+        return md_err_set(err, MD_ENOTFOUND, "unknown model '%s'", model);
+    return MD_OK;
 }
 
 /* md_repo_foreach's callback and its context, for md_registry_foreach. */

@@ -27,6 +27,7 @@
 #include "util/err.h"
 #include "serve/model.h"
 #include "serve/registry.h"
+#include "store/store.h"
 
 struct md_repo;
 
@@ -56,8 +57,19 @@ struct md_repo_skip {
     const char *reason; /* "not a directory", "not a version number: ..." */
 };
 
-/* Opens the repository at dir (which must be a readable directory). Loads nothing. */
+/* Opens the repository at dir (which must be a readable directory). Loads
+ * nothing. No registry of versions, no traffic policies: every call that
+ * names no version goes to the newest ready one (modeld --check, tests). */
 int md_repo_open(const char *dir, struct md_repo **out, struct md_err *err) MD_MUST_CHECK;
+/*
+ * The same with the registry of versions and the traffic kept in store
+ * (borrowed; it must outlive the repository): what the store holds is read
+ * now, every version found in the directory is registered on first sight
+ * and checked against its registration after, and each model gets a stored
+ * traffic policy.
+ */
+int md_repo_open_store(const char *dir, struct md_store *store, struct md_repo **out,
+                       struct md_err *err) MD_MUST_CHECK;
 /* Drops every version and the metrics registry; no request may still hold a version. NULL ok. */
 void md_repo_free(struct md_repo *r);
 
@@ -95,6 +107,12 @@ int md_repo_unload_model(struct md_repo *r, const char *name, struct md_err *err
  */
 int md_repo_acquire(struct md_repo *r, const char *model, const char *version,
                     struct md_version **out, struct md_err *err) MD_MUST_CHECK;
+/* The version a prediction goes to, and its route: md_registry_route. */
+int md_repo_route(struct md_repo *r, const char *model, const char *version,
+                  md_route_key_fn keyfn, void *keyctx, uint64_t rnd, struct md_version **out,
+                  char route[MD_POLICY_NAME_MAX], struct md_err *err) MD_MUST_CHECK;
+/* Whether the registry has model (in any state). Lock-free. */
+bool md_repo_has_model(struct md_repo *r, const char *model);
 
 /* Calls fn for every row, models sorted by name, versions ascending, each
  * model's rows from one snapshot. fn runs inside a read section
@@ -112,5 +130,39 @@ void md_repo_foreach_skipped(struct md_repo *r,
 
 /* Models with at least one READY version. */
 size_t md_repo_ready_models(struct md_repo *r);
+
+/*
+ * Calls fn with model's snapshot inside a read section (the rules of
+ * md_registry_foreach). MD_ENOTFOUND "unknown model 'm'" when the registry
+ * has no such model. Lock-free.
+ */
+int md_repo_with_snapshot(struct md_repo *r, const char *model,
+                          void (*fn)(void *ctx, const struct md_snapshot *s), void *ctx,
+                          struct md_err *err) MD_MUST_CHECK;
+
+/* ---- changes an operator asks for: applied by control only ---- */
+
+/*
+ * Stores and applies a traffic policy (its JSON text, len bytes) for model:
+ * parsed (md_policy_parse), aliases resolved, every version it names loaded
+ * and serving, stored with its event (revision expect must be the one it
+ * replaces when > 0: MD_ECONFLICT otherwise), then published. On a failure
+ * nothing changes. *answer: the JSON of the policy now, malloc'd.
+ */
+int md_repo_set_policy(struct md_repo *r, const char *model, const char *json, size_t len,
+                       int64_t expect, char **answer, struct md_err *err) MD_MUST_CHECK;
+/*
+ * Points alias at version (a number or another alias), or removes it
+ * (version NULL), stored with its event, then applied. *answer: the JSON
+ * {"model", "alias", "version"}, malloc'd.
+ */
+int md_repo_set_alias(struct md_repo *r, const char *model, const char *alias,
+                      const char *version, char **answer, struct md_err *err) MD_MUST_CHECK;
+/* Archives (unloads; keeps files and records) or restores a registered
+ * version; MD_ECONFLICT when a policy or an alias names it. */
+int md_repo_archive(struct md_repo *r, const char *model, int64_t version, bool archived,
+                    struct md_err *err) MD_MUST_CHECK;
+/* The store given at open, or NULL. */
+struct md_store *md_repo_store(struct md_repo *r);
 
 #endif

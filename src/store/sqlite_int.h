@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sqlite_int.h: what the two halves of the SQLite store share. sqlite.c
+ * opens and checks the database file, applies the migrations and runs the
+ * transactions; sqlite_tx.c holds the records (the md_store_tx_* functions
+ * of store.h). Only files of src/store/ include this header (and so
+ * sqlite3.h).
+ */
+#ifndef MD_STORE_SQLITE_INT_H
+#define MD_STORE_SQLITE_INT_H
+
+#include "store/store_int.h"
+
+#include <sqlite3.h>
+
+/* The prepared statements a connection keeps, one slot each. */
+enum md_store__slot {
+    MD_SQL_BEGIN,
+    MD_SQL_COMMIT,
+    MD_SQL_ROLLBACK,
+    MD_SQL_SAVEPOINT,
+    MD_SQL_RELEASE,
+    MD_SQL_UNDO,
+    MD_SQL_MODEL_ENSURE,
+    MD_SQL_MODEL_PUT,
+    MD_SQL_MODELS,
+    MD_SQL_VERSION_NEXT,
+    MD_SQL_VERSION_SHA,
+    MD_SQL_VERSION_INSERT,
+    MD_SQL_MODEL_LAST,
+    MD_SQL_VERSION_ARCHIVE,
+    MD_SQL_VERSION_GET,
+    MD_SQL_VERSIONS_ALL,
+    MD_SQL_VERSIONS_OF,
+    MD_SQL_ALIAS_PUT,
+    MD_SQL_ALIAS_DELETE,
+    MD_SQL_ALIASES_ALL,
+    MD_SQL_ALIASES_OF,
+    MD_SQL_POLICY_REVISION,
+    MD_SQL_POLICY_PUT,
+    MD_SQL_POLICY_GET,
+    MD_SQL_POLICIES,
+    MD_SQL_STRATEGY_PUT,
+    MD_SQL_STRATEGY_DELETE,
+    MD_SQL_STRATEGIES_ALL,
+    MD_SQL_STRATEGY_GET,
+    MD_SQL_ROLLOUT_ACTIVE,
+    MD_SQL_ROLLOUT_INSERT,
+    MD_SQL_ROLLOUT_UPDATE,
+    MD_SQL_ROLLOUTS,
+    MD_SQL_ROLLOUT_GET,
+    MD_SQL_ROLLOUT_EXISTS,
+    MD_SQL_DECISION_INSERT,
+    MD_SQL_DECISIONS,
+    MD_SQL_EVENT_INSERT,
+    MD_SQL_EVENTS_ALL,
+    MD_SQL_EVENTS_MODEL,
+    MD_SQL_EVENTS_KIND,
+    MD_SQL_EVENTS_BOTH,
+    MD_SQL_SHA_NAMED,
+    MD_SQL_SLOTS
+};
+
+/* One open database: the connection and its statements. One thread at a time. */
+struct md_store_tx {
+    sqlite3 *db;
+    char *path;                        /* the database file */
+    sqlite3_stmt *stmts[MD_SQL_SLOTS]; /* prepared on first use, kept */
+    bool wrote;                        /* a commit appended to the WAL (set by its hook) */
+};
+
+/*
+ * The statement of slot, prepared from sql on its first use, reset with its
+ * bindings cleared; NULL with err set when it cannot be prepared.
+ */
+sqlite3_stmt *md_store__prep(struct md_store_tx *tx, enum md_store__slot slot, const char *sql,
+                             struct md_err *err);
+
+/*
+ * Turns SQLite's result rc into a code and a message ("the store cannot
+ * <what>: <SQLite's message>"): MD_EUNAVAIL when the database is locked,
+ * MD_ECORRUPT when it is damaged, MD_ENOMEM, MD_ECONFLICT for a constraint,
+ * MD_EIO for the rest. Returns the code.
+ */
+int md_store__fail(struct md_store_tx *tx, int rc, const char *what, struct md_err *err);
+
+/* Steps st once and resets it: MD_OK when it finished, else an error as md_store__fail. */
+int md_store__exec(struct md_store_tx *tx, sqlite3_stmt *st, const char *what,
+                   struct md_err *err) MD_MUST_CHECK;
+
+#endif

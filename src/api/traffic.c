@@ -591,7 +591,7 @@ void md_traffic_api_events(struct md_api *api, const struct md_route *rt, struct
             return;
         }
         r = md_xcalloc(1, sizeof(*r));
-        md_buf_init(&r->out, 0);
+        md_buf_init(&r->out, (size_t)64 << 20);
         if (read_filter(req, r, &err) != MD_OK) {
             drop_events(r);
             md_api_error(resp, &err);

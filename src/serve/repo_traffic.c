@@ -387,7 +387,7 @@ static int run_policy(struct md_store_tx *tx, void *ctx, struct md_err *err)
         rc = md_store_tx_alias_set(tx, j->model, CHAMPION, j->champion, err);
     if (rc != MD_OK)
         return rc;
-    md_buf_init(&d, 0);
+    md_buf_init(&d, (size_t)1 << 20);
     (void)md_buf_printf(&d, "{\"revision\":%lld,\"policy\":%s}", (long long)j->revision, j->text);
     rc = md_buf_error(&d);
     if (rc == MD_OK)
@@ -409,7 +409,7 @@ static int store_policy(struct md_repo *r, struct mentry *e, struct md_policy *p
     int rc;
 
     md_policy_settle(p, e->has_policy ? &e->policy : NULL, md_now_ns() ^ (uint64_t)e->policy_rev);
-    md_buf_init(&text, 0);
+    md_buf_init(&text, (size_t)1 << 20);
     rc = md_policy_format(p, &text);
     if (rc == MD_OK && md_buf_putc(&text, '\0') != MD_OK)
         rc = md_buf_error(&text);
@@ -581,7 +581,7 @@ static char *policy_answer(const struct mentry *e)
     struct md_buf b;
     char *out;
 
-    md_buf_init(&b, 0);
+    md_buf_init(&b, (size_t)1 << 20);
     (void)md_buf_puts(&b, "{\"model\":");
     (void)md_buf_json_str(&b, e->name, strlen(e->name));
     (void)md_buf_printf(&b, ",\"revision\":%lld,\"policy\":", (long long)e->policy_rev);
@@ -777,7 +777,7 @@ static int alias_answer(const char *model, const char *alias, int64_t version, c
 {
     struct md_buf b;
 
-    md_buf_init(&b, 0);
+    md_buf_init(&b, (size_t)1 << 20);
     (void)md_buf_puts(&b, "{\"model\":");
     (void)md_buf_json_str(&b, model, strlen(model));
     (void)md_buf_puts(&b, ",\"alias\":");

@@ -36,13 +36,13 @@ extern const int md_api_codes[MD_API_CODES];
 struct md_config;
 
 struct md_api {
-    struct md_repo *repo;  /* borrowed */
+    struct md_repo *repo;   /* borrowed */
     struct md_store *store; /* borrowed, or NULL: events and the store's state */
-    const char *name;      /* "modeld" */
-    const char *version;   /* build version */
-    _Atomic bool ready;    /* the first repository scan has finished */
-    _Atomic bool draining; /* shutting down: ready is false */
-    int64_t started_ms;    /* wall clock at start */
+    const char *name;       /* "modeld" */
+    const char *version;    /* build version */
+    _Atomic bool ready;     /* the first repository scan has finished */
+    _Atomic bool draining;  /* shutting down: ready is false */
+    int64_t started_ms;     /* wall clock at start */
     _Atomic uint64_t http[MD_API_FAMILIES][MD_API_CODES + 1]; /* requests by family and code */
     /* Set by the HTTP server while it runs (before its first request, cleared
      * after its last): connections open and requests in flight now, for /metrics. */
@@ -87,21 +87,21 @@ struct md_api_req {
 };
 
 struct md_api_resp {
-    int status;                /* HTTP status; 200 by default */
-    struct md_buf *body;       /* owned by the connection; reset before the call */
-    const char *content_type;  /* default application/json */
-    char retry_after[16];      /* "" or seconds for Retry-After */
-    const char *allow;         /* Allow header for a 405, or NULL */
-    enum md_api_family family; /* for the request counters */
-    size_t json_len;           /* 0; or the body is json_len bytes of JSON followed by
-                                  binary tensor data, sent with the header
-                                  Inference-Header-Content-Length: json_len */
-    void *resume;              /* NULL on a request's first call; after a park, the
-                                  state the handler parked with */
-    void (*drop)(void *state); /* set by md_api_park */
-    bool parked;               /* set by md_api_park: no answer yet */
-    const char *model;         /* NULL, or the model the path names (request memory) */
-    char version[24];          /* "" or the version that answered (md_api_acquire) */
+    int status;                     /* HTTP status; 200 by default */
+    struct md_buf *body;            /* owned by the connection; reset before the call */
+    const char *content_type;       /* default application/json */
+    char retry_after[16];           /* "" or seconds for Retry-After */
+    const char *allow;              /* Allow header for a 405, or NULL */
+    enum md_api_family family;      /* for the request counters */
+    size_t json_len;                /* 0; or the body is json_len bytes of JSON followed by
+                                       binary tensor data, sent with the header
+                                       Inference-Header-Content-Length: json_len */
+    void *resume;                   /* NULL on a request's first call; after a park, the
+                                       state the handler parked with */
+    void (*drop)(void *state);      /* set by md_api_park */
+    bool parked;                    /* set by md_api_park: no answer yet */
+    const char *model;              /* NULL, or the model the path names (request memory) */
+    char version[24];               /* "" or the version that answered (md_api_acquire) */
     char route[MD_POLICY_NAME_MAX]; /* "" or the traffic route a prediction took: with
                                        version, sent as X-Model-Route and X-Model-Version */
     /* NULL, or what must run once the answer is on its way: whoever called

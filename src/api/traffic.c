@@ -62,9 +62,9 @@ static void put_version(struct md_buf *b, const struct md_snapshot *s,
     bool first = true;
     size_t i;
 
-    (void)md_buf_printf(b, "{\"version\":\"%lld\",\"state\":\"%s\",\"reason\":",
-                        (long long)row->version,
-                        row->archived ? "ARCHIVED" : md_version_state_name(row->state));
+    (void)md_buf_printf(
+        b, "{\"version\":\"%lld\",\"state\":\"%s\",\"reason\":", (long long)row->version,
+        row->archived ? "ARCHIVED" : md_version_state_name(row->state));
     put_str(b, row->reason);
     (void)md_buf_printf(b, ",\"registered\":%s", info != NULL ? "true" : "false");
     if (info != NULL) {
@@ -116,7 +116,8 @@ static void list_versions(void *ctx, const struct md_snapshot *s)
         (void)md_buf_printf(b, ",\"champion\":\"%lld\"", (long long)s->champion);
     else
         (void)md_buf_puts(b, ",\"champion\":null");
-    (void)md_buf_printf(b, ",\"policy_revision\":%lld,\"versions\":[", (long long)s->policy_revision);
+    (void)md_buf_printf(b, ",\"policy_revision\":%lld,\"versions\":[",
+                        (long long)s->policy_revision);
     for (i = 0; i < s->n_rows; i++) {
         if (i > 0)
             (void)md_buf_putc(b, ',');
@@ -125,8 +126,8 @@ static void list_versions(void *ctx, const struct md_snapshot *s)
     (void)md_buf_puts(b, "]}");
 }
 
-void md_traffic_api_versions(struct md_api *api, const struct md_route *rt,
-                             struct md_api_req *req, struct md_api_resp *resp)
+void md_traffic_api_versions(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                             struct md_api_resp *resp)
 {
     struct md_err err;
 
@@ -332,8 +333,8 @@ void md_traffic_api_put(struct md_api *api, const struct md_route *rt, struct md
     command(api, MD_COMMAND_TRAFFIC, rt->model, t, md_traffic_change_free, 200, req, resp);
 }
 
-void md_traffic_api_alias_put(struct md_api *api, const struct md_route *rt,
-                              struct md_api_req *req, struct md_api_resp *resp)
+void md_traffic_api_alias_put(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                              struct md_api_resp *resp)
 {
     struct md_alias_change *a = NULL;
 
@@ -404,8 +405,7 @@ void md_traffic_api_archive(struct md_api *api, const struct md_route *rt, struc
         int64_t v = md_version_number(rt->version);
 
         if (v < 1) {
-            md_api_errorf(resp, MD_EINVAL, "version: '%.64s' is not a version number",
-                          rt->version);
+            md_api_errorf(resp, MD_EINVAL, "version: '%.64s' is not a version number", rt->version);
             return;
         }
         a = md_xcalloc(1, sizeof(*a));

@@ -413,8 +413,8 @@ static bool param_fits(int param, const struct piece *pc, bool ends_path, bool t
             for (i = 1; i < pc->len; i++) {
                 char ch = pc->at[i];
 
-                if ((unsigned char)((ch | 0x20) - 'a') >= 26 &&
-                    (unsigned char)(ch - '0') > 9 && ch != '_' && ch != '.' && ch != '-')
+                if ((unsigned char)((ch | 0x20) - 'a') >= 26 && (unsigned char)(ch - '0') > 9 &&
+                    ch != '_' && ch != '.' && ch != '-')
                     return false;
             }
             return true;

@@ -24,10 +24,10 @@ struct md_command {
     pthread_cond_t cv;       /* signalled when done */
     bool done;
     struct md_err outcome;
-    void *arg;                    /* the applier's argument, or NULL */
-    void (*arg_free)(void *arg);  /* frees arg with the command, or NULL */
-    char *result;                 /* what a success answers with, or NULL */
-    char model[]; /* NUL-terminated */
+    void *arg;                   /* the applier's argument, or NULL */
+    void (*arg_free)(void *arg); /* frees arg with the command, or NULL */
+    char *result;                /* what a success answers with, or NULL */
+    char model[];                /* NUL-terminated */
 };
 
 struct md_commands {

@@ -822,23 +822,10 @@ enum {
 };
 
 static const char *const top_keys[] = {
-    "name",
-    "description",
-    "backend",
-    "artifact",
-    "task",
-    "labels",
-    "threshold",
-    "input_tensor",
-    "features",
-    "outputs",
-    "version_policy",
-    "engine",
-    "dynamic_batching",
-    "instances",
-    "timeout_us",
-    "new_versions",
-    NULL,
+    "name",           "description", "backend",          "artifact",  "task",
+    "labels",         "threshold",   "input_tensor",     "features",  "outputs",
+    "version_policy", "engine",      "dynamic_batching", "instances", "timeout_us",
+    "new_versions",   NULL,
 };
 
 static int parse_head(struct md_contract__ctx *x, yaml_node_t *const *v, const char *dir)
@@ -982,8 +969,8 @@ static int parse_root(struct md_contract__ctx *x, const yaml_node_t *root, const
         static const char *const modes[] = {"serve", "register", NULL};
         int word;
 
-        rc = md_contract__want_word(x, v[K_NEW_VERSIONS], "new_versions", modes,
-                                    "serve, register", &word);
+        rc = md_contract__want_word(x, v[K_NEW_VERSIONS], "new_versions", modes, "serve, register",
+                                    &word);
         if (rc != MD_OK)
             return rc;
         c->serve_new = word == 0;

@@ -70,8 +70,7 @@ int md_predict_resolve(struct md_repo *repo, struct md_predict *p, struct md_ver
         /* A TF Serving label is an alias. */
         rc = md_repo_route(repo, p->model, p->label, NULL, NULL, 0, v, p->route_buf, err);
         if (rc == MD_ENOTFOUND && md_repo_has_model(repo, p->model))
-            return md_err_set(err, MD_EINVAL, "Unrecognized servable version label: %s",
-                              p->label);
+            return md_err_set(err, MD_EINVAL, "Unrecognized servable version label: %s", p->label);
         return rc;
     }
     return md_repo_route(repo, p->model, p->version, route_key, p,

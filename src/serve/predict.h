@@ -80,9 +80,9 @@ struct md_predict {
     void *key_ctx;
 
     /* the outcome: set by the pipeline, read-only for others */
-    struct md_version *v;        /* the version resolved (a reference), or NULL */
-    const char *route_name;      /* the route it took: a policy route's name, "direct" or
-                                    "default"; route_buf */
+    struct md_version *v;   /* the version resolved (a reference), or NULL */
+    const char *route_name; /* the route it took: a policy route's name, "direct" or
+                               "default"; route_buf */
     char route_buf[MD_POLICY_NAME_MAX];
     const float *x;              /* the prepared matrix: rows * contract width, or NULL */
     size_t rows;                 /* rows of x */

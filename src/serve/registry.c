@@ -360,8 +360,8 @@ static int pick(const struct md_snapshot *s, const char *model, const char *vers
         int64_t n = md_snapshot_alias(s, version);
 
         if (n == 0)
-            return md_err_set(err, MD_ENOTFOUND, "model '%s' has no version or alias '%s'",
-                              model, version);
+            return md_err_set(err, MD_ENOTFOUND, "model '%s' has no version or alias '%s'", model,
+                              version);
         row = find_row(s, n);
         if (row == NULL)
             return md_err_set(err, MD_ENOTFOUND,
@@ -419,8 +419,9 @@ static int route(const struct md_snapshot *s, const char *model, md_route_key_fn
     if (s->route_live[i] == NULL) {
         const struct md_snapshot_row *row = find_row(s, r->version);
 
-        return md_err_set(err, MD_EUNAVAIL, "model '%s': version %lld of route '%s' is not ready%s%s",
-                          model, (long long)r->version, r->name, row != NULL ? ": " : "",
+        return md_err_set(err, MD_EUNAVAIL,
+                          "model '%s': version %lld of route '%s' is not ready%s%s", model,
+                          (long long)r->version, r->name, row != NULL ? ": " : "",
                           row != NULL ? row->reason : "");
     }
     *out = s->route_live[i];

@@ -73,14 +73,14 @@ int64_t md_version_number(const char *s);
  */
 struct md_version_info {
     int64_t version;
-    char sha256[65];  /* of the artifact */
-    int64_t size;     /* of the artifact */
+    char sha256[65]; /* of the artifact */
+    int64_t size;    /* of the artifact */
     int64_t created_ms;
-    int source;       /* enum md_store_source */
-    char engine[32];  /* the backend it was registered with */
+    int source;      /* enum md_store_source */
+    char engine[32]; /* the backend it was registered with */
     char artifact[256];
     char contract_sha256[65];
-    char *metadata;   /* a JSON object */
+    char *metadata; /* a JSON object */
 };
 
 /* An alias of a model: a name that stands for a version. */
@@ -95,7 +95,7 @@ struct md_alias {
 
 /* One version of a model in a snapshot. */
 struct md_snapshot_row {
-    int64_t version; /* >= 1 */
+    int64_t version;                    /* >= 1 */
     const struct md_version_info *info; /* its registration, or NULL (no store) */
     bool archived;                      /* archived: never loaded, kept on record */
     enum md_version_state state;
@@ -118,13 +118,13 @@ struct md_snapshot {
     size_t n_ready;               /* set by md_registry_publish */
     struct md_version **ready;    /* the READY versions, ascending: borrowed from rows */
     /* the traffic: filled by the writer */
-    bool has_policy;              /* a policy is stored for the model */
-    struct md_policy policy;      /* when has_policy */
-    int64_t policy_revision;      /* its revision, 0 when none */
-    int64_t policy_ms;            /* when it was stored */
+    bool has_policy;         /* a policy is stored for the model */
+    struct md_policy policy; /* when has_policy */
+    int64_t policy_revision; /* its revision, 0 when none */
+    int64_t policy_ms;       /* when it was stored */
     size_t n_aliases;
-    struct md_alias *aliases;     /* n_aliases, sorted by name: owned (md_snapshot_set_aliases) */
-    int64_t champion;             /* the version alias "champion" names, 0 if none */
+    struct md_alias *aliases; /* n_aliases, sorted by name: owned (md_snapshot_set_aliases) */
+    int64_t champion;         /* the version alias "champion" names, 0 if none */
     /* set by md_registry_publish: the READY version of each policy route, or
      * NULL when it does not serve (borrowed from rows) */
     struct md_version *route_live[MD_POLICY_ROUTES];

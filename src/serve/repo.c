@@ -1019,8 +1019,8 @@ int md_repo_acquire(struct md_repo *r, const char *model, const char *version,
     return md_registry_acquire(r->reg, model, version, out, err);
 }
 
-int md_repo_route(struct md_repo *r, const char *model, const char *version,
-                  md_route_key_fn keyfn, void *keyctx, uint64_t rnd, struct md_version **out,
+int md_repo_route(struct md_repo *r, const char *model, const char *version, md_route_key_fn keyfn,
+                  void *keyctx, uint64_t rnd, struct md_version **out,
                   char route[MD_POLICY_NAME_MAX], struct md_err *err)
 {
     return md_registry_route(r->reg, model, version, keyfn, keyctx, rnd, out, route, err);

@@ -108,8 +108,8 @@ int md_repo_unload_model(struct md_repo *r, const char *name, struct md_err *err
 int md_repo_acquire(struct md_repo *r, const char *model, const char *version,
                     struct md_version **out, struct md_err *err) MD_MUST_CHECK;
 /* The version a prediction goes to, and its route: md_registry_route. */
-int md_repo_route(struct md_repo *r, const char *model, const char *version,
-                  md_route_key_fn keyfn, void *keyctx, uint64_t rnd, struct md_version **out,
+int md_repo_route(struct md_repo *r, const char *model, const char *version, md_route_key_fn keyfn,
+                  void *keyctx, uint64_t rnd, struct md_version **out,
                   char route[MD_POLICY_NAME_MAX], struct md_err *err) MD_MUST_CHECK;
 /* Whether the registry has model (in any state). Lock-free. */
 bool md_repo_has_model(struct md_repo *r, const char *model);
@@ -156,8 +156,8 @@ int md_repo_set_policy(struct md_repo *r, const char *model, const char *json, s
  * (version NULL), stored with its event, then applied. *answer: the JSON
  * {"model", "alias", "version"}, malloc'd.
  */
-int md_repo_set_alias(struct md_repo *r, const char *model, const char *alias,
-                      const char *version, char **answer, struct md_err *err) MD_MUST_CHECK;
+int md_repo_set_alias(struct md_repo *r, const char *model, const char *alias, const char *version,
+                      char **answer, struct md_err *err) MD_MUST_CHECK;
 /* Archives (unloads; keeps files and records) or restores a registered
  * version; MD_ECONFLICT when a policy or an alias names it. */
 int md_repo_archive(struct md_repo *r, const char *model, int64_t version, bool archived,

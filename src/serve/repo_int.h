@@ -72,19 +72,19 @@ struct mentry {
     /* the registry of versions and the traffic (repo_traffic.c) */
     struct treg *regs; /* registered versions, by number */
     size_t n_regs;
-    bool serve_new;             /* new_versions: serve (the last good model.yaml's) */
-    bool has_policy;            /* a policy is stored */
-    struct md_policy policy;    /* when has_policy */
-    int64_t policy_rev;         /* its revision */
-    int64_t policy_ms;          /* when stored */
-    struct md_alias *aliases;   /* n_aliases, any order */
+    bool serve_new;           /* new_versions: serve (the last good model.yaml's) */
+    bool has_policy;          /* a policy is stored */
+    struct md_policy policy;  /* when has_policy */
+    int64_t policy_rev;       /* its revision */
+    int64_t policy_ms;        /* when stored */
+    struct md_alias *aliases; /* n_aliases, any order */
     size_t n_aliases;
 };
 
 struct md_repo {
     char *dir;
-    struct md_store *store;     /* borrowed, or NULL: no registry, no policies */
-    struct mentry **seeds;      /* what the store holds of models not yet scanned, by name */
+    struct md_store *store; /* borrowed, or NULL: no registry, no policies */
+    struct mentry **seeds;  /* what the store holds of models not yet scanned, by name */
     size_t n_seeds;
     pthread_mutex_t scan_lock;  /* serializes scans, loads and unloads */
     pthread_mutex_t skips_lock; /* guards the skips and which entries models[] holds
@@ -96,7 +96,6 @@ struct md_repo {
     char dir_logged[256];       /* the last error reading dir logged, "" after a success */
     struct skips skips;         /* passed over at the top level; changed under skips_lock */
 };
-
 
 /* ---- repo.c for repo_traffic.c ---- */
 
@@ -128,10 +127,9 @@ bool md_repo__pinned(const struct mentry *e, int64_t num);
  * says whether it was registered now. Caller
  * holds scan_lock; the entry's model.yaml is e->yaml.
  */
-int md_repo__register(struct md_repo *r, struct mentry *e, const struct md_contract *c,
-                      int64_t num, const char *apath, const struct sig *asig,
-                      const struct vrec *old, struct vrec *nr, bool *fresh, char *msg,
-                      size_t msg_size);
+int md_repo__register(struct md_repo *r, struct mentry *e, const struct md_contract *c, int64_t num,
+                      const char *apath, const struct sig *asig, const struct vrec *old,
+                      struct vrec *nr, bool *fresh, char *msg, size_t msg_size);
 /* After an update: stores the first policy, or moves it to a new version
  * (new_versions: serve). */
 void md_repo__settle(struct md_repo *r, struct mentry *e, int64_t newest_registered);

@@ -73,8 +73,7 @@ static struct md_version_info *new_info(const struct md_store_version *v)
     info->source = (int)v->source;
     (void)snprintf(info->engine, sizeof(info->engine), "%s", v->engine);
     (void)snprintf(info->artifact, sizeof(info->artifact), "%s", v->artifact);
-    (void)snprintf(info->contract_sha256, sizeof(info->contract_sha256), "%s",
-                   v->contract_sha256);
+    (void)snprintf(info->contract_sha256, sizeof(info->contract_sha256), "%s", v->contract_sha256);
     info->metadata = md_xstrdup(v->metadata != NULL && v->metadata[0] ? v->metadata : "{}");
     return info;
 }
@@ -148,8 +147,10 @@ static void seed_policy(void *ctx, const char *model, const char *policy, int64_
     if (md_policy_parse(policy, strlen(policy), &e->policy, &err) != MD_OK) {
         /* Written by this program: a policy it cannot read is a bug or a
          * newer release's; leave it stored, serve as if none, say so. */
-        md_log_kv(MD_LOG_ERROR, "stored traffic policy unreadable; the model serves its newest "
-                  "version until a policy is set", "model", model, "reason", err.msg, MD_KV_END);
+        md_log_kv(MD_LOG_ERROR,
+                  "stored traffic policy unreadable; the model serves its newest "
+                  "version until a policy is set",
+                  "model", model, "reason", err.msg, MD_KV_END);
         e->policy_rev = revision; /* a new one must replace this revision */
         return;
     }
@@ -294,17 +295,17 @@ static int run_register(struct md_store_tx *tx, void *ctx, struct md_err *err)
 
     if (rc != MD_OK)
         return rc;
-    (void)snprintf(details, sizeof(details), "{\"version\":%lld,\"sha256\":\"%s\",\"source\":\"%s\"}",
-                   (long long)j->number, j->v.sha256, md_store_source_name(j->v.source));
+    (void)snprintf(details, sizeof(details),
+                   "{\"version\":%lld,\"sha256\":\"%s\",\"source\":\"%s\"}", (long long)j->number,
+                   j->v.sha256, md_store_source_name(j->v.source));
     return event(tx, j->v.model, "version_registered", details, err,
                  "version %lld registered from the %s (sha256 %.12s)", (long long)j->number,
                  md_store_source_name(j->v.source), j->v.sha256);
 }
 
-int md_repo__register(struct md_repo *r, struct mentry *e, const struct md_contract *c,
-                      int64_t num, const char *apath, const struct sig *asig,
-                      const struct vrec *old, struct vrec *nr, bool *fresh, char *msg,
-                      size_t msg_size)
+int md_repo__register(struct md_repo *r, struct mentry *e, const struct md_contract *c, int64_t num,
+                      const char *apath, const struct sig *asig, const struct vrec *old,
+                      struct vrec *nr, bool *fresh, char *msg, size_t msg_size)
 {
     struct treg *reg = md_repo__reg(e, num);
     struct reg_job j;
@@ -332,8 +333,8 @@ int md_repo__register(struct md_repo *r, struct mentry *e, const struct md_contr
                        "registered %.12s): versions are immutable, add a version instead",
                        (long long)num, nr->sha256, reg->info->sha256);
         if (old == NULL || strcmp(old->sha256, nr->sha256) != 0)
-            md_log_kv(MD_LOG_ERROR, "version artifact changed in place", "model", e->name,
-                      "reason", msg, MD_KV_END);
+            md_log_kv(MD_LOG_ERROR, "version artifact changed in place", "model", e->name, "reason",
+                      msg, MD_KV_END);
         return MD_ECONFLICT;
     }
     memset(&j, 0, sizeof(j));
@@ -358,8 +359,7 @@ int md_repo__register(struct md_repo *r, struct mentry *e, const struct md_contr
         return MD_OK;
     }
     add_reg(e, new_info(&j.v), false);
-    md_log_kv(MD_LOG_INFO, "version registered", "model", e->name, "sha256", nr->sha256,
-              MD_KV_END);
+    md_log_kv(MD_LOG_INFO, "version registered", "model", e->name, "sha256", nr->sha256, MD_KV_END);
     *fresh = true;
     return MD_OK;
 }
@@ -369,12 +369,12 @@ int md_repo__register(struct md_repo *r, struct mentry *e, const struct md_contr
 struct policy_job {
     const char *model;
     const struct md_policy *policy;
-    const char *text;    /* its JSON */
-    int64_t expect;      /* the revision it replaces, 0 none, -1 any */
-    int64_t revision;    /* out */
-    const char *why;     /* the event's message */
-    const char *kind;    /* the event's kind */
-    int64_t champion;    /* > 0: alias champion moves here too */
+    const char *text; /* its JSON */
+    int64_t expect;   /* the revision it replaces, 0 none, -1 any */
+    int64_t revision; /* out */
+    const char *why;  /* the event's message */
+    const char *kind; /* the event's kind */
+    int64_t champion; /* > 0: alias champion moves here too */
 };
 
 static int run_policy(struct md_store_tx *tx, void *ctx, struct md_err *err)
@@ -496,8 +496,8 @@ void md_repo__settle(struct md_repo *r, struct mentry *e, int64_t newest_registe
         (void)snprintf(why, sizeof(why),
                        "first policy: all traffic to version %lld, which serves now",
                        (long long)ready);
-        if (store_policy(r, e, &p, 0, alias_version(e, CHAMPION) == 0 ? ready : 0,
-                         "policy_changed", why, &err) != MD_OK)
+        if (store_policy(r, e, &p, 0, alias_version(e, CHAMPION) == 0 ? ready : 0, "policy_changed",
+                         why, &err) != MD_OK)
             md_log_kv(MD_LOG_ERROR, "first traffic policy not stored", "model", e->name, "reason",
                       err.msg, MD_KV_END);
         return;
@@ -560,8 +560,7 @@ static int check_version(const struct mentry *e, int64_t *version, const char *a
 }
 
 /* Whether version num of e serves; else why not into err, for field. */
-static int check_serves(const struct mentry *e, int64_t num, const char *field,
-                        struct md_err *err)
+static int check_serves(const struct mentry *e, int64_t num, const char *field, struct md_err *err)
 {
     const struct vrec *rec = rec_of(e, num);
 
@@ -631,8 +630,9 @@ int md_repo_set_policy(struct md_repo *r, const char *model, const char *json, s
     }
     if (expect > 0 && expect != e->policy_rev) {
         pthread_mutex_unlock(&r->scan_lock);
-        return md_err_set(err, MD_ECONFLICT, "the policy of model '%s' is at revision %lld, not %lld",
-                          model, (long long)e->policy_rev, (long long)expect);
+        return md_err_set(err, MD_ECONFLICT,
+                          "the policy of model '%s' is at revision %lld, not %lld", model,
+                          (long long)e->policy_rev, (long long)expect);
     }
     /* Load what the policy names (a version outside version_policy stays
      * loaded while a policy names it), then check it serves. */
@@ -712,8 +712,8 @@ static bool alias_name_ok(const char *s)
     return i < MD_POLICY_NAME_MAX;
 }
 
-int md_repo_set_alias(struct md_repo *r, const char *model, const char *alias,
-                      const char *version, char **answer, struct md_err *err)
+int md_repo_set_alias(struct md_repo *r, const char *model, const char *alias, const char *version,
+                      char **answer, struct md_err *err)
 {
     struct alias_job j;
     struct mentry *e;
@@ -763,8 +763,8 @@ int md_repo_set_alias(struct md_repo *r, const char *model, const char *alias,
             put_alias(e, alias, num);
         (void)md_repo__rescan(r, e, err); /* loads what the alias names */
         md_err_clear(err);
-        md_log_kv(MD_LOG_INFO, num == 0 ? "alias removed" : "alias moved", "model", model,
-                  "alias", alias, MD_KV_END);
+        md_log_kv(MD_LOG_INFO, num == 0 ? "alias removed" : "alias moved", "model", model, "alias",
+                  alias, MD_KV_END);
     }
     pthread_mutex_unlock(&r->scan_lock);
     if (rc != MD_OK)

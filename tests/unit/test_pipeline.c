@@ -319,7 +319,7 @@ static void test_resolver(void **state)
     p.version = NULL;
     p.label = "stable";
     assert_int_equal(md_predict_resolve(s.repo, &p, &v, &err), MD_EINVAL);
-    assert_string_equal(err.msg, "Unrecognized servable version label");
+    assert_string_equal(err.msg, "Unrecognized servable version label: stable");
     p.label = NULL;
     p.model = "nope";
     assert_int_equal(md_predict_resolve(s.repo, &p, &v, &err), MD_ENOTFOUND);
@@ -470,7 +470,7 @@ static void test_story_failures(void **state)
     /* A version label: refused before the body is looked at. */
     post(&s, "/v1/models/fraud/labels/stable:predict", "nonsense", NULL, &resp);
     assert_int_equal(resp.status, 400);
-    assert_string_equal(s.reply.data, "{\"error\":\"Unrecognized servable version label\"}");
+    assert_string_equal(s.reply.data, "{\"error\":\"Unrecognized servable version label: stable\"}");
     answered(&resp);
     assert_int_equal(seen.stage, MD_PREDICT_RESOLVE);
 

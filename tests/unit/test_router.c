@@ -35,7 +35,9 @@ static void test_paths(void **state)
         {"GET", "/v2/health/dead", 0, NULL, NULL, MD_API_V2},
         {"GET", "/v2/models/m", 1, "m", NULL, MD_API_V2},
         {"GET", "/v2/models/m/versions/12", 1, "m", "12", MD_API_V2},
-        {"GET", "/v2/models/m/versions/x", 0, NULL, NULL, MD_API_V2},
+        {"GET", "/v2/models/m/versions/1x", 0, NULL, NULL, MD_API_V2},
+        {"GET", "/v2/models/m/versions/champion", 1, "m", "champion", MD_API_V2},
+        {"GET", "/v1/models/m/versions/champion", -2, NULL, NULL, MD_API_V1},
         {"POST", "/v2/models/m/versions/3/infer", 1, "m", "3", MD_API_V2},
         {"GET", "/v2/models/m/infer", -1, "m", NULL, MD_API_V2},
         {"GET", "/v2/models/m/ready", 1, "m", NULL, MD_API_V2},
@@ -208,6 +210,8 @@ static bool example_path(const char *pattern, int alt, char *out, size_t size)
                 add = "stable";
             else if (strncmp(p, "{setting}", 9) == 0)
                 add = "poll";
+            else if (strncmp(p, "{alias}", 7) == 0)
+                add = "champion";
             else
                 fail_msg("pattern '%s': unknown placeholder", pattern);
             if (in_group < 0 || in_group == alt) {
@@ -279,7 +283,8 @@ static void test_route_table(void **state)
 
         print_message("%s %s\n", e->method, e->path);
         assert_true(strcmp(e->method, "GET") == 0 || strcmp(e->method, "POST") == 0 ||
-                    strcmp(e->method, "PUT") == 0 || strcmp(e->method, "PATCH") == 0);
+                    strcmp(e->method, "PUT") == 0 || strcmp(e->method, "PATCH") == 0 ||
+                    strcmp(e->method, "DELETE") == 0);
         /* One permission, and a GET never changes the server's state. */
         assert_true(e->perm != 0 && (e->perm & (e->perm - 1)) == 0);
         assert_int_equal(e->perm & ~(unsigned)MD_PERM_ALL, 0);

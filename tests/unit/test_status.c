@@ -163,7 +163,7 @@ static void test_router_statuses(void **state)
     md_buf_init(&body, 1 << 16);
     assert_int_equal(call(&api, "GET", "/nowhere", &body, &allow), 404);
     assert_string_equal(body.data, "{\"error\":\"Not Found\"}");
-    assert_int_equal(call(&api, "GET", "/v2/models/m/versions/x", &body, &allow), 404);
+    assert_int_equal(call(&api, "GET", "/v2/models/m/versions/1x", &body, &allow), 404);
     assert_int_equal(call(&api, "POST", "/metrics", &body, &allow), 405);
     assert_string_equal(allow, "GET");
     assert_string_equal(body.data, "{\"error\":\"Method Not Allowed\"}");

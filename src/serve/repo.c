@@ -737,7 +737,11 @@ static int update_model(struct md_repo *r, struct mentry *e, bool retry, struct 
                                   sizeof(msg)) != MD_OK) {
                 if (old != NULL && old->live != NULL) {
                     /* Changed in place: what loaded before goes on serving. */
+                    memcpy(sha, nr->sha256, sizeof(sha));
+                    sha_sig = nr->sha_sig;
                     *nr = *old;
+                    memcpy(nr->sha256, sha, sizeof(sha));
+                    nr->sha_sig = sha_sig;
                     md_version_ref(nr->live);
                     nr->cause = MD_CAUSE_CHANGED;
                     (void)snprintf(nr->reason, sizeof(nr->reason), "%s", msg); /* same size */
@@ -814,6 +818,11 @@ static int update_model(struct md_repo *r, struct mentry *e, bool retry, struct 
 static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md_err *err)
 {
     int rc = update_model(r, e, retry, err);
+
+    if (e->resettle) {
+        e->resettle = false;
+        rc = update_model(r, e, false, err);
+    }
 
     publish_snapshot(r, e);
     return rc;

@@ -72,11 +72,13 @@ struct mentry {
     /* the registry of versions and the traffic (repo_traffic.c) */
     struct treg *regs; /* registered versions, by number */
     size_t n_regs;
-    bool serve_new;           /* new_versions: serve (the last good model.yaml's) */
-    bool has_policy;          /* a policy is stored */
-    struct md_policy policy;  /* when has_policy */
-    int64_t policy_rev;       /* its revision */
-    int64_t policy_ms;        /* when stored */
+    bool serve_new;          /* new_versions: serve (the last good model.yaml's) */
+    bool has_policy;         /* a policy is stored */
+    struct md_policy policy; /* when has_policy */
+    int64_t policy_rev;      /* its revision */
+    int64_t policy_ms;       /* when stored */
+    bool resettle; /* the policy moved during an update: update again, retiring what it no longer
+                      names */
     struct md_alias *aliases; /* n_aliases, any order */
     size_t n_aliases;
 };

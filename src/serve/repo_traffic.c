@@ -521,6 +521,8 @@ void md_repo__settle(struct md_repo *r, struct mentry *e, int64_t newest_registe
     if (store_policy(r, e, &p, e->policy_rev, ready, "policy_changed", why, &err) != MD_OK)
         md_log_kv(MD_LOG_ERROR, "traffic policy not moved", "model", e->name, "reason", err.msg,
                   MD_KV_END);
+    else
+        e->resettle = true;
 }
 
 /* ---- operators' changes, applied by control ------------------------------ */

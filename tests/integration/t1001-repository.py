@@ -115,8 +115,10 @@ def test_changed_artifact_that_fails_keeps_old_one():
     with Daemon(repo=repo, args=["--poll", "1"]) as d:
         time.sleep(0.05)
         corrupt(repo, 1, "truncated")
-        expect(wait_for(lambda: "reload failed" in repo_index(d)[("bench", "1")]["reason"]),
-               repo_index(d))
+        # Versions are immutable: the changed file is refused, the registered one serves.
+        expect(wait_for(lambda: "versions are immutable, add a version instead"
+                        in repo_index(d)[("bench", "1")]["reason"]), repo_index(d))
+        expect(repo_index(d)[("bench", "1")]["state"] == "READY", repo_index(d))
         st, doc = infer_version(d)
         expect(st == 200, doc)
     shutil.rmtree(repo)

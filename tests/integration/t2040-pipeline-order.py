@@ -53,7 +53,7 @@ def test_the_version_is_answered_before_the_body():
             expect(hdrs.get("retry-after") == "1", hdrs)
         st, doc, _ = post(d, "/v1/models/fraud/labels/stable:predict", BAD)
         expect_error(st, doc, 400)
-        expect(doc["error"] == "Unrecognized servable version label", doc)
+        expect(doc["error"] == "Unrecognized servable version label: stable", doc)
         # A raw binary body whose one input cannot be the model's: the version first.
         st, doc, _ = post(d, "/v2/models/nope/infer", b"\x00" * 8,
                           {"Inference-Header-Content-Length": "0"})

@@ -98,10 +98,10 @@ def test_retired_version_keeps_its_counters():
         expect(state(text, "bench", "1") == "UNAVAILABLE" and reason(text, "bench", "1") == "policy",
                text)
         expect(value(text, 'modeld_model_version_ready{model="bench",version="1"}') is None, text)
-        # Version 2 reloaded from changed files counts on from where it was.
-        art = os.path.join(repo, "bench", "2", "model.json")
-        with open(art, "a") as f:
-            f.write("\n")
+        # Version 2 reloaded (its model.yaml changed; an artifact never changes
+        # under a registered number) counts on from where it was.
+        with open(os.path.join(repo, "bench", "model.yaml"), "a") as f:
+            f.write("\n# reloaded\n")
         expect(wait_for(lambda: loaded_lines(d, "2") == 2), d.logs()[-2000:])
         infer(d, 1)
         expect(requests(scrape(d), "bench", "2") == 3, scrape(d))

@@ -403,7 +403,8 @@ int md_policy_parse(const char *json, size_t len, struct md_policy *out, struct 
     int rc;
 
     memset(out, 0, sizeof(*out));
-    root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
+    root =
+        json_loadb(json != NULL ? json : "", json != NULL ? len : 0, JSON_REJECT_DUPLICATES, &je);
     if (root == NULL)
         return md_err_set(err, MD_EINVAL, "invalid JSON at line %d, column %d: %s", je.line,
                           je.column, je.text);

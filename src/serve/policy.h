@@ -27,9 +27,10 @@
  * route whose share of the weight line, in the order of the routes, holds u.
  * The salt belongs to the experiment, not to a revision: a new revision that
  * keeps the sticky field keeps the salt unless another is given, so moving
- * weight between two routes moves only the keys at the boundary, and a key
- * keeps its route across restarts and on every replica with the policy.
- * Raising the weight of the last route moves keys into it only.
+ * weight between two neighbouring routes moves only keys between them, and
+ * a key keeps its route across restarts and on every replica with the
+ * policy. Raising the share of the last (or the first) route takes no key
+ * out of it: a key in the canary at 10% is still there at 25%.
  *
  * The hash, exactly (so that another implementation reproduces it; all
  * arithmetic on unsigned 64-bit integers, modulo 2^64):

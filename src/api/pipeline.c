@@ -12,6 +12,7 @@
 struct call {
     struct md_predict p;
     bool observed; /* an observer was attached when the request began: tell it */
+    bool retried;  /* a candidate failed it: the champion answers */
     union {
         max_align_t align;
         unsigned char bytes[MD_API_PREDICT_STATE];
@@ -43,6 +44,8 @@ static void drop(void *state)
 static int start(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                  struct call *c, const struct md_api_predictor *pr)
 {
+    bool to_champion = c->retried;
+
     struct md_predict *p = &c->p;
     int decoded;
 
@@ -61,9 +64,32 @@ static int start(struct md_api *api, const struct md_route *rt, struct md_api_re
     p->bind_ctx = NULL;
     p->key = NULL;
     p->key_ctx = NULL;
+    p->to_champion = to_champion;
     md_predict_init(p);
     decoded = pr->decode(c->state.bytes, p, req, &p->err);
     return md_predict_run(p, api->repo, decoded, req->arena, req->wake, req->wake_ctx);
+}
+
+/*
+ * Whether a failure of c is retried on the champion: a 5xx of the engine
+ * step (an engine failure, a full queue, a deadline) on a policy route that
+ * is not the champion's, once. The candidate is counted with its failure.
+ */
+static bool retry_on_champion(struct md_api *api, struct call *c, int st)
+{
+    struct md_version *champion = NULL;
+    struct md_err err;
+    bool retry;
+
+    if (c->retried || st == MD_OK || c->p.stage != MD_PREDICT_INFER || c->p.v == NULL ||
+        md_api_status(st) < 500 || strcmp(c->p.route_name, MD_ROUTE_DIRECT) == 0 ||
+        strcmp(c->p.route_name, MD_ROUTE_DEFAULT) == 0)
+        return false;
+    if (md_repo_acquire(api->repo, c->p.model, NULL, &champion, &err) != MD_OK)
+        return false;
+    retry = champion != c->p.v;
+    md_version_unref(champion);
+    return retry;
 }
 
 void md_api_predict(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
@@ -90,14 +116,25 @@ void md_api_predict(struct md_api *api, const struct md_route *rt, struct md_api
             }
         }
         c->observed = observed;
+        c->retried = false;
         st = start(api, rt, req, c, pr);
         if (st == MD_EPENDING) {
             md_api_park(resp, c, drop);
             return; /* called again when its batch has run */
         }
     }
+    if (retry_on_champion(api, c, st)) {
+        md_predict_account(&c->p, st);
+        md_predict_release(&c->p);
+        c->retried = true;
+        st = start(api, rt, req, c, pr);
+        if (st == MD_EPENDING) {
+            md_api_park(resp, c, drop);
+            return;
+        }
+    }
     if (c->p.v != NULL) {
-        memcpy(resp->version, c->p.v->version_str, sizeof(resp->version)); /* same size */
+        memcpy(resp->version, c->p.v->version_str, sizeof(resp->version));       /* same size */
         (void)snprintf(resp->route, sizeof(resp->route), "%s", c->p.route_name); /* fits */
     }
     if (st == MD_OK && pr->encode(c->state.bytes, &c->p, req, resp) != MD_OK) {

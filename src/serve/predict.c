@@ -66,6 +66,10 @@ int md_predict_resolve(struct md_repo *repo, struct md_predict *p, struct md_ver
 
     *v = NULL;
     p->route_name = p->route_buf;
+    if (p->to_champion) {
+        memcpy(p->route_buf, MD_ROUTE_RETRY, sizeof(MD_ROUTE_RETRY));
+        return md_repo_acquire(repo, p->model, NULL, v, err);
+    }
     if (p->label != NULL) {
         /* A TF Serving label is an alias. */
         rc = md_repo_route(repo, p->model, p->label, NULL, NULL, 0, v, p->route_buf, err);

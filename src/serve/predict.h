@@ -78,6 +78,8 @@ struct md_predict {
      * no keys. */
     const char *(*key)(void *ctx, const struct md_predict *p, const char *name, size_t *len);
     void *key_ctx;
+    bool to_champion; /* the retry of a candidate's failure: the champion answers, route
+                         "retry", whatever the path and the policy say */
 
     /* the outcome: set by the pipeline, read-only for others */
     struct md_version *v;   /* the version resolved (a reference), or NULL */

@@ -92,6 +92,8 @@ struct md_alias {
 /* The route a request that names a version or an alias takes, and one with no policy. */
 #define MD_ROUTE_DIRECT  "direct"
 #define MD_ROUTE_DEFAULT "default"
+/* The route of a request the champion answered after a candidate failed it. */
+#define MD_ROUTE_RETRY "retry"
 
 /* One version of a model in a snapshot. */
 struct md_snapshot_row {

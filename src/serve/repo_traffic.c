@@ -576,6 +576,37 @@ static int check_serves(const struct mentry *e, int64_t num, const char *field, 
     return MD_OK;
 }
 
+/*
+ * Warms version num of e up: one prediction of a row of zeros straight
+ * through its engine (engines fill caches and pages on first use), so its
+ * first request is not the slow one. A failure refuses the policy.
+ */
+static int warm_up(const struct mentry *e, int64_t num, const char *field, struct md_err *err)
+{
+    const struct vrec *rec = rec_of(e, num);
+    const struct md_version *v = rec != NULL ? rec->live : NULL;
+    size_t width;
+    float *x;
+    float *out;
+    struct md_err why;
+    int rc;
+
+    if (v == NULL)
+        return MD_OK; /* check_serves said why */
+    width = v->contract->width;
+    x = md_xcalloc(width + 1, sizeof(float));
+    out = md_xcalloc(v->desc.n_outputs + 1, sizeof(float));
+    rc = v->ops->predict(v->engine, x, 1, out, &why);
+    free(x);
+    free(out);
+    if (rc != MD_OK)
+        return md_err_set(err, MD_EINVAL,
+                          "%s: version %lld of model '%s' failed its warm-up "
+                          "prediction: %s",
+                          field, (long long)num, e->name, why.msg);
+    return MD_OK;
+}
+
 /* The JSON answer of a policy change or GET: {"model", "revision", "policy"}. */
 static char *policy_answer(const struct mentry *e)
 {
@@ -653,6 +684,12 @@ int md_repo_set_policy(struct md_repo *r, const char *model, const char *json, s
     for (i = 0; i < p.n_shadows && rc == MD_OK; i++) {
         (void)snprintf(field, sizeof(field), "shadows[%zu].version", i);
         rc = check_serves(e, p.shadows[i].version, field, err);
+    }
+    for (i = 0; i < p.n_routes && rc == MD_OK; i++) {
+        if (p.routes[i].weight == 0 || (had && md_policy_names(&saved, p.routes[i].version)))
+            continue; /* no traffic yet, or had some already */
+        (void)snprintf(field, sizeof(field), "routes[%zu].version", i);
+        rc = warm_up(e, p.routes[i].version, field, err);
     }
     e->policy = saved;
     e->has_policy = had;

@@ -203,7 +203,7 @@ static int serve(const struct md_settings *o)
                       MD_KV_END);
         }
     }
-    if (md_repo_open_store(o->repo, store, &repo, &err) != MD_OK) {
+    if (md_repo_open_store(o->repo, store, o->data, &repo, &err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "cannot open the model repository", "reason", err.msg, MD_KV_END);
         md_store_close(store);
         return 1;

@@ -103,6 +103,15 @@ static void apply_command(void *arg)
         rc = md_repo_set_alias(a->c->repo, model, al->alias, al->version, &answer, &err);
         break;
     }
+    case MD_COMMAND_UPLOAD: {
+        const struct md_upload_change *up = md_command_arg(a->cmd);
+        struct md_repo_upload u = {up->path,     up->sha256,     up->size,
+                                   up->metadata, up->model_yaml, up->model_yaml_len,
+                                   up->profile,  up->profile_len};
+
+        rc = md_repo_register_upload(a->c->repo, model, &u, &answer, &err);
+        break;
+    }
     case MD_COMMAND_ARCHIVE: {
         const struct md_archive_change *ar = md_command_arg(a->cmd);
 

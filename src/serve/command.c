@@ -11,6 +11,7 @@
 #include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <unistd.h>
 
 #define SHUTTING_DOWN "server shutting down"
 
@@ -325,4 +326,19 @@ void md_alias_change_free(void *arg)
     free(a->alias);
     free(a->version);
     free(a);
+}
+
+void md_upload_change_free(void *arg)
+{
+    struct md_upload_change *u = arg;
+
+    if (u == NULL)
+        return;
+    if (u->path != NULL)
+        (void)unlink(u->path); /* moved into the artifact store, or not wanted */
+    free(u->path);
+    free(u->metadata);
+    free(u->model_yaml);
+    free(u->profile);
+    free(u);
 }

@@ -30,7 +30,8 @@ enum md_command_kind {
     MD_COMMAND_UNLOAD,   /* unload a model until an explicit load (md_repo_unload_model) */
     MD_COMMAND_TRAFFIC,  /* store and apply a traffic policy (arg: struct md_traffic_change) */
     MD_COMMAND_ALIAS,    /* move or remove an alias (arg: struct md_alias_change) */
-    MD_COMMAND_ARCHIVE   /* archive or restore a version (arg: struct md_archive_change) */
+    MD_COMMAND_ARCHIVE,  /* archive or restore a version (arg: struct md_archive_change) */
+    MD_COMMAND_UPLOAD    /* register an uploaded version (arg: struct md_upload_change) */
 };
 
 struct md_command;
@@ -50,6 +51,19 @@ struct md_archive_change {
     int64_t version;
     bool archived; /* false: restore */
 };
+/* An uploaded version to register: every field owned (md_upload_change_free
+ * also removes the file at path if it is still there). */
+struct md_upload_change {
+    char *path; /* the artifact's temporary file */
+    char sha256[65];
+    uint64_t size;
+    char *metadata;
+    char *model_yaml; /* or NULL */
+    size_t model_yaml_len;
+    char *profile; /* or NULL */
+    size_t profile_len;
+};
+void md_upload_change_free(void *arg);
 /* Free a traffic or an alias change (an archive change is freed with free()). */
 void md_traffic_change_free(void *arg);
 void md_alias_change_free(void *arg);

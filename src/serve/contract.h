@@ -216,4 +216,12 @@ int md_contract_prepare(const struct md_contract *c, const struct md_tensor *inp
                         size_t n_inputs, struct md_arena *a, float **x, size_t *n_rows,
                         struct md_err *err) MD_MUST_CHECK;
 
+/*
+ * Whether contract n accepts every request contract o (the champion's)
+ * accepts: MD_OK, or MD_EINVAL naming the first field that would refuse
+ * one (contract_compat.c).
+ */
+int md_contract_accepts(const struct md_contract *n, const struct md_contract *o,
+                        struct md_err *err) MD_MUST_CHECK;
+
 #endif

@@ -159,11 +159,11 @@ static bool sig_eq(const struct sig *a, const struct sig *b)
 
 int md_repo_open(const char *dir, struct md_repo **out, struct md_err *err)
 {
-    return md_repo_open_store(dir, NULL, out, err);
+    return md_repo_open_store(dir, NULL, NULL, out, err);
 }
 
-int md_repo_open_store(const char *dir, struct md_store *store, struct md_repo **out,
-                       struct md_err *err)
+int md_repo_open_store(const char *dir, struct md_store *store, const char *data_dir,
+                       struct md_repo **out, struct md_err *err)
 {
     struct md_repo *r;
     struct stat st;
@@ -185,6 +185,12 @@ int md_repo_open_store(const char *dir, struct md_store *store, struct md_repo *
     pthread_mutex_init(&r->scan_lock, NULL);
     pthread_mutex_init(&r->skips_lock, NULL);
     r->store = store;
+    if (data_dir != NULL) {
+        size_t n = strlen(data_dir) + sizeof("/versions");
+
+        r->versions_dir = md_xmalloc(n);
+        (void)snprintf(r->versions_dir, n, "%s/versions", data_dir);
+    }
     if (store != NULL) {
         int rc = md_repo__load_store(r, err);
 
@@ -235,6 +241,7 @@ void md_repo_free(struct md_repo *r)
     md_metrics_free(r->metrics);
     pthread_mutex_destroy(&r->skips_lock);
     pthread_mutex_destroy(&r->scan_lock);
+    free(r->versions_dir);
     free(r->dir);
     free(r);
 }
@@ -797,6 +804,48 @@ static int update_model(struct md_repo *r, struct mentry *e, bool retry, struct 
             (void)snprintf(recs[n_recs].reason, sizeof(recs[n_recs].reason),
                            "listed by the version policy but no such directory");
             n_recs++;
+        }
+    }
+    for (i = 0; i < e->n_regs; i++) {
+        const struct treg *g = &e->regs[i];
+        int64_t num = g->info->version;
+        const struct vrec *old;
+        struct vrec *nr;
+
+        if (g->info->source == MD_SOURCE_REPOSITORY || find_rec(recs, n_recs, num) != NULL)
+            continue;
+        recs = md_xrealloc(recs, (n_recs + 1) * sizeof(*recs));
+        nr = &recs[n_recs++];
+        memset(nr, 0, sizeof(*nr));
+        nr->number = num;
+        nr->state = MD_VS_UNAVAILABLE;
+        if (g->archived) {
+            nr->cause = MD_CAUSE_ARCHIVED;
+            (void)snprintf(nr->reason, sizeof(nr->reason), "archived");
+            continue;
+        }
+        if (!md_repo__pinned(e, num)) {
+            nr->cause = MD_CAUSE_POLICY;
+            (void)snprintf(nr->reason, sizeof(nr->reason),
+                           "registered: loaded when a traffic policy or an alias names it");
+            continue;
+        }
+        old = find_rec(e->recs, e->n_recs, num);
+        if (old != NULL && (old->live != NULL || (old->failed && !retry))) {
+            *nr = *old; /* immutable: loaded once, or failed once */
+            if (nr->live != NULL)
+                md_version_ref(nr->live);
+            if (nr->live != NULL)
+                any_ready = true;
+            continue;
+        }
+        if (md_repo__load_stored(r, e, num, &nr->live, msg, sizeof(msg)) == MD_OK) {
+            nr->state = MD_VS_READY;
+            any_ready = true;
+        } else {
+            nr->failed = true;
+            nr->cause = MD_CAUSE_LOAD_FAILED;
+            (void)snprintf(nr->reason, sizeof(nr->reason), "%s", msg); /* same size */
         }
     }
     qsort(recs, n_recs, sizeof(*recs), cmp_rec);

@@ -66,10 +66,10 @@ int md_repo_open(const char *dir, struct md_repo **out, struct md_err *err) MD_M
  * (borrowed; it must outlive the repository): what the store holds is read
  * now, every version found in the directory is registered on first sight
  * and checked against its registration after, and each model gets a stored
- * traffic policy.
+ * traffic policy. Uploaded versions live in data_dir/versions.
  */
-int md_repo_open_store(const char *dir, struct md_store *store, struct md_repo **out,
-                       struct md_err *err) MD_MUST_CHECK;
+int md_repo_open_store(const char *dir, struct md_store *store, const char *data_dir,
+                       struct md_repo **out, struct md_err *err) MD_MUST_CHECK;
 /* Drops every version and the metrics registry; no request may still hold a version. NULL ok. */
 void md_repo_free(struct md_repo *r);
 
@@ -162,6 +162,28 @@ int md_repo_set_alias(struct md_repo *r, const char *model, const char *alias, c
  * version; MD_ECONFLICT when a policy or an alias names it. */
 int md_repo_archive(struct md_repo *r, const char *model, int64_t version, bool archived,
                     struct md_err *err) MD_MUST_CHECK;
+/* An upload, staged, for md_repo_register_upload. */
+struct md_repo_upload {
+    const char *path;   /* the artifact's temporary file, on the data directory's file system */
+    const char *sha256; /* its hash, 64 lower-case hex */
+    uint64_t size;
+    const char *metadata;   /* a JSON object's text */
+    const char *model_yaml; /* NULL: the model's own */
+    size_t model_yaml_len;
+    const char *profile; /* NULL or a JSON object's text */
+    size_t profile_len;
+};
+/*
+ * Registers an uploaded version of model: its contract (model_yaml, or the
+ * model's) must accept every request the champion's accepts, the artifact
+ * must load with its engine; then the artifact goes to the artifact store,
+ * the version gets the next number in the transaction that registers it,
+ * with its event. It takes no traffic (register). On a failure nothing is
+ * left (MD_EINVAL naming the part: "model.yaml: ...", "artifact: ...").
+ * *answer: the JSON of the version, malloc'd.
+ */
+int md_repo_register_upload(struct md_repo *r, const char *model, const struct md_repo_upload *u,
+                            char **answer, struct md_err *err) MD_MUST_CHECK;
 /* The store given at open, or NULL. */
 struct md_store *md_repo_store(struct md_repo *r);
 

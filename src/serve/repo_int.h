@@ -86,6 +86,7 @@ struct mentry {
 struct md_repo {
     char *dir;
     struct md_store *store; /* borrowed, or NULL: no registry, no policies */
+    char *versions_dir;     /* where uploaded versions live (<data>/versions), or NULL */
     struct mentry **seeds;  /* what the store holds of models not yet scanned, by name */
     size_t n_seeds;
     pthread_mutex_t scan_lock;  /* serializes scans, loads and unloads */
@@ -135,6 +136,10 @@ int md_repo__register(struct md_repo *r, struct mentry *e, const struct md_contr
 /* After an update: stores the first policy, or moves it to a new version
  * (new_versions: serve). */
 void md_repo__settle(struct md_repo *r, struct mentry *e, int64_t newest_registered);
+/* Loads stored (uploaded) version num of e from its directory under
+ * versions_dir; on a failure, msg says why. */
+int md_repo__load_stored(struct md_repo *r, struct mentry *e, int64_t num, struct md_version **out,
+                         char *msg, size_t msg_size);
 /* Fills s's traffic fields from e. */
 void md_repo__snapshot_traffic(const struct mentry *e, struct md_snapshot *s);
 

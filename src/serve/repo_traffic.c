@@ -20,7 +20,10 @@
 #include "util/sha256.h"
 #include "util/sys.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <limits.h>
 #include <sys/stat.h>
@@ -904,4 +907,320 @@ int md_repo_archive(struct md_repo *r, const char *model, int64_t version, bool 
 struct md_store *md_repo_store(struct md_repo *r)
 {
     return r->store;
+}
+
+/* ---- versions kept by the daemon (uploaded, later trained) ------------------ */
+
+/* <versions>/<model>/<num> into buf; false when it does not fit. */
+static bool stored_dir(const struct md_repo *r, const char *model, int64_t num, char *buf, size_t n)
+{
+    int k = snprintf(buf, n, "%s/%s/%lld", r->versions_dir, model, (long long)num);
+
+    return k > 0 && (size_t)k < n;
+}
+
+int md_repo__load_stored(struct md_repo *r, struct mentry *e, int64_t num, struct md_version **out,
+                         char *msg, size_t msg_size)
+{
+    char dir[PATH_MAX];
+    char path[PATH_MAX + 16];
+    struct md_contract *c;
+    struct md_err err;
+    char *yaml = NULL;
+    size_t len = 0;
+    int rc;
+
+    *out = NULL;
+    if (r->versions_dir == NULL || !stored_dir(r, e->name, num, dir, sizeof(dir)))
+        return md_err_set(&err, MD_EINVAL, "no directory for stored versions");
+    (void)snprintf(path, sizeof(path), "%s/model.yaml", dir);
+    rc = md_read_file(path, (size_t)4 << 20, &yaml, &len, NULL, &err);
+    if (rc == MD_OK)
+        rc = md_contract_parse(yaml, len, e->name, &c, &err);
+    free(yaml);
+    if (rc == MD_OK)
+        rc = md_version_load(dir, num, c, r->metrics, out, &err);
+    if (rc != MD_OK) {
+        (void)snprintf(msg, msg_size, "%s", err.msg);
+        md_log_kv(MD_LOG_ERROR, "stored version failed to load", "model", e->name, "reason",
+                  err.msg, MD_KV_END);
+        return rc;
+    }
+    md_log_kv(MD_LOG_INFO, "version loaded", "model", e->name, "version", (*out)->version_str,
+              "backend", c->backend, "source", "store", MD_KV_END);
+    return MD_OK;
+}
+
+/* fsync of a directory, so what was created or renamed in it lasts. */
+static int sync_dir(const char *dir, struct md_err *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd < 0 || fsync(fd) != 0) {
+        int rc = md_err_set(err, MD_EIO, "%s: %s", dir, strerror(errno));
+
+        if (fd >= 0)
+            close(fd);
+        return rc;
+    }
+    close(fd);
+    return MD_OK;
+}
+
+/* Writes text into path, synced. */
+static int write_synced(const char *path, const char *text, size_t len, struct md_err *err)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    size_t off = 0;
+
+    if (fd < 0)
+        return md_err_set(err, MD_EIO, "%s: %s", path, strerror(errno));
+    while (off < len) {
+        ssize_t n = write(fd, text + off, len - off);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            close(fd);
+            return md_err_set(err, MD_EIO, "%s: %s", path, strerror(errno));
+        }
+        off += (size_t)n;
+    }
+    if (fsync(fd) != 0) {
+        close(fd);
+        return md_err_set(err, MD_EIO, "%s: %s", path, strerror(errno));
+    }
+    close(fd);
+    return MD_OK;
+}
+
+/* Removes a staging directory and what it holds (no subdirectories). */
+static void remove_staging(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char path[PATH_MAX + 300];
+
+    if (d != NULL) {
+        while ((de = readdir(d)) != NULL) {
+            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                continue;
+            (void)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+            (void)unlink(path);
+        }
+        closedir(d);
+    }
+    (void)rmdir(dir);
+}
+
+struct upload_job {
+    struct md_store_version v;
+    const char *staging; /* renamed to the version's directory in the transaction */
+    const struct md_repo *r;
+    int64_t number;
+};
+
+static int run_upload(struct md_store_tx *tx, void *ctx, struct md_err *err)
+{
+    struct upload_job *j = ctx;
+    char dir[PATH_MAX];
+    char details[256];
+    int rc = md_store_tx_version_add(tx, &j->v, &j->number, err);
+
+    if (rc != MD_OK)
+        return rc;
+    if (!stored_dir(j->r, j->v.model, j->number, dir, sizeof(dir)))
+        return md_err_set(err, MD_EINVAL, "path of version %lld too long", (long long)j->number);
+    /* A directory of this number with no record is what a crash left
+     * between a rename and its commit: never a version's. */
+    remove_staging(dir);
+    if (rename(j->staging, dir) != 0)
+        return md_err_set(err, MD_EIO, "%s: %s", dir, strerror(errno));
+    (void)snprintf(details, sizeof(details),
+                   "{\"version\":%lld,\"sha256\":\"%s\",\"source\":\"upload\"}",
+                   (long long)j->number, j->v.sha256);
+    return event(tx, j->v.model, "version_registered", details, err,
+                 "version %lld registered from an upload (sha256 %.12s)", (long long)j->number,
+                 j->v.sha256);
+}
+
+/* Whether any registered version (of any model) names sha256. */
+struct sha_find {
+    const char *sha256;
+    bool found;
+};
+
+static void find_sha(void *ctx, const struct md_store_version *v)
+{
+    struct sha_find *f = ctx;
+
+    if (strcmp(v->sha256, f->sha256) == 0)
+        f->found = true;
+}
+
+static int run_find_sha(struct md_store_tx *tx, void *ctx, struct md_err *err)
+{
+    return md_store_tx_versions(tx, NULL, find_sha, ctx, err);
+}
+
+/* Removes the artifact of sha256 from the artifact store unless a version names it. */
+static void drop_artifact(struct md_repo *r, const char *sha256)
+{
+    struct sha_find f = {sha256, false};
+    char path[PATH_MAX];
+    struct md_err err;
+
+    if (md_store_call(r->store, run_find_sha, &f, &err) != MD_OK || f.found)
+        return;
+    if (md_store_artifact_path(r->store, sha256, path, sizeof(path), &err) == MD_OK)
+        (void)unlink(path);
+}
+
+int md_repo_register_upload(struct md_repo *r, const char *model, const struct md_repo_upload *u,
+                            char **answer, struct md_err *err)
+{
+    char mdir[PATH_MAX];
+    char staging[PATH_MAX];
+    char apath[PATH_MAX];
+    char link_path[PATH_MAX + 300];
+    char ysha[MD_SHA256_HEX];
+    struct md_contract *c = NULL;
+    struct md_contract *copy = NULL;
+    struct md_version *champion = NULL;
+    struct md_version *v = NULL;
+    struct upload_job j;
+    struct mentry *e;
+    const char *yaml;
+    size_t yaml_len;
+    bool stored = false;
+    int rc;
+
+    *answer = NULL;
+    staging[0] = '\0';
+    if (r->store == NULL || r->versions_dir == NULL)
+        return md_err_set(err, MD_EUNAVAIL, "no store: uploads need --data");
+    pthread_mutex_lock(&r->scan_lock);
+    e = md_repo__find(r, model);
+    if (e == NULL) {
+        pthread_mutex_unlock(&r->scan_lock);
+        return md_err_set(err, MD_ENOTFOUND, "unknown model '%s'", model);
+    }
+    yaml = u->model_yaml != NULL ? u->model_yaml : e->yaml;
+    yaml_len = u->model_yaml != NULL ? u->model_yaml_len : e->yaml_len;
+    if (yaml == NULL) {
+        pthread_mutex_unlock(&r->scan_lock);
+        return md_err_set(err, MD_EINVAL,
+                          "model.yaml: required: model '%s' has no contract to inherit", model);
+    }
+    rc = md_contract_parse(yaml, yaml_len, model, &c, err);
+    if (rc != MD_OK) {
+        md_err_prefix(err, "model.yaml: ");
+        goto out;
+    }
+    if (md_registry_acquire(r->reg, model, NULL, &champion, err) == MD_OK) {
+        rc = md_contract_accepts(c, champion->contract, err);
+        md_version_unref(champion);
+        if (rc != MD_OK) {
+            md_err_prefix(err, "model.yaml: not compatible with the champion's contract: ");
+            goto out;
+        }
+    }
+    md_err_clear(err);
+    /* The artifact into the artifact store, then a staging directory that
+     * holds the version as it will be loaded. */
+    if ((size_t)snprintf(mdir, sizeof(mdir), "%s/%s", r->versions_dir, model) >= sizeof(mdir) ||
+        (size_t)snprintf(staging, sizeof(staging), "%s/.upload-%.16s-%lld", mdir, u->sha256,
+                         (long long)md_now_ns()) >= sizeof(staging)) {
+        rc = md_err_set(err, MD_EINVAL, "model '%s': path too long", model);
+        goto out;
+    }
+    if ((mkdir(r->versions_dir, 0750) != 0 && errno != EEXIST) ||
+        (mkdir(mdir, 0750) != 0 && errno != EEXIST) || mkdir(staging, 0750) != 0) {
+        rc = md_err_set(err, MD_EIO, "%s: %s", staging, strerror(errno));
+        goto out;
+    }
+    rc = md_store_artifact_put(r->store, u->path, u->sha256, err);
+    if (rc == MD_OK) {
+        stored = true;
+        rc = md_store_artifact_path(r->store, u->sha256, apath, sizeof(apath), err);
+    }
+    if (rc == MD_OK) {
+        (void)snprintf(link_path, sizeof(link_path), "%s/%s", staging, c->artifact);
+        if (symlink(apath, link_path) != 0)
+            rc = md_err_set(err, MD_EIO, "%s: %s", link_path, strerror(errno));
+    }
+    if (rc == MD_OK) {
+        (void)snprintf(link_path, sizeof(link_path), "%s/model.yaml", staging);
+        rc = write_synced(link_path, yaml, yaml_len, err);
+    }
+    if (rc == MD_OK && u->profile != NULL) {
+        (void)snprintf(link_path, sizeof(link_path), "%s/profile.json", staging);
+        rc = write_synced(link_path, u->profile, u->profile_len, err);
+    }
+    if (rc == MD_OK)
+        rc = sync_dir(staging, err);
+    if (rc != MD_OK)
+        goto out;
+    /* It must load with its engine and pass its contract's checks before it exists. */
+    rc = md_contract_parse(yaml, yaml_len, model, &copy, err);
+    if (rc == MD_OK)
+        rc = md_version_load(staging, 1, copy, NULL, &v, err);
+    if (rc != MD_OK) {
+        md_err_prefix(err, "artifact: does not load: ");
+        rc = MD_EINVAL;
+        goto out;
+    }
+    md_version_unref(v);
+    md_sha256_hex(yaml, yaml_len, ysha);
+    memset(&j, 0, sizeof(j));
+    j.v.model = model;
+    j.v.version = 0;
+    j.v.sha256 = u->sha256;
+    j.v.size = (int64_t)u->size;
+    j.v.created_ms = md_wall_ms();
+    j.v.source = MD_SOURCE_UPLOAD;
+    j.v.engine = c->backend;
+    j.v.artifact = c->artifact;
+    j.v.metadata = u->metadata != NULL ? u->metadata : "{}";
+    j.v.contract = yaml;
+    j.v.contract_sha256 = ysha;
+    j.staging = staging;
+    j.r = r;
+    rc = md_store_call(r->store, run_upload, &j, err);
+    if (rc != MD_OK)
+        goto out;
+    (void)sync_dir(mdir, err);
+    md_err_clear(err);
+    j.v.version = j.number;
+    add_reg(e, new_info(&j.v), false);
+    md_repo__publish(r, e);
+    md_log_kv(MD_LOG_INFO, "version registered", "model", model, "sha256", u->sha256, "source",
+              "upload", MD_KV_END);
+    {
+        struct md_buf b;
+
+        md_buf_init(&b, (size_t)1 << 20);
+        (void)md_buf_puts(&b, "{\"model\":");
+        (void)md_buf_json_str(&b, model, strlen(model));
+        (void)md_buf_printf(&b,
+                            ",\"version\":\"%lld\",\"sha256\":\"%s\",\"size\":%llu,\"source\":"
+                            "\"upload\",\"engine\":\"%s\",\"contract_sha256\":\"%s\",\"state\":"
+                            "\"registered\"}",
+                            (long long)j.number, u->sha256, (unsigned long long)u->size, c->backend,
+                            ysha);
+        if (md_buf_putc(&b, '\0') == MD_OK)
+            *answer = md_buf_detach(&b, NULL);
+        md_buf_release(&b);
+    }
+out:
+    if (rc != MD_OK) {
+        remove_staging(staging[0] != '\0' ? staging : "");
+        if (stored)
+            drop_artifact(r, u->sha256);
+    }
+    md_contract_free(c);
+    pthread_mutex_unlock(&r->scan_lock);
+    if (rc == MD_OK && *answer == NULL)
+        return md_err_set(err, MD_ENOMEM, "out of memory for the answer");
+    return rc;
 }

@@ -568,14 +568,22 @@ static int check_version(const struct mentry *e, int64_t *version, const char *a
 static int check_serves(const struct mentry *e, int64_t num, const char *field, struct md_err *err)
 {
     const struct vrec *rec = rec_of(e, num);
+    const struct vrec *champ = rec_of(e, alias_version(e, CHAMPION));
 
     if (rec == NULL)
-        return md_err_set(err, MD_EINVAL,
-                          "%s: version %lld of model '%s' is not in the repository directory",
+        return md_err_set(err, MD_EINVAL, "%s: version %lld of model '%s' is not in the repository",
                           field, (long long)num, e->name);
     if (rec->live == NULL)
         return md_err_set(err, MD_EINVAL, "%s: version %lld of model '%s' does not serve: %s",
                           field, (long long)num, e->name, rec->reason);
+    if (champ != NULL && champ->live != NULL && champ != rec &&
+        md_contract_accepts(rec->live->contract, champ->live->contract, err) != MD_OK) {
+        md_err_prefix(err,
+                      "%s: version %lld does not accept every request the champion (version "
+                      "%lld) accepts: ",
+                      field, (long long)num, (long long)champ->number);
+        return MD_EINVAL;
+    }
     return MD_OK;
 }
 

@@ -595,7 +595,8 @@ int md_rollout_step(const struct md_rollout_spec *spec, const struct md_rollout_
     if (cur->phase == MD_ROLLOUT_PAUSED) {
         out.action = MD_DECISION_WAIT;
         out.cause = MD_ROLLOUT_CAUSE_PAUSED;
-        reason_set(out.reason, "paused at %s: %s", where, cur->reason);
+        /* The pause's own reason says where and why. */
+        reason_set(out.reason, "%s", cur->reason[0] != '\0' ? cur->reason : "paused");
     } else if (out.failed >= 0) {
         out.action = MD_DECISION_ROLLBACK;
         out.cause = MD_ROLLOUT_CAUSE_GATES;

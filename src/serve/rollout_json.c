@@ -604,6 +604,11 @@ static void put_num(struct md_buf *b, double v)
         md_buf_puts(b, "null");
         return;
     }
+    /* -0 would read back as the integer 0: one zero. */
+    if (v == 0) {
+        md_buf_putc(b, '0');
+        return;
+    }
     for (prec = 15; prec <= 17; prec++) {
         (void)snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
         if (strtod(tmp, NULL) == v)

@@ -239,8 +239,9 @@ static void gate_failed(struct md_rollout_gate_record *r)
     switch (g->cmp) {
     case MD_GATE_MIN_DELTA:
     case MD_GATE_MAX_DELTA:
-        (void)snprintf(r->note, sizeof(r->note), "%.6g %s %.6g (champion %.6g %+.6g)", r->candidate,
-                       op, r->limit, r->champion, g->threshold);
+        (void)snprintf(r->note, sizeof(r->note), "%.6g %s %.6g (champion %.6g %c %.6g)",
+                       r->candidate, op, r->limit, r->champion, g->threshold < 0 ? '-' : '+',
+                       fabs(g->threshold));
         return;
     case MD_GATE_MIN_RATIO:
     case MD_GATE_MAX_RATIO:

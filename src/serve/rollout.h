@@ -370,6 +370,9 @@ int md_rollout_command(const struct md_rollout_spec *spec, const struct md_rollo
 void md_rollout_weights(const struct md_rollout_spec *spec, const struct md_rollout_state *st,
                         struct md_rollout_weights *out);
 
+/* {"candidate": 25, "champion": 75, "shadow": 0, "mirror": 0.1} appended to b; b's error. */
+int md_rollout_weights_format(const struct md_rollout_weights *w, struct md_buf *b) MD_MUST_CHECK;
+
 /* Names of the enums, as in the JSON; "?" for a value out of range. The
  * parse functions return 0 for an unknown name. */
 const char *md_rollout_kind_name(enum md_rollout_kind k);

@@ -617,6 +617,20 @@ static void put_num(struct md_buf *b, double v)
     md_buf_puts(b, tmp);
 }
 
+/* A number for people (a decision is never read back): 15 significant digits
+ * at most, so that a computed limit shows as 0.013, not 0.013000000000000001. */
+static void put_shown(struct md_buf *b, double v)
+{
+    char tmp[40];
+
+    if (!isfinite(v)) {
+        md_buf_puts(b, "null");
+        return;
+    }
+    (void)snprintf(tmp, sizeof(tmp), "%.15g", v == 0 ? 0.0 : v);
+    md_buf_puts(b, tmp);
+}
+
 static void put_u64(struct md_buf *b, uint64_t v)
 {
     md_buf_printf(b, "%llu", (unsigned long long)v);
@@ -871,13 +885,14 @@ int md_rollout_state_format(const struct md_rollout_state *st, struct md_buf *b)
 
 /* ---- decisions ------------------------------------------------------------ */
 
-static void put_weights(struct md_buf *b, const struct md_rollout_weights *w)
+int md_rollout_weights_format(const struct md_rollout_weights *w, struct md_buf *b)
 {
     md_buf_printf(b, "{\"candidate\":%u,\"champion\":%u,\"shadow\":", w->candidate, w->champion);
-    put_num(b, w->shadow);
+    put_shown(b, w->shadow);
     md_buf_puts(b, ",\"mirror\":");
-    put_num(b, w->mirror);
+    put_shown(b, w->mirror);
     md_buf_putc(b, '}');
+    return md_buf_error(b);
 }
 
 static void put_gate_record(struct md_buf *b, const struct md_rollout_gate_record *r)
@@ -889,15 +904,15 @@ static void put_gate_record(struct md_buf *b, const struct md_rollout_gate_recor
     md_buf_puts(b, ",\"comparison\":");
     put_text(b, md_gate_cmp_name(g->cmp));
     md_buf_puts(b, ",\"threshold\":");
-    put_num(b, g->threshold);
+    put_shown(b, g->threshold);
     md_buf_puts(b, ",\"op\":");
     put_text(b, md_gate_op(g->cmp));
     md_buf_puts(b, ",\"limit\":");
-    put_num(b, r->limit);
+    put_shown(b, r->limit);
     md_buf_puts(b, ",\"candidate\":");
-    put_num(b, r->candidate);
+    put_shown(b, r->candidate);
     md_buf_puts(b, ",\"champion\":");
-    put_num(b, r->champion);
+    put_shown(b, r->champion);
     md_buf_printf(b, ",\"samples\":{\"candidate\":%llu,\"champion\":%llu},\"min_samples\":%llu",
                   (unsigned long long)r->candidate_samples, (unsigned long long)r->champion_samples,
                   (unsigned long long)g->min_samples);
@@ -940,7 +955,8 @@ int md_rollout_decision_format(const struct md_rollout_decision *d, struct md_bu
             md_buf_printf(b, ",\"failed\":%d", d->failed);
     }
     md_buf_puts(b, ",\"weights\":");
-    put_weights(b, &d->weights);
+    if (md_rollout_weights_format(&d->weights, b) != MD_OK)
+        return md_buf_error(b);
     md_buf_printf(b, ",\"traffic\":%s,\"changed\":%s,\"reason\":", d->traffic ? "true" : "false",
                   d->changed ? "true" : "false");
     md_buf_json_str(b, d->reason, strnlen(d->reason, sizeof(d->reason)));

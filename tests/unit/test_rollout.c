@@ -559,7 +559,7 @@ static void test_rollback_relative(void **state)
     judge_once("{\"kind\":\"canary\"}", T0 + 5 * S, &x, &d, &st);
     assert_rollback(&d, &st, 0,
                     "step 1 (5%): gate error_rate max_delta 0.01 failed: 0.05 > 0.02 (champion "
-                    "0.01 +0.01); rolled back");
+                    "0.01 + 0.01); rolled back");
     assert_true(fabs(d.gates[0].limit - 0.02) < 1e-12);
     assert_int_equal(d.gates[1].result, MD_GATE_HELD);
     j = decision_json(&d);
@@ -575,6 +575,21 @@ static void test_rollback_relative(void **state)
     assert_int_equal(json_integer_value(json_object_get(g, "min_samples")), 100);
     json_decref(j);
 
+    /* A decision shows numbers for people: 0.003 + 0.01 as 0.013, not 0.013000000000000001. */
+    meas_init(&x, 500);
+    meas_add(&x, "error_rate", 0.004, 0.003, 500, 5000);
+    meas_add(&x, "latency_p99", 0.010, 0.010, 500, 5000);
+    judge_once("{\"kind\":\"canary\"}", T0 + 5 * S, &x, &d, &st);
+    assert_int_equal(d.action, MD_DECISION_WAIT);
+    {
+        struct md_buf b;
+
+        md_buf_init(&b, 1 << 16);
+        assert_int_equal(md_rollout_decision_format(&d, &b), MD_OK);
+        assert_contains(b.data, "\"limit\":0.013,\"candidate\":0.004,\"champion\":0.003,");
+        md_buf_release(&b);
+    }
+
     /* latency_p99 max_ratio 1.2: 0.2 s against 0.1 s fails. */
     meas_init(&x, 500);
     meas_add(&x, "error_rate", 0.01, 0.01, 500, 5000);
@@ -588,7 +603,8 @@ static void test_rollback_relative(void **state)
     meas_add(&x, "accuracy", 0.8, 0.9, 500, 500);
     judge_once("{\"kind\":\"canary\",\"gates\":[{\"metric\":\"accuracy\",\"min_delta\":-0.01}]}",
                T0 + 61 * S, &x, &d, &st);
-    assert_rollback(&d, &st, 0, "gate accuracy min_delta -0.01 failed: 0.8 < 0.89");
+    assert_rollback(&d, &st, 0,
+                    "gate accuracy min_delta -0.01 failed: 0.8 < 0.89 (champion 0.9 - 0.01)");
     assert_string_equal(md_gate_op(MD_GATE_MIN_DELTA), ">=");
     x.metrics[0].candidate = 0.895;
     judge_once("{\"kind\":\"canary\",\"gates\":[{\"metric\":\"accuracy\",\"min_delta\":-0.01}]}",
@@ -1198,6 +1214,7 @@ static void test_weights(void **state)
     struct md_rollout_spec spec;
     struct md_rollout_state st;
     struct md_rollout_weights w;
+    struct md_buf b;
 
     (void)state;
     spec_of(&spec, "{\"kind\":\"shadow_canary\",\"steps\":[1,10,100],\"shadow_fraction\":0.3,"
@@ -1231,6 +1248,15 @@ static void test_weights(void **state)
     st.phase = (enum md_rollout_phase)0;
     md_rollout_weights(&spec, &st, &w);
     assert_weights(&w, 0, 100, 0, 0);
+
+    md_buf_init(&b, 256);
+    w.candidate = 10;
+    w.champion = 90;
+    w.shadow = 0.3;
+    w.mirror = 0.1;
+    assert_int_equal(md_rollout_weights_format(&w, &b), MD_OK);
+    assert_string_equal(b.data, "{\"candidate\":10,\"champion\":90,\"shadow\":0.3,\"mirror\":0.1}");
+    md_buf_release(&b);
 }
 
 /* ---- specs and states as JSON ------------------------------------------------ */

@@ -110,6 +110,17 @@ static void assert_contains(const char *text, const char *needle)
         fail_msg("'%s' does not contain '%s'", text, needle);
 }
 
+static void assert_state_equal(const struct md_rollout_state *a, const struct md_rollout_state *b)
+{
+    assert_int_equal(a->phase, b->phase);
+    assert_int_equal(a->stage, b->stage);
+    assert_int_equal(a->step, b->step);
+    assert_true(a->step_started_ms == b->step_started_ms);
+    assert_true(a->inconclusive_since_ms == b->inconclusive_since_ms);
+    assert_true(a->ended_ms == b->ended_ms);
+    assert_string_equal(a->reason, b->reason);
+}
+
 /* The decision's JSON, parsed back: the caller decrefs. */
 static json_t *decision_json(const struct md_rollout_decision *d)
 {
@@ -143,13 +154,7 @@ static void assert_state_roundtrip(const struct md_rollout_spec *spec,
         fail_msg("state %s: %s", a.data, err.msg);
     assert_int_equal(md_rollout_state_format(&back, &b), MD_OK);
     assert_string_equal(a.data, b.data);
-    assert_int_equal(back.phase, st->phase);
-    assert_int_equal(back.stage, st->stage);
-    assert_int_equal(back.step, st->step);
-    assert_true(back.step_started_ms == st->step_started_ms);
-    assert_true(back.inconclusive_since_ms == st->inconclusive_since_ms);
-    assert_true(back.ended_ms == st->ended_ms);
-    assert_string_equal(back.reason, st->reason);
+    assert_state_equal(&back, st);
     md_buf_release(&a);
     md_buf_release(&b);
 }
@@ -443,7 +448,7 @@ static void test_canary_promote(void **state)
     assert_int_equal(d.cause, MD_ROLLOUT_CAUSE_TIME);
     assert_false(d.changed);
     assert_false(d.traffic);
-    assert_int_equal(memcmp(&st, &before, sizeof(st)), 0);
+    assert_state_equal(&st, &before);
     assert_contains(d.reason, "step 1 (5%): 30 s of 60 s");
     assert_int_equal(d.gates[0].result, MD_GATE_HELD);
 
@@ -687,7 +692,7 @@ static void test_inconclusive_pause(void **state)
     step_ok(&spec, &st, T0 + 61 * S, good(&x, 41), &d);
     assert_int_equal(d.action, MD_DECISION_INCONCLUSIVE);
     assert_false(d.changed);
-    assert_int_equal(memcmp(&st, &before, sizeof(st)), 0);
+    assert_state_equal(&st, &before);
 
     /* Enough requests, but a gate with too few samples: still never a pass. */
     good(&x, 1000);
@@ -721,7 +726,7 @@ static void test_inconclusive_pause(void **state)
     assert_int_equal(d.cause, MD_ROLLOUT_CAUSE_PAUSED);
     assert_int_equal(d.gates[0].result, MD_GATE_FAILED);
     assert_false(d.changed);
-    assert_int_equal(memcmp(&st, &before, sizeof(st)), 0);
+    assert_state_equal(&st, &before);
     assert_string_equal(d.reason, st.reason);
 
     /* Resumed: the step's time starts again, and good numbers then advance it. */

@@ -19,7 +19,9 @@
 
 struct prom_ctx {
     struct md_buf *b;
-    int pass; /* which family a walk writes */
+    int pass;                         /* which family a walk writes */
+    const struct md_metrics_row *row; /* the version a per-route walk is in */
+    const char *route;                /* NULL, or the route label of the lines written now */
 };
 
 /* The states of modeld_model_version_state, every one written for each row. */
@@ -30,10 +32,33 @@ static void put_u64(struct prom_ctx *ctx, uint64_t v)
     md_buf_printf(ctx->b, "%llu", (unsigned long long)v);
 }
 
-/* Model names are [A-Za-z0-9_.-] and versions digits (serve/repo.c): nothing to escape. */
+/* A label value, its backslashes, double quotes and line feeds escaped. */
+static void put_label_value(struct prom_ctx *ctx, const char *v)
+{
+    const char *p;
+
+    for (p = v; *p != '\0'; p++) {
+        if (*p == '\\' || *p == '"')
+            md_buf_putc(ctx->b, '\\');
+        if (*p == '\n')
+            PUT("\\n");
+        else
+            md_buf_putc(ctx->b, *p);
+    }
+}
+
+/*
+ * Model names are [A-Za-z0-9_.-] and versions digits (serve/repo.c): nothing
+ * to escape. A route name comes from a traffic policy: escaped.
+ */
 static void put_labels(struct prom_ctx *ctx, const char *model, const char *version)
 {
     md_buf_printf(ctx->b, "{model=\"%s\",version=\"%s\"", model, version);
+    if (ctx->route != NULL) {
+        PUT(",route=\"");
+        put_label_value(ctx, ctx->route);
+        PUT("\"");
+    }
 }
 
 /* One sample line: <name><suffix>{model=..,version=..<extra>} <v> */
@@ -92,35 +117,41 @@ static void put_rows_histogram(struct prom_ctx *ctx, const char *name,
     put_series(ctx, name, "_count", row, NULL, cum);
 }
 
-/* The per-version families, live and retired versions alike (the registry's rows). */
+/*
+ * The per-version families, live and retired versions alike (the registry's
+ * rows). Those of requests carry the route they took; those of engine calls
+ * do not (a batched engine call may run rows of several routes).
+ */
 static const struct {
     const char *name;
     const char *type;
     const char *help;
 } version_fams[] = {
     {"modeld_inference_requests_total", "counter",
-     "Inference requests that reached a model version."},
+     "Inference requests that reached a model version, by the route they took."},
     {"modeld_inference_failures_total", "counter",
-     "Inference requests that failed, by reason (rejected input, backend error, refused "
-     "for a full batch queue, or deadline passed)."},
-    {"modeld_inference_rows_total", "counter", "Rows (examples) predicted."},
+     "Inference requests that failed, by route and reason (rejected input, backend error, "
+     "refused for a full batch queue, or deadline passed)."},
+    {"modeld_inference_rows_total", "counter", "Rows (examples) predicted, by route."},
     {"modeld_inference_executions_total", "counter", "Engine calls."},
     {"modeld_request_duration_seconds", "histogram",
-     "Whole-request latency of successful inference requests."},
+     "Whole-request latency of successful inference requests, by route."},
     {"modeld_engine_duration_seconds", "histogram", "Time inside the engine per call."},
     {"modeld_last_inference_timestamp_seconds", "gauge",
-     "Wall-clock time of the last successful inference."},
+     "Wall-clock time of the last successful inference, by route."},
     {"modeld_queue_duration_seconds", "histogram",
-     "Time successful requests waited in a batch queue (batching versions)."},
+     "Time successful requests waited in a batch queue (batching versions), by route."},
     {"modeld_batch_size", "histogram", "Rows per engine call (batching versions)."},
     {"modeld_queue_depth", "gauge", "Requests waiting in a batch queue now (loaded versions)."},
 };
 
-static void version_family(void *vctx, const struct md_metrics_row *row)
+/* One route's line(s) of the family of ctx->pass. */
+static void route_family(void *vctx, const char *route, const struct md_route_stats *s)
 {
     struct prom_ctx *ctx = vctx;
-    const struct md_version_stats *s = row->stats;
+    const struct md_metrics_row *row = ctx->row;
 
+    ctx->route = route;
     switch (ctx->pass) {
     case 0:
         put_series(ctx, "modeld_inference_requests_total", "", row, NULL,
@@ -142,15 +173,8 @@ static void version_family(void *vctx, const struct md_metrics_row *row)
         put_series(ctx, "modeld_inference_rows_total", "", row, NULL,
                    atomic_load(&s->inference_count));
         break;
-    case 3:
-        put_series(ctx, "modeld_inference_executions_total", "", row, NULL,
-                   atomic_load(&s->exec_count));
-        break;
     case 4:
         put_histogram(ctx, "modeld_request_duration_seconds", row, &s->request);
-        break;
-    case 5:
-        put_histogram(ctx, "modeld_engine_duration_seconds", row, &s->engine);
         break;
     case 6:
         PUT("modeld_last_inference_timestamp_seconds");
@@ -161,6 +185,34 @@ static void version_family(void *vctx, const struct md_metrics_row *row)
     case 7:
         if (row->batching)
             put_histogram(ctx, "modeld_queue_duration_seconds", row, &s->queue);
+        break;
+    default:
+        break;
+    }
+    ctx->route = NULL;
+}
+
+static void version_family(void *vctx, const struct md_metrics_row *row)
+{
+    struct prom_ctx *ctx = vctx;
+    const struct md_version_stats *s = row->stats;
+
+    switch (ctx->pass) {
+    case 0:
+    case 1:
+    case 2:
+    case 4:
+    case 6:
+    case 7:
+        ctx->row = row;
+        md_version_stats_routes(s, route_family, ctx);
+        break;
+    case 3:
+        put_series(ctx, "modeld_inference_executions_total", "", row, NULL,
+                   atomic_load(&s->exec_count));
+        break;
+    case 5:
+        put_histogram(ctx, "modeld_engine_duration_seconds", row, &s->engine);
         break;
     case 8:
         if (row->batching)
@@ -321,6 +373,7 @@ void md_prom_metrics(struct md_api *api, struct md_api_req *req, struct md_api_r
     size_t i;
 
     MD_UNUSED(req);
+    memset(&c, 0, sizeof(c));
     c.b = resp->body;
     resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
     PUT("# HELP modeld_build_info Build information.\n# TYPE modeld_build_info gauge\n");

@@ -29,12 +29,13 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct observers *made; /* lock: every list made, newest first */
 static _Atomic uint64_t told;  /* stories told */
 
-int md_predict_resolve(struct md_repo *repo, const struct md_predict *p, struct md_version **v,
+int md_predict_resolve(struct md_repo *repo, struct md_predict *p, struct md_version **v,
                        struct md_err *err)
 {
     *v = NULL;
     if (p->label != NULL)
         return md_err_set(err, MD_EINVAL, "Unrecognized servable version label");
+    p->route_name = p->version != NULL && p->version[0] != '\0' ? "direct" : MD_ROUTE_DEFAULT;
     return md_repo_acquire(repo, p->model, p->version, v, err);
 }
 
@@ -176,6 +177,7 @@ void md_predict_tell(const struct md_predict *p, int status)
     s.model = p->model;
     s.version = p->v;
     s.route = p->route;
+    s.route_name = p->route_name;
     s.status = status;
     s.code = p->code;
     s.stage = p->stage;

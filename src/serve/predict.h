@@ -76,6 +76,11 @@ struct md_predict {
 
     /* the outcome: set by the pipeline, read-only for others */
     struct md_version *v;        /* the version resolved (a reference), or NULL */
+    const char *route_name;      /* the route the request took, set by the resolver: a
+                                    policy's route ("stable", "canary", an A/B arm),
+                                    "direct" when the request named a version, "default"
+                                    (no policy); NULL until resolved. Its memory lives as
+                                    long as the reference in v (a literal or the policy) */
     const float *x;              /* the prepared matrix: rows * contract width, or NULL */
     size_t rows;                 /* rows of x */
     struct md_prediction pred;   /* the engine's scores (rows 0 until it ran) */
@@ -89,6 +94,7 @@ struct md_predict {
 static inline void md_predict_init(struct md_predict *p)
 {
     p->v = NULL;
+    p->route_name = NULL;
     p->x = NULL;
     p->rows = 0;
     memset(&p->pred, 0, sizeof(p->pred));
@@ -101,15 +107,17 @@ static inline void md_predict_init(struct md_predict *p)
 
 /*
  * The resolver: the version that answers p, with a reference the caller
- * drops. Today the version the request names, else the model's newest ready
- * one; a version label is refused (400 "Unrecognized servable version
- * label": modeld has none). The only place a request meets the repository,
- * and where a traffic policy will choose by the request's headers and
- * fields (p is decoded by then; a body that failed to decode still reaches
- * here, as its failure is answered after the resolver's). Errors as
- * md_repo_acquire's (MD_ENOTFOUND, MD_EUNAVAIL) and MD_EINVAL for a label.
+ * drops, and the route it took (p->route_name). Today the version the
+ * request names (route "direct"), else the model's newest ready one (route
+ * "default"); a version label is refused (400 "Unrecognized servable
+ * version label": modeld has none). The only place a request meets the
+ * repository, and where a traffic policy will choose by the request's
+ * headers and fields (p is decoded by then; a body that failed to decode
+ * still reaches here, as its failure is answered after the resolver's).
+ * Errors as md_repo_acquire's (MD_ENOTFOUND, MD_EUNAVAIL) and MD_EINVAL for
+ * a label.
  */
-int md_predict_resolve(struct md_repo *repo, const struct md_predict *p, struct md_version **v,
+int md_predict_resolve(struct md_repo *repo, struct md_predict *p, struct md_version **v,
                        struct md_err *err) MD_MUST_CHECK;
 
 /*
@@ -140,7 +148,7 @@ static inline void md_predict_account(struct md_predict *p, int rc)
         p->code = rc;
     }
     if (p->v != NULL)
-        md_infer_account(p->v, &p->pred, rc, p->start_ns);
+        md_infer_account(p->v, p->route_name, &p->pred, rc, p->start_ns);
 }
 
 /* Drops the version reference. */
@@ -164,6 +172,7 @@ struct md_predict_story {
     const char *model;                /* as the request named it */
     const struct md_version *version; /* the version that answered, or NULL (not resolved) */
     const char *route;                /* the endpoint: "v2 infer", "tfs predict" */
+    const char *route_name;           /* the traffic route it took (md_predict.route_name) */
     int status;                       /* HTTP status answered; 0: the client left first */
     int code;                         /* MD_OK or the failure's code */
     enum md_predict_stage stage;      /* where it failed, or MD_PREDICT_DONE */

@@ -124,6 +124,9 @@ static const struct md_endpoint routes[] = {
     {"GET",   "/api/v1/settings/{setting}", MD_API_MANAGEMENT, READ,   NONE, md_settings_api_get},
     {"PUT",   "/api/v1/settings/{setting}", MD_API_MANAGEMENT, MANAGE, NONE, md_settings_api_put},
     {"PATCH", "/api/v1/settings/{setting}", MD_API_MANAGEMENT, MANAGE, NONE, md_settings_api_put},
+    /* comparisons of a model's versions (api/comparison.c) */
+    {"GET",   "/api/v1/models/{model}/comparison", MD_API_MANAGEMENT, READ, PATH_MODEL,
+     md_comparison_api_get},
 };
 /* clang-format on */
 

@@ -184,7 +184,7 @@ static void evict(struct md_compare *c)
         if (c->e[i]->touched < c->e[old]->touched)
             old = i;
     free(c->e[old]);
-    memmove(c->e + old, c->e + old + 1, (c->n - old - 1) * sizeof(*c->e));
+    memmove(c->e + old, c->e + old + 1, (c->n - old - 1) * sizeof(struct entry *));
     c->n--;
 }
 
@@ -207,8 +207,8 @@ static struct entry *pair_of(struct md_compare *c, const struct md_compare_sampl
     (void)snprintf(e->p.model, sizeof(e->p.model), "%s", s->model); /* fits: checked */
     e->p.a = s->a;
     e->p.b = s->b;
-    c->e = md_xrealloc(c->e, (c->n + 1) * sizeof(*c->e));
-    memmove(c->e + pos + 1, c->e + pos, (c->n - pos) * sizeof(*c->e));
+    c->e = md_xrealloc(c->e, (c->n + 1) * sizeof(struct entry *));
+    memmove(c->e + pos + 1, c->e + pos, (c->n - pos) * sizeof(struct entry *));
     c->e[pos] = e;
     c->n++;
     return e;

@@ -78,6 +78,14 @@ struct md_route_stats {
     char name[MD_ROUTE_NAME_MAX]; /* written once, before n_routes counts the slot */
 };
 
+/* A version as the target of shadow copies (and mirrored requests): serve/shadow.h. */
+struct md_shadow_stats {
+    _Atomic uint64_t submitted; /* copies queued for it */
+    _Atomic uint64_t dropped;   /* copies dropped: queue full, or over the queue's bytes */
+    _Atomic uint64_t run;       /* copies it ran (their requests count under route "shadow") */
+    _Atomic uint64_t failed;    /* of those, the ones it failed (any failure) */
+};
+
 /* Per model version: what Triton reports plus real histograms. */
 struct md_version_stats {
     _Atomic uint64_t exec_count;    /* engine calls */
@@ -85,6 +93,7 @@ struct md_version_stats {
     _Atomic int64_t queue_depth;    /* requests waiting in the batch queue now */
     struct md_histogram engine;     /* engine call */
     struct md_rows_histogram batch; /* rows per engine call of a batching version */
+    struct md_shadow_stats shadow;  /* copies sent to this version */
     /* The routes seen so far: routes[0 .. n_routes) in the order they came,
      * then routes[MD_ROUTES_PER_VERSION], "other". A slot, once counted, keeps
      * its name; it is added under a lock, rarely (a new route name). */

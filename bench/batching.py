@@ -46,7 +46,7 @@ def engine_calls(port):
     if count:
         return metric(text, "modeld_batch_size_sum", LABELS), count
     # Not batching: one engine call per request, of one row each here.
-    return (metric(text, "modeld_inference_requests_total", LABELS),
+    return (metric(text, "modeld_inference_requests_total", LABELS + ',route="default"'),
             metric(text, "modeld_inference_executions_total", LABELS))
 
 

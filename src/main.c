@@ -12,10 +12,12 @@
 #include "net/router.h"
 #include "serve/repo.h"
 #include "store/store.h"
+#include "serve/shadow.h"
 #include "control/check.h"
 #include "control/control.h"
 #include "control/settings.h"
 #include "watch/accesslog.h"
+#include "watch/compare.h"
 #include "watch/metrics.h"
 
 #include <errno.h>
@@ -153,6 +155,33 @@ static int route_log(struct md_err *err)
     return path != NULL && path[0] != '\0' ? md_router_log_to(path, err) : MD_OK;
 }
 
+/*
+ * The shadow executor, from --shadow-queue and --shadow-threads. A test may
+ * set MODELD_SHADOW_DELAY_MS=N to hold every shadow copy N ms before it runs
+ * (a slow shadow with any engine: docs/testing.md).
+ */
+static int start_shadows(const struct md_settings *o, struct md_compare *cmp,
+                         struct md_shadow **out, struct md_err *err)
+{
+    struct md_shadow_config cfg;
+    const char *delay = getenv("MODELD_SHADOW_DELAY_MS");
+
+    md_shadow_config_init(&cfg);
+    cfg.queue = (size_t)o->shadow_queue;
+    cfg.threads = (unsigned)o->shadow_threads;
+    if (delay != NULL && delay[0] != '\0') {
+        char *end;
+        unsigned long ms = strtoul(delay, &end, 10);
+
+        if (*end != '\0' || ms > 60000)
+            return md_err_set(err, MD_EINVAL,
+                              "MODELD_SHADOW_DELAY_MS: '%s' is not a whole number from 0 to 60000",
+                              delay);
+        cfg.delay_ms = (unsigned)ms;
+    }
+    return md_shadow_new(&cfg, cmp, out, err);
+}
+
 /* Serves until SIGTERM or SIGINT: 0 after a clean stop, 1 when start-up fails. */
 static int serve(const struct md_settings *o)
 {
@@ -162,6 +191,8 @@ static int serve(const struct md_settings *o)
     struct md_control *ctl = NULL;
     struct md_store *store = NULL;
     struct md_access_log *alog = NULL;
+    struct md_compare *compare = NULL;
+    struct md_shadow *shadow = NULL;
     struct md_commands *commands;
     struct md_err err;
     struct md_api *api;
@@ -214,10 +245,20 @@ static int serve(const struct md_settings *o)
         md_store_close(store);
         return 1;
     }
+    compare = md_compare_new();
+    if (start_shadows(o, compare, &shadow, &err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot start the shadow executor", "reason", err.msg, MD_KV_END);
+        md_compare_free(compare);
+        md_access_log_close(alog);
+        md_repo_free(repo);
+        return 1;
+    }
     api = calloc(1, sizeof(*api));
     if (api == NULL)
         return 1;
     api->access_log = alog;
+    api->compare = compare;
+    api->shadow = shadow;
     commands = md_commands_new();
     api->repo = repo;
     api->store = store;
@@ -237,6 +278,8 @@ static int serve(const struct md_settings *o)
     hc.insecure = o->insecure;
     if (route_log(&err) != MD_OK || md_http_start(&hc, api, &http, &err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "cannot start the HTTP server", "reason", err.msg, MD_KV_END);
+        md_shadow_free(shadow);
+        md_compare_free(compare);
         md_access_log_close(alog);
         md_repo_free(repo);
         md_store_close(store);
@@ -292,6 +335,9 @@ static int serve(const struct md_settings *o)
     shutdown_delay(&sigs, (unsigned long)o->shutdown_delay_s);
     md_control_stop(ctl);
     md_http_stop(http, (unsigned)o->drain_timeout_s * 1000);
+    /* No request offers a copy any more: the copies still queued are dropped. */
+    md_shadow_free(shadow);
+    md_compare_free(compare);
     md_access_log_close(alog);
     md_commands_free(commands);
     md_repo_free(repo);

@@ -14,7 +14,9 @@
 #include "util/buf.h"
 #include "serve/command.h"
 #include "serve/repo.h"
+#include "serve/shadow.h"
 #include "watch/accesslog.h"
+#include "watch/compare.h"
 
 #include <stdatomic.h>
 
@@ -54,6 +56,11 @@ struct md_api {
 
     /* Borrowed: load and unload are submitted here, for control to apply. */
     struct md_commands *commands;
+    /* Borrowed, or NULL: how pairs of versions compare on the same requests
+     * (/metrics, GET /api/v1/models/{m}/comparison), and the shadow executor
+     * that feeds it (its queue's figures in /metrics). */
+    struct md_compare *compare;
+    struct md_shadow *shadow;
     /* Who may do what (api/auth.h): set by the HTTP server before its first
      * request, read-only afterwards; zeroed, nothing is refused. */
     struct md_auth auth;

@@ -42,6 +42,10 @@ void md_tfs_predict(struct md_api *api, const struct md_route *rt, struct md_api
 /* Prometheus text exposition (api/prom.c) */
 void md_prom_metrics(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp);
 
+/* How pairs of a model's versions compare (api/comparison.c) */
+void md_comparison_api_get(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                           struct md_api_resp *resp);
+
 /* The daemon's settings and their sources (api/settings.c) */
 void md_settings_api_list(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp);
 void md_settings_api_get(struct md_api *api, const struct md_route *rt, struct md_api_req *req,

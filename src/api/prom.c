@@ -19,7 +19,9 @@
 
 struct prom_ctx {
     struct md_buf *b;
-    int pass; /* which family a walk writes */
+    int pass;                         /* which family a walk writes */
+    const struct md_metrics_row *row; /* the version a per-route walk is in */
+    const char *route;                /* NULL, or the route label of the lines written now */
 };
 
 /* The states of modeld_model_version_state, every one written for each row. */
@@ -30,10 +32,33 @@ static void put_u64(struct prom_ctx *ctx, uint64_t v)
     md_buf_printf(ctx->b, "%llu", (unsigned long long)v);
 }
 
-/* Model names are [A-Za-z0-9_.-] and versions digits (serve/repo.c): nothing to escape. */
+/* A label value, its backslashes, double quotes and line feeds escaped. */
+static void put_label_value(struct prom_ctx *ctx, const char *v)
+{
+    const char *p;
+
+    for (p = v; *p != '\0'; p++) {
+        if (*p == '\\' || *p == '"')
+            md_buf_putc(ctx->b, '\\');
+        if (*p == '\n')
+            PUT("\\n");
+        else
+            md_buf_putc(ctx->b, *p);
+    }
+}
+
+/*
+ * Model names are [A-Za-z0-9_.-] and versions digits (serve/repo.c): nothing
+ * to escape. A route name comes from a traffic policy: escaped.
+ */
 static void put_labels(struct prom_ctx *ctx, const char *model, const char *version)
 {
     md_buf_printf(ctx->b, "{model=\"%s\",version=\"%s\"", model, version);
+    if (ctx->route != NULL) {
+        PUT(",route=\"");
+        put_label_value(ctx, ctx->route);
+        PUT("\"");
+    }
 }
 
 /* One sample line: <name><suffix>{model=..,version=..<extra>} <v> */
@@ -92,35 +117,41 @@ static void put_rows_histogram(struct prom_ctx *ctx, const char *name,
     put_series(ctx, name, "_count", row, NULL, cum);
 }
 
-/* The per-version families, live and retired versions alike (the registry's rows). */
+/*
+ * The per-version families, live and retired versions alike (the registry's
+ * rows). Those of requests carry the route they took; those of engine calls
+ * do not (a batched engine call may run rows of several routes).
+ */
 static const struct {
     const char *name;
     const char *type;
     const char *help;
 } version_fams[] = {
     {"modeld_inference_requests_total", "counter",
-     "Inference requests that reached a model version."},
+     "Inference requests that reached a model version, by the route they took."},
     {"modeld_inference_failures_total", "counter",
-     "Inference requests that failed, by reason (rejected input, backend error, refused "
-     "for a full batch queue, or deadline passed)."},
-    {"modeld_inference_rows_total", "counter", "Rows (examples) predicted."},
+     "Inference requests that failed, by route and reason (rejected input, backend error, "
+     "refused for a full batch queue, or deadline passed)."},
+    {"modeld_inference_rows_total", "counter", "Rows (examples) predicted, by route."},
     {"modeld_inference_executions_total", "counter", "Engine calls."},
     {"modeld_request_duration_seconds", "histogram",
-     "Whole-request latency of successful inference requests."},
+     "Whole-request latency of successful inference requests, by route."},
     {"modeld_engine_duration_seconds", "histogram", "Time inside the engine per call."},
     {"modeld_last_inference_timestamp_seconds", "gauge",
-     "Wall-clock time of the last successful inference."},
+     "Wall-clock time of the last successful inference, by route."},
     {"modeld_queue_duration_seconds", "histogram",
-     "Time successful requests waited in a batch queue (batching versions)."},
+     "Time successful requests waited in a batch queue (batching versions), by route."},
     {"modeld_batch_size", "histogram", "Rows per engine call (batching versions)."},
     {"modeld_queue_depth", "gauge", "Requests waiting in a batch queue now (loaded versions)."},
 };
 
-static void version_family(void *vctx, const struct md_metrics_row *row)
+/* One route's line(s) of the family of ctx->pass. */
+static void route_family(void *vctx, const char *route, const struct md_route_stats *s)
 {
     struct prom_ctx *ctx = vctx;
-    const struct md_version_stats *s = row->stats;
+    const struct md_metrics_row *row = ctx->row;
 
+    ctx->route = route;
     switch (ctx->pass) {
     case 0:
         put_series(ctx, "modeld_inference_requests_total", "", row, NULL,
@@ -142,15 +173,8 @@ static void version_family(void *vctx, const struct md_metrics_row *row)
         put_series(ctx, "modeld_inference_rows_total", "", row, NULL,
                    atomic_load(&s->inference_count));
         break;
-    case 3:
-        put_series(ctx, "modeld_inference_executions_total", "", row, NULL,
-                   atomic_load(&s->exec_count));
-        break;
     case 4:
         put_histogram(ctx, "modeld_request_duration_seconds", row, &s->request);
-        break;
-    case 5:
-        put_histogram(ctx, "modeld_engine_duration_seconds", row, &s->engine);
         break;
     case 6:
         PUT("modeld_last_inference_timestamp_seconds");
@@ -161,6 +185,34 @@ static void version_family(void *vctx, const struct md_metrics_row *row)
     case 7:
         if (row->batching)
             put_histogram(ctx, "modeld_queue_duration_seconds", row, &s->queue);
+        break;
+    default:
+        break;
+    }
+    ctx->route = NULL;
+}
+
+static void version_family(void *vctx, const struct md_metrics_row *row)
+{
+    struct prom_ctx *ctx = vctx;
+    const struct md_version_stats *s = row->stats;
+
+    switch (ctx->pass) {
+    case 0:
+    case 1:
+    case 2:
+    case 4:
+    case 6:
+    case 7:
+        ctx->row = row;
+        md_version_stats_routes(s, route_family, ctx);
+        break;
+    case 3:
+        put_series(ctx, "modeld_inference_executions_total", "", row, NULL,
+                   atomic_load(&s->exec_count));
+        break;
+    case 5:
+        put_histogram(ctx, "modeld_engine_duration_seconds", row, &s->engine);
         break;
     case 8:
         if (row->batching)
@@ -312,6 +364,179 @@ static void http_families(struct md_api *api, struct prom_ctx *ctx)
     md_buf_printf(ctx->b, "modeld_http_requests_in_flight %ld\n", in_flight);
 }
 
+/* ---- shadows and comparisons ---------------------------------------------- */
+
+/* The shadow families, per version that copies were sent to. */
+static const struct {
+    const char *name;
+    const char *help;
+} shadow_fams[] = {
+    {"modeld_shadow_submitted_total", "Copies of answered requests queued for a shadow version."},
+    {"modeld_shadow_dropped_total",
+     "Copies for a shadow version dropped: the shadow queue was full or over its bytes."},
+    {"modeld_shadow_run_total", "Copies a shadow version ran."},
+    {"modeld_shadow_failed_total", "Copies a shadow version failed."},
+};
+
+static void shadow_family(void *vctx, const struct md_metrics_row *row)
+{
+    struct prom_ctx *ctx = vctx;
+    const struct md_shadow_stats *s = &row->stats->shadow;
+    const _Atomic uint64_t *fields[] = {&s->submitted, &s->dropped, &s->run, &s->failed};
+
+    if (atomic_load(&s->submitted) + atomic_load(&s->dropped) == 0)
+        return;
+    put_series(ctx, shadow_fams[ctx->pass].name, "", row, NULL, atomic_load(fields[ctx->pass]));
+}
+
+static void put_pair_labels(struct prom_ctx *ctx, const struct md_compare_pair *p, const char *side)
+{
+    md_buf_printf(ctx->b, "{model=\"%s\",a=\"%lld\",b=\"%lld\"", p->model, (long long)p->a,
+                  (long long)p->b);
+    if (side != NULL)
+        md_buf_printf(ctx->b, ",side=\"%s\"", side);
+}
+
+static void put_pair_series(struct prom_ctx *ctx, const char *name, const struct md_compare_pair *p,
+                            const char *side, const char *extra, uint64_t v)
+{
+    PUT(name);
+    put_pair_labels(ctx, p, side);
+    if (extra != NULL)
+        PUT(extra);
+    PUT("} ");
+    put_u64(ctx, v);
+    PUT("\n");
+}
+
+/* |difference| by decade: le="0", 1e-09 .. 1e+09, +Inf (sums of the compare module's bins). */
+static void put_diff_histogram(struct prom_ctx *ctx, const struct md_compare_pair *p)
+{
+    const char *name = "modeld_comparison_abs_diff_bucket";
+    char le[48];
+    uint64_t cum = p->diff.bins[0];
+    int e;
+    size_t i = 1;
+
+    put_pair_series(ctx, name, p, NULL, ",le=\"0\"", cum);
+    for (e = MD_DIFF_MIN_EXP; e <= MD_DIFF_MIN_EXP + MD_DIFF_DECADES; e++) {
+        /* through the bin whose upper bound is 10^e */
+        size_t last = 1 + (size_t)(e - MD_DIFF_MIN_EXP) * MD_DIFF_PER_DEC;
+
+        for (; i <= last; i++)
+            cum += p->diff.bins[i];
+        (void)snprintf(le, sizeof(le), ",le=\"1e%+03d\"", e);
+        put_pair_series(ctx, name, p, NULL, le, cum);
+    }
+    put_pair_series(ctx, name, p, NULL, ",le=\"+Inf\"", p->diff.count);
+    PUT("modeld_comparison_abs_diff_sum");
+    put_pair_labels(ctx, p, NULL);
+    md_buf_printf(ctx->b, "} %.9g\n", p->diff.sum);
+    put_pair_series(ctx, "modeld_comparison_abs_diff_count", p, NULL, NULL, p->diff.count);
+}
+
+static void put_side_histogram(struct prom_ctx *ctx, const struct md_compare_pair *p,
+                               const char *side, const struct md_compare_side *s)
+{
+    const char *name = "modeld_comparison_duration_seconds_bucket";
+    char le[48]; /* room for any %g */
+    uint64_t cum = 0;
+    size_t i;
+
+    for (i = 0; i <= MD_HIST_BUCKETS; i++) {
+        cum += s->latency[i];
+        if (i < MD_HIST_BUCKETS)
+            (void)snprintf(le, sizeof(le), ",le=\"%g\"", md_hist_bounds_s[i]);
+        else
+            (void)snprintf(le, sizeof(le), ",le=\"+Inf\"");
+        put_pair_series(ctx, name, p, side, le, cum);
+    }
+    PUT("modeld_comparison_duration_seconds_sum");
+    put_pair_labels(ctx, p, side);
+    md_buf_printf(ctx->b, "} %.9f\n", (double)s->latency_sum_ns / 1e9);
+    put_pair_series(ctx, "modeld_comparison_duration_seconds_count", p, side, NULL, cum);
+}
+
+static const struct {
+    const char *name;
+    const char *type;
+    const char *help;
+} compare_fams[] = {
+    {"modeld_comparison_requests_total", "counter",
+     "Requests run on both versions of a pair (a: the answering version, or the champion a "
+     "canary's request was mirrored to; b: the other)."},
+    {"modeld_comparison_total", "counter",
+     "Rows whose outputs were compared (both versions answered)."},
+    {"modeld_comparison_agree_total", "counter",
+     "Rows compared on which both versions predicted the same label (classification)."},
+    {"modeld_comparison_abs_diff", "histogram",
+     "Per row compared, the largest |difference| between the two versions' outputs."},
+    {"modeld_comparison_errors_total", "counter",
+     "Requests of a pair that one side failed, by side."},
+    {"modeld_comparison_duration_seconds", "histogram",
+     "Latency of each side of a pair: the caller's for the answering version, the copy's run "
+     "for the other."},
+};
+
+static void compare_family(void *vctx, const struct md_compare_pair *p)
+{
+    struct prom_ctx *ctx = vctx;
+
+    switch (ctx->pass) {
+    case 0:
+        put_pair_series(ctx, "modeld_comparison_requests_total", p, NULL, NULL, p->requests);
+        break;
+    case 1:
+        put_pair_series(ctx, "modeld_comparison_total", p, NULL, NULL, p->rows);
+        break;
+    case 2:
+        if (p->labels)
+            put_pair_series(ctx, "modeld_comparison_agree_total", p, NULL, NULL, p->agree);
+        break;
+    case 3:
+        put_diff_histogram(ctx, p);
+        break;
+    case 4:
+        put_pair_series(ctx, "modeld_comparison_errors_total", p, "a", NULL, p->side[0].errors);
+        put_pair_series(ctx, "modeld_comparison_errors_total", p, "b", NULL, p->side[1].errors);
+        break;
+    case 5:
+        put_side_histogram(ctx, p, "a", &p->side[0]);
+        put_side_histogram(ctx, p, "b", &p->side[1]);
+        break;
+    default:
+        break;
+    }
+}
+
+static void shadow_families(struct md_api *api, struct md_metrics *m, struct prom_ctx *ctx)
+{
+    struct md_shadow_counts sc;
+    size_t i;
+
+    if (api->shadow != NULL) {
+        md_shadow_counts(api->shadow, &sc);
+        put_family(ctx, "modeld_shadow_queue_depth", "gauge",
+                   "Shadow copies waiting or running now.");
+        md_buf_printf(ctx->b, "modeld_shadow_queue_depth %zu\n", sc.depth);
+        put_family(ctx, "modeld_shadow_queue_capacity", "gauge",
+                   "Shadow copies the queue holds at most (--shadow-queue).");
+        md_buf_printf(ctx->b, "modeld_shadow_queue_capacity %zu\n", sc.capacity);
+    }
+    for (i = 0; i < MD_ARRAY_LEN(shadow_fams); i++) {
+        put_family(ctx, shadow_fams[i].name, "counter", shadow_fams[i].help);
+        ctx->pass = (int)i;
+        md_metrics_foreach(m, shadow_family, ctx);
+    }
+    if (api->compare == NULL)
+        return;
+    for (i = 0; i < MD_ARRAY_LEN(compare_fams); i++) {
+        put_family(ctx, compare_fams[i].name, compare_fams[i].type, compare_fams[i].help);
+        ctx->pass = (int)i;
+        md_compare_foreach(api->compare, compare_family, ctx);
+    }
+}
+
 void md_prom_metrics(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp)
 {
     struct md_metrics *m = md_repo_metrics(api->repo);
@@ -321,6 +546,7 @@ void md_prom_metrics(struct md_api *api, struct md_api_req *req, struct md_api_r
     size_t i;
 
     MD_UNUSED(req);
+    memset(&c, 0, sizeof(c));
     c.b = resp->body;
     resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
     PUT("# HELP modeld_build_info Build information.\n# TYPE modeld_build_info gauge\n");
@@ -358,5 +584,6 @@ void md_prom_metrics(struct md_api *api, struct md_api_req *req, struct md_api_r
         c.pass = (int)i;
         md_metrics_foreach(m, version_family, &c);
     }
+    shadow_families(api, m, ctx);
     md_api_finish(resp, md_buf_error(c.b));
 }

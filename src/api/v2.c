@@ -441,7 +441,7 @@ static void stats_row(void *vctx, const struct md_repo_row *row)
     struct stats_ctx *ctx = vctx;
     struct md_buf *b = ctx->b;
     const struct md_version_stats *s;
-    uint64_t ok;
+    struct md_request_totals t;
     uint64_t fail;
 
     if (row->live == NULL)
@@ -453,27 +453,24 @@ static void stats_row(void *vctx, const struct md_repo_row *row)
     if (!md_auth_may_use(ctx->who, row->model))
         return;
     s = row->live->stats;
-    ok = atomic_load_explicit(&s->success, memory_order_relaxed);
-    fail = atomic_load_explicit(&s->fail_rejected, memory_order_relaxed) +
-           atomic_load_explicit(&s->fail_backend, memory_order_relaxed) +
-           atomic_load_explicit(&s->fail_overload, memory_order_relaxed) +
-           atomic_load_explicit(&s->fail_timeout, memory_order_relaxed);
+    md_request_totals(s, NULL, &t);
+    fail = t.fail_rejected + t.fail_backend + t.fail_overload + t.fail_timeout;
     PUT(ctx->n++ ? ",{\"name\":" : "{\"name\":");
     PUTSTR(row->model);
     PUT(",\"version\":");
     PUTSTR(row->live->version_str);
     PUT(",\"last_inference\":");
-    PUTI(md_mono_to_wall_ms(atomic_load_explicit(&s->last_inference, memory_order_relaxed)));
+    PUTI(md_mono_to_wall_ms(t.last_inference));
     PUT(",\"inference_count\":");
-    PUTI((int64_t)atomic_load_explicit(&s->inference_count, memory_order_relaxed));
+    PUTI((int64_t)t.inference_count);
     PUT(",\"execution_count\":");
     PUTI((int64_t)atomic_load_explicit(&s->exec_count, memory_order_relaxed));
     PUT(",\"inference_stats\":{");
-    put_duration(b, "success", ok, atomic_load(&s->request_ns));
+    put_duration(b, "success", t.success, t.request_ns);
     PUT(",");
-    put_duration(b, "fail", fail, atomic_load(&s->fail_ns));
+    put_duration(b, "fail", fail, t.fail_ns);
     PUT(",");
-    put_duration(b, "queue", ok, atomic_load(&s->queue_ns));
+    put_duration(b, "queue", t.success, t.queue_ns);
     PUT(",");
     put_duration(b, "compute_infer", atomic_load(&s->exec_count), atomic_load(&s->compute_ns));
     PUT("},\"batch_stats\":[");

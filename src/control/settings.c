@@ -12,6 +12,7 @@
 #include "control/settings.h"
 #include "backend/loadcheck.h"
 #include "net/http.h"
+#include "serve/shadow.h"
 #include "util/log.h"
 
 /* A macro holding a number, as text for --help. */
@@ -163,6 +164,25 @@ static const struct md_config_setting table[] = {
      .def_num = MD_LOADCHECK_MEMORY_MB,
      .min = 16,
      .max = 1ul << 20},
+    {.flag = "shadow-queue",
+     .key = "shadow_queue",
+     .kind = MD_CONFIG_UINT,
+     .metavar = "N",
+     .help = "copies of answered requests waiting for shadow versions at most; past it they are "
+             "dropped and counted",
+     .offset = UINT_AT(shadow_queue),
+     .def_num = MD_SHADOW_QUEUE_DEFAULT,
+     .min = 1,
+     .max = MD_SHADOW_QUEUE_MAX},
+    {.flag = "shadow-threads",
+     .key = "shadow_threads",
+     .kind = MD_CONFIG_UINT,
+     .metavar = "N",
+     .help = "threads that run shadow copies, at a lower priority (nice 10)",
+     .offset = UINT_AT(shadow_threads),
+     .def_num = MD_SHADOW_THREADS_DEFAULT,
+     .min = 1,
+     .max = MD_SHADOW_THREADS_MAX},
     {.flag = "log-level",
      .key = "log_level",
      .kind = MD_CONFIG_ENUM,

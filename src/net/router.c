@@ -147,6 +147,9 @@ static const struct md_endpoint routes[] = {
      md_traffic_api_events},
     {"GET",    "/api/v1/store",                           MD_API_MANAGEMENT, READ,   NONE,
      md_traffic_api_store},
+    /* comparisons of a model's versions (api/comparison.c) */
+    {"GET",   "/api/v1/models/{model}/comparison", MD_API_MANAGEMENT, READ, PATH_MODEL,
+     md_comparison_api_get},
 };
 /* clang-format on */
 

@@ -154,10 +154,10 @@ uint64_t md_infer_deadline(const struct md_version *v, uint64_t start_ns, int64_
     return start_ns + us * 1000u;
 }
 
-void md_infer_account(struct md_version *v, const struct md_prediction *p, int rc,
-                      uint64_t start_ns)
+void md_infer_account(struct md_version *v, const char *route, const struct md_prediction *p,
+                      int rc, uint64_t start_ns)
 {
-    struct md_version_stats *s = v->stats;
+    struct md_route_stats *s = md_route_stats(v->stats, route);
     uint64_t now = md_now_ns();
     uint64_t request_ns = now > start_ns ? now - start_ns : 0;
     _Atomic uint64_t *fail;

@@ -75,12 +75,16 @@ int md_infer_finish(struct md_infer_call *call, struct md_prediction *out,
  */
 uint64_t md_infer_deadline(const struct md_version *v, uint64_t start_ns, int64_t timeout_us);
 
-/* Records a request that began at start_ns (md_now_ns) and has just
- * finished in v's statistics: rc MD_OK is a success, MD_EINTERNAL a backend
- * failure, MD_EUNAVAIL a refusal for overload, MD_ETIMEDOUT a timeout,
- * anything else a rejected request. */
-void md_infer_account(struct md_version *v, const struct md_prediction *p, int rc,
-                      uint64_t start_ns);
+/*
+ * Records a request that began at start_ns (md_now_ns) and has just
+ * finished in v's statistics, under the route it took (a traffic policy's
+ * route name, "direct", "shadow"; NULL: "default"; see watch/metrics.h): rc
+ * MD_OK is a success, MD_EINTERNAL a backend failure, MD_EUNAVAIL a refusal
+ * for overload, MD_ETIMEDOUT a timeout, anything else a rejected request.
+ * route is read during the call only.
+ */
+void md_infer_account(struct md_version *v, const char *route, const struct md_prediction *p,
+                      int rc, uint64_t start_ns);
 
 /* The predicted class index of a row (classification). */
 size_t md_infer_label(const struct md_version *v, const struct md_prediction *p, size_t row);

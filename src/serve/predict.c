@@ -65,20 +65,19 @@ int md_predict_resolve(struct md_repo *repo, struct md_predict *p, struct md_ver
     int rc;
 
     *v = NULL;
-    p->route_name = p->route_buf;
     if (p->to_champion) {
-        memcpy(p->route_buf, MD_ROUTE_RETRY, sizeof(MD_ROUTE_RETRY));
+        p->route_name = MD_ROUTE_RETRY;
         return md_repo_acquire(repo, p->model, NULL, v, err);
     }
     if (p->label != NULL) {
         /* A TF Serving label is an alias. */
-        rc = md_repo_route(repo, p->model, p->label, NULL, NULL, 0, v, p->route_buf, err);
+        rc = md_repo_route(repo, p->model, p->label, NULL, NULL, 0, v, &p->route_name, err);
         if (rc == MD_ENOTFOUND && md_repo_has_model(repo, p->model))
             return md_err_set(err, MD_EINVAL, "Unrecognized servable version label: %s", p->label);
         return rc;
     }
     return md_repo_route(repo, p->model, p->version, route_key, p,
-                         p->version == NULL ? next_random() : 0, v, p->route_buf, err);
+                         p->version == NULL ? next_random() : 0, v, &p->route_name, err);
 }
 
 /* Records where p stopped; returns code. */
@@ -219,6 +218,7 @@ void md_predict_tell(const struct md_predict *p, int status)
     s.model = p->model;
     s.version = p->v;
     s.route = p->route;
+    s.route_name = p->route_name;
     s.status = status;
     s.code = p->code;
     s.stage = p->stage;

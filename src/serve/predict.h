@@ -83,9 +83,9 @@ struct md_predict {
 
     /* the outcome: set by the pipeline, read-only for others */
     struct md_version *v;   /* the version resolved (a reference), or NULL */
-    const char *route_name; /* the route it took: a policy route's name, "direct" or
-                               "default"; route_buf */
-    char route_buf[MD_POLICY_NAME_MAX];
+    const char *route_name; /* the route it took: a policy route's name, "direct",
+                               "default" or "retry"; a literal or interned (alive until
+                               exit) */
     const float *x;              /* the prepared matrix: rows * contract width, or NULL */
     size_t rows;                 /* rows of x */
     struct md_prediction pred;   /* the engine's scores (rows 0 until it ran) */
@@ -100,7 +100,6 @@ static inline void md_predict_init(struct md_predict *p)
 {
     p->v = NULL;
     p->route_name = MD_ROUTE_DIRECT;
-    p->route_buf[0] = '\0';
     p->x = NULL;
     p->rows = 0;
     memset(&p->pred, 0, sizeof(p->pred));
@@ -154,7 +153,7 @@ static inline void md_predict_account(struct md_predict *p, int rc)
         p->code = rc;
     }
     if (p->v != NULL)
-        md_infer_account(p->v, &p->pred, rc, p->start_ns);
+        md_infer_account(p->v, p->route_name, &p->pred, rc, p->start_ns);
 }
 
 /* Drops the version reference. */
@@ -178,6 +177,7 @@ struct md_predict_story {
     const char *model;                /* as the request named it */
     const struct md_version *version; /* the version that answered, or NULL (not resolved) */
     const char *route;                /* the endpoint: "v2 infer", "tfs predict" */
+    const char *route_name;           /* the traffic route it took (md_predict.route_name) */
     int status;                       /* HTTP status answered; 0: the client left first */
     int code;                         /* MD_OK or the failure's code */
     enum md_predict_stage stage;      /* where it failed, or MD_PREDICT_DONE */

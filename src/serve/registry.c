@@ -15,6 +15,7 @@
  */
 #include "serve/registry.h"
 #include "util/epoch.h"
+#include "util/intern.h"
 #include "util/mem.h"
 
 #include <pthread.h>
@@ -279,6 +280,7 @@ void md_registry_publish(struct md_registry *g, struct md_snapshot *s)
         const struct md_snapshot_row *row = find_row(s, s->policy.routes[i].version);
 
         s->route_live[i] = row != NULL ? row->live : NULL;
+        s->route_names[i] = md_intern(s->policy.routes[i].name);
     }
     pthread_mutex_lock(&g->lock);
     t = atomic_load(&g->table);
@@ -399,7 +401,7 @@ int md_registry_acquire(struct md_registry *g, const char *model, const char *ve
 
 /* md_registry_route's answer from snapshot s (inside the read section). */
 static int route(const struct md_snapshot *s, const char *model, md_route_key_fn keyfn,
-                 void *keyctx, uint64_t rnd, struct md_version **out, char name[MD_POLICY_NAME_MAX],
+                 void *keyctx, uint64_t rnd, struct md_version **out, const char **name,
                  struct md_err *err)
 {
     const struct md_policy_route *r;
@@ -408,14 +410,14 @@ static int route(const struct md_snapshot *s, const char *model, md_route_key_fn
     size_t i;
 
     if (!s->has_policy || s->unloaded) {
-        memcpy(name, MD_ROUTE_DEFAULT, sizeof(MD_ROUTE_DEFAULT));
+        *name = MD_ROUTE_DEFAULT;
         return pick(s, model, NULL, out, err);
     }
     if (s->policy.sticky != MD_STICKY_NONE && keyfn != NULL)
         key = keyfn(keyctx, s->policy.sticky, s->policy.sticky_name, &key_len);
     i = md_policy_pick(&s->policy, key, key_len, rnd);
     r = &s->policy.routes[i];
-    memcpy(name, r->name, sizeof(r->name));
+    *name = s->route_names[i];
     if (s->route_live[i] == NULL) {
         const struct md_snapshot_row *row = find_row(s, r->version);
 
@@ -430,7 +432,7 @@ static int route(const struct md_snapshot *s, const char *model, md_route_key_fn
 
 int md_registry_route(struct md_registry *g, const char *model, const char *version,
                       md_route_key_fn keyfn, void *keyctx, uint64_t rnd, struct md_version **out,
-                      char name[MD_POLICY_NAME_MAX], struct md_err *err)
+                      const char **name, struct md_err *err)
 {
     struct entry *e;
     size_t pos;
@@ -440,10 +442,10 @@ int md_registry_route(struct md_registry *g, const char *model, const char *vers
     md_epoch_enter();
     e = find(atomic_load(&g->table), model, &pos);
     if (e == NULL) {
-        memcpy(name, MD_ROUTE_DIRECT, sizeof(MD_ROUTE_DIRECT));
+        *name = MD_ROUTE_DIRECT;
         rc = md_err_set(err, MD_ENOTFOUND, "unknown model '%s'", model);
     } else if (version != NULL) {
-        memcpy(name, MD_ROUTE_DIRECT, sizeof(MD_ROUTE_DIRECT));
+        *name = MD_ROUTE_DIRECT;
         rc = pick(atomic_load(&e->snap), model, version, out, err);
     } else {
         rc = route(atomic_load(&e->snap), model, keyfn, keyctx, rnd, out, name, err);

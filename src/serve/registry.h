@@ -130,6 +130,7 @@ struct md_snapshot {
     /* set by md_registry_publish: the READY version of each policy route, or
      * NULL when it does not serve (borrowed from rows) */
     struct md_version *route_live[MD_POLICY_ROUTES];
+    const char *route_names[MD_POLICY_ROUTES]; /* the routes' names, interned (util/intern.h) */
 };
 
 struct md_registry;
@@ -177,13 +178,13 @@ typedef const char *(*md_route_key_fn)(void *ctx, enum md_policy_sticky kind, co
  * which picks a route by the request's key (keyfn, may be NULL) when it is
  * sticky and the request has one, else by rnd, a uniform random number
  * (without a policy: as md_registry_acquire, route "default"). The route's
- * name is copied into route. Errors as md_registry_acquire's, and
+ * name (a literal or interned: alive until exit) into *route. Errors as md_registry_acquire's, and
  * MD_EUNAVAIL when the route's version does not serve. Lock-free: any
  * thread, any time.
  */
 int md_registry_route(struct md_registry *g, const char *model, const char *version,
                       md_route_key_fn keyfn, void *keyctx, uint64_t rnd, struct md_version **out,
-                      char route[MD_POLICY_NAME_MAX], struct md_err *err) MD_MUST_CHECK;
+                      const char **route, struct md_err *err) MD_MUST_CHECK;
 
 /*
  * Takes a reference to a serving version: `version` a number or an alias,

@@ -1079,7 +1079,7 @@ int md_repo_acquire(struct md_repo *r, const char *model, const char *version,
 
 int md_repo_route(struct md_repo *r, const char *model, const char *version, md_route_key_fn keyfn,
                   void *keyctx, uint64_t rnd, struct md_version **out,
-                  char route[MD_POLICY_NAME_MAX], struct md_err *err)
+                  const char **route, struct md_err *err)
 {
     return md_registry_route(r->reg, model, version, keyfn, keyctx, rnd, out, route, err);
 }

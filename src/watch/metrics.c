@@ -8,6 +8,7 @@
 #include "util/mem.h"
 
 #include <assert.h>
+#include <math.h>
 #include <pthread.h>
 #include <time.h>
 
@@ -43,6 +44,110 @@ void md_rows_histogram_observe(struct md_rows_histogram *h, uint64_t rows)
     atomic_fetch_add_explicit(&h->buckets[i], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&h->sum, rows, memory_order_relaxed);
+}
+
+/* ---- routes ------------------------------------------------------------- */
+
+/* Taken to give a route slot its name: once per (version, new name). */
+static pthread_mutex_t routes_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct md_route_stats *md_route_stats_slow(struct md_version_stats *s, const char *name)
+{
+    struct md_route_stats *other = &s->routes[MD_ROUTES_PER_VERSION];
+    struct md_route_stats *r;
+    size_t len = strlen(name);
+    uint32_t n;
+    uint32_t i;
+
+    if (len >= MD_ROUTE_NAME_MAX)
+        return other;
+    /* Seen through another pointer: found by its text, the pointer kept as the hint. */
+    n = atomic_load_explicit(&s->n_routes, memory_order_acquire);
+    for (i = 0; i < n; i++) {
+        r = &s->routes[i];
+        if (strcmp(r->name, name) == 0) {
+            atomic_store_explicit(&r->key, name, memory_order_relaxed);
+            return r;
+        }
+    }
+    if (n == MD_ROUTES_PER_VERSION)
+        return other;
+    pthread_mutex_lock(&routes_lock);
+    /* Another thread may have added it, or others, meanwhile. */
+    n = atomic_load_explicit(&s->n_routes, memory_order_relaxed);
+    for (i = 0; i < n; i++)
+        if (strcmp(s->routes[i].name, name) == 0)
+            break;
+    if (i == n && n < MD_ROUTES_PER_VERSION) {
+        memcpy(s->routes[n].name, name, len + 1);
+        atomic_store_explicit(&s->routes[n].key, name, memory_order_relaxed);
+        atomic_store_explicit(&s->n_routes, n + 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&routes_lock);
+    return i < MD_ROUTES_PER_VERSION ? &s->routes[i] : other;
+}
+
+const char *md_route_stats_name(const struct md_version_stats *s, const struct md_route_stats *r)
+{
+    return r == &s->routes[MD_ROUTES_PER_VERSION] ? MD_ROUTE_OTHER : r->name;
+}
+
+#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+
+static void add_route(const struct md_route_stats *r, struct md_request_totals *t)
+{
+    uint64_t last = LOAD(r->last_inference);
+
+    t->success += LOAD(r->success);
+    t->fail_rejected += LOAD(r->fail_rejected);
+    t->fail_backend += LOAD(r->fail_backend);
+    t->fail_overload += LOAD(r->fail_overload);
+    t->fail_timeout += LOAD(r->fail_timeout);
+    t->inference_count += LOAD(r->inference_count);
+    t->request_ns += LOAD(r->request_ns);
+    t->fail_ns += LOAD(r->fail_ns);
+    t->queue_ns += LOAD(r->queue_ns);
+    if (last > t->last_inference)
+        t->last_inference = last;
+}
+
+void md_request_totals(const struct md_version_stats *s, const struct md_route_stats *r,
+                       struct md_request_totals *out)
+{
+    uint32_t n;
+    uint32_t i;
+
+    memset(out, 0, sizeof(*out));
+    if (r != NULL) {
+        add_route(r, out);
+        return;
+    }
+    n = atomic_load_explicit(&s->n_routes, memory_order_acquire);
+    for (i = 0; i < n; i++)
+        add_route(&s->routes[i], out);
+    add_route(&s->routes[MD_ROUTES_PER_VERSION], out);
+}
+
+/* Whether a slot counted any request. */
+static bool route_used(const struct md_route_stats *r)
+{
+    return LOAD(r->success) + LOAD(r->fail_rejected) + LOAD(r->fail_backend) +
+               LOAD(r->fail_overload) + LOAD(r->fail_timeout) !=
+           0;
+}
+
+void md_version_stats_routes(const struct md_version_stats *s,
+                             void (*fn)(void *ctx, const char *route,
+                                        const struct md_route_stats *r),
+                             void *ctx)
+{
+    uint32_t n = atomic_load_explicit(&s->n_routes, memory_order_acquire);
+    uint32_t i;
+
+    for (i = 0; i < n; i++)
+        fn(ctx, s->routes[i].name, &s->routes[i]);
+    if (route_used(&s->routes[MD_ROUTES_PER_VERSION]))
+        fn(ctx, MD_ROUTE_OTHER, &s->routes[MD_ROUTES_PER_VERSION]);
 }
 
 /* One version's statistics in the registry; stats first, so a stats pointer is the series'. */
@@ -212,6 +317,112 @@ void md_metrics_foreach(struct md_metrics *m,
         fn(ctx, &row);
     }
     pthread_mutex_unlock(&m->lock);
+}
+
+/* ---- snapshots ---------------------------------------------------------- */
+
+struct snap_ctx {
+    struct md_route_snapshot *out;
+    size_t max;
+    size_t n;
+    int64_t version;
+    bool live;
+};
+
+static void snap_route(void *vctx, const char *route, const struct md_route_stats *r)
+{
+    struct snap_ctx *c = vctx;
+    struct md_route_snapshot *o;
+    size_t i;
+
+    if (c->n++ >= c->max)
+        return;
+    o = &c->out[c->n - 1];
+    o->version = c->version;
+    (void)snprintf(o->route, sizeof(o->route), "%s", route); /* fits: the same bound */
+    o->live = c->live;
+    o->success = LOAD(r->success);
+    o->errors = LOAD(r->fail_backend) + LOAD(r->fail_overload) + LOAD(r->fail_timeout);
+    o->rejected = LOAD(r->fail_rejected);
+    o->requests = o->success + o->errors + o->rejected;
+    o->rows = LOAD(r->inference_count);
+    for (i = 0; i <= MD_HIST_BUCKETS; i++)
+        o->latency[i] = LOAD(r->request.buckets[i]);
+    o->latency_sum_ns = LOAD(r->request.sum_ns);
+}
+
+size_t md_metrics_snapshot(struct md_metrics *m, const char *model, struct md_route_snapshot *out,
+                           size_t max)
+{
+    struct snap_ctx c = {.out = out, .max = max, .n = 0};
+    size_t i;
+
+    pthread_mutex_lock(&m->lock);
+    for (i = lower_bound(m, model, 0); i < m->n && strcmp(m->series[i]->model, model) == 0; i++) {
+        c.version = m->series[i]->number;
+        c.live = m->series[i]->attached > 0;
+        md_version_stats_routes(&m->series[i]->stats, snap_route, &c);
+    }
+    pthread_mutex_unlock(&m->lock);
+    return c.n;
+}
+
+const struct md_route_snapshot *md_route_snapshot_find(const struct md_route_snapshot *s, size_t n,
+                                                       int64_t version, const char *route)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (s[i].version == version && strcmp(s[i].route, route) == 0)
+            return &s[i];
+    return NULL;
+}
+
+/* a - b, or a when the counter went back. */
+static uint64_t since(uint64_t a, uint64_t b)
+{
+    return a >= b ? a - b : a;
+}
+
+void md_route_snapshot_delta(const struct md_route_snapshot *after,
+                             const struct md_route_snapshot *before, struct md_route_snapshot *out)
+{
+    struct md_route_snapshot d = *after;
+    size_t i;
+
+    if (before != NULL) {
+        d.requests = since(after->requests, before->requests);
+        d.success = since(after->success, before->success);
+        d.errors = since(after->errors, before->errors);
+        d.rejected = since(after->rejected, before->rejected);
+        d.rows = since(after->rows, before->rows);
+        for (i = 0; i <= MD_HIST_BUCKETS; i++)
+            d.latency[i] = since(after->latency[i], before->latency[i]);
+        d.latency_sum_ns = since(after->latency_sum_ns, before->latency_sum_ns);
+    }
+    *out = d;
+}
+
+double md_hist_quantile(const uint64_t buckets[MD_HIST_BUCKETS + 1], double q)
+{
+    uint64_t total = 0;
+    double rank;
+    double cum = 0;
+    size_t i;
+
+    for (i = 0; i <= MD_HIST_BUCKETS; i++)
+        total += buckets[i];
+    if (total == 0 || !(q >= 0 && q <= 1))
+        return NAN;
+    rank = q * (double)total;
+    for (i = 0; i < MD_HIST_BUCKETS; i++) {
+        double lo = i == 0 ? 0 : md_hist_bounds_s[i - 1];
+
+        if (buckets[i] > 0 && cum + (double)buckets[i] >= rank)
+            return lo + (md_hist_bounds_s[i] - lo) * ((rank - cum) / (double)buckets[i]);
+        cum += (double)buckets[i];
+    }
+    return md_hist_bounds_s[MD_HIST_BUCKETS - 1];
 }
 
 void md_metrics_scan_error(struct md_metrics *m)

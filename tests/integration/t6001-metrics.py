@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Prometheus /metrics: per model and version request and failure counters,
-latency histograms (request and engine), models loaded, build info; the text
-is validated by promtool."""
+latency histograms (request and engine), models loaded, build info; the
+request series carry the route the request took ("default" with no traffic
+policy, "direct" when the path named the version), the engine's do not; the
+text is validated by promtool."""
 import re
 import shutil
 import subprocess
@@ -30,20 +32,30 @@ def test_metrics_count_and_validate():
             d.json("POST", "/v2/models/bench/infer", v2_row([0.1] * 30))
         d.json("POST", "/v2/models/bench/infer", {"inputs": [{"name": "features"}]})
         d.json("POST", "/v2/models/nosuch/infer", v2_row([0.1] * 30))
+        for _ in range(2):
+            d.json("POST", "/v2/models/bench/versions/1/infer", v2_row([0.1] * 30))
         text = scrape(d)
-        lbl = '{model="bench",version="1"}'
+        lbl = '{model="bench",version="1",route="default"}'
         expect(value(text, "modeld_inference_requests_total" + lbl) == 6, text)
         expect(value(text, 'modeld_inference_failures_total{model="bench",version="1",'
-                     'reason="rejected"}') == 1, text)
+                     'route="default",reason="rejected"}') == 1, text)
         expect(value(text, "modeld_inference_rows_total" + lbl) == 5, text)
         expect(value(text, "modeld_request_duration_seconds_count" + lbl) == 5, text)
-        expect(value(text, "modeld_engine_duration_seconds_count" + lbl) == 5, text)
         expect(value(text, 'modeld_request_duration_seconds_bucket{model="bench",version="1",'
-                     'le="+Inf"}') == 5, text)
+                     'route="default",le="+Inf"}') == 5, text)
+        expect(value(text, "modeld_last_inference_timestamp_seconds" + lbl) > 0, text)
+        direct = '{model="bench",version="1",route="direct"}'
+        expect(value(text, "modeld_inference_requests_total" + direct) == 2, text)
+        expect(value(text, "modeld_request_duration_seconds_count" + direct) == 2, text)
+        # An engine call is the version's, whatever route its rows came by.
+        expect(value(text, 'modeld_engine_duration_seconds_count{model="bench",version="1"}') == 7,
+               text)
+        expect(value(text, 'modeld_inference_executions_total{model="bench",version="1"}') == 7,
+               text)
         expect(value(text, "modeld_models_loaded") >= 1, text)
         expect(re.search(r'^modeld_build_info\{version="[^"]+"\} 1$', text, re.M), text)
         expect(value(text, 'modeld_http_requests_total{api="v2",code="404"}') == 1, text)
-        expect(value(text, 'modeld_http_requests_total{api="v2",code="200"}') - ok_before == 5,
+        expect(value(text, 'modeld_http_requests_total{api="v2",code="200"}') - ok_before == 7,
                text)
         promtool = shutil.which("promtool")
         expect(promtool is not None, "promtool (Debian package prometheus) is required")

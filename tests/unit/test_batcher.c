@@ -933,6 +933,8 @@ static void test_infer_deadline_and_account(void **state)
     uint64_t t0;
     uint64_t t1;
     int64_t wall;
+    const struct md_route_stats *r;
+    struct md_request_totals tot;
 
     (void)state;
     memset(&fx, 0, sizeof(fx));
@@ -949,35 +951,52 @@ static void test_infer_deadline_and_account(void **state)
     p.rows = 3;
     p.batched = true;
     p.queue_ns = 500;
-    assert_int_equal(md_mono_to_wall_ms(atomic_load(&fx.stats.last_inference)), 0);
+    assert_int_equal(md_mono_to_wall_ms(atomic_load(&fx.stats.routes[0].last_inference)), 0);
     t0 = md_now_ns();
-    md_infer_account(&fx.v, &p, MD_OK, t0 - 2000);
-    md_infer_account(&fx.v, &p, MD_EUNAVAIL, t0 - 10);
-    md_infer_account(&fx.v, &p, MD_ETIMEDOUT, t0 - 10);
-    md_infer_account(&fx.v, &p, MD_ETIMEDOUT, t0 - 10);
-    md_infer_account(&fx.v, &p, MD_EINTERNAL, t0 - 10);
-    md_infer_account(&fx.v, &p, MD_EINVAL, t0 - 10);
+    md_infer_account(&fx.v, "canary", &p, MD_OK, t0 - 2000);
+    md_infer_account(&fx.v, "canary", &p, MD_EUNAVAIL, t0 - 10);
+    md_infer_account(&fx.v, "canary", &p, MD_ETIMEDOUT, t0 - 10);
+    md_infer_account(&fx.v, "canary", &p, MD_ETIMEDOUT, t0 - 10);
+    md_infer_account(&fx.v, "canary", &p, MD_EINTERNAL, t0 - 10);
+    md_infer_account(&fx.v, "canary", &p, MD_EINVAL, t0 - 10);
     t1 = md_now_ns();
+    /* One route so far, in the first slot. */
+    assert_int_equal(atomic_load(&fx.stats.n_routes), 1);
+    r = &fx.stats.routes[0];
+    assert_string_equal(r->name, "canary");
     /* Durations run from the start given to the moment of the call. */
-    assert_true(atomic_load(&fx.stats.request_ns) >= 2000);
-    assert_true(atomic_load(&fx.stats.request_ns) <= 2000 + (t1 - t0));
-    assert_true(atomic_load(&fx.stats.fail_ns) >= 50);
-    assert_true(atomic_load(&fx.stats.fail_ns) <= 50 + 5 * (t1 - t0));
+    assert_true(atomic_load(&r->request_ns) >= 2000);
+    assert_true(atomic_load(&r->request_ns) <= 2000 + (t1 - t0));
+    assert_true(atomic_load(&r->fail_ns) >= 50);
+    assert_true(atomic_load(&r->fail_ns) <= 50 + 5 * (t1 - t0));
     /* The last success, on the monotonic clock, reads as wall-clock milliseconds. */
-    assert_true(atomic_load(&fx.stats.last_inference) >= t0);
-    assert_true(atomic_load(&fx.stats.last_inference) <= t1);
-    wall = md_mono_to_wall_ms(atomic_load(&fx.stats.last_inference));
+    assert_true(atomic_load(&r->last_inference) >= t0);
+    assert_true(atomic_load(&r->last_inference) <= t1);
+    wall = md_mono_to_wall_ms(atomic_load(&r->last_inference));
     assert_true(wall <= md_wall_ms() && wall >= md_wall_ms() - 1000);
     if (t0 > 60000000000ULL)
         assert_true(md_mono_to_wall_ms(t0 - 60000000000ULL) <= md_wall_ms() - 59000);
-    assert_int_equal(atomic_load(&fx.stats.success), 1);
-    assert_int_equal(atomic_load(&fx.stats.inference_count), 3);
-    assert_int_equal(atomic_load(&fx.stats.queue_ns), 500);
-    assert_int_equal(atomic_load(&fx.stats.queue.count), 1);
-    assert_int_equal(atomic_load(&fx.stats.fail_overload), 1);
-    assert_int_equal(atomic_load(&fx.stats.fail_timeout), 2);
-    assert_int_equal(atomic_load(&fx.stats.fail_backend), 1);
-    assert_int_equal(atomic_load(&fx.stats.fail_rejected), 1);
+    assert_int_equal(atomic_load(&r->success), 1);
+    assert_int_equal(atomic_load(&r->inference_count), 3);
+    assert_int_equal(atomic_load(&r->queue_ns), 500);
+    assert_int_equal(atomic_load(&r->queue.count), 1);
+    assert_int_equal(atomic_load(&r->fail_overload), 1);
+    assert_int_equal(atomic_load(&r->fail_timeout), 2);
+    assert_int_equal(atomic_load(&r->fail_backend), 1);
+    assert_int_equal(atomic_load(&r->fail_rejected), 1);
+    /* Another route counts apart; no route is "default". */
+    md_infer_account(&fx.v, "stable", &p, MD_OK, t0);
+    md_infer_account(&fx.v, NULL, &p, MD_OK, t0);
+    assert_int_equal(atomic_load(&fx.stats.n_routes), 3);
+    assert_string_equal(fx.stats.routes[1].name, "stable");
+    assert_string_equal(fx.stats.routes[2].name, "default");
+    assert_int_equal(atomic_load(&fx.stats.routes[1].success), 1);
+    assert_int_equal(atomic_load(&fx.stats.routes[2].success), 1);
+    assert_int_equal(atomic_load(&r->success), 1);
+    md_request_totals(&fx.stats, NULL, &tot);
+    assert_int_equal(tot.success, 3);
+    assert_int_equal(tot.inference_count, 9);
+    assert_int_equal(tot.fail_timeout, 2);
 }
 
 static void test_rows_histogram(void **state)

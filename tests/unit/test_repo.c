@@ -105,7 +105,7 @@ static void test_rows_causes_and_series(void **state)
     assert_null(strstr(rows.text[1], "model.yaml: model.yaml"));
 
     assert_int_equal(md_repo_acquire(r, "bench", NULL, &v, &err), MD_OK);
-    atomic_fetch_add(&v->stats->success, 3);
+    atomic_fetch_add(&md_route_stats(v->stats, "stable")->success, 3);
     md_version_unref(v);
     md_metrics_foreach(md_repo_metrics(r), count_series, &series);
     assert_int_equal(series, 10); /* live */
@@ -131,7 +131,7 @@ static void test_rows_causes_and_series(void **state)
     /* Loaded again: the same series counts on. */
     assert_int_equal(md_repo_load_model(r, "bench", &err), MD_OK);
     assert_int_equal(md_repo_acquire(r, "bench", NULL, &v, &err), MD_OK);
-    assert_int_equal(atomic_load(&v->stats->success), 3);
+    assert_int_equal(atomic_load(&md_route_stats(v->stats, "stable")->success), 3);
     md_version_unref(v);
     md_repo_free(r);
 }
@@ -170,7 +170,7 @@ static void test_snapshot_kept_and_reference_outlives_unload(void **state)
     /* Still whole: the request's reference keeps engine, contract and statistics. */
     assert_non_null(v->engine);
     assert_string_equal(v->contract->name, "bench");
-    atomic_fetch_add(&v->stats->success, 1);
+    atomic_fetch_add(&md_route_stats(v->stats, "stable")->success, 1);
     md_version_unref(v);
     assert_int_equal(md_repo_ready_models(r), 0);
     md_repo_free(r);

@@ -66,6 +66,8 @@ static void test_defaults(void **state)
     assert_int_equal(s.drain_timeout_s, 10);
     assert_int_equal(s.load_timeout_s, MD_LOADCHECK_TIMEOUT_S);
     assert_int_equal(s.load_memory_mb, MD_LOADCHECK_MEMORY_MB);
+    assert_int_equal(s.shadow_queue, 1024);
+    assert_int_equal(s.shadow_threads, 1);
     assert_null(s.access_log);
     assert_int_equal(s.log_level, MD_LOG_INFO);
     assert_null(s.config_file);
@@ -80,7 +82,7 @@ static void test_defaults(void **state)
         assert_false(md_settings_given(&s, t->key));
     }
     assert_false(s.insecure);
-    assert_int_equal(s.config.n, 17);
+    assert_int_equal(s.config.n, 19);
     md_settings_release(&s);
 }
 

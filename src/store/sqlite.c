@@ -22,7 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BUSY_MS         5000       /* wait this long for another process's lock */
 #define APPLICATION_ID  0x6d646c64 /* "mdld": PRAGMA application_id of a modeld store */
 #define CHECKPOINT_PAGE 1000       /* checkpoint the WAL past this many pages (SQLite's default) */
 
@@ -131,6 +130,8 @@ _Static_assert(MD_ARRAY_LEN(migrations) == MD_STORE_SCHEMA,
                "MD_STORE_SCHEMA is the number of the last migration");
 
 /* ------------------------------------------------------------- helpers */
+
+int md_store__busy_ms = 5000;
 
 int64_t md_store__now_ms(void)
 {
@@ -525,7 +526,7 @@ int md_store__db_open(const char *path, struct md_store_tx **out, struct md_stor
     sqlite3_db_config(tx->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     sqlite3_db_config(tx->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
     sqlite3_extended_result_codes(tx->db, 1);
-    sqlite3_busy_timeout(tx->db, BUSY_MS);
+    sqlite3_busy_timeout(tx->db, md_store__busy_ms);
     if (sqlite3_db_readonly(tx->db, "main") == 1) {
         rc = md_err_set(err, MD_EIO, "the store %s cannot be written: %s", path, strerror(EACCES));
         goto fail;

@@ -62,7 +62,7 @@ static char *join(const char *a, const char *b)
     size_t n = strlen(a) + strlen(b) + 2;
     char *p = md_xmalloc(n);
 
-    snprintf(p, n, "%s/%s", a, b);
+    (void)snprintf(p, n, "%s/%s", a, b);
     return p;
 }
 
@@ -536,7 +536,7 @@ static bool remove_at(int dir, const char *dir_path, const char *name, const cha
 {
     char path[4096];
 
-    snprintf(path, sizeof(path), "%s/%s", dir_path, name);
+    (void)snprintf(path, sizeof(path), "%s/%s", dir_path, name);
     if (unlinkat(dir, name, 0) != 0) {
         md_log_kv(MD_LOG_WARN, "cannot remove a file of the artifact store", "path", path, "reason",
                   strerror(errno), MD_KV_END);

@@ -1698,6 +1698,22 @@ static void test_locked_by_another(void **state)
     assert_int_equal(add_version(f->s, "m", 0, SHA_A, &err), 1);
     md_store_get_info(f->s, &info);
     assert_int_equal(info.failed_commits, 0);
+
+    /* A process that keeps the file to itself: the store does not open, and says which file. */
+    md_store_close(f->s);
+    f->s = NULL;
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE; "
+                                  "SELECT count(*) FROM versions",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    md_store__busy_ms = 50;
+    refused_unchanged(f, MD_EUNAVAIL, "locked");
+    md_store__busy_ms = 5000;
+    assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    reopen(f);
 }
 
 struct closer {
@@ -1896,7 +1912,7 @@ static void test_sweep(void **state)
 /* ----------------------------------------------------------------- crash */
 
 #define CRASH_THREADS 4
-#define CRASH_ACKS    150 /* acknowledged changes before the kill */
+#define CRASH_ACKS    300 /* acknowledged changes before the kill */
 
 struct crash_step {
     int thread;

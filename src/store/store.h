@@ -100,7 +100,7 @@ struct md_store_info {
     const char *journal_mode; /* "wal" */
     const char *synchronous;  /* "full" */
     uint64_t commits;         /* transactions committed that wrote (each with a sync) */
-    uint64_t jobs;            /* jobs run */
+    uint64_t jobs;            /* jobs taken (barriers not counted) */
     uint64_t failed_commits;  /* transactions lost: a failed commit, or ended by an I/O error */
 };
 void md_store_get_info(struct md_store *s, struct md_store_info *out);

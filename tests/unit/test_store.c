@@ -1480,6 +1480,24 @@ static void done_hold(void *ctx, int code, const struct md_err *err)
     (void)err;
 }
 
+/* A barrier whose done holds the store thread, outside any transaction. */
+static void done_hold_wait(void *ctx, int code, const struct md_err *err)
+{
+    (void)code;
+    (void)err;
+    run_hold(NULL, ctx, NULL);
+}
+
+static void hold_in_done(struct md_store *s, struct hold *h, struct md_store_job *t)
+{
+    hold_init(h);
+    memset(t, 0, sizeof(*t));
+    t->done = done_hold_wait;
+    t->ctx = h;
+    md_store_submit(s, t);
+    hold_wait_entered(h);
+}
+
 /* Submits a hold job (t) and returns once the store thread is inside it. */
 static void hold_submit(struct md_store *s, struct hold *h, struct md_store_job *t)
 {
@@ -1684,15 +1702,36 @@ static void test_locked_by_another(void **state)
     struct md_err err;
     sqlite3 *db = NULL;
 
+    struct md_store_job hold_t;
+    struct ticket t[3];
+    struct board b;
+    struct hold h;
+    int64_t t0;
+
     md_store_close(f->s);
     f->s = NULL;
-    md_store__busy_ms = 50;
+    md_store__busy_ms = 400;
     reopen(f);
     md_store__busy_ms = 5000;
     assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
     assert_int_equal(add_version(f->s, "m", 0, SHA_A, &err), MD_EUNAVAIL);
     assert_non_null(strstr(err.msg, "locked"));
+    /* A group of three waits for the lock once, not three times (1200 ms). */
+    board_init(&b);
+    hold_in_done(f->s, &h, &hold_t);
+    for (int i = 0; i < 3; i++) {
+        ticket_init(&t[i], &b, i, "locked out");
+        md_store_submit(f->s, &t[i].job);
+    }
+    t0 = now_ms();
+    hold_release(&h);
+    board_wait(&b, 3);
+    assert_true(now_ms() - t0 < 1000);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(b.codes[i], MD_EUNAVAIL);
+        assert_non_null(strstr(b.msgs[i], "locked"));
+    }
     assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_close(db), SQLITE_OK);
     assert_int_equal(add_version(f->s, "m", 0, SHA_A, &err), 1);

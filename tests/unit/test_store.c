@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #include "store/store.h"
-#include "store/store_int.h"
+#include "store/sqlite_int.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/spawn.h"
@@ -1553,6 +1553,80 @@ static void test_failing_job_undone_alone(void **state)
     assert_string_equal(events(f->s, &q)->t.buf, "2 1 [g] group: c {}\n1 1 [g] group: a {}\n");
 }
 
+/*
+ * Failures that end the whole transaction, simulated through the
+ * connection itself: a run that rolls everything back (as SQLite may on a
+ * full disk or an I/O error), and a commit that fails (a deferred foreign
+ * key broken). No job is told MD_OK for a change that was not stored.
+ */
+static int run_kill_tx(struct md_store_tx *tx, void *ctx, struct md_err *err)
+{
+    (void)ctx;
+    if (sqlite3_exec(tx->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+        return md_err_set(err, MD_EINTERNAL, "test: rollback failed");
+    return md_err_set(err, MD_EIO, "disk full (simulated)");
+}
+
+static int run_break_commit(struct md_store_tx *tx, void *ctx, struct md_err *err)
+{
+    (void)ctx;
+    if (sqlite3_exec(tx->db,
+                     "PRAGMA defer_foreign_keys = ON; INSERT INTO aliases (model, alias, version, "
+                     "updated_ms) VALUES ('nobody', 'x', 1, 0)",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        return md_err_set(err, MD_EINTERNAL, "test: %s", sqlite3_errmsg(tx->db));
+    return MD_OK;
+}
+
+static void test_transaction_lost(void **state)
+{
+    struct fx *f = *state;
+    struct md_store_info before, after;
+    struct md_store_event_filter q;
+    struct md_store_job hold_t;
+    struct ticket t[5];
+    struct board b;
+    struct hold h;
+
+    board_init(&b);
+    md_store_get_info(f->s, &before);
+    hold_submit(f->s, &h, &hold_t);
+    ticket_init(&t[0], &b, 0, "a");
+    ticket_init(&t[1], &b, 1, "b");
+    t[1].job.run = run_kill_tx;
+    ticket_init(&t[2], &b, 2, "c");
+    for (int i = 0; i < 3; i++)
+        md_store_submit(f->s, &t[i].job);
+    hold_release(&h);
+    board_wait(&b, 3);
+    assert_int_equal(b.codes[0], MD_EIO);
+    assert_string_equal(b.msgs[0], "nothing was stored: disk full (simulated)");
+    assert_int_equal(b.codes[1], MD_EIO);
+    assert_string_equal(b.msgs[1], "disk full (simulated)");
+    assert_int_equal(b.codes[2], MD_OK); /* in a transaction of its own */
+
+    hold_submit(f->s, &h, &hold_t);
+    ticket_init(&t[3], &b, 3, "d");
+    ticket_init(&t[4], &b, 4, "e");
+    t[4].job.run = run_break_commit;
+    md_store_submit(f->s, &t[3].job);
+    md_store_submit(f->s, &t[4].job);
+    hold_release(&h);
+    board_wait(&b, 5);
+    assert_int_equal(b.codes[3], MD_EIO);
+    assert_int_equal(b.codes[4], MD_EIO);
+    assert_non_null(strstr(b.msgs[3], "nothing was stored: the store cannot commit: "));
+    assert_non_null(strstr(b.msgs[4], "FOREIGN KEY"));
+    md_store_get_info(f->s, &after);
+    assert_int_equal(after.failed_commits - before.failed_commits, 2);
+    assert_int_equal(after.commits - before.commits, 1);
+    memset(&q, 0, sizeof(q));
+    q.kind = "group";
+    assert_string_equal(events(f->s, &q)->t.buf, "1 1 [g] group: c {}\n");
+    /* And the store goes on. */
+    assert_int_equal(event(f->s, 5, "g", "group", "after") > 0, 1);
+}
+
 struct submitter {
     struct md_store *s;
     struct board *b;
@@ -2229,6 +2303,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_rollouts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failing_job_undone_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transaction_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_barrier_and_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_call_errors, setup, teardown),

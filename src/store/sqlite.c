@@ -22,7 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BUSY_MS         5000       /* wait this long for another process's lock */
 #define APPLICATION_ID  0x6d646c64 /* "mdld": PRAGMA application_id of a modeld store */
 #define CHECKPOINT_PAGE 1000       /* checkpoint the WAL past this many pages (SQLite's default) */
 
@@ -131,6 +130,8 @@ _Static_assert(MD_ARRAY_LEN(migrations) == MD_STORE_SCHEMA,
                "MD_STORE_SCHEMA is the number of the last migration");
 
 /* ------------------------------------------------------------- helpers */
+
+int md_store__busy_ms = 5000;
 
 int64_t md_store__now_ms(void)
 {
@@ -243,7 +244,7 @@ static int query_text(struct md_store_tx *tx, const char *sql, char *out, size_t
         if (rc == SQLITE_ROW) {
             const unsigned char *t = sqlite3_column_text(st, 0);
 
-            snprintf(out, n, "%s", t != NULL ? (const char *)t : "");
+            (void)snprintf(out, n, "%s", t != NULL ? (const char *)t : "");
             rc = SQLITE_OK;
         } else if (rc == SQLITE_DONE) {
             rc = SQLITE_OK;
@@ -316,7 +317,7 @@ static int check_integrity(struct md_store_tx *tx, struct md_err *err)
         if (rc == SQLITE_ROW) {
             const unsigned char *t = sqlite3_column_text(st, 0);
 
-            snprintf(first, sizeof(first), "%s", t != NULL ? (const char *)t : "");
+            (void)snprintf(first, sizeof(first), "%s", t != NULL ? (const char *)t : "");
             rc = SQLITE_OK;
         }
     }
@@ -348,9 +349,10 @@ static int check_schema(struct md_store_tx *tx, int64_t *schema, struct md_err *
     if (app != APPLICATION_ID && (app != 0 || *schema != 0 || tables != 0)) {
         char why[96];
 
-        snprintf(why, sizeof(why),
-                 "a SQLite database of another program (application id %lld), not a modeld store",
-                 (long long)app);
+        (void)snprintf(
+            why, sizeof(why),
+            "a SQLite database of another program (application id %lld), not a modeld store",
+            (long long)app);
         return corrupt(tx->path, why, err);
     }
     if (*schema > MD_STORE_SCHEMA + 1)
@@ -440,12 +442,12 @@ static int migrate(struct md_store_tx *tx, struct md_err *err)
         if (src != SQLITE_OK) {
             char what[64];
 
-            snprintf(what, sizeof(what), "apply migration %d", m->version);
+            (void)snprintf(what, sizeof(what), "apply migration %d", m->version);
             rc = md_store__fail(tx, src, what, err);
             break;
         }
-        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d; PRAGMA application_id = %d",
-                 m->version, APPLICATION_ID);
+        (void)snprintf(sql, sizeof(sql), "PRAGMA user_version = %d; PRAGMA application_id = %d",
+                       m->version, APPLICATION_ID);
         src = sqlite3_exec(tx->db, sql, NULL, NULL, NULL);
         if (src != SQLITE_OK)
             rc = md_store__fail(tx, src, "record a migration", err);
@@ -476,8 +478,9 @@ static int read_facts(struct md_store_tx *tx, struct md_store__facts *facts, str
         rc = query_int(tx, "PRAGMA user_version", &schema, err);
     if (rc != MD_OK)
         return rc;
-    snprintf(facts->synchronous, sizeof(facts->synchronous), "%s",
-             sync >= 0 && sync < (int64_t)MD_ARRAY_LEN(sync_names) ? sync_names[sync] : "unknown");
+    (void)snprintf(facts->synchronous, sizeof(facts->synchronous), "%s",
+                   sync >= 0 && sync < (int64_t)MD_ARRAY_LEN(sync_names) ? sync_names[sync]
+                                                                         : "unknown");
     facts->schema = (int)schema;
     facts->backend = "sqlite";
     return MD_OK;
@@ -525,7 +528,7 @@ int md_store__db_open(const char *path, struct md_store_tx **out, struct md_stor
     sqlite3_db_config(tx->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     sqlite3_db_config(tx->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
     sqlite3_extended_result_codes(tx->db, 1);
-    sqlite3_busy_timeout(tx->db, BUSY_MS);
+    sqlite3_busy_timeout(tx->db, md_store__busy_ms);
     if (sqlite3_db_readonly(tx->db, "main") == 1) {
         rc = md_err_set(err, MD_EIO, "the store %s cannot be written: %s", path, strerror(EACCES));
         goto fail;
@@ -545,6 +548,9 @@ int md_store__db_open(const char *path, struct md_store_tx **out, struct md_stor
     *out = tx;
     return MD_OK;
 fail:
+    /* SQLite's own failures (a lock held, an I/O error) name no file: say which. */
+    if (err != NULL && strstr(err->msg, path) == NULL)
+        md_err_prefix(err, "%s: ", path);
     md_store__db_close(tx);
     return rc;
 }

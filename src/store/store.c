@@ -62,7 +62,7 @@ static char *join(const char *a, const char *b)
     size_t n = strlen(a) + strlen(b) + 2;
     char *p = md_xmalloc(n);
 
-    snprintf(p, n, "%s/%s", a, b);
+    (void)snprintf(p, n, "%s/%s", a, b);
     return p;
 }
 
@@ -144,6 +144,20 @@ static void lost(struct md_store *s, size_t first, size_t last, const struct md_
     }
 }
 
+/* Jobs from .. n - 1 (but barriers) fail as why did, with its message. */
+static void refuse_rest(struct md_store *s, size_t from, size_t n, const struct outcome *why)
+{
+    for (size_t i = from; i < n; i++) {
+        struct outcome *o = &s->out[i];
+
+        if (o->job->run == NULL)
+            continue;
+        atomic_fetch_add_explicit(&s->jobs, 1, memory_order_relaxed);
+        o->code = why->code;
+        o->err = why->err;
+    }
+}
+
 /* Runs one job inside the open transaction, in a savepoint of its own. */
 static void run_job(struct md_store *s, struct outcome *o)
 {
@@ -196,8 +210,12 @@ static void run_group(struct md_store *s, struct md_store_job *batch)
         atomic_fetch_add_explicit(&s->jobs, 1, memory_order_relaxed);
         if (!open) {
             o->code = md_store__db_begin(s->tx, &o->err);
-            if (o->code != MD_OK)
-                continue;
+            if (o->code != MD_OK) {
+                /* Locked by another process past the busy timeout, or worse:
+                 * the rest of the group fails alike, without waiting again. */
+                refuse_rest(s, i + 1, n, o);
+                break;
+            }
             open = true;
             first = i;
         }
@@ -536,7 +554,7 @@ static bool remove_at(int dir, const char *dir_path, const char *name, const cha
 {
     char path[4096];
 
-    snprintf(path, sizeof(path), "%s/%s", dir_path, name);
+    (void)snprintf(path, sizeof(path), "%s/%s", dir_path, name);
     if (unlinkat(dir, name, 0) != 0) {
         md_log_kv(MD_LOG_WARN, "cannot remove a file of the artifact store", "path", path, "reason",
                   strerror(errno), MD_KV_END);

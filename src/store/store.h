@@ -19,10 +19,12 @@
  * the disk (an HTTP thread) parks its request and answers from done.
  *
  * Threads: md_store_submit from any thread; md_store_call from any thread
- * but the store's own (it waits); run and done are called on the store
- * thread and must not submit and wait (md_store_call) themselves. The
- * md_store_tx_* functions only inside a run. The artifact functions from any
- * thread.
+ * but the store's own (it waits; there it fails with MD_EINTERNAL); run and
+ * done are called on the store thread (done also inside md_store_submit for
+ * a job refused because the store is closing) and must not submit and wait
+ * (md_store_call) themselves. The md_store_tx_* functions only inside a
+ * run; a listing's fn must not call them itself (collect, then call). The
+ * artifact functions and md_store_get_info from any thread.
  */
 #ifndef MD_STORE_STORE_H
 #define MD_STORE_STORE_H
@@ -47,8 +49,9 @@ struct md_store_tx;
  * <path> is corrupt: ...; it was left as it is"), MD_EUNSUPPORTED for a
  * store more than one release newer ("the store <path> has schema 5; this
  * release reads schema 1 and 2: upgrade modeld"), MD_EIO when it cannot be
- * read or written; a store that fails to open is never modified. Starts the
- * store thread.
+ * read or written (the path and the system's reason), MD_EINVAL for an
+ * empty dir; a store that fails to open is never modified (nor its
+ * write-ahead log). Starts the store thread.
  */
 int md_store_open(const char *dir, struct md_store **out, struct md_err *err) MD_MUST_CHECK;
 
@@ -62,7 +65,11 @@ void md_store_close(struct md_store *s);
  * transaction; it returns MD_OK or an error (its changes are then undone,
  * and the others of the group still commit). done is called after the
  * commit (code MD_OK) or with run's error, or with MD_EIO when the commit
- * failed (every job of the group gets it; nothing of the group is stored).
+ * failed (every job of the group whose run succeeded gets it; nothing of
+ * the group is stored), or with the error that kept the transaction from
+ * starting (MD_EUNAVAIL when another process holds the database's lock
+ * past the busy timeout). err is never NULL; its message is empty on
+ * MD_OK. The dones of a group are called in the order of submission.
  * run may be NULL (a barrier: done after everything submitted before).
  * The job's memory is the submitter's until done has been called.
  */
@@ -73,8 +80,8 @@ struct md_store_job {
     struct md_store_job *next; /* private */
 };
 
-/* Queues job; its done is always called, once (MD_EUNAVAIL "store closed"
- * when the store is closing). */
+/* Queues job; its done is always called, once (MD_EUNAVAIL "the store is
+ * closed", at once on the caller's thread, when the store is closing). */
 void md_store_submit(struct md_store *s, struct md_store_job *job);
 
 /* Submits a job and waits for it: run's or the commit's outcome. Never on
@@ -83,16 +90,18 @@ int md_store_call(struct md_store *s,
                   int (*run)(struct md_store_tx *tx, void *ctx, struct md_err *err), void *ctx,
                   struct md_err *err) MD_MUST_CHECK;
 
-/* What the store is and how it writes, for /api/v1/store and tests. */
+/* What the store is and how it writes, for /api/v1/store and tests. The
+ * strings live as long as the store; journal_mode and synchronous are what
+ * SQLite answered when asked (PRAGMA) at open, after setting them. */
 struct md_store_info {
     const char *backend;      /* "sqlite" */
     const char *location;     /* the database file */
     int schema;               /* the schema of the file (this release's or one newer) */
     const char *journal_mode; /* "wal" */
     const char *synchronous;  /* "full" */
-    uint64_t commits;         /* transactions committed (each with a sync) */
-    uint64_t jobs;            /* jobs run */
-    uint64_t failed_commits;  /* commits that failed */
+    uint64_t commits;         /* transactions committed that wrote (each with a sync) */
+    uint64_t jobs;            /* jobs taken (barriers not counted) */
+    uint64_t failed_commits;  /* transactions lost: a failed commit, or ended by an I/O error */
 };
 void md_store_get_info(struct md_store *s, struct md_store_info *out);
 
@@ -130,7 +139,9 @@ struct md_store_version {
  * Registers a version. v->version 0 allocates the next number of the model
  * (one above the highest ever registered, archived ones included) in this
  * transaction, so two registrations never get the same one; *number is set
- * either way. MD_ECONFLICT when the number is taken (whatever its sha256).
+ * either way (0 on failure). MD_ECONFLICT when the number is taken
+ * (whatever its sha256): "model 'm' has a version 3 already". created_ms 0:
+ * now; metadata, contract and contract_sha256 NULL: "{}", "", "".
  */
 int md_store_tx_version_add(struct md_store_tx *tx, const struct md_store_version *v,
                             int64_t *number, struct md_err *err) MD_MUST_CHECK;
@@ -159,8 +170,9 @@ int md_store_tx_models(struct md_store_tx *tx,
 
 /* ---- aliases ------------------------------------------------------------ */
 
-/* Points alias of model at version (>= 1), or removes it (version 0;
- * MD_ENOTFOUND when it did not exist). */
+/* Points alias of model at version (>= 1; MD_ENOTFOUND "model 'm' has no
+ * version 7" when it does not exist), or removes it (version 0;
+ * MD_ENOTFOUND "alias 'a' of model 'm' does not exist"). */
 int md_store_tx_alias_set(struct md_store_tx *tx, const char *model, const char *alias,
                           int64_t version, struct md_err *err) MD_MUST_CHECK;
 /* Every alias of model (NULL: of every model), by model then alias. */
@@ -174,8 +186,9 @@ int md_store_tx_aliases(struct md_store_tx *tx, const char *model,
 /*
  * Stores model's policy (JSON text). expect is the revision it must replace
  * (0: there must be none yet; -1: whatever there is). MD_ECONFLICT when the
- * stored revision differs ("the policy is at revision 7, not 6"). The new
- * revision (the old one + 1, 1 for the first) into *revision.
+ * stored revision differs ("the policy of model 'm' is at revision 7, not
+ * 6"). The new revision (the old one + 1, 1 for the first) into *revision
+ * (0 on failure); updated_ms is now.
  */
 int md_store_tx_policy_put(struct md_store_tx *tx, const char *model, const char *policy,
                            int64_t expect, int64_t *revision, struct md_err *err) MD_MUST_CHECK;
@@ -215,11 +228,14 @@ struct md_store_rollout {
     int64_t created_ms;
     int64_t updated_ms;
 };
-/* Adds a rollout (r->id ignored); its id into *id. MD_ECONFLICT when the
- * model has an active rollout already. */
+/* Adds a rollout (r->id ignored; created_ms and updated_ms 0: now); its id
+ * into *id. MD_ECONFLICT when it is active and the model has an active
+ * rollout already, MD_ENOTFOUND when the candidate version does not exist. */
 int md_store_tx_rollout_add(struct md_store_tx *tx, const struct md_store_rollout *r, int64_t *id,
                             struct md_err *err) MD_MUST_CHECK;
-/* Replaces phase, active, state and updated_ms of rollout id. MD_ENOTFOUND if unknown. */
+/* Replaces phase, active, state and updated_ms (0: now) of rollout id.
+ * MD_ENOTFOUND if unknown; MD_ECONFLICT when it would be active beside
+ * another active rollout of its model. */
 int md_store_tx_rollout_update(struct md_store_tx *tx, int64_t id, const char *phase, bool active,
                                const char *state, int64_t updated_ms,
                                struct md_err *err) MD_MUST_CHECK;
@@ -233,7 +249,8 @@ int md_store_tx_rollout_get(struct md_store_tx *tx, int64_t id,
                             void (*fn)(void *ctx, const struct md_store_rollout *r), void *ctx,
                             struct md_err *err) MD_MUST_CHECK;
 /* Appends a decision (JSON: the measured values, thresholds, sample sizes,
- * the outcome) to rollout id; listed in order of appending. */
+ * the outcome) to rollout id (at_ms 0: now); listed in order of appending.
+ * Both MD_ENOTFOUND when the rollout does not exist. */
 int md_store_tx_decision_add(struct md_store_tx *tx, int64_t rollout, int64_t at_ms,
                              const char *decision, struct md_err *err) MD_MUST_CHECK;
 int md_store_tx_decisions(struct md_store_tx *tx, int64_t rollout,
@@ -250,17 +267,18 @@ struct md_store_event {
     const char *message; /* one line for people */
     const char *details; /* a JSON object */
 };
-/* Appends an event (e->id ignored); its id into *id (may be NULL). */
+/* Appends an event (e->id ignored; at_ms 0: now; model NULL: "", details
+ * NULL: "{}"); its id into *id (may be NULL). */
 int md_store_tx_event_add(struct md_store_tx *tx, const struct md_store_event *e, int64_t *id,
                           struct md_err *err) MD_MUST_CHECK;
-/* Which events to list: every field optional (NULL or 0). */
+/* Which events to list: every field optional (NULL, "" or 0). */
 struct md_store_event_filter {
     const char *model;
     const char *kind;
     int64_t since_ms;  /* at_ms >= since_ms */
     int64_t until_ms;  /* at_ms < until_ms; 0: no bound */
     int64_t before_id; /* paging: ids below this one; 0: from the newest */
-    size_t limit;      /* at most this many (0: 100) */
+    size_t limit;      /* at most this many (0: 100; 1000 at most) */
 };
 /* Events matching f, newest first. */
 int md_store_tx_events(struct md_store_tx *tx, const struct md_store_event_filter *f,
@@ -273,7 +291,9 @@ int md_store_tx_events(struct md_store_tx *tx, const struct md_store_event_filte
  * Moves the file at tmp_path (on the data directory's file system: see
  * md_store_artifact_tmp) into the artifact store under its sha256 (64
  * lower-case hex, computed by the caller while it was written), synced to
- * disk. A file already stored under that hash is kept and tmp_path removed.
+ * disk and read-only. A file already stored under that hash is kept and
+ * tmp_path removed. MD_EINVAL for a bad sha256 or a tmp_path that is not a
+ * regular file, MD_EIO naming the path when it cannot be moved or synced.
  */
 int md_store_artifact_put(struct md_store *s, const char *tmp_path, const char *sha256,
                           struct md_err *err) MD_MUST_CHECK;
@@ -285,8 +305,9 @@ int md_store_artifact_tmp(struct md_store *s, char *path, size_t n, int *fd,
 int md_store_artifact_path(struct md_store *s, const char *sha256, char *path, size_t n,
                            struct md_err *err) MD_MUST_CHECK;
 /* Removes stored artifacts no version record names and temporary files
- * left by a crash; returns how many files it removed. At start, before
- * anything is uploaded. */
+ * left by a crash; returns how many files it removed (each logged). At
+ * start, before anything is uploaded: an artifact put but not yet named by
+ * a version would go too. Not from the store thread. */
 size_t md_store_artifact_sweep(struct md_store *s);
 
 #endif

@@ -13,6 +13,12 @@
 
 #include "store/store.h"
 
+/*
+ * How long a transaction waits for another process's lock before it fails
+ * with MD_EUNAVAIL, in ms (5000); read at open. Tests shorten it.
+ */
+extern int md_store__busy_ms;
+
 /* What the open database says about itself, read back from it. */
 struct md_store__facts {
     const char *backend;   /* "sqlite" */

@@ -28,6 +28,22 @@ static void after(void *ctx, int status)
     md_predict_release(&c->p);
 }
 
+/* Offers copies of an answered prediction to its shadows and its mirror:
+ * queued for the shadow executor, never waited for (serve/shadow.h). */
+static void offer_copies(struct md_api *api, const struct md_predict *p, int status)
+{
+    struct md_predict_story s;
+    size_t i;
+
+    if (api->shadow == NULL)
+        return;
+    md_predict_story_of(p, status, &s);
+    for (i = 0; i < p->copies.n_shadows; i++)
+        (void)md_shadow_offer(api->shadow, &s, p->copies.shadows[i], MD_SHADOW_COPY);
+    if (p->copies.mirror != NULL)
+        (void)md_shadow_offer(api->shadow, &s, p->copies.mirror, MD_SHADOW_MIRROR);
+}
+
 /* md_api_park's drop: the client left before its parked answer. */
 static void drop(void *state)
 {
@@ -144,6 +160,8 @@ void md_api_predict(struct md_api *api, const struct md_route *rt, struct md_api
         md_api_error(resp, &c->p.err);
     }
     md_predict_account(&c->p, st);
+    if (MD_UNLIKELY(c->p.copies.n_shadows > 0 || c->p.copies.mirror != NULL))
+        offer_copies(api, &c->p, resp->status);
     if (c->observed) {
         resp->after = after;
         resp->after_ctx = c;

@@ -71,13 +71,14 @@ int md_predict_resolve(struct md_repo *repo, struct md_predict *p, struct md_ver
     }
     if (p->label != NULL) {
         /* A TF Serving label is an alias. */
-        rc = md_repo_route(repo, p->model, p->label, NULL, NULL, 0, v, &p->route_name, err);
+        rc = md_repo_route(repo, p->model, p->label, NULL, NULL, 0, v, &p->route_name, NULL, err);
         if (rc == MD_ENOTFOUND && md_repo_has_model(repo, p->model))
             return md_err_set(err, MD_EINVAL, "Unrecognized servable version label: %s", p->label);
         return rc;
     }
     return md_repo_route(repo, p->model, p->version, route_key, p,
-                         p->version == NULL ? next_random() : 0, v, &p->route_name, err);
+                         p->version == NULL ? next_random() : 0, v, &p->route_name, &p->copies,
+                         err);
 }
 
 /* Records where p stopped; returns code. */
@@ -204,16 +205,11 @@ void md_predict_detach_all(void)
     pthread_mutex_unlock(&lock);
 }
 
-void md_predict_tell(const struct md_predict *p, int status)
+void md_predict_story_of(const struct md_predict *p, int status, struct md_predict_story *out)
 {
-    const struct observers *l = atomic_load_explicit(&md_predict__observers, memory_order_acquire);
     struct md_predict_story s;
-    uint64_t now;
-    size_t i;
+    uint64_t now = md_now_ns();
 
-    if (l == NULL)
-        return;
-    now = md_now_ns();
     s.request_id = p->request_id;
     s.model = p->model;
     s.version = p->v;
@@ -229,9 +225,32 @@ void md_predict_tell(const struct md_predict *p, int status)
     s.rows = p->x != NULL ? p->rows : 0;
     s.scores = &p->pred;
     s.latency_ns = now > p->start_ns ? now - p->start_ns : 0;
+    *out = s;
+}
+
+void md_predict_tell(const struct md_predict *p, int status)
+{
+    const struct observers *l = atomic_load_explicit(&md_predict__observers, memory_order_acquire);
+    struct md_predict_story s;
+    size_t i;
+
+    if (l == NULL)
+        return;
+    md_predict_story_of(p, status, &s);
     atomic_fetch_add_explicit(&told, 1, memory_order_relaxed);
     for (i = 0; i < l->n; i++)
         l->o[i].told(l->o[i].ctx, &s);
+}
+
+void md_predict_release_copies(struct md_predict *p)
+{
+    size_t i;
+
+    for (i = 0; i < p->copies.n_shadows; i++)
+        md_version_unref(p->copies.shadows[i]);
+    p->copies.n_shadows = 0;
+    md_version_unref(p->copies.mirror);
+    p->copies.mirror = NULL;
 }
 
 uint64_t md_predict_told(void)

@@ -78,14 +78,16 @@ struct md_predict {
      * no keys. */
     const char *(*key)(void *ctx, const struct md_predict *p, const char *name, size_t *len);
     void *key_ctx;
+    struct md_route_copies copies; /* set by the resolver: the versions a copy of the
+                                      answer goes to (shadows, the mirror); references */
     bool to_champion; /* the retry of a candidate's failure: the champion answers, route
                          "retry", whatever the path and the policy say */
 
     /* the outcome: set by the pipeline, read-only for others */
-    struct md_version *v;   /* the version resolved (a reference), or NULL */
-    const char *route_name; /* the route it took: a policy route's name, "direct",
-                               "default" or "retry"; a literal or interned (alive until
-                               exit) */
+    struct md_version *v;        /* the version resolved (a reference), or NULL */
+    const char *route_name;      /* the route it took: a policy route's name, "direct",
+                                    "default" or "retry"; a literal or interned (alive until
+                                    exit) */
     const float *x;              /* the prepared matrix: rows * contract width, or NULL */
     size_t rows;                 /* rows of x */
     struct md_prediction pred;   /* the engine's scores (rows 0 until it ran) */
@@ -100,6 +102,8 @@ static inline void md_predict_init(struct md_predict *p)
 {
     p->v = NULL;
     p->route_name = MD_ROUTE_DIRECT;
+    p->copies.n_shadows = 0;
+    p->copies.mirror = NULL;
     p->x = NULL;
     p->rows = 0;
     memset(&p->pred, 0, sizeof(p->pred));
@@ -156,11 +160,16 @@ static inline void md_predict_account(struct md_predict *p, int rc)
         md_infer_account(p->v, p->route_name, &p->pred, rc, p->start_ns);
 }
 
-/* Drops the version reference. */
+/* Drops the references to the versions of p's copies. */
+void md_predict_release_copies(struct md_predict *p);
+
+/* Drops the version reference (and the copies' ones). */
 static inline void md_predict_release(struct md_predict *p)
 {
     md_version_unref(p->v);
     p->v = NULL;
+    if (MD_UNLIKELY(p->copies.n_shadows > 0 || p->copies.mirror != NULL))
+        md_predict_release_copies(p);
 }
 
 /* ---- the completion hook ---------------------------------------------- */
@@ -230,6 +239,8 @@ static inline bool md_predict_observed(void)
  * status (0: the client left before its answer). Nothing when none is.
  */
 void md_predict_tell(const struct md_predict *p, int status);
+/* The story of p answered with status (what md_predict_tell tells). */
+void md_predict_story_of(const struct md_predict *p, int status, struct md_predict_story *out);
 
 /* Stories told since start (each told to every observer attached then). */
 uint64_t md_predict_told(void);

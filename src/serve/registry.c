@@ -400,9 +400,49 @@ int md_registry_acquire(struct md_registry *g, const char *model, const char *ve
 }
 
 /* md_registry_route's answer from snapshot s (inside the read section). */
+/* A uniform number in [0, 1) from the next output of a splitmix64 stream at *x. */
+static double unit(uint64_t *x)
+{
+    uint64_t z = (*x += UINT64_C(0x9e3779b97f4a7c15));
+
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    z ^= z >> 31;
+    return (double)(z >> 11) * 0x1.0p-53;
+}
+
+/* The copies of a request on route i of s (inside the read section). */
+static void sample_copies(const struct md_snapshot *s, size_t i, uint64_t rnd,
+                          struct md_route_copies *c)
+{
+    const struct md_snapshot_row *row;
+    uint64_t x = rnd ^ UINT64_C(0x5851f42d4c957f2d);
+    size_t k;
+
+    for (k = 0; k < s->policy.n_shadows; k++) {
+        const struct md_policy_shadow *sh = &s->policy.shadows[k];
+
+        if (sh->fraction < 1 && unit(&x) >= sh->fraction)
+            continue;
+        row = find_row(s, sh->version);
+        if (row != NULL && row->live != NULL) {
+            md_version_ref(row->live);
+            c->shadows[c->n_shadows++] = row->live;
+        }
+    }
+    if (s->policy.mirror > 0 && s->champion > 0 && s->policy.routes[i].version != s->champion &&
+        unit(&x) < s->policy.mirror) {
+        row = find_row(s, s->champion);
+        if (row != NULL && row->live != NULL) {
+            md_version_ref(row->live);
+            c->mirror = row->live;
+        }
+    }
+}
+
 static int route(const struct md_snapshot *s, const char *model, md_route_key_fn keyfn,
                  void *keyctx, uint64_t rnd, struct md_version **out, const char **name,
-                 struct md_err *err)
+                 struct md_route_copies *copies, struct md_err *err)
 {
     const struct md_policy_route *r;
     const char *key = NULL;
@@ -427,12 +467,14 @@ static int route(const struct md_snapshot *s, const char *model, md_route_key_fn
                           row != NULL ? row->reason : "");
     }
     *out = s->route_live[i];
+    if (copies != NULL && (s->policy.n_shadows > 0 || s->policy.mirror > 0))
+        sample_copies(s, i, rnd, copies);
     return MD_OK;
 }
 
 int md_registry_route(struct md_registry *g, const char *model, const char *version,
                       md_route_key_fn keyfn, void *keyctx, uint64_t rnd, struct md_version **out,
-                      const char **name, struct md_err *err)
+                      const char **name, struct md_route_copies *copies, struct md_err *err)
 {
     struct entry *e;
     size_t pos;
@@ -448,7 +490,7 @@ int md_registry_route(struct md_registry *g, const char *model, const char *vers
         *name = MD_ROUTE_DIRECT;
         rc = pick(atomic_load(&e->snap), model, version, out, err);
     } else {
-        rc = route(atomic_load(&e->snap), model, keyfn, keyctx, rnd, out, name, err);
+        rc = route(atomic_load(&e->snap), model, keyfn, keyctx, rnd, out, name, copies, err);
     }
     if (*out != NULL)
         md_version_ref(*out);

@@ -172,6 +172,14 @@ bool md_registry_remove(struct md_registry *g, const char *name);
 typedef const char *(*md_route_key_fn)(void *ctx, enum md_policy_sticky kind, const char *name,
                                        size_t *len);
 
+/* The copies a request's answer is to be compared on: versions with a
+ * reference each (the caller drops them), filled by md_registry_route. */
+struct md_route_copies {
+    size_t n_shadows;
+    struct md_version *shadows[MD_POLICY_SHADOWS]; /* the policy's shadows this request samples */
+    struct md_version *mirror; /* the champion, when a request on another route is mirrored */
+};
+
 /*
  * The version a prediction is answered by, with a reference: `version` a
  * number or an alias (route "direct"), or NULL for the model's policy,
@@ -184,7 +192,8 @@ typedef const char *(*md_route_key_fn)(void *ctx, enum md_policy_sticky kind, co
  */
 int md_registry_route(struct md_registry *g, const char *model, const char *version,
                       md_route_key_fn keyfn, void *keyctx, uint64_t rnd, struct md_version **out,
-                      const char **route, struct md_err *err) MD_MUST_CHECK;
+                      const char **route, struct md_route_copies *copies,
+                      struct md_err *err) MD_MUST_CHECK;
 
 /*
  * Takes a reference to a serving version: `version` a number or an alias,

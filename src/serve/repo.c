@@ -1078,10 +1078,10 @@ int md_repo_acquire(struct md_repo *r, const char *model, const char *version,
 }
 
 int md_repo_route(struct md_repo *r, const char *model, const char *version, md_route_key_fn keyfn,
-                  void *keyctx, uint64_t rnd, struct md_version **out,
-                  const char **route, struct md_err *err)
+                  void *keyctx, uint64_t rnd, struct md_version **out, const char **route,
+                  struct md_route_copies *copies, struct md_err *err)
 {
-    return md_registry_route(r->reg, model, version, keyfn, keyctx, rnd, out, route, err);
+    return md_registry_route(r->reg, model, version, keyfn, keyctx, rnd, out, route, copies, err);
 }
 
 bool md_repo_has_model(struct md_repo *r, const char *model)

@@ -109,8 +109,8 @@ int md_repo_acquire(struct md_repo *r, const char *model, const char *version,
                     struct md_version **out, struct md_err *err) MD_MUST_CHECK;
 /* The version a prediction goes to, and its route: md_registry_route. */
 int md_repo_route(struct md_repo *r, const char *model, const char *version, md_route_key_fn keyfn,
-                  void *keyctx, uint64_t rnd, struct md_version **out,
-                  const char **route, struct md_err *err) MD_MUST_CHECK;
+                  void *keyctx, uint64_t rnd, struct md_version **out, const char **route,
+                  struct md_route_copies *copies, struct md_err *err) MD_MUST_CHECK;
 /* Whether the registry has model (in any state). Lock-free. */
 bool md_repo_has_model(struct md_repo *r, const char *model);
 

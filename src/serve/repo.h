@@ -152,6 +152,22 @@ int md_repo_with_snapshot(struct md_repo *r, const char *model,
 int md_repo_set_policy(struct md_repo *r, const char *model, const char *json, size_t len,
                        int64_t expect, char **answer, struct md_err *err) MD_MUST_CHECK;
 /*
+ * Applies policy p for a rollout (control's): as md_repo_set_policy, with
+ * no revision to match, and allowed while a rollout runs; champion > 0 also
+ * moves alias "champion" there. why is the event's message.
+ */
+int md_repo_apply_policy(struct md_repo *r, const char *model, struct md_policy *p,
+                         int64_t champion, const char *why, struct md_err *err) MD_MUST_CHECK;
+/* Marks model's traffic as moved by rollout id (0: none): operators' policy
+ * changes are refused meanwhile. */
+int md_repo_set_rollout(struct md_repo *r, const char *model, int64_t rollout);
+/* The registered, not archived version text names (a number or an alias). */
+int md_repo_pick_version(struct md_repo *r, const char *model, const char *text, int64_t *num,
+                         struct md_err *err) MD_MUST_CHECK;
+/* The version alias champion names, else the newest ready one; 0 when none. */
+int64_t md_repo_champion(struct md_repo *r, const char *model);
+
+/*
  * Points alias at version (a number or another alias), or removes it
  * (version NULL), stored with its event, then applied. *answer: the JSON
  * {"model", "alias", "version"}, malloc'd.

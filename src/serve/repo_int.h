@@ -77,6 +77,7 @@ struct mentry {
     struct md_policy policy; /* when has_policy */
     int64_t policy_rev;      /* its revision */
     int64_t policy_ms;       /* when stored */
+    int64_t rollout; /* the id of the rollout moving the traffic, 0: none */
     bool resettle; /* the policy moved during an update: update again, retiring what it no longer
                       names */
     struct md_alias *aliases; /* n_aliases, any order */

@@ -637,15 +637,75 @@ static char *policy_answer(const struct mentry *e)
     return out;
 }
 
+/*
+ * Checks and applies policy p to e (caller holds scan_lock): aliases
+ * resolved, every version it names loaded, serving, compatible with the
+ * champion and warmed up; stored with its event (expect: the revision it
+ * replaces, -1 any), champion moved when > 0; published. On a failure
+ * nothing changes.
+ */
+static int apply_locked(struct md_repo *r, struct mentry *e, struct md_policy *p, int64_t expect,
+                        int64_t champion, const char *why, struct md_err *err)
+{
+    struct md_policy saved;
+    bool had;
+    char field[48];
+    size_t i;
+    int rc = MD_OK;
+
+    for (i = 0; i < p->n_routes && rc == MD_OK; i++) {
+        (void)snprintf(field, sizeof(field), "routes[%zu].version", i);
+        rc = check_version(e, &p->routes[i].version, p->routes[i].alias, field, err);
+    }
+    for (i = 0; i < p->n_shadows && rc == MD_OK; i++) {
+        (void)snprintf(field, sizeof(field), "shadows[%zu].version", i);
+        rc = check_version(e, &p->shadows[i].version, p->shadows[i].alias, field, err);
+    }
+    if (rc == MD_OK)
+        rc = md_policy_check(p, err); /* a clash only aliases reveal */
+    if (rc != MD_OK)
+        return rc;
+    if (expect > 0 && expect != e->policy_rev)
+        return md_err_set(err, MD_ECONFLICT,
+                          "the policy of model '%s' is at revision %lld, not %lld", e->name,
+                          (long long)e->policy_rev, (long long)expect);
+    /* Load what the policy names (a version outside version_policy stays
+     * loaded while a policy names it), then check it serves. */
+    saved = e->policy;
+    had = e->has_policy;
+    e->policy = *p;
+    e->has_policy = true;
+    (void)md_repo__rescan(r, e, err);
+    md_err_clear(err);
+    for (i = 0; i < p->n_routes && rc == MD_OK; i++) {
+        (void)snprintf(field, sizeof(field), "routes[%zu].version", i);
+        rc = check_serves(e, p->routes[i].version, field, err);
+    }
+    for (i = 0; i < p->n_shadows && rc == MD_OK; i++) {
+        (void)snprintf(field, sizeof(field), "shadows[%zu].version", i);
+        rc = check_serves(e, p->shadows[i].version, field, err);
+    }
+    for (i = 0; i < p->n_routes && rc == MD_OK; i++) {
+        if (p->routes[i].weight == 0 || (had && md_policy_names(&saved, p->routes[i].version)))
+            continue; /* no traffic yet, or had some already */
+        (void)snprintf(field, sizeof(field), "routes[%zu].version", i);
+        rc = warm_up(e, p->routes[i].version, field, err);
+    }
+    e->policy = saved;
+    e->has_policy = had;
+    if (rc == MD_OK)
+        rc = store_policy(r, e, p, expect > 0 ? expect : -1, champion, "policy_changed", why, err);
+    md_repo__publish(r, e);
+    if (rc == MD_OK && champion > 0)
+        (void)md_repo__rescan(r, e, err); /* what no longer serves is retired */
+    return rc;
+}
+
 int md_repo_set_policy(struct md_repo *r, const char *model, const char *json, size_t len,
                        int64_t expect, char **answer, struct md_err *err)
 {
     struct md_policy p;
-    struct md_policy saved;
     struct mentry *e;
-    bool had;
-    char field[48];
-    size_t i;
     int rc;
 
     *answer = NULL;
@@ -656,64 +716,82 @@ int md_repo_set_policy(struct md_repo *r, const char *model, const char *json, s
         return rc;
     pthread_mutex_lock(&r->scan_lock);
     e = md_repo__find(r, model);
-    if (e == NULL) {
-        pthread_mutex_unlock(&r->scan_lock);
-        return md_err_set(err, MD_ENOTFOUND, "unknown model '%s'", model);
-    }
-    for (i = 0; i < p.n_routes && rc == MD_OK; i++) {
-        (void)snprintf(field, sizeof(field), "routes[%zu].version", i);
-        rc = check_version(e, &p.routes[i].version, p.routes[i].alias, field, err);
-    }
-    for (i = 0; i < p.n_shadows && rc == MD_OK; i++) {
-        (void)snprintf(field, sizeof(field), "shadows[%zu].version", i);
-        rc = check_version(e, &p.shadows[i].version, p.shadows[i].alias, field, err);
-    }
-    if (rc == MD_OK)
-        rc = md_policy_check(&p, err); /* a clash only aliases reveal */
-    if (rc != MD_OK) {
-        pthread_mutex_unlock(&r->scan_lock);
-        return rc;
-    }
-    if (expect > 0 && expect != e->policy_rev) {
-        pthread_mutex_unlock(&r->scan_lock);
-        return md_err_set(err, MD_ECONFLICT,
-                          "the policy of model '%s' is at revision %lld, not %lld", model,
-                          (long long)e->policy_rev, (long long)expect);
-    }
-    /* Load what the policy names (a version outside version_policy stays
-     * loaded while a policy names it), then check it serves. */
-    saved = e->policy;
-    had = e->has_policy;
-    e->policy = p;
-    e->has_policy = true;
-    (void)md_repo__rescan(r, e, err);
-    md_err_clear(err);
-    for (i = 0; i < p.n_routes && rc == MD_OK; i++) {
-        (void)snprintf(field, sizeof(field), "routes[%zu].version", i);
-        rc = check_serves(e, p.routes[i].version, field, err);
-    }
-    for (i = 0; i < p.n_shadows && rc == MD_OK; i++) {
-        (void)snprintf(field, sizeof(field), "shadows[%zu].version", i);
-        rc = check_serves(e, p.shadows[i].version, field, err);
-    }
-    for (i = 0; i < p.n_routes && rc == MD_OK; i++) {
-        if (p.routes[i].weight == 0 || (had && md_policy_names(&saved, p.routes[i].version)))
-            continue; /* no traffic yet, or had some already */
-        (void)snprintf(field, sizeof(field), "routes[%zu].version", i);
-        rc = warm_up(e, p.routes[i].version, field, err);
-    }
-    e->policy = saved;
-    e->has_policy = had;
-    if (rc == MD_OK)
-        rc = store_policy(r, e, &p, expect > 0 ? expect : -1, 0, "policy_changed",
-                          "traffic policy set by an operator", err);
-    md_repo__publish(r, e);
-    if (rc == MD_OK)
-        *answer = policy_answer(e);
+    if (e == NULL)
+        rc = md_err_set(err, MD_ENOTFOUND, "unknown model '%s'", model);
+    else if (e->rollout != 0)
+        rc = md_err_set(err, MD_ECONFLICT,
+                        "rollout %lld of model '%s' is moving its traffic: pause it and promote, "
+                        "abort or roll it back first",
+                        (long long)e->rollout, model);
+    else
+        rc = apply_locked(r, e, &p, expect, 0, "traffic policy set by an operator", err);
+    if (rc == MD_OK && (*answer = policy_answer(e)) == NULL)
+        rc = md_err_set(err, MD_ENOMEM, "out of memory for the answer");
     pthread_mutex_unlock(&r->scan_lock);
-    if (rc == MD_OK && *answer == NULL)
-        return md_err_set(err, MD_ENOMEM, "out of memory for the answer");
     return rc;
+}
+
+int md_repo_apply_policy(struct md_repo *r, const char *model, struct md_policy *p,
+                         int64_t champion, const char *why, struct md_err *err)
+{
+    struct mentry *e;
+    int rc;
+
+    if (r->store == NULL)
+        return md_err_set(err, MD_EUNAVAIL, "no store: traffic policies need --data");
+    pthread_mutex_lock(&r->scan_lock);
+    e = md_repo__find(r, model);
+    rc = e == NULL ? md_err_set(err, MD_ENOTFOUND, "unknown model '%s'", model)
+                   : apply_locked(r, e, p, -1, champion, why, err);
+    pthread_mutex_unlock(&r->scan_lock);
+    return rc;
+}
+
+int md_repo_set_rollout(struct md_repo *r, const char *model, int64_t rollout)
+{
+    struct mentry *e;
+
+    pthread_mutex_lock(&r->scan_lock);
+    e = md_repo__find(r, model);
+    if (e != NULL)
+        e->rollout = rollout;
+    pthread_mutex_unlock(&r->scan_lock);
+    return e != NULL ? MD_OK : MD_ENOTFOUND;
+}
+
+int md_repo_pick_version(struct md_repo *r, const char *model, const char *text, int64_t *num,
+                         struct md_err *err)
+{
+    struct mentry *e;
+    int rc;
+
+    *num = md_version_number(text);
+    pthread_mutex_lock(&r->scan_lock);
+    e = md_repo__find(r, model);
+    if (e == NULL)
+        rc = md_err_set(err, MD_ENOTFOUND, "unknown model '%s'", model);
+    else
+        rc = check_version(e, num, text, "version", err);
+    if (rc == MD_OK && *num < 1)
+        rc = md_err_set(err, MD_EINVAL, "version: '%.64s' is not a version number or alias", text);
+    pthread_mutex_unlock(&r->scan_lock);
+    return rc;
+}
+
+int64_t md_repo_champion(struct md_repo *r, const char *model)
+{
+    struct mentry *e;
+    int64_t v = 0;
+
+    pthread_mutex_lock(&r->scan_lock);
+    e = md_repo__find(r, model);
+    if (e != NULL) {
+        v = alias_version(e, CHAMPION);
+        if (v == 0)
+            v = newest_ready(e);
+    }
+    pthread_mutex_unlock(&r->scan_lock);
+    return v;
 }
 
 static int alias_answer(const char *model, const char *alias, int64_t version, char **answer,

@@ -15,6 +15,7 @@
 #include "serve/shadow.h"
 #include "control/check.h"
 #include "control/control.h"
+#include "control/rollouts.h"
 #include "control/settings.h"
 #include "watch/accesslog.h"
 #include "watch/compare.h"
@@ -190,6 +191,7 @@ static int serve(const struct md_settings *o)
     struct md_http *http = NULL;
     struct md_control *ctl = NULL;
     struct md_store *store = NULL;
+    struct md_rollouts *rollouts = NULL;
     struct md_access_log *alog = NULL;
     struct md_compare *compare = NULL;
     struct md_shadow *shadow = NULL;
@@ -312,7 +314,10 @@ static int serve(const struct md_settings *o)
         md_log_kv(MD_LOG_INFO, "ready", "models_ready", nmodels, "versions_failed", nfailed, "repo",
                   o->repo, MD_KV_END);
     }
-    if (md_control_start(repo, commands, (unsigned)o->poll_s, &ctl, &err) != MD_OK) {
+    if (md_rollouts_open(repo, store, compare, &rollouts, &err) != MD_OK)
+        md_log_kv(MD_LOG_ERROR, "rollouts not read back from the store; none runs", "reason",
+                  err.msg, MD_KV_END);
+    if (md_control_start(repo, commands, (unsigned)o->poll_s, rollouts, &ctl, &err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "control loop not started", "reason", err.msg, MD_KV_END);
         md_commands_close(commands, "no control loop: loads and unloads are refused");
     }
@@ -334,6 +339,7 @@ static int serve(const struct md_settings *o)
     atomic_store(&api->draining, true);
     shutdown_delay(&sigs, (unsigned long)o->shutdown_delay_s);
     md_control_stop(ctl);
+    md_rollouts_free(rollouts);
     md_http_stop(http, (unsigned)o->drain_timeout_s * 1000);
     /* No request offers a copy any more: the copies still queued are dropped. */
     md_shadow_free(shadow);

@@ -127,6 +127,8 @@ struct md_route {
     const char *label;   /* TF Serving version label, or NULL */
     const char *setting; /* /api/v1/settings/{setting}, or NULL */
     const char *alias;   /* /api/v1/models/{model}/aliases/{alias}, or NULL */
+    const char *id;      /* a rollout's {id} (digits), or NULL */
+    const char *name;    /* a strategy's {name}, or NULL */
 };
 
 /*

@@ -67,4 +67,13 @@ MD_TRAFFIC_HANDLER(md_traffic_api_put);
 MD_TRAFFIC_HANDLER(md_traffic_api_events);
 MD_TRAFFIC_HANDLER(md_traffic_api_store);
 
+/* Rollouts and strategies (api/rollouts.c) */
+MD_TRAFFIC_HANDLER(md_rollouts_api_start);
+MD_TRAFFIC_HANDLER(md_rollouts_api_list);
+MD_TRAFFIC_HANDLER(md_rollouts_api_get);
+MD_TRAFFIC_HANDLER(md_rollouts_api_command);
+MD_TRAFFIC_HANDLER(md_strategies_api_get);
+MD_TRAFFIC_HANDLER(md_strategies_api_put);
+MD_TRAFFIC_HANDLER(md_strategies_api_delete);
+
 #endif

@@ -6,25 +6,31 @@
  * the repository itself is written only by the worker's jobs.
  */
 #include "control/control.h"
+#include "control/rollouts.h"
 #include "control/sched.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/sys.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 
 #define SIGNALS_MS  100  /* how soon a SIGHUP's re-scan is taken */
+#define ROLLOUTS_MS 1000 /* rollouts are judged once a second */
+#define ROLLOUTS_MS 1000 /* rollouts are judged once a second */
 #define COMMANDS_MS 1000 /* commands are kicked on submit; this is a backstop */
 
 struct md_control {
     struct md_repo *repo;      /* borrowed */
     struct md_commands *queue; /* borrowed */
     struct md_sched *sched;
-    int commands_task;       /* for md_sched_kick */
-    _Atomic bool scan_asked; /* a re-scan was asked for (SIGHUP) */
-    pthread_mutex_t mu;      /* guards the two fields below */
-    bool scan_waiting;       /* a scan job is handed and has not started */
-    bool scan_running;       /* a scan job is running */
+    int commands_task;            /* for md_sched_kick */
+    _Atomic bool scan_asked;      /* a re-scan was asked for (SIGHUP) */
+    pthread_mutex_t mu;           /* guards the two fields below */
+    bool scan_waiting;            /* a scan job is handed and has not started */
+    bool scan_running;            /* a scan job is running */
+    bool rollouts_waiting;        /* a rollouts job is handed and has not started */
+    struct md_rollouts *rollouts; /* borrowed, or NULL; the worker's only */
 };
 
 /* A command and the control applying it: a worker job's argument. */
@@ -112,6 +118,18 @@ static void apply_command(void *arg)
         rc = md_repo_register_upload(a->c->repo, model, &u, &answer, &err);
         break;
     }
+    case MD_COMMAND_ROLLOUT: {
+        const struct md_rollout_change *ch = md_command_arg(a->cmd);
+
+        if (a->c->rollouts == NULL)
+            rc = md_err_set(&err, MD_EUNAVAIL, "no store: rollouts need --data");
+        else if (ch->cmd == 0)
+            rc = md_rollouts_start(a->c->rollouts, model, ch->body, ch->len, &answer, &err);
+        else
+            rc = md_rollouts_command(a->c->rollouts, model, ch->id, (enum md_rollout_cmd)ch->cmd,
+                                     ch->body, &answer, &err);
+        break;
+    }
     case MD_COMMAND_ARCHIVE: {
         const struct md_archive_change *ar = md_command_arg(a->cmd);
 
@@ -178,6 +196,44 @@ static void task_poll(void *ctx, uint64_t now_ms)
     want_scan(ctx, false);
 }
 
+/* The worker's job: every active rollout judged. */
+static void run_rollouts(void *arg)
+{
+    struct md_control *c = arg;
+
+    pthread_mutex_lock(&c->mu);
+    c->rollouts_waiting = false;
+    pthread_mutex_unlock(&c->mu);
+    md_rollouts_tick(c->rollouts, md_wall_ms());
+}
+
+static void cancel_rollouts(void *arg)
+{
+    struct md_control *c = arg;
+
+    pthread_mutex_lock(&c->mu);
+    c->rollouts_waiting = false;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Task "rollouts": once a second, the rollouts are judged on the worker
+ * (stores and loads wait there, never on the tick). */
+static void task_rollouts(void *ctx, uint64_t now_ms)
+{
+    struct md_control *c = ctx;
+    bool post;
+
+    MD_UNUSED(now_ms);
+    if (md_rollouts_active(c->rollouts) == 0)
+        return;
+    pthread_mutex_lock(&c->mu);
+    post = !c->rollouts_waiting;
+    c->rollouts_waiting = true;
+    pthread_mutex_unlock(&c->mu);
+    if (post)
+        md_sched_post(c->sched, run_rollouts, cancel_rollouts, c);
+}
+
 /* The queue's notify hook: a command was submitted. */
 static void notify_commands(void *ctx)
 {
@@ -187,7 +243,7 @@ static void notify_commands(void *ctx)
 }
 
 int md_control_start(struct md_repo *repo, struct md_commands *q, unsigned poll_s,
-                     struct md_control **out, struct md_err *err)
+                     struct md_rollouts *rollouts, struct md_control **out, struct md_err *err)
 {
     struct md_control *c = md_xcalloc(1, sizeof(*c));
     int rc;
@@ -195,12 +251,14 @@ int md_control_start(struct md_repo *repo, struct md_commands *q, unsigned poll_
     *out = NULL;
     c->repo = repo;
     c->queue = q;
+    c->rollouts = rollouts;
     atomic_init(&c->scan_asked, false);
     pthread_mutex_init(&c->mu, NULL);
     c->sched = md_sched_new();
-    /* Three tasks fit the table: md_sched_add cannot fail here. */
+    /* Four tasks fit the table: md_sched_add cannot fail here. */
     c->commands_task = md_sched_add(c->sched, "commands", COMMANDS_MS, task_commands, c);
     (void)md_sched_add(c->sched, "signals", SIGNALS_MS, task_signals, c);
+    (void)md_sched_add(c->sched, "rollouts", ROLLOUTS_MS, task_rollouts, c);
     if (poll_s > 0)
         (void)md_sched_add(c->sched, "poll", (uint64_t)poll_s * 1000, task_poll, c);
     rc = md_sched_start(c->sched, err);

@@ -26,6 +26,7 @@
 #include "serve/repo.h"
 
 struct md_control;
+struct md_rollouts;
 
 /*
  * Starts the loop: applies the commands of q (borrowed; it must outlive
@@ -34,7 +35,8 @@ struct md_control;
  * it was.
  */
 int md_control_start(struct md_repo *repo, struct md_commands *q, unsigned poll_s,
-                     struct md_control **out, struct md_err *err) MD_MUST_CHECK;
+                     struct md_rollouts *rollouts, struct md_control **out,
+                     struct md_err *err) MD_MUST_CHECK;
 
 /* Asks for a repository re-scan, taken within 100 ms (async-signal-safe: it
  * only sets a flag). */

@@ -6,7 +6,8 @@
  * one non-empty path segment, and at most one optional group:
  *
  *   {model}, {label}, {setting}   a segment (percent-decoded by then)
- *   {alias}                       a segment
+ *   {alias}, {name}               a segment
+ *   {id}                          a segment of digits
  *   {version}                     a segment of digits, or outside TF Serving
  *                                 an alias ([A-Za-z][A-Za-z0-9_.-]*): anything
  *                                 else cannot name a version (no route)
@@ -147,6 +148,31 @@ static const struct md_endpoint routes[] = {
      md_traffic_api_events},
     {"GET",    "/api/v1/store",                           MD_API_MANAGEMENT, READ,   NONE,
      md_traffic_api_store},
+    /* progressive rollouts and their strategies (api/rollouts.c) */
+    {"POST",   "/api/v1/models/{model}/rollouts",          MD_API_MANAGEMENT, MANAGE, PATH_MODEL,
+     md_rollouts_api_start},
+    {"GET",    "/api/v1/models/{model}/rollouts",          MD_API_MANAGEMENT, READ,   PATH_MODEL,
+     md_rollouts_api_list},
+    {"GET",    "/api/v1/models/{model}/rollouts/{id}",     MD_API_MANAGEMENT, READ,   PATH_MODEL,
+     md_rollouts_api_get},
+    {"POST",   "/api/v1/models/{model}/rollouts/{id}/pause",    MD_API_MANAGEMENT, MANAGE,
+     PATH_MODEL, md_rollouts_api_command},
+    {"POST",   "/api/v1/models/{model}/rollouts/{id}/resume",   MD_API_MANAGEMENT, MANAGE,
+     PATH_MODEL, md_rollouts_api_command},
+    {"POST",   "/api/v1/models/{model}/rollouts/{id}/promote",  MD_API_MANAGEMENT, MANAGE,
+     PATH_MODEL, md_rollouts_api_command},
+    {"POST",   "/api/v1/models/{model}/rollouts/{id}/abort",    MD_API_MANAGEMENT, MANAGE,
+     PATH_MODEL, md_rollouts_api_command},
+    {"POST",   "/api/v1/models/{model}/rollouts/{id}/rollback", MD_API_MANAGEMENT, MANAGE,
+     PATH_MODEL, md_rollouts_api_command},
+    {"GET",    "/api/v1/strategies",                       MD_API_MANAGEMENT, READ,   NONE,
+     md_strategies_api_get},
+    {"GET",    "/api/v1/strategies/{name}",                MD_API_MANAGEMENT, READ,   NONE,
+     md_strategies_api_get},
+    {"PUT",    "/api/v1/strategies/{name}",                MD_API_MANAGEMENT, MANAGE, NONE,
+     md_strategies_api_put},
+    {"DELETE", "/api/v1/strategies/{name}",                MD_API_MANAGEMENT, MANAGE, NONE,
+     md_strategies_api_delete},
     /* comparisons of a model's versions (api/comparison.c) */
     {"GET",   "/api/v1/models/{model}/comparison", MD_API_MANAGEMENT, READ, PATH_MODEL,
      md_comparison_api_get},
@@ -190,10 +216,10 @@ static const struct family {
  * segment, so a request compares a few short strings.
  */
 #define MAX_SEGS  8    /* a path of more segments after its family's prefix matches nothing */
-#define MAX_FORMS 64   /* forms of all the routes */
+#define MAX_FORMS 128  /* forms of all the routes */
 #define POOL_SIZE 4096 /* the forms' text */
 
-enum { P_LITERAL = -1, P_MODEL, P_VERSION, P_LABEL, P_SETTING, P_ALIAS, N_PARAMS };
+enum { P_LITERAL = -1, P_MODEL, P_VERSION, P_LABEL, P_SETTING, P_ALIAS, P_ID, P_NAME, N_PARAMS };
 
 /* A piece of text: a segment of a path or a pattern. */
 struct piece {
@@ -337,6 +363,10 @@ static void add_form(size_t r, const struct family *f, const char *text)
             g->param = P_SETTING;
         else if (pc->len == 7 && memcmp(pc->at, "{alias}", 7) == 0)
             g->param = P_ALIAS;
+        else if (pc->len == 4 && memcmp(pc->at, "{id}", 4) == 0)
+            g->param = P_ID;
+        else if (pc->len == 6 && memcmp(pc->at, "{name}", 6) == 0)
+            g->param = P_NAME;
         else
             MD_BUG("router: unknown placeholder");
         if (fm->n_names == N_PARAMS)
@@ -426,6 +456,11 @@ static bool param_fits(int param, const struct piece *pc, bool ends_path, bool t
             if ((unsigned char)(pc->at[i] - '0') > 9)
                 return false;
         return true;
+    case P_ID:
+        for (i = 0; i < pc->len; i++)
+            if ((unsigned char)(pc->at[i] - '0') > 9)
+                return false;
+        return true;
     case P_MODEL:
         return !tfs || memchr(pc->at, ':', pc->len) == NULL;
     case P_LABEL:
@@ -484,6 +519,12 @@ static bool take_names(const struct form *fm, const struct piece *pieces, struct
             break;
         case P_ALIAS:
             rt->alias = name;
+            break;
+        case P_ID:
+            rt->id = name;
+            break;
+        case P_NAME:
+            rt->name = name;
             break;
         default:
             rt->setting = name;

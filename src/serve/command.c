@@ -342,3 +342,13 @@ void md_upload_change_free(void *arg)
     free(u->profile);
     free(u);
 }
+
+void md_rollout_change_free(void *arg)
+{
+    struct md_rollout_change *r = arg;
+
+    if (r == NULL)
+        return;
+    free(r->body);
+    free(r);
+}

@@ -31,7 +31,8 @@ enum md_command_kind {
     MD_COMMAND_TRAFFIC,  /* store and apply a traffic policy (arg: struct md_traffic_change) */
     MD_COMMAND_ALIAS,    /* move or remove an alias (arg: struct md_alias_change) */
     MD_COMMAND_ARCHIVE,  /* archive or restore a version (arg: struct md_archive_change) */
-    MD_COMMAND_UPLOAD    /* register an uploaded version (arg: struct md_upload_change) */
+    MD_COMMAND_UPLOAD,   /* register an uploaded version (arg: struct md_upload_change) */
+    MD_COMMAND_ROLLOUT   /* start a rollout, or command one (arg: struct md_rollout_change) */
 };
 
 struct md_command;
@@ -64,6 +65,14 @@ struct md_upload_change {
     size_t profile_len;
 };
 void md_upload_change_free(void *arg);
+/* A rollout to start (cmd 0: body is its request) or a command on rollout id. */
+struct md_rollout_change {
+    int cmd;    /* 0: start; else enum md_rollout_cmd */
+    int64_t id; /* the rollout a command is for */
+    char *body; /* start: the request body; a command: its note, or NULL */
+    size_t len;
+};
+void md_rollout_change_free(void *arg);
 /* Free a traffic or an alias change (an archive change is freed with free()). */
 void md_traffic_change_free(void *arg);
 void md_alias_change_free(void *arg);

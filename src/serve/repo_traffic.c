@@ -766,6 +766,8 @@ int md_repo_pick_version(struct md_repo *r, const char *model, const char *text,
     int rc;
 
     *num = md_version_number(text);
+    if (*num < 0)
+        *num = 0; /* an alias, resolved by check_version */
     pthread_mutex_lock(&r->scan_lock);
     e = md_repo__find(r, model);
     if (e == NULL)

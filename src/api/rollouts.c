@@ -1,0 +1,456 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rollouts.c: the management API of progressive rollouts and of stored
+ * rollout strategies, under /api/v1/.
+ *
+ * Starting a rollout and commanding one are commands control applies (the
+ * request parks until the decision is stored and the traffic moved);
+ * reading rollouts, their decisions and the strategies, and storing a
+ * strategy, are store jobs on the store's thread, the request parked
+ * meanwhile: no HTTP thread waits on the disk.
+ */
+#include "api/handlers.h"
+#include "serve/rollout.h"
+#include "store/store.h"
+#include "util/mem.h"
+
+#include <jansson.h>
+
+/* ---- a store job a request parks on --------------------------------------- */
+
+struct store_read {
+    struct md_store_job job;
+    int (*run)(struct md_store_tx *tx, struct store_read *r, struct md_err *err);
+    struct md_buf out;
+    int code;
+    struct md_err err;
+    void (*wake)(void *ctx);
+    void *wake_ctx;
+    const char *model; /* request memory */
+    const char *name;  /* request memory */
+    int64_t id;
+    char *text; /* a strategy to store (owned), or NULL */
+    bool remove;
+};
+
+static int run_read(struct md_store_tx *tx, void *ctx, struct md_err *err)
+{
+    struct store_read *r = ctx;
+
+    return r->run(tx, r, err);
+}
+
+static void read_done(void *ctx, int code, const struct md_err *err)
+{
+    struct store_read *r = ctx;
+    void (*wake)(void *ctx) = r->wake;
+    void *wake_ctx = r->wake_ctx;
+
+    r->code = code;
+    if (code != MD_OK && err != NULL)
+        r->err = *err;
+    if (wake != NULL)
+        wake(wake_ctx); /* the request may be gone from here on */
+}
+
+static void drop_read(void *state)
+{
+    struct store_read *r = state;
+
+    md_buf_release(&r->out);
+    free(r->text);
+    free(r);
+}
+
+/*
+ * Runs fn as a store job for this request: parks it and answers on the call
+ * after the wake (status ok_status, the body fn wrote), or answers at once
+ * when it cannot park. Takes text (may be NULL).
+ */
+static void store_job(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp,
+                      int (*fn)(struct md_store_tx *tx, struct store_read *r, struct md_err *err),
+                      const char *model, const char *name, int64_t id, char *text, bool remove,
+                      int ok_status)
+{
+    struct store_read *r = resp->resume;
+
+    if (r == NULL) {
+        if (api->store == NULL) {
+            free(text);
+            md_api_errorf(resp, MD_EUNAVAIL, "no store: rollouts and strategies need --data");
+            return;
+        }
+        r = md_xcalloc(1, sizeof(*r));
+        md_buf_init(&r->out, (size_t)64 << 20);
+        r->run = fn;
+        r->model = model;
+        r->name = name;
+        r->id = id;
+        r->text = text;
+        r->remove = remove;
+        r->job.run = run_read;
+        r->job.done = read_done;
+        r->job.ctx = r;
+        if (req->wake == NULL && req->want_wake != NULL)
+            req->want_wake(req);
+        if (req->wake != NULL) {
+            r->wake = req->wake;
+            r->wake_ctx = req->wake_ctx;
+            md_api_park(resp, r, drop_read);
+            md_store_submit(api->store, &r->job);
+            return;
+        }
+        r->code = md_store_call(api->store, run_read, r, &r->err);
+    }
+    if (r->code != MD_OK) {
+        md_api_error(resp, &r->err);
+    } else {
+        resp->status = ok_status;
+        if (md_buf_error(&r->out) == MD_OK)
+            (void)md_buf_append(resp->body, r->out.data, r->out.len);
+        md_api_finish(resp, md_buf_error(&r->out) != MD_OK ? md_buf_error(&r->out)
+                                                           : md_buf_error(resp->body));
+    }
+    drop_read(r);
+}
+
+/* ---- reading rollouts ------------------------------------------------------ */
+
+static void put_rollout(struct md_buf *b, const struct md_store_rollout *r)
+{
+    (void)md_buf_printf(b, "{\"id\":%lld,\"model\":", (long long)r->id);
+    (void)md_buf_json_str(b, r->model, strlen(r->model));
+    (void)md_buf_printf(
+        b,
+        ",\"candidate\":\"%lld\",\"phase\":\"%s\",\"active\":%s,\"created_ms\":%lld,"
+        "\"updated_ms\":%lld,\"spec\":%s,\"state\":%s",
+        (long long)r->candidate, r->phase, r->active ? "true" : "false", (long long)r->created_ms,
+        (long long)r->updated_ms, r->spec, r->state);
+}
+
+struct listing {
+    struct store_read *r;
+    size_t n;
+};
+
+static void list_one(void *ctx, const struct md_store_rollout *ro)
+{
+    struct listing *l = ctx;
+
+    if (l->n++ > 0)
+        (void)md_buf_putc(&l->r->out, ',');
+    put_rollout(&l->r->out, ro);
+    (void)md_buf_putc(&l->r->out, '}');
+}
+
+static int run_list(struct md_store_tx *tx, struct store_read *r, struct md_err *err)
+{
+    struct listing l = {r, 0};
+    int rc;
+
+    (void)md_buf_puts(&r->out, "{\"model\":");
+    (void)md_buf_json_str(&r->out, r->model, strlen(r->model));
+    (void)md_buf_puts(&r->out, ",\"rollouts\":[");
+    rc = md_store_tx_rollouts(tx, r->model, false, 100, list_one, &l, err);
+    (void)md_buf_puts(&r->out, "]}");
+    return rc;
+}
+
+void md_rollouts_api_list(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                          struct md_api_resp *resp)
+{
+    store_job(api, req, resp, run_list, rt->model, NULL, 0, NULL, false, 200);
+}
+
+struct one {
+    struct store_read *r;
+    bool found;
+    bool other_model;
+    size_t n;
+};
+
+static void got_one(void *ctx, const struct md_store_rollout *ro)
+{
+    struct one *o = ctx;
+
+    if (strcmp(ro->model, o->r->model) != 0) {
+        o->other_model = true;
+        return;
+    }
+    o->found = true;
+    put_rollout(&o->r->out, ro);
+}
+
+static void got_decision(void *ctx, int64_t at_ms, const char *decision)
+{
+    struct one *o = ctx;
+
+    MD_UNUSED(at_ms);
+    if (o->n++ > 0)
+        (void)md_buf_putc(&o->r->out, ',');
+    (void)md_buf_puts(&o->r->out, decision);
+}
+
+static int run_one(struct md_store_tx *tx, struct store_read *r, struct md_err *err)
+{
+    struct one o = {r, false, false, 0};
+    int rc = md_store_tx_rollout_get(tx, r->id, got_one, &o, err);
+
+    if (rc == MD_ENOTFOUND || o.other_model)
+        return md_err_set(err, MD_ENOTFOUND, "model '%s' has no rollout %lld", r->model,
+                          (long long)r->id);
+    if (rc != MD_OK)
+        return rc;
+    (void)md_buf_puts(&r->out, ",\"decisions\":[");
+    rc = md_store_tx_decisions(tx, r->id, got_decision, &o, err);
+    (void)md_buf_puts(&r->out, "]}");
+    return rc;
+}
+
+void md_rollouts_api_get(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                         struct md_api_resp *resp)
+{
+    int64_t id = md_version_number(rt->id);
+
+    if (resp->resume == NULL && id < 1) {
+        md_api_errorf(resp, MD_ENOTFOUND, "model '%s' has no rollout '%.32s'", rt->model, rt->id);
+        return;
+    }
+    store_job(api, req, resp, run_one, rt->model, NULL, id, NULL, false, 200);
+}
+
+/* ---- starting and commanding ------------------------------------------------ */
+
+static void drop_command(void *state)
+{
+    md_command_unref(state);
+}
+
+/* Submits a rollout command to control and parks; answers with its result. */
+static void rollout_command(struct md_api *api, const char *model, struct md_rollout_change *ch,
+                            int ok_status, struct md_api_req *req, struct md_api_resp *resp)
+{
+    struct md_command *cmd = resp->resume;
+    struct md_err err;
+    const char *result;
+    int rc;
+
+    if (cmd == NULL) {
+        if (api->commands == NULL) {
+            md_rollout_change_free(ch);
+            md_api_errorf(resp, MD_EUNAVAIL, "no control loop to run rollouts");
+            return;
+        }
+        if (req->wake == NULL && req->want_wake != NULL)
+            req->want_wake(req);
+        rc = md_commands_submit_arg(api->commands, MD_COMMAND_ROLLOUT, model, ch,
+                                    md_rollout_change_free, req->wake, req->wake_ctx, &cmd, &err);
+        if (rc != MD_OK) {
+            md_api_error(resp, &err);
+            return;
+        }
+        if (req->wake != NULL) {
+            md_api_park(resp, cmd, drop_command);
+            return;
+        }
+        rc = md_command_wait(cmd, &err);
+    } else {
+        rc = md_command_outcome(cmd, &err);
+    }
+    if (rc != MD_OK) {
+        md_api_error(resp, &err);
+    } else {
+        result = md_command_result(cmd);
+        resp->status = ok_status;
+        if (result != NULL)
+            (void)md_buf_puts(resp->body, result);
+        md_api_finish(resp, md_buf_error(resp->body));
+    }
+    md_command_unref(cmd);
+}
+
+void md_rollouts_api_start(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                           struct md_api_resp *resp)
+{
+    struct md_rollout_change *ch = NULL;
+
+    if (resp->resume == NULL) {
+        ch = md_xcalloc(1, sizeof(*ch));
+        ch->body = md_xmalloc(req->body_len + 1);
+        memcpy(ch->body, req->body, req->body_len);
+        ch->body[req->body_len] = '\0';
+        ch->len = req->body_len;
+    }
+    rollout_command(api, rt->model, ch, 201, req, resp);
+}
+
+void md_rollouts_api_command(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                             struct md_api_resp *resp)
+{
+    struct md_rollout_change *ch = NULL;
+
+    if (resp->resume == NULL) {
+        const char *slash = strrchr(req->path, '/');
+        enum md_rollout_cmd cmd = md_rollout_cmd_parse(slash != NULL ? slash + 1 : "");
+        int64_t id = md_version_number(rt->id);
+        const char *note = NULL;
+        json_t *root = NULL;
+
+        if (cmd == 0 || id < 1) {
+            md_api_errorf(resp, MD_ENOTFOUND, "no such rollout command");
+            return;
+        }
+        if (req->body_len > 0) {
+            json_error_t jerr;
+            json_t *n;
+
+            root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+            if (root == NULL || !json_is_object(root)) {
+                json_decref(root);
+                md_api_errorf(resp, MD_EINVAL,
+                              "the body must be a JSON object: {\"note\": \"why\"}");
+                return;
+            }
+            n = json_object_get(root, "note");
+            if (json_object_size(root) > (n != NULL ? 1u : 0u) ||
+                (n != NULL && !json_is_string(n))) {
+                json_decref(root);
+                md_api_errorf(resp, MD_EINVAL, "note: a string, the only field");
+                return;
+            }
+            note = n != NULL ? json_string_value(n) : NULL;
+        }
+        ch = md_xcalloc(1, sizeof(*ch));
+        ch->cmd = (int)cmd;
+        ch->id = id;
+        ch->body = note != NULL ? md_xstrdup(note) : NULL;
+        json_decref(root);
+    }
+    rollout_command(api, rt->model, ch, 200, req, resp);
+}
+
+/* ---- strategies --------------------------------------------------------------- */
+
+struct strategies {
+    struct store_read *r;
+    size_t n;
+};
+
+static void put_strategy(void *ctx, const char *name, const char *strategy)
+{
+    struct strategies *s = ctx;
+
+    if (s->n++ > 0)
+        (void)md_buf_putc(&s->r->out, ',');
+    (void)md_buf_puts(&s->r->out, "{\"name\":");
+    (void)md_buf_json_str(&s->r->out, name, strlen(name));
+    (void)md_buf_printf(&s->r->out, ",\"strategy\":%s}", strategy);
+}
+
+static int run_strategies(struct md_store_tx *tx, struct store_read *r, struct md_err *err)
+{
+    struct strategies s = {r, 0};
+    int rc;
+
+    if (r->name != NULL) {
+        rc = md_store_tx_strategies(tx, r->name, put_strategy, &s, err);
+        if (rc == MD_ENOTFOUND)
+            return md_err_set(err, MD_ENOTFOUND, "no strategy named '%s'", r->name);
+        return rc;
+    }
+    (void)md_buf_puts(&r->out, "{\"strategies\":[");
+    rc = md_store_tx_strategies(tx, NULL, put_strategy, &s, err);
+    (void)md_buf_puts(&r->out, "]}");
+    return rc;
+}
+
+void md_strategies_api_get(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                           struct md_api_resp *resp)
+{
+    store_job(api, req, resp, run_strategies, NULL, rt->name, 0, NULL, false, 200);
+}
+
+static int run_strategy_put(struct md_store_tx *tx, struct store_read *r, struct md_err *err)
+{
+    struct md_store_event ev = {0, md_wall_ms(), "", "strategy_stored", "", "{}"};
+    char message[200];
+    int rc;
+
+    if (r->remove) {
+        rc = md_store_tx_strategy_delete(tx, r->name, err);
+        if (rc == MD_ENOTFOUND)
+            return md_err_set(err, MD_ENOTFOUND, "no strategy named '%s'", r->name);
+        ev.kind = "strategy_removed";
+    } else {
+        rc = md_store_tx_strategy_put(tx, r->name, r->text, err);
+    }
+    if (rc != MD_OK)
+        return rc;
+    (void)snprintf(message, sizeof(message), "rollout strategy '%.100s' %s", r->name,
+                   r->remove ? "removed" : "stored");
+    ev.message = message;
+    rc = md_store_tx_event_add(tx, &ev, NULL, err);
+    (void)md_buf_puts(&r->out, "{\"name\":");
+    (void)md_buf_json_str(&r->out, r->name, strlen(r->name));
+    if (r->remove)
+        (void)md_buf_puts(&r->out, ",\"removed\":true}");
+    else
+        (void)md_buf_printf(&r->out, ",\"strategy\":%s}", r->text);
+    return rc;
+}
+
+/* [A-Za-z][A-Za-z0-9_.-]*, at most 63. */
+static bool name_ok(const char *s)
+{
+    size_t i;
+
+    if (!((s[0] | 0x20) >= 'a' && (s[0] | 0x20) <= 'z'))
+        return false;
+    for (i = 1; s[i] != '\0'; i++) {
+        char c = s[i];
+
+        if (!(((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+              c == '.' || c == '-'))
+            return false;
+    }
+    return i < 64;
+}
+
+void md_strategies_api_put(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                           struct md_api_resp *resp)
+{
+    char *text = NULL;
+
+    if (resp->resume == NULL) {
+        struct md_rollout_strategy s;
+        struct md_buf b;
+        struct md_err err;
+
+        if (!name_ok(rt->name)) {
+            md_api_errorf(resp, MD_EINVAL,
+                          "name: '%.64s' is not a strategy name ([A-Za-z][A-Za-z0-9_.-]*, at "
+                          "most 63 characters)",
+                          rt->name);
+            return;
+        }
+        if (md_rollout_strategy_parse(req->body, req->body_len, &s, &err) != MD_OK) {
+            md_api_error(resp, &err);
+            return;
+        }
+        md_buf_init(&b, (size_t)1 << 20);
+        if (md_rollout_strategy_format(&s, &b) != MD_OK || md_buf_putc(&b, '\0') != MD_OK) {
+            md_buf_release(&b);
+            md_api_errorf(resp, MD_EINTERNAL, "strategy too long");
+            return;
+        }
+        text = md_buf_detach(&b, NULL);
+        md_buf_release(&b);
+    }
+    store_job(api, req, resp, run_strategy_put, NULL, rt->name, 0, text, false, 200);
+}
+
+void md_strategies_api_delete(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                              struct md_api_resp *resp)
+{
+    store_job(api, req, resp, run_strategy_put, NULL, rt->name, 0, NULL, true, 200);
+}

@@ -57,6 +57,9 @@ static int start(struct md_api *api, const struct md_route *rt, struct md_api_re
     p->conn = req->conn;
     p->inputs = NULL;
     p->n_inputs = 0;
+    p->fields.shared = NULL;
+    p->fields.rows = NULL;
+    p->fields.columns = NULL;
     p->bind = NULL;
     p->bind_ctx = NULL;
     md_predict_init(p);

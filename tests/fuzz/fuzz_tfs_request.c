@@ -88,7 +88,7 @@ static void cross_check(const struct md_contract *c, const uint8_t *data, size_t
     body = unpacked(data, size, &len);
     md_arena_init(&a, 64 << 20);
     md_err_clear(&uerr);
-    urc = md_tfs_decode_predict(c, body, len, &a, &uts, &un, &urows, &uerr);
+    urc = md_tfs_decode_predict(c, body, len, &a, &uts, &un, &urows, NULL, &uerr);
     if (urc != MD_ETOOBIG) {
         if (urc != rc || strcmp(uerr.msg, err->msg) != 0)
             __builtin_trap();
@@ -119,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     md_arena_init(&a, 64 << 20);
     md_err_clear(&err);
-    rc = md_tfs_decode_predict(c, (const char *)data, size, &a, &ts, &n, &rows, &err);
+    rc = md_tfs_decode_predict(c, (const char *)data, size, &a, &ts, &n, &rows, NULL, &err);
     cross_check(c, data, size, rc, &err, ts, n, rows);
     if (rc == MD_OK)
         (void)md_contract_prepare(c, ts, n, &a, &x, &nrows, NULL);

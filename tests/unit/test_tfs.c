@@ -93,7 +93,8 @@ static void decode(const struct md_contract *c, const char *body, size_t len, si
     memcpy(o->body, body, len);
     md_arena_init(&o->arena, max);
     md_err_clear(&o->err);
-    o->rc = md_tfs_decode_predict(c, o->body, len, &o->arena, &o->ts, &o->n, &o->rows, &o->err);
+    o->rc =
+        md_tfs_decode_predict(c, o->body, len, &o->arena, &o->ts, &o->n, &o->rows, NULL, &o->err);
 }
 
 static void release(struct outcome *o)

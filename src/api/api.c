@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * api.c: the error-code-to-status table (the only one), error bodies and
- * request counters.
+ * api.c: the error-code-to-status table (the only one), error bodies,
+ * request counters, and the model metadata both protocols share.
  */
 #include "api/api.h"
 
@@ -125,4 +125,33 @@ void md_api_count(struct md_api *api, enum md_api_family family, int status)
         if (md_api_codes[i] == status)
             break;
     atomic_fetch_add_explicit(&api->http[family][i], 1, memory_order_relaxed);
+}
+
+void md_api_put_keys(struct md_buf *b, const struct md_contract *c)
+{
+    char num[24];
+    size_t i;
+
+    md_buf_putc(b, '[');
+    for (i = 0; i < c->n_keys; i++) {
+        const struct md_key *k = &c->keys[i];
+
+        md_buf_puts(b, i > 0 ? ",{\"name\":" : "{\"name\":");
+        md_buf_json_str(b, k->name, strlen(k->name));
+        md_buf_puts(b, k->type == MD_KEY_INT64 ? ",\"type\":\"int64\"" : ",\"type\":\"string\"");
+        md_buf_puts(b, k->required ? ",\"required\":true" : ",\"required\":false");
+        (void)snprintf(num, sizeof(num), "%zu", k->max_length); /* fits */
+        md_buf_puts(b, ",\"max_length\":");
+        md_buf_puts(b, num);
+        if (k->header != NULL) {
+            md_buf_puts(b, ",\"header\":");
+            md_buf_json_str(b, k->header, strlen(k->header));
+        }
+        if (k->description != NULL) {
+            md_buf_puts(b, ",\"description\":");
+            md_buf_json_str(b, k->description, strlen(k->description));
+        }
+        md_buf_putc(b, '}');
+    }
+    md_buf_putc(b, ']');
 }

@@ -182,6 +182,14 @@ int md_api_acquire(struct md_api *api, const struct md_route *rt, struct md_api_
  */
 void md_api_park(struct md_api_resp *resp, void *state, void (*drop)(void *state));
 
+/*
+ * Appends c's keys (model.yaml `keys:`) to b as a JSON list, for the
+ * protocols' model metadata: [{"name", "type" ("string" or "int64"),
+ * "required", "max_length" (bytes of a value), "header" (when one may
+ * carry it), "description" (when given)}, ...]. A failed write stays in b.
+ */
+void md_api_put_keys(struct md_buf *b, const struct md_contract *c);
+
 /* Counts a finished request (family, status). */
 void md_api_count(struct md_api *api, enum md_api_family family, int status);
 

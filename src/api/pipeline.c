@@ -76,10 +76,11 @@ static int start(struct md_api *api, const struct md_route *rt, struct md_api_re
     p->conn = req->conn;
     p->inputs = NULL;
     p->n_inputs = 0;
+    p->fields.shared = NULL;
+    p->fields.rows = NULL;
+    p->fields.columns = NULL;
     p->bind = NULL;
     p->bind_ctx = NULL;
-    p->key = NULL;
-    p->key_ctx = NULL;
     p->to_champion = to_champion;
     md_predict_init(p);
     decoded = pr->decode(c->state.bytes, p, req, &p->err);

@@ -223,7 +223,13 @@ void md_tfs_metadata(struct md_api *api, const struct md_route *rt, struct md_ap
         put_tensor_info(b, c->outputs[i].name, c->outputs[i].dtype,
                         md_infer_output_width(v, c->outputs[i].kind));
     }
-    PUT("},\"method_name\":\"tensorflow/serving/predict\"}}}}}");
+    PUT("},\"method_name\":\"tensorflow/serving/predict\"}}}");
+    if (c->n_keys > 0) {
+        /* modeld's entry beside signature_def: the fields read as keys (docs/api.md). */
+        PUT(",\"keys\":");
+        md_api_put_keys(b, c);
+    }
+    PUT("}}");
     md_version_unref(v);
     md_api_finish(resp, md_buf_error(b));
 }
@@ -612,8 +618,12 @@ static int rows_named(const struct md_contract *c, const struct md_jnode *list, 
                     break;
             if (k < n)
                 continue;
-            if (feature_dtype(c, key) == MD_DT_INVALID)
+            if (feature_dtype(c, key) == MD_DT_INVALID) {
+                /* A key is read by serve/keys.c, never an input. */
+                if (md_contract_key(c, m->key, m->key_len) != NULL)
+                    continue;
                 return md_err_set(err, MD_EINVAL, "instances[%zu]: unknown feature '%s'", i, key);
+            }
             rc = new_tensor(&ts[n], key, feature_dtype(c, key), list->n, 0, a, err);
             if (rc != MD_OK)
                 return rc;
@@ -786,8 +796,11 @@ static int bind_inputs(const struct md_contract *c, const struct md_jnode *inp, 
             first_type(m) == MD_J_ARRAY) {
             rc = rows_2d(c, m, a, &ts[n], "inputs", err);
         } else {
-            if (feature_dtype(c, key) == MD_DT_INVALID)
+            if (feature_dtype(c, key) == MD_DT_INVALID) {
+                if (md_contract_key(c, m->key, m->key_len) != NULL)
+                    continue; /* a key: read by serve/keys.c, never an input */
                 return md_err_set(err, MD_EINVAL, "inputs: unknown feature '%s'", key);
+            }
             rc = column(c, key, m, a, &ts[n], err);
         }
         if (rc != MD_OK)
@@ -812,9 +825,17 @@ static int bind_predict(const struct md_contract *c, const struct tfs_body *body
     return md_err_set(err, MD_EINVAL, "Missing 'inputs' or 'instances' key");
 }
 
+/* Where the parsed body keeps named fields: row objects, or columns by name. */
+static void body_fields(const struct tfs_body *body, struct md_key_fields *f)
+{
+    f->shared = NULL;
+    f->rows = body->inst;
+    f->columns = body->inp != NULL && body->inp->type == MD_J_OBJECT ? body->inp : NULL;
+}
+
 int md_tfs_decode_predict(const struct md_contract *c, const char *body, size_t len,
                           struct md_arena *a, struct md_tensor **out, size_t *n_out, bool *rows,
-                          struct md_err *err)
+                          struct md_key_fields *fields, struct md_err *err)
 {
     struct tfs_body tb;
     int rc;
@@ -824,6 +845,8 @@ int md_tfs_decode_predict(const struct md_contract *c, const char *body, size_t 
     *rows = true;
     rc = parse_predict(body, len, a, &tb, err);
     *rows = tb.inst != NULL || tb.inp == NULL;
+    if (fields != NULL)
+        body_fields(&tb, fields);
     if (rc != MD_OK)
         return rc;
     return bind_predict(c, &tb, a, out, n_out, err);
@@ -874,10 +897,13 @@ static int tfs_decode(void *state, struct md_predict *p, const struct md_api_req
                       struct md_err *err)
 {
     struct tfs_call *s = state;
+    int rc;
 
     p->bind = tfs_bind;
     p->bind_ctx = s;
-    return parse_predict(req->body, req->body_len, req->arena, &s->body, err);
+    rc = parse_predict(req->body, req->body_len, req->arena, &s->body, err);
+    body_fields(&s->body, &p->fields);
+    return rc;
 }
 
 /* {"predictions":[...]} for rows, {"outputs":...} for columns, then the version and request id. */

@@ -240,7 +240,14 @@ void md_v2_model_metadata(struct md_api *api, const struct md_route *rt, struct 
         put_output_shape(b, v, &c->outputs[i]);
         PUT("}");
     }
-    PUT("]}");
+    PUT("]");
+    if (c->n_keys > 0) {
+        /* modeld's extension: the request fields read as keys, never inputs (docs/api.md). */
+        PUT(",\"parameters\":{\"keys\":");
+        md_api_put_keys(b, c);
+        PUT("}");
+    }
+    PUT("}");
     md_version_unref(v);
     finish(resp, md_buf_error(b));
 }
@@ -781,6 +788,7 @@ static int v2_decode(void *state, struct md_predict *p, const struct md_api_req 
     p->inputs = s->ir.inputs;
     p->n_inputs = s->ir.n_inputs;
     p->timeout_us = s->ir.timeout_us;
+    p->fields.shared = s->ir.params;
     return MD_OK;
 }
 

@@ -1086,6 +1086,7 @@ static int decode_request(const char *body, size_t json_len, struct bin_src *src
         rc = decode_request_params(params, req, err);
         if (rc != MD_OK)
             return rc;
+        req->params = params;
     }
     if (inputs == NULL)
         return md_err_set(err, MD_EINVAL, "inputs: missing");

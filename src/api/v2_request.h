@@ -13,6 +13,7 @@
 #include "util/err.h"
 #include "util/arena.h"
 #include "serve/tensor.h"
+#include "util/jdom.h"
 
 struct md_output_req {
     const char *name;       /* NUL-terminated */
@@ -28,8 +29,11 @@ struct md_infer_request {
     size_t n_inputs;
     struct md_output_req *outputs; /* requested outputs; n_outputs 0 = all */
     size_t n_outputs;
-    bool binary_output; /* request parameters.binary_data_output */
-    int64_t timeout_us; /* request parameters.timeout (µs); 0 = none */
+    bool binary_output;            /* request parameters.binary_data_output */
+    int64_t timeout_us;            /* request parameters.timeout (µs); 0 = none */
+    const struct md_jnode *params; /* the request-level "parameters" object (each member a
+                                      string, number or boolean), or NULL: where a model's
+                                      keys are read (serve/keys.h) */
 };
 
 /*

@@ -818,6 +818,7 @@ enum {
     K_INSTANCES,
     K_TIMEOUT,
     K_NEW_VERSIONS,
+    K_KEYS,
     K_COUNT
 };
 
@@ -825,7 +826,8 @@ static const char *const top_keys[] = {
     "name",           "description", "backend",          "artifact",  "task",
     "labels",         "threshold",   "input_tensor",     "features",  "outputs",
     "version_policy", "engine",      "dynamic_batching", "instances", "timeout_us",
-    "new_versions",   NULL,
+    "new_versions",   
+    "keys",           NULL,
 };
 
 static int parse_head(struct md_contract__ctx *x, yaml_node_t *const *v, const char *dir)
@@ -951,6 +953,12 @@ static int parse_root(struct md_contract__ctx *x, const yaml_node_t *root, const
     rc = v[K_OUTPUTS] != NULL ? parse_outputs(x, v[K_OUTPUTS]) : default_outputs(x);
     if (rc != MD_OK)
         return rc;
+
+    if (v[K_KEYS] != NULL) {
+        rc = md_contract__parse_keys(x, v[K_KEYS]);
+        if (rc != MD_OK)
+            return rc;
+    }
 
     c->policy.kind = MD_POLICY_LATEST;
     c->policy.latest = 1;

@@ -36,6 +36,10 @@
 #define MD_CONTRACT_MAX_CATEGORIES 100000     /* categories of all features together */
 #define MD_CONTRACT_MAX_NAME       128        /* bytes of a name (feature, output, key) */
 #define MD_CONTRACT_MAX_TEXT       256        /* bytes of a category, label or option */
+#define MD_CONTRACT_MAX_KEYS       64         /* keys */
+#define MD_KEY_MAX_LENGTH          4096       /* a string key's max_length, at most */
+#define MD_KEY_DEFAULT_LENGTH      256        /* a string key's max_length when not given */
+#define MD_KEY_INT64_LENGTH        20 /* bytes of the longest int64 key: -9223372036854775808 */
 
 enum md_task {
     MD_TASK_CLASSIFICATION = 1,
@@ -86,6 +90,26 @@ struct md_feature {
     double lo, hi;       /* private: accepted numeric range: [min, max] narrowed to
                             the datatype's range and to finite floats */
     bool integral;       /* private: INT and BOOL features take whole values only */
+};
+
+enum md_key_type {
+    MD_KEY_STRING = 0, /* a JSON string (a header's text) */
+    MD_KEY_INT64 = 1   /* a JSON integer (a header's plain decimal), within int64 */
+};
+
+/*
+ * A request field that is checked and logged but never sent to an engine
+ * (model.yaml `keys:`). Its name is no feature's and not input_tensor, so
+ * a field of a request is a feature or a key, never both.
+ */
+struct md_key {
+    char *name;            /* [A-Za-z0-9_.-]+, unique among keys */
+    enum md_key_type type; /* default STRING */
+    bool required;         /* default false */
+    size_t max_length;     /* bytes of a value: STRING 1..MD_KEY_MAX_LENGTH (default
+                              MD_KEY_DEFAULT_LENGTH); INT64 MD_KEY_INT64_LENGTH */
+    char *header;          /* the HTTP header that may carry it, or NULL; an HTTP token */
+    char *description;     /* or NULL */
 };
 
 struct md_output {
@@ -149,6 +173,8 @@ struct md_contract {
     uint64_t timeout_us;         /* default request deadline in µs; 0 = none */
     bool serve_new;              /* new_versions: serve (true, the default) or register: a
                                     version found in the directory takes the traffic */
+    struct md_key *keys;         /* n_keys keys, in model.yaml order; NULL when none */
+    size_t n_keys;               /* 0..MD_CONTRACT_MAX_KEYS */
 
     /* private: memory and lookup data for md_contract_prepare */
     struct md_arena mem;  /* private: holds every allocation of the contract */
@@ -183,6 +209,9 @@ void md_contract_free(struct md_contract *c);
 
 /* The feature called name, or NULL. */
 const struct md_feature *md_contract_feature(const struct md_contract *c, const char *name);
+
+/* The key called name (len bytes, not NUL-terminated), or NULL. */
+const struct md_key *md_contract_key(const struct md_contract *c, const char *name, size_t len);
 
 /*
  * Checks that an engine fits the contract: prepared width equals

@@ -2,7 +2,8 @@
 /*
  * contract_int.h: what the files of the contract module share and nobody
  * else uses: contract.c reads model.yaml, contract_feature.c the features'
- * rules in it, contract_prepare.c applies a contract to requests. Here are
+ * rules in it, contract_key.c its keys, contract_prepare.c applies a
+ * contract to requests. Here are
  * the parsing state and the reading helpers (each failure an MD_EINVAL whose
  * message starts with the key path), the hash functions behind the name and
  * category indexes, category lookup and number formatting for messages.
@@ -167,5 +168,11 @@ int md_contract__index_ints(struct md_contract__ctx *x, const int64_t *v, size_t
  * md_contract_prepare uses.
  */
 int md_contract__parse_features(struct md_contract__ctx *x, const yaml_node_t *n);
+
+/*
+ * keys: (contract_key.c) into x->c, after the features (a key may not take
+ * a feature's name) and input_tensor.
+ */
+int md_contract__parse_keys(struct md_contract__ctx *x, const yaml_node_t *n);
 
 #endif

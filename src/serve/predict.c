@@ -53,8 +53,8 @@ static const char *route_key(void *ctx, enum md_policy_sticky kind, const char *
         k = p->header(p->conn, name);
         if (k != NULL)
             *len = strlen(k);
-    } else if (kind == MD_STICKY_KEY && p->key != NULL) {
-        k = p->key(p->key_ctx, p, name, len);
+    } else if (kind == MD_STICKY_KEY) {
+        k = md_predict_key(p, name, 0, len); /* the first row's, from the body */
     }
     return k;
 }
@@ -89,6 +89,28 @@ static int stop(struct md_predict *p, enum md_predict_stage stage, int code)
     return code;
 }
 
+/* The rows of p's inputs as bound (the first one's first dimension), or 0 when unknown. */
+static size_t input_rows(const struct md_predict *p)
+{
+    if (p->n_inputs == 0 || p->inputs[0].ndim < 1)
+        return 0;
+    return (size_t)p->inputs[0].shape[0];
+}
+
+/* The version's keys from p's body and headers, checked; never inputs. */
+static int check_keys(struct md_predict *p, struct md_arena *a)
+{
+    struct md_key_values *kv;
+    int st = md_keys_check(p->v->contract, &p->fields, p->header, p->conn, input_rows(p), a, &kv,
+                           &p->err);
+
+    if (st != MD_OK)
+        return st;
+    p->keys = kv;
+    p->n_keys = p->v->contract->n_keys;
+    return MD_OK;
+}
+
 int md_predict_run(struct md_predict *p, struct md_repo *repo, int decoded, struct md_arena *a,
                    void (*wake)(void *ctx), void *wake_ctx)
 {
@@ -111,6 +133,12 @@ int md_predict_run(struct md_predict *p, struct md_repo *repo, int decoded, stru
         if (st != MD_OK)
             return stop(p, MD_PREDICT_VALIDATE, st);
     }
+    if (p->v->contract->n_keys > 0) {
+        st = check_keys(p, a);
+        if (st != MD_OK)
+            return stop(p, MD_PREDICT_VALIDATE, st);
+    }
+    p->keys_checked = true;
     st = md_infer_prepare(p->v, p->inputs, p->n_inputs, a, &x, &p->rows, &p->err);
     if (st != MD_OK)
         return stop(p, MD_PREDICT_VALIDATE, st);
@@ -130,6 +158,31 @@ int md_predict_finish(struct md_predict *p)
     if (st != MD_OK)
         return stop(p, MD_PREDICT_INFER, st);
     return st;
+}
+
+const char *md_predict_key(const struct md_predict *p, const char *name, size_t row, size_t *len)
+{
+    size_t i;
+
+    if (!p->keys_checked)
+        return md_key_fields_find(&p->fields, name, row, len);
+    *len = 0;
+    for (i = 0; i < p->n_keys; i++)
+        if (strcmp(p->keys[i].key->name, name) == 0)
+            return md_key_values_get(&p->keys[i], row, len);
+    return NULL;
+}
+
+const char *md_predict_key_from(const struct md_predict *p, const struct md_key *k, size_t row,
+                                size_t *len)
+{
+    const char *s = md_key_fields_find(&p->fields, k->name, row, len);
+
+    if (s != NULL || k->header == NULL || p->header == NULL)
+        return s;
+    s = p->header(p->conn, k->header);
+    *len = s != NULL ? strlen(s) : 0;
+    return s;
 }
 
 /* ---- the completion hook ---------------------------------------------- */
@@ -224,6 +277,8 @@ void md_predict_story_of(const struct md_predict *p, int status, struct md_predi
     s.prepared = p->x;
     s.rows = p->x != NULL ? p->rows : 0;
     s.scores = &p->pred;
+    s.keys = p->keys;
+    s.n_keys = p->n_keys;
     s.latency_ns = now > p->start_ns ? now - p->start_ns : 0;
     *out = s;
 }
@@ -301,4 +356,13 @@ const float *md_predict_story_prepared(const struct md_predict_story *s, size_t 
     if (c == NULL || s->prepared == NULL || feature >= c->n_features || row >= s->rows)
         return NULL;
     return s->prepared + row * c->width + c->features[feature].column;
+}
+
+const char *md_predict_story_key(const struct md_predict_story *s, size_t key, size_t row,
+                                 size_t *len)
+{
+    *len = 0;
+    if (s->keys == NULL || key >= s->n_keys)
+        return NULL;
+    return md_key_values_get(&s->keys[key], row, len);
 }

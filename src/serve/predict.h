@@ -9,7 +9,8 @@
  *             Serving's rows do, leaves that to bind)
  *   resolve   md_predict_resolve picks the version from the decoded request
  *   validate  bind types the inputs with that version's contract (when the
- *             protocol needs it), then md_contract_prepare checks every value
+ *             protocol needs it), md_keys_check checks the contract's keys
+ *             (never inputs), then md_contract_prepare checks every value
  *             and writes the engine's matrix
  *   infer     the engine runs, inline or through the version's batcher,
  *             parking the request when the caller can be woken
@@ -36,6 +37,7 @@
 #include "util/err.h"
 #include "util/arena.h"
 #include "serve/infer.h"
+#include "serve/keys.h"
 #include "serve/repo.h"
 
 #include <stdatomic.h>
@@ -68,33 +70,33 @@ struct md_predict {
     void *conn;                                          /* for header() */
     struct md_tensor *inputs;                            /* n_inputs inputs as decoded */
     size_t n_inputs;
+    struct md_key_fields fields; /* where the body keeps named fields (keys among them); all
+                                    NULL: nowhere */
     /* Types the inputs with the resolved version's contract (p->v is set),
      * for a protocol whose values need it; may set inputs and n_inputs. NULL:
      * decode typed them. An error is a validation failure. */
     int (*bind)(void *ctx, struct md_predict *p, struct md_arena *a, struct md_err *err);
     void *bind_ctx;
-    /* The value of key field name of the request's first row (len bytes),
-     * for a policy sticky by a key; NULL when absent. NULL: the protocol has
-     * no keys. */
-    const char *(*key)(void *ctx, const struct md_predict *p, const char *name, size_t *len);
-    void *key_ctx;
     struct md_route_copies copies; /* set by the resolver: the versions a copy of the
                                       answer goes to (shadows, the mirror); references */
     bool to_champion; /* the retry of a candidate's failure: the champion answers, route
                          "retry", whatever the path and the policy say */
 
     /* the outcome: set by the pipeline, read-only for others */
-    struct md_version *v;        /* the version resolved (a reference), or NULL */
-    const char *route_name;      /* the route it took: a policy route's name, "direct",
-                                    "default" or "retry"; a literal or interned (alive until
-                                    exit) */
-    const float *x;              /* the prepared matrix: rows * contract width, or NULL */
-    size_t rows;                 /* rows of x */
-    struct md_prediction pred;   /* the engine's scores (rows 0 until it ran) */
-    struct md_infer_call *call;  /* private: the batched call while parked */
-    enum md_predict_stage stage; /* where it failed, or MD_PREDICT_DONE */
-    int code;                    /* MD_OK or the failure's code */
-    struct md_err err;           /* the failure's message */
+    struct md_version *v;             /* the version resolved (a reference), or NULL */
+    const char *route_name;           /* the route it took: a policy route's name, "direct",
+                                         "default" or "retry"; a literal or interned (alive
+                                         until exit) */
+    const float *x;                   /* the prepared matrix: rows * contract width, or NULL */
+    size_t rows;                      /* rows of x */
+    const struct md_key_values *keys; /* n_keys keys checked, in the contract's order */
+    size_t n_keys;                    /* 0 until checked, or when the contract has none */
+    bool keys_checked;                /* the keys passed md_keys_check */
+    struct md_prediction pred;        /* the engine's scores (rows 0 until it ran) */
+    struct md_infer_call *call;       /* private: the batched call while parked */
+    enum md_predict_stage stage;      /* where it failed, or MD_PREDICT_DONE */
+    int code;                         /* MD_OK or the failure's code */
+    struct md_err err;                /* the failure's message */
 };
 
 /* Clears p's outcome (the request part is left as it is). */
@@ -106,6 +108,9 @@ static inline void md_predict_init(struct md_predict *p)
     p->copies.mirror = NULL;
     p->x = NULL;
     p->rows = 0;
+    p->keys = NULL;
+    p->n_keys = 0;
+    p->keys_checked = false;
     memset(&p->pred, 0, sizeof(p->pred));
     p->call = NULL;
     p->stage = MD_PREDICT_DONE;
@@ -144,6 +149,29 @@ int md_predict_run(struct md_predict *p, struct md_repo *repo, int decoded, stru
 
 /* The outcome of a run that returned MD_EPENDING, after its wake. */
 int md_predict_finish(struct md_predict *p) MD_MUST_CHECK;
+
+/*
+ * The value of key `name` in row `row` of p, into *len (not NUL-terminated;
+ * an int64 key in plain decimal), or NULL when p has none there. Once the
+ * keys are checked (p->keys_checked: validation got past them), only the
+ * version's contract's keys have values, each from the body or, when the
+ * body has none, from the header the key names. Before, as in the resolver,
+ * the value is the raw field of that name in the body (md_key_fields_find:
+ * a string's bytes, a number's text as sent), and a key the body lacks is
+ * not looked for in a header, as no contract says which: the resolver of a
+ * model whose contract it knows uses md_predict_key_from. A value given
+ * once (V2 parameters, a header) is the value of every row.
+ */
+const char *md_predict_key(const struct md_predict *p, const char *name, size_t row, size_t *len);
+
+/*
+ * The raw value of key k (a contract's declaration) in row `row` of p,
+ * before any check: the body's field k->name, else header k->header when
+ * the key names one (the header's text is valid while the request runs).
+ * NULL when neither has it.
+ */
+const char *md_predict_key_from(const struct md_predict *p, const struct md_key *k, size_t row,
+                                size_t *len);
 
 /*
  * Records the prediction in its version's statistics (nothing when no
@@ -196,7 +224,11 @@ struct md_predict_story {
     const float *prepared;              /* rows * contract width, or NULL (not prepared) */
     size_t rows;                        /* rows of prepared */
     const struct md_prediction *scores; /* the engine's outputs (rows 0: it did not run) */
-    uint64_t latency_ns;                /* from arrival to the answer queued */
+    const struct md_key_values *keys;   /* n_keys keys in the order of the version's contract;
+                                           NULL: none, or not checked (the request stopped
+                                           before, or at, its keys) */
+    size_t n_keys;
+    uint64_t latency_ns; /* from arrival to the answer queued */
 };
 
 struct md_predict_observer {
@@ -262,5 +294,15 @@ bool md_predict_story_input(const struct md_predict_story *s, size_t feature, si
  */
 const float *md_predict_story_prepared(const struct md_predict_story *s, size_t feature,
                                        size_t row);
+
+/*
+ * The value of the version's contract's key number `key` (an index of
+ * s->version->contract->keys) in row `row`, into *len: a string's bytes or
+ * an int64 in plain decimal, not NUL-terminated. NULL when the request had
+ * none (an optional key not sent), the keys were not checked, or either
+ * index is out of range. A value given once is the value of every row.
+ */
+const char *md_predict_story_key(const struct md_predict_story *s, size_t key, size_t row,
+                                 size_t *len);
 
 #endif

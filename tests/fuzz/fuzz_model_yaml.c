@@ -216,6 +216,18 @@ static void check_invariants(const struct md_contract *c)
         col += f->width;
     }
     CHECK(col == c->width);
+    CHECK(c->n_keys <= MD_CONTRACT_MAX_KEYS && (c->n_keys == 0) == (c->keys == NULL));
+    for (j = 0; j < c->n_keys; j++) {
+        const struct md_key *k = &c->keys[j];
+
+        /* A key is never an input: no feature and not the 2-D input has its name. */
+        CHECK(md_contract_feature(c, k->name) == NULL);
+        CHECK(strcmp(k->name, c->input_tensor) != 0);
+        CHECK(md_contract_key(c, k->name, strlen(k->name)) == k);
+        CHECK(k->type == MD_KEY_STRING ? k->max_length >= 1 && k->max_length <= MD_KEY_MAX_LENGTH
+                                       : k->max_length == MD_KEY_INT64_LENGTH);
+        CHECK(k->header == NULL || k->header[0] != '\0');
+    }
     for (j = 0; j < c->width; j++)
         CHECK(c->column_names[j] != NULL);
     memset(&d, 0, sizeof(d));

@@ -582,6 +582,48 @@ static const struct bad_case bad_cases[] = {
      "timeout_us: 3600000001 is not between 0 and 3600000000"},
     {HEADR ONE "timeout_us: 1s\n", "timeout_us: expected an integer, got string '1s'"},
     {HEADR ONE "timeout: 5\n", "timeout: unknown key"},
+    /* keys */
+    {HEADR ONE "keys: 5\n", "keys: expected a sequence, got a number"},
+    {HEADR ONE "keys: [5]\n", "keys[0]: expected a mapping, got a number"},
+    {HEADR ONE "keys: [{type: string}]\n", "keys[0].name: required"},
+    {HEADR ONE "keys: [{name: u, colour: red}]\n", "keys[0].colour: unknown key"},
+    {HEADR ONE "keys: [{name: u, name: v}]\n", "keys[0].name: duplicate key"},
+    {HEADR ONE "keys: [{name: 'a b'}]\n", "keys[0].name: 'a b' has characters outside"},
+    {HEADR ONE "keys: [{name: ''}]\n", "keys[0].name: '' has characters outside"},
+    {HEADR ONE "keys: [{name: x}]\n",
+     "keys[0].name: 'x' is a feature's name (features[0]); a key is never an input"},
+    {HEADR ONE "keys: [{name: features}]\n",
+     "keys[0].name: 'features' is the input_tensor name; rename one of them"},
+    {HEADR ONE "keys: [{name: timeout}]\n",
+     "keys[0].name: 'timeout' is a request parameter modeld reads itself (parameters.timeout)"},
+    {HEADR ONE "keys: [{name: binary_data_output}]\n",
+     "keys[0].name: 'binary_data_output' is a request parameter modeld reads itself"},
+    {HEADR ONE "keys: [{name: u}, {name: v}, {name: u}]\n",
+     "keys[2].name: duplicate name 'u' (also keys[0])"},
+    {HEADR ONE "keys: [{name: u, type: float}]\n",
+     "keys[0].type: 'float' is not one of string, int64"},
+    {HEADR ONE "keys: [{name: u, type: String}]\n",
+     "keys[0].type: 'String' is not one of string, int64"},
+    {HEADR ONE "keys: [{name: u, required: yes}]\n",
+     "keys[0].required: expected true or false, got string 'yes'"},
+    {HEADR ONE "keys: [{name: u, max_length: 0}]\n",
+     "keys[0].max_length: 0 is not between 1 and 4096"},
+    {HEADR ONE "keys: [{name: u, max_length: 4097}]\n",
+     "keys[0].max_length: 4097 is not between 1 and 4096"},
+    {HEADR ONE "keys: [{name: u, max_length: 1.5}]\n",
+     "keys[0].max_length: expected an integer, got a number"},
+    {HEADR ONE "keys: [{name: u, type: int64, max_length: 8}]\n",
+     "keys[0].max_length: only for string keys"},
+    {HEADR ONE "keys: [{name: u, header: 'X User'}]\n",
+     "keys[0].header: 'X User' is not an HTTP header name"},
+    {HEADR ONE "keys: [{name: u, header: 'X-User:'}]\n",
+     "keys[0].header: 'X-User:' is not an HTTP header name"},
+    {HEADR ONE "keys: [{name: u, header: ''}]\n", "keys[0].header: '' is not an HTTP header name"},
+    {HEADR ONE "keys: [{name: u, header: ~}]\n", "keys[0].header: expected a string, got null"},
+    {HEADR ONE "keys: [{name: u, header: X-U}, {name: v, header: x-u}]\n",
+     "keys[1].header: header 'x-u' already carries keys[0] 'u'"},
+    {HEADR ONE "keys: [{name: u, description: [a]}]\n",
+     "keys[0].description: expected a string, got a sequence"},
 };
 
 static void test_invalid_documents(void **state)
@@ -813,6 +855,99 @@ static void test_feature_lookup(void **state)
     assert_null(md_contract_feature(c, NULL));
     assert_null(md_contract_feature(NULL, "amount"));
     md_contract_free(c);
+}
+
+static void test_keys(void **state)
+{
+    struct md_contract *c = parse_ok(HEADR ONE "keys:\n"
+                                               "  - name: user_id\n"
+                                               "  - name: txn\n"
+                                               "    type: int64\n"
+                                               "    required: true\n"
+                                               "    header: X-Txn\n"
+                                               "    description: the caller's id\n"
+                                               "  - {name: s, type: string, max_length: 4096, "
+                                               "header: \"!#$%&'*+.^_`|~-09azAZ\"}\n",
+                                     "m");
+    const struct md_key *k;
+    struct md_buf b;
+    char longname[200];
+    char *y;
+
+    (void)state;
+    assert_int_equal(c->n_keys, 3);
+    k = &c->keys[0];
+    assert_string_equal(k->name, "user_id");
+    assert_int_equal(k->type, MD_KEY_STRING);
+    assert_false(k->required);
+    assert_int_equal(k->max_length, MD_KEY_DEFAULT_LENGTH);
+    assert_null(k->header);
+    assert_null(k->description);
+    k = &c->keys[1];
+    assert_string_equal(k->name, "txn");
+    assert_int_equal(k->type, MD_KEY_INT64);
+    assert_true(k->required);
+    assert_int_equal(k->max_length, MD_KEY_INT64_LENGTH);
+    assert_string_equal(k->header, "X-Txn");
+    assert_string_equal(k->description, "the caller's id");
+    k = &c->keys[2];
+    assert_int_equal(k->max_length, 4096);
+    assert_string_equal(k->header, "!#$%&'*+.^_`|~-09azAZ");
+    /* Keys are no inputs: the prepared columns are the features' alone. */
+    assert_int_equal(c->n_features, 1);
+    assert_int_equal(c->width, 1);
+    assert_ptr_equal(md_contract_key(c, "txn", 3), &c->keys[1]);
+    assert_ptr_equal(md_contract_key(c, "txnX", 3), &c->keys[1]);
+    assert_null(md_contract_key(c, "tx", 2));
+    assert_null(md_contract_key(c, "txn\0", 4));
+    assert_null(md_contract_key(c, "x", 1));
+    md_contract_free(c);
+
+    /* None, or an empty list. */
+    c = parse_ok(HEADR ONE, "m");
+    assert_int_equal(c->n_keys, 0);
+    assert_null(c->keys);
+    assert_null(md_contract_key(c, "x", 1));
+    md_contract_free(c);
+    c = parse_ok(HEADR ONE "keys: []\n", "m");
+    assert_int_equal(c->n_keys, 0);
+    md_contract_free(c);
+
+    /* A key may take an output's name (outputs are not request fields). */
+    c = parse_ok(HEADR ONE "keys: [{name: prediction}]\n", "m");
+    assert_int_equal(c->n_keys, 1);
+    md_contract_free(c);
+
+    /* MD_CONTRACT_MAX_KEYS keys, and one more; a name of 128 bytes, and 129. */
+    md_buf_init(&b, 1 << 16);
+    md_buf_puts(&b, HEADR ONE "keys:\n");
+    for (size_t i = 0; i <= MD_CONTRACT_MAX_KEYS; i++) {
+        char line[32];
+
+        (void)snprintf(line, sizeof(line), "  - {name: k%zu}\n", i);
+        md_buf_puts(&b, line);
+        if (i == MD_CONTRACT_MAX_KEYS - 1) {
+            md_buf_putc(&b, '\0');
+            c = parse_ok(b.data, "m");
+            assert_int_equal(c->n_keys, MD_CONTRACT_MAX_KEYS);
+            md_contract_free(c);
+            b.len--;
+        }
+    }
+    md_buf_putc(&b, '\0');
+    expect_invalid(b.data, "keys: more than 64 keys");
+    md_buf_release(&b);
+    y = malloc(4096);
+    assert_non_null(y);
+    memset(longname, 'k', 129);
+    longname[129] = '\0';
+    (void)snprintf(y, 4096, HEADR ONE "keys: [{name: %s}]\n", longname);
+    expect_invalid(y, "keys[0].name: longer than 128 bytes");
+    longname[128] = '\0';
+    (void)snprintf(y, 4096, HEADR ONE "keys: [{name: %s, header: %s}]\n", longname, longname);
+    c = parse_ok(y, "m");
+    md_contract_free(c);
+    free(y);
 }
 
 static void test_fmt_helpers(void **state)
@@ -1649,6 +1784,7 @@ int main(void)
         cmocka_unit_test(test_limits_nesting_and_anchors),
         cmocka_unit_test(test_load),
         cmocka_unit_test(test_feature_lookup),
+        cmocka_unit_test(test_keys),
         cmocka_unit_test(test_fmt_helpers),
         cmocka_unit_test(test_check_engine),
         cmocka_unit_test_setup_teardown(test_prepare_columnar, setup, teardown),

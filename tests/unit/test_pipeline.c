@@ -6,7 +6,9 @@
  * parking for the batcher over V2 and TF Serving alike, and the completion
  * hook: no story when nothing is attached, and with an observer attached
  * the whole story of a prediction, told only after the answer (success,
- * each kind of failure, a parked request, a client that left). Runs from
+ * each kind of failure, a parked request, a client that left), the keys
+ * a request carries, in the story and by name before and after they are
+ * checked, never in the engine's matrix. Runs from
  * the top of the source tree: it serves examples/repo and a copy of the
  * benchmark model of tests/data/bench.
  */
@@ -19,6 +21,7 @@
 
 #include "net/router.h"
 #include "api/pipeline.h"
+#include "util/jdom.h"
 #include "util/log.h"
 
 #include <math.h>
@@ -30,7 +33,7 @@
 static char dir[64]; /* the batched benchmark model's repository */
 
 /* dir/batched: the benchmark model with dynamic_batching (a long delay: every
- * request parks), version 1. */
+ * request parks), version 1; dir/keyed: the same with keys. */
 static int make_repo(void **state)
 {
     (void)state;
@@ -39,13 +42,19 @@ static int make_repo(void **state)
         return -1;
     file_bench_model(dir, "batched",
                      "dynamic_batching: {max_batch_size: 8, max_queue_delay_us: 1000}\n");
+    file_bench_model(dir, "keyed",
+                     "dynamic_batching: {max_batch_size: 8, max_queue_delay_us: 1000}\n"
+                     "keys:\n"
+                     "  - {name: uid, required: true, header: X-Uid}\n"
+                     "  - {name: n, type: int64}\n");
     return 0;
 }
 
 static int remove_repo(void **state)
 {
-    static const char *const files[] = {"batched/1/model.json", "batched/1", "batched/model.yaml",
-                                        "batched"};
+    static const char *const files[] = {
+        "batched/1/model.json", "batched/1", "batched/model.yaml", "batched",
+        "keyed/1/model.json",   "keyed/1",   "keyed/model.yaml",   "keyed"};
     char p[160];
     size_t i;
 
@@ -85,6 +94,10 @@ struct seen {
     float prepared_category[5];
     bool distance_null;
     float prepared_distance;
+    /* the keys: their number, and the values of the first two in rows 0 and 1 ("-": none) */
+    size_t n_keys;
+    char keys[2][2][32];
+    char key_name[32];
 };
 
 static void observe(void *ctx, const struct md_predict_story *s)
@@ -110,6 +123,16 @@ static void observe(void *ctx, const struct md_predict_story *s)
     w->score = s->scores->rows > 0 ? s->scores->scores[0] : -1;
     w->prepared = s->prepared != NULL;
     w->latency_ns = s->latency_ns;
+    w->n_keys = s->n_keys;
+    for (i = 0; i < 4; i++) {
+        size_t len;
+        const char *v = md_predict_story_key(s, i / 2, i % 2, &len);
+
+        (void)snprintf(w->keys[i / 2][i % 2], sizeof(w->keys[0][0]), "%.*s", v ? (int)len : 1,
+                       v ? v : "-");
+    }
+    (void)snprintf(w->key_name, sizeof(w->key_name), "%s",
+                   s->n_keys > 0 ? s->version->contract->keys[0].name : "");
     if (s->version == NULL || strcmp(s->version->model, "fraud") != 0)
         return;
     /* features: amount 0, distance_km 3, merchant_category 4, card_tier 5 */
@@ -143,12 +166,15 @@ struct server {
 };
 
 static const char *json_len_header;
+static const char *uid_header; /* X-Uid */
 
 static const char *header(void *conn, const char *name)
 {
     (void)conn;
     if (strcmp(name, "Inference-Header-Content-Length") == 0)
         return json_len_header;
+    if (strcasecmp(name, "X-Uid") == 0)
+        return uid_header;
     return NULL;
 }
 
@@ -577,6 +603,214 @@ static void test_parked(void **state)
     server_close(&s);
 }
 
+/* A V2 body of one 2-D row of the benchmark model, with parameters params (JSON members). */
+static char *bench_v2(char *buf, size_t size, float value, const char *params)
+{
+    size_t o;
+    size_t j;
+
+    o = (size_t)snprintf(buf, size,
+                         "{%s%s\"inputs\":[{\"name\":\"features\",\"datatype\":"
+                         "\"FP32\",\"shape\":[1,30],\"data\":[",
+                         params, params[0] ? "," : "");
+    for (j = 0; j < 30; j++)
+        o += (size_t)snprintf(buf + o, size - o, "%s%g", j ? "," : "", (double)value);
+    (void)snprintf(buf + o, size - o, "]}]}");
+    return buf;
+}
+
+/* The score of the first output of a V2 answer ("data":[x]). */
+static double v2_score(const char *reply)
+{
+    const char *d = strstr(reply, "\"data\":[");
+
+    assert_non_null(d);
+    return strtod(d + 8, NULL);
+}
+
+/* Keys over V2 and TF Serving: in the story, from parameters, rows and the header. */
+static void test_keys_story(void **state)
+{
+    struct server s;
+    struct md_api_resp resp;
+    struct waker w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    struct seen seen;
+    struct md_predict_observer o = {observe, &seen};
+    char body[2048];
+    char plain[2048];
+    double score;
+
+    (void)state;
+    assert_int_equal(md_predict_attach(&o, NULL), MD_OK);
+    server_open(&s, dir);
+
+    /* The same row without keys, through the model without them. */
+    post(&s, "/v2/models/batched/infer", bench_v2(plain, sizeof(plain), 0.5f, ""), NULL, &resp);
+    assert_int_equal(resp.status, 200);
+    score = v2_score(s.reply.data);
+    answered(&resp);
+    assert_int_equal(seen.n_keys, 0);
+    assert_string_equal(seen.keys[0][0], "-");
+
+    /* V2 parameters, one value for every row; the engine never sees them. */
+    memset(&seen, 0, sizeof(seen));
+    post(&s, "/v2/models/keyed/infer",
+         bench_v2(body, sizeof(body), 0.5f, "\"parameters\":{\"uid\":\"u1\",\"n\":7}"), NULL,
+         &resp);
+    assert_int_equal(resp.status, 200);
+    assert_true(v2_score(s.reply.data) == score);
+    answered(&resp);
+    assert_int_equal(seen.n, 1);
+    assert_int_equal(seen.n_keys, 2);
+    assert_string_equal(seen.key_name, "uid");
+    assert_string_equal(seen.keys[0][0], "u1");
+    assert_string_equal(seen.keys[0][1], "u1");
+    assert_string_equal(seen.keys[1][0], "7");
+
+    /* Parked for the batcher: the keys are there after the wake's answer. */
+    memset(&seen, 0, sizeof(seen));
+    post(&s, "/v2/models/keyed/infer",
+         bench_v2(body, sizeof(body), 0.5f, "\"parameters\":{\"uid\":\"u2\"}"), &w, &resp);
+    assert_true(resp.parked);
+    waker_wait(&w, 1);
+    resume(&s, "/v2/models/keyed/infer", &w, &resp);
+    assert_int_equal(resp.status, 200);
+    answered(&resp);
+    assert_string_equal(seen.keys[0][0], "u2");
+    assert_string_equal(seen.keys[1][0], "-");
+
+    /* The header, when the body has none. */
+    memset(&seen, 0, sizeof(seen));
+    uid_header = "from-header";
+    post(&s, "/v2/models/keyed/infer", bench_v2(body, sizeof(body), 0.5f, ""), NULL, &resp);
+    uid_header = NULL;
+    assert_int_equal(resp.status, 200);
+    answered(&resp);
+    assert_string_equal(seen.keys[0][0], "from-header");
+
+    /* Missing: a validation failure naming the key; no keys in the story. */
+    memset(&seen, 0, sizeof(seen));
+    post(&s, "/v2/models/keyed/infer", bench_v2(body, sizeof(body), 0.5f, ""), NULL, &resp);
+    assert_int_equal(resp.status, 400);
+    answered(&resp);
+    assert_int_equal(seen.stage, MD_PREDICT_VALIDATE);
+    assert_string_equal(seen.error,
+                        "key 'uid': missing required key (send it in the body or in header X-Uid)");
+    assert_int_equal(seen.n_keys, 0);
+    assert_false(seen.prepared);
+
+    /* TF Serving's rows: each row its own value; keys are no inputs. */
+    memset(&seen, 0, sizeof(seen));
+    post(&s, "/v1/models/keyed:predict",
+         "{\"instances\":[{\"f0\":0.5,\"uid\":\"a\",\"n\":-3},{\"f0\":0.1,\"uid\":\"b\"}]}", NULL,
+         &resp);
+    assert_int_equal(resp.status, 200);
+    (void)snprintf(body, sizeof(body), "%s", s.reply.data);
+    answered(&resp);
+    assert_int_equal(seen.n_inputs, 1); /* f0 alone */
+    assert_int_equal(seen.rows, 2);
+    assert_string_equal(seen.keys[0][0], "a");
+    assert_string_equal(seen.keys[0][1], "b");
+    assert_string_equal(seen.keys[1][0], "-3");
+    assert_string_equal(seen.keys[1][1], "-");
+    post(&s, "/v1/models/batched:predict", "{\"instances\":[{\"f0\":0.5},{\"f0\":0.1}]}", NULL,
+         &resp);
+    assert_int_equal(resp.status, 200);
+    answered(&resp);
+    /* The same predictions (the version's number is the same: 1). */
+    assert_string_equal(s.reply.data, body);
+
+    md_predict_detach_all();
+    server_close(&s);
+}
+
+/* md_predict_key: the body's raw fields before the check, the contract's keys after. */
+static void test_predict_key(void **state)
+{
+    static const char params[] = "{\"uid\":\"u9\",\"n\":12,\"other\":1.50}";
+    struct server s;
+    struct md_predict p;
+    struct md_jnode *root;
+    struct md_tensor t;
+    struct md_err err;
+    const struct md_contract *c;
+    float row[30];
+    size_t len;
+    const char *v;
+    size_t j;
+
+    (void)state;
+    server_open(&s, dir);
+    memset(&p, 0, sizeof(p));
+    md_predict_init(&p);
+    p.model = "keyed";
+    p.request_id = "r";
+    p.route = "v2 infer";
+    p.header = header;
+    assert_int_equal(md_jdom_parse(params, strlen(params), 0, &s.arena, &root, &err), MD_OK);
+    p.fields.shared = root;
+
+    /* Before: raw, by any name, as sent. */
+    v = md_predict_key(&p, "other", 0, &len);
+    assert_true(v != NULL && len == 4 && memcmp(v, "1.50", 4) == 0);
+    v = md_predict_key(&p, "uid", 3, &len);
+    assert_true(v != NULL && len == 2 && memcmp(v, "u9", 2) == 0);
+    assert_null(md_predict_key(&p, "nope", 0, &len));
+
+    /* md_predict_key_from: the body, else the header the declaration names. */
+    assert_int_equal(md_repo_acquire(s.repo, "keyed", NULL, &p.v, &err), MD_OK);
+    c = p.v->contract;
+    md_version_unref(p.v);
+    p.v = NULL;
+    v = md_predict_key_from(&p, &c->keys[0], 0, &len);
+    assert_true(v != NULL && len == 2 && memcmp(v, "u9", 2) == 0);
+    p.fields.shared = NULL;
+    uid_header = "hdr";
+    v = md_predict_key_from(&p, &c->keys[0], 0, &len);
+    assert_true(v != NULL && len == 3 && memcmp(v, "hdr", 3) == 0);
+    assert_null(md_predict_key(&p, "uid", 0, &len)); /* no declaration: no header */
+    uid_header = NULL;
+    assert_null(md_predict_key_from(&p, &c->keys[0], 0, &len));
+    p.fields.shared = root;
+
+    /* Run: after the check, only the contract's keys, in plain decimal for int64. */
+    for (j = 0; j < 30; j++)
+        row[j] = 0.5f;
+    memset(&t, 0, sizeof(t));
+    t.name = "features";
+    t.dtype = MD_DT_FP32;
+    t.ndim = 2;
+    t.shape[0] = 1;
+    t.shape[1] = 30;
+    t.count = 30;
+    t.data = row;
+    p.inputs = &t;
+    p.n_inputs = 1;
+    assert_int_equal(md_predict_run(&p, s.repo, MD_OK, &s.arena, NULL, NULL), MD_OK);
+    assert_true(p.keys_checked);
+    assert_int_equal(p.n_keys, 2);
+    v = md_predict_key(&p, "n", 0, &len);
+    assert_true(v != NULL && len == 2 && memcmp(v, "12", 2) == 0);
+    v = md_predict_key(&p, "uid", 0, &len);
+    assert_true(v != NULL && len == 2 && memcmp(v, "u9", 2) == 0);
+    assert_null(md_predict_key(&p, "other", 0, &len)); /* not a key of the contract */
+    /* The engine's matrix holds the row's 30 columns and nothing else. */
+    assert_int_equal(p.rows, 1);
+    assert_memory_equal(p.x, row, sizeof(row));
+    md_predict_account(&p, MD_OK);
+    md_predict_release(&p);
+
+    /* A version without keys: nothing after the check. */
+    md_predict_init(&p);
+    p.model = "batched";
+    assert_int_equal(md_predict_run(&p, s.repo, MD_OK, &s.arena, NULL, NULL), MD_OK);
+    assert_true(p.keys_checked);
+    assert_int_equal(p.n_keys, 0);
+    assert_null(md_predict_key(&p, "uid", 0, &len));
+    md_predict_release(&p);
+    server_close(&s);
+}
+
 static void told_a(void *ctx, const struct md_predict_story *s)
 {
     (void)s;
@@ -626,9 +860,10 @@ static void test_attach_detach(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_resolver), cmocka_unit_test(test_nothing_attached),
-        cmocka_unit_test(test_story_v2), cmocka_unit_test(test_story_failures),
-        cmocka_unit_test(test_parked),   cmocka_unit_test(test_attach_detach),
+        cmocka_unit_test(test_resolver),   cmocka_unit_test(test_nothing_attached),
+        cmocka_unit_test(test_story_v2),   cmocka_unit_test(test_story_failures),
+        cmocka_unit_test(test_parked),     cmocka_unit_test(test_attach_detach),
+        cmocka_unit_test(test_keys_story), cmocka_unit_test(test_predict_key),
     };
 
     md_log_set_level(MD_LOG_ERROR);

@@ -46,9 +46,19 @@ static const char one_yaml[] = "backend: trees\n"
                                "features:\n"
                                "  - {name: v, datatype: FP32}\n";
 
+/* num's features with keys: a key is no input, and a field neither is an unknown feature. */
+static const char keyed_yaml[] = "backend: trees\n"
+                                 "task: classification\n"
+                                 "labels: [a, b]\n"
+                                 "features:\n"
+                                 "  - {name: x, datatype: FP32}\n"
+                                 "  - {name: n, datatype: INT32, required: false}\n"
+                                 "keys: [{name: uid}, {name: txn, type: int64}]\n";
+
 static struct md_contract *contract;
 static struct md_contract *num;
 static struct md_contract *one;
+static struct md_contract *keyed;
 
 /* One decoding: its outcome, message and tensors, in its own arena. */
 struct outcome {
@@ -68,7 +78,8 @@ static int setup(void **state)
     MD_UNUSED(state);
     if (md_contract_parse(yaml, sizeof(yaml) - 1, "m", &contract, &err) != MD_OK ||
         md_contract_parse(num_yaml, sizeof(num_yaml) - 1, "num", &num, &err) != MD_OK ||
-        md_contract_parse(one_yaml, sizeof(one_yaml) - 1, "one", &one, &err) != MD_OK) {
+        md_contract_parse(one_yaml, sizeof(one_yaml) - 1, "one", &one, &err) != MD_OK ||
+        md_contract_parse(keyed_yaml, sizeof(keyed_yaml) - 1, "keyed", &keyed, &err) != MD_OK) {
         print_error("contract: %s\n", err.msg);
         return -1;
     }
@@ -81,6 +92,7 @@ static int teardown(void **state)
     md_contract_free(contract);
     md_contract_free(num);
     md_contract_free(one);
+    md_contract_free(keyed);
     return 0;
 }
 
@@ -93,7 +105,8 @@ static void decode(const struct md_contract *c, const char *body, size_t len, si
     memcpy(o->body, body, len);
     md_arena_init(&o->arena, max);
     md_err_clear(&o->err);
-    o->rc = md_tfs_decode_predict(c, o->body, len, &o->arena, &o->ts, &o->n, &o->rows, &o->err);
+    o->rc =
+        md_tfs_decode_predict(c, o->body, len, &o->arena, &o->ts, &o->n, &o->rows, NULL, &o->err);
 }
 
 static void release(struct outcome *o)
@@ -321,6 +334,60 @@ static void test_columns(void **state)
                  "inputs 'c'[0]: not of expected type: string");
 }
 
+/* Key fields of rows and columns are no inputs; the fields say where they are. */
+static void test_keys_are_no_inputs(void **state)
+{
+    static const char rows[] =
+        "{\"instances\": [{\"x\": 1, \"uid\": \"a\", \"txn\": 5}, {\"uid\": \"b\", \"x\": 2}]}";
+    static const char cols[] = "{\"inputs\": {\"uid\": [\"a\", \"b\"], \"x\": [1, 2], \"txn\": 3}}";
+    struct md_key_fields f;
+    struct md_arena a;
+    struct md_err err;
+    struct md_tensor *ts;
+    size_t n;
+    size_t len;
+    bool r;
+    const char *v;
+
+    MD_UNUSED(state);
+    md_arena_init(&a, 1 << 20);
+    assert_int_equal(md_tfs_decode_predict(keyed, rows, strlen(rows), &a, &ts, &n, &r, &f, &err),
+                     MD_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(ts[0].name, "x");
+    assert_int_equal(ts[0].count, 2);
+    assert_non_null(f.rows);
+    assert_null(f.shared);
+    assert_null(f.columns);
+    v = md_key_fields_find(&f, "uid", 1, &len);
+    assert_true(v != NULL && len == 1 && v[0] == 'b');
+    md_arena_reset(&a);
+
+    assert_int_equal(md_tfs_decode_predict(keyed, cols, strlen(cols), &a, &ts, &n, &r, &f, &err),
+                     MD_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(ts[0].name, "x");
+    assert_non_null(f.columns);
+    assert_null(f.rows);
+    v = md_key_fields_find(&f, "txn", 1, &len);
+    assert_true(v != NULL && len == 1 && v[0] == '3');
+    md_arena_reset(&a);
+
+    /* A field that is neither, in either form; a key's name for a model without keys. */
+    expect_error(keyed, "{\"instances\": [{\"x\": 1, \"uid\": \"a\", \"colour\": 2}]}",
+                 "instances[0]: unknown feature 'colour'");
+    expect_error(keyed, "{\"inputs\": {\"x\": [1], \"colour\": [2]}}",
+                 "inputs: unknown feature 'colour'");
+    expect_error(num, "{\"instances\": [{\"x\": 1, \"uid\": \"a\"}]}",
+                 "instances[0]: unknown feature 'uid'");
+    /* A body that fails to parse still says where its fields would be. */
+    assert_int_equal(md_tfs_decode_predict(keyed, "{\"inputs\": 5}", 13, &a, &ts, &n, &r, &f, &err),
+                     MD_EINVAL);
+    assert_null(f.columns);
+    assert_null(f.rows);
+    md_arena_release(&a);
+}
+
 static void test_flat_lists(void **state)
 {
     MD_UNUSED(state);
@@ -414,9 +481,10 @@ static void test_large_request_is_packed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rows_as_lists),   cmocka_unit_test(test_rows_as_lists_with_bytes),
-        cmocka_unit_test(test_rows_as_objects), cmocka_unit_test(test_columns),
-        cmocka_unit_test(test_flat_lists),      cmocka_unit_test(test_large_request_is_packed),
+        cmocka_unit_test(test_rows_as_lists),      cmocka_unit_test(test_rows_as_lists_with_bytes),
+        cmocka_unit_test(test_rows_as_objects),    cmocka_unit_test(test_columns),
+        cmocka_unit_test(test_flat_lists),         cmocka_unit_test(test_large_request_is_packed),
+        cmocka_unit_test(test_keys_are_no_inputs),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

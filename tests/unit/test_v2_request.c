@@ -379,6 +379,12 @@ static void test_request_fields(void **state)
     assert_string_equal(r->outputs[1].name, "label");
     assert_false(r->outputs[1].binary);
     assert_int_equal(r->outputs[1].classification, 0);
+    /* The parameters object is kept whole: a model's keys are read from it. */
+    assert_non_null(r->params);
+    assert_int_equal(r->params->type, MD_J_OBJECT);
+    assert_int_equal(r->params->n, 5);
+    assert_non_null(md_jdom_get(r->params, "s"));
+    assert_int_equal(md_jdom_get(r->params, "s")->type, MD_J_STRING);
     /* Empty id, empty outputs, binary_data_output false. */
     decode_ok("{\"id\":\"\",\"outputs\":[],\"parameters\":{\"binary_data_output\":false,"
               "\"timeout\":0},\"inputs\":[{\"name\":\"a\",\"datatype\":\"FP32\",\"shape\":[1],"
@@ -389,6 +395,7 @@ static void test_request_fields(void **state)
     /* No id. */
     decode_ok("{\"inputs\":[{\"name\":\"a\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[1]}]}");
     assert_null(r->id);
+    assert_null(r->params);
 }
 
 static void test_many_inputs(void **state)

@@ -212,6 +212,10 @@ static bool example_path(const char *pattern, int alt, char *out, size_t size)
                 add = "poll";
             else if (strncmp(p, "{alias}", 7) == 0)
                 add = "champion";
+            else if (strncmp(p, "{id}", 4) == 0)
+                add = "3";
+            else if (strncmp(p, "{name}", 6) == 0)
+                add = "safe";
             else
                 fail_msg("pattern '%s': unknown placeholder", pattern);
             if (in_group < 0 || in_group == alt) {

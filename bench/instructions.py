@@ -25,8 +25,10 @@ import time
 from common import BATCHING_YAML, MODELD, bench_repo, free_port, single_row_body
 
 
-def count(modeld, repo, body, n):
-    """Total instructions of one modeld run that answered n requests."""
+def count(modeld, repo, body, n, setup=None, headers=None):
+    """Total instructions of one modeld run that answered n requests.
+    setup(port), when given, runs once the server is ready (a traffic
+    policy, say); headers(i) gives request i's extra headers."""
     tmp = tempfile.mkdtemp(prefix="modeld-instr-")
     out = os.path.join(tmp, "callgrind.out")
     port = free_port()
@@ -50,10 +52,14 @@ def count(modeld, repo, body, n):
             if time.monotonic() > deadline:
                 raise RuntimeError("modeld not ready under valgrind")
             time.sleep(0.2)
+        if setup is not None:
+            setup(port)
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        for _ in range(n):
-            c.request("POST", "/v2/models/bench/infer", body=body,
-                      headers={"Content-Type": "application/json"})
+        for i in range(n):
+            h = {"Content-Type": "application/json"}
+            if headers is not None:
+                h.update(headers(i))
+            c.request("POST", "/v2/models/bench/infer", body=body, headers=h)
             r = c.getresponse()
             r.read()
             if r.status != 200:

@@ -199,9 +199,9 @@ static void copy_bytes(const struct md_tensor *t, char **at)
     size_t i;
 
     for (i = 0; i < t->count; i++) {
-        to[i].len = from[i].len;
+        to[i].len = from != NULL ? from[i].len : 0;
         to[i].p = NULL;
-        if (from[i].p == NULL)
+        if (from == NULL || from[i].p == NULL)
             continue;
         memcpy(p, from[i].p, from[i].len);
         to[i].p = p;
@@ -247,7 +247,7 @@ static void copy_story(struct job *j, size_t size, const struct md_predict_story
             copy_bytes(t, &at);
         } else {
             k = t->count * md_dtype_size(t->dtype);
-            if (k > 0)
+            if (k > 0 && t->data != NULL)
                 memcpy(at, t->data, k);
             at += align8(k);
         }

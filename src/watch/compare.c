@@ -280,6 +280,47 @@ size_t md_compare_snapshot(struct md_compare *c, const char *model, struct md_co
     return n;
 }
 
+/* a - b, or a when the count went back. */
+static uint64_t since(uint64_t a, uint64_t b)
+{
+    return a >= b ? a - b : a;
+}
+
+static void side_delta(const struct md_compare_side *a, const struct md_compare_side *b,
+                       struct md_compare_side *out)
+{
+    size_t i;
+
+    out->requests = since(a->requests, b->requests);
+    out->errors = since(a->errors, b->errors);
+    for (i = 0; i <= MD_HIST_BUCKETS; i++)
+        out->latency[i] = since(a->latency[i], b->latency[i]);
+    out->latency_sum_ns = since(a->latency_sum_ns, b->latency_sum_ns);
+}
+
+void md_compare_pair_delta(const struct md_compare_pair *after,
+                           const struct md_compare_pair *before, struct md_compare_pair *out)
+{
+    struct md_compare_pair d = *after;
+    size_t i;
+
+    if (before != NULL) {
+        d.requests = since(after->requests, before->requests);
+        d.compared = since(after->compared, before->compared);
+        d.rows = since(after->rows, before->rows);
+        d.agree = since(after->agree, before->agree);
+        for (i = 0; i < MD_DIFF_BINS; i++)
+            d.diff.bins[i] = since(after->diff.bins[i], before->diff.bins[i]);
+        d.diff.count = since(after->diff.count, before->diff.count);
+        d.diff.nonfinite = since(after->diff.nonfinite, before->diff.nonfinite);
+        d.diff.sum = after->diff.sum >= before->diff.sum ? after->diff.sum - before->diff.sum
+                                                         : after->diff.sum;
+        side_delta(&after->side[0], &before->side[0], &d.side[0]);
+        side_delta(&after->side[1], &before->side[1], &d.side[1]);
+    }
+    *out = d;
+}
+
 void md_compare_foreach(struct md_compare *c,
                         void (*fn)(void *ctx, const struct md_compare_pair *p), void *ctx)
 {

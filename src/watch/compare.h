@@ -123,6 +123,16 @@ size_t md_compare_snapshot(struct md_compare *c, const char *model, struct md_co
                            size_t max);
 
 /*
+ * out = after - before, count by count (before NULL: out = after): what a
+ * pair saw between two snapshots, for a gate judged over a rollout step
+ * (agreement: out.agree / out.rows; |difference| quantiles of out.diff).
+ * out.diff.max stays after's (a maximum does not subtract). A count that
+ * went back (the pair dropped and made again) gives after's own value.
+ */
+void md_compare_pair_delta(const struct md_compare_pair *after,
+                           const struct md_compare_pair *before, struct md_compare_pair *out);
+
+/*
  * Calls fn for every pair, by model, a, b, under the registry's mutex: fn
  * must not call the registry. For /metrics.
  */

@@ -143,6 +143,24 @@ static void test_pairs(void **state)
     assert_int_equal(md_compare_snapshot(c, NULL, p, 4), 3);
     assert_string_equal(p[2].model, "other");
     assert_false(p[2].labels);
+
+    /* A step's figures: the difference of two snapshots. */
+    assert_int_equal(md_compare_snapshot(c, "m", p, 2), 2);
+    sample(c, "m", 3, 5, true, MD_OK, 10, 5, 0.5);
+    sample(c, "m", 3, 5, true, MD_EINTERNAL, 10, 0, 0);
+    assert_int_equal(md_compare_snapshot(c, "m", p + 2, 2), 2);
+    md_compare_pair_delta(&p[3], &p[1], &p[0]);
+    assert_int_equal(p[0].requests, 2);
+    assert_int_equal(p[0].compared, 1);
+    assert_int_equal(p[0].rows, 10);
+    assert_int_equal(p[0].agree, 5);
+    assert_int_equal(p[0].diff.count, 10);
+    assert_true(fabs(md_diff_hist_mean(&p[0].diff) - 0.5) < 1e-9);
+    assert_int_equal(p[0].side[1].errors, 1);
+    assert_int_equal(p[0].side[1].requests, 2);
+    assert_int_equal(p[0].side[0].latency_sum_ns, 4000000);
+    md_compare_pair_delta(&p[3], NULL, &p[0]);
+    assert_int_equal(p[0].requests, 5);
     md_compare_free(c);
 }
 

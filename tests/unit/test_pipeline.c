@@ -75,6 +75,7 @@ struct seen {
     char model[64];
     char version[24];
     char route[32];
+    char route_name[32];
     int status;
     int code;
     enum md_predict_stage stage;
@@ -113,6 +114,8 @@ static void observe(void *ctx, const struct md_predict_story *s)
     (void)snprintf(w->version, sizeof(w->version), "%s",
                    s->version != NULL ? s->version->version_str : "");
     (void)snprintf(w->route, sizeof(w->route), "%s", s->route);
+    (void)snprintf(w->route_name, sizeof(w->route_name), "%s",
+                   s->route_name != NULL ? s->route_name : "(none)");
     w->status = s->status;
     w->code = s->code;
     w->stage = s->stage;
@@ -335,6 +338,11 @@ static void test_resolver(void **state)
     p.model = "fraud";
     assert_int_equal(md_predict_resolve(s.repo, &p, &v, &err), MD_OK);
     assert_string_equal(v->version_str, "2"); /* the newest ready one */
+    assert_string_equal(p.route_name, "default");
+    md_version_unref(v);
+    p.version = "2";
+    assert_int_equal(md_predict_resolve(s.repo, &p, &v, &err), MD_OK);
+    assert_string_equal(p.route_name, "direct");
     md_version_unref(v);
     p.version = "1"; /* on disk, not served: latest: 1 */
     assert_int_equal(md_predict_resolve(s.repo, &p, &v, &err), MD_EUNAVAIL);
@@ -404,6 +412,7 @@ static void test_story_v2(void **state)
     assert_string_equal(seen.model, "fraud");
     assert_string_equal(seen.version, "2");
     assert_string_equal(seen.route, "v2 infer");
+    assert_string_equal(seen.route_name, "default"); /* no policy, no version named */
     assert_int_equal(seen.status, 200);
     assert_int_equal(seen.code, MD_OK);
     assert_int_equal(seen.stage, MD_PREDICT_DONE);
@@ -437,6 +446,12 @@ static void test_story_v2(void **state)
     assert_string_equal(seen.category, "travel");
     assert_true(seen.prepared_tier == 0 && seen.prepared_category[2] == 1);
     assert_int_equal(seen.scored_rows, 1);
+    /* A request that names its version takes the route "direct". */
+    memset(&seen, 0, sizeof(seen));
+    post(&s, "/v1/models/fraud/versions/2:predict", tfs_row, NULL, &resp);
+    assert_int_equal(resp.status, 200);
+    answered(&resp);
+    assert_string_equal(seen.route_name, "direct");
     md_predict_detach(&o);
     assert_false(md_predict_observed());
     server_close(&s);

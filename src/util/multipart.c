@@ -56,7 +56,7 @@ struct param {
 /*
  * Parses s[0..n), NUL-terminated at n, as `type *(OWS ";" OWS key OWS "="
  * OWS value) OWS`, value a token or a quoted string (its quotes dropped and
- * its backslash escapes undone in place). what names the header for
+ * its escapes \" and \\ undone in place; any other backslash is kept). what names the header for
  * messages. The type may hold '/' (a media type).
  */
 static int parse_value(char *s, size_t n, const char *what, const char **type, size_t *type_len,
@@ -116,7 +116,9 @@ static int parse_value(char *s, size_t n, const char *what, const char **type, s
                                       what, (int)pm->key_len, pm->key);
                 if (s[i] == '"')
                     break;
-                if (s[i] == '\\' && i + 1 < n)
+                /* A backslash escapes a quote or a backslash; before anything
+                 * else it is itself (browsers send Windows paths unescaped). */
+                if (s[i] == '\\' && i + 1 < n && (s[i + 1] == '"' || s[i + 1] == '\\'))
                     i++;
                 *w++ = s[i];
             }

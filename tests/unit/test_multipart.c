@@ -183,7 +183,7 @@ static const char sample[] =
     "\r\n"
     "--XyZ-1\r\n"
     "Content-Disposition: form-data;\r\n"
-    "\tname=\"model.yaml\"\r\n"
+    "\tname=\"model.yaml\"; filename=\"C:\\dir\\\\x\\y.yaml\"\r\n"
     "\r\n"
     "\r\n"
     "--XyZ-1--\r\n"
@@ -194,7 +194,7 @@ static const char sample_transcript[] =
     "D:{\"a\": 1}\nE\n"
     "B2 name=artifact file=m\"odel.json type=application/octet-stream\n"
     "D:\r\n--XyZ-\r\n--XyZ\r\r\n-\r\n--XyZ-2\r\n-\x00\xff-XyZ-1\n--XyZ-1\r\r\n\nE\n"
-    "B3 name=model.yaml file=- type=-\n"
+    "B3 name=model.yaml file=C:\\dir\\x\\y.yaml type=-\n"
     "E\n";
 
 static void test_parts_and_data(void **state)

@@ -49,4 +49,8 @@ void md_settings_api_get(struct md_api *api, const struct md_route *rt, struct m
 void md_settings_api_put(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                          struct md_api_resp *resp);
 
+/* Uploaded versions (api/upload.c): the body streams to md_upload_sink (api/upload.h) */
+void md_upload_api_post(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                        struct md_api_resp *resp);
+
 #endif

@@ -316,27 +316,65 @@ static int prepare_handle(struct ctl *ctl)
     return CTL_EXIT_OK;
 }
 
+/*
+ * Writes ctl->url + path into url (initialised here, released by the
+ * caller whatever happens): CTL_EXIT_OK, or the exit status with the
+ * message printed when the URL is not http(s) or does not fit.
+ */
+static int make_url(struct ctl *ctl, const char *what, const char *path, struct md_buf *url)
+{
+    md_buf_init(url, CTL_MAX_BODY);
+    if (strncmp(ctl->url, "http://", 7) != 0 && strncmp(ctl->url, "https://", 8) != 0)
+        return ctl_errorf(CTL_EXIT_USAGE, "%s: '%s' is not an http:// or https:// URL",
+                          ctl->url_origin, ctl->url);
+    if (md_buf_puts(url, ctl->url) != MD_OK || md_buf_puts(url, path) != MD_OK)
+        return ctl_errorf(CTL_EXIT_FAIL, "%s: out of memory", what);
+    return CTL_EXIT_OK;
+}
+
+/* Sends the request the handle holds (method and body set) to url, with hdrs; fills resp. */
+static int exchange(struct ctl *ctl, const char *what, const struct md_buf *url,
+                    struct curl_slist *hdrs, bool stall_limit, struct ctl_resp *resp)
+{
+    struct sink sink = {&resp->body, MD_OK};
+    CURLcode rc;
+    int ret;
+
+    curl_easy_setopt(ctl->curl, CURLOPT_URL, url->data);
+    curl_easy_setopt(ctl->curl, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(ctl->curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(ctl->curl, CURLOPT_WRITEDATA, &sink);
+    rc = curl_easy_perform(ctl->curl);
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(ctl->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+        take_request_id(ctl, resp);
+        ret = CTL_EXIT_OK;
+    } else if (rc == CURLE_OPERATION_TIMEDOUT && stall_limit) {
+        ret = ctl_errorf(CTL_EXIT_FAIL, "%s: nothing sent to or received from %s for %.3g s", what,
+                         ctl->url, (double)ctl->timeout_ms / 1000.0);
+    } else {
+        ret = transfer_failed(ctl, what, rc, &sink);
+    }
+    /* The handle keeps pointers to these until the next setopt; drop them from it first. */
+    curl_easy_setopt(ctl->curl, CURLOPT_HTTPHEADER, NULL);
+    return ret;
+}
+
 int ctl_http(struct ctl *ctl, const char *what, const char *method, const char *path,
              const char *body, size_t len, struct ctl_resp *resp)
 {
     struct md_buf url;
     struct curl_slist *hdrs = NULL;
     struct curl_slist *h;
-    struct sink sink = {&resp->body, MD_OK};
-    CURLcode rc;
     int ret;
 
     ctl_resp_release(resp);
-    if (strncmp(ctl->url, "http://", 7) != 0 && strncmp(ctl->url, "https://", 8) != 0)
-        return ctl_errorf(CTL_EXIT_USAGE, "%s: '%s' is not an http:// or https:// URL",
-                          ctl->url_origin, ctl->url);
-    ret = prepare_handle(ctl);
-    if (ret != CTL_EXIT_OK)
-        return ret;
-    md_buf_init(&url, CTL_MAX_BODY);
-    if (md_buf_puts(&url, ctl->url) != MD_OK || md_buf_puts(&url, path) != MD_OK) {
+    ret = make_url(ctl, what, path, &url);
+    if (ret == CTL_EXIT_OK)
+        ret = prepare_handle(ctl);
+    if (ret != CTL_EXIT_OK) {
         md_buf_release(&url);
-        return ctl_errorf(CTL_EXIT_FAIL, "%s: out of memory", what);
+        return ret;
     }
     hdrs = curl_slist_append(hdrs, "Accept: application/json");
     if (strcmp(method, "POST") == 0) {
@@ -353,20 +391,44 @@ int ctl_http(struct ctl *ctl, const char *what, const char *method, const char *
     } else {
         curl_easy_setopt(ctl->curl, CURLOPT_HTTPGET, 1L);
     }
-    curl_easy_setopt(ctl->curl, CURLOPT_URL, url.data);
-    curl_easy_setopt(ctl->curl, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(ctl->curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(ctl->curl, CURLOPT_WRITEDATA, &sink);
-    rc = curl_easy_perform(ctl->curl);
-    if (rc == CURLE_OK) {
-        curl_easy_getinfo(ctl->curl, CURLINFO_RESPONSE_CODE, &resp->status);
-        take_request_id(ctl, resp);
-        ret = CTL_EXIT_OK;
-    } else {
-        ret = transfer_failed(ctl, what, rc, &sink);
+    ret = exchange(ctl, what, &url, hdrs, false, resp);
+    curl_slist_free_all(hdrs);
+    md_buf_release(&url);
+    return ret;
+}
+
+curl_mime *ctl_form_new(struct ctl *ctl)
+{
+    if (ctl->curl == NULL)
+        ctl->curl = curl_easy_init();
+    return ctl->curl != NULL ? curl_mime_init(ctl->curl) : NULL;
+}
+
+int ctl_http_form(struct ctl *ctl, const char *what, const char *path, curl_mime *form,
+                  struct ctl_resp *resp)
+{
+    struct md_buf url;
+    struct curl_slist *hdrs = NULL;
+    int ret;
+
+    ctl_resp_release(resp);
+    ret = make_url(ctl, what, path, &url);
+    if (ret == CTL_EXIT_OK)
+        ret = prepare_handle(ctl);
+    if (ret != CTL_EXIT_OK) {
+        md_buf_release(&url);
+        curl_mime_free(form);
+        return ret;
     }
-    /* The handle keeps pointers to these until the next setopt; drop them from it first. */
-    curl_easy_setopt(ctl->curl, CURLOPT_HTTPHEADER, NULL);
+    hdrs = curl_slist_append(hdrs, "Accept: application/json");
+    /* An upload takes as long as it takes; --timeout bounds a stall instead. */
+    curl_easy_setopt(ctl->curl, CURLOPT_TIMEOUT_MS, 0L);
+    curl_easy_setopt(ctl->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(ctl->curl, CURLOPT_LOW_SPEED_TIME, (long)((ctl->timeout_ms + 999) / 1000));
+    curl_easy_setopt(ctl->curl, CURLOPT_MIMEPOST, form);
+    ret = exchange(ctl, what, &url, hdrs, true, resp);
+    curl_easy_setopt(ctl->curl, CURLOPT_MIMEPOST, NULL);
+    curl_mime_free(form);
     curl_slist_free_all(hdrs);
     md_buf_release(&url);
     return ret;

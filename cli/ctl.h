@@ -153,6 +153,23 @@ void ctl_resp_release(struct ctl_resp *resp);
 int ctl_http(struct ctl *ctl, const char *what, const char *method, const char *path,
              const char *body, size_t len, struct ctl_resp *resp);
 
+/*
+ * A multipart/form-data body for ctl_http_form, made on ctl's curl handle
+ * (created if needed); NULL when libcurl cannot start. Parts are added with
+ * libcurl's curl_mime_addpart and friends.
+ */
+curl_mime *ctl_form_new(struct ctl *ctl);
+
+/*
+ * POSTs form (from ctl_form_new; taken and freed) to ctl->url + path as
+ * multipart/form-data. libcurl reads a file part as it sends it, so a
+ * large file is never held in memory. The transfer as a whole has no time
+ * limit: --timeout bounds how long it may go without sending or receiving
+ * a byte. Otherwise as ctl_http.
+ */
+int ctl_http_form(struct ctl *ctl, const char *what, const char *path, curl_mime *form,
+                  struct ctl_resp *resp);
+
 /* True for a 2xx status. */
 bool ctl_resp_ok(const struct ctl_resp *resp);
 
@@ -201,5 +218,6 @@ int cmd_predict(int argc, char **argv, struct ctl *ctl);
 int cmd_load(int argc, char **argv, struct ctl *ctl);
 int cmd_unload(int argc, char **argv, struct ctl *ctl);
 int cmd_health(int argc, char **argv, struct ctl *ctl);
+int cmd_register(int argc, char **argv, struct ctl *ctl);
 
 #endif

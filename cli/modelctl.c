@@ -23,6 +23,7 @@ static const struct command commands[] = {
     {"load", cmd_load, "load (or reload) a model from the repository"},
     {"unload", cmd_unload, "unload a model"},
     {"health", cmd_health, "tell whether the server is ready"},
+    {"register", cmd_register, "upload a new version of a model"},
     {"help", cmd_help, "show the help of a command"},
 };
 

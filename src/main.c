@@ -5,7 +5,9 @@
 #include "util/common.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/mem.h"
 #include "api/api.h"
+#include "api/upload.h"
 #include "backend/loadcheck.h"
 #include "backend/registry.h"
 #include "net/http.h"
@@ -198,6 +200,7 @@ static int serve(const struct md_settings *o)
     struct md_commands *commands;
     struct md_err err;
     struct md_api *api;
+    char *upload_dir = NULL;
     sigset_t sigs;
     int failed;
     int sig;
@@ -236,15 +239,29 @@ static int serve(const struct md_settings *o)
                       MD_KV_END);
         }
     }
+    /* Uploads arrive in <data>/artifacts/tmp, on the artifact store's file
+     * system (moved in by a rename); what a crash left there goes now. */
+    upload_dir = md_xmalloc(strlen(o->data) + sizeof("/artifacts/tmp"));
+    memcpy(upload_dir, o->data, strlen(o->data));
+    memcpy(upload_dir + strlen(o->data), "/artifacts/tmp", sizeof("/artifacts/tmp"));
+    if (md_upload_dir_prepare(upload_dir, &err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot prepare the upload directory", "reason", err.msg,
+                  MD_KV_END);
+        free(upload_dir);
+        md_store_close(store);
+        return 1;
+    }
     if (md_repo_open_store(o->repo, store, o->data, &repo, &err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "cannot open the model repository", "reason", err.msg, MD_KV_END);
         md_store_close(store);
+        free(upload_dir);
         return 1;
     }
     if (o->access_log != NULL && md_access_log_open(o->access_log, &alog, &err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "cannot open the access log", "reason", err.msg, MD_KV_END);
         md_repo_free(repo);
         md_store_close(store);
+        free(upload_dir);
         return 1;
     }
     compare = md_compare_new();
@@ -253,14 +270,15 @@ static int serve(const struct md_settings *o)
         md_compare_free(compare);
         md_access_log_close(alog);
         md_repo_free(repo);
+        md_store_close(store);
+        free(upload_dir);
         return 1;
     }
-    api = calloc(1, sizeof(*api));
-    if (api == NULL)
-        return 1;
+    api = md_xcalloc(1, sizeof(*api));
     api->access_log = alog;
     api->compare = compare;
     api->shadow = shadow;
+    api->upload_dir = upload_dir;
     commands = md_commands_new();
     api->repo = repo;
     api->store = store;
@@ -272,6 +290,7 @@ static int serve(const struct md_settings *o)
     hc.listen = o->listen;
     hc.threads = (unsigned)o->threads;
     hc.max_body_bytes = o->max_body_bytes;
+    hc.max_upload_bytes = o->max_upload_bytes;
     hc.max_connections = (unsigned)o->max_connections;
     hc.idle_timeout_s = (unsigned)o->idle_timeout_s;
     hc.max_header_bytes = o->max_header_bytes;
@@ -287,6 +306,7 @@ static int serve(const struct md_settings *o)
         md_store_close(store);
         md_commands_free(commands);
         free(api);
+        free(upload_dir);
         return 1;
     }
     (void)snprintf(port, sizeof(port), "%u", md_http_port(http)); /* 5 digits at most */
@@ -349,6 +369,7 @@ static int serve(const struct md_settings *o)
     md_repo_free(repo);
     md_store_close(store);
     free(api);
+    free(upload_dir);
     md_log(MD_LOG_INFO, "stopped");
     return 0;
 }

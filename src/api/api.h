@@ -61,6 +61,9 @@ struct md_api {
      * that feeds it (its queue's figures in /metrics). */
     struct md_compare *compare;
     struct md_shadow *shadow;
+    /* Where an upload's artifact is written while it arrives (api/upload.h),
+     * made by md_upload_dir_prepare before serving; NULL: uploads are refused. */
+    const char *upload_dir;
     /* Who may do what (api/auth.h): set by the HTTP server before its first
      * request, read-only afterwards; zeroed, nothing is refused. */
     struct md_auth auth;
@@ -91,6 +94,9 @@ struct md_api_req {
      * filtering a listing or checking a body's models passes it to
      * md_auth_may_use. */
     const struct md_principal *principal;
+    /* A streaming route's sink state (struct md_api_sink's open made it);
+     * NULL for every other route, whose body is in body. */
+    void *sink;
 };
 
 struct md_api_resp {
@@ -129,6 +135,28 @@ struct md_route {
     const char *alias;   /* /api/v1/models/{model}/aliases/{alias}, or NULL */
     const char *id;      /* a rollout's {id} (digits), or NULL */
     const char *name;    /* a strategy's {name}, or NULL */
+};
+
+/*
+ * Where the body of a route that streams goes (the route table's sink):
+ * instead of gathering the body in the connection's buffer, up to
+ * --max-body-bytes, the HTTP layer opens the sink once the request's head
+ * has arrived and passed the route's permission check, hands it the body as
+ * it arrives, up to --max-upload-bytes, and then runs the handler, which
+ * finds the sink's state in req->sink. Every call is on the request's HTTP
+ * thread.
+ */
+struct md_api_sink {
+    /* At the head, before any of the body: MD_OK with *state set, or an
+     * error answered at once (the body is not read; the connection closes). */
+    int (*open)(struct md_api *api, const struct md_route *rt, struct md_api_req *req, void **state,
+                struct md_err *err);
+    /* The next n > 0 bytes of the body. A failure is the sink's to keep
+     * (and to clean up after) until the handler asks. */
+    void (*write)(void *state, const char *p, size_t n);
+    /* The request has ended, answered or not (the client left, the body
+     * passed the limit): releases whatever state holds, files included. */
+    void (*close)(void *state);
 };
 
 /*

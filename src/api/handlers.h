@@ -76,4 +76,8 @@ MD_TRAFFIC_HANDLER(md_strategies_api_get);
 MD_TRAFFIC_HANDLER(md_strategies_api_put);
 MD_TRAFFIC_HANDLER(md_strategies_api_delete);
 
+/* Uploaded versions (api/upload.c): the body streams to md_upload_sink (api/upload.h) */
+void md_upload_api_post(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                        struct md_api_resp *resp);
+
 #endif

@@ -24,6 +24,7 @@ struct md_settings {
     uint64_t poll_s;            /* --poll: seconds between repository scans; 0 = none */
     uint64_t threads;           /* --threads: HTTP worker threads; 0 = one per core */
     uint64_t max_body_bytes;    /* --max-body-bytes */
+    uint64_t max_upload_bytes;  /* --max-upload-bytes */
     uint64_t max_connections;   /* --max-connections */
     uint64_t idle_timeout_s;    /* --idle-timeout */
     uint64_t max_header_bytes;  /* --max-header-bytes */

@@ -115,7 +115,15 @@ struct conn {
     const char *method;        /* the request's, for the access log (MHD's memory) */
     const char *url;           /* likewise */
     struct MHD_Connection *mc; /* the request's connection, for the wake */
-    void *resume;              /* handler state of a parked request, else NULL */
+    struct md_router_hit hit;  /* the request's route, found when its head arrived */
+    /* A route whose body streams (router.h): its sink, else NULL (every other
+     * route: the body gathers in body). */
+    const struct md_api_sink *sink;
+    void *sink_state;   /* the open sink; NULL before it opens and once it is closed */
+    uint64_t streamed;  /* body bytes handed to the sink */
+    uint64_t stream_cl; /* the body's Content-Length; 0 when chunked */
+    bool stream_over;   /* the body passed --max-upload-bytes: sink closed, the rest dropped */
+    void *resume;       /* handler state of a parked request, else NULL */
     void (*drop)(void *state); /* releases resume when the client leaves unanswered */
     _Atomic int park;          /* PARK_*: written by the HTTP thread and the waker */
     _Atomic int phase;         /* PHASE_*: see the enum */
@@ -129,6 +137,7 @@ struct md_http {
     struct MHD_Daemon *d;
     struct md_api *api;
     size_t max_body;
+    uint64_t max_upload;   /* the body of a route that streams, in bytes */
     size_t max_header;     /* request line plus headers, in bytes */
     _Atomic long parked;   /* requests parked and not yet answered */
     _Atomic long routing;  /* handler calls running that may park (wake set) */
@@ -420,6 +429,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_ctx,
         cs->resume = NULL;
         atomic_fetch_sub(&h->parked, 1);
     }
+    if (MD_UNLIKELY(cs->sink != NULL)) {
+        /* Answered or not (the client may have left mid-body): its files go now. */
+        if (cs->sink_state != NULL)
+            cs->sink->close(cs->sink_state);
+        cs->sink_state = NULL;
+        cs->sink = NULL;
+    }
     cs->close = false;
     /* Waiting for the next request from now (the time before the phase). */
     if (atomic_load(&cs->phase) != PHASE_CUT) {
@@ -582,6 +598,108 @@ static enum MHD_Result refuse(struct md_http *h, struct MHD_Connection *c, struc
     return send_reply(h, c, cs, &resp);
 }
 
+/* The request as a handler sees it, but for its body and the wake. */
+static void fill_req(struct conn *cs, struct md_api_req *req)
+{
+    req->method = cs->method;
+    req->path = cs->url;
+    req->body = "";
+    req->body_len = 0;
+    req->arena = &cs->arena;
+    req->request_id = cs->id;
+    req->start_ns = cs->start_ns;
+    req->header = lookup_header;
+    req->query = lookup_query;
+    req->conn = cs;
+    req->wake = NULL;
+    req->wake_ctx = cs;
+    req->want_wake = NULL;
+    req->principal = NULL; /* the router's to set */
+    req->sink = NULL;
+}
+
+/*
+ * The head of a request whose route streams its body (cl its
+ * Content-Length, or 0): refused at once past --max-upload-bytes or
+ * without the route's permission, before a byte of the body is read or a
+ * file made; else its sink is opened, and the body goes there as it comes.
+ */
+static enum MHD_Result start_stream(struct md_http *h, struct MHD_Connection *c, struct conn *cs,
+                                    unsigned long long cl)
+{
+    struct md_api_req req;
+    struct md_api_resp resp;
+    struct md_err err;
+    char msg[160];
+
+    if (cl > h->max_upload) {
+        (void)snprintf(msg, sizeof(msg),
+                       "upload larger than the limit of %llu bytes (--max-upload-bytes)",
+                       (unsigned long long)h->max_upload);
+        return refuse(h, c, cs, MD_ETOOBIG, msg);
+    }
+    fill_req(cs, &req);
+    init_resp(&resp, cs);
+    if (md_router_admit(h->api, &cs->hit, &req, &resp) != MD_OK) {
+        if (!step(cs, PHASE_BODY, PHASE_BUSY))
+            return MHD_NO;
+        resp.family = cs->hit.family;
+        resp.model = cs->hit.rt.model;
+        return send_reply(h, c, cs, &resp);
+    }
+    if (cs->sink->open(h->api, &cs->hit.rt, &req, &cs->sink_state, &err) != MD_OK) {
+        cs->sink_state = NULL;
+        return refuse(h, c, cs, err.code, err.msg);
+    }
+    return MHD_YES;
+}
+
+/*
+ * Whether the client of a streaming body has left (its socket at the end
+ * of its stream, or reset) before sending all it announced.
+ * libmicrohttpd (0.9.75, edge-triggered epoll) takes a read that came short
+ * to mean the socket is drained, so an end of stream that arrived with the
+ * last bytes is seen only at the idle timeout, and an upload's file would
+ * stay that long. Asked only while bytes are still due: a client that
+ * half-closes after its whole body is still answered. A chunked body
+ * announces no length: its client's leaving is found by libmicrohttpd.
+ */
+static bool client_left(const struct conn *cs)
+{
+    char b;
+    ssize_t r;
+
+    if (cs->fd < 0 || cs->streamed >= cs->stream_cl)
+        return false;
+    r = recv(cs->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/*
+ * n more bytes of a streaming route's body: to its sink, up to the limit.
+ * False when the client has left mid-body: the sink is closed, and the
+ * connection had better be too.
+ */
+static bool stream(struct md_http *h, struct conn *cs, const char *p, size_t n)
+{
+    if (cs->sink_state == NULL)
+        return true; /* past the limit: dropped, answered 413 at the end */
+    if (n > h->max_upload - cs->streamed) {
+        /* The sink goes now (its files with it), not when the rest has come. */
+        cs->sink->close(cs->sink_state);
+        cs->sink_state = NULL;
+        cs->stream_over = true;
+        return true;
+    }
+    cs->streamed += n;
+    cs->sink->write(cs->sink_state, p, n);
+    if (!client_left(cs))
+        return true;
+    cs->sink->close(cs->sink_state);
+    cs->sink_state = NULL;
+    return false;
+}
+
 /* The first call of a request, its head received: checks it and gets ready for its body. */
 static enum MHD_Result start_request(struct md_http *h, struct MHD_Connection *c, const char *url,
                                      const char *method, const char *version, void **req_ctx)
@@ -603,6 +721,8 @@ static enum MHD_Result start_request(struct md_http *h, struct MHD_Connection *c
     cs->start_ns = md_now_ns();
     cs->method = method;
     cs->url = url;
+    cs->mc = c;
+    cs->sink = NULL;
     md_buf_reset(&cs->body);
     memset(cs->kept, 0, sizeof(cs->kept));
     hd.bytes = strlen(url) + strlen(method) + 12;
@@ -639,6 +759,16 @@ static enum MHD_Result start_request(struct md_http *h, struct MHD_Connection *c
     }
     if (cs->kept[KEPT_CONTENT_LENGTH] != NULL)
         cl = strtoull(cs->kept[KEPT_CONTENT_LENGTH], NULL, 10);
+    /* The route now, so that its body's destination is known before the body. */
+    md_router_find(method, url, &cs->arena, &cs->hit);
+    if (MD_UNLIKELY(cs->hit.endpoint != NULL && cs->hit.endpoint->sink != NULL)) {
+        cs->sink = cs->hit.endpoint->sink;
+        cs->sink_state = NULL;
+        cs->streamed = 0;
+        cs->stream_cl = cl;
+        cs->stream_over = false;
+        return start_stream(h, c, cs, cl);
+    }
     if (cl > h->max_body) {
         /* Refuse before reading a byte of the body; MHD closes the
          * connection after this answer. */
@@ -667,8 +797,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return start_request(h, c, url, method, version, req_ctx);
     if (*upload_size > 0) {
         /* Past the limit the buffer keeps its error and drops the rest. */
-        md_buf_append(&cs->body, upload, *upload_size);
+        size_t n = *upload_size;
+
         *upload_size = 0;
+        if (MD_LIKELY(cs->sink == NULL))
+            md_buf_append(&cs->body, upload, n);
+        else if (!stream(h, cs, upload, n))
+            return MHD_NO; /* the client left mid-body: MHD closes the connection */
         return MHD_YES;
     }
     if (cs->resume != NULL && !woken(c, cs))
@@ -678,25 +813,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         !step(cs, PHASE_BODY, PHASE_BUSY))
         return MHD_NO; /* shut down to make room meanwhile: MHD closes it */
     init_resp(&resp, cs);
-    if (md_buf_error(&cs->body) != MD_OK) {
+    if (md_buf_error(&cs->body) != MD_OK || MD_UNLIKELY(cs->sink != NULL && cs->stream_over)) {
         char msg[128];
 
-        (void)snprintf(msg, sizeof(msg), "request body larger than the limit of %zu bytes",
-                       h->max_body);
+        if (cs->sink != NULL)
+            (void)snprintf(msg, sizeof(msg),
+                           "upload larger than the limit of %llu bytes (--max-upload-bytes)",
+                           (unsigned long long)h->max_upload);
+        else
+            (void)snprintf(msg, sizeof(msg), "request body larger than the limit of %zu bytes",
+                           h->max_body);
         md_api_error_msg(&resp, MD_ETOOBIG, msg);
+        if (cs->sink != NULL)
+            resp.family = cs->hit.family;
         return send_reply(h, c, cs, &resp);
     }
-    req.method = method;
-    req.path = url;
+    fill_req(cs, &req);
     req.body = cs->body.data ? cs->body.data : "";
     req.body_len = cs->body.len;
-    req.arena = &cs->arena;
-    req.request_id = cs->id;
-    req.start_ns = cs->start_ns;
-    req.header = lookup_header;
-    req.query = lookup_query;
-    req.conn = cs;
-    req.principal = NULL; /* the router's to set */
+    req.sink = cs->sink_state;
     /* With a single connection nothing can join a batch: the request had
      * better block and run its rows itself than park and hand them over
      * (a handler whose work is long anyway asks for the wake: want_wake).
@@ -704,8 +839,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
      * connection. routing is counted before stopping is read, and
      * md_http_stop sets stopping before it reads routing, so it sees every
      * call that may still park. */
-    req.wake = NULL;
-    req.wake_ctx = cs;
     req.want_wake = want_wake;
     if (atomic_load_explicit(&h->conns, memory_order_relaxed) > 1) {
         atomic_fetch_add(&h->routing, 1);
@@ -722,7 +855,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     cs->mc = c;
     atomic_store(&cs->park, PARK_NONE);
-    md_router_dispatch(h->api, &req, &resp);
+    md_router_run(h->api, &cs->hit, &req, &resp);
     if (resp.parked) {
         enum MHD_Result ok = park(h, cs, &resp);
 
@@ -886,6 +1019,7 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
     h->api = api;
     h->access_log = cfg->access_log;
     h->max_body = cfg->max_body_bytes;
+    h->max_upload = cfg->max_upload_bytes;
     h->max_header = max_header;
     h->max_conn = cfg->max_connections ? (long)cfg->max_connections : 4096;
     /* Past max_conn, once no connection can be shut down to make room (see

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * http.h: the HTTP server, on libmicrohttpd. It reads each request body into
- * per-connection memory (reused across keep-alive requests), gives every
- * request an id, runs the router on the connection's thread, and answers from
- * a per-connection buffer without copying.
+ * per-connection memory (reused across keep-alive requests), or, for a route
+ * whose body streams (an upload: the route table's sink), hands the body to
+ * the route's sink as it arrives; gives every request an id, runs the router
+ * on the connection's thread, and answers from a per-connection buffer
+ * without copying.
  */
 #ifndef MD_NET_HTTP_H
 #define MD_NET_HTTP_H
@@ -27,6 +29,7 @@ struct md_http_config {
     const char *listen;               /* "HOST:PORT", "[V6]:PORT" or ":PORT" */
     unsigned threads;                 /* worker threads; 0 = one per core */
     size_t max_body_bytes;            /* larger bodies get 413 */
+    uint64_t max_upload_bytes;        /* the same for a route whose body streams (uploads) */
     unsigned max_connections;         /* concurrent connections */
     unsigned idle_timeout_s;          /* idle keep-alive connections are closed after this */
     size_t max_header_bytes;          /* request line + headers larger than this get 431 or 414 */

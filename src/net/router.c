@@ -39,6 +39,7 @@
  */
 #include "net/router.h"
 #include "api/handlers.h"
+#include "api/upload.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -92,6 +93,13 @@ static void tfs_unsupported(struct md_api *api, const struct md_route *rt, struc
 #define PATH_MODEL MD_SCOPE_PATH_MODEL
 #define LISTING    MD_SCOPE_LISTING
 
+/*
+ * A row names its sink (the last field) only when its body streams; the
+ * others leave it out, so the compiler's warning for a field left out is off
+ * for this table alone.
+ */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 /* clang-format off */
 static const struct md_endpoint routes[] = {
     /* Open Inference Protocol (api/v2.c) */
@@ -127,6 +135,9 @@ static const struct md_endpoint routes[] = {
     {"GET",   "/api/v1/settings/{setting}", MD_API_MANAGEMENT, READ,   NONE, md_settings_api_get},
     {"PUT",   "/api/v1/settings/{setting}", MD_API_MANAGEMENT, MANAGE, NONE, md_settings_api_put},
     {"PATCH", "/api/v1/settings/{setting}", MD_API_MANAGEMENT, MANAGE, NONE, md_settings_api_put},
+    /* Versions (api/upload.c): an upload's body streams to its sink */
+    {"POST",  "/api/v1/models/{model}/versions", MD_API_MANAGEMENT, MANAGE, PATH_MODEL,
+     md_upload_api_post, &md_upload_sink},
     /* versions, aliases, traffic and events (api/traffic.c) */
     {"GET",    "/api/v1/models/{model}/versions",         MD_API_MANAGEMENT, READ,   PATH_MODEL,
      md_traffic_api_versions},
@@ -178,6 +189,7 @@ static const struct md_endpoint routes[] = {
      md_comparison_api_get},
 };
 /* clang-format on */
+#pragma GCC diagnostic pop
 
 #define N_ROUTES MD_ARRAY_LEN(routes)
 
@@ -648,36 +660,55 @@ static void answer_miss(int id, const char *allow, const struct md_api_req *req,
     }
 }
 
-void md_router_dispatch(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp)
+void md_router_find(const char *method, const char *path, struct md_arena *a,
+                    struct md_router_hit *hit)
 {
-    const struct md_endpoint *e;
-    const struct md_principal *who;
-    struct md_route rt;
-    struct md_err err;
-    const char *allow;
-    int id;
+    md_router_match(method, path, a, &hit->id, &hit->rt, &hit->family, &hit->allow);
+    hit->endpoint = hit->id > 0 ? &routes[hit->id - 1] : NULL;
+}
 
-    md_router_match(req->method, req->path, req->arena, &id, &rt, &resp->family, &allow);
-    resp->model = rt.model;
-    if (id <= 0) {
-        answer_miss(id, allow, req, resp);
-        return;
-    }
-    e = &routes[id - 1];
-    who = md_auth_principal(&api->auth, req);
+int md_router_admit(struct md_api *api, const struct md_router_hit *hit, struct md_api_req *req,
+                    struct md_api_resp *resp)
+{
+    const struct md_endpoint *e = hit->endpoint;
+    const struct md_principal *who = md_auth_principal(&api->auth, req);
+    struct md_err err;
+
     if (md_auth_check(&api->auth, who, e->perm, &err) != MD_OK) {
         md_api_error(resp, &err);
-        return;
+        return err.code;
     }
-    if (e->scope == MD_SCOPE_PATH_MODEL && !md_auth_may_use(who, rt.model)) {
-        md_api_errorf(resp, MD_EPERM, "model '%s': not permitted to principal '%s'", rt.model,
+    if (e->scope == MD_SCOPE_PATH_MODEL && !md_auth_may_use(who, hit->rt.model)) {
+        md_api_errorf(resp, MD_EPERM, "model '%s': not permitted to principal '%s'", hit->rt.model,
                       who->name);
-        return;
+        return MD_EPERM;
     }
     req->principal = who;
+    return MD_OK;
+}
+
+void md_router_run(struct md_api *api, const struct md_router_hit *hit, struct md_api_req *req,
+                   struct md_api_resp *resp)
+{
+    resp->family = hit->family;
+    resp->model = hit->rt.model;
+    if (hit->endpoint == NULL) {
+        answer_miss(hit->id, hit->allow, req, resp);
+        return;
+    }
+    if (md_router_admit(api, hit, req, resp) != MD_OK)
+        return;
     if (MD_UNLIKELY(log_fd >= 0))
-        log_route((size_t)(id - 1));
-    e->handler(api, &rt, req, resp);
+        log_route((size_t)(hit->endpoint - routes));
+    hit->endpoint->handler(api, &hit->rt, req, resp);
+}
+
+void md_router_dispatch(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp)
+{
+    struct md_router_hit hit;
+
+    md_router_find(req->method, req->path, req->arena, &hit);
+    md_router_run(api, &hit, req, resp);
 }
 
 const struct md_endpoint *md_router_endpoints(size_t *n)

@@ -22,10 +22,46 @@ struct md_endpoint {
     /* Writes the whole answer into resp; rt holds the names the path matched. */
     void (*handler)(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                     struct md_api_resp *resp);
+    /* NULL: the body is gathered whole (up to --max-body-bytes) before the
+     * handler runs; else it streams to this sink (api/api.h), up to
+     * --max-upload-bytes, and the permission check runs at the head. */
+    const struct md_api_sink *sink;
+};
+
+/*
+ * A request's route, found once when its head arrives (md_router_find), so
+ * that the HTTP layer knows before the body whether it streams, and run
+ * when the body is in (md_router_run). Its names are in the arena given to
+ * md_router_find.
+ */
+struct md_router_hit {
+    const struct md_endpoint *endpoint; /* the matched row, or NULL */
+    int id;                             /* md_router_match's route id */
+    struct md_route rt;                 /* the names the path holds */
+    enum md_api_family family;          /* the path's family */
+    const char *allow;                  /* the Allow of a 405 */
 };
 
 /* Routes and runs one request; resp->status and body are set on return. */
 void md_router_dispatch(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp);
+
+/* md_router_dispatch in two steps: the match alone, into hit (names in a). */
+void md_router_find(const char *method, const char *path, struct md_arena *a,
+                    struct md_router_hit *hit);
+
+/*
+ * The permission check of the route hit matched (which must be one:
+ * hit->endpoint not NULL): the principal, its permission, the path's model.
+ * MD_OK with req->principal set, or the refusal written into resp and its
+ * code returned. md_router_run makes it too; the HTTP layer makes it at the
+ * head of a streaming route, before any of its body is taken.
+ */
+int md_router_admit(struct md_api *api, const struct md_router_hit *hit, struct md_api_req *req,
+                    struct md_api_resp *resp);
+
+/* Runs the request hit matched: the answer to no route, or the check and the handler. */
+void md_router_run(struct md_api *api, const struct md_router_hit *hit, struct md_api_req *req,
+                   struct md_api_resp *resp);
 
 /*
  * Matches a method and path (exposed for the fuzz target and tests): writes

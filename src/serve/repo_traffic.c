@@ -1281,7 +1281,8 @@ int md_repo_register_upload(struct md_repo *r, const char *model, const struct m
     md_err_clear(err);
     j.v.version = j.number;
     add_reg(e, new_info(&j.v), false);
-    md_repo__publish(r, e);
+    (void)md_repo__rescan(r, e, err); /* listed, loaded once a policy or an alias names it */
+    md_err_clear(err);
     md_log_kv(MD_LOG_INFO, "version registered", "model", model, "sha256", u->sha256, "source",
               "upload", MD_KV_END);
     {

@@ -13,6 +13,7 @@
 #include "api_call.h"
 
 #include "net/router.h"
+#include "api/upload.h"
 #include "control/settings.h"
 
 #include <unistd.h>
@@ -516,6 +517,7 @@ static void test_dispatch_permission(void **state)
     assert_int_equal(call(&api, "POST", "/v2/repository/models/m/unload", &body, &allow), 403);
     assert_int_equal(call(&api, "PUT", "/api/v1/settings/poll", &body, &allow), 403);
     assert_int_equal(call(&api, "PATCH", "/api/v1/settings/poll", &body, &allow), 403);
+    assert_int_equal(call(&api, "POST", "/api/v1/models/m/versions", &body, &allow), 403);
     /* Reading goes on; a wrong method or path is answered as before. */
     assert_int_equal(call(&api, "GET", "/api/v1/settings", &body, &allow), 200);
     assert_int_equal(call(&api, "GET", "/v2/repository/models/m/load", &body, &allow), 405);
@@ -527,6 +529,73 @@ static void test_dispatch_permission(void **state)
     assert_int_equal(call(&api, "PUT", "/api/v1/settings/poll", &body, &allow), 404);
     md_auth_init(&api.auth, false, true, "0.0.0.0:8080");
     assert_int_equal(call(&api, "PATCH", "/api/v1/settings/poll", &body, &allow), 404);
+    md_buf_release(&body);
+}
+
+/*
+ * Only the upload route streams its body (to md_upload_sink); its match is
+ * found at the head, its permission checked before the body, and its
+ * handler refuses a request whose body did not stream.
+ */
+static void test_streaming_routes(void **state)
+{
+    size_t n;
+    const struct md_endpoint *routes = md_router_endpoints(&n);
+    struct md_router_hit hit;
+    struct md_api_req req;
+    struct md_api_resp resp;
+    struct md_buf body;
+    struct md_arena a;
+    struct md_api api;
+    size_t streaming = 0;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < n; i++) {
+        if (routes[i].sink == NULL)
+            continue;
+        streaming++;
+        assert_ptr_equal(routes[i].sink, &md_upload_sink);
+        assert_string_equal(routes[i].method, "POST");
+        assert_string_equal(routes[i].path, "/api/v1/models/{model}/versions");
+        assert_int_equal(routes[i].perm, MD_PERM_MANAGE);
+    }
+    assert_int_equal(streaming, 1);
+    md_arena_init(&a, 1 << 16);
+    md_buf_init(&body, 1 << 16);
+    memset(&api, 0, sizeof(api));
+    memset(&req, 0, sizeof(req));
+    memset(&resp, 0, sizeof(resp));
+    req.method = "POST";
+    req.path = "/api/v1/models/fraud/versions";
+    req.body = "";
+    req.arena = &a;
+    resp.body = &body;
+    md_router_find(req.method, req.path, &a, &hit);
+    assert_non_null(hit.endpoint);
+    assert_ptr_equal(hit.endpoint->sink, &md_upload_sink);
+    assert_string_equal(hit.rt.model, "fraud");
+    assert_int_equal(hit.family, MD_API_MANAGEMENT);
+    /* The check alone: refused on a listener that is not loopback, then allowed. */
+    md_auth_init(&api.auth, false, false, "0.0.0.0:8080");
+    assert_int_equal(md_router_admit(&api, &hit, &req, &resp), MD_EPERM);
+    assert_int_equal(resp.status, 403);
+    md_auth_init(&api.auth, true, false, "127.0.0.1:8080");
+    assert_int_equal(md_router_admit(&api, &hit, &req, &resp), MD_OK);
+    assert_non_null(req.principal);
+    /* Run with no sink state: the handler says the body did not stream. */
+    md_router_run(&api, &hit, &req, &resp);
+    assert_int_equal(resp.status, 500);
+    assert_non_null(strstr(body.data, "the body did not stream"));
+    /* Other routes have no sink; a miss has no endpoint. */
+    md_router_find("POST", "/v2/models/m/infer", &a, &hit);
+    assert_non_null(hit.endpoint);
+    assert_null(hit.endpoint->sink);
+    md_router_find("DELETE", "/api/v1/models/m/versions", &a, &hit);
+    assert_null(hit.endpoint);
+    md_router_run(&api, &hit, &req, &resp);
+    assert_int_equal(resp.status, 405);
+    md_arena_release(&a);
     md_buf_release(&body);
 }
 
@@ -579,6 +648,7 @@ int main(void)
         cmocka_unit_test(test_tfs_paths),
         cmocka_unit_test(test_auth),
         cmocka_unit_test(test_dispatch_permission),
+        cmocka_unit_test(test_streaming_routes),
         cmocka_unit_test(test_route_log),
     };
 

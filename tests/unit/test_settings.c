@@ -58,6 +58,7 @@ static void test_defaults(void **state)
     assert_int_equal(s.poll_s, 0);
     assert_int_equal(s.threads, 0);
     assert_int_equal(s.max_body_bytes, 64u << 20);
+    assert_int_equal(s.max_upload_bytes, 1u << 30);
     assert_int_equal(s.max_connections, 4096);
     assert_int_equal(s.idle_timeout_s, 60);
     assert_int_equal(s.max_header_bytes, MD_HTTP_MAX_HEADER);
@@ -82,7 +83,7 @@ static void test_defaults(void **state)
         assert_false(md_settings_given(&s, t->key));
     }
     assert_false(s.insecure);
-    assert_int_equal(s.config.n, 19);
+    assert_int_equal(s.config.n, 20);
     md_settings_release(&s);
 }
 
@@ -98,6 +99,8 @@ static void test_limits(void **state)
         {"--threads", "1024", "1025"},
         {"--max-body-bytes", "1", "0"},
         {"--max-body-bytes", "2147483648", "2147483649"},
+        {"--max-upload-bytes", "1", "0"},
+        {"--max-upload-bytes", "1099511627776", "1099511627777"},
         {"--max-connections", "1000000", "1000001"},
         {"--idle-timeout", "86400", "86401"},
         {"--max-header-bytes", "1024", "1023"},

@@ -68,6 +68,46 @@ static bool engines_fit(void)
     return false;
 }
 
+/* The stored text of a strategy, for store_strategies. */
+static void stored_text(void *ctx, const char *name, const char *strategy)
+{
+    char **out = ctx;
+
+    MD_UNUSED(name);
+    free(*out);
+    *out = md_xstrdup(strategy);
+}
+
+/* Stores the configuration file's strategies, with an event for each that
+ * is new or changed (a store job). */
+static int store_strategies(struct md_store_tx *tx, void *ctx, struct md_err *err)
+{
+    const struct md_strategies *s = ctx;
+    size_t i;
+    int rc = MD_OK;
+
+    for (i = 0; i < s->n && rc == MD_OK; i++) {
+        struct md_store_event ev = {0, md_wall_ms(), "", "strategy_stored", "", "{}"};
+        char message[160];
+        char *old = NULL;
+
+        rc = md_store_tx_strategies(tx, s->v[i].name, stored_text, &old, err);
+        if (rc == MD_ENOTFOUND)
+            rc = MD_OK;
+        if (rc == MD_OK && (old == NULL || strcmp(old, s->v[i].json) != 0)) {
+            rc = md_store_tx_strategy_put(tx, s->v[i].name, s->v[i].json, err);
+            (void)snprintf(message, sizeof(message),
+                           "rollout strategy '%s' stored from the configuration file",
+                           s->v[i].name);
+            ev.message = message;
+            if (rc == MD_OK)
+                rc = md_store_tx_event_add(tx, &ev, NULL, err);
+        }
+        free(old);
+    }
+    return rc;
+}
+
 /* --check: the repository loaded once and reported; logs off unless a level was set. */
 static int check(const struct md_settings *o)
 {
@@ -238,6 +278,13 @@ static int serve(const struct md_settings *o)
             md_log_kv(MD_LOG_INFO, "removed files a crash left in the artifact store", "files", n,
                       MD_KV_END);
         }
+    }
+    if (o->strategies.n > 0 &&
+        md_store_call(store, store_strategies, (void *)&o->strategies, &err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot store the configuration file's strategies", "reason",
+                  err.msg, MD_KV_END);
+        md_store_close(store);
+        return 1;
     }
     /* Uploads arrive in <data>/artifacts/tmp, on the artifact store's file
      * system (moved in by a rename); what a crash left there goes now. */

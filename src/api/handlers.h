@@ -57,6 +57,7 @@ void md_settings_api_put(struct md_api *api, const struct md_route *rt, struct m
 #define MD_TRAFFIC_HANDLER(name)                                                                   \
     void name(struct md_api *api, const struct md_route *rt, struct md_api_req *req,               \
               struct md_api_resp *resp)
+MD_TRAFFIC_HANDLER(md_traffic_api_model_put);
 MD_TRAFFIC_HANDLER(md_traffic_api_versions);
 MD_TRAFFIC_HANDLER(md_traffic_api_archive);
 MD_TRAFFIC_HANDLER(md_traffic_api_aliases);

@@ -119,8 +119,8 @@ void md_tfs_status(struct md_api *api, const struct md_route *rt, struct md_api_
         return;
     ctx.model = rt->model;
     ctx.version = rt->label != NULL ? strtoll(num, NULL, 10)
-                  : rt->version ? strtoll(rt->version, NULL, 10)
-                                : 0;
+                  : rt->version     ? strtoll(rt->version, NULL, 10)
+                                    : 0;
     ctx.b = resp->body;
     ctx.n = 0;
     ctx.known = false;

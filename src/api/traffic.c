@@ -333,6 +333,22 @@ void md_traffic_api_put(struct md_api *api, const struct md_route *rt, struct md
     command(api, MD_COMMAND_TRAFFIC, rt->model, t, md_traffic_change_free, 200, req, resp);
 }
 
+void md_traffic_api_model_put(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                              struct md_api_resp *resp)
+{
+    struct md_traffic_change *t = NULL;
+
+    if (resp->resume == NULL) {
+        t = md_xcalloc(1, sizeof(*t));
+        t->json = md_xmalloc(req->body_len + 1);
+        memcpy(t->json, req->body, req->body_len);
+        t->json[req->body_len] = '\0';
+        t->len = req->body_len;
+        t->expect = -1;
+    }
+    command(api, MD_COMMAND_MODEL, rt->model, t, md_traffic_change_free, 200, req, resp);
+}
+
 void md_traffic_api_alias_put(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                               struct md_api_resp *resp)
 {

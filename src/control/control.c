@@ -118,6 +118,12 @@ static void apply_command(void *arg)
         rc = md_repo_register_upload(a->c->repo, model, &u, &answer, &err);
         break;
     }
+    case MD_COMMAND_MODEL: {
+        const struct md_traffic_change *t = md_command_arg(a->cmd);
+
+        rc = md_repo_put_model(a->c->repo, model, t->json, t->len, &answer, &err);
+        break;
+    }
     case MD_COMMAND_ROLLOUT: {
         const struct md_rollout_change *ch = md_command_arg(a->cmd);
 

@@ -289,6 +289,7 @@ void md_settings_init(struct md_settings *s)
 void md_settings_release(struct md_settings *s)
 {
     md_config_release(&s->config);
+    md_strategies_release(&s->strategies);
 }
 
 enum md_settings_action md_settings_parse(struct md_settings *s, int argc, char **argv,
@@ -306,8 +307,12 @@ enum md_settings_action md_settings_parse(struct md_settings *s, int argc, char 
         x.action == MD_SETTINGS_ROUTES)
         return x.action;
     if (s->config_file != NULL) {
-        /* Sections of the file (alert rules, rollouts, ...) are registered here as they come. */
-        rc = md_config_load(&s->config, s->config_file, NULL, 0, err);
+        /* Sections of the file (rollout strategies; alert rules, ... to come). */
+        const struct md_config_section sections[] = {
+            {"strategies", md_strategies_parse, &s->strategies},
+        };
+
+        rc = md_config_load(&s->config, s->config_file, sections, MD_ARRAY_LEN(sections), err);
         if (rc == MD_EIO || rc == MD_ETOOBIG)
             md_err_prefix(err, "--config: ");
         if (rc != MD_OK)

@@ -138,7 +138,9 @@ static const struct md_endpoint routes[] = {
     /* Versions (api/upload.c): an upload's body streams to its sink */
     {"POST",  "/api/v1/models/{model}/versions", MD_API_MANAGEMENT, MANAGE, PATH_MODEL,
      md_upload_api_post, &md_upload_sink},
-    /* versions, aliases, traffic and events (api/traffic.c) */
+    /* models, versions, aliases, traffic and events (api/traffic.c) */
+    {"PUT",    "/api/v1/models/{model}",                  MD_API_MANAGEMENT, MANAGE, PATH_MODEL,
+     md_traffic_api_model_put},
     {"GET",    "/api/v1/models/{model}/versions",         MD_API_MANAGEMENT, READ,   PATH_MODEL,
      md_traffic_api_versions},
     {"POST",   "/api/v1/models/{model}/versions/{version}/archive", MD_API_MANAGEMENT, MANAGE,

@@ -157,6 +157,8 @@ static bool sig_eq(const struct sig *a, const struct sig *b)
     return a->mtime_ns == b->mtime_ns && a->size == b->size && a->ino == b->ino;
 }
 
+static struct mentry *add_entry(struct md_repo *r, const char *name);
+
 int md_repo_open(const char *dir, struct md_repo **out, struct md_err *err)
 {
     return md_repo_open_store(dir, NULL, NULL, out, err);
@@ -193,10 +195,19 @@ int md_repo_open_store(const char *dir, struct md_store *store, const char *data
     }
     if (store != NULL) {
         int rc = md_repo__load_store(r, err);
+        size_t i = 0;
 
         if (rc != MD_OK) {
             md_repo_free(r);
             return rc;
+        }
+        /* Models created through the API have no directory: their entries
+         * come from the store (add_entry takes the seed off the list). */
+        while (i < r->n_seeds) {
+            if (r->seeds[i]->api_model)
+                (void)add_entry(r, r->seeds[i]->name);
+            else
+                i++;
         }
     }
     *out = r;
@@ -308,6 +319,11 @@ void md_repo__publish(struct md_repo *r, const struct mentry *e)
 struct mentry *md_repo__find(struct md_repo *r, const char *name)
 {
     return find_entry(r, name);
+}
+
+struct mentry *md_repo__add(struct md_repo *r, const char *name)
+{
+    return add_entry(r, name);
 }
 
 /* Inserts a new entry, served with no versions until its first update
@@ -543,6 +559,16 @@ static int load_yaml(struct md_repo *r, struct mentry *e, const char *mdir, bool
 
     *out = NULL;
     md_err_clear(&lerr);
+    if (e->api_model) {
+        /* Its model.yaml is the one stored with it through the API. */
+        rc = md_contract_parse(e->yaml, e->yaml_len, e->name, &c, &lerr);
+        if (rc != MD_OK) {
+            model_problem(r, e, "model.yaml rejected", lerr.msg);
+            return md_err_set(err, MD_EINVAL, "model '%s': %s", e->name, e->reason);
+        }
+        *out = c;
+        return MD_OK;
+    }
     found = join_path(ypath, sizeof(ypath), mdir, MODEL_YAML);
     if (!found)
         errno = ENAMETOOLONG;
@@ -691,7 +717,7 @@ static int update_model(struct md_repo *r, struct mentry *e, bool retry, struct 
     struct md_contract *c;
     struct vrec *recs;
     struct skips skipped = {NULL, 0};
-    int64_t *nums;
+    int64_t *nums = NULL;
     size_t n_nums;
     size_t n_recs = 0;
     size_t i;
@@ -703,7 +729,7 @@ static int update_model(struct md_repo *r, struct mentry *e, bool retry, struct 
 
     if (!join_path(mdir, sizeof(mdir), r->dir, e->name))
         return md_err_set(err, MD_EINVAL, "model '%s': path too long", e->name);
-    n_nums = list_versions(mdir, &nums, &skipped);
+    n_nums = e->api_model ? 0 : list_versions(mdir, &nums, &skipped);
     skips_publish(r, e->name, &e->skips, &skipped);
     rc = load_yaml(r, e, mdir, retry, &c, err);
     if (rc != MD_OK) {
@@ -1000,6 +1026,20 @@ int md_repo_scan(struct md_repo *r)
     }
     closedir(d);
     skips_publish(r, NULL, &r->skips, &skipped);
+    for (i = 0; i < r->n_models; i++) {
+        struct mentry *e = r->models[i];
+
+        if (!e->api_model || e->seen)
+            continue;
+        e->seen = true;
+        if (e->unloaded)
+            continue;
+        if (job.n == cap) {
+            cap = cap ? cap * 2 : 16;
+            job.list = md_xrealloc(job.list, cap * sizeof(struct mentry *));
+        }
+        job.list[job.n++] = e;
+    }
     scan_parallel(&job);
     free(job.list);
     for (i = 0; i < r->n_models;) {
@@ -1062,10 +1102,13 @@ int md_repo_unload_model(struct md_repo *r, const char *name, struct md_err *err
     }
     set_recs(e, recs, e->n_recs);
     publish_snapshot(r, e);
-    /* The next explicit load must re-read everything. */
-    free(e->yaml);
-    e->yaml = NULL;
-    e->yaml_len = 0;
+    /* The next explicit load must re-read everything (but a model made
+     * through the API, whose model.yaml is only in memory and the store). */
+    if (!e->api_model) {
+        free(e->yaml);
+        e->yaml = NULL;
+        e->yaml_len = 0;
+    }
     pthread_mutex_unlock(&r->scan_lock);
     md_log_kv(MD_LOG_INFO, "model unloaded", "model", name, MD_KV_END);
     return MD_OK;

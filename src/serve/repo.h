@@ -200,6 +200,14 @@ struct md_repo_upload {
  */
 int md_repo_register_upload(struct md_repo *r, const char *model, const struct md_repo_upload *u,
                             char **answer, struct md_err *err) MD_MUST_CHECK;
+/*
+ * Creates model (or replaces its model.yaml) from model.yaml text, for a
+ * model no directory of the repository defines (MD_ECONFLICT otherwise):
+ * parsed, stored with its event, then served (versions come by upload).
+ * *answer: {"model", "created"}, malloc'd.
+ */
+int md_repo_put_model(struct md_repo *r, const char *model, const char *yaml, size_t len,
+                      char **answer, struct md_err *err) MD_MUST_CHECK;
 /* The store given at open, or NULL. */
 struct md_store *md_repo_store(struct md_repo *r);
 

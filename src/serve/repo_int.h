@@ -77,7 +77,9 @@ struct mentry {
     struct md_policy policy; /* when has_policy */
     int64_t policy_rev;      /* its revision */
     int64_t policy_ms;       /* when stored */
-    int64_t rollout; /* the id of the rollout moving the traffic, 0: none */
+    int64_t rollout;         /* the id of the rollout moving the traffic, 0: none */
+    bool api_model;          /* created through the API (its model.yaml in the store, e->yaml), not
+                                by a directory of the repository */
     bool resettle; /* the policy moved during an update: update again, retiring what it no longer
                       names */
     struct md_alias *aliases; /* n_aliases, any order */
@@ -107,6 +109,9 @@ struct md_repo {
 void md_repo__publish(struct md_repo *r, const struct mentry *e);
 /* The entry of model name, or NULL (caller holds scan_lock). */
 struct mentry *md_repo__find(struct md_repo *r, const char *name);
+/* Adds an entry for model name (seeded from the store), published empty
+ * (caller holds scan_lock). */
+struct mentry *md_repo__add(struct md_repo *r, const char *name);
 /* Brings model e up to date and publishes it (caller holds scan_lock). */
 int md_repo__rescan(struct md_repo *r, struct mentry *e, struct md_err *err);
 

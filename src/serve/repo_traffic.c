@@ -162,9 +162,22 @@ static void seed_policy(void *ctx, const char *model, const char *policy, int64_
     e->policy_ms = updated_ms;
 }
 
+static void seed_model(void *ctx, const char *model, const char *contract)
+{
+    struct mentry *e = seed_of(ctx, model);
+
+    e->api_model = true;
+    free(e->yaml);
+    e->yaml_len = strlen(contract);
+    e->yaml = md_xstrdup(contract);
+}
+
 static int load_all(struct md_store_tx *tx, void *ctx, struct md_err *err)
 {
     int rc = md_store_tx_versions(tx, NULL, seed_version, ctx, err);
+
+    if (rc == MD_OK)
+        rc = md_store_tx_models(tx, seed_model, ctx, err);
 
     if (rc == MD_OK)
         rc = md_store_tx_aliases(tx, NULL, seed_alias, ctx, err);
@@ -196,6 +209,13 @@ void md_repo__seed(struct md_repo *r, struct mentry *e)
         e->policy = s->policy;
         e->policy_rev = s->policy_rev;
         e->policy_ms = s->policy_ms;
+        e->api_model = s->api_model;
+        if (s->api_model) {
+            e->yaml = s->yaml;
+            e->yaml_len = s->yaml_len;
+        } else {
+            free(s->yaml);
+        }
         free(s->name);
         free(s);
         memmove(r->seeds + i, r->seeds + i + 1, (r->n_seeds - i - 1) * sizeof(*r->seeds));
@@ -1312,4 +1332,104 @@ out:
     if (rc == MD_OK && *answer == NULL)
         return md_err_set(err, MD_ENOMEM, "out of memory for the answer");
     return rc;
+}
+
+/* ---- models created through the API -------------------------------------------- */
+
+struct model_job {
+    const char *model;
+    const char *yaml;
+    bool existed;
+};
+
+static int run_model(struct md_store_tx *tx, void *ctx, struct md_err *err)
+{
+    struct model_job *j = ctx;
+    char details[128];
+    int rc = md_store_tx_model_put(tx, j->model, j->yaml, err);
+
+    if (rc != MD_OK)
+        return rc;
+    (void)snprintf(details, sizeof(details), "{\"created\":%s}", j->existed ? "false" : "true");
+    return event(tx, j->model, j->existed ? "model_updated" : "model_created", details, err,
+                 j->existed ? "model.yaml replaced through the API"
+                            : "model created through the API");
+}
+
+int md_repo_put_model(struct md_repo *r, const char *model, const char *yaml, size_t len,
+                      char **answer, struct md_err *err)
+{
+    char mdir[PATH_MAX];
+    struct md_contract *c = NULL;
+    struct model_job j;
+    struct mentry *e;
+    struct stat st;
+    char *text;
+    int rc;
+
+    *answer = NULL;
+    if (r->store == NULL)
+        return md_err_set(err, MD_EUNAVAIL, "no store: models created through the API need --data");
+    if ((size_t)snprintf(mdir, sizeof(mdir), "%s/%s", r->dir, model) >= sizeof(mdir))
+        return md_err_set(err, MD_EINVAL, "model '%.64s': name too long", model);
+    text = md_xmalloc(len + 1);
+    memcpy(text, yaml, len);
+    text[len] = '\0';
+    rc = md_contract_parse(text, len, model, &c, err);
+    if (rc != MD_OK) {
+        free(text);
+        md_err_prefix(err, "model.yaml: ");
+        return MD_EINVAL;
+    }
+    md_contract_free(c);
+    pthread_mutex_lock(&r->scan_lock);
+    e = md_repo__find(r, model);
+    if ((e != NULL && !e->api_model) || stat(mdir, &st) == 0) {
+        pthread_mutex_unlock(&r->scan_lock);
+        free(text);
+        return md_err_set(err, MD_ECONFLICT,
+                          "model '%s' is defined by the repository directory: change its "
+                          "model.yaml there",
+                          model);
+    }
+    j.model = model;
+    j.yaml = text;
+    j.existed = e != NULL;
+    rc = md_store_call(r->store, run_model, &j, err);
+    if (rc == MD_OK) {
+        if (e == NULL) {
+            /* A seed of its own: add_entry takes what the store holds. */
+            struct mentry *s = seed_of(r, model);
+
+            s->api_model = true;
+            s->yaml = text;
+            s->yaml_len = len;
+            text = NULL;
+            e = md_repo__add(r, model);
+        } else {
+            free(e->yaml);
+            e->yaml = text;
+            e->yaml_len = len;
+            text = NULL;
+        }
+        (void)md_repo__rescan(r, e, err);
+        md_err_clear(err);
+        md_log_kv(MD_LOG_INFO, "model stored through the API", "model", model, MD_KV_END);
+    }
+    pthread_mutex_unlock(&r->scan_lock);
+    free(text);
+    if (rc != MD_OK)
+        return rc;
+    {
+        struct md_buf b;
+
+        md_buf_init(&b, 4096);
+        (void)md_buf_puts(&b, "{\"model\":");
+        (void)md_buf_json_str(&b, model, strlen(model));
+        (void)md_buf_printf(&b, ",\"created\":%s}", j.existed ? "false" : "true");
+        if (md_buf_putc(&b, '\0') == MD_OK)
+            *answer = md_buf_detach(&b, NULL);
+        md_buf_release(&b);
+    }
+    return *answer != NULL ? MD_OK : md_err_set(err, MD_ENOMEM, "out of memory for the answer");
 }

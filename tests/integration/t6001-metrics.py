@@ -35,14 +35,14 @@ def test_metrics_count_and_validate():
         for _ in range(2):
             d.json("POST", "/v2/models/bench/versions/1/infer", v2_row([0.1] * 30))
         text = scrape(d)
-        lbl = '{model="bench",version="1",route="default"}'
+        lbl = '{model="bench",version="1",route="stable"}'
         expect(value(text, "modeld_inference_requests_total" + lbl) == 6, text)
         expect(value(text, 'modeld_inference_failures_total{model="bench",version="1",'
-                     'route="default",reason="rejected"}') == 1, text)
+                     'route="stable",reason="rejected"}') == 1, text)
         expect(value(text, "modeld_inference_rows_total" + lbl) == 5, text)
         expect(value(text, "modeld_request_duration_seconds_count" + lbl) == 5, text)
         expect(value(text, 'modeld_request_duration_seconds_bucket{model="bench",version="1",'
-                     'route="default",le="+Inf"}') == 5, text)
+                     'route="stable",le="+Inf"}') == 5, text)
         expect(value(text, "modeld_last_inference_timestamp_seconds" + lbl) > 0, text)
         direct = '{model="bench",version="1",route="direct"}'
         expect(value(text, "modeld_inference_requests_total" + direct) == 2, text)

@@ -122,7 +122,7 @@ def test_concurrent_clients_share_engine_calls():
         expect(metric(text, "modeld_batch_size_sum" + lbl) == sent[0], text[-3000:])
         expect(metric(text, "modeld_batch_size_count" + lbl) == s["execution_count"], sent)
         expect(metric(text, 'modeld_queue_duration_seconds_count{model="m",version="1",'
-                      'route="default"}') == sent[0], sent)
+                      'route="stable"}') == sent[0], sent)
         expect(metric(text, "modeld_queue_depth" + lbl) == 0, text[-2000:])
         expect(metric(text, "modeld_inference_executions_total" + lbl) == s["execution_count"], s)
     shutil.rmtree(repo)
@@ -191,7 +191,7 @@ def test_full_queue_is_a_503_with_retry_after():
         _, text, _ = d.request("GET", "/metrics")
         text = text.decode()
         expect(metric(text, 'modeld_inference_failures_total{model="m",version="1",'
-                      'route="default",reason="overload"}') == seen["busy"], (seen, text[-2000:]))
+                      'route="stable",reason="overload"}') == seen["busy"], (seen, text[-2000:]))
         n503 = metric(text, 'modeld_http_requests_total{api="v2",code="503"}') - n503_before
         expect(n503 == seen["busy"], (n503, seen))
     shutil.rmtree(repo)
@@ -225,7 +225,7 @@ def test_deadlines():
         text = text.decode()
         for model, n in (("b", 1), ("p", 1), ("short", 1), ("long", 1)):
             expect(metric(text, 'modeld_inference_failures_total{model="%s",version="1",'
-                          'route="default",reason="timeout"}' % model) == n, (model, text[-3000:]))
+                          'route="stable",reason="timeout"}' % model) == n, (model, text[-3000:]))
         expect(metric(text, 'modeld_http_requests_total{api="v2",code="504"}') == 4, text)
         st, doc, _ = d.json("GET", "/v2/models/short/stats")
         expect(doc["model_stats"][0]["inference_stats"]["fail"]["count"] == 1, doc)
@@ -251,7 +251,7 @@ def test_metrics_validate():
         expect('modeld_batch_size_count{model="p"' not in text, "unbatched model in batch sizes")
         for reason in ("rejected", "backend", "overload", "timeout"):
             expect(metric(text, 'modeld_inference_failures_total{model="p",version="1",'
-                          'route="default",reason="%s"}' % reason) == 0, reason)
+                          'route="stable",reason="%s"}' % reason) == 0, reason)
         promtool = shutil.which("promtool")
         expect(promtool is not None, "promtool (Debian package prometheus) is required")
         p = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,

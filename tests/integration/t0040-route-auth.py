@@ -148,6 +148,7 @@ def test_routes_flag():
                       ("PUT", "/api/v1/models/{model}/aliases/{alias}"),
                       ("DELETE", "/api/v1/models/{model}/aliases/{alias}"),
                       ("PUT", "/api/v1/models/{model}/traffic"),
+                      ("PUT", "/api/v1/models/{model}"),
                       ("POST", "/api/v1/models/{model}/versions"),
                       ("POST", "/api/v1/models/{model}/rollouts"),
                       ("POST", "/api/v1/models/{model}/rollouts/{id}/pause"),

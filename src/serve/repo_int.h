@@ -79,6 +79,9 @@ struct mentry {
     int64_t policy_ms;        /* when stored */
     struct md_alias *aliases; /* n_aliases, any order */
     size_t n_aliases;
+    /* The policy md_repo_set_policy is checking, NULL otherwise: the
+     * versions it names are loaded too. */
+    const struct md_policy *trial;
 };
 
 struct md_repo {

@@ -239,6 +239,8 @@ bool md_repo__pinned(const struct mentry *e, int64_t num)
 
     if (e->has_policy && md_policy_names(&e->policy, num))
         return true;
+    if (e->trial != NULL && md_policy_names(e->trial, num))
+        return true;
     for (i = 0; i < e->n_aliases; i++)
         if (e->aliases[i].version == num)
             return true;
@@ -597,9 +599,7 @@ int md_repo_set_policy(struct md_repo *r, const char *model, const char *json, s
                        int64_t expect, char **answer, struct md_err *err)
 {
     struct md_policy p;
-    struct md_policy saved;
     struct mentry *e;
-    bool had;
     char field[48];
     size_t i;
     int rc;
@@ -635,13 +635,17 @@ int md_repo_set_policy(struct md_repo *r, const char *model, const char *json, s
                           (long long)e->policy_rev, (long long)expect);
     }
     /* Load what the policy names (a version outside version_policy stays
-     * loaded while a policy names it), then check it serves. */
-    saved = e->policy;
-    had = e->has_policy;
-    e->policy = p;
-    e->has_policy = true;
+     * loaded while a policy names it), then check it serves. The stored
+     * policy stays in place meanwhile: the scan publishes it, and may move
+     * it to a version it finds (new_versions: serve), which a PUT naming the
+     * revision before must then not replace. */
+    e->trial = &p;
     (void)md_repo__rescan(r, e, err);
+    e->trial = NULL;
     md_err_clear(err);
+    if (expect > 0 && expect != e->policy_rev)
+        rc = md_err_set(err, MD_ECONFLICT, "the policy of model '%s' is at revision %lld, not %lld",
+                        model, (long long)e->policy_rev, (long long)expect);
     for (i = 0; i < p.n_routes && rc == MD_OK; i++) {
         (void)snprintf(field, sizeof(field), "routes[%zu].version", i);
         rc = check_serves(e, p.routes[i].version, field, err);
@@ -650,8 +654,6 @@ int md_repo_set_policy(struct md_repo *r, const char *model, const char *json, s
         (void)snprintf(field, sizeof(field), "shadows[%zu].version", i);
         rc = check_serves(e, p.shadows[i].version, field, err);
     }
-    e->policy = saved;
-    e->has_policy = had;
     if (rc == MD_OK)
         rc = store_policy(r, e, &p, expect > 0 ? expect : -1, 0, "policy_changed",
                           "traffic policy set by an operator", err);

@@ -5,7 +5,6 @@ assignment by a header splits 1,000 keys within 5 points, each key keeps its
 route over repeated calls, every key in the canary at 10% is still there at
 25%, and keys keep their routes across a restart on the same --data. Every
 answer names the version and route that made it."""
-import os
 import shutil
 import tempfile
 import threading

@@ -130,6 +130,21 @@ def events(d, **query):
     return doc
 
 
+def all_events(d, **query):
+    """Every event matching query, newest first, page after page."""
+    out, before = [], None
+    for _ in range(1000):
+        q = dict(query, limit=1000)
+        if before:
+            q["before"] = before
+        page = events(d, **q)
+        out += page["events"]
+        before = page.get("next_before")
+        if not before:
+            return out
+    raise AssertionError("more than 1,000 pages of events")
+
+
 def rescan(d, until, timeout=15):
     """SIGHUP (a re-scan) until until() holds; polled, bounded."""
     import signal

@@ -5,6 +5,7 @@ assignment by a header splits 1,000 keys within 5 points, each key keeps its
 route over repeated calls, every key in the canary at 10% is still there at
 25%, and keys keep their routes across a restart on the same --data. Every
 answer names the version and route that made it."""
+import json
 import shutil
 import tempfile
 import threading
@@ -33,6 +34,7 @@ def test_weighted_routes_10000_requests():
         expect(set(counts) == {("1", "stable"), ("2", "canary")}, counts)
         canary = share(counts, "canary")
         expect(abs(canary - 10.0) <= 2.0, "canary got %.2f%% of 10,000 at weight 10" % canary)
+        print("    canary at weight 10 of 100: %.2f%% of 10,000 requests" % canary)
         # The versions listing shows each version's share, aliases and routes.
         vs = T.versions(d, "m")
         expect(vs["1"]["traffic_percent"] == 90 and vs["1"]["routes"] == ["stable"], vs["1"])
@@ -92,6 +94,7 @@ def test_sticky_keys_split_hold_and_survive_restart():
         in10 = {k for k, r in at10.items() if r == "canary"}
         pct = 100.0 * len(in10) / len(keys)
         expect(abs(pct - 10) <= 5, "%.1f%% of 1,000 keys in the canary at 10%%" % pct)
+        print("    sticky canary at 10%%: %.1f%% of 1,000 keys" % pct)
         # Raising the canary's weight only moves keys into it.
         T.set_traffic(d, "m", sticky(25))
         expect(T.traffic(d, "m")["policy"]["sticky"]["salt"] == salt, "salt changed")
@@ -102,6 +105,8 @@ def test_sticky_keys_split_hold_and_survive_restart():
                % (len(left), left[:5]))
         pct = 100.0 * len(in25) / len(keys)
         expect(abs(pct - 25) <= 5, "%.1f%% of 1,000 keys in the canary at 25%%" % pct)
+        print("    sticky canary at 25%%: %.1f%% of 1,000 keys, all %d of 10%% among them"
+              % (pct, len(in10)))
     # The same --data after a restart: the same salt, the same routes.
     with Daemon(repo=repo, data=data) as d:
         expect(T.traffic(d, "m")["policy"]["sticky"]["salt"] == salt, T.traffic(d, "m"))
@@ -129,6 +134,85 @@ def test_new_salt_is_a_new_experiment():
     shutil.rmtree(repo)
 
 
+MASK = (1 << 64) - 1
+
+
+def point_bits(salt, key):
+    """The sticky hash as src/serve/policy.h defines it: 53 bits."""
+    h = 0xcbf29ce484222325
+    for c in salt.encode() + b"\0" + key.encode():
+        h = ((h ^ c) * 0x100000001b3) & MASK
+    h = ((h ^ (h >> 30)) * 0xbf58476d1ce4e5b9) & MASK
+    h = ((h ^ (h >> 27)) * 0x94d049bb133111eb) & MASK
+    return (h ^ (h >> 31)) >> 11
+
+
+def documented_route(salt, key, weights):
+    t = (point_bits(salt, key) * sum(weights)) >> 53
+    cum = 0
+    for i, w in enumerate(weights):
+        cum += w
+        if t < cum:
+            return i
+    raise AssertionError("no route")
+
+
+def test_sticky_routes_follow_the_documented_hash():
+    """Another implementation given the policy (another replica, a client
+    that predicts its arm) assigns every key as modeld does."""
+    expect(point_bits("", "") * 2.0 ** -53 == 0.14838301097631856, point_bits("", ""))
+    repo = T.make_repo({"m": ([1, 2], "")})
+    names, weights = ["a", "b", "c"], [60, 30, 10]
+    with Daemon(repo=repo) as d:
+        T.set_traffic(d, "m", {"routes": [{"name": n, "version": "12"[i % 2], "weight": w}
+                                          for i, (n, w) in enumerate(zip(names, weights))],
+                               "sticky": {"header": "X-User-Id", "salt": "exp-7"}})
+        c = T.conn(d)
+        for k in range(300):
+            key = "u%d" % k
+            st, v, route, _ = T.infer(c, "m", headers={"X-User-Id": key})
+            want = names[documented_route("exp-7", key, weights)]
+            expect(st == 200 and route == want, "key %s: %s, documented %s" % (key, route, want))
+        c.close()
+    shutil.rmtree(repo)
+
+
+def test_every_answer_names_version_and_route():
+    """V2 and TF Serving, by the policy or naming a version: the header and
+    the body say which version answered, the header which route; a sticky
+    key takes the same route over both protocols."""
+    repo = T.make_repo({"m": ([1, 2], "")})
+    with Daemon(repo=repo) as d:
+        T.set_traffic(d, "m", sticky(50))
+        c = T.conn(d)
+        for key in ("k%d" % i for i in range(40)):
+            h = {"X-User-Id": key, "Content-Type": "application/json"}
+            c.request("POST", "/v2/models/m/infer", T.BODY, h)
+            r = c.getresponse()
+            v2 = json.loads(r.read())
+            v2_route, v2_version = r.getheader("X-Model-Route"), r.getheader("X-Model-Version")
+            expect(r.status == 200 and v2["model_version"] == v2_version, (r.status, v2))
+            c.request("POST", "/v1/models/m:predict", T.TFS_BODY, h)
+            r = c.getresponse()
+            tfs = json.loads(r.read())
+            expect(r.status == 200 and tfs["model_version"] == r.getheader("X-Model-Version"),
+                   (r.status, tfs))
+            expect((r.getheader("X-Model-Route"), r.getheader("X-Model-Version")) ==
+                   (v2_route, v2_version), (key, v2_route, r.getheader("X-Model-Route")))
+            expect((v2_route, v2_version) in (("stable", "1"), ("canary", "2")), v2_route)
+        for path, body in (("/v2/models/m/versions/2/infer", T.BODY),
+                           ("/v1/models/m/versions/2:predict", T.TFS_BODY)):
+            c.request("POST", path, body, {"X-User-Id": "k1"})
+            r = c.getresponse()
+            doc = json.loads(r.read())
+            expect(r.status == 200 and doc["model_version"] == "2", (path, doc))
+            expect(r.getheader("X-Model-Route") == "direct", (path, r.getheaders()))
+            expect(r.getheader("X-Model-Version") == "2", (path, r.getheaders()))
+        c.close()
+    shutil.rmtree(repo)
+
+
 if __name__ == "__main__":
     run([test_weighted_routes_10000_requests, test_sticky_keys_split_hold_and_survive_restart,
-         test_new_salt_is_a_new_experiment])
+         test_new_salt_is_a_new_experiment, test_sticky_routes_follow_the_documented_hash,
+         test_every_answer_names_version_and_route])

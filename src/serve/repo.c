@@ -813,8 +813,13 @@ static int update_model(struct md_repo *r, struct mentry *e, bool retry, struct 
 /* Brings one model up to date (update_model) and publishes what it found. */
 static int scan_model(struct md_repo *r, struct mentry *e, bool retry, struct md_err *err)
 {
+    int64_t rev = e->policy_rev;
     int rc = update_model(r, e, retry, err);
 
+    /* The scan moved the policy to a new version (new_versions: serve):
+     * what it named before and version_policy does not select unloads now. */
+    if (rc == MD_OK && rev != 0 && e->policy_rev != rev)
+        rc = update_model(r, e, false, err);
     publish_snapshot(r, e);
     return rc;
 }

@@ -659,7 +659,12 @@ int md_repo_set_policy(struct md_repo *r, const char *model, const char *json, s
     if (rc == MD_OK)
         rc = store_policy(r, e, &p, expect > 0 ? expect : -1, 0, "policy_changed",
                           "traffic policy set by an operator", err);
-    md_repo__publish(r, e);
+    if (rc == MD_OK) {
+        /* Unloads what no policy, alias or version_policy wants now; publishes. */
+        (void)md_repo__rescan(r, e, NULL);
+    } else {
+        md_repo__publish(r, e);
+    }
     if (rc == MD_OK)
         *answer = policy_answer(e);
     pthread_mutex_unlock(&r->scan_lock);

@@ -6,6 +6,7 @@ route over repeated calls, every key in the canary at 10% is still there at
 25%, and keys keep their routes across a restart on the same --data. Every
 answer names the version and route that made it."""
 import json
+import re
 import shutil
 import tempfile
 import threading
@@ -87,9 +88,11 @@ def test_sticky_keys_split_hold_and_survive_restart():
     data = tempfile.mkdtemp(prefix="modeld-data-")
     keys = ["user-%d" % i for i in range(1000)]
     with Daemon(repo=repo, data=data) as d:
-        T.set_traffic(d, "m", sticky(10))
+        # A salt of the experiment's own: the split is then the same each run
+        # (the hash is documented: test_sticky_routes_follow_the_documented_hash).
+        T.set_traffic(d, "m", sticky(10, salt="ab-test-1"))
         salt = T.traffic(d, "m")["policy"]["sticky"]["salt"]
-        expect(isinstance(salt, str) and salt, T.traffic(d, "m"))
+        expect(salt == "ab-test-1", T.traffic(d, "m"))
         at10 = assign(d, keys, rounds=3)  # each key three times: one route each
         in10 = {k for k, r in at10.items() if r == "canary"}
         pct = 100.0 * len(in10) / len(keys)
@@ -118,11 +121,21 @@ def test_sticky_keys_split_hold_and_survive_restart():
 
 
 def test_new_salt_is_a_new_experiment():
-    """A salt the policy names replaces the old one: the assignment is redrawn
-    (so the test above would see a salt that changed per revision)."""
+    """A sticky policy that names no salt gets one, kept by the revisions
+    after it; a salt the policy names replaces it, and the assignment is
+    redrawn (so the test above would see a salt that changed per revision)."""
     repo = T.make_repo({"m": ([1, 2], "")})
     keys = ["user-%d" % i for i in range(200)]
     with Daemon(repo=repo) as d:
+        T.set_traffic(d, "m", sticky(10))
+        salt = T.traffic(d, "m")["policy"]["sticky"]["salt"]
+        expect(re.match(r"^[0-9a-f]{16}$", salt), salt)
+        T.set_traffic(d, "m", sticky(30))
+        expect(T.traffic(d, "m")["policy"]["sticky"]["salt"] == salt, T.traffic(d, "m"))
+        T.set_traffic(d, "m", {"routes": [{"version": "1"}]})  # the experiment ends
+        expect(T.traffic(d, "m")["policy"]["sticky"] is None, T.traffic(d, "m"))
+        T.set_traffic(d, "m", sticky(10))
+        expect(T.traffic(d, "m")["policy"]["sticky"]["salt"] != salt, "an old salt came back")
         T.set_traffic(d, "m", sticky(50, salt="exp-1"))
         a = assign(d, keys)
         T.set_traffic(d, "m", sticky(50, salt="exp-2"))

@@ -226,6 +226,7 @@ def test_sigkill_keeps_every_acknowledged_change():
         try:
             start_revs = {m: T.traffic(d, m)["revision"] for m in "mn"}
             first_id = T.events(d, limit=1)["events"][0]["id"]
+            had = {m: T.aliases(d, m) for m in "mn"}
 
             def changes(conn, i, deadline):
                 model = "mn"[i % 2]
@@ -283,7 +284,7 @@ def test_sigkill_keeps_every_acknowledged_change():
                     mine = [str(e["details"]["version"]) for e in reversed(evs)
                             if e["details"]["alias"] == "w%d" % i and e["id"] > first_id]
                     want = [a[2] for a in done]
-                    if mine[:1] != want[:1]:
+                    if had[model].get("w%d" % i) == want[0]:
                         want = want[1:]
                     expect(mine[:len(want)] == want and len(mine) <= len(want) + 1,
                            "alias w%d: events %r, acknowledged %r" % (i, mine, want))

@@ -766,7 +766,9 @@ static int update_model(struct md_repo *r, struct mentry *e, bool retry, struct 
                 apath[0] = '\0';
             memset(&asig, 0, sizeof(asig));
             stat_sig(apath, &asig);
-            if (md_repo__register(r, e, c, nums[i], apath, &asig, old, nr, &fresh, msg,
+            /* Registered on first sight; after, its artifact must be the one
+             * registered (versions are immutable). */
+            if (md_repo__register(r, e, c, nums[i], apath, &asig, old, nr, true, &fresh, msg,
                                   sizeof(msg)) != MD_OK) {
                 if (old != NULL && old->live != NULL) {
                     /* Changed in place: what loaded before goes on serving. */

@@ -84,6 +84,9 @@ struct mentry {
                       names */
     struct md_alias *aliases; /* n_aliases, any order */
     size_t n_aliases;
+    /* The policy md_repo_set_policy is checking, NULL otherwise: the
+     * versions it names are loaded too. */
+    const struct md_policy *trial;
 };
 
 struct md_repo {
@@ -129,8 +132,8 @@ struct treg *md_repo__reg(const struct mentry *e, int64_t num);
 /* Whether version num of e must stay loaded: a policy route or shadow, or an alias names it. */
 bool md_repo__pinned(const struct mentry *e, int64_t num);
 /*
- * Checks version num of e against its registration, registering it on first
- * sight (artifact apath, whose signature is asig): MD_OK, or MD_ECONFLICT
+ * Checks version num of e against its registration, and (add) registers it
+ * when it has none (artifact apath, whose signature is asig): MD_OK, or MD_ECONFLICT
  * with the reason when its artifact changed since (versions are immutable).
  * nr gets the artifact's sha256 (reused from old when unchanged); *fresh
  * says whether it was registered now. Caller
@@ -138,7 +141,7 @@ bool md_repo__pinned(const struct mentry *e, int64_t num);
  */
 int md_repo__register(struct md_repo *r, struct mentry *e, const struct md_contract *c, int64_t num,
                       const char *apath, const struct sig *asig, const struct vrec *old,
-                      struct vrec *nr, bool *fresh, char *msg, size_t msg_size);
+                      struct vrec *nr, bool add, bool *fresh, char *msg, size_t msg_size);
 /* After an update: stores the first policy, or moves it to a new version
  * (new_versions: serve). */
 void md_repo__settle(struct md_repo *r, struct mentry *e, int64_t newest_registered);

@@ -45,8 +45,8 @@ static struct mentry *seed_of(struct md_repo *r, const char *name)
     e = md_xcalloc(1, sizeof(*e));
     e->name = md_xstrdup(name);
     e->serve_new = true;
-    r->seeds = md_xrealloc(r->seeds, (r->n_seeds + 1) * sizeof(*r->seeds));
-    memmove(r->seeds + pos + 1, r->seeds + pos, (r->n_seeds - pos) * sizeof(*r->seeds));
+    r->seeds = md_xrealloc(r->seeds, (r->n_seeds + 1) * sizeof(struct mentry *));
+    memmove(r->seeds + pos + 1, r->seeds + pos, (r->n_seeds - pos) * sizeof(struct mentry *));
     r->seeds[pos] = e;
     r->n_seeds++;
     return e;
@@ -218,7 +218,7 @@ void md_repo__seed(struct md_repo *r, struct mentry *e)
         }
         free(s->name);
         free(s);
-        memmove(r->seeds + i, r->seeds + i + 1, (r->n_seeds - i - 1) * sizeof(*r->seeds));
+        memmove(r->seeds + i, r->seeds + i + 1, (r->n_seeds - i - 1) * sizeof(struct mentry *));
         r->n_seeds--;
         return;
     }
@@ -261,6 +261,8 @@ bool md_repo__pinned(const struct mentry *e, int64_t num)
     size_t i;
 
     if (e->has_policy && md_policy_names(&e->policy, num))
+        return true;
+    if (e->trial != NULL && md_policy_names(e->trial, num))
         return true;
     for (i = 0; i < e->n_aliases; i++)
         if (e->aliases[i].version == num)
@@ -328,7 +330,7 @@ static int run_register(struct md_store_tx *tx, void *ctx, struct md_err *err)
 
 int md_repo__register(struct md_repo *r, struct mentry *e, const struct md_contract *c, int64_t num,
                       const char *apath, const struct sig *asig, const struct vrec *old,
-                      struct vrec *nr, bool *fresh, char *msg, size_t msg_size)
+                      struct vrec *nr, bool add, bool *fresh, char *msg, size_t msg_size)
 {
     struct treg *reg = md_repo__reg(e, num);
     struct reg_job j;
@@ -360,6 +362,8 @@ int md_repo__register(struct md_repo *r, struct mentry *e, const struct md_contr
                       msg, MD_KV_END);
         return MD_ECONFLICT;
     }
+    if (!add)
+        return MD_OK;
     memset(&j, 0, sizeof(j));
     slash = strrchr(apath, '/');
     md_sha256_hex(e->yaml != NULL ? e->yaml : "", e->yaml != NULL ? e->yaml_len : 0, ysha);
@@ -690,13 +694,19 @@ static int apply_locked(struct md_repo *r, struct mentry *e, struct md_policy *p
                           "the policy of model '%s' is at revision %lld, not %lld", e->name,
                           (long long)e->policy_rev, (long long)expect);
     /* Load what the policy names (a version outside version_policy stays
-     * loaded while a policy names it), then check it serves. */
-    saved = e->policy;
+     * loaded while a policy names it), then check it serves. The stored
+     * policy stays in place meanwhile: the scan publishes it, and may move
+     * it to a version it finds (new_versions: serve), which a change naming
+     * the revision before must then not replace. */
     had = e->has_policy;
-    e->policy = *p;
-    e->has_policy = true;
+    saved = e->policy;
+    e->trial = p;
     (void)md_repo__rescan(r, e, err);
+    e->trial = NULL;
     md_err_clear(err);
+    if (expect > 0 && expect != e->policy_rev)
+        rc = md_err_set(err, MD_ECONFLICT, "the policy of model '%s' is at revision %lld, not %lld",
+                        e->name, (long long)e->policy_rev, (long long)expect);
     for (i = 0; i < p->n_routes && rc == MD_OK; i++) {
         (void)snprintf(field, sizeof(field), "routes[%zu].version", i);
         rc = check_serves(e, p->routes[i].version, field, err);
@@ -711,13 +721,16 @@ static int apply_locked(struct md_repo *r, struct mentry *e, struct md_policy *p
         (void)snprintf(field, sizeof(field), "routes[%zu].version", i);
         rc = warm_up(e, p->routes[i].version, field, err);
     }
-    e->policy = saved;
-    e->has_policy = had;
     if (rc == MD_OK)
         rc = store_policy(r, e, p, expect > 0 ? expect : -1, champion, "policy_changed", why, err);
-    md_repo__publish(r, e);
-    if (rc == MD_OK && champion > 0)
-        (void)md_repo__rescan(r, e, err); /* what no longer serves is retired */
+    if (rc == MD_OK) {
+        struct md_err ignored;
+
+        /* What no policy, alias or version_policy wants now unloads; published. */
+        (void)md_repo__rescan(r, e, &ignored);
+    } else {
+        md_repo__publish(r, e);
+    }
     return rc;
 }
 
@@ -885,6 +898,8 @@ int md_repo_set_alias(struct md_repo *r, const char *model, const char *alias, c
         if (num < 1 && !alias_name_ok(version))
             return md_err_set(err, MD_EINVAL, "version: '%.64s' is not a version number or alias",
                               version);
+        if (num < 1)
+            num = 0; /* an alias: check_version resolves it */
     }
     pthread_mutex_lock(&r->scan_lock);
     e = md_repo__find(r, model);

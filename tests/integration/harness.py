@@ -78,10 +78,12 @@ class Daemon:
 
     host = "127.0.0.1"  # the address request() connects to
 
-    def __init__(self, repo=None, args=(), examples=True, bench=True, wait=True):
+    def __init__(self, repo=None, args=(), examples=True, bench=True, wait=True, data=None):
+        """data: the --data directory (kept, for a restart on the same store);
+        by default one of the daemon's own, removed with it."""
         self.tmp = tempfile.mkdtemp(prefix="modeld-test-")
         self.repo = repo or make_repo(os.path.join(self.tmp, "repo"), examples, bench)
-        self.data = os.path.join(self.tmp, "data")
+        self.data = data or os.path.join(self.tmp, "data")
         self.port = free_port()
         self.log_path = os.path.join(self.tmp, "modeld.log")
         self.args = [MODELD, "--repo", self.repo, "--listen", "127.0.0.1:%d" % self.port,

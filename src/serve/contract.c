@@ -823,11 +823,24 @@ enum {
 };
 
 static const char *const top_keys[] = {
-    "name",           "description", "backend",          "artifact",  "task",
-    "labels",         "threshold",   "input_tensor",     "features",  "outputs",
-    "version_policy", "engine",      "dynamic_batching", "instances", "timeout_us",
-    "new_versions",   
-    "keys",           NULL,
+    "name",
+    "description",
+    "backend",
+    "artifact",
+    "task",
+    "labels",
+    "threshold",
+    "input_tensor",
+    "features",
+    "outputs",
+    "version_policy",
+    "engine",
+    "dynamic_batching",
+    "instances",
+    "timeout_us",
+    "new_versions",
+    "keys",
+    NULL,
 };
 
 static int parse_head(struct md_contract__ctx *x, yaml_node_t *const *v, const char *dir)

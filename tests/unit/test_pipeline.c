@@ -511,7 +511,8 @@ static void test_story_failures(void **state)
     /* A version label: refused before the body is looked at. */
     post(&s, "/v1/models/fraud/labels/stable:predict", "nonsense", NULL, &resp);
     assert_int_equal(resp.status, 400);
-    assert_string_equal(s.reply.data, "{\"error\":\"Unrecognized servable version label: stable\"}");
+    assert_string_equal(s.reply.data,
+                        "{\"error\":\"Unrecognized servable version label: stable\"}");
     answered(&resp);
     assert_int_equal(seen.stage, MD_PREDICT_RESOLVE);
 

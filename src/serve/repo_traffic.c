@@ -733,6 +733,8 @@ int md_repo_set_alias(struct md_repo *r, const char *model, const char *alias, c
         if (num < 1 && !alias_name_ok(version))
             return md_err_set(err, MD_EINVAL, "version: '%.64s' is not a version number or alias",
                               version);
+        if (num < 1)
+            num = 0; /* an alias: check_version resolves it */
     }
     pthread_mutex_lock(&r->scan_lock);
     e = md_repo__find(r, model);

@@ -624,6 +624,8 @@ int md_repo_set_policy(struct md_repo *r, const char *model, const char *json, s
         (void)snprintf(field, sizeof(field), "shadows[%zu].version", i);
         rc = check_version(e, &p.shadows[i].version, p.shadows[i].alias, field, err);
     }
+    if (rc == MD_OK)
+        rc = md_policy_check(&p, err); /* again, with aliases resolved to numbers */
     if (rc != MD_OK) {
         pthread_mutex_unlock(&r->scan_lock);
         return rc;

@@ -131,7 +131,7 @@ def test_routes_flag():
     expect(len(lines) >= 22, text)
     for line in lines:
         method, path, perm, scope = line.split()
-        expect(method in ("GET", "POST", "PUT", "PATCH"), line)
+        expect(method in ("GET", "POST", "PUT", "PATCH", "DELETE"), line)
         expect(path.startswith(("/v2", "/v1/", "/metrics", "/api/v1/")), line)
         expect(perm in ("read", "predict", "manage"), line)
         expect(scope in ("none", "path-model", "body-items", "listing"), line)
@@ -141,7 +141,12 @@ def test_routes_flag():
     expect(manage == {("POST", "/v2/repository/models/{model}/load"),
                       ("POST", "/v2/repository/models/{model}/unload"),
                       ("PUT", "/api/v1/settings/{setting}"),
-                      ("PATCH", "/api/v1/settings/{setting}")}, manage)
+                      ("PATCH", "/api/v1/settings/{setting}"),
+                      ("POST", "/api/v1/models/{model}/versions/{version}/archive"),
+                      ("POST", "/api/v1/models/{model}/versions/{version}/restore"),
+                      ("PUT", "/api/v1/models/{model}/aliases/{alias}"),
+                      ("DELETE", "/api/v1/models/{model}/aliases/{alias}"),
+                      ("PUT", "/api/v1/models/{model}/traffic")}, manage)
 
 
 def test_docs_show_the_table():

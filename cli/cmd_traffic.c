@@ -300,7 +300,9 @@ static json_t *number(const char *opt, const char *item, const char *s, double s
 
     errno = 0;
     d = strtod(s, &end);
-    if (end == s || *end != '\0' || errno == ERANGE || !isfinite(d) || s[0] == ' ') {
+    /* Decimal only: strtod would also read "0x10", "inf" and leading blanks. */
+    if (end == s || *end != '\0' || errno == ERANGE || !isfinite(d) ||
+        s[strspn(s, "0123456789+-.eE")] != '\0') {
         ctl_usagef("traffic", "%s: '%s' in '%s' is not a number", opt, s, item);
         return NULL;
     }

@@ -9,7 +9,9 @@ import json
 import os
 import subprocess
 import tempfile
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from harness import EXAMPLES, MODELCTL, Daemon, expect, run, wait_for
 
@@ -390,6 +392,99 @@ def test_events():
         expect(rc == 0 and len(events) == 2 and events[0]["id"] < events[1]["id"], out)
 
 
+class Recorder:
+    """A server on 127.0.0.1 that answers GET .../traffic with a canned policy
+    at revision 5 and records every request: (method, path, headers, body)."""
+
+    POLICY = {"model": "m", "revision": 5, "updated": "2026-12-07T10:00:00.000Z",
+              "policy": {"routes": [{"name": "stable", "version": "2", "weight": 90},
+                                    {"name": "canary", "version": "3", "weight": 10}],
+                         "sticky": {"header": "X-User-Id", "salt": "s1"},
+                         "shadows": [], "mirror": 0},
+              "routes": [{"name": "stable", "version": "2", "percent": 90, "serving": True},
+                         {"name": "canary", "version": "3", "percent": 10, "serving": True}]}
+
+    def __init__(self):
+        self.requests = []
+        rec = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _serve(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n > 0 else b""
+                rec.requests.append((self.command, self.path, dict(self.headers), body))
+                if self.command == "GET":
+                    out = json.dumps(Recorder.POLICY).encode()
+                else:
+                    out = json.dumps({"model": "m", "revision": 6,
+                                      "policy": json.loads(body) if body else {},
+                                      "alias": "x", "version": None}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            do_GET = do_PUT = do_DELETE = do_POST = _serve
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def take(self):
+        out, self.requests = self.requests, []
+        return out
+
+
+def test_requests_sent():
+    """What the shortcuts send: --shadow alone puts back the policy it read with
+    new shadows under If-Match of the revision read; --revision overrides it;
+    --pin and --split send a whole policy and no If-Match; names are encoded."""
+    rec = Recorder()
+    try:
+        ok(rec, "traffic", "m", "--shadow", "4:25%", "--shadow", "5")
+        (m1, p1, _, _), (m2, p2, h2, b2) = rec.take()
+        expect((m1, p1, m2, p2) == ("GET", "/api/v1/models/m/traffic", "PUT",
+                                    "/api/v1/models/m/traffic"), (m1, p1, m2, p2))
+        want = dict(Recorder.POLICY["policy"],
+                    shadows=[{"version": "4", "fraction": 0.25}, {"version": "5"}])
+        expect(h2.get("If-Match") == '"5"' and json.loads(b2) == want, (h2, b2))
+        ok(rec, "traffic", "m", "--no-shadows", "--revision", "9")
+        (_, _, _, _), (_, _, h2, b2) = rec.take()
+        expect(h2.get("If-Match") == '"9"' and json.loads(b2)["shadows"] == [], (h2, b2))
+        ok(rec, "traffic", "m", "--pin", "champion")
+        [(m, p, h, b)] = rec.take()
+        expect(m == "PUT" and "If-Match" not in h and json.loads(b) ==
+               {"routes": [{"name": "stable", "version": "champion", "weight": 100}],
+                "shadows": []}, (m, h, b))
+        ok(rec, "traffic", "m", "--split", "2=90,3=10", "--sticky-key", "user_id", "--salt",
+           "e1", "--mirror", "0.5", "--revision", "7")
+        [(m, p, h, b)] = rec.take()
+        expect(h.get("If-Match") == '"7"' and json.loads(b) ==
+               {"routes": [{"name": "stable", "version": "2", "weight": 90},
+                           {"name": "canary", "version": "3", "weight": 10}],
+                "sticky": {"key": "user_id", "salt": "e1"}, "shadows": [], "mirror": 0.5},
+               (h, b))
+        ok(rec, "alias", "a b", "x", "--delete")
+        ok(rec, "archive", "a/b", "3")
+        reqs = rec.take()
+        expect([(m, p, b) for m, p, _, b in reqs] ==
+               [("DELETE", "/api/v1/models/a%20b/aliases/x", b""),
+                ("POST", "/api/v1/models/a%2Fb/versions/3/archive", b"")], reqs)
+        refused(rec, 2, "'0x10' in '2=0x10' is not a number", "traffic", "m", "--split",
+                "2=0x10")
+        expect(rec.take() == [], "a usage error sent a request")
+    finally:
+        rec.httpd.shutdown()
+        rec.httpd.server_close()
+
+
 def test_help():
     for cmd in ("versions", "alias", "aliases", "traffic", "archive", "restore", "events"):
         p = subprocess.run([MODELCTL, cmd, "--help"], capture_output=True, text=True, timeout=10)
@@ -407,4 +502,4 @@ def test_help():
 if __name__ == "__main__":
     run([test_versions_and_aliases, test_traffic_pin_split_sticky,
          test_traffic_refusals_and_revision, test_shadows, test_archive_restore, test_events,
-         test_help])
+         test_requests_sent, test_help])

@@ -152,6 +152,14 @@ static void print_header(const struct ctl *ctl, const struct follow *f)
            f->kind_width, "KIND");
 }
 
+/* Spaces that pad a cell of n bytes to width, and the two between columns. */
+static void pad(int width, size_t n)
+{
+    int k = (int)n < width ? width - (int)n : 0;
+
+    printf("%*s  ", k, "");
+}
+
 static void print_event(const struct ctl *ctl, struct follow *f, const json_t *e)
 {
     char *s;
@@ -164,9 +172,9 @@ static void print_event(const struct ctl *ctl, struct follow *f, const json_t *e
     } else {
         printf("%-*s  ", TIME_WIDTH, str_of(e, "time", "-"));
         put_clean(str_of(e, "model", "-"));
-        printf("%*s  ", f->model_width - (int)strlen(str_of(e, "model", "-")), "");
+        pad(f->model_width, strlen(str_of(e, "model", "-")));
         put_clean(str_of(e, "kind", "-"));
-        printf("%*s  ", f->kind_width - (int)strlen(str_of(e, "kind", "-")), "");
+        pad(f->kind_width, strlen(str_of(e, "kind", "-")));
         put_clean(str_of(e, "message", ""));
         fputc('\n', stdout);
     }

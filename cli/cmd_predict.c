@@ -44,7 +44,8 @@ static const char predict_help[] =
     "\n"
     "OPTIONS\n"
     "       --version V\n"
-    "              ask version V of the model instead of the one its policy picks\n"
+    "              ask version V (a number or an alias) instead of the one the\n"
+    "              model's traffic policy picks\n"
     "       --file FILE\n"
     "              send FILE (a JSON object; - reads standard input) as the request\n"
     "       --json print the server's JSON response instead of 'name: value' "
@@ -361,38 +362,15 @@ static int build_body(struct md_buf *b, const struct request *rq, const json_t *
 /* The command                                                        */
 /* ------------------------------------------------------------------ */
 
+/* Reads --file into b; it must hold a JSON object. */
 static int read_file(const char *path, struct md_buf *b)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    char chunk[65536];
-    size_t n;
-    int rc = MD_OK;
-    int read_errno = 0;
     json_t *j;
     json_error_t jerr;
+    int rc = ctl_read_file("--file", path, b);
 
-    if (f == NULL)
-        return ctl_errorf(CTL_EXIT_USAGE, "--file: cannot open '%s': %s", path, strerror(errno));
-    for (;;) {
-        n = fread(chunk, 1, sizeof(chunk), f);
-        if (n == 0)
-            break;
-        rc = md_buf_append(b, chunk, n);
-        if (rc != MD_OK)
-            break;
-    }
-    if (rc == MD_OK && ferror(f)) {
-        rc = MD_EIO;
-        read_errno = errno;
-    }
-    if (f != stdin)
-        (void)fclose(f); /* opened for reading only: nothing to lose */
-    if (rc == MD_ETOOBIG)
-        return ctl_errorf(CTL_EXIT_USAGE, "--file: '%s' is larger than %zu MiB", path,
-                          CTL_MAX_BODY >> 20);
-    if (rc != MD_OK)
-        return ctl_errorf(CTL_EXIT_USAGE, "--file: cannot read '%s': %s", path,
-                          rc == MD_EIO ? strerror(read_errno) : md_strerror(rc));
+    if (rc != CTL_EXIT_OK)
+        return rc;
     j = json_loadb(b->data != NULL ? b->data : "", b->len, 0, &jerr);
     if (!json_is_object(j)) {
         rc = j == NULL

@@ -24,6 +24,13 @@ static const struct command commands[] = {
     {"unload", cmd_unload, "unload a model"},
     {"health", cmd_health, "tell whether the server is ready"},
     {"register", cmd_register, "upload a new version of a model"},
+    {"versions", cmd_versions, "list a model's versions with their state and traffic"},
+    {"aliases", cmd_aliases, "list a model's aliases"},
+    {"alias", cmd_alias, "point an alias of a model at a version, or remove it"},
+    {"traffic", cmd_traffic, "show or change how a model's calls are split between versions"},
+    {"archive", cmd_archive, "take a version out of service, keeping it"},
+    {"restore", cmd_restore, "bring an archived version back"},
+    {"events", cmd_events, "list what happened to models, or follow it"},
     {"help", cmd_help, "show the help of a command"},
 };
 

@@ -721,13 +721,17 @@ const struct md_endpoint *md_router_endpoints(size_t *n)
 
 void md_router_print(FILE *out)
 {
+    int mwidth = 0;
     int width = 0;
     size_t i;
 
-    for (i = 0; i < N_ROUTES; i++)
+    for (i = 0; i < N_ROUTES; i++) {
+        if ((int)strlen(routes[i].method) > mwidth)
+            mwidth = (int)strlen(routes[i].method);
         if ((int)strlen(routes[i].path) > width)
             width = (int)strlen(routes[i].path);
+    }
     for (i = 0; i < N_ROUTES; i++)
-        fprintf(out, "%-5s %-*s %-7s %s\n", routes[i].method, width, routes[i].path,
+        fprintf(out, "%-*s %-*s %-7s %s\n", mwidth, routes[i].method, width, routes[i].path,
                 md_perm_name(routes[i].perm), md_scope_name(routes[i].scope));
 }

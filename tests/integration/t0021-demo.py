@@ -3,8 +3,10 @@
 """The README's tour as a user runs it: `make demo PORT=N` serves the example
 models on 127.0.0.1:N, and modelctl finds it through MODELD_URL, printing the
 status table and the prediction the README shows; curl's predictions in the
-tour are the server's (request ids aside); the `modeld --check` block of the
-README is what the check prints for examples/repo."""
+tour are the server's (request ids aside); the traffic step's commands print
+what the README shows (times and revision numbers aside) and leave fraud
+pinned to version 2 again; the `modeld --check` block of the README is what
+the check prints for examples/repo."""
 import os
 import re
 import json
@@ -44,6 +46,40 @@ def without_ids(doc):
     doc.pop("request_id", None)
     doc.get("parameters", {}).pop("request_id", None)
     return doc
+
+
+def unstable(text):
+    """text with what differs from run to run masked: times, revision numbers
+    (the demo's --data keeps them across runs)."""
+    text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "TIME", text)
+    return re.sub(r"(revision:? +)\d+", r"\1N", text)
+
+
+def traffic_tour(env, base):
+    """The tour's traffic step: pin, split 90/10, versions, events, switch back."""
+    def ctl(*args):
+        s = subprocess.run([MODELCTL] + list(args), capture_output=True, text=True, timeout=30,
+                           env=env)
+        expect(s.returncode == 0, "modelctl %s: %s" % (" ".join(args), s.stderr))
+        return s.stdout
+
+    ctl("traffic", "fraud", "--pin", "1")
+    for args in (["traffic", "fraud", "--split", "2=90,1=10"], ["versions", "fraud"],
+                 ["events", "--model", "fraud", "--limit", "2"]):
+        got = ctl(*args)
+        want = readme_block("build/modelctl " + " ".join(args))
+        expect(unstable(got) == unstable(want),
+               "modelctl %s:\n%s\nREADME shows:\n%s" % (" ".join(args), got, want))
+    body = open(os.path.join(ROOT, "examples", "data", "fraud_sample.json"), "rb").read()
+    with urllib.request.urlopen(base + "/v2/models/fraud/infer", body, timeout=30) as r:
+        got = (r.headers["X-Model-Version"], r.headers["X-Model-Route"])
+    want = readme_block("curl -si localhost:8080/v2/models/fraud/infer").splitlines()
+    expect(want == ["X-Model-Version: 2", "X-Model-Route: stable"] and
+           got in (("2", "stable"), ("1", "canary")), (got, want))
+    ctl("traffic", "fraud", "--pin", "2")
+    with urllib.request.urlopen(base + "/api/v1/models/fraud/traffic", timeout=30) as r:
+        routes = json.load(r)["policy"]["routes"]
+    expect(routes == [{"name": "stable", "version": "2", "weight": 100}], routes)
 
 
 def test_make_demo_on_a_chosen_port():
@@ -101,6 +137,7 @@ def test_make_demo_on_a_chosen_port():
         want = without_ids(readme_json("curl -s localhost:8080/v1/models/churn:predict -d "
                                        "'{\"instances\": [{\"tenure_months\": 3,"))
         expect(got == want, "%r\nREADME shows %r" % (got, want))
+        traffic_tour(env, base)
     finally:
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGTERM)

@@ -341,7 +341,9 @@ static void test_route_table(void **state)
         for (k = 0; k < len; k++)
             lines += text[k] == '\n';
         assert_int_equal(lines, n);
-        assert_non_null(strstr(text, "POST  /v2/repository/models/{model}/unload"));
+        /* Columns line up: the method is padded to the longest one (DELETE). */
+        assert_non_null(strstr(text, "\nPOST   /v2/repository/models/{model}/unload"));
+        assert_non_null(strstr(text, "\nDELETE /api/v1/models/{model}/aliases/{alias}"));
         assert_non_null(strstr(text, "manage  path-model\n"));
         free(text);
     }

@@ -410,33 +410,47 @@ void md_traffic_api_alias_delete(struct md_api *api, const struct md_route *rt,
     command(api, MD_COMMAND_ALIAS, rt->model, a, md_alias_change_free, 200, req, resp);
 }
 
+struct alias_find {
+    const char *alias;
+    int64_t version;
+};
+
+static void find_alias(void *ctx, const struct md_snapshot *s)
+{
+    struct alias_find *f = ctx;
+
+    f->version = md_snapshot_alias(s, f->alias);
+}
+
 void md_traffic_api_archive(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                             struct md_api_resp *resp)
 {
     struct md_archive_change *a = NULL;
-    struct md_command *cmd = resp->resume;
-    bool archive = strstr(req->path, "/archive") != NULL;
 
-    if (cmd == NULL) {
+    if (resp->resume == NULL) {
         int64_t v = md_version_number(rt->version);
 
         if (v < 1) {
-            md_api_errorf(resp, MD_EINVAL, "version: '%.64s' is not a version number", rt->version);
-            return;
+            /* An alias: the version it names now. */
+            struct alias_find f = {rt->version, 0};
+            struct md_err err;
+
+            if (md_repo_with_snapshot(api->repo, rt->model, find_alias, &f, &err) != MD_OK) {
+                md_api_error(resp, &err);
+                return;
+            }
+            if (f.version == 0) {
+                md_api_errorf(resp, MD_ENOTFOUND, "model '%s' has no version or alias '%.64s'",
+                              rt->model, rt->version);
+                return;
+            }
+            v = f.version;
         }
         a = md_xcalloc(1, sizeof(*a));
         a->version = v;
-        a->archived = archive;
+        a->archived = strstr(req->path, "/archive") != NULL;
     }
     command(api, MD_COMMAND_ARCHIVE, rt->model, a, free, 200, req, resp);
-    if (resp->parked || resp->status != 200)
-        return;
-    md_buf_reset(resp->body);
-    (void)md_buf_puts(resp->body, "{\"model\":");
-    put_str(resp->body, rt->model);
-    (void)md_buf_printf(resp->body, ",\"version\":\"%s\",\"archived\":%s}", rt->version,
-                        archive ? "true" : "false");
-    md_api_finish(resp, md_buf_error(resp->body));
 }
 
 /* ---- GET /api/v1/events --------------------------------------------------- */

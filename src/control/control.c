@@ -8,6 +8,7 @@
 #include "control/control.h"
 #include "control/rollouts.h"
 #include "control/sched.h"
+#include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/sys.h"
@@ -81,6 +82,23 @@ static void want_scan(struct md_control *c, bool again)
         md_sched_post(c->sched, run_scan, cancel_scan, c);
 }
 
+/* {"model", "version", "archived"}: what archiving or restoring answers. */
+static char *archive_answer(const char *model, int64_t version, bool archived)
+{
+    struct md_buf b;
+    char *out = NULL;
+
+    md_buf_init(&b, 4096);
+    (void)md_buf_puts(&b, "{\"model\":");
+    (void)md_buf_json_str(&b, model, strlen(model));
+    (void)md_buf_printf(&b, ",\"version\":\"%lld\",\"archived\":%s}", (long long)version,
+                        archived ? "true" : "false");
+    if (md_buf_putc(&b, '\0') == MD_OK)
+        out = md_buf_detach(&b, NULL);
+    md_buf_release(&b);
+    return out;
+}
+
 static void apply_command(void *arg)
 {
     struct apply *a = arg;
@@ -140,6 +158,8 @@ static void apply_command(void *arg)
         const struct md_archive_change *ar = md_command_arg(a->cmd);
 
         rc = md_repo_archive(a->c->repo, model, ar->version, ar->archived, &err);
+        if (rc == MD_OK)
+            answer = archive_answer(model, ar->version, ar->archived);
         break;
     }
     default:

@@ -715,6 +715,24 @@ static int apply_locked(struct md_repo *r, struct mentry *e, struct md_policy *p
         (void)snprintf(field, sizeof(field), "shadows[%zu].version", i);
         rc = check_serves(e, p->shadows[i].version, field, err);
     }
+    if (rc == MD_OK && p->sticky == MD_STICKY_KEY) {
+        /* A key every routed version's contract declares. */
+        for (i = 0; i < p->n_routes && rc == MD_OK; i++) {
+            const struct vrec *rec = rec_of(e, p->routes[i].version);
+            const struct md_contract *c =
+                rec != NULL && rec->live != NULL ? rec->live->contract : NULL;
+            size_t k;
+            bool found = false;
+
+            for (k = 0; c != NULL && k < c->n_keys; k++)
+                found = found || strcmp(c->keys[k].name, p->sticky_name) == 0;
+            if (c != NULL && !found)
+                rc = md_err_set(err, MD_EINVAL,
+                                "sticky.key: '%s' is not a key of version %lld's contract "
+                                "(model.yaml keys:)",
+                                p->sticky_name, (long long)p->routes[i].version);
+        }
+    }
     for (i = 0; i < p->n_routes && rc == MD_OK; i++) {
         if (p->routes[i].weight == 0 || (had && md_policy_names(&saved, p->routes[i].version)))
             continue; /* no traffic yet, or had some already */

@@ -167,7 +167,8 @@ def test_bad_aliases_change_nothing():
                 ("/api/v1/models/m/versions/9/archive", 404, "no registered version 9"),
                 ("/api/v1/models/m/versions/9/restore", 404, "no registered version 9"),
                 ("/api/v1/models/nosuch/versions/1/archive", 404, "unknown model 'nosuch'"),
-                ("/api/v1/models/m/versions/old/archive", 400, "'old' is not a version number"),
+                ("/api/v1/models/m/versions/nosuch/archive", 404, "no version or alias 'nosuch'"),
+                ("/api/v1/models/m/versions/old/archive", 409, "named by alias 'old'"),
                 ("/api/v1/models/m/versions/1/archive", 409, "named by alias 'old'"),
                 ("/api/v1/models/m/versions/2/archive", 409, "named by the traffic policy")):
             st, doc, _ = d.json("POST", path)

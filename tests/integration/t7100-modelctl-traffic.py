@@ -172,14 +172,17 @@ def test_traffic_pin_split_sticky():
                 expect(infer(d, {"X-User-Id": "user-%d" % u}) == ("1", "canary"),
                        "a canary caller left the canary when its weight rose")
 
+        # a key the model's contract does not declare cannot route
+        refused(d, 1, "sticky.key: 'user_id' is not a key", "traffic", "fraud", "--split",
+                "a=2:34,b=1:33", "--sticky-key", "user_id")
         # named routes, three of them; --json prints the server's answer
         doc = json.loads(ok(d, "--json", "traffic", "fraud", "--split",
-                            "a=2:34,b=1:33,c=champion:33", "--sticky-key", "user_id",
+                            "a=2:34,b=1:33,c=champion:33", "--sticky-header", "X-User-Id",
                             "--salt", "exp-9"))
         expect([(r["name"], r["version"], r["weight"]) for r in doc["policy"]["routes"]] ==
                [("a", "2", 34), ("b", "1", 33), ("c", "2", 33)] and
                doc["policy"]["routes"][2].get("alias") == "champion" and
-               doc["policy"]["sticky"] == {"key": "user_id", "salt": "exp-9"}, doc)
+               doc["policy"]["sticky"] == {"header": "X-User-Id", "salt": "exp-9"}, doc)
 
         # --pin: everything to one version
         out = ok(d, "traffic", "fraud", "--pin", "1")
@@ -317,7 +320,7 @@ def test_archive_restore():
                {"model": "fraud", "version": "1", "archived": True}, "archive --json")
         ok(d, "restore", "fraud", "1")
         refused(d, 1, "model 'fraud' has no registered version 7", "archive", "fraud", "7")
-        refused(d, 1, "'champion' is not a version number", "archive", "fraud", "champion")
+        refused(d, 1, "named by alias 'champion'", "archive", "fraud", "champion")
         refused(d, 1, "unknown model 'nosuch'", "restore", "nosuch", "1")
         refused(d, 2, "missing VERSION", "archive", "fraud")
 

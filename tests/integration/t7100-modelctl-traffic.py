@@ -320,7 +320,7 @@ def test_archive_restore():
                {"model": "fraud", "version": "1", "archived": True}, "archive --json")
         ok(d, "restore", "fraud", "1")
         refused(d, 1, "model 'fraud' has no registered version 7", "archive", "fraud", "7")
-        refused(d, 1, "named by alias 'champion'", "archive", "fraud", "champion")
+        refused(d, 1, "is named by the traffic policy", "archive", "fraud", "champion")
         refused(d, 1, "unknown model 'nosuch'", "restore", "nosuch", "1")
         refused(d, 2, "missing VERSION", "archive", "fraud")
 

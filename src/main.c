@@ -226,37 +226,16 @@ static int start_shadows(const struct md_settings *o, struct md_compare *cmp,
 }
 
 /* Serves until SIGTERM or SIGINT: 0 after a clean stop, 1 when start-up fails. */
-static int serve(const struct md_settings *o)
+/*
+ * The data directory: made if absent, its store opened (what a crash left
+ * swept), the configuration file's strategies stored, the upload directory
+ * made. 0, or 1 with the reason logged and nothing left open.
+ */
+static int open_data(const struct md_settings *o, struct md_store **out, char **out_upload)
 {
-    struct md_http_config hc;
-    struct md_repo *repo = NULL;
-    struct md_http *http = NULL;
-    struct md_control *ctl = NULL;
     struct md_store *store = NULL;
-    struct md_rollouts *rollouts = NULL;
-    struct md_access_log *alog = NULL;
-    struct md_compare *compare = NULL;
-    struct md_shadow *shadow = NULL;
-    struct md_commands *commands;
     struct md_err err;
-    struct md_api *api;
-    char *upload_dir = NULL;
-    sigset_t sigs;
-    int failed;
-    int sig;
-    char port[16];
-
-    md_log_set_level((enum md_log_level)o->log_level);
-    raise_fd_limit(o->max_connections ? o->max_connections : 4096);
-    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
-        md_log_kv(MD_LOG_ERROR, "cannot ignore SIGPIPE", "reason", strerror(errno), MD_KV_END);
-        return 1;
-    }
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    char *upload_dir;
 
     if (mkdir(o->data, 0750) != 0 && errno != EEXIST) {
         md_log_kv(MD_LOG_ERROR, "cannot create the data directory", "dir", o->data, "reason",
@@ -298,6 +277,64 @@ static int serve(const struct md_settings *o)
         md_store_close(store);
         return 1;
     }
+    *out = store;
+    *out_upload = upload_dir;
+    return 0;
+}
+
+/* Says where the server listens, and what a non-loopback address means. */
+static void log_listening(const struct md_settings *o, struct md_http *http)
+{
+    char port[16];
+
+    (void)snprintf(port, sizeof(port), "%u", md_http_port(http)); /* 5 digits at most */
+    md_log_kv(MD_LOG_INFO, "listening", "address", o->listen, "port", port, "version", MD_VERSION,
+              MD_KV_END);
+    if (!md_http_loopback(http) && o->insecure)
+        md_log_kv(MD_LOG_WARN,
+                  "--insecure on a non-loopback address: anyone who can reach it may load and "
+                  "unload models and change settings",
+                  "address", o->listen, MD_KV_END);
+    else if (!md_http_loopback(http))
+        md_log_kv(MD_LOG_INFO,
+                  "not a loopback address: requests that change the server's state (load, unload, "
+                  "settings) get 403 unless --insecure is given",
+                  "address", o->listen, MD_KV_END);
+}
+
+static int serve(const struct md_settings *o)
+{
+    struct md_http_config hc;
+    struct md_repo *repo = NULL;
+    struct md_http *http = NULL;
+    struct md_control *ctl = NULL;
+    struct md_store *store = NULL;
+    struct md_rollouts *rollouts = NULL;
+    struct md_access_log *alog = NULL;
+    struct md_compare *compare = NULL;
+    struct md_shadow *shadow = NULL;
+    struct md_commands *commands;
+    struct md_err err;
+    struct md_api *api;
+    char *upload_dir = NULL;
+    sigset_t sigs;
+    int failed;
+    int sig;
+
+    md_log_set_level((enum md_log_level)o->log_level);
+    raise_fd_limit(o->max_connections ? o->max_connections : 4096);
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+        md_log_kv(MD_LOG_ERROR, "cannot ignore SIGPIPE", "reason", strerror(errno), MD_KV_END);
+        return 1;
+    }
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+    if (open_data(o, &store, &upload_dir) != 0)
+        return 1;
     if (md_repo_open_store(o->repo, store, o->data, &repo, &err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "cannot open the model repository", "reason", err.msg, MD_KV_END);
         md_store_close(store);
@@ -356,19 +393,7 @@ static int serve(const struct md_settings *o)
         free(upload_dir);
         return 1;
     }
-    (void)snprintf(port, sizeof(port), "%u", md_http_port(http)); /* 5 digits at most */
-    md_log_kv(MD_LOG_INFO, "listening", "address", o->listen, "port", port, "version", MD_VERSION,
-              MD_KV_END);
-    if (!md_http_loopback(http) && o->insecure)
-        md_log_kv(MD_LOG_WARN,
-                  "--insecure on a non-loopback address: anyone who can reach it may load and "
-                  "unload models and change settings",
-                  "address", o->listen, MD_KV_END);
-    else if (!md_http_loopback(http))
-        md_log_kv(MD_LOG_INFO,
-                  "not a loopback address: requests that change the server's state (load, unload, "
-                  "settings) get 403 unless --insecure is given",
-                  "address", o->listen, MD_KV_END);
+    log_listening(o, http);
     failed = md_repo_scan(repo);
     atomic_store(&api->ready, true);
     {

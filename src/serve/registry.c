@@ -244,9 +244,10 @@ static bool same_snapshot(const struct md_snapshot *a, const struct md_snapshot 
     if (a->unloaded != b->unloaded || a->cause != b->cause || a->n_rows != b->n_rows ||
         strcmp(a->reason, b->reason) != 0 || a->has_policy != b->has_policy ||
         a->policy_revision != b->policy_revision || a->n_aliases != b->n_aliases ||
-        (a->n_aliases > 0 && memcmp(a->aliases, b->aliases, a->n_aliases * sizeof(*a->aliases))))
+        (a->n_aliases > 0 &&
+         memcmp(a->aliases, b->aliases, a->n_aliases * sizeof(*a->aliases)) != 0))
         return false;
-    if (a->has_policy && memcmp(&a->policy, &b->policy, sizeof(a->policy)) != 0)
+    if (a->has_policy && !md_policy_equal(&a->policy, &b->policy))
         return false;
     for (i = 0; i < a->n_rows; i++) {
         const struct md_snapshot_row *x = &a->rows[i];

@@ -705,6 +705,65 @@ static enum outcome load_version(struct md_repo *r, struct mentry *e, const stru
 }
 
 /*
+ * Appends to recs (n_recs of them) the versions of e the daemon keeps
+ * (uploaded ones) that the directory has not listed: loaded when a policy
+ * or an alias names them, once (immutable: loaded or failed, kept so).
+ * Returns the array, grown.
+ */
+static struct vrec *add_stored(struct md_repo *r, struct mentry *e, struct vrec *recs,
+                               size_t *n_out, bool retry, bool *any_ready)
+{
+    size_t n_recs = *n_out;
+    char msg[256];
+    size_t i;
+
+    for (i = 0; i < e->n_regs; i++) {
+        const struct treg *g = &e->regs[i];
+        int64_t num = g->info->version;
+        const struct vrec *old;
+        struct vrec *nr;
+
+        if (g->info->source == MD_SOURCE_REPOSITORY || find_rec(recs, n_recs, num) != NULL)
+            continue;
+        recs = md_xrealloc(recs, (n_recs + 1) * sizeof(*recs));
+        nr = &recs[n_recs++];
+        memset(nr, 0, sizeof(*nr));
+        nr->number = num;
+        nr->state = MD_VS_UNAVAILABLE;
+        if (g->archived) {
+            nr->cause = MD_CAUSE_ARCHIVED;
+            (void)snprintf(nr->reason, sizeof(nr->reason), "archived");
+            continue;
+        }
+        if (!md_repo__pinned(e, num)) {
+            nr->cause = MD_CAUSE_POLICY;
+            (void)snprintf(nr->reason, sizeof(nr->reason),
+                           "registered: loaded when a traffic policy or an alias names it");
+            continue;
+        }
+        old = find_rec(e->recs, e->n_recs, num);
+        if (old != NULL && (old->live != NULL || (old->failed && !retry))) {
+            *nr = *old; /* immutable: loaded once, or failed once */
+            if (nr->live != NULL)
+                md_version_ref(nr->live);
+            if (nr->live != NULL)
+                *any_ready = true;
+            continue;
+        }
+        if (md_repo__load_stored(r, e, num, &nr->live, msg, sizeof(msg)) == MD_OK) {
+            nr->state = MD_VS_READY;
+            *any_ready = true;
+        } else {
+            nr->failed = true;
+            nr->cause = MD_CAUSE_LOAD_FAILED;
+            (void)snprintf(nr->reason, sizeof(nr->reason), "%s", msg); /* same size */
+        }
+    }
+    *n_out = n_recs;
+    return recs;
+}
+
+/*
  * Brings the scanner's entry of one model up to date with the disk. retry:
  * also retry versions that failed before with unchanged files (an explicit
  * load). Returns MD_OK, or an error when the model.yaml is unusable or no
@@ -834,48 +893,7 @@ static int update_model(struct md_repo *r, struct mentry *e, bool retry, struct 
             n_recs++;
         }
     }
-    for (i = 0; i < e->n_regs; i++) {
-        const struct treg *g = &e->regs[i];
-        int64_t num = g->info->version;
-        const struct vrec *old;
-        struct vrec *nr;
-
-        if (g->info->source == MD_SOURCE_REPOSITORY || find_rec(recs, n_recs, num) != NULL)
-            continue;
-        recs = md_xrealloc(recs, (n_recs + 1) * sizeof(*recs));
-        nr = &recs[n_recs++];
-        memset(nr, 0, sizeof(*nr));
-        nr->number = num;
-        nr->state = MD_VS_UNAVAILABLE;
-        if (g->archived) {
-            nr->cause = MD_CAUSE_ARCHIVED;
-            (void)snprintf(nr->reason, sizeof(nr->reason), "archived");
-            continue;
-        }
-        if (!md_repo__pinned(e, num)) {
-            nr->cause = MD_CAUSE_POLICY;
-            (void)snprintf(nr->reason, sizeof(nr->reason),
-                           "registered: loaded when a traffic policy or an alias names it");
-            continue;
-        }
-        old = find_rec(e->recs, e->n_recs, num);
-        if (old != NULL && (old->live != NULL || (old->failed && !retry))) {
-            *nr = *old; /* immutable: loaded once, or failed once */
-            if (nr->live != NULL)
-                md_version_ref(nr->live);
-            if (nr->live != NULL)
-                any_ready = true;
-            continue;
-        }
-        if (md_repo__load_stored(r, e, num, &nr->live, msg, sizeof(msg)) == MD_OK) {
-            nr->state = MD_VS_READY;
-            any_ready = true;
-        } else {
-            nr->failed = true;
-            nr->cause = MD_CAUSE_LOAD_FAILED;
-            (void)snprintf(nr->reason, sizeof(nr->reason), "%s", msg); /* same size */
-        }
-    }
+    recs = add_stored(r, e, recs, &n_recs, retry, &any_ready);
     qsort(recs, n_recs, sizeof(*recs), cmp_rec);
     if (n_recs == 0)
         set_model_reason(e, MD_CAUSE_NO_VERSIONS, "", "no version directories");

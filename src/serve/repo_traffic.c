@@ -776,7 +776,7 @@ int md_repo_set_policy(struct md_repo *r, const char *model, const char *json, s
                         (long long)e->rollout, model);
     else
         rc = apply_locked(r, e, &p, expect, 0, "traffic policy set by an operator", err);
-    if (rc == MD_OK && (*answer = policy_answer(e)) == NULL)
+    if (rc == MD_OK && e != NULL && (*answer = policy_answer(e)) == NULL)
         rc = md_err_set(err, MD_ENOMEM, "out of memory for the answer");
     pthread_mutex_unlock(&r->scan_lock);
     return rc;

@@ -12,7 +12,7 @@
 static void to_hex(const unsigned char *d, unsigned n, char hex[MD_SHA256_HEX])
 {
     static const char digits[] = "0123456789abcdef";
-    unsigned i;
+    size_t i;
 
     for (i = 0; i < n && i < 32; i++) {
         hex[2 * i] = digits[d[i] >> 4];

@@ -151,8 +151,14 @@ void md_api_predict(struct md_api *api, const struct md_route *rt, struct md_api
         }
     }
     if (c->p.v != NULL) {
-        memcpy(resp->version, c->p.v->version_str, sizeof(resp->version));       /* same size */
-        (void)snprintf(resp->route, sizeof(resp->route), "%s", c->p.route_name); /* fits */
+        /* A route's name is shorter than the buffer (MD_POLICY_NAME_MAX). */
+        size_t n = strlen(c->p.route_name);
+
+        if (n >= sizeof(resp->route))
+            n = sizeof(resp->route) - 1;
+        memcpy(resp->version, c->p.v->version_str, sizeof(resp->version)); /* same size */
+        memcpy(resp->route, c->p.route_name, n);
+        resp->route[n] = '\0';
     }
     if (st == MD_OK && pr->encode(c->state.bytes, &c->p, req, resp) != MD_OK) {
         st = md_err_set(&c->p.err, MD_EINTERNAL, "response too large");

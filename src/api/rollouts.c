@@ -116,16 +116,35 @@ static void store_job(struct md_api *api, struct md_api_req *req, struct md_api_
 
 /* ---- reading rollouts ------------------------------------------------------ */
 
+/*
+ * A stored rollout as its JSON (the object left open): the fields of the
+ * answer to a start or a command (champion, stage, step, the weights of its
+ * state), then what the store keeps.
+ */
 static void put_rollout(struct md_buf *b, const struct md_store_rollout *r)
 {
+    struct md_rollout_spec spec;
+    struct md_rollout_state st;
+    struct md_rollout_weights w;
+    struct md_err err;
+
     (void)md_buf_printf(b, "{\"id\":%lld,\"model\":", (long long)r->id);
     (void)md_buf_json_str(b, r->model, strlen(r->model));
+    (void)md_buf_printf(b, ",\"candidate\":\"%lld\"", (long long)r->candidate);
+    if (md_rollout_spec_parse(r->spec, strlen(r->spec), &spec, &err) == MD_OK &&
+        md_rollout_state_parse(&spec, r->state, strlen(r->state), &st, &err) == MD_OK) {
+        md_rollout_weights(&spec, &st, &w);
+        (void)md_buf_printf(b, ",\"champion\":\"%lld\",\"stage\":\"%s\",\"step\":%u,\"weights\":",
+                            (long long)spec.champion, md_rollout_stage_name(st.stage), st.step);
+        if (md_rollout_weights_format(&w, b) != MD_OK)
+            return; /* b keeps the error: the answer says so */
+    }
     (void)md_buf_printf(
         b,
-        ",\"candidate\":\"%lld\",\"phase\":\"%s\",\"active\":%s,\"created_ms\":%lld,"
-        "\"updated_ms\":%lld,\"spec\":%s,\"state\":%s",
-        (long long)r->candidate, r->phase, r->active ? "true" : "false", (long long)r->created_ms,
-        (long long)r->updated_ms, r->spec, r->state);
+        ",\"phase\":\"%s\",\"active\":%s,\"created_ms\":%lld,\"updated_ms\":%lld,\"spec\":%s,"
+        "\"state\":%s",
+        r->phase, r->active ? "true" : "false", (long long)r->created_ms, (long long)r->updated_ms,
+        r->spec, r->state);
 }
 
 struct listing {

@@ -79,7 +79,7 @@ class RolloutDaemon(Daemon):
             self.proc.kill()
             self.proc.wait(30)
         else:
-            self.stop()
+            self.stop()  # SIGTERM (again, if sent already); a clean exit expected
         if self.log.closed:
             self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT)

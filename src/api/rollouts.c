@@ -62,6 +62,15 @@ static void drop_read(void *state)
     free(r);
 }
 
+/* False, with the 404 answered, when the path's model is not one the repository lists. */
+static bool model_known(struct md_api *api, const struct md_route *rt, struct md_api_resp *resp)
+{
+    if (resp->resume != NULL || md_repo_has_model(api->repo, rt->model))
+        return true;
+    md_api_errorf(resp, MD_ENOTFOUND, "unknown model '%s'", rt->model);
+    return false;
+}
+
 /*
  * Runs fn as a store job for this request: parks it and answers on the call
  * after the wake (status ok_status, the body fn wrote), or answers at once
@@ -178,6 +187,8 @@ static int run_list(struct md_store_tx *tx, struct store_read *r, struct md_err 
 void md_rollouts_api_list(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                           struct md_api_resp *resp)
 {
+    if (!model_known(api, rt, resp))
+        return;
     store_job(api, req, resp, run_list, rt->model, NULL, 0, NULL, false, 200);
 }
 
@@ -231,6 +242,8 @@ void md_rollouts_api_get(struct md_api *api, const struct md_route *rt, struct m
 {
     int64_t id = md_version_number(rt->id);
 
+    if (!model_known(api, rt, resp))
+        return;
     if (resp->resume == NULL && id < 1) {
         md_api_errorf(resp, MD_ENOTFOUND, "model '%s' has no rollout '%.32s'", rt->model, rt->id);
         return;
@@ -293,6 +306,8 @@ void md_rollouts_api_start(struct md_api *api, const struct md_route *rt, struct
 {
     struct md_rollout_change *ch = NULL;
 
+    if (!model_known(api, rt, resp))
+        return;
     if (resp->resume == NULL) {
         ch = md_xcalloc(1, sizeof(*ch));
         ch->body = md_xmalloc(req->body_len + 1);
@@ -308,6 +323,8 @@ void md_rollouts_api_command(struct md_api *api, const struct md_route *rt, stru
 {
     struct md_rollout_change *ch = NULL;
 
+    if (!model_known(api, rt, resp))
+        return;
     if (resp->resume == NULL) {
         const char *slash = strrchr(req->path, '/');
         enum md_rollout_cmd cmd = md_rollout_cmd_parse(slash != NULL ? slash + 1 : "");

@@ -456,9 +456,7 @@ static int version_field(struct md_rollouts *ro, const char *model, json_t *v, c
         (void)snprintf(text, sizeof(text), "%s", json_string_value(v));
     else
         return md_err_set(err, MD_EINVAL, "%s: a version number or an alias", field);
-    rc = md_repo_pick_version(ro->repo, model, text, num, err);
-    if (rc != MD_OK)
-        md_err_prefix(err, "%s: ", field);
+    rc = md_repo_pick_version(ro->repo, model, text, field, num, err);
     return rc == MD_ENOTFOUND && strstr(err->msg, "unknown model") != NULL ? MD_ENOTFOUND
            : rc != MD_OK                                                   ? MD_EINVAL
                                                                            : MD_OK;

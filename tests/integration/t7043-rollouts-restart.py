@@ -4,7 +4,8 @@ again on the same --data shows the rollout in the same stage and step,
 with every decision stored before the kill, the traffic of that step and
 operators' traffic changes still refused; with traffic again the rollout
 goes on from that step and is promoted. A rollout that a plain stop
-(SIGTERM) interrupts goes on the same way."""
+(SIGTERM) interrupts goes on the same way. A paused rollout is still
+paused after SIGKILL, its traffic held, and can be resumed."""
 import signal
 
 from harness import expect, run, wait_for
@@ -75,5 +76,24 @@ def test_sigterm_mid_rollout():
     continue_after_restart(kill=False)
 
 
+def test_paused_survives_sigkill():
+    with daemon() as d:
+        rid = rl.start(d, "kept", {"candidate": "1", "strategy": STRATEGY})["id"]
+        rl.command(d, "kept", rid, "pause", note="hold on")
+        d.restart(kill=True)
+        doc = rl.get(d, "kept", rid)
+        expect(doc["phase"] == "paused" and "hold on" in doc["state"]["reason"], doc)
+        expect(rl.weights(d, "kept")[0] == {"2": 90, "1": 10}, rl.traffic(d, "kept"))
+        st, body, _ = d.json("PUT", "/api/v1/models/kept/traffic", {"routes": [{"version": "2"}]})
+        expect(st == 409, (st, body))
+        doc = rl.command(d, "kept", rid, "resume")
+        expect(doc["phase"] == "running", doc)
+        doc = rl.command(d, "kept", rid, "rollback")
+        expect(doc["phase"] == "rolled_back", doc)
+        expect(rl.actions(rl.get(d, "kept", rid)) == ["start", "pause", "resume", "rollback"],
+               rl.get(d, "kept", rid))
+        expect(rl.weights(d, "kept") == ({"2": 100}, {}, 0), rl.traffic(d, "kept"))
+
+
 if __name__ == "__main__":
-    run([test_sigkill_mid_rollout, test_sigterm_mid_rollout])
+    run([test_sigkill_mid_rollout, test_sigterm_mid_rollout, test_paused_survives_sigkill])

@@ -90,6 +90,7 @@ static int parse_timeout(struct ctl *ctl, const char *cmd, const char *s)
         return -1;
     }
     ctl->timeout_ms = (long)ceil(secs * 1000);
+    ctl->timeout_set = true;
     return 1;
 }
 
@@ -316,8 +317,21 @@ static int prepare_handle(struct ctl *ctl)
     return CTL_EXIT_OK;
 }
 
+int ctl_model_path(struct md_buf *b, const char *model, const char *tail)
+{
+    if (md_buf_puts(b, "/api/v1/models/") != MD_OK || ctl_path_segment(b, model) != MD_OK)
+        return md_buf_error(b);
+    return md_buf_puts(b, tail);
+}
+
 int ctl_http(struct ctl *ctl, const char *what, const char *method, const char *path,
              const char *body, size_t len, struct ctl_resp *resp)
+{
+    return ctl_http_header(ctl, what, method, path, NULL, body, len, resp);
+}
+
+int ctl_http_header(struct ctl *ctl, const char *what, const char *method, const char *path,
+                    const char *header, const char *body, size_t len, struct ctl_resp *resp)
 {
     struct md_buf url;
     struct curl_slist *hdrs = NULL;
@@ -339,7 +353,12 @@ int ctl_http(struct ctl *ctl, const char *what, const char *method, const char *
         return ctl_errorf(CTL_EXIT_FAIL, "%s: out of memory", what);
     }
     hdrs = curl_slist_append(hdrs, "Accept: application/json");
-    if (strcmp(method, "POST") == 0) {
+    if (header != NULL) {
+        h = curl_slist_append(hdrs, header);
+        if (h != NULL)
+            hdrs = h;
+    }
+    if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
         h = curl_slist_append(hdrs, "Content-Type: application/json");
         if (h != NULL)
             hdrs = h;
@@ -353,6 +372,9 @@ int ctl_http(struct ctl *ctl, const char *what, const char *method, const char *
     } else {
         curl_easy_setopt(ctl->curl, CURLOPT_HTTPGET, 1L);
     }
+    /* A PUT is a POST's transfer under another name; a DELETE a GET's. */
+    if (strcmp(method, "PUT") == 0 || strcmp(method, "DELETE") == 0)
+        curl_easy_setopt(ctl->curl, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(ctl->curl, CURLOPT_URL, url.data);
     curl_easy_setopt(ctl->curl, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(ctl->curl, CURLOPT_WRITEFUNCTION, on_body);
@@ -370,6 +392,21 @@ int ctl_http(struct ctl *ctl, const char *what, const char *method, const char *
     curl_slist_free_all(hdrs);
     md_buf_release(&url);
     return ret;
+}
+
+int ctl_call_json(struct ctl *ctl, const char *what, const char *method, const char *path,
+                  const char *header, const char *body, size_t len, struct ctl_resp *resp,
+                  json_t **out)
+{
+    int rc;
+
+    *out = NULL;
+    rc = ctl_http_header(ctl, what, method, path, header, body, len, resp);
+    if (rc != CTL_EXIT_OK)
+        return rc;
+    if (!ctl_resp_ok(resp))
+        return ctl_fail_resp(what, resp);
+    return ctl_resp_json(what, resp, out);
 }
 
 /* Copies the first line of a text body, at most n - 1 bytes, skipping control bytes. */
@@ -451,6 +488,145 @@ void ctl_print_body(const struct ctl_resp *resp)
         fputc('\n', stdout);
 }
 
+/* ------------------------------------------------------------------ */
+/* Files and tables                                                   */
+/* ------------------------------------------------------------------ */
+
+int ctl_read_file(const char *opt, const char *path, struct md_buf *b)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    char chunk[65536];
+    size_t n;
+    int rc = MD_OK;
+    int read_errno = 0;
+
+    if (f == NULL)
+        return ctl_errorf(CTL_EXIT_USAGE, "%s: cannot open '%s': %s", opt, path, strerror(errno));
+    for (;;) {
+        n = fread(chunk, 1, sizeof(chunk), f);
+        if (n == 0)
+            break;
+        rc = md_buf_append(b, chunk, n);
+        if (rc != MD_OK)
+            break;
+    }
+    if (rc == MD_OK && ferror(f)) {
+        rc = MD_EIO;
+        read_errno = errno;
+    }
+    if (f != stdin)
+        (void)fclose(f); /* opened for reading only: nothing to lose */
+    if (rc == MD_ETOOBIG)
+        return ctl_errorf(CTL_EXIT_USAGE, "%s: '%s' is larger than %zu MiB", opt, path,
+                          CTL_MAX_BODY >> 20);
+    if (rc != MD_OK)
+        return ctl_errorf(CTL_EXIT_USAGE, "%s: cannot read '%s': %s", opt, path,
+                          rc == MD_EIO ? strerror(read_errno) : md_strerror(rc));
+    return CTL_EXIT_OK;
+}
+
+void ctl_table_init(struct ctl_table *t, const char *const *header, size_t n_cols)
+{
+    assert(n_cols >= 1);
+    t->n_cols = n_cols;
+    t->header = header;
+    t->cells = NULL;
+    t->n_cells = 0;
+    t->cap = 0;
+}
+
+void ctl_table_release(struct ctl_table *t)
+{
+    size_t i;
+
+    for (i = 0; i < t->n_cells; i++)
+        free(t->cells[i]);
+    free(t->cells);
+    t->cells = NULL;
+    t->n_cells = 0;
+    t->cap = 0;
+}
+
+void ctl_table_cell(struct ctl_table *t, const char *s)
+{
+    char *c;
+    size_t i;
+
+    if (t->n_cells == t->cap) {
+        t->cap = t->cap == 0 ? 32 : t->cap * 2;
+        t->cells = md_xrealloc(t->cells, t->cap * sizeof(*t->cells));
+    }
+    c = md_xstrdup(s);
+    for (i = 0; c[i] != '\0'; i++)
+        if ((unsigned char)c[i] < 0x20 || c[i] == 0x7f)
+            c[i] = ' ';
+    t->cells[t->n_cells++] = c;
+}
+
+void ctl_table_cellf(struct ctl_table *t, const char *fmt, ...)
+{
+    char text[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    /* A cell cut short at 511 bytes is still a cell. */
+    (void)vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    ctl_table_cell(t, text);
+}
+
+size_t ctl_table_rows(const struct ctl_table *t)
+{
+    return (t->n_cells + t->n_cols - 1) / t->n_cols;
+}
+
+/* One line: cells padded to their column's width, two spaces apart, trailing blanks dropped. */
+static void table_line(FILE *f, const char *const *cells, size_t n, const size_t *width)
+{
+    size_t end = n;
+    size_t c;
+
+    /* Trailing empty cells print nothing; the last printed one is not padded. */
+    while (end > 0 && cells[end - 1][0] == '\0')
+        end--;
+    for (c = 0; c < end; c++) {
+        if (c + 1 < end)
+            fprintf(f, "%-*s  ", (int)width[c], cells[c]);
+        else
+            fputs(cells[c], f);
+    }
+    fputc('\n', f);
+}
+
+void ctl_table_print(const struct ctl_table *t, FILE *f)
+{
+    size_t *width = md_xcalloc(t->n_cols, sizeof(*width));
+    const char **row = md_xcalloc(t->n_cols, sizeof(*row));
+    size_t rows = ctl_table_rows(t);
+    size_t r;
+    size_t c;
+
+    for (c = 0; c < t->n_cols; c++)
+        width[c] = strlen(t->header[c]);
+    for (r = 0; r < t->n_cells; r++) {
+        size_t w = strlen(t->cells[r]);
+
+        if (w > width[r % t->n_cols])
+            width[r % t->n_cols] = w;
+    }
+    table_line(f, t->header, t->n_cols, width);
+    for (r = 0; r < rows; r++) {
+        for (c = 0; c < t->n_cols; c++) {
+            size_t i = r * t->n_cols + c;
+
+            row[c] = i < t->n_cells ? t->cells[i] : "";
+        }
+        table_line(f, row, t->n_cols, width);
+    }
+    free(row);
+    free(width);
+}
+
 void ctl_format_real(double d, char *out, size_t n)
 {
     int prec;
@@ -467,6 +643,31 @@ void ctl_format_real(double d, char *out, size_t n)
             return;
     }
     (void)snprintf(out, n, "%.17g", d);
+}
+
+void ctl_format_percent(double pct, char *out, size_t n)
+{
+    size_t len;
+
+    assert(n >= CTL_PERCENT_MAX);
+    if (!isfinite(pct)) {
+        (void)snprintf(out, n, "?");
+        return;
+    }
+    if (pct > 0 && pct < 0.005) {
+        (void)snprintf(out, n, "<0.01%%");
+        return;
+    }
+    (void)snprintf(out, n, "%.2f", pct); /* |pct| <= 100 in any sane answer; cut short if not */
+    len = strlen(out);
+    while (len > 0 && out[len - 1] == '0')
+        out[--len] = '\0';
+    if (len > 0 && out[len - 1] == '.')
+        out[--len] = '\0';
+    if (len + 2 <= n) {
+        out[len] = '%';
+        out[len + 1] = '\0';
+    }
 }
 
 void ctl_print_value(FILE *f, const json_t *v)

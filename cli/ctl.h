@@ -47,6 +47,7 @@ struct ctl {
     char *url;              /* base URL, owned, no trailing '/'; never NULL after ctl_init */
     const char *url_origin; /* static: where url came from, for messages ("--url", "MODELD_URL") */
     long timeout_ms;        /* whole-request limit in ms, > 0 */
+    bool timeout_set;       /* --timeout was given (a follow is then bounded by it too) */
     enum ctl_format format; /* --json sets CTL_FORMAT_JSON */
     CURL *curl;             /* created by the first request, reused by the next; may be NULL */
     char errbuf[CURL_ERROR_SIZE]; /* curl's message for the last transfer */
@@ -141,17 +142,39 @@ void ctl_resp_init(struct ctl_resp *resp);
 void ctl_resp_release(struct ctl_resp *resp);
 
 /*
+ * Appends "/api/v1/models/" + model (one encoded segment) + tail (already
+ * encoded: "/versions", "" for none) to b. Returns MD_OK or buf.h's codes.
+ */
+int ctl_model_path(struct md_buf *b, const char *model, const char *tail) MD_MUST_CHECK;
+
+/*
  * Sends one request to ctl->url + path (path starts with '/', segments
- * already encoded). method is "GET" or "POST"; a POST sends body (len bytes,
- * may be empty) as application/json. Any HTTP status counts as an answer:
- * returns CTL_EXIT_OK with resp filled (status, body, request_id). When no
- * answer came (cannot connect, timed out, response too large) prints
- * "modelctl: cannot reach <url>: <reason>" or "modelctl: <what>: <reason>"
- * and returns CTL_EXIT_FAIL; a URL that is not http(s) is CTL_EXIT_USAGE.
- * resp must be initialised; it is reset first.
+ * already encoded). method is "GET", "POST", "PUT" or "DELETE"; a POST or
+ * PUT sends body (len bytes, may be empty) as application/json. Any HTTP
+ * status counts as an answer: returns CTL_EXIT_OK with resp filled (status,
+ * body, request_id). When no answer came (cannot connect, timed out,
+ * response too large) prints "modelctl: cannot reach <url>: <reason>" or
+ * "modelctl: <what>: <reason>" and returns CTL_EXIT_FAIL; a URL that is not
+ * http(s) is CTL_EXIT_USAGE. resp must be initialised; it is reset first.
+ *
+ * ctl_http_header sends one more request header, a whole "Name: value" line
+ * (NULL for none), such as "If-Match: \"7\"".
  */
 int ctl_http(struct ctl *ctl, const char *what, const char *method, const char *path,
              const char *body, size_t len, struct ctl_resp *resp);
+int ctl_http_header(struct ctl *ctl, const char *what, const char *method, const char *path,
+                    const char *header, const char *body, size_t len, struct ctl_resp *resp);
+
+/*
+ * The exchange most management commands make: ctl_http_header, then a
+ * non-2xx answer printed as ctl_fail_resp does, then the body parsed as
+ * JSON into *out (a new reference the caller json_decref's; NULL on any
+ * failure). Returns CTL_EXIT_OK or the exit status of the failure, already
+ * reported on stderr.
+ */
+int ctl_call_json(struct ctl *ctl, const char *what, const char *method, const char *path,
+                  const char *header, const char *body, size_t len, struct ctl_resp *resp,
+                  json_t **out);
 
 /* True for a 2xx status. */
 bool ctl_resp_ok(const struct ctl_resp *resp);
@@ -176,6 +199,45 @@ int ctl_resp_json(const char *what, const struct ctl_resp *resp, json_t **out);
 /* Writes resp's body to stdout as received, with a final newline when it lacks one. */
 void ctl_print_body(const struct ctl_resp *resp);
 
+/*
+ * Reads all of path ("-": standard input) into b, at most CTL_MAX_BODY
+ * bytes. On failure prints "modelctl: <opt>: cannot open|read '<path>':
+ * <reason>" (or "... is larger than 64 MiB") and returns CTL_EXIT_USAGE.
+ */
+int ctl_read_file(const char *opt, const char *path, struct md_buf *b);
+
+/*
+ * A table printed as the commands print theirs: a header line of column
+ * names, then rows, each cell padded to its column's width with two spaces
+ * between columns and trailing blanks dropped. Control characters in a cell
+ * print as spaces, so a row is one line whatever the server sent.
+ *
+ *     struct ctl_table t;
+ *     ctl_table_init(&t, (const char *const[]){"ALIAS", "VERSION"}, 2);
+ *     ctl_table_cell(&t, "champion");
+ *     ctl_table_cellf(&t, "%d", 3);
+ *     ctl_table_print(&t, stdout);
+ *     ctl_table_release(&t);
+ *
+ * Cells fill rows left to right; a row left short prints empty cells. The
+ * header strings are borrowed for the table's life; cells are copied.
+ */
+struct ctl_table {
+    size_t n_cols;             /* read-only: columns, >= 1 */
+    const char *const *header; /* borrowed: n_cols names */
+    char **cells;              /* private: row-major, n_cells of them, owned */
+    size_t n_cells;            /* private */
+    size_t cap;                /* private: cells allocated */
+};
+
+void ctl_table_init(struct ctl_table *t, const char *const *header, size_t n_cols);
+void ctl_table_cell(struct ctl_table *t, const char *s);
+void ctl_table_cellf(struct ctl_table *t, const char *fmt, ...) MD_PRINTF(2, 3);
+/* Rows so far (a partly filled last row counts). */
+size_t ctl_table_rows(const struct ctl_table *t);
+void ctl_table_print(const struct ctl_table *t, FILE *f);
+void ctl_table_release(struct ctl_table *t);
+
 /* Bytes ctl_format_real needs: any %.17g and its NUL fit. */
 #define CTL_REAL_MAX 32
 
@@ -185,6 +247,17 @@ void ctl_print_body(const struct ctl_resp *resp);
  */
 void ctl_format_real(double d, char *out, size_t n);
 
+/* Bytes ctl_format_percent needs. */
+#define CTL_PERCENT_MAX 32
+
+/*
+ * Writes a share in percent (0..100) into out (n >= CTL_PERCENT_MAX) as
+ * people read it: at most two decimals, no trailing zeros, a '%' sign
+ * ("90%", "33.33%", "0.5%"); a share above 0 too small for two decimals is
+ * "<0.01%".
+ */
+void ctl_format_percent(double pct, char *out, size_t n);
+
 /*
  * Prints one JSON value as plain text on f: strings unquoted, numbers in
  * their shortest round-trip form, arrays flattened with ", ", objects as
@@ -193,7 +266,8 @@ void ctl_format_real(double d, char *out, size_t n);
 void ctl_print_value(FILE *f, const json_t *v);
 
 /*
- * The commands, one per cmd_<verb>.c (load and unload share cmd_load.c).
+ * The commands, one per cmd_<verb>.c (load and unload share cmd_load.c,
+ * rollout and rollouts cmd_rollout.c).
  * argv[0] is the command's name; the return value is the exit status.
  */
 int cmd_status(int argc, char **argv, struct ctl *ctl);
@@ -201,5 +275,8 @@ int cmd_predict(int argc, char **argv, struct ctl *ctl);
 int cmd_load(int argc, char **argv, struct ctl *ctl);
 int cmd_unload(int argc, char **argv, struct ctl *ctl);
 int cmd_health(int argc, char **argv, struct ctl *ctl);
+int cmd_rollout(int argc, char **argv, struct ctl *ctl);
+int cmd_rollouts(int argc, char **argv, struct ctl *ctl);
+int cmd_strategy(int argc, char **argv, struct ctl *ctl);
 
 #endif

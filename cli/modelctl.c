@@ -23,6 +23,9 @@ static const struct command commands[] = {
     {"load", cmd_load, "load (or reload) a model from the repository"},
     {"unload", cmd_unload, "unload a model"},
     {"health", cmd_health, "tell whether the server is ready"},
+    {"rollout", cmd_rollout, "start, show, follow, pause, promote or roll back a rollout"},
+    {"rollouts", cmd_rollouts, "list a model's rollouts"},
+    {"strategy", cmd_strategy, "store, show or remove named rollout strategies"},
     {"help", cmd_help, "show the help of a command"},
 };
 

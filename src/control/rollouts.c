@@ -462,6 +462,29 @@ static int version_field(struct md_rollouts *ro, const char *model, json_t *v, c
                                                                            : MD_OK;
 }
 
+/*
+ * A refusal of a start's first policy names the field of the request it
+ * comes from ("candidate: version 4 of model 'm' does not serve: ..."), not
+ * the field of the policy made from it (routes[1].version).
+ */
+static void name_field(struct md_err *err)
+{
+    static const char *const map[][2] = {{"routes[0].version: ", "champion: "},
+                                         {"routes[1].version: ", "candidate: "},
+                                         {"shadows[0].version: ", "candidate: "}};
+    size_t i;
+
+    for (i = 0; i < MD_ARRAY_LEN(map); i++) {
+        size_t n = strlen(map[i][0]);
+
+        if (strncmp(err->msg, map[i][0], n) == 0) {
+            memmove(err->msg, err->msg + n, strlen(err->msg + n) + 1);
+            md_err_prefix(err, "%s", map[i][1]);
+            return;
+        }
+    }
+}
+
 int md_rollouts_start(struct md_rollouts *ro, const char *model, const char *body, size_t len,
                       char **answer, struct md_err *err)
 {
@@ -526,8 +549,10 @@ int md_rollouts_start(struct md_rollouts *ro, const char *model, const char *bod
     /* The first stage's traffic first: it proves the candidate loads, serves
      * and accepts the champion's requests. */
     rc = apply_traffic(ro, &spec, &st, "rollout started", err);
-    if (rc != MD_OK)
+    if (rc != MD_OK) {
+        name_field(err);
         return rc;
+    }
     j.spec = &spec;
     j.state = &st;
     j.d = &d;

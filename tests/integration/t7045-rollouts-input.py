@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Rollout and strategy endpoints refuse bad input with a 4xx naming the
 field and the reason, and change nothing when they do: unknown models,
-versions and aliases, a candidate that is the champion, bad strategies,
+versions and aliases, a candidate that is the champion or does not
+serve (named as the request's field), bad strategies,
 unknown stored strategies, malformed JSON, a second rollout while one is
 active, operators' traffic changes while a rollout moves the traffic,
 commands with a bad body or for another model's rollout. Stored
@@ -16,7 +17,7 @@ FAST = {"kind": "canary", "steps": [20, 100], "interval_s": 1, "min_requests": 5
 
 def daemon():
     def build(repo):
-        rl.trees_model(repo, "m", {1: rl.BINARY, 2: rl.BINARY})
+        rl.trees_model(repo, "m", {1: rl.BINARY, 2: rl.BINARY, 3: {"broken": True}})
         rl.trees_model(repo, "other", {1: rl.BINARY, 2: rl.BINARY})
 
     return rl.RolloutDaemon(build)
@@ -37,6 +38,12 @@ def test_bad_starts_change_nothing():
             ("m/rollouts", {"candidate": "later"}, 400, "candidate: model 'm' has no alias 'later'"),
             ("m/rollouts", {"candidate": "1", "champion": "7"}, 400,
              "champion: model 'm' has no version 7"),
+            ("m/rollouts", {"candidate": "3"}, 400,
+             "candidate: version 3 of model 'm' does not serve: model.json: learner: missing"),
+            ("m/rollouts", {"candidate": "3", "strategy": {"kind": "shadow_canary"}}, 400,
+             "candidate: version 3 of model 'm' does not serve"),
+            ("m/rollouts", {"candidate": "1", "champion": "3"}, 400,
+             "champion: version 3 of model 'm' does not serve"),
             ("m/rollouts", {"candidate": "2"}, 400,
              "candidate: version 2 is the champion; a rollout needs another one"),
             ("m/rollouts", {"candidate": "champion"}, 400, "candidate: version 2 is the champion"),

@@ -146,7 +146,15 @@ def test_routes_flag():
                       ("POST", "/api/v1/models/{model}/versions/{version}/restore"),
                       ("PUT", "/api/v1/models/{model}/aliases/{alias}"),
                       ("DELETE", "/api/v1/models/{model}/aliases/{alias}"),
-                      ("PUT", "/api/v1/models/{model}/traffic")}, manage)
+                      ("PUT", "/api/v1/models/{model}/traffic"),
+                      ("POST", "/api/v1/models/{model}/rollouts"),
+                      ("POST", "/api/v1/models/{model}/rollouts/{id}/pause"),
+                      ("POST", "/api/v1/models/{model}/rollouts/{id}/resume"),
+                      ("POST", "/api/v1/models/{model}/rollouts/{id}/promote"),
+                      ("POST", "/api/v1/models/{model}/rollouts/{id}/abort"),
+                      ("POST", "/api/v1/models/{model}/rollouts/{id}/rollback"),
+                      ("PUT", "/api/v1/strategies/{name}"),
+                      ("DELETE", "/api/v1/strategies/{name}")}, manage)
 
 
 def test_docs_show_the_table():

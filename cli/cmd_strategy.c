@@ -40,8 +40,8 @@ static const char strategy_help[] =
     "       stored strategy careful\n"
     "\n"
     "       $ modelctl strategy get\n"
-    "       NAME     KIND    STEPS      INTERVAL  MIN REQUESTS  GATES\n"
-    "       careful  canary  5, 25, 100 600 s     100           error_rate\n"
+    "       NAME     KIND    STEPS       INTERVAL  MIN REQUESTS  GATES\n"
+    "       careful  canary  5, 25, 100  600 s     100           error_rate\n"
     "\n"
     "       $ modelctl strategy delete careful\n"
     "       removed strategy careful\n"
@@ -116,7 +116,10 @@ static void print_list(const json_t *list)
         for (j = 0; j < json_array_size(steps); j++)
             (void)md_buf_printf(&b, "%s%lld", j > 0 ? ", " : "",
                                 (long long)json_integer_value(json_array_get(steps, j)));
-        ctl_table_cellf(&t, "%.*s", (int)b.len, b.len > 0 ? b.data : "-");
+        if (b.len > 0)
+            ctl_table_cellf(&t, "%.*s", (int)b.len, b.data);
+        else
+            ctl_table_cell(&t, "-"); /* a blue/green has no steps */
         ctl_table_cellf(&t, "%lld s", (long long)json_integer_value(interval));
         ctl_table_cellf(&t, "%lld",
                         (long long)json_integer_value(json_object_get(s, "min_requests")));

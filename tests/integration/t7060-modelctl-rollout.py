@@ -52,6 +52,7 @@ def test_strategies():
         expect(rc == 0 and lines[0].split()[:3] == ["NAME", "KIND", "STEPS"], out)
         expect([l.split()[0] for l in lines[1:]] == ["piped", "quick", "switch"], out)
         expect("20, 50, 100" in lines[2] and "error_rate, agreement" in lines[2], out)
+        expect(lines[3].split()[:4] == ["switch", "bluegreen", "-", "30"], out)
         rc, out, err = ctl(d, "strategy", "get", "quick")
         expect(rc == 0 and json.loads(out)["steps"] == [20, 50, 100], (rc, out, err))
         expect('"mirror": 1' in out, out)

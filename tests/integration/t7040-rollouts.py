@@ -6,7 +6,9 @@ control loop alone, step by step (each step's weights reach the traffic
 policy, agreement measured on mirrored requests), the champion alias moves
 to it, no client sees a failed request, and the champion answers until the
 promotion. The same with a shadow stage first (shadow_canary): the
-candidate answers no request before its first canary step."""
+candidate answers no request before its first canary step; and as a
+blue/green switch: the idle candidate is checked on shadow copies, then
+takes all the traffic in one policy change."""
 from harness import expect, run, wait_for
 import rolloutlib as rl
 
@@ -104,5 +106,32 @@ def test_shadow_first_then_canary():
         expect(rl.champion(d, "good") == "1", rl.champion(d, "good"))
 
 
+def test_bluegreen_switch():
+    with good_daemon() as d:
+        doc = rl.start(d, "good", {"candidate": "1", "strategy": {
+            "kind": "bluegreen", "shadow_s": 1, "min_requests": 20,
+            "gates": [{"metric": "error_rate", "max_delta": 0.01},
+                      {"metric": "agreement", "min": 0.95}]}})
+        rid = doc["id"]
+        expect(doc["stage"] == "check" and doc["weights"]["candidate"] == 0, doc)
+        t = rl.Traffic(d.port, "/v2/models/good/infer", rl.binary_rows())
+        try:
+            doc = rl.wait_phase(d, "good", rid, ("promoted", "rolled_back", "paused"), 30)
+            before = t.snapshot()
+            expect(wait_for(lambda: t.total() > sum(before.values()) + 50, 20), t.snapshot())
+        finally:
+            counts = t.stop()
+        expect(doc["phase"] == "promoted" and rl.actions(doc) == ["start", "promote"], doc)
+        check = doc["decisions"][-1]
+        expect(check["stage"] == "check" and check["requests"]["candidate"] >= 20, check)
+        # Idle, the candidate answered nobody (only shadow copies ran on it);
+        # after the switch, everybody.
+        expect(counts[(200, "1", "canary")] == 0, counts)
+        expect(counts[(200, "1", "stable")] > 50 and before[(200, "2", "stable")] > 0, counts)
+        expect(not t.failures and {k[0] for k in counts} == {200}, (t.failures[:5], counts))
+        expect(rl.weights(d, "good") == ({"1": 100}, {}, 0), rl.traffic(d, "good"))
+        expect(rl.champion(d, "good") == "1", rl.champion(d, "good"))
+
+
 if __name__ == "__main__":
-    run([test_good_candidate_promoted, test_shadow_first_then_canary])
+    run([test_good_candidate_promoted, test_shadow_first_then_canary, test_bluegreen_switch])

@@ -38,9 +38,10 @@ struct md_infer_call {
  */
 static int engine_failed(const struct md_version *v, struct md_err *err)
 {
-    md_err_prefix(err, "engine '%s': ", v->ops->name);
-    if (err != NULL)
+    if (err != NULL) {
+        md_err_prefix(err, "engine '%s': ", v->ops->name);
         err->code = MD_EINTERNAL;
+    }
     return MD_EINTERNAL;
 }
 

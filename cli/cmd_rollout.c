@@ -620,9 +620,11 @@ static int follow(struct ctl *ctl, const char *what, const char *model, const ch
         json_t *next = NULL;
 
         if (ctl->timeout_set && now_ms() + POLL_MS > deadline) {
-            rc = ctl_errorf(CTL_EXIT_FAIL, "%s: rollout %lld still %s after %ld s", what,
-                            (long long)int_of(r, "id"), str_of(r, "phase", "?"),
-                            ctl->timeout_ms / 1000);
+            char secs[CTL_REAL_MAX];
+
+            ctl_format_real((double)ctl->timeout_ms / 1000, secs, sizeof(secs));
+            rc = ctl_errorf(CTL_EXIT_FAIL, "%s: rollout %lld still %s after %s s", what,
+                            (long long)int_of(r, "id"), str_of(r, "phase", "?"), secs);
             break;
         }
         sleep_ms(POLL_MS);

@@ -90,6 +90,7 @@ static int parse_timeout(struct ctl *ctl, const char *cmd, const char *s)
         return -1;
     }
     ctl->timeout_ms = (long)ceil(secs * 1000);
+    ctl->timeout_set = true;
     return 1;
 }
 

@@ -47,6 +47,7 @@ struct ctl {
     char *url;              /* base URL, owned, no trailing '/'; never NULL after ctl_init */
     const char *url_origin; /* static: where url came from, for messages ("--url", "MODELD_URL") */
     long timeout_ms;        /* whole-request limit in ms, > 0 */
+    bool timeout_set;       /* --timeout was given (a follow is then bounded by it too) */
     enum ctl_format format; /* --json sets CTL_FORMAT_JSON */
     CURL *curl;             /* created by the first request, reused by the next; may be NULL */
     char errbuf[CURL_ERROR_SIZE]; /* curl's message for the last transfer */
@@ -283,7 +284,8 @@ void ctl_print_value(FILE *f, const json_t *v);
 
 /*
  * The commands, one per cmd_<verb>.c (load and unload share cmd_load.c,
- * alias and aliases cmd_alias.c, archive and restore cmd_archive.c).
+ * alias and aliases cmd_alias.c, archive and restore cmd_archive.c,
+ * rollout and rollouts cmd_rollout.c, strategy cmd_strategy.c).
  * argv[0] is the command's name; the return value is the exit status.
  */
 int cmd_status(int argc, char **argv, struct ctl *ctl);
@@ -299,5 +301,8 @@ int cmd_traffic(int argc, char **argv, struct ctl *ctl);
 int cmd_archive(int argc, char **argv, struct ctl *ctl);
 int cmd_restore(int argc, char **argv, struct ctl *ctl);
 int cmd_events(int argc, char **argv, struct ctl *ctl);
+int cmd_rollout(int argc, char **argv, struct ctl *ctl);
+int cmd_rollouts(int argc, char **argv, struct ctl *ctl);
+int cmd_strategy(int argc, char **argv, struct ctl *ctl);
 
 #endif

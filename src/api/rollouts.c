@@ -62,6 +62,15 @@ static void drop_read(void *state)
     free(r);
 }
 
+/* False, with the 404 answered, when the path's model is not one the repository lists. */
+static bool model_known(struct md_api *api, const struct md_route *rt, struct md_api_resp *resp)
+{
+    if (resp->resume != NULL || md_repo_has_model(api->repo, rt->model))
+        return true;
+    md_api_errorf(resp, MD_ENOTFOUND, "unknown model '%s'", rt->model);
+    return false;
+}
+
 /*
  * Runs fn as a store job for this request: parks it and answers on the call
  * after the wake (status ok_status, the body fn wrote), or answers at once
@@ -116,16 +125,35 @@ static void store_job(struct md_api *api, struct md_api_req *req, struct md_api_
 
 /* ---- reading rollouts ------------------------------------------------------ */
 
+/*
+ * A stored rollout as its JSON (the object left open): the fields of the
+ * answer to a start or a command (champion, stage, step, the weights of its
+ * state), then what the store keeps.
+ */
 static void put_rollout(struct md_buf *b, const struct md_store_rollout *r)
 {
+    struct md_rollout_spec spec;
+    struct md_rollout_state st;
+    struct md_rollout_weights w;
+    struct md_err err;
+
     (void)md_buf_printf(b, "{\"id\":%lld,\"model\":", (long long)r->id);
     (void)md_buf_json_str(b, r->model, strlen(r->model));
+    (void)md_buf_printf(b, ",\"candidate\":\"%lld\"", (long long)r->candidate);
+    if (md_rollout_spec_parse(r->spec, strlen(r->spec), &spec, &err) == MD_OK &&
+        md_rollout_state_parse(&spec, r->state, strlen(r->state), &st, &err) == MD_OK) {
+        md_rollout_weights(&spec, &st, &w);
+        (void)md_buf_printf(b, ",\"champion\":\"%lld\",\"stage\":\"%s\",\"step\":%u,\"weights\":",
+                            (long long)spec.champion, md_rollout_stage_name(st.stage), st.step);
+        if (md_rollout_weights_format(&w, b) != MD_OK)
+            return; /* b keeps the error: the answer says so */
+    }
     (void)md_buf_printf(
         b,
-        ",\"candidate\":\"%lld\",\"phase\":\"%s\",\"active\":%s,\"created_ms\":%lld,"
-        "\"updated_ms\":%lld,\"spec\":%s,\"state\":%s",
-        (long long)r->candidate, r->phase, r->active ? "true" : "false", (long long)r->created_ms,
-        (long long)r->updated_ms, r->spec, r->state);
+        ",\"phase\":\"%s\",\"active\":%s,\"created_ms\":%lld,\"updated_ms\":%lld,\"spec\":%s,"
+        "\"state\":%s",
+        r->phase, r->active ? "true" : "false", (long long)r->created_ms, (long long)r->updated_ms,
+        r->spec, r->state);
 }
 
 struct listing {
@@ -159,6 +187,8 @@ static int run_list(struct md_store_tx *tx, struct store_read *r, struct md_err 
 void md_rollouts_api_list(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                           struct md_api_resp *resp)
 {
+    if (!model_known(api, rt, resp))
+        return;
     store_job(api, req, resp, run_list, rt->model, NULL, 0, NULL, false, 200);
 }
 
@@ -212,6 +242,8 @@ void md_rollouts_api_get(struct md_api *api, const struct md_route *rt, struct m
 {
     int64_t id = md_version_number(rt->id);
 
+    if (!model_known(api, rt, resp))
+        return;
     if (resp->resume == NULL && id < 1) {
         md_api_errorf(resp, MD_ENOTFOUND, "model '%s' has no rollout '%.32s'", rt->model, rt->id);
         return;
@@ -274,6 +306,8 @@ void md_rollouts_api_start(struct md_api *api, const struct md_route *rt, struct
 {
     struct md_rollout_change *ch = NULL;
 
+    if (!model_known(api, rt, resp))
+        return;
     if (resp->resume == NULL) {
         ch = md_xcalloc(1, sizeof(*ch));
         ch->body = md_xmalloc(req->body_len + 1);
@@ -289,6 +323,8 @@ void md_rollouts_api_command(struct md_api *api, const struct md_route *rt, stru
 {
     struct md_rollout_change *ch = NULL;
 
+    if (!model_known(api, rt, resp))
+        return;
     if (resp->resume == NULL) {
         const char *slash = strrchr(req->path, '/');
         enum md_rollout_cmd cmd = md_rollout_cmd_parse(slash != NULL ? slash + 1 : "");

@@ -456,12 +456,33 @@ static int version_field(struct md_rollouts *ro, const char *model, json_t *v, c
         (void)snprintf(text, sizeof(text), "%s", json_string_value(v));
     else
         return md_err_set(err, MD_EINVAL, "%s: a version number or an alias", field);
-    rc = md_repo_pick_version(ro->repo, model, text, num, err);
-    if (rc != MD_OK)
-        md_err_prefix(err, "%s: ", field);
+    rc = md_repo_pick_version(ro->repo, model, text, field, num, err);
     return rc == MD_ENOTFOUND && strstr(err->msg, "unknown model") != NULL ? MD_ENOTFOUND
            : rc != MD_OK                                                   ? MD_EINVAL
                                                                            : MD_OK;
+}
+
+/*
+ * A refusal of a start's first policy names the field of the request it
+ * comes from ("candidate: version 4 of model 'm' does not serve: ..."), not
+ * the field of the policy made from it (routes[1].version).
+ */
+static void name_field(struct md_err *err)
+{
+    static const char *const map[][2] = {{"routes[0].version: ", "champion: "},
+                                         {"routes[1].version: ", "candidate: "},
+                                         {"shadows[0].version: ", "candidate: "}};
+    size_t i;
+
+    for (i = 0; i < MD_ARRAY_LEN(map); i++) {
+        size_t n = strlen(map[i][0]);
+
+        if (strncmp(err->msg, map[i][0], n) == 0) {
+            memmove(err->msg, err->msg + n, strlen(err->msg + n) + 1);
+            md_err_prefix(err, "%s", map[i][1]);
+            return;
+        }
+    }
 }
 
 int md_rollouts_start(struct md_rollouts *ro, const char *model, const char *body, size_t len,
@@ -528,8 +549,10 @@ int md_rollouts_start(struct md_rollouts *ro, const char *model, const char *bod
     /* The first stage's traffic first: it proves the candidate loads, serves
      * and accepts the champion's requests. */
     rc = apply_traffic(ro, &spec, &st, "rollout started", err);
-    if (rc != MD_OK)
+    if (rc != MD_OK) {
+        name_field(err);
         return rc;
+    }
     j.spec = &spec;
     j.state = &st;
     j.d = &d;
@@ -557,6 +580,62 @@ int md_rollouts_start(struct md_rollouts *ro, const char *model, const char *bod
     return *answer != NULL ? MD_OK : md_err_set(err, MD_ENOMEM, "out of memory for the answer");
 }
 
+/* A rollout of the store that control does not run, read back for a refusal. */
+struct ended {
+    const char *model;
+    int64_t id;
+    bool found; /* of model, spec and state readable */
+    struct md_rollout_spec spec;
+    struct md_rollout_state state;
+};
+
+static void got_ended(void *ctx, const struct md_store_rollout *r)
+{
+    struct ended *e = ctx;
+    struct md_err ignored;
+
+    e->found =
+        strcmp(r->model, e->model) == 0 &&
+        md_rollout_spec_parse(r->spec, strlen(r->spec), &e->spec, &ignored) == MD_OK &&
+        md_rollout_state_parse(&e->spec, r->state, strlen(r->state), &e->state, &ignored) == MD_OK;
+    e->spec.id = r->id;
+}
+
+static int run_get_ended(struct md_store_tx *tx, void *ctx, struct md_err *err)
+{
+    struct ended *e = ctx;
+
+    return md_store_tx_rollout_get(tx, e->id, got_ended, e, err);
+}
+
+/*
+ * The refusal of a command on rollout id of model that control does not
+ * run: MD_ENOTFOUND when the model never had it, else the reason its phase
+ * gives ("rollout 3 is promoted; nothing to roll back (...)"), MD_ECONFLICT.
+ */
+static int refuse_ended(struct md_rollouts *ro, const char *model, int64_t id,
+                        enum md_rollout_cmd cmd, struct md_err *err)
+{
+    struct ended *e = md_xcalloc(1, sizeof(*e));
+    struct md_rollout_decision d;
+    struct md_rollout_state next;
+    int rc;
+
+    e->model = model;
+    e->id = id;
+    rc = md_store_call(ro->store, run_get_ended, e, err);
+    if (rc == MD_ENOTFOUND || (rc == MD_OK && !e->found))
+        rc = md_err_set(err, MD_ENOTFOUND, "model '%s' has no rollout %lld", model, (long long)id);
+    else if (rc == MD_OK && md_rollout_command(&e->spec, &e->state, cmd, md_wall_ms(), NULL, NULL,
+                                               &d, &next, err) == MD_OK)
+        rc = md_err_set(err, MD_ECONFLICT, "model '%s' has no active rollout %lld", model,
+                        (long long)id); /* stored as active, not run: unreadable at start */
+    else if (rc == MD_OK)
+        rc = err->code;
+    free(e);
+    return rc;
+}
+
 int md_rollouts_command(struct md_rollouts *ro, const char *model, int64_t id,
                         enum md_rollout_cmd cmd, const char *note, char **answer,
                         struct md_err *err)
@@ -574,9 +653,7 @@ int md_rollouts_command(struct md_rollouts *ro, const char *model, int64_t id,
         if (ro->v[i].spec.id == id)
             a = &ro->v[i];
     if (a == NULL || strcmp(a->spec.model, model) != 0)
-        return md_err_set(err, MD_ECONFLICT,
-                          "model '%s' has no active rollout %lld (it ended, or never was)", model,
-                          (long long)id);
+        return refuse_ended(ro, model, id, cmd, err);
     rc = md_rollout_command(&a->spec, &a->state, cmd, md_wall_ms(), note,
                             measure(ro, a, md_wall_ms(), &m, mt) ? &m : NULL, &d, &next, err);
     if (rc == MD_OK)

@@ -32,6 +32,19 @@ struct md_infer_call {
     struct md_prediction pred; /* rows, scores, per_row */
 };
 
+/*
+ * An engine's failure: its message gets the engine's name, and its code is
+ * the one returned (MD_EINTERNAL, a 500), whatever code the engine set.
+ */
+static int engine_failed(const struct md_version *v, struct md_err *err)
+{
+    if (err != NULL) {
+        md_err_prefix(err, "engine '%s': ", v->ops->name);
+        err->code = MD_EINTERNAL;
+    }
+    return MD_EINTERNAL;
+}
+
 /* The rows' outcome from the batcher into out; the engine's message gets its context. */
 static int batched(struct md_version *v, int rc, const struct md_batch_info *info,
                    struct md_prediction *out, struct md_err *err)
@@ -40,7 +53,7 @@ static int batched(struct md_version *v, int rc, const struct md_batch_info *inf
     out->queue_ns = info->queue_ns;
     out->engine_ns = info->engine_ns;
     if (rc == MD_EINTERNAL)
-        md_err_prefix(err, "engine '%s': ", v->ops->name);
+        return engine_failed(v, err);
     return rc;
 }
 
@@ -113,7 +126,7 @@ int md_infer_submit(struct md_version *v, const float *x, size_t rows, uint64_t 
     }
     rc = run_inline(v, x, rows, scores, deadline_ns, out, err);
     if (rc == MD_EINTERNAL)
-        md_err_prefix(err, "engine '%s': ", v->ops->name);
+        return engine_failed(v, err);
     return rc;
 }
 

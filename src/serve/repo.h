@@ -161,9 +161,10 @@ int md_repo_apply_policy(struct md_repo *r, const char *model, struct md_policy 
 /* Marks model's traffic as moved by rollout id (0: none): operators' policy
  * changes are refused meanwhile. */
 int md_repo_set_rollout(struct md_repo *r, const char *model, int64_t rollout);
-/* The registered, not archived version text names (a number or an alias). */
-int md_repo_pick_version(struct md_repo *r, const char *model, const char *text, int64_t *num,
-                         struct md_err *err) MD_MUST_CHECK;
+/* The registered, not archived version text names (a number or an alias);
+ * errors name field ("candidate: model 'm' has no version 9"). */
+int md_repo_pick_version(struct md_repo *r, const char *model, const char *text, const char *field,
+                         int64_t *num, struct md_err *err) MD_MUST_CHECK;
 /* The version alias champion names, else the newest ready one; 0 when none. */
 int64_t md_repo_champion(struct md_repo *r, const char *model);
 

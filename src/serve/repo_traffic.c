@@ -810,8 +810,8 @@ int md_repo_set_rollout(struct md_repo *r, const char *model, int64_t rollout)
     return e != NULL ? MD_OK : MD_ENOTFOUND;
 }
 
-int md_repo_pick_version(struct md_repo *r, const char *model, const char *text, int64_t *num,
-                         struct md_err *err)
+int md_repo_pick_version(struct md_repo *r, const char *model, const char *text, const char *field,
+                         int64_t *num, struct md_err *err)
 {
     struct mentry *e;
     int rc;
@@ -824,9 +824,10 @@ int md_repo_pick_version(struct md_repo *r, const char *model, const char *text,
     if (e == NULL)
         rc = md_err_set(err, MD_ENOTFOUND, "unknown model '%s'", model);
     else
-        rc = check_version(e, num, text, "version", err);
+        rc = check_version(e, num, text, field, err);
     if (rc == MD_OK && *num < 1)
-        rc = md_err_set(err, MD_EINVAL, "version: '%.64s' is not a version number or alias", text);
+        rc =
+            md_err_set(err, MD_EINVAL, "%s: '%.64s' is not a version number or alias", field, text);
     pthread_mutex_unlock(&r->scan_lock);
     return rc;
 }

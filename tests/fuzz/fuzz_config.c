@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fuzz_config.c: libFuzzer target for the --config file. Arbitrary bytes go
- * to md_config_parse with the daemon's own settings table and one section
- * registered ("extra", read by walking its whole tree). A refused file must
+ * to md_config_parse with the daemon's own settings table and two sections
+ * registered ("extra", read by walking its whole tree, and the daemon's
+ * "strategies", whose every accepted strategy must read back). A refused file must
  * leave every setting at its default and say why; an accepted one must leave
  * every value within its setting's limits, its source right, and each
  * setting's JSON well-formed with the same value.
  */
 #include "control/settings.h"
+#include "serve/rollout.h"
 #include "util/jdom.h"
 
 #define CHECK(cond)                                                                                \
@@ -96,13 +98,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct md_settings defaults;
     struct md_err err = {0};
     size_t nodes = 0;
-    const struct md_config_section sections[] = {{"extra", parse_extra, &nodes}};
+    const struct md_config_section sections[] = {
+        {"extra", parse_extra, &nodes}, {"strategies", md_strategies_parse, &s.strategies}};
     size_t i;
     int rc;
 
     md_settings_init(&s);
     md_settings_init(&defaults);
-    rc = md_config_parse(&s.config, (const char *)data, size, "fuzz.yaml", sections, 1, &err);
+    rc = md_config_parse(&s.config, (const char *)data, size, "fuzz.yaml", sections, 2, &err);
     if (rc != MD_OK) {
         CHECK(rc == MD_EINVAL || rc == MD_ENOMEM);
         CHECK(err.msg[0] != '\0');
@@ -120,6 +123,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             CHECK((md_config_source_of(&s.config, i) == MD_CONFIG_FILE) ==
                   (md_config_line(&s.config, i) > 0));
             check_json(&s.config, i);
+        }
+        for (i = 0; i < s.strategies.n; i++) {
+            struct md_rollout_strategy st;
+            struct md_err e2;
+
+            CHECK(md_rollout_strategy_parse(s.strategies.v[i].json, strlen(s.strategies.v[i].json),
+                                            &st, &e2) == MD_OK);
         }
     }
     md_settings_release(&defaults);

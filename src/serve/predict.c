@@ -143,8 +143,12 @@ int md_predict_run(struct md_predict *p, struct md_repo *repo, int decoded, stru
     if (st != MD_OK)
         return stop(p, MD_PREDICT_VALIDATE, st);
     p->x = x;
-    st = md_infer_submit(p->v, x, p->rows, md_infer_deadline(p->v, p->start_ns, p->timeout_us), a,
-                         wake, wake_ctx, &p->pred, &p->call, &p->err);
+    /* A retry on the champion has a deadline of its own: the candidate may
+     * have spent the request's (a 504). */
+    st = md_infer_submit(
+        p->v, x, p->rows,
+        md_infer_deadline(p->v, p->to_champion ? md_now_ns() : p->start_ns, p->timeout_us), a, wake,
+        wake_ctx, &p->pred, &p->call, &p->err);
     if (st != MD_OK && st != MD_EPENDING)
         return stop(p, MD_PREDICT_INFER, st);
     return st;

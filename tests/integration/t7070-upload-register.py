@@ -86,6 +86,42 @@ def test_upload_registers_a_version():
         expect(st == 200 and sum("upload" in e["message"] for e in doc["events"]) == 2, doc)
 
 
+def test_candidate_out_of_time_answered_by_the_champion():
+    """A canary whose own deadline always passes (timeout_us 1, batched) fails
+    with 504; the champion answers those calls again with a deadline of its
+    own (route retry), and the canary is counted with the failures."""
+    tmp = tempfile.mkdtemp(prefix="modeld-t7070-")
+    repo = make_repo(os.path.join(tmp, "repo"), examples=True, bench=False)
+    yaml_path = os.path.join(repo, "fraud", "model.yaml")
+    yaml = open(yaml_path).read()
+    # The champion batches too, with a deadline of its own (10 ms a call).
+    with open(yaml_path, "w") as f:
+        f.write(yaml + "timeout_us: 10000\ndynamic_batching:\n  max_batch_size: 8\n"
+                "  max_queue_delay_us: 500\n")
+    with Daemon(repo=repo) as d:
+        slow = yaml + "timeout_us: 1\ndynamic_batching:\n  max_batch_size: 8\n" \
+                      "  max_queue_delay_us: 20000\n"
+        st, doc, _ = upload(d, "fraud", os.path.join(d.repo, "fraud", "2", "model.json"),
+                            model_yaml=slow)
+        expect(st == 201 and doc["version"] == "3", doc)
+        st, doc, _ = d.json("PUT", "/api/v1/models/fraud/traffic",
+                            {"routes": [{"name": "stable", "version": "2", "weight": 50},
+                                        {"name": "canary", "version": "3", "weight": 50}]})
+        expect(st == 200, doc)
+        routes = []
+        for _ in range(40):
+            st, doc, h = d.json("POST", "/v2/models/fraud/infer", FRAUD_ROW)
+            expect(st == 200 and doc["model_version"] == "2", (st, doc, h))
+            routes.append(h["x-model-route"])
+        expect(set(routes) == {"stable", "retry"} and routes.count("retry") >= 5, routes)
+        st, data, _ = d.request("GET", "/metrics")
+        text = data.decode()
+        expect('modeld_inference_failures_total{model="fraud",version="3",route="canary",'
+               'reason="timeout"} %d' % routes.count("retry") in text,
+               [l for l in text.splitlines() if 'version="3"' in l and "failures" in l])
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 def test_model_created_through_the_api():
     tmp = tempfile.mkdtemp(prefix="modeld-t7070-")
     try:
@@ -145,5 +181,6 @@ def test_strategies_from_the_config_file():
 
 
 if __name__ == "__main__":
-    run([test_upload_registers_a_version, test_model_created_through_the_api,
+    run([test_upload_registers_a_version, test_candidate_out_of_time_answered_by_the_champion,
+         test_model_created_through_the_api,
          test_strategies_from_the_config_file])

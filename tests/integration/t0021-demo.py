@@ -80,6 +80,36 @@ def traffic_tour(env, base):
     with urllib.request.urlopen(base + "/api/v1/models/fraud/traffic", timeout=30) as r:
         routes = json.load(r)["policy"]["routes"]
     expect(routes == [{"name": "stable", "version": "2", "weight": 100}], routes)
+    rollout_tour(ctl, base, body)
+
+
+def rollout_tour(ctl, base, body):
+    """The tour's rollout: started as the README shows, promoted under the
+    tour's calls, then version 2 brought back as the README says."""
+    strategy = ('{"kind": "canary", "steps": [50, 100], "interval_s": 3, "min_requests": 5, '
+                '"gates": [{"metric": "error_rate", "max": 0.05}]}')
+    text = open(README).read()
+    expect("rollout start fraud 1 --champion 2 --strategy '" + strategy[:18] in text,
+           "README: the rollout command")
+    got = ctl("rollout", "start", "fraud", "1", "--champion", "2", "--strategy", strategy)
+    want = readme_block("build/modelctl rollout start fraud 1")
+    expect(re.sub(r"rollout \d+", "rollout N", got) == re.sub(r"rollout \d+", "rollout N", want),
+           (got, want))
+    phase = ""
+    deadline = time.time() + 60
+    while time.time() < deadline and phase != "promoted":
+        for _ in range(10):
+            urllib.request.urlopen(base + "/v2/models/fraud/infer", body, timeout=30).read()
+            time.sleep(0.1)
+        out = ctl("rollout", "status", "fraud")
+        phase = re.search(r"^phase +(\w+)", out, re.M).group(1)
+    expect(phase == "promoted", out)
+    want = readme_block("build/modelctl rollout status fraud")
+    for line in ("phase     promoted",
+                 "METRIC      RESULT  CANDIDATE  CHAMPION  LIMIT    SAMPLES  NOTE"):
+        expect(line in want and line in out, (line, out, want))
+    ctl("traffic", "fraud", "--pin", "2")
+    ctl("alias", "fraud", "champion", "2")
 
 
 def test_make_demo_on_a_chosen_port():

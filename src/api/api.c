@@ -155,3 +155,59 @@ void md_api_put_keys(struct md_buf *b, const struct md_contract *c)
     }
     md_buf_putc(b, ']');
 }
+
+/* md_api_park's drop for md_api_command: the command runs on; its last
+ * reference goes with whoever is last. */
+static void drop_command(void *state)
+{
+    md_command_unref(state);
+}
+
+/*
+ * Submits a command with its argument (owned from here) and parks until
+ * control has applied it; on the call after the wake, answers with its
+ * outcome: the result JSON with status ok_status, or the error.
+ */
+void md_api_command(struct md_api *api, enum md_command_kind kind, const char *model, void *arg,
+                    void (*arg_free)(void *arg), int ok_status, struct md_api_req *req,
+                    struct md_api_resp *resp)
+{
+    struct md_command *cmd = resp->resume;
+    struct md_err err;
+    const char *result;
+    int rc;
+
+    if (cmd == NULL) {
+        if (api->commands == NULL) {
+            if (arg_free != NULL)
+                arg_free(arg);
+            md_api_errorf(resp, MD_EUNAVAIL, "no control loop to apply changes");
+            return;
+        }
+        if (req->wake == NULL && req->want_wake != NULL)
+            req->want_wake(req);
+        rc = md_commands_submit_arg(api->commands, kind, model, arg, arg_free, req->wake,
+                                    req->wake_ctx, &cmd, &err);
+        if (rc != MD_OK) {
+            md_api_error(resp, &err);
+            return;
+        }
+        if (req->wake != NULL) {
+            md_api_park(resp, cmd, drop_command);
+            return;
+        }
+        rc = md_command_wait(cmd, &err);
+    } else {
+        rc = md_command_outcome(cmd, &err);
+    }
+    if (rc != MD_OK) {
+        md_api_error(resp, &err);
+    } else {
+        result = md_command_result(cmd);
+        resp->status = ok_status;
+        if (result != NULL)
+            (void)md_buf_puts(resp->body, result);
+        md_api_finish(resp, md_buf_error(resp->body));
+    }
+    md_command_unref(cmd);
+}

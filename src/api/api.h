@@ -221,4 +221,16 @@ void md_api_put_keys(struct md_buf *b, const struct md_contract *c);
 /* Counts a finished request (family, status). */
 void md_api_count(struct md_api *api, enum md_api_family family, int status);
 
+/*
+ * Has control apply a command (serve/command.h) on model, with its argument
+ * (taken: freed with arg_free whatever happens): submits it and parks the
+ * request until control has applied it (or waits, when the request cannot
+ * park); on the call after the wake, answers with the command's result and
+ * ok_status, or its error. A handler calls it on both calls, with arg only
+ * on the first (resp->resume NULL).
+ */
+void md_api_command(struct md_api *api, enum md_command_kind kind, const char *model, void *arg,
+                    void (*arg_free)(void *arg), int ok_status, struct md_api_req *req,
+                    struct md_api_resp *resp);
+
 #endif

@@ -253,54 +253,6 @@ void md_rollouts_api_get(struct md_api *api, const struct md_route *rt, struct m
 
 /* ---- starting and commanding ------------------------------------------------ */
 
-static void drop_command(void *state)
-{
-    md_command_unref(state);
-}
-
-/* Submits a rollout command to control and parks; answers with its result. */
-static void rollout_command(struct md_api *api, const char *model, struct md_rollout_change *ch,
-                            int ok_status, struct md_api_req *req, struct md_api_resp *resp)
-{
-    struct md_command *cmd = resp->resume;
-    struct md_err err;
-    const char *result;
-    int rc;
-
-    if (cmd == NULL) {
-        if (api->commands == NULL) {
-            md_rollout_change_free(ch);
-            md_api_errorf(resp, MD_EUNAVAIL, "no control loop to run rollouts");
-            return;
-        }
-        if (req->wake == NULL && req->want_wake != NULL)
-            req->want_wake(req);
-        rc = md_commands_submit_arg(api->commands, MD_COMMAND_ROLLOUT, model, ch,
-                                    md_rollout_change_free, req->wake, req->wake_ctx, &cmd, &err);
-        if (rc != MD_OK) {
-            md_api_error(resp, &err);
-            return;
-        }
-        if (req->wake != NULL) {
-            md_api_park(resp, cmd, drop_command);
-            return;
-        }
-        rc = md_command_wait(cmd, &err);
-    } else {
-        rc = md_command_outcome(cmd, &err);
-    }
-    if (rc != MD_OK) {
-        md_api_error(resp, &err);
-    } else {
-        result = md_command_result(cmd);
-        resp->status = ok_status;
-        if (result != NULL)
-            (void)md_buf_puts(resp->body, result);
-        md_api_finish(resp, md_buf_error(resp->body));
-    }
-    md_command_unref(cmd);
-}
-
 void md_rollouts_api_start(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                            struct md_api_resp *resp)
 {
@@ -315,7 +267,7 @@ void md_rollouts_api_start(struct md_api *api, const struct md_route *rt, struct
         ch->body[req->body_len] = '\0';
         ch->len = req->body_len;
     }
-    rollout_command(api, rt->model, ch, 201, req, resp);
+    md_api_command(api, MD_COMMAND_ROLLOUT, rt->model, ch, md_rollout_change_free, 201, req, resp);
 }
 
 void md_rollouts_api_command(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
@@ -362,7 +314,7 @@ void md_rollouts_api_command(struct md_api *api, const struct md_route *rt, stru
         ch->body = note != NULL ? md_xstrdup(note) : NULL;
         json_decref(root);
     }
-    rollout_command(api, rt->model, ch, 200, req, resp);
+    md_api_command(api, MD_COMMAND_ROLLOUT, rt->model, ch, md_rollout_change_free, 200, req, resp);
 }
 
 /* ---- strategies --------------------------------------------------------------- */

@@ -231,60 +231,6 @@ void md_traffic_api_get(struct md_api *api, const struct md_route *rt, struct md
 
 /* ---- changes: commands control applies --------------------------------------- */
 
-static void drop_command(void *state)
-{
-    md_command_unref(state);
-}
-
-/*
- * Submits a command with its argument (owned from here) and parks until
- * control has applied it; on the call after the wake, answers with its
- * outcome: the result JSON with status ok_status, or the error.
- */
-static void command(struct md_api *api, enum md_command_kind kind, const char *model, void *arg,
-                    void (*arg_free)(void *arg), int ok_status, struct md_api_req *req,
-                    struct md_api_resp *resp)
-{
-    struct md_command *cmd = resp->resume;
-    struct md_err err;
-    const char *result;
-    int rc;
-
-    if (cmd == NULL) {
-        if (api->commands == NULL) {
-            if (arg_free != NULL)
-                arg_free(arg);
-            md_api_errorf(resp, MD_EUNAVAIL, "no control loop to apply changes");
-            return;
-        }
-        if (req->wake == NULL && req->want_wake != NULL)
-            req->want_wake(req);
-        rc = md_commands_submit_arg(api->commands, kind, model, arg, arg_free, req->wake,
-                                    req->wake_ctx, &cmd, &err);
-        if (rc != MD_OK) {
-            md_api_error(resp, &err);
-            return;
-        }
-        if (req->wake != NULL) {
-            md_api_park(resp, cmd, drop_command);
-            return;
-        }
-        rc = md_command_wait(cmd, &err);
-    } else {
-        rc = md_command_outcome(cmd, &err);
-    }
-    if (rc != MD_OK) {
-        md_api_error(resp, &err);
-    } else {
-        result = md_command_result(cmd);
-        resp->status = ok_status;
-        if (result != NULL)
-            (void)md_buf_puts(resp->body, result);
-        md_api_finish(resp, md_buf_error(resp->body));
-    }
-    md_command_unref(cmd);
-}
-
 /* The revision an If-Match header names ("7" or 7), -1 when absent; -2 when malformed. */
 static int64_t if_match(struct md_api_req *req)
 {
@@ -330,7 +276,7 @@ void md_traffic_api_put(struct md_api *api, const struct md_route *rt, struct md
         t->len = req->body_len;
         t->expect = expect;
     }
-    command(api, MD_COMMAND_TRAFFIC, rt->model, t, md_traffic_change_free, 200, req, resp);
+    md_api_command(api, MD_COMMAND_TRAFFIC, rt->model, t, md_traffic_change_free, 200, req, resp);
 }
 
 void md_traffic_api_model_put(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
@@ -346,7 +292,7 @@ void md_traffic_api_model_put(struct md_api *api, const struct md_route *rt, str
         t->len = req->body_len;
         t->expect = -1;
     }
-    command(api, MD_COMMAND_MODEL, rt->model, t, md_traffic_change_free, 200, req, resp);
+    md_api_command(api, MD_COMMAND_MODEL, rt->model, t, md_traffic_change_free, 200, req, resp);
 }
 
 void md_traffic_api_alias_put(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
@@ -395,7 +341,7 @@ void md_traffic_api_alias_put(struct md_api *api, const struct md_route *rt, str
         a->version = md_xstrdup(json_is_string(v) ? json_string_value(v) : num);
         json_decref(root);
     }
-    command(api, MD_COMMAND_ALIAS, rt->model, a, md_alias_change_free, 200, req, resp);
+    md_api_command(api, MD_COMMAND_ALIAS, rt->model, a, md_alias_change_free, 200, req, resp);
 }
 
 void md_traffic_api_alias_delete(struct md_api *api, const struct md_route *rt,
@@ -407,7 +353,7 @@ void md_traffic_api_alias_delete(struct md_api *api, const struct md_route *rt,
         a = md_xcalloc(1, sizeof(*a));
         a->alias = md_xstrdup(rt->alias);
     }
-    command(api, MD_COMMAND_ALIAS, rt->model, a, md_alias_change_free, 200, req, resp);
+    md_api_command(api, MD_COMMAND_ALIAS, rt->model, a, md_alias_change_free, 200, req, resp);
 }
 
 struct alias_find {
@@ -450,7 +396,7 @@ void md_traffic_api_archive(struct md_api *api, const struct md_route *rt, struc
         a->version = v;
         a->archived = strstr(req->path, "/archive") != NULL;
     }
-    command(api, MD_COMMAND_ARCHIVE, rt->model, a, free, 200, req, resp);
+    md_api_command(api, MD_COMMAND_ARCHIVE, rt->model, a, free, 200, req, resp);
 }
 
 /* ---- GET /api/v1/events --------------------------------------------------- */

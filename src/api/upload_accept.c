@@ -11,11 +11,6 @@
 #include "api/upload.h"
 #include "util/mem.h"
 
-static void drop_command(void *state)
-{
-    md_command_unref(state);
-}
-
 static char *copy_text(const char *p, size_t n)
 {
     char *s;
@@ -31,13 +26,9 @@ static char *copy_text(const char *p, size_t n)
 void md_upload_accept(struct md_api *api, const char *model, struct md_upload *u,
                       struct md_api_req *req, struct md_api_resp *resp)
 {
-    struct md_command *cmd = resp->resume;
-    struct md_upload_change *ch;
-    struct md_err err;
-    const char *result;
-    int rc;
+    struct md_upload_change *ch = NULL;
 
-    if (cmd == NULL) {
+    if (resp->resume == NULL) {
         if (api->commands == NULL) {
             md_upload_discard(u);
             md_api_errorf(resp, MD_EUNAVAIL, "no control loop to register versions");
@@ -52,30 +43,6 @@ void md_upload_accept(struct md_api *api, const char *model, struct md_upload *u
         ch->model_yaml_len = u->model_yaml_len;
         ch->profile = copy_text(u->profile, u->profile_len);
         ch->profile_len = u->profile_len;
-        if (req->wake == NULL && req->want_wake != NULL)
-            req->want_wake(req);
-        rc = md_commands_submit_arg(api->commands, MD_COMMAND_UPLOAD, model, ch,
-                                    md_upload_change_free, req->wake, req->wake_ctx, &cmd, &err);
-        if (rc != MD_OK) {
-            md_api_error(resp, &err);
-            return;
-        }
-        if (req->wake != NULL) {
-            md_api_park(resp, cmd, drop_command);
-            return;
-        }
-        rc = md_command_wait(cmd, &err);
-    } else {
-        rc = md_command_outcome(cmd, &err);
     }
-    if (rc != MD_OK) {
-        md_api_error(resp, &err);
-    } else {
-        result = md_command_result(cmd);
-        resp->status = 201;
-        if (result != NULL)
-            (void)md_buf_puts(resp->body, result);
-        md_api_finish(resp, md_buf_error(resp->body));
-    }
-    md_command_unref(cmd);
+    md_api_command(api, MD_COMMAND_UPLOAD, model, ch, md_upload_change_free, 201, req, resp);
 }

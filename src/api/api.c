@@ -4,6 +4,7 @@
  * request counters, and the model metadata both protocols share.
  */
 #include "api/api.h"
+#include "util/mem.h"
 
 #include <stdarg.h>
 
@@ -210,4 +211,88 @@ void md_api_command(struct md_api *api, enum md_command_kind kind, const char *m
         md_api_finish(resp, md_buf_error(resp->body));
     }
     md_command_unref(cmd);
+}
+
+/* ---- a store job a request parks on --------------------------------------- */
+
+static int run_read(struct md_store_tx *tx, void *ctx, struct md_err *err)
+{
+    struct md_api_store_read *r = ctx;
+
+    return r->run(tx, r, err);
+}
+
+static void read_done(void *ctx, int code, const struct md_err *err)
+{
+    struct md_api_store_read *r = ctx;
+    void (*wake)(void *ctx) = r->wake;
+    void *wake_ctx = r->wake_ctx;
+
+    r->code = code;
+    if (code != MD_OK && err != NULL)
+        r->err = *err;
+    if (wake != NULL)
+        wake(wake_ctx); /* the request may be gone from here on */
+}
+
+static void drop_read(void *state)
+{
+    struct md_api_store_read *r = state;
+
+    md_buf_release(&r->out);
+    free(r->text);
+    if (r->extra_free != NULL)
+        r->extra_free(r->extra);
+    free(r);
+}
+
+void md_api_store_job(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp,
+                      int (*fn)(struct md_store_tx *tx, struct md_api_store_read *r,
+                                struct md_err *err),
+                      const struct md_api_store_args *args, int ok_status)
+{
+    struct md_api_store_read *r = resp->resume;
+
+    if (r == NULL) {
+        if (api->store == NULL) {
+            free(args->text);
+            if (args->extra_free != NULL)
+                args->extra_free(args->extra);
+            md_api_errorf(resp, MD_EUNAVAIL, "no store: this needs --data");
+            return;
+        }
+        r = md_xcalloc(1, sizeof(*r));
+        md_buf_init(&r->out, (size_t)64 << 20);
+        r->run = fn;
+        r->model = args->model;
+        r->name = args->name;
+        r->id = args->id;
+        r->text = args->text;
+        r->remove = args->remove;
+        r->extra = args->extra;
+        r->extra_free = args->extra_free;
+        r->job.run = run_read;
+        r->job.done = read_done;
+        r->job.ctx = r;
+        if (req->wake == NULL && req->want_wake != NULL)
+            req->want_wake(req);
+        if (req->wake != NULL) {
+            r->wake = req->wake;
+            r->wake_ctx = req->wake_ctx;
+            md_api_park(resp, r, drop_read);
+            md_store_submit(api->store, &r->job);
+            return;
+        }
+        r->code = md_store_call(api->store, run_read, r, &r->err);
+    }
+    if (r->code != MD_OK) {
+        md_api_error(resp, &r->err);
+    } else {
+        resp->status = ok_status;
+        if (md_buf_error(&r->out) == MD_OK)
+            (void)md_buf_append(resp->body, r->out.data, r->out.len);
+        md_api_finish(resp, md_buf_error(&r->out) != MD_OK ? md_buf_error(&r->out)
+                                                           : md_buf_error(resp->body));
+    }
+    drop_read(r);
 }

@@ -14,6 +14,7 @@
 #include "util/buf.h"
 #include "serve/command.h"
 #include "serve/repo.h"
+#include "store/store.h"
 #include "serve/shadow.h"
 #include "watch/accesslog.h"
 #include "watch/compare.h"
@@ -232,5 +233,47 @@ void md_api_count(struct md_api *api, enum md_api_family family, int status);
 void md_api_command(struct md_api *api, enum md_command_kind kind, const char *model, void *arg,
                     void (*arg_free)(void *arg), int ok_status, struct md_api_req *req,
                     struct md_api_resp *resp);
+
+/* A request's read or write of the store, done on the store's thread
+ * (md_api_store_job): run writes the answer's body into out. */
+struct md_api_store_read {
+    struct md_store_job job; /* private */
+    int (*run)(struct md_store_tx *tx, struct md_api_store_read *r, struct md_err *err);
+    struct md_buf out; /* the answer's body */
+    const char *model; /* request memory, or NULL */
+    const char *name;  /* request memory, or NULL */
+    int64_t id;
+    char *text; /* owned, or NULL */
+    bool remove;
+    void *extra; /* the handler's own, freed with extra_free (may be NULL) */
+    void (*extra_free)(void *extra);
+    int code;                /* private: the job's outcome */
+    struct md_err err;       /* private */
+    void (*wake)(void *ctx); /* private */
+    void *wake_ctx;          /* private */
+};
+
+/* What a handler gives md_api_store_job (text and extra are taken). */
+struct md_api_store_args {
+    const char *model;
+    const char *name;
+    int64_t id;
+    char *text;
+    bool remove;
+    void *extra;
+    void (*extra_free)(void *extra);
+};
+
+/*
+ * Runs fn as a store job for this request: parks it until the store's
+ * thread has run it (and committed, for a write), then answers on the call
+ * after the wake with status ok_status and the body fn wrote, or fn's error;
+ * answers at once when the request cannot park. A handler calls it on both
+ * calls; args is read on the first only (resp->resume NULL).
+ */
+void md_api_store_job(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp,
+                      int (*fn)(struct md_store_tx *tx, struct md_api_store_read *r,
+                                struct md_err *err),
+                      const struct md_api_store_args *args, int ok_status);
 
 #endif

@@ -16,52 +16,6 @@
 
 #include <jansson.h>
 
-/* ---- a store job a request parks on --------------------------------------- */
-
-struct store_read {
-    struct md_store_job job;
-    int (*run)(struct md_store_tx *tx, struct store_read *r, struct md_err *err);
-    struct md_buf out;
-    int code;
-    struct md_err err;
-    void (*wake)(void *ctx);
-    void *wake_ctx;
-    const char *model; /* request memory */
-    const char *name;  /* request memory */
-    int64_t id;
-    char *text; /* a strategy to store (owned), or NULL */
-    bool remove;
-};
-
-static int run_read(struct md_store_tx *tx, void *ctx, struct md_err *err)
-{
-    struct store_read *r = ctx;
-
-    return r->run(tx, r, err);
-}
-
-static void read_done(void *ctx, int code, const struct md_err *err)
-{
-    struct store_read *r = ctx;
-    void (*wake)(void *ctx) = r->wake;
-    void *wake_ctx = r->wake_ctx;
-
-    r->code = code;
-    if (code != MD_OK && err != NULL)
-        r->err = *err;
-    if (wake != NULL)
-        wake(wake_ctx); /* the request may be gone from here on */
-}
-
-static void drop_read(void *state)
-{
-    struct store_read *r = state;
-
-    md_buf_release(&r->out);
-    free(r->text);
-    free(r);
-}
-
 /* False, with the 404 answered, when the path's model is not one the repository lists. */
 static bool model_known(struct md_api *api, const struct md_route *rt, struct md_api_resp *resp)
 {
@@ -71,56 +25,15 @@ static bool model_known(struct md_api *api, const struct md_route *rt, struct md
     return false;
 }
 
-/*
- * Runs fn as a store job for this request: parks it and answers on the call
- * after the wake (status ok_status, the body fn wrote), or answers at once
- * when it cannot park. Takes text (may be NULL).
- */
-static void store_job(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp,
-                      int (*fn)(struct md_store_tx *tx, struct store_read *r, struct md_err *err),
-                      const char *model, const char *name, int64_t id, char *text, bool remove,
-                      int ok_status)
+/* md_api_store_job with the fields these handlers use. */
+static void
+store_job(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp,
+          int (*fn)(struct md_store_tx *tx, struct md_api_store_read *r, struct md_err *err),
+          const char *model, const char *name, int64_t id, char *text, bool remove, int ok_status)
 {
-    struct store_read *r = resp->resume;
+    struct md_api_store_args args = {model, name, id, text, remove, NULL, NULL};
 
-    if (r == NULL) {
-        if (api->store == NULL) {
-            free(text);
-            md_api_errorf(resp, MD_EUNAVAIL, "no store: rollouts and strategies need --data");
-            return;
-        }
-        r = md_xcalloc(1, sizeof(*r));
-        md_buf_init(&r->out, (size_t)64 << 20);
-        r->run = fn;
-        r->model = model;
-        r->name = name;
-        r->id = id;
-        r->text = text;
-        r->remove = remove;
-        r->job.run = run_read;
-        r->job.done = read_done;
-        r->job.ctx = r;
-        if (req->wake == NULL && req->want_wake != NULL)
-            req->want_wake(req);
-        if (req->wake != NULL) {
-            r->wake = req->wake;
-            r->wake_ctx = req->wake_ctx;
-            md_api_park(resp, r, drop_read);
-            md_store_submit(api->store, &r->job);
-            return;
-        }
-        r->code = md_store_call(api->store, run_read, r, &r->err);
-    }
-    if (r->code != MD_OK) {
-        md_api_error(resp, &r->err);
-    } else {
-        resp->status = ok_status;
-        if (md_buf_error(&r->out) == MD_OK)
-            (void)md_buf_append(resp->body, r->out.data, r->out.len);
-        md_api_finish(resp, md_buf_error(&r->out) != MD_OK ? md_buf_error(&r->out)
-                                                           : md_buf_error(resp->body));
-    }
-    drop_read(r);
+    md_api_store_job(api, req, resp, fn, &args, ok_status);
 }
 
 /* ---- reading rollouts ------------------------------------------------------ */
@@ -157,7 +70,7 @@ static void put_rollout(struct md_buf *b, const struct md_store_rollout *r)
 }
 
 struct listing {
-    struct store_read *r;
+    struct md_api_store_read *r;
     size_t n;
 };
 
@@ -171,7 +84,7 @@ static void list_one(void *ctx, const struct md_store_rollout *ro)
     (void)md_buf_putc(&l->r->out, '}');
 }
 
-static int run_list(struct md_store_tx *tx, struct store_read *r, struct md_err *err)
+static int run_list(struct md_store_tx *tx, struct md_api_store_read *r, struct md_err *err)
 {
     struct listing l = {r, 0};
     int rc;
@@ -193,7 +106,7 @@ void md_rollouts_api_list(struct md_api *api, const struct md_route *rt, struct 
 }
 
 struct one {
-    struct store_read *r;
+    struct md_api_store_read *r;
     bool found;
     bool other_model;
     size_t n;
@@ -221,7 +134,7 @@ static void got_decision(void *ctx, int64_t at_ms, const char *decision)
     (void)md_buf_puts(&o->r->out, decision);
 }
 
-static int run_one(struct md_store_tx *tx, struct store_read *r, struct md_err *err)
+static int run_one(struct md_store_tx *tx, struct md_api_store_read *r, struct md_err *err)
 {
     struct one o = {r, false, false, 0};
     int rc = md_store_tx_rollout_get(tx, r->id, got_one, &o, err);
@@ -320,7 +233,7 @@ void md_rollouts_api_command(struct md_api *api, const struct md_route *rt, stru
 /* ---- strategies --------------------------------------------------------------- */
 
 struct strategies {
-    struct store_read *r;
+    struct md_api_store_read *r;
     size_t n;
 };
 
@@ -335,7 +248,7 @@ static void put_strategy(void *ctx, const char *name, const char *strategy)
     (void)md_buf_printf(&s->r->out, ",\"strategy\":%s}", strategy);
 }
 
-static int run_strategies(struct md_store_tx *tx, struct store_read *r, struct md_err *err)
+static int run_strategies(struct md_store_tx *tx, struct md_api_store_read *r, struct md_err *err)
 {
     struct strategies s = {r, 0};
     int rc;
@@ -358,7 +271,7 @@ void md_strategies_api_get(struct md_api *api, const struct md_route *rt, struct
     store_job(api, req, resp, run_strategies, NULL, rt->name, 0, NULL, false, 200);
 }
 
-static int run_strategy_put(struct md_store_tx *tx, struct store_read *r, struct md_err *err)
+static int run_strategy_put(struct md_store_tx *tx, struct md_api_store_read *r, struct md_err *err)
 {
     struct md_store_event ev = {0, md_wall_ms(), "", "strategy_stored", "", "{}"};
     char message[200];

@@ -401,33 +401,28 @@ void md_traffic_api_archive(struct md_api *api, const struct md_route *rt, struc
 
 /* ---- GET /api/v1/events --------------------------------------------------- */
 
-/* One events read: a store job whose answer is written on the store thread. */
-struct events_read {
-    struct md_store_job job;
+/* What an events read filters on and counts, beside the store job. */
+struct events_query {
     struct md_store_event_filter f;
     const struct md_principal *principal;
-    struct md_buf out;
+    struct md_buf *out; /* the job's */
     size_t n;
     int64_t last_id;
-    int code;
-    struct md_err err;
-    void (*wake)(void *ctx);
-    void *wake_ctx;
     char model[MD_STORE_NAME_MAX];
     char kind[MD_STORE_NAME_MAX];
 };
 
 static void put_event(void *ctx, const struct md_store_event *e)
 {
-    struct events_read *r = ctx;
-    struct md_buf *b = &r->out;
+    struct events_query *q = ctx;
+    struct md_buf *b = q->out;
 
-    if (e->model[0] != '\0' && !md_auth_may_use(r->principal, e->model))
+    if (e->model[0] != '\0' && !md_auth_may_use(q->principal, e->model))
         return;
-    if (r->n > 0)
+    if (q->n > 0)
         (void)md_buf_putc(b, ',');
-    r->n++;
-    r->last_id = e->id;
+    q->n++;
+    q->last_id = e->id;
     (void)md_buf_printf(b, "{\"id\":%lld,\"time\":", (long long)e->id);
     put_time(b, e->at_ms);
     (void)md_buf_printf(b, ",\"at_ms\":%lld,\"model\":", (long long)e->at_ms);
@@ -439,34 +434,19 @@ static void put_event(void *ctx, const struct md_store_event *e)
     (void)md_buf_printf(b, ",\"details\":%s}", e->details[0] != '\0' ? e->details : "{}");
 }
 
-static int run_events(struct md_store_tx *tx, void *ctx, struct md_err *err)
+static int run_events(struct md_store_tx *tx, struct md_api_store_read *r, struct md_err *err)
 {
-    struct events_read *r = ctx;
+    struct events_query *q = r->extra;
+    int rc;
 
+    q->out = &r->out;
     (void)md_buf_puts(&r->out, "{\"events\":[");
-    return md_store_tx_events(tx, &r->f, put_event, r, err);
-}
-
-static void events_done(void *ctx, int code, const struct md_err *err)
-{
-    struct events_read *r = ctx;
-    void (*wake)(void *ctx) = r->wake;
-    void *wake_ctx = r->wake_ctx;
-
-    r->code = code;
-    if (code != MD_OK && err != NULL)
-        r->err = *err;
-    /* The request may be gone the moment it is woken: nothing after. */
-    if (wake != NULL)
-        wake(wake_ctx);
-}
-
-static void drop_events(void *state)
-{
-    struct events_read *r = state;
-
-    md_buf_release(&r->out);
-    free(r);
+    rc = md_store_tx_events(tx, &q->f, put_event, q, err);
+    (void)md_buf_puts(&r->out, "]");
+    if (q->n == q->f.limit && q->last_id > 1)
+        (void)md_buf_printf(&r->out, ",\"next_before\":%lld", (long long)q->last_id);
+    (void)md_buf_puts(&r->out, "}");
+    return rc;
 }
 
 /* A time filter: ms since the epoch, or an RFC 3339 UTC time. -1 when malformed. */
@@ -501,7 +481,7 @@ static int64_t parse_time(const char *s)
 }
 
 /* Reads the query's filters into r; MD_EINVAL naming the argument. */
-static int read_filter(struct md_api_req *req, struct events_read *r, struct md_err *err)
+static int read_filter(struct md_api_req *req, struct events_query *r, struct md_err *err)
 {
     static const char *const times[] = {"since", "until"};
     const char *q;
@@ -557,52 +537,24 @@ static int read_filter(struct md_api_req *req, struct events_read *r, struct md_
 void md_traffic_api_events(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                            struct md_api_resp *resp)
 {
-    struct events_read *r = resp->resume;
+    struct md_api_store_args args = {NULL, NULL, 0, NULL, false, NULL, free};
+    struct events_query *q;
     struct md_err err;
 
     MD_UNUSED(rt);
-    if (r == NULL) {
-        if (api->store == NULL) {
-            md_api_errorf(resp, MD_EUNAVAIL, "no store");
-            return;
-        }
-        r = md_xcalloc(1, sizeof(*r));
-        md_buf_init(&r->out, (size_t)64 << 20);
-        if (read_filter(req, r, &err) != MD_OK) {
-            drop_events(r);
+    if (resp->resume == NULL) {
+        q = md_xcalloc(1, sizeof(*q));
+        if (read_filter(req, q, &err) != MD_OK) {
+            free(q);
             md_api_error(resp, &err);
             return;
         }
-        if (r->f.limit == 0)
-            r->f.limit = 100;
-        r->principal = req->principal;
-        r->job.run = run_events;
-        r->job.done = events_done;
-        r->job.ctx = r;
-        if (req->wake == NULL && req->want_wake != NULL)
-            req->want_wake(req);
-        if (req->wake != NULL) {
-            r->wake = req->wake;
-            r->wake_ctx = req->wake_ctx;
-            md_api_park(resp, r, drop_events);
-            md_store_submit(api->store, &r->job);
-            return;
-        }
-        r->code = md_store_call(api->store, run_events, r, &r->err);
+        if (q->f.limit == 0)
+            q->f.limit = 100;
+        q->principal = req->principal;
+        args.extra = q;
     }
-    if (r->code != MD_OK) {
-        md_api_error(resp, &r->err);
-    } else {
-        (void)md_buf_puts(&r->out, "]");
-        if (r->n == r->f.limit && r->last_id > 1)
-            (void)md_buf_printf(&r->out, ",\"next_before\":%lld", (long long)r->last_id);
-        (void)md_buf_puts(&r->out, "}");
-        if (md_buf_error(&r->out) == MD_OK)
-            (void)md_buf_append(resp->body, r->out.data, r->out.len);
-        md_api_finish(resp, md_buf_error(&r->out) != MD_OK ? md_buf_error(&r->out)
-                                                           : md_buf_error(resp->body));
-    }
-    drop_events(r);
+    md_api_store_job(api, req, resp, run_events, &args, 200);
 }
 
 /* ---- GET /api/v1/store ----------------------------------------------------- */

@@ -189,27 +189,30 @@ int md_multipart_boundary(const char *content_type, char out[MD_MULTIPART_BOUNDA
 
     out[0] = '\0';
     if (content_type == NULL || content_type[0] == '\0')
-        return md_err_set(err, MD_EINVAL, "Content-Type: missing; send multipart/form-data");
+        return md_err_set(err, MD_EINVAL,
+                          "header 'Content-Type': missing; send multipart/form-data");
     n = strlen(content_type);
     if (n > CT_MAX)
-        return md_err_set(err, MD_EINVAL, "Content-Type: longer than %d bytes", CT_MAX);
+        return md_err_set(err, MD_EINVAL, "header 'Content-Type': longer than %d bytes", CT_MAX);
     memcpy(s, content_type, n + 1);
-    rc = parse_value(s, n, "Content-Type", &type, &type_len, par, &n_par, err);
+    rc = parse_value(s, n, "header 'Content-Type'", &type, &type_len, par, &n_par, err);
     if (rc != MD_OK)
         return rc;
     if (type_len != 19 || strncasecmp(type, "multipart/form-data", 19) != 0)
-        return md_err_set(err, MD_EINVAL, "Content-Type '%.*s' is not multipart/form-data",
+        return md_err_set(err, MD_EINVAL,
+                          "header 'Content-Type': '%.*s' is not multipart/form-data",
                           (int)(type_len > 60 ? 60 : type_len), type);
-    rc = find_param(par, n_par, "boundary", "Content-Type", &b, err);
+    rc = find_param(par, n_par, "boundary", "header 'Content-Type'", &b, err);
     if (rc != MD_OK)
         return rc;
     if (b == NULL)
         return md_err_set(err, MD_EINVAL,
-                          "Content-Type: multipart/form-data without a boundary "
+                          "header 'Content-Type': multipart/form-data without a "
+                          "boundary "
                           "parameter");
     if (!good_boundary(b->val, b->val_len))
         return md_err_set(err, MD_EINVAL,
-                          "Content-Type: the boundary is not 1 to %d of the "
+                          "header 'Content-Type': the boundary is not 1 to %d of the "
                           "characters RFC 2046 allows (letters, digits, '()+_,-./:=? and inner "
                           "spaces)",
                           MD_MULTIPART_BOUNDARY_MAX);

@@ -78,7 +78,7 @@ struct md_multipart {
  * multipart/form-data (any case) with a boundary parameter, quoted or not,
  * of 1 to 70 of RFC 2046's characters, not ending in a space. Writes it
  * NUL-terminated into out. MD_EINVAL naming what is wrong otherwise
- * ("Content-Type 'application/json' is not multipart/form-data").
+ * ("header 'Content-Type': 'application/json' is not multipart/form-data").
  */
 int md_multipart_boundary(const char *content_type, char out[MD_MULTIPART_BOUNDARY_MAX + 1],
                           struct md_err *err) MD_MUST_CHECK;

@@ -145,9 +145,9 @@ def test_malformed_multipart():
     name = 'Content-Disposition: form-data; name="artifact"; filename="m.json"\r\n'
     cases = [
         # (body, Content-Type, status, fragment of the error)
-        (good, None, 400, "Content-Type: missing; send multipart/form-data"),
+        (good, None, 400, "header 'Content-Type': missing; send multipart/form-data"),
         (good, "application/json", 400,
-         "Content-Type 'application/json' is not multipart/form-data"),
+         "header 'Content-Type': 'application/json' is not multipart/form-data"),
         (good, "multipart/form-data", 400, "multipart/form-data without a boundary parameter"),
         (good, "multipart/form-data; boundary=" + "a" * 71, 400, "boundary is not 1 to 70"),
         (b"no boundary here", ctype, 400, "multipart body: no boundary line '--%s'" % BOUNDARY),

@@ -471,10 +471,11 @@ static void test_boundary(void **state)
         {"multipart/form-data; charset=utf-8", NULL, "without a boundary parameter"},
         {"multipart/form-data; boundary=a; boundary=b", NULL, "parameter 'boundary' given twice"},
         {"multipart/mixed; boundary=a", NULL,
-         "Content-Type 'multipart/mixed' is not "
+         "header 'Content-Type': 'multipart/mixed' is not "
          "multipart/form-data"},
-        {"application/json", NULL, "Content-Type 'application/json' is not multipart/form-data"},
-        {"", NULL, "Content-Type: missing; send multipart/form-data"},
+        {"application/json", NULL,
+         "header 'Content-Type': 'application/json' is not multipart/form-data"},
+        {"", NULL, "header 'Content-Type': missing; send multipart/form-data"},
         {"multipart/form-data; boundary", NULL, "parameter 'boundary' has no '=' and value"},
         {"multipart/form-data; boundary=\"abc", NULL, "unterminated quoted string"},
     };
@@ -500,7 +501,7 @@ static void test_boundary(void **state)
     memset(big, 'a', 3999);
     big[3999] = '\0';
     assert_int_equal(md_multipart_boundary(big, out, &err), MD_EINVAL);
-    assert_string_equal(err.msg, "Content-Type: longer than 1024 bytes");
+    assert_string_equal(err.msg, "header 'Content-Type': longer than 1024 bytes");
     free(big);
 }
 

@@ -352,10 +352,10 @@ static void test_open_refusals(void **state)
     f->ctype = NULL;
     assert_int_equal(open_sink(f, &st, &err), MD_EINVAL);
     assert_null(st);
-    assert_string_equal(err.msg, "Content-Type: missing; send multipart/form-data");
+    assert_string_equal(err.msg, "header 'Content-Type': missing; send multipart/form-data");
     f->ctype = "text/plain";
     assert_int_equal(open_sink(f, &st, &err), MD_EINVAL);
-    assert_string_equal(err.msg, "Content-Type 'text/plain' is not multipart/form-data");
+    assert_string_equal(err.msg, "header 'Content-Type': 'text/plain' is not multipart/form-data");
     f->ctype = "multipart/form-data; boundary=" B;
     f->api.upload_dir = NULL;
     assert_int_equal(open_sink(f, &st, &err), MD_EINTERNAL);

@@ -159,41 +159,23 @@ out:
 int cmd_aliases(int argc, char **argv, struct ctl *ctl)
 {
     static const char *const columns[] = {"ALIAS", "VERSION"};
-    struct ctl_args args;
     struct ctl_resp resp;
     struct ctl_table table;
-    struct md_buf path;
     const char *model = NULL;
     const json_t *aliases;
     const char *name;
     const json_t *v;
     json_t *doc = NULL;
     char what[300];
-    enum ctl_arg k;
     int rc;
 
-    ctl_args_init(&args, "aliases", aliases_help, argc, argv);
-    while ((k = ctl_args_next(ctl, &args)) != CTL_ARG_END) {
-        if (k == CTL_ARG_EXIT)
-            return args.exit_code;
-        if (k == CTL_ARG_OPTION)
-            return ctl_args_unknown(&args);
-        if (model != NULL)
-            return ctl_usagef("aliases", "unexpected argument '%s'", argv[args.i]);
-        model = argv[args.i];
-    }
-    if (model == NULL)
-        return ctl_usagef("aliases", "missing MODEL");
+    rc = ctl_args_model(ctl, "aliases", aliases_help, argc, argv, &model);
+    if (rc != CTL_CONTINUE)
+        return rc;
     (void)snprintf(what, sizeof(what), "aliases '%.200s'", model); /* fits */
 
-    md_buf_init(&path, 4096);
-    if (ctl_model_path(&path, model, "/aliases") != MD_OK) {
-        md_buf_release(&path);
-        return ctl_errorf(CTL_EXIT_USAGE, "%s: model name too long", what);
-    }
     ctl_resp_init(&resp);
-    rc = ctl_call_json(ctl, what, "GET", path.data, NULL, NULL, 0, &resp, &doc);
-    md_buf_release(&path);
+    rc = ctl_model_json(ctl, what, "GET", model, "/aliases", NULL, NULL, &resp, &doc);
     if (rc != CTL_EXIT_OK)
         goto out;
     aliases = json_object_get(doc, "aliases");

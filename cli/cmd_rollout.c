@@ -241,28 +241,12 @@ static void format_weights(const json_t *w, char *out, size_t n)
 /* Requests                                                           */
 /* ------------------------------------------------------------------ */
 
-/* GET (body NULL) or POST the path /api/v1/models/MODEL + tail; the answer into *out. */
+/* GET (body NULL) or POST to /api/v1/models/{model}<tail>: a JSON object. */
 static int call(struct ctl *ctl, const char *what, const char *model, const char *tail,
                 const char *body, struct ctl_resp *resp, json_t **out)
 {
-    struct md_buf path;
-    int rc;
-
-    *out = NULL;
-    md_buf_init(&path, 4096);
-    if (ctl_model_path(&path, model, tail) != MD_OK) {
-        md_buf_release(&path);
-        return ctl_errorf(CTL_EXIT_USAGE, "%s: model name too long", what);
-    }
-    rc = ctl_call_json(ctl, what, body != NULL ? "POST" : "GET", path.data, NULL,
-                       body != NULL ? body : "", body != NULL ? strlen(body) : 0, resp, out);
-    md_buf_release(&path);
-    if (rc == CTL_EXIT_OK && !json_is_object(*out)) {
-        json_decref(*out);
-        *out = NULL;
-        rc = ctl_errorf(CTL_EXIT_FAIL, "%s: bad response from server: not a JSON object", what);
-    }
-    return rc;
+    return ctl_model_json(ctl, what, body != NULL ? "POST" : "GET", model, tail, NULL, body, resp,
+                          out);
 }
 
 /* An ID operand: digits, a rollout's id. */
@@ -833,7 +817,6 @@ int cmd_rollout(int argc, char **argv, struct ctl *ctl)
 
 int cmd_rollouts(int argc, char **argv, struct ctl *ctl)
 {
-    struct ctl_args args;
     struct ctl_resp resp;
     struct ctl_table t;
     const char *model = NULL;
@@ -841,22 +824,12 @@ int cmd_rollouts(int argc, char **argv, struct ctl *ctl)
     json_t *doc = NULL;
     char what[300];
     char text[256];
-    enum ctl_arg k;
     size_t i;
     int rc;
 
-    ctl_args_init(&args, "rollouts", rollouts_help, argc, argv);
-    while ((k = ctl_args_next(ctl, &args)) != CTL_ARG_END) {
-        if (k == CTL_ARG_EXIT)
-            return args.exit_code;
-        if (k == CTL_ARG_OPTION)
-            return ctl_args_unknown(&args);
-        if (model != NULL)
-            return ctl_usagef("rollouts", "unexpected argument '%s'", argv[args.i]);
-        model = argv[args.i];
-    }
-    if (model == NULL)
-        return ctl_usagef("rollouts", "missing MODEL");
+    rc = ctl_args_model(ctl, "rollouts", rollouts_help, argc, argv, &model);
+    if (rc != CTL_CONTINUE)
+        return rc;
     (void)snprintf(what, sizeof(what), "rollouts '%.200s'", model); /* fits */
     ctl_resp_init(&resp);
     rc = call(ctl, what, model, "/rollouts", NULL, &resp, &doc);

@@ -133,41 +133,23 @@ static void put_row(struct ctl_table *t, const json_t *row, struct md_buf *tmp)
 
 int cmd_versions(int argc, char **argv, struct ctl *ctl)
 {
-    struct ctl_args args;
     struct ctl_resp resp;
     struct ctl_table table;
-    struct md_buf path;
     struct md_buf tmp;
     const char *model = NULL;
     const json_t *rows;
     json_t *doc = NULL;
     char what[300];
-    enum ctl_arg k;
     size_t i;
     int rc;
 
-    ctl_args_init(&args, "versions", versions_help, argc, argv);
-    while ((k = ctl_args_next(ctl, &args)) != CTL_ARG_END) {
-        if (k == CTL_ARG_EXIT)
-            return args.exit_code;
-        if (k == CTL_ARG_OPTION)
-            return ctl_args_unknown(&args);
-        if (model != NULL)
-            return ctl_usagef("versions", "unexpected argument '%s'", argv[args.i]);
-        model = argv[args.i];
-    }
-    if (model == NULL)
-        return ctl_usagef("versions", "missing MODEL");
+    rc = ctl_args_model(ctl, "versions", versions_help, argc, argv, &model);
+    if (rc != CTL_CONTINUE)
+        return rc;
     (void)snprintf(what, sizeof(what), "versions '%.200s'", model); /* fits */
 
-    md_buf_init(&path, 4096);
-    if (ctl_model_path(&path, model, "/versions") != MD_OK) {
-        md_buf_release(&path);
-        return ctl_errorf(CTL_EXIT_USAGE, "%s: model name too long", what);
-    }
     ctl_resp_init(&resp);
-    rc = ctl_call_json(ctl, what, "GET", path.data, NULL, NULL, 0, &resp, &doc);
-    md_buf_release(&path);
+    rc = ctl_model_json(ctl, what, "GET", model, "/versions", NULL, NULL, &resp, &doc);
     if (rc != CTL_EXIT_OK)
         goto out;
     rows = json_object_get(doc, "versions");

@@ -471,6 +471,52 @@ int ctl_call_json(struct ctl *ctl, const char *what, const char *method, const c
     return ctl_resp_json(what, resp, out);
 }
 
+int ctl_model_json(struct ctl *ctl, const char *what, const char *method, const char *model,
+                   const char *tail, const char *header, const char *body, struct ctl_resp *resp,
+                   json_t **out)
+{
+    struct md_buf path;
+    int rc;
+
+    *out = NULL;
+    md_buf_init(&path, 4096);
+    if (ctl_model_path(&path, model, tail) != MD_OK) {
+        md_buf_release(&path);
+        return ctl_errorf(CTL_EXIT_USAGE, "%s: model name too long", what);
+    }
+    rc = ctl_call_json(ctl, what, method, path.data, header, body != NULL ? body : "",
+                       body != NULL ? strlen(body) : 0, resp, out);
+    md_buf_release(&path);
+    if (rc == CTL_EXIT_OK && !json_is_object(*out)) {
+        json_decref(*out);
+        *out = NULL;
+        rc = ctl_errorf(CTL_EXIT_FAIL, "%s: bad response from server: not a JSON object", what);
+    }
+    return rc;
+}
+
+int ctl_args_model(struct ctl *ctl, const char *cmd, const char *help, int argc, char **argv,
+                   const char **model)
+{
+    struct ctl_args args;
+    enum ctl_arg k;
+
+    *model = NULL;
+    ctl_args_init(&args, cmd, help, argc, argv);
+    while ((k = ctl_args_next(ctl, &args)) != CTL_ARG_END) {
+        if (k == CTL_ARG_EXIT)
+            return args.exit_code;
+        if (k == CTL_ARG_OPTION)
+            return ctl_args_unknown(&args);
+        if (*model != NULL)
+            return ctl_usagef(cmd, "unexpected argument '%s'", argv[args.i]);
+        *model = argv[args.i];
+    }
+    if (*model == NULL)
+        return ctl_usagef(cmd, "missing MODEL");
+    return CTL_CONTINUE;
+}
+
 /* Copies the first line of a text body, at most n - 1 bytes, skipping control bytes. */
 static void copy_line(char *out, size_t n, const char *s, size_t len)
 {

@@ -123,6 +123,17 @@ enum ctl_arg ctl_args_next(struct ctl *ctl, struct ctl_args *a);
 /* Reports argv[i] as an unknown option; returns CTL_EXIT_USAGE. */
 int ctl_args_unknown(const struct ctl_args *a);
 
+/* What ctl_args_model returns when the command goes on. */
+#define CTL_CONTINUE (-1)
+
+/*
+ * The whole argument walk of a command that takes one MODEL and no option
+ * of its own: CTL_CONTINUE with *model set, or the exit status to return
+ * (help printed, or a usage error reported).
+ */
+int ctl_args_model(struct ctl *ctl, const char *cmd, const char *help, int argc, char **argv,
+                   const char **model);
+
 /*
  * Prints "modelctl: " + the formatted text + "\n" on stderr and returns
  * code, so that a command can `return ctl_errorf(CTL_EXIT_FAIL, ...)`.
@@ -175,6 +186,15 @@ int ctl_http_header(struct ctl *ctl, const char *what, const char *method, const
 int ctl_call_json(struct ctl *ctl, const char *what, const char *method, const char *path,
                   const char *header, const char *body, size_t len, struct ctl_resp *resp,
                   json_t **out);
+
+/*
+ * ctl_call_json on /api/v1/models/{model}<tail> (the model's name escaped),
+ * with body (NULL: none) and header (may be NULL); the answer must be a
+ * JSON object. Returns CTL_EXIT_OK or the failure's exit status, reported.
+ */
+int ctl_model_json(struct ctl *ctl, const char *what, const char *method, const char *model,
+                   const char *tail, const char *header, const char *body, struct ctl_resp *resp,
+                   json_t **out);
 
 /*
  * A multipart/form-data body for ctl_http_form, made on ctl's curl handle

@@ -34,7 +34,7 @@
 #define UNLOADED   MD_REGISTRY_UNLOADED
 #define YAML_MAX   ((size_t)4 << 20)
 
-static bool valid_name(const char *s)
+bool md_repo__valid_name(const char *s)
 {
     size_t i;
 
@@ -1027,7 +1027,7 @@ int md_repo_scan(struct md_repo *r)
             skips_add(&skipped, de->d_name, false, "not a directory: a model is a directory");
             continue;
         }
-        if (!valid_name(de->d_name)) {
+        if (!md_repo__valid_name(de->d_name)) {
             skips_add(&skipped, de->d_name, true,
                       "not a model name: letters, digits, '_', '-' and '.', at most 128");
             continue;
@@ -1084,7 +1084,7 @@ int md_repo_load_model(struct md_repo *r, const char *name, struct md_err *err)
     struct mentry *e;
     int rc;
 
-    if (!valid_name(name) || !join_path(path, sizeof(path), r->dir, name))
+    if (!md_repo__valid_name(name) || !join_path(path, sizeof(path), r->dir, name))
         return md_err_set(err, MD_ENOTFOUND, "unknown model '%s'", name);
     pthread_mutex_lock(&r->scan_lock);
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {

@@ -108,6 +108,8 @@ struct md_repo {
 
 /* ---- repo.c for repo_traffic.c ---- */
 
+/* Whether s can name a model: [A-Za-z0-9_.-], not starting with '.', at most 128. */
+bool md_repo__valid_name(const char *s);
 /* Publishes what requests see of model e (caller holds scan_lock). */
 void md_repo__publish(struct md_repo *r, const struct mentry *e);
 /* The entry of model name, or NULL (caller holds scan_lock). */

@@ -1404,6 +1404,11 @@ int md_repo_put_model(struct md_repo *r, const char *model, const char *yaml, si
     *answer = NULL;
     if (r->store == NULL)
         return md_err_set(err, MD_EUNAVAIL, "no store: models created through the API need --data");
+    if (!md_repo__valid_name(model))
+        return md_err_set(err, MD_EINVAL,
+                          "model: '%.64s' is not a model name ([A-Za-z0-9_.-], not starting "
+                          "with '.', at most 128 characters)",
+                          model);
     if ((size_t)snprintf(mdir, sizeof(mdir), "%s/%s", r->dir, model) >= sizeof(mdir))
         return md_err_set(err, MD_EINVAL, "model '%.64s': name too long", model);
     text = md_xmalloc(len + 1);

@@ -135,6 +135,8 @@ def test_model_created_through_the_api():
             expect(st == 200 and doc == {"model": "made", "created": True}, doc)
             st, doc, _ = d.json("PUT", "/api/v1/models/made", "backend: trees\n")
             expect_error(st, doc, 400, "model.yaml:")
+            st, doc, _ = d.json("PUT", "/api/v1/models/.hidden", yaml)
+            expect_error(st, doc, 400, "model: '.hidden' is not a model name")
             st, doc, _ = upload(d, "made", art)
             expect(st == 201 and doc["version"] == "1", doc)
             st, doc, _ = d.json("PUT", "/api/v1/models/made/traffic",

@@ -209,7 +209,5 @@ int md_repo_register_upload(struct md_repo *r, const char *model, const struct m
  */
 int md_repo_put_model(struct md_repo *r, const char *model, const char *yaml, size_t len,
                       char **answer, struct md_err *err) MD_MUST_CHECK;
-/* The store given at open, or NULL. */
-struct md_store *md_repo_store(struct md_repo *r);
 
 #endif

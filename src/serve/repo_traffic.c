@@ -1046,11 +1046,6 @@ int md_repo_archive(struct md_repo *r, const char *model, int64_t version, bool 
     return rc;
 }
 
-struct md_store *md_repo_store(struct md_repo *r)
-{
-    return r->store;
-}
-
 /* ---- versions kept by the daemon (uploaded, later trained) ------------------ */
 
 /* <versions>/<model>/<num> into buf; false when it does not fit. */
@@ -1178,6 +1173,19 @@ static int run_upload(struct md_store_tx *tx, void *ctx, struct md_err *err)
     remove_staging(dir);
     if (rename(j->staging, dir) != 0)
         return md_err_set(err, MD_EIO, "%s: %s", dir, strerror(errno));
+    /* The rename lasts before the commit that registers the version. */
+    {
+        char parent[PATH_MAX];
+        char *slash;
+
+        memcpy(parent, dir, sizeof(parent));
+        slash = strrchr(parent, '/');
+        if (slash != NULL)
+            *slash = '\0';
+        rc = sync_dir(parent, err);
+        if (rc != MD_OK)
+            return rc;
+    }
     (void)snprintf(details, sizeof(details),
                    "{\"version\":%lld,\"sha256\":\"%s\",\"source\":\"upload\"}",
                    (long long)j->number, j->v.sha256);
@@ -1331,8 +1339,6 @@ int md_repo_register_upload(struct md_repo *r, const char *model, const struct m
     rc = md_store_call(r->store, run_upload, &j, err);
     if (rc != MD_OK)
         goto out;
-    (void)sync_dir(mdir, err);
-    md_err_clear(err);
     j.v.version = j.number;
     add_reg(e, new_info(&j.v), false);
     (void)md_repo__rescan(r, e, err); /* listed, loaded once a policy or an alias names it */

@@ -504,7 +504,6 @@ static void print_gates(const json_t *decisions)
     struct ctl_table t;
     char when[40];
     char a[CTL_REAL_MAX];
-    char b[CTL_REAL_MAX];
     size_t i;
 
     for (i = json_array_size(decisions); i > 0 && d == NULL; i--)
@@ -531,9 +530,9 @@ static void print_gates(const json_t *decisions)
         ctl_table_cell(&t, a);
         format_num(json_object_get(g, "limit"), a, sizeof(a));
         ctl_table_cellf(&t, "%s %s", str_of(g, "op", ""), a);
-        ctl_format_real((double)int_of(s, "candidate"), a, sizeof(a));
-        ctl_format_real((double)int_of(s, "champion"), b, sizeof(b));
-        ctl_table_cellf(&t, "%s / %s", a, b);
+        /* Counts, in whole numbers (10 is "10", not "1e+01"). */
+        ctl_table_cellf(&t, "%lld / %lld", (long long)int_of(s, "candidate"),
+                        (long long)int_of(s, "champion"));
         ctl_table_cell(&t, str_of(g, "note", ""));
     }
     ctl_table_print(&t, stdout);

@@ -22,6 +22,7 @@
 #include "watch/accesslog.h"
 #include "watch/compare.h"
 #include "watch/metrics.h"
+#include "watch/signals.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -302,25 +303,153 @@ static void log_listening(const struct md_settings *o, struct md_http *http)
                   "address", o->listen, MD_KV_END);
 }
 
-static int serve(const struct md_settings *o)
+/*
+ * What serve() starts. Each part is NULL until started; stop_daemon stops
+ * and frees those that are, in the reverse order, so a failure half-way
+ * through start-up and a shutdown share one path.
+ */
+struct daemon {
+    struct md_store *store;
+    char *upload_dir;
+    struct md_repo *repo;
+    struct md_access_log *alog;
+    struct md_compare *compare;
+    struct md_shadow *shadow;
+    struct md_signals *signals; /* named metrics: alert rules, history, gates read them */
+    struct md_commands *commands;
+    struct md_api *api;
+    struct md_http *http;
+    struct md_rollouts *rollouts;
+    struct md_control *ctl;
+    /* Other modules' periodic tasks, run by the control loop. */
+    struct md_control_task tasks[MD_CONTROL_TASKS];
+    size_t n_tasks;
+};
+
+/* Adds a periodic task for the control loop (at most MD_CONTROL_TASKS: a
+ * programming error past that, reported at start). */
+static inline void add_task(struct daemon *d, const struct md_control_task *t)
+{
+    if (d->n_tasks < MD_CONTROL_TASKS)
+        d->tasks[d->n_tasks] = *t;
+    d->n_tasks++;
+}
+
+static void stop_daemon(struct daemon *d, const struct md_settings *o)
+{
+    md_control_stop(d->ctl);
+    md_rollouts_free(d->rollouts);
+    if (d->http != NULL)
+        md_http_stop(d->http, (unsigned)o->drain_timeout_s * 1000);
+    /* No request offers a copy any more: the copies still queued are dropped. */
+    md_shadow_free(d->shadow);
+    md_compare_free(d->compare);
+    md_access_log_close(d->alog);
+    md_commands_free(d->commands);
+    md_repo_free(d->repo);
+    md_signals_free(d->signals);
+    md_store_close(d->store);
+    free(d->api);
+    free(d->upload_dir);
+}
+
+/* Starts everything before the HTTP server: 0, or 1 with the reason logged. */
+static int start_parts(const struct md_settings *o, struct daemon *d)
+{
+    struct md_err err;
+
+    if (open_data(o, &d->store, &d->upload_dir) != 0)
+        return 1;
+    if (md_repo_open_store(o->repo, d->store, o->data, &d->repo, &err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot open the model repository", "reason", err.msg, MD_KV_END);
+        return 1;
+    }
+    if (o->access_log != NULL && md_access_log_open(o->access_log, &d->alog, &err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot open the access log", "reason", err.msg, MD_KV_END);
+        return 1;
+    }
+    d->compare = md_compare_new();
+    if (start_shadows(o, d->compare, &d->shadow, &err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot start the shadow executor", "reason", err.msg, MD_KV_END);
+        return 1;
+    }
+    d->signals = md_signals_new();
+    d->commands = md_commands_new();
+    return 0;
+}
+
+static struct md_api *new_api(const struct md_settings *o, struct daemon *d)
+{
+    struct md_api *api = md_xcalloc(1, sizeof(*api));
+
+    api->access_log = d->alog;
+    api->compare = d->compare;
+    api->shadow = d->shadow;
+    api->upload_dir = d->upload_dir;
+    api->repo = d->repo;
+    api->store = d->store;
+    api->commands = d->commands;
+    api->signals = d->signals;
+    api->name = "modeld";
+    api->version = MD_VERSION;
+    api->started_ms = md_wall_ms();
+    api->config = &o->config;
+    return api;
+}
+
+static int start_http(const struct md_settings *o, struct daemon *d)
 {
     struct md_http_config hc;
-    struct md_repo *repo = NULL;
-    struct md_http *http = NULL;
-    struct md_control *ctl = NULL;
-    struct md_store *store = NULL;
-    struct md_rollouts *rollouts = NULL;
-    struct md_access_log *alog = NULL;
-    struct md_compare *compare = NULL;
-    struct md_shadow *shadow = NULL;
-    struct md_commands *commands;
     struct md_err err;
-    struct md_api *api;
-    char *upload_dir = NULL;
+
+    hc.listen = o->listen;
+    hc.threads = (unsigned)o->threads;
+    hc.max_body_bytes = o->max_body_bytes;
+    hc.max_upload_bytes = o->max_upload_bytes;
+    hc.max_connections = (unsigned)o->max_connections;
+    hc.idle_timeout_s = (unsigned)o->idle_timeout_s;
+    hc.max_header_bytes = o->max_header_bytes;
+    hc.conn_buffer_bytes = o->conn_buffer_bytes;
+    hc.access_log = d->alog;
+    hc.insecure = o->insecure;
+    if (route_log(&err) != MD_OK || md_http_start(&hc, d->api, &d->http, &err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot start the HTTP server", "reason", err.msg, MD_KV_END);
+        return 1;
+    }
+    return 0;
+}
+
+/* The first scan, then the loops that act on what it found. */
+static void start_control(const struct md_settings *o, struct daemon *d)
+{
+    struct md_err err;
+    int failed = md_repo_scan(d->repo);
+    char nmodels[24];
+    char nfailed[24];
+
+    atomic_store(&d->api->ready, true);
+    /* Any size_t or int fits in 24 bytes. */
+    (void)snprintf(nmodels, sizeof(nmodels), "%zu", md_repo_ready_models(d->repo));
+    (void)snprintf(nfailed, sizeof(nfailed), "%d", failed);
+    md_log_kv(MD_LOG_INFO, "ready", "models_ready", nmodels, "versions_failed", nfailed, "repo",
+              o->repo, MD_KV_END);
+    if (md_rollouts_open(d->repo, d->store, d->compare, &d->rollouts, &err) != MD_OK)
+        md_log_kv(MD_LOG_ERROR, "rollouts not read back from the store; none runs", "reason",
+                  err.msg, MD_KV_END);
+    if (md_control_start(d->repo, d->commands, (unsigned)o->poll_s, d->rollouts, d->tasks,
+                         d->n_tasks, &d->ctl, &err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "control loop not started", "reason", err.msg, MD_KV_END);
+        md_commands_close(d->commands, "no control loop: loads and unloads are refused");
+    }
+}
+
+static int serve(const struct md_settings *o)
+{
+    struct daemon d;
     sigset_t sigs;
-    int failed;
     int sig;
 
+    memset(&d, 0, sizeof(d));
     md_log_set_level((enum md_log_level)o->log_level);
     raise_fd_limit(o->max_connections ? o->max_connections : 4096);
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
@@ -333,115 +462,35 @@ static int serve(const struct md_settings *o)
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-    if (open_data(o, &store, &upload_dir) != 0)
-        return 1;
-    if (md_repo_open_store(o->repo, store, o->data, &repo, &err) != MD_OK) {
-        md_log_kv(MD_LOG_ERROR, "cannot open the model repository", "reason", err.msg, MD_KV_END);
-        md_store_close(store);
-        free(upload_dir);
+    if (start_parts(o, &d) != 0) {
+        stop_daemon(&d, o);
         return 1;
     }
-    if (o->access_log != NULL && md_access_log_open(o->access_log, &alog, &err) != MD_OK) {
-        md_log_kv(MD_LOG_ERROR, "cannot open the access log", "reason", err.msg, MD_KV_END);
-        md_repo_free(repo);
-        md_store_close(store);
-        free(upload_dir);
+    d.api = new_api(o, &d);
+    if (start_http(o, &d) != 0) {
+        stop_daemon(&d, o);
         return 1;
     }
-    compare = md_compare_new();
-    if (start_shadows(o, compare, &shadow, &err) != MD_OK) {
-        md_log_kv(MD_LOG_ERROR, "cannot start the shadow executor", "reason", err.msg, MD_KV_END);
-        md_compare_free(compare);
-        md_access_log_close(alog);
-        md_repo_free(repo);
-        md_store_close(store);
-        free(upload_dir);
-        return 1;
-    }
-    api = md_xcalloc(1, sizeof(*api));
-    api->access_log = alog;
-    api->compare = compare;
-    api->shadow = shadow;
-    api->upload_dir = upload_dir;
-    commands = md_commands_new();
-    api->repo = repo;
-    api->store = store;
-    api->commands = commands;
-    api->name = "modeld";
-    api->version = MD_VERSION;
-    api->started_ms = md_wall_ms();
-    api->config = &o->config;
-    hc.listen = o->listen;
-    hc.threads = (unsigned)o->threads;
-    hc.max_body_bytes = o->max_body_bytes;
-    hc.max_upload_bytes = o->max_upload_bytes;
-    hc.max_connections = (unsigned)o->max_connections;
-    hc.idle_timeout_s = (unsigned)o->idle_timeout_s;
-    hc.max_header_bytes = o->max_header_bytes;
-    hc.conn_buffer_bytes = o->conn_buffer_bytes;
-    hc.access_log = alog;
-    hc.insecure = o->insecure;
-    if (route_log(&err) != MD_OK || md_http_start(&hc, api, &http, &err) != MD_OK) {
-        md_log_kv(MD_LOG_ERROR, "cannot start the HTTP server", "reason", err.msg, MD_KV_END);
-        md_shadow_free(shadow);
-        md_compare_free(compare);
-        md_access_log_close(alog);
-        md_repo_free(repo);
-        md_store_close(store);
-        md_commands_free(commands);
-        free(api);
-        free(upload_dir);
-        return 1;
-    }
-    log_listening(o, http);
-    failed = md_repo_scan(repo);
-    atomic_store(&api->ready, true);
-    {
-        char nmodels[24];
-        char nfailed[24];
-
-        /* Any size_t or int fits in 24 bytes. */
-        (void)snprintf(nmodels, sizeof(nmodels), "%zu", md_repo_ready_models(repo));
-        (void)snprintf(nfailed, sizeof(nfailed), "%d", failed);
-        md_log_kv(MD_LOG_INFO, "ready", "models_ready", nmodels, "versions_failed", nfailed, "repo",
-                  o->repo, MD_KV_END);
-    }
-    if (md_rollouts_open(repo, store, compare, &rollouts, &err) != MD_OK)
-        md_log_kv(MD_LOG_ERROR, "rollouts not read back from the store; none runs", "reason",
-                  err.msg, MD_KV_END);
-    if (md_control_start(repo, commands, (unsigned)o->poll_s, rollouts, &ctl, &err) != MD_OK) {
-        md_log_kv(MD_LOG_ERROR, "control loop not started", "reason", err.msg, MD_KV_END);
-        md_commands_close(commands, "no control loop: loads and unloads are refused");
-    }
+    log_listening(o, d.http);
+    start_control(o, &d);
 
     for (;;) {
         if (sigwait(&sigs, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
-            if (ctl != NULL)
-                md_control_request_scan(ctl);
-            if (alog != NULL)
-                md_access_log_reopen(alog);
+            if (d.ctl != NULL)
+                md_control_request_scan(d.ctl);
+            if (d.alog != NULL)
+                md_access_log_reopen(d.alog);
             continue;
         }
         break;
     }
     md_log_kv(MD_LOG_INFO, "shutting down", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM",
               MD_KV_END);
-    atomic_store(&api->draining, true);
+    atomic_store(&d.api->draining, true);
     shutdown_delay(&sigs, (unsigned long)o->shutdown_delay_s);
-    md_control_stop(ctl);
-    md_rollouts_free(rollouts);
-    md_http_stop(http, (unsigned)o->drain_timeout_s * 1000);
-    /* No request offers a copy any more: the copies still queued are dropped. */
-    md_shadow_free(shadow);
-    md_compare_free(compare);
-    md_access_log_close(alog);
-    md_commands_free(commands);
-    md_repo_free(repo);
-    md_store_close(store);
-    free(api);
-    free(upload_dir);
+    stop_daemon(&d, o);
     md_log(MD_LOG_INFO, "stopped");
     return 0;
 }

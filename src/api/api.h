@@ -18,6 +18,7 @@
 #include "serve/shadow.h"
 #include "watch/accesslog.h"
 #include "watch/compare.h"
+#include "watch/signals.h"
 
 #include <stdatomic.h>
 
@@ -62,6 +63,9 @@ struct md_api {
      * that feeds it (its queue's figures in /metrics). */
     struct md_compare *compare;
     struct md_shadow *shadow;
+    /* Borrowed, or NULL: the named metrics (watch/signals.h) alert rules,
+     * the history and gates read; GET /api/v1/signals lists them. */
+    struct md_signals *signals;
     /* Where an upload's artifact is written while it arrives (api/upload.h),
      * made by md_upload_dir_prepare before serving; NULL: uploads are refused. */
     const char *upload_dir;

@@ -268,25 +268,34 @@ static void notify_commands(void *ctx)
     md_sched_kick(c->sched, c->commands_task);
 }
 
+_Static_assert(4 + MD_CONTROL_TASKS <= MD_SCHED_TASKS, "control's tasks fit the scheduler");
+
 int md_control_start(struct md_repo *repo, struct md_commands *q, unsigned poll_s,
-                     struct md_rollouts *rollouts, struct md_control **out, struct md_err *err)
+                     struct md_rollouts *rollouts, const struct md_control_task *tasks,
+                     size_t n_tasks, struct md_control **out, struct md_err *err)
 {
-    struct md_control *c = md_xcalloc(1, sizeof(*c));
+    struct md_control *c;
     int rc;
 
     *out = NULL;
+    if (n_tasks > MD_CONTROL_TASKS)
+        return md_err_set(err, MD_EINVAL, "%zu control tasks; at most %d", n_tasks,
+                          MD_CONTROL_TASKS);
+    c = md_xcalloc(1, sizeof(*c));
     c->repo = repo;
     c->queue = q;
     c->rollouts = rollouts;
     atomic_init(&c->scan_asked, false);
     pthread_mutex_init(&c->mu, NULL);
     c->sched = md_sched_new();
-    /* Four tasks fit the table: md_sched_add cannot fail here. */
+    /* Four tasks and MD_CONTROL_TASKS more fit the table: md_sched_add cannot fail here. */
     c->commands_task = md_sched_add(c->sched, "commands", COMMANDS_MS, task_commands, c);
     (void)md_sched_add(c->sched, "signals", SIGNALS_MS, task_signals, c);
     (void)md_sched_add(c->sched, "rollouts", ROLLOUTS_MS, task_rollouts, c);
     if (poll_s > 0)
         (void)md_sched_add(c->sched, "poll", (uint64_t)poll_s * 1000, task_poll, c);
+    for (size_t i = 0; i < n_tasks; i++)
+        (void)md_sched_add(c->sched, tasks[i].name, tasks[i].period_ms, tasks[i].fn, tasks[i].ctx);
     rc = md_sched_start(c->sched, err);
     if (rc != MD_OK) {
         md_sched_free(c->sched);

@@ -14,8 +14,9 @@
  *
  * Scans and engine loads run on the worker, never on the tick, so a slow one
  * delays no task; two scans never run at once, and scans asked for while one
- * runs become one more scan after it. Rollouts, drift windows and alert
- * rules will be tasks here.
+ * runs become one more scan after it. Other modules' periodic work (the
+ * prediction log's retention, alert rules, the per-minute history) comes in
+ * as struct md_control_task at start.
  */
 #ifndef MD_CONTROL_CONTROL_H
 #define MD_CONTROL_CONTROL_H
@@ -29,14 +30,31 @@ struct md_control;
 struct md_rollouts;
 
 /*
+ * A periodic task of another module: fn(ctx, now_ms) every period_ms on the
+ * tick thread (now_ms: the monotonic clock in ms). It must be quick (a
+ * look at counters, a decision): work that waits on the disk goes to the
+ * store thread (md_store_submit) or a thread of its own.
+ */
+struct md_control_task {
+    const char *name; /* a literal */
+    uint64_t period_ms;
+    void (*fn)(void *ctx, uint64_t now_ms);
+    void *ctx;
+};
+
+#define MD_CONTROL_TASKS 8 /* tasks of other modules at most */
+
+/*
  * Starts the loop: applies the commands of q (borrowed; it must outlive
  * md_control_stop) to repo (borrowed). poll_s 0 = no polling (SIGHUP and
- * commands only). MD_EINTERNAL when a thread cannot start; q is then left as
- * it was.
+ * commands only). tasks: n_tasks (at most MD_CONTROL_TASKS) periodic tasks
+ * of other modules (copied; each ctx must outlive md_control_stop).
+ * MD_EINTERNAL when a thread cannot start, MD_EINVAL for too many tasks; q
+ * is then left as it was.
  */
 int md_control_start(struct md_repo *repo, struct md_commands *q, unsigned poll_s,
-                     struct md_rollouts *rollouts, struct md_control **out,
-                     struct md_err *err) MD_MUST_CHECK;
+                     struct md_rollouts *rollouts, const struct md_control_task *tasks,
+                     size_t n_tasks, struct md_control **out, struct md_err *err) MD_MUST_CHECK;
 
 /* Asks for a repository re-scan, taken within 100 ms (async-signal-safe: it
  * only sets a flag). */

@@ -124,6 +124,46 @@ static const struct migration migrations[] = {
      ");\n"
      "CREATE INDEX events_by_model ON events(model, id);\n"
      "CREATE INDEX events_by_kind ON events(kind, id);\n"},
+    {2, "observations: the prediction log; feedback; alert rules and alerts; history",
+     /* The prediction log: one row per prediction row and version (a
+      * shadow's answer is a row of its own). id follows the order rows were
+      * written in, so inserts append to the table and its time index;
+      * request ids the server makes are time-ordered, so theirs too. */
+     "CREATE TABLE predictions (\n"
+     "    id INTEGER PRIMARY KEY,\n"
+     "    request_id TEXT NOT NULL,\n"
+     "    row INTEGER NOT NULL,\n"
+     "    at_ms INTEGER NOT NULL,\n"
+     "    model TEXT NOT NULL,\n"
+     "    version INTEGER NOT NULL,\n"
+     "    route TEXT NOT NULL,\n"
+     "    shadow INTEGER NOT NULL DEFAULT 0,\n"
+     "    status INTEGER NOT NULL,\n"
+     "    latency_us INTEGER NOT NULL,\n"
+     "    keys TEXT,\n"
+     "    features TEXT,\n"
+     "    label TEXT,\n"
+     "    score REAL,\n"
+     "    outputs TEXT\n"
+     ");\n"
+     "CREATE INDEX predictions_by_request ON predictions(request_id, row);\n"
+     "CREATE INDEX predictions_by_model ON predictions(model, at_ms);\n"
+     /* Keys by which feedback finds a row (a caller's transaction id). */
+     "CREATE TABLE prediction_keys (\n"
+     "    model TEXT NOT NULL,\n"
+     "    name TEXT NOT NULL,\n"
+     "    value TEXT NOT NULL,\n"
+     "    prediction INTEGER NOT NULL\n"
+     ");\n"
+     "CREATE INDEX prediction_keys_by_value ON prediction_keys(model, name, value);\n"
+     "CREATE INDEX prediction_keys_by_row ON prediction_keys(prediction);\n"
+     /* ---- feedback (its tables below) */
+
+     /* ---- alert rules and alerts (their tables below) */
+
+     /* ---- history (its tables below) */
+
+     ""},
 };
 
 _Static_assert(MD_ARRAY_LEN(migrations) == MD_STORE_SCHEMA,

@@ -58,6 +58,15 @@ enum md_store__slot {
     MD_SQL_EVENTS_KIND,
     MD_SQL_EVENTS_BOTH,
     MD_SQL_SHA_NAMED,
+    /* the prediction log */
+    MD_SQL_PREDICTION_INSERT,
+    MD_SQL_PREDICTION_KEY_INSERT,
+    /* feedback */
+
+    /* alert rules and alerts */
+
+    /* history */
+
     MD_SQL_SLOTS
 };
 

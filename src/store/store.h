@@ -34,7 +34,7 @@
 
 /* The schema this release writes; it runs on stores up to one newer (the
  * migrations are additive: expand, then contract a release later). */
-#define MD_STORE_SCHEMA 1
+#define MD_STORE_SCHEMA 2
 
 struct md_store;
 struct md_store_tx;
@@ -284,6 +284,58 @@ struct md_store_event_filter {
 int md_store_tx_events(struct md_store_tx *tx, const struct md_store_event_filter *f,
                        void (*fn)(void *ctx, const struct md_store_event *e), void *ctx,
                        struct md_err *err) MD_MUST_CHECK;
+
+/* ---- the prediction log ------------------------------------------------- */
+
+/* A key of a prediction row: its name in the contract, its value as text
+ * (an integer in plain decimal). */
+struct md_store_key {
+    const char *name;
+    const char *value;
+};
+
+/*
+ * One prediction row of one version: what the prediction log keeps. The
+ * log is observations, not control data: rows come in batches from the
+ * log's writer thread, a lost batch (a crash before its commit) is lost.
+ * Strings borrowed from the caller; JSON texts are stored as given.
+ */
+struct md_store_prediction {
+    int64_t id;             /* allocated by add, increasing in the order added */
+    const char *request_id; /* the request's id (X-Request-Id or the one the server made) */
+    int64_t row;            /* the row within the request, from 0 */
+    int64_t at_ms;          /* when it was answered (ms since the epoch) */
+    const char *model;
+    int64_t version;
+    const char *route;      /* the traffic route ("stable", "canary", "shadow", ...) */
+    bool shadow;            /* a shadow's or mirror's answer, not the caller's */
+    int status;             /* the HTTP status the request was answered with */
+    int64_t latency_us;     /* the request's, from arrival to its answer */
+    const char *keys;       /* a JSON object of the row's keys: fields, or NULL: none */
+    const struct md_store_key *key_list; /* the same keys, n_keys of them, for the index
+                                            by which feedback finds the row */
+    size_t n_keys;
+    const char *features;   /* a JSON object of the row's features as sent (its privacy
+                               policy applied), or NULL: not kept (sampled out, expired) */
+    const char *label;      /* classification: the predicted label, or NULL */
+    double score;           /* binary classification: P(labels[1]); regression: the predicted
+                               value; NaN otherwise (or no output) */
+    const char *outputs;    /* a JSON object of every output of the row, or NULL (failed) */
+};
+
+/*
+ * Appends n rows (their ids ignored; at_ms 0: now) and, for each entry of a
+ * row's key_list, an index entry (model, key name, value, row id) by which
+ * feedback finds the row. MD_EINVAL for a row without request_id or model.
+ */
+int md_store_tx_predictions_add(struct md_store_tx *tx, const struct md_store_prediction *rows,
+                                size_t n, struct md_err *err) MD_MUST_CHECK;
+
+/* ---- feedback ------------------------------------------------------------ */
+
+/* ---- alert rules and alerts ---------------------------------------------- */
+
+/* ---- history (per-minute rollups) ---------------------------------------- */
 
 /* ---- artifacts ---------------------------------------------------------- */
 

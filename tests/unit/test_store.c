@@ -27,6 +27,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sqlite3.h>
+#include <math.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1282,6 +1283,56 @@ static int64_t event(struct md_store *s, int64_t at_ms, const char *model, const
     return a.id;
 }
 
+/* ---------------------------------------------------------- predictions */
+
+struct pred_add {
+    const struct md_store_prediction *rows;
+    size_t n;
+};
+
+static int run_pred_add(struct md_store_tx *tx, void *ctx, struct md_err *err)
+{
+    const struct pred_add *a = ctx;
+
+    return md_store_tx_predictions_add(tx, a->rows, a->n, err);
+}
+
+static void test_predictions_add(void **state)
+{
+    struct fx *f = *state;
+    struct md_store_key keys[] = {{"txn", "t-1"}, {"user", "42"}};
+    struct md_store_prediction rows[2];
+    struct pred_add a = {rows, 2};
+    struct md_err err;
+
+    memset(rows, 0, sizeof(rows));
+    rows[0] = (struct md_store_prediction){.request_id = "r1", .row = 0, .at_ms = 1000,
+                                           .model = "m", .version = 3, .route = "stable",
+                                           .status = 200, .latency_us = 120,
+                                           .keys = "{\"txn\":\"t-1\",\"user\":42}",
+                                           .key_list = keys, .n_keys = 2,
+                                           .features = "{\"x\":1.5}", .label = "yes",
+                                           .score = 0.75, .outputs = "{\"label\":\"yes\"}"};
+    rows[1] = (struct md_store_prediction){.request_id = "r1", .row = 0, .model = "m",
+                                           .version = 4, .route = "shadow", .shadow = true,
+                                           .status = 200, .score = NAN};
+    assert_int_equal(md_store_call(f->s, run_pred_add, &a, &err), MD_OK);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM predictions"), 2);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM predictions WHERE score IS NULL"), 1);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM predictions WHERE at_ms > 1000"), 1);
+    assert_int_equal(sql_int(f->db, "SELECT p.version FROM prediction_keys k JOIN predictions p "
+                                    "ON p.id = k.prediction WHERE k.model = 'm' AND "
+                                    "k.name = 'user' AND k.value = '42'"),
+                     3);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM prediction_keys"), 2);
+
+    /* A row without a request id: nothing of the batch is kept. */
+    rows[1].request_id = "";
+    assert_int_equal(md_store_call(f->s, run_pred_add, &a, &err), MD_EINVAL);
+    assert_string_equal(err.msg, "a prediction row has no request id");
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM predictions"), 2);
+}
+
 static void test_events(void **state)
 {
     struct fx *f = *state;
@@ -2302,6 +2353,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_strategies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rollouts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_predictions_add, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failing_job_undone_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transaction_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),

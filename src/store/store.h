@@ -307,20 +307,20 @@ struct md_store_prediction {
     int64_t at_ms;          /* when it was answered (ms since the epoch) */
     const char *model;
     int64_t version;
-    const char *route;      /* the traffic route ("stable", "canary", "shadow", ...) */
-    bool shadow;            /* a shadow's or mirror's answer, not the caller's */
-    int status;             /* the HTTP status the request was answered with */
-    int64_t latency_us;     /* the request's, from arrival to its answer */
-    const char *keys;       /* a JSON object of the row's keys: fields, or NULL: none */
+    const char *route;  /* the traffic route ("stable", "canary", "shadow", ...) */
+    bool shadow;        /* a shadow's or mirror's answer, not the caller's */
+    int status;         /* the HTTP status the request was answered with */
+    int64_t latency_us; /* the request's, from arrival to its answer */
+    const char *keys;   /* a JSON object of the row's keys: fields, or NULL: none */
     const struct md_store_key *key_list; /* the same keys, n_keys of them, for the index
                                             by which feedback finds the row */
     size_t n_keys;
-    const char *features;   /* a JSON object of the row's features as sent (its privacy
-                               policy applied), or NULL: not kept (sampled out, expired) */
-    const char *label;      /* classification: the predicted label, or NULL */
-    double score;           /* binary classification: P(labels[1]); regression: the predicted
-                               value; NaN otherwise (or no output) */
-    const char *outputs;    /* a JSON object of every output of the row, or NULL (failed) */
+    const char *features; /* a JSON object of the row's features as sent (its privacy
+                             policy applied), or NULL: not kept (sampled out, expired) */
+    const char *label;    /* classification: the predicted label, or NULL */
+    double score;         /* binary classification: P(labels[1]); regression: the predicted
+                             value; NaN otherwise (or no output) */
+    const char *outputs;  /* a JSON object of every output of the row, or NULL (failed) */
 };
 
 /*

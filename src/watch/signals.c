@@ -70,8 +70,8 @@ int md_signals_add(struct md_signals *s, const struct md_signal_info *info, md_s
     if (find(s, info->name, len) != NULL)
         return md_err_set(err, MD_ECONFLICT, "signal '%s' is registered already", info->name);
     if (s->n == MD_SIGNALS_MAX)
-        return md_err_set(err, MD_EINVAL, "no room for signal '%s': %d are registered",
-                          info->name, MD_SIGNALS_MAX);
+        return md_err_set(err, MD_EINVAL, "no room for signal '%s': %d are registered", info->name,
+                          MD_SIGNALS_MAX);
     s->entries[s->n].info = *info;
     s->entries[s->n].fn = fn;
     s->entries[s->n].ctx = ctx;
@@ -81,8 +81,8 @@ int md_signals_add(struct md_signals *s, const struct md_signal_info *info, md_s
 }
 
 /* The entry metric names, checked: its argument (or NULL) into *arg. */
-static const struct entry *lookup(const struct md_signals *s, const char *metric,
-                                  const char **arg, struct md_err *err)
+static const struct entry *lookup(const struct md_signals *s, const char *metric, const char **arg,
+                                  struct md_err *err)
 {
     const char *colon;
     size_t len;
@@ -109,8 +109,8 @@ static const struct entry *lookup(const struct md_signals *s, const char *metric
         return NULL;
     }
     if (e->info.arg != NULL && (*arg == NULL || (*arg)[0] == '\0')) {
-        md_err_set(err, MD_EINVAL, "metric '%s' needs a %s: '%s:<%s>'", e->info.name,
-                   e->info.arg, e->info.name, e->info.arg);
+        md_err_set(err, MD_EINVAL, "metric '%s' needs a %s: '%s:<%s>'", e->info.name, e->info.arg,
+                   e->info.name, e->info.arg);
         return NULL;
     }
     return e;

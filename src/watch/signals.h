@@ -22,18 +22,18 @@
 #include "util/common.h"
 #include "util/err.h"
 
-#define MD_SIGNALS_MAX      64 /* names a registry holds */
-#define MD_SIGNAL_NAME_MAX  64 /* a name with its argument, NUL included */
+#define MD_SIGNALS_MAX     64 /* names a registry holds */
+#define MD_SIGNAL_NAME_MAX 64 /* a name with its argument, NUL included */
 
 /* What a reader asks for. */
 struct md_signal_query {
-    const char *metric;  /* the name, with its argument if any */
-    const char *arg;     /* set by the registry: the part after ':', or NULL */
-    const char *model;   /* required */
-    int64_t version;     /* 0: every version of the model */
-    const char *route;   /* NULL or "": every route */
-    int64_t window_ms;   /* > 0: the last window_ms milliseconds, ending at now_ms */
-    int64_t now_ms;      /* wall clock, ms since the epoch; 0: now */
+    const char *metric; /* the name, with its argument if any */
+    const char *arg;    /* set by the registry: the part after ':', or NULL */
+    const char *model;  /* required */
+    int64_t version;    /* 0: every version of the model */
+    const char *route;  /* NULL or "": every route */
+    int64_t window_ms;  /* > 0: the last window_ms milliseconds, ending at now_ms */
+    int64_t now_ms;     /* wall clock, ms since the epoch; 0: now */
 };
 
 /* A value and what it stands on. */
@@ -48,8 +48,8 @@ struct md_signal_value {
  * argument ("model 'm' has no feature 'x'"), MD_EINVAL for an argument the
  * name does not take or lacks. err names what is wrong.
  */
-typedef int (*md_signal_fn)(void *ctx, const struct md_signal_query *q,
-                            struct md_signal_value *out, struct md_err *err);
+typedef int (*md_signal_fn)(void *ctx, const struct md_signal_query *q, struct md_signal_value *out,
+                            struct md_err *err);
 
 /* How a signal is described (GET /api/v1/signals, docs). */
 struct md_signal_info {

@@ -1306,16 +1306,29 @@ static void test_predictions_add(void **state)
     struct md_err err;
 
     memset(rows, 0, sizeof(rows));
-    rows[0] = (struct md_store_prediction){.request_id = "r1", .row = 0, .at_ms = 1000,
-                                           .model = "m", .version = 3, .route = "stable",
-                                           .status = 200, .latency_us = 120,
+    rows[0] = (struct md_store_prediction){.request_id = "r1",
+                                           .row = 0,
+                                           .at_ms = 1000,
+                                           .model = "m",
+                                           .version = 3,
+                                           .route = "stable",
+                                           .status = 200,
+                                           .latency_us = 120,
                                            .keys = "{\"txn\":\"t-1\",\"user\":42}",
-                                           .key_list = keys, .n_keys = 2,
-                                           .features = "{\"x\":1.5}", .label = "yes",
-                                           .score = 0.75, .outputs = "{\"label\":\"yes\"}"};
-    rows[1] = (struct md_store_prediction){.request_id = "r1", .row = 0, .model = "m",
-                                           .version = 4, .route = "shadow", .shadow = true,
-                                           .status = 200, .score = NAN};
+                                           .key_list = keys,
+                                           .n_keys = 2,
+                                           .features = "{\"x\":1.5}",
+                                           .label = "yes",
+                                           .score = 0.75,
+                                           .outputs = "{\"label\":\"yes\"}"};
+    rows[1] = (struct md_store_prediction){.request_id = "r1",
+                                           .row = 0,
+                                           .model = "m",
+                                           .version = 4,
+                                           .route = "shadow",
+                                           .shadow = true,
+                                           .status = 200,
+                                           .score = NAN};
     assert_int_equal(md_store_call(f->s, run_pred_add, &a, &err), MD_OK);
     assert_int_equal(sql_int(f->db, "SELECT count(*) FROM predictions"), 2);
     assert_int_equal(sql_int(f->db, "SELECT count(*) FROM predictions WHERE score IS NULL"), 1);

@@ -158,6 +158,29 @@ static const struct migration migrations[] = {
      "CREATE INDEX prediction_keys_by_value ON prediction_keys(model, name, value);\n"
      "CREATE INDEX prediction_keys_by_row ON prediction_keys(prediction);\n"
      /* ---- feedback (its tables below) */
+     /* Outcomes of prediction rows. request_id and row name the row the
+      * item is about (by id, or found by its key once the row is stored;
+      * NULL while an item given by key waits for its row); key_name and
+      * key_value are the key it was given by, if any. A later item of the
+      * same kind for the same row replaces the earlier: current 0 keeps the
+      * earlier as history. */
+     "CREATE TABLE feedback (\n"
+     "    id INTEGER PRIMARY KEY,\n"
+     "    model TEXT NOT NULL,\n"
+     "    request_id TEXT,\n"
+     "    row INTEGER,\n"
+     "    key_name TEXT,\n"
+     "    key_value TEXT,\n"
+     "    kind TEXT NOT NULL,\n"
+     "    label TEXT,\n"
+     "    value REAL,\n"
+     "    source TEXT NOT NULL,\n"
+     "    comment TEXT,\n"
+     "    at_ms INTEGER NOT NULL,\n"
+     "    current INTEGER NOT NULL DEFAULT 1\n"
+     ");\n"
+     "CREATE INDEX feedback_by_row ON feedback(request_id, row);\n"
+     "CREATE INDEX feedback_by_key ON feedback(model, key_name, key_value);\n"
 
      /* ---- alert rules and alerts (their tables below) */
 

@@ -22,6 +22,7 @@
 #include "watch/accesslog.h"
 #include "watch/compare.h"
 #include "watch/metrics.h"
+#include "watch/history.h"
 #include "watch/series.h"
 #include "watch/signals.h"
 
@@ -318,6 +319,7 @@ struct daemon {
     struct md_shadow *shadow;
     struct md_signals *signals; /* named metrics: alert rules, history, gates read them */
     struct md_series *series;   /* request signals over windows (watch/series.h) */
+    struct md_history *history; /* per-minute rollups into the store (watch/history.h) */
     struct md_commands *commands;
     struct md_api *api;
     struct md_http *http;
@@ -337,19 +339,46 @@ static inline void add_task(struct daemon *d, const struct md_control_task *t)
     d->n_tasks++;
 }
 
-/* The series task: a sample of every request counter each second. */
-static void series_tick(void *ctx, uint64_t now_ms)
+/* The history task: a sample of every request counter each second (the
+ * request signals' windows) and, at each step's end, its rollups. */
+static void history_tick(void *ctx, uint64_t now_ms)
 {
     MD_UNUSED(now_ms);
-    md_series_sample(ctx, md_wall_ms());
+    md_history_tick(ctx, md_wall_ms());
 }
 
-/* The request signals: rings sampled by control, answered through the registry. */
-static int start_series(struct daemon *d, struct md_err *err)
+/*
+ * The request signals (rings sampled by control, answered through the
+ * registry) and the history. A test may set MODELD_HISTORY_STEP_MS=N to
+ * roll up every N ms instead of every minute (docs/testing.md).
+ */
+static int start_series(const struct md_settings *o, struct daemon *d, struct md_err *err)
 {
+    struct md_history_config cfg = {MD_HISTORY_STEP_MS, o->history_retention_ms,
+                                    o->history_metrics};
+    const char *step = getenv("MODELD_HISTORY_STEP_MS");
+    int rc;
+
+    if (step != NULL && step[0] != '\0') {
+        char *end;
+        unsigned long ms = strtoul(step, &end, 10);
+
+        if (*end != '\0' || ms < 100 || ms > 3600000)
+            return md_err_set(err, MD_EINVAL,
+                              "MODELD_HISTORY_STEP_MS: '%s' is not a whole number from 100 to "
+                              "3600000",
+                              step);
+        cfg.step_ms = (int64_t)ms;
+    }
     d->series = md_series_new(md_repo_metrics(d->repo));
-    add_task(d, &(struct md_control_task){"series", 1000, series_tick, d->series});
-    return md_series_register(d->series, d->signals, err);
+    rc = md_series_register(d->series, d->signals, err);
+    if (rc == MD_OK)
+        rc = md_history_new(&cfg, d->series, d->signals, d->store, &d->history, err);
+    if (rc == MD_OK)
+        add_task(d, &(struct md_control_task){"history",
+                                              cfg.step_ms < 1000 ? (uint64_t)cfg.step_ms : 1000,
+                                              history_tick, d->history});
+    return rc;
 }
 
 static void stop_daemon(struct daemon *d, const struct md_settings *o)
@@ -364,9 +393,11 @@ static void stop_daemon(struct daemon *d, const struct md_settings *o)
     md_access_log_close(d->alog);
     md_commands_free(d->commands);
     md_repo_free(d->repo);
-    md_series_free(d->series);
     md_signals_free(d->signals);
     md_store_close(d->store);
+    /* After the store: its last batches' done calls ran at its close. */
+    md_history_free(d->history);
+    md_series_free(d->series);
     free(d->api);
     free(d->upload_dir);
 }
@@ -392,7 +423,7 @@ static int start_parts(const struct md_settings *o, struct daemon *d)
         return 1;
     }
     d->signals = md_signals_new();
-    if (start_series(d, &err) != MD_OK) {
+    if (start_series(o, d, &err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "cannot start the request signals", "reason", err.msg, MD_KV_END);
         return 1;
     }
@@ -412,6 +443,7 @@ static struct md_api *new_api(const struct md_settings *o, struct daemon *d)
     api->store = d->store;
     api->commands = d->commands;
     api->signals = d->signals;
+    api->history = d->history;
     api->name = "modeld";
     api->version = MD_VERSION;
     api->started_ms = md_wall_ms();

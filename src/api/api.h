@@ -18,6 +18,7 @@
 #include "serve/shadow.h"
 #include "watch/accesslog.h"
 #include "watch/compare.h"
+#include "watch/history.h"
 #include "watch/signals.h"
 
 #include <stdatomic.h>
@@ -66,6 +67,9 @@ struct md_api {
     /* Borrowed, or NULL: the named metrics (watch/signals.h) alert rules,
      * the history and gates read; GET /api/v1/signals lists them. */
     struct md_signals *signals;
+    /* Borrowed, or NULL: the per-minute history (watch/history.h), whose
+     * rows GET /api/v1/models/{m}/history reads from the store. */
+    struct md_history *history;
     /* Where an upload's artifact is written while it arrives (api/upload.h),
      * made by md_upload_dir_prepare before serving; NULL: uploads are refused. */
     const char *upload_dir;

@@ -4,13 +4,20 @@
  *
  *   GET /api/v1/models/{m}/signals   values over a window ending now, from
  *                                    the registry (watch/signals.h)
+ *   GET /api/v1/models/{m}/history   one metric per step over a time range,
+ *                                    from the per-minute rollups the store
+ *                                    keeps (watch/history.h)
  *
- * The values are the providers'; this file reads the query, asks the
- * registry and writes JSON.
+ * The values are the providers' and the rows the store's; this file reads
+ * the query, asks, aggregates through watch/history.c and writes JSON.
  */
 #include "api/handlers.h"
 #include "serve/registry.h"
 #include "util/fmt.h"
+#include "util/mem.h"
+#include "watch/history.h"
+
+#include <time.h>
 
 #include <math.h>
 
@@ -18,30 +25,12 @@
 #define WINDOW_MAX_MS     (30LL * 86400 * 1000)
 #define METRICS_MAX       MD_SIGNALS_MAX /* names one request may ask for */
 
-/*
- * A duration: digits and a unit (ms, s, m, h, d), or digits alone for
- * milliseconds. -1 when malformed or past 30 days.
- */
+/* A window: a duration above 0 and up to 30 days, or -1. */
 MD_STATIC int64_t md_history_duration_ms(const char *s)
 {
-    static const struct {
-        const char *unit;
-        int64_t ms;
-    } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}, {"", 1}};
-    int64_t v = 0;
-    const char *p = s;
+    int64_t ms;
 
-    if (*p < '0' || *p > '9')
-        return -1;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        v = v * 10 + (*p - '0');
-        if (v > WINDOW_MAX_MS)
-            return -1;
-    }
-    for (size_t i = 0; i < MD_ARRAY_LEN(units); i++)
-        if (strcmp(p, units[i].unit) == 0)
-            return v * units[i].ms <= WINDOW_MAX_MS ? v * units[i].ms : -1;
-    return -1;
+    return md_history_duration(s, WINDOW_MAX_MS, &ms) ? ms : -1;
 }
 
 /* Which (version, route) of the model a query narrows to; MD_EINVAL naming the argument. */
@@ -192,4 +181,259 @@ void md_history_api_signals(struct md_api *api, const struct md_route *rt, struc
     }
     md_buf_puts(b, "]}");
     md_api_finish(resp, md_buf_error(b));
+}
+
+/* ---- GET /api/v1/models/{m}/history --------------------------------------- */
+
+#define RANGE_DEFAULT_MS 3600000
+#define DEFAULT_POINTS   1440 /* a step chosen for the range gives at most this many points */
+
+/* What the history job reads and the points it sums into (extra of the store job). */
+struct history_query {
+    struct md_store_history_filter f;
+    struct md_history_points points;
+    char model[MD_STORE_NAME_MAX];
+    char metric[MD_SIGNAL_NAME_MAX];
+    char route[MD_ROUTE_NAME_MAX];
+    const char *unit;
+};
+
+static void history_query_free(void *p)
+{
+    struct history_query *q = p;
+
+    md_history_points_release(&q->points);
+    free(q);
+}
+
+/*
+ * A time of the query: digits alone for ms since the epoch, a duration with
+ * its unit for that long before now_ms ("6h"), or an RFC 3339 UTC time
+ * ("2026-12-07T10:00:00Z"). -1 when malformed.
+ */
+static int64_t parse_time(const char *s, int64_t now_ms)
+{
+    struct tm tm;
+    const char *end;
+    int64_t ms;
+    char *e;
+
+    if (s[0] >= '0' && s[0] <= '9' && strspn(s, "0123456789") == strlen(s)) {
+        long long v = strtoll(s, &e, 10);
+
+        return *e == '\0' && v >= 0 ? (int64_t)v : -1;
+    }
+    if (md_history_duration(s, 3650LL * 86400 * 1000, &ms))
+        return now_ms - ms;
+    memset(&tm, 0, sizeof(tm));
+    end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (end == NULL || (strcmp(end, "Z") != 0 && strcmp(end, "+00:00") != 0))
+        return -1;
+    return (int64_t)timegm(&tm) * 1000;
+}
+
+static const char *query_arg(struct md_api_req *req, const char *name)
+{
+    const char *q = req->query != NULL ? req->query(req->conn, name) : NULL;
+
+    return q != NULL && q[0] != '\0' ? q : NULL;
+}
+
+/* The unit the registry gives metric (its name before any ':'), or "". */
+static const char *unit_of(const struct md_signals *sig, const char *metric)
+{
+    size_t n;
+    const struct md_signal_info *info = md_signals_list(sig, &n);
+    size_t len = strcspn(metric, ":");
+
+    for (size_t i = 0; i < n; i++)
+        if (strlen(info[i].name) == len && memcmp(info[i].name, metric, len) == 0)
+            return info[i].unit;
+    return "";
+}
+
+/* since, until and step of the query into q; MD_EINVAL naming the argument. */
+static int read_range(struct md_api_req *req, int64_t rollup_ms, struct history_query *q,
+                      int64_t *step_ms, struct md_err *err)
+{
+    static const char *const names[] = {"since", "until"};
+    int64_t now = md_wall_ms();
+    int64_t t[2] = {now - RANGE_DEFAULT_MS, now};
+    const char *step = query_arg(req, "step");
+
+    for (int i = 0; i < 2; i++) {
+        const char *a = query_arg(req, names[i]);
+
+        if (a == NULL)
+            continue;
+        t[i] = parse_time(a, now);
+        if (t[i] < 0)
+            return md_err_set(err, MD_EINVAL,
+                              "%s: '%.40s' is neither a duration before now (6h, 30m, 7d), "
+                              "milliseconds since 1970 nor a UTC time such as "
+                              "2026-12-07T10:00:00Z",
+                              names[i], a);
+    }
+    if (t[1] <= t[0])
+        return md_err_set(err, MD_EINVAL, "since: must be before until");
+    if (step != NULL) {
+        if (!md_history_duration(step, WINDOW_MAX_MS, step_ms))
+            return md_err_set(err, MD_EINVAL,
+                              "step: '%.40s' is not a duration (1m, 5m, 1h) up to 30d", step);
+        if (*step_ms < rollup_ms || *step_ms % rollup_ms != 0)
+            return md_err_set(err, MD_EINVAL,
+                              "step: '%.40s' is not a whole number of the history's step (%lld "
+                              "ms)",
+                              step, (long long)rollup_ms);
+    } else {
+        /* The smallest multiple of the rollups' step that gives at most
+         * DEFAULT_POINTS points. */
+        int64_t k = (t[1] - t[0] + rollup_ms * DEFAULT_POINTS - 1) / (rollup_ms * DEFAULT_POINTS);
+
+        *step_ms = rollup_ms * (k > 0 ? k : 1);
+    }
+    q->f.since_ms = t[0];
+    q->f.until_ms = t[1];
+    return MD_OK;
+}
+
+static void sum_requests(void *ctx, const struct md_store_history_requests *r)
+{
+    struct history_query *q = ctx;
+
+    /* Every route but the shadows', unless a route was named. */
+    if (q->f.route == NULL && strcmp(r->route, "shadow") == 0)
+        return;
+    md_history_points_add_requests(&q->points, r);
+}
+
+static void sum_value(void *ctx, const struct md_store_history_value *v)
+{
+    struct history_query *q = ctx;
+
+    md_history_points_add_value(&q->points, v);
+}
+
+/* The store job: reads the rows, sums them into points, writes the answer. */
+static int run_history(struct md_store_tx *tx, struct md_api_store_read *r, struct md_err *err)
+{
+    struct history_query *q = r->extra;
+    struct md_buf *b = &r->out;
+    int rc;
+
+    if (q->points.metric >= 0)
+        rc = md_store_tx_history_requests(tx, &q->f, sum_requests, q, err);
+    else
+        rc = md_store_tx_history_values(tx, &q->f, sum_value, q, err);
+    if (rc != MD_OK)
+        return rc;
+    md_buf_puts(b, "{\"model\":");
+    md_buf_json_str(b, q->model, strlen(q->model));
+    md_buf_puts(b, ",\"metric\":");
+    md_buf_json_str(b, q->metric, strlen(q->metric));
+    md_buf_puts(b, ",\"unit\":");
+    md_buf_json_str(b, q->unit, strlen(q->unit));
+    md_buf_puts(b, ",\"version\":");
+    if (q->f.version > 0)
+        md_buf_i64(b, q->f.version);
+    else
+        md_buf_puts(b, "null");
+    md_buf_puts(b, ",\"route\":");
+    if (q->f.route != NULL)
+        md_buf_json_str(b, q->f.route, strlen(q->f.route));
+    else
+        md_buf_puts(b, "null");
+    md_buf_printf(b, ",\"since_ms\":%lld,\"until_ms\":%lld,\"step_ms\":%lld,\"points\":[",
+                  (long long)q->points.since_ms, (long long)q->f.until_ms,
+                  (long long)q->points.step_ms);
+    for (size_t i = 0; i < q->points.n; i++) {
+        struct md_signal_value v;
+
+        md_history_points_value(&q->points, i, &v);
+        md_buf_printf(b, "%s{\"at_ms\":%lld,\"value\":", i > 0 ? "," : "",
+                      (long long)q->points.since_ms + (long long)i * (long long)q->points.step_ms);
+        md_buf_f64(b, v.value, "null");
+        md_buf_printf(b, ",\"samples\":%llu}", (unsigned long long)v.samples);
+    }
+    md_buf_puts(b, "]}");
+    return md_buf_error(b);
+}
+
+/* Reads the query into a new history_query; NULL with err set. */
+static struct history_query *read_history(struct md_api *api, const struct md_route *rt,
+                                          struct md_api_req *req, struct md_err *err)
+{
+    struct history_query *q = md_xcalloc(1, sizeof(*q));
+    const char *metric = query_arg(req, "metric");
+    const char *route;
+    int64_t step_ms = 0;
+    int kind;
+
+    if (metric == NULL) {
+        md_err_set(err, MD_EINVAL, "metric: missing (error_rate, latency_p99_ms, ...)");
+        goto fail;
+    }
+    kind = md_series_metric_find(metric);
+    if (kind < 0 && md_signals_check(api->signals, metric, err) != MD_OK) {
+        err->code = MD_EINVAL;
+        md_err_prefix(err, "metric: ");
+        goto fail;
+    }
+    if (read_scope(req, &q->f.version, &route, err) != MD_OK)
+        goto fail;
+    if (route != NULL && kind < 0) {
+        md_err_set(err, MD_EINVAL,
+                   "route: only the request metrics are kept per route, not '%.64s'", metric);
+        goto fail;
+    }
+    if (read_range(req, md_history_step_ms(api->history), q, &step_ms, err) != MD_OK)
+        goto fail;
+    if (md_history_points_init(&q->points, kind, q->f.since_ms, q->f.until_ms, step_ms, err) !=
+        MD_OK)
+        goto fail;
+    (void)snprintf(q->model, sizeof(q->model), "%s", rt->model);
+    (void)snprintf(q->metric, sizeof(q->metric), "%s", metric); /* checked: it fits */
+    q->f.model = q->model;
+    q->f.metric = q->metric;
+    if (route != NULL) {
+        (void)snprintf(q->route, sizeof(q->route), "%s", route); /* checked: it fits */
+        q->f.route = q->route;
+    }
+    q->unit = kind >= 0 ? md_series_infos[kind].unit : unit_of(api->signals, metric);
+    return q;
+fail:
+    history_query_free(q);
+    return NULL;
+}
+
+void md_history_api_get(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                        struct md_api_resp *resp)
+{
+    struct md_api_store_args args = {NULL, NULL, 0, NULL, false, NULL, history_query_free};
+    struct md_err err;
+
+    if (resp->resume == NULL) {
+        struct history_query *q;
+
+        if (api->signals == NULL || api->history == NULL || api->store == NULL) {
+            md_api_errorf(resp, MD_EUNAVAIL, "no history in this server");
+            return;
+        }
+        if (strlen(rt->model) >= MD_STORE_NAME_MAX) {
+            md_api_errorf(resp, MD_EINVAL, "model: longer than %d bytes", MD_STORE_NAME_MAX - 1);
+            return;
+        }
+        q = read_history(api, rt, req, &err);
+        if (q == NULL) {
+            md_api_error(resp, &err);
+            return;
+        }
+        if (!known_model(api, rt->model)) {
+            history_query_free(q);
+            md_api_errorf(resp, MD_ENOTFOUND, "unknown model '%s'", rt->model);
+            return;
+        }
+        args.extra = q;
+    }
+    md_api_store_job(api, req, resp, run_history, &args, 200);
 }

@@ -14,16 +14,18 @@
 #include "net/http.h"
 #include "serve/shadow.h"
 #include "util/log.h"
+#include "watch/history.h"
 
 /* A macro holding a number, as text for --help. */
 #define STR_(x)         #x
 #define STR(x)          STR_(x)
 #define CONN_BUFFER_MAX STR(MD_HTTP_CONN_BUFFER_MAX)
 
-#define STRING_AT(f) MD_CONFIG_STRING_AT(struct md_settings, f)
-#define UINT_AT(f)   MD_CONFIG_UINT_AT(struct md_settings, f)
-#define ENUM_AT(f)   MD_CONFIG_ENUM_AT(struct md_settings, f)
-#define BOOL_AT(f)   MD_CONFIG_BOOL_AT(struct md_settings, f)
+#define HISTORY_RETENTION_MAX_MS (3650LL * 86400 * 1000)
+#define STRING_AT(f)             MD_CONFIG_STRING_AT(struct md_settings, f)
+#define UINT_AT(f)               MD_CONFIG_UINT_AT(struct md_settings, f)
+#define ENUM_AT(f)               MD_CONFIG_ENUM_AT(struct md_settings, f)
+#define BOOL_AT(f)               MD_CONFIG_BOOL_AT(struct md_settings, f)
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", "off", NULL};
 
@@ -210,6 +212,22 @@ static const struct md_config_setting table[] = {
              "SIGHUP",
      .offset = STRING_AT(access_log),
      .def_text = NULL},
+    {.flag = "history-retention",
+     .key = "history_retention",
+     .kind = MD_CONFIG_STRING,
+     .metavar = "DURATION",
+     .help = "keep the per-minute history of the named metrics this long: digits and a unit, s, "
+             "m, h or d (90m, 12h, 30d); at most 3650d",
+     .offset = STRING_AT(history_retention),
+     .def_text = "30d"},
+    {.flag = "history-metrics",
+     .key = "history_metrics",
+     .kind = MD_CONFIG_STRING,
+     .metavar = "LIST",
+     .help = "names with an argument whose per-minute history is kept too, separated by commas "
+             "(missing_rate:age,f1:fraud); every name without one is kept anyway",
+     .offset = STRING_AT(history_metrics),
+     .def_text = NULL},
 };
 
 enum { A_CONFIG, A_CHECK, A_ROUTES, A_VERSION, A_HELP };
@@ -317,6 +335,13 @@ enum md_settings_action md_settings_parse(struct md_settings *s, int argc, char 
             md_err_prefix(err, "--config: ");
         if (rc != MD_OK)
             return MD_SETTINGS_BAD;
+    }
+    if (!md_history_duration(s->history_retention, HISTORY_RETENTION_MAX_MS,
+                             &s->history_retention_ms)) {
+        md_err_set(err, MD_EINVAL,
+                   "history_retention: '%.40s' is not a duration from 1s to 3650d (90m, 12h, 30d)",
+                   s->history_retention);
+        return MD_SETTINGS_BAD;
     }
     return x.action;
 }

@@ -38,6 +38,9 @@ struct md_settings {
     uint64_t shadow_threads;         /* --shadow-threads: workers running shadow copies */
     int log_level;                   /* --log-level: an enum md_log_level */
     const char *access_log;          /* --access-log FILE or "-", or NULL */
+    const char *history_retention;   /* --history-retention: a duration ("30d") */
+    int64_t history_retention_ms;    /* the same, read by md_settings_parse */
+    const char *history_metrics;     /* --history-metrics: names with an argument, or NULL */
     const char *config_file;         /* --config FILE, or NULL */
     struct md_config config;         /* the table, each value's source, the file read */
     struct md_strategies strategies; /* the file's `strategies:`, stored at start */

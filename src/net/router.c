@@ -192,6 +192,8 @@ static const struct md_endpoint routes[] = {
     /* a model's named metrics now and per minute in the past (api/history.c) */
     {"GET",   "/api/v1/models/{model}/signals",    MD_API_MANAGEMENT, READ, PATH_MODEL,
      md_history_api_signals},
+    {"GET",   "/api/v1/models/{model}/history",    MD_API_MANAGEMENT, READ, PATH_MODEL,
+     md_history_api_get},
 };
 /* clang-format on */
 #pragma GCC diagnostic pop

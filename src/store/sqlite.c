@@ -185,6 +185,38 @@ static const struct migration migrations[] = {
      /* ---- alert rules and alerts (their tables below) */
 
      /* ---- history (its tables below) */
+     /* Per-step rollups of the request counters of each (model, version,
+      * route) that had requests in the step (at_ms: its start): counts,
+      * and the latency buckets of successful requests as 21 decimal
+      * counts separated by spaces (watch/metrics.h's bounds, then +Inf),
+      * so that any span of steps and routes sums exactly. */
+     "CREATE TABLE history_requests (\n"
+     "    model TEXT NOT NULL,\n"
+     "    version INTEGER NOT NULL,\n"
+     "    route TEXT NOT NULL,\n"
+     "    at_ms INTEGER NOT NULL,\n"
+     "    requests INTEGER NOT NULL,\n"
+     "    success INTEGER NOT NULL,\n"
+     "    errors INTEGER NOT NULL,\n"
+     "    rejected INTEGER NOT NULL,\n"
+     "    rows INTEGER NOT NULL,\n"
+     "    latency_sum_ns INTEGER NOT NULL,\n"
+     "    latency TEXT NOT NULL\n"
+     ");\n"
+     "CREATE INDEX history_requests_by_model ON history_requests(model, at_ms);\n"
+     "CREATE INDEX history_requests_by_time ON history_requests(at_ms);\n"
+     /* Per-step values of the other named metrics, per model (version 0)
+      * and per version: what the signal answered over the step. */
+     "CREATE TABLE history_values (\n"
+     "    model TEXT NOT NULL,\n"
+     "    version INTEGER NOT NULL,\n"
+     "    metric TEXT NOT NULL,\n"
+     "    at_ms INTEGER NOT NULL,\n"
+     "    value REAL NOT NULL,\n"
+     "    samples INTEGER NOT NULL\n"
+     ");\n"
+     "CREATE INDEX history_values_by_metric ON history_values(model, metric, at_ms);\n"
+     "CREATE INDEX history_values_by_time ON history_values(at_ms);\n"
 
      ""},
 };

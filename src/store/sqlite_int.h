@@ -66,6 +66,12 @@ enum md_store__slot {
     /* alert rules and alerts */
 
     /* history */
+    MD_SQL_HISTORY_REQUEST_INSERT,
+    MD_SQL_HISTORY_VALUE_INSERT,
+    MD_SQL_HISTORY_REQUESTS,
+    MD_SQL_HISTORY_VALUES,
+    MD_SQL_HISTORY_EXPIRE_REQUESTS,
+    MD_SQL_HISTORY_EXPIRE_VALUES,
 
     MD_SQL_SLOTS
 };

@@ -337,6 +337,70 @@ int md_store_tx_predictions_add(struct md_store_tx *tx, const struct md_store_pr
 
 /* ---- history (per-minute rollups) ---------------------------------------- */
 
+/* Latency buckets of a rollup: watch/metrics.h's MD_HIST_BUCKETS bounds, then +Inf. */
+#define MD_STORE_LATENCY_BUCKETS 21
+
+/*
+ * The request counters of one (model, version, route) over one step (a
+ * minute) that starts at at_ms. Observations: written in batches by the
+ * history's task; a lost batch is lost. Strings borrowed.
+ */
+struct md_store_history_requests {
+    const char *model;
+    int64_t version;
+    const char *route;
+    int64_t at_ms;
+    uint64_t requests; /* whatever their outcome */
+    uint64_t success;  /* answered 200 */
+    uint64_t errors;   /* failed on the server's side (5xx) */
+    uint64_t rejected; /* refused for bad input (4xx) */
+    uint64_t rows;     /* rows predicted */
+    uint64_t latency_sum_ns;
+    uint64_t latency[MD_STORE_LATENCY_BUCKETS]; /* successful requests, per bucket (not
+                                                   cumulative) */
+};
+
+/* The value a named metric had over one step starting at at_ms, for a
+ * model (version 0) or one of its versions. Strings borrowed. */
+struct md_store_history_value {
+    const char *model;
+    int64_t version;    /* 0: the model as a whole */
+    const char *metric; /* with its argument, if any */
+    int64_t at_ms;
+    double value; /* finite */
+    uint64_t samples;
+};
+
+/* Appends n_req request rollups and n_val values (a value that is not
+ * finite is skipped). MD_EINVAL for a row without model. */
+int md_store_tx_history_add(struct md_store_tx *tx, const struct md_store_history_requests *req,
+                            size_t n_req, const struct md_store_history_value *val, size_t n_val,
+                            struct md_err *err) MD_MUST_CHECK;
+
+/* Which rows to read: model required; since_ms <= at_ms < until_ms. */
+struct md_store_history_filter {
+    const char *model;
+    int64_t version;    /* requests: 0 every version; values: the version (0: the model's) */
+    const char *route;  /* requests: NULL every route */
+    const char *metric; /* values: required */
+    int64_t since_ms;
+    int64_t until_ms;
+};
+
+/* The request rollups f selects, by at_ms, through fn. */
+int md_store_tx_history_requests(struct md_store_tx *tx, const struct md_store_history_filter *f,
+                                 void (*fn)(void *ctx, const struct md_store_history_requests *r),
+                                 void *ctx, struct md_err *err) MD_MUST_CHECK;
+/* The values f selects, by at_ms, through fn. */
+int md_store_tx_history_values(struct md_store_tx *tx, const struct md_store_history_filter *f,
+                               void (*fn)(void *ctx, const struct md_store_history_value *v),
+                               void *ctx, struct md_err *err) MD_MUST_CHECK;
+
+/* Removes every rollup and value of a step that started before before_ms;
+ * how many rows went into *removed (may be NULL). */
+int md_store_tx_history_expire(struct md_store_tx *tx, int64_t before_ms, uint64_t *removed,
+                               struct md_err *err) MD_MUST_CHECK;
+
 /* ---- artifacts ---------------------------------------------------------- */
 
 /*

@@ -477,6 +477,22 @@ void md_series_rollup(struct md_series *s, int64_t now_ms, int64_t step_ms,
     pthread_mutex_unlock(&s->lock);
 }
 
+void md_series_versions(struct md_series *s,
+                        void (*fn)(void *ctx, const char *model, int64_t version), void *ctx)
+{
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < s->n; i++) {
+        const struct key *k = s->keys[i];
+        bool before = false;
+
+        for (size_t j = 0; j < i && !before; j++)
+            before = s->keys[j]->version == k->version && strcmp(s->keys[j]->model, k->model) == 0;
+        if (!before)
+            fn(ctx, k->model, k->version);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
 /* ---- signals ------------------------------------------------------------ */
 
 static int answer(void *ctx, const struct md_signal_query *q, struct md_signal_value *out,

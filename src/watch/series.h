@@ -153,4 +153,12 @@ struct md_series_step {
 void md_series_rollup(struct md_series *s, int64_t now_ms, int64_t step_ms,
                       void (*fn)(void *ctx, const struct md_series_step *st), void *ctx);
 
+/*
+ * Calls fn for every (model, version) the set has a series of, each once,
+ * in no particular order. fn runs under the set's mutex: it must not call
+ * the set.
+ */
+void md_series_versions(struct md_series *s,
+                        void (*fn)(void *ctx, const char *model, int64_t version), void *ctx);
+
 #endif

@@ -83,7 +83,9 @@ static void test_defaults(void **state)
         assert_false(md_settings_given(&s, t->key));
     }
     assert_false(s.insecure);
-    assert_int_equal(s.config.n, 20);
+    assert_int_equal(s.config.n, 22);
+    assert_string_equal(s.history_retention, "30d");
+    assert_null(s.history_metrics);
     md_settings_release(&s);
 }
 
@@ -132,6 +134,17 @@ static void test_limits(void **state)
     md_settings_release(&s);
     assert_int_equal(run(&s, &err, "--log-level", "loud", (char *)NULL), MD_SETTINGS_BAD);
     assert_string_equal(err.msg, "--log-level: 'loud' is not one of debug, info, warn, error, off");
+    md_settings_release(&s); /* The history's retention: a duration, read into ms. */
+    assert_int_equal(run(&s, &err, (char *)NULL), MD_SETTINGS_SERVE);
+    assert_true(s.history_retention_ms == 30LL * 86400 * 1000);
+    md_settings_release(&s);
+    assert_int_equal(run(&s, &err, "--history-retention", "3650d", (char *)NULL),
+                     MD_SETTINGS_SERVE);
+    assert_true(s.history_retention_ms == 3650LL * 86400 * 1000);
+    md_settings_release(&s);
+    assert_int_equal(run(&s, &err, "--history-retention", "3651d", (char *)NULL), MD_SETTINGS_BAD);
+    assert_string_equal(err.msg, "history_retention: '3651d' is not a duration from 1s to 3650d "
+                                 "(90m, 12h, 30d)");
     md_settings_release(&s);
 }
 

@@ -258,7 +258,9 @@ static int read_range(struct md_api_req *req, int64_t rollup_ms, struct history_
 {
     static const char *const names[] = {"since", "until"};
     int64_t now = md_wall_ms();
-    int64_t t[2] = {now - RANGE_DEFAULT_MS, now};
+    /* By default up to the start of the step running now, whose rollup is
+     * not written yet: the last point is a finished step, not a 0. */
+    int64_t t[2] = {now - RANGE_DEFAULT_MS, now - now % rollup_ms};
     const char *step = query_arg(req, "step");
 
     for (int i = 0; i < 2; i++) {

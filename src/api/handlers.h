@@ -51,6 +51,8 @@ void md_history_api_signals(struct md_api *api, const struct md_route *rt, struc
                             struct md_api_resp *resp);
 void md_history_api_get(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                         struct md_api_resp *resp);
+/* Appends the history's families to /metrics (nothing without a history). */
+void md_history_api_prom(struct md_api *api, struct md_buf *b);
 
 /* The daemon's settings and their sources (api/settings.c) */
 void md_settings_api_list(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp);

@@ -439,3 +439,36 @@ void md_history_api_get(struct md_api *api, const struct md_route *rt, struct md
     }
     md_api_store_job(api, req, resp, run_history, &args, 200);
 }
+
+/* ---- /metrics -------------------------------------------------------------- */
+
+void md_history_api_prom(struct md_api *api, struct md_buf *b)
+{
+    static const struct {
+        const char *name;
+        const char *help;
+    } fams[] = {
+        {"modeld_history_rows_total",
+         "Rows the per-minute history stored: request rollups and values of named metrics."},
+        {"modeld_history_dropped_total",
+         "History rows dropped: the store was behind, a batch failed or passed its bounds."},
+        {"modeld_history_expired_total",
+         "History rows removed because they were older than --history-retention."},
+        {"modeld_series_untracked_total",
+         "Request series (model, version, route) not sampled for the signals and the history: "
+         "past the 256 kept."},
+    };
+    struct md_history_stats st;
+    uint64_t v[4];
+
+    if (api->history == NULL)
+        return;
+    md_history_get_stats(api->history, &st);
+    v[0] = st.rows;
+    v[1] = st.dropped;
+    v[2] = st.expired;
+    v[3] = st.untracked;
+    for (size_t i = 0; i < MD_ARRAY_LEN(fams); i++)
+        md_buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", fams[i].name, fams[i].help,
+                      fams[i].name, fams[i].name, (unsigned long long)v[i]);
+}

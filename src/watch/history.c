@@ -155,6 +155,7 @@ void md_history_get_stats(struct md_history *h, struct md_history_stats *out)
     out->rows = atomic_load(&h->rows);
     out->dropped = atomic_load(&h->dropped);
     out->expired = atomic_load(&h->expired);
+    out->untracked = md_series_untracked(h->series);
 }
 
 static struct batch *batch_new(struct md_history *h)

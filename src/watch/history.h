@@ -76,10 +76,11 @@ void md_history_tick(struct md_history *h, int64_t now_ms);
 
 /* What the history did, for /metrics and tests. */
 struct md_history_stats {
-    uint64_t batches; /* committed */
-    uint64_t rows;    /* rows committed */
-    uint64_t dropped; /* rows dropped: too many batches waiting, a failed batch */
-    uint64_t expired; /* rows removed by the retention */
+    uint64_t batches;   /* committed */
+    uint64_t rows;      /* rows committed */
+    uint64_t dropped;   /* rows dropped: too many batches waiting, a failed batch */
+    uint64_t expired;   /* rows removed by the retention */
+    uint64_t untracked; /* request series not sampled: past MD_SERIES_KEYS */
 };
 void md_history_get_stats(struct md_history *h, struct md_history_stats *out);
 

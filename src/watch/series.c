@@ -69,6 +69,7 @@ struct md_series {
     size_t n;
     uint64_t untracked;
     int64_t now_ms; /* the sample being taken (md_series_sample) */
+    size_t hint;    /* the key a sample looks at first */
 };
 
 /* ---- counts ------------------------------------------------------------- */
@@ -248,14 +249,24 @@ uint64_t md_series_untracked(struct md_series *s)
     return n;
 }
 
+static bool key_is(const struct key *k, const char *model, int64_t version, const char *route)
+{
+    return k->version == version && strcmp(k->route, route) == 0 && strcmp(k->model, model) == 0;
+}
+
+/* The key of a series, or NULL. A sample meets the series in the order the
+ * registry lists them, mostly the order they were added in: the one after
+ * the last found is tried first. */
 static struct key *key_find(struct md_series *s, const char *model, int64_t version,
                             const char *route)
 {
+    if (s->hint < s->n && key_is(s->keys[s->hint], model, version, route))
+        return s->keys[s->hint++];
     for (size_t i = 0; i < s->n; i++) {
-        struct key *k = s->keys[i];
-
-        if (k->version == version && strcmp(k->route, route) == 0 && strcmp(k->model, model) == 0)
-            return k;
+        if (key_is(s->keys[i], model, version, route)) {
+            s->hint = i + 1;
+            return s->keys[i];
+        }
     }
     return NULL;
 }
@@ -278,6 +289,7 @@ static struct key *key_add(struct md_series *s, const char *model, int64_t versi
     k->first_ms = s->now_ms;
     k->rolled_at_ms = INT64_MIN; /* set by the first rollup */
     s->keys[s->n++] = k;
+    s->hint = s->n;
     return k;
 }
 
@@ -341,6 +353,7 @@ void md_series_sample(struct md_series *s, int64_t now_ms)
 
     pthread_mutex_lock(&s->lock);
     s->now_ms = now_ms;
+    s->hint = 0;
     md_metrics_foreach(s->metrics, sample_version, &c);
     /* Series gone from the registry leave once their minutes ring is past. */
     for (i = 0; i < s->n; i++) {

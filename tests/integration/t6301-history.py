@@ -48,6 +48,15 @@ def total(d, metric, since, extra=""):
     return sum(p["value"] for p in doc["points"]), doc
 
 
+def counter(d, name):
+    st, data, _ = d.request("GET", "/metrics")
+    expect(st == 200, st)
+    for line in data.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError("no %s in /metrics" % name)
+
+
 def test_rows_steps_and_restart():
     t0 = int(time.time() * 1000)
     whole = t0 // BIG * BIG  # since of the one-point queries
@@ -86,6 +95,9 @@ def test_rows_steps_and_restart():
         expect(n == 0, doc)
         n, doc = total(d, "requests", since, "&route=nosuch")
         expect(n == 0, doc)
+        # Counted in /metrics.
+        expect(counter(d, "modeld_history_rows_total") >= 2, "rows")
+        expect(counter(d, "modeld_history_dropped_total") == 0, "dropped")
         # Rows survive a restart.
         d.restart(kill=False)
         n, doc = total(d, "requests", since)
@@ -96,6 +108,7 @@ def test_rows_steps_and_restart():
         d.restart(kill=False)
         expect(wait_for(lambda: total(d, "requests", since)[0] == 0, 10),
                total(d, "requests", since)[1])
+        expect(counter(d, "modeld_history_expired_total") >= 2, "expired")
 
 
 def test_bad_arguments():

@@ -416,6 +416,24 @@ void md_history_tick(struct md_history *h, int64_t now_ms)
     submit(h, b);
 }
 
+void md_history_flush(struct md_history *h, int64_t now_ms)
+{
+    struct batch *b;
+
+    if (h == NULL || h->boundary_ms == INT64_MIN)
+        return;
+    b = batch_new(h);
+    md_series_sample(h->series, now_ms);
+    /* As if the step had ended: every series rolls up what it counted since. */
+    md_series_rollup(h->series, floor_to(now_ms, h->cfg.step_ms) + h->cfg.step_ms, h->cfg.step_ms,
+                     take_step, b);
+    if (b->n_req == 0) {
+        batch_free(b);
+        return;
+    }
+    submit(h, b);
+}
+
 /* ---- reading ----------------------------------------------------------- */
 
 int md_history_points_init(struct md_history_points *p, int metric, int64_t since_ms,

@@ -74,6 +74,15 @@ int64_t md_history_step_ms(const struct md_history *h);
  * retention now and then. now_ms: the wall clock (ms since the epoch). */
 void md_history_tick(struct md_history *h, int64_t now_ms);
 
+/*
+ * At shutdown, once the control loop has stopped (so never beside a tick):
+ * hands the store the request counts of the step running now, which would
+ * be lost otherwise. Its row is labelled with the step's start like a full
+ * one; a restart within the same step writes a second row for it, and the
+ * two add up. The other signals are not written for a partial step.
+ */
+void md_history_flush(struct md_history *h, int64_t now_ms);
+
 /* What the history did, for /metrics and tests. */
 struct md_history_stats {
     uint64_t batches;   /* committed */

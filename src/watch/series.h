@@ -24,7 +24,8 @@
  * It also hands the control loop's history the per-step differences of each
  * series (md_series_rollup): what the store keeps per minute.
  *
- * Threads: md_series_sample and md_series_rollup on the control thread;
+ * Threads: md_series_sample and md_series_rollup on the control thread (or
+ * on one other once it has stopped: the history's flush at shutdown);
  * md_series_window and the signal providers from any thread. One mutex
  * guards the rings; the metrics registry's mutex is taken inside it (by
  * md_metrics_foreach), never the other way round.

@@ -7,7 +7,7 @@
  * model, version, route and time, and expired, and the task end to end: a
  * batch per step with the request rollups and the registry's other signals
  * (names without an argument, and the configured names with one), the
- * retention applied at the first tick.
+ * retention applied at the first tick, the running step written at a stop.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -373,6 +373,18 @@ static void test_task(void **state)
     assert_int_equal(md_store_call(f->s, barrier, NULL, &err), MD_OK);
     md_history_get_stats(h, &st);
     assert_int_equal(st.rows, 5 + 4); /* the values only */
+    /* At shutdown, the running step's requests (and no values). */
+    atomic_fetch_add(&md_route_stats(vs, "stable")->success, 4);
+    md_history_flush(h, T0 + 2 * 3600000 + 2 * STEP + 20500);
+    assert_int_equal(md_store_call(f->s, barrier, NULL, &err), MD_OK);
+    md_history_get_stats(h, &st);
+    assert_int_equal(st.rows, 5 + 4 + 1);
+    s.f = (struct md_store_history_filter){
+        "m", 2, "stable", NULL, T0 + 2 * 3600000 + 2 * STEP, T0 + 3 * 3600000};
+    assert_int_equal(md_store_call(f->s, run_read, &s, &err), MD_OK);
+    assert_int_equal(s.n_req, 1);
+    assert_true(s.req[0].requests == 4 && s.req[0].at_ms == T0 + 2 * 3600000 + 2 * STEP);
+    md_history_flush(NULL, 0);
 
     md_store_close(f->s);
     f->s = NULL;

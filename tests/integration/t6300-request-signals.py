@@ -6,7 +6,10 @@ the counts are exact (requests, errors, error_rate, success_rate, the rates
 over the window), the latency quantiles lie inside the bucket of /metrics'
 histogram that holds them, and version and route narrow the sums; bad
 arguments get a 400 naming the argument, an unknown model a 404."""
+import http.client
 import json
+import threading
+import time
 
 from harness import expect, expect_error, run, wait_for
 from rolloutlib import RolloutDaemon, linear_model
@@ -127,5 +130,58 @@ def test_bad_arguments():
         json.dumps(doc)
 
 
+def test_under_load():
+    """Four clients send while two read the signals; once they stop, every
+    request answered is counted, each failure as an error."""
+    with RolloutDaemon(build) as d:
+        answered = {200: 0, 500: 0}
+        lock = threading.Lock()
+        stop = time.time() + 1.5
+        errors = []
+
+        def client(i):
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=30)
+                n = 0
+                while time.time() < stop:
+                    body = json.dumps(OK if (i + n) % 4 else FAIL)
+                    conn.request("POST", "/v2/models/lin/infer", body,
+                                 {"Content-Type": "application/json"})
+                    r = conn.getresponse()
+                    r.read()
+                    with lock:
+                        answered[r.status] = answered.get(r.status, 0) + 1
+                    n += 1
+                conn.close()
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        def reader():
+            try:
+                while time.time() < stop:
+                    doc = signals(d, "?window=1m&metric=requests,error_rate,latency_p99_ms")
+                    expect(doc["requests"]["value"] >= 0, doc)
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(4)]
+        threads += [threading.Thread(target=reader) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        expect(not errors, errors)
+        expect(set(answered) == {200, 500}, answered)
+        total = answered[200] + answered[500]
+        got = {}
+
+        def counted():
+            got.update(signals(d, "?window=5m"))
+            return got["requests"]["value"] == total
+
+        expect(wait_for(counted, 10), (got, answered))
+        expect(got["errors"]["value"] == answered[500], (got, answered))
+
+
 if __name__ == "__main__":
-    run([test_counts_and_quantiles, test_bad_arguments])
+    run([test_counts_and_quantiles, test_bad_arguments, test_under_load])

@@ -102,6 +102,11 @@ static int parse_extra(struct md_history *h, const char *list, struct md_err *er
             if (h->n_extra == MD_HISTORY_EXTRA_MAX)
                 return md_err_set(err, MD_EINVAL, "history_metrics: more than %d names",
                                   MD_HISTORY_EXTRA_MAX);
+            if (memchr(p, ':', len) == NULL)
+                return md_err_set(err, MD_EINVAL,
+                                  "history_metrics: '%.*s' has no argument (name:argument); every "
+                                  "name without one is kept anyway",
+                                  (int)len, p);
             if (len >= MD_SIGNAL_NAME_MAX)
                 return md_err_set(err, MD_EINVAL, "history_metrics: '%.*s' is longer than %d bytes",
                                   (int)len, p, MD_SIGNAL_NAME_MAX - 1);

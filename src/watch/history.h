@@ -58,7 +58,7 @@ struct md_history;
  * sig (both borrowed; they, and the store, must outlive it; it must be
  * freed after md_store_close, which calls its last batches' done).
  * MD_EINVAL names a malformed extra list (more than MD_HISTORY_EXTRA_MAX
- * names, a name too long); whether each extra name is registered is checked
+ * names, a name too long or without an argument); whether each extra name is registered is checked
  * at the first tick (after every part has registered its own), which logs
  * and skips one that is not.
  */

@@ -114,7 +114,11 @@ def test_rows_steps_and_restart():
 
 
 def test_bad_arguments():
-    with RolloutDaemon(build) as d:
+    with RolloutDaemon(build, args=["--history-metrics", "nosuch:x"]) as d:
+        # A listed name no part registers is logged at the first tick and skipped.
+        expect(wait_for(lambda: "history_metrics: a name is skipped" in d.logs(), 10),
+               d.logs()[-2000:])
+        expect("unknown metric 'nosuch'" in d.logs(), d.logs()[-2000:])
         for query, fragment in (("", "metric: missing"),
                                 ("metric=nosuch", "unknown metric 'nosuch'"),
                                 ("metric=requests:x", "takes no argument"),
@@ -140,7 +144,9 @@ def test_bad_arguments():
 def test_bad_settings():
     for args, env, fragment in ((["--history-retention", "3x"], {}, "history_retention: '3x'"),
                                 (["--history-retention", "0s"], {}, "history_retention"),
-                                ([], {"MODELD_HISTORY_STEP_MS": "5"}, "MODELD_HISTORY_STEP_MS")):
+                                ([], {"MODELD_HISTORY_STEP_MS": "5"}, "MODELD_HISTORY_STEP_MS"),
+                                (["--history-metrics", "requests"], {},
+                                 "history_metrics: 'requests' has no argument")):
         tmp = tempfile.mkdtemp(prefix="modeld-t6301-")
         try:
             os.makedirs(os.path.join(tmp, "repo"))

@@ -416,6 +416,10 @@ static void test_config(void **state)
     cfg.extra = "ok:1,,  ,x:yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy";
     assert_int_equal(md_history_new(&cfg, NULL, NULL, NULL, &h, &err), MD_EINVAL);
     assert_non_null(strstr(err.msg, "longer than 63 bytes"));
+    cfg.extra = "a:b,requests";
+    assert_int_equal(md_history_new(&cfg, NULL, NULL, NULL, &h, &err), MD_EINVAL);
+    assert_string_equal(err.msg, "history_metrics: 'requests' has no argument (name:argument); "
+                                 "every name without one is kept anyway");
     cfg.extra = " a:b , c:d ";
     assert_int_equal(md_history_new(&cfg, NULL, NULL, NULL, &h, &err), MD_OK);
     md_history_free(h);

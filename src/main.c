@@ -387,14 +387,14 @@ static void stop_daemon(struct daemon *d, const struct md_settings *o)
     md_rollouts_free(d->rollouts);
     if (d->http != NULL)
         md_http_stop(d->http, (unsigned)o->drain_timeout_s * 1000);
-    /* The running step's request counts: every request has been answered,
-     * the counters are still there (the repository's). */
-    md_history_flush(d->history, md_wall_ms());
     /* No request offers a copy any more: the copies still queued are dropped. */
     md_shadow_free(d->shadow);
     md_compare_free(d->compare);
     md_access_log_close(d->alog);
     md_commands_free(d->commands);
+    /* The running step's request counts: every request and shadow copy has
+     * been answered, the counters are still there (the repository's). */
+    md_history_flush(d->history, md_wall_ms());
     md_repo_free(d->repo);
     md_signals_free(d->signals);
     md_store_close(d->store);

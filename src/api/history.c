@@ -17,16 +17,15 @@
 #include "util/mem.h"
 #include "watch/history.h"
 
-#include <time.h>
-
 #include <math.h>
+#include <time.h>
 
 #define WINDOW_DEFAULT_MS 60000
 #define WINDOW_MAX_MS     (30LL * 86400 * 1000)
 #define METRICS_MAX       MD_SIGNALS_MAX /* names one request may ask for */
 
 /* A window: a duration above 0 and up to 30 days, or -1. */
-MD_STATIC int64_t md_history_duration_ms(const char *s)
+static int64_t window_ms(const char *s)
 {
     int64_t ms;
 
@@ -116,7 +115,7 @@ void md_history_api_signals(struct md_api *api, const struct md_route *rt, struc
         return;
     }
     q.window_ms = WINDOW_DEFAULT_MS;
-    if (window != NULL && (q.window_ms = md_history_duration_ms(window)) <= 0) {
+    if (window != NULL && (q.window_ms = window_ms(window)) <= 0) {
         md_api_errorf(resp, MD_EINVAL,
                       "window: '%.40s' is not a duration above 0 and up to 30d (90s, 15m, 6h)",
                       window);

@@ -218,8 +218,11 @@ static int64_t parse_time(const char *s, int64_t now_ms)
     char *e;
 
     if (s[0] >= '0' && s[0] <= '9' && strspn(s, "0123456789") == strlen(s)) {
-        long long v = strtoll(s, &e, 10);
+        long long v;
 
+        if (strlen(s) > 15) /* past the year 33000: not a time */
+            return -1;
+        v = strtoll(s, &e, 10);
         return *e == '\0' && v >= 0 ? (int64_t)v : -1;
     }
     if (md_history_duration(s, 3650LL * 86400 * 1000, &ms))

@@ -448,10 +448,15 @@ int md_history_points_init(struct md_history_points *p, int metric, int64_t sinc
     int64_t n;
 
     memset(p, 0, sizeof(*p));
-    if (step_ms <= 0 || until_ms <= since_ms)
+    if (step_ms <= 0)
+        return md_err_set(err, MD_EINVAL, "step: must be above 0");
+    if (since_ms < 0)
+        return md_err_set(err, MD_EINVAL, "since: before 1970");
+    if (until_ms <= since_ms)
         return md_err_set(err, MD_EINVAL, "since: must be before until");
     start = floor_to(since_ms, step_ms);
-    n = (until_ms - start + step_ms - 1) / step_ms;
+    /* (until - start) / step, rounded up, without overflowing near INT64_MAX. */
+    n = (until_ms - start) / step_ms + ((until_ms - start) % step_ms != 0 ? 1 : 0);
     if (n > MD_HISTORY_POINTS_MAX)
         return md_err_set(err, MD_EINVAL,
                           "step: %lld ms gives %lld points from since to until; at most %d "

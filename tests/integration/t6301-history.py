@@ -124,6 +124,7 @@ def test_bad_arguments():
                                 ("metric=requests:x", "takes no argument"),
                                 ("metric=requests&since=yesterday", "since"),
                                 ("metric=requests&until=-5", "until"),
+                                ("metric=requests&until=99999999999999999999", "until"),
                                 ("metric=requests&since=1000&until=500", "since: must be before"),
                                 ("metric=requests&step=450ms", "step"),
                                 ("metric=requests&step=abc", "step"),

@@ -131,6 +131,11 @@ static void test_points(void **state)
 
     /* Bounds. */
     assert_int_equal(md_history_points_init(&p, -1, T0, T0, STEP, &err), MD_EINVAL);
+    assert_int_equal(md_history_points_init(&p, -1, -1, T0, STEP, &err), MD_EINVAL);
+    assert_int_equal(md_history_points_init(&p, -1, T0, T0 + STEP, 0, &err), MD_EINVAL);
+    assert_int_equal(md_history_points_init(&p, -1, 0, INT64_MAX, INT64_MAX, &err), MD_OK);
+    assert_int_equal(p.n, 1);
+    md_history_points_release(&p);
     assert_int_equal(md_history_points_init(&p, -1, T0, T0 + (int64_t)STEP * 5001, STEP, &err),
                      MD_EINVAL);
     assert_non_null(strstr(err.msg, "5001 points"));

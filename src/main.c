@@ -23,6 +23,7 @@
 #include "watch/compare.h"
 #include "watch/metrics.h"
 #include "watch/signals.h"
+#include "serve/drift_feed.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -346,6 +347,7 @@ static void stop_daemon(struct daemon *d, const struct md_settings *o)
     md_compare_free(d->compare);
     md_access_log_close(d->alog);
     md_commands_free(d->commands);
+    md_drift_detach();
     md_repo_free(d->repo);
     md_signals_free(d->signals);
     md_store_close(d->store);
@@ -374,6 +376,12 @@ static int start_parts(const struct md_settings *o, struct daemon *d)
         return 1;
     }
     d->signals = md_signals_new();
+    /* Drift: the named metrics it answers, and the observer that fills its windows. */
+    if (md_drift_signals_add(d->signals, d->repo, &err) != MD_OK ||
+        md_drift_attach(&err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot start drift", "reason", err.msg, MD_KV_END);
+        return 1;
+    }
     d->commands = md_commands_new();
     return 0;
 }

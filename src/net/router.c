@@ -189,6 +189,9 @@ static const struct md_endpoint routes[] = {
     /* comparisons of a model's versions (api/comparison.c) */
     {"GET",   "/api/v1/models/{model}/comparison", MD_API_MANAGEMENT, READ, PATH_MODEL,
      md_comparison_api_get},
+    /* drift against the reference profile (api/drift.c) */
+    {"GET",   "/api/v1/models/{model}/drift",      MD_API_MANAGEMENT, READ, PATH_MODEL,
+     md_drift_api_get},
 };
 /* clang-format on */
 #pragma GCC diagnostic pop

@@ -127,3 +127,41 @@ def py_profile(rs, bins=10):
         cc[r["cat"]] += 1
     feats["cat"] = {"kind": "categorical", "counts": cc, "other": 0, "missing": 0}
     return {"format": "modeld-profile", "format_version": 1, "rows": n, "features": feats}
+
+
+def score(r):
+    """The artifact's P(yes) for row r (the linear engine's logistic)."""
+    import math
+    a = artifact()
+    z = a["intercept"]
+    for i in range(N_NUM):
+        z += a["weights"][i] * r["f%d" % i]
+    z += a["weights"][N_NUM + CATS.index(r["cat"])]
+    return 1 / (1 + math.exp(-z))
+
+
+def write_training(path, rs):
+    """Training CSV with the model's score and the true label (ignored) as columns."""
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        names = ["f%d" % i for i in range(N_NUM)] + ["cat"]
+        w.writerow(names + ["score", "label"])
+        for k, r in enumerate(rs):
+            s = score(r)
+            w.writerow([repr(r[n]) if n != "cat" else r[n] for n in names] +
+                       [repr(s), "yes" if s >= 0.5 else "no"])
+
+
+def make_profile(tmp, n=10000, seed=1):
+    """profile.json text of n training rows, computed by modelctl profile."""
+    import subprocess
+    from harness import MODELCTL
+    train = os.path.join(tmp, "train.csv")
+    yaml = os.path.join(tmp, "model.yaml")
+    write_training(train, rows(n, seed))
+    with open(yaml, "w") as f:
+        f.write(model_yaml("m"))
+    r = subprocess.run([MODELCTL, "profile", train, "--model-yaml", yaml, "--scores", "score",
+                        "--quality", "accuracy=0.91"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout

@@ -65,7 +65,8 @@ static int want_count(struct ctx *x, const struct md_jnode *n, const char *path,
     if (n == NULL || n->type != MD_J_NUMBER)
         return fail(x, path, "expected a count (a whole number >= 0), got %s", type_name(n));
     if (md_jdom_u64(n, out) != MD_OK)
-        return fail(x, path, "'%.40s' is not a whole number >= 0", n->p);
+        return fail(x, path, "'%.*s' is not a whole number >= 0", (int)(n->len < 40 ? n->len : 40),
+                    n->p);
     return MD_OK;
 }
 
@@ -145,7 +146,8 @@ static int parse_numeric(struct ctx *x, const struct md_jnode *o, const char *pa
         if (e->type != MD_J_NUMBER)
             return fail(x, ip, "expected a number, got %s", type_name(e));
         if (md_jdom_f64(e, &ev[i]) != MD_OK || !isfinite(ev[i]))
-            return fail(x, ip, "'%.40s' is not a finite number", e->p);
+            return fail(x, ip, "'%.*s' is not a finite number", (int)(e->len < 40 ? e->len : 40),
+                        e->p);
         if (i > 0 && !(ev[i] > ev[i - 1]))
             return fail(x, ip, "%.17g is not above the edge before it (%.17g)", ev[i], ev[i - 1]);
     }

@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_drift.c: reference profiles (watch/profile.c) and live windows with
+ * their report (watch/drift.c): a profile parsed and its bins found; every
+ * malformed profile refused with a message naming the field; the check
+ * against a contract; counts in a window's slots summed over the window
+ * asked for, slots of an older time cleared; PSI and p-values of the report
+ * as drift_stats computes them, Holm's and Bonferroni's corrections, the
+ * min_rows rule; and the check of 100 features under 10 ms.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "watch/drift.h"
+#include "watch/drift_stats.h"
+#include "watch/profile.h"
+#include "util/mem.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const char good[] =
+    "{\"format\": \"modeld-profile\", \"format_version\": 1, \"rows\": 100,"
+    " \"features\": {"
+    "  \"age\": {\"kind\": \"numeric\", \"edges\": [10, 20, 30], \"counts\": [25, 25, 25, 20],"
+    "           \"missing\": 5},"
+    "  \"plan\": {\"kind\": \"categorical\", \"counts\": {\"basic\": 60, \"pro\": 30},"
+    "            \"other\": 10}},"
+    " \"predictions\": {\"labels\": {\"no\": 80, \"yes\": 20},"
+    "                 \"scores\": {\"edges\": [0.5], \"counts\": [80, 20]}},"
+    " \"quality\": {\"accuracy\": 0.9}}";
+
+static struct md_profile *parse(const char *text)
+{
+    struct md_profile *p = NULL;
+    struct md_err err = {0};
+
+    if (md_profile_parse(text, strlen(text), &p, &err) != MD_OK) {
+        print_error("%s\n", err.msg);
+        fail();
+    }
+    return p;
+}
+
+static void test_parse_and_bins(void **state)
+{
+    struct md_profile *p = parse(good);
+    const struct md_profile_feature *age = md_profile_feature(p, "age");
+    const struct md_profile_feature *plan = md_profile_feature(p, "plan");
+
+    (void)state;
+    assert_int_equal(p->rows, 100);
+    assert_int_equal(p->n_features, 2);
+    assert_non_null(age);
+    assert_int_equal(age->n_bins, 4);
+    assert_int_equal(age->counts[4], 5);
+    assert_int_equal(md_profile_bin(age, -1e9), 0);
+    assert_int_equal(md_profile_bin(age, 10), 0); /* (-inf, 10] */
+    assert_int_equal(md_profile_bin(age, 10.5), 1);
+    assert_int_equal(md_profile_bin(age, 30), 2);
+    assert_int_equal(md_profile_bin(age, 31), 3);
+    assert_int_equal(md_profile_bin(age, NAN), 4);
+    assert_int_equal(plan->n_bins, 3);
+    assert_int_equal(md_profile_category(plan, "pro", 3), 1);
+    assert_int_equal(md_profile_category(plan, "gold", 4), 2);
+    assert_int_equal(plan->counts[2], 10);
+    assert_int_equal(p->labels.n_bins, 3);
+    assert_int_equal(p->scores.n_bins, 2);
+    assert_int_equal(p->width, 5 + 4 + 4 + 3);
+    assert_int_equal(p->n_quality, 1);
+    assert_string_equal(p->quality[0].name, "accuracy");
+    assert_null(md_profile_feature(p, "nope"));
+    md_profile_unref(p);
+}
+
+static void test_parse_errors(void **state)
+{
+    static const char *const cases[][2] = {
+        {"[]", "profile: expected a JSON object, got an array"},
+        {"{\"format\": \"x\"}", "format: expected \"modeld-profile\""},
+        {"{\"format\": \"modeld-profile\"}", "format_version: required"},
+        {"{\"format\": \"modeld-profile\", \"format_version\": 2}",
+         "format_version: 2 is not supported"},
+        {"{\"format\": \"modeld-profile\", \"format_version\": 1, \"rows\": -1}",
+         "rows: '-1' is not a whole number"},
+        {"{\"format\": \"modeld-profile\", \"format_version\": 1, \"rows\": 0}", "rows: 0"},
+        {"{\"format\": \"modeld-profile\", \"format_version\": 1, \"rows\": 1}",
+         "features: required"},
+        {"{\"format\": \"modeld-profile\", \"format_version\": 1, \"rows\": 1, \"x\": 1}",
+         "profile: unknown key 'x'"},
+        {"{\"format\": \"modeld-profile\", \"format_version\": 1, \"rows\": 1, \"features\": "
+         "{\"a\": {\"kind\": \"numeric\", \"edges\": [1], \"counts\": [1]}}}",
+         "features.a.counts: 1 counts for 2 bins"},
+        {"{\"format\": \"modeld-profile\", \"format_version\": 1, \"rows\": 1, \"features\": "
+         "{\"a\": {\"kind\": \"numeric\", \"edges\": [1, 1], \"counts\": [1, 0, 0]}}}",
+         "features.a.edges[1]: 1 is not above the edge before it"},
+        {"{\"format\": \"modeld-profile\", \"format_version\": 1, \"rows\": 1, \"features\": "
+         "{\"a\": {\"kind\": \"numeric\", \"edges\": [\"1\"], \"counts\": [1, 0]}}}",
+         "features.a.edges[0]: expected a number, got a string"},
+        {"{\"format\": \"modeld-profile\", \"format_version\": 1, \"rows\": 2, \"features\": "
+         "{\"a\": {\"kind\": \"numeric\", \"edges\": [1], \"counts\": [1, 0]}}}",
+         "features.a: its counts and missing add up to 1, not the profile's rows (2)"},
+        {"{\"format\": \"modeld-profile\", \"format_version\": 1, \"rows\": 1, \"features\": "
+         "{\"a\": {\"kind\": \"text\"}}}",
+         "features.a.kind: expected \"numeric\" or \"categorical\""},
+        {"{\"format\": \"modeld-profile\", \"format_version\": 1, \"rows\": 1, \"features\": "
+         "{\"a\": {\"kind\": \"categorical\", \"counts\": {\"x\": 1}, \"edges\": []}}}",
+         "features.a: unknown key 'edges'"},
+        {"{\"format\": \"modeld-profile\", \"format_version\": 1, \"rows\": 1, \"features\": "
+         "{\"a\": {\"kind\": \"categorical\", \"counts\": {\"x\": 1.5}}}}",
+         "features.a.counts.x: '1.5' is not a whole number"},
+        {"{\"format\": \"modeld-profile\", \"format_version\": 1, \"rows\": 1, \"features\": "
+         "{\"a\": {\"kind\": \"categorical\", \"counts\": {\"x\": 1}}, \"a\": 2}}",
+         "features: 'a' is given twice"},
+        {"{\"format\": \"modeld-profile\", \"format_version\": 1, \"rows\": 1, \"features\": {}, "
+         "\"quality\": {\"auc\": \"high\"}}",
+         "quality.auc: expected a finite number, got a string"},
+        {"{\"format\": \"modeld-profile\", \"format_version\": 1, \"rows\": 1, \"features\": {}, "
+         "\"predictions\": {\"values\": {}}}",
+         "predictions: unknown key 'values'"},
+        {"{\"format\": \"modeld-profile\",", "profile: invalid JSON"},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < MD_ARRAY_LEN(cases); i++) {
+        struct md_profile *p = NULL;
+        struct md_err err = {0};
+        int rc = md_profile_parse(cases[i][0], strlen(cases[i][0]), &p, &err);
+
+        if (rc == MD_OK || strstr(err.msg, cases[i][1]) == NULL) {
+            print_error("case %zu: got '%s', want '%s'\n", i, err.msg, cases[i][1]);
+            fail();
+        }
+        assert_int_equal(rc, MD_EINVAL);
+        assert_null(p);
+    }
+}
+
+static void test_check(void **state)
+{
+    struct md_profile *p = parse(good);
+    const char *const plans[] = {"basic", "pro", "max"};
+    const char *const plans2[] = {"basic"};
+    const char *const labels[] = {"no", "yes"};
+    const char *const labels2[] = {"no", "maybe"};
+    struct md_profile_field fields[] = {
+        {"age", false, NULL, 0}, {"plan", true, plans, 3}, {"extra", false, NULL, 0}};
+    struct md_err err = {0};
+
+    (void)state;
+    assert_int_equal(md_profile_check(p, fields, 3, labels, 2, &err), MD_OK);
+    assert_int_equal(md_profile_check(p, fields, 3, labels2, 2, &err), MD_EINVAL);
+    assert_string_equal(err.msg, "predictions.labels: 'yes' is not a label of the contract");
+    fields[1].categories = plans2;
+    fields[1].n_categories = 1;
+    assert_int_equal(md_profile_check(p, fields, 3, labels, 2, &err), MD_EINVAL);
+    assert_string_equal(err.msg, "features.plan.counts: 'pro' is not a category of the contract");
+    fields[1].categorical = false;
+    assert_int_equal(md_profile_check(p, fields, 3, labels, 2, &err), MD_EINVAL);
+    assert_string_equal(err.msg,
+                        "features.plan.kind: categorical, but the contract's feature is numeric");
+    assert_int_equal(md_profile_check(p, fields, 1, labels, 2, &err), MD_EINVAL);
+    assert_string_equal(err.msg, "features.plan: not a feature of the contract");
+    md_profile_unref(p);
+}
+
+/* Adds n rows to slot v: value bin b of age and category c of plan. */
+static void add(struct md_profile *p, _Atomic uint32_t *v, size_t n, size_t b, size_t c)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        md_drift_count(v, 0);
+        md_drift_count(v, 1 + md_profile_feature(p, "age")->offset + b);
+        md_drift_count(v, 1 + md_profile_feature(p, "plan")->offset + c);
+    }
+}
+
+static void test_window_and_report(void **state)
+{
+    struct md_profile *p = parse(good);
+    struct md_drift_config cfg;
+    struct md_drift_window *w;
+    struct md_drift_report rep;
+    const struct md_drift_result *age, *plan;
+    const int64_t t0 = 1800000000000; /* a slot is 60 s with window_s 3600 */
+    uint64_t live[5] = {0, 0, 0, 300, 0};
+    double d, pv, s, df, pp;
+
+    (void)state;
+    md_drift_config_default(&cfg);
+    cfg.min_rows = 10;
+    w = md_drift_window_new(p, &cfg);
+    md_profile_unref(p); /* the window keeps its reference */
+    add(p, md_drift_window_slot(w, t0), 100, 3, 0);
+    add(p, md_drift_window_slot(w, t0 + 60000), 100, 3, 0);
+    add(p, md_drift_window_slot(w, t0 + 120000), 100, 3, 0);
+    /* the last minute holds one slot; the whole window all three */
+    assert_int_equal(md_drift_report(w, 60000, t0 + 120000, &rep, NULL), MD_OK);
+    assert_int_equal(rep.rows, 100);
+    assert_int_equal(rep.window_ms, 60000);
+    md_drift_report_release(&rep);
+    assert_int_equal(md_drift_report(w, 0, t0 + 120000, &rep, NULL), MD_OK);
+    assert_int_equal(rep.rows, 300);
+    assert_int_equal(rep.window_ms, 3600000);
+    age = md_drift_report_feature(&rep, "age");
+    plan = md_drift_report_feature(&rep, "plan");
+    assert_non_null(age);
+    assert_true(fabs(age->psi - md_drift_psi(p->features[0].counts, live, 5)) < 1e-12);
+    md_drift_ks(p->features[0].counts, live, 4, &d, &pv);
+    assert_true(fabs(age->statistic - d) < 1e-12 && fabs(age->p_value - pv) < 1e-15);
+    live[3] = 0;
+    live[0] = 300;
+    md_drift_chi2(p->features[1].counts, live, 4, &s, &df, &pp);
+    assert_true(fabs(plan->statistic - s) < 1e-9 && plan->df == df);
+    /* Holm with 2 tests: the smaller p doubled, the larger kept (and not below it) */
+    {
+        double lo = fmin(age->p_value, plan->p_value), hi = fmax(age->p_value, plan->p_value);
+        double alo = fmin(age->p_adjusted, plan->p_adjusted);
+        double ahi = fmax(age->p_adjusted, plan->p_adjusted);
+
+        assert_true(fabs(alo - fmin(1, 2 * lo)) < 1e-15);
+        assert_true(fabs(ahi - fmax(fmin(1, 2 * lo), hi)) < 1e-15);
+    }
+    assert_true(age->drifted && age->major);
+    assert_true(plan->drifted);
+    assert_int_equal(rep.drifted, 2);
+    assert_string_equal(rep.verdict, "drift");
+    assert_true(rep.score == fmax(age->psi, plan->psi));
+    assert_true(rep.has_labels && rep.has_scores && rep.labels.rows == 0);
+    assert_true(isnan(rep.prediction_psi));
+    md_drift_report_release(&rep);
+
+    /* An hour later the ring has moved on: the old slot is cleared when reused. */
+    add(p, md_drift_window_slot(w, t0 + 3600000), 5, 0, 1);
+    assert_int_equal(md_drift_report(w, 0, t0 + 3600000, &rep, NULL), MD_OK);
+    assert_int_equal(rep.rows, 5 + 200); /* the slots of t0 + 1 and + 2 minutes are in */
+    md_drift_report_release(&rep);
+    assert_int_equal(md_drift_report(w, 0, t0 + 3600000 + 180000, &rep, NULL), MD_OK);
+    assert_int_equal(rep.rows, 5);
+    assert_string_equal(rep.verdict, "insufficient_data");
+    assert_int_equal(rep.drifted, 0);
+    md_drift_report_release(&rep);
+    md_drift_window_unref(w);
+}
+
+static void test_bonferroni(void **state)
+{
+    struct md_profile *p = parse(good);
+    struct md_drift_config cfg;
+    struct md_drift_window *w;
+    struct md_drift_report rep;
+    size_t i;
+
+    (void)state;
+    md_drift_config_default(&cfg);
+    cfg.bonferroni = true;
+    cfg.min_rows = 1;
+    w = md_drift_window_new(p, &cfg);
+    add(p, md_drift_window_slot(w, 0), 20, 1, 0);
+    add(p, md_drift_window_slot(w, 0), 20, 2, 1);
+    assert_int_equal(md_drift_report(w, 0, 0, &rep, NULL), MD_OK);
+    assert_int_equal(rep.tests, 2);
+    for (i = 0; i < rep.n_features; i++)
+        assert_true(rep.features[i].p_adjusted == fmin(1, 2 * rep.features[i].p_value));
+    md_drift_report_release(&rep);
+    md_drift_window_unref(w);
+    md_profile_unref(p);
+}
+
+/* 100 numeric features of 20 bins and their report, timed. */
+static void test_report_of_100_features_is_fast(void **state)
+{
+    struct md_buf text;
+    struct md_profile *p;
+    struct md_drift_config cfg;
+    struct md_drift_window *w;
+    struct md_drift_report rep;
+    struct timespec a, b;
+    size_t f, j, r;
+    double ms;
+
+    (void)state;
+    md_buf_init(&text, (size_t)1 << 24);
+    md_buf_puts(&text, "{\"format\": \"modeld-profile\", \"format_version\": 1, \"rows\": 2000, "
+                       "\"features\": {");
+    for (f = 0; f < 100; f++) {
+        md_buf_printf(&text, "%s\"f%zu\": {\"kind\": \"numeric\", \"edges\": [", f ? "," : "", f);
+        for (j = 1; j < 20; j++)
+            md_buf_printf(&text, "%s%zu", j > 1 ? "," : "", j);
+        md_buf_puts(&text, "], \"counts\": [");
+        for (j = 0; j < 20; j++)
+            md_buf_printf(&text, "%s100", j ? "," : "");
+        md_buf_puts(&text, "]}");
+    }
+    md_buf_puts(&text, "}}");
+    p = parse(text.data);
+    md_buf_release(&text);
+    md_drift_config_default(&cfg);
+    w = md_drift_window_new(p, &cfg);
+    for (r = 0; r < 60; r++) { /* every slot of the ring full */
+        _Atomic uint32_t *v = md_drift_window_slot(w, (int64_t)r * 60000);
+
+        for (j = 0; j < 100; j++) {
+            md_drift_count(v, 0);
+            for (f = 0; f < 100; f++)
+                md_drift_count(v, 1 + p->features[f].offset + (j + f) % 21);
+        }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    for (r = 0; r < 10; r++) {
+        assert_int_equal(md_drift_report(w, 0, 59 * 60000, &rep, NULL), MD_OK);
+        assert_int_equal(rep.rows, 6000);
+        md_drift_report_release(&rep);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    ms = ((double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6) / 10;
+    print_message("drift report of 100 features x 20 bins over 60 slots: %.3f ms\n", ms);
+    assert_true(ms < 10);
+    md_drift_window_unref(w);
+    md_profile_unref(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_and_bins),
+        cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_check),
+        cmocka_unit_test(test_window_and_report),
+        cmocka_unit_test(test_bonferroni),
+        cmocka_unit_test(test_report_of_100_features_is_fast),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -24,9 +24,9 @@ static bool parse_window(const char *s, int64_t *ms)
     if (errno != 0 || v <= 0 || v > MD_DRIFT_WINDOW_MAX_S)
         return false;
     if (*end == 'm')
-        unit = 60 * 1000;
+        unit = (int64_t)60 * 1000;
     else if (*end == 'h')
-        unit = 3600 * 1000;
+        unit = (int64_t)3600 * 1000;
     else if (*end != 's' && *end != '\0')
         return false;
     if (*end != '\0' && end[1] != '\0')

@@ -455,7 +455,10 @@ static void gauge(struct md_buf *b, const char *name, const struct prom_item *it
         for (p = feature; *p != '\0'; p++) {
             if (*p == '\\' || *p == '"')
                 md_buf_putc(b, '\\');
-            md_buf_putc(b, *p == '\n' ? ' ' : *p);
+            if (*p == '\n')
+                md_buf_putc(b, ' ');
+            else
+                md_buf_putc(b, *p);
         }
         md_buf_putc(b, '"');
     }

@@ -56,12 +56,16 @@ static void printable(const char *s, size_t len, char *buf, size_t size)
     if (n >= size)
         n = size - 1;
     for (i = 0; i < n; i++)
-        buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+        if (s[i] >= 0x20 && s[i] < 0x7f)
+            buf[i] = s[i];
+        else
+            buf[i] = '?';
     buf[n] = '\0';
 }
 
 static int want_count(struct ctx *x, const struct md_jnode *n, const char *path, uint64_t *out)
 {
+    *out = 0;
     if (n == NULL || n->type != MD_J_NUMBER)
         return fail(x, path, "expected a count (a whole number >= 0), got %s", type_name(n));
     if (md_jdom_u64(n, out) != MD_OK)

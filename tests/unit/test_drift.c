@@ -314,7 +314,7 @@ static void test_report_of_100_features_is_fast(void **state)
     }
     clock_gettime(CLOCK_MONOTONIC, &a);
     for (r = 0; r < 10; r++) {
-        assert_int_equal(md_drift_report(w, 0, 59 * 60000, &rep, NULL), MD_OK);
+        assert_int_equal(md_drift_report(w, 0, (int64_t)59 * 60000, &rep, NULL), MD_OK);
         assert_int_equal(rep.rows, 6000);
         md_drift_report_release(&rep);
     }

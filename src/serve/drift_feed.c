@@ -172,28 +172,77 @@ static size_t feature_bin(const struct md_predict_story *s, const struct feed_fe
     return md_profile_bin(x->pf, md_tensor_get_f64(t, index));
 }
 
-/* Counts one feature over the sampled rows (row = i * rows / n for i < n). */
-static void count_feature(const struct md_predict_story *s, const struct feed_feature *x,
-                          _Atomic uint32_t *slot, size_t n)
+/*
+ * Where a request's counts go: straight into the window's slot (a relaxed
+ * atomic add each), or, when the request makes more increments than the
+ * profile has bins and the bins fit TALLY_LOCAL, into a plain array on the
+ * stack first, added to the slot once per bin touched.
+ */
+#define TALLY_LOCAL 2048
+
+struct tally {
+    _Atomic uint32_t *slot;
+    uint32_t *local; /* NULL: straight into slot */
+};
+
+static inline void tally_add(struct tally *t, size_t i)
 {
-    const struct md_tensor *t = NULL;
-    size_t first = 0, second = 0, stride = 0, i;
-    _Atomic uint32_t *v = slot + 1 + x->pf->offset;
+    if (t->local != NULL)
+        t->local[i]++;
+    else
+        md_drift_count(t->slot, i);
+}
 
-    /* Where row 0 is and how far apart rows are: 1 in a column, the width in the 2-D form. */
-    if (md_predict_story_input(s, x->feature, 0, &t, &first)) {
-        const struct md_tensor *t1 = NULL;
+/* Where a feature's values are in a request: its tensor (NULL: not sent), row 0's index,
+ * and how far apart rows are (1 in a column, the width in the 2-D form). */
+struct where {
+    const struct md_tensor *t;
+    size_t first, stride;
+};
 
-        stride = s->rows > 1 && md_predict_story_input(s, x->feature, 1, &t1, &second)
-                     ? second - first
-                     : 0;
-    } else {
-        t = NULL;
+#define FEED_BLOCK 64 /* features counted together, row by row */
+
+static void locate(const struct md_predict_story *s, const struct feed_feature *x, struct where *w)
+{
+    const struct md_tensor *t1 = NULL;
+    size_t second = 0;
+
+    w->first = 0;
+    w->stride = 0;
+    if (!md_predict_story_input(s, x->feature, 0, &w->t, &w->first)) {
+        w->t = NULL;
+        return;
     }
-    for (i = 0; i < n; i++) {
-        size_t row = n == s->rows ? i : i * s->rows / n;
+    if (s->rows > 1 && md_predict_story_input(s, x->feature, 1, &t1, &second))
+        w->stride = second - w->first;
+}
 
-        md_drift_count(v, feature_bin(s, x, t, first + row * stride, row));
+/*
+ * Counts the features over the sampled rows (row = i * rows / n for i < n),
+ * rows in the outer loop and up to FEED_BLOCK features in the inner one, so
+ * that a row-major 2-D tensor is read in order.
+ */
+static void count_features(const struct md_predict_story *s, const struct md_drift_feed *f,
+                           struct tally *slot, size_t n)
+{
+    struct where w[FEED_BLOCK];
+    size_t base, i, j;
+
+    for (base = 0; base < f->n; base += FEED_BLOCK) {
+        size_t k = f->n - base < FEED_BLOCK ? f->n - base : FEED_BLOCK;
+
+        for (j = 0; j < k; j++)
+            locate(s, &f->ff[base + j], &w[j]);
+        for (i = 0; i < n; i++) {
+            size_t row = n == s->rows ? i : i * s->rows / n;
+
+            for (j = 0; j < k; j++) {
+                const struct feed_feature *x = &f->ff[base + j];
+
+                tally_add(slot, 1 + x->pf->offset +
+                                    feature_bin(s, x, w[j].t, w[j].first + row * w[j].stride, row));
+            }
+        }
     }
 }
 
@@ -218,7 +267,7 @@ static void prediction_of(const struct md_contract *c, const struct md_predictio
 }
 
 static void count_predictions(const struct md_predict_story *s, const struct md_drift_feed *f,
-                              const struct md_profile *p, _Atomic uint32_t *slot, size_t n)
+                              const struct md_profile *p, struct tally *slot, size_t n)
 {
     size_t i;
 
@@ -231,9 +280,9 @@ static void count_predictions(const struct md_predict_story *s, const struct md_
 
         prediction_of(f->c, s->scores, row, &label, &score);
         if (f->label_bin != NULL && label < f->c->n_labels)
-            md_drift_count(slot + 1 + p->labels.offset, f->label_bin[label]);
+            tally_add(slot, 1 + p->labels.offset + f->label_bin[label]);
         if (p->scores.n_bins > 0)
-            md_drift_count(slot + 1 + p->scores.offset, md_profile_bin(&p->scores, score));
+            tally_add(slot, 1 + p->scores.offset + md_profile_bin(&p->scores, score));
     }
 }
 
@@ -242,8 +291,9 @@ static void told(void *ctx, const struct md_predict_story *s)
     const struct md_drift_feed *f;
     const struct md_profile *p;
     const struct md_drift_config *cfg;
-    _Atomic uint32_t *slot;
-    size_t i, n;
+    uint32_t local[TALLY_LOCAL];
+    struct tally t;
+    size_t n, i;
 
     MD_UNUSED(ctx);
     if (s->version == NULL || s->stage != MD_PREDICT_DONE || s->prepared == NULL || s->rows == 0)
@@ -254,11 +304,18 @@ static void told(void *ctx, const struct md_predict_story *s)
     p = md_drift_window_profile(f->w);
     cfg = md_drift_window_config(f->w);
     n = cfg->sample_rows > 0 && s->rows > cfg->sample_rows ? cfg->sample_rows : s->rows;
-    slot = md_drift_window_slot(f->w, md_wall_ms());
-    atomic_fetch_add_explicit(&slot[0], (uint32_t)n, memory_order_relaxed);
-    for (i = 0; i < f->n; i++)
-        count_feature(s, &f->ff[i], slot, n);
-    count_predictions(s, f, p, slot, n);
+    t.slot = md_drift_window_slot(f->w, md_wall_ms());
+    t.local = NULL;
+    if (p->width + 1 <= TALLY_LOCAL && n * (f->n + 2) > p->width + 1) {
+        memset(local, 0, (p->width + 1) * sizeof(local[0]));
+        t.local = local;
+    }
+    atomic_fetch_add_explicit(&t.slot[0], (uint32_t)n, memory_order_relaxed);
+    count_features(s, f, &t, n);
+    count_predictions(s, f, p, &t, n);
+    for (i = 1; t.local != NULL && i <= p->width; i++)
+        if (local[i] != 0)
+            atomic_fetch_add_explicit(&t.slot[i], local[i], memory_order_relaxed);
 }
 
 static const struct md_predict_observer observer = {told, NULL};

@@ -111,23 +111,34 @@ int md_profile_check(const struct md_profile *p, const struct md_profile_field *
 /* The feature called name, or NULL. */
 const struct md_profile_feature *md_profile_feature(const struct md_profile *p, const char *name);
 
-/* The bin of numeric value x: the number of edges below it (binary search);
- * NaN goes to the missing bin (n_bins). */
+/*
+ * The bin of numeric value x: the number of edges below it; NaN goes to the
+ * missing bin (n_bins). Without branches on the data (random values would
+ * mispredict every other branch): up to 32 edges, every edge compared and the
+ * results summed (independent compares, no chain of loads); past that a
+ * binary search by conditional moves.
+ */
 static inline size_t md_profile_bin(const struct md_profile_feature *f, double x)
 {
-    size_t lo = 0, hi = f->n_bins - 1;
+    const double *base = f->edges;
+    size_t n = f->n_bins - 1;
 
     if (x != x)
         return f->n_bins;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
+    if (n <= 32) {
+        size_t i, below = 0;
 
-        if (f->edges[mid] < x)
-            lo = mid + 1;
-        else
-            hi = mid;
+        for (i = 0; i < n; i++)
+            below += base[i] < x;
+        return below;
     }
-    return lo;
+    while (n > 1) {
+        size_t half = n / 2;
+
+        base = base[half] < x ? base + half : base;
+        n -= half;
+    }
+    return (size_t)(base - f->edges) + (*base < x);
 }
 
 /* The bin of category s (len bytes): its index, or the "other" bin (n_bins - 1). */

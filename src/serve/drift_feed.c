@@ -202,11 +202,33 @@ struct where {
 
 #define FEED_BLOCK 64 /* features counted together, row by row */
 
-static void locate(const struct md_predict_story *s, const struct feed_feature *x, struct where *w)
+/* The 2-D form's one tensor, as md_contract_prepare tells it apart, or NULL. */
+static const struct md_tensor *two_d(const struct md_predict_story *s)
+{
+    const struct md_contract *c = s->version->contract;
+    const struct md_tensor *in;
+
+    if (s->inputs == NULL || s->n_inputs != 1)
+        return NULL;
+    in = &s->inputs[0];
+    if (in->name == NULL || strcmp(in->name, c->input_tensor) != 0 || in->ndim != 2 ||
+        in->shape[1] != (int64_t)c->n_features)
+        return NULL;
+    return in;
+}
+
+static void locate(const struct md_predict_story *s, const struct md_tensor *matrix,
+                   const struct feed_feature *x, struct where *w)
 {
     const struct md_tensor *t1 = NULL;
     size_t second = 0;
 
+    if (matrix != NULL) { /* row r's feature f is element r * width + f */
+        w->t = matrix;
+        w->first = x->feature;
+        w->stride = s->version->contract->n_features;
+        return;
+    }
     w->first = 0;
     w->stride = 0;
     if (!md_predict_story_input(s, x->feature, 0, &w->t, &w->first)) {
@@ -225,6 +247,7 @@ static void locate(const struct md_predict_story *s, const struct feed_feature *
 static void count_features(const struct md_predict_story *s, const struct md_drift_feed *f,
                            struct tally *slot, size_t n)
 {
+    const struct md_tensor *matrix = two_d(s);
     struct where w[FEED_BLOCK];
     size_t base, i, j;
 
@@ -232,7 +255,7 @@ static void count_features(const struct md_predict_story *s, const struct md_dri
         size_t k = f->n - base < FEED_BLOCK ? f->n - base : FEED_BLOCK;
 
         for (j = 0; j < k; j++)
-            locate(s, &f->ff[base + j], &w[j]);
+            locate(s, matrix, &f->ff[base + j], &w[j]);
         for (i = 0; i < n; i++) {
             size_t row = n == s->rows ? i : i * s->rows / n;
 

@@ -162,7 +162,51 @@ def test_modelctl_profile_errors():
     expect(len(p["features"]["f1"]["edges"]) == 3 and p["rows"] == 20, p["features"]["f1"])
 
 
+def test_two_d_form():
+    """The 2-D form (one [N, 30] tensor) counts each row's features by column: the
+    benchmark model profiled on its own rows, sent back unchanged then with f3 moved."""
+    from harness import BENCH_DATA, add_bench
+    tmp = tempfile.mkdtemp(prefix="modeld-drift-")
+    with open(os.path.join(BENCH_DATA, "bench_rows.csv")) as f:
+        rows = [[float(v) if v else None for v in ln.rstrip("\n").split(",")[:30]] for ln in f]
+    train = os.path.join(tmp, "train.csv")
+    with open(train, "w") as f:
+        f.write(",".join("f%d" % i for i in range(30)) + "\n")
+        for r in rows:
+            f.write(",".join("" if v is None else repr(v) for v in r) + "\n")
+    r = subprocess.run([MODELCTL, "profile", train, "--model-yaml",
+                        os.path.join(BENCH_DATA, "model.yaml")], capture_output=True, text=True)
+    expect(r.returncode == 0, r.stderr)
+    repo = os.path.join(tmp, "repo")
+    for name in ("same", "moved"):
+        add_bench(repo, name, [1])
+        with open(os.path.join(repo, name, "1", "profile.json"), "w") as f:
+            f.write(r.stdout)
+    n = min(len(rows), 2000)
+
+    def body(rs):
+        data = [v for row in rs for v in row]
+        return {"inputs": [{"name": "features", "datatype": "FP32", "shape": [len(rs), 30],
+                            "data": data}]}
+
+    moved = [[v + 3 if (i == 3 and v is not None) else v for i, v in enumerate(row)]
+             for row in rows[:n]]
+    with Daemon(repo=repo, examples=False, bench=False) as d:
+        for model, rs in (("same", rows[:n]), ("moved", moved)):
+            for i in range(0, n, 200):
+                st, out, _ = d.json("POST", "/v2/models/%s/infer" % model, body(rs[i:i + 200]))
+                expect(st == 200, out)
+        same = dl.drift(d, "same")
+        expect(same["rows"] == n and same["verdict"] == "ok", same)
+        # the training rows themselves: every bin's count equals the profile's
+        for f in same["features"]:
+            expect(f["statistic"] == 0 and f["psi"] < 1e-12, f)
+            expect(f["missing_share"] == f["reference_missing_share"], f)
+        moved_doc = dl.drift(d, "moved")
+        expect(dl.flagged(moved_doc) == ["f3"], dl.flagged(moved_doc))
+
+
 if __name__ == "__main__":
     run([test_bad_profiles_serve_without_reference, test_bad_queries,
          test_uploaded_profile_and_thresholds, test_bad_drift_section_refused,
-         test_modelctl_profile_errors])
+         test_modelctl_profile_errors, test_two_d_form])

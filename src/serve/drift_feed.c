@@ -329,14 +329,17 @@ static void told(void *ctx, const struct md_predict_story *s)
     n = cfg->sample_rows > 0 && s->rows > cfg->sample_rows ? cfg->sample_rows : s->rows;
     t.slot = md_drift_window_slot(f->w, md_wall_ms());
     t.local = NULL;
-    if (p->width + 1 <= TALLY_LOCAL && n * (f->n + 2) > p->width + 1) {
-        memset(local, 0, (p->width + 1) * sizeof(local[0]));
-        t.local = local;
-    }
     atomic_fetch_add_explicit(&t.slot[0], (uint32_t)n, memory_order_relaxed);
+    if (p->width + 1 > TALLY_LOCAL || n * (f->n + 2) <= p->width + 1) {
+        count_features(s, f, &t, n);
+        count_predictions(s, f, p, &t, n);
+        return;
+    }
+    memset(local, 0, sizeof(local));
+    t.local = local;
     count_features(s, f, &t, n);
     count_predictions(s, f, p, &t, n);
-    for (i = 1; t.local != NULL && i <= p->width; i++)
+    for (i = 1; i <= p->width; i++)
         if (local[i] != 0)
             atomic_fetch_add_explicit(&t.slot[i], local[i], memory_order_relaxed);
 }

@@ -13,6 +13,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "serve/contract.h"
 #include "watch/drift.h"
 #include "watch/drift_stats.h"
 #include "watch/profile.h"
@@ -326,6 +327,59 @@ static void test_report_of_100_features_is_fast(void **state)
     md_profile_unref(p);
 }
 
+/* model.yaml's drift: section (serve/contract_drift.c): defaults, every key, errors named. */
+static void test_contract_drift_section(void **state)
+{
+    static const char head[] = "backend: trees\ntask: regression\n"
+                               "features:\n  - {name: x, datatype: FP32}\n";
+    static const char *const bad[][2] = {
+        {"drift: {window_s: 59}", "drift.window_s: 59 is not between 60 and 86400"},
+        {"drift: {window_s: 3600.5}", "drift.window_s: expected an integer"},
+        {"drift: {psi_warn: 0}", "drift.psi_warn: 0 is not above 0"},
+        {"drift: {psi_alert: 0.05}", "drift.psi_alert: 0.05 is below psi_warn (0.1)"},
+        {"drift: {alpha: 1}", "drift.alpha: 1 is not between 0 and 1 (exclusive)"},
+        {"drift: {correction: sidak}", "drift.correction"},
+        {"drift: {min_rows: 0}", "drift.min_rows: 0 is not between 1"},
+        {"drift: {sample_rows: 65537}", "drift.sample_rows: 65537 is not between 0 and 65536"},
+        {"drift: {window: 60}", "drift.window: unknown key"},
+        {"drift: 5", "drift"},
+    };
+    char text[512];
+    struct md_contract *c = NULL;
+    struct md_err err = {0};
+    size_t i;
+
+    (void)state;
+    assert_int_equal(md_contract_parse(head, strlen(head), "m", &c, &err), MD_OK);
+    assert_int_equal(c->drift.window_s, 3600);
+    assert_true(c->drift.psi_warn == 0.1 && c->drift.psi_alert == 0.25);
+    assert_true(c->drift.alpha == 0.05 && !c->drift.bonferroni);
+    assert_int_equal(c->drift.min_rows, 200);
+    assert_int_equal(c->drift.sample_rows, 256);
+    md_contract_free(c);
+    snprintf(text, sizeof(text),
+             "%sdrift: {window_s: 600, psi_warn: 0.2, psi_alert: 0.3, alpha: 0.01, correction: "
+             "bonferroni, min_rows: 50, sample_rows: 0}\n",
+             head);
+    assert_int_equal(md_contract_parse(text, strlen(text), "m", &c, &err), MD_OK);
+    assert_int_equal(c->drift.window_s, 600);
+    assert_true(c->drift.psi_warn == 0.2 && c->drift.psi_alert == 0.3);
+    assert_true(c->drift.alpha == 0.01 && c->drift.bonferroni);
+    assert_int_equal(c->drift.min_rows, 50);
+    assert_int_equal(c->drift.sample_rows, 0);
+    md_contract_free(c);
+    for (i = 0; i < MD_ARRAY_LEN(bad); i++) {
+        snprintf(text, sizeof(text), "%s%s\n", head, bad[i][0]);
+        c = NULL;
+        if (md_contract_parse(text, strlen(text), "m", &c, &err) == MD_OK ||
+            strstr(err.msg, bad[i][1]) == NULL) {
+            print_error("case %zu: got '%s', want '%s'\n", i, err.msg, bad[i][1]);
+            fail();
+        }
+        assert_null(c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -335,6 +389,7 @@ int main(void)
         cmocka_unit_test(test_window_and_report),
         cmocka_unit_test(test_bonferroni),
         cmocka_unit_test(test_report_of_100_features_is_fast),
+        cmocka_unit_test(test_contract_drift_section),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

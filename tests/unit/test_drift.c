@@ -13,7 +13,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "test_files.h"
+
 #include "serve/contract.h"
+#include "serve/drift_feed.h"
+#include "serve/repo.h"
 #include "watch/drift.h"
 #include "watch/drift_stats.h"
 #include "watch/profile.h"
@@ -23,6 +27,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char good[] =
     "{\"format\": \"modeld-profile\", \"format_version\": 1, \"rows\": 100,"
@@ -380,6 +385,108 @@ static void test_contract_drift_section(void **state)
     }
 }
 
+static double signal(const struct md_signals *s, const char *metric, const char *model,
+                     int64_t version, uint64_t *samples, int *rc)
+{
+    struct md_signal_query q = {metric, NULL, model, version, NULL, 3600000, 0};
+    struct md_signal_value v = {0, 0};
+    struct md_err err = {0};
+
+    *rc = md_signals_value(s, &q, &v, &err);
+    *samples = v.samples;
+    return v.value;
+}
+
+/* The named metrics of drift, from a repository's version with a profile: NaN before any
+ * row, the report's figures after, errors for an unknown feature or model. Runs from the
+ * top of the source tree (it reads tests/data/bench). */
+static void test_signals(void **state)
+{
+    char dir[64], p[160];
+    struct md_buf text;
+    struct md_repo *r = NULL;
+    struct md_signals *s = md_signals_new();
+    struct md_version *v = NULL;
+    struct md_drift_report rep;
+    struct md_err err = {0};
+    _Atomic uint32_t *slot;
+    uint64_t samples;
+    size_t i, f;
+    double val;
+    int rc;
+
+    (void)state;
+    (void)snprintf(dir, sizeof(dir), "/tmp/modeld-drift-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    file_bench_model(dir, "bench", NULL);
+    md_buf_init(&text, 1 << 20);
+    md_buf_puts(&text, "{\"format\": \"modeld-profile\", \"format_version\": 1, \"rows\": 100, "
+                       "\"features\": {");
+    for (f = 0; f < 30; f++)
+        md_buf_printf(&text,
+                      "%s\"f%zu\": {\"kind\": \"numeric\", \"edges\": [0], "
+                      "\"counts\": [50, 50]}",
+                      f ? ", " : "", f);
+    md_buf_puts(&text, "}}");
+    (void)snprintf(p, sizeof(p), "%s/bench/1/profile.json", dir);
+    file_put(p, text.data);
+    md_buf_release(&text);
+    assert_int_equal(md_repo_open(dir, &r, &err), MD_OK);
+    assert_int_equal(md_repo_scan(r), 0);
+    assert_int_equal(md_drift_signals_add(s, r, &err), MD_OK);
+
+    val = signal(s, "drift_score", "bench", 0, &samples, &rc);
+    assert_int_equal(rc, MD_OK);
+    assert_true(isnan(val) && samples == 0);
+
+    /* 300 rows, every value in the upper bin */
+    assert_int_equal(md_repo_acquire(r, "bench", NULL, &v, &err), MD_OK);
+    assert_non_null(v->drift);
+    slot = md_drift_window_slot(md_drift_feed_window(v->drift), md_wall_ms());
+    for (i = 0; i < 300; i++) {
+        md_drift_count(slot, 0);
+        for (f = 0; f < 30; f++)
+            md_drift_count(
+                slot,
+                1 + md_drift_window_profile(md_drift_feed_window(v->drift))->features[f].offset +
+                    1);
+    }
+    assert_int_equal(md_drift_report(md_drift_feed_window(v->drift), 0, md_wall_ms(), &rep, NULL),
+                     MD_OK);
+    val = signal(s, "drift_score", "bench", 1, &samples, &rc);
+    assert_int_equal(rc, MD_OK);
+    assert_int_equal(samples, 300);
+    assert_true(val == rep.score && val > 0.25);
+    val = signal(s, "drift_psi:f7", "bench", 0, &samples, &rc);
+    assert_true(rc == MD_OK && val == md_drift_report_feature(&rep, "f7")->psi);
+    val = signal(s, "drift_js:f7", "bench", 0, &samples, &rc);
+    assert_true(rc == MD_OK && val == md_drift_report_feature(&rep, "f7")->js);
+    val = signal(s, "drift_features", "bench", 0, &samples, &rc);
+    assert_true(rc == MD_OK && val == 30);
+    val = signal(s, "prediction_drift_psi", "bench", 0, &samples, &rc);
+    assert_true(rc == MD_OK && isnan(val)); /* the profile has no predictions */
+    (void)signal(s, "drift_psi:nope", "bench", 0, &samples, &rc);
+    assert_int_equal(rc, MD_ENOTFOUND);
+    (void)signal(s, "drift_score", "nope", 0, &samples, &rc);
+    assert_int_equal(rc, MD_ENOTFOUND);
+    (void)signal(s, "drift_score", "bench", 9, &samples, &rc);
+    assert_int_equal(rc, MD_ENOTFOUND);
+    md_drift_report_release(&rep);
+    md_version_unref(v);
+    md_repo_free(r);
+    md_signals_free(s);
+    (void)remove(p);
+    (void)snprintf(p, sizeof(p), "%s/bench/1/model.json", dir);
+    (void)remove(p);
+    (void)snprintf(p, sizeof(p), "%s/bench/1", dir);
+    (void)rmdir(p);
+    (void)snprintf(p, sizeof(p), "%s/bench/model.yaml", dir);
+    (void)remove(p);
+    (void)snprintf(p, sizeof(p), "%s/bench", dir);
+    (void)rmdir(p);
+    (void)rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -390,6 +497,7 @@ int main(void)
         cmocka_unit_test(test_bonferroni),
         cmocka_unit_test(test_report_of_100_features_is_fast),
         cmocka_unit_test(test_contract_drift_section),
+        cmocka_unit_test(test_signals),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -511,7 +511,7 @@ static void collect(void *vctx, const struct md_repo_row *row)
         return;
     if (l->n == l->cap) {
         size_t cap = l->cap == 0 ? 8 : l->cap * 2;
-        struct prom_item *items = realloc(l->items, cap * sizeof(*items));
+        struct prom_item *items = md_realloc(l->items, cap * sizeof(*items));
 
         if (items == NULL)
             return;

@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <strings.h>
 
 #define MAX_BINS       256
 #define MAX_CATEGORIES 1000
@@ -239,11 +240,16 @@ static bool is_missing(const char *s)
     return false;
 }
 
-/* A finite number, whole text. */
+/* A finite number, whole text; true and false (any case: pandas writes True and False)
+ * are 1 and 0, as a BOOL feature's values. */
 static bool number(const char *s, double *v)
 {
     char *end;
 
+    if (strcasecmp(s, "true") == 0 || strcasecmp(s, "false") == 0) {
+        *v = (s[0] == 't' || s[0] == 'T') ? 1 : 0;
+        return true;
+    }
     errno = 0;
     *v = strtod(s, &end);
     return end != s && *end == '\0' && errno != ERANGE && isfinite(*v);

@@ -7,8 +7,9 @@
  * daemon reads in src/watch/profile.c). It runs locally and sends nothing.
  *
  * Numeric features get quantile bins: with n values sorted, edge q (q = 1 ..
- * bins - 1) is the value at index floor(q n / bins), equal edges kept once, and
- * each value counts in the bin of the number of edges below it. Categorical
+ * bins - 1) is the value at index floor(q n / bins), or the largest value under
+ * the maximum where that is the maximum, equal edges kept once; each value
+ * counts in the bin of the number of edges below it. Categorical
  * features get a count per category (model.yaml's categories in its order,
  * else the values in the order first seen, at most 1000) and "other".
  */
@@ -432,7 +433,7 @@ static int numeric_bins(const struct table *t, size_t col, long bins, const char
 {
     double *v = md_xcalloc(t->rows + 1, sizeof(*v));
     double edges[MAX_BINS];
-    size_t *counts, n = 0, ne = 0, i;
+    size_t *counts, n = 0, ne = 0, i, top;
 
     *missing = 0;
     for (i = 0; i < t->rows; i++) {
@@ -448,9 +449,20 @@ static int numeric_bins(const struct table *t, size_t col, long bins, const char
         }
     }
     qsort(v, n, sizeof(*v), cmp_double);
+    /* The largest value: an edge there would leave the top bin empty (a value counts
+     * in the bin of the edges below it), so such an edge moves down to the largest
+     * value under it: a 0/1 feature gets the edge 0, which tells 0 from 1. */
+    top = n;
+    while (top > 0 && v[top - 1] == v[n - 1])
+        top--;
     for (i = 1; n > 0 && i < (size_t)bins; i++) {
         double e = v[i * n / (size_t)bins];
 
+        if (e >= v[n - 1]) {
+            if (top == 0)
+                continue;
+            e = v[top - 1];
+        }
         if (ne == 0 || e > edges[ne - 1])
             edges[ne++] = e;
     }

@@ -97,7 +97,8 @@ def onehot(values, categories):
 
 def _bins(values, bins=10):
     """A numeric column's profile: quantile edges (the value at floor(q n /
-    bins) of the sorted non-missing values, equal edges kept once), the count
+    bins) of the sorted non-missing values, or the largest value under the
+    maximum where that is the maximum, equal edges kept once), the count
     of each bin (the number of edges below a value) and the missing count, as
     `modelctl profile` computes them."""
     v = np.sort(values[~np.isnan(values)])
@@ -106,6 +107,11 @@ def _bins(values, bins=10):
         if len(v) == 0:
             break
         e = float(v[(q * len(v)) // bins])
+        if e >= v[-1]:  # the maximum: the largest value under it instead
+            under = v[v < v[-1]]
+            if len(under) == 0:
+                continue
+            e = float(under[-1])
         if not edges or e > edges[-1]:
             edges.append(e)
     counts = np.bincount(np.searchsorted(np.array(edges), v, side="left"),

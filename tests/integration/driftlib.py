@@ -106,29 +106,6 @@ def flagged(doc):
     return sorted(f["name"] for f in doc["features"] if f["drifted"])
 
 
-def py_profile(rs, bins=10):
-    """The profile of rows rs as modelctl profile computes it (quantile edges)."""
-    n = len(rs)
-    feats = {}
-    for i in range(N_NUM):
-        v = sorted(r["f%d" % i] for r in rs)
-        edges = []
-        for q in range(1, bins):
-            e = v[(q * n) // bins]
-            if not edges or e > edges[-1]:
-                edges.append(e)
-        counts = [0] * (len(edges) + 1)
-        import bisect
-        for x in v:
-            counts[bisect.bisect_left(edges, x)] += 1
-        feats["f%d" % i] = {"kind": "numeric", "edges": edges, "counts": counts, "missing": 0}
-    cc = {c: 0 for c in CATS}
-    for r in rs:
-        cc[r["cat"]] += 1
-    feats["cat"] = {"kind": "categorical", "counts": cc, "other": 0, "missing": 0}
-    return {"format": "modeld-profile", "format_version": 1, "rows": n, "features": feats}
-
-
 def score(r):
     """The artifact's P(yes) for row r (the linear engine's logistic)."""
     import math

@@ -160,6 +160,15 @@ def test_modelctl_profile_errors():
     p = json.loads(r.stdout)
     expect("f0" not in p["features"] and p["features"]["cat"]["kind"] == "categorical", p)
     expect(len(p["features"]["f1"]["edges"]) == 3 and p["rows"] == 20, p["features"]["f1"])
+    # A 0/1 column (pandas' True/False too) gets the edge 0, not 1: the top bin is not empty.
+    flags = os.path.join(tmp, "flags.csv")
+    with open(flags, "w") as f:
+        f.write("flag,b\n" + "".join("%s,%d\n" % (v, i) for i, v in
+                                       enumerate(["True", "1", "0", "false", "1"] * 4)))
+    r = subprocess.run([MODELCTL, "profile", flags], capture_output=True, text=True)
+    expect(r.returncode == 0, r.stderr)
+    flag = json.loads(r.stdout)["features"]["flag"]
+    expect(flag["edges"] == [0] and flag["counts"] == [8, 12], flag)
 
 
 def test_two_d_form():

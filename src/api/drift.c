@@ -56,10 +56,9 @@ void md_drift_api_get(struct md_api *api, const struct md_route *rt, struct md_a
         return;
     }
     rc = md_drift_json(api->repo, rt->model, version, window_ms, resp->body, &err);
-    if (rc != MD_OK) {
-        md_buf_reset(resp->body);
+    if (rc != MD_OK && err.code != MD_OK) { /* refused: unknown model or version, ... */
         md_api_error(resp, &err);
         return;
     }
-    md_api_finish(resp, MD_OK);
+    md_api_finish(resp, rc); /* the body's own failure (too large) is a 500 */
 }

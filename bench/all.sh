@@ -35,6 +35,7 @@ scenario "flood" $py bench/flood.py
 scenario "start-up and memory" $py bench/startup.py 50
 scenario "instructions per single-row request" $py bench/instructions.py
 scenario "load and unload endpoints" $py bench/load.py
+scenario "drift on and off, 10,000-row binary request" $py bench/drift.py
 
 if [ -n "$failed" ]; then
     printf '\nfailed:%s\n' "$failed"

@@ -325,5 +325,7 @@ int cmd_rollout(int argc, char **argv, struct ctl *ctl);
 int cmd_rollouts(int argc, char **argv, struct ctl *ctl);
 int cmd_strategy(int argc, char **argv, struct ctl *ctl);
 int cmd_history(int argc, char **argv, struct ctl *ctl);
+int cmd_profile(int argc, char **argv, struct ctl *ctl);
+int cmd_drift(int argc, char **argv, struct ctl *ctl);
 
 #endif

@@ -35,6 +35,8 @@ static const struct command commands[] = {
     {"rollouts", cmd_rollouts, "list a model's rollouts"},
     {"strategy", cmd_strategy, "store, show or remove named rollout strategies"},
     {"history", cmd_history, "draw a named metric of a model over time"},
+    {"profile", cmd_profile, "compute the reference profile of a training set (for drift)"},
+    {"drift", cmd_drift, "compare a version's live inputs and predictions with its profile"},
     {"help", cmd_help, "show the help of a command"},
 };
 

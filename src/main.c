@@ -25,6 +25,7 @@
 #include "watch/history.h"
 #include "watch/series.h"
 #include "watch/signals.h"
+#include "serve/drift_feed.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -395,6 +396,7 @@ static void stop_daemon(struct daemon *d, const struct md_settings *o)
     /* The running step's request counts: every request and shadow copy has
      * been answered, the counters are still there (the repository's). */
     md_history_flush(d->history, md_wall_ms());
+    md_drift_detach();
     md_repo_free(d->repo);
     md_signals_free(d->signals);
     md_store_close(d->store);
@@ -428,6 +430,12 @@ static int start_parts(const struct md_settings *o, struct daemon *d)
     d->signals = md_signals_new();
     if (start_series(o, d, &err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "cannot start the request signals", "reason", err.msg, MD_KV_END);
+        return 1;
+    }
+    /* Drift: the named metrics it answers, and the observer that fills its windows. */
+    if (md_drift_signals_add(d->signals, d->repo, &err) != MD_OK ||
+        md_drift_attach(&err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot start drift", "reason", err.msg, MD_KV_END);
         return 1;
     }
     d->commands = md_commands_new();

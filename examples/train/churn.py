@@ -22,7 +22,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from common import EXAMPLES, REPO, as_fp32, onehot, write_check, write_sample
+from common import EXAMPLES, REPO, as_fp32, onehot, write_check, write_profile, write_sample
 
 sys.path.insert(0, os.path.join(os.path.dirname(EXAMPLES), "tools"))
 import modeld_sklearn  # noqa: E402
@@ -133,6 +133,8 @@ def main():
     diff = np.max(np.abs(engine_predict(artifact, prepared(xc)) - ref))
     assert diff < 1e-9, diff
     write_check("churn", COLUMNS, prepared(xc), {"v1:probability": ref})
+    write_profile("churn", 1, COLUMNS, prepared(x), pipe.predict_proba(x)[:, 1],
+                  {"test_roc_auc": round(float(test_auc), 4)})
     print("churn v1: test AUC %.4f, churn rate %.3f, export agrees to %.1e, %d bytes"
           % (test_auc, y.mean(), diff, os.path.getsize(res["artifact"])))
 

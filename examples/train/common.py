@@ -93,3 +93,80 @@ def onehot(values, categories):
         out[r, index[v]] = 1
     return out
 
+
+
+def _bins(values, bins=10):
+    """A numeric column's profile: quantile edges (the value at floor(q n /
+    bins) of the sorted non-missing values, or the largest value under the
+    maximum where that is the maximum, equal edges kept once), the count
+    of each bin (the number of edges below a value) and the missing count, as
+    `modelctl profile` computes them."""
+    v = np.sort(values[~np.isnan(values)])
+    edges = []
+    for q in range(1, bins):
+        if len(v) == 0:
+            break
+        e = float(v[(q * len(v)) // bins])
+        if e >= v[-1]:  # the maximum: the largest value under it instead
+            under = v[v < v[-1]]
+            if len(under) == 0:
+                continue
+            e = float(under[-1])
+        if not edges or e > edges[-1]:
+            edges.append(e)
+    counts = np.bincount(np.searchsorted(np.array(edges), v, side="left"),
+                         minlength=len(edges) + 1)
+    return {"edges": edges, "counts": [int(c) for c in counts],
+            "missing": int(np.isnan(values).sum())}
+
+
+def write_profile(model, version, columns, x, scores=None, quality=None):
+    """REPO/<model>/<version>/profile.json, the reference profile of the
+    training rows x (prepared columns, as write_check's): numeric features
+    binned, categorical ones counted per category (a one-hot feature from its
+    columns, an ordinal one from its index), the predictions (scores: P of
+    the second label for a binary model, the top class's probability for
+    several, the value for a regression; and the predicted labels), and the
+    training-time quality figures. docs/repository.md gives the format."""
+    import yaml
+
+    with open(os.path.join(REPO, model, "model.yaml")) as f:
+        contract = yaml.safe_load(f)
+    x = np.asarray(x, dtype=np.float64)
+    col = {c: i for i, c in enumerate(columns)}
+    feats = {}
+    for f in contract["features"]:
+        name, cats = f["name"], f.get("categories")
+        if cats is None:
+            feats[name] = dict(kind="numeric", **_bins(x[:, col[name]]))
+            continue
+        cats = [str(c) for c in cats]
+        if f.get("encoding", "onehot") == "ordinal":
+            idx = x[:, col[name]]
+        else:
+            block = x[:, [col["%s=%s" % (name, c)] for c in cats]]
+            idx = np.where(np.isnan(block).any(axis=1), np.nan, block.argmax(axis=1))
+        counts = {c: int((idx == k).sum()) for k, c in enumerate(cats)}
+        feats[name] = {"kind": "categorical", "counts": counts, "other": 0,
+                       "missing": int(np.isnan(idx).sum())}
+    profile = {"format": "modeld-profile", "format_version": 1, "rows": int(x.shape[0]),
+               "features": feats}
+    if scores is not None:
+        s = np.asarray(scores, dtype=np.float64)
+        labels = contract.get("labels")
+        pred = {}
+        if labels and s.ndim == 2:
+            top = s.argmax(axis=1)
+            pred["labels"] = {str(l): int((top == k).sum()) for k, l in enumerate(labels)}
+            s = s.max(axis=1)
+        elif labels:
+            yes = s >= contract.get("threshold", 0.5)
+            pred["labels"] = {str(labels[0]): int((~yes).sum()), str(labels[1]): int(yes.sum())}
+        b = _bins(s)
+        pred["scores"] = {"edges": b["edges"], "counts": b["counts"]}
+        profile["predictions"] = pred
+    if quality:
+        profile["quality"] = {k: float(v) for k, v in quality.items()}
+    path = os.path.join(version_dir(model, version), "profile.json")
+    write_json(path, profile)
+    return path

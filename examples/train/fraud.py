@@ -14,7 +14,7 @@ import numpy as np
 import xgboost as xgb
 from sklearn.metrics import roc_auc_score
 
-from common import as_fp32, onehot, version_dir, write_check, write_sample
+from common import as_fp32, onehot, version_dir, write_check, write_profile, write_sample
 
 CATEGORIES = ["grocery", "electronics", "travel", "online", "restaurant"]
 CATEGORY_P = [0.34, 0.10, 0.07, 0.27, 0.22]
@@ -90,12 +90,15 @@ def main():
         2: train(x, y, 100, {"max_depth": 5, "eta": 0.05, "subsample": 0.8,
                              "colsample_bytree": 0.8, "min_child_weight": 10}),
     }
+    trained_on = {1: x[:30000], 2: x}
     for v, bst in versions.items():
         path = os.path.join(version_dir("fraud", v), "model.json")
         bst.save_model(path)
+        auc = roc_auc_score(y_test, predict(bst, x_test))
         print("fraud v%d: %d trees, test AUC %.4f, %d bytes, fraud rate %.3f"
-              % (v, bst.num_boosted_rounds(), roc_auc_score(y_test, predict(bst, x_test)),
-                 os.path.getsize(path), y.mean()))
+              % (v, bst.num_boosted_rounds(), auc, os.path.getsize(path), y.mean()))
+        write_profile("fraud", v, COLUMNS, trained_on[v], predict(bst, trained_on[v]),
+                      {"test_roc_auc": round(float(auc), 4)})
 
     # 50 check rows: the first 40 test rows and the first 10 test frauds.
     rows = np.concatenate([np.arange(40), np.flatnonzero(y_test == 1)[:10]])

@@ -12,7 +12,7 @@ import os
 import numpy as np
 import xgboost as xgb
 
-from common import as_fp32, onehot, version_dir, write_check, write_sample
+from common import as_fp32, onehot, version_dir, write_check, write_profile, write_sample
 
 NEIGHBORHOODS = ["downtown", "suburb", "rural", "waterfront"]
 NEIGHBORHOOD_P = [0.25, 0.45, 0.22, 0.08]
@@ -67,6 +67,8 @@ def main():
     rmse = float(np.sqrt(np.mean((predict(x_test) - y_test) ** 2)))
     print("housing v1: %d trees, test RMSE %.1f (thousands; mean price %.1f), %d bytes"
           % (bst.num_boosted_rounds(), rmse, y_test.mean(), os.path.getsize(path)))
+
+    write_profile("housing", 1, COLUMNS, x, predict(x), {"test_rmse": round(rmse, 3)})
 
     xc = x_test[:50]
     write_check("housing", COLUMNS, xc, {"v1:prediction": predict(xc)})

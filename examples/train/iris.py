@@ -14,7 +14,7 @@ import numpy as np
 import xgboost as xgb
 from sklearn.datasets import load_iris
 
-from common import as_fp32, version_dir, write_check, write_sample
+from common import as_fp32, version_dir, write_check, write_profile, write_sample
 
 LABELS = ["setosa", "versicolor", "virginica"]
 COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]  # centimetres
@@ -39,6 +39,9 @@ def main():
     accuracy = float(np.mean(proba.argmax(axis=1) == y[test]))
     print("iris v1: %d trees, held-out accuracy %.3f, %d bytes"
           % (bst.num_boosted_rounds() * 3, accuracy, os.path.getsize(path)))
+    xt = x[~test]
+    write_profile("iris", 1, COLUMNS, xt, bst.predict(xgb.DMatrix(xt, feature_names=COLUMNS)),
+                  {"held_out_accuracy": round(accuracy, 4)})
     write_check("iris", COLUMNS, xc,
                 {"v1:probability[%s]" % label: proba[:, k] for k, label in enumerate(LABELS)})
 

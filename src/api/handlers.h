@@ -53,6 +53,9 @@ void md_history_api_get(struct md_api *api, const struct md_route *rt, struct md
                         struct md_api_resp *resp);
 /* Appends the history's families to /metrics (nothing without a history). */
 void md_history_api_prom(struct md_api *api, struct md_buf *b);
+/* A version's drift against its reference profile (api/drift.c) */
+void md_drift_api_get(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                      struct md_api_resp *resp);
 
 /* The daemon's settings and their sources (api/settings.c) */
 void md_settings_api_list(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp);

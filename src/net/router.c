@@ -194,6 +194,9 @@ static const struct md_endpoint routes[] = {
      md_history_api_signals},
     {"GET",   "/api/v1/models/{model}/history",    MD_API_MANAGEMENT, READ, PATH_MODEL,
      md_history_api_get},
+    /* drift against the reference profile (api/drift.c) */
+    {"GET",   "/api/v1/models/{model}/drift",      MD_API_MANAGEMENT, READ, PATH_MODEL,
+     md_drift_api_get},
 };
 /* clang-format on */
 #pragma GCC diagnostic pop

@@ -819,6 +819,7 @@ enum {
     K_TIMEOUT,
     K_NEW_VERSIONS,
     K_KEYS,
+    K_DRIFT,
     K_COUNT
 };
 
@@ -840,6 +841,7 @@ static const char *const top_keys[] = {
     "timeout_us",
     "new_versions",
     "keys",
+    "drift",
     NULL,
 };
 
@@ -995,6 +997,13 @@ static int parse_root(struct md_contract__ctx *x, const yaml_node_t *root, const
         if (rc != MD_OK)
             return rc;
         c->serve_new = word == 0;
+    }
+
+    md_drift_config_default(&c->drift);
+    if (v[K_DRIFT] != NULL) {
+        rc = md_contract__parse_drift(x, v[K_DRIFT]);
+        if (rc != MD_OK)
+            return rc;
     }
 
     if (v[K_ENGINE] != NULL)

@@ -29,6 +29,7 @@
 #include "util/arena.h"
 #include "serve/tensor.h"
 #include "backend/backend.h"
+#include "watch/drift.h"
 
 /* Limits on a model.yaml, so that no file can make parsing unbounded. */
 #define MD_CONTRACT_MAX_BYTES      (4u << 20) /* model.yaml text */
@@ -168,13 +169,14 @@ struct md_contract {
     struct md_version_policy policy;
     struct md_kv *engine; /* `engine:` options, keys and values as text */
     size_t n_engine;
-    struct md_batching batching; /* dynamic_batching; enabled false when absent */
-    unsigned instances;          /* batch workers, 1..MD_BATCH_MAX_INSTANCES; default 1 */
-    uint64_t timeout_us;         /* default request deadline in µs; 0 = none */
-    bool serve_new;              /* new_versions: serve (true, the default) or register: a
-                                    version found in the directory takes the traffic */
-    struct md_key *keys;         /* n_keys keys, in model.yaml order; NULL when none */
-    size_t n_keys;               /* 0..MD_CONTRACT_MAX_KEYS */
+    struct md_batching batching;  /* dynamic_batching; enabled false when absent */
+    unsigned instances;           /* batch workers, 1..MD_BATCH_MAX_INSTANCES; default 1 */
+    uint64_t timeout_us;          /* default request deadline in µs; 0 = none */
+    bool serve_new;               /* new_versions: serve (true, the default) or register: a
+                                     version found in the directory takes the traffic */
+    struct md_key *keys;          /* n_keys keys, in model.yaml order; NULL when none */
+    size_t n_keys;                /* 0..MD_CONTRACT_MAX_KEYS */
+    struct md_drift_config drift; /* `drift:`, with the defaults of md_drift_config_default */
 
     /* private: memory and lookup data for md_contract_prepare */
     struct md_arena mem;  /* private: holds every allocation of the contract */

@@ -175,4 +175,7 @@ int md_contract__parse_features(struct md_contract__ctx *x, const yaml_node_t *n
  */
 int md_contract__parse_keys(struct md_contract__ctx *x, const yaml_node_t *n);
 
+/* drift: thresholds of the drift report into c->drift (contract_drift.c). */
+int md_contract__parse_drift(struct md_contract__ctx *x, const yaml_node_t *n);
+
 #endif

@@ -4,6 +4,8 @@
  */
 #include "serve/model.h"
 #include "serve/batcher.h"
+#include "serve/drift_feed.h"
+#include "util/log.h"
 #include "backend/registry.h"
 #include "util/mem.h"
 
@@ -67,6 +69,11 @@ int md_version_load(const char *dir, int64_t number, struct md_contract *contrac
             return rc;
         }
     }
+    /* A profile that cannot be used leaves the version serving, without drift. */
+    rc = md_drift_feed_load(dir, contract, &v->drift, v->drift_note, sizeof(v->drift_note));
+    if (rc != MD_OK && rc != MD_ENOTFOUND && metrics != NULL)
+        md_log_kv(MD_LOG_WARN, "reference profile not used: drift has no reference", "model",
+                  v->model, "version", v->version_str, "reason", v->drift_note, MD_KV_END);
     /* Attached last: a version that fails to load leaves no series behind. */
     if (metrics != NULL) {
         v->stats = md_metrics_attach(metrics, contract->name, number, v->batcher != NULL);
@@ -90,6 +97,7 @@ void md_version_unref(struct md_version *v)
     if (atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) != 1)
         return;
     md_batcher_free(v->batcher);
+    md_drift_feed_free(v->drift);
     if (v->engine != NULL)
         v->ops->free(v->engine);
     if (v->metrics != NULL)

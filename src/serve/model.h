@@ -24,6 +24,7 @@
 #include "watch/metrics.h"
 
 struct md_batcher;
+struct md_drift_feed;
 
 struct md_version {
     _Atomic long refs;                /* private */
@@ -40,6 +41,9 @@ struct md_version {
                                          the registry's series, or owned when metrics is NULL */
     struct md_metrics *metrics;       /* read-only: borrowed registry, or NULL */
     char warning[200];                /* read-only: "" or what the load found doubtful */
+    struct md_drift_feed *drift;      /* read-only: owned; its reference profile and live
+                                         window (serve/drift_feed.h), or NULL */
+    char drift_note[256];             /* read-only: why drift is NULL ("" when it is not) */
 };
 
 /*

@@ -343,18 +343,18 @@ static enum md_dataq_reason value_class(const char *what)
 {
     if (has(what, "unknown category"))
         return MD_DQ_UNKNOWN_CATEGORY;
+    if (has(what, "unknown input") || has(what, "duplicate") || has(what, "already exists"))
+        return MD_DQ_UNKNOWN_INPUT;
     if (has(what, "for required feature") || has(what, "missing required"))
         return MD_DQ_MISSING;
     if (has(what, "below min") || has(what, "above max") || has(what, "outside the") ||
         has(what, "out of range") || has(what, "not allowed (allow_nan"))
         return MD_DQ_OUT_OF_RANGE;
-    if (has(what, "not 0 or 1") || has(what, "not an integer") || has(what, "datatype") ||
-        has(what, "expected ") || has(what, "invalid number"))
-        return has(what, "shape") ? MD_DQ_BAD_SHAPE : MD_DQ_WRONG_TYPE;
     if (has(what, "shape") || has(what, "rows") || has(what, "elements") || has(what, "values for"))
         return MD_DQ_BAD_SHAPE;
-    if (has(what, "unknown input") || has(what, "duplicate") || has(what, "already exists"))
-        return MD_DQ_UNKNOWN_INPUT;
+    if (has(what, "not 0 or 1") || has(what, "not an integer") || has(what, "datatype") ||
+        has(what, "expected ") || has(what, "invalid number"))
+        return MD_DQ_WRONG_TYPE;
     return MD_DQ_OTHER;
 }
 

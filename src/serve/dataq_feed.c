@@ -17,17 +17,26 @@
 
 #include <math.h>
 
-/* Missing and out-of-range values of feature f in rows [0, rows) of t, index first + r * stride. */
+/*
+ * Missing and out-of-range values of feature f in rows [0, rows) of t, index first + r *
+ * stride. full: the request was refused, so any value may be anything; otherwise the
+ * contract let no value out of its range and no required one go missing, and only nulls and
+ * NaN are left to count.
+ */
 static void scan_feature(const struct md_dataq_update *u, const struct md_feature *f, size_t fi,
-                         const struct md_tensor *t, size_t first, size_t stride, size_t rows)
+                         const struct md_tensor *t, size_t first, size_t stride, size_t rows,
+                         bool full)
 {
     bool numeric = t->data != NULL && t->dtype >= MD_DT_BOOL && t->dtype <= MD_DT_FP64 &&
                    t->dtype != MD_DT_FP16;
-    bool ranged = numeric && (f->has_min || f->has_max);
+    bool fp = numeric && (t->dtype == MD_DT_FP32 || t->dtype == MD_DT_FP64);
+    bool ranged = full && numeric && (f->has_min || f->has_max);
     uint64_t missing = 0;
     uint64_t out = 0;
     size_t r;
 
+    if (!ranged && !fp && t->missing == NULL && first + (rows - 1) * stride < t->count)
+        return; /* nothing to find: no nulls, no NaN, no range to check */
     for (r = 0; r < rows; r++) {
         size_t i = first + r * stride;
         double x;
@@ -36,7 +45,7 @@ static void scan_feature(const struct md_dataq_update *u, const struct md_featur
             missing++;
             continue;
         }
-        if (!numeric)
+        if (!ranged && !fp)
             continue;
         x = md_tensor_get_f64(t, i);
         if (isnan(x)) {
@@ -52,9 +61,33 @@ static void scan_feature(const struct md_dataq_update *u, const struct md_featur
         md_dataq_out_of_range(u, fi, out);
 }
 
-/* The values as sent of every feature of c in s, rows of them. */
+/* An accepted request in the 2-D form: its nulls and NaN, in one pass over the values. */
+static void scan_2d_accepted(const struct md_dataq_update *u, const struct md_contract *c,
+                             const struct md_tensor *t, size_t rows)
+{
+    size_t n = c->n_features;
+    size_t count = rows * n < t->count ? rows * n : t->count;
+    size_t i;
+
+    if (t->missing != NULL)
+        for (i = 0; i < count; i++)
+            if (t->missing[i])
+                md_dataq_missing(u, i % n, 1);
+    if (t->data == NULL || (t->dtype != MD_DT_FP32 && t->dtype != MD_DT_FP64))
+        return;
+    for (i = 0; i < count; i++) {
+        double x =
+            t->dtype == MD_DT_FP32 ? ((const float *)t->data)[i] : ((const double *)t->data)[i];
+
+        if (MD_UNLIKELY(isnan(x)) && (t->missing == NULL || !t->missing[i]) &&
+            !c->features[i % n].allow_nan)
+            md_dataq_missing(u, i % n, 1);
+    }
+}
+
+/* The values as sent of every feature of c in s, rows of them (full: as scan_feature). */
 static void scan(const struct md_dataq_update *u, const struct md_contract *c,
-                 const struct md_predict_story *s, size_t rows)
+                 const struct md_predict_story *s, size_t rows, bool full)
 {
     uint64_t seen = 0;     /* bit f: tracked feature f was sent */
     size_t seen_other = 0; /* features past the tracked ones that were sent */
@@ -69,8 +102,12 @@ static void scan(const struct md_dataq_update *u, const struct md_contract *c,
 
         if (t->ndim != 2 || t->shape[1] != (int64_t)c->n_features)
             return;
+        if (!full) {
+            scan_2d_accepted(u, c, t, rows);
+            return;
+        }
         for (i = 0; i < c->n_features; i++)
-            scan_feature(u, &c->features[i], i, t, i, c->n_features, rows);
+            scan_feature(u, &c->features[i], i, t, i, c->n_features, rows, true);
         return;
     }
     /* Columnar: a tensor per feature; a feature not sent is missing in every row. */
@@ -86,7 +123,7 @@ static void scan(const struct md_dataq_update *u, const struct md_contract *c,
             seen |= (uint64_t)1 << fi;
         else
             seen_other++;
-        scan_feature(u, f, fi, t, 0, 1, rows);
+        scan_feature(u, f, fi, t, 0, 1, rows, full);
     }
     for (i = 0; i < tracked; i++)
         if (!(seen & ((uint64_t)1 << i)))
@@ -113,6 +150,15 @@ static void predicted(const struct md_dataq_update *u, const struct md_version *
     struct md_dataq_outputs o;
     size_t r;
 
+    if (p->rows == 1) {
+        if (v->contract->task == MD_TASK_REGRESSION)
+            md_dataq_predicted_one(u, 0, p->scores[0]);
+        else
+            md_dataq_predicted_one(u, md_infer_label(v, p, 0),
+                                   v->desc.kind == MD_BACKEND_OUT_PROBABILITY ? p->scores[0]
+                                                                              : p->scores[1]);
+        return;
+    }
     md_dataq_outputs_clear(v->dq, &o);
     for (r = 0; r < p->rows; r++) {
         const float *sc = p->scores + r * p->per_row;
@@ -153,7 +199,7 @@ void md_dataq_feed_told(void *ctx, const struct md_predict_story *s)
         rows = rows_sent(s);
     md_dataq_request(&u, rows);
     if (rows > 0)
-        scan(&u, v->contract, s, rows);
+        scan(&u, v->contract, s, rows, refused);
     if (refused)
         md_dataq_rejected(&u, why, feature);
     if (s->scores != NULL && s->scores->rows > 0 && s->scores->scores != NULL)

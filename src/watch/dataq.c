@@ -3,8 +3,8 @@
  * dataq.c: the figures of data quality, their per-minute buckets, the
  * registry of versions that holds them, the classes of refusals, and the
  * readers: /metrics, the API's JSON and the named metrics. The registry is
- * an array under one mutex, taken when a version loads or goes and when a
- * reader reads, never per request.
+ * an array sorted by model and version under one mutex, taken when a
+ * version loads or goes and when a reader reads, never per request.
  */
 #include "watch/dataq.h"
 
@@ -98,6 +98,7 @@ struct md_dataq_version {
     unsigned attached;  /* loaded instances using it; 0: retired */
     int64_t retired_ms; /* wall clock when it was retired */
     bool superseded;    /* a reload with other features made fresh figures for the version */
+    bool forget;        /* archived: dropped once retired */
 };
 
 struct md_dataq {
@@ -234,18 +235,28 @@ void md_dataq_outputs_clear(const struct md_dataq_version *v, struct md_dataq_ou
     o->score_sum = 0;
 }
 
-void md_dataq_outputs_add(const struct md_dataq_version *v, struct md_dataq_outputs *o,
-                          size_t label, double x)
+/* The score bucket of x; NaN passes no bound: the +Inf bucket. */
+static size_t score_bucket(const struct md_dataq_version *v, double x)
 {
     size_t i = 0;
 
-    o->rows++;
-    if (!v->regression)
-        o->labels[label < v->n_labels_tracked ? label : v->n_labels_tracked]++;
-    /* NaN passes no bound: the +Inf bucket, and not in the sum. */
     while (i < v->n_bounds && !(x <= v->bounds[i]))
         i++;
-    o->score[i]++;
+    return i;
+}
+
+static size_t label_slot(const struct md_dataq_version *v, size_t label)
+{
+    return label < v->n_labels_tracked ? label : v->n_labels_tracked;
+}
+
+void md_dataq_outputs_add(const struct md_dataq_version *v, struct md_dataq_outputs *o,
+                          size_t label, double x)
+{
+    o->rows++;
+    if (!v->regression)
+        o->labels[label_slot(v, label)]++;
+    o->score[score_bucket(v, x)]++;
     if (isfinite(x))
         o->score_sum += x;
 }
@@ -300,6 +311,26 @@ void md_dataq_predicted(const struct md_dataq_update *u, const struct md_dataq_o
     if (o->score_sum != 0) {
         add_double(&v->total.score_sum, o->score_sum);
         add_double(&b->score_sum, o->score_sum);
+    }
+}
+
+void md_dataq_predicted_one(const struct md_dataq_update *u, size_t label, double x)
+{
+    struct md_dataq_version *v = u->v;
+    struct counts *b = u->bucket;
+    size_t i = score_bucket(v, x);
+
+    ADD(v->total.predicted, 1);
+    ADD(b->predicted, 1);
+    if (!v->regression) {
+        ADD(v->total.labels[label_slot(v, label)], 1);
+        ADD(b->labels[label_slot(v, label)], 1);
+    }
+    ADD(v->total.score[i], 1);
+    ADD(b->score[i], 1);
+    if (isfinite(x) && x != 0) {
+        add_double(&v->total.score_sum, x);
+        add_double(&b->score_sum, x);
     }
 }
 
@@ -486,7 +517,7 @@ static void sweep(struct md_dataq *dq, int64_t now_ms)
         const struct md_dataq_version *v = dq->v[i];
 
         if (v->attached == 0 &&
-            (v->superseded || now_ms - v->retired_ms >= (int64_t)MD_DATAQ_RETIRED_MS))
+            (v->superseded || v->forget || now_ms - v->retired_ms >= (int64_t)MD_DATAQ_RETIRED_MS))
             remove_at(dq, i);
     }
     for (;;) {
@@ -522,14 +553,24 @@ struct md_dataq_version *md_dataq_attach(struct md_dataq *dq, const struct md_da
             continue;
         if (same_shape(v, shape, flags)) {
             v->attached++;
+            v->forget = false;
             pthread_mutex_unlock(&dq->lock);
             return v;
         }
         v->superseded = true;
     }
     v = version_new(shape, flags);
+    /* Kept in order of model, then version: readers list them so. */
+    for (i = 0; i < dq->n; i++) {
+        int c = strcmp(dq->v[i]->model, shape->model);
+
+        if (c > 0 || (c == 0 && dq->v[i]->number > shape->version))
+            break;
+    }
     dq->v = md_xrealloc(dq->v, (dq->n + 1) * sizeof(struct md_dataq_version *));
-    dq->v[dq->n++] = v;
+    memmove(dq->v + i + 1, dq->v + i, (dq->n - i) * sizeof(struct md_dataq_version *));
+    dq->v[i] = v;
+    dq->n++;
     pthread_mutex_unlock(&dq->lock);
     return v;
 }
@@ -550,10 +591,14 @@ void md_dataq_forget(struct md_dataq *dq, const char *model, int64_t version)
     size_t i;
 
     pthread_mutex_lock(&dq->lock);
-    for (i = dq->n; i-- > 0;)
-        if (dq->v[i]->attached == 0 && dq->v[i]->number == version &&
-            strcmp(dq->v[i]->model, model) == 0)
+    for (i = dq->n; i-- > 0;) {
+        if (dq->v[i]->number != version || strcmp(dq->v[i]->model, model) != 0)
+            continue;
+        if (dq->v[i]->attached == 0)
             remove_at(dq, i);
+        else
+            dq->v[i]->forget = true;
+    }
     pthread_mutex_unlock(&dq->lock);
 }
 

@@ -100,7 +100,7 @@ void md_dataq_free(struct md_dataq *dq);
 struct md_dataq_version *md_dataq_attach(struct md_dataq *dq, const struct md_dataq_shape *shape);
 /* The instance that attached v is gone; at the last, v is retired. NULL ok. */
 void md_dataq_detach(struct md_dataq *dq, struct md_dataq_version *v);
-/* Drops the series of a retired version of model now (archived): none when live. */
+/* An archived version: its series go now, or once retired when an instance still uses them. */
 void md_dataq_forget(struct md_dataq *dq, const char *model, int64_t version);
 
 /* ---- the hot path ----------------------------------------------------------- */
@@ -139,6 +139,8 @@ void md_dataq_outputs_clear(const struct md_dataq_version *v, struct md_dataq_ou
 void md_dataq_outputs_add(const struct md_dataq_version *v, struct md_dataq_outputs *o,
                           size_t label, double x);
 void md_dataq_predicted(const struct md_dataq_update *u, const struct md_dataq_outputs *o);
+/* The same for a request of one row: its label and score. */
+void md_dataq_predicted_one(const struct md_dataq_update *u, size_t label, double x);
 
 /*
  * The class of a refusal's message and the feature it names (its index in

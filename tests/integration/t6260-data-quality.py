@@ -11,8 +11,10 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 
-from harness import ROOT, Daemon, expect, expect_error, run
+from harness import (BENCH_YAML, ROOT, Daemon, add_bench, expect, expect_error, make_repo, run,
+                     v2_row, wait_for)
 
 CHECK = os.path.join(ROOT, "examples", "data", "fraud_check.csv")
 MERCHANTS = ["grocery", "electronics", "travel", "online", "restaurant"]
@@ -245,5 +247,39 @@ def test_api_errors():
         expect([b["le"] for b in pred["score"]["histogram"]][:3] == [-10000, -1000, -100], pred)
 
 
+def test_archived_version_goes():
+    """A retired version keeps its data quality (24 hours); an archived one loses it at once,
+    while its request counters stay."""
+    tmp = tempfile.mkdtemp(prefix="modeld-test-")
+    try:
+        repo = make_repo(os.path.join(tmp, "repo"), examples=False)
+        add_bench(repo, "twin", [1, 2], open(BENCH_YAML).read() + "version_policy:\n  latest: 2\n")
+        with Daemon(repo=repo) as d:
+            for v in (1, 2):
+                st, doc, _ = d.json("POST", "/v2/models/twin/versions/%d/infer" % v,
+                                    v2_row([0.2, None] + [0.1] * 28))
+                expect(st == 200, (st, doc))
+            st, doc, _ = d.json("GET", "/api/v1/models/twin/data-quality")
+            expect([v["version"] for v in doc["versions"]] == [1, 2], doc)
+            f1 = doc["versions"][0]["features"][1]
+            expect(f1["name"] == "f1" and f1["missing"] == 1, f1)
+            st, doc, _ = d.json("POST", "/api/v1/models/twin/versions/1/archive")
+            expect(st == 200, (st, doc))
+
+            def gone():
+                st, doc, _ = d.json("GET", "/api/v1/models/twin/data-quality")
+                return [v["version"] for v in doc["versions"]] == [2]
+            expect(wait_for(gone), d.json("GET", "/api/v1/models/twin/data-quality"))
+            text = metrics(d)
+            expect('modeld_data_requests_total{model="twin",version="1"}' not in text, text)
+            expect(series(text, "modeld_data_requests_total", model="twin", version="2") == 1, text)
+            expect('modeld_inference_requests_total{model="twin",version="1"' in text, text)
+            st, doc, _ = d.json("GET", "/api/v1/models/twin/data-quality?version=1")
+            expect_error(st, doc, 404, "model 'twin' has no data quality for version 1")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    run([test_counts, test_predicted_labels_and_scores, test_signals, test_api_errors])
+    run([test_counts, test_predicted_labels_and_scores, test_signals, test_api_errors,
+         test_archived_version_goes])

@@ -292,6 +292,7 @@ static void test_prom(void **state)
     md_dataq_outputs_add(hv, &o, 0, 250.5);
     md_dataq_outputs_add(hv, &o, 0, -3);
     md_dataq_predicted(&u, &o);
+    md_dataq_predicted_one(&u, 0, 12.0); /* a single-row request's way */
     md_buf_init(&b, 1 << 20);
     md_dataq_prom(dq, &b);
     t = md_buf_detach(&b, &len);
@@ -324,9 +325,10 @@ static void test_prom(void **state)
     assert_true(contains(t, "modeld_prediction_score_bucket{model=\"housing\",version=\"1\","
                             "le=\"-1\"} 1\n"));
     assert_true(contains(t, "modeld_prediction_score_bucket{model=\"housing\",version=\"1\","
-                            "le=\"1000\"} 2\n"));
+                            "le=\"1000\"} 3\n"));
     assert_true(
-        contains(t, "modeld_prediction_score_sum{model=\"housing\",version=\"1\"} 247.5\n"));
+        contains(t, "modeld_prediction_score_sum{model=\"housing\",version=\"1\"} 259.5\n"));
+    assert_true(contains(t, "modeld_prediction_score_count{model=\"housing\",version=\"1\"} 3\n"));
     assert_null(strstr(t, "modeld_predicted_label_total{model=\"housing\""));
     free(t);
     md_buf_release(&b);
@@ -365,11 +367,15 @@ static void test_retired(void **state)
     free(j);
     assert_false(md_dataq_has_model(dq, "fraud"));
 
-    /* Forgotten (archived): gone at once; a live version is not forgotten. */
+    /* Forgotten (archived): gone at once when retired, else as soon as it is. */
     v = md_dataq_attach(dq, &s);
     md_dataq_forget(dq, "fraud", 2);
     assert_true(md_dataq_has_model(dq, "fraud"));
     md_dataq_detach(dq, v);
+    assert_false(md_dataq_has_model(dq, "fraud"));
+    v = md_dataq_attach(dq, &s);
+    md_dataq_detach(dq, v);
+    assert_true(md_dataq_has_model(dq, "fraud"));
     md_dataq_forget(dq, "fraud", 2);
     assert_false(md_dataq_has_model(dq, "fraud"));
 

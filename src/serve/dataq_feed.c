@@ -61,6 +61,16 @@ static void scan_feature(const struct md_dataq_update *u, const struct md_featur
         md_dataq_out_of_range(u, fi, out);
 }
 
+/* A NaN at index i of an accepted 2-D tensor: missing, unless null (counted) or allowed. */
+static void nan_at(const struct md_dataq_update *u, const struct md_contract *c,
+                   const struct md_tensor *t, size_t i)
+{
+    size_t f = i % c->n_features;
+
+    if ((t->missing == NULL || !t->missing[i]) && !c->features[f].allow_nan)
+        md_dataq_missing(u, f, 1);
+}
+
 /* An accepted request in the 2-D form: its nulls and NaN, in one pass over the values. */
 static void scan_2d_accepted(const struct md_dataq_update *u, const struct md_contract *c,
                              const struct md_tensor *t, size_t rows)
@@ -73,15 +83,20 @@ static void scan_2d_accepted(const struct md_dataq_update *u, const struct md_co
         for (i = 0; i < count; i++)
             if (t->missing[i])
                 md_dataq_missing(u, i % n, 1);
-    if (t->data == NULL || (t->dtype != MD_DT_FP32 && t->dtype != MD_DT_FP64))
+    if (t->data == NULL)
         return;
-    for (i = 0; i < count; i++) {
-        double x =
-            t->dtype == MD_DT_FP32 ? ((const float *)t->data)[i] : ((const double *)t->data)[i];
+    if (t->dtype == MD_DT_FP32) {
+        const float *x = t->data;
 
-        if (MD_UNLIKELY(isnan(x)) && (t->missing == NULL || !t->missing[i]) &&
-            !c->features[i % n].allow_nan)
-            md_dataq_missing(u, i % n, 1);
+        for (i = 0; i < count; i++)
+            if (MD_UNLIKELY(isnan(x[i])))
+                nan_at(u, c, t, i);
+    } else if (t->dtype == MD_DT_FP64) {
+        const double *x = t->data;
+
+        for (i = 0; i < count; i++)
+            if (MD_UNLIKELY(isnan(x[i])))
+                nan_at(u, c, t, i);
     }
 }
 

@@ -5,7 +5,8 @@ and label values left out) is a series of the real daemon's /metrics after
 traffic that exercises each area (a batching model, a shadow version, the
 fraud example with a refused request); every query parses (promtool check
 rules, with Grafana's variables given values); the dashboard takes its data
-source from a variable and keeps one row per area of watching, in order."""
+source from a variable and keeps one row per area of watching, in order;
+docs/monitoring.md's table names every family of that /metrics."""
 import json
 import os
 import re
@@ -153,6 +154,13 @@ def test_every_metric_exists():
             have = series_names(data.decode())
             missing = sorted(wanted - have)
             expect(not missing, "metrics the dashboard queries that /metrics lacks: %s" % missing)
+            # docs/monitoring.md's table names every family /metrics has.
+            families = set(re.findall(r"^# TYPE (\S+) ", data.decode(), re.M))
+            with open(os.path.join(ROOT, "docs", "monitoring.md")) as f:
+                documented = set(re.findall(r"^\| `([a-z_:]+)` \|", f.read(), re.M))
+            undocumented = sorted(families - documented)
+            expect(not undocumented, "families of /metrics missing from docs/monitoring.md's "
+                   "table: %s" % undocumented)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 
 from harness import (BENCH_YAML, ROOT, Daemon, add_bench, expect, expect_error, make_repo, run,
                      v2_row, wait_for)
@@ -247,6 +248,35 @@ def test_api_errors():
         expect([b["le"] for b in pred["score"]["histogram"]][:3] == [-10000, -1000, -100], pred)
 
 
+def test_concurrent_counts():
+    """Four clients at once: every request, row and missing value counted, none lost."""
+    with Daemon(args=["--threads", "4"]) as d:
+        errors = []
+
+        def client():
+            try:
+                for _ in range(100):
+                    post(d, fraud(n=2, dist=[4.0, None]), 200)
+                post(d, fraud(hour=99), 400)
+            except Exception as e:  # reported by the main thread
+                errors.append(e)
+        threads = [threading.Thread(target=client) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        expect(not errors and not any(t.is_alive() for t in threads), errors)
+        text = metrics(d)
+        v = {"model": "fraud", "version": "2"}
+        expect(series(text, "modeld_data_requests_total", **v) == 404, text)
+        expect(series(text, "modeld_data_rows_total", **v) == 804, text)
+        expect(series(text, "modeld_data_missing_total", feature="distance_km", **v) == 404, text)
+        expect(series(text, "modeld_data_out_of_range_total", feature="hour", **v) == 4, text)
+        expect(series(text, "modeld_predicted_label_total", label="legit", **v)
+               + series(text, "modeld_predicted_label_total", label="fraud", **v) == 800, text)
+        expect(series(text, "modeld_prediction_score_count", **v) == 800, text)
+
+
 def test_archived_version_goes():
     """A retired version keeps its data quality (24 hours); an archived one loses it at once,
     while its request counters stay."""
@@ -282,4 +312,4 @@ def test_archived_version_goes():
 
 if __name__ == "__main__":
     run([test_counts, test_predicted_labels_and_scores, test_signals, test_api_errors,
-         test_archived_version_goes])
+         test_concurrent_counts, test_archived_version_goes])

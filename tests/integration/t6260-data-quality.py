@@ -207,7 +207,7 @@ def test_signals():
                                        ("unseen_category_rate:merchant_category", 0.5, 2),
                                        ("rejected_rate", 0.5, 2),
                                        ("predicted_rate:legit", None, 4)]:
-            st, doc, _ = d.json("GET", "/api/v1/signals/%s?model=fraud&window=60" % metric)
+            st, doc, _ = d.json("GET", "/api/v1/signals/%s?model=fraud&window=5m" % metric)
             expect(st == 200 and doc["metric"] == metric and doc["samples"] == samples, doc)
             expect(value is None or abs(doc["value"] - value) < 1e-12, doc)
         for path, status, fragment in [

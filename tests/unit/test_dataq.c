@@ -92,12 +92,13 @@ static void test_counts_and_json(void **state)
     struct md_dataq *dq = md_dataq_new();
     struct md_dataq_shape s = fraud_shape(2);
     struct md_dataq_version *v = md_dataq_attach(dq, &s);
-    int64_t now = md_wall_ms();
+    int64_t now;
     char *j;
     int rc;
 
     (void)state;
     feed_two(v);
+    now = md_wall_ms(); /* after: the minutes counted are this one or the one before */
     j = json_of(dq, "fraud", 0, 0, now, &rc);
     assert_int_equal(rc, MD_OK);
     assert_true(contains(j, "\"version\":2,\"live\":true,\"requests\":2,\"rejected\":1,"
@@ -120,12 +121,16 @@ static void test_counts_and_json(void **state)
     assert_true(contains(j, "{\"le\":1,\"count\":1},{\"le\":\"+Inf\",\"count\":0}"));
     free(j);
 
-    /* A window: this minute's bucket; an hour later, nothing; too long a window, refused. */
-    j = json_of(dq, "fraud", 2, 60000, now, &rc);
+    /* A window: this minute's bucket and the one before; a minute later, the next minute
+     * alone holds nothing; an hour later, nothing; too long a window, refused. */
+    j = json_of(dq, "fraud", 2, 120000, now, &rc);
     assert_int_equal(rc, MD_OK);
-    assert_true(contains(j, "\"window_s\":60,"));
+    assert_true(contains(j, "\"window_s\":120,"));
     assert_true(contains(j, "\"requests\":2,\"rejected\":1,"));
     assert_true(contains(j, "{\"name\":\"note\",\"missing\":3,\"missing_rate\":0.75}"));
+    free(j);
+    j = json_of(dq, "fraud", 2, 60000, now + 60000, &rc);
+    assert_true(contains(j, "\"requests\":0,\"rejected\":0,\"rejected_rate\":null"));
     free(j);
     j = json_of(dq, "fraud", 2, 3600000, now + 3600000, &rc);
     assert_true(contains(j, "\"requests\":0,\"rejected\":0,\"rejected_rate\":null"));

@@ -44,7 +44,7 @@ const char *md_dataq_reason_name(enum md_dataq_reason r)
 
 /* One minute's figures, or the totals: every field a relaxed atomic. */
 struct counts {
-    _Atomic int64_t minute; /* a bucket: the wall-clock minute it counts (-1: none) */
+    _Atomic int64_t minute; /* a bucket: the wall-clock minute it counts (0: none yet) */
     _Atomic uint64_t requests;
     _Atomic uint64_t rejected;
     _Atomic uint64_t reasons[MD_DQ_REASONS];
@@ -95,16 +95,18 @@ struct md_dataq_version {
     size_t n_bounds;
 
     /* the registry's lock */
-    unsigned attached;  /* loaded instances using it; 0: retired */
-    int64_t retired_ms; /* wall clock when it was retired */
-    bool superseded;    /* a reload with other features made fresh figures for the version */
-    bool forget;        /* archived: dropped once retired */
+    unsigned attached;    /* loaded instances using it; 0: retired */
+    int64_t retired_ms;   /* wall clock when it was retired */
+    uint64_t retired_seq; /* when it was retired, in order: a lower one went earlier */
+    bool superseded;      /* a reload with other features made fresh figures for the version */
+    bool forget;          /* archived: dropped once retired */
 };
 
 struct md_dataq {
     pthread_mutex_t lock; /* guards the array and the entries' registry fields */
     struct md_dataq_version **v;
     size_t n;
+    uint64_t seq; /* the last retired_seq given */
 };
 
 /* ---- clock and buckets ------------------------------------------------------ */
@@ -477,9 +479,7 @@ static struct md_dataq_version *version_new(const struct md_dataq_shape *s, cons
     struct md_dataq_version *v = md_xcalloc(1, sizeof(*v));
     size_t i;
 
-    for (i = 0; i < MD_DATAQ_MINUTES; i++)
-        atomic_init(&v->minutes[i].minute, -1);
-    atomic_init(&v->current, -1);
+    /* Zeroed: every bucket counts no minute yet (minute 0 is in 1970). */
     pthread_mutex_init(&v->turn, NULL);
     v->model = md_xstrdup(s->model);
     v->number = s->version;
@@ -506,11 +506,29 @@ static void remove_at(struct md_dataq *dq, size_t i)
     dq->n--;
 }
 
-/* Drops the retired figures past their time or their count (under the lock). */
+/* The retired figures retired longest ago, of model (NULL: of any); dq->n when none. */
+static size_t oldest_retired(const struct md_dataq *dq, const char *model, size_t *count)
+{
+    size_t best = dq->n;
+    size_t i;
+
+    *count = 0;
+    for (i = 0; i < dq->n; i++) {
+        const struct md_dataq_version *v = dq->v[i];
+
+        if (v->attached > 0 || (model != NULL && strcmp(v->model, model) != 0))
+            continue;
+        (*count)++;
+        if (best == dq->n || v->retired_seq < dq->v[best]->retired_seq)
+            best = i;
+    }
+    return best;
+}
+
+/* Drops the retired figures past their time or their counts (under the lock). */
 static void sweep(struct md_dataq *dq, int64_t now_ms)
 {
-    size_t retired = 0;
-    size_t oldest;
+    size_t count;
     size_t i;
 
     for (i = dq->n; i-- > 0;) {
@@ -520,20 +538,9 @@ static void sweep(struct md_dataq *dq, int64_t now_ms)
             (v->superseded || v->forget || now_ms - v->retired_ms >= (int64_t)MD_DATAQ_RETIRED_MS))
             remove_at(dq, i);
     }
-    for (;;) {
-        retired = 0;
-        oldest = dq->n;
-        for (i = 0; i < dq->n; i++) {
-            if (dq->v[i]->attached > 0)
-                continue;
-            retired++;
-            if (oldest == dq->n || dq->v[i]->retired_ms < dq->v[oldest]->retired_ms)
-                oldest = i;
-        }
-        if (retired <= MD_DATAQ_RETIRED_MAX)
-            break;
-        remove_at(dq, oldest);
-    }
+    for (i = oldest_retired(dq, NULL, &count); count > MD_DATAQ_RETIRED_MAX;
+         i = oldest_retired(dq, NULL, &count))
+        remove_at(dq, i);
 }
 
 struct md_dataq_version *md_dataq_attach(struct md_dataq *dq, const struct md_dataq_shape *shape)
@@ -580,8 +587,19 @@ void md_dataq_detach(struct md_dataq *dq, struct md_dataq_version *v)
     if (v == NULL)
         return;
     pthread_mutex_lock(&dq->lock);
-    if (v->attached > 0 && --v->attached == 0)
+    if (v->attached > 0 && --v->attached == 0) {
+        /* v may go below: keep its model's name for the count. */
+        char *model = md_xstrdup(v->model);
+        size_t count;
+        size_t i;
+
         v->retired_ms = md_wall_ms();
+        v->retired_seq = ++dq->seq;
+        for (i = oldest_retired(dq, model, &count); count > MD_DATAQ_RETIRED_PER_MODEL;
+             i = oldest_retired(dq, model, &count))
+            remove_at(dq, i);
+        free(model);
+    }
     sweep(dq, md_wall_ms());
     pthread_mutex_unlock(&dq->lock);
 }

@@ -21,9 +21,10 @@
  * have series of their own; the rest are summed into the feature "_other".
  * The first MD_DATAQ_LABELS labels likewise ("_other" for the rest). A
  * retired version (no loaded instance uses it) keeps its series for
- * MD_DATAQ_RETIRED_MS, at most MD_DATAQ_RETIRED_MAX retired versions in
- * all (the longest retired go first), or until md_dataq_forget (an archived
- * version).
+ * MD_DATAQ_RETIRED_MS, at most MD_DATAQ_RETIRED_PER_MODEL retired versions
+ * per model and MD_DATAQ_RETIRED_MAX in all (the longest retired go first),
+ * or until md_dataq_forget (an archived version). A version's figures take
+ * about 135 KiB (the buckets, 2 KiB each, and the totals).
  *
  * What this module does not know: contracts, requests and engines. The
  * caller (serve/) describes a version's features and labels at attach, and
@@ -38,13 +39,14 @@
 #include "util/buf.h"
 #include "watch/signals.h"
 
-#define MD_DATAQ_FEATURES    64       /* features with series of their own, per version */
-#define MD_DATAQ_LABELS      32       /* labels with series of their own, per version */
-#define MD_DATAQ_MINUTES     60       /* per-minute buckets: the longest window */
-#define MD_DATAQ_RETIRED_MS  86400000 /* how long a retired version's series stay: 24 hours */
-#define MD_DATAQ_RETIRED_MAX 64       /* retired versions kept in all */
-#define MD_DATAQ_SCORE_MAX   20       /* finite bounds of the score histogram, at most */
-#define MD_DATAQ_OTHER       "_other" /* the feature or label that sums the ones past the cap */
+#define MD_DATAQ_FEATURES          64       /* features with series of their own, per version */
+#define MD_DATAQ_LABELS            32       /* labels with series of their own, per version */
+#define MD_DATAQ_MINUTES           60       /* per-minute buckets: the longest window */
+#define MD_DATAQ_RETIRED_MS        86400000 /* how long a retired version's series stay: 24 hours */
+#define MD_DATAQ_RETIRED_PER_MODEL 4        /* retired versions kept per model */
+#define MD_DATAQ_RETIRED_MAX       64       /* retired versions kept in all */
+#define MD_DATAQ_SCORE_MAX         20       /* finite bounds of the score histogram, at most */
+#define MD_DATAQ_OTHER             "_other" /* the feature or label that sums the ones past the cap */
 
 /* Why validation refused a request: the classes of md_dataq_classify. */
 enum md_dataq_reason {

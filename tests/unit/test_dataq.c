@@ -398,18 +398,29 @@ static void test_retired(void **state)
     md_dataq_detach(dq, v);
     md_dataq_detach(dq, again);
 
-    /* At most MD_DATAQ_RETIRED_MAX retired versions: the longest retired go first. */
+    /* At most MD_DATAQ_RETIRED_PER_MODEL retired versions per model, MD_DATAQ_RETIRED_MAX
+     * in all: the longest retired go first. */
     s = fraud_shape(1);
-    for (k = 1; k <= MD_DATAQ_RETIRED_MAX + 5; k++) {
+    for (k = 1; k <= 10; k++) {
         s.version = 100 + k;
         md_dataq_detach(dq, md_dataq_attach(dq, &s));
     }
-    j = json_of(dq, "fraud", 101, 0, md_wall_ms(), &rc);
-    assert_int_equal(rc, MD_ENOTFOUND);
-    free(j);
-    j = json_of(dq, "fraud", 100 + MD_DATAQ_RETIRED_MAX + 5, 0, md_wall_ms(), &rc);
-    assert_int_equal(rc, MD_OK);
-    free(j);
+    for (k = 1; k <= 10; k++) {
+        j = json_of(dq, "fraud", 100 + k, 0, md_wall_ms(), &rc);
+        assert_int_equal(rc, k > 10 - MD_DATAQ_RETIRED_PER_MODEL ? MD_OK : MD_ENOTFOUND);
+        free(j);
+    }
+    for (k = 0; k < MD_DATAQ_RETIRED_MAX + 6; k++) {
+        char model[16];
+
+        snprintf(model, sizeof(model), "m%lld", (long long)k);
+        s.model = model;
+        md_dataq_detach(dq, md_dataq_attach(dq, &s));
+    }
+    assert_false(md_dataq_has_model(dq, "fraud")); /* retired longest ago */
+    assert_false(md_dataq_has_model(dq, "m1"));
+    assert_true(md_dataq_has_model(dq, "m10"));
+    assert_true(md_dataq_has_model(dq, "m69"));
     md_dataq_free(dq);
 }
 

@@ -236,7 +236,10 @@ def test_api_errors():
                  "model 'fraud' has no data quality for version 9"),
                 ("/api/v1/models/fraud/data-quality?window=5x", 400, "window: '5x'"),
                 ("/api/v1/models/fraud/data-quality?window=0", 400, "window: must be above 0"),
-                ("/api/v1/models/fraud/data-quality?window=61m", 400, "keeps 60 minutes")]:
+                ("/api/v1/models/fraud/data-quality?window=61m", 400, "keeps 60 minutes"),
+                ("/api/v1/models/fraud/data-quality?window=" + "9" * 40, 400, "is too long"),
+                ("/api/v1/models/fraud/data-quality?window=-5m", 400, "is not a duration"),
+                ("/api/v1/models/fraud/data-quality?version=" + "9" * 40, 400, "out of range")]:
             st, doc, _ = d.json("GET", path)
             expect_error(st, doc, status, fragment)
         st, doc, hdrs = d.json("POST", "/api/v1/models/fraud/data-quality", {})

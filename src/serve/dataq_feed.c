@@ -7,9 +7,10 @@
  * classification of its message.
  *
  * Which values are read: those of a request the contract checked (it was
- * answered, or refused for a value, a key or a type: the values are there
- * as decoded). A request refused for its shape, its size or a body that did
- * not decode counts as a refusal with no rows.
+ * answered, or the contract refused it for a value, a key or a type: the
+ * values are there as decoded). A request refused for its shape, its size,
+ * a body that did not decode or values its protocol could not type counts
+ * as a refusal with no rows.
  */
 #include "serve/dataq_feed.h"
 #include "serve/infer.h"
@@ -191,6 +192,16 @@ static void predicted(const struct md_dataq_update *u, const struct md_version *
     md_dataq_predicted(u, &o);
 }
 
+/*
+ * Whether a refusal came from the contract's check of the values or the keys, so that the
+ * inputs are there as typed: not from a protocol's typing of them (TF Serving's rows, bound
+ * with the contract: "instances[0] feature 'x': ..."), which may have stopped half-way.
+ */
+static bool values_typed(const char *error)
+{
+    return strncmp(error, "feature '", 9) == 0 || strncmp(error, "key '", 5) == 0;
+}
+
 void md_dataq_feed_told(void *ctx, const struct md_predict_story *s)
 {
     const struct md_version *v = s->version;
@@ -208,7 +219,7 @@ void md_dataq_feed_told(void *ctx, const struct md_predict_story *s)
         why = md_dataq_classify(v->dq, s->error, s->stage == MD_PREDICT_DECODE, &feature);
     if (s->prepared != NULL)
         rows = s->rows;
-    else if (s->stage == MD_PREDICT_VALIDATE &&
+    else if (s->stage == MD_PREDICT_VALIDATE && values_typed(s->error) &&
              (why == MD_DQ_MISSING || why == MD_DQ_OUT_OF_RANGE || why == MD_DQ_WRONG_TYPE ||
               why == MD_DQ_UNKNOWN_CATEGORY || why == MD_DQ_BAD_KEY))
         rows = rows_sent(s);

@@ -386,7 +386,7 @@ static enum md_dataq_reason value_class(const char *what)
     if (has(what, "shape") || has(what, "rows") || has(what, "elements") || has(what, "values for"))
         return MD_DQ_BAD_SHAPE;
     if (has(what, "not 0 or 1") || has(what, "not an integer") || has(what, "datatype") ||
-        has(what, "expected ") || has(what, "invalid number"))
+        has(what, "expected ") || has(what, "invalid number") || has(what, "expected type"))
         return MD_DQ_WRONG_TYPE;
     return MD_DQ_OTHER;
 }
@@ -403,8 +403,12 @@ enum md_dataq_reason md_dataq_classify(const struct md_dataq_version *v, const c
         return decode ? MD_DQ_MALFORMED : MD_DQ_OTHER;
     if (has(msg, "too large"))
         return MD_DQ_TOO_LARGE;
+    if (has(msg, "unknown feature '"))
+        return MD_DQ_UNKNOWN_INPUT; /* TF Serving's row naming no feature of the contract */
     if (quoted_after(msg, "feature '", &name, &len) || quoted_after(msg, "input '", &name, &len) ||
-        quoted_after(msg, "inputs '", &name, &len)) {
+        quoted_after(msg, "inputs '", &name, &len) ||
+        (strstr(msg, " feature '") != NULL &&
+         quoted_after(strstr(msg, " feature '") + 1, "feature '", &name, &len))) {
         r = value_class(name + len);
         if (r == MD_DQ_UNKNOWN_INPUT && has(name + len, "unknown input"))
             return r; /* it names no feature of the contract */
@@ -413,7 +417,7 @@ enum md_dataq_reason md_dataq_classify(const struct md_dataq_version *v, const c
     }
     if (strncmp(msg, "key '", 5) == 0)
         return MD_DQ_BAD_KEY;
-    if (has(msg, "unknown feature '") || has(msg, "; expected features"))
+    if (has(msg, "; expected features"))
         return has(msg, "no inputs") ? MD_DQ_MISSING : MD_DQ_UNKNOWN_INPUT;
     return decode ? MD_DQ_MALFORMED : MD_DQ_OTHER;
 }

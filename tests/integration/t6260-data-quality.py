@@ -251,6 +251,29 @@ def test_api_errors():
         expect([b["le"] for b in pred["score"]["histogram"]][:3] == [-10000, -1000, -100], pred)
 
 
+def test_tfs_rows():
+    """TF Serving's rows: values typed by the protocol are checked as V2's are; a value the
+    protocol cannot type is a wrong_type refusal naming the feature, with no rows read."""
+    base = {"amount": 10.0, "hour": 3, "account_age_days": 100, "merchant_category": "grocery",
+            "is_international": False}
+    with Daemon() as d:
+        for inst, status in [(dict(base), 200), (dict(base, amount="x"), 400),
+                             (dict(base, amount=-5), 400), (dict(base, zip=3), 400)]:
+            st, doc, _ = d.json("POST", "/v1/models/fraud:predict", {"instances": [inst, inst]})
+            expect(st == status, (st, doc, inst))
+        text = metrics(d)
+        v = {"model": "fraud", "version": "2"}
+        expect(series(text, "modeld_data_requests_total", **v) == 4, text)
+        expect(series(text, "modeld_data_rows_total", **v) == 4, text)
+        expect(series(text, "modeld_data_out_of_range_total", feature="amount", **v) == 2, text)
+        expect(series(text, "modeld_data_feature_rejected_total", feature="amount",
+                      reason="wrong_type", **v) == 1, text)
+        for reason, n in [("wrong_type", 1), ("out_of_range", 1), ("unknown_input", 1),
+                          ("other", 0)]:
+            expect(series(text, "modeld_data_rejected_total", reason=reason, **v) == n,
+                   (reason, text))
+
+
 def test_concurrent_counts():
     """Four clients at once: every request, row and missing value counted, none lost."""
     with Daemon(args=["--threads", "4"]) as d:
@@ -315,4 +338,4 @@ def test_archived_version_goes():
 
 if __name__ == "__main__":
     run([test_counts, test_predicted_labels_and_scores, test_signals, test_api_errors,
-         test_concurrent_counts, test_archived_version_goes])
+         test_tfs_rows, test_concurrent_counts, test_archived_version_goes])

@@ -177,6 +177,8 @@ static void test_classify(void **state)
         {"inputs[0].datatype: missing", true, MD_DQ_MALFORMED, SIZE_MAX},
         {"request: expected a JSON object, got array", true, MD_DQ_MALFORMED, SIZE_MAX},
         {"instances[1]: unknown feature 'zip'", false, MD_DQ_UNKNOWN_INPUT, SIZE_MAX},
+        {"instances[0] feature 'amount': not of expected type: float", false, MD_DQ_WRONG_TYPE, 0},
+        {"instances[2] feature 'hour': not of expected type: int32", false, MD_DQ_WRONG_TYPE, 1},
         {"unexpected inference output 'x' for model 'fraud'", false, MD_DQ_OTHER, SIZE_MAX},
     };
     struct md_dataq *dq = md_dataq_new();

@@ -15,12 +15,14 @@
 #include "serve/repo.h"
 #include "store/store.h"
 #include "serve/shadow.h"
+#include "serve/dataq_feed.h"
 #include "control/check.h"
 #include "control/control.h"
 #include "control/rollouts.h"
 #include "control/settings.h"
 #include "watch/accesslog.h"
 #include "watch/compare.h"
+#include "watch/dataq.h"
 #include "watch/metrics.h"
 #include "watch/history.h"
 #include "watch/series.h"
@@ -321,6 +323,7 @@ struct daemon {
     struct md_signals *signals; /* named metrics: alert rules, history, gates read them */
     struct md_series *series;   /* request signals over windows (watch/series.h) */
     struct md_history *history; /* per-minute rollups into the store (watch/history.h) */
+    bool dataq_fed;             /* data quality observes the predictions (serve/dataq_feed.h) */
     struct md_commands *commands;
     struct md_api *api;
     struct md_http *http;
@@ -388,6 +391,8 @@ static void stop_daemon(struct daemon *d, const struct md_settings *o)
     md_rollouts_free(d->rollouts);
     if (d->http != NULL)
         md_http_stop(d->http, (unsigned)o->drain_timeout_s * 1000);
+    if (d->dataq_fed)
+        md_dataq_feed_detach();
     /* No request offers a copy any more: the copies still queued are dropped. */
     md_shadow_free(d->shadow);
     md_compare_free(d->compare);
@@ -428,14 +433,22 @@ static int start_parts(const struct md_settings *o, struct daemon *d)
         return 1;
     }
     d->signals = md_signals_new();
-    if (start_series(o, d, &err) != MD_OK) {
-        md_log_kv(MD_LOG_ERROR, "cannot start the request signals", "reason", err.msg, MD_KV_END);
-        return 1;
-    }
     /* Drift: the named metrics it answers, and the observer that fills its windows. */
     if (md_drift_signals_add(d->signals, d->repo, &err) != MD_OK ||
         md_drift_attach(&err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "cannot start drift", "reason", err.msg, MD_KV_END);
+        return 1;
+    }
+    if (md_dataq_signals(md_metrics_dataq(md_repo_metrics(d->repo)), d->signals, &err) != MD_OK ||
+        md_dataq_feed_attach(&err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot start data quality", "reason", err.msg, MD_KV_END);
+        return 1;
+    }
+    d->dataq_fed = true;
+    /* Last of the named metrics' providers: the history rolls up every name
+     * registered by then. */
+    if (start_series(o, d, &err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot start the request signals", "reason", err.msg, MD_KV_END);
         return 1;
     }
     d->commands = md_commands_new();

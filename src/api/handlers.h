@@ -57,6 +57,24 @@ void md_history_api_prom(struct md_api *api, struct md_buf *b);
 void md_drift_api_get(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                       struct md_api_resp *resp);
 
+/* Data quality per version (api/dataq.c) */
+void md_dataq_api_get(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                      struct md_api_resp *resp);
+
+/* The named metrics (api/signals.c) */
+void md_signals_api_list(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                         struct md_api_resp *resp);
+void md_signals_api_get(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                        struct md_api_resp *resp);
+
+/*
+ * Query arguments shared by the watch endpoints (api/dataq.c): a window as
+ * seconds or with a unit ("300", "30s", "5m", "1h") into *ms, a version
+ * number (1 or more); MD_EINVAL naming the argument otherwise.
+ */
+int md_api_query_window(const char *text, int64_t *ms, struct md_err *err) MD_MUST_CHECK;
+int md_api_query_version(const char *text, int64_t *version, struct md_err *err) MD_MUST_CHECK;
+
 /* The daemon's settings and their sources (api/settings.c) */
 void md_settings_api_list(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp);
 void md_settings_api_get(struct md_api *api, const struct md_route *rt, struct md_api_req *req,

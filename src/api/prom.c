@@ -13,6 +13,7 @@
 #include "util/fmt.h"
 #include "util/proc.h"
 #include "watch/accesslog.h"
+#include "watch/dataq.h"
 #include "watch/metrics.h"
 
 /* Appends to the answer; the first failure stays in the buffer (util/buf.h). */
@@ -588,5 +589,6 @@ void md_prom_metrics(struct md_api *api, struct md_api_req *req, struct md_api_r
     shadow_families(api, m, ctx);
     md_history_api_prom(api, c.b);
     (void)md_drift_prom(api->repo, c.b);
+    md_dataq_prom(md_metrics_dataq(m), c.b);
     md_api_finish(resp, md_buf_error(c.b));
 }

@@ -92,6 +92,7 @@ static void tfs_unsupported(struct md_api *api, const struct md_route *rt, struc
 #define NONE       MD_SCOPE_NONE
 #define PATH_MODEL MD_SCOPE_PATH_MODEL
 #define LISTING    MD_SCOPE_LISTING
+#define BODY_ITEMS MD_SCOPE_BODY_ITEMS
 
 /*
  * A row names its sink (the last field) only when its body streams; the
@@ -197,6 +198,11 @@ static const struct md_endpoint routes[] = {
     /* drift against the reference profile (api/drift.c) */
     {"GET",   "/api/v1/models/{model}/drift",      MD_API_MANAGEMENT, READ, PATH_MODEL,
      md_drift_api_get},
+    /* data quality (api/dataq.c) and the named metrics (api/signals.c) */
+    {"GET",   "/api/v1/models/{model}/data-quality", MD_API_MANAGEMENT, READ, PATH_MODEL,
+     md_dataq_api_get},
+    {"GET",   "/api/v1/signals",        MD_API_MANAGEMENT, READ, NONE,       md_signals_api_list},
+    {"GET",   "/api/v1/signals/{name}", MD_API_MANAGEMENT, READ, BODY_ITEMS, md_signals_api_get},
 };
 /* clang-format on */
 #pragma GCC diagnostic pop

@@ -8,8 +8,40 @@
 #include "util/log.h"
 #include "backend/registry.h"
 #include "util/mem.h"
+#include "watch/dataq.h"
 
 #include <limits.h>
+
+/* The data-quality figures of v from its contract's features and labels. */
+static struct md_dataq_version *attach_dataq(struct md_metrics *metrics, const struct md_version *v)
+{
+    const struct md_contract *c = v->contract;
+    const char **names = md_xcalloc(c->n_features + 1, sizeof(*names));
+    uint8_t *kinds = md_xcalloc(c->n_features + 1, 1);
+    struct md_dataq_shape shape;
+    struct md_dataq_version *dq;
+    size_t i;
+
+    for (i = 0; i < c->n_features; i++) {
+        const struct md_feature *f = &c->features[i];
+
+        names[i] = f->name;
+        kinds[i] = (uint8_t)((f->has_min || f->has_max ? MD_DQ_RANGED : 0) |
+                             (f->categories != NULL ? MD_DQ_CATEGORICAL : 0));
+    }
+    shape.model = v->model;
+    shape.version = v->number;
+    shape.features = names;
+    shape.kinds = kinds;
+    shape.n_features = c->n_features;
+    shape.labels = (const char *const *)c->labels;
+    shape.n_labels = c->n_labels;
+    shape.regression = c->task == MD_TASK_REGRESSION;
+    dq = md_dataq_attach(md_metrics_dataq(metrics), &shape);
+    free(names);
+    free(kinds);
+    return dq;
+}
 
 int md_version_load(const char *dir, int64_t number, struct md_contract *contract,
                     struct md_metrics *metrics, struct md_version **out, struct md_err *err)
@@ -78,6 +110,7 @@ int md_version_load(const char *dir, int64_t number, struct md_contract *contrac
     if (metrics != NULL) {
         v->stats = md_metrics_attach(metrics, contract->name, number, v->batcher != NULL);
         v->metrics = metrics;
+        v->dq = attach_dataq(metrics, v);
     } else {
         v->stats = md_xcalloc(1, sizeof(*v->stats));
     }
@@ -100,9 +133,10 @@ void md_version_unref(struct md_version *v)
     md_drift_feed_free(v->drift);
     if (v->engine != NULL)
         v->ops->free(v->engine);
-    if (v->metrics != NULL)
+    if (v->metrics != NULL) {
+        md_dataq_detach(md_metrics_dataq(v->metrics), v->dq);
         md_metrics_detach(v->metrics, v->stats);
-    else
+    } else
         free(v->stats);
     md_contract_free(v->contract);
     free(v->model);

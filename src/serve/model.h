@@ -23,6 +23,8 @@
 #include "backend/backend.h"
 #include "watch/metrics.h"
 
+struct md_dataq_version;
+
 struct md_batcher;
 struct md_drift_feed;
 
@@ -40,6 +42,8 @@ struct md_version {
     struct md_version_stats *stats;   /* read-only pointer, updated by requests atomically:
                                          the registry's series, or owned when metrics is NULL */
     struct md_metrics *metrics;       /* read-only: borrowed registry, or NULL */
+    struct md_dataq_version *dq;      /* read-only pointer: data quality's figures of the
+                                         version (watch/dataq.h), or NULL without metrics */
     char warning[200];                /* read-only: "" or what the load found doubtful */
     struct md_drift_feed *drift;      /* read-only: owned; its reference profile and live
                                          window (serve/drift_feed.h), or NULL */

@@ -19,6 +19,7 @@
 #include "util/mem.h"
 #include "util/sha256.h"
 #include "util/sys.h"
+#include "watch/dataq.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1038,6 +1039,8 @@ int md_repo_archive(struct md_repo *r, const char *model, int64_t version, bool 
         rc = md_store_call(r->store, run_archive, &j, err);
         if (rc == MD_OK) {
             reg->archived = archived;
+            if (archived) /* its data quality goes as soon as no instance uses it */
+                md_dataq_forget(md_metrics_dataq(r->metrics), model, version);
             (void)md_repo__rescan(r, e, err);
             md_err_clear(err);
         }

@@ -6,6 +6,7 @@
  */
 #include "watch/metrics.h"
 #include "util/mem.h"
+#include "watch/dataq.h"
 
 #include <assert.h>
 #include <math.h>
@@ -167,6 +168,7 @@ struct md_metrics {
     size_t n;
     uint64_t seq; /* last retired_seq given */
     _Atomic uint64_t scan_errors;
+    struct md_dataq *dataq; /* data quality of the same versions: its own lock */
 };
 
 struct md_metrics *md_metrics_new(void)
@@ -175,6 +177,7 @@ struct md_metrics *md_metrics_new(void)
 
     pthread_mutex_init(&m->lock, NULL);
     atomic_init(&m->scan_errors, 0);
+    m->dataq = md_dataq_new();
     return m;
 }
 
@@ -193,6 +196,7 @@ void md_metrics_free(struct md_metrics *m)
     for (i = 0; i < m->n; i++)
         series_free(m->series[i]);
     free(m->series);
+    md_dataq_free(m->dataq);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }
@@ -423,6 +427,11 @@ double md_hist_quantile(const uint64_t buckets[MD_HIST_BUCKETS + 1], double q)
         cum += (double)buckets[i];
     }
     return md_hist_bounds_s[MD_HIST_BUCKETS - 1];
+}
+
+struct md_dataq *md_metrics_dataq(struct md_metrics *m)
+{
+    return m->dataq;
 }
 
 void md_metrics_scan_error(struct md_metrics *m)

@@ -255,6 +255,12 @@ void md_route_snapshot_delta(const struct md_route_snapshot *after,
  */
 double md_hist_quantile(const uint64_t buckets[MD_HIST_BUCKETS + 1], double q);
 
+/*
+ * The data-quality figures of the registry's versions (watch/dataq.h): made
+ * and freed with the registry, attached by each version as it loads.
+ */
+struct md_dataq *md_metrics_dataq(struct md_metrics *m);
+
 /* Counts one error met reading the repository (one logged line). Thread-safe. */
 void md_metrics_scan_error(struct md_metrics *m);
 /* Errors counted by md_metrics_scan_error. */

@@ -15,6 +15,7 @@
 #include "serve/repo.h"
 #include "store/store.h"
 #include "serve/shadow.h"
+#include "control/alerting.h"
 #include "control/check.h"
 #include "control/control.h"
 #include "control/rollouts.h"
@@ -316,6 +317,7 @@ struct daemon {
     struct md_compare *compare;
     struct md_shadow *shadow;
     struct md_signals *signals; /* named metrics: alert rules, history, gates read them */
+    struct md_alerting *alerting; /* alert rules, their states, notifications */
     struct md_commands *commands;
     struct md_api *api;
     struct md_http *http;
@@ -347,10 +349,32 @@ static void stop_daemon(struct daemon *d, const struct md_settings *o)
     md_access_log_close(d->alog);
     md_commands_free(d->commands);
     md_repo_free(d->repo);
+    md_alerting_free(d->alerting);
     md_signals_free(d->signals);
     md_store_close(d->store);
     free(d->api);
     free(d->upload_dir);
+}
+
+/*
+ * Alert rules, after every part has registered its signals: the file's
+ * rules checked and stored, the stored ones read, the notifier started,
+ * the evaluator's control task added. 0, or 1 with the reason logged.
+ */
+static int start_alerting(const struct md_settings *o, struct daemon *d)
+{
+    struct md_control_task task;
+    struct md_err err;
+    char url[300];
+
+    (void)snprintf(url, sizeof(url), "http://%s", o->listen);
+    if (md_alerting_start(&o->alerting, url, d->store, d->signals, &d->alerting, &err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot start alerting", "reason", err.msg, MD_KV_END);
+        return 1;
+    }
+    md_alerting_task(d->alerting, &task);
+    add_task(d, &task);
+    return 0;
 }
 
 /* Starts everything before the HTTP server: 0, or 1 with the reason logged. */
@@ -375,7 +399,7 @@ static int start_parts(const struct md_settings *o, struct daemon *d)
     }
     d->signals = md_signals_new();
     d->commands = md_commands_new();
-    return 0;
+    return start_alerting(o, d);
 }
 
 static struct md_api *new_api(const struct md_settings *o, struct daemon *d)
@@ -390,6 +414,8 @@ static struct md_api *new_api(const struct md_settings *o, struct daemon *d)
     api->store = d->store;
     api->commands = d->commands;
     api->signals = d->signals;
+    api->alerts = md_alerting_alerts(d->alerting);
+    api->notify = md_alerting_notify(d->alerting);
     api->name = "modeld";
     api->version = MD_VERSION;
     api->started_ms = md_wall_ms();

@@ -18,6 +18,8 @@
 #include "serve/shadow.h"
 #include "watch/accesslog.h"
 #include "watch/compare.h"
+#include "watch/alerts.h"
+#include "watch/notify.h"
 #include "watch/signals.h"
 
 #include <stdatomic.h>
@@ -66,6 +68,10 @@ struct md_api {
     /* Borrowed, or NULL: the named metrics (watch/signals.h) alert rules,
      * the history and gates read; GET /api/v1/signals lists them. */
     struct md_signals *signals;
+    /* Borrowed, or NULL: the alert rules in force with their states, and the
+     * notifier's counters (api/alerts.c; /metrics). */
+    struct md_alerts *alerts;
+    struct md_notify *notify;
     /* Where an upload's artifact is written while it arrives (api/upload.h),
      * made by md_upload_dir_prepare before serving; NULL: uploads are refused. */
     const char *upload_dir;

@@ -316,7 +316,7 @@ struct daemon {
     struct md_access_log *alog;
     struct md_compare *compare;
     struct md_shadow *shadow;
-    struct md_signals *signals; /* named metrics: alert rules, history, gates read them */
+    struct md_signals *signals;   /* named metrics: alert rules, history, gates read them */
     struct md_alerting *alerting; /* alert rules, their states, notifications */
     struct md_commands *commands;
     struct md_api *api;

@@ -358,11 +358,11 @@ struct md_store_alert {
     int64_t id; /* allocated by add, increasing */
     const char *rule;
     const char *model;
-    const char *state;  /* "pending", "firing", "resolved", "inactive" */
-    int64_t at_ms;      /* when it changed (0 on an add: now) */
-    int64_t active_ms;  /* when its condition began to hold */
-    int64_t fired_ms;   /* when it fired, or 0 */
-    double value;       /* NaN: no data (stored as NULL) */
+    const char *state; /* "pending", "firing", "resolved", "inactive" */
+    int64_t at_ms;     /* when it changed (0 on an add: now) */
+    int64_t active_ms; /* when its condition began to hold */
+    int64_t fired_ms;  /* when it fired, or 0 */
+    double value;      /* NaN: no data (stored as NULL) */
     const char *fingerprint;
     const char *labels;      /* a JSON object */
     const char *annotations; /* a JSON object */

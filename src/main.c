@@ -23,6 +23,7 @@
 #include "watch/accesslog.h"
 #include "watch/compare.h"
 #include "watch/metrics.h"
+#include "watch/series.h"
 #include "watch/signals.h"
 
 #include <errno.h>
@@ -316,8 +317,10 @@ struct daemon {
     struct md_access_log *alog;
     struct md_compare *compare;
     struct md_shadow *shadow;
-    struct md_signals *signals;   /* named metrics: alert rules, history, gates read them */
-    struct md_alerting *alerting; /* alert rules, their states, notifications */
+    struct md_signals *signals; /* named metrics: alert rules, history, gates read them */
+    struct md_series *series;   /* request signals over windows (watch/series.h) */
+    /* Alert rules, their states, notifications. */
+    struct md_alerting *alerting;
     struct md_commands *commands;
     struct md_api *api;
     struct md_http *http;
@@ -337,6 +340,21 @@ static inline void add_task(struct daemon *d, const struct md_control_task *t)
     d->n_tasks++;
 }
 
+/* The series task: a sample of every request counter each second. */
+static void series_tick(void *ctx, uint64_t now_ms)
+{
+    MD_UNUSED(now_ms);
+    md_series_sample(ctx, md_wall_ms());
+}
+
+/* The request signals: rings sampled by control, answered through the registry. */
+static int start_series(struct daemon *d, struct md_err *err)
+{
+    d->series = md_series_new(md_repo_metrics(d->repo));
+    add_task(d, &(struct md_control_task){"series", 1000, series_tick, d->series});
+    return md_series_register(d->series, d->signals, err);
+}
+
 static void stop_daemon(struct daemon *d, const struct md_settings *o)
 {
     md_control_stop(d->ctl);
@@ -350,6 +368,7 @@ static void stop_daemon(struct daemon *d, const struct md_settings *o)
     md_commands_free(d->commands);
     md_repo_free(d->repo);
     md_alerting_free(d->alerting);
+    md_series_free(d->series);
     md_signals_free(d->signals);
     md_store_close(d->store);
     free(d->api);
@@ -398,6 +417,10 @@ static int start_parts(const struct md_settings *o, struct daemon *d)
         return 1;
     }
     d->signals = md_signals_new();
+    if (start_series(d, &err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot start the request signals", "reason", err.msg, MD_KV_END);
+        return 1;
+    }
     d->commands = md_commands_new();
     return start_alerting(o, d);
 }

@@ -46,6 +46,10 @@ void md_prom_metrics(struct md_api *api, struct md_api_req *req, struct md_api_r
 void md_comparison_api_get(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                            struct md_api_resp *resp);
 
+/* A model's named metrics now and in the past (api/history.c) */
+void md_history_api_signals(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                            struct md_api_resp *resp);
+
 /* The daemon's settings and their sources (api/settings.c) */
 void md_settings_api_list(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp);
 void md_settings_api_get(struct md_api *api, const struct md_route *rt, struct md_api_req *req,

@@ -198,6 +198,9 @@ static const struct md_endpoint routes[] = {
     /* comparisons of a model's versions (api/comparison.c) */
     {"GET",   "/api/v1/models/{model}/comparison", MD_API_MANAGEMENT, READ, PATH_MODEL,
      md_comparison_api_get},
+    /* a model's named metrics now and per minute in the past (api/history.c) */
+    {"GET",   "/api/v1/models/{model}/signals",    MD_API_MANAGEMENT, READ, PATH_MODEL,
+     md_history_api_signals},
 };
 /* clang-format on */
 #pragma GCC diagnostic pop

@@ -438,9 +438,13 @@ int md_alert_rule_from_json(const char *name, const void *root_, const char *whe
             rc = md_err_set(err, MD_EINVAL, "%sinterval: must be 1s or longer", where);
     }
     if (rc == MD_OK && signals != NULL) {
-        rc = md_signals_check(signals, r->metric, err);
-        if (rc != MD_OK)
+        /* A metric no provider has is a bad rule, whatever the registry's code. */
+        if (md_signals_check(signals, r->metric, err) != MD_OK) {
+            rc = MD_EINVAL;
+            if (err != NULL)
+                err->code = MD_EINVAL;
             md_err_prefix(err, "%smetric: ", where);
+        }
     }
     if (rc != MD_OK) {
         md_alert_rule_free(r);

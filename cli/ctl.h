@@ -324,5 +324,7 @@ int cmd_events(int argc, char **argv, struct ctl *ctl);
 int cmd_rollout(int argc, char **argv, struct ctl *ctl);
 int cmd_rollouts(int argc, char **argv, struct ctl *ctl);
 int cmd_strategy(int argc, char **argv, struct ctl *ctl);
+int cmd_alerts(int argc, char **argv, struct ctl *ctl);
+int cmd_alert_rule(int argc, char **argv, struct ctl *ctl);
 
 #endif

@@ -34,6 +34,8 @@ static const struct command commands[] = {
     {"rollout", cmd_rollout, "start, show, follow, pause, promote or roll back a rollout"},
     {"rollouts", cmd_rollouts, "list a model's rollouts"},
     {"strategy", cmd_strategy, "store, show or remove named rollout strategies"},
+    {"alerts", cmd_alerts, "list the alerts pending and firing now, or their history"},
+    {"alert-rule", cmd_alert_rule, "store, list or remove alert rules"},
     {"help", cmd_help, "show the help of a command"},
 };
 
@@ -48,7 +50,7 @@ static void usage(FILE *f)
           "Commands:\n",
           f);
     for (i = 0; i < MD_ARRAY_LEN(commands); i++)
-        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fputs(
         "\n"
         "Global options (before or after the command):\n"

@@ -314,6 +314,7 @@ static void collect_rule(void *ctx, const struct md_store_alert_rule *sr)
                   err.msg, MD_KV_END);
         return;
     }
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers to rules */
     r->rules = md_xrealloc(r->rules, (r->n + 1) * sizeof(*r->rules));
     r->from_file = md_xrealloc(r->from_file, (r->n + 1) * sizeof(*r->from_file));
     r->rules[r->n] = rule;

@@ -168,6 +168,12 @@ def test_firing_then_resolved():
             st, doc, _ = d.json("GET", "/api/v1/alerts?history=true&before=%d" % doc["next_before"])
             expect([h["state"] for h in doc["history"]] == ["firing", "pending"], doc)
             expect(metric(d, "modeld_notifications_sent_total") >= 2, "sent not counted")
+            # The families of alerting pass promtool's checks, a receiver's label included.
+            text = d.request("GET", "/metrics")[1].decode()
+            expect('modeld_notifications_sent_total{receiver="ops"}' in text, text[-2000:])
+            p = subprocess.run([shutil.which("promtool") or "promtool", "check", "metrics"],
+                               input=text, capture_output=True, text=True, timeout=60)
+            expect(p.returncode == 0, "promtool: %s%s" % (p.stdout, p.stderr))
             expect("alert firing" in d.logs() and "alert resolved" in d.logs(), "not logged")
     finally:
         rec.close()

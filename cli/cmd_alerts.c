@@ -16,6 +16,7 @@ static const char alerts_help[] =
     "\n"
     "SYNOPSIS\n"
     "       modelctl [GLOBAL OPTIONS] alerts [--state pending|firing] [--model M]\n"
+    "                [--rule R]\n"
     "       modelctl [GLOBAL OPTIONS] alerts --history [--rule R] [--model M]\n"
     "                [--state S] [--before ID] [--limit N]\n"
     "\n"
@@ -34,7 +35,7 @@ static const char alerts_help[] =
     "       --state S     only alerts in state S (pending or firing; with --history\n"
     "                     also resolved or inactive)\n"
     "       --model M     only alerts of model M\n"
-    "       --rule R      with --history: only rule R's\n"
+    "       --rule R      only rule R's alerts\n"
     "       --before ID   with --history: only changes older than ID\n"
     "       --limit N     with --history: at most N changes (1 to 1000)\n"
     "       --json        print the server's JSON answer\n" CTL_HELP_GLOBAL "\n"
@@ -211,7 +212,7 @@ int cmd_alerts(int argc, char **argv, struct ctl *ctl)
         if (!known)
             return ctl_args_unknown(&args);
     }
-    for (size_t i = 2; i < MD_ARRAY_LEN(names); i++)
+    for (size_t i = 3; i < MD_ARRAY_LEN(names); i++)
         if (values[i] != NULL && !history)
             return ctl_usagef("alerts", "--%s goes with --history", names[i]);
     md_buf_init(&path, 8192);

@@ -396,12 +396,13 @@ static int read_query(struct md_api_req *req, struct alerts_query *q, bool *hist
 
 /* The current alerts' filter: the principal may use the model, and the
  * query's model and rule match. */
-static bool current_ok(const void *ctx, const char *model)
+static bool current_ok(const void *ctx, const char *rule, const char *model)
 {
     const struct alerts_query *q = ctx;
 
     return md_auth_may_use(q->principal, model) &&
-           (q->f.model == NULL || strcmp(q->f.model, model) == 0);
+           (q->f.model == NULL || strcmp(q->f.model, model) == 0) &&
+           (q->f.rule == NULL || strcmp(q->f.rule, rule) == 0);
 }
 
 void md_alerts_api_get(struct md_api *api, const struct md_route *rt, struct md_api_req *req,

@@ -415,8 +415,8 @@ static void put_time(struct md_buf *b, int64_t ms)
 }
 
 int md_alerts_json(struct md_alerts *a, int state,
-                   bool (*may_use)(const void *ctx, const char *model), const void *ctx,
-                   struct md_buf *b)
+                   bool (*keep)(const void *ctx, const char *rule, const char *model),
+                   const void *ctx, struct md_buf *b)
 {
     size_t k = 0;
 
@@ -429,7 +429,7 @@ int md_alerts_json(struct md_alerts *a, int state,
             continue;
         if (state >= 0 && (int)s->state != state)
             continue;
-        if (may_use != NULL && !may_use(ctx, s->rule->model))
+        if (keep != NULL && !keep(ctx, s->rule->name, s->rule->model))
             continue;
         if (k++ > 0)
             (void)md_buf_putc(b, ',');

@@ -107,13 +107,14 @@ bool md_alerts_from_file(struct md_alerts *a, const char *name);
 
 /*
  * Appends the alerts now pending and firing (state: only those, or -1 for
- * both) as a JSON list of objects: rule, model, state, value, active_at,
- * fired_at (firing), labels, annotations, fingerprint. may_use (or NULL)
- * filters by model. b's error.
+ * both) as a JSON list of objects: rule, model, state, severity, value,
+ * samples, active_at, fired_at (firing), labels, annotations, fingerprint,
+ * error (when the provider failed). keep (or NULL) filters by rule and
+ * model. b's error.
  */
 int md_alerts_json(struct md_alerts *a, int state,
-                   bool (*may_use)(const void *ctx, const char *model), const void *ctx,
-                   struct md_buf *b);
+                   bool (*keep)(const void *ctx, const char *rule, const char *model),
+                   const void *ctx, struct md_buf *b);
 
 /* Appends the alerts' series to /metrics: rules, alerts by state, evaluations. */
 void md_alerts_prom(struct md_alerts *a, struct md_buf *b);

@@ -150,6 +150,10 @@ def test_firing_then_resolved():
             st, doc, _ = d.json("GET", "/api/v1/alerts?state=firing")
             expect(st == 200 and len(doc["alerts"]) == 1 and doc["alerts"][0]["value"] == 0
                    and doc["alerts"][0]["fingerprint"] == a["fingerprint"], doc)
+            st, doc, _ = d.json("GET", "/api/v1/alerts?rule=other")
+            expect(st == 200 and doc["alerts"] == [], doc)
+            st, doc, _ = d.json("GET", "/api/v1/alerts?model=bench&rule=bench_bad_input")
+            expect(st == 200 and len(doc["alerts"]) == 1, doc)
 
             # Good requests: the share of successes rises above the threshold.
             good_requests(d)

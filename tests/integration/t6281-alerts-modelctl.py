@@ -69,7 +69,9 @@ def test_alert_rules_and_alerts():
         p = ctl(d, "alerts", "--state", "resolved")
         expect(p.returncode == 1 and "state:" in p.stderr, p)
         p = ctl(d, "alerts", "--rule", "x")
-        expect(p.returncode == 2 and "--rule goes with --history" in p.stderr, p)
+        expect(p.returncode == 0 and p.stdout == "no alert is pending or firing\n", p)
+        p = ctl(d, "alerts", "--limit", "3")
+        expect(p.returncode == 2 and "--limit goes with --history" in p.stderr, p)
 
 
 if __name__ == "__main__":

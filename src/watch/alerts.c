@@ -57,6 +57,7 @@ struct slot {
     char *annotations;         /* the rule's annotations as JSON */
     char fingerprint[17];
     char error[160]; /* the provider's last error, or "" */
+    bool templated;  /* its annotations hold {{ }} fields: written again at each value */
 };
 
 struct md_alerts {
@@ -174,14 +175,113 @@ static char *alert_labels(const struct md_alert_rule *r)
     return pairs_json(p, n);
 }
 
-static char *annotations_json(const struct md_alert_rule *r)
+/* The value of label name[0..len) of r's alerts into buf, or NULL when it has none. */
+static const char *label_of(const struct md_alert_rule *r, const char *name, size_t len, char *buf,
+                            size_t size)
 {
-    struct cpair p[MD_ALERT_PAIRS_MAX];
-    size_t n = 0;
+    const char *v = NULL;
 
-    for (size_t i = 0; i < r->n_annotations && n < MD_ARRAY_LEN(p); i++)
-        p[n++] = (struct cpair){r->annotations[i].name, r->annotations[i].value};
-    return pairs_json(p, n);
+#define IS(lit) (len == sizeof(lit) - 1 && memcmp(name, lit, len) == 0)
+    if (IS("alertname"))
+        v = r->name;
+    else if (IS("model"))
+        v = r->model;
+    else if (IS("metric"))
+        v = r->metric;
+    else if (IS("severity"))
+        v = md_alert_severity_name(r->severity);
+    else if (IS("route") && r->route[0] != '\0')
+        v = r->route;
+    else if (IS("version") && r->version > 0) {
+        (void)snprintf(buf, size, "%lld", (long long)r->version);
+        v = buf;
+    }
+#undef IS
+    for (size_t i = 0; v == NULL && i < r->n_labels; i++)
+        if (strlen(r->labels[i].name) == len && memcmp(r->labels[i].name, name, len) == 0)
+            v = r->labels[i].value;
+    return v;
+}
+
+/*
+ * Appends text with Prometheus's two template fields replaced: {{ $value }}
+ * by the metric's value (%g; NaN for no data) and {{ $labels.NAME }} by the
+ * alert's label NAME ("" when it has none). Anything else between braces
+ * stays as written.
+ */
+static void expand(struct md_buf *b, const char *text, const struct md_alert_rule *r, double value)
+{
+    const char *p = text;
+
+    for (;;) {
+        const char *open = strstr(p, "{{");
+        const char *close = open != NULL ? strstr(open + 2, "}}") : NULL;
+        const char *a;
+        const char *e;
+
+        if (close == NULL) {
+            (void)md_buf_puts(b, p);
+            return;
+        }
+        (void)md_buf_append(b, p, (size_t)(open - p));
+        a = open + 2;
+        e = close;
+        while (a < e && *a == ' ')
+            a++;
+        while (e > a && e[-1] == ' ')
+            e--;
+        if (e - a == 6 && memcmp(a, "$value", 6) == 0) {
+            (void)md_buf_printf(b, "%g", value);
+        } else if (e - a > 8 && memcmp(a, "$labels.", 8) == 0) {
+            char num[24];
+            const char *v = label_of(r, a + 8, (size_t)(e - a - 8), num, sizeof(num));
+
+            if (v != NULL)
+                (void)md_buf_puts(b, v);
+        } else {
+            (void)md_buf_append(b, open, (size_t)(close + 2 - open));
+        }
+        p = close + 2;
+    }
+}
+
+/* Whether r's annotations hold a template field. */
+static bool templated(const struct md_alert_rule *r)
+{
+    for (size_t i = 0; i < r->n_annotations; i++)
+        if (strstr(r->annotations[i].value, "{{") != NULL)
+            return true;
+    return false;
+}
+
+/* r's annotations as JSON, their template fields filled with value. */
+static char *annotations_json(const struct md_alert_rule *r, double value)
+{
+    struct md_buf b;
+    struct md_buf text;
+    char *out;
+
+    md_buf_init(&b, (size_t)1 << 20);
+    md_buf_init(&text, (size_t)1 << 20);
+    (void)md_buf_putc(&b, '{');
+    for (size_t i = 0; i < r->n_annotations; i++) {
+        md_buf_reset(&text);
+        expand(&text, r->annotations[i].value, r, value);
+        if (i > 0)
+            (void)md_buf_putc(&b, ',');
+        (void)md_buf_json_str(&b, r->annotations[i].name, strlen(r->annotations[i].name));
+        (void)md_buf_putc(&b, ':');
+        if (md_buf_error(&text) == MD_OK)
+            (void)md_buf_json_str(&b, text.data != NULL ? text.data : "", text.len);
+        else
+            (void)md_buf_puts(&b, "\"\"");
+    }
+    (void)md_buf_putc(&b, '}');
+    (void)md_buf_putc(&b, '\0');
+    out = md_buf_error(&b) == MD_OK ? md_buf_detach(&b, NULL) : md_xstrdup("{}");
+    md_buf_release(&b);
+    md_buf_release(&text);
+    return out;
 }
 
 static char *rule_def(const struct md_alert_rule *r)
@@ -251,7 +351,8 @@ void md_alerts_set_rules(struct md_alerts *a, struct md_alert_rule **rules, cons
         s->def = rule_def(rules[i]);
         s->from_file = from_file != NULL && from_file[i];
         s->labels = alert_labels(rules[i]);
-        s->annotations = annotations_json(rules[i]);
+        s->annotations = annotations_json(rules[i], NAN);
+        s->templated = templated(rules[i]);
         md_alerts_fingerprint(s->labels, s->fingerprint);
         s->value = NAN;
         for (size_t k = 0; k < a->n; k++) {
@@ -267,6 +368,10 @@ void md_alerts_set_rules(struct md_alerts *a, struct md_alert_rule **rules, cons
                 s->value = old->value;
                 s->samples = old->samples;
                 memcpy(s->error, old->error, sizeof(s->error));
+                if (s->templated && !isnan(s->value)) {
+                    free(s->annotations);
+                    s->annotations = annotations_json(s->rule, s->value);
+                }
             } else {
                 end_alert(old, now_ms, out, n_out);
             }
@@ -286,6 +391,10 @@ void md_alerts_set_rules(struct md_alerts *a, struct md_alert_rule **rules, cons
             s->active_ms = r->active_ms;
             s->fired_ms = r->state == MD_ALERT_FIRING ? r->fired_ms : 0;
             s->value = r->value;
+            if (s->templated && !isnan(s->value)) {
+                free(s->annotations);
+                s->annotations = annotations_json(s->rule, s->value);
+            }
         }
     }
     /* The rules that are gone. */
@@ -334,6 +443,10 @@ static void step(struct md_alerts *a, struct slot *s, int64_t now_ms,
     if (isnan(v))
         atomic_fetch_add(&a->no_data, 1);
     s->value = v;
+    if (s->templated && !isnan(v)) {
+        free(s->annotations);
+        s->annotations = annotations_json(r, v);
+    }
     switch (s->state) {
     case MD_ALERT_INACTIVE:
     case MD_ALERT_RESOLVED:

@@ -490,6 +490,26 @@ static void test_rules_replaced(void **state)
     run_stop(&x);
 }
 
+static void test_annotation_templates(void **state)
+{
+    struct run x;
+
+    (void)state;
+    run_start(&x, "{\"metric\":\"error_rate\",\"model\":\"m\",\"version\":3,\"op\":\">\","
+                  "\"threshold\":0.1,\"window\":\"1m\",\"labels\":{\"team\":\"risk\"},"
+                  "\"annotations\":{\"summary\":\"{{ $value }} errors on {{$labels.model}} "
+                  "v{{ $labels.version }}, team {{ $labels.team }}{{ $labels.none }} {{ other }}\","
+                  "\"plain\":\"no fields {{\"}}");
+    assert_int_equal(at(&x, 0, 0.25), MD_ALERT_FIRING);
+    assert_string_equal(x.t[0].annotations,
+                        "{\"plain\":\"no fields {{\",\"summary\":\"0.25 errors on m v3, team risk "
+                        "{{ other }}\"}");
+    /* No data keeps the last value written. */
+    assert_int_equal(at(&x, 1, NAN), MD_ALERT_RESOLVED);
+    assert_non_null(strstr(x.t[0].annotations, "0.25 errors"));
+    run_stop(&x);
+}
+
 static void test_restore(void **state)
 {
     struct run x;
@@ -756,6 +776,7 @@ int main(void)
         cmocka_unit_test(test_no_data_never_fires),
         cmocka_unit_test(test_interval),
         cmocka_unit_test(test_rules_replaced),
+        cmocka_unit_test(test_annotation_templates),
         cmocka_unit_test(test_restore),
         cmocka_unit_test(test_alert_body),
         cmocka_unit_test(test_retries_then_fails),

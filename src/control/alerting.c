@@ -273,6 +273,8 @@ struct md_alerting {
     _Atomic bool events_busy; /* an events job is on its way */
     int64_t last_event_id;    /* the events job's: the newest event handed on */
     int64_t next_events_ms;   /* tick thread */
+    int64_t next_prune_ms;    /* tick thread: the next removal of old history */
+    _Atomic bool pruning;     /* a removal is on its way */
 };
 
 /* Rules read back from the store. */
@@ -482,6 +484,46 @@ static void events_done(void *ctx, int code, const struct md_err *err)
     atomic_store(&a->events_busy, false);
 }
 
+/* The history's old changes removed (MD_ALERTING_KEEP_MS), once an hour. */
+struct prune {
+    struct md_store_job job;
+    struct md_alerting *a;
+    int64_t before_ms;
+};
+
+static int run_prune(struct md_store_tx *tx, void *ctx, struct md_err *err)
+{
+    struct prune *p = ctx;
+
+    return md_store_tx_alerts_prune(tx, p->before_ms, NULL, err);
+}
+
+static void prune_done(void *ctx, int code, const struct md_err *err)
+{
+    struct prune *p = ctx;
+
+    if (code != MD_OK)
+        md_log_kv(MD_LOG_WARN, "old alert changes not removed", "reason", err->msg, MD_KV_END);
+    atomic_store(&p->a->pruning, false);
+    free(p);
+}
+
+static void prune(struct md_alerting *a, uint64_t mono_ms, int64_t now)
+{
+    struct prune *p;
+
+    if ((int64_t)mono_ms < a->next_prune_ms || atomic_exchange(&a->pruning, true))
+        return;
+    a->next_prune_ms = (int64_t)mono_ms + 3600 * 1000;
+    p = md_xcalloc(1, sizeof(*p));
+    p->a = a;
+    p->before_ms = now - MD_ALERTING_KEEP_MS;
+    p->job.run = run_prune;
+    p->job.done = prune_done;
+    p->job.ctx = p;
+    md_store_submit(a->store, &p->job);
+}
+
 static void tick(void *ctx, uint64_t mono_ms)
 {
     struct md_alerting *a = ctx;
@@ -527,6 +569,7 @@ static void tick(void *ctx, uint64_t mono_ms)
         ev->job.ctx = ev;
         md_store_submit(a->store, &ev->job);
     }
+    prune(a, mono_ms, now);
 }
 
 void md_alerting_task(struct md_alerting *a, struct md_control_task *out)

@@ -66,6 +66,10 @@ int md_receivers_parse(void *ctx, yaml_document_t *doc, yaml_node_t *value, cons
 
 struct md_alerting;
 
+/* How long the history keeps a change of state (the last one of each rule
+ * is kept whatever its age): 30 days. */
+#define MD_ALERTING_KEEP_MS (30LL * 24 * 3600 * 1000)
+
 /*
  * Starts alerting: checks the file's rules against signals (each metric must
  * be registered by then) and receivers, stores them, reads every stored rule

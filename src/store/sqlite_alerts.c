@@ -171,6 +171,24 @@ int md_store_tx_alert_add(struct md_store_tx *tx, const struct md_store_alert *a
     return rc;
 }
 
+int md_store_tx_alerts_prune(struct md_store_tx *tx, int64_t before_ms, int64_t *n,
+                             struct md_err *err)
+{
+    sqlite3_stmt *st = md_store__prep(tx, MD_SQL_ALERTS_PRUNE,
+                                      "DELETE FROM alerts WHERE at_ms < ?1 AND id NOT IN "
+                                      "(SELECT MAX(id) FROM alerts GROUP BY rule)",
+                                      err);
+    int rc;
+
+    if (st == NULL)
+        return prep_failed(err);
+    sqlite3_bind_int64(st, 1, before_ms);
+    rc = md_store__exec(tx, st, "remove old alert changes", err);
+    if (rc == MD_OK && n != NULL)
+        *n = sqlite3_changes(tx->db);
+    return rc;
+}
+
 int md_store_tx_alerts(struct md_store_tx *tx, const struct md_store_alert_filter *f,
                        void (*fn)(void *ctx, const struct md_store_alert *a), void *ctx,
                        struct md_err *err)

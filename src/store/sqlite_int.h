@@ -71,6 +71,7 @@ enum md_store__slot {
     MD_SQL_ALERT_INSERT,
     MD_SQL_ALERTS_LAST,
     MD_SQL_ALERTS_LIST,
+    MD_SQL_ALERTS_PRUNE,
 
     /* history */
 

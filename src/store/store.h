@@ -381,6 +381,10 @@ struct md_store_alert_filter {
     bool last;         /* only the last change of each rule (the filter's other
                           fields then apply to those) */
 };
+/* Removes the changes older than before_ms but the last one of each rule
+ * (its state, read back at start); how many into *n (may be NULL). */
+int md_store_tx_alerts_prune(struct md_store_tx *tx, int64_t before_ms, int64_t *n,
+                             struct md_err *err) MD_MUST_CHECK;
 /* Changes matching f, newest first. */
 int md_store_tx_alerts(struct md_store_tx *tx, const struct md_store_alert_filter *f,
                        void (*fn)(void *ctx, const struct md_store_alert *a), void *ctx,

@@ -745,6 +745,14 @@ static int store_work(struct md_store_tx *tx, void *ctx, struct md_err *err)
     memset(&x, 0, sizeof(x));
     assert_int_equal(md_store_tx_alerts(tx, &firing, alert_row, &x, err), MD_OK);
     assert_int_equal(x.n, 1);
+    /* Old changes go, but the last of each rule stays whatever its age. */
+    assert_int_equal(md_store_tx_alerts_prune(tx, T0 + 100, &id, err), MD_OK);
+    assert_int_equal(id, 2);
+    memset(&x, 0, sizeof(x));
+    assert_int_equal(md_store_tx_alerts(tx, &all, alert_row, &x, err), MD_OK);
+    assert_int_equal(x.n, 2);
+    assert_string_equal(x.names[0], "a:resolved:4");
+    assert_string_equal(x.names[1], "b:pending:3");
     return MD_OK;
 }
 

@@ -514,7 +514,7 @@ static void prune(struct md_alerting *a, uint64_t mono_ms, int64_t now)
 
     if ((int64_t)mono_ms < a->next_prune_ms || atomic_exchange(&a->pruning, true))
         return;
-    a->next_prune_ms = (int64_t)mono_ms + 3600 * 1000;
+    a->next_prune_ms = (int64_t)mono_ms + 3600LL * 1000;
     p = md_xcalloc(1, sizeof(*p));
     p->a = a;
     p->before_ms = now - MD_ALERTING_KEEP_MS;

@@ -438,13 +438,11 @@ int md_alert_rule_from_json(const char *name, const void *root_, const char *whe
             rc = md_err_set(err, MD_EINVAL, "%sinterval: must be 1s or longer", where);
     }
     if (rc == MD_OK && signals != NULL) {
+        struct md_err why;
+
         /* A metric no provider has is a bad rule, whatever the registry's code. */
-        if (md_signals_check(signals, r->metric, err) != MD_OK) {
-            rc = MD_EINVAL;
-            if (err != NULL)
-                err->code = MD_EINVAL;
-            md_err_prefix(err, "%smetric: ", where);
-        }
+        if (md_signals_check(signals, r->metric, &why) != MD_OK)
+            rc = md_err_set(err, MD_EINVAL, "%smetric: %s", where, why.msg);
     }
     if (rc != MD_OK) {
         md_alert_rule_free(r);

@@ -54,11 +54,12 @@ class Receiver:
     def url(self, path="/hook"):
         return "http://127.0.0.1:%d%s" % (self.port, path)
 
-    def alerts(self, status=None, path=None):
+    def alerts(self, status=None, path=None, rule=None):
         with self.lock:
             return [b for (p, _, b, st) in self.posts
                     if b.get("version") == "4" and st == 200 and (status is None or b["status"] == status)
-                    and (path is None or p == path)]
+                    and (path is None or p == path)
+                    and (rule is None or b["groupLabels"]["alertname"] == rule)]
 
     def events(self):
         with self.lock:
@@ -103,6 +104,26 @@ def metric(d, name):
     return total
 
 
+def history(d, rule):
+    """The states of rule's stored changes, newest first."""
+    st, doc, _ = d.json("GET", "/api/v1/alerts?history=true&rule=" + rule)
+    expect(st == 200, doc)
+    return [h["state"] for h in doc["history"]]
+
+
+def rules_in_force(d, n):
+    """Waits until the evaluator holds n rules (a rule put through the API is
+    read back within a second of its commit)."""
+    expect(wait_for(lambda: metric(d, "modeld_alert_rules") == n, 10), "rules not read back")
+
+
+def evaluated(d, more=2):
+    """Waits until the rules have been evaluated `more` more times."""
+    start = metric(d, "modeld_alert_evaluations_total")
+    expect(wait_for(lambda: metric(d, "modeld_alert_evaluations_total") >= start + more, 10),
+           "rules not evaluated")
+
+
 def test_firing_then_resolved():
     rec = Receiver()
     tmp = tempfile.mkdtemp(prefix="modeld-alerts-")
@@ -119,7 +140,9 @@ def test_firing_then_resolved():
             expect(ev["receiver"] == "ops" and ev["event"]["model"] == "bench"
                    and "bench_bad_input" in ev["event"]["message"], ev)
             # No data: nothing fires while bench gets no request.
-            time.sleep(1.5)
+            rules_in_force(d, 1)
+            evaluated(d)
+            expect(metric(d, "modeld_alert_evaluations_no_data_total") >= 2, "data?")
             expect(rec.alerts() == [], rec.alerts())
             st, doc, _ = d.json("GET", "/api/v1/alerts")
             expect(st == 200 and doc["alerts"] == [], doc)
@@ -164,9 +187,8 @@ def test_firing_then_resolved():
             expect(len(rec.alerts("firing")) == 1, rec.alerts("firing"))
             st, doc, _ = d.json("GET", "/api/v1/alerts")
             expect(doc["alerts"] == [], doc)
-            st, doc, _ = d.json("GET", "/api/v1/alerts?history=true&rule=bench_bad_input")
-            states = [h["state"] for h in doc["history"]]
-            expect(st == 200 and states == ["resolved", "firing", "pending"], doc)
+            expect(wait_for(lambda: history(d, "bench_bad_input")
+                            == ["resolved", "firing", "pending"], 10), history(d, "bench_bad_input"))
             st, doc, _ = d.json("GET", "/api/v1/alerts?history=true&limit=1")
             expect(len(doc["history"]) == 1 and "next_before" in doc, doc)
             st, doc, _ = d.json("GET", "/api/v1/alerts?history=true&before=%d" % doc["next_before"])
@@ -194,7 +216,7 @@ def test_retries_after_500():
         with Daemon(examples=False, args=["--config", cfg]) as d:
             st, doc, _ = d.json("PUT", "/api/v1/alert-rules/flaky_rule", rule)
             expect(st == 200, doc)
-            time.sleep(1.2)  # the rule is read back within a second of its commit
+            rules_in_force(d, 1)
             bad_requests(d)
             expect(wait_for(lambda: rec.alerts("firing", "/flaky"), 15), rec.posts)
             with rec.lock:
@@ -208,7 +230,8 @@ def test_retries_after_500():
             good_requests(d)
             expect(wait_for(lambda: not d.json("GET", "/api/v1/alerts")[1]["alerts"], 10),
                    "not resolved")
-            time.sleep(0.5)
+            evaluated(d)
+            expect(wait_for(lambda: metric(d, "modeld_notifications_queued") == 0, 10), "queued")
             expect(rec.alerts(path="/other") == [] and rec.alerts("resolved") == [], rec.posts)
     finally:
         rec.close()
@@ -281,20 +304,26 @@ def test_rules_and_alerts_survive_restart():
             expect(st == 200, doc)
             st, doc, _ = d.json("DELETE", "/api/v1/alert-rules/gone")
             expect(st == 200 and doc["removed"] is True, doc)
-            time.sleep(1.2)
+            rules_in_force(d, 1)
             bad_requests(d)
-            expect(wait_for(lambda: rec.alerts("firing"), 10), "no firing notification")
+            expect(wait_for(lambda: rec.alerts("firing", rule="kept"), 10), "no firing notification")
+            expect(rec.alerts("resolved", rule="kept") == [], rec.posts)
         # Restarted on the same store: the rule, its history and its firing alert.
         with Daemon(repo=repo, data=data, args=args) as d:
             st, doc, _ = d.json("GET", "/api/v1/alert-rules")
             expect([r["name"] for r in doc["alert_rules"]] == ["kept"], doc)
             expect(doc["alert_rules"][0]["rule"]["window"] == "30s", doc)
-            st, doc, _ = d.json("GET", "/api/v1/alerts?history=true&rule=kept")
-            expect([h["state"] for h in doc["history"]] == ["firing", "pending"], doc)
-            st, doc, _ = d.json("GET", "/api/v1/alerts?state=firing")
-            expect(len(doc["alerts"]) == 1 and doc["alerts"][0]["rule"] == "kept", doc)
-            # The requests that fired it are gone with the old process: no data, resolved.
-            expect(wait_for(lambda: rec.alerts("resolved"), 10), "not resolved after restart")
+            # The firing alert carried on: the requests that fired it are gone with
+            # the old process, so it is resolved (no data), and notified as the
+            # same alert (same fingerprint and startsAt).
+            expect(wait_for(lambda: rec.alerts("resolved", rule="kept"), 10),
+                   "not resolved after restart")
+            fired = rec.alerts("firing", rule="kept")[0]["alerts"][0]
+            resolved = rec.alerts("resolved", rule="kept")[0]["alerts"][0]
+            expect(resolved["startsAt"] == fired["startsAt"]
+                   and resolved["fingerprint"] == fired["fingerprint"], (fired, resolved))
+            expect(wait_for(lambda: history(d, "kept") == ["resolved", "firing", "pending"], 10),
+                   history(d, "kept"))
     finally:
         rec.close()
         shutil.rmtree(tmp, ignore_errors=True)

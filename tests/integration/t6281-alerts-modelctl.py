@@ -63,9 +63,14 @@ def test_alert_rules_and_alerts():
         p = ctl(d, "alerts", "--state", "firing")
         row = p.stdout.splitlines()[1].split()
         expect(row[:5] == ["bench_bad", "bench", "firing", "critical", "0"], p.stdout)
+        # The change is in the history once its store job has committed.
+        expect(wait_for(lambda: len(ctl(d, "alerts", "--history", "--rule", "bench_bad")
+                                    .stdout.splitlines()) == 2, 10), "no history")
         p = ctl(d, "alerts", "--history", "--rule", "bench_bad")
-        expect(p.returncode == 0 and p.stdout.splitlines()[1].split()[1:4]
-               == ["bench_bad", "bench", "firing"], p.stdout)
+        expect(p.returncode == 0 and p.stdout.splitlines()[0].split() == ["TIME", "RULE", "MODEL",
+                                                                           "STATE", "VALUE"]
+               and p.stdout.splitlines()[1].split()[1:5] == ["bench_bad", "bench", "firing", "0"],
+               p.stdout)
         p = ctl(d, "alerts", "--state", "resolved")
         expect(p.returncode == 1 and "state:" in p.stderr, p)
         p = ctl(d, "alerts", "--rule", "x")

@@ -193,7 +193,9 @@ def test_firing_then_resolved():
             expect(len(doc["history"]) == 1 and "next_before" in doc, doc)
             st, doc, _ = d.json("GET", "/api/v1/alerts?history=true&before=%d" % doc["next_before"])
             expect([h["state"] for h in doc["history"]] == ["firing", "pending"], doc)
-            expect(metric(d, "modeld_notifications_sent_total") >= 2, "sent not counted")
+            # Counted once the receiver's answer is in.
+            expect(wait_for(lambda: metric(d, "modeld_notifications_sent_total") >= 2, 10),
+                   "sent not counted")
             # The families of alerting pass promtool's checks, a receiver's label included.
             text = d.request("GET", "/metrics")[1].decode()
             expect('modeld_notifications_sent_total{receiver="ops"}' in text, text[-2000:])
@@ -224,7 +226,7 @@ def test_retries_after_500():
             expect(tried == [500, 503, 200], tried)
             expect(wait_for(lambda: metric(d, "modeld_notifications_retried_total") == 2, 5),
                    "retries not counted")
-            expect(metric(d, "modeld_notifications_sent_total") == 1, "sent")
+            expect(wait_for(lambda: metric(d, "modeld_notifications_sent_total") == 1, 10), "sent")
             expect(metric(d, "modeld_notifications_failed_total") == 0, "failed")
             # Routed to flaky only; and flaky takes no resolved notification.
             good_requests(d)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * notify.c: the sender of notifications: a queue per receiver and one
- * thread that POSTs their heads with libcurl, retrying with backoff
- * (notify.h has the bodies and the rules).
+ * notify.c: the sender of notifications: a queue per receiver and a
+ * thread per receiver that POSTs its head with libcurl, retrying with
+ * backoff (notify.h has the bodies and the rules), so that a receiver slow
+ * to answer holds back none but its own messages.
  */
 #include "watch/notify.h"
 
@@ -63,18 +64,21 @@ struct msg {
     int64_t next_ms;   /* monotonic: not before */
 };
 
+/* A receiver: its queue and the thread that sends it. */
 struct rcv {
+    struct md_notify *n;
     struct md_receiver cfg; /* a copy */
-    struct msg *head;       /* guarded by the sender's mu */
+    struct msg *head;       /* guarded by n->mu */
     struct msg *tail;
     size_t len;
-    uint64_t sent, failed, retried, dropped; /* guarded by mu */
+    uint64_t sent, failed, retried, dropped; /* guarded by n->mu */
+    pthread_cond_t cv;                       /* signalled when a message comes, or at stop */
+    pthread_t thread;
+    bool started;
 };
 
 struct md_notify {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    pthread_t thread;
+    pthread_mutex_t mu; /* guards every receiver's queue and counters */
     _Atomic bool stop;
     struct rcv *r; /* n */
     size_t n;
@@ -164,38 +168,13 @@ static void pop(struct rcv *r)
     free(m);
 }
 
-/* The receiver whose head is due first: its index, or -1 with *wait_ms the
- * time until the next one (-1: none queued). */
-static int next_due(const struct md_notify *n, int64_t now, int64_t *wait_ms)
-{
-    int best = -1;
-    int64_t best_ms = 0;
-
-    for (size_t i = 0; i < n->n; i++) {
-        const struct msg *m = n->r[i].head;
-
-        if (m != NULL && (best < 0 || m->next_ms < best_ms)) {
-            best = (int)i;
-            best_ms = m->next_ms;
-        }
-    }
-    if (best < 0) {
-        *wait_ms = -1;
-        return -1;
-    }
-    if (best_ms > now) {
-        *wait_ms = best_ms - now;
-        return -1;
-    }
-    return best;
-}
-
-static void wait_for(struct md_notify *n, int64_t wait_ms)
+/* Waits on r's condition until a message may be due, wait_ms at most (-1: no limit). */
+static void wait_for(struct md_notify *n, struct rcv *r, int64_t wait_ms)
 {
     struct timespec ts;
 
     if (wait_ms < 0) {
-        pthread_cond_wait(&n->cv, &n->mu);
+        pthread_cond_wait(&r->cv, &n->mu);
         return;
     }
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -205,7 +184,7 @@ static void wait_for(struct md_notify *n, int64_t wait_ms)
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000L;
     }
-    (void)pthread_cond_timedwait(&n->cv, &n->mu, &ts);
+    (void)pthread_cond_timedwait(&r->cv, &n->mu, &ts);
 }
 
 /* What to do after a POST answered status (0: no answer). */
@@ -240,25 +219,24 @@ static void settle(struct md_notify *n, struct rcv *r, long status, const char *
     pop(r);
 }
 
+/* A receiver's thread: its messages in order, each until it is delivered or given up. */
 static void *sender(void *arg)
 {
-    struct md_notify *n = arg;
+    struct rcv *r = arg;
+    struct md_notify *n = r->n;
     CURL *curl = curl_easy_init();
 
     pthread_mutex_lock(&n->mu);
     while (!atomic_load(&n->stop)) {
-        int64_t wait_ms;
-        int i = next_due(n, mono_ms(), &wait_ms);
-        struct rcv *r;
+        int64_t now = mono_ms();
         char *body;
         char why[CURL_ERROR_SIZE];
         long status;
 
-        if (i < 0) {
-            wait_for(n, wait_ms);
+        if (r->head == NULL || r->head->next_ms > now) {
+            wait_for(n, r, r->head == NULL ? -1 : r->head->next_ms - now);
             continue;
         }
-        r = &n->r[i];
         r->head->attempts++;
         body = r->head->body; /* the head stays queued: only this thread pops */
         why[0] = '\0';
@@ -308,13 +286,20 @@ int md_notify_new(const struct md_notify_config *c, const char *external_url,
     pthread_mutex_init(&n->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&n->cv, &ca);
+    for (size_t i = 0; i < n->n; i++) {
+        n->r[i].n = n;
+        pthread_cond_init(&n->r[i].cv, &ca);
+    }
     pthread_condattr_destroy(&ca);
     (void)curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (pthread_create(&n->thread, NULL, sender, n) != 0) {
-        n->thread = 0;
-        md_notify_free(n);
-        return md_err_set(err, MD_EINTERNAL, "cannot start the notification thread");
+    for (size_t i = 0; i < n->n; i++) {
+        if (pthread_create(&n->r[i].thread, NULL, sender, &n->r[i]) != 0) {
+            md_notify_free(n);
+            return md_err_set(err, MD_EINTERNAL,
+                              "cannot start the notification thread of receiver '%s'",
+                              c->v[i].name);
+        }
+        n->r[i].started = true;
     }
     *out = n;
     return MD_OK;
@@ -326,18 +311,20 @@ void md_notify_free(struct md_notify *n)
         return;
     pthread_mutex_lock(&n->mu);
     atomic_store(&n->stop, true);
-    pthread_cond_signal(&n->cv);
+    for (size_t i = 0; i < n->n; i++)
+        pthread_cond_signal(&n->r[i].cv);
     pthread_mutex_unlock(&n->mu);
-    if (n->thread != 0)
-        pthread_join(n->thread, NULL);
+    for (size_t i = 0; i < n->n; i++)
+        if (n->r[i].started)
+            pthread_join(n->r[i].thread, NULL);
     for (size_t i = 0; i < n->n; i++) {
         while (n->r[i].head != NULL)
             pop(&n->r[i]);
         receiver_release(&n->r[i].cfg);
+        pthread_cond_destroy(&n->r[i].cv);
     }
     free(n->r);
     free(n->external_url);
-    pthread_cond_destroy(&n->cv);
     pthread_mutex_destroy(&n->mu);
     free(n);
 }
@@ -368,7 +355,7 @@ static void enqueue(struct md_notify *n, size_t i, char *body)
         r->tail = m;
         r->len++;
     }
-    pthread_cond_signal(&n->cv);
+    pthread_cond_signal(&r->cv);
     pthread_mutex_unlock(&n->mu);
 }
 

@@ -3,7 +3,8 @@
  * notify.h: notifications to receivers: alerts that fire and resolve, and
  * the traffic events (promoted, rolled back, ...), each sent as an HTTP
  * POST of JSON to a receiver's webhook by a thread of its own, never the
- * caller's: a bounded queue per receiver (a full one drops and counts),
+ * caller's (a thread per receiver, so a slow receiver delays no other):
+ * a bounded queue per receiver (a full one drops and counts),
  * retries with exponential backoff, counters for /metrics.
  *
  * An alert's body follows Prometheus Alertmanager's webhook format

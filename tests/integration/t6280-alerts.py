@@ -26,7 +26,9 @@ class Receiver:
     """An HTTP server on 127.0.0.1 that records every POST (path, headers,
     parsed body) and answers each with the next status of `statuses`, then 200."""
 
-    def __init__(self, statuses=()):
+    def __init__(self, statuses=(), gate=None):
+        """gate: a threading.Event each POST waits for before it is read (a
+        receiver slow to answer, until the test sets it)."""
         self.posts = []
         self.statuses = list(statuses)
         self.lock = threading.Lock()
@@ -34,6 +36,8 @@ class Receiver:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 - http.server's name
+                if gate is not None:
+                    gate.wait(30)
                 n = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(n)
                 with rec.lock:
@@ -240,6 +244,32 @@ def test_retries_after_500():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_slow_receiver_holds_back_no_other():
+    gate = threading.Event()
+    slow = Receiver(gate=gate)
+    fast = Receiver()
+    tmp = tempfile.mkdtemp(prefix="modeld-alerts-")
+    try:
+        cfg = config(tmp, "receivers:\n  slow:\n    url: %s\n  fast:\n    url: %s\n"
+                     % (slow.url(), fast.url()))
+        with Daemon(examples=False, args=["--config", cfg]) as d:
+            st, doc, _ = d.json("PUT", "/api/v1/alert-rules/both", dict(RULE, **{"for": "0s"}))
+            expect(st == 200, doc)
+            rules_in_force(d, 1)
+            bad_requests(d)
+            # slow holds its POST open; fast gets its copy meanwhile, well within
+            # the 5 s a POST may take.
+            expect(wait_for(lambda: fast.alerts("firing"), 3), "fast receiver held back")
+            expect(slow.alerts() == [], slow.posts)
+            gate.set()
+            expect(wait_for(lambda: slow.alerts("firing"), 10), "slow receiver never served")
+    finally:
+        gate.set()
+        slow.close()
+        fast.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def test_bad_rules_change_nothing():
     tmp = tempfile.mkdtemp(prefix="modeld-alerts-")
     try:
@@ -360,5 +390,6 @@ def test_bad_config_stops_start():
 
 
 if __name__ == "__main__":
-    run([test_firing_then_resolved, test_retries_after_500, test_bad_rules_change_nothing,
+    run([test_firing_then_resolved, test_retries_after_500, test_slow_receiver_holds_back_no_other,
+         test_bad_rules_change_nothing,
          test_rules_and_alerts_survive_restart, test_bad_config_stops_start])

@@ -470,10 +470,12 @@ static void events_done(void *ctx, int code, const struct md_err *err)
     for (size_t i = ev->n; i-- > 0;) {
         struct md_notify_event *x = &ev->v[i];
 
-        if (code == MD_OK && a->notify != NULL)
+        /* A failed read is read again at the next check, from the same id. */
+        if (code == MD_OK) {
             md_notify_event(a->notify, x);
-        if (x->id > a->last_event_id)
-            a->last_event_id = x->id;
+            if (x->id > a->last_event_id)
+                a->last_event_id = x->id;
+        }
         free((char *)x->model);
         free((char *)x->kind);
         free((char *)x->message);

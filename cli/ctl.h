@@ -327,5 +327,7 @@ int cmd_strategy(int argc, char **argv, struct ctl *ctl);
 int cmd_history(int argc, char **argv, struct ctl *ctl);
 int cmd_profile(int argc, char **argv, struct ctl *ctl);
 int cmd_drift(int argc, char **argv, struct ctl *ctl);
+int cmd_alerts(int argc, char **argv, struct ctl *ctl);
+int cmd_alert_rule(int argc, char **argv, struct ctl *ctl);
 
 #endif

@@ -37,6 +37,8 @@ static const struct command commands[] = {
     {"history", cmd_history, "draw a named metric of a model over time"},
     {"profile", cmd_profile, "compute the reference profile of a training set (for drift)"},
     {"drift", cmd_drift, "compare a version's live inputs and predictions with its profile"},
+    {"alerts", cmd_alerts, "list the alerts pending and firing now, or their history"},
+    {"alert-rule", cmd_alert_rule, "store, list or remove alert rules"},
     {"help", cmd_help, "show the help of a command"},
 };
 
@@ -51,7 +53,7 @@ static void usage(FILE *f)
           "Commands:\n",
           f);
     for (i = 0; i < MD_ARRAY_LEN(commands); i++)
-        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fputs(
         "\n"
         "Global options (before or after the command):\n"

@@ -16,6 +16,7 @@
 #include "store/store.h"
 #include "serve/shadow.h"
 #include "serve/dataq_feed.h"
+#include "control/alerting.h"
 #include "control/check.h"
 #include "control/control.h"
 #include "control/rollouts.h"
@@ -324,6 +325,8 @@ struct daemon {
     struct md_series *series;   /* request signals over windows (watch/series.h) */
     struct md_history *history; /* per-minute rollups into the store (watch/history.h) */
     bool dataq_fed;             /* data quality observes the predictions (serve/dataq_feed.h) */
+    /* Alert rules, their states, notifications. */
+    struct md_alerting *alerting;
     struct md_commands *commands;
     struct md_api *api;
     struct md_http *http;
@@ -403,6 +406,7 @@ static void stop_daemon(struct daemon *d, const struct md_settings *o)
     md_history_flush(d->history, md_wall_ms());
     md_drift_detach();
     md_repo_free(d->repo);
+    md_alerting_free(d->alerting);
     md_signals_free(d->signals);
     md_store_close(d->store);
     /* After the store: its last batches' done calls ran at its close. */
@@ -410,6 +414,27 @@ static void stop_daemon(struct daemon *d, const struct md_settings *o)
     md_series_free(d->series);
     free(d->api);
     free(d->upload_dir);
+}
+
+/*
+ * Alert rules, after every part has registered its signals: the file's
+ * rules checked and stored, the stored ones read, the notifier started,
+ * the evaluator's control task added. 0, or 1 with the reason logged.
+ */
+static int start_alerting(const struct md_settings *o, struct daemon *d)
+{
+    struct md_control_task task;
+    struct md_err err;
+    char url[300];
+
+    (void)snprintf(url, sizeof(url), "http://%s", o->listen);
+    if (md_alerting_start(&o->alerting, url, d->store, d->signals, &d->alerting, &err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot start alerting", "reason", err.msg, MD_KV_END);
+        return 1;
+    }
+    md_alerting_task(d->alerting, &task);
+    add_task(d, &task);
+    return 0;
 }
 
 /* Starts everything before the HTTP server: 0, or 1 with the reason logged. */
@@ -452,7 +477,7 @@ static int start_parts(const struct md_settings *o, struct daemon *d)
         return 1;
     }
     d->commands = md_commands_new();
-    return 0;
+    return start_alerting(o, d);
 }
 
 static struct md_api *new_api(const struct md_settings *o, struct daemon *d)
@@ -468,6 +493,8 @@ static struct md_api *new_api(const struct md_settings *o, struct daemon *d)
     api->commands = d->commands;
     api->signals = d->signals;
     api->history = d->history;
+    api->alerts = md_alerting_alerts(d->alerting);
+    api->notify = md_alerting_notify(d->alerting);
     api->name = "modeld";
     api->version = MD_VERSION;
     api->started_ms = md_wall_ms();

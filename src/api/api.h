@@ -19,6 +19,8 @@
 #include "watch/accesslog.h"
 #include "watch/compare.h"
 #include "watch/history.h"
+#include "watch/alerts.h"
+#include "watch/notify.h"
 #include "watch/signals.h"
 
 #include <stdatomic.h>
@@ -70,6 +72,10 @@ struct md_api {
     /* Borrowed, or NULL: the per-minute history (watch/history.h), whose
      * rows GET /api/v1/models/{m}/history reads from the store. */
     struct md_history *history;
+    /* Borrowed, or NULL: the alert rules in force with their states, and the
+     * notifier's counters (api/alerts.c; /metrics). */
+    struct md_alerts *alerts;
+    struct md_notify *notify;
     /* Where an upload's artifact is written while it arrives (api/upload.h),
      * made by md_upload_dir_prepare before serving; NULL: uploads are refused. */
     const char *upload_dir;

@@ -106,6 +106,14 @@ MD_TRAFFIC_HANDLER(md_strategies_api_get);
 MD_TRAFFIC_HANDLER(md_strategies_api_put);
 MD_TRAFFIC_HANDLER(md_strategies_api_delete);
 
+/* Alert rules and alerts (api/alerts.c) */
+MD_TRAFFIC_HANDLER(md_alert_rules_api_get);
+MD_TRAFFIC_HANDLER(md_alert_rules_api_put);
+MD_TRAFFIC_HANDLER(md_alert_rules_api_delete);
+MD_TRAFFIC_HANDLER(md_alerts_api_get);
+/* The alerts' and notifications' series of /metrics. */
+void md_alerts_api_prom(struct md_api *api, struct md_buf *b);
+
 /* Uploaded versions (api/upload.c): the body streams to md_upload_sink (api/upload.h) */
 void md_upload_api_post(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                         struct md_api_resp *resp);

@@ -590,5 +590,6 @@ void md_prom_metrics(struct md_api *api, struct md_api_req *req, struct md_api_r
     md_history_api_prom(api, c.b);
     (void)md_drift_prom(api->repo, c.b);
     md_dataq_prom(md_metrics_dataq(m), c.b);
+    md_alerts_api_prom(api, c.b);
     md_api_finish(resp, md_buf_error(c.b));
 }

@@ -302,12 +302,14 @@ void md_settings_init(struct md_settings *s)
 {
     memset(s, 0, sizeof(*s));
     md_config_init(&s->config, table, MD_ARRAY_LEN(table), s);
+    md_alerting_config_init(&s->alerting);
 }
 
 void md_settings_release(struct md_settings *s)
 {
     md_config_release(&s->config);
     md_strategies_release(&s->strategies);
+    md_alerting_config_release(&s->alerting);
 }
 
 enum md_settings_action md_settings_parse(struct md_settings *s, int argc, char **argv,
@@ -325,9 +327,11 @@ enum md_settings_action md_settings_parse(struct md_settings *s, int argc, char 
         x.action == MD_SETTINGS_ROUTES)
         return x.action;
     if (s->config_file != NULL) {
-        /* Sections of the file (rollout strategies; alert rules, ... to come). */
+        /* Sections of the file: rollout strategies, alert rules and their receivers. */
         const struct md_config_section sections[] = {
             {"strategies", md_strategies_parse, &s->strategies},
+            {"alert_rules", md_alert_rules_parse, &s->alerting},
+            {"receivers", md_receivers_parse, &s->alerting},
         };
 
         rc = md_config_load(&s->config, s->config_file, sections, MD_ARRAY_LEN(sections), err);

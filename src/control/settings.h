@@ -14,6 +14,7 @@
 #include "util/common.h"
 #include "util/err.h"
 #include "util/config.h"
+#include "control/alerting.h"
 #include "control/strategies.h"
 
 /* Written by md_settings_parse; read-only afterwards. */
@@ -44,6 +45,8 @@ struct md_settings {
     const char *config_file;         /* --config FILE, or NULL */
     struct md_config config;         /* the table, each value's source, the file read */
     struct md_strategies strategies; /* the file's `strategies:`, stored at start */
+    /* The file's `alert_rules:` and `receivers:`. */
+    struct md_alerting_config alerting;
 };
 
 /* What the command line asks for. */

@@ -114,6 +114,13 @@ static json_t *to_json(yaml_document_t *doc, yaml_node_t *n, int depth, size_t *
     }
 }
 
+struct json_t *md_strategies_yaml_to_json(yaml_document_t *doc, yaml_node_t *n)
+{
+    size_t budget = MAX_NODES;
+
+    return to_json(doc, n, 0, &budget);
+}
+
 static bool name_ok(const char *s, size_t len)
 {
     size_t i;

@@ -26,4 +26,11 @@ int md_strategies_parse(void *ctx, yaml_document_t *doc, yaml_node_t *value, con
                         struct md_err *err) MD_MUST_CHECK;
 void md_strategies_release(struct md_strategies *s);
 
+struct json_t;
+
+/* The YAML node n as JSON (a new reference), as a strategy is read: plain
+ * scalars typed, nested at most 8 deep, 4096 nodes, keys unique; NULL when
+ * it is not such a node. Other sections of the file (alert rules) use it. */
+struct json_t *md_strategies_yaml_to_json(yaml_document_t *doc, yaml_node_t *n);
+
 #endif

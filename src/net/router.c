@@ -187,6 +187,15 @@ static const struct md_endpoint routes[] = {
      md_strategies_api_put},
     {"DELETE", "/api/v1/strategies/{name}",                MD_API_MANAGEMENT, MANAGE, NONE,
      md_strategies_api_delete},
+    /* alert rules and alerts (api/alerts.c) */
+    {"GET",    "/api/v1/alert-rules[/{name}]",             MD_API_MANAGEMENT, READ,   NONE,
+     md_alert_rules_api_get},
+    {"PUT",    "/api/v1/alert-rules/{name}",               MD_API_MANAGEMENT, MANAGE, NONE,
+     md_alert_rules_api_put},
+    {"DELETE", "/api/v1/alert-rules/{name}",               MD_API_MANAGEMENT, MANAGE, NONE,
+     md_alert_rules_api_delete},
+    {"GET",    "/api/v1/alerts",                           MD_API_MANAGEMENT, READ,   LISTING,
+     md_alerts_api_get},
     /* comparisons of a model's versions (api/comparison.c) */
     {"GET",   "/api/v1/models/{model}/comparison", MD_API_MANAGEMENT, READ, PATH_MODEL,
      md_comparison_api_get},

@@ -183,6 +183,31 @@ static const struct migration migrations[] = {
      "CREATE INDEX feedback_by_key ON feedback(model, key_name, key_value);\n"
 
      /* ---- alert rules and alerts (their tables below) */
+     /* Alert rules: the JSON of each, every default written out; source
+      * 'file' for the configuration file's (rewritten at each start), 'api'
+      * for those PUT through the API. */
+     "CREATE TABLE alert_rules (\n"
+     "    name TEXT PRIMARY KEY,\n"
+     "    rule TEXT NOT NULL,\n"
+     "    source TEXT NOT NULL,\n"
+     "    updated_ms INTEGER NOT NULL\n"
+     ");\n"
+     /* The history of alerts: one row per change of state (pending,
+      * firing, resolved, inactive); the last row of a rule is its state. */
+     "CREATE TABLE alerts (\n"
+     "    id INTEGER PRIMARY KEY,\n"
+     "    rule TEXT NOT NULL,\n"
+     "    model TEXT NOT NULL,\n"
+     "    state TEXT NOT NULL,\n"
+     "    at_ms INTEGER NOT NULL,\n"
+     "    active_ms INTEGER NOT NULL,\n"
+     "    fired_ms INTEGER NOT NULL,\n"
+     "    value REAL,\n"
+     "    fingerprint TEXT NOT NULL,\n"
+     "    labels TEXT NOT NULL,\n"
+     "    annotations TEXT NOT NULL\n"
+     ");\n"
+     "CREATE INDEX alerts_by_rule ON alerts(rule, id);\n"
 
      /* ---- history (its tables below) */
      /* Per-step rollups of the request counters of each (model, version,

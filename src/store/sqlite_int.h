@@ -64,6 +64,14 @@ enum md_store__slot {
     /* feedback */
 
     /* alert rules and alerts */
+    MD_SQL_ALERT_RULE_PUT,
+    MD_SQL_ALERT_RULE_DELETE,
+    MD_SQL_ALERT_RULES_ALL,
+    MD_SQL_ALERT_RULE_GET,
+    MD_SQL_ALERT_INSERT,
+    MD_SQL_ALERTS_LAST,
+    MD_SQL_ALERTS_LIST,
+    MD_SQL_ALERTS_PRUNE,
 
     /* history */
     MD_SQL_HISTORY_REQUEST_INSERT,

@@ -335,6 +335,61 @@ int md_store_tx_predictions_add(struct md_store_tx *tx, const struct md_store_pr
 
 /* ---- alert rules and alerts ---------------------------------------------- */
 
+/* A stored alert rule (watch/alert_rule.h). */
+struct md_store_alert_rule {
+    const char *name;
+    const char *rule;   /* its JSON, every default written out */
+    const char *source; /* "file" (the configuration file's) or "api" */
+    int64_t updated_ms; /* 0 on a put: now */
+};
+/* Adds or replaces the rule of r->name. MD_EINVAL for an empty name or rule. */
+int md_store_tx_alert_rule_put(struct md_store_tx *tx, const struct md_store_alert_rule *r,
+                               struct md_err *err) MD_MUST_CHECK;
+/* Removes one; MD_ENOTFOUND if absent. */
+int md_store_tx_alert_rule_delete(struct md_store_tx *tx, const char *name,
+                                  struct md_err *err) MD_MUST_CHECK;
+/* Every rule (name NULL) or one (MD_ENOTFOUND if absent), by name. */
+int md_store_tx_alert_rules(struct md_store_tx *tx, const char *name,
+                            void (*fn)(void *ctx, const struct md_store_alert_rule *r), void *ctx,
+                            struct md_err *err) MD_MUST_CHECK;
+
+/* A change of an alert's state, as the history keeps it. */
+struct md_store_alert {
+    int64_t id; /* allocated by add, increasing */
+    const char *rule;
+    const char *model;
+    const char *state; /* "pending", "firing", "resolved", "inactive" */
+    int64_t at_ms;     /* when it changed (0 on an add: now) */
+    int64_t active_ms; /* when its condition began to hold */
+    int64_t fired_ms;  /* when it fired, or 0 */
+    double value;      /* NaN: no data (stored as NULL) */
+    const char *fingerprint;
+    const char *labels;      /* a JSON object */
+    const char *annotations; /* a JSON object */
+};
+/* Appends a change; its id into *id (may be NULL). */
+int md_store_tx_alert_add(struct md_store_tx *tx, const struct md_store_alert *a, int64_t *id,
+                          struct md_err *err) MD_MUST_CHECK;
+/* Which changes to list: every field optional (NULL, "" or 0). */
+struct md_store_alert_filter {
+    const char *rule;
+    const char *model;
+    const char *state;
+    int64_t since_ms;  /* at_ms >= since_ms */
+    int64_t before_id; /* paging: ids below this one; 0: from the newest */
+    size_t limit;      /* at most this many (0: 100; 1000 at most) */
+    bool last;         /* only the last change of each rule (the filter's other
+                          fields then apply to those) */
+};
+/* Removes the changes older than before_ms but the last one of each rule
+ * (its state, read back at start); how many into *n (may be NULL). */
+int md_store_tx_alerts_prune(struct md_store_tx *tx, int64_t before_ms, int64_t *n,
+                             struct md_err *err) MD_MUST_CHECK;
+/* Changes matching f, newest first. */
+int md_store_tx_alerts(struct md_store_tx *tx, const struct md_store_alert_filter *f,
+                       void (*fn)(void *ctx, const struct md_store_alert *a), void *ctx,
+                       struct md_err *err) MD_MUST_CHECK;
+
 /* ---- history (per-minute rollups) ---------------------------------------- */
 
 /* Latency buckets of a rollup: watch/metrics.h's MD_HIST_BUCKETS bounds, then +Inf. */

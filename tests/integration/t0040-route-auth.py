@@ -157,7 +157,9 @@ def test_routes_flag():
                       ("POST", "/api/v1/models/{model}/rollouts/{id}/abort"),
                       ("POST", "/api/v1/models/{model}/rollouts/{id}/rollback"),
                       ("PUT", "/api/v1/strategies/{name}"),
-                      ("DELETE", "/api/v1/strategies/{name}")}, manage)
+                      ("DELETE", "/api/v1/strategies/{name}"),
+                      ("PUT", "/api/v1/alert-rules/{name}"),
+                      ("DELETE", "/api/v1/alert-rules/{name}")}, manage)
 
 
 def test_docs_show_the_table():

@@ -36,6 +36,8 @@ struct md_settings {
     uint64_t load_memory_mb;         /* --load-memory-mb */
     uint64_t shadow_queue;           /* --shadow-queue: shadow copies waiting at most */
     uint64_t shadow_threads;         /* --shadow-threads: workers running shadow copies */
+    uint64_t feedback_horizon_s;     /* --feedback-horizon: feedback waits this long for its
+                                        prediction row before it is orphaned */
     int log_level;                   /* --log-level: an enum md_log_level */
     const char *access_log;          /* --access-log FILE or "-", or NULL */
     const char *config_file;         /* --config FILE, or NULL */

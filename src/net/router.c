@@ -92,6 +92,7 @@ static void tfs_unsupported(struct md_api *api, const struct md_route *rt, struc
 #define NONE       MD_SCOPE_NONE
 #define PATH_MODEL MD_SCOPE_PATH_MODEL
 #define LISTING    MD_SCOPE_LISTING
+#define BODY_ITEMS MD_SCOPE_BODY_ITEMS
 
 /*
  * A row names its sink (the last field) only when its body streams; the
@@ -189,6 +190,11 @@ static const struct md_endpoint routes[] = {
     /* comparisons of a model's versions (api/comparison.c) */
     {"GET",   "/api/v1/models/{model}/comparison", MD_API_MANAGEMENT, READ, PATH_MODEL,
      md_comparison_api_get},
+    /* feedback and quality (api/feedback.c) */
+    {"POST",  "/api/v1/feedback",                  MD_API_MANAGEMENT, PREDICT, BODY_ITEMS,
+     md_feedback_api_post},
+    {"GET",   "/api/v1/models/{model}/quality",    MD_API_MANAGEMENT, READ, PATH_MODEL,
+     md_feedback_api_quality},
 };
 /* clang-format on */
 #pragma GCC diagnostic pop

@@ -233,6 +233,88 @@ void md_outcomes_apply(struct md_outcomes *o, const struct md_store_outcome *c,
     pthread_mutex_unlock(&o->mu);
 }
 
+/* ------------------------------------------------------------------ batches */
+
+struct md_outcomes_batch {
+    struct md_store_outcome *items; /* strings owned (cast back to free them) */
+    size_t n;
+    size_t cap;
+};
+
+struct md_outcomes_batch *md_outcomes_batch_new(void)
+{
+    return md_xcalloc(1, sizeof(struct md_outcomes_batch));
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s != NULL ? md_xstrdup(s) : NULL;
+}
+
+static void batch_clear(struct md_outcomes_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        free((char *)b->items[i].model);
+        free((char *)b->items[i].route);
+        free((char *)b->items[i].predicted);
+        free((char *)b->items[i].label);
+    }
+    b->n = 0;
+}
+
+void md_outcomes_batch_reset(struct md_outcomes_batch *b)
+{
+    batch_clear(b);
+}
+
+void md_outcomes_batch_free(struct md_outcomes_batch *b)
+{
+    if (b == NULL)
+        return;
+    batch_clear(b);
+    free(b->items);
+    free(b);
+}
+
+void md_outcomes_batch_add(void *batch, const struct md_store_outcome *c)
+{
+    struct md_outcomes_batch *b = batch;
+    struct md_store_outcome *x;
+
+    if (b->n == b->cap) {
+        b->cap = b->cap == 0 ? 16 : b->cap * 2;
+        b->items = md_xrealloc(b->items, b->cap * sizeof(*b->items));
+    }
+    x = &b->items[b->n++];
+    *x = *c;
+    x->model = dup_or_null(c->model);
+    x->route = dup_or_null(c->route);
+    x->predicted = dup_or_null(c->predicted);
+    x->label = dup_or_null(c->label);
+}
+
+void md_outcomes_batch_apply(struct md_outcomes *o, struct md_outcomes_batch *b,
+                             bool (*positive)(void *ctx, const char *model, char *buf, size_t n),
+                             void *ctx, int64_t now_ms)
+{
+    char pos[MD_OUTCOMES_CLASS_MAX];
+    const char *last = NULL; /* the model pos was asked for */
+    bool binary = false;
+
+    for (size_t i = 0; i < b->n; i++) {
+        const struct md_store_outcome *c = &b->items[i];
+
+        if (c->model == NULL)
+            continue;
+        if (last == NULL || strcmp(last, c->model) != 0) {
+            binary = positive != NULL && positive(ctx, c->model, pos, sizeof(pos));
+            last = c->model;
+        }
+        md_outcomes_apply(o, c, binary ? pos : NULL, now_ms);
+    }
+    batch_clear(b);
+}
+
 void md_outcomes_count(struct md_outcomes *o, const char *model, int64_t version, const char *route,
                        bool shadow, int64_t minute_ms, uint64_t n, int64_t now_ms)
 {
@@ -502,21 +584,21 @@ static int signal_fn(void *ctx, const struct md_signal_query *q, struct md_signa
 }
 
 static const struct md_signal_info quality_signals[] = {
-    {"accuracy", "ratio", NULL, "share of labelled rows predicted right", false},
-    {"precision", "ratio", "class", "of the rows predicted the class, the share right", false},
-    {"recall", "ratio", "class", "of the rows of the class, the share predicted so", false},
-    {"f1", "ratio", "class", "F1 of the class; without one, the macro F1 over the classes", true},
-    {"log_loss", "score", NULL, "binary: mean log loss of P(labels[1])", false},
-    {"roc_auc", "ratio", NULL, "binary: ROC AUC of P(labels[1]), from 100-bin histograms", false},
-    {"brier", "score", NULL, "binary: mean squared error of P(labels[1])", false},
-    {"mae", "score", NULL, "regression: mean absolute error", false},
-    {"rmse", "score", NULL, "regression: root mean squared error", false},
-    {"r2", "score", NULL, "regression: coefficient of determination", false},
-    {"mean_reward", "score", NULL, "mean reward of the rows rewarded", false},
-    {"mean_rating", "score", NULL, "mean rating of the rows rated", false},
-    {"label_coverage", "ratio", NULL, "share of predictions with a label or value", false},
+    {"accuracy", "ratio", NULL, "share of labelled rows predicted right"},
+    {"precision", "ratio", "class", "of the rows predicted the class, the share right"},
+    {"recall", "ratio", "class", "of the rows of the class, the share predicted so"},
+    {"f1", "ratio", "class?", "F1 of the class; without one, the macro F1 over the classes"},
+    {"log_loss", "score", NULL, "binary: mean log loss of P(labels[1])"},
+    {"roc_auc", "ratio", NULL, "binary: ROC AUC of P(labels[1]), from 100-bin histograms"},
+    {"brier", "score", NULL, "binary: mean squared error of P(labels[1])"},
+    {"mae", "score", NULL, "regression: mean absolute error"},
+    {"rmse", "score", NULL, "regression: root mean squared error"},
+    {"r2", "score", NULL, "regression: coefficient of determination"},
+    {"mean_reward", "score", NULL, "mean reward of the rows rewarded"},
+    {"mean_rating", "score", NULL, "mean rating of the rows rated"},
+    {"label_coverage", "ratio", NULL, "share of predictions with a label or value"},
     {"feedback_orphaned", "count", NULL,
-     "feedback items whose row never came within the horizon (in all)", false},
+     "feedback items whose row never came within the horizon (in all)"},
 };
 
 int md_outcomes_register(struct md_outcomes *o, struct md_signals *s, struct md_err *err)

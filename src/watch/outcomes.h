@@ -47,6 +47,23 @@ void md_outcomes_free(struct md_outcomes *o); /* NULL ok */
 void md_outcomes_apply(struct md_outcomes *o, const struct md_store_outcome *c,
                        const char *positive, int64_t now_ms);
 
+/*
+ * Changes gathered while a store job runs (they count only once it is
+ * committed): md_outcomes_batch_add is a md_store_outcome_fn (ctx the
+ * batch) that copies each; md_outcomes_batch_apply adds them all to o,
+ * asking positive(ctx, model, buf, n) for each model's positive class
+ * (true and buf set when the model is binary), and empties the batch.
+ */
+struct md_outcomes_batch;
+struct md_outcomes_batch *md_outcomes_batch_new(void);
+void md_outcomes_batch_free(struct md_outcomes_batch *b); /* NULL ok */
+void md_outcomes_batch_add(void *batch, const struct md_store_outcome *c);
+/* Empties b without applying it (its job failed). */
+void md_outcomes_batch_reset(struct md_outcomes_batch *b);
+void md_outcomes_batch_apply(struct md_outcomes *o, struct md_outcomes_batch *b,
+                             bool (*positive)(void *ctx, const char *model, char *buf, size_t n),
+                             void *ctx, int64_t now_ms);
+
 /* Counts n predictions of a series made in the minute starting at minute_ms. */
 void md_outcomes_count(struct md_outcomes *o, const char *model, int64_t version, const char *route,
                        bool shadow, int64_t minute_ms, uint64_t n, int64_t now_ms);

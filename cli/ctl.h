@@ -324,5 +324,7 @@ int cmd_events(int argc, char **argv, struct ctl *ctl);
 int cmd_rollout(int argc, char **argv, struct ctl *ctl);
 int cmd_rollouts(int argc, char **argv, struct ctl *ctl);
 int cmd_strategy(int argc, char **argv, struct ctl *ctl);
+int cmd_feedback(int argc, char **argv, struct ctl *ctl);
+int cmd_quality(int argc, char **argv, struct ctl *ctl);
 
 #endif

@@ -34,6 +34,8 @@ static const struct command commands[] = {
     {"rollout", cmd_rollout, "start, show, follow, pause, promote or roll back a rollout"},
     {"rollouts", cmd_rollouts, "list a model's rollouts"},
     {"strategy", cmd_strategy, "store, show or remove named rollout strategies"},
+    {"feedback", cmd_feedback, "send the outcomes of past predictions from a CSV file"},
+    {"quality", cmd_quality, "show how right a model's predictions turned out"},
     {"help", cmd_help, "show the help of a command"},
 };
 

@@ -401,6 +401,12 @@ static int start_log(const struct md_settings *o, struct daemon *d)
     struct md_err err;
     int rc;
 
+    if (o->log_ring == 0) {
+        /* The log is off: nothing is logged, so nothing needs hashing. */
+        md_predrec_set_key_given(true);
+        md_log(MD_LOG_INFO, "the prediction log is off (--log-ring 0)");
+        return 0;
+    }
     if (o->pii_key_file != NULL &&
         md_predlog_key_read(o->pii_key_file, key, &klen, &err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "cannot read the PII key", "reason", err.msg, MD_KV_END);
@@ -452,7 +458,8 @@ static int start_parts(const struct md_settings *o, struct daemon *d)
         return 1;
     }
     d->signals = md_signals_new();
-    if (md_predlog_signals(md_predrec_log(d->predrec), d->signals, &err) != MD_OK) {
+    if (d->predrec != NULL &&
+        md_predlog_signals(md_predrec_log(d->predrec), d->signals, &err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "cannot register the prediction log's signals", "reason", err.msg,
                   MD_KV_END);
         return 1;

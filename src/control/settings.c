@@ -199,10 +199,10 @@ static const struct md_config_setting table[] = {
      .kind = MD_CONFIG_UINT,
      .metavar = "N",
      .help = "prediction records waiting for the log's writer at most; past it they are dropped "
-             "and counted, never waited for",
+             "and counted, never waited for. 0 turns the prediction log off",
      .offset = UINT_AT(log_ring),
      .def_num = MD_PREDLOG_RING_DEFAULT,
-     .min = 1,
+     .min = 0,
      .max = MD_PREDLOG_RING_MAX},
     {.flag = "log-horizon-days",
      .key = "log_horizon_days",

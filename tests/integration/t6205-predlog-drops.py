@@ -3,7 +3,7 @@
 with --log-ring 1 a two-row request cannot fit (both records dropped and
 counted, the answer 200), and a burst from several clients leaves written +
 dropped equal to the rows answered, every answer 200; the ring's depth and
-capacity are in /metrics."""
+capacity are in /metrics. --log-ring 0 turns the log off."""
 import os
 import shutil
 import tempfile
@@ -47,5 +47,19 @@ def test_tiny_ring_drops_and_counts():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_log_off():
+    tmp = tempfile.mkdtemp(prefix="modeld-t6205-")
+    try:
+        with Daemon(repo=keyed_repo(tmp), data=os.path.join(tmp, "data"),
+                    args=["--log-ring", "0"]) as d:
+            st, doc, _ = d.json("POST", "/v2/models/fraud/infer", v2_body([ROW]))
+            expect(st == 200, doc)
+            expect(metric(d, "modeld_predlog_ring_capacity") is None, "log figures while off")
+            st, doc, _ = d.json("GET", "/api/v1/predictions")
+            expect(st == 200 and doc["predictions"] == [], doc)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    run([test_tiny_ring_drops_and_counts])
+    run([test_tiny_ring_drops_and_counts, test_log_off])

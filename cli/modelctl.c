@@ -31,6 +31,7 @@ static const struct command commands[] = {
     {"archive", cmd_archive, "take a version out of service, keeping it"},
     {"restore", cmd_restore, "bring an archived version back"},
     {"events", cmd_events, "list what happened to models, or follow it"},
+    {"predictions", cmd_predictions, "list or export the prediction log"},
     {"rollout", cmd_rollout, "start, show, follow, pause, promote or roll back a rollout"},
     {"rollouts", cmd_rollouts, "list a model's rollouts"},
     {"strategy", cmd_strategy, "store, show or remove named rollout strategies"},

@@ -69,6 +69,7 @@ WITHOUT_ROUTE(md_v2_ready)
 WITHOUT_ROUTE(md_repo_api_index)
 WITHOUT_ROUTE(md_prom_metrics)
 WITHOUT_ROUTE(md_settings_api_list)
+WITHOUT_ROUTE(md_predictions_api_list)
 
 /* TF Serving's :classify and :regress. */
 static void tfs_unsupported(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
@@ -187,6 +188,8 @@ static const struct md_endpoint routes[] = {
      md_strategies_api_put},
     {"DELETE", "/api/v1/strategies/{name}",                MD_API_MANAGEMENT, MANAGE, NONE,
      md_strategies_api_delete},
+    /* the prediction log (api/predictions.c) */
+    {"GET",   "/api/v1/predictions", MD_API_MANAGEMENT, READ, LISTING, md_predictions_api_list_r},
     /* comparisons of a model's versions (api/comparison.c) */
     {"GET",   "/api/v1/models/{model}/comparison", MD_API_MANAGEMENT, READ, PATH_MODEL,
      md_comparison_api_get},

@@ -464,7 +464,12 @@ static int settings(struct md_store_tx *tx, struct md_err *err)
         return md_err_set(err, MD_EIO,
                           "the store %s cannot use a write-ahead log (journal mode %s)", tx->path,
                           mode);
-    rc = sqlite3_exec(tx->db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", NULL, NULL, NULL);
+    /* A page cache of 64 MiB: a batch of the prediction log (thousands of rows, a few MB)
+     * then fits in memory until its commit, instead of spilling pages to the log in the
+     * middle of its transaction and writing them again. */
+    rc = sqlite3_exec(tx->db,
+                      "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536",
+                      NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         return md_store__fail(tx, rc, "set up the connection", err);
     rc = query_int(tx, "PRAGMA foreign_keys", &fk, err);

@@ -290,7 +290,7 @@ static void progress(const struct import *im, bool done)
             im->sent, im->lines);
     if (done)
         fputc('\n', stderr);
-    fflush(stderr);
+    (void)fflush(stderr);
 }
 
 /* Sends items (lines[i] is item i's line in the file); reports each refusal. */
@@ -373,12 +373,16 @@ static int import_text(struct ctl *ctl, struct import *im, char *text)
     char *fields[MAX_COLUMNS + 1];
     char *p = text;
     char why[200];
-    size_t *lines = calloc((size_t)im->batch, sizeof(*lines));
+    size_t *lines = calloc((size_t)im->batch + 1, sizeof(*lines));
     json_t *items = json_array();
     size_t n;
     size_t line = 1;
     int rc;
 
+    if (lines == NULL || items == NULL) {
+        rc = ctl_errorf(CTL_EXIT_FAIL, "feedback: out of memory");
+        goto out;
+    }
     if (!next_record(&p, fields, MAX_COLUMNS + 1, &n) || (n == 1 && fields[0][0] == '\0')) {
         rc = ctl_usagef("feedback", "%s: empty: the first line must name the columns", im->file);
         goto out;

@@ -191,7 +191,9 @@ static void post_committed(struct md_api_store_read *r)
 {
     struct post *p = r->extra;
 
-    if (p->outcomes != NULL)
+    /* Before the sums are live, the upkeep's first round counts these (it
+     * runs after this job on the same thread, and reads what it stored). */
+    if (p->outcomes != NULL && md_outcomes_live(p->outcomes))
         md_outcomes_batch_apply(p->outcomes, p->changes, post_positive, &p->batch, md_wall_ms());
 }
 

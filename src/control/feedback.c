@@ -84,6 +84,9 @@ static void round_done(void *ctx, int code, const struct md_err *err)
 
     if (code == MD_OK) {
         md_outcomes_batch_apply(u->outcomes, u->changes, positive, u, md_wall_ms());
+        /* The first round counted every outcome stored so far: from now on
+         * those of each POST count as they are committed. */
+        md_outcomes_set_live(u->outcomes);
         if (u->sweep.orphaned > 0) {
             atomic_fetch_add(&u->orphaned, u->sweep.orphaned);
             (void)snprintf(n, sizeof(n), "%llu", (unsigned long long)u->sweep.orphaned);
@@ -91,8 +94,11 @@ static void round_done(void *ctx, int code, const struct md_err *err)
                       MD_KV_END);
         }
     } else {
-        /* The round's changes were undone: the next round finds them again. */
+        /* The round's changes were undone: the next round finds them again
+         * (the first one, if this was it: it starts over). */
         md_outcomes_batch_reset(u->changes);
+        if (!md_outcomes_live(u->outcomes))
+            u->sweep.after_id = -1;
         md_log_kv(MD_LOG_WARN, "feedback upkeep failed; retried next round", "reason", err->msg,
                   MD_KV_END);
     }
@@ -122,6 +128,8 @@ struct md_feedback_upkeep *md_feedback_upkeep_new(struct md_store *store, struct
     u->outcomes = outcomes;
     u->changes = md_outcomes_batch_new();
     u->sweep.after_id = -1;
+    /* The live sums hold a day: the first round fills them from the store. */
+    u->sweep.since_ms = md_wall_ms() - (int64_t)MD_OUTCOMES_HOURS * 3600 * 1000;
     u->sweep.horizon_ms = horizon_ms;
     return u;
 }

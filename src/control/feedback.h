@@ -4,7 +4,10 @@
  * once a second a store job attaches the pending feedback whose prediction
  * rows have been stored since, orphans what waited past the horizon, and
  * counts the predictions stored since the last round; what it finds goes
- * into the live quality sums (watch/outcomes.h) once committed. A round
+ * into the live quality sums (watch/outcomes.h) once committed. The first
+ * round, on the first tick (after the repository's first scan), fills the
+ * sums with the outcomes of the last day's predictions and the predictions
+ * since, a round's worth at a time, then sets them live. A round
  * still running when the next is due is not doubled.
  *
  * Threads: the task runs on the control tick; its job on the store thread.

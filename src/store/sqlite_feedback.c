@@ -538,35 +538,133 @@ static int sweep_one(struct md_store_tx *tx, struct md_store_feedback_sweep *s, 
     return rc;
 }
 
-static int count_new(struct md_store_tx *tx, struct md_store_feedback_sweep *s,
-                     void (*fn_count)(void *ctx, const char *model, int64_t version,
-                                      const char *route, bool shadow, int64_t minute_ms,
-                                      uint64_t n),
-                     void *ctx, struct md_err *err)
+/* One integer a statement of slot answers for argument arg (def when no row). */
+static int query_i64(struct md_store_tx *tx, enum md_store__slot slot, const char *sql, int64_t arg,
+                     int64_t def, int64_t *out, struct md_err *err)
+{
+    sqlite3_stmt *st = md_store__prep(tx, slot, sql, err);
+    int rc;
+
+    if (st == NULL)
+        return prep_failed(err);
+    sqlite3_bind_int64(st, 1, arg);
+    rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL
+               ? sqlite3_column_int64(st, 0)
+               : def;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? MD_OK
+                                                 : md_store__fail(tx, rc, "read the log", err);
+}
+
+/*
+ * The first round's start: the id before the first prediction made at or
+ * after since_ms. Ids follow the order rows were written in, which is the
+ * order of their time but for a batch's few milliseconds, so a binary
+ * search over ids (a few dozen lookups) finds it without a scan.
+ */
+static int first_after(struct md_store_tx *tx, int64_t since_ms, int64_t *after, struct md_err *err)
+{
+    int64_t lo = 0;
+    int64_t hi = 0;
+    int rc = query_i64(tx, MD_SQL_FEEDBACK_MAX_ID, "SELECT MAX(id) FROM predictions WHERE id > ?1",
+                       0, 0, &hi, err);
+
+    *after = hi;
+    if (rc != MD_OK || since_ms <= 0 || hi == 0)
+        return rc;
+    /* Invariant: rows with id <= lo are older than since_ms; the answer is in (lo, hi]. */
+    while (rc == MD_OK && lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2 + 1;
+        int64_t at = 0;
+
+        rc = query_i64(tx, MD_SQL_FEEDBACK_FIRST_AT,
+                       "SELECT at_ms FROM predictions WHERE id >= ?1 ORDER BY id LIMIT 1", mid,
+                       INT64_MAX, &at, err);
+        if (at < since_ms)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    *after = lo;
+    return rc;
+}
+
+/* The first round: the current outcomes of rows predicted since since_ms. */
+static int rebuild(struct md_store_tx *tx, int64_t since_ms, md_store_outcome_fn fn, void *ctx,
+                   struct md_err *err)
+{
+    struct md_store_outcome o;
+    sqlite3_stmt *st;
+    int rc;
+
+    if (fn == NULL || since_ms <= 0)
+        return MD_OK;
+    st = md_store__prep(tx, MD_SQL_FEEDBACK_REBUILD,
+                        "SELECT f.model, f.kind, f.label, f.value, p.version, p.route, p.shadow, "
+                        "p.at_ms, p.label, p.score FROM feedback f JOIN predictions p ON "
+                        "p.request_id = f.request_id AND p.row = f.row AND p.model = f.model "
+                        "WHERE f.current = 1 AND f.state = 'attached' AND p.at_ms >= ?1",
+                        err);
+    if (st == NULL)
+        return prep_failed(err);
+    sqlite3_bind_int64(st, 1, since_ms);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        memset(&o, 0, sizeof(o));
+        o.sign = 1;
+        o.model = (const char *)sqlite3_column_text(st, 0);
+        o.kind = md_feedback_kind_parse((const char *)sqlite3_column_text(st, 1));
+        o.label = (const char *)sqlite3_column_text(st, 2);
+        o.value = column_double_or_nan(st, 3);
+        o.version = sqlite3_column_int64(st, 4);
+        o.route = (const char *)sqlite3_column_text(st, 5);
+        o.shadow = sqlite3_column_int(st, 6) != 0;
+        o.at_ms = sqlite3_column_int64(st, 7);
+        o.predicted = (const char *)sqlite3_column_text(st, 8);
+        o.score = column_double_or_nan(st, 9);
+        fn(ctx, &o);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? MD_OK : md_store__fail(tx, rc, "read current feedback", err);
+}
+
+static int
+count_new(struct md_store_tx *tx, struct md_store_feedback_sweep *s, md_store_outcome_fn fn,
+          void (*fn_count)(void *ctx, const char *model, int64_t version, const char *route,
+                           bool shadow, int64_t minute_ms, uint64_t n),
+          void *ctx, struct md_err *err)
 {
     sqlite3_stmt *st;
-    int64_t top = s->after_id;
+    int64_t top;
+    int64_t max_rows = s->max_rows != 0 ? (int64_t)s->max_rows : 100000;
     int rc;
 
     if (s->after_id < 0) {
-        st = md_store__prep(tx, MD_SQL_FEEDBACK_MAX_ID,
-                            "SELECT COALESCE(MAX(id), 0) FROM predictions", err);
-        if (st == NULL)
-            return prep_failed(err);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-            s->after_id = sqlite3_column_int64(st, 0);
-        sqlite3_reset(st);
-        return rc == SQLITE_ROW ? MD_OK : md_store__fail(tx, rc, "read the newest row", err);
+        rc = first_after(tx, s->since_ms, &s->after_id, err);
+        if (rc == MD_OK)
+            rc = rebuild(tx, s->since_ms, fn, ctx, err);
+        if (rc != MD_OK) {
+            s->after_id = -1;
+            return rc;
+        }
     }
+    /* Ids are reused once every row has gone (retention): count from the start. */
+    rc = query_i64(tx, MD_SQL_FEEDBACK_MAX_ID, "SELECT MAX(id) FROM predictions WHERE id > ?1", 0,
+                   0, &top, err);
+    if (rc != MD_OK)
+        return rc;
+    if (top < s->after_id)
+        s->after_id = 0;
+    top = s->after_id;
     st = md_store__prep(tx, MD_SQL_FEEDBACK_COUNT_NEW,
                         "SELECT model, version, route, shadow, at_ms / 60000, COUNT(*), MAX(id) "
-                        "FROM predictions WHERE id > ?1 GROUP BY model, version, route, shadow, "
-                        "at_ms / 60000",
+                        "FROM predictions WHERE id > ?1 AND id <= ?2 GROUP BY model, version, "
+                        "route, shadow, at_ms / 60000",
                         err);
     if (st == NULL)
         return prep_failed(err);
     sqlite3_bind_int64(st, 1, s->after_id);
+    sqlite3_bind_int64(st, 2, s->after_id + max_rows);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t max_id = sqlite3_column_int64(st, 6);
 
@@ -580,8 +678,16 @@ static int count_new(struct md_store_tx *tx, struct md_store_feedback_sweep *s,
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return md_store__fail(tx, rc, "count new predictions", err);
+    rc = MD_OK;
+    if (top == s->after_id) {
+        /* Nothing in the range: past a gap (rows removed) when there are newer ones. */
+        rc = query_i64(tx, MD_SQL_FEEDBACK_MAX_ID, "SELECT MAX(id) FROM predictions WHERE id > ?1",
+                       s->after_id, s->after_id, &top, err);
+        if (top > s->after_id + max_rows)
+            top = s->after_id + max_rows;
+    }
     s->after_id = top;
-    return MD_OK;
+    return rc;
 }
 
 static int totals(struct md_store_tx *tx,
@@ -622,7 +728,7 @@ int md_store_tx_feedback_sweep(
         s->now_ms = md_store__now_ms();
     s->attached = 0;
     s->orphaned = 0;
-    rc = count_new(tx, s, fn_count, ctx, err);
+    rc = count_new(tx, s, fn, fn_count, ctx, err);
     if (rc == MD_OK)
         rc = list_waiting(tx, s->max_items != 0 ? s->max_items : 10000, &w, &n, err);
     for (size_t i = 0; i < n; i++) {

@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #define MINUTE_MS ((int64_t)60000)
@@ -54,6 +55,7 @@ struct model {
 
 struct md_outcomes {
     pthread_mutex_t mu;
+    _Atomic bool live; /* filled from the store: see md_outcomes_set_live */
     struct model **models;
     size_t n_models;
 };
@@ -231,6 +233,16 @@ void md_outcomes_apply(struct md_outcomes *o, const struct md_store_outcome *c,
     if (b != NULL)
         add_outcome(b, c, tc, pc, bin_y, sign);
     pthread_mutex_unlock(&o->mu);
+}
+
+void md_outcomes_set_live(struct md_outcomes *o)
+{
+    atomic_store(&o->live, true);
+}
+
+bool md_outcomes_live(struct md_outcomes *o)
+{
+    return atomic_load(&o->live);
 }
 
 /* ------------------------------------------------------------------ batches */

@@ -48,6 +48,15 @@ void md_outcomes_apply(struct md_outcomes *o, const struct md_store_outcome *c,
                        const char *positive, int64_t now_ms);
 
 /*
+ * Whether the sums are live: set once they have been filled from the store
+ * (by the feedback upkeep's first round); until then the changes of newly
+ * stored feedback are left out (md_outcomes_batch_apply's caller checks),
+ * as the filling counts them. Both any thread.
+ */
+void md_outcomes_set_live(struct md_outcomes *o);
+bool md_outcomes_live(struct md_outcomes *o);
+
+/*
  * Changes gathered while a store job runs (they count only once it is
  * committed): md_outcomes_batch_add is a md_store_outcome_fn (ctx the
  * batch) that copies each; md_outcomes_batch_apply adds them all to o,

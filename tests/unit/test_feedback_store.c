@@ -66,6 +66,16 @@ static int64_t sql_int(const char *db, const char *sql)
     return v;
 }
 
+/* Runs sql through a connection of its own (the store is idle between jobs). */
+static void sql_exec(const char *db, const char *sql)
+{
+    sqlite3 *h;
+
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+}
+
 /* The changes told, summed: per sign, and the last one. */
 struct told {
     int plus;
@@ -294,7 +304,8 @@ static void test_pending_then_attached(void **state)
     sw.t = &t;
     sw.s.after_id = -1;
     sw.s.horizon_ms = 60000;
-    assert_int_equal(md_store_call(f->s, run_sweep, &sw, &err), MD_OK);
+    if (md_store_call(f->s, run_sweep, &sw, &err) != MD_OK)
+        fail_msg("%s", err.msg);
     assert_int_equal(sw.s.after_id, 0);
 
     /* By id and by key, before their rows. */
@@ -316,14 +327,16 @@ static void test_pending_then_attached(void **state)
     assert_int_equal(j.state, MD_FEEDBACK_PENDING);
     assert_int_equal(t.plus, 0);
     sw.s.now_ms = 0;
-    assert_int_equal(md_store_call(f->s, run_sweep, &sw, &err), MD_OK);
+    if (md_store_call(f->s, run_sweep, &sw, &err) != MD_OK)
+        fail_msg("%s", err.msg);
     assert_int_equal(t.pending, 3);
     assert_int_equal(sw.s.attached, 0);
 
     add_row(f, "r9", 0, 1, false, NULL, 0, "no", 0.3);
     add_row(f, "r10", 0, 1, false, "K", 0, "no", 0.3);
     sw.s.now_ms = 0;
-    assert_int_equal(md_store_call(f->s, run_sweep, &sw, &err), MD_OK);
+    if (md_store_call(f->s, run_sweep, &sw, &err) != MD_OK)
+        fail_msg("%s", err.msg);
     assert_int_equal(t.counted, 2);
     assert_int_equal(sw.s.attached, 3);
     assert_int_equal(t.plus, 2); /* the replaced one attached as history */
@@ -341,7 +354,8 @@ static void test_pending_then_attached(void **state)
     j.fb.at_ms = 1000;
     assert_int_equal(add_fb(f, &j, &err), MD_OK);
     sw.s.now_ms = 0;
-    assert_int_equal(md_store_call(f->s, run_sweep, &sw, &err), MD_OK);
+    if (md_store_call(f->s, run_sweep, &sw, &err) != MD_OK)
+        fail_msg("%s", err.msg);
     assert_int_equal(sw.s.orphaned, 1);
     assert_int_equal(t.orphaned, 1);
     assert_int_equal(t.counted, 2);
@@ -441,6 +455,60 @@ static void test_window_rows(void **state)
     assert_int_equal(md_store_call(f->s, run_window, &rj, &err), MD_EINVAL);
 }
 
+/* The first round starts from since_ms: the rows made since are counted, a
+ * round of max_rows at a time, and their current outcomes told. */
+static void test_first_round_from_since(void **state)
+{
+    struct fx *f = *state;
+    struct told t = {0};
+    struct fb_job j;
+    struct sweep_job sw;
+    struct md_err err;
+    char rid[16];
+
+    for (int i = 0; i < 10; i++) {
+        snprintf(rid, sizeof(rid), "s%d", i);
+        add_row(f, rid, 0, 1, false, NULL, 1000 + i * 1000, "no", 0.5);
+        memset(&j, 0, sizeof(j));
+        j.t = &t;
+        j.fb.request_id = rid;
+        j.fb.label = "yes";
+        assert_int_equal(add_fb(f, &j, &err), MD_OK);
+    }
+    memset(&t, 0, sizeof(t));
+    memset(&sw, 0, sizeof(sw));
+    sw.t = &t;
+    sw.s.after_id = -1;
+    sw.s.since_ms = 6500; /* rows s6 .. s9 */
+    sw.s.horizon_ms = 60000;
+    sw.s.max_rows = 3;
+    if (md_store_call(f->s, run_sweep, &sw, &err) != MD_OK)
+        fail_msg("%s", err.msg);
+    assert_int_equal(t.plus, 4);
+    assert_int_equal(t.counted, 3);
+    if (md_store_call(f->s, run_sweep, &sw, &err) != MD_OK)
+        fail_msg("%s", err.msg);
+    assert_int_equal(t.counted, 4);
+    assert_int_equal(t.plus, 4); /* told once, in the first round */
+    assert_int_equal(sw.s.after_id, 10);
+    /* A gap in the ids (rows removed) is passed over. */
+    sql_exec(f->db, "DELETE FROM predictions WHERE id BETWEEN 2 AND 9");
+    add_row(f, "late", 0, 1, false, NULL, 20000, "no", 0.5); /* id 11 */
+    sw.s.after_id = 1;
+    for (int i = 0; i < 4; i++)
+        if (md_store_call(f->s, run_sweep, &sw, &err) != MD_OK)
+            fail_msg("%s", err.msg);
+    assert_int_equal(sw.s.after_id, 11);
+    assert_int_equal(t.counted, 6); /* 10 again, and 11 */
+    /* Every row removed: ids start again from 1, and are counted. */
+    sql_exec(f->db, "DELETE FROM predictions");
+    add_row(f, "anew", 0, 1, false, NULL, 30000, "no", 0.5);
+    if (md_store_call(f->s, run_sweep, &sw, &err) != MD_OK)
+        fail_msg("%s", err.msg);
+    assert_int_equal(t.counted, 7);
+    assert_int_equal(sw.s.after_id, 1);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -460,6 +528,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replace_keeps_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pending_then_attached, setup, teardown),
         cmocka_unit_test_setup_teardown(test_window_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_round_from_since, setup, teardown),
     };
 
     md_log_set_level(MD_LOG_OFF);

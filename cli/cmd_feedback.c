@@ -430,7 +430,7 @@ out:
 
 static int parse_args(struct ctl *ctl, int argc, char **argv, struct import *im)
 {
-    static const char *const names[] = {"--model", "--key", "--source", "--batch"};
+    static const char *const names[] = {"model", "key", "source", "batch"};
     const char **slots[] = {&im->model, &im->key, &im->source, NULL};
     const char *batch = NULL;
     struct ctl_args args;

@@ -159,7 +159,7 @@ static int add_query(struct md_buf *b, const char *name, const char *value)
 
 int cmd_quality(int argc, char **argv, struct ctl *ctl)
 {
-    static const char *const names[] = {"--version", "--route", "--window", "--last"};
+    static const char *const names[] = {"version", "route", "window", "last"};
     const char *vals[4] = {NULL, NULL, NULL, NULL};
     const char *model = NULL;
     struct ctl_args args;
@@ -203,8 +203,8 @@ int cmd_quality(int argc, char **argv, struct ctl *ctl)
     md_buf_init(&q, 4096);
     md_buf_puts(&q, "/quality");
     for (size_t o = 0; o < MD_ARRAY_LEN(names); o++)
-        if (vals[o] != NULL && add_query(&q, names[o] + 2, vals[o]) != MD_OK)
-            return ctl_usagef("quality", "%s: too long", names[o]);
+        if (vals[o] != NULL && add_query(&q, names[o], vals[o]) != MD_OK)
+            return ctl_usagef("quality", "--%s: too long", names[o]);
     md_buf_putc(&q, '\0');
     (void)snprintf(what, sizeof(what), "quality of '%.200s'", model); /* fits */
     ctl_resp_init(&resp);

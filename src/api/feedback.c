@@ -165,7 +165,7 @@ static int run_post(struct md_store_tx *tx, struct md_api_store_read *r, struct 
         /* Nothing taken: a 400 naming the first item's reason. */
         for (size_t i = 0; i < b->n; i++)
             if (b->items[i].err.code != MD_OK) {
-                if (b->n == 1)
+                if (!b->many)
                     return md_err_set(err, MD_EINVAL, "%s", b->items[i].err.msg);
                 return md_err_set(err, MD_EINVAL, "no item was stored: %s", b->items[i].err.msg);
             }
@@ -238,7 +238,7 @@ void md_feedback_api_post(struct md_api *api, const struct md_route *rt, struct 
         }
         if (good == 0) {
             /* Nothing to store: the single item's error, or every item's. */
-            if (p->batch.n == 1) {
+            if (!p->batch.many) {
                 md_api_error(resp, &p->batch.items[0].err);
             } else {
                 md_api_errorf(resp, MD_EINVAL, "no item was stored: %s", p->batch.items[0].err.msg);

@@ -418,8 +418,8 @@ static void waiting_release(struct waiting *w)
     free(w->key_value);
 }
 
-static int list_waiting(struct md_store_tx *tx, size_t max, struct waiting **out, size_t *n,
-                        struct md_err *err)
+static int list_waiting(struct md_store_tx *tx, size_t max, int64_t after, struct waiting **out,
+                        size_t *n, struct md_err *err)
 {
     struct waiting *w = NULL;
     sqlite3_stmt *st;
@@ -430,11 +430,12 @@ static int list_waiting(struct md_store_tx *tx, size_t max, struct waiting **out
     st = md_store__prep(tx, MD_SQL_FEEDBACK_PENDING,
                         "SELECT id, model, request_id, row, key_name, key_value, kind, label, "
                         "value, at_ms, current FROM feedback WHERE state = 'pending' "
-                        "ORDER BY id LIMIT ?1",
+                        "AND id > ?2 ORDER BY id LIMIT ?1",
                         err);
     if (st == NULL)
         return prep_failed(err);
     sqlite3_bind_int64(st, 1, (int64_t)max);
+    sqlite3_bind_int64(st, 2, after);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct waiting *x;
 
@@ -721,6 +722,7 @@ int md_store_tx_feedback_sweep(
     struct md_err *err)
 {
     struct waiting *w = NULL;
+    size_t max_items = s->max_items != 0 ? s->max_items : 10000;
     size_t n = 0;
     int rc;
 
@@ -730,7 +732,9 @@ int md_store_tx_feedback_sweep(
     s->orphaned = 0;
     rc = count_new(tx, s, fn, fn_count, ctx, err);
     if (rc == MD_OK)
-        rc = list_waiting(tx, s->max_items != 0 ? s->max_items : 10000, &w, &n, err);
+        rc = list_waiting(tx, max_items, s->pending_after, &w, &n, err);
+    /* A full round's last item is where the next starts; a short one ends the turn. */
+    s->pending_after = n == max_items ? w[n - 1].o.id : 0;
     for (size_t i = 0; i < n; i++) {
         if (rc == MD_OK)
             rc = sweep_one(tx, s, &w[i], fn, ctx, err);

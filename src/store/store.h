@@ -455,17 +455,20 @@ int md_store_tx_feedback_add(struct md_store_tx *tx, const struct md_store_feedb
 
 /* One round of the pending items' upkeep (md_store_tx_feedback_sweep). */
 struct md_store_feedback_sweep {
-    int64_t now_ms;     /* 0: now */
-    int64_t horizon_ms; /* a pending item older than this is orphaned */
-    int64_t after_id;   /* in/out: predictions with a higher id are counted (fn_count); < 0:
-                           the first round, which starts from since_ms */
-    int64_t since_ms;   /* the first round: predictions made from then on are counted (a
-                           round at a time), and the current outcomes of those already
-                           attached told (fn, sign +1); 0: none, from the newest row on */
-    size_t max_rows;    /* predictions counted in one round at most (0: 100000) */
-    size_t max_items;   /* pending items looked at in one round at most (0: 10000) */
-    uint64_t attached;  /* out: items attached this round */
-    uint64_t orphaned;  /* out: items orphaned this round */
+    int64_t now_ms;        /* 0: now */
+    int64_t horizon_ms;    /* a pending item older than this is orphaned */
+    int64_t after_id;      /* in/out: predictions with a higher id are counted (fn_count); < 0:
+                              the first round, which starts from since_ms */
+    int64_t since_ms;      /* the first round: predictions made from then on are counted (a
+                              round at a time), and the current outcomes of those already
+                              attached told (fn, sign +1); 0: none, from the newest row on */
+    size_t max_rows;       /* predictions counted in one round at most (0: 100000) */
+    size_t max_items;      /* pending items looked at in one round at most (0: 10000) */
+    int64_t pending_after; /* in/out: a round looks at the pending items after this id, the
+                              next one after the last it saw (0 again once none are left), so
+                              that every item gets its turn however many wait */
+    uint64_t attached;     /* out: items attached this round */
+    uint64_t orphaned;     /* out: items orphaned this round */
 };
 
 /*

@@ -40,8 +40,7 @@ static void check_item(const struct md_feedback_item *it, bool many)
           strcmp(f->source, "expert") == 0);
     CHECK(f->comment == NULL || strlen(f->comment) <= MD_FEEDBACK_MAX_COMMENT);
     if (f->kind == MD_FEEDBACK_LABEL)
-        CHECK(f->label != NULL && f->label[0] != '\0' &&
-              strlen(f->label) <= MD_FEEDBACK_MAX_LABEL);
+        CHECK(f->label != NULL && f->label[0] != '\0' && strlen(f->label) <= MD_FEEDBACK_MAX_LABEL);
     else
         CHECK((f->kind == MD_FEEDBACK_VALUE || f->kind == MD_FEEDBACK_REWARD ||
                f->kind == MD_FEEDBACK_RATING) &&

@@ -248,7 +248,7 @@ static const struct md_config_setting table[] = {
      .help = "feedback whose prediction row is not stored within SECONDS of its arrival is "
              "counted as orphaned (default 30 days)",
      .offset = UINT_AT(feedback_horizon_s),
-     .def_num = 30 * 24 * 3600,
+     .def_num = 30ull * 24 * 3600,
      .min = 1,
      .max = 10ull * 365 * 24 * 3600},
     {.flag = "log-level",

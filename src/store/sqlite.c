@@ -186,7 +186,7 @@ static const struct migration migrations[] = {
      ");\n"
      "CREATE INDEX feedback_by_row ON feedback(request_id, row, kind);\n"
      "CREATE INDEX feedback_by_key ON feedback(model, key_name, key_value);\n"
-     "CREATE INDEX feedback_waiting ON feedback(state) WHERE state <> 'attached';\n"
+     "CREATE INDEX feedback_by_state ON feedback(state);\n"
 
      /* ---- alert rules and alerts (their tables below) */
 

@@ -78,6 +78,13 @@ static void outcome_release(struct outcome *o)
     o->label = NULL;
 }
 
+/*
+ * The queries below on predictions find rows by request id and row: a
+ * unary plus keeps SQLite from using the model's time index instead
+ * (without statistics it may think it narrower), which would scan every
+ * row of the model.
+ */
+
 /* Tells fn the change (sign) of o on every prediction row of (model, request_id, row). */
 static int tell_rows(struct md_store_tx *tx, const char *model, const char *request_id, int64_t row,
                      const struct outcome *o, int sign, md_store_outcome_fn fn, void *ctx,
@@ -91,7 +98,7 @@ static int tell_rows(struct md_store_tx *tx, const char *model, const char *requ
         return MD_OK;
     st = md_store__prep(tx, MD_SQL_FEEDBACK_ROWS_OF,
                         "SELECT version, route, shadow, at_ms, label, score FROM predictions "
-                        "WHERE request_id = ?1 AND row = ?2 AND model = ?3 ORDER BY id",
+                        "WHERE request_id = ?1 AND row = ?2 AND +model = ?3 ORDER BY id",
                         err);
     if (st == NULL)
         return prep_failed(err);
@@ -467,7 +474,7 @@ static int has_row(struct md_store_tx *tx, const char *model, const char *reques
 {
     sqlite3_stmt *st = md_store__prep(tx, MD_SQL_FEEDBACK_HAS_ROW,
                                       "SELECT 1 FROM predictions WHERE request_id = ?1 AND "
-                                      "row = ?2 AND model = ?3 LIMIT 1",
+                                      "row = ?2 AND +model = ?3 LIMIT 1",
                                       err);
     int rc;
 
@@ -604,8 +611,8 @@ static int rebuild(struct md_store_tx *tx, int64_t since_ms, md_store_outcome_fn
     st = md_store__prep(tx, MD_SQL_FEEDBACK_REBUILD,
                         "SELECT f.model, f.kind, f.label, f.value, p.version, p.route, p.shadow, "
                         "p.at_ms, p.label, p.score FROM feedback f JOIN predictions p ON "
-                        "p.request_id = f.request_id AND p.row = f.row AND p.model = f.model "
-                        "WHERE f.current = 1 AND f.state = 'attached' AND p.at_ms >= ?1",
+                        "p.request_id = f.request_id AND p.row = f.row AND +p.model = f.model "
+                        "WHERE f.current = 1 AND f.state = 'attached' AND +p.at_ms >= ?1",
                         err);
     if (st == NULL)
         return prep_failed(err);
@@ -703,7 +710,8 @@ static int totals(struct md_store_tx *tx,
         return MD_OK;
     st = md_store__prep(tx, MD_SQL_FEEDBACK_TOTALS,
                         "SELECT model, SUM(state = 'pending'), SUM(state = 'orphaned') "
-                        "FROM feedback WHERE state <> 'attached' GROUP BY model ORDER BY model",
+                        "FROM feedback WHERE state IN ('pending', 'orphaned') GROUP BY model "
+                        "ORDER BY model",
                         err);
     if (st == NULL)
         return prep_failed(err);
@@ -762,9 +770,26 @@ static void bind_filter(sqlite3_stmt *st, const struct md_store_quality_filter *
     sqlite3_bind_int(st, 6, f->with_shadows ? 1 : 0);
 }
 
+/* The feedback of prediction row p, current, and its kind's column. */
+#define SAME_ROW                                                                                   \
+    "f.request_id = p.request_id AND f.row = p.row AND f.model = p.model AND f.current = 1"
+#define OUTCOME(column, kind)                                                                      \
+    "(SELECT f." column " FROM feedback f WHERE " SAME_ROW " AND f.kind = '" kind "' LIMIT 1)"
+
 #define WINDOW_WHERE                                                                               \
     "p.model = ?1 AND p.at_ms >= ?2 AND p.at_ms < ?3 AND (?4 = 0 OR p.version = ?4) AND "          \
     "(?5 IS NULL OR p.route = ?5) AND (?6 = 1 OR p.shadow = 0)"
+
+#define LABEL_OF  OUTCOME("label", "label")
+#define VALUE_OF  OUTCOME("value", "value")
+#define REWARD_OF OUTCOME("value", "reward")
+#define RATING_OF OUTCOME("value", "rating")
+
+static const char window_sql[] = "SELECT p.id, p.request_id, p.row, p.version, p.route, p.shadow, "
+                                 "p.at_ms, p.label, p.score, " LABEL_OF ", " VALUE_OF ", " REWARD_OF
+                                 ", " RATING_OF " FROM predictions p WHERE EXISTS "
+                                 "(SELECT 1 FROM feedback f WHERE " SAME_ROW ") AND " WINDOW_WHERE
+                                 " ORDER BY p.at_ms DESC, p.id DESC";
 
 static int window_total(struct md_store_tx *tx, const struct md_store_quality_filter *f,
                         int64_t since,
@@ -802,19 +827,12 @@ int md_store_tx_feedback_rows(struct md_store_tx *tx, const struct md_store_qual
 
     if (f->model == NULL || f->model[0] == '\0')
         return md_err_set(err, MD_EINVAL, "model: required");
-    /* One line per prediction row with any current outcome: each kind's in its column. */
-    st = md_store__prep(
-        tx, MD_SQL_FEEDBACK_WINDOW,
-        "SELECT p.id, p.request_id, p.row, p.version, p.route, p.shadow, p.at_ms, p.label, "
-        "p.score, "
-        "MAX(CASE WHEN f.kind = 'label' THEN f.label END), "
-        "MAX(CASE WHEN f.kind = 'value' THEN f.value END), "
-        "MAX(CASE WHEN f.kind = 'reward' THEN f.value END), "
-        "MAX(CASE WHEN f.kind = 'rating' THEN f.value END) "
-        "FROM predictions p JOIN feedback f ON f.request_id = p.request_id AND f.row = p.row "
-        "AND f.model = p.model AND f.current = 1 WHERE " WINDOW_WHERE
-        " GROUP BY p.id ORDER BY p.at_ms DESC, p.id DESC",
-        err);
+    /*
+     * One line per prediction row with any current outcome, each kind's in
+     * its column. Driven by the rows' time index, newest first, each probing
+     * the feedback index, so a window by count stops after its rows.
+     */
+    st = md_store__prep(tx, MD_SQL_FEEDBACK_WINDOW, window_sql, err);
     if (st == NULL)
         return prep_failed(err);
     bind_filter(st, f, since);

@@ -321,6 +321,7 @@ int cmd_traffic(int argc, char **argv, struct ctl *ctl);
 int cmd_archive(int argc, char **argv, struct ctl *ctl);
 int cmd_restore(int argc, char **argv, struct ctl *ctl);
 int cmd_events(int argc, char **argv, struct ctl *ctl);
+int cmd_predictions(int argc, char **argv, struct ctl *ctl);
 int cmd_rollout(int argc, char **argv, struct ctl *ctl);
 int cmd_rollouts(int argc, char **argv, struct ctl *ctl);
 int cmd_strategy(int argc, char **argv, struct ctl *ctl);
@@ -329,5 +330,7 @@ int cmd_profile(int argc, char **argv, struct ctl *ctl);
 int cmd_drift(int argc, char **argv, struct ctl *ctl);
 int cmd_alerts(int argc, char **argv, struct ctl *ctl);
 int cmd_alert_rule(int argc, char **argv, struct ctl *ctl);
+int cmd_feedback(int argc, char **argv, struct ctl *ctl);
+int cmd_quality(int argc, char **argv, struct ctl *ctl);
 
 #endif

@@ -10,6 +10,7 @@
  */
 #include "api/handlers.h"
 #include "serve/drift_feed.h"
+#include "api/feedback.h"
 #include "util/fmt.h"
 #include "util/proc.h"
 #include "watch/accesslog.h"
@@ -591,5 +592,7 @@ void md_prom_metrics(struct md_api *api, struct md_api_req *req, struct md_api_r
     (void)md_drift_prom(api->repo, c.b);
     md_dataq_prom(md_metrics_dataq(m), c.b);
     md_alerts_api_prom(api, c.b);
+    md_predictions_prom(api, c.b);
+    md_feedback_prom(api, c.b);
     md_api_finish(resp, md_buf_error(c.b));
 }

@@ -69,6 +69,7 @@ WITHOUT_ROUTE(md_v2_ready)
 WITHOUT_ROUTE(md_repo_api_index)
 WITHOUT_ROUTE(md_prom_metrics)
 WITHOUT_ROUTE(md_settings_api_list)
+WITHOUT_ROUTE(md_predictions_api_list)
 
 /* TF Serving's :classify and :regress. */
 static void tfs_unsupported(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
@@ -212,6 +213,13 @@ static const struct md_endpoint routes[] = {
      md_dataq_api_get},
     {"GET",   "/api/v1/signals",        MD_API_MANAGEMENT, READ, NONE,       md_signals_api_list},
     {"GET",   "/api/v1/signals/{name}", MD_API_MANAGEMENT, READ, BODY_ITEMS, md_signals_api_get},
+    /* the prediction log (api/predictions.c) */
+    {"GET",   "/api/v1/predictions", MD_API_MANAGEMENT, READ, LISTING, md_predictions_api_list_r},
+    /* feedback and quality (api/feedback.c) */
+    {"POST",  "/api/v1/feedback",                  MD_API_MANAGEMENT, PREDICT, BODY_ITEMS,
+     md_feedback_api_post},
+    {"GET",   "/api/v1/models/{model}/quality",    MD_API_MANAGEMENT, READ, PATH_MODEL,
+     md_feedback_api_quality},
 };
 /* clang-format on */
 #pragma GCC diagnostic pop
@@ -219,7 +227,8 @@ static const struct md_endpoint routes[] = {
 #define N_ROUTES MD_ARRAY_LEN(routes)
 
 /* The route log keeps one bit per route. */
-_Static_assert(N_ROUTES <= 64, "the route log's bit set holds 64 routes");
+#define LOG_WORDS 2
+_Static_assert(N_ROUTES <= 64 * LOG_WORDS, "the route log's bit set holds 128 routes");
 
 /* How a path's family is found: by its prefix, the path itself or a segment. */
 enum prefix_kind {
@@ -628,7 +637,7 @@ int md_router_match(const char *method, const char *path, struct md_arena *a, in
 
 /* MODELD_ROUTE_LOG: the file, or -1; and the routes already written to it. */
 static int log_fd = -1;
-static _Atomic uint64_t log_seen;
+static _Atomic uint64_t log_seen[LOG_WORDS];
 
 int md_router_log_to(const char *path, struct md_err *err)
 {
@@ -642,18 +651,19 @@ int md_router_log_to(const char *path, struct md_err *err)
     if (log_fd >= 0)
         close(log_fd);
     log_fd = fd;
-    atomic_store(&log_seen, 0);
+    for (size_t w = 0; w < LOG_WORDS; w++)
+        atomic_store(&log_seen[w], 0);
     return MD_OK;
 }
 
 /* The first call of route i is written to the route log. */
 static void log_route(size_t i)
 {
-    uint64_t bit = (uint64_t)1 << i;
+    uint64_t bit = (uint64_t)1 << (i % 64);
     char line[256];
     int n;
 
-    if (atomic_fetch_or(&log_seen, bit) & bit)
+    if (atomic_fetch_or(&log_seen[i / 64], bit) & bit)
         return;
     n = snprintf(line, sizeof(line), "%s %s\n", routes[i].method, routes[i].path);
     if (n > 0 && (size_t)n < sizeof(line) && write(log_fd, line, (size_t)n) != n)

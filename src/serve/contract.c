@@ -820,6 +820,7 @@ enum {
     K_NEW_VERSIONS,
     K_KEYS,
     K_DRIFT,
+    K_LOGGING,
     K_COUNT
 };
 
@@ -842,6 +843,7 @@ static const char *const top_keys[] = {
     "new_versions",
     "keys",
     "drift",
+    "logging",
     NULL,
 };
 
@@ -916,6 +918,33 @@ static int parse_head(struct md_contract__ctx *x, yaml_node_t *const *v, const c
     return MD_OK;
 }
 
+/* logging: what the prediction log keeps of the model's requests; defaults when absent. */
+static int parse_logging(struct md_contract__ctx *x, const yaml_node_t *n)
+{
+    static const char *const keys[] = {"features", NULL};
+    yaml_node_t *v[1] = {0};
+    char a[40];
+    int rc;
+
+    x->c->log_features = 1;
+    if (n == NULL)
+        return MD_OK;
+    rc = md_contract__map_collect(x, n, "logging", keys, v);
+    if (rc != MD_OK || v[0] == NULL)
+        return rc;
+    rc = md_contract__want_number(x, v[0], "logging.features", &x->c->log_features);
+    if (rc != MD_OK)
+        return rc;
+    if (!(x->c->log_features >= 0 && x->c->log_features <= 1)) {
+        md_contract__fmt_num(x->c->log_features, false, a, sizeof(a));
+        return md_contract__fail(x, "logging.features",
+                                 "%s is not a share from 0 to 1 (of requests whose features are "
+                                 "logged)",
+                                 a);
+    }
+    return MD_OK;
+}
+
 static int parse_root(struct md_contract__ctx *x, const yaml_node_t *root, const char *dir)
 {
     struct md_contract *c = x->c;
@@ -974,6 +1003,10 @@ static int parse_root(struct md_contract__ctx *x, const yaml_node_t *root, const
         if (rc != MD_OK)
             return rc;
     }
+
+    rc = parse_logging(x, v[K_LOGGING]);
+    if (rc != MD_OK)
+        return rc;
 
     c->policy.kind = MD_POLICY_LATEST;
     c->policy.latest = 1;

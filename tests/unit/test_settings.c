@@ -13,6 +13,7 @@
 #include "backend/loadcheck.h"
 #include "net/http.h"
 #include "util/log.h"
+#include "watch/predlog.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -83,9 +84,17 @@ static void test_defaults(void **state)
         assert_false(md_settings_given(&s, t->key));
     }
     assert_false(s.insecure);
-    assert_int_equal(s.config.n, 22);
     assert_string_equal(s.history_retention, "30d");
     assert_null(s.history_metrics);
+    /* the prediction log's five */
+    assert_int_equal(s.log_ring, MD_PREDLOG_RING_DEFAULT);
+    assert_int_equal(s.log_horizon_days, 30);
+    assert_int_equal(s.log_features_days, 0);
+    assert_int_equal(s.log_features_rows, 0);
+    assert_null(s.pii_key_file);
+    /* feedback's */
+    assert_int_equal(s.feedback_horizon_s, 30 * 24 * 3600);
+    assert_int_equal(s.config.n, 28);
     md_settings_release(&s);
 }
 

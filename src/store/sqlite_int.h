@@ -63,6 +63,9 @@ enum md_store__slot {
     MD_SQL_PREDICTION_KEY_INSERT,
     /* feedback */
 
+    /* A/B outcomes */
+    MD_SQL_AB_GROUPS,
+
     /* alert rules and alerts */
 
     /* history */

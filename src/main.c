@@ -6,6 +6,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "api/ab.h"
 #include "api/api.h"
 #include "api/upload.h"
 #include "backend/loadcheck.h"
@@ -19,6 +20,7 @@
 #include "control/control.h"
 #include "control/rollouts.h"
 #include "control/settings.h"
+#include "watch/ab.h"
 #include "watch/accesslog.h"
 #include "watch/compare.h"
 #include "watch/metrics.h"
@@ -316,6 +318,7 @@ struct daemon {
     struct md_compare *compare;
     struct md_shadow *shadow;
     struct md_signals *signals; /* named metrics: alert rules, history, gates read them */
+    struct md_ab_signals *ab;   /* the A/B signals' state */
     struct md_commands *commands;
     struct md_api *api;
     struct md_http *http;
@@ -348,9 +351,31 @@ static void stop_daemon(struct daemon *d, const struct md_settings *o)
     md_commands_free(d->commands);
     md_repo_free(d->repo);
     md_signals_free(d->signals);
+    md_ab_signals_free(d->ab);
     md_store_close(d->store);
     free(d->api);
     free(d->upload_dir);
+}
+
+/* Whether every gate of the configuration file's strategies names a
+ * built-in metric or a registered signal: 0, or 1 with the reason logged. */
+static int check_strategies(const struct md_settings *o, const struct md_signals *signals)
+{
+    for (size_t i = 0; i < o->strategies.n; i++) {
+        struct md_rollout_strategy st;
+        struct md_err err;
+        char where[160];
+
+        (void)snprintf(where, sizeof(where), "strategies.%s", o->strategies.v[i].name);
+        if (md_rollout_strategy_parse(o->strategies.v[i].json, strlen(o->strategies.v[i].json), &st,
+                                      &err) != MD_OK ||
+            md_rollout_strategy_check_signals(&st, signals, where, &err) != MD_OK) {
+            md_log_kv(MD_LOG_ERROR, "a strategy of the configuration file is refused", "reason",
+                      err.msg, MD_KV_END);
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* Starts everything before the HTTP server: 0, or 1 with the reason logged. */
@@ -374,8 +399,13 @@ static int start_parts(const struct md_settings *o, struct daemon *d)
         return 1;
     }
     d->signals = md_signals_new();
+    if (md_ab_signals_add(d->signals, d->store, md_ab_api_design, d->repo, &d->ab, &err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot register the A/B signals", "reason", err.msg, MD_KV_END);
+        return 1;
+    }
     d->commands = md_commands_new();
-    return 0;
+    /* After every signal is registered: the gates may name any. */
+    return check_strategies(o, d->signals);
 }
 
 static struct md_api *new_api(const struct md_settings *o, struct daemon *d)
@@ -433,7 +463,7 @@ static void start_control(const struct md_settings *o, struct daemon *d)
     (void)snprintf(nfailed, sizeof(nfailed), "%d", failed);
     md_log_kv(MD_LOG_INFO, "ready", "models_ready", nmodels, "versions_failed", nfailed, "repo",
               o->repo, MD_KV_END);
-    if (md_rollouts_open(d->repo, d->store, d->compare, &d->rollouts, &err) != MD_OK)
+    if (md_rollouts_open(d->repo, d->store, d->compare, d->signals, &d->rollouts, &err) != MD_OK)
         md_log_kv(MD_LOG_ERROR, "rollouts not read back from the store; none runs", "reason",
                   err.msg, MD_KV_END);
     if (md_control_start(d->repo, d->commands, (unsigned)o->poll_s, d->rollouts, d->tasks,

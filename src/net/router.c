@@ -39,6 +39,7 @@
  */
 #include "net/router.h"
 #include "api/handlers.h"
+#include "api/ab.h"
 #include "api/upload.h"
 #include "util/log.h"
 
@@ -189,6 +190,9 @@ static const struct md_endpoint routes[] = {
     /* comparisons of a model's versions (api/comparison.c) */
     {"GET",   "/api/v1/models/{model}/comparison", MD_API_MANAGEMENT, READ, PATH_MODEL,
      md_comparison_api_get},
+    /* A/B comparisons of a model's routes (api/ab.c) */
+    {"GET",   "/api/v1/models/{model}/ab", MD_API_MANAGEMENT, READ, PATH_MODEL,
+     md_ab_api_get},
 };
 /* clang-format on */
 #pragma GCC diagnostic pop

@@ -15,6 +15,7 @@
 #include "net/router.h"
 #include "serve/repo.h"
 #include "store/store.h"
+#include "serve/predrec.h"
 #include "serve/shadow.h"
 #include "control/check.h"
 #include "control/control.h"
@@ -24,6 +25,7 @@
 #include "watch/accesslog.h"
 #include "watch/compare.h"
 #include "watch/metrics.h"
+#include "watch/predlog.h"
 #include "watch/signals.h"
 
 #include <errno.h>
@@ -118,6 +120,18 @@ static int check(const struct md_settings *o)
 
     md_log_set_level(md_settings_given(o, "log_level") ? (enum md_log_level)o->log_level
                                                        : MD_LOG_OFF);
+    if (o->pii_key_file != NULL) {
+        unsigned char key[MD_PREDLOG_KEY_MAX];
+        struct md_err err;
+        size_t klen;
+
+        if (md_predlog_key_read(o->pii_key_file, key, &klen, &err) != MD_OK) {
+            fprintf(stderr, "modeld: %s\n", err.msg);
+            return 1;
+        }
+        memset(key, 0, sizeof(key));
+        md_predrec_set_key_given(true);
+    }
     rc = md_check_repo(o->repo, stdout, stderr);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "modeld: cannot write output: %s\n", strerror(errno));
@@ -207,12 +221,14 @@ static int route_log(struct md_err *err)
  * (a slow shadow with any engine: docs/testing.md).
  */
 static int start_shadows(const struct md_settings *o, struct md_compare *cmp,
-                         struct md_shadow **out, struct md_err *err)
+                         struct md_predrec *rec, struct md_shadow **out, struct md_err *err)
 {
     struct md_shadow_config cfg;
     const char *delay = getenv("MODELD_SHADOW_DELAY_MS");
 
     md_shadow_config_init(&cfg);
+    if (rec != NULL)
+        cfg.observer = md_predrec_observer(rec);
     cfg.queue = (size_t)o->shadow_queue;
     cfg.threads = (unsigned)o->shadow_threads;
     if (delay != NULL && delay[0] != '\0') {
@@ -316,6 +332,9 @@ struct daemon {
     struct md_repo *repo;
     struct md_access_log *alog;
     struct md_compare *compare;
+    struct md_predrec *predrec; /* the prediction log */
+    bool predrec_attached;
+    struct md_predlog_retention retention;
     struct md_shadow *shadow;
     struct md_signals *signals; /* named metrics: alert rules, history, gates read them */
     struct md_ab_signals *ab;   /* the A/B signals' state */
@@ -346,6 +365,13 @@ static void stop_daemon(struct daemon *d, const struct md_settings *o)
         md_http_stop(d->http, (unsigned)o->drain_timeout_s * 1000);
     /* No request offers a copy any more: the copies still queued are dropped. */
     md_shadow_free(d->shadow);
+    /* Nothing tells the log any more: what it holds is written before it stops. */
+    if (d->predrec_attached) {
+        struct md_predict_observer ob = md_predrec_observer(d->predrec);
+
+        md_predict_detach(&ob);
+    }
+    md_predrec_free(d->predrec);
     md_compare_free(d->compare);
     md_access_log_close(d->alog);
     md_commands_free(d->commands);
@@ -378,6 +404,56 @@ static int check_strategies(const struct md_settings *o, const struct md_signals
     return 0;
 }
 
+/* The control loop's task: a step of the prediction log's retention. */
+static void retain_log(void *ctx, uint64_t now_ms)
+{
+    struct daemon *d = ctx;
+
+    MD_UNUSED(now_ms);
+    md_predlog_retain(md_predrec_log(d->predrec), &d->retention, md_wall_ms());
+}
+
+/*
+ * The prediction log: its key read (--pii-key-file), its writer started,
+ * its observer attached, its retention a control task. 0, or 1 with the
+ * reason logged.
+ */
+static int start_log(const struct md_settings *o, struct daemon *d)
+{
+    struct md_predlog_config cfg;
+    unsigned char key[MD_PREDLOG_KEY_MAX];
+    size_t klen = 0;
+    struct md_err err;
+    int rc;
+
+    if (o->pii_key_file != NULL &&
+        md_predlog_key_read(o->pii_key_file, key, &klen, &err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot read the PII key", "reason", err.msg, MD_KV_END);
+        return 1;
+    }
+    md_predlog_config_init(&cfg);
+    cfg.ring = (size_t)o->log_ring;
+    rc = md_predrec_new(&cfg, d->store, klen > 0 ? key : NULL, klen, &d->predrec, &err);
+    memset(key, 0, sizeof(key));
+    __asm__ __volatile__("" : : "r"(key) : "memory");
+    if (rc == MD_OK) {
+        struct md_predict_observer ob = md_predrec_observer(d->predrec);
+
+        rc = md_predict_attach(&ob, &err);
+        d->predrec_attached = rc == MD_OK;
+    }
+    if (rc != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot start the prediction log", "reason", err.msg, MD_KV_END);
+        return 1;
+    }
+    d->retention.horizon_ms = (int64_t)o->log_horizon_days * 86400000;
+    d->retention.features_ms = (int64_t)o->log_features_days * 86400000;
+    d->retention.features_rows = (int64_t)o->log_features_rows;
+    d->retention.chunk = 10000;
+    add_task(d, &(struct md_control_task){"prediction log retention", 1000, retain_log, d});
+    return 0;
+}
+
 /* Starts everything before the HTTP server: 0, or 1 with the reason logged. */
 static int start_parts(const struct md_settings *o, struct daemon *d)
 {
@@ -393,12 +469,19 @@ static int start_parts(const struct md_settings *o, struct daemon *d)
         md_log_kv(MD_LOG_ERROR, "cannot open the access log", "reason", err.msg, MD_KV_END);
         return 1;
     }
+    if (start_log(o, d) != 0)
+        return 1;
     d->compare = md_compare_new();
-    if (start_shadows(o, d->compare, &d->shadow, &err) != MD_OK) {
+    if (start_shadows(o, d->compare, d->predrec, &d->shadow, &err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "cannot start the shadow executor", "reason", err.msg, MD_KV_END);
         return 1;
     }
     d->signals = md_signals_new();
+    if (md_predlog_signals(md_predrec_log(d->predrec), d->signals, &err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot register the prediction log's signals", "reason", err.msg,
+                  MD_KV_END);
+        return 1;
+    }
     if (md_ab_signals_add(d->signals, d->store, md_ab_api_design, d->repo, &d->ab, &err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "cannot register the A/B signals", "reason", err.msg, MD_KV_END);
         return 1;
@@ -415,6 +498,7 @@ static struct md_api *new_api(const struct md_settings *o, struct daemon *d)
     api->access_log = d->alog;
     api->compare = d->compare;
     api->shadow = d->shadow;
+    api->predlog = md_predrec_log(d->predrec);
     api->upload_dir = d->upload_dir;
     api->repo = d->repo;
     api->store = d->store;

@@ -18,6 +18,7 @@
 #include "serve/shadow.h"
 #include "watch/accesslog.h"
 #include "watch/compare.h"
+#include "watch/predlog.h"
 #include "watch/signals.h"
 
 #include <stdatomic.h>
@@ -63,6 +64,8 @@ struct md_api {
      * that feeds it (its queue's figures in /metrics). */
     struct md_compare *compare;
     struct md_shadow *shadow;
+    /* Borrowed, or NULL: the prediction log (its figures in /metrics). */
+    struct md_predlog *predlog;
     /* Borrowed, or NULL: the named metrics (watch/signals.h) alert rules,
      * the history and gates read; GET /api/v1/signals lists them. */
     struct md_signals *signals;

@@ -42,6 +42,11 @@ void md_tfs_predict(struct md_api *api, const struct md_route *rt, struct md_api
 /* Prometheus text exposition (api/prom.c) */
 void md_prom_metrics(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp);
 
+/* The prediction log (api/predictions.c): its /metrics families (appended to b) and its
+ * listing */
+void md_predictions_prom(struct md_api *api, struct md_buf *b);
+void md_predictions_api_list(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp);
+
 /* How pairs of a model's versions compare (api/comparison.c) */
 void md_comparison_api_get(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                            struct md_api_resp *resp);

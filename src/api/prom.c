@@ -585,5 +585,6 @@ void md_prom_metrics(struct md_api *api, struct md_api_req *req, struct md_api_r
         md_metrics_foreach(m, version_family, &c);
     }
     shadow_families(api, m, ctx);
+    md_predictions_prom(api, c.b);
     md_api_finish(resp, md_buf_error(c.b));
 }

@@ -13,6 +13,7 @@
 #include "backend/loadcheck.h"
 #include "net/http.h"
 #include "serve/shadow.h"
+#include "watch/predlog.h"
 #include "util/log.h"
 
 /* A macro holding a number, as text for --help. */
@@ -193,6 +194,53 @@ static const struct md_config_setting table[] = {
      .def_num = MD_SHADOW_THREADS_DEFAULT,
      .min = 1,
      .max = MD_SHADOW_THREADS_MAX},
+    {.flag = "log-ring",
+     .key = "log_ring",
+     .kind = MD_CONFIG_UINT,
+     .metavar = "N",
+     .help = "prediction records waiting for the log's writer at most; past it they are dropped "
+             "and counted, never waited for",
+     .offset = UINT_AT(log_ring),
+     .def_num = MD_PREDLOG_RING_DEFAULT,
+     .min = 1,
+     .max = MD_PREDLOG_RING_MAX},
+    {.flag = "log-horizon-days",
+     .key = "log_horizon_days",
+     .kind = MD_CONFIG_UINT,
+     .metavar = "D",
+     .help = "prediction records (ids, time, version, route, outputs: what feedback needs) are "
+             "kept D days",
+     .offset = UINT_AT(log_horizon_days),
+     .def_num = MD_PREDLOG_HORIZON_DAYS,
+     .min = 1,
+     .max = 36500},
+    {.flag = "log-features-days",
+     .key = "log_features_days",
+     .kind = MD_CONFIG_UINT,
+     .metavar = "D",
+     .help = "their features are kept D days (0: as long as the record)",
+     .offset = UINT_AT(log_features_days),
+     .def_num = 0,
+     .min = 0,
+     .max = 36500},
+    {.flag = "log-features-rows",
+     .key = "log_features_rows",
+     .kind = MD_CONFIG_UINT,
+     .metavar = "N",
+     .help = "only the newest N records keep their features (0: no limit)",
+     .offset = UINT_AT(log_features_rows),
+     .def_num = 0,
+     .min = 0,
+     .max = 1ull << 40},
+    {.flag = "pii-key-file",
+     .key = "pii_key_file",
+     .kind = MD_CONFIG_STRING,
+     .metavar = "FILE",
+     .help = "the key (16 to 1024 bytes) of the HMAC-SHA256 that replaces features marked "
+             "`pii: hash` in the prediction log; never stored nor logged. A model that hashes "
+             "a feature does not load without it",
+     .offset = STRING_AT(pii_key_file),
+     .def_text = NULL},
     {.flag = "log-level",
      .key = "log_level",
      .kind = MD_CONFIG_ENUM,

@@ -819,28 +819,15 @@ enum {
     K_TIMEOUT,
     K_NEW_VERSIONS,
     K_KEYS,
+    K_LOGGING,
     K_COUNT
 };
 
 static const char *const top_keys[] = {
-    "name",
-    "description",
-    "backend",
-    "artifact",
-    "task",
-    "labels",
-    "threshold",
-    "input_tensor",
-    "features",
-    "outputs",
-    "version_policy",
-    "engine",
-    "dynamic_batching",
-    "instances",
-    "timeout_us",
-    "new_versions",
-    "keys",
-    NULL,
+    "name",           "description", "backend",          "artifact",  "task",
+    "labels",         "threshold",   "input_tensor",     "features",  "outputs",
+    "version_policy", "engine",      "dynamic_batching", "instances", "timeout_us",
+    "new_versions",   "keys",        "logging",          NULL,
 };
 
 static int parse_head(struct md_contract__ctx *x, yaml_node_t *const *v, const char *dir)
@@ -914,6 +901,33 @@ static int parse_head(struct md_contract__ctx *x, yaml_node_t *const *v, const c
     return MD_OK;
 }
 
+/* logging: what the prediction log keeps of the model's requests; defaults when absent. */
+static int parse_logging(struct md_contract__ctx *x, const yaml_node_t *n)
+{
+    static const char *const keys[] = {"features", NULL};
+    yaml_node_t *v[1] = {0};
+    char a[40];
+    int rc;
+
+    x->c->log_features = 1;
+    if (n == NULL)
+        return MD_OK;
+    rc = md_contract__map_collect(x, n, "logging", keys, v);
+    if (rc != MD_OK || v[0] == NULL)
+        return rc;
+    rc = md_contract__want_number(x, v[0], "logging.features", &x->c->log_features);
+    if (rc != MD_OK)
+        return rc;
+    if (!(x->c->log_features >= 0 && x->c->log_features <= 1)) {
+        md_contract__fmt_num(x->c->log_features, false, a, sizeof(a));
+        return md_contract__fail(x, "logging.features",
+                                 "%s is not a share from 0 to 1 (of requests whose features are "
+                                 "logged)",
+                                 a);
+    }
+    return MD_OK;
+}
+
 static int parse_root(struct md_contract__ctx *x, const yaml_node_t *root, const char *dir)
 {
     struct md_contract *c = x->c;
@@ -972,6 +986,10 @@ static int parse_root(struct md_contract__ctx *x, const yaml_node_t *root, const
         if (rc != MD_OK)
             return rc;
     }
+
+    rc = parse_logging(x, v[K_LOGGING]);
+    if (rc != MD_OK)
+        return rc;
 
     c->policy.kind = MD_POLICY_LATEST;
     c->policy.latest = 1;

@@ -58,6 +58,14 @@ enum md_missing {
     MD_MISSING_DEFAULT = 2 /* use the feature's default */
 };
 
+/* What the prediction log keeps of a feature (model.yaml `pii:`). */
+enum md_pii {
+    MD_PII_NONE = 0, /* not personal data: logged as sent */
+    MD_PII_DROP = 1, /* left out of the log */
+    MD_PII_HASH = 2, /* logged as HMAC-SHA256 of its text, keyed by --pii-key-file */
+    MD_PII_KEEP = 3  /* logged as sent, marked personal (encrypted at rest once the store is) */
+};
+
 enum md_output_kind {
     MD_OUT_PROBABILITY = 1, /* classification: [N,1] P(labels[1]) if binary, else [N,C] */
     MD_OUT_LABEL = 2,       /* classification: [N,1] BYTES, the predicted label */
@@ -80,6 +88,7 @@ struct md_feature {
     size_t default_category;   /* MD_MISSING_DEFAULT on a categorical feature: its index */
     size_t column;             /* first prepared column */
     size_t width;              /* prepared columns: n_categories for ONEHOT, else 1 */
+    enum md_pii pii;           /* `pii:`: what the prediction log keeps; NONE when absent */
 
     /* private: lookup data built at parse time for md_contract_prepare */
     size_t *cat_len;     /* private: byte length of each category */
@@ -175,6 +184,8 @@ struct md_contract {
                                     version found in the directory takes the traffic */
     struct md_key *keys;         /* n_keys keys, in model.yaml order; NULL when none */
     size_t n_keys;               /* 0..MD_CONTRACT_MAX_KEYS */
+    double log_features;         /* `logging: {features: F}`: the share of requests whose
+                                    features the prediction log keeps, 0..1; default 1 */
 
     /* private: memory and lookup data for md_contract_prepare */
     struct md_arena mem;  /* private: holds every allocation of the contract */

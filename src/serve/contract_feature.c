@@ -31,12 +31,13 @@ enum {
     F_ALLOW_NAN,
     F_CATEGORIES,
     F_ENCODING,
+    F_PII,
     F_COUNT
 };
 
 static const char *const feature_keys[] = {
     "name", "datatype",  "required",   "missing",  "default", "min",
-    "max",  "allow_nan", "categories", "encoding", NULL,
+    "max",  "allow_nan", "categories", "encoding", "pii",     NULL,
 };
 
 static const char *const dtype_words[] = {"FP32", "FP64", "INT32", "INT64", "BOOL", "BYTES", NULL};
@@ -348,6 +349,15 @@ static int parse_feature(struct md_contract__ctx *x, struct md_feature *f, const
         rc = parse_default(x, f, v[F_DEFAULT], KP(F_DEFAULT));
         if (rc != MD_OK)
             return rc;
+    }
+    f->pii = MD_PII_NONE;
+    if (v[F_PII] != NULL) {
+        static const char *const pii_words[] = {"drop", "hash", "keep", NULL};
+
+        rc = md_contract__want_word(x, v[F_PII], KP(F_PII), pii_words, "drop, hash, keep", &word);
+        if (rc != MD_OK)
+            return rc;
+        f->pii = (enum md_pii)(word + 1);
     }
 #undef KP
 

@@ -4,6 +4,7 @@
  */
 #include "serve/model.h"
 #include "serve/batcher.h"
+#include "serve/predrec.h"
 #include "backend/registry.h"
 #include "util/mem.h"
 
@@ -19,6 +20,11 @@ int md_version_load(const char *dir, int64_t number, struct md_contract *contrac
     int rc;
 
     *out = NULL;
+    rc = md_predrec_check(contract, md_predrec_key_given(), err);
+    if (rc != MD_OK) {
+        md_contract_free(contract);
+        return rc;
+    }
     ops = md_backend_find(contract->backend);
     if (ops == NULL) {
         rc =

@@ -284,6 +284,7 @@ void md_predict_story_of(const struct md_predict *p, int status, struct md_predi
     s.keys = p->keys;
     s.n_keys = p->n_keys;
     s.latency_ns = now > p->start_ns ? now - p->start_ns : 0;
+    s.shadow = false;
     *out = s;
 }
 

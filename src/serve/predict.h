@@ -229,6 +229,8 @@ struct md_predict_story {
                                            before, or at, its keys) */
     size_t n_keys;
     uint64_t latency_ns; /* from arrival to the answer queued */
+    bool shadow;         /* a shadow's or mirror's answer (serve/shadow.h), told only to the
+                            observer the executor was given; false for every other story */
 };
 
 struct md_predict_observer {

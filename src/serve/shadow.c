@@ -46,7 +46,8 @@ struct job {
     size_t per_row;           /* the answering engine's outputs per row */
     struct md_tensor *inputs; /* n_inputs, as decoded */
     size_t n_inputs;
-    size_t bytes; /* the allocation's size, counted against the byte bound */
+    size_t bytes;           /* the allocation's size, counted against the byte bound */
+    const char *request_id; /* the answered request's id, in the allocation */
 };
 
 struct cell {
@@ -65,6 +66,7 @@ struct md_shadow {
     unsigned n_threads;
     int nice;
     unsigned delay_ms;
+    struct md_predict_observer observer;
     size_t max_bytes;
     struct md_compare *cmp;
     _Atomic size_t bytes;   /* of the copies queued or running */
@@ -82,6 +84,8 @@ void md_shadow_config_init(struct md_shadow_config *cfg)
     cfg->nice = MD_SHADOW_NICE_DEFAULT;
     cfg->max_bytes = MD_SHADOW_BYTES_DEFAULT;
     cfg->delay_ms = 0;
+    cfg->observer.told = NULL;
+    cfg->observer.ctx = NULL;
 }
 
 /* ---- the queue ------------------------------------------------------------ */
@@ -175,6 +179,8 @@ static size_t copy_size(const struct md_predict_story *s, bool answered)
     size_t k;
     size_t i;
 
+    if (!add(&n, align8(strlen(s->request_id != NULL ? s->request_id : "") + 1)))
+        return 0;
     if (!md_mul_ok(s->n_inputs, sizeof(struct md_tensor), &k) || !add(&n, k))
         return 0;
     if (answered && (!md_mul_ok(s->scores->rows, s->scores->per_row, &k) ||
@@ -217,6 +223,14 @@ static void copy_story(struct job *j, size_t size, const struct md_predict_story
     size_t i;
 
     j->bytes = size;
+    {
+        const char *id = s->request_id != NULL ? s->request_id : "";
+        size_t k = strlen(id) + 1;
+
+        memcpy(at, id, k);
+        j->request_id = at;
+        at += align8(k);
+    }
     j->code = answered ? MD_OK : s->code;
     j->latency_ns = s->latency_ns;
     j->inputs = (struct md_tensor *)(void *)at;
@@ -392,6 +406,52 @@ static void compare(struct md_shadow *x, const struct job *j, const struct md_pr
     md_compare_record(x->cmp, &s);
 }
 
+/* The HTTP status a copy's outcome would have had (api/'s table, for the codes a run
+ * returns). */
+static int status_of(int rc)
+{
+    switch (rc) {
+    case MD_OK:
+        return 200;
+    case MD_EINVAL:
+        return 400;
+    case MD_ETOOBIG:
+        return 413;
+    case MD_EUNAVAIL:
+        return 503;
+    case MD_ETIMEDOUT:
+        return 504;
+    default:
+        return 500;
+    }
+}
+
+/* Tells the observer the story of the copy j run on its target. */
+static void tell(struct md_shadow *x, const struct job *j, const float *in, size_t rows,
+                 const struct md_prediction *pred, int rc, uint64_t run_ns)
+{
+    struct md_predict_story s;
+
+    memset(&s, 0, sizeof(s));
+    s.request_id = j->request_id;
+    s.model = j->target->model;
+    s.version = j->target;
+    s.route = MD_SHADOW_ROUTE;
+    s.route_name = j->kind == MD_SHADOW_MIRROR ? "mirror" : MD_SHADOW_ROUTE;
+    s.status = status_of(rc);
+    s.code = rc;
+    s.stage = rc == MD_OK ? MD_PREDICT_DONE : in == NULL ? MD_PREDICT_VALIDATE : MD_PREDICT_INFER;
+    s.error = "";
+    s.inputs = j->inputs;
+    s.n_inputs = j->n_inputs;
+    s.prepared = in;
+    s.rows = in != NULL ? rows : 0;
+    s.scores = pred;
+    s.latency_ns = run_ns;
+    s.shadow = true;
+    x->observer.told(x->observer.ctx, &s);
+}
+
 static void run(struct md_shadow *x, struct job *j, struct md_arena *a)
 {
     struct md_version *v = j->target;
@@ -425,6 +485,8 @@ static void run(struct md_shadow *x, struct job *j, struct md_arena *a)
                   "reason", err.msg, MD_KV_END);
     }
     compare(x, j, &pred, rc, md_now_ns() - t0);
+    if (x->observer.told != NULL)
+        tell(x, j, in, rows, &pred, rc, md_now_ns() - t0);
 }
 
 static void *worker(void *arg)
@@ -481,6 +543,7 @@ int md_shadow_new(const struct md_shadow_config *cfg, struct md_compare *cmp,
         atomic_init(&x->cells[i].seq, i);
     x->nice = cfg->nice;
     x->delay_ms = cfg->delay_ms;
+    x->observer = cfg->observer;
     x->max_bytes = cfg->max_bytes > 0 ? cfg->max_bytes : MD_SHADOW_BYTES_DEFAULT;
     x->cmp = cmp;
     if (sem_init(&x->ready, 0, 0) != 0) {

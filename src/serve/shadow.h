@@ -56,6 +56,10 @@ struct md_shadow_config {
     size_t max_bytes;  /* bytes of the copies waiting, at most; 0: MD_SHADOW_BYTES_DEFAULT */
     unsigned delay_ms; /* tests only: each copy waits this long on its worker before it runs
                           (a slow shadow without a slow engine); 0 in service */
+    /* Told the story of every copy run (its shadow flag set, route_name "shadow" or
+     * "mirror", status 200 or the failure's), on the worker; told NULL: none. The
+     * prediction log's recorder (serve/predrec.h). */
+    struct md_predict_observer observer;
 };
 
 /* The defaults above. */

@@ -61,6 +61,13 @@ enum md_store__slot {
     /* the prediction log */
     MD_SQL_PREDICTION_INSERT,
     MD_SQL_PREDICTION_KEY_INSERT,
+    MD_SQL_PREDICTION_MIN_ID,
+    MD_SQL_PREDICTION_MAX_ID,
+    MD_SQL_PREDICTION_EXPIRE_KEYS,
+    MD_SQL_PREDICTION_EXPIRE,
+    MD_SQL_PREDICTION_TRIM,
+    MD_SQL_PREDICTION_TRIM_NEXT,
+    MD_SQL_PREDICTION_COUNT,
     /* feedback */
 
     /* A/B outcomes */

@@ -331,6 +331,52 @@ struct md_store_prediction {
 int md_store_tx_predictions_add(struct md_store_tx *tx, const struct md_store_prediction *rows,
                                 size_t n, struct md_err *err) MD_MUST_CHECK;
 
+/* Which prediction rows to list: every field optional (NULL, "" or 0). */
+struct md_store_prediction_filter {
+    const char *model;
+    int64_t version;        /* 0: any */
+    const char *route;      /* the traffic route ("stable", "shadow", ...) */
+    const char *key_name;   /* with key_value: rows whose key of that name has that value */
+    const char *key_value;  /* (a model narrows the lookup to its index) */
+    const char *request_id; /* the rows of one request */
+    int64_t since_ms;       /* at_ms >= since_ms */
+    int64_t until_ms;       /* at_ms < until_ms; 0: no bound */
+    int feedback;           /* 1: only rows with current feedback; -1: only rows without;
+                               0: either */
+    int64_t after_id;       /* paging: ids above this one (the last id of the previous page) */
+    size_t limit;           /* at most this many (0: 100; 10000 at most) */
+};
+
+/* Rows matching f, oldest (lowest id) first; strings borrowed for fn's call
+ * (key_list is NULL: the keys are in keys' JSON text). */
+int md_store_tx_predictions(struct md_store_tx *tx, const struct md_store_prediction_filter *f,
+                            void (*fn)(void *ctx, const struct md_store_prediction *p), void *ctx,
+                            struct md_err *err) MD_MUST_CHECK;
+
+/*
+ * Removes (with their key index entries) the oldest rows written before
+ * before_ms, at most chunk of them and only among the chunk lowest ids (so
+ * one call reads and changes a bounded part of the table: ids follow the
+ * order of writing); how many into *removed.
+ */
+int md_store_tx_predictions_expire(struct md_store_tx *tx, int64_t before_ms, size_t chunk,
+                                   int64_t *removed, struct md_err *err) MD_MUST_CHECK;
+
+/*
+ * Clears the features of rows written before before_ms (0: none by age) or
+ * not among the newest keep_rows rows (0: none by count), looking at ids
+ * from *cursor (raised to the lowest id stored) on, chunk ids at most;
+ * *cursor moves past the rows done, to the first row that keeps its
+ * features. How many were cleared into *trimmed.
+ */
+int md_store_tx_predictions_trim(struct md_store_tx *tx, int64_t before_ms, int64_t keep_rows,
+                                 size_t chunk, int64_t *cursor, int64_t *trimmed,
+                                 struct md_err *err) MD_MUST_CHECK;
+
+/* Rows stored (of model; NULL: of every model), and of those, rows with features. */
+int md_store_tx_predictions_count(struct md_store_tx *tx, const char *model, int64_t *rows,
+                                  int64_t *with_features, struct md_err *err) MD_MUST_CHECK;
+
 /* ---- feedback ------------------------------------------------------------ */
 
 /* ---- A/B outcomes ---------------------------------------------------------- */

@@ -268,8 +268,10 @@ def test_docs_example_lists_every_setting():
     tmp = workdir()
     try:
         path = write(os.path.join(tmp, "example.yaml"), example)
-        # The example's repository and address are replaced by flags; the rest is used.
-        with Daemon(args=["--config", path]) as d:
+        # The example's repository and address are replaced by flags, and its PII key file
+        # by one that exists; the rest is used.
+        key = write(os.path.join(tmp, "pii.key"), "0123456789abcdef0123456789abcdef\n")
+        with Daemon(args=["--config", path, "--pii-key-file", key]) as d:
             _, s = settings(d)
         expect(sorted(keys) == sorted(s), "example keys %s, settings %s" % (keys, sorted(s)))
         expect(all(v["source"] in ("file", "flag") for v in s.values()), s)

@@ -13,6 +13,7 @@
 #include "backend/loadcheck.h"
 #include "net/http.h"
 #include "util/log.h"
+#include "watch/predlog.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -83,7 +84,13 @@ static void test_defaults(void **state)
         assert_false(md_settings_given(&s, t->key));
     }
     assert_false(s.insecure);
-    assert_int_equal(s.config.n, 20);
+    /* the prediction log's five */
+    assert_int_equal(s.log_ring, MD_PREDLOG_RING_DEFAULT);
+    assert_int_equal(s.log_horizon_days, 30);
+    assert_int_equal(s.log_features_days, 0);
+    assert_int_equal(s.log_features_rows, 0);
+    assert_null(s.pii_key_file);
+    assert_int_equal(s.config.n, 25);
     md_settings_release(&s);
 }
 

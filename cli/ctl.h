@@ -324,5 +324,6 @@ int cmd_events(int argc, char **argv, struct ctl *ctl);
 int cmd_rollout(int argc, char **argv, struct ctl *ctl);
 int cmd_rollouts(int argc, char **argv, struct ctl *ctl);
 int cmd_strategy(int argc, char **argv, struct ctl *ctl);
+int cmd_ab(int argc, char **argv, struct ctl *ctl);
 
 #endif

@@ -34,6 +34,7 @@ static const struct command commands[] = {
     {"rollout", cmd_rollout, "start, show, follow, pause, promote or roll back a rollout"},
     {"rollouts", cmd_rollouts, "list a model's rollouts"},
     {"strategy", cmd_strategy, "store, show or remove named rollout strategies"},
+    {"ab", cmd_ab, "compare the routes of a model on outcomes from feedback"},
     {"help", cmd_help, "show the help of a command"},
 };
 

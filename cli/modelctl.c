@@ -31,9 +31,12 @@ static const struct command commands[] = {
     {"archive", cmd_archive, "take a version out of service, keeping it"},
     {"restore", cmd_restore, "bring an archived version back"},
     {"events", cmd_events, "list what happened to models, or follow it"},
+    {"predictions", cmd_predictions, "list or export the prediction log"},
     {"rollout", cmd_rollout, "start, show, follow, pause, promote or roll back a rollout"},
     {"rollouts", cmd_rollouts, "list a model's rollouts"},
     {"strategy", cmd_strategy, "store, show or remove named rollout strategies"},
+    {"feedback", cmd_feedback, "send the outcomes of past predictions from a CSV file"},
+    {"quality", cmd_quality, "show how right a model's predictions turned out"},
     {"ab", cmd_ab, "compare the routes of a model on outcomes from feedback"},
     {"help", cmd_help, "show the help of a command"},
 };

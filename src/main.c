@@ -19,11 +19,13 @@
 #include "serve/shadow.h"
 #include "control/check.h"
 #include "control/control.h"
+#include "control/feedback.h"
 #include "control/rollouts.h"
 #include "control/settings.h"
 #include "watch/ab.h"
 #include "watch/accesslog.h"
 #include "watch/compare.h"
+#include "watch/outcomes.h"
 #include "watch/metrics.h"
 #include "watch/predlog.h"
 #include "watch/signals.h"
@@ -336,8 +338,10 @@ struct daemon {
     bool predrec_attached;
     struct md_predlog_retention retention;
     struct md_shadow *shadow;
-    struct md_signals *signals; /* named metrics: alert rules, history, gates read them */
-    struct md_ab_signals *ab;   /* the A/B signals' state */
+    struct md_signals *signals;           /* named metrics: alert rules, history, gates read them */
+    struct md_outcomes *outcomes;         /* quality sums kept as feedback flows */
+    struct md_feedback_upkeep *fb_upkeep; /* attaches pending feedback, counts predictions */
+    struct md_ab_signals *ab;             /* the A/B signals' state */
     struct md_commands *commands;
     struct md_api *api;
     struct md_http *http;
@@ -379,6 +383,9 @@ static void stop_daemon(struct daemon *d, const struct md_settings *o)
     md_signals_free(d->signals);
     md_ab_signals_free(d->ab);
     md_store_close(d->store);
+    /* After the store: a round of the upkeep may have been queued there. */
+    md_feedback_upkeep_free(d->fb_upkeep);
+    md_outcomes_free(d->outcomes);
     free(d->api);
     free(d->upload_dir);
 }
@@ -426,6 +433,12 @@ static int start_log(const struct md_settings *o, struct daemon *d)
     struct md_err err;
     int rc;
 
+    if (o->log_ring == 0) {
+        /* The log is off: nothing is logged, so nothing needs hashing. */
+        md_predrec_set_key_given(true);
+        md_log(MD_LOG_INFO, "the prediction log is off (--log-ring 0)");
+        return 0;
+    }
     if (o->pii_key_file != NULL &&
         md_predlog_key_read(o->pii_key_file, key, &klen, &err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "cannot read the PII key", "reason", err.msg, MD_KV_END);
@@ -454,6 +467,28 @@ static int start_log(const struct md_settings *o, struct daemon *d)
     return 0;
 }
 
+/* The quality sums kept as feedback flows, their signals, and the upkeep of
+ * feedback (a control task) when there is a store. 0, or 1 logged. */
+static int start_feedback(const struct md_settings *o, struct daemon *d)
+{
+    struct md_control_task task;
+    struct md_err err;
+
+    d->outcomes = md_outcomes_new();
+    if (md_outcomes_register(d->outcomes, d->signals, &err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot register the quality signals", "reason", err.msg,
+                  MD_KV_END);
+        return 1;
+    }
+    if (d->store == NULL)
+        return 0;
+    d->fb_upkeep = md_feedback_upkeep_new(d->store, d->repo, d->outcomes,
+                                          (int64_t)o->feedback_horizon_s * 1000);
+    md_feedback_upkeep_task(d->fb_upkeep, &task);
+    add_task(d, &task);
+    return 0;
+}
+
 /* Starts everything before the HTTP server: 0, or 1 with the reason logged. */
 static int start_parts(const struct md_settings *o, struct daemon *d)
 {
@@ -477,11 +512,14 @@ static int start_parts(const struct md_settings *o, struct daemon *d)
         return 1;
     }
     d->signals = md_signals_new();
-    if (md_predlog_signals(md_predrec_log(d->predrec), d->signals, &err) != MD_OK) {
+    if (d->predrec != NULL &&
+        md_predlog_signals(md_predrec_log(d->predrec), d->signals, &err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "cannot register the prediction log's signals", "reason", err.msg,
                   MD_KV_END);
         return 1;
     }
+    if (start_feedback(o, d) != 0)
+        return 1;
     if (md_ab_signals_add(d->signals, d->store, md_ab_api_design, d->repo, &d->ab, &err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "cannot register the A/B signals", "reason", err.msg, MD_KV_END);
         return 1;
@@ -504,6 +542,7 @@ static struct md_api *new_api(const struct md_settings *o, struct daemon *d)
     api->store = d->store;
     api->commands = d->commands;
     api->signals = d->signals;
+    api->outcomes = d->outcomes;
     api->name = "modeld";
     api->version = MD_VERSION;
     api->started_ms = md_wall_ms();

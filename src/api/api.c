@@ -231,6 +231,8 @@ static void read_done(void *ctx, int code, const struct md_err *err)
     r->code = code;
     if (code != MD_OK && err != NULL)
         r->err = *err;
+    if (code == MD_OK && r->committed != NULL)
+        r->committed(r);
     if (wake != NULL)
         wake(wake_ctx); /* the request may be gone from here on */
 }
@@ -250,6 +252,15 @@ void md_api_store_job(struct md_api *api, struct md_api_req *req, struct md_api_
                       int (*fn)(struct md_store_tx *tx, struct md_api_store_read *r,
                                 struct md_err *err),
                       const struct md_api_store_args *args, int ok_status)
+{
+    md_api_store_write(api, req, resp, fn, args, NULL, ok_status);
+}
+
+void md_api_store_write(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp,
+                        int (*fn)(struct md_store_tx *tx, struct md_api_store_read *r,
+                                  struct md_err *err),
+                        const struct md_api_store_args *args,
+                        void (*committed)(struct md_api_store_read *r), int ok_status)
 {
     struct md_api_store_read *r = resp->resume;
 
@@ -271,6 +282,7 @@ void md_api_store_job(struct md_api *api, struct md_api_req *req, struct md_api_
         r->remove = args->remove;
         r->extra = args->extra;
         r->extra_free = args->extra_free;
+        r->committed = committed;
         r->job.run = run_read;
         r->job.done = read_done;
         r->job.ctx = r;
@@ -284,6 +296,8 @@ void md_api_store_job(struct md_api *api, struct md_api_req *req, struct md_api_
             return;
         }
         r->code = md_store_call(api->store, run_read, r, &r->err);
+        if (r->code == MD_OK && r->committed != NULL)
+            r->committed(r);
     }
     if (r->code != MD_OK) {
         md_api_error(resp, &r->err);

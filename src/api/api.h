@@ -20,6 +20,7 @@
 #include "watch/compare.h"
 #include "watch/predlog.h"
 #include "watch/signals.h"
+#include "watch/outcomes.h"
 
 #include <stdatomic.h>
 
@@ -69,6 +70,9 @@ struct md_api {
     /* Borrowed, or NULL: the named metrics (watch/signals.h) alert rules,
      * the history and gates read; GET /api/v1/signals lists them. */
     struct md_signals *signals;
+    /* Borrowed, or NULL: the quality statistics kept as feedback flows
+     * (watch/outcomes.h), which POST /api/v1/feedback adds to. */
+    struct md_outcomes *outcomes;
     /* Where an upload's artifact is written while it arrives (api/upload.h),
      * made by md_upload_dir_prepare before serving; NULL: uploads are refused. */
     const char *upload_dir;
@@ -254,6 +258,9 @@ struct md_api_store_read {
     bool remove;
     void *extra; /* the handler's own, freed with extra_free (may be NULL) */
     void (*extra_free)(void *extra);
+    /* NULL, or called on the store thread once the job's writes are
+     * committed (not when the job failed), before the request is woken. */
+    void (*committed)(struct md_api_store_read *r);
     int code;                /* private: the job's outcome */
     struct md_err err;       /* private */
     void (*wake)(void *ctx); /* private */
@@ -282,5 +289,14 @@ void md_api_store_job(struct md_api *api, struct md_api_req *req, struct md_api_
                       int (*fn)(struct md_store_tx *tx, struct md_api_store_read *r,
                                 struct md_err *err),
                       const struct md_api_store_args *args, int ok_status);
+
+/* md_api_store_job, and committed(r) on the store thread once the job's
+ * writes are committed (never when it failed), before the request is
+ * answered: for what must count only once stored (live statistics). */
+void md_api_store_write(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp,
+                        int (*fn)(struct md_store_tx *tx, struct md_api_store_read *r,
+                                  struct md_err *err),
+                        const struct md_api_store_args *args,
+                        void (*committed)(struct md_api_store_read *r), int ok_status);
 
 #endif

@@ -82,6 +82,10 @@ MD_TRAFFIC_HANDLER(md_strategies_api_get);
 MD_TRAFFIC_HANDLER(md_strategies_api_put);
 MD_TRAFFIC_HANDLER(md_strategies_api_delete);
 
+/* Feedback and quality (api/feedback.c) */
+MD_TRAFFIC_HANDLER(md_feedback_api_post);
+MD_TRAFFIC_HANDLER(md_feedback_api_quality);
+
 /* Uploaded versions (api/upload.c): the body streams to md_upload_sink (api/upload.h) */
 void md_upload_api_post(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                         struct md_api_resp *resp);

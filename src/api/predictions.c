@@ -9,6 +9,9 @@
 #include "util/fmt.h"
 #include "util/mem.h"
 
+#include <errno.h>
+#include <time.h>
+
 /* ---- /metrics ----------------------------------------------------------------- */
 
 static void family(struct md_buf *b, const char *name, const char *type, const char *help,
@@ -53,4 +56,291 @@ void md_predictions_prom(struct md_api *api, struct md_buf *b)
            "Prediction records whose features were removed by age or count "
            "(--log-features-days, --log-features-rows).",
            (unsigned long long)c.trimmed);
+}
+
+/* ---- GET /api/v1/predictions ------------------------------------------------------ */
+
+#define PAGE_DEFAULT 100
+#define PAGE_MAX     10000
+
+/* What a listing filters on and how it writes, beside the store job. */
+struct query {
+    struct md_store_prediction_filter f;
+    const struct md_principal *principal;
+    bool lines;         /* JSON lines: a row a line, no envelope */
+    struct md_buf *out; /* the job's */
+    size_t n;           /* rows seen (written or left out for the principal) */
+    size_t written;
+    int64_t last_id;
+    char model[MD_STORE_NAME_MAX + 1];
+    char route[MD_STORE_NAME_MAX + 1];
+    char key_name[MD_STORE_NAME_MAX + 1];
+    char key_value[4097];
+    char request_id[257];
+};
+
+static void put_time(struct md_buf *b, int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    char text[40];
+
+    gmtime_r(&t, &tm);
+    (void)strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &tm);
+    (void)md_buf_printf(b, "\"%s.%03dZ\"", text, (int)(ms % 1000));
+}
+
+static void put_text(struct md_buf *b, const char *s)
+{
+    if (s == NULL)
+        (void)md_buf_puts(b, "null");
+    else
+        (void)md_buf_json_str(b, s, strlen(s));
+}
+
+/* A stored JSON text as it is (the log wrote it), or null. */
+static void put_json(struct md_buf *b, const char *s)
+{
+    (void)md_buf_puts(b, s != NULL && s[0] != '\0' ? s : "null");
+}
+
+static void put_row(void *ctx, const struct md_store_prediction *p)
+{
+    struct query *q = ctx;
+    struct md_buf *b = q->out;
+
+    q->n++;
+    q->last_id = p->id;
+    if (p->model == NULL || !md_auth_may_use(q->principal, p->model))
+        return;
+    if (q->written > 0 && !q->lines)
+        (void)md_buf_putc(b, ',');
+    q->written++;
+    (void)md_buf_printf(b, "{\"id\":%lld,\"request_id\":", (long long)p->id);
+    put_text(b, p->request_id);
+    (void)md_buf_printf(b, ",\"row\":%lld,\"time\":", (long long)p->row);
+    put_time(b, p->at_ms);
+    (void)md_buf_printf(b, ",\"at_ms\":%lld,\"model\":", (long long)p->at_ms);
+    put_text(b, p->model);
+    (void)md_buf_printf(b, ",\"version\":%lld,\"route\":", (long long)p->version);
+    put_text(b, p->route);
+    (void)md_buf_printf(b, ",\"shadow\":%s,\"status\":%d,\"latency_us\":%lld,\"keys\":",
+                        p->shadow ? "true" : "false", p->status, (long long)p->latency_us);
+    put_json(b, p->keys);
+    (void)md_buf_puts(b, ",\"features\":");
+    put_json(b, p->features);
+    (void)md_buf_puts(b, ",\"label\":");
+    put_text(b, p->label);
+    (void)md_buf_puts(b, ",\"score\":");
+    (void)md_buf_f64(b, p->score, "null");
+    (void)md_buf_puts(b, ",\"outputs\":");
+    put_json(b, p->outputs);
+    (void)md_buf_puts(b, q->lines ? "}\n" : "}");
+}
+
+static int run_list(struct md_store_tx *tx, struct md_api_store_read *r, struct md_err *err)
+{
+    struct query *q = r->extra;
+    int rc;
+
+    q->out = &r->out;
+    if (!q->lines)
+        (void)md_buf_puts(&r->out, "{\"predictions\":[");
+    rc = md_store_tx_predictions(tx, &q->f, put_row, q, err);
+    if (!q->lines) {
+        (void)md_buf_puts(&r->out, "]");
+        /* A full page may have more after it: the cursor of the next one. */
+        if (q->n == q->f.limit)
+            (void)md_buf_printf(&r->out, ",\"next_after\":%lld", (long long)q->last_id);
+        (void)md_buf_puts(&r->out, "}");
+    }
+    return rc;
+}
+
+/* A text argument into out (size n): MD_EINVAL naming it when empty or too long. */
+static int text_arg(const char *name, const char *v, char *out, size_t n, struct md_err *err)
+{
+    size_t len = strlen(v);
+
+    if (len == 0)
+        return md_err_set(err, MD_EINVAL, "%s: empty", name);
+    if (len >= n)
+        return md_err_set(err, MD_EINVAL, "%s: longer than %zu bytes", name, n - 1);
+    memcpy(out, v, len + 1);
+    return MD_OK;
+}
+
+/* ms since the epoch, or an RFC 3339 UTC time ("2026-12-07T10:00:00Z", with .mmm or not). */
+static int64_t parse_time(const char *s)
+{
+    struct tm tm;
+    const char *end;
+    int64_t ms = 0;
+    char *e = NULL;
+    long long v;
+
+    if (s[0] >= '0' && s[0] <= '9' && strchr(s, '-') == NULL) {
+        errno = 0;
+        v = strtoll(s, &e, 10);
+        return *e == '\0' && v >= 0 && errno == 0 ? (int64_t)v : -1;
+    }
+    memset(&tm, 0, sizeof(tm));
+    end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (end == NULL)
+        return -1;
+    if (*end == '.') {
+        int k = 0;
+
+        for (end++; *end >= '0' && *end <= '9'; end++, k++)
+            if (k < 3)
+                ms = ms * 10 + (*end - '0');
+        while (k++ < 3)
+            ms *= 10;
+    }
+    if (strcmp(end, "Z") != 0 && strcmp(end, "+00:00") != 0)
+        return -1;
+    return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+/* A whole number from lo to hi, or -1. */
+static int64_t whole(const char *s, int64_t lo, int64_t hi)
+{
+    char *e = NULL;
+    long long v;
+
+    if (s[0] < '0' || s[0] > '9')
+        return -1;
+    errno = 0;
+    v = strtoll(s, &e, 10);
+    if (*e != '\0' || errno != 0 || v < lo || v > hi)
+        return -1;
+    return (int64_t)v;
+}
+
+static int read_times(struct md_api_req *req, struct query *q, struct md_err *err)
+{
+    static const char *const names[] = {"since", "until"};
+    size_t i;
+
+    for (i = 0; i < 2; i++) {
+        const char *v = req->query(req->conn, names[i]);
+        int64_t t;
+
+        if (v == NULL)
+            continue;
+        t = parse_time(v);
+        if (t < 0)
+            return md_err_set(err, MD_EINVAL,
+                              "%s: '%.40s' is neither milliseconds since 1970 nor a UTC time such "
+                              "as 2026-12-07T10:00:00Z",
+                              names[i], v);
+        if (i == 0)
+            q->f.since_ms = t;
+        else
+            q->f.until_ms = t;
+    }
+    if (q->f.until_ms > 0 && q->f.until_ms <= q->f.since_ms)
+        return md_err_set(err, MD_EINVAL, "until: not after since");
+    return MD_OK;
+}
+
+/* Reads the query into q; MD_EINVAL naming the argument and the reason. */
+static int read_query(struct md_api_req *req, struct query *q, struct md_err *err)
+{
+    const char *v;
+    int rc = MD_OK;
+
+    q->f.limit = PAGE_DEFAULT;
+    if (req->query == NULL)
+        return MD_OK;
+    if ((v = req->query(req->conn, "model")) != NULL) {
+        rc = text_arg("model", v, q->model, sizeof(q->model), err);
+        q->f.model = q->model;
+    }
+    if (rc == MD_OK && (v = req->query(req->conn, "version")) != NULL &&
+        (q->f.version = whole(v, 1, INT64_MAX)) < 1)
+        rc = md_err_set(err, MD_EINVAL, "version: '%.40s' is not a version number", v);
+    if (rc == MD_OK && (v = req->query(req->conn, "route")) != NULL) {
+        rc = text_arg("route", v, q->route, sizeof(q->route), err);
+        q->f.route = q->route;
+    }
+    if (rc == MD_OK && (v = req->query(req->conn, "request_id")) != NULL) {
+        rc = text_arg("request_id", v, q->request_id, sizeof(q->request_id), err);
+        q->f.request_id = q->request_id;
+    }
+    if (rc == MD_OK && (v = req->query(req->conn, "key")) != NULL) {
+        const char *eq = strchr(v, '=');
+
+        if (eq == NULL || eq == v)
+            rc = md_err_set(err, MD_EINVAL, "key: '%.40s' is not NAME=VALUE", v);
+        else if ((size_t)(eq - v) >= sizeof(q->key_name))
+            rc = md_err_set(err, MD_EINVAL, "key: the name is longer than %d bytes",
+                            MD_STORE_NAME_MAX);
+        else if (strlen(eq + 1) >= sizeof(q->key_value))
+            rc = md_err_set(err, MD_EINVAL, "key: the value is longer than %zu bytes",
+                            sizeof(q->key_value) - 1);
+        if (rc == MD_OK) {
+            memcpy(q->key_name, v, (size_t)(eq - v));
+            q->key_name[eq - v] = '\0';
+            memcpy(q->key_value, eq + 1, strlen(eq + 1) + 1);
+            q->f.key_name = q->key_name;
+            q->f.key_value = q->key_value;
+        }
+    }
+    if (rc == MD_OK)
+        rc = read_times(req, q, err);
+    if (rc == MD_OK && (v = req->query(req->conn, "feedback")) != NULL) {
+        if (strcmp(v, "with") == 0)
+            q->f.feedback = 1;
+        else if (strcmp(v, "without") == 0)
+            q->f.feedback = -1;
+        else if (strcmp(v, "any") != 0)
+            rc =
+                md_err_set(err, MD_EINVAL, "feedback: '%.40s' is not one of with, without, any", v);
+    }
+    if (rc == MD_OK && (v = req->query(req->conn, "after")) != NULL &&
+        (q->f.after_id = whole(v, 0, INT64_MAX)) < 0)
+        rc = md_err_set(err, MD_EINVAL, "after: '%.40s' is not a row id (a whole number)", v);
+    if (rc == MD_OK && (v = req->query(req->conn, "limit")) != NULL) {
+        int64_t n = whole(v, 1, PAGE_MAX);
+
+        if (n < 1)
+            rc = md_err_set(err, MD_EINVAL, "limit: '%.40s' is not a number from 1 to %d", v,
+                            PAGE_MAX);
+        q->f.limit = (size_t)(n > 0 ? n : PAGE_DEFAULT);
+    }
+    if (rc == MD_OK && (v = req->query(req->conn, "format")) != NULL) {
+        if (strcmp(v, "jsonl") == 0)
+            q->lines = true;
+        else if (strcmp(v, "json") != 0)
+            rc = md_err_set(err, MD_EINVAL, "format: '%.40s' is not one of json, jsonl", v);
+    }
+    return rc;
+}
+
+void md_predictions_api_list(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp)
+{
+    struct md_api_store_args args = {NULL, NULL, 0, NULL, false, NULL, free};
+    struct md_err err;
+    bool lines = false;
+
+    if (resp->resume == NULL) {
+        struct query *q = md_xcalloc(1, sizeof(*q));
+
+        if (read_query(req, q, &err) != MD_OK) {
+            free(q);
+            md_api_error(resp, &err);
+            return;
+        }
+        q->principal = req->principal;
+        lines = q->lines;
+        args.extra = q;
+    } else {
+        const struct md_api_store_read *r = resp->resume;
+
+        lines = ((const struct query *)r->extra)->lines;
+    }
+    md_api_store_job(api, req, resp, run_list, &args, 200);
+    if (lines && !resp->parked && resp->status == 200)
+        resp->content_type = "application/x-ndjson";
 }

@@ -9,6 +9,7 @@
  * them.
  */
 #include "api/handlers.h"
+#include "api/feedback.h"
 #include "util/fmt.h"
 #include "util/proc.h"
 #include "watch/accesslog.h"
@@ -586,5 +587,6 @@ void md_prom_metrics(struct md_api *api, struct md_api_req *req, struct md_api_r
     }
     shadow_families(api, m, ctx);
     md_predictions_prom(api, c.b);
+    md_feedback_prom(api, c.b);
     md_api_finish(resp, md_buf_error(c.b));
 }

@@ -18,33 +18,34 @@
 
 /* Written by md_settings_parse; read-only afterwards. */
 struct md_settings {
-    const char *repo;           /* --repo: the model repository */
-    const char *listen;         /* --listen: HOST:PORT to serve on */
-    bool insecure;              /* --insecure: state changes allowed on any listener */
-    const char *data;           /* --data: the daemon's own data directory */
-    uint64_t poll_s;            /* --poll: seconds between repository scans; 0 = none */
-    uint64_t threads;           /* --threads: HTTP worker threads; 0 = one per core */
-    uint64_t max_body_bytes;    /* --max-body-bytes */
-    uint64_t max_upload_bytes;  /* --max-upload-bytes */
-    uint64_t max_connections;   /* --max-connections */
-    uint64_t idle_timeout_s;    /* --idle-timeout */
-    uint64_t max_header_bytes;  /* --max-header-bytes */
-    uint64_t conn_buffer_bytes; /* --conn-buffer-bytes */
-    uint64_t shutdown_delay_s;  /* --shutdown-delay */
-    uint64_t drain_timeout_s;   /* --drain-timeout */
-    uint64_t load_timeout_s;    /* --load-timeout */
-    uint64_t load_memory_mb;    /* --load-memory-mb */
-    uint64_t shadow_queue;      /* --shadow-queue: shadow copies waiting at most */
-    uint64_t shadow_threads;    /* --shadow-threads: workers running shadow copies */
-    uint64_t log_ring;          /* --log-ring: prediction records queued for the log at most */
-    uint64_t log_horizon_days;  /* --log-horizon-days: prediction records kept this long */
-    uint64_t log_features_days; /* --log-features-days: their features this long (0: horizon) */
-    uint64_t log_features_rows; /* --log-features-rows: only the newest N keep features (0: all) */
-    const char *pii_key_file;   /* --pii-key-file: the key of `pii: hash` features, or NULL */
-    int log_level;              /* --log-level: an enum md_log_level */
-    const char *access_log;     /* --access-log FILE or "-", or NULL */
-    const char *config_file;    /* --config FILE, or NULL */
-    struct md_config config;    /* the table, each value's source, the file read */
+    const char *repo;            /* --repo: the model repository */
+    const char *listen;          /* --listen: HOST:PORT to serve on */
+    bool insecure;               /* --insecure: state changes allowed on any listener */
+    const char *data;            /* --data: the daemon's own data directory */
+    uint64_t poll_s;             /* --poll: seconds between repository scans; 0 = none */
+    uint64_t threads;            /* --threads: HTTP worker threads; 0 = one per core */
+    uint64_t max_body_bytes;     /* --max-body-bytes */
+    uint64_t max_upload_bytes;   /* --max-upload-bytes */
+    uint64_t max_connections;    /* --max-connections */
+    uint64_t idle_timeout_s;     /* --idle-timeout */
+    uint64_t max_header_bytes;   /* --max-header-bytes */
+    uint64_t conn_buffer_bytes;  /* --conn-buffer-bytes */
+    uint64_t shutdown_delay_s;   /* --shutdown-delay */
+    uint64_t drain_timeout_s;    /* --drain-timeout */
+    uint64_t load_timeout_s;     /* --load-timeout */
+    uint64_t load_memory_mb;     /* --load-memory-mb */
+    uint64_t shadow_queue;       /* --shadow-queue: shadow copies waiting at most */
+    uint64_t shadow_threads;     /* --shadow-threads: workers running shadow copies */
+    uint64_t log_ring;           /* --log-ring: prediction records queued for the log at most */
+    uint64_t log_horizon_days;   /* --log-horizon-days: prediction records kept this long */
+    uint64_t log_features_days;  /* --log-features-days: their features this long (0: horizon) */
+    uint64_t log_features_rows;  /* --log-features-rows: only the newest N keep features (0: all) */
+    const char *pii_key_file;    /* --pii-key-file: the key of `pii: hash` features, or NULL */
+    uint64_t feedback_horizon_s; /* --feedback-horizon: feedback waits this long for its row */
+    int log_level;               /* --log-level: an enum md_log_level */
+    const char *access_log;      /* --access-log FILE or "-", or NULL */
+    const char *config_file;     /* --config FILE, or NULL */
+    struct md_config config;     /* the table, each value's source, the file read */
     struct md_strategies strategies; /* the file's `strategies:`, stored at start */
 };
 

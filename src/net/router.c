@@ -70,6 +70,7 @@ WITHOUT_ROUTE(md_v2_ready)
 WITHOUT_ROUTE(md_repo_api_index)
 WITHOUT_ROUTE(md_prom_metrics)
 WITHOUT_ROUTE(md_settings_api_list)
+WITHOUT_ROUTE(md_predictions_api_list)
 
 /* TF Serving's :classify and :regress. */
 static void tfs_unsupported(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
@@ -93,6 +94,7 @@ static void tfs_unsupported(struct md_api *api, const struct md_route *rt, struc
 #define NONE       MD_SCOPE_NONE
 #define PATH_MODEL MD_SCOPE_PATH_MODEL
 #define LISTING    MD_SCOPE_LISTING
+#define BODY_ITEMS MD_SCOPE_BODY_ITEMS
 
 /*
  * A row names its sink (the last field) only when its body streams; the
@@ -187,9 +189,16 @@ static const struct md_endpoint routes[] = {
      md_strategies_api_put},
     {"DELETE", "/api/v1/strategies/{name}",                MD_API_MANAGEMENT, MANAGE, NONE,
      md_strategies_api_delete},
+    /* the prediction log (api/predictions.c) */
+    {"GET",   "/api/v1/predictions", MD_API_MANAGEMENT, READ, LISTING, md_predictions_api_list_r},
     /* comparisons of a model's versions (api/comparison.c) */
     {"GET",   "/api/v1/models/{model}/comparison", MD_API_MANAGEMENT, READ, PATH_MODEL,
      md_comparison_api_get},
+    /* feedback and quality (api/feedback.c) */
+    {"POST",  "/api/v1/feedback",                  MD_API_MANAGEMENT, PREDICT, BODY_ITEMS,
+     md_feedback_api_post},
+    {"GET",   "/api/v1/models/{model}/quality",    MD_API_MANAGEMENT, READ, PATH_MODEL,
+     md_feedback_api_quality},
     /* A/B comparisons of a model's routes (api/ab.c) */
     {"GET",   "/api/v1/models/{model}/ab", MD_API_MANAGEMENT, READ, PATH_MODEL,
      md_ab_api_get},

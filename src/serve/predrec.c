@@ -596,7 +596,7 @@ void md_predrec_free(struct md_predrec *r)
 
 struct md_predlog *md_predrec_log(struct md_predrec *r)
 {
-    return r->log;
+    return r != NULL ? r->log : NULL;
 }
 
 struct md_predict_observer md_predrec_observer(struct md_predrec *r)

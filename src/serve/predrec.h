@@ -37,7 +37,7 @@ int md_predrec_new(const struct md_predlog_config *cfg, struct md_store *store,
 /* Writes what is queued, stops the log, frees everything. No told may run. NULL ok. */
 void md_predrec_free(struct md_predrec *r);
 
-/* The log (its figures, flush, retention). */
+/* The log (its figures, flush, retention); NULL for a NULL recorder (the log off). */
 struct md_predlog *md_predrec_log(struct md_predrec *r);
 
 /* The observer to attach (md_predict_attach) and to give the shadow executor. */

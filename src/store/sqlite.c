@@ -159,11 +159,15 @@ static const struct migration migrations[] = {
      "CREATE INDEX prediction_keys_by_row ON prediction_keys(prediction);\n"
      /* ---- feedback (its tables below) */
      /* Outcomes of prediction rows. request_id and row name the row the
-      * item is about (by id, or found by its key once the row is stored;
+      * item is about (given, or found by its key once the row is stored;
       * NULL while an item given by key waits for its row); key_name and
-      * key_value are the key it was given by, if any. A later item of the
-      * same kind for the same row replaces the earlier: current 0 keeps the
-      * earlier as history. */
+      * key_value are the key it was given by, if any. kind is label, value,
+      * reward or rating; label holds a label, value the number of the
+      * others. state: 'attached' (its row is stored), 'pending' (waiting
+      * for it) or 'orphaned' (its row never came within the horizon). A
+      * later item of the same kind for the same row replaces the earlier:
+      * current 0 keeps the earlier as history; current 1 is the live
+      * outcome of each (row, kind). */
      "CREATE TABLE feedback (\n"
      "    id INTEGER PRIMARY KEY,\n"
      "    model TEXT NOT NULL,\n"
@@ -177,10 +181,12 @@ static const struct migration migrations[] = {
      "    source TEXT NOT NULL,\n"
      "    comment TEXT,\n"
      "    at_ms INTEGER NOT NULL,\n"
+     "    state TEXT NOT NULL DEFAULT 'attached',\n"
      "    current INTEGER NOT NULL DEFAULT 1\n"
      ");\n"
-     "CREATE INDEX feedback_by_row ON feedback(request_id, row);\n"
+     "CREATE INDEX feedback_by_row ON feedback(request_id, row, kind);\n"
      "CREATE INDEX feedback_by_key ON feedback(model, key_name, key_value);\n"
+     "CREATE INDEX feedback_waiting ON feedback(state) WHERE state <> 'attached';\n"
 
      /* ---- alert rules and alerts (their tables below) */
 
@@ -458,7 +464,12 @@ static int settings(struct md_store_tx *tx, struct md_err *err)
         return md_err_set(err, MD_EIO,
                           "the store %s cannot use a write-ahead log (journal mode %s)", tx->path,
                           mode);
-    rc = sqlite3_exec(tx->db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", NULL, NULL, NULL);
+    /* A page cache of 64 MiB: a batch of the prediction log (thousands of rows, a few MB)
+     * then fits in memory until its commit, instead of spilling pages to the log in the
+     * middle of its transaction and writing them again. */
+    rc = sqlite3_exec(tx->db,
+                      "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536",
+                      NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         return md_store__fail(tx, rc, "set up the connection", err);
     rc = query_int(tx, "PRAGMA foreign_keys", &fk, err);

@@ -379,6 +379,161 @@ int md_store_tx_predictions_count(struct md_store_tx *tx, const char *model, int
 
 /* ---- feedback ------------------------------------------------------------ */
 
+/* What an outcome says of a prediction row. */
+enum md_feedback_kind {
+    MD_FEEDBACK_LABEL = 1, /* the true class (classification) */
+    MD_FEEDBACK_VALUE,     /* the true value (regression) */
+    MD_FEEDBACK_REWARD,    /* a reward the prediction earned */
+    MD_FEEDBACK_RATING     /* a rating of the prediction */
+};
+/* "label", "value", "reward", "rating"; md_feedback_kind_parse: 0 if unknown. */
+const char *md_feedback_kind_name(enum md_feedback_kind k);
+enum md_feedback_kind md_feedback_kind_parse(const char *name);
+
+/* Where an item stands: its row stored, waiting for it, or given up on. */
+enum md_feedback_state { MD_FEEDBACK_ATTACHED = 1, MD_FEEDBACK_PENDING, MD_FEEDBACK_ORPHANED };
+/* "attached", "pending", "orphaned". */
+const char *md_feedback_state_name(enum md_feedback_state s);
+
+/*
+ * One feedback item, as received (checked above the store: a known kind, a
+ * label among the model's classes, a finite value, a known source). It
+ * names its row by request_id (and row; row < 0: the request's only row)
+ * or, request_id NULL, by a key (key_name, key_value) the prediction log
+ * indexed. Strings borrowed from the caller.
+ */
+struct md_store_feedback {
+    const char *model;
+    const char *request_id; /* or NULL: by key */
+    int64_t row;            /* >= 0, or -1: not given */
+    const char *key_name;   /* with key_value when request_id is NULL */
+    const char *key_value;
+    enum md_feedback_kind kind;
+    const char *label;   /* MD_FEEDBACK_LABEL: the true class */
+    double value;        /* the other kinds: the number */
+    const char *source;  /* "user", "system", "expert" */
+    const char *comment; /* or NULL */
+    int64_t at_ms;       /* when received; 0: now */
+};
+
+/*
+ * A change of an outcome on one stored prediction row (each version's row
+ * of a request: the answer's and its shadows'), for statistics kept as
+ * feedback flows: sign +1 when the outcome now counts, -1 when it no longer
+ * does (a later item replaced it). Strings borrowed for the call.
+ */
+struct md_store_outcome {
+    int sign;
+    const char *model;
+    int64_t version;
+    const char *route;
+    bool shadow;
+    int64_t at_ms;         /* the prediction's time */
+    const char *predicted; /* the predicted label, or NULL */
+    double score;          /* P(labels[1]) or the predicted value; NaN when none */
+    enum md_feedback_kind kind;
+    const char *label; /* the true label (MD_FEEDBACK_LABEL) */
+    double value;      /* the number (the other kinds) */
+};
+typedef void (*md_store_outcome_fn)(void *ctx, const struct md_store_outcome *o);
+
+/*
+ * Stores item f. When its row is stored (by request id, or the newest
+ * answer, not a shadow's, whose key f names) it is attached at once: it
+ * becomes the row's current outcome of its kind, the earlier one kept as
+ * history (current 0), and fn (may be NULL) is told each change; else it
+ * is kept pending (*state says which). Refused with MD_EINVAL naming the
+ * field when the request id belongs to another model ("request_id: request
+ * 'r' is a prediction of model 'a', not 'b'"), when row is left out of a
+ * stored request of several rows ("row: request 'r' has 3 rows: say which
+ * one") or names one it lacks ("row: request 'r' has no row 7 (rows 0 to
+ * 2)"), or when the item names no row at all.
+ */
+int md_store_tx_feedback_add(struct md_store_tx *tx, const struct md_store_feedback *f,
+                             md_store_outcome_fn fn, void *ctx, enum md_feedback_state *state,
+                             struct md_err *err) MD_MUST_CHECK;
+
+/* One round of the pending items' upkeep (md_store_tx_feedback_sweep). */
+struct md_store_feedback_sweep {
+    int64_t now_ms;     /* 0: now */
+    int64_t horizon_ms; /* a pending item older than this is orphaned */
+    int64_t after_id;   /* in/out: predictions with a higher id are counted (fn_count); < 0:
+                           none, only the highest id is read (the first round) */
+    size_t max_items;   /* pending items looked at in one round at most (0: 10000) */
+    uint64_t attached;  /* out: items attached this round */
+    uint64_t orphaned;  /* out: items orphaned this round */
+};
+
+/*
+ * The upkeep of feedback, for a periodic job: attaches the pending items
+ * whose rows have been stored since (telling fn each change of outcome, as
+ * md_store_tx_feedback_add), orphans those older than the horizon, counts
+ * the predictions stored since s->after_id by model, version, route,
+ * shadow and minute of prediction time (fn_count: minute_ms is the
+ * minute's start), and tells fn_totals, for each model with any, how many
+ * items wait and how many were orphaned in all. Any fn may be NULL.
+ */
+int md_store_tx_feedback_sweep(
+    struct md_store_tx *tx, struct md_store_feedback_sweep *s, md_store_outcome_fn fn,
+    void (*fn_count)(void *ctx, const char *model, int64_t version, const char *route, bool shadow,
+                     int64_t minute_ms, uint64_t n),
+    void (*fn_totals)(void *ctx, const char *model, uint64_t pending, uint64_t orphaned), void *ctx,
+    struct md_err *err) MD_MUST_CHECK;
+
+/* Which prediction rows a quality window holds. */
+struct md_store_quality_filter {
+    const char *model; /* required */
+    int64_t version;   /* 0: every version */
+    const char *route; /* NULL or "": every route */
+    int64_t since_ms;  /* prediction time >= since_ms */
+    int64_t until_ms;  /* prediction time < until_ms; 0: no bound */
+    bool with_shadows; /* shadows' rows too (else the answers only) */
+};
+
+/* One stored prediction row with its current outcomes. Strings borrowed for the call. */
+struct md_store_labelled {
+    int64_t id; /* the prediction row's */
+    const char *request_id;
+    int64_t row;
+    int64_t version;
+    const char *route;
+    bool shadow;
+    int64_t at_ms;
+    const char *predicted; /* the predicted label, or NULL */
+    double score;          /* NaN when none */
+    const char *label;     /* the current label, or NULL */
+    double value;          /* the current value; NaN when none */
+    double reward;         /* NaN when none */
+    double rating;         /* NaN when none */
+};
+
+/*
+ * The prediction rows of f that have a current outcome, newest prediction
+ * first (time, then id); fn returns false to stop after the row it was
+ * given. Then, when fn_total is not NULL, the number of prediction rows of
+ * f, labelled or not, by version, route and shadow, from the prediction
+ * time of the oldest row fn took when it stopped (else from f->since_ms).
+ */
+int md_store_tx_feedback_rows(struct md_store_tx *tx, const struct md_store_quality_filter *f,
+                              bool (*fn)(void *ctx, const struct md_store_labelled *r),
+                              void (*fn_total)(void *ctx, int64_t version, const char *route,
+                                               bool shadow, uint64_t n),
+                              void *ctx, struct md_err *err) MD_MUST_CHECK;
+
+/* One stored feedback item, for listings (history included). */
+struct md_store_feedback_item {
+    int64_t id;
+    struct md_store_feedback f; /* row -1 while pending by key */
+    enum md_feedback_state state;
+    bool current;
+};
+/* Every item of request_id (history included) by id, or of model's key when
+ * request_id is NULL. */
+int md_store_tx_feedback_items(struct md_store_tx *tx, const char *model, const char *request_id,
+                               const char *key_name, const char *key_value,
+                               void (*fn)(void *ctx, const struct md_store_feedback_item *it),
+                               void *ctx, struct md_err *err) MD_MUST_CHECK;
+
 /* ---- A/B outcomes ---------------------------------------------------------- */
 
 /* The outcome an A/B analysis reads from a row's current feedback. */

@@ -31,7 +31,9 @@
 #include <sched.h>
 #include <semaphore.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #define DROP_SECONDS 3600 /* the drops the signal can look back on, by second */
 
@@ -291,6 +293,12 @@ static void *writer(void *arg)
 {
     struct md_predlog *l = arg;
 
+    /* Logging gives way first under load (shared/DESIGN.md): this thread runs at nice 10,
+     * as the shadow workers do; raising one's own nice value needs no privilege, and
+     * should it fail the log still runs. */
+    if (setpriority(PRIO_PROCESS, (id_t)gettid(), MD_PREDLOG_NICE) != 0)
+        md_log_kv(MD_LOG_WARN, "prediction log writer keeps its priority", "reason",
+                  strerror(errno), MD_KV_END);
     for (;;) {
         struct md_predlog_entry *first = NULL;
         struct md_predlog_entry **link = &first;

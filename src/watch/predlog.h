@@ -40,6 +40,7 @@
 #define MD_PREDLOG_RING_MAX      4194304 /* the largest ring */
 #define MD_PREDLOG_BATCH_DEFAULT 8192    /* records per commit at most */
 #define MD_PREDLOG_HORIZON_DAYS  30      /* what feedback needs is kept this long */
+#define MD_PREDLOG_NICE          10      /* the writer thread's nice value */
 
 /* The head of an entry; the producer's data follows it in the same allocation. */
 struct md_predlog_entry {

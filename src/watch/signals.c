@@ -108,7 +108,8 @@ static const struct entry *lookup(const struct md_signals *s, const char *metric
         md_err_set(err, MD_EINVAL, "metric '%s' takes no argument (':%s')", e->info.name, *arg);
         return NULL;
     }
-    if (e->info.arg != NULL && (*arg == NULL || (*arg)[0] == '\0')) {
+    if (e->info.arg != NULL && e->info.arg[strlen(e->info.arg) - 1] != '?' &&
+        (*arg == NULL || (*arg)[0] == '\0')) {
         md_err_set(err, MD_EINVAL, "metric '%s' needs a %s: '%s:<%s>'", e->info.name, e->info.arg,
                    e->info.name, e->info.arg);
         return NULL;

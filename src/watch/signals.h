@@ -55,7 +55,9 @@ typedef int (*md_signal_fn)(void *ctx, const struct md_signal_query *q, struct m
 struct md_signal_info {
     const char *name; /* the name without argument, a literal */
     const char *unit; /* "ratio", "ms", "per_second", "count", "score" */
-    const char *arg;  /* what the argument is ("feature", "class"), or NULL: none */
+    const char *arg;  /* what the argument is ("feature", "class"), or NULL: none; ending
+                         in '?' ("class?"): optional, the name alone is a metric too ("f1"
+                         beside "f1:<class>") */
     const char *help; /* one line */
 };
 

@@ -90,7 +90,9 @@ static void test_defaults(void **state)
     assert_int_equal(s.log_features_days, 0);
     assert_int_equal(s.log_features_rows, 0);
     assert_null(s.pii_key_file);
-    assert_int_equal(s.config.n, 25);
+    /* feedback's */
+    assert_int_equal(s.feedback_horizon_s, 30 * 24 * 3600);
+    assert_int_equal(s.config.n, 26);
     md_settings_release(&s);
 }
 

@@ -10,9 +10,8 @@ that are no arm (a call that named a version) and replaced feedback do
 not count; per row (a policy not sticky), the z-test and Wilson's interval
 agree with scipy too. Bad arguments are 400s naming the argument.
 
-Feedback rows are written into the store's feedback table (schema 2) as
-the feedback part stores them, beside the running daemon (SQLite in WAL
-mode takes the two writers)."""
+The labels arrive through POST /api/v1/feedback; the test reads which
+route and key each stored prediction row has from the store's file."""
 import math
 import os
 import sqlite3
@@ -61,17 +60,15 @@ def wait_rows(data, n, timeout=15):
     raise AssertionError("%d prediction rows of %d stored after %ds" % (len(rows), n, timeout))
 
 
-def add_feedback(data, items):
-    """items: (request_id, row, label, current)."""
-    db = sqlite3.connect(os.path.join(data, "modeld.db"), timeout=10)
-    try:
-        now = int(time.time() * 1000)
-        db.executemany("INSERT INTO feedback (model, request_id, row, kind, label, source, "
-                       "at_ms, current) VALUES ('m', ?, ?, 'label', ?, 'user', ?, ?)",
-                       [(rid, row, label, now, cur) for rid, row, label, cur in items])
-        db.commit()
-    finally:
-        db.close()
+def add_feedback(d, items):
+    """items: (request_id, row, label, current); POST /api/v1/feedback, the items
+    that are replaced later (current 0) in a first batch, the rest in a second."""
+    for current in (0, 1):
+        batch = [{"model": "m", "request_id": rid, "row": row, "label": label, "source": "user"}
+                 for rid, row, label, cur in items if cur == current]
+        st, doc, _ = d.json("POST", "/api/v1/feedback", {"items": batch})
+        expect(st == 200 and doc["stored"] == len(batch) and doc["failed"] == 0, (st, doc))
+        expect(all(i["state"] == "attached" for i in doc["items"]), doc)
 
 
 def converts(route, user, j):
@@ -119,7 +116,7 @@ def scenario(d):
         items.append((rid, row, "yes" if yes else "no", 1))
         if len(seen) == 1:  # an earlier item, replaced: history only
             items.append((rid, row, "no" if yes else "yes", 0))
-    add_feedback(d.data, items)
+    add_feedback(d, items)
     return truth
 
 

@@ -8,8 +8,8 @@ the champion's. A strategy whose gate names an unknown metric, or a
 signal without its argument, is refused when it is written (a start, PUT
 /api/v1/strategies/{name}) and changes nothing.
 
-Feedback rows are written into the store's feedback table (schema 2) as
-the feedback part stores them, beside the running daemon."""
+The labels arrive through POST /api/v1/feedback; the test reads which
+route each stored prediction row took from the store's file."""
 import os
 import sqlite3
 import time
@@ -33,18 +33,14 @@ def rows_since(data, seen):
     return [r for r in rows if (r[0], r[1]) not in seen]
 
 
-def label(data, rows):
+def label(d, rows):
     """Feedback: the champion's rows (stable) convert, the candidate's (canary) do not."""
-    db = sqlite3.connect(os.path.join(data, "modeld.db"), timeout=10)
-    try:
-        now = int(time.time() * 1000)
-        db.executemany("INSERT INTO feedback (model, request_id, row, kind, label, source, at_ms) "
-                       "VALUES ('m', ?, ?, 'label', ?, 'system', ?)",
-                       [(rid, row, "yes" if route == "stable" else "no", now)
-                        for rid, row, route in rows])
-        db.commit()
-    finally:
-        db.close()
+    if not rows:
+        return
+    batch = [{"model": "m", "request_id": rid, "row": row, "source": "system",
+              "label": "yes" if route == "stable" else "no"} for rid, row, route in rows]
+    st, doc, _ = d.json("POST", "/api/v1/feedback", {"items": batch})
+    expect(st == 200 and doc["stored"] == len(batch) and doc["failed"] == 0, (st, doc))
 
 
 def rollout(d, rid):
@@ -89,7 +85,7 @@ def test_gate_on_a_signal():
         while time.time() < deadline and rollout(d, rid)["phase"] == "running":
             predict_some(d, 10)
             new = rows_since(d.data, seen)
-            label(d.data, new)
+            label(d, new)
             seen.update((r[0], r[1]) for r in new)
             time.sleep(0.2)
         doc = rollout(d, rid)

@@ -3,10 +3,8 @@
 route's units, rows, outcome and interval; each route against the control,
 with its p-value, sample size and verdict), --json as the server answers,
 the options passed on as the query's arguments, the server's refusals
-shown with exit 1, usage errors with exit 2.
-
-Feedback rows are written into the store's feedback table (schema 2) as
-the feedback part stores them, beside the running daemon."""
+shown with exit 1, usage errors with exit 2. The labels arrive through
+POST /api/v1/feedback."""
 import json
 import os
 import sqlite3
@@ -50,13 +48,11 @@ def scenario(d):
         db.close()
         time.sleep(0.05)
     expect(len(rows) == n, (len(rows), n))
-    db = sqlite3.connect(path, timeout=10)
-    db.executemany("INSERT INTO feedback (model, request_id, row, kind, label, source, at_ms) "
-                   "VALUES ('m', ?, ?, 'label', ?, 'user', 0)",
-                   [(rid, row, "yes" if i % (2 if route == "b" else 4) == 0 else "no")
-                    for i, (rid, row, route) in enumerate(rows)])
-    db.commit()
-    db.close()
+    batch = [{"model": "m", "request_id": rid, "row": row, "source": "user",
+              "label": "yes" if i % (2 if route == "b" else 4) == 0 else "no"}
+             for i, (rid, row, route) in enumerate(rows)]
+    st, doc, _ = d.json("POST", "/api/v1/feedback", {"items": batch})
+    expect(st == 200 and doc["stored"] == len(batch) and doc["failed"] == 0, (st, doc))
 
 
 def test_tables():

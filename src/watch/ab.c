@@ -9,6 +9,7 @@
 #include "util/mem.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -347,10 +348,27 @@ int md_ab_format(const struct md_ab_result *r, struct md_buf *b)
 
 /* ---- signals ----------------------------------------------------------------- */
 
+/* A result the signals computed lately, for the queries that follow. */
+struct cached {
+    bool used;
+    uint64_t stamp; /* larger: more recent */
+    char model[MD_STORE_NAME_MAX];
+    enum md_ab_metric metric;
+    char positive[MD_SIGNAL_NAME_MAX];
+    struct md_ab_design design;
+    int64_t since_ms;
+    int64_t until_ms;
+    struct md_ab_result r;
+};
+
 struct md_ab_signals {
     struct md_store *store;
     md_ab_design_fn design;
     void *ctx;
+    pthread_mutex_t lock; /* guards cache and stamp */
+    struct cached cache[MD_AB_CACHE];
+    uint64_t stamp;
+    uint64_t runs; /* analyses run (read in tests) */
 };
 
 size_t md_ab_arm_for(const struct md_ab_result *r, const char *route, int64_t version)
@@ -406,6 +424,66 @@ static int outcome_arg(const char *arg, struct md_ab_params *p, struct md_err *e
                       "metric argument '%s': one of reward, value, conversion=<label>", arg);
 }
 
+/* Whether c holds the analysis p asks for, computed near enough its window. */
+static bool cache_fits(const struct cached *c, const struct md_ab_params *p)
+{
+    const char *pos = p->positive != NULL ? p->positive : "";
+
+    return c->used && c->metric == p->metric && strcmp(c->model, p->model) == 0 &&
+           strcmp(c->positive, pos) == 0 &&
+           memcmp(&c->design, &p->design, sizeof(c->design)) == 0 &&
+           llabs(c->since_ms - p->since_ms) <= MD_AB_REUSE_MS &&
+           llabs(c->until_ms - p->until_ms) <= MD_AB_REUSE_MS;
+}
+
+/* The analysis of p into *r: from the cache, or run and kept there. */
+static int analyse(struct md_ab_signals *a, struct signal_job *j, struct md_err *err)
+{
+    struct cached *slot = NULL;
+    size_t i;
+    int rc;
+
+    pthread_mutex_lock(&a->lock);
+    for (i = 0; i < MD_AB_CACHE; i++) {
+        if (cache_fits(&a->cache[i], &j->p)) {
+            j->r = a->cache[i].r;
+            pthread_mutex_unlock(&a->lock);
+            return MD_OK;
+        }
+    }
+    pthread_mutex_unlock(&a->lock);
+    rc = md_store_call(a->store, run_signal, j, err);
+    if (rc != MD_OK)
+        return rc;
+    pthread_mutex_lock(&a->lock);
+    a->runs++;
+    if (strlen(j->p.model) < sizeof(slot->model) &&
+        (j->p.positive == NULL || strlen(j->p.positive) < sizeof(slot->positive))) {
+        /* into a free slot, else over the oldest */
+        slot = &a->cache[0];
+        for (i = 0; i < MD_AB_CACHE; i++) {
+            if (!a->cache[i].used) {
+                slot = &a->cache[i];
+                break;
+            }
+            if (a->cache[i].stamp < slot->stamp)
+                slot = &a->cache[i];
+        }
+        slot->used = true;
+        slot->stamp = ++a->stamp;
+        memcpy(slot->model, j->p.model, strlen(j->p.model) + 1);
+        slot->metric = j->p.metric;
+        (void)snprintf(slot->positive, sizeof(slot->positive), "%s",
+                       j->p.positive != NULL ? j->p.positive : "");
+        slot->design = j->p.design;
+        slot->since_ms = j->p.since_ms;
+        slot->until_ms = j->p.until_ms;
+        slot->r = j->r;
+    }
+    pthread_mutex_unlock(&a->lock);
+    return MD_OK;
+}
+
 static int answer(struct md_ab_signals *a, enum which w, const struct md_signal_query *q,
                   struct md_signal_value *out, struct md_err *err)
 {
@@ -427,7 +505,7 @@ static int answer(struct md_ab_signals *a, enum which w, const struct md_signal_
     if (rc == MD_OK && a->design != NULL)
         rc = a->design(a->ctx, q->model, &j->p.design, err);
     if (rc == MD_OK)
-        rc = md_store_call(a->store, run_signal, j, err);
+        rc = analyse(a, j, err);
     if (rc != MD_OK) {
         free(j);
         return rc;
@@ -488,6 +566,7 @@ int md_ab_signals_add(struct md_signals *s, struct md_store *store, md_ab_design
     struct md_ab_signals *a = md_xcalloc(1, sizeof(*a));
     int rc;
 
+    pthread_mutex_init(&a->lock, NULL);
     a->store = store;
     a->design = design;
     a->ctx = ctx;
@@ -502,5 +581,18 @@ int md_ab_signals_add(struct md_signals *s, struct md_store *store, md_ab_design
 
 void md_ab_signals_free(struct md_ab_signals *a)
 {
+    if (a == NULL)
+        return;
+    pthread_mutex_destroy(&a->lock);
     free(a);
+}
+
+uint64_t md_ab_signals_runs(struct md_ab_signals *a)
+{
+    uint64_t n;
+
+    pthread_mutex_lock(&a->lock);
+    n = a->runs;
+    pthread_mutex_unlock(&a->lock);
+    return n;
 }

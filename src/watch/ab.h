@@ -35,8 +35,10 @@
 #include "watch/abstat.h"
 #include "watch/signals.h"
 
-#define MD_AB_ARMS     8  /* arms an analysis keeps (a policy holds 8 routes) */
-#define MD_AB_NAME_MAX 64 /* a route's or a key's name, NUL included */
+#define MD_AB_ARMS     8    /* arms an analysis keeps (a policy holds 8 routes) */
+#define MD_AB_NAME_MAX 64   /* a route's or a key's name, NUL included */
+#define MD_AB_CACHE    8    /* analyses the signals keep for the queries that follow */
+#define MD_AB_REUSE_MS 5000 /* how far a kept analysis's window may be from a query's */
 
 enum md_ab_metric {
     MD_AB_CONVERSION = 1, /* "conversion": label feedback, 1 for the positive label */
@@ -149,10 +151,21 @@ struct md_ab_signals;
  * (an outcome is "reward", "value", or "conversion=<label>") in s, answered
  * from store with design(ctx) giving each model's design; *out is theirs to
  * keep until after the registry is no longer read (md_ab_signals_free).
+ *
+ * One analysis answers every signal of its model and outcome: the last
+ * MD_AB_CACHE analyses are kept, and a query whose window starts and ends
+ * within MD_AB_REUSE_MS of a kept one's (same model, outcome and design) is
+ * answered from it. So a rollout's tick, which asks for the candidate's and
+ * the champion's side of each gate over the same stage, reads the store once
+ * per outcome, and at most once per MD_AB_REUSE_MS while the stage lasts;
+ * a value is then at most that much older than the query. Thread-safe.
  */
 int md_ab_signals_add(struct md_signals *s, struct md_store *store, md_ab_design_fn design,
                       void *ctx, struct md_ab_signals **out, struct md_err *err) MD_MUST_CHECK;
 void md_ab_signals_free(struct md_ab_signals *a); /* NULL ok */
+
+/* How many analyses the signals have run on the store (for tests). */
+uint64_t md_ab_signals_runs(struct md_ab_signals *a);
 
 /*
  * Which arm a signal query stands for: q->route when set; else, when

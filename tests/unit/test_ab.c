@@ -348,6 +348,16 @@ static void test_signals(void **state)
     q.route = "b";
     assert_int_equal(md_signals_value(s, &q, &v, &err), MD_OK);
     near(v.value, (0.3375 - 0.6825396825396826) / 0.6825396825396826, 1e-12);
+    /* Three signals of one outcome and window: one analysis of the store */
+    assert_int_equal(md_ab_signals_runs(ab), 1);
+    /* ... and the next within MD_AB_REUSE_MS too; one beyond it reads again */
+    q.now_ms = f->now_ms + MD_AB_REUSE_MS;
+    assert_int_equal(md_signals_value(s, &q, &v, &err), MD_OK);
+    assert_int_equal(md_ab_signals_runs(ab), 1);
+    q.now_ms = f->now_ms + MD_AB_REUSE_MS + 1;
+    assert_int_equal(md_signals_value(s, &q, &v, &err), MD_OK);
+    assert_int_equal(md_ab_signals_runs(ab), 2);
+    q.now_ms = f->now_ms;
     /* The control has no p-value of its own: not measured */
     q.metric = "ab_p_value:conversion=yes";
     q.route = NULL;

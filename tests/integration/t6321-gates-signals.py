@@ -6,15 +6,19 @@ while no feedback has arrived (a metric not measured never holds a gate),
 and rolls back once the labels say the candidate's rows convert less than
 the champion's. A strategy whose gate names an unknown metric, or a
 signal without its argument, is refused when it is written (a start, PUT
-/api/v1/strategies/{name}) and changes nothing.
+/api/v1/strategies/{name}) and changes nothing; modeld does not start with
+one in its configuration file, and starts with one that names a signal.
 
 The labels arrive through POST /api/v1/feedback; the test reads which
 route each stored prediction row took from the store's file."""
 import os
+import shutil
 import sqlite3
+import subprocess
+import tempfile
 import time
 
-from harness import Daemon, expect, expect_error, run
+from harness import MODELD, Daemon, expect, expect_error, run
 import trafficlib as tl
 
 GATE = {"metric": "ab_conversion:yes", "min_delta": -0.1, "min_samples": 5}
@@ -117,5 +121,30 @@ def test_unknown_metric_refused():
         expect(st == 200 and doc["strategy"]["gates"][0]["metric"] == "ab_conversion:yes", doc)
 
 
+def test_config_file_strategies():
+    tmp = tempfile.mkdtemp(prefix="modeld-t6321-")
+    try:
+        conf = os.path.join(tmp, "modeld.yaml")
+        with open(conf, "w") as f:
+            f.write("strategies:\n  ab:\n    kind: canary\n    gates:\n"
+                    "      - {metric: 'ab_p_value:conversion=yes', max: 0.05}\n")
+        with Daemon(bench=False, examples=False, args=["--config", conf]) as d:
+            st, doc, _ = d.json("GET", "/api/v1/strategies/ab")
+            expect(st == 200 and doc["strategy"]["gates"][0]["metric"] ==
+                   "ab_p_value:conversion=yes", doc)
+        with open(conf, "w") as f:
+            f.write("strategies:\n  ab:\n    kind: canary\n    gates:\n"
+                    "      - {metric: ab_pvalue, max: 0.05}\n")
+        p = subprocess.run([MODELD, "--repo", tmp, "--data", os.path.join(tmp, "d2"), "--config",
+                            conf, "--listen", "127.0.0.1:0"], capture_output=True, text=True,
+                           timeout=30)
+        out = p.stdout + p.stderr
+        expect(p.returncode != 0 and
+               "strategies.ab.gates[0].metric: unknown metric 'ab_pvalue'" in out,
+               (p.returncode, out))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    run([test_gate_on_a_signal, test_unknown_metric_refused])
+    run([test_gate_on_a_signal, test_unknown_metric_refused, test_config_file_strategies])

@@ -112,6 +112,45 @@ static int read_query(struct md_api_req *req, struct ab_query *q, struct md_err 
     return MD_OK;
 }
 
+/*
+ * The query against the model's contract, when a version serves: a
+ * conversion needs a classification and a positive label among its
+ * classes; a value, a regression. A model with no version serving is not
+ * checked (its stored rows may still be analysed).
+ */
+static int check_contract(struct md_api *api, const char *model, const struct ab_query *q,
+                          struct md_err *err)
+{
+    const struct md_contract *c;
+    struct md_version *v;
+    struct md_err why;
+    bool known = false;
+    int rc = MD_OK;
+
+    if (md_repo_acquire(api->repo, model, NULL, &v, &why) != MD_OK)
+        return MD_OK;
+    c = v->contract;
+    if (q->p.metric == MD_AB_CONVERSION && c->task == MD_TASK_REGRESSION) {
+        rc = md_err_set(err, MD_EINVAL,
+                        "metric: model '%s' is a regression: its outcome is a value (metric "
+                        "value), not a label",
+                        model);
+    } else if (q->p.metric == MD_AB_VALUE && c->task == MD_TASK_CLASSIFICATION) {
+        rc = md_err_set(err, MD_EINVAL,
+                        "metric: model '%s' is a classification: its outcome is a label (metric "
+                        "conversion), not a value",
+                        model);
+    } else if (q->p.metric == MD_AB_CONVERSION && c->n_labels > 0) {
+        for (size_t k = 0; k < c->n_labels; k++)
+            known = known || strcmp(c->labels[k], q->p.positive) == 0;
+        if (!known)
+            rc = md_err_set(err, MD_EINVAL, "positive: '%s' is not a class of model '%s'",
+                            q->p.positive, model);
+    }
+    md_version_unref(v);
+    return rc;
+}
+
 static int run_ab(struct md_store_tx *tx, struct md_api_store_read *r, struct md_err *err)
 {
     struct ab_query *q = r->extra;
@@ -167,7 +206,8 @@ void md_ab_api_get(struct md_api *api, const struct md_route *rt, struct md_api_
         }
         q = md_xcalloc(1, sizeof(*q));
         if (read_query(req, q, &err) != MD_OK ||
-            md_ab_api_design(api->repo, rt->model, &q->p.design, &err) != MD_OK) {
+            md_ab_api_design(api->repo, rt->model, &q->p.design, &err) != MD_OK ||
+            check_contract(api, rt->model, q, &err) != MD_OK) {
             free(q);
             md_api_error(resp, &err);
             return;

@@ -198,7 +198,10 @@ def test_bad_arguments():
                 ("positive=yes&min_effect=0", "min_effect: '0' is not a number above 0"),
                 ("positive=yes&min_effect=x", "min_effect: 'x' is not a number above 0"),
                 ("positive=yes&window=5w", "window: '5w' is not a duration"),
-                ("positive=yes&window=401d", "window: '401d' is not a duration")]:
+                ("positive=yes&window=401d", "window: '401d' is not a duration"),
+                ("positive=ys", "positive: 'ys' is not a class of model 'm'"),
+                ("metric=value", "metric: model 'm' is a classification: its outcome is a "
+                                 "label (metric conversion), not a value")]:
             st, doc, _ = d.json("GET", "/api/v1/models/m/ab?" + query)
             expect_error(st, doc, 400, fragment)
         st, doc, _ = d.json("GET", "/api/v1/models/nope/ab?metric=value")

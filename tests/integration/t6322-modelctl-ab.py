@@ -84,8 +84,8 @@ def test_tables():
         expect(" ".join(cells[8:]) == verdict, (cells, c))
         rc, out, err = ctl(d, "ab", "m", "--positive", "yes", "--min-effect=0.2", "--json")
         expect(rc == 0 and json.loads(out) == doc, (rc, out, err))
-        rc, out, err = ctl(d, "ab", "m", "--metric", "value", "--window", "1h")
-        expect(rc == 0 and "mean value, per key 'user', the last 3600 s" in out, (rc, out, err))
+        rc, out, err = ctl(d, "ab", "m", "--metric", "reward", "--window", "1h")
+        expect(rc == 0 and "mean reward, per key 'user', the last 3600 s" in out, (rc, out, err))
         expect("no route has rows with feedback yet" in out, out)
 
 

@@ -42,6 +42,7 @@ static const struct command commands[] = {
     {"alert-rule", cmd_alert_rule, "store, list or remove alert rules"},
     {"feedback", cmd_feedback, "send the outcomes of past predictions from a CSV file"},
     {"quality", cmd_quality, "show how right a model's predictions turned out"},
+    {"ab", cmd_ab, "compare the routes of a model on outcomes from feedback"},
     {"help", cmd_help, "show the help of a command"},
 };
 

@@ -6,6 +6,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "api/ab.h"
 #include "api/api.h"
 #include "api/upload.h"
 #include "backend/loadcheck.h"
@@ -23,6 +24,7 @@
 #include "control/feedback.h"
 #include "control/rollouts.h"
 #include "control/settings.h"
+#include "watch/ab.h"
 #include "watch/accesslog.h"
 #include "watch/compare.h"
 #include "watch/dataq.h"
@@ -350,6 +352,7 @@ struct daemon {
     struct md_alerting *alerting;
     struct md_outcomes *outcomes;         /* quality sums kept as feedback flows */
     struct md_feedback_upkeep *fb_upkeep; /* attaches pending feedback, counts predictions */
+    struct md_ab_signals *ab;             /* the A/B signals' state */
     struct md_commands *commands;
     struct md_api *api;
     struct md_http *http;
@@ -438,6 +441,7 @@ static void stop_daemon(struct daemon *d, const struct md_settings *o)
     md_repo_free(d->repo);
     md_alerting_free(d->alerting);
     md_signals_free(d->signals);
+    md_ab_signals_free(d->ab);
     md_store_close(d->store);
     /* After the store: its last batches' done calls ran at its close. */
     md_history_free(d->history);
@@ -467,6 +471,27 @@ static int start_alerting(const struct md_settings *o, struct daemon *d)
     }
     md_alerting_task(d->alerting, &task);
     add_task(d, &task);
+    return 0;
+}
+
+/* Whether every gate of the configuration file's strategies names a
+ * built-in metric or a registered signal: 0, or 1 with the reason logged. */
+static int check_strategies(const struct md_settings *o, const struct md_signals *signals)
+{
+    for (size_t i = 0; i < o->strategies.n; i++) {
+        struct md_rollout_strategy st;
+        struct md_err err;
+        char where[160];
+
+        (void)snprintf(where, sizeof(where), "strategies.%s", o->strategies.v[i].name);
+        if (md_rollout_strategy_parse(o->strategies.v[i].json, strlen(o->strategies.v[i].json), &st,
+                                      &err) != MD_OK ||
+            md_rollout_strategy_check_signals(&st, signals, where, &err) != MD_OK) {
+            md_log_kv(MD_LOG_ERROR, "a strategy of the configuration file is refused", "reason",
+                      err.msg, MD_KV_END);
+            return 1;
+        }
+    }
     return 0;
 }
 
@@ -591,6 +616,10 @@ static int start_parts(const struct md_settings *o, struct daemon *d)
     }
     if (start_feedback(o, d) != 0)
         return 1;
+    if (md_ab_signals_add(d->signals, d->store, md_ab_api_design, d->repo, &d->ab, &err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot register the A/B signals", "reason", err.msg, MD_KV_END);
+        return 1;
+    }
     /* Last of the named metrics' providers: the history rolls up every name
      * registered by then. */
     if (start_series(o, d, &err) != MD_OK) {
@@ -598,7 +627,10 @@ static int start_parts(const struct md_settings *o, struct daemon *d)
         return 1;
     }
     d->commands = md_commands_new();
-    return start_alerting(o, d);
+    /* After every signal is registered: rules and gates may name any. */
+    if (start_alerting(o, d) != 0)
+        return 1;
+    return check_strategies(o, d->signals);
 }
 
 static struct md_api *new_api(const struct md_settings *o, struct daemon *d)
@@ -661,7 +693,7 @@ static void start_control(const struct md_settings *o, struct daemon *d)
     (void)snprintf(nfailed, sizeof(nfailed), "%d", failed);
     md_log_kv(MD_LOG_INFO, "ready", "models_ready", nmodels, "versions_failed", nfailed, "repo",
               o->repo, MD_KV_END);
-    if (md_rollouts_open(d->repo, d->store, d->compare, &d->rollouts, &err) != MD_OK)
+    if (md_rollouts_open(d->repo, d->store, d->compare, d->signals, &d->rollouts, &err) != MD_OK)
         md_log_kv(MD_LOG_ERROR, "rollouts not read back from the store; none runs", "reason",
                   err.msg, MD_KV_END);
     if (md_control_start(d->repo, d->commands, (unsigned)o->poll_s, d->rollouts, d->tasks,

@@ -334,7 +334,8 @@ void md_strategies_api_put(struct md_api *api, const struct md_route *rt, struct
                           rt->name);
             return;
         }
-        if (md_rollout_strategy_parse(req->body, req->body_len, &s, &err) != MD_OK) {
+        if (md_rollout_strategy_parse(req->body, req->body_len, &s, &err) != MD_OK ||
+            md_rollout_strategy_check_signals(&s, api->signals, "", &err) != MD_OK) {
             md_api_error(resp, &err);
             return;
         }

@@ -40,7 +40,8 @@ struct md_rollouts {
     struct md_repo *repo;
     struct md_store *store;
     struct md_compare *cmp;
-    struct active *v; /* active rollouts */
+    const struct md_signals *signals; /* or NULL */
+    struct active *v;                 /* active rollouts */
     size_t n;
     struct md_route_snapshot *snap; /* SNAP_MAX, scratch */
 };
@@ -259,7 +260,8 @@ static double ratio(uint64_t a, uint64_t b)
 }
 
 /*
- * What a's stage measured up to now into m (metrics in mt, at least 4);
+ * What a's stage measured up to now into m (metrics in mt, at least 4 +
+ * MD_ROLLOUT_GATES): the built-in metrics, then the signals the gates name;
  * false when the baseline was (re)taken now: nothing measured yet.
  */
 static bool measure(struct md_rollouts *ro, struct active *a, int64_t now,
@@ -323,9 +325,65 @@ static bool measure(struct md_rollouts *ro, struct active *a, int64_t now,
     mt[3].champion = ratio(dh.success, dh.requests);
     mt[3].candidate_samples = dc.requests;
     mt[3].champion_samples = dh.requests;
-    m->n_metrics = 4;
+    m->n_metrics = 4 + md_rollouts_measure_signals(ro->signals, &a->spec, a->since_ms, now, mt + 4,
+                                                   MD_ROLLOUT_GATES);
     m->metrics = mt;
     return true;
+}
+
+/* One signal's value for version over [since_ms, now_ms]; NaN when it fails
+ * (logged at debug level: a tick comes every second; the decision shows the
+ * gate as not measured). */
+static void signal_value(const struct md_signals *signals, const char *metric, const char *model,
+                         int64_t version, int64_t since_ms, int64_t now_ms, double *value,
+                         uint64_t *samples)
+{
+    struct md_signal_query q;
+    struct md_signal_value v;
+    struct md_err err;
+
+    memset(&q, 0, sizeof(q));
+    q.metric = metric;
+    q.model = model;
+    q.version = version;
+    q.now_ms = now_ms;
+    q.window_ms = now_ms > since_ms ? now_ms - since_ms : 1;
+    if (md_signals_value(signals, &q, &v, &err) != MD_OK) {
+        md_log_kv(MD_LOG_DEBUG, "rollout gate not measured", "model", model, "metric", metric,
+                  "reason", err.msg, MD_KV_END);
+        v.value = NAN;
+        v.samples = 0;
+    }
+    *value = v.value;
+    *samples = isfinite(v.value) ? v.samples : 0;
+}
+
+size_t md_rollouts_measure_signals(const struct md_signals *signals,
+                                   const struct md_rollout_spec *spec, int64_t since_ms,
+                                   int64_t now_ms, struct md_rollout_metric *mt, size_t n)
+{
+    const struct md_rollout_strategy *st = &spec->strategy;
+    size_t k = 0;
+
+    for (size_t i = 0; signals != NULL && i < st->n_gates && i < MD_ROLLOUT_GATES && k < n; i++) {
+        const char *metric = st->gates[i].metric;
+        bool seen = false;
+
+        if (md_rollout_metric_builtin(metric))
+            continue;
+        for (size_t j = 0; j < k && !seen; j++)
+            seen = strcmp(mt[j].name, metric) == 0;
+        if (seen)
+            continue;
+        memset(&mt[k], 0, sizeof(mt[k]));
+        mt[k].name = metric;
+        signal_value(signals, metric, spec->model, spec->candidate, since_ms, now_ms,
+                     &mt[k].candidate, &mt[k].candidate_samples);
+        signal_value(signals, metric, spec->model, spec->champion, since_ms, now_ms,
+                     &mt[k].champion, &mt[k].champion_samples);
+        k++;
+    }
+    return k;
 }
 
 /* ---- the loop --------------------------------------------------------------- */
@@ -365,7 +423,7 @@ void md_rollouts_tick(struct md_rollouts *ro, int64_t now_ms)
 
     while (ro != NULL && i < ro->n) {
         struct active *a = &ro->v[i];
-        struct md_rollout_metric mt[4];
+        struct md_rollout_metric mt[4 + MD_ROLLOUT_GATES];
         struct md_rollout_measure m;
         struct md_rollout_decision d;
         struct md_rollout_state next;
@@ -540,6 +598,8 @@ int md_rollouts_start(struct md_rollouts *ro, const char *model, const char *bod
         rc = md_err_set(err, MD_EINVAL, "champion: model '%s' has no version serving", model);
     if (rc == MD_OK)
         rc = read_strategy(ro, json_object_get(root, "strategy"), &spec, err);
+    if (rc == MD_OK)
+        rc = md_rollout_strategy_check_signals(&spec.strategy, ro->signals, "strategy", err);
     json_decref(root);
     if (rc == MD_OK)
         rc = md_rollout_spec_check(&spec, err);
@@ -640,7 +700,7 @@ int md_rollouts_command(struct md_rollouts *ro, const char *model, int64_t id,
                         enum md_rollout_cmd cmd, const char *note, char **answer,
                         struct md_err *err)
 {
-    struct md_rollout_metric mt[4];
+    struct md_rollout_metric mt[4 + MD_ROLLOUT_GATES];
     struct md_rollout_measure m;
     struct md_rollout_decision d;
     struct md_rollout_state next;
@@ -697,7 +757,7 @@ static int run_load(struct md_store_tx *tx, void *ctx, struct md_err *err)
 }
 
 int md_rollouts_open(struct md_repo *repo, struct md_store *store, struct md_compare *cmp,
-                     struct md_rollouts **out, struct md_err *err)
+                     const struct md_signals *signals, struct md_rollouts **out, struct md_err *err)
 {
     struct md_rollouts *ro = md_xcalloc(1, sizeof(*ro));
     size_t i;
@@ -706,6 +766,7 @@ int md_rollouts_open(struct md_repo *repo, struct md_store *store, struct md_com
     ro->repo = repo;
     ro->store = store;
     ro->cmp = cmp;
+    ro->signals = signals;
     ro->snap = md_xcalloc(SNAP_MAX, sizeof(*ro->snap));
     rc = md_store_call(store, run_load, ro, err);
     if (rc != MD_OK) {

@@ -39,6 +39,7 @@
  */
 #include "net/router.h"
 #include "api/handlers.h"
+#include "api/ab.h"
 #include "api/upload.h"
 #include "util/log.h"
 
@@ -220,6 +221,9 @@ static const struct md_endpoint routes[] = {
      md_feedback_api_post},
     {"GET",   "/api/v1/models/{model}/quality",    MD_API_MANAGEMENT, READ, PATH_MODEL,
      md_feedback_api_quality},
+    /* A/B comparisons of a model's routes (api/ab.c) */
+    {"GET",   "/api/v1/models/{model}/ab", MD_API_MANAGEMENT, READ, PATH_MODEL,
+     md_ab_api_get},
 };
 /* clang-format on */
 #pragma GCC diagnostic pop

@@ -23,7 +23,8 @@
  *
  * Judging. The caller hands the measurements of the current stage only:
  * for each metric it knows (by name: error_rate, latency_p99, agreement,
- * later accuracy, drift_psi, ...) the candidate's and the champion's value
+ * success_rate, and any signal of the registry a gate names: accuracy,
+ * ab_p_value:conversion=yes, ...) the candidate's and the champion's value
  * over the stage and the samples behind each. Each gate of the strategy
  * compares one metric, absolutely or relative to the champion, and is held,
  * failed, or inconclusive (too few samples on a side it needs, a value that
@@ -51,6 +52,7 @@
 #include "util/common.h"
 #include "util/err.h"
 #include "util/buf.h"
+#include "watch/signals.h"
 
 #define MD_ROLLOUT_STEPS      16         /* canary steps a strategy holds */
 #define MD_ROLLOUT_GATES      16         /* gates a strategy holds */
@@ -77,7 +79,8 @@ enum md_gate_cmp {
 };
 
 struct md_rollout_gate {
-    char metric[MD_ROLLOUT_METRIC_MAX]; /* [A-Za-z][A-Za-z0-9_.-]* */
+    char metric[MD_ROLLOUT_METRIC_MAX]; /* [A-Za-z][A-Za-z0-9_.-]*, then optionally ':' and a
+                                           signal's argument (printable ASCII) */
     enum md_gate_cmp cmp;
     double threshold;     /* finite; > 0 for the ratios */
     uint64_t min_samples; /* 1 .. MD_ROLLOUT_SAMPLES, per side the gate reads */
@@ -131,6 +134,22 @@ struct json_t;
 int md_rollout_strategy_from_json(const struct json_t *v, const char *where,
                                   struct md_rollout_strategy *out,
                                   struct md_err *err) MD_MUST_CHECK;
+
+/* Whether name is a metric control measures itself for every rollout
+ * (error_rate, latency_p99, agreement, success_rate); any other metric a
+ * gate names is a signal of the registry (watch/signals.h). */
+bool md_rollout_metric_builtin(const char *name);
+
+/*
+ * Whether every gate of st names a built-in metric or a signal of signals
+ * (md_signals_check: known, with an argument exactly when it takes one);
+ * how a strategy is checked when it is written (NULL signals: not checked).
+ * MD_EINVAL naming the gate: "strategy.gates[2].metric: unknown metric
+ * 'acuracy'" (where as md_rollout_strategy_from_json's).
+ */
+int md_rollout_strategy_check_signals(const struct md_rollout_strategy *st,
+                                      const struct md_signals *signals, const char *where,
+                                      struct md_err *err) MD_MUST_CHECK;
 
 /* The strategy of kind with every default (what "{"kind": ...}" parses to). */
 void md_rollout_strategy_default(struct md_rollout_strategy *s, enum md_rollout_kind kind);

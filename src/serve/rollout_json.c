@@ -209,15 +209,27 @@ static int load_object(const char *json, size_t len, const char *what, json_t **
 
 /* ---- checking a strategy ------------------------------------------------ */
 
+/* A name [A-Za-z][A-Za-z0-9_.-]*, optionally followed by ':' and a signal's
+ * argument of printable characters ("f1:fraud", "ab_p_value:conversion=yes"). */
 static bool metric_name_ok(const char *s)
 {
     size_t i;
+    bool arg = false;
 
     if (!((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z')))
         return false;
     for (i = 1; s[i] != '\0'; i++) {
         char c = s[i];
 
+        if (arg) {
+            if (c < 0x20 || c > 0x7e)
+                return false;
+            continue;
+        }
+        if (c == ':' && s[i + 1] != '\0') {
+            arg = true;
+            continue;
+        }
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
               c == '_' || c == '.' || c == '-'))
             return false;
@@ -232,7 +244,7 @@ static int check_gate(const struct md_rollout_gate *g, const char *where, struct
     if (memchr(g->metric, '\0', sizeof(g->metric)) == NULL || !metric_name_ok(g->metric))
         return md_err_set(err, MD_EINVAL,
                           "%s: must be a name of letters, digits, '_', '.' and '-', starting with "
-                          "a letter, at most %d bytes",
+                          "a letter, optionally followed by ':' and an argument, at most %d bytes",
                           field_path(path, where, "metric"), MD_ROLLOUT_METRIC_MAX - 1);
     if (g->cmp < MD_GATE_MIN || g->cmp > MD_GATE_MAX_RATIO)
         return md_err_set(err, MD_EINVAL,
@@ -962,4 +974,34 @@ int md_rollout_decision_format(const struct md_rollout_decision *d, struct md_bu
     md_buf_json_str(b, d->reason, strnlen(d->reason, sizeof(d->reason)));
     md_buf_putc(b, '}');
     return md_buf_error(b);
+}
+
+/* ---- gates on named metrics ------------------------------------------------- */
+
+bool md_rollout_metric_builtin(const char *name)
+{
+    static const char *const builtin[] = {"error_rate", "latency_p99", "agreement", "success_rate"};
+
+    for (size_t i = 0; i < MD_ARRAY_LEN(builtin); i++)
+        if (strcmp(name, builtin[i]) == 0)
+            return true;
+    return false;
+}
+
+int md_rollout_strategy_check_signals(const struct md_rollout_strategy *st,
+                                      const struct md_signals *signals, const char *where,
+                                      struct md_err *err)
+{
+    for (size_t i = 0; signals != NULL && i < st->n_gates && i < MD_ROLLOUT_GATES; i++) {
+        const char *metric = st->gates[i].metric;
+        char path[PATH_MAX_LEN];
+        char item[32];
+        struct md_err why;
+
+        if (md_rollout_metric_builtin(metric) || md_signals_check(signals, metric, &why) == MD_OK)
+            continue;
+        (void)snprintf(item, sizeof(item), "gates[%zu].metric", i);
+        return md_err_set(err, MD_EINVAL, "%s: %s", field_path(path, where, item), why.msg);
+    }
+    return MD_OK;
 }

@@ -90,6 +90,9 @@ enum md_store__slot {
     MD_SQL_FEEDBACK_WINDOW,
     MD_SQL_FEEDBACK_WINDOW_TOTAL,
 
+    /* A/B outcomes */
+    MD_SQL_AB_GROUPS,
+
     /* alert rules and alerts */
     MD_SQL_ALERT_RULE_PUT,
     MD_SQL_ALERT_RULE_DELETE,

@@ -541,6 +541,46 @@ int md_store_tx_feedback_items(struct md_store_tx *tx, const char *model, const 
                                void (*fn)(void *ctx, const struct md_store_feedback_item *it),
                                void *ctx, struct md_err *err) MD_MUST_CHECK;
 
+/* ---- A/B outcomes ---------------------------------------------------------- */
+
+/* The outcome an A/B analysis reads from a row's current feedback. */
+enum md_store_ab_outcome {
+    MD_STORE_AB_LABEL = 1, /* feedback of kind "label": 1 when it is the positive label, else 0 */
+    MD_STORE_AB_REWARD,    /* feedback of kind "reward": its value */
+    MD_STORE_AB_VALUE      /* feedback of kind "value": its value */
+};
+
+/* Which rows to read: the answered (not shadow, 2xx) prediction rows of model
+ * with a current feedback item of the outcome's kind. */
+struct md_store_ab_query {
+    const char *model;
+    enum md_store_ab_outcome outcome;
+    const char *positive; /* MD_STORE_AB_LABEL: the label that counts as 1 */
+    const char *unit_key; /* a `keys:` field: the rows of one route and one value of the key
+                             form a group (rows without the key one group each); NULL: every
+                             row is a group of its own */
+    int64_t since_ms;     /* prediction time >= since_ms (0: no bound) */
+    int64_t until_ms;     /* prediction time < until_ms (0: no bound) */
+};
+
+/* A group of rows: the unit that was randomised (one key) or one row. */
+struct md_store_ab_group {
+    const char *route;   /* the traffic route the rows took; borrowed for the call */
+    int64_t version_min; /* the versions that answered them */
+    int64_t version_max;
+    uint64_t rows; /* >= 1 */
+    double sum;    /* of the rows' outcomes */
+};
+
+/*
+ * Every group of q, through fn, in no particular order: aggregated in the
+ * database, so the caller keeps only its per-route sums. MD_EINVAL for a
+ * query without model (or without positive for MD_STORE_AB_LABEL).
+ */
+int md_store_tx_ab_groups(struct md_store_tx *tx, const struct md_store_ab_query *q,
+                          void (*fn)(void *ctx, const struct md_store_ab_group *g), void *ctx,
+                          struct md_err *err) MD_MUST_CHECK;
+
 /* ---- alert rules and alerts ---------------------------------------------- */
 
 /* A stored alert rule (watch/alert_rule.h). */

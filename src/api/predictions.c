@@ -244,6 +244,29 @@ static int read_times(struct md_api_req *req, struct query *q, struct md_err *er
     return MD_OK;
 }
 
+/* key=NAME=VALUE into q. */
+static int read_key(const char *v, struct query *q, struct md_err *err)
+{
+    const char *eq = strchr(v, '=');
+    size_t n;
+
+    if (eq == NULL || eq == v)
+        return md_err_set(err, MD_EINVAL, "key: '%.40s' is not NAME=VALUE", v);
+    n = (size_t)(eq - v);
+    if (n >= sizeof(q->key_name))
+        return md_err_set(err, MD_EINVAL, "key: the name is longer than %d bytes",
+                          MD_STORE_NAME_MAX);
+    if (strlen(eq + 1) >= sizeof(q->key_value))
+        return md_err_set(err, MD_EINVAL, "key: the value is longer than %zu bytes",
+                          sizeof(q->key_value) - 1);
+    memcpy(q->key_name, v, n);
+    q->key_name[n] = '\0';
+    memcpy(q->key_value, eq + 1, strlen(eq + 1) + 1);
+    q->f.key_name = q->key_name;
+    q->f.key_value = q->key_value;
+    return MD_OK;
+}
+
 /* Reads the query into q; MD_EINVAL naming the argument and the reason. */
 static int read_query(struct md_api_req *req, struct query *q, struct md_err *err)
 {
@@ -268,25 +291,8 @@ static int read_query(struct md_api_req *req, struct query *q, struct md_err *er
         rc = text_arg("request_id", v, q->request_id, sizeof(q->request_id), err);
         q->f.request_id = q->request_id;
     }
-    if (rc == MD_OK && (v = req->query(req->conn, "key")) != NULL) {
-        const char *eq = strchr(v, '=');
-
-        if (eq == NULL || eq == v)
-            rc = md_err_set(err, MD_EINVAL, "key: '%.40s' is not NAME=VALUE", v);
-        else if ((size_t)(eq - v) >= sizeof(q->key_name))
-            rc = md_err_set(err, MD_EINVAL, "key: the name is longer than %d bytes",
-                            MD_STORE_NAME_MAX);
-        else if (strlen(eq + 1) >= sizeof(q->key_value))
-            rc = md_err_set(err, MD_EINVAL, "key: the value is longer than %zu bytes",
-                            sizeof(q->key_value) - 1);
-        if (rc == MD_OK) {
-            memcpy(q->key_name, v, (size_t)(eq - v));
-            q->key_name[eq - v] = '\0';
-            memcpy(q->key_value, eq + 1, strlen(eq + 1) + 1);
-            q->f.key_name = q->key_name;
-            q->f.key_value = q->key_value;
-        }
-    }
+    if (rc == MD_OK && (v = req->query(req->conn, "key")) != NULL)
+        rc = read_key(v, q, err);
     if (rc == MD_OK)
         rc = read_times(req, q, err);
     if (rc == MD_OK && (v = req->query(req->conn, "feedback")) != NULL) {

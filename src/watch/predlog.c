@@ -63,9 +63,11 @@ struct md_predlog {
     pthread_t thread;
     bool started;
     struct md_store *store;
+    struct md_store_obs *obs; /* the writer's connection */
     struct md_predlog_ops ops;
     struct md_arena arena;           /* the writer's: one batch's rows */
-    struct md_store_prediction *out; /* the writer's: batch rows */
+    struct md_store_prediction *out; /* the writer's: batch rows, out_cap of them */
+    size_t out_cap;
     _Atomic uint64_t written;
     _Atomic uint64_t dropped;
     _Atomic uint64_t failed;
@@ -259,6 +261,12 @@ static void write_batch(struct md_predlog *l, struct md_predlog_entry *first, si
     uint64_t now;
     int rc;
 
+    if (records > l->out_cap) { /* an entry larger than a batch: room for its rows */
+        free(l->out);
+        l->out = md_xcalloc(records, sizeof(*l->out));
+        l->out_cap = records;
+        b.rows = l->out;
+    }
     for (e = first; e != NULL; e = e->next) {
         size_t n = 0;
 
@@ -267,7 +275,7 @@ static void write_batch(struct md_predlog *l, struct md_predlog_entry *first, si
         if (e->put_ns < oldest)
             oldest = e->put_ns;
     }
-    rc = b.n > 0 ? md_store_call(l->store, add_rows, &b, &err) : MD_OK;
+    rc = b.n > 0 ? md_store_obs_call(l->obs, add_rows, &b, &err) : MD_OK;
     now = md_now_ns();
     if (rc == MD_OK) {
         atomic_fetch_add_explicit(&l->written, b.n, memory_order_relaxed);
@@ -369,11 +377,21 @@ int md_predlog_new(const struct md_predlog_config *cfg, struct md_store *store,
     l->cells = md_xcalloc(l->cap, sizeof(*l->cells));
     for (i = 0; i < l->cap; i++)
         atomic_init(&l->cells[i].seq, i);
-    /* An entry larger than the batch is written alone: room for its rows too. */
-    l->out = md_xcalloc(l->cap, sizeof(*l->out));
+    /* Room for a batch; an entry larger than a batch, written alone, gets more. */
+    l->out = md_xcalloc(batch, sizeof(*l->out));
+    l->out_cap = batch;
     md_arena_init(&l->arena, (size_t)1 << 34);
+    rc = md_store_obs_open(store, &l->obs, err);
+    if (rc != MD_OK) {
+        md_arena_release(&l->arena);
+        free(l->out);
+        free(l->cells);
+        free(l);
+        return rc;
+    }
     if (sem_init(&l->wake, 0, 0) != 0) {
         rc = errno;
+        md_store_obs_close(l->obs);
         md_arena_release(&l->arena);
         free(l->out);
         free(l->cells);
@@ -408,6 +426,7 @@ void md_predlog_free(struct md_predlog *l)
     while (atomic_load_explicit(&l->retain_running, memory_order_acquire))
         sched_yield();
     sem_destroy(&l->wake);
+    md_store_obs_close(l->obs);
     md_arena_release(&l->arena);
     free(l->out);
     free(l->cells);
@@ -531,7 +550,7 @@ void md_predlog_hmac(const unsigned char *key, size_t klen, const void *p, size_
     static const char hex[] = "0123456789abcdef";
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    unsigned int i;
+    size_t i;
 
     if (HMAC(EVP_sha256(), key, (int)klen, p, n, mac, &len) == NULL || len != 32) {
         memset(out, '0', 64);

@@ -5,12 +5,14 @@
  * one into an entry — one allocation holding everything its records need,
  * nothing formatted yet — and puts it in a bounded ring that never blocks:
  * when the records queued would pass the ring's capacity the entry is
- * dropped and its records counted as dropped. One writer thread takes every
- * entry waiting, has the producer's format turn them into store rows (the
- * JSON text is written there, off the request's thread), and commits them
- * as one batch through the store (md_store_tx_predictions_add, in the store
- * thread's group commit). While a batch commits the next one gathers, so
- * batches grow with the load and the commits per second stay few.
+ * dropped and its records counted as dropped. One writer thread, at nice
+ * 10, takes every entry waiting, has the producer's format turn them into
+ * store rows (the JSON text is written there, off the request's thread),
+ * and commits them as one batch (md_store_tx_predictions_add) through a
+ * connection of its own (md_store_obs_call), so that the inserts too run at
+ * the writer's priority and give way to requests under load. While a batch
+ * commits the next one gathers, so batches grow with the load and the
+ * commits per second stay few.
  *
  * The log is observations, not control data: nothing waits for a record
  * to be stored, and a crash loses the records not yet committed. A clean

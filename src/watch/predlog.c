@@ -78,11 +78,12 @@ struct md_predlog {
     _Atomic uint64_t trimmed;
     struct drop_second drops[DROP_SECONDS];
     /* retention: one step at a time (control's tick submits, the store thread runs) */
-    struct md_store_job retain_job;
-    struct md_predlog_retention retain_args;
+    struct md_predlog_retention retain_args; /* written by retain while retain_running is
+                                                false and it claims it; read by the writer */
     int64_t retain_now_ms;
     int64_t trim_cursor; /* the store thread's: the lowest id that may still have features */
-    _Atomic bool retain_running;
+    _Atomic bool retain_running; /* a step asked for and not yet done */
+    _Atomic bool retain_wanted;  /* the writer is to run it */
     _Atomic bool retain_busy;
 };
 
@@ -235,7 +236,8 @@ static void writer_sleep(struct md_predlog *l)
 
     atomic_store_explicit(&l->sleeping, true, memory_order_relaxed);
     atomic_thread_fence(memory_order_seq_cst);
-    if (ring_pending(l) || atomic_load_explicit(&l->stop, memory_order_acquire)) {
+    if (ring_pending(l) || atomic_load_explicit(&l->stop, memory_order_acquire) ||
+        atomic_load_explicit(&l->retain_wanted, memory_order_acquire)) {
         atomic_store_explicit(&l->sleeping, false, memory_order_relaxed);
         return;
     }
@@ -297,6 +299,8 @@ static void write_batch(struct md_predlog *l, struct md_predlog_entry *first, si
     atomic_fetch_add_explicit(&l->done, records, memory_order_release);
 }
 
+static void retain_step(struct md_predlog *l);
+
 static void *writer(void *arg)
 {
     struct md_predlog *l = arg;
@@ -341,8 +345,10 @@ static void *writer(void *arg)
         if (records > 0) {
             atomic_fetch_sub_explicit(&l->queued, records, memory_order_relaxed);
             write_batch(l, first, records);
+            retain_step(l);
             continue;
         }
+        retain_step(l);
         if (atomic_load_explicit(&l->stop, memory_order_acquire) && !ring_pending(l))
             break;
         writer_sleep(l);
@@ -421,10 +427,6 @@ void md_predlog_free(struct md_predlog *l)
     }
     while ((e = ring_take(l)) != NULL) /* only when the thread never ran */
         l->ops.release(l->ops.ctx, e);
-    /* A retention step still on the store thread finishes before the store closes; its
-     * job is ours: wait for it. */
-    while (atomic_load_explicit(&l->retain_running, memory_order_acquire))
-        sched_yield();
     sem_destroy(&l->wake);
     md_store_obs_close(l->obs);
     md_arena_release(&l->arena);
@@ -512,13 +514,17 @@ static int retain_run(struct md_store_tx *tx, void *ctx, struct md_err *err)
     return rc;
 }
 
-static void retain_done(void *ctx, int code, const struct md_err *err)
+/* The writer: runs the retention step asked for, if any (between batches). */
+static void retain_step(struct md_predlog *l)
 {
-    struct md_predlog *l = ctx;
+    struct md_err err;
 
-    if (code != MD_OK)
-        md_log_kv(MD_LOG_WARN, "prediction log: retention step failed", "reason", err->msg,
+    if (!atomic_load_explicit(&l->retain_wanted, memory_order_acquire))
+        return;
+    if (md_store_obs_call(l->obs, retain_run, l, &err) != MD_OK)
+        md_log_kv(MD_LOG_WARN, "prediction log: retention step failed", "reason", err.msg,
                   MD_KV_END);
+    atomic_store_explicit(&l->retain_wanted, false, memory_order_relaxed);
     atomic_store_explicit(&l->retain_running, false, memory_order_release);
 }
 
@@ -527,15 +533,14 @@ void md_predlog_retain(struct md_predlog *l, const struct md_predlog_retention *
     bool idle = false;
 
     if (!atomic_compare_exchange_strong(&l->retain_running, &idle, true))
-        return;
+        return; /* the last step has not run yet */
     l->retain_args = *r;
     if (l->retain_args.chunk == 0)
         l->retain_args.chunk = 10000;
     l->retain_now_ms = now_ms;
-    l->retain_job.run = retain_run;
-    l->retain_job.done = retain_done;
-    l->retain_job.ctx = l;
-    md_store_submit(l->store, &l->retain_job);
+    atomic_store_explicit(&l->retain_wanted, true, memory_order_release);
+    if (atomic_exchange_explicit(&l->sleeping, false, memory_order_relaxed))
+        sem_post(&l->wake);
 }
 
 bool md_predlog_retain_busy(const struct md_predlog *l)

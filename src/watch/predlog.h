@@ -18,7 +18,7 @@
  * to be stored, and a crash loses the records not yet committed. A clean
  * stop (md_predlog_free) writes every record queued before it returns.
  *
- * Also here, as they need no contract: the retention jobs of the log's
+ * Also here, as they need no contract: the retention steps of the log's
  * table (horizon, feature age and count) run by a control task, the keyed
  * hash of values marked `pii: hash`, and the figures for /metrics and the
  * `log_dropped` signal.
@@ -145,11 +145,12 @@ struct md_predlog_retention {
 };
 
 /*
- * One step of retention, as a store job submitted from the control loop's
- * task: removes at most chunk records past the horizon, then clears the
- * features of at most chunk records past the feature age or count.
- * Returns at once (the job runs on the store thread); a step still running
- * is not doubled. now_ms: wall clock.
+ * Asks for one step of retention, from the control loop's task: the writer
+ * thread, between batches and at its priority, removes at most chunk
+ * records past the horizon, then clears the features of at most chunk
+ * records past the feature age or count, in one transaction of its
+ * connection. Returns at once; a step asked for and not yet run is not
+ * doubled. now_ms: wall clock.
  */
 void md_predlog_retain(struct md_predlog *l, const struct md_predlog_retention *r, int64_t now_ms);
 

@@ -65,6 +65,7 @@ class Server:
                 self.data, "--log-level", "error"]
         if not log_on:
             args += ["--log-ring", "0"]
+        args += os.environ.get("MODELD_ARGS", "").split()
         self.p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_ready(self.port, proc=self.p)
         self.url = "http://127.0.0.1:%d/v2/models/bench/infer" % self.port

@@ -52,6 +52,7 @@ struct md_predlog {
     struct cell *cells;
     size_t cap;   /* cells, = the capacity in records */
     size_t batch; /* records per commit at most */
+    int nice;     /* the writer's nice value */
     _Atomic size_t tail;
     size_t head;           /* the writer's only */
     _Atomic size_t queued; /* records in the ring */
@@ -91,6 +92,7 @@ void md_predlog_config_init(struct md_predlog_config *cfg)
 {
     cfg->ring = MD_PREDLOG_RING_DEFAULT;
     cfg->batch = 0;
+    cfg->nice = MD_PREDLOG_NICE;
 }
 
 /* ---- the ring ------------------------------------------------------------- */
@@ -308,7 +310,7 @@ static void *writer(void *arg)
     /* Logging gives way first under load (shared/DESIGN.md): this thread runs at nice 10,
      * as the shadow workers do; raising one's own nice value needs no privilege, and
      * should it fail the log still runs. */
-    if (setpriority(PRIO_PROCESS, (id_t)gettid(), MD_PREDLOG_NICE) != 0)
+    if (l->nice != 0 && setpriority(PRIO_PROCESS, (id_t)gettid(), l->nice) != 0)
         md_log_kv(MD_LOG_WARN, "prediction log writer keeps its priority", "reason",
                   strerror(errno), MD_KV_END);
     for (;;) {
@@ -372,12 +374,15 @@ int md_predlog_new(const struct md_predlog_config *cfg, struct md_store *store,
                           MD_PREDLOG_RING_MAX);
     if (batch == 0)
         batch = cfg->ring < MD_PREDLOG_BATCH_DEFAULT ? cfg->ring : MD_PREDLOG_BATCH_DEFAULT;
+    if (cfg->nice < 0 || cfg->nice > 19)
+        return md_err_set(err, MD_EINVAL, "log nice: %d is not from 0 to 19", cfg->nice);
     if (batch > cfg->ring)
         return md_err_set(err, MD_EINVAL, "log batch: %zu is above the ring's %zu records", batch,
                           cfg->ring);
     l = md_xcalloc(1, sizeof(*l));
     l->cap = cfg->ring;
     l->batch = batch;
+    l->nice = cfg->nice;
     l->store = store;
     l->ops = *ops;
     l->cells = md_xcalloc(l->cap, sizeof(*l->cells));

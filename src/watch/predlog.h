@@ -69,6 +69,7 @@ struct md_predlog_config {
     size_t ring;  /* records queued at most: 1 .. MD_PREDLOG_RING_MAX */
     size_t batch; /* records per commit at most: 1 .. ring; 0: MD_PREDLOG_BATCH_DEFAULT
                      (or ring, if smaller) */
+    int nice;     /* the writer thread's nice value, 0 .. 19 (MD_PREDLOG_NICE) */
 };
 
 void md_predlog_config_init(struct md_predlog_config *cfg);

@@ -44,9 +44,12 @@ void md_predictions_prom(struct md_api *api, struct md_buf *b)
     family(b, "modeld_predlog_ring_capacity", "gauge",
            "Prediction records the ring holds at most (--log-ring).",
            (unsigned long long)c.capacity);
-    family(b, "modeld_predlog_writer_lag_milliseconds", "gauge",
-           "The last batch: from its oldest record's arrival in the ring to its commit.",
-           (unsigned long long)c.lag_ms);
+    (void)md_buf_printf(b,
+                        "# HELP modeld_predlog_writer_lag_seconds The last batch: from its oldest "
+                        "record's arrival in the ring to its commit.\n"
+                        "# TYPE modeld_predlog_writer_lag_seconds gauge\n"
+                        "modeld_predlog_writer_lag_seconds %.3f\n",
+                        (double)c.lag_ms / 1000.0);
     family(b, "modeld_predlog_batch_records_max", "gauge",
            "The largest batch committed so far, in records.", (unsigned long long)c.largest);
     family(b, "modeld_predlog_records_expired_total", "counter",

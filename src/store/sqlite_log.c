@@ -137,8 +137,13 @@ int md_store_tx_predictions(struct md_store_tx *tx, const struct md_store_predic
     bool ok = true;
     int rc;
 
+    /* Without a time range, pages walk the ids (the table's order) from the cursor: the
+     * model's time index would sort all of its rows for each page (unary + keeps the
+     * planner off it). With one, that index finds the range. */
     if (by_model)
-        ok = ok && sql_add(sql, sizeof(sql), " AND model = ?2");
+        ok = ok &&
+             sql_add(sql, sizeof(sql),
+                     f->since_ms > 0 || f->until_ms > 0 ? " AND model = ?2" : " AND +model = ?2");
     if (f->version > 0)
         ok = ok && sql_add(sql, sizeof(sql), " AND version = ?3");
     if (by_route)

@@ -15,9 +15,10 @@
  * The writer sleeps on a semaphore only after it has said so (sleeping)
  * and found the ring empty; a producer posts only when it sees the writer
  * asleep, so a busy writer costs producers no system call. Both sides
- * order their store and their load with a full fence (the Dekker pattern),
- * so a put is never missed; the writer also wakes every 100 ms whatever
- * happens.
+ * make their store (the claim of a cell; sleeping) and their look at the
+ * other's (sleeping; the tail) sequentially consistent (the Dekker
+ * pattern), so a put is never missed; the writer also wakes every 100 ms
+ * whatever happens.
  */
 #include "watch/predlog.h"
 #include "util/log.h"
@@ -108,7 +109,10 @@ static bool ring_put(struct md_predlog *l, struct md_predlog_entry *e)
         c = &l->cells[pos % l->cap];
         seq = atomic_load_explicit(&c->seq, memory_order_acquire);
         if (seq == pos) {
-            if (atomic_compare_exchange_weak_explicit(&l->tail, &pos, pos + 1, memory_order_relaxed,
+            /* seq_cst: the claim is ordered before the producer's look at sleeping,
+             * against the writer's store to sleeping and look at tail (free on x86,
+             * where a compare and swap is a full barrier). */
+            if (atomic_compare_exchange_weak_explicit(&l->tail, &pos, pos + 1, memory_order_seq_cst,
                                                       memory_order_relaxed))
                 break;
         } else if ((ptrdiff_t)(seq - pos) < 0) {
@@ -139,7 +143,7 @@ static struct md_predlog_entry *ring_take(struct md_predlog *l)
 /* Whether a producer has claimed a cell it has not published yet, or one is waiting. */
 static bool ring_pending(struct md_predlog *l)
 {
-    return atomic_load_explicit(&l->tail, memory_order_acquire) != l->head;
+    return atomic_load_explicit(&l->tail, memory_order_seq_cst) != l->head;
 }
 
 static int64_t wall_s(void)
@@ -206,8 +210,7 @@ bool md_predlog_put(struct md_predlog *l, struct md_predlog_entry *e)
         atomic_fetch_add_explicit(&l->done, rows, memory_order_relaxed);
         goto drop;
     }
-    atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(&l->sleeping, memory_order_relaxed) &&
+    if (atomic_load_explicit(&l->sleeping, memory_order_seq_cst) &&
         atomic_exchange_explicit(&l->sleeping, false, memory_order_relaxed))
         sem_post(&l->wake);
     return true;
@@ -236,10 +239,9 @@ static void writer_sleep(struct md_predlog *l)
 {
     struct timespec ts;
 
-    atomic_store_explicit(&l->sleeping, true, memory_order_relaxed);
-    atomic_thread_fence(memory_order_seq_cst);
+    atomic_store_explicit(&l->sleeping, true, memory_order_seq_cst);
     if (ring_pending(l) || atomic_load_explicit(&l->stop, memory_order_acquire) ||
-        atomic_load_explicit(&l->retain_wanted, memory_order_acquire)) {
+        atomic_load_explicit(&l->retain_wanted, memory_order_seq_cst)) {
         atomic_store_explicit(&l->sleeping, false, memory_order_relaxed);
         return;
     }
@@ -543,8 +545,8 @@ void md_predlog_retain(struct md_predlog *l, const struct md_predlog_retention *
     if (l->retain_args.chunk == 0)
         l->retain_args.chunk = 10000;
     l->retain_now_ms = now_ms;
-    atomic_store_explicit(&l->retain_wanted, true, memory_order_release);
-    if (atomic_exchange_explicit(&l->sleeping, false, memory_order_relaxed))
+    atomic_store_explicit(&l->retain_wanted, true, memory_order_seq_cst);
+    if (atomic_exchange_explicit(&l->sleeping, false, memory_order_seq_cst))
         sem_post(&l->wake);
 }
 

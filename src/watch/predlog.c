@@ -31,6 +31,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
+#include <sched.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -64,6 +65,9 @@ struct md_predlog {
     sem_t wake;
     pthread_t thread;
     bool started;
+    bool idle;            /* the writer waits in the idle class while it keeps up */
+    _Atomic bool in_idle; /* it is in the idle class now */
+    uint64_t tick_done;   /* the control task's: done at its last look */
     struct md_store *store;
     struct md_store_obs *obs; /* the writer's connection */
     struct md_predlog_ops ops;
@@ -94,6 +98,7 @@ void md_predlog_config_init(struct md_predlog_config *cfg)
     cfg->ring = MD_PREDLOG_RING_DEFAULT;
     cfg->batch = 0;
     cfg->nice = MD_PREDLOG_NICE;
+    cfg->idle = false;
 }
 
 /* ---- the ring ------------------------------------------------------------- */
@@ -234,11 +239,29 @@ static int add_rows(struct md_store_tx *tx, void *ctx, struct md_err *err)
     return md_store_tx_predictions_add(tx, b->rows, b->n, err);
 }
 
+/*
+ * The writer's scheduling class: idle (SCHED_IDLE: it runs only on a CPU
+ * nothing else wants, so a request never waits for it) or normal at its
+ * nice value. Leaving the idle class for the normal one at the same nice
+ * value needs no privilege (sched(7)). Either thread may call it.
+ */
+static void set_idle(struct md_predlog *l, pthread_t t, bool idle)
+{
+    struct sched_param sp;
+
+    memset(&sp, 0, sizeof(sp));
+    if (pthread_setschedparam(t, idle ? SCHED_IDLE : SCHED_OTHER, &sp) == 0)
+        atomic_store_explicit(&l->in_idle, idle, memory_order_relaxed);
+}
+
 /* Waits for a put, at most 100 ms. */
 static void writer_sleep(struct md_predlog *l)
 {
     struct timespec ts;
 
+    /* Caught up: back to the idle class. */
+    if (l->idle && !atomic_load_explicit(&l->in_idle, memory_order_relaxed))
+        set_idle(l, pthread_self(), true);
     atomic_store_explicit(&l->sleeping, true, memory_order_seq_cst);
     if (ring_pending(l) || atomic_load_explicit(&l->stop, memory_order_acquire) ||
         atomic_load_explicit(&l->retain_wanted, memory_order_seq_cst)) {
@@ -315,6 +338,8 @@ static void *writer(void *arg)
     if (l->nice != 0 && setpriority(PRIO_PROCESS, (id_t)gettid(), l->nice) != 0)
         md_log_kv(MD_LOG_WARN, "prediction log writer keeps its priority", "reason",
                   strerror(errno), MD_KV_END);
+    if (l->idle)
+        set_idle(l, pthread_self(), true);
     for (;;) {
         struct md_predlog_entry *first = NULL;
         struct md_predlog_entry **link = &first;
@@ -385,6 +410,7 @@ int md_predlog_new(const struct md_predlog_config *cfg, struct md_store *store,
     l->cap = cfg->ring;
     l->batch = batch;
     l->nice = cfg->nice;
+    l->idle = cfg->idle;
     l->store = store;
     l->ops = *ops;
     l->cells = md_xcalloc(l->cap, sizeof(*l->cells));
@@ -469,6 +495,18 @@ void md_predlog_counts(const struct md_predlog *l, struct md_predlog_counts *out
     out->largest = atomic_load_explicit(&l->largest, memory_order_relaxed);
     out->retained = atomic_load_explicit(&l->retained, memory_order_relaxed);
     out->trimmed = atomic_load_explicit(&l->trimmed, memory_order_relaxed);
+}
+
+void md_predlog_tick(struct md_predlog *l)
+{
+    uint64_t done = atomic_load_explicit(&l->done, memory_order_acquire);
+
+    /* Records wait and none was written since the last look: the idle class starves the
+     * writer (every CPU busy), so it goes back to its nice value until it catches up. */
+    if (l->idle && atomic_load_explicit(&l->in_idle, memory_order_relaxed) &&
+        atomic_load_explicit(&l->queued, memory_order_relaxed) > 0 && done == l->tick_done)
+        set_idle(l, l->thread, false);
+    l->tick_done = done;
 }
 
 /* ---- the signal ----------------------------------------------------------- */

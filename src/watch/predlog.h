@@ -70,6 +70,8 @@ struct md_predlog_config {
     size_t batch; /* records per commit at most: 1 .. ring; 0: MD_PREDLOG_BATCH_DEFAULT
                      (or ring, if smaller) */
     int nice;     /* the writer thread's nice value, 0 .. 19 (MD_PREDLOG_NICE) */
+    bool idle;    /* the writer waits in the idle scheduling class (SCHED_IDLE) while it
+                     keeps up, its nice value otherwise (md_predlog_tick); default false */
 };
 
 void md_predlog_config_init(struct md_predlog_config *cfg);
@@ -106,6 +108,14 @@ void md_predlog_count_dropped(struct md_predlog *l, size_t n);
  * failed), at most timeout_ms; true when it was. For a clean stop and tests.
  */
 bool md_predlog_flush(struct md_predlog *l, unsigned timeout_ms);
+
+/*
+ * Called once a second (the control loop's task): when records wait and the
+ * writer wrote none since the last call, a writer in the idle class gets
+ * no CPU (every one is busy): it leaves the idle class for its nice value,
+ * and goes back once the ring is empty. Nothing when cfg.idle was false.
+ */
+void md_predlog_tick(struct md_predlog *l);
 
 /* The log's figures, read relaxed. */
 struct md_predlog_counts {

@@ -5,8 +5,9 @@
  * one into an entry — one allocation holding everything its records need,
  * nothing formatted yet — and puts it in a bounded ring that never blocks:
  * when the records queued would pass the ring's capacity the entry is
- * dropped and its records counted as dropped. One writer thread, at nice
- * 10, takes every entry waiting, has the producer's format turn them into
+ * dropped and its records counted as dropped. One writer thread (in the
+ * idle scheduling class while it keeps up, at nice 10 otherwise:
+ * md_predlog_tick) takes every entry waiting, has the producer's format turn them into
  * store rows (the JSON text is written there, off the request's thread),
  * and commits them as one batch (md_store_tx_predictions_add) through a
  * connection of its own (md_store_obs_call), so that the inserts too run at

@@ -52,6 +52,14 @@ void md_predictions_prom(struct md_api *api, struct md_buf *b)
                         (double)c.lag_ms / 1000.0);
     family(b, "modeld_predlog_batch_records_max", "gauge",
            "The largest batch committed so far, in records.", (unsigned long long)c.largest);
+    family(b, "modeld_predlog_writer_idle", "gauge",
+           "1 while the log's writer waits in the idle scheduling class, 0 while it runs at "
+           "nice 10.",
+           c.idle ? 1ull : 0ull);
+    family(b, "modeld_predlog_writer_promotions_total", "counter",
+           "Times the writer left the idle class because records waited and none was written "
+           "for a second.",
+           (unsigned long long)c.promotions);
     family(b, "modeld_predlog_records_expired_total", "counter",
            "Prediction records removed past the horizon (--log-horizon-days).",
            (unsigned long long)c.retained);

@@ -65,9 +65,10 @@ struct md_predlog {
     sem_t wake;
     pthread_t thread;
     bool started;
-    bool idle;            /* the writer waits in the idle class while it keeps up */
-    _Atomic bool in_idle; /* it is in the idle class now */
-    uint64_t tick_done;   /* the control task's: done at its last look */
+    bool idle;                   /* the writer waits in the idle class while it keeps up */
+    _Atomic bool in_idle;        /* it is in the idle class now */
+    uint64_t tick_done;          /* the control task's: done at its last look */
+    _Atomic uint64_t promotions; /* times the tick took the writer out of the idle class */
     struct md_store *store;
     struct md_store_obs *obs; /* the writer's connection */
     struct md_predlog_ops ops;
@@ -495,6 +496,8 @@ void md_predlog_counts(const struct md_predlog *l, struct md_predlog_counts *out
     out->largest = atomic_load_explicit(&l->largest, memory_order_relaxed);
     out->retained = atomic_load_explicit(&l->retained, memory_order_relaxed);
     out->trimmed = atomic_load_explicit(&l->trimmed, memory_order_relaxed);
+    out->promotions = atomic_load_explicit(&l->promotions, memory_order_relaxed);
+    out->idle = atomic_load_explicit(&l->in_idle, memory_order_relaxed);
 }
 
 void md_predlog_tick(struct md_predlog *l)
@@ -504,8 +507,10 @@ void md_predlog_tick(struct md_predlog *l)
     /* Records wait and none was written since the last look: the idle class starves the
      * writer (every CPU busy), so it goes back to its nice value until it catches up. */
     if (l->idle && atomic_load_explicit(&l->in_idle, memory_order_relaxed) &&
-        atomic_load_explicit(&l->queued, memory_order_relaxed) > 0 && done == l->tick_done)
+        atomic_load_explicit(&l->queued, memory_order_relaxed) > 0 && done == l->tick_done) {
         set_idle(l, l->thread, false);
+        atomic_fetch_add_explicit(&l->promotions, 1, memory_order_relaxed);
+    }
     l->tick_done = done;
 }
 

@@ -120,16 +120,18 @@ void md_predlog_tick(struct md_predlog *l);
 
 /* The log's figures, read relaxed. */
 struct md_predlog_counts {
-    uint64_t written;  /* records committed */
-    uint64_t dropped;  /* records dropped: the ring full (or no memory) */
-    uint64_t failed;   /* records lost because their batch's commit failed */
-    uint64_t batches;  /* commits */
-    size_t depth;      /* records queued now */
-    size_t capacity;   /* the ring's capacity in records */
-    uint64_t lag_ms;   /* the last batch: from its oldest record's put to its commit */
-    uint64_t largest;  /* the largest batch so far, in records */
-    uint64_t retained; /* records removed past the horizon */
-    uint64_t trimmed;  /* records whose features were removed (age or count) */
+    uint64_t written;    /* records committed */
+    uint64_t dropped;    /* records dropped: the ring full (or no memory) */
+    uint64_t failed;     /* records lost because their batch's commit failed */
+    uint64_t batches;    /* commits */
+    size_t depth;        /* records queued now */
+    size_t capacity;     /* the ring's capacity in records */
+    uint64_t lag_ms;     /* the last batch: from its oldest record's put to its commit */
+    uint64_t largest;    /* the largest batch so far, in records */
+    uint64_t retained;   /* records removed past the horizon */
+    uint64_t trimmed;    /* records whose features were removed (age or count) */
+    uint64_t promotions; /* times md_predlog_tick took the writer out of the idle class */
+    bool idle;           /* the writer is in the idle class now */
 };
 void md_predlog_counts(const struct md_predlog *l, struct md_predlog_counts *out);
 

@@ -9,7 +9,7 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 sh scripts/deps.sh bench || exit 1
-make -s -j2 all build/bench/engine_bench || exit 1
+make -s -j2 all build/bench/engine_bench build/bench/predlog_bench || exit 1
 
 if [ "${QUICK:-0}" = 1 ]; then
     export ROUNDS="${ROUNDS:-1}" DURATION="${DURATION:-2}" N="${N:-3}"
@@ -36,6 +36,8 @@ scenario "start-up and memory" $py bench/startup.py 50
 scenario "instructions per single-row request" $py bench/instructions.py
 scenario "load and unload endpoints" $py bench/load.py
 scenario "drift on and off, 10,000-row binary request" $py bench/drift.py
+scenario "prediction log: writer alone" build/bench/predlog_bench
+scenario "prediction log: cost to requests" $py bench/predlog.py
 
 if [ -n "$failed" ]; then
     printf '\nfailed:%s\n' "$failed"

@@ -7,9 +7,10 @@ default), alternating, ROUNDS times each (medians reported):
 1. saturation: wrk with CONNS keep-alive connections as fast as they go:
    requests per second, p99, and with the log on the share of records
    dropped (ring full) and the writer's batches;
-2. half of saturation: the same connections, each pausing so that the
-   offered load is half of the log-off saturation (wrk's delay(): a fixed
-   schedule per connection, so a slower answer shows as fewer requests):
+2. half of saturation: connections that each pause PACE_MS (2) before each
+   request, as many as make the offered load half of the log-off saturation
+   (wrk's delay(), whole milliseconds: a fixed schedule per connection, so
+   a slower answer shows as fewer requests):
    requests per second, p99 (target: within 10% of the log off) and drops
    (target: none);
 3. bytes on disk per record (database and write-ahead log, after a clean
@@ -17,7 +18,7 @@ default), alternating, ROUNDS times each (medians reported):
 The writer alone: build/bench/predlog_bench (make build/bench/predlog_bench).
 
 Usage: /usr/bin/python3 bench/predlog.py [MODELD]   (after `make`)
-Environment: ROUNDS (3), DURATION (8 s), CONNS (32)."""
+Environment: ROUNDS (3), DURATION (8 s), CONNS (32), PACE_MS (2)."""
 import os
 import re
 import shutil
@@ -65,6 +66,7 @@ class Server:
                 self.data, "--log-level", "error"]
         if not log_on:
             args += ["--log-ring", "0"]
+        args += os.environ.get("MODELD_ARGS", "").split()
         self.p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_ready(self.port, proc=self.p)
         self.url = "http://127.0.0.1:%d/v2/models/bench/infer" % self.port
@@ -138,19 +140,22 @@ def main():
               "batches %.0f (largest %.0f records)" %
               (on, med(sat[True], "p99"), on / off, 100 * statistics.median(drop),
                med(sat[True], "batches"), med(sat[True], "largest")))
-        # Half of saturation: each connection pauses conns / target seconds before each
-        # request, so the offered load is at most half the log-off rate (a little under:
-        # each request's own latency adds to its connection's period).
+        # Half of saturation: wrk's delay() is whole milliseconds, so each connection
+        # pauses PACE_MS (2) before each request and the connections are as many as the
+        # target needs: target * PACE_MS / 1000 (a little under the target: each
+        # request's own latency adds to its connection's period).
         target = off / 2
-        delay_ms = conns * 1000.0 / target
+        delay_ms = float(int(os.environ.get("PACE_MS", "2")))
+        paced_conns = max(1, int(round(target * delay_ms / 1000.0)))
         half = {True: [], False: []}
         for _ in range(rounds):
             for on_ in (False, True):
-                half[on_].append(run_one(modeld, repo, body, on_, conns, duration, delay_ms))
+                half[on_].append(run_one(modeld, repo, body, on_, paced_conns, duration,
+                                         delay_ms))
         hoff, hon = med(half[False], "rps"), med(half[True], "rps")
         poff, pon = med(half[False], "p99"), med(half[True], "p99")
-        print("half of saturation (offered %.0f requests/s: %.2f ms between a connection's "
-              "requests), median of %d:" % (target, delay_ms, rounds))
+        print("half of saturation (offered %.0f requests/s: %d connections, each pausing %.0f ms "
+              "before each request), median of %d:" % (target, paced_conns, delay_ms, rounds))
         print("  log off  %9.0f requests/s  p99 %6.2f ms" % (hoff, poff))
         print("  log on   %9.0f requests/s  p99 %6.2f ms  throughput ratio %.3f  p99 ratio %.3f "
               "(target <= 1.10)  dropped %.0f" % (hon, pon, hon / hoff, pon / poff,

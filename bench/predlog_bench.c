@@ -89,6 +89,8 @@ int main(int argc, char **argv)
     }
     md_predlog_config_init(&cfg);
     cfg.ring = (size_t)n;
+    /* The writer's capacity: at the priority of the rest (the daemon's runs at nice 10). */
+    cfg.nice = 0;
     if (md_predrec_new(&cfg, store, NULL, 0, &rec, &err) != MD_OK) {
         fprintf(stderr, "predlog_bench: %s\n", err.msg);
         return 1;

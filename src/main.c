@@ -495,12 +495,14 @@ static int check_strategies(const struct md_settings *o, const struct md_signals
     return 0;
 }
 
-/* The control loop's task: a step of the prediction log's retention. */
+/* The control loop's task: the writer's scheduling class, a step of the prediction log's
+ * retention. */
 static void retain_log(void *ctx, uint64_t now_ms)
 {
     struct daemon *d = ctx;
 
     MD_UNUSED(now_ms);
+    md_predlog_tick(md_predrec_log(d->predrec));
     md_predlog_retain(md_predrec_log(d->predrec), &d->retention, md_wall_ms());
 }
 
@@ -530,6 +532,7 @@ static int start_log(const struct md_settings *o, struct daemon *d)
     }
     md_predlog_config_init(&cfg);
     cfg.ring = (size_t)o->log_ring;
+    cfg.idle = true; /* a request never waits for the writer while it keeps up */
     rc = md_predrec_new(&cfg, d->store, klen > 0 ? key : NULL, klen, &d->predrec, &err);
     memset(key, 0, sizeof(key));
     __asm__ __volatile__("" : : "r"(key) : "memory");

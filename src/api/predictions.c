@@ -44,11 +44,22 @@ void md_predictions_prom(struct md_api *api, struct md_buf *b)
     family(b, "modeld_predlog_ring_capacity", "gauge",
            "Prediction records the ring holds at most (--log-ring).",
            (unsigned long long)c.capacity);
-    family(b, "modeld_predlog_writer_lag_milliseconds", "gauge",
-           "The last batch: from its oldest record's arrival in the ring to its commit.",
-           (unsigned long long)c.lag_ms);
+    (void)md_buf_printf(b,
+                        "# HELP modeld_predlog_writer_lag_seconds The last batch: from its oldest "
+                        "record's arrival in the ring to its commit.\n"
+                        "# TYPE modeld_predlog_writer_lag_seconds gauge\n"
+                        "modeld_predlog_writer_lag_seconds %.3f\n",
+                        (double)c.lag_ms / 1000.0);
     family(b, "modeld_predlog_batch_records_max", "gauge",
            "The largest batch committed so far, in records.", (unsigned long long)c.largest);
+    family(b, "modeld_predlog_writer_idle", "gauge",
+           "1 while the log's writer waits in the idle scheduling class, 0 while it runs at "
+           "nice 10.",
+           c.idle ? 1ull : 0ull);
+    family(b, "modeld_predlog_writer_promotions_total", "counter",
+           "Times the writer left the idle class because records waited and none was written "
+           "for a second.",
+           (unsigned long long)c.promotions);
     family(b, "modeld_predlog_records_expired_total", "counter",
            "Prediction records removed past the horizon (--log-horizon-days).",
            (unsigned long long)c.retained);
@@ -244,6 +255,29 @@ static int read_times(struct md_api_req *req, struct query *q, struct md_err *er
     return MD_OK;
 }
 
+/* key=NAME=VALUE into q. */
+static int read_key(const char *v, struct query *q, struct md_err *err)
+{
+    const char *eq = strchr(v, '=');
+    size_t n;
+
+    if (eq == NULL || eq == v)
+        return md_err_set(err, MD_EINVAL, "key: '%.40s' is not NAME=VALUE", v);
+    n = (size_t)(eq - v);
+    if (n >= sizeof(q->key_name))
+        return md_err_set(err, MD_EINVAL, "key: the name is longer than %d bytes",
+                          MD_STORE_NAME_MAX);
+    if (strlen(eq + 1) >= sizeof(q->key_value))
+        return md_err_set(err, MD_EINVAL, "key: the value is longer than %zu bytes",
+                          sizeof(q->key_value) - 1);
+    memcpy(q->key_name, v, n);
+    q->key_name[n] = '\0';
+    memcpy(q->key_value, eq + 1, strlen(eq + 1) + 1);
+    q->f.key_name = q->key_name;
+    q->f.key_value = q->key_value;
+    return MD_OK;
+}
+
 /* Reads the query into q; MD_EINVAL naming the argument and the reason. */
 static int read_query(struct md_api_req *req, struct query *q, struct md_err *err)
 {
@@ -268,25 +302,8 @@ static int read_query(struct md_api_req *req, struct query *q, struct md_err *er
         rc = text_arg("request_id", v, q->request_id, sizeof(q->request_id), err);
         q->f.request_id = q->request_id;
     }
-    if (rc == MD_OK && (v = req->query(req->conn, "key")) != NULL) {
-        const char *eq = strchr(v, '=');
-
-        if (eq == NULL || eq == v)
-            rc = md_err_set(err, MD_EINVAL, "key: '%.40s' is not NAME=VALUE", v);
-        else if ((size_t)(eq - v) >= sizeof(q->key_name))
-            rc = md_err_set(err, MD_EINVAL, "key: the name is longer than %d bytes",
-                            MD_STORE_NAME_MAX);
-        else if (strlen(eq + 1) >= sizeof(q->key_value))
-            rc = md_err_set(err, MD_EINVAL, "key: the value is longer than %zu bytes",
-                            sizeof(q->key_value) - 1);
-        if (rc == MD_OK) {
-            memcpy(q->key_name, v, (size_t)(eq - v));
-            q->key_name[eq - v] = '\0';
-            memcpy(q->key_value, eq + 1, strlen(eq + 1) + 1);
-            q->f.key_name = q->key_name;
-            q->f.key_value = q->key_value;
-        }
-    }
+    if (rc == MD_OK && (v = req->query(req->conn, "key")) != NULL)
+        rc = read_key(v, q, err);
     if (rc == MD_OK)
         rc = read_times(req, q, err);
     if (rc == MD_OK && (v = req->query(req->conn, "feedback")) != NULL) {

@@ -90,6 +90,11 @@ static double sample_point(const char *id)
         h ^= (unsigned char)*id;
         h *= 1099511628211ull;
     }
+    /* FNV's high bits barely move between ids that differ in their last bytes: the
+     * splitmix64 finaliser spreads them before the top 53 bits are taken. */
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+    h ^= h >> 31;
     return (double)(h >> 11) / 9007199254740992.0; /* [0, 1) */
 }
 
@@ -364,7 +369,11 @@ static void put_value(struct md_predrec *r, struct md_buf *b, const struct md_te
             (void)md_buf_puts(b, "null");
             return;
         }
-        n = (size_t)snprintf(text, sizeof(text), "%.17g", d);
+        /* The shortest of 15 and 17 significant digits that reads back as d: 5.1, not
+         * 5.0999999999999996. */
+        n = (size_t)snprintf(text, sizeof(text), "%.15g", d);
+        if (strtod(text, NULL) != d)
+            n = (size_t)snprintf(text, sizeof(text), "%.17g", d);
         break;
     }
     }

@@ -4,6 +4,7 @@
  * batches by the log's writer, with the key index feedback looks rows up by.
  */
 #include "store/sqlite_int.h"
+#include "util/mem.h"
 
 #include <math.h>
 #include <string.h>
@@ -136,8 +137,13 @@ int md_store_tx_predictions(struct md_store_tx *tx, const struct md_store_predic
     bool ok = true;
     int rc;
 
+    /* Without a time range, pages walk the ids (the table's order) from the cursor: the
+     * model's time index would sort all of its rows for each page (unary + keeps the
+     * planner off it). With one, that index finds the range. */
     if (by_model)
-        ok = ok && sql_add(sql, sizeof(sql), " AND model = ?2");
+        ok = ok &&
+             sql_add(sql, sizeof(sql),
+                     f->since_ms > 0 || f->until_ms > 0 ? " AND model = ?2" : " AND +model = ?2");
     if (f->version > 0)
         ok = ok && sql_add(sql, sizeof(sql), " AND version = ?3");
     if (by_route)
@@ -358,4 +364,67 @@ int md_store_tx_predictions_count(struct md_store_tx *tx, const char *model, int
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return md_store__fail(tx, rc, "count predictions", err);
     return MD_OK;
+}
+
+/* ---- the observations' connection ------------------------------------------------ */
+
+struct md_store_obs {
+    struct md_store_tx *tx;
+};
+
+int md_store_obs_open(struct md_store *s, struct md_store_obs **out, struct md_err *err)
+{
+    struct md_store_info info;
+    struct md_store_tx *tx;
+    int rc;
+
+    *out = NULL;
+    md_store_get_info(s, &info);
+    tx = md_xcalloc(1, sizeof(*tx));
+    tx->path = md_xstrdup(info.location);
+    /* The store thread's connection has checked and migrated the file: this one only
+     * writes rows, in the journal mode the file keeps (WAL). */
+    rc = sqlite3_open_v2(tx->path, &tx->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_extended_result_codes(tx->db, 1);
+        sqlite3_busy_timeout(tx->db, md_store__busy_ms);
+        rc = sqlite3_exec(tx->db,
+                          "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
+                          "PRAGMA cache_size=-65536",
+                          NULL, NULL, NULL);
+    }
+    if (rc != SQLITE_OK) {
+        md_err_set(err, MD_EIO, "the store %s cannot be opened for the prediction log: %s",
+                   tx->path, tx->db != NULL ? sqlite3_errmsg(tx->db) : sqlite3_errstr(rc));
+        md_store__db_close(tx);
+        return MD_EIO;
+    }
+    *out = md_xcalloc(1, sizeof(**out));
+    (*out)->tx = tx;
+    return MD_OK;
+}
+
+int md_store_obs_call(struct md_store_obs *o,
+                      int (*run)(struct md_store_tx *tx, void *ctx, struct md_err *err), void *ctx,
+                      struct md_err *err)
+{
+    bool synced = false;
+    int rc = md_store__db_begin(o->tx, err);
+
+    if (rc != MD_OK)
+        return rc;
+    rc = run(o->tx, ctx, err);
+    if (rc != MD_OK) {
+        md_store__db_rollback(o->tx);
+        return rc;
+    }
+    return md_store__db_commit(o->tx, &synced, err);
+}
+
+void md_store_obs_close(struct md_store_obs *o)
+{
+    if (o == NULL)
+        return;
+    md_store__db_close(o->tx);
+    free(o);
 }

@@ -377,6 +377,26 @@ int md_store_tx_predictions_trim(struct md_store_tx *tx, int64_t before_ms, int6
 int md_store_tx_predictions_count(struct md_store_tx *tx, const char *model, int64_t *rows,
                                   int64_t *with_features, struct md_err *err) MD_MUST_CHECK;
 
+/*
+ * A connection of its own for observations, for the one thread that writes
+ * them (the log's writer), so that their inserts run on that thread (at its
+ * priority) rather than the store thread's. Each md_store_obs_call runs
+ * run in one transaction of its own (BEGIN IMMEDIATE: it waits, up to the
+ * busy timeout, while the store thread commits, and the store thread waits
+ * while it does), committed without a sync of its own (synchronous=NORMAL
+ * in WAL mode: the next synced commit, or checkpoint, makes it durable; a
+ * crash before may lose it, never corrupt the file). Errors as the store
+ * thread's transactions have; on failure nothing of run is kept.
+ * Threads: one thread at a time per connection; close it before the store.
+ */
+struct md_store_obs;
+int md_store_obs_open(struct md_store *s, struct md_store_obs **out,
+                      struct md_err *err) MD_MUST_CHECK;
+int md_store_obs_call(struct md_store_obs *o,
+                      int (*run)(struct md_store_tx *tx, void *ctx, struct md_err *err), void *ctx,
+                      struct md_err *err) MD_MUST_CHECK;
+void md_store_obs_close(struct md_store_obs *o); /* NULL ok */
+
 /* ---- feedback ------------------------------------------------------------ */
 
 /* What an outcome says of a prediction row. */

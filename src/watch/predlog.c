@@ -15,9 +15,10 @@
  * The writer sleeps on a semaphore only after it has said so (sleeping)
  * and found the ring empty; a producer posts only when it sees the writer
  * asleep, so a busy writer costs producers no system call. Both sides
- * order their store and their load with a full fence (the Dekker pattern),
- * so a put is never missed; the writer also wakes every 100 ms whatever
- * happens.
+ * make their store (the claim of a cell; sleeping) and their look at the
+ * other's (sleeping; the tail) sequentially consistent (the Dekker
+ * pattern), so a put is never missed; the writer also wakes every 100 ms
+ * whatever happens.
  */
 #include "watch/predlog.h"
 #include "util/log.h"
@@ -30,6 +31,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
+#include <sched.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -52,6 +54,7 @@ struct md_predlog {
     struct cell *cells;
     size_t cap;   /* cells, = the capacity in records */
     size_t batch; /* records per commit at most */
+    int nice;     /* the writer's nice value */
     _Atomic size_t tail;
     size_t head;           /* the writer's only */
     _Atomic size_t queued; /* records in the ring */
@@ -62,10 +65,16 @@ struct md_predlog {
     sem_t wake;
     pthread_t thread;
     bool started;
+    bool idle;                   /* the writer waits in the idle class while it keeps up */
+    _Atomic bool in_idle;        /* it is in the idle class now */
+    uint64_t tick_done;          /* the control task's: done at its last look */
+    _Atomic uint64_t promotions; /* times the tick took the writer out of the idle class */
     struct md_store *store;
+    struct md_store_obs *obs; /* the writer's connection */
     struct md_predlog_ops ops;
     struct md_arena arena;           /* the writer's: one batch's rows */
-    struct md_store_prediction *out; /* the writer's: batch rows */
+    struct md_store_prediction *out; /* the writer's: batch rows, out_cap of them */
+    size_t out_cap;
     _Atomic uint64_t written;
     _Atomic uint64_t dropped;
     _Atomic uint64_t failed;
@@ -76,11 +85,12 @@ struct md_predlog {
     _Atomic uint64_t trimmed;
     struct drop_second drops[DROP_SECONDS];
     /* retention: one step at a time (control's tick submits, the store thread runs) */
-    struct md_store_job retain_job;
-    struct md_predlog_retention retain_args;
+    struct md_predlog_retention retain_args; /* written by retain while retain_running is
+                                                false and it claims it; read by the writer */
     int64_t retain_now_ms;
     int64_t trim_cursor; /* the store thread's: the lowest id that may still have features */
-    _Atomic bool retain_running;
+    _Atomic bool retain_running; /* a step asked for and not yet done */
+    _Atomic bool retain_wanted;  /* the writer is to run it */
     _Atomic bool retain_busy;
 };
 
@@ -88,6 +98,8 @@ void md_predlog_config_init(struct md_predlog_config *cfg)
 {
     cfg->ring = MD_PREDLOG_RING_DEFAULT;
     cfg->batch = 0;
+    cfg->nice = MD_PREDLOG_NICE;
+    cfg->idle = false;
 }
 
 /* ---- the ring ------------------------------------------------------------- */
@@ -103,7 +115,10 @@ static bool ring_put(struct md_predlog *l, struct md_predlog_entry *e)
         c = &l->cells[pos % l->cap];
         seq = atomic_load_explicit(&c->seq, memory_order_acquire);
         if (seq == pos) {
-            if (atomic_compare_exchange_weak_explicit(&l->tail, &pos, pos + 1, memory_order_relaxed,
+            /* seq_cst: the claim is ordered before the producer's look at sleeping,
+             * against the writer's store to sleeping and look at tail (free on x86,
+             * where a compare and swap is a full barrier). */
+            if (atomic_compare_exchange_weak_explicit(&l->tail, &pos, pos + 1, memory_order_seq_cst,
                                                       memory_order_relaxed))
                 break;
         } else if ((ptrdiff_t)(seq - pos) < 0) {
@@ -134,7 +149,7 @@ static struct md_predlog_entry *ring_take(struct md_predlog *l)
 /* Whether a producer has claimed a cell it has not published yet, or one is waiting. */
 static bool ring_pending(struct md_predlog *l)
 {
-    return atomic_load_explicit(&l->tail, memory_order_acquire) != l->head;
+    return atomic_load_explicit(&l->tail, memory_order_seq_cst) != l->head;
 }
 
 static int64_t wall_s(void)
@@ -201,8 +216,7 @@ bool md_predlog_put(struct md_predlog *l, struct md_predlog_entry *e)
         atomic_fetch_add_explicit(&l->done, rows, memory_order_relaxed);
         goto drop;
     }
-    atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(&l->sleeping, memory_order_relaxed) &&
+    if (atomic_load_explicit(&l->sleeping, memory_order_seq_cst) &&
         atomic_exchange_explicit(&l->sleeping, false, memory_order_relaxed))
         sem_post(&l->wake);
     return true;
@@ -226,14 +240,32 @@ static int add_rows(struct md_store_tx *tx, void *ctx, struct md_err *err)
     return md_store_tx_predictions_add(tx, b->rows, b->n, err);
 }
 
+/*
+ * The writer's scheduling class: idle (SCHED_IDLE: it runs only on a CPU
+ * nothing else wants, so a request never waits for it) or normal at its
+ * nice value. Leaving the idle class for the normal one at the same nice
+ * value needs no privilege (sched(7)). Either thread may call it.
+ */
+static void set_idle(struct md_predlog *l, pthread_t t, bool idle)
+{
+    struct sched_param sp;
+
+    memset(&sp, 0, sizeof(sp));
+    if (pthread_setschedparam(t, idle ? SCHED_IDLE : SCHED_OTHER, &sp) == 0)
+        atomic_store_explicit(&l->in_idle, idle, memory_order_relaxed);
+}
+
 /* Waits for a put, at most 100 ms. */
 static void writer_sleep(struct md_predlog *l)
 {
     struct timespec ts;
 
-    atomic_store_explicit(&l->sleeping, true, memory_order_relaxed);
-    atomic_thread_fence(memory_order_seq_cst);
-    if (ring_pending(l) || atomic_load_explicit(&l->stop, memory_order_acquire)) {
+    /* Caught up: back to the idle class. */
+    if (l->idle && !atomic_load_explicit(&l->in_idle, memory_order_relaxed))
+        set_idle(l, pthread_self(), true);
+    atomic_store_explicit(&l->sleeping, true, memory_order_seq_cst);
+    if (ring_pending(l) || atomic_load_explicit(&l->stop, memory_order_acquire) ||
+        atomic_load_explicit(&l->retain_wanted, memory_order_seq_cst)) {
         atomic_store_explicit(&l->sleeping, false, memory_order_relaxed);
         return;
     }
@@ -259,6 +291,12 @@ static void write_batch(struct md_predlog *l, struct md_predlog_entry *first, si
     uint64_t now;
     int rc;
 
+    if (records > l->out_cap) { /* an entry larger than a batch: room for its rows */
+        free(l->out);
+        l->out = md_xcalloc(records, sizeof(*l->out));
+        l->out_cap = records;
+        b.rows = l->out;
+    }
     for (e = first; e != NULL; e = e->next) {
         size_t n = 0;
 
@@ -267,7 +305,7 @@ static void write_batch(struct md_predlog *l, struct md_predlog_entry *first, si
         if (e->put_ns < oldest)
             oldest = e->put_ns;
     }
-    rc = b.n > 0 ? md_store_call(l->store, add_rows, &b, &err) : MD_OK;
+    rc = b.n > 0 ? md_store_obs_call(l->obs, add_rows, &b, &err) : MD_OK;
     now = md_now_ns();
     if (rc == MD_OK) {
         atomic_fetch_add_explicit(&l->written, b.n, memory_order_relaxed);
@@ -289,6 +327,8 @@ static void write_batch(struct md_predlog *l, struct md_predlog_entry *first, si
     atomic_fetch_add_explicit(&l->done, records, memory_order_release);
 }
 
+static void retain_step(struct md_predlog *l);
+
 static void *writer(void *arg)
 {
     struct md_predlog *l = arg;
@@ -296,9 +336,11 @@ static void *writer(void *arg)
     /* Logging gives way first under load (shared/DESIGN.md): this thread runs at nice 10,
      * as the shadow workers do; raising one's own nice value needs no privilege, and
      * should it fail the log still runs. */
-    if (setpriority(PRIO_PROCESS, (id_t)gettid(), MD_PREDLOG_NICE) != 0)
+    if (l->nice != 0 && setpriority(PRIO_PROCESS, (id_t)gettid(), l->nice) != 0)
         md_log_kv(MD_LOG_WARN, "prediction log writer keeps its priority", "reason",
                   strerror(errno), MD_KV_END);
+    if (l->idle)
+        set_idle(l, pthread_self(), true);
     for (;;) {
         struct md_predlog_entry *first = NULL;
         struct md_predlog_entry **link = &first;
@@ -333,8 +375,10 @@ static void *writer(void *arg)
         if (records > 0) {
             atomic_fetch_sub_explicit(&l->queued, records, memory_order_relaxed);
             write_batch(l, first, records);
+            retain_step(l);
             continue;
         }
+        retain_step(l);
         if (atomic_load_explicit(&l->stop, memory_order_acquire) && !ring_pending(l))
             break;
         writer_sleep(l);
@@ -358,22 +402,36 @@ int md_predlog_new(const struct md_predlog_config *cfg, struct md_store *store,
                           MD_PREDLOG_RING_MAX);
     if (batch == 0)
         batch = cfg->ring < MD_PREDLOG_BATCH_DEFAULT ? cfg->ring : MD_PREDLOG_BATCH_DEFAULT;
+    if (cfg->nice < 0 || cfg->nice > 19)
+        return md_err_set(err, MD_EINVAL, "log nice: %d is not from 0 to 19", cfg->nice);
     if (batch > cfg->ring)
         return md_err_set(err, MD_EINVAL, "log batch: %zu is above the ring's %zu records", batch,
                           cfg->ring);
     l = md_xcalloc(1, sizeof(*l));
     l->cap = cfg->ring;
     l->batch = batch;
+    l->nice = cfg->nice;
+    l->idle = cfg->idle;
     l->store = store;
     l->ops = *ops;
     l->cells = md_xcalloc(l->cap, sizeof(*l->cells));
     for (i = 0; i < l->cap; i++)
         atomic_init(&l->cells[i].seq, i);
-    /* An entry larger than the batch is written alone: room for its rows too. */
-    l->out = md_xcalloc(l->cap, sizeof(*l->out));
+    /* Room for a batch; an entry larger than a batch, written alone, gets more. */
+    l->out = md_xcalloc(batch, sizeof(*l->out));
+    l->out_cap = batch;
     md_arena_init(&l->arena, (size_t)1 << 34);
+    rc = md_store_obs_open(store, &l->obs, err);
+    if (rc != MD_OK) {
+        md_arena_release(&l->arena);
+        free(l->out);
+        free(l->cells);
+        free(l);
+        return rc;
+    }
     if (sem_init(&l->wake, 0, 0) != 0) {
         rc = errno;
+        md_store_obs_close(l->obs);
         md_arena_release(&l->arena);
         free(l->out);
         free(l->cells);
@@ -403,11 +461,8 @@ void md_predlog_free(struct md_predlog *l)
     }
     while ((e = ring_take(l)) != NULL) /* only when the thread never ran */
         l->ops.release(l->ops.ctx, e);
-    /* A retention step still on the store thread finishes before the store closes; its
-     * job is ours: wait for it. */
-    while (atomic_load_explicit(&l->retain_running, memory_order_acquire))
-        sched_yield();
     sem_destroy(&l->wake);
+    md_store_obs_close(l->obs);
     md_arena_release(&l->arena);
     free(l->out);
     free(l->cells);
@@ -441,6 +496,22 @@ void md_predlog_counts(const struct md_predlog *l, struct md_predlog_counts *out
     out->largest = atomic_load_explicit(&l->largest, memory_order_relaxed);
     out->retained = atomic_load_explicit(&l->retained, memory_order_relaxed);
     out->trimmed = atomic_load_explicit(&l->trimmed, memory_order_relaxed);
+    out->promotions = atomic_load_explicit(&l->promotions, memory_order_relaxed);
+    out->idle = atomic_load_explicit(&l->in_idle, memory_order_relaxed);
+}
+
+void md_predlog_tick(struct md_predlog *l)
+{
+    uint64_t done = atomic_load_explicit(&l->done, memory_order_acquire);
+
+    /* Records wait and none was written since the last look: the idle class starves the
+     * writer (every CPU busy), so it goes back to its nice value until it catches up. */
+    if (l->idle && atomic_load_explicit(&l->in_idle, memory_order_relaxed) &&
+        atomic_load_explicit(&l->queued, memory_order_relaxed) > 0 && done == l->tick_done) {
+        set_idle(l, l->thread, false);
+        atomic_fetch_add_explicit(&l->promotions, 1, memory_order_relaxed);
+    }
+    l->tick_done = done;
 }
 
 /* ---- the signal ----------------------------------------------------------- */
@@ -493,13 +564,17 @@ static int retain_run(struct md_store_tx *tx, void *ctx, struct md_err *err)
     return rc;
 }
 
-static void retain_done(void *ctx, int code, const struct md_err *err)
+/* The writer: runs the retention step asked for, if any (between batches). */
+static void retain_step(struct md_predlog *l)
 {
-    struct md_predlog *l = ctx;
+    struct md_err err;
 
-    if (code != MD_OK)
-        md_log_kv(MD_LOG_WARN, "prediction log: retention step failed", "reason", err->msg,
+    if (!atomic_load_explicit(&l->retain_wanted, memory_order_acquire))
+        return;
+    if (md_store_obs_call(l->obs, retain_run, l, &err) != MD_OK)
+        md_log_kv(MD_LOG_WARN, "prediction log: retention step failed", "reason", err.msg,
                   MD_KV_END);
+    atomic_store_explicit(&l->retain_wanted, false, memory_order_relaxed);
     atomic_store_explicit(&l->retain_running, false, memory_order_release);
 }
 
@@ -508,15 +583,14 @@ void md_predlog_retain(struct md_predlog *l, const struct md_predlog_retention *
     bool idle = false;
 
     if (!atomic_compare_exchange_strong(&l->retain_running, &idle, true))
-        return;
+        return; /* the last step has not run yet */
     l->retain_args = *r;
     if (l->retain_args.chunk == 0)
         l->retain_args.chunk = 10000;
     l->retain_now_ms = now_ms;
-    l->retain_job.run = retain_run;
-    l->retain_job.done = retain_done;
-    l->retain_job.ctx = l;
-    md_store_submit(l->store, &l->retain_job);
+    atomic_store_explicit(&l->retain_wanted, true, memory_order_seq_cst);
+    if (atomic_exchange_explicit(&l->sleeping, false, memory_order_seq_cst))
+        sem_post(&l->wake);
 }
 
 bool md_predlog_retain_busy(const struct md_predlog *l)
@@ -531,7 +605,7 @@ void md_predlog_hmac(const unsigned char *key, size_t klen, const void *p, size_
     static const char hex[] = "0123456789abcdef";
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    unsigned int i;
+    size_t i;
 
     if (HMAC(EVP_sha256(), key, (int)klen, p, n, mac, &len) == NULL || len != 32) {
         memset(out, '0', 64);

@@ -5,18 +5,21 @@
  * one into an entry — one allocation holding everything its records need,
  * nothing formatted yet — and puts it in a bounded ring that never blocks:
  * when the records queued would pass the ring's capacity the entry is
- * dropped and its records counted as dropped. One writer thread takes every
- * entry waiting, has the producer's format turn them into store rows (the
- * JSON text is written there, off the request's thread), and commits them
- * as one batch through the store (md_store_tx_predictions_add, in the store
- * thread's group commit). While a batch commits the next one gathers, so
- * batches grow with the load and the commits per second stay few.
+ * dropped and its records counted as dropped. One writer thread (in the
+ * idle scheduling class while it keeps up, at nice 10 otherwise:
+ * md_predlog_tick) takes every entry waiting, has the producer's format turn them into
+ * store rows (the JSON text is written there, off the request's thread),
+ * and commits them as one batch (md_store_tx_predictions_add) through a
+ * connection of its own (md_store_obs_call), so that the inserts too run at
+ * the writer's priority and give way to requests under load. While a batch
+ * commits the next one gathers, so batches grow with the load and the
+ * commits per second stay few.
  *
  * The log is observations, not control data: nothing waits for a record
  * to be stored, and a crash loses the records not yet committed. A clean
  * stop (md_predlog_free) writes every record queued before it returns.
  *
- * Also here, as they need no contract: the retention jobs of the log's
+ * Also here, as they need no contract: the retention steps of the log's
  * table (horizon, feature age and count) run by a control task, the keyed
  * hash of values marked `pii: hash`, and the figures for /metrics and the
  * `log_dropped` signal.
@@ -67,6 +70,9 @@ struct md_predlog_config {
     size_t ring;  /* records queued at most: 1 .. MD_PREDLOG_RING_MAX */
     size_t batch; /* records per commit at most: 1 .. ring; 0: MD_PREDLOG_BATCH_DEFAULT
                      (or ring, if smaller) */
+    int nice;     /* the writer thread's nice value, 0 .. 19 (MD_PREDLOG_NICE) */
+    bool idle;    /* the writer waits in the idle scheduling class (SCHED_IDLE) while it
+                     keeps up, its nice value otherwise (md_predlog_tick); default false */
 };
 
 void md_predlog_config_init(struct md_predlog_config *cfg);
@@ -104,18 +110,28 @@ void md_predlog_count_dropped(struct md_predlog *l, size_t n);
  */
 bool md_predlog_flush(struct md_predlog *l, unsigned timeout_ms);
 
+/*
+ * Called once a second (the control loop's task): when records wait and the
+ * writer wrote none since the last call, a writer in the idle class gets
+ * no CPU (every one is busy): it leaves the idle class for its nice value,
+ * and goes back once the ring is empty. Nothing when cfg.idle was false.
+ */
+void md_predlog_tick(struct md_predlog *l);
+
 /* The log's figures, read relaxed. */
 struct md_predlog_counts {
-    uint64_t written;  /* records committed */
-    uint64_t dropped;  /* records dropped: the ring full (or no memory) */
-    uint64_t failed;   /* records lost because their batch's commit failed */
-    uint64_t batches;  /* commits */
-    size_t depth;      /* records queued now */
-    size_t capacity;   /* the ring's capacity in records */
-    uint64_t lag_ms;   /* the last batch: from its oldest record's put to its commit */
-    uint64_t largest;  /* the largest batch so far, in records */
-    uint64_t retained; /* records removed past the horizon */
-    uint64_t trimmed;  /* records whose features were removed (age or count) */
+    uint64_t written;    /* records committed */
+    uint64_t dropped;    /* records dropped: the ring full (or no memory) */
+    uint64_t failed;     /* records lost because their batch's commit failed */
+    uint64_t batches;    /* commits */
+    size_t depth;        /* records queued now */
+    size_t capacity;     /* the ring's capacity in records */
+    uint64_t lag_ms;     /* the last batch: from its oldest record's put to its commit */
+    uint64_t largest;    /* the largest batch so far, in records */
+    uint64_t retained;   /* records removed past the horizon */
+    uint64_t trimmed;    /* records whose features were removed (age or count) */
+    uint64_t promotions; /* times md_predlog_tick took the writer out of the idle class */
+    bool idle;           /* the writer is in the idle class now */
 };
 void md_predlog_counts(const struct md_predlog *l, struct md_predlog_counts *out);
 
@@ -143,11 +159,12 @@ struct md_predlog_retention {
 };
 
 /*
- * One step of retention, as a store job submitted from the control loop's
- * task: removes at most chunk records past the horizon, then clears the
- * features of at most chunk records past the feature age or count.
- * Returns at once (the job runs on the store thread); a step still running
- * is not doubled. now_ms: wall clock.
+ * Asks for one step of retention, from the control loop's task: the writer
+ * thread, between batches and at its priority, removes at most chunk
+ * records past the horizon, then clears the features of at most chunk
+ * records past the feature age or count, in one transaction of its
+ * connection. Returns at once; a step asked for and not yet run is not
+ * doubled. now_ms: wall clock.
  */
 void md_predlog_retain(struct md_predlog *l, const struct md_predlog_retention *r, int64_t now_ms);
 

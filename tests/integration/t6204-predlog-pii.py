@@ -98,7 +98,8 @@ def test_sampling_and_bad_yaml():
     try:
         repo = keyed_repo(tmp, extra_yaml="logging:\n  features: 0\n")
         for name, extra in (("badpii", None), ("badlog", "logging:\n  features: 1.5\n"),
-                            ("badlog2", "logging:\n  rows: 1\n")):
+                            ("badlog2", "logging:\n  rows: 1\n"),
+                            ("half", "logging:\n  features: 0.5\n")):
             shutil.copytree(os.path.join(repo, "fraud"), os.path.join(repo, name))
             path = os.path.join(repo, name, "model.yaml")
             text = open(path).read().replace("name: fraud\n", "")
@@ -117,6 +118,23 @@ def test_sampling_and_bad_yaml():
             expect(len(doc["predictions"]) == 5, doc)
             expect(all(r["features"] is None and r["outputs"] is not None and r["label"]
                        for r in doc["predictions"]), doc)
+            # A share of 0.5: about half the requests keep their features, chosen by the
+            # request id (the same id, the same choice).
+            for i in range(200):
+                for _ in range(2):
+                    st, doc, _ = d.json("POST", "/v2/models/half/infer", v2_body([ROW]),
+                                        {"X-Request-Id": "half-%d" % i})
+                    expect(st == 200, doc)
+            settled(d, 405)
+            st, doc = listing(d, model="half", limit="1000")
+            rows = doc["predictions"]
+            expect(len(rows) == 400, len(rows))
+            kept = {}
+            for r in rows:
+                kept.setdefault(r["request_id"], set()).add(r["features"] is not None)
+            expect(all(len(v) == 1 for v in kept.values()), kept)
+            share = sum(v == {True} for v in kept.values()) / 200.0
+            expect(0.35 <= share <= 0.65, share)
             idx = repo_index(d)
             reasons = {m: e.get("reason", "") for (m, v), e in idx.items()
                        if m.startswith("bad")}

@@ -23,6 +23,7 @@
 #include "store/store.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "watch/metrics.h"
 #include "watch/predlog.h"
 
 struct fx {
@@ -545,6 +546,69 @@ static void test_expire_and_trim(void **state)
     assert_int_equal(r.cursor, 91);
 }
 
+static int run_add_then_fail(struct md_store_tx *tx, void *ctx, struct md_err *err)
+{
+    int rc = run_add(tx, ctx, err);
+
+    return rc == MD_OK ? md_err_set(err, MD_EINVAL, "a failure after the rows") : rc;
+}
+
+static void test_obs_connection(void **state)
+{
+    struct fx *f = *state;
+    struct md_store_prediction row;
+    struct rows r = {&row, 1};
+    struct md_store_obs *o;
+    struct md_err err;
+
+    memset(&row, 0, sizeof(row));
+    row.request_id = "obs";
+    row.model = "m";
+    row.version = 1;
+    row.status = 200;
+    row.score = NAN;
+    assert_int_equal(md_store_obs_open(f->s, &o, &err), MD_OK);
+    assert_int_equal(md_store_obs_call(o, run_add_then_fail, &r, &err), MD_EINVAL);
+    assert_int_equal(stored(f->s), 0); /* nothing of a failed run is kept */
+    assert_int_equal(md_store_obs_call(o, run_add, &r, &err), MD_OK);
+    assert_int_equal(stored(f->s), 1); /* the store thread's connection sees it */
+    row.model = NULL;
+    assert_int_equal(md_store_obs_call(o, run_add, &r, &err), MD_EINVAL);
+    assert_non_null(strstr(err.msg, "no model"));
+    md_store_obs_close(o);
+    md_store_obs_close(NULL);
+}
+
+static void test_retain_through_the_writer(void **state)
+{
+    struct fx *f = *state;
+    struct md_predlog_retention ret = {86400000, 0, 0, 7};
+    struct md_predlog_config cfg;
+    struct md_predlog_counts c;
+    struct md_predlog_ops ops;
+    struct producer p;
+    struct md_predlog *l;
+    struct md_err err;
+    int i;
+
+    add_rows(f->s, "a", 20, 1000, "stable"); /* written in 1970: past any horizon */
+    producer_init(&p, &ops);
+    md_predlog_config_init(&cfg);
+    assert_int_equal(md_predlog_new(&cfg, f->s, &ops, &l, &err), MD_OK);
+    /* Steps of 7 rows: three of them, each asked for once the last has run. */
+    for (i = 0; i < 2000; i++) {
+        md_predlog_counts(l, &c);
+        if (c.retained == 20)
+            break;
+        md_predlog_retain(l, &ret, md_wall_ms());
+        usleep(1000);
+    }
+    md_predlog_counts(l, &c);
+    assert_int_equal(c.retained, 20);
+    assert_int_equal(stored(f->s), 0);
+    md_predlog_free(l);
+}
+
 /* ---- model.yaml and the recorder's check ------------------------------------------------------
  */
 
@@ -611,6 +675,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_key_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_listing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expire_and_trim, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_obs_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retain_through_the_writer, setup, teardown),
         cmocka_unit_test(test_contract_pii_and_logging),
     };
 

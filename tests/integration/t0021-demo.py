@@ -5,8 +5,10 @@ models on 127.0.0.1:N, and modelctl finds it through MODELD_URL, printing the
 status table and the prediction the README shows; curl's predictions in the
 tour are the server's (request ids aside); the traffic step's commands print
 what the README shows (times and revision numbers aside) and leave fraud
-pinned to version 2 again; the `modeld --check` block of the README is what
-the check prints for examples/repo."""
+pinned to version 2 again; the watch step's commands (predictions,
+feedback, quality, drift, history) print what the README shows (figures
+aside); the `modeld --check` block of the README is what the check prints
+for examples/repo."""
 import os
 import re
 import json
@@ -113,6 +115,52 @@ def rollout_tour(ctl, base, body):
     expect(re.search(r"^error_rate +held .* \d+ / \d+\s*$", out, re.M), out)
     ctl("traffic", "fraud", "--pin", "2")
     ctl("alias", "fraud", "champion", "2")
+    watch_tour(ctl, base)
+
+
+def watch_tour(ctl, base):
+    """The tour's watch step: the prediction log's first rows are the tour's
+    first predictions (modelctl's, then the sample's two rows), feedback for
+    the sample's rows is attached, and quality, drift and history print what
+    the README shows (figures aside)."""
+    squeeze = lambda text: re.sub(r" +", " ", text)
+    got = ctl("predictions", "--model", "fraud", "--limit", "3").splitlines()
+    want = readme_block("build/modelctl predictions --model fraud --limit 3").splitlines()
+    expect(len(got) == 4 and len(want) == 4 and squeeze(got[0]) == squeeze(want[0]), (got, want))
+    rows = [l.split() for l in got[1:]]
+    expect([(r[2], r[3], r[4], r[6], r[7]) for r in rows] ==
+           [("fraud", "2", "stable", "200", "fraud"), ("fraud", "2", "stable", "200", "legit"),
+            ("fraud", "2", "stable", "200", "fraud")], got)
+    rid = rows[1][5].split(":")[0]
+    expect(rows[1][5] == rid + ":0" and rows[2][5] == rid + ":1", got)
+    # The README's curl, with this run's request id.
+    cmd = "curl -s localhost:8080/api/v1/feedback -d '"
+    text = open(README).read()
+    start = text.index("    $ " + cmd) + len("    $ " + cmd)
+    body = " ".join(l.strip() for l in text[start:text.index("'\n", start)].splitlines())
+    readme_rid = json.loads(body)["items"][0]["request_id"]
+    body = body.replace(readme_rid, rid).encode()
+    with urllib.request.urlopen(base + "/api/v1/feedback", body, timeout=30) as r:
+        got = json.load(r)
+    expect(got == readme_json(cmd), (got, readme_block(cmd)))
+    got = ctl("quality", "fraud")
+    want = readme_block("build/modelctl quality fraud")
+    expect(squeeze(got).splitlines()[:2] == squeeze(want).splitlines()[:2], (got, want))
+    for text in (got, want):
+        expect(re.search(r"^all +- +([2-9]|\d\d+) +[\d.]+% +1\.0000 +1\.0000 ", text, re.M),
+               (got, want))
+    got = ctl("drift", "fraud")
+    want = readme_block("build/modelctl drift fraud")
+    expect(re.match(r"fraud version 2: ", got) and want.startswith("fraud version 2: "),
+           (got, want))
+    expect(squeeze(got).splitlines()[1] == squeeze(want).splitlines()[1], (got, want))
+    expect(re.search(r"^amount +numeric +\d+ ", got, re.M), got)
+    cmd = "build/modelctl history fraud --metric requests --since 10m --height 5"
+    got = ctl(*cmd.split()[1:])
+    want = readme_block(cmd)
+    form = (r"fraud requests \(count\): \S+ \S+ to \S+ \S+ UTC, step 1m\n(.*\n){7}"
+            r"min \d+  max \d+  last \d+  \(10 points, 0 without data\)\n$")
+    expect(re.match(form, got) and re.match(form, want), (got, want))
 
 
 def test_make_demo_on_a_chosen_port():

@@ -3,10 +3,12 @@
 every metric name its PromQL queries use (functions, keywords, label names
 and label values left out) is a series of the real daemon's /metrics after
 traffic that exercises each area (a batching model, a shadow version, the
-fraud example with a refused request); every query parses (promtool check
-rules, with Grafana's variables given values); the dashboard takes its data
-source from a variable and keeps one row per area of watching, in order;
-docs/monitoring.md's table names every family of that /metrics."""
+fraud example with a refused request, feedback on fraud and housing
+predictions, versions with a reference profile, a notification receiver);
+every query parses (promtool check rules, with Grafana's variables given
+values); the dashboard takes its data source from a variable and keeps one
+row per area of watching, in order; docs/monitoring.md's table names every
+family of that /metrics."""
 import json
 import os
 import re
@@ -14,12 +16,13 @@ import shutil
 import subprocess
 import tempfile
 
+from feedbacklib import HOUSING_TYPES, housing_rows, predict, rng_for
 from harness import (BENCH_YAML, ROOT, Daemon, add_bench, expect, make_repo, run, v2_row,
                      wait_for)
 
 DASHBOARD = os.path.join(ROOT, "deploy", "grafana", "modeld.json")
 ROWS = ["Requests", "Models and server", "Shadows and comparisons", "Data quality",
-        "Prediction log", "Quality", "Drift", "A/B statistics", "Alerts"]
+        "Prediction log", "Quality", "Drift", "History", "Alerts"]
 KEYWORDS = {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring",
             "group_left", "group_right", "inf", "nan"}
 
@@ -126,14 +129,19 @@ def test_every_metric_exists():
     wanted = set()
     for q in queries(dash):
         wanted |= metric_names(q)
-    expect(len(wanted) >= 25, sorted(wanted))
+    expect(len(wanted) >= 60, sorted(wanted))
     tmp = tempfile.mkdtemp(prefix="modeld-test-")
     try:
         repo = make_repo(os.path.join(tmp, "repo"))
         add_bench(repo, "twin", [1, 2], open(BENCH_YAML).read() + "version_policy:\n  latest: 2\n")
         add_bench(repo, "batched", [1], open(BENCH_YAML).read()
                   + "dynamic_batching: {max_batch_size: 8, max_queue_delay_us: 500}\n")
-        with Daemon(repo=repo) as d:
+        # A receiver (nothing listens: no alert fires and it takes no events)
+        # puts the notification families in /metrics.
+        cfg = os.path.join(tmp, "modeld.yaml")
+        with open(cfg, "w") as f:
+            f.write("receivers:\n  ops:\n    url: http://127.0.0.1:9/hook\n")
+        with Daemon(repo=repo, args=["--config", cfg]) as d:
             st, doc, _ = d.json("PUT", "/api/v1/models/twin/traffic",
                                 {"routes": [{"version": "1"}], "shadows": [{"version": "2"}]})
             expect(st == 200, (st, doc))
@@ -141,15 +149,28 @@ def test_every_metric_exists():
                 for _ in range(3):
                     st, doc, _ = d.json("POST", "/v2/models/%s/infer" % model, v2_row([0.4] * 30))
                     expect(st == 200, (model, st, doc))
-            st, doc, _ = d.json("POST", "/v2/models/fraud/infer", fraud_row(12.5))
-            expect(st == 200, (st, doc))
+            # Fraud and housing (both with a reference profile, so drift) with
+            # request ids, then feedback: a label for each fraud class (the
+            # binary figures) and values for housing (the regression ones).
+            for i, amount in enumerate((12.5, 2400.0)):
+                st, doc, _ = d.json("POST", "/v2/models/fraud/infer", fraud_row(amount),
+                                    {"X-Request-Id": "grafana-fraud-%d" % i})
+                expect(st == 200, (st, doc))
             st, doc, _ = d.json("POST", "/v2/models/fraud/infer", fraud_row(-1.0))
             expect(st == 400, (st, doc))
+            for i, row in enumerate(housing_rows(2, rng_for(6261))):
+                predict(d, "housing", [row], "grafana-housing-%d" % i, HOUSING_TYPES)
+            st, doc, _ = d.json("POST", "/api/v1/feedback", {"items": [
+                {"model": "fraud", "request_id": "grafana-fraud-0", "label": "legit"},
+                {"model": "fraud", "request_id": "grafana-fraud-1", "label": "fraud"},
+                {"model": "housing", "request_id": "grafana-housing-0", "value": 250000},
+                {"model": "housing", "request_id": "grafana-housing-1", "value": 410000}]})
+            expect(st == 200 and doc["stored"] == 4 and doc["failed"] == 0, (st, doc))
 
-            def comparisons():
+            def present():
                 st, data, _ = d.request("GET", "/metrics")
-                return "\nmodeld_comparison_agree_total{" in data.decode()
-            wait_for(comparisons)
+                return wanted <= series_names(data.decode())
+            wait_for(present)
             st, data, _ = d.request("GET", "/metrics")
             have = series_names(data.decode())
             missing = sorted(wanted - have)

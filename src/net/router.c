@@ -231,8 +231,8 @@ static const struct md_endpoint routes[] = {
 #define N_ROUTES MD_ARRAY_LEN(routes)
 
 /* The route log keeps one bit per route. */
-#define LOG_WORDS 2
-_Static_assert(N_ROUTES <= 64 * LOG_WORDS, "the route log's bit set holds 128 routes");
+#define LOG_WORDS ((size_t)2)
+_Static_assert(N_ROUTES <= (size_t)64 * LOG_WORDS, "the route log's bit set holds 128 routes");
 
 /* How a path's family is found: by its prefix, the path itself or a segment. */
 enum prefix_kind {

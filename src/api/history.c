@@ -76,23 +76,34 @@ static bool known_model(struct md_api *api, const char *model)
     return f.found;
 }
 
-/* Appends one signal's value to b: {"metric", "value", "samples"} or its error. */
-static void put_value(struct md_buf *b, const struct md_signals *sig, struct md_signal_query *q)
+/*
+ * Appends one signal's value to b: {"metric", "value", "samples"}, or its
+ * error as "error" when soft; a provider's error otherwise is the
+ * request's: returned with err set, naming the metric.
+ */
+static int put_value(struct md_buf *b, const struct md_signals *sig, struct md_signal_query *q,
+                     bool soft, struct md_err *err)
 {
     struct md_signal_value v;
-    struct md_err err;
 
+    if (md_signals_value(sig, q, &v, err) != MD_OK) {
+        if (!soft) {
+            md_err_prefix(err, "metric '%s': ", q->metric);
+            return err->code;
+        }
+        md_buf_puts(b, "{\"metric\":");
+        md_buf_json_str(b, q->metric, strlen(q->metric));
+        md_buf_puts(b, ",\"error\":");
+        md_buf_json_str(b, err->msg, strlen(err->msg));
+        md_buf_putc(b, '}');
+        return MD_OK;
+    }
     md_buf_puts(b, "{\"metric\":");
     md_buf_json_str(b, q->metric, strlen(q->metric));
-    if (md_signals_value(sig, q, &v, &err) != MD_OK) {
-        md_buf_puts(b, ",\"error\":");
-        md_buf_json_str(b, err.msg, strlen(err.msg));
-        md_buf_putc(b, '}');
-        return;
-    }
     md_buf_puts(b, ",\"value\":");
     md_buf_f64(b, v.value, "null");
     md_buf_printf(b, ",\"samples\":%llu}", (unsigned long long)v.samples);
+    return MD_OK;
 }
 
 void md_history_api_signals(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
@@ -105,6 +116,7 @@ void md_history_api_signals(struct md_api *api, const struct md_route *rt, struc
     const char *window = req->query != NULL ? req->query(req->conn, "window") : NULL;
     struct md_buf *b = resp->body;
     struct md_err err;
+    bool chosen = metric != NULL && metric[0] != '\0';
 
     if (api->signals == NULL) {
         md_api_errorf(resp, MD_EUNAVAIL, "no named metrics in this server");
@@ -121,7 +133,7 @@ void md_history_api_signals(struct md_api *api, const struct md_route *rt, struc
                       window);
         return;
     }
-    if (metric != NULL && metric[0] != '\0') {
+    if (chosen) {
         /* A comma-separated list, each name checked against the registry. */
         char *list = md_arena_strndup(req->arena, metric, strlen(metric));
         char *save = NULL;
@@ -176,7 +188,12 @@ void md_history_api_signals(struct md_api *api, const struct md_route *rt, struc
         if (i > 0)
             md_buf_putc(b, ',');
         q.metric = names[i];
-        put_value(b, api->signals, &q);
+        /* Names the query chose answer or fail the request; the default
+         * list shows a provider's refusal beside the others' values. */
+        if (put_value(b, api->signals, &q, !chosen, &err) != MD_OK) {
+            md_api_error(resp, &err);
+            return;
+        }
     }
     md_buf_puts(b, "]}");
     md_api_finish(resp, md_buf_error(b));

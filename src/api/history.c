@@ -9,7 +9,10 @@
  *                                    keeps (watch/history.h)
  *
  * The values are the providers' and the rows the store's; this file reads
- * the query, asks, aggregates through watch/history.c and writes JSON.
+ * the query, asks, aggregates through watch/history.c and writes JSON. A
+ * signal whose provider waits on the store (MD_SIGNAL_WAITS) is evaluated
+ * on a thread of its own while the request is parked, never on the HTTP
+ * thread.
  */
 #include "api/handlers.h"
 #include "serve/registry.h"

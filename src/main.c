@@ -252,6 +252,28 @@ static int start_shadows(const struct md_settings *o, struct md_compare *cmp,
     return md_shadow_new(&cfg, cmp, out, err);
 }
 
+/*
+ * A test may set MODELD_SIGNALS_DELAY_MS=N to hold every evaluation of a
+ * signal that waits on the store N ms before its provider runs (a slow
+ * store: docs/testing.md).
+ */
+static int signals_delay(struct md_signals *s, struct md_err *err)
+{
+    const char *delay = getenv("MODELD_SIGNALS_DELAY_MS");
+    unsigned long ms;
+    char *end;
+
+    if (delay == NULL || delay[0] == '\0')
+        return MD_OK;
+    ms = strtoul(delay, &end, 10);
+    if (*end != '\0' || ms > 60000)
+        return md_err_set(err, MD_EINVAL,
+                          "MODELD_SIGNALS_DELAY_MS: '%s' is not a whole number from 0 to 60000",
+                          delay);
+    md_signals_set_delay(s, (unsigned)ms);
+    return MD_OK;
+}
+
 /* Serves until SIGTERM or SIGINT: 0 after a clean stop, 1 when start-up fails. */
 /*
  * The data directory: made if absent, its store opened (what a crash left
@@ -599,6 +621,10 @@ static int start_parts(const struct md_settings *o, struct daemon *d)
         return 1;
     }
     d->signals = md_signals_new();
+    if (signals_delay(d->signals, &err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot start", "reason", err.msg, MD_KV_END);
+        return 1;
+    }
     /* Drift: the named metrics it answers, and the observer that fills its windows. */
     if (md_drift_signals_add(d->signals, d->repo, &err) != MD_OK ||
         md_drift_attach(&err) != MD_OK) {

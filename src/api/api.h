@@ -73,6 +73,9 @@ struct md_api {
     /* Borrowed, or NULL: the named metrics (watch/signals.h) alert rules,
      * the history and gates read; GET /api/v1/signals lists them. */
     struct md_signals *signals;
+    /* Evaluations of signals that wait on the store, running now on threads
+     * of their own for parked requests (api/history.c). */
+    _Atomic int signal_evals;
     /* Borrowed, or NULL: the per-minute history (watch/history.h), whose
      * rows GET /api/v1/models/{m}/history reads from the store. */
     struct md_history *history;

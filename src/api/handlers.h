@@ -66,11 +66,10 @@ void md_drift_api_get(struct md_api *api, const struct md_route *rt, struct md_a
 void md_dataq_api_get(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                       struct md_api_resp *resp);
 
-/* The named metrics (api/signals.c) */
+/* The names of the named metrics (api/signals.c); their values are a
+ * model's: md_history_api_signals */
 void md_signals_api_list(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                          struct md_api_resp *resp);
-void md_signals_api_get(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
-                        struct md_api_resp *resp);
 
 /*
  * Query arguments shared by the watch endpoints (api/dataq.c): a window as

@@ -9,7 +9,10 @@
  *                                    keeps (watch/history.h)
  *
  * The values are the providers' and the rows the store's; this file reads
- * the query, asks, aggregates through watch/history.c and writes JSON.
+ * the query, asks, aggregates through watch/history.c and writes JSON. A
+ * signal whose provider waits on the store (MD_SIGNAL_WAITS) is evaluated
+ * on a thread of its own while the request is parked, never on the HTTP
+ * thread.
  */
 #include "api/handlers.h"
 #include "serve/registry.h"
@@ -18,11 +21,14 @@
 #include "watch/history.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #define WINDOW_DEFAULT_MS 60000
 #define WINDOW_MAX_MS     (30LL * 86400 * 1000)
 #define METRICS_MAX       MD_SIGNALS_MAX /* names one request may ask for */
+#define EVALS_MAX         4              /* parked evaluations that wait on the store, at once */
 
 /* A window: a duration above 0 and up to 30 days, or -1. */
 static int64_t window_ms(const char *s)
@@ -76,90 +82,70 @@ static bool known_model(struct md_api *api, const char *model)
     return f.found;
 }
 
-/* Appends one signal's value to b: {"metric", "value", "samples"} or its error. */
-static void put_value(struct md_buf *b, const struct md_signals *sig, struct md_signal_query *q)
+/*
+ * Appends one signal's value to b: {"metric", "value", "samples"}, or its
+ * error as "error" when soft; a provider's error otherwise is the
+ * request's: returned with err set, naming the metric.
+ */
+static int put_value(struct md_buf *b, const struct md_signals *sig, struct md_signal_query *q,
+                     bool soft, struct md_err *err)
 {
     struct md_signal_value v;
-    struct md_err err;
 
+    if (md_signals_value(sig, q, &v, err) != MD_OK) {
+        if (!soft) {
+            md_err_prefix(err, "metric '%s': ", q->metric);
+            return err->code;
+        }
+        md_buf_puts(b, "{\"metric\":");
+        md_buf_json_str(b, q->metric, strlen(q->metric));
+        md_buf_puts(b, ",\"error\":");
+        md_buf_json_str(b, err->msg, strlen(err->msg));
+        md_buf_putc(b, '}');
+        return MD_OK;
+    }
     md_buf_puts(b, "{\"metric\":");
     md_buf_json_str(b, q->metric, strlen(q->metric));
-    if (md_signals_value(sig, q, &v, &err) != MD_OK) {
-        md_buf_puts(b, ",\"error\":");
-        md_buf_json_str(b, err.msg, strlen(err.msg));
-        md_buf_putc(b, '}');
-        return;
-    }
     md_buf_puts(b, ",\"value\":");
     md_buf_f64(b, v.value, "null");
     md_buf_printf(b, ",\"samples\":%llu}", (unsigned long long)v.samples);
+    return MD_OK;
 }
 
-void md_history_api_signals(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
-                            struct md_api_resp *resp)
-{
-    struct md_signal_query q = {.model = rt->model};
+/*
+ * What one signals request asks for and its answer. Its strings are the
+ * request's (alive until the answer, or the wake of a parked request).
+ */
+struct eval {
+    struct md_api *api;
+    struct md_signal_query q;
     const char *names[METRICS_MAX];
-    size_t n = 0;
-    const char *metric = req->query != NULL ? req->query(req->conn, "metric") : NULL;
-    const char *window = req->query != NULL ? req->query(req->conn, "window") : NULL;
-    struct md_buf *b = resp->body;
+    size_t n;
+    bool chosen;       /* the names are the query's (metric=), not the default list */
+    struct md_buf out; /* the answer's body */
+    int code;          /* MD_OK, or the request's error in err */
     struct md_err err;
+    void (*wake)(void *ctx); /* a parked request's */
+    void *wake_ctx;
+};
 
-    if (api->signals == NULL) {
-        md_api_errorf(resp, MD_EUNAVAIL, "no named metrics in this server");
-        return;
-    }
-    if (read_scope(req, &q.version, &q.route, &err) != MD_OK) {
-        md_api_error(resp, &err);
-        return;
-    }
-    q.window_ms = WINDOW_DEFAULT_MS;
-    if (window != NULL && (q.window_ms = window_ms(window)) <= 0) {
-        md_api_errorf(resp, MD_EINVAL,
-                      "window: '%.40s' is not a duration above 0 and up to 30d (90s, 15m, 6h)",
-                      window);
-        return;
-    }
-    if (metric != NULL && metric[0] != '\0') {
-        /* A comma-separated list, each name checked against the registry. */
-        char *list = md_arena_strndup(req->arena, metric, strlen(metric));
-        char *save = NULL;
+static void eval_free(void *p)
+{
+    struct eval *e = p;
 
-        if (list == NULL) {
-            md_api_errorf(resp, MD_ENOMEM, "out of memory");
-            return;
-        }
-        for (char *name = strtok_r(list, ",", &save); name != NULL;
-             name = strtok_r(NULL, ",", &save)) {
-            if (n == METRICS_MAX) {
-                md_api_errorf(resp, MD_EINVAL, "metric: more than %d names", METRICS_MAX);
-                return;
-            }
-            if (md_signals_check(api->signals, name, &err) != MD_OK) {
-                /* A name of the query, not a resource of the path: 400. */
-                err.code = MD_EINVAL;
-                md_err_prefix(&err, "metric: ");
-                md_api_error(resp, &err);
-                return;
-            }
-            names[n++] = name;
-        }
-    } else {
-        size_t count;
-        const struct md_signal_info *info = md_signals_list(api->signals, &count);
+    md_buf_release(&e->out);
+    free(e);
+}
 
-        for (size_t i = 0; i < count && n < METRICS_MAX; i++)
-            if (info[i].arg == NULL)
-                names[n++] = info[i].name;
-    }
-    if (!known_model(api, rt->model)) {
-        md_api_errorf(resp, MD_ENOTFOUND, "unknown model '%s'", rt->model);
-        return;
-    }
+/* Evaluates every name into e->out, or sets e->code and e->err. */
+static void evaluate(struct eval *e)
+{
+    struct md_signal_query q = e->q;
+    struct md_buf *b = &e->out;
+
     q.now_ms = md_wall_ms();
     md_buf_puts(b, "{\"model\":");
-    md_buf_json_str(b, rt->model, strlen(rt->model));
+    md_buf_json_str(b, q.model, strlen(q.model));
     md_buf_puts(b, ",\"version\":");
     if (q.version > 0)
         md_buf_i64(b, q.version);
@@ -172,14 +158,189 @@ void md_history_api_signals(struct md_api *api, const struct md_route *rt, struc
         md_buf_puts(b, "null");
     md_buf_printf(b, ",\"window_ms\":%lld,\"at_ms\":%lld,\"signals\":[", (long long)q.window_ms,
                   (long long)q.now_ms);
-    for (size_t i = 0; i < n; i++) {
+    e->code = MD_OK;
+    for (size_t i = 0; i < e->n; i++) {
         if (i > 0)
             md_buf_putc(b, ',');
-        q.metric = names[i];
-        put_value(b, api->signals, &q);
+        q.metric = e->names[i];
+        /* Names the query chose answer or fail the request; the default
+         * list shows a provider's refusal beside the others' values. */
+        e->code = put_value(b, e->api->signals, &q, !e->chosen, &e->err);
+        if (e->code != MD_OK)
+            return;
     }
     md_buf_puts(b, "]}");
-    md_api_finish(resp, md_buf_error(b));
+}
+
+/* A thread of its own for a parked request's evaluation. */
+static void *evaluate_main(void *arg)
+{
+    struct eval *e = arg;
+    struct md_api *api = e->api;
+    void (*wake)(void *ctx) = e->wake;
+    void *wake_ctx = e->wake_ctx;
+
+    evaluate(e);
+    atomic_fetch_sub(&api->signal_evals, 1);
+    wake(wake_ctx); /* e and the request may be gone from here on */
+    return NULL;
+}
+
+/*
+ * Parks the request while a thread of its own evaluates e (taken): MD_OK, or
+ * MD_EUNAVAIL with e freed when EVALS_MAX are running already or no thread
+ * starts.
+ */
+static int park_eval(struct md_api_req *req, struct md_api_resp *resp, struct eval *e,
+                     struct md_err *err)
+{
+    struct md_api *api = e->api;
+    pthread_attr_t attr;
+    pthread_t tid;
+    int rc;
+
+    if (atomic_fetch_add(&api->signal_evals, 1) >= EVALS_MAX) {
+        atomic_fetch_sub(&api->signal_evals, 1);
+        eval_free(e);
+        return md_err_set(err, MD_EUNAVAIL,
+                          "metric: %d evaluations that wait on the store are running already",
+                          EVALS_MAX);
+    }
+    e->wake = req->wake;
+    e->wake_ctx = req->wake_ctx;
+    md_api_park(resp, e, eval_free);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    rc = pthread_create(&tid, &attr, evaluate_main, e);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        atomic_fetch_sub(&api->signal_evals, 1);
+        resp->resume = NULL;
+        resp->drop = NULL;
+        resp->parked = false;
+        eval_free(e);
+        return md_err_set(err, MD_EUNAVAIL, "metric: no thread to evaluate on");
+    }
+    return MD_OK;
+}
+
+/* Reads the query into a new eval; NULL with the error answered. */
+static struct eval *read_signals(struct md_api *api, const struct md_route *rt,
+                                 struct md_api_req *req, struct md_api_resp *resp)
+{
+    const char *metric = req->query != NULL ? req->query(req->conn, "metric") : NULL;
+    const char *window = req->query != NULL ? req->query(req->conn, "window") : NULL;
+    struct md_signal_query q = {.model = rt->model};
+    struct md_err err;
+    struct eval *e;
+
+    if (api->signals == NULL) {
+        md_api_errorf(resp, MD_EUNAVAIL, "no named metrics in this server");
+        return NULL;
+    }
+    if (read_scope(req, &q.version, &q.route, &err) != MD_OK) {
+        md_api_error(resp, &err);
+        return NULL;
+    }
+    q.window_ms = WINDOW_DEFAULT_MS;
+    if (window != NULL && (q.window_ms = window_ms(window)) <= 0) {
+        md_api_errorf(resp, MD_EINVAL,
+                      "window: '%.40s' is not a duration above 0 and up to 30d (90s, 15m, 6h)",
+                      window);
+        return NULL;
+    }
+    e = md_xcalloc(1, sizeof(*e));
+    e->api = api;
+    e->q = q;
+    e->chosen = metric != NULL && metric[0] != '\0';
+    md_buf_init(&e->out, (size_t)1 << 20);
+    if (metric != NULL && e->chosen) {
+        /* A comma-separated list, each name checked against the registry. */
+        char *list = md_arena_strndup(req->arena, metric, strlen(metric));
+        char *save = NULL;
+
+        if (list == NULL) {
+            md_err_set(&err, MD_ENOMEM, "out of memory");
+            goto fail;
+        }
+        for (char *name = strtok_r(list, ",", &save); name != NULL;
+             name = strtok_r(NULL, ",", &save)) {
+            if (e->n == METRICS_MAX) {
+                md_err_set(&err, MD_EINVAL, "metric: more than %d names", METRICS_MAX);
+                goto fail;
+            }
+            if (md_signals_check(api->signals, name, &err) != MD_OK) {
+                /* A name of the query, not a resource of the path: 400. */
+                err.code = MD_EINVAL;
+                md_err_prefix(&err, "metric: ");
+                goto fail;
+            }
+            e->names[e->n++] = name;
+        }
+    } else {
+        size_t count;
+        const struct md_signal_info *info = md_signals_list(api->signals, &count);
+
+        for (size_t i = 0; i < count && e->n < METRICS_MAX; i++)
+            if (info[i].arg == NULL)
+                e->names[e->n++] = info[i].name;
+    }
+    if (!known_model(api, rt->model)) {
+        md_err_set(&err, MD_ENOTFOUND, "unknown model '%s'", rt->model);
+        goto fail;
+    }
+    return e;
+fail:
+    eval_free(e);
+    md_api_error(resp, &err);
+    return NULL;
+}
+
+/* Whether a name of e has a provider that may wait on the store. */
+static bool waits(const struct eval *e)
+{
+    for (size_t i = 0; i < e->n; i++)
+        if (md_signals_waits(e->api->signals, e->names[i]))
+            return true;
+    return false;
+}
+
+/*
+ * A provider that may wait on the store (MD_SIGNAL_WAITS) is never called
+ * on an HTTP thread: the request parks while a thread of its own evaluates,
+ * and the call after the wake answers. Where the request cannot park (no
+ * HTTP layer, or a server stopping) it is evaluated here, as a store job
+ * would be (md_api_store_job).
+ */
+void md_history_api_signals(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                            struct md_api_resp *resp)
+{
+    struct eval *e = resp->resume;
+    struct md_err err;
+
+    if (e == NULL) {
+        e = read_signals(api, rt, req, resp);
+        if (e == NULL)
+            return;
+        if (waits(e)) {
+            if (req->wake == NULL && req->want_wake != NULL)
+                req->want_wake(req);
+            if (req->wake != NULL) {
+                if (park_eval(req, resp, e, &err) != MD_OK)
+                    md_api_error(resp, &err);
+                return;
+            }
+        }
+        evaluate(e);
+    }
+    if (e->code != MD_OK) {
+        md_api_error(resp, &e->err);
+    } else {
+        (void)md_buf_append(resp->body, e->out.data, e->out.len);
+        md_api_finish(resp, md_buf_error(&e->out) != MD_OK ? md_buf_error(&e->out)
+                                                           : md_buf_error(resp->body));
+    }
+    eval_free(e);
 }
 
 /* ---- GET /api/v1/models/{m}/history --------------------------------------- */

@@ -209,11 +209,10 @@ static const struct md_endpoint routes[] = {
     /* drift against the reference profile (api/drift.c) */
     {"GET",   "/api/v1/models/{model}/drift",      MD_API_MANAGEMENT, READ, PATH_MODEL,
      md_drift_api_get},
-    /* data quality (api/dataq.c) and the named metrics (api/signals.c) */
+    /* data quality (api/dataq.c) and the names of the named metrics (api/signals.c) */
     {"GET",   "/api/v1/models/{model}/data-quality", MD_API_MANAGEMENT, READ, PATH_MODEL,
      md_dataq_api_get},
     {"GET",   "/api/v1/signals",        MD_API_MANAGEMENT, READ, NONE,       md_signals_api_list},
-    {"GET",   "/api/v1/signals/{name}", MD_API_MANAGEMENT, READ, BODY_ITEMS, md_signals_api_get},
     /* the prediction log (api/predictions.c) */
     {"GET",   "/api/v1/predictions", MD_API_MANAGEMENT, READ, LISTING, md_predictions_api_list_r},
     /* feedback and quality (api/feedback.c) */

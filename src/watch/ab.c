@@ -570,11 +570,11 @@ int md_ab_signals_add(struct md_signals *s, struct md_store *store, md_ab_design
     a->store = store;
     a->design = design;
     a->ctx = ctx;
-    rc = md_signals_add(s, &conversion, conversion_fn, a, err);
+    rc = md_signals_add_flags(s, &conversion, MD_SIGNAL_WAITS, conversion_fn, a, err);
     if (rc == MD_OK)
-        rc = md_signals_add(s, &lift, lift_fn, a, err);
+        rc = md_signals_add_flags(s, &lift, MD_SIGNAL_WAITS, lift_fn, a, err);
     if (rc == MD_OK)
-        rc = md_signals_add(s, &p_value, p_value_fn, a, err);
+        rc = md_signals_add_flags(s, &p_value, MD_SIGNAL_WAITS, p_value_fn, a, err);
     *out = a;
     return rc;
 }

@@ -8,20 +8,24 @@
 #include "util/mem.h"
 #include "watch/metrics.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct entry {
     struct md_signal_info info;
     md_signal_fn fn;
     void *ctx;
+    unsigned flags; /* enum md_signal_flags */
 };
 
 struct md_signals {
     struct entry entries[MD_SIGNALS_MAX];
     struct md_signal_info infos[MD_SIGNALS_MAX];
     size_t n;
+    unsigned delay_ms; /* md_signals_set_delay */
 };
 
 struct md_signals *md_signals_new(void)
@@ -62,6 +66,12 @@ static const struct entry *find(const struct md_signals *s, const char *name, si
 int md_signals_add(struct md_signals *s, const struct md_signal_info *info, md_signal_fn fn,
                    void *ctx, struct md_err *err)
 {
+    return md_signals_add_flags(s, info, 0, fn, ctx, err);
+}
+
+int md_signals_add_flags(struct md_signals *s, const struct md_signal_info *info, unsigned flags,
+                         md_signal_fn fn, void *ctx, struct md_err *err)
+{
     size_t len = info->name != NULL ? strlen(info->name) : 0;
 
     if (!good_name(info->name, len) || fn == NULL)
@@ -75,6 +85,7 @@ int md_signals_add(struct md_signals *s, const struct md_signal_info *info, md_s
     s->entries[s->n].info = *info;
     s->entries[s->n].fn = fn;
     s->entries[s->n].ctx = ctx;
+    s->entries[s->n].flags = flags;
     s->infos[s->n] = *info;
     s->n++;
     return MD_OK;
@@ -140,7 +151,29 @@ int md_signals_value(const struct md_signals *s, const struct md_signal_query *q
         return md_err_set(err, MD_EINVAL, "window: must be above 0");
     if (copy.now_ms == 0)
         copy.now_ms = md_wall_ms();
+    if (s->delay_ms > 0 && (e->flags & MD_SIGNAL_WAITS) != 0) {
+        struct timespec ts = {(time_t)(s->delay_ms / 1000), (long)(s->delay_ms % 1000) * 1000000L};
+
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+    }
     return e->fn(e->ctx, &copy, out, err);
+}
+
+bool md_signals_waits(const struct md_signals *s, const char *metric)
+{
+    const char *colon = metric != NULL ? strchr(metric, ':') : NULL;
+    const struct entry *e;
+
+    if (metric == NULL)
+        return false;
+    e = find(s, metric, colon != NULL ? (size_t)(colon - metric) : strlen(metric));
+    return e != NULL && (e->flags & MD_SIGNAL_WAITS) != 0;
+}
+
+void md_signals_set_delay(struct md_signals *s, unsigned ms)
+{
+    s->delay_ms = ms;
 }
 
 const struct md_signal_info *md_signals_list(const struct md_signals *s, size_t *n_out)

@@ -51,6 +51,14 @@ struct md_signal_value {
 typedef int (*md_signal_fn)(void *ctx, const struct md_signal_query *q, struct md_signal_value *out,
                             struct md_err *err);
 
+/* What a provider may do while it answers (md_signals_add_flags). */
+enum md_signal_flags {
+    /* It may wait on the store (md_store_call: the A/B signals): evaluated
+     * by control or on a thread of its own, never on an HTTP thread (whose
+     * request parks instead: api/history.c) nor inside a store job. */
+    MD_SIGNAL_WAITS = 1 << 0
+};
+
 /* How a signal is described (GET /api/v1/signals, docs). */
 struct md_signal_info {
     const char *name; /* the name without argument, a literal */
@@ -70,6 +78,9 @@ void md_signals_free(struct md_signals *s); /* NULL ok */
  * MD_ECONFLICT for a name taken, MD_EINVAL for a malformed one or a full table. */
 int md_signals_add(struct md_signals *s, const struct md_signal_info *info, md_signal_fn fn,
                    void *ctx, struct md_err *err) MD_MUST_CHECK;
+/* md_signals_add for a provider that does what flags (enum md_signal_flags) say. */
+int md_signals_add_flags(struct md_signals *s, const struct md_signal_info *info, unsigned flags,
+                         md_signal_fn fn, void *ctx, struct md_err *err) MD_MUST_CHECK;
 
 /*
  * The value of q->metric. MD_ENOTFOUND "unknown metric 'x'" when no provider
@@ -84,6 +95,15 @@ int md_signals_value(const struct md_signals *s, const struct md_signal_query *q
  * MD_EINVAL names what is wrong. */
 int md_signals_check(const struct md_signals *s, const char *metric,
                      struct md_err *err) MD_MUST_CHECK;
+
+/* Whether metric names a signal whose provider may wait on the store
+ * (MD_SIGNAL_WAITS); false for a name the registry lacks. */
+bool md_signals_waits(const struct md_signals *s, const char *metric);
+
+/* Holds every evaluation of a signal that may wait (MD_SIGNAL_WAITS) ms
+ * milliseconds before its provider runs: a slow store, for tests
+ * (MODELD_SIGNALS_DELAY_MS). Before the registry is shared. */
+void md_signals_set_delay(struct md_signals *s, unsigned ms);
 
 /* The registered signals, in the order added: n_out set; the array is the registry's. */
 const struct md_signal_info *md_signals_list(const struct md_signals *s, size_t *n_out);

@@ -5,7 +5,7 @@ unseen categories and refusals by reason and feature, in /metrics (which
 promtool accepts) and in GET /api/v1/models/{m}/data-quality (totals and
 a window); the predicted labels and the score histogram agree with the
 answers' own labels and probabilities; the named metrics answer through
-GET /api/v1/signals/{name}; bad queries get 4xx naming the argument."""
+GET /api/v1/models/{m}/signals; bad queries get 4xx naming the argument."""
 import csv
 import os
 import re
@@ -179,12 +179,15 @@ def test_predicted_labels_and_scores():
         expect(pred["score"]["of"] == "P(fraud)", pred)
         expect(abs(pred["score"]["mean"] - sum(probs) / len(probs)) < 1e-6, pred)
         # A fraud-rate panel's number, with no log query: the named metric.
-        st, doc, _ = d.json("GET", "/api/v1/signals/predicted_rate:fraud?model=fraud&window=1h")
-        expect(st == 200 and abs(doc["value"] - frauds / len(labels)) < 1e-12, doc)
-        expect(doc["samples"] == len(labels) and doc["window_s"] == 3600, doc)
-        st, doc, _ = d.json("GET", "/api/v1/signals/score_mean?model=fraud&version=2")
-        expect(st == 200 and abs(doc["value"] - sum(probs) / len(probs)) < 1e-6, doc)
-        expect(doc["version"] == 2 and doc["window_s"] == 300, doc)
+        st, doc, _ = d.json("GET", "/api/v1/models/fraud/signals?metric=predicted_rate:fraud"
+                            "&window=1h")
+        sig = doc["signals"][0]
+        expect(st == 200 and abs(sig["value"] - frauds / len(labels)) < 1e-12, doc)
+        expect(sig["samples"] == len(labels) and doc["window_ms"] == 3600000, doc)
+        st, doc, _ = d.json("GET", "/api/v1/models/fraud/signals?metric=score_mean&version=2")
+        sig = doc["signals"][0]
+        expect(st == 200 and abs(sig["value"] - sum(probs) / len(probs)) < 1e-6, doc)
+        expect(doc["version"] == 2 and doc["window_ms"] == 60000, doc)
 
 
 def test_signals():
@@ -198,33 +201,44 @@ def test_signals():
         expect(names["missing_rate"]["arg"] == "feature" and names["rejected_rate"]["arg"] is None,
                names)
         # Nothing measured yet: null, no samples.
-        st, doc, _ = d.json("GET", "/api/v1/signals/rejected_rate?model=fraud")
-        expect(st == 200 and doc["value"] is None and doc["samples"] == 0, doc)
+        st, doc, _ = d.json("GET", "/api/v1/models/fraud/signals?metric=rejected_rate")
+        sig = doc["signals"][0]
+        expect(st == 200 and sig["value"] is None and sig["samples"] == 0, doc)
         post(d, fraud(n=4, dist=[1.0, None, None, 3.0]), 200)
         post(d, fraud(cat="casino"), 400)
-        for metric, value, samples in [("missing_rate:distance_km", 3 / 5, 5),
-                                       ("out_of_range_rate:amount", 0.0, 5),
-                                       ("unseen_category_rate:merchant_category", 0.5, 2),
-                                       ("rejected_rate", 0.5, 2),
-                                       ("predicted_rate:legit", None, 4)]:
-            st, doc, _ = d.json("GET", "/api/v1/signals/%s?model=fraud&window=5m" % metric)
-            expect(st == 200 and doc["metric"] == metric and doc["samples"] == samples, doc)
-            expect(value is None or abs(doc["value"] - value) < 1e-12, doc)
+        want = [("missing_rate:distance_km", 3 / 5, 5), ("out_of_range_rate:amount", 0.0, 5),
+                ("unseen_category_rate:merchant_category", 0.5, 2), ("rejected_rate", 0.5, 2),
+                ("predicted_rate:legit", None, 4)]
+        st, doc, _ = d.json("GET", "/api/v1/models/fraud/signals?window=5m&metric="
+                            + ",".join(m for m, _, _ in want))
+        expect(st == 200 and len(doc["signals"]) == len(want), (st, doc))
+        for (metric, value, samples), sig in zip(want, doc["signals"]):
+            expect(sig["metric"] == metric and sig["samples"] == samples, doc)
+            expect(value is None or abs(sig["value"] - value) < 1e-12, doc)
+        base = "/api/v1/models/fraud/signals?metric="
         for path, status, fragment in [
-                ("/api/v1/signals/rejected_rate", 400, "model: missing"),
-                ("/api/v1/signals/nosuch?model=fraud", 404, "unknown metric 'nosuch'"),
-                ("/api/v1/signals/missing_rate?model=fraud", 400, "needs a feature"),
-                ("/api/v1/signals/rejected_rate:x?model=fraud", 400, "takes no argument"),
-                ("/api/v1/signals/missing_rate:zip?model=fraud", 404, "no feature 'zip'"),
-                ("/api/v1/signals/rejected_rate?model=nosuch", 404, "model 'nosuch'"),
-                ("/api/v1/signals/rejected_rate?model=fraud&window=soon", 400, "window: 'soon'"),
-                ("/api/v1/signals/rejected_rate?model=fraud&window=2h", 400,
-                 "window: data quality keeps 60 minutes"),
-                ("/api/v1/signals/rejected_rate?model=fraud&version=x", 400, "version: 'x'"),
-                ("/api/v1/signals/rejected_rate?model=fraud&route=canary", 400,
-                 "route: data quality is kept per version")]:
+                ("/api/v1/signals/rejected_rate?model=fraud", 404, "Not Found"),
+                (base + "nosuch", 400, "unknown metric 'nosuch'"),
+                (base + "missing_rate", 400, "needs a feature"),
+                (base + "rejected_rate:x", 400, "takes no argument"),
+                (base + "missing_rate:zip", 404,
+                 "metric 'missing_rate:zip': model 'fraud' has no feature 'zip'"),
+                (base + "rejected_rate,missing_rate:zip", 404, "no feature 'zip'"),
+                ("/api/v1/models/nosuch/signals?metric=rejected_rate", 404,
+                 "unknown model 'nosuch'"),
+                (base + "rejected_rate&window=soon", 400, "window: 'soon'"),
+                (base + "rejected_rate&window=2h", 400,
+                 "metric 'rejected_rate': window: data quality keeps 60 minutes"),
+                (base + "rejected_rate&version=x", 400, "version: 'x'"),
+                (base + "rejected_rate&route=canary", 400,
+                 "metric 'rejected_rate': route: data quality is kept per version")]:
             st, doc, _ = d.json("GET", path)
             expect_error(st, doc, status, fragment)
+        # The default list (every name without an argument) shows a refusal beside the others.
+        st, doc, _ = d.json("GET", "/api/v1/models/fraud/signals?route=canary")
+        got = {s["metric"]: s for s in doc["signals"]}
+        expect(st == 200 and "route:" in got["rejected_rate"]["error"], doc)
+        expect(got["requests"]["value"] == 0, doc)
 
 
 def test_api_errors():

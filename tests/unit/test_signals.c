@@ -13,6 +13,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 struct seen {
     char arg[64];
@@ -26,7 +27,7 @@ static int answer(void *ctx, const struct md_signal_query *q, struct md_signal_v
     struct seen *s = ctx;
 
     (void)err;
-    snprintf(s->arg, sizeof(s->arg), "%s", q->arg != NULL ? q->arg : "(none)");
+    (void)snprintf(s->arg, sizeof(s->arg), "%s", q->arg != NULL ? q->arg : "(none)");
     s->now_ms = q->now_ms;
     s->version = q->version;
     out->value = 0.25;
@@ -95,10 +96,52 @@ static void test_registry(void **state)
     md_signals_free(s);
 }
 
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* A provider that waits on the store is marked so, and only its evaluation
+ * is held by the delay. */
+static void test_waits(void **state)
+{
+    struct md_signals *s = md_signals_new();
+    struct md_signal_info rate = {"error_rate", "ratio", NULL, "failed requests per request"};
+    struct md_signal_info ab = {"ab_lift", "ratio", "outcome", "lift from the store"};
+    struct md_signal_query q = {.metric = "error_rate", .model = "m", .window_ms = 60000};
+    struct md_signal_value v;
+    struct seen seen;
+    struct md_err err;
+    uint64_t t0;
+
+    (void)state;
+    assert_int_equal(md_signals_add(s, &rate, answer, &seen, &err), MD_OK);
+    assert_int_equal(md_signals_add_flags(s, &ab, MD_SIGNAL_WAITS, answer, &seen, &err), MD_OK);
+    assert_int_equal(md_signals_add_flags(s, &ab, 0, answer, &seen, &err), MD_ECONFLICT);
+    assert_true(md_signals_waits(s, "ab_lift:reward"));
+    assert_true(md_signals_waits(s, "ab_lift"));
+    assert_false(md_signals_waits(s, "error_rate"));
+    assert_false(md_signals_waits(s, "nosuch:x"));
+    assert_false(md_signals_waits(s, NULL));
+
+    md_signals_set_delay(s, 50);
+    assert_int_equal(md_signals_value(s, &q, &v, &err), MD_OK);
+    q.metric = "ab_lift:reward";
+    t0 = mono_ns();
+    assert_int_equal(md_signals_value(s, &q, &v, &err), MD_OK);
+    assert_true(mono_ns() - t0 >= 50000000ULL); /* held 50 ms */
+    assert_string_equal(seen.arg, "reward");
+    md_signals_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registry),
+        cmocka_unit_test(test_waits),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -191,8 +191,11 @@ def test_orphaned():
         with daemon(tmp, ["--feedback-horizon", "1"]) as d:
             post(d, {"model": "fraud", "request_id": "ghost", "label": "fraud"})
             wait_metric(d, "modeld_feedback_orphaned", {"model": "fraud"}, 1)
-            expect(items_of(d.data, "1")[0]["state"] == "orphaned", items_of(d.data, "1"))
-            expect("feedback orphaned" in d.logs(), d.logs()[-2000:])
+            # The gauge, the row's state and the log line come from one round of the
+            # upkeep, but not at one instant: each is waited for.
+            expect(wait_for(lambda: items_of(d.data, "1")[0]["state"] == "orphaned"),
+                   items_of(d.data, "1"))
+            expect(wait_for(lambda: "feedback orphaned" in d.logs()), d.logs()[-2000:])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -37,7 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DROP_SECONDS 3600 /* the drops the signal can look back on, by second */
+#define DROP_SECONDS      3600 /* the drops the signal can look back on, by second */
+#define MD_PREDLOG_NAP_MS 20   /* the writer's pause after a batch well short of full */
 
 struct cell {
     _Atomic size_t seq;
@@ -56,11 +57,12 @@ struct md_predlog {
     size_t batch; /* records per commit at most */
     int nice;     /* the writer's nice value */
     _Atomic size_t tail;
-    size_t head;           /* the writer's only */
-    _Atomic size_t queued; /* records in the ring */
-    _Atomic uint64_t put;  /* records queued since start */
-    _Atomic uint64_t done; /* of those, records committed or failed */
-    _Atomic bool sleeping; /* the writer waits on wake */
+    size_t head;                   /* the writer's only */
+    _Atomic size_t queued;         /* records in the ring */
+    _Atomic uint64_t put;          /* records queued since start */
+    _Atomic uint64_t done;         /* of those, records committed or failed */
+    _Atomic bool sleeping;         /* the writer waits on wake */
+    _Atomic unsigned flush_wanted; /* callers waiting in md_predlog_flush: no nap */
     _Atomic bool stop;
     sem_t wake;
     pthread_t thread;
@@ -332,6 +334,7 @@ static void retain_step(struct md_predlog *l);
 static void *writer(void *arg)
 {
     struct md_predlog *l = arg;
+    const struct timespec nap = {.tv_sec = 0, .tv_nsec = MD_PREDLOG_NAP_MS * 1000000L};
 
     /* Logging gives way first under load (shared/DESIGN.md): this thread runs at nice 10,
      * as the shadow workers do; raising one's own nice value needs no privilege, and
@@ -376,6 +379,15 @@ static void *writer(void *arg)
             atomic_fetch_sub_explicit(&l->queued, records, memory_order_relaxed);
             write_batch(l, first, records);
             retain_step(l);
+            /* A batch well short of full: the writer naps before the next, so that
+             * under a moderate load it runs some 50 times a second in batches of
+             * hundreds, rather than once per put in batches of a few: each wake
+             * takes a CPU from the requests on a small machine (and a producer's
+             * sem_post), and each commit has a fixed cost. Full batches (a backlog)
+             * go on at once. */
+            if (records < l->batch / 4 && !atomic_load_explicit(&l->stop, memory_order_acquire) &&
+                !atomic_load_explicit(&l->flush_wanted, memory_order_acquire))
+                nanosleep(&nap, NULL);
             continue;
         }
         retain_step(l);
@@ -474,14 +486,17 @@ bool md_predlog_flush(struct md_predlog *l, unsigned timeout_ms)
     uint64_t target = atomic_load_explicit(&l->put, memory_order_acquire);
     struct timespec ms = {.tv_sec = 0, .tv_nsec = 1000000L};
     unsigned waited;
+    bool ok;
 
+    atomic_fetch_add_explicit(&l->flush_wanted, 1, memory_order_release);
     for (waited = 0;; waited++) {
-        if (atomic_load_explicit(&l->done, memory_order_acquire) >= target)
-            return true;
-        if (waited >= timeout_ms)
-            return false;
+        ok = atomic_load_explicit(&l->done, memory_order_acquire) >= target;
+        if (ok || waited >= timeout_ms)
+            break;
         nanosleep(&ms, NULL);
     }
+    atomic_fetch_sub_explicit(&l->flush_wanted, 1, memory_order_release);
+    return ok;
 }
 
 void md_predlog_counts(const struct md_predlog *l, struct md_predlog_counts *out)

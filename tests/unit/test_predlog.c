@@ -16,6 +16,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "serve/contract.h"
@@ -192,6 +193,52 @@ static void test_every_record_written(void **state)
     assert_int_equal((int64_t)c.written, stored(f->s));
     md_predlog_free(l);
     assert_int_equal(p.released, 5000);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A trickle of puts (one a millisecond) is written in a few large batches, not one batch
+ * per put: the writer naps 20 ms after a batch well short of full, so it wakes at most
+ * some 50 times a second under a moderate load. */
+static void test_trickle_batched(void **state)
+{
+    struct fx *f = *state;
+    struct md_predlog_config cfg;
+    struct md_predlog_counts c;
+    struct md_predlog_ops ops;
+    struct producer p;
+    struct md_predlog *l;
+    struct md_err err;
+    int64_t start;
+    int64_t elapsed;
+    char id[32];
+    size_t i;
+
+    producer_init(&p, &ops);
+    md_predlog_config_init(&cfg);
+    assert_int_equal(md_predlog_new(&cfg, f->s, &ops, &l, &err), MD_OK);
+    start = mono_ms();
+    for (i = 0; i < 200; i++) {
+        (void)snprintf(id, sizeof(id), "t%zu", i);
+        assert_true(md_predlog_put(l, item(1, id, 0)));
+        usleep(1000);
+    }
+    elapsed = mono_ms() - start;
+    assert_true(md_predlog_flush(l, 20000));
+    md_predlog_counts(l, &c);
+    assert_int_equal(c.written, 200);
+    assert_int_equal(c.dropped, 0);
+    assert_true(c.batches >= 1);
+    /* One batch per 20 ms nap at most, plus the first and the flush's. */
+    assert_true((int64_t)c.batches <= elapsed / 20 + 3);
+    md_predlog_free(l);
+    assert_int_equal(p.released, 200);
 }
 
 static void test_full_ring_drops_and_counts(void **state)
@@ -668,6 +715,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_every_record_written, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trickle_batched, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_ring_drops_and_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads_put_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_checked, setup, teardown),

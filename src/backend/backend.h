@@ -13,7 +13,7 @@
 #include "util/common.h"
 #include "util/err.h"
 
-#define MD_BACKEND_ABI 1
+#define MD_BACKEND_ABI 2
 
 /* What the per-row outputs of an engine mean. */
 enum md_backend_out {
@@ -42,6 +42,30 @@ struct md_backend_desc {
     const char *objective;            /* e.g. "binary:logistic"; owned by the instance */
 };
 
+/* How learn updates weights (serve/improve.h's `online:` section). */
+struct md_learn_config {
+    int algo;             /* 1: SGD, 2: FTRL-Proximal (logistic models only) */
+    double learning_rate; /* SGD's step, > 0 */
+    double alpha, beta;   /* FTRL's rate parameters, > 0 and >= 0 */
+    double l1, l2;        /* regularisation, >= 0 */
+    double clip;          /* a gradient's entries within [-clip, clip]; 0: none */
+    double max_weight;    /* weights within [-max_weight, max_weight]; 0: none */
+};
+
+/* What a native training learns from (train). */
+struct md_train_data {
+    const float *x;                   /* n_rows * n_features, row-major, NaN = missing */
+    const float *y;                   /* n_rows: a class index (0 .. n_classes - 1) or a value */
+    const float *w;                   /* n_rows weights > 0, or NULL: every row 1 */
+    size_t n_rows;                    /* >= 1 */
+    size_t n_features;                /* >= 1 */
+    const char *const *feature_names; /* n_features column names (the contract's prepared
+                                         columns), recorded in the artifact */
+    enum md_backend_out kind;         /* what the trained model outputs */
+    size_t n_classes;                 /* classification: >= 2; regression: 0 */
+    unsigned threads;                 /* threads it may use, >= 1 */
+};
+
 struct md_backend_ops {
     int abi;          /* MD_BACKEND_ABI when the engine was built */
     const char *name; /* "trees", "xgboost", "linear": the model.yaml `backend:` value */
@@ -66,12 +90,34 @@ struct md_backend_ops {
      */
     int (*predict)(void *inst, const float *x, size_t n_rows, float *out, struct md_err *err);
 
-    /* Optional (NULL): online update from labelled rows. */
+    /* Optional (NULL): online update from labelled rows (y: the class index, or the value),
+     * by the rule learn_config set (plain SGD until then). */
     int (*learn)(void *inst, const float *x, const float *y, size_t n_rows, struct md_err *err);
 
-    /* Optional (NULL): train a new artifact from rows; writes it to out_path. */
-    int (*train)(const struct md_backend_config *cfg, const float *x, const float *y, size_t n_rows,
-                 size_t n_features, const char *out_path, struct md_err *err);
+    /* Optional (NULL): how learn updates inst from now on. MD_EINVAL naming the setting
+     * the engine cannot use (FTRL on a model that is not logistic). */
+    int (*learn_config)(void *inst, const struct md_learn_config *cfg, struct md_err *err);
+
+    /* Optional (NULL): writes inst as it is now (learned weights included) as an artifact
+     * at out_path that load reads back. */
+    int (*save)(void *inst, const char *out_path, struct md_err *err);
+
+    /* Optional (NULL): replaces what inst has learned by src's (an instance of the same
+     * engine and shape; MD_EINVAL otherwise), as one change predictions see whole. */
+    int (*assign)(void *inst, const void *src, struct md_err *err);
+
+    /* Optional (NULL): each column's contribution to each row's raw score (the margin,
+     * before the link function), then the bias: n_groups * (n_features + 1) floats per
+     * row, n_groups = n_outputs for a multi-class model, else 1; as libxgboost's
+     * pred_contribs gives them for trees (SHAP values: a row's entries sum to its margin). */
+    int (*explain)(void *inst, const float *x, size_t n_rows, float *out, struct md_err *err);
+
+    /* Optional (NULL): trains a new artifact from d with parameters params (the training
+     * section's `params:`; those absent are taken from the artifact at parent, when not
+     * NULL, else the engine's defaults) and writes it to out_path. MD_EINVAL naming a bad
+     * parameter or what the data lacks. Runs in a helper process, never in the daemon. */
+    int (*train)(const struct md_backend_config *params, const struct md_train_data *d,
+                 const char *parent, const char *out_path, struct md_err *err);
 
     void (*free)(void *inst);
 };

@@ -129,9 +129,9 @@ static void apply_command(void *arg)
     }
     case MD_COMMAND_UPLOAD: {
         const struct md_upload_change *up = md_command_arg(a->cmd);
-        struct md_repo_upload u = {up->path,     up->sha256,     up->size,
-                                   up->metadata, up->model_yaml, up->model_yaml_len,
-                                   up->profile,  up->profile_len};
+        struct md_repo_upload u = {up->path,     up->sha256,      up->size,
+                                   up->metadata, up->model_yaml,  up->model_yaml_len,
+                                   up->profile,  up->profile_len, MD_SOURCE_UPLOAD};
 
         rc = md_repo_register_upload(a->c->repo, model, &u, &answer, &err);
         break;

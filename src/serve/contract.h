@@ -30,6 +30,7 @@
 #include "serve/tensor.h"
 #include "backend/backend.h"
 #include "watch/drift.h"
+#include "serve/improve.h"
 
 /* Limits on a model.yaml, so that no file can make parsing unbounded. */
 #define MD_CONTRACT_MAX_BYTES      (4u << 20) /* model.yaml text */
@@ -178,16 +179,20 @@ struct md_contract {
     struct md_version_policy policy;
     struct md_kv *engine; /* `engine:` options, keys and values as text */
     size_t n_engine;
-    struct md_batching batching;  /* dynamic_batching; enabled false when absent */
-    unsigned instances;           /* batch workers, 1..MD_BATCH_MAX_INSTANCES; default 1 */
-    uint64_t timeout_us;          /* default request deadline in µs; 0 = none */
-    bool serve_new;               /* new_versions: serve (true, the default) or register: a
-                                     version found in the directory takes the traffic */
-    struct md_key *keys;          /* n_keys keys, in model.yaml order; NULL when none */
-    size_t n_keys;                /* 0..MD_CONTRACT_MAX_KEYS */
-    struct md_drift_config drift; /* `drift:`, with the defaults of md_drift_config_default */
-    double log_features;          /* `logging: {features: F}`: the share of requests whose
-                                     features the prediction log keeps, 0..1; default 1 */
+    struct md_batching batching;        /* dynamic_batching; enabled false when absent */
+    unsigned instances;                 /* batch workers, 1..MD_BATCH_MAX_INSTANCES; default 1 */
+    uint64_t timeout_us;                /* default request deadline in µs; 0 = none */
+    bool serve_new;                     /* new_versions: serve (true, the default) or register: a
+                                           version found in the directory takes the traffic */
+    struct md_key *keys;                /* n_keys keys, in model.yaml order; NULL when none */
+    size_t n_keys;                      /* 0..MD_CONTRACT_MAX_KEYS */
+    struct md_drift_config drift;       /* `drift:`, with the defaults of md_drift_config_default */
+    double log_features;                /* `logging: {features: F}`: the share of requests whose
+                                           features the prediction log keeps, 0..1; default 1 */
+    struct md_training_config training; /* `training:` (serve/improve.h) */
+    struct md_trigger_config triggers;  /* `triggers:` */
+    struct md_online_config online;     /* `online:` */
+    struct md_review_config review;     /* `review:` */
 
     /* private: memory and lookup data for md_contract_prepare */
     struct md_arena mem;  /* private: holds every allocation of the contract */

@@ -189,6 +189,7 @@ struct md_repo_upload {
     size_t model_yaml_len;
     const char *profile; /* NULL or a JSON object's text */
     size_t profile_len;
+    enum md_store_source source; /* 0: MD_SOURCE_UPLOAD; a training's or a snapshot's */
 };
 /*
  * Registers an uploaded version of model: its contract (model_yaml, or the

@@ -1331,7 +1331,7 @@ int md_repo_register_upload(struct md_repo *r, const char *model, const struct m
     j.v.sha256 = u->sha256;
     j.v.size = (int64_t)u->size;
     j.v.created_ms = md_wall_ms();
-    j.v.source = MD_SOURCE_UPLOAD;
+    j.v.source = u->source != 0 ? u->source : MD_SOURCE_UPLOAD;
     j.v.engine = c->backend;
     j.v.artifact = c->artifact;
     j.v.metadata = u->metadata != NULL ? u->metadata : "{}";

@@ -250,6 +250,68 @@ static const struct migration migrations[] = {
      "CREATE INDEX history_values_by_time ON history_values(at_ms);\n"
 
      ""},
+    {3, "improvement: trainings, base datasets, review queues",
+     /* Training runs: one row each, from the moment one is asked for.
+      * trigger: manual, schedule, drift, quality, labels; state: queued,
+      * running, then succeeded, failed, timed_out, killed, refused (too
+      * few rows, one class: nothing trained). spec: what was asked (the
+      * trigger's details, trainer, parameters); result: what came out (the
+      * training set's summary, the evaluation against the champion, the
+      * decision on the version, the reason of a failure); version: the
+      * version it registered, 0 when none. Control is the only writer. */
+     "CREATE TABLE trainings (\n"
+     "    id INTEGER PRIMARY KEY,\n"
+     "    model TEXT NOT NULL,\n"
+     "    trigger TEXT NOT NULL,\n"
+     "    state TEXT NOT NULL,\n"
+     "    requested_ms INTEGER NOT NULL,\n"
+     "    started_ms INTEGER NOT NULL DEFAULT 0,\n"
+     "    finished_ms INTEGER NOT NULL DEFAULT 0,\n"
+     "    since_ms INTEGER NOT NULL DEFAULT 0,\n"
+     "    until_ms INTEGER NOT NULL DEFAULT 0,\n"
+     "    rows INTEGER NOT NULL DEFAULT 0,\n"
+     "    spec TEXT NOT NULL DEFAULT '{}',\n"
+     "    result TEXT NOT NULL DEFAULT '{}',\n"
+     "    version INTEGER NOT NULL DEFAULT 0\n"
+     ");\n"
+     "CREATE INDEX trainings_by_model ON trainings(model, id);\n"
+     /* Base datasets registered for a model (the original training CSV):
+      * the file is in the artifact store under sha256. */
+     "CREATE TABLE datasets (\n"
+     "    model TEXT NOT NULL,\n"
+     "    name TEXT NOT NULL,\n"
+     "    sha256 TEXT NOT NULL,\n"
+     "    size INTEGER NOT NULL,\n"
+     "    rows INTEGER NOT NULL,\n"
+     "    columns TEXT NOT NULL,\n"
+     "    created_ms INTEGER NOT NULL,\n"
+     "    PRIMARY KEY (model, name)\n"
+     ");\n"
+     /* Review queues: a prediction row sent to review by a rule (reason),
+      * waiting (state 'queued'), taken by a reviewer under a lease
+      * ('leased' until lease_until_ms; an expired lease counts as queued),
+      * or answered ('done': its verdict became expert feedback). */
+     "CREATE TABLE review_items (\n"
+     "    id INTEGER PRIMARY KEY,\n"
+     "    model TEXT NOT NULL,\n"
+     "    prediction INTEGER NOT NULL,\n"
+     "    request_id TEXT NOT NULL,\n"
+     "    row INTEGER NOT NULL,\n"
+     "    version INTEGER NOT NULL,\n"
+     "    reason TEXT NOT NULL,\n"
+     "    created_ms INTEGER NOT NULL,\n"
+     "    state TEXT NOT NULL DEFAULT 'queued',\n"
+     "    lease_until_ms INTEGER NOT NULL DEFAULT 0,\n"
+     "    lease TEXT,\n"
+     "    reviewer TEXT,\n"
+     "    verdict TEXT,\n"
+     "    comment TEXT,\n"
+     "    answered_ms INTEGER NOT NULL DEFAULT 0,\n"
+     "    agrees INTEGER\n"
+     ");\n"
+     "CREATE INDEX review_items_by_state ON review_items(model, state, id);\n"
+     "CREATE INDEX review_items_by_prediction ON review_items(prediction);\n"
+     ""},
 };
 
 _Static_assert(MD_ARRAY_LEN(migrations) == MD_STORE_SCHEMA,

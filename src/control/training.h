@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * training.h: the training runs control starts and records, the only writer
+ * of training state. A run is asked for (by hand through the API's retrain
+ * command, or by a trigger: control/triggers.h), stored as queued, and
+ * taken by the runner's thread, one run at a time per model: the training
+ * set is built from the store (learn/dataset.h) and written to a run
+ * directory; a child process trains (a fresh posix_spawn of modeld in its
+ * training mode, or an external trainer named in the daemon's
+ * configuration) at the lowest priority under time and memory limits; the
+ * artifact is evaluated against the champion on the held-out rows, then
+ * registered as a version with its lineage (through the same path as an
+ * upload, on control's worker), and the model's training policy decides
+ * what happens to it (an alias moved, or a rollout started). Serving never
+ * waits on any of it. A failed, killed or timed-out run is stored as such
+ * and changes nothing that serves.
+ *
+ * Threads: md_training_request and the readers from control's tick and
+ * worker; the runner's own thread does the slow work.
+ */
+#ifndef MD_CONTROL_TRAINING_H
+#define MD_CONTROL_TRAINING_H
+
+#include "util/common.h"
+#include "util/err.h"
+
+struct md_training;
+
+/* What asked for a run. */
+enum md_trigger_kind {
+    MD_TRIGGER_MANUAL = 1, /* "manual": modelctl retrain, POST .../trainings */
+    MD_TRIGGER_SCHEDULE,   /* "schedule": an interval or a cron expression came due */
+    MD_TRIGGER_DRIFT,      /* "drift": the overall drift verdict */
+    MD_TRIGGER_QUALITY,    /* "quality": a metric below its threshold over a window */
+    MD_TRIGGER_LABELS      /* "labels": enough new labels since the last run */
+};
+/* "manual", "schedule", "drift", "quality", "labels"; _parse: 0 when unknown. */
+const char *md_trigger_kind_name(enum md_trigger_kind k);
+enum md_trigger_kind md_trigger_kind_parse(const char *name);
+
+/*
+ * Asks for a run of model, for the reason kind with its details (a JSON
+ * object's text: what the trigger measured; NULL: "{}"); stored as queued
+ * before this returns MD_OK with its id in *id (may be NULL). MD_ECONFLICT
+ * when the model has a run queued or running ("model 'm' has training 7
+ * running"), MD_ENOTFOUND for an unknown model, MD_EINVAL when the model
+ * has no `training:` section. On control's worker or tick only.
+ */
+int md_training_request(struct md_training *t, const char *model, enum md_trigger_kind kind,
+                        const char *details, int64_t *id, struct md_err *err) MD_MUST_CHECK;
+
+/* Whether model has a run queued or running. */
+bool md_training_busy(struct md_training *t, const char *model);
+
+/* When the model's last run was asked for (wall clock, ms), whatever its
+ * outcome, or 0 when it never had one; read back from the store at start. */
+int64_t md_training_last_requested_ms(struct md_training *t, const char *model);
+
+#endif

@@ -178,4 +178,8 @@ int md_contract__parse_keys(struct md_contract__ctx *x, const yaml_node_t *n);
 /* drift: thresholds of the drift report into c->drift (contract_drift.c). */
 int md_contract__parse_drift(struct md_contract__ctx *x, const yaml_node_t *n);
 
+/* review: rules of the review queue into c->review (contract_review.c), after the
+ * labels; n NULL (absent) sets the defaults. */
+int md_contract__parse_review(struct md_contract__ctx *x, const yaml_node_t *n);
+
 #endif

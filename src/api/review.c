@@ -283,11 +283,33 @@ struct next {
     struct md_buf *out; /* the job's body while fn runs */
 };
 
+/* ,"task":..., "labels":[...] of the model's serving contract: what a verdict may be. */
+static void put_task(struct md_api *api, const char *model, struct md_buf *b)
+{
+    struct md_version *v;
+    struct md_err err;
+    const struct md_contract *c;
+
+    if (md_repo_acquire(api->repo, model, NULL, &v, &err) != MD_OK)
+        return;
+    c = v->contract;
+    (void)md_buf_printf(b, ",\"task\":\"%s\",\"labels\":[",
+                        c->task == MD_TASK_CLASSIFICATION ? "classification" : "regression");
+    for (size_t k = 0; k < c->n_labels; k++) {
+        if (k > 0)
+            (void)md_buf_putc(b, ',');
+        (void)md_buf_json_str(b, c->labels[k], strlen(c->labels[k]));
+    }
+    (void)md_buf_putc(b, ']');
+    md_version_unref(v);
+}
+
 static void on_next(void *ctx, const struct md_store_review_item *it)
 {
     struct next *p = ctx;
 
     put_item(p->out, it, true);
+    put_task(p->api, it->model, p->out);
     put_explanation(p->api, it, p->out);
     (void)md_buf_putc(p->out, '}');
 }

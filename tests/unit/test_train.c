@@ -563,6 +563,22 @@ static void test_linear_params(void **state)
                 0.8 * fabs(json_number_value(json_array_get(json_object_get(jc, "weights"), 0))));
     json_decref(ja);
     json_decref(jc);
+    /* A logistic parent of a multinomial model: its l2 is taken, not its kind. */
+    {
+        struct set m;
+        json_t *p;
+
+        set_read("lin_multiclass.csv", 3, MD_BACKEND_OUT_PROBABILITIES, 3, &m);
+        train_ok("linear", NULL, 0, &m, a, c, sizeof(c));
+        ta = slurp(c);
+        jc = json_loads(ta, 0, NULL);
+        free(ta);
+        p = json_object_get(json_object_get(jc, "metadata"), "modeld_params");
+        assert_string_equal(json_string_value(json_object_get(p, "l2")), "50");
+        assert_string_equal(json_string_value(json_object_get(p, "kind")), "multinomial");
+        json_decref(jc);
+        set_release(&m);
+    }
     unlink(a);
     unlink(b);
     unlink(c);

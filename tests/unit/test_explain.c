@@ -172,8 +172,8 @@ static void test_large_and_example_models(void **state)
 
         engine_ops("trees")->describe(t, &d);
         engine_ops("trees")->free(t);
-        x = random_rows(300, d.n_features, (unsigned)k + 1);
-        same_as_libxgboost(paths[k], x, 300);
+        x = random_rows(100, d.n_features, (unsigned)k + 1);
+        same_as_libxgboost(paths[k], x, 100);
         free(x);
     }
 }

@@ -22,6 +22,7 @@
  */
 #include "backend/trees_int.h"
 #include "backend/trees.h"
+#include "backend/xgboost_int.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -549,6 +550,8 @@ void md_trees__free(void *inst)
     free(m->top_col);
     free(m->top_cond);
     free(m->top_dest);
+    free(m->cover);
+    free(m->mean);
     free(m);
 }
 
@@ -756,6 +759,7 @@ const struct md_backend_ops md_backend_trees = {
     .describe = trees_describe,
     .predict = trees_predict,
     .learn = NULL,
-    .train = NULL,
+    .explain = md_trees__explain,
+    .train = md_xgboost__train_trees,
     .free = md_trees__free,
 };

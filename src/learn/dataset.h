@@ -38,24 +38,24 @@
 /* What a training set is made of. */
 struct md_dataset_spec {
     const char *model;
-    bool regression;            /* the target is feedback's value, else its label */
-    const char *const *labels;  /* classification: the model's n_labels classes */
+    bool regression;           /* the target is feedback's value, else its label */
+    const char *const *labels; /* classification: the model's n_labels classes */
     size_t n_labels;
     const char *const *features; /* the model's n_features feature names, in order */
     const bool *text;            /* n_features: the feature's values are text (BYTES) */
     size_t n_features;
-    int64_t since_ms;       /* prediction time >= since_ms (0: no bound) */
-    int64_t until_ms;       /* prediction time < until_ms (0: now) */
-    uint64_t max_rows;      /* the newest max_rows labelled rows at most (0: no bound) */
-    double holdout;         /* share of the newest labelled rows held out, [0, 1) */
-    double expert_weight;   /* weight of a row labelled by an expert (source "expert") */
-    const char *base_path;  /* a base dataset's CSV file (stored), or NULL */
-    double base_weight;     /* weight of its rows */
+    int64_t since_ms;      /* prediction time >= since_ms (0: no bound) */
+    int64_t until_ms;      /* prediction time < until_ms (0: now) */
+    uint64_t max_rows;     /* the newest max_rows labelled rows at most (0: no bound) */
+    double holdout;        /* share of the newest labelled rows held out, [0, 1) */
+    double expert_weight;  /* weight of a row labelled by an expert (source "expert") */
+    const char *base_path; /* a base dataset's CSV file (stored), or NULL */
+    double base_weight;    /* weight of its rows */
 };
 
 /* What a set holds, shown before any training and stored with it. */
 struct md_dataset_summary {
-    uint64_t rows;             /* train_rows + holdout_rows */
+    uint64_t rows; /* train_rows + holdout_rows */
     uint64_t train_rows;
     uint64_t holdout_rows;
     uint64_t feedback_rows;    /* labelled by callers (source user or system) */
@@ -68,7 +68,7 @@ struct md_dataset_summary {
     size_t n_labels;           /* classification: label counts of the whole set */
     char label[MD_DATASET_LABELS][MD_STORE_NAME_MAX];
     uint64_t label_rows[MD_DATASET_LABELS];
-    double mean, stddev;       /* regression: of the target */
+    double mean, stddev; /* regression: of the target */
 };
 
 /*

@@ -43,6 +43,7 @@ static const struct command commands[] = {
     {"feedback", cmd_feedback, "send the outcomes of past predictions from a CSV file"},
     {"quality", cmd_quality, "show how right a model's predictions turned out"},
     {"ab", cmd_ab, "compare the routes of a model on outcomes from feedback"},
+    {"dataset", cmd_dataset, "show, export or add to a model's training set"},
     {"help", cmd_help, "show the help of a command"},
 };
 

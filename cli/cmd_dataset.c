@@ -170,11 +170,43 @@ static int write_out(const char *path, const struct ctl_resp *resp)
         return ctl_errorf(CTL_EXIT_FAIL, "dataset: cannot open '%s': %s", path, strerror(errno));
     if (resp->body.len > 0 && fwrite(resp->body.data, 1, resp->body.len, f) != resp->body.len)
         rc = ctl_errorf(CTL_EXIT_FAIL, "dataset: cannot write '%s': %s", path, strerror(errno));
-    if (f != stdout && fclose(f) != 0 && rc == CTL_EXIT_OK)
+    if (f == stdout) {
+        if (fflush(f) != 0 && rc == CTL_EXIT_OK)
+            rc = ctl_errorf(CTL_EXIT_FAIL, "dataset: cannot write output: %s", strerror(errno));
+    } else if (fclose(f) != 0 && rc == CTL_EXIT_OK) {
         rc = ctl_errorf(CTL_EXIT_FAIL, "dataset: cannot write '%s': %s", path, strerror(errno));
-    if (f == stdout && fflush(f) != 0 && rc == CTL_EXIT_OK)
-        rc = ctl_errorf(CTL_EXIT_FAIL, "dataset: cannot write output: %s", strerror(errno));
+    }
     return rc;
+}
+
+/* GETs the export at the model's path tail and writes it to out_path. */
+static int export_to(struct ctl *ctl, const char *what, const char *model, const char *tail,
+                     const char *out_path, struct ctl_resp *resp)
+{
+    struct md_buf full;
+    int rc;
+
+    md_buf_init(&full, 8192);
+    if (ctl_model_path(&full, model, tail) != MD_OK) {
+        md_buf_release(&full);
+        return ctl_usagef("dataset", "MODEL: too long");
+    }
+    rc = ctl_http(ctl, what, "GET", full.data, NULL, 0, resp);
+    md_buf_release(&full);
+    if (rc == CTL_EXIT_OK && !ctl_resp_ok(resp))
+        rc = ctl_fail_resp(what, resp);
+    if (rc == CTL_EXIT_OK)
+        rc = write_out(out_path, resp);
+    return rc;
+}
+
+/* "/datasets/NAME" (escaped) into path, NUL-terminated. */
+static int name_path(struct md_buf *path, const char *name)
+{
+    md_buf_puts(path, "/datasets/");
+    if (ctl_path_segment(path, name) != MD_OK)
+        return MD_ETOOBIG;
+    return md_buf_putc(path, '\0');
 }
 
 enum verb { V_SUMMARY = 1, V_EXPORT, V_REGISTER, V_LIST, V_DELETE };
@@ -281,33 +313,16 @@ int cmd_dataset(int argc, char **argv, struct ctl *ctl)
                 print_summary(doc);
             break;
         }
-        {
-            struct md_buf full;
-
-            md_buf_init(&full, 8192);
-            if (ctl_model_path(&full, words[0], path.data) != MD_OK) {
-                md_buf_release(&full);
-                rc = ctl_usagef("dataset", "MODEL: too long");
-                goto out;
-            }
-            rc = ctl_http(ctl, what, "GET", full.data, NULL, 0, &resp);
-            md_buf_release(&full);
-        }
-        if (rc == CTL_EXIT_OK && !ctl_resp_ok(&resp))
-            rc = ctl_fail_resp(what, &resp);
-        if (rc == CTL_EXIT_OK)
-            rc = write_out(vals[6] != NULL ? vals[6] : "-", &resp);
+        rc = export_to(ctl, what, words[0], path.data, vals[6] != NULL ? vals[6] : "-", &resp);
         break;
     case V_REGISTER:
         rc = ctl_read_file("FILE", words[2], &file);
         if (rc != CTL_EXIT_OK)
             goto out;
-        md_buf_puts(&path, "/datasets/");
-        if (ctl_path_segment(&path, words[1]) != MD_OK) {
+        if (name_path(&path, words[1]) != MD_OK) {
             rc = ctl_usagef("dataset", "NAME: too long");
             goto out;
         }
-        md_buf_putc(&path, '\0');
         (void)snprintf(what, sizeof(what), "dataset '%.100s' of '%.100s'", words[1], words[0]);
         rc = ctl_model_json(ctl, what, "PUT", words[0], path.data, NULL,
                             file.data != NULL ? file.data : "", &resp, &doc);
@@ -326,12 +341,10 @@ int cmd_dataset(int argc, char **argv, struct ctl *ctl)
             print_list(doc);
         break;
     case V_DELETE:
-        md_buf_puts(&path, "/datasets/");
-        if (ctl_path_segment(&path, words[1]) != MD_OK) {
+        if (name_path(&path, words[1]) != MD_OK) {
             rc = ctl_usagef("dataset", "NAME: too long");
             goto out;
         }
-        md_buf_putc(&path, '\0');
         (void)snprintf(what, sizeof(what), "dataset '%.100s' of '%.100s'", words[1], words[0]);
         rc = ctl_model_json(ctl, what, "DELETE", words[0], path.data, NULL, NULL, &resp, &doc);
         if (rc == CTL_EXIT_OK && ctl->format == CTL_FORMAT_JSON)

@@ -334,5 +334,6 @@ int cmd_feedback(int argc, char **argv, struct ctl *ctl);
 int cmd_quality(int argc, char **argv, struct ctl *ctl);
 int cmd_ab(int argc, char **argv, struct ctl *ctl);
 int cmd_review(int argc, char **argv, struct ctl *ctl);
+int cmd_dataset(int argc, char **argv, struct ctl *ctl);
 
 #endif

@@ -44,6 +44,7 @@ static const struct command commands[] = {
     {"quality", cmd_quality, "show how right a model's predictions turned out"},
     {"ab", cmd_ab, "compare the routes of a model on outcomes from feedback"},
     {"review", cmd_review, "answer a model's review queue in the terminal, or list it"},
+    {"dataset", cmd_dataset, "show, export or add to a model's training set"},
     {"help", cmd_help, "show the help of a command"},
 };
 

@@ -43,6 +43,8 @@ struct md_dataset_spec {
     size_t n_labels;
     const char *const *features; /* the model's n_features feature names, in order */
     const bool *text;            /* n_features: the feature's values are text (BYTES) */
+    const bool *optional;        /* n_features: the feature may be absent (a base dataset's
+                                    header may lack it, a cell may be empty); NULL: none is */
     size_t n_features;
     int64_t since_ms;      /* prediction time >= since_ms (0: no bound) */
     int64_t until_ms;      /* prediction time < until_ms (0: now) */
@@ -75,7 +77,9 @@ struct md_dataset_summary {
  * Builds the set spec names and writes it: the training rows to
  * train_path, the held-out rows to holdout_path (either may be NULL: not
  * written; holdout_path NULL puts every row in train_path), as JSON lines.
- * *sum says what it holds. MD_EINVAL, with the reason, when the set cannot
+ * *sum says what it holds. With both paths NULL nothing is written and *sum
+ * says what the set would hold, held-out rows apart (a summary before any
+ * training). MD_EINVAL, with the reason, when the set cannot
  * be trained on: fewer than min_rows training rows ("training set: 42
  * labelled rows with features, fewer than the 100 min_rows asks for"), or
  * one class only ("training set: every row is labelled 'legit': a
@@ -108,5 +112,9 @@ int md_dataset_export(struct md_store *s, const struct md_dataset_spec *spec,
  */
 int md_dataset_check_csv(const struct md_dataset_spec *spec, const char *text, size_t len,
                          uint64_t *rows, struct md_err *err) MD_MUST_CHECK;
+
+/* The header row of a CSV text as a JSON array of its column names
+ * (malloc'd), or NULL with err set (MD_EINVAL: no header, a malformed one). */
+char *md_dataset_csv_columns(const char *text, size_t len, struct md_err *err);
 
 #endif

@@ -821,6 +821,7 @@ enum {
     K_KEYS,
     K_DRIFT,
     K_LOGGING,
+    K_TRIGGERS,
     K_COUNT
 };
 
@@ -844,6 +845,7 @@ static const char *const top_keys[] = {
     "keys",
     "drift",
     "logging",
+    "triggers",
     NULL,
 };
 
@@ -1038,6 +1040,10 @@ static int parse_root(struct md_contract__ctx *x, const yaml_node_t *root, const
         if (rc != MD_OK)
             return rc;
     }
+
+    rc = md_contract__parse_triggers(x, v[K_TRIGGERS]); /* defaults when absent */
+    if (rc != MD_OK)
+        return rc;
 
     if (v[K_ENGINE] != NULL)
         return parse_engine(x, v[K_ENGINE]);

@@ -178,4 +178,8 @@ int md_contract__parse_keys(struct md_contract__ctx *x, const yaml_node_t *n);
 /* drift: thresholds of the drift report into c->drift (contract_drift.c). */
 int md_contract__parse_drift(struct md_contract__ctx *x, const yaml_node_t *n);
 
+/* triggers: into c->triggers (contract_triggers.c), after labels and task;
+ * n NULL (no section): the defaults, present false. */
+int md_contract__parse_triggers(struct md_contract__ctx *x, const yaml_node_t *n);
+
 #endif

@@ -724,6 +724,18 @@ int md_store_tx_history_values(struct md_store_tx *tx, const struct md_store_his
 int md_store_tx_history_expire(struct md_store_tx *tx, int64_t before_ms, uint64_t *removed,
                                struct md_err *err) MD_MUST_CHECK;
 
+/* ---- training triggers --------------------------------------------------- */
+
+/*
+ * The labels a trigger counts (control/triggers.c): feedback items of kind
+ * label or value for model received at since_ms or later, among the items
+ * whose id is above after_id, into *n; *upto_id: the highest feedback id
+ * when counted (the next count's after_id, so that each item is read once).
+ */
+int md_store_tx_labels_since(struct md_store_tx *tx, const char *model, int64_t since_ms,
+                             int64_t after_id, int64_t *upto_id, uint64_t *n,
+                             struct md_err *err) MD_MUST_CHECK;
+
 /* ---- artifacts ---------------------------------------------------------- */
 
 /*

@@ -822,6 +822,7 @@ enum {
     K_DRIFT,
     K_LOGGING,
     K_TRIGGERS,
+    K_TRAINING,
     K_COUNT
 };
 
@@ -846,6 +847,7 @@ static const char *const top_keys[] = {
     "drift",
     "logging",
     "triggers",
+    "training",
     NULL,
 };
 
@@ -1032,6 +1034,13 @@ static int parse_root(struct md_contract__ctx *x, const yaml_node_t *root, const
         if (rc != MD_OK)
             return rc;
         c->serve_new = word == 0;
+    }
+
+    md_contract__training_default(&c->training, c->task == MD_TASK_REGRESSION, c->n_labels);
+    if (v[K_TRAINING] != NULL) {
+        rc = md_contract__parse_training(x, v[K_TRAINING]);
+        if (rc != MD_OK)
+            return rc;
     }
 
     md_drift_config_default(&c->drift);

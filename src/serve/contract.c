@@ -822,6 +822,8 @@ enum {
     K_DRIFT,
     K_LOGGING,
     K_REVIEW,
+    K_TRIGGERS,
+    K_TRAINING,
     K_COUNT
 };
 
@@ -846,6 +848,8 @@ static const char *const top_keys[] = {
     "drift",
     "logging",
     "review",
+    "triggers",
+    "training",
     NULL,
 };
 
@@ -1037,12 +1041,23 @@ static int parse_root(struct md_contract__ctx *x, const yaml_node_t *root, const
         c->serve_new = word == 0;
     }
 
+    md_contract__training_default(&c->training, c->task == MD_TASK_REGRESSION, c->n_labels);
+    if (v[K_TRAINING] != NULL) {
+        rc = md_contract__parse_training(x, v[K_TRAINING]);
+        if (rc != MD_OK)
+            return rc;
+    }
+
     md_drift_config_default(&c->drift);
     if (v[K_DRIFT] != NULL) {
         rc = md_contract__parse_drift(x, v[K_DRIFT]);
         if (rc != MD_OK)
             return rc;
     }
+
+    rc = md_contract__parse_triggers(x, v[K_TRIGGERS]); /* defaults when absent */
+    if (rc != MD_OK)
+        return rc;
 
     if (v[K_ENGINE] != NULL)
         return parse_engine(x, v[K_ENGINE]);

@@ -879,6 +879,64 @@ int md_store_tx_datasets(struct md_store_tx *tx, const char *model, const char *
 /* Removes one; MD_ENOTFOUND if absent (its file goes at the next sweep). */
 int md_store_tx_dataset_delete(struct md_store_tx *tx, const char *model, const char *name,
                                struct md_err *err) MD_MUST_CHECK;
+/* ---- training runs ------------------------------------------------------- */
+
+/* One training run (the trainings table). Strings borrowed: from the caller
+ * on add and update, from the store during a callback only. */
+struct md_store_training {
+    int64_t id; /* allocated by add */
+    const char *model;
+    const char *trigger; /* "manual", "schedule", "drift", "quality", "labels" */
+    const char *state;   /* "queued", "running", "succeeded", "failed", "timed_out", "killed",
+                            "refused" */
+    int64_t requested_ms;
+    int64_t started_ms;  /* 0 until it runs */
+    int64_t finished_ms; /* 0 until it ends */
+    int64_t since_ms;    /* the training set's window of prediction time (0: none) */
+    int64_t until_ms;
+    int64_t rows;       /* rows of the training set, holdout included */
+    const char *spec;   /* JSON object: what was asked (trigger details, trainer, parameters) */
+    const char *result; /* JSON object: what came out (summary, evaluation, decision, reason) */
+    int64_t version;    /* the version it registered, 0 when none */
+};
+/* Adds a run (t->id ignored; requested_ms 0: now; spec, result NULL: "{}");
+ * its id into *id. */
+int md_store_tx_training_add(struct md_store_tx *tx, const struct md_store_training *t, int64_t *id,
+                             struct md_err *err) MD_MUST_CHECK;
+/* Replaces state, started_ms, finished_ms, since_ms, until_ms, rows, result
+ * (NULL: kept) and version of run t->id. MD_ENOTFOUND if unknown. */
+int md_store_tx_training_update(struct md_store_tx *tx, const struct md_store_training *t,
+                                struct md_err *err) MD_MUST_CHECK;
+/* Runs of model (NULL: every model), newest first, at most limit (0: no
+ * limit). */
+int md_store_tx_trainings(struct md_store_tx *tx, const char *model, size_t limit,
+                          void (*fn)(void *ctx, const struct md_store_training *t), void *ctx,
+                          struct md_err *err) MD_MUST_CHECK;
+/* One run; MD_ENOTFOUND if unknown. */
+int md_store_tx_training_get(struct md_store_tx *tx, int64_t id,
+                             void (*fn)(void *ctx, const struct md_store_training *t), void *ctx,
+                             struct md_err *err) MD_MUST_CHECK;
+/* Every run still queued or running (left so by a daemon that stopped or
+ * crashed) becomes "failed" with reason in its result, finished now; how
+ * many into *n (may be NULL). */
+int md_store_tx_trainings_abandon(struct md_store_tx *tx, const char *reason, size_t *n,
+                                  struct md_err *err) MD_MUST_CHECK;
+/* For each model with runs: when its last run was asked for. */
+int md_store_tx_trainings_last(struct md_store_tx *tx,
+                               void (*fn)(void *ctx, const char *model, int64_t requested_ms),
+                               void *ctx, struct md_err *err) MD_MUST_CHECK;
+
+/* ---- training triggers --------------------------------------------------- */
+
+/*
+ * The labels a trigger counts (control/triggers.c): feedback items of kind
+ * label or value for model received at since_ms or later, among the items
+ * whose id is above after_id, into *n; *upto_id: the highest feedback id
+ * when counted (the next count's after_id, so that each item is read once).
+ */
+int md_store_tx_labels_since(struct md_store_tx *tx, const char *model, int64_t since_ms,
+                             int64_t after_id, int64_t *upto_id, uint64_t *n,
+                             struct md_err *err) MD_MUST_CHECK;
 
 /* ---- artifacts ---------------------------------------------------------- */
 

@@ -1220,8 +1220,7 @@ static int lin_assign(void *inst, const void *src_inst, struct md_err *err)
     const double *blk;
     size_t j;
 
-    if (src->kind != m->kind || src->n_features != m->n_features ||
-        src->n_classes != m->n_classes)
+    if (src->kind != m->kind || src->n_features != m->n_features || src->n_classes != m->n_classes)
         return md_err_set(err, MD_EINVAL,
                           "assign: shapes differ (%s with %zu features and %zu weight rows, "
                           "%s with %zu and %zu)",

@@ -821,6 +821,7 @@ enum {
     K_KEYS,
     K_DRIFT,
     K_LOGGING,
+    K_ONLINE,
     K_COUNT
 };
 
@@ -844,6 +845,7 @@ static const char *const top_keys[] = {
     "keys",
     "drift",
     "logging",
+    "online",
     NULL,
 };
 
@@ -1005,6 +1007,10 @@ static int parse_root(struct md_contract__ctx *x, const yaml_node_t *root, const
     }
 
     rc = parse_logging(x, v[K_LOGGING]);
+    if (rc != MD_OK)
+        return rc;
+
+    rc = md_contract__parse_online(x, v[K_ONLINE]); /* the defaults when absent */
     if (rc != MD_OK)
         return rc;
 

@@ -178,4 +178,8 @@ int md_contract__parse_keys(struct md_contract__ctx *x, const yaml_node_t *n);
 /* drift: thresholds of the drift report into c->drift (contract_drift.c). */
 int md_contract__parse_drift(struct md_contract__ctx *x, const yaml_node_t *n);
 
+/* online: (contract_online.c) into c->online, after backend, task and labels; n NULL: the
+ * defaults, present false. */
+int md_contract__parse_online(struct md_contract__ctx *x, const yaml_node_t *n);
+
 #endif

@@ -33,8 +33,9 @@ enum md_command_kind {
     MD_COMMAND_ARCHIVE,  /* archive or restore a version (arg: struct md_archive_change) */
     MD_COMMAND_UPLOAD,   /* register an uploaded version (arg: struct md_upload_change) */
     MD_COMMAND_ROLLOUT,  /* start a rollout, or command one (arg: struct md_rollout_change) */
-    MD_COMMAND_MODEL     /* create a model from model.yaml (arg: struct md_traffic_change, its
+    MD_COMMAND_MODEL,    /* create a model from model.yaml (arg: struct md_traffic_change, its
                             json the model.yaml text) */
+    MD_COMMAND_SNAPSHOT  /* register an online model's snapshot (arg: struct md_upload_change) */
 };
 
 struct md_command;

@@ -617,8 +617,7 @@ struct md_predict_observer md_predrec_observer(struct md_predrec *r)
 
 bool md_predrec_needs_every_row(const struct md_contract *c)
 {
-    MD_UNUSED(c);
-    return false;
+    return c->training.present || c->online.present || c->review.present;
 }
 
 int md_predrec_check(const struct md_contract *c, bool has_key, struct md_err *err)

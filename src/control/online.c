@@ -94,6 +94,11 @@ struct md_online {
     size_t n_cursors;
     char models[LEARNERS_MAX][MODEL_MAX]; /* this poll's models that learn */
     size_t n_models;
+    struct {
+        size_t model; /* index in models */
+        int64_t version;
+    } loaded[LEARNERS_MAX]; /* this poll's loaded versions that learn */
+    size_t n_loaded;
     struct batch batch;
 };
 
@@ -135,6 +140,50 @@ static int run_last(struct md_store_tx *tx, void *ctx, struct md_err *err)
 static int run_event(struct md_store_tx *tx, void *ctx, struct md_err *err)
 {
     return md_store_tx_event_add(tx, ctx, NULL, err);
+}
+
+/* The newest snapshot of a model (of one parent version, or any when parent is 0). */
+struct newest_snap {
+    const char *model;
+    int64_t parent;
+    int64_t number; /* 0: none */
+    char sha256[65];
+    int64_t feedback_id;
+    int64_t updates;
+};
+
+static void take_version(void *ctx, const struct md_store_version *v)
+{
+    struct newest_snap *s = ctx;
+    json_t *m;
+
+    if (v->source != MD_SOURCE_SNAPSHOT || v->archived || v->version <= s->number)
+        return;
+    m = json_loads(v->metadata, 0, NULL);
+    if (s->parent == 0 || json_integer_value(json_object_get(m, "parent")) == s->parent) {
+        s->number = v->version;
+        (void)snprintf(s->sha256, sizeof(s->sha256), "%s", v->sha256);
+        s->feedback_id = json_integer_value(json_object_get(m, "feedback_id"));
+        s->updates = json_integer_value(json_object_get(m, "updates"));
+    }
+    json_decref(m);
+}
+
+static int run_versions(struct md_store_tx *tx, void *ctx, struct md_err *err)
+{
+    const struct newest_snap *s = ctx;
+
+    return md_store_tx_versions(tx, s->model, take_version, ctx, err);
+}
+
+/* The newest snapshot of model whose parent is parent (0: any) into *out. */
+static int newest(struct md_online *o, const char *model, int64_t parent, struct newest_snap *out,
+                  struct md_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    out->model = model;
+    out->parent = parent;
+    return md_store_call(o->store, run_versions, out, err);
 }
 
 static void batch_clear(struct batch *b)
@@ -320,6 +369,39 @@ static void learner_free(struct learner *l)
     free(l);
 }
 
+/*
+ * A version that learned before (the daemon restarted, or the version was
+ * reloaded) goes on from its newest snapshot: the snapshot's weights are
+ * assigned to it and become the fallback's reference.
+ */
+static void resume(struct md_online *o, struct learner *l)
+{
+    struct newest_snap ns;
+    char path[PATH_MAX];
+    struct md_err err;
+    void *snap = NULL;
+    char msg[200];
+
+    if (newest(o, l->model, l->version, &ns, &err) != MD_OK || ns.number == 0)
+        return;
+    if (md_store_artifact_path(o->store, ns.sha256, path, sizeof(path), &err) != MD_OK ||
+        l->v->ops->load(path, NULL, &snap, &err) != MD_OK ||
+        l->v->ops->assign(l->v->engine, snap, &err) != MD_OK) {
+        md_log_kv(MD_LOG_WARN, "online learning: not resumed from the newest snapshot", "model",
+                  l->model, "reason", err.msg, MD_KV_END);
+        if (snap != NULL)
+            l->v->ops->free(snap);
+        return;
+    }
+    l->snap = snap;
+    l->snap_version = ns.number;
+    l->updates = (uint64_t)ns.updates;
+    l->last_fid = ns.feedback_id;
+    (void)snprintf(msg, sizeof(msg), "%lld", (long long)ns.number);
+    md_log_kv(MD_LOG_INFO, "online learning: resumed from a snapshot", "model", l->model,
+              "snapshot", msg, MD_KV_END);
+}
+
 /* The learner of model's version, made on first use with a reference on it; NULL when the
  * version is not loaded, is not an online linear model, or the table is full. */
 static struct learner *learner_for(struct md_online *o, const char *model, int64_t version)
@@ -372,6 +454,7 @@ static struct learner *learner_for(struct md_online *o, const char *model, int64
     l->snap_q = md_xcalloc(l->q_cap, sizeof(double));
     l->stats = md_online_stats_of(model);
     o->learners[o->n_learners++] = l;
+    resume(o, l);
     return l;
 }
 
@@ -646,8 +729,13 @@ static void collect_model(void *ctx, const struct md_repo_row *row)
         return;
     for (i = 0; i < o->n_models; i++)
         if (strcmp(o->models[i], row->model) == 0)
-            return;
-    (void)snprintf(o->models[o->n_models++], MODEL_MAX, "%s", row->model); /* checked */
+            break;
+    if (i == o->n_models)
+        (void)snprintf(o->models[o->n_models++], MODEL_MAX, "%s", row->model); /* checked */
+    if (o->n_loaded < LEARNERS_MAX) {
+        o->loaded[o->n_loaded].model = i;
+        o->loaded[o->n_loaded++].version = row->live->number;
+    }
 }
 
 static struct cursor *cursor_of(struct md_online *o, const char *model, bool *fresh)
@@ -681,12 +769,15 @@ static void poll_model(struct md_online *o, const char *model)
     if (fresh) {
         /* labels from now on: those given before the learner saw the model are not learned */
         struct last_id li = {model, 0};
+        struct newest_snap ns;
 
-        if (md_store_call(o->store, run_last, &li, &err) != MD_OK) {
+        if (md_store_call(o->store, run_last, &li, &err) != MD_OK ||
+            newest(o, model, 0, &ns, &err) != MD_OK) {
             o->n_cursors--;
             return;
         }
-        cur->after_id = li.id;
+        /* after a restart: the labels given since the newest snapshot was taken */
+        cur->after_id = ns.number > 0 && ns.feedback_id < li.id ? ns.feedback_id : li.id;
         return;
     }
     b->model = model;
@@ -743,7 +834,11 @@ static void *run(void *arg)
         if (stop)
             break;
         o->n_models = 0;
+        o->n_loaded = 0;
         md_repo_foreach(o->repo, collect_model, o);
+        /* each loaded version that learns has its learner (resumed) before labels come */
+        for (i = 0; i < o->n_loaded; i++)
+            (void)learner_for(o, o->models[o->loaded[i].model], o->loaded[i].version);
         for (i = 0; i < o->n_models; i++)
             poll_model(o, o->models[i]);
         snapshots_due(o);

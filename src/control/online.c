@@ -791,7 +791,7 @@ static void poll_model(struct md_online *o, const char *model)
         return;
     }
     cur->after_id = b->last_id;
-    ls = md_xcalloc(b->n + 1, sizeof(*ls));
+    ls = md_xcalloc(b->n + 1, sizeof(struct label *));
     /* by version, each version's labels in feedback order */
     for (i = 0; i < b->n; i++) {
         struct learner *l;

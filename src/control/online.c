@@ -516,7 +516,7 @@ static void take_snapshot(struct md_online *o, struct learner *l)
     if (rc != MD_OK) {
         md_log_kv(MD_LOG_WARN, "online learning: snapshot not taken", "model", l->model, "reason",
                   err.msg, MD_KV_END);
-        if (path[0] != '\0' && fd >= 0)
+        if (fd >= 0) /* the temporary file was made */
             (void)unlink(path);
         if (snap != NULL)
             l->v->ops->free(snap);

@@ -416,8 +416,16 @@ static struct learner *learner_for(struct md_online *o, const char *model, int64
         if (o->learners[i]->version == version && strcmp(o->learners[i]->model, model) == 0)
             l = o->learners[i];
     (void)snprintf(vs, sizeof(vs), "%lld", (long long)version);
-    if (md_repo_acquire(o->repo, model, vs, &v, &err) != MD_OK)
+    if (md_repo_acquire(o->repo, model, vs, &v, &err) != MD_OK) {
+        if (l != NULL) {
+            /* unloaded: its instance goes with its last reference */
+            for (i = 0; o->learners[i] != l; i++)
+                ;
+            o->learners[i] = o->learners[--o->n_learners];
+            learner_free(l);
+        }
         return NULL;
+    }
     if (!v->contract->online.present || v->ops->learn == NULL || v->ops->save == NULL ||
         v->ops->assign == NULL) {
         md_version_unref(v);
@@ -428,7 +436,7 @@ static struct learner *learner_for(struct md_online *o, const char *model, int64
         return l;
     }
     if (l != NULL) {
-        /* reloaded: the new instance learns from here, with its own snapshot to come */
+        /* reloaded: the new instance goes on from the newest snapshot, as after a start */
         if (l->snap != NULL)
             l->v->ops->free(l->snap);
         l->snap = NULL;
@@ -438,6 +446,7 @@ static struct learner *learner_for(struct md_online *o, const char *model, int64
         l->configured = false;
         l->refused = false;
         l->q_n = l->q_pos = 0;
+        resume(o, l);
         return l;
     }
     if (o->n_learners == LEARNERS_MAX || strlen(model) >= MODEL_MAX) {

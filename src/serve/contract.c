@@ -824,6 +824,7 @@ enum {
     K_REVIEW,
     K_TRIGGERS,
     K_TRAINING,
+    K_ONLINE,
     K_COUNT
 };
 
@@ -850,6 +851,7 @@ static const char *const top_keys[] = {
     "review",
     "triggers",
     "training",
+    "online",
     NULL,
 };
 
@@ -1014,6 +1016,10 @@ static int parse_root(struct md_contract__ctx *x, const yaml_node_t *root, const
     if (rc != MD_OK)
         return rc;
     rc = md_contract__parse_review(x, v[K_REVIEW]);
+    if (rc != MD_OK)
+        return rc;
+
+    rc = md_contract__parse_online(x, v[K_ONLINE]); /* the defaults when absent */
     if (rc != MD_OK)
         return rc;
 

@@ -937,6 +937,37 @@ int md_store_tx_trainings_last(struct md_store_tx *tx,
 int md_store_tx_labels_since(struct md_store_tx *tx, const char *model, int64_t since_ms,
                              int64_t after_id, int64_t *upto_id, uint64_t *n,
                              struct md_err *err) MD_MUST_CHECK;
+/* ---- online learning ---------------------------------------------------- */
+
+/* A label or value given for one answered (not shadow) prediction row, for the learner. */
+struct md_store_online_label {
+    int64_t feedback_id;   /* the feedback item's id (increasing) */
+    bool ready;            /* attached to a stored answer and current: the fields below are
+                              set; else waiting (pending) when still_pending, or gone */
+    bool still_pending;    /* not ready: its row may still come (pending, current) */
+    int64_t prediction_id; /* the prediction row's */
+    int64_t version;       /* the version that answered */
+    int64_t at_ms;         /* when the item was received */
+    const char *features;  /* the row's features as a JSON object, or NULL when trimmed */
+    const char *label;     /* the true class (kind label), or NULL */
+    double value;          /* the true value (kind value); NaN when none */
+};
+
+/*
+ * The label and value feedback items of model the learner has to look at,
+ * fn told each (strings borrowed for the call): first those of ids[0..
+ * n_ids) (items that were waiting for their row when it last looked), then
+ * those with an id above after_id, by id, max_rows at most. *last_id: the
+ * highest id of the second kind told (after_id when none).
+ */
+int md_store_tx_online_labels(struct md_store_tx *tx, const char *model, int64_t after_id,
+                              size_t max_rows, const int64_t *ids, size_t n_ids,
+                              void (*fn)(void *ctx, const struct md_store_online_label *l),
+                              void *ctx, int64_t *last_id, struct md_err *err) MD_MUST_CHECK;
+
+/* The highest feedback item id of model (0 when none) into *id. */
+int md_store_tx_online_last_feedback(struct md_store_tx *tx, const char *model, int64_t *id,
+                                     struct md_err *err) MD_MUST_CHECK;
 
 /* ---- artifacts ---------------------------------------------------------- */
 

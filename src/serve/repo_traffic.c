@@ -1347,7 +1347,7 @@ int md_repo_register_upload(struct md_repo *r, const char *model, const struct m
     (void)md_repo__rescan(r, e, err); /* listed, loaded once a policy or an alias names it */
     md_err_clear(err);
     md_log_kv(MD_LOG_INFO, "version registered", "model", model, "sha256", u->sha256, "source",
-              "upload", MD_KV_END);
+              md_store_source_name(j.v.source), MD_KV_END);
     {
         struct md_buf b;
 

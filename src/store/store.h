@@ -770,6 +770,62 @@ int md_store_tx_trainings_abandon(struct md_store_tx *tx, const char *reason, si
 int md_store_tx_trainings_last(struct md_store_tx *tx,
                                void (*fn)(void *ctx, const char *model, int64_t requested_ms),
                                void *ctx, struct md_err *err) MD_MUST_CHECK;
+/* ---- training sets (learn/dataset.h reads them) --------------------------- */
+
+/* Which labelled rows a training set reads: the answered (2xx), not shadow
+ * prediction rows of model with a current feedback item of the target's
+ * kind (label, or value for regression), newest first (prediction time,
+ * then id), one page at a time. */
+struct md_store_training_filter {
+    const char *model;    /* required */
+    bool regression;      /* feedback of kind "value", else "label" */
+    int64_t since_ms;     /* prediction time >= since_ms (0: no bound) */
+    int64_t until_ms;     /* prediction time < until_ms (0: no bound) */
+    int64_t before_at_ms; /* paging: rows before (before_at_ms, before_id) in the order; */
+    int64_t before_id;    /* before_id 0: from the newest */
+    size_t limit;         /* at most this many (0: 1000; 100000 at most) */
+};
+
+/* One labelled prediction row. Strings borrowed for the call. */
+struct md_store_training_row {
+    int64_t id; /* the prediction row's */
+    const char *request_id;
+    int64_t row;
+    int64_t at_ms; /* prediction time */
+    int64_t version;
+    const char *features; /* a JSON object, or NULL: no longer kept (expired, sampled out) */
+    const char *label;    /* classification: the current label (never NULL) */
+    double value;         /* regression: the current value (NaN when not a number) */
+    const char *source;   /* the feedback's: "user", "system", "expert" */
+};
+
+/* The rows of f, newest first, through fn (at most f->limit). */
+int md_store_tx_training_rows(struct md_store_tx *tx, const struct md_store_training_filter *f,
+                              void (*fn)(void *ctx, const struct md_store_training_row *r),
+                              void *ctx, struct md_err *err) MD_MUST_CHECK;
+
+/* A base dataset registered for a model: a CSV file in the artifact store. */
+struct md_store_dataset {
+    const char *model;
+    const char *name;
+    const char *sha256;  /* of the file, in the artifact store */
+    int64_t size;        /* bytes */
+    int64_t rows;        /* data rows (the header not counted) */
+    const char *columns; /* a JSON array of the header's column names */
+    int64_t created_ms;  /* 0 on a put: now */
+};
+/* Registers d, replacing a dataset of that model and name. MD_EINVAL for
+ * an empty model or name, or a bad sha256. */
+int md_store_tx_dataset_put(struct md_store_tx *tx, const struct md_store_dataset *d,
+                            struct md_err *err) MD_MUST_CHECK;
+/* The datasets of model (name NULL), by name, or one (MD_ENOTFOUND
+ * "model 'm' has no dataset 'd'" when absent). */
+int md_store_tx_datasets(struct md_store_tx *tx, const char *model, const char *name,
+                         void (*fn)(void *ctx, const struct md_store_dataset *d), void *ctx,
+                         struct md_err *err) MD_MUST_CHECK;
+/* Removes one; MD_ENOTFOUND if absent (its file goes at the next sweep). */
+int md_store_tx_dataset_delete(struct md_store_tx *tx, const char *model, const char *name,
+                               struct md_err *err) MD_MUST_CHECK;
 
 /* ---- artifacts ---------------------------------------------------------- */
 
@@ -790,7 +846,7 @@ int md_store_artifact_tmp(struct md_store *s, char *path, size_t n, int *fd,
 /* The path of the artifact with this sha256 (whether or not it exists). */
 int md_store_artifact_path(struct md_store *s, const char *sha256, char *path, size_t n,
                            struct md_err *err) MD_MUST_CHECK;
-/* Removes stored artifacts no version record names and temporary files
+/* Removes stored artifacts no version record (nor base dataset) names and temporary files
  * left by a crash; returns how many files it removed (each logged). At
  * start, before anything is uploaded: an artifact put but not yet named by
  * a version would go too. Not from the store thread. */

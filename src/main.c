@@ -24,6 +24,7 @@
 #include "control/feedback.h"
 #include "control/rollouts.h"
 #include "control/settings.h"
+#include "control/training.h"
 #include "watch/ab.h"
 #include "watch/accesslog.h"
 #include "watch/compare.h"
@@ -379,6 +380,7 @@ struct daemon {
     struct md_api *api;
     struct md_http *http;
     struct md_rollouts *rollouts;
+    struct md_training *training; /* training runs (control/training.h), with --data */
     struct md_control *ctl;
     /* Other modules' periodic tasks, run by the control loop. */
     struct md_control_task tasks[MD_CONTROL_TASKS];
@@ -439,6 +441,9 @@ static int start_series(const struct md_settings *o, struct daemon *d, struct md
 static void stop_daemon(struct daemon *d, const struct md_settings *o)
 {
     md_control_stop(d->ctl);
+    /* Training runs: after control (no command asks for one any more); a
+     * running child is killed, its run marked failed. */
+    md_training_free(d->training);
     md_rollouts_free(d->rollouts);
     if (d->http != NULL)
         md_http_stop(d->http, (unsigned)o->drain_timeout_s * 1000);
@@ -725,8 +730,17 @@ static void start_control(const struct md_settings *o, struct daemon *d)
     if (md_rollouts_open(d->repo, d->store, d->compare, d->signals, &d->rollouts, &err) != MD_OK)
         md_log_kv(MD_LOG_ERROR, "rollouts not read back from the store; none runs", "reason",
                   err.msg, MD_KV_END);
-    if (md_control_start(d->repo, d->commands, (unsigned)o->poll_s, d->rollouts, d->tasks,
-                         d->n_tasks, &d->ctl, &err) != MD_OK) {
+    /* Training runs (part runner): a runner thread when there is a store. */
+    if (d->store != NULL) {
+        struct md_training_setup ts = {d->store,         d->repo, d->commands, o->data,
+                                       "/proc/self/exe", NULL,    0,           1};
+
+        if (md_training_new(&ts, &d->training, &err) != MD_OK)
+            md_log_kv(MD_LOG_ERROR, "training runner not started; retraining is refused", "reason",
+                      err.msg, MD_KV_END);
+    }
+    if (md_control_start(d->repo, d->commands, (unsigned)o->poll_s, d->rollouts, d->training,
+                         d->tasks, d->n_tasks, &d->ctl, &err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "control loop not started", "reason", err.msg, MD_KV_END);
         md_commands_close(d->commands, "no control loop: loads and unloads are refused");
     }

@@ -110,6 +110,11 @@ MD_TRAFFIC_HANDLER(md_strategies_api_get);
 MD_TRAFFIC_HANDLER(md_strategies_api_put);
 MD_TRAFFIC_HANDLER(md_strategies_api_delete);
 
+/* Training runs (api/trainings.c) */
+MD_TRAFFIC_HANDLER(md_trainings_api_start);
+MD_TRAFFIC_HANDLER(md_trainings_api_list);
+MD_TRAFFIC_HANDLER(md_trainings_api_get);
+
 /* Alert rules and alerts (api/alerts.c) */
 MD_TRAFFIC_HANDLER(md_alert_rules_api_get);
 MD_TRAFFIC_HANDLER(md_alert_rules_api_put);

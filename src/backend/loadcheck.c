@@ -112,6 +112,7 @@ int md_loadcheck_run(const char *engine, const char *buf, size_t len,
 
     if (in_helper)
         return MD_OK;
+    memset(&lim, 0, sizeof(lim));
     pthread_mutex_lock(&config_lock);
     exe = config_exe != NULL ? md_xstrdup(config_exe) : NULL;
     lim.timeout_ms = config_timeout_ms;

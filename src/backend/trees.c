@@ -22,6 +22,7 @@
  */
 #include "backend/trees_int.h"
 #include "backend/trees.h"
+#include "backend/xgboost_int.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -756,6 +757,6 @@ const struct md_backend_ops md_backend_trees = {
     .describe = trees_describe,
     .predict = trees_predict,
     .learn = NULL,
-    .train = NULL,
+    .train = md_xgboost__train_trees,
     .free = md_trees__free,
 };

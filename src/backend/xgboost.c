@@ -25,6 +25,7 @@
 #include "backend/backend.h"
 #include "backend/loadcheck.h"
 #include "backend/trees.h"
+#include "backend/xgboost_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -52,7 +53,7 @@ struct xgb {
  * Sets err from XGBGetLastError(): the first line, without libxgboost's
  * "[12:00:00] src/file.cc:123: " prefix.
  */
-static int xgb_error(struct md_err *err, int code, const char *what)
+int md_xgboost__error(struct md_err *err, int code, const char *what)
 {
     const char *e = XGBGetLastError();
     const char *p;
@@ -177,12 +178,12 @@ static int describe_booster(struct xgb *m, struct md_err *err)
     int rc;
 
     if (XGBoosterGetNumFeature(m->h, &nf) != 0)
-        return xgb_error(err, MD_EINTERNAL, "number of features");
+        return md_xgboost__error(err, MD_EINTERNAL, "number of features");
     if (nf == 0)
         return md_err_set(err, MD_ECORRUPT, "num_feature: 0, a model needs features");
     m->nf = (size_t)nf;
     if (XGBoosterSaveJsonConfig(m->h, &len, &cfg) != 0)
-        return xgb_error(err, MD_EINTERNAL, "configuration");
+        return md_xgboost__error(err, MD_EINTERNAL, "configuration");
     root = json_loadb(cfg, (size_t)len, 0, &jerr);
     if (root == NULL)
         return md_err_set(err, MD_EINTERNAL, "libxgboost configuration: not valid JSON: %s",
@@ -203,7 +204,7 @@ static int describe_booster(struct xgb *m, struct md_err *err)
     if (rc != MD_OK)
         return rc;
     if (XGBoosterGetStrFeatureInfo(m->h, "feature_name", &len, &names) != 0)
-        return xgb_error(err, MD_EINTERNAL, "feature names");
+        return md_xgboost__error(err, MD_EINTERNAL, "feature names");
     if (len == 0)
         return MD_OK;
     if ((size_t)len != m->nf)
@@ -264,7 +265,7 @@ static int probe_inplace(struct xgb *m, struct md_err *err)
     if (run_predict(m, row, 1, &shape, &dim, &res) != 0) {
         m->dmatrix = true;
         if (run_predict(m, row, 1, &shape, &dim, &res) != 0)
-            rc = xgb_error(err, MD_EUNSUPPORTED, "predict");
+            rc = md_xgboost__error(err, MD_EUNSUPPORTED, "predict");
     }
     free(row);
     return rc;
@@ -313,13 +314,13 @@ static int xgb_load(const char *path, const struct md_backend_config *cfg, void 
     m = md_xcalloc(1, sizeof(*m));
     pthread_mutex_init(&m->lock, NULL);
     if (XGBoosterCreate(NULL, 0, &m->h) != 0) {
-        rc = xgb_error(err, MD_EINTERNAL, "booster");
+        rc = md_xgboost__error(err, MD_EINTERNAL, "booster");
         m->h = NULL;
     } else if (XGBoosterLoadModelFromBuffer(m->h, buf + start, (bst_ulong)(len - start)) != 0) {
         /* The same bytes that were checked, JSON or UBJSON told apart as the check did. */
-        rc = xgb_error(err, MD_ECORRUPT, "model");
+        rc = md_xgboost__error(err, MD_ECORRUPT, "model");
     } else if (XGBoosterSetParam(m->h, "nthread", nthread) != 0) {
-        rc = xgb_error(err, MD_EINVAL, "engine option 'nthread'");
+        rc = md_xgboost__error(err, MD_EINVAL, "engine option 'nthread'");
     } else {
         rc = describe_booster(m, err);
     }
@@ -359,7 +360,7 @@ static int xgb_predict(void *inst, const float *x, size_t n_rows, float *out, st
         return MD_OK;
     pthread_mutex_lock(&m->lock);
     if (run_predict(m, x, n_rows, &shape, &dim, &res) != 0) {
-        rc = xgb_error(err, MD_EINTERNAL, "predict");
+        rc = md_xgboost__error(err, MD_EINTERNAL, "predict");
     } else {
         for (i = 0; i < dim; i++)
             total *= (size_t)shape[i];
@@ -381,6 +382,6 @@ const struct md_backend_ops md_backend_xgboost = {
     .describe = xgb_describe,
     .predict = xgb_predict,
     .learn = NULL,
-    .train = NULL,
+    .train = md_xgboost__train,
     .free = xgb_free,
 };

@@ -8,6 +8,7 @@
 #include "control/control.h"
 #include "control/rollouts.h"
 #include "control/sched.h"
+#include "control/training.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -32,6 +33,7 @@ struct md_control {
     bool scan_running;            /* a scan job is running */
     bool rollouts_waiting;        /* a rollouts job is handed and has not started */
     struct md_rollouts *rollouts; /* borrowed, or NULL; the worker's only */
+    struct md_training *training; /* borrowed, or NULL: no training runs */
 };
 
 /* A command and the control applying it: a worker job's argument. */
@@ -162,6 +164,13 @@ static void apply_command(void *arg)
             answer = archive_answer(model, ar->version, ar->archived);
         break;
     }
+    case MD_COMMAND_RETRAIN:
+        rc = md_training_command(a->c->training, model, md_command_arg(a->cmd), &answer, &err);
+        break;
+    case MD_COMMAND_TRAINED:
+        rc = md_training_registered(a->c->training, a->c->rollouts, model, md_command_arg(a->cmd),
+                                    &answer, &err);
+        break;
     default:
         rc = md_err_set(&err, MD_EINTERNAL, "unknown command %d", (int)md_command_kind(a->cmd));
         break;
@@ -271,8 +280,9 @@ static void notify_commands(void *ctx)
 _Static_assert(4 + MD_CONTROL_TASKS <= MD_SCHED_TASKS, "control's tasks fit the scheduler");
 
 int md_control_start(struct md_repo *repo, struct md_commands *q, unsigned poll_s,
-                     struct md_rollouts *rollouts, const struct md_control_task *tasks,
-                     size_t n_tasks, struct md_control **out, struct md_err *err)
+                     struct md_rollouts *rollouts, struct md_training *training,
+                     const struct md_control_task *tasks, size_t n_tasks, struct md_control **out,
+                     struct md_err *err)
 {
     struct md_control *c;
     int rc;
@@ -285,6 +295,7 @@ int md_control_start(struct md_repo *repo, struct md_commands *q, unsigned poll_
     c->repo = repo;
     c->queue = q;
     c->rollouts = rollouts;
+    c->training = training;
     atomic_init(&c->scan_asked, false);
     pthread_mutex_init(&c->mu, NULL);
     c->sched = md_sched_new();

@@ -28,6 +28,7 @@
 
 struct md_control;
 struct md_rollouts;
+struct md_training;
 
 /*
  * A periodic task of another module: fn(ctx, now_ms) every period_ms on the
@@ -47,14 +48,17 @@ struct md_control_task {
 /*
  * Starts the loop: applies the commands of q (borrowed; it must outlive
  * md_control_stop) to repo (borrowed). poll_s 0 = no polling (SIGHUP and
- * commands only). tasks: n_tasks (at most MD_CONTROL_TASKS) periodic tasks
- * of other modules (copied; each ctx must outlive md_control_stop).
+ * commands only). rollouts and training (borrowed, or NULL) are the
+ * rollouts and training runs the commands act on. tasks: n_tasks (at most
+ * MD_CONTROL_TASKS) periodic tasks of other modules (copied; each ctx must
+ * outlive md_control_stop).
  * MD_EINTERNAL when a thread cannot start, MD_EINVAL for too many tasks; q
  * is then left as it was.
  */
 int md_control_start(struct md_repo *repo, struct md_commands *q, unsigned poll_s,
-                     struct md_rollouts *rollouts, const struct md_control_task *tasks,
-                     size_t n_tasks, struct md_control **out, struct md_err *err) MD_MUST_CHECK;
+                     struct md_rollouts *rollouts, struct md_training *training,
+                     const struct md_control_task *tasks, size_t n_tasks, struct md_control **out,
+                     struct md_err *err) MD_MUST_CHECK;
 
 /* Asks for a repository re-scan, taken within 100 ms (async-signal-safe: it
  * only sets a flag). */

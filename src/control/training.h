@@ -24,7 +24,62 @@
 #include "util/common.h"
 #include "util/err.h"
 
+#include "serve/command.h"
+#include "serve/repo.h"
+#include "store/store.h"
+
 struct md_training;
+struct md_rollouts;
+
+/* An external trainer of the daemon's configuration file (`trainers:`). */
+struct md_trainer {
+    const char *name;
+    const char *const *argv; /* the command and its arguments, NULL-terminated */
+    size_t argc;
+    uint64_t timeout_s; /* 0: the model's training.timeout */
+    uint64_t memory_mb; /* 0: the model's training.memory_mb */
+};
+
+/* What the runner works with; every pointer borrowed for its life. */
+struct md_training_setup {
+    struct md_store *store;
+    struct md_repo *repo;
+    struct md_commands *commands; /* where the runner submits what it produced */
+    const char *data_dir;         /* run directories go to <data_dir>/trainings/<id> */
+    const char *exe;              /* the modeld binary, spawned as `modeld --train DIR` */
+    const struct md_trainer *trainers;
+    size_t n_trainers;
+    unsigned threads; /* threads a native training may use (>= 1) */
+};
+
+/*
+ * Reads back what the store holds (each model's last request; runs left
+ * queued or running by a daemon that stopped are marked failed) and starts
+ * the runner's thread. MD_EINTERNAL when the thread cannot start.
+ */
+int md_training_new(const struct md_training_setup *setup, struct md_training **out,
+                    struct md_err *err) MD_MUST_CHECK;
+
+/* Stops the runner: a running child is killed, the run marked failed, the
+ * thread joined. Queued runs stay queued in the store (failed at the next
+ * start). NULL ok. */
+void md_training_free(struct md_training *t);
+
+/* The trainer of that name, or NULL. */
+const struct md_trainer *md_training_trainer(const struct md_training *t, const char *name);
+
+/* MD_COMMAND_RETRAIN on control's worker: a manual run asked for; *answer
+ * is its JSON ({"id", "model", "trigger", "state", ...}). */
+int md_training_command(struct md_training *t, const char *model,
+                        const struct md_retrain_change *ch, char **answer,
+                        struct md_err *err) MD_MUST_CHECK;
+
+/* MD_COMMAND_TRAINED on control's worker: registers what a run produced and
+ * applies the model's policy (rollouts may be NULL: no rollout starts). */
+int md_training_registered(struct md_training *t, struct md_rollouts *rollouts, const char *model,
+                           void *arg, char **answer, struct md_err *err) MD_MUST_CHECK;
+/* Frees a MD_COMMAND_TRAINED command's argument. */
+void md_training_arg_free(void *arg);
 
 /* What asked for a run. */
 enum md_trigger_kind {

@@ -38,24 +38,26 @@
 /* What a training set is made of. */
 struct md_dataset_spec {
     const char *model;
-    bool regression;            /* the target is feedback's value, else its label */
-    const char *const *labels;  /* classification: the model's n_labels classes */
+    bool regression;           /* the target is feedback's value, else its label */
+    const char *const *labels; /* classification: the model's n_labels classes */
     size_t n_labels;
     const char *const *features; /* the model's n_features feature names, in order */
     const bool *text;            /* n_features: the feature's values are text (BYTES) */
+    const bool *optional;        /* n_features: the feature may be absent (a base dataset's
+                                    header may lack it, a cell may be empty); NULL: none is */
     size_t n_features;
-    int64_t since_ms;       /* prediction time >= since_ms (0: no bound) */
-    int64_t until_ms;       /* prediction time < until_ms (0: now) */
-    uint64_t max_rows;      /* the newest max_rows labelled rows at most (0: no bound) */
-    double holdout;         /* share of the newest labelled rows held out, [0, 1) */
-    double expert_weight;   /* weight of a row labelled by an expert (source "expert") */
-    const char *base_path;  /* a base dataset's CSV file (stored), or NULL */
-    double base_weight;     /* weight of its rows */
+    int64_t since_ms;      /* prediction time >= since_ms (0: no bound) */
+    int64_t until_ms;      /* prediction time < until_ms (0: now) */
+    uint64_t max_rows;     /* the newest max_rows labelled rows at most (0: no bound) */
+    double holdout;        /* share of the newest labelled rows held out, [0, 1) */
+    double expert_weight;  /* weight of a row labelled by an expert (source "expert") */
+    const char *base_path; /* a base dataset's CSV file (stored), or NULL */
+    double base_weight;    /* weight of its rows */
 };
 
 /* What a set holds, shown before any training and stored with it. */
 struct md_dataset_summary {
-    uint64_t rows;             /* train_rows + holdout_rows */
+    uint64_t rows; /* train_rows + holdout_rows */
     uint64_t train_rows;
     uint64_t holdout_rows;
     uint64_t feedback_rows;    /* labelled by callers (source user or system) */
@@ -68,14 +70,16 @@ struct md_dataset_summary {
     size_t n_labels;           /* classification: label counts of the whole set */
     char label[MD_DATASET_LABELS][MD_STORE_NAME_MAX];
     uint64_t label_rows[MD_DATASET_LABELS];
-    double mean, stddev;       /* regression: of the target */
+    double mean, stddev; /* regression: of the target */
 };
 
 /*
  * Builds the set spec names and writes it: the training rows to
  * train_path, the held-out rows to holdout_path (either may be NULL: not
  * written; holdout_path NULL puts every row in train_path), as JSON lines.
- * *sum says what it holds. MD_EINVAL, with the reason, when the set cannot
+ * *sum says what it holds. With both paths NULL nothing is written and *sum
+ * says what the set would hold, held-out rows apart (a summary before any
+ * training). MD_EINVAL, with the reason, when the set cannot
  * be trained on: fewer than min_rows training rows ("training set: 42
  * labelled rows with features, fewer than the 100 min_rows asks for"), or
  * one class only ("training set: every row is labelled 'legit': a

@@ -181,6 +181,13 @@ static const struct md_endpoint routes[] = {
      PATH_MODEL, md_rollouts_api_command},
     {"POST",   "/api/v1/models/{model}/rollouts/{id}/rollback", MD_API_MANAGEMENT, MANAGE,
      PATH_MODEL, md_rollouts_api_command},
+    /* training runs (api/trainings.c) */
+    {"POST",   "/api/v1/models/{model}/trainings",         MD_API_MANAGEMENT, MANAGE, PATH_MODEL,
+     md_trainings_api_start},
+    {"GET",    "/api/v1/models/{model}/trainings",         MD_API_MANAGEMENT, READ,   PATH_MODEL,
+     md_trainings_api_list},
+    {"GET",    "/api/v1/models/{model}/trainings/{id}",    MD_API_MANAGEMENT, READ,   PATH_MODEL,
+     md_trainings_api_get},
     {"GET",    "/api/v1/strategies",                       MD_API_MANAGEMENT, READ,   NONE,
      md_strategies_api_get},
     {"GET",    "/api/v1/strategies/{name}",                MD_API_MANAGEMENT, READ,   NONE,

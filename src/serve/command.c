@@ -352,3 +352,13 @@ void md_rollout_change_free(void *arg)
     free(r->body);
     free(r);
 }
+
+void md_retrain_change_free(void *arg)
+{
+    struct md_retrain_change *r = arg;
+
+    if (r == NULL)
+        return;
+    free(r->details);
+    free(r);
+}

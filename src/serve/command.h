@@ -33,8 +33,11 @@ enum md_command_kind {
     MD_COMMAND_ARCHIVE,  /* archive or restore a version (arg: struct md_archive_change) */
     MD_COMMAND_UPLOAD,   /* register an uploaded version (arg: struct md_upload_change) */
     MD_COMMAND_ROLLOUT,  /* start a rollout, or command one (arg: struct md_rollout_change) */
-    MD_COMMAND_MODEL     /* create a model from model.yaml (arg: struct md_traffic_change, its
+    MD_COMMAND_MODEL,    /* create a model from model.yaml (arg: struct md_traffic_change, its
                             json the model.yaml text) */
+    MD_COMMAND_RETRAIN,  /* ask for a training run by hand (arg: struct md_retrain_change) */
+    MD_COMMAND_TRAINED   /* register what a training run produced (arg: the runner's own,
+                            control/training.h) */
 };
 
 struct md_command;
@@ -75,6 +78,12 @@ struct md_rollout_change {
     size_t len;
 };
 void md_rollout_change_free(void *arg);
+/* A training run asked for by hand: details is the request's JSON object
+ * (a note), or NULL. Freed with md_retrain_change_free. */
+struct md_retrain_change {
+    char *details;
+};
+void md_retrain_change_free(void *arg);
 /* Free a traffic or an alias change (an archive change is freed with free()). */
 void md_traffic_change_free(void *arg);
 void md_alias_change_free(void *arg);

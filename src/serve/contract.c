@@ -821,6 +821,7 @@ enum {
     K_KEYS,
     K_DRIFT,
     K_LOGGING,
+    K_TRAINING,
     K_COUNT
 };
 
@@ -844,6 +845,7 @@ static const char *const top_keys[] = {
     "keys",
     "drift",
     "logging",
+    "training",
     NULL,
 };
 
@@ -1030,6 +1032,13 @@ static int parse_root(struct md_contract__ctx *x, const yaml_node_t *root, const
         if (rc != MD_OK)
             return rc;
         c->serve_new = word == 0;
+    }
+
+    md_contract__training_default(&c->training, c->task == MD_TASK_REGRESSION, c->n_labels);
+    if (v[K_TRAINING] != NULL) {
+        rc = md_contract__parse_training(x, v[K_TRAINING]);
+        if (rc != MD_OK)
+            return rc;
     }
 
     md_drift_config_default(&c->drift);

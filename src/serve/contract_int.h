@@ -178,4 +178,9 @@ int md_contract__parse_keys(struct md_contract__ctx *x, const yaml_node_t *n);
 /* drift: thresholds of the drift report into c->drift (contract_drift.c). */
 int md_contract__parse_drift(struct md_contract__ctx *x, const yaml_node_t *n);
 
+/* training: into c->training (contract_training.c), after task and labels;
+ * the defaults first, whether or not model.yaml has the section. */
+void md_contract__training_default(struct md_training_config *t, bool regression, size_t n_labels);
+int md_contract__parse_training(struct md_contract__ctx *x, const yaml_node_t *n);
+
 #endif

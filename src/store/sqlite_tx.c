@@ -1008,7 +1008,9 @@ int md_store_tx_events(struct md_store_tx *tx, const struct md_store_event_filte
 int md_store__sha_named(struct md_store_tx *tx, const char *sha256, bool *named, struct md_err *err)
 {
     sqlite3_stmt *st = md_store__prep(tx, MD_SQL_SHA_NAMED,
-                                      "SELECT 1 FROM versions WHERE sha256 = ?1 LIMIT 1", err);
+                                      "SELECT 1 FROM versions WHERE sha256 = ?1 UNION ALL "
+                                      "SELECT 1 FROM datasets WHERE sha256 = ?1 LIMIT 1",
+                                      err);
     int rc;
 
     *named = false;

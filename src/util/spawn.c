@@ -15,9 +15,11 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -309,6 +311,14 @@ int md_spawn_run(const char *exe, char *const argv[], int stdin_fd,
         return MD_EINTERNAL;
     }
     (void)fcntl(out[0], F_SETFL, O_NONBLOCK);
+    if (lim->lowest) {
+        /* Before it does much: a moment at the normal priority is all it gets. Either
+         * may be refused (SCHED_IDLE inside some containers); nice alone then. */
+        struct sched_param sp = {0};
+
+        (void)setpriority(PRIO_PROCESS, (id_t)pid, 19);
+        (void)sched_setscheduler(pid, SCHED_IDLE, &sp);
+    }
     res->cgroup = lim->memory_bytes > 0 && cg_enter(&cg, pid, lim->memory_bytes);
     if (!res->cgroup)
         cg.dir[0] = '\0';
@@ -348,6 +358,11 @@ int md_spawn_run(const char *exe, char *const argv[], int stdin_fd,
         if (lim->memory_bytes > 0 && rss > lim->memory_bytes) {
             kill_reap(pid, &status);
             res->end = MD_SPAWN_MEMORY;
+            break;
+        }
+        if (lim->cancel != NULL && atomic_load(lim->cancel)) {
+            kill_reap(pid, &status);
+            res->end = MD_SPAWN_CANCELLED;
             break;
         }
         if (lim->timeout_ms > 0 && ran >= lim->timeout_ms) {
@@ -391,6 +406,9 @@ void md_spawn_describe(const struct md_spawn_result *res, const struct md_spawn_
             (void)snprintf(buf, cap, "did not finish within %u s", lim->timeout_ms / 1000);
         else
             (void)snprintf(buf, cap, "did not finish within %u ms", lim->timeout_ms);
+        break;
+    case MD_SPAWN_CANCELLED:
+        (void)snprintf(buf, cap, "was stopped: the daemon is shutting down");
         break;
     case MD_SPAWN_MEMORY:
     default:

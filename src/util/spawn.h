@@ -20,16 +20,23 @@
 #include "util/common.h"
 #include "util/err.h"
 
+#include <stdatomic.h>
+
 struct md_spawn_limits {
-    unsigned timeout_ms; /* killed after this long; 0 = no limit */
-    size_t memory_bytes; /* killed above this resident size; 0 = no limit */
+    unsigned timeout_ms;        /* killed after this long; 0 = no limit */
+    size_t memory_bytes;        /* killed above this resident size; 0 = no limit */
+    bool lowest;                /* runs at the lowest priority: nice 19 and, where the kernel
+                                   allows it, the SCHED_IDLE class */
+    const _Atomic bool *cancel; /* NULL, or killed as soon as *cancel is true (within a
+                                   poll period) */
 };
 
 enum md_spawn_end {
     MD_SPAWN_EXITED = 1, /* it exited: status is its exit status */
     MD_SPAWN_SIGNALED,   /* a signal ended it: status is the signal */
     MD_SPAWN_TIMEOUT,    /* killed at the time limit */
-    MD_SPAWN_MEMORY      /* killed at the memory limit (by us, or by the cgroup) */
+    MD_SPAWN_MEMORY,     /* killed at the memory limit (by us, or by the cgroup) */
+    MD_SPAWN_CANCELLED   /* killed because *lim->cancel became true */
 };
 
 struct md_spawn_result {

@@ -646,7 +646,8 @@ static void fixture_open(struct repo_fixture *f, unsigned poll_s)
     assert_int_equal(md_repo_open(f->dir, &f->repo, &err), MD_OK);
     assert_int_equal(md_repo_scan(f->repo), 0);
     f->q = md_commands_new();
-    assert_int_equal(md_control_start(f->repo, f->q, poll_s, NULL, NULL, 0, &f->ctl, &err), MD_OK);
+    assert_int_equal(md_control_start(f->repo, f->q, poll_s, NULL, NULL, NULL, 0, &f->ctl, &err),
+                     MD_OK);
 }
 
 static void fixture_close(struct repo_fixture *f)

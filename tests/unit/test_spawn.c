@@ -17,7 +17,7 @@
 
 #include "util/spawn.h"
 
-static const struct md_spawn_limits no_limits = {0, 0};
+static const struct md_spawn_limits no_limits = {0, 0, false, NULL};
 
 /* Runs /bin/sh -c script; the test fails unless it ran. */
 static void sh(const char *script, int stdin_fd, const struct md_spawn_limits *lim,
@@ -77,8 +77,8 @@ static void test_crash(void **state)
 
 static void test_time_limit(void **state)
 {
-    const struct md_spawn_limits lim = {200, 0};
-    const struct md_spawn_limits whole = {2000, 0};
+    const struct md_spawn_limits lim = {200, 0, false, NULL};
+    const struct md_spawn_limits whole = {2000, 0, false, NULL};
     struct md_spawn_result res;
 
     (void)state;
@@ -95,7 +95,7 @@ static void test_time_limit(void **state)
 
 static void test_memory_limit(void **state)
 {
-    const struct md_spawn_limits lim = {60000, 32 << 20};
+    const struct md_spawn_limits lim = {60000, 32 << 20, false, NULL};
     struct md_spawn_result res;
 
     (void)state;
@@ -154,7 +154,7 @@ static void test_inherits_nothing(void **state)
     sh(script, -1, &no_limits, &res);
     assert_string_equal(res.out, "closed\n");
     {
-        const struct md_spawn_limits lim = {10000, 0};
+        const struct md_spawn_limits lim = {10000, 0, false, NULL};
 
         sh("kill -TERM $$; sleep 20", -1, &lim, &res);
         assert_int_equal(res.end, MD_SPAWN_SIGNALED);

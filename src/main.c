@@ -33,6 +33,7 @@
 #include "watch/history.h"
 #include "watch/series.h"
 #include "watch/outcomes.h"
+#include "watch/review.h"
 #include "watch/predlog.h"
 #include "watch/signals.h"
 #include "serve/drift_feed.h"
@@ -374,6 +375,7 @@ struct daemon {
     /* Alert rules, their states, notifications. */
     struct md_alerting *alerting;
     struct md_outcomes *outcomes;         /* quality sums kept as feedback flows */
+    struct md_review_stats *review;       /* review queues' figures (part review) */
     struct md_feedback_upkeep *fb_upkeep; /* attaches pending feedback, counts predictions */
     struct md_ab_signals *ab;             /* the A/B signals' state */
     struct md_commands *commands;
@@ -476,6 +478,7 @@ static void stop_daemon(struct daemon *d, const struct md_settings *o)
     /* After the store: a round of the upkeep may have been queued there. */
     md_feedback_upkeep_free(d->fb_upkeep);
     md_outcomes_free(d->outcomes);
+    md_review_stats_free(d->review); /* after the store: a round may have been queued */
     free(d->api);
     free(d->upload_dir);
 }
@@ -650,6 +653,16 @@ static int start_parts(const struct md_settings *o, struct daemon *d)
     }
     if (start_feedback(o, d) != 0)
         return 1;
+    /* Review queues (part review): their figures, named metrics and counting task. */
+    d->review = md_review_stats_new(d->store);
+    if (md_review_stats_signals(d->review, d->signals, &err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot register the review signals", "reason", err.msg,
+                  MD_KV_END);
+        return 1;
+    }
+    if (d->store != NULL)
+        add_task(d, &(struct md_control_task){"review queues", MD_REVIEW_STATS_MS,
+                                              md_review_stats_tick, d->review});
     if (md_ab_signals_add(d->signals, d->store, md_ab_api_design, d->repo, &d->ab, &err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "cannot register the A/B signals", "reason", err.msg, MD_KV_END);
         return 1;
@@ -684,6 +697,7 @@ static struct md_api *new_api(const struct md_settings *o, struct daemon *d)
     api->alerts = md_alerting_alerts(d->alerting);
     api->notify = md_alerting_notify(d->alerting);
     api->outcomes = d->outcomes;
+    api->review = d->review;
     api->name = "modeld";
     api->version = MD_VERSION;
     api->started_ms = md_wall_ms();

@@ -86,6 +86,9 @@ struct md_api {
     /* Borrowed, or NULL: the quality statistics kept as feedback flows
      * (watch/outcomes.h), which POST /api/v1/feedback adds to. */
     struct md_outcomes *outcomes;
+    /* Borrowed, or NULL: the review queues' figures (watch/review.h), for
+     * GET /api/v1/review and /metrics. */
+    struct md_review_stats *review;
     /* Where an upload's artifact is written while it arrives (api/upload.h),
      * made by md_upload_dir_prepare before serving; NULL: uploads are refused. */
     const char *upload_dir;

@@ -125,6 +125,10 @@ void md_alerts_api_prom(struct md_api *api, struct md_buf *b);
 /* Feedback and quality (api/feedback.c) */
 MD_TRAFFIC_HANDLER(md_feedback_api_post);
 MD_TRAFFIC_HANDLER(md_feedback_api_quality);
+/* Review queues (api/review.c) */
+MD_TRAFFIC_HANDLER(md_review_api_next);
+MD_TRAFFIC_HANDLER(md_review_api_answer);
+MD_TRAFFIC_HANDLER(md_review_api_list);
 
 /* Uploaded versions (api/upload.c): the body streams to md_upload_sink (api/upload.h) */
 void md_upload_api_post(struct md_api *api, const struct md_route *rt, struct md_api_req *req,

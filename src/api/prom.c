@@ -16,6 +16,7 @@
 #include "watch/accesslog.h"
 #include "watch/dataq.h"
 #include "watch/metrics.h"
+#include "watch/review.h"
 
 /* Appends to the answer; the first failure stays in the buffer (util/buf.h). */
 #define PUT(s) md_buf_puts(ctx->b, (s))
@@ -594,5 +595,7 @@ void md_prom_metrics(struct md_api *api, struct md_api_req *req, struct md_api_r
     md_alerts_api_prom(api, c.b);
     md_predictions_prom(api, c.b);
     md_feedback_prom(api, c.b);
+    if (api->review != NULL)
+        md_review_stats_prom(api->review, c.b);
     md_api_finish(resp, md_buf_error(c.b));
 }

@@ -822,6 +822,7 @@ enum {
     K_DRIFT,
     K_LOGGING,
     K_TRAINING,
+    K_REVIEW,
     K_COUNT
 };
 
@@ -846,6 +847,7 @@ static const char *const top_keys[] = {
     "drift",
     "logging",
     "training",
+    "review",
     NULL,
 };
 
@@ -1007,6 +1009,9 @@ static int parse_root(struct md_contract__ctx *x, const yaml_node_t *root, const
     }
 
     rc = parse_logging(x, v[K_LOGGING]);
+    if (rc != MD_OK)
+        return rc;
+    rc = md_contract__parse_review(x, v[K_REVIEW]);
     if (rc != MD_OK)
         return rc;
 

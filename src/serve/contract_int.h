@@ -182,5 +182,8 @@ int md_contract__parse_drift(struct md_contract__ctx *x, const yaml_node_t *n);
  * the defaults first, whether or not model.yaml has the section. */
 void md_contract__training_default(struct md_training_config *t, bool regression, size_t n_labels);
 int md_contract__parse_training(struct md_contract__ctx *x, const yaml_node_t *n);
+/* review: rules of the review queue into c->review (contract_review.c), after the
+ * labels; n NULL (absent) sets the defaults. */
+int md_contract__parse_review(struct md_contract__ctx *x, const yaml_node_t *n);
 
 #endif

@@ -513,6 +513,89 @@ static void format_keys(struct md_predrec *r, const struct entry *e, size_t row,
     p->n_keys = p->keys != NULL ? n : 0;
 }
 
+/* Whether row `row` was answered with a value missing: an optional feature not sent, or
+ * null (what data quality counts as missing of an accepted request). */
+static bool row_misses(const struct entry *e, size_t row)
+{
+    const struct md_contract *c = e->v->contract;
+    struct md_predict_story s;
+
+    if (e->inputs == NULL)
+        return false;
+    memset(&s, 0, sizeof(s));
+    s.version = e->v;
+    s.inputs = e->inputs;
+    s.n_inputs = e->n_inputs;
+    for (size_t i = 0; i < c->n_features; i++) {
+        const struct md_tensor *t;
+        size_t index;
+
+        if (!md_predict_story_input(&s, i, row, &t, &index))
+            return true;
+        if (t->missing != NULL && t->missing[index])
+            return true;
+        if ((t->dtype == MD_DT_FP32 || t->dtype == MD_DT_FP64) &&
+            isnan(md_tensor_get_f64(t, index)))
+            return true;
+    }
+    return false;
+}
+
+/* The point in [0, 1) of row `row` of a request that a review sample compares with its
+ * rate: the same row is sampled alike on every replica. */
+static double review_point(const char *id, size_t row)
+{
+    char buf[32];
+    uint64_t h = 14695981039346656037ull;
+    int n = snprintf(buf, sizeof(buf), "/%zu", row);
+
+    for (const char *p = id; *p != '\0'; p++) {
+        h ^= (unsigned char)*p;
+        h *= 1099511628211ull;
+    }
+    for (int i = 0; i < n; i++) {
+        h ^= (unsigned char)buf[i];
+        h *= 1099511628211ull;
+    }
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+    h ^= h >> 31;
+    return (double)(h >> 11) / 9007199254740992.0;
+}
+
+/* The first review rule of the model that row p (formatted, with its outputs) meets, or
+ * NULL. Shadows' rows and failed ones are never reviewed. */
+static const char *review_reason(const struct entry *e, size_t row,
+                                 const struct md_store_prediction *p)
+{
+    const struct md_review_config *rv = &e->v->contract->review;
+
+    if (!rv->present || e->shadow || p->outputs == NULL)
+        return NULL;
+    for (size_t i = 0; i < rv->n_rules; i++) {
+        const struct md_review_rule *r = &rv->rules[i];
+        bool hit = false;
+
+        switch (r->kind) {
+        case MD_REVIEW_BAND:
+            hit = isfinite(p->score) && p->score >= r->lo && p->score <= r->hi;
+            break;
+        case MD_REVIEW_LABEL:
+            hit = p->label != NULL && strcmp(p->label, r->label) == 0;
+            break;
+        case MD_REVIEW_SAMPLE:
+            hit = review_point(e->request_id, row) < r->rate;
+            break;
+        case MD_REVIEW_DATA:
+            hit = row_misses(e, row);
+            break;
+        }
+        if (hit)
+            return r->name;
+    }
+    return NULL;
+}
+
 static void format(void *ctx, const struct md_predlog_entry *h, struct md_arena *a,
                    struct md_store_prediction *out, size_t *n)
 {
@@ -540,6 +623,8 @@ static void format(void *ctx, const struct md_predlog_entry *h, struct md_arena 
             p->features = format_features(r, e, row, a);
         if (e->scores != NULL && row < e->scored)
             p->outputs = format_outputs(r, e, row, p, a);
+        p->review = review_reason(e, row, p);
+        p->review_max = e->v->contract->review.max_queue;
     }
     *n = h->rows;
 }
@@ -617,8 +702,7 @@ struct md_predict_observer md_predrec_observer(struct md_predrec *r)
 
 bool md_predrec_needs_every_row(const struct md_contract *c)
 {
-    MD_UNUSED(c);
-    return false;
+    return c->training.present || c->online.present || c->review.present;
 }
 
 int md_predrec_check(const struct md_contract *c, bool has_key, struct md_err *err)

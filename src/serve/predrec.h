@@ -74,9 +74,8 @@ bool md_predrec_key_given(void);
 /*
  * Whether a model learns from its log (retraining, online learning, review):
  * then every row keeps its features, and each contract feature must reach
- * the training set (not dropped by `pii:`). The sections of model.yaml that
- * say so come with retraining; until then no model does, and the check
- * only sees what exists.
+ * the training set (not dropped by `pii:`): a contract with a `training:`,
+ * `online:` or `review:` section.
  */
 bool md_predrec_needs_every_row(const struct md_contract *c);
 

@@ -111,6 +111,13 @@ enum md_store__slot {
     MD_SQL_HISTORY_EXPIRE_REQUESTS,
     MD_SQL_HISTORY_EXPIRE_VALUES,
 
+    /* review queues */
+    MD_SQL_REVIEW_INSERT,
+    MD_SQL_REVIEW_NEXT,
+    MD_SQL_REVIEW_LEASE,
+    MD_SQL_REVIEW_GET,
+    MD_SQL_REVIEW_DONE,
+
     MD_SQL_SLOTS
 };
 
@@ -140,5 +147,13 @@ int md_store__fail(struct md_store_tx *tx, int rc, const char *what, struct md_e
 /* Steps st once and resets it: MD_OK when it finished, else an error as md_store__fail. */
 int md_store__exec(struct md_store_tx *tx, sqlite3_stmt *st, const char *what,
                    struct md_err *err) MD_MUST_CHECK;
+
+/*
+ * Adds the review item of prediction row p (p->review set), stored under id
+ * prediction, unless the model's queue holds p->review_max items already
+ * (then counted as dropped). sqlite_review.c; called by sqlite_log.c.
+ */
+int md_store__review_add(struct md_store_tx *tx, const struct md_store_prediction *p,
+                         int64_t prediction, int64_t now_ms, struct md_err *err) MD_MUST_CHECK;
 
 #endif

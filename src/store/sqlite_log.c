@@ -47,6 +47,7 @@ static int add_one(struct md_store_tx *tx, const struct md_store_prediction *p, 
                    struct md_err *err)
 {
     sqlite3_stmt *st;
+    int64_t id;
     int rc;
 
     if (p->request_id == NULL || p->request_id[0] == '\0')
@@ -78,8 +79,11 @@ static int add_one(struct md_store_tx *tx, const struct md_store_prediction *p, 
         sqlite3_bind_null(st, 13);
     bind_text_or_null(st, 14, p->outputs);
     rc = md_store__exec(tx, st, "add a prediction", err);
+    id = sqlite3_last_insert_rowid(tx->db);
     if (rc == MD_OK && p->n_keys > 0)
-        rc = add_keys(tx, p, sqlite3_last_insert_rowid(tx->db), err);
+        rc = add_keys(tx, p, id, err);
+    if (rc == MD_OK && p->review != NULL)
+        rc = md_store__review_add(tx, p, id, now_ms, err);
     return rc;
 }
 

@@ -321,6 +321,10 @@ struct md_store_prediction {
     double score;         /* binary classification: P(labels[1]); regression: the predicted
                              value; NaN otherwise (or no output) */
     const char *outputs;  /* a JSON object of every output of the row, or NULL (failed) */
+    const char *review;   /* the name of the review rule that sends the row to review
+                             (a review item is added with it), or NULL: none */
+    uint64_t review_max;  /* with review: the queue's bound (waiting and leased items of the
+                             model); past it the item is dropped and counted */
 };
 
 /*
@@ -826,6 +830,101 @@ int md_store_tx_datasets(struct md_store_tx *tx, const char *model, const char *
 /* Removes one; MD_ENOTFOUND if absent (its file goes at the next sweep). */
 int md_store_tx_dataset_delete(struct md_store_tx *tx, const char *model, const char *name,
                                struct md_err *err) MD_MUST_CHECK;
+/* ---- review queues --------------------------------------------------------- */
+
+/*
+ * A prediction row that a review rule sent to review (serve/predrec.c
+ * decides; md_store_tx_predictions_add adds the item with its row). Its
+ * state: "queued" (waiting, or leased and the lease ran out), "leased"
+ * (taken by a reviewer until lease_until_ms), "done" (answered: the verdict
+ * became the row's expert feedback). Strings borrowed for the call.
+ */
+struct md_store_review_item {
+    int64_t id;
+    const char *model;
+    int64_t prediction; /* the prediction row's id */
+    const char *request_id;
+    int64_t row;
+    int64_t version;
+    const char *reason; /* the rule's name */
+    int64_t created_ms;
+    const char *state;      /* "queued", "leased", "done" */
+    int64_t lease_until_ms; /* leased: when the lease runs out */
+    const char *lease;      /* the lease's token, or NULL */
+    const char *reviewer;   /* who took it last, or NULL */
+    const char *verdict;    /* done: the label, or the value as text */
+    const char *comment;    /* or NULL */
+    int64_t answered_ms;
+    int agrees;              /* done: 1 the verdict is the predicted label, 0 it is not; -1
+                                not known (regression, or not answered) */
+    const char *features;    /* the prediction row's features (JSON), or NULL */
+    const char *predicted;   /* its predicted label, or NULL */
+    double score;            /* its score, NaN when none */
+    const char *outputs;     /* its outputs (JSON), or NULL */
+};
+
+/*
+ * Takes the oldest waiting item of model (queued, or leased with its lease
+ * run out at now_ms) for reviewer: leased until now_ms + lease_ms under a
+ * new random token, then fn(ctx, item) with it. *found false (fn not
+ * called) when none waits. Two calls never take the same item while its
+ * lease holds (the store runs one job at a time).
+ */
+int md_store_tx_review_next(struct md_store_tx *tx, const char *model, const char *reviewer,
+                            int64_t lease_ms, int64_t now_ms,
+                            void (*fn)(void *ctx, const struct md_store_review_item *it), void *ctx,
+                            bool *found, struct md_err *err) MD_MUST_CHECK;
+
+/* A verdict on a review item (checked above the store against the model's contract). */
+struct md_store_review_verdict {
+    int64_t id;                /* the item */
+    const char *lease;         /* the token next gave */
+    enum md_feedback_kind kind; /* MD_FEEDBACK_LABEL or MD_FEEDBACK_VALUE */
+    const char *label;          /* LABEL: the class */
+    double value;               /* VALUE: the number */
+    const char *comment;        /* or NULL */
+    int64_t now_ms;
+};
+
+/*
+ * Answers item v->id: its row gets the verdict as expert feedback
+ * (md_store_tx_feedback_add, source "expert": fn is told the changes of
+ * outcome), and the item is done, with whether the verdict agrees with the
+ * prediction; then fn_item (may be NULL) with the item as it is now.
+ * MD_ENOTFOUND for no such item; MD_ECONFLICT naming the lease when the
+ * item is answered already, not leased, leased under another token, or its
+ * lease ran out (someone else may hold it now).
+ */
+int md_store_tx_review_answer(struct md_store_tx *tx, const struct md_store_review_verdict *v,
+                              md_store_outcome_fn fn, void *ctx,
+                              void (*fn_item)(void *ctx, const struct md_store_review_item *it),
+                              struct md_err *err) MD_MUST_CHECK;
+
+/* Items of model (NULL: every model) in state (NULL: any; "queued" counts expired leases
+ * as queued), oldest first, at most limit (0: 100; 1000 at most), after_id on (paging). */
+int md_store_tx_review_list(struct md_store_tx *tx, const char *model, const char *state,
+                            int64_t now_ms, int64_t after_id, size_t limit,
+                            void (*fn)(void *ctx, const struct md_store_review_item *it),
+                            void *ctx, struct md_err *err) MD_MUST_CHECK;
+
+/* One model's queue at now_ms. */
+struct md_store_review_stats {
+    const char *model;
+    uint64_t waiting;   /* queued (expired leases included) */
+    uint64_t leased;    /* leases holding */
+    int64_t oldest_ms;  /* created_ms of the oldest waiting or leased item; 0: none */
+    uint64_t answered;  /* done */
+    uint64_t judged;    /* done with agrees known */
+    uint64_t agreed;    /* of those, verdicts equal to the prediction */
+};
+
+/* Each model with review items, fn(ctx, stats) once each. */
+int md_store_tx_review_stats(struct md_store_tx *tx, int64_t now_ms,
+                             void (*fn)(void *ctx, const struct md_store_review_stats *s),
+                             void *ctx, struct md_err *err) MD_MUST_CHECK;
+
+/* Review items dropped since start because their model's queue was full (thread-safe). */
+uint64_t md_store_review_dropped(void);
 
 /* ---- artifacts ---------------------------------------------------------- */
 

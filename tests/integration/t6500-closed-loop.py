@@ -118,4 +118,146 @@ def test_improvement_off():
         expect(all(v == 1 for v in answers.version[:end]), "only version 1 answers")
 
 
-run([test_improvement_off])
+def probe_drift(m):
+    doc = ll.get(m.d, "/api/v1/models/txn/drift")
+    if doc and doc.get("verdict") == "drift":
+        m.note("drift verdict", "%s flagged, drift score %.2f" % (
+            ", ".join(f["name"] for f in doc["features"] if f.get("drifted")),
+            doc.get("drift_score") or 0))
+
+
+def probe_quality(m):
+    doc = ll.get(m.d, "/api/v1/models/txn/signals?metric=roc_auc&window=1m")
+    if doc:
+        sig = doc["signals"][0]
+        if sig.get("value") is not None and sig["samples"] >= 500 and sig["value"] < 0.8:
+            m.note("quality drop", "roc_auc %.3f over the last minute (%d rows)"
+                   % (sig["value"], sig["samples"]))
+
+
+def probe_trainings(m):
+    doc = ll.get(m.d, "/api/v1/models/txn/trainings")
+    for t in (doc or {}).get("trainings", []):
+        m.note("training %s %s" % (t["id"], t.get("state")), t)
+
+
+def probe_rollouts(m):
+    doc = ll.get(m.d, "/api/v1/models/txn/rollouts")
+    for r in (doc or {}).get("rollouts", []):
+        stage = r["stage"] if r["stage"] != "canary" else "canary %d%%" % r["weights"]["candidate"]
+        m.note("rollout %s %s %s" % (r["id"], r["phase"], stage if r["phase"] == "running" else ""),
+               r)
+
+
+def ms_row(answers, ms):
+    return answers.row_at(ms)
+
+
+def test_improvement_on():
+    """modeld alone detects, retrains, evaluates, shadows, canaries,
+    promotes; the AUC recovers within 20,000 rows of the shift."""
+    tmp = tempfile.mkdtemp(prefix="modeld-t6500-")
+    repo = os.path.join(tmp, "repo")
+    ll.add_model(repo, "txn", tmp, IMPROVE_YAML)
+    conf = os.path.join(tmp, "modeld.yaml")
+    with open(conf, "w") as f:
+        f.write(CONFIG)
+    with Daemon(repo=repo, args=["--config", conf]) as d:
+        answers = ll.Answers(len(ROWS))
+        mon = ll.Monitor(d, answers, [probe_drift, probe_quality, probe_trainings,
+                                      probe_rollouts])
+        done = {}
+
+        def should_stop(i):
+            # Past the promotion and WIDTH rows answered by the promoted
+            # version alone: the quality after is measured; stop early.
+            if i < SHIFT + WIDTH:
+                return False
+            promoted = [v for k, v in mon.seen.items() if " promoted" in k]
+            if promoted and "row" not in done:
+                done["row"] = i
+                done["version"] = promoted[0][2]["candidate"]
+            return "row" in done and i >= done["row"] + WIDTH
+
+        mon.start()
+        start = time.time()
+        try:
+            end = ll.send(d.port, "txn", ROWS, answers, 0, SHIFT + ON_AFTER, rate=RATE,
+                          prefix="q", deadline=start + TIME_LIMIT, should_stop=should_stop)
+        finally:
+            mon.stop()
+        took = time.time() - start
+        shift_ms = answers.sent_ms[SHIFT]
+        expect(not answers.failures, "failed requests: %r" % answers.failures[:5])
+        pre = pre_auc(answers)
+        curve = [(e, answers.auc_at(e, LABELS, WIDTH)) for e in range(SHIFT, end + 1, 250)]
+
+        # The timeline, from what the daemon stored and what the monitor saw.
+        events = (ll.get(d, "/api/v1/events?model=txn&limit=1000") or {}).get("events", [])
+        alerts = (ll.get(d, "/api/v1/alerts?history=true&model=txn&limit=1000")
+                  or {}).get("history", [])
+        lines = [(shift_ms, "shift: the relation changes, %s moves by %.0f sd" % (ll.SHIFTED,
+                                                                               ll.SHIFT_SD))]
+        for name, (row, ms, value) in mon.seen.items():
+            if name in ("drift verdict", "quality drop"):
+                lines.append((ms, "%s (seen by the test): %s" % (name, value)))
+        for a in alerts:
+            lines.append((a["at_ms"], "alert %s %s (value %s)" % (a["rule"], a["state"],
+                                                                  a.get("value"))))
+        for e in events:
+            if e["at_ms"] >= shift_ms - 1000 and e["kind"] != "policy_changed":
+                lines.append((e["at_ms"], "event %s: %s" % (e["kind"], e["message"])))
+        lines.sort()
+        print("    timeline (row, seconds after the shift):")
+        for ms, text in lines:
+            print("    %6d %+7.1fs  %s" % (ms_row(answers, ms), (ms - shift_ms) / 1000, text))
+        print("    quality (ROC AUC of the last %d rows answered):" % WIDTH)
+        print("      before the shift: %.4f" % pre)
+        for e, a in curve:
+            if (e - SHIFT) % 2000 == 0 or e == end:
+                ver = sorted(set(v for v in answers.version[max(0, e - WIDTH):e]))
+                print("      row %6d (shift %+6d): %.4f  versions %s" % (e, e - SHIFT, a, ver))
+        print("    stream: %d rows in %.1f s (%.0f rows/s)" % (end, took, end / took))
+
+        expect(pre > 0.9, "the champion's AUC before the shift is %.4f" % pre)
+        kinds = set(e["kind"] for e in events)
+        fired = set((a["rule"], a["state"]) for a in alerts)
+        expect(("txn_drift", "firing") in fired, "the drift alert never fired: %r" % fired)
+        expect(("txn_quality", "firing") in fired, "the quality alert never fired: %r" % fired)
+        expect("version_registered" in kinds and "rollout_promoted" in kinds,
+               "no promotion: events %r" % sorted(kinds))
+        expect("row" in done, "not promoted within %d rows of the shift" % ON_AFTER)
+        new = done["version"]
+        # Every stage, in order: the shadow, the canary's 5, 25 and 50%.
+        rid = [e for e in events if e["kind"] == "rollout_promoted"][0]["details"]
+        del rid
+        rollouts = ll.get(d, "/api/v1/models/txn/rollouts")["rollouts"]
+        expect(len(rollouts) == 1, "one rollout: %r" % rollouts)
+        ro = ll.get(d, "/api/v1/models/txn/rollouts/%d" % rollouts[0]["id"])
+        steps = [(x["action"], x["stage"], x.get("step")) for x in ro["decisions"]]
+        want = [("start", "shadow", 0), ("advance", "shadow", 0), ("advance", "canary", 0),
+                ("advance", "canary", 1), ("promote", "canary", 2)]
+        got = [s for s in steps if s[0] in ("start", "advance", "promote")]
+        expect(got == want, "rollout decisions %r" % steps)
+        recovered = [e for e, a in curve if a is not None and a >= pre - 0.02]
+        expect(recovered and recovered[0] <= SHIFT + ON_AFTER,
+               "the AUC is not back within 2 points of %.4f by row %d" % (pre, SHIFT + ON_AFTER))
+        after = answers.auc_at(end, LABELS, WIDTH)
+        print("    recovered at row %d (shift %+d); after the promotion (version %s alone): %.4f"
+              % (recovered[0], recovered[0] - SHIFT, new, after))
+        expect(after >= pre - 0.02, "after the promotion the AUC is %.4f (before %.4f)"
+               % (after, pre))
+        expect(set(answers.version[end - WIDTH:end]) == {int(new)},
+               "the promoted version answers alone at the end")
+        # The promoted version's lineage: trained by a trigger, on rows after the shift.
+        versions = ll.get(d, "/api/v1/models/txn/versions")
+        meta = [v for v in versions["versions"] if str(v["version"]) == str(new)][0]
+        lineage = meta.get("metadata", {}).get("lineage", meta.get("metadata", {}))
+        print("    lineage of version %s: %s" % (new, lineage))
+        expect(lineage["trigger"] in ("drift", "quality"), lineage)
+        expect(lineage["window"]["since_ms"] >= shift_ms,
+               "trained on rows from %d, before the shift at %d"
+               % (lineage["window"]["since_ms"], shift_ms))
+
+
+run([test_improvement_off, test_improvement_on])

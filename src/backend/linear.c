@@ -2,16 +2,22 @@
 /*
  * linear.c: the "linear" engine. Runs linear regression, binary logistic
  * regression and multinomial (softmax) logistic regression read from the
- * modeld-linear JSON artifact (docs/linear.md), and updates the weights
- * online with plain stochastic gradient descent (learn).
+ * modeld-linear JSON artifact (docs/linear.md), updates the weights online
+ * (learn: stochastic gradient descent, or FTRL-Proximal for logistic models,
+ * as learn_config says), writes them back as an artifact (save), takes
+ * another instance's weights (assign) and explains a score as its terms
+ * (explain).
  *
  * An instance's shape (kind, feature names, standardisation) never changes
- * after load; its weights do. Predictions read the weights under a
- * reader-writer lock. Learn calls are serialised by a mutex: the learner
- * copies the weights, runs its SGD steps on the copy with no lock that
- * predict waits on, and publishes the result by a short copy under the write
- * lock, so a prediction sees the weights before or after a learn call, never
- * a mix, and a learn call that fails leaves the weights as they were.
+ * after load; its weights do. The weights a prediction uses are an immutable
+ * block published through an atomic pointer: predict reads it inside an
+ * epoch read section (util/epoch.h), with no lock, so it never waits for a
+ * learner and never sees a half-written update. Learn calls are serialised
+ * by a mutex: the learner keeps its own working copy of the weights (and
+ * FTRL's per-coordinate state), updates it, copies it into the spare block
+ * and swaps that in; once a grace period has passed the block it replaced
+ * is the next spare. A learn call that fails leaves the weights, and the
+ * learner's state, as they were.
  *
  * Feature preparation (categories, defaults) is the contract's job; this file
  * sees dense float rows whose NaN cells are missing values, and fills them
@@ -20,6 +26,7 @@
  */
 #include "backend/linear_int.h"
 #include "util/common.h"
+#include "util/epoch.h"
 #include "util/mem.h"
 #include "util/sys.h"
 
@@ -27,6 +34,9 @@
 #include <float.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -35,6 +45,8 @@
 #define ARTIFACT_MAX_BYTES    ((size_t)256 << 20)
 #define DEFAULT_LEARNING_RATE 0.01
 #define STACK_CLASSES         32 /* predict's score buffer lives on the stack up to this */
+#define ALGO_SGD              1  /* struct md_learn_config's algo values */
+#define ALGO_FTRL             2
 
 enum kind {
     KIND_LINEAR = 0,     /* one output: the score */
@@ -46,30 +58,41 @@ static const char *const kind_names[] = {"linear", "logistic", "multinomial"};
 static const char *const objectives[] = {"linear:regression", "linear:logistic",
                                          "linear:multinomial"};
 
+/*
+ * A block of weights: n_classes * n_features weights, row-major by class,
+ * then n_classes intercepts (nw + n_classes doubles in all). Immutable while
+ * published.
+ */
+
 struct md_linear {
     /* Shape: written by load, read-only afterwards. */
     enum kind kind;
     size_t n_features;    /* columns per row, >= 1 */
     size_t n_classes;     /* weight rows: 1 (linear, logistic) or >= 2 (multinomial) */
+    size_t nw;            /* n_classes * n_features */
     char **feature_names; /* n_features unique non-empty names */
     double *mean;         /* NULL, or n_features finite standardisation means */
     double *scale;        /* NULL (iff mean is), or n_features finite scales > 0 */
     double *fill_z;       /* NULL (no impute), or n_features standardised values a missing
                              cell stands for; NaN = no fill, a missing cell is refused */
-    double learning_rate; /* SGD step size, finite and > 0 */
+    double *impute;       /* NULL, or the artifact's n_features impute values (NaN: null), as
+                             save writes them back */
+    json_t *metadata;     /* NULL, or the artifact's metadata object (save copies it) */
 
-    /* Weights: read by predict under lock (read), replaced by learn under lock (write). */
-    pthread_rwlock_t lock;
-    double *w; /* n_classes * n_features, row-major by class; lock */
-    double *b; /* n_classes intercepts; lock */
+    /* The published weights: predict loads the pointer inside an epoch section. */
+    _Atomic(double *) cur; /* nw + n_classes doubles, immutable while published */
 
-    /* Learner state: learn_mu serialises learn calls; the fields below are its. */
+    /* Learner state: learn_mu serialises learn, learn_config, save and assign. */
     pthread_mutex_t learn_mu;
-    double *next_w;     /* n_classes * n_features: the copy learn updates */
-    double *next_b;     /* n_classes */
-    double *scores;     /* n_classes: per-row scores and gradients */
-    uint64_t n_learned; /* rows learned since load */
-    bool locks_ready;   /* lock and learn_mu were initialised (free destroys them) */
+    struct md_learn_config cfg; /* the update rule (SGD at learning_rate until learn_config) */
+    double *spare;              /* the block the next publication fills */
+    double *lw;                 /* the learner's working weights: equal to *cur between calls */
+    double *undo;               /* lw (and FTRL's state) before a learn call, to go back */
+    double *ftrl_z, *ftrl_n;    /* FTRL-Proximal's per-coordinate state, nw + n_classes each;
+                                   NULL unless cfg.algo is FTRL */
+    double *scores;             /* n_classes: per-row scores and gradients */
+    uint64_t n_learned;         /* rows learned since load */
+    bool locks_ready;           /* learn_mu was initialised (free destroys it) */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -183,15 +206,18 @@ static void lin_free(void *inst)
     free(m->mean);
     free(m->scale);
     free(m->fill_z);
-    free(m->w);
-    free(m->b);
-    free(m->next_w);
-    free(m->next_b);
+    free(m->impute);
+    if (m->metadata != NULL)
+        json_decref(m->metadata);
+    free(atomic_load(&m->cur));
+    free(m->spare);
+    free(m->lw);
+    free(m->undo);
+    free(m->ftrl_z);
+    free(m->ftrl_n);
     free(m->scores);
-    if (m->locks_ready) {
-        pthread_rwlock_destroy(&m->lock);
+    if (m->locks_ready)
         pthread_mutex_destroy(&m->learn_mu);
-    }
     free(m);
 }
 
@@ -200,7 +226,8 @@ static int parse_options(const struct md_backend_config *cfg, struct md_linear *
 {
     size_t i;
 
-    m->learning_rate = DEFAULT_LEARNING_RATE;
+    m->cfg.algo = ALGO_SGD;
+    m->cfg.learning_rate = DEFAULT_LEARNING_RATE;
     if (cfg == NULL)
         return MD_OK;
     for (i = 0; i < cfg->n_options; i++) {
@@ -221,7 +248,7 @@ static int parse_options(const struct md_backend_config *cfg, struct md_linear *
             return md_err_set(err, MD_EINVAL,
                               "engine option 'learning_rate': '%.64s' is not a positive number",
                               val);
-        m->learning_rate = d;
+        m->cfg.learning_rate = d;
     }
     return MD_OK;
 }
@@ -365,12 +392,15 @@ static int alloc_weights(struct md_linear *m, struct md_err *err)
 
     if (!md_mul_ok(m->n_classes, m->n_features, &n))
         return md_err_set(err, MD_ECORRUPT, "weights: too many");
-    m->w = md_calloc(n, sizeof(double));
-    m->next_w = md_calloc(n, sizeof(double));
-    m->b = md_calloc(m->n_classes, sizeof(double));
-    m->next_b = md_calloc(m->n_classes, sizeof(double));
+    m->nw = n;
+    n += m->n_classes; /* no overflow: n_classes <= the weights' JSON array's size */
+    atomic_store(&m->cur, md_calloc(n, sizeof(double)));
+    m->spare = md_calloc(n, sizeof(double));
+    m->lw = md_calloc(n, sizeof(double));
+    m->undo = md_calloc(3 * n, sizeof(double)); /* lw, ftrl_z, ftrl_n */
     m->scores = md_calloc(m->n_classes, sizeof(double));
-    if (m->w == NULL || m->next_w == NULL || m->b == NULL || m->next_b == NULL || m->scores == NULL)
+    if (atomic_load(&m->cur) == NULL || m->spare == NULL || m->lw == NULL || m->undo == NULL ||
+        m->scores == NULL)
         return md_err_set(err, MD_ENOMEM, "weights: out of memory for %zu weights", n);
     return MD_OK;
 }
@@ -403,25 +433,26 @@ static int read_weights(const json_t *root, struct md_linear *m, struct md_err *
         for (k = 0; k < m->n_classes; k++) {
             (void)snprintf(field, sizeof(field), "weights[%zu]", k); /* any size_t fits */
             rc = read_numbers(json_array_get(w, k), field, m->n_features, "feature_names",
-                              m->w + k * m->n_features, err);
+                              m->lw + k * m->n_features, err);
             if (rc != MD_OK)
                 return rc;
         }
         if (b != NULL) {
-            rc = read_numbers(b, "intercept", m->n_classes, "classes (rows of weights)", m->b, err);
+            rc = read_numbers(b, "intercept", m->n_classes, "classes (rows of weights)",
+                              m->lw + m->nw, err);
             if (rc != MD_OK)
                 return rc;
         }
     } else {
-        rc = read_numbers(w, "weights", m->n_features, "feature_names", m->w, err);
+        rc = read_numbers(w, "weights", m->n_features, "feature_names", m->lw, err);
         if (rc != MD_OK)
             return rc;
         if (b != NULL) {
             if (!json_is_number(b))
                 return md_err_set(err, MD_ECORRUPT, "intercept: expected a number for kind '%s'",
                                   kind_names[m->kind]);
-            m->b[0] = json_number_value(b);
-            if (!isfinite(m->b[0]))
+            m->lw[m->nw] = json_number_value(b);
+            if (!isfinite(m->lw[m->nw]))
                 return md_err_set(err, MD_ECORRUPT, "intercept: not a finite number");
         }
     }
@@ -496,7 +527,8 @@ static int read_impute(const json_t *root, struct md_linear *m, struct md_err *e
         return md_err_set(err, MD_ECORRUPT, "impute: %zu values for %zu feature_names",
                           json_array_size(v), m->n_features);
     m->fill_z = md_calloc(m->n_features, sizeof(double));
-    if (m->fill_z == NULL)
+    m->impute = md_calloc(m->n_features, sizeof(double));
+    if (m->fill_z == NULL || m->impute == NULL)
         return md_err_set(err, MD_ENOMEM, "impute: out of memory");
     for (j = 0; j < m->n_features; j++) {
         const json_t *e = json_array_get(v, j);
@@ -504,6 +536,7 @@ static int read_impute(const json_t *root, struct md_linear *m, struct md_err *e
 
         if (json_is_null(e)) {
             m->fill_z[j] = NAN;
+            m->impute[j] = NAN;
             continue;
         }
         if (!json_is_number(e))
@@ -515,6 +548,7 @@ static int read_impute(const json_t *root, struct md_linear *m, struct md_err *e
          * In double precision, as scikit-learn's StandardScaler transforms an
          * imputed value, so a filled cell scores as the trained pipeline does.
          */
+        m->impute[j] = x;
         m->fill_z[j] = m->mean != NULL ? (x - m->mean[j]) / m->scale[j] : x;
         if (!isfinite(m->fill_z[j]))
             return md_err_set(err, MD_ECORRUPT, "impute[%zu]: %g is too large to standardise", j,
@@ -525,21 +559,8 @@ static int read_impute(const json_t *root, struct md_linear *m, struct md_err *e
 
 static int init_locks(struct md_linear *m, struct md_err *err)
 {
-    pthread_rwlockattr_t attr;
-    int rc;
-
-    if (pthread_rwlockattr_init(&attr) != 0)
+    if (pthread_mutex_init(&m->learn_mu, NULL) != 0)
         return md_err_set(err, MD_EINTERNAL, "linear: cannot initialise a lock");
-    /* A steady stream of predictions must not starve learn's short commit. */
-    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    rc = pthread_rwlock_init(&m->lock, &attr);
-    pthread_rwlockattr_destroy(&attr);
-    if (rc != 0)
-        return md_err_set(err, MD_EINTERNAL, "linear: cannot initialise a lock");
-    if (pthread_mutex_init(&m->learn_mu, NULL) != 0) {
-        pthread_rwlock_destroy(&m->lock);
-        return md_err_set(err, MD_EINTERNAL, "linear: cannot initialise a lock");
-    }
     m->locks_ready = true;
     return MD_OK;
 }
@@ -566,6 +587,11 @@ static int parse_artifact(const json_t *root, struct md_linear *m, struct md_err
     meta = json_object_get(root, "metadata");
     if (meta != NULL && !json_is_object(meta))
         return md_err_set(err, MD_ECORRUPT, "metadata: expected an object");
+    if (meta != NULL) {
+        m->metadata = json_deep_copy(meta);
+        if (m->metadata == NULL)
+            return md_err_set(err, MD_ENOMEM, "metadata: out of memory");
+    }
     rc = read_feature_names(json_object_get(root, "feature_names"), m, err);
     if (rc != MD_OK)
         return rc;
@@ -604,6 +630,8 @@ int md_linear__load_buffer(const char *data, size_t len, const struct md_backend
     rc = init_locks(m, err);
     if (rc != MD_OK)
         goto fail;
+    /* published by the caller's taking *inst (a pointer handed over after this store) */
+    memcpy(atomic_load(&m->cur), m->lw, (m->nw + m->n_classes) * sizeof(double));
     *inst = m;
     return MD_OK;
 fail:
@@ -703,12 +731,35 @@ static int row_outputs(const struct md_linear *m, double *s, size_t r, float *ou
     return MD_OK;
 }
 
+/*
+ * The standardised value of cell j of row r for scoring, or an explanation:
+ * cell_z's value, with the same refusals as row_scores (an infinite cell, a
+ * missing one without a fill).
+ */
+static int cell_checked(const struct md_linear *m, const float *row, size_t r, size_t j, double *z,
+                        struct md_err *err)
+{
+    double x = row[j];
+
+    if (isinf(x))
+        return md_err_set(err, MD_EINVAL, "row %zu, column %zu ('%.64s'): infinite value", r, j,
+                          m->feature_names[j]);
+    *z = cell_z(m, x, j);
+    if (isnan(*z))
+        return md_err_set(err, MD_EINVAL,
+                          "row %zu, column %zu ('%.64s'): missing value, and the model has no "
+                          "fill for it (impute is null)",
+                          r, j, m->feature_names[j]);
+    return MD_OK;
+}
+
 static int lin_predict(void *inst, const float *x, size_t n_rows, float *out, struct md_err *err)
 {
     struct md_linear *m = inst;
     size_t n_out = m->kind == KIND_MULTINOMIAL ? m->n_classes : 1;
     double stack[STACK_CLASSES];
     double *s = stack;
+    const double *blk;
     int rc = MD_OK;
     size_t r;
 
@@ -717,15 +768,53 @@ static int lin_predict(void *inst, const float *x, size_t n_rows, float *out, st
         if (s == NULL)
             return md_err_set(err, MD_ENOMEM, "linear: out of memory for %zu scores", m->n_classes);
     }
-    pthread_rwlock_rdlock(&m->lock);
+    /* No lock: the block stays whole and allocated until this section ends. */
+    md_epoch_enter();
+    blk = atomic_load(&m->cur);
     for (r = 0; r < n_rows && rc == MD_OK; r++) {
-        rc = row_scores(m, m->w, m->b, x + r * m->n_features, r, s, err);
+        rc = row_scores(m, blk, blk + m->nw, x + r * m->n_features, r, s, err);
         if (rc == MD_OK)
             rc = row_outputs(m, s, r, out + r * n_out, err);
     }
-    pthread_rwlock_unlock(&m->lock);
+    md_epoch_exit();
     if (s != stack)
         free(s);
+    return rc;
+}
+
+/*
+ * Each row's terms: per class k (one for linear and logistic models), the
+ * n_features products w[k][j] * z_j (z_j the standardised, imputed cell)
+ * and the intercept b[k]; they sum to the row's score (the margin).
+ */
+static int lin_explain(void *inst, const float *x, size_t n_rows, float *out, struct md_err *err)
+{
+    struct md_linear *m = inst;
+    size_t nf = m->n_features;
+    size_t stride = m->n_classes * (nf + 1);
+    const double *blk;
+    int rc = MD_OK;
+    size_t r;
+
+    md_epoch_enter();
+    blk = atomic_load(&m->cur);
+    for (r = 0; r < n_rows && rc == MD_OK; r++) {
+        const float *row = x + r * nf;
+        float *o = out + r * stride;
+        size_t j;
+        size_t k;
+
+        for (j = 0; j < nf && rc == MD_OK; j++) {
+            double z = 0;
+
+            rc = cell_checked(m, row, r, j, &z, err);
+            for (k = 0; k < m->n_classes && rc == MD_OK; k++)
+                o[k * (nf + 1) + j] = (float)(blk[k * nf + j] * z);
+        }
+        for (k = 0; k < m->n_classes && rc == MD_OK; k++)
+            o[k * (nf + 1) + nf] = (float)blk[m->nw + k];
+    }
+    md_epoch_exit();
     return rc;
 }
 
@@ -753,21 +842,76 @@ static int check_labels(const struct md_linear *m, const float *y, size_t n_rows
     return MD_OK;
 }
 
-/*
- * One SGD step on next_w/next_b for row r with label y: the gradient of the
- * squared error / 2 (linear) or the log loss (logistic, multinomial) with
- * respect to the scores is (prediction - target) per class.
- */
-static int sgd_step(struct md_linear *m, const float *row, size_t r, double y, struct md_err *err)
+static double clip(double g, double c)
 {
+    if (c > 0) {
+        if (g > c)
+            return c;
+        if (g < -c)
+            return -c;
+    }
+    return g;
+}
+
+/* FTRL-Proximal's weight for a coordinate with state z, n and L1 strength l1. */
+static double ftrl_weight(const struct md_learn_config *c, double z, double n, double l1)
+{
+    if (fabs(z) <= l1)
+        return 0;
+    return clip(-(z - copysign(l1, z)) / ((c->beta + sqrt(n)) / c->alpha + c->l2), c->max_weight);
+}
+
+/*
+ * Starts FTRL's state from the working weights: n = 0 and the z for which
+ * ftrl_weight gives each weight back (the intercept has no L1), so learning
+ * continues from the artifact's (or an assigned snapshot's) weights.
+ */
+static void ftrl_init(struct md_linear *m)
+{
+    const struct md_learn_config *c = &m->cfg;
+    double d = c->beta / c->alpha + c->l2; /* > 0: learn_config checked */
+    size_t i;
+
+    for (i = 0; i < m->nw + m->n_classes; i++) {
+        double w = m->lw[i];
+        double l1 = i < m->nw ? c->l1 : 0;
+
+        m->ftrl_n[i] = 0;
+        m->ftrl_z[i] = w > 0 ? -w * d - l1 : w < 0 ? -w * d + l1 : 0;
+    }
+}
+
+/* One FTRL-Proximal update of coordinate i with gradient g. */
+static void ftrl_coord(struct md_linear *m, size_t i, double g, double l1)
+{
+    const struct md_learn_config *c = &m->cfg;
+    double n = m->ftrl_n[i];
+    double sigma = (sqrt(n + g * g) - sqrt(n)) / c->alpha;
+
+    m->ftrl_z[i] += g - sigma * m->lw[i];
+    m->ftrl_n[i] = n + g * g;
+    m->lw[i] = ftrl_weight(c, m->ftrl_z[i], m->ftrl_n[i], l1);
+}
+
+/*
+ * One update of the working weights lw for row r with label y. The gradient
+ * of the squared error / 2 (linear) or the log loss (logistic, multinomial)
+ * with respect to the scores is (prediction - target) per class; a weight's
+ * gradient is that times the standardised cell, clipped to [-clip, clip].
+ * SGD: w -= rate * (g + l2 * w), then shrunk towards 0 by rate * l1 (not the
+ * intercepts, which have no regularisation); FTRL-Proximal: McMahan et al.'s
+ * per-coordinate rule. Weights and intercepts stay within max_weight.
+ */
+static int learn_step(struct md_linear *m, const float *row, size_t r, double y, struct md_err *err)
+{
+    const struct md_learn_config *c = &m->cfg;
     size_t nf = m->n_features;
     double *g = m->scores;
-    double lr = m->learning_rate;
     size_t j;
     size_t k;
     int rc;
 
-    rc = row_scores(m, m->next_w, m->next_b, row, r, g, err);
+    rc = row_scores(m, m->lw, m->lw + m->nw, row, r, g, err);
     if (rc != MD_OK)
         return rc;
     switch (m->kind) {
@@ -782,14 +926,33 @@ static int sgd_step(struct md_linear *m, const float *row, size_t r, double y, s
         g[(size_t)y] -= 1.0;
         break;
     }
+    if (c->algo == ALGO_FTRL) {
+        for (j = 0; j < nf; j++) {
+            double gj = clip(g[0] * cell_z(m, row[j], j), c->clip);
+
+            if (gj != 0)
+                ftrl_coord(m, j, gj, c->l1);
+        }
+        ftrl_coord(m, m->nw, clip(g[0], c->clip), 0);
+        return MD_OK;
+    }
     for (j = 0; j < nf; j++) {
         double z = cell_z(m, row[j], j); /* not NaN: row_scores checked the row */
 
-        for (k = 0; k < m->n_classes; k++)
-            m->next_w[k * nf + j] -= lr * g[k] * z;
+        for (k = 0; k < m->n_classes; k++) {
+            double *w = &m->lw[k * nf + j];
+            double v = *w - c->learning_rate * (clip(g[k] * z, c->clip) + c->l2 * *w);
+
+            if (c->l1 > 0)
+                v = copysign(fmax(fabs(v) - c->learning_rate * c->l1, 0), v);
+            *w = clip(v, c->max_weight);
+        }
     }
-    for (k = 0; k < m->n_classes; k++)
-        m->next_b[k] -= lr * g[k];
+    for (k = 0; k < m->n_classes; k++) {
+        double *b = &m->lw[m->nw + k];
+
+        *b = clip(*b - c->learning_rate * clip(g[k], c->clip), c->max_weight);
+    }
     return MD_OK;
 }
 
@@ -803,10 +966,25 @@ static bool all_finite(const double *v, size_t n)
     return true;
 }
 
+/*
+ * Publishes lw: copies it into the spare block, swaps that in, and once no
+ * prediction can still read the block it replaced, keeps that as the spare.
+ * Under learn_mu, outside any epoch section.
+ */
+static void publish(struct md_linear *m)
+{
+    double *old;
+
+    memcpy(m->spare, m->lw, (m->nw + m->n_classes) * sizeof(double));
+    old = atomic_exchange(&m->cur, m->spare);
+    md_epoch_wait();
+    m->spare = old;
+}
+
 static int lin_learn(void *inst, const float *x, const float *y, size_t n_rows, struct md_err *err)
 {
     struct md_linear *m = inst;
-    size_t nw = m->n_classes * m->n_features; /* no overflow: checked at load */
+    size_t nb = m->nw + m->n_classes;
     int rc;
     size_t r;
 
@@ -814,24 +992,90 @@ static int lin_learn(void *inst, const float *x, const float *y, size_t n_rows, 
     if (rc != MD_OK || n_rows == 0)
         return rc;
     pthread_mutex_lock(&m->learn_mu);
-    /* Only learners write w and b, and learn_mu makes this one the only learner. */
-    memcpy(m->next_w, m->w, nw * sizeof(double));
-    memcpy(m->next_b, m->b, m->n_classes * sizeof(double));
+    memcpy(m->undo, m->lw, nb * sizeof(double));
+    if (m->ftrl_z != NULL) {
+        memcpy(m->undo + nb, m->ftrl_z, nb * sizeof(double));
+        memcpy(m->undo + 2 * nb, m->ftrl_n, nb * sizeof(double));
+    }
     for (r = 0; r < n_rows && rc == MD_OK; r++)
-        rc = sgd_step(m, x + r * m->n_features, r, y[r], err);
-    if (rc == MD_OK && !(all_finite(m->next_w, nw) && all_finite(m->next_b, m->n_classes)))
+        rc = learn_step(m, x + r * m->n_features, r, y[r], err);
+    if (rc == MD_OK && !all_finite(m->lw, nb))
         rc = md_err_set(err, MD_EINVAL,
-                        "learn: the update makes weights non-finite (lower learning_rate or check "
-                        "the inputs)");
+                        "learn: the update makes weights non-finite (lower the learning rate, "
+                        "set clip or max_weight, or check the inputs)");
     if (rc == MD_OK) {
-        pthread_rwlock_wrlock(&m->lock);
-        memcpy(m->w, m->next_w, nw * sizeof(double));
-        memcpy(m->b, m->next_b, m->n_classes * sizeof(double));
-        pthread_rwlock_unlock(&m->lock);
+        publish(m);
         m->n_learned += n_rows;
+    } else {
+        memcpy(m->lw, m->undo, nb * sizeof(double));
+        if (m->ftrl_z != NULL) {
+            memcpy(m->ftrl_z, m->undo + nb, nb * sizeof(double));
+            memcpy(m->ftrl_n, m->undo + 2 * nb, nb * sizeof(double));
+        }
     }
     pthread_mutex_unlock(&m->learn_mu);
     return rc;
+}
+
+/* A setting of learn_config: finite and >= 0 (> 0 when positive). */
+static int check_setting(const char *name, double v, bool positive, struct md_err *err)
+{
+    if (!isfinite(v) || v < 0 || (positive && v == 0))
+        return md_err_set(err, MD_EINVAL, "%s: %g is not a %s number", name, v,
+                          positive ? "positive" : "non-negative");
+    return MD_OK;
+}
+
+static int lin_learn_config(void *inst, const struct md_learn_config *c, struct md_err *err)
+{
+    struct md_linear *m = inst;
+    size_t nb = m->nw + m->n_classes;
+    int rc;
+
+    if (c->algo != ALGO_SGD && c->algo != ALGO_FTRL)
+        return md_err_set(err, MD_EINVAL, "algo: %d is not 1 (sgd) or 2 (ftrl)", c->algo);
+    if (c->algo == ALGO_FTRL && m->kind != KIND_LOGISTIC)
+        return md_err_set(err, MD_EINVAL,
+                          "algo: ftrl needs a logistic model, and this one is '%s' (use sgd)",
+                          kind_names[m->kind]);
+    rc = c->algo == ALGO_SGD ? check_setting("learning_rate", c->learning_rate, true, err)
+                             : check_setting("alpha", c->alpha, true, err);
+    if (rc == MD_OK && c->algo == ALGO_FTRL)
+        rc = check_setting("beta", c->beta, false, err);
+    if (rc == MD_OK)
+        rc = check_setting("l1", c->l1, false, err);
+    if (rc == MD_OK)
+        rc = check_setting("l2", c->l2, false, err);
+    if (rc == MD_OK)
+        rc = check_setting("clip", c->clip, false, err);
+    if (rc == MD_OK)
+        rc = check_setting("max_weight", c->max_weight, false, err);
+    if (rc != MD_OK)
+        return rc;
+    if (c->algo == ALGO_FTRL && c->beta == 0 && c->l2 == 0)
+        return md_err_set(err, MD_EINVAL,
+                          "beta: 0 with l2 0 cannot start from the model's weights (set beta > 0)");
+    pthread_mutex_lock(&m->learn_mu);
+    if (c->algo == ALGO_FTRL && m->ftrl_z == NULL) {
+        m->ftrl_z = md_calloc(nb, sizeof(double));
+        m->ftrl_n = md_calloc(nb, sizeof(double));
+        if (m->ftrl_z == NULL || m->ftrl_n == NULL) {
+            free(m->ftrl_z);
+            free(m->ftrl_n);
+            m->ftrl_z = m->ftrl_n = NULL;
+            pthread_mutex_unlock(&m->learn_mu);
+            return md_err_set(err, MD_ENOMEM, "learn: out of memory for %zu weights", nb);
+        }
+    } else if (c->algo == ALGO_SGD) {
+        free(m->ftrl_z);
+        free(m->ftrl_n);
+        m->ftrl_z = m->ftrl_n = NULL;
+    }
+    m->cfg = *c;
+    if (c->algo == ALGO_FTRL)
+        ftrl_init(m);
+    pthread_mutex_unlock(&m->learn_mu);
+    return MD_OK;
 }
 
 uint64_t md_linear__rows_learned(void *inst)
@@ -845,6 +1089,162 @@ uint64_t md_linear__rows_learned(void *inst)
     return n;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Saving and assigning                                                      */
+/* ------------------------------------------------------------------------ */
+
+/* n doubles as a JSON array (nan_null: NaN as null); NULL when out of memory. */
+static json_t *number_array(const double *v, size_t n, bool nan_null)
+{
+    json_t *a = json_array();
+    size_t i;
+
+    for (i = 0; a != NULL && i < n; i++) {
+        json_t *e = nan_null && isnan(v[i]) ? json_null() : json_real(v[i]);
+
+        if (e == NULL || json_array_append_new(a, e) != 0) {
+            json_decref(a);
+            a = NULL;
+        }
+    }
+    return a;
+}
+
+/* Sets key of o to v (taking it); false when v is NULL or out of memory. */
+static bool set_new(json_t *o, const char *key, json_t *v)
+{
+    return v != NULL && json_object_set_new(o, key, v) == 0;
+}
+
+/* The artifact of lw's weights with the instance's shape; NULL when out of memory. */
+static json_t *artifact_json(const struct md_linear *m)
+{
+    json_t *root = json_object();
+    json_t *names = json_array();
+    bool ok = root != NULL && names != NULL;
+    size_t j;
+    size_t k;
+
+    for (j = 0; ok && j < m->n_features; j++)
+        ok = json_array_append_new(names, json_string(m->feature_names[j])) == 0;
+    ok = ok && set_new(root, "format", json_string(FORMAT_NAME)) &&
+         set_new(root, "format_version", json_integer(FORMAT_VERSION)) &&
+         set_new(root, "kind", json_string(kind_names[m->kind])) &&
+         set_new(root, "feature_names", names);
+    names = NULL;
+    if (ok && m->kind == KIND_MULTINOMIAL) {
+        json_t *rows = json_array();
+
+        for (k = 0; rows != NULL && k < m->n_classes; k++) {
+            json_t *row = number_array(m->lw + k * m->n_features, m->n_features, false);
+
+            if (row == NULL || json_array_append_new(rows, row) != 0) {
+                json_decref(rows);
+                rows = NULL;
+            }
+        }
+        ok = set_new(root, "weights", rows) &&
+             set_new(root, "intercept", number_array(m->lw + m->nw, m->n_classes, false)) &&
+             set_new(root, "classes", json_integer((json_int_t)m->n_classes));
+    } else if (ok) {
+        ok = set_new(root, "weights", number_array(m->lw, m->n_features, false)) &&
+             set_new(root, "intercept", json_real(m->lw[m->nw]));
+        if (ok && m->kind == KIND_LOGISTIC)
+            ok = set_new(root, "classes", json_integer(2));
+    }
+    if (ok && m->mean != NULL) {
+        json_t *st = json_object();
+
+        ok = st != NULL && set_new(st, "mean", number_array(m->mean, m->n_features, false)) &&
+             set_new(st, "scale", number_array(m->scale, m->n_features, false));
+        ok = ok ? set_new(root, "standardize", st) : (json_decref(st), false);
+    }
+    if (ok && m->impute != NULL)
+        ok = set_new(root, "impute", number_array(m->impute, m->n_features, true));
+    if (ok && m->metadata != NULL)
+        ok = set_new(root, "metadata", json_deep_copy(m->metadata));
+    if (!ok) {
+        json_decref(names);
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+static int lin_save(void *inst, const char *out_path, struct md_err *err)
+{
+    struct md_linear *m = inst;
+    char tmp[4096];
+    char ebuf[128];
+    json_t *root;
+    int n;
+
+    n = snprintf(tmp, sizeof(tmp), "%s.tmp", out_path);
+    if (n < 0 || (size_t)n >= sizeof(tmp))
+        return md_err_set(err, MD_EINVAL, "save: path '%.64s...' is too long", out_path);
+    pthread_mutex_lock(&m->learn_mu);
+    root = artifact_json(m);
+    pthread_mutex_unlock(&m->learn_mu);
+    if (root == NULL)
+        return md_err_set(err, MD_ENOMEM, "save: out of memory");
+    /* 17 significant digits: every double reads back as itself */
+    if (json_dump_file(root, tmp, JSON_REAL_PRECISION(17)) != 0) {
+        json_decref(root);
+        (void)unlink(tmp); /* may not exist */
+        return md_err_set(err, MD_EIO, "save: cannot write '%s'", tmp);
+    }
+    json_decref(root);
+    if (rename(tmp, out_path) != 0) {
+        int e = errno;
+
+        (void)unlink(tmp); /* best effort: the error below is what matters */
+        return md_err_set(err, MD_EIO, "save: cannot rename '%s' to '%s': %s", tmp, out_path,
+                          strerror_r(e, ebuf, sizeof(ebuf)));
+    }
+    return MD_OK;
+}
+
+/* Whether a and b (n doubles each, or NULL) are equal. */
+static bool same_numbers(const double *a, const double *b, size_t n)
+{
+    if (a == NULL || b == NULL)
+        return a == b;
+    return memcmp(a, b, n * sizeof(double)) == 0;
+}
+
+static int lin_assign(void *inst, const void *src_inst, struct md_err *err)
+{
+    struct md_linear *m = inst;
+    struct md_linear *src = (struct md_linear *)src_inst; /* only its published block is read */
+    size_t nb = m->nw + m->n_classes;
+    const double *blk;
+    size_t j;
+
+    if (src->kind != m->kind || src->n_features != m->n_features || src->n_classes != m->n_classes)
+        return md_err_set(err, MD_EINVAL,
+                          "assign: shapes differ (%s with %zu features and %zu weight rows, "
+                          "%s with %zu and %zu)",
+                          kind_names[src->kind], src->n_features, src->n_classes,
+                          kind_names[m->kind], m->n_features, m->n_classes);
+    for (j = 0; j < m->n_features; j++)
+        if (strcmp(src->feature_names[j], m->feature_names[j]) != 0)
+            return md_err_set(err, MD_EINVAL, "assign: feature %zu is '%.64s', not '%.64s'", j,
+                              src->feature_names[j], m->feature_names[j]);
+    if (!same_numbers(src->mean, m->mean, m->n_features) ||
+        !same_numbers(src->scale, m->scale, m->n_features))
+        return md_err_set(err, MD_EINVAL, "assign: the standardisation differs");
+    pthread_mutex_lock(&m->learn_mu);
+    md_epoch_enter();
+    blk = atomic_load(&src->cur);
+    memcpy(m->lw, blk, nb * sizeof(double));
+    md_epoch_exit();
+    if (m->ftrl_z != NULL)
+        ftrl_init(m);
+    publish(m);
+    pthread_mutex_unlock(&m->learn_mu);
+    return MD_OK;
+}
+
 const struct md_backend_ops md_backend_linear = {
     .abi = MD_BACKEND_ABI,
     .name = "linear",
@@ -852,6 +1252,10 @@ const struct md_backend_ops md_backend_linear = {
     .describe = lin_describe,
     .predict = lin_predict,
     .learn = lin_learn,
+    .learn_config = lin_learn_config,
+    .save = lin_save,
+    .assign = lin_assign,
+    .explain = lin_explain,
     .train = NULL,
     .free = lin_free,
 };

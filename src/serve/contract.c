@@ -823,6 +823,7 @@ enum {
     K_LOGGING,
     K_TRAINING,
     K_REVIEW,
+    K_ONLINE,
     K_COUNT
 };
 
@@ -848,6 +849,7 @@ static const char *const top_keys[] = {
     "logging",
     "training",
     "review",
+    "online",
     NULL,
 };
 
@@ -1012,6 +1014,10 @@ static int parse_root(struct md_contract__ctx *x, const yaml_node_t *root, const
     if (rc != MD_OK)
         return rc;
     rc = md_contract__parse_review(x, v[K_REVIEW]);
+    if (rc != MD_OK)
+        return rc;
+
+    rc = md_contract__parse_online(x, v[K_ONLINE]); /* the defaults when absent */
     if (rc != MD_OK)
         return rc;
 

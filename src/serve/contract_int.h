@@ -185,5 +185,8 @@ int md_contract__parse_training(struct md_contract__ctx *x, const yaml_node_t *n
 /* review: rules of the review queue into c->review (contract_review.c), after the
  * labels; n NULL (absent) sets the defaults. */
 int md_contract__parse_review(struct md_contract__ctx *x, const yaml_node_t *n);
+/* online: (contract_online.c) into c->online, after backend, task and labels; n NULL: the
+ * defaults, present false. */
+int md_contract__parse_online(struct md_contract__ctx *x, const yaml_node_t *n);
 
 #endif

@@ -103,6 +103,12 @@ struct md_online_config {
                                   (default 0.05) */
 };
 
+/* Fills o with the `online:` defaults (present false). */
+void md_online_config_default(struct md_online_config *o);
+
+/* The engine's learn_config settings of o. */
+void md_online_learn_config(const struct md_online_config *o, struct md_learn_config *out);
+
 /* One rule that sends predictions to review. */
 enum md_review_kind {
     MD_REVIEW_BAND = 1, /* `band: [a, b]`: P(labels[1]) in [a, b] */

@@ -16,6 +16,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,6 +59,10 @@ static void test_registry_lists_linear(void **state)
     assert_int_equal(md_backend_linear.abi, MD_BACKEND_ABI);
     assert_string_equal(md_backend_linear.name, "linear");
     assert_non_null(md_backend_linear.learn);
+    assert_non_null(md_backend_linear.learn_config);
+    assert_non_null(md_backend_linear.save);
+    assert_non_null(md_backend_linear.assign);
+    assert_non_null(md_backend_linear.explain);
 }
 
 static void test_linear_predict(void **state)
@@ -896,6 +901,352 @@ static void test_concurrent_predict_learn(void **state)
     md_backend_linear.free(inst);
 }
 
+/* ---- learn_config, save, assign, explain --------------------------------- */
+
+static const char *logit2_json = "{" HDR "\"kind\": \"logistic\", \"feature_names\": [\"x0\","
+                                 " \"x1\"], \"weights\": [0, 0], \"intercept\": 0}";
+
+static struct md_learn_config sgd_cfg(double rate)
+{
+    struct md_learn_config c = {0};
+
+    c.algo = 1;
+    c.learning_rate = rate;
+    return c;
+}
+
+static struct md_learn_config ftrl_cfg(double alpha, double beta, double l1, double l2)
+{
+    struct md_learn_config c = {0};
+
+    c.algo = 2;
+    c.alpha = alpha;
+    c.beta = beta;
+    c.l1 = l1;
+    c.l2 = l2;
+    return c;
+}
+
+static void expect_config_error(void *inst, struct md_learn_config c, const char *want)
+{
+    struct md_err err;
+
+    md_err_clear(&err);
+    assert_int_equal(md_backend_linear.learn_config(inst, &c, &err), MD_EINVAL);
+    if (strstr(err.msg, want) == NULL)
+        fail_msg("message '%s' lacks '%s'", err.msg, want);
+}
+
+static void test_learn_config_errors(void **state)
+{
+    void *lin = must_load(linear_json, NULL);
+    void *inst = must_load(logit2_json, NULL);
+    struct md_learn_config c;
+
+    (void)state;
+    c = sgd_cfg(0.1);
+    c.algo = 7;
+    expect_config_error(inst, c, "algo: 7 is not 1 (sgd) or 2 (ftrl)");
+    expect_config_error(lin, ftrl_cfg(0.1, 1, 0, 0),
+                        "algo: ftrl needs a logistic model, and this one is 'linear'");
+    expect_config_error(inst, sgd_cfg(0), "learning_rate: 0 is not a positive number");
+    expect_config_error(inst, sgd_cfg(NAN), "learning_rate: nan is not a positive number");
+    expect_config_error(inst, ftrl_cfg(0, 1, 0, 0), "alpha: 0 is not a positive number");
+    expect_config_error(inst, ftrl_cfg(0.1, -1, 0, 0), "beta: -1 is not a non-negative number");
+    expect_config_error(inst, ftrl_cfg(0.1, 1, -0.5, 0), "l1: -0.5 is not a non-negative number");
+    expect_config_error(inst, ftrl_cfg(0.1, 1, 0, INFINITY), "l2: inf is not a non-negative");
+    expect_config_error(inst, ftrl_cfg(0.1, 0, 0, 0), "beta: 0 with l2 0 cannot start");
+    c = sgd_cfg(0.1);
+    c.clip = -1;
+    expect_config_error(inst, c, "clip: -1 is not a non-negative number");
+    c = sgd_cfg(0.1);
+    c.max_weight = NAN;
+    expect_config_error(inst, c, "max_weight: nan is not");
+    md_backend_linear.free(lin);
+    md_backend_linear.free(inst);
+}
+
+static void test_ftrl_learns(void **state)
+{
+    const char *json = "{" HDR "\"kind\": \"logistic\", \"feature_names\": [\"x0\", \"x1\"],"
+                       " \"weights\": [0.25, -0.5], \"intercept\": 0.125}";
+    struct md_learn_config c = ftrl_cfg(0.5, 1, 0, 0);
+    float x[2 * TOY_N];
+    float y[TOY_N];
+    float p[TOY_N];
+    float probe[2] = {1, 1};
+    float before_out;
+    float after_out;
+    struct md_err err;
+    double before;
+    void *inst = must_load(json, NULL);
+    void *sparse = must_load(logit2_json, NULL);
+    int epoch;
+    int i;
+
+    (void)state;
+    toy_set(x, y);
+    assert_int_equal(md_backend_linear.predict(inst, probe, 1, &before_out, &err), MD_OK);
+    /* switching to FTRL keeps the artifact's weights */
+    assert_int_equal(md_backend_linear.learn_config(inst, &c, &err), MD_OK);
+    assert_int_equal(md_backend_linear.predict(inst, probe, 1, &after_out, &err), MD_OK);
+    assert_float_equal(after_out, before_out, 1e-6);
+    assert_float_equal(after_out, ref_sigmoid(0.25 - 0.5 + 0.125), 1e-6);
+    before = log_loss(inst, x, y, TOY_N);
+    for (epoch = 0; epoch < 20; epoch++)
+        assert_int_equal(md_backend_linear.learn(inst, x, y, TOY_N, &err), MD_OK);
+    assert_true(log_loss(inst, x, y, TOY_N) < before / 4);
+    assert_int_equal(md_backend_linear.predict(inst, x, TOY_N, p, &err), MD_OK);
+    for (i = 0; i < TOY_N; i++)
+        assert_true((p[i] > 0.5f) == (y[i] > 0.5f));
+    /* a huge l1 keeps every weight at 0: only the intercept moves */
+    c = ftrl_cfg(0.5, 1, 1000, 0);
+    assert_int_equal(md_backend_linear.learn_config(sparse, &c, &err), MD_OK);
+    assert_int_equal(md_backend_linear.learn(sparse, x, y, TOY_N, &err), MD_OK);
+    assert_int_equal(md_backend_linear.explain(sparse, probe, 1, p, &err), MD_OK);
+    assert_float_equal(p[0], 0, 0);
+    assert_float_equal(p[1], 0, 0);
+    md_backend_linear.free(inst);
+    md_backend_linear.free(sparse);
+}
+
+static void test_sgd_bounds(void **state)
+{
+    /* y = 100 x: unbounded, the weight heads for 100; max_weight holds it at 3 */
+    const char *json = "{" HDR "\"kind\": \"linear\", \"feature_names\": [\"x\"],"
+                       " \"weights\": [0]}";
+    struct md_learn_config c = sgd_cfg(0.1);
+    float x[] = {1, -1, 0.5f, 2};
+    float y[] = {100, -100, 50, 200};
+    float one = 1;
+    float out[2];
+    struct md_err err;
+    void *inst = must_load(json, NULL);
+    void *clipped = must_load(json, NULL);
+    int it;
+
+    (void)state;
+    c.max_weight = 3;
+    assert_int_equal(md_backend_linear.learn_config(inst, &c, &err), MD_OK);
+    for (it = 0; it < 50; it++)
+        assert_int_equal(md_backend_linear.learn(inst, x, y, 4, &err), MD_OK);
+    assert_int_equal(md_backend_linear.explain(inst, &one, 1, out, &err), MD_OK);
+    assert_float_equal(out[0], 3, 0);
+    assert_true(fabsf(out[1]) <= 3);
+    /* clip 1: one step moves the weight by the rate at most */
+    c = sgd_cfg(0.1);
+    c.clip = 1;
+    assert_int_equal(md_backend_linear.learn_config(clipped, &c, &err), MD_OK);
+    assert_int_equal(md_backend_linear.learn(clipped, x, y, 1, &err), MD_OK);
+    assert_int_equal(md_backend_linear.explain(clipped, &one, 1, out, &err), MD_OK);
+    assert_float_equal(out[0], 0.1, 1e-7);
+    assert_float_equal(out[1], 0.1, 1e-7);
+    md_backend_linear.free(inst);
+    md_backend_linear.free(clipped);
+}
+
+static void test_save_roundtrip(void **state)
+{
+    const char *json = "{" HDR "\"kind\": \"multinomial\", \"feature_names\": [\"a\", \"b\"],"
+                       " \"weights\": [[0.1, 0.2], [0.3, -0.4], [0, 0]], \"intercept\": [1, 0, -1],"
+                       " \"classes\": 3, \"standardize\": {\"mean\": [1, 2], \"scale\": [3, 0.5]},"
+                       " \"impute\": [1.5, null], \"metadata\": {\"who\": \"test\"}}";
+    char dir[] = "/tmp/md-test-linear-XXXXXX";
+    char path[128];
+    float x[] = {1, 2, 0.5f, -3, NAN, 1, 4, 4};
+    float y[] = {0, 1, 2, 1};
+    float a[12];
+    float b[12];
+    struct md_err err;
+    void *inst = must_load(json, NULL);
+    void *back = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    int i;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/snap.json", dir);
+    for (i = 0; i < 5; i++)
+        assert_int_equal(md_backend_linear.learn(inst, x, y, 4, &err), MD_OK);
+    assert_int_equal(md_backend_linear.save(inst, path, &err), MD_OK);
+    assert_int_equal(md_backend_linear.load(path, NULL, &back, &err), MD_OK);
+    assert_int_equal(md_backend_linear.predict(inst, x, 4, a, &err), MD_OK);
+    assert_int_equal(md_backend_linear.predict(back, x, 4, b, &err), MD_OK);
+    assert_memory_equal(a, b, sizeof(a));
+    assert_int_equal(md_backend_read_artifact(path, &text, &len, &err), MD_OK);
+    assert_non_null(strstr(text, "\"who\": \"test\""));
+    assert_non_null(strstr(text, "null"));
+    free(text);
+    /* an unwritable place is an error naming it */
+    snprintf(path, sizeof(path), "%s/no/such/dir.json", dir);
+    assert_int_equal(md_backend_linear.save(inst, path, &err), MD_EIO);
+    assert_non_null(strstr(err.msg, "no/such/dir.json.tmp"));
+    snprintf(path, sizeof(path), "%s/snap.json", dir);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(dir), 0);
+    md_backend_linear.free(inst);
+    md_backend_linear.free(back);
+}
+
+static void test_assign(void **state)
+{
+    float x[2 * TOY_N];
+    float y[TOY_N];
+    float a[TOY_N];
+    float b[TOY_N];
+    struct md_err err;
+    void *live = must_load(logit2_json, NULL);
+    void *snap = must_load(logit2_json, NULL);
+    void *other = must_load("{" HDR "\"kind\": \"logistic\", \"feature_names\": [\"x0\", \"z\"],"
+                            " \"weights\": [0, 0]}",
+                            NULL);
+    void *lin = must_load(linear_json, NULL);
+    struct md_learn_config c = ftrl_cfg(0.5, 1, 0, 0);
+
+    (void)state;
+    toy_set(x, y);
+    assert_int_equal(md_backend_linear.learn(snap, x, y, TOY_N, &err), MD_OK);
+    assert_int_equal(md_backend_linear.learn_config(live, &c, &err), MD_OK);
+    assert_int_equal(md_backend_linear.assign(live, snap, &err), MD_OK);
+    assert_int_equal(md_backend_linear.predict(live, x, TOY_N, a, &err), MD_OK);
+    assert_int_equal(md_backend_linear.predict(snap, x, TOY_N, b, &err), MD_OK);
+    assert_memory_equal(a, b, sizeof(a));
+    /* it keeps learning from there */
+    assert_int_equal(md_backend_linear.learn(live, x, y, TOY_N, &err), MD_OK);
+    assert_int_equal(md_backend_linear.assign(live, other, &err), MD_EINVAL);
+    assert_non_null(strstr(err.msg, "assign: feature 1 is 'z', not 'x1'"));
+    assert_int_equal(md_backend_linear.assign(live, lin, &err), MD_EINVAL);
+    assert_non_null(strstr(err.msg, "assign: shapes differ"));
+    md_backend_linear.free(live);
+    md_backend_linear.free(snap);
+    md_backend_linear.free(other);
+    md_backend_linear.free(lin);
+}
+
+static void test_explain(void **state)
+{
+    const char *json = "{" HDR "\"kind\": \"logistic\", \"feature_names\": [\"a\", \"b\", \"c\"],"
+                       " \"weights\": [0.5, -1, 2], \"intercept\": -0.25,"
+                       " \"standardize\": {\"mean\": [1, 0, 0], \"scale\": [2, 1, 1]},"
+                       " \"impute\": [3, null, 0]}";
+    const char *multi = "{" HDR "\"kind\": \"multinomial\", \"feature_names\": [\"a\", \"b\"],"
+                        " \"weights\": [[1, 2], [3, 4]], \"intercept\": [5, 6]}";
+    float x[] = {5, 2, 1, NAN, 1, 1};
+    float bad[] = {1, NAN, 1};
+    float mx[] = {1, -1};
+    float out[8];
+    float p[2];
+    struct md_err err;
+    void *inst = must_load(json, NULL);
+    void *mi = must_load(multi, NULL);
+    int r;
+
+    (void)state;
+    assert_int_equal(md_backend_linear.explain(inst, x, 2, out, &err), MD_OK);
+    assert_float_equal(out[0], 0.5 * (5 - 1) / 2, 1e-6);
+    assert_float_equal(out[1], -2, 1e-6);
+    assert_float_equal(out[2], 2, 1e-6);
+    assert_float_equal(out[3], -0.25, 1e-6);
+    assert_float_equal(out[4], 0.5 * (3 - 1) / 2, 1e-6); /* imputed */
+    for (r = 0; r < 2; r++) {
+        float sum = out[4 * r] + out[4 * r + 1] + out[4 * r + 2] + out[4 * r + 3];
+
+        assert_int_equal(md_backend_linear.predict(inst, x + 3 * r, 1, p, &err), MD_OK);
+        assert_float_equal(p[0], ref_sigmoid(sum), 1e-6);
+    }
+    assert_int_equal(md_backend_linear.explain(inst, bad, 1, out, &err), MD_EINVAL);
+    assert_non_null(strstr(err.msg, "column 1 ('b'): missing value"));
+    /* a multinomial model: a group per class */
+    assert_int_equal(md_backend_linear.explain(mi, mx, 1, out, &err), MD_OK);
+    assert_float_equal(out[0], 1, 0);
+    assert_float_equal(out[1], -2, 0);
+    assert_float_equal(out[2], 5, 0);
+    assert_float_equal(out[3], 3, 0);
+    assert_float_equal(out[4], -4, 0);
+    assert_float_equal(out[5], 6, 0);
+    md_backend_linear.free(inst);
+    md_backend_linear.free(mi);
+}
+
+/*
+ * Torn weights: two snapshots whose every weight differs (all 1, intercept
+ * 0; all 2, intercept 1); assigned back and forth while predictions run on
+ * a row of ones, each prediction must be one snapshot's score or the other's.
+ */
+#define TORN_F 64
+struct torn {
+    void *inst;
+    void *snap[2];
+    _Atomic bool stop;
+    int failures;
+};
+
+static void *torn_predict(void *arg)
+{
+    struct torn *t = arg;
+    float x[TORN_F];
+    float out;
+    struct md_err err;
+    int i;
+
+    for (i = 0; i < TORN_F; i++)
+        x[i] = 1;
+    while (!atomic_load(&t->stop)) {
+        if (md_backend_linear.predict(t->inst, x, 1, &out, &err) != MD_OK ||
+            (out != (float)TORN_F && out != (float)(2 * TORN_F + 1)))
+            t->failures++;
+    }
+    return NULL;
+}
+
+static char *torn_json(int w, int b)
+{
+    char *s = malloc(2048);
+    size_t n;
+    int i;
+
+    assert_non_null(s);
+    n = (size_t)snprintf(s, 2048, "{" HDR "\"kind\": \"linear\", \"feature_names\": [");
+    for (i = 0; i < TORN_F; i++)
+        n += (size_t)snprintf(s + n, 2048 - n, "%s\"f%d\"", i ? ", " : "", i);
+    n += (size_t)snprintf(s + n, 2048 - n, "], \"weights\": [");
+    for (i = 0; i < TORN_F; i++)
+        n += (size_t)snprintf(s + n, 2048 - n, "%s%d", i ? ", " : "", w);
+    snprintf(s + n, 2048 - n, "], \"intercept\": %d}", b);
+    return s;
+}
+
+static void test_no_torn_weights(void **state)
+{
+    struct torn t;
+    pthread_t th[3];
+    struct md_err err;
+    char *j1 = torn_json(1, 0);
+    char *j2 = torn_json(2, 1);
+    int i;
+
+    (void)state;
+    t.inst = must_load(j1, NULL);
+    t.snap[0] = must_load(j1, NULL);
+    t.snap[1] = must_load(j2, NULL);
+    atomic_store(&t.stop, false);
+    t.failures = 0;
+    for (i = 0; i < 3; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, torn_predict, &t), 0);
+    for (i = 0; i < 3000; i++)
+        assert_int_equal(md_backend_linear.assign(t.inst, t.snap[i % 2], &err), MD_OK);
+    atomic_store(&t.stop, true);
+    for (i = 0; i < 3; i++)
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+    assert_int_equal(t.failures, 0);
+    for (i = 0; i < 2; i++)
+        md_backend_linear.free(t.snap[i]);
+    md_backend_linear.free(t.inst);
+    free(j1);
+    free(j2);
+}
+
 static void test_free_null(void **state)
 {
     (void)state;
@@ -927,6 +1278,13 @@ int main(void)
         cmocka_unit_test(test_learn_multinomial),
         cmocka_unit_test(test_learn_rejects),
         cmocka_unit_test(test_concurrent_predict_learn),
+        cmocka_unit_test(test_learn_config_errors),
+        cmocka_unit_test(test_ftrl_learns),
+        cmocka_unit_test(test_sgd_bounds),
+        cmocka_unit_test(test_save_roundtrip),
+        cmocka_unit_test(test_assign),
+        cmocka_unit_test(test_explain),
+        cmocka_unit_test(test_no_torn_weights),
         cmocka_unit_test(test_free_null),
     };
 

@@ -564,6 +564,39 @@ int md_dataset_check_csv(const struct md_dataset_spec *spec, const char *text, s
     return csv_walk(spec, text, len, NULL, NULL, rows, err);
 }
 
+char *md_dataset_csv_columns(const char *text, size_t len, struct md_err *err)
+{
+    struct csv *c = md_calloc(1, sizeof(*c));
+    json_t *a;
+    char *out = NULL;
+    size_t line, i;
+    int rc;
+
+    if (c == NULL) {
+        (void)md_err_set(err, MD_ENOMEM, "out of memory");
+        return NULL;
+    }
+    c->p = text;
+    c->len = len;
+    c->line = 1;
+    md_buf_init(&c->b, (size_t)1 << 30);
+    rc = csv_next(c, &line, err);
+    if (rc == 0)
+        (void)md_err_set(err, MD_EINVAL, "the file is empty: a header row is needed");
+    if (rc == 1) {
+        a = json_array();
+        for (i = 0; i < c->n; i++)
+            json_array_append_new(a, json_string(cell(c, i)));
+        out = json_dumps(a, JSON_COMPACT);
+        json_decref(a);
+        if (out == NULL)
+            (void)md_err_set(err, MD_EINVAL, "line 1: a column's name is not UTF-8");
+    }
+    md_buf_release(&c->b);
+    free(c);
+    return out;
+}
+
 struct base_ctx {
     const struct md_dataset_spec *spec;
     struct rows *rows;

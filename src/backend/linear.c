@@ -1256,6 +1256,6 @@ const struct md_backend_ops md_backend_linear = {
     .save = lin_save,
     .assign = lin_assign,
     .explain = lin_explain,
-    .train = NULL,
+    .train = md_linear__train,
     .free = lin_free,
 };

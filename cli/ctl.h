@@ -333,5 +333,6 @@ int cmd_alert_rule(int argc, char **argv, struct ctl *ctl);
 int cmd_feedback(int argc, char **argv, struct ctl *ctl);
 int cmd_quality(int argc, char **argv, struct ctl *ctl);
 int cmd_ab(int argc, char **argv, struct ctl *ctl);
+int cmd_review(int argc, char **argv, struct ctl *ctl);
 
 #endif

@@ -43,6 +43,7 @@ static const struct command commands[] = {
     {"feedback", cmd_feedback, "send the outcomes of past predictions from a CSV file"},
     {"quality", cmd_quality, "show how right a model's predictions turned out"},
     {"ab", cmd_ab, "compare the routes of a model on outcomes from feedback"},
+    {"review", cmd_review, "answer a model's review queue in the terminal, or list it"},
     {"help", cmd_help, "show the help of a command"},
 };
 

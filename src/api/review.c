@@ -283,11 +283,33 @@ struct next {
     struct md_buf *out; /* the job's body while fn runs */
 };
 
+/* ,"task":..., "labels":[...] of the model's serving contract: what a verdict may be. */
+static void put_task(struct md_api *api, const char *model, struct md_buf *b)
+{
+    struct md_version *v;
+    struct md_err err;
+    const struct md_contract *c;
+
+    if (md_repo_acquire(api->repo, model, NULL, &v, &err) != MD_OK)
+        return;
+    c = v->contract;
+    (void)md_buf_printf(b, ",\"task\":\"%s\",\"labels\":[",
+                        c->task == MD_TASK_CLASSIFICATION ? "classification" : "regression");
+    for (size_t k = 0; k < c->n_labels; k++) {
+        if (k > 0)
+            (void)md_buf_putc(b, ',');
+        (void)md_buf_json_str(b, c->labels[k], strlen(c->labels[k]));
+    }
+    (void)md_buf_putc(b, ']');
+    md_version_unref(v);
+}
+
 static void on_next(void *ctx, const struct md_store_review_item *it)
 {
     struct next *p = ctx;
 
     put_item(p->out, it, true);
+    put_task(p->api, it->model, p->out);
     put_explanation(p->api, it, p->out);
     (void)md_buf_putc(p->out, '}');
 }
@@ -510,6 +532,11 @@ static void answer_committed(struct md_api_store_read *r)
         md_outcomes_batch_apply(p->api->outcomes, p->changes, answer_positive, p, md_wall_ms());
 }
 
+static bool key_is(const struct md_jnode *n, const char *key)
+{
+    return n->key_len == strlen(key) && memcmp(n->key, key, n->key_len) == 0;
+}
+
 /* The body {"lease": "...", "verdict": "fraud" | 12.5, "comment": "..."} into p. */
 static int parse_answer(const struct md_api_req *req, struct answer *p, struct md_err *err)
 {
@@ -524,11 +551,10 @@ static int parse_answer(const struct md_api_req *req, struct answer *p, struct m
     if (root->type != MD_J_OBJECT)
         return md_err_set(err, MD_EINVAL, "the body is not a JSON object");
     for (n = root->child; n != NULL; n = n->next)
-        if (strcmp(n->key, "lease") != 0 && strcmp(n->key, "verdict") != 0 &&
-            strcmp(n->key, "comment") != 0)
+        if (!key_is(n, "lease") && !key_is(n, "verdict") && !key_is(n, "comment"))
             return md_err_set(err, MD_EINVAL,
-                              "%.64s: unknown field (lease, verdict and comment are known)",
-                              n->key);
+                              "%.*s: unknown field (lease, verdict and comment are known)",
+                              (int)(n->key_len > 64 ? 64 : n->key_len), n->key);
     n = md_jdom_get(root, "lease");
     if (n == NULL || n->type != MD_J_STRING || n->len == 0 || n->len >= sizeof(p->lease))
         return md_err_set(err, MD_EINVAL,

@@ -228,7 +228,7 @@ static const struct md_endpoint routes[] = {
     {"GET",   "/api/v1/models/{model}/quality",    MD_API_MANAGEMENT, READ, PATH_MODEL,
      md_feedback_api_quality},
     /* review queues (api/review.c) */
-    {"GET",   "/api/v1/review/next", MD_API_MANAGEMENT, PREDICT, LISTING, md_review_api_next},
+    {"GET",   "/api/v1/review/next", MD_API_MANAGEMENT, READ,    LISTING, md_review_api_next},
     {"POST",  "/api/v1/review/{id}", MD_API_MANAGEMENT, PREDICT, LISTING, md_review_api_answer},
     {"GET",   "/api/v1/review",      MD_API_MANAGEMENT, READ,    LISTING, md_review_api_list},
     /* A/B comparisons of a model's routes (api/ab.c) */

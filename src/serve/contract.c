@@ -824,6 +824,7 @@ enum {
     K_TRAINING,
     K_REVIEW,
     K_ONLINE,
+    K_TRIGGERS,
     K_COUNT
 };
 
@@ -850,6 +851,7 @@ static const char *const top_keys[] = {
     "training",
     "review",
     "online",
+    "triggers",
     NULL,
 };
 
@@ -1058,6 +1060,10 @@ static int parse_root(struct md_contract__ctx *x, const yaml_node_t *root, const
         if (rc != MD_OK)
             return rc;
     }
+
+    rc = md_contract__parse_triggers(x, v[K_TRIGGERS]); /* defaults when absent */
+    if (rc != MD_OK)
+        return rc;
 
     if (v[K_ENGINE] != NULL)
         return parse_engine(x, v[K_ENGINE]);

@@ -188,5 +188,8 @@ int md_contract__parse_review(struct md_contract__ctx *x, const yaml_node_t *n);
 /* online: (contract_online.c) into c->online, after backend, task and labels; n NULL: the
  * defaults, present false. */
 int md_contract__parse_online(struct md_contract__ctx *x, const yaml_node_t *n);
+/* triggers: into c->triggers (contract_triggers.c), after labels and task;
+ * n NULL (no section): the defaults, present false. */
+int md_contract__parse_triggers(struct md_contract__ctx *x, const yaml_node_t *n);
 
 #endif

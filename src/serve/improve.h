@@ -27,6 +27,7 @@
 
 #include "util/common.h"
 #include "backend/backend.h"
+#include "util/cron.h"
 
 /* What happens to a version a training produced. */
 enum md_trained_policy {
@@ -70,10 +71,12 @@ struct md_trigger_config {
     bool present;
     uint64_t every_s;           /* `schedule: {every: 7d}`: an interval; 0: none */
     const char *cron;           /* `schedule: {cron: "0 3 * * 1"}`: five fields, UTC; NULL: none */
+    struct md_cron cron_expr;   /* cron, parsed (when cron is not NULL) */
     bool drift;                 /* `drift: true`: when the overall drift verdict is "drift" */
     const char *quality_metric; /* `quality: {metric: roc_auc, below: 0.8, window: 1h}`, or NULL */
-    double quality_below;
-    int64_t quality_window_s;
+    double quality_below;       /* fires when the metric is below this; NaN: `above` instead */
+    double quality_above;       /* `above:` (error metrics: rmse, log_loss...); NaN: none */
+    int64_t quality_window_s;   /* default 3600 */
     uint64_t quality_min_samples; /* labelled rows the window needs (default 200) */
     uint64_t new_labels;          /* `new_labels: N`: N labels since the last training; 0: none */
     uint64_t cooldown_s;          /* no automatic trigger fires for this long after a training

@@ -24,6 +24,7 @@
 #include "control/feedback.h"
 #include "control/rollouts.h"
 #include "control/settings.h"
+#include "control/trainjob.h"
 #include "control/training.h"
 #include "watch/ab.h"
 #include "watch/accesslog.h"
@@ -821,6 +822,9 @@ int main(int argc, char **argv)
     /* The load-check helper (see backend/loadcheck.h): before any thread starts. */
     if (argc >= 2 && strcmp(argv[1], "--load-check") == 0)
         return md_loadcheck_main(argc - 2, argv + 2);
+    /* The training child (see control/trainjob.h; part runner): likewise. */
+    if (argc >= 2 && strcmp(argv[1], "--train") == 0)
+        return md_trainjob_main(argc - 2, argv + 2);
     md_settings_init(&o);
     switch (md_settings_parse(&o, argc, argv, &err)) {
     case MD_SETTINGS_HELP:

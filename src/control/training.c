@@ -358,10 +358,14 @@ static void *runner_main(void *arg)
 
 /* ---- registration ------------------------------------------------------------ */
 
+struct md_repo *md_training_repo(struct md_training *t)
+{
+    return t->setup.repo;
+}
+
 int md_training_registered(struct md_training *t, struct md_rollouts *rollouts, const char *model,
                            void *arg, char **answer, struct md_err *err)
 {
-    MD_UNUSED(rollouts);
     *answer = NULL;
     if (t == NULL)
         return md_err_set(err, MD_EUNAVAIL, "no training runner");

@@ -774,6 +774,7 @@ int md_store_tx_trainings_abandon(struct md_store_tx *tx, const char *reason, si
 int md_store_tx_trainings_last(struct md_store_tx *tx,
                                void (*fn)(void *ctx, const char *model, int64_t requested_ms),
                                void *ctx, struct md_err *err) MD_MUST_CHECK;
+
 /* ---- training sets (learn/dataset.h reads them) --------------------------- */
 
 /* Which labelled rows a training set reads: the answered (2xx), not shadow

@@ -926,6 +926,17 @@ int md_store_tx_review_stats(struct md_store_tx *tx, int64_t now_ms,
 
 /* Review items dropped since start because their model's queue was full (thread-safe). */
 uint64_t md_store_review_dropped(void);
+/* ---- training triggers --------------------------------------------------- */
+
+/*
+ * The labels a trigger counts (control/triggers.c): feedback items of kind
+ * label or value for model received at since_ms or later, among the items
+ * whose id is above after_id, into *n; *upto_id: the highest feedback id
+ * when counted (the next count's after_id, so that each item is read once).
+ */
+int md_store_tx_labels_since(struct md_store_tx *tx, const char *model, int64_t since_ms,
+                             int64_t after_id, int64_t *upto_id, uint64_t *n,
+                             struct md_err *err) MD_MUST_CHECK;
 
 /* ---- artifacts ---------------------------------------------------------- */
 

@@ -273,6 +273,8 @@ def main():
                     help="train with examples/train/fraud.py as an external trainer")
     ap.add_argument("--port", type=int, default=0, help="modeld's port (default: a free one)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--time-limit", type=int, default=TIME_LIMIT,
+                    help="seconds to wait for the promotion (default %d)" % TIME_LIMIT)
     args = ap.parse_args()
     if not os.access(MODELD, os.X_OK):
         sys.exit("%s: not built (run make)" % MODELD)
@@ -305,7 +307,7 @@ def main():
                        headers={"Content-Type": "text/csv"})
         r = c.conn.getresponse()
         doc = json.loads(r.read())
-        if r.status != 200:
+        if r.status not in (200, 201):
             sys.exit("registering the base dataset: %d %s" % (r.status, doc))
         say("the original training set is registered as base dataset 'original' (%s rows)"
             % doc.get("rows"))
@@ -319,7 +321,7 @@ def main():
         last_report = 0
         champion = "2"
         promoted = None
-        deadline = time.time() + TIME_LIMIT
+        deadline = time.time() + args.time_limit
         while time.time() < deadline and promoted is None:
             time.sleep(0.5)
             if time.time() - last_report >= 15:
@@ -368,7 +370,7 @@ def main():
                     if ro["phase"] == "promoted":
                         promoted = ro["candidate"]
         if promoted is None:
-            say("no promotion within %d s; see %s/modeld.log" % (TIME_LIMIT, tmp))
+            say("no promotion within %d s; see %s/modeld.log" % (args.time_limit, tmp))
             return 1
         old = champion
         # Let the new champion answer a while, then compare.

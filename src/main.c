@@ -68,6 +68,18 @@ static void configure_loadcheck(const struct md_settings *o)
     });
 }
 
+/* Part runner: the external trainers a model.yaml may name, from the file's
+ * `trainers:`; their names live as long as the settings. */
+static void configure_trainers(const struct md_settings *o)
+{
+    static const char *names[64];
+    size_t n = o->trainers.n < 64 ? o->trainers.n : 64;
+
+    for (size_t i = 0; i < n; i++)
+        names[i] = o->trainers.v[i].name;
+    md_contract_set_trainers(names, n);
+}
+
 /*
  * Whether every engine this build lists fits its backend seam (abi, methods:
  * registry.h); if not, says which and why. A misfit is a build's bug, found
@@ -747,8 +759,8 @@ static void start_control(const struct md_settings *o, struct daemon *d)
                   err.msg, MD_KV_END);
     /* Training runs (part runner): a runner thread when there is a store. */
     if (d->store != NULL) {
-        struct md_training_setup ts = {d->store,         d->repo, d->commands, o->data,
-                                       "/proc/self/exe", NULL,    0,           1};
+        struct md_training_setup ts = {d->store,         d->repo,       d->commands,   o->data,
+                                       "/proc/self/exe", o->trainers.v, o->trainers.n, 1};
 
         if (md_training_new(&ts, &d->training, &err) != MD_OK)
             md_log_kv(MD_LOG_ERROR, "training runner not started; retraining is refused", "reason",
@@ -848,10 +860,12 @@ int main(int argc, char **argv)
         break;
     case MD_SETTINGS_CHECK:
         configure_loadcheck(&o);
+        configure_trainers(&o);
         rc = engines_fit() ? check(&o) : 1;
         break;
     case MD_SETTINGS_SERVE:
         configure_loadcheck(&o);
+        configure_trainers(&o);
         rc = engines_fit() ? serve(&o) : 1;
         break;
     }

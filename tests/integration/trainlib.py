@@ -5,7 +5,7 @@ a training run to end."""
 import os
 import shutil
 
-from feedbacklib import FRAUD_TYPES, fraud_rows, post, predict, rng_for, wait_rows
+from feedbacklib import FRAUD_TYPES, fraud_rows, post, predict, rng_for, v2_body, wait_rows  # noqa: F401
 from harness import expect, make_repo, wait_for
 
 TRAINING = """training:
@@ -38,9 +38,10 @@ def label_of(row, flip=False):
     return "fraud" if yes != flip else "legit"
 
 
-def labelled_traffic(d, model, n, seed, prefix="t", flip=False, batch=50):
+def labelled_traffic(d, model, n, seed, prefix=None, flip=False, batch=50):
     """Sends n fraud rows to model in batches, waits for the log, then labels each."""
     rng = rng_for(seed)
+    prefix = "%s-%s" % (model, prefix or "t")
     sent = []
     for b in range(0, n, batch):
         rows = fraud_rows(min(batch, n - b), rng)

@@ -26,6 +26,7 @@
 #include "control/settings.h"
 #include "control/trainjob.h"
 #include "control/training.h"
+#include "control/triggers.h"
 #include "watch/ab.h"
 #include "watch/accesslog.h"
 #include "watch/compare.h"
@@ -396,6 +397,7 @@ struct daemon {
     struct md_http *http;
     struct md_rollouts *rollouts;
     struct md_training *training; /* training runs (control/training.h), with --data */
+    struct md_triggers *triggers; /* when runs start by themselves (control/triggers.h) */
     struct md_control *ctl;
     /* Other modules' periodic tasks, run by the control loop. */
     struct md_control_task tasks[MD_CONTROL_TASKS];
@@ -488,6 +490,8 @@ static void stop_daemon(struct daemon *d, const struct md_settings *o)
     /* After the store: its last batches' done calls ran at its close. */
     md_history_free(d->history);
     md_series_free(d->series);
+    /* After control and the store: a label count may have been queued there. */
+    md_triggers_free(d->triggers);
     /* After the store: a round of the upkeep may have been queued there. */
     md_feedback_upkeep_free(d->fb_upkeep);
     md_outcomes_free(d->outcomes);
@@ -765,6 +769,14 @@ static void start_control(const struct md_settings *o, struct daemon *d)
         if (md_training_new(&ts, &d->training, &err) != MD_OK)
             md_log_kv(MD_LOG_ERROR, "training runner not started; retraining is refused", "reason",
                       err.msg, MD_KV_END);
+    }
+    /* Triggers (part triggers): a task that asks for runs by itself, with a runner. */
+    if (d->training != NULL) {
+        struct md_control_task task;
+
+        d->triggers = md_triggers_new(d->repo, d->store, d->signals, d->training, d->commands);
+        md_triggers_task(d->triggers, &task);
+        add_task(d, &task);
     }
     if (md_control_start(d->repo, d->commands, (unsigned)o->poll_s, d->rollouts, d->training,
                          d->tasks, d->n_tasks, &d->ctl, &err) != MD_OK) {

@@ -9,6 +9,7 @@
 #include "control/rollouts.h"
 #include "control/sched.h"
 #include "control/training.h"
+#include "control/triggers.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -170,6 +171,9 @@ static void apply_command(void *arg)
     case MD_COMMAND_TRAINED:
         rc = md_training_registered(a->c->training, a->c->rollouts, model, md_command_arg(a->cmd),
                                     &answer, &err);
+        break;
+    case MD_COMMAND_TRIGGERED:
+        rc = md_triggers_apply(a->c->training, model, md_command_arg(a->cmd), &answer, &err);
         break;
     default:
         rc = md_err_set(&err, MD_EINTERNAL, "unknown command %d", (int)md_command_kind(a->cmd));

@@ -63,7 +63,7 @@ static void describe(const struct md_trigger_config *t, const struct md_trigger_
     case MD_TRIGGER_LABELS:
         (void)snprintf(d, n, "{\"labels\":%lld,\"new_labels\":%llu,\"since_ms\":%lld}",
                        (long long)o->labels, (unsigned long long)t->new_labels,
-                       (long long)(o->last_ms > 0 ? o->last_ms : o->watched_ms));
+                       (long long)o->last_ms);
         break;
     case MD_TRIGGER_SCHEDULE:
         if (t->every_s > 0)

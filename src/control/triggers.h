@@ -42,8 +42,8 @@ struct md_trigger_obs {
     uint64_t drift_rows;      /* rows of the drift window */
     double quality;           /* the quality metric over its window; NaN: not measured */
     uint64_t quality_samples; /* labelled rows it stands on */
-    int64_t labels;           /* labels received since last_ms (else watched_ms); -1: not
-                                 counted yet */
+    int64_t labels;           /* labels received since last_ms (every one when the model never
+                                 had a run); -1: not counted yet */
 };
 
 /* What the triggers say. */
@@ -74,15 +74,27 @@ struct md_triggers;
 
 /*
  * The triggers' state for the task: repo, store (NULL: no label counts),
- * signals and training borrowed, each outliving md_triggers_free. Free it
- * after the control loop has stopped and the store has closed (a count may
- * be running on the store thread until then).
+ * signals, training and commands (where a fired trigger's request goes)
+ * borrowed, each outliving md_triggers_free. Free it after the control
+ * loop has stopped and the store has closed (a count may be running on the
+ * store thread until then).
  */
 struct md_triggers *md_triggers_new(struct md_repo *repo, struct md_store *store,
-                                    const struct md_signals *signals, struct md_training *training);
+                                    const struct md_signals *signals, struct md_training *training,
+                                    struct md_commands *commands);
 void md_triggers_free(struct md_triggers *t); /* NULL ok */
 
 /* The control task ("triggers", each second) that judges every model. */
 void md_triggers_task(struct md_triggers *t, struct md_control_task *out);
+
+/*
+ * MD_COMMAND_TRIGGERED on control's worker: asks training (may be NULL:
+ * MD_EUNAVAIL) for the run a trigger fired for (arg: its struct
+ * md_triggered_change), then stores the event "training_triggered" (a
+ * failure to store it is logged). *answer: {"training", "trigger",
+ * "measured"}, malloc'd. md_training_request's errors.
+ */
+int md_triggers_apply(struct md_training *training, const char *model, void *arg, char **answer,
+                      struct md_err *err) MD_MUST_CHECK;
 
 #endif

@@ -362,3 +362,13 @@ void md_retrain_change_free(void *arg)
     free(r->details);
     free(r);
 }
+
+void md_triggered_change_free(void *arg)
+{
+    struct md_triggered_change *r = arg;
+
+    if (r == NULL)
+        return;
+    free(r->details);
+    free(r);
+}

@@ -36,8 +36,10 @@ enum md_command_kind {
     MD_COMMAND_MODEL,    /* create a model from model.yaml (arg: struct md_traffic_change, its
                             json the model.yaml text) */
     MD_COMMAND_RETRAIN,  /* ask for a training run by hand (arg: struct md_retrain_change) */
-    MD_COMMAND_TRAINED   /* register what a training run produced (arg: the runner's own,
+    MD_COMMAND_TRAINED,  /* register what a training run produced (arg: the runner's own,
                             control/training.h) */
+    MD_COMMAND_TRIGGERED /* ask for a training run a trigger fired for (arg: struct
+                            md_triggered_change, control/triggers.h) */
 };
 
 struct md_command;
@@ -84,6 +86,15 @@ struct md_retrain_change {
     char *details;
 };
 void md_retrain_change_free(void *arg);
+/* A training run a trigger fired for (control/triggers.c): kind an enum
+ * md_trigger_kind, details what it measured (a JSON object), ctx the
+ * triggers' state. Freed with md_triggered_change_free. */
+struct md_triggered_change {
+    int kind;
+    char *details;
+    void *ctx;
+};
+void md_triggered_change_free(void *arg);
 /* Free a traffic or an alias change (an archive change is freed with free()). */
 void md_traffic_change_free(void *arg);
 void md_alias_change_free(void *arg);

@@ -15,8 +15,9 @@
  * metric is one of the quality signals (watch/outcomes.c) that fits the
  * model's task, compared with `below:` when higher is better (roc_auc,
  * accuracy, f1, r2...) and with `above:` when lower is (log_loss, brier,
- * mae, rmse). When the section is absent the defaults are filled in all
- * the same, present false.
+ * mae, rmse). The model needs a `training:` section (parsed before this).
+ * When the section is absent the defaults are filled in all the same,
+ * present false.
  */
 #include "serve/contract.h"
 #include "serve/contract_int.h"
@@ -249,6 +250,9 @@ int md_contract__parse_triggers(struct md_contract__ctx *x, const yaml_node_t *n
         v[T_NEW_LABELS] == NULL)
         return md_contract__fail(x, "triggers",
                                  "names no trigger (schedule, drift, quality, new_labels)");
+    if (!x->c->training.present)
+        return md_contract__fail(x, "triggers",
+                                 "needs a training: section (how a triggered run trains)");
     if (v[T_SCHEDULE] != NULL) {
         rc = parse_schedule(x, v[T_SCHEDULE]);
         if (rc != MD_OK)

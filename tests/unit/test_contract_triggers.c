@@ -18,16 +18,24 @@ static const char binary_head[] = "backend: trees\n"
                                   "task: classification\n"
                                   "labels: [legit, fraud]\n"
                                   "features:\n"
-                                  "  - {name: x, datatype: FP32}\n";
+                                  "  - {name: x, datatype: FP32}\n"
+                                  "training: {min_rows: 50}\n";
+static const char untrained_head[] = "backend: trees\n"
+                                     "task: classification\n"
+                                     "labels: [legit, fraud]\n"
+                                     "features:\n"
+                                     "  - {name: x, datatype: FP32}\n";
 static const char multi_head[] = "backend: trees\n"
                                  "task: classification\n"
                                  "labels: [a, b, c]\n"
                                  "features:\n"
-                                 "  - {name: x, datatype: FP32}\n";
+                                 "  - {name: x, datatype: FP32}\n"
+                                 "training: {min_rows: 50}\n";
 static const char regression_head[] = "backend: trees\n"
                                       "task: regression\n"
                                       "features:\n"
-                                      "  - {name: x, datatype: FP32}\n";
+                                      "  - {name: x, datatype: FP32}\n"
+                                      "training: {min_rows: 50}\n";
 
 static int parse(const char *head, const char *tail, struct md_contract **c, struct md_err *err)
 {
@@ -50,7 +58,7 @@ static struct md_contract *parse_ok(const char *head, const char *tail)
 
 static void test_absent_defaults(void **state)
 {
-    struct md_contract *c = parse_ok(binary_head, "");
+    struct md_contract *c = parse_ok(untrained_head, "");
     const struct md_trigger_config *t = &c->triggers;
 
     (void)state;
@@ -127,6 +135,7 @@ static void test_refusals(void **state)
         const char *words;
     } bad[] = {
         {binary_head, "triggers: {}\n", "triggers: names no trigger"},
+        {untrained_head, "triggers: {drift: true}\n", "triggers: needs a training: section"},
         {binary_head, "triggers: [1]\n", "triggers"},
         {binary_head, "triggers: {when: now}\n", "when"},
         {binary_head, "triggers: {schedule: {}}\n", "triggers.schedule: give one of every"},

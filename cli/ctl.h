@@ -336,5 +336,6 @@ int cmd_trainings(int argc, char **argv, struct ctl *ctl);
 int cmd_quality(int argc, char **argv, struct ctl *ctl);
 int cmd_ab(int argc, char **argv, struct ctl *ctl);
 int cmd_review(int argc, char **argv, struct ctl *ctl);
+int cmd_dataset(int argc, char **argv, struct ctl *ctl);
 
 #endif

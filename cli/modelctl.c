@@ -46,6 +46,7 @@ static const struct command commands[] = {
     {"review", cmd_review, "answer a model's review queue in the terminal, or list it"},
     {"retrain", cmd_retrain, "ask for a training run of a model, by hand"},
     {"trainings", cmd_trainings, "list a model's training runs, or show one"},
+    {"dataset", cmd_dataset, "show, export or add to a model's training set"},
     {"help", cmd_help, "show the help of a command"},
 };
 

@@ -678,7 +678,7 @@ static void summarise(const struct md_dataset_spec *spec, const struct set *set,
         sum->last_ms = set->store.v[0].at_ms;
         sum->first_ms = set->store.v[set->store.n - 1].at_ms;
     }
-    if (n_hold > 0)
+    if (n_hold > 0 && n_hold <= set->store.n)
         sum->holdout_from_ms = set->store.v[n_hold - 1].at_ms;
     if (spec->regression) {
         if (sum->rows > 0) {
@@ -692,10 +692,10 @@ static void summarise(const struct md_dataset_spec *spec, const struct set *set,
     }
     sum->n_labels = spec->n_labels < MD_DATASET_LABELS ? spec->n_labels : MD_DATASET_LABELS;
     for (i = 0; i < sum->n_labels; i++)
-        snprintf(sum->label[i], sizeof(sum->label[i]), "%s",
-                 spec->n_labels > MD_DATASET_LABELS && i == MD_DATASET_LABELS - 1
-                     ? "other"
-                     : spec->labels[i]);
+        (void)snprintf(sum->label[i], sizeof(sum->label[i]), "%s",
+                       spec->n_labels > MD_DATASET_LABELS && i == MD_DATASET_LABELS - 1
+                           ? "other"
+                           : spec->labels[i]);
 }
 
 char *md_dataset_summary_json(const struct md_dataset_summary *sum)

@@ -476,7 +476,8 @@ static int parent_params(const char *path, struct md_kv *kv, size_t cap, size_t 
         for (i = 0; known[i] != NULL; i++)
             if (strcmp(known[i], k) == 0)
                 break;
-        if (known[i] == NULL)
+        /* The kind is the outputs', never the parent's: a contract may have changed. */
+        if (known[i] == NULL || strcmp(k, "kind") == 0)
             continue;
         kv[*n].key = known[i];
         kv[*n].value = json_string_value(v);

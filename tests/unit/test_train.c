@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "backend/train.h"
+#include "backend/trees_int.h"
 
 #define TRAIN     "tests/data/train/"
 #define NF        5
@@ -272,6 +273,66 @@ static void test_xgb_reproducible(void **state)
     set_release(&s);
 }
 
+/*
+ * The example fraud model as the parent of a trees training (as the closed
+ * loop retrains it): its objective and depth are taken, and the result
+ * serves in the trees engine with the training's feature names.
+ */
+static void test_xgb_example_parent(void **state)
+{
+    static const char *const cols[12] = {"c0", "c1", "c2", "c3", "c4",  "c5",
+                                         "c6", "c7", "c8", "c9", "c10", "c11"};
+    const struct md_kv few[] = {{"num_round", "5"}};
+    enum { N = 400 };
+    static float x[N * 12];
+    float y[N];
+    float out[N];
+    struct md_train_data d = {x, y, NULL, N, 12, cols, MD_BACKEND_OUT_PROBABILITY, 2, 2};
+    struct md_backend_desc desc;
+    struct md_backend_config cfg = {few, 1};
+    struct md_err err;
+    char path[64];
+    unsigned seed = 5;
+    json_t *p;
+    void *inst;
+    size_t i;
+    int fd;
+
+    (void)state;
+    for (i = 0; i < N * 12; i++) {
+        seed = seed * 1103515245u + 12345u;
+        x[i] = (float)((seed >> 8) % 1000) / 100.0f;
+    }
+    for (i = 0; i < N; i++)
+        y[i] = x[i * 12] + x[i * 12 + 5] > 10 ? 1.0f : 0.0f;
+    snprintf(path, sizeof(path), "/tmp/md_train_test_XXXXXX");
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    if (md_backend_trees.train(&cfg, &d, "examples/repo/fraud/2/model.json", path, &err) != MD_OK)
+        fail_msg("train: %s", err.msg);
+    p = recorded(path);
+    assert_string_equal(json_string_value(json_object_get(p, "objective")), "binary:logistic");
+    assert_string_equal(json_string_value(json_object_get(p, "num_round")), "5");
+    assert_non_null(json_object_get(p, "max_depth"));
+    json_decref(p);
+    inst = engine_load_ok("trees", path, NULL, 0);
+    md_backend_trees.describe(inst, &desc);
+    assert_int_equal(desc.n_features, 12);
+    assert_string_equal(desc.feature_names[11], "c11");
+    engine_predict_ok("trees", inst, x, N, out);
+    /* It learned the rule: most rows are on the right side of 0.5. */
+    {
+        size_t right = 0;
+
+        for (i = 0; i < N; i++)
+            right += (out[i] > 0.5f) == (y[i] > 0.5f);
+        assert_true(right > N * 9 / 10);
+    }
+    md_backend_trees.free(inst);
+    unlink(path);
+}
+
 static void refused(const char *engine, const struct md_kv *params, size_t n, const struct set *s,
                     const char *parent, const char *needle)
 {
@@ -502,6 +563,22 @@ static void test_linear_params(void **state)
                 0.8 * fabs(json_number_value(json_array_get(json_object_get(jc, "weights"), 0))));
     json_decref(ja);
     json_decref(jc);
+    /* A logistic parent of a multinomial model: its l2 is taken, not its kind. */
+    {
+        struct set m;
+        json_t *p;
+
+        set_read("lin_multiclass.csv", 3, MD_BACKEND_OUT_PROBABILITIES, 3, &m);
+        train_ok("linear", NULL, 0, &m, a, c, sizeof(c));
+        ta = slurp(c);
+        jc = json_loads(ta, 0, NULL);
+        free(ta);
+        p = json_object_get(json_object_get(jc, "metadata"), "modeld_params");
+        assert_string_equal(json_string_value(json_object_get(p, "l2")), "50");
+        assert_string_equal(json_string_value(json_object_get(p, "kind")), "multinomial");
+        json_decref(jc);
+        set_release(&m);
+    }
     unlink(a);
     unlink(b);
     unlink(c);
@@ -543,10 +620,11 @@ static void test_linear_bad_params(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_xgb_like_python),  cmocka_unit_test(test_xgb_parent),
-        cmocka_unit_test(test_xgb_reproducible), cmocka_unit_test(test_xgb_bad_params),
-        cmocka_unit_test(test_bad_data),         cmocka_unit_test(test_linear_like_sklearn),
-        cmocka_unit_test(test_linear_params),    cmocka_unit_test(test_linear_bad_params),
+        cmocka_unit_test(test_xgb_like_python),     cmocka_unit_test(test_xgb_parent),
+        cmocka_unit_test(test_xgb_reproducible),    cmocka_unit_test(test_xgb_example_parent),
+        cmocka_unit_test(test_xgb_bad_params),      cmocka_unit_test(test_bad_data),
+        cmocka_unit_test(test_linear_like_sklearn), cmocka_unit_test(test_linear_params),
+        cmocka_unit_test(test_linear_bad_params),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -172,7 +172,7 @@ static int ask_verdict(const json_t *it, char *out, size_t n)
             double v;
 
             printf("verdict [a number, s skip, q quit]: ");
-            fflush(stdout);
+            (void)fflush(stdout);
             if (fgets(line, sizeof(line), stdin) == NULL || line[0] == 'q')
                 return -1;
             if (line[0] == 's')
@@ -189,7 +189,7 @@ static int ask_verdict(const json_t *it, char *out, size_t n)
         for (size_t i = 0; i < k && i < 9; i++)
             printf("%zu %s, ", i + 1, json_string_value(json_array_get(labels, i)));
         printf("s skip, q quit]: ");
-        fflush(stdout);
+        (void)fflush(stdout);
         c = read_key();
         if (c == 'q')
             return -1;

@@ -673,8 +673,7 @@ static int start_parts(const struct md_settings *o, struct daemon *d)
     /* Review queues (part review): their figures, named metrics and counting task. */
     d->review = md_review_stats_new(d->store);
     if (md_review_stats_signals(d->review, d->signals, &err) != MD_OK) {
-        md_log_kv(MD_LOG_ERROR, "cannot register the review signals", "reason", err.msg,
-                  MD_KV_END);
+        md_log_kv(MD_LOG_ERROR, "cannot register the review signals", "reason", err.msg, MD_KV_END);
         return 1;
     }
     if (d->store != NULL)

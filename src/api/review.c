@@ -650,7 +650,7 @@ static void put_queue(struct md_buf *b, struct md_api *api, const char *model)
     (void)md_buf_printf(b,
                         "{\"model\":\"%s\",\"length\":%llu,\"waiting\":%llu,\"leased\":%llu,"
                         "\"oldest_age_s\":%.3f,\"answered\":%llu,\"agreement\":",
-                        model, (unsigned long long)(f.waiting + f.leased),
+                        model, (unsigned long long)f.waiting + f.leased,
                         (unsigned long long)f.waiting, (unsigned long long)f.leased,
                         f.oldest_ms > 0 && now > f.oldest_ms ? (double)(now - f.oldest_ms) / 1e3
                                                              : 0.0,

@@ -22,7 +22,7 @@
 
 #include <stdio.h>
 
-#define LEASE_MAX_S (24 * 3600)
+#define LEASE_MAX_S ((int64_t)24 * 3600)
 #define QUEUE_MAX   1000000
 
 enum { R_RULES, R_LEASE, R_QUEUE, R_COUNT };

@@ -186,7 +186,7 @@ int md_store_tx_review_answer(struct md_store_tx *tx, const struct md_store_revi
                               void (*fn_item)(void *ctx, const struct md_store_review_item *it),
                               struct md_err *err)
 {
-    struct md_store_review_item it;
+    struct md_store_review_item it = {0};
     struct md_store_feedback f;
     enum md_feedback_state state;
     char model[MD_STORE_NAME_MAX + 1];
@@ -199,8 +199,8 @@ int md_store_tx_review_answer(struct md_store_tx *tx, const struct md_store_revi
     int rc;
 
     rc = get_item(tx, v->id, v->now_ms, NULL, NULL, &it, err);
-    if (rc != MD_OK)
-        return rc;
+    if (rc != MD_OK || it.state == NULL)
+        return rc != MD_OK ? rc : md_err_set(err, MD_EINTERNAL, "review item without a state");
     if (strcmp(it.state, "done") == 0) {
         sqlite3_reset(tx->stmts[MD_SQL_REVIEW_GET]);
         return md_err_set(err, MD_ECONFLICT, "review item %lld: answered already",

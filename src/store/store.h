@@ -856,12 +856,12 @@ struct md_store_review_item {
     const char *verdict;    /* done: the label, or the value as text */
     const char *comment;    /* or NULL */
     int64_t answered_ms;
-    int agrees;              /* done: 1 the verdict is the predicted label, 0 it is not; -1
-                                not known (regression, or not answered) */
-    const char *features;    /* the prediction row's features (JSON), or NULL */
-    const char *predicted;   /* its predicted label, or NULL */
-    double score;            /* its score, NaN when none */
-    const char *outputs;     /* its outputs (JSON), or NULL */
+    int agrees;            /* done: 1 the verdict is the predicted label, 0 it is not; -1
+                              not known (regression, or not answered) */
+    const char *features;  /* the prediction row's features (JSON), or NULL */
+    const char *predicted; /* its predicted label, or NULL */
+    double score;          /* its score, NaN when none */
+    const char *outputs;   /* its outputs (JSON), or NULL */
 };
 
 /*
@@ -878,8 +878,8 @@ int md_store_tx_review_next(struct md_store_tx *tx, const char *model, const cha
 
 /* A verdict on a review item (checked above the store against the model's contract). */
 struct md_store_review_verdict {
-    int64_t id;                /* the item */
-    const char *lease;         /* the token next gave */
+    int64_t id;                 /* the item */
+    const char *lease;          /* the token next gave */
     enum md_feedback_kind kind; /* MD_FEEDBACK_LABEL or MD_FEEDBACK_VALUE */
     const char *label;          /* LABEL: the class */
     double value;               /* VALUE: the number */
@@ -905,18 +905,18 @@ int md_store_tx_review_answer(struct md_store_tx *tx, const struct md_store_revi
  * as queued), oldest first, at most limit (0: 100; 1000 at most), after_id on (paging). */
 int md_store_tx_review_list(struct md_store_tx *tx, const char *model, const char *state,
                             int64_t now_ms, int64_t after_id, size_t limit,
-                            void (*fn)(void *ctx, const struct md_store_review_item *it),
-                            void *ctx, struct md_err *err) MD_MUST_CHECK;
+                            void (*fn)(void *ctx, const struct md_store_review_item *it), void *ctx,
+                            struct md_err *err) MD_MUST_CHECK;
 
 /* One model's queue at now_ms. */
 struct md_store_review_stats {
     const char *model;
-    uint64_t waiting;   /* queued (expired leases included) */
-    uint64_t leased;    /* leases holding */
-    int64_t oldest_ms;  /* created_ms of the oldest waiting or leased item; 0: none */
-    uint64_t answered;  /* done */
-    uint64_t judged;    /* done with agrees known */
-    uint64_t agreed;    /* of those, verdicts equal to the prediction */
+    uint64_t waiting;  /* queued (expired leases included) */
+    uint64_t leased;   /* leases holding */
+    int64_t oldest_ms; /* created_ms of the oldest waiting or leased item; 0: none */
+    uint64_t answered; /* done */
+    uint64_t judged;   /* done with agrees known */
+    uint64_t agreed;   /* of those, verdicts equal to the prediction */
 };
 
 /* Each model with review items, fn(ctx, stats) once each. */

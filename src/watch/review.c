@@ -262,7 +262,7 @@ void md_review_stats_prom(struct md_review_stats *s, struct md_buf *b)
             put_model(b, fams[k].name, s->rows[i].model);
             switch (k) {
             case 0:
-                (void)md_buf_printf(b, "%llu\n", (unsigned long long)(f->waiting + f->leased));
+                (void)md_buf_printf(b, "%llu\n", (unsigned long long)f->waiting + f->leased);
                 break;
             case 1:
                 (void)md_buf_printf(b, "%llu\n", (unsigned long long)f->leased);

@@ -18,6 +18,7 @@
 #include "serve/predrec.h"
 #include "serve/shadow.h"
 #include "serve/dataq_feed.h"
+#include "control/online.h"
 #include "control/alerting.h"
 #include "control/check.h"
 #include "control/control.h"
@@ -399,6 +400,7 @@ struct daemon {
     struct md_training *training; /* training runs (control/training.h), with --data */
     struct md_triggers *triggers; /* when runs start by themselves (control/triggers.h) */
     struct md_control *ctl;
+    struct md_online *online; /* online learning's learner (part online) */
     /* Other modules' periodic tasks, run by the control loop. */
     struct md_control_task tasks[MD_CONTROL_TASKS];
     size_t n_tasks;
@@ -457,6 +459,8 @@ static int start_series(const struct md_settings *o, struct daemon *d, struct md
 
 static void stop_daemon(struct daemon *d, const struct md_settings *o)
 {
+    /* online learning (part online): before control, whose worker registers its snapshots */
+    md_online_stop(d->online);
     md_control_stop(d->ctl);
     /* Training runs: after control (no command asks for one any more); a
      * running child is killed, its run marked failed. */
@@ -782,6 +786,10 @@ static void start_control(const struct md_settings *o, struct daemon *d)
         md_log_kv(MD_LOG_ERROR, "control loop not started", "reason", err.msg, MD_KV_END);
         md_commands_close(d->commands, "no control loop: loads and unloads are refused");
     }
+    /* online learning (part online): needs the store for labels and features */
+    if (d->ctl != NULL && d->store != NULL &&
+        md_online_start(d->repo, d->store, d->commands, 100, &d->online, &err) != MD_OK)
+        md_log_kv(MD_LOG_ERROR, "online learning not started", "reason", err.msg, MD_KV_END);
 }
 
 static int serve(const struct md_settings *o)

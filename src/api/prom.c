@@ -13,6 +13,7 @@
 #include "api/feedback.h"
 #include "util/fmt.h"
 #include "util/proc.h"
+#include "watch/online_stats.h"
 #include "watch/accesslog.h"
 #include "watch/dataq.h"
 #include "watch/metrics.h"
@@ -597,5 +598,6 @@ void md_prom_metrics(struct md_api *api, struct md_api_req *req, struct md_api_r
     md_feedback_prom(api, c.b);
     if (api->review != NULL)
         md_review_stats_prom(api->review, c.b);
+    md_online_stats_prom(c.b); /* online learning (part online) */
     md_api_finish(resp, md_buf_error(c.b));
 }

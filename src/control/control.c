@@ -139,6 +139,15 @@ static void apply_command(void *arg)
         rc = md_repo_register_upload(a->c->repo, model, &u, &answer, &err);
         break;
     }
+    case MD_COMMAND_SNAPSHOT: {
+        /* online learning's snapshot: registered like an upload, its source said */
+        const struct md_upload_change *up = md_command_arg(a->cmd);
+        struct md_repo_upload u = {up->path, up->sha256, up->size, up->metadata,      NULL,
+                                   0,        NULL,       0,        MD_SOURCE_SNAPSHOT};
+
+        rc = md_repo_register_upload(a->c->repo, model, &u, &answer, &err);
+        break;
+    }
     case MD_COMMAND_MODEL: {
         const struct md_traffic_change *t = md_command_arg(a->cmd);
 

@@ -38,8 +38,9 @@ enum md_command_kind {
     MD_COMMAND_RETRAIN,  /* ask for a training run by hand (arg: struct md_retrain_change) */
     MD_COMMAND_TRAINED,  /* register what a training run produced (arg: the runner's own,
                             control/training.h) */
-    MD_COMMAND_TRIGGERED /* ask for a training run a trigger fired for (arg: struct
-                            md_triggered_change, control/triggers.h) */
+    MD_COMMAND_TRIGGERED, /* ask for a training run a trigger fired for (arg: struct
+                             md_triggered_change, control/triggers.h) */
+    MD_COMMAND_SNAPSHOT  /* register an online model's snapshot (arg: struct md_upload_change) */
 };
 
 struct md_command;

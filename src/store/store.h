@@ -937,6 +937,33 @@ uint64_t md_store_review_dropped(void);
 int md_store_tx_labels_since(struct md_store_tx *tx, const char *model, int64_t since_ms,
                              int64_t after_id, int64_t *upto_id, uint64_t *n,
                              struct md_err *err) MD_MUST_CHECK;
+/* ---- online learning ---------------------------------------------------- */
+
+/* A label or value given for one answered (not shadow) prediction row, for the learner. */
+struct md_store_online_label {
+    int64_t feedback_id;   /* the feedback item's id (increasing) */
+    int64_t prediction_id; /* the prediction row's */
+    int64_t version;       /* the version that answered */
+    int64_t at_ms;         /* when the item was received */
+    const char *features;  /* the row's features as a JSON object, or NULL when trimmed */
+    const char *label;     /* the true class (kind label), or NULL */
+    double value;          /* the true value (kind value); NaN when none */
+};
+
+/*
+ * The current label and value feedback items of model with an id above
+ * after_id whose rows are stored answers (attached when they arrived), by
+ * id, max_rows at most; fn is told each (strings borrowed for the call).
+ * *last_id: the highest id told (after_id when none).
+ */
+int md_store_tx_online_labels(struct md_store_tx *tx, const char *model, int64_t after_id,
+                              size_t max_rows,
+                              void (*fn)(void *ctx, const struct md_store_online_label *l),
+                              void *ctx, int64_t *last_id, struct md_err *err) MD_MUST_CHECK;
+
+/* The highest feedback item id of model (0 when none) into *id. */
+int md_store_tx_online_last_feedback(struct md_store_tx *tx, const char *model, int64_t *id,
+                                     struct md_err *err) MD_MUST_CHECK;
 
 /* ---- artifacts ---------------------------------------------------------- */
 

@@ -253,6 +253,17 @@ def caught(world, version):
     return hit, len(ids)
 
 
+def describe_rows(summary):
+    """A training set's sources, from its summary."""
+    parts = []
+    src = summary.get("sources") or {}
+    for key, name in (("expert", "verdicts"), ("feedback", "feedback"),
+                      ("base", "from the base dataset")):
+        if src.get(key):
+            parts.append("%d %s" % (src[key], name))
+    return ", ".join(parts) or "?"
+
+
 def base_csv(n=5000):
     """The original training set (the old pattern) as a base dataset's CSV."""
     x, y = fraud.synthesize(n, seed=20261124)
@@ -334,25 +345,28 @@ def main():
                        + caught(world, champion)))
                 del queue
             st, doc, _ = c.call("GET", "/api/v1/models/fraud/trainings")
-            for t in (doc or {}).get("trainings", []):
+            for t in reversed((doc or {}).get("trainings", [])):
+                if ("training", t["id"]) not in seen:
+                    seen.add(("training", t["id"]))
+                    say("training %d asked for by the %s trigger" % (t["id"], t["trigger"]))
                 key = ("training", t["id"], t["state"])
-                if key in seen:
+                if key in seen or t["state"] in ("queued", "running"):
                     continue
                 seen.add(key)
-                if t["state"] == "queued":
-                    say("training %d asked for by the %s trigger" % (t["id"], t["trigger"]))
-                elif t["state"] == "running":
-                    say("training %d running" % t["id"])
-                else:
-                    res = t.get("result") or {}
-                    ev = res.get("evaluation") or {}
-                    say("training %d %s in %.1f s on %s rows%s%s"
-                        % (t["id"], t["state"], t.get("duration_ms", 0) / 1000, t.get("rows"),
-                           "; version %s registered" % t["version"] if t.get("version") else "",
-                           "; evaluation on the newest verdicts: %s" % json.dumps(ev)
-                           if ev else ""))
-                    if res.get("reason"):
-                        say("  reason: %s" % res["reason"])
+                res = t.get("result") or {}
+                say("training %d %s in %.1f s: %s rows (%s)%s"
+                    % (t["id"], t["state"], t.get("duration_ms", 0) / 1000, t.get("rows"),
+                       describe_rows(res.get("dataset") or {}),
+                       "; version %s registered" % t["version"] if t.get("version") else ""))
+                ev = res.get("evaluation") or {}
+                if ev.get("candidate"):
+                    say("  evaluated on the %d newest labelled rows: ROC AUC %.3f for the new "
+                        "version, %.3f for the champion (version %s): %s"
+                        % (ev["holdout_rows"], ev["candidate"]["roc_auc"],
+                           ev["champion"]["roc_auc"], ev.get("champion_version"),
+                           ev.get("verdict")))
+                if res.get("reason"):
+                    say("  reason: %s" % res["reason"])
             st, doc, _ = c.call("GET", "/api/v1/models/fraud/rollouts")
             for ro in (doc or {}).get("rollouts", []):
                 stage = ro["stage"] if ro["stage"] != "canary" else \
@@ -375,23 +389,24 @@ def main():
         old = champion
         # Let the new champion answer a while, then compare.
         mark = world.sent
-        while world.sent < mark + 20 * RATE and time.time() < deadline + 60:
+        while world.sent < mark + 10 * RATE and time.time() < deadline + 60:
             time.sleep(0.5)
         world.stop.set()
         st, doc, _ = c.call("GET", "/api/v1/models/fraud/versions")
         for v in (doc or {}).get("versions", []):
             if str(v.get("version")) == str(promoted):
                 lin = (v.get("metadata") or {}).get("lineage", {})
-                say("version %s's lineage: parent %s, trigger %s, training %s, rows %s, "
-                    "evaluation %s" % (promoted, lin.get("parent"), lin.get("trigger"),
-                                       lin.get("training"), json.dumps(lin.get("rows")),
-                                       json.dumps(lin.get("evaluation"))))
+                say("version %s's lineage: parent %s, trigger %s, training %s, rows %s%s"
+                    % (promoted, lin.get("parent"), lin.get("trigger"), lin.get("training"),
+                       json.dumps(lin.get("rows")),
+                       ", trainer %s" % json.dumps(lin["trainer"]) if lin.get("trainer")
+                       else ""))
         for v in (old, promoted):
             hit, n = caught(world, v)
             say("version %s caught %d of the ring's %d frauds it answered (%.0f%%)"
                 % (v, hit, n, 100.0 * hit / n if n else 0))
-        say("%d transactions, %d failed; %d verdicts; no command was sent to modeld"
-            % (world.sent, world.failed, world.reviewed))
+        say("%d transactions, %d failed; %d verdicts. After the base dataset, modeld was sent "
+            "nothing but transactions and verdicts" % (world.sent, world.failed, world.reviewed))
         return 0
     finally:
         world.stop.set()

@@ -23,10 +23,11 @@ champion on the newest verdicts, registers it with its lineage, shadows it,
 canaries it and promotes it. The script prints each step as it sees it
 and ends with the share of the ring's frauds each version catches.
 
---external trains with examples/train/fraud.py as an external trainer
-named in the daemon's configuration file (docs/improve.md#external-trainers)
-instead of the engine's own training. Needs build/modeld (make) and Debian's
-python3-numpy, python3-xgboost, python3-sklearn and python3-yaml.
+It takes about a minute and a half. --external trains with
+examples/train/fraud.py as an external trainer named in the daemon's
+configuration file (docs/improve.md#external-trainers) instead of the
+engine's own training. Needs build/modeld (make) and Debian's python3-numpy,
+python3-xgboost, python3-sklearn and python3-yaml.
 """
 import argparse
 import http.client

@@ -72,7 +72,7 @@ CONFIG = """strategies:
     gates:
       - {metric: error_rate, max_delta: 0.01}
       - {metric: latency_p99, max: 0.05}
-      - {metric: agreement, min: 0.8, min_samples: 50}
+      - {metric: agreement, min: 0.6, min_samples: 50}
       - {metric: roc_auc, min_delta: -0.05, min_samples: 100}
     inconclusive: {after_s: 120, action: rollback}
 alert_rules:
@@ -159,6 +159,10 @@ def probe_rollouts(m):
         stage = r["stage"] if r["stage"] != "canary" else "canary %d%%" % r["weights"]["candidate"]
         m.note("rollout %s %s %s" % (r["id"], r["phase"], stage if r["phase"] == "running" else ""),
                r)
+
+
+def fmt(v):
+    return "-" if v is None else "%.4g" % v
 
 
 def ms_row(answers, ms):
@@ -270,6 +274,13 @@ def on_run(tmp):
         expect(len(rollouts) == 1, "one rollout: %r" % rollouts)
         ro = ll.get(d, "/api/v1/models/txn/rollouts/%d" % rollouts[0]["id"])
         steps = [(x["action"], x["stage"], x.get("step")) for x in ro["decisions"]]
+        print("    the rollout's gates at each step (candidate / champion, samples):")
+        for x in ro["decisions"]:
+            if x["action"] in ("advance", "promote"):
+                print("      %s %s %s: %s" % (x["action"], x["stage"], x.get("step"), "; ".join(
+                    "%s %s / %s (%s)" % (g["metric"], fmt(g.get("candidate")),
+                                         fmt(g.get("champion")), g.get("samples"))
+                    for g in x.get("gates", []))))
         want = [("start", "shadow", 0), ("advance", "shadow", 0), ("advance", "canary", 0),
                 ("advance", "canary", 1), ("promote", "canary", 2)]
         got = [s for s in steps if s[0] in ("start", "advance", "promote")]

@@ -335,5 +335,6 @@ int cmd_retrain(int argc, char **argv, struct ctl *ctl);
 int cmd_trainings(int argc, char **argv, struct ctl *ctl);
 int cmd_quality(int argc, char **argv, struct ctl *ctl);
 int cmd_ab(int argc, char **argv, struct ctl *ctl);
+int cmd_dataset(int argc, char **argv, struct ctl *ctl);
 
 #endif

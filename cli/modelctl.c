@@ -45,6 +45,7 @@ static const struct command commands[] = {
     {"ab", cmd_ab, "compare the routes of a model on outcomes from feedback"},
     {"retrain", cmd_retrain, "ask for a training run of a model, by hand"},
     {"trainings", cmd_trainings, "list a model's training runs, or show one"},
+    {"dataset", cmd_dataset, "show, export or add to a model's training set"},
     {"help", cmd_help, "show the help of a command"},
 };
 

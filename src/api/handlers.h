@@ -130,4 +130,11 @@ MD_TRAFFIC_HANDLER(md_feedback_api_quality);
 void md_upload_api_post(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                         struct md_api_resp *resp);
 
+/* Training sets and base datasets (api/dataset.c) */
+MD_TRAFFIC_HANDLER(md_dataset_api_summary);
+MD_TRAFFIC_HANDLER(md_dataset_api_export);
+MD_TRAFFIC_HANDLER(md_dataset_api_put);
+MD_TRAFFIC_HANDLER(md_dataset_api_list);
+MD_TRAFFIC_HANDLER(md_dataset_api_delete);
+
 #endif

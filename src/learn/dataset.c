@@ -564,6 +564,39 @@ int md_dataset_check_csv(const struct md_dataset_spec *spec, const char *text, s
     return csv_walk(spec, text, len, NULL, NULL, rows, err);
 }
 
+char *md_dataset_csv_columns(const char *text, size_t len, struct md_err *err)
+{
+    struct csv *c = md_calloc(1, sizeof(*c));
+    json_t *a;
+    char *out = NULL;
+    size_t line, i;
+    int rc;
+
+    if (c == NULL) {
+        (void)md_err_set(err, MD_ENOMEM, "out of memory");
+        return NULL;
+    }
+    c->p = text;
+    c->len = len;
+    c->line = 1;
+    md_buf_init(&c->b, (size_t)1 << 30);
+    rc = csv_next(c, &line, err);
+    if (rc == 0)
+        (void)md_err_set(err, MD_EINVAL, "the file is empty: a header row is needed");
+    if (rc == 1) {
+        a = json_array();
+        for (i = 0; i < c->n; i++)
+            json_array_append_new(a, json_string(cell(c, i)));
+        out = json_dumps(a, JSON_COMPACT);
+        json_decref(a);
+        if (out == NULL)
+            (void)md_err_set(err, MD_EINVAL, "line 1: a column's name is not UTF-8");
+    }
+    md_buf_release(&c->b);
+    free(c);
+    return out;
+}
+
 struct base_ctx {
     const struct md_dataset_spec *spec;
     struct rows *rows;
@@ -645,7 +678,7 @@ static void summarise(const struct md_dataset_spec *spec, const struct set *set,
         sum->last_ms = set->store.v[0].at_ms;
         sum->first_ms = set->store.v[set->store.n - 1].at_ms;
     }
-    if (n_hold > 0)
+    if (n_hold > 0 && n_hold <= set->store.n)
         sum->holdout_from_ms = set->store.v[n_hold - 1].at_ms;
     if (spec->regression) {
         if (sum->rows > 0) {
@@ -659,10 +692,10 @@ static void summarise(const struct md_dataset_spec *spec, const struct set *set,
     }
     sum->n_labels = spec->n_labels < MD_DATASET_LABELS ? spec->n_labels : MD_DATASET_LABELS;
     for (i = 0; i < sum->n_labels; i++)
-        snprintf(sum->label[i], sizeof(sum->label[i]), "%s",
-                 spec->n_labels > MD_DATASET_LABELS && i == MD_DATASET_LABELS - 1
-                     ? "other"
-                     : spec->labels[i]);
+        (void)snprintf(sum->label[i], sizeof(sum->label[i]), "%s",
+                       spec->n_labels > MD_DATASET_LABELS && i == MD_DATASET_LABELS - 1
+                           ? "other"
+                           : spec->labels[i]);
 }
 
 char *md_dataset_summary_json(const struct md_dataset_summary *sum)

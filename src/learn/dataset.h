@@ -113,4 +113,8 @@ int md_dataset_export(struct md_store *s, const struct md_dataset_spec *spec,
 int md_dataset_check_csv(const struct md_dataset_spec *spec, const char *text, size_t len,
                          uint64_t *rows, struct md_err *err) MD_MUST_CHECK;
 
+/* The header row of a CSV text as a JSON array of its column names
+ * (malloc'd), or NULL with err set (MD_EINVAL: no header, a malformed one). */
+char *md_dataset_csv_columns(const char *text, size_t len, struct md_err *err);
+
 #endif

@@ -230,6 +230,17 @@ static const struct md_endpoint routes[] = {
     /* A/B comparisons of a model's routes (api/ab.c) */
     {"GET",   "/api/v1/models/{model}/ab", MD_API_MANAGEMENT, READ, PATH_MODEL,
      md_ab_api_get},
+    /* training sets and base datasets (api/dataset.c) */
+    {"GET",    "/api/v1/models/{model}/dataset",          MD_API_MANAGEMENT, READ,   PATH_MODEL,
+     md_dataset_api_summary},
+    {"GET",    "/api/v1/models/{model}/dataset/export",   MD_API_MANAGEMENT, READ,   PATH_MODEL,
+     md_dataset_api_export},
+    {"GET",    "/api/v1/models/{model}/datasets",         MD_API_MANAGEMENT, READ,   PATH_MODEL,
+     md_dataset_api_list},
+    {"PUT",    "/api/v1/models/{model}/datasets/{name}",  MD_API_MANAGEMENT, MANAGE, PATH_MODEL,
+     md_dataset_api_put},
+    {"DELETE", "/api/v1/models/{model}/datasets/{name}",  MD_API_MANAGEMENT, MANAGE, PATH_MODEL,
+     md_dataset_api_delete},
 };
 /* clang-format on */
 #pragma GCC diagnostic pop

@@ -852,6 +852,6 @@ const struct md_backend_ops md_backend_linear = {
     .describe = lin_describe,
     .predict = lin_predict,
     .learn = lin_learn,
-    .train = NULL,
+    .train = md_linear__train,
     .free = lin_free,
 };

@@ -23,6 +23,14 @@ extern const struct md_backend_ops md_backend_linear;
 int md_linear__load_buffer(const char *data, size_t len, const struct md_backend_config *cfg,
                            void **inst, struct md_err *err) MD_MUST_CHECK;
 
+/*
+ * md_backend_linear's train (backend.h), in linear_train.c: fits the kind
+ * d->kind calls for (linear, logistic, multinomial) with the parameters of
+ * docs/linear.md ("Training") and writes the artifact at out_path.
+ */
+int md_linear__train(const struct md_backend_config *params, const struct md_train_data *d,
+                     const char *parent, const char *out_path, struct md_err *err) MD_MUST_CHECK;
+
 /* Rows learned by inst since it was loaded (for tests and metrics). */
 uint64_t md_linear__rows_learned(void *inst);
 

@@ -550,6 +550,8 @@ void md_trees__free(void *inst)
     free(m->top_col);
     free(m->top_cond);
     free(m->top_dest);
+    free(m->cover);
+    free(m->mean);
     free(m);
 }
 
@@ -757,6 +759,7 @@ const struct md_backend_ops md_backend_trees = {
     .describe = trees_describe,
     .predict = trees_predict,
     .learn = NULL,
+    .explain = md_trees__explain,
     .train = md_xgboost__train_trees,
     .free = md_trees__free,
 };

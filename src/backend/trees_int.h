@@ -84,6 +84,13 @@ struct md_trees {
     float *top_cond;                /* TOP_NODES per tree */
     uint8_t *top_dest;              /* TOP_CODES per tree */
     const struct md_trees_isa *isa; /* how the codes are worked out */
+    /*
+     * For explain (TreeSHAP), per node in the order of wnodes (which narrowing keeps):
+     * its cover (the file's sum_hessian) and the cover-weighted mean of the leaves below
+     * it. Both NULL when a tree has no usable sum_hessian: explain is then refused.
+     */
+    float *cover;
+    double *mean;
     /* While loading only: */
     bool check;  /* md_trees_check: the file is for libxgboost, nothing is built to run */
     bool ubjson; /* the file is UBJSON, not JSON text */
@@ -106,6 +113,15 @@ int md_trees__load_buffer(const char *buf, size_t len, void **inst, struct md_er
  * from a node to its left child). MD_OK or MD_ENOMEM.
  */
 int md_trees__plan(struct md_trees *m, size_t max_off, struct md_err *err);
+
+/*
+ * md_backend_trees' explain (trees_explain.c): exact TreeSHAP, libxgboost's
+ * pred_contribs: per row, for each output group, each column's contribution
+ * to the margin, then the bias (the base margin plus every tree's mean
+ * value). MD_EUNSUPPORTED for a model without covers (sum_hessian) or with a
+ * tree deeper than 512; MD_ENOMEM.
+ */
+int md_trees__explain(void *inst, const float *x, size_t n_rows, float *out, struct md_err *err);
 
 /* Frees a model, whole or built part way (NULL: nothing). */
 void md_trees__free(void *inst);

@@ -232,6 +232,8 @@ struct jtree {
     int64_t *parent;                      /* likewise, read when checking for libxgboost */
     uint8_t *cat;                         /* likewise: 1 for a categorical split */
     double *cond;
+    double *hess; /* sum_hessian when has_hess */
+    bool has_hess;
     size_t n;
 };
 
@@ -452,6 +454,15 @@ static int tree_arrays(const struct md_trees *m, const struct md_jnode *tree, co
                       jt->dleft, err)) != MD_OK ||
         (rc = doubles_of(cond, where, "split_conditions", jt->cond, err)) != MD_OK)
         return rc;
+    /* Covers serve only explain: a model without them (or with bad ones) still loads. */
+    jt->has_hess = false;
+    if (!m->check) {
+        a = md_jdom_get(tree, "sum_hessian");
+        if (a != NULL && a->type == MD_J_ARRAY && a->n == jt->n) {
+            jt->has_hess = doubles_of(a, where, "sum_hessian", jt->hess, err) == MD_OK;
+            md_err_clear(err);
+        }
+    }
     return MD_OK;
 }
 
@@ -499,6 +510,8 @@ static int flatten(struct md_trees *m, const struct jtree *jt, const char *where
         size_t off;
 
         out[head].cond = (float)jt->cond[o];
+        if (m->cover != NULL)
+            m->cover[m->n_nodes + head] = (float)jt->hess[o];
         if (l == -1) {
             out[head].feat = m->nf; /* the NaN column, next 0: steps onto itself */
             out[head].next = 0;
@@ -817,6 +830,37 @@ static int load_booster(struct md_trees *m, const struct md_jnode *learner,
 }
 
 /* Flattens every tree of order[] (n_trees, classes in group[]) into m. */
+/*
+ * For explain: each node's mean value, the cover-weighted mean of its
+ * children's (libxgboost's FillNodeMeanValues), from the leaves up; children
+ * follow their parent in wnodes. A split whose cover is not above 0 leaves
+ * the model without covers (explain refused), as its fractions are undefined.
+ */
+static void node_means(struct md_trees *m)
+{
+    double *mean = md_malloc((m->n_nodes + 1) * sizeof(*mean));
+    size_t i;
+
+    for (i = m->n_nodes; mean != NULL && i-- > 0;) {
+        const struct md_trees_wnode *w = &m->wnodes[i];
+        size_t l = i + w->next;
+
+        if (w->feat == m->nf) {
+            mean[i] = w->cond;
+        } else if (m->cover[i] > 0) {
+            mean[i] = (mean[l] * m->cover[l] + mean[l + 1] * m->cover[l + 1]) / m->cover[i];
+        } else {
+            free(mean);
+            mean = NULL;
+        }
+    }
+    m->mean = mean;
+    if (mean == NULL) {
+        free(m->cover);
+        m->cover = NULL;
+    }
+}
+
 static int load_trees(struct md_trees *m, const struct md_jnode **order, const int64_t *group,
                       struct md_err *err)
 {
@@ -854,10 +898,13 @@ static int load_trees(struct md_trees *m, const struct md_jnode **order, const i
     jt.cond = md_malloc(widest * sizeof(*jt.cond));
     jt.parent = md_malloc(widest * sizeof(*jt.parent));
     jt.cat = md_malloc(widest);
-    if (m->wnodes == NULL || m->root == NULL || m->group == NULL || m->depth == NULL ||
-        sc.queue == NULL || sc.qdepth == NULL || sc.seen == NULL || jt.left == NULL ||
-        jt.right == NULL || jt.sidx == NULL || jt.dleft == NULL || jt.cond == NULL ||
-        jt.parent == NULL || jt.cat == NULL) {
+    jt.hess = md_malloc(widest * sizeof(*jt.hess));
+    if (!m->check)
+        m->cover = md_calloc(total + 1, sizeof(*m->cover));
+    if (jt.hess == NULL || m->wnodes == NULL || m->root == NULL || m->group == NULL ||
+        m->depth == NULL || sc.queue == NULL || sc.qdepth == NULL || sc.seen == NULL ||
+        jt.left == NULL || jt.right == NULL || jt.sidx == NULL || jt.dleft == NULL ||
+        jt.cond == NULL || jt.parent == NULL || jt.cat == NULL) {
         rc = FAIL(MD_ENOMEM, "trees: no memory for %zu nodes", total);
         goto out;
     }
@@ -873,9 +920,15 @@ static int load_trees(struct md_trees *m, const struct md_jnode **order, const i
         m->group[i] = (uint32_t)group[i];
         m->root[i] = (uint32_t)m->n_nodes;
         rc = tree_arrays(m, order[i], where, &jt, err);
+        if (rc == MD_OK && !jt.has_hess) {
+            free(m->cover);
+            m->cover = NULL;
+        }
         if (rc == MD_OK)
             rc = flatten(m, &jt, where, &sc, &m->depth[i], &max_off, err);
     }
+    if (rc == MD_OK && m->cover != NULL)
+        node_means(m);
     /* A check builds nothing to run. */
     if (rc == MD_OK && !m->check)
         rc = md_trees__plan(m, max_off, err);
@@ -890,6 +943,7 @@ out:
     free(jt.cond);
     free(jt.parent);
     free(jt.cat);
+    free(jt.hess);
     return rc;
 }
 

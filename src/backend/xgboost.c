@@ -375,6 +375,47 @@ static int xgb_predict(void *inst, const float *x, size_t n_rows, float *out, st
     return rc;
 }
 
+/*
+ * libxgboost's pred_contribs (prediction type 2, exact TreeSHAP for trees) through a DMatrix:
+ * in-place prediction gives values and margins only.
+ */
+static int xgb_explain(void *inst, const float *x, size_t n_rows, float *out, struct md_err *err)
+{
+    static const char config[] = "{\"type\": 2, \"training\": false, \"iteration_begin\": 0, "
+                                 "\"iteration_end\": 0, \"strict_shape\": true}";
+    struct xgb *m = inst;
+    size_t groups = m->kind == MD_BACKEND_OUT_PROBABILITIES ? m->n_out : 1;
+    size_t want = n_rows * groups * (m->nf + 1);
+    const bst_ulong *shape;
+    bst_ulong dim;
+    const float *res;
+    DMatrixHandle dm;
+    size_t total = 1;
+    bst_ulong i;
+    int rc = MD_OK;
+
+    if (n_rows == 0)
+        return MD_OK;
+    if (XGDMatrixCreateFromMat(x, (bst_ulong)n_rows, (bst_ulong)m->nf, NAN, &dm) != 0)
+        return md_xgboost__error(err, MD_EINVAL, "explain");
+    pthread_mutex_lock(&m->lock);
+    if (XGBoosterPredictFromDMatrix(m->h, dm, config, &shape, &dim, &res) != 0) {
+        rc = md_xgboost__error(err, MD_EINTERNAL, "explain");
+    } else {
+        for (i = 0; i < dim; i++)
+            total *= (size_t)shape[i];
+        if (total != want)
+            rc = md_err_set(err, MD_EINTERNAL,
+                            "explain: libxgboost returned %zu values for %zu rows of %zu", total,
+                            n_rows, want / n_rows);
+        else
+            memcpy(out, res, total * sizeof(*out));
+    }
+    pthread_mutex_unlock(&m->lock);
+    XGDMatrixFree(dm);
+    return rc;
+}
+
 const struct md_backend_ops md_backend_xgboost = {
     .abi = MD_BACKEND_ABI,
     .name = "xgboost",
@@ -382,6 +423,7 @@ const struct md_backend_ops md_backend_xgboost = {
     .describe = xgb_describe,
     .predict = xgb_predict,
     .learn = NULL,
+    .explain = xgb_explain,
     .train = md_xgboost__train,
     .free = xgb_free,
 };

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "backend/train.h"
+#include "backend/trees_int.h"
 
 #define TRAIN     "tests/data/train/"
 #define NF        5
@@ -272,6 +273,66 @@ static void test_xgb_reproducible(void **state)
     set_release(&s);
 }
 
+/*
+ * The example fraud model as the parent of a trees training (as the closed
+ * loop retrains it): its objective and depth are taken, and the result
+ * serves in the trees engine with the training's feature names.
+ */
+static void test_xgb_example_parent(void **state)
+{
+    static const char *const cols[12] = {"c0", "c1", "c2", "c3", "c4",  "c5",
+                                         "c6", "c7", "c8", "c9", "c10", "c11"};
+    const struct md_kv few[] = {{"num_round", "5"}};
+    enum { N = 400 };
+    static float x[N * 12];
+    float y[N];
+    float out[N];
+    struct md_train_data d = {x, y, NULL, N, 12, cols, MD_BACKEND_OUT_PROBABILITY, 2, 2};
+    struct md_backend_desc desc;
+    struct md_backend_config cfg = {few, 1};
+    struct md_err err;
+    char path[64];
+    unsigned seed = 5;
+    json_t *p;
+    void *inst;
+    size_t i;
+    int fd;
+
+    (void)state;
+    for (i = 0; i < N * 12; i++) {
+        seed = seed * 1103515245u + 12345u;
+        x[i] = (float)((seed >> 8) % 1000) / 100.0f;
+    }
+    for (i = 0; i < N; i++)
+        y[i] = x[i * 12] + x[i * 12 + 5] > 10 ? 1.0f : 0.0f;
+    snprintf(path, sizeof(path), "/tmp/md_train_test_XXXXXX");
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    if (md_backend_trees.train(&cfg, &d, "examples/repo/fraud/2/model.json", path, &err) != MD_OK)
+        fail_msg("train: %s", err.msg);
+    p = recorded(path);
+    assert_string_equal(json_string_value(json_object_get(p, "objective")), "binary:logistic");
+    assert_string_equal(json_string_value(json_object_get(p, "num_round")), "5");
+    assert_non_null(json_object_get(p, "max_depth"));
+    json_decref(p);
+    inst = engine_load_ok("trees", path, NULL, 0);
+    md_backend_trees.describe(inst, &desc);
+    assert_int_equal(desc.n_features, 12);
+    assert_string_equal(desc.feature_names[11], "c11");
+    engine_predict_ok("trees", inst, x, N, out);
+    /* It learned the rule: most rows are on the right side of 0.5. */
+    {
+        size_t right = 0;
+
+        for (i = 0; i < N; i++)
+            right += (out[i] > 0.5f) == (y[i] > 0.5f);
+        assert_true(right > N * 9 / 10);
+    }
+    md_backend_trees.free(inst);
+    unlink(path);
+}
+
 static void refused(const char *engine, const struct md_kv *params, size_t n, const struct set *s,
                     const char *parent, const char *needle)
 {
@@ -349,7 +410,7 @@ static void test_bad_data(void **state)
     s.d.y = y;
     refused("xgboost", NULL, 0, &s, NULL,
             "labels: every row is class 1; training needs at least two classes");
-    refused("trees", NULL, 0, &s, NULL, "labels: every row is class 1");
+    refused("linear", NULL, 0, &s, NULL, "labels: every row is class 1");
     y[7] = 0.5f;
     refused("trees", NULL, 0, &s, NULL, "labels: row 7 has 0.5, not a class index from 0 to 1");
     s.d.y = s.y;
@@ -363,7 +424,7 @@ static void test_bad_data(void **state)
     refused("xgboost", NULL, 0, &s, NULL, "features: row 2, column 3 is infinite");
     s.r.x[2 * NF + 3] = 0;
     s.d.n_rows = 1;
-    refused("xgboost", NULL, 0, &s, NULL, "training set: 1 rows; training needs at least 2");
+    refused("linear", NULL, 0, &s, NULL, "training set: 1 rows; training needs at least 2");
     s.d.n_rows = NROWS;
     s.d.n_classes = 3;
     refused("trees", NULL, 0, &s, NULL, "classes: 3 for a binary model, expected 2");
@@ -371,12 +432,199 @@ static void test_bad_data(void **state)
     set_release(&m);
 }
 
+/* ------------------------------------------------------------------ linear */
+
+struct lcase {
+    const char *file;
+    const char *name; /* in lin_coef.csv */
+    size_t n_out;
+    enum md_backend_out kind;
+    size_t n_classes;
+};
+
+static const struct lcase lcases[] = {
+    {"lin_regression.csv", "regression", 1, MD_BACKEND_OUT_VALUE, 0},
+    {"lin_binary.csv", "binary", 1, MD_BACKEND_OUT_PROBABILITY, 2},
+    {"lin_multiclass.csv", "multiclass", 3, MD_BACKEND_OUT_PROBABILITIES, 3},
+};
+
+/* scikit-learn's coefficients and intercept for case name, class k (lin_coef.csv). */
+static void sk_coef(const char *name, size_t k, double *coef)
+{
+    FILE *f = fopen(TRAIN "lin_coef.csv", "r");
+    char line[1024];
+    size_t seen = 0;
+
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *p = strchr(line, ',');
+        size_t j;
+
+        if (p == NULL || (size_t)(p - line) != strlen(name) || strncmp(line, name, strlen(name)))
+            continue;
+        if (seen++ != k)
+            continue;
+        for (j = 0; j <= NF; j++) {
+            coef[j] = strtod(p + 1, &p);
+            assert_true(j == NF || *p == ',');
+        }
+        fclose(f);
+        return;
+    }
+    fclose(f);
+    fail_msg("no coefficients for %s class %zu", name, k);
+}
+
+/*
+ * Ridge, logistic and multinomial regression on standardised columns with
+ * mean-filled missing cells: the artifact's weights and intercepts are
+ * scikit-learn's (Ridge(alpha=l2), LogisticRegression(C=1/l2)) and the
+ * linear engine, loading it, predicts what scikit-learn predicts.
+ */
+static void test_linear_like_sklearn(void **state)
+{
+    size_t c;
+
+    (void)state;
+    for (c = 0; c < MD_ARRAY_LEN(lcases); c++) {
+        const struct lcase *lc = &lcases[c];
+        char path[64];
+        char *text;
+        json_t *root;
+        json_t *w;
+        size_t k;
+        size_t j;
+        struct set s;
+
+        set_read(lc->file, lc->n_out, lc->kind, lc->n_classes, &s);
+        train_ok("linear", NULL, 0, &s, NULL, path, sizeof(path));
+        predicts_ref("linear", path, &s);
+        text = slurp(path);
+        root = json_loads(text, 0, NULL);
+        assert_non_null(root);
+        assert_true(json_is_true(json_object_get(json_object_get(root, "metadata"), "converged")));
+        w = json_object_get(root, "weights");
+        for (k = 0; k < (lc->n_classes > 2 ? lc->n_classes : 1); k++) {
+            double want[NF + 1];
+            json_t *row = lc->n_classes > 2 ? json_array_get(w, k) : w;
+            json_t *b = json_object_get(root, "intercept");
+
+            sk_coef(lc->name, k, want);
+            for (j = 0; j < NF; j++)
+                if (!(fabs(json_number_value(json_array_get(row, j)) - want[j]) <= 1e-5))
+                    fail_msg("%s: class %zu weight %zu: %.9g, scikit-learn %.9g", lc->name, k, j,
+                             json_number_value(json_array_get(row, j)), want[j]);
+            if (lc->n_classes > 2)
+                b = json_array_get(b, k);
+            if (!(fabs(json_number_value(b) - want[NF]) <= 1e-5))
+                fail_msg("%s: class %zu intercept %.9g, scikit-learn %.9g", lc->name, k,
+                         json_number_value(b), want[NF]);
+        }
+        json_decref(root);
+        free(text);
+        unlink(path);
+        set_release(&s);
+    }
+}
+
+/* Parameters: a stronger l2 shrinks; a child of a trained parent keeps its parameters. */
+static void test_linear_params(void **state)
+{
+    const struct md_kv strong[] = {{"l2", "50"}, {"tol", "1e-9"}};
+    char a[64];
+    char b[64];
+    char c[64];
+    char *ta;
+    char *tb;
+    json_t *ja;
+    json_t *jc;
+    struct set s;
+
+    (void)state;
+    set_read("lin_binary.csv", 1, MD_BACKEND_OUT_PROBABILITY, 2, &s);
+    train_ok("linear", strong, MD_ARRAY_LEN(strong), &s, NULL, a, sizeof(a));
+    train_ok("linear", NULL, 0, &s, a, b, sizeof(b));
+    train_ok("linear", NULL, 0, &s, NULL, c, sizeof(c));
+    ta = slurp(a);
+    tb = slurp(b);
+    assert_string_equal(ta, tb);
+    ja = json_loads(ta, 0, NULL);
+    free(ta);
+    free(tb);
+    ta = slurp(c);
+    jc = json_loads(ta, 0, NULL);
+    free(ta);
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(ja, "metadata"), "modeld_params"), "l2")),
+        "50");
+    /* The first weight (the strongest) is smaller under l2 = 50 than under the default 1. */
+    assert_true(fabs(json_number_value(json_array_get(json_object_get(ja, "weights"), 0))) <
+                0.8 * fabs(json_number_value(json_array_get(json_object_get(jc, "weights"), 0))));
+    json_decref(ja);
+    json_decref(jc);
+    /* A logistic parent of a multinomial model: its l2 is taken, not its kind. */
+    {
+        struct set m;
+        json_t *p;
+
+        set_read("lin_multiclass.csv", 3, MD_BACKEND_OUT_PROBABILITIES, 3, &m);
+        train_ok("linear", NULL, 0, &m, a, c, sizeof(c));
+        ta = slurp(c);
+        jc = json_loads(ta, 0, NULL);
+        free(ta);
+        p = json_object_get(json_object_get(jc, "metadata"), "modeld_params");
+        assert_string_equal(json_string_value(json_object_get(p, "l2")), "50");
+        assert_string_equal(json_string_value(json_object_get(p, "kind")), "multinomial");
+        json_decref(jc);
+        set_release(&m);
+    }
+    unlink(a);
+    unlink(b);
+    unlink(c);
+    set_release(&s);
+}
+
+static void test_linear_bad_params(void **state)
+{
+    const struct md_kv unknown[] = {{"alpha", "1"}};
+    const struct md_kv l2[] = {{"l2", "-1"}};
+    const struct md_kv iters[] = {{"max_iter", "0"}};
+    const struct md_kv tol[] = {{"tol", "small"}};
+    const struct md_kv kind[] = {{"kind", "multinomial"}};
+    const struct md_kv collinear[] = {{"l2", "0"}};
+    struct set s;
+    struct set r;
+    size_t i;
+
+    (void)state;
+    set_read("lin_binary.csv", 1, MD_BACKEND_OUT_PROBABILITY, 2, &s);
+    set_read("lin_regression.csv", 1, MD_BACKEND_OUT_VALUE, 0, &r);
+    refused("linear", unknown, 1, &s, NULL,
+            "params.alpha: not a training parameter of the linear engine");
+    refused("linear", l2, 1, &s, NULL, "params.l2: '-1' is not a number from 0 to");
+    refused("linear", iters, 1, &s, NULL, "params.max_iter: '0' is not a whole number from 1");
+    refused("linear", tol, 1, &s, NULL, "params.tol: 'small' is not a number");
+    refused("linear", kind, 1, &s, NULL,
+            "params.kind: 'multinomial' does not fit the model's outputs, which a logistic "
+            "model gives");
+    refused("linear", NULL, 0, &s, MODELS "binary.json", "parent '");
+    /* Two equal columns and no regularisation: no unique fit. */
+    for (i = 0; i < NROWS; i++)
+        r.r.x[i * NF + 1] = r.r.x[i * NF] = (float)i;
+    refused("linear", collinear, 1, &r, NULL, "params.l2: 0 leaves the columns collinear");
+    set_release(&s);
+    set_release(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_xgb_like_python),  cmocka_unit_test(test_xgb_parent),
-        cmocka_unit_test(test_xgb_reproducible), cmocka_unit_test(test_xgb_bad_params),
-        cmocka_unit_test(test_bad_data),
+        cmocka_unit_test(test_xgb_like_python),     cmocka_unit_test(test_xgb_parent),
+        cmocka_unit_test(test_xgb_reproducible),    cmocka_unit_test(test_xgb_example_parent),
+        cmocka_unit_test(test_xgb_bad_params),      cmocka_unit_test(test_bad_data),
+        cmocka_unit_test(test_linear_like_sklearn), cmocka_unit_test(test_linear_params),
+        cmocka_unit_test(test_linear_bad_params),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

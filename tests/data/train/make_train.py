@@ -18,6 +18,10 @@ trained by the Python package on the whole file:
   by the column's mean; outputs: the prediction (predict, or predict_proba's
   P(class 1), or one per class). lin_coef.csv: per case, the coefficients
   on the standardised columns and the intercepts, one line per class.
+
+contribs_<model>.csv: the rows of tests/data/models/<model>.csv, then the
+Python package's pred_contribs for them (per output group, one value per
+feature, then the bias).
 """
 import os
 import numpy as np
@@ -106,6 +110,23 @@ def main():
     with open(os.path.join(OUT, "lin_coef.csv"), "w") as f:
         for c in coefs:
             f.write(c[0] + "," + ",".join(repr(float(v)) for v in c[1:]) + "\n")
+    contribs()
+
+
+def contribs():
+    """contribs_<model>.csv: rows of tests/data/models/<model>.csv (features), then
+    libxgboost's pred_contribs for them (per group: one per feature, then the bias)."""
+    models = os.path.join(os.path.dirname(OUT), "models")
+    for name in ("binary", "multiclass", "regression"):
+        b = xgb.Booster(model_file=os.path.join(models, name + ".json"))
+        rows = np.genfromtxt(os.path.join(models, name + ".csv"), delimiter=",")[:, :D]
+        c = b.predict(xgb.DMatrix(rows.astype(np.float32), missing=np.nan,
+                                  feature_names=b.feature_names),
+                      pred_contribs=True).reshape(len(rows), -1)
+        with open(os.path.join(OUT, "contribs_" + name + ".csv"), "w") as f:
+            for row, cr in zip(rows, c):
+                f.write(",".join("" if np.isnan(v) else repr(float(v)) for v in row))
+                f.write("," + ",".join(repr(float(v)) for v in cr) + "\n")
 
 
 if __name__ == "__main__":

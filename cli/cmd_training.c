@@ -297,7 +297,7 @@ int cmd_retrain(int argc, char **argv, struct ctl *ctl)
             ctl_print_body(&resp);
         else
             printf("training %lld of %s queued\n", int_of(doc, "id"), model);
-        fflush(stdout);
+        (void)fflush(stdout);
         if (wait)
             rc = follow(ctl, model, int_of(doc, "id"));
     }

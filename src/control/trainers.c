@@ -94,9 +94,13 @@ static int parse_one(yaml_document_t *doc, yaml_node_t *v, const char *file, con
     for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(doc, p->key);
         yaml_node_t *val = yaml_document_get_node(doc, p->value);
-        const char *key = k != NULL && k->type == YAML_SCALAR_NODE ? md_yaml_text(k) : "";
+        const char *key;
         char buf[64];
 
+        if (k == NULL || k->type != YAML_SCALAR_NODE)
+            return md_err_set(err, MD_EINVAL, "%s:%zu: %s: a key is a name", file, md_yaml_line(v),
+                              where);
+        key = md_yaml_text(k);
         if (strcmp(key, "command") == 0) {
             command = val;
             continue;

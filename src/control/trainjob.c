@@ -116,7 +116,7 @@ static void score(const struct md_contract *c, const struct md_contract_rows *ro
     fg->n = n;
     fg->roc_auc = fg->accuracy = fg->f1 = fg->log_loss = NAN;
     fg->rmse = fg->mae = fg->r2 = NAN;
-    if (n == 0)
+    if (n == 0 || out == NULL)
         return;
     if (c->task == MD_TASK_REGRESSION) {
         double *y = md_xmalloc(n * sizeof(*y));

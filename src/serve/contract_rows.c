@@ -60,8 +60,13 @@ static int put_value(struct md_tensor *t, size_t i, const json_t *v, size_t line
 
         if (!json_is_number(v) || d != floor(d))
             break;
-        if (t->dtype == MD_DT_INT32)
-            ((int32_t *)t->data)[i] = (int32_t)(json_is_integer(v) ? json_integer_value(v) : d);
+        if (t->dtype == MD_DT_INT32 && (d < INT32_MIN || d > INT32_MAX))
+            return md_err_set(err, MD_EINVAL, "line %zu: feature '%s': %.0f is outside INT32", line,
+                              t->name, d);
+        if (t->dtype == MD_DT_INT32 && json_is_integer(v))
+            ((int32_t *)t->data)[i] = (int32_t)json_integer_value(v);
+        else if (t->dtype == MD_DT_INT32)
+            ((int32_t *)t->data)[i] = (int32_t)d;
         else
             ((int64_t *)t->data)[i] = json_is_integer(v) ? json_integer_value(v) : (int64_t)d;
         return MD_OK;
@@ -253,7 +258,7 @@ int md_contract_rows_read(const struct md_contract *c, const char *path, size_t 
     }
     free(ch->t);
     free(ch);
-    fclose(fp);
+    (void)fclose(fp);
     if (rc != MD_OK) {
         {
             const char *base = strrchr(path, '/');

@@ -55,8 +55,8 @@ enum {
 
 #define PARAMS_MAX    64
 #define PARAM_MAX_LEN 256
-#define TIMEOUT_MAX_S (7 * 86400)
-#define MEMORY_MAX_MB (1024 * 1024)
+#define TIMEOUT_MAX_S ((int64_t)7 * 86400)
+#define MEMORY_MAX_MB ((int64_t)1024 * 1024)
 
 /* The trainers the daemon's configuration names (md_contract_set_trainers):
  * set once before any thread parses a contract. */

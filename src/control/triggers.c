@@ -86,8 +86,9 @@ void md_triggers_decide(const struct md_trigger_config *t, const struct md_trigg
 
     memset(out, 0, sizeof(*out));
     out->schedule_due_ms = md_triggers_schedule_due(t, anchor);
-    if (o->last_ms > 0 && t->cooldown_s > 0)
-        out->cooldown_until_ms = o->last_ms + (int64_t)t->cooldown_s * 1000;
+    if ((o->last_ms > 0 || o->ended_ms > 0) && t->cooldown_s > 0)
+        out->cooldown_until_ms =
+            (o->ended_ms > o->last_ms ? o->ended_ms : o->last_ms) + (int64_t)t->cooldown_s * 1000;
     if (t->drift && !isnan(o->drift_features) && o->drift_features > 0)
         kind = MD_TRIGGER_DRIFT;
     else if (quality_due(t, o))

@@ -6,7 +6,8 @@
  * overall drift verdict "drift", a quality metric past its threshold over
  * its window, enough labels received since the last training. When one
  * fires, and no run of the model is queued or running, and the cooldown
- * since the last run was asked for (by any trigger, by hand too) is over,
+ * since the last run was asked for (by any trigger, by hand too) or was
+ * seen to end is over,
  * the task asks control's training runner for a run (control/training.h)
  * with what it measured, logs it and stores an event "training_triggered".
  *
@@ -37,6 +38,8 @@ struct md_trigger_obs {
     int64_t last_ms;          /* when its last run was asked for; 0: never */
     int64_t watched_ms;       /* since when its triggers are watched: the schedule's start
                                  when it never had a run */
+    int64_t ended_ms;         /* when its last run was seen to end (in this daemon's life); 0: not
+                                 seen */
     double drift_features;    /* features the drift report flags; NaN: no verdict (no
                                  reference, too few rows) */
     uint64_t drift_rows;      /* rows of the drift window */
@@ -53,7 +56,8 @@ struct md_trigger_decision {
     bool fire;                 /* kind is due and nothing holds it: ask for a run now */
     const char *held;          /* why a due trigger does not fire: "busy" (a run queued or
                                   running), "cooldown"; NULL */
-    int64_t cooldown_until_ms; /* when the cooldown ends (last_ms + cooldown); 0: none */
+    int64_t cooldown_until_ms; /* when the cooldown ends: cooldown after the later of last_ms
+                                  and ended_ms; 0: none */
     int64_t schedule_due_ms;   /* when the schedule comes due next; 0: no schedule */
     char details[512];         /* a JSON object: what kind measured, and its threshold */
 };

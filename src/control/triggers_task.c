@@ -38,6 +38,8 @@ struct tmodel {
     int64_t drift_window_ms;       /* the drift section's window */
     int64_t watched_ms;            /* when this task first saw the model's triggers */
     int64_t retry_ms;              /* no request before this (after a refused one) */
+    bool was_busy;                 /* a run was queued or running at the last look */
+    int64_t ended_ms;              /* when a run was last seen to end; 0: never */
     struct md_command *cmd;        /* a request handed to the worker, not yet seen done */
     enum md_trigger_kind cmd_kind; /* what it asked for */
     /* The label count, under mu (written by the store's done). */
@@ -295,6 +297,10 @@ static void measure(struct md_triggers *t, struct tmodel *m, int64_t now_ms,
     o->now_ms = now_ms;
     o->busy = m->cmd != NULL || md_training_busy(t->training, m->name);
     o->last_ms = md_training_last_requested_ms(t->training, m->name);
+    if (m->was_busy && !o->busy)
+        m->ended_ms = now_ms;
+    m->was_busy = o->busy;
+    o->ended_ms = m->ended_ms;
     o->watched_ms = m->watched_ms;
     o->drift_features = NAN;
     o->quality = NAN;

@@ -42,10 +42,8 @@ int md_store_tx_labels_since(struct md_store_tx *tx, const char *model, int64_t 
     rc = one_int(tx, st, &top, err);
     if (rc != MD_OK)
         return rc;
-    if (top <= after_id) {
-        *upto_id = top > after_id ? top : after_id;
-        return MD_OK;
-    }
+    if (top <= after_id)
+        return MD_OK; /* nothing new since the last count */
     rc = sqlite3_prepare_v2(tx->db, count_sql, -1, &st, NULL);
     if (rc != SQLITE_OK)
         return md_store__fail(tx, rc, "count labels", err);

@@ -39,7 +39,7 @@ static int value(const struct field *f, const char **p, int *out, struct md_err 
     size_t n = 0;
 
     if (isdigit((unsigned char)*s)) {
-        while (isdigit((unsigned char)s[n]) && n < 4)
+        while (n < 4 && isdigit((unsigned char)s[n]))
             v = v * 10 + (s[n++] - '0');
         if (isdigit((unsigned char)s[n]))
             return md_err_set(err, MD_EINVAL, "%s: '%.8s' is too long", f->name, s);
@@ -247,7 +247,7 @@ int64_t md_cron_next(const struct md_cron *c, int64_t after_s)
                 continue;
             for (int mi = h == first / 60 ? first % 60 : 0; mi < 60; mi++)
                 if (c->minutes >> mi & 1)
-                    return (day * 1440 + h * 60 + mi) * 60;
+                    return (day * 1440 + (int64_t)h * 60 + mi) * 60;
         }
     }
     return -1;

@@ -5,7 +5,8 @@
  * last run or the start of watching, drift fires on a verdict only,
  * quality past its threshold with enough samples, labels at N, the order
  * among several due, a run queued or running and the cooldown hold a due
- * trigger, and what each says it measured.
+ * trigger (the cooldown counted from the last run asked for, or seen to
+ * end when later), and what each says it measured.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -246,6 +247,16 @@ static void test_order_and_holds(void **state)
     md_triggers_decide(&t, &o, &d);
     assert_true(d.fire);
     assert_null(d.held);
+    /* A run seen to end later than it was asked for: the cooldown from its end. */
+    o.ended_ms = 90000;
+    md_triggers_decide(&t, &o, &d);
+    assert_false(d.fire);
+    assert_string_equal(d.held, "cooldown");
+    assert_int_equal(d.cooldown_until_ms, 150000);
+    o.now_ms = 150000;
+    md_triggers_decide(&t, &o, &d);
+    assert_true(d.fire);
+    o.ended_ms = 0;
     /* No cooldown at all. */
     t.cooldown_s = 0;
     o.now_ms = 50001;

@@ -136,7 +136,15 @@ static int row_tensors(const struct md_contract *c, const char *features, struct
                 *d = NAN;
                 x->missing[0] = 1;
             }
-            if (f->dtype != MD_DT_FP32 && f->dtype != MD_DT_FP64) {
+            if (f->dtype == MD_DT_FP32) {
+                float *g = md_arena_calloc(a, 1, sizeof(*g));
+
+                if (g == NULL)
+                    return md_err_set(err, MD_ENOMEM, "out of memory");
+                *g = (float)*d;
+                x->dtype = MD_DT_FP32;
+                x->data = g;
+            } else if (f->dtype != MD_DT_FP64) {
                 /* Integral and boolean features are checked as their own type. */
                 x->dtype = f->dtype;
                 if (f->dtype == MD_DT_BOOL) {

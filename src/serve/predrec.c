@@ -9,6 +9,10 @@
  * same allocation), and, when the request's features are kept, its input
  * tensors as decoded (names, values, missing flags). A version reference
  * keeps the contract alive until the writer has formatted it.
+ *
+ * The writer also judges each formatted row against the model's `review:`
+ * rules (review_reason): off the request's thread, nothing allocated; the
+ * store adds the review item with the row.
  */
 #include "serve/predrec.h"
 #include "serve/contract.h"

@@ -11,16 +11,17 @@ expert feedback (the feedback table and the quality figures), records
 whether it agrees with the prediction, and cannot be given twice; bad
 verdicts get 400 naming the field; an empty queue answers 204; queue
 length, age and agreement are in the listing, /metrics and the named
-metrics, and an alert rule on review_queue_length fires. The explanation
-is shown when the engine gives one (its contributions and bias sum to the
-row's margin), else null with the reason."""
+metrics, and an alert rule on review_queue_length fires. The item shows
+the trees engine's explanation: its contributions and bias sum to the
+row's margin, largest first."""
 import math
 import os
 import shutil
 import tempfile
 import time
 
-from feedbacklib import FRAUD_TYPES, db_rows, fraud_rows, metric, predict, rng_for, wait_rows
+from feedbacklib import (FRAUD_TYPES, HOUSING_TYPES, db_rows, fraud_rows, housing_rows, metric,
+                         predict, rng_for, wait_rows)
 from harness import Daemon, expect, make_repo, run, wait_for
 
 BAND = (0.25, 0.5)
@@ -225,11 +226,13 @@ def test_queue_end_to_end():
 
 
 def check_explanation(item):
-    """The engine's explanation when it gives one: contributions and bias sum to the margin."""
+    """The trees engine's explanation (TreeSHAP): every prepared column's contribution, largest
+    first, and the bias, summing to the row's margin (the logit of its probability)."""
     ex = item.get("explanation")
-    if ex is None:
-        expect(item.get("explanation_note") == "the engine gives no explanation", item)
-        return
+    expect(ex is not None and ex["kind"] == "contributions" and ex["class"] is None, item)
+    columns = {c["column"] for c in ex["contributions"]}
+    # fraud's prepared columns: 7 features of one column, merchant_category one-hot of 5.
+    expect("amount" in columns and len(columns) == 12, columns)
     p = item["prediction"]["score"]
     margin = math.log(p / (1 - p))
     total = ex["bias"] + sum(c["value"] for c in ex["contributions"])
@@ -259,5 +262,34 @@ def test_full_queue_drops():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_regression_verdict():
+    """A regression's verdict is a number: stored as the row's expert value, agreement unknown."""
+    tmp = tempfile.mkdtemp(prefix="modeld-t6480-")
+    rng = rng_for(6482)
+    try:
+        repo = make_repo(os.path.join(tmp, "repo"), bench=False)
+        path = os.path.join(repo, "housing", "model.yaml")
+        with open(path, "a") as f:
+            f.write("review:\n  rules: [{sample: 1, name: audit}]\n")
+        with Daemon(repo=repo, data=os.path.join(tmp, "data")) as d:
+            predict(d, "housing", housing_rows(1, rng), "h-1", types=HOUSING_TYPES)
+            expect(wait_for(lambda: len(items(d.data)) == 1, 15), items(d.data))
+            st, it, _ = d.json("GET", "/api/v1/review/next?model=housing")
+            expect(st == 200 and it["task"] == "regression" and it["labels"] == [] and
+                   it["prediction"]["label"] is None and it["reason"] == "audit", (st, it))
+            st, doc, _ = d.json("POST", "/api/v1/review/%d" % it["id"],
+                                {"lease": it["lease"], "verdict": "high"})
+            expect(st == 400 and doc["error"] ==
+                   "verdict: model 'housing' is a regression: the verdict is a number", doc)
+            st, doc, _ = d.json("POST", "/api/v1/review/%d" % it["id"],
+                                {"lease": it["lease"], "verdict": 251000.5})
+            expect(st == 200 and doc["verdict"] == "251000.5" and doc["agrees"] is None, doc)
+            fb = db_rows(d.data, "SELECT * FROM feedback WHERE request_id = 'h-1'")
+            expect(len(fb) == 1 and fb[0]["kind"] == "value" and fb[0]["value"] == 251000.5 and
+                   fb[0]["source"] == "expert", fb)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    run([test_queue_end_to_end, test_full_queue_drops])
+    run([test_queue_end_to_end, test_full_queue_drops, test_regression_verdict])

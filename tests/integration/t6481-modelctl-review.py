@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """modelctl review on a pseudo-terminal: it shows the oldest waiting item
-(its reason, prediction and features, the explanation or why there is
-none) and asks for the verdict with single keys; '2' answers the model's
+(its reason, prediction and features, the explanation's top
+contributions) and asks for the verdict with single keys; '2' answers the model's
 second label without Enter (the item becomes done, its verdict expert
 feedback), 's' skips the next one (still leased, not answered), 'q' quits
 with status 0. 'review list' and 'review stats' print the items and the
@@ -75,7 +75,7 @@ def test_terminal_session():
                 screen = b"".join(out).decode()
                 expect("item 1 (all), version " in screen and "request tty-1 row 0" in screen and
                        "merchant_category" in screen and "1 legit, 2 fraud" in screen, screen)
-                expect("why: no explanation" in screen or "why (contributions" in screen, screen)
+                expect("why (contributions to the margin, bias " in screen, screen)
                 os.write(master, b"2")
                 expect(read_until(master, b"s skip, q quit]: ", out), b"".join(out))
                 screen = b"".join(out).decode()

@@ -926,7 +926,7 @@ static int learn_step(struct md_linear *m, const float *row, size_t r, double y,
         g[(size_t)y] -= 1.0;
         break;
     }
-    if (c->algo == ALGO_FTRL) {
+    if (m->ftrl_z != NULL) { /* allocated exactly when the rule is FTRL */
         for (j = 0; j < nf; j++) {
             double gj = clip(g[0] * cell_z(m, row[j], j), c->clip);
 

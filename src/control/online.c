@@ -94,6 +94,11 @@ struct md_online {
     size_t n_cursors;
     char models[LEARNERS_MAX][MODEL_MAX]; /* this poll's models that learn */
     size_t n_models;
+    struct {
+        size_t model; /* index in models */
+        int64_t version;
+    } loaded[LEARNERS_MAX]; /* this poll's loaded versions that learn */
+    size_t n_loaded;
     struct batch batch;
 };
 
@@ -135,6 +140,50 @@ static int run_last(struct md_store_tx *tx, void *ctx, struct md_err *err)
 static int run_event(struct md_store_tx *tx, void *ctx, struct md_err *err)
 {
     return md_store_tx_event_add(tx, ctx, NULL, err);
+}
+
+/* The newest snapshot of a model (of one parent version, or any when parent is 0). */
+struct newest_snap {
+    const char *model;
+    int64_t parent;
+    int64_t number; /* 0: none */
+    char sha256[65];
+    int64_t feedback_id;
+    int64_t updates;
+};
+
+static void take_version(void *ctx, const struct md_store_version *v)
+{
+    struct newest_snap *s = ctx;
+    json_t *m;
+
+    if (v->source != MD_SOURCE_SNAPSHOT || v->archived || v->version <= s->number)
+        return;
+    m = json_loads(v->metadata, 0, NULL);
+    if (s->parent == 0 || json_integer_value(json_object_get(m, "parent")) == s->parent) {
+        s->number = v->version;
+        (void)snprintf(s->sha256, sizeof(s->sha256), "%s", v->sha256);
+        s->feedback_id = json_integer_value(json_object_get(m, "feedback_id"));
+        s->updates = json_integer_value(json_object_get(m, "updates"));
+    }
+    json_decref(m);
+}
+
+static int run_versions(struct md_store_tx *tx, void *ctx, struct md_err *err)
+{
+    const struct newest_snap *s = ctx;
+
+    return md_store_tx_versions(tx, s->model, take_version, ctx, err);
+}
+
+/* The newest snapshot of model whose parent is parent (0: any) into *out. */
+static int newest(struct md_online *o, const char *model, int64_t parent, struct newest_snap *out,
+                  struct md_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    out->model = model;
+    out->parent = parent;
+    return md_store_call(o->store, run_versions, out, err);
 }
 
 static void batch_clear(struct batch *b)
@@ -320,6 +369,39 @@ static void learner_free(struct learner *l)
     free(l);
 }
 
+/*
+ * A version that learned before (the daemon restarted, or the version was
+ * reloaded) goes on from its newest snapshot: the snapshot's weights are
+ * assigned to it and become the fallback's reference.
+ */
+static void resume(struct md_online *o, struct learner *l)
+{
+    struct newest_snap ns;
+    char path[PATH_MAX];
+    struct md_err err;
+    void *snap = NULL;
+    char msg[200];
+
+    if (newest(o, l->model, l->version, &ns, &err) != MD_OK || ns.number == 0)
+        return;
+    if (md_store_artifact_path(o->store, ns.sha256, path, sizeof(path), &err) != MD_OK ||
+        l->v->ops->load(path, NULL, &snap, &err) != MD_OK ||
+        l->v->ops->assign(l->v->engine, snap, &err) != MD_OK) {
+        md_log_kv(MD_LOG_WARN, "online learning: not resumed from the newest snapshot", "model",
+                  l->model, "reason", err.msg, MD_KV_END);
+        if (snap != NULL)
+            l->v->ops->free(snap);
+        return;
+    }
+    l->snap = snap;
+    l->snap_version = ns.number;
+    l->updates = (uint64_t)ns.updates;
+    l->last_fid = ns.feedback_id;
+    (void)snprintf(msg, sizeof(msg), "%lld", (long long)ns.number);
+    md_log_kv(MD_LOG_INFO, "online learning: resumed from a snapshot", "model", l->model,
+              "snapshot", msg, MD_KV_END);
+}
+
 /* The learner of model's version, made on first use with a reference on it; NULL when the
  * version is not loaded, is not an online linear model, or the table is full. */
 static struct learner *learner_for(struct md_online *o, const char *model, int64_t version)
@@ -334,8 +416,16 @@ static struct learner *learner_for(struct md_online *o, const char *model, int64
         if (o->learners[i]->version == version && strcmp(o->learners[i]->model, model) == 0)
             l = o->learners[i];
     (void)snprintf(vs, sizeof(vs), "%lld", (long long)version);
-    if (md_repo_acquire(o->repo, model, vs, &v, &err) != MD_OK)
+    if (md_repo_acquire(o->repo, model, vs, &v, &err) != MD_OK) {
+        if (l != NULL) {
+            /* unloaded: its instance goes with its last reference */
+            for (i = 0; o->learners[i] != l; i++)
+                ;
+            o->learners[i] = o->learners[--o->n_learners];
+            learner_free(l);
+        }
         return NULL;
+    }
     if (!v->contract->online.present || v->ops->learn == NULL || v->ops->save == NULL ||
         v->ops->assign == NULL) {
         md_version_unref(v);
@@ -346,7 +436,7 @@ static struct learner *learner_for(struct md_online *o, const char *model, int64
         return l;
     }
     if (l != NULL) {
-        /* reloaded: the new instance learns from here, with its own snapshot to come */
+        /* reloaded: the new instance goes on from the newest snapshot, as after a start */
         if (l->snap != NULL)
             l->v->ops->free(l->snap);
         l->snap = NULL;
@@ -356,6 +446,7 @@ static struct learner *learner_for(struct md_online *o, const char *model, int64
         l->configured = false;
         l->refused = false;
         l->q_n = l->q_pos = 0;
+        resume(o, l);
         return l;
     }
     if (o->n_learners == LEARNERS_MAX || strlen(model) >= MODEL_MAX) {
@@ -372,6 +463,7 @@ static struct learner *learner_for(struct md_online *o, const char *model, int64
     l->snap_q = md_xcalloc(l->q_cap, sizeof(double));
     l->stats = md_online_stats_of(model);
     o->learners[o->n_learners++] = l;
+    resume(o, l);
     return l;
 }
 
@@ -433,7 +525,7 @@ static void take_snapshot(struct md_online *o, struct learner *l)
     if (rc != MD_OK) {
         md_log_kv(MD_LOG_WARN, "online learning: snapshot not taken", "model", l->model, "reason",
                   err.msg, MD_KV_END);
-        if (path[0] != '\0' && fd >= 0)
+        if (fd >= 0) /* the temporary file was made */
             (void)unlink(path);
         if (snap != NULL)
             l->v->ops->free(snap);
@@ -646,8 +738,13 @@ static void collect_model(void *ctx, const struct md_repo_row *row)
         return;
     for (i = 0; i < o->n_models; i++)
         if (strcmp(o->models[i], row->model) == 0)
-            return;
-    (void)snprintf(o->models[o->n_models++], MODEL_MAX, "%s", row->model); /* checked */
+            break;
+    if (i == o->n_models)
+        (void)snprintf(o->models[o->n_models++], MODEL_MAX, "%s", row->model); /* checked */
+    if (o->n_loaded < LEARNERS_MAX) {
+        o->loaded[o->n_loaded].model = i;
+        o->loaded[o->n_loaded++].version = row->live->number;
+    }
 }
 
 static struct cursor *cursor_of(struct md_online *o, const char *model, bool *fresh)
@@ -681,12 +778,15 @@ static void poll_model(struct md_online *o, const char *model)
     if (fresh) {
         /* labels from now on: those given before the learner saw the model are not learned */
         struct last_id li = {model, 0};
+        struct newest_snap ns;
 
-        if (md_store_call(o->store, run_last, &li, &err) != MD_OK) {
+        if (md_store_call(o->store, run_last, &li, &err) != MD_OK ||
+            newest(o, model, 0, &ns, &err) != MD_OK) {
             o->n_cursors--;
             return;
         }
-        cur->after_id = li.id;
+        /* after a restart: the labels given since the newest snapshot was taken */
+        cur->after_id = ns.number > 0 && ns.feedback_id < li.id ? ns.feedback_id : li.id;
         return;
     }
     b->model = model;
@@ -700,7 +800,7 @@ static void poll_model(struct md_online *o, const char *model)
         return;
     }
     cur->after_id = b->last_id;
-    ls = md_xcalloc(b->n + 1, sizeof(*ls));
+    ls = md_xcalloc(b->n + 1, sizeof(struct label *));
     /* by version, each version's labels in feedback order */
     for (i = 0; i < b->n; i++) {
         struct learner *l;
@@ -743,7 +843,11 @@ static void *run(void *arg)
         if (stop)
             break;
         o->n_models = 0;
+        o->n_loaded = 0;
         md_repo_foreach(o->repo, collect_model, o);
+        /* each loaded version that learns has its learner (resumed) before labels come */
+        for (i = 0; i < o->n_loaded; i++)
+            (void)learner_for(o, o->models[o->loaded[i].model], o->loaded[i].version);
         for (i = 0; i < o->n_models; i++)
             poll_model(o, o->models[i]);
         snapshots_due(o);

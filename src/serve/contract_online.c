@@ -155,7 +155,7 @@ int md_contract__parse_online(struct md_contract__ctx *x, const yaml_node_t *n)
         rc = count_in(x, v[O_SNAP_UPDATES], "online.snapshot_updates", 0, INT64_MAX,
                       &o->snapshot_updates);
     if (rc == MD_OK)
-        rc = count_in(x, v[O_SNAP_S], "online.snapshot_s", 0, 31 * 86400, &o->snapshot_s);
+        rc = count_in(x, v[O_SNAP_S], "online.snapshot_s", 0, (int64_t)31 * 86400, &o->snapshot_s);
     if (rc == MD_OK)
         rc = count_in(x, v[O_WINDOW], "online.window", WINDOW_MIN, WINDOW_MAX, &o->window);
     if (rc != MD_OK)

@@ -284,7 +284,8 @@ def main():
     ap.add_argument("--external", action="store_true",
                     help="train with examples/train/fraud.py as an external trainer")
     ap.add_argument("--port", type=int, default=0, help="modeld's port (default: a free one)")
-    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the work directory (kept anyway when the story fails)")
     ap.add_argument("--time-limit", type=int, default=TIME_LIMIT,
                     help="seconds to wait for the promotion (default %d)" % TIME_LIMIT)
     args = ap.parse_args()
@@ -339,12 +340,11 @@ def main():
             if time.time() - last_report >= 15:
                 last_report = time.time()
                 st, q, _ = c.call("GET", "/api/v1/review?model=fraud&limit=1")
-                queue = (q or {}).get("queues", [{}])
-                say("%d transactions sent; investigators answered %d verdicts (%d agreed with "
-                    "the model); ring frauds caught by version %s: %d of %d"
-                    % ((world.sent, world.reviewed, world.agreed, champion)
-                       + caught(world, champion)))
-                del queue
+                queue = (q or {}).get("queue") or {}
+                say("%d transactions sent; %s items waiting for review; investigators answered "
+                    "%d verdicts (%d agreed with the model); ring frauds caught by version %s: "
+                    "%d of %d" % ((world.sent, queue.get("waiting", "?"), world.reviewed,
+                                   world.agreed, champion) + caught(world, champion)))
             st, doc, _ = c.call("GET", "/api/v1/models/fraud/trainings")
             for t in reversed((doc or {}).get("trainings", [])):
                 if ("training", t["id"]) not in seen:
@@ -385,7 +385,9 @@ def main():
                     if ro["phase"] == "promoted":
                         promoted = ro["candidate"]
         if promoted is None:
-            say("no promotion within %d s; see %s/modeld.log" % (args.time_limit, tmp))
+            say("no promotion within %d s; modeld's log is kept in %s/modeld.log"
+                % (args.time_limit, tmp))
+            args.keep = True
             return 1
         old = champion
         # Let the new champion answer a while, then compare.

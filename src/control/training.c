@@ -18,7 +18,6 @@
 
 #include <jansson.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -353,14 +352,10 @@ static void *runner_main(void *arg)
 
     (void)pthread_setname_np(pthread_self(), "modeld-train");
     /* What the runner does itself (the training set written out, the
-     * child watched) waits behind serving too: nice 19 and, where allowed,
-     * the idle class, for this thread only. */
-    {
-        struct sched_param sp = {0};
-
-        (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
-        (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
-    }
+     * child watched) waits behind serving too: nice 19, for this thread
+     * only. Not the idle class: it takes mu, which control's threads take
+     * too, and must not sit on it starved. */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
     for (;;) {
         struct md_trainrun *r;
 

@@ -371,7 +371,7 @@ static void test_open_bad_dir(void **state)
  */
 static int open_unprivileged(const char *dir, struct md_err *err)
 {
-    struct md_spawn_limits lim = {30000, 0};
+    struct md_spawn_limits lim = {30000, 0, false, NULL};
     struct md_spawn_result res;
     char self[512];
     char *argv[4];

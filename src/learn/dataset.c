@@ -233,6 +233,16 @@ struct csv {
     size_t n; /* cells of the record */
 };
 
+/* Starts reading text; a UTF-8 byte order mark (as spreadsheets write) is skipped. */
+static void csv_start(struct csv *c, const char *text, size_t len)
+{
+    c->p = text;
+    c->len = len;
+    c->pos = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    c->line = 1;
+    md_buf_init(&c->b, (size_t)1 << 30);
+}
+
 static const char *cell(const struct csv *c, size_t i)
 {
     return c->b.data + c->off[i];
@@ -497,10 +507,7 @@ static int csv_walk(const struct md_dataset_spec *spec, const char *text, size_t
     if (c == NULL)
         return md_err_set(err, MD_ENOMEM, "out of memory");
     md_buf_init(&json, (size_t)1 << 30);
-    c->p = text;
-    c->len = len;
-    c->line = 1;
-    md_buf_init(&c->b, (size_t)1 << 30);
+    csv_start(c, text, len);
     rc = csv_next(c, &line, err);
     if (rc == 0) {
         rc = md_err_set(err, MD_EINVAL, "the file is empty: a header row is needed");
@@ -576,10 +583,7 @@ char *md_dataset_csv_columns(const char *text, size_t len, struct md_err *err)
         (void)md_err_set(err, MD_ENOMEM, "out of memory");
         return NULL;
     }
-    c->p = text;
-    c->len = len;
-    c->line = 1;
-    md_buf_init(&c->b, (size_t)1 << 30);
+    csv_start(c, text, len);
     rc = csv_next(c, &line, err);
     if (rc == 0)
         (void)md_err_set(err, MD_EINVAL, "the file is empty: a header row is needed");

@@ -159,7 +159,9 @@ def test_routes_flag():
                       ("PUT", "/api/v1/strategies/{name}"),
                       ("DELETE", "/api/v1/strategies/{name}"),
                       ("PUT", "/api/v1/alert-rules/{name}"),
-                      ("DELETE", "/api/v1/alert-rules/{name}")}, manage)
+                      ("DELETE", "/api/v1/alert-rules/{name}"),
+                      ("PUT", "/api/v1/models/{model}/datasets/{name}"),
+                      ("DELETE", "/api/v1/models/{model}/datasets/{name}")}, manage)
 
 
 def test_docs_show_the_table():

@@ -355,6 +355,9 @@ static void test_check_csv(void **state)
          2},
         {"merchant,amount,label,weight,source,at_ms\r\nx,1,1,2,base,0\r\n\r\n", NULL, 1},
         {"amount,merchant,label\n1,\"two\nlines\",legit\n", NULL, 1},
+        {"\xEF\xBB\xBF"
+         "amount,merchant,label\n1,x,fraud\n",
+         NULL, 1},
         {"", "the file is empty: a header row is needed", 0},
         {"amount,merchant,label\n", "the file has a header and no rows", 0},
         {"amount,label\n1,legit\n", "line 1: no column for the required feature 'merchant'", 0},

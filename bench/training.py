@@ -131,7 +131,14 @@ def main():
                 idle.append(paced(url, body))
                 st, doc = call(port, "POST", "/api/v1/models/fraud/trainings")
                 assert st == 202, doc
-                wait_state(port, doc["id"], lambda x: x != "queued")
+                # From the moment the run is running (SET=1: once its training set is
+                # built and written, the child training).
+                if os.environ.get("SET") == "1":
+                    deadline = time.time() + 300
+                    while state(port, doc["id"])["rows"] == 0 and time.time() < deadline:
+                        time.sleep(0.05)
+                else:
+                    wait_state(port, doc["id"], lambda x: x != "queued")
                 r = paced(url, body)
                 still = state(port, doc["id"])["state"] == "running"
                 end = wait_state(port, doc["id"], lambda x: x not in ("queued", "running"))

@@ -15,7 +15,9 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/prctl.h>
 
 #define ROWS_MAX   ((size_t)20000000) /* rows of a file at most */
 #define PARAMS_MAX 64
@@ -404,6 +406,8 @@ int md_trainjob_main(int argc, char **argv)
     char path[4096];
     int rc;
 
+    /* The daemon waits for the child; should the daemon die, so does the child. */
+    (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (argc != 1) {
         fprintf(stderr, "usage: modeld --train DIR\n");
         return 2;

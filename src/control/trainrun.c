@@ -300,8 +300,12 @@ static int build_set(struct run *x, struct md_err *err)
     }
     (void)snprintf(train, sizeof(train), "%s/train.jsonl", x->dir);
     (void)snprintf(hold, sizeof(hold), "%s/holdout.jsonl", x->dir);
-    if (rc == MD_OK)
+    if (rc == MD_OK) {
+        int64_t t0 = md_wall_ms();
+
         rc = md_dataset_build(x->setup->store, &spec, x->cfg.min_rows, train, hold, &x->sum, err);
+        (void)json_object_set_new(x->result, "dataset_ms", json_integer(md_wall_ms() - t0));
+    }
     free(names);
     free(text);
     free(optional);

@@ -161,7 +161,8 @@ def test_routes_flag():
                       ("PUT", "/api/v1/alert-rules/{name}"),
                       ("DELETE", "/api/v1/alert-rules/{name}"),
                       ("PUT", "/api/v1/models/{model}/datasets/{name}"),
-                      ("DELETE", "/api/v1/models/{model}/datasets/{name}")}, manage)
+                      ("DELETE", "/api/v1/models/{model}/datasets/{name}"),
+                      ("POST", "/api/v1/models/{model}/trainings")}, manage)
 
 
 def test_docs_show_the_table():

@@ -153,18 +153,24 @@ static void upsert(struct md_triggers *t, const char *name, const struct md_cont
         pthread_mutex_unlock(&t->mu);
     }
     m->seen = true;
+    /* The strings are copied; cfg points at them only while the tick uses it
+     * (settings()), since the table moves when it grows or shrinks. */
     m->cfg = c->triggers;
     m->cfg.cron = NULL;
     m->cfg.quality_metric = NULL;
-    if (c->triggers.cron != NULL) {
-        (void)snprintf(m->cron, sizeof(m->cron), "%s", c->triggers.cron);
-        m->cfg.cron = m->cron;
-    }
-    if (c->triggers.quality_metric != NULL) {
-        (void)snprintf(m->metric, sizeof(m->metric), "%s", c->triggers.quality_metric);
-        m->cfg.quality_metric = m->metric;
-    }
+    (void)snprintf(m->cron, sizeof(m->cron), "%s",
+                   c->triggers.cron != NULL ? c->triggers.cron : "");
+    (void)snprintf(m->metric, sizeof(m->metric), "%s",
+                   c->triggers.quality_metric != NULL ? c->triggers.quality_metric : "");
     m->drift_window_ms = c->drift.window_s * 1000;
+}
+
+/* m's settings, their strings pointing into m where it lies now. */
+static const struct md_trigger_config *settings(struct tmodel *m)
+{
+    m->cfg.cron = m->cron[0] != '\0' ? m->cron : NULL;
+    m->cfg.quality_metric = m->metric[0] != '\0' ? m->metric : NULL;
+    return &m->cfg;
 }
 
 /* Finds every model whose champion has triggers; drops those gone. */
@@ -385,9 +391,11 @@ static void task(void *ctx, uint64_t mono_ms)
         struct md_trigger_decision d;
         struct md_trigger_obs o;
 
+        const struct md_trigger_config *cfg = settings(m);
+
         reap(m, now_ms);
         measure(t, m, now_ms, &o);
-        md_triggers_decide(&m->cfg, &o, &d);
+        md_triggers_decide(cfg, &o, &d);
         if (d.fire && now_ms >= m->retry_ms)
             fire(t, m, &d);
     }

@@ -85,12 +85,17 @@ def test_cooldown_holds():
 
 
 def label_all(d, model, prefix, n, rng, label="fraud"):
-    """n predictions of model with request ids model-prefix-i, stored, then one label each."""
+    """n predictions of model with request ids model-prefix-i, stored, then one label each:
+    label, or (None) the other one than the model said."""
     prefix = "%s-%s" % (model, prefix)
+    wrong = []
     for i in range(n):
-        predict(d, model, fraud_rows(1, rng), "%s-%d" % (prefix, i))
+        doc = predict(d, model, fraud_rows(1, rng), "%s-%d" % (prefix, i))
+        said = [o for o in doc["outputs"] if o["name"] == "label"][0]["data"][0]
+        wrong.append("legit" if said == "fraud" else "fraud")
     wait_rows(d.data, "model = '%s' AND request_id LIKE '%s-%%'" % (model, prefix), n)
-    post(d, {"model": model, "items": [{"request_id": "%s-%d" % (prefix, i), "label": label}
+    post(d, {"model": model, "items": [{"request_id": "%s-%d" % (prefix, i),
+                                        "label": label if label is not None else wrong[i]}
                                        for i in range(n)]})
 
 
@@ -176,6 +181,28 @@ def test_quality_drop_fires():
     shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_many_models():
+    """Twelve models with triggers (the task's table grows while it reads them): the first
+    and the last each fire on their own quality, named by their own settings."""
+    tmp = tempfile.mkdtemp(prefix="modeld-t6440-")
+    names = ["m%02d" % i for i in range(12)]
+    repo = repo_with(tmp, {n: TRAINING + "triggers:\n  quality: {metric: %s, below: 0.5, "
+                              "min_samples: 6}\n" % ("accuracy" if n != "m11" else "f1")
+                           for n in names})
+    rng = random.Random(6443)
+    with Daemon(repo=repo) as d:
+        for n in ("m00", "m11"):
+            label_all(d, n, "a", 6, rng, label=None)
+        for n in ("m00", "m11"):
+            ok = wait_for(lambda: len(trainings(d, n)) == 1, 20)
+            expect(ok, "%s fires" % n)
+            det = trainings(d, n)[0]["spec"]["details"]
+            expect(det["metric"] == ("accuracy" if n == "m00" else "f1"), det)
+            expect(det["value"] == 0 and det["samples"] == 6, det)
+        expect(all(trainings(d, n) == [] for n in names[1:11]), "only m00 and m11 fire")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
 BAD = [
     ("triggers:\n  schedule: {every: 7d}\n", "triggers: needs a training: section"),
     (TRAINING + "triggers: {}\n", "triggers: names no trigger"),
@@ -208,4 +235,4 @@ def test_bad_settings_named():
 if __name__ == "__main__":
     run([test_schedule_fires_from_last_run, test_cooldown_holds, test_new_labels_fire_at_n,
          test_labels_counted_from_last_run_after_restart, test_quality_drop_fires,
-         test_bad_settings_named])
+         test_many_models, test_bad_settings_named])

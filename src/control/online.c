@@ -30,6 +30,7 @@
 #define BATCH_MAX    2048 /* labels read in one poll, per model */
 #define LEARNERS_MAX 64   /* versions learning at once */
 #define MODEL_MAX    128  /* bytes of a model's name with its NUL */
+#define PENDING_MAX  512  /* items per model waiting for their row that are looked at again */
 
 /* A label read from the store, copied for the learner thread. */
 struct label {
@@ -42,11 +43,16 @@ struct label {
 };
 
 struct batch {
-    struct label *items; /* BATCH_MAX */
+    struct label *items; /* BATCH_MAX + PENDING_MAX */
     size_t n;
     const char *model;
     int64_t after_id;
     int64_t last_id;
+    const int64_t *ids; /* the items to look at again */
+    size_t n_ids;
+    int64_t waiting[PENDING_MAX]; /* out: items still waiting for their row */
+    size_t n_waiting;
+    uint64_t dropped; /* out: waiting items past PENDING_MAX */
 };
 
 /* One version of a model that learns. */
@@ -76,6 +82,8 @@ struct learner {
 struct cursor {
     char model[MODEL_MAX];
     int64_t after_id;
+    int64_t pending[PENDING_MAX]; /* items that waited for their row, by id */
+    size_t n_pending;
 };
 
 struct md_online {
@@ -107,8 +115,17 @@ struct md_online {
 static void take_label(void *ctx, const struct md_store_online_label *l)
 {
     struct batch *b = ctx;
-    struct label *d = &b->items[b->n++];
+    struct label *d;
 
+    if (!l->ready) {
+        /* its row may still come: looked at again at the next poll */
+        if (l->still_pending && b->n_waiting < PENDING_MAX)
+            b->waiting[b->n_waiting++] = l->feedback_id;
+        else if (l->still_pending)
+            b->dropped++;
+        return;
+    }
+    d = &b->items[b->n++];
     d->feedback_id = l->feedback_id;
     d->version = l->version;
     d->at_ms = l->at_ms;
@@ -121,8 +138,8 @@ static int run_fetch(struct md_store_tx *tx, void *ctx, struct md_err *err)
 {
     struct batch *b = ctx;
 
-    return md_store_tx_online_labels(tx, b->model, b->after_id, BATCH_MAX, take_label, b,
-                                     &b->last_id, err);
+    return md_store_tx_online_labels(tx, b->model, b->after_id, BATCH_MAX, b->ids, b->n_ids,
+                                     take_label, b, &b->last_id, err);
 }
 
 struct last_id {
@@ -760,6 +777,7 @@ static struct cursor *cursor_of(struct md_online *o, const char *model, bool *fr
     *fresh = true;
     (void)snprintf(o->cursors[o->n_cursors].model, MODEL_MAX, "%s", model); /* checked */
     o->cursors[o->n_cursors].after_id = 0;
+    o->cursors[o->n_cursors].n_pending = 0;
     return &o->cursors[o->n_cursors++];
 }
 
@@ -792,7 +810,11 @@ static void poll_model(struct md_online *o, const char *model)
     b->model = model;
     b->after_id = cur->after_id;
     b->last_id = cur->after_id;
+    b->ids = cur->pending;
+    b->n_ids = cur->n_pending;
     b->n = 0;
+    b->n_waiting = 0;
+    b->dropped = 0;
     if (md_store_call(o->store, run_fetch, b, &err) != MD_OK) {
         batch_clear(b);
         md_log_kv(MD_LOG_WARN, "online learning: labels not read", "model", model, "reason",
@@ -800,6 +822,14 @@ static void poll_model(struct md_online *o, const char *model)
         return;
     }
     cur->after_id = b->last_id;
+    memcpy(cur->pending, b->waiting, b->n_waiting * sizeof(int64_t));
+    cur->n_pending = b->n_waiting;
+    if (b->dropped > 0) {
+        struct md_online_stats *st = md_online_stats_of(model);
+
+        if (st != NULL)
+            count(&st->skipped, b->dropped);
+    }
     ls = md_xcalloc(b->n + 1, sizeof(struct label *));
     /* by version, each version's labels in feedback order */
     for (i = 0; i < b->n; i++) {
@@ -865,7 +895,7 @@ int md_online_start(struct md_repo *repo, struct md_store *store, struct md_comm
     o->store = store;
     o->q = q;
     o->poll_ms = poll_ms < 10 ? 10 : poll_ms;
-    o->batch.items = md_xcalloc(BATCH_MAX, sizeof(*o->batch.items));
+    o->batch.items = md_xcalloc(BATCH_MAX + PENDING_MAX, sizeof(*o->batch.items));
     pthread_mutex_init(&o->mu, NULL);
     pthread_cond_init(&o->cond, NULL);
     if (pthread_create(&o->thread, NULL, run, o) != 0) {

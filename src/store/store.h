@@ -942,6 +942,9 @@ int md_store_tx_labels_since(struct md_store_tx *tx, const char *model, int64_t 
 /* A label or value given for one answered (not shadow) prediction row, for the learner. */
 struct md_store_online_label {
     int64_t feedback_id;   /* the feedback item's id (increasing) */
+    bool ready;            /* attached to a stored answer and current: the fields below are
+                              set; else waiting (pending) when still_pending, or gone */
+    bool still_pending;    /* not ready: its row may still come (pending, current) */
     int64_t prediction_id; /* the prediction row's */
     int64_t version;       /* the version that answered */
     int64_t at_ms;         /* when the item was received */
@@ -951,13 +954,14 @@ struct md_store_online_label {
 };
 
 /*
- * The current label and value feedback items of model with an id above
- * after_id whose rows are stored answers (attached when they arrived), by
- * id, max_rows at most; fn is told each (strings borrowed for the call).
- * *last_id: the highest id told (after_id when none).
+ * The label and value feedback items of model the learner has to look at,
+ * fn told each (strings borrowed for the call): first those of ids[0..
+ * n_ids) (items that were waiting for their row when it last looked), then
+ * those with an id above after_id, by id, max_rows at most. *last_id: the
+ * highest id of the second kind told (after_id when none).
  */
 int md_store_tx_online_labels(struct md_store_tx *tx, const char *model, int64_t after_id,
-                              size_t max_rows,
+                              size_t max_rows, const int64_t *ids, size_t n_ids,
                               void (*fn)(void *ctx, const struct md_store_online_label *l),
                               void *ctx, int64_t *last_id, struct md_err *err) MD_MUST_CHECK;
 

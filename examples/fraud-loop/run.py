@@ -92,7 +92,7 @@ CONFIG = """strategies:
     gates:
       - {metric: error_rate, max_delta: 0.01}
       - {metric: latency_p99, max: 0.05}
-      - {metric: agreement, min: 0.9, min_samples: 30}
+      - {metric: agreement, min: 0.8, min_samples: 30}
     inconclusive: {after_s: 120, action: rollback}
 %s"""
 

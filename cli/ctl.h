@@ -331,6 +331,8 @@ int cmd_drift(int argc, char **argv, struct ctl *ctl);
 int cmd_alerts(int argc, char **argv, struct ctl *ctl);
 int cmd_alert_rule(int argc, char **argv, struct ctl *ctl);
 int cmd_feedback(int argc, char **argv, struct ctl *ctl);
+int cmd_retrain(int argc, char **argv, struct ctl *ctl);
+int cmd_trainings(int argc, char **argv, struct ctl *ctl);
 int cmd_quality(int argc, char **argv, struct ctl *ctl);
 int cmd_ab(int argc, char **argv, struct ctl *ctl);
 int cmd_review(int argc, char **argv, struct ctl *ctl);

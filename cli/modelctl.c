@@ -44,6 +44,8 @@ static const struct command commands[] = {
     {"quality", cmd_quality, "show how right a model's predictions turned out"},
     {"ab", cmd_ab, "compare the routes of a model on outcomes from feedback"},
     {"review", cmd_review, "answer a model's review queue in the terminal, or list it"},
+    {"retrain", cmd_retrain, "ask for a training run of a model, by hand"},
+    {"trainings", cmd_trainings, "list a model's training runs, or show one"},
     {"dataset", cmd_dataset, "show, export or add to a model's training set"},
     {"help", cmd_help, "show the help of a command"},
 };

@@ -25,6 +25,7 @@
 #include "control/feedback.h"
 #include "control/rollouts.h"
 #include "control/settings.h"
+#include "control/trainjob.h"
 #include "control/training.h"
 #include "control/triggers.h"
 #include "watch/ab.h"
@@ -67,6 +68,18 @@ static void configure_loadcheck(const struct md_settings *o)
         .timeout_ms = (unsigned)o->load_timeout_s * 1000,
         .memory_bytes = (size_t)o->load_memory_mb << 20,
     });
+}
+
+/* Part runner: the external trainers a model.yaml may name, from the file's
+ * `trainers:`; their names live as long as the settings. */
+static void configure_trainers(const struct md_settings *o)
+{
+    static const char *names[64];
+    size_t n = o->trainers.n < 64 ? o->trainers.n : 64;
+
+    for (size_t i = 0; i < n; i++)
+        names[i] = o->trainers.v[i].name;
+    md_contract_set_trainers(names, n);
 }
 
 /*
@@ -753,8 +766,8 @@ static void start_control(const struct md_settings *o, struct daemon *d)
                   err.msg, MD_KV_END);
     /* Training runs (part runner): a runner thread when there is a store. */
     if (d->store != NULL) {
-        struct md_training_setup ts = {d->store,         d->repo, d->commands, o->data,
-                                       "/proc/self/exe", NULL,    0,           1};
+        struct md_training_setup ts = {d->store,         d->repo,       d->commands,   o->data,
+                                       "/proc/self/exe", o->trainers.v, o->trainers.n, 1};
 
         if (md_training_new(&ts, &d->training, &err) != MD_OK)
             md_log_kv(MD_LOG_ERROR, "training runner not started; retraining is refused", "reason",
@@ -840,6 +853,9 @@ int main(int argc, char **argv)
     /* The load-check helper (see backend/loadcheck.h): before any thread starts. */
     if (argc >= 2 && strcmp(argv[1], "--load-check") == 0)
         return md_loadcheck_main(argc - 2, argv + 2);
+    /* The training child (see control/trainjob.h; part runner): likewise. */
+    if (argc >= 2 && strcmp(argv[1], "--train") == 0)
+        return md_trainjob_main(argc - 2, argv + 2);
     md_settings_init(&o);
     switch (md_settings_parse(&o, argc, argv, &err)) {
     case MD_SETTINGS_HELP:
@@ -863,10 +879,12 @@ int main(int argc, char **argv)
         break;
     case MD_SETTINGS_CHECK:
         configure_loadcheck(&o);
+        configure_trainers(&o);
         rc = engines_fit() ? check(&o) : 1;
         break;
     case MD_SETTINGS_SERVE:
         configure_loadcheck(&o);
+        configure_trainers(&o);
         rc = engines_fit() ? serve(&o) : 1;
         break;
     }

@@ -9,6 +9,11 @@ Writes examples/repo/churn/model.yaml, examples/repo/churn/1/model.json,
 examples/data/churn_check.csv and examples/data/churn_sample.json.
 Deterministic: fixed seeds.
 Run: /usr/bin/python3 examples/train/churn.py
+
+As an external trainer of modeld (docs/improve.md#external-trainers), with
+`--trainer`: the same pipeline on a training set modeld exported, converted
+by the exporter; model.json and profile.json go into the output directory
+(common.trainer_args).
 """
 import json
 import os
@@ -22,7 +27,8 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from common import EXAMPLES, REPO, as_fp32, onehot, write_check, write_profile, write_sample
+from common import (EXAMPLES, REPO, as_fp32, onehot, read_set, trainer_args, trainer_finish,
+                    write_check, write_profile, write_sample)
 
 sys.path.insert(0, os.path.join(os.path.dirname(EXAMPLES), "tools"))
 import modeld_sklearn  # noqa: E402
@@ -97,17 +103,53 @@ def engine_predict(artifact, x):
     return 1 / (1 + np.exp(-s))
 
 
-def main():
-    x, y = synthesize(8000, seed=7)
-    x_test, y_test = synthesize(4000, seed=8)
-    # The one-hot columns sit where the contract prepares them, and every
-    # column then goes through the same imputer and scaler.
+def pipeline(c=1.0):
+    """The one-hot columns sit where the contract prepares them, and every
+    column then goes through the same imputer and scaler."""
     encode = ColumnTransformer([
         ("tenure_charges", "passthrough", [0, 1]),
         ("contract", OneHotEncoder(categories=[CONTRACTS], sparse_output=False), [2]),
         ("rest", "passthrough", [3, 4, 5])])
-    pipe = make_pipeline(encode, SimpleImputer(strategy="mean"), StandardScaler(),
-                         LogisticRegression(C=1.0, max_iter=1000))
+    return make_pipeline(encode, SimpleImputer(strategy="mean"), StandardScaler(),
+                         LogisticRegression(C=c, max_iter=1000))
+
+
+def raw_rows(dicts):
+    """Feature dicts (as modeld logs them) as the pipeline's raw input rows."""
+    x = np.empty((len(dicts), len(FEATURES)), dtype=object)
+    for i, d in enumerate(dicts):
+        for j, f in enumerate(FEATURES):
+            v = d.get(f["name"])
+            x[i, j] = v if f["datatype"] == "BYTES" else (np.nan if v is None else float(v))
+    return x
+
+
+def trainer(args):
+    """The pipeline above (--params: C, the inverse regularisation) on the
+    exported set, weighted as modeld weighted its rows, converted to the
+    modeld-linear artifact."""
+    dicts, xp, y, w = read_set(args.train, args.contract)
+    pipe = pipeline(float(args.params.get("C", 1.0)))
+    x = raw_rows(dicts)
+    pipe.fit(x, y, logisticregression__sample_weight=w)
+    art = modeld_sklearn.convert(pipe, features=FEATURES, labels=["stay", "churn"],
+                                 threshold=0.4, metadata={"trained_by": "examples/train/churn.py",
+                                                          "training_rows": int(len(y))})
+    with open(os.path.join(args.output, "model.json"), "w") as f:
+        f.write(json.dumps(art.artifact, indent=1) + "\n")
+    quality = {}
+    if args.holdout:
+        hd, _, yh, _ = read_set(args.holdout, args.contract)
+        if 0 < yh.sum() < len(yh):
+            auc = roc_auc_score(yh, pipe.predict_proba(raw_rows(hd))[:, 1])
+            quality["holdout_roc_auc"] = round(float(auc), 4)
+    trainer_finish(args, COLUMNS, xp, pipe.predict_proba(x)[:, 1], quality)
+
+
+def main():
+    x, y = synthesize(8000, seed=7)
+    x_test, y_test = synthesize(4000, seed=8)
+    pipe = pipeline()
     pipe.fit(x, y)
     test_auc = roc_auc_score(y_test, pipe.predict_proba(x_test)[:, 1])
 
@@ -148,4 +190,5 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    ARGS = trainer_args(sys.argv[1:])
+    trainer(ARGS) if ARGS is not None else main()

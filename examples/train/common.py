@@ -120,18 +120,14 @@ def _bins(values, bins=10):
             "missing": int(np.isnan(values).sum())}
 
 
-def write_profile(model, version, columns, x, scores=None, quality=None):
-    """REPO/<model>/<version>/profile.json, the reference profile of the
-    training rows x (prepared columns, as write_check's): numeric features
-    binned, categorical ones counted per category (a one-hot feature from its
-    columns, an ordinal one from its index), the predictions (scores: P of
-    the second label for a binary model, the top class's probability for
+def profile(contract, columns, x, scores=None, quality=None):
+    """The reference profile of the training rows x (prepared columns, as
+    write_check's) for a contract (model.yaml as a dict): numeric features
+    binned, categorical ones counted per category (a one-hot feature from
+    its columns, an ordinal one from its index), the predictions (scores: P
+    of the second label for a binary model, the top class's probability for
     several, the value for a regression; and the predicted labels), and the
     training-time quality figures. docs/repository.md gives the format."""
-    import yaml
-
-    with open(os.path.join(REPO, model, "model.yaml")) as f:
-        contract = yaml.safe_load(f)
     x = np.asarray(x, dtype=np.float64)
     col = {c: i for i, c in enumerate(columns)}
     feats = {}
@@ -149,8 +145,8 @@ def write_profile(model, version, columns, x, scores=None, quality=None):
         counts = {c: int((idx == k).sum()) for k, c in enumerate(cats)}
         feats[name] = {"kind": "categorical", "counts": counts, "other": 0,
                        "missing": int(np.isnan(idx).sum())}
-    profile = {"format": "modeld-profile", "format_version": 1, "rows": int(x.shape[0]),
-               "features": feats}
+    prof = {"format": "modeld-profile", "format_version": 1, "rows": int(x.shape[0]),
+            "features": feats}
     if scores is not None:
         s = np.asarray(scores, dtype=np.float64)
         labels = contract.get("labels")
@@ -164,9 +160,120 @@ def write_profile(model, version, columns, x, scores=None, quality=None):
             pred["labels"] = {str(labels[0]): int((~yes).sum()), str(labels[1]): int(yes.sum())}
         b = _bins(s)
         pred["scores"] = {"edges": b["edges"], "counts": b["counts"]}
-        profile["predictions"] = pred
+        prof["predictions"] = pred
     if quality:
-        profile["quality"] = {k: float(v) for k, v in quality.items()}
+        prof["quality"] = {k: float(v) for k, v in quality.items()}
+    return prof
+
+
+def read_contract(path):
+    import yaml
+
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+def write_profile(model, version, columns, x, scores=None, quality=None):
+    """REPO/<model>/<version>/profile.json: the profile (above) of the
+    training rows x for the model's model.yaml."""
+    contract = read_contract(os.path.join(REPO, model, "model.yaml"))
     path = os.path.join(version_dir(model, version), "profile.json")
-    write_json(path, profile)
+    write_json(path, profile(contract, columns, x, scores, quality))
     return path
+
+
+# ---------------------------------------------------------------------------
+# Trainer mode: the scripts as external trainers of modeld (docs/improve.md)
+# ---------------------------------------------------------------------------
+
+def prepared_columns(contract):
+    """The prepared column names of a contract, in order
+    (docs/repository.md#requests-and-prepared-columns)."""
+    cols = []
+    for f in contract["features"]:
+        cats = f.get("categories")
+        if cats is not None and f.get("encoding", "onehot") == "onehot":
+            cols += ["%s=%s" % (f["name"], c) for c in cats]
+        else:
+            cols.append(f["name"])
+    return cols
+
+
+def prepare(contract, rows):
+    """Rows as the prediction log keeps them (dicts of the features as the
+    caller sent them; an optional feature may be absent or null) turned
+    into the contract's prepared columns, as modeld prepares a request: a
+    BOOL as 0 or 1, a one-hot feature as one column per category, an
+    ordinal one as the category's index, a missing value as NaN (in every
+    column of a one-hot feature) or the feature's default."""
+    out = np.full((len(rows), len(prepared_columns(contract))), np.nan)
+    for i, r in enumerate(rows):
+        j = 0
+        for f in contract["features"]:
+            cats = f.get("categories")
+            v = r.get(f["name"])
+            if v is None and f.get("missing") == "default":
+                v = f.get("default")
+            onehot_f = cats is not None and f.get("encoding", "onehot") == "onehot"
+            if onehot_f:
+                if v is not None:
+                    out[i, j:j + len(cats)] = 0
+                    out[i, j + [str(c) for c in cats].index(str(v))] = 1
+                j += len(cats)
+                continue
+            if v is not None:
+                out[i, j] = [str(c) for c in cats].index(str(v)) if cats is not None else float(v)
+            j += 1
+    return as_fp32(out)
+
+
+def read_set(path, contract):
+    """A training set as modeld exports it (JSON lines: features, label or
+    value, weight, source, at_ms; learn/dataset.h): the raw feature dicts,
+    the prepared columns, the target (the label's index in the contract's
+    labels, or the value) and the weights."""
+    raw, y, w = [], [], []
+    labels = [str(l) for l in contract.get("labels") or []]
+    with open(path) as f:
+        for line in f:
+            if not line.strip():
+                continue
+            r = json.loads(line)
+            raw.append(r["features"])
+            y.append(labels.index(str(r["label"])) if labels else float(r["value"]))
+            w.append(float(r.get("weight", 1)))
+    return raw, prepare(contract, raw), np.array(y), np.array(w)
+
+
+def trainer_args(argv):
+    """The trainer mode's arguments, or None when argv does not ask for it:
+
+        SCRIPT --trainer --train TRAIN.jsonl --model-yaml MODEL.yaml --output DIR
+               [--holdout HOLDOUT.jsonl] [--params JSON]
+
+    modeld runs a trainer named in its configuration file with these
+    (docs/improve.md#external-trainers)."""
+    if "--trainer" not in argv:
+        return None
+    import argparse
+
+    ap = argparse.ArgumentParser(description="train from a training set modeld exported")
+    ap.add_argument("--trainer", action="store_true")
+    ap.add_argument("--train", required=True, help="the training rows (JSON lines)")
+    ap.add_argument("--holdout", help="the held-out rows (JSON lines), for the figure printed")
+    ap.add_argument("--model-yaml", required=True, help="the model's contract")
+    ap.add_argument("--output", required=True, help="where model.json and profile.json go")
+    ap.add_argument("--params", default="{}", help="training parameters (a JSON object)")
+    args = ap.parse_args(argv)
+    args.params = json.loads(args.params)
+    args.contract = read_contract(args.model_yaml)
+    os.makedirs(args.output, exist_ok=True)
+    return args
+
+
+def trainer_finish(args, columns, x, scores, quality):
+    """Writes the trained version's profile.json beside its artifact in the
+    output directory and says what was trained."""
+    write_json(os.path.join(args.output, "profile.json"),
+               profile(args.contract, columns, x, scores, quality))
+    print("trained on %d rows: %s" % (x.shape[0], json.dumps(quality)))

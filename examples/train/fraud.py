@@ -7,14 +7,20 @@ Writes examples/repo/fraud/{1,2}/model.json (v1: 50 trees of depth 3 on 30,000
 transactions; v2: 100 trees of depth 5 on 60,000), examples/data/fraud_check.csv and
 examples/data/fraud_sample.json. Deterministic: fixed seeds, one thread.
 Run: /usr/bin/python3 examples/train/fraud.py
+
+As an external trainer of modeld (docs/improve.md#external-trainers), with
+`--trainer`: trains v2's recipe on a training set modeld exported and writes
+model.json and profile.json into the output directory (common.trainer_args).
 """
 import os
+import sys
 
 import numpy as np
 import xgboost as xgb
 from sklearn.metrics import roc_auc_score
 
-from common import as_fp32, onehot, version_dir, write_check, write_profile, write_sample
+from common import (as_fp32, onehot, prepared_columns, read_set, trainer_args, trainer_finish,
+                    version_dir, write_check, write_profile, write_sample)
 
 CATEGORIES = ["grocery", "electronics", "travel", "online", "restaurant"]
 CATEGORY_P = [0.34, 0.10, 0.07, 0.27, 0.22]
@@ -70,16 +76,36 @@ def synthesize(n, seed):
     return as_fp32(x), label
 
 
-def train(x, y, rounds, params):
-    dtrain = xgb.DMatrix(x, label=y, missing=np.nan, feature_names=COLUMNS)
+def train(x, y, rounds, params, weight=None, columns=COLUMNS):
+    dtrain = xgb.DMatrix(x, label=y, weight=weight, missing=np.nan, feature_names=columns)
     base = {"objective": "binary:logistic", "eval_metric": "auc", "tree_method": "hist",
             "seed": 7, "nthread": 1, "verbosity": 0}
     base.update(params)
     return xgb.train(base, dtrain, num_boost_round=rounds)
 
 
-def predict(bst, x):
-    return bst.predict(xgb.DMatrix(x, missing=np.nan, feature_names=COLUMNS))
+def predict(bst, x, columns=COLUMNS):
+    return bst.predict(xgb.DMatrix(x, missing=np.nan, feature_names=columns))
+
+
+def trainer(args):
+    """v2's recipe (parameters in --params override it; num_round its
+    rounds) on the exported set, weighted as modeld weighted its rows."""
+    columns = prepared_columns(args.contract)
+    _, x, y, w = read_set(args.train, args.contract)
+    params = {"max_depth": 5, "eta": 0.05, "subsample": 0.8, "colsample_bytree": 0.8,
+              "min_child_weight": 10}
+    params.update(args.params)
+    rounds = int(params.pop("num_round", 100))
+    bst = train(x, y, rounds, params, w, columns)
+    bst.save_model(os.path.join(args.output, "model.json"))
+    quality = {}
+    if args.holdout:
+        _, xh, yh, _ = read_set(args.holdout, args.contract)
+        if 0 < yh.sum() < len(yh):
+            quality["holdout_roc_auc"] = round(float(roc_auc_score(yh, predict(bst, xh, columns))),
+                                               4)
+    trainer_finish(args, columns, x, predict(bst, x, columns), quality)
 
 
 def main():
@@ -119,4 +145,5 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    ARGS = trainer_args(sys.argv[1:])
+    trainer(ARGS) if ARGS is not None else main()

@@ -6,13 +6,22 @@ modeld's native trees engine. The target is the sale price in thousands.
 Writes examples/repo/housing/1/model.json, examples/data/housing_check.csv and
 examples/data/housing_sample.json. Deterministic: fixed seeds, one thread.
 Run: /usr/bin/python3 examples/train/housing.py
+
+As an external trainer of modeld (docs/improve.md#external-trainers), with
+`--trainer`: the same recipe on a training set modeld exported; model.json
+and profile.json go into the output directory (common.trainer_args).
 """
 import os
+import sys
 
 import numpy as np
 import xgboost as xgb
 
-from common import as_fp32, onehot, version_dir, write_check, write_profile, write_sample
+from common import (as_fp32, onehot, prepared_columns, read_set, trainer_args, trainer_finish,
+                    version_dir, write_check, write_profile, write_sample)
+
+PARAMS = {"objective": "reg:squarederror", "max_depth": 5, "eta": 0.1, "min_child_weight": 5,
+          "tree_method": "hist", "seed": 7, "nthread": 1, "verbosity": 0}
 
 NEIGHBORHOODS = ["downtown", "suburb", "rural", "waterfront"]
 NEIGHBORHOOD_P = [0.25, 0.45, 0.22, 0.08]
@@ -54,9 +63,7 @@ def main():
     x, y = synthesize(20000, seed=31)
     x_test, y_test = synthesize(4000, seed=32)
     dtrain = xgb.DMatrix(x, label=y, missing=np.nan, feature_names=COLUMNS)
-    params = {"objective": "reg:squarederror", "max_depth": 5, "eta": 0.1,
-              "min_child_weight": 5, "base_score": float(np.mean(y)), "tree_method": "hist",
-              "seed": 7, "nthread": 1, "verbosity": 0}
+    params = dict(PARAMS, base_score=float(np.mean(y)))
     bst = xgb.train(params, dtrain, num_boost_round=120)
     path = os.path.join(version_dir("housing", 1), "model.json")
     bst.save_model(path)
@@ -82,5 +89,29 @@ def main():
                    "lot_size_sqft": None, "garage_spaces": None, "neighborhood": "downtown"}])
 
 
+def trainer(args):
+    """The recipe above (--params override it; num_round its rounds) on the
+    exported set, weighted as modeld weighted its rows."""
+    columns = prepared_columns(args.contract)
+    _, x, y, w = read_set(args.train, args.contract)
+    params = dict(PARAMS, base_score=float(np.average(y, weights=w)))
+    params.update(args.params)
+    rounds = int(params.pop("num_round", 120))
+    bst = xgb.train(params, xgb.DMatrix(x, label=y, weight=w, missing=np.nan,
+                                        feature_names=columns), num_boost_round=rounds)
+    bst.save_model(os.path.join(args.output, "model.json"))
+
+    def predict(rows):
+        return bst.predict(xgb.DMatrix(rows, missing=np.nan, feature_names=columns))
+
+    quality = {}
+    if args.holdout:
+        _, xh, yh, _ = read_set(args.holdout, args.contract)
+        if len(yh):
+            quality["holdout_rmse"] = round(float(np.sqrt(np.mean((predict(xh) - yh) ** 2))), 3)
+    trainer_finish(args, columns, x, predict(x), quality)
+
+
 if __name__ == "__main__":
-    main()
+    ARGS = trainer_args(sys.argv[1:])
+    trainer(ARGS) if ARGS is not None else main()

@@ -7,17 +7,25 @@ modeld's xgboost engine.
 Writes examples/repo/iris/1/model.json, examples/data/iris_check.csv and
 examples/data/iris_sample.json. Deterministic: fixed seeds, one thread.
 Run: /usr/bin/python3 examples/train/iris.py
+
+As an external trainer of modeld (docs/improve.md#external-trainers), with
+`--trainer`: the same recipe on a training set modeld exported; model.json
+and profile.json go into the output directory (common.trainer_args).
 """
 import os
+import sys
 
 import numpy as np
 import xgboost as xgb
 from sklearn.datasets import load_iris
 
-from common import as_fp32, version_dir, write_check, write_profile, write_sample
+from common import (as_fp32, prepared_columns, read_set, trainer_args, trainer_finish,
+                    version_dir, write_check, write_profile, write_sample)
 
 LABELS = ["setosa", "versicolor", "virginica"]
 COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]  # centimetres
+PARAMS = {"objective": "multi:softprob", "num_class": 3, "max_depth": 3, "eta": 0.3,
+          "tree_method": "hist", "seed": 7, "nthread": 1, "verbosity": 0}
 
 
 def main():
@@ -28,8 +36,7 @@ def main():
     # Every third flower is held out: 50 rows, all three species.
     test = np.arange(len(y)) % 3 == 0
     dtrain = xgb.DMatrix(x[~test], label=y[~test], feature_names=COLUMNS)
-    params = {"objective": "multi:softprob", "num_class": 3, "max_depth": 3, "eta": 0.3,
-              "tree_method": "hist", "seed": 7, "nthread": 1, "verbosity": 0}
+    params = dict(PARAMS)
     bst = xgb.train(params, dtrain, num_boost_round=25)
     path = os.path.join(version_dir("iris", 1), "model.json")
     bst.save_model(path)
@@ -52,5 +59,30 @@ def main():
                    "petal_width": 2.3}])
 
 
+def trainer(args):
+    """The recipe above (--params override it; num_round its rounds) on the
+    exported set, weighted as modeld weighted its rows."""
+    columns = prepared_columns(args.contract)
+    _, x, y, w = read_set(args.train, args.contract)
+    params = dict(PARAMS, num_class=len(args.contract["labels"]))
+    params.update(args.params)
+    rounds = int(params.pop("num_round", 25))
+    bst = xgb.train(params, xgb.DMatrix(x, label=y, weight=w, feature_names=columns),
+                    num_boost_round=rounds)
+    bst.save_model(os.path.join(args.output, "model.json"))
+
+    def predict(rows):
+        return bst.predict(xgb.DMatrix(rows, missing=np.nan, feature_names=columns))
+
+    quality = {}
+    if args.holdout:
+        _, xh, yh, _ = read_set(args.holdout, args.contract)
+        if len(yh):
+            quality["holdout_accuracy"] = round(float(np.mean(predict(xh).argmax(axis=1) == yh)),
+                                                4)
+    trainer_finish(args, columns, x, predict(x), quality)
+
+
 if __name__ == "__main__":
-    main()
+    ARGS = trainer_args(sys.argv[1:])
+    trainer(ARGS) if ARGS is not None else main()

@@ -368,6 +368,7 @@ void md_settings_release(struct md_settings *s)
     md_config_release(&s->config);
     md_strategies_release(&s->strategies);
     md_alerting_config_release(&s->alerting);
+    md_trainers_release(&s->trainers);
 }
 
 enum md_settings_action md_settings_parse(struct md_settings *s, int argc, char **argv,
@@ -385,11 +386,13 @@ enum md_settings_action md_settings_parse(struct md_settings *s, int argc, char 
         x.action == MD_SETTINGS_ROUTES)
         return x.action;
     if (s->config_file != NULL) {
-        /* Sections of the file: rollout strategies, alert rules and their receivers. */
+        /* Sections of the file: rollout strategies, alert rules and their receivers,
+         * external trainers. */
         const struct md_config_section sections[] = {
             {"strategies", md_strategies_parse, &s->strategies},
             {"alert_rules", md_alert_rules_parse, &s->alerting},
             {"receivers", md_receivers_parse, &s->alerting},
+            {"trainers", md_trainers_parse, &s->trainers},
         };
 
         rc = md_config_load(&s->config, s->config_file, sections, MD_ARRAY_LEN(sections), err);

@@ -16,6 +16,7 @@
 #include "util/config.h"
 #include "control/alerting.h"
 #include "control/strategies.h"
+#include "control/trainers.h"
 
 /* Written by md_settings_parse; read-only afterwards. */
 struct md_settings {
@@ -53,6 +54,7 @@ struct md_settings {
     struct md_strategies strategies; /* the file's `strategies:`, stored at start */
     /* The file's `alert_rules:` and `receivers:`. */
     struct md_alerting_config alerting;
+    struct md_trainers trainers; /* the file's `trainers:` (control/trainers.h) */
 };
 
 /* What the command line asks for. */

@@ -19,11 +19,14 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* A model's runs as the runner knows them. */
 struct tmodel {
     char *name;
-    int64_t busy;         /* the run queued or running, 0: none */
+    int64_t busy;         /* the run queued or running, -1 while one is being stored, 0: none */
     int64_t last_request; /* wall clock ms of the last request, 0: never */
 };
 
@@ -241,14 +244,6 @@ int md_training_request(struct md_training *t, const char *model, enum md_trigge
         *id = 0;
     if (t->setup.store == NULL)
         return md_err_set(err, MD_EUNAVAIL, "no store: training needs --data");
-    pthread_mutex_lock(&t->mu);
-    for (size_t i = 0; i < t->n_models; i++)
-        if (strcmp(t->models[i].name, model) == 0)
-            busy = t->models[i].busy;
-    pthread_mutex_unlock(&t->mu);
-    if (busy != 0)
-        return md_err_set(err, MD_ECONFLICT, "model '%s' has training %lld queued or running",
-                          model, (long long)busy);
     rc = md_repo_acquire(t->setup.repo, model, NULL, &v, err);
     if (rc != MD_OK)
         return rc;
@@ -270,6 +265,22 @@ int md_training_request(struct md_training *t, const char *model, enum md_trigge
     }
     spec = spec_json(details, &v->contract->training);
     md_version_unref(v);
+    /* Reserved (-1) while it is stored, so that a trigger and a hand asking
+     * at once (the tick and the worker) do not both get a run. */
+    pthread_mutex_lock(&t->mu);
+    m = model_entry(t, model);
+    busy = m->busy;
+    if (busy == 0)
+        m->busy = -1;
+    pthread_mutex_unlock(&t->mu);
+    if (busy != 0) {
+        free(spec);
+        if (busy < 0)
+            return md_err_set(err, MD_ECONFLICT, "model '%s' has a training being asked for",
+                              model);
+        return md_err_set(err, MD_ECONFLICT, "model '%s' has training %lld queued or running",
+                          model, (long long)busy);
+    }
     memset(&j, 0, sizeof(j));
     j.row.model = model;
     j.row.trigger = md_trigger_kind_name(kind);
@@ -278,8 +289,12 @@ int md_training_request(struct md_training *t, const char *model, enum md_trigge
     j.row.spec = spec;
     rc = md_store_call(t->setup.store, run_add, &j, err);
     free(spec);
-    if (rc != MD_OK)
+    if (rc != MD_OK) {
+        pthread_mutex_lock(&t->mu);
+        model_entry(t, model)->busy = 0;
+        pthread_mutex_unlock(&t->mu);
         return rc;
+    }
     run = md_trainrun_new(j.id, model, kind, j.row.requested_ms);
     pthread_mutex_lock(&t->mu);
     m = model_entry(t, model);
@@ -336,6 +351,11 @@ static void *runner_main(void *arg)
     struct md_training *t = arg;
 
     (void)pthread_setname_np(pthread_self(), "modeld-train");
+    /* What the runner does itself (the training set written out, the
+     * child watched) waits behind serving too: nice 19, for this thread
+     * only. Not the idle class: it takes mu, which control's threads take
+     * too, and must not sit on it starved. */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
     for (;;) {
         struct md_trainrun *r;
 
@@ -358,10 +378,14 @@ static void *runner_main(void *arg)
 
 /* ---- registration ------------------------------------------------------------ */
 
+struct md_repo *md_training_repo(struct md_training *t)
+{
+    return t->setup.repo;
+}
+
 int md_training_registered(struct md_training *t, struct md_rollouts *rollouts, const char *model,
                            void *arg, char **answer, struct md_err *err)
 {
-    MD_UNUSED(rollouts);
     *answer = NULL;
     if (t == NULL)
         return md_err_set(err, MD_EUNAVAIL, "no training runner");

@@ -38,4 +38,7 @@ void md_trainrun_execute(struct md_trainrun *r, const struct md_training_setup *
 int md_trainrun_register(struct md_training *t, struct md_rollouts *rollouts, const char *model,
                          void *arg, char **answer, struct md_err *err) MD_MUST_CHECK;
 
+/* The repository the runner trains from. */
+struct md_repo *md_training_repo(struct md_training *t);
+
 #endif

@@ -26,21 +26,21 @@
 #include "util/err.h"
 
 enum md_command_kind {
-    MD_COMMAND_LOAD = 1, /* (re)load a model from the repository (md_repo_load_model) */
-    MD_COMMAND_UNLOAD,   /* unload a model until an explicit load (md_repo_unload_model) */
-    MD_COMMAND_TRAFFIC,  /* store and apply a traffic policy (arg: struct md_traffic_change) */
-    MD_COMMAND_ALIAS,    /* move or remove an alias (arg: struct md_alias_change) */
-    MD_COMMAND_ARCHIVE,  /* archive or restore a version (arg: struct md_archive_change) */
-    MD_COMMAND_UPLOAD,   /* register an uploaded version (arg: struct md_upload_change) */
-    MD_COMMAND_ROLLOUT,  /* start a rollout, or command one (arg: struct md_rollout_change) */
-    MD_COMMAND_MODEL,    /* create a model from model.yaml (arg: struct md_traffic_change, its
-                            json the model.yaml text) */
-    MD_COMMAND_RETRAIN,  /* ask for a training run by hand (arg: struct md_retrain_change) */
-    MD_COMMAND_TRAINED,  /* register what a training run produced (arg: the runner's own,
-                            control/training.h) */
+    MD_COMMAND_LOAD = 1,  /* (re)load a model from the repository (md_repo_load_model) */
+    MD_COMMAND_UNLOAD,    /* unload a model until an explicit load (md_repo_unload_model) */
+    MD_COMMAND_TRAFFIC,   /* store and apply a traffic policy (arg: struct md_traffic_change) */
+    MD_COMMAND_ALIAS,     /* move or remove an alias (arg: struct md_alias_change) */
+    MD_COMMAND_ARCHIVE,   /* archive or restore a version (arg: struct md_archive_change) */
+    MD_COMMAND_UPLOAD,    /* register an uploaded version (arg: struct md_upload_change) */
+    MD_COMMAND_ROLLOUT,   /* start a rollout, or command one (arg: struct md_rollout_change) */
+    MD_COMMAND_MODEL,     /* create a model from model.yaml (arg: struct md_traffic_change, its
+                             json the model.yaml text) */
+    MD_COMMAND_RETRAIN,   /* ask for a training run by hand (arg: struct md_retrain_change) */
+    MD_COMMAND_TRAINED,   /* register what a training run produced (arg: the runner's own,
+                             control/training.h) */
     MD_COMMAND_TRIGGERED, /* ask for a training run a trigger fired for (arg: struct
-                            md_triggered_change, control/triggers.h) */
-    MD_COMMAND_SNAPSHOT  /* register an online model's snapshot (arg: struct md_upload_change) */
+                             md_triggered_change, control/triggers.h) */
+    MD_COMMAND_SNAPSHOT   /* register an online model's snapshot (arg: struct md_upload_change) */
 };
 
 struct md_command;

@@ -821,10 +821,10 @@ enum {
     K_KEYS,
     K_DRIFT,
     K_LOGGING,
-    K_REVIEW,
-    K_TRIGGERS,
     K_TRAINING,
+    K_REVIEW,
     K_ONLINE,
+    K_TRIGGERS,
     K_COUNT
 };
 
@@ -848,10 +848,10 @@ static const char *const top_keys[] = {
     "keys",
     "drift",
     "logging",
-    "review",
-    "triggers",
     "training",
+    "review",
     "online",
+    "triggers",
     NULL,
 };
 

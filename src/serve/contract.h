@@ -264,6 +264,16 @@ int md_contract_prepare(const struct md_contract *c, const struct md_tensor *inp
                         struct md_err *err) MD_MUST_CHECK;
 
 /*
+ * The external trainers the daemon's configuration file names (names
+ * borrowed: they must outlive every parse). From then on a model.yaml
+ * whose training.trainer names another is refused ("training.trainer:
+ * 'x' is not a trainer of the daemon's configuration file"). Until it is
+ * called (tools that read model.yaml without the daemon's configuration)
+ * any name is accepted. Call before the threads that parse contracts start.
+ */
+void md_contract_set_trainers(const char *const *names, size_t n);
+
+/*
  * Whether contract n accepts every request contract o (the champion's)
  * accepts: MD_OK, or MD_EINVAL naming the first field that would refuse
  * one (contract_compat.c).

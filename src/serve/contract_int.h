@@ -178,19 +178,18 @@ int md_contract__parse_keys(struct md_contract__ctx *x, const yaml_node_t *n);
 /* drift: thresholds of the drift report into c->drift (contract_drift.c). */
 int md_contract__parse_drift(struct md_contract__ctx *x, const yaml_node_t *n);
 
-/* review: rules of the review queue into c->review (contract_review.c), after the
- * labels; n NULL (absent) sets the defaults. */
-int md_contract__parse_review(struct md_contract__ctx *x, const yaml_node_t *n);
 /* training: into c->training (contract_training.c), after task and labels;
  * the defaults first, whether or not model.yaml has the section. */
 void md_contract__training_default(struct md_training_config *t, bool regression, size_t n_labels);
 int md_contract__parse_training(struct md_contract__ctx *x, const yaml_node_t *n);
-
-/* triggers: into c->triggers (contract_triggers.c), after labels and task;
- * n NULL (no section): the defaults, present false. */
-int md_contract__parse_triggers(struct md_contract__ctx *x, const yaml_node_t *n);
+/* review: rules of the review queue into c->review (contract_review.c), after the
+ * labels; n NULL (absent) sets the defaults. */
+int md_contract__parse_review(struct md_contract__ctx *x, const yaml_node_t *n);
 /* online: (contract_online.c) into c->online, after backend, task and labels; n NULL: the
  * defaults, present false. */
 int md_contract__parse_online(struct md_contract__ctx *x, const yaml_node_t *n);
+/* triggers: into c->triggers (contract_triggers.c), after labels and task;
+ * n NULL (no section): the defaults, present false. */
+int md_contract__parse_triggers(struct md_contract__ctx *x, const yaml_node_t *n);
 
 #endif

@@ -55,8 +55,31 @@ enum {
 
 #define PARAMS_MAX    64
 #define PARAM_MAX_LEN 256
-#define TIMEOUT_MAX_S (7 * 86400)
-#define MEMORY_MAX_MB (1024 * 1024)
+#define TIMEOUT_MAX_S ((int64_t)7 * 86400)
+#define MEMORY_MAX_MB ((int64_t)1024 * 1024)
+
+/* The trainers the daemon's configuration names (md_contract_set_trainers):
+ * set once before any thread parses a contract. */
+static const char *const *known_trainers;
+static size_t n_known_trainers;
+static bool trainers_set;
+
+void md_contract_set_trainers(const char *const *names, size_t n)
+{
+    known_trainers = names;
+    n_known_trainers = n;
+    trainers_set = true;
+}
+
+static bool trainer_known(const char *name)
+{
+    if (!trainers_set)
+        return true;
+    for (size_t i = 0; i < n_known_trainers; i++)
+        if (strcmp(known_trainers[i], name) == 0)
+            return true;
+    return false;
+}
 
 void md_contract__training_default(struct md_training_config *t, bool regression, size_t n_labels)
 {
@@ -206,6 +229,11 @@ static int parse_text_fields(struct md_contract__ctx *x, yaml_node_t *const *v,
     if (v[T_TRAINER] != NULL) {
         rc = md_contract__want_name(x, v[T_TRAINER], "training.trainer", &s);
         t->trainer = s;
+        if (rc == MD_OK && !trainer_known(s))
+            return md_contract__fail(x, "training.trainer",
+                                     "'%s' is not a trainer of the daemon's configuration file "
+                                     "(trainers:)",
+                                     s);
     }
     if (rc == MD_OK && v[T_BASE] != NULL) {
         rc = md_contract__want_name(x, v[T_BASE], "training.base_dataset", &s);

@@ -211,4 +211,24 @@ int md_repo_register_upload(struct md_repo *r, const char *model, const struct m
 int md_repo_put_model(struct md_repo *r, const char *model, const char *yaml, size_t len,
                       char **answer, struct md_err *err) MD_MUST_CHECK;
 
+/* What a training of model needs of the repository (repo_train.c). */
+struct md_repo_source {
+    char *yaml; /* the model's model.yaml now (a new version's contract), malloc'd */
+    size_t yaml_len;
+    char *version_yaml; /* the contract version was registered with, malloc'd */
+    size_t version_yaml_len;
+    char artifact[4096]; /* the path of version's artifact file */
+};
+/*
+ * The sources of a training of model from version (its champion): the
+ * model's model.yaml, the version's, and the path of its artifact (named
+ * artifact in its directory). MD_ENOTFOUND for an unknown model, MD_EINVAL
+ * when the model has no model.yaml to train a version with. Release with
+ * md_repo_source_release.
+ */
+int md_repo_training_source(struct md_repo *r, const char *model, int64_t version,
+                            const char *artifact, struct md_repo_source *out,
+                            struct md_err *err) MD_MUST_CHECK;
+void md_repo_source_release(struct md_repo_source *s);
+
 #endif

@@ -1190,10 +1190,13 @@ static int run_upload(struct md_store_tx *tx, void *ctx, struct md_err *err)
             return rc;
     }
     (void)snprintf(details, sizeof(details),
-                   "{\"version\":%lld,\"sha256\":\"%s\",\"source\":\"upload\"}",
-                   (long long)j->number, j->v.sha256);
+                   "{\"version\":%lld,\"sha256\":\"%s\",\"source\":\"%s\"}", (long long)j->number,
+                   j->v.sha256, md_store_source_name(j->v.source));
     return event(tx, j->v.model, "version_registered", details, err,
-                 "version %lld registered from an upload (sha256 %.12s)", (long long)j->number,
+                 "version %lld registered from %s (sha256 %.12s)", (long long)j->number,
+                 j->v.source == MD_SOURCE_TRAINING   ? "a training"
+                 : j->v.source == MD_SOURCE_SNAPSHOT ? "a snapshot"
+                                                     : "an upload",
                  j->v.sha256);
 }
 
@@ -1356,10 +1359,10 @@ int md_repo_register_upload(struct md_repo *r, const char *model, const struct m
         (void)md_buf_json_str(&b, model, strlen(model));
         (void)md_buf_printf(&b,
                             ",\"version\":\"%lld\",\"sha256\":\"%s\",\"size\":%llu,\"source\":"
-                            "\"upload\",\"engine\":\"%s\",\"contract_sha256\":\"%s\",\"state\":"
+                            "\"%s\",\"engine\":\"%s\",\"contract_sha256\":\"%s\",\"state\":"
                             "\"registered\"}",
-                            (long long)j.number, u->sha256, (unsigned long long)u->size, c->backend,
-                            ysha);
+                            (long long)j.number, u->sha256, (unsigned long long)u->size,
+                            md_store_source_name(j.v.source), c->backend, ysha);
         if (md_buf_putc(&b, '\0') == MD_OK)
             *answer = md_buf_detach(&b, NULL);
         md_buf_release(&b);

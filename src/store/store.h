@@ -728,6 +728,109 @@ int md_store_tx_history_values(struct md_store_tx *tx, const struct md_store_his
 int md_store_tx_history_expire(struct md_store_tx *tx, int64_t before_ms, uint64_t *removed,
                                struct md_err *err) MD_MUST_CHECK;
 
+/* ---- training runs ------------------------------------------------------- */
+
+/* One training run (the trainings table). Strings borrowed: from the caller
+ * on add and update, from the store during a callback only. */
+struct md_store_training {
+    int64_t id; /* allocated by add */
+    const char *model;
+    const char *trigger; /* "manual", "schedule", "drift", "quality", "labels" */
+    const char *state;   /* "queued", "running", "succeeded", "failed", "timed_out", "killed",
+                            "refused" */
+    int64_t requested_ms;
+    int64_t started_ms;  /* 0 until it runs */
+    int64_t finished_ms; /* 0 until it ends */
+    int64_t since_ms;    /* the training set's window of prediction time (0: none) */
+    int64_t until_ms;
+    int64_t rows;       /* rows of the training set, holdout included */
+    const char *spec;   /* JSON object: what was asked (trigger details, trainer, parameters) */
+    const char *result; /* JSON object: what came out (summary, evaluation, decision, reason) */
+    int64_t version;    /* the version it registered, 0 when none */
+};
+/* Adds a run (t->id ignored; requested_ms 0: now; spec, result NULL: "{}");
+ * its id into *id. */
+int md_store_tx_training_add(struct md_store_tx *tx, const struct md_store_training *t, int64_t *id,
+                             struct md_err *err) MD_MUST_CHECK;
+/* Replaces state, started_ms, finished_ms, since_ms, until_ms, rows, result
+ * (NULL: kept) and version of run t->id. MD_ENOTFOUND if unknown. */
+int md_store_tx_training_update(struct md_store_tx *tx, const struct md_store_training *t,
+                                struct md_err *err) MD_MUST_CHECK;
+/* Runs of model (NULL: every model), newest first, at most limit (0: no
+ * limit). */
+int md_store_tx_trainings(struct md_store_tx *tx, const char *model, size_t limit,
+                          void (*fn)(void *ctx, const struct md_store_training *t), void *ctx,
+                          struct md_err *err) MD_MUST_CHECK;
+/* One run; MD_ENOTFOUND if unknown. */
+int md_store_tx_training_get(struct md_store_tx *tx, int64_t id,
+                             void (*fn)(void *ctx, const struct md_store_training *t), void *ctx,
+                             struct md_err *err) MD_MUST_CHECK;
+/* Every run still queued or running (left so by a daemon that stopped or
+ * crashed) becomes "failed" with reason in its result, finished now; how
+ * many into *n (may be NULL). */
+int md_store_tx_trainings_abandon(struct md_store_tx *tx, const char *reason, size_t *n,
+                                  struct md_err *err) MD_MUST_CHECK;
+/* For each model with runs: when its last run was asked for. */
+int md_store_tx_trainings_last(struct md_store_tx *tx,
+                               void (*fn)(void *ctx, const char *model, int64_t requested_ms),
+                               void *ctx, struct md_err *err) MD_MUST_CHECK;
+
+/* ---- training sets (learn/dataset.h reads them) --------------------------- */
+
+/* Which labelled rows a training set reads: the answered (2xx), not shadow
+ * prediction rows of model with a current feedback item of the target's
+ * kind (label, or value for regression), newest first (prediction time,
+ * then id), one page at a time. */
+struct md_store_training_filter {
+    const char *model;    /* required */
+    bool regression;      /* feedback of kind "value", else "label" */
+    int64_t since_ms;     /* prediction time >= since_ms (0: no bound) */
+    int64_t until_ms;     /* prediction time < until_ms (0: no bound) */
+    int64_t before_at_ms; /* paging: rows before (before_at_ms, before_id) in the order; */
+    int64_t before_id;    /* before_id 0: from the newest */
+    size_t limit;         /* at most this many (0: 1000; 100000 at most) */
+};
+
+/* One labelled prediction row. Strings borrowed for the call. */
+struct md_store_training_row {
+    int64_t id; /* the prediction row's */
+    const char *request_id;
+    int64_t row;
+    int64_t at_ms; /* prediction time */
+    int64_t version;
+    const char *features; /* a JSON object, or NULL: no longer kept (expired, sampled out) */
+    const char *label;    /* classification: the current label (never NULL) */
+    double value;         /* regression: the current value (NaN when not a number) */
+    const char *source;   /* the feedback's: "user", "system", "expert" */
+};
+
+/* The rows of f, newest first, through fn (at most f->limit). */
+int md_store_tx_training_rows(struct md_store_tx *tx, const struct md_store_training_filter *f,
+                              void (*fn)(void *ctx, const struct md_store_training_row *r),
+                              void *ctx, struct md_err *err) MD_MUST_CHECK;
+
+/* A base dataset registered for a model: a CSV file in the artifact store. */
+struct md_store_dataset {
+    const char *model;
+    const char *name;
+    const char *sha256;  /* of the file, in the artifact store */
+    int64_t size;        /* bytes */
+    int64_t rows;        /* data rows (the header not counted) */
+    const char *columns; /* a JSON array of the header's column names */
+    int64_t created_ms;  /* 0 on a put: now */
+};
+/* Registers d, replacing a dataset of that model and name. MD_EINVAL for
+ * an empty model or name, or a bad sha256. */
+int md_store_tx_dataset_put(struct md_store_tx *tx, const struct md_store_dataset *d,
+                            struct md_err *err) MD_MUST_CHECK;
+/* The datasets of model (name NULL), by name, or one (MD_ENOTFOUND
+ * "model 'm' has no dataset 'd'" when absent). */
+int md_store_tx_datasets(struct md_store_tx *tx, const char *model, const char *name,
+                         void (*fn)(void *ctx, const struct md_store_dataset *d), void *ctx,
+                         struct md_err *err) MD_MUST_CHECK;
+/* Removes one; MD_ENOTFOUND if absent (its file goes at the next sweep). */
+int md_store_tx_dataset_delete(struct md_store_tx *tx, const char *model, const char *name,
+                               struct md_err *err) MD_MUST_CHECK;
 /* ---- review queues --------------------------------------------------------- */
 
 /*
@@ -823,109 +926,6 @@ int md_store_tx_review_stats(struct md_store_tx *tx, int64_t now_ms,
 
 /* Review items dropped since start because their model's queue was full (thread-safe). */
 uint64_t md_store_review_dropped(void);
-/* ---- training sets (learn/dataset.h reads them) --------------------------- */
-
-/* Which labelled rows a training set reads: the answered (2xx), not shadow
- * prediction rows of model with a current feedback item of the target's
- * kind (label, or value for regression), newest first (prediction time,
- * then id), one page at a time. */
-struct md_store_training_filter {
-    const char *model;    /* required */
-    bool regression;      /* feedback of kind "value", else "label" */
-    int64_t since_ms;     /* prediction time >= since_ms (0: no bound) */
-    int64_t until_ms;     /* prediction time < until_ms (0: no bound) */
-    int64_t before_at_ms; /* paging: rows before (before_at_ms, before_id) in the order; */
-    int64_t before_id;    /* before_id 0: from the newest */
-    size_t limit;         /* at most this many (0: 1000; 100000 at most) */
-};
-
-/* One labelled prediction row. Strings borrowed for the call. */
-struct md_store_training_row {
-    int64_t id; /* the prediction row's */
-    const char *request_id;
-    int64_t row;
-    int64_t at_ms; /* prediction time */
-    int64_t version;
-    const char *features; /* a JSON object, or NULL: no longer kept (expired, sampled out) */
-    const char *label;    /* classification: the current label (never NULL) */
-    double value;         /* regression: the current value (NaN when not a number) */
-    const char *source;   /* the feedback's: "user", "system", "expert" */
-};
-
-/* The rows of f, newest first, through fn (at most f->limit). */
-int md_store_tx_training_rows(struct md_store_tx *tx, const struct md_store_training_filter *f,
-                              void (*fn)(void *ctx, const struct md_store_training_row *r),
-                              void *ctx, struct md_err *err) MD_MUST_CHECK;
-
-/* A base dataset registered for a model: a CSV file in the artifact store. */
-struct md_store_dataset {
-    const char *model;
-    const char *name;
-    const char *sha256;  /* of the file, in the artifact store */
-    int64_t size;        /* bytes */
-    int64_t rows;        /* data rows (the header not counted) */
-    const char *columns; /* a JSON array of the header's column names */
-    int64_t created_ms;  /* 0 on a put: now */
-};
-/* Registers d, replacing a dataset of that model and name. MD_EINVAL for
- * an empty model or name, or a bad sha256. */
-int md_store_tx_dataset_put(struct md_store_tx *tx, const struct md_store_dataset *d,
-                            struct md_err *err) MD_MUST_CHECK;
-/* The datasets of model (name NULL), by name, or one (MD_ENOTFOUND
- * "model 'm' has no dataset 'd'" when absent). */
-int md_store_tx_datasets(struct md_store_tx *tx, const char *model, const char *name,
-                         void (*fn)(void *ctx, const struct md_store_dataset *d), void *ctx,
-                         struct md_err *err) MD_MUST_CHECK;
-/* Removes one; MD_ENOTFOUND if absent (its file goes at the next sweep). */
-int md_store_tx_dataset_delete(struct md_store_tx *tx, const char *model, const char *name,
-                               struct md_err *err) MD_MUST_CHECK;
-/* ---- training runs ------------------------------------------------------- */
-
-/* One training run (the trainings table). Strings borrowed: from the caller
- * on add and update, from the store during a callback only. */
-struct md_store_training {
-    int64_t id; /* allocated by add */
-    const char *model;
-    const char *trigger; /* "manual", "schedule", "drift", "quality", "labels" */
-    const char *state;   /* "queued", "running", "succeeded", "failed", "timed_out", "killed",
-                            "refused" */
-    int64_t requested_ms;
-    int64_t started_ms;  /* 0 until it runs */
-    int64_t finished_ms; /* 0 until it ends */
-    int64_t since_ms;    /* the training set's window of prediction time (0: none) */
-    int64_t until_ms;
-    int64_t rows;       /* rows of the training set, holdout included */
-    const char *spec;   /* JSON object: what was asked (trigger details, trainer, parameters) */
-    const char *result; /* JSON object: what came out (summary, evaluation, decision, reason) */
-    int64_t version;    /* the version it registered, 0 when none */
-};
-/* Adds a run (t->id ignored; requested_ms 0: now; spec, result NULL: "{}");
- * its id into *id. */
-int md_store_tx_training_add(struct md_store_tx *tx, const struct md_store_training *t, int64_t *id,
-                             struct md_err *err) MD_MUST_CHECK;
-/* Replaces state, started_ms, finished_ms, since_ms, until_ms, rows, result
- * (NULL: kept) and version of run t->id. MD_ENOTFOUND if unknown. */
-int md_store_tx_training_update(struct md_store_tx *tx, const struct md_store_training *t,
-                                struct md_err *err) MD_MUST_CHECK;
-/* Runs of model (NULL: every model), newest first, at most limit (0: no
- * limit). */
-int md_store_tx_trainings(struct md_store_tx *tx, const char *model, size_t limit,
-                          void (*fn)(void *ctx, const struct md_store_training *t), void *ctx,
-                          struct md_err *err) MD_MUST_CHECK;
-/* One run; MD_ENOTFOUND if unknown. */
-int md_store_tx_training_get(struct md_store_tx *tx, int64_t id,
-                             void (*fn)(void *ctx, const struct md_store_training *t), void *ctx,
-                             struct md_err *err) MD_MUST_CHECK;
-/* Every run still queued or running (left so by a daemon that stopped or
- * crashed) becomes "failed" with reason in its result, finished now; how
- * many into *n (may be NULL). */
-int md_store_tx_trainings_abandon(struct md_store_tx *tx, const char *reason, size_t *n,
-                                  struct md_err *err) MD_MUST_CHECK;
-/* For each model with runs: when its last run was asked for. */
-int md_store_tx_trainings_last(struct md_store_tx *tx,
-                               void (*fn)(void *ctx, const char *model, int64_t requested_ms),
-                               void *ctx, struct md_err *err) MD_MUST_CHECK;
-
 /* ---- training triggers --------------------------------------------------- */
 
 /*

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Runs every tests/integration/tNNNN-*.py (or those named on the command
 line), each in its own process, and adds up their "N passed, N failed" lines.
-Tests whose first lines carry the tag "# slow" are skipped when QUICK=1.
+Tests whose first lines carry the tag "# slow" are skipped when QUICK=1;
+those tagged "# once" (long end-to-end runs) run on the plain build only,
+and are skipped when MODELD names another (the sanitizer builds).
 
 A run of every test ends with one more check, route coverage: each daemon
 the tests start notes every route whose handler it ran (MODELD_ROUTE_LOG),
@@ -40,6 +42,7 @@ def route_coverage(log_path):
 def main():
     names = sys.argv[1:] or sorted(f for f in os.listdir(HERE) if re.match(r"t\d{4}-.*\.py$", f))
     quick = os.environ.get("QUICK") == "1"
+    plain = os.path.normpath(os.environ.get("MODELD", "build/modeld")) == "build/modeld"
     passed = failed = 0
     env = dict(os.environ)
     log_fd, log_path = tempfile.mkstemp(prefix="modeld-routes-")
@@ -52,6 +55,9 @@ def main():
             head = f.read(400)
         if quick and "# slow" in head:
             print("skip %s (slow)" % name)
+            continue
+        if not plain and "# once" in head:
+            print("skip %s (runs once, on the plain build)" % name)
             continue
         start = time.time()
         try:

@@ -12,7 +12,9 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/spawn.h"
@@ -212,6 +214,50 @@ static void test_threads(void **state)
     }
 }
 
+/* lowest: the helper runs at nice 19 (SCHED_IDLE too where allowed: not required here). */
+static void test_lowest_priority(void **state)
+{
+    const struct md_spawn_limits lim = {10000, 0, true, NULL};
+    struct md_spawn_result res;
+
+    (void)state;
+    /* The priority is set just after the spawn: read it a moment later. */
+    sh("sleep 0.2; cut -d' ' -f19 /proc/$$/stat", -1, &lim, &res);
+    assert_int_equal(res.end, MD_SPAWN_EXITED);
+    assert_string_equal(res.out, "19\n");
+    sh("sleep 0.2; cut -d' ' -f19 /proc/$$/stat", -1, &no_limits, &res);
+    assert_string_not_equal(res.out, "19\n");
+}
+
+static _Atomic bool cancel_flag;
+
+static void *set_cancel(void *arg)
+{
+    struct timespec ts = {0, 100 * 1000000L};
+
+    (void)arg;
+    nanosleep(&ts, NULL);
+    atomic_store(&cancel_flag, true);
+    return NULL;
+}
+
+/* cancel: the helper is killed as soon as the flag is set, and says so. */
+static void test_cancel(void **state)
+{
+    const struct md_spawn_limits lim = {60000, 0, false, &cancel_flag};
+    struct md_spawn_result res;
+    pthread_t th;
+
+    (void)state;
+    atomic_store(&cancel_flag, false);
+    assert_int_equal(pthread_create(&th, NULL, set_cancel, NULL), 0);
+    sh("sleep 30", -1, &lim, &res);
+    pthread_join(th, NULL);
+    assert_int_equal(res.end, MD_SPAWN_CANCELLED);
+    assert_true(res.ms < 10000);
+    describe_is(&res, &lim, "was stopped: the daemon is shutting down");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -223,6 +269,8 @@ int main(void)
         cmocka_unit_test(test_inherits_nothing),
         cmocka_unit_test(test_cannot_start),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_lowest_priority),
+        cmocka_unit_test(test_cancel),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,7 +32,8 @@ def daemon():
         tmp = tempfile.mkdtemp(prefix="modeld-t6421-")
         STATE["tmp"] = tmp
         repo = tl.fraud_repo(tmp, extra={"fraudr": ROLLOUT, "fraudw": ROLLOUT, "fraudf": FEW,
-                                         "fraudo": tl.TRAINING})
+                                         "fraudo": tl.TRAINING,
+                                         "frauds": ROLLOUT + "  strategy: careful\n"})
         STATE["d"] = Daemon(repo=repo)
     return STATE["d"]
 
@@ -100,6 +101,20 @@ def test_rollout_policy_starts_rollout():
     ro = doc["rollouts"][0]
     expect(ro["id"] == run_["result"]["rollout"] and ro["candidate"] == run_["version"], ro)
     expect(ro["active"] is True, ro)
+
+
+def test_rollout_with_named_strategy():
+    d = daemon()
+    st, doc, _ = d.json("PUT", "/api/v1/strategies/careful",
+                        {"kind": "canary", "steps": [5, 50, 100], "interval_s": 60})
+    expect(st == 200, doc)
+    tl.labelled_traffic(d, "frauds", 400, 64217)
+    r = tl.wait_run(d, "frauds", tl.retrain(d, "frauds"))
+    expect(r["state"] == "succeeded" and r["result"]["rollout"] >= 1, r)
+    st, ro, _ = d.json("GET", "/api/v1/models/frauds/rollouts/%d" % r["result"]["rollout"])
+    expect(st == 200 and ro["candidate"] == r["version"], ro)
+    expect(ro["spec"]["strategy_name"] == "careful", ro["spec"])
+    expect(ro["spec"]["strategy"]["steps"] == [5, 50, 100], ro["spec"])
 
 
 def test_worse_candidate_not_rolled_out():
@@ -211,6 +226,7 @@ def teardown():
 if __name__ == "__main__":
     try:
         run([test_manual_retrain_lineage, test_rollout_policy_starts_rollout,
+             test_rollout_with_named_strategy,
              test_worse_candidate_not_rolled_out, test_too_few_rows_refused,
              test_one_class_refused, test_other_engines_and_tasks])
     finally:

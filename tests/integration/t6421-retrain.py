@@ -151,6 +151,19 @@ def test_too_few_rows_refused():
     expect(list(versions(d, "fraudf")) == ["1", "2"], versions(d, "fraudf"))
 
 
+def test_old_run_dirs_pruned():
+    """Only the newest 10 run directories are kept (what a run found is in the store)."""
+    d = daemon()
+    for _ in range(12):
+        r = tl.wait_run(d, "fraudf", tl.retrain(d, "fraudf"))
+        expect(r["state"] == "refused", r)
+    top = os.path.join(d.data, "trainings")
+    ids = sorted(int(n) for n in os.listdir(top))
+    expect(len(ids) == 10 and ids[-1] == r["id"], ids)
+    st, doc, _ = d.json("GET", "/api/v1/models/fraudf/trainings?limit=1000")
+    expect(st == 200 and len(doc["trainings"]) >= 12, doc)
+
+
 def test_one_class_refused():
     d = daemon()
     sent = tl.labelled_traffic(d, "fraudo", 200, 64215, prefix="one")
@@ -228,6 +241,7 @@ if __name__ == "__main__":
         run([test_manual_retrain_lineage, test_rollout_policy_starts_rollout,
              test_rollout_with_named_strategy,
              test_worse_candidate_not_rolled_out, test_too_few_rows_refused,
+             test_old_run_dirs_pruned,
              test_one_class_refused, test_other_engines_and_tasks])
     finally:
         teardown()

@@ -19,7 +19,7 @@ training within 1.25 of idle).
 
 Usage: /usr/bin/python3 bench/training.py   (after `make`)
 Environment: ROUNDS (3), DURATION (8 s), CONNS (4), PACE_MS (2), ROWS (20000),
-PARAMS (num_round: 3000, max_depth: 8, eta: 0.05)."""
+PARAMS (num_round: 12000, max_depth: 8, eta: 0.05)."""
 import http.client
 import json
 import os
@@ -39,7 +39,7 @@ DURATION = int(os.environ.get("DURATION", "8"))
 CONNS = int(os.environ.get("CONNS", "4"))
 PACE_MS = int(os.environ.get("PACE_MS", "2"))
 ROWS = int(os.environ.get("ROWS", "20000"))
-PARAMS = os.environ.get("PARAMS", "{num_round: 3000, max_depth: 8, eta: 0.05}")
+PARAMS = os.environ.get("PARAMS", "{num_round: 12000, max_depth: 8, eta: 0.05}")
 
 TYPES = {"amount": "FP32", "hour": "INT32", "account_age_days": "INT32", "distance_km": "FP32",
          "merchant_category": "BYTES", "card_tier": "BYTES", "is_international": "BOOL",

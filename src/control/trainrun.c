@@ -20,7 +20,9 @@
 #include "util/sys.h"
 #include "watch/metrics.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
@@ -28,7 +30,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define TEXT_MAX ((size_t)16 << 20) /* evaluation.json, profile.json at most */
+#define TEXT_MAX  ((size_t)16 << 20) /* evaluation.json, profile.json at most */
+#define KEEP_DIRS 10                 /* run directories kept, the newest */
 
 struct md_trainrun {
     int64_t id;
@@ -354,6 +357,45 @@ static int write_job(struct run *x, struct md_err *err)
     if (rc == MD_OK)
         rc = write_text(x->dir, "champion.yaml", x->src.version_yaml, x->src.version_yaml_len, err);
     return rc;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    MD_UNUSED(st);
+    MD_UNUSED(ftw);
+    if (flag == FTW_DP)
+        return rmdir(path) == 0 || errno == ENOENT ? 0 : -1;
+    return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+/*
+ * Removes the run directories of runs older than the newest KEEP_DIRS (by
+ * id), so that runs do not fill the disk with training sets; what a run
+ * found is in the store. A directory that cannot be removed is logged.
+ */
+static void prune_dirs(const struct md_training_setup *setup, int64_t newest)
+{
+    char top[PATH_MAX];
+    DIR *d;
+    struct dirent *de;
+
+    (void)snprintf(top, sizeof(top), "%s/trainings", setup->data_dir);
+    d = opendir(top);
+    if (d == NULL)
+        return;
+    while ((de = readdir(d)) != NULL) {
+        char path[PATH_MAX + 300];
+        char *end;
+        long long id = strtoll(de->d_name, &end, 10);
+
+        if (de->d_name[0] < '0' || de->d_name[0] > '9' || *end != '\0' || id > newest - KEEP_DIRS)
+            continue;
+        (void)snprintf(path, sizeof(path), "%s/%s", top, de->d_name);
+        if (nftw(path, remove_entry, 8, FTW_DEPTH | FTW_PHYS) != 0)
+            md_log_kv(MD_LOG_WARN, "cannot remove an old training run's directory", "dir", path,
+                      "reason", strerror(errno), MD_KV_END);
+    }
+    closedir(d);
 }
 
 /* ---- the children ------------------------------------------------------------------ */
@@ -751,18 +793,12 @@ static void release(struct run *x)
     json_decref(x->result);
 }
 
+static void run_all(struct run *x, struct md_trainrun *r);
+
 void md_trainrun_execute(struct md_trainrun *r, const struct md_training_setup *setup,
                          const _Atomic bool *cancel, struct md_training *t)
 {
     struct run x;
-    struct md_err err;
-    const char *state;
-    json_t *evaluation;
-    char why[512];
-    char note[256];
-    char *meta;
-    bool worse;
-    int rc;
 
     memset(&x, 0, sizeof(x));
     x.r = r;
@@ -770,62 +806,69 @@ void md_trainrun_execute(struct md_trainrun *r, const struct md_training_setup *
     x.t = t;
     x.cancel = cancel;
     x.result = json_object();
-    x.row.id = r->id;
-    x.row.model = r->model;
-    x.row.state = "running";
-    x.row.started_ms = md_wall_ms();
-    store_row(&x);
-    rc = find_champion(&x, &err);
-    if (rc == MD_OK)
-        rc = make_dir(&x, &err);
-    if (rc != MD_OK) {
-        finish(&x, "failed", err.msg);
-        release(&x);
-        return;
-    }
-    rc = build_set(&x, &err);
-    if (rc != MD_OK) {
-        finish(&x, rc == MD_EINVAL ? "refused" : "failed", err.msg);
-        release(&x);
-        return;
-    }
-    store_row(&x); /* the window and the rows, while it trains */
-    rc = write_job(&x, &err);
-    if (rc != MD_OK) {
-        finish(&x, "failed", err.msg);
-        release(&x);
-        return;
-    }
-    state = train_and_evaluate(&x);
-    if (state != NULL) {
-        finish(&x, state, x.how);
-        release(&x);
-        return;
-    }
-    evaluation = judge(&x, &worse, why, sizeof(why));
-    (void)json_object_set(x.result, "evaluation", evaluation);
-    {
-        char sha[MD_SHA256_HEX];
-        int64_t size;
+    run_all(&x, r);
+    release(&x);
+    prune_dirs(setup, r->id);
+}
 
-        if (md_sha256_file(x.artifact, sha, &size, &err) != MD_OK)
-            sha[0] = '\0';
-        meta = lineage(&x, evaluation, sha);
+static void run_all(struct run *x, struct md_trainrun *r)
+{
+    struct md_err err;
+    const char *state;
+    json_t *evaluation;
+    char why[512];
+    char note[256];
+    char sha[MD_SHA256_HEX];
+    int64_t size;
+    char *meta;
+    bool worse;
+    int rc;
+
+    x->row.id = r->id;
+    x->row.model = r->model;
+    x->row.state = "running";
+    x->row.started_ms = md_wall_ms();
+    store_row(x);
+    rc = find_champion(x, &err);
+    if (rc == MD_OK)
+        rc = make_dir(x, &err);
+    if (rc != MD_OK) {
+        finish(x, "failed", err.msg);
+        return;
     }
+    rc = build_set(x, &err);
+    if (rc != MD_OK) {
+        finish(x, rc == MD_EINVAL ? "refused" : "failed", err.msg);
+        return;
+    }
+    store_row(x); /* the window and the rows, while it trains */
+    rc = write_job(x, &err);
+    if (rc != MD_OK) {
+        finish(x, "failed", err.msg);
+        return;
+    }
+    state = train_and_evaluate(x);
+    if (state != NULL) {
+        finish(x, state, x->how);
+        return;
+    }
+    evaluation = judge(x, &worse, why, sizeof(why));
+    (void)json_object_set(x->result, "evaluation", evaluation);
+    if (md_sha256_file(x->artifact, sha, &size, &err) != MD_OK)
+        sha[0] = '\0';
+    meta = lineage(x, evaluation, sha);
     json_decref(evaluation);
     note[0] = '\0';
-    state = register_version(&x, meta != NULL ? meta : "{}", worse, note, sizeof(note));
+    state = register_version(x, meta != NULL ? meta : "{}", worse, note, sizeof(note));
     free(meta);
     if (state != NULL) {
-        finish(&x, state, x.how);
-        release(&x);
+        finish(x, state, x->how);
         return;
     }
-    (void)json_object_set_new(x.result, "decision", json_string(note));
+    (void)json_object_set_new(x->result, "decision", json_string(note));
     if (worse)
-        (void)json_object_set_new(x.result, "held_back", json_string(why));
-    finish(&x, "succeeded", NULL);
-    release(&x);
+        (void)json_object_set_new(x->result, "held_back", json_string(why));
+    finish(x, "succeeded", NULL);
 }
 
 /* ---- registration (control's worker) ------------------------------------------ */

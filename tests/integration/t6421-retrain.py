@@ -32,7 +32,8 @@ def daemon():
         tmp = tempfile.mkdtemp(prefix="modeld-t6421-")
         STATE["tmp"] = tmp
         repo = tl.fraud_repo(tmp, extra={"fraudr": ROLLOUT, "fraudw": ROLLOUT, "fraudf": FEW,
-                                         "fraudo": tl.TRAINING})
+                                         "fraudo": tl.TRAINING,
+                                         "frauds": ROLLOUT + "  strategy: careful\n"})
         STATE["d"] = Daemon(repo=repo)
     return STATE["d"]
 
@@ -102,6 +103,20 @@ def test_rollout_policy_starts_rollout():
     expect(ro["active"] is True, ro)
 
 
+def test_rollout_with_named_strategy():
+    d = daemon()
+    st, doc, _ = d.json("PUT", "/api/v1/strategies/careful",
+                        {"kind": "canary", "steps": [5, 50, 100], "interval_s": 60})
+    expect(st == 200, doc)
+    tl.labelled_traffic(d, "frauds", 400, 64217)
+    r = tl.wait_run(d, "frauds", tl.retrain(d, "frauds"))
+    expect(r["state"] == "succeeded" and r["result"]["rollout"] >= 1, r)
+    st, ro, _ = d.json("GET", "/api/v1/models/frauds/rollouts/%d" % r["result"]["rollout"])
+    expect(st == 200 and ro["candidate"] == r["version"], ro)
+    expect(ro["spec"]["strategy_name"] == "careful", ro["spec"])
+    expect(ro["spec"]["strategy"]["steps"] == [5, 50, 100], ro["spec"])
+
+
 def test_worse_candidate_not_rolled_out():
     d = daemon()
     # The older rows (the training part) are labelled against the rule, the
@@ -136,6 +151,19 @@ def test_too_few_rows_refused():
     expect(list(versions(d, "fraudf")) == ["1", "2"], versions(d, "fraudf"))
 
 
+def test_old_run_dirs_pruned():
+    """Only the newest 10 run directories are kept (what a run found is in the store)."""
+    d = daemon()
+    for _ in range(12):
+        r = tl.wait_run(d, "fraudf", tl.retrain(d, "fraudf"))
+        expect(r["state"] == "refused", r)
+    top = os.path.join(d.data, "trainings")
+    ids = sorted(int(n) for n in os.listdir(top))
+    expect(len(ids) == 10 and ids[-1] == r["id"], ids)
+    st, doc, _ = d.json("GET", "/api/v1/models/fraudf/trainings?limit=1000")
+    expect(st == 200 and len(doc["trainings"]) >= 12, doc)
+
+
 def test_one_class_refused():
     d = daemon()
     sent = tl.labelled_traffic(d, "fraudo", 200, 64215, prefix="one")
@@ -148,6 +176,60 @@ def test_one_class_refused():
     expect("a classifier needs two classes" in run_["result"]["reason"], run_)
 
 
+IRIS = {"sepal_length": "FP32", "sepal_width": "FP32", "petal_length": "FP32",
+        "petal_width": "FP32"}
+CHURN = {"tenure_months": "INT32", "monthly_charges": "FP32", "contract": "BYTES",
+         "support_calls": "INT32", "has_partner": "BOOL", "satisfaction_score": "FP32"}
+
+
+def label_engine(d, model, types, rows, labels):
+    tl.predict(d, model, rows, model + "-e", types)
+    tl.wait_rows(d.data, "model = '%s'" % model, len(rows))
+    tl.post(d, {"model": model, "items": [{"request_id": model + "-e", "row": i,
+                                           **labels(r)} for i, r in enumerate(rows)]})
+    rid = tl.retrain(d, model)
+    return tl.wait_run(d, model, rid)
+
+
+def test_other_engines_and_tasks():
+    """A regression (housing, trees: rmse), a three-class xgboost model
+    (iris: accuracy) and a linear model (churn) retrain the same way."""
+    tmp = tempfile.mkdtemp(prefix="modeld-t6421-")
+    rng = tl.rng_for(64216)
+    try:
+        repo = tl.fraud_repo(tmp)
+        for m in ("housing", "iris", "churn"):
+            with open(os.path.join(repo, m, "model.yaml"), "a") as f:
+                f.write("training:\n  min_rows: 50\n" +
+                        ("  params: {num_round: 10}\n" if m != "churn" else ""))
+        with Daemon(repo=repo) as d:
+            rows = tl.housing_rows(200, rng)
+            r = label_engine(d, "housing", tl.HOUSING_TYPES, rows,
+                             lambda x: {"value": x["sqft"] * 200.0 + rng.uniform(-5e3, 5e3)})
+            ev = r["result"]["evaluation"]
+            expect(r["state"] == "succeeded" and ev["metric"] == "rmse", r)
+            expect(ev["candidate"]["rmse"] < ev["champion"]["rmse"], ev)
+            expect(ev["candidate"]["r2"] > 0.9 and ev["verdict"] == "better", ev)
+            rows = [{k: round(rng.uniform(0.1, 7.9), 1) for k in IRIS} for _ in range(200)]
+            r = label_engine(d, "iris", IRIS, rows, lambda x: {
+                "label": "setosa" if x["petal_length"] < 2.5 else
+                "versicolor" if x["petal_length"] < 5 else "virginica"})
+            ev = r["result"]["evaluation"]
+            expect(r["state"] == "succeeded" and ev["metric"] == "accuracy", r)
+            expect(ev["candidate"]["accuracy"] > 0.9 and "roc_auc" not in ev["candidate"], ev)
+            rows = [{"tenure_months": rng.randrange(72), "monthly_charges": rng.uniform(20, 120),
+                     "contract": rng.choice(["month-to-month", "one-year", "two-year"]),
+                     "support_calls": rng.randrange(10), "has_partner": rng.random() < 0.5,
+                     "satisfaction_score": rng.choice([None, 1, 2, 3, 4, 5])}
+                    for _ in range(200)]
+            r = label_engine(d, "churn", CHURN, rows, lambda x: {
+                "label": "churn" if x["support_calls"] > 4 else "stay"})
+            expect(r["state"] == "succeeded", r)
+            expect(r["result"]["evaluation"]["candidate"]["roc_auc"] > 0.9, r["result"])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def teardown():
     if "d" in STATE:
         STATE["d"].__exit__(None, None, None)
@@ -157,7 +239,9 @@ def teardown():
 if __name__ == "__main__":
     try:
         run([test_manual_retrain_lineage, test_rollout_policy_starts_rollout,
+             test_rollout_with_named_strategy,
              test_worse_candidate_not_rolled_out, test_too_few_rows_refused,
-             test_one_class_refused])
+             test_old_run_dirs_pruned,
+             test_one_class_refused, test_other_engines_and_tasks])
     finally:
         teardown()

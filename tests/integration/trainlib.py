@@ -5,7 +5,8 @@ a training run to end."""
 import os
 import shutil
 
-from feedbacklib import FRAUD_TYPES, fraud_rows, post, predict, rng_for, v2_body, wait_rows  # noqa: F401
+from feedbacklib import (FRAUD_TYPES, HOUSING_TYPES, fraud_rows, housing_rows, post,  # noqa: F401
+                         predict, rng_for, v2_body, wait_rows)
 from harness import expect, make_repo, wait_for
 
 TRAINING = """training:

@@ -8,31 +8,6 @@
 #include <math.h>
 #include <string.h>
 
-static int prep_failed(const struct md_err *err)
-{
-    return err != NULL && err->code != MD_OK ? err->code : MD_EIO;
-}
-
-static const char *column_text(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-
-    return t != NULL ? (const char *)t : "";
-}
-
-/* 1 for a row, 0 when done (the statement reset), or an error. */
-static int step(struct md_store_tx *tx, sqlite3_stmt *st, const char *what, struct md_err *err)
-{
-    int rc = sqlite3_step(st);
-
-    if (rc == SQLITE_ROW)
-        return 1;
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
-        return 0;
-    return md_store__fail(tx, rc, what, err);
-}
-
 static int check_name(const char *name, struct md_err *err)
 {
     if (name == NULL || name[0] == '\0')
@@ -70,7 +45,7 @@ int md_store_tx_alert_rule_put(struct md_store_tx *tx, const struct md_store_ale
                         "updated_ms = excluded.updated_ms",
                         err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_text(st, 1, r->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, r->rule, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, r->source != NULL ? r->source : "api", -1, SQLITE_STATIC);
@@ -88,7 +63,7 @@ int md_store_tx_alert_rule_delete(struct md_store_tx *tx, const char *name, stru
     st = md_store__prep(tx, MD_SQL_ALERT_RULE_DELETE, "DELETE FROM alert_rules WHERE name = ?1",
                         err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     rc = md_store__exec(tx, st, "remove an alert rule", err);
     if (rc == MD_OK && sqlite3_changes(tx->db) == 0)
@@ -120,10 +95,10 @@ int md_store_tx_alert_rules(struct md_store_tx *tx, const char *name,
             sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     }
     if (st == NULL)
-        return prep_failed(err);
-    while ((rc = step(tx, st, "read alert rules", err)) == 1) {
-        struct md_store_alert_rule r = {column_text(st, 0), column_text(st, 1), column_text(st, 2),
-                                        sqlite3_column_int64(st, 3)};
+        return md_store__prep_failed(err);
+    while ((rc = md_store__step(tx, st, "read alert rules", err)) == 1) {
+        struct md_store_alert_rule r = {md_store__column_text(st, 0), md_store__column_text(st, 1),
+                                        md_store__column_text(st, 2), sqlite3_column_int64(st, 3)};
 
         rows++;
         fn(ctx, &r);
@@ -151,7 +126,7 @@ int md_store_tx_alert_add(struct md_store_tx *tx, const struct md_store_alert *a
                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                         err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_text(st, 1, a->rule, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, a->model != NULL ? a->model : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, a->state != NULL ? a->state : "", -1, SQLITE_STATIC);
@@ -181,7 +156,7 @@ int md_store_tx_alerts_prune(struct md_store_tx *tx, int64_t before_ms, int64_t 
     int rc;
 
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_int64(st, 1, before_ms);
     rc = md_store__exec(tx, st, "remove old alert changes", err);
     if (rc == MD_OK && n != NULL)
@@ -212,27 +187,27 @@ int md_store_tx_alerts(struct md_store_tx *tx, const struct md_store_alert_filte
                   "ORDER BY id DESC LIMIT ?6",
         err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     bind_opt(st, 1, f->rule);
     bind_opt(st, 2, f->model);
     bind_opt(st, 3, f->state);
     sqlite3_bind_int64(st, 4, f->since_ms);
     sqlite3_bind_int64(st, 5, f->before_id);
     sqlite3_bind_int64(st, 6, (sqlite3_int64)limit);
-    while ((rc = step(tx, st, "read alerts", err)) == 1) {
+    while ((rc = md_store__step(tx, st, "read alerts", err)) == 1) {
         struct md_store_alert a;
 
         a.id = sqlite3_column_int64(st, 0);
-        a.rule = column_text(st, 1);
-        a.model = column_text(st, 2);
-        a.state = column_text(st, 3);
+        a.rule = md_store__column_text(st, 1);
+        a.model = md_store__column_text(st, 2);
+        a.state = md_store__column_text(st, 3);
         a.at_ms = sqlite3_column_int64(st, 4);
         a.active_ms = sqlite3_column_int64(st, 5);
         a.fired_ms = sqlite3_column_int64(st, 6);
         a.value = sqlite3_column_type(st, 7) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 7);
-        a.fingerprint = column_text(st, 8);
-        a.labels = column_text(st, 9);
-        a.annotations = column_text(st, 10);
+        a.fingerprint = md_store__column_text(st, 8);
+        a.labels = md_store__column_text(st, 9);
+        a.annotations = md_store__column_text(st, 10);
         fn(ctx, &a);
     }
     return rc < 0 ? rc : MD_OK;

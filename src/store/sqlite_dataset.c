@@ -27,23 +27,6 @@ static sqlite3_stmt *prepare(struct md_store_tx *tx, const char *sql, struct md_
     return st;
 }
 
-static int prep_failed(const struct md_err *err)
-{
-    return err != NULL && err->code != MD_OK ? err->code : MD_EIO;
-}
-
-static bool is_sha256(const char *s)
-{
-    size_t i;
-
-    if (s == NULL || strlen(s) != 64)
-        return false;
-    for (i = 0; i < 64; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return false;
-    return true;
-}
-
 /* --------------------------------------------------------- labelled rows */
 
 /*
@@ -76,7 +59,7 @@ int md_store_tx_training_rows(struct md_store_tx *tx, const struct md_store_trai
         return md_err_set(err, MD_EINVAL, "model: required");
     st = prepare(tx, rows_sql, err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_text(st, 1, f->model, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, f->regression ? "value" : "label", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, f->since_ms);
@@ -126,14 +109,14 @@ int md_store_tx_dataset_put(struct md_store_tx *tx, const struct md_store_datase
         return md_err_set(err, MD_EINVAL, "model: required");
     if (d->name == NULL || d->name[0] == '\0')
         return md_err_set(err, MD_EINVAL, "name: required");
-    if (!is_sha256(d->sha256))
+    if (!md_store__is_sha256(d->sha256))
         return md_err_set(err, MD_EINVAL, "sha256: not 64 lower-case hex digits");
     st = prepare(tx,
                  "INSERT OR REPLACE INTO datasets (model, name, sha256, size, rows, columns, "
                  "created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                  err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_text(st, 1, d->model, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, d->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, d->sha256, -1, SQLITE_STATIC);
@@ -165,7 +148,7 @@ int md_store_tx_datasets(struct md_store_tx *tx, const char *model, const char *
                  "WHERE model = ?1 AND (?2 IS NULL OR name = ?2) ORDER BY name",
                  err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
     if (name != NULL)
         sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
@@ -201,7 +184,7 @@ int md_store_tx_dataset_delete(struct md_store_tx *tx, const char *model, const 
         return md_err_set(err, MD_EINVAL, "model and name: required");
     st = prepare(tx, "DELETE FROM datasets WHERE model = ?1 AND name = ?2", err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     rc = md_store__exec(tx, st, "remove a dataset", err);

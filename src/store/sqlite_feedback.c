@@ -55,11 +55,6 @@ static double column_double_or_nan(sqlite3_stmt *st, int i)
     return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
 }
 
-static int prep_failed(const struct md_err *err)
-{
-    return err->code != MD_OK ? err->code : MD_EIO;
-}
-
 /* ---------------------------------------------------------------- outcomes */
 
 /* An outcome as stored: what fn is told for each of its prediction rows. */
@@ -101,7 +96,7 @@ static int tell_rows(struct md_store_tx *tx, const char *model, const char *requ
                         "WHERE request_id = ?1 AND row = ?2 AND +model = ?3 ORDER BY id",
                         err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_text(st, 1, request_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, row);
     sqlite3_bind_text(st, 3, model, -1, SQLITE_STATIC);
@@ -140,7 +135,7 @@ static int current_of(struct md_store_tx *tx, const char *model, const char *req
                         "ORDER BY id DESC LIMIT 1",
                         err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_text(st, 1, request_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, row);
     sqlite3_bind_text(st, 3, md_feedback_kind_name(kind), -1, SQLITE_STATIC);
@@ -169,7 +164,7 @@ static int set_current(struct md_store_tx *tx, int64_t id, bool current, struct 
                                       "UPDATE feedback SET current = ?2 WHERE id = ?1", err);
 
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int(st, 2, current ? 1 : 0);
     return md_store__exec(tx, st, "replace a row's feedback", err);
@@ -221,7 +216,7 @@ static int request_rows(struct md_store_tx *tx, const char *request_id, bool *st
                         "GROUP BY model LIMIT 1",
                         err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_text(st, 1, request_id, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
@@ -250,7 +245,7 @@ static int row_by_key(struct md_store_tx *tx, const char *model, const char *nam
                         "AND k.value = ?3 AND p.shadow = 0 ORDER BY p.id DESC LIMIT 1",
                         err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, value, -1, SQLITE_STATIC);
@@ -306,7 +301,7 @@ static int insert_item(struct md_store_tx *tx, const struct md_store_feedback *f
                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 1)",
                         err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_text(st, 1, f->model, -1, SQLITE_STATIC);
     bind_text_or_null(st, 2, request_id);
     if (request_id != NULL)
@@ -343,7 +338,7 @@ static int retire_waiting(struct md_store_tx *tx, const struct md_store_feedback
                                       err);
 
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_text(st, 1, f->model, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, f->key_name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, f->key_value, -1, SQLITE_STATIC);
@@ -440,7 +435,7 @@ static int list_waiting(struct md_store_tx *tx, size_t max, int64_t after, struc
                         "AND id > ?2 ORDER BY id LIMIT ?1",
                         err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_int64(st, 1, (int64_t)max);
     sqlite3_bind_int64(st, 2, after);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -479,7 +474,7 @@ static int has_row(struct md_store_tx *tx, const char *model, const char *reques
     int rc;
 
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_text(st, 1, request_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, row);
     sqlite3_bind_text(st, 3, model, -1, SQLITE_STATIC);
@@ -500,7 +495,7 @@ static int mark(struct md_store_tx *tx, int64_t id, enum md_feedback_state state
                                       err);
 
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, md_feedback_state_name(state), -1, SQLITE_STATIC);
     bind_text_or_null(st, 3, request_id);
@@ -554,7 +549,7 @@ static int query_i64(struct md_store_tx *tx, enum md_store__slot slot, const cha
     int rc;
 
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_int64(st, 1, arg);
     rc = sqlite3_step(st);
     *out = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL
@@ -615,7 +610,7 @@ static int rebuild(struct md_store_tx *tx, int64_t since_ms, md_store_outcome_fn
                         "WHERE f.current = 1 AND f.state = 'attached' AND +p.at_ms >= ?1",
                         err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_int64(st, 1, since_ms);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         memset(&o, 0, sizeof(o));
@@ -670,7 +665,7 @@ count_new(struct md_store_tx *tx, struct md_store_feedback_sweep *s, md_store_ou
                         "route, shadow, at_ms / 60000",
                         err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_int64(st, 1, s->after_id);
     sqlite3_bind_int64(st, 2, s->after_id + max_rows);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -714,7 +709,7 @@ static int totals(struct md_store_tx *tx,
                         "ORDER BY model",
                         err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         fn_totals(ctx, (const char *)sqlite3_column_text(st, 0),
                   (uint64_t)sqlite3_column_int64(st, 1), (uint64_t)sqlite3_column_int64(st, 2));
@@ -805,7 +800,7 @@ static int window_total(struct md_store_tx *tx, const struct md_store_quality_fi
     int rc;
 
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     bind_filter(st, f, since);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         fn_total(ctx, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
@@ -834,7 +829,7 @@ int md_store_tx_feedback_rows(struct md_store_tx *tx, const struct md_store_qual
      */
     st = md_store__prep(tx, MD_SQL_FEEDBACK_WINDOW, window_sql, err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     bind_filter(st, f, since);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         memset(&r, 0, sizeof(r));
@@ -881,7 +876,7 @@ int md_store_tx_feedback_items(struct md_store_tx *tx, const char *model, const 
                             "request_id = ?1 AND (?2 IS NULL OR model = ?2) ORDER BY id",
                             err);
         if (st == NULL)
-            return prep_failed(err);
+            return md_store__prep_failed(err);
         sqlite3_bind_text(st, 1, request_id, -1, SQLITE_STATIC);
         bind_text_or_null(st, 2, model);
     } else {
@@ -893,7 +888,7 @@ int md_store_tx_feedback_items(struct md_store_tx *tx, const char *model, const 
                             "model = ?1 AND key_name = ?2 AND key_value = ?3 ORDER BY id",
                             err);
         if (st == NULL)
-            return prep_failed(err);
+            return md_store__prep_failed(err);
         sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, key_name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, key_value, -1, SQLITE_STATIC);

@@ -12,11 +12,6 @@
 
 #define BUCKETS_TEXT_MAX ((size_t)MD_STORE_LATENCY_BUCKETS * 21) /* 20 digits and a space each */
 
-static int prep_failed(const struct md_err *err)
-{
-    return err != NULL && err->code != MD_OK ? err->code : MD_EIO;
-}
-
 /* Writes the buckets as text into out (BUCKETS_TEXT_MAX bytes). */
 static void buckets_text(const uint64_t *b, char *out)
 {
@@ -56,7 +51,7 @@ static int add_requests(struct md_store_tx *tx, const struct md_store_history_re
                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                         err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     buckets_text(r->latency, text);
     sqlite3_bind_text(st, 1, r->model, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, r->version);
@@ -87,7 +82,7 @@ static int add_value(struct md_store_tx *tx, const struct md_store_history_value
                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                        err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_text(st, 1, v->model, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, v->version);
     sqlite3_bind_text(st, 3, v->metric, -1, SQLITE_STATIC);
@@ -108,26 +103,6 @@ int md_store_tx_history_add(struct md_store_tx *tx, const struct md_store_histor
     for (size_t i = 0; rc == MD_OK && i < n_val; i++)
         rc = add_value(tx, &val[i], err);
     return rc;
-}
-
-/* Steps a query: 1 for a row, 0 at its end, or a negative code with err set. */
-static int step(struct md_store_tx *tx, sqlite3_stmt *st, const char *what, struct md_err *err)
-{
-    int rc = sqlite3_step(st);
-
-    if (rc == SQLITE_ROW)
-        return 1;
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
-        return 0;
-    return md_store__fail(tx, rc, what, err);
-}
-
-static const char *column_text(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-
-    return t != NULL ? (const char *)t : "";
 }
 
 static uint64_t column_u64(sqlite3_stmt *st, int i)
@@ -154,7 +129,7 @@ int md_store_tx_history_requests(struct md_store_tx *tx, const struct md_store_h
                         "ORDER BY at_ms",
                         err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_text(st, 1, f->model, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, f->since_ms);
     sqlite3_bind_int64(st, 3, f->until_ms);
@@ -163,12 +138,12 @@ int md_store_tx_history_requests(struct md_store_tx *tx, const struct md_store_h
         sqlite3_bind_text(st, 5, f->route, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, 5);
-    while ((rc = step(tx, st, "read the history", err)) == 1) {
+    while ((rc = md_store__step(tx, st, "read the history", err)) == 1) {
         struct md_store_history_requests r;
 
         r.model = f->model;
         r.version = sqlite3_column_int64(st, 0);
-        r.route = column_text(st, 1);
+        r.route = md_store__column_text(st, 1);
         r.at_ms = sqlite3_column_int64(st, 2);
         r.requests = column_u64(st, 3);
         r.success = column_u64(st, 4);
@@ -176,7 +151,7 @@ int md_store_tx_history_requests(struct md_store_tx *tx, const struct md_store_h
         r.rejected = column_u64(st, 6);
         r.rows = column_u64(st, 7);
         r.latency_sum_ns = column_u64(st, 8);
-        buckets_parse(column_text(st, 9), r.latency);
+        buckets_parse(md_store__column_text(st, 9), r.latency);
         fn(ctx, &r);
     }
     return rc < 0 ? rc : MD_OK;
@@ -197,13 +172,13 @@ int md_store_tx_history_values(struct md_store_tx *tx, const struct md_store_his
                         "AND version = ?5 ORDER BY at_ms",
                         err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_text(st, 1, f->model, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, f->metric, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, f->since_ms);
     sqlite3_bind_int64(st, 4, f->until_ms);
     sqlite3_bind_int64(st, 5, f->version);
-    while ((rc = step(tx, st, "read the history", err)) == 1) {
+    while ((rc = md_store__step(tx, st, "read the history", err)) == 1) {
         struct md_store_history_value v;
 
         v.model = f->model;
@@ -234,7 +209,7 @@ int md_store_tx_history_expire(struct md_store_tx *tx, int64_t before_ms, uint64
         int rc;
 
         if (st == NULL)
-            return prep_failed(err);
+            return md_store__prep_failed(err);
         sqlite3_bind_int64(st, 1, before_ms);
         rc = md_store__exec(tx, st, "expire the history", err);
         if (rc != MD_OK)

@@ -156,4 +156,48 @@ int md_store__exec(struct md_store_tx *tx, sqlite3_stmt *st, const char *what,
 int md_store__review_add(struct md_store_tx *tx, const struct md_store_prediction *p,
                          int64_t prediction, int64_t now_ms, struct md_err *err) MD_MUST_CHECK;
 
+/* The code a failed md_store__prep left in err (MD_EIO when it left none). */
+static inline int md_store__prep_failed(const struct md_err *err)
+{
+    return err != NULL && err->code != MD_OK ? err->code : MD_EIO;
+}
+
+/* A column's text, "" for NULL. */
+static inline const char *md_store__column_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+
+    return t != NULL ? (const char *)t : "";
+}
+
+/*
+ * Steps a query: 1 for a row, 0 at its end, or a negative MD_E* with err
+ * set (md_store__fail). The statement is reset at its end and on an error.
+ */
+static inline int md_store__step(struct md_store_tx *tx, sqlite3_stmt *st, const char *what,
+                                 struct md_err *err)
+{
+    int rc = sqlite3_step(st);
+
+    if (rc == SQLITE_ROW)
+        return 1;
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    return md_store__fail(tx, rc, what, err);
+}
+
+/* Whether s is a sha256 as the store names artifacts: 64 lower-case hex digits. */
+static inline bool md_store__is_sha256(const char *s)
+{
+    size_t i;
+
+    if (s == NULL)
+        return false;
+    for (i = 0; i < 64; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return s[64] == '\0';
+}
+
 #endif

@@ -25,27 +25,9 @@ uint64_t md_store_review_dropped(void)
     return atomic_load(&dropped);
 }
 
-/* Steps a query: 1 for a row, 0 at its end, or a negative code with err set. */
-static int step(struct md_store_tx *tx, sqlite3_stmt *st, const char *what, struct md_err *err)
-{
-    int rc = sqlite3_step(st);
-
-    if (rc == SQLITE_ROW)
-        return 1;
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
-        return 0;
-    return md_store__fail(tx, rc, what, err);
-}
-
 static const char *text(sqlite3_stmt *st, int i)
 {
     return (const char *)sqlite3_column_text(st, i);
-}
-
-static int fail_prep(struct md_err *err)
-{
-    return err != NULL && err->code != MD_OK ? err->code : MD_EIO;
 }
 
 int md_store__review_add(struct md_store_tx *tx, const struct md_store_prediction *p,
@@ -62,7 +44,7 @@ int md_store__review_add(struct md_store_tx *tx, const struct md_store_predictio
                         "state IN ('queued', 'leased')) < ?8",
                         err);
     if (st == NULL)
-        return fail_prep(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_text(st, 1, p->model, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, prediction);
     sqlite3_bind_text(st, 3, p->request_id, -1, SQLITE_STATIC);
@@ -121,10 +103,10 @@ static int get_item(struct md_store_tx *tx, int64_t id, int64_t now_ms,
     int rc;
 
     if (st == NULL)
-        return fail_prep(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 9, now_ms);
-    rc = step(tx, st, "read a review item", err);
+    rc = md_store__step(tx, st, "read a review item", err);
     if (rc < 0)
         return rc;
     if (rc == 0)
@@ -154,10 +136,10 @@ int md_store_tx_review_next(struct md_store_tx *tx, const char *model, const cha
                         "(state = 'leased' AND lease_until_ms <= ?2)) ORDER BY id LIMIT 1",
                         err);
     if (st == NULL)
-        return fail_prep(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, now_ms);
-    rc = step(tx, st, "find a review item", err);
+    rc = md_store__step(tx, st, "find a review item", err);
     if (rc <= 0)
         return rc;
     id = sqlite3_column_int64(st, 0);
@@ -167,7 +149,7 @@ int md_store_tx_review_next(struct md_store_tx *tx, const char *model, const cha
                         "lease = lower(hex(randomblob(16))), reviewer = ?3 WHERE id = ?1",
                         err);
     if (st == NULL)
-        return fail_prep(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, now_ms + lease_ms);
     if (reviewer != NULL)
@@ -256,7 +238,7 @@ int md_store_tx_review_answer(struct md_store_tx *tx, const struct md_store_revi
                         "answered_ms = ?4, agrees = ?5, lease_until_ms = 0 WHERE id = ?1",
                         err);
     if (st == NULL)
-        return fail_prep(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_int64(st, 1, v->id);
     sqlite3_bind_text(st, 2, verdict, -1, SQLITE_STATIC);
     if (v->comment != NULL)
@@ -304,7 +286,7 @@ int md_store_tx_review_list(struct md_store_tx *tx, const char *model, const cha
         sqlite3_bind_text(st, 3, state, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, (int64_t)limit);
     sqlite3_bind_int64(st, 9, now_ms);
-    while ((rc = step(tx, st, "list review items", err)) == 1) {
+    while ((rc = md_store__step(tx, st, "list review items", err)) == 1) {
         read_item(st, &it);
         fn(ctx, &it);
     }
@@ -332,7 +314,7 @@ int md_store_tx_review_stats(struct md_store_tx *tx, int64_t now_ms,
         return md_store__fail(tx, rc, "count review items", err);
     }
     sqlite3_bind_int64(st, 1, now_ms);
-    while ((rc = step(tx, st, "count review items", err)) == 1) {
+    while ((rc = md_store__step(tx, st, "count review items", err)) == 1) {
         memset(&s, 0, sizeof(s));
         s.model = text(st, 0);
         s.waiting = (uint64_t)sqlite3_column_int64(st, 1);

@@ -13,13 +13,6 @@
     "id, model, trigger, state, requested_ms, started_ms, finished_ms, since_ms, until_ms, rows, " \
     "spec, result, version"
 
-static const char *column_text(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-
-    return t != NULL ? (const char *)t : "";
-}
-
 static sqlite3_stmt *prep(struct md_store_tx *tx, const char *sql, struct md_err *err)
 {
     sqlite3_stmt *st = NULL;
@@ -31,11 +24,6 @@ static sqlite3_stmt *prep(struct md_store_tx *tx, const char *sql, struct md_err
         return NULL;
     }
     return st;
-}
-
-static int prep_failed(const struct md_err *err)
-{
-    return err != NULL && err->code != MD_OK ? err->code : MD_EIO;
 }
 
 static int check_text(const char *what, const char *s, size_t max, struct md_err *err)
@@ -77,7 +65,7 @@ int md_store_tx_training_add(struct md_store_tx *tx, const struct md_store_train
               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
               err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_text(st, 1, t->model, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, t->trigger, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, t->state, -1, SQLITE_STATIC);
@@ -110,7 +98,7 @@ int md_store_tx_training_update(struct md_store_tx *tx, const struct md_store_tr
               "WHERE id = ?1",
               err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_int64(st, 1, t->id);
     sqlite3_bind_text(st, 2, t->state, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, t->started_ms);
@@ -141,17 +129,17 @@ static int training_rows(struct md_store_tx *tx, sqlite3_stmt *st,
         struct md_store_training t;
 
         t.id = sqlite3_column_int64(st, 0);
-        t.model = column_text(st, 1);
-        t.trigger = column_text(st, 2);
-        t.state = column_text(st, 3);
+        t.model = md_store__column_text(st, 1);
+        t.trigger = md_store__column_text(st, 2);
+        t.state = md_store__column_text(st, 3);
         t.requested_ms = sqlite3_column_int64(st, 4);
         t.started_ms = sqlite3_column_int64(st, 5);
         t.finished_ms = sqlite3_column_int64(st, 6);
         t.since_ms = sqlite3_column_int64(st, 7);
         t.until_ms = sqlite3_column_int64(st, 8);
         t.rows = sqlite3_column_int64(st, 9);
-        t.spec = column_text(st, 10);
-        t.result = column_text(st, 11);
+        t.spec = md_store__column_text(st, 10);
+        t.result = md_store__column_text(st, 11);
         t.version = sqlite3_column_int64(st, 12);
         (*rows)++;
         fn(ctx, &t);
@@ -173,7 +161,7 @@ int md_store_tx_trainings(struct md_store_tx *tx, const char *model, size_t limi
     size_t rows;
 
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     if (model != NULL)
         sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, limit == 0 || limit > INT64_MAX ? -1 : (int64_t)limit);
@@ -189,7 +177,7 @@ int md_store_tx_training_get(struct md_store_tx *tx, int64_t id,
     int rc;
 
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_int64(st, 1, id);
     rc = training_rows(tx, st, fn, ctx, &rows, err);
     if (rc == MD_OK && rows == 0)
@@ -210,7 +198,7 @@ int md_store_tx_trainings_abandon(struct md_store_tx *tx, const char *reason, si
     if (n != NULL)
         *n = 0;
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_int64(st, 1, md_store__now_ms());
     sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
     rc = exec_once(tx, st, "mark abandoned training runs", err);
@@ -228,9 +216,9 @@ int md_store_tx_trainings_last(struct md_store_tx *tx,
     int rc;
 
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        fn(ctx, column_text(st, 0), sqlite3_column_int64(st, 1));
+        fn(ctx, md_store__column_text(st, 0), sqlite3_column_int64(st, 1));
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         return md_store__fail(tx, rc, "read training runs", err);

@@ -11,28 +11,14 @@
  */
 #include "store/sqlite_int.h"
 
-#define SHA256_HEX   64
 #define EVENTS_LIMIT 100  /* events listed when the filter says 0 */
 #define EVENTS_MAX   1000 /* events listed at most */
 
 /* ------------------------------------------------------------- helpers */
 
-/* A statement could not be prepared: the code md_store__prep left in err. */
-static int prep_failed(const struct md_err *err)
-{
-    return err != NULL && err->code != MD_OK ? err->code : MD_EIO;
-}
-
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
 {
     sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-}
-
-static const char *column_text(sqlite3_stmt *st, int i)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-
-    return t != NULL ? (const char *)t : "";
 }
 
 /* A name the store keeps: not empty, at most MD_STORE_NAME_MAX bytes. */
@@ -56,35 +42,6 @@ static int check_text(const char *what, const char *text, struct md_err *err)
     return MD_OK;
 }
 
-static bool is_sha256(const char *s)
-{
-    size_t i;
-
-    if (s == NULL)
-        return false;
-    for (i = 0; i < SHA256_HEX; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return false;
-    return s[SHA256_HEX] == '\0';
-}
-
-/*
- * Steps a query: SQLITE_ROW (1) for a row, SQLITE_DONE (0 here) at its end,
- * or a negative MD_E* with err set. The statement is reset at its end and
- * on an error.
- */
-static int step(struct md_store_tx *tx, sqlite3_stmt *st, const char *what, struct md_err *err)
-{
-    int rc = sqlite3_step(st);
-
-    if (rc == SQLITE_ROW)
-        return 1;
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
-        return 0;
-    return md_store__fail(tx, rc, what, err);
-}
-
 /* Records model (a row of models) if the store has none yet. */
 static int model_ensure(struct md_store_tx *tx, const char *model, struct md_err *err)
 {
@@ -94,7 +51,7 @@ static int model_ensure(struct md_store_tx *tx, const char *model, struct md_err
                                       err);
 
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     bind_text(st, 1, model);
     sqlite3_bind_int64(st, 2, md_store__now_ms());
     return md_store__exec(tx, st, "record a model", err);
@@ -110,10 +67,10 @@ static int version_find(struct md_store_tx *tx, const char *model, int64_t versi
 
     *found = false;
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     bind_text(st, 1, model);
     sqlite3_bind_int64(st, 2, version);
-    rc = step(tx, st, "read a version", err);
+    rc = md_store__step(tx, st, "read a version", err);
     if (rc < 0)
         return rc;
     sqlite3_reset(st);
@@ -173,7 +130,7 @@ static int check_version(const struct md_store_version *v, struct md_err *err)
     if (v->version < 0)
         return md_err_set(err, MD_EINVAL, "model '%s': version %lld is below 1", v->model,
                           (long long)v->version);
-    if (!is_sha256(v->sha256))
+    if (!md_store__is_sha256(v->sha256))
         return md_err_set(err, MD_EINVAL,
                           "model '%s': sha256 '%.80s' is not 64 lower-case hex digits", v->model,
                           v->sha256 != NULL ? v->sha256 : "");
@@ -187,7 +144,7 @@ static int check_version(const struct md_store_version *v, struct md_err *err)
         check_text("artifact", v->artifact, err) != MD_OK)
         return MD_EINVAL;
     if (v->contract_sha256 != NULL && v->contract_sha256[0] != '\0' &&
-        !is_sha256(v->contract_sha256))
+        !md_store__is_sha256(v->contract_sha256))
         return md_err_set(err, MD_EINVAL,
                           "model '%s': contract_sha256 '%.80s' is not 64 lower-case hex digits",
                           v->model, v->contract_sha256);
@@ -205,9 +162,9 @@ static int version_next(struct md_store_tx *tx, const char *model, int64_t *numb
     int rc;
 
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     bind_text(st, 1, model);
-    rc = step(tx, st, "allocate a version number", err);
+    rc = md_store__step(tx, st, "allocate a version number", err);
     if (rc < 0)
         return rc;
     *number = rc == 1 ? sqlite3_column_int64(st, 0) + 1 : 1;
@@ -243,7 +200,7 @@ int md_store_tx_version_add(struct md_store_tx *tx, const struct md_store_versio
                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                         err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     bind_text(st, 1, v->model);
     sqlite3_bind_int64(st, 2, n);
     bind_text(st, 3, v->sha256);
@@ -264,7 +221,7 @@ int md_store_tx_version_add(struct md_store_tx *tx, const struct md_store_versio
                         "WHERE name = ?1",
                         err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     bind_text(st, 1, v->model);
     sqlite3_bind_int64(st, 2, n);
     sqlite3_bind_int64(st, 3, md_store__now_ms());
@@ -285,7 +242,7 @@ int md_store_tx_version_archive(struct md_store_tx *tx, const char *model, int64
     st = md_store__prep(tx, MD_SQL_VERSION_ARCHIVE,
                         "UPDATE versions SET archived = ?3 WHERE model = ?1 AND version = ?2", err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     bind_text(st, 1, model);
     sqlite3_bind_int64(st, 2, version);
     sqlite3_bind_int(st, 3, archived ? 1 : 0);
@@ -308,20 +265,20 @@ static int version_rows(struct md_store_tx *tx, sqlite3_stmt *st,
     int rc;
 
     *rows = 0;
-    while ((rc = step(tx, st, "read versions", err)) == 1) {
+    while ((rc = md_store__step(tx, st, "read versions", err)) == 1) {
         struct md_store_version v;
 
-        v.model = column_text(st, 0);
+        v.model = md_store__column_text(st, 0);
         v.version = sqlite3_column_int64(st, 1);
-        v.sha256 = column_text(st, 2);
+        v.sha256 = md_store__column_text(st, 2);
         v.size = sqlite3_column_int64(st, 3);
         v.created_ms = sqlite3_column_int64(st, 4);
-        v.source = md_store_source_parse(column_text(st, 5));
-        v.engine = column_text(st, 6);
-        v.artifact = column_text(st, 7);
-        v.metadata = column_text(st, 8);
-        v.contract = column_text(st, 9);
-        v.contract_sha256 = column_text(st, 10);
+        v.source = md_store_source_parse(md_store__column_text(st, 5));
+        v.engine = md_store__column_text(st, 6);
+        v.artifact = md_store__column_text(st, 7);
+        v.metadata = md_store__column_text(st, 8);
+        v.contract = md_store__column_text(st, 9);
+        v.contract_sha256 = md_store__column_text(st, 10);
         v.archived = sqlite3_column_int(st, 11) != 0;
         (*rows)++;
         fn(ctx, &v);
@@ -343,7 +300,7 @@ int md_store_tx_version_get(struct md_store_tx *tx, const char *model, int64_t v
         tx, MD_SQL_VERSION_GET,
         "SELECT " VERSION_COLUMNS " FROM versions WHERE model = ?1 AND version = ?2", err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     bind_text(st, 1, model);
     sqlite3_bind_int64(st, 2, version);
     rc = version_rows(tx, st, fn, ctx, &rows, err);
@@ -376,7 +333,7 @@ int md_store_tx_versions(struct md_store_tx *tx, const char *model,
             bind_text(st, 1, model);
     }
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     return version_rows(tx, st, fn, ctx, &rows, err);
 }
 
@@ -398,7 +355,7 @@ int md_store_tx_model_put(struct md_store_tx *tx, const char *model, const char 
                         "contract = excluded.contract, updated_ms = excluded.updated_ms",
                         err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     bind_text(st, 1, model);
     bind_text(st, 2, contract);
     sqlite3_bind_int64(st, 3, md_store__now_ms());
@@ -415,9 +372,9 @@ int md_store_tx_models(struct md_store_tx *tx,
     int rc;
 
     if (st == NULL)
-        return prep_failed(err);
-    while ((rc = step(tx, st, "read models", err)) == 1)
-        fn(ctx, column_text(st, 0), column_text(st, 1));
+        return md_store__prep_failed(err);
+    while ((rc = md_store__step(tx, st, "read models", err)) == 1)
+        fn(ctx, md_store__column_text(st, 0), md_store__column_text(st, 1));
     return rc < 0 ? rc : MD_OK;
 }
 
@@ -440,7 +397,7 @@ int md_store_tx_alias_set(struct md_store_tx *tx, const char *model, const char 
         st = md_store__prep(tx, MD_SQL_ALIAS_DELETE,
                             "DELETE FROM aliases WHERE model = ?1 AND alias = ?2", err);
         if (st == NULL)
-            return prep_failed(err);
+            return md_store__prep_failed(err);
         bind_text(st, 1, model);
         bind_text(st, 2, alias);
         rc = md_store__exec(tx, st, "remove an alias", err);
@@ -458,7 +415,7 @@ int md_store_tx_alias_set(struct md_store_tx *tx, const char *model, const char 
                         "version = excluded.version, updated_ms = excluded.updated_ms",
                         err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     bind_text(st, 1, model);
     bind_text(st, 2, alias);
     sqlite3_bind_int64(st, 3, version);
@@ -489,9 +446,10 @@ int md_store_tx_aliases(struct md_store_tx *tx, const char *model,
             bind_text(st, 1, model);
     }
     if (st == NULL)
-        return prep_failed(err);
-    while ((rc = step(tx, st, "read aliases", err)) == 1)
-        fn(ctx, column_text(st, 0), column_text(st, 1), sqlite3_column_int64(st, 2));
+        return md_store__prep_failed(err);
+    while ((rc = md_store__step(tx, st, "read aliases", err)) == 1)
+        fn(ctx, md_store__column_text(st, 0), md_store__column_text(st, 1),
+           sqlite3_column_int64(st, 2));
     return rc < 0 ? rc : MD_OK;
 }
 
@@ -506,9 +464,9 @@ static int policy_revision(struct md_store_tx *tx, const char *model, int64_t *r
     int rc;
 
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     bind_text(st, 1, model);
-    rc = step(tx, st, "read a policy", err);
+    rc = md_store__step(tx, st, "read a policy", err);
     if (rc < 0)
         return rc;
     *revision = rc == 1 ? sqlite3_column_int64(st, 0) : 0;
@@ -556,7 +514,7 @@ int md_store_tx_policy_put(struct md_store_tx *tx, const char *model, const char
                         "updated_ms = excluded.updated_ms",
                         err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     bind_text(st, 1, model);
     bind_text(st, 2, policy);
     sqlite3_bind_int64(st, 3, now + 1);
@@ -580,14 +538,14 @@ int md_store_tx_policy_get(struct md_store_tx *tx, const char *model,
     st = md_store__prep(tx, MD_SQL_POLICY_GET,
                         "SELECT policy, revision, updated_ms FROM policies WHERE model = ?1", err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     bind_text(st, 1, model);
-    rc = step(tx, st, "read a policy", err);
+    rc = md_store__step(tx, st, "read a policy", err);
     if (rc < 0)
         return rc;
     if (rc == 0)
         return md_err_set(err, MD_ENOTFOUND, "model '%s' has no policy", model);
-    fn(ctx, column_text(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2));
+    fn(ctx, md_store__column_text(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2));
     sqlite3_reset(st);
     return MD_OK;
 }
@@ -603,10 +561,10 @@ int md_store_tx_policies(struct md_store_tx *tx,
     int rc;
 
     if (st == NULL)
-        return prep_failed(err);
-    while ((rc = step(tx, st, "read policies", err)) == 1)
-        fn(ctx, column_text(st, 0), column_text(st, 1), sqlite3_column_int64(st, 2),
-           sqlite3_column_int64(st, 3));
+        return md_store__prep_failed(err);
+    while ((rc = md_store__step(tx, st, "read policies", err)) == 1)
+        fn(ctx, md_store__column_text(st, 0), md_store__column_text(st, 1),
+           sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3));
     return rc < 0 ? rc : MD_OK;
 }
 
@@ -628,7 +586,7 @@ int md_store_tx_strategy_put(struct md_store_tx *tx, const char *name, const cha
                         "updated_ms = excluded.updated_ms",
                         err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     bind_text(st, 1, name);
     bind_text(st, 2, strategy);
     sqlite3_bind_int64(st, 3, md_store__now_ms());
@@ -644,7 +602,7 @@ int md_store_tx_strategy_delete(struct md_store_tx *tx, const char *name, struct
         return rc;
     st = md_store__prep(tx, MD_SQL_STRATEGY_DELETE, "DELETE FROM strategies WHERE name = ?1", err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     bind_text(st, 1, name);
     rc = md_store__exec(tx, st, "remove a strategy", err);
     if (rc == MD_OK && sqlite3_changes(tx->db) == 0)
@@ -673,10 +631,10 @@ int md_store_tx_strategies(struct md_store_tx *tx, const char *name,
             bind_text(st, 1, name);
     }
     if (st == NULL)
-        return prep_failed(err);
-    while ((rc = step(tx, st, "read strategies", err)) == 1) {
+        return md_store__prep_failed(err);
+    while ((rc = md_store__step(tx, st, "read strategies", err)) == 1) {
         rows++;
-        fn(ctx, column_text(st, 0), column_text(st, 1));
+        fn(ctx, md_store__column_text(st, 0), md_store__column_text(st, 1));
     }
     if (rc < 0)
         return rc;
@@ -696,9 +654,9 @@ static int rollout_active(struct md_store_tx *tx, const char *model, int64_t *id
     int rc;
 
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     bind_text(st, 1, model);
-    rc = step(tx, st, "read rollouts", err);
+    rc = md_store__step(tx, st, "read rollouts", err);
     if (rc < 0)
         return rc;
     *id = rc == 1 ? sqlite3_column_int64(st, 0) : 0;
@@ -739,7 +697,7 @@ int md_store_tx_rollout_add(struct md_store_tx *tx, const struct md_store_rollou
                         "created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                         err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     now = md_store__now_ms();
     bind_text(st, 1, r->model);
     sqlite3_bind_int64(st, 2, r->candidate);
@@ -770,7 +728,7 @@ int md_store_tx_rollout_update(struct md_store_tx *tx, int64_t id, const char *p
                         "WHERE id = ?1",
                         err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_int64(st, 1, id);
     bind_text(st, 2, phase);
     sqlite3_bind_int(st, 3, active ? 1 : 0);
@@ -795,16 +753,16 @@ static int rollout_rows(struct md_store_tx *tx, sqlite3_stmt *st,
     int rc;
 
     *rows = 0;
-    while ((rc = step(tx, st, "read rollouts", err)) == 1) {
+    while ((rc = md_store__step(tx, st, "read rollouts", err)) == 1) {
         struct md_store_rollout r;
 
         r.id = sqlite3_column_int64(st, 0);
-        r.model = column_text(st, 1);
+        r.model = md_store__column_text(st, 1);
         r.candidate = sqlite3_column_int64(st, 2);
-        r.phase = column_text(st, 3);
+        r.phase = md_store__column_text(st, 3);
         r.active = sqlite3_column_int(st, 4) != 0;
-        r.spec = column_text(st, 5);
-        r.state = column_text(st, 6);
+        r.spec = md_store__column_text(st, 5);
+        r.state = md_store__column_text(st, 6);
         r.created_ms = sqlite3_column_int64(st, 7);
         r.updated_ms = sqlite3_column_int64(st, 8);
         (*rows)++;
@@ -832,7 +790,7 @@ int md_store_tx_rollouts(struct md_store_tx *tx, const char *model, bool active_
                         "ORDER BY id DESC LIMIT ?3",
                         err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     if (model != NULL)
         bind_text(st, 1, model);
     sqlite3_bind_int(st, 2, active_only ? 1 : 0);
@@ -850,7 +808,7 @@ int md_store_tx_rollout_get(struct md_store_tx *tx, int64_t id,
     int rc;
 
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_int64(st, 1, id);
     rc = rollout_rows(tx, st, fn, ctx, &rows, err);
     if (rc == MD_OK && rows == 0)
@@ -865,9 +823,9 @@ static int rollout_exists(struct md_store_tx *tx, int64_t id, struct md_err *err
     int rc;
 
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_int64(st, 1, id);
-    rc = step(tx, st, "read rollouts", err);
+    rc = md_store__step(tx, st, "read rollouts", err);
     if (rc < 0)
         return rc;
     sqlite3_reset(st);
@@ -890,7 +848,7 @@ int md_store_tx_decision_add(struct md_store_tx *tx, int64_t rollout, int64_t at
         md_store__prep(tx, MD_SQL_DECISION_INSERT,
                        "INSERT INTO decisions (rollout, at_ms, decision) VALUES (?1, ?2, ?3)", err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_int64(st, 1, rollout);
     sqlite3_bind_int64(st, 2, at_ms != 0 ? at_ms : md_store__now_ms());
     bind_text(st, 3, decision);
@@ -910,10 +868,10 @@ int md_store_tx_decisions(struct md_store_tx *tx, int64_t rollout,
         md_store__prep(tx, MD_SQL_DECISIONS,
                        "SELECT at_ms, decision FROM decisions WHERE rollout = ?1 ORDER BY id", err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_int64(st, 1, rollout);
-    while ((rc = step(tx, st, "read decisions", err)) == 1)
-        fn(ctx, sqlite3_column_int64(st, 0), column_text(st, 1));
+    while ((rc = md_store__step(tx, st, "read decisions", err)) == 1)
+        fn(ctx, sqlite3_column_int64(st, 0), md_store__column_text(st, 1));
     return rc < 0 ? rc : MD_OK;
 }
 
@@ -937,7 +895,7 @@ int md_store_tx_event_add(struct md_store_tx *tx, const struct md_store_event *e
                         "VALUES (?1, ?2, ?3, ?4, ?5)",
                         err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     sqlite3_bind_int64(st, 1, e->at_ms != 0 ? e->at_ms : md_store__now_ms());
     bind_text(st, 2, model);
     bind_text(st, 3, e->kind);
@@ -980,7 +938,7 @@ int md_store_tx_events(struct md_store_tx *tx, const struct md_store_event_filte
         st = md_store__prep(tx, MD_SQL_EVENTS_ALL,
                             EVENT_SELECT "WHERE ?1 IS NULL AND ?2 IS NULL AND " EVENT_BOUNDS, err);
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     if (by_model)
         bind_text(st, 1, f->model);
     if (by_kind)
@@ -989,15 +947,15 @@ int md_store_tx_events(struct md_store_tx *tx, const struct md_store_event_filte
     sqlite3_bind_int64(st, 4, f->until_ms);
     sqlite3_bind_int64(st, 5, f->before_id);
     sqlite3_bind_int64(st, 6, (int64_t)limit);
-    while ((rc = step(tx, st, "read events", err)) == 1) {
+    while ((rc = md_store__step(tx, st, "read events", err)) == 1) {
         struct md_store_event e;
 
         e.id = sqlite3_column_int64(st, 0);
         e.at_ms = sqlite3_column_int64(st, 1);
-        e.model = column_text(st, 2);
-        e.kind = column_text(st, 3);
-        e.message = column_text(st, 4);
-        e.details = column_text(st, 5);
+        e.model = md_store__column_text(st, 2);
+        e.kind = md_store__column_text(st, 3);
+        e.message = md_store__column_text(st, 4);
+        e.details = md_store__column_text(st, 5);
         fn(ctx, &e);
     }
     return rc < 0 ? rc : MD_OK;
@@ -1015,9 +973,9 @@ int md_store__sha_named(struct md_store_tx *tx, const char *sha256, bool *named,
 
     *named = false;
     if (st == NULL)
-        return prep_failed(err);
+        return md_store__prep_failed(err);
     bind_text(st, 1, sha256);
-    rc = step(tx, st, "read versions", err);
+    rc = md_store__step(tx, st, "read versions", err);
     if (rc < 0)
         return rc;
     sqlite3_reset(st);

@@ -856,6 +856,8 @@ int main(int argc, char **argv)
     /* The training child (see control/trainjob.h; part runner): likewise. */
     if (argc >= 2 && strcmp(argv[1], "--train") == 0)
         return md_trainjob_main(argc - 2, argv + 2);
+    if (argc >= 2 && strcmp(argv[1], "--exec-trainer") == 0)
+        return md_trainjob_exec(argc - 2, argv + 2);
     md_settings_init(&o);
     switch (md_settings_parse(&o, argc, argv, &err)) {
     case MD_SETTINGS_HELP:

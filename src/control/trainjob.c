@@ -437,3 +437,20 @@ int md_trainjob_main(int argc, char **argv)
     json_decref(j.root);
     return rc == MD_OK ? 0 : 1;
 }
+
+int md_trainjob_exec(int argc, char **argv)
+{
+    char ebuf[128];
+
+    (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() == 1) /* the daemon died before the signal was set */
+        return 127;
+    if (argc < 1 || argv[0] == NULL || argv[0][0] != '/') {
+        fprintf(stderr, "usage: modeld --exec-trainer /PROGRAM [ARG...]\n");
+        return 127;
+    }
+    execv(argv[0], argv);
+    fprintf(stderr, "modeld --exec-trainer: cannot run %s: %s\n", argv[0],
+            strerror_r(errno, ebuf, sizeof(ebuf)));
+    return 127;
+}

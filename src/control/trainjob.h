@@ -36,4 +36,13 @@
  */
 int md_trainjob_main(int argc, char **argv);
 
+/*
+ * `modeld --exec-trainer PROGRAM [ARG...]`: how an external trainer is
+ * started, so that it dies with the daemon as the training child does
+ * (PR_SET_PDEATHSIG survives the exec): the death signal set, then PROGRAM
+ * replaces this process with the arguments as given. Returns (127) only
+ * when it cannot: a message on stderr says why.
+ */
+int md_trainjob_exec(int argc, char **argv);
+
 #endif

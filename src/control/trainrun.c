@@ -529,20 +529,23 @@ static const char *run_child(struct run *x, const char *exe, char *const argv[],
 static const char *train_external(struct run *x)
 {
     const struct md_trainer *tr = x->trainer;
-    char **argv = md_xcalloc(tr->argc + 1, sizeof(*argv));
+    /* modeld --exec-trainer PROGRAM ARGS...: the trainer dies with the daemon. */
+    char **argv = md_xcalloc(tr->argc + 3, sizeof(*argv));
     const char *state;
     json_t *tj = json_object();
     struct stat st;
 
+    argv[0] = md_xstrdup("modeld");
+    argv[1] = md_xstrdup("--exec-trainer");
     for (size_t i = 0; i < tr->argc; i++)
-        argv[i] = expand(x, tr->argv[i]);
-    state = run_child(x, argv[0], argv, tr->timeout_s > 0 ? tr->timeout_s : x->cfg.timeout_s,
+        argv[i + 2] = expand(x, tr->argv[i]);
+    state = run_child(x, x->setup->exe, argv, tr->timeout_s > 0 ? tr->timeout_s : x->cfg.timeout_s,
                       tr->memory_mb > 0 ? tr->memory_mb : x->cfg.memory_mb, "the trainer");
     (void)json_object_set_new(tj, "name", json_string(tr->name));
     (void)json_object_set_new(tj, "outcome",
                               json_string(state == NULL ? "exited with status 0" : x->how));
     (void)json_object_set_new(x->result, "trainer", tj);
-    for (size_t i = 0; i < tr->argc; i++)
+    for (size_t i = 0; i < tr->argc + 2; i++)
         free(argv[i]);
     free(argv);
     if (state != NULL)

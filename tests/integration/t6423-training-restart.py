@@ -2,7 +2,9 @@
 """Training runs across a stop: a daemon killed (SIGKILL) while a run is
 running leaves it so in the store, and the next start marks it failed with
 the reason (it is not resumed); a daemon stopped (SIGTERM) while a run is
-running kills its child and stores the run as failed before it exits. The
+running kills its child and stores the run as failed before it exits. An
+external trainer dies with a daemon killed by SIGKILL (it is started
+through `modeld --exec-trainer`, which sets the parent-death signal). The
 model serves as before either way, and can be trained again."""
 
 import os
@@ -22,8 +24,28 @@ def setup(tmp):
     repo = tl.fraud_repo(tmp, training=SECTION)
     path = os.path.join(tmp, "modeld.yaml")
     with open(path, "w") as f:
-        f.write("trainers:\n  sleepy:\n    command: [/bin/sleep, \"3\"]\n")
+        f.write("trainers:\n  sleepy:\n    command: [/bin/sleep, \"30\"]\n")
     return repo, ["--config", path], os.path.join(tmp, "data")
+
+
+def children(pid):
+    """The pids of pid's children (every thread's)."""
+    out = []
+    for t in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/children" % (pid, t)) as f:
+                out += [int(x) for x in f.read().split()]
+        except OSError:
+            pass
+    return out
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(") ")[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def state(d, rid):
@@ -40,9 +62,14 @@ def test_sigkill_run_marked_failed_at_start():
         tl.labelled_traffic(d, "fraud", 200, 6423)
         rid = tl.retrain(d, "fraud")
         expect(wait_for(lambda: state(d, rid)["state"] == "running", 10), state(d, rid))
+        expect(wait_for(lambda: children(d.proc.pid), 10), "no trainer process")
+        kids = children(d.proc.pid)
         d.signal(signal.SIGKILL)
         d.proc.wait(timeout=10)
         d.log.close()
+        # The trainer (sleep 30) is gone with the daemon, not orphaned.
+        expect(wait_for(lambda: not any(alive(k) for k in kids), 5),
+               "the trainer outlived the daemon: %s" % kids)
         with Daemon(repo=repo, args=args, data=data) as d2:
             r = state(d2, rid)
             expect(r["state"] == "failed", r)

@@ -140,6 +140,29 @@ void md_trainings_api_get(struct md_api *api, const struct md_route *rt, struct 
     md_api_store_job(api, req, resp, run_one, &args, 200);
 }
 
+#define NOTE_MAX 1000 /* bytes of a run's note */
+
+/* The body's fields: only "note", a text of at most NOTE_MAX bytes; else a 400 naming it. */
+static bool body_fields_ok(json_t *root, struct md_api_resp *resp)
+{
+    const char *key;
+    json_t *v;
+
+    json_object_foreach(root, key, v)
+    {
+        if (strcmp(key, "note") != 0) {
+            md_api_errorf(resp, MD_EINVAL, "%.64s: unknown field (the body takes \"note\" only)",
+                          key);
+            return false;
+        }
+        if (!json_is_string(v) || json_string_length(v) > NOTE_MAX) {
+            md_api_errorf(resp, MD_EINVAL, "note: a text of at most %d bytes", NOTE_MAX);
+            return false;
+        }
+    }
+    return true;
+}
+
 /*
  * POST: a run asked for by hand. The body is empty or a JSON object (a
  * note: {"note": "after the March relabelling"}), kept as the run's
@@ -163,6 +186,11 @@ void md_trainings_api_start(struct md_api *api, const struct md_route *rt, struc
                 md_retrain_change_free(ch);
                 md_api_errorf(resp, MD_EINVAL,
                               "body: not a JSON object (empty, or {\"note\": \"...\"})");
+                return;
+            }
+            if (!body_fields_ok(root, resp)) {
+                json_decref(root);
+                md_retrain_change_free(ch);
                 return;
             }
             ch->details = json_dumps(root, JSON_COMPACT);

@@ -25,17 +25,6 @@
 #include <math.h>
 #include <time.h>
 
-static void put_time(struct md_buf *b, int64_t ms)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    char text[40];
-
-    gmtime_r(&t, &tm);
-    (void)strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &tm);
-    (void)md_buf_printf(b, "\"%s.%03dZ\"", text, (int)(ms % 1000));
-}
-
 static void put_str(struct md_buf *b, const char *s)
 {
     (void)md_buf_json_str(b, s, strlen(s));
@@ -82,7 +71,7 @@ static void put_rule(void *ctx, const struct md_store_alert_rule *sr)
     (void)md_buf_puts(b, ",\"source\":");
     put_str(b, sr->source);
     (void)md_buf_puts(b, ",\"updated_at\":");
-    put_time(b, sr->updated_ms);
+    md_buf_json_time_ms(b, sr->updated_ms);
     (void)md_buf_printf(b, ",\"rule\":%s}", sr->rule);
 }
 
@@ -293,12 +282,12 @@ static void put_change(void *ctx, const struct md_store_alert *a)
     (void)md_buf_puts(b, ",\"state\":");
     put_str(b, a->state);
     (void)md_buf_puts(b, ",\"time\":");
-    put_time(b, a->at_ms);
+    md_buf_json_time_ms(b, a->at_ms);
     (void)md_buf_printf(b, ",\"at_ms\":%lld,\"active_at\":", (long long)a->at_ms);
-    put_time(b, a->active_ms);
+    md_buf_json_time_ms(b, a->active_ms);
     if (a->fired_ms != 0) {
         (void)md_buf_puts(b, ",\"fired_at\":");
-        put_time(b, a->fired_ms);
+        md_buf_json_time_ms(b, a->fired_ms);
     }
     (void)md_buf_puts(b, ",\"value\":");
     (void)md_buf_f64(b, a->value, "null");

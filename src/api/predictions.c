@@ -90,17 +90,6 @@ struct query {
     char request_id[257];
 };
 
-static void put_time(struct md_buf *b, int64_t ms)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    char text[40];
-
-    gmtime_r(&t, &tm);
-    (void)strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &tm);
-    (void)md_buf_printf(b, "\"%s.%03dZ\"", text, (int)(ms % 1000));
-}
-
 static void put_text(struct md_buf *b, const char *s)
 {
     if (s == NULL)
@@ -130,7 +119,7 @@ static void put_row(void *ctx, const struct md_store_prediction *p)
     (void)md_buf_printf(b, "{\"id\":%lld,\"request_id\":", (long long)p->id);
     put_text(b, p->request_id);
     (void)md_buf_printf(b, ",\"row\":%lld,\"time\":", (long long)p->row);
-    put_time(b, p->at_ms);
+    md_buf_json_time_ms(b, p->at_ms);
     (void)md_buf_printf(b, ",\"at_ms\":%lld,\"model\":", (long long)p->at_ms);
     put_text(b, p->model);
     (void)md_buf_printf(b, ",\"version\":%lld,\"route\":", (long long)p->version);

@@ -22,18 +22,6 @@
 
 /* ---- formatting helpers -------------------------------------------------- */
 
-/* "2026-12-07T10:11:12.345Z" for ms since the epoch. */
-static void put_time(struct md_buf *b, int64_t ms)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    char text[40];
-
-    gmtime_r(&t, &tm);
-    (void)strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &tm);
-    (void)md_buf_printf(b, "\"%s.%03dZ\"", text, (int)(ms % 1000));
-}
-
 static void put_str(struct md_buf *b, const char *s)
 {
     (void)md_buf_json_str(b, s, strlen(s));
@@ -70,7 +58,7 @@ static void put_version(struct md_buf *b, const struct md_snapshot *s,
     if (info != NULL) {
         (void)md_buf_printf(b, ",\"sha256\":\"%s\",\"size\":%lld,\"created\":", info->sha256,
                             (long long)info->size);
-        put_time(b, info->created_ms);
+        md_buf_json_time_ms(b, info->created_ms);
         (void)md_buf_printf(b, ",\"source\":\"%s\",\"engine\":",
                             md_store_source_name((enum md_store_source)info->source));
         put_str(b, info->engine);
@@ -189,7 +177,7 @@ static void read_policy(void *ctx, const struct md_snapshot *s)
     (void)md_buf_puts(b, "{\"model\":");
     put_str(b, s->model);
     (void)md_buf_printf(b, ",\"revision\":%lld,\"updated\":", (long long)s->policy_revision);
-    put_time(b, s->policy_ms);
+    md_buf_json_time_ms(b, s->policy_ms);
     (void)md_buf_puts(b, ",\"policy\":");
     if (md_policy_format(&s->policy, b) != MD_OK)
         return; /* the buffer's sticky error says so */
@@ -424,7 +412,7 @@ static void put_event(void *ctx, const struct md_store_event *e)
     q->n++;
     q->last_id = e->id;
     (void)md_buf_printf(b, "{\"id\":%lld,\"time\":", (long long)e->id);
-    put_time(b, e->at_ms);
+    md_buf_json_time_ms(b, e->at_ms);
     (void)md_buf_printf(b, ",\"at_ms\":%lld,\"model\":", (long long)e->at_ms);
     put_str(b, e->model);
     (void)md_buf_puts(b, ",\"kind\":");

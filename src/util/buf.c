@@ -7,6 +7,7 @@
 
 #include <assert.h>
 #include <stdarg.h>
+#include <time.h>
 
 /* end for a buffer without an error: room for the NUL, and len at most max. */
 static void set_end(struct md_buf *b)
@@ -261,4 +262,15 @@ char *md_buf_detach(struct md_buf *b, size_t *len)
         *len = b->len;
     md_buf_init(b, b->max);
     return p;
+}
+
+int md_buf_json_time_ms(struct md_buf *b, int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    char text[40];
+
+    gmtime_r(&t, &tm);
+    (void)strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &tm);
+    return md_buf_printf(b, "\"%s.%03dZ\"", text, (int)(ms % 1000));
 }

@@ -105,6 +105,10 @@ void md_buf_commit(struct md_buf *b, size_t k);
 /* Appends s (n bytes) as a JSON string literal, quotes included. */
 int md_buf_json_str(struct md_buf *b, const char *s, size_t n);
 
+/* Appends ms since the epoch as a quoted JSON string in UTC to the
+ * millisecond: "2026-12-07T10:11:12.345Z". */
+int md_buf_json_time_ms(struct md_buf *b, int64_t ms);
+
 /* Hands out data (caller frees) and leaves b empty, its error cleared; NULL
  * if nothing appended. */
 char *md_buf_detach(struct md_buf *b, size_t *len);

@@ -516,17 +516,6 @@ bool md_alerts_from_file(struct md_alerts *a, const char *name)
 
 /* ---- readers -------------------------------------------------------------- */
 
-static void put_time(struct md_buf *b, int64_t ms)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    char text[40];
-
-    gmtime_r(&t, &tm);
-    (void)strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &tm);
-    (void)md_buf_printf(b, "\"%s.%03dZ\"", text, (int)(ms % 1000));
-}
-
 int md_alerts_json(struct md_alerts *a, int state,
                    bool (*keep)(const void *ctx, const char *rule, const char *model),
                    const void *ctx, struct md_buf *b)
@@ -555,10 +544,10 @@ int md_alerts_json(struct md_alerts *a, int state,
             md_alert_severity_name(s->rule->severity));
         (void)md_buf_f64(b, s->value, "null");
         (void)md_buf_printf(b, ",\"samples\":%llu,\"active_at\":", (unsigned long long)s->samples);
-        put_time(b, s->active_ms);
+        md_buf_json_time_ms(b, s->active_ms);
         if (s->state == MD_ALERT_FIRING) {
             (void)md_buf_puts(b, ",\"fired_at\":");
-            put_time(b, s->fired_ms);
+            md_buf_json_time_ms(b, s->fired_ms);
         }
         (void)md_buf_printf(b, ",\"labels\":%s,\"annotations\":%s,\"fingerprint\":\"%s\"",
                             s->labels, s->annotations, s->fingerprint);

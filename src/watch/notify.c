@@ -361,17 +361,6 @@ static void enqueue(struct md_notify *n, size_t i, char *body)
 
 /* ---- bodies --------------------------------------------------------------- */
 
-static void put_time(struct md_buf *b, int64_t ms)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    char text[40];
-
-    gmtime_r(&t, &tm);
-    (void)strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &tm);
-    (void)md_buf_printf(b, "\"%s.%03dZ\"", text, (int)(ms % 1000));
-}
-
 static void put_str(struct md_buf *b, const char *s)
 {
     (void)md_buf_json_str(b, s, strlen(s));
@@ -399,10 +388,10 @@ int md_notify_alert_body(const struct md_alert_transition *t, const char *receiv
                         ",\"alerts\":[{\"status\":\"%s\",\"labels\":%s,\"annotations\":%s,"
                         "\"startsAt\":",
                         status, t->labels, t->annotations);
-    put_time(b, t->fired_ms != 0 ? t->fired_ms : t->at_ms);
+    md_buf_json_time_ms(b, t->fired_ms != 0 ? t->fired_ms : t->at_ms);
     (void)md_buf_puts(b, ",\"endsAt\":");
     if (t->state == MD_ALERT_RESOLVED)
-        put_time(b, t->at_ms);
+        md_buf_json_time_ms(b, t->at_ms);
     else
         (void)md_buf_puts(b, "\"0001-01-01T00:00:00Z\"");
     (void)md_buf_puts(b, ",\"generatorURL\":");
@@ -453,7 +442,7 @@ void md_notify_event(struct md_notify *n, const struct md_notify_event *e)
         (void)md_buf_puts(&b, ",\"externalURL\":");
         put_str(&b, n->external_url);
         (void)md_buf_printf(&b, ",\"event\":{\"id\":%lld,\"time\":", (long long)e->id);
-        put_time(&b, e->at_ms);
+        md_buf_json_time_ms(&b, e->at_ms);
         (void)md_buf_puts(&b, ",\"model\":");
         put_str(&b, e->model != NULL ? e->model : "");
         (void)md_buf_puts(&b, ",\"kind\":");

@@ -98,6 +98,18 @@ static void test_buf_json_str(void **state)
     md_buf_release(&b);
 }
 
+static void test_buf_json_time_ms(void **state)
+{
+    struct md_buf b;
+
+    (void)state;
+    md_buf_init(&b, 1000);
+    assert_int_equal(md_buf_json_time_ms(&b, 1765102272345), MD_OK);
+    assert_int_equal(md_buf_json_time_ms(&b, 7), MD_OK);
+    assert_string_equal(b.data, "\"2025-12-07T10:11:12.345Z\"\"1970-01-01T00:00:00.007Z\"");
+    md_buf_release(&b);
+}
+
 /* JSON string escaping one character at a time: what md_buf_json_str must write. */
 static size_t ref_json_str(char *out, const unsigned char *s, size_t n)
 {
@@ -816,6 +828,7 @@ int main(void)
         cmocka_unit_test(test_err_set_prefix_clear),
         cmocka_unit_test(test_buf_append_limits),
         cmocka_unit_test(test_buf_json_str),
+        cmocka_unit_test(test_buf_json_time_ms),
         cmocka_unit_test(test_buf_json_str_bytes),
         cmocka_unit_test(test_buf_sticky_error),
         cmocka_unit_test(test_buf_reserve),

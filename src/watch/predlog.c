@@ -262,8 +262,9 @@ static void writer_sleep(struct md_predlog *l)
 {
     struct timespec ts;
 
-    /* Caught up: back to the idle class. */
-    if (l->idle && !atomic_load_explicit(&l->in_idle, memory_order_relaxed))
+    /* Caught up: back to the idle class (not once stopping: the rest is drained at once). */
+    if (l->idle && !atomic_load_explicit(&l->in_idle, memory_order_relaxed) &&
+        !atomic_load_explicit(&l->stop, memory_order_acquire))
         set_idle(l, pthread_self(), true);
     atomic_store_explicit(&l->sleeping, true, memory_order_seq_cst);
     if (ring_pending(l) || atomic_load_explicit(&l->stop, memory_order_acquire) ||
@@ -468,6 +469,10 @@ void md_predlog_free(struct md_predlog *l)
         return;
     atomic_store_explicit(&l->stop, true, memory_order_release);
     if (l->started) {
+        /* What is left is written now, not when a CPU has nothing else to do: an idle-class
+         * writer on a busy machine would hold the shutdown for as long as the load lasts. */
+        if (l->idle)
+            set_idle(l, l->thread, false);
         sem_post(&l->wake);
         pthread_join(l->thread, NULL);
     }

@@ -263,7 +263,21 @@ def wait_phase(d, model, rid, phases, timeout=30):
     expect(wait_for(done, timeout), "rollout %s of %s still %s after %ds: %s" % (
         rid, model, last.get("doc", {}).get("phase"), timeout,
         json.dumps(last.get("doc", {}).get("decisions", [])[-3:])))
+    settled(d, model, last["doc"])
     return last["doc"]
+
+
+def settled(d, model, doc, timeout=5):
+    """Waits until the traffic policy gives the candidate the share rollout
+    doc says: a decision is stored before the traffic moves, so the policy
+    follows it a moment later."""
+    want = doc["weights"]["candidate"]
+
+    def moved():
+        return weights(d, model)[0].get(doc["candidate"], 0) == want
+
+    expect(wait_for(moved, timeout), ("policy did not follow the rollout", want,
+                                      traffic(d, model)))
 
 
 def traffic(d, model):

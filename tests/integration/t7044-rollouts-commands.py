@@ -61,6 +61,7 @@ def test_pause_resume_promote():
                    event_of(d, "rollout_resumed"))
             expect(wait_for(lambda: rl.get(d, "ops", rid)["step"] == 1, 20),
                    rl.get(d, "ops", rid))
+            rl.settled(d, "ops", rl.get(d, "ops", rid))
             expect(rl.weights(d, "ops")[0] == {"3": 50, "2": 50}, rl.traffic(d, "ops"))
             # Promoted now, from the step it is in.
             doc = rl.command(d, "ops", rid, "promote", note="looks fine")

@@ -9,8 +9,9 @@
  *
  * Until tokens exist, the anonymous principal may do everything on a
  * loopback listener, or anywhere with --insecure; on any other listener it
- * may read and predict but not change the server's state (load, unload,
- * settings), so that whoever can reach the port cannot unload every model.
+ * may read, predict and give feedback but not change the server's state
+ * (MD_PERM_DEPLOY, MD_PERM_ADMIN, MD_PERM_DATA), so that whoever can reach the port cannot unload
+ * every model.
  */
 #ifndef MD_API_AUTH_H
 #define MD_API_AUTH_H
@@ -18,13 +19,34 @@
 #include "util/common.h"
 #include "util/err.h"
 
-/* The permission a route needs: bits, so that a principal holds a set. */
+/*
+ * The permission a route needs: bits, so that a principal holds a set. A
+ * role is a set of them (md_role_perms); docs/security.md is the matrix.
+ */
 enum md_perm {
-    MD_PERM_READ = 1 << 0,    /* health, metadata, statistics, listings, metrics, settings */
-    MD_PERM_PREDICT = 1 << 1, /* inference: a POST that changes nothing on the server */
-    MD_PERM_MANAGE = 1 << 2   /* changes the server's state: load, unload, settings */
+    MD_PERM_STATUS = 1 << 0,   /* health, server and model metadata, readiness: what a client
+                                  of the inference protocols reads */
+    MD_PERM_READ = 1 << 1,     /* statistics, metrics, listings, quality, drift, events,
+                                  settings, rollouts, trainings: read-only, no records */
+    MD_PERM_PREDICT = 1 << 2,  /* inference: a POST that changes nothing on the server */
+    MD_PERM_FEEDBACK = 1 << 3, /* ground truth for predictions */
+    MD_PERM_REVIEW = 1 << 4,   /* review queues: take an item (a lease), answer it */
+    MD_PERM_DATA = 1 << 5,     /* stored records: the prediction log, training-set exports */
+    MD_PERM_DEPLOY = 1 << 6,   /* versions, aliases, traffic, rollouts, strategies, retraining,
+                                  datasets, alert rules, load and unload */
+    MD_PERM_ADMIN = 1 << 7     /* settings, tokens, audit, keys, erasure */
 };
-#define MD_PERM_ALL (MD_PERM_READ | MD_PERM_PREDICT | MD_PERM_MANAGE)
+#define MD_PERM_ALL 0xffu
+
+/* The roles a token may hold, each a fixed set of permissions. */
+enum md_role {
+    MD_ROLE_VIEWER = 1, /* 0 is no role */
+    MD_ROLE_PREDICTOR,
+    MD_ROLE_REVIEWER,
+    MD_ROLE_DEPLOYER,
+    MD_ROLE_ADMIN
+};
+#define MD_ROLE_COUNT 5
 
 /*
  * Where a route's model scope comes from: which models a request touches,
@@ -60,7 +82,7 @@ struct md_api_req;
 
 /*
  * Sets a's rules: anonymous requests may do everything on a loopback
- * listener or with insecure, else all but MD_PERM_MANAGE. listen is the
+ * listener or with insecure, else status, read, predict and feedback. listen is the
  * address as given (--listen), kept for messages; it must outlive a.
  */
 void md_auth_init(struct md_auth *a, bool loopback, bool insecure, const char *listen);
@@ -81,8 +103,18 @@ int md_auth_check(const struct md_auth *a, const struct md_principal *p, unsigne
 /* Whether p may use model: the scope check of a path's model, and a listing's filter. */
 bool md_auth_may_use(const struct md_principal *p, const char *model);
 
-/* "read", "predict", "manage" for one bit; "?" otherwise. */
+/* "status", "read", "predict", "feedback", "review", "data", "deploy", "admin" for one
+ * bit; "?" otherwise. */
 const char *md_perm_name(unsigned perm);
+
+/* The permissions of role; 0 for no role. */
+unsigned md_role_perms(enum md_role role);
+
+/* "viewer", "predictor", "reviewer", "deployer", "admin"; "?" otherwise. */
+const char *md_role_name(enum md_role role);
+
+/* The role named name, or 0. */
+enum md_role md_role_parse(const char *name);
 
 /* "none", "path-model", "body-items", "listing"; "?" otherwise. */
 const char *md_scope_name(enum md_scope scope);

@@ -87,9 +87,14 @@ static void tfs_unsupported(struct md_api *api, const struct md_route *rt, struc
 #define V2_MODEL  "/v2/models/{model}[/versions/{version}]"
 #define TFS_MODEL "/v1/models/{model}[/versions/{version}|/labels/{label}]"
 
-#define READ    MD_PERM_READ
-#define PREDICT MD_PERM_PREDICT
-#define MANAGE  MD_PERM_MANAGE
+#define STATUS   MD_PERM_STATUS
+#define READ     MD_PERM_READ
+#define PREDICT  MD_PERM_PREDICT
+#define FEEDBACK MD_PERM_FEEDBACK
+#define REVIEW   MD_PERM_REVIEW
+#define DATA     MD_PERM_DATA
+#define DEPLOY   MD_PERM_DEPLOY
+#define ADMIN    MD_PERM_ADMIN
 
 #define NONE       MD_SCOPE_NONE
 #define PATH_MODEL MD_SCOPE_PATH_MODEL
@@ -107,26 +112,26 @@ static void tfs_unsupported(struct md_api *api, const struct md_route *rt, struc
 static const struct md_endpoint routes[] = {
     /* Open Inference Protocol (api/v2.c) */
     {"POST", V2_MODEL "/infer",    MD_API_V2, PREDICT, PATH_MODEL, md_v2_infer},
-    {"GET",  "/v2",                MD_API_V2, READ,    NONE,       md_v2_server_metadata_r},
-    {"GET",  "/v2/health/live",    MD_API_V2, READ,    NONE,       md_v2_live_r},
-    {"GET",  "/v2/health/ready",   MD_API_V2, READ,    NONE,       md_v2_ready_r},
+    {"GET",  "/v2",                MD_API_V2, STATUS,    NONE,       md_v2_server_metadata_r},
+    {"GET",  "/v2/health/live",    MD_API_V2, STATUS,    NONE,       md_v2_live_r},
+    {"GET",  "/v2/health/ready",   MD_API_V2, STATUS,    NONE,       md_v2_ready_r},
     {"GET",  "/v2/models/stats",   MD_API_V2, READ,    LISTING,    md_v2_model_stats},
-    {"GET",  V2_MODEL,             MD_API_V2, READ,    PATH_MODEL, md_v2_model_metadata},
-    {"GET",  V2_MODEL "/ready",    MD_API_V2, READ,    PATH_MODEL, md_v2_model_ready},
-    {"GET",  V2_MODEL "/config",   MD_API_V2, READ,    PATH_MODEL, md_v2_model_config},
+    {"GET",  V2_MODEL,             MD_API_V2, STATUS,    PATH_MODEL, md_v2_model_metadata},
+    {"GET",  V2_MODEL "/ready",    MD_API_V2, STATUS,    PATH_MODEL, md_v2_model_ready},
+    {"GET",  V2_MODEL "/config",   MD_API_V2, STATUS,    PATH_MODEL, md_v2_model_config},
     {"GET",  V2_MODEL "/stats",    MD_API_V2, READ,    PATH_MODEL, md_v2_model_stats},
     /* Triton's model repository extension (api/repository.c); the index is a
      * POST that changes nothing */
     {"POST", "/v2/repository/index",                 MD_API_REPOSITORY, READ,   LISTING,
      md_repo_api_index_r},
-    {"POST", "/v2/repository/models/{model}/load",   MD_API_REPOSITORY, MANAGE, PATH_MODEL,
+    {"POST", "/v2/repository/models/{model}/load",   MD_API_REPOSITORY, DEPLOY, PATH_MODEL,
      md_repo_api_load},
-    {"POST", "/v2/repository/models/{model}/unload", MD_API_REPOSITORY, MANAGE, PATH_MODEL,
+    {"POST", "/v2/repository/models/{model}/unload", MD_API_REPOSITORY, DEPLOY, PATH_MODEL,
      md_repo_api_unload},
     /* TensorFlow Serving REST (api/tfs.c) */
     {"POST", TFS_MODEL ":predict",  MD_API_V1, PREDICT, PATH_MODEL, md_tfs_predict},
-    {"GET",  TFS_MODEL,             MD_API_V1, READ,    PATH_MODEL, md_tfs_status},
-    {"GET",  TFS_MODEL "/metadata", MD_API_V1, READ,    PATH_MODEL, md_tfs_metadata},
+    {"GET",  TFS_MODEL,             MD_API_V1, STATUS,    PATH_MODEL, md_tfs_status},
+    {"GET",  TFS_MODEL "/metadata", MD_API_V1, STATUS,    PATH_MODEL, md_tfs_metadata},
     {"POST", TFS_MODEL ":classify", MD_API_V1, PREDICT, PATH_MODEL, tfs_unsupported},
     {"POST", TFS_MODEL ":regress",  MD_API_V1, PREDICT, PATH_MODEL, tfs_unsupported},
     /* Prometheus (api/prom.c): every model's series, for whoever may read */
@@ -136,53 +141,53 @@ static const struct md_endpoint routes[] = {
     {"GET",   "/api/v1/settings",           MD_API_MANAGEMENT, READ,   NONE,
      md_settings_api_list_r},
     {"GET",   "/api/v1/settings/{setting}", MD_API_MANAGEMENT, READ,   NONE, md_settings_api_get},
-    {"PUT",   "/api/v1/settings/{setting}", MD_API_MANAGEMENT, MANAGE, NONE, md_settings_api_put},
-    {"PATCH", "/api/v1/settings/{setting}", MD_API_MANAGEMENT, MANAGE, NONE, md_settings_api_put},
+    {"PUT",   "/api/v1/settings/{setting}", MD_API_MANAGEMENT, ADMIN, NONE, md_settings_api_put},
+    {"PATCH", "/api/v1/settings/{setting}", MD_API_MANAGEMENT, ADMIN, NONE, md_settings_api_put},
     /* Versions (api/upload.c): an upload's body streams to its sink */
-    {"POST",  "/api/v1/models/{model}/versions", MD_API_MANAGEMENT, MANAGE, PATH_MODEL,
+    {"POST",  "/api/v1/models/{model}/versions", MD_API_MANAGEMENT, DEPLOY, PATH_MODEL,
      md_upload_api_post, &md_upload_sink},
     /* models, versions, aliases, traffic and events (api/traffic.c) */
-    {"PUT",    "/api/v1/models/{model}",                  MD_API_MANAGEMENT, MANAGE, PATH_MODEL,
+    {"PUT",    "/api/v1/models/{model}",                  MD_API_MANAGEMENT, DEPLOY, PATH_MODEL,
      md_traffic_api_model_put},
     {"GET",    "/api/v1/models/{model}/versions",         MD_API_MANAGEMENT, READ,   PATH_MODEL,
      md_traffic_api_versions},
-    {"POST",   "/api/v1/models/{model}/versions/{version}/archive", MD_API_MANAGEMENT, MANAGE,
+    {"POST",   "/api/v1/models/{model}/versions/{version}/archive", MD_API_MANAGEMENT, DEPLOY,
      PATH_MODEL, md_traffic_api_archive},
-    {"POST",   "/api/v1/models/{model}/versions/{version}/restore", MD_API_MANAGEMENT, MANAGE,
+    {"POST",   "/api/v1/models/{model}/versions/{version}/restore", MD_API_MANAGEMENT, DEPLOY,
      PATH_MODEL, md_traffic_api_archive},
     {"GET",    "/api/v1/models/{model}/aliases",          MD_API_MANAGEMENT, READ,   PATH_MODEL,
      md_traffic_api_aliases},
-    {"PUT",    "/api/v1/models/{model}/aliases/{alias}",  MD_API_MANAGEMENT, MANAGE, PATH_MODEL,
+    {"PUT",    "/api/v1/models/{model}/aliases/{alias}",  MD_API_MANAGEMENT, DEPLOY, PATH_MODEL,
      md_traffic_api_alias_put},
-    {"DELETE", "/api/v1/models/{model}/aliases/{alias}",  MD_API_MANAGEMENT, MANAGE, PATH_MODEL,
+    {"DELETE", "/api/v1/models/{model}/aliases/{alias}",  MD_API_MANAGEMENT, DEPLOY, PATH_MODEL,
      md_traffic_api_alias_delete},
     {"GET",    "/api/v1/models/{model}/traffic",          MD_API_MANAGEMENT, READ,   PATH_MODEL,
      md_traffic_api_get},
-    {"PUT",    "/api/v1/models/{model}/traffic",          MD_API_MANAGEMENT, MANAGE, PATH_MODEL,
+    {"PUT",    "/api/v1/models/{model}/traffic",          MD_API_MANAGEMENT, DEPLOY, PATH_MODEL,
      md_traffic_api_put},
     {"GET",    "/api/v1/events",                          MD_API_MANAGEMENT, READ,   LISTING,
      md_traffic_api_events},
     {"GET",    "/api/v1/store",                           MD_API_MANAGEMENT, READ,   NONE,
      md_traffic_api_store},
     /* progressive rollouts and their strategies (api/rollouts.c) */
-    {"POST",   "/api/v1/models/{model}/rollouts",          MD_API_MANAGEMENT, MANAGE, PATH_MODEL,
+    {"POST",   "/api/v1/models/{model}/rollouts",          MD_API_MANAGEMENT, DEPLOY, PATH_MODEL,
      md_rollouts_api_start},
     {"GET",    "/api/v1/models/{model}/rollouts",          MD_API_MANAGEMENT, READ,   PATH_MODEL,
      md_rollouts_api_list},
     {"GET",    "/api/v1/models/{model}/rollouts/{id}",     MD_API_MANAGEMENT, READ,   PATH_MODEL,
      md_rollouts_api_get},
-    {"POST",   "/api/v1/models/{model}/rollouts/{id}/pause",    MD_API_MANAGEMENT, MANAGE,
+    {"POST",   "/api/v1/models/{model}/rollouts/{id}/pause",    MD_API_MANAGEMENT, DEPLOY,
      PATH_MODEL, md_rollouts_api_command},
-    {"POST",   "/api/v1/models/{model}/rollouts/{id}/resume",   MD_API_MANAGEMENT, MANAGE,
+    {"POST",   "/api/v1/models/{model}/rollouts/{id}/resume",   MD_API_MANAGEMENT, DEPLOY,
      PATH_MODEL, md_rollouts_api_command},
-    {"POST",   "/api/v1/models/{model}/rollouts/{id}/promote",  MD_API_MANAGEMENT, MANAGE,
+    {"POST",   "/api/v1/models/{model}/rollouts/{id}/promote",  MD_API_MANAGEMENT, DEPLOY,
      PATH_MODEL, md_rollouts_api_command},
-    {"POST",   "/api/v1/models/{model}/rollouts/{id}/abort",    MD_API_MANAGEMENT, MANAGE,
+    {"POST",   "/api/v1/models/{model}/rollouts/{id}/abort",    MD_API_MANAGEMENT, DEPLOY,
      PATH_MODEL, md_rollouts_api_command},
-    {"POST",   "/api/v1/models/{model}/rollouts/{id}/rollback", MD_API_MANAGEMENT, MANAGE,
+    {"POST",   "/api/v1/models/{model}/rollouts/{id}/rollback", MD_API_MANAGEMENT, DEPLOY,
      PATH_MODEL, md_rollouts_api_command},
     /* training runs (api/trainings.c) */
-    {"POST",   "/api/v1/models/{model}/trainings",         MD_API_MANAGEMENT, MANAGE, PATH_MODEL,
+    {"POST",   "/api/v1/models/{model}/trainings",         MD_API_MANAGEMENT, DEPLOY, PATH_MODEL,
      md_trainings_api_start},
     {"GET",    "/api/v1/models/{model}/trainings",         MD_API_MANAGEMENT, READ,   PATH_MODEL,
      md_trainings_api_list},
@@ -192,16 +197,16 @@ static const struct md_endpoint routes[] = {
      md_strategies_api_get},
     {"GET",    "/api/v1/strategies/{name}",                MD_API_MANAGEMENT, READ,   NONE,
      md_strategies_api_get},
-    {"PUT",    "/api/v1/strategies/{name}",                MD_API_MANAGEMENT, MANAGE, NONE,
+    {"PUT",    "/api/v1/strategies/{name}",                MD_API_MANAGEMENT, DEPLOY, NONE,
      md_strategies_api_put},
-    {"DELETE", "/api/v1/strategies/{name}",                MD_API_MANAGEMENT, MANAGE, NONE,
+    {"DELETE", "/api/v1/strategies/{name}",                MD_API_MANAGEMENT, DEPLOY, NONE,
      md_strategies_api_delete},
     /* alert rules and alerts (api/alerts.c) */
     {"GET",    "/api/v1/alert-rules[/{name}]",             MD_API_MANAGEMENT, READ,   NONE,
      md_alert_rules_api_get},
-    {"PUT",    "/api/v1/alert-rules/{name}",               MD_API_MANAGEMENT, MANAGE, NONE,
+    {"PUT",    "/api/v1/alert-rules/{name}",               MD_API_MANAGEMENT, DEPLOY, NONE,
      md_alert_rules_api_put},
-    {"DELETE", "/api/v1/alert-rules/{name}",               MD_API_MANAGEMENT, MANAGE, NONE,
+    {"DELETE", "/api/v1/alert-rules/{name}",               MD_API_MANAGEMENT, DEPLOY, NONE,
      md_alert_rules_api_delete},
     {"GET",    "/api/v1/alerts",                           MD_API_MANAGEMENT, READ,   LISTING,
      md_alerts_api_get},
@@ -221,15 +226,15 @@ static const struct md_endpoint routes[] = {
      md_dataq_api_get},
     {"GET",   "/api/v1/signals",        MD_API_MANAGEMENT, READ, NONE,       md_signals_api_list},
     /* the prediction log (api/predictions.c) */
-    {"GET",   "/api/v1/predictions", MD_API_MANAGEMENT, READ, LISTING, md_predictions_api_list_r},
+    {"GET",   "/api/v1/predictions", MD_API_MANAGEMENT, DATA, LISTING, md_predictions_api_list_r},
     /* feedback and quality (api/feedback.c) */
-    {"POST",  "/api/v1/feedback",                  MD_API_MANAGEMENT, PREDICT, BODY_ITEMS,
+    {"POST",  "/api/v1/feedback",                  MD_API_MANAGEMENT, FEEDBACK, BODY_ITEMS,
      md_feedback_api_post},
     {"GET",   "/api/v1/models/{model}/quality",    MD_API_MANAGEMENT, READ, PATH_MODEL,
      md_feedback_api_quality},
     /* review queues (api/review.c) */
-    {"GET",   "/api/v1/review/next", MD_API_MANAGEMENT, READ,    LISTING, md_review_api_next},
-    {"POST",  "/api/v1/review/{id}", MD_API_MANAGEMENT, PREDICT, LISTING, md_review_api_answer},
+    {"GET",   "/api/v1/review/next", MD_API_MANAGEMENT, REVIEW,    LISTING, md_review_api_next},
+    {"POST",  "/api/v1/review/{id}", MD_API_MANAGEMENT, REVIEW, LISTING, md_review_api_answer},
     {"GET",   "/api/v1/review",      MD_API_MANAGEMENT, READ,    LISTING, md_review_api_list},
     /* A/B comparisons of a model's routes (api/ab.c) */
     {"GET",   "/api/v1/models/{model}/ab", MD_API_MANAGEMENT, READ, PATH_MODEL,
@@ -237,13 +242,13 @@ static const struct md_endpoint routes[] = {
     /* training sets and base datasets (api/dataset.c) */
     {"GET",    "/api/v1/models/{model}/dataset",          MD_API_MANAGEMENT, READ,   PATH_MODEL,
      md_dataset_api_summary},
-    {"GET",    "/api/v1/models/{model}/dataset/export",   MD_API_MANAGEMENT, READ,   PATH_MODEL,
+    {"GET",    "/api/v1/models/{model}/dataset/export",   MD_API_MANAGEMENT, DATA,   PATH_MODEL,
      md_dataset_api_export},
     {"GET",    "/api/v1/models/{model}/datasets",         MD_API_MANAGEMENT, READ,   PATH_MODEL,
      md_dataset_api_list},
-    {"PUT",    "/api/v1/models/{model}/datasets/{name}",  MD_API_MANAGEMENT, MANAGE, PATH_MODEL,
+    {"PUT",    "/api/v1/models/{model}/datasets/{name}",  MD_API_MANAGEMENT, DEPLOY, PATH_MODEL,
      md_dataset_api_put},
-    {"DELETE", "/api/v1/models/{model}/datasets/{name}",  MD_API_MANAGEMENT, MANAGE, PATH_MODEL,
+    {"DELETE", "/api/v1/models/{model}/datasets/{name}",  MD_API_MANAGEMENT, DEPLOY, PATH_MODEL,
      md_dataset_api_delete},
 };
 /* clang-format on */
@@ -790,6 +795,6 @@ void md_router_print(FILE *out)
             width = (int)strlen(routes[i].path);
     }
     for (i = 0; i < N_ROUTES; i++)
-        fprintf(out, "%-*s %-*s %-7s %s\n", mwidth, routes[i].method, width, routes[i].path,
+        fprintf(out, "%-*s %-*s %-8s %s\n", mwidth, routes[i].method, width, routes[i].path,
                 md_perm_name(routes[i].perm), md_scope_name(routes[i].scope));
 }

@@ -312,6 +312,47 @@ static const struct migration migrations[] = {
      "CREATE INDEX review_items_by_state ON review_items(model, state, id);\n"
      "CREATE INDEX review_items_by_prediction ON review_items(prediction);\n"
      ""},
+    {4, "protection: tokens, the audit chain, subjects",
+     /* Bearer tokens: only the SHA-256 of each secret is kept (hash, hex).
+      * role is an md_role name; models a JSON array of the model names the
+      * token is limited to (NULL: every model); rate and burst its request
+      * limit (NULL: none). 0 in expires_ms, revoked_ms and last_used_ms:
+      * never. */
+     "CREATE TABLE tokens (\n"
+     "    id INTEGER PRIMARY KEY,\n"
+     "    name TEXT NOT NULL UNIQUE,\n"
+     "    hash TEXT NOT NULL UNIQUE,\n"
+     "    role TEXT NOT NULL,\n"
+     "    models TEXT,\n"
+     "    rate REAL,\n"
+     "    burst INTEGER,\n"
+     "    created_ms INTEGER NOT NULL,\n"
+     "    created_by TEXT NOT NULL,\n"
+     "    expires_ms INTEGER NOT NULL DEFAULT 0,\n"
+     "    revoked_ms INTEGER NOT NULL DEFAULT 0,\n"
+     "    last_used_ms INTEGER NOT NULL DEFAULT 0\n"
+     ");\n"
+     /* The audit log, a chain: each entry's mac (hex HMAC-SHA256 under the
+      * key named key_id, kept outside the store) covers its content and the
+      * previous entry's mac. actor is who or which rule; a subject appears
+      * only as a keyed hash. */
+     "CREATE TABLE audit (\n"
+     "    id INTEGER PRIMARY KEY,\n"
+     "    at_ms INTEGER NOT NULL,\n"
+     "    actor TEXT NOT NULL,\n"
+     "    action TEXT NOT NULL,\n"
+     "    target TEXT,\n"
+     "    address TEXT,\n"
+     "    outcome TEXT NOT NULL,\n"
+     "    details TEXT,\n"
+     "    key_id TEXT NOT NULL,\n"
+     "    mac TEXT NOT NULL\n"
+     ");\n"
+     /* The subject a prediction row is about (a keys: field marked as the
+      * subject id), as a keyed hash, so that erasure finds its rows. */
+     "ALTER TABLE predictions ADD COLUMN subject TEXT;\n"
+     "CREATE INDEX predictions_by_subject ON predictions(subject) WHERE subject IS NOT NULL;\n"
+     ""},
 };
 
 _Static_assert(MD_ARRAY_LEN(migrations) == MD_STORE_SCHEMA,

@@ -34,7 +34,7 @@
 
 /* The schema this release writes; it runs on stores up to one newer (the
  * migrations are additive: expand, then contract a release later). */
-#define MD_STORE_SCHEMA 3
+#define MD_STORE_SCHEMA 4
 
 struct md_store;
 struct md_store_tx;

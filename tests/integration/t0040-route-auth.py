@@ -134,11 +134,12 @@ def test_routes_flag():
         method, path, perm, scope = line.split()
         expect(method in ("GET", "POST", "PUT", "PATCH", "DELETE"), line)
         expect(path.startswith(("/v2", "/v1/", "/metrics", "/api/v1/")), line)
-        expect(perm in ("read", "predict", "manage"), line)
+        expect(perm in ("status", "read", "predict", "feedback", "review", "data", "deploy",
+                        "admin"), line)
         expect(scope in ("none", "path-model", "body-items", "listing"), line)
         # A GET never changes the server's state.
-        expect(method != "GET" or perm == "read", line)
-    manage = {tuple(l.split()[:2]) for l in lines if l.split()[2] == "manage"}
+        expect(method != "GET" or perm in ("status", "read", "data", "review"), line)
+    manage = {tuple(l.split()[:2]) for l in lines if l.split()[2] in ("deploy", "admin")}
     expect(manage == {("POST", "/v2/repository/models/{model}/load"),
                       ("POST", "/v2/repository/models/{model}/unload"),
                       ("PUT", "/api/v1/settings/{setting}"),

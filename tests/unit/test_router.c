@@ -294,7 +294,8 @@ static void test_route_table(void **state)
         assert_true(e->perm != 0 && (e->perm & (e->perm - 1)) == 0);
         assert_int_equal(e->perm & ~(unsigned)MD_PERM_ALL, 0);
         if (strcmp(e->method, "GET") == 0)
-            assert_int_equal(e->perm, MD_PERM_READ);
+            assert_true(e->perm == MD_PERM_STATUS || e->perm == MD_PERM_READ ||
+                        e->perm == MD_PERM_DATA || e->perm == MD_PERM_REVIEW);
         assert_true(e->scope >= MD_SCOPE_NONE && e->scope <= MD_SCOPE_LISTING);
         assert_string_not_equal(md_scope_name(e->scope), "?");
         /* A path that names a model is checked against the principal before the handler. */
@@ -344,7 +345,8 @@ static void test_route_table(void **state)
         /* Columns line up: the method is padded to the longest one (DELETE). */
         assert_non_null(strstr(text, "\nPOST   /v2/repository/models/{model}/unload"));
         assert_non_null(strstr(text, "\nDELETE /api/v1/models/{model}/aliases/{alias}"));
-        assert_non_null(strstr(text, "manage  path-model\n"));
+        assert_non_null(strstr(text, "deploy   path-model\n"));
+        assert_non_null(strstr(text, "feedback body-items\n"));
         free(text);
     }
 }
@@ -414,7 +416,7 @@ static void test_auth(void **state)
     /* Zeroed (no server): everything allowed. */
     p = md_auth_principal(&au, NULL);
     assert_string_equal(p->name, "anonymous");
-    assert_int_equal(md_auth_check(&au, p, MD_PERM_MANAGE, &err), MD_OK);
+    assert_int_equal(md_auth_check(&au, p, MD_PERM_ADMIN, &err), MD_OK);
     md_auth_init(&au, true, false, "127.0.0.1:8080");
     p = md_auth_principal(&au, NULL);
     assert_int_equal(p->perms, MD_PERM_ALL);
@@ -424,7 +426,10 @@ static void test_auth(void **state)
     p = md_auth_principal(&au, NULL);
     assert_int_equal(md_auth_check(&au, p, MD_PERM_READ, &err), MD_OK);
     assert_int_equal(md_auth_check(&au, p, MD_PERM_PREDICT, &err), MD_OK);
-    assert_int_equal(md_auth_check(&au, p, MD_PERM_MANAGE, &err), MD_EPERM);
+    assert_int_equal(md_auth_check(&au, p, MD_PERM_FEEDBACK, &err), MD_OK);
+    assert_int_equal(md_auth_check(&au, p, MD_PERM_DATA, &err), MD_EPERM);
+    assert_int_equal(md_auth_check(&au, p, MD_PERM_ADMIN, &err), MD_EPERM);
+    assert_int_equal(md_auth_check(&au, p, MD_PERM_DEPLOY, &err), MD_EPERM);
     assert_int_equal(err.code, MD_EPERM);
     assert_string_equal(err.msg, "anonymous requests may not change the server's state on a "
                                  "non-loopback listener (0.0.0.0:8080): listen on a loopback "
@@ -434,7 +439,16 @@ static void test_auth(void **state)
     assert_true(md_auth_may_use(p, "m"));
     assert_false(md_auth_may_use(NULL, "m"));
     assert_string_equal(md_perm_name(MD_PERM_PREDICT), "predict");
-    assert_string_equal(md_perm_name(MD_PERM_READ | MD_PERM_MANAGE), "?");
+    assert_string_equal(md_perm_name(MD_PERM_READ | MD_PERM_DEPLOY), "?");
+    assert_string_equal(md_perm_name(MD_PERM_ADMIN), "admin");
+    /* Roles: fixed sets of permissions, named both ways. */
+    assert_int_equal(md_role_perms(MD_ROLE_ADMIN), MD_PERM_ALL);
+    assert_int_equal(md_role_perms(MD_ROLE_VIEWER), MD_PERM_STATUS | MD_PERM_READ);
+    assert_int_equal(md_role_perms((enum md_role)0), 0);
+    assert_int_equal(md_role_parse("deployer"), MD_ROLE_DEPLOYER);
+    assert_int_equal(md_role_parse("root"), 0);
+    assert_string_equal(md_role_name(MD_ROLE_REVIEWER), "reviewer");
+    assert_true((md_role_perms(MD_ROLE_DEPLOYER) & MD_PERM_ADMIN) == 0);
     assert_string_equal(md_scope_name(MD_SCOPE_BODY_ITEMS), "body-items");
     assert_string_equal(md_scope_name((enum md_scope)0), "?");
 }
@@ -560,7 +574,7 @@ static void test_streaming_routes(void **state)
         assert_ptr_equal(routes[i].sink, &md_upload_sink);
         assert_string_equal(routes[i].method, "POST");
         assert_string_equal(routes[i].path, "/api/v1/models/{model}/versions");
-        assert_int_equal(routes[i].perm, MD_PERM_MANAGE);
+        assert_int_equal(routes[i].perm, MD_PERM_DEPLOY);
     }
     assert_int_equal(streaming, 1);
     md_arena_init(&a, 1 << 16);

@@ -114,7 +114,7 @@ def test_sigterm_finishes_in_flight_requests():
         for t in threads:
             t.join(60)
         rc = d.proc.wait(timeout=30)
-        expect(rc == 0, "exit %d" % rc)
+        expect(rc == 0, "exit %d; the log ends:\n%s" % (rc, d.logs()[-4000:]))
         # A request that was already being read or run must complete; one that
         # had not yet connected may be refused, never cut off halfway.
         expect(all(r == 200 or "Refused" in str(r) for r in results), results)

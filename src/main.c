@@ -20,6 +20,7 @@
 #include "serve/dataq_feed.h"
 #include "control/online.h"
 #include "control/alerting.h"
+#include "control/audit.h"
 #include "control/check.h"
 #include "control/control.h"
 #include "control/feedback.h"
@@ -398,6 +399,7 @@ struct daemon {
     struct md_http *http;
     struct md_rollouts *rollouts;
     struct md_training *training; /* training runs (control/training.h), with --data */
+    bool audit;                   /* the store's audit chain is on (control/audit.h) */
     struct md_triggers *triggers; /* when runs start by themselves (control/triggers.h) */
     struct md_control *ctl;
     struct md_online *online; /* online learning's learner (part online) */
@@ -634,6 +636,10 @@ static int start_parts(const struct md_settings *o, struct daemon *d)
 
     if (open_data(o, &d->store, &d->upload_dir) != 0)
         return 1;
+    if (md_audit_start(d->store, o->audit_key_file, &d->audit, &err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot start the audit log", "reason", err.msg, MD_KV_END);
+        return 1;
+    }
     if (md_repo_open_store(o->repo, d->store, o->data, &d->repo, &err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "cannot open the model repository", "reason", err.msg, MD_KV_END);
         return 1;
@@ -722,6 +728,7 @@ static struct md_api *new_api(const struct md_settings *o, struct daemon *d)
     api->version = MD_VERSION;
     api->started_ms = md_wall_ms();
     api->config = &o->config;
+    api->audit = d->audit;
     return api;
 }
 
@@ -858,6 +865,9 @@ int main(int argc, char **argv)
         return md_trainjob_main(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "--exec-trainer") == 0)
         return md_trainjob_exec(argc - 2, argv + 2);
+    /* The offline check of a store's audit chain (control/audit.h). */
+    if (argc >= 2 && strcmp(argv[1], "audit") == 0)
+        return md_audit_main(argc - 2, argv + 2);
     md_settings_init(&o);
     switch (md_settings_parse(&o, argc, argv, &err)) {
     case MD_SETTINGS_HELP:

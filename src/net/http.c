@@ -598,6 +598,25 @@ static enum MHD_Result refuse(struct md_http *h, struct MHD_Connection *c, struc
     return send_reply(h, c, cs, &resp);
 }
 
+/* req->peer: the client's IP address, for the audit log. */
+static void peer_address(void *conn, char *out, size_t n)
+{
+    const struct conn *cs = conn;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(cs->mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
+
+    out[0] = '\0';
+    if (sa == NULL || n < INET6_ADDRSTRLEN)
+        return;
+    if (sa->sa_family == AF_INET)
+        (void)inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                        (socklen_t)n);
+    else if (sa->sa_family == AF_INET6)
+        (void)inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+                        out, (socklen_t)n);
+}
+
 /* The request as a handler sees it, but for its body and the wake. */
 static void fill_req(struct conn *cs, struct md_api_req *req)
 {
@@ -616,6 +635,7 @@ static void fill_req(struct conn *cs, struct md_api_req *req)
     req->want_wake = NULL;
     req->principal = NULL; /* the router's to set */
     req->sink = NULL;
+    req->peer = peer_address;
 }
 
 /*
@@ -850,6 +870,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (cs->resume != NULL) {
         /* Called again after the wake: the handler answers now. */
         resp.resume = cs->resume;
+        resp.drop = cs->drop; /* tells whose state it is (api/audit.h) */
         cs->resume = NULL;
         atomic_fetch_sub(&h->parked, 1);
     }

@@ -393,7 +393,7 @@ int md_store_tx_audit_list(struct md_store_tx *tx, const struct md_store_audit_f
         "AND (?3 IS NULL OR instr(' ' || coalesce(target, '') || ' ', ' ' || ?3 || ' ') > 0 "
         "OR instr(' ' || coalesce(target, '') || ' ', '=' || ?3 || ' ') > 0) "
         "AND at_ms >= ?4 AND (?5 = 0 OR at_ms < ?5) AND (?6 = 0 OR id < ?6) AND id > ?7 "
-        "ORDER BY CASE WHEN ?7 > 0 THEN id ELSE -id END LIMIT ?8";
+        "ORDER BY CASE WHEN ?9 THEN id ELSE -id END LIMIT ?8";
     sqlite3_stmt *st = NULL;
     size_t limit = f->limit == 0 ? 100 : f->limit > 10000 ? 10000 : f->limit;
     struct md_store_audit e;
@@ -411,6 +411,7 @@ int md_store_tx_audit_list(struct md_store_tx *tx, const struct md_store_audit_f
     sqlite3_bind_int64(st, 6, f->before_id);
     sqlite3_bind_int64(st, 7, f->after_id);
     sqlite3_bind_int64(st, 8, (int64_t)limit);
+    sqlite3_bind_int(st, 9, f->oldest_first ? 1 : 0);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         row_entry(st, &e);
         fn(ctx, &e);

@@ -1065,10 +1065,11 @@ struct md_store_audit_filter {
     int64_t since_ms;   /* at_ms >= since_ms */
     int64_t until_ms;   /* at_ms < until_ms; 0: no bound */
     int64_t before_id;  /* paging: ids below this one; 0: from the newest */
-    int64_t after_id;   /* ids above this one, oldest first (export); 0: newest first */
+    int64_t after_id;   /* paging with oldest_first: ids above this one */
+    bool oldest_first;  /* by id ascending (an export); else newest first */
     size_t limit;       /* at most this many (0: 100; 10000 at most) */
 };
-/* Entries matching f, newest first (oldest first with after_id). Works with the chain off. */
+/* Entries matching f, newest first (or oldest first). Works with the chain off. */
 int md_store_tx_audit_list(struct md_store_tx *tx, const struct md_store_audit_filter *f,
                            void (*fn)(void *ctx, const struct md_store_audit *e), void *ctx,
                            struct md_err *err) MD_MUST_CHECK;

@@ -363,6 +363,16 @@ int md_store_tx_audit_add(struct md_store_tx *tx, const struct md_store_audit *e
     return rc;
 }
 
+int md_store_tx_audit_decision(struct md_store_tx *tx, const char *actor, const char *action,
+                               const char *target, const char *outcome, const char *details,
+                               struct md_err *err)
+{
+    struct md_store_audit e = {0,    0, actor, action, target, NULL, outcome != NULL ? outcome : "ok",
+                               details, NULL, NULL};
+
+    return md_store_tx_audit_add(tx, &e, NULL, err);
+}
+
 /* ---- listing ------------------------------------------------------------------ */
 
 /* The row of st (the columns of list_cols) as an entry. */

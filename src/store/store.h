@@ -1057,6 +1057,16 @@ int md_store_tx_audit_add(struct md_store_tx *tx, const struct md_store_audit *e
 int md_store_tx_audit_subject(const struct md_store_tx *tx, const char *subject, char *out,
                               size_t n, struct md_err *err) MD_MUST_CHECK;
 
+/*
+ * md_store_tx_audit_add for an automatic decision: actor "control:<part>"
+ * (or the rule's name), action "rollout.promote", target, outcome, details
+ * (each may be NULL but actor and action); no address. MD_OK doing nothing
+ * when the chain is off.
+ */
+int md_store_tx_audit_decision(struct md_store_tx *tx, const char *actor, const char *action,
+                               const char *target, const char *outcome, const char *details,
+                               struct md_err *err) MD_MUST_CHECK;
+
 /* Which entries to list: every field optional (NULL, "" or 0). */
 struct md_store_audit_filter {
     const char *actor;  /* exactly this actor */

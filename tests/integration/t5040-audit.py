@@ -1,0 +1,191 @@
+#!/usr/bin/python3
+"""The audit log against a real daemon started with --audit-key-file: every
+call that changes state is an entry (the principal, the method and route
+pattern, the target the path names, the client's address, the status and
+the error's text, the request id) whatever its outcome, and nothing else is
+(inferences, reads); an entry is stored before its answer (SIGKILL right
+after a 2xx loses none); control's own decisions (a rollout started and
+aborted) are entries by "control:rollout"; GET /api/v1/audit filters by
+actor, action, target and time and pages both ways, and refuses bad filters
+naming them; GET /api/v1/audit/verify finds the chain whole. Without a key
+the daemon says plainly that the log is off and records nothing; a key file
+others may read, or too short, stops the start naming the file."""
+import atexit
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+from harness import MODELD, Daemon, expect, expect_error, run, v2_row, wait_for
+import rolloutlib as rl
+
+
+def key_file(text="k" * 32, mode=0o600):
+    d = tempfile.mkdtemp(prefix="modeld-audit-key-")
+    atexit.register(shutil.rmtree, d, True)
+    path = os.path.join(d, "audit.key")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    os.write(fd, text.encode())
+    os.close(fd)
+    os.chmod(path, mode)
+    return path
+
+
+def entries(d, query=""):
+    st, doc, _ = d.json("GET", "/api/v1/audit" + query)
+    expect(st == 200, "GET /api/v1/audit%s: %d %r" % (query, st, doc))
+    return doc
+
+
+def verified(d):
+    st, doc, _ = d.json("GET", "/api/v1/audit/verify")
+    expect(st == 200 and doc["ok"] is True and doc["first_bad"] is None, (st, doc))
+    return doc
+
+
+def test_calls_recorded_before_their_answer():
+    key = key_file()
+    with Daemon(args=["--audit-key-file", key]) as d:
+        expect("the audit log is on" in d.logs(), d.logs())
+        # Reads and inferences are not entries.
+        st, _, _ = d.request("GET", "/api/v1/models/iris/aliases")
+        expect(st == 200, st)
+        st, _, _ = d.request("POST", "/v2/models/bench/infer",
+                             v2_row([0.1] * 8), {"Content-Type": "application/json"})
+        doc = entries(d)
+        expect(doc["audit"] == "on" and doc["entries"] == [], doc)
+        # A change that succeeds, one refused by the handler, one refused by the route.
+        st, _, h1 = d.request("PUT", "/api/v1/models/iris/aliases/prod", {"version": 1})
+        expect(st == 200, st)
+        st, _, h2 = d.request("PUT", "/api/v1/models/iris/aliases/prod", {"version": 99})
+        expect(st == 400, st)
+        st, _, h3 = d.request("DELETE", "/api/v1/strategies/nope")
+        expect(st == 404, st)
+        st, _, _ = d.request("POST", "/v2/repository/models/iris/unload")
+        expect(st == 200, st)
+        es = entries(d)["entries"]
+        expect([e["id"] for e in es] == [4, 3, 2, 1], es)
+        e = es[3]
+        expect(e["actor"] == "anonymous" and e["address"] == "127.0.0.1", e)
+        expect(e["action"] == "PUT /api/v1/models/{model}/aliases/{alias}", e)
+        expect(e["target"] == "model=iris alias=prod" and e["outcome"] == "200", e)
+        expect(e["details"] == {"request_id": h1["x-request-id"]}, e)
+        expect(len(e["mac"]) == 64 and len(e["key_id"]) == 8, e)
+        expect(es[2]["outcome"] == "400 version: model 'iris' has no version 99", es[2])
+        expect(es[2]["details"]["request_id"] == h2["x-request-id"], es[2])
+        expect(es[1]["action"] == "DELETE /api/v1/strategies/{name}", es[1])
+        expect(es[1]["target"] == "name=nope" and es[1]["outcome"].startswith("404 "), es[1])
+        expect(es[1]["details"]["request_id"] == h3["x-request-id"], es[1])
+        expect(es[0]["action"] == "POST /v2/repository/models/{model}/unload", es[0])
+        doc = verified(d)
+        expect(doc["entries"] == 4 and doc["head"] == 4, doc)
+        # Each 2xx is answered once its entry is stored: a SIGKILL right after loses none.
+        for i in range(5):
+            st, _, _ = d.request("PUT", "/api/v1/models/iris/aliases/a%d" % i, {"version": 1})
+            expect(st == 200, st)
+        d.proc.kill()
+        d.proc.wait(10)
+        d.proc = subprocess.Popen(d.args, stdout=d.log, stderr=subprocess.STDOUT)
+        d.wait_ready()
+        es = entries(d, "?action=PUT&target=iris")["entries"]
+        expect([e["target"] for e in es[:5]] ==
+               ["model=iris alias=a%d" % i for i in (4, 3, 2, 1, 0)], es)
+        expect(verified(d)["entries"] == 9, "after the restart")
+
+
+def test_filters_and_paging():
+    key = key_file()
+    with Daemon(args=["--audit-key-file", key]) as d:
+        t0 = int(time.time() * 1000)
+        for i in range(6):
+            st, _, _ = d.request("PUT", "/api/v1/models/%s/aliases/x" %
+                                 ("iris" if i % 2 else "fraud"), {"version": 1})
+            expect(st == 200, st)
+        st, _, _ = d.request("DELETE", "/api/v1/models/iris/aliases/x")
+        expect(st == 200, st)
+        ids = lambda q: [e["id"] for e in entries(d, q)["entries"]]
+        expect(ids("") == [7, 6, 5, 4, 3, 2, 1], ids(""))
+        expect(ids("?actor=anonymous&limit=3") == [7, 6, 5], "limit")
+        expect(ids("?actor=someone") == [], "actor")
+        expect(ids("?action=DELETE") == [7], "action prefix")
+        expect(ids("?target=model%3Dfraud") == [5, 3, 1], "target word")
+        expect(ids("?target=iris") == [7, 6, 4, 2], "target value")
+        expect(ids("?target=iri") == [], "target part of a word")
+        expect(ids("?since=%d" % t0) == [7, 6, 5, 4, 3, 2, 1], "since")
+        expect(ids("?until=%d" % t0) == [], "until")
+        doc = entries(d, "?limit=3")
+        expect(doc["next_before"] == 5, doc)
+        doc = entries(d, "?limit=3&before=5")
+        expect([e["id"] for e in doc["entries"]] == [4, 3, 2] and doc["next_before"] == 2, doc)
+        doc = entries(d, "?after=0&limit=4")
+        expect([e["id"] for e in doc["entries"]] == [1, 2, 3, 4] and doc["next_after"] == 4, doc)
+        doc = entries(d, "?after=4&limit=4")
+        expect([e["id"] for e in doc["entries"]] == [5, 6, 7] and "next_after" not in doc, doc)
+        for q, fragment in [("?limit=0", "limit"), ("?limit=1001", "limit"),
+                            ("?before=x", "before"), ("?after=-1", "after"),
+                            ("?since=yesterday", "since"), ("?until=2026-13-01", "until"),
+                            ("?before=3&after=1", "before and after"),
+                            ("?actor=" + "a" * 200, "actor")]:
+            st, doc, _ = d.json("GET", "/api/v1/audit" + q)
+            expect_error(st, doc, 400, fragment)
+        expect(verified(d)["entries"] == 7, "verify")
+
+
+def test_control_decisions_recorded():
+    key = key_file()
+    build = lambda repo: rl.trees_model(repo, "ops", {1: rl.BINARY, 2: rl.BINARY})
+    with rl.RolloutDaemon(build, args=["--audit-key-file", key]) as d:
+        doc = rl.start(d, "ops", {"candidate": "1", "strategy": {
+            "kind": "canary", "steps": [50, 100], "interval_s": 60, "min_requests": 1000}})
+        rid = doc["id"]
+        rl.command(d, "ops", rid, "abort", note="wrong candidate")
+
+        def decided():
+            acts = [e["action"] for e in entries(d, "?actor=control:rollout")["entries"]]
+            return "rollout.aborted" in acts and "rollout.started" in acts
+
+        expect(wait_for(decided, 15), entries(d))
+        es = entries(d, "?actor=control:rollout")["entries"]
+        for e in es:
+            expect(e["target"] == "model=ops rollout=%s version=1" % rid, e)
+            expect(e["address"] is None and e["outcome"], e)
+        calls = entries(d, "?actor=anonymous")["entries"]
+        expect([e["action"] for e in calls] ==
+               ["POST /api/v1/models/{model}/rollouts/{id}/abort",
+                "POST /api/v1/models/{model}/rollouts"], calls)
+        expect(calls[1]["outcome"] == "201", calls)
+        verified(d)
+
+
+def test_off_without_a_key():
+    with Daemon() as d:
+        expect("the audit log is off" in d.logs(), d.logs())
+        st, _, _ = d.request("PUT", "/api/v1/models/iris/aliases/prod", {"version": 1})
+        expect(st == 200, st)
+        doc = entries(d)
+        expect(doc == {"audit": "off", "entries": []}, doc)
+        st, doc, _ = d.json("GET", "/api/v1/audit/verify")
+        expect_error(st, doc, 503, "the audit log is off")
+
+
+def start_fails(key, fragment):
+    d = tempfile.mkdtemp(prefix="modeld-audit-")
+    atexit.register(shutil.rmtree, d, True)
+    p = subprocess.run([MODELD, "--repo", os.path.join(d, "repo"), "--data",
+                        os.path.join(d, "data"), "--listen", "127.0.0.1:0",
+                        "--audit-key-file", key], capture_output=True, text=True, timeout=30)
+    out = p.stdout + p.stderr
+    expect(p.returncode != 0 and fragment in out and "cannot start the audit log" in out,
+           (p.returncode, out))
+
+
+def test_bad_key_files():
+    start_fails(key_file(mode=0o644), "audit.key")
+    start_fails(key_file(text="short"), "16 to 1024")
+    start_fails("/nonexistent/audit.key", "/nonexistent/audit.key")
+
+
+if __name__ == "__main__":
+    run([test_calls_recorded_before_their_answer, test_filters_and_paging,
+         test_control_decisions_recorded, test_off_without_a_key, test_bad_key_files])

@@ -334,8 +334,8 @@ static int64_t parse_time(const char *s)
 }
 
 /* A text filter into buf (n bytes), *at pointing at it. */
-static int text_arg(struct md_api_req *req, const char *name, char *buf, size_t n,
-                    const char **at, struct md_err *err)
+static int text_arg(struct md_api_req *req, const char *name, char *buf, size_t n, const char **at,
+                    struct md_err *err)
 {
     const char *q = req->query(req->conn, name);
 

@@ -165,8 +165,8 @@ static int run_event(struct md_store_tx *tx, void *ctx, struct md_err *err)
     (void)snprintf(action, sizeof(action), "online.%s", e->kind);
     (void)snprintf(target, sizeof(target), "model=%s", e->model);
     if (rc == MD_OK)
-        rc = md_store_tx_audit_decision(tx, "control:online", action, target, e->message, NULL,
-                                        err);
+        rc =
+            md_store_tx_audit_decision(tx, "control:online", action, target, e->message, NULL, err);
     return rc;
 }
 

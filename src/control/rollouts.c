@@ -177,8 +177,8 @@ static int run_save(struct md_store_tx *tx, void *ctx, struct md_err *err)
         char target[MD_STORE_NAME_MAX + 96];
 
         (void)snprintf(action, sizeof(action), "rollout.%s", ev.kind + sizeof("rollout_") - 1);
-        (void)snprintf(target, sizeof(target), "model=%s rollout=%lld version=%lld",
-                       j->spec->model, (long long)j->id, (long long)j->spec->candidate);
+        (void)snprintf(target, sizeof(target), "model=%s rollout=%lld version=%lld", j->spec->model,
+                       (long long)j->id, (long long)j->spec->candidate);
         rc = md_store_tx_audit_decision(tx, "control:rollout", action, target, j->d->reason, NULL,
                                         err);
     }

@@ -613,8 +613,8 @@ static void peer_address(void *conn, char *out, size_t n)
         (void)inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
                         (socklen_t)n);
     else if (sa->sa_family == AF_INET6)
-        (void)inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-                        out, (socklen_t)n);
+        (void)inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                        (socklen_t)n);
 }
 
 /* The request as a handler sees it, but for its body and the wake. */

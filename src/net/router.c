@@ -786,8 +786,8 @@ static void target_part(char *out, size_t n, const char *name, const char *value
  * id (/api/v1/subjects/{id}) is personal data: only its keyed hash is
  * recorded, made by the store.
  */
-static void audit_call(struct md_api *api, const struct md_router_hit *hit,
-                       struct md_api_req *req, struct md_api_resp *resp)
+static void audit_call(struct md_api *api, const struct md_router_hit *hit, struct md_api_req *req,
+                       struct md_api_resp *resp)
 {
     static const char subjects[] = "/api/v1/subjects/";
     const struct md_endpoint *e = hit->endpoint;

@@ -79,7 +79,7 @@ static int mac_of(const struct md_store__audit *a, const struct md_buf *b,
 
 /* The MAC of entry e (its id, at_ms and key_id as given) linked to prev. */
 static int audit_mac(const struct md_store__audit *a, const struct md_store_audit *e,
-                                  const char *prev, char hex[MD_AUDIT_MAC_HEX], struct md_err *err)
+                     const char *prev, char hex[MD_AUDIT_MAC_HEX], struct md_err *err)
 {
     struct md_buf b;
     int rc;
@@ -340,12 +340,19 @@ int md_store_tx_audit_add(struct md_store_tx *tx, const struct md_store_audit *e
         if (rc == MD_OK && t.id > 0) {
             /* Entries exist and the head does not vouch for them: the loss goes
              * on record before the entry, linked to the last entry found. */
-            struct md_store_audit lost = {t.id + 1, now, "modeld",
+            struct md_store_audit lost = {t.id + 1,
+                                          now,
+                                          "modeld",
                                           was == 0 ? "audit.head_missing" : "audit.head_invalid",
-                                          NULL, NULL, "recorded", NULL, tx->audit->key_id, NULL};
+                                          NULL,
+                                          NULL,
+                                          "recorded",
+                                          NULL,
+                                          tx->audit->key_id,
+                                          NULL};
 
-            md_log_kv(MD_LOG_ERROR, "the audit log's head record is missing or altered",
-                      "entry", lost.action, MD_KV_END);
+            md_log_kv(MD_LOG_ERROR, "the audit log's head record is missing or altered", "entry",
+                      lost.action, MD_KV_END);
             rc = insert(tx, &lost, &t, err);
         }
     }
@@ -367,8 +374,8 @@ int md_store_tx_audit_decision(struct md_store_tx *tx, const char *actor, const 
                                const char *target, const char *outcome, const char *details,
                                struct md_err *err)
 {
-    struct md_store_audit e = {0,    0, actor, action, target, NULL, outcome != NULL ? outcome : "ok",
-                               details, NULL, NULL};
+    struct md_store_audit e = {
+        0, 0, actor, action, target, NULL, outcome != NULL ? outcome : "ok", details, NULL, NULL};
 
     return md_store_tx_audit_add(tx, &e, NULL, err);
 }
@@ -448,8 +455,8 @@ static void broken(struct md_store_audit_check *c, int64_t id, const char *fmt, 
 }
 
 /* Checks one entry read from the table against the chain so far (t); moves t on. */
-static int check_entry(const struct md_store_tx *tx, const struct md_store_audit *e,
-                       struct tail *t, struct md_store_audit_check *c, struct md_err *err)
+static int check_entry(const struct md_store_tx *tx, const struct md_store_audit *e, struct tail *t,
+                       struct md_store_audit_check *c, struct md_err *err)
 {
     char want[MD_AUDIT_MAC_HEX];
     int rc;
@@ -464,8 +471,8 @@ static int check_entry(const struct md_store_tx *tx, const struct md_store_audit
         return MD_OK;
     }
     if (e->key_id == NULL || strcmp(e->key_id, tx->audit->key_id) != 0) {
-        broken(c, e->id, "entry %lld names key '%.16s', not the key given ('%s')",
-               (long long)e->id, e->key_id != NULL ? e->key_id : "", tx->audit->key_id);
+        broken(c, e->id, "entry %lld names key '%.16s', not the key given ('%s')", (long long)e->id,
+               e->key_id != NULL ? e->key_id : "", tx->audit->key_id);
         return MD_OK;
     }
     rc = audit_mac(tx->audit, e, t->mac, want, err);

@@ -1007,10 +1007,10 @@ size_t md_store_artifact_sweep(struct md_store *s);
  * chain is off: md_store_tx_audit_add does nothing.
  */
 
-#define MD_AUDIT_KEY_MIN    16   /* bytes of the key */
+#define MD_AUDIT_KEY_MIN    16 /* bytes of the key */
 #define MD_AUDIT_KEY_MAX    1024
-#define MD_AUDIT_KEY_ID_MAX 16   /* "a1b2c3d4" and its NUL, with room */
-#define MD_AUDIT_MAC_HEX    65   /* 64 hex digits and the NUL */
+#define MD_AUDIT_KEY_ID_MAX 16 /* "a1b2c3d4" and its NUL, with room */
+#define MD_AUDIT_MAC_HEX    65 /* 64 hex digits and the NUL */
 
 /* One entry. Strings borrowed: from the caller on add, from the store during a callback. */
 struct md_store_audit {
@@ -1086,12 +1086,12 @@ int md_store_tx_audit_list(struct md_store_tx *tx, const struct md_store_audit_f
 
 /* What md_store_tx_audit_verify found. */
 struct md_store_audit_check {
-    bool ok;                           /* every entry and the head hold */
-    int64_t entries;                   /* entries checked and found good */
-    int64_t first_bad;                 /* the id of the first entry that is wrong; 0 when ok */
-    int64_t head_id;                   /* the head record's last id; -1 when it is missing */
-    char key_id[MD_AUDIT_KEY_ID_MAX];  /* the key verified with */
-    char reason[256];                  /* what is wrong, "" when ok */
+    bool ok;                          /* every entry and the head hold */
+    int64_t entries;                  /* entries checked and found good */
+    int64_t first_bad;                /* the id of the first entry that is wrong; 0 when ok */
+    int64_t head_id;                  /* the head record's last id; -1 when it is missing */
+    char key_id[MD_AUDIT_KEY_ID_MAX]; /* the key verified with */
+    char reason[256];                 /* what is wrong, "" when ok */
 };
 /*
  * Checks the whole chain from its first entry, and the head: *out says

@@ -79,8 +79,8 @@ static int run_add(struct md_store_tx *tx, void *ctx, struct md_err *err)
 static int64_t add(struct md_store *s, const char *actor, const char *action, const char *target,
                    int64_t at_ms)
 {
-    struct md_store_audit e = {0,         at_ms, actor, action, target, "127.0.0.1", "200",
-                               "{\"n\":1}", NULL,  NULL};
+    struct md_store_audit e = {0,           at_ms, actor,       action, target,
+                               "127.0.0.1", "200", "{\"n\":1}", NULL,   NULL};
     struct add_args a = {&e, 0};
     struct md_err err;
 
@@ -528,8 +528,7 @@ static void test_other_key(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_mac_is_hmac_of_content_and_previous, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_mac_is_hmac_of_content_and_previous, setup, teardown),
         cmocka_unit_test(test_off_without_key),
         cmocka_unit_test_setup_teardown(test_list_filters_and_paging, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subject_is_keyed_hash, setup, teardown),

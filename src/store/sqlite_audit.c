@@ -69,7 +69,7 @@ static int mac_of(const struct md_store__audit *a, const struct md_buf *b,
              &len) == NULL ||
         len != 32)
         return md_err_set(err, MD_EINTERNAL, "audit entry: HMAC-SHA256 failed");
-    for (unsigned int i = 0; i < 32; i++) {
+    for (size_t i = 0; i < 32; i++) {
         hex[2 * i] = digits[mac[i] >> 4];
         hex[2 * i + 1] = digits[mac[i] & 15];
     }
@@ -464,10 +464,10 @@ static int check_entry(const struct md_store_tx *tx, const struct md_store_audit
     if (e->id != t->id + 1) {
         if (t->id == 0)
             broken(c, t->id + 1, "entry %lld is missing: the chain starts at entry %lld",
-                   (long long)(t->id + 1), (long long)e->id);
+                   (long long)t->id + 1, (long long)e->id);
         else
             broken(c, t->id + 1, "entry %lld is missing: entry %lld is followed by entry %lld",
-                   (long long)(t->id + 1), (long long)t->id, (long long)e->id);
+                   (long long)t->id + 1, (long long)t->id, (long long)e->id);
         return MD_OK;
     }
     if (e->key_id == NULL || strcmp(e->key_id, tx->audit->key_id) != 0) {
@@ -511,10 +511,10 @@ static void check_head(const struct tail *t, const struct tail *head,
         broken(c, t->id + 1,
                "entries %lld to %lld are missing: the tail of the chain was cut off after entry "
                "%lld",
-               (long long)(t->id + 1), (long long)head->id, (long long)t->id);
+               (long long)t->id + 1, (long long)head->id, (long long)t->id);
     else if (head->id < t->id)
         broken(c, head->id + 1, "entry %lld was added after the last entry the head records (%lld)",
-               (long long)(head->id + 1), (long long)head->id);
+               (long long)head->id + 1, (long long)head->id);
     else if (!same_mac(head->mac, t->mac))
         broken(c, t->id, "entry %lld differs from the one the head record holds", (long long)t->id);
 }

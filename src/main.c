@@ -400,6 +400,8 @@ struct daemon {
     struct md_rollouts *rollouts;
     struct md_training *training; /* training runs (control/training.h), with --data */
     bool audit;                   /* the store's audit chain is on (control/audit.h) */
+    uint64_t audit_retained;      /* the prediction log's retained and trimmed counts */
+    uint64_t audit_trimmed;       /* last recorded in the audit log (control task) */
     struct md_triggers *triggers; /* when runs start by themselves (control/triggers.h) */
     struct md_control *ctl;
     struct md_online *online; /* online learning's learner (part online) */
@@ -554,8 +556,17 @@ static void retain_log(void *ctx, uint64_t now_ms)
 {
     struct daemon *d = ctx;
 
+    struct md_predlog_counts c;
+
     MD_UNUSED(now_ms);
     md_predlog_tick(md_predrec_log(d->predrec));
+    /* What the last steps removed, in the audit log. */
+    md_predlog_counts(md_predrec_log(d->predrec), &c);
+    if (d->audit)
+        md_audit_retention(d->store, "retention.predictions", c.retained - d->audit_retained,
+                           c.trimmed - d->audit_trimmed);
+    d->audit_retained = c.retained;
+    d->audit_trimmed = c.trimmed;
     md_predlog_retain(md_predrec_log(d->predrec), &d->retention, md_wall_ms());
 }
 

@@ -7,6 +7,7 @@
 #include "control/audit.h"
 #include "util/keyfile.h"
 #include "util/log.h"
+#include "util/mem.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -40,6 +41,49 @@ int md_audit_start(struct md_store *store, const char *key_file, bool *on, struc
     *on = true;
     md_log_kv(MD_LOG_INFO, "the audit log is on", "key_id", key_id, MD_KV_END);
     return MD_OK;
+}
+
+/* ---- retention ---------------------------------------------------------------- */
+
+struct retention_job {
+    struct md_store_job job;
+    char action[64];
+    char details[96];
+};
+
+static int run_retention(struct md_store_tx *tx, void *ctx, struct md_err *err)
+{
+    const struct retention_job *j = ctx;
+
+    return md_store_tx_audit_decision(tx, "control:retention", j->action, NULL, "ok", j->details,
+                                      err);
+}
+
+static void retention_done(void *ctx, int code, const struct md_err *err)
+{
+    struct retention_job *j = ctx;
+
+    if (code != MD_OK)
+        md_log_kv(MD_LOG_ERROR, "a retention step's audit entry was not stored", "action",
+                  j->action, "reason", err->msg, MD_KV_END);
+    free(j);
+}
+
+void md_audit_retention(struct md_store *store, const char *action, uint64_t removed,
+                        uint64_t trimmed)
+{
+    struct retention_job *j;
+
+    if (store == NULL || (removed == 0 && trimmed == 0))
+        return;
+    j = md_xcalloc(1, sizeof(*j));
+    (void)snprintf(j->action, sizeof(j->action), "%s", action);
+    (void)snprintf(j->details, sizeof(j->details), "{\"removed\":%llu,\"trimmed\":%llu}",
+                   (unsigned long long)removed, (unsigned long long)trimmed);
+    j->job.run = run_retention;
+    j->job.done = retention_done;
+    j->job.ctx = j;
+    md_store_submit(store, &j->job);
 }
 
 /* ---- modeld audit verify ------------------------------------------------------ */

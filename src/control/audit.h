@@ -21,6 +21,16 @@ int md_audit_start(struct md_store *store, const char *key_file, bool *on,
                    struct md_err *err) MD_MUST_CHECK;
 
 /*
+ * Records a retention step done outside a store job of the main connection
+ * (the prediction log's writer has a connection of its own): an entry
+ * "control:retention" action (e.g. "retention.predictions") with
+ * {"removed": n, "trimmed": m} appended by a job of its own, not waited
+ * for (a failure is logged). Does nothing when both are 0 or store is NULL.
+ */
+void md_audit_retention(struct md_store *store, const char *action, uint64_t removed,
+                        uint64_t trimmed);
+
+/*
  * `modeld audit verify --data DIR --audit-key-file FILE` (argv after
  * "audit"): checks the chain of the store in DIR; prints "audit chain
  * intact: N entries (key K)" and exits 0, or "audit chain broken at entry

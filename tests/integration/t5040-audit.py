@@ -5,7 +5,8 @@ pattern, the target the path names, the client's address, the status and
 the error's text, the request id) whatever its outcome, and nothing else is
 (inferences, reads); an entry is stored before its answer (SIGKILL right
 after a 2xx loses none); control's own decisions (a rollout started and
-aborted) are entries by "control:rollout"; GET /api/v1/audit filters by
+aborted) are entries by "control:rollout", a retention step of the prediction
+log one by "control:retention"; GET /api/v1/audit filters by
 actor, action, target and time and pages both ways, and refuses bad filters
 naming them; GET /api/v1/audit/verify finds the chain whole. Without a key
 the daemon says plainly that the log is off and records nothing; a key file
@@ -13,6 +14,7 @@ others may read, or too short, stops the start naming the file."""
 import atexit
 import os
 import shutil
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -158,6 +160,34 @@ def test_control_decisions_recorded():
         verified(d)
 
 
+def test_retention_recorded():
+    """Prediction records past --log-horizon-days, written into the store
+    between two runs, are removed by the control loop: an entry by
+    control:retention says how many."""
+    key = key_file()
+    tmp = tempfile.mkdtemp(prefix="modeld-audit-ret-")
+    atexit.register(shutil.rmtree, tmp, True)
+    data = os.path.join(tmp, "data")
+    with Daemon(data=data, args=["--audit-key-file", key]):
+        pass  # the store, made
+    db = sqlite3.connect(os.path.join(data, "modeld.db"), timeout=10)
+    at = int(time.time() * 1000) - 3 * 86400 * 1000
+    with db:
+        for i in range(20):
+            db.execute("INSERT INTO predictions (request_id, row, at_ms, model, version, route, "
+                       "shadow, status, latency_us, keys, features, label, score, outputs) "
+                       "VALUES (?, 0, ?, 'iris', 1, 'stable', 0, 200, 10, '{}', '[]', NULL, "
+                       "NULL, '{}')", ("old-%d" % i, at))
+    db.close()
+    with Daemon(data=data, args=["--audit-key-file", key, "--log-horizon-days", "2"]) as d:
+        def removed():
+            es = entries(d, "?actor=control:retention&action=retention.predictions")["entries"]
+            return sum(e["details"]["removed"] for e in es) == 20
+
+        expect(wait_for(removed, 20), entries(d))
+        verified(d)
+
+
 def test_off_without_a_key():
     with Daemon() as d:
         expect("the audit log is off" in d.logs(), d.logs())
@@ -188,4 +218,5 @@ def test_bad_key_files():
 
 if __name__ == "__main__":
     run([test_calls_recorded_before_their_answer, test_filters_and_paging,
-         test_control_decisions_recorded, test_off_without_a_key, test_bad_key_files])
+         test_control_decisions_recorded, test_retention_recorded, test_off_without_a_key,
+         test_bad_key_files])

@@ -133,6 +133,14 @@ static int store_strategies(struct md_store_tx *tx, void *ctx, struct md_err *er
             ev.message = message;
             if (rc == MD_OK)
                 rc = md_store_tx_event_add(tx, &ev, NULL, err);
+            if (rc == MD_OK) {
+                /* In the audit log too (actor "config"), in the same transaction. */
+                char target[MD_STORE_NAME_MAX + 8];
+
+                (void)snprintf(target, sizeof(target), "name=%s", s->v[i].name);
+                rc = md_store_tx_audit_decision(tx, "config", "strategy.stored", target, "ok", NULL,
+                                                err);
+            }
         }
         free(old);
     }
@@ -295,10 +303,12 @@ static int signals_delay(struct md_signals *s, struct md_err *err)
 /* Serves until SIGTERM or SIGINT: 0 after a clean stop, 1 when start-up fails. */
 /*
  * The data directory: made if absent, its store opened (what a crash left
- * swept), the configuration file's strategies stored, the upload directory
- * made. 0, or 1 with the reason logged and nothing left open.
+ * swept), its audit log's key given (*audit set when it is on), the
+ * configuration file's strategies stored, the upload directory made. 0, or
+ * 1 with the reason logged and nothing left open.
  */
-static int open_data(const struct md_settings *o, struct md_store **out, char **out_upload)
+static int open_data(const struct md_settings *o, struct md_store **out, char **out_upload,
+                     bool *audit)
 {
     struct md_store *store = NULL;
     struct md_err err;
@@ -324,6 +334,11 @@ static int open_data(const struct md_settings *o, struct md_store **out, char **
             md_log_kv(MD_LOG_INFO, "removed files a crash left in the artifact store", "files", n,
                       MD_KV_END);
         }
+    }
+    if (md_audit_start(store, o->audit_key_file, audit, &err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot start the audit log", "reason", err.msg, MD_KV_END);
+        md_store_close(store);
+        return 1;
     }
     if (o->strategies.n > 0 &&
         md_store_call(store, store_strategies, (void *)&o->strategies, &err) != MD_OK) {
@@ -645,12 +660,8 @@ static int start_parts(const struct md_settings *o, struct daemon *d)
 {
     struct md_err err;
 
-    if (open_data(o, &d->store, &d->upload_dir) != 0)
+    if (open_data(o, &d->store, &d->upload_dir, &d->audit) != 0)
         return 1;
-    if (md_audit_start(d->store, o->audit_key_file, &d->audit, &err) != MD_OK) {
-        md_log_kv(MD_LOG_ERROR, "cannot start the audit log", "reason", err.msg, MD_KV_END);
-        return 1;
-    }
     if (md_repo_open_store(o->repo, d->store, o->data, &d->repo, &err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "cannot open the model repository", "reason", err.msg, MD_KV_END);
         return 1;

@@ -667,6 +667,16 @@ static void newest_event(void *ctx, const struct md_store_event *e)
         *id = e->id;
 }
 
+/* A change the configuration file made, in the audit log (actor "config"). */
+static int audit_config(struct md_store_tx *tx, const char *action, const char *name,
+                        struct md_err *err)
+{
+    char target[MD_STORE_NAME_MAX + 8];
+
+    (void)snprintf(target, sizeof(target), "name=%s", name);
+    return md_store_tx_audit_decision(tx, "config", action, target, "ok", NULL, err);
+}
+
 /* One file rule stored, with an event when it is new or changed. */
 static int store_file_rule(struct md_store_tx *tx, const char *name, const char *json,
                            struct md_err *err)
@@ -691,6 +701,8 @@ static int store_file_rule(struct md_store_tx *tx, const char *name, const char 
         ev.message = message;
         if (rc == MD_OK)
             rc = md_store_tx_event_add(tx, &ev, NULL, err);
+        if (rc == MD_OK)
+            rc = audit_config(tx, "alert_rule.stored", name, err);
     }
     free(old.json);
     free(old.source);
@@ -718,6 +730,8 @@ static int run_start(struct md_store_tx *tx, void *ctx, struct md_err *err)
         ev.message = message;
         if (rc == MD_OK)
             rc = md_store_tx_event_add(tx, &ev, NULL, err);
+        if (rc == MD_OK)
+            rc = audit_config(tx, "alert_rule.removed", s->stale[i], err);
     }
     if (rc == MD_OK)
         rc = md_store_tx_alert_rules(tx, NULL, collect_rule, s->r, err);

@@ -6,7 +6,8 @@ the error's text, the request id) whatever its outcome, and nothing else is
 (inferences, reads); an entry is stored before its answer (SIGKILL right
 after a 2xx loses none); control's own decisions (a rollout started and
 aborted) are entries by "control:rollout", a retention step of the prediction
-log one by "control:retention"; GET /api/v1/audit filters by
+log one by "control:retention", what the configuration file stores one by
+"config"; GET /api/v1/audit filters by
 actor, action, target and time and pages both ways, and refuses bad filters
 naming them; GET /api/v1/audit/verify finds the chain whole. Without a key
 the daemon says plainly that the log is off and records nothing; a key file
@@ -188,6 +189,27 @@ def test_retention_recorded():
         verified(d)
 
 
+def test_configuration_file_recorded():
+    """Strategies and alert rules the configuration file stores at start are
+    entries by "config"; a second start with the same file adds none."""
+    key = key_file()
+    tmp = tempfile.mkdtemp(prefix="modeld-audit-cfg-")
+    atexit.register(shutil.rmtree, tmp, True)
+    cfg = os.path.join(tmp, "modeld.yaml")
+    with open(cfg, "w") as f:
+        f.write("strategies:\n  slow:\n    kind: canary\n"
+                "alert_rules:\n  errs:\n    metric: error_rate\n    model: bench\n"
+                "    op: \">\"\n    threshold: 0.1\n    window: 1m\n")
+    data = os.path.join(tmp, "data")
+    for run_no in range(2):
+        with Daemon(data=data, args=["--audit-key-file", key, "--config", cfg]) as d:
+            es = entries(d, "?actor=config")["entries"]
+            expect(sorted((e["action"], e["target"]) for e in es) ==
+                   [("alert_rule.stored", "name=errs"), ("strategy.stored", "name=slow")],
+                   (run_no, es))
+            verified(d)
+
+
 def test_off_without_a_key():
     with Daemon() as d:
         expect("the audit log is off" in d.logs(), d.logs())
@@ -218,5 +240,6 @@ def test_bad_key_files():
 
 if __name__ == "__main__":
     run([test_calls_recorded_before_their_answer, test_filters_and_paging,
-         test_control_decisions_recorded, test_retention_recorded, test_off_without_a_key,
+         test_control_decisions_recorded, test_retention_recorded,
+         test_configuration_file_recorded, test_off_without_a_key,
          test_bad_key_files])

@@ -179,14 +179,13 @@ void md_api_audit_answer(struct md_api_resp *resp)
     free_park(p);
 }
 
-void md_api_audit_record(struct md_api *api, const struct md_api_audit_call *call,
-                         struct md_api_req *req, struct md_api_resp *resp)
+/* A new entry of call by req's principal, its outcome unknown yet. */
+static struct audit_park *new_park(struct md_api *api, const struct md_api_audit_call *call,
+                                   struct md_api_req *req)
 {
     const struct md_principal *who = req->principal;
     struct audit_park *p;
 
-    if (!api->audit || api->store == NULL)
-        return;
     if (who == NULL)
         who = md_auth_principal(&api->auth, req);
     p = md_xcalloc(1, sizeof(*p));
@@ -196,7 +195,6 @@ void md_api_audit_record(struct md_api *api, const struct md_api_audit_call *cal
     p->subject = call->subject != NULL ? md_xstrdup(call->subject) : NULL;
     if (req->peer != NULL)
         req->peer(req->conn, p->address, sizeof(p->address));
-    outcome_of(resp, p->outcome, sizeof(p->outcome));
     {
         struct md_buf d;
 
@@ -214,10 +212,22 @@ void md_api_audit_record(struct md_api *api, const struct md_api_audit_call *cal
     p->e.address = p->address[0] != '\0' ? p->address : NULL;
     p->e.outcome = p->outcome;
     p->e.details = p->details;
-    keep_answer(p, resp);
     p->job.run = run_append;
     p->job.done = append_done;
     p->job.ctx = p;
+    return p;
+}
+
+void md_api_audit_record(struct md_api *api, const struct md_api_audit_call *call,
+                         struct md_api_req *req, struct md_api_resp *resp)
+{
+    struct audit_park *p;
+
+    if (!api->audit || api->store == NULL)
+        return;
+    p = new_park(api, call, req);
+    outcome_of(resp, p->outcome, sizeof(p->outcome));
+    keep_answer(p, resp);
     if (req->wake == NULL && req->want_wake != NULL)
         req->want_wake(req);
     if (req->wake != NULL) {
@@ -232,6 +242,70 @@ void md_api_audit_record(struct md_api *api, const struct md_api_audit_call *cal
     resp->resume = p;
     resp->drop = drop_park;
     md_api_audit_answer(resp);
+}
+
+/* ---- a handler's parked request -------------------------------------------------- */
+
+/* What a handler parked with, and the entry to record should its client leave. */
+struct audit_wrap {
+    void *inner;                     /* the handler's state */
+    void (*inner_drop)(void *state); /* and its drop */
+    struct md_store *store;
+    struct audit_park *entry; /* outcome unknown: set by the drop */
+};
+
+static void left_done(void *ctx, int code, const struct md_err *err)
+{
+    struct audit_park *p = ctx;
+
+    if (code != MD_OK)
+        md_log_kv(MD_LOG_ERROR, "a change was made but its audit entry was not stored", "action",
+                  p->action, "reason", err->msg, MD_KV_END);
+    free_park(p);
+}
+
+/* The client left before the answer: the handler's state goes, the entry is recorded. */
+static void drop_wrap(void *state)
+{
+    struct audit_wrap *w = state;
+    struct audit_park *p = w->entry;
+
+    w->inner_drop(w->inner);
+    (void)snprintf(p->outcome, sizeof(p->outcome), "unanswered: the client left");
+    p->job.done = left_done;
+    md_store_submit(w->store, &p->job);
+    free(w);
+}
+
+bool md_api_audit_wrapped(const struct md_api_resp *resp)
+{
+    return resp->resume != NULL && resp->drop == drop_wrap;
+}
+
+void md_api_audit_wrap(struct md_api *api, const struct md_api_audit_call *call,
+                       struct md_api_req *req, struct md_api_resp *resp)
+{
+    struct audit_wrap *w;
+
+    if (!api->audit || api->store == NULL || !resp->parked)
+        return;
+    w = md_xcalloc(1, sizeof(*w));
+    w->inner = resp->resume;
+    w->inner_drop = resp->drop;
+    w->store = api->store;
+    w->entry = new_park(api, call, req);
+    resp->resume = w;
+    resp->drop = drop_wrap;
+}
+
+void md_api_audit_unwrap(struct md_api_resp *resp)
+{
+    struct audit_wrap *w = resp->resume;
+
+    resp->resume = w->inner;
+    resp->drop = w->inner_drop;
+    free_park(w->entry);
+    free(w);
 }
 
 /* ---- GET /api/v1/audit -------------------------------------------------------- */

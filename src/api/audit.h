@@ -31,6 +31,22 @@ struct md_api_audit_call {
 void md_api_audit_record(struct md_api *api, const struct md_api_audit_call *call,
                          struct md_api_req *req, struct md_api_resp *resp);
 
+/*
+ * The handler of call parked req (resp->parked): wraps the state it parked
+ * with, so that the entry is recorded even when the client leaves before
+ * the answer (then with the outcome "unanswered: the client left", from the
+ * drop). The call after the wake must go to md_api_audit_unwrap before the
+ * handler. Does nothing unless api->audit.
+ */
+void md_api_audit_wrap(struct md_api *api, const struct md_api_audit_call *call,
+                       struct md_api_req *req, struct md_api_resp *resp);
+
+/* Whether resp->resume is a state md_api_audit_wrap wrapped. */
+bool md_api_audit_wrapped(const struct md_api_resp *resp);
+
+/* Puts the handler's own state back into resp->resume and resp->drop. */
+void md_api_audit_unwrap(struct md_api_resp *resp);
+
 /* Whether resp->resume is the state md_api_audit_record parked with. */
 bool md_api_audit_parked(const struct md_api_resp *resp);
 

@@ -584,6 +584,21 @@ static bool woken(struct MHD_Connection *c, struct conn *cs)
     return false;
 }
 
+/*
+ * A call after a wake that parks again (the audit log's entry of a change
+ * the handler answered after its own park): suspended at once. The state is
+ * "block" by now (see conn.park), and MHD would not call again before the
+ * connection's next event.
+ */
+static void park_again(struct MHD_Connection *c, struct conn *cs)
+{
+    int expect = PARK_NONE;
+
+    MHD_suspend_connection(c);
+    if (!atomic_compare_exchange_strong(&cs->park, &expect, PARK_SUSPENDED))
+        MHD_resume_connection(c); /* the wake came meanwhile: answer after the resume */
+}
+
 /* An answer from the first call, before any body is read (the connection is then closed):
  * the status of code (api/api.h's table). */
 static enum MHD_Result refuse(struct md_http *h, struct MHD_Connection *c, struct conn *cs,
@@ -812,6 +827,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct conn *cs = *req_ctx;
     struct md_api_req req;
     struct md_api_resp resp;
+    bool resumed = false;
 
     if (cs == NULL)
         return start_request(h, c, url, method, version, req_ctx);
@@ -873,6 +889,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         resp.drop = cs->drop; /* tells whose state it is (api/audit.h) */
         cs->resume = NULL;
         atomic_fetch_sub(&h->parked, 1);
+        resumed = true;
     }
     cs->mc = c;
     atomic_store(&cs->park, PARK_NONE);
@@ -880,6 +897,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (resp.parked) {
         enum MHD_Result ok = park(h, cs, &resp);
 
+        if (resumed)
+            park_again(c, cs);
         atomic_fetch_sub(&h->routing, 1);
         return ok;
     }

@@ -781,8 +781,9 @@ static void target_part(char *out, size_t n, const char *name, const char *value
 }
 
 /*
- * Records the call hit matched, answered in resp (api/audit.h): what is the
- * method and route pattern, the target the names the path holds. A subject
+ * Records the call hit matched, answered in resp (api/audit.h), or wraps
+ * what its handler parked with until it answers: what is the method and
+ * route pattern, the target the names the path holds. A subject
  * id (/api/v1/subjects/{id}) is personal data: only its keyed hash is
  * recorded, made by the store.
  */
@@ -816,7 +817,10 @@ static void audit_call(struct md_api *api, const struct md_router_hit *hit, stru
         target_part(target, sizeof(target), "name", rt->name);
         target_part(target, sizeof(target), "setting", rt->setting);
     }
-    md_api_audit_record(api, &call, req, resp);
+    if (resp->parked)
+        md_api_audit_wrap(api, &call, req, resp);
+    else
+        md_api_audit_record(api, &call, req, resp);
 }
 
 void md_router_run(struct md_api *api, const struct md_router_hit *hit, struct md_api_req *req,
@@ -836,6 +840,8 @@ void md_router_run(struct md_api *api, const struct md_router_hit *hit, struct m
         md_api_audit_answer(resp);
         return;
     }
+    if (MD_UNLIKELY(audit && md_api_audit_wrapped(resp)))
+        md_api_audit_unwrap(resp); /* the handler's call after its wake */
     if (md_router_admit(api, hit, req, resp) != MD_OK) {
         if (audit)
             audit_call(api, hit, req, resp);
@@ -844,8 +850,8 @@ void md_router_run(struct md_api *api, const struct md_router_hit *hit, struct m
     if (MD_UNLIKELY(log_fd >= 0))
         log_route((size_t)(hit->endpoint - routes));
     hit->endpoint->handler(api, &hit->rt, req, resp);
-    if (audit && !resp->parked)
-        audit_call(api, hit, req, resp);
+    if (audit)
+        audit_call(api, hit, req, resp); /* its entry now, or wrapped until it answers */
 }
 
 void md_router_dispatch(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp)

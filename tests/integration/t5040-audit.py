@@ -18,6 +18,7 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
+import threading
 import time
 
 from harness import MODELD, Daemon, expect, expect_error, run, v2_row, wait_for
@@ -95,6 +96,38 @@ def test_calls_recorded_before_their_answer():
         expect([e["target"] for e in es[:5]] ==
                ["model=iris alias=a%d" % i for i in (4, 3, 2, 1, 0)], es)
         expect(verified(d)["entries"] == 9, "after the restart")
+
+
+def test_concurrent_changes():
+    """Changes from several connections at once (their requests park while
+    the store works): every one has its entry, with its own request id, and
+    the chain holds."""
+    key = key_file()
+    with Daemon(args=["--audit-key-file", key]) as d:
+        ids = []
+        errors = []
+
+        def client(n):
+            for i in range(10):
+                try:
+                    st, _, h = d.request("PUT", "/api/v1/models/iris/aliases/c%d-%d" % (n, i),
+                                         {"version": 1})
+                    if st != 200:
+                        errors.append(st)
+                    ids.append(h["x-request-id"])
+                except Exception as e:  # noqa: BLE001 - reported below
+                    errors.append(repr(e))
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        expect(not errors, errors)
+        es = entries(d, "?limit=1000")["entries"]
+        expect(sorted(e["details"]["request_id"] for e in es) == sorted(ids), es[:3])
+        expect(all(e["outcome"] == "200" for e in es), es)
+        expect(verified(d)["entries"] == 40, "verify")
 
 
 def test_filters_and_paging():
@@ -239,7 +272,7 @@ def test_bad_key_files():
 
 
 if __name__ == "__main__":
-    run([test_calls_recorded_before_their_answer, test_filters_and_paging,
+    run([test_calls_recorded_before_their_answer, test_concurrent_changes, test_filters_and_paging,
          test_control_decisions_recorded, test_retention_recorded,
          test_configuration_file_recorded, test_off_without_a_key,
          test_bad_key_files])

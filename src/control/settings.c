@@ -321,6 +321,7 @@ static const struct md_config_action actions[] = {
 static const char usage_head[] =
     "usage: modeld [options]\n"
     "       modeld --check [--repo DIR] [--config FILE]\n"
+    "       modeld audit verify --data DIR --audit-key-file FILE\n"
     "\n"
     "Serves the models of a model repository over HTTP: the Open Inference\n"
     "Protocol (KServe V2) under /v2, TensorFlow Serving's REST API under /v1,\n"

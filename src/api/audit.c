@@ -226,7 +226,10 @@ void md_api_audit_record(struct md_api *api, const struct md_api_audit_call *cal
     if (!api->audit || api->store == NULL)
         return;
     p = new_park(api, call, req);
-    outcome_of(resp, p->outcome, sizeof(p->outcome));
+    if (call->status_only)
+        (void)snprintf(p->outcome, sizeof(p->outcome), "%d", resp->status);
+    else
+        outcome_of(resp, p->outcome, sizeof(p->outcome));
     keep_answer(p, resp);
     if (req->wake == NULL && req->want_wake != NULL)
         req->want_wake(req);

@@ -17,6 +17,8 @@ struct md_api_audit_call {
     const char *action;  /* "PUT /api/v1/models/{model}/traffic": method and route pattern */
     const char *target;  /* "model=fraud alias=prod", or NULL */
     const char *subject; /* a subject id from the path, recorded only as its keyed hash */
+    bool status_only;    /* the outcome without the error's text, which may quote the
+                            body's records (feedback, review answers) */
 };
 
 /*

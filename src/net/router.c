@@ -802,12 +802,15 @@ static void audit_call(struct md_api *api, const struct md_router_hit *hit, stru
     call.action = action;
     call.target = target;
     call.subject = NULL;
+    /* The body of these is records, which an error may quote. */
+    call.status_only = (e->perm & (MD_PERM_FEEDBACK | MD_PERM_REVIEW | MD_PERM_DATA)) != 0;
     if (strncmp(e->path, subjects, sizeof(subjects) - 1) == 0) {
         const char *id = strncmp(req->path, subjects, sizeof(subjects) - 1) == 0
                              ? req->path + sizeof(subjects) - 1
                              : "";
 
         call.subject = id;
+        call.status_only = true; /* an error may quote the id */
     } else {
         target_part(target, sizeof(target), "model", rt->model);
         target_part(target, sizeof(target), "version", rt->version);

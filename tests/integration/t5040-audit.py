@@ -13,6 +13,7 @@ naming them; GET /api/v1/audit/verify finds the chain whole. Without a key
 the daemon says plainly that the log is off and records nothing; a key file
 others may read, or too short, stops the start naming the file."""
 import atexit
+import json
 import os
 import shutil
 import sqlite3
@@ -128,6 +129,21 @@ def test_concurrent_changes():
         expect(sorted(e["details"]["request_id"] for e in es) == sorted(ids), es[:3])
         expect(all(e["outcome"] == "200" for e in es), es)
         expect(verified(d)["entries"] == 40, "verify")
+
+
+def test_records_bodies_keep_their_errors():
+    """Feedback and review answers carry records: their entries keep the
+    status, not the error's text, which may quote a record's values."""
+    key = key_file()
+    with Daemon(args=["--audit-key-file", key]) as d:
+        st, doc, _ = d.json("POST", "/api/v1/feedback", {"items": [{"secret": "alice@example"}]})
+        expect(st == 400 and "secret" in json.dumps(doc), (st, doc))
+        st, _, _ = d.request("POST", "/api/v1/review/99999", {"verdict": "alice@example"})
+        expect(st >= 400, st)
+        es = entries(d)["entries"]
+        expect([(e["action"], e["outcome"]) for e in es] ==
+               [("POST /api/v1/review/{id}", str(st)), ("POST /api/v1/feedback", "400")], es)
+        expect("alice" not in json.dumps(es), es)
 
 
 def test_filters_and_paging():
@@ -272,7 +288,8 @@ def test_bad_key_files():
 
 
 if __name__ == "__main__":
-    run([test_calls_recorded_before_their_answer, test_concurrent_changes, test_filters_and_paging,
+    run([test_calls_recorded_before_their_answer, test_concurrent_changes,
+         test_records_bodies_keep_their_errors, test_filters_and_paging,
          test_control_decisions_recorded, test_retention_recorded,
          test_configuration_file_recorded, test_off_without_a_key,
          test_bad_key_files])

@@ -321,6 +321,7 @@ int cmd_traffic(int argc, char **argv, struct ctl *ctl);
 int cmd_archive(int argc, char **argv, struct ctl *ctl);
 int cmd_restore(int argc, char **argv, struct ctl *ctl);
 int cmd_events(int argc, char **argv, struct ctl *ctl);
+int cmd_audit(int argc, char **argv, struct ctl *ctl);
 int cmd_predictions(int argc, char **argv, struct ctl *ctl);
 int cmd_rollout(int argc, char **argv, struct ctl *ctl);
 int cmd_rollouts(int argc, char **argv, struct ctl *ctl);

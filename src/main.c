@@ -20,6 +20,7 @@
 #include "serve/dataq_feed.h"
 #include "control/online.h"
 #include "control/alerting.h"
+#include "control/audit.h"
 #include "control/check.h"
 #include "control/control.h"
 #include "control/feedback.h"
@@ -132,6 +133,14 @@ static int store_strategies(struct md_store_tx *tx, void *ctx, struct md_err *er
             ev.message = message;
             if (rc == MD_OK)
                 rc = md_store_tx_event_add(tx, &ev, NULL, err);
+            if (rc == MD_OK) {
+                /* In the audit log too (actor "config"), in the same transaction. */
+                char target[MD_STORE_NAME_MAX + 8];
+
+                (void)snprintf(target, sizeof(target), "name=%s", s->v[i].name);
+                rc = md_store_tx_audit_decision(tx, "config", "strategy.stored", target, "ok", NULL,
+                                                err);
+            }
         }
         free(old);
     }
@@ -294,10 +303,12 @@ static int signals_delay(struct md_signals *s, struct md_err *err)
 /* Serves until SIGTERM or SIGINT: 0 after a clean stop, 1 when start-up fails. */
 /*
  * The data directory: made if absent, its store opened (what a crash left
- * swept), the configuration file's strategies stored, the upload directory
- * made. 0, or 1 with the reason logged and nothing left open.
+ * swept), its audit log's key given (*audit set when it is on), the
+ * configuration file's strategies stored, the upload directory made. 0, or
+ * 1 with the reason logged and nothing left open.
  */
-static int open_data(const struct md_settings *o, struct md_store **out, char **out_upload)
+static int open_data(const struct md_settings *o, struct md_store **out, char **out_upload,
+                     bool *audit)
 {
     struct md_store *store = NULL;
     struct md_err err;
@@ -323,6 +334,11 @@ static int open_data(const struct md_settings *o, struct md_store **out, char **
             md_log_kv(MD_LOG_INFO, "removed files a crash left in the artifact store", "files", n,
                       MD_KV_END);
         }
+    }
+    if (md_audit_start(store, o->audit_key_file, audit, &err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot start the audit log", "reason", err.msg, MD_KV_END);
+        md_store_close(store);
+        return 1;
     }
     if (o->strategies.n > 0 &&
         md_store_call(store, store_strategies, (void *)&o->strategies, &err) != MD_OK) {
@@ -398,6 +414,9 @@ struct daemon {
     struct md_http *http;
     struct md_rollouts *rollouts;
     struct md_training *training; /* training runs (control/training.h), with --data */
+    bool audit;                   /* the store's audit chain is on (control/audit.h) */
+    uint64_t audit_retained;      /* the prediction log's retained and trimmed counts */
+    uint64_t audit_trimmed;       /* last recorded in the audit log (control task) */
     struct md_triggers *triggers; /* when runs start by themselves (control/triggers.h) */
     struct md_control *ctl;
     struct md_online *online; /* online learning's learner (part online) */
@@ -552,8 +571,17 @@ static void retain_log(void *ctx, uint64_t now_ms)
 {
     struct daemon *d = ctx;
 
+    struct md_predlog_counts c;
+
     MD_UNUSED(now_ms);
     md_predlog_tick(md_predrec_log(d->predrec));
+    /* What the last steps removed, in the audit log. */
+    md_predlog_counts(md_predrec_log(d->predrec), &c);
+    if (d->audit)
+        md_audit_retention(d->store, "retention.predictions", c.retained - d->audit_retained,
+                           c.trimmed - d->audit_trimmed);
+    d->audit_retained = c.retained;
+    d->audit_trimmed = c.trimmed;
     md_predlog_retain(md_predrec_log(d->predrec), &d->retention, md_wall_ms());
 }
 
@@ -632,7 +660,7 @@ static int start_parts(const struct md_settings *o, struct daemon *d)
 {
     struct md_err err;
 
-    if (open_data(o, &d->store, &d->upload_dir) != 0)
+    if (open_data(o, &d->store, &d->upload_dir, &d->audit) != 0)
         return 1;
     if (md_repo_open_store(o->repo, d->store, o->data, &d->repo, &err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "cannot open the model repository", "reason", err.msg, MD_KV_END);
@@ -722,6 +750,7 @@ static struct md_api *new_api(const struct md_settings *o, struct daemon *d)
     api->version = MD_VERSION;
     api->started_ms = md_wall_ms();
     api->config = &o->config;
+    api->audit = d->audit;
     return api;
 }
 
@@ -858,6 +887,9 @@ int main(int argc, char **argv)
         return md_trainjob_main(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "--exec-trainer") == 0)
         return md_trainjob_exec(argc - 2, argv + 2);
+    /* The offline check of a store's audit chain (control/audit.h). */
+    if (argc >= 2 && strcmp(argv[1], "audit") == 0)
+        return md_audit_main(argc - 2, argv + 2);
     md_settings_init(&o);
     switch (md_settings_parse(&o, argc, argv, &err)) {
     case MD_SETTINGS_HELP:

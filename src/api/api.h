@@ -95,6 +95,10 @@ struct md_api {
     /* Who may do what (api/auth.h): set by the HTTP server before its first
      * request, read-only afterwards; zeroed, nothing is refused. */
     struct md_auth auth;
+    /* The store's audit chain is on (--audit-key-file): every call that
+     * changes state is recorded before its answer (api/audit.h). Set before
+     * serving. */
+    bool audit;
 };
 
 /* What the HTTP layer hands a handler. Memory is the request's arena. */
@@ -125,6 +129,9 @@ struct md_api_req {
     /* A streaming route's sink state (struct md_api_sink's open made it);
      * NULL for every other route, whose body is in body. */
     void *sink;
+    /* Writes the client's address (an IP address, or "" when unknown) into
+     * out (n bytes); may be NULL (no HTTP layer). For the audit log. */
+    void (*peer)(void *conn, char *out, size_t n);
 };
 
 struct md_api_resp {

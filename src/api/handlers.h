@@ -141,4 +141,10 @@ MD_TRAFFIC_HANDLER(md_dataset_api_put);
 MD_TRAFFIC_HANDLER(md_dataset_api_list);
 MD_TRAFFIC_HANDLER(md_dataset_api_delete);
 
+/* The audit log (api/audit.c) */
+void md_audit_api_list(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                       struct md_api_resp *resp);
+void md_audit_api_verify(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                         struct md_api_resp *resp);
+
 #endif

@@ -382,6 +382,20 @@ static int run_history(struct md_store_tx *tx, void *ctx, struct md_err *err)
                                     t->annotations};
 
         rc = md_store_tx_alert_add(tx, &sa, NULL, err);
+        if (rc == MD_OK && (t->state == MD_ALERT_FIRING || t->state == MD_ALERT_RESOLVED)) {
+            /* Firing and resolving in the audit log, in the same transaction. */
+            char actor[MD_STORE_NAME_MAX + 16];
+            char action[32];
+            char target[MD_STORE_NAME_MAX + 8];
+
+            (void)snprintf(actor, sizeof(actor), "control:alert:%s", t->rule);
+            (void)snprintf(action, sizeof(action), "alert.%s", md_alert_state_name(t->state));
+            target[0] = '\0';
+            if (t->model[0] != '\0')
+                (void)snprintf(target, sizeof(target), "model=%s", t->model);
+            rc = md_store_tx_audit_decision(tx, actor, action, target[0] != '\0' ? target : NULL,
+                                            "ok", NULL, err);
+        }
     }
     return rc;
 }
@@ -496,8 +510,18 @@ struct prune {
 static int run_prune(struct md_store_tx *tx, void *ctx, struct md_err *err)
 {
     struct prune *p = ctx;
+    int64_t n = 0;
+    int rc = md_store_tx_alerts_prune(tx, p->before_ms, &n, err);
 
-    return md_store_tx_alerts_prune(tx, p->before_ms, NULL, err);
+    /* Retention in the audit log when it removed something. */
+    if (rc == MD_OK && n > 0) {
+        char details[64];
+
+        (void)snprintf(details, sizeof(details), "{\"removed\":%lld}", (long long)n);
+        rc = md_store_tx_audit_decision(tx, "control:retention", "retention.alerts", NULL, "ok",
+                                        details, err);
+    }
+    return rc;
 }
 
 static void prune_done(void *ctx, int code, const struct md_err *err)
@@ -643,6 +667,16 @@ static void newest_event(void *ctx, const struct md_store_event *e)
         *id = e->id;
 }
 
+/* A change the configuration file made, in the audit log (actor "config"). */
+static int audit_config(struct md_store_tx *tx, const char *action, const char *name,
+                        struct md_err *err)
+{
+    char target[MD_STORE_NAME_MAX + 8];
+
+    (void)snprintf(target, sizeof(target), "name=%s", name);
+    return md_store_tx_audit_decision(tx, "config", action, target, "ok", NULL, err);
+}
+
 /* One file rule stored, with an event when it is new or changed. */
 static int store_file_rule(struct md_store_tx *tx, const char *name, const char *json,
                            struct md_err *err)
@@ -667,6 +701,8 @@ static int store_file_rule(struct md_store_tx *tx, const char *name, const char 
         ev.message = message;
         if (rc == MD_OK)
             rc = md_store_tx_event_add(tx, &ev, NULL, err);
+        if (rc == MD_OK)
+            rc = audit_config(tx, "alert_rule.stored", name, err);
     }
     free(old.json);
     free(old.source);
@@ -694,6 +730,8 @@ static int run_start(struct md_store_tx *tx, void *ctx, struct md_err *err)
         ev.message = message;
         if (rc == MD_OK)
             rc = md_store_tx_event_add(tx, &ev, NULL, err);
+        if (rc == MD_OK)
+            rc = audit_config(tx, "alert_rule.removed", s->stale[i], err);
     }
     if (rc == MD_OK)
         rc = md_store_tx_alert_rules(tx, NULL, collect_rule, s->r, err);

@@ -156,7 +156,18 @@ static int run_last(struct md_store_tx *tx, void *ctx, struct md_err *err)
 
 static int run_event(struct md_store_tx *tx, void *ctx, struct md_err *err)
 {
-    return md_store_tx_event_add(tx, ctx, NULL, err);
+    const struct md_store_event *e = ctx;
+    char action[MD_STORE_NAME_MAX + 8];
+    char target[MD_STORE_NAME_MAX + 8];
+    int rc = md_store_tx_event_add(tx, e, NULL, err);
+
+    /* The learner's decision in the audit log, in the same transaction. */
+    (void)snprintf(action, sizeof(action), "online.%s", e->kind);
+    (void)snprintf(target, sizeof(target), "model=%s", e->model);
+    if (rc == MD_OK)
+        rc =
+            md_store_tx_audit_decision(tx, "control:online", action, target, e->message, NULL, err);
+    return rc;
 }
 
 /* The newest snapshot of a model (of one parent version, or any when parent is 0). */

@@ -171,6 +171,17 @@ static int run_save(struct md_store_tx *tx, void *ctx, struct md_err *err)
         ev.details = dec.data;
         rc = md_store_tx_event_add(tx, &ev, NULL, err);
     }
+    if (rc == MD_OK) {
+        /* The decision in the audit log, in the same transaction. */
+        char action[64];
+        char target[MD_STORE_NAME_MAX + 96];
+
+        (void)snprintf(action, sizeof(action), "rollout.%s", ev.kind + sizeof("rollout_") - 1);
+        (void)snprintf(target, sizeof(target), "model=%s rollout=%lld version=%lld", j->spec->model,
+                       (long long)j->id, (long long)j->spec->candidate);
+        rc = md_store_tx_audit_decision(tx, "control:rollout", action, target, j->d->reason, NULL,
+                                        err);
+    }
     md_buf_release(&spec);
     md_buf_release(&state);
     md_buf_release(&dec);

@@ -243,6 +243,15 @@ static const struct md_config_setting table[] = {
              "a feature does not load without it",
      .offset = STRING_AT(pii_key_file),
      .def_text = NULL},
+    {.flag = "audit-key-file",
+     .key = "audit_key_file",
+     .kind = MD_CONFIG_STRING,
+     .metavar = "FILE",
+     .help = "the key (16 to 1024 bytes; mode 0600 or 0640) of the audit log's HMAC-SHA256 "
+             "chain, kept outside the data directory; never stored nor logged. Without it the "
+             "audit log is off",
+     .offset = STRING_AT(audit_key_file),
+     .def_text = NULL},
     {.flag = "feedback-horizon",
      .key = "feedback_horizon",
      .kind = MD_CONFIG_UINT,
@@ -312,6 +321,7 @@ static const struct md_config_action actions[] = {
 static const char usage_head[] =
     "usage: modeld [options]\n"
     "       modeld --check [--repo DIR] [--config FILE]\n"
+    "       modeld audit verify --data DIR --audit-key-file FILE\n"
     "\n"
     "Serves the models of a model repository over HTTP: the Open Inference\n"
     "Protocol (KServe V2) under /v2, TensorFlow Serving's REST API under /v1,\n"

@@ -202,8 +202,16 @@ struct add_job {
 static int run_add(struct md_store_tx *tx, void *ctx, struct md_err *err)
 {
     struct add_job *j = ctx;
+    char target[MD_STORE_NAME_MAX + 32];
+    int rc = md_store_tx_training_add(tx, &j->row, &j->id, err);
 
-    return md_store_tx_training_add(tx, &j->row, &j->id, err);
+    /* The run asked for in the audit log, in the same transaction. */
+    (void)snprintf(target, sizeof(target), "model=%s training=%lld", j->row.model,
+                   (long long)j->id);
+    if (rc == MD_OK)
+        rc = md_store_tx_audit_decision(tx, "control:training", "training.queued", target,
+                                        j->row.trigger, NULL, err);
+    return rc;
 }
 
 /* What was asked, as the run's spec: {"details", "trainer", "params"}. */

@@ -124,6 +124,19 @@ static int run_finish(struct md_store_tx *tx, void *ctx, struct md_err *err)
 
     if (rc == MD_OK)
         rc = md_store_tx_event_add(tx, &ev, NULL, err);
+    if (rc == MD_OK) {
+        /* The end (and the version registered) in the audit log, in the same transaction. */
+        char target[MD_STORE_NAME_MAX + 64];
+
+        if (j->row->version > 0)
+            (void)snprintf(target, sizeof(target), "model=%s training=%lld version=%lld",
+                           j->row->model, (long long)j->row->id, (long long)j->row->version);
+        else
+            (void)snprintf(target, sizeof(target), "model=%s training=%lld", j->row->model,
+                           (long long)j->row->id);
+        rc = md_store_tx_audit_decision(tx, "control:training", "training.finished", target,
+                                        j->row->state, NULL, err);
+    }
     return rc;
 }
 

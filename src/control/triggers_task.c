@@ -414,13 +414,21 @@ void md_triggers_task(struct md_triggers *t, struct md_control_task *out)
 
 struct event_job {
     struct md_store_event ev;
+    char actor[64]; /* "control:trigger:<kind>" */
 };
 
 static int run_event(struct md_store_tx *tx, void *ctx, struct md_err *err)
 {
     struct event_job *j = ctx;
+    char target[MD_STORE_NAME_MAX + 8];
+    int rc = md_store_tx_event_add(tx, &j->ev, NULL, err);
 
-    return md_store_tx_event_add(tx, &j->ev, NULL, err);
+    /* The firing in the audit log, in the same transaction. */
+    (void)snprintf(target, sizeof(target), "model=%s", j->ev.model);
+    if (rc == MD_OK)
+        rc = md_store_tx_audit_decision(tx, j->actor, "training.trigger", target, j->ev.message,
+                                        j->ev.details, err);
+    return rc;
 }
 
 int md_triggers_apply(struct md_training *training, const char *model, void *arg, char **answer,
@@ -451,6 +459,7 @@ int md_triggers_apply(struct md_training *training, const char *model, void *arg
     memset(&j, 0, sizeof(j));
     j.ev.model = model;
     j.ev.kind = "training_triggered";
+    (void)snprintf(j.actor, sizeof(j.actor), "control:trigger:%s", kind);
     j.ev.message = msg;
     j.ev.details = md_buf_error(&b) == MD_OK ? b.data : NULL;
     if (t->store != NULL && md_store_call(t->store, run_event, &j, &eerr) != MD_OK)

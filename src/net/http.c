@@ -584,6 +584,21 @@ static bool woken(struct MHD_Connection *c, struct conn *cs)
     return false;
 }
 
+/*
+ * A call after a wake that parks again (the audit log's entry of a change
+ * the handler answered after its own park): suspended at once. The state is
+ * "block" by now (see conn.park), and MHD would not call again before the
+ * connection's next event.
+ */
+static void park_again(struct MHD_Connection *c, struct conn *cs)
+{
+    int expect = PARK_NONE;
+
+    MHD_suspend_connection(c);
+    if (!atomic_compare_exchange_strong(&cs->park, &expect, PARK_SUSPENDED))
+        MHD_resume_connection(c); /* the wake came meanwhile: answer after the resume */
+}
+
 /* An answer from the first call, before any body is read (the connection is then closed):
  * the status of code (api/api.h's table). */
 static enum MHD_Result refuse(struct md_http *h, struct MHD_Connection *c, struct conn *cs,
@@ -596,6 +611,25 @@ static enum MHD_Result refuse(struct md_http *h, struct MHD_Connection *c, struc
     init_resp(&resp, cs);
     md_api_error_msg(&resp, code, msg);
     return send_reply(h, c, cs, &resp);
+}
+
+/* req->peer: the client's IP address, for the audit log. */
+static void peer_address(void *conn, char *out, size_t n)
+{
+    const struct conn *cs = conn;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(cs->mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
+
+    out[0] = '\0';
+    if (sa == NULL || n < INET6_ADDRSTRLEN)
+        return;
+    if (sa->sa_family == AF_INET)
+        (void)inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                        (socklen_t)n);
+    else if (sa->sa_family == AF_INET6)
+        (void)inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                        (socklen_t)n);
 }
 
 /* The request as a handler sees it, but for its body and the wake. */
@@ -616,6 +650,7 @@ static void fill_req(struct conn *cs, struct md_api_req *req)
     req->want_wake = NULL;
     req->principal = NULL; /* the router's to set */
     req->sink = NULL;
+    req->peer = peer_address;
 }
 
 /*
@@ -792,6 +827,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct conn *cs = *req_ctx;
     struct md_api_req req;
     struct md_api_resp resp;
+    bool resumed = false;
 
     if (cs == NULL)
         return start_request(h, c, url, method, version, req_ctx);
@@ -850,8 +886,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (cs->resume != NULL) {
         /* Called again after the wake: the handler answers now. */
         resp.resume = cs->resume;
+        resp.drop = cs->drop; /* tells whose state it is (api/audit.h) */
         cs->resume = NULL;
         atomic_fetch_sub(&h->parked, 1);
+        resumed = true;
     }
     cs->mc = c;
     atomic_store(&cs->park, PARK_NONE);
@@ -859,6 +897,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (resp.parked) {
         enum MHD_Result ok = park(h, cs, &resp);
 
+        if (resumed)
+            park_again(c, cs);
         atomic_fetch_sub(&h->routing, 1);
         return ok;
     }

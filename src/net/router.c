@@ -38,6 +38,7 @@
  * method MD_EMETHOD.
  */
 #include "net/router.h"
+#include "api/audit.h"
 #include "api/handlers.h"
 #include "api/ab.h"
 #include "api/upload.h"
@@ -250,6 +251,11 @@ static const struct md_endpoint routes[] = {
      md_dataset_api_put},
     {"DELETE", "/api/v1/models/{model}/datasets/{name}",  MD_API_MANAGEMENT, DEPLOY, PATH_MODEL,
      md_dataset_api_delete},
+    /* the audit log (api/audit.c) */
+    {"GET",    "/api/v1/audit",                           MD_API_MANAGEMENT, ADMIN,  NONE,
+     md_audit_api_list},
+    {"GET",    "/api/v1/audit/verify",                    MD_API_MANAGEMENT, ADMIN,  NONE,
+     md_audit_api_verify},
 };
 /* clang-format on */
 #pragma GCC diagnostic pop
@@ -752,20 +758,103 @@ int md_router_admit(struct md_api *api, const struct md_router_hit *hit, struct 
     return MD_OK;
 }
 
+/* ---- the audit log ------------------------------------------------------- */
+
+/*
+ * Whether a call of e changes state, and so is recorded in the audit log:
+ * every method but GET, unless the route only reads or predicts (an
+ * inference is a POST that changes nothing; so is the repository index).
+ */
+static bool audited(const struct md_endpoint *e)
+{
+    return (e->perm & (MD_PERM_STATUS | MD_PERM_READ | MD_PERM_PREDICT)) == 0 &&
+           strcmp(e->method, "GET") != 0;
+}
+
+/* A piece "name=value" of a target, when value is set. */
+static void target_part(char *out, size_t n, const char *name, const char *value)
+{
+    size_t len = strlen(out);
+
+    if (value != NULL && len < n)
+        (void)snprintf(out + len, n - len, "%s%s=%s", len > 0 ? " " : "", name, value);
+}
+
+/*
+ * Records the call hit matched, answered in resp (api/audit.h), or wraps
+ * what its handler parked with until it answers: what is the method and
+ * route pattern, the target the names the path holds. A subject
+ * id (/api/v1/subjects/{id}) is personal data: only its keyed hash is
+ * recorded, made by the store.
+ */
+static void audit_call(struct md_api *api, const struct md_router_hit *hit, struct md_api_req *req,
+                       struct md_api_resp *resp)
+{
+    static const char subjects[] = "/api/v1/subjects/";
+    const struct md_endpoint *e = hit->endpoint;
+    const struct md_route *rt = &hit->rt;
+    struct md_api_audit_call call;
+    char action[256];
+    char target[512];
+
+    (void)snprintf(action, sizeof(action), "%s %s", e->method, e->path); /* cut when long */
+    target[0] = '\0';
+    call.action = action;
+    call.target = target;
+    call.subject = NULL;
+    /* The body of these is records, which an error may quote. */
+    call.status_only = (e->perm & (MD_PERM_FEEDBACK | MD_PERM_REVIEW | MD_PERM_DATA)) != 0;
+    if (strncmp(e->path, subjects, sizeof(subjects) - 1) == 0) {
+        const char *id = strncmp(req->path, subjects, sizeof(subjects) - 1) == 0
+                             ? req->path + sizeof(subjects) - 1
+                             : "";
+
+        call.subject = id;
+        call.status_only = true; /* an error may quote the id */
+    } else {
+        target_part(target, sizeof(target), "model", rt->model);
+        target_part(target, sizeof(target), "version", rt->version);
+        target_part(target, sizeof(target), "label", rt->label);
+        target_part(target, sizeof(target), "alias", rt->alias);
+        target_part(target, sizeof(target), "id", rt->id);
+        target_part(target, sizeof(target), "name", rt->name);
+        target_part(target, sizeof(target), "setting", rt->setting);
+    }
+    if (resp->parked)
+        md_api_audit_wrap(api, &call, req, resp);
+    else
+        md_api_audit_record(api, &call, req, resp);
+}
+
 void md_router_run(struct md_api *api, const struct md_router_hit *hit, struct md_api_req *req,
                    struct md_api_resp *resp)
 {
+    bool audit;
+
     resp->family = hit->family;
     resp->model = hit->rt.model;
     if (hit->endpoint == NULL) {
         answer_miss(hit->id, hit->allow, req, resp);
         return;
     }
-    if (md_router_admit(api, hit, req, resp) != MD_OK)
+    audit = MD_UNLIKELY(api->audit) && audited(hit->endpoint);
+    if (MD_UNLIKELY(audit && md_api_audit_parked(resp))) {
+        /* The answer was given; its entry is now stored. */
+        md_api_audit_answer(resp);
         return;
+    }
+    if (MD_UNLIKELY(audit && md_api_audit_wrapped(resp)))
+        md_api_audit_unwrap(resp); /* the handler's call after its wake */
+    if (md_router_admit(api, hit, req, resp) != MD_OK) {
+        if (audit)
+            audit_call(api, hit, req, resp);
+        return;
+    }
     if (MD_UNLIKELY(log_fd >= 0))
         log_route((size_t)(hit->endpoint - routes));
     hit->endpoint->handler(api, &hit->rt, req, resp);
+    if (audit)
+        audit_call(api, hit, req, resp); /* its entry now, or wrapped until it answers */
 }
 
 void md_router_dispatch(struct md_api *api, struct md_api_req *req, struct md_api_resp *resp)

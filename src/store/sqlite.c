@@ -348,6 +348,15 @@ static const struct migration migrations[] = {
      "    key_id TEXT NOT NULL,\n"
      "    mac TEXT NOT NULL\n"
      ");\n"
+     /* The chain's head: its last entry's id and mac under a MAC of their
+      * own (one row, id 1), so that entries removed from the tail show. */
+     "CREATE TABLE audit_head (\n"
+     "    id INTEGER PRIMARY KEY CHECK (id = 1),\n"
+     "    last_id INTEGER NOT NULL,\n"
+     "    last_mac TEXT NOT NULL,\n"
+     "    key_id TEXT NOT NULL,\n"
+     "    mac TEXT NOT NULL\n"
+     ");\n"
      /* The subject a prediction row is about (a keys: field marked as the
       * subject id), as a keyed hash, so that erasure finds its rows. */
      "ALTER TABLE predictions ADD COLUMN subject TEXT;\n"
@@ -730,6 +739,7 @@ void md_store__db_close(struct md_store_tx *tx)
         sqlite3_finalize(tx->stmts[i]);
     if (tx->db != NULL)
         sqlite3_close(tx->db);
+    md_store__audit_free(tx->audit);
     free(tx->path);
     free(tx);
 }

@@ -127,7 +127,11 @@ struct md_store_tx {
     char *path;                        /* the database file */
     sqlite3_stmt *stmts[MD_SQL_SLOTS]; /* prepared on first use, kept */
     bool wrote;                        /* a commit appended to the WAL (set by its hook) */
+    struct md_store__audit *audit;     /* the audit chain's key (sqlite_audit.c), or NULL: off */
 };
+
+/* Wipes and frees the audit chain's key (sqlite_audit.c). NULL ok. */
+void md_store__audit_free(struct md_store__audit *a);
 
 /*
  * The statement of slot, prepared from sql on its first use, reset with its

@@ -994,4 +994,113 @@ int md_store_artifact_path(struct md_store *s, const char *sha256, char *path, s
  * a version would go too. Not from the store thread. */
 size_t md_store_artifact_sweep(struct md_store *s);
 
+/* ---- the audit chain (sqlite_audit.c) ------------------------------------ */
+
+/*
+ * Who did what, as a chain: entry n's mac is the hex HMAC-SHA256, under a
+ * key kept outside the store, of its content (id, time, actor, action,
+ * target, address, outcome, details, key id) and entry n - 1's mac; a head
+ * record holds the last entry's id and mac under a MAC of its own. So no
+ * entry can be edited, removed, moved or added, nor the tail cut off,
+ * without the key and without md_store_tx_audit_verify naming the first
+ * entry that is wrong. Without a key (md_store_audit_key never called) the
+ * chain is off: md_store_tx_audit_add does nothing.
+ */
+
+#define MD_AUDIT_KEY_MIN    16 /* bytes of the key */
+#define MD_AUDIT_KEY_MAX    1024
+#define MD_AUDIT_KEY_ID_MAX 16 /* "a1b2c3d4" and its NUL, with room */
+#define MD_AUDIT_MAC_HEX    65 /* 64 hex digits and the NUL */
+
+/* One entry. Strings borrowed: from the caller on add, from the store during a callback. */
+struct md_store_audit {
+    int64_t id;          /* allocated by add: the chain's last + 1 */
+    int64_t at_ms;       /* when (ms since the epoch); 0 on add: now */
+    const char *actor;   /* who: a principal's name, or "control:<part>" for a decision */
+    const char *action;  /* what: "PUT /api/v1/models/{model}/traffic", "rollout.promote" */
+    const char *target;  /* what it acted on: "model=fraud version=3"; NULL: nothing named */
+    const char *address; /* the client's address; NULL for a decision */
+    const char *outcome; /* "200", "409 model 'm' has a version 3 already", "ok", "failed" */
+    const char *details; /* a JSON object, or NULL; never personal data nor a secret */
+    const char *key_id;  /* read: the key's id (the first 8 hex digits of its SHA-256) */
+    const char *mac;     /* read: 64 hex digits */
+};
+
+/*
+ * Turns the chain on with key (len bytes, MD_AUDIT_KEY_MIN to
+ * MD_AUDIT_KEY_MAX; copied, wiped at close); its id (the first 8 hex digits
+ * of its SHA-256) into key_id (may be NULL). Before serving: it runs as a
+ * job and waits. MD_EINVAL for a key of a wrong length.
+ */
+int md_store_audit_key(struct md_store *s, const void *key, size_t len,
+                       char key_id[MD_AUDIT_KEY_ID_MAX], struct md_err *err) MD_MUST_CHECK;
+
+/* Whether the chain is on (a key was given). */
+bool md_store_tx_audit_on(const struct md_store_tx *tx);
+
+/*
+ * Appends e to the chain (e->id, key_id and mac are the store's; at_ms 0:
+ * now); its id into *id (may be NULL; 0 when the chain is off). When the
+ * head record is missing or does not match its MAC while entries exist, an
+ * entry "audit.head_missing" or "audit.head_invalid" by "modeld" is
+ * appended first, linked to the last entry found, so the loss stays on
+ * record. MD_OK doing nothing when the chain is off.
+ */
+int md_store_tx_audit_add(struct md_store_tx *tx, const struct md_store_audit *e, int64_t *id,
+                          struct md_err *err) MD_MUST_CHECK;
+
+/*
+ * The keyed hash under which a subject id appears in the chain: "subject:"
+ * and the first 32 hex digits of HMAC-SHA256(key, "subject\n" id), into
+ * out (n bytes, at least 41). MD_EUNAVAIL when the chain is off.
+ */
+int md_store_tx_audit_subject(const struct md_store_tx *tx, const char *subject, char *out,
+                              size_t n, struct md_err *err) MD_MUST_CHECK;
+
+/*
+ * md_store_tx_audit_add for an automatic decision: actor "control:<part>"
+ * (or the rule's name), action "rollout.promote", target, outcome, details
+ * (each may be NULL but actor and action); no address. MD_OK doing nothing
+ * when the chain is off.
+ */
+int md_store_tx_audit_decision(struct md_store_tx *tx, const char *actor, const char *action,
+                               const char *target, const char *outcome, const char *details,
+                               struct md_err *err) MD_MUST_CHECK;
+
+/* Which entries to list: every field optional (NULL, "" or 0). */
+struct md_store_audit_filter {
+    const char *actor;  /* exactly this actor */
+    const char *action; /* actions that start with this */
+    const char *target; /* targets holding this word ("model=fraud") or value ("fraud") */
+    int64_t since_ms;   /* at_ms >= since_ms */
+    int64_t until_ms;   /* at_ms < until_ms; 0: no bound */
+    int64_t before_id;  /* paging: ids below this one; 0: from the newest */
+    int64_t after_id;   /* paging with oldest_first: ids above this one */
+    bool oldest_first;  /* by id ascending (an export); else newest first */
+    size_t limit;       /* at most this many (0: 100; 10000 at most) */
+};
+/* Entries matching f, newest first (or oldest first). Works with the chain off. */
+int md_store_tx_audit_list(struct md_store_tx *tx, const struct md_store_audit_filter *f,
+                           void (*fn)(void *ctx, const struct md_store_audit *e), void *ctx,
+                           struct md_err *err) MD_MUST_CHECK;
+
+/* What md_store_tx_audit_verify found. */
+struct md_store_audit_check {
+    bool ok;                          /* every entry and the head hold */
+    int64_t entries;                  /* entries checked and found good */
+    int64_t first_bad;                /* the id of the first entry that is wrong; 0 when ok */
+    int64_t head_id;                  /* the head record's last id; -1 when it is missing */
+    char key_id[MD_AUDIT_KEY_ID_MAX]; /* the key verified with */
+    char reason[256];                 /* what is wrong, "" when ok */
+};
+/*
+ * Checks the whole chain from its first entry, and the head: *out says
+ * whether it holds, and otherwise names the first entry that is wrong (an
+ * entry edited, moved or added without the key; a missing one; the tail
+ * cut off: the first entry missing from it). MD_EUNAVAIL when the chain is
+ * off; MD_OK whatever it found.
+ */
+int md_store_tx_audit_verify(struct md_store_tx *tx, struct md_store_audit_check *out,
+                             struct md_err *err) MD_MUST_CHECK;
+
 #endif

@@ -189,6 +189,15 @@ static int run_batch(struct md_store_tx *tx, void *ctx, struct md_err *err)
 
     if (b->expire_before != INT64_MIN) {
         rc = md_store_tx_history_expire(tx, b->expire_before, &removed, err);
+        if (rc == MD_OK && removed > 0) {
+            /* Retention in the audit log when it removed something. */
+            char details[64];
+
+            (void)snprintf(details, sizeof(details), "{\"removed\":%llu}",
+                           (unsigned long long)removed);
+            rc = md_store_tx_audit_decision(tx, "control:retention", "retention.history", NULL,
+                                            "ok", details, err);
+        }
         if (rc == MD_OK)
             atomic_fetch_add(&b->h->expired, removed);
         return rc;

@@ -268,10 +268,13 @@ def test_docs_example_lists_every_setting():
     tmp = workdir()
     try:
         path = write(os.path.join(tmp, "example.yaml"), example)
-        # The example's repository and address are replaced by flags, and its PII key file
-        # by one that exists; the rest is used.
+        # The example's repository and address are replaced by flags, and its PII and audit
+        # key files by ones that exist; the rest is used.
         key = write(os.path.join(tmp, "pii.key"), "0123456789abcdef0123456789abcdef\n")
-        with Daemon(args=["--config", path, "--pii-key-file", key]) as d:
+        audit_key = write(os.path.join(tmp, "audit.key"), "0123456789abcdef0123456789abcdef\n")
+        os.chmod(audit_key, 0o600)  # a key file others may read is refused
+        with Daemon(args=["--config", path, "--pii-key-file", key,
+                          "--audit-key-file", audit_key]) as d:
             _, s = settings(d)
         expect(sorted(keys) == sorted(s), "example keys %s, settings %s" % (keys, sorted(s)))
         expect(all(v["source"] in ("file", "flag") for v in s.values()), s)

@@ -138,7 +138,7 @@ def test_routes_flag():
                         "admin"), line)
         expect(scope in ("none", "path-model", "body-items", "listing"), line)
         # A GET never changes the server's state.
-        expect(method != "GET" or perm in ("status", "read", "data", "review"), line)
+        expect(method != "GET" or perm in ("status", "read", "data", "review", "admin"), line)
     manage = {tuple(l.split()[:2]) for l in lines if l.split()[2] in ("deploy", "admin")}
     expect(manage == {("POST", "/v2/repository/models/{model}/load"),
                       ("POST", "/v2/repository/models/{model}/unload"),
@@ -163,7 +163,9 @@ def test_routes_flag():
                       ("DELETE", "/api/v1/alert-rules/{name}"),
                       ("PUT", "/api/v1/models/{model}/datasets/{name}"),
                       ("DELETE", "/api/v1/models/{model}/datasets/{name}"),
-                      ("POST", "/api/v1/models/{model}/trainings")}, manage)
+                      ("POST", "/api/v1/models/{model}/trainings"),
+                      ("GET", "/api/v1/audit"),
+                      ("GET", "/api/v1/audit/verify")}, manage)
 
 
 def test_docs_show_the_table():

@@ -307,6 +307,15 @@ void md_tls_session(const struct md_tls *t, gnutls_session_t s,
     gnutls_session_set_verify_function(s, verify);
 }
 
+/* Drops the spaces and full stops GnuTLS ends its status text with. */
+static void trim(char *s)
+{
+    size_t len = strlen(s);
+
+    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '.'))
+        s[--len] = '\0';
+}
+
 int md_tls_verify_peer(struct md_tls *t, gnutls_session_t s, char *why, size_t n)
 {
     const struct set *cur = atomic_load(&t->cur);
@@ -364,6 +373,7 @@ int md_tls_verify_peer(struct md_tls *t, gnutls_session_t s, char *why, size_t n
         else
             (void)snprintf(why, n, "verification status 0x%x", status);
         gnutls_free(text.data);
+        trim(why);
         return GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR;
     }
     return 0;

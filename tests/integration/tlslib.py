@@ -77,6 +77,16 @@ class CA:
         return pem, key
 
 
+def self_signed(d, name):
+    """(certificate path, key path) of a self-signed certificate, issued by no CA."""
+    key = os.path.join(d, name + ".key")
+    pem = os.path.join(d, name + ".pem")
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", key, "-out", pem, "-days", "30", "-subj", "/CN=" + name)
+    os.chmod(key, 0o600)
+    return pem, key
+
+
 def context(ca, cert=None):
     """A client context that verifies the server against ca (a path) and,
     with cert = (certificate, key), presents that client certificate."""

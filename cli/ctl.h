@@ -38,7 +38,7 @@ enum ctl_format {
 
 /* The paragraph every command's --help ends its options with. */
 #define CTL_HELP_GLOBAL                                                                            \
-    "       --url URL, --timeout SECONDS, --json, --cacert FILE, --cert FILE, --key FILE\n"       \
+    "       --url URL, --timeout SECONDS, --json, --cacert FILE, --cert FILE, --key FILE\n"        \
     "              the global options; see 'modelctl --help'\n"                                    \
     "       -h, --help\n"                                                                          \
     "              print this help and exit\n"
@@ -89,9 +89,9 @@ void ctl_set_url(struct ctl *ctl, const char *url, const char *origin);
  * cmd is the command's name for messages, NULL before the command.
  *
  * ctl_global_option applies --url, --timeout, --json, --cacert, --cert and
- * --key when argv[*i] is one of them, so they may follow the command too ("modelctl status --json").
- * Returns 1 when it took the argument(s), 0 when argv[*i] is not a global
- * option, -1 after printing a usage error.
+ * --key when argv[*i] is one of them, so they may follow the command too
+ * ("modelctl status --json"). Returns 1 when it took the argument(s), 0 when
+ * argv[*i] is not a global option, -1 after printing a usage error.
  */
 int ctl_opt(const char *cmd, int argc, char **argv, int *i, const char *name, const char **value);
 int ctl_global_option(struct ctl *ctl, const char *cmd, int argc, char **argv, int *i);

@@ -359,8 +359,8 @@ static void reload_tls(const struct md_settings *o, struct md_http *http)
         md_log_kv(MD_LOG_ERROR, "TLS files not reloaded: the ones read before are still served",
                   "reason", err.msg, MD_KV_END);
     else
-        md_log_kv(MD_LOG_INFO, "TLS files reloaded: new connections use them", "cert",
-                  o->tls_cert, MD_KV_END);
+        md_log_kv(MD_LOG_INFO, "TLS files reloaded: new connections use them", "cert", o->tls_cert,
+                  MD_KV_END);
 }
 
 /* Says where the server listens, and what a non-loopback address means. */
@@ -370,7 +370,9 @@ static void log_listening(const struct md_settings *o, struct md_http *http)
 
     (void)snprintf(port, sizeof(port), "%u", md_http_port(http)); /* 5 digits at most */
     md_log_kv(MD_LOG_INFO, "listening", "address", o->listen, "port", port, "version", MD_VERSION,
-              "scheme", md_http_tls(http) ? (o->tls_client_ca != NULL ? "https+client-cert" : "https") : "http",
+              "scheme",
+              md_http_tls(http) ? (o->tls_client_ca != NULL ? "https+client-cert" : "https")
+                                : "http",
               MD_KV_END);
     if (!md_http_loopback(http) && o->insecure)
         md_log_kv(MD_LOG_WARN,

@@ -387,8 +387,7 @@ static int tls_verify(gnutls_session_t s)
         if (sa != NULL && sa->sa_family == AF_INET)
             inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, peer, sizeof(peer));
         else if (sa != NULL && sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, peer,
-                      sizeof(peer));
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, peer, sizeof(peer));
         md_log_kv(MD_LOG_INFO, "client certificate refused", "peer", peer, "reason", why,
                   MD_KV_END);
     }
@@ -1137,8 +1136,8 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
      * thread without a pool): for one thread, MHD_OPTION_END comes first. */
     h->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)h->max_conn + spare, MHD_OPTION_CONNECTION_TIMEOUT,
+        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->max_conn + spare, MHD_OPTION_CONNECTION_TIMEOUT,
         cfg->idle_timeout_s ? cfg->idle_timeout_s : 60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         pool_bytes, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, h, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_LISTEN_BACKLOG_SIZE,

@@ -32,7 +32,7 @@ struct set {
 struct md_tls {
     char *cert_path;
     char *key_path;
-    char *ca_path;           /* NULL: no mutual TLS */
+    char *ca_path;             /* NULL: no mutual TLS */
     _Atomic(struct set *) cur; /* the set handshakes take */
     _Atomic uint64_t gen;      /* cur's generation */
     pthread_mutex_t lock;      /* reloads, and the replaced list */
@@ -167,8 +167,8 @@ static int load_ca(struct set *s, const char *path, struct md_err *err)
         g = gnutls_x509_trust_list_add_trust_mem(s->ca, &d, NULL, GNUTLS_X509_FMT_PEM, 0, 0);
     free(pem);
     if (g <= 0)
-        return md_err_set(err, MD_EINVAL, "--tls-client-ca '%s': no PEM certificate read: %s",
-                          path, g < 0 ? gnutls_strerror(g) : "the file holds none");
+        return md_err_set(err, MD_EINVAL, "--tls-client-ca '%s': no PEM certificate read: %s", path,
+                          g < 0 ? gnutls_strerror(g) : "the file holds none");
     return MD_OK;
 }
 
@@ -205,8 +205,8 @@ int md_tls_new(const struct md_tls_config *cfg, struct md_tls **out, struct md_e
     t = md_xcalloc(1, sizeof(*t));
     t->cert_path = md_xstrdup(cfg->cert);
     t->key_path = md_xstrdup(cfg->key);
-    t->ca_path = cfg->client_ca != NULL && cfg->client_ca[0] != '\0' ? md_xstrdup(cfg->client_ca)
-                                                                     : NULL;
+    t->ca_path =
+        cfg->client_ca != NULL && cfg->client_ca[0] != '\0' ? md_xstrdup(cfg->client_ca) : NULL;
     pthread_mutex_init(&t->lock, NULL);
     s = load(t, err);
     if (s == NULL) {

@@ -64,15 +64,15 @@ void md_tls_collect(struct md_tls *t, uint64_t oldest);
 bool md_tls_mutual(const struct md_tls *t);
 
 /* Sets the retrieve function answers (gnutls_certificate_retrieve_function2). */
-int md_tls_retrieve(struct md_tls *t, gnutls_pcert_st **pcert, unsigned *n,
-                    gnutls_privkey_t *key);
+int md_tls_retrieve(struct md_tls *t, gnutls_pcert_st **pcert, unsigned *n, gnutls_privkey_t *key);
 
 /*
  * For a new server session, before its handshake: with a client CA, the
  * session requires a client certificate and checks it with verify, a
  * session verify function that finds t and calls md_tls_verify_peer.
  */
-void md_tls_session(const struct md_tls *t, gnutls_session_t s, gnutls_certificate_verify_function *verify);
+void md_tls_session(const struct md_tls *t, gnutls_session_t s,
+                    gnutls_certificate_verify_function *verify);
 
 /*
  * Verifies the client's certificate chain against the current client CA:

@@ -433,7 +433,14 @@ enum md_settings_action md_settings_parse(struct md_settings *s, int argc, char 
                    s->history_retention);
         return MD_SETTINGS_BAD;
     }
-    /* TLS: the certificate and its key go together; a client CA needs them. */
+    /* TLS: an empty path is none (--tls-cert= undoes the file's); the
+     * certificate and its key go together; a client CA needs them. */
+    if (s->tls_cert != NULL && s->tls_cert[0] == '\0')
+        s->tls_cert = NULL;
+    if (s->tls_key != NULL && s->tls_key[0] == '\0')
+        s->tls_key = NULL;
+    if (s->tls_client_ca != NULL && s->tls_client_ca[0] == '\0')
+        s->tls_client_ca = NULL;
     if ((s->tls_cert != NULL) != (s->tls_key != NULL)) {
         md_err_set(err, MD_EINVAL, "%s: TLS needs both --tls-cert and --tls-key",
                    s->tls_cert != NULL ? "tls_cert without tls_key" : "tls_key without tls_cert");

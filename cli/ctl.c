@@ -152,6 +152,7 @@ void ctl_args_init(struct ctl_args *a, const char *cmd, const char *help, int ar
     a->i = 0; /* argv[0] is the command's name */
     a->exit_code = CTL_EXIT_OK;
     a->words_only = false;
+    a->own_key = false;
 }
 
 enum ctl_arg ctl_args_next(struct ctl *ctl, struct ctl_args *a)
@@ -172,6 +173,8 @@ enum ctl_arg ctl_args_next(struct ctl *ctl, struct ctl_args *a)
             a->exit_code = CTL_EXIT_OK;
             return CTL_ARG_EXIT;
         }
+        if (a->own_key && (strcmp(arg, "--key") == 0 || strncmp(arg, "--key=", 6) == 0))
+            return CTL_ARG_OPTION;
         g = ctl_global_option(ctl, a->cmd, a->argc, a->argv, &a->i);
         if (g < 0) {
             a->exit_code = CTL_EXIT_USAGE;

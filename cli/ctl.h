@@ -120,6 +120,8 @@ struct ctl_args {
     int i;           /* read-only: index of the current argument in argv */
     int exit_code;   /* out: the exit status, after CTL_ARG_EXIT */
     bool words_only; /* private: "--" was seen */
+    bool own_key;    /* the command has a --key of its own, which then is not the global one
+                        (the client key is given before the command) */
 };
 
 void ctl_args_init(struct ctl_args *a, const char *cmd, const char *help, int argc, char **argv);

@@ -94,7 +94,11 @@ static void test_defaults(void **state)
     assert_null(s.pii_key_file);
     /* feedback's */
     assert_int_equal(s.feedback_horizon_s, 30 * 24 * 3600);
-    assert_int_equal(s.config.n, 28);
+    /* TLS: off */
+    assert_null(s.tls_cert);
+    assert_null(s.tls_key);
+    assert_null(s.tls_client_ca);
+    assert_int_equal(s.config.n, 31);
     md_settings_release(&s);
 }
 

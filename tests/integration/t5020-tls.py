@@ -14,7 +14,7 @@ import ssl
 import subprocess
 import tempfile
 
-from harness import MODELD, Daemon, expect, make_repo, run, v2_row
+from harness import MODELD, Daemon, expect, make_repo, run, v2_row, wait_for
 from tlslib import CA, TlsDaemon, context
 
 MODELCTL = os.path.join(os.path.dirname(os.path.abspath(MODELD)), "modelctl")
@@ -134,6 +134,22 @@ def test_bad_files_refused_at_start():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_expired_certificate_warned():
+    """An expired server certificate is served, with a warning at start (clients refuse it)."""
+    tmp, ca, other, server = setup()
+    try:
+        old = ca.issue("old", start="20200101000000Z", end="20200201000000Z")
+        with TlsDaemon(ca.pem, old, examples=False, wait=False) as d:
+            expect(wait_for(lambda: "the TLS certificate has expired" in d.logs()), d.logs())
+            try:
+                d.request("GET", "/v2/health/ready")
+                expect(False, "an expired server certificate was accepted")
+            except ssl.SSLCertVerificationError as e:
+                expect("expired" in str(e), str(e))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def test_plain_daemon_unchanged():
     """Without TLS flags the listener is plain HTTP, as before."""
     with Daemon(examples=False) as d:
@@ -145,4 +161,4 @@ def test_plain_daemon_unchanged():
 if __name__ == "__main__":
     expect(os.path.exists(MODELCTL), "no %s: run make" % MODELCTL)
     run([test_https_serves_and_plain_is_off, test_bad_files_refused_at_start,
-         test_plain_daemon_unchanged])
+         test_expired_certificate_warned, test_plain_daemon_unchanged])

@@ -1068,7 +1068,8 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ERROR_LOG |
                      MHD_ALLOW_SUSPEND_RESUME;
     const union MHD_DaemonInfo *di;
-    struct MHD_OptionItem tls_opts[2] = {{MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}};
+    struct MHD_OptionItem tls_opts[3] = {
+        {MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}};
     size_t max_header;
     size_t pool_bytes;
     unsigned spare;
@@ -1118,6 +1119,9 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
          * reload serves new connections without touching open ones. */
         tls_opts[0].option = MHD_OPTION_HTTPS_CERT_CALLBACK;
         tls_opts[0].ptr_value = (void *)tls_retrieve;
+        /* GnuTLS's defaults, less TLS 1.0 and 1.1 (and DTLS). */
+        tls_opts[1].option = MHD_OPTION_HTTPS_PRIORITIES;
+        tls_opts[1].ptr_value = (void *)MD_TLS_PRIORITIES;
     }
     h->max_body = cfg->max_body_bytes;
     h->max_upload = cfg->max_upload_bytes;

@@ -18,6 +18,9 @@
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
 
+/* The GnuTLS priorities of the listener: its defaults, TLS 1.2 and 1.3 only. */
+#define MD_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
 /* Bytes of a certificate, CA or key file read at most. */
 #define MD_TLS_FILE_MAX ((size_t)1 << 20)
 

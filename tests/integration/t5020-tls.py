@@ -13,6 +13,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import warnings
 
 from harness import MODELD, Daemon, expect, make_repo, run, v2_row, wait_for
 from tlslib import CA, TlsDaemon, context
@@ -73,6 +74,20 @@ def test_https_serves_and_plain_is_off():
                 pass
             s.close()
             expect(not got.startswith(b"HTTP/"), got[:100])
+            # TLS 1.0 and 1.1 are refused, even to a client that would take them.
+            old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            old.load_verify_locations(ca.pem)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                old.minimum_version = ssl.TLSVersion.TLSv1
+                old.maximum_version = ssl.TLSVersion.TLSv1_1
+            old.set_ciphers("DEFAULT:@SECLEVEL=0")
+            try:
+                with old.wrap_socket(socket.create_connection(("127.0.0.1", d.port), timeout=10),
+                                     server_hostname="localhost") as s:
+                    expect(False, "a %s handshake was accepted" % s.version())
+            except (ssl.SSLError, ConnectionError):
+                pass
             # A client trusting another CA refuses the server.
             try:
                 d.request("GET", "/v2/health/ready", ctx=context(other.pem))

@@ -53,7 +53,8 @@ struct md_http;
 
 /*
  * Binds and starts serving. Sets api->auth from the listening address and
- * cfg->insecure first. MD_EINVAL for a bad address, MD_EIO if it cannot bind.
+ * cfg->insecure first. MD_EINVAL for a bad address, MD_EIO if it cannot bind;
+ * with TLS, md_tls_new's codes for files it cannot use (net/tls.h).
  */
 int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct md_http **out,
                   struct md_err *err) MD_MUST_CHECK;

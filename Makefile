@@ -133,3 +133,5 @@ clean:
 	rm -rf build build-asan build-tsan
 
 -include $(OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/src/main.d $(FUZZ_OBJ:.o=.d) $(FUZZ_DEP)
+# TLS on the listener: net/tls.c speaks to libmicrohttpd's GnuTLS directly
+LIBS += -lgnutls

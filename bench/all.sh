@@ -38,6 +38,7 @@ scenario "load and unload endpoints" $py bench/load.py
 scenario "drift on and off, 10,000-row binary request" $py bench/drift.py
 scenario "prediction log: writer alone" build/bench/predlog_bench
 scenario "prediction log: cost to requests" $py bench/predlog.py
+scenario "single row over TLS against plain HTTP" $py bench/tls.py
 
 if [ -n "$failed" ]; then
     printf '\nfailed:%s\n' "$failed"

@@ -441,6 +441,7 @@ static int parse_args(struct ctl *ctl, int argc, char **argv, struct import *im)
 
     slots[3] = &batch;
     ctl_args_init(&args, "feedback", feedback_help, argc, argv);
+    args.own_key = true; /* its --key names a prediction key, not the client key */
     while ((k = ctl_args_next(ctl, &args)) != CTL_ARG_END) {
         size_t o;
 

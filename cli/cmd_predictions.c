@@ -541,6 +541,7 @@ static int parse_args(struct ctl *ctl, int argc, char **argv, struct request *rq
     int r;
 
     ctl_args_init(&args, "predictions", predictions_help, argc, argv);
+    args.own_key = true; /* its --key names a prediction key, not the client key */
     while ((k = ctl_args_next(ctl, &args)) != CTL_ARG_END) {
         bool taken = false;
 

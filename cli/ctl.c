@@ -5,6 +5,7 @@
  * command sends and shows stays in its cmd_<verb>.c.
  */
 #include "ctl.h"
+#include "util/keyfile.h"
 #include "util/mem.h"
 
 #include <assert.h>
@@ -28,6 +29,14 @@ void ctl_set_url(struct ctl *ctl, const char *url, const char *origin)
     ctl->url_origin = origin;
 }
 
+/* An environment variable naming a file, or NULL when unset or empty. */
+static const char *env_file(const char *name)
+{
+    const char *v = getenv(name);
+
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
 void ctl_init(struct ctl *ctl)
 {
     const char *env = getenv("MODELD_URL");
@@ -39,6 +48,9 @@ void ctl_init(struct ctl *ctl)
         ctl_set_url(ctl, env, "MODELD_URL");
     else
         ctl_set_url(ctl, CTL_DEFAULT_URL, "the default URL");
+    ctl->cacert = env_file("MODELD_CACERT");
+    ctl->cert = env_file("MODELD_CERT");
+    ctl->key = env_file("MODELD_KEY");
 }
 
 void ctl_release(struct ctl *ctl)
@@ -113,6 +125,21 @@ int ctl_global_option(struct ctl *ctl, const char *cmd, int argc, char **argv, i
     r = ctl_opt(cmd, argc, argv, i, "timeout", &v);
     if (r > 0)
         return parse_timeout(ctl, cmd, v);
+    if (r < 0)
+        return -1;
+    r = ctl_opt(cmd, argc, argv, i, "cacert", &v);
+    if (r > 0)
+        ctl->cacert = v;
+    if (r != 0)
+        return r;
+    r = ctl_opt(cmd, argc, argv, i, "cert", &v);
+    if (r > 0)
+        ctl->cert = v;
+    if (r != 0)
+        return r;
+    r = ctl_opt(cmd, argc, argv, i, "key", &v);
+    if (r > 0)
+        ctl->key = v;
     return r;
 }
 
@@ -125,6 +152,7 @@ void ctl_args_init(struct ctl_args *a, const char *cmd, const char *help, int ar
     a->i = 0; /* argv[0] is the command's name */
     a->exit_code = CTL_EXIT_OK;
     a->words_only = false;
+    a->own_key = false;
 }
 
 enum ctl_arg ctl_args_next(struct ctl *ctl, struct ctl_args *a)
@@ -145,6 +173,8 @@ enum ctl_arg ctl_args_next(struct ctl *ctl, struct ctl_args *a)
             a->exit_code = CTL_EXIT_OK;
             return CTL_ARG_EXIT;
         }
+        if (a->own_key && (strcmp(arg, "--key") == 0 || strncmp(arg, "--key=", 6) == 0))
+            return CTL_ARG_OPTION;
         g = ctl_global_option(ctl, a->cmd, a->argc, a->argv, &a->i);
         if (g < 0) {
             a->exit_code = CTL_EXIT_USAGE;
@@ -297,6 +327,29 @@ static int transfer_failed(struct ctl *ctl, const char *what, CURLcode rc, const
                       ctl->errbuf[0] != '\0' ? ctl->errbuf : curl_easy_strerror(rc));
 }
 
+/*
+ * The TLS files on the handle. libcurl verifies an https server's
+ * certificate and name by default; --cacert names the CAs to trust instead
+ * of the system's. A client key is refused when others may read it, as
+ * modeld refuses its own (util/keyfile.h).
+ */
+static int tls_options(struct ctl *ctl)
+{
+    struct md_err err;
+
+    if (ctl->key != NULL && ctl->cert == NULL)
+        return ctl_usagef(NULL, "--key: needs --cert (the client certificate it belongs to)");
+    if (ctl->key != NULL && md_keyfile_check(ctl->key, &err) != MD_OK)
+        return ctl_errorf(CTL_EXIT_USAGE, "--key: %s", err.msg);
+    if (ctl->cacert != NULL)
+        curl_easy_setopt(ctl->curl, CURLOPT_CAINFO, ctl->cacert);
+    if (ctl->cert != NULL)
+        curl_easy_setopt(ctl->curl, CURLOPT_SSLCERT, ctl->cert);
+    if (ctl->key != NULL)
+        curl_easy_setopt(ctl->curl, CURLOPT_SSLKEY, ctl->key);
+    return CTL_EXIT_OK;
+}
+
 /* Sets what stays the same across requests on a fresh or reused handle. */
 static int prepare_handle(struct ctl *ctl)
 {
@@ -314,7 +367,7 @@ static int prepare_handle(struct ctl *ctl)
     curl_easy_setopt(ctl->curl, CURLOPT_CONNECTTIMEOUT_MS, ctl->timeout_ms);
     curl_easy_setopt(ctl->curl, CURLOPT_USERAGENT, "modelctl/" MD_VERSION);
     curl_easy_setopt(ctl->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    return CTL_EXIT_OK;
+    return tls_options(ctl);
 }
 
 int ctl_model_path(struct md_buf *b, const char *model, const char *tail)

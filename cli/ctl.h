@@ -38,7 +38,7 @@ enum ctl_format {
 
 /* The paragraph every command's --help ends its options with. */
 #define CTL_HELP_GLOBAL                                                                            \
-    "       --url URL, --timeout SECONDS, --json\n"                                                \
+    "       --url URL, --timeout SECONDS, --json, --cacert FILE, --cert FILE, --key FILE\n"        \
     "              the global options; see 'modelctl --help'\n"                                    \
     "       -h, --help\n"                                                                          \
     "              print this help and exit\n"
@@ -49,6 +49,10 @@ struct ctl {
     long timeout_ms;        /* whole-request limit in ms, > 0 */
     bool timeout_set;       /* --timeout was given (a follow is then bounded by it too) */
     enum ctl_format format; /* --json sets CTL_FORMAT_JSON */
+    const char *cacert;     /* --cacert or $MODELD_CACERT: CAs that verify an https server, or
+                               NULL (the system's) */
+    const char *cert;       /* --cert or $MODELD_CERT: client certificate (mutual TLS), or NULL */
+    const char *key;        /* --key or $MODELD_KEY: its private key, or NULL (in cert's file) */
     CURL *curl;             /* created by the first request, reused by the next; may be NULL */
     char errbuf[CURL_ERROR_SIZE]; /* curl's message for the last transfer */
 };
@@ -62,8 +66,9 @@ struct ctl_resp {
 
 /*
  * Sets defaults: URL from $MODELD_URL when set and not empty, else
- * CTL_DEFAULT_URL; timeout CTL_DEFAULT_TIMEOUT_S; text output; no curl
- * handle yet. ctl_release frees the URL and the curl handle.
+ * CTL_DEFAULT_URL; TLS files from $MODELD_CACERT, $MODELD_CERT and
+ * $MODELD_KEY when set and not empty; timeout CTL_DEFAULT_TIMEOUT_S; text
+ * output; no curl handle yet. ctl_release frees the URL and the curl handle.
  */
 void ctl_init(struct ctl *ctl);
 void ctl_release(struct ctl *ctl);
@@ -83,10 +88,10 @@ void ctl_set_url(struct ctl *ctl, const char *url, const char *origin);
  *
  * cmd is the command's name for messages, NULL before the command.
  *
- * ctl_global_option applies --url, --timeout and --json when argv[*i] is one
- * of them, so they may follow the command too ("modelctl status --json").
- * Returns 1 when it took the argument(s), 0 when argv[*i] is not a global
- * option, -1 after printing a usage error.
+ * ctl_global_option applies --url, --timeout, --json, --cacert, --cert and
+ * --key when argv[*i] is one of them, so they may follow the command too
+ * ("modelctl status --json"). Returns 1 when it took the argument(s), 0 when
+ * argv[*i] is not a global option, -1 after printing a usage error.
  */
 int ctl_opt(const char *cmd, int argc, char **argv, int *i, const char *name, const char **value);
 int ctl_global_option(struct ctl *ctl, const char *cmd, int argc, char **argv, int *i);
@@ -115,6 +120,8 @@ struct ctl_args {
     int i;           /* read-only: index of the current argument in argv */
     int exit_code;   /* out: the exit status, after CTL_ARG_EXIT */
     bool words_only; /* private: "--" was seen */
+    bool own_key;    /* the command has a --key of its own, which then is not the global one
+                        (the client key is given before the command) */
 };
 
 void ctl_args_init(struct ctl_args *a, const char *cmd, const char *help, int argc, char **argv);

@@ -55,7 +55,8 @@ static void usage(FILE *f)
 {
     size_t i;
 
-    fputs("usage: modelctl [--url URL] [--timeout SECONDS] [--json] COMMAND [ARGS]\n"
+    fputs("usage: modelctl [--url URL] [--timeout SECONDS] [--json] [--cacert FILE]\n"
+          "                [--cert FILE [--key FILE]] COMMAND [ARGS]\n"
           "\n"
           "modelctl talks to a running modeld server over its HTTP API.\n"
           "\n"
@@ -69,6 +70,13 @@ static void usage(FILE *f)
         "  --url URL          server base URL (default $MODELD_URL, else " CTL_DEFAULT_URL ")\n"
         "  --timeout SECONDS  give up on a request after SECONDS (default 10; fractions allowed)\n"
         "  --json             print the server's JSON responses instead of tables\n"
+        "  --cacert FILE      PEM CAs that verify an https:// server (default\n"
+        "                     $MODELD_CACERT, else the system's); the server's name must\n"
+        "                     match its certificate\n"
+        "  --cert FILE        PEM client certificate, for a server that asks for one\n"
+        "                     (default $MODELD_CERT)\n"
+        "  --key FILE         its PEM private key, a file only you may read (default\n"
+        "                     $MODELD_KEY; else the key is read from --cert's file)\n"
         "  --version          print modelctl's version and exit\n"
         "  -h, --help         print this help and exit\n"
         "\n"

@@ -8,7 +8,7 @@
 #                            and libmicrohttpd from the base list
 set -eu
 pkgs="make gcc pkg-config libmicrohttpd-dev libjansson-dev libyaml-dev libxgboost-dev
-      libcurl4-openssl-dev libsqlite3-dev libssl-dev"
+      libcurl4-openssl-dev libsqlite3-dev libssl-dev libgnutls28-dev"
 case "${1:-}" in
 test) pkgs="$pkgs libcmocka-dev clang libclang-rt-14-dev prometheus python3 curl clang-format
            clang-tidy cppcheck python3-sklearn strace" ;;

@@ -22,7 +22,7 @@ JOBS=${JOBS:-2}
 # meet (scans beside requests, models coming and going under load, batch
 # queues and control parking and waking requests, over V2 and TF Serving;
 # policy switches under load, changes parked for the store's group commit).
-TSAN_TESTS="t1002-reload-under-load.py t1040-control.py t1050-snapshots-under-churn.py t6260-data-quality.py t6300-request-signals.py t6460-online-learns.py t7011-blue-green.py t7030-store-durability.py t9001-batching.py t9020-tfs-batching.py"
+TSAN_TESTS="t1002-reload-under-load.py t5021-tls-reload.py t1040-control.py t1050-snapshots-under-churn.py t6260-data-quality.py t6300-request-signals.py t6460-online-learns.py t7011-blue-green.py t7030-store-durability.py t9001-batching.py t9020-tfs-batching.py"
 FUZZ_SECS=${FUZZ_SECS:-5}
 TIERS=${TIERS:-plain asan tsan}
 [ "${SKIP_ASAN:-0}" = 1 ] && TIERS=$(echo "$TIERS" | sed 's/asan//; s/tsan//')

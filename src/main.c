@@ -364,6 +364,21 @@ static int open_data(const struct md_settings *o, struct md_store **out, char **
     return 0;
 }
 
+/* SIGHUP: the listener's certificate, key and client CA read again. */
+static void reload_tls(const struct md_settings *o, struct md_http *http)
+{
+    struct md_err err;
+
+    if (http == NULL || !md_http_tls(http))
+        return;
+    if (md_http_reload_tls(http, &err) != MD_OK)
+        md_log_kv(MD_LOG_ERROR, "TLS files not reloaded: the ones read before are still served",
+                  "reason", err.msg, MD_KV_END);
+    else
+        md_log_kv(MD_LOG_INFO, "TLS files reloaded: new connections use them", "cert", o->tls_cert,
+                  MD_KV_END);
+}
+
 /* Says where the server listens, and what a non-loopback address means. */
 static void log_listening(const struct md_settings *o, struct md_http *http)
 {
@@ -371,6 +386,9 @@ static void log_listening(const struct md_settings *o, struct md_http *http)
 
     (void)snprintf(port, sizeof(port), "%u", md_http_port(http)); /* 5 digits at most */
     md_log_kv(MD_LOG_INFO, "listening", "address", o->listen, "port", port, "version", MD_VERSION,
+              "scheme",
+              md_http_tls(http) ? (o->tls_client_ca != NULL ? "https+client-cert" : "https")
+                                : "http",
               MD_KV_END);
     if (!md_http_loopback(http) && o->insecure)
         md_log_kv(MD_LOG_WARN,
@@ -769,6 +787,9 @@ static int start_http(const struct md_settings *o, struct daemon *d)
     hc.conn_buffer_bytes = o->conn_buffer_bytes;
     hc.access_log = d->alog;
     hc.insecure = o->insecure;
+    hc.tls_cert = o->tls_cert;
+    hc.tls_key = o->tls_key;
+    hc.tls_client_ca = o->tls_client_ca;
     if (route_log(&err) != MD_OK || md_http_start(&hc, d->api, &d->http, &err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "cannot start the HTTP server", "reason", err.msg, MD_KV_END);
         return 1;
@@ -860,6 +881,7 @@ static int serve(const struct md_settings *o)
                 md_control_request_scan(d.ctl);
             if (d.alog != NULL)
                 md_access_log_reopen(d.alog);
+            reload_tls(o, d.http);
             continue;
         }
         break;

@@ -295,6 +295,31 @@ static const struct md_config_setting table[] = {
              "(missing_rate:age,f1:fraud); every name without one is kept anyway",
      .offset = STRING_AT(history_metrics),
      .def_text = NULL},
+    /* TLS on the listener (net/tls.h) */
+    {.flag = "tls-cert",
+     .key = "tls_cert",
+     .kind = MD_CONFIG_STRING,
+     .metavar = "FILE",
+     .help = "PEM certificate (then any intermediates) of the listener: with --tls-key, "
+             "--listen speaks TLS only, no plain HTTP; re-read on SIGHUP",
+     .offset = STRING_AT(tls_cert),
+     .def_text = NULL},
+    {.flag = "tls-key",
+     .key = "tls_key",
+     .kind = MD_CONFIG_STRING,
+     .metavar = "FILE",
+     .help = "PEM private key of --tls-cert, a file only its owner (and group) may read; "
+             "re-read on SIGHUP",
+     .offset = STRING_AT(tls_key),
+     .def_text = NULL},
+    {.flag = "tls-client-ca",
+     .key = "tls_client_ca",
+     .kind = MD_CONFIG_STRING,
+     .metavar = "FILE",
+     .help = "PEM CA certificates: every client must present a certificate they issued "
+             "(mutual TLS), or the handshake fails; re-read on SIGHUP",
+     .offset = STRING_AT(tls_client_ca),
+     .def_text = NULL},
 };
 
 enum { A_CONFIG, A_CHECK, A_ROUTES, A_VERSION, A_HELP };
@@ -416,6 +441,24 @@ enum md_settings_action md_settings_parse(struct md_settings *s, int argc, char 
         md_err_set(err, MD_EINVAL,
                    "history_retention: '%.40s' is not a duration from 1s to 3650d (90m, 12h, 30d)",
                    s->history_retention);
+        return MD_SETTINGS_BAD;
+    }
+    /* TLS: an empty path is none (--tls-cert= undoes the file's); the
+     * certificate and its key go together; a client CA needs them. */
+    if (s->tls_cert != NULL && s->tls_cert[0] == '\0')
+        s->tls_cert = NULL;
+    if (s->tls_key != NULL && s->tls_key[0] == '\0')
+        s->tls_key = NULL;
+    if (s->tls_client_ca != NULL && s->tls_client_ca[0] == '\0')
+        s->tls_client_ca = NULL;
+    if ((s->tls_cert != NULL) != (s->tls_key != NULL)) {
+        md_err_set(err, MD_EINVAL, "%s: TLS needs both --tls-cert and --tls-key",
+                   s->tls_cert != NULL ? "tls_cert without tls_key" : "tls_key without tls_cert");
+        return MD_SETTINGS_BAD;
+    }
+    if (s->tls_client_ca != NULL && s->tls_cert == NULL) {
+        md_err_set(err, MD_EINVAL,
+                   "tls_client_ca: client certificates need TLS (--tls-cert and --tls-key)");
         return MD_SETTINGS_BAD;
     }
     return x.action;

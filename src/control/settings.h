@@ -43,6 +43,9 @@ struct md_settings {
     const char *history_retention; /* --history-retention: a duration ("30d") */
     int64_t history_retention_ms;  /* the same, read by md_settings_parse */
     const char *history_metrics;   /* --history-metrics: names with an argument, or NULL */
+    const char *tls_cert;          /* --tls-cert FILE, or NULL: plain HTTP */
+    const char *tls_key;           /* --tls-key FILE, or NULL */
+    const char *tls_client_ca;     /* --tls-client-ca FILE, or NULL: no client certificates */
     const char *config_file;       /* --config FILE, or NULL */
     struct md_config config;       /* the table, each value's source, the file read */
     uint64_t log_ring;             /* --log-ring: prediction records queued for the log at most */

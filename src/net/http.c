@@ -26,6 +26,7 @@
 #include "net/http.h"
 #include "net/head.h"
 #include "net/router.h"
+#include "net/tls.h"
 #include "util/arena.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -129,6 +130,7 @@ struct conn {
     _Atomic int phase;         /* PHASE_*: see the enum */
     _Atomic int64_t since_ms;  /* coarse_ms() since which it has waited for a request */
     int fd;                    /* the socket, for evict's shutdown; fixed */
+    uint64_t tls_gen;          /* h->lock: md_tls_generation when it opened (TLS only) */
     struct conn *prev;         /* h->lock: the list of open connections */
     struct conn *next;
 };
@@ -151,6 +153,7 @@ struct md_http {
     struct conn *list;                /* lock: every open connection, newest first */
     int64_t evict_after_ms;           /* lock: no search for connections to shut down before this */
     struct md_access_log *access_log; /* borrowed; NULL: none */
+    struct md_tls *tls;               /* owned; NULL: plain HTTP */
 };
 
 /* A cheap monotonic clock in milliseconds (a few ms coarse), for the waits above. */
@@ -327,6 +330,84 @@ static long evict(struct md_http *h, int64_t now)
     return cut;
 }
 
+/*
+ * TLS (net/tls.h). GnuTLS's callbacks carry no context of their own: each
+ * session's pointer is its MHD connection (libmicrohttpd sets it so; set
+ * here too, before the handshake, should a version not), whose socket
+ * context is its struct conn.
+ */
+static struct md_tls *session_tls(gnutls_session_t s, struct MHD_Connection **out)
+{
+    struct MHD_Connection *c = gnutls_session_get_ptr(s);
+    const union MHD_ConnectionInfo *ci;
+    const struct conn *cs;
+
+    if (c == NULL)
+        return NULL;
+    ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    cs = ci != NULL ? ci->socket_context : NULL;
+    if (out != NULL)
+        *out = c;
+    return cs != NULL ? cs->h->tls : NULL;
+}
+
+/* gnutls_certificate_retrieve_function2: the current certificate and key. */
+static int tls_retrieve(gnutls_session_t s, const gnutls_datum_t *req_ca, int n_req,
+                        const gnutls_pk_algorithm_t *algos, int n_algos, gnutls_pcert_st **pcert,
+                        unsigned int *n_pcert, gnutls_privkey_t *key)
+{
+    struct md_tls *t = session_tls(s, NULL);
+
+    MD_UNUSED(req_ca);
+    MD_UNUSED(n_req);
+    MD_UNUSED(algos);
+    MD_UNUSED(n_algos);
+    if (t == NULL)
+        return -1;
+    return md_tls_retrieve(t, pcert, n_pcert, key);
+}
+
+/* The session's verify function under mutual TLS: the client's certificate or no handshake. */
+static int tls_verify(gnutls_session_t s)
+{
+    struct MHD_Connection *c = NULL;
+    struct md_tls *t = session_tls(s, &c);
+    char why[256];
+    int rc;
+
+    if (t == NULL)
+        return GNUTLS_E_CERTIFICATE_ERROR;
+    rc = md_tls_verify_peer(t, s, why, sizeof(why));
+    if (rc < 0) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        char peer[INET6_ADDRSTRLEN] = "?";
+        const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
+
+        if (sa != NULL && sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, peer, sizeof(peer));
+        else if (sa != NULL && sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, peer, sizeof(peer));
+        md_log_kv(MD_LOG_INFO, "client certificate refused", "peer", peer, "reason", why,
+                  MD_KV_END);
+    }
+    return rc;
+}
+
+/* A TLS connection has opened, its handshake to come. */
+static void tls_started(struct md_http *h, struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    gnutls_session_t s = ci != NULL ? (gnutls_session_t)ci->tls_session : NULL;
+
+    if (s == NULL)
+        return;
+    if (gnutls_session_get_ptr(s) != c)
+        gnutls_session_set_ptr(s, c);
+    md_tls_session(h->tls, s, tls_verify);
+}
+
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
                           enum MHD_ConnectionNotificationCode code)
 {
@@ -355,7 +436,11 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx
         if (atomic_fetch_add(&h->conns, 1) >= h->max_conn)
             cut = evict(h, now);
         cs->over = atomic_load(&h->conns) > h->max_conn;
+        if (h->tls != NULL)
+            cs->tls_gen = md_tls_generation(h->tls);
         pthread_mutex_unlock(&h->lock);
+        if (h->tls != NULL)
+            tls_started(h, c);
         if (cut > 0) {
             char n[24];
 
@@ -1023,6 +1108,8 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ERROR_LOG |
                      MHD_ALLOW_SUSPEND_RESUME;
     const union MHD_DaemonInfo *di;
+    struct MHD_OptionItem tls_opts[3] = {
+        {MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}, {MHD_OPTION_END, 0, NULL}};
     size_t max_header;
     size_t pool_bytes;
     unsigned spare;
@@ -1058,6 +1145,24 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
     pthread_mutex_init(&h->lock, NULL);
     h->api = api;
     h->access_log = cfg->access_log;
+    if (cfg->tls_cert != NULL || cfg->tls_key != NULL) {
+        struct md_tls_config tc = {cfg->tls_cert, cfg->tls_key, cfg->tls_client_ca};
+
+        rc = md_tls_new(&tc, &h->tls, err);
+        if (rc != MD_OK) {
+            pthread_mutex_destroy(&h->lock);
+            free(h);
+            return rc;
+        }
+        flags |= MHD_USE_TLS;
+        /* The certificate comes from tls_retrieve at each handshake, so a
+         * reload serves new connections without touching open ones. */
+        tls_opts[0].option = MHD_OPTION_HTTPS_CERT_CALLBACK;
+        tls_opts[0].ptr_value = (void *)tls_retrieve;
+        /* GnuTLS's defaults, less TLS 1.0 and 1.1 (and DTLS). */
+        tls_opts[1].option = MHD_OPTION_HTTPS_PRIORITIES;
+        tls_opts[1].ptr_value = (void *)MD_TLS_PRIORITIES;
+    }
     h->max_body = cfg->max_body_bytes;
     h->max_upload = cfg->max_upload_bytes;
     h->max_header = max_header;
@@ -1075,8 +1180,8 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
      * thread without a pool): for one thread, MHD_OPTION_END comes first. */
     h->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)h->max_conn + spare, MHD_OPTION_CONNECTION_TIMEOUT,
+        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->max_conn + spare, MHD_OPTION_CONNECTION_TIMEOUT,
         cfg->idle_timeout_s ? cfg->idle_timeout_s : 60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         pool_bytes, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, h, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_LISTEN_BACKLOG_SIZE,
@@ -1085,6 +1190,7 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
     if (h->d == NULL) {
         api->http_gauges = NULL;
         api->http_ctx = NULL;
+        md_tls_free(h->tls);
         pthread_mutex_destroy(&h->lock);
         free(h);
         return md_err_set(err, MD_EIO, "cannot listen on %s: %s", cfg->listen,
@@ -1188,6 +1294,34 @@ void md_http_stop(struct md_http *h, unsigned drain_ms)
     h->api->http_ctx = NULL;
     if (lfd != MHD_INVALID_SOCKET)
         close(lfd);
+    md_tls_free(h->tls);
     pthread_mutex_destroy(&h->lock);
     free(h);
+}
+
+bool md_http_tls(const struct md_http *h)
+{
+    return h->tls != NULL;
+}
+
+int md_http_reload_tls(struct md_http *h, struct md_err *err)
+{
+    const struct conn *cs;
+    uint64_t oldest;
+    int rc;
+
+    if (h->tls == NULL)
+        return MD_OK;
+    rc = md_tls_reload(h->tls, err);
+    if (rc != MD_OK)
+        return rc;
+    /* The sets no open connection can still take go now (tls.h). */
+    pthread_mutex_lock(&h->lock);
+    oldest = md_tls_generation(h->tls);
+    for (cs = h->list; cs != NULL; cs = cs->next)
+        if (cs->tls_gen < oldest)
+            oldest = cs->tls_gen;
+    md_tls_collect(h->tls, oldest);
+    pthread_mutex_unlock(&h->lock);
+    return MD_OK;
 }

@@ -41,13 +41,20 @@ struct md_http_config {
                                          open until md_http_stop returns) */
     bool insecure;                    /* anonymous requests may change the server's state
                                          even on a non-loopback address (api/auth.h) */
+    /* TLS (net/tls.h): non-NULL cert and key make the listener speak TLS only.
+     * client_ca, when not NULL, requires every client to present a certificate
+     * it issued (mutual TLS). */
+    const char *tls_cert;
+    const char *tls_key;
+    const char *tls_client_ca;
 };
 
 struct md_http;
 
 /*
  * Binds and starts serving. Sets api->auth from the listening address and
- * cfg->insecure first. MD_EINVAL for a bad address, MD_EIO if it cannot bind.
+ * cfg->insecure first. MD_EINVAL for a bad address, MD_EIO if it cannot bind;
+ * with TLS, md_tls_new's codes for files it cannot use (net/tls.h).
  */
 int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct md_http **out,
                   struct md_err *err) MD_MUST_CHECK;
@@ -57,6 +64,16 @@ unsigned md_http_port(const struct md_http *h);
 
 /* Whether it listens on a loopback address (127.0.0.0/8, ::1). */
 bool md_http_loopback(const struct md_http *h);
+
+/* Whether the listener speaks TLS. */
+bool md_http_tls(const struct md_http *h);
+
+/*
+ * Reads the TLS certificate, key and client CA files again (SIGHUP): new
+ * handshakes use them, open connections go on as they are. On failure the
+ * files in use stay and err says why. MD_OK without TLS.
+ */
+int md_http_reload_tls(struct md_http *h, struct md_err *err) MD_MUST_CHECK;
 
 /* Stops accepting, waits up to drain_ms for running requests, then stops. NULL ok. */
 void md_http_stop(struct md_http *h, unsigned drain_ms);

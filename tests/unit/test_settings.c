@@ -96,7 +96,11 @@ static void test_defaults(void **state)
     assert_int_equal(s.feedback_horizon_s, 30 * 24 * 3600);
     /* the audit log's key: none, the log off */
     assert_null(s.audit_key_file);
-    assert_int_equal(s.config.n, 29);
+    /* TLS: off */
+    assert_null(s.tls_cert);
+    assert_null(s.tls_key);
+    assert_null(s.tls_client_ca);
+    assert_int_equal(s.config.n, 32);
     md_settings_release(&s);
 }
 

@@ -250,6 +250,9 @@ static const struct md_endpoint routes[] = {
      md_dataset_api_put},
     {"DELETE", "/api/v1/models/{model}/datasets/{name}",  MD_API_MANAGEMENT, DEPLOY, PATH_MODEL,
      md_dataset_api_delete},
+    /* encryption at rest: rotating the data keys (api/keys.c) */
+    {"POST",  "/api/v1/keys/rotate", MD_API_MANAGEMENT, ADMIN, NONE, md_keys_api_rotate},
+    {"GET",   "/api/v1/keys/rotate", MD_API_MANAGEMENT, READ,  NONE, md_keys_api_progress},
 };
 /* clang-format on */
 #pragma GCC diagnostic pop

@@ -507,6 +507,9 @@ static int step_run(struct md_store_tx *tx, void *ctx, struct md_err *err)
     st = NULL;
     if (rc != SQLITE_ROW)
         return md_store__fail(tx, rc, "count rows to reseal", err);
+    /* The bytes a value is rewritten from (in clear, or under an old key) are zeroed, not
+     * left in the page's free space. */
+    (void)sqlite3_exec(tx->db, "PRAGMA secure_delete = ON", NULL, NULL, NULL);
     rc = sqlite3_prepare_v2(tx->db, passes[s->pass].sql, -1, &st, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, s->lo);
@@ -515,6 +518,7 @@ static int step_run(struct md_store_tx *tx, void *ctx, struct md_err *err)
     }
     s->changed = rc == SQLITE_DONE ? sqlite3_changes64(tx->db) : 0;
     sqlite3_finalize(st);
+    (void)sqlite3_exec(tx->db, "PRAGMA secure_delete = OFF", NULL, NULL, NULL);
     if (rc != SQLITE_DONE)
         return md_store__fail(tx, rc, "reseal stored values", err);
     return MD_OK;
@@ -550,6 +554,32 @@ static int bounds_run(struct md_store_tx *tx, void *ctx, struct md_err *err)
     return MD_OK;
 }
 
+/*
+ * After the last batch, from a connection of its own (a checkpoint cannot
+ * run inside the store thread's transactions): the write-ahead log's older
+ * copies of the pages (values in clear or under the old key) are copied
+ * back and the log truncated. A reader in the way only leaves that to the
+ * next checkpoint, so a failure is not the rotation's.
+ */
+static void checkpoint(struct md_store *s)
+{
+    struct md_store_info info;
+    sqlite3 *db = NULL;
+
+    md_store_get_info(s, &info);
+    if (sqlite3_open_v2(info.location, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) ==
+        SQLITE_OK) {
+        sqlite3_busy_timeout(db, md_store__busy_ms);
+        /* A read first: a connection knows the file is in WAL mode only once it has read it. */
+        if (sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) !=
+                SQLITE_OK)
+            md_log_kv(MD_LOG_DEBUG, "the checkpoint after a key rotation was left undone", "reason",
+                      sqlite3_errmsg(db), MD_KV_END);
+    }
+    sqlite3_close(db);
+}
+
 static void nap(void)
 {
     struct timespec ts = {0, ROTATE_NAP_MS * 1000000L};
@@ -581,6 +611,8 @@ static void *rotate_main(void *arg)
             nap();
         }
     }
+    if (rc == MD_OK)
+        checkpoint(r->s);
     pthread_mutex_lock(&r->lock);
     r->p.state = rc == MD_OK ? MD_ROTATION_DONE : MD_ROTATION_FAILED;
     r->p.ended_ms = md_store__now_ms();

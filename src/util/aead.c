@@ -13,7 +13,6 @@
 #include <openssl/rand.h>
 #include <string.h>
 
-#define NONCE_BYTES 12
 #define KEYFILE_MAX (MD_AEAD_MAX_KEYS * 80 + 4096) /* the keys, their line ends, comments */
 
 struct md_aead_keys {
@@ -22,9 +21,23 @@ struct md_aead_keys {
     unsigned char key[MD_AEAD_MAX_KEYS][MD_AEAD_KEY_BYTES]; /* the last one seals */
 };
 
+/*
+ * A context keeps the cipher fetched and each direction's key schedule set
+ * up, so a seal or an open only sets its nonce. Nonces: a random 8-byte
+ * prefix per context and a 4-byte counter, a new prefix when the counter
+ * wraps; so no nonce repeats under a key unless two of the 2^64 prefixes
+ * drawn meet.
+ */
 struct md_aead {
     const struct md_aead_keys *keys; /* borrowed */
-    EVP_CIPHER_CTX *ctx;             /* reused by every seal and open */
+    EVP_CIPHER *cipher;              /* AES-256-GCM, fetched once */
+    EVP_CIPHER_CTX *enc;             /* keyed with the current key */
+    EVP_CIPHER_CTX *dec;             /* keyed with key dec_key (SIZE_MAX: none yet) */
+    size_t dec_key;
+    bool enc_ready;        /* enc holds the current key's schedule */
+    unsigned char salt[8]; /* the nonces' prefix */
+    uint32_t counter;      /* the next nonce's suffix; 0 after a wrap: a new salt */
+    bool salted;
 };
 
 static int hex_digit(char c)
@@ -155,17 +168,18 @@ size_t md_aead_keys_count(const struct md_aead_keys *k)
     return k->n;
 }
 
-static const unsigned char *find_key(const struct md_aead_keys *k, uint32_t id)
+/* The index of the key with this id, or SIZE_MAX. */
+static size_t find_key(const struct md_aead_keys *k, uint32_t id)
 {
     for (size_t i = 0; i < k->n; i++)
         if (k->id[i] == id)
-            return k->key[i];
-    return NULL;
+            return i;
+    return SIZE_MAX;
 }
 
 bool md_aead_keys_has(const struct md_aead_keys *k, uint32_t id)
 {
-    return find_key(k, id) != NULL;
+    return find_key(k, id) != SIZE_MAX;
 }
 
 void md_aead_key_id_hex(uint32_t id, char out[9])
@@ -182,9 +196,12 @@ struct md_aead *md_aead_new(const struct md_aead_keys *keys)
     struct md_aead *a = md_xcalloc(1, sizeof(*a));
 
     a->keys = keys;
-    a->ctx = EVP_CIPHER_CTX_new();
-    if (a->ctx == NULL)
-        MD_BUG("out of memory for a cipher context");
+    a->cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+    a->enc = EVP_CIPHER_CTX_new();
+    a->dec = EVP_CIPHER_CTX_new();
+    if (a->cipher == NULL || a->enc == NULL || a->dec == NULL)
+        MD_BUG("OpenSSL has no AES-256-GCM context to give");
+    a->dec_key = SIZE_MAX;
     return a;
 }
 
@@ -192,7 +209,10 @@ void md_aead_free(struct md_aead *a)
 {
     if (a == NULL)
         return;
-    EVP_CIPHER_CTX_free(a->ctx);
+    EVP_CIPHER_CTX_free(a->enc);
+    EVP_CIPHER_CTX_free(a->dec);
+    EVP_CIPHER_free(a->cipher);
+    OPENSSL_cleanse(a, sizeof(*a));
     free(a);
 }
 
@@ -223,7 +243,6 @@ int md_aead_seal(struct md_aead *a, const char *aad, const void *p, size_t n, un
                  size_t cap, size_t *olen, struct md_err *err)
 {
     uint32_t id = md_aead_keys_current(a->keys);
-    const unsigned char *key = a->keys->key[a->keys->n - 1];
     int len = 0;
     int fin = 0;
     int rc;
@@ -232,19 +251,33 @@ int md_aead_seal(struct md_aead *a, const char *aad, const void *p, size_t n, un
     if (n > INT32_MAX - MD_AEAD_OVERHEAD || cap < n + MD_AEAD_OVERHEAD)
         return md_err_set(err, MD_EINVAL, "a sealed value of %zu bytes does not fit in %zu", n,
                           cap);
+    if (!a->salted || a->counter == 0) {
+        rc = md_aead_random(a->salt, sizeof(a->salt), err);
+        if (rc != MD_OK)
+            return rc;
+        a->salted = true;
+    }
+    if (!a->enc_ready) {
+        if (EVP_EncryptInit_ex(a->enc, a->cipher, NULL, a->keys->key[a->keys->n - 1], NULL) != 1)
+            return md_err_set(err, MD_EINTERNAL, "AES-256-GCM sealing failed in OpenSSL");
+        a->enc_ready = true;
+    }
     out[0] = MD_AEAD_VERSION;
     out[1] = (unsigned char)(id >> 24);
     out[2] = (unsigned char)(id >> 16);
     out[3] = (unsigned char)(id >> 8);
     out[4] = (unsigned char)id;
-    rc = md_aead_random(out + 5, NONCE_BYTES, err);
-    if (rc != MD_OK)
-        return rc;
-    if (EVP_EncryptInit_ex(a->ctx, EVP_aes_256_gcm(), NULL, key, out + 5) != 1 ||
-        EVP_EncryptUpdate(a->ctx, NULL, &len, (const unsigned char *)aad, (int)strlen(aad)) != 1 ||
-        EVP_EncryptUpdate(a->ctx, out + MD_AEAD_HEADER, &len, p, (int)n) != 1 ||
-        EVP_EncryptFinal_ex(a->ctx, out + MD_AEAD_HEADER + len, &fin) != 1 ||
-        EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_GCM_GET_TAG, MD_AEAD_TAG, out + MD_AEAD_HEADER + n) !=
+    memcpy(out + 5, a->salt, sizeof(a->salt));
+    out[13] = (unsigned char)(a->counter >> 24);
+    out[14] = (unsigned char)(a->counter >> 16);
+    out[15] = (unsigned char)(a->counter >> 8);
+    out[16] = (unsigned char)a->counter;
+    a->counter++;
+    if (EVP_EncryptInit_ex(a->enc, NULL, NULL, NULL, out + 5) != 1 ||
+        EVP_EncryptUpdate(a->enc, NULL, &len, (const unsigned char *)aad, (int)strlen(aad)) != 1 ||
+        EVP_EncryptUpdate(a->enc, out + MD_AEAD_HEADER, &len, p, (int)n) != 1 ||
+        EVP_EncryptFinal_ex(a->enc, out + MD_AEAD_HEADER + len, &fin) != 1 ||
+        EVP_CIPHER_CTX_ctrl(a->enc, EVP_CTRL_GCM_GET_TAG, MD_AEAD_TAG, out + MD_AEAD_HEADER + n) !=
             1)
         return md_err_set(err, MD_EINTERNAL, "AES-256-GCM sealing failed in OpenSSL");
     *olen = n + MD_AEAD_OVERHEAD;
@@ -254,8 +287,8 @@ int md_aead_seal(struct md_aead *a, const char *aad, const void *p, size_t n, un
 int md_aead_open(struct md_aead *a, const char *aad, const unsigned char *c, size_t n,
                  unsigned char *out, size_t cap, size_t *olen, struct md_err *err)
 {
-    const unsigned char *key;
     unsigned char tag[MD_AEAD_TAG];
+    size_t ki;
     size_t m;
     uint32_t id = 0;
     int len = 0;
@@ -268,8 +301,8 @@ int md_aead_open(struct md_aead *a, const char *aad, const unsigned char *c, siz
     if (cap < m)
         return md_err_set(err, MD_EINVAL, "an opened value of %zu bytes does not fit in %zu", m,
                           cap);
-    key = find_key(a->keys, id);
-    if (key == NULL) {
+    ki = find_key(a->keys, id);
+    if (ki == SIZE_MAX) {
         char hex[9];
 
         md_aead_key_id_hex(id, hex);
@@ -277,12 +310,17 @@ int md_aead_open(struct md_aead *a, const char *aad, const unsigned char *c, siz
                           "'%s' is sealed with data key %s, which the data key file lacks", aad,
                           hex);
     }
+    if (a->dec_key != ki) {
+        if (EVP_DecryptInit_ex(a->dec, a->cipher, NULL, a->keys->key[ki], NULL) != 1)
+            return md_err_set(err, MD_EINTERNAL, "AES-256-GCM opening failed in OpenSSL");
+        a->dec_key = ki;
+    }
     memcpy(tag, c + n - MD_AEAD_TAG, MD_AEAD_TAG);
-    if (EVP_DecryptInit_ex(a->ctx, EVP_aes_256_gcm(), NULL, key, c + 5) != 1 ||
-        EVP_DecryptUpdate(a->ctx, NULL, &len, (const unsigned char *)aad, (int)strlen(aad)) != 1 ||
-        EVP_DecryptUpdate(a->ctx, out, &len, c + MD_AEAD_HEADER, (int)m) != 1 ||
-        EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_GCM_SET_TAG, MD_AEAD_TAG, tag) != 1 ||
-        EVP_DecryptFinal_ex(a->ctx, out + len, &fin) != 1) {
+    if (EVP_DecryptInit_ex(a->dec, NULL, NULL, NULL, c + 5) != 1 ||
+        EVP_DecryptUpdate(a->dec, NULL, &len, (const unsigned char *)aad, (int)strlen(aad)) != 1 ||
+        EVP_DecryptUpdate(a->dec, out, &len, c + MD_AEAD_HEADER, (int)m) != 1 ||
+        EVP_CIPHER_CTX_ctrl(a->dec, EVP_CTRL_GCM_SET_TAG, MD_AEAD_TAG, tag) != 1 ||
+        EVP_DecryptFinal_ex(a->dec, out + len, &fin) != 1) {
         OPENSSL_cleanse(out, m);
         return md_err_set(err, MD_ECORRUPT,
                           "'%s' fails authentication: altered, or not sealed for this place", aad);

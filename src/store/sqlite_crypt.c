@@ -46,8 +46,10 @@ static int reserve(struct cbuf *b, size_t need, struct md_err *err)
     while (cap < need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
     p = md_malloc(cap);
-    if (p == NULL)
-        return md_err_set(err, MD_ENOMEM, "no memory for a sealed value of %zu bytes", need);
+    if (p == NULL) {
+        (void)md_err_set(err, MD_ENOMEM, "no memory for a sealed value of %zu bytes", need);
+        return MD_ENOMEM;
+    }
     if (b->p != NULL) {
         OPENSSL_cleanse(b->p, b->cap);
         free(b->p);

@@ -68,7 +68,7 @@ static int parse_line(struct md_aead_keys *k, const char *p, size_t n, size_t li
     unsigned char *key;
     uint32_t id;
 
-    if (n != 2 * MD_AEAD_KEY_BYTES)
+    if (n != (size_t)2 * MD_AEAD_KEY_BYTES)
         return md_err_set(err, MD_EINVAL,
                           "data key file line %zu: a key is 64 hex digits (32 bytes), not %zu "
                           "characters (make one with: openssl rand -hex 32)",

@@ -451,6 +451,10 @@ static void test_store_rotation(void **state)
     md_aead_key_id_hex(md_aead_keys_current(f->keys), id_b);
     assert_int_equal(md_store_rotate_start(f->s, &r, &err), MD_OK);
     assert_string_equal(r.key_id, id_b);
+    assert_int_equal(r.state, MD_ROTATION_RUNNING);
+    /* One at a time: it pauses between its jobs, so it runs still. */
+    assert_int_equal(md_store_rotate_start(f->s, &r, &err), MD_ECONFLICT);
+    assert_non_null(strstr(err.msg, "a rotation is running already"));
     wait_rotation(f->s, &r);
     assert_int_equal(r.state, MD_ROTATION_DONE);
     /* Walked: 8 predictions, 8 keys, the lookup key; rewritten: the 8 predictions, the 4 keys
@@ -485,6 +489,8 @@ static void test_store_rotation(void **state)
     assert_int_equal(rows.n, 1);
     assert_int_equal(list(f->s, "txn-6", &rows, &err), MD_OK);
     assert_int_equal(rows.n, 1);
+    /* Closed while a rotation runs: the store stops it first (teardown closes). */
+    assert_int_equal(md_store_rotate_start(f->s, &r, &err), MD_OK);
 }
 
 int main(void)

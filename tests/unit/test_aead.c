@@ -4,7 +4,7 @@
  * its refusals naming the line; sealing and opening, with every refusal
  * (an altered byte, another place's associated data, a key the file lacks,
  * a value that is not sealed); an older key still opening what it sealed;
- * the keyed hash. store/sqlite_crypt.c: a store with encryption on seals
+ * the keyed hash, one-shot and precomputed. store/sqlite_crypt.c: a store with encryption on seals
  * what it writes (no value in clear in the table), reads it back intact,
  * finds rows by key through the keyed hash, refuses to read sealed values
  * without the key; the lookup key survives a restart; a rotation to a new
@@ -201,6 +201,26 @@ static void test_hmac(void **state)
     (void)state;
     md_aead_hmac((const unsigned char *)"Jefe", 4, "what do ya want for nothing?", 28, mac);
     assert_memory_equal(mac, want, 32);
+    /* The precomputed context: the same, again and again; and keys past a block (hashed). */
+    {
+        struct md_aead_hmac *h = md_aead_hmac_new((const unsigned char *)"Jefe", 4);
+        unsigned char big[131];
+        unsigned char one[32];
+
+        for (int i = 0; i < 3; i++) {
+            memset(mac, 0, sizeof(mac));
+            md_aead_hmac_run(h, "what do ya want for nothing?", 28, mac);
+            assert_memory_equal(mac, want, 32);
+        }
+        md_aead_hmac_free(h);
+        md_aead_hmac_free(NULL);
+        memset(big, 0xaa, sizeof(big));
+        h = md_aead_hmac_new(big, sizeof(big));
+        md_aead_hmac_run(h, "", 0, mac);
+        md_aead_hmac(big, sizeof(big), "", 0, one);
+        assert_memory_equal(mac, one, 32);
+        md_aead_hmac_free(h);
+    }
 }
 
 /* ------------------------------------------------------------------ store */

@@ -390,6 +390,14 @@ out:
     return rc;
 }
 
+static int detach_run(struct md_store_tx *tx, void *ctx, struct md_err *err)
+{
+    (void)ctx;
+    (void)err;
+    md_store__crypt_detach(tx);
+    return MD_OK;
+}
+
 int md_store_crypt_enable(struct md_store *s, const struct md_aead_keys *keys, struct md_err *err)
 {
     struct enable e;
@@ -402,6 +410,10 @@ int md_store_crypt_enable(struct md_store *s, const struct md_aead_keys *keys, s
     e.c->rotor = rotor_new(s);
     rc = md_store_call(s, enable_run, &e, err);
     if (rc != MD_OK) {
+        /* Attached before a commit that failed: the connection lets go of it first. */
+        if (md_store_call(s, detach_run, NULL, NULL) != MD_OK)
+            md_log_kv(MD_LOG_ERROR, "the store could not let go of a failed encryption set-up",
+                      MD_KV_END);
         md_store__crypt_free(e.c);
         return rc;
     }

@@ -345,5 +345,6 @@ int cmd_quality(int argc, char **argv, struct ctl *ctl);
 int cmd_ab(int argc, char **argv, struct ctl *ctl);
 int cmd_review(int argc, char **argv, struct ctl *ctl);
 int cmd_dataset(int argc, char **argv, struct ctl *ctl);
+int cmd_keys(int argc, char **argv, struct ctl *ctl);
 
 #endif

@@ -256,6 +256,9 @@ static const struct md_endpoint routes[] = {
      md_audit_api_list},
     {"GET",    "/api/v1/audit/verify",                    MD_API_MANAGEMENT, ADMIN,  NONE,
      md_audit_api_verify},
+    /* encryption at rest: rotating the data keys (api/keys.c) */
+    {"POST",  "/api/v1/keys/rotate", MD_API_MANAGEMENT, ADMIN, NONE, md_keys_api_rotate},
+    {"GET",   "/api/v1/keys/rotate", MD_API_MANAGEMENT, READ,  NONE, md_keys_api_progress},
 };
 /* clang-format on */
 #pragma GCC diagnostic pop

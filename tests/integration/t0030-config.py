@@ -271,13 +271,14 @@ def test_docs_example_lists_every_setting():
         # The example's repository and address are replaced by flags, and its PII and audit
         # key files by ones that exist; the rest is used.
         key = write(os.path.join(tmp, "pii.key"), "0123456789abcdef0123456789abcdef\n")
-        audit_key = write(os.path.join(tmp, "audit.key"), "0123456789abcdef0123456789abcdef
-")
+        audit_key = write(os.path.join(tmp, "audit.key"), "0123456789abcdef0123456789abcdef\n")
         os.chmod(audit_key, 0o600)  # a key file others may read is refused
+        data_key = write(os.path.join(tmp, "data.key"), "ab" * 32 + "\n")
+        os.chmod(data_key, 0o600)
         # Its TLS files too, by empty paths: no TLS, as the harness speaks plain HTTP.
         tls_off = ["--tls-cert=", "--tls-key=", "--tls-client-ca="]
-        with Daemon(args=["--config", path, "--pii-key-file", key,
-                          "--audit-key-file", audit_key] + tls_off) as d:
+        with Daemon(args=["--config", path, "--pii-key-file", key, "--audit-key-file", audit_key,
+                          "--data-key-file", data_key] + tls_off) as d:
             _, s = settings(d)
         expect(sorted(keys) == sorted(s), "example keys %s, settings %s" % (keys, sorted(s)))
         expect(all(v["source"] in ("file", "flag") for v in s.values()), s)

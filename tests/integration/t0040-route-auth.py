@@ -165,7 +165,9 @@ def test_routes_flag():
                       ("DELETE", "/api/v1/models/{model}/datasets/{name}"),
                       ("POST", "/api/v1/models/{model}/trainings"),
                       ("GET", "/api/v1/audit"),
-                      ("GET", "/api/v1/audit/verify")}, manage)
+                      ("GET", "/api/v1/audit/verify"),
+                      # encryption at rest
+                      ("POST", "/api/v1/keys/rotate")}, manage)
 
 
 def test_docs_show_the_table():

@@ -92,6 +92,8 @@ static void test_defaults(void **state)
     assert_int_equal(s.log_features_days, 0);
     assert_int_equal(s.log_features_rows, 0);
     assert_null(s.pii_key_file);
+    /* encryption at rest's */
+    assert_null(s.data_key_file);
     /* feedback's */
     assert_int_equal(s.feedback_horizon_s, 30 * 24 * 3600);
     /* the audit log's key: none, the log off */
@@ -100,7 +102,7 @@ static void test_defaults(void **state)
     assert_null(s.tls_cert);
     assert_null(s.tls_key);
     assert_null(s.tls_client_ca);
-    assert_int_equal(s.config.n, 32);
+    assert_int_equal(s.config.n, 33);
     md_settings_release(&s);
 }
 

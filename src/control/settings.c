@@ -286,6 +286,16 @@ static const struct md_config_setting table[] = {
              "(missing_rate:age,f1:fraud); every name without one is kept anyway",
      .offset = STRING_AT(history_metrics),
      .def_text = NULL},
+    /* part harden: drop root after binding */
+    {.flag = "user",
+     .key = "user",
+     .kind = MD_CONFIG_STRING,
+     .metavar = "NAME",
+     .help = "when started as root: bind the listener, then run as user NAME (its group, no "
+             "supplementary groups) before opening anything else; the data directory, the "
+             "repository and key files must be that user's to read",
+     .offset = STRING_AT(user),
+     .def_text = NULL},
 };
 
 enum { A_CONFIG, A_CHECK, A_ROUTES, A_VERSION, A_HELP };

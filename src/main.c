@@ -833,8 +833,8 @@ static int become_user(const struct md_settings *o, struct daemon *d)
     if (pw->pw_uid == geteuid())
         return 0; /* already that user: nothing to drop */
     if (geteuid() != 0) {
-        md_log_kv(MD_LOG_ERROR, "--user: only a daemon started as root can change its user",
-                  "user", o->user, MD_KV_END);
+        md_log_kv(MD_LOG_ERROR, "--user: only a daemon started as root can change its user", "user",
+                  o->user, MD_KV_END);
         return 1;
     }
     if (mkdir(o->data, 0700) == 0) {

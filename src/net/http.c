@@ -976,7 +976,7 @@ static int resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *l
 int md_http_bind(const char *addr, int *fd, struct md_err *err)
 {
     struct sockaddr_storage ss;
-    socklen_t sslen;
+    socklen_t sslen = 0;
     int one = 1;
     int s;
     int rc;

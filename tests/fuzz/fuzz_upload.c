@@ -29,12 +29,19 @@ static const char *header(void *conn, const char *name)
     return strcmp(name, "Content-Type") == 0 ? CTYPE : NULL;
 }
 
+static char dir[64];
+static char up[96];
+
+/* At exit: the directories made below (every upload's file is gone by then). */
+static void remove_dirs(void)
+{
+    (void)rmdir(up);
+    (void)rmdir(dir);
+}
+
 /* The upload directory, made once per process. */
 static const char *upload_dir(void)
 {
-    static char dir[64];
-    static char up[96];
-
     if (up[0] == '\0') {
         struct md_err err;
 
@@ -44,6 +51,7 @@ static const char *upload_dir(void)
         (void)snprintf(up, sizeof(up), "%s/tmp", dir);
         if (md_upload_dir_prepare(up, &err) != MD_OK)
             __builtin_trap();
+        (void)atexit(remove_dirs);
     }
     return up;
 }

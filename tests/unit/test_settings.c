@@ -94,7 +94,9 @@ static void test_defaults(void **state)
     assert_null(s.pii_key_file);
     /* feedback's */
     assert_int_equal(s.feedback_horizon_s, 30 * 24 * 3600);
-    assert_int_equal(s.config.n, 28);
+    /* part harden's: --user */
+    assert_null(s.user);
+    assert_int_equal(s.config.n, 29);
     md_settings_release(&s);
 }
 

@@ -481,7 +481,7 @@ void md_upload_api_post(struct md_api *api, const struct md_route *rt, struct md
 
 /* ---- the upload directory ----------------------------------------------- */
 
-/* mkdir -p dir (0750): each missing directory on the way. */
+/* mkdir -p dir (0700): each missing directory on the way. */
 static int make_dirs(const char *dir, struct md_err *err)
 {
     char *p = md_xstrdup(dir);
@@ -492,12 +492,12 @@ static int make_dirs(const char *dir, struct md_err *err)
         if (p[i] != '/' || p[i - 1] == '/')
             continue;
         p[i] = '\0';
-        if (mkdir(p, 0750) != 0 && errno != EEXIST)
+        if (mkdir(p, 0700) != 0 && errno != EEXIST)
             rc = md_err_set(err, MD_EIO, "upload directory '%s': cannot create '%s': %s", dir, p,
                             strerror(errno));
         p[i] = '/';
     }
-    if (rc == MD_OK && mkdir(p, 0750) != 0 && errno != EEXIST)
+    if (rc == MD_OK && mkdir(p, 0700) != 0 && errno != EEXIST)
         rc = md_err_set(err, MD_EIO, "upload directory '%s': cannot create it: %s", dir,
                         strerror(errno));
     free(p);

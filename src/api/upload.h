@@ -94,7 +94,7 @@ char *md_upload_detach_path(struct md_upload *u);
 
 /*
  * Makes dir the upload directory: creates it and its parent if missing
- * (0750), and removes the temporary files an earlier run left there (those
+ * (0700), and removes the temporary files an earlier run left there (those
  * named MD_UPLOAD_TMP_PREFIX*; a crash leaves them). MD_EIO naming the
  * directory when it cannot.
  */

@@ -330,6 +330,16 @@ static const struct md_config_setting table[] = {
              "(mutual TLS), or the handshake fails; re-read on SIGHUP",
      .offset = STRING_AT(tls_client_ca),
      .def_text = NULL},
+    /* part harden: drop root after binding */
+    {.flag = "user",
+     .key = "user",
+     .kind = MD_CONFIG_STRING,
+     .metavar = "NAME",
+     .help = "when started as root: bind the listener, then run as user NAME (its group, no "
+             "supplementary groups) before opening anything else; the data directory, the "
+             "repository and key files must be that user's to read",
+     .offset = STRING_AT(user),
+     .def_text = NULL},
 };
 
 enum { A_CONFIG, A_CHECK, A_ROUTES, A_VERSION, A_HELP };

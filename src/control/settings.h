@@ -60,6 +60,7 @@ struct md_settings {
     /* The file's `alert_rules:` and `receivers:`. */
     struct md_alerting_config alerting;
     struct md_trainers trainers; /* the file's `trainers:` (control/trainers.h) */
+    const char *user;            /* --user: the user to run as after binding, or NULL */
 };
 
 /* What the command line asks for. */

@@ -1098,6 +1098,34 @@ static int resolve(const char *listen, struct sockaddr_storage *ss, socklen_t *l
     return MD_OK;
 }
 
+int md_http_bind(const char *addr, int *fd, struct md_err *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen = 0;
+    int one = 1;
+    int s;
+    int rc;
+
+    *fd = -1;
+    memset(&ss, 0, sizeof(ss));
+    rc = resolve(addr, &ss, &sslen, err);
+    if (rc != MD_OK)
+        return rc;
+    s = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return md_err_set(err, MD_EIO, "cannot listen on %s: %s", addr, strerror(errno));
+    /* As MHD does when it binds itself (MHD_OPTION_LISTENING_ADDRESS_REUSE);
+     * the backlog is capped by the kernel (net.core.somaxconn). */
+    if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(s, (struct sockaddr *)&ss, sslen) != 0 || listen(s, 4096) != 0) {
+        rc = md_err_set(err, MD_EIO, "cannot listen on %s: %s", addr, strerror(errno));
+        (void)close(s);
+        return rc;
+    }
+    *fd = s;
+    return MD_OK;
+}
+
 int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct md_http **out,
                   struct md_err *err)
 {
@@ -1184,7 +1212,8 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->max_conn + spare, MHD_OPTION_CONNECTION_TIMEOUT,
         cfg->idle_timeout_s ? cfg->idle_timeout_s : 60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         pool_bytes, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, h, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        on_completed, h, MHD_OPTION_LISTEN_SOCKET, cfg->bound ? cfg->listen_fd : MHD_INVALID_SOCKET,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned)h->max_conn + spare, threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
         threads, MHD_OPTION_END);
     if (h->d == NULL) {

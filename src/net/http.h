@@ -47,6 +47,9 @@ struct md_http_config {
     const char *tls_cert;
     const char *tls_key;
     const char *tls_client_ca;
+    bool bound;                       /* listen_fd is a socket md_http_bind made for
+                                         listen: serve on it (taken over) */
+    int listen_fd;                    /* with bound only */
 };
 
 struct md_http;
@@ -58,6 +61,15 @@ struct md_http;
  */
 int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct md_http **out,
                   struct md_err *err) MD_MUST_CHECK;
+
+/*
+ * Binds a listening socket for addr ("HOST:PORT" as above) before the
+ * server starts, so that a process started as root can bind a port below
+ * 1024 and drop root before it opens anything else (main.c, --user). *fd
+ * is the socket (close-on-exec), for md_http_config.listen_fd. MD_EINVAL
+ * for a bad address, MD_EIO if it cannot bind.
+ */
+int md_http_bind(const char *addr, int *fd, struct md_err *err) MD_MUST_CHECK;
 
 /* The port actually bound (useful with port 0). */
 unsigned md_http_port(const struct md_http *h);

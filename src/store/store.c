@@ -23,7 +23,7 @@
 #define DB_FILE      "modeld.db"
 #define ARTIFACT_DIR "artifacts"
 #define TMP_DIR      "tmp"
-#define DIR_MODE     0750
+#define DIR_MODE     0700
 #define SHA256_HEX   64
 
 /* One job's outcome, kept by the store thread between its run and its done. */

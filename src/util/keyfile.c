@@ -12,6 +12,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Whether gid is the process's group or one of its supplementary groups. */
+static bool own_group(gid_t gid)
+{
+    gid_t groups[256];
+    int n;
+
+    if (gid == getegid())
+        return true;
+    n = getgroups((int)(sizeof(groups) / sizeof(groups[0])), groups);
+    for (int i = 0; i < n; i++)
+        if (groups[i] == gid)
+            return true;
+    return false;
+}
+
 int md_keyfile_check(const char *path, struct md_err *err)
 {
     struct stat st;
@@ -30,6 +45,11 @@ int md_keyfile_check(const char *path, struct md_err *err)
         return md_err_set(err, MD_EINVAL,
                           "key file %s belongs to user %u, not to this process's user %u or root",
                           path, (unsigned)st.st_uid, (unsigned)geteuid());
+    if ((st.st_mode & 0040) != 0 && !own_group(st.st_gid))
+        return md_err_set(err, MD_EINVAL,
+                          "key file %s has mode %04o and group %u, not one of this process's "
+                          "groups: its members may read it; run chmod 600 %s",
+                          path, (unsigned)(st.st_mode & 07777), (unsigned)st.st_gid, path);
     return MD_OK;
 }
 

@@ -5,7 +5,9 @@
  * file must be a regular file that no other user may read or write: its
  * mode may grant the owner read and write and the group read (a mounted
  * Kubernetes Secret is group-readable by the pod's fsGroup), nothing more,
- * and it must belong to the process's user or to root. Anything else is
+ * the group it grants read to must be one of the process's own (its group
+ * or a supplementary one), and it must belong to the process's user or to
+ * root. Anything else is
  * refused with a message naming the file, its mode and the fix.
  */
 #ifndef MD_UTIL_KEYFILE_H

@@ -4,6 +4,7 @@ every kind of bad file refused with exit 2 naming the file, line and key,
 GET /api/v1/settings showing each value's source, PUT refused as documented,
 and the example file of docs/operations.md listing every setting."""
 import os
+import pwd
 import re
 import shutil
 import socket
@@ -277,8 +278,10 @@ def test_docs_example_lists_every_setting():
         os.chmod(data_key, 0o600)
         # Its TLS files too, by empty paths: no TLS, as the harness speaks plain HTTP.
         tls_off = ["--tls-cert=", "--tls-key=", "--tls-client-ca="]
+        # The example's user by the one the test runs as: nothing to drop.
+        me = pwd.getpwuid(os.geteuid()).pw_name
         with Daemon(args=["--config", path, "--pii-key-file", key, "--audit-key-file", audit_key,
-                          "--data-key-file", data_key] + tls_off) as d:
+                          "--data-key-file", data_key, "--user", me] + tls_off) as d:
             _, s = settings(d)
         expect(sorted(keys) == sorted(s), "example keys %s, settings %s" % (keys, sorted(s)))
         expect(all(v["source"] in ("file", "flag") for v in s.values()), s)

@@ -102,7 +102,9 @@ static void test_defaults(void **state)
     assert_null(s.tls_cert);
     assert_null(s.tls_key);
     assert_null(s.tls_client_ca);
-    assert_int_equal(s.config.n, 33);
+    /* part harden's: --user */
+    assert_null(s.user);
+    assert_int_equal(s.config.n, 34);
     md_settings_release(&s);
 }
 

@@ -141,4 +141,8 @@ MD_TRAFFIC_HANDLER(md_dataset_api_put);
 MD_TRAFFIC_HANDLER(md_dataset_api_list);
 MD_TRAFFIC_HANDLER(md_dataset_api_delete);
 
+/* Erasure of a subject's data (api/subjects.c) */
+void md_subjects_api_erase(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                           struct md_api_resp *resp);
+
 #endif

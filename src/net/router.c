@@ -7,6 +7,7 @@
  *
  *   {model}, {label}, {setting}   a segment (percent-decoded by then)
  *   {alias}, {name}               a segment
+ *   {subject}                     a segment (a subject id), into the route's name
  *   {id}                          a segment of digits
  *   {version}                     a segment of digits, or outside TF Serving
  *                                 an alias ([A-Za-z][A-Za-z0-9_.-]*): anything
@@ -250,6 +251,9 @@ static const struct md_endpoint routes[] = {
      md_dataset_api_put},
     {"DELETE", "/api/v1/models/{model}/datasets/{name}",  MD_API_MANAGEMENT, DEPLOY, PATH_MODEL,
      md_dataset_api_delete},
+    /* erasure of a subject's data (api/subjects.c) */
+    {"DELETE", "/api/v1/subjects/{subject}",              MD_API_MANAGEMENT, ADMIN,  NONE,
+     md_subjects_api_erase},
 };
 /* clang-format on */
 #pragma GCC diagnostic pop
@@ -443,6 +447,8 @@ static void add_form(size_t r, const struct family *f, const char *text)
             g->param = P_ID;
         else if (pc->len == 6 && memcmp(pc->at, "{name}", 6) == 0)
             g->param = P_NAME;
+        else if (pc->len == 9 && memcmp(pc->at, "{subject}", 9) == 0)
+            g->param = P_NAME; /* a subject id: any segment, into rt->name */
         else
             MD_BUG("router: unknown placeholder");
         if (fm->n_names == N_PARAMS)

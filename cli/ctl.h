@@ -337,5 +337,6 @@ int cmd_quality(int argc, char **argv, struct ctl *ctl);
 int cmd_ab(int argc, char **argv, struct ctl *ctl);
 int cmd_review(int argc, char **argv, struct ctl *ctl);
 int cmd_dataset(int argc, char **argv, struct ctl *ctl);
+int cmd_erase(int argc, char **argv, struct ctl *ctl);
 
 #endif

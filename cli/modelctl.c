@@ -47,6 +47,7 @@ static const struct command commands[] = {
     {"retrain", cmd_retrain, "ask for a training run of a model, by hand"},
     {"trainings", cmd_trainings, "list a model's training runs, or show one"},
     {"dataset", cmd_dataset, "show, export or add to a model's training set"},
+    {"erase", cmd_erase, "erase what the server keeps of one subject"},
     {"help", cmd_help, "show the help of a command"},
 };
 

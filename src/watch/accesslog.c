@@ -20,6 +20,7 @@
 #define FLUSH_MS   100
 #define LINE_BYTES 2048 /* one line at most: the fields below are cut to fit */
 #define PATH_CUT   512  /* bytes of a path kept */
+#define SUBJECTS   "/api/v1/subjects/" /* paths that name a subject id, left out */
 #define NAME_CUT   256  /* bytes of a model name, method or id kept */
 
 struct md_access_log {
@@ -224,7 +225,11 @@ static size_t format(const struct md_access_rec *rec, char *line)
     put_raw(&c, ",\"method\":", 10);
     put_str(&c, rec->method, NAME_CUT);
     put_raw(&c, ",\"path\":", 8);
-    put_str(&c, rec->path, PATH_CUT);
+    /* An erasure's path names the subject: the log keeps the route, not the id. */
+    if (rec->path != NULL && strncmp(rec->path, SUBJECTS, sizeof(SUBJECTS) - 1) == 0)
+        put_str(&c, SUBJECTS "{subject}", PATH_CUT);
+    else
+        put_str(&c, rec->path, PATH_CUT);
     put_raw(&c, ",\"model\":", 9);
     put_str(&c, rec->model, NAME_CUT);
     put_raw(&c, ",\"version\":", 11);

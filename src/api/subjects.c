@@ -149,8 +149,8 @@ static void erased(struct md_api_store_read *r)
     (void)md_buf_putc(&r->out, '}');
     md_err_clear(&err);
     rc = md_store_checkpoint(e->store, &ck, &err);
-    (void)md_buf_printf(&r->out, ",\"checkpoint\":{\"complete\":%s,\"frames\":%d",
-                        rc == MD_OK && ck.complete ? "true" : "false", ck.checkpointed);
+    (void)md_buf_printf(&r->out, ",\"checkpoint\":{\"complete\":%s",
+                        rc == MD_OK && ck.complete ? "true" : "false");
     if (rc != MD_OK) {
         (void)md_buf_puts(&r->out, ",\"error\":");
         (void)md_buf_json_str(&r->out, err.msg, strlen(err.msg));

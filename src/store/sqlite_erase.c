@@ -190,8 +190,8 @@ int md_store_tx_feedback_expire(struct md_store_tx *tx, int64_t before_ms, size_
 int md_store__db_checkpoint(struct md_store_tx *tx, struct md_store_checkpoint *out,
                             struct md_err *err)
 {
-    int log = 0;
-    int done = 0;
+    int log = -1;
+    int done = -1;
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -201,9 +201,9 @@ int md_store__db_checkpoint(struct md_store_tx *tx, struct md_store_checkpoint *
      * frame into the file, syncs it and truncates the log to nothing. */
     rc = sqlite3_wal_checkpoint_v2(tx->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
     out->log_frames = log;
-    out->checkpointed = done;
     if (rc != SQLITE_OK)
         return md_store__fail(tx, rc, "checkpoint the write-ahead log", err);
-    out->complete = log == 0;
+    /* A truncating checkpoint that completed leaves an empty log (both counts 0). */
+    out->complete = log == 0 && done == 0;
     return MD_OK;
 }

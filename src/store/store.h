@@ -1039,9 +1039,8 @@ int md_store_tx_feedback_expire(struct md_store_tx *tx, int64_t before_ms, size_
 
 /* What a checkpoint did. */
 struct md_store_checkpoint {
-    int log_frames;    /* frames the write-ahead log held after it (0: truncated) */
-    int checkpointed;  /* frames copied into the database file */
-    bool complete;     /* the log was emptied: nothing of it remains in the file */
+    int log_frames; /* frames the write-ahead log holds after it (0: emptied) */
+    bool complete;  /* the log was emptied: nothing of it remains in the file */
 };
 
 /*

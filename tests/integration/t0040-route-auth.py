@@ -163,7 +163,9 @@ def test_routes_flag():
                       ("DELETE", "/api/v1/alert-rules/{name}"),
                       ("PUT", "/api/v1/models/{model}/datasets/{name}"),
                       ("DELETE", "/api/v1/models/{model}/datasets/{name}"),
-                      ("POST", "/api/v1/models/{model}/trainings")}, manage)
+                      ("POST", "/api/v1/models/{model}/trainings"),
+                      # erasure of a subject's data (api/subjects.c)
+                      ("DELETE", "/api/v1/subjects/{subject}")}, manage)
 
 
 def test_docs_show_the_table():

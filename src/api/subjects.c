@@ -24,11 +24,11 @@
 struct erase {
     struct md_store *store; /* borrowed: the api's */
     char hash[65];
-    char *id;                   /* the id as sent, wiped when freed */
-    struct md_scrub_row *rows;  /* the rows removed (request ids owned) */
+    char *id;                  /* the id as sent, wiped when freed */
+    struct md_scrub_row *rows; /* the rows removed (request ids owned) */
     size_t n_rows;
     size_t cap_rows;
-    bool rows_lost;             /* no memory for some: training sets not scrubbed */
+    bool rows_lost; /* no memory for some: training sets not scrubbed */
     struct md_store_erased gone;
 };
 
@@ -104,9 +104,8 @@ static int run_erase(struct md_store_tx *tx, struct md_api_store_read *r, struct
     (void)md_buf_printf(&d,
                         "{\"subject\":\"%s\",\"predictions\":%lld,\"prediction_keys\":%lld,"
                         "\"feedback\":%lld,\"review_items\":%lld}",
-                        e->hash, (long long)e->gone.predictions,
-                        (long long)e->gone.prediction_keys, (long long)e->gone.feedback,
-                        (long long)e->gone.review_items);
+                        e->hash, (long long)e->gone.predictions, (long long)e->gone.prediction_keys,
+                        (long long)e->gone.feedback, (long long)e->gone.review_items);
     memset(&ev, 0, sizeof(ev));
     ev.model = "";
     ev.kind = "subject_erased";
@@ -119,9 +118,8 @@ static int run_erase(struct md_store_tx *tx, struct md_api_store_read *r, struct
     (void)md_buf_printf(&r->out,
                         "{\"subject\":\"%s\",\"predictions\":%lld,\"prediction_keys\":%lld,"
                         "\"feedback\":%lld,\"review_items\":%lld",
-                        e->hash, (long long)e->gone.predictions,
-                        (long long)e->gone.prediction_keys, (long long)e->gone.feedback,
-                        (long long)e->gone.review_items);
+                        e->hash, (long long)e->gone.predictions, (long long)e->gone.prediction_keys,
+                        (long long)e->gone.feedback, (long long)e->gone.review_items);
     return MD_OK;
 }
 
@@ -136,8 +134,9 @@ static void erased(struct md_api_store_read *r)
 
     md_err_clear(&err);
     rc = md_scrub_training_sets(md_store_dir(e->store), e->rows, e->n_rows, &sc, &err);
-    (void)md_buf_printf(&r->out, ",\"training_sets\":{\"files\":%llu,\"changed\":%llu,"
-                                 "\"rows\":%llu",
+    (void)md_buf_printf(&r->out,
+                        ",\"training_sets\":{\"files\":%llu,\"changed\":%llu,"
+                        "\"rows\":%llu",
                         (unsigned long long)sc.files, (unsigned long long)sc.changed,
                         (unsigned long long)sc.lines);
     if (rc != MD_OK || e->rows_lost) {

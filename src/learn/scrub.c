@@ -183,9 +183,9 @@ int md_scrub_training_sets(const char *dir, const struct md_scrub_row *rows, siz
         return md_err_set(err, MD_EINVAL, "the data directory's path is too long");
     d = opendir(top);
     if (d == NULL)
-        return errno == ENOENT ? MD_OK
-                               : md_err_set(err, MD_EIO, "%s: cannot open: %s", top,
-                                            strerror(errno));
+        return errno == ENOENT
+                   ? MD_OK
+                   : md_err_set(err, MD_EIO, "%s: cannot open: %s", top, strerror(errno));
     if (needles_make(rows, n, &nd) != MD_OK) {
         needles_free(&nd);
         (void)closedir(d);

@@ -55,8 +55,8 @@ static int each_row(struct md_store_tx *tx, const char *subject,
                     void (*fn)(void *ctx, const char *request_id, int64_t row), void *ctx,
                     struct md_err *err)
 {
-    sqlite3_stmt *st = prep_once(
-        tx, "SELECT DISTINCT request_id, row FROM predictions WHERE subject = ?1", err);
+    sqlite3_stmt *st =
+        prep_once(tx, "SELECT DISTINCT request_id, row FROM predictions WHERE subject = ?1", err);
     int rc;
 
     if (st == NULL)
@@ -71,8 +71,8 @@ static int each_row(struct md_store_tx *tx, const char *subject,
 }
 
 int md_store_tx_subject_erase(struct md_store_tx *tx, const char *subject, const char *id,
-                              void (*fn)(void *ctx, const char *request_id, int64_t row),
-                              void *ctx, struct md_store_erased *out, struct md_err *err)
+                              void (*fn)(void *ctx, const char *request_id, int64_t row), void *ctx,
+                              struct md_store_erased *out, struct md_err *err)
 {
     int rc = MD_OK;
 

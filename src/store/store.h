@@ -1019,9 +1019,8 @@ struct md_store_erased {
  * MD_EINVAL for a subject that is not 64 characters.
  */
 int md_store_tx_subject_erase(struct md_store_tx *tx, const char *subject, const char *id,
-                              void (*fn)(void *ctx, const char *request_id, int64_t row),
-                              void *ctx, struct md_store_erased *out,
-                              struct md_err *err) MD_MUST_CHECK;
+                              void (*fn)(void *ctx, const char *request_id, int64_t row), void *ctx,
+                              struct md_store_erased *out, struct md_err *err) MD_MUST_CHECK;
 
 /* The prediction rows stored with subject hash subject, into *rows. */
 int md_store_tx_subject_count(struct md_store_tx *tx, const char *subject, int64_t *rows,

@@ -20,8 +20,10 @@
 #define FLUSH_MS   100
 #define LINE_BYTES 2048 /* one line at most: the fields below are cut to fit */
 #define PATH_CUT   512  /* bytes of a path kept */
-#define SUBJECTS   "/api/v1/subjects/" /* paths that name a subject id, left out */
 #define NAME_CUT   256  /* bytes of a model name, method or id kept */
+
+/* Paths that name a subject id (an erasure): the log keeps the route, not the id. */
+#define SUBJECTS "/api/v1/subjects/"
 
 struct md_access_log {
     char *path; /* NULL: standard output */

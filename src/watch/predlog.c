@@ -39,6 +39,7 @@
 
 #define DROP_SECONDS      3600 /* the drops the signal can look back on, by second */
 #define MD_PREDLOG_NAP_MS 20   /* the writer's pause after a batch well short of full */
+
 #define RETENTION_EVENT_MS 3600000 /* a retention event at most this often */
 
 struct cell {
@@ -521,8 +522,8 @@ void md_predlog_counts(const struct md_predlog *l, struct md_predlog_counts *out
     out->lag_ms = atomic_load_explicit(&l->lag_ms, memory_order_relaxed);
     out->largest = atomic_load_explicit(&l->largest, memory_order_relaxed);
     out->retained = atomic_load_explicit(&l->retained, memory_order_relaxed);
-    out->feedback_expired = atomic_load_explicit(&l->feedback_expired, memory_order_relaxed);
-    out->review_expired = atomic_load_explicit(&l->review_expired, memory_order_relaxed);
+    out->fb_expired = atomic_load_explicit(&l->feedback_expired, memory_order_relaxed);
+    out->rv_expired = atomic_load_explicit(&l->review_expired, memory_order_relaxed);
     out->trimmed = atomic_load_explicit(&l->trimmed, memory_order_relaxed);
     out->promotions = atomic_load_explicit(&l->promotions, memory_order_relaxed);
     out->idle = atomic_load_explicit(&l->in_idle, memory_order_relaxed);
@@ -633,8 +634,7 @@ static int retain_run(struct md_store_tx *tx, void *ctx, struct md_err *err)
     if (rc == MD_OK) {
         atomic_fetch_add_explicit(&l->retained, (uint64_t)removed, memory_order_relaxed);
         atomic_fetch_add_explicit(&l->trimmed, (uint64_t)trimmed, memory_order_relaxed);
-        atomic_fetch_add_explicit(&l->feedback_expired, (uint64_t)feedback,
-                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&l->feedback_expired, (uint64_t)feedback, memory_order_relaxed);
         atomic_fetch_add_explicit(&l->review_expired, (uint64_t)review, memory_order_relaxed);
         atomic_store_explicit(&l->retain_busy,
                               (size_t)removed >= r->chunk || (size_t)trimmed >= r->chunk ||

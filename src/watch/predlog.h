@@ -130,8 +130,8 @@ struct md_predlog_counts {
     uint64_t largest;    /* the largest batch so far, in records */
     uint64_t retained;   /* records removed past the horizon */
     uint64_t trimmed;    /* records whose features were removed (age or count) */
-    uint64_t feedback_expired; /* feedback items removed past the horizon */
-    uint64_t review_expired;   /* review items removed past the horizon */
+    uint64_t fb_expired; /* feedback items removed past the horizon */
+    uint64_t rv_expired; /* review items removed past the horizon */
     uint64_t promotions; /* times md_predlog_tick took the writer out of the idle class */
     bool idle;           /* the writer is in the idle class now */
 };
@@ -169,8 +169,8 @@ struct md_predlog_retention {
  * feedback items and chunk review items past the horizon, in one
  * transaction of its connection; what it removed is recorded as an event
  * of kind "retention" in the same transaction, at most one an hour (the
- * first at once), with the counts since the last. Returns at once; a step asked for and not yet run is not
- * doubled. now_ms: wall clock.
+ * first at once), with the counts since the last. Returns at once; a
+ * step asked for and not yet run is not doubled. now_ms: wall clock.
  */
 void md_predlog_retain(struct md_predlog *l, const struct md_predlog_retention *r, int64_t now_ms);
 

@@ -166,9 +166,8 @@ static void test_erase_removes_one_subject(void **state)
     assert_int_equal(c.n_seen, 2);
     assert_string_equal(c.seen[0], "a1/0");
     assert_string_equal(c.seen[1], "a1/1");
-    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM predictions WHERE subject = '" A_HASH
-                                    "'"),
-                     0);
+    assert_int_equal(
+        sql_int(f->db, "SELECT count(*) FROM predictions WHERE subject = '" A_HASH "'"), 0);
     assert_int_equal(sql_int(f->db, "SELECT count(*) FROM predictions"), 2);
     assert_int_equal(sql_int(f->db, "SELECT count(*) FROM prediction_keys"), 2);
     assert_int_equal(sql_int(f->db, "SELECT count(*) FROM review_items"), 2);

@@ -37,6 +37,7 @@ scenario "instructions per single-row request" $py bench/instructions.py
 scenario "load and unload endpoints" $py bench/load.py
 scenario "drift on and off, 10,000-row binary request" $py bench/drift.py
 scenario "prediction log: writer alone" build/bench/predlog_bench
+scenario "prediction log: writer alone, encryption at rest" build/bench/predlog_bench 200000 crypt
 scenario "prediction log: cost to requests" $py bench/predlog.py
 
 if [ -n "$failed" ]; then

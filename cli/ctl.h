@@ -338,5 +338,6 @@ int cmd_ab(int argc, char **argv, struct ctl *ctl);
 int cmd_review(int argc, char **argv, struct ctl *ctl);
 int cmd_dataset(int argc, char **argv, struct ctl *ctl);
 int cmd_erase(int argc, char **argv, struct ctl *ctl);
+int cmd_keys(int argc, char **argv, struct ctl *ctl);
 
 #endif

@@ -2,6 +2,7 @@
 /*
  * main.c: only main: flags, start, signals, stop.
  */
+#include "util/aead.h"
 #include "util/common.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -292,6 +293,47 @@ static int signals_delay(struct md_signals *s, struct md_err *err)
     return MD_OK;
 }
 
+/* The data keys of encryption at rest (--data-key-file): they outlive the store. */
+static struct md_aead_keys *data_keys;
+
+/*
+ * Encryption at rest: on with --data-key-file, before anything else uses the
+ * store; without, said plainly. 0, or 1 with the reason logged.
+ */
+static int open_crypt(const struct md_settings *o, struct md_store *store)
+{
+    struct md_err err;
+    bool sealed = false;
+    char id[9];
+    char n[24];
+
+    if (o->data_key_file == NULL) {
+        md_log_kv(MD_LOG_WARN,
+                  "data is stored in clear: prediction-log keys, features and outputs, feedback "
+                  "and review comments are readable by anyone who can read the data directory "
+                  "(encrypt them with --data-key-file)",
+                  "dir", o->data, MD_KV_END);
+        if (md_store_crypt_sealed(store, &sealed, &err) == MD_OK && sealed)
+            md_log_kv(MD_LOG_WARN,
+                      "the store holds encrypted data that cannot be read without "
+                      "--data-key-file",
+                      "dir", o->data, MD_KV_END);
+        return 0;
+    }
+    if (md_aead_keys_load(o->data_key_file, &data_keys, &err) != MD_OK ||
+        md_store_crypt_enable(store, data_keys, &err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot turn encryption at rest on", "reason", err.msg, MD_KV_END);
+        md_aead_keys_free(data_keys);
+        data_keys = NULL;
+        return 1;
+    }
+    md_aead_key_id_hex(md_aead_keys_current(data_keys), id);
+    (void)snprintf(n, sizeof(n), "%zu", md_aead_keys_count(data_keys));
+    md_log_kv(MD_LOG_INFO, "encryption at rest on (AES-256-GCM)", "key_id", id, "keys", n,
+              MD_KV_END);
+    return 0;
+}
+
 /* Serves until SIGTERM or SIGINT: 0 after a clean stop, 1 when start-up fails. */
 /*
  * The data directory: made if absent, its store opened (what a crash left
@@ -312,6 +354,10 @@ static int open_data(const struct md_settings *o, struct md_store **out, char **
     if (md_store_open(o->data, &store, &err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "cannot open the store", "dir", o->data, "reason", err.msg,
                   MD_KV_END);
+        return 1;
+    }
+    if (open_crypt(o, store) != 0) {
+        md_store_close(store);
         return 1;
     }
     {
@@ -493,6 +539,8 @@ static void stop_daemon(struct daemon *d, const struct md_settings *o)
     md_signals_free(d->signals);
     md_ab_signals_free(d->ab);
     md_store_close(d->store);
+    md_aead_keys_free(data_keys); /* after the store, which borrowed them */
+    data_keys = NULL;
     /* After the store: its last batches' done calls ran at its close. */
     md_history_free(d->history);
     md_series_free(d->series);

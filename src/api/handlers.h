@@ -144,5 +144,10 @@ MD_TRAFFIC_HANDLER(md_dataset_api_delete);
 /* Erasure of a subject's data (api/subjects.c) */
 void md_subjects_api_erase(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                            struct md_api_resp *resp);
+/* Encryption at rest: rotating the data keys (api/keys.c) */
+void md_keys_api_rotate(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                        struct md_api_resp *resp);
+void md_keys_api_progress(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                          struct md_api_resp *resp);
 
 #endif

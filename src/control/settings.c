@@ -252,6 +252,16 @@ static const struct md_config_setting table[] = {
              "erasure finds it; without it, DATA/subject.key, made at the first start",
      .offset = STRING_AT(subject_key_file),
      .def_text = NULL},
+    {.flag = "data-key-file",
+     .key = "data_key_file",
+     .kind = MD_CONFIG_STRING,
+     .metavar = "FILE",
+     .help = "the data keys (one per line, 64 hex digits; the last encrypts, all decrypt) of "
+             "encryption at rest: prediction-log keys, features, labels and outputs, feedback and "
+             "review comments are stored AES-256-GCM encrypted; without it they are stored in "
+             "clear",
+     .offset = STRING_AT(data_key_file),
+     .def_text = NULL},
     {.flag = "feedback-horizon",
      .key = "feedback_horizon",
      .kind = MD_CONFIG_UINT,

@@ -50,6 +50,7 @@ struct md_settings {
     uint64_t log_features_days;    /* --log-features-days: their features this long (0: horizon) */
     uint64_t log_features_rows;  /* --log-features-rows: only the newest N keep features (0: all) */
     const char *pii_key_file;    /* --pii-key-file: the key of `pii: hash` features, or NULL */
+    const char *data_key_file;   /* --data-key-file: the data keys of encryption at rest, or NULL */
     uint64_t feedback_horizon_s; /* --feedback-horizon: feedback waits this long for its row */
     struct md_strategies strategies; /* the file's `strategies:`, stored at start */
     /* The file's `alert_rules:` and `receivers:`. */

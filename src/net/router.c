@@ -254,6 +254,9 @@ static const struct md_endpoint routes[] = {
     /* erasure of a subject's data (api/subjects.c) */
     {"DELETE", "/api/v1/subjects/{subject}",              MD_API_MANAGEMENT, ADMIN,  NONE,
      md_subjects_api_erase},
+    /* encryption at rest: rotating the data keys (api/keys.c) */
+    {"POST",  "/api/v1/keys/rotate", MD_API_MANAGEMENT, ADMIN, NONE, md_keys_api_rotate},
+    {"GET",   "/api/v1/keys/rotate", MD_API_MANAGEMENT, READ,  NONE, md_keys_api_progress},
 };
 /* clang-format on */
 #pragma GCC diagnostic pop

@@ -352,6 +352,13 @@ static const struct migration migrations[] = {
       * subject id), as a keyed hash, so that erasure finds its rows. */
      "ALTER TABLE predictions ADD COLUMN subject TEXT;\n"
      "CREATE INDEX predictions_by_subject ON predictions(subject) WHERE subject IS NOT NULL;\n"
+     /* Encryption at rest: 'lookup' is the key of the keyed hashes that
+      * replace key values (prediction_keys.value, feedback.key_value), a
+      * random 32 bytes sealed under a data key; rotation reseals it. */
+     "CREATE TABLE crypt (\n"
+     "    name TEXT PRIMARY KEY,\n"
+     "    value BLOB NOT NULL\n"
+     ");\n"
      ""},
 };
 
@@ -729,6 +736,7 @@ void md_store__db_close(struct md_store_tx *tx)
 {
     if (tx == NULL)
         return;
+    md_store__crypt_detach(tx);
     for (size_t i = 0; i < MD_SQL_SLOTS; i++)
         sqlite3_finalize(tx->stmts[i]);
     if (tx->db != NULL)

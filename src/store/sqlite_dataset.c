@@ -79,7 +79,11 @@ int md_store_tx_training_rows(struct md_store_tx *tx, const struct md_store_trai
         r.row = sqlite3_column_int64(st, 2);
         r.at_ms = sqlite3_column_int64(st, 3);
         r.version = sqlite3_column_int64(st, 4);
-        r.features = (const char *)sqlite3_column_text(st, 5);
+        rc = md_store__column_open(tx, st, 5, MD_CBUF_FEATURES, MD_AAD_FEATURES, &r.features, err);
+        if (rc != MD_OK) {
+            sqlite3_finalize(st);
+            return rc;
+        }
         r.label = (const char *)sqlite3_column_text(st, 6);
         r.value = sqlite3_column_type(st, 7) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 7);
         r.source = (const char *)sqlite3_column_text(st, 8);

@@ -29,19 +29,24 @@ static sqlite3_stmt *prep_once(struct md_store_tx *tx, const char *sql, struct m
     return st;
 }
 
-/* Runs a DELETE of the subject's (?1 subject, ?2 id when the statement has it); the rows
- * removed into *n. */
+/* Runs a DELETE of the subject's (?1 subject; when the statement has them, ?2 the id and ?3
+ * the form a key value is looked up by: the id, or its keyed hash with encryption at rest);
+ * the rows removed into *n. */
 static int delete_of(struct md_store_tx *tx, const char *sql, const char *subject, const char *id,
                      int64_t *n, struct md_err *err)
 {
+    char form[MD_STORE__LOOKUP_LEN];
     sqlite3_stmt *st = prep_once(tx, sql, err);
     int rc;
 
     if (st == NULL)
         return err->code != MD_OK ? err->code : MD_EIO;
     sqlite3_bind_text(st, 1, subject, -1, SQLITE_STATIC);
-    if (sqlite3_bind_parameter_count(st) >= 2)
+    if (sqlite3_bind_parameter_count(st) >= 3) {
         sqlite3_bind_text(st, 2, id != NULL ? id : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, md_store__lookup(tx, id != NULL ? id : "", form), -1,
+                          SQLITE_STATIC);
+    }
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
@@ -94,11 +99,12 @@ int md_store_tx_subject_erase(struct md_store_tx *tx, const char *subject, const
                        "DELETE FROM feedback WHERE (model, request_id, row) IN (SELECT model, "
                        "request_id, row FROM predictions WHERE subject = ?1)",
                        subject, NULL, &out->feedback, err);
-    /* ...and feedback given by the subject's id as a key, attached or still waiting. */
+    /* ...and feedback given by the subject's id as a key, attached or still waiting (the id
+     * as stored: in clear, or hashed once encryption at rest is on). */
     if (rc == MD_OK && id != NULL)
         rc = delete_of(tx,
-                       "DELETE FROM feedback WHERE key_value = ?2 AND (model, key_name) IN "
-                       "(SELECT model, name FROM prediction_keys WHERE value = ?2 AND "
+                       "DELETE FROM feedback WHERE key_value IN (?2, ?3) AND (model, key_name) IN "
+                       "(SELECT model, name FROM prediction_keys WHERE value IN (?2, ?3) AND "
                        "prediction IN (" SUBJECT_ROWS "))",
                        subject, id, &out->feedback, err);
     if (rc == MD_OK)

@@ -108,7 +108,11 @@ static int tell_rows(struct md_store_tx *tx, const char *model, const char *requ
         out.route = (const char *)sqlite3_column_text(st, 1);
         out.shadow = sqlite3_column_int(st, 2) != 0;
         out.at_ms = sqlite3_column_int64(st, 3);
-        out.predicted = (const char *)sqlite3_column_text(st, 4);
+        rc = md_store__column_open(tx, st, 4, MD_CBUF_LABEL, MD_AAD_LABEL, &out.predicted, err);
+        if (rc != MD_OK) {
+            sqlite3_reset(st);
+            return rc;
+        }
         out.score = column_double_or_nan(st, 5);
         out.kind = o->kind;
         out.label = o->label;
@@ -235,20 +239,23 @@ static int row_by_key(struct md_store_tx *tx, const char *model, const char *nam
                       const char *value, bool *found, char **request_id, int64_t *row,
                       struct md_err *err)
 {
+    char hashed[MD_STORE__LOOKUP_LEN];
     sqlite3_stmt *st;
     int rc;
 
     *found = false;
+    /* ?4: the value as stored with encryption on; ?3 as stored before it was. */
     st = md_store__prep(tx, MD_SQL_FEEDBACK_BY_KEY,
                         "SELECT p.request_id, p.row FROM prediction_keys k JOIN predictions p "
                         "ON p.id = k.prediction WHERE k.model = ?1 AND k.name = ?2 "
-                        "AND k.value = ?3 AND p.shadow = 0 ORDER BY p.id DESC LIMIT 1",
+                        "AND k.value IN (?3, ?4) AND p.shadow = 0 ORDER BY p.id DESC LIMIT 1",
                         err);
     if (st == NULL)
         return md_store__prep_failed(err);
     sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, value, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, md_store__lookup(tx, value, hashed), -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *found = true;
@@ -292,6 +299,7 @@ static int insert_item(struct md_store_tx *tx, const struct md_store_feedback *f
                        const char *request_id, int64_t row, enum md_feedback_state state,
                        int64_t at_ms, int64_t *id, struct md_err *err)
 {
+    char hashed[MD_STORE__LOOKUP_LEN];
     sqlite3_stmt *st;
     int rc;
 
@@ -309,7 +317,7 @@ static int insert_item(struct md_store_tx *tx, const struct md_store_feedback *f
     else
         sqlite3_bind_null(st, 3);
     bind_text_or_null(st, 4, f->key_name);
-    bind_text_or_null(st, 5, f->key_value);
+    bind_text_or_null(st, 5, md_store__lookup(tx, f->key_value, hashed));
     sqlite3_bind_text(st, 6, md_feedback_kind_name(f->kind), -1, SQLITE_STATIC);
     if (f->kind == MD_FEEDBACK_LABEL) {
         bind_text_or_null(st, 7, f->label);
@@ -319,9 +327,13 @@ static int insert_item(struct md_store_tx *tx, const struct md_store_feedback *f
         sqlite3_bind_double(st, 8, f->value);
     }
     sqlite3_bind_text(st, 9, f->source, -1, SQLITE_STATIC);
-    bind_text_or_null(st, 10, f->comment);
     sqlite3_bind_int64(st, 11, at_ms);
     sqlite3_bind_text(st, 12, md_feedback_state_name(state), -1, SQLITE_STATIC);
+    rc = md_store__bind_sealed(tx, st, 10, MD_CBUF_COMMENT, f->comment, MD_AAD_FEEDBACK, err);
+    if (rc != MD_OK) {
+        sqlite3_reset(st);
+        return rc;
+    }
     rc = md_store__exec(tx, st, "add feedback", err);
     *id = sqlite3_last_insert_rowid(tx->db);
     return rc;
@@ -331,9 +343,10 @@ static int insert_item(struct md_store_tx *tx, const struct md_store_feedback *f
 static int retire_waiting(struct md_store_tx *tx, const struct md_store_feedback *f,
                           struct md_err *err)
 {
+    char hashed[MD_STORE__LOOKUP_LEN];
     sqlite3_stmt *st = md_store__prep(tx, MD_SQL_FEEDBACK_RETIRE_KEY,
                                       "UPDATE feedback SET current = 0 WHERE model = ?1 AND "
-                                      "key_name = ?2 AND key_value = ?3 AND kind = ?4 AND "
+                                      "key_name = ?2 AND key_value IN (?3, ?5) AND kind = ?4 AND "
                                       "request_id IS NULL AND state = 'pending' AND current = 1",
                                       err);
 
@@ -343,6 +356,7 @@ static int retire_waiting(struct md_store_tx *tx, const struct md_store_feedback
     sqlite3_bind_text(st, 2, f->key_name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, f->key_value, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, md_feedback_kind_name(f->kind), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, md_store__lookup(tx, f->key_value, hashed), -1, SQLITE_STATIC);
     return md_store__exec(tx, st, "replace waiting feedback", err);
 }
 
@@ -623,7 +637,11 @@ static int rebuild(struct md_store_tx *tx, int64_t since_ms, md_store_outcome_fn
         o.route = (const char *)sqlite3_column_text(st, 5);
         o.shadow = sqlite3_column_int(st, 6) != 0;
         o.at_ms = sqlite3_column_int64(st, 7);
-        o.predicted = (const char *)sqlite3_column_text(st, 8);
+        rc = md_store__column_open(tx, st, 8, MD_CBUF_LABEL, MD_AAD_LABEL, &o.predicted, err);
+        if (rc != MD_OK) {
+            sqlite3_reset(st);
+            return rc;
+        }
         o.score = column_double_or_nan(st, 9);
         fn(ctx, &o);
     }
@@ -840,7 +858,11 @@ int md_store_tx_feedback_rows(struct md_store_tx *tx, const struct md_store_qual
         r.route = (const char *)sqlite3_column_text(st, 4);
         r.shadow = sqlite3_column_int(st, 5) != 0;
         r.at_ms = sqlite3_column_int64(st, 6);
-        r.predicted = (const char *)sqlite3_column_text(st, 7);
+        rc = md_store__column_open(tx, st, 7, MD_CBUF_LABEL, MD_AAD_LABEL, &r.predicted, err);
+        if (rc != MD_OK) {
+            sqlite3_reset(st);
+            return rc;
+        }
         r.score = column_double_or_nan(st, 8);
         r.label = (const char *)sqlite3_column_text(st, 9);
         r.value = column_double_or_nan(st, 10);
@@ -866,6 +888,7 @@ int md_store_tx_feedback_items(struct md_store_tx *tx, const char *model, const 
                                void *ctx, struct md_err *err)
 {
     struct md_store_feedback_item it;
+    char hashed[MD_STORE__LOOKUP_LEN];
     sqlite3_stmt *st;
     int rc;
 
@@ -885,13 +908,14 @@ int md_store_tx_feedback_items(struct md_store_tx *tx, const char *model, const 
         st = md_store__prep(tx, MD_SQL_FEEDBACK_ITEMS_KEY,
                             "SELECT id, model, request_id, row, key_name, key_value, kind, label, "
                             "value, source, comment, at_ms, state, current FROM feedback WHERE "
-                            "model = ?1 AND key_name = ?2 AND key_value = ?3 ORDER BY id",
+                            "model = ?1 AND key_name = ?2 AND key_value IN (?3, ?4) ORDER BY id",
                             err);
         if (st == NULL)
             return md_store__prep_failed(err);
         sqlite3_bind_text(st, 1, model, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, key_name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, key_value, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, md_store__lookup(tx, key_value, hashed), -1, SQLITE_STATIC);
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         memset(&it, 0, sizeof(it));
@@ -905,7 +929,12 @@ int md_store_tx_feedback_items(struct md_store_tx *tx, const char *model, const 
         it.f.label = (const char *)sqlite3_column_text(st, 7);
         it.f.value = column_double_or_nan(st, 8);
         it.f.source = (const char *)sqlite3_column_text(st, 9);
-        it.f.comment = (const char *)sqlite3_column_text(st, 10);
+        rc =
+            md_store__column_open(tx, st, 10, MD_CBUF_COMMENT, MD_AAD_FEEDBACK, &it.f.comment, err);
+        if (rc != MD_OK) {
+            sqlite3_reset(st);
+            return rc;
+        }
         it.f.at_ms = sqlite3_column_int64(st, 11);
         it.state = state_parse((const char *)sqlite3_column_text(st, 12));
         it.current = sqlite3_column_int(st, 13) != 0;

@@ -127,6 +127,7 @@ struct md_store_tx {
     char *path;                        /* the database file */
     sqlite3_stmt *stmts[MD_SQL_SLOTS]; /* prepared on first use, kept */
     bool wrote;                        /* a commit appended to the WAL (set by its hook) */
+    struct md_store__crypt_tx *crypt;  /* encryption at rest; NULL: values stored in clear */
 };
 
 /*
@@ -155,6 +156,66 @@ int md_store__exec(struct md_store_tx *tx, sqlite3_stmt *st, const char *what,
  */
 int md_store__review_add(struct md_store_tx *tx, const struct md_store_prediction *p,
                          int64_t prediction, int64_t now_ms, struct md_err *err) MD_MUST_CHECK;
+
+/* ---- encryption at rest (sqlite_crypt.c) ---- */
+
+/* The scratch buffer a sealed or opened value lives in until the next use of its slot. */
+enum md_store__cbuf {
+    MD_CBUF_KEYS,
+    MD_CBUF_FEATURES,
+    MD_CBUF_LABEL,
+    MD_CBUF_OUTPUTS,
+    MD_CBUF_COMMENT,
+    MD_CBUF_N
+};
+
+/* The associated data of each sealed column: its table and name. */
+#define MD_AAD_KEYS     "predictions.keys"
+#define MD_AAD_FEATURES "predictions.features"
+#define MD_AAD_LABEL    "predictions.label"
+#define MD_AAD_OUTPUTS  "predictions.outputs"
+#define MD_AAD_FEEDBACK "feedback.comment"
+#define MD_AAD_REVIEW   "review_items.comment"
+
+/* A stored lookup value: "hmac-sha256:" and 64 hex digits, and the NUL. */
+#define MD_STORE__LOOKUP_PREFIX "hmac-sha256:"
+#define MD_STORE__LOOKUP_LEN    (sizeof(MD_STORE__LOOKUP_PREFIX) + 64)
+
+/*
+ * Gives connection tx the store's encryption (c, borrowed: it outlives tx):
+ * a sealing context, its buffers, and the SQL functions rotation uses.
+ */
+int md_store__crypt_attach(struct md_store_tx *tx, const struct md_store__crypt *c,
+                           struct md_err *err) MD_MUST_CHECK;
+/* Frees what md_store__crypt_attach made (md_store__db_close calls it). */
+void md_store__crypt_detach(struct md_store_tx *tx);
+
+/*
+ * Binds text (NULL: SQL NULL) to parameter i of st: in clear without
+ * encryption, else sealed with aad into buffer slot (valid until the slot's
+ * next use, so the statement must run before).
+ */
+int md_store__bind_sealed(struct md_store_tx *tx, sqlite3_stmt *st, int i, enum md_store__cbuf slot,
+                          const char *text, const char *aad, struct md_err *err) MD_MUST_CHECK;
+
+/*
+ * The text of column i of st's row into *out: NULL for SQL NULL, the text
+ * of a value stored in clear, or a sealed value opened with aad into buffer
+ * slot (valid until the slot's next use). MD_ENOTFOUND or MD_ECORRUPT when
+ * a sealed value cannot be opened (no key file, a key it lacks, altered).
+ */
+int md_store__column_open(struct md_store_tx *tx, sqlite3_stmt *st, int i, enum md_store__cbuf slot,
+                          const char *aad, const char **out, struct md_err *err) MD_MUST_CHECK;
+
+/*
+ * The form a key value used for lookups (prediction_keys.value,
+ * feedback.key_value) is stored in: the value itself without encryption, or
+ * MD_STORE__LOOKUP_PREFIX and the hex HMAC-SHA256 of the value under the
+ * store's lookup key, written into out (a value already in that form is
+ * kept as it is). Returns value or out.
+ */
+const char *md_store__lookup(struct md_store_tx *tx, const char *value,
+                             char out[MD_STORE__LOOKUP_LEN]);
 
 /* The code a failed md_store__prep left in err (MD_EIO when it left none). */
 static inline int md_store__prep_failed(const struct md_err *err)

@@ -24,6 +24,7 @@ static int add_keys(struct md_store_tx *tx, const struct md_store_prediction *p,
 
     for (size_t k = 0; rc == MD_OK && k < p->n_keys; k++) {
         const struct md_store_key *key = &p->key_list[k];
+        char hashed[MD_STORE__LOOKUP_LEN];
         sqlite3_stmt *st;
 
         if (key->name == NULL || key->value == NULL)
@@ -36,7 +37,7 @@ static int add_keys(struct md_store_tx *tx, const struct md_store_prediction *p,
             return err->code != MD_OK ? err->code : MD_EIO;
         sqlite3_bind_text(st, 1, p->model, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, key->name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, key->value, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, md_store__lookup(tx, key->value, hashed), -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, id);
         rc = md_store__exec(tx, st, "add a prediction's key", err);
     }
@@ -71,14 +72,21 @@ static int add_one(struct md_store_tx *tx, const struct md_store_prediction *p, 
     sqlite3_bind_int(st, 7, p->shadow ? 1 : 0);
     sqlite3_bind_int(st, 8, p->status);
     sqlite3_bind_int64(st, 9, p->latency_us);
-    bind_text_or_null(st, 10, p->keys);
-    bind_text_or_null(st, 11, p->features);
-    bind_text_or_null(st, 12, p->label);
     if (isfinite(p->score))
         sqlite3_bind_double(st, 13, p->score);
     else
         sqlite3_bind_null(st, 13);
-    bind_text_or_null(st, 14, p->outputs);
+    rc = md_store__bind_sealed(tx, st, 10, MD_CBUF_KEYS, p->keys, MD_AAD_KEYS, err);
+    if (rc == MD_OK)
+        rc = md_store__bind_sealed(tx, st, 11, MD_CBUF_FEATURES, p->features, MD_AAD_FEATURES, err);
+    if (rc == MD_OK)
+        rc = md_store__bind_sealed(tx, st, 12, MD_CBUF_LABEL, p->label, MD_AAD_LABEL, err);
+    if (rc == MD_OK)
+        rc = md_store__bind_sealed(tx, st, 14, MD_CBUF_OUTPUTS, p->outputs, MD_AAD_OUTPUTS, err);
+    if (rc != MD_OK) {
+        sqlite3_reset(st);
+        return rc;
+    }
     bind_text_or_null(st, 15, p->subject);
     rc = md_store__exec(tx, st, "add a prediction", err);
     id = sqlite3_last_insert_rowid(tx->db);
@@ -140,6 +148,7 @@ int md_store_tx_predictions(struct md_store_tx *tx, const struct md_store_predic
                      "latency_us, keys, features, label, score, outputs FROM predictions "
                      "WHERE id > ?1";
     sqlite3_stmt *st = NULL;
+    char hashed[MD_STORE__LOOKUP_LEN];
     bool ok = true;
     int rc;
 
@@ -157,9 +166,9 @@ int md_store_tx_predictions(struct md_store_tx *tx, const struct md_store_predic
     if (by_key)
         ok = ok && sql_add(sql, sizeof(sql),
                            by_model ? " AND id IN (SELECT prediction FROM prediction_keys WHERE "
-                                      "model = ?2 AND name = ?5 AND value = ?6)"
+                                      "model = ?2 AND name = ?5 AND value IN (?6, ?11))"
                                     : " AND id IN (SELECT prediction FROM prediction_keys WHERE "
-                                      "name = ?5 AND value = ?6)");
+                                      "name = ?5 AND value IN (?6, ?11))");
     if (by_request)
         ok = ok && sql_add(sql, sizeof(sql), " AND request_id = ?7");
     if (f->since_ms > 0)
@@ -188,7 +197,9 @@ int md_store_tx_predictions(struct md_store_tx *tx, const struct md_store_predic
         sqlite3_bind_text(st, 4, f->route, -1, SQLITE_STATIC);
     if (by_key) {
         sqlite3_bind_text(st, 5, f->key_name, -1, SQLITE_STATIC);
+        /* A value stored before encryption was turned on is in clear; after, hashed. */
         sqlite3_bind_text(st, 6, f->key_value, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 11, md_store__lookup(tx, f->key_value, hashed), -1, SQLITE_STATIC);
     }
     if (by_request)
         sqlite3_bind_text(st, 7, f->request_id, -1, SQLITE_STATIC);
@@ -209,11 +220,21 @@ int md_store_tx_predictions(struct md_store_tx *tx, const struct md_store_predic
         p.shadow = sqlite3_column_int(st, 7) != 0;
         p.status = sqlite3_column_int(st, 8);
         p.latency_us = sqlite3_column_int64(st, 9);
-        p.keys = column_or_null(st, 10);
-        p.features = column_or_null(st, 11);
-        p.label = column_or_null(st, 12);
         p.score = sqlite3_column_type(st, 13) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 13);
-        p.outputs = column_or_null(st, 14);
+        rc = md_store__column_open(tx, st, 10, MD_CBUF_KEYS, MD_AAD_KEYS, &p.keys, err);
+        if (rc == MD_OK)
+            rc = md_store__column_open(tx, st, 11, MD_CBUF_FEATURES, MD_AAD_FEATURES, &p.features,
+                                       err);
+        if (rc == MD_OK)
+            rc = md_store__column_open(tx, st, 12, MD_CBUF_LABEL, MD_AAD_LABEL, &p.label, err);
+        if (rc == MD_OK)
+            rc =
+                md_store__column_open(tx, st, 14, MD_CBUF_OUTPUTS, MD_AAD_OUTPUTS, &p.outputs, err);
+        if (rc != MD_OK) {
+            sqlite3_finalize(st);
+            md_err_prefix(err, "prediction %lld: ", (long long)p.id);
+            return rc;
+        }
         fn(ctx, &p);
     }
     if (rc != SQLITE_DONE) {
@@ -404,6 +425,14 @@ int md_store_obs_open(struct md_store *s, struct md_store_obs **out, struct md_e
                    tx->path, tx->db != NULL ? sqlite3_errmsg(tx->db) : sqlite3_errstr(rc));
         md_store__db_close(tx);
         return MD_EIO;
+    }
+    /* Rows are sealed here, on the log's writer thread, never on a request's. */
+    if (md_store__crypt_get(s) != NULL) {
+        rc = md_store__crypt_attach(tx, md_store__crypt_get(s), err);
+        if (rc != MD_OK) {
+            md_store__db_close(tx);
+            return rc;
+        }
     }
     *out = md_xcalloc(1, sizeof(**out));
     (*out)->tx = tx;

@@ -42,7 +42,12 @@ static int tell(struct md_store_tx *tx, sqlite3_stmt *st,
             l.prediction_id = sqlite3_column_int64(st, 3);
             l.version = sqlite3_column_int64(st, 4);
             l.at_ms = sqlite3_column_int64(st, 5);
-            l.features = (const char *)sqlite3_column_text(st, 6);
+            rc = md_store__column_open(tx, st, 6, MD_CBUF_FEATURES, MD_AAD_FEATURES, &l.features,
+                                       err);
+            if (rc != MD_OK) {
+                sqlite3_reset(st);
+                return rc;
+            }
             l.label = (const char *)sqlite3_column_text(st, 7);
             if (sqlite3_column_type(st, 8) != SQLITE_NULL)
                 l.value = sqlite3_column_double(st, 8);

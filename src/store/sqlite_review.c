@@ -67,8 +67,12 @@ int md_store__review_add(struct md_store_tx *tx, const struct md_store_predictio
     "p.features, p.label, p.score, p.outputs "                                                     \
     "FROM review_items r LEFT JOIN predictions p ON p.id = r.prediction "
 
-static void read_item(sqlite3_stmt *st, struct md_store_review_item *it)
+/* The item of st's row into *it; its sealed columns opened (an error when one cannot be). */
+static int read_item(struct md_store_tx *tx, sqlite3_stmt *st, struct md_store_review_item *it,
+                     struct md_err *err)
 {
+    int rc;
+
     memset(it, 0, sizeof(*it));
     it->id = sqlite3_column_int64(st, 0);
     it->model = text(st, 1);
@@ -83,13 +87,20 @@ static void read_item(sqlite3_stmt *st, struct md_store_review_item *it)
     it->lease = text(st, 10);
     it->reviewer = text(st, 11);
     it->verdict = text(st, 12);
-    it->comment = text(st, 13);
     it->answered_ms = sqlite3_column_int64(st, 14);
     it->agrees = sqlite3_column_type(st, 15) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 15);
-    it->features = text(st, 16);
-    it->predicted = text(st, 17);
     it->score = sqlite3_column_type(st, 18) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 18);
-    it->outputs = text(st, 19);
+    rc = md_store__column_open(tx, st, 13, MD_CBUF_COMMENT, MD_AAD_REVIEW, &it->comment, err);
+    if (rc == MD_OK)
+        rc = md_store__column_open(tx, st, 16, MD_CBUF_FEATURES, MD_AAD_FEATURES, &it->features,
+                                   err);
+    if (rc == MD_OK)
+        rc = md_store__column_open(tx, st, 17, MD_CBUF_LABEL, MD_AAD_LABEL, &it->predicted, err);
+    if (rc == MD_OK)
+        rc = md_store__column_open(tx, st, 19, MD_CBUF_OUTPUTS, MD_AAD_OUTPUTS, &it->outputs, err);
+    if (rc != MD_OK)
+        md_err_prefix(err, "review item %lld: ", (long long)it->id);
+    return rc;
 }
 
 /* Item id as it is now, to fn; MD_ENOTFOUND when there is none. */
@@ -111,7 +122,11 @@ static int get_item(struct md_store_tx *tx, int64_t id, int64_t now_ms,
         return rc;
     if (rc == 0)
         return md_err_set(err, MD_ENOTFOUND, "review item %lld: no such item", (long long)id);
-    read_item(st, &it);
+    rc = read_item(tx, st, &it, err);
+    if (rc != MD_OK) {
+        sqlite3_reset(st);
+        return rc;
+    }
     if (copy != NULL)
         *copy = it; /* strings valid until the reset below */
     if (fn != NULL)
@@ -241,10 +256,11 @@ int md_store_tx_review_answer(struct md_store_tx *tx, const struct md_store_revi
         return md_store__prep_failed(err);
     sqlite3_bind_int64(st, 1, v->id);
     sqlite3_bind_text(st, 2, verdict, -1, SQLITE_STATIC);
-    if (v->comment != NULL)
-        sqlite3_bind_text(st, 3, v->comment, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, 3);
+    rc = md_store__bind_sealed(tx, st, 3, MD_CBUF_COMMENT, v->comment, MD_AAD_REVIEW, err);
+    if (rc != MD_OK) {
+        sqlite3_reset(st);
+        return rc;
+    }
     sqlite3_bind_int64(st, 4, v->now_ms);
     if (agrees >= 0)
         sqlite3_bind_int(st, 5, agrees);
@@ -287,7 +303,9 @@ int md_store_tx_review_list(struct md_store_tx *tx, const char *model, const cha
     sqlite3_bind_int64(st, 4, (int64_t)limit);
     sqlite3_bind_int64(st, 9, now_ms);
     while ((rc = md_store__step(tx, st, "list review items", err)) == 1) {
-        read_item(st, &it);
+        rc = read_item(tx, st, &it, err);
+        if (rc != MD_OK)
+            break;
         fn(ctx, &it);
     }
     sqlite3_finalize(st);

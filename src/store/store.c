@@ -55,6 +55,8 @@ struct md_store {
     _Atomic uint64_t commits;
     _Atomic uint64_t jobs;
     _Atomic uint64_t failed_commits;
+
+    struct md_store__crypt *crypt; /* encryption at rest (sqlite_crypt.c); NULL: none */
 };
 
 static char *join(const char *a, const char *b)
@@ -313,6 +315,7 @@ void md_store_close(struct md_store *s)
 {
     if (s == NULL)
         return;
+    md_store__crypt_stop(s->crypt); /* a rotation's thread submits jobs: it ends first */
     if (s->started) {
         pthread_mutex_lock(&s->lock);
         s->closing = true;
@@ -321,6 +324,7 @@ void md_store_close(struct md_store *s)
         pthread_join(s->thread, NULL);
     }
     md_store__db_close(s->tx);
+    md_store__crypt_free(s->crypt);
     pthread_cond_destroy(&s->wake);
     pthread_mutex_destroy(&s->lock);
     free(s->out);
@@ -329,6 +333,16 @@ void md_store_close(struct md_store *s)
     free(s->art_dir);
     free(s->tmp_dir);
     free(s);
+}
+
+const struct md_store__crypt *md_store__crypt_get(struct md_store *s)
+{
+    return s->crypt;
+}
+
+void md_store__crypt_set(struct md_store *s, struct md_store__crypt *c)
+{
+    s->crypt = c;
 }
 
 /* --------------------------------------------------------------- jobs */

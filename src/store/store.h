@@ -1055,5 +1055,59 @@ int md_store_checkpoint(struct md_store *s, struct md_store_checkpoint *out,
 
 /* The data directory the store was opened in; lives as long as the store. */
 const char *md_store_dir(struct md_store *s);
+/* ---- encryption at rest (sqlite_crypt.c) ------------------------------------ */
+
+struct md_aead_keys;
+
+/*
+ * Turns encryption at rest on: from now on a prediction row's keys,
+ * features, label and outputs, and feedback and review comments, are
+ * sealed with the current key of keys (AES-256-GCM) as they are written and
+ * opened as they are read, and key values that rows are found by are stored
+ * as keyed hashes (HMAC-SHA256 under a random lookup key the store keeps
+ * sealed; made at the first start with encryption). keys is borrowed and
+ * must outlive s. Call after md_store_open, before any other thread uses
+ * the store (before md_store_obs_open). MD_ENOTFOUND when the lookup key is
+ * sealed with a key the file lacks.
+ */
+int md_store_crypt_enable(struct md_store *s, const struct md_aead_keys *keys,
+                          struct md_err *err) MD_MUST_CHECK;
+/* Whether encryption at rest is on. */
+bool md_store_crypt_on(struct md_store *s);
+/* Whether the store has held encrypted data (it has a lookup key), into *sealed. */
+int md_store_crypt_sealed(struct md_store *s, bool *sealed, struct md_err *err) MD_MUST_CHECK;
+
+/* A rotation's state. */
+enum md_rotation_state {
+    MD_ROTATION_NONE = 0, /* none since the start */
+    MD_ROTATION_RUNNING,
+    MD_ROTATION_DONE,
+    MD_ROTATION_FAILED
+};
+struct md_store_rotation {
+    enum md_rotation_state state;
+    char key_id[9];          /* the current key: the one values are resealed under */
+    int64_t rows_total;      /* rows of the tables it walks, at its start */
+    int64_t rows_done;       /* rows walked so far */
+    int64_t values_resealed; /* rows rewritten (resealed, or a key value hashed) */
+    int64_t started_ms;
+    int64_t ended_ms; /* 0 while running */
+    char error[256];  /* why it failed */
+};
+
+/*
+ * Starts a rotation on a thread of its own: every sealed value not under
+ * the current key (and every value still in clear) is resealed under it,
+ * and every key value still in clear is hashed, a few hundred rows per
+ * store job, with a pause between jobs. *out the state it starts in.
+ * MD_EUNAVAIL without encryption; MD_ECONFLICT when one runs (*out its
+ * progress). Rows written meanwhile are sealed under the current key
+ * already. Thread-safe.
+ */
+int md_store_rotate_start(struct md_store *s, struct md_store_rotation *out,
+                          struct md_err *err) MD_MUST_CHECK;
+/* The last rotation's progress into *out (MD_EUNAVAIL without encryption). Thread-safe. */
+int md_store_rotate_progress(struct md_store *s, struct md_store_rotation *out,
+                             struct md_err *err) MD_MUST_CHECK;
 
 #endif

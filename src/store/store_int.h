@@ -60,6 +60,23 @@ bool md_store__db_in_tx(struct md_store_tx *tx);
 int md_store__sha_named(struct md_store_tx *tx, const char *sha256, bool *named,
                         struct md_err *err) MD_MUST_CHECK;
 
+/*
+ * Encryption at rest, once set up by md_store_crypt_enable: the data keys
+ * (borrowed) and the key of lookup hashes. Immutable once published;
+ * NULL while values are stored in clear.
+ */
+struct md_store__crypt {
+    const struct md_aead_keys *keys;
+    unsigned char lookup[32];
+    struct md_store__rotor *rotor; /* the background rotation (its own lock) */
+};
+/* The store's encryption (NULL: none); set once, before other threads use the store. */
+const struct md_store__crypt *md_store__crypt_get(struct md_store *s);
+void md_store__crypt_set(struct md_store *s, struct md_store__crypt *c); /* takes c */
+/* Stops a rotation running on c (joins its thread); then frees c. NULL ok. */
+void md_store__crypt_stop(struct md_store__crypt *c);
+void md_store__crypt_free(struct md_store__crypt *c);
+
 /* Milliseconds since the epoch, for the times the store stamps itself. */
 int64_t md_store__now_ms(void);
 

@@ -165,7 +165,9 @@ def test_routes_flag():
                       ("DELETE", "/api/v1/models/{model}/datasets/{name}"),
                       ("POST", "/api/v1/models/{model}/trainings"),
                       # erasure of a subject's data (api/subjects.c)
-                      ("DELETE", "/api/v1/subjects/{subject}")}, manage)
+                      ("DELETE", "/api/v1/subjects/{subject}"),
+                      # encryption at rest
+                      ("POST", "/api/v1/keys/rotate")}, manage)
 
 
 def test_docs_show_the_table():

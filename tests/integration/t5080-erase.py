@@ -14,7 +14,12 @@ file, its write-ahead log or the training set, while all of bob's still
 are; the answer counts what went and says the log was emptied; an event
 names the subject by its hash only; the access log does not name her.
 Once the daemon has stopped, the file still holds nothing of hers.
-`modelctl erase` erases bob the same way. Refusals: an id too long (400),
+`modelctl erase` erases bob the same way. The same again with encryption
+at rest on (--data-key-file): her values are then not in the files in
+clear even before, and what is searched for is every value of her rows as
+stored (sealed keys, features, outputs and comments, hashed key values,
+request ids); after the erasure every record left, read back decrypted
+through the API, is bob's. Refusals: an id too long (400),
 a non-admin principal (403, when tokens exist; here the route's
 permission is checked by t0040), a daemon without a store answers 503."""
 import hashlib
@@ -26,6 +31,7 @@ import stat
 import subprocess
 import tempfile
 
+from cryptlib import key_file, new_key
 from feedbacklib import FRAUD_TYPES, db_rows, fraud_rows, post, predict, rng_for, wait_rows
 from harness import Daemon, expect, expect_error, make_repo, run, wait_for
 
@@ -78,9 +84,9 @@ def send(d, rng, who, n):
     """n requests of 2 rows for subject who: their request ids, txn values and rows."""
     rids, txns, rows = [], [], []
     for i in range(n):
-        rid = "req-%s-%d" % (who, i)
+        rid = "req-%s-%d" % (who[:3], i)  # the id itself only in the keys
         batch = fraud_rows(2, rng)
-        txn = "txn-%s-%d" % (who, i)
+        txn = "txn-%s-%d" % (who[:3], i)
         predict(d, "fraudp", batch, rid, FRAUD_TYPES, {"user": who, "txn": txn})
         rids.append(rid)
         txns.append(txn)
@@ -88,14 +94,32 @@ def send(d, rng, who, n):
     return rids, txns, rows
 
 
-def secrets_of(data, who, rids, txns):
-    """The byte strings that name who or carry her rows: her id, request ids, txn values,
-    and the features text of each of her stored rows."""
-    out = [who.encode()] + [r.encode() for r in rids] + [t.encode() for t in txns]
-    for row in db_rows(data, "SELECT features FROM predictions WHERE request_id LIKE ?",
-                       ("req-%s-%%" % who,)):
-        out.append(row["features"].encode())
-    return out
+def as_bytes(v):
+    if isinstance(v, bytes):
+        return v
+    if isinstance(v, str):
+        return v.encode()
+    return None
+
+
+def stored_of(data, who):
+    """Every distinctive value of who's rows as the store keeps it (in clear or sealed):
+    request ids, keys, features, outputs, key index values, feedback and review comments
+    and key values."""
+    like = ("req-%s-%%" % who[:3],)
+    out = []
+    for r in db_rows(data, "SELECT id, request_id, keys, features, outputs FROM predictions "
+                     "WHERE request_id LIKE ?", like):
+        out += [r["request_id"], r["keys"], r["features"], r["outputs"]]
+        for k in db_rows(data, "SELECT value FROM prediction_keys WHERE prediction = ?",
+                         (r["id"],)):
+            out.append(k["value"])
+    for r in db_rows(data, "SELECT comment FROM feedback WHERE request_id LIKE ?", like):
+        out.append(r["comment"])
+    for r in db_rows(data, "SELECT comment FROM review_items WHERE request_id LIKE ?", like):
+        out.append(r["comment"])
+    out = [as_bytes(v) for v in out]
+    return sorted({v for v in out if v is not None and len(v) >= 8})
 
 
 def training_set(data, rids_a, rids_b):
@@ -113,12 +137,23 @@ def training_set(data, rids_a, rids_b):
 
 
 def test_erase_end_to_end():
+    erase_end_to_end(False)
+
+
+def test_erase_end_to_end_encrypted():
+    erase_end_to_end(True)
+
+
+def erase_end_to_end(encrypt):
     tmp = tempfile.mkdtemp(prefix="modeld-t5080-")
     rng = rng_for(5080)
     data = os.path.join(tmp, "data")
     alog = os.path.join(tmp, "access.log")
+    args = ["--access-log", alog]
+    if encrypt:
+        args += ["--data-key-file", key_file(os.path.join(tmp, "data.key"), new_key())]
     try:
-        with Daemon(repo=subject_repo(tmp), data=data, args=["--access-log", alog]) as d:
+        with Daemon(repo=subject_repo(tmp), data=data, args=args) as d:
             key_path = os.path.join(data, "subject.key")
             expect(stat.S_IMODE(os.stat(key_path).st_mode) == 0o600, oct(os.stat(key_path).st_mode))
             with open(key_path, "rb") as f:
@@ -146,11 +181,20 @@ def test_erase_end_to_end():
             expect(st == 200, (st, doc))
             tset = training_set(data, a_rids, b_rids)
 
-            secrets = secrets_of(data, ALICE, a_rids, a_txns) + [NOTE.encode()]
-            kept = secrets_of(data, BOB, b_rids, b_txns)
+            plain = [ALICE.encode(), NOTE.encode()] + [t.encode() for t in a_txns]
+            secrets = stored_of(data, ALICE)
+            kept = stored_of(data, BOB)
+            expect(len(secrets) >= 8 * 3 and len(kept) >= 6 * 3, (len(secrets), len(kept)))
             blob = files_bytes(data)
             missing = [s for s in secrets + kept if s not in blob]
             expect(not missing, "the search does not find what is stored: %r" % missing[:3])
+            if encrypt:
+                found = [s for s in plain if s in blob]
+                expect(not found, "in clear with encryption on: %r" % found)
+            else:
+                secrets += plain
+                missing = [s for s in plain if s not in blob]
+                expect(not missing, "the search does not find what was sent: %r" % missing)
 
             # Too long an id; then the erasure.
             st, doc, _ = d.json("DELETE", "/api/v1/subjects/" + "x" * 4097)
@@ -161,12 +205,12 @@ def test_erase_end_to_end():
                    doc["prediction_keys"] == 16 and doc["review_items"] == 8, doc)
             # By row (the label and the verdict's expert label), by txn, by her id: 4 at least.
             fb_left = db_rows(data, "SELECT request_id, key_value, comment FROM feedback")
-            expect(all(ALICE not in json.dumps(r) and "req-%s" % ALICE not in json.dumps(r)
+            expect(all(r["request_id"] is None or r["request_id"].startswith("req-bob")
                        for r in fb_left), fb_left)
             expect(doc["feedback"] >= 4, doc)
             expect(any(r["request_id"] == b_rids[0] for r in fb_left), fb_left)
             # A pending item by a txn no row of hers has is not hers: it stays.
-            expect(any(r["key_value"] == "txn-unknown-99" for r in fb_left), fb_left)
+            expect(len([r for r in fb_left if r["request_id"] is None]) == 1, fb_left)
             expect(doc["checkpoint"]["complete"] is True, doc)
             expect(doc["training_sets"] == {"files": 1, "changed": 1, "rows": 8}, doc)
 
@@ -175,6 +219,15 @@ def test_erase_end_to_end():
             expect(not found, "erased data still in the database file or log: %r" % found[:3])
             missing = [s for s in kept if s not in blob]
             expect(not missing, "bob's rows went too: %r" % missing[:3])
+            if encrypt:
+                # Every record left, decrypted: bob's, whole.
+                st, doc, _ = d.json("GET", "/api/v1/predictions?model=fraudp&limit=1000")
+                expect(st == 200 and len(doc["predictions"]) == 6, (st, doc))
+                expect(all(r["keys"]["user"] == BOB and r["features"] for r in doc["predictions"]),
+                       doc["predictions"][:1])
+                st, doc, _ = d.json("GET", "/api/v1/review?model=fraudp&limit=1000")
+                expect(st == 200 and len(doc["items"]) == 6 and
+                       all(it["request_id"] in b_rids for it in doc["items"]), (st, doc))
             with open(tset, "rb") as f:
                 text = f.read()
             expect(all(r.encode() not in text for r in a_rids), text[:200])
@@ -250,7 +303,7 @@ def test_subject_key_file():
         with Daemon(repo=subject_repo(tmp), data=data,
                     args=["--subject-key-file", key_path]) as d:
             send(d, rng_for(1), "carol", 1)
-            wait_rows(data, "request_id LIKE 'req-carol-%'", 2)
+            wait_rows(data, "request_id LIKE 'req-car-%'", 2)
             want = hmac.new(b"k" * 40, b"carol", hashlib.sha256).hexdigest()
             got = db_rows(data, "SELECT DISTINCT subject FROM predictions")
             expect(got == [{"subject": want}], got)
@@ -281,4 +334,4 @@ def test_bad_contract():
 
 
 if __name__ == "__main__":
-    run([test_erase_end_to_end, test_subject_key_file, test_bad_contract])
+    run([test_erase_end_to_end, test_erase_end_to_end_encrypted, test_subject_key_file, test_bad_contract])

@@ -268,13 +268,15 @@ def test_docs_example_lists_every_setting():
     tmp = workdir()
     try:
         path = write(os.path.join(tmp, "example.yaml"), example)
-        # The example's repository and address are replaced by flags, and its PII key file
-        # by one that exists; the rest is used.
+        # The example's repository and address are replaced by flags, and its key files
+        # by ones that exist; the rest is used.
         key = write(os.path.join(tmp, "pii.key"), "0123456789abcdef0123456789abcdef\n")
+        subject_key = write(os.path.join(tmp, "subject.key"), "fedcba9876543210fedcba98\n")
+        os.chmod(subject_key, 0o600)
         data_key = write(os.path.join(tmp, "data.key"), "ab" * 32 + "\n")
         os.chmod(data_key, 0o600)
         with Daemon(args=["--config", path, "--pii-key-file", key,
-                          "--data-key-file", data_key]) as d:
+                          "--data-key-file", data_key, "--subject-key-file", subject_key]) as d:
             _, s = settings(d)
         expect(sorted(keys) == sorted(s), "example keys %s, settings %s" % (keys, sorted(s)))
         expect(all(v["source"] in ("file", "flag") for v in s.values()), s)

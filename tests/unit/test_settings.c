@@ -92,9 +92,10 @@ static void test_defaults(void **state)
     assert_int_equal(s.log_features_days, 0);
     assert_int_equal(s.log_features_rows, 0);
     assert_null(s.pii_key_file);
+    assert_null(s.subject_key_file);
     /* feedback's */
     assert_int_equal(s.feedback_horizon_s, 30 * 24 * 3600);
-    assert_int_equal(s.config.n, 28);
+    assert_int_equal(s.config.n, 30);
     md_settings_release(&s);
 }
 

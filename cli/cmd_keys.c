@@ -120,7 +120,7 @@ static int follow(struct ctl *ctl, long long last_done)
             ctl->format != CTL_FORMAT_JSON) {
             last_done = num(doc, "rows_done");
             (void)print_state(doc);
-            fflush(stdout);
+            (void)fflush(stdout);
         }
         json_decref(doc);
         ctl_resp_release(&resp);

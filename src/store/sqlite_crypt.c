@@ -30,6 +30,7 @@ struct cbuf {
 struct md_store__crypt_tx {
     const struct md_store__crypt *shared;
     struct md_aead *aead;
+    struct md_aead_hmac *lookup; /* keyed by the store's lookup key */
     struct cbuf buf[MD_CBUF_N];
     struct cbuf fn; /* the SQL functions' scratch */
 };
@@ -46,8 +47,10 @@ static int reserve(struct cbuf *b, size_t need, struct md_err *err)
     while (cap < need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
     p = md_malloc(cap);
-    if (p == NULL)
-        return md_err_set(err, MD_ENOMEM, "no memory for a sealed value of %zu bytes", need);
+    if (p == NULL) {
+        (void)md_err_set(err, MD_ENOMEM, "no memory for a sealed value of %zu bytes", need);
+        return MD_ENOMEM;
+    }
     if (b->p != NULL) {
         OPENSSL_cleanse(b->p, b->cap);
         free(b->p);
@@ -159,14 +162,14 @@ static bool is_lookup(const char *v)
     return v[k + 64] == '\0';
 }
 
-static void lookup_of(const struct md_store__crypt *c, const char *value,
+static void lookup_of(struct md_store__crypt_tx *ct, const char *value,
                       char out[MD_STORE__LOOKUP_LEN])
 {
     static const char digits[] = "0123456789abcdef";
     size_t k = sizeof(MD_STORE__LOOKUP_PREFIX) - 1;
     unsigned char mac[32];
 
-    md_aead_hmac(c->lookup, sizeof(c->lookup), value, strlen(value), mac);
+    md_aead_hmac_run(ct->lookup, value, strlen(value), mac);
     memcpy(out, MD_STORE__LOOKUP_PREFIX, k);
     for (size_t i = 0; i < 32; i++) {
         out[k + 2 * i] = digits[mac[i] >> 4];
@@ -180,7 +183,7 @@ const char *md_store__lookup(struct md_store_tx *tx, const char *value,
 {
     if (tx->crypt == NULL || value == NULL || is_lookup(value))
         return value;
-    lookup_of(tx->crypt->shared, value, out);
+    lookup_of(tx->crypt, value, out);
     return out;
 }
 
@@ -270,7 +273,7 @@ static void fn_lookup(sqlite3_context *cx, int argc, sqlite3_value **argv)
         sqlite3_result_value(cx, argv[0]);
         return;
     }
-    lookup_of(ct->shared, v, out);
+    lookup_of(ct, v, out);
     sqlite3_result_text(cx, out, -1, SQLITE_TRANSIENT);
 }
 
@@ -286,6 +289,7 @@ int md_store__crypt_attach(struct md_store_tx *tx, const struct md_store__crypt 
     ct = md_xcalloc(1, sizeof(*ct));
     ct->shared = c;
     ct->aead = md_aead_new(c->keys);
+    ct->lookup = md_aead_hmac_new(c->lookup, sizeof(c->lookup));
     rc = sqlite3_create_function_v2(tx->db, "md_stale", 1, flags, ct, fn_stale, NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_create_function_v2(tx->db, "md_reseal", 2, flags, ct, fn_reseal, NULL, NULL,
@@ -295,6 +299,7 @@ int md_store__crypt_attach(struct md_store_tx *tx, const struct md_store__crypt 
                                         fn_lookup, NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         md_aead_free(ct->aead);
+        md_aead_hmac_free(ct->lookup);
         free(ct);
         return md_store__fail(tx, rc, "add the encryption functions", err);
     }
@@ -312,6 +317,7 @@ void md_store__crypt_detach(struct md_store_tx *tx)
         cbuf_release(&ct->buf[i]);
     cbuf_release(&ct->fn);
     md_aead_free(ct->aead);
+    md_aead_hmac_free(ct->lookup);
     free(ct);
     tx->crypt = NULL;
 }
@@ -384,6 +390,14 @@ out:
     return rc;
 }
 
+static int detach_run(struct md_store_tx *tx, void *ctx, struct md_err *err)
+{
+    (void)ctx;
+    (void)err;
+    md_store__crypt_detach(tx);
+    return MD_OK;
+}
+
 int md_store_crypt_enable(struct md_store *s, const struct md_aead_keys *keys, struct md_err *err)
 {
     struct enable e;
@@ -396,6 +410,10 @@ int md_store_crypt_enable(struct md_store *s, const struct md_aead_keys *keys, s
     e.c->rotor = rotor_new(s);
     rc = md_store_call(s, enable_run, &e, err);
     if (rc != MD_OK) {
+        /* Attached before a commit that failed: the connection lets go of it first. */
+        if (md_store_call(s, detach_run, NULL, NULL) != MD_OK)
+            md_log_kv(MD_LOG_ERROR, "the store could not let go of a failed encryption set-up",
+                      MD_KV_END);
         md_store__crypt_free(e.c);
         return rc;
     }

@@ -68,7 +68,7 @@ static int parse_line(struct md_aead_keys *k, const char *p, size_t n, size_t li
     unsigned char *key;
     uint32_t id;
 
-    if (n != 2 * MD_AEAD_KEY_BYTES)
+    if (n != (size_t)2 * MD_AEAD_KEY_BYTES)
         return md_err_set(err, MD_EINVAL,
                           "data key file line %zu: a key is 64 hex digits (32 bytes), not %zu "
                           "characters (make one with: openssl rand -hex 32)",
@@ -335,5 +335,72 @@ void md_aead_hmac(const unsigned char *key, size_t klen, const void *p, size_t n
     unsigned int len = 0;
 
     if (HMAC(EVP_sha256(), key, (int)klen, p, n, mac, &len) == NULL || len != 32)
+        MD_BUG("HMAC-SHA256 failed");
+}
+
+struct md_aead_hmac {
+    EVP_MD *sha256;
+    EVP_MD_CTX *inner; /* SHA-256 of (key ^ ipad): copied at each run */
+    EVP_MD_CTX *outer; /* SHA-256 of (key ^ opad) */
+    EVP_MD_CTX *work;
+};
+
+struct md_aead_hmac *md_aead_hmac_new(const unsigned char *key, size_t klen)
+{
+    struct md_aead_hmac *h = md_xcalloc(1, sizeof(*h));
+    unsigned char k[64];
+    unsigned char ipad[64];
+    unsigned char opad[64];
+    unsigned int dl = 0;
+
+    memset(k, 0, sizeof(k));
+    h->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    h->inner = EVP_MD_CTX_new();
+    h->outer = EVP_MD_CTX_new();
+    h->work = EVP_MD_CTX_new();
+    if (h->sha256 == NULL || h->inner == NULL || h->outer == NULL || h->work == NULL)
+        MD_BUG("OpenSSL has no SHA-256 context to give");
+    if (klen > sizeof(k)) {
+        if (EVP_Digest(key, klen, k, &dl, h->sha256, NULL) != 1)
+            MD_BUG("SHA-256 failed");
+    } else {
+        memcpy(k, key, klen);
+    }
+    for (size_t i = 0; i < sizeof(k); i++) {
+        ipad[i] = (unsigned char)(k[i] ^ 0x36);
+        opad[i] = (unsigned char)(k[i] ^ 0x5c);
+    }
+    if (EVP_DigestInit_ex(h->inner, h->sha256, NULL) != 1 ||
+        EVP_DigestUpdate(h->inner, ipad, sizeof(ipad)) != 1 ||
+        EVP_DigestInit_ex(h->outer, h->sha256, NULL) != 1 ||
+        EVP_DigestUpdate(h->outer, opad, sizeof(opad)) != 1)
+        MD_BUG("SHA-256 failed");
+    OPENSSL_cleanse(k, sizeof(k));
+    OPENSSL_cleanse(ipad, sizeof(ipad));
+    OPENSSL_cleanse(opad, sizeof(opad));
+    return h;
+}
+
+void md_aead_hmac_free(struct md_aead_hmac *h)
+{
+    if (h == NULL)
+        return;
+    EVP_MD_CTX_free(h->inner);
+    EVP_MD_CTX_free(h->outer);
+    EVP_MD_CTX_free(h->work);
+    EVP_MD_free(h->sha256);
+    free(h);
+}
+
+void md_aead_hmac_run(struct md_aead_hmac *h, const void *p, size_t n, unsigned char mac[32])
+{
+    unsigned char ih[32];
+    unsigned int len = 0;
+
+    if (EVP_MD_CTX_copy_ex(h->work, h->inner) != 1 || EVP_DigestUpdate(h->work, p, n) != 1 ||
+        EVP_DigestFinal_ex(h->work, ih, &len) != 1 || len != 32 ||
+        EVP_MD_CTX_copy_ex(h->work, h->outer) != 1 ||
+        EVP_DigestUpdate(h->work, ih, sizeof(ih)) != 1 ||
+        EVP_DigestFinal_ex(h->work, mac, &len) != 1 || len != 32)
         MD_BUG("HMAC-SHA256 failed");
 }

@@ -92,6 +92,17 @@ bool md_aead_sealed(const void *c, size_t n, uint32_t *key_id);
 void md_aead_hmac(const unsigned char *key, size_t klen, const void *p, size_t n,
                   unsigned char mac[32]);
 
+/*
+ * HMAC-SHA256 under one key, with the key's inner and outer blocks hashed
+ * once at md_aead_hmac_new (the one-shot md_aead_hmac costs several times
+ * more: it sets OpenSSL's MAC up on every call). One thread at a time;
+ * md_aead_hmac_new aborts on allocation failure.
+ */
+struct md_aead_hmac;
+struct md_aead_hmac *md_aead_hmac_new(const unsigned char *key, size_t klen);
+void md_aead_hmac_free(struct md_aead_hmac *h);
+void md_aead_hmac_run(struct md_aead_hmac *h, const void *p, size_t n, unsigned char mac[32]);
+
 /* Fills p with n cryptographically random bytes: MD_EINTERNAL when none can be had. */
 int md_aead_random(void *p, size_t n, struct md_err *err) MD_MUST_CHECK;
 

@@ -4,7 +4,7 @@
  * its refusals naming the line; sealing and opening, with every refusal
  * (an altered byte, another place's associated data, a key the file lacks,
  * a value that is not sealed); an older key still opening what it sealed;
- * the keyed hash. store/sqlite_crypt.c: a store with encryption on seals
+ * the keyed hash, one-shot and precomputed. store/sqlite_crypt.c: a store with encryption on seals
  * what it writes (no value in clear in the table), reads it back intact,
  * finds rows by key through the keyed hash, refuses to read sealed values
  * without the key; the lookup key survives a restart; a rotation to a new
@@ -201,6 +201,26 @@ static void test_hmac(void **state)
     (void)state;
     md_aead_hmac((const unsigned char *)"Jefe", 4, "what do ya want for nothing?", 28, mac);
     assert_memory_equal(mac, want, 32);
+    /* The precomputed context: the same, again and again; and keys past a block (hashed). */
+    {
+        struct md_aead_hmac *h = md_aead_hmac_new((const unsigned char *)"Jefe", 4);
+        unsigned char big[131];
+        unsigned char one[32];
+
+        for (int i = 0; i < 3; i++) {
+            memset(mac, 0, sizeof(mac));
+            md_aead_hmac_run(h, "what do ya want for nothing?", 28, mac);
+            assert_memory_equal(mac, want, 32);
+        }
+        md_aead_hmac_free(h);
+        md_aead_hmac_free(NULL);
+        memset(big, 0xaa, sizeof(big));
+        h = md_aead_hmac_new(big, sizeof(big));
+        md_aead_hmac_run(h, "", 0, mac);
+        md_aead_hmac(big, sizeof(big), "", 0, one);
+        assert_memory_equal(mac, one, 32);
+        md_aead_hmac_free(h);
+    }
 }
 
 /* ------------------------------------------------------------------ store */
@@ -451,6 +471,10 @@ static void test_store_rotation(void **state)
     md_aead_key_id_hex(md_aead_keys_current(f->keys), id_b);
     assert_int_equal(md_store_rotate_start(f->s, &r, &err), MD_OK);
     assert_string_equal(r.key_id, id_b);
+    assert_int_equal(r.state, MD_ROTATION_RUNNING);
+    /* One at a time: it pauses between its jobs, so it runs still. */
+    assert_int_equal(md_store_rotate_start(f->s, &r, &err), MD_ECONFLICT);
+    assert_non_null(strstr(err.msg, "a rotation is running already"));
     wait_rotation(f->s, &r);
     assert_int_equal(r.state, MD_ROTATION_DONE);
     /* Walked: 8 predictions, 8 keys, the lookup key; rewritten: the 8 predictions, the 4 keys
@@ -485,6 +509,8 @@ static void test_store_rotation(void **state)
     assert_int_equal(rows.n, 1);
     assert_int_equal(list(f->s, "txn-6", &rows, &err), MD_OK);
     assert_int_equal(rows.n, 1);
+    /* Closed while a rotation runs: the store stops it first (teardown closes). */
+    assert_int_equal(md_store_rotate_start(f->s, &r, &err), MD_OK);
 }
 
 int main(void)

@@ -93,6 +93,8 @@ static void test_defaults(void **state)
     assert_int_equal(s.log_features_rows, 0);
     assert_null(s.pii_key_file);
     assert_null(s.subject_key_file);
+    /* encryption at rest's */
+    assert_null(s.data_key_file);
     /* feedback's */
     assert_int_equal(s.feedback_horizon_s, 30 * 24 * 3600);
     assert_int_equal(s.config.n, 30);

@@ -345,6 +345,7 @@ int cmd_quality(int argc, char **argv, struct ctl *ctl);
 int cmd_ab(int argc, char **argv, struct ctl *ctl);
 int cmd_review(int argc, char **argv, struct ctl *ctl);
 int cmd_dataset(int argc, char **argv, struct ctl *ctl);
+int cmd_erase(int argc, char **argv, struct ctl *ctl);
 int cmd_keys(int argc, char **argv, struct ctl *ctl);
 
 #endif

@@ -48,6 +48,7 @@ static const struct command commands[] = {
     {"trainings", cmd_trainings, "list a model's training runs, or show one"},
     {"dataset", cmd_dataset, "show, export or add to a model's training set"},
     {"audit", cmd_audit, "list, export or check the audit log"},
+    {"erase", cmd_erase, "erase what the server keeps of one subject"},
     {"keys", cmd_keys, "rotate the data keys of encryption at rest, or show the rotation"},
     {"help", cmd_help, "show the help of a command"},
 };

@@ -33,6 +33,7 @@
 #include "watch/ab.h"
 #include "watch/accesslog.h"
 #include "watch/compare.h"
+#include "watch/subject.h"
 #include "watch/dataq.h"
 #include "watch/metrics.h"
 #include "watch/history.h"
@@ -473,6 +474,7 @@ struct daemon {
     struct md_compare *compare;
     struct md_predrec *predrec; /* the prediction log */
     bool predrec_attached;
+    struct md_subject_key *subject_key; /* the key of subject hashes (watch/subject.h) */
     struct md_predlog_retention retention;
     struct md_shadow *shadow;
     struct md_signals *signals; /* named metrics: alert rules, history, gates read them */
@@ -603,6 +605,7 @@ static void stop_daemon(struct daemon *d, const struct md_settings *o)
     md_review_stats_free(d->review); /* after the store: a round may have been queued */
     free(d->api);
     free(d->upload_dir);
+    md_subject_key_free(d->subject_key); /* after the log and the API, its readers */
 }
 
 /*
@@ -698,6 +701,7 @@ static int start_log(const struct md_settings *o, struct daemon *d)
     memset(key, 0, sizeof(key));
     __asm__ __volatile__("" : : "r"(key) : "memory");
     if (rc == MD_OK) {
+        md_predrec_set_subject_key(d->predrec, d->subject_key);
         struct md_predict_observer ob = md_predrec_observer(d->predrec);
 
         rc = md_predict_attach(&ob, &err);
@@ -737,12 +741,33 @@ static int start_feedback(const struct md_settings *o, struct daemon *d)
     return 0;
 }
 
+/* The subject key (--subject-key-file, or made in the data directory): 0, or 1 logged. */
+static int start_subjects(const struct md_settings *o, struct daemon *d)
+{
+    struct md_err err;
+    bool created = false;
+
+    if (md_subject_key_load(o->subject_key_file, o->data, &d->subject_key, &created, &err) !=
+        MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot read the subject key", "reason", err.msg, MD_KV_END);
+        return 1;
+    }
+    if (created)
+        md_log_kv(MD_LOG_INFO,
+                  "made a subject key (subject ids are stored as hashes under it; keep a copy "
+                  "outside the data directory, or give --subject-key-file)",
+                  "dir", o->data, MD_KV_END);
+    return 0;
+}
+
 /* Starts everything before the HTTP server: 0, or 1 with the reason logged. */
 static int start_parts(const struct md_settings *o, struct daemon *d)
 {
     struct md_err err;
 
     if (open_data(o, &d->store, &d->upload_dir, &d->audit) != 0)
+        return 1;
+    if (start_subjects(o, d) != 0)
         return 1;
     if (md_repo_open_store(o->repo, d->store, o->data, &d->repo, &err) != MD_OK) {
         md_log_kv(MD_LOG_ERROR, "cannot open the model repository", "reason", err.msg, MD_KV_END);
@@ -818,6 +843,7 @@ static struct md_api *new_api(const struct md_settings *o, struct daemon *d)
     api->compare = d->compare;
     api->shadow = d->shadow;
     api->predlog = md_predrec_log(d->predrec);
+    api->subject_key = d->subject_key;
     api->upload_dir = d->upload_dir;
     api->repo = d->repo;
     api->store = d->store;

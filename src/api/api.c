@@ -152,6 +152,8 @@ void md_api_put_keys(struct md_buf *b, const struct md_contract *c)
             md_buf_puts(b, ",\"description\":");
             md_buf_json_str(b, k->description, strlen(k->description));
         }
+        if (k->subject)
+            md_buf_puts(b, ",\"subject\":true");
         md_buf_putc(b, '}');
     }
     md_buf_putc(b, ']');

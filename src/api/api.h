@@ -43,6 +43,7 @@ enum md_api_family {
 extern const int md_api_codes[MD_API_CODES];
 
 struct md_config;
+struct md_subject_key;
 
 struct md_api {
     struct md_repo *repo;   /* borrowed */
@@ -70,6 +71,9 @@ struct md_api {
     struct md_shadow *shadow;
     /* Borrowed, or NULL: the prediction log (its figures in /metrics). */
     struct md_predlog *predlog;
+    /* Borrowed, or NULL (no store): the key of subject hashes, for erasure
+     * (api/subjects.c). */
+    const struct md_subject_key *subject_key;
     /* Borrowed, or NULL: the named metrics (watch/signals.h) alert rules,
      * the history and gates read; GET /api/v1/signals lists them. */
     struct md_signals *signals;

@@ -146,6 +146,9 @@ void md_audit_api_list(struct md_api *api, const struct md_route *rt, struct md_
                        struct md_api_resp *resp);
 void md_audit_api_verify(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                          struct md_api_resp *resp);
+/* Erasure of a subject's data (api/subjects.c) */
+void md_subjects_api_erase(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                           struct md_api_resp *resp);
 /* Encryption at rest: rotating the data keys (api/keys.c) */
 void md_keys_api_rotate(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                         struct md_api_resp *resp);

@@ -67,6 +67,12 @@ void md_predictions_prom(struct md_api *api, struct md_buf *b)
            "Prediction records whose features were removed by age or count "
            "(--log-features-days, --log-features-rows).",
            (unsigned long long)c.trimmed);
+    family(b, "modeld_predlog_feedback_expired_total", "counter",
+           "Feedback items removed past the horizon (--log-horizon-days).",
+           (unsigned long long)c.fb_expired);
+    family(b, "modeld_predlog_review_items_expired_total", "counter",
+           "Review items removed past the horizon (--log-horizon-days).",
+           (unsigned long long)c.rv_expired);
 }
 
 /* ---- GET /api/v1/predictions ------------------------------------------------------ */

@@ -252,6 +252,15 @@ static const struct md_config_setting table[] = {
              "audit log is off",
      .offset = STRING_AT(audit_key_file),
      .def_text = NULL},
+    {.flag = "subject-key-file",
+     .key = "subject_key_file",
+     .kind = MD_CONFIG_STRING,
+     .metavar = "FILE",
+     .help = "the key (16 to 1024 bytes, a file only its owner may read) of the HMAC-SHA256 "
+             "that stores a row's subject id (a key marked `subject: true`) as a hash by which "
+             "erasure finds it; without it, DATA/subject.key, made at the first start",
+     .offset = STRING_AT(subject_key_file),
+     .def_text = NULL},
     {.flag = "data-key-file",
      .key = "data_key_file",
      .kind = MD_CONFIG_STRING,

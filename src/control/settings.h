@@ -61,6 +61,8 @@ struct md_settings {
     struct md_alerting_config alerting;
     struct md_trainers trainers; /* the file's `trainers:` (control/trainers.h) */
     const char *user;            /* --user: the user to run as after binding, or NULL */
+    /* --subject-key-file: the key of subject hashes (watch/subject.h), or NULL */
+    const char *subject_key_file;
 };
 
 /* What the command line asks for. */

@@ -7,6 +7,7 @@
  *
  *   {model}, {label}, {setting}   a segment (percent-decoded by then)
  *   {alias}, {name}               a segment
+ *   {subject}                     a segment (a subject id), into the route's name
  *   {id}                          a segment of digits
  *   {version}                     a segment of digits, or outside TF Serving
  *                                 an alias ([A-Za-z][A-Za-z0-9_.-]*): anything
@@ -256,6 +257,9 @@ static const struct md_endpoint routes[] = {
      md_audit_api_list},
     {"GET",    "/api/v1/audit/verify",                    MD_API_MANAGEMENT, ADMIN,  NONE,
      md_audit_api_verify},
+    /* erasure of a subject's data (api/subjects.c) */
+    {"DELETE", "/api/v1/subjects/{subject}",              MD_API_MANAGEMENT, ADMIN,  NONE,
+     md_subjects_api_erase},
     /* encryption at rest: rotating the data keys (api/keys.c) */
     {"POST",  "/api/v1/keys/rotate", MD_API_MANAGEMENT, ADMIN, NONE, md_keys_api_rotate},
     {"GET",   "/api/v1/keys/rotate", MD_API_MANAGEMENT, READ,  NONE, md_keys_api_progress},
@@ -452,6 +456,8 @@ static void add_form(size_t r, const struct family *f, const char *text)
             g->param = P_ID;
         else if (pc->len == 6 && memcmp(pc->at, "{name}", 6) == 0)
             g->param = P_NAME;
+        else if (pc->len == 9 && memcmp(pc->at, "{subject}", 9) == 0)
+            g->param = P_NAME; /* a subject id: any segment, into rt->name */
         else
             MD_BUG("router: unknown placeholder");
         if (fm->n_names == N_PARAMS)
@@ -787,7 +793,7 @@ static void target_part(char *out, size_t n, const char *name, const char *value
  * Records the call hit matched, answered in resp (api/audit.h), or wraps
  * what its handler parked with until it answers: what is the method and
  * route pattern, the target the names the path holds. A subject
- * id (/api/v1/subjects/{id}) is personal data: only its keyed hash is
+ * id (/api/v1/subjects/{subject}) is personal data: only its keyed hash is
  * recorded, made by the store.
  */
 static void audit_call(struct md_api *api, const struct md_router_hit *hit, struct md_api_req *req,
@@ -808,11 +814,7 @@ static void audit_call(struct md_api *api, const struct md_router_hit *hit, stru
     /* The body of these is records, which an error may quote. */
     call.status_only = (e->perm & (MD_PERM_FEEDBACK | MD_PERM_REVIEW | MD_PERM_DATA)) != 0;
     if (strncmp(e->path, subjects, sizeof(subjects) - 1) == 0) {
-        const char *id = strncmp(req->path, subjects, sizeof(subjects) - 1) == 0
-                             ? req->path + sizeof(subjects) - 1
-                             : "";
-
-        call.subject = id;
+        call.subject = rt->name != NULL ? rt->name : ""; /* the id, percent-decoded */
         call.status_only = true; /* an error may quote the id */
     } else {
         target_part(target, sizeof(target), "model", rt->model);

@@ -121,6 +121,9 @@ struct md_key {
                               MD_KEY_DEFAULT_LENGTH); INT64 MD_KEY_INT64_LENGTH */
     char *header;          /* the HTTP header that may carry it, or NULL; an HTTP token */
     char *description;     /* or NULL */
+    bool subject;          /* `subject: true`: the id of the person the row is about (at
+                              most one key of a contract); the log keeps a keyed hash of it
+                              by which erasure finds the subject's rows */
 };
 
 struct md_output {

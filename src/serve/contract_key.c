@@ -3,8 +3,9 @@
  * contract_key.c: a contract's keys, as model.yaml states them: the
  * request fields that are checked and logged but never sent to an engine
  * (a routing key, a subject id, the caller's own transaction id), each with
- * its type, whether it is required, its longest value, and the HTTP header
- * that may carry it. Reading them from requests and checking their values
+ * its type, whether it is required, its longest value, the HTTP header
+ * that may carry it, and whether it is the subject id (the person a row is
+ * about, whose rows erasure removes). Reading them from requests and checking their values
  * is serve/keys.c's; the rest of model.yaml, and the reading helpers used
  * here, contract.c's.
  */
@@ -17,10 +18,10 @@
 
 #define MAX_DESCRIPTION 4096
 
-enum { K_NAME, K_TYPE, K_REQUIRED, K_MAX_LENGTH, K_HEADER, K_DESCRIPTION, K_COUNT };
+enum { K_NAME, K_TYPE, K_REQUIRED, K_MAX_LENGTH, K_HEADER, K_DESCRIPTION, K_SUBJECT, K_COUNT };
 
 static const char *const key_keys[] = {
-    "name", "type", "required", "max_length", "header", "description", NULL,
+    "name", "type", "required", "max_length", "header", "description", "subject", NULL,
 };
 
 /*
@@ -170,6 +171,19 @@ static int parse_key(struct md_contract__ctx *x, struct md_key *k, const yaml_no
         k->description = md_contract__dup_text(x, s, len);
         if (k->description == NULL)
             return md_contract__oom(x);
+    }
+
+    k->subject = false;
+    if (v[K_SUBJECT] != NULL) {
+        rc = md_contract__want_bool(x, v[K_SUBJECT], KP(K_SUBJECT), &k->subject);
+        if (rc != MD_OK)
+            return rc;
+        for (size_t j = 0; k->subject && j < i; j++)
+            if (x->c->keys[j].subject)
+                return md_contract__fail(x, kp,
+                                         "keys[%zu] '%s' is the subject id already; a row is "
+                                         "about one subject",
+                                         j, x->c->keys[j].name);
     }
 #undef KP
     return MD_OK;

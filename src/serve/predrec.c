@@ -21,6 +21,7 @@
 #include "util/fmt.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "watch/subject.h"
 
 #include <assert.h>
 #include <math.h>
@@ -32,6 +33,7 @@ struct md_predrec {
     unsigned char key[MD_PREDLOG_KEY_MAX]; /* the HMAC key of `pii: hash` */
     size_t klen;                           /* 0: none */
     struct md_buf json;                    /* the writer's scratch */
+    const struct md_subject_key *subject;  /* borrowed, or NULL: no subject hashes */
 };
 
 struct entry {
@@ -507,6 +509,14 @@ static void format_keys(struct md_predrec *r, const struct entry *e, size_t row,
         list[n].value = md_arena_strndup(a, v->p, v->len);
         if (list[n].value == NULL)
             return;
+        if (key->subject && r->subject != NULL) {
+            char *mac = md_arena_alloc(a, 65);
+
+            if (mac != NULL) {
+                md_subject_hash(r->subject, v->p, v->len, mac);
+                p->subject = mac;
+            }
+        }
         n++;
     }
     (void)md_buf_putc(b, '}');
@@ -690,6 +700,12 @@ void md_predrec_free(struct md_predrec *r)
     memset(r->key, 0, sizeof(r->key));
     __asm__ __volatile__("" : : "r"(r->key) : "memory");
     free(r);
+}
+
+void md_predrec_set_subject_key(struct md_predrec *r, const struct md_subject_key *k)
+{
+    if (r != NULL)
+        r->subject = k;
 }
 
 struct md_predlog *md_predrec_log(struct md_predrec *r)

@@ -37,6 +37,15 @@ int md_predrec_new(const struct md_predlog_config *cfg, struct md_store *store,
 /* Writes what is queued, stops the log, frees everything. No told may run. NULL ok. */
 void md_predrec_free(struct md_predrec *r);
 
+struct md_subject_key;
+
+/*
+ * The key of the subject hashes (watch/subject.h; borrowed: it must outlive
+ * r): each row of a model with a key marked `subject: true` stores the
+ * hash of that key's value. Before the first told. NULL r: nothing.
+ */
+void md_predrec_set_subject_key(struct md_predrec *r, const struct md_subject_key *k);
+
 /* The log (its figures, flush, retention); NULL for a NULL recorder (the log off). */
 struct md_predlog *md_predrec_log(struct md_predrec *r);
 

@@ -643,8 +643,11 @@ static int settings(struct md_store_tx *tx, struct md_err *err)
     /* A page cache of 64 MiB: a batch of the prediction log (thousands of rows, a few MB)
      * then fits in memory until its commit, instead of spilling pages to the log in the
      * middle of its transaction and writing them again. */
+    /* secure_delete: a removed or rewritten row's bytes are overwritten with zeros in its
+     * page, so that an erased subject leaves nothing in the file (sqlite_erase.c). */
     rc = sqlite3_exec(tx->db,
-                      "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536",
+                      "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536; "
+                      "PRAGMA secure_delete=ON",
                       NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         return md_store__fail(tx, rc, "set up the connection", err);

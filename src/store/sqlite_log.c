@@ -57,8 +57,9 @@ static int add_one(struct md_store_tx *tx, const struct md_store_prediction *p, 
         return md_err_set(err, MD_EINVAL, "a prediction row has no model");
     st = md_store__prep(tx, MD_SQL_PREDICTION_INSERT,
                         "INSERT INTO predictions (request_id, row, at_ms, model, version, route, "
-                        "shadow, status, latency_us, keys, features, label, score, outputs) "
-                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                        "shadow, status, latency_us, keys, features, label, score, outputs, "
+                        "subject) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                         err);
     if (st == NULL)
         return err->code != MD_OK ? err->code : MD_EIO;
@@ -86,6 +87,7 @@ static int add_one(struct md_store_tx *tx, const struct md_store_prediction *p, 
         sqlite3_reset(st);
         return rc;
     }
+    bind_text_or_null(st, 15, p->subject);
     rc = md_store__exec(tx, st, "add a prediction", err);
     id = sqlite3_last_insert_rowid(tx->db);
     if (rc == MD_OK && p->n_keys > 0)
@@ -415,7 +417,7 @@ int md_store_obs_open(struct md_store *s, struct md_store_obs **out, struct md_e
         sqlite3_busy_timeout(tx->db, md_store__busy_ms);
         rc = sqlite3_exec(tx->db,
                           "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
-                          "PRAGMA cache_size=-65536",
+                          "PRAGMA cache_size=-65536; PRAGMA secure_delete=ON",
                           NULL, NULL, NULL);
     }
     if (rc != SQLITE_OK) {

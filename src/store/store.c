@@ -450,6 +450,19 @@ void md_store_get_info(struct md_store *s, struct md_store_info *out)
     out->failed_commits = atomic_load_explicit(&s->failed_commits, memory_order_relaxed);
 }
 
+int md_store_checkpoint(struct md_store *s, struct md_store_checkpoint *out, struct md_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (!s->started || !pthread_equal(pthread_self(), s->thread))
+        return md_err_set(err, MD_EINTERNAL, "a checkpoint off the store's thread");
+    return md_store__db_checkpoint(s->tx, out, err);
+}
+
+const char *md_store_dir(struct md_store *s)
+{
+    return s->dir;
+}
+
 /* ---------------------------------------------------------- artifacts */
 
 int md_store_artifact_path(struct md_store *s, const char *sha256, char *path, size_t n,

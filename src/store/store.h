@@ -325,6 +325,8 @@ struct md_store_prediction {
                              (a review item is added with it), or NULL: none */
     uint64_t review_max;  /* with review: the queue's bound (waiting and leased items of the
                              model); past it the item is dropped and counted */
+    const char *subject;  /* the keyed hash of the row's subject id (watch/subject.h), or
+                             NULL: the row names no subject */
 };
 
 /*
@@ -1103,6 +1105,65 @@ struct md_store_audit_check {
 int md_store_tx_audit_verify(struct md_store_tx *tx, struct md_store_audit_check *out,
                              struct md_err *err) MD_MUST_CHECK;
 
+/* ---- privacy: erasure, retention of feedback, checkpoints ---------------- */
+
+/* What an erasure removed. */
+struct md_store_erased {
+    int64_t predictions;     /* prediction rows */
+    int64_t prediction_keys; /* their key index entries */
+    int64_t feedback;        /* feedback items about them or given by the subject's id */
+    int64_t review_items;    /* review items of them */
+};
+
+/*
+ * Removes every prediction row whose subject hash is subject (64 hex:
+ * watch/subject.h), with its key index entries, its review items, the
+ * feedback about it (by its request id and row, however the feedback was
+ * given) and, when id is not NULL, the feedback given by a key of one of
+ * those rows whose value is id (the subject's id as a key, attached or
+ * still pending), all in the caller's transaction, with secure_delete on so
+ * that the rows' bytes are overwritten in their pages. Before the removal,
+ * fn (may be NULL) gets each distinct (request id, row) removed, for what
+ * was copied out of the store (training sets). Counts into *out.
+ * MD_EINVAL for a subject that is not 64 characters.
+ */
+int md_store_tx_subject_erase(struct md_store_tx *tx, const char *subject, const char *id,
+                              void (*fn)(void *ctx, const char *request_id, int64_t row), void *ctx,
+                              struct md_store_erased *out, struct md_err *err) MD_MUST_CHECK;
+
+/* The prediction rows stored with subject hash subject, into *rows. */
+int md_store_tx_subject_count(struct md_store_tx *tx, const char *subject, int64_t *rows,
+                              struct md_err *err) MD_MUST_CHECK;
+
+/*
+ * Retention of what feedback and review keep: removes feedback items that
+ * arrived before before_ms and review items created before it, among the
+ * chunk lowest ids of each table (ids follow the order of arrival, so each
+ * call reads a bounded part); how many into *feedback and *review_items.
+ */
+int md_store_tx_feedback_expire(struct md_store_tx *tx, int64_t before_ms, size_t chunk,
+                                int64_t *feedback, int64_t *review_items,
+                                struct md_err *err) MD_MUST_CHECK;
+
+/* What a checkpoint did. */
+struct md_store_checkpoint {
+    int log_frames; /* frames the write-ahead log holds after it (0: emptied) */
+    bool complete;  /* the log was emptied: nothing of it remains in the file */
+};
+
+/*
+ * Copies the whole write-ahead log into the database file, syncs it and
+ * truncates the log to nothing (SQLite's TRUNCATE checkpoint; it waits up
+ * to the busy timeout for the prediction log's writer). Only on the store
+ * thread outside a run, that is from a job's done (or md_api_store_write's
+ * committed): MD_EINTERNAL elsewhere. MD_EUNAVAIL when another connection
+ * kept it from completing.
+ */
+int md_store_checkpoint(struct md_store *s, struct md_store_checkpoint *out,
+                        struct md_err *err) MD_MUST_CHECK;
+
+/* The data directory the store was opened in; lives as long as the store. */
+const char *md_store_dir(struct md_store *s);
 /* ---- encryption at rest (sqlite_crypt.c) ------------------------------------ */
 
 struct md_aead_keys;

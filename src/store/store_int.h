@@ -80,4 +80,8 @@ void md_store__crypt_free(struct md_store__crypt *c);
 /* Milliseconds since the epoch, for the times the store stamps itself. */
 int64_t md_store__now_ms(void);
 
+/* A TRUNCATE checkpoint of the connection, outside a transaction (md_store_checkpoint). */
+int md_store__db_checkpoint(struct md_store_tx *tx, struct md_store_checkpoint *out,
+                            struct md_err *err) MD_MUST_CHECK;
+
 #endif

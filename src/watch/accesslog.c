@@ -22,6 +22,9 @@
 #define PATH_CUT   512  /* bytes of a path kept */
 #define NAME_CUT   256  /* bytes of a model name, method or id kept */
 
+/* Paths that name a subject id (an erasure): the log keeps the route, not the id. */
+#define SUBJECTS "/api/v1/subjects/"
+
 struct md_access_log {
     char *path; /* NULL: standard output */
     int fd;
@@ -224,7 +227,11 @@ static size_t format(const struct md_access_rec *rec, char *line)
     put_raw(&c, ",\"method\":", 10);
     put_str(&c, rec->method, NAME_CUT);
     put_raw(&c, ",\"path\":", 8);
-    put_str(&c, rec->path, PATH_CUT);
+    /* An erasure's path names the subject: the log keeps the route, not the id. */
+    if (rec->path != NULL && strncmp(rec->path, SUBJECTS, sizeof(SUBJECTS) - 1) == 0)
+        put_str(&c, SUBJECTS "{subject}", PATH_CUT);
+    else
+        put_str(&c, rec->path, PATH_CUT);
     put_raw(&c, ",\"model\":", 9);
     put_str(&c, rec->model, NAME_CUT);
     put_raw(&c, ",\"version\":", 11);

@@ -40,6 +40,8 @@
 #define DROP_SECONDS      3600 /* the drops the signal can look back on, by second */
 #define MD_PREDLOG_NAP_MS 20   /* the writer's pause after a batch well short of full */
 
+#define RETENTION_EVENT_MS 3600000 /* a retention event at most this often */
+
 struct cell {
     _Atomic size_t seq;
     struct md_predlog_entry *e;
@@ -85,6 +87,8 @@ struct md_predlog {
     _Atomic uint64_t largest;
     _Atomic uint64_t retained;
     _Atomic uint64_t trimmed;
+    _Atomic uint64_t feedback_expired;
+    _Atomic uint64_t review_expired;
     struct drop_second drops[DROP_SECONDS];
     /* retention: one step at a time (control's tick submits, the store thread runs) */
     struct md_predlog_retention retain_args; /* written by retain while retain_running is
@@ -94,6 +98,9 @@ struct md_predlog {
     _Atomic bool retain_running; /* a step asked for and not yet done */
     _Atomic bool retain_wanted;  /* the writer is to run it */
     _Atomic bool retain_busy;
+    /* What retention removed since its last event (the writer's, in retain_run). */
+    int64_t ev_predictions, ev_trimmed, ev_feedback, ev_review;
+    int64_t ev_last_ms; /* when the last retention event was written; 0: none yet */
 };
 
 void md_predlog_config_init(struct md_predlog_config *cfg)
@@ -515,6 +522,8 @@ void md_predlog_counts(const struct md_predlog *l, struct md_predlog_counts *out
     out->lag_ms = atomic_load_explicit(&l->lag_ms, memory_order_relaxed);
     out->largest = atomic_load_explicit(&l->largest, memory_order_relaxed);
     out->retained = atomic_load_explicit(&l->retained, memory_order_relaxed);
+    out->fb_expired = atomic_load_explicit(&l->feedback_expired, memory_order_relaxed);
+    out->rv_expired = atomic_load_explicit(&l->review_expired, memory_order_relaxed);
     out->trimmed = atomic_load_explicit(&l->trimmed, memory_order_relaxed);
     out->promotions = atomic_load_explicit(&l->promotions, memory_order_relaxed);
     out->idle = atomic_load_explicit(&l->in_idle, memory_order_relaxed);
@@ -560,25 +569,76 @@ int md_predlog_signals(struct md_predlog *l, struct md_signals *s, struct md_err
 
 /* ---- retention ------------------------------------------------------------ */
 
+/*
+ * Writes the retention event, in the step's transaction, when something was removed since
+ * the last one and the last is RETENTION_EVENT_MS old (the first at once): a record of what
+ * retention removed without an event per step.
+ */
+static int retain_event(struct md_store_tx *tx, struct md_predlog *l, int64_t before_ms,
+                        struct md_err *err)
+{
+    struct md_store_event ev;
+    char details[320];
+    int rc;
+
+    if (l->ev_predictions + l->ev_trimmed + l->ev_feedback + l->ev_review == 0 ||
+        (l->ev_last_ms != 0 && l->retain_now_ms - l->ev_last_ms < RETENTION_EVENT_MS))
+        return MD_OK;
+    (void)snprintf(details, sizeof(details),
+                   "{\"predictions\":%lld,\"features_cleared\":%lld,\"feedback\":%lld,"
+                   "\"review_items\":%lld,\"before_ms\":%lld,\"since_ms\":%lld}",
+                   (long long)l->ev_predictions, (long long)l->ev_trimmed,
+                   (long long)l->ev_feedback, (long long)l->ev_review, (long long)before_ms,
+                   (long long)l->ev_last_ms);
+    memset(&ev, 0, sizeof(ev));
+    ev.at_ms = l->retain_now_ms;
+    ev.model = "";
+    ev.kind = "retention";
+    ev.message = "retention removed prediction records, features, feedback or review items "
+                 "past their age";
+    ev.details = details;
+    rc = md_store_tx_event_add(tx, &ev, NULL, err);
+    if (rc == MD_OK) {
+        l->ev_predictions = l->ev_trimmed = l->ev_feedback = l->ev_review = 0;
+        l->ev_last_ms = l->retain_now_ms;
+    }
+    return rc;
+}
+
 static int retain_run(struct md_store_tx *tx, void *ctx, struct md_err *err)
 {
     struct md_predlog *l = ctx;
     const struct md_predlog_retention *r = &l->retain_args;
+    int64_t before_ms = l->retain_now_ms - r->horizon_ms;
     int64_t removed = 0;
     int64_t trimmed = 0;
+    int64_t feedback = 0;
+    int64_t review = 0;
     int rc;
 
-    rc = md_store_tx_predictions_expire(tx, l->retain_now_ms - r->horizon_ms, r->chunk, &removed,
-                                        err);
+    rc = md_store_tx_predictions_expire(tx, before_ms, r->chunk, &removed, err);
     if (rc == MD_OK && (r->features_ms > 0 || r->features_rows > 0))
         rc = md_store_tx_predictions_trim(
             tx, r->features_ms > 0 ? l->retain_now_ms - r->features_ms : 0, r->features_rows,
             r->chunk, &l->trim_cursor, &trimmed, err);
+    /* Feedback and review items follow the records they are about: past the same horizon. */
+    if (rc == MD_OK)
+        rc = md_store_tx_feedback_expire(tx, before_ms, r->chunk, &feedback, &review, err);
+    if (rc == MD_OK) {
+        l->ev_predictions += removed;
+        l->ev_trimmed += trimmed;
+        l->ev_feedback += feedback;
+        l->ev_review += review;
+        rc = retain_event(tx, l, before_ms, err);
+    }
     if (rc == MD_OK) {
         atomic_fetch_add_explicit(&l->retained, (uint64_t)removed, memory_order_relaxed);
         atomic_fetch_add_explicit(&l->trimmed, (uint64_t)trimmed, memory_order_relaxed);
+        atomic_fetch_add_explicit(&l->feedback_expired, (uint64_t)feedback, memory_order_relaxed);
+        atomic_fetch_add_explicit(&l->review_expired, (uint64_t)review, memory_order_relaxed);
         atomic_store_explicit(&l->retain_busy,
-                              (size_t)removed >= r->chunk || (size_t)trimmed >= r->chunk,
+                              (size_t)removed >= r->chunk || (size_t)trimmed >= r->chunk ||
+                                  (size_t)feedback >= r->chunk || (size_t)review >= r->chunk,
                               memory_order_relaxed);
     }
     return rc;

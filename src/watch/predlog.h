@@ -130,6 +130,8 @@ struct md_predlog_counts {
     uint64_t largest;    /* the largest batch so far, in records */
     uint64_t retained;   /* records removed past the horizon */
     uint64_t trimmed;    /* records whose features were removed (age or count) */
+    uint64_t fb_expired; /* feedback items removed past the horizon */
+    uint64_t rv_expired; /* review items removed past the horizon */
     uint64_t promotions; /* times md_predlog_tick took the writer out of the idle class */
     bool idle;           /* the writer is in the idle class now */
 };
@@ -152,7 +154,8 @@ int md_predlog_signals(struct md_predlog *l, struct md_signals *s,
 
 /* How long the log keeps what. */
 struct md_predlog_retention {
-    int64_t horizon_ms;    /* records older than this go (feedback's fields included) */
+    int64_t horizon_ms;    /* records older than this go (feedback's fields included), and
+                              feedback and review items that arrived before it */
     int64_t features_ms;   /* features older than this go (0: kept to the horizon) */
     int64_t features_rows; /* only the newest this many records keep features (0: all) */
     size_t chunk;          /* rows a job changes at most (one transaction stays small) */
@@ -162,9 +165,12 @@ struct md_predlog_retention {
  * Asks for one step of retention, from the control loop's task: the writer
  * thread, between batches and at its priority, removes at most chunk
  * records past the horizon, then clears the features of at most chunk
- * records past the feature age or count, in one transaction of its
- * connection. Returns at once; a step asked for and not yet run is not
- * doubled. now_ms: wall clock.
+ * records past the feature age or count, then removes at most chunk
+ * feedback items and chunk review items past the horizon, in one
+ * transaction of its connection; what it removed is recorded as an event
+ * of kind "retention" in the same transaction, at most one an hour (the
+ * first at once), with the counts since the last. Returns at once; a
+ * step asked for and not yet run is not doubled. now_ms: wall clock.
  */
 void md_predlog_retain(struct md_predlog *l, const struct md_predlog_retention *r, int64_t now_ms);
 

@@ -269,11 +269,13 @@ def test_docs_example_lists_every_setting():
     tmp = workdir()
     try:
         path = write(os.path.join(tmp, "example.yaml"), example)
-        # The example's repository and address are replaced by flags, and its PII and audit
-        # key files by ones that exist; the rest is used.
+        # The example's repository and address are replaced by flags, and its key files
+        # by ones that exist; the rest is used.
         key = write(os.path.join(tmp, "pii.key"), "0123456789abcdef0123456789abcdef\n")
         audit_key = write(os.path.join(tmp, "audit.key"), "0123456789abcdef0123456789abcdef\n")
         os.chmod(audit_key, 0o600)  # a key file others may read is refused
+        subject_key = write(os.path.join(tmp, "subject.key"), "fedcba9876543210fedcba98\n")
+        os.chmod(subject_key, 0o600)
         data_key = write(os.path.join(tmp, "data.key"), "ab" * 32 + "\n")
         os.chmod(data_key, 0o600)
         # Its TLS files too, by empty paths: no TLS, as the harness speaks plain HTTP.
@@ -281,7 +283,8 @@ def test_docs_example_lists_every_setting():
         # The example's user by the one the test runs as: nothing to drop.
         me = pwd.getpwuid(os.geteuid()).pw_name
         with Daemon(args=["--config", path, "--pii-key-file", key, "--audit-key-file", audit_key,
-                          "--data-key-file", data_key, "--user", me] + tls_off) as d:
+                          "--data-key-file", data_key, "--subject-key-file", subject_key,
+                          "--user", me] + tls_off) as d:
             _, s = settings(d)
         expect(sorted(keys) == sorted(s), "example keys %s, settings %s" % (keys, sorted(s)))
         expect(all(v["source"] in ("file", "flag") for v in s.values()), s)

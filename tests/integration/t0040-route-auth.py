@@ -166,6 +166,8 @@ def test_routes_flag():
                       ("POST", "/api/v1/models/{model}/trainings"),
                       ("GET", "/api/v1/audit"),
                       ("GET", "/api/v1/audit/verify"),
+                      # erasure of a subject's data (api/subjects.c)
+                      ("DELETE", "/api/v1/subjects/{subject}"),
                       # encryption at rest
                       ("POST", "/api/v1/keys/rotate")}, manage)
 

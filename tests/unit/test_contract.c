@@ -602,6 +602,11 @@ static const struct bad_case bad_cases[] = {
      "keys[2].name: duplicate name 'u' (also keys[0])"},
     {HEADR ONE "keys: [{name: u, type: float}]\n",
      "keys[0].type: 'float' is not one of string, int64"},
+    /* the subject id (privacy) */
+    {HEADR ONE "keys: [{name: u, subject: true}, {name: v, subject: true}]\n",
+     "keys[1].subject: keys[0] 'u' is the subject id already; a row is about one subject"},
+    {HEADR ONE "keys: [{name: u, subject: 1}]\n",
+     "keys[0].subject: expected true or false, got a number"},
     {HEADR ONE "keys: [{name: u, type: String}]\n",
      "keys[0].type: 'String' is not one of string, int64"},
     {HEADR ONE "keys: [{name: u, required: yes}]\n",
@@ -866,6 +871,7 @@ static void test_keys(void **state)
                                                "    required: true\n"
                                                "    header: X-Txn\n"
                                                "    description: the caller's id\n"
+                                               "    subject: true\n"
                                                "  - {name: s, type: string, max_length: 4096, "
                                                "header: \"!#$%&'*+.^_`|~-09azAZ\"}\n",
                                      "m");
@@ -883,6 +889,7 @@ static void test_keys(void **state)
     assert_int_equal(k->max_length, MD_KEY_DEFAULT_LENGTH);
     assert_null(k->header);
     assert_null(k->description);
+    assert_false(k->subject);
     k = &c->keys[1];
     assert_string_equal(k->name, "txn");
     assert_int_equal(k->type, MD_KEY_INT64);
@@ -890,6 +897,7 @@ static void test_keys(void **state)
     assert_int_equal(k->max_length, MD_KEY_INT64_LENGTH);
     assert_string_equal(k->header, "X-Txn");
     assert_string_equal(k->description, "the caller's id");
+    assert_true(k->subject);
     k = &c->keys[2];
     assert_int_equal(k->max_length, 4096);
     assert_string_equal(k->header, "!#$%&'*+.^_`|~-09azAZ");

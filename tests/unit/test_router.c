@@ -217,6 +217,8 @@ static bool example_path(const char *pattern, int alt, char *out, size_t size)
                 add = "3";
             else if (strncmp(p, "{name}", 6) == 0)
                 add = "safe";
+            else if (strncmp(p, "{subject}", 9) == 0)
+                add = "customer-8812";
             else
                 fail_msg("pattern '%s': unknown placeholder", pattern);
             if (in_group < 0 || in_group == alt) {

@@ -92,6 +92,7 @@ static void test_defaults(void **state)
     assert_int_equal(s.log_features_days, 0);
     assert_int_equal(s.log_features_rows, 0);
     assert_null(s.pii_key_file);
+    assert_null(s.subject_key_file);
     /* encryption at rest's */
     assert_null(s.data_key_file);
     /* feedback's */
@@ -104,7 +105,7 @@ static void test_defaults(void **state)
     assert_null(s.tls_client_ca);
     /* part harden's: --user */
     assert_null(s.user);
-    assert_int_equal(s.config.n, 34);
+    assert_int_equal(s.config.n, 35);
     md_settings_release(&s);
 }
 

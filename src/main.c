@@ -489,8 +489,7 @@ static void tokens_flush(void *ctx, uint64_t now_ms)
 
     MD_UNUSED(now_ms);
     if (md_store_call(d->store, write_used, &d->api->auth, &err) != MD_OK)
-        md_log_kv(MD_LOG_WARN, "cannot write the tokens' last uses", "reason", err.msg,
-                  MD_KV_END);
+        md_log_kv(MD_LOG_WARN, "cannot write the tokens' last uses", "reason", err.msg, MD_KV_END);
 }
 
 /*
@@ -935,6 +934,10 @@ int main(int argc, char **argv)
         exit_after_output();
     case MD_SETTINGS_ROUTES:
         md_router_print(stdout);
+        md_settings_release(&o);
+        exit_after_output();
+    case MD_SETTINGS_ROLES:
+        md_router_print_matrix(stdout);
         md_settings_release(&o);
         exit_after_output();
     case MD_SETTINGS_VERSION:

@@ -185,9 +185,8 @@ static int usable(const struct entry *e, int64_t now_ms, struct md_err *err)
     return MD_OK;
 }
 
-int md_auth_principal(const struct md_auth *a, const struct md_api_req *req, bool open,
-                      bool charge, const struct md_principal **out, char retry_after[16],
-                      struct md_err *err)
+int md_auth_principal(const struct md_auth *a, const struct md_api_req *req, bool open, bool charge,
+                      const struct md_principal **out, char retry_after[16], struct md_err *err)
 {
     const char *h;
     const char *secret;
@@ -297,8 +296,7 @@ static int read_models(struct entry *e, const char *json, struct md_err *err)
 
     if (!json_is_array(root)) {
         json_decref(root);
-        return md_err_set(err, MD_ECORRUPT, "token '%s': stored models not a JSON array",
-                          e->name);
+        return md_err_set(err, MD_ECORRUPT, "token '%s': stored models not a JSON array", e->name);
     }
     e->models = md_xcalloc(n ? n : 1, sizeof(*e->models));
     for (size_t i = 0; i < n; i++) {
@@ -366,31 +364,47 @@ static int by_hash(const void *x, const void *y)
     return memcmp(((const struct entry *)x)->hash, ((const struct entry *)y)->hash, 32);
 }
 
+/* The table of what r read (taken), or the error it met. */
+static int finish(struct reading *r, int rc, struct md_token_table **out, struct md_err *err)
+{
+    struct md_token_table *t;
+
+    *out = NULL;
+    if (rc == MD_OK && r->rc != MD_OK) {
+        rc = r->rc;
+        if (err != NULL)
+            *err = r->err;
+    }
+    if (rc != MD_OK) {
+        for (size_t i = 0; i < r->n; i++)
+            free_entry(&r->v[i]);
+        free(r->v);
+        return rc;
+    }
+    if (r->n > 1)
+        qsort(r->v, r->n, sizeof(*r->v), by_hash);
+    t = md_xcalloc(1, sizeof(*t));
+    t->n = r->n;
+    t->v = r->v;
+    *out = t;
+    return MD_OK;
+}
+
 int md_auth_tokens_read(struct md_store_tx *tx, struct md_token_table **out, struct md_err *err)
 {
     struct reading r = {NULL, 0, 0, MD_OK, {0}};
-    struct md_token_table *t;
-    int rc = md_store_tx_tokens(tx, read_row, &r, err);
 
-    *out = NULL;
-    if (rc == MD_OK && r.rc != MD_OK) {
-        rc = r.rc;
-        if (err != NULL)
-            *err = r.err;
-    }
-    if (rc != MD_OK) {
-        for (size_t i = 0; i < r.n; i++)
-            free_entry(&r.v[i]);
-        free(r.v);
-        return rc;
-    }
-    if (r.n > 1)
-        qsort(r.v, r.n, sizeof(*r.v), by_hash);
-    t = md_xcalloc(1, sizeof(*t));
-    t->n = r.n;
-    t->v = r.v;
-    *out = t;
-    return MD_OK;
+    return finish(&r, md_store_tx_tokens(tx, read_row, &r, err), out, err);
+}
+
+int md_auth_tokens_make(const struct md_store_token *rows, size_t n, struct md_token_table **out,
+                        struct md_err *err)
+{
+    struct reading r = {NULL, 0, 0, MD_OK, {0}};
+
+    for (size_t i = 0; i < n; i++)
+        read_row(&r, &rows[i]);
+    return finish(&r, MD_OK, out, err);
 }
 
 void md_auth_tokens_free(struct md_token_table *t)

@@ -74,7 +74,7 @@ struct md_principal {
     bool all_models;           /* it may use every model; else only models[] */
     const char *const *models; /* n_models names, when !all_models */
     size_t n_models;
-    int64_t token_id; /* the token's id in the store; 0: anonymous */
+    int64_t token_id;  /* the token's id in the store; 0: anonymous */
     enum md_role role; /* 0: anonymous */
 };
 
@@ -111,8 +111,8 @@ void md_auth_init(struct md_auth *a, const char *listen);
  * token's rate, with retry_after set to the seconds to wait. Thread-safe,
  * lock-free.
  */
-int md_auth_principal(const struct md_auth *a, const struct md_api_req *req, bool open,
-                      bool charge, const struct md_principal **out, char retry_after[16],
+int md_auth_principal(const struct md_auth *a, const struct md_api_req *req, bool open, bool charge,
+                      const struct md_principal **out, char retry_after[16],
                       struct md_err *err) MD_MUST_CHECK;
 
 /*
@@ -130,6 +130,12 @@ bool md_auth_may_use(const struct md_principal *p, const char *model);
  * md_auth_tokens_free unless published). Inside a store job's run.
  */
 int md_auth_tokens_read(struct md_store_tx *tx, struct md_token_table **out,
+                        struct md_err *err) MD_MUST_CHECK;
+
+struct md_store_token;
+
+/* The same from n rows in memory (tests, benchmarks): MD_ECORRUPT for a bad hash or models. */
+int md_auth_tokens_make(const struct md_store_token *rows, size_t n, struct md_token_table **out,
                         struct md_err *err) MD_MUST_CHECK;
 
 /*

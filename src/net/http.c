@@ -1002,10 +1002,8 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
     if (!api->auth.enabled && !is_loopback(&ss) && !cfg->insecure)
         return md_err_set(err, MD_EINVAL,
                           "--listen %s is not a loopback address and authentication is off: "
-                          "anyone who can reach it could load and unload models, change "
-                          "settings and read the data; start with --auth (and a token made by "
-                          "'modeld token create --role admin'), or with --insecure if the network "
-                          "itself is trusted",
+                          "anyone reaching it could do anything; start with --auth (first token: "
+                          "modeld token create --role admin), or --insecure on a trusted network",
                           cfg->listen);
     md_auth_init(&api->auth, cfg->listen);
     if (threads == 0) {

@@ -819,3 +819,20 @@ void md_router_print(FILE *out)
         fprintf(out, "%-*s %-*s %-8s %s\n", mwidth, routes[i].method, width, routes[i].path,
                 md_perm_name(routes[i].perm), md_scope_name(routes[i].scope));
 }
+
+void md_router_print_matrix(FILE *out)
+{
+    fputs("| method | path | permission | viewer | predictor | reviewer | deployer | admin |\n"
+          "|---|---|---|---|---|---|---|---|\n",
+          out);
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        /* A '|' of an optional group would end a cell: written as a Markdown escape. */
+        fprintf(out, "| %s | `", routes[i].method);
+        for (const char *c = routes[i].path; *c != '\0'; c++)
+            fputs(*c == '|' ? "\\|" : (char[2]){*c, '\0'}, out);
+        fprintf(out, "` | %s |", md_perm_name(routes[i].perm));
+        for (int r = MD_ROLE_VIEWER; r <= MD_ROLE_ADMIN; r++)
+            fputs((md_role_perms((enum md_role)r) & routes[i].perm) ? " yes |" : " - |", out);
+        fputc('\n', out);
+    }
+}

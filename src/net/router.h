@@ -82,6 +82,14 @@ const struct md_endpoint *md_router_endpoints(size_t *n);
 void md_router_print(FILE *out);
 
 /*
+ * Writes the role matrix, a Markdown table of every endpoint (METHOD, PATH,
+ * PERMISSION) by role (viewer, predictor, reviewer, deployer, admin: "yes"
+ * or "-"), from the route table and md_role_perms (modeld --role-matrix;
+ * docs/security.md holds it, t5000 checks both against the server).
+ */
+void md_router_print_matrix(FILE *out);
+
+/*
  * From now on, appends "METHOD PATH\n" (the route's pattern) to the file at
  * path the first time each route's handler runs: how the integration suite
  * checks that every route is called by some test (MODELD_ROUTE_LOG). A

@@ -755,9 +755,12 @@ int md_router_admit(struct md_api *api, const struct md_router_hit *hit, struct 
     struct md_err err;
     int rc;
 
-    /* A parked request's second call is not charged to its rate again. */
-    rc = md_auth_principal(&api->auth, req, api->auth.enabled && open_route(&api->auth, e),
-                           resp->resume == NULL, &who, resp->retry_after, &err);
+    /* Admitted already (a parked request's second call, a streamed body's
+     * handler): not authenticated nor charged again. */
+    if (req->principal != NULL)
+        return MD_OK;
+    rc = md_auth_principal(&api->auth, req, api->auth.enabled && open_route(&api->auth, e), true,
+                           &who, resp->retry_after, &err);
     if (rc == MD_OK)
         rc = md_auth_check(&api->auth, who, e->perm, &err);
     if (rc != MD_OK) {

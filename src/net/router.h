@@ -53,7 +53,8 @@ void md_router_find(const char *method, const char *path, struct md_arena *a,
  * The permission check of the route hit matched (which must be one:
  * hit->endpoint not NULL): the principal, its permission, the path's model.
  * MD_OK with req->principal set, or the refusal written into resp and its
- * code returned. md_router_run makes it too; the HTTP layer makes it at the
+ * code returned. A request whose principal is set already (the HTTP layer
+ * keeps it from the first call) is admitted as it was. md_router_run makes it too; the HTTP layer makes it at the
  * head of a streaming route, before any of its body is taken.
  */
 int md_router_admit(struct md_api *api, const struct md_router_hit *hit, struct md_api_req *req,

@@ -82,7 +82,7 @@ static void block(uint32_t h[8], const unsigned char *p)
     uint32_t w[64];
     uint32_t s[8];
 
-    for (int i = 0; i < 16; i++)
+    for (size_t i = 0; i < 16; i++)
         w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
                (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
     for (int i = 16; i < 64; i++) {
@@ -129,7 +129,7 @@ void md_token_hash(const void *p, size_t n, unsigned char out[32])
     block(h, last);
     if (tail == 128)
         block(h, last + 64);
-    for (int i = 0; i < 8; i++) {
+    for (size_t i = 0; i < 8; i++) {
         out[4 * i] = (unsigned char)(h[i] >> 24);
         out[4 * i + 1] = (unsigned char)(h[i] >> 16);
         out[4 * i + 2] = (unsigned char)(h[i] >> 8);
@@ -380,7 +380,7 @@ static int parse_create(const char *body, size_t len, struct change *c, struct m
             size_t i;
             json_t *m;
 
-            md_buf_init(&b, 64 * (MD_STORE_NAME_MAX + 1));
+            md_buf_init(&b, (size_t)MD_TOKEN_MODELS_MAX * (MD_STORE_NAME_MAX + 1));
             json_array_foreach(v, i, m)
             {
                 const char *s = json_string_value(m);
@@ -591,7 +591,7 @@ static const char *flag(int argc, char **argv, int *i, const char *name, bool *m
     size_t n = strlen(name);
     const char *a = argv[*i];
 
-    if (strncmp(a, name, n) != 0)
+    if (a == NULL || strncmp(a, name, n) != 0)
         return NULL;
     if (a[n] == '=')
         return a + n + 1;

@@ -54,8 +54,9 @@ void md_router_find(const char *method, const char *path, struct md_arena *a,
  * hit->endpoint not NULL): the principal, its permission, the path's model.
  * MD_OK with req->principal set, or the refusal written into resp and its
  * code returned. A request whose principal is set already (the HTTP layer
- * keeps it from the first call) is admitted as it was. md_router_run makes it too; the HTTP layer makes it at the
- * head of a streaming route, before any of its body is taken.
+ * keeps it from the first call) is admitted as it was. md_router_run makes
+ * it too; the HTTP layer makes it at the head of a streaming route, before
+ * any of its body is taken.
  */
 int md_router_admit(struct md_api *api, const struct md_router_hit *hit, struct md_api_req *req,
                     struct md_api_resp *resp);

@@ -92,7 +92,7 @@ static void test_secret(void **state)
     assert_false(md_token_secret_valid(a, strlen(a)));
     a[10] = 'A'; /* upper case is not the form */
     assert_false(md_token_secret_valid(a, strlen(a)));
-    memcpy(b, "mdx_", 4);
+    b[2] = 'x'; /* "mdx_" */
     assert_false(md_token_secret_valid(b, strlen(b)));
     assert_false(md_token_secret_valid("", 0));
 }

@@ -268,10 +268,11 @@ def test_docs_example_lists_every_setting():
     tmp = workdir()
     try:
         path = write(os.path.join(tmp, "example.yaml"), example)
-        # The example's repository and address are replaced by flags, and its PII key file
-        # by one that exists; the rest is used.
+        # The example's repository and address are replaced by flags, its PII key file
+        # by one that exists, and its auth by a flag (a request of the test has no token);
+        # the rest is used.
         key = write(os.path.join(tmp, "pii.key"), "0123456789abcdef0123456789abcdef\n")
-        with Daemon(args=["--config", path, "--pii-key-file", key]) as d:
+        with Daemon(args=["--config", path, "--pii-key-file", key, "--auth=false"]) as d:
             _, s = settings(d)
         expect(sorted(keys) == sorted(s), "example keys %s, settings %s" % (keys, sorted(s)))
         expect(all(v["source"] in ("file", "flag") for v in s.values()), s)

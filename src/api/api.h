@@ -92,8 +92,10 @@ struct md_api {
     /* Where an upload's artifact is written while it arrives (api/upload.h),
      * made by md_upload_dir_prepare before serving; NULL: uploads are refused. */
     const char *upload_dir;
-    /* Who may do what (api/auth.h): set by the HTTP server before its first
-     * request, read-only afterwards; zeroed, nothing is refused. */
+    /* Who may do what (api/auth.h): set before the HTTP server starts (main:
+     * --auth and the tokens; net/http.c: the listener's address), read-only
+     * afterwards but for its published token table; zeroed, nothing is
+     * refused. */
     struct md_auth auth;
 };
 

@@ -6,8 +6,10 @@ a request without a token gets 401 (t5000 walks every route and role); on a
 loopback listener ([::1] here; 127.0.0.1 in every other test) requests
 without credentials may do everything. `modeld --routes` prints the table,
 and docs/api.md shows it as printed."""
+import atexit
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 
@@ -59,6 +61,7 @@ def unload_and_load(d, headers=None):
 def test_non_loopback_refused_without_auth():
     """Without --auth and --insecure, 0.0.0.0 is refused at start, naming both."""
     tmp = tempfile.mkdtemp(prefix="modeld-test-")
+    atexit.register(shutil.rmtree, tmp, True)
     port = free_port()
     p = subprocess.run([MODELD, "--repo", make_repo(os.path.join(tmp, "repo"), examples=False),
                         "--listen", "0.0.0.0:%d" % port, "--data", os.path.join(tmp, "data")],
@@ -73,6 +76,7 @@ def test_non_loopback_refused_without_auth():
 def test_non_loopback_with_auth():
     """With --auth, 0.0.0.0 serves; without a token a request is 401, with an admin's it works."""
     tmp = tempfile.mkdtemp(prefix="modeld-test-")
+    atexit.register(shutil.rmtree, tmp, True)
     data = os.path.join(tmp, "data")
     p = subprocess.run([MODELD, "token", "create", "--role", "admin", "--data", data],
                        capture_output=True, text=True, timeout=30)

@@ -7,8 +7,10 @@ expired and a revoked one. A role the matrix allows must get past the
 check (any status but 401, 403 and 429: the names in the paths name
 nothing, so nothing changes); a role it does not allow gets 403; every bad
 token 401 with WWW-Authenticate. A route missing from the matrix fails."""
+import atexit
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import tempfile
@@ -89,7 +91,9 @@ def ready(d, headers):
 
 def test_every_route_every_role():
     rows = parse(doc_matrix())
-    data = os.path.join(tempfile.mkdtemp(prefix="modeld-t5000-"), "data")
+    tmp = tempfile.mkdtemp(prefix="modeld-t5000-")
+    atexit.register(shutil.rmtree, tmp, True)
+    data = os.path.join(tmp, "data")
     tokens = {r: make_token(data, r, "t-" + r) for r in ROLES}
     expired = make_token(data, "admin", "expired", "--expires", "1d")
     revoked = make_token(data, "admin", "revoked")

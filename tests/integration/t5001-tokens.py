@@ -8,8 +8,10 @@ written in batches, rate limits (429 with Retry-After, per token), the
 health endpoints open and /metrics closed by default (both configurable),
 and no secret in any log line or error."""
 import hashlib
+import atexit
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -27,7 +29,9 @@ def offline(data, *args):
 
 
 def admin_data():
-    data = os.path.join(tempfile.mkdtemp(prefix="modeld-t5001-"), "data")
+    tmp = tempfile.mkdtemp(prefix="modeld-t5001-")
+    atexit.register(shutil.rmtree, tmp, True)
+    data = os.path.join(tmp, "data")
     p = offline(data, "--role", "admin", "--name", "root")
     expect(p.returncode == 0, (p.returncode, p.stderr))
     return data, p.stdout.strip()

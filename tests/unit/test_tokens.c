@@ -310,6 +310,15 @@ static int run_revoke(struct md_store_tx *tx, void *ctx, struct md_err *err)
     return md_store_tx_token_revoke(tx, "first", md_wall_ms(), err);
 }
 
+/* Removes a test's directory (as test_store.c does). */
+static void rm_rf(const char *dir)
+{
+    char cmd[200];
+
+    (void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* Tokens made in a real store: checked, named, stored only as a hash, read back. */
 static void test_create(void **state)
 {
@@ -378,6 +387,7 @@ static void test_create(void **state)
     md_auth_tokens_publish(&api.auth, NULL);
     md_buf_release(&body);
     md_store_close(store);
+    rm_rf(dir);
 }
 
 int main(void)

@@ -367,6 +367,16 @@ static int prepare_handle(struct ctl *ctl)
     curl_easy_setopt(ctl->curl, CURLOPT_CONNECTTIMEOUT_MS, ctl->timeout_ms);
     curl_easy_setopt(ctl->curl, CURLOPT_USERAGENT, "modelctl/" MD_VERSION);
     curl_easy_setopt(ctl->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* A daemon with --auth wants a bearer token: $MODELD_TOKEN (never in argv,
+     * where other users of the machine could read it). */
+    {
+        const char *token = getenv("MODELD_TOKEN");
+
+        if (token != NULL && token[0] != '\0') {
+            curl_easy_setopt(ctl->curl, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
+            curl_easy_setopt(ctl->curl, CURLOPT_XOAUTH2_BEARER, token);
+        }
+    }
     return tls_options(ctl);
 }
 

@@ -347,5 +347,7 @@ int cmd_review(int argc, char **argv, struct ctl *ctl);
 int cmd_dataset(int argc, char **argv, struct ctl *ctl);
 int cmd_erase(int argc, char **argv, struct ctl *ctl);
 int cmd_keys(int argc, char **argv, struct ctl *ctl);
+/* Bearer tokens (cmd_token.c). */
+int cmd_token(int argc, char **argv, struct ctl *ctl);
 
 #endif

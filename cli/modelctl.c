@@ -50,6 +50,7 @@ static const struct command commands[] = {
     {"audit", cmd_audit, "list, export or check the audit log"},
     {"erase", cmd_erase, "erase what the server keeps of one subject"},
     {"keys", cmd_keys, "rotate the data keys of encryption at rest, or show the rotation"},
+    {"token", cmd_token, "create, list or revoke bearer tokens"},
     {"help", cmd_help, "show the help of a command"},
 };
 
@@ -70,6 +71,7 @@ static void usage(FILE *f)
         "\n"
         "Global options (before or after the command):\n"
         "  --url URL          server base URL (default $MODELD_URL, else " CTL_DEFAULT_URL ")\n"
+        "                     (a server with --auth: the bearer token in $MODELD_TOKEN)\n"
         "  --timeout SECONDS  give up on a request after SECONDS (default 10; fractions allowed)\n"
         "  --json             print the server's JSON responses instead of tables\n"
         "  --cacert FILE      PEM CAs that verify an https:// server (default\n"

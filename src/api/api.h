@@ -39,7 +39,7 @@ enum md_api_family {
 };
 
 /* Status codes counted one by one; others land in the last slot. */
-#define MD_API_CODES 13
+#define MD_API_CODES 14
 extern const int md_api_codes[MD_API_CODES];
 
 struct md_config;
@@ -96,8 +96,10 @@ struct md_api {
     /* Where an upload's artifact is written while it arrives (api/upload.h),
      * made by md_upload_dir_prepare before serving; NULL: uploads are refused. */
     const char *upload_dir;
-    /* Who may do what (api/auth.h): set by the HTTP server before its first
-     * request, read-only afterwards; zeroed, nothing is refused. */
+    /* Who may do what (api/auth.h): set before the HTTP server starts (main:
+     * --auth and the tokens; net/http.c: the listener's address), read-only
+     * afterwards but for its published token table; zeroed, nothing is
+     * refused. */
     struct md_auth auth;
     /* The store's audit chain is on (--audit-key-file): every call that
      * changes state is recorded before its answer (api/audit.h). Set before
@@ -130,6 +132,9 @@ struct md_api_req {
      * filtering a listing or checking a body's models passes it to
      * md_auth_may_use. */
     const struct md_principal *principal;
+    /* Who a refused request came from (a known token lacking the
+     * permission or the model: 403), for the audit log; NULL otherwise. */
+    const struct md_principal *refused;
     /* A streaming route's sink state (struct md_api_sink's open made it);
      * NULL for every other route, whose body is in body. */
     void *sink;

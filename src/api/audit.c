@@ -183,11 +183,10 @@ void md_api_audit_answer(struct md_api_resp *resp)
 static struct audit_park *new_park(struct md_api *api, const struct md_api_audit_call *call,
                                    struct md_api_req *req)
 {
-    const struct md_principal *who = req->principal;
+    const struct md_principal *who = req->principal != NULL ? req->principal : req->refused;
     struct audit_park *p;
 
-    if (who == NULL)
-        who = md_auth_principal(&api->auth, req);
+    MD_UNUSED(api);
     p = md_xcalloc(1, sizeof(*p));
     p->actor = md_xstrdup(who != NULL && who->name != NULL ? who->name : "unauthenticated");
     p->action = md_xstrdup(call->action);

@@ -154,5 +154,9 @@ void md_keys_api_rotate(struct md_api *api, const struct md_route *rt, struct md
                         struct md_api_resp *resp);
 void md_keys_api_progress(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                           struct md_api_resp *resp);
+/* Bearer tokens (api/token.c) */
+MD_TRAFFIC_HANDLER(md_token_api_create);
+MD_TRAFFIC_HANDLER(md_token_api_list);
+MD_TRAFFIC_HANDLER(md_token_api_revoke);
 
 #endif

@@ -54,10 +54,32 @@ static const struct md_config_setting table[] = {
     {.flag = "insecure",
      .key = "insecure",
      .kind = MD_CONFIG_BOOL,
-     .help = "on a --listen address that is not loopback, let requests without credentials "
-             "change the server's state (load, unload, settings) too; without it they get 403",
+     .help = "serve without --auth on a --listen address that is not loopback, where anyone who "
+             "can reach it may do anything; without it modeld refuses to start there",
      .offset = BOOL_AT(insecure),
      .def_num = 0},
+    {.flag = "auth",
+     .key = "auth",
+     .kind = MD_CONFIG_BOOL,
+     .help = "requests need a bearer token (Authorization: Bearer mdt_...), whose role and "
+             "models decide what they may do; make the first with 'modeld token create --role "
+             "admin'",
+     .offset = BOOL_AT(auth),
+     .def_num = 0},
+    {.flag = "auth-health",
+     .key = "auth_health",
+     .kind = MD_CONFIG_BOOL,
+     .help = "with --auth, /v2/health/live and /v2/health/ready need a token too (off: probes "
+             "need none)",
+     .offset = BOOL_AT(auth_health),
+     .def_num = 0},
+    {.flag = "auth-metrics",
+     .key = "auth_metrics",
+     .kind = MD_CONFIG_BOOL,
+     .help = "with --auth, /metrics needs a token too (a viewer's); --auth-metrics=false leaves "
+             "it open",
+     .offset = BOOL_AT(auth_metrics),
+     .def_num = 1},
     {.flag = "data",
      .key = "data",
      .kind = MD_CONFIG_STRING,
@@ -351,7 +373,7 @@ static const struct md_config_setting table[] = {
      .def_text = NULL},
 };
 
-enum { A_CONFIG, A_CHECK, A_ROUTES, A_VERSION, A_HELP };
+enum { A_CONFIG, A_CHECK, A_ROUTES, A_VERSION, A_HELP, A_ROLE_MATRIX };
 
 /* Flags that are not settings: never in the file, never in the API. */
 static const struct md_config_action actions[] = {
@@ -368,6 +390,9 @@ static const struct md_config_action actions[] = {
      A_CHECK},
     {"routes", NULL,
      "print the route table, METHOD PATH PERMISSION SCOPE an endpoint a line, and exit", A_ROUTES},
+    {"role-matrix", NULL,
+     "print which role may call each endpoint, a Markdown table (docs/security.md), and exit",
+     A_ROLE_MATRIX},
     {"version", NULL, "print the version and exit", A_VERSION},
     {"help", NULL, "print this help and exit", A_HELP},
 };
@@ -376,6 +401,8 @@ static const char usage_head[] =
     "usage: modeld [options]\n"
     "       modeld --check [--repo DIR] [--config FILE]\n"
     "       modeld audit verify --data DIR --audit-key-file FILE\n"
+    "       modeld token create --role ROLE [--name N] [--models a,b] [--expires 30d]\n"
+    "                           [--rate N [--burst N]] [--data DIR]\n"
     "\n"
     "Serves the models of a model repository over HTTP: the Open Inference\n"
     "Protocol (KServe V2) under /v2, TensorFlow Serving's REST API under /v1,\n"
@@ -386,7 +413,8 @@ static const char usage_head[] =
 static const char usage_tail[] =
     "\n"
     "signals: SIGTERM/SIGINT stop gracefully (a second one during --shutdown-delay\n"
-    "ends the delay); SIGHUP re-scans the repository and reopens the access log.\n";
+    "ends the delay); SIGHUP re-scans the repository, reopens the access log and\n"
+    "reads the tokens again (those made offline meanwhile).\n";
 
 struct parse_ctx {
     struct md_settings *s;
@@ -408,6 +436,9 @@ static int on_action(void *vctx, int id, const char *value, struct md_err *err)
         return MD_OK;
     case A_ROUTES:
         x->action = MD_SETTINGS_ROUTES;
+        return 1;
+    case A_ROLE_MATRIX:
+        x->action = MD_SETTINGS_ROLES;
         return 1;
     case A_VERSION:
         x->action = MD_SETTINGS_VERSION;
@@ -447,7 +478,7 @@ enum md_settings_action md_settings_parse(struct md_settings *s, int argc, char 
     if (rc != MD_OK)
         return MD_SETTINGS_BAD;
     if (x.action == MD_SETTINGS_HELP || x.action == MD_SETTINGS_VERSION ||
-        x.action == MD_SETTINGS_ROUTES)
+        x.action == MD_SETTINGS_ROUTES || x.action == MD_SETTINGS_ROLES)
         return x.action;
     if (s->config_file != NULL) {
         /* Sections of the file: rollout strategies, alert rules and their receivers,

@@ -22,7 +22,10 @@
 struct md_settings {
     const char *repo;              /* --repo: the model repository */
     const char *listen;            /* --listen: HOST:PORT to serve on */
-    bool insecure;                 /* --insecure: state changes allowed on any listener */
+    bool insecure;                 /* --insecure: serve without --auth on any listener */
+    bool auth;                     /* --auth: requests need a bearer token (api/auth.h) */
+    bool auth_health;              /* --auth-health: with --auth, health endpoints need one too */
+    bool auth_metrics;             /* --auth-metrics: with --auth, /metrics needs one too */
     const char *data;              /* --data: the daemon's own data directory */
     uint64_t poll_s;               /* --poll: seconds between repository scans; 0 = none */
     uint64_t threads;              /* --threads: HTTP worker threads; 0 = one per core */
@@ -72,6 +75,7 @@ enum md_settings_action {
     MD_SETTINGS_HELP,      /* --help: print md_settings_usage on stdout, exit 0 */
     MD_SETTINGS_VERSION,   /* --version */
     MD_SETTINGS_ROUTES,    /* --routes: print the route table on stdout, exit 0 */
+    MD_SETTINGS_ROLES,     /* --role-matrix: print the role matrix on stdout, exit 0 */
     MD_SETTINGS_USAGE,     /* an unknown flag, a missing value, an extra argument: print
                               the message and the usage on stderr, exit 2 */
     MD_SETTINGS_BAD        /* a bad value in a flag or the file, an unreadable file:

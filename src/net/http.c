@@ -125,6 +125,10 @@ struct conn {
     uint64_t stream_cl; /* the body's Content-Length; 0 when chunked */
     bool stream_over;   /* the body passed --max-upload-bytes: sink closed, the rest dropped */
     void *resume;       /* handler state of a parked request, else NULL */
+    /* The request's principal once admitted (its arena's, or static), so
+     * that a parked request's second call and a streamed body's handler
+     * are not authenticated (nor charged to a rate) again; else NULL. */
+    const struct md_principal *principal;
     void (*drop)(void *state); /* releases resume when the client leaves unanswered */
     _Atomic int park;          /* PARK_*: written by the HTTP thread and the waker */
     _Atomic int phase;         /* PHASE_*: see the enum */
@@ -577,6 +581,8 @@ static enum MHD_Result send_reply(struct md_http *h, struct MHD_Connection *c, s
     }
     if (resp->retry_after[0] != '\0')
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, resp->retry_after);
+    if (resp->status == 401) /* RFC 6750: how to authenticate */
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"modeld\"");
     if (resp->allow != NULL)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp->allow);
     if (cs->over || cs->close || atomic_load_explicit(&h->closing, memory_order_relaxed))
@@ -733,7 +739,8 @@ static void fill_req(struct conn *cs, struct md_api_req *req)
     req->wake = NULL;
     req->wake_ctx = cs;
     req->want_wake = NULL;
-    req->principal = NULL; /* the router's to set */
+    req->principal = cs->principal; /* NULL until the router admits the request */
+    req->refused = NULL;
     req->sink = NULL;
     req->peer = peer_address;
 }
@@ -760,7 +767,9 @@ static enum MHD_Result start_stream(struct md_http *h, struct MHD_Connection *c,
     }
     fill_req(cs, &req);
     init_resp(&resp, cs);
-    if (md_router_admit(h->api, &cs->hit, &req, &resp) != MD_OK) {
+    if (md_router_admit(h->api, &cs->hit, &req, &resp) == MD_OK) {
+        cs->principal = req.principal;
+    } else {
         if (!step(cs, PHASE_BODY, PHASE_BUSY))
             return MHD_NO;
         resp.family = cs->hit.family;
@@ -881,6 +890,7 @@ static enum MHD_Result start_request(struct md_http *h, struct MHD_Connection *c
         cl = strtoull(cs->kept[KEPT_CONTENT_LENGTH], NULL, 10);
     /* The route now, so that its body's destination is known before the body. */
     md_router_find(method, url, &cs->arena, &cs->hit);
+    cs->principal = NULL;
     if (MD_UNLIKELY(cs->hit.endpoint != NULL && cs->hit.endpoint->sink != NULL)) {
         cs->sink = cs->hit.endpoint->sink;
         cs->sink_state = NULL;
@@ -979,6 +989,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     cs->mc = c;
     atomic_store(&cs->park, PARK_NONE);
     md_router_run(h->api, &cs->hit, &req, &resp);
+    cs->principal = req.principal;
     if (resp.parked) {
         enum MHD_Result ok = park(h, cs, &resp);
 
@@ -1150,8 +1161,15 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
         return rc;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    /* Before the first request: what anonymous requests may do (api/auth.h). */
-    md_auth_init(&api->auth, is_loopback(&ss), cfg->insecure, cfg->listen);
+    /* Without authentication anyone who reaches the port may do anything:
+     * only on loopback, or when told so (api/auth.h). */
+    if (!api->auth.enabled && !is_loopback(&ss) && !cfg->insecure)
+        return md_err_set(err, MD_EINVAL,
+                          "--listen %s is not a loopback address and authentication is off: "
+                          "anyone reaching it could do anything; start with --auth (first token: "
+                          "modeld token create --role admin), or --insecure on a trusted network",
+                          cfg->listen);
+    md_auth_init(&api->auth, cfg->listen);
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
 

@@ -39,8 +39,8 @@ struct md_http_config {
                                          max_header_bytes and to at least 4096 */
     struct md_access_log *access_log; /* NULL, or a line per answered request (borrowed:
                                          open until md_http_stop returns) */
-    bool insecure;                    /* anonymous requests may change the server's state
-                                         even on a non-loopback address (api/auth.h) */
+    bool insecure;                    /* without authentication (api->auth.enabled), serve
+                                         on a non-loopback address anyway (api/auth.h) */
     /* TLS (net/tls.h): non-NULL cert and key make the listener speak TLS only.
      * client_ca, when not NULL, requires every client to present a certificate
      * it issued (mutual TLS). */
@@ -55,8 +55,9 @@ struct md_http_config {
 struct md_http;
 
 /*
- * Binds and starts serving. Sets api->auth from the listening address and
- * cfg->insecure first. MD_EINVAL for a bad address, MD_EIO if it cannot bind;
+ * Binds and starts serving. MD_EINVAL for a bad address, or a non-loopback
+ * one with authentication off (api->auth.enabled, set before) and without
+ * cfg->insecure; MD_EIO if it cannot bind;
  * with TLS, md_tls_new's codes for files it cannot use (net/tls.h).
  */
 int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct md_http **out,

@@ -263,6 +263,10 @@ static const struct md_endpoint routes[] = {
     /* encryption at rest: rotating the data keys (api/keys.c) */
     {"POST",  "/api/v1/keys/rotate", MD_API_MANAGEMENT, ADMIN, NONE, md_keys_api_rotate},
     {"GET",   "/api/v1/keys/rotate", MD_API_MANAGEMENT, READ,  NONE, md_keys_api_progress},
+    /* bearer tokens (api/token.c) */
+    {"POST",   "/api/v1/tokens",        MD_API_MANAGEMENT, ADMIN, NONE, md_token_api_create},
+    {"GET",    "/api/v1/tokens",        MD_API_MANAGEMENT, ADMIN, NONE, md_token_api_list},
+    {"DELETE", "/api/v1/tokens/{name}", MD_API_MANAGEMENT, ADMIN, NONE, md_token_api_revoke},
 };
 /* clang-format on */
 #pragma GCC diagnostic pop
@@ -747,18 +751,42 @@ void md_router_find(const char *method, const char *path, struct md_arena *a,
     hit->endpoint = hit->id > 0 ? &routes[hit->id - 1] : NULL;
 }
 
+/* Whether e may be called without a token under a's rules: the health
+ * endpoints and /metrics, when configured so. */
+static bool open_route(const struct md_auth *a, const struct md_endpoint *e)
+{
+    if (a->open_health && e->handler == md_v2_live_r)
+        return true;
+    if (a->open_health && e->handler == md_v2_ready_r)
+        return true;
+    return a->open_metrics && e->handler == md_prom_metrics_r;
+}
+
 int md_router_admit(struct md_api *api, const struct md_router_hit *hit, struct md_api_req *req,
                     struct md_api_resp *resp)
 {
     const struct md_endpoint *e = hit->endpoint;
-    const struct md_principal *who = md_auth_principal(&api->auth, req);
+    const struct md_principal *who;
     struct md_err err;
+    int rc;
 
-    if (md_auth_check(&api->auth, who, e->perm, &err) != MD_OK) {
+    /* Admitted already (a parked request's second call, a streamed body's
+     * handler): not authenticated nor charged again. */
+    if (req->principal != NULL)
+        return MD_OK;
+    rc = md_auth_principal(&api->auth, req, api->auth.enabled && open_route(&api->auth, e), true,
+                           &who, resp->retry_after, &err);
+    if (rc == MD_OK) {
+        rc = md_auth_check(&api->auth, who, e->perm, &err);
+        if (rc != MD_OK)
+            req->refused = who;
+    }
+    if (rc != MD_OK) {
         md_api_error(resp, &err);
         return err.code;
     }
     if (e->scope == MD_SCOPE_PATH_MODEL && !md_auth_may_use(who, hit->rt.model)) {
+        req->refused = who;
         md_api_errorf(resp, MD_EPERM, "model '%s': not permitted to principal '%s'", hit->rt.model,
                       who->name);
         return MD_EPERM;
@@ -891,4 +919,21 @@ void md_router_print(FILE *out)
     for (i = 0; i < N_ROUTES; i++)
         fprintf(out, "%-*s %-*s %-8s %s\n", mwidth, routes[i].method, width, routes[i].path,
                 md_perm_name(routes[i].perm), md_scope_name(routes[i].scope));
+}
+
+void md_router_print_matrix(FILE *out)
+{
+    fputs("| method | path | permission | viewer | predictor | reviewer | deployer | admin |\n"
+          "|---|---|---|---|---|---|---|---|\n",
+          out);
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        /* A '|' of an optional group would end a cell: written as a Markdown escape. */
+        fprintf(out, "| %s | `", routes[i].method);
+        for (const char *c = routes[i].path; *c != '\0'; c++)
+            fputs(*c == '|' ? "\\|" : (char[2]){*c, '\0'}, out);
+        fprintf(out, "` | %s |", md_perm_name(routes[i].perm));
+        for (int r = MD_ROLE_VIEWER; r <= MD_ROLE_ADMIN; r++)
+            fputs((md_role_perms((enum md_role)r) & routes[i].perm) ? " yes |" : " - |", out);
+        fputc('\n', out);
+    }
 }

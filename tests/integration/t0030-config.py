@@ -269,8 +269,9 @@ def test_docs_example_lists_every_setting():
     tmp = workdir()
     try:
         path = write(os.path.join(tmp, "example.yaml"), example)
-        # The example's repository and address are replaced by flags, and its key files
-        # by ones that exist; the rest is used.
+        # The example's repository and address are replaced by flags, its key files
+        # by ones that exist, and its auth by a flag (a request of the test has no token);
+        # the rest is used.
         key = write(os.path.join(tmp, "pii.key"), "0123456789abcdef0123456789abcdef\n")
         audit_key = write(os.path.join(tmp, "audit.key"), "0123456789abcdef0123456789abcdef\n")
         os.chmod(audit_key, 0o600)  # a key file others may read is refused
@@ -284,7 +285,7 @@ def test_docs_example_lists_every_setting():
         me = pwd.getpwuid(os.geteuid()).pw_name
         with Daemon(args=["--config", path, "--pii-key-file", key, "--audit-key-file", audit_key,
                           "--data-key-file", data_key, "--subject-key-file", subject_key,
-                          "--user", me] + tls_off) as d:
+                          "--user", me, "--auth=false"] + tls_off) as d:
             _, s = settings(d)
         expect(sorted(keys) == sorted(s), "example keys %s, settings %s" % (keys, sorted(s)))
         expect(all(v["source"] in ("file", "flag") for v in s.values()), s)

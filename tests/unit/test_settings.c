@@ -84,6 +84,10 @@ static void test_defaults(void **state)
         assert_false(md_settings_given(&s, t->key));
     }
     assert_false(s.insecure);
+    /* bearer tokens (part tokens): off; with them, health open and metrics closed */
+    assert_false(s.auth);
+    assert_false(s.auth_health);
+    assert_true(s.auth_metrics);
     assert_string_equal(s.history_retention, "30d");
     assert_null(s.history_metrics);
     /* the prediction log's five */
@@ -105,7 +109,7 @@ static void test_defaults(void **state)
     assert_null(s.tls_client_ca);
     /* part harden's: --user */
     assert_null(s.user);
-    assert_int_equal(s.config.n, 35);
+    assert_int_equal(s.config.n, 38);
     md_settings_release(&s);
 }
 
@@ -186,6 +190,12 @@ static void test_actions(void **state)
     md_settings_release(&s);
     /* So does --routes. */
     assert_int_equal(run(&s, &err, "--routes", "--nope", (char *)NULL), MD_SETTINGS_ROUTES);
+    md_settings_release(&s);
+    assert_int_equal(run(&s, &err, "--role-matrix", (char *)NULL), MD_SETTINGS_ROLES);
+    md_settings_release(&s);
+    assert_int_equal(run(&s, &err, "--auth", "--auth-metrics=false", (char *)NULL),
+                     MD_SETTINGS_SERVE);
+    assert_true(s.auth && !s.auth_metrics);
     md_settings_release(&s);
     /* A boolean: its flag alone means true; =false and =true are taken too. */
     assert_int_equal(run(&s, &err, "--insecure", (char *)NULL), MD_SETTINGS_SERVE);

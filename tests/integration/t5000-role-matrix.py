@@ -65,7 +65,7 @@ def example(path):
     path = re.sub(r"\[[^\]]*\]", "", path)
     for name, value in [("model", "nosuchmodel"), ("version", "7"), ("label", "nosuchlabel"),
                         ("setting", "nosuchsetting"), ("alias", "nosuchalias"), ("id", "999999"),
-                        ("name", "nosuchname")]:
+                        ("name", "nosuchname"), ("subject", "nosuchsubject")]:
         path = path.replace("{%s}" % name, value)
     expect("{" not in path, path)
     return path

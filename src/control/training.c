@@ -344,12 +344,13 @@ int md_training_command(struct md_training *t, const char *model,
 
 /* ---- the runner ---------------------------------------------------------------- */
 
-/* The run is over (whatever its outcome): the model may have another. */
-static void run_over(struct md_training *t, const struct md_trainrun *r)
+void md_training_run_over(struct md_training *t, int64_t id)
 {
+    if (t == NULL || id <= 0)
+        return;
     pthread_mutex_lock(&t->mu);
     for (size_t i = 0; i < t->n_models; i++)
-        if (t->models[i].busy == md_trainrun_id(r))
+        if (t->models[i].busy == id)
             t->models[i].busy = 0;
     pthread_mutex_unlock(&t->mu);
 }
@@ -378,7 +379,7 @@ static void *runner_main(void *arg)
         t->queue = md_trainrun_next(r);
         pthread_mutex_unlock(&t->mu);
         md_trainrun_execute(r, &t->setup, &t->cancel, t);
-        run_over(t, r);
+        md_training_run_over(t, md_trainrun_id(r));
         md_trainrun_free(r);
     }
     return NULL;

@@ -107,6 +107,14 @@ int md_training_request(struct md_training *t, const char *model, enum md_trigge
 /* Whether model has a run queued or running. */
 bool md_training_busy(struct md_training *t, const char *model);
 
+/*
+ * Run id is over, whatever its outcome: its model may have another. Called
+ * by the run as its end is stored (in the store's transaction, so that
+ * whoever reads the end asks again without a conflict), and by the runner
+ * after it; the second call does nothing. Thread-safe.
+ */
+void md_training_run_over(struct md_training *t, int64_t id);
+
 /* When the model's last run was asked for (wall clock, ms), whatever its
  * outcome, or 0 when it never had one; read back from the store at start. */
 int64_t md_training_last_requested_ms(struct md_training *t, const char *model);

@@ -105,6 +105,7 @@ struct run {
 };
 
 struct finish_job {
+    struct md_training *t;
     const struct md_store_training *row;
     const char *kind;
     const char *message;
@@ -137,8 +138,14 @@ static int run_finish(struct md_store_tx *tx, void *ctx, struct md_err *err)
         rc = md_store_tx_audit_decision(tx, "control:training", "training.finished", target,
                                         j->row->state, NULL, err);
     }
+    /* Free for another run before the end can be read: a client that sees
+     * it and asks again at once is not refused. */
+    if (rc == MD_OK)
+        md_training_run_over(j->t, j->row->id);
     return rc;
 }
+
+static void prune_dirs(const struct md_training_setup *setup, int64_t newest);
 
 static void store_row(struct run *x)
 {
@@ -172,6 +179,10 @@ static void finish(struct run *x, const char *state, const char *reason)
     else
         (void)snprintf(message, sizeof(message), "training %lld succeeded: version %lld",
                        (long long)x->row.id, (long long)x->row.version);
+    /* Only the newest run directories are kept: pruned before the end is
+     * stored, so whoever reads the end finds them pruned. */
+    prune_dirs(x->setup, x->row.id);
+    j.t = x->t;
     j.row = &x->row;
     j.kind = "training_finished";
     j.message = message;
@@ -824,7 +835,6 @@ void md_trainrun_execute(struct md_trainrun *r, const struct md_training_setup *
     x.result = json_object();
     run_all(&x, r);
     release(&x);
-    prune_dirs(setup, r->id);
 }
 
 static void run_all(struct run *x, struct md_trainrun *r)

@@ -11,7 +11,7 @@ pkgs="make gcc pkg-config libmicrohttpd-dev libjansson-dev libyaml-dev libxgboos
       libcurl4-openssl-dev libsqlite3-dev libssl-dev libgnutls28-dev"
 case "${1:-}" in
 test) pkgs="$pkgs libcmocka-dev clang libclang-rt-14-dev prometheus python3 curl clang-format
-           clang-tidy cppcheck python3-sklearn strace" ;;
+           clang-tidy cppcheck python3-sklearn strace openssl gdb" ;;
 bench) pkgs="$pkgs wrk valgrind python3 python3-fastapi python3-uvicorn python3-xgboost
              python3-numpy" ;;
 esac

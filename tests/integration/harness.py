@@ -73,6 +73,18 @@ def bench_rows(n=None):
     return rows
 
 
+def thread_stacks(pid):
+    """Every thread's stack of process pid (gdb), to say where a process hangs."""
+    try:
+        p = subprocess.run(["gdb", "-p", str(pid), "-batch", "-nx", "-ex",
+                            "thread apply all bt 12"], capture_output=True, text=True,
+                           timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return "(no stacks: %r)" % e
+    lines = [l for l in p.stdout.splitlines() if l.startswith(("Thread ", "#"))]
+    return "\n".join(lines)[-12000:]
+
+
 class Daemon:
     """A modeld process. Use as a context manager; stop() checks a clean exit."""
 
@@ -146,9 +158,12 @@ class Daemon:
             try:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
+                stacks = thread_stacks(self.proc.pid)
                 self.proc.kill()
                 self.proc.wait()
-                raise AssertionError("modeld did not stop on SIGTERM")
+                self.log.close()
+                raise AssertionError("modeld did not stop on SIGTERM in 20 s; its threads:\n%s\n"
+                                     "the log ends:\n%s" % (stacks, self.logs()[-3000:]))
         self.log.close()
         rc = self.proc.returncode
         if check and rc != 0:

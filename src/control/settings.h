@@ -55,6 +55,13 @@ struct md_settings {
     /* The file's `alert_rules:` and `receivers:`. */
     struct md_alerting_config alerting;
     struct md_trainers trainers; /* the file's `trainers:` (control/trainers.h) */
+    /* JSON Web Tokens: --jwt-*, read into api/jwt.h's struct md_jwt_config by main. */
+    const char *jwt_jwks_file;    /* the JWKS file, or NULL: no JSON Web Tokens */
+    const char *jwt_issuer;       /* the "iss" required, or NULL */
+    const char *jwt_audience;     /* the "aud" required, or NULL */
+    const char *jwt_role_claim;   /* the roles' claim ("roles") */
+    const char *jwt_models_claim; /* the models' claim, or NULL: no model scope */
+    uint64_t jwt_skew_s;          /* clock skew on exp and nbf, seconds */
 };
 
 /* What the command line asks for. */

@@ -337,5 +337,7 @@ int cmd_quality(int argc, char **argv, struct ctl *ctl);
 int cmd_ab(int argc, char **argv, struct ctl *ctl);
 int cmd_review(int argc, char **argv, struct ctl *ctl);
 int cmd_dataset(int argc, char **argv, struct ctl *ctl);
+/* Bearer tokens (cmd_token.c). */
+int cmd_token(int argc, char **argv, struct ctl *ctl);
 
 #endif

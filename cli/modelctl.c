@@ -47,6 +47,7 @@ static const struct command commands[] = {
     {"retrain", cmd_retrain, "ask for a training run of a model, by hand"},
     {"trainings", cmd_trainings, "list a model's training runs, or show one"},
     {"dataset", cmd_dataset, "show, export or add to a model's training set"},
+    {"token", cmd_token, "create, list or revoke bearer tokens"},
     {"help", cmd_help, "show the help of a command"},
 };
 
@@ -66,6 +67,7 @@ static void usage(FILE *f)
         "\n"
         "Global options (before or after the command):\n"
         "  --url URL          server base URL (default $MODELD_URL, else " CTL_DEFAULT_URL ")\n"
+        "                     (a server with --auth: the bearer token in $MODELD_TOKEN)\n"
         "  --timeout SECONDS  give up on a request after SECONDS (default 10; fractions allowed)\n"
         "  --json             print the server's JSON responses instead of tables\n"
         "  --version          print modelctl's version and exit\n"

@@ -8,6 +8,7 @@
 #include "util/mem.h"
 #include "api/ab.h"
 #include "api/api.h"
+#include "api/token.h"
 #include "api/upload.h"
 #include "backend/loadcheck.h"
 #include "backend/registry.h"
@@ -348,23 +349,18 @@ static int open_data(const struct md_settings *o, struct md_store **out, char **
     return 0;
 }
 
-/* Says where the server listens, and what a non-loopback address means. */
+/* Says where the server listens, and whether requests need a token. */
 static void log_listening(const struct md_settings *o, struct md_http *http)
 {
     char port[16];
 
     (void)snprintf(port, sizeof(port), "%u", md_http_port(http)); /* 5 digits at most */
     md_log_kv(MD_LOG_INFO, "listening", "address", o->listen, "port", port, "version", MD_VERSION,
-              MD_KV_END);
-    if (!md_http_loopback(http) && o->insecure)
+              "auth", o->auth ? "on" : "off", MD_KV_END);
+    if (!md_http_loopback(http) && !o->auth)
         md_log_kv(MD_LOG_WARN,
-                  "--insecure on a non-loopback address: anyone who can reach it may load and "
-                  "unload models and change settings",
-                  "address", o->listen, MD_KV_END);
-    else if (!md_http_loopback(http))
-        md_log_kv(MD_LOG_INFO,
-                  "not a loopback address: requests that change the server's state (load, unload, "
-                  "settings) get 403 unless --insecure is given",
+                  "--insecure on a non-loopback address without --auth: anyone who can reach it "
+                  "may load and unload models, change settings and read the data",
                   "address", o->listen, MD_KV_END);
 }
 
@@ -457,6 +453,69 @@ static int start_series(const struct md_settings *o, struct daemon *d, struct md
     return rc;
 }
 
+/* Tokens (part tokens): the table read from the store, published. */
+static int read_tokens(struct md_store_tx *tx, void *ctx, struct md_err *err)
+{
+    return md_auth_tokens_read(tx, (struct md_token_table **)ctx, err);
+}
+
+/* Reads the tokens from the store and publishes them: 0, or 1 logged. */
+static int load_tokens(struct daemon *d)
+{
+    struct md_token_table *t = NULL;
+    struct md_err err;
+    char n[24];
+
+    if (md_store_call(d->store, read_tokens, &t, &err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot read the tokens", "reason", err.msg, MD_KV_END);
+        return 1;
+    }
+    md_auth_tokens_publish(&d->api->auth, t);
+    (void)snprintf(n, sizeof(n), "%zu", md_auth_tokens_count(&d->api->auth));
+    md_log_kv(MD_LOG_INFO, "tokens read", "tokens", n, MD_KV_END);
+    return 0;
+}
+
+static int write_used(struct md_store_tx *tx, void *ctx, struct md_err *err)
+{
+    return md_token_write_used(tx, ctx, err);
+}
+
+/* The tokens' last uses into the store (a control task, and at stop). */
+static void tokens_flush(void *ctx, uint64_t now_ms)
+{
+    struct daemon *d = ctx;
+    struct md_err err;
+
+    MD_UNUSED(now_ms);
+    if (md_store_call(d->store, write_used, &d->api->auth, &err) != MD_OK)
+        md_log_kv(MD_LOG_WARN, "cannot write the tokens' last uses", "reason", err.msg,
+                  MD_KV_END);
+}
+
+/*
+ * Authentication (part tokens): with --auth, the tokens read from the
+ * store and a task writing their last uses. 0, or 1 logged.
+ */
+static int start_auth(const struct md_settings *o, struct daemon *d)
+{
+    struct md_auth *a = &d->api->auth;
+
+    a->enabled = o->auth;
+    a->open_health = !o->auth_health;
+    a->open_metrics = !o->auth_metrics;
+    if (!a->enabled)
+        return 0;
+    if (d->store == NULL) {
+        md_log_kv(MD_LOG_ERROR, "--auth needs the store, where the tokens are", MD_KV_END);
+        return 1;
+    }
+    if (load_tokens(d) != 0)
+        return 1;
+    add_task(d, &(struct md_control_task){"token last uses", 10000, tokens_flush, d});
+    return 0;
+}
+
 static void stop_daemon(struct daemon *d, const struct md_settings *o)
 {
     /* online learning (part online): before control, whose worker registers its snapshots */
@@ -490,6 +549,11 @@ static void stop_daemon(struct daemon *d, const struct md_settings *o)
     md_alerting_free(d->alerting);
     md_signals_free(d->signals);
     md_ab_signals_free(d->ab);
+    /* Tokens (part tokens): their last uses, then the table; no request reads it now. */
+    if (d->api != NULL && d->store != NULL && d->api->auth.enabled)
+        tokens_flush(d, 0);
+    if (d->api != NULL)
+        md_auth_tokens_publish(&d->api->auth, NULL);
     md_store_close(d->store);
     /* After the store: its last batches' done calls ran at its close. */
     md_history_free(d->history);
@@ -816,7 +880,7 @@ static int serve(const struct md_settings *o)
         return 1;
     }
     d.api = new_api(o, &d);
-    if (start_http(o, &d) != 0) {
+    if (start_auth(o, &d) != 0 || start_http(o, &d) != 0) {
         stop_daemon(&d, o);
         return 1;
     }
@@ -831,6 +895,8 @@ static int serve(const struct md_settings *o)
                 md_control_request_scan(d.ctl);
             if (d.alog != NULL)
                 md_access_log_reopen(d.alog);
+            if (d.api->auth.enabled)
+                (void)load_tokens(&d); /* tokens made offline meanwhile */
             continue;
         }
         break;
@@ -858,6 +924,9 @@ int main(int argc, char **argv)
         return md_trainjob_main(argc - 2, argv + 2);
     if (argc >= 2 && strcmp(argv[1], "--exec-trainer") == 0)
         return md_trainjob_exec(argc - 2, argv + 2);
+    /* Tokens made offline (part tokens): `modeld token create ...`. */
+    if (argc >= 2 && strcmp(argv[1], "token") == 0)
+        return md_token_main(argc - 2, argv + 2);
     md_settings_init(&o);
     switch (md_settings_parse(&o, argc, argv, &err)) {
     case MD_SETTINGS_HELP:

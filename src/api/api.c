@@ -9,7 +9,7 @@
 #include <stdarg.h>
 
 const int md_api_codes[MD_API_CODES] = {200, 400, 401, 403, 404, 405, 409,
-                                        413, 431, 500, 501, 503, 504};
+                                        413, 429, 431, 500, 501, 503, 504};
 
 /*
  * Indexed by -code. retry: Retry-After: 1 comes with the answer (unavailable
@@ -37,6 +37,8 @@ static const struct {
     [-MD_ECONFLICT] = {409, false},
     [-MD_EMETHOD] = {405, false},
     [-MD_EHEADTOOBIG] = {431, false},
+    /* Its Retry-After is the rate limit's own (api/auth.c). */
+    [-MD_ETOOMANY] = {429, false},
 };
 
 /* The row of code; -1 for a code outside the table or without a row. */

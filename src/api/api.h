@@ -39,7 +39,7 @@ enum md_api_family {
 };
 
 /* Status codes counted one by one; others land in the last slot. */
-#define MD_API_CODES 13
+#define MD_API_CODES 14
 extern const int md_api_codes[MD_API_CODES];
 
 struct md_config;

@@ -1,17 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * auth.h: who sent a request and what it may do. Every request that matches
- * a route passes md_auth_check before its handler (net/router.c), even while
- * no authentication exists: the principal is then "anonymous". The
- * permissions and scopes here are what each route declares in the route
- * table; the principal is what the handlers of a listing or of a body with
- * several models filter with (md_auth_may_use).
+ * a route passes md_router_admit before its handler (net/router.c): the
+ * principal is read from the request (md_auth_principal), then checked
+ * against the permission its route declares (md_auth_check) and the model
+ * its path names (md_auth_may_use); the handlers of a listing or of a body
+ * with several models filter with md_auth_may_use too.
  *
- * Until tokens exist, the anonymous principal may do everything on a
- * loopback listener, or anywhere with --insecure; on any other listener it
- * may read, predict and give feedback but not change the server's state
- * (MD_PERM_DEPLOY, MD_PERM_ADMIN, MD_PERM_DATA), so that whoever can reach the port cannot unload
- * every model.
+ * With authentication off (the default; modeld refuses it on a non-loopback
+ * address without --insecure) the principal is "anonymous" with every
+ * permission and every model. With it on (--auth), a request carries
+ * "Authorization: Bearer <secret>" of a token (api/token.h): the token's
+ * name, role, model scope and rate limit make the principal. The health
+ * endpoints and /metrics may be left open (--auth-health, --auth-metrics).
+ *
+ * The tokens a request is checked against are an immutable table published
+ * by pointer (md_auth_tokens_publish) and read in an epoch section
+ * (util/epoch.h): a request takes no lock, does no store I/O and no
+ * malloc; its principal is copied into the request's arena.
  */
 #ifndef MD_API_AUTH_H
 #define MD_API_AUTH_H
@@ -61,47 +67,92 @@ enum md_scope {
                             principal may not use */
 };
 
-/* Who sent a request. Borrowed from the struct md_auth that made it. */
+/* Who sent a request: request memory (its arena), or static. */
 struct md_principal {
-    const char *name; /* "anonymous" */
-    unsigned perms;   /* enum md_perm bits it holds */
-    bool all_models;  /* it may use every model (the only kind there is yet) */
+    const char *name;          /* "anonymous", or the token's name */
+    unsigned perms;            /* enum md_perm bits it holds */
+    bool all_models;           /* it may use every model; else only models[] */
+    const char *const *models; /* n_models names, when !all_models */
+    size_t n_models;
+    int64_t token_id; /* the token's id in the store; 0: anonymous */
+    enum md_role role; /* 0: anonymous */
 };
 
+/* The token table (api/auth.c): immutable once published. */
+struct md_token_table;
+
 /*
- * The server's rules for requests without credentials. Zeroed, nothing is
- * refused (unit tests and benchmarks dispatch without a server); the server
- * sets it with md_auth_init before it starts, read-only afterwards.
+ * The server's rules for credentials. Zeroed, authentication is off and
+ * nothing is refused (unit tests and benchmarks dispatch without a server).
+ * Set before the server starts; tokens is swapped by md_auth_tokens_publish.
  */
 struct md_auth {
-    bool read_only;     /* anonymous requests may not change the server's state */
-    const char *listen; /* the listener's address, for the 403 message (borrowed) */
+    bool enabled;       /* requests need a token (--auth) */
+    bool open_health;   /* with enabled: the health endpoints need none (--auth-health=false) */
+    bool open_metrics;  /* with enabled: /metrics needs none (--auth-metrics=false) */
+    const char *listen; /* the listener's address, for messages (borrowed) */
+    _Atomic(struct md_token_table *) tokens; /* the published table, or NULL: no token */
 };
 
 struct md_api_req;
+struct md_store_tx;
+
+/* Sets a's listener address, kept for messages; it must outlive a. */
+void md_auth_init(struct md_auth *a, const char *listen);
 
 /*
- * Sets a's rules: anonymous requests may do everything on a loopback
- * listener or with insecure, else status, read, predict and feedback. listen is the
- * address as given (--listen), kept for messages; it must outlive a.
+ * The principal who sent req, into *out (static or req's arena; never
+ * NULL on MD_OK). open: the route may be called without a token (an open
+ * health or metrics endpoint): a request without an Authorization header
+ * is then anonymous with the status and read permissions. charge: count
+ * the request against its token's rate limit (false on a parked request's
+ * second call). MD_EAUTH for a missing, malformed, unknown, expired or
+ * revoked token (the message never holds the secret); MD_ETOOMANY past the
+ * token's rate, with retry_after set to the seconds to wait. Thread-safe,
+ * lock-free.
  */
-void md_auth_init(struct md_auth *a, bool loopback, bool insecure, const char *listen);
-
-/*
- * The principal who sent req: the anonymous one until there are tokens
- * (then read from req's headers). Static memory; never NULL.
- */
-const struct md_principal *md_auth_principal(const struct md_auth *a, const struct md_api_req *req);
+int md_auth_principal(const struct md_auth *a, const struct md_api_req *req, bool open,
+                      bool charge, const struct md_principal **out, char retry_after[16],
+                      struct md_err *err) MD_MUST_CHECK;
 
 /*
  * MD_OK when p holds perm (one enum md_perm bit), else MD_EPERM with a
- * message saying why and what would allow it (--insecure). Thread-safe.
+ * message naming the principal, its role and the permission. Thread-safe.
  */
 int md_auth_check(const struct md_auth *a, const struct md_principal *p, unsigned perm,
                   struct md_err *err) MD_MUST_CHECK;
 
 /* Whether p may use model: the scope check of a path's model, and a listing's filter. */
 bool md_auth_may_use(const struct md_principal *p, const char *model);
+
+/*
+ * Reads every token of the store into a new table (*out; free it with
+ * md_auth_tokens_free unless published). Inside a store job's run.
+ */
+int md_auth_tokens_read(struct md_store_tx *tx, struct md_token_table **out,
+                        struct md_err *err) MD_MUST_CHECK;
+
+/*
+ * Publishes t (taken) as a's table: each token's rate-limit state and last
+ * use carry over from the table it replaces, which is freed once no request
+ * can still read it (md_epoch_wait: never inside an epoch section).
+ * Writers are serialized by a lock of their own. NULL t: no token.
+ */
+void md_auth_tokens_publish(struct md_auth *a, struct md_token_table *t);
+
+/* Frees a table that was not published. NULL ok. */
+void md_auth_tokens_free(struct md_token_table *t);
+
+/* Tokens in a's table (revoked and expired ones included). */
+size_t md_auth_tokens_count(struct md_auth *a);
+
+/*
+ * The last uses not yet written to the store: for each token used since
+ * the previous call, fn(ctx, id, last_used_ms). Called by one thread at a
+ * time (the writer of last uses: a periodic task and the shutdown).
+ */
+void md_auth_tokens_used(struct md_auth *a, void (*fn)(void *ctx, int64_t id, int64_t at_ms),
+                         void *ctx);
 
 /* "status", "read", "predict", "feedback", "review", "data", "deploy", "admin" for one
  * bit; "?" otherwise. */

@@ -141,4 +141,9 @@ MD_TRAFFIC_HANDLER(md_dataset_api_put);
 MD_TRAFFIC_HANDLER(md_dataset_api_list);
 MD_TRAFFIC_HANDLER(md_dataset_api_delete);
 
+/* Bearer tokens (api/token.c) */
+MD_TRAFFIC_HANDLER(md_token_api_create);
+MD_TRAFFIC_HANDLER(md_token_api_list);
+MD_TRAFFIC_HANDLER(md_token_api_revoke);
+
 #endif

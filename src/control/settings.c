@@ -54,10 +54,32 @@ static const struct md_config_setting table[] = {
     {.flag = "insecure",
      .key = "insecure",
      .kind = MD_CONFIG_BOOL,
-     .help = "on a --listen address that is not loopback, let requests without credentials "
-             "change the server's state (load, unload, settings) too; without it they get 403",
+     .help = "serve without --auth on a --listen address that is not loopback, where anyone who "
+             "can reach it may do anything; without it modeld refuses to start there",
      .offset = BOOL_AT(insecure),
      .def_num = 0},
+    {.flag = "auth",
+     .key = "auth",
+     .kind = MD_CONFIG_BOOL,
+     .help = "requests need a bearer token (Authorization: Bearer mdt_...), whose role and "
+             "models decide what they may do; make the first with 'modeld token create --role "
+             "admin'",
+     .offset = BOOL_AT(auth),
+     .def_num = 0},
+    {.flag = "auth-health",
+     .key = "auth_health",
+     .kind = MD_CONFIG_BOOL,
+     .help = "with --auth, /v2/health/live and /v2/health/ready need a token too (off: probes "
+             "need none)",
+     .offset = BOOL_AT(auth_health),
+     .def_num = 0},
+    {.flag = "auth-metrics",
+     .key = "auth_metrics",
+     .kind = MD_CONFIG_BOOL,
+     .help = "with --auth, /metrics needs a token too (a viewer's); --auth-metrics=false leaves "
+             "it open",
+     .offset = BOOL_AT(auth_metrics),
+     .def_num = 1},
     {.flag = "data",
      .key = "data",
      .kind = MD_CONFIG_STRING,
@@ -361,6 +383,8 @@ static const struct md_config_action actions[] = {
 static const char usage_head[] =
     "usage: modeld [options]\n"
     "       modeld --check [--repo DIR] [--config FILE]\n"
+    "       modeld token create --role ROLE [--name N] [--models a,b] [--expires 30d]\n"
+    "                           [--rate N [--burst N]] [--data DIR]\n"
     "\n"
     "Serves the models of a model repository over HTTP: the Open Inference\n"
     "Protocol (KServe V2) under /v2, TensorFlow Serving's REST API under /v1,\n"
@@ -371,7 +395,8 @@ static const char usage_head[] =
 static const char usage_tail[] =
     "\n"
     "signals: SIGTERM/SIGINT stop gracefully (a second one during --shutdown-delay\n"
-    "ends the delay); SIGHUP re-scans the repository and reopens the access log.\n";
+    "ends the delay); SIGHUP re-scans the repository, reopens the access log and\n"
+    "reads the tokens again (those made offline meanwhile).\n";
 
 struct parse_ctx {
     struct md_settings *s;

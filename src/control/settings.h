@@ -22,7 +22,10 @@
 struct md_settings {
     const char *repo;              /* --repo: the model repository */
     const char *listen;            /* --listen: HOST:PORT to serve on */
-    bool insecure;                 /* --insecure: state changes allowed on any listener */
+    bool insecure;                 /* --insecure: serve without --auth on any listener */
+    bool auth;                     /* --auth: requests need a bearer token (api/auth.h) */
+    bool auth_health;              /* --auth-health: with --auth, health endpoints need one too */
+    bool auth_metrics;             /* --auth-metrics: with --auth, /metrics needs one too */
     const char *data;              /* --data: the daemon's own data directory */
     uint64_t poll_s;               /* --poll: seconds between repository scans; 0 = none */
     uint64_t threads;              /* --threads: HTTP worker threads; 0 = one per core */

@@ -492,6 +492,8 @@ static enum MHD_Result send_reply(struct md_http *h, struct MHD_Connection *c, s
     }
     if (resp->retry_after[0] != '\0')
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, resp->retry_after);
+    if (resp->status == 401) /* RFC 6750: how to authenticate */
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"modeld\"");
     if (resp->allow != NULL)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp->allow);
     if (cs->over || cs->close || atomic_load_explicit(&h->closing, memory_order_relaxed))
@@ -995,8 +997,17 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
         return rc;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    /* Before the first request: what anonymous requests may do (api/auth.h). */
-    md_auth_init(&api->auth, is_loopback(&ss), cfg->insecure, cfg->listen);
+    /* Without authentication anyone who reaches the port may do anything:
+     * only on loopback, or when told so (api/auth.h). */
+    if (!api->auth.enabled && !is_loopback(&ss) && !cfg->insecure)
+        return md_err_set(err, MD_EINVAL,
+                          "--listen %s is not a loopback address and authentication is off: "
+                          "anyone who can reach it could load and unload models, change "
+                          "settings and read the data; start with --auth (and a token made by "
+                          "'modeld token create --role admin'), or with --insecure if the network "
+                          "itself is trusted",
+                          cfg->listen);
+    md_auth_init(&api->auth, cfg->listen);
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
 

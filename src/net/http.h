@@ -39,15 +39,16 @@ struct md_http_config {
                                          max_header_bytes and to at least 4096 */
     struct md_access_log *access_log; /* NULL, or a line per answered request (borrowed:
                                          open until md_http_stop returns) */
-    bool insecure;                    /* anonymous requests may change the server's state
-                                         even on a non-loopback address (api/auth.h) */
+    bool insecure;                    /* without authentication (api->auth.enabled), serve
+                                         on a non-loopback address anyway (api/auth.h) */
 };
 
 struct md_http;
 
 /*
- * Binds and starts serving. Sets api->auth from the listening address and
- * cfg->insecure first. MD_EINVAL for a bad address, MD_EIO if it cannot bind.
+ * Binds and starts serving. MD_EINVAL for a bad address, or a non-loopback
+ * one with authentication off (api->auth.enabled, set before) and without
+ * cfg->insecure; MD_EIO if it cannot bind.
  */
 int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct md_http **out,
                   struct md_err *err) MD_MUST_CHECK;

@@ -250,6 +250,10 @@ static const struct md_endpoint routes[] = {
      md_dataset_api_put},
     {"DELETE", "/api/v1/models/{model}/datasets/{name}",  MD_API_MANAGEMENT, DEPLOY, PATH_MODEL,
      md_dataset_api_delete},
+    /* bearer tokens (api/token.c) */
+    {"POST",   "/api/v1/tokens",        MD_API_MANAGEMENT, ADMIN, NONE, md_token_api_create},
+    {"GET",    "/api/v1/tokens",        MD_API_MANAGEMENT, ADMIN, NONE, md_token_api_list},
+    {"DELETE", "/api/v1/tokens/{name}", MD_API_MANAGEMENT, ADMIN, NONE, md_token_api_revoke},
 };
 /* clang-format on */
 #pragma GCC diagnostic pop
@@ -732,14 +736,31 @@ void md_router_find(const char *method, const char *path, struct md_arena *a,
     hit->endpoint = hit->id > 0 ? &routes[hit->id - 1] : NULL;
 }
 
+/* Whether e may be called without a token under a's rules: the health
+ * endpoints and /metrics, when configured so. */
+static bool open_route(const struct md_auth *a, const struct md_endpoint *e)
+{
+    if (a->open_health && e->handler == md_v2_live_r)
+        return true;
+    if (a->open_health && e->handler == md_v2_ready_r)
+        return true;
+    return a->open_metrics && e->handler == md_prom_metrics_r;
+}
+
 int md_router_admit(struct md_api *api, const struct md_router_hit *hit, struct md_api_req *req,
                     struct md_api_resp *resp)
 {
     const struct md_endpoint *e = hit->endpoint;
-    const struct md_principal *who = md_auth_principal(&api->auth, req);
+    const struct md_principal *who;
     struct md_err err;
+    int rc;
 
-    if (md_auth_check(&api->auth, who, e->perm, &err) != MD_OK) {
+    /* A parked request's second call is not charged to its rate again. */
+    rc = md_auth_principal(&api->auth, req, api->auth.enabled && open_route(&api->auth, e),
+                           resp->resume == NULL, &who, resp->retry_after, &err);
+    if (rc == MD_OK)
+        rc = md_auth_check(&api->auth, who, e->perm, &err);
+    if (rc != MD_OK) {
         md_api_error(resp, &err);
         return err.code;
     }

@@ -969,6 +969,45 @@ int md_store_tx_online_labels(struct md_store_tx *tx, const char *model, int64_t
 int md_store_tx_online_last_feedback(struct md_store_tx *tx, const char *model, int64_t *id,
                                      struct md_err *err) MD_MUST_CHECK;
 
+/* ---- tokens (bearer tokens: store/sqlite_tokens.c) ---------------------- */
+
+/* One token's record. Strings borrowed: from the caller on add, from the
+ * store during a callback only. The secret is never stored: hash is the
+ * hex SHA-256 of it. */
+struct md_store_token {
+    int64_t id;
+    const char *name;       /* unique, as given at creation */
+    const char *hash;       /* 64 lower-case hex: SHA-256 of the secret */
+    const char *role;       /* an md_role name */
+    const char *models;     /* JSON array of the model names it may use, or NULL: every model */
+    double rate;            /* requests per second at most; 0: no limit */
+    int64_t burst;          /* requests at once above the rate (with rate) */
+    int64_t created_ms;     /* when made */
+    const char *created_by; /* the principal that made it, or "offline" */
+    int64_t expires_ms;     /* 0: never */
+    int64_t revoked_ms;     /* 0: not revoked */
+    int64_t last_used_ms;   /* 0: never used (written in batches, not per request) */
+};
+
+/* Adds token t (its id ignored; the new one into *id when id is not NULL).
+ * MD_ECONFLICT when its name or hash is taken. */
+int md_store_tx_token_add(struct md_store_tx *tx, const struct md_store_token *t, int64_t *id,
+                          struct md_err *err) MD_MUST_CHECK;
+
+/* Calls fn for every token, revoked and expired ones included, by id. */
+int md_store_tx_tokens(struct md_store_tx *tx,
+                       void (*fn)(void *ctx, const struct md_store_token *t), void *ctx,
+                       struct md_err *err) MD_MUST_CHECK;
+
+/* Revokes the token named name at now_ms. MD_ENOTFOUND when there is none;
+ * a token revoked already keeps its first time (MD_OK). */
+int md_store_tx_token_revoke(struct md_store_tx *tx, const char *name, int64_t now_ms,
+                             struct md_err *err) MD_MUST_CHECK;
+
+/* Raises token id's last use to at_ms (never lowers it); no token: MD_OK. */
+int md_store_tx_token_used(struct md_store_tx *tx, int64_t id, int64_t at_ms,
+                           struct md_err *err) MD_MUST_CHECK;
+
 /* ---- artifacts ---------------------------------------------------------- */
 
 /*

@@ -92,6 +92,8 @@ const char *md_strerror(int code)
         return "method not allowed";
     case MD_EHEADTOOBIG:
         return "request head too large";
+    case MD_ETOOMANY:
+        return "too many requests";
     default:
         return "unknown error";
     }

@@ -30,11 +30,12 @@ enum md_errcode {
                               reports back (see api/api.h, serve/batcher.h) */
     MD_ECONFLICT = -14,    /* the request conflicts with the current state: a 409 */
     MD_EMETHOD = -15,      /* the resource does not take this method: a 405 */
-    MD_EHEADTOOBIG = -16   /* the request line and headers over their limit: a 431 */
+    MD_EHEADTOOBIG = -16,  /* the request line and headers over their limit: a 431 */
+    MD_ETOOMANY = -17      /* a client over its request rate: a 429 with Retry-After */
 };
 
 /* The lowest code: every code lies from MD_ECODE_MIN to MD_OK. */
-#define MD_ECODE_MIN MD_EHEADTOOBIG
+#define MD_ECODE_MIN MD_ETOOMANY
 
 struct md_err {
     int code;      /* an enum md_errcode; MD_OK when no error was set */

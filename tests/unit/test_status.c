@@ -27,7 +27,7 @@ static const struct {
     {MD_ENOMEM, 500},      {MD_EIO, 500},       {MD_ECORRUPT, 400},  {MD_EAUTH, 401},
     {MD_EPERM, 403},       {MD_EINTERNAL, 500}, {MD_ETOOBIG, 413},   {MD_EUNSUPPORTED, 501},
     {MD_ETIMEDOUT, 504},   {MD_EPENDING, 500},  {MD_ECONFLICT, 409}, {MD_EMETHOD, 405},
-    {MD_EHEADTOOBIG, 431},
+    {MD_EHEADTOOBIG, 431}, {MD_ETOOMANY, 429},
 };
 
 static bool counted(int status)

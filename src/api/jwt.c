@@ -250,8 +250,8 @@ static int rsa_key(const json_t *k, EVP_PKEY **out, const char *where, struct md
 {
     unsigned char n[1024];
     unsigned char e[8];
-    size_t nn;
-    size_t ne;
+    size_t nn = 0;
+    size_t ne = 0;
     BIGNUM *bn_n = NULL;
     BIGNUM *bn_e = NULL;
     OSSL_PARAM_BLD *bld = NULL;
@@ -296,7 +296,7 @@ static int ec_key(const json_t *k, EVP_PKEY **out, const char *where, struct md_
 {
     unsigned char pub[65];
     char group[] = "prime256v1";
-    size_t got;
+    size_t got = 0;
     OSSL_PARAM params[3];
     EVP_PKEY_CTX *ctx;
     int rc;
@@ -847,7 +847,9 @@ static void take_name(const json_t *pl, struct md_jwt_identity *id)
     for (size_t i = 0; sub != NULL && sub[i] != '\0' && o + 1 < sizeof(id->name); i++) {
         unsigned char c = (unsigned char)sub[i];
 
-        id->name[o++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+        id->name[o++] = '?';
+        if (c >= 0x20 && c < 0x7f)
+            id->name[o - 1] = sub[i];
     }
     id->name[o] = '\0';
 }

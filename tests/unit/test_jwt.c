@@ -138,7 +138,7 @@ static void der_to_raw(const unsigned char *d, size_t n, unsigned char raw[64])
             i++;
             len--;
         }
-        memcpy(raw + part * 32 + (32 - len), d + i, len);
+        memcpy(raw + (size_t)part * 32 + (32 - len), d + i, len);
         i += len;
     }
 }
@@ -295,7 +295,8 @@ static void test_siphash_vectors(void **state)
 
         md_jwt__siphash128(k, msg, v[i].len, out);
         for (int b = 0; b < 16; b++)
-            (void)snprintf(hex + 2 * b, 3, "%02x", (unsigned)(out[b / 8] >> (8 * (b % 8))) & 0xff);
+            (void)snprintf(hex + (size_t)b * 2, 3, "%02x",
+                           (unsigned)(out[b / 8] >> (8 * (b % 8))) & 0xff);
         assert_string_equal(hex, v[i].hex);
     }
 }

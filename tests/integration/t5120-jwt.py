@@ -10,21 +10,21 @@ key, an unknown kid: each 401, saying why. A modeld token works beside them.
 SIGHUP reads a replaced JWKS file (a rotated key). No token appears in the
 log. modeld refuses to start with a JWKS file but no --auth, with a JWKS
 file others may write, or with a malformed one, naming why."""
-import base64
 import json
 import os
-import re
 import signal
 import subprocess
 import tempfile
 import time
 
 from harness import Daemon, MODELD, expect, expect_error, run, v2_row, wait_for
+from jwtlib import ISS, Keys, b64, claims, jwt_args as args_of
 
-ISS = "https://idp.example.com/realms/ml"
-AUD = "modeld"
 ROW = [0.5] * 30
 TMP = tempfile.mkdtemp(prefix="modeld-jwt-")
+KEYS = Keys(TMP)
+openssl, genkey, jwk, token, write_jwks = (KEYS.openssl, KEYS.genkey, KEYS.jwk, KEYS.token,
+                                           KEYS.write_jwks)
 
 # One route per permission: (method, path, body, permission).
 ROUTES = [
@@ -47,67 +47,6 @@ ROLES = {
 }
 
 
-def b64(b):
-    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-
-
-def openssl(*args, data=None):
-    return subprocess.run(["openssl"] + list(args), input=data, capture_output=True,
-                          check=True, cwd=TMP).stdout
-
-
-def genkey(name, rsa):
-    if rsa:
-        openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", name)
-    else:
-        openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
-                name)
-
-
-def jwk(name, kid, rsa):
-    if rsa:
-        mod = openssl("rsa", "-in", name, "-noout", "-modulus").decode().strip().split("=")[1]
-        return {"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
-                "n": b64(bytes.fromhex(mod)), "e": "AQAB"}
-    der = openssl("pkey", "-in", name, "-pubout", "-outform", "DER")
-    return {"kty": "EC", "kid": kid, "crv": "P-256", "x": b64(der[-64:-32]), "y": b64(der[-32:])}
-
-
-def der_to_raw(d):
-    """An ECDSA signature in DER as JWS's r||s."""
-    out, i = b"", 2
-    for _ in range(2):
-        assert d[i] == 2
-        n = d[i + 1]
-        out += d[i + 2:i + 2 + n].lstrip(b"\0").rjust(32, b"\0")
-        i += 2 + n
-    return out
-
-
-def token(key, hdr, claims, ec=None):
-    """A compact JWS of hdr and claims signed by the key file key (None: unsigned)."""
-    s = b64(json.dumps(hdr).encode()) + "." + b64(json.dumps(claims).encode())
-    if key is None:
-        return s + "."
-    sig = openssl("dgst", "-sha256", "-sign", key, data=s.encode())
-    if ec if ec is not None else hdr.get("alg") == "ES256":
-        sig = der_to_raw(sig)
-    return s + "." + b64(sig)
-
-
-def claims(roles, exp_in=600, **extra):
-    c = {"iss": ISS, "aud": AUD, "sub": "alice", "exp": int(time.time()) + exp_in,
-         "roles": roles}
-    c.update(extra)
-    return c
-
-
-def write_jwks(path, keys, mode=0o644):
-    with open(path, "w") as f:
-        json.dump({"keys": keys}, f)
-    os.chmod(path, mode)
-
-
 genkey("rsa.pem", True)
 genkey("ec.pem", False)
 genkey("ec2.pem", False)  # outside the JWKS
@@ -118,8 +57,7 @@ ES = {"alg": "ES256", "kid": "ec-1"}
 
 
 def jwt_args(jwks=JWKS):
-    return ["--auth", "--jwt-jwks-file", jwks, "--jwt-issuer", ISS, "--jwt-audience", AUD,
-            "--jwt-models-claim", "models"]
+    return args_of(jwks)
 
 
 def call(d, method, path, body, tok):

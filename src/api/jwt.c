@@ -16,6 +16,7 @@
 #include "api/jwt_int.h"
 #include "util/mem.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -53,13 +54,13 @@
         v2 = ROTL64(v2, 32);                                                                       \
     } while (0)
 
+/* Eight bytes at p as a little-endian word: one load on x86-64 and arm64. */
 static uint64_t load_le64(const unsigned char *p)
 {
-    uint64_t v = 0;
+    uint64_t v;
 
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
+    memcpy(&v, p, sizeof(v));
+    return le64toh(v);
 }
 
 /*
@@ -78,7 +79,7 @@ void md_jwt__siphash128(const uint64_t k[2], const void *p, size_t n, uint64_t o
     uint64_t b = (uint64_t)n << 56;
 
     for (; in != end; in += 8) {
-        uint64_t m = load_le64(in); /* compiled to one load on a little-endian machine */
+        uint64_t m = load_le64(in);
         v3 ^= m;
         SIPROUND;
         SIPROUND;

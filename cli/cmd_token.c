@@ -215,7 +215,8 @@ static int token_list(struct ctl *ctl, struct ctl_args *args)
         ctl_print_body(&resp);
     } else if (rc == CTL_EXIT_OK) {
         ctl_table_init(&table, columns, MD_ARRAY_LEN(columns));
-        json_array_foreach(list, i, e) {
+        json_array_foreach(list, i, e)
+        {
             const json_t *m = json_object_get(e, "models");
             const char *s;
 
@@ -229,7 +230,8 @@ static int token_list(struct ctl *ctl, struct ctl_args *args)
                 const json_t *x;
 
                 md_buf_init(&b, 8192);
-                json_array_foreach(m, j, x) {
+                json_array_foreach(m, j, x)
+                {
                     if (j > 0)
                         (void)md_buf_putc(&b, ',');
                     (void)md_buf_puts(&b, json_is_string(x) ? json_string_value(x) : "?");

@@ -316,9 +316,13 @@ static int prepare_handle(struct ctl *ctl)
     curl_easy_setopt(ctl->curl, CURLOPT_PROTOCOLS_STR, "http,https");
     /* A daemon with --auth wants a bearer token: $MODELD_TOKEN (never in argv,
      * where other users of the machine could read it). */
-    if (getenv("MODELD_TOKEN") != NULL && getenv("MODELD_TOKEN")[0] != '\0') {
-        curl_easy_setopt(ctl->curl, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
-        curl_easy_setopt(ctl->curl, CURLOPT_XOAUTH2_BEARER, getenv("MODELD_TOKEN"));
+    {
+        const char *token = getenv("MODELD_TOKEN");
+
+        if (token != NULL && token[0] != '\0') {
+            curl_easy_setopt(ctl->curl, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
+            curl_easy_setopt(ctl->curl, CURLOPT_XOAUTH2_BEARER, token);
+        }
     }
     return CTL_EXIT_OK;
 }

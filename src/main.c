@@ -991,6 +991,10 @@ int main(int argc, char **argv)
         md_router_print(stdout);
         md_settings_release(&o);
         exit_after_output();
+    case MD_SETTINGS_ROLES:
+        md_router_print_matrix(stdout);
+        md_settings_release(&o);
+        exit_after_output();
     case MD_SETTINGS_VERSION:
         printf("modeld %s\n", MD_VERSION);
         md_settings_release(&o);

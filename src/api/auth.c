@@ -440,31 +440,47 @@ static int by_hash(const void *x, const void *y)
     return memcmp(((const struct entry *)x)->hash, ((const struct entry *)y)->hash, 32);
 }
 
+/* The table of what r read (taken), or the error it met. */
+static int finish(struct reading *r, int rc, struct md_token_table **out, struct md_err *err)
+{
+    struct md_token_table *t;
+
+    *out = NULL;
+    if (rc == MD_OK && r->rc != MD_OK) {
+        rc = r->rc;
+        if (err != NULL)
+            *err = r->err;
+    }
+    if (rc != MD_OK) {
+        for (size_t i = 0; i < r->n; i++)
+            free_entry(&r->v[i]);
+        free(r->v);
+        return rc;
+    }
+    if (r->n > 1)
+        qsort(r->v, r->n, sizeof(*r->v), by_hash);
+    t = md_xcalloc(1, sizeof(*t));
+    t->n = r->n;
+    t->v = r->v;
+    *out = t;
+    return MD_OK;
+}
+
 int md_auth_tokens_read(struct md_store_tx *tx, struct md_token_table **out, struct md_err *err)
 {
     struct reading r = {NULL, 0, 0, MD_OK, {0}};
-    struct md_token_table *t;
-    int rc = md_store_tx_tokens(tx, read_row, &r, err);
 
-    *out = NULL;
-    if (rc == MD_OK && r.rc != MD_OK) {
-        rc = r.rc;
-        if (err != NULL)
-            *err = r.err;
-    }
-    if (rc != MD_OK) {
-        for (size_t i = 0; i < r.n; i++)
-            free_entry(&r.v[i]);
-        free(r.v);
-        return rc;
-    }
-    if (r.n > 1)
-        qsort(r.v, r.n, sizeof(*r.v), by_hash);
-    t = md_xcalloc(1, sizeof(*t));
-    t->n = r.n;
-    t->v = r.v;
-    *out = t;
-    return MD_OK;
+    return finish(&r, md_store_tx_tokens(tx, read_row, &r, err), out, err);
+}
+
+int md_auth_tokens_make(const struct md_store_token *rows, size_t n, struct md_token_table **out,
+                        struct md_err *err)
+{
+    struct reading r = {NULL, 0, 0, MD_OK, {0}};
+
+    for (size_t i = 0; i < n; i++)
+        read_row(&r, &rows[i]);
+    return finish(&r, MD_OK, out, err);
 }
 
 void md_auth_tokens_free(struct md_token_table *t)

@@ -139,6 +139,12 @@ bool md_auth_may_use(const struct md_principal *p, const char *model);
 int md_auth_tokens_read(struct md_store_tx *tx, struct md_token_table **out,
                         struct md_err *err) MD_MUST_CHECK;
 
+struct md_store_token;
+
+/* The same from n rows in memory (tests, benchmarks): MD_ECORRUPT for a bad hash or models. */
+int md_auth_tokens_make(const struct md_store_token *rows, size_t n, struct md_token_table **out,
+                        struct md_err *err) MD_MUST_CHECK;
+
 /*
  * Publishes t (taken) as a's table: each token's rate-limit state and last
  * use carry over from the table it replaces, which is freed once no request

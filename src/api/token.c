@@ -62,16 +62,14 @@ bool md_token_secret_valid(const char *p, size_t n)
 /* ---- SHA-256 (FIPS 180-4), for short inputs on a request's path --------- */
 
 static const uint32_t k256[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-    0xc67178f2};
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
 
 static uint32_t ror(uint32_t x, unsigned n)
 {
@@ -84,7 +82,7 @@ static void block(uint32_t h[8], const unsigned char *p)
     uint32_t w[64];
     uint32_t s[8];
 
-    for (int i = 0; i < 16; i++)
+    for (size_t i = 0; i < 16; i++)
         w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
                (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
     for (int i = 16; i < 64; i++) {
@@ -131,7 +129,7 @@ void md_token_hash(const void *p, size_t n, unsigned char out[32])
     block(h, last);
     if (tail == 128)
         block(h, last + 64);
-    for (int i = 0; i < 8; i++) {
+    for (size_t i = 0; i < 8; i++) {
         out[4 * i] = (unsigned char)(h[i] >> 24);
         out[4 * i + 1] = (unsigned char)(h[i] >> 16);
         out[4 * i + 2] = (unsigned char)(h[i] >> 8);
@@ -163,8 +161,7 @@ int md_token_duration(const char *s, const char *field, int64_t *ms, struct md_e
     else if (*end == 's' || *end == '\0')
         unit = 1e3;
     else
-        return md_err_set(err, MD_EINVAL, "%s: '%s' has an unknown unit (d, h, m or s)", field,
-                          s);
+        return md_err_set(err, MD_EINVAL, "%s: '%s' has an unknown unit (d, h, m or s)", field, s);
     if (*end != '\0' && end[1] != '\0')
         return md_err_set(err, MD_EINVAL, "%s: '%s' is not a duration", field, s);
     v *= unit;
@@ -203,10 +200,9 @@ static int models_json(const char *csv, char **out, struct md_err *err)
         if (len == 0 || len > MD_STORE_NAME_MAX || ++n > MD_TOKEN_MODELS_MAX) {
             json_decref(a);
             return md_err_set(err, MD_EINVAL,
-                              len == 0 ? "models: an empty name in the list"
-                              : n > MD_TOKEN_MODELS_MAX
-                                  ? "models: more than 64 names"
-                                  : "models: a name longer than 128 bytes");
+                              len == 0                  ? "models: an empty name in the list"
+                              : n > MD_TOKEN_MODELS_MAX ? "models: more than 64 names"
+                                                        : "models: a name longer than 128 bytes");
         }
         memcpy(name, p, len);
         name[len] = '\0';
@@ -303,7 +299,7 @@ int md_token_create(struct md_store_tx *tx, const struct md_token_spec *spec,
 struct change {
     struct md_auth *auth;
     struct md_token_spec spec;
-    char *strings[4]; /* owned: the spec's name, role, models, created_by */
+    char *strings[4];             /* owned: the spec's name, role, models, created_by */
     struct md_token_table *table; /* read back after the change; published once committed */
 };
 
@@ -371,7 +367,8 @@ static int parse_create(const char *body, size_t len, struct change *c, struct m
         json_decref(root);
         return md_err_set(err, MD_EINVAL, "body: a JSON object expected");
     }
-    json_object_foreach(root, key, v) {
+    json_object_foreach(root, key, v)
+    {
         if (rc != MD_OK)
             break;
         if (strcmp(key, "name") == 0 && json_is_string(v)) {
@@ -383,8 +380,9 @@ static int parse_create(const char *body, size_t len, struct change *c, struct m
             size_t i;
             json_t *m;
 
-            md_buf_init(&b, 64 * (MD_STORE_NAME_MAX + 1));
-            json_array_foreach(v, i, m) {
+            md_buf_init(&b, (size_t)MD_TOKEN_MODELS_MAX * (MD_STORE_NAME_MAX + 1));
+            json_array_foreach(v, i, m)
+            {
                 const char *s = json_string_value(m);
 
                 if (s == NULL || s[0] == '\0' || strchr(s, ',') != NULL) {
@@ -492,9 +490,9 @@ static void list_row(void *ctx, const struct md_store_token *t)
 {
     struct listing *l = ctx;
     struct md_buf *b = l->out;
-    const char *state = t->revoked_ms != 0                                  ? "revoked"
+    const char *state = t->revoked_ms != 0                                 ? "revoked"
                         : t->expires_ms != 0 && l->now_ms >= t->expires_ms ? "expired"
-                                                                            : "active";
+                                                                           : "active";
 
     (void)md_buf_puts(b, l->n++ > 0 ? ",{\"id\":" : "{\"id\":");
     (void)md_buf_printf(b, "%lld,\"name\":", (long long)t->id);
@@ -593,7 +591,7 @@ static const char *flag(int argc, char **argv, int *i, const char *name, bool *m
     size_t n = strlen(name);
     const char *a = argv[*i];
 
-    if (strncmp(a, name, n) != 0)
+    if (a == NULL || strncmp(a, name, n) != 0)
         return NULL;
     if (a[n] == '=')
         return a + n + 1;

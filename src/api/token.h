@@ -34,21 +34,21 @@ struct md_store_tx;
 
 /* What a new token is. */
 struct md_token_spec {
-    const char *name;        /* [A-Za-z0-9_.-], 1 to MD_TOKEN_NAME_MAX bytes; NULL: made up */
-    const char *role;        /* an md_role name */
-    const char *models;      /* model names separated by commas, or NULL: every model */
-    double rate;             /* requests per second; 0: no limit */
-    int64_t burst;           /* with rate: requests at once (default: the rate, at least 1) */
-    int64_t expires_ms;      /* when it expires; 0: never */
-    const char *created_by;  /* who makes it */
+    const char *name;       /* [A-Za-z0-9_.-], 1 to MD_TOKEN_NAME_MAX bytes; NULL: made up */
+    const char *role;       /* an md_role name */
+    const char *models;     /* model names separated by commas, or NULL: every model */
+    double rate;            /* requests per second; 0: no limit */
+    int64_t burst;          /* with rate: requests at once (default: the rate, at least 1) */
+    int64_t expires_ms;     /* when it expires; 0: never */
+    const char *created_by; /* who makes it */
 };
 
 /*
  * Checks spec and makes the token: its secret into secret (shown once),
  * its name into name (spec's, or without one "<role>-" and the first 8 hex
- * digits of the secret's hash), its record added in tx (its id into *id). MD_EINVAL naming the field for
- * a bad name, role, model list, rate or expiry; MD_ECONFLICT for a name
- * taken. Inside a store job's run.
+ * digits of the secret's hash), its record added in tx (its id into *id). MD_EINVAL naming the
+ * field for a bad name, role, model list, rate or expiry; MD_ECONFLICT for a name taken. Inside a
+ * store job's run.
  */
 int md_token_create(struct md_store_tx *tx, const struct md_token_spec *spec,
                     char secret[MD_TOKEN_SECRET_LEN + 1], char name[MD_TOKEN_NAME_MAX + 1],

@@ -359,7 +359,7 @@ static const struct md_config_setting table[] = {
      .max = 3600},
 };
 
-enum { A_CONFIG, A_CHECK, A_ROUTES, A_VERSION, A_HELP };
+enum { A_CONFIG, A_CHECK, A_ROUTES, A_VERSION, A_HELP, A_ROLE_MATRIX };
 
 /* Flags that are not settings: never in the file, never in the API. */
 static const struct md_config_action actions[] = {
@@ -376,6 +376,9 @@ static const struct md_config_action actions[] = {
      A_CHECK},
     {"routes", NULL,
      "print the route table, METHOD PATH PERMISSION SCOPE an endpoint a line, and exit", A_ROUTES},
+    {"role-matrix", NULL,
+     "print which role may call each endpoint, a Markdown table (docs/security.md), and exit",
+     A_ROLE_MATRIX},
     {"version", NULL, "print the version and exit", A_VERSION},
     {"help", NULL, "print this help and exit", A_HELP},
 };
@@ -419,6 +422,9 @@ static int on_action(void *vctx, int id, const char *value, struct md_err *err)
     case A_ROUTES:
         x->action = MD_SETTINGS_ROUTES;
         return 1;
+    case A_ROLE_MATRIX:
+        x->action = MD_SETTINGS_ROLES;
+        return 1;
     case A_VERSION:
         x->action = MD_SETTINGS_VERSION;
         return 1;
@@ -457,7 +463,7 @@ enum md_settings_action md_settings_parse(struct md_settings *s, int argc, char 
     if (rc != MD_OK)
         return MD_SETTINGS_BAD;
     if (x.action == MD_SETTINGS_HELP || x.action == MD_SETTINGS_VERSION ||
-        x.action == MD_SETTINGS_ROUTES)
+        x.action == MD_SETTINGS_ROUTES || x.action == MD_SETTINGS_ROLES)
         return x.action;
     if (s->config_file != NULL) {
         /* Sections of the file: rollout strategies, alert rules and their receivers,

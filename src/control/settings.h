@@ -74,6 +74,7 @@ enum md_settings_action {
     MD_SETTINGS_HELP,      /* --help: print md_settings_usage on stdout, exit 0 */
     MD_SETTINGS_VERSION,   /* --version */
     MD_SETTINGS_ROUTES,    /* --routes: print the route table on stdout, exit 0 */
+    MD_SETTINGS_ROLES,     /* --role-matrix: print the role matrix on stdout, exit 0 */
     MD_SETTINGS_USAGE,     /* an unknown flag, a missing value, an extra argument: print
                               the message and the usage on stderr, exit 2 */
     MD_SETTINGS_BAD        /* a bad value in a flag or the file, an unreadable file:

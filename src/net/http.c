@@ -124,6 +124,10 @@ struct conn {
     uint64_t stream_cl; /* the body's Content-Length; 0 when chunked */
     bool stream_over;   /* the body passed --max-upload-bytes: sink closed, the rest dropped */
     void *resume;       /* handler state of a parked request, else NULL */
+    /* The request's principal once admitted (its arena's, or static), so
+     * that a parked request's second call and a streamed body's handler
+     * are not authenticated (nor charged to a rate) again; else NULL. */
+    const struct md_principal *principal;
     void (*drop)(void *state); /* releases resume when the client leaves unanswered */
     _Atomic int park;          /* PARK_*: written by the HTTP thread and the waker */
     _Atomic int phase;         /* PHASE_*: see the enum */
@@ -616,7 +620,7 @@ static void fill_req(struct conn *cs, struct md_api_req *req)
     req->wake = NULL;
     req->wake_ctx = cs;
     req->want_wake = NULL;
-    req->principal = NULL; /* the router's to set */
+    req->principal = cs->principal; /* NULL until the router admits the request */
     req->sink = NULL;
 }
 
@@ -642,7 +646,9 @@ static enum MHD_Result start_stream(struct md_http *h, struct MHD_Connection *c,
     }
     fill_req(cs, &req);
     init_resp(&resp, cs);
-    if (md_router_admit(h->api, &cs->hit, &req, &resp) != MD_OK) {
+    if (md_router_admit(h->api, &cs->hit, &req, &resp) == MD_OK) {
+        cs->principal = req.principal;
+    } else {
         if (!step(cs, PHASE_BODY, PHASE_BUSY))
             return MHD_NO;
         resp.family = cs->hit.family;
@@ -763,6 +769,7 @@ static enum MHD_Result start_request(struct md_http *h, struct MHD_Connection *c
         cl = strtoull(cs->kept[KEPT_CONTENT_LENGTH], NULL, 10);
     /* The route now, so that its body's destination is known before the body. */
     md_router_find(method, url, &cs->arena, &cs->hit);
+    cs->principal = NULL;
     if (MD_UNLIKELY(cs->hit.endpoint != NULL && cs->hit.endpoint->sink != NULL)) {
         cs->sink = cs->hit.endpoint->sink;
         cs->sink_state = NULL;
@@ -858,6 +865,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     cs->mc = c;
     atomic_store(&cs->park, PARK_NONE);
     md_router_run(h->api, &cs->hit, &req, &resp);
+    cs->principal = req.principal;
     if (resp.parked) {
         enum MHD_Result ok = park(h, cs, &resp);
 
@@ -1002,10 +1010,8 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
     if (!api->auth.enabled && !is_loopback(&ss) && !cfg->insecure)
         return md_err_set(err, MD_EINVAL,
                           "--listen %s is not a loopback address and authentication is off: "
-                          "anyone who can reach it could load and unload models, change "
-                          "settings and read the data; start with --auth (and a token made by "
-                          "'modeld token create --role admin'), or with --insecure if the network "
-                          "itself is trusted",
+                          "anyone reaching it could do anything; start with --auth (first token: "
+                          "modeld token create --role admin), or --insecure on a trusted network",
                           cfg->listen);
     md_auth_init(&api->auth, cfg->listen);
     if (threads == 0) {

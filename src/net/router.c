@@ -755,9 +755,12 @@ int md_router_admit(struct md_api *api, const struct md_router_hit *hit, struct 
     struct md_err err;
     int rc;
 
-    /* A parked request's second call is not charged to its rate again. */
-    rc = md_auth_principal(&api->auth, req, api->auth.enabled && open_route(&api->auth, e),
-                           resp->resume == NULL, &who, resp->retry_after, &err);
+    /* Admitted already (a parked request's second call, a streamed body's
+     * handler): not authenticated nor charged again. */
+    if (req->principal != NULL)
+        return MD_OK;
+    rc = md_auth_principal(&api->auth, req, api->auth.enabled && open_route(&api->auth, e), true,
+                           &who, resp->retry_after, &err);
     if (rc == MD_OK)
         rc = md_auth_check(&api->auth, who, e->perm, &err);
     if (rc != MD_OK) {
@@ -818,4 +821,21 @@ void md_router_print(FILE *out)
     for (i = 0; i < N_ROUTES; i++)
         fprintf(out, "%-*s %-*s %-8s %s\n", mwidth, routes[i].method, width, routes[i].path,
                 md_perm_name(routes[i].perm), md_scope_name(routes[i].scope));
+}
+
+void md_router_print_matrix(FILE *out)
+{
+    fputs("| method | path | permission | viewer | predictor | reviewer | deployer | admin |\n"
+          "|---|---|---|---|---|---|---|---|\n",
+          out);
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        /* A '|' of an optional group would end a cell: written as a Markdown escape. */
+        fprintf(out, "| %s | `", routes[i].method);
+        for (const char *c = routes[i].path; *c != '\0'; c++)
+            fputs(*c == '|' ? "\\|" : (char[2]){*c, '\0'}, out);
+        fprintf(out, "` | %s |", md_perm_name(routes[i].perm));
+        for (int r = MD_ROLE_VIEWER; r <= MD_ROLE_ADMIN; r++)
+            fputs((md_role_perms((enum md_role)r) & routes[i].perm) ? " yes |" : " - |", out);
+        fputc('\n', out);
+    }
 }

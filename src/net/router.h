@@ -53,8 +53,10 @@ void md_router_find(const char *method, const char *path, struct md_arena *a,
  * The permission check of the route hit matched (which must be one:
  * hit->endpoint not NULL): the principal, its permission, the path's model.
  * MD_OK with req->principal set, or the refusal written into resp and its
- * code returned. md_router_run makes it too; the HTTP layer makes it at the
- * head of a streaming route, before any of its body is taken.
+ * code returned. A request whose principal is set already (the HTTP layer
+ * keeps it from the first call) is admitted as it was. md_router_run makes
+ * it too; the HTTP layer makes it at the head of a streaming route, before
+ * any of its body is taken.
  */
 int md_router_admit(struct md_api *api, const struct md_router_hit *hit, struct md_api_req *req,
                     struct md_api_resp *resp);
@@ -80,6 +82,14 @@ const struct md_endpoint *md_router_endpoints(size_t *n);
 
 /* Writes the table, a line per endpoint: METHOD PATH PERMISSION SCOPE (modeld --routes). */
 void md_router_print(FILE *out);
+
+/*
+ * Writes the role matrix, a Markdown table of every endpoint (METHOD, PATH,
+ * PERMISSION) by role (viewer, predictor, reviewer, deployer, admin: "yes"
+ * or "-"), from the route table and md_role_perms (modeld --role-matrix;
+ * docs/security.md holds it, t5000 checks both against the server).
+ */
+void md_router_print_matrix(FILE *out);
 
 /*
  * From now on, appends "METHOD PATH\n" (the route's pattern) to the file at

@@ -1,11 +1,11 @@
 #!/usr/bin/python3
-"""Every request passes the route table's permission check: on a listener
-that is not loopback (0.0.0.0, reached here through 127.0.0.1), requests
-without credentials may read and predict but not change the server's state
-(load, unload, settings: 403 naming --insecure) unless --insecure is given;
-on a loopback listener ([::1] here; 127.0.0.1 in every other test) they may
-do everything. `modeld --routes` prints the table, and docs/api.md shows it
-as printed."""
+"""Every request passes the route table's permission check. Without --auth,
+modeld refuses to start on a listener that is not loopback (0.0.0.0 here)
+and says why, unless --insecure is given; with --auth it starts there, and
+a request without a token gets 401 (t5000 walks every route and role); on a
+loopback listener ([::1] here; 127.0.0.1 in every other test) requests
+without credentials may do everything. `modeld --routes` prints the table,
+and docs/api.md shows it as printed."""
 import os
 import re
 import subprocess
@@ -20,10 +20,10 @@ ROW = [0.5] * 30
 class ListenDaemon(Daemon):
     """A modeld listening on listen_host, reached through connect_host."""
 
-    def __init__(self, listen_host, connect_host="127.0.0.1", args=()):
+    def __init__(self, listen_host, connect_host="127.0.0.1", args=(), data=None):
         self.tmp = tempfile.mkdtemp(prefix="modeld-test-")
         self.repo = make_repo(os.path.join(self.tmp, "repo"), examples=False)
-        self.data = os.path.join(self.tmp, "data")
+        self.data = data or os.path.join(self.tmp, "data")
         self.port = free_port()
         self.host = connect_host
         self.log_path = os.path.join(self.tmp, "modeld.log")
@@ -35,60 +35,65 @@ class ListenDaemon(Daemon):
 
 
 def setting(d, name):
-    st, doc, _ = d.json("GET", "/api/v1/settings/" + name)
+    return setting_as(d, name, None)
+
+
+def setting_as(d, name, headers):
+    st, doc, _ = d.json("GET", "/api/v1/settings/" + name, headers=headers)
     expect(st == 200, (st, doc))
     return doc["value"], doc["source"]
 
 
-def unload_and_load(d):
+def unload_and_load(d, headers=None):
     """Unloading and loading the model 'bench' work: the model stops and starts serving."""
-    st, doc, _ = d.json("POST", "/v2/repository/models/bench/unload")
+    st, doc, _ = d.json("POST", "/v2/repository/models/bench/unload", headers=headers)
     expect(st == 200, (st, doc))
-    st, doc, _ = d.json("GET", "/v2/models/bench/ready")
+    st, doc, _ = d.json("GET", "/v2/models/bench/ready", headers=headers)
     expect(st == 503, (st, doc))
-    st, doc, _ = d.json("POST", "/v2/repository/models/bench/load")
+    st, doc, _ = d.json("POST", "/v2/repository/models/bench/load", headers=headers)
     expect(st == 200, (st, doc))
-    st, doc, _ = d.json("POST", "/v2/models/bench/infer", v2_row(ROW))
+    st, doc, _ = d.json("POST", "/v2/models/bench/infer", v2_row(ROW), headers=headers)
     expect(st == 200, (st, doc))
 
 
-def test_non_loopback_refuses_state_changes():
-    with ListenDaemon("0.0.0.0") as d:
-        expect("not a loopback address" in d.logs() and "--insecure" in d.logs(), d.logs())
-        expect(setting(d, "insecure") == (False, "default"), setting(d, "insecure"))
+def test_non_loopback_refused_without_auth():
+    """Without --auth and --insecure, 0.0.0.0 is refused at start, naming both."""
+    tmp = tempfile.mkdtemp(prefix="modeld-test-")
+    port = free_port()
+    p = subprocess.run([MODELD, "--repo", make_repo(os.path.join(tmp, "repo"), examples=False),
+                        "--listen", "0.0.0.0:%d" % port, "--data", os.path.join(tmp, "data")],
+                       capture_output=True, text=True, timeout=30)
+    out = p.stdout + p.stderr
+    expect(p.returncode == 1, (p.returncode, out))
+    expect("--listen 0.0.0.0:%d is not a loopback address and authentication is off" % port
+           in out, out)
+    expect("--auth" in out and "--insecure" in out, out)
+
+
+def test_non_loopback_with_auth():
+    """With --auth, 0.0.0.0 serves; without a token a request is 401, with an admin's it works."""
+    tmp = tempfile.mkdtemp(prefix="modeld-test-")
+    data = os.path.join(tmp, "data")
+    p = subprocess.run([MODELD, "token", "create", "--role", "admin", "--data", data],
+                       capture_output=True, text=True, timeout=30)
+    expect(p.returncode == 0, (p.returncode, p.stderr))
+    auth = {"Authorization": "Bearer " + p.stdout.strip()}
+    with ListenDaemon("0.0.0.0", args=["--auth"], data=data) as d:
+        expect(setting_as(d, "auth", auth) == (True, "flag"), d.logs())
         for method, path in [("POST", "/v2/repository/models/bench/unload"),
-                             ("POST", "/v2/repository/models/bench/load"),
-                             ("POST", "/v2/repository/models/nosuch/load"),
                              ("PUT", "/api/v1/settings/poll"),
-                             ("PATCH", "/api/v1/settings/log_level"),
+                             ("POST", "/v2/models/bench/infer"),
                              ("POST", "/api/v1/models/bench/versions")]:
-            st, doc, _ = d.json(method, path, {})
-            expect_error(st, doc, 403, "anonymous requests may not change the server's state on "
-                         "a non-loopback listener (0.0.0.0:%d)" % d.port)
-            expect("--insecure" in doc["error"], doc)
-        # The model was not unloaded: it answers, through both protocols.
-        st, doc, _ = d.json("GET", "/v2/models/bench/ready")
+            st, doc, h = d.json(method, path, {})
+            expect_error(st, doc, 401, "authorization: missing")
+            expect(h.get("www-authenticate", "").startswith("Bearer"), h)
+        st, doc, _ = d.json("GET", "/v2/models/bench/ready", headers=auth)
         expect(st == 200, (st, doc))
-        st, doc, _ = d.json("POST", "/v2/models/bench/infer", v2_row(ROW))
-        expect(st == 200 and len(doc["outputs"]) > 0, (st, doc))
-        st, doc, _ = d.json("POST", "/v1/models/bench:predict", {"instances": [ROW]})
-        expect(st == 200 and len(doc["predictions"]) == 1, (st, doc))
-        # The repository index is a POST that changes nothing: allowed.
-        st, doc, _ = d.json("POST", "/v2/repository/index", {})
-        expect(st == 200 and {r["name"] for r in doc} == {"bench", "strict"}, (st, doc))
-        st, doc, _ = d.json("GET", "/v2/models/stats")
-        expect(st == 200 and len(doc["model_stats"]) == 2, (st, doc))
-        # Paths and methods that match no route are answered as before.
-        st, doc, h = d.json("GET", "/v2/repository/models/bench/load")
-        expect(st == 405 and h.get("allow") == "POST", (st, doc, h))
-        st, doc, h = d.json("DELETE", "/api/v1/settings/poll")
-        expect(st == 405 and h.get("allow") == "GET", (st, doc, h))
-        st, doc, _ = d.json("GET", "/v1/models/bench:predict")
-        expect_error(st, doc, 400, "Malformed request")
-        st, data, _ = d.request("GET", "/metrics")
+        unload_and_load(d, auth)
+        st, data, _ = d.request("GET", "/metrics", headers=auth)
         expect(st == 200, st)
-        expect(b'modeld_http_requests_total{api="repository",code="403"} 3\n' in data, data)
-        expect(b'modeld_http_requests_total{api="management",code="403"} 3\n' in data, data)
+        expect(b'modeld_http_requests_total{api="repository",code="401"} 1\n' in data, data)
+        expect(b'modeld_http_requests_total{api="management",code="401"} 2\n' in data, data)
 
 
 def test_insecure_allows_state_changes():
@@ -137,8 +142,8 @@ def test_routes_flag():
         expect(perm in ("status", "read", "predict", "feedback", "review", "data", "deploy",
                         "admin"), line)
         expect(scope in ("none", "path-model", "body-items", "listing"), line)
-        # A GET never changes the server's state.
-        expect(method != "GET" or perm in ("status", "read", "data", "review"), line)
+        # A GET never changes the server's state (an admin's GET reads tokens).
+        expect(method != "GET" or perm in ("status", "read", "data", "review", "admin"), line)
     manage = {tuple(l.split()[:2]) for l in lines if l.split()[2] in ("deploy", "admin")}
     expect(manage == {("POST", "/v2/repository/models/{model}/load"),
                       ("POST", "/v2/repository/models/{model}/unload"),
@@ -163,7 +168,11 @@ def test_routes_flag():
                       ("DELETE", "/api/v1/alert-rules/{name}"),
                       ("PUT", "/api/v1/models/{model}/datasets/{name}"),
                       ("DELETE", "/api/v1/models/{model}/datasets/{name}"),
-                      ("POST", "/api/v1/models/{model}/trainings")}, manage)
+                      ("POST", "/api/v1/models/{model}/trainings"),
+                      # bearer tokens (part tokens)
+                      ("POST", "/api/v1/tokens"),
+                      ("GET", "/api/v1/tokens"),
+                      ("DELETE", "/api/v1/tokens/{name}")}, manage)
 
 
 def test_docs_show_the_table():
@@ -177,6 +186,7 @@ def test_docs_show_the_table():
 
 
 if __name__ == "__main__":
-    run([test_non_loopback_refuses_state_changes, test_insecure_allows_state_changes,
+    run([test_non_loopback_refused_without_auth, test_non_loopback_with_auth,
+         test_insecure_allows_state_changes,
          test_loopback_allows_state_changes, test_tfs_classify_and_regress, test_routes_flag,
          test_docs_show_the_table])

@@ -290,12 +290,14 @@ static void test_route_table(void **state)
         assert_true(strcmp(e->method, "GET") == 0 || strcmp(e->method, "POST") == 0 ||
                     strcmp(e->method, "PUT") == 0 || strcmp(e->method, "PATCH") == 0 ||
                     strcmp(e->method, "DELETE") == 0);
-        /* One permission, and a GET never changes the server's state. */
+        /* One permission, and a GET never changes the server's state (an admin's GET
+         * reads what only admins may see: tokens). */
         assert_true(e->perm != 0 && (e->perm & (e->perm - 1)) == 0);
         assert_int_equal(e->perm & ~(unsigned)MD_PERM_ALL, 0);
         if (strcmp(e->method, "GET") == 0)
             assert_true(e->perm == MD_PERM_STATUS || e->perm == MD_PERM_READ ||
-                        e->perm == MD_PERM_DATA || e->perm == MD_PERM_REVIEW);
+                        e->perm == MD_PERM_DATA || e->perm == MD_PERM_REVIEW ||
+                        e->perm == MD_PERM_ADMIN);
         assert_true(e->scope >= MD_SCOPE_NONE && e->scope <= MD_SCOPE_LISTING);
         assert_string_not_equal(md_scope_name(e->scope), "?");
         /* A path that names a model is checked against the principal before the handler. */
@@ -404,36 +406,34 @@ static void test_tfs_paths(void **state)
     md_arena_release(&a);
 }
 
-/* The anonymous principal on each kind of listener, and the 403 message. */
+/* The anonymous principal while authentication is off; the 403 message. */
 static void test_auth(void **state)
 {
     struct md_auth au;
     struct md_err err;
     const struct md_principal *p;
+    struct md_api_req req;
+    char retry[16] = "";
 
     (void)state;
     memset(&au, 0, sizeof(au));
+    memset(&req, 0, sizeof(req));
     /* Zeroed (no server): everything allowed. */
-    p = md_auth_principal(&au, NULL);
+    assert_int_equal(md_auth_principal(&au, &req, false, true, &p, retry, &err), MD_OK);
     assert_string_equal(p->name, "anonymous");
-    assert_int_equal(md_auth_check(&au, p, MD_PERM_ADMIN, &err), MD_OK);
-    md_auth_init(&au, true, false, "127.0.0.1:8080");
-    p = md_auth_principal(&au, NULL);
     assert_int_equal(p->perms, MD_PERM_ALL);
-    md_auth_init(&au, false, true, "0.0.0.0:8080");
-    assert_int_equal(md_auth_principal(&au, NULL)->perms, MD_PERM_ALL);
-    md_auth_init(&au, false, false, "0.0.0.0:8080");
-    p = md_auth_principal(&au, NULL);
+    assert_int_equal(md_auth_check(&au, p, MD_PERM_ADMIN, &err), MD_OK);
+    md_auth_init(&au, "0.0.0.0:8080");
+    assert_int_equal(md_auth_principal(&au, &req, false, true, &p, retry, &err), MD_OK);
+    assert_int_equal(p->perms, MD_PERM_ALL);
+    /* With authentication on, a request without a token is refused... */
+    au.enabled = true;
+    assert_int_equal(md_auth_principal(&au, &req, false, true, &p, retry, &err), MD_EAUTH);
+    /* ...but on an open route, where it may read. */
+    assert_int_equal(md_auth_principal(&au, &req, true, true, &p, retry, &err), MD_OK);
     assert_int_equal(md_auth_check(&au, p, MD_PERM_READ, &err), MD_OK);
-    assert_int_equal(md_auth_check(&au, p, MD_PERM_PREDICT, &err), MD_OK);
-    assert_int_equal(md_auth_check(&au, p, MD_PERM_FEEDBACK, &err), MD_OK);
-    assert_int_equal(md_auth_check(&au, p, MD_PERM_DATA, &err), MD_EPERM);
-    assert_int_equal(md_auth_check(&au, p, MD_PERM_ADMIN, &err), MD_EPERM);
     assert_int_equal(md_auth_check(&au, p, MD_PERM_DEPLOY, &err), MD_EPERM);
-    assert_int_equal(err.code, MD_EPERM);
-    assert_string_equal(err.msg, "anonymous requests may not change the server's state on a "
-                                 "non-loopback listener (0.0.0.0:8080): listen on a loopback "
-                                 "address, or start modeld with --insecure to allow them");
+    assert_string_equal(err.msg, "principal 'anonymous' lacks the permission 'deploy'");
     /* No permission at all is never held. */
     assert_int_equal(md_auth_check(&au, p, 0, &err), MD_EPERM);
     assert_true(md_auth_may_use(p, "m"));
@@ -526,25 +526,27 @@ static void test_dispatch_permission(void **state)
     (void)state;
     memset(&api, 0, sizeof(api));
     md_buf_init(&body, 1 << 16);
-    md_auth_init(&api.auth, false, false, "0.0.0.0:8080");
+    md_auth_init(&api.auth, "0.0.0.0:8080");
+    api.auth.enabled = true;
     /* Refused before the handler runs: with no repository, a handler that ran would crash. */
-    assert_int_equal(call(&api, "POST", "/v2/repository/models/m/load", &body, &allow), 403);
-    assert_non_null(strstr(body.data, "--insecure"));
-    assert_int_equal(call(&api, "POST", "/v2/repository/models/m/unload", &body, &allow), 403);
-    assert_int_equal(call(&api, "PUT", "/api/v1/settings/poll", &body, &allow), 403);
-    assert_int_equal(call(&api, "PATCH", "/api/v1/settings/poll", &body, &allow), 403);
-    assert_int_equal(call(&api, "POST", "/api/v1/models/m/versions", &body, &allow), 403);
-    /* Reading goes on; a wrong method or path is answered as before. */
-    assert_int_equal(call(&api, "GET", "/api/v1/settings", &body, &allow), 200);
+    assert_int_equal(call(&api, "POST", "/v2/repository/models/m/load", &body, &allow), 401);
+    assert_non_null(strstr(body.data, "Bearer"));
+    assert_int_equal(call(&api, "POST", "/v2/repository/models/m/unload", &body, &allow), 401);
+    assert_int_equal(call(&api, "PUT", "/api/v1/settings/poll", &body, &allow), 401);
+    assert_int_equal(call(&api, "PATCH", "/api/v1/settings/poll", &body, &allow), 401);
+    assert_int_equal(call(&api, "POST", "/api/v1/models/m/versions", &body, &allow), 401);
+    assert_int_equal(call(&api, "GET", "/api/v1/settings", &body, &allow), 401);
+    /* A wrong method or path is answered as before, token or not. */
     assert_int_equal(call(&api, "GET", "/v2/repository/models/m/load", &body, &allow), 405);
     assert_string_equal(allow, "POST");
     assert_int_equal(call(&api, "DELETE", "/api/v1/settings/poll", &body, &allow), 405);
     assert_int_equal(call(&api, "POST", "/v2/repository/models/m/reload", &body, &allow), 404);
-    /* On a loopback listener, or with --insecure, the handler answers. */
-    md_auth_init(&api.auth, true, false, "127.0.0.1:8080");
+    /* Open health endpoints answer without one. */
+    api.auth.open_health = true;
+    assert_int_equal(call(&api, "GET", "/v2/health/live", &body, &allow), 200);
+    /* Authentication off: the handler answers. */
+    api.auth.enabled = false;
     assert_int_equal(call(&api, "PUT", "/api/v1/settings/poll", &body, &allow), 404);
-    md_auth_init(&api.auth, false, true, "0.0.0.0:8080");
-    assert_int_equal(call(&api, "PATCH", "/api/v1/settings/poll", &body, &allow), 404);
     md_buf_release(&body);
 }
 
@@ -592,11 +594,12 @@ static void test_streaming_routes(void **state)
     assert_ptr_equal(hit.endpoint->sink, &md_upload_sink);
     assert_string_equal(hit.rt.model, "fraud");
     assert_int_equal(hit.family, MD_API_MANAGEMENT);
-    /* The check alone: refused on a listener that is not loopback, then allowed. */
-    md_auth_init(&api.auth, false, false, "0.0.0.0:8080");
-    assert_int_equal(md_router_admit(&api, &hit, &req, &resp), MD_EPERM);
-    assert_int_equal(resp.status, 403);
-    md_auth_init(&api.auth, true, false, "127.0.0.1:8080");
+    /* The check alone: refused without a token when authentication is on, then allowed. */
+    md_auth_init(&api.auth, "0.0.0.0:8080");
+    api.auth.enabled = true;
+    assert_int_equal(md_router_admit(&api, &hit, &req, &resp), MD_EAUTH);
+    assert_int_equal(resp.status, 401);
+    api.auth.enabled = false;
     assert_int_equal(md_router_admit(&api, &hit, &req, &resp), MD_OK);
     assert_non_null(req.principal);
     /* Run with no sink state: the handler says the body did not stream. */
@@ -636,8 +639,9 @@ static void test_route_log(void **state)
     assert_int_equal(call(&api, "GET", "/api/v1/settings", &body, &allow), 200);
     assert_int_equal(call(&api, "GET", "/api/v1/settings/x", &body, &allow), 404);
     assert_int_equal(call(&api, "GET", "/api/v1/nothing", &body, &allow), 404);
-    md_auth_init(&api.auth, false, false, "0.0.0.0:8080");
-    assert_int_equal(call(&api, "PUT", "/api/v1/settings/poll", &body, &allow), 403);
+    api.auth.enabled = true;
+    assert_int_equal(call(&api, "PUT", "/api/v1/settings/poll", &body, &allow), 401);
+    api.auth.enabled = false;
     assert_int_equal(md_router_log_to(NULL, &err), MD_OK);
     assert_int_equal(call(&api, "GET", "/v2/health/live", &body, &allow), 200);
     n = read(fd, text, sizeof(text) - 1);

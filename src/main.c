@@ -545,7 +545,11 @@ static int load_jwt(const struct md_settings *o, struct daemon *d)
     return 0;
 }
 
-/* With --jwt-jwks-file (and --auth, which it needs), the verifier. 0, or 1 logged. */
+/*
+ * With --jwt-jwks-file, the verifier: read and checked even without --auth
+ * (a file that is wrong stops the start either way), then asked for only
+ * with it. 0, or 1 logged.
+ */
 static int start_jwt(const struct md_settings *o, struct daemon *d)
 {
     if (o->jwt_jwks_file == NULL) {
@@ -557,12 +561,11 @@ static int start_jwt(const struct md_settings *o, struct daemon *d)
         }
         return 0;
     }
-    if (!o->auth) {
-        md_log_kv(MD_LOG_ERROR,
-                  "--jwt-jwks-file needs --auth: without it requests need no token at all",
+    if (!o->auth)
+        md_log_kv(MD_LOG_WARN,
+                  "--jwt-jwks-file without --auth: requests need no token, so no JSON Web Token "
+                  "is asked for",
                   MD_KV_END);
-        return 1;
-    }
     return load_jwt(o, d);
 }
 
@@ -949,7 +952,7 @@ static int serve(const struct md_settings *o)
                 md_access_log_reopen(d.alog);
             if (d.api->auth.enabled)
                 (void)load_tokens(&d); /* tokens made offline meanwhile */
-            if (d.api->auth.enabled && o->jwt_jwks_file != NULL)
+            if (o->jwt_jwks_file != NULL)
                 (void)load_jwt(o, &d); /* JSON Web Tokens (part jwt): keys rotated */
             continue;
         }

@@ -43,7 +43,7 @@ struct md_control_task {
     void *ctx;
 };
 
-#define MD_CONTROL_TASKS 8 /* tasks of other modules at most */
+#define MD_CONTROL_TASKS 12 /* tasks of other modules at most */
 
 /*
  * Starts the loop: applies the commands of q (borrowed; it must outlive

@@ -257,6 +257,11 @@ def test_settings_api():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+JWKS = ('{"keys":[{"kty":"EC","kid":"e1","crv":"P-256",'
+        '"x":"GUBeKAiOFu7MRG7FmNG96mFKM1X_DUxEeHw3I8kkaZY",'
+        '"y":"WapBhSgBtRnU9I1FgrmLm8iK2psn0k1E9sN-Uh-DL94"}]}')
+
+
 def test_docs_example_lists_every_setting():
     """docs/operations.md's example file sets every setting, and modeld takes it."""
     with open(os.path.join(ROOT, "docs", "operations.md")) as f:
@@ -268,10 +273,14 @@ def test_docs_example_lists_every_setting():
     tmp = workdir()
     try:
         path = write(os.path.join(tmp, "example.yaml"), example)
-        # The example's repository and address are replaced by flags, and its PII key file
-        # by one that exists; the rest is used.
+        # The example's repository and address are replaced by flags, its PII key file
+        # by one that exists, and its auth by a flag (a request of the test has no token);
+        # the rest is used.
         key = write(os.path.join(tmp, "pii.key"), "0123456789abcdef0123456789abcdef\n")
-        with Daemon(args=["--config", path, "--pii-key-file", key]) as d:
+        # Its JWKS file by one that exists (a P-256 public key, tests/fuzz/fuzz_jwt.c's).
+        jwks = write(os.path.join(tmp, "jwks.json"), JWKS)
+        with Daemon(args=["--config", path, "--pii-key-file", key, "--auth=false",
+                          "--jwt-jwks-file", jwks]) as d:
             _, s = settings(d)
         expect(sorted(keys) == sorted(s), "example keys %s, settings %s" % (keys, sorted(s)))
         expect(all(v["source"] in ("file", "flag") for v in s.values()), s)

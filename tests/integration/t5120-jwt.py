@@ -8,8 +8,9 @@ nothing; the model claim limits the models. Wrongly signed, expired, not yet
 valid, another issuer or audience, alg none, HS256 signed with the public
 key, an unknown kid: each 401, saying why. A modeld token works beside them.
 SIGHUP reads a replaced JWKS file (a rotated key). No token appears in the
-log. modeld refuses to start with a JWKS file but no --auth, with a JWKS
-file others may write, or with a malformed one, naming why."""
+log. modeld refuses to start with a JWKS file others may write, or a
+malformed one, or JWT settings without a file, naming why (without
+--auth, a JWKS file is checked but no token asked for)."""
 import json
 import os
 import signal
@@ -154,10 +155,15 @@ def test_refused_tokens():
                    "a token's payload in the log")
 
 
-def test_jwt_without_jwks():
+def test_jwt_without_jwks_or_auth():
     with Daemon(args=["--auth"]) as d:
         st, doc = call(d, "GET", "/v2/models/bench", None, token("ec.pem", ES, claims("admin")))
         expect_error(st, doc, 401, "a JSON Web Token, but this server takes none")
+    # A JWKS file without --auth is read and checked, and the log says no token is asked for.
+    with Daemon(args=jwt_args()[1:]) as d:
+        expect("--jwt-jwks-file without --auth" in d.logs(), d.logs())
+        st, doc = call(d, "GET", "/api/v1/tokens", None, "anything.at.all")
+        expect(st == 200, (st, doc))
 
 
 def test_sighup_reads_a_rotated_key():
@@ -191,7 +197,7 @@ def start_fails(args, fragment):
 
 
 def test_start_refusals():
-    start_fails(jwt_args()[1:], "--jwt-jwks-file needs --auth")
+    start_fails(jwt_args(os.path.join(TMP, "nowhere.json"))[1:], "nowhere.json")
     start_fails(["--auth", "--jwt-issuer", ISS], "need --jwt-jwks-file")
     writable = os.path.join(TMP, "writable.json")
     write_jwks(writable, [jwk("ec.pem", "ec-1", False)], 0o666)
@@ -206,7 +212,7 @@ def test_start_refusals():
 
 if __name__ == "__main__":
     try:
-        run([test_roles_matrix, test_model_claim, test_refused_tokens, test_jwt_without_jwks,
+        run([test_roles_matrix, test_model_claim, test_refused_tokens, test_jwt_without_jwks_or_auth,
              test_sighup_reads_a_rotated_key, test_start_refusals])
     finally:
         subprocess.run(["rm", "-rf", TMP], check=False)

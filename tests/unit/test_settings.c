@@ -84,6 +84,10 @@ static void test_defaults(void **state)
         assert_false(md_settings_given(&s, t->key));
     }
     assert_false(s.insecure);
+    /* bearer tokens (part tokens): off; with them, health open and metrics closed */
+    assert_false(s.auth);
+    assert_false(s.auth_health);
+    assert_true(s.auth_metrics);
     assert_string_equal(s.history_retention, "30d");
     assert_null(s.history_metrics);
     /* the prediction log's five */
@@ -94,7 +98,14 @@ static void test_defaults(void **state)
     assert_null(s.pii_key_file);
     /* feedback's */
     assert_int_equal(s.feedback_horizon_s, 30 * 24 * 3600);
-    assert_int_equal(s.config.n, 28);
+    /* JSON Web Tokens: none taken */
+    assert_null(s.jwt_jwks_file);
+    assert_null(s.jwt_issuer);
+    assert_null(s.jwt_audience);
+    assert_string_equal(s.jwt_role_claim, "roles");
+    assert_null(s.jwt_models_claim);
+    assert_int_equal(s.jwt_skew_s, 60);
+    assert_int_equal(s.config.n, 37);
     md_settings_release(&s);
 }
 
@@ -175,6 +186,12 @@ static void test_actions(void **state)
     md_settings_release(&s);
     /* So does --routes. */
     assert_int_equal(run(&s, &err, "--routes", "--nope", (char *)NULL), MD_SETTINGS_ROUTES);
+    md_settings_release(&s);
+    assert_int_equal(run(&s, &err, "--role-matrix", (char *)NULL), MD_SETTINGS_ROLES);
+    md_settings_release(&s);
+    assert_int_equal(run(&s, &err, "--auth", "--auth-metrics=false", (char *)NULL),
+                     MD_SETTINGS_SERVE);
+    assert_true(s.auth && !s.auth_metrics);
     md_settings_release(&s);
     /* A boolean: its flag alone means true; =false and =true are taken too. */
     assert_int_equal(run(&s, &err, "--insecure", (char *)NULL), MD_SETTINGS_SERVE);

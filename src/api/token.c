@@ -76,34 +76,48 @@ static uint32_t ror(uint32_t x, unsigned n)
     return (x >> n) | (x << (32 - n));
 }
 
+#define BSIG0(x) (ror(x, 2) ^ ror(x, 13) ^ ror(x, 22))
+#define BSIG1(x) (ror(x, 6) ^ ror(x, 11) ^ ror(x, 25))
+#define SSIG0(x) (ror(x, 7) ^ ror(x, 18) ^ ((x) >> 3))
+#define SSIG1(x) (ror(x, 17) ^ ror(x, 19) ^ ((x) >> 10))
+/* One round: the eight working variables are renamed, not moved. */
+#define ROUND(a, b, c, d, e, f, g, h, i)                                                           \
+    do {                                                                                           \
+        uint32_t t1_ = (h) + BSIG1(e) + (((e) & (f)) ^ (~(e) & (g))) + k256[i] + w[i];             \
+        uint32_t t2_ = BSIG0(a) + (((a) & (b)) ^ ((a) & (c)) ^ ((b) & (c)));                       \
+        (d) += t1_;                                                                                \
+        (h) = t1_ + t2_;                                                                           \
+    } while (0)
+
 /* One 64-byte block into state h. */
 static void block(uint32_t h[8], const unsigned char *p)
 {
     uint32_t w[64];
-    uint32_t s[8];
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], x = h[7];
 
     for (size_t i = 0; i < 16; i++)
         w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
                (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
-    for (int i = 16; i < 64; i++) {
-        uint32_t s0 = ror(w[i - 15], 7) ^ ror(w[i - 15], 18) ^ (w[i - 15] >> 3);
-        uint32_t s1 = ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^ (w[i - 2] >> 10);
-
-        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    for (size_t i = 16; i < 64; i++)
+        w[i] = w[i - 16] + SSIG0(w[i - 15]) + w[i - 7] + SSIG1(w[i - 2]);
+    for (size_t i = 0; i < 64; i += 8) {
+        ROUND(a, b, c, d, e, f, g, x, i);
+        ROUND(x, a, b, c, d, e, f, g, i + 1);
+        ROUND(g, x, a, b, c, d, e, f, i + 2);
+        ROUND(f, g, x, a, b, c, d, e, i + 3);
+        ROUND(e, f, g, x, a, b, c, d, i + 4);
+        ROUND(d, e, f, g, x, a, b, c, i + 5);
+        ROUND(c, d, e, f, g, x, a, b, i + 6);
+        ROUND(b, c, d, e, f, g, x, a, i + 7);
     }
-    memcpy(s, h, sizeof(s));
-    for (int i = 0; i < 64; i++) {
-        uint32_t t1 = s[7] + (ror(s[4], 6) ^ ror(s[4], 11) ^ ror(s[4], 25)) +
-                      ((s[4] & s[5]) ^ (~s[4] & s[6])) + k256[i] + w[i];
-        uint32_t t2 = (ror(s[0], 2) ^ ror(s[0], 13) ^ ror(s[0], 22)) +
-                      ((s[0] & s[1]) ^ (s[0] & s[2]) ^ (s[1] & s[2]));
-
-        memmove(s + 1, s, 7 * sizeof(*s));
-        s[4] += t1;
-        s[0] = t1 + t2;
-    }
-    for (int i = 0; i < 8; i++)
-        h[i] += s[i];
+    h[0] += a;
+    h[1] += b;
+    h[2] += c;
+    h[3] += d;
+    h[4] += e;
+    h[5] += f;
+    h[6] += g;
+    h[7] += x;
 }
 
 void md_token_hash(const void *p, size_t n, unsigned char out[32])

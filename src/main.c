@@ -9,6 +9,7 @@
 #include "util/mem.h"
 #include "api/ab.h"
 #include "api/api.h"
+#include "api/jwt.h"
 #include "api/token.h"
 #include "api/upload.h"
 #include "backend/loadcheck.h"
@@ -614,6 +615,59 @@ static int start_auth(const struct md_settings *o, struct daemon *d)
     return 0;
 }
 
+/*
+ * JSON Web Tokens (part jwt): a verifier of the --jwt-* settings, its JWKS
+ * file read now, published for requests. 0, or 1 logged (the old verifier,
+ * if any, stays).
+ */
+static int load_jwt(const struct md_settings *o, struct daemon *d)
+{
+    struct md_jwt_config cfg = {o->jwt_jwks_file,
+                                o->jwt_issuer,
+                                o->jwt_audience,
+                                o->jwt_role_claim,
+                                o->jwt_models_claim,
+                                (unsigned)o->jwt_skew_s,
+                                0};
+    struct md_jwt *j = NULL;
+    struct md_err err;
+    char n[24];
+
+    if (md_jwt_new(&cfg, &j, &err) != MD_OK) {
+        md_log_kv(MD_LOG_ERROR, "cannot take JSON Web Tokens", "reason", err.msg, MD_KV_END);
+        return 1;
+    }
+    (void)snprintf(n, sizeof(n), "%zu", md_jwt_key_count(j));
+    md_auth_jwt_publish(&d->api->auth, j);
+    md_log_kv(MD_LOG_INFO, "JSON Web Token keys read", "file", o->jwt_jwks_file, "keys", n,
+              "issuer", o->jwt_issuer, "audience", o->jwt_audience, MD_KV_END);
+    return 0;
+}
+
+/*
+ * With --jwt-jwks-file, the verifier: read and checked even without --auth
+ * (a file that is wrong stops the start either way), then asked for only
+ * with it. 0, or 1 logged.
+ */
+static int start_jwt(const struct md_settings *o, struct daemon *d)
+{
+    if (o->jwt_jwks_file == NULL) {
+        if (o->jwt_issuer != NULL || o->jwt_audience != NULL || o->jwt_models_claim != NULL) {
+            md_log_kv(MD_LOG_ERROR,
+                      "--jwt-issuer, --jwt-audience and --jwt-models-claim need --jwt-jwks-file",
+                      MD_KV_END);
+            return 1;
+        }
+        return 0;
+    }
+    if (!o->auth)
+        md_log_kv(MD_LOG_WARN,
+                  "--jwt-jwks-file without --auth: requests need no token, so no JSON Web Token "
+                  "is asked for",
+                  MD_KV_END);
+    return load_jwt(o, d);
+}
+
 static void stop_daemon(struct daemon *d, const struct md_settings *o)
 {
     /* online learning (part online): before control, whose worker registers its snapshots */
@@ -654,6 +708,8 @@ static void stop_daemon(struct daemon *d, const struct md_settings *o)
         tokens_flush(d, 0);
     if (d->api != NULL)
         md_auth_tokens_publish(&d->api->auth, NULL);
+    if (d->api != NULL) /* JSON Web Tokens (part jwt) */
+        md_auth_jwt_publish(&d->api->auth, NULL);
     md_store_close(d->store);
     md_aead_keys_free(data_keys); /* after the store, which borrowed them */
     data_keys = NULL;
@@ -1097,7 +1153,7 @@ static int serve(const struct md_settings *o)
         return 1;
     }
     d.api = new_api(o, &d);
-    if (start_auth(o, &d) != 0 || start_http(o, &d) != 0) {
+    if (start_auth(o, &d) != 0 || start_jwt(o, &d) != 0 || start_http(o, &d) != 0) {
         stop_daemon(&d, o);
         return 1;
     }
@@ -1115,6 +1171,8 @@ static int serve(const struct md_settings *o)
             reload_tls(o, d.http);
             if (d.api->auth.enabled)
                 (void)load_tokens(&d); /* tokens made offline meanwhile */
+            if (o->jwt_jwks_file != NULL)
+                (void)load_jwt(o, &d); /* JSON Web Tokens (part jwt): keys rotated */
             continue;
         }
         break;

@@ -11,7 +11,10 @@
  * address without --insecure) the principal is "anonymous" with every
  * permission and every model. With it on (--auth), a request carries
  * "Authorization: Bearer <secret>" of a token (api/token.h): the token's
- * name, role, model scope and rate limit make the principal. The health
+ * name, role, model scope and rate limit make the principal. A Bearer value
+ * with a JSON Web Token's shape (two dots) goes to the JWT verifier
+ * (api/jwt.h) instead, when one is published: the token's subject, roles
+ * and models make the principal (no rate limit). The health
  * endpoints and /metrics may be left open (--auth-health, --auth-metrics).
  *
  * The tokens a request is checked against are an immutable table published
@@ -92,10 +95,14 @@ struct md_auth {
     bool open_metrics;  /* with enabled: /metrics needs none (--auth-metrics=false) */
     const char *listen; /* the listener's address, for messages (borrowed) */
     _Atomic(struct md_token_table *) tokens; /* the published table, or NULL: no token */
+    /* JSON Web Tokens (api/jwt.h): the verifier published by md_auth_jwt_publish, or
+       NULL: none are taken */
+    _Atomic(struct md_jwt *) jwt;
 };
 
 struct md_api_req;
 struct md_store_tx;
+struct md_jwt;
 
 /* Sets a's listener address, kept for messages; it must outlive a. */
 void md_auth_init(struct md_auth *a, const char *listen);
@@ -148,6 +155,14 @@ void md_auth_tokens_publish(struct md_auth *a, struct md_token_table *t);
 
 /* Frees a table that was not published. NULL ok. */
 void md_auth_tokens_free(struct md_token_table *t);
+
+/*
+ * Publishes j (taken) as a's verifier of JSON Web Tokens, in place of the
+ * one before (its cache goes with it), which is freed once no request can
+ * still read it (md_epoch_wait: never inside an epoch section). NULL j:
+ * none are taken. One writer at a time (start, SIGHUP, stop).
+ */
+void md_auth_jwt_publish(struct md_auth *a, struct md_jwt *j);
 
 /* Tokens in a's table (revoked and expired ones included). */
 size_t md_auth_tokens_count(struct md_auth *a);

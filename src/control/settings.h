@@ -66,6 +66,13 @@ struct md_settings {
     const char *user;            /* --user: the user to run as after binding, or NULL */
     /* --subject-key-file: the key of subject hashes (watch/subject.h), or NULL */
     const char *subject_key_file;
+    /* JSON Web Tokens: --jwt-*, read into api/jwt.h's struct md_jwt_config by main. */
+    const char *jwt_jwks_file;    /* the JWKS file, or NULL: no JSON Web Tokens */
+    const char *jwt_issuer;       /* the "iss" required, or NULL */
+    const char *jwt_audience;     /* the "aud" required, or NULL */
+    const char *jwt_role_claim;   /* the roles' claim ("roles") */
+    const char *jwt_models_claim; /* the models' claim, or NULL: no model scope */
+    uint64_t jwt_skew_s;          /* clock skew on exp and nbf, seconds */
 };
 
 /* What the command line asks for. */

@@ -47,9 +47,9 @@ struct md_http_config {
     const char *tls_cert;
     const char *tls_key;
     const char *tls_client_ca;
-    bool bound;                       /* listen_fd is a socket md_http_bind made for
-                                         listen: serve on it (taken over) */
-    int listen_fd;                    /* with bound only */
+    bool bound;    /* listen_fd is a socket md_http_bind made for
+                      listen: serve on it (taken over) */
+    int listen_fd; /* with bound only */
 };
 
 struct md_http;

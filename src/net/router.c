@@ -843,7 +843,7 @@ static void audit_call(struct md_api *api, const struct md_router_hit *hit, stru
     call.status_only = (e->perm & (MD_PERM_FEEDBACK | MD_PERM_REVIEW | MD_PERM_DATA)) != 0;
     if (strncmp(e->path, subjects, sizeof(subjects) - 1) == 0) {
         call.subject = rt->name != NULL ? rt->name : ""; /* the id, percent-decoded */
-        call.status_only = true; /* an error may quote the id */
+        call.status_only = true;                         /* an error may quote the id */
     } else {
         target_part(target, sizeof(target), "model", rt->model);
         target_part(target, sizeof(target), "version", rt->version);

@@ -258,6 +258,11 @@ def test_settings_api():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+JWKS = ('{"keys":[{"kty":"EC","kid":"e1","crv":"P-256",'
+        '"x":"GUBeKAiOFu7MRG7FmNG96mFKM1X_DUxEeHw3I8kkaZY",'
+        '"y":"WapBhSgBtRnU9I1FgrmLm8iK2psn0k1E9sN-Uh-DL94"}]}')
+
+
 def test_docs_example_lists_every_setting():
     """docs/operations.md's example file sets every setting, and modeld takes it."""
     with open(os.path.join(ROOT, "docs", "operations.md")) as f:
@@ -273,6 +278,8 @@ def test_docs_example_lists_every_setting():
         # by ones that exist, and its auth by a flag (a request of the test has no token);
         # the rest is used.
         key = write(os.path.join(tmp, "pii.key"), "0123456789abcdef0123456789abcdef\n")
+        # Its JWKS file by one that exists (a P-256 public key, tests/fuzz/fuzz_jwt.c's).
+        jwks = write(os.path.join(tmp, "jwks.json"), JWKS)
         audit_key = write(os.path.join(tmp, "audit.key"), "0123456789abcdef0123456789abcdef\n")
         os.chmod(audit_key, 0o600)  # a key file others may read is refused
         subject_key = write(os.path.join(tmp, "subject.key"), "fedcba9876543210fedcba98\n")
@@ -285,7 +292,7 @@ def test_docs_example_lists_every_setting():
         me = pwd.getpwuid(os.geteuid()).pw_name
         with Daemon(args=["--config", path, "--pii-key-file", key, "--audit-key-file", audit_key,
                           "--data-key-file", data_key, "--subject-key-file", subject_key,
-                          "--user", me, "--auth=false"] + tls_off) as d:
+                          "--user", me, "--auth=false", "--jwt-jwks-file", jwks] + tls_off) as d:
             _, s = settings(d)
         expect(sorted(keys) == sorted(s), "example keys %s, settings %s" % (keys, sorted(s)))
         expect(all(v["source"] in ("file", "flag") for v in s.values()), s)

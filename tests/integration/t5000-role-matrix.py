@@ -6,7 +6,10 @@ each role, and with no token, another scheme, a malformed, an unknown, an
 expired and a revoked one. A role the matrix allows must get past the
 check (any status but 401, 403 and 429: the names in the paths name
 nothing, so nothing changes); a role it does not allow gets 403; every bad
-token 401 with WWW-Authenticate. A route missing from the matrix fails."""
+token 401 with WWW-Authenticate. JSON Web Tokens (jwtlib.py) are held to
+the same matrix: a token of each role (ES256 and RS256), and a wrongly
+signed, an expired, an unsigned (alg none) one and one of another issuer
+each 401. A route missing from the matrix fails."""
 import atexit
 import os
 import re
@@ -16,6 +19,7 @@ import subprocess
 import tempfile
 
 from harness import Daemon, MODELD, ROOT, expect, run, wait_for
+from jwtlib import Keys, claims, jwt_args
 
 ROLES = ["viewer", "predictor", "reviewer", "deployer", "admin"]
 DOC = os.path.join(ROOT, "docs", "security.md")
@@ -103,6 +107,23 @@ def test_every_route_every_role():
                "- 60000 WHERE name = 'expired'")
     db.commit()
     db.close()
+    # JSON Web Tokens: an RSA and a P-256 key in the JWKS, a P-256 key outside it.
+    keys = Keys(os.path.dirname(data))
+    for name, rsa in [("rsa.pem", True), ("ec.pem", False), ("ec2.pem", False)]:
+        keys.genkey(name, rsa)
+    jwks = os.path.join(os.path.dirname(data), "jwks.json")
+    keys.write_jwks(jwks, [keys.jwk("rsa.pem", "rsa-1", True), keys.jwk("ec.pem", "ec-1", False)])
+    es = {"alg": "ES256", "kid": "ec-1"}
+    jwts = {r: keys.token("ec.pem", es, claims([r])) if i % 2 == 0 else
+            keys.token("rsa.pem", {"alg": "RS256", "kid": "rsa-1"}, claims(r))
+            for i, r in enumerate(ROLES)}
+    bad_jwts = {
+        "a wrongly signed JWT": keys.token("ec2.pem", es, claims("admin")),
+        "an expired JWT": keys.token("ec.pem", es, claims("admin", exp_in=-3600)),
+        "an unsigned JWT": keys.token(None, {"alg": "none"}, claims("admin")),
+        "a JWT of another issuer": keys.token("ec.pem", es,
+                                              dict(claims("admin"), iss="https://evil.example")),
+    }
     bad = {
         "no token": None,
         "another scheme": "Basic " + tokens["admin"],
@@ -111,7 +132,9 @@ def test_every_route_every_role():
         "expired": "Bearer " + expired,
         "revoked": "Bearer " + revoked,
     }
-    with Daemon(args=["--auth", "--auth-health", "--auth-metrics"], data=data, wait=False) as d:
+    bad.update({what: "Bearer " + t for what, t in bad_jwts.items()})
+    with Daemon(args=jwt_args(jwks) + ["--auth-health", "--auth-metrics"], data=data,
+                wait=False) as d:
         # Health needs a token here: wait with the admin's.
         admin = {"Authorization": "Bearer " + tokens["admin"]}
         expect(wait_for(lambda: ready(d, admin), 30), d.logs())
@@ -122,12 +145,14 @@ def test_every_route_every_role():
             path = example(pattern)
             body = "{}" if method in ("POST", "PUT", "PATCH") else None
             for role in ROLES:
-                h = {"Authorization": "Bearer " + tokens[role]}
-                st, data_, _ = d.request(method, path, body, headers=h)
-                ok = st not in (401, 403, 429) if allowed[role] else st == 403
-                if not ok:
-                    wrong.append("%s %s as %s: %d (matrix: %s) %s" % (
-                        method, path, role, st, "yes" if allowed[role] else "-", data_[:120]))
+                for kind, secret in [("token", tokens[role]), ("JWT", jwts[role])]:
+                    h = {"Authorization": "Bearer " + secret}
+                    st, data_, _ = d.request(method, path, body, headers=h)
+                    ok = st not in (401, 403, 429) if allowed[role] else st == 403
+                    if not ok:
+                        wrong.append("%s %s as %s (%s): %d (matrix: %s) %s" % (
+                            method, path, role, kind, st, "yes" if allowed[role] else "-",
+                            data_[:120]))
             for what, value in bad.items():
                 h = {"Authorization": value} if value else {}
                 st, data_, hd = d.request(method, path, body, headers=h)
@@ -138,6 +163,8 @@ def test_every_route_every_role():
         logs = d.logs()
         for secret in list(tokens.values()) + [expired, revoked]:
             expect(secret[4:] not in logs, "a secret in the log")
+        for t in list(jwts.values()) + list(bad_jwts.values()):
+            expect(t.split(".")[1][:40] not in logs, "a JSON Web Token in the log")
 
 
 if __name__ == "__main__":

@@ -109,7 +109,14 @@ static void test_defaults(void **state)
     assert_null(s.tls_client_ca);
     /* part harden's: --user */
     assert_null(s.user);
-    assert_int_equal(s.config.n, 38);
+    /* JSON Web Tokens: none taken */
+    assert_null(s.jwt_jwks_file);
+    assert_null(s.jwt_issuer);
+    assert_null(s.jwt_audience);
+    assert_string_equal(s.jwt_role_claim, "roles");
+    assert_null(s.jwt_models_claim);
+    assert_int_equal(s.jwt_skew_s, 60);
+    assert_int_equal(s.config.n, 44);
     md_settings_release(&s);
 }
 

@@ -10,6 +10,7 @@
 #include "api/auth.h"
 #include "api/handlers.h"
 #include "store/store.h"
+#include "util/keyfile.h"
 #include "util/mem.h"
 #include "watch/metrics.h"
 
@@ -576,10 +577,11 @@ void md_token_api_list(struct md_api *api, const struct md_route *rt, struct md_
 
 static const char token_usage[] =
     "usage: modeld token create --role ROLE [--name NAME] [--models a,b] [--expires 30d]\n"
-    "                           [--rate N [--burst N]] [--data DIR]\n"
+    "                           [--rate N [--burst N]] [--data DIR] [--audit-key-file F]\n"
     "\n"
     "Makes a bearer token in the store of the data directory DIR (default var, the\n"
     "daemon's --data) and prints its secret once on stdout; only its SHA-256 is kept.\n"
+    "With the daemon's --audit-key-file, the audit log records it (actor \"offline\").\n"
     "ROLE is viewer, predictor, reviewer, deployer or admin. A running daemon reads\n"
     "it after a SIGHUP; later tokens are better made by POST /api/v1/tokens\n"
     "(modelctl token create).\n";
@@ -594,8 +596,32 @@ struct offline {
 static int run_offline(struct md_store_tx *tx, void *ctx, struct md_err *err)
 {
     struct offline *o = ctx;
+    char target[MD_TOKEN_NAME_MAX + 64];
+    int rc = md_token_create(tx, &o->spec, o->secret, o->name, &o->id, err);
 
-    return md_token_create(tx, &o->spec, o->secret, o->name, &o->id, err);
+    if (rc != MD_OK)
+        return rc;
+    /* In the same transaction: no token without its entry (when the log is on). */
+    (void)snprintf(target, sizeof(target), "token=%s role=%s", o->name, o->spec.role);
+    return md_store_tx_audit_decision(tx, "offline", "token.create", target, "ok", NULL, err);
+}
+
+/* The audit log's key from key_file into store: 0, or 1 after a message. */
+static int offline_audit(struct md_store *store, const char *key_file)
+{
+    char *key = NULL;
+    size_t len = 0;
+    struct md_err err;
+    int rc = md_keyfile_read(key_file, MD_AUDIT_KEY_MAX, &key, &len, &err);
+
+    if (rc == MD_OK)
+        rc = md_store_audit_key(store, key, len, NULL, &err);
+    md_keyfile_free(key, len);
+    if (rc != MD_OK) {
+        fprintf(stderr, "modeld: token: --audit-key-file: %s\n", err.msg);
+        return 1;
+    }
+    return 0;
 }
 
 /* The value of argv[*i] when it is --name or --name=VALUE (moving *i past it), else NULL;
@@ -619,7 +645,8 @@ static const char *flag(int argc, char **argv, int *i, const char *name, bool *m
 }
 
 /* Reads the flags into o and *data: 0, or 2 after a message. */
-static int offline_args(int argc, char **argv, struct offline *o, const char **data)
+static int offline_args(int argc, char **argv, struct offline *o, const char **data,
+                        const char **audit_key)
 {
     for (int i = 1; i < argc; i++) {
         bool missing = false;
@@ -639,6 +666,8 @@ static int offline_args(int argc, char **argv, struct offline *o, const char **d
             o->spec.models = v;
         } else if ((v = flag(argc, argv, &i, "--data", &missing)) != NULL) {
             *data = v;
+        } else if ((v = flag(argc, argv, &i, "--audit-key-file", &missing)) != NULL) {
+            *audit_key = v;
         } else if ((v = flag(argc, argv, &i, "--expires", &missing)) != NULL) {
             int64_t ms = 0;
 
@@ -678,6 +707,7 @@ int md_token_main(int argc, char **argv)
 {
     struct offline o;
     const char *data = "var";
+    const char *audit_key = NULL;
     struct md_store *store = NULL;
     struct md_err err;
     int rc;
@@ -693,7 +723,7 @@ int md_token_main(int argc, char **argv)
                 argc < 1 ? "missing the command (create)" : "unknown command", token_usage);
         return 2;
     }
-    rc = offline_args(argc, argv, &o, &data);
+    rc = offline_args(argc, argv, &o, &data, &audit_key);
     if (rc != 0)
         return rc < 0 ? 0 : rc;
     if (check_spec(&o.spec, &err) != MD_OK) {
@@ -702,6 +732,10 @@ int md_token_main(int argc, char **argv)
     }
     if (md_store_open(data, &store, &err) != MD_OK) {
         fprintf(stderr, "modeld: token: %s\n", err.msg);
+        return 1;
+    }
+    if (audit_key != NULL && offline_audit(store, audit_key) != 0) {
+        md_store_close(store);
         return 1;
     }
     rc = md_store_call(store, run_offline, &o, &err);
@@ -715,6 +749,9 @@ int md_token_main(int argc, char **argv)
             "modeld: token '%s' (role %s) made; its secret above is shown only now. A running "
             "modeld reads it after a SIGHUP.\n",
             o.name, o.spec.role);
+    if (audit_key == NULL)
+        fprintf(stderr, "modeld: token: no --audit-key-file: the audit log does not record this "
+                        "token's making\n");
     explicit_bzero(o.secret, sizeof(o.secret));
     return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
 }

@@ -287,9 +287,39 @@ def test_bad_key_files():
     start_fails("/nonexistent/audit.key", "/nonexistent/audit.key")
 
 
+def test_offline_token_recorded():
+    """`modeld token create --audit-key-file` records the token's making in the chain (actor
+    offline), in the transaction that stores it; without the key it says it is not recorded."""
+    key = key_file()
+    tmp = tempfile.mkdtemp(prefix="modeld-audit-offline-")
+    atexit.register(shutil.rmtree, tmp, True)
+    data = os.path.join(tmp, "data")
+    with Daemon(args=["--audit-key-file", key], data=data) as d:
+        verified(d)
+    p = subprocess.run([MODELD, "token", "create", "--role", "viewer", "--name", "night-job",
+                        "--data", data, "--audit-key-file", key], capture_output=True, text=True,
+                       timeout=30)
+    expect(p.returncode == 0 and p.stdout.startswith("mdt_"), (p.returncode, p.stderr))
+    secret = p.stdout.strip()
+    p = subprocess.run([MODELD, "token", "create", "--role", "viewer", "--name", "unrecorded",
+                        "--data", data], capture_output=True, text=True, timeout=30)
+    expect(p.returncode == 0 and "does not record" in p.stderr, (p.returncode, p.stderr))
+    p = subprocess.run([MODELD, "token", "create", "--role", "viewer", "--name", "badkey",
+                        "--data", data, "--audit-key-file", key_file(mode=0o644)],
+                       capture_output=True, text=True, timeout=30)
+    expect(p.returncode == 1 and "--audit-key-file" in p.stderr and not p.stdout, p)
+    with Daemon(args=["--audit-key-file", key], data=data) as d:
+        doc = entries(d, "?actor=offline")
+        made = [e for e in doc["entries"] if e["action"] == "token.create"]
+        expect(len(made) == 1 and made[0]["target"] == "token=night-job role=viewer" and
+               made[0]["outcome"] == "ok", doc)
+        expect(secret not in json.dumps(doc), "the secret is in the audit log")
+        verified(d)
+
+
 if __name__ == "__main__":
     run([test_calls_recorded_before_their_answer, test_concurrent_changes,
          test_records_bodies_keep_their_errors, test_filters_and_paging,
          test_control_decisions_recorded, test_retention_recorded,
          test_configuration_file_recorded, test_off_without_a_key,
-         test_bad_key_files])
+         test_bad_key_files, test_offline_token_recorded])

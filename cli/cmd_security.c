@@ -30,8 +30,8 @@ static const char security_help[] =
     "OPTIONS\n"
     "       --json print the server's JSON answer ({\"generated_ms\", \"findings\":\n"
     "              [{\"id\", \"area\", \"severity\", \"status\", \"token\"?, \"finding\",\n"
-    "              \"fix\"}], \"summary\": {\"high\", \"medium\", \"low\", \"info\"}})\n" CTL_HELP_GLOBAL
-    "\n"
+    "              \"fix\"}], \"summary\": {\"high\", \"medium\", \"low\", "
+    "\"info\"}})\n" CTL_HELP_GLOBAL "\n"
     "EXAMPLES\n"
     "       $ modelctl security-report\n"
     "       SEVERITY  AREA       FINDING                                   FIX\n"

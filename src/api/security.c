@@ -23,8 +23,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define DAY_MS ((int64_t)86400000)
-#define EXPIRY_SOON_MS (7 * DAY_MS) /* a token expiring sooner is reported */
+#define DAY_MS         ((int64_t)86400000)
+#define EXPIRY_SOON_MS (7 * DAY_MS)  /* a token expiring sooner is reported */
 #define UNUSED_MS      (90 * DAY_MS) /* a token unused this long is reported */
 #define SKEW_MAX_S     300           /* a larger JWT clock skew is reported */
 #define HORIZON_MAX    365           /* a longer --log-horizon-days is reported */
@@ -40,8 +40,9 @@ static const char *const sev_names[] = {"high", "medium", "low", "info"};
 enum { HIGH, MEDIUM, LOW, INFO };
 
 /* Appends one finding; fix may be NULL (nothing to do). token names the token it is about. */
-MD_PRINTF(7, 8) static void finding(struct report *r, const char *id, const char *area, int sev,
-                                    const char *fix, const char *token, const char *fmt, ...)
+MD_PRINTF(7, 8)
+static void finding(struct report *r, const char *id, const char *area, int sev, const char *fix,
+                    const char *token, const char *fmt, ...)
 {
     char text[768];
     va_list ap;
@@ -187,8 +188,8 @@ static void who(struct report *r, const struct md_config *c, const struct md_aut
     if (a->enabled)
         finding(r, "auth", "access", INFO, NULL, NULL, "authentication on: requests need a token");
     else if (a->loopback)
-        finding(r, "auth", "access", MEDIUM, "--auth (first token: modeld token create --role admin)",
-                NULL,
+        finding(r, "auth", "access", MEDIUM,
+                "--auth (first token: modeld token create --role admin)", NULL,
                 "authentication off: any local user or process may do anything, tokens and "
                 "keys included");
     else
@@ -304,8 +305,8 @@ static void data(struct report *r, const struct md_api *api, const struct md_con
                 "the data directory %s has mode %04o: other users may reach the store", dir,
                 (unsigned)(st.st_mode & 07777));
     } else {
-        finding(r, "data.dir", "host", INFO, NULL, NULL, "the data directory %s has mode %04o",
-                dir, (unsigned)(st.st_mode & 07777));
+        finding(r, "data.dir", "host", INFO, NULL, NULL, "the data directory %s has mode %04o", dir,
+                (unsigned)(st.st_mode & 07777));
     }
 }
 
@@ -338,8 +339,7 @@ static int write_report(struct md_api *api, struct md_store_tx *tx, struct md_bu
     keyfiles(&r, c);
     data(&r, api, c);
     host(&r);
-    (void)md_buf_printf(b,
-                        "],\"summary\":{\"high\":%zu,\"medium\":%zu,\"low\":%zu,\"info\":%zu}}",
+    (void)md_buf_printf(b, "],\"summary\":{\"high\":%zu,\"medium\":%zu,\"low\":%zu,\"info\":%zu}}",
                         r.sev[HIGH], r.sev[MEDIUM], r.sev[LOW], r.sev[INFO]);
     return md_buf_error(b);
 }

@@ -24,8 +24,8 @@ static const char security_help[] =
     "       the audit log, data stored in clear, retention, running as root and\n"
     "       the data directory's mode. Each finding has a severity (high, medium,\n"
     "       low, info: info is what is in order) and the fix: a flag or a command.\n"
-    "       The findings without a fix (in order) are left out of the table; --json\n"
-    "       shows them all.\n"
+    "       The table shows the findings not in order (warn or fail), each with its\n"
+    "       fix on the line below; --json shows them all.\n"
     "\n"
     "OPTIONS\n"
     "       --json print the server's JSON answer ({\"generated_ms\", \"findings\":\n"
@@ -34,10 +34,11 @@ static const char security_help[] =
     "\"info\"}})\n" CTL_HELP_GLOBAL "\n"
     "EXAMPLES\n"
     "       $ modelctl security-report\n"
-    "       SEVERITY  AREA       FINDING                                   FIX\n"
-    "       medium    access     authentication off: any local user ...    --auth (...)\n"
-    "       low       transport  plain HTTP on the loopback address ...    --tls-cert ...\n"
-    "       0 high, 3 medium, 2 low; 14 in order\n"
+    "       SEVERITY  AREA       FINDING\n"
+    "                            FIX\n"
+    "       medium    audit      the audit log is off: who changed what is not recorded\n"
+    "                            --audit-key-file FILE\n"
+    "       0 high, 1 medium, 0 low; 19 in order\n"
     "\n"
     "EXIT STATUS\n"
     "       0      no high finding\n"
@@ -97,12 +98,13 @@ int cmd_security_report(int argc, char **argv, struct ctl *ctl)
         size_t i;
         const json_t *f;
 
-        printf("%-9s %-10s %-60s %s\n", "SEVERITY", "AREA", "FINDING", "FIX");
+        printf("%-9s %-10s %s\n%20s %s\n", "SEVERITY", "AREA", "FINDING", "", "FIX");
         json_array_foreach(findings, i, f)
         {
             if (strcmp(str(f, "status"), "ok") == 0)
                 continue;
-            printf("%-9s %-10s %-60s %s\n", str(f, "severity"), str(f, "area"), str(f, "finding"),
+            printf("%-9s %-10s %s\n%20s %s\n", str(f, "severity"), str(f, "area"),
+                   str(f, "finding"), "",
                    json_is_string(json_object_get(f, "fix")) ? str(f, "fix") : "-");
         }
         printf("%lld high, %lld medium, %lld low; %lld in order\n", count(summary, "high"),

@@ -349,5 +349,7 @@ int cmd_erase(int argc, char **argv, struct ctl *ctl);
 int cmd_keys(int argc, char **argv, struct ctl *ctl);
 /* Bearer tokens (cmd_token.c). */
 int cmd_token(int argc, char **argv, struct ctl *ctl);
+/* The security self-assessment (cmd_security.c). */
+int cmd_security_report(int argc, char **argv, struct ctl *ctl);
 
 #endif

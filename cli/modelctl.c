@@ -51,6 +51,8 @@ static const struct command commands[] = {
     {"erase", cmd_erase, "erase what the server keeps of one subject"},
     {"keys", cmd_keys, "rotate the data keys of encryption at rest, or show the rotation"},
     {"token", cmd_token, "create, list or revoke bearer tokens"},
+    {"security-report", cmd_security_report,
+     "list what the server exposes, each with its severity and fix"},
     {"help", cmd_help, "show the help of a command"},
 };
 

@@ -94,6 +94,7 @@ struct md_auth {
     bool open_health;   /* with enabled: the health endpoints need none (--auth-health=false) */
     bool open_metrics;  /* with enabled: /metrics needs none (--auth-metrics=false) */
     const char *listen; /* the listener's address, for messages (borrowed) */
+    bool loopback;      /* the listener's address is a loopback one (net/http.c) */
     _Atomic(struct md_token_table *) tokens; /* the published table, or NULL: no token */
     /* JSON Web Tokens (api/jwt.h): the verifier published by md_auth_jwt_publish, or
        NULL: none are taken */

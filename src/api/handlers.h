@@ -158,5 +158,7 @@ void md_keys_api_progress(struct md_api *api, const struct md_route *rt, struct 
 MD_TRAFFIC_HANDLER(md_token_api_create);
 MD_TRAFFIC_HANDLER(md_token_api_list);
 MD_TRAFFIC_HANDLER(md_token_api_revoke);
+/* The security self-assessment (api/security.c) */
+MD_TRAFFIC_HANDLER(md_security_api_report);
 
 #endif

@@ -1170,6 +1170,7 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
                           "modeld token create --role admin), or --insecure on a trusted network",
                           cfg->listen);
     md_auth_init(&api->auth, cfg->listen);
+    api->auth.loopback = is_loopback(&ss);
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
 

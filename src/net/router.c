@@ -267,6 +267,8 @@ static const struct md_endpoint routes[] = {
     {"POST",   "/api/v1/tokens",        MD_API_MANAGEMENT, ADMIN, NONE, md_token_api_create},
     {"GET",    "/api/v1/tokens",        MD_API_MANAGEMENT, ADMIN, NONE, md_token_api_list},
     {"DELETE", "/api/v1/tokens/{name}", MD_API_MANAGEMENT, ADMIN, NONE, md_token_api_revoke},
+    /* the security self-assessment (api/security.c) */
+    {"GET",    "/api/v1/security/report", MD_API_MANAGEMENT, ADMIN, NONE, md_security_api_report},
 };
 /* clang-format on */
 #pragma GCC diagnostic pop

@@ -337,6 +337,26 @@ int md_config_find(const struct md_config *c, const char *key)
     return -1;
 }
 
+const char *md_config_text(const struct md_config *c, const char *key)
+{
+    int i = md_config_find(c, key);
+    struct value v = {0, NULL};
+
+    if (i >= 0 && c->table[i].kind == MD_CONFIG_STRING)
+        fetch(c, (size_t)i, &v);
+    return v.text;
+}
+
+uint64_t md_config_number(const struct md_config *c, const char *key)
+{
+    int i = md_config_find(c, key);
+    struct value v = {0, NULL};
+
+    if (i >= 0 && c->table[i].kind != MD_CONFIG_STRING)
+        fetch(c, (size_t)i, &v);
+    return v.num;
+}
+
 enum md_config_source md_config_source_of(const struct md_config *c, size_t i)
 {
     return (enum md_config_source)c->source[i];

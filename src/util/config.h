@@ -187,6 +187,13 @@ int md_config_load(struct md_config *c, const char *path, const struct md_config
 /* The index of the setting whose key is key, or -1. */
 int md_config_find(const struct md_config *c, const char *key);
 
+/* The value of the string setting named key, or NULL (none, or no such setting). */
+const char *md_config_text(const struct md_config *c, const char *key);
+
+/* The value of the number, enum (its index) or boolean (0 or 1) setting named key; 0 when
+ * there is no such setting. */
+uint64_t md_config_number(const struct md_config *c, const char *key);
+
 /* Where setting i's value came from. */
 enum md_config_source md_config_source_of(const struct md_config *c, size_t i);
 

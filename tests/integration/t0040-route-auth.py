@@ -183,7 +183,9 @@ def test_routes_flag():
                       # bearer tokens (part tokens)
                       ("POST", "/api/v1/tokens"),
                       ("GET", "/api/v1/tokens"),
-                      ("DELETE", "/api/v1/tokens/{name}")}, manage)
+                      ("DELETE", "/api/v1/tokens/{name}"),
+                      # the security self-assessment
+                      ("GET", "/api/v1/security/report")}, manage)
 
 
 def test_docs_show_the_table():

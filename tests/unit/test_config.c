@@ -224,6 +224,17 @@ static void test_defaults_and_flags(void **state)
     assert_null(md_config_file(&c));
     assert_int_equal(md_config_find(&c, "max-count"), -1);
     assert_int_equal(md_config_find(&c, "nope"), -1);
+    /* Values by key, of each kind; no such key, or a string asked as a number, is 0 or NULL. */
+    assert_string_equal(md_config_text(&c, "name"), "anon");
+    assert_null(md_config_text(&c, "path"));
+    assert_null(md_config_text(&c, "count"));
+    assert_null(md_config_text(&c, "nope"));
+    assert_int_equal(md_config_number(&c, "count"), 10);
+    assert_int_equal(md_config_number(&c, "color"), 1);
+    assert_int_equal(md_config_number(&c, "fast"), 0);
+    assert_int_equal(md_config_number(&c, "slow"), 1);
+    assert_int_equal(md_config_number(&c, "name"), 0);
+    assert_int_equal(md_config_number(&c, "nope"), 0);
 
     assert_int_equal(md_config_set_flag(&c, idx(&c, "count"), "100", &err), MD_OK);
     assert_int_equal(t.count, 100);

@@ -176,38 +176,6 @@ static int text_arg(const char *name, const char *v, char *out, size_t n, struct
     return MD_OK;
 }
 
-/* ms since the epoch, or an RFC 3339 UTC time ("2026-12-07T10:00:00Z", with .mmm or not). */
-static int64_t parse_time(const char *s)
-{
-    struct tm tm;
-    const char *end;
-    int64_t ms = 0;
-    char *e = NULL;
-    long long v;
-
-    if (s[0] >= '0' && s[0] <= '9' && strchr(s, '-') == NULL) {
-        errno = 0;
-        v = strtoll(s, &e, 10);
-        return *e == '\0' && v >= 0 && errno == 0 ? (int64_t)v : -1;
-    }
-    memset(&tm, 0, sizeof(tm));
-    end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (end == NULL)
-        return -1;
-    if (*end == '.') {
-        int k = 0;
-
-        for (end++; *end >= '0' && *end <= '9'; end++, k++)
-            if (k < 3)
-                ms = ms * 10 + (*end - '0');
-        while (k++ < 3)
-            ms *= 10;
-    }
-    if (strcmp(end, "Z") != 0 && strcmp(end, "+00:00") != 0)
-        return -1;
-    return (int64_t)timegm(&tm) * 1000 + ms;
-}
-
 /* A whole number from lo to hi, or -1. */
 static int64_t whole(const char *s, int64_t lo, int64_t hi)
 {
@@ -234,7 +202,7 @@ static int read_times(struct md_api_req *req, struct query *q, struct md_err *er
 
         if (v == NULL)
             continue;
-        t = parse_time(v);
+        t = md_time_parse_ms(v);
         if (t < 0)
             return md_err_set(err, MD_EINVAL,
                               "%s: '%.40s' is neither milliseconds since 1970 nor a UTC time such "

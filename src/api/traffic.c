@@ -437,37 +437,6 @@ static int run_events(struct md_store_tx *tx, struct md_api_store_read *r, struc
     return rc;
 }
 
-/* A time filter: ms since the epoch, or an RFC 3339 UTC time. -1 when malformed. */
-static int64_t parse_time(const char *s)
-{
-    struct tm tm;
-    const char *end;
-    int64_t ms = 0;
-    char *e = NULL;
-    long long v;
-
-    if (s[0] >= '0' && s[0] <= '9' && strchr(s, '-') == NULL) {
-        v = strtoll(s, &e, 10);
-        return *e == '\0' && v >= 0 ? (int64_t)v : -1;
-    }
-    memset(&tm, 0, sizeof(tm));
-    end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (end == NULL)
-        return -1;
-    if (*end == '.') {
-        int k = 0;
-
-        for (end++; *end >= '0' && *end <= '9'; end++, k++)
-            if (k < 3)
-                ms = ms * 10 + (*end - '0');
-        while (k++ < 3)
-            ms *= 10;
-    }
-    if (strcmp(end, "Z") != 0 && strcmp(end, "+00:00") != 0)
-        return -1;
-    return (int64_t)timegm(&tm) * 1000 + ms;
-}
-
 /* Reads the query's filters into r; MD_EINVAL naming the argument. */
 static int read_filter(struct md_api_req *req, struct events_query *r, struct md_err *err)
 {
@@ -497,7 +466,7 @@ static int read_filter(struct md_api_req *req, struct events_query *r, struct md
         q = req->query(req->conn, times[i]);
         if (q == NULL)
             continue;
-        t = parse_time(q);
+        t = md_time_parse_ms(q);
         if (t < 0)
             return md_err_set(err, MD_EINVAL,
                               "%s: '%.40s' is neither milliseconds since 1970 nor a UTC time such "

@@ -6,7 +6,10 @@
 #include "util/mem.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 /* end for a buffer without an error: room for the NUL, and len at most max. */
@@ -273,4 +276,35 @@ int md_buf_json_time_ms(struct md_buf *b, int64_t ms)
     gmtime_r(&t, &tm);
     (void)strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &tm);
     return md_buf_printf(b, "\"%s.%03dZ\"", text, (int)(ms % 1000));
+}
+
+int64_t md_time_parse_ms(const char *s)
+{
+    struct tm tm;
+    const char *end;
+    int64_t ms = 0;
+    char *e = NULL;
+    long long v;
+
+    if (s[0] >= '0' && s[0] <= '9' && strchr(s, '-') == NULL) {
+        errno = 0;
+        v = strtoll(s, &e, 10);
+        return *e == '\0' && v >= 0 && errno == 0 ? (int64_t)v : -1;
+    }
+    memset(&tm, 0, sizeof(tm));
+    end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (end == NULL)
+        return -1;
+    if (*end == '.') {
+        int k = 0;
+
+        for (end++; *end >= '0' && *end <= '9'; end++, k++)
+            if (k < 3)
+                ms = ms * 10 + (*end - '0');
+        while (k++ < 3)
+            ms *= 10;
+    }
+    if (strcmp(end, "Z") != 0 && strcmp(end, "+00:00") != 0)
+        return -1;
+    return (int64_t)timegm(&tm) * 1000 + ms;
 }

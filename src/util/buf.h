@@ -109,6 +109,13 @@ int md_buf_json_str(struct md_buf *b, const char *s, size_t n);
  * millisecond: "2026-12-07T10:11:12.345Z". */
 int md_buf_json_time_ms(struct md_buf *b, int64_t ms);
 
+/*
+ * A time as a query gives it: digits alone for ms since the epoch, or an
+ * RFC 3339 UTC time with or without a fraction ("2026-12-07T10:11:12Z",
+ * md_buf_json_time_ms's text unquoted, "...+00:00"); -1 when malformed.
+ */
+int64_t md_time_parse_ms(const char *s);
+
 /* Hands out data (caller frees) and leaves b empty, its error cleared; NULL
  * if nothing appended. */
 char *md_buf_detach(struct md_buf *b, size_t *len);

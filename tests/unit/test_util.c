@@ -108,6 +108,18 @@ static void test_buf_json_time_ms(void **state)
     assert_int_equal(md_buf_json_time_ms(&b, 7), MD_OK);
     assert_string_equal(b.data, "\"2025-12-07T10:11:12.345Z\"\"1970-01-01T00:00:00.007Z\"");
     md_buf_release(&b);
+    /* And read back: the text unquoted, other fractions, an offset, ms, refusals. */
+    assert_int_equal(md_time_parse_ms("2025-12-07T10:11:12.345Z"), 1765102272345);
+    assert_int_equal(md_time_parse_ms("2025-12-07T10:11:12Z"), 1765102272000);
+    assert_int_equal(md_time_parse_ms("2025-12-07T10:11:12.3+00:00"), 1765102272300);
+    assert_int_equal(md_time_parse_ms("2025-12-07T10:11:12.34567Z"), 1765102272345);
+    assert_int_equal(md_time_parse_ms("1765102272345"), 1765102272345);
+    assert_int_equal(md_time_parse_ms("0"), 0);
+    assert_int_equal(md_time_parse_ms("99999999999999999999"), -1);
+    assert_int_equal(md_time_parse_ms("12x"), -1);
+    assert_int_equal(md_time_parse_ms("2025-12-07T10:11:12+01:00"), -1);
+    assert_int_equal(md_time_parse_ms("2025-12-07"), -1);
+    assert_int_equal(md_time_parse_ms(""), -1);
 }
 
 /* JSON string escaping one character at a time: what md_buf_json_str must write. */

@@ -219,6 +219,15 @@ def test_make_demo_on_a_chosen_port():
                                        "'{\"instances\": [{\"tenure_months\": 3,"))
         expect(got == want, "%r\nREADME shows %r" % (got, want))
         traffic_tour(env, base)
+        # The security report: every line the README shows is in what it prints.
+        s = subprocess.run([MODELCTL, "security-report"], capture_output=True, text=True,
+                           timeout=30, env=env)
+        got = s.stdout.splitlines()
+        want = [l.replace("127.0.0.1:8080", "127.0.0.1:%d" % port)
+                for l in readme_block("build/modelctl security-report").splitlines()
+                if l != "..."]
+        expect(s.returncode in (0, 1) and all(l in got for l in want),
+               "%s\nREADME shows:\n%s" % (s.stdout, "\n".join(want)))
     finally:
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGTERM)

@@ -460,10 +460,9 @@ static void add_form(size_t r, const struct family *f, const char *text)
             g->param = P_ALIAS;
         else if (pc->len == 4 && memcmp(pc->at, "{id}", 4) == 0)
             g->param = P_ID;
-        else if (pc->len == 6 && memcmp(pc->at, "{name}", 6) == 0)
-            g->param = P_NAME;
-        else if (pc->len == 9 && memcmp(pc->at, "{subject}", 9) == 0)
-            g->param = P_NAME; /* a subject id: any segment, into rt->name */
+        else if ((pc->len == 6 && memcmp(pc->at, "{name}", 6) == 0) ||
+                 (pc->len == 9 && memcmp(pc->at, "{subject}", 9) == 0))
+            g->param = P_NAME; /* {subject}: a subject id, any segment, into rt->name too */
         else
             MD_BUG("router: unknown placeholder");
         if (fm->n_names == N_PARAMS)

@@ -31,6 +31,10 @@ UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+# The dashboard's files (ui/), built into modeld by scripts/embed.c (api/ui.h).
+UI_FILES  := $(sort $(wildcard ui/*))
+UI_GEN    := $(BUILD)/gen/ui_assets.c
+OBJ       += $(BUILD)/gen/ui_assets.o
 
 .PHONY: all install demo test test-quick test-unit test-integration test-fuzz test-asan \
         fuzz deps clean format-check lint check-layers check-tree bench tsan
@@ -47,6 +51,17 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+$(BUILD)/embed: scripts/embed.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $<
+
+$(UI_GEN): $(UI_FILES) $(BUILD)/embed
+	@mkdir -p $(dir $@)
+	$(BUILD)/embed $@ $(UI_FILES)
+
+$(BUILD)/gen/ui_assets.o: $(UI_GEN)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
 # Unit tests link every module object (not main) and cmocka.
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(OBJ)
 	@mkdir -p $(dir $@)
@@ -57,12 +72,15 @@ $(BUILD)/tests/test_loadcheck $(BUILD)/tests/test_control: $(BUILD)/modeld
 # Fuzz targets: clang + libFuzzer, always with ASan+UBSan, objects built apart.
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -DMD_VERSION='"$(VERSION)"' -g -O1 -Isrc -pthread \
                -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
-FUZZ_OBJ    := $(SRC:%.c=$(BUILD)/fuzzobj/%.o)
+FUZZ_OBJ    := $(SRC:%.c=$(BUILD)/fuzzobj/%.o) $(BUILD)/fuzzobj/gen/ui_assets.o
 # Kept between runs: make would otherwise delete them as intermediate files.
 .SECONDARY: $(FUZZ_OBJ)
 $(BUILD)/fuzzobj/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+$(BUILD)/fuzzobj/gen/ui_assets.o: $(UI_GEN)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c -o $@ $<
 # The headers a target includes (tests/fuzz/*.h too) are listed in FUZZ_DEP, included below.
 FUZZ_DEP    := $(FUZZ_SRC:%.c=$(BUILD)/fuzzobj/%.d)
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)

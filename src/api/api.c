@@ -6,6 +6,7 @@
 #include "api/api.h"
 #include "util/mem.h"
 
+#include <assert.h>
 #include <stdarg.h>
 
 const int md_api_codes[MD_API_CODES] = {200, 400, 401, 403, 404, 405, 409,
@@ -91,6 +92,16 @@ void md_api_errorf(struct md_api_resp *resp, int code, const char *fmt, ...)
     (void)vsnprintf(err.msg, sizeof(err.msg), fmt, ap); /* a long message is cut short */
     va_end(ap);
     md_api_error(resp, &err);
+}
+
+void md_api_header(struct md_api_resp *resp, const char *name, const char *value)
+{
+    assert(resp->n_headers < MD_API_RESP_HEADERS);
+    if (resp->n_headers >= MD_API_RESP_HEADERS)
+        return;
+    resp->headers[resp->n_headers][0] = name;
+    resp->headers[resp->n_headers][1] = value;
+    resp->n_headers++;
 }
 
 int md_api_finish(struct md_api_resp *resp, int code)

@@ -34,6 +34,7 @@ enum md_api_family {
     MD_API_REPOSITORY,
     MD_API_METRICS,
     MD_API_MANAGEMENT, /* /api/v1/ */
+    MD_API_UI,         /* the dashboard: / and /ui/ (api/ui.c) */
     MD_API_OTHER,
     MD_API_FAMILIES
 };
@@ -143,6 +144,9 @@ struct md_api_req {
     void (*peer)(void *conn, char *out, size_t n);
 };
 
+/* Headers a handler may add to an answer (md_api_header). */
+#define MD_API_RESP_HEADERS 12
+
 struct md_api_resp {
     int status;                     /* HTTP status; 200 by default */
     struct md_buf *body;            /* owned by the connection; reset before the call */
@@ -167,6 +171,10 @@ struct md_api_resp {
      * parked call (the answering call may set it). */
     void (*after)(void *ctx, int status);
     void *after_ctx;
+    /* Headers of the handler's own beyond those above (md_api_header): names
+     * and values static or in the request's arena. */
+    const char *headers[MD_API_RESP_HEADERS][2];
+    unsigned n_headers;
 };
 
 /* The names a route's pattern matched in the path: {model}, {version}, {label}, {setting},
@@ -224,6 +232,14 @@ void md_api_error_msg(struct md_api_resp *resp, int code, const char *msg);
 void md_api_error(struct md_api_resp *resp, const struct md_err *err);
 /* Same from a code and a formatted message (cut at sizeof(struct md_err.msg)). */
 void md_api_errorf(struct md_api_resp *resp, int code, const char *fmt, ...) MD_PRINTF(3, 4);
+
+/*
+ * Adds the header name: value to the answer; name and value must live
+ * until it is sent (static, or the request's arena). Past
+ * MD_API_RESP_HEADERS the header is left out (an assertion in debug
+ * builds): the callers are a fixed few.
+ */
+void md_api_header(struct md_api_resp *resp, const char *name, const char *value);
 
 /*
  * Ends an answer written into resp->body by appends not checked one by one

@@ -160,5 +160,8 @@ MD_TRAFFIC_HANDLER(md_token_api_list);
 MD_TRAFFIC_HANDLER(md_token_api_revoke);
 /* The security self-assessment (api/security.c) */
 MD_TRAFFIC_HANDLER(md_security_api_report);
+/* The dashboard's files (api/ui.c) */
+MD_TRAFFIC_HANDLER(md_ui_api_root);
+MD_TRAFFIC_HANDLER(md_ui_api_asset);
 
 #endif

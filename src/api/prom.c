@@ -331,8 +331,8 @@ static void process_families(struct prom_ctx *ctx)
     md_buf_printf(ctx->b, "process_start_time_seconds %.2f\n", ps.start_time_s);
 }
 
-static const char *const family_names[MD_API_FAMILIES] = {"v2",      "v1",         "repository",
-                                                          "metrics", "management", "other"};
+static const char *const family_names[MD_API_FAMILIES] = {
+    "v2", "v1", "repository", "metrics", "management", "ui", "other"};
 
 static void http_families(struct md_api *api, struct prom_ctx *ctx)
 {

@@ -587,6 +587,8 @@ static enum MHD_Result send_reply(struct md_http *h, struct MHD_Connection *c, s
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp->allow);
     if (cs->over || cs->close || atomic_load_explicit(&h->closing, memory_order_relaxed))
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    for (unsigned i = 0; i < resp->n_headers; i++)
+        MHD_add_response_header(r, resp->headers[i][0], resp->headers[i][1]);
     if (resp->json_len > 0) {
         char n[24];
 
@@ -619,6 +621,7 @@ static void init_resp(struct md_api_resp *resp, struct conn *cs)
     resp->route[0] = '\0';
     resp->after = NULL;
     resp->after_ctx = NULL;
+    resp->n_headers = 0;
 }
 
 /* req->wake: runs on the thread that finished the parked request's work. */

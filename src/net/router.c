@@ -269,6 +269,11 @@ static const struct md_endpoint routes[] = {
     {"DELETE", "/api/v1/tokens/{name}", MD_API_MANAGEMENT, ADMIN, NONE, md_token_api_revoke},
     /* the security self-assessment (api/security.c) */
     {"GET",    "/api/v1/security/report", MD_API_MANAGEMENT, ADMIN, NONE, md_security_api_report},
+    /* the dashboard's files (api/ui.c): served without a token, they hold no data */
+    {"GET",    "/ui",         MD_API_UI, STATUS, NONE, md_ui_api_asset},
+    {"GET",    "/ui/{name}",  MD_API_UI, STATUS, NONE, md_ui_api_asset},
+    /* the server's root sends a browser to the dashboard; counted as "other" */
+    {"GET",    "/",           MD_API_OTHER, STATUS, NONE, md_ui_api_root},
 };
 /* clang-format on */
 #pragma GCC diagnostic pop
@@ -299,6 +304,8 @@ static const struct family {
     {"/v1", 3, SEGMENT, MD_API_V1, true},
     {"/metrics", 8, WHOLE, MD_API_METRICS, false},
     {"/api/v1/", 8, PREFIX, MD_API_MANAGEMENT, false},
+    {"/ui", 3, SEGMENT, MD_API_UI, false},
+    {"/", 1, WHOLE, MD_API_OTHER, false},
 };
 
 /* ---- matching ----------------------------------------------------------- */
@@ -396,6 +403,8 @@ static int split(const struct family *f, const char *path, struct piece *out, co
         return 0;
     if (f->kind != PREFIX)
         p++; /* the '/' after the prefix */
+    if (*p == '\0' && f->family == MD_API_UI)
+        return 0; /* /ui/: the dashboard's page, as /ui */
     for (start = p;; p++) {
         if (*p != '/' && *p != '\0')
             continue;
@@ -756,6 +765,8 @@ void md_router_find(const char *method, const char *path, struct md_arena *a,
  * endpoints and /metrics, when configured so. */
 static bool open_route(const struct md_auth *a, const struct md_endpoint *e)
 {
+    if (e->handler == md_ui_api_asset || e->handler == md_ui_api_root)
+        return true; /* the dashboard's files: no data (api/ui.c) */
     if (a->open_health && e->handler == md_v2_live_r)
         return true;
     if (a->open_health && e->handler == md_v2_ready_r)

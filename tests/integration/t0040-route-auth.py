@@ -142,7 +142,8 @@ def test_routes_flag():
     for line in lines:
         method, path, perm, scope = line.split()
         expect(method in ("GET", "POST", "PUT", "PATCH", "DELETE"), line)
-        expect(path.startswith(("/v2", "/v1/", "/metrics", "/api/v1/")), line)
+        expect(path.startswith(("/v2", "/v1/", "/metrics", "/api/v1/", "/ui")) or path == "/",
+               line)
         expect(perm in ("status", "read", "predict", "feedback", "review", "data", "deploy",
                         "admin"), line)
         expect(scope in ("none", "path-model", "body-items", "listing"), line)

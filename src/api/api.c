@@ -104,6 +104,53 @@ void md_api_header(struct md_api_resp *resp, const char *name, const char *value
     resp->n_headers++;
 }
 
+int md_api_query_time(struct md_api_req *req, const char *name, int64_t *out_ms, struct md_err *err)
+{
+    const char *q = req->query != NULL ? req->query(req->conn, name) : NULL;
+    int64_t t;
+
+    if (q == NULL)
+        return MD_OK;
+    t = md_time_parse_ms(q);
+    if (t < 0)
+        return md_err_set(err, MD_EINVAL,
+                          "%s: '%.40s' is neither milliseconds since 1970 nor a UTC time such as "
+                          "2026-12-07T10:00:00Z",
+                          name, q);
+    *out_ms = t;
+    return MD_OK;
+}
+
+int md_api_query_text(struct md_api_req *req, const char *name, char *buf, size_t n,
+                      const char **at, struct md_err *err)
+{
+    const char *q = req->query != NULL ? req->query(req->conn, name) : NULL;
+    size_t len;
+
+    if (q == NULL)
+        return MD_OK;
+    len = strlen(q);
+    if (len >= n)
+        return md_err_set(err, MD_EINVAL, "%s: longer than %zu bytes", name, n - 1);
+    memcpy(buf, q, len + 1);
+    *at = buf;
+    return MD_OK;
+}
+
+int md_api_query_limit(struct md_api_req *req, size_t max, size_t *out, struct md_err *err)
+{
+    const char *q = req->query != NULL ? req->query(req->conn, "limit") : NULL;
+    int64_t n;
+
+    if (q == NULL)
+        return MD_OK;
+    n = md_version_number(q);
+    if (n < 1 || (uint64_t)n > max)
+        return md_err_set(err, MD_EINVAL, "limit: '%.40s' is not a number from 1 to %zu", q, max);
+    *out = (size_t)n;
+    return MD_OK;
+}
+
 int md_api_finish(struct md_api_resp *resp, int code)
 {
     if (code != MD_OK)

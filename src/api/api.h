@@ -242,6 +242,23 @@ void md_api_errorf(struct md_api_resp *resp, int code, const char *fmt, ...) MD_
 void md_api_header(struct md_api_resp *resp, const char *name, const char *value);
 
 /*
+ * The query arguments the listings share (events, the audit log, the
+ * prediction log), each MD_OK when the argument is absent (out left as it
+ * was) or read, else MD_EINVAL naming it:
+ *   md_api_query_time:  milliseconds since 1970 or a UTC time (util/buf.h's
+ *                       md_time_parse_ms), into *out_ms;
+ *   md_api_query_text:  a text of fewer than n bytes copied into buf, *at
+ *                       set to buf ("NAME: longer than N bytes");
+ *   md_api_query_limit: a whole number from 1 to max into *out.
+ */
+int md_api_query_time(struct md_api_req *req, const char *name, int64_t *out_ms,
+                      struct md_err *err) MD_MUST_CHECK;
+int md_api_query_text(struct md_api_req *req, const char *name, char *buf, size_t n,
+                      const char **at, struct md_err *err) MD_MUST_CHECK;
+int md_api_query_limit(struct md_api_req *req, size_t max, size_t *out,
+                       struct md_err *err) MD_MUST_CHECK;
+
+/*
  * Ends an answer written into resp->body by appends not checked one by one
  * (util/buf.h): code is the first error of the buffers it was written with,
  * md_buf_error(resp->body) for most. On an error the answer becomes

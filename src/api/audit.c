@@ -378,21 +378,6 @@ static int run_list(struct md_store_tx *tx, struct md_api_store_read *r, struct 
     return rc;
 }
 
-/* A text filter into buf (n bytes), *at pointing at it. */
-static int text_arg(struct md_api_req *req, const char *name, char *buf, size_t n, const char **at,
-                    struct md_err *err)
-{
-    const char *q = req->query(req->conn, name);
-
-    if (q == NULL)
-        return MD_OK;
-    if (strlen(q) >= n)
-        return md_err_set(err, MD_EINVAL, "%s: longer than %zu bytes", name, n - 1);
-    memcpy(buf, q, strlen(q) + 1);
-    *at = buf;
-    return MD_OK;
-}
-
 /* An id argument (>= 1) into *out. */
 static int id_arg(struct md_api_req *req, const char *name, int64_t *out, struct md_err *err)
 {
@@ -411,34 +396,19 @@ static int id_arg(struct md_api_req *req, const char *name, int64_t *out, struct
 /* Reads the query's filters into q; MD_EINVAL naming the argument. */
 static int read_filter(struct md_api_req *req, struct audit_query *q, struct md_err *err)
 {
-    static const char *const times[] = {"since", "until"};
-    const char *s;
     int rc;
 
     if (req->query == NULL)
         return MD_OK;
-    rc = text_arg(req, "actor", q->actor, sizeof(q->actor), &q->f.actor, err);
+    rc = md_api_query_text(req, "actor", q->actor, sizeof(q->actor), &q->f.actor, err);
     if (rc == MD_OK)
-        rc = text_arg(req, "action", q->action, sizeof(q->action), &q->f.action, err);
+        rc = md_api_query_text(req, "action", q->action, sizeof(q->action), &q->f.action, err);
     if (rc == MD_OK)
-        rc = text_arg(req, "target", q->target, sizeof(q->target), &q->f.target, err);
-    for (size_t i = 0; i < 2 && rc == MD_OK; i++) {
-        int64_t t;
-
-        s = req->query(req->conn, times[i]);
-        if (s == NULL)
-            continue;
-        t = md_time_parse_ms(s);
-        if (t < 0)
-            return md_err_set(err, MD_EINVAL,
-                              "%s: '%.40s' is neither milliseconds since 1970 nor a UTC time such "
-                              "as 2026-12-07T10:00:00Z",
-                              times[i], s);
-        if (i == 0)
-            q->f.since_ms = t;
-        else
-            q->f.until_ms = t;
-    }
+        rc = md_api_query_text(req, "target", q->target, sizeof(q->target), &q->f.target, err);
+    if (rc == MD_OK)
+        rc = md_api_query_time(req, "since", &q->f.since_ms, err);
+    if (rc == MD_OK)
+        rc = md_api_query_time(req, "until", &q->f.until_ms, err);
     if (rc == MD_OK)
         rc = id_arg(req, "before", &q->f.before_id, err);
     if (rc == MD_OK)
@@ -447,15 +417,7 @@ static int read_filter(struct md_api_req *req, struct audit_query *q, struct md_
         return rc;
     if (q->f.before_id > 0 && req->query(req->conn, "after") != NULL)
         return md_err_set(err, MD_EINVAL, "before and after: give one or the other");
-    s = req->query(req->conn, "limit");
-    if (s != NULL) {
-        int64_t n = md_version_number(s);
-
-        if (n < 1 || n > 1000)
-            return md_err_set(err, MD_EINVAL, "limit: '%.40s' is not a number from 1 to 1000", s);
-        q->f.limit = (size_t)n;
-    }
-    return MD_OK;
+    return md_api_query_limit(req, 1000, &q->f.limit, err);
 }
 
 void md_audit_api_list(struct md_api *api, const struct md_route *rt, struct md_api_req *req,

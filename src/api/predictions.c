@@ -193,29 +193,13 @@ static int64_t whole(const char *s, int64_t lo, int64_t hi)
 
 static int read_times(struct md_api_req *req, struct query *q, struct md_err *err)
 {
-    static const char *const names[] = {"since", "until"};
-    size_t i;
+    int rc = md_api_query_time(req, "since", &q->f.since_ms, err);
 
-    for (i = 0; i < 2; i++) {
-        const char *v = req->query(req->conn, names[i]);
-        int64_t t;
-
-        if (v == NULL)
-            continue;
-        t = md_time_parse_ms(v);
-        if (t < 0)
-            return md_err_set(err, MD_EINVAL,
-                              "%s: '%.40s' is neither milliseconds since 1970 nor a UTC time such "
-                              "as 2026-12-07T10:00:00Z",
-                              names[i], v);
-        if (i == 0)
-            q->f.since_ms = t;
-        else
-            q->f.until_ms = t;
-    }
-    if (q->f.until_ms > 0 && q->f.until_ms <= q->f.since_ms)
-        return md_err_set(err, MD_EINVAL, "until: not after since");
-    return MD_OK;
+    if (rc == MD_OK)
+        rc = md_api_query_time(req, "until", &q->f.until_ms, err);
+    if (rc == MD_OK && q->f.until_ms > 0 && q->f.until_ms <= q->f.since_ms)
+        rc = md_err_set(err, MD_EINVAL, "until: not after since");
+    return rc;
 }
 
 /* key=NAME=VALUE into q. */
@@ -281,14 +265,8 @@ static int read_query(struct md_api_req *req, struct query *q, struct md_err *er
     if (rc == MD_OK && (v = req->query(req->conn, "after")) != NULL &&
         (q->f.after_id = whole(v, 0, INT64_MAX)) < 0)
         rc = md_err_set(err, MD_EINVAL, "after: '%.40s' is not a row id (a whole number)", v);
-    if (rc == MD_OK && (v = req->query(req->conn, "limit")) != NULL) {
-        int64_t n = whole(v, 1, PAGE_MAX);
-
-        if (n < 1)
-            rc = md_err_set(err, MD_EINVAL, "limit: '%.40s' is not a number from 1 to %d", v,
-                            PAGE_MAX);
-        q->f.limit = (size_t)(n > 0 ? n : PAGE_DEFAULT);
-    }
+    if (rc == MD_OK)
+        rc = md_api_query_limit(req, PAGE_MAX, &q->f.limit, err);
     if (rc == MD_OK && (v = req->query(req->conn, "format")) != NULL) {
         if (strcmp(v, "jsonl") == 0)
             q->lines = true;

@@ -440,55 +440,24 @@ static int run_events(struct md_store_tx *tx, struct md_api_store_read *r, struc
 /* Reads the query's filters into r; MD_EINVAL naming the argument. */
 static int read_filter(struct md_api_req *req, struct events_query *r, struct md_err *err)
 {
-    static const char *const times[] = {"since", "until"};
     const char *q;
-    size_t i;
+    int rc;
 
     if (req->query == NULL)
         return MD_OK;
-    q = req->query(req->conn, "model");
-    if (q != NULL) {
-        if (strlen(q) >= sizeof(r->model))
-            return md_err_set(err, MD_EINVAL, "model: too long");
-        memcpy(r->model, q, strlen(q) + 1);
-        r->f.model = r->model;
-    }
-    q = req->query(req->conn, "kind");
-    if (q != NULL) {
-        if (strlen(q) >= sizeof(r->kind))
-            return md_err_set(err, MD_EINVAL, "kind: too long");
-        memcpy(r->kind, q, strlen(q) + 1);
-        r->f.kind = r->kind;
-    }
-    for (i = 0; i < 2; i++) {
-        int64_t t;
-
-        q = req->query(req->conn, times[i]);
-        if (q == NULL)
-            continue;
-        t = md_time_parse_ms(q);
-        if (t < 0)
-            return md_err_set(err, MD_EINVAL,
-                              "%s: '%.40s' is neither milliseconds since 1970 nor a UTC time such "
-                              "as 2026-12-07T10:00:00Z",
-                              times[i], q);
-        if (i == 0)
-            r->f.since_ms = t;
-        else
-            r->f.until_ms = t;
-    }
+    rc = md_api_query_text(req, "model", r->model, sizeof(r->model), &r->f.model, err);
+    if (rc == MD_OK)
+        rc = md_api_query_text(req, "kind", r->kind, sizeof(r->kind), &r->f.kind, err);
+    if (rc == MD_OK)
+        rc = md_api_query_time(req, "since", &r->f.since_ms, err);
+    if (rc == MD_OK)
+        rc = md_api_query_time(req, "until", &r->f.until_ms, err);
+    if (rc != MD_OK)
+        return rc;
     q = req->query(req->conn, "before");
     if (q != NULL && (r->f.before_id = md_version_number(q)) < 1)
         return md_err_set(err, MD_EINVAL, "before: '%.40s' is not an event id", q);
-    q = req->query(req->conn, "limit");
-    if (q != NULL) {
-        int64_t n = md_version_number(q);
-
-        if (n < 1 || n > 1000)
-            return md_err_set(err, MD_EINVAL, "limit: '%.40s' is not a number from 1 to 1000", q);
-        r->f.limit = (size_t)n;
-    }
-    return MD_OK;
+    return md_api_query_limit(req, 1000, &r->f.limit, err);
 }
 
 void md_traffic_api_events(struct md_api *api, const struct md_route *rt, struct md_api_req *req,

@@ -39,45 +39,41 @@ static void put_rotation(struct md_buf *b, const struct md_store_rotation *r)
     md_buf_putc(b, '}');
 }
 
-void md_keys_api_rotate(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
-                        struct md_api_resp *resp)
+/* Answers with the rotation fn starts or reads (status ok_status), or its error. */
+static void answer_rotation(struct md_api *api, struct md_api_resp *resp,
+                            int (*fn)(struct md_store *store, struct md_store_rotation *r,
+                                      struct md_err *err),
+                            int ok_status)
 {
     struct md_store_rotation r;
     struct md_err err;
 
-    MD_UNUSED(rt);
-    MD_UNUSED(req);
     md_err_clear(&err);
     if (api->store == NULL) {
         md_api_error_msg(resp, MD_EUNAVAIL, "modeld runs without a store (--data)");
         return;
     }
-    if (md_store_rotate_start(api->store, &r, &err) != MD_OK) {
+    if (fn(api->store, &r, &err) != MD_OK) {
         md_api_error(resp, &err);
         return;
     }
-    resp->status = 202;
+    resp->status = ok_status;
     put_rotation(resp->body, &r);
     md_api_finish(resp, md_buf_error(resp->body));
+}
+
+void md_keys_api_rotate(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
+                        struct md_api_resp *resp)
+{
+    MD_UNUSED(rt);
+    MD_UNUSED(req);
+    answer_rotation(api, resp, md_store_rotate_start, 202);
 }
 
 void md_keys_api_progress(struct md_api *api, const struct md_route *rt, struct md_api_req *req,
                           struct md_api_resp *resp)
 {
-    struct md_store_rotation r;
-    struct md_err err;
-
     MD_UNUSED(rt);
     MD_UNUSED(req);
-    md_err_clear(&err);
-    if (api->store == NULL) {
-        md_api_error_msg(resp, MD_EUNAVAIL, "modeld runs without a store (--data)");
-        return;
-    }
-    if (md_store_rotate_progress(api->store, &r, &err) != MD_OK) {
-        md_api_error(resp, &err);
-        return;
-    }
-    put_rotation(resp->body, &r);
-    md_api_finish(resp, md_buf_error(resp->body));
+    answer_rotation(api, resp, md_store_rotate_progress, 200);
 }

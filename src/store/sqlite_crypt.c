@@ -330,6 +330,7 @@ static struct md_store__rotor *rotor_new(struct md_store *s);
 
 struct enable {
     struct md_store__crypt *c;
+    bool resume; /* a rotation was running when modeld last stopped */
 };
 
 /* Reads the sealed lookup key (creating it at the first start with encryption), then attaches. */
@@ -381,6 +382,18 @@ static int enable_run(struct md_store_tx *tx, void *ctx, struct md_err *err)
     } else {
         rc = md_store__fail(tx, rc, "read the lookup key", err);
     }
+    if (rc == MD_OK) {
+        sqlite3_finalize(st);
+        st = NULL;
+        rc = sqlite3_prepare_v2(tx->db, "SELECT 1 FROM crypt WHERE name = 'rotation'", -1, &st,
+                                NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(st);
+        e->resume = rc == SQLITE_ROW;
+        rc = rc == SQLITE_ROW || rc == SQLITE_DONE
+                 ? MD_OK
+                 : md_store__fail(tx, rc, "read the rotation's mark", err);
+    }
     if (rc == MD_OK)
         rc = md_store__crypt_attach(tx, e->c, err);
 out:
@@ -405,6 +418,7 @@ int md_store_crypt_enable(struct md_store *s, const struct md_aead_keys *keys, s
 
     if (md_store__crypt_get(s) != NULL)
         return md_err_set(err, MD_EINTERNAL, "encryption is on already");
+    e.resume = false;
     e.c = md_xcalloc(1, sizeof(*e.c));
     e.c->keys = keys;
     e.c->rotor = rotor_new(s);
@@ -418,6 +432,16 @@ int md_store_crypt_enable(struct md_store *s, const struct md_aead_keys *keys, s
         return rc;
     }
     md_store__crypt_set(s, e.c);
+    if (e.resume) {
+        struct md_store_rotation r;
+        struct md_err rerr;
+
+        /* Stopped or killed half-way: the rest is resealed now, under the current key. */
+        md_log_kv(MD_LOG_INFO, "resuming a data key rotation that had not finished", MD_KV_END);
+        if (md_store_rotate_start(s, &r, &rerr) != MD_OK)
+            md_log_kv(MD_LOG_ERROR, "the data key rotation could not resume", "reason", rerr.msg,
+                      MD_KV_END);
+    }
     return MD_OK;
 }
 
@@ -566,9 +590,24 @@ static int bounds_run(struct md_store_tx *tx, void *ctx, struct md_err *err)
         if (rc != SQLITE_ROW)
             return md_store__fail(tx, rc, "count rows to reseal", err);
     }
+    /* The mark that makes the next start resume it, should this one not finish. */
+    if (sqlite3_exec(tx->db,
+                     "INSERT OR REPLACE INTO crypt (name, value) VALUES ('rotation', 'running')",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        return md_store__fail(tx, sqlite3_errcode(tx->db), "mark the rotation", err);
     pthread_mutex_lock(&r->lock);
     r->p.rows_total = total;
     pthread_mutex_unlock(&r->lock);
+    return MD_OK;
+}
+
+/* The last job: every value is resealed, the mark goes. */
+static int unmark_run(struct md_store_tx *tx, void *ctx, struct md_err *err)
+{
+    (void)ctx;
+    if (sqlite3_exec(tx->db, "DELETE FROM crypt WHERE name = 'rotation'", NULL, NULL, NULL) !=
+        SQLITE_OK)
+        return md_store__fail(tx, sqlite3_errcode(tx->db), "clear the rotation's mark", err);
     return MD_OK;
 }
 
@@ -615,7 +654,9 @@ static void *rotate_main(void *arg)
     rc = md_store_call(r->s, bounds_run, r, &err);
     for (size_t i = 0; rc == MD_OK && i < N_PASSES; i++) {
         for (int64_t lo = 1; rc == MD_OK && lo < r->hi[i]; lo += ROTATE_CHUNK) {
-            struct step s = {r, i, lo, lo + ROTATE_CHUNK, 0, 0};
+            /* Rows made after the start are sealed under the current key already. */
+            int64_t hi = lo + ROTATE_CHUNK < r->hi[i] ? lo + ROTATE_CHUNK : r->hi[i];
+            struct step s = {r, i, lo, hi, 0, 0};
 
             if (atomic_load(&r->stop)) {
                 rc = md_err_set(&err, MD_EUNAVAIL, "stopped: modeld is shutting down");
@@ -629,6 +670,8 @@ static void *rotate_main(void *arg)
             nap();
         }
     }
+    if (rc == MD_OK)
+        rc = md_store_call(r->s, unmark_run, NULL, &err);
     if (rc == MD_OK)
         checkpoint(r->s);
     pthread_mutex_lock(&r->lock);

@@ -8,16 +8,20 @@ every key value is a keyed hash, and what was in clear is found in neither
 the database file nor its write-ahead log (the rotation zeroes what it
 rewrites and checkpoints at its end) while modeld runs; with A removed from the file, every value
 still reads through the API and feedback given by key finds an old row.
-`modelctl keys status` says what the last rotation did. Without a key file,
+`modelctl keys status` says what the last rotation did. A rotation killed
+half-way resumes by itself at the next start and ends with every value
+under the new key. Without a key file,
 rotation is refused naming the flag; bad command lines exit 2."""
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
 
 from cryptlib import found_in_store, key_file, key_id, keyed_repo, new_key, row, sealed_key_ids, v2_body
 from feedbacklib import db_rows, post, wait_rows
-from harness import MODELCTL, Daemon, expect, run
+from harness import MODELCTL, Daemon, expect, run, wait_for
 
 ROWS = 200  # per request; the rotation walks them a few hundred at a time
 
@@ -112,5 +116,52 @@ def rotate(tmp):
         expect(p.returncode == 2 and "unknown action 'spin'" in p.stderr, p.stderr)
 
 
+def test_resume_after_kill():
+    """A rotation killed half-way (SIGKILL once it has walked some rows) goes on by itself at
+    the next start, to the end: every value under the new key, the old one no longer needed."""
+    tmp = tempfile.mkdtemp(prefix="modeld-t5061-")
+    try:
+        a, b = new_key(), new_key()
+        keys = key_file(os.path.join(tmp, "data.key"), a)
+        data = os.path.join(tmp, "data")
+        repo = keyed_repo(tmp)
+        with Daemon(repo=repo, data=data, args=["--data-key-file", keys]) as d:
+            for i in range(20):
+                send(d, i * ROWS, "t-%d" % i)
+            wait_rows(data, "model = 'fraudk'", 20 * ROWS)
+        key_file(keys, a, b)
+        d = Daemon(repo=repo, data=data, args=["--data-key-file", keys])
+        try:
+            st, doc, _ = d.json("POST", "/api/v1/keys/rotate")
+            expect(st == 202, (st, doc))
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                st, doc, _ = d.json("GET", "/api/v1/keys/rotate")
+                if doc["rows_done"] > 0 or doc["state"] != "running":
+                    break
+            expect(doc["state"] == "running" and doc["rows_done"] < doc["rows_total"], doc)
+            d.proc.send_signal(signal.SIGKILL)
+            d.proc.wait(timeout=10)
+        finally:
+            d.stop(check=False)
+        ids, _ = sealed_key_ids(data)
+        expect(ids == {key_id(a), key_id(b)}, "the kill left %r" % ids)
+        with Daemon(repo=repo, data=data, args=["--data-key-file", keys]) as d:
+            ok = wait_for(lambda: d.json("GET", "/api/v1/keys/rotate")[1]["state"] == "done", 60)
+            expect(ok, d.json("GET", "/api/v1/keys/rotate")[1])
+            expect("resuming a data key rotation that had not finished" in d.logs(), d.logs())
+        ids, clear = sealed_key_ids(data)
+        expect(ids == {key_id(b)} and clear == 0, (ids, clear))
+        # Nothing left to resume: the next start does not rotate again.
+        key_file(keys, b)
+        with Daemon(repo=repo, data=data, args=["--data-key-file", keys]) as d:
+            st, doc, _ = d.json("GET", "/api/v1/keys/rotate")
+            expect(st == 200 and doc["state"] == "none", doc)
+            st, doc, _ = d.json("GET", "/api/v1/predictions?model=fraudk&limit=5&key=txn=t-19")
+            expect(st == 200 and len(doc["predictions"]) == 5, (st, doc))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    run([test_rotate])
+    run([test_rotate, test_resume_after_kill])

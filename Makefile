@@ -150,7 +150,8 @@ bench:
 clean:
 	rm -rf build build-asan build-tsan
 
--include $(OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/src/main.d $(FUZZ_OBJ:.o=.d) $(FUZZ_DEP)
+-include $(OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/src/main.d $(FUZZ_OBJ:.o=.d) $(FUZZ_DEP) \
+         $(UNIT_BIN:%=%.d)
 # TLS on the listener: net/tls.c speaks to libmicrohttpd's GnuTLS directly
 LIBS += -lgnutls
 

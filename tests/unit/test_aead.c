@@ -26,6 +26,7 @@
 #include "util/aead.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "store_fixture.h"
 
 #define KEY_A "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 #define KEY_B "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
@@ -227,7 +228,7 @@ static void test_hmac(void **state)
 
 struct fx {
     char dir[64];
-    char db[96];
+    char db[128];
     struct md_store *s;
     struct md_aead_keys *keys;
 };
@@ -255,9 +256,7 @@ static int setup(void **state)
 {
     struct fx *f = md_xcalloc(1, sizeof(*f));
 
-    snprintf(f->dir, sizeof(f->dir), "/tmp/md-aead-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->db, sizeof(f->db), "%s/modeld.db", f->dir);
+    store_fx_make("aead", f->dir, f->db, NULL);
     *state = f;
     return 0;
 }
@@ -265,28 +264,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    char cmd[160];
 
     close_store(f);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    store_fx_drop(f->dir, NULL);
     free(f);
     return 0;
-}
-
-static int64_t sql_int(const char *db, const char *sql)
-{
-    sqlite3 *h;
-    sqlite3_stmt *st;
-    int64_t v = -1;
-
-    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return v;
 }
 
 struct rows {

@@ -25,6 +25,7 @@
 #include "util/mem.h"
 #include "util/sha256.h"
 #include "util/sys.h"
+#include "store_fixture.h"
 
 struct fx {
     char dir[64];
@@ -37,14 +38,11 @@ struct fx {
 static int setup(void **state)
 {
     struct fx *f = md_xcalloc(1, sizeof(*f));
-    struct md_err err;
 
-    snprintf(f->dir, sizeof(f->dir), "/tmp/md-dataset-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    store_fx_make("dataset", f->dir, NULL, &f->s);
     snprintf(f->train, sizeof(f->train), "%s/train.jsonl", f->dir);
     snprintf(f->hold, sizeof(f->hold), "%s/holdout.jsonl", f->dir);
     snprintf(f->base, sizeof(f->base), "%s/base.csv", f->dir);
-    assert_int_equal(md_store_open(f->dir, &f->s, &err), MD_OK);
     *state = f;
     return 0;
 }
@@ -52,11 +50,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    char cmd[160];
 
-    md_store_close(f->s);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    store_fx_drop(f->dir, f->s);
     free(f);
     return 0;
 }

@@ -18,22 +18,19 @@
 #include "store/store.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "store_fixture.h"
 
 struct fx {
     char dir[64];
-    char db[96];
+    char db[128];
     struct md_store *s;
 };
 
 static int setup(void **state)
 {
     struct fx *f = md_xcalloc(1, sizeof(*f));
-    struct md_err err;
 
-    snprintf(f->dir, sizeof(f->dir), "/tmp/md-fbstore-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->db, sizeof(f->db), "%s/modeld.db", f->dir);
-    assert_int_equal(md_store_open(f->dir, &f->s, &err), MD_OK);
+    store_fx_make("fbstore", f->dir, f->db, &f->s);
     *state = f;
     return 0;
 }
@@ -41,39 +38,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    char cmd[160];
 
-    md_store_close(f->s);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    store_fx_drop(f->dir, f->s);
     free(f);
     return 0;
-}
-
-/* The integer a query answers, read through a connection of its own. */
-static int64_t sql_int(const char *db, const char *sql)
-{
-    sqlite3 *h;
-    sqlite3_stmt *st;
-    int64_t v = -1;
-
-    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return v;
-}
-
-/* Runs sql through a connection of its own (the store is idle between jobs). */
-static void sql_exec(const char *db, const char *sql)
-{
-    sqlite3 *h;
-
-    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(h);
 }
 
 /* The changes told, summed: per sign, and the last one. */

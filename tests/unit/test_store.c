@@ -38,6 +38,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/spawn.h"
+#include "store_fixture.h"
 
 extern char **environ;
 
@@ -52,23 +53,11 @@ struct fx {
     struct md_store *s;
 };
 
-static void rm_rf(const char *dir)
-{
-    char cmd[200];
-
-    snprintf(cmd, sizeof(cmd), "chmod -R u+rwx '%s' 2>/dev/null; rm -rf '%s'", dir, dir);
-    assert_int_equal(system(cmd), 0);
-}
-
 static int setup(void **state)
 {
     struct fx *f = md_xcalloc(1, sizeof(*f));
-    struct md_err err;
 
-    snprintf(f->dir, sizeof(f->dir), "/tmp/md-store-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->db, sizeof(f->db), "%s/modeld.db", f->dir);
-    assert_int_equal(md_store_open(f->dir, &f->s, &err), MD_OK);
+    store_fx_make("store", f->dir, f->db, &f->s);
     *state = f;
     return 0;
 }
@@ -77,8 +66,7 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
 
-    md_store_close(f->s);
-    rm_rf(f->dir);
+    store_fx_drop(f->dir, f->s);
     free(f);
     return 0;
 }
@@ -136,16 +124,6 @@ static void file_write(const char *path, const void *data, size_t n)
     close(fd);
 }
 
-/* Runs sql on the database file with SQLite itself (the test's own connection). */
-static void sql_exec(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_close(db), SQLITE_OK);
-}
-
 /*
  * As sql_exec, but the change stays in the write-ahead log: the connection
  * does not copy it into the database file when it closes, as after a crash.
@@ -158,21 +136,6 @@ static void sql_exec_in_wal(const char *path, const char *sql)
     assert_int_equal(sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_close(db), SQLITE_OK);
-}
-
-static int64_t sql_int(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    int64_t v;
-
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    assert_int_equal(sqlite3_close(db), SQLITE_OK);
-    return v;
 }
 
 static void sha256_hex(const void *data, size_t n, char out[65])

@@ -32,13 +32,12 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
-from common import MODELD, bench_repo, free_port, single_row_body
+from common import MODELD, bench_repo, callgrind, single_row_body
 
 ISS = "https://idp.example.com/realms/ml"
 
@@ -86,44 +85,7 @@ def claims(role):
 def count(modeld, repo, body, n, args, setup=None, headers=None):
     """(instructions of the HTTP thread, md_auth_principal's inclusive count)
     of one modeld run under callgrind that answered n single-row requests."""
-    tmp = tempfile.mkdtemp(prefix="modeld-auth-instr-")
-    out = os.path.join(tmp, "callgrind.out")
-    port = free_port()
-    p = subprocess.Popen(["valgrind", "--tool=callgrind", "--separate-threads=yes",
-                          "--callgrind-out-file=" + out, modeld, "--repo", repo, "--listen",
-                          "127.0.0.1:%d" % port, "--data", os.path.join(tmp, "data"),
-                          "--threads", "1", "--log-level", "error"] + args,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            if p.poll() is not None:
-                raise RuntimeError("modeld exited %d under valgrind" % p.returncode)
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                c.request("GET", "/v2/health/ready")
-                if c.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("modeld not ready under valgrind")
-            time.sleep(0.2)
-        if setup is not None:
-            setup(port)
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        for i in range(n):
-            h = {"Content-Type": "application/json"}
-            if headers is not None:
-                h.update(headers(i))
-            c.request("POST", "/v2/models/bench/infer", body=body, headers=h)
-            r = c.getresponse()
-            r.read()
-            if r.status != 200:
-                raise RuntimeError("answer %d" % r.status)
-        c.close()
-        p.send_signal(signal.SIGTERM)
-        p.wait(timeout=300)
+    def http_thread(out):
         for f in glob.glob(out + "-*"):
             with open(f) as fh:
                 text = fh.read()
@@ -135,11 +97,8 @@ def count(modeld, repo, body, n, args, setup=None, headers=None):
             m = re.search(r"^\s*([\d,]+) \(.*\)\s+\S*:md_auth_principal ", ann, re.M)
             return total, int(m.group(1).replace(",", "")) if m else 0
         raise RuntimeError("no HTTP thread in callgrind's output")
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
+
+    return callgrind(modeld, repo, body, n, http_thread, args, setup, headers, threads=True)
 
 
 def make_token(port, admin_jwt, body):

@@ -6,12 +6,14 @@ Paths: the repository root is this file's parent's parent; the peers are
 bench/peers/ (the peer servers) and tests/data/bench/ (the benchmark model
 and its reference rows)."""
 import collections
+import http.client
 import os
 import re
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -195,3 +197,56 @@ def metric(text, name, labels=""):
         if line.startswith(series + " "):
             return float(line.split()[-1])
     return 0.0
+
+
+def callgrind(modeld, repo, body, n, read, args=(), setup=None, headers=None, threads=False):
+    """Runs modeld under callgrind (one HTTP thread), sends it n single-row
+    V2 requests of body on one keep-alive connection, stops it and returns
+    read(out), out being callgrind's output file (with threads: one file per
+    thread, out-<n>). setup(port), when given, runs once the server is
+    ready; headers(i) gives request i's extra headers."""
+    tmp = tempfile.mkdtemp(prefix="modeld-callgrind-")
+    out = os.path.join(tmp, "callgrind.out")
+    port = free_port()
+    p = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out] +
+                         (["--separate-threads=yes"] if threads else []) +
+                         [modeld, "--repo", repo, "--listen", "127.0.0.1:%d" % port,
+                          "--data", os.path.join(tmp, "data"), "--threads", "1",
+                          "--log-level", "error"] + list(args),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            if p.poll() is not None:
+                raise RuntimeError("modeld exited %d under valgrind" % p.returncode)
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                c.request("GET", "/v2/health/ready")
+                if c.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("modeld not ready under valgrind")
+            time.sleep(0.2)
+        if setup is not None:
+            setup(port)
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        for i in range(n):
+            h = {"Content-Type": "application/json"}
+            if headers is not None:
+                h.update(headers(i))
+            c.request("POST", "/v2/models/bench/infer", body=body, headers=h)
+            r = c.getresponse()
+            r.read()
+            if r.status != 200:
+                raise RuntimeError("answer %d" % r.status)
+        c.close()
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=300)
+        return read(out)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1235,7 +1235,7 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
         cfg->idle_timeout_s ? cfg->idle_timeout_s : 60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         pool_bytes, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, h, MHD_OPTION_LISTEN_SOCKET, cfg->bound ? cfg->listen_fd : MHD_INVALID_SOCKET,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 0, MHD_OPTION_LISTEN_BACKLOG_SIZE,
         (unsigned)h->max_conn + spare, threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
         threads, MHD_OPTION_END);
     if (h->d == NULL) {

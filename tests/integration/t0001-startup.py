@@ -49,6 +49,18 @@ def test_bad_listen_exits_1():
     expect(p.returncode == 1 and "HOST:PORT" in p.stderr, p.stderr)
 
 
+def test_port_in_use_exits_1():
+    """A second daemon on a port one already listens on stops with the reason, rather than
+    sharing the port's connections with it (no SO_REUSEPORT)."""
+    with Daemon() as d:
+        p = subprocess.run([MODELD, "--repo", d.repo, "--listen", "127.0.0.1:%d" % d.port,
+                            "--data", d.data + "-2"], capture_output=True, text=True, timeout=30)
+        expect(p.returncode == 1 and "Address already in use" in p.stderr, (p.returncode,
+                                                                           p.stderr[-600:]))
+        st, _, _ = d.request("GET", "/v2/health/ready")
+        expect(st == 200, st)
+
+
 def test_health_and_server_metadata():
     with Daemon() as d:
         st, doc, hdrs = d.json("GET", "/v2/health/live")
@@ -151,7 +163,7 @@ def test_unknown_path_and_method():
 
 if __name__ == "__main__":
     run([test_help_and_version, test_bad_flags_exit_2, test_missing_repo_exits_1,
-         test_bad_listen_exits_1, test_health_and_server_metadata,
+         test_bad_listen_exits_1, test_port_in_use_exits_1, test_health_and_server_metadata,
          test_client_request_id_kept_whole, test_logs_are_json_lines,
          test_log_level_filters, test_sigterm_finishes_in_flight_requests, test_sighup_rescans,
          test_unknown_path_and_method])

@@ -405,6 +405,8 @@ __attribute__((noinline)) static int cookie_principal(const struct md_auth *a,
         (void)md_sessions_end(a->sessions, view->id_hash);
     if (rc != MD_OK)
         return rc;
+    if (*out == NULL) /* not reached: MD_OK comes with a principal */
+        return md_err_set(err, MD_EINTERNAL, "session: no principal");
     /* Cast: *out is the request's arena, made just now. */
     ((struct md_principal *)*out)->session = view;
     return MD_OK;

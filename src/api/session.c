@@ -468,9 +468,9 @@ void md_session_api_create(struct md_api *api, const struct md_route *rt, struct
     else
         rc = md_auth_credential(&api->auth, req, t, n, true, &who, resp->retry_after, &err);
     view = rc == MD_OK ? md_arena_alloc(req->arena, sizeof(*view)) : NULL;
-    if (rc == MD_OK && view == NULL)
+    if (rc == MD_OK && (view == NULL || t == NULL))
         rc = md_err_set(&err, MD_ENOMEM, "request memory: full");
-    if (rc == MD_OK)
+    else if (rc == MD_OK && view != NULL && t != NULL)
         rc = md_sessions_create(api->auth.sessions, t, n, md_wall_ms(), id_hex, view, &err);
     if (t != NULL)
         OPENSSL_cleanse((char *)t, n); /* jansson's copy of the secret */

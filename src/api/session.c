@@ -25,7 +25,6 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,7 +145,7 @@ int md_sessions_create(struct md_sessions *s, const char *credential, size_t n, 
     memcpy(e.credential, credential, n);
     e.credential[n] = '\0';
     e.n = n;
-    SHA256(id, sizeof(id), e.hash);
+    md_token_hash(id, sizeof(id), e.hash);
     hex(id, sizeof(id), id_hex);
     hex(csrf, sizeof(csrf), e.csrf);
     OPENSSL_cleanse(id, sizeof(id));
@@ -193,7 +192,7 @@ int md_sessions_find(struct md_sessions *s, const unsigned char id[MD_SESSION_ID
 
     if (v == NULL)
         return md_err_set(err, MD_ENOMEM, "request memory: full");
-    SHA256(id, MD_SESSION_ID_BYTES, hash);
+    md_token_hash(id, MD_SESSION_ID_BYTES, hash);
     pthread_mutex_lock(&s->lock);
     i = find(s, hash);
     if (i < 0) {

@@ -143,6 +143,7 @@ export const page = {
         c.state.title = list.map((v) => 'v' + v.version + ': ' + (v.reason || v.state)).join('; ');
       }
       c.ready = serving > 0;
+      c.card.classList.toggle('down', !c.ready);
     }
 
     function renderTraffic(c, t) {

@@ -273,7 +273,7 @@ async function route() {
     return;
   }
   if (hash === '#/signin') {
-    history.replaceState(null, '', state.session.auth ? '#/' : '#/');
+    history.replaceState(null, '', '#/');
     return route();
   }
   stopCurrent();

@@ -196,7 +196,7 @@ function showSignin(message) {
     h('label', { for: 'signin-token' }, 'Access token'),
     input,
     h('p', { id: 'signin-help', class: 'muted small' },
-      'A token made with “modeld token create” or by an administrator. It is sent once to start a session (an HttpOnly cookie) and never stored by the page.'),
+      'A token made with “modeld token create” or by an administrator (or a JSON Web Token of your identity provider). It is sent once, to start a session kept in an HttpOnly cookie, and never stored by the page.'),
     err,
     submit);
   form.addEventListener('submit', async (ev) => {

@@ -100,7 +100,8 @@ def open_model(b):
 
 
 def problems(b):
-    """Console errors and failed requests, but the session's 404 where that route is not built."""
+    """Console errors and failed requests of the page (not the session's 404 where that route
+    is not built)."""
     out = []
     urls = {}
     for e in b.get_log("browser"):
@@ -114,9 +115,11 @@ def problems(b):
             r = m["params"]["response"]
             if r["status"] >= 400 and not r["url"].endswith("/api/v1/session"):
                 out.append("%d %s" % (r["status"], r["url"]))
-        elif m["method"] == "Network.loadingFailed":
+        elif m["method"] == "Network.loadingFailed" and m["params"]["requestId"] in urls:
+            # (a request the page did not send, such as the browser's own first navigation at
+            # start, has no requestWillBeSent: not the page's failure)
             out.append("failed: %s %s" % (m["params"].get("errorText"),
-                                          urls.get(m["params"]["requestId"], "?")))
+                                          urls[m["params"]["requestId"]]))
     return out
 
 

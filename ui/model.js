@@ -252,12 +252,7 @@ function splitParts(routes, versionOf) {
 // ---- the page --------------------------------------------------------------------------------
 
 function mountModel(ctx, el, match) {
-  let model = match[1];
-  try {
-    model = decodeURIComponent(match[1]);
-  } catch {
-    /* keep the text as it is */
-  }
+  const model = match[1]; // the shell has decoded it
   const mayDeploy = !!(ctx.can('deploy') && ctx.canModel(model));
   const mayRead = !!(ctx.can('read') && ctx.canModel(model));
   const st = {
@@ -771,8 +766,8 @@ function mountModel(ctx, el, match) {
           h('td', {}, String(t.id)), h('td', {}, t.trigger || '–'),
           h('td', {}, badge(t.state, trainingKind(t.state))),
           h('td', { class: 'm-nowrap' }, fmt.time(t.requested_ms)),
-          h('td', {}, isNum(t.duration_ms) ? fmt.ms(t.duration_ms) : '–'),
-          h('td', {}, isNum(t.rows) ? fmt.num(t.rows, 0) : '–'),
+          h('td', {}, isNum(t.duration_ms) && t.finished_ms ? fmt.ms(t.duration_ms) : '–'),
+          h('td', {}, isNum(t.rows) && (t.rows > 0 || t.finished_ms) ? fmt.num(t.rows, 0) : '–'),
           h('td', {}, t.version ? 'v' + t.version : '–'),
           h('td', {}, evaluationNode(res.evaluation) || '–'),
           h('td', { class: 'm-reason' }, outcome,

@@ -458,7 +458,7 @@ function mountModel(ctx, el, match) {
     const mirror = h('input', { type: 'number', min: 0, max: 1, step: 0.05, value: d.mirror, 'aria-label': 'mirror', 'data-mirror': '', class: 'm-in-weight' });
     mirror.addEventListener('input', () => { d.mirror = mirror.value; edited(); });
 
-    const save = h('button', { type: 'submit', 'data-action': 'traffic-save', class: 'm-primary' }, 'Save policy');
+    const save = h('button', { type: 'submit', 'data-action': 'traffic-save', class: 'primary' }, 'Save policy');
     const active = activeRollout();
     save.disabled = st.saving || !!active;
     const reset = h('button', { type: 'button', class: 'm-small-btn', onclick: () => {
@@ -701,8 +701,8 @@ function mountModel(ctx, el, match) {
       const btn = (cmd, label, cls) => h('button', { type: 'button', 'data-action': cmd, class: cls, onclick: () => command(r.id, cmd) }, label);
       rolloutBox.appendChild(h('div', { class: 'm-row m-commands' },
         r.phase === 'running' ? btn('pause', 'Pause', '') : btn('resume', 'Resume', ''),
-        btn('promote', 'Promote', 'm-primary'),
-        btn('abort', 'Abort', 'm-danger')));
+        btn('promote', 'Promote', 'primary'),
+        btn('abort', 'Abort', 'danger')));
     }
     const decisions = (r.decisions || []).slice().reverse();
     const cols = h('div', { class: 'm-rollout-cols' }, gatesNode(r), h('details', { class: 'm-decisions', open: true },

@@ -803,7 +803,8 @@ function mountModel(ctx, el, match) {
     }
     const jobs = [loadTraffic(), loadRollout()];
     if (n % 2 === 0) jobs.push(loadEvents());
-    if (n % 5 === 0) jobs.push(loadTrainings());
+    const training = ((st.trainings && st.trainings.trainings) || []).some((t) => t.state === 'queued' || t.state === 'running');
+    if (n % 5 === 0 || training) jobs.push(loadTrainings());
     await qualityReady;
     if (st.q && typeof st.q.refresh === 'function') jobs.push(Promise.resolve().then(() => st.q.refresh(n)));
     const done = await Promise.allSettled(jobs);

@@ -291,7 +291,7 @@ function mountModel(ctx, el, match) {
     return { refresh: async () => {}, stop() {} };
   }
 
-  el.appendChild(h('div', { class: 'm-grid' },
+  const gridEl = el.appendChild(h('div', { class: 'm-grid' },
     h('section', { class: 'm-panel m-wide', id: 'versions' }, h('h2', {}, 'Versions'), versionsBox),
     h('section', { class: 'm-panel m-wide', id: 'rollout' }, h('h2', {}, 'Rollout'), rolloutBox, rolloutMessage),
     panel('traffic', 'Traffic policy', trafficNow, h('div', { class: 'm-preview-box' },
@@ -795,8 +795,11 @@ function mountModel(ctx, el, match) {
       errorBox.hidden = false;
       errorBox.textContent = e.message;
       if (e instanceof ApiError && e.status === 404) {
+        // no such model: nothing more to ask for
         st.gone = true;
-        for (const b of [versionsBox, rolloutBox, trainingsBox, eventsBox]) clear(b);
+        gridEl.remove();
+        await qualityReady;
+        if (st.q && typeof st.q.stop === 'function') st.q.stop();
         el.dataset.ready = '1';
       }
       return;

@@ -22,7 +22,15 @@ const base = (model) => '/api/v1/models/' + encodeURIComponent(model);
 const num = (x) => (typeof x === 'number' ? x : Number(x));
 const isNum = (x) => x !== null && x !== undefined && x !== '' && Number.isFinite(num(x));
 const percent = (x, d = 1) => (isNum(x) ? Number(num(x).toFixed(d)) + '%' : '–');
-const msOf = (t) => (typeof t === 'number' ? t : Date.parse(t));
+
+// A duration for people: '45 s', '3 min 20 s', '2 h 5 min'.
+function dur(ms) {
+  if (!isNum(ms)) return '–';
+  const s = Math.max(0, Math.round(num(ms) / 1000));
+  if (s < 60) return s + ' s';
+  if (s < 3600) return Math.floor(s / 60) + ' min' + (s % 60 ? ' ' + (s % 60) + ' s' : '');
+  return Math.floor(s / 3600) + ' h' + (Math.floor(s / 60) % 60 ? ' ' + (Math.floor(s / 60) % 60) + ' min' : '');
+}
 
 function stateKind(state) {
   switch (state) {
@@ -682,12 +690,12 @@ function mountModel(ctx, el, match) {
         ' · started ' + fmt.time(r.created_ms || (r.spec && r.spec.created_ms)))));
     rolloutBox.appendChild(stepsNode(r));
     if (r.active) {
-      const dur = 1000 * ((stt.stage === 'canary' ? s.interval_s : s.shadow_s) || 0);
+      const least = 1000 * ((stt.stage === 'canary' ? s.interval_s : s.shadow_s) || 0);
       const elapsed = Math.max(0, Date.now() - (stt.step_started_ms || Date.now()));
       rolloutBox.appendChild(h('div', { class: 'm-stage' },
         h('span', { class: 'm-small' }, (stt.stage || '') + (stt.stage === 'canary' ? ' step ' + ((stt.step ?? 0) + 1) : '') +
-          ': ' + fmt.ms(elapsed) + ' of at least ' + fmt.ms(dur)),
-        h('progress', { max: dur || 1, value: Math.min(elapsed, dur || 1) }),
+          ': ' + dur(elapsed) + ' of at least ' + dur(least)),
+        h('progress', { max: least || 1, value: Math.min(elapsed, least || 1) }),
         stt.inconclusive_since_ms ? h('span', { class: 'm-small warn-text' }, ' inconclusive since ' + fmt.time(stt.inconclusive_since_ms) +
           (s.inconclusive ? ' (' + s.inconclusive.action + ' after ' + s.inconclusive.after_s + ' s)' : '')) : null));
     }
@@ -830,13 +838,13 @@ function mountModel(ctx, el, match) {
     if (!bar || !r) return;
     const s = (r.spec && r.spec.strategy) || {};
     const stt = r.state || {};
-    const dur = 1000 * ((stt.stage === 'canary' ? s.interval_s : s.shadow_s) || 0);
+    const least = 1000 * ((stt.stage === 'canary' ? s.interval_s : s.shadow_s) || 0);
     const elapsed = Math.max(0, Date.now() - (stt.step_started_ms || Date.now()));
-    bar.value = Math.min(elapsed, dur || 1);
+    bar.value = Math.min(elapsed, least || 1);
     const label = bar.previousSibling;
     if (label) {
       label.textContent = (stt.stage || '') + (stt.stage === 'canary' ? ' step ' + ((stt.step ?? 0) + 1) : '') +
-        ': ' + fmt.ms(elapsed) + ' of at least ' + fmt.ms(dur);
+        ': ' + dur(elapsed) + ' of at least ' + dur(least);
     }
   }
 

@@ -339,6 +339,7 @@ function mountModel(ctx, el, match) {
       ' · policy revision ' + (d.policy_revision ?? '–') + ' · ' + (d.versions || []).length + ' versions';
     if (changed('versions', d)) {
       renderVersions(versionsBox, d);
+      if (st.trainings && changed('trainable', d.training)) renderTrainings();
       if (st.draft && !st.dirty) renderEditor();
     }
   }
@@ -755,7 +756,11 @@ function mountModel(ctx, el, match) {
   function renderTrainings() {
     const list = (st.trainings && st.trainings.trainings) || [];
     clear(trainingsBox);
-    if (mayDeploy) {
+    const trainable = !st.versions || st.versions.training !== false;
+    if (mayDeploy && !trainable) {
+      trainingsBox.appendChild(h('p', { class: 'm-small muted' },
+        'The model.yaml of the version that serves has no training: section: there is nothing to retrain with.'));
+    } else if (mayDeploy) {
       const busy = list.some((t) => t.state === 'queued' || t.state === 'running');
       const note = h('input', { type: 'text', placeholder: 'note (optional)', maxlength: 1000, 'aria-label': 'note for the training', class: 'm-note' });
       const b = h('button', { type: 'submit', 'data-action': 'retrain' }, 'Retrain');

@@ -265,7 +265,7 @@ function mountModel(ctx, el, match) {
   const mayRead = !!(ctx.can('read') && ctx.canModel(model));
   const st = {
     n: 0, stopped: false, gone: false, shown: {},
-    versions: null, traffic: null, rollouts: null, rollout: null, trainings: null,
+    versions: null, traffic: null, rollouts: null, rollout: null, trainings: null, live: null,
     draft: null, draftRevision: null, dirty: false, saving: false, q: null,
   };
 
@@ -673,6 +673,53 @@ function mountModel(ctx, el, match) {
       scroll(grid(['Metric', 'Threshold', 'Candidate', 'Champion', 'Limit', 'Samples c / p', 'Result'], rows, (x) => x, 'no gates')));
   }
 
+  // ---- the stage so far, live: the signals of the candidate's and the champion's routes ----
+  const liveBox = h('div', { id: 'rollout-live', class: 'm-live' });
+
+  async function loadLive() {
+    const r = st.rollout;
+    if (!r || !r.active || !r.state) {
+      st.live = null;
+      return;
+    }
+    const since = r.state.step_started_ms || Date.now();
+    const windowMs = Math.min(2592000000, Math.max(1000, Date.now() - since));
+    const cand = r.state.stage === 'canary' ? 'canary' : 'shadow';
+    const q = (route) => get(base(model) + '/signals',
+      { metric: 'requests,error_rate,latency_p99_ms', window: String(windowMs), route });
+    const [c, p] = await Promise.all([q(cand), q('stable')]);
+    st.live = { id: r.id, since, cand, c, p };
+    renderLive();
+  }
+
+  function renderLive() {
+    const l = st.live;
+    const r = st.rollout;
+    if (!l || !r || l.id !== r.id) {
+      clear(liveBox);
+      return;
+    }
+    const val = (doc, m) => ((doc.signals || []).find((x) => x.metric === m) || {}).value;
+    const gates = (r.spec && r.spec.strategy && r.spec.strategy.gates) || [];
+    const limit = (metric) => gates.filter((g) => g.metric === metric).map((g) => {
+      const k = ['max', 'min', 'max_delta', 'min_delta', 'max_ratio', 'min_ratio'].find((x) => g[x] !== undefined);
+      if (!k) return '';
+      const t = g[k];
+      return k + ' ' + (metric === 'latency_p99' && !/ratio/.test(k) ? fmt.ms(1000 * t) : fmt.num(t, 4));
+    }).join(', ');
+    const row = (label, m, show, gate) => h('tr', { 'data-live': m },
+      h('td', {}, label), h('td', { class: 'num' }, show(val(l.c, m))), h('td', { class: 'num' }, show(val(l.p, m))),
+      h('td', { class: 'muted' }, gate || '–'));
+    clear(liveBox).append(
+      h('h3', {}, 'This stage so far'),
+      h('p', { class: 'm-small muted' }, 'since ' + fmt.time(l.since) + ': route ' + l.cand + ' (the candidate) against route stable (the champion), measured now; control judges the gates once the stage\'s time is over'),
+      scroll(grid(['', 'Candidate', 'Champion', 'Gate'], [
+        row('requests', 'requests', (x) => fmt.num(x, 0), 'at least ' + fmt.num(r.spec.strategy.min_requests, 0) + ' (candidate)'),
+        row('error rate', 'error_rate', (x) => fmt.pct(x, 2), limit('error_rate')),
+        row('p99 latency', 'latency_p99_ms', (x) => fmt.ms(x), limit('latency_p99')),
+      ], (x) => x, '')));
+  }
+
   function renderRollout() {
     const r = st.rollout;
     clear(rolloutBox);
@@ -714,7 +761,7 @@ function mountModel(ctx, el, match) {
         btn('abort', 'Abort', 'danger')));
     }
     const decisions = (r.decisions || []).slice().reverse();
-    const cols = h('div', { class: 'm-rollout-cols' }, gatesNode(r), h('details', { class: 'm-decisions', open: true },
+    const cols = h('div', { class: 'm-rollout-cols' }, r.active ? liveBox : null, gatesNode(r), h('details', { class: 'm-decisions', open: true },
       h('summary', {}, 'Decisions (' + decisions.length + ')'),
       scroll(grid(['Time', 'Action', 'Stage', 'Requests c / p', 'Reason'], decisions, (d) => h('tr', { 'data-decision': d.action },
         h('td', { class: 'm-nowrap' }, fmt.time(d.at_ms)),
@@ -817,7 +864,7 @@ function mountModel(ctx, el, match) {
       }
       return;
     }
-    const jobs = [loadTraffic(), loadRollout()];
+    const jobs = [loadTraffic(), loadRollout().then(loadLive)];
     if (n % 2 === 0) jobs.push(loadEvents());
     const training = ((st.trainings && st.trainings.trainings) || []).some((t) => t.state === 'queued' || t.state === 'running');
     if (n % 5 === 0 || training) jobs.push(loadTrainings());

@@ -408,7 +408,7 @@ function mountModel(ctx, el, match) {
       });
       return h('div', { class: 'm-route', 'data-route-row': i },
         name, sel, weight, h('output', { class: 'm-share', 'data-route-share': i }, ''),
-        d.routes.length > 1 ? h('button', { type: 'button', class: 'm-small-btn', title: 'remove route ' + r.name, onclick: () => {
+        d.routes.length > 1 ? h('button', { type: 'button', class: 'm-small-btn', title: 'remove route ' + r.name, 'aria-label': 'remove route ' + r.name, onclick: () => {
           d.routes.splice(i, 1);
           st.dirty = true;
           renderEditor();
@@ -450,8 +450,8 @@ function mountModel(ctx, el, match) {
       return h('div', { class: 'm-route' },
         h('span', { class: 'm-lbl' }, 'shadow'),
         versionSelect({ 'data-shadow-version': i, 'aria-label': 'shadow version' }, s.version, (v) => { s.version = v; edited(); }),
-        frac,
-        h('button', { type: 'button', class: 'm-small-btn', title: 'remove shadow', onclick: () => {
+        frac, h('span', { class: 'm-share' }),
+        h('button', { type: 'button', class: 'm-small-btn', title: 'remove shadow', 'aria-label': 'remove shadow', onclick: () => {
           d.shadows.splice(i, 1);
           st.dirty = true;
           renderEditor();

@@ -22,7 +22,15 @@ const base = (model) => '/api/v1/models/' + encodeURIComponent(model);
 const num = (x) => (typeof x === 'number' ? x : Number(x));
 const isNum = (x) => x !== null && x !== undefined && x !== '' && Number.isFinite(num(x));
 const percent = (x, d = 1) => (isNum(x) ? Number(num(x).toFixed(d)) + '%' : '–');
-const msOf = (t) => (typeof t === 'number' ? t : Date.parse(t));
+
+// A duration for people: '45 s', '3 min 20 s', '2 h 5 min'.
+function dur(ms) {
+  if (!isNum(ms)) return '–';
+  const s = Math.max(0, Math.round(num(ms) / 1000));
+  if (s < 60) return s + ' s';
+  if (s < 3600) return Math.floor(s / 60) + ' min' + (s % 60 ? ' ' + (s % 60) + ' s' : '');
+  return Math.floor(s / 3600) + ' h' + (Math.floor(s / 60) % 60 ? ' ' + (Math.floor(s / 60) % 60) + ' min' : '');
+}
 
 function stateKind(state) {
   switch (state) {
@@ -175,7 +183,7 @@ function renderVersions(box, data) {
         v.reason ? h('div', { class: 'muted m-small m-reason' }, v.reason) : null),
       h('td', {}, (v.aliases || []).length ? v.aliases.map((a) => h('span', { class: 'm-chip' }, a)) : '–'),
       h('td', {}, traffic.length ? traffic : '–'),
-      h('td', {}, v.created ? h('span', { title: v.created }, fmt.time(v.created)) : '–',
+      h('td', { class: 'm-nowrap' }, v.created ? h('span', { title: v.created }, fmt.time(v.created)) : '–',
         v.source ? h('div', { class: 'muted m-small' }, v.source + (v.engine ? ' · ' + v.engine : '')) : null),
       h('td', {}, v.sha256 ? h('span', { class: 'm-mono', title: v.sha256 }, v.sha256.slice(0, 12)) : '–',
         isNum(v.size) ? h('div', { class: 'muted m-small' }, (v.artifact ? v.artifact + ' · ' : '') + fmt.bytes(v.size)) : null),
@@ -252,17 +260,12 @@ function splitParts(routes, versionOf) {
 // ---- the page --------------------------------------------------------------------------------
 
 function mountModel(ctx, el, match) {
-  let model = match[1];
-  try {
-    model = decodeURIComponent(match[1]);
-  } catch {
-    /* keep the text as it is */
-  }
+  const model = match[1]; // the shell has decoded it
   const mayDeploy = !!(ctx.can('deploy') && ctx.canModel(model));
   const mayRead = !!(ctx.can('read') && ctx.canModel(model));
   const st = {
     n: 0, stopped: false, gone: false, shown: {},
-    versions: null, traffic: null, rollouts: null, rollout: null, trainings: null,
+    versions: null, traffic: null, rollouts: null, rollout: null, trainings: null, live: null,
     draft: null, draftRevision: null, dirty: false, saving: false, q: null,
   };
 
@@ -296,15 +299,15 @@ function mountModel(ctx, el, match) {
     return { refresh: async () => {}, stop() {} };
   }
 
-  el.appendChild(h('div', { class: 'm-grid' },
+  const gridEl = el.appendChild(h('div', { class: 'm-grid' },
     h('section', { class: 'm-panel m-wide', id: 'versions' }, h('h2', {}, 'Versions'), versionsBox),
+    h('section', { class: 'm-panel m-wide', id: 'rollout' }, h('h2', {}, 'Rollout'), rolloutBox, rolloutMessage),
     panel('traffic', 'Traffic policy', trafficNow, h('div', { class: 'm-preview-box' },
       h('div', { class: 'm-small muted' }, mayDeploy ? 'Split (preview of the editor)' : 'Split'),
       preview, previewText), editorBox, trafficMessage),
-    h('section', { class: 'm-panel', id: 'rollout' }, h('h2', {}, 'Rollout'), rolloutBox, rolloutMessage),
+    h('section', { class: 'm-panel', id: 'events' }, h('h2', {}, 'Events'), eventsBox),
     h('div', { class: 'm-wide' }, qualityHost),
-    h('section', { class: 'm-panel', id: 'trainings' }, h('h2', {}, 'Trainings'), trainingsBox, trainingsMessage),
-    h('section', { class: 'm-panel', id: 'events' }, h('h2', {}, 'Events'), eventsBox)));
+    h('section', { class: 'm-panel m-wide', id: 'trainings' }, h('h2', {}, 'Trainings'), trainingsBox, trainingsMessage)));
 
   function say(box, text, kind) {
     box.textContent = text || '';
@@ -336,6 +339,7 @@ function mountModel(ctx, el, match) {
       ' · policy revision ' + (d.policy_revision ?? '–') + ' · ' + (d.versions || []).length + ' versions';
     if (changed('versions', d)) {
       renderVersions(versionsBox, d);
+      if (st.trainings && changed('trainable', d.training)) renderTrainings();
       if (st.draft && !st.dirty) renderEditor();
     }
   }
@@ -404,7 +408,7 @@ function mountModel(ctx, el, match) {
       });
       return h('div', { class: 'm-route', 'data-route-row': i },
         name, sel, weight, h('output', { class: 'm-share', 'data-route-share': i }, ''),
-        d.routes.length > 1 ? h('button', { type: 'button', class: 'm-small-btn', title: 'remove route ' + r.name, onclick: () => {
+        d.routes.length > 1 ? h('button', { type: 'button', class: 'm-small-btn', title: 'remove route ' + r.name, 'aria-label': 'remove route ' + r.name, onclick: () => {
           d.routes.splice(i, 1);
           st.dirty = true;
           renderEditor();
@@ -446,8 +450,8 @@ function mountModel(ctx, el, match) {
       return h('div', { class: 'm-route' },
         h('span', { class: 'm-lbl' }, 'shadow'),
         versionSelect({ 'data-shadow-version': i, 'aria-label': 'shadow version' }, s.version, (v) => { s.version = v; edited(); }),
-        frac,
-        h('button', { type: 'button', class: 'm-small-btn', title: 'remove shadow', onclick: () => {
+        frac, h('span', { class: 'm-share' }),
+        h('button', { type: 'button', class: 'm-small-btn', title: 'remove shadow', 'aria-label': 'remove shadow', onclick: () => {
           d.shadows.splice(i, 1);
           st.dirty = true;
           renderEditor();
@@ -463,7 +467,7 @@ function mountModel(ctx, el, match) {
     const mirror = h('input', { type: 'number', min: 0, max: 1, step: 0.05, value: d.mirror, 'aria-label': 'mirror', 'data-mirror': '', class: 'm-in-weight' });
     mirror.addEventListener('input', () => { d.mirror = mirror.value; edited(); });
 
-    const save = h('button', { type: 'submit', 'data-action': 'traffic-save', class: 'm-primary' }, 'Save policy');
+    const save = h('button', { type: 'submit', 'data-action': 'traffic-save', class: 'primary' }, 'Save policy');
     const active = activeRollout();
     save.disabled = st.saving || !!active;
     const reset = h('button', { type: 'button', class: 'm-small-btn', onclick: () => {
@@ -639,11 +643,14 @@ function mountModel(ctx, el, match) {
       }
     }
     const fmtv = (x) => (x === null || x === undefined ? '–' : fmt.num(x, 4));
+    // latency_p99 is in seconds: shown in ms; a ratio's threshold stays a factor.
+    const fmtm = (g, x, factor = false) => (x === null || x === undefined ? '–'
+      : g.metric === 'latency_p99' && !factor ? fmt.ms(1000 * x) : fmtv(x));
     if (!last) {
       const gates = ((r.spec && r.spec.strategy && r.spec.strategy.gates) || []);
       const rows = gates.map((g) => {
         const cmp = ['max', 'min', 'max_delta', 'min_delta', 'max_ratio', 'min_ratio'].find((k) => g[k] !== undefined);
-        return h('tr', { 'data-gate': g.metric }, h('td', {}, g.metric), h('td', {}, cmp ? cmp + ' ' + fmtv(g[cmp]) : '–'),
+        return h('tr', { 'data-gate': g.metric }, h('td', {}, g.metric), h('td', {}, cmp ? cmp + ' ' + fmtm(g, g[cmp], /ratio/.test(cmp)) : '–'),
           h('td', {}, fmtv(g.min_samples)), h('td', {}, badge('not judged yet', 'muted')));
       });
       return h('div', {}, h('h3', {}, 'Gates'), scroll(grid(['Metric', 'Threshold', 'Min samples', 'Result'], rows, (x) => x, 'no gates')));
@@ -653,10 +660,10 @@ function mountModel(ctx, el, match) {
         ? fmtv(g.samples.candidate) + ' / ' + fmtv(g.samples.champion) : fmtv(g.samples);
       return h('tr', { 'data-gate': g.metric, 'data-result': g.result || '' },
         h('td', {}, g.metric),
-        h('td', {}, (g.comparison || '') + ' ' + fmtv(g.threshold)),
-        h('td', {}, fmtv(g.candidate)),
-        h('td', {}, fmtv(g.champion)),
-        h('td', {}, (g.op || '') + ' ' + fmtv(g.limit)),
+        h('td', {}, (g.comparison || '') + ' ' + fmtm(g, g.threshold, /ratio/.test(g.comparison || ''))),
+        h('td', {}, fmtm(g, g.candidate)),
+        h('td', {}, fmtm(g, g.champion)),
+        h('td', { class: 'm-nowrap' }, (g.op === '<=' ? '≤ ' : g.op === '>=' ? '≥ ' : '') + fmtm(g, g.limit)),
         h('td', {}, samples + (isNum(g.min_samples) ? ' (min ' + fmtv(g.min_samples) + ')' : '')),
         h('td', {}, badge(g.result || '–', resultKind(g.result)), g.note ? h('div', { class: 'muted m-small' }, g.note) : null));
     });
@@ -664,6 +671,53 @@ function mountModel(ctx, el, match) {
       h('h3', {}, 'Gates'),
       h('p', { class: 'm-small muted' }, 'as judged at ' + fmt.time(last.at_ms) + ' (' + last.action + '): the candidate\'s value against the limit'),
       scroll(grid(['Metric', 'Threshold', 'Candidate', 'Champion', 'Limit', 'Samples c / p', 'Result'], rows, (x) => x, 'no gates')));
+  }
+
+  // ---- the stage so far, live: the signals of the candidate's and the champion's routes ----
+  const liveBox = h('div', { id: 'rollout-live', class: 'm-live' });
+
+  async function loadLive() {
+    const r = st.rollout;
+    if (!r || !r.active || !r.state) {
+      st.live = null;
+      return;
+    }
+    const since = r.state.step_started_ms || Date.now();
+    const windowMs = Math.min(2592000000, Math.max(1000, Date.now() - since));
+    const cand = r.state.stage === 'canary' ? 'canary' : 'shadow';
+    const q = (route) => get(base(model) + '/signals',
+      { metric: 'requests,error_rate,latency_p99_ms', window: String(windowMs), route });
+    const [c, p] = await Promise.all([q(cand), q('stable')]);
+    st.live = { id: r.id, since, cand, c, p };
+    renderLive();
+  }
+
+  function renderLive() {
+    const l = st.live;
+    const r = st.rollout;
+    if (!l || !r || l.id !== r.id) {
+      clear(liveBox);
+      return;
+    }
+    const val = (doc, m) => ((doc.signals || []).find((x) => x.metric === m) || {}).value;
+    const gates = (r.spec && r.spec.strategy && r.spec.strategy.gates) || [];
+    const limit = (metric) => gates.filter((g) => g.metric === metric).map((g) => {
+      const k = ['max', 'min', 'max_delta', 'min_delta', 'max_ratio', 'min_ratio'].find((x) => g[x] !== undefined);
+      if (!k) return '';
+      const t = g[k];
+      return k + ' ' + (metric === 'latency_p99' && !/ratio/.test(k) ? fmt.ms(1000 * t) : fmt.num(t, 4));
+    }).join(', ');
+    const row = (label, m, show, gate) => h('tr', { 'data-live': m },
+      h('td', {}, label), h('td', { class: 'num' }, show(val(l.c, m))), h('td', { class: 'num' }, show(val(l.p, m))),
+      h('td', { class: 'muted' }, gate || '–'));
+    clear(liveBox).append(
+      h('h3', {}, 'This stage so far'),
+      h('p', { class: 'm-small muted' }, 'since ' + fmt.time(l.since) + ': route ' + l.cand + ' (the candidate) against route stable (the champion), measured now; control judges the gates once the stage\'s time is over'),
+      scroll(grid(['', 'Candidate', 'Champion', 'Gate'], [
+        row('requests', 'requests', (x) => fmt.num(x, 0), 'at least ' + fmt.num(r.spec.strategy.min_requests, 0) + ' (candidate)'),
+        row('error rate', 'error_rate', (x) => fmt.pct(x, 2), limit('error_rate')),
+        row('p99 latency', 'latency_p99_ms', (x) => fmt.ms(x), limit('latency_p99')),
+      ], (x) => x, '')));
   }
 
   function renderRollout() {
@@ -684,12 +738,12 @@ function mountModel(ctx, el, match) {
         ' · started ' + fmt.time(r.created_ms || (r.spec && r.spec.created_ms)))));
     rolloutBox.appendChild(stepsNode(r));
     if (r.active) {
-      const dur = 1000 * ((stt.stage === 'canary' ? s.interval_s : s.shadow_s) || 0);
+      const least = 1000 * ((stt.stage === 'canary' ? s.interval_s : s.shadow_s) || 0);
       const elapsed = Math.max(0, Date.now() - (stt.step_started_ms || Date.now()));
       rolloutBox.appendChild(h('div', { class: 'm-stage' },
         h('span', { class: 'm-small' }, (stt.stage || '') + (stt.stage === 'canary' ? ' step ' + ((stt.step ?? 0) + 1) : '') +
-          ': ' + fmt.ms(elapsed) + ' of at least ' + fmt.ms(dur)),
-        h('progress', { max: dur || 1, value: Math.min(elapsed, dur || 1) }),
+          ': ' + dur(elapsed) + ' of at least ' + dur(least)),
+        h('progress', { max: least || 1, value: Math.min(elapsed, least || 1) }),
         stt.inconclusive_since_ms ? h('span', { class: 'm-small warn-text' }, ' inconclusive since ' + fmt.time(stt.inconclusive_since_ms) +
           (s.inconclusive ? ' (' + s.inconclusive.action + ' after ' + s.inconclusive.after_s + ' s)' : '')) : null));
     }
@@ -703,24 +757,26 @@ function mountModel(ctx, el, match) {
       const btn = (cmd, label, cls) => h('button', { type: 'button', 'data-action': cmd, class: cls, onclick: () => command(r.id, cmd) }, label);
       rolloutBox.appendChild(h('div', { class: 'm-row m-commands' },
         r.phase === 'running' ? btn('pause', 'Pause', '') : btn('resume', 'Resume', ''),
-        btn('promote', 'Promote', 'm-primary'),
-        btn('abort', 'Abort', 'm-danger')));
+        btn('promote', 'Promote', 'primary'),
+        btn('abort', 'Abort', 'danger')));
     }
-    rolloutBox.appendChild(gatesNode(r));
     const decisions = (r.decisions || []).slice().reverse();
-    rolloutBox.appendChild(h('details', { class: 'm-decisions', open: decisions.length <= 6 ? true : null },
+    const cols = h('div', { class: 'm-rollout-cols' }, r.active ? liveBox : null, gatesNode(r), h('details', { class: 'm-decisions', open: true },
       h('summary', {}, 'Decisions (' + decisions.length + ')'),
       scroll(grid(['Time', 'Action', 'Stage', 'Requests c / p', 'Reason'], decisions, (d) => h('tr', { 'data-decision': d.action },
-        h('td', {}, fmt.time(d.at_ms)),
-        h('td', {}, badge(d.action, actionKind(d.action)), d.cause ? h('div', { class: 'muted m-small' }, d.cause) : null),
+        h('td', { class: 'm-nowrap' }, fmt.time(d.at_ms)),
+        h('td', {}, badge(d.action, actionKind(d.action)), d.cause && d.cause !== d.action ? h('div', { class: 'muted m-small' }, 'by ' + d.cause) : null),
         h('td', {}, (d.stage || '') + (d.stage === 'canary' && isNum(d.step) ? ' ' + (d.step + 1) : '')),
         h('td', {}, d.requests ? fmt.num(d.requests.candidate, 0) + ' / ' + fmt.num(d.requests.champion, 0) : '–'),
         h('td', { class: 'm-reason' }, d.reason || '')), 'no decisions'))));
+    // An ended rollout keeps its gates and decisions one click away.
+    rolloutBox.appendChild(r.active ? cols
+      : h('details', { class: 'm-ended' }, h('summary', {}, 'Gates and decisions'), cols));
     if (others.length) {
       rolloutBox.appendChild(h('details', { class: 'm-earlier' }, h('summary', {}, 'Earlier rollouts (' + others.length + ')'),
         scroll(grid(['#', 'Candidate', 'Champion', 'Phase', 'Started', 'Reason'], others.slice(0, 20), (x) => h('tr', { 'data-rollout': x.id },
           h('td', {}, String(x.id)), h('td', {}, 'v' + x.candidate), h('td', {}, x.champion ? 'v' + x.champion : '–'),
-          h('td', {}, badge(x.phase, phaseKind(x.phase))), h('td', {}, fmt.time(x.created_ms)),
+          h('td', {}, badge(x.phase, phaseKind(x.phase))), h('td', { class: 'm-nowrap' }, fmt.time(x.created_ms)),
           h('td', { class: 'm-reason' }, (x.state && x.state.reason) || '')), ''))));
     }
   }
@@ -747,7 +803,11 @@ function mountModel(ctx, el, match) {
   function renderTrainings() {
     const list = (st.trainings && st.trainings.trainings) || [];
     clear(trainingsBox);
-    if (mayDeploy) {
+    const trainable = !st.versions || st.versions.training !== false;
+    if (mayDeploy && !trainable) {
+      trainingsBox.appendChild(h('p', { class: 'm-small muted' },
+        'The model.yaml of the version that serves has no training: section: there is nothing to retrain with.'));
+    } else if (mayDeploy) {
       const busy = list.some((t) => t.state === 'queued' || t.state === 'running');
       const note = h('input', { type: 'text', placeholder: 'note (optional)', maxlength: 1000, 'aria-label': 'note for the training', class: 'm-note' });
       const b = h('button', { type: 'submit', 'data-action': 'retrain' }, 'Retrain');
@@ -765,9 +825,9 @@ function mountModel(ctx, el, match) {
         return h('tr', { 'data-training': t.id, 'data-state': t.state },
           h('td', {}, String(t.id)), h('td', {}, t.trigger || '–'),
           h('td', {}, badge(t.state, trainingKind(t.state))),
-          h('td', {}, fmt.time(t.requested_ms)),
-          h('td', {}, isNum(t.duration_ms) ? fmt.ms(t.duration_ms) : '–'),
-          h('td', {}, isNum(t.rows) ? fmt.num(t.rows, 0) : '–'),
+          h('td', { class: 'm-nowrap' }, fmt.time(t.requested_ms)),
+          h('td', {}, isNum(t.duration_ms) && t.finished_ms ? fmt.ms(t.duration_ms) : '–'),
+          h('td', {}, isNum(t.rows) && (t.rows > 0 || t.finished_ms) ? fmt.num(t.rows, 0) : '–'),
           h('td', {}, t.version ? 'v' + t.version : '–'),
           h('td', {}, evaluationNode(res.evaluation) || '–'),
           h('td', { class: 'm-reason' }, outcome,
@@ -795,15 +855,19 @@ function mountModel(ctx, el, match) {
       errorBox.hidden = false;
       errorBox.textContent = e.message;
       if (e instanceof ApiError && e.status === 404) {
+        // no such model: nothing more to ask for
         st.gone = true;
-        for (const b of [versionsBox, rolloutBox, trainingsBox, eventsBox]) clear(b);
+        gridEl.remove();
+        await qualityReady;
+        if (st.q && typeof st.q.stop === 'function') st.q.stop();
         el.dataset.ready = '1';
       }
       return;
     }
-    const jobs = [loadTraffic(), loadRollout()];
+    const jobs = [loadTraffic(), loadRollout().then(loadLive)];
     if (n % 2 === 0) jobs.push(loadEvents());
-    if (n % 5 === 0) jobs.push(loadTrainings());
+    const training = ((st.trainings && st.trainings.trainings) || []).some((t) => t.state === 'queued' || t.state === 'running');
+    if (n % 5 === 0 || training) jobs.push(loadTrainings());
     await qualityReady;
     if (st.q && typeof st.q.refresh === 'function') jobs.push(Promise.resolve().then(() => st.q.refresh(n)));
     const done = await Promise.allSettled(jobs);
@@ -826,13 +890,13 @@ function mountModel(ctx, el, match) {
     if (!bar || !r) return;
     const s = (r.spec && r.spec.strategy) || {};
     const stt = r.state || {};
-    const dur = 1000 * ((stt.stage === 'canary' ? s.interval_s : s.shadow_s) || 0);
+    const least = 1000 * ((stt.stage === 'canary' ? s.interval_s : s.shadow_s) || 0);
     const elapsed = Math.max(0, Date.now() - (stt.step_started_ms || Date.now()));
-    bar.value = Math.min(elapsed, dur || 1);
+    bar.value = Math.min(elapsed, least || 1);
     const label = bar.previousSibling;
     if (label) {
       label.textContent = (stt.stage || '') + (stt.stage === 'canary' ? ' step ' + ((stt.step ?? 0) + 1) : '') +
-        ': ' + fmt.ms(elapsed) + ' of at least ' + fmt.ms(dur);
+        ': ' + dur(elapsed) + ' of at least ' + dur(least);
     }
   }
 

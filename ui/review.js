@@ -35,6 +35,13 @@ function countModels(doc, into) {
   }
 }
 
+// Each cell's column name in data-label, for the stacked layout of narrow screens.
+function labelCells(table) {
+  const heads = [...table.tHead.rows[0].cells].map((c) => c.textContent);
+  for (const tr of table.tBodies[0].rows) [...tr.cells].forEach((td, i) => { td.dataset.label = heads[i] || ''; });
+  return table;
+}
+
 function isTyping(t) {
   if (!t || !t.tagName) return false;
   const tag = t.tagName.toLowerCase();
@@ -43,16 +50,16 @@ function isTyping(t) {
 
 export const page = {
   name: 'review',
-  route: /^#\/review(?:\/([^/?#]+))?$/,
+  route: /^#\/review$/,
   nav: { label: 'Review', need: 'review' },
 
-  mount(ctx, el, match) {
+  mount(ctx, el) {
     const canRead = ctx.can('read');
     const canReview = ctx.can('review');
     const st = {
       n: 0,
       models: new Map(), // model -> items waiting or leased, as last listed
-      model: match && match[1] ? decodeURIComponent(match[1]) : null,
+      model: null,
       queue: null, // the selected model's figures
       waiting: [], // its oldest waiting items
       item: null, // the item held under a lease
@@ -76,20 +83,20 @@ export const page = {
       void loadQueue().then(renderQueue, showError);
     } });
     const nextBtn = canReview
-      ? h('button', { type: 'button', class: 'ops-btn ops-primary', 'data-action': 'review-next', onclick: () => void takeNext() },
+      ? h('button', { type: 'button', class: 'primary', 'data-action': 'review-next', onclick: () => void takeNext() },
           'Take next ', h('kbd', {}, 'n'))
       : null;
     const figures = h('div', { id: 'review-queue', class: 'ops-figures' });
-    const itemBox = h('section', { id: 'review-item', class: 'ops-panel ops-item', 'aria-label': 'Review item' });
+    const itemBox = h('section', { id: 'review-item', class: 'card ops-item', 'aria-label': 'Review item' });
     const listBox = h('div', { id: 'review-items', class: 'scroll' });
 
-    const head = h('div', { class: 'ops-head' },
+    const head = h('div', { class: 'page-head ops-head' },
       h('h1', {}, 'Review'),
       h('label', { class: 'ops-inline' }, 'Model ', modelSel),
       nextBtn,
       status);
 
-    const keys = h('section', { class: 'ops-panel ops-keys', 'aria-label': 'Keyboard shortcuts' },
+    const keys = h('section', { class: 'card ops-keys', 'aria-label': 'Keyboard shortcuts' },
       h('h2', {}, 'Keyboard'),
       h('dl', { class: 'ops-keylist' },
         h('dt', {}, h('kbd', {}, 'n')), h('dd', {}, 'take the next item'),
@@ -98,11 +105,11 @@ export const page = {
         h('dt', {}, h('kbd', {}, 'c')), h('dd', {}, 'write a comment'),
         h('dt', {}, h('kbd', {}, 'Esc')), h('dd', {}, 'leave a text field')));
 
-    const queuePanel = h('section', { class: 'ops-panel', 'aria-label': 'Queue' },
-      h('h2', {}, 'Waiting items'), figures, listBox);
+    const queuePanel = h('section', { class: 'card', 'aria-label': 'Queue' },
+      h('h2', {}, 'Queue'), figures, listBox);
 
     el.append(head,
-      h('div', { class: 'ops-grid ops-grid-review' },
+      h('div', { class: canReview ? 'ops-grid ops-grid-review' : 'ops-grid' },
         canReview ? itemBox : null,
         h('div', { class: 'ops-side' }, canReview ? keys : null, queuePanel)));
 
@@ -185,12 +192,11 @@ export const page = {
         h('td', {}, it.reason || '–'),
         h('td', {}, it.prediction && it.prediction.label !== null && it.prediction.label !== undefined ? String(it.prediction.label) : '–'),
         h('td', { class: 'num' }, it.prediction ? fmt.num(it.prediction.score, 3) : '–'),
-        h('td', { class: 'num' }, 'v' + it.version),
         h('td', { class: 'num', title: new Date(it.created_ms).toISOString() }, dur((Date.now() - it.created_ms) / 1000))));
-      listBox.append(h('table', { class: 'ops-table' },
+      listBox.append(labelCells(h('table', { class: 'tbl ops-table ops-stack' },
         h('thead', {}, h('tr', {}, h('th', {}, 'item'), h('th', {}, 'reason'), h('th', {}, 'predicted'),
-          h('th', { class: 'num' }, 'score'), h('th', { class: 'num' }, 'version'), h('th', { class: 'num' }, 'age'))),
-        h('tbody', {}, rows)));
+          h('th', { class: 'num' }, 'score'), h('th', { class: 'num' }, 'waits'))),
+        h('tbody', {}, rows))));
       if (q && q.waiting > st.waiting.length) {
         listBox.append(h('p', { class: 'muted ops-small' }, 'The oldest ' + st.waiting.length + ' of ' + q.waiting + ' waiting.'));
       }
@@ -351,15 +357,15 @@ export const page = {
         labels.forEach((lab, i) => {
           const b = h('button', { type: 'button', class: 'ops-choice', 'data-choice': String(lab), 'aria-pressed': 'false',
             onclick: () => choose(String(lab)) },
-          i < 9 ? h('kbd', {}, String(i + 1)) : null, ' ', String(lab),
-          String(lab) === String(p.label) ? h('span', { class: 'ops-small muted' }, ' predicted') : null);
+          i < 9 ? h('kbd', {}, String(i + 1)) : null, String(lab),
+          String(lab) === String(p.label) ? h('span', { class: 'ops-tag' }, 'predicted') : null);
           verdictBox.append(b);
         });
       }
       const comment = h('input', { id: 'review-comment', type: 'text', maxlength: '1000', class: 'ops-input ops-comment',
         placeholder: 'comment (optional)', 'aria-label': 'Comment' });
       verdictBox.append(comment,
-        h('button', { type: 'button', class: 'ops-btn ops-primary', 'data-action': 'review-answer', onclick: () => void answer() },
+        h('button', { type: 'button', class: 'primary', 'data-action': 'review-answer', onclick: () => void answer() },
           'Answer ', h('kbd', {}, 'Enter')));
       itemBox.append(verdictBox);
 
@@ -413,11 +419,11 @@ export const page = {
       const rest = cs.slice(EXPLAIN_SHOWN);
       const restSum = rest.reduce((s, c) => s + c.value, 0);
       return h('div', {},
-        h('p', { class: 'ops-small muted' }, 'Contribution of each column to the margin, largest first; ',
+        h('p', { class: 'small muted ops-explain-note' }, 'Contribution of each column to the margin, largest first; ',
           h('span', { class: 'ops-pos-t' }, 'positive'), ' ones ' + toward + ', ', h('span', { class: 'ops-neg-t' }, 'negative'), ' ones the other way.'),
         list,
         rest.length > 0 ? h('p', { class: 'ops-small muted' }, rest.length + ' more columns, together ' + fmt.num(restSum, 3) + '.') : null,
-        h('p', { class: 'ops-small' }, 'bias ', h('b', {}, fmt.num(ex.bias, 3)), ' + contributions = margin ', h('b', {}, fmt.num(ex.margin, 3))));
+        h('p', { class: 'small ops-explain-sum' }, 'bias ', h('b', {}, fmt.num(ex.bias, 3)), ' + contributions = margin ', h('b', {}, fmt.num(ex.margin, 3))));
     }
 
     function features(it) {
@@ -426,9 +432,9 @@ export const page = {
       const rows = Object.keys(f).map((k) => {
         const t = valueText(f[k]);
         return h('tr', { 'data-feature': k }, h('th', { scope: 'row' }, k),
-          h('td', { class: typeof f[k] === 'number' ? 'num' : '' }, t === null ? badge('missing', 'warn') : t));
+          h('td', {}, t === null ? badge('missing', 'warn') : t));
       });
-      return h('div', { class: 'scroll' }, h('table', { class: 'ops-table ops-kv', id: 'review-features' }, h('tbody', {}, rows)));
+      return h('div', { class: 'scroll' }, h('table', { class: 'tbl ops-table ops-kv', id: 'review-features' }, h('tbody', {}, rows)));
     }
 
     // ---- keys ----------------------------------------------------------------------------------------

@@ -290,6 +290,7 @@ export const page = {
 
     function renderVerify() {
       clear(verifyBox);
+      verifyBtn.disabled = st.on === false;
       const v = st.verify;
       verifyBox.className = 'ops-verify';
       if (st.on === false) {

@@ -100,7 +100,7 @@ export const page = {
       h('h2', {}, 'Keyboard'),
       h('dl', { class: 'ops-keylist' },
         h('dt', {}, h('kbd', {}, 'n')), h('dd', {}, 'take the next item'),
-        h('dt', {}, h('kbd', {}, '1'), '…', h('kbd', {}, '9')), h('dd', {}, 'choose a verdict'),
+        h('dt', {}, h('kbd', {}, '1'), '…', h('kbd', {}, '9')), h('dd', {}, 'choose a verdict (a regression: type the value)'),
         h('dt', {}, h('kbd', {}, 'Enter')), h('dd', {}, 'answer, then take the next'),
         h('dt', {}, h('kbd', {}, 'c')), h('dd', {}, 'write a comment'),
         h('dt', {}, h('kbd', {}, 'Esc')), h('dd', {}, 'leave a text field')));
@@ -156,6 +156,7 @@ export const page = {
         modelSel.append(o);
       }
       modelSel.disabled = names.length === 0;
+      if (nextBtn) nextBtn.disabled = !st.model;
     }
 
     async function loadQueue() {
@@ -187,15 +188,18 @@ export const page = {
         listBox.append(h('p', { class: 'muted' }, 'Nothing waits in ' + st.model + '\'s queue.'));
         return;
       }
+      // A regression's items have no label: its value is the prediction, and there is no score.
+      const labelOf = (it) => (it.prediction && it.prediction.label !== null && it.prediction.label !== undefined ? String(it.prediction.label) : null);
+      const regression = st.waiting.every((it) => labelOf(it) === null);
       const rows = st.waiting.map((it) => h('tr', { 'data-item': String(it.id) },
         h('td', { class: 'num' }, '#' + it.id),
         h('td', {}, it.reason || '–'),
-        h('td', {}, it.prediction && it.prediction.label !== null && it.prediction.label !== undefined ? String(it.prediction.label) : '–'),
-        h('td', { class: 'num' }, it.prediction ? fmt.num(it.prediction.score, 3) : '–'),
+        regression ? null : h('td', {}, labelOf(it) || '–'),
+        h('td', { class: 'num' }, it.prediction ? fmt.num(it.prediction.score, regression ? 2 : 3) : '–'),
         h('td', { class: 'num', title: new Date(it.created_ms).toISOString() }, dur((Date.now() - it.created_ms) / 1000))));
-      listBox.append(labelCells(h('table', { class: 'tbl ops-table ops-stack' },
-        h('thead', {}, h('tr', {}, h('th', {}, 'item'), h('th', {}, 'reason'), h('th', {}, 'predicted'),
-          h('th', { class: 'num' }, 'score'), h('th', { class: 'num' }, 'waits'))),
+      listBox.append(labelCells(h('table', { class: 'tbl ops-table ops-compact' },
+        h('thead', {}, h('tr', {}, h('th', {}, 'item'), h('th', {}, 'reason'), regression ? null : h('th', {}, 'predicted'),
+          h('th', { class: 'num' }, regression ? 'predicted' : 'score'), h('th', { class: 'num' }, 'waits'))),
         h('tbody', {}, rows))));
       if (q && q.waiting > st.waiting.length) {
         listBox.append(h('p', { class: 'muted ops-small' }, 'The oldest ' + st.waiting.length + ' of ' + q.waiting + ' waiting.'));

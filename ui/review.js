@@ -5,7 +5,7 @@
 import { get, send } from './api.js';
 import { h, clear, fmt, badge } from './dom.js';
 
-const DISCOVER_EVERY = 10; // refreshes between looks for models with review items (2 s each)
+const DISCOVER_EVERY = 15; // refreshes between looks for models with review items (2 s each)
 const LIST_LIMIT = 25; // waiting items listed
 const EXPLAIN_SHOWN = 15; // contributions drawn before "N more"
 
@@ -77,6 +77,7 @@ export const page = {
     const status = h('div', { id: 'review-status', class: 'ops-status', role: 'status', 'aria-live': 'polite' });
     const modelSel = h('select', { id: 'review-model', 'aria-label': 'Model', onchange: () => {
       st.model = modelSel.value || null;
+      modelSel.blur(); // the keys act on the page again
       st.queue = null;
       st.waiting = [];
       renderQueue();

@@ -10,6 +10,7 @@
 
 const SLOW = 5; // quality, drift and review queues: every SLOW-th refresh
 const KEEP = 90; // points kept in a sparkline
+const REVIEW_MAX = 1000; // review items listed (per state) to count the queues
 const METRICS = [
   { key: 'rps', metric: 'requests_per_second', label: 'req/s' },
   { key: 'error_rate', metric: 'error_rate', label: 'errors' },
@@ -23,7 +24,7 @@ export const page = {
   mount(ctx, el) {
     const { h, clear, fmt, badge } = ctx.dom;
     const models = new Map(); // name -> card state
-    const reviewModels = new Set(); // models seen to have a review queue
+    let queues = new Map(); // model -> its review queue, counted
     let alerts = [];
     let stopped = false;
 
@@ -245,15 +246,15 @@ export const page = {
     function renderReview(c, queue) {
       clear(c.review);
       if (!queue) {
-        c.review.appendChild(h('span', { class: 'muted small' }, reviewModels.has(c.name) ? '…' : 'no queue'));
+        c.review.appendChild(h('span', { class: 'muted small' }, 'nothing waiting'));
         return;
       }
-      c.review.appendChild(badge(fmt.num(queue.length, 0) + ' waiting', queue.length > 0 ? 'accent' : 'muted'));
+      c.review.appendChild(badge(fmt.num(queue.length, 0) + (queue.more ? '+' : '') + ' waiting', 'accent'));
       const bits = [];
-      if (queue.leased) bits.push(queue.leased + ' leased');
-      if (queue.oldest_age_s) bits.push('oldest ' + fmt.ms(queue.oldest_age_s * 1000));
-      if (queue.agreement !== null && queue.agreement !== undefined) bits.push(fmt.pct(queue.agreement, 0) + ' agree');
+      if (queue.leased) bits.push(queue.leased + ' being reviewed');
+      if (queue.oldest_ms) bits.push('oldest ' + fmt.ago(queue.oldest_ms).replace(' ago', ''));
       if (bits.length) c.review.appendChild(h('span', { class: 'muted small' }, ' ' + bits.join(' · ')));
+      if (ctx.can('review')) c.review.appendChild(h('a', { href: '#/review', class: 'small' }, ' review →'));
     }
 
     // ---- reading -----------------------------------------------------------------------------
@@ -305,11 +306,6 @@ export const page = {
           : Promise.resolve(renderDrift(c, null));
         jobs.push(drift.then(() => ctx.api.get(base + '/quality')).then((q) => renderQuality(c, q)));
       }
-      if (reviewModels.has(c.name)) {
-        jobs.push(ctx.api.get('/api/v1/review', { model: c.name, state: 'queued', limit: 1 }).then((r) => renderReview(c, r && r.queue)));
-      } else if (n % SLOW === 0) {
-        renderReview(c, null);
-      }
       const res = await Promise.allSettled(jobs);
       METRICS.forEach((m) => drawSpark(c, m));
       const bad = res.filter((r) => r.status === 'rejected').map((r) => r.reason);
@@ -325,6 +321,7 @@ export const page = {
       const rps = cs.reduce((a, c) => a + (c.rps || 0), 0);
       const firing = alerts.filter((a) => a.state === 'firing').length;
       const pending = alerts.filter((a) => a.state === 'pending').length;
+      const waiting = [...queues.values()].reduce((a, q) => a + q.length, 0);
       const stat = (label, value, kind, field) => h('div', { class: 'stat ' + (kind || ''), 'data-summary': field },
         h('span', { class: 'stat-value' }, value), h('span', { class: 'stat-label' }, label));
       clear(summary).append(
@@ -332,7 +329,8 @@ export const page = {
         stat('versions ready', ready + ' / ' + versions, ready < versions ? '' : 'ok', 'versions'),
         stat('requests / s', fmt.num(rps, rps < 10 ? 2 : 1), '', 'rps'),
         stat('alerts firing', String(firing), firing ? 'bad' : 'ok', 'firing'),
-        stat('alerts pending', String(pending), pending ? 'warn' : '', 'pending'));
+        stat('alerts pending', String(pending), pending ? 'warn' : '', 'pending'),
+        stat('review waiting', fmt.num(waiting, 0), waiting ? 'accent' : '', 'review'));
     }
 
     function renderAlertTable() {
@@ -385,12 +383,28 @@ export const page = {
       note.textContent = names.length ? '' : 'No model is there for you to see: the repository is empty, or your token is limited to other models.';
 
       if (n % SLOW === 0) {
-        // which models have a review queue: those with items queued or leased
+        // the review queues, counted from the listing of every model's waiting and leased items
         const [q, l] = await Promise.all([
-          ctx.api.get('/api/v1/review', { state: 'queued', limit: 1000 }),
-          ctx.api.get('/api/v1/review', { state: 'leased', limit: 1000 }),
+          ctx.api.get('/api/v1/review', { state: 'queued', limit: REVIEW_MAX }),
+          ctx.api.get('/api/v1/review', { state: 'leased', limit: REVIEW_MAX }),
         ]);
-        for (const it of [...((q && q.items) || []), ...((l && l.items) || [])]) if (it.model) reviewModels.add(it.model);
+        queues = new Map();
+        const count = (items, what) => {
+          for (const it of items || []) {
+            if (!it.model) continue;
+            if (!queues.has(it.model)) queues.set(it.model, { length: 0, waiting: 0, leased: 0, oldest_ms: null, more: false });
+            const e = queues.get(it.model);
+            e.length++;
+            e[what]++;
+            if (it.created_ms && (e.oldest_ms === null || it.created_ms < e.oldest_ms)) e.oldest_ms = it.created_ms;
+          }
+        };
+        count(q && q.items, 'waiting');
+        count(l && l.items, 'leased');
+        for (const [doc, what] of [[q, 'waiting'], [l, 'leased']]) {
+          if (doc && doc.items && doc.items.length >= REVIEW_MAX) for (const e of queues.values()) if (e[what]) e.more = true;
+        }
+        for (const c of models.values()) renderReview(c, queues.get(c.name) || null);
       }
       const [al, ...rest] = await Promise.allSettled([
         ctx.api.get('/api/v1/alerts'),

@@ -22,7 +22,7 @@ function dur(s) {
 // A feature's value as text: numbers shortened, null as missing.
 function valueText(v) {
   if (v === null || v === undefined) return null;
-  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : fmt.num(v, 4);
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(8)));
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
 }
@@ -375,7 +375,7 @@ export const page = {
       itemBox.append(verdictBox);
 
       // The explanation and the features side by side.
-      itemBox.append(h('div', { class: 'ops-grid ops-grid-2' },
+      itemBox.append(h('div', { class: 'ops-grid ops-grid-2 ops-grid-explain' },
         h('div', {}, h('h3', {}, 'Explanation'), explanation(it)),
         h('div', {}, h('h3', {}, 'Features'), features(it))));
 

@@ -60,10 +60,10 @@ export const page = {
       n: 0,
       models: new Map(), // model -> items waiting or leased, as last listed
       model: null,
+      modelsSig: '',
       queue: null, // the selected model's figures
       waiting: [], // its oldest waiting items
       item: null, // the item held under a lease
-      itemAt: 0, // local time it was taken
       choice: null, // the verdict chosen (a label), or null
       busy: false,
       skipArmed: false,
@@ -136,7 +136,7 @@ export const page = {
       for (const state of ['queued', 'leased']) {
         countModels(await get('/api/v1/review', { state, limit: 1000 }), found);
       }
-      if (st.n === 0) countModels(await get('/api/v1/review', { state: 'done', limit: 1000 }), found);
+      if (st.n === 0) countModels(await get('/api/v1/review', { state: 'done', limit: 200 }), found);
       for (const m of st.models.keys()) if (!found.has(m)) found.set(m, 0);
       st.models = found;
       if (!st.model && found.size > 0) {
@@ -149,6 +149,9 @@ export const page = {
     function renderModels() {
       const names = [...st.models.keys()].sort();
       if (st.model && !st.models.has(st.model)) names.unshift(st.model);
+      const sig = JSON.stringify([names, st.model]);
+      if (sig === st.modelsSig) return; // an open list stays as it is
+      st.modelsSig = sig;
       clear(modelSel);
       if (names.length === 0) modelSel.append(h('option', { value: '' }, 'no review items yet'));
       for (const m of names) {
@@ -157,7 +160,6 @@ export const page = {
         modelSel.append(o);
       }
       modelSel.disabled = names.length === 0;
-      if (nextBtn) nextBtn.disabled = !st.model;
     }
 
     async function loadQueue() {
@@ -211,6 +213,15 @@ export const page = {
 
     async function takeNext() {
       if (!canReview || st.busy) return;
+      if (!st.model && canRead) {
+        // Items may have come since the page looked: look again before saying there are none.
+        try {
+          await discover();
+        } catch (e) {
+          showError(e);
+          return;
+        }
+      }
       if (!st.model) {
         setStatus('No model to review: no queue has items.', 'warn');
         return;
@@ -233,7 +244,6 @@ export const page = {
           setStatus('The queue of ' + st.model + ' is empty: nothing waits for review.', 'ok');
         } else {
           st.item = doc;
-          st.itemAt = Date.now();
           st.choice = null;
           setStatus('Item #' + doc.id + ' is yours until ' + new Date(doc.lease_until_ms).toLocaleTimeString() + '.');
         }

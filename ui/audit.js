@@ -250,7 +250,7 @@ export const page = {
           const row = h('tr', { 'data-entry-id': String(e.id), class: e.id === bad ? 'ops-bad-row' : '' },
             h('td', { class: 'num' }, String(e.id), e.id === bad ? h('span', {}, ' ', badge('first bad', 'bad')) : null),
             h('td', { class: 'ops-nowrap', title: String(e.time || '') }, fmt.time(e.at_ms)),
-            h('td', {}, h('button', { type: 'button', class: 'ops-link', title: 'only this actor', onclick: () => {
+            h('td', { class: 'ops-actor' }, h('button', { type: 'button', class: 'ops-link', title: 'only this actor', onclick: () => {
               fActor.input.value = String(e.actor);
               applyFilters();
             } }, String(e.actor))),

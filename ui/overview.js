@@ -33,10 +33,11 @@ export const page = {
     const grid = h('div', { class: 'ov-grid' });
     const alertBox = h('div', { class: 'ov-alerts-body' });
     const note = h('p', { class: 'muted ov-note' });
+    const updated = h('span', { class: 'muted small', id: 'ov-updated' }, '');
     el.append(
       h('div', { class: 'page-head' },
         h('h1', {}, 'Models'),
-        h('span', { class: 'muted small', id: 'ov-updated' }, '')),
+        updated),
       summary,
       note,
       grid,
@@ -94,7 +95,7 @@ export const page = {
       return {
         name, card, state, versions, splitChart, splitLegend, tiles, quality, drift, alertsF, review, err,
         series: { rps: [], error_rate: [], p99: [] },
-        seeded: false, seeding: null, ready: false, rps: null,
+        seeded: false, seeding: null, ready: false, rps: null, traffic: null,
         versionsList: [], refQuality: null,
       };
     }
@@ -130,6 +131,7 @@ export const page = {
         c.versions.appendChild(h('span', { class: 'vchip ' + (ok ? 'ok' : 'muted'), title: why, 'data-version': v.version },
           'v' + v.version, h('span', { class: 'vstate' }, ok ? 'ready' : v.state.toLowerCase())));
       }
+      for (const b of broken) c.versions.appendChild(h('span', { class: 'bad-text small' }, b.reason || 'the model cannot be loaded'));
       const serving = list.filter((v) => v.state === 'READY').length;
       clear(c.state);
       if (broken.length) {
@@ -143,10 +145,17 @@ export const page = {
         c.state.title = list.map((v) => 'v' + v.version + ': ' + (v.reason || v.state)).join('; ');
       }
       c.ready = serving > 0;
+      c.card.classList.toggle('down', !c.ready && !broken.length);
+      c.card.classList.toggle('broken', broken.length > 0);
     }
 
     function renderTraffic(c, t) {
       const routes = (t && t.routes) || [];
+      if (!t) {
+        clear(c.splitChart).appendChild(ctx.charts.splitBar([], { width: 300, height: 10 }));
+        clear(c.splitLegend).appendChild(h('span', { class: 'muted' }, 'no traffic policy yet: one is made when a version serves'));
+        return;
+      }
       const parts = routes.map((r) => ({ name: r.name, weight: r.percent }));
       clear(c.splitChart).appendChild(ctx.charts.splitBar(parts, { width: 300, height: 10 }));
       clear(c.splitLegend);
@@ -168,6 +177,10 @@ export const page = {
     function renderQuality(c, q) {
       clear(c.quality);
       const all = q && q.all;
+      if (!q) {
+        c.quality.appendChild(badge('not serving', 'muted'));
+        return;
+      }
       if (!all || !all.labelled) {
         c.quality.appendChild(badge('no labels yet', 'muted'));
         if (all && all.predictions) c.quality.appendChild(h('span', { class: 'muted small' }, ' ' + fmt.num(all.predictions, 0) + ' predictions'));
@@ -270,10 +283,31 @@ export const page = {
       c.seeded = true;
     }
 
+    // driftVersion: the ready version taking the largest share of the calls, else the newest
+    // ready one (the drift API's own default, the champion, might not be loaded).
+    function driftVersion(c) {
+      const ready = new Set(c.versionsList.filter((v) => v.state === 'READY').map((v) => String(v.version)));
+      let best = null;
+      for (const r of (c.traffic && c.traffic.routes) || []) {
+        if (r.serving && ready.has(String(r.version)) && (best === null || r.percent > best.percent)) best = r;
+      }
+      if (best) return String(best.version);
+      const list = [...ready].sort((a, b) => Number(b) - Number(a));
+      return list.length ? list[0] : undefined;
+    }
+
     async function readModel(c, n) {
       const base = '/api/v1/models/' + encodeURIComponent(c.name);
       const jobs = [];
-      jobs.push(ctx.api.get(base + '/traffic').then((t) => renderTraffic(c, t)));
+      // a model gets a traffic policy once a version serves: before that, asking is a 404
+      if (c.ready || c.traffic) {
+        jobs.push(ctx.api.get(base + '/traffic').then((t) => {
+          c.traffic = t;
+          renderTraffic(c, t);
+        }));
+      } else {
+        renderTraffic(c, null);
+      }
       jobs.push(ctx.api.get(base + '/signals', { metric: METRICS.map((m) => m.metric).join(','), window: '10s' }).then((s) => {
         const by = {};
         for (const x of s.signals || []) by[x.metric] = x.value ?? null;
@@ -298,13 +332,17 @@ export const page = {
         c.slowPending = false;
         // drift first (its reference quality is what quality is compared with); only a model
         // with a ready version has a drift report (503 otherwise)
-        const drift = c.ready
-          ? ctx.api.get(base + '/drift').then((d) => {
+        // and quality needs a ready version too (503 otherwise)
+        if (c.ready) {
+          const drift = ctx.api.get(base + '/drift', { version: driftVersion(c) }).then((d) => {
             if (d && d.reference && d.reference.quality) c.refQuality = d.reference.quality;
             renderDrift(c, d);
-          })
-          : Promise.resolve(renderDrift(c, null));
-        jobs.push(drift.then(() => ctx.api.get(base + '/quality')).then((q) => renderQuality(c, q)));
+          });
+          jobs.push(drift.then(() => ctx.api.get(base + '/quality')).then((q) => renderQuality(c, q)));
+        } else {
+          renderDrift(c, null);
+          renderQuality(c, null);
+        }
       }
       const res = await Promise.allSettled(jobs);
       METRICS.forEach((m) => drawSpark(c, m));
@@ -415,7 +453,7 @@ export const page = {
       for (const c of models.values()) renderAlerts(c);
       renderAlertTable();
       renderSummary();
-      document.getElementById('ov-updated') && (document.getElementById('ov-updated').textContent = 'updated ' + fmt.time(Date.now()).slice(11));
+      updated.textContent = 'updated ' + fmt.time(Date.now()).slice(11);
       const offline = [al, ...rest].find((r) => r.status === 'rejected' && r.reason && r.reason.status === 0);
       if (offline) throw offline.reason;
       if (al.status === 'rejected') throw al.reason;

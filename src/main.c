@@ -10,6 +10,7 @@
 #include "api/ab.h"
 #include "api/api.h"
 #include "api/jwt.h"
+#include "api/session.h"
 #include "api/token.h"
 #include "api/upload.h"
 #include "backend/loadcheck.h"
@@ -612,6 +613,8 @@ static int start_auth(const struct md_settings *o, struct daemon *d)
     if (load_tokens(d) != 0)
         return 1;
     add_task(d, &(struct md_control_task){"token last uses", 10000, tokens_flush, d});
+    /* The dashboard's sessions (api/session.h), in memory only. */
+    a->sessions = md_sessions_new(o->session_idle_ms, o->session_max_age_ms, o->sessions_max);
     return 0;
 }
 
@@ -710,6 +713,10 @@ static void stop_daemon(struct daemon *d, const struct md_settings *o)
         md_auth_tokens_publish(&d->api->auth, NULL);
     if (d->api != NULL) /* JSON Web Tokens (part jwt) */
         md_auth_jwt_publish(&d->api->auth, NULL);
+    if (d->api != NULL) { /* the dashboard's sessions: no request reads them now */
+        md_sessions_free(d->api->auth.sessions);
+        d->api->auth.sessions = NULL;
+    }
     md_store_close(d->store);
     md_aead_keys_free(data_keys); /* after the store, which borrowed them */
     data_keys = NULL;

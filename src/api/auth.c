@@ -21,6 +21,7 @@
 #include "api/auth.h"
 #include "api/api.h"
 #include "api/jwt.h"
+#include "api/session.h"
 #include "api/token.h"
 #include "store/store.h"
 #include "util/epoch.h"
@@ -36,10 +37,10 @@
 #include <strings.h>
 
 /* Requests while authentication is off: every permission, every model. */
-static const struct md_principal anyone_all = {"anonymous", MD_PERM_ALL, true, NULL, 0, 0, 0};
+static const struct md_principal anyone_all = {"anonymous", MD_PERM_ALL, true, NULL, 0, 0, 0, NULL};
 /* Requests without a token to an open health or metrics endpoint. */
 static const struct md_principal anyone_open = {
-    "anonymous", MD_PERM_STATUS | MD_PERM_READ, true, NULL, 0, 0, 0};
+    "anonymous", MD_PERM_STATUS | MD_PERM_READ, true, NULL, 0, 0, 0, NULL};
 
 /* One token of the table. The atomics carry over to the next table. */
 struct entry {
@@ -140,6 +141,7 @@ static const struct md_principal *copy_principal(const struct entry *e, struct m
     p->n_models = 0;
     p->token_id = e->id;
     p->role = e->role;
+    p->session = NULL;
     if (!e->all_models) {
         const char **m = md_arena_alloc(a, (e->n_models ? e->n_models : 1) * sizeof(*m));
 
@@ -242,6 +244,7 @@ static const struct md_principal *jwt_copy(const struct md_jwt_identity *id, str
     p->n_models = 0;
     p->token_id = 0;
     p->role = id->role;
+    p->session = NULL;
     if (!id->all_models) {
         const char **m = md_arena_alloc(a, (id->n_models ? id->n_models : 1) * sizeof(*m));
         const char *at = id->models;
@@ -298,31 +301,22 @@ void md_auth_jwt_publish(struct md_auth *a, struct md_jwt *j)
     }
 }
 
-int md_auth_principal(const struct md_auth *a, const struct md_api_req *req, bool open, bool charge,
-                      const struct md_principal **out, char retry_after[16], struct md_err *err)
+/*
+ * The principal of a bearer credential (secret, n bytes; NULL when the
+ * header's scheme is another): md_auth_credential's work, shared with
+ * md_auth_principal's hot path, where it is inlined whole (left to itself,
+ * the compiler splits it and the bearer path pays a few dozen instructions).
+ */
+__attribute__((always_inline)) static inline int
+credential(const struct md_auth *a, const struct md_api_req *req, const char *secret, size_t n,
+           bool charge, const struct md_principal **out, char retry_after[16], struct md_err *err)
 {
-    const char *h;
-    const char *secret;
     unsigned char hash[32];
     struct entry *e;
-    size_t n = 0;
     int64_t now_ms;
     bool cached;
     int rc;
 
-    *out = &anyone_all;
-    if (MD_LIKELY(!a->enabled))
-        return MD_OK;
-    h = req->header != NULL ? req->header(req->conn, "Authorization") : NULL;
-    if (h == NULL) {
-        if (open) {
-            *out = &anyone_open;
-            return MD_OK;
-        }
-        return md_err_set(err, MD_EAUTH,
-                          "authorization: missing; send 'Authorization: Bearer <token>'");
-    }
-    secret = bearer(h, &n);
     if (secret != NULL && md_jwt_is_jwt(secret, n))
         return jwt_principal(a, req, secret, n, out, err);
     if (secret == NULL || !md_token_secret_valid(secret, n))
@@ -352,6 +346,94 @@ int md_auth_principal(const struct md_auth *a, const struct md_api_req *req, boo
     }
     md_epoch_exit();
     return rc;
+}
+
+int md_auth_credential(const struct md_auth *a, const struct md_api_req *req, const char *cred,
+                       size_t n, bool charge, const struct md_principal **out, char retry_after[16],
+                       struct md_err *err)
+{
+    return credential(a, req, cred, n, charge, out, retry_after, err);
+}
+
+/* ---- a dashboard session's cookie ----------------------------------------- */
+
+/* Whether method may change state: every one but GET and HEAD. */
+static bool changes(const char *method)
+{
+    return method == NULL || (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0);
+}
+
+/*
+ * The principal of a request without an Authorization header whose Cookie
+ * header (cookie) may hold a session id: the session's credential checked
+ * as a bearer header's, after the CSRF checks of a method that changes
+ * state. A credential that no longer verifies ends its session.
+ */
+static int cookie_principal(const struct md_auth *a, const struct md_api_req *req,
+                            const char *cookie, bool charge, const struct md_principal **out,
+                            char retry_after[16], struct md_err *err)
+{
+    unsigned char id[MD_SESSION_ID_BYTES];
+    struct md_session_view *view;
+    const char *cred;
+    size_t n = 0;
+    int rc;
+
+    if (!md_session_cookie(cookie, id))
+        return md_err_set(err, MD_EAUTH,
+                          "authorization: missing; send 'Authorization: Bearer <token>' or sign "
+                          "in (POST /api/v1/session)");
+    rc = md_sessions_find(a->sessions, id, md_wall_ms(), req->arena, &cred, &n, &view, err);
+    OPENSSL_cleanse(id, sizeof(id));
+    if (rc != MD_OK)
+        return rc;
+    if (changes(req->method)) {
+        const char *origin = req->header(req->conn, "Origin");
+
+        if (!md_session_csrf_ok(view->csrf, req->header(req->conn, "X-CSRF-Token")))
+            return md_err_set(err, MD_EPERM,
+                              "X-CSRF-Token: missing or not this session's (a cookie request "
+                              "that changes state needs the csrf of GET /api/v1/session)");
+        if (origin != NULL && !md_session_origin_ok(origin, req->header(req->conn, "Host")))
+            return md_err_set(err, MD_EPERM, "Origin: '%.100s' is not this server", origin);
+    }
+    rc = credential(a, req, cred, n, charge, out, retry_after, err);
+    if (rc == MD_EAUTH)
+        (void)md_sessions_end(a->sessions, view->id_hash);
+    if (rc != MD_OK)
+        return rc;
+    /* Cast: *out is the request's arena, made just now. */
+    ((struct md_principal *)*out)->session = view;
+    return MD_OK;
+}
+
+int md_auth_principal(const struct md_auth *a, const struct md_api_req *req, bool open, bool charge,
+                      const struct md_principal **out, char retry_after[16], struct md_err *err)
+{
+    const char *h;
+    const char *secret;
+    size_t n = 0;
+
+    *out = &anyone_all;
+    if (MD_LIKELY(!a->enabled))
+        return MD_OK;
+    h = req->header != NULL ? req->header(req->conn, "Authorization") : NULL;
+    if (h == NULL) {
+        const char *cookie;
+
+        if (open) {
+            *out = &anyone_open;
+            return MD_OK;
+        }
+        cookie =
+            a->sessions != NULL && req->header != NULL ? req->header(req->conn, "Cookie") : NULL;
+        if (cookie != NULL)
+            return cookie_principal(a, req, cookie, charge, out, retry_after, err);
+        return md_err_set(err, MD_EAUTH,
+                          "authorization: missing; send 'Authorization: Bearer <token>'");
+    }
+    secret = bearer(h, &n);
+    return credential(a, req, secret, n, charge, out, retry_after, err);
 }
 
 int md_auth_check(const struct md_auth *a, const struct md_principal *p, unsigned perm,

@@ -79,6 +79,9 @@ struct md_principal {
     size_t n_models;
     int64_t token_id;  /* the token's id in the store; 0: anonymous */
     enum md_role role; /* 0: anonymous */
+    /* The dashboard session (api/session.h) a cookie request came by, in
+     * request memory; NULL for a bearer header or anonymous. */
+    const struct md_session_view *session;
 };
 
 /* The token table (api/auth.c): immutable once published. */
@@ -99,11 +102,17 @@ struct md_auth {
     /* JSON Web Tokens (api/jwt.h): the verifier published by md_auth_jwt_publish, or
        NULL: none are taken */
     _Atomic(struct md_jwt *) jwt;
+    /* The dashboard's sessions (api/session.h), or NULL: a Cookie header is
+     * not read. Set before the server starts, with enabled. */
+    struct md_sessions *sessions;
+    bool tls; /* the listener speaks TLS (net/http.c): session cookies are Secure */
 };
 
 struct md_api_req;
 struct md_store_tx;
 struct md_jwt;
+struct md_sessions;
+struct md_session_view;
 
 /* Sets a's listener address, kept for messages; it must outlive a. */
 void md_auth_init(struct md_auth *a, const char *listen);
@@ -112,7 +121,14 @@ void md_auth_init(struct md_auth *a, const char *listen);
  * The principal who sent req, into *out (static or req's arena; never
  * NULL on MD_OK). open: the route may be called without a token (an open
  * health or metrics endpoint): a request without an Authorization header
- * is then anonymous with the status and read permissions. charge: count
+ * is then anonymous with the status and read permissions. A request
+ * without an Authorization header to any other route is authenticated by
+ * its dashboard session cookie, when it has one (api/session.h): as the
+ * credential the session holds, by md_auth_credential; a method other than
+ * GET or HEAD then needs the session's X-CSRF-Token and, when it sends an
+ * Origin, one naming the Host (else MD_EPERM naming the header); an
+ * unknown or expired session is MD_EAUTH. Only that path takes a lock (the
+ * session table's). charge: count
  * the request against its token's rate limit (false on a parked request's
  * second call). MD_EAUTH for a missing, malformed, unknown, expired or
  * revoked token (the message never holds the secret); MD_ETOOMANY past the
@@ -122,6 +138,18 @@ void md_auth_init(struct md_auth *a, const char *listen);
 int md_auth_principal(const struct md_auth *a, const struct md_api_req *req, bool open, bool charge,
                       const struct md_principal **out, char retry_after[16],
                       struct md_err *err) MD_MUST_CHECK;
+
+/*
+ * The principal of a credential (n bytes): a token's secret, or a JSON Web
+ * Token, as it would follow "Bearer " in an Authorization header; checked
+ * by the same code (revocation, expiry, role, models, rate limit when
+ * charge). Into *out in req's arena. MD_EAUTH, MD_ETOOMANY as
+ * md_auth_principal (the message never holds the credential). Thread-safe,
+ * lock-free.
+ */
+int md_auth_credential(const struct md_auth *a, const struct md_api_req *req, const char *cred,
+                       size_t n, bool charge, const struct md_principal **out, char retry_after[16],
+                       struct md_err *err) MD_MUST_CHECK;
 
 /*
  * MD_OK when p holds perm (one enum md_perm bit), else MD_EPERM with a

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * drift.c: GET /api/v1/models/{m}/drift?version=&window=, a version's live
- * window compared with its reference profile. The figures and their JSON
+ * drift.c: GET /api/v1/models/{m}/drift?version=&window=&histograms=, a
+ * version's live window compared with its reference profile (with the bins
+ * compared when histograms is true). The figures and their JSON
  * are serve/drift_feed.c's and watch/drift.c's; this file reads the query
  * and answers.
  */
@@ -40,8 +41,10 @@ void md_drift_api_get(struct md_api *api, const struct md_route *rt, struct md_a
 {
     const char *version = req->query != NULL ? req->query(req->conn, "version") : NULL;
     const char *window = req->query != NULL ? req->query(req->conn, "window") : NULL;
+    const char *hist = req->query != NULL ? req->query(req->conn, "histograms") : NULL;
     struct md_err err = {0};
     int64_t window_ms = 0;
+    unsigned flags = 0;
     int rc;
 
     if (window != NULL && !parse_window(window, &window_ms)) {
@@ -55,7 +58,16 @@ void md_drift_api_get(struct md_api *api, const struct md_route *rt, struct md_a
                       "the champion)");
         return;
     }
-    rc = md_drift_json(api->repo, rt->model, version, window_ms, resp->body, &err);
+    if (hist != NULL) {
+        if (strcmp(hist, "true") != 0 && strcmp(hist, "false") != 0 && strcmp(hist, "1") != 0 &&
+            strcmp(hist, "0") != 0) {
+            md_api_errorf(resp, MD_EINVAL, "histograms: '%.16s' is not true or false", hist);
+            return;
+        }
+        if (strcmp(hist, "true") == 0 || strcmp(hist, "1") == 0)
+            flags |= MD_DRIFT_JSON_HISTOGRAMS;
+    }
+    rc = md_drift_json(api->repo, rt->model, version, window_ms, flags, resp->body, &err);
     if (rc != MD_OK && err.code != MD_OK) { /* refused: unknown model or version, ... */
         md_api_error(resp, &err);
         return;

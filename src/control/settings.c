@@ -23,6 +23,7 @@
 #define CONN_BUFFER_MAX STR(MD_HTTP_CONN_BUFFER_MAX)
 
 #define HISTORY_RETENTION_MAX_MS (3650LL * 86400 * 1000)
+#define SESSION_MAX_MS           (30LL * 86400 * 1000)
 #define STRING_AT(f)             MD_CONFIG_STRING_AT(struct md_settings, f)
 #define UINT_AT(f)               MD_CONFIG_UINT_AT(struct md_settings, f)
 #define ENUM_AT(f)               MD_CONFIG_ENUM_AT(struct md_settings, f)
@@ -80,6 +81,32 @@ static const struct md_config_setting table[] = {
              "it open",
      .offset = BOOL_AT(auth_metrics),
      .def_num = 1},
+    {.flag = "session-idle",
+     .key = "session_idle",
+     .kind = MD_CONFIG_STRING,
+     .metavar = "DURATION",
+     .help = "with --auth, a dashboard session (POST /api/v1/session) ends after this long "
+             "without a request: digits and a unit, s, m, h or d; at most 30d",
+     .offset = STRING_AT(session_idle),
+     .def_text = "1h"},
+    {.flag = "session-max-age",
+     .key = "session_max_age",
+     .kind = MD_CONFIG_STRING,
+     .metavar = "DURATION",
+     .help = "with --auth, a dashboard session ends this long after its sign-in, used or not "
+             "(the cookie's Max-Age); at most 30d",
+     .offset = STRING_AT(session_max_age),
+     .def_text = "12h"},
+    {.flag = "sessions-max",
+     .key = "sessions_max",
+     .kind = MD_CONFIG_UINT,
+     .metavar = "N",
+     .help = "with --auth, dashboard sessions kept in memory at most; a sign-in past it ends "
+             "the session unused longest",
+     .offset = UINT_AT(sessions_max),
+     .def_num = 1024,
+     .min = 1,
+     .max = 1000000},
     {.flag = "data",
      .key = "data",
      .kind = MD_CONFIG_STRING,
@@ -550,6 +577,18 @@ enum md_settings_action md_settings_parse(struct md_settings *s, int argc, char 
         md_err_set(err, MD_EINVAL,
                    "history_retention: '%.40s' is not a duration from 1s to 3650d (90m, 12h, 30d)",
                    s->history_retention);
+        return MD_SETTINGS_BAD;
+    }
+    if (!md_history_duration(s->session_idle, SESSION_MAX_MS, &s->session_idle_ms)) {
+        md_err_set(err, MD_EINVAL,
+                   "session_idle: '%.40s' is not a duration from 1s to 30d (90s, 30m, 1h)",
+                   s->session_idle);
+        return MD_SETTINGS_BAD;
+    }
+    if (!md_history_duration(s->session_max_age, SESSION_MAX_MS, &s->session_max_age_ms)) {
+        md_err_set(err, MD_EINVAL,
+                   "session_max_age: '%.40s' is not a duration from 1s to 30d (90m, 12h, 7d)",
+                   s->session_max_age);
         return MD_SETTINGS_BAD;
     }
     /* TLS: an empty path is none (--tls-cert= undoes the file's); the

@@ -26,6 +26,11 @@ struct md_settings {
     bool auth;                     /* --auth: requests need a bearer token (api/auth.h) */
     bool auth_health;              /* --auth-health: with --auth, health endpoints need one too */
     bool auth_metrics;             /* --auth-metrics: with --auth, /metrics needs one too */
+    const char *session_idle;      /* --session-idle: a dashboard session's idle life ("1h") */
+    int64_t session_idle_ms;       /* the same, read by md_settings_parse */
+    const char *session_max_age;   /* --session-max-age: its whole life ("12h") */
+    int64_t session_max_age_ms;    /* the same, read by md_settings_parse */
+    uint64_t sessions_max;         /* --sessions-max: sessions kept at most */
     const char *data;              /* --data: the daemon's own data directory */
     uint64_t poll_s;               /* --poll: seconds between repository scans; 0 = none */
     uint64_t threads;              /* --threads: HTTP worker threads; 0 = one per core */

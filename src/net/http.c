@@ -1174,6 +1174,7 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
                           cfg->listen);
     md_auth_init(&api->auth, cfg->listen);
     api->auth.loopback = is_loopback(&ss);
+    api->auth.tls = cfg->tls_cert != NULL && cfg->tls_key != NULL;
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
 

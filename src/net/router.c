@@ -42,6 +42,7 @@
 #include "api/audit.h"
 #include "api/handlers.h"
 #include "api/ab.h"
+#include "api/session.h"
 #include "api/upload.h"
 #include "util/log.h"
 
@@ -267,6 +268,11 @@ static const struct md_endpoint routes[] = {
     {"POST",   "/api/v1/tokens",        MD_API_MANAGEMENT, ADMIN, NONE, md_token_api_create},
     {"GET",    "/api/v1/tokens",        MD_API_MANAGEMENT, ADMIN, NONE, md_token_api_list},
     {"DELETE", "/api/v1/tokens/{name}", MD_API_MANAGEMENT, ADMIN, NONE, md_token_api_revoke},
+    /* the dashboard's sign-in sessions (api/session.c): the POST is served
+     * without a token (its body holds one), the others take a cookie too */
+    {"POST",   "/api/v1/session", MD_API_MANAGEMENT, STATUS, NONE, md_session_api_create},
+    {"GET",    "/api/v1/session", MD_API_MANAGEMENT, STATUS, NONE, md_session_api_get},
+    {"DELETE", "/api/v1/session", MD_API_MANAGEMENT, STATUS, NONE, md_session_api_delete},
     /* the security self-assessment (api/security.c) */
     {"GET",    "/api/v1/security/report", MD_API_MANAGEMENT, ADMIN, NONE, md_security_api_report},
     /* the dashboard's files (api/ui.c): served without a token, they hold no data */
@@ -762,11 +768,14 @@ void md_router_find(const char *method, const char *path, struct md_arena *a,
 }
 
 /* Whether e may be called without a token under a's rules: the health
- * endpoints and /metrics, when configured so. */
+ * endpoints and /metrics, when configured so; the dashboard's files and its
+ * sign-in, always. */
 static bool open_route(const struct md_auth *a, const struct md_endpoint *e)
 {
     if (e->handler == md_ui_api_asset || e->handler == md_ui_api_root)
         return true; /* the dashboard's files: no data (api/ui.c) */
+    if (e->handler == md_session_api_create)
+        return true; /* sign-in: the token is in the body (api/session.c) */
     if (a->open_health && e->handler == md_v2_live_r)
         return true;
     if (a->open_health && e->handler == md_v2_ready_r)
@@ -813,9 +822,12 @@ int md_router_admit(struct md_api *api, const struct md_router_hit *hit, struct 
  * Whether a call of e changes state, and so is recorded in the audit log:
  * every method but GET, unless the route only reads or predicts (an
  * inference is a POST that changes nothing; so is the repository index).
+ * A dashboard's sign-in and sign-out are recorded too, refusals included.
  */
 static bool audited(const struct md_endpoint *e)
 {
+    if (e->handler == md_session_api_create || e->handler == md_session_api_delete)
+        return true;
     return (e->perm & (MD_PERM_STATUS | MD_PERM_READ | MD_PERM_PREDICT)) == 0 &&
            strcmp(e->method, "GET") != 0;
 }

@@ -378,7 +378,7 @@ static int acquire(struct md_repo *r, const char *model, const char *version, st
 }
 
 int md_drift_json(struct md_repo *r, const char *model, const char *version, int64_t window_ms,
-                  struct md_buf *out, struct md_err *err)
+                  unsigned flags, struct md_buf *out, struct md_err *err)
 {
     struct md_drift_report rep;
     struct md_version *v;
@@ -398,7 +398,7 @@ int md_drift_json(struct md_repo *r, const char *model, const char *version, int
     }
     rc = md_drift_report(v->drift->w, window_ms, md_wall_ms(), &rep, err);
     if (rc == MD_OK) {
-        rc = md_drift_report_json(v->drift->w, &rep, out);
+        rc = md_drift_report_json(v->drift->w, &rep, flags, out);
         md_buf_puts(out, "}");
         rc = rc == MD_OK ? md_buf_error(out) : rc;
         md_drift_report_release(&rep);

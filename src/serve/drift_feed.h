@@ -48,12 +48,13 @@ void md_drift_detach(void);
 
 /*
  * The report of model's version (NULL or "": the champion) over window_ms
- * (0: the version's drift.window_s) as one JSON object into out. A version
+ * (0: the version's drift.window_s) as one JSON object into out, with what
+ * flags (enum md_drift_json_flags, watch/drift.h) adds. A version
  * without a reference answers with verdict "no_reference" and its reason.
  * MD_ENOTFOUND / MD_EUNAVAIL as md_repo_acquire; MD_ENOMEM.
  */
 int md_drift_json(struct md_repo *r, const char *model, const char *version, int64_t window_ms,
-                  struct md_buf *out, struct md_err *err) MD_MUST_CHECK;
+                  unsigned flags, struct md_buf *out, struct md_err *err) MD_MUST_CHECK;
 
 /* Registers drift_psi, drift_js, drift_score, drift_features and prediction_drift_psi,
  * answered from r's versions. */

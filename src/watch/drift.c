@@ -107,6 +107,7 @@ static void compare(const struct md_profile_feature *f, const uint64_t *live,
 
     r->name = f->name;
     r->kind = f->kind;
+    r->live = live;
     r->rows = 0;
     for (i = 0; i < k; i++) {
         r->rows += live[i];
@@ -211,9 +212,9 @@ int md_drift_report(struct md_drift_window *w, int64_t window_ms, int64_t now_ms
     rep->n_features = p->n_features;
     for (i = 0; i < p->n_features; i++)
         compare(&p->features[i], sum + 1 + p->features[i].offset, &rep->features[i]);
+    rep->sums = sum; /* the results point into it: freed with the report */
     rc = correct(rep, w->cfg.bonferroni, err);
     if (rc != MD_OK) {
-        free(sum);
         md_drift_report_release(rep);
         return rc;
     }
@@ -244,14 +245,17 @@ int md_drift_report(struct md_drift_window *w, int64_t window_ms, int64_t now_ms
         rep->prediction_drifted = rep->prediction_drifted || rep->scores.drifted;
     }
     rep->verdict = !rep->enough ? "insufficient_data" : rep->drifted > 0 ? "drift" : "ok";
-    free(sum);
     return MD_OK;
 }
 
 void md_drift_report_release(struct md_drift_report *rep)
 {
     free(rep->features);
+    free(rep->sums);
     rep->features = NULL;
+    rep->sums = NULL;
+    rep->labels.live = NULL;
+    rep->scores.live = NULL;
     rep->n_features = 0;
 }
 
@@ -274,8 +278,67 @@ static void num(struct md_buf *b, const char *key, double v)
     md_buf_f64(b, v, "null");
 }
 
+static void counts_json(struct md_buf *b, const char *key, const uint64_t *c, size_t k)
+{
+    size_t i;
+
+    md_buf_printf(b, ",\"%s\":[", key);
+    for (i = 0; i < k; i++)
+        md_buf_printf(b, "%s%llu", i > 0 ? "," : "", (unsigned long long)c[i]);
+    md_buf_putc(b, ']');
+}
+
+/* Each count's share of total; null throughout when total is 0. */
+static void shares_json(struct md_buf *b, const char *key, const uint64_t *c, size_t k,
+                        uint64_t total)
+{
+    size_t i;
+
+    md_buf_printf(b, ",\"%s\":[", key);
+    for (i = 0; i < k; i++) {
+        if (i > 0)
+            md_buf_putc(b, ',');
+        md_buf_f64(b, total > 0 ? (double)c[i] / (double)total : NAN, "null");
+    }
+    md_buf_putc(b, ']');
+}
+
+/* The bins the result's statistics compare: the feature's value bins, then missing, with the
+ * reference's counts and the window's, and their shares. */
+static void histogram_json(struct md_buf *b, const struct md_drift_result *r,
+                           const struct md_profile_feature *f)
+{
+    size_t k = f->n_bins + 1, i;
+    uint64_t ref_rows = 0;
+
+    for (i = 0; i < k; i++)
+        ref_rows += f->counts[i];
+    md_buf_puts(b, ",\"histogram\":{");
+    if (f->kind == MD_PROFILE_NUMERIC) {
+        md_buf_puts(b, "\"edges\":[");
+        for (i = 0; i + 1 < f->n_bins; i++) {
+            if (i > 0)
+                md_buf_putc(b, ',');
+            md_buf_f64(b, f->edges[i], "null");
+        }
+    } else {
+        md_buf_puts(b, "\"categories\":[");
+        for (i = 0; i + 1 < f->n_bins; i++) {
+            if (i > 0)
+                md_buf_putc(b, ',');
+            md_buf_json_str(b, f->categories[i], f->cat_len[i]);
+        }
+    }
+    md_buf_printf(b, "],\"reference_rows\":%llu", (unsigned long long)ref_rows);
+    counts_json(b, "reference_counts", f->counts, k);
+    counts_json(b, "live_counts", r->live, k);
+    shares_json(b, "reference", f->counts, k, ref_rows);
+    shares_json(b, "live", r->live, k, r->rows);
+    md_buf_putc(b, '}');
+}
+
 static void result_json(struct md_buf *b, const struct md_drift_result *r,
-                        const struct md_profile_feature *f)
+                        const struct md_profile_feature *f, unsigned flags)
 {
     md_buf_puts(b, "{\"name\":");
     md_buf_json_str(b, r->name, strlen(r->name));
@@ -292,14 +355,17 @@ static void result_json(struct md_buf *b, const struct md_drift_result *r,
         num(b, "df", r->df);
     num(b, "p_value", r->p_value);
     num(b, "p_adjusted", r->p_adjusted);
-    md_buf_printf(b, ",\"drifted\":%s,\"severity\":\"%s\"}", r->drifted ? "true" : "false",
+    md_buf_printf(b, ",\"drifted\":%s,\"severity\":\"%s\"", r->drifted ? "true" : "false",
                   r->major     ? "major"
                   : r->drifted ? "moderate"
                                : "none");
+    if ((flags & MD_DRIFT_JSON_HISTOGRAMS) != 0 && r->live != NULL)
+        histogram_json(b, r, f);
+    md_buf_putc(b, '}');
 }
 
 int md_drift_report_json(const struct md_drift_window *w, const struct md_drift_report *rep,
-                         struct md_buf *b)
+                         unsigned flags, struct md_buf *b)
 {
     const struct md_profile *p = w->profile;
     const struct md_drift_config *c = &w->cfg;
@@ -327,18 +393,18 @@ int md_drift_report_json(const struct md_drift_window *w, const struct md_drift_
     for (i = 0; i < rep->n_features; i++) {
         if (i > 0)
             md_buf_putc(b, ',');
-        result_json(b, &rep->features[i], &p->features[i]);
+        result_json(b, &rep->features[i], &p->features[i], flags);
     }
     md_buf_puts(b, "],\"predictions\":{\"psi\":");
     md_buf_f64(b, rep->prediction_psi, "null");
     md_buf_printf(b, ",\"drifted\":%s", rep->prediction_drifted ? "true" : "false");
     if (rep->has_labels) {
         md_buf_puts(b, ",\"labels\":");
-        result_json(b, &rep->labels, &p->labels);
+        result_json(b, &rep->labels, &p->labels, flags);
     }
     if (rep->has_scores) {
         md_buf_puts(b, ",\"scores\":");
-        result_json(b, &rep->scores, &p->scores);
+        result_json(b, &rep->scores, &p->scores, flags);
     }
     md_buf_puts(b, "}");
     return md_buf_error(b);

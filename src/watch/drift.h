@@ -83,6 +83,8 @@ struct md_drift_result {
     double p_adjusted;         /* after the correction (features); p_value (predictions) */
     bool drifted;              /* p_adjusted < alpha and psi >= psi_warn, with min_rows */
     bool major;                /* drifted and psi >= psi_alert */
+    const uint64_t *live;      /* n_bins + 1 live counts (missing last), the report's: what
+                                  every figure above is computed from */
 };
 
 struct md_drift_report {
@@ -100,6 +102,7 @@ struct md_drift_report {
     double prediction_psi;   /* the scores' PSI, else the labels'; NaN: none */
     bool prediction_drifted; /* the scores or labels flagged */
     const char *verdict;     /* "drift", "ok" or "insufficient_data" */
+    uint64_t *sums;          /* private: the window's summed counts the results point into */
 };
 
 /*
@@ -116,9 +119,16 @@ void md_drift_report_release(struct md_drift_report *rep);
 const struct md_drift_result *md_drift_report_feature(const struct md_drift_report *rep,
                                                       const char *name);
 
+/* What md_drift_report_json adds beyond the figures. */
+enum md_drift_json_flags {
+    MD_DRIFT_JSON_HISTOGRAMS = 1 << 0 /* each result's "histogram": its bins, with the
+                                         reference's and the window's counts and shares */
+};
+
 /* Appends the report's JSON members (no braces): "window_s", "rows", "verdict",
- * ..., "features": [...], "predictions": {...}; docs/api.md. */
+ * ..., "features": [...], "predictions": {...}; docs/api.md. flags: enum
+ * md_drift_json_flags. */
 int md_drift_report_json(const struct md_drift_window *w, const struct md_drift_report *rep,
-                         struct md_buf *b);
+                         unsigned flags, struct md_buf *b);
 
 #endif

@@ -96,7 +96,7 @@ static void check_profile(struct md_profile *p)
         CHECK(isnan(r->p_adjusted) || r->p_adjusted >= r->p_value || isnan(r->p_value));
     }
     md_buf_init(&b, (size_t)1 << 26);
-    CHECK(md_drift_report_json(w, &rep, &b) == MD_OK);
+    CHECK(md_drift_report_json(w, &rep, MD_DRIFT_JSON_HISTOGRAMS, &b) == MD_OK);
     md_buf_release(&b);
     md_drift_report_release(&rep);
     md_drift_window_unref(w);

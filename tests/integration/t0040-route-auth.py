@@ -149,6 +149,10 @@ def test_routes_flag():
         expect(scope in ("none", "path-model", "body-items", "listing"), line)
         # A GET never changes the server's state (an admin's GET reads tokens or the audit log).
         expect(method != "GET" or perm in ("status", "read", "data", "review", "admin"), line)
+    # The dashboard's sessions: any role signs itself in and out (api/session.c).
+    session = {tuple(l.split()[:3]) for l in lines if l.split()[1] == "/api/v1/session"}
+    expect(session == {("POST", "/api/v1/session", "status"), ("GET", "/api/v1/session", "status"),
+                       ("DELETE", "/api/v1/session", "status")}, session)
     manage = {tuple(l.split()[:2]) for l in lines if l.split()[2] in ("deploy", "admin")}
     expect(manage == {("POST", "/v2/repository/models/{model}/load"),
                       ("POST", "/v2/repository/models/{model}/unload"),

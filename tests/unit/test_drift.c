@@ -6,7 +6,9 @@
  * against a contract; counts in a window's slots summed over the window
  * asked for, slots of an older time cleared; PSI and p-values of the report
  * as drift_stats computes them, Holm's and Bonferroni's corrections, the
- * min_rows rule; and the check of 100 features under 10 ms.
+ * min_rows rule; the histograms of the report's JSON (the bins, counts and
+ * shares the figures are computed from); and the check of 100 features
+ * under 10 ms.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +25,7 @@
 #include "watch/profile.h"
 #include "util/mem.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -275,6 +278,114 @@ static void test_bonferroni(void **state)
     assert_int_equal(rep.tests, 2);
     for (i = 0; i < rep.n_features; i++)
         assert_true(rep.features[i].p_adjusted == fmin(1, 2 * rep.features[i].p_value));
+    md_drift_report_release(&rep);
+    md_drift_window_unref(w);
+    md_profile_unref(p);
+}
+
+/* The PSI of md_drift_psi recomputed from a histogram's shares and row counts. */
+static double psi_of_shares(json_t *h, json_int_t live_rows)
+{
+    json_t *ref = json_object_get(h, "reference"), *live = json_object_get(h, "live");
+    double rr = (double)json_integer_value(json_object_get(h, "reference_rows"));
+    double lr = (double)live_rows, k = (double)json_array_size(ref), psi = 0;
+    size_t i;
+
+    for (i = 0; i < json_array_size(ref); i++) {
+        double r = (json_real_value(json_array_get(ref, i)) * rr + MD_DRIFT_PSI_PSEUDO) /
+                   (rr + MD_DRIFT_PSI_PSEUDO * k);
+        double l = (json_number_value(json_array_get(live, i)) * lr + MD_DRIFT_PSI_PSEUDO) /
+                   (lr + MD_DRIFT_PSI_PSEUDO * k);
+
+        psi += (l - r) * log(l / r);
+    }
+    return psi;
+}
+
+static void assert_counts(json_t *arr, const uint64_t *want, size_t k)
+{
+    size_t i;
+
+    assert_int_equal(json_array_size(arr), k);
+    for (i = 0; i < k; i++)
+        assert_int_equal(json_integer_value(json_array_get(arr, i)), want[i]);
+}
+
+static void test_report_histograms(void **state)
+{
+    struct md_profile *p = parse(good);
+    struct md_drift_config cfg;
+    struct md_drift_window *w;
+    struct md_drift_report rep;
+    struct md_buf b;
+    json_t *doc, *age, *plan, *h, *labels;
+    json_error_t jerr;
+    const uint64_t age_ref[5] = {25, 25, 25, 20, 5}, age_live[5] = {0, 0, 0, 30, 10};
+    const uint64_t plan_ref[4] = {60, 30, 10, 0}, plan_live[4] = {10, 30, 0, 0};
+    size_t i;
+
+    (void)state;
+    md_drift_config_default(&cfg);
+    cfg.min_rows = 10;
+    w = md_drift_window_new(p, &cfg);
+    add(p, md_drift_window_slot(w, 0), 30, 3, 1);
+    add(p, md_drift_window_slot(w, 0), 10, 4, 0); /* age missing */
+    assert_int_equal(md_drift_report(w, 0, 0, &rep, NULL), MD_OK);
+    for (i = 0; i < 5; i++)
+        assert_int_equal(rep.features[0].live[i], age_live[i]);
+    for (i = 0; i < 4; i++)
+        assert_int_equal(rep.features[1].live[i], plan_live[i]);
+
+    /* Without the flag: the figures only. */
+    md_buf_init(&b, 1 << 20);
+    md_buf_putc(&b, '{');
+    assert_int_equal(md_drift_report_json(w, &rep, 0, &b), MD_OK);
+    md_buf_putc(&b, '}');
+    assert_null(strstr(b.data, "histogram"));
+    md_buf_reset(&b);
+
+    md_buf_putc(&b, '{');
+    assert_int_equal(md_drift_report_json(w, &rep, MD_DRIFT_JSON_HISTOGRAMS, &b), MD_OK);
+    md_buf_putc(&b, '}');
+    doc = json_loadb(b.data, b.len, 0, &jerr);
+    if (doc == NULL)
+        print_error("%s\n", jerr.text);
+    assert_non_null(doc);
+    age = json_array_get(json_object_get(doc, "features"), 0);
+    h = json_object_get(age, "histogram");
+    assert_non_null(h);
+    assert_int_equal(json_array_size(json_object_get(h, "edges")), 3);
+    assert_true(json_number_value(json_array_get(json_object_get(h, "edges"), 2)) == 30);
+    assert_null(json_object_get(h, "categories"));
+    assert_int_equal(json_integer_value(json_object_get(h, "reference_rows")), 100);
+    assert_counts(json_object_get(h, "reference_counts"), age_ref, 5);
+    assert_counts(json_object_get(h, "live_counts"), age_live, 5);
+    for (i = 0; i < 5; i++) {
+        assert_true(json_number_value(json_array_get(json_object_get(h, "reference"), i)) ==
+                    (double)age_ref[i] / 100);
+        assert_true(json_number_value(json_array_get(json_object_get(h, "live"), i)) ==
+                    (double)age_live[i] / 40);
+    }
+    assert_true(fabs(psi_of_shares(h, 40) - json_real_value(json_object_get(age, "psi"))) < 1e-12);
+
+    plan = json_array_get(json_object_get(doc, "features"), 1);
+    h = json_object_get(plan, "histogram");
+    assert_null(json_object_get(h, "edges"));
+    assert_int_equal(json_array_size(json_object_get(h, "categories")), 2);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(h, "categories"), 1)),
+                        "pro");
+    assert_counts(json_object_get(h, "reference_counts"), plan_ref, 4);
+    assert_counts(json_object_get(h, "live_counts"), plan_live, 4);
+    assert_true(fabs(psi_of_shares(h, 40) - json_real_value(json_object_get(plan, "psi"))) < 1e-12);
+
+    /* No predictions counted: their live shares are null, the reference's are there. */
+    labels = json_object_get(json_object_get(doc, "predictions"), "labels");
+    h = json_object_get(labels, "histogram");
+    assert_int_equal(json_array_size(json_object_get(h, "categories")), 2);
+    assert_true(json_is_null(json_array_get(json_object_get(h, "live"), 0)));
+    assert_true(json_number_value(json_array_get(json_object_get(h, "reference"), 0)) == 0.8);
+    json_decref(doc);
+    md_buf_release(&b);
     md_drift_report_release(&rep);
     md_drift_window_unref(w);
     md_profile_unref(p);
@@ -553,6 +664,7 @@ int main(void)
         cmocka_unit_test(test_check),
         cmocka_unit_test(test_window_and_report),
         cmocka_unit_test(test_bonferroni),
+        cmocka_unit_test(test_report_histograms),
         cmocka_unit_test(test_report_of_100_features_is_fast),
         cmocka_unit_test(test_contract_drift_section),
         cmocka_unit_test(test_signals),

@@ -116,7 +116,11 @@ static void test_defaults(void **state)
     assert_string_equal(s.jwt_role_claim, "roles");
     assert_null(s.jwt_models_claim);
     assert_int_equal(s.jwt_skew_s, 60);
-    assert_int_equal(s.config.n, 44);
+    /* the dashboard's sessions */
+    assert_string_equal(s.session_idle, "1h");
+    assert_string_equal(s.session_max_age, "12h");
+    assert_int_equal(s.sessions_max, 1024);
+    assert_int_equal(s.config.n, 47);
     md_settings_release(&s);
 }
 
@@ -176,6 +180,28 @@ static void test_limits(void **state)
     assert_int_equal(run(&s, &err, "--history-retention", "3651d", (char *)NULL), MD_SETTINGS_BAD);
     assert_string_equal(err.msg, "history_retention: '3651d' is not a duration from 1s to 3650d "
                                  "(90m, 12h, 30d)");
+    md_settings_release(&s);
+    /* The dashboard sessions' lives: durations up to 30 days, read into ms. */
+    assert_int_equal(run(&s, &err, (char *)NULL), MD_SETTINGS_SERVE);
+    assert_true(s.session_idle_ms == 3600LL * 1000);
+    assert_true(s.session_max_age_ms == 12LL * 3600 * 1000);
+    md_settings_release(&s);
+    assert_int_equal(run(&s, &err, "--session-idle", "90s", "--session-max-age", "30d",
+                         "--sessions-max", "1", (char *)NULL),
+                     MD_SETTINGS_SERVE);
+    assert_true(s.session_idle_ms == 90LL * 1000);
+    assert_true(s.session_max_age_ms == 30LL * 86400 * 1000);
+    assert_int_equal(s.sessions_max, 1);
+    md_settings_release(&s);
+    assert_int_equal(run(&s, &err, "--session-idle", "31d", (char *)NULL), MD_SETTINGS_BAD);
+    assert_string_equal(err.msg,
+                        "session_idle: '31d' is not a duration from 1s to 30d (90s, 30m, 1h)");
+    md_settings_release(&s);
+    assert_int_equal(run(&s, &err, "--session-max-age", "soon", (char *)NULL), MD_SETTINGS_BAD);
+    assert_string_equal(err.msg,
+                        "session_max_age: 'soon' is not a duration from 1s to 30d (90m, 12h, 7d)");
+    md_settings_release(&s);
+    assert_int_equal(run(&s, &err, "--sessions-max", "0", (char *)NULL), MD_SETTINGS_BAD);
     md_settings_release(&s);
 }
 

@@ -16,6 +16,7 @@ Chromium's logs (goog:loggingPrefs browser and performance): `check()`
 fails the test on any of them that the caller did not name as expected.
 Waits are bounded and poll; none sleeps blindly."""
 import base64
+import ctypes
 import json
 import os
 import shutil
@@ -46,7 +47,8 @@ FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-u
          "--no-first-run", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--disable-extensions", "--no-default-browser-check",
          "--disable-default-apps", "--hide-scrollbars", "--force-color-profile=srgb",
-         "--lang=en-US"]
+         "--lang=en-US",
+         "--disable-crash-reporter", "--disable-breakpad"]
 DESKTOP = (1280, 800)
 PHONE = (390, 844)
 
@@ -86,6 +88,7 @@ class Browser:
             opts.add_argument(f)
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
         opts.page_load_strategy = "normal"
+        become_subreaper()
         self.service = Service(CHROMEDRIVER, log_path=os.path.join(tmp, "chromedriver.log"),
                                popen_kw={"start_new_session": True})
         try:
@@ -136,6 +139,7 @@ class Browser:
                 deadline = time.time() + 5
                 while time.time() < deadline and group_alive(pgid):
                     time.sleep(0.05)
+            reap_group(pgid)
         self.service = None
         shutil.rmtree(self.profile, ignore_errors=True)
 
@@ -353,6 +357,40 @@ def describe(problem):
     if kind == "http":
         return "%s %s answered %d" % what
     return "%s %s failed: %s" % what
+
+
+def become_subreaper():
+    """Makes this process the reaper of its orphaned descendants (Linux's
+    PR_SET_CHILD_SUBREAPER), so that Chromium's helpers, orphaned when the
+    browser exits, are reaped here rather than left as zombies under an init
+    that may not reap them."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def reap_group(pgid):
+    """Reaps the exited processes that are this process's children (as their
+    reaper) of group pgid, or of Chromium's name: its crash handler starts
+    a session of its own."""
+    me = os.getpid()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                head, tail = f.read().rsplit(")", 1)
+            fields = tail.split()
+        except OSError:
+            continue
+        name = head.split("(", 1)[-1]
+        if int(fields[1]) == me and (int(fields[2]) == pgid or name.startswith("chrom")):
+            try:
+                os.waitpid(int(pid), os.WNOHANG)
+            except ChildProcessError:
+                pass
 
 
 def group_alive(pgid):

@@ -175,7 +175,7 @@ function renderVersions(box, data) {
         v.reason ? h('div', { class: 'muted m-small m-reason' }, v.reason) : null),
       h('td', {}, (v.aliases || []).length ? v.aliases.map((a) => h('span', { class: 'm-chip' }, a)) : '–'),
       h('td', {}, traffic.length ? traffic : '–'),
-      h('td', {}, v.created ? h('span', { title: v.created }, fmt.time(v.created)) : '–',
+      h('td', { class: 'm-nowrap' }, v.created ? h('span', { title: v.created }, fmt.time(v.created)) : '–',
         v.source ? h('div', { class: 'muted m-small' }, v.source + (v.engine ? ' · ' + v.engine : '')) : null),
       h('td', {}, v.sha256 ? h('span', { class: 'm-mono', title: v.sha256 }, v.sha256.slice(0, 12)) : '–',
         isNum(v.size) ? h('div', { class: 'muted m-small' }, (v.artifact ? v.artifact + ' · ' : '') + fmt.bytes(v.size)) : null),
@@ -298,13 +298,13 @@ function mountModel(ctx, el, match) {
 
   el.appendChild(h('div', { class: 'm-grid' },
     h('section', { class: 'm-panel m-wide', id: 'versions' }, h('h2', {}, 'Versions'), versionsBox),
+    h('section', { class: 'm-panel m-wide', id: 'rollout' }, h('h2', {}, 'Rollout'), rolloutBox, rolloutMessage),
     panel('traffic', 'Traffic policy', trafficNow, h('div', { class: 'm-preview-box' },
       h('div', { class: 'm-small muted' }, mayDeploy ? 'Split (preview of the editor)' : 'Split'),
       preview, previewText), editorBox, trafficMessage),
-    h('section', { class: 'm-panel', id: 'rollout' }, h('h2', {}, 'Rollout'), rolloutBox, rolloutMessage),
+    h('section', { class: 'm-panel', id: 'events' }, h('h2', {}, 'Events'), eventsBox),
     h('div', { class: 'm-wide' }, qualityHost),
-    h('section', { class: 'm-panel', id: 'trainings' }, h('h2', {}, 'Trainings'), trainingsBox, trainingsMessage),
-    h('section', { class: 'm-panel', id: 'events' }, h('h2', {}, 'Events'), eventsBox)));
+    h('section', { class: 'm-panel m-wide', id: 'trainings' }, h('h2', {}, 'Trainings'), trainingsBox, trainingsMessage)));
 
   function say(box, text, kind) {
     box.textContent = text || '';
@@ -639,11 +639,14 @@ function mountModel(ctx, el, match) {
       }
     }
     const fmtv = (x) => (x === null || x === undefined ? '–' : fmt.num(x, 4));
+    // latency_p99 is in seconds: shown in ms; a ratio's threshold stays a factor.
+    const fmtm = (g, x, factor = false) => (x === null || x === undefined ? '–'
+      : g.metric === 'latency_p99' && !factor ? fmt.ms(1000 * x) : fmtv(x));
     if (!last) {
       const gates = ((r.spec && r.spec.strategy && r.spec.strategy.gates) || []);
       const rows = gates.map((g) => {
         const cmp = ['max', 'min', 'max_delta', 'min_delta', 'max_ratio', 'min_ratio'].find((k) => g[k] !== undefined);
-        return h('tr', { 'data-gate': g.metric }, h('td', {}, g.metric), h('td', {}, cmp ? cmp + ' ' + fmtv(g[cmp]) : '–'),
+        return h('tr', { 'data-gate': g.metric }, h('td', {}, g.metric), h('td', {}, cmp ? cmp + ' ' + fmtm(g, g[cmp], /ratio/.test(cmp)) : '–'),
           h('td', {}, fmtv(g.min_samples)), h('td', {}, badge('not judged yet', 'muted')));
       });
       return h('div', {}, h('h3', {}, 'Gates'), scroll(grid(['Metric', 'Threshold', 'Min samples', 'Result'], rows, (x) => x, 'no gates')));
@@ -653,10 +656,10 @@ function mountModel(ctx, el, match) {
         ? fmtv(g.samples.candidate) + ' / ' + fmtv(g.samples.champion) : fmtv(g.samples);
       return h('tr', { 'data-gate': g.metric, 'data-result': g.result || '' },
         h('td', {}, g.metric),
-        h('td', {}, (g.comparison || '') + ' ' + fmtv(g.threshold)),
-        h('td', {}, fmtv(g.candidate)),
-        h('td', {}, fmtv(g.champion)),
-        h('td', {}, (g.op || '') + ' ' + fmtv(g.limit)),
+        h('td', {}, (g.comparison || '') + ' ' + fmtm(g, g.threshold, /ratio/.test(g.comparison || ''))),
+        h('td', {}, fmtm(g, g.candidate)),
+        h('td', {}, fmtm(g, g.champion)),
+        h('td', { class: 'm-nowrap' }, (g.op === '<=' ? '≤ ' : g.op === '>=' ? '≥ ' : '') + fmtm(g, g.limit)),
         h('td', {}, samples + (isNum(g.min_samples) ? ' (min ' + fmtv(g.min_samples) + ')' : '')),
         h('td', {}, badge(g.result || '–', resultKind(g.result)), g.note ? h('div', { class: 'muted m-small' }, g.note) : null));
     });
@@ -706,21 +709,23 @@ function mountModel(ctx, el, match) {
         btn('promote', 'Promote', 'm-primary'),
         btn('abort', 'Abort', 'm-danger')));
     }
-    rolloutBox.appendChild(gatesNode(r));
     const decisions = (r.decisions || []).slice().reverse();
-    rolloutBox.appendChild(h('details', { class: 'm-decisions', open: decisions.length <= 6 ? true : null },
+    const cols = h('div', { class: 'm-rollout-cols' }, gatesNode(r), h('details', { class: 'm-decisions', open: true },
       h('summary', {}, 'Decisions (' + decisions.length + ')'),
       scroll(grid(['Time', 'Action', 'Stage', 'Requests c / p', 'Reason'], decisions, (d) => h('tr', { 'data-decision': d.action },
-        h('td', {}, fmt.time(d.at_ms)),
-        h('td', {}, badge(d.action, actionKind(d.action)), d.cause ? h('div', { class: 'muted m-small' }, d.cause) : null),
+        h('td', { class: 'm-nowrap' }, fmt.time(d.at_ms)),
+        h('td', {}, badge(d.action, actionKind(d.action)), d.cause && d.cause !== d.action ? h('div', { class: 'muted m-small' }, 'by ' + d.cause) : null),
         h('td', {}, (d.stage || '') + (d.stage === 'canary' && isNum(d.step) ? ' ' + (d.step + 1) : '')),
         h('td', {}, d.requests ? fmt.num(d.requests.candidate, 0) + ' / ' + fmt.num(d.requests.champion, 0) : '–'),
         h('td', { class: 'm-reason' }, d.reason || '')), 'no decisions'))));
+    // An ended rollout keeps its gates and decisions one click away.
+    rolloutBox.appendChild(r.active ? cols
+      : h('details', { class: 'm-ended' }, h('summary', {}, 'Gates and decisions'), cols));
     if (others.length) {
       rolloutBox.appendChild(h('details', { class: 'm-earlier' }, h('summary', {}, 'Earlier rollouts (' + others.length + ')'),
         scroll(grid(['#', 'Candidate', 'Champion', 'Phase', 'Started', 'Reason'], others.slice(0, 20), (x) => h('tr', { 'data-rollout': x.id },
           h('td', {}, String(x.id)), h('td', {}, 'v' + x.candidate), h('td', {}, x.champion ? 'v' + x.champion : '–'),
-          h('td', {}, badge(x.phase, phaseKind(x.phase))), h('td', {}, fmt.time(x.created_ms)),
+          h('td', {}, badge(x.phase, phaseKind(x.phase))), h('td', { class: 'm-nowrap' }, fmt.time(x.created_ms)),
           h('td', { class: 'm-reason' }, (x.state && x.state.reason) || '')), ''))));
     }
   }
@@ -765,7 +770,7 @@ function mountModel(ctx, el, match) {
         return h('tr', { 'data-training': t.id, 'data-state': t.state },
           h('td', {}, String(t.id)), h('td', {}, t.trigger || '–'),
           h('td', {}, badge(t.state, trainingKind(t.state))),
-          h('td', {}, fmt.time(t.requested_ms)),
+          h('td', { class: 'm-nowrap' }, fmt.time(t.requested_ms)),
           h('td', {}, isNum(t.duration_ms) ? fmt.ms(t.duration_ms) : '–'),
           h('td', {}, isNum(t.rows) ? fmt.num(t.rows, 0) : '–'),
           h('td', {}, t.version ? 'v' + t.version : '–'),

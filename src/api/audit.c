@@ -58,6 +58,9 @@ struct audit_park {
     char route[MD_POLICY_NAME_MAX];
     void (*after)(void *ctx, int status);
     void *after_ctx;
+    /* The handler's own headers (a sign-in's Set-Cookie): request memory. */
+    const char *headers[MD_API_RESP_HEADERS][2];
+    unsigned n_headers;
 };
 
 static void free_park(struct audit_park *p)
@@ -147,6 +150,8 @@ static void keep_answer(struct audit_park *p, const struct md_api_resp *resp)
     p->model = resp->model;
     memcpy(p->version, resp->version, sizeof(p->version));
     memcpy(p->route, resp->route, sizeof(p->route));
+    memcpy(p->headers, resp->headers, sizeof(p->headers));
+    p->n_headers = resp->n_headers;
     p->after = resp->after;
     p->after_ctx = resp->after_ctx;
 }
@@ -172,6 +177,8 @@ void md_api_audit_answer(struct md_api_resp *resp)
     resp->model = p->model;
     memcpy(resp->version, p->version, sizeof(resp->version));
     memcpy(resp->route, p->route, sizeof(resp->route));
+    memcpy(resp->headers, p->headers, sizeof(resp->headers));
+    resp->n_headers = p->n_headers;
     resp->after = p->after;
     resp->after_ctx = p->after_ctx;
     resp->resume = NULL;

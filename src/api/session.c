@@ -39,6 +39,7 @@ struct slot {
     char csrf[MD_SESSION_CSRF_HEX + 1]; /* the CSRF token */
     int64_t created_ms;                 /* sign-in, wall ms */
     int64_t used_ms;                    /* the last request, wall ms */
+    uint64_t used_seq;                  /* the table's use count then: the eviction's order */
 };
 
 struct md_sessions {
@@ -48,6 +49,7 @@ struct md_sessions {
     size_t max;           /* read-only: sessions at most */
     size_t n, cap;
     struct slot *v; /* n used of cap */
+    uint64_t seq;   /* sign-ins and uses so far: an order finer than a millisecond */
 };
 
 struct md_sessions *md_sessions_new(int64_t idle_ms, int64_t max_age_ms, size_t max)
@@ -163,7 +165,7 @@ int md_sessions_create(struct md_sessions *s, const char *credential, size_t n, 
         size_t oldest = 0;
 
         for (size_t i = 1; i < s->n; i++)
-            if (s->v[i].used_ms < s->v[oldest].used_ms)
+            if (s->v[i].used_seq < s->v[oldest].used_seq)
                 oldest = i;
         drop(s, oldest);
     }
@@ -173,6 +175,7 @@ int md_sessions_create(struct md_sessions *s, const char *credential, size_t n, 
         s->cap = cap < s->max ? cap : s->max;
         s->v = md_xrealloc(s->v, s->cap * sizeof(*s->v));
     }
+    e.used_seq = ++s->seq;
     s->v[s->n++] = e;
     view->expires_ms = expiry(s, &e);
     pthread_mutex_unlock(&s->lock);
@@ -202,6 +205,7 @@ int md_sessions_find(struct md_sessions *s, const unsigned char id[MD_SESSION_ID
         struct slot *e = &s->v[i];
 
         e->used_ms = now_ms;
+        e->used_seq = ++s->seq;
         *credential = md_arena_strndup(a, e->credential, e->n);
         *n = e->n;
         memcpy(v->id_hash, e->hash, 32);

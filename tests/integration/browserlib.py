@@ -194,6 +194,27 @@ class Browser:
                 return url
         return None
 
+    def response(self, *fragments):
+        """(url, parsed JSON body) of the newest answered request of the page
+        whose URL holds every fragment, as Chromium received it; None when
+        there is none (or its body is gone)."""
+        self.collect()
+        for rid, (method, url) in reversed(list(self.requests.items())):
+            if method != "GET" or not all(f in url for f in fragments):
+                continue
+            try:
+                body = self.driver.execute_cdp_cmd("Network.getResponseBody", {"requestId": rid})
+            except WebDriverException:
+                continue  # not answered yet, or evicted: an older one then
+            text = body.get("body", "")
+            if body.get("base64Encoded"):
+                text = base64.b64decode(text).decode()
+            try:
+                return url, json.loads(text)
+            except ValueError:
+                continue
+        return None
+
     def find(self, css):
         return self.driver.find_elements(By.CSS_SELECTOR, css)
 
@@ -256,10 +277,15 @@ class Browser:
 
     def sign_in(self, token, timeout=10):
         """Signs in through the form, as a person does: the dashboard is loaded
-        signed out (its session request answers 401, which is expected), the
-        token typed and submitted; returns once #whoami shows someone."""
-        self.driver.delete_all_cookies()
+        afresh, whoever is signed in signs out (#signout), the token is typed
+        and submitted; returns once #whoami shows someone. The session
+        request of a page loaded signed out answers 401, which is expected."""
+        self.driver.get("about:blank")
         self.load("#/")
+        self.wait(lambda: self.find("#signin-token") or self.find("#signout"), timeout,
+                  "the sign-in form or a signed-in page")
+        if not self.find("#signin-token"):
+            self.click("#signout")
         box = self.one("#signin-token", timeout)
         box.clear()
         box.send_keys(token)
@@ -409,4 +435,4 @@ def group_alive(pgid):
 
 
 __all__ = ["Browser", "BrowserError", "DESKTOP", "PHONE", "missing", "Keys", "By",
-           "NoSuchElementException"]
+           "NoSuchElementException", "WebDriverException"]

@@ -260,6 +260,24 @@ def close_to(a, b, tol=1e-6):
     return True
 
 
+def dismiss_toasts():
+    """Closes the toasts on the page, as a person would before looking; a
+    toast that reports a failure fails the test."""
+    b = browser()
+    bad = [t.text for t in b.find("#toasts .toast.bad")]
+    expect(not bad, "the page reports a failure: %r" % bad)
+    for btn in b.find("#toasts .toast-close"):
+        try:
+            btn.click()
+        except bl.WebDriverException:
+            pass  # gone by itself meanwhile
+
+
+def shoot(name):
+    dismiss_toasts()
+    browser().screenshot(name)
+
+
 def load_page(name, hash_):
     """Goes to hash_ inside the loaded dashboard, waits for the page's first
     refresh, and fails on any console error or failed request."""
@@ -296,6 +314,7 @@ def test_start():
 
 def test_sign_in_refuses_a_bad_token():
     b = browser()
+    b.driver.get("about:blank")
     b.driver.delete_all_cookies()
     b.load("#/")
     box = b.one("#signin-token")
@@ -365,51 +384,52 @@ def test_overview():
     want = shares([r["percent"] for r in t["routes"]])
     b.wait(lambda: close_to(shares(series(b.one(card + 'svg[data-chart="split"]'))), want, 1e-3),
            8, "fraud's split to be %r (the traffic API's)" % want)
-    # Requests per second: the page's sparkline is the history the API
-    # gives for the same query (re-asked until both are of the same minute).
-    wait_sparkline_matches(card, "rps")
+    # The sparklines: what the history and signals APIs answered the page.
+    for metric, name in (("rps", "requests_per_second"), ("error_rate", "error_rate"),
+                         ("p99", "latency_p99_ms")):
+        wait_sparkline_matches("fraud", metric, name)
     # The fraud alert fires: the overview says so.
     wait_for(lambda: any(a["rule"] == "fraud_busy" and a["state"] == "firing"
                          for a in ok("GET", "/api/v1/alerts")["alerts"]), 10)
     b.wait(lambda: re.search(r"[1-9]", b.one(card + '[data-field="alerts"]').text), 8,
            "the fraud card to count its firing alert")
     b.check()
-    b.screenshot("overview")
     b.click('[data-model="fraud"] a[href="#/models/fraud"]')
     b.wait_page("model", 15)
     b.check()
 
 
-def wait_sparkline_matches(card, metric):
-    """The sparkline's numbers are those of the newest API request of the
-    page for it (found in the browser's log), asked again now; tried until
-    the two are of the same moment."""
+def wait_sparkline_matches(model, metric, name):
+    """A sparkline of the overview is the model's history of the last 30
+    minutes then a point per refresh from the signals API (the last 90 in
+    all): its first points are the newest values of the history the page was
+    answered, its last the value of the newest signals answer. Both answers are read from the browser's
+    log; tried until the chart and the newest answer are of the same refresh."""
     b = browser()
-    last = {}
+    seen = {}
 
     def same():
-        b.collect()
-        svg = b.one(card + 'svg[data-chart="sparkline"][data-metric="%s"]' % metric)
+        svg = b.one('[data-model="%s"] svg[data-chart="sparkline"][data-metric="%s"]' %
+                    (model, metric))
         got = series(svg)
-        url = b.last_request("fraud", metric_query(metric))
-        if url is None:
+        hist = b.response("/api/v1/models/%s/history?" % model, "metric=" + name)
+        sig = b.response("/api/v1/models/%s/signals?" % model)
+        if hist is None or sig is None:
             return False
-        path = url.split("://", 1)[1].split("/", 1)[1]
-        doc = ok("GET", "/" + path)
-        want = api_numbers(doc)
-        last.update(got=got, want=want, url=path)
-        return close_to(got, want, 1e-4)
-    b.wait(same, 10, "the %s sparkline to draw what the API answers" % metric)
-
-
-def metric_query(metric):
-    return {"rps": "requests_per_second", "error_rate": "error_rate", "p99": "latency_p99"}[metric]
-
-
-def api_numbers(doc):
-    if isinstance(doc, dict) and "points" in doc:
-        return [p["value"] for p in doc["points"]]
-    raise AssertionError("no points in %r" % (doc,))
+        past = [p["value"] for p in hist[1]["points"]]
+        now = [x.get("value") for x in sig[1]["signals"] if x["metric"] == name]
+        seen.update(got=got, past=past, now=now)
+        # The page keeps the last 90 points: the history's newest ones, then
+        # at least one live point, the newest signals answer's value last.
+        return close_to(got[-1:], now, 1e-9) and any(
+            close_to(got[:len(got) - live], past[len(past) - (len(got) - live):], 1e-9)
+            for live in range(1, len(got)) if len(got) - live <= len(past))
+    try:
+        b.wait(same, 10, "the %s sparkline of %s to draw the API's numbers" % (metric, model))
+    except bl.BrowserError:
+        raise AssertionError("the %s sparkline of %s draws %r; the history answered %r and the "
+                             "newest signals %r" % (metric, model, seen.get("got"),
+                                                    seen.get("past"), seen.get("now")))
 
 
 def test_model_page():
@@ -432,22 +452,44 @@ def test_model_page():
     b.one("#events")
     check_quality_panels()
     b.check()
-    b.screenshot("model")
+    shoot("model")
 
 
 def check_quality_panels():
     """Drift: one [data-feature] per feature of the drift API, each with a
-    histogram whose reference bars are the API's."""
+    histogram pair whose reference shares are the API's (asked here) and
+    whose live shares are those of the drift answer the page got."""
     b = browser()
-    drift = ok("GET", "/api/v1/models/fraud/drift")
-    if drift.get("verdict") == "no_reference":
-        raise AssertionError("fraud has no reference profile: %r" % drift)
-    for f in drift["features"]:
-        node = b.one('#drift [data-feature="%s"]' % f["name"], 15)
-        node.find_element(bl.By.CSS_SELECTOR, 'svg[data-chart="histogram"]')
-    b.one("#quality", 10)
-    b.one("#data-quality", 10)
-    b.one("#ab", 10)
+    drift = ok("GET", "/api/v1/models/fraud/drift?histograms=1")
+    expect(drift.get("verdict") != "no_reference", drift)
+    ref = {f["name"]: f["histogram"]["reference"] for f in drift["features"]}
+
+    def drawn():
+        out = {}
+        for f in drift["features"]:
+            svg = b.one('#drift [data-feature="%s"] svg[data-chart="histogram"]' % f["name"], 15)
+            out[f["name"]] = json.loads(svg.get_attribute("data-series"))
+        return out
+    seen = {}
+
+    def same():
+        got = drawn()
+        page = b.response("/api/v1/models/fraud/drift?")
+        if page is None:
+            return False
+        live = {f["name"]: f["histogram"]["live"] for f in page[1]["features"]}
+        seen.update(got=got, live=live)
+        return all(close_to(got[n]["a"], ref[n], 1e-9) and close_to(got[n]["b"], live[n], 1e-9)
+                   for n in ref)
+    try:
+        b.wait(same, 10, "the drift histograms to draw the API's shares")
+    except bl.BrowserError:
+        raise AssertionError("drift histograms %r; the API's reference shares %r, live %r" %
+                             (seen.get("got"), ref, seen.get("live")))
+    for panel in ("#quality", "#data-quality", "#ab"):
+        b.one(panel, 10)
+    lines = b.find('#quality svg[data-chart="line"]')
+    expect(lines, "no line chart in #quality")
 
 
 def test_rollout_promoted_from_the_page():
@@ -466,7 +508,7 @@ def test_rollout_promoted_from_the_page():
     b.wait(lambda: close_to(shares(series(b.one('#rollout svg[data-chart="split"]'))),
                             shares([w["candidate"], w["champion"]]), 1e-3), 8,
            "the rollout's split to be its weights")
-    b.screenshot("rollout")
+    shoot("rollout")
     b.click('#rollout [data-action="promote"]')
     wait_for(lambda: ok("GET", "/api/v1/models/fraud/rollouts/%d" % rid)["phase"] == "promoted", 10)
     r = ok("GET", "/api/v1/models/fraud/rollouts/%d" % rid)
@@ -559,7 +601,7 @@ def test_pages_desktop():
             b.find("#audit-filter-actor") or b.one('[id^="audit-filter-"]')
         if name != "review":  # the reviewer's own shot shows an item
             b.check()
-            b.screenshot(name)
+            shoot(name)
         b.check()
 
 
@@ -580,7 +622,7 @@ def test_review_with_the_keyboard():
         choices = [c.get_attribute("data-choice") for c in b.find("#review-item [data-choice]")]
         expect(choices == ["legit", "fraud"], choices)
         if i == 0:
-            b.screenshot("review")
+            shoot("review")
         digit = 1 + i % 2
         b.press(str(digit))
         b.press(bl.Keys.ENTER)
@@ -636,7 +678,7 @@ def test_pages_phone():
             wide = b.js("return document.documentElement.scrollWidth")
             expect(wide <= bl.PHONE[0], "%s is %d px wide on a %d px screen" %
                    (name, wide, bl.PHONE[0]))
-            b.screenshot(name + "-phone")
+            shoot(name + "-phone")
             b.check()
     finally:
         b.resize(*bl.DESKTOP)

@@ -285,7 +285,12 @@ class Browser:
         self.wait(lambda: self.find("#signin-token") or self.find("#signout"), timeout,
                   "the sign-in form or a signed-in page")
         if not self.find("#signin-token"):
+            self.check()
             self.click("#signout")
+            self.one("#signin-token", timeout)
+            # What the page had asked for as the session ended is refused
+            # (401): the sign-out's doing, not a failure of the page.
+            self.check(allow=[("GET", "/*", 401)])
         box = self.one("#signin-token", timeout)
         box.clear()
         box.send_keys(token)
@@ -294,10 +299,13 @@ class Browser:
                   timeout, "#whoami after signing in")
         self.check(allow=[("GET", "/api/v1/session", 401)])
 
-    def screenshot(self, name):
-        """Saves the viewport as <dir>/dashboard-<name>.png; returns the path."""
+    def screenshot(self, name, at=None):
+        """Saves the viewport as <dir>/dashboard-<name>.png, scrolled to the top
+        or to the element `at` (a CSS selector); returns the path."""
         os.makedirs(self.shots, exist_ok=True)
-        self.js("window.scrollTo(0, 0); if (document.activeElement) document.activeElement.blur();")
+        self.js("if (document.activeElement) document.activeElement.blur();"
+                "const el = arguments[0] && document.querySelector(arguments[0]);"
+                "if (el) el.scrollIntoView({block: 'start'}); else window.scrollTo(0, 0);", at)
         shot = self.driver.execute_cdp_cmd("Page.captureScreenshot", {
             "format": "png", "optimizeForSpeed": False, "captureBeyondViewport": False})
         path = os.path.join(self.shots, "dashboard-%s.png" % name)

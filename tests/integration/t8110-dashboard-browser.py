@@ -273,9 +273,9 @@ def dismiss_toasts():
             pass  # gone by itself meanwhile
 
 
-def shoot(name):
+def shoot(name, at=None):
     dismiss_toasts()
-    browser().screenshot(name)
+    browser().screenshot(name, at)
 
 
 def load_page(name, hash_):
@@ -452,7 +452,6 @@ def test_model_page():
     b.one("#events")
     check_quality_panels()
     b.check()
-    shoot("model")
 
 
 def check_quality_panels():
@@ -602,6 +601,8 @@ def test_pages_desktop():
         if name != "review":  # the reviewer's own shot shows an item
             b.check()
             shoot(name)
+        if name == "model":
+            shoot("model-quality", at="#model-quality")
         b.check()
 
 
@@ -719,8 +720,9 @@ def stop_all(check=False):
 
 TESTS = [test_start, test_sign_in_refuses_a_bad_token, test_sign_in_as_admin, test_first_paint,
          test_overview, test_model_page, test_rollout_promoted_from_the_page,
-         test_traffic_editor_moves_requests, test_forged_change_without_csrf, test_pages_desktop,
-         test_review_with_the_keyboard, test_viewer_has_no_buttons, test_pages_phone, test_stop]
+         test_traffic_editor_moves_requests, test_forged_change_without_csrf,
+         test_review_with_the_keyboard, test_viewer_has_no_buttons, test_pages_desktop,
+         test_pages_phone, test_stop]
 
 
 if __name__ == "__main__":

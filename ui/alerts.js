@@ -60,6 +60,25 @@ function th(label, cls) {
   return h('th', cls ? { class: cls } : {}, label);
 }
 
+// Each cell's column name in data-label, for the stacked layout of narrow screens.
+function labelCells(table) {
+  const heads = [...table.tHead.rows[0].cells].map((c) => c.textContent);
+  for (const tr of table.tBodies[0].rows) [...tr.cells].forEach((td, i) => { td.dataset.label = heads[i] || ''; });
+  return table;
+}
+
+function panel(id, title, tools, ...body) {
+  return h('section', { class: 'panel', id, 'aria-label': title },
+    h('header', { class: 'panel-head' }, h('h2', {}, title), tools),
+    h('div', { class: 'panel-body' }, body));
+}
+
+// The rule's name with its summary under it.
+function ruleCell(a) {
+  const text = textOf(a.annotations);
+  return h('td', {}, h('div', {}, h('b', {}, String(a.rule)), text ? h('div', { class: 'muted small ops-wrap' }, String(text)) : null));
+}
+
 export const page = {
   name: 'alerts',
   route: /^#\/alerts$/,
@@ -77,6 +96,8 @@ export const page = {
       before: null, // the history page shown: null for the newest
       filter: { state: '', rule: '' },
       rules: [],
+      rulesSig: '',
+      historySig: '',
       editing: null, // {name, isNew}
       confirmDelete: null,
       stopped: false,
@@ -87,10 +108,10 @@ export const page = {
     clear(el);
 
     const summary = h('div', { class: 'ops-summary', id: 'alerts-summary' });
-    const firing = h('div', { id: 'alerts-firing', class: 'scroll' });
-    const pending = h('div', { id: 'alerts-pending', class: 'scroll' });
-    const history = h('div', { id: 'alerts-history', class: 'scroll' });
-    const rulesBox = h('div', { id: 'alert-rules', class: 'scroll' });
+    const firing = h('div', { class: 'scroll' });
+    const pending = h('div', { class: 'scroll' });
+    const history = h('div', { class: 'scroll' });
+    const rulesBox = h('div', { class: 'scroll' });
     const editor = h('div', { id: 'alert-rule-editor', class: 'ops-editor', hidden: 'hidden' });
     const message = h('div', { id: 'alerts-message', class: 'ops-status', role: 'status', 'aria-live': 'polite' });
 
@@ -105,29 +126,25 @@ export const page = {
       st.before = null;
       void reloadHistory();
     } }, h('option', { value: '' }, 'every rule'));
-    const newer = h('button', { type: 'button', class: 'ops-btn', onclick: () => {
+    const newer = h('button', { type: 'button', onclick: () => {
       st.before = null;
       void reloadHistory();
     } }, 'Newest');
-    const older = h('button', { type: 'button', class: 'ops-btn', onclick: () => {
+    const older = h('button', { type: 'button', onclick: () => {
       if (st.nextBefore === null) return;
       st.before = st.nextBefore;
       void reloadHistory();
     } }, 'Older');
 
     el.append(
-      h('div', { class: 'ops-head' }, h('h1', {}, 'Alerts'), summary, message),
+      h('div', { class: 'page-head ops-head' }, h('h1', {}, 'Alerts'), summary, message),
       h('div', { class: 'ops-grid ops-grid-2' },
-        h('section', { class: 'ops-panel', 'aria-label': 'Firing' }, h('h2', {}, 'Firing'), firing),
-        h('section', { class: 'ops-panel', 'aria-label': 'Pending' }, h('h2', {}, 'Pending'), pending)),
-      h('section', { class: 'ops-panel', 'aria-label': 'History' },
-        h('div', { class: 'ops-panel-head' }, h('h2', {}, 'History'),
-          h('div', { class: 'ops-tools' }, stateSel, ruleSel, newer, older)),
-        history),
-      h('section', { class: 'ops-panel', 'aria-label': 'Rules' },
-        h('div', { class: 'ops-panel-head' }, h('h2', {}, 'Rules'),
-          canDeploy ? h('div', { class: 'ops-tools' },
-            h('button', { type: 'button', class: 'ops-btn', 'data-action': 'rule-new', onclick: () => openEditor(null) }, 'New rule')) : null),
+        panel('alerts-firing', 'Firing', null, firing),
+        panel('alerts-pending', 'Pending', null, pending)),
+      panel('alerts-history', 'History', h('div', { class: 'ops-tools' }, stateSel, ruleSel, newer, older), history),
+      panel('alert-rules', 'Rules',
+        canDeploy ? h('div', { class: 'ops-tools' },
+          h('button', { type: 'button', 'data-action': 'rule-new', onclick: () => openEditor(null) }, 'New rule')) : null,
         editor, rulesBox));
 
     function say(text, kind = '') {
@@ -143,21 +160,19 @@ export const page = {
       clear(summary);
       summary.append(badge(f.length + ' firing', f.length > 0 ? 'bad' : 'ok'), ' ', badge(p.length + ' pending', p.length > 0 ? 'warn' : 'muted'));
       fill(firing, f, 'Nothing fires.', [
-        th('rule'), th('model'), th('severity'), th('value', 'num'), th('samples', 'num'), th('firing for', 'num'), th('summary')],
+        th('rule'), th('model'), th('severity'), th('value', 'num'), th('samples', 'num'), th('firing for', 'num')],
       (a) => [
-        h('td', {}, String(a.rule)), h('td', {}, a.model ? String(a.model) : '–'), h('td', {}, sevBadge(a.severity)),
+        ruleCell(a), h('td', {}, a.model ? String(a.model) : '–'), h('td', {}, sevBadge(a.severity)),
         h('td', { class: 'num', title: a.error ? String(a.error) : '' }, a.error ? badge('error', 'bad') : fmt.num(a.value, 4)),
         h('td', { class: 'num' }, fmt.num(a.samples, 0)),
-        h('td', { class: 'num', title: String(a.fired_at || '') }, since(a.fired_at)),
-        h('td', { class: 'ops-wrap' }, textOf(a.annotations))]);
+        h('td', { class: 'num', title: String(a.fired_at || '') }, since(a.fired_at))]);
       fill(pending, p, 'Nothing pending.', [
-        th('rule'), th('model'), th('severity'), th('value', 'num'), th('samples', 'num'), th('active for', 'num'), th('summary')],
+        th('rule'), th('model'), th('severity'), th('value', 'num'), th('samples', 'num'), th('pending for', 'num')],
       (a) => [
-        h('td', {}, String(a.rule)), h('td', {}, a.model ? String(a.model) : '–'), h('td', {}, sevBadge(a.severity)),
+        ruleCell(a), h('td', {}, a.model ? String(a.model) : '–'), h('td', {}, sevBadge(a.severity)),
         h('td', { class: 'num', title: a.error ? String(a.error) : '' }, a.error ? badge('error', 'bad') : fmt.num(a.value, 4)),
         h('td', { class: 'num' }, fmt.num(a.samples, 0)),
-        h('td', { class: 'num', title: String(a.active_at || '') }, since(a.active_at)),
-        h('td', { class: 'ops-wrap' }, textOf(a.annotations))]);
+        h('td', { class: 'num', title: String(a.active_at || '') }, since(a.active_at))]);
     }
 
     function fill(box, items, empty, head, cells) {
@@ -166,8 +181,8 @@ export const page = {
         box.append(h('p', { class: 'muted ops-empty-line' }, empty));
         return;
       }
-      box.append(h('table', { class: 'ops-table' }, h('thead', {}, h('tr', {}, head)),
-        h('tbody', {}, items.map((a) => h('tr', { 'data-alert': String(a.fingerprint || ''), 'data-rule': String(a.rule) }, cells(a))))));
+      box.append(labelCells(h('table', { class: 'tbl ops-table ops-stack' }, h('thead', {}, h('tr', {}, head)),
+        h('tbody', {}, items.map((a) => h('tr', { 'data-alert': String(a.fingerprint || ''), 'data-rule': String(a.rule) }, cells(a)))))));
     }
 
     // ---- history -------------------------------------------------------------------------------------
@@ -192,6 +207,9 @@ export const page = {
     }
 
     function renderHistory() {
+      const sig = JSON.stringify([st.history, st.nextBefore, st.before, st.filter]);
+      if (sig === st.historySig) return;
+      st.historySig = sig;
       older.disabled = st.nextBefore === null;
       newer.disabled = st.before === null;
       clear(history);
@@ -199,14 +217,14 @@ export const page = {
         history.append(h('p', { class: 'muted ops-empty-line' }, 'No change of state stored' + (st.filter.state || st.filter.rule ? ' for this filter.' : '.')));
         return;
       }
-      history.append(h('table', { class: 'ops-table' },
+      history.append(labelCells(h('table', { class: 'tbl ops-table ops-stack' },
         h('thead', {}, h('tr', {}, th('time'), th('rule'), th('model'), th('state'), th('value', 'num'), th('active at'), th('fired at'))),
         h('tbody', {}, st.history.map((x) => h('tr', { 'data-history': String(x.id) },
           h('td', { title: String(x.time || '') }, fmt.time(x.at_ms)),
           h('td', {}, String(x.rule)), h('td', {}, x.model ? String(x.model) : '–'),
           h('td', {}, badge(String(x.state), STATE_KIND[x.state] || 'muted')),
           h('td', { class: 'num' }, fmt.num(x.value, 4)),
-          h('td', {}, when(x.active_at)), h('td', {}, when(x.fired_at)))))));
+          h('td', {}, when(x.active_at)), h('td', {}, when(x.fired_at))))))));
     }
 
     // ---- rules ---------------------------------------------------------------------------------------
@@ -223,6 +241,10 @@ export const page = {
     }
 
     function renderRules() {
+      // Only when something shown changed: the buttons stay the same elements between refreshes.
+      const sig = JSON.stringify([st.rules, st.alerts.map((a) => [a.rule, a.state]), st.confirmDelete]);
+      if (sig === st.rulesSig) return;
+      st.rulesSig = sig;
       // The history's rule filter follows the rules.
       const keep = ruleSel.value;
       clear(ruleSel);
@@ -238,7 +260,7 @@ export const page = {
       }
       const firingBy = new Map();
       for (const a of st.alerts) firingBy.set(a.rule, a.state);
-      rulesBox.append(h('table', { class: 'ops-table' },
+      rulesBox.append(labelCells(h('table', { class: 'tbl ops-table ops-stack' },
         h('thead', {}, h('tr', {}, th('name'), th('state'), th('condition'), th('scope'), th('severity'), th('source'), th('updated'),
           canDeploy ? th('') : null)),
         h('tbody', {}, st.rules.map((r) => {
@@ -248,13 +270,13 @@ export const page = {
           if (canDeploy) {
             actions = h('td', { class: 'ops-actions' });
             if (mayChange(r)) {
-              actions.append(h('button', { type: 'button', class: 'ops-btn ops-small-btn', 'data-action': 'rule-edit', onclick: () => openEditor(r) }, 'Edit'));
+              actions.append(h('button', { type: 'button', class: 'ops-small-btn', 'data-action': 'rule-edit', onclick: () => openEditor(r) }, 'Edit'));
               if (st.confirmDelete === r.name) {
                 actions.append(
-                  h('button', { type: 'button', class: 'ops-btn ops-small-btn ops-danger', 'data-action': 'rule-delete-confirm', onclick: () => void removeRule(r.name) }, 'Delete ' + r.name + '?'),
-                  h('button', { type: 'button', class: 'ops-btn ops-small-btn', onclick: () => { st.confirmDelete = null; renderRules(); } }, 'Keep'));
+                  h('button', { type: 'button', class: 'ops-small-btn danger', 'data-action': 'rule-delete-confirm', onclick: () => void removeRule(r.name) }, 'Delete ' + r.name + '?'),
+                  h('button', { type: 'button', class: 'ops-small-btn', onclick: () => { st.confirmDelete = null; renderRules(); } }, 'Keep'));
               } else {
-                actions.append(h('button', { type: 'button', class: 'ops-btn ops-small-btn', 'data-action': 'rule-delete', onclick: () => { st.confirmDelete = r.name; renderRules(); } }, 'Delete'));
+                actions.append(h('button', { type: 'button', class: 'ops-small-btn', 'data-action': 'rule-delete', onclick: () => { st.confirmDelete = r.name; renderRules(); } }, 'Delete'));
               }
             } else if (r.source !== 'api') {
               actions.append(h('span', { class: 'muted ops-small', title: 'change or remove it in the configuration file' }, 'in the configuration file'));
@@ -269,7 +291,7 @@ export const page = {
             h('td', {}, String(r.source || '–')),
             h('td', { title: String(r.updated_at || '') }, when(r.updated_at)),
             actions);
-        }))));
+        })))));
     }
 
     function openEditor(r) {
@@ -284,17 +306,17 @@ export const page = {
         maxlength: '63', spellcheck: 'false' });
       nameIn.value = r ? r.name : '';
       if (r) nameIn.readOnly = true;
-      const text = h('textarea', { id: 'alert-rule-json', class: 'ops-textarea', rows: '12', spellcheck: 'false', 'aria-label': 'Rule JSON' });
+      const text = h('textarea', { id: 'alert-rule-json', class: 'ops-textarea', rows: '16', spellcheck: 'false', 'aria-label': 'Rule JSON' });
       text.value = JSON.stringify(body, null, 2);
       const err = h('div', { id: 'alert-rule-error', class: 'ops-error', role: 'alert' });
       editor.append(
-        h('div', { class: 'ops-panel-head' }, h('h3', {}, r ? 'Edit rule ' + r.name : 'New rule'),
+        h('div', { class: 'ops-editor-head' }, h('h3', {}, r ? 'Edit rule ' + r.name : 'New rule'),
           h('span', { class: 'muted ops-small' }, 'The rule\'s fields as JSON (docs/monitoring.md, "Rule syntax"); the server checks them.')),
         h('label', { class: 'ops-inline' }, 'Name ', nameIn),
         text, err,
         h('div', { class: 'ops-tools' },
-          h('button', { type: 'button', class: 'ops-btn ops-primary', 'data-action': 'rule-save', onclick: () => void save(nameIn, text, err) }, 'Save'),
-          h('button', { type: 'button', class: 'ops-btn', onclick: closeEditor }, 'Cancel')));
+          h('button', { type: 'button', class: 'primary', 'data-action': 'rule-save', onclick: () => void save(nameIn, text, err) }, 'Save'),
+          h('button', { type: 'button', onclick: closeEditor }, 'Cancel')));
       (r ? text : nameIn).focus();
     }
 
@@ -336,7 +358,6 @@ export const page = {
       }
       closeEditor();
       say('Rule ' + name + ' stored.', 'ok');
-      if (ctx.toast) ctx.toast('Alert rule ' + name + ' stored', 'ok');
       await reloadRules();
     }
 
@@ -351,7 +372,6 @@ export const page = {
       }
       if (st.editing && st.editing.name === name) closeEditor();
       say('Rule ' + name + ' removed.', 'ok');
-      if (ctx.toast) ctx.toast('Alert rule ' + name + ' removed', 'ok');
       await reloadRules();
     }
 

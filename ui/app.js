@@ -17,12 +17,13 @@ const EVERY = ['status', 'read', 'predict', 'feedback', 'review', 'data', 'deplo
 const PERIOD_MS = 2000;
 
 // The routes, in order; the module's own `page.route` gives the match once it is loaded.
+// `need`: the permission without which the page is not loaded at all (it could show nothing).
 const ROUTES = [
   { re: /^#\/?$/, file: 'overview.js', nav: 'overview' },
-  { re: /^#\/models\/([^/]+)$/, file: 'model.js' },
-  { re: /^#\/review$/, file: 'review.js', nav: 'review' },
-  { re: /^#\/alerts$/, file: 'alerts.js', nav: 'alerts' },
-  { re: /^#\/audit$/, file: 'audit.js', nav: 'audit' },
+  { re: /^#\/models\/([^/]+)$/, file: 'model.js', need: 'read' },
+  { re: /^#\/review$/, file: 'review.js', nav: 'review', need: 'review' },
+  { re: /^#\/alerts$/, file: 'alerts.js', nav: 'alerts', need: 'read' },
+  { re: /^#\/audit$/, file: 'audit.js', nav: 'audit', need: 'admin' },
 ];
 const NAV = [
   { key: 'overview', label: 'Overview', href: '#/', need: 'read' },
@@ -92,7 +93,7 @@ window.addEventListener('modeld:unauthorized', (e) => {
 function setStatusDot(kind) {
   const d = document.getElementById('live');
   if (d) {
-    d.className = 'live ' + kind;
+    d.className = 'live-dot ' + kind;
     d.title = kind === 'ok' ? 'live: updated every 2 seconds' : 'the server cannot be reached';
   }
 }
@@ -155,7 +156,7 @@ function renderHeader(activeNav) {
   }
   top.appendChild(nav);
   const who = h('div', { class: 'who' },
-    h('span', { id: 'live', class: 'live ' + (state.offline ? 'bad' : 'ok'), title: 'live: updated every 2 seconds' }),
+    h('span', { id: 'live', class: 'live-dot ' + (state.offline ? 'bad' : 'ok'), title: 'live: updated every 2 seconds' }),
     h('span', { id: 'whoami', title: s.via ? 'signed in by ' + s.via : '' },
       String(s.principal ?? 'anonymous') + ' (' + (s.role ?? (s.auth ? 'no role' : 'auth off')) + ')'));
   if (s.auth) who.appendChild(h('button', { id: 'signout', type: 'button', class: 'btn ghost', onclick: signOut }, 'Sign out'));
@@ -272,7 +273,7 @@ async function route() {
     return;
   }
   if (hash === '#/signin') {
-    history.replaceState(null, '', state.session.auth ? '#/' : '#/');
+    history.replaceState(null, '', '#/');
     return route();
   }
   stopCurrent();
@@ -284,6 +285,23 @@ async function route() {
   app.appendChild(el);
   if (!r) {
     failed(el, 'No such page', 'Nothing is at ' + hash + '.');
+    return;
+  }
+  const m0 = hash.match(r.re);
+  if (r.file === 'model.js' && m0 && !canModel(decodeURIComponent(m0[1]))) {
+    el.appendChild(h('div', { class: 'page-error card', role: 'alert', 'data-denied': 'model' },
+      h('h2', {}, 'Not for your token'),
+      h('p', {}, 'Your token is limited to other models than ' + decodeURIComponent(m0[1]) + '.'),
+      h('p', {}, h('a', { href: '#/' }, 'Back to the overview'))));
+    return;
+  }
+  if (r.need && !can(r.need)) {
+    const s = state.session;
+    el.appendChild(h('div', { class: 'page-error card', role: 'alert', 'data-denied': r.need },
+      h('h2', {}, 'Not for your role'),
+      h('p', {}, 'This page needs the permission “' + r.need + '”, which ' + String(s.principal ?? 'anonymous') +
+        ' (' + (s.role ?? 'no role') + ') does not hold.'),
+      h('p', {}, h('a', { href: '#/' }, 'Back to the overview'))));
     return;
   }
   el.appendChild(h('p', { class: 'muted loading' }, 'Loading…'));

@@ -24,6 +24,21 @@ function localMs(v) {
   return Number.isFinite(t) ? t : null;
 }
 
+// Each cell's column name in data-label, for the stacked layout of narrow screens.
+function labelCells(table) {
+  const heads = [...table.tHead.rows[0].cells].map((c) => c.textContent);
+  for (const tr of table.tBodies[0].rows) [...tr.cells].forEach((td, i) => { td.dataset.label = heads[i] || ''; });
+  return table;
+}
+
+// An entry's details: the request id of a call, else the figures as JSON.
+function detailsText(d) {
+  if (d === null || d === undefined) return '';
+  const keys = typeof d === 'object' ? Object.keys(d) : [];
+  if (keys.length === 1 && keys[0] === 'request_id') return 'request ' + String(d.request_id);
+  return JSON.stringify(d);
+}
+
 function utf8Len(s) {
   return new TextEncoder().encode(s).length;
 }
@@ -44,6 +59,7 @@ export const page = {
       before: null,
       query: {},
       verify: null,
+      sig: '',
       verifying: false,
       actors: new Set(),
       stopped: false,
@@ -52,11 +68,22 @@ export const page = {
     el.dataset.page = 'audit';
     el.classList.add('ops-page');
     clear(el);
+    if (!isAdmin) {
+      // Nothing here may be read without the permission: no request, no control.
+      el.append(h('div', { class: 'page-head ops-head' }, h('h1', {}, 'Audit log')),
+        h('div', { class: 'card', id: 'audit-log' }, h('p', { class: 'muted ops-empty-line' }, 'The audit log needs the admin permission, which this token does not have.')));
+      return {
+        refresh: async () => {
+          el.dataset.ready = '1';
+        },
+        stop() {},
+      };
+    }
 
     const message = h('div', { id: 'audit-message', class: 'ops-status', role: 'status', 'aria-live': 'polite' });
     const offNote = h('div', { id: 'audit-off', class: 'ops-note', hidden: 'hidden' });
     const verifyBox = h('div', { id: 'audit-verify', class: 'ops-verify' });
-    const verifyBtn = h('button', { type: 'button', class: 'ops-btn', id: 'audit-verify-run', onclick: () => void verify() }, 'Verify the chain');
+    const verifyBtn = h('button', { type: 'button', id: 'audit-verify-run', onclick: () => void verify() }, 'Verify the chain');
     const logBox = h('div', { class: 'scroll' });
     const pageInfo = h('span', { class: 'muted ops-small', id: 'audit-page' });
 
@@ -80,23 +107,27 @@ export const page = {
     } },
     fActor.node, fAction.node, fModel.node, fTarget.node, fSince.node, fUntil.node, actorList, actionList,
     h('div', { class: 'ops-tools' },
-      h('button', { type: 'submit', class: 'ops-btn ops-primary', id: 'audit-filter-apply' }, 'Filter'),
-      h('button', { type: 'button', class: 'ops-btn', id: 'audit-filter-clear', onclick: () => {
+      h('button', { type: 'submit', class: 'primary', id: 'audit-filter-apply' }, 'Filter'),
+      h('button', { type: 'button', id: 'audit-filter-clear', onclick: () => {
         for (const f of [fActor, fAction, fModel, fTarget, fSince, fUntil]) f.input.value = '';
         applyFilters();
       } }, 'Clear')),
     filterErr);
 
-    const newest = h('button', { type: 'button', class: 'ops-btn', onclick: () => {
+    // The filters fold away on a narrow screen until asked for.
+    const filterBox = h('details', { class: 'ops-filter-box' }, h('summary', {}, 'Filters'), form);
+    filterBox.open = !window.matchMedia || !window.matchMedia('(max-width: 700px)').matches;
+
+    const newest = h('button', { type: 'button', onclick: () => {
       st.pages = [];
       st.before = null;
       void reload();
     } }, 'Newest');
-    const newer = h('button', { type: 'button', class: 'ops-btn', onclick: () => {
+    const newer = h('button', { type: 'button', onclick: () => {
       st.before = st.pages.length > 0 ? st.pages.pop() : null;
       void reload();
     } }, 'Newer');
-    const older = h('button', { type: 'button', class: 'ops-btn', onclick: () => {
+    const older = h('button', { type: 'button', onclick: () => {
       if (st.nextBefore === null) return;
       st.pages.push(st.before);
       st.before = st.nextBefore;
@@ -104,15 +135,14 @@ export const page = {
     } }, 'Older');
 
     el.append(
-      h('div', { class: 'ops-head' }, h('h1', {}, 'Audit log'), message),
+      h('div', { class: 'page-head ops-head' }, h('h1', {}, 'Audit log'), message),
       offNote,
-      h('section', { class: 'ops-panel', 'aria-label': 'Chain' },
-        h('div', { class: 'ops-panel-head' }, h('h2', {}, 'Chain'), h('div', { class: 'ops-tools' }, verifyBtn)),
-        verifyBox),
-      h('section', { class: 'ops-panel', 'aria-label': 'Entries' },
-        h('div', { class: 'ops-panel-head' }, h('h2', {}, 'Entries'), h('div', { class: 'ops-tools' }, pageInfo, newest, newer, older)),
-        form,
-        h('div', { id: 'audit-log' }, logBox)));
+      h('section', { class: 'panel', 'aria-label': 'Chain' },
+        h('header', { class: 'panel-head' }, h('h2', {}, 'Chain'), h('div', { class: 'ops-tools' }, verifyBtn)),
+        h('div', { class: 'panel-body' }, verifyBox)),
+      h('section', { class: 'panel', 'aria-label': 'Entries' },
+        h('header', { class: 'panel-head' }, h('h2', {}, 'Entries'), h('div', { class: 'ops-tools' }, pageInfo, newest, newer, older)),
+        h('div', { class: 'panel-body' }, filterBox, h('div', { id: 'audit-log' }, logBox))));
 
     function say(text, kind = '') {
       message.textContent = text;
@@ -182,6 +212,11 @@ export const page = {
     }
 
     function render() {
+      // Only when something shown changed, so a row being read or clicked stays put.
+      const sig = JSON.stringify([st.on, st.entries, st.nextBefore, st.before, st.pages.length,
+        st.verify && st.verify.ok === false ? st.verify.first_bad : null]);
+      if (sig === st.sig) return;
+      st.sig = sig;
       offNote.hidden = st.on !== false;
       clear(offNote);
       if (st.on === false) {
@@ -205,7 +240,7 @@ export const page = {
         return;
       }
       const bad = st.verify && st.verify.ok === false ? st.verify.first_bad : null;
-      logBox.append(h('table', { class: 'ops-table ops-audit' },
+      logBox.append(labelCells(h('table', { class: 'tbl ops-table ops-audit ops-stack' },
         h('thead', {}, h('tr', {}, h('th', { class: 'num' }, 'id'), h('th', {}, 'time'), h('th', {}, 'actor'), h('th', {}, 'action'),
           h('th', {}, 'target'), h('th', {}, 'address'), h('th', {}, 'outcome'), h('th', {}, 'details'))),
         h('tbody', {}, st.entries.map((e) => {
@@ -219,13 +254,13 @@ export const page = {
               fActor.input.value = String(e.actor);
               applyFilters();
             } }, String(e.actor))),
-            h('td', { class: 'ops-mono' }, String(e.action)),
+            h('td', { class: 'ops-mono ops-action' }, String(e.action)),
             h('td', { class: 'ops-mono' }, String(e.target || '')),
             h('td', { class: 'ops-mono' }, e.address === null || e.address === undefined ? '–' : String(e.address)),
-            h('td', { class: 'ops-wrap' }, kind ? badge(out.slice(0, 3), kind) : null, ' ', kind ? out.slice(4) : out),
-            h('td', { class: 'ops-mono ops-clip', title: details }, details));
+            h('td', { class: 'ops-wrap ops-outcome' }, h('span', {}, kind ? badge(out.slice(0, 3), kind) : null, kind ? ' ' + out.slice(4) : out)),
+            h('td', { class: 'ops-mono ops-clip', title: details }, detailsText(e.details)));
           return row;
-        }))));
+        })))));
     }
 
     // ---- the chain -----------------------------------------------------------------------------------
@@ -255,6 +290,7 @@ export const page = {
 
     function renderVerify() {
       clear(verifyBox);
+      verifyBtn.disabled = st.on === false;
       const v = st.verify;
       verifyBox.className = 'ops-verify';
       if (st.on === false) {
@@ -272,25 +308,25 @@ export const page = {
         verifyBox.append(badge('error', 'bad'), ' ', v.error);
         return;
       }
-      const at = v.at ? h('span', { class: 'muted ops-small' }, ' · checked ' + fmt.time(v.at)) : null;
-      const key = v.key_id ? h('span', { class: 'muted ops-small' }, ' · key ' + v.key_id) : null;
+      const at = v.at ? ' · checked ' + fmt.time(v.at) : '';
+      const key = v.key_id ? ' · key ' + v.key_id : '';
       if (v.ok) {
         verifyBox.dataset.state = 'ok';
         verifyBox.classList.add('ops-verified');
-        verifyBox.append(badge('verified', 'ok'), ' ', h('b', {}, 'verified, ' + fmt.num(v.entries, 0) + ' entries'),
-          v.head !== null && v.head !== undefined ? ' up to entry ' + v.head : '', key, at);
+        verifyBox.append(badge('verified', 'ok'), ' ', h('b', { id: 'audit-verify-text' }, 'verified, ' + fmt.num(v.entries, 0) + ' entries'),
+          h('span', { class: 'muted small' }, (v.head !== null && v.head !== undefined ? ' up to entry ' + v.head : '') + key + at));
         return;
       }
       verifyBox.dataset.state = 'bad';
       verifyBox.dataset.firstBad = String(v.first_bad);
       verifyBox.classList.add('ops-broken');
       verifyBox.append(badge('broken', 'bad'), ' ',
-        h('b', {}, 'chain broken at entry ' + v.first_bad), ': ', String(v.reason || ''),
-        h('div', { class: 'ops-small' }, fmt.num(v.entries, 0) + ' entries good before it',
-          v.head !== null && v.head !== undefined ? '; the head record vouches up to entry ' + v.head : '; the head record is missing', key, at, ' '),
+        h('b', { id: 'audit-verify-text' }, 'chain broken at entry ' + v.first_bad), ': ', String(v.reason || ''),
+        h('div', { class: 'small ops-verify-more' }, fmt.num(v.entries, 0) + ' entries good before it' +
+          (v.head !== null && v.head !== undefined ? '; the head record vouches up to entry ' + v.head : '; the head record is missing') + key + at + ' ',
         v.first_bad !== null && v.first_bad !== undefined
-          ? h('button', { type: 'button', class: 'ops-btn ops-small-btn', id: 'audit-show-bad', onclick: () => showEntry(v.first_bad) }, 'Show entry ' + v.first_bad)
-          : null);
+          ? h('button', { type: 'button', class: 'ops-small-btn', id: 'audit-show-bad', onclick: () => showEntry(v.first_bad) }, 'Show entry ' + v.first_bad)
+          : null));
     }
 
     function showEntry(id) {
@@ -304,14 +340,10 @@ export const page = {
       });
     }
 
-    if (!isAdmin) {
-      say('The audit log needs the admin permission.', 'warn');
-      renderVerify();
-    }
 
     return {
       refresh: async () => {
-        if (!isAdmin || st.stopped) {
+        if (st.stopped) {
           el.dataset.ready = '1';
           return;
         }

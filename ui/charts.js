@@ -56,7 +56,7 @@ function ticks(lo, hi, n = 4) {
   if (!(span > 0)) return [lo];
   const raw = span / n;
   const mag = Math.pow(10, Math.floor(Math.log10(raw)));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((st) => span / st <= n) || 10 * mag;
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((st) => span / st <= n + 1e-9) || 10 * mag;
   const out = [];
   for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9 && out.length < 20; v += step) {
     out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
@@ -183,7 +183,7 @@ export function lineChart(series, { width = 560, height = 200, yLabel = '', yMin
   const fmtY = format || short;
   const ths = (thresholds || []).map((t) => (typeof t === 'object' && t !== null ? t : { value: t })).filter((t) => num(t.value) !== null);
   const showLegend = list.length > 1 || (list.length === 1 && list[0].name);
-  const m = { l: 46, r: 12, t: yLabel ? 16 : 8, b: 20 + (showLegend ? 16 : 0) };
+  const m = { l: 46, r: 12, t: yLabel ? 24 : 8, b: 20 + (showLegend ? 16 : 0) };
   const pw = width - m.l - m.r;
   const ph = height - m.t - m.b;
   const ts = [];
@@ -205,9 +205,12 @@ export function lineChart(series, { width = 560, height = 200, yLabel = '', yMin
   let [t0, t1] = domain(ts);
   if (t0 === t1) t1 = t0 + 1;
   const [lo0, hi0] = domain(vs.length ? vs : [0], yMin, yMax);
-  const yt = ticks(lo0, hi0, Math.max(2, Math.floor(ph / 40)));
-  const lo = yMin ?? Math.min(lo0, yt[0]);
-  const hi = yMax ?? Math.max(hi0, yt[yt.length - 1]);
+  let yt = ticks(lo0, hi0, Math.max(2, Math.floor(ph / 40)));
+  const step = yt.length > 1 ? yt[1] - yt[0] : 0;
+  // widen the range to the ticks around it, unless it is given
+  const lo = yMin ?? (step ? Math.min(lo0, yt[0] > lo0 + 1e-12 ? yt[0] - step : yt[0]) : lo0);
+  const hi = yMax ?? (step ? Math.max(hi0, yt[yt.length - 1] < hi0 - 1e-12 ? yt[yt.length - 1] + step : yt[yt.length - 1]) : hi0);
+  if (step) yt = ticks(lo, hi, Math.max(2, Math.floor(ph / 40)));
   const X = (t) => m.l + ((t - t0) / (t1 - t0)) * pw;
   const Y = (v) => m.t + ph - ((v - lo) / (hi - lo || 1)) * ph;
   const grid = s('g', { class: 'grid' });
@@ -270,8 +273,10 @@ export function histogramPair(bins, a, b, { aName = 'reference', bName = 'live',
     return svg;
   }
   const top = Math.max(...all, 0) || 1;
-  const yt = ticks(0, top, 3);
-  const hi = Math.max(top, yt[yt.length - 1]);
+  let yt = ticks(0, top, 3);
+  const st = yt.length > 1 ? yt[1] - yt[0] : top;
+  const hi = Math.max(top, Math.ceil(top / st - 1e-9) * st);
+  yt = ticks(0, hi, 3);
   const Y = (v) => m.t + ph - (v / hi) * ph;
   const grid = s('g', { class: 'grid' });
   for (const v of yt) {
@@ -325,7 +330,7 @@ export function intervals(rows, { width = 420, format, ref } = {}) {
   const pw = width - m.l - m.r;
   const X = (v) => m.l + ((v - lo) / (hi - lo)) * pw;
   const grid = s('g', { class: 'grid' });
-  for (const v of ticks(lo, hi, Math.max(2, Math.floor(pw / 80)))) {
+  for (const v of ticks(lo, hi, Math.max(2, Math.floor(pw / 60)))) {
     grid.appendChild(s('line', { x1: r1(X(v)), x2: r1(X(v)), y1: m.t, y2: height - m.b }));
     grid.appendChild(s('text', { class: 'tick', x: r1(X(v)), y: height - m.b + 13, 'text-anchor': 'middle' }, fmtV(v)));
   }

@@ -22,6 +22,10 @@ function append(el, child) {
 // strings (text), nodes, arrays of them, or null (skipped).
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
+  if (attrs !== null && (typeof attrs !== 'object' || attrs instanceof Node || Array.isArray(attrs))) {
+    children.unshift(attrs); // h('p', 'text'): no attributes, a child
+    attrs = {};
+  }
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === null || v === undefined || v === false) continue;
     if (k === 'class') {

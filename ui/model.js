@@ -22,7 +22,15 @@ const base = (model) => '/api/v1/models/' + encodeURIComponent(model);
 const num = (x) => (typeof x === 'number' ? x : Number(x));
 const isNum = (x) => x !== null && x !== undefined && x !== '' && Number.isFinite(num(x));
 const percent = (x, d = 1) => (isNum(x) ? Number(num(x).toFixed(d)) + '%' : '–');
-const msOf = (t) => (typeof t === 'number' ? t : Date.parse(t));
+
+// A duration for people: '45 s', '3 min 20 s', '2 h 5 min'.
+function dur(ms) {
+  if (!isNum(ms)) return '–';
+  const s = Math.max(0, Math.round(num(ms) / 1000));
+  if (s < 60) return s + ' s';
+  if (s < 3600) return Math.floor(s / 60) + ' min' + (s % 60 ? ' ' + (s % 60) + ' s' : '');
+  return Math.floor(s / 3600) + ' h' + (Math.floor(s / 60) % 60 ? ' ' + (Math.floor(s / 60) % 60) + ' min' : '');
+}
 
 function stateKind(state) {
   switch (state) {
@@ -252,12 +260,7 @@ function splitParts(routes, versionOf) {
 // ---- the page --------------------------------------------------------------------------------
 
 function mountModel(ctx, el, match) {
-  let model = match[1];
-  try {
-    model = decodeURIComponent(match[1]);
-  } catch {
-    /* keep the text as it is */
-  }
+  const model = match[1]; // the shell has decoded it
   const mayDeploy = !!(ctx.can('deploy') && ctx.canModel(model));
   const mayRead = !!(ctx.can('read') && ctx.canModel(model));
   const st = {
@@ -296,7 +299,7 @@ function mountModel(ctx, el, match) {
     return { refresh: async () => {}, stop() {} };
   }
 
-  el.appendChild(h('div', { class: 'm-grid' },
+  const gridEl = el.appendChild(h('div', { class: 'm-grid' },
     h('section', { class: 'm-panel m-wide', id: 'versions' }, h('h2', {}, 'Versions'), versionsBox),
     h('section', { class: 'm-panel m-wide', id: 'rollout' }, h('h2', {}, 'Rollout'), rolloutBox, rolloutMessage),
     panel('traffic', 'Traffic policy', trafficNow, h('div', { class: 'm-preview-box' },
@@ -463,7 +466,7 @@ function mountModel(ctx, el, match) {
     const mirror = h('input', { type: 'number', min: 0, max: 1, step: 0.05, value: d.mirror, 'aria-label': 'mirror', 'data-mirror': '', class: 'm-in-weight' });
     mirror.addEventListener('input', () => { d.mirror = mirror.value; edited(); });
 
-    const save = h('button', { type: 'submit', 'data-action': 'traffic-save', class: 'm-primary' }, 'Save policy');
+    const save = h('button', { type: 'submit', 'data-action': 'traffic-save', class: 'primary' }, 'Save policy');
     const active = activeRollout();
     save.disabled = st.saving || !!active;
     const reset = h('button', { type: 'button', class: 'm-small-btn', onclick: () => {
@@ -687,12 +690,12 @@ function mountModel(ctx, el, match) {
         ' · started ' + fmt.time(r.created_ms || (r.spec && r.spec.created_ms)))));
     rolloutBox.appendChild(stepsNode(r));
     if (r.active) {
-      const dur = 1000 * ((stt.stage === 'canary' ? s.interval_s : s.shadow_s) || 0);
+      const least = 1000 * ((stt.stage === 'canary' ? s.interval_s : s.shadow_s) || 0);
       const elapsed = Math.max(0, Date.now() - (stt.step_started_ms || Date.now()));
       rolloutBox.appendChild(h('div', { class: 'm-stage' },
         h('span', { class: 'm-small' }, (stt.stage || '') + (stt.stage === 'canary' ? ' step ' + ((stt.step ?? 0) + 1) : '') +
-          ': ' + fmt.ms(elapsed) + ' of at least ' + fmt.ms(dur)),
-        h('progress', { max: dur || 1, value: Math.min(elapsed, dur || 1) }),
+          ': ' + dur(elapsed) + ' of at least ' + dur(least)),
+        h('progress', { max: least || 1, value: Math.min(elapsed, least || 1) }),
         stt.inconclusive_since_ms ? h('span', { class: 'm-small warn-text' }, ' inconclusive since ' + fmt.time(stt.inconclusive_since_ms) +
           (s.inconclusive ? ' (' + s.inconclusive.action + ' after ' + s.inconclusive.after_s + ' s)' : '')) : null));
     }
@@ -706,8 +709,8 @@ function mountModel(ctx, el, match) {
       const btn = (cmd, label, cls) => h('button', { type: 'button', 'data-action': cmd, class: cls, onclick: () => command(r.id, cmd) }, label);
       rolloutBox.appendChild(h('div', { class: 'm-row m-commands' },
         r.phase === 'running' ? btn('pause', 'Pause', '') : btn('resume', 'Resume', ''),
-        btn('promote', 'Promote', 'm-primary'),
-        btn('abort', 'Abort', 'm-danger')));
+        btn('promote', 'Promote', 'primary'),
+        btn('abort', 'Abort', 'danger')));
     }
     const decisions = (r.decisions || []).slice().reverse();
     const cols = h('div', { class: 'm-rollout-cols' }, gatesNode(r), h('details', { class: 'm-decisions', open: true },
@@ -771,8 +774,8 @@ function mountModel(ctx, el, match) {
           h('td', {}, String(t.id)), h('td', {}, t.trigger || '–'),
           h('td', {}, badge(t.state, trainingKind(t.state))),
           h('td', { class: 'm-nowrap' }, fmt.time(t.requested_ms)),
-          h('td', {}, isNum(t.duration_ms) ? fmt.ms(t.duration_ms) : '–'),
-          h('td', {}, isNum(t.rows) ? fmt.num(t.rows, 0) : '–'),
+          h('td', {}, isNum(t.duration_ms) && t.finished_ms ? fmt.ms(t.duration_ms) : '–'),
+          h('td', {}, isNum(t.rows) && (t.rows > 0 || t.finished_ms) ? fmt.num(t.rows, 0) : '–'),
           h('td', {}, t.version ? 'v' + t.version : '–'),
           h('td', {}, evaluationNode(res.evaluation) || '–'),
           h('td', { class: 'm-reason' }, outcome,
@@ -800,15 +803,19 @@ function mountModel(ctx, el, match) {
       errorBox.hidden = false;
       errorBox.textContent = e.message;
       if (e instanceof ApiError && e.status === 404) {
+        // no such model: nothing more to ask for
         st.gone = true;
-        for (const b of [versionsBox, rolloutBox, trainingsBox, eventsBox]) clear(b);
+        gridEl.remove();
+        await qualityReady;
+        if (st.q && typeof st.q.stop === 'function') st.q.stop();
         el.dataset.ready = '1';
       }
       return;
     }
     const jobs = [loadTraffic(), loadRollout()];
     if (n % 2 === 0) jobs.push(loadEvents());
-    if (n % 5 === 0) jobs.push(loadTrainings());
+    const training = ((st.trainings && st.trainings.trainings) || []).some((t) => t.state === 'queued' || t.state === 'running');
+    if (n % 5 === 0 || training) jobs.push(loadTrainings());
     await qualityReady;
     if (st.q && typeof st.q.refresh === 'function') jobs.push(Promise.resolve().then(() => st.q.refresh(n)));
     const done = await Promise.allSettled(jobs);
@@ -831,13 +838,13 @@ function mountModel(ctx, el, match) {
     if (!bar || !r) return;
     const s = (r.spec && r.spec.strategy) || {};
     const stt = r.state || {};
-    const dur = 1000 * ((stt.stage === 'canary' ? s.interval_s : s.shadow_s) || 0);
+    const least = 1000 * ((stt.stage === 'canary' ? s.interval_s : s.shadow_s) || 0);
     const elapsed = Math.max(0, Date.now() - (stt.step_started_ms || Date.now()));
-    bar.value = Math.min(elapsed, dur || 1);
+    bar.value = Math.min(elapsed, least || 1);
     const label = bar.previousSibling;
     if (label) {
       label.textContent = (stt.stage || '') + (stt.stage === 'canary' ? ' step ' + ((stt.step ?? 0) + 1) : '') +
-        ': ' + fmt.ms(elapsed) + ' of at least ' + fmt.ms(dur);
+        ': ' + dur(elapsed) + ' of at least ' + dur(least);
     }
   }
 

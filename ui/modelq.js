@@ -35,8 +35,9 @@ function message(box, text, kind) {
   box.hidden = !text;
 }
 
-function severityBadge(sev) {
-  return badge(sev, sev === 'major' ? 'bad' : sev === 'moderate' ? 'warn' : 'ok');
+function severityBadge(f) {
+  if (!f.rows) return badge('no rows', 'muted');
+  return badge(f.severity, f.severity === 'major' ? 'bad' : f.severity === 'moderate' ? 'warn' : 'ok');
 }
 
 function verdictBadge(v) {
@@ -50,16 +51,23 @@ function verdictBadge(v) {
 function binLabels(f, hist) {
   const out = [];
   if (Array.isArray(hist.edges)) {
-    const e = hist.edges;
+    // Each bin by its upper edge (the one before it is its lower edge), to 3 significant digits.
+    const e = hist.edges.map((x) => fmt.num(Number(Number(x).toPrecision(3)), 6));
     if (e.length === 0) out.push('all');
-    e.forEach((x, i) => out.push(i === 0 ? '≤ ' + fmt.num(x) : fmt.num(e[i - 1]) + '–' + fmt.num(x)));
-    if (e.length > 0) out.push('> ' + fmt.num(e[e.length - 1]));
+    for (const x of e) out.push('≤' + x);
+    if (e.length > 0) out.push('>' + e[e.length - 1]);
   } else {
     for (const c of hist.categories || []) out.push(String(c));
     out.push('other');
   }
   out.push('missing');
   return out;
+}
+
+// A chart's width: its box's, from 300 px (narrower, it scales down) to max.
+function fitWidth(box, max) {
+  const w = Math.floor(box.clientWidth || 0);
+  return w > 0 ? Math.max(300, Math.min(max, w)) : max;
 }
 
 function metricFormat(metric) {
@@ -148,15 +156,23 @@ export function mount(ctx, el, model) {
       if (g.route && !routes.get(g.version).includes(g.route)) routes.get(g.version).push(g.route);
     }
     const versions = [...routes.keys()].sort((a, b) => a - b);
-    const wanted = versions.map((v) => ({ name: 'v' + v + (routes.get(v).length ? ' · ' + routes.get(v).join(', ') : ''), version: v }));
-    if (versions.length !== 1) wanted.unshift({ name: 'all versions', version: null });
+    const wanted = versions.map((v) => ({ name: 'v' + v + (routes.get(v).length ? ' ' + routes.get(v).join(', ') : ''), version: v }));
+    if (versions.length !== 1) wanted.unshift({ name: 'all', version: null });
     const answers = await Promise.all(wanted.map((w) => get(base + '/history', w.version === null
       ? { metric, since: HISTORY_SINCE } : { metric, since: HISTORY_SINCE, version: w.version })));
     if (st.stopped || metric !== st.metric) return;
-    const series = wanted.map((w, i) => ({ name: w.name, points: (answers[i].points || []).map((p) => [p.at_ms, p.value]) }));
+    // From shortly before the first step with a value (at least the last 30 minutes), so that a
+    // young history is not a few dots at the right edge of six empty hours.
+    let first = Date.now() - 30 * 60000;
+    for (const a of answers) {
+      const p = (a.points || []).find((x) => x.value !== null && x.value !== undefined);
+      if (p && p.at_ms - 5 * 60000 < first) first = p.at_ms - 5 * 60000;
+    }
+    const series = wanted.map((w, i) => ({ name: w.name,
+      points: (answers[i].points || []).filter((p) => p.at_ms >= first).map((p) => [p.at_ms, p.value]) }));
     if (!changed('history', series)) return;
     const fmtY = metricFormat(metric);
-    clear(qChart).appendChild(lineChart(series, { width: 720, height: 220, yLabel: metric,
+    clear(qChart).appendChild(lineChart(series, { width: fitWidth(qChart, 1200), height: 220, yLabel: metric,
       yMin: RATIOS.has(metric) ? 0 : undefined, yMax: RATIOS.has(metric) ? 1 : undefined, format: fmtY }));
     const unit = answers[0] ? answers[0].step_ms : null;
     qNote.textContent = 'Per-minute ' + metric + ' of the predictions made in each step, as measured when the step ended (history since ' +
@@ -235,15 +251,25 @@ export function mount(ctx, el, model) {
     return h('div', Object.assign({ class: 'q-feature' + (f.drifted ? ' drifted' : '') }, attr),
       h('div', { class: 'q-feature-head' },
         h('strong', {}, f.name), ' ', h('span', { class: 'muted m-small' }, f.kind + ' · ' + f.test), ' ',
-        severityBadge(f.severity)),
+        severityBadge(f)),
       h('div', { class: 'q-stats m-small' },
         h('span', {}, 'PSI ', h('b', { 'data-field': 'psi' }, fmt.num(f.psi))),
         h('span', {}, 'p ', h('b', { 'data-field': 'p' }, fmt.num(p, 4))),
         h('span', {}, 'JS ', fmt.num(f.js)),
         h('span', {}, 'rows ', fmt.num(f.rows, 0)),
         h('span', {}, 'missing ', fmt.pct(f.missing_share), ' / ', fmt.pct(f.reference_missing_share))),
-      hist ? histogramPair(binLabels(f, hist), hist.reference, hist.live, { width: 340, height: 150 })
+      hist ? pinBars(histogramPair(binLabels(f, hist), hist.reference, hist.live, { width: 340, height: 150 }))
         : h('p', { class: 'muted m-small' }, 'no bins'));
+  }
+
+  // app.css sizes the header's `.live` dot (8 x 8 px), which also catches the histogram's
+  // `rect.bar.live`: the bars' own sizes are set as inline style, which wins.
+  function pinBars(svg) {
+    for (const r of svg.querySelectorAll('rect.live')) {
+      r.style.width = r.getAttribute('width') + 'px';
+      r.style.height = r.getAttribute('height') + 'px';
+    }
+    return svg;
   }
 
   function renderDrift(d) {
@@ -354,9 +380,10 @@ export function mount(ctx, el, model) {
     }
     const ratio = a.metric === 'conversion';
     const f = ratio ? (v) => fmt.pct(v) : (v) => fmt.num(v);
-    abBody.appendChild(h('div', { class: 'q-chart' }, intervals(arms.map((r) => ({
+    const box = abBody.appendChild(h('div', { class: 'q-chart' }));
+    box.appendChild(intervals(arms.map((r) => ({
       name: r.route + (r.versions && r.versions.length ? ' (v' + r.versions.join(', v') + ')' : ''),
-      value: r.outcome, low: r.ci ? r.ci[0] : null, high: r.ci ? r.ci[1] : null })), { width: 460, format: f })));
+      value: r.outcome, low: r.ci ? r.ci[0] : null, high: r.ci ? r.ci[1] : null })), { width: fitWidth(box, 560), format: f }));
     abBody.appendChild(h('div', { class: 'scroll' }, table([
       { key: 'route', label: 'route' },
       { key: 'n', label: 'units', class: 'num', render: (r) => fmt.num(r.n, 0) },

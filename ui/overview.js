@@ -10,6 +10,7 @@
 
 const SLOW = 5; // quality, drift and review queues: every SLOW-th refresh
 const KEEP = 90; // points kept in a sparkline
+const REVIEW_MAX = 1000; // review items listed (per state) to count the queues
 const METRICS = [
   { key: 'rps', metric: 'requests_per_second', label: 'req/s' },
   { key: 'error_rate', metric: 'error_rate', label: 'errors' },
@@ -23,7 +24,7 @@ export const page = {
   mount(ctx, el) {
     const { h, clear, fmt, badge } = ctx.dom;
     const models = new Map(); // name -> card state
-    const reviewModels = new Set(); // models seen to have a review queue
+    let queues = new Map(); // model -> its review queue, counted
     let alerts = [];
     let stopped = false;
 
@@ -32,10 +33,11 @@ export const page = {
     const grid = h('div', { class: 'ov-grid' });
     const alertBox = h('div', { class: 'ov-alerts-body' });
     const note = h('p', { class: 'muted ov-note' });
+    const updated = h('span', { class: 'muted small', id: 'ov-updated' }, '');
     el.append(
       h('div', { class: 'page-head' },
         h('h1', {}, 'Models'),
-        h('span', { class: 'muted small', id: 'ov-updated' }, '')),
+        updated),
       summary,
       note,
       grid,
@@ -93,7 +95,7 @@ export const page = {
       return {
         name, card, state, versions, splitChart, splitLegend, tiles, quality, drift, alertsF, review, err,
         series: { rps: [], error_rate: [], p99: [] },
-        seeded: false, seeding: null, ready: false, rps: null,
+        seeded: false, seeding: null, ready: false, rps: null, traffic: null,
         versionsList: [], refQuality: null,
       };
     }
@@ -129,6 +131,7 @@ export const page = {
         c.versions.appendChild(h('span', { class: 'vchip ' + (ok ? 'ok' : 'muted'), title: why, 'data-version': v.version },
           'v' + v.version, h('span', { class: 'vstate' }, ok ? 'ready' : v.state.toLowerCase())));
       }
+      for (const b of broken) c.versions.appendChild(h('span', { class: 'bad-text small' }, b.reason || 'the model cannot be loaded'));
       const serving = list.filter((v) => v.state === 'READY').length;
       clear(c.state);
       if (broken.length) {
@@ -142,10 +145,17 @@ export const page = {
         c.state.title = list.map((v) => 'v' + v.version + ': ' + (v.reason || v.state)).join('; ');
       }
       c.ready = serving > 0;
+      c.card.classList.toggle('down', !c.ready && !broken.length);
+      c.card.classList.toggle('broken', broken.length > 0);
     }
 
     function renderTraffic(c, t) {
       const routes = (t && t.routes) || [];
+      if (!t) {
+        clear(c.splitChart).appendChild(ctx.charts.splitBar([], { width: 300, height: 10 }));
+        clear(c.splitLegend).appendChild(h('span', { class: 'muted' }, 'no traffic policy yet: one is made when a version serves'));
+        return;
+      }
       const parts = routes.map((r) => ({ name: r.name, weight: r.percent }));
       clear(c.splitChart).appendChild(ctx.charts.splitBar(parts, { width: 300, height: 10 }));
       clear(c.splitLegend);
@@ -167,6 +177,10 @@ export const page = {
     function renderQuality(c, q) {
       clear(c.quality);
       const all = q && q.all;
+      if (!q) {
+        c.quality.appendChild(badge('not serving', 'muted'));
+        return;
+      }
       if (!all || !all.labelled) {
         c.quality.appendChild(badge('no labels yet', 'muted'));
         if (all && all.predictions) c.quality.appendChild(h('span', { class: 'muted small' }, ' ' + fmt.num(all.predictions, 0) + ' predictions'));
@@ -245,15 +259,15 @@ export const page = {
     function renderReview(c, queue) {
       clear(c.review);
       if (!queue) {
-        c.review.appendChild(h('span', { class: 'muted small' }, reviewModels.has(c.name) ? '…' : 'no queue'));
+        c.review.appendChild(h('span', { class: 'muted small' }, 'nothing waiting'));
         return;
       }
-      c.review.appendChild(badge(fmt.num(queue.length, 0) + ' waiting', queue.length > 0 ? 'accent' : 'muted'));
+      c.review.appendChild(badge(fmt.num(queue.length, 0) + (queue.more ? '+' : '') + ' waiting', 'accent'));
       const bits = [];
-      if (queue.leased) bits.push(queue.leased + ' leased');
-      if (queue.oldest_age_s) bits.push('oldest ' + fmt.ms(queue.oldest_age_s * 1000));
-      if (queue.agreement !== null && queue.agreement !== undefined) bits.push(fmt.pct(queue.agreement, 0) + ' agree');
+      if (queue.leased) bits.push(queue.leased + ' being reviewed');
+      if (queue.oldest_ms) bits.push('oldest ' + fmt.ago(queue.oldest_ms).replace(' ago', ''));
       if (bits.length) c.review.appendChild(h('span', { class: 'muted small' }, ' ' + bits.join(' · ')));
+      if (ctx.can('review')) c.review.appendChild(h('a', { href: '#/review', class: 'small' }, ' review →'));
     }
 
     // ---- reading -----------------------------------------------------------------------------
@@ -269,10 +283,31 @@ export const page = {
       c.seeded = true;
     }
 
+    // driftVersion: the ready version taking the largest share of the calls, else the newest
+    // ready one (the drift API's own default, the champion, might not be loaded).
+    function driftVersion(c) {
+      const ready = new Set(c.versionsList.filter((v) => v.state === 'READY').map((v) => String(v.version)));
+      let best = null;
+      for (const r of (c.traffic && c.traffic.routes) || []) {
+        if (r.serving && ready.has(String(r.version)) && (best === null || r.percent > best.percent)) best = r;
+      }
+      if (best) return String(best.version);
+      const list = [...ready].sort((a, b) => Number(b) - Number(a));
+      return list.length ? list[0] : undefined;
+    }
+
     async function readModel(c, n) {
       const base = '/api/v1/models/' + encodeURIComponent(c.name);
       const jobs = [];
-      jobs.push(ctx.api.get(base + '/traffic').then((t) => renderTraffic(c, t)));
+      // a model gets a traffic policy once a version serves: before that, asking is a 404
+      if (c.ready || c.traffic) {
+        jobs.push(ctx.api.get(base + '/traffic').then((t) => {
+          c.traffic = t;
+          renderTraffic(c, t);
+        }));
+      } else {
+        renderTraffic(c, null);
+      }
       jobs.push(ctx.api.get(base + '/signals', { metric: METRICS.map((m) => m.metric).join(','), window: '10s' }).then((s) => {
         const by = {};
         for (const x of s.signals || []) by[x.metric] = x.value ?? null;
@@ -297,18 +332,17 @@ export const page = {
         c.slowPending = false;
         // drift first (its reference quality is what quality is compared with); only a model
         // with a ready version has a drift report (503 otherwise)
-        const drift = c.ready
-          ? ctx.api.get(base + '/drift').then((d) => {
+        // and quality needs a ready version too (503 otherwise)
+        if (c.ready) {
+          const drift = ctx.api.get(base + '/drift', { version: driftVersion(c) }).then((d) => {
             if (d && d.reference && d.reference.quality) c.refQuality = d.reference.quality;
             renderDrift(c, d);
-          })
-          : Promise.resolve(renderDrift(c, null));
-        jobs.push(drift.then(() => ctx.api.get(base + '/quality')).then((q) => renderQuality(c, q)));
-      }
-      if (reviewModels.has(c.name)) {
-        jobs.push(ctx.api.get('/api/v1/review', { model: c.name, state: 'queued', limit: 1 }).then((r) => renderReview(c, r && r.queue)));
-      } else if (n % SLOW === 0) {
-        renderReview(c, null);
+          });
+          jobs.push(drift.then(() => ctx.api.get(base + '/quality')).then((q) => renderQuality(c, q)));
+        } else {
+          renderDrift(c, null);
+          renderQuality(c, null);
+        }
       }
       const res = await Promise.allSettled(jobs);
       METRICS.forEach((m) => drawSpark(c, m));
@@ -325,6 +359,7 @@ export const page = {
       const rps = cs.reduce((a, c) => a + (c.rps || 0), 0);
       const firing = alerts.filter((a) => a.state === 'firing').length;
       const pending = alerts.filter((a) => a.state === 'pending').length;
+      const waiting = [...queues.values()].reduce((a, q) => a + q.length, 0);
       const stat = (label, value, kind, field) => h('div', { class: 'stat ' + (kind || ''), 'data-summary': field },
         h('span', { class: 'stat-value' }, value), h('span', { class: 'stat-label' }, label));
       clear(summary).append(
@@ -332,7 +367,8 @@ export const page = {
         stat('versions ready', ready + ' / ' + versions, ready < versions ? '' : 'ok', 'versions'),
         stat('requests / s', fmt.num(rps, rps < 10 ? 2 : 1), '', 'rps'),
         stat('alerts firing', String(firing), firing ? 'bad' : 'ok', 'firing'),
-        stat('alerts pending', String(pending), pending ? 'warn' : '', 'pending'));
+        stat('alerts pending', String(pending), pending ? 'warn' : '', 'pending'),
+        stat('review waiting', fmt.num(waiting, 0), waiting ? 'accent' : '', 'review'));
     }
 
     function renderAlertTable() {
@@ -385,12 +421,28 @@ export const page = {
       note.textContent = names.length ? '' : 'No model is there for you to see: the repository is empty, or your token is limited to other models.';
 
       if (n % SLOW === 0) {
-        // which models have a review queue: those with items queued or leased
+        // the review queues, counted from the listing of every model's waiting and leased items
         const [q, l] = await Promise.all([
-          ctx.api.get('/api/v1/review', { state: 'queued', limit: 1000 }),
-          ctx.api.get('/api/v1/review', { state: 'leased', limit: 1000 }),
+          ctx.api.get('/api/v1/review', { state: 'queued', limit: REVIEW_MAX }),
+          ctx.api.get('/api/v1/review', { state: 'leased', limit: REVIEW_MAX }),
         ]);
-        for (const it of [...((q && q.items) || []), ...((l && l.items) || [])]) if (it.model) reviewModels.add(it.model);
+        queues = new Map();
+        const count = (items, what) => {
+          for (const it of items || []) {
+            if (!it.model) continue;
+            if (!queues.has(it.model)) queues.set(it.model, { length: 0, waiting: 0, leased: 0, oldest_ms: null, more: false });
+            const e = queues.get(it.model);
+            e.length++;
+            e[what]++;
+            if (it.created_ms && (e.oldest_ms === null || it.created_ms < e.oldest_ms)) e.oldest_ms = it.created_ms;
+          }
+        };
+        count(q && q.items, 'waiting');
+        count(l && l.items, 'leased');
+        for (const [doc, what] of [[q, 'waiting'], [l, 'leased']]) {
+          if (doc && doc.items && doc.items.length >= REVIEW_MAX) for (const e of queues.values()) if (e[what]) e.more = true;
+        }
+        for (const c of models.values()) renderReview(c, queues.get(c.name) || null);
       }
       const [al, ...rest] = await Promise.allSettled([
         ctx.api.get('/api/v1/alerts'),
@@ -401,7 +453,7 @@ export const page = {
       for (const c of models.values()) renderAlerts(c);
       renderAlertTable();
       renderSummary();
-      document.getElementById('ov-updated') && (document.getElementById('ov-updated').textContent = 'updated ' + fmt.time(Date.now()).slice(11));
+      updated.textContent = 'updated ' + fmt.time(Date.now()).slice(11);
       const offline = [al, ...rest].find((r) => r.status === 'rejected' && r.reason && r.reason.status === 0);
       if (offline) throw offline.reason;
       if (al.status === 'rejected') throw al.reason;

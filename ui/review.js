@@ -5,7 +5,7 @@
 import { get, send } from './api.js';
 import { h, clear, fmt, badge } from './dom.js';
 
-const DISCOVER_EVERY = 10; // refreshes between looks for models with review items (2 s each)
+const DISCOVER_EVERY = 15; // refreshes between looks for models with review items (2 s each)
 const LIST_LIMIT = 25; // waiting items listed
 const EXPLAIN_SHOWN = 15; // contributions drawn before "N more"
 
@@ -22,7 +22,7 @@ function dur(s) {
 // A feature's value as text: numbers shortened, null as missing.
 function valueText(v) {
   if (v === null || v === undefined) return null;
-  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : fmt.num(v, 4);
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(8)));
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
 }
@@ -35,6 +35,13 @@ function countModels(doc, into) {
   }
 }
 
+// Each cell's column name in data-label, for the stacked layout of narrow screens.
+function labelCells(table) {
+  const heads = [...table.tHead.rows[0].cells].map((c) => c.textContent);
+  for (const tr of table.tBodies[0].rows) [...tr.cells].forEach((td, i) => { td.dataset.label = heads[i] || ''; });
+  return table;
+}
+
 function isTyping(t) {
   if (!t || !t.tagName) return false;
   const tag = t.tagName.toLowerCase();
@@ -43,20 +50,20 @@ function isTyping(t) {
 
 export const page = {
   name: 'review',
-  route: /^#\/review(?:\/([^/?#]+))?$/,
+  route: /^#\/review$/,
   nav: { label: 'Review', need: 'review' },
 
-  mount(ctx, el, match) {
+  mount(ctx, el) {
     const canRead = ctx.can('read');
     const canReview = ctx.can('review');
     const st = {
       n: 0,
       models: new Map(), // model -> items waiting or leased, as last listed
-      model: match && match[1] ? decodeURIComponent(match[1]) : null,
+      model: null,
+      modelsSig: '',
       queue: null, // the selected model's figures
       waiting: [], // its oldest waiting items
       item: null, // the item held under a lease
-      itemAt: 0, // local time it was taken
       choice: null, // the verdict chosen (a label), or null
       busy: false,
       skipArmed: false,
@@ -70,39 +77,40 @@ export const page = {
     const status = h('div', { id: 'review-status', class: 'ops-status', role: 'status', 'aria-live': 'polite' });
     const modelSel = h('select', { id: 'review-model', 'aria-label': 'Model', onchange: () => {
       st.model = modelSel.value || null;
+      modelSel.blur(); // the keys act on the page again
       st.queue = null;
       st.waiting = [];
       renderQueue();
       void loadQueue().then(renderQueue, showError);
     } });
     const nextBtn = canReview
-      ? h('button', { type: 'button', class: 'ops-btn ops-primary', 'data-action': 'review-next', onclick: () => void takeNext() },
+      ? h('button', { type: 'button', class: 'primary', 'data-action': 'review-next', onclick: () => void takeNext() },
           'Take next ', h('kbd', {}, 'n'))
       : null;
     const figures = h('div', { id: 'review-queue', class: 'ops-figures' });
-    const itemBox = h('section', { id: 'review-item', class: 'ops-panel ops-item', 'aria-label': 'Review item' });
+    const itemBox = h('section', { id: 'review-item', class: 'card ops-item', 'aria-label': 'Review item' });
     const listBox = h('div', { id: 'review-items', class: 'scroll' });
 
-    const head = h('div', { class: 'ops-head' },
+    const head = h('div', { class: 'page-head ops-head' },
       h('h1', {}, 'Review'),
       h('label', { class: 'ops-inline' }, 'Model ', modelSel),
       nextBtn,
       status);
 
-    const keys = h('section', { class: 'ops-panel ops-keys', 'aria-label': 'Keyboard shortcuts' },
+    const keys = h('section', { class: 'card ops-keys', 'aria-label': 'Keyboard shortcuts' },
       h('h2', {}, 'Keyboard'),
       h('dl', { class: 'ops-keylist' },
         h('dt', {}, h('kbd', {}, 'n')), h('dd', {}, 'take the next item'),
-        h('dt', {}, h('kbd', {}, '1'), '…', h('kbd', {}, '9')), h('dd', {}, 'choose a verdict'),
+        h('dt', {}, h('kbd', {}, '1'), '…', h('kbd', {}, '9')), h('dd', {}, 'choose a verdict (a regression: type the value)'),
         h('dt', {}, h('kbd', {}, 'Enter')), h('dd', {}, 'answer, then take the next'),
         h('dt', {}, h('kbd', {}, 'c')), h('dd', {}, 'write a comment'),
         h('dt', {}, h('kbd', {}, 'Esc')), h('dd', {}, 'leave a text field')));
 
-    const queuePanel = h('section', { class: 'ops-panel', 'aria-label': 'Queue' },
-      h('h2', {}, 'Waiting items'), figures, listBox);
+    const queuePanel = h('section', { class: 'card', 'aria-label': 'Queue' },
+      h('h2', {}, 'Queue'), figures, listBox);
 
     el.append(head,
-      h('div', { class: 'ops-grid ops-grid-review' },
+      h('div', { class: canReview ? 'ops-grid ops-grid-review' : 'ops-grid' },
         canReview ? itemBox : null,
         h('div', { class: 'ops-side' }, canReview ? keys : null, queuePanel)));
 
@@ -128,7 +136,7 @@ export const page = {
       for (const state of ['queued', 'leased']) {
         countModels(await get('/api/v1/review', { state, limit: 1000 }), found);
       }
-      if (st.n === 0) countModels(await get('/api/v1/review', { state: 'done', limit: 1000 }), found);
+      if (st.n === 0) countModels(await get('/api/v1/review', { state: 'done', limit: 200 }), found);
       for (const m of st.models.keys()) if (!found.has(m)) found.set(m, 0);
       st.models = found;
       if (!st.model && found.size > 0) {
@@ -141,6 +149,9 @@ export const page = {
     function renderModels() {
       const names = [...st.models.keys()].sort();
       if (st.model && !st.models.has(st.model)) names.unshift(st.model);
+      const sig = JSON.stringify([names, st.model]);
+      if (sig === st.modelsSig) return; // an open list stays as it is
+      st.modelsSig = sig;
       clear(modelSel);
       if (names.length === 0) modelSel.append(h('option', { value: '' }, 'no review items yet'));
       for (const m of names) {
@@ -180,17 +191,19 @@ export const page = {
         listBox.append(h('p', { class: 'muted' }, 'Nothing waits in ' + st.model + '\'s queue.'));
         return;
       }
+      // A regression's items have no label: its value is the prediction, and there is no score.
+      const labelOf = (it) => (it.prediction && it.prediction.label !== null && it.prediction.label !== undefined ? String(it.prediction.label) : null);
+      const regression = st.waiting.every((it) => labelOf(it) === null);
       const rows = st.waiting.map((it) => h('tr', { 'data-item': String(it.id) },
         h('td', { class: 'num' }, '#' + it.id),
         h('td', {}, it.reason || '–'),
-        h('td', {}, it.prediction && it.prediction.label !== null && it.prediction.label !== undefined ? String(it.prediction.label) : '–'),
-        h('td', { class: 'num' }, it.prediction ? fmt.num(it.prediction.score, 3) : '–'),
-        h('td', { class: 'num' }, 'v' + it.version),
+        regression ? null : h('td', {}, labelOf(it) || '–'),
+        h('td', { class: 'num' }, it.prediction ? fmt.num(it.prediction.score, regression ? 2 : 3) : '–'),
         h('td', { class: 'num', title: new Date(it.created_ms).toISOString() }, dur((Date.now() - it.created_ms) / 1000))));
-      listBox.append(h('table', { class: 'ops-table' },
-        h('thead', {}, h('tr', {}, h('th', {}, 'item'), h('th', {}, 'reason'), h('th', {}, 'predicted'),
-          h('th', { class: 'num' }, 'score'), h('th', { class: 'num' }, 'version'), h('th', { class: 'num' }, 'age'))),
-        h('tbody', {}, rows)));
+      listBox.append(labelCells(h('table', { class: 'tbl ops-table ops-compact' },
+        h('thead', {}, h('tr', {}, h('th', {}, 'item'), h('th', {}, 'reason'), regression ? null : h('th', {}, 'predicted'),
+          h('th', { class: 'num' }, regression ? 'predicted' : 'score'), h('th', { class: 'num' }, 'waits'))),
+        h('tbody', {}, rows))));
       if (q && q.waiting > st.waiting.length) {
         listBox.append(h('p', { class: 'muted ops-small' }, 'The oldest ' + st.waiting.length + ' of ' + q.waiting + ' waiting.'));
       }
@@ -200,6 +213,15 @@ export const page = {
 
     async function takeNext() {
       if (!canReview || st.busy) return;
+      if (!st.model && canRead) {
+        // Items may have come since the page looked: look again before saying there are none.
+        try {
+          await discover();
+        } catch (e) {
+          showError(e);
+          return;
+        }
+      }
       if (!st.model) {
         setStatus('No model to review: no queue has items.', 'warn');
         return;
@@ -222,7 +244,6 @@ export const page = {
           setStatus('The queue of ' + st.model + ' is empty: nothing waits for review.', 'ok');
         } else {
           st.item = doc;
-          st.itemAt = Date.now();
           st.choice = null;
           setStatus('Item #' + doc.id + ' is yours until ' + new Date(doc.lease_until_ms).toLocaleTimeString() + '.');
         }
@@ -351,20 +372,20 @@ export const page = {
         labels.forEach((lab, i) => {
           const b = h('button', { type: 'button', class: 'ops-choice', 'data-choice': String(lab), 'aria-pressed': 'false',
             onclick: () => choose(String(lab)) },
-          i < 9 ? h('kbd', {}, String(i + 1)) : null, ' ', String(lab),
-          String(lab) === String(p.label) ? h('span', { class: 'ops-small muted' }, ' predicted') : null);
+          i < 9 ? h('kbd', {}, String(i + 1)) : null, String(lab),
+          String(lab) === String(p.label) ? h('span', { class: 'ops-tag' }, 'predicted') : null);
           verdictBox.append(b);
         });
       }
       const comment = h('input', { id: 'review-comment', type: 'text', maxlength: '1000', class: 'ops-input ops-comment',
         placeholder: 'comment (optional)', 'aria-label': 'Comment' });
       verdictBox.append(comment,
-        h('button', { type: 'button', class: 'ops-btn ops-primary', 'data-action': 'review-answer', onclick: () => void answer() },
+        h('button', { type: 'button', class: 'primary', 'data-action': 'review-answer', onclick: () => void answer() },
           'Answer ', h('kbd', {}, 'Enter')));
       itemBox.append(verdictBox);
 
       // The explanation and the features side by side.
-      itemBox.append(h('div', { class: 'ops-grid ops-grid-2' },
+      itemBox.append(h('div', { class: 'ops-grid ops-grid-2 ops-grid-explain' },
         h('div', {}, h('h3', {}, 'Explanation'), explanation(it)),
         h('div', {}, h('h3', {}, 'Features'), features(it))));
 
@@ -413,11 +434,11 @@ export const page = {
       const rest = cs.slice(EXPLAIN_SHOWN);
       const restSum = rest.reduce((s, c) => s + c.value, 0);
       return h('div', {},
-        h('p', { class: 'ops-small muted' }, 'Contribution of each column to the margin, largest first; ',
+        h('p', { class: 'small muted ops-explain-note' }, 'Contribution of each column to the margin, largest first; ',
           h('span', { class: 'ops-pos-t' }, 'positive'), ' ones ' + toward + ', ', h('span', { class: 'ops-neg-t' }, 'negative'), ' ones the other way.'),
         list,
         rest.length > 0 ? h('p', { class: 'ops-small muted' }, rest.length + ' more columns, together ' + fmt.num(restSum, 3) + '.') : null,
-        h('p', { class: 'ops-small' }, 'bias ', h('b', {}, fmt.num(ex.bias, 3)), ' + contributions = margin ', h('b', {}, fmt.num(ex.margin, 3))));
+        h('p', { class: 'small ops-explain-sum' }, 'bias ', h('b', {}, fmt.num(ex.bias, 3)), ' + contributions = margin ', h('b', {}, fmt.num(ex.margin, 3))));
     }
 
     function features(it) {
@@ -426,9 +447,9 @@ export const page = {
       const rows = Object.keys(f).map((k) => {
         const t = valueText(f[k]);
         return h('tr', { 'data-feature': k }, h('th', { scope: 'row' }, k),
-          h('td', { class: typeof f[k] === 'number' ? 'num' : '' }, t === null ? badge('missing', 'warn') : t));
+          h('td', {}, t === null ? badge('missing', 'warn') : t));
       });
-      return h('div', { class: 'scroll' }, h('table', { class: 'ops-table ops-kv', id: 'review-features' }, h('tbody', {}, rows)));
+      return h('div', { class: 'scroll' }, h('table', { class: 'tbl ops-table ops-kv', id: 'review-features' }, h('tbody', {}, rows)));
     }
 
     // ---- keys ----------------------------------------------------------------------------------------

@@ -126,7 +126,8 @@ static int charge_rate(struct entry *e, uint64_t now_ns, char retry_after[16], s
 }
 
 /* The principal of e in arena a; NULL when the arena is full. */
-static const struct md_principal *copy_principal(const struct entry *e, struct md_arena *a)
+__attribute__((always_inline)) static inline const struct md_principal *
+copy_principal(const struct entry *e, struct md_arena *a)
 {
     struct md_principal *p = md_arena_alloc(a, sizeof(*p));
     size_t len = strlen(e->name);
@@ -194,7 +195,8 @@ static _Thread_local struct {
 static _Thread_local unsigned hash_cache_next;
 
 /* The SHA-256 of secret (MD_TOKEN_SECRET_LEN bytes) into hash; *cached when remembered. */
-static void secret_hash(const char *secret, unsigned char hash[32], bool *cached)
+__attribute__((always_inline)) static inline void secret_hash(const char *secret,
+                                                              unsigned char hash[32], bool *cached)
 {
     for (unsigned i = 0; i < HASH_CACHE; i++)
         if (hash_cache[i].used &&
@@ -405,6 +407,8 @@ __attribute__((noinline)) static int cookie_principal(const struct md_auth *a,
         (void)md_sessions_end(a->sessions, view->id_hash);
     if (rc != MD_OK)
         return rc;
+    if (*out == NULL) /* not reached: MD_OK comes with a principal */
+        return md_err_set(err, MD_EINTERNAL, "session: no principal");
     /* Cast: *out is the request's arena, made just now. */
     ((struct md_principal *)*out)->session = view;
     return MD_OK;

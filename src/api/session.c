@@ -25,7 +25,6 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,7 +145,7 @@ int md_sessions_create(struct md_sessions *s, const char *credential, size_t n, 
     memcpy(e.credential, credential, n);
     e.credential[n] = '\0';
     e.n = n;
-    SHA256(id, sizeof(id), e.hash);
+    md_token_hash(id, sizeof(id), e.hash);
     hex(id, sizeof(id), id_hex);
     hex(csrf, sizeof(csrf), e.csrf);
     OPENSSL_cleanse(id, sizeof(id));
@@ -193,7 +192,7 @@ int md_sessions_find(struct md_sessions *s, const unsigned char id[MD_SESSION_ID
 
     if (v == NULL)
         return md_err_set(err, MD_ENOMEM, "request memory: full");
-    SHA256(id, MD_SESSION_ID_BYTES, hash);
+    md_token_hash(id, MD_SESSION_ID_BYTES, hash);
     pthread_mutex_lock(&s->lock);
     i = find(s, hash);
     if (i < 0) {
@@ -468,9 +467,9 @@ void md_session_api_create(struct md_api *api, const struct md_route *rt, struct
     else
         rc = md_auth_credential(&api->auth, req, t, n, true, &who, resp->retry_after, &err);
     view = rc == MD_OK ? md_arena_alloc(req->arena, sizeof(*view)) : NULL;
-    if (rc == MD_OK && view == NULL)
+    if (rc == MD_OK && (view == NULL || t == NULL))
         rc = md_err_set(&err, MD_ENOMEM, "request memory: full");
-    if (rc == MD_OK)
+    else if (rc == MD_OK && view != NULL && t != NULL)
         rc = md_sessions_create(api->auth.sessions, t, n, md_wall_ms(), id_hex, view, &err);
     if (t != NULL)
         OPENSSL_cleanse((char *)t, n); /* jansson's copy of the secret */

@@ -25,9 +25,9 @@
 #include "util/err.h"
 #include "util/arena.h"
 
-#define MD_SESSION_COOKIE         "modeld_session"          /* the cookie's name */
-#define MD_SESSION_ID_BYTES       32                        /* random bytes of an id: 256 bits */
-#define MD_SESSION_ID_HEX         (2 * MD_SESSION_ID_BYTES) /* its length in the cookie */
+#define MD_SESSION_COOKIE         "modeld_session" /* the cookie's name */
+#define MD_SESSION_ID_BYTES       32               /* random bytes of an id: 256 bits */
+#define MD_SESSION_ID_HEX         ((size_t)2 * MD_SESSION_ID_BYTES) /* its length in the cookie */
 #define MD_SESSION_CSRF_HEX       64   /* hex digits of a CSRF token (256 random bits) */
 #define MD_SESSION_CREDENTIAL_MAX 8192 /* bytes of the token a session may hold */
 

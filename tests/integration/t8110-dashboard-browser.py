@@ -641,14 +641,20 @@ def test_review_with_the_keyboard():
 
 
 def test_viewer_has_no_buttons():
-    """A viewer's pages: no [data-action] anywhere, no request refused."""
+    """A viewer's pages: no [data-action] anywhere, no request refused; the
+    review and audit pages are neither linked nor loaded."""
     b = signed_in_as("viewer")
     b.resize(*bl.DESKTOP)
     for name, hash_ in PAGES:
-        if name == "audit":
-            expect(not b.find('a[data-nav="audit"]'), "the viewer is shown the audit page")
-            continue
-        load_page(name, hash_)
+        if name in ("review", "audit"):
+            # Pages that need a permission the viewer lacks: no link, and
+            # the page itself only says which permission it needs.
+            expect(not b.find('a[data-nav="%s"]' % name), "the viewer is shown %s" % name)
+            b.go(hash_)
+            b.one("[data-denied]", 10)
+            b.check()
+        else:
+            load_page(name, hash_)
         actions = b.find("[data-action]")
         expect(not actions, "%s shows the viewer %s" % (
             name, [a.get_attribute("data-action") for a in actions]))

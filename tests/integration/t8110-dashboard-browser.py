@@ -12,15 +12,19 @@ fraud answers' feedback on loopback all along (bounded in time).
   nothing but a table's own box scrolls sideways), and is saved as a
   screenshot (docs/img/dashboard-<page>[-phone].png under `make
   screenshots`, which sets MODELD_SCREENSHOTS);
-- charts draw the API's numbers: each `svg[data-chart][data-series]` is
-  read and compared with the API's answer to the same question;
+- charts draw the API's numbers: each `svg[data-chart][data-series]` read
+  is compared with the API's answer (the traffic split and the drift
+  histograms' reference shares asked here; the sparklines' history and
+  live points and the histograms' live shares as the page was answered,
+  read from the browser's log);
 - promoting a rollout from the page (started through the API with stages
   that would wait an hour) promotes it, and the candidate answers after;
 - changing the traffic policy in the editor moves the answers
   (X-Model-Version of predictions made afterwards);
 - a reviewer answers three review items with the keyboard alone (n, a
   digit, Enter), and the store has the three verdicts;
-- a viewer's pages have no [data-action] element at all, and a forged
+- a viewer's pages have no [data-action] element at all (the review and
+  audit pages are neither linked nor loaded for it), and a forged
   change is refused with 403 from the page's own context: the admin's
   session cookie without X-CSRF-Token, the viewer's with its CSRF token on
   a deploy route; neither changes the policy;
@@ -42,14 +46,10 @@ import tempfile
 import threading
 import time
 
-from harness import MODELD, ROOT, Daemon, expect, make_repo, run, wait_for
+from feedbacklib import FRAUD_TYPES, HOUSING_TYPES, fraud_rows, housing_rows, v2_body
+from harness import MODELD, Daemon, expect, make_repo, run, wait_for
 import browserlib as bl
 
-FRAUD_TYPES = {"amount": "FP32", "hour": "INT32", "account_age_days": "INT32",
-               "distance_km": "FP32", "merchant_category": "BYTES", "card_tier": "BYTES",
-               "is_international": "BOOL", "transactions_24h": "INT32"}
-HOUSING_TYPES = {"sqft": "FP32", "bedrooms": "INT32", "bathrooms": "FP32", "age_years": "INT32",
-                 "lot_size_sqft": "FP32", "garage_spaces": "INT32", "neighborhood": "BYTES"}
 REVIEW_YAML = """review:
   rules:
     - band: [0.2, 0.8]
@@ -93,31 +93,6 @@ def dashboard_repo(tmp):
     with open(path, "a") as f:
         f.write(REVIEW_YAML)
     return repo
-
-
-def fraud_rows(n, rng):
-    return [{"amount": round(rng.uniform(1, 3000), 2), "hour": rng.randrange(24),
-             "account_age_days": rng.randrange(5000),
-             "distance_km": None if rng.random() < 0.1 else round(rng.uniform(0, 2000), 1),
-             "merchant_category": rng.choice(["grocery", "electronics", "travel", "online",
-                                              "restaurant"]),
-             "card_tier": rng.choice(["basic", "gold", "platinum"]),
-             "is_international": rng.random() < 0.3, "transactions_24h": rng.randrange(20)}
-            for _ in range(n)]
-
-
-def housing_rows(n, rng):
-    return [{"sqft": round(rng.uniform(400, 5000)), "bedrooms": rng.randrange(1, 7),
-             "bathrooms": rng.choice([1, 1.5, 2, 2.5, 3, 4]), "age_years": rng.randrange(100),
-             "lot_size_sqft": None if rng.random() < 0.2 else round(rng.uniform(0, 20000)),
-             "garage_spaces": rng.randrange(4),
-             "neighborhood": rng.choice(["downtown", "suburb", "rural", "waterfront"])}
-            for _ in range(n)]
-
-
-def v2_body(rows, types):
-    return {"inputs": [{"name": n, "datatype": dt, "shape": [len(rows)],
-                        "data": [r[n] for r in rows]} for n, dt in types.items()]}
 
 
 class Traffic(threading.Thread):
@@ -320,7 +295,8 @@ def test_sign_in_refuses_a_bad_token():
     box = b.one("#signin-token")
     box.send_keys("mdt_" + "0" * 64)
     b.click("#signin-submit")
-    err = b.wait(lambda: [e for e in b.find("#signin-error") if e.is_displayed() and e.text.strip()],
+    err = b.wait(lambda: [e for e in b.find("#signin-error")
+                          if e.is_displayed() and e.text.strip()],
                  10, "#signin-error with a message")[0]
     expect(not b.find("#whoami") or not b.find("#whoami")[0].text.strip(), "signed in anyway")
     b.screenshot("signin")
@@ -403,8 +379,9 @@ def wait_sparkline_matches(model, metric, name):
     """A sparkline of the overview is the model's history of the last 30
     minutes then a point per refresh from the signals API (the last 90 in
     all): its first points are the newest values of the history the page was
-    answered, its last the value of the newest signals answer. Both answers are read from the browser's
-    log; tried until the chart and the newest answer are of the same refresh."""
+    answered, its last the value of the newest signals answer. Both answers
+    are read from the browser's log; tried until the chart and the newest
+    answer are of the same refresh."""
     b = browser()
     seen = {}
 

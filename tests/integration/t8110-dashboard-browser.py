@@ -551,6 +551,10 @@ def test_forged_change_without_csrf():
                        {"Content-Type": "application/json", "X-CSRF-Token": "0" * 64})
     expect(st == 403, (st, text))
     expect(ok("GET", "/api/v1/models/fraud/traffic")["revision"] == rev, "the policy changed")
+    # The audit log has the refusal, as the audit page shows it.
+    entries = ok("GET", "/api/v1/audit?action=PUT&limit=20")["entries"]
+    expect(any(e["outcome"].startswith("403 X-CSRF-Token") and "model=fraud" in e["target"]
+               for e in entries), entries[:3])
     b.check(allow=[("PUT", "/api/v1/models/fraud/traffic", 403),
                    ("POST", "/api/v1/models/fraud/rollouts", 403)])
 

@@ -450,7 +450,7 @@ def check_quality_panels():
 
     def same():
         got = drawn()
-        page = b.response("/api/v1/models/fraud/drift?")
+        page = b.response("/api/v1/models/fraud/drift?", "histograms=")
         if page is None:
             return False
         live = {f["name"]: f["histogram"]["live"] for f in page[1]["features"]}

@@ -196,7 +196,7 @@ function showSignin(message) {
     h('label', { for: 'signin-token' }, 'Access token'),
     input,
     h('p', { id: 'signin-help', class: 'muted small' },
-      'A token made with “modeld token create” or by an administrator. It is sent once to start a session (an HttpOnly cookie) and never stored by the page.'),
+      'A token made with “modeld token create” or by an administrator (or a JSON Web Token of your identity provider). It is sent once, to start a session kept in an HttpOnly cookie, and never stored by the page.'),
     err,
     submit);
   form.addEventListener('submit', async (ev) => {
@@ -257,6 +257,14 @@ function load(file) {
   return modules.get(file);
 }
 
+function safeDecode(s) {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s; // as written
+  }
+}
+
 function failed(el, title, err) {
   clear(el);
   el.appendChild(h('div', { class: 'page-error card', role: 'alert' },
@@ -288,10 +296,11 @@ async function route() {
     return;
   }
   const m0 = hash.match(r.re);
-  if (r.file === 'model.js' && m0 && !canModel(decodeURIComponent(m0[1]))) {
+  const target = m0 && m0[1] !== undefined ? safeDecode(m0[1]) : null;
+  if (r.file === 'model.js' && target !== null && !canModel(target)) {
     el.appendChild(h('div', { class: 'page-error card', role: 'alert', 'data-denied': 'model' },
       h('h2', {}, 'Not for your token'),
-      h('p', {}, 'Your token is limited to other models than ' + decodeURIComponent(m0[1]) + '.'),
+      h('p', {}, 'Your token is limited to other models than ' + target + '.'),
       h('p', {}, h('a', { href: '#/' }, 'Back to the overview'))));
     return;
   }
@@ -322,13 +331,7 @@ async function route() {
   }
   const match = (page.route instanceof RegExp ? hash.match(page.route) : null) || hash.match(r.re);
   if (match) {
-    for (let i = 1; i < match.length; i++) {
-      try {
-        match[i] = match[i] === undefined ? undefined : decodeURIComponent(match[i]);
-      } catch {
-        /* keep it as written */
-      }
-    }
+    for (let i = 1; i < match.length; i++) if (match[i] !== undefined) match[i] = safeDecode(match[i]);
   }
   clear(el);
   if (page.name) el.dataset.page = page.name;

@@ -16,7 +16,8 @@ function append(el, child) {
   }
 }
 
-// h makes an element: attrs' `class` (a string or an array), `style` (an object of properties),
+// h makes an element: attrs' `class` (a string or an array), `style` (an object of properties or
+// a 'name: value; ...' string, set through el.style),
 // `on<event>` (a function), value/checked/selected/disabled (set as properties) and anything else
 // as an attribute (null, undefined and false leave it out; true sets it empty). Children are
 // strings (text), nodes, arrays of them, or null (skipped).
@@ -30,10 +31,18 @@ export function h(tag, attrs = {}, ...children) {
     if (v === null || v === undefined || v === false) continue;
     if (k === 'class') {
       el.className = Array.isArray(v) ? v.filter(Boolean).join(' ') : String(v);
-    } else if (k === 'style' && typeof v === 'object') {
-      for (const [p, pv] of Object.entries(v)) {
-        if (p.startsWith('--')) el.style.setProperty(p, pv);
-        else el.style[p] = pv;
+    } else if (k === 'style') {
+      // through the CSS object model: a style="" attribute is refused by the page's policy
+      if (typeof v === 'object') {
+        for (const [p, pv] of Object.entries(v)) {
+          if (p.startsWith('--')) el.style.setProperty(p, pv);
+          else el.style[p] = pv;
+        }
+      } else {
+        for (const decl of String(v).split(';')) {
+          const i = decl.indexOf(':');
+          if (i > 0) el.style.setProperty(decl.slice(0, i).trim(), decl.slice(i + 1).trim());
+        }
       }
     } else if (k.startsWith('on') && typeof v === 'function') {
       el.addEventListener(k.slice(2).toLowerCase(), v);
@@ -151,6 +160,6 @@ export function table(columns, rows) {
     body.appendChild(tr);
   }
   const t = h('table', { class: 'tbl' }, head, body);
-  if (!rows || rows.length === 0) t.appendChild(h('caption', { class: 'empty' }, 'nothing to show'));
+  if (!rows || rows.length === 0) t.insertBefore(h('caption', { class: 'empty' }, 'nothing to show'), t.firstChild);
   return t;
 }

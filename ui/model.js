@@ -265,7 +265,7 @@ function mountModel(ctx, el, match) {
   const mayRead = !!(ctx.can('read') && ctx.canModel(model));
   const st = {
     n: 0, stopped: false, gone: false, shown: {},
-    versions: null, traffic: null, rollouts: null, rollout: null, trainings: null,
+    versions: null, traffic: null, rollouts: null, rollout: null, trainings: null, live: null,
     draft: null, draftRevision: null, dirty: false, saving: false, q: null,
   };
 
@@ -339,6 +339,7 @@ function mountModel(ctx, el, match) {
       ' · policy revision ' + (d.policy_revision ?? '–') + ' · ' + (d.versions || []).length + ' versions';
     if (changed('versions', d)) {
       renderVersions(versionsBox, d);
+      if (st.trainings && changed('trainable', d.training)) renderTrainings();
       if (st.draft && !st.dirty) renderEditor();
     }
   }
@@ -407,7 +408,7 @@ function mountModel(ctx, el, match) {
       });
       return h('div', { class: 'm-route', 'data-route-row': i },
         name, sel, weight, h('output', { class: 'm-share', 'data-route-share': i }, ''),
-        d.routes.length > 1 ? h('button', { type: 'button', class: 'm-small-btn', title: 'remove route ' + r.name, onclick: () => {
+        d.routes.length > 1 ? h('button', { type: 'button', class: 'm-small-btn', title: 'remove route ' + r.name, 'aria-label': 'remove route ' + r.name, onclick: () => {
           d.routes.splice(i, 1);
           st.dirty = true;
           renderEditor();
@@ -449,8 +450,8 @@ function mountModel(ctx, el, match) {
       return h('div', { class: 'm-route' },
         h('span', { class: 'm-lbl' }, 'shadow'),
         versionSelect({ 'data-shadow-version': i, 'aria-label': 'shadow version' }, s.version, (v) => { s.version = v; edited(); }),
-        frac,
-        h('button', { type: 'button', class: 'm-small-btn', title: 'remove shadow', onclick: () => {
+        frac, h('span', { class: 'm-share' }),
+        h('button', { type: 'button', class: 'm-small-btn', title: 'remove shadow', 'aria-label': 'remove shadow', onclick: () => {
           d.shadows.splice(i, 1);
           st.dirty = true;
           renderEditor();
@@ -672,6 +673,53 @@ function mountModel(ctx, el, match) {
       scroll(grid(['Metric', 'Threshold', 'Candidate', 'Champion', 'Limit', 'Samples c / p', 'Result'], rows, (x) => x, 'no gates')));
   }
 
+  // ---- the stage so far, live: the signals of the candidate's and the champion's routes ----
+  const liveBox = h('div', { id: 'rollout-live', class: 'm-live' });
+
+  async function loadLive() {
+    const r = st.rollout;
+    if (!r || !r.active || !r.state) {
+      st.live = null;
+      return;
+    }
+    const since = r.state.step_started_ms || Date.now();
+    const windowMs = Math.min(2592000000, Math.max(1000, Date.now() - since));
+    const cand = r.state.stage === 'canary' ? 'canary' : 'shadow';
+    const q = (route) => get(base(model) + '/signals',
+      { metric: 'requests,error_rate,latency_p99_ms', window: String(windowMs), route });
+    const [c, p] = await Promise.all([q(cand), q('stable')]);
+    st.live = { id: r.id, since, cand, c, p };
+    renderLive();
+  }
+
+  function renderLive() {
+    const l = st.live;
+    const r = st.rollout;
+    if (!l || !r || l.id !== r.id) {
+      clear(liveBox);
+      return;
+    }
+    const val = (doc, m) => ((doc.signals || []).find((x) => x.metric === m) || {}).value;
+    const gates = (r.spec && r.spec.strategy && r.spec.strategy.gates) || [];
+    const limit = (metric) => gates.filter((g) => g.metric === metric).map((g) => {
+      const k = ['max', 'min', 'max_delta', 'min_delta', 'max_ratio', 'min_ratio'].find((x) => g[x] !== undefined);
+      if (!k) return '';
+      const t = g[k];
+      return k + ' ' + (metric === 'latency_p99' && !/ratio/.test(k) ? fmt.ms(1000 * t) : fmt.num(t, 4));
+    }).join(', ');
+    const row = (label, m, show, gate) => h('tr', { 'data-live': m },
+      h('td', {}, label), h('td', { class: 'num' }, show(val(l.c, m))), h('td', { class: 'num' }, show(val(l.p, m))),
+      h('td', { class: 'muted' }, gate || '–'));
+    clear(liveBox).append(
+      h('h3', {}, 'This stage so far'),
+      h('p', { class: 'm-small muted' }, 'since ' + fmt.time(l.since) + ': route ' + l.cand + ' (the candidate) against route stable (the champion), measured now; control judges the gates once the stage\'s time is over'),
+      scroll(grid(['', 'Candidate', 'Champion', 'Gate'], [
+        row('requests', 'requests', (x) => fmt.num(x, 0), 'at least ' + fmt.num(r.spec.strategy.min_requests, 0) + ' (candidate)'),
+        row('error rate', 'error_rate', (x) => fmt.pct(x, 2), limit('error_rate')),
+        row('p99 latency', 'latency_p99_ms', (x) => fmt.ms(x), limit('latency_p99')),
+      ], (x) => x, '')));
+  }
+
   function renderRollout() {
     const r = st.rollout;
     clear(rolloutBox);
@@ -713,7 +761,7 @@ function mountModel(ctx, el, match) {
         btn('abort', 'Abort', 'danger')));
     }
     const decisions = (r.decisions || []).slice().reverse();
-    const cols = h('div', { class: 'm-rollout-cols' }, gatesNode(r), h('details', { class: 'm-decisions', open: true },
+    const cols = h('div', { class: 'm-rollout-cols' }, r.active ? liveBox : null, gatesNode(r), h('details', { class: 'm-decisions', open: true },
       h('summary', {}, 'Decisions (' + decisions.length + ')'),
       scroll(grid(['Time', 'Action', 'Stage', 'Requests c / p', 'Reason'], decisions, (d) => h('tr', { 'data-decision': d.action },
         h('td', { class: 'm-nowrap' }, fmt.time(d.at_ms)),
@@ -755,7 +803,11 @@ function mountModel(ctx, el, match) {
   function renderTrainings() {
     const list = (st.trainings && st.trainings.trainings) || [];
     clear(trainingsBox);
-    if (mayDeploy) {
+    const trainable = !st.versions || st.versions.training !== false;
+    if (mayDeploy && !trainable) {
+      trainingsBox.appendChild(h('p', { class: 'm-small muted' },
+        'The model.yaml of the version that serves has no training: section: there is nothing to retrain with.'));
+    } else if (mayDeploy) {
       const busy = list.some((t) => t.state === 'queued' || t.state === 'running');
       const note = h('input', { type: 'text', placeholder: 'note (optional)', maxlength: 1000, 'aria-label': 'note for the training', class: 'm-note' });
       const b = h('button', { type: 'submit', 'data-action': 'retrain' }, 'Retrain');
@@ -812,7 +864,7 @@ function mountModel(ctx, el, match) {
       }
       return;
     }
-    const jobs = [loadTraffic(), loadRollout()];
+    const jobs = [loadTraffic(), loadRollout().then(loadLive)];
     if (n % 2 === 0) jobs.push(loadEvents());
     const training = ((st.trainings && st.trainings.trainings) || []).some((t) => t.state === 'queued' || t.state === 'running');
     if (n % 5 === 0 || training) jobs.push(loadTrainings());

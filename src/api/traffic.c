@@ -96,6 +96,8 @@ static void put_version(struct md_buf *b, const struct md_snapshot *s,
 static void list_versions(void *ctx, const struct md_snapshot *s)
 {
     struct md_buf *b = ctx;
+    /* A run trains from the newest version that serves (md_repo_acquire's). */
+    bool training = s->n_ready > 0 && s->ready[s->n_ready - 1]->contract->training.present;
     size_t i;
 
     (void)md_buf_puts(b, "{\"model\":");
@@ -104,8 +106,8 @@ static void list_versions(void *ctx, const struct md_snapshot *s)
         (void)md_buf_printf(b, ",\"champion\":\"%lld\"", (long long)s->champion);
     else
         (void)md_buf_puts(b, ",\"champion\":null");
-    (void)md_buf_printf(b, ",\"policy_revision\":%lld,\"versions\":[",
-                        (long long)s->policy_revision);
+    (void)md_buf_printf(b, ",\"policy_revision\":%lld,\"training\":%s,\"versions\":[",
+                        (long long)s->policy_revision, training ? "true" : "false");
     for (i = 0; i < s->n_rows; i++) {
         if (i > 0)
             (void)md_buf_putc(b, ',');

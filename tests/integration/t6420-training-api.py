@@ -4,7 +4,8 @@ a run by hand (202, stored as queued before the answer), GET lists the
 model's runs newest first and GET .../trainings/{id} answers one; bad asks
 are refused naming the reason (an unknown model, a model whose model.yaml
 has no `training:` section, a body that is not a JSON object, a run of
-another model). model.yaml's `training:` is checked when the model loads:
+another model); the versions' listing says whether the model has a
+`training:` section. model.yaml's `training:` is checked when the model loads:
 a bad value or a `command:` key keeps the model from loading, the reason
 naming the key."""
 
@@ -88,6 +89,11 @@ def test_bad_asks_refused():
         expect_error(st, doc, 400, "note: a text of at most 1000 bytes")
         st, doc, _ = d.json("GET", "/api/v1/models/iris/trainings")
         expect(st == 200 and doc["trainings"] == [], doc)
+        # The versions' listing says whether a run can be asked for (the dashboard's retrain).
+        st, doc, _ = d.json("GET", "/api/v1/models/iris/versions")
+        expect(st == 200 and doc["training"] is False, doc)
+        st, doc, _ = d.json("GET", "/api/v1/models/fraud/versions")
+        expect(st == 200 and doc["training"] is True, doc)
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -76,7 +76,7 @@ function metricFormat(metric) {
 
 export function mount(ctx, el, model) {
   const st = { stopped: false, task: null, classes: [], metric: null, positive: null, shown: {},
-    quality: null };
+    quality: null, ready: [], driftVersion: null, driftChosen: false };
   const enc = encodeURIComponent(model);
   const base = '/api/v1/models/' + enc;
 
@@ -92,10 +92,19 @@ export function mount(ctx, el, model) {
     st.metric = qSelect.value;
     loadHistory().catch((e) => message(qMsg, e.message, 'bad'));
   } });
+  const qControls = h('div', { class: 'q-controls', hidden: true },
+    h('label', { for: 'quality-metric' }, 'Metric '), qSelect);
   const qChart = h('div', { class: 'q-chart', id: 'quality-chart' });
   const qNote = h('p', { class: 'm-small muted' });
   const qFigures = h('div', { class: 'q-figures' });
   const dMsg = h('p', { class: 'm-msg q-msg', hidden: true, role: 'status' });
+  const dVersion = h('select', { id: 'drift-version', 'aria-label': 'version compared', onchange: () => {
+    st.driftVersion = dVersion.value;
+    st.driftChosen = true;
+    loadDrift().catch((e) => message(dMsg, e.message, 'bad'));
+  } });
+  const dControls = h('div', { class: 'q-controls', hidden: true },
+    h('label', { for: 'drift-version' }, 'Version '), dVersion);
   const dHead = h('div', { class: 'q-head' });
   const dFeatures = h('div', { class: 'q-features' });
   const dPreds = h('div', { class: 'q-features q-preds' });
@@ -112,9 +121,9 @@ export function mount(ctx, el, model) {
 
   el.appendChild(h('div', { class: 'q-grid' },
     panel('quality', 'Quality over time',
-      h('div', { class: 'q-controls' }, h('label', { for: 'quality-metric' }, 'Metric '), qSelect),
+      qControls,
       qChart, qNote, qMsg, qFigures),
-    panel('drift', 'Drift', dHead, dMsg, dFeatures, dPreds),
+    panel('drift', 'Drift', dControls, dHead, dMsg, dFeatures, dPreds),
     panel('data-quality', 'Data quality', dqMsg, dqBody),
     panel('ab', 'A/B results', abControls, abMsg, abBody)));
 
@@ -128,12 +137,23 @@ export function mount(ctx, el, model) {
 
   // ---- quality: the current figures, then the chart from the per-minute history ----
   async function loadQuality() {
+    if (notServing(qMsg, qFigures)) {
+      qControls.hidden = true;
+      clear(qChart);
+      qNote.textContent = '';
+      st.quality = null;
+      st.task = null;
+      delete st.shown.quality;
+      delete st.shown.history;
+      return;
+    }
     const q = await get(base + '/quality');
     if (st.stopped) return;
     st.quality = q;
     st.task = q.task;
     st.classes = q.all && q.all.classes ? Object.keys(q.all.classes) : [];
     const metrics = METRICS[q.task] || METRICS.binary;
+    qControls.hidden = false;
     if (!st.metric || !metrics.includes(st.metric)) st.metric = metrics[0];
     if (changed('metrics', metrics)) {
       clear(qSelect);
@@ -238,9 +258,48 @@ export function mount(ctx, el, model) {
     }
   }
 
+  // ---- the versions that serve: quality, drift and A/B need one (503 otherwise) ----
+  async function loadVersions() {
+    const d = await get(base + '/versions');
+    if (st.stopped) return;
+    const ready = (d.versions || []).filter((v) => v.state === 'READY');
+    st.ready = ready.map((v) => String(v.version));
+    // Drift of the ready version taking most calls, else the newest ready one, unless chosen.
+    if (!st.driftChosen || !st.ready.includes(st.driftVersion)) {
+      const busiest = ready.slice().sort((a, b) => (b.traffic_percent || 0) - (a.traffic_percent || 0) ||
+        Number(b.version) - Number(a.version))[0];
+      st.driftVersion = busiest ? String(busiest.version) : null;
+      st.driftChosen = false;
+    }
+    if (changed('ready', st.ready)) {
+      clear(dVersion);
+      for (const v of st.ready) dVersion.appendChild(h('option', { value: v, selected: v === st.driftVersion }, 'v' + v));
+    }
+    dVersion.value = st.driftVersion || '';
+    dControls.hidden = st.ready.length < 2;
+  }
+
+  function notServing(box, body) {
+    if (st.ready.length > 0) {
+      if (box.dataset.idle) message(box, '');
+      delete box.dataset.idle;
+      return false;
+    }
+    clear(body);
+    message(box, 'No version of the model serves: nothing to measure.', 'warn');
+    box.dataset.idle = '1';
+    return true;
+  }
+
   // ---- drift ----
   async function loadDrift() {
-    const d = await get(base + '/drift', { histograms: 1 });
+    if (notServing(dMsg, dFeatures)) {
+      clear(dHead);
+      clear(dPreds);
+      delete st.shown.drift;
+      return;
+    }
+    const d = await get(base + '/drift', { histograms: 1, version: st.driftVersion });
     if (st.stopped || !changed('drift', d)) return;
     renderDrift(d);
   }
@@ -258,18 +317,8 @@ export function mount(ctx, el, model) {
         h('span', {}, 'JS ', fmt.num(f.js)),
         h('span', {}, 'rows ', fmt.num(f.rows, 0)),
         h('span', {}, 'missing ', fmt.pct(f.missing_share), ' / ', fmt.pct(f.reference_missing_share))),
-      hist ? pinBars(histogramPair(binLabels(f, hist), hist.reference, hist.live, { width: 340, height: 150 }))
+      hist ? histogramPair(binLabels(f, hist), hist.reference, hist.live, { width: 340, height: 150 })
         : h('p', { class: 'muted m-small' }, 'no bins'));
-  }
-
-  // app.css sizes the header's `.live` dot (8 x 8 px), which also catches the histogram's
-  // `rect.bar.live`: the bars' own sizes are set as inline style, which wins.
-  function pinBars(svg) {
-    for (const r of svg.querySelectorAll('rect.live')) {
-      r.style.width = r.getAttribute('width') + 'px';
-      r.style.height = r.getAttribute('height') + 'px';
-    }
-    return svg;
   }
 
   function renderDrift(d) {
@@ -341,6 +390,11 @@ export function mount(ctx, el, model) {
 
   // ---- A/B: conversion on a label (classification) or the mean value (regression) ----
   async function loadAb() {
+    if (notServing(abMsg, abBody)) {
+      abControls.hidden = true;
+      delete st.shown.ab;
+      return;
+    }
     if (!st.task) return;
     let query;
     if (st.task === 'regression') {
@@ -414,8 +468,9 @@ export function mount(ctx, el, model) {
       if (st.stopped) return;
       const jobs = [guard(loadDataQuality(), dqMsg)];
       if (n % SLOW === 0) {
-        jobs.push(guard(loadQuality(), qMsg).then(() => guard(loadAb(), abMsg)));
-        jobs.push(guard(loadDrift(), dMsg));
+        jobs.push(guard(loadVersions(), dMsg).then(() => Promise.all([
+          guard(loadQuality(), qMsg).then(() => guard(loadAb(), abMsg)),
+          guard(loadDrift(), dMsg)])));
       }
       await Promise.all(jobs);
       if (!st.stopped) el.dataset.ready = '1';

@@ -31,12 +31,24 @@ function labelCells(table) {
   return table;
 }
 
-// An entry's details: the request id of a call, else the figures as JSON.
+// An entry's details: the request id of a call alone, else the figures as JSON.
 function detailsText(d) {
   if (d === null || d === undefined) return '';
   const keys = typeof d === 'object' ? Object.keys(d) : [];
-  if (keys.length === 1 && keys[0] === 'request_id') return 'request ' + String(d.request_id);
+  if (keys.length === 1 && keys[0] === 'request_id') return String(d.request_id);
   return JSON.stringify(d);
+}
+
+// A moment as fmt.time writes it, without the year when it is this one.
+function shortTime(ms) {
+  const t = fmt.time(ms);
+  return t.startsWith(String(new Date().getFullYear()) + '-') ? t.slice(5) : t;
+}
+
+// Text that may break after each ':' ("control:alert:fraud_errors"), as nodes.
+function breakable(text) {
+  const parts = text.split(':');
+  return parts.map((p, i) => (i < parts.length - 1 ? [p + ':', h('wbr')] : p));
 }
 
 function utf8Len(s) {
@@ -249,16 +261,16 @@ export const page = {
           const details = e.details === null || e.details === undefined ? '' : JSON.stringify(e.details);
           const row = h('tr', { 'data-entry-id': String(e.id), class: e.id === bad ? 'ops-bad-row' : '' },
             h('td', { class: 'num' }, String(e.id), e.id === bad ? h('span', {}, ' ', badge('first bad', 'bad')) : null),
-            h('td', { class: 'ops-nowrap', title: String(e.time || '') }, fmt.time(e.at_ms)),
-            h('td', {}, h('button', { type: 'button', class: 'ops-link', title: 'only this actor', onclick: () => {
+            h('td', { class: 'ops-nowrap', title: String(e.time || '') }, shortTime(e.at_ms)),
+            h('td', { class: 'ops-actor' }, h('button', { type: 'button', class: 'ops-link', title: 'only this actor', onclick: () => {
               fActor.input.value = String(e.actor);
               applyFilters();
-            } }, String(e.actor))),
+            } }, breakable(String(e.actor)))),
             h('td', { class: 'ops-mono ops-action' }, String(e.action)),
             h('td', { class: 'ops-mono' }, String(e.target || '')),
             h('td', { class: 'ops-mono' }, e.address === null || e.address === undefined ? '–' : String(e.address)),
             h('td', { class: 'ops-wrap ops-outcome' }, h('span', {}, kind ? badge(out.slice(0, 3), kind) : null, kind ? ' ' + out.slice(4) : out)),
-            h('td', { class: 'ops-mono ops-clip', title: details }, detailsText(e.details)));
+            h('td', { class: 'ops-mono', title: details }, h('span', { class: 'ops-clip' }, detailsText(e.details))));
           return row;
         })))));
     }

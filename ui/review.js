@@ -473,8 +473,10 @@ export const page = {
         e.preventDefault();
         void takeNext();
       } else if (e.key === 'Enter') {
-        // A focused button other than a choice acts through its own click: one action per Enter.
-        if (t && t.tagName && t.tagName.toLowerCase() === 'button' && !t.dataset.choice) return;
+        // Enter answers (or takes an item when none is held), also from this page's own buttons
+        // (a clicked "Take next" keeps the focus); links and the shell's buttons act themselves.
+        const tag = t && t.tagName ? t.tagName.toLowerCase() : '';
+        if (tag === 'a' || (tag === 'button' && !itemBox.contains(t) && t !== nextBtn)) return;
         e.preventDefault();
         void answer();
       } else if (/^[1-9]$/.test(e.key) && st.item) {

@@ -32,11 +32,13 @@ function dur(ms) {
   return Math.floor(s / 3600) + ' h' + (Math.floor(s / 60) % 60 ? ' ' + (Math.floor(s / 60) % 60) + ' min' : '');
 }
 
-function stateKind(state) {
+// A version that does not serve because nothing asks for it is quiet; one that failed is red.
+function stateKind(state, reason) {
   switch (state) {
     case 'READY': return 'ok';
     case 'LOADING': return 'warn';
-    case 'UNAVAILABLE': return 'bad';
+    case 'UNAVAILABLE':
+      return /not selected|loaded when/.test(reason || '') ? 'muted' : 'bad';
     default: return 'muted';
   }
 }
@@ -179,7 +181,7 @@ function renderVersions(box, data) {
     if (isNum(v.shadow_fraction)) traffic.push(h('div', { class: 'muted m-small' }, 'shadow ' + fmt.pct(v.shadow_fraction)));
     return h('tr', { 'data-version': v.version, class: champion ? 'm-champion' : null },
       h('td', {}, h('strong', {}, 'v' + v.version)),
-      h('td', {}, badge(v.state, stateKind(v.state)),
+      h('td', {}, badge(v.state, stateKind(v.state, v.reason)),
         v.reason ? h('div', { class: 'muted m-small m-reason' }, v.reason) : null),
       h('td', {}, (v.aliases || []).length ? v.aliases.map((a) => h('span', { class: 'm-chip' }, a)) : '–'),
       h('td', {}, traffic.length ? traffic : '–'),

@@ -10,7 +10,9 @@ predictions' labels and scores too); the confusion matrix is the quality
 API's, with a row per version and route; the A/B intervals are the arms'
 outcomes and confidence intervals; data quality counts the refusal. The
 panels hold no [data-action], make no failed request and log no console
-error, and nothing overflows the page at 390x844.
+error, and nothing overflows the page at 390x844. Under --auth a viewer
+signed in on the page sees the same panels, drawn, with no request its role
+is refused.
 
 Needs chromium, chromium-driver and python3-selenium (scripts/deps.sh);
 without them it says so and skips."""
@@ -25,6 +27,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Daemon, expect, run, wait_for  # noqa: E402
 import feedbacklib as fl  # noqa: E402
+from sessionlib import make_token  # noqa: E402
 
 try:
     from selenium import webdriver
@@ -91,11 +94,12 @@ def browser(size):
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
 
 
-def open_model(b):
+def open_model(b, ab=True):
+    """Opens fraud's page and waits for it, its drift cards and (ab) its A/B chart."""
     b.get("http://127.0.0.1:%d/ui/#/models/fraud" % STATE["d"].port)
     ready = "var e = document.querySelector('[data-page=\"model\"]'); return !!e && " \
-            "e.dataset.ready === '1' && !!document.querySelector('#drift [data-feature]') && " \
-            "!!document.querySelector('#ab svg[data-chart]')"
+            "e.dataset.ready === '1' && !!document.querySelector('#drift [data-feature]')" + \
+            (" && !!document.querySelector('#ab svg[data-chart]')" if ab else "")
     expect(wait_for(lambda: b.execute_script(ready), 20), "the model page is not ready")
 
 
@@ -127,9 +131,15 @@ def series(el):
     return json.loads(el.get_attribute("data-series"))
 
 
-def test_panels_draw_the_api_figures():
+def have_browser():
     if not HAVE_SELENIUM or not all(os.path.exists(p) for p in (CHROMEDRIVER, CHROMIUM)):
         print("skip: chromium, chromium-driver or python3-selenium is not installed")
+        return False
+    return True
+
+
+def test_panels_draw_the_api_figures():
+    if not have_browser():
         return
     setup()
     b = browser((1280, 800))
@@ -197,6 +207,39 @@ def test_stop():
         shutil.rmtree(d.tmp, ignore_errors=True)
 
 
+def test_viewer_sees_the_panels():
+    if not have_browser():
+        return
+    data = tempfile.mkdtemp(prefix="modeld-auth-")
+    viewer = make_token(data, "viewer", "t-viewer")
+    admin = make_token(data, "admin", "t-admin")
+    d = STATE["d"] = Daemon(bench=False, data=data, args=["--auth"])
+    auth = {"Authorization": "Bearer " + admin}
+    rows = fl.fraud_rows(20, random.Random(3))
+    st, doc, _ = d.json("POST", "/v2/models/fraud/infer", fl.v2_body(rows, fl.FRAUD_TYPES), auth)
+    expect(st == 200, (st, doc))
+    b = browser((1280, 800))
+    try:
+        b.get("http://127.0.0.1:%d/ui/" % d.port)
+        expect(wait_for(lambda: b.find_elements(By.ID, "signin-token"), 15), "no sign-in form")
+        b.find_element(By.ID, "signin-token").send_keys(viewer)
+        b.find_element(By.ID, "signin-submit").click()
+        expect(wait_for(lambda: "viewer" in (b.execute_script(
+            "var e = document.getElementById('whoami'); return e ? e.textContent : ''") or ""), 15),
+            "not signed in")
+        open_model(b, ab=False)
+        cards = b.find_elements(By.CSS_SELECTOR, '#drift [data-feature] svg[data-chart="histogram"]')
+        expect(len(cards) == 8, len(cards))
+        expect(b.find_elements(By.CSS_SELECTOR, '#quality svg[data-chart="line"]'), "no chart")
+        acts = b.execute_script("return document.querySelectorAll(arguments[0]).length",
+                                ", ".join(p + " [data-action]" for p in PANELS))
+        expect(acts == 0, acts)
+        seen = problems(b)
+        expect(seen == [], seen)
+    finally:
+        b.quit()
+        shutil.rmtree(data, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    t0 = time.time()
-    run([test_panels_draw_the_api_figures, test_stop])
+    run([test_panels_draw_the_api_figures, test_stop, test_viewer_sees_the_panels, test_stop])

@@ -170,3 +170,14 @@ LDFLAGS       += -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack
 .PHONY: fuzz-all
 fuzz-all: $(FUZZ_BIN)
 	@BUILD=$(BUILD) SECS=$(or $(SECS),10) sh scripts/fuzz-all.sh
+
+# `make screenshots`: the dashboard's browser test (t8110, headless Chromium
+# against a real daemon with traffic) saves what it saw of each page at
+# 1280x800 and at 390x844 as docs/img/dashboard-*.png, the pictures of
+# docs/dashboard.md. Needs chromium, chromium-driver and python3-selenium
+# (scripts/deps.sh test).
+.PHONY: screenshots
+screenshots: all
+	@mkdir -p docs/img
+	@MODELD_SCREENSHOTS=docs/img /usr/bin/python3 tests/integration/run.py t8110-dashboard-browser.py
+	@ls -l docs/img/dashboard-*.png | awk '{n++; s+=$$5} END {printf "%d screenshots, %d bytes\n", n, s}'

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages modeld needs, only those missing.
 #   scripts/deps.sh          what building and running need
-#   scripts/deps.sh test     also what the test suite needs
+#   scripts/deps.sh test     also what the test suite needs (chromium, its
+#                            driver and Selenium for the dashboard's browser test)
 #   scripts/deps.sh bench    also what bench/ needs: wrk (load), the FastAPI peer
 #                            (FastAPI, uvicorn, xgboost, numpy); the C programs
 #                            (bench/*.c, bench/peers/noop_http.c) build with gcc
@@ -11,7 +12,8 @@ pkgs="make gcc pkg-config libmicrohttpd-dev libjansson-dev libyaml-dev libxgboos
       libcurl4-openssl-dev libsqlite3-dev libssl-dev libgnutls28-dev"
 case "${1:-}" in
 test) pkgs="$pkgs libcmocka-dev clang libclang-rt-14-dev prometheus python3 curl clang-format
-           clang-tidy cppcheck python3-sklearn strace openssl gdb" ;;
+           clang-tidy cppcheck python3-sklearn strace openssl gdb
+           chromium chromium-driver python3-selenium" ;;
 bench) pkgs="$pkgs wrk valgrind python3 python3-fastapi python3-uvicorn python3-xgboost
              python3-numpy" ;;
 esac

@@ -34,7 +34,7 @@ const NAV = [
 
 const state = {
   session: null, // GET /api/v1/session's answer
-  current: null, // {gen, page, handle, el, timer, running, count}
+  current: null, // {gen, page, handle, el, timer, running, pending, count}
   gen: 0,
   offline: false,
   after: '#/', // where to go once signed in
@@ -233,6 +233,11 @@ function startSession(doc) {
 }
 
 async function signOut() {
+  // The page stops first and its refresh in flight ends before the session does, so that
+  // no request of the page is refused for a session that has just ended.
+  const c = state.current;
+  stopCurrent();
+  if (c && c.pending) await Promise.resolve(c.pending).catch(() => {});
   try {
     await api.send('DELETE', '/api/v1/session');
   } catch (e) {
@@ -362,7 +367,8 @@ async function tick(gen) {
   c.running = true;
   const started = performance.now();
   try {
-    await fn.call(c.handle, c.count);
+    c.pending = fn.call(c.handle, c.count);
+    await c.pending;
   } catch (e) {
     if (e && e.status === 0) {
       // the banner says it
@@ -377,6 +383,7 @@ async function tick(gen) {
     }
   } finally {
     c.running = false;
+    c.pending = null;
     c.count++;
   }
   if (state.current !== c || c.gen !== gen) return;

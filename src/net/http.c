@@ -1128,8 +1128,10 @@ int md_http_bind(const char *addr, int *fd, struct md_err *err)
     s = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s < 0)
         return md_err_set(err, MD_EIO, "cannot listen on %s: %s", addr, strerror(errno));
-    /* As MHD does when it binds itself (MHD_OPTION_LISTENING_ADDRESS_REUSE);
-     * the backlog is capped by the kernel (net.core.somaxconn). */
+    /* As MHD does when it binds itself: SO_REUSEADDR, so that a restart
+     * binds past the last run's connections in TIME_WAIT, and not
+     * SO_REUSEPORT, so that a port in use is refused; the backlog is capped
+     * by the kernel (net.core.somaxconn). */
     if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
         bind(s, (struct sockaddr *)&ss, sslen) != 0 || listen(s, 4096) != 0) {
         rc = md_err_set(err, MD_EIO, "cannot listen on %s: %s", addr, strerror(errno));
@@ -1228,7 +1230,10 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
     /* The logger first: MHD reports what it finds in the options that follow
      * through the logger set so far. The pool size last, and only for two
      * threads or more (MHD warns of a pool of 0 or 1, and runs one epoll
-     * thread without a pool): for one thread, MHD_OPTION_END comes first. */
+     * thread without a pool): for one thread, MHD_OPTION_END comes first.
+     * MHD_OPTION_LISTENING_ADDRESS_REUSE is left out: true would add
+     * SO_REUSEPORT (a second process could share the port), false would drop
+     * SO_REUSEADDR (no restart while connections are in TIME_WAIT). */
     h->d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
@@ -1236,9 +1241,8 @@ int md_http_start(const struct md_http_config *cfg, struct md_api *api, struct m
         cfg->idle_timeout_s ? cfg->idle_timeout_s : 60, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         pool_bytes, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, h, MHD_OPTION_LISTEN_SOCKET, cfg->bound ? cfg->listen_fd : MHD_INVALID_SOCKET,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 0, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        (unsigned)h->max_conn + spare, threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
-        threads, MHD_OPTION_END);
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)h->max_conn + spare,
+        threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, MHD_OPTION_END);
     if (h->d == NULL) {
         api->http_gauges = NULL;
         api->http_ctx = NULL;

@@ -19,6 +19,7 @@
 #include "api/auth.h"
 #include "api/jwt.h"
 #include "api/token.h"
+#include "util/buf.h"
 #include "util/mem.h"
 #include "watch/metrics.h"
 
@@ -242,26 +243,14 @@ size_t md_sessions_count(struct md_sessions *s)
 
 /* ---- a cookie request's headers ------------------------------------------------ */
 
-/* Hex digit value, or -1. */
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes v (n bytes) into id when it is MD_SESSION_ID_HEX hex digits. */
 static bool id_of(const char *v, size_t n, unsigned char id[MD_SESSION_ID_BYTES])
 {
     if (n != MD_SESSION_ID_HEX)
         return false;
     for (size_t i = 0; i < MD_SESSION_ID_BYTES; i++) {
-        int hi = hexval(v[2 * i]);
-        int lo = hexval(v[2 * i + 1]);
+        int hi = md_hex_digit(v[2 * i]);
+        int lo = md_hex_digit(v[2 * i + 1]);
 
         if (hi < 0 || lo < 0)
             return false;

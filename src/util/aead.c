@@ -4,6 +4,7 @@
  * keys (aead.h).
  */
 #include "util/aead.h"
+#include "util/buf.h"
 #include "util/keyfile.h"
 #include "util/mem.h"
 
@@ -40,17 +41,6 @@ struct md_aead {
     bool salted;
 };
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static uint32_t key_id(const unsigned char key[MD_AEAD_KEY_BYTES])
 {
     unsigned char d[EVP_MAX_MD_SIZE];
@@ -78,8 +68,8 @@ static int parse_line(struct md_aead_keys *k, const char *p, size_t n, size_t li
                           MD_AEAD_MAX_KEYS);
     key = k->key[k->n];
     for (size_t i = 0; i < MD_AEAD_KEY_BYTES; i++) {
-        int hi = hex_digit(p[2 * i]);
-        int lo = hex_digit(p[2 * i + 1]);
+        int hi = md_hex_digit(p[2 * i]);
+        int lo = md_hex_digit(p[2 * i + 1]);
 
         if (hi < 0 || lo < 0)
             return md_err_set(err, MD_EINVAL,

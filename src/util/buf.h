@@ -52,6 +52,18 @@ void md_buf_release(struct md_buf *b);
 void md_buf_reset(struct md_buf *b);
 
 /* MD_OK, or the code of the first call that failed since init or reset. */
+/* The value of the hex digit c (either case), or -1. */
+static inline int md_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 static inline MD_MUST_CHECK int md_buf_error(const struct md_buf *b)
 {
     return b->err;

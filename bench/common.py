@@ -215,20 +215,7 @@ def callgrind(modeld, repo, body, n, read, args=(), setup=None, headers=None, th
                           "--log-level", "error"] + list(args),
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            if p.poll() is not None:
-                raise RuntimeError("modeld exited %d under valgrind" % p.returncode)
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                c.request("GET", "/v2/health/ready")
-                if c.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("modeld not ready under valgrind")
-            time.sleep(0.2)
+        wait_ready(port, 300, p)  # valgrind starts slowly
         if setup is not None:
             setup(port)
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)

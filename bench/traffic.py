@@ -20,9 +20,8 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 
-from common import MODELD, bench_repo, free_port, single_row_body, wrk
+from common import MODELD, bench_repo, free_port, single_row_body, wait_ready, wrk
 from instructions import count
 
 
@@ -83,18 +82,7 @@ def throughput(modeld, repo, body_path, policy):
                           "--data", os.path.join(tmp, "data"), "--log-level", "error"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                c.request("GET", "/v2/health/ready")
-                if c.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("modeld not ready")
-            time.sleep(0.1)
+        wait_ready(port, 60, p)
         if policy is not None:
             put_policy(port, policy)
         rps = wrk("http://127.0.0.1:%d/v2/models/bench/infer" % port, body_path,

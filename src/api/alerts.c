@@ -311,20 +311,6 @@ static int run_history(struct md_store_tx *tx, struct md_api_store_read *r, stru
 }
 
 /* A query argument copied into out; MD_EINVAL when too long. */
-static int query_text(struct md_api_req *req, const char *name, char *out, size_t size,
-                      const char **set, struct md_err *err)
-{
-    const char *q = req->query != NULL ? req->query(req->conn, name) : NULL;
-
-    if (q == NULL)
-        return MD_OK;
-    if (strlen(q) >= size)
-        return md_err_set(err, MD_EINVAL, "%s: longer than %zu bytes", name, size - 1);
-    memcpy(out, q, strlen(q) + 1);
-    *set = out;
-    return MD_OK;
-}
-
 static int64_t query_number(struct md_api_req *req, const char *name)
 {
     const char *q = req->query != NULL ? req->query(req->conn, name) : NULL;
@@ -342,22 +328,17 @@ static int64_t query_number(struct md_api_req *req, const char *name)
 static int read_query(struct md_api_req *req, struct alerts_query *q, bool *history,
                       struct md_err *err)
 {
-    const char *h = req->query != NULL ? req->query(req->conn, "history") : NULL;
     int64_t n;
     int rc;
 
     *history = false;
-    if (h != NULL) {
-        if (strcmp(h, "true") != 0 && strcmp(h, "false") != 0 && strcmp(h, "1") != 0 &&
-            strcmp(h, "0") != 0)
-            return md_err_set(err, MD_EINVAL, "history: '%.16s' is not true or false", h);
-        *history = strcmp(h, "true") == 0 || strcmp(h, "1") == 0;
-    }
-    rc = query_text(req, "rule", q->rule, sizeof(q->rule), &q->f.rule, err);
+    rc = md_api_query_bool(req, "history", history, err);
     if (rc == MD_OK)
-        rc = query_text(req, "model", q->model, sizeof(q->model), &q->f.model, err);
+        rc = md_api_query_text(req, "rule", q->rule, sizeof(q->rule), &q->f.rule, err);
     if (rc == MD_OK)
-        rc = query_text(req, "state", q->state, sizeof(q->state), &q->f.state, err);
+        rc = md_api_query_text(req, "model", q->model, sizeof(q->model), &q->f.model, err);
+    if (rc == MD_OK)
+        rc = md_api_query_text(req, "state", q->state, sizeof(q->state), &q->f.state, err);
     if (rc != MD_OK)
         return rc;
     if (q->f.state != NULL) {

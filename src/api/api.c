@@ -151,6 +151,21 @@ int md_api_query_limit(struct md_api_req *req, size_t max, size_t *out, struct m
     return MD_OK;
 }
 
+int md_api_query_bool(struct md_api_req *req, const char *name, bool *out, struct md_err *err)
+{
+    const char *q = req->query != NULL ? req->query(req->conn, name) : NULL;
+
+    if (q == NULL)
+        return MD_OK;
+    if (strcmp(q, "true") == 0 || strcmp(q, "1") == 0)
+        *out = true;
+    else if (strcmp(q, "false") == 0 || strcmp(q, "0") == 0)
+        *out = false;
+    else
+        return md_err_set(err, MD_EINVAL, "%s: '%.16s' is not true or false", name, q);
+    return MD_OK;
+}
+
 int md_api_finish(struct md_api_resp *resp, int code)
 {
     if (code != MD_OK)

@@ -249,7 +249,8 @@ void md_api_header(struct md_api_resp *resp, const char *name, const char *value
  *                       md_time_parse_ms), into *out_ms;
  *   md_api_query_text:  a text of fewer than n bytes copied into buf, *at
  *                       set to buf ("NAME: longer than N bytes");
- *   md_api_query_limit: a whole number from 1 to max into *out.
+ *   md_api_query_limit: a whole number from 1 to max into *out;
+ *   md_api_query_bool:  true, false, 1 or 0 into *out.
  */
 int md_api_query_time(struct md_api_req *req, const char *name, int64_t *out_ms,
                       struct md_err *err) MD_MUST_CHECK;
@@ -257,6 +258,8 @@ int md_api_query_text(struct md_api_req *req, const char *name, char *buf, size_
                       const char **at, struct md_err *err) MD_MUST_CHECK;
 int md_api_query_limit(struct md_api_req *req, size_t max, size_t *out,
                        struct md_err *err) MD_MUST_CHECK;
+int md_api_query_bool(struct md_api_req *req, const char *name, bool *out,
+                      struct md_err *err) MD_MUST_CHECK;
 
 /*
  * Ends an answer written into resp->body by appends not checked one by one

@@ -41,10 +41,9 @@ void md_drift_api_get(struct md_api *api, const struct md_route *rt, struct md_a
 {
     const char *version = req->query != NULL ? req->query(req->conn, "version") : NULL;
     const char *window = req->query != NULL ? req->query(req->conn, "window") : NULL;
-    const char *hist = req->query != NULL ? req->query(req->conn, "histograms") : NULL;
     struct md_err err = {0};
     int64_t window_ms = 0;
-    unsigned flags = 0;
+    bool histograms = false;
     int rc;
 
     if (window != NULL && !parse_window(window, &window_ms)) {
@@ -58,16 +57,12 @@ void md_drift_api_get(struct md_api *api, const struct md_route *rt, struct md_a
                       "the champion)");
         return;
     }
-    if (hist != NULL) {
-        if (strcmp(hist, "true") != 0 && strcmp(hist, "false") != 0 && strcmp(hist, "1") != 0 &&
-            strcmp(hist, "0") != 0) {
-            md_api_errorf(resp, MD_EINVAL, "histograms: '%.16s' is not true or false", hist);
-            return;
-        }
-        if (strcmp(hist, "true") == 0 || strcmp(hist, "1") == 0)
-            flags |= MD_DRIFT_JSON_HISTOGRAMS;
+    if (md_api_query_bool(req, "histograms", &histograms, &err) != MD_OK) {
+        md_api_error(resp, &err);
+        return;
     }
-    rc = md_drift_json(api->repo, rt->model, version, window_ms, flags, resp->body, &err);
+    rc = md_drift_json(api->repo, rt->model, version, window_ms,
+                       histograms ? MD_DRIFT_JSON_HISTOGRAMS : 0, resp->body, &err);
     if (rc != MD_OK && err.code != MD_OK) { /* refused: unknown model or version, ... */
         md_api_error(resp, &err);
         return;

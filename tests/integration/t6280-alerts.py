@@ -311,7 +311,9 @@ def test_bad_rules_change_nothing():
             expect_error(st, doc, 404, "nothing")
             st, doc, _ = d.json("GET", "/api/v1/alert-rules/nothing")
             expect_error(st, doc, 404, "nothing")
-            for q, field in [("state=resolved", "state"), ("history=maybe", "history"),
+            for q, field in [("state=resolved", "state"),
+                             ("history=maybe", "history: 'maybe' is not true or false"),
+                             ("rule=" + "r" * 300, "rule: longer than"),
                              ("history=true&limit=0", "limit"), ("history=true&before=x", "before")]:
                 st, doc, _ = d.json("GET", "/api/v1/alerts?" + q)
                 expect_error(st, doc, 400, field)
